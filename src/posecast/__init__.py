@@ -1,0 +1,20 @@
+"""PoseCast: forecast human motion in 3D.
+
+Public API::
+
+    import posecast
+    motion = posecast.load("walk.bvh")            # any supported format -> Motion (metres, seconds)
+    model = posecast.models.get("constant-velocity")
+    fc = model.forecast(motion, seconds=1.0)       # -> Forecast (samples x frames x joints x 3)
+    posecast.save(fc, "future.npz")
+"""
+
+from posecast import models, skeletons
+from posecast.errors import PosecastError
+from posecast.io import load, save
+from posecast.motion import Forecast, Motion
+from posecast.skeletons import Skeleton
+
+__version__ = "0.1.0"
+
+__all__ = ["Forecast", "Motion", "PosecastError", "Skeleton", "__version__", "load", "models", "save", "skeletons"]

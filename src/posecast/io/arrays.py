@@ -1,0 +1,328 @@
+"""Plain array formats: joint positions (and forecasts) as ``.npz``, ``.npy``, ``.csv`` and ``.json``.
+
+Schemas (all lengths in metres, times in seconds):
+
+* ``.npz`` motion: ``kind="motion"``, ``positions (T, J, 3)``, ``fps``, ``skeleton`` (JSON of the
+  skeleton), optional ``rotations (T, J, 3, 3)``, ``root_translation (T, 3)``, ``metadata`` (JSON).
+* ``.npz`` forecast: ``kind="forecast"``, ``samples (S, F, J, 3)``, ``fps``, ``horizon`` (s),
+  ``skeleton``, ``model``, optional ``probabilities (S,)``, ``ground_truth (F, J, 3)``,
+  ``history (T, J, 3)`` with ``history_fps``, ``metadata``.
+* ``.npy``: only numbers, ``(T, J, 3)`` or ``(T, 3J)``; pass ``skeleton=`` and ``fps=`` to `load`.
+* ``.csv``: ``# key=value`` comment lines (``skeleton``, ``fps``, ``units``), a header
+  ``<joint>_x,<joint>_y,<joint>_z,...`` and one row per frame.
+* ``.json``: ``{"format": "posecast-motion" | "posecast-forecast", "version": 1, ...}`` with the
+  same fields as the ``.npz`` files, arrays as nested lists.
+
+Files are never unpickled: ``np.load(..., allow_pickle=False)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast import skeletons
+from posecast.errors import FormatError, SkeletonError
+from posecast.io.registry import Format, register_format
+from posecast.motion import Forecast, Motion
+from posecast.skeletons.base import Skeleton
+
+JSON_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------ skeletons
+def skeleton_to_json(skel: Skeleton) -> str:
+    return json.dumps(skel.to_dict())
+
+
+def skeleton_from_field(value: Any) -> Skeleton:
+    """A skeleton from a stored name or a stored description (dict or JSON string)."""
+    if isinstance(value, Skeleton):
+        return value
+    if isinstance(value, np.ndarray):
+        value = value.item() if value.shape == () else str(value)
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("{"):
+            return skeletons.get(text)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"stored skeleton is not valid JSON: {exc}") from None
+    if isinstance(value, dict):
+        try:
+            return skeletons.get(value["name"]) if set(value) == {"name"} else Skeleton.from_dict(value)
+        except KeyError:
+            raise FormatError("stored skeleton has no name") from None
+    raise FormatError(f"cannot interpret stored skeleton of type {type(value).__name__}")
+
+
+def _meta_json(meta: dict[str, Any]) -> str:
+    return json.dumps(meta, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o))
+
+
+# ------------------------------------------------------------------------------------------ npz
+def _scalar(z: Any, key: str, path: Path) -> Any:
+    if key not in z:
+        raise FormatError(f"missing array {key!r}", path)
+    arr = z[key]
+    return arr.item() if arr.shape == () else arr
+
+
+def read_npz(path: Path, **_: Any) -> Motion | Forecast:
+    try:
+        z = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise FormatError(f"not a readable .npz file without pickles ({exc})", path) from None
+    with z:
+        kind = str(_scalar(z, "kind", path)) if "kind" in z else ("forecast" if "samples" in z else "motion")
+        if "skeleton" not in z:
+            raise FormatError("missing 'skeleton' (name or JSON); was it written by posecast?", path)
+        skel = skeleton_from_field(z["skeleton"])
+        meta = json.loads(str(_scalar(z, "metadata", path))) if "metadata" in z else {}
+        fps = float(_scalar(z, "fps", path))
+        if kind == "forecast":
+            history = None
+            if "history" in z:
+                history = Motion(z["history"], float(_scalar(z, "history_fps", path)), skel)
+            return Forecast(
+                samples=z["samples"] if "samples" in z else _scalar(z, "samples", path),
+                fps=fps,
+                skeleton=skel,
+                probabilities=z["probabilities"] if "probabilities" in z else None,
+                history=history,
+                ground_truth=z["ground_truth"] if "ground_truth" in z else None,
+                model=str(_scalar(z, "model", path)) if "model" in z else "",
+                metadata=meta,
+            )
+        if kind != "motion":
+            raise FormatError(f"unknown kind {kind!r} (expected 'motion' or 'forecast')", path)
+        if "positions" not in z:
+            raise FormatError("missing array 'positions'", path)
+        meta.setdefault("source", str(path))
+        return Motion(
+            positions=z["positions"],
+            fps=fps,
+            skeleton=skel,
+            rotations=z["rotations"] if "rotations" in z else None,
+            root_translation=z["root_translation"] if "root_translation" in z else None,
+            metadata=meta,
+        )
+
+
+def write_npz(obj: Motion | Forecast, path: Path, **_: Any) -> None:
+    arrays: dict[str, Any] = {"fps": np.float64(obj.fps), "skeleton": np.str_(skeleton_to_json(obj.skeleton))}
+    if isinstance(obj, Forecast):
+        arrays.update(kind=np.str_("forecast"), samples=obj.samples, horizon=np.float64(obj.horizon))
+        arrays["model"] = np.str_(obj.model)
+        if obj.probabilities is not None:
+            arrays["probabilities"] = obj.probabilities
+        if obj.ground_truth is not None:
+            arrays["ground_truth"] = obj.ground_truth
+        if obj.history is not None:
+            arrays["history"] = obj.history.positions
+            arrays["history_fps"] = np.float64(obj.history.fps)
+    elif isinstance(obj, Motion):
+        arrays.update(kind=np.str_("motion"), positions=obj.positions)
+        if obj.rotations is not None:
+            arrays["rotations"] = obj.rotations
+        if obj.root_translation is not None:
+            arrays["root_translation"] = obj.root_translation
+    else:
+        raise FormatError(f"cannot save a {type(obj).__name__} as .npz", path)
+    arrays["metadata"] = np.str_(_meta_json(obj.metadata))
+    with open(path, "wb") as fh:  # a file handle keeps numpy from appending another ".npz"
+        np.savez_compressed(fh, **arrays)
+
+
+# ------------------------------------------------------------------------------------------ npy
+def _need(options: dict[str, Any], path: Path, fmt: str) -> tuple[Skeleton, float]:
+    if options.get("skeleton") is None or options.get("fps") is None:
+        raise FormatError(f"a {fmt} file holds only numbers: pass skeleton= and fps= (CLI: --skeleton, --fps)", path)
+    return skeletons.get(options["skeleton"]), float(options["fps"])
+
+
+def _reshape_positions(arr: np.ndarray, skel: Skeleton, path: Path) -> np.ndarray:
+    j = skel.num_joints
+    if arr.ndim == 3 and arr.shape[1:] == (j, 3):
+        return arr
+    if arr.ndim == 2 and arr.shape[1] == 3 * j:
+        return arr.reshape(arr.shape[0], j, 3)
+    raise FormatError(f"array of shape {arr.shape} does not fit skeleton {skel.name!r}: expected (T, {j}, 3) or (T, {3 * j})", path)
+
+
+def read_npy(path: Path, **options: Any) -> Motion:
+    skel, fps = _need(options, path, ".npy")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise FormatError(f"not a readable .npy file without pickles ({exc})", path) from None
+    if not np.issubdtype(arr.dtype, np.number):
+        raise FormatError(f"array has non-numeric dtype {arr.dtype}", path)
+    pos = _reshape_positions(arr.astype(np.float64), skel, path) * float(options.get("scale", 1.0))
+    return Motion(pos, fps, skel, metadata={"source": str(path)})
+
+
+def write_npy(obj: Motion, path: Path, **_: Any) -> None:
+    if not isinstance(obj, Motion):
+        raise FormatError(".npy holds one motion's positions; save forecasts as .npz or .json", path)
+    with open(path, "wb") as fh:
+        np.save(fh, obj.positions)
+
+
+# ------------------------------------------------------------------------------------------ csv
+def read_csv(path: Path, **options: Any) -> Motion:
+    text = path.read_text(encoding="utf-8")
+    meta: dict[str, str] = {}
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            for item in line[1:].split():
+                if "=" in item:
+                    k, v = item.split("=", 1)
+                    meta[k.strip()] = v.strip()
+        elif line.strip():
+            lines.append(line)
+    if not lines:
+        raise FormatError("no header and no frames", path)
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    header, body = rows[0], rows[1:]
+    skel = skeletons.get(options.get("skeleton") or meta.get("skeleton") or _missing("skeleton", path))
+    fps = float(options.get("fps") or meta.get("fps") or _missing("fps", path))
+    cols = [i for i, h in enumerate(header) if h[-2:] in ("_x", "_y", "_z")]
+    names = [header[i][:-2] for i in cols[::3]]
+    if names != list(skel.joint_names) or len(cols) != 3 * skel.num_joints:
+        raise FormatError(
+            f"header does not list <joint>_x,_y,_z for the {skel.num_joints} joints of {skel.name!r} in order", path
+        )
+    if not body:
+        raise FormatError("no frames after the header", path)
+    try:
+        data = np.array([[float(r[i]) for i in cols] for r in body], dtype=np.float64)
+    except (ValueError, IndexError) as exc:
+        raise FormatError(f"bad number in a frame row: {exc}", path) from None
+    scale = {"m": 1.0, "cm": 0.01, "mm": 0.001}.get(meta.get("units", "m"))
+    if scale is None:
+        raise FormatError(f"unknown units {meta.get('units')!r} (use m, cm or mm)", path)
+    return Motion(data.reshape(len(body), skel.num_joints, 3) * scale, fps, skel, metadata={"source": str(path)})
+
+
+def _missing(what: str, path: Path) -> str:
+    raise FormatError(f"no {what}: add a '# {what}=...' line or pass {what}=", path)
+
+
+def write_csv(obj: Motion, path: Path, **_: Any) -> None:
+    if not isinstance(obj, Motion):
+        raise FormatError(".csv holds one motion; save forecasts as .npz or .json", path)
+    header = ["time"] + [f"{n}_{a}" for n in obj.skeleton.joint_names for a in "xyz"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write(f"# skeleton={obj.skeleton.name} fps={obj.fps:.10g} units=m\n")
+        w = csv.writer(fh)
+        w.writerow(header)
+        flat = obj.positions.reshape(obj.num_frames, -1)
+        for t, row in zip(obj.times, flat, strict=True):
+            w.writerow([f"{t:.6f}"] + [f"{v:.6f}" for v in row])
+
+
+# ----------------------------------------------------------------------------------------- json
+def _arr(d: dict[str, Any], key: str, path: Path, optional: bool = False) -> np.ndarray | None:
+    if key not in d or d[key] is None:
+        if optional:
+            return None
+        raise FormatError(f"missing field {key!r}", path)
+    try:
+        return np.asarray(d[key], dtype=np.float64)
+    except (ValueError, TypeError):
+        raise FormatError(f"field {key!r} is not a regular array of numbers", path) from None
+
+
+def read_json(path: Path, **_: Any) -> Motion | Forecast:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"invalid JSON at line {exc.lineno}: {exc.msg}", path) from None
+    if not isinstance(d, dict) or d.get("format") not in ("posecast-motion", "posecast-forecast"):
+        raise FormatError("not a PoseCast JSON file (expected \"format\": \"posecast-motion\" or \"posecast-forecast\")", path)
+    if "skeleton" not in d:
+        raise FormatError("missing field 'skeleton'", path)
+    try:
+        skel = skeleton_from_field(d["skeleton"])
+    except SkeletonError as exc:
+        raise SkeletonError(exc.problem, path) from None
+    fps = d.get("fps")
+    if not isinstance(fps, int | float):
+        raise FormatError("missing or non-numeric field 'fps'", path)
+    meta = d.get("metadata") or {}
+    if d["format"] == "posecast-forecast":
+        hist = d.get("history")
+        return Forecast(
+            samples=_arr(d, "samples", path),
+            fps=fps,
+            skeleton=skel,
+            probabilities=_arr(d, "probabilities", path, optional=True),
+            history=None if not hist else Motion(_arr(hist, "positions", path), hist.get("fps", fps), skel),
+            ground_truth=_arr(d, "ground_truth", path, optional=True),
+            model=str(d.get("model", "")),
+            metadata=meta,
+        )
+    return Motion(
+        positions=_arr(d, "positions", path),
+        fps=fps,
+        skeleton=skel,
+        rotations=_arr(d, "rotations", path, optional=True),
+        root_translation=_arr(d, "root_translation", path, optional=True),
+        metadata={"source": str(path), **meta},
+    )
+
+
+def _round(a: np.ndarray | None, digits: int = 6) -> Any:
+    return None if a is None else np.round(a, digits).tolist()
+
+
+def write_json(obj: Motion | Forecast, path: Path, **_: Any) -> None:
+    base = {"version": JSON_VERSION, "skeleton": obj.skeleton.to_dict(), "fps": obj.fps, "units": "m"}
+    if isinstance(obj, Forecast):
+        d = {
+            "format": "posecast-forecast",
+            **base,
+            "model": obj.model,
+            "horizon": obj.horizon,
+            "samples": _round(obj.samples),
+            "probabilities": _round(obj.probabilities),
+            "ground_truth": _round(obj.ground_truth),
+            "history": None
+            if obj.history is None
+            else {"fps": obj.history.fps, "positions": _round(obj.history.positions)},
+        }
+    elif isinstance(obj, Motion):
+        d = {
+            "format": "posecast-motion",
+            **base,
+            "positions": _round(obj.positions),
+            "rotations": _round(obj.rotations, 9),
+            "root_translation": _round(obj.root_translation),
+        }
+    else:
+        raise FormatError(f"cannot save a {type(obj).__name__} as .json", path)
+    d["metadata"] = json.loads(_meta_json(obj.metadata))
+    path.write_text(json.dumps(d), encoding="utf-8")
+
+
+def _sniff_json(head: bytes, _: Path) -> bool:
+    s = head.lstrip()
+    return s.startswith(b"{") and b"posecast-" in head
+
+
+register_format(Format("npz", (".npz",), read_npz, write_npz, lambda h, p: h[:2] == b"PK" and p.suffix.lower() == ".npz",
+                       "PoseCast motions and forecasts as numpy archives"))
+register_format(Format("npy", (".npy",), read_npy, write_npy, lambda h, _: h[:6] == b"\x93NUMPY",
+                       "a bare (T, J, 3) position array; needs skeleton= and fps="))
+register_format(Format("csv", (".csv",), read_csv, write_csv, None, "joint positions, one row per frame"))
+register_format(Format("json", (".json",), read_json, write_json, _sniff_json, "PoseCast motions and forecasts as JSON"))

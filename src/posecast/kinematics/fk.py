@@ -1,0 +1,89 @@
+"""Forward kinematics on any skeleton tree, numpy or torch, batched over leading dimensions.
+
+Convention (column vectors, as everywhere in PoseCast): the global rotation of joint ``j`` is
+``G_j = G_parent(j) @ R_j`` and its position ``p_j = p_parent(j) + G_parent(j) @ offset_j``; the
+root sits at ``root_translation`` (or the origin) with ``G_0 = R_0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from posecast.errors import SkeletonError
+from posecast.kinematics.rotations import _is_torch
+
+
+@lru_cache(maxsize=64)
+def _levels(parents: tuple[int, ...]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Joints grouped by depth (root excluded): ``((joints, their parents), ...)`` per level."""
+    depth = [0] * len(parents)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    out = []
+    for d in range(1, max(depth, default=0) + 1):
+        js = np.array([j for j in range(len(parents)) if depth[j] == d], dtype=np.int64)
+        out.append((js, np.array([parents[j] for j in js], dtype=np.int64)))
+    return tuple(out)
+
+
+def forward_kinematics(
+    local_rotations,
+    offsets,
+    parents: Sequence[int],
+    root_translation=None,
+):
+    """Joint positions and global rotations from local rotations.
+
+    Args:
+        local_rotations: ``(..., J, 3, 3)`` rotation of each joint relative to its parent.
+        offsets: ``(J, 3)`` or ``(..., J, 3)`` rest offsets of each joint from its parent.
+        parents: ``J`` parent indices, ``-1`` for the root, parents before children.
+        root_translation: ``(..., 3)`` root position, or ``None`` for the origin.
+
+    Returns:
+        ``(positions (..., J, 3), global_rotations (..., J, 3, 3))`` of the same kind as the input.
+    """
+    parents = tuple(int(p) for p in parents)
+    j = len(parents)
+    if local_rotations.shape[-3:] != (j, 3, 3):
+        raise SkeletonError(f"local rotations of shape {tuple(local_rotations.shape)} do not fit {j} joints")
+    if offsets.shape[-2:] != (j, 3):
+        raise SkeletonError(f"offsets of shape {tuple(offsets.shape)} do not fit {j} joints")
+    if _is_torch(local_rotations):
+        return _fk_torch(local_rotations, offsets, parents, root_translation)
+    return _fk_numpy(np.asarray(local_rotations), np.asarray(offsets), parents, root_translation)
+
+
+def _fk_numpy(rot: np.ndarray, offsets: np.ndarray, parents: tuple[int, ...], root_translation):
+    lead = rot.shape[:-3]
+    dtype = np.result_type(rot.dtype, offsets.dtype, np.float32)
+    glob = np.empty(rot.shape, dtype=dtype)
+    pos = np.zeros(lead + (len(parents), 3), dtype=dtype)
+    off = np.broadcast_to(offsets, lead + offsets.shape[-2:])
+    glob[..., 0, :, :] = rot[..., 0, :, :]
+    if root_translation is not None:
+        pos[..., 0, :] = root_translation
+    for js, ps in _levels(parents):
+        gp = glob[..., ps, :, :]
+        glob[..., js, :, :] = gp @ rot[..., js, :, :]
+        pos[..., js, :] = pos[..., ps, :] + (gp @ off[..., js, :, None])[..., 0]
+    return pos, glob
+
+
+def _fk_torch(rot, offsets, parents: tuple[int, ...], root_translation):
+    import torch
+
+    off = offsets.to(rot.dtype).expand(*rot.shape[:-3], *offsets.shape[-2:])
+    glob = [rot[..., 0, :, :]]
+    if root_translation is None:
+        pos = [rot.new_zeros(*rot.shape[:-3], 3)]
+    else:
+        pos = [root_translation.to(rot.dtype).expand(*rot.shape[:-3], 3)]
+    for i in range(1, len(parents)):
+        gp = glob[parents[i]]
+        glob.append(gp @ rot[..., i, :, :])
+        pos.append(pos[parents[i]] + (gp @ off[..., i, :, None])[..., 0])
+    return torch.stack(pos, dim=-2), torch.stack(glob, dim=-3)

@@ -1,0 +1,6 @@
+"""Forecasting models behind one interface, by name: ``posecast.models.get("zero-velocity")``."""
+
+from posecast.models import baselines  # noqa: F401  (registers the baselines)
+from posecast.models.base import Forecaster, ModelInfo, available, get, register_model, resolve_frames
+
+__all__ = ["Forecaster", "ModelInfo", "available", "get", "register_model", "resolve_frames"]

@@ -1,0 +1,145 @@
+"""The forecaster contract and the model registry.
+
+A forecaster turns an observed `Motion` into a `Forecast`. Subclasses implement one batched array
+method, `Forecaster.predict`, on positions in metres; the base class handles `Motion` in /
+`Forecast` out, argument checks and seconds → frames. Benchmarks call `predict` directly on
+batches of windows.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import ModelError, ValueRangeError
+from posecast.motion import Forecast, Motion
+
+MAX_FORECAST_FRAMES = 100_000
+
+
+class Forecaster(ABC):
+    """Base class of every model.
+
+    Class attributes:
+        name: registry name.
+        deterministic: True when every sample is the same.
+        min_history: fewest observed frames the model needs.
+    """
+
+    name: str = ""
+    deterministic: bool = True
+    min_history: int = 1
+
+    @abstractmethod
+    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        """Batched prediction on arrays.
+
+        Args:
+            history: ``(B, T, J, 3)`` observed positions in metres.
+            frames: number of future frames ``F`` to predict.
+            samples: hypotheses per history ``S``.
+            fps: frame rate of the history (models trained at a fixed rate may need it).
+
+        Returns:
+            ``(B, S, F, J, 3)`` predicted positions in metres.
+        """
+
+    def forecast(
+        self,
+        history: Motion,
+        frames: int | None = None,
+        seconds: float | None = None,
+        samples: int = 1,
+        ground_truth: np.ndarray | None = None,
+    ) -> Forecast:
+        """Forecast the future of ``history``.
+
+        Give exactly one of ``frames`` (future frames at the history's fps) or ``seconds``
+        (rounded to whole frames, at least one).
+        """
+        n = resolve_frames(history.fps, frames, seconds)
+        if not isinstance(samples, int | np.integer) or samples < 1:
+            raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
+        if history.num_frames < self.min_history:
+            raise ValueRangeError(
+                f"model {self.name!r} needs at least {self.min_history} observed frames, got {history.num_frames}"
+            )
+        out = np.asarray(self.predict(history.positions[None], n, int(samples), fps=history.fps))
+        expected = (1, samples, n, history.num_joints, 3)
+        if out.shape != expected:
+            raise ModelError(f"model {self.name!r} returned shape {out.shape}, expected {expected}")
+        return Forecast(
+            samples=out[0],
+            fps=history.fps,
+            skeleton=history.skeleton,
+            history=history,
+            ground_truth=ground_truth,
+            model=self.name,
+            metadata={"source": history.metadata.get("source")},
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int:
+    """Number of future frames from exactly one of ``frames`` or ``seconds``."""
+    if (frames is None) == (seconds is None):
+        raise ValueRangeError("give exactly one of frames or seconds")
+    if seconds is not None:
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
+        frames = max(1, round(seconds * fps))
+    if not isinstance(frames, int | np.integer) or frames < 1 or frames > MAX_FORECAST_FRAMES:
+        raise ValueRangeError(f"impossible horizon {frames!r} frames (must be 1..{MAX_FORECAST_FRAMES})")
+    return int(frames)
+
+
+# ------------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about a model without building it."""
+
+    name: str
+    factory: Callable[..., Forecaster]
+    summary: str
+    kind: str = "baseline"  # baseline | learned | video
+    needs_training_data: bool = False
+    pretrained: Callable[[], dict[str, Any] | None] = field(default=lambda: None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "summary": self.summary,
+            "needs_training_data": self.needs_training_data,
+            "pretrained": self.pretrained(),
+        }
+
+
+_MODELS: dict[str, ModelInfo] = {}
+
+
+def register_model(info: ModelInfo) -> ModelInfo:
+    _MODELS[info.name] = info
+    return info
+
+
+def available() -> list[ModelInfo]:
+    """Every registered model, in registration order."""
+    return list(_MODELS.values())
+
+
+def get(name: str, pretrained: bool = True, **kwargs: Any) -> Forecaster:
+    """Build the model called ``name``; ``pretrained=True`` loads its shipped weights if it has any."""
+    if name not in _MODELS:
+        raise ModelError(f"unknown model {name!r}; available: {', '.join(_MODELS)}")
+    info = _MODELS[name]
+    if info.kind == "baseline":
+        return info.factory(**kwargs)
+    return info.factory(pretrained=pretrained, **kwargs)

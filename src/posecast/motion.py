@@ -1,0 +1,303 @@
+"""`Motion` and `Forecast`: the two data types everything in PoseCast passes around.
+
+Both are plain containers of arrays (never per-frame objects). Units: metres, seconds, y up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from posecast import skeletons
+from posecast.errors import SkeletonError, ValueRangeError
+from posecast.skeletons.base import Skeleton
+
+MAX_FPS = 10_000.0
+
+
+def check_fps(fps: float, where: str | None = None) -> float:
+    """``fps`` as a float, or a `ValueRangeError` if it is not a finite positive rate."""
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise ValueRangeError(f"frame rate {fps!r} is not a number", where) from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_FPS:
+        raise ValueRangeError(f"impossible frame rate {fps!r} (must be in (0, {MAX_FPS:g}] frames/s)", where)
+    return value
+
+
+def _check_finite(name: str, arr: np.ndarray, where: str | None) -> None:
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueRangeError(f"{name} contain NaN or inf (first at index {tuple(int(i) for i in bad)})", where)
+
+
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """A motion: joint positions over time on a skeleton.
+
+    Attributes:
+        positions: ``(T, J, 3)`` global joint positions in metres (y up).
+        fps: frames per second.
+        skeleton: the joint layout (``J`` joints).
+        rotations: optional ``(T, J, 3, 3)`` local joint rotations (relative to the parent).
+        root_translation: optional ``(T, 3)`` root position in metres.
+        metadata: free-form, JSON-serialisable facts (source file, units, subject, ...).
+    """
+
+    positions: np.ndarray
+    fps: float
+    skeleton: Skeleton
+    rotations: np.ndarray | None = None
+    root_translation: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = self.metadata.get("source")
+        object.__setattr__(self, "skeleton", skeletons.get(self.skeleton))
+        object.__setattr__(self, "fps", check_fps(self.fps, where))
+        pos = np.asarray(self.positions, dtype=np.float64)
+        j = self.skeleton.num_joints
+        if pos.ndim != 3 or pos.shape[1:] != (j, 3):
+            raise SkeletonError(
+                f"positions of shape {pos.shape} do not match (T, {j}, 3) for skeleton {self.skeleton.name!r}",
+                where,
+            )
+        if pos.shape[0] == 0:
+            raise ValueRangeError("motion has no frames", where)
+        _check_finite("positions", pos, where)
+        object.__setattr__(self, "positions", pos)
+        if self.rotations is not None:
+            rot = np.asarray(self.rotations, dtype=np.float64)
+            if rot.shape != (pos.shape[0], j, 3, 3):
+                raise SkeletonError(f"rotations of shape {rot.shape} do not match positions {pos.shape}", where)
+            _check_finite("rotations", rot, where)
+            object.__setattr__(self, "rotations", rot)
+        if self.root_translation is not None:
+            tr = np.asarray(self.root_translation, dtype=np.float64)
+            if tr.shape != (pos.shape[0], 3):
+                raise SkeletonError(f"root translation of shape {tr.shape} does not match {pos.shape[0]} frames", where)
+            _check_finite("root translation", tr, where)
+            object.__setattr__(self, "root_translation", tr)
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    # ---------------------------------------------------------------------------------- basics
+    @property
+    def num_frames(self) -> int:
+        return self.positions.shape[0]
+
+    @property
+    def num_joints(self) -> int:
+        return self.positions.shape[1]
+
+    @property
+    def duration(self) -> float:
+        """Seconds spanned by the frames: ``(T - 1) / fps``."""
+        return (self.num_frames - 1) / self.fps
+
+    @property
+    def times(self) -> np.ndarray:
+        """``(T,)`` frame times in seconds, starting at 0."""
+        return np.arange(self.num_frames) / self.fps
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __repr__(self) -> str:
+        extra = " +rotations" if self.rotations is not None else ""
+        return (
+            f"Motion({self.num_frames} frames @ {self.fps:g} fps = {self.duration:.2f} s, "
+            f"skeleton {self.skeleton.name!r} ({self.num_joints} joints){extra})"
+        )
+
+    def _take(self, index: np.ndarray | slice, fps: float | None = None, **meta: Any) -> Motion:
+        return Motion(
+            positions=self.positions[index],
+            fps=self.fps if fps is None else fps,
+            skeleton=self.skeleton,
+            rotations=None if self.rotations is None else self.rotations[index],
+            root_translation=None if self.root_translation is None else self.root_translation[index],
+            metadata={**self.metadata, **meta},
+        )
+
+    # -------------------------------------------------------------------------------- slicing
+    def frames(self, start: int | None = None, stop: int | None = None, step: int | None = None) -> Motion:
+        """Frames ``[start:stop:step]`` (Python slice semantics); a step changes the fps accordingly."""
+        sl = slice(start, stop, step)
+        n = len(range(*sl.indices(self.num_frames)))
+        if n == 0:
+            raise ValueRangeError(f"frame range {start}:{stop}:{step} of a {self.num_frames}-frame motion is empty")
+        if step is not None and step <= 0:
+            raise ValueRangeError("frame step must be positive")
+        return self._take(sl, fps=self.fps / (step or 1))
+
+    def __getitem__(self, index: slice) -> Motion:
+        if not isinstance(index, slice):
+            raise TypeError("Motion supports slicing by frames (motion[a:b]); use .positions for arrays")
+        return self.frames(index.start, index.stop, index.step)
+
+    def seconds(self, start: float = 0.0, stop: float | None = None) -> Motion:
+        """Frames whose times lie in ``[start, stop)`` seconds (``stop=None``: to the end)."""
+        if start < 0 or (stop is not None and stop <= start):
+            raise ValueRangeError(f"invalid time range [{start}, {stop}) s")
+        a = int(math.ceil(start * self.fps - 1e-9))
+        b = self.num_frames if stop is None else int(math.ceil(stop * self.fps - 1e-9))
+        return self.frames(a, b)
+
+    # ------------------------------------------------------------------------------ resampling
+    def resample(self, fps: float) -> Motion:
+        """The motion at another frame rate over the same time span.
+
+        Positions and root translation are interpolated linearly; rotations by slerp (and the
+        positions are *not* recomputed from them, so both stay consistent with the source).
+        """
+        fps = check_fps(fps)
+        if abs(fps - self.fps) < 1e-9:
+            return self
+        n_new = int(math.floor(self.duration * fps + 1e-9)) + 1
+        t_new = np.arange(n_new) / fps * self.fps  # in source frame units
+        i0 = np.clip(np.floor(t_new).astype(np.int64), 0, self.num_frames - 1)
+        i1 = np.clip(i0 + 1, 0, self.num_frames - 1)
+        w = (t_new - i0)[:, None, None]
+
+        def lerp(a: np.ndarray) -> np.ndarray:
+            ww = w.reshape((-1,) + (1,) * (a.ndim - 1))
+            return a[i0] * (1 - ww) + a[i1] * ww
+
+        rotations = None
+        if self.rotations is not None:
+            from posecast.kinematics.rotations import slerp_matrices
+
+            j = self.num_joints
+            frac = np.repeat(t_new - i0, j)
+            rotations = slerp_matrices(
+                self.rotations[i0].reshape(-1, 3, 3), self.rotations[i1].reshape(-1, 3, 3), frac
+            ).reshape(n_new, j, 3, 3)
+        return Motion(
+            positions=lerp(self.positions),
+            fps=fps,
+            skeleton=self.skeleton,
+            rotations=rotations,
+            root_translation=None if self.root_translation is None else lerp(self.root_translation),
+            metadata={**self.metadata, "resampled_from_fps": self.fps},
+        )
+
+    # ------------------------------------------------------------------------------ transforms
+    def root_relative(self) -> Motion:
+        """Positions relative to the root joint of each frame (root at the origin)."""
+        return replace(self, positions=self.positions - self.positions[:, :1], metadata={**self.metadata, "root_relative": True})
+
+    def mirror(self, axis: int = 0) -> Motion:
+        """Left/right mirror image: reflect across the plane ``axis = 0`` (x by default) and swap
+        every left joint with its right twin (rotations are reflected as ``M R M``)."""
+        perm = self.skeleton.mirror_permutation
+        sign = np.ones(3)
+        sign[axis] = -1.0
+        rotations = None
+        if self.rotations is not None:
+            m = np.diag(sign)
+            rotations = (m @ self.rotations @ m)[:, perm]
+        return Motion(
+            positions=(self.positions * sign)[:, perm],
+            fps=self.fps,
+            skeleton=self.skeleton,
+            rotations=rotations,
+            root_translation=None if self.root_translation is None else self.root_translation * sign,
+            metadata={**self.metadata, "mirrored": not self.metadata.get("mirrored", False)},
+        )
+
+    def to_torch(self, dtype: Any = None, device: Any = None):
+        """``(T, J, 3)`` positions as a torch tensor (float32 by default)."""
+        import torch
+
+        return torch.as_tensor(self.positions, dtype=dtype or torch.float32, device=device)
+
+    @classmethod
+    def from_torch(cls, positions: Any, fps: float, skeleton: str | Skeleton, **kwargs: Any) -> Motion:
+        """A motion from a ``(T, J, 3)`` tensor of positions in metres."""
+        return cls(positions=positions.detach().cpu().double().numpy(), fps=fps, skeleton=skeleton, **kwargs)
+
+    def with_positions(self, positions: np.ndarray, **meta: Any) -> Motion:
+        """Same skeleton and fps, new ``(T', J, 3)`` positions (rotations are dropped)."""
+        return Motion(positions=positions, fps=self.fps, skeleton=self.skeleton, metadata={**self.metadata, **meta})
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """Future motion predicted from a history.
+
+    Attributes:
+        samples: ``(S, F, J, 3)`` predicted positions in metres: ``S`` hypotheses of ``F`` frames
+            each, starting one frame after the last observed frame.
+        fps: frames per second of the prediction.
+        skeleton: joint layout.
+        probabilities: optional ``(S,)`` weights of the hypotheses (summing to 1).
+        history: the observed motion the forecast continues (optional).
+        ground_truth: optional ``(F, J, 3)`` true future, when known.
+        model: name of the model that made it.
+        metadata: free-form facts.
+    """
+
+    samples: np.ndarray
+    fps: float
+    skeleton: Skeleton
+    probabilities: np.ndarray | None = None
+    history: Motion | None = None
+    ground_truth: np.ndarray | None = None
+    model: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "skeleton", skeletons.get(self.skeleton))
+        object.__setattr__(self, "fps", check_fps(self.fps))
+        s = np.asarray(self.samples, dtype=np.float64)
+        j = self.skeleton.num_joints
+        if s.ndim != 4 or s.shape[2:] != (j, 3) or s.shape[0] == 0 or s.shape[1] == 0:
+            raise SkeletonError(f"forecast samples of shape {s.shape} do not match (S, F, {j}, 3)")
+        _check_finite("forecast samples", s, None)
+        object.__setattr__(self, "samples", s)
+        if self.probabilities is not None:
+            p = np.asarray(self.probabilities, dtype=np.float64).reshape(-1)
+            if p.shape != (s.shape[0],) or (p < 0).any() or not np.isfinite(p).all():
+                raise ValueRangeError(f"probabilities must be {s.shape[0]} non-negative numbers")
+            object.__setattr__(self, "probabilities", p / p.sum() if p.sum() > 0 else p)
+        if self.ground_truth is not None:
+            gt = np.asarray(self.ground_truth, dtype=np.float64)
+            if gt.shape != s.shape[1:]:
+                raise SkeletonError(f"ground truth of shape {gt.shape} does not match forecast frames {s.shape[1:]}")
+            object.__setattr__(self, "ground_truth", gt)
+        if self.history is not None and not self.history.skeleton.same_layout(self.skeleton):
+            raise SkeletonError("forecast and history have different skeletons")
+
+    @property
+    def num_samples(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def horizon(self) -> float:
+        """Seconds from the last observed frame to the last predicted frame: ``F / fps``."""
+        return self.num_frames / self.fps
+
+    @property
+    def mean(self) -> np.ndarray:
+        """``(F, J, 3)`` probability-weighted mean of the samples."""
+        if self.probabilities is None:
+            return self.samples.mean(axis=0)
+        return np.tensordot(self.probabilities, self.samples, axes=1)
+
+    def sample(self, i: int = 0) -> Motion:
+        """Hypothesis ``i`` as a `Motion`."""
+        return Motion(positions=self.samples[i], fps=self.fps, skeleton=self.skeleton, metadata={"model": self.model})
+
+    def __repr__(self) -> str:
+        return (
+            f"Forecast({self.num_samples} sample(s) x {self.num_frames} frames @ {self.fps:g} fps = "
+            f"{self.horizon:.2f} s, skeleton {self.skeleton.name!r}, model {self.model!r})"
+        )

@@ -1,0 +1,253 @@
+"""The `Skeleton` type and the registry of named skeleton definitions.
+
+A skeleton is data: joint names, a parent per joint (a tree in topological order, root first),
+optional rest offsets in metres (each joint relative to its parent, in the parent's rest frame,
+y up), left/right pairs and end effectors. FK, mirroring, rendering and metrics all read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import SkeletonError
+
+
+@dataclass(frozen=True, eq=False)
+class Skeleton:
+    """A kinematic tree declared as data.
+
+    Attributes:
+        name: registry name, e.g. ``"cmu-mocap-38"``.
+        joint_names: ``J`` unique names.
+        parents: ``J`` parent indices, ``-1`` for the root (index 0); every parent precedes its child.
+        offsets: ``(J, 3)`` rest offsets in metres relative to the parent (root row: zeros), or
+            ``None`` for keypoint layouts without a kinematic model (COCO, BlazePose).
+        left_right: ``(left, right)`` index pairs of mirrored joints.
+        end_effectors: indices of end effectors (hands, feet, head).
+        description: where the definition comes from.
+    """
+
+    name: str
+    joint_names: tuple[str, ...]
+    parents: tuple[int, ...]
+    offsets: np.ndarray | None = None
+    left_right: tuple[tuple[int, int], ...] = ()
+    end_effectors: tuple[int, ...] = ()
+    description: str = ""
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names, parents = tuple(self.joint_names), tuple(int(p) for p in self.parents)
+        object.__setattr__(self, "joint_names", names)
+        object.__setattr__(self, "parents", parents)
+        j = len(names)
+        if j == 0:
+            raise SkeletonError(f"skeleton {self.name!r} has no joints")
+        if len(parents) != j:
+            raise SkeletonError(f"skeleton {self.name!r}: {j} names but {len(parents)} parents")
+        if len(set(names)) != j:
+            raise SkeletonError(f"skeleton {self.name!r} has duplicate joint names")
+        if parents[0] != -1 or any(not (0 <= p < i) for i, p in enumerate(parents[1:], 1)):
+            raise SkeletonError(
+                f"skeleton {self.name!r}: joint 0 must be the root and every parent must come before its child"
+            )
+        if self.offsets is not None:
+            off = np.asarray(self.offsets, dtype=np.float64).reshape(j, 3).copy()
+            off.setflags(write=False)
+            object.__setattr__(self, "offsets", off)
+        pairs = tuple((int(a), int(b)) for a, b in self.left_right)
+        for a, b in pairs:
+            if not (0 <= a < j and 0 <= b < j) or a == b:
+                raise SkeletonError(f"skeleton {self.name!r}: bad left/right pair ({a}, {b})")
+        object.__setattr__(self, "left_right", pairs)
+        object.__setattr__(self, "end_effectors", tuple(int(e) for e in self.end_effectors))
+        object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+
+    # ----------------------------------------------------------------------------------- queries
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def parent_array(self) -> np.ndarray:
+        """``(J,)`` int parent indices, ``-1`` for the root."""
+        return np.asarray(self.parents, dtype=np.int64)
+
+    @property
+    def bones(self) -> np.ndarray:
+        """``(J-1, 2)`` ``(parent, child)`` index pairs, one per non-root joint."""
+        child = np.arange(1, self.num_joints)
+        return np.stack([self.parent_array[1:], child], axis=1)
+
+    @property
+    def has_offsets(self) -> bool:
+        return self.offsets is not None
+
+    def index(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise SkeletonError(f"skeleton {self.name!r} has no joint {name!r}") from None
+
+    def indices(self, names: Iterable[str]) -> list[int]:
+        return [self.index(n) for n in names]
+
+    def children(self, joint: int) -> list[int]:
+        return [i for i, p in enumerate(self.parents) if p == joint]
+
+    @property
+    def mirror_permutation(self) -> np.ndarray:
+        """``(J,)`` permutation that swaps every left joint with its right twin."""
+        perm = np.arange(self.num_joints)
+        for a, b in self.left_right:
+            perm[a], perm[b] = b, a
+        return perm
+
+    def rest_positions(self) -> np.ndarray:
+        """``(J, 3)`` joint positions in the rest pose, root at the origin (metres)."""
+        if self.offsets is None:
+            raise SkeletonError(f"skeleton {self.name!r} has no rest offsets")
+        pos = np.zeros((self.num_joints, 3))
+        for j in range(1, self.num_joints):
+            pos[j] = pos[self.parents[j]] + self.offsets[j]
+        return pos
+
+    def bone_lengths(self) -> np.ndarray:
+        """``(J-1,)`` rest bone lengths in metres (one per non-root joint)."""
+        if self.offsets is None:
+            raise SkeletonError(f"skeleton {self.name!r} has no rest offsets")
+        return np.linalg.norm(self.offsets[1:], axis=-1)
+
+    # ------------------------------------------------------------------------------ derivations
+    def with_offsets(self, offsets: np.ndarray, name: str | None = None) -> Skeleton:
+        """The same tree with other rest offsets ``(J, 3)`` (metres), e.g. a subject's own."""
+        return Skeleton(
+            name=name or self.name,
+            joint_names=self.joint_names,
+            parents=self.parents,
+            offsets=np.asarray(offsets, dtype=np.float64),
+            left_right=self.left_right,
+            end_effectors=self.end_effectors,
+            description=self.description,
+        )
+
+    def subset(self, joints: Sequence[int | str], name: str | None = None) -> Skeleton:
+        """A skeleton on the kept joints (order preserved), re-parented to the nearest kept ancestor.
+
+        Offsets of the subset are rest-pose differences, exact for positions in the rest pose.
+        The root must be kept.
+        """
+        keep = sorted({j if isinstance(j, int) else self.index(j) for j in joints})
+        if not keep or keep[0] != 0:
+            raise SkeletonError(f"subset of {self.name!r} must keep the root joint")
+        new_index = {old: new for new, old in enumerate(keep)}
+        parents = []
+        for old in keep:
+            p = self.parents[old]
+            while p != -1 and p not in new_index:
+                p = self.parents[p]
+            parents.append(-1 if p == -1 else new_index[p])
+        offsets = None
+        if self.offsets is not None:
+            rest = self.rest_positions()[keep]
+            offsets = np.zeros_like(rest)
+            for i, p in enumerate(parents):
+                if p >= 0:
+                    offsets[i] = rest[i] - rest[p]
+        pairs = tuple(
+            (new_index[a], new_index[b]) for a, b in self.left_right if a in new_index and b in new_index
+        )
+        return Skeleton(
+            name=name or f"{self.name}-subset{len(keep)}",
+            joint_names=tuple(self.joint_names[i] for i in keep),
+            parents=tuple(parents),
+            offsets=offsets,
+            left_right=pairs,
+            end_effectors=tuple(new_index[e] for e in self.end_effectors if e in new_index),
+            description=f"subset of {self.name}",
+        )
+
+    # ---------------------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "joint_names": list(self.joint_names),
+            "parents": list(self.parents),
+            "offsets": None if self.offsets is None else self.offsets.tolist(),
+            "left_right": [list(p) for p in self.left_right],
+            "end_effectors": list(self.end_effectors),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Skeleton:
+        try:
+            return cls(
+                name=str(data["name"]),
+                joint_names=tuple(data["joint_names"]),
+                parents=tuple(data["parents"]),
+                offsets=None if data.get("offsets") is None else np.asarray(data["offsets"], float),
+                left_right=tuple(tuple(p) for p in data.get("left_right", ())),
+                end_effectors=tuple(data.get("end_effectors", ())),
+                description=str(data.get("description", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SkeletonError(f"invalid skeleton description: {exc}") from None
+
+    def same_layout(self, other: Skeleton) -> bool:
+        """True when both have the same joint names and parents (offsets may differ)."""
+        return self.joint_names == other.joint_names and self.parents == other.parents
+
+    def __repr__(self) -> str:
+        return f"Skeleton({self.name!r}, {self.num_joints} joints)"
+
+
+def pairs_by_prefix(names: Sequence[str], left: str, right: str) -> tuple[tuple[int, int], ...]:
+    """Left/right pairs of ``names`` whose names differ only by ``left`` → ``right`` (first occurrence)."""
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for i, n in enumerate(names):
+        if left in n:
+            twin = n.replace(left, right, 1)
+            if twin in index:
+                out.append((i, index[twin]))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------------- registry
+_FACTORIES: dict[str, Callable[[], Skeleton]] = {}
+_CACHE: dict[str, Skeleton] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(name: str, *aliases: str) -> Callable[[Callable[[], Skeleton]], Callable[[], Skeleton]]:
+    """Decorator registering a zero-argument skeleton factory under ``name`` (and aliases)."""
+
+    def deco(factory: Callable[[], Skeleton]) -> Callable[[], Skeleton]:
+        _FACTORIES[name] = factory
+        for alias in aliases:
+            _ALIASES[alias] = name
+        return factory
+
+    return deco
+
+
+def get(name: str | Skeleton) -> Skeleton:
+    """The registered skeleton called ``name`` (a `Skeleton` is returned unchanged)."""
+    if isinstance(name, Skeleton):
+        return name
+    key = _ALIASES.get(name, name)
+    if key not in _FACTORIES:
+        raise SkeletonError(f"unknown skeleton {name!r}; known: {', '.join(sorted(_FACTORIES))}")
+    if key not in _CACHE:
+        _CACHE[key] = _FACTORIES[key]()
+    return _CACHE[key]
+
+
+def names() -> list[str]:
+    """Names of all registered skeletons."""
+    return sorted(_FACTORIES)
