@@ -1,0 +1,37 @@
+"""Where data lives: the ``POSECAST_DATA`` root and the data sets under it.
+
+Nothing is downloaded: code reaches the shared data only through ``POSECAST_DATA``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from posecast.errors import DataNotFoundError
+
+ENV_VAR = "POSECAST_DATA"
+
+
+def data_root(required: bool = True) -> Path | None:
+    """The directory named by ``POSECAST_DATA``, or ``None`` (or an error if ``required``)."""
+    value = os.environ.get(ENV_VAR)
+    if value and Path(value).is_dir():
+        return Path(value)
+    if required:
+        why = f"{ENV_VAR} points at {value!r}, which is not a directory" if value else f"{ENV_VAR} is not set"
+        raise DataNotFoundError(f"{why}; set it to the data root (e.g. ../shared/data)")
+    return None
+
+
+def dataset_dir(name: str, required: bool = True) -> Path | None:
+    """``$POSECAST_DATA/<name>`` (``cmu_mocap``, ``cmu_bvh``, ``video``)."""
+    root = data_root(required)
+    if root is None:
+        return None
+    path = root / name
+    if not path.is_dir():
+        if required:
+            raise DataNotFoundError(f"data set {name!r} not found under {root}")
+        return None
+    return path
