@@ -22,6 +22,7 @@ from posecast.errors import FormatError, PosecastError
 #: Modules that register formats, imported on first use (keeps ``import posecast`` fast).
 FORMAT_MODULES = (
     "posecast.io.arrays",
+    "posecast.io.expmap_txt",
 )
 
 SNIFF_BYTES = 4096
