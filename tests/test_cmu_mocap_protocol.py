@@ -23,7 +23,7 @@ REFERENCE_ZERO_VELOCITY = {
 
 def test_window_starts_match_the_ltd_draws(cmu_mocap_dir):
     ref = json.loads((cmu_mocap_dir / "ltd_test_windows.json").read_text())
-    for rel, entry in ref["files"].items():
+    for entry in ref["files"].values():
         starts = cmu.window_starts(entry["frames_after_stride2"], "ltd8")
         np.testing.assert_array_equal(starts, np.array(entry["window_starts"]) + cmu.LTD_OFFSET)
 
@@ -48,13 +48,21 @@ def test_zero_velocity_reproduces_the_reference_table(cmu_mocap_dir):
         got = [result.actions[action][label] for label in cmu.REPORT_FRAMES]
         np.testing.assert_allclose(got, ref, atol=0.005 + 1e-9, err_msg=action)
     assert result.windows == dict.fromkeys(REFERENCE_ZERO_VELOCITY, 8)
-    np.testing.assert_allclose(result.average["80"], np.mean([r[0] for r in REFERENCE_ZERO_VELOCITY.values()]), atol=0.01)
+    np.testing.assert_allclose(
+        result.average["80"], np.mean([r[0] for r in REFERENCE_ZERO_VELOCITY.values()]), atol=0.01
+    )
 
 
 def test_all_protocol_runs_every_window(cmu_mocap_dir):
     result = cmu.evaluate(posecast.models.get("constant-velocity"), "all", cmu_mocap_dir)
-    assert result.windows == {"basketball": 255, "jumping": 1009, "running": 48, "soccer": 265,
-                              "walking": 146, "washwindow": 1343}
+    assert result.windows == {
+        "basketball": 255,
+        "jumping": 1009,
+        "running": 48,
+        "soccer": 265,
+        "walking": 146,
+        "washwindow": 1343,
+    }
     assert all(len(v) == cmu.OUTPUT_N for v in result.per_frame.values())
     # errors grow with the horizon for a constant-velocity extrapolation
     assert result.average["80"] < result.average["400"] < result.average["1000"]

@@ -188,7 +188,9 @@ class Motion:
     # ------------------------------------------------------------------------------ transforms
     def root_relative(self) -> Motion:
         """Positions relative to the root joint of each frame (root at the origin)."""
-        return replace(self, positions=self.positions - self.positions[:, :1], metadata={**self.metadata, "root_relative": True})
+        return replace(
+            self, positions=self.positions - self.positions[:, :1], metadata={**self.metadata, "root_relative": True}
+        )
 
     def mirror(self, axis: int = 0) -> Motion:
         """Left/right mirror image: reflect across the plane ``axis = 0`` (x by default) and swap

@@ -155,7 +155,9 @@ def _reshape_positions(arr: np.ndarray, skel: Skeleton, path: Path) -> np.ndarra
         return arr
     if arr.ndim == 2 and arr.shape[1] == 3 * j:
         return arr.reshape(arr.shape[0], j, 3)
-    raise FormatError(f"array of shape {arr.shape} does not fit skeleton {skel.name!r}: expected (T, {j}, 3) or (T, {3 * j})", path)
+    raise FormatError(
+        f"array of shape {arr.shape} does not fit skeleton {skel.name!r}: expected (T, {j}, 3) or (T, {3 * j})", path
+    )
 
 
 def read_npy(path: Path, **options: Any) -> Motion:
@@ -249,7 +251,9 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
     except json.JSONDecodeError as exc:
         raise FormatError(f"invalid JSON at line {exc.lineno}: {exc.msg}", path) from None
     if not isinstance(d, dict) or d.get("format") not in ("posecast-motion", "posecast-forecast"):
-        raise FormatError("not a PoseCast JSON file (expected \"format\": \"posecast-motion\" or \"posecast-forecast\")", path)
+        raise FormatError(
+            'not a PoseCast JSON file (expected "format": "posecast-motion" or "posecast-forecast")', path
+        )
     if "skeleton" not in d:
         raise FormatError("missing field 'skeleton'", path)
     try:
@@ -320,9 +324,27 @@ def _sniff_json(head: bytes, _: Path) -> bool:
     return s.startswith(b"{") and b"posecast-" in head
 
 
-register_format(Format("npz", (".npz",), read_npz, write_npz, lambda h, p: h[:2] == b"PK" and p.suffix.lower() == ".npz",
-                       "PoseCast motions and forecasts as numpy archives"))
-register_format(Format("npy", (".npy",), read_npy, write_npy, lambda h, _: h[:6] == b"\x93NUMPY",
-                       "a bare (T, J, 3) position array; needs skeleton= and fps="))
+register_format(
+    Format(
+        "npz",
+        (".npz",),
+        read_npz,
+        write_npz,
+        lambda h, p: h[:2] == b"PK" and p.suffix.lower() == ".npz",
+        "PoseCast motions and forecasts as numpy archives",
+    )
+)
+register_format(
+    Format(
+        "npy",
+        (".npy",),
+        read_npy,
+        write_npy,
+        lambda h, _: h[:6] == b"\x93NUMPY",
+        "a bare (T, J, 3) position array; needs skeleton= and fps=",
+    )
+)
 register_format(Format("csv", (".csv",), read_csv, write_csv, None, "joint positions, one row per frame"))
-register_format(Format("json", (".json",), read_json, write_json, _sniff_json, "PoseCast motions and forecasts as JSON"))
+register_format(
+    Format("json", (".json",), read_json, write_json, _sniff_json, "PoseCast motions and forecasts as JSON")
+)

@@ -88,8 +88,9 @@ def cmu_benchmark_fk(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return pos
 
 
-def _expmap_motion(path: Path, values: np.ndarray, skel_name: str, unit_m: float, fps: float,
-                   global_motion: bool, fmt: str) -> Motion:
+def _expmap_motion(
+    path: Path, values: np.ndarray, skel_name: str, unit_m: float, fps: float, global_motion: bool, fmt: str
+) -> Motion:
     skel = skeletons.get(skel_name)
     j = skel.num_joints
     rot = expmap_to_local_rotations(values[:, 3 : 3 + 3 * j].reshape(-1, j, 3))
@@ -160,7 +161,23 @@ def _sniff(columns: int):
     return lambda head, path: path.suffix.lower() == ".txt" and _column_count(head) == columns
 
 
-register_format(Format("cmu-expmap", (".txt",), read_cmu_expmap, write_cmu_expmap, _sniff(CMU_COLUMNS),
-                       "CMU-Mocap benchmark exp-map text (117 columns, 120 Hz)"))
-register_format(Format("h36m-expmap", (".txt",), read_h36m_expmap, write_h36m_expmap, _sniff(H36M_COLUMNS),
-                       "Human3.6M exp-map text, Martinez et al. (99 columns, 50 Hz)"))
+register_format(
+    Format(
+        "cmu-expmap",
+        (".txt",),
+        read_cmu_expmap,
+        write_cmu_expmap,
+        _sniff(CMU_COLUMNS),
+        "CMU-Mocap benchmark exp-map text (117 columns, 120 Hz)",
+    )
+)
+register_format(
+    Format(
+        "h36m-expmap",
+        (".txt",),
+        read_h36m_expmap,
+        write_h36m_expmap,
+        _sniff(H36M_COLUMNS),
+        "Human3.6M exp-map text, Martinez et al. (99 columns, 50 Hz)",
+    )
+)

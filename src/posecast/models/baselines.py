@@ -74,7 +74,9 @@ class NearestNeighbour(Forecaster):
                     self.skeleton_name = m.skeleton.name
                     fps = fps or m.fps
                 elif m.skeleton.name != self.skeleton_name:
-                    raise SkeletonError(f"training motions mix skeletons {self.skeleton_name!r} and {m.skeleton.name!r}")
+                    raise SkeletonError(
+                        f"training motions mix skeletons {self.skeleton_name!r} and {m.skeleton.name!r}"
+                    )
                 pos = m.resample(fps).positions if fps else m.positions
             else:
                 pos = np.asarray(m, dtype=np.float64)
@@ -114,8 +116,10 @@ class NearestNeighbour(Forecaster):
         origin = q[:, -1:, :1]  # (B, 1, 1, 3)
         qk = (q - origin).reshape(q.shape[0], -1).astype(np.float32)
         d2 = self._key_sq[None] - 2.0 * qk @ self._keys.T  # + |q|² is constant per row
-        nn = np.argpartition(d2, samples - 1, axis=1)[:, :samples] if samples < d2.shape[1] else np.tile(
-            np.arange(d2.shape[1]), (d2.shape[0], 1)
+        nn = (
+            np.argpartition(d2, samples - 1, axis=1)[:, :samples]
+            if samples < d2.shape[1]
+            else np.tile(np.arange(d2.shape[1]), (d2.shape[0], 1))
         )
         order = np.take_along_axis(d2, nn, axis=1).argsort(axis=1)
         nn = np.take_along_axis(nn, order, axis=1)  # (B, S) nearest first

@@ -158,9 +158,7 @@ class Skeleton:
             for i, p in enumerate(parents):
                 if p >= 0:
                     offsets[i] = rest[i] - rest[p]
-        pairs = tuple(
-            (new_index[a], new_index[b]) for a, b in self.left_right if a in new_index and b in new_index
-        )
+        pairs = tuple((new_index[a], new_index[b]) for a, b in self.left_right if a in new_index and b in new_index)
         return Skeleton(
             name=name or f"{self.name}-subset{len(keep)}",
             joint_names=tuple(self.joint_names[i] for i in keep),

@@ -1,0 +1,5 @@
+"""``python -m posecast`` runs the command line."""
+
+from posecast.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``posecast`` command line (typer + rich)."""

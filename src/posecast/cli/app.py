@@ -1,0 +1,323 @@
+"""The ``posecast`` command line: info, forecast, render, bench, models, formats, demo.
+
+Every `PosecastError` becomes one line on stderr and exit code 2; output files are written
+atomically, so a failed command leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from posecast.errors import PosecastError, ValueRangeError
+
+app = typer.Typer(
+    name="posecast",
+    help="Forecast human motion in 3D: read motions, forecast, render, benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks with their protocols spelled out.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err_console = Console(stderr=True)
+
+MOTION_OUTPUTS = (".npz", ".json")
+RENDER_OUTPUTS = (".mp4", ".gif", ".html")
+
+SkeletonOpt = Annotated[str | None, typer.Option(help="Skeleton name for files that hold only numbers (.npy).")]
+FpsOpt = Annotated[float | None, typer.Option(help="Frame rate for files that hold only numbers (.npy).")]
+
+
+def _load_motion(path: Path, skeleton: str | None, fps: float | None):
+    from posecast.io import load
+    from posecast.motion import Motion
+
+    options: dict[str, Any] = {}
+    if skeleton:
+        options["skeleton"] = skeleton
+    if fps:
+        options["fps"] = fps
+    obj = load(path, **options)
+    if not isinstance(obj, Motion):
+        raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", path)
+    return obj
+
+
+def _check_outputs(outs: list[Path], allowed: tuple[str, ...]) -> None:
+    """Fail before any work when an output cannot be written."""
+    if not outs:
+        raise ValueRangeError("give at least one --out PATH")
+    for out in outs:
+        suffix = out.suffix.lower()
+        if suffix not in allowed:
+            raise ValueRangeError(f"{out}: cannot write {suffix or 'a file without suffix'}; use {', '.join(allowed)}")
+        if not out.parent.exists():
+            raise ValueRangeError(f"{out}: output directory {out.parent} does not exist")
+
+
+def _write(obj: Any, out: Path, **render_options: Any) -> None:
+    from posecast.io import save
+
+    if out.suffix.lower() in RENDER_OUTPUTS:
+        from posecast.viz import render
+
+        render(obj, out, **render_options)
+    else:
+        save(obj, out)
+
+
+# ----------------------------------------------------------------------------------------- info
+@app.command()
+def info(
+    file: Annotated[Path, typer.Argument(help="A motion or forecast file.")],
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Describe a motion file: format, frames, rate, skeleton, extent."""
+    from posecast.io import detect_format, load
+    from posecast.motion import Forecast
+
+    fmt = detect_format(file)
+    options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
+    obj = load(file, **options)
+    d: dict[str, Any] = {
+        "file": str(file),
+        "format": fmt.name,
+        "skeleton": obj.skeleton.name,
+        "joints": obj.skeleton.num_joints,
+        "fps": obj.fps,
+    }
+    if isinstance(obj, Forecast):
+        d.update(
+            kind="forecast",
+            model=obj.model,
+            samples=obj.num_samples,
+            frames=obj.num_frames,
+            horizon_s=obj.horizon,
+            has_history=obj.history is not None,
+            has_ground_truth=obj.ground_truth is not None,
+        )
+    else:
+        pos = obj.positions
+        d.update(
+            kind="motion",
+            frames=obj.num_frames,
+            duration_s=round(obj.duration, 4),
+            has_rotations=obj.rotations is not None,
+            extent_m=[round(float(x), 3) for x in (pos.max(axis=(0, 1)) - pos.min(axis=(0, 1)))],
+            height_m=round(float(np.median(pos[..., 1].max(axis=1) - pos[..., 1].min(axis=1))), 3),
+            metadata={k: v for k, v in obj.metadata.items() if k != "source"},
+        )
+    if as_json:
+        console.print_json(json.dumps(d, default=str))
+        return
+    for k, v in d.items():
+        console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+
+
+@app.command()
+def formats() -> None:
+    """List the file formats PoseCast reads and writes."""
+    from posecast.io import formats as all_formats
+
+    for f in all_formats():
+        mode = "read/write" if f.write else "read"
+        console.print(f"[bold]{f.name:12}[/bold] {', '.join(f.suffixes):18} {mode:10} {f.description}", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- models
+@app.command()
+def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the forecasting models and their pretrained weights."""
+    from posecast.models import available
+
+    infos = [m.to_dict() for m in available()]
+    if as_json:
+        console.print_json(json.dumps(infos))
+        return
+    for m in infos:
+        weights = (
+            "shipped weights"
+            if m["pretrained"]
+            else ("needs training data" if m["needs_training_data"] else "no weights needed")
+        )
+        console.print(f"[bold]{m['name']:20}[/bold] {m['kind']:9} {weights:20} {m['summary']}", highlight=False)
+
+
+def _fit_if_needed(model: Any, name: str, train_data: Path | None, fps: float) -> None:
+    from posecast.models import available
+
+    info = {m.name: m for m in available()}[name]
+    if not info.needs_training_data:
+        return
+    if train_data is None:
+        raise ValueRangeError(
+            f"model {name!r} needs training motions: pass --train-data DIR (a folder of motion files)"
+        )
+    from posecast.io import formats as all_formats
+    from posecast.io import load
+
+    suffixes = {s for f in all_formats() for s in f.suffixes}
+    paths = sorted(p for p in Path(train_data).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not paths:
+        raise ValueRangeError(f"{train_data}: no motion files found")
+    motions = [load(p) for p in paths]
+    model.fit(motions, fps=fps)
+
+
+# ------------------------------------------------------------------------------------- forecast
+@app.command()
+def forecast(
+    file: Annotated[Path, typer.Argument(help="The observed motion.")],
+    model: Annotated[str, typer.Option(help="Model name (see `posecast models`).")] = "constant-velocity",
+    horizon: Annotated[float | None, typer.Option(help="Seconds to forecast.")] = None,
+    frames: Annotated[int | None, typer.Option(help="Frames to forecast (instead of --horizon).")] = None,
+    samples: Annotated[int, typer.Option(help="Hypotheses to draw.")] = 1,
+    at: Annotated[
+        float | None, typer.Option(help="Forecast from this time (s); later frames become ground truth.")
+    ] = None,
+    out: Annotated[list[Path] | None, typer.Option(help="Output: .npz .json .mp4 .gif .html (repeatable).")] = None,
+    train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+) -> None:
+    """Forecast the future of a motion and write it."""
+    from posecast.models import get, resolve_frames
+
+    outs = out or []
+    _check_outputs(outs, MOTION_OUTPUTS + RENDER_OUTPUTS)
+    motion = _load_motion(file, skeleton, fps)
+    n = resolve_frames(motion.fps, frames, horizon)
+    history, truth = motion, None
+    if at is not None:
+        if not 0 < at <= motion.duration:
+            raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
+        history = motion.seconds(0, at + 0.5 / motion.fps)
+        rest = motion.positions[history.num_frames : history.num_frames + n]
+        truth = rest if rest.shape[0] == n else None
+    forecaster = get(model)
+    _fit_if_needed(forecaster, model, train_data, history.fps)
+    result = forecaster.forecast(history, frames=n, samples=samples, ground_truth=truth)
+    for o in outs:
+        _write(result, o)
+        console.print(f"wrote {o}", highlight=False)
+    if not outs:
+        console.print(repr(result))
+
+
+# --------------------------------------------------------------------------------------- render
+@app.command()
+def render(
+    file: Annotated[Path, typer.Argument(help="A motion or forecast file.")],
+    out: Annotated[list[Path] | None, typer.Option(help="Output: .mp4 .gif .html (repeatable).")] = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+) -> None:
+    """Render a motion or a saved forecast to video, GIF or an interactive HTML viewer."""
+    from posecast.io import load
+
+    outs = out or []
+    _check_outputs(outs, RENDER_OUTPUTS)
+    options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
+    obj = load(file, **options)
+    for o in outs:
+        _write(obj, o)
+        console.print(f"wrote {o}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------- bench
+@bench_app.command("cmu-mocap")
+def bench_cmu_mocap(
+    model: Annotated[str, typer.Option(help="Model name.")] = "zero-velocity",
+    protocol: Annotated[str, typer.Option(help="ltd8 (8 windows per file, LTD seed) or all (every window).")] = "ltd8",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+) -> None:
+    """CMU-Mocap benchmark (Li et al. 2018 split), exactly as LTD / MSR-GCN / PGBIG evaluate it."""
+    from rich.progress import Progress
+
+    from posecast.evaluation.protocols import cmu_mocap
+    from posecast.evaluation.report import print_benchmark
+    from posecast.models import get
+
+    if protocol not in cmu_mocap.PROTOCOLS:
+        raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(cmu_mocap.PROTOCOLS)}")
+    if json_path is not None and not json_path.parent.exists():
+        raise ValueRangeError(f"{json_path}: output directory does not exist")
+    forecaster = get(model)
+    if getattr(forecaster, "fit", None) is not None and getattr(forecaster, "num_windows", 1) == 0:
+        forecaster.fit(cmu_mocap.training_windows(), fps=cmu_mocap.FPS)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("windows", total=None)
+
+        def tick(action: str, done: int, total: int) -> None:
+            progress.update(task, description=f"{action}", completed=done, total=total)
+
+        result = cmu_mocap.evaluate(forecaster, protocol, model_name=model, progress=tick)
+    d = result.to_dict()
+    print_benchmark(d, console, unit=" ms")
+    if json_path is not None:
+        from posecast.io import atomic_output
+
+        with atomic_output(json_path) as tmp:
+            tmp.write_text(json.dumps(d, indent=1))
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+# ----------------------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option(help="Where to write the demo files.")] = Path("posecast-demo"),
+) -> None:
+    """Forecast one second of motion and render it (a CMU clip when POSECAST_DATA is set, else a synthetic walk)."""
+    from posecast.data import dataset_dir
+    from posecast.io import load
+    from posecast.models import get
+    from posecast.synthetic import synthetic_walk
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bvh_dir = dataset_dir("cmu_bvh", required=False)
+    clip = bvh_dir / "02" / "02_01.bvh" if bvh_dir else None
+    if clip is not None and clip.is_file():
+        motion = load(clip).resample(25.0).frames(1)  # drop the synthetic rest pose of frame 0
+        label = f"CMU motion capture {clip.name} (subject 02, walk)"
+    else:
+        motion = synthetic_walk(seconds=6.0, fps=25.0)
+        label = "SYNTHETIC procedurally generated walk (no POSECAST_DATA found)"
+    at_frame = min(motion.num_frames - 25, int(3 * motion.fps))
+    history = motion.frames(0, at_frame)
+    truth = motion.positions[at_frame : at_frame + 25]
+    model_name = "constant-velocity"
+    result = get(model_name).forecast(history, frames=25, ground_truth=truth)
+    console.print(f"input: {label}", highlight=False)
+    console.print(
+        f"model: {model_name}; observed {history.duration:.1f} s, forecast {result.horizon:.1f} s", highlight=False
+    )
+    for name in ("forecast.mp4", "forecast.html", "forecast.npz"):
+        _write(result, out_dir / name)
+        console.print(f"wrote {out_dir / name}", highlight=False)
+
+
+def main() -> None:
+    """Console entry point: PoseCast errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except PosecastError as exc:
+        err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
