@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,7 +137,16 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
         if exc.path is None:
             raise type(exc)(exc.problem, p) from None
         raise
-    except (ValueError, IndexError, KeyError, UnicodeDecodeError, EOFError, OSError) as exc:
+    except (
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+        zipfile.BadZipFile,
+    ) as exc:
         raise FormatError(f"not a valid {fmt.name} file ({type(exc).__name__}: {exc})", p) from None
 
 

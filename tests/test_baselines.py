@@ -1,0 +1,80 @@
+"""Forecaster interface and the three baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast.errors import ModelError, ValueRangeError
+from posecast.models.baselines import NearestNeighbour
+from posecast.synthetic import synthetic_walk
+
+
+@pytest.fixture(scope="module")
+def walk():
+    return synthetic_walk(seconds=6.0, fps=25.0)
+
+
+def test_registry_lists_the_baselines():
+    names = [m.name for m in posecast.models.available()]
+    assert names[:3] == ["zero-velocity", "constant-velocity", "nearest-neighbour"]
+    with pytest.raises(ModelError, match="unknown model"):
+        posecast.models.get("nope")
+
+
+def test_zero_velocity_repeats_the_last_pose(walk):
+    fc = posecast.models.get("zero-velocity").forecast(walk.frames(0, 50), seconds=1.0, samples=3)
+    assert fc.samples.shape == (3, 25, 31, 3) and fc.fps == 25.0 and fc.horizon == pytest.approx(1.0)
+    np.testing.assert_array_equal(fc.samples, np.broadcast_to(walk.positions[49], fc.samples.shape))
+
+
+def test_constant_velocity_by_hand():
+    pos = np.zeros((2, 31, 3))
+    pos[1] = 0.1  # every coordinate moves 0.1 per frame
+    m = posecast.Motion(pos, 10.0, "cmu-bvh-31")
+    fc = posecast.models.get("constant-velocity").forecast(m, frames=3)
+    np.testing.assert_allclose(fc.samples[0, :, 5, 0], [0.2, 0.3, 0.4])
+    with pytest.raises(ValueRangeError, match="at least 2"):
+        posecast.models.get("constant-velocity").forecast(m.frames(0, 1), frames=3)
+
+
+def test_constant_velocity_is_exact_on_uniform_translation(walk):
+    # a rigidly translating pose is extrapolated exactly
+    pose = walk.positions[0]
+    traj = pose[None] + np.arange(40)[:, None, None] * np.array([0.01, 0.0, 0.04])
+    m = posecast.Motion(traj[:30], 25.0, walk.skeleton)
+    fc = posecast.models.get("constant-velocity").forecast(m, frames=10)
+    np.testing.assert_allclose(fc.samples[0], traj[30:], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("frames", "seconds", "message"),
+    [
+        (None, None, "exactly one"),
+        (5, 1.0, "exactly one"),
+        (0, None, "impossible"),
+        (None, -1.0, "impossible"),
+        (None, float("nan"), "impossible"),
+    ],
+)
+def test_bad_horizons(walk, frames, seconds, message):
+    with pytest.raises(ValueRangeError, match=message):
+        posecast.models.get("zero-velocity").forecast(walk, frames=frames, seconds=seconds)
+
+
+def test_nearest_neighbour_finds_the_continuation(walk):
+    nn = NearestNeighbour(window=10, horizon=25).fit([walk.frames(0, 100)])
+    # a query that is a translated copy of training frames 40..49 returns frames 50..74 translated
+    shift = np.array([3.0, 0.0, -2.0])
+    query = posecast.Motion(walk.positions[40:50] + shift, 25.0, walk.skeleton)
+    fc = nn.forecast(query, frames=25)
+    np.testing.assert_allclose(fc.samples[0], walk.positions[50:75] + shift, atol=1e-5)
+    # K hypotheses, nearest first; the walk is periodic, so the second is one gait cycle away
+    fc3 = nn.forecast(query, frames=30, samples=3)
+    assert fc3.samples.shape == (3, 30, 31, 3)
+    np.testing.assert_allclose(fc3.samples[0, 25:], np.broadcast_to(fc3.samples[0, 24], (5, 31, 3)))  # held
+    with pytest.raises(ModelError, match="fit"):
+        NearestNeighbour().forecast(query, frames=5)
+    with pytest.raises(ValueRangeError, match="fps"):
+        nn.forecast(query.resample(50.0), frames=5)

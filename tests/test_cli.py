@@ -1,0 +1,114 @@
+"""The command line as a user meets it: exit codes, one-line errors, files written or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast.synthetic import synthetic_walk
+
+
+def run(*args: str, cwd: Path | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "posecast", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def walk_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "walk.npz"
+    posecast.save(synthetic_walk(seconds=3.0, fps=25.0), path)
+    return path
+
+
+def test_help_and_models():
+    r = run("--help")
+    assert r.returncode == 0 and "forecast" in r.stdout
+    r = run("models", "--json")
+    assert r.returncode == 0
+    names = [m["name"] for m in json.loads(r.stdout)]
+    assert {"zero-velocity", "constant-velocity", "nearest-neighbour"} <= set(names)
+
+
+def test_info(walk_file):
+    r = run("info", str(walk_file), "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["frames"] == 76 and d["fps"] == 25.0 and d["skeleton"] == "cmu-bvh-31"
+
+
+def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
+    out = tmp_path / "f.npz"
+    r = run("forecast", str(walk_file), "--model", "constant-velocity", "--horizon", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    fc = posecast.load(out)
+    assert isinstance(fc, posecast.Forecast) and fc.num_frames == 25 and fc.history.num_frames == 76
+    r = run("forecast", str(walk_file), "--frames", "10", "--at", "2.0", "--out", str(tmp_path / "g.json"))
+    assert r.returncode == 0, r.stderr
+    g = posecast.load(tmp_path / "g.json")
+    assert g.history.num_frames == 51 and g.ground_truth is not None
+    np.testing.assert_allclose(g.ground_truth, posecast.load(walk_file).positions[51:61], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast", "{missing}", "--horizon", "1", "--out", "{out}"], "no such file"),
+        (["forecast", "{walk}", "--horizon", "-1", "--out", "{out}"], "impossible horizon"),
+        (["forecast", "{walk}", "--horizon", "1", "--frames", "3", "--out", "{out}"], "exactly one"),
+        (["forecast", "{walk}", "--horizon", "1", "--model", "nope", "--out", "{out}"], "unknown model"),
+        (["forecast", "{walk}", "--horizon", "1", "--out", "{bad_suffix}"], "cannot write"),
+        (["forecast", "{walk}", "--horizon", "1", "--model", "nearest-neighbour", "--out", "{out}"], "--train-data"),
+        (["forecast", "{garbage}", "--horizon", "1", "--out", "{out}"], "garbage.bvh"),
+        (["info", "{garbage}"], "garbage.bvh"),
+        (["render", "{walk}", "--out", "{out}"], "cannot write"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_output(walk_file, tmp_path, args, message):
+    garbage = tmp_path / "garbage.bvh"
+    garbage.write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")
+    subst = {
+        "missing": str(tmp_path / "missing.bvh"),
+        "walk": str(walk_file),
+        "out": str(tmp_path / "out.npz"),
+        "bad_suffix": str(tmp_path / "out.xyz"),
+        "garbage": str(garbage),
+    }
+    r = run(*[a.format(**subst) for a in args])
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_bench_cmu_mocap_json(cmu_mocap_dir, tmp_path):
+    out = tmp_path / "zv.json"
+    r = run(
+        "bench",
+        "cmu-mocap",
+        "--model",
+        "zero-velocity",
+        "--protocol",
+        "ltd8",
+        "--json",
+        str(out),
+        env_extra={"POSECAST_DATA": str(cmu_mocap_dir.parent)},
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert set(d) >= {"protocol", "actions", "average"}
+    assert d["actions"]["walking"]["80"] == pytest.approx(20.73, abs=0.005)
+    assert "RandomState(1234567890)" in r.stdout and "38 joints" in r.stdout
+
+
+def test_bench_without_data_is_a_clear_error(tmp_path):
+    r = run("bench", "cmu-mocap", env_extra={"POSECAST_DATA": str(tmp_path / "nowhere")})
+    assert r.returncode == 2 and "POSECAST_DATA" in r.stderr

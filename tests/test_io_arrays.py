@@ -1,0 +1,167 @@
+"""Plain array formats and the load/save entry point."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import posecast
+from posecast.errors import FormatError, PosecastError, SkeletonError
+from posecast.synthetic import synthetic_walk
+
+
+@pytest.fixture(scope="module")
+def walk():
+    return synthetic_walk(seconds=1.0, fps=20.0)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json", ".csv"])
+def test_motion_round_trip(tmp_path, walk, suffix):
+    path = posecast.save(walk, tmp_path / f"walk{suffix}")
+    back = posecast.load(path)
+    assert back.skeleton.same_layout(walk.skeleton) and back.fps == walk.fps
+    np.testing.assert_allclose(back.positions, walk.positions, atol=1e-6)
+    if suffix != ".csv":
+        np.testing.assert_allclose(back.rotations, walk.rotations, atol=1e-8)
+
+
+def test_npy_needs_skeleton_and_fps(tmp_path, walk):
+    path = posecast.save(walk, tmp_path / "walk.npy")
+    with pytest.raises(FormatError, match="pass skeleton= and fps="):
+        posecast.load(path)
+    back = posecast.load(path, skeleton="cmu-bvh-31", fps=20)
+    np.testing.assert_array_equal(back.positions, walk.positions)
+    np.save(tmp_path / "flat.npy", walk.positions.reshape(walk.num_frames, -1))
+    assert posecast.load(tmp_path / "flat.npy", skeleton="cmu-bvh-31", fps=20).num_joints == 31
+    with pytest.raises(FormatError, match="does not fit skeleton"):
+        posecast.load(path, skeleton="cmu-mocap-38", fps=20)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_forecast_round_trip(tmp_path, walk, suffix):
+    fc = posecast.models.get("constant-velocity").forecast(
+        walk.frames(0, 10), frames=5, ground_truth=walk.positions[10:15]
+    )
+    back = posecast.load(posecast.save(fc, tmp_path / f"fc{suffix}"))
+    assert isinstance(back, posecast.Forecast)
+    assert back.model == "constant-velocity" and back.horizon == pytest.approx(0.25)
+    np.testing.assert_allclose(back.samples, fc.samples, atol=1e-6)
+    np.testing.assert_allclose(back.ground_truth, fc.ground_truth, atol=1e-6)
+    np.testing.assert_allclose(back.history.positions, walk.positions[:10], atol=1e-6)
+    if suffix == ".json":
+        d = json.loads((tmp_path / "fc.json").read_text())
+        assert d["format"] == "posecast-forecast" and d["horizon"] == pytest.approx(0.25)
+        assert d["skeleton"]["name"] == "cmu-bvh-31" and d["fps"] == 20.0
+
+
+def test_custom_skeleton_survives_a_round_trip(tmp_path):
+    skel = posecast.Skeleton(
+        "my-arm", ("shoulder", "elbow", "wrist"), (-1, 0, 1), offsets=[[0, 0, 0], [0.3, 0, 0], [0.25, 0, 0]]
+    )
+    m = posecast.Motion(np.random.default_rng(0).normal(size=(4, 3, 3)), 30, skel)
+    back = posecast.load(posecast.save(m, tmp_path / "arm.npz"))
+    assert back.skeleton.name == "my-arm" and back.skeleton.parents == (-1, 0, 1)
+
+
+def test_npz_files_with_pickles_are_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, positions=np.array([object()], dtype=object), fps=30, skeleton="cmu-bvh-31")
+    with pytest.raises(FormatError, match="pickle"):
+        posecast.load(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("x.json", "{not json", "invalid JSON"),
+        ("x.json", json.dumps({"format": "other"}), "not a PoseCast JSON"),
+        (
+            "x.json",
+            json.dumps({"format": "posecast-motion", "skeleton": "nope", "fps": 3, "positions": [[[0, 0, 0]]]}),
+            "unknown skeleton",
+        ),
+        (
+            "x.json",
+            json.dumps(
+                {
+                    "format": "posecast-motion",
+                    "skeleton": "cmu-bvh-31",
+                    "fps": -3,
+                    "positions": np.zeros((2, 31, 3)).tolist(),
+                }
+            ),
+            "frame rate",
+        ),
+        ("x.csv", "# skeleton=cmu-bvh-31 fps=30\nframe,a_x\n1,2\n", "header"),
+        ("x.xyz", "hello", "unrecognised file format"),
+        ("x.bin", "", "empty"),
+    ],
+)
+def test_bad_files_give_clear_errors(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(PosecastError, match=message) as info:
+        posecast.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(FormatError, match="no such file"):
+        posecast.load(tmp_path / "none.bvh")
+    with pytest.raises(FormatError, match="directory"):
+        posecast.load(tmp_path)
+
+
+def test_failed_save_leaves_nothing_behind(tmp_path, walk):
+    target = tmp_path / "walk.txt"  # cmu-expmap writer refuses a cmu-bvh-31 motion
+    with pytest.raises(FormatError):
+        posecast.save(walk, target)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FormatError, match="cannot write"):
+        posecast.save(walk, tmp_path / "walk.xyz")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 5), st.just(31), st.just(3)),
+        elements=st.floats(-1e3, 1e3, allow_nan=False),
+    ),
+    st.floats(1.0, 240.0),
+)
+def test_npz_json_csv_round_trip_property(tmp_path, positions, fps):
+    m = posecast.Motion(positions, fps, "cmu-bvh-31")
+    for suffix, tol in ((".npz", 0.0), (".json", 1e-6), (".csv", 1e-6)):
+        back = posecast.load(posecast.save(m, tmp_path / f"p{suffix}"))
+        np.testing.assert_allclose(back.positions, positions, atol=tol)
+        assert back.fps == pytest.approx(fps, rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300), st.sampled_from([".npz", ".npy", ".json", ".csv"]))
+def test_garbage_is_always_a_posecast_error(tmp_path, blob, suffix):
+    path = tmp_path / f"g{suffix}"
+    path.write_bytes(blob)
+    try:
+        posecast.load(path, skeleton="cmu-bvh-31", fps=30)
+    except PosecastError:
+        pass
+
+
+def test_truncated_npz_is_a_clear_error(tmp_path, walk):
+    good = posecast.save(walk, tmp_path / "w.npz").read_bytes()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(PosecastError):
+        posecast.load(bad)
+    with zipfile.ZipFile(tmp_path / "nokeys.npz", "w") as z:
+        z.writestr("other.npy", b"")
+    with pytest.raises((FormatError, SkeletonError)):
+        posecast.load(tmp_path / "nokeys.npz")

@@ -1,0 +1,159 @@
+"""Motion / Forecast / Skeleton behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import posecast
+from posecast.errors import SkeletonError, ValueRangeError
+from posecast.kinematics import axis_angle_to_matrix, forward_kinematics
+from posecast.skeletons.base import Skeleton
+from posecast.synthetic import synthetic_walk
+
+
+def _line_motion(frames=11, fps=10.0):
+    """Joints moving at constant velocity: joint j at (t, j, 0) metres at time t seconds."""
+    t = np.arange(frames) / fps
+    pos = np.zeros((frames, 31, 3))
+    pos[..., 0] = t[:, None]
+    pos[..., 1] = np.arange(31)[None]
+    return posecast.Motion(pos, fps, "cmu-bvh-31")
+
+
+def test_slicing_by_frames_and_seconds():
+    m = _line_motion()
+    assert m.duration == pytest.approx(1.0)
+    assert m.frames(2, 5).num_frames == 3
+    half = m.frames(0, None, 2)
+    assert half.fps == 5.0 and half.num_frames == 6
+    sec = m.seconds(0.25, 0.55)  # frames at 0.3, 0.4, 0.5
+    np.testing.assert_allclose(sec.positions[:, 0, 0], [0.3, 0.4, 0.5])
+    assert m[3:].num_frames == 8
+    with pytest.raises(ValueRangeError):
+        m.frames(20, 30)
+    with pytest.raises(ValueRangeError):
+        m.seconds(0.5, 0.2)
+
+
+def test_resample_is_linear_in_time():
+    m = _line_motion()
+    up = m.resample(40.0)
+    assert up.num_frames == 41 and up.fps == 40.0
+    np.testing.assert_allclose(up.positions[:, 0, 0], np.arange(41) / 40.0, atol=1e-12)
+    down = m.resample(4.0)
+    np.testing.assert_allclose(down.positions[:, 5, 0], [0, 0.25, 0.5, 0.75, 1.0], atol=1e-12)
+
+
+def test_resample_slerps_rotations():
+    walk = synthetic_walk(seconds=1.0, fps=10.0)
+    up = walk.resample(20.0)
+    # halfway between two frames the rotation is the geodesic midpoint
+    a, b, mid = walk.rotations[3], walk.rotations[4], up.rotations[7]
+    rel_a = np.einsum("jba,jbc->jac", a, mid)  # a^T mid
+    rel_b = np.einsum("jba,jbc->jac", mid, b)  # mid^T b
+    ang = lambda r: np.arccos(np.clip((np.trace(r, axis1=1, axis2=2) - 1) / 2, -1, 1))  # noqa: E731
+    np.testing.assert_allclose(ang(rel_a), ang(rel_b), atol=1e-9)
+
+
+def test_root_relative_and_mirror():
+    walk = synthetic_walk(seconds=1.0, fps=10.0)
+    rr = walk.root_relative()
+    np.testing.assert_allclose(rr.positions[:, 0], 0.0)
+    mir = walk.mirror()
+    skel = walk.skeleton
+    left, right = skel.index("LeftHand"), skel.index("RightHand")
+    np.testing.assert_allclose(mir.positions[:, left], walk.positions[:, right] * [-1, 1, 1])
+    np.testing.assert_allclose(mir.mirror().positions, walk.positions)
+    # mirrored rotations are consistent with mirrored positions through FK
+    pos, _ = forward_kinematics(
+        mir.rotations, skel.offsets[skel.mirror_permutation] * [-1, 1, 1], skel.parents, mir.root_translation
+    )
+    np.testing.assert_allclose(pos, mir.positions, atol=1e-9)
+
+
+def test_torch_round_trip():
+    m = _line_motion()
+    t = m.to_torch()
+    assert t.dtype == torch.float32 and tuple(t.shape) == (11, 31, 3)
+    back = posecast.Motion.from_torch(t, m.fps, m.skeleton)
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"positions": np.zeros((0, 31, 3))}, ValueRangeError, "no frames"),
+        ({"positions": np.zeros((4, 30, 3))}, SkeletonError, "do not match"),
+        ({"positions": np.full((4, 31, 3), np.nan)}, ValueRangeError, "NaN"),
+        ({"fps": 0}, ValueRangeError, "frame rate"),
+        ({"fps": float("inf")}, ValueRangeError, "frame rate"),
+        ({"skeleton": "no-such-skeleton"}, SkeletonError, "unknown skeleton"),
+    ],
+)
+def test_invalid_motions(kwargs, error, message):
+    args = {"positions": np.zeros((4, 31, 3)), "fps": 30.0, "skeleton": "cmu-bvh-31", **kwargs}
+    with pytest.raises(error, match=message):
+        posecast.Motion(**args)
+
+
+def test_forecast_container():
+    f = posecast.Forecast(np.ones((3, 5, 31, 3)), 25.0, "cmu-bvh-31", probabilities=[1, 1, 2])
+    assert f.horizon == pytest.approx(0.2)
+    np.testing.assert_allclose(f.probabilities, [0.25, 0.25, 0.5])
+    np.testing.assert_allclose(f.mean, 1.0)
+    with pytest.raises(SkeletonError):
+        posecast.Forecast(np.ones((3, 5, 30, 3)), 25.0, "cmu-bvh-31")
+    with pytest.raises(ValueRangeError):
+        posecast.Forecast(np.ones((2, 5, 31, 3)), 25.0, "cmu-bvh-31", probabilities=[1, -1])
+
+
+def test_skeleton_registry_and_tree():
+    names = posecast.skeletons.names()
+    assert {"cmu-mocap-38", "cmu-bvh-31"} <= set(names)
+    s38 = posecast.skeletons.get("cmu-mocap-38")
+    assert s38.num_joints == 38 and s38.parents[25] == 24
+    # femur of the benchmark skeleton: 7.594 ASF units
+    femur = np.linalg.norm(s38.offsets[s38.index("LeftLeg")])
+    assert femur / (0.0254 / 0.45) == pytest.approx(7.594, abs=1e-3)
+    perm = s38.mirror_permutation
+    np.testing.assert_array_equal(perm[perm], np.arange(38))
+    assert s38.joint_names[perm[s38.index("LThumb")]] == "RThumb"
+    with pytest.raises(SkeletonError):
+        Skeleton("bad", ("a", "b"), (-1, 5))
+    with pytest.raises(SkeletonError):
+        Skeleton("bad", ("a", "a"), (-1, 0))
+    assert Skeleton.from_dict(s38.to_dict()).same_layout(s38)
+
+
+def test_subset_reparents_and_keeps_rest_positions():
+    s38 = posecast.skeletons.get("cmu-mocap-38")
+    s31 = posecast.skeletons.get("cmu-bvh-31")
+    assert s31.num_joints == 31 and "Head_end" not in s31.joint_names
+    sub = s38.subset(["Hips", "LeftUpLeg", "LeftFoot", "Head"])
+    assert sub.parents == (-1, 0, 1, 0)
+    rest = s38.rest_positions()
+    np.testing.assert_allclose(sub.rest_positions()[2], rest[s38.index("LeftFoot")])
+
+
+def test_fk_of_skeleton_rest_pose_matches_rest_positions():
+    s = posecast.skeletons.get("cmu-mocap-38")
+    rot = np.broadcast_to(np.eye(3), (1, 38, 3, 3))
+    pos, _ = forward_kinematics(rot, s.offsets, s.parents)
+    np.testing.assert_allclose(pos[0], s.rest_positions(), atol=1e-15)
+    tilt = rot.copy()
+    tilt[0, 0] = axis_angle_to_matrix(np.array([0.0, np.pi, 0.0]))  # turn around: x -> -x
+    pos2, _ = forward_kinematics(tilt, s.offsets, s.parents)
+    np.testing.assert_allclose(pos2[0] * [-1, 1, -1], s.rest_positions(), atol=1e-12)
+
+
+def test_synthetic_walk_is_a_plausible_walk():
+    walk = synthetic_walk(seconds=4.0, fps=30.0, speed=1.2)
+    assert walk.metadata["synthetic"] is True
+    root = walk.positions[:, 0]
+    speed = np.linalg.norm(root[-1, [0, 2]] - root[0, [0, 2]]) / walk.duration
+    assert speed == pytest.approx(1.2, rel=1e-6)
+    head_height = walk.positions[:, walk.skeleton.index("Head"), 1]
+    assert (head_height > 1.2).all()  # upright
+    assert walk.positions[..., 1].min() > -0.05  # on the ground
