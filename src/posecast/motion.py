@@ -35,6 +35,27 @@ def _check_finite(name: str, arr: np.ndarray, where: str | None) -> None:
         raise ValueRangeError(f"{name} contain NaN or inf (first at index {tuple(int(i) for i in bad)})", where)
 
 
+def resample_indices(num_frames: int, fps_in: float, fps_out: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear resampling over the same time span: ``(i0, i1, frac)`` so that the new frame ``k`` is
+    ``x[i0[k]] * (1 - frac[k]) + x[i1[k]] * frac[k]``; the new frames sit at ``k / fps_out`` seconds."""
+    duration = (num_frames - 1) / fps_in
+    n_new = int(math.floor(duration * fps_out + 1e-9)) + 1
+    t_new = np.arange(n_new) / fps_out * fps_in  # in source frame units
+    i0 = np.clip(np.floor(t_new + 1e-9).astype(np.int64), 0, num_frames - 1)
+    i1 = np.clip(i0 + 1, 0, num_frames - 1)
+    return i0, i1, np.clip(t_new - i0, 0.0, 1.0)
+
+
+def resample_positions(positions: np.ndarray, fps_in: float, fps_out: float, axis: int = 0) -> np.ndarray:
+    """Linearly resample an array of frames along ``axis`` (e.g. ``(B, T, J, 3)`` with ``axis=1``)."""
+    if abs(fps_in - fps_out) < 1e-9:
+        return positions
+    x = np.moveaxis(np.asarray(positions), axis, 0)
+    i0, i1, frac = resample_indices(x.shape[0], fps_in, fps_out)
+    w = frac.reshape((-1,) + (1,) * (x.ndim - 1))
+    return np.moveaxis(x[i0] * (1 - w) + x[i1] * w, 0, axis)
+
+
 @dataclass(frozen=True, eq=False)
 class Motion:
     """A motion: joint positions over time on a skeleton.
@@ -157,14 +178,11 @@ class Motion:
         fps = check_fps(fps)
         if abs(fps - self.fps) < 1e-9:
             return self
-        n_new = int(math.floor(self.duration * fps + 1e-9)) + 1
-        t_new = np.arange(n_new) / fps * self.fps  # in source frame units
-        i0 = np.clip(np.floor(t_new).astype(np.int64), 0, self.num_frames - 1)
-        i1 = np.clip(i0 + 1, 0, self.num_frames - 1)
-        w = (t_new - i0)[:, None, None]
+        i0, i1, frac = resample_indices(self.num_frames, self.fps, fps)
+        n_new = i0.shape[0]
 
         def lerp(a: np.ndarray) -> np.ndarray:
-            ww = w.reshape((-1,) + (1,) * (a.ndim - 1))
+            ww = frac.reshape((-1,) + (1,) * (a.ndim - 1))
             return a[i0] * (1 - ww) + a[i1] * ww
 
         rotations = None
@@ -172,9 +190,8 @@ class Motion:
             from posecast.kinematics.rotations import slerp_matrices
 
             j = self.num_joints
-            frac = np.repeat(t_new - i0, j)
             rotations = slerp_matrices(
-                self.rotations[i0].reshape(-1, 3, 3), self.rotations[i1].reshape(-1, 3, 3), frac
+                self.rotations[i0].reshape(-1, 3, 3), self.rotations[i1].reshape(-1, 3, 3), np.repeat(frac, j)
             ).reshape(n_new, j, 3, 3)
         return Motion(
             positions=lerp(self.positions),

@@ -273,6 +273,54 @@ def bench_cmu_mocap(
         console.print(f"wrote {json_path}", highlight=False)
 
 
+# ---------------------------------------------------------------------------------------- train
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="Learned model to train (see `posecast models`).")],
+    out: Annotated[Path, typer.Option(help="Run directory (weights, config, metrics).")],
+    data: Annotated[str, typer.Option(help="cmu-mocap, cmu-bvh, or a folder of motion files.")] = "cmu-mocap",
+    config: Annotated[Path | None, typer.Option(help="YAML training config (default: the shipped one).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
+    max_steps_per_epoch: Annotated[int | None, typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = True,
+) -> None:
+    """Train a model; works under `torchrun --nproc_per_node N -m posecast train ...` (DDP)."""
+    import os
+
+    from rich.progress import Progress
+
+    from posecast.models.learned import LEARNED, default_config_path
+    from posecast.training import load_config
+    from posecast.training import train as run_training
+
+    if model not in LEARNED:
+        raise ValueRangeError(f"{model!r} is not a learned model; trainable: {', '.join(LEARNED)}")
+    data_key = data if data in ("cmu-mocap", "cmu-bvh") else "cmu-bvh"
+    cfg = load_config(
+        config or default_config_path(model, data_key),
+        data=data,
+        epochs=epochs,
+        seed=seed,
+        threads=threads,
+        max_steps_per_epoch=max_steps_per_epoch,
+    )
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    with Progress(console=err_console, transient=True, disable=not main_rank) as progress:
+        task = progress.add_task(f"training {model}", total=cfg.epochs)
+
+        def tick(epoch: int, total: int, record: dict[str, Any]) -> None:
+            progress.update(task, completed=epoch)
+            if main_rank:
+                val = f", val {record['val_mpjpe_mm']:.1f} mm" if "val_mpjpe_mm" in record else ""
+                console.print(f"epoch {epoch}/{total}: loss {record['train_loss'] * 1000:.1f} mm{val}", highlight=False)
+
+        run_training(cfg, out, resume=resume, progress=tick)
+    if main_rank:
+        console.print(f"wrote {out}", highlight=False)
+
+
 # ----------------------------------------------------------------------------------------- demo
 @app.command()
 def demo(

@@ -1,0 +1,115 @@
+"""Training windows: fixed-length slices of motion sequences, batched without per-sample objects.
+
+A `WindowSet` keeps the sequences concatenated in one ``(N_total, J, 3)`` float32 array and an index
+of window start rows; `WindowSet.batch` gathers ``(B, L, J, 3)`` windows with one fancy-indexing
+operation. Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from posecast.errors import ValueRangeError
+from posecast.skeletons.base import Skeleton
+
+
+@dataclass
+class WindowSet:
+    """All windows of ``length`` frames (step ``stride``) of some sequences.
+
+    Attributes:
+        data: ``(N_total, J, 3)`` float32 frames of all sequences, back to back.
+        starts: ``(W,)`` row of ``data`` where each window starts.
+        length: frames per window.
+        skeleton: joint layout.
+        fps: frame rate.
+    """
+
+    data: np.ndarray
+    starts: np.ndarray
+    length: int
+    skeleton: Skeleton
+    fps: float
+
+    @classmethod
+    def from_sequences(
+        cls,
+        sequences: Sequence[np.ndarray],
+        length: int,
+        skeleton: Skeleton,
+        fps: float,
+        stride: int = 1,
+    ) -> WindowSet:
+        """Index every ``length``-frame window of each ``(N_i, J, 3)`` sequence (shorter ones are skipped)."""
+        if length < 1 or stride < 1:
+            raise ValueRangeError("window length and stride must be positive")
+        chunks, starts, offset = [], [], 0
+        for seq in sequences:
+            seq = np.asarray(seq, dtype=np.float32)
+            if seq.ndim != 3 or seq.shape[1:] != (skeleton.num_joints, 3):
+                raise ValueRangeError(f"sequence of shape {seq.shape} does not fit skeleton {skeleton.name!r}")
+            if seq.shape[0] >= length:
+                starts.append(offset + np.arange(0, seq.shape[0] - length + 1, stride))
+            chunks.append(seq)
+            offset += seq.shape[0]
+        if not starts:
+            raise ValueRangeError(f"no sequence has the {length} frames a window needs")
+        return cls(np.concatenate(chunks), np.concatenate(starts), length, skeleton, fps)
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def batch(self, index: np.ndarray) -> np.ndarray:
+        """``(B, length, J, 3)`` windows number ``index``."""
+        rows = self.starts[np.asarray(index)][:, None] + np.arange(self.length)[None]
+        return self.data[rows]
+
+
+def split_sequences(sequences: Sequence[np.ndarray], val_fraction: float, min_frames: int) -> tuple[list, list]:
+    """Carve validation from the end of every sequence: ``(train parts, validation parts)``.
+
+    The last ``val_fraction`` of each sequence (if at least ``min_frames`` long) goes to validation;
+    a gap is not needed because windows never cross the cut.
+    """
+    train, val = [], []
+    for seq in sequences:
+        n_val = int(round(seq.shape[0] * val_fraction))
+        if val_fraction > 0 and n_val >= min_frames and seq.shape[0] - n_val >= min_frames:
+            train.append(seq[:-n_val])
+            val.append(seq[-n_val:])
+        else:
+            train.append(seq)
+    return train, val
+
+
+# --------------------------------------------------------------------------------- augmentation
+def mirror(batch, skeleton: Skeleton, axis: int = 0):
+    """Left/right mirror of a ``(..., J, 3)`` torch batch (reflect ``axis``, swap twins)."""
+    import torch
+
+    perm = torch.as_tensor(skeleton.mirror_permutation, device=batch.device)
+    sign = torch.ones(3, dtype=batch.dtype, device=batch.device)
+    sign[axis] = -1
+    return batch.index_select(-2, perm) * sign
+
+
+def reverse(batch):
+    """Time reversal of a ``(B, L, J, 3)`` batch."""
+    return batch.flip(1)
+
+
+def yaw(batch, angles, centre=None):
+    """Rotate a ``(B, L, J, 3)`` batch about the vertical (y) axis by ``angles (B,)`` radians around
+    ``centre (B, 3)`` (default: the root of each window's first frame)."""
+    import torch
+
+    c, s = torch.cos(angles), torch.sin(angles)
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    rot = torch.stack([c, zero, s, zero, one, zero, -s, zero, c], dim=-1).reshape(-1, 1, 1, 3, 3)
+    if centre is None:
+        centre = batch[:, 0, 0]
+    centre = centre.reshape(-1, 1, 1, 3)
+    return ((batch - centre).unsqueeze(-2) @ rot.transpose(-1, -2)).squeeze(-2) + centre

@@ -1,0 +1,63 @@
+"""Evaluation: metrics (numpy or torch, batched) and, in ``protocols/``, the benchmark protocols.
+
+See `posecast.evaluation.metrics` for the definitions, units and the at-horizon vs cumulative
+distinction.
+"""
+
+from posecast.evaluation.metrics import (
+    PCK_AUC_THRESHOLDS_M,
+    BoneLengthConsistency,
+    acceleration_error,
+    apd,
+    best_of_k_ade,
+    best_of_k_fde,
+    bone_length_consistency,
+    bone_lengths,
+    dtw_mpjpe,
+    dtw_path,
+    euler_angle_error,
+    gather_multimodal_futures,
+    geodesic_error,
+    matrix_to_h36m_euler,
+    mm_ade,
+    mm_fde,
+    mpjpe,
+    mpjpe_cumulative,
+    multimodal_indices,
+    pa_mpjpe,
+    pck,
+    pck_auc,
+    power_spectrum,
+    ps_entropy,
+    ps_kld,
+    reference_size,
+)
+
+__all__ = [
+    "PCK_AUC_THRESHOLDS_M",
+    "BoneLengthConsistency",
+    "acceleration_error",
+    "apd",
+    "best_of_k_ade",
+    "best_of_k_fde",
+    "bone_length_consistency",
+    "bone_lengths",
+    "dtw_mpjpe",
+    "dtw_path",
+    "euler_angle_error",
+    "gather_multimodal_futures",
+    "geodesic_error",
+    "matrix_to_h36m_euler",
+    "mm_ade",
+    "mm_fde",
+    "mpjpe",
+    "mpjpe_cumulative",
+    "multimodal_indices",
+    "pa_mpjpe",
+    "pck",
+    "pck_auc",
+    "power_spectrum",
+    "ps_entropy",
+    "ps_kld",
+    "reference_size",
+]

@@ -1,0 +1,61 @@
+"""``dct-mlp``: a siMLPe-class forecaster (Guo et al. 2023): DCT over time, a deep stack of
+temporal fully-connected layers with layer norm and residuals, spatial FC layers at both ends, and a
+residual connection to the padded input, so an untrained network predicts zero velocity.
+
+The history (``H`` frames) is padded with its last frame to ``H + F`` frames (as LTD does), so one
+pass predicts the ``F`` future frames; no activation functions, as in siMLPe.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from posecast.models.blocks import DCT, pad_last
+from posecast.models.neural import NeuralConfig, register_net
+
+
+class TemporalBlock(nn.Module):
+    """``x + LN(FC_time(x))`` on ``(B, D, K)`` tensors (the FC mixes the K temporal coefficients)."""
+
+    def __init__(self, frames: int, features: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(frames, frames)
+        self.norm = nn.LayerNorm(features)
+        nn.init.xavier_uniform_(self.fc.weight, gain=1e-8)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)  # (B, D, K)
+        return x + self.norm(y.transpose(1, 2)).transpose(1, 2)
+
+
+class DCTMLP(nn.Module):
+    """``(B, H, D)`` → ``(B, F, D)``."""
+
+    def __init__(
+        self, features: int, history: int, horizon: int, blocks: int = 48, dct_keep: int | None = None
+    ) -> None:
+        super().__init__()
+        self.history, self.horizon = history, horizon
+        frames = history + horizon
+        self.dct = DCT(frames, dct_keep)
+        keep = dct_keep or frames
+        self.spatial_in = nn.Linear(features, features)
+        self.blocks = nn.Sequential(*(TemporalBlock(keep, features) for _ in range(blocks)))
+        self.spatial_out = nn.Linear(features, features)
+        nn.init.xavier_uniform_(self.spatial_out.weight, gain=1e-8)
+        nn.init.zeros_(self.spatial_out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = pad_last(x, self.horizon)  # (B, T, D)
+        c = self.spatial_in(self.dct(padded))  # (B, K, D)
+        c = self.blocks(c.transpose(1, 2)).transpose(1, 2)
+        delta = self.dct.inverse(self.spatial_out(c))  # (B, T, D)
+        return (padded + delta)[:, self.history :]
+
+
+@register_net("dct-mlp")
+def _build(config: NeuralConfig, features: int) -> DCTMLP:
+    p = config.params
+    return DCTMLP(features, config.history, config.horizon, blocks=int(p.get("blocks", 48)), dct_keep=p.get("dct_keep"))

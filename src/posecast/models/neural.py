@@ -1,0 +1,272 @@
+"""Learned forecasters: the wrapper that turns a torch network into a `Forecaster`.
+
+A network sees only tensors: ``net(x (B, T, D)) -> (B, F, D)`` with ``D = 3 * len(joints)`` in a
+*canonical frame* (metres): the root of the last observed frame is moved to the origin in the
+ground plane (its height is kept) and, with ``canonical="heading"``, the body is turned about the
+vertical axis so that the hips' left-right axis points along +x (the subject faces +z). The
+wrapper does everything else:
+
+* resamples the history to the network's frame rate and the forecast back;
+* takes the last ``history`` frames (repeating the first if there are fewer);
+* rolls the network out autoregressively when more than ``horizon`` frames are asked for,
+  re-canonicalising at every step so long rollouts never leave the region it was trained on;
+* fills joints the network does not model by following their nearest modelled ancestor rigidly
+  (zero-length helper joints coincide with it; joints constant in the body frame stay put).
+
+Weights are safetensors with a JSON config, shipped under ``posecast/weights/<model>/<variant>/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from posecast import skeletons
+from posecast.errors import ModelError, SkeletonError
+from posecast.models.base import Forecaster
+from posecast.motion import resample_positions
+from posecast.skeletons.base import Skeleton
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+class NeuralConfig(BaseModel):
+    """Everything needed to rebuild a trained network (stored next to its weights)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    net: str = Field(description="network family in the NETS registry, e.g. 'dct-mlp'")
+    skeleton: str
+    fps: float = Field(gt=0)
+    history: int = Field(ge=2, description="observed frames the network reads")
+    horizon: int = Field(ge=1, description="frames the network predicts per pass")
+    joints: list[int] | None = Field(default=None, description="modelled joints (None: all)")
+    canonical: Literal["none", "translation", "heading"] = "heading"
+    params: dict[str, Any] = Field(default_factory=dict, description="architecture hyper-parameters")
+
+
+NetFactory = Callable[[NeuralConfig, int], Any]  # (config, num_features D) -> nn.Module
+NETS: dict[str, NetFactory] = {}
+#: network family -> module that registers it (imported on first use, so torch loads only when needed)
+NET_MODULES = {
+    "dct-mlp": "posecast.models.dct_mlp",
+}
+
+
+def register_net(name: str) -> Callable[[NetFactory], NetFactory]:
+    """Decorator registering a network factory ``(config, D) -> nn.Module``."""
+
+    def deco(factory: NetFactory) -> NetFactory:
+        NETS[name] = factory
+        return factory
+
+    return deco
+
+
+def build_net(config: NeuralConfig):
+    if config.net not in NETS and config.net in NET_MODULES:
+        import importlib
+
+        importlib.import_module(NET_MODULES[config.net])
+    if config.net not in NETS:
+        raise ModelError(f"unknown network {config.net!r}; known: {', '.join(sorted(NETS))}")
+    skel = skeletons.get(config.skeleton)
+    joints = config.joints if config.joints is not None else list(range(skel.num_joints))
+    return NETS[config.net](config, 3 * len(joints))
+
+
+# ------------------------------------------------------------------------------- canonical frame
+def hip_pair(skeleton: Skeleton) -> tuple[int, int]:
+    """The left/right pair that defines the body's heading: the mirrored pair closest to the root
+    (in tree depth) whose joints are apart in the rest pose (or named like hips, for keypoint
+    layouts without offsets)."""
+    if not skeleton.left_right:
+        raise SkeletonError(f"skeleton {skeleton.name!r} has no left/right pairs to define a heading")
+    depth = [0] * skeleton.num_joints
+    for j in range(1, skeleton.num_joints):
+        depth[j] = depth[skeleton.parents[j]] + 1
+    candidates = list(skeleton.left_right)
+    if skeleton.offsets is not None:
+        rest = skeleton.rest_positions()
+        candidates = [(a, b) for a, b in candidates if np.linalg.norm(rest[a] - rest[b]) > 0.02] or candidates
+    else:
+        named = [(a, b) for a, b in candidates if "hip" in skeleton.joint_names[a].lower()]
+        candidates = named or candidates
+    return min(candidates, key=lambda p: (depth[p[0]] + depth[p[1]], p))
+
+
+def canonical_frame(window, skeleton: Skeleton, mode: str):
+    """Origin ``(B, 1, 1, 3)`` and rotation ``(B, 3, 3)`` of the canonical frame of ``(B, T, J, 3)``
+    torch windows, from their last frame: ``canonical = (x - origin) @ rot.T``."""
+    import torch
+
+    last = window[:, -1]
+    origin = torch.zeros_like(last[:, :1])
+    if mode != "none":
+        origin[..., 0] = last[:, :1, 0]
+        origin[..., 2] = last[:, :1, 2]
+    rot = torch.eye(3, dtype=window.dtype, device=window.device).expand(window.shape[0], 3, 3).clone()
+    if mode == "heading":
+        left, right = hip_pair(skeleton)
+        lat = last[:, left] - last[:, right]
+        theta = torch.atan2(lat[:, 2], lat[:, 0])
+        c, s = torch.cos(theta), torch.sin(theta)
+        rot[:, 0, 0], rot[:, 0, 2], rot[:, 2, 0], rot[:, 2, 2] = c, s, -s, c
+    return origin[:, None], rot
+
+
+def to_canonical(x, origin, rot):
+    """``(B, T, J, 3)`` → canonical coordinates."""
+    return (x - origin) @ rot.transpose(-1, -2)[:, None]
+
+
+def from_canonical(y, origin, rot):
+    """Inverse of `to_canonical`."""
+    return y @ rot[:, None] + origin
+
+
+def follow_parents(pred, last_obs, modelled: list[int], skeleton: Skeleton):
+    """Fill joints that are not modelled: each follows its nearest modelled ancestor rigidly
+    (translation only), keeping its offset from that ancestor in the last observed frame.
+
+    Args:
+        pred: ``(B, F, J, 3)`` with the modelled joints filled in.
+        last_obs: ``(B, J, 3)`` last observed frame.
+    """
+    keep = set(modelled)
+    out = pred.clone()
+    for j in range(skeleton.num_joints):
+        if j in keep:
+            continue
+        a = skeleton.parents[j]
+        while a != -1 and a not in keep:
+            a = skeleton.parents[a]
+        if a == -1:  # no modelled ancestor (e.g. the root in a body frame): keep it where it was
+            out[:, :, j] = last_obs[:, None, j]
+        else:
+            out[:, :, j] = out[:, :, a] + (last_obs[:, None, j] - last_obs[:, None, a])
+    return out
+
+
+# ---------------------------------------------------------------------------------- forecaster
+class NeuralForecaster(Forecaster):
+    """A trained network behind the `Forecaster` interface."""
+
+    deterministic = True
+
+    def __init__(self, config: NeuralConfig, net: Any = None, name: str | None = None) -> None:
+        import torch
+
+        self.config = config
+        self.name = name or config.net
+        self.skeleton = skeletons.get(config.skeleton)
+        self.joints = config.joints if config.joints is not None else list(range(self.skeleton.num_joints))
+        self.net = net if net is not None else build_net(config)
+        self.net.eval()
+        self.min_history = 2
+        self._torch = torch
+
+    # ------------------------------------------------------------------------------ one pass
+    def step(self, window):
+        """One network pass on world-frame torch windows ``(B, history, J, 3)`` → ``(B, horizon, J, 3)``."""
+        origin, rot = canonical_frame(window, self.skeleton, self.config.canonical)
+        x = to_canonical(window, origin, rot)[:, :, self.joints]
+        b, t = x.shape[:2]
+        y = self.net(x.reshape(b, t, -1)).reshape(b, -1, len(self.joints), 3)
+        full = x.new_zeros(b, y.shape[1], self.skeleton.num_joints, 3)
+        full[:, :, self.joints] = y
+        last = to_canonical(window[:, -1:], origin, rot)[:, 0]
+        full = follow_parents(full, last, self.joints, self.skeleton)
+        return from_canonical(full, origin, rot)
+
+    def rollout(self, window, frames: int):
+        """Autoregressive prediction of ``frames`` frames from torch windows ``(B, history, J, 3)``."""
+        torch = self._torch
+        chunks, total = [], 0
+        while total < frames:
+            y = self.step(window)
+            chunks.append(y)
+            total += y.shape[1]
+            window = torch.cat([window, y], dim=1)[:, -self.config.history :]
+        return torch.cat(chunks, dim=1)[:, :frames]
+
+    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        torch = self._torch
+        h = np.asarray(history, dtype=np.float64)
+        if h.shape[2] != self.skeleton.num_joints:
+            raise SkeletonError(
+                f"model {self.name!r} was trained on skeleton {self.skeleton.name!r} ({self.skeleton.num_joints} "
+                f"joints); the history has {h.shape[2]} joints"
+            )
+        fps = fps or self.config.fps
+        h = resample_positions(h, fps, self.config.fps, axis=1)
+        need = self.config.history
+        if h.shape[1] < need:
+            h = np.concatenate([np.repeat(h[:, :1], need - h.shape[1], axis=1), h], axis=1)
+        h = h[:, -need:]
+        # frames at the model rate that cover the requested horizon (plus one to interpolate the end)
+        n_model = int(np.ceil(frames * self.config.fps / fps)) + 1
+        with torch.no_grad():
+            pred = self.rollout(torch.as_tensor(h, dtype=torch.float32), n_model).double().numpy()
+        if abs(fps - self.config.fps) > 1e-9:
+            joined = np.concatenate([h[:, -1:], pred], axis=1)  # resample from the last observed frame
+            pred = resample_positions(joined, self.config.fps, fps, axis=1)[:, 1:]
+        pred = pred[:, :frames]
+        return np.repeat(pred[:, None], samples, axis=1)
+
+    # ---------------------------------------------------------------------------- weights
+    def save(self, directory: Path, metadata: dict[str, Any] | None = None) -> None:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
+        from safetensors.torch import save_file
+
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(directory / "model.safetensors"), metadata={"net": self.config.net})
+        cfg = {"name": self.name, "config": self.config.model_dump(), **(metadata or {})}
+        (directory / "config.json").write_text(json.dumps(cfg, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> NeuralForecaster:
+        """Rebuild a forecaster from a directory written by `save` (no pickles involved)."""
+        from safetensors.torch import load_file
+
+        cfg_path, weights = directory / "config.json", directory / "model.safetensors"
+        if not cfg_path.is_file() or not weights.is_file():
+            raise ModelError("no config.json / model.safetensors here", directory)
+        try:
+            meta = json.loads(cfg_path.read_text())
+            config = NeuralConfig(**meta["config"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"invalid model config: {exc}", cfg_path) from None
+        model = cls(config, name=meta.get("name"))
+        try:
+            model.net.load_state_dict(load_file(str(weights)))
+        except (RuntimeError, OSError) as exc:
+            raise ModelError(f"weights do not match the model config: {exc}", weights) from None
+        model.net.eval()
+        return model
+
+
+def shipped_variants(name: str) -> list[str]:
+    """Names of the shipped weight sets of model ``name`` (sub-folders of ``weights/<name>/``)."""
+    root = WEIGHTS_DIR / name
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "model.safetensors").is_file())
+
+
+def load_pretrained(name: str, variant: str | None = None) -> NeuralForecaster:
+    """The shipped weights of ``name`` (``variant`` like ``"cmu-mocap"``; default: the first)."""
+    variants = shipped_variants(name)
+    if not variants:
+        raise ModelError(f"model {name!r} has no shipped weights")
+    if variant is None:
+        variant = variants[0]
+    if variant not in variants:
+        raise ModelError(f"model {name!r} has no weights {variant!r}; shipped: {', '.join(variants)}")
+    return NeuralForecaster.load(WEIGHTS_DIR / name / variant)

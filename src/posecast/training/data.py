@@ -1,0 +1,110 @@
+"""Training data sources: the CMU-Mocap benchmark training files, the raw CMU BVH training
+subjects, or any folder of motion files. Validation is carved from the end of each training
+sequence; test data is never touched here."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast.data import dataset_dir
+from posecast.datasets.windows import split_sequences
+from posecast.errors import DataNotFoundError, SkeletonError, ValueRangeError
+from posecast.skeletons.base import Skeleton
+
+#: The subject split for work on the raw CMU BVH data (``$POSECAST_DATA/README.md``).
+CMU_BVH_TRAIN_SUBJECTS = ("01", "05", "06", "07")
+CMU_BVH_TEST_SUBJECTS = ("02", "08")
+
+
+@dataclass
+class TrainingData:
+    """Sequences ``(N_i, J, 3)`` in metres at ``fps`` on ``skeleton``, split into train / validation."""
+
+    skeleton: Skeleton
+    fps: float
+    train: list[np.ndarray]
+    val: list[np.ndarray]
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _describe(source: str, paths: list[Path], root: Path | None, **extra: Any) -> dict[str, Any]:
+    rel = [str(p.relative_to(root)) if root else str(p) for p in paths]
+    return {"source": source, "files": dict(zip(rel, (sha256(p) for p in paths), strict=True)), **extra}
+
+
+def cmu_mocap_sequences(split: str = "train") -> tuple[list[np.ndarray], list[Path], Path]:
+    """Benchmark sequences at 60 Hz in metres, body frame, without the synthetic rest pose (line 0)."""
+    from posecast.evaluation.protocols import cmu_mocap
+
+    root = cmu_mocap.benchmark_dir()
+    paths = [p for ps in cmu_mocap.files(split).values() for p in ps]
+    return [cmu_mocap.load_positions(p, "m")[1:] for p in paths], paths, root
+
+
+def cmu_bvh_motions(subjects: tuple[str, ...], fps: float) -> tuple[list, list[Path], Path]:
+    """Motions of the given CMU BVH subjects, resampled to ``fps``, rest-pose frame 0 dropped."""
+    from posecast.io import load
+
+    root = dataset_dir("cmu_bvh")
+    assert root is not None
+    paths = sorted(p for s in subjects for p in (root / s).glob("*.bvh"))
+    if not paths:
+        raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
+    motions = [load(p).frames(1).resample(fps) for p in paths]
+    return motions, paths, root
+
+
+def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
+    from posecast.io import formats, load
+
+    suffixes = {s for f in formats() for s in f.suffixes}
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not paths:
+        raise DataNotFoundError("no motion files found", folder)
+    motions = [load(p) for p in paths]
+    fps = fps or motions[0].fps
+    return [m.resample(fps) for m in motions], paths
+
+
+def load_training_data(
+    source: str, fps: float | None = None, val_fraction: float = 0.1, min_frames: int = 35
+) -> TrainingData:
+    """Training data by name: ``"cmu-mocap"``, ``"cmu-bvh"`` or a folder of motion files."""
+    from posecast import skeletons
+
+    if source == "cmu-mocap":
+        if fps not in (None, 60.0):
+            raise ValueRangeError("cmu-mocap training data is at 60 Hz (the benchmark's rate)")
+        seqs, paths, root = cmu_mocap_sequences("train")
+        train, val = split_sequences(seqs, val_fraction, min_frames)
+        desc = _describe("cmu-mocap", paths, root, frame="body (benchmark FK)", fps=60.0)
+        return TrainingData(skeletons.get("cmu-mocap-38"), 60.0, train, val, desc)
+    if source == "cmu-bvh":
+        fps = fps or 25.0
+        motions, paths, root = cmu_bvh_motions(CMU_BVH_TRAIN_SUBJECTS, fps)
+        train, val = split_sequences([m.positions for m in motions], val_fraction, min_frames)
+        desc = _describe("cmu-bvh", paths, root, subjects=list(CMU_BVH_TRAIN_SUBJECTS), fps=fps, frame="global")
+        return TrainingData(skeletons.get("cmu-bvh-31"), fps, train, val, desc)
+    folder = Path(source)
+    if not folder.is_dir():
+        raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
+    motions, paths = folder_motions(folder, fps)
+    skel = motions[0].skeleton
+    for m, p in zip(motions, paths, strict=True):
+        if not m.skeleton.same_layout(skel):
+            raise SkeletonError(f"mixes skeletons {skel.name!r} and {m.skeleton.name!r}", p)
+    train, val = split_sequences([m.positions for m in motions], val_fraction, min_frames)
+    return TrainingData(skel, motions[0].fps, train, val, _describe(str(folder), paths, folder, fps=motions[0].fps))
