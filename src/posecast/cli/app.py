@@ -154,6 +154,22 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         console.print(f"[bold]{m['name']:20}[/bold] {m['kind']:9} {weights:20} {m['summary']}", highlight=False)
 
 
+WeightsOpt = Annotated[
+    Path | None, typer.Option(help="Use weights from a training run directory (its best/ or last/ folder).")
+]
+
+
+def _get_model(name: str, weights: Path | None):
+    """The registered model, or the one trained into ``weights`` (a run dir or its best/last folder)."""
+    from posecast.models import get
+    from posecast.models.neural import NeuralForecaster
+
+    if weights is None:
+        return get(name)
+    folder = weights / "best" if (weights / "best" / "config.json").is_file() else weights
+    return NeuralForecaster.load(folder)
+
+
 def _fit_if_needed(model: Any, name: str, train_data: Path | None, fps: float) -> None:
     from posecast.models import available
 
@@ -188,11 +204,12 @@ def forecast(
     ] = None,
     out: Annotated[list[Path] | None, typer.Option(help="Output: .npz .json .mp4 .gif .html (repeatable).")] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
+    weights: WeightsOpt = None,
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
 ) -> None:
     """Forecast the future of a motion and write it."""
-    from posecast.models import get, resolve_frames
+    from posecast.models import resolve_frames
 
     outs = out or []
     _check_outputs(outs, MOTION_OUTPUTS + RENDER_OUTPUTS)
@@ -205,7 +222,7 @@ def forecast(
         history = motion.seconds(0, at + 0.5 / motion.fps)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
-    forecaster = get(model)
+    forecaster = _get_model(model, weights)
     _fit_if_needed(forecaster, model, train_data, history.fps)
     result = forecaster.forecast(history, frames=n, samples=samples, ground_truth=truth)
     for o in outs:
@@ -241,19 +258,19 @@ def bench_cmu_mocap(
     model: Annotated[str, typer.Option(help="Model name.")] = "zero-velocity",
     protocol: Annotated[str, typer.Option(help="ltd8 (8 windows per file, LTD seed) or all (every window).")] = "ltd8",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+    weights: WeightsOpt = None,
 ) -> None:
     """CMU-Mocap benchmark (Li et al. 2018 split), exactly as LTD / MSR-GCN / PGBIG evaluate it."""
     from rich.progress import Progress
 
     from posecast.evaluation.protocols import cmu_mocap
     from posecast.evaluation.report import print_benchmark
-    from posecast.models import get
 
     if protocol not in cmu_mocap.PROTOCOLS:
         raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(cmu_mocap.PROTOCOLS)}")
     if json_path is not None and not json_path.parent.exists():
         raise ValueRangeError(f"{json_path}: output directory does not exist")
-    forecaster = get(model)
+    forecaster = _get_model(model, weights)
     if getattr(forecaster, "fit", None) is not None and getattr(forecaster, "num_windows", 1) == 0:
         forecaster.fit(cmu_mocap.training_windows(), fps=cmu_mocap.FPS)
     with Progress(console=err_console, transient=True) as progress:

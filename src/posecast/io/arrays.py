@@ -324,13 +324,21 @@ def _sniff_json(head: bytes, _: Path) -> bool:
     return s.startswith(b"{") and b"posecast-" in head
 
 
+def _sniff_npz(head: bytes, path: Path) -> bool:
+    if head[:2] != b"PK" or path.suffix.lower() != ".npz":
+        return False
+    from posecast.io.amass import is_amass_npz  # AMASS archives are .npz too: leave them to that reader
+
+    return not is_amass_npz(path)
+
+
 register_format(
     Format(
         "npz",
         (".npz",),
         read_npz,
         write_npz,
-        lambda h, p: h[:2] == b"PK" and p.suffix.lower() == ".npz",
+        _sniff_npz,
         "PoseCast motions and forecasts as numpy archives",
     )
 )

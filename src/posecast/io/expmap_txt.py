@@ -24,18 +24,18 @@ from typing import Any
 import numpy as np
 
 from posecast import skeletons
-from posecast.errors import FormatError
+from posecast.errors import FormatError, ValueRangeError
 from posecast.io.registry import Format, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from posecast.motion import Motion
 from posecast.skeletons.cmu import ASF_UNIT_M
+from posecast.skeletons.h36m import H36M_UNIT_M
 
 CMU_COLUMNS = 117
 H36M_COLUMNS = 99
 CMU_FPS = 120.0
 H36M_FPS = 50.0
-H36M_UNIT_M = 0.001
 
 
 def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
@@ -71,6 +71,40 @@ def local_rotations_to_expmap(rotations: np.ndarray) -> np.ndarray:
     return -matrix_to_axis_angle(rotations)
 
 
+def expmap_fk(
+    values: np.ndarray, skeleton: str, unit_m: float, root: str = "zero", offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of exp-map rows, computed the reference way in PoseCast's convention.
+
+    Args:
+        values: ``(..., 3 + 3J)`` rows (root position in file units, then one exp-map per joint).
+        skeleton: the skeleton name (``cmu-mocap-38`` or ``h36m-32``).
+        unit_m: metres per file unit of the root position.
+        root: ``"zero"`` ignores the root rotation and position like the benchmarks (body-fixed frame,
+            root at the origin); ``"as-is"`` applies columns 0-5 as an absolute root pose.
+        offsets: ``(J, 3)`` bone offsets in the output unit (default: the skeleton's, in metres).
+
+    Returns:
+        ``(positions (..., J, 3), local rotations (..., J, 3, 3), root translation (..., 3) in metres)``.
+    """
+    if root not in ("zero", "as-is"):
+        raise ValueRangeError(f"root must be 'zero' or 'as-is', not {root!r}")
+    skel = skeletons.get(skeleton)
+    j = skel.num_joints
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[-1] != 3 + 3 * j:
+        raise FormatError(f"{skeleton} exp-map rows need {3 + 3 * j} columns, got shape {values.shape}")
+    rot = expmap_to_local_rotations(values[..., 3:].reshape(values.shape[:-1] + (j, 3)))
+    trans = values[..., :3] * unit_m
+    fk_rot = rot.copy()
+    if root == "zero":
+        fk_rot[..., 0, :, :] = np.eye(3)
+    pos, _ = forward_kinematics(
+        fk_rot, skel.offsets if offsets is None else offsets, skel.parents, trans if root == "as-is" else None
+    )
+    return pos, rot, trans
+
+
 def cmu_benchmark_fk(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Joint positions exactly as the CMU-Mocap benchmark computes them.
 
@@ -81,28 +115,40 @@ def cmu_benchmark_fk(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     Returns:
         ``(..., 38, 3)`` positions in the body-fixed frame (root rotation and translation ignored).
     """
-    j = offsets.shape[0]
-    rot = expmap_to_local_rotations(values[..., 3 : 3 + 3 * j].reshape(values.shape[:-1] + (j, 3)))
-    rot[..., 0, :, :] = np.eye(3)
-    pos, _ = forward_kinematics(rot, offsets, skeletons.get("cmu-mocap-38").parents)
-    return pos
+    return expmap_fk(values, "cmu-mocap-38", ASF_UNIT_M, "zero", offsets)[0]
+
+
+def integrate_root_increments(values: np.ndarray) -> np.ndarray:
+    """``(T, 3 + 3J)`` H3.6M rows whose columns 0-5 are per-frame root *increments* (as the Martinez et
+    al. files store them) → the same rows with an absolute root position and root exp-map, starting
+    from the identity at the origin.
+
+    Column-vector form of Martinez et al.'s ``revert_coordinate_space(frames, I, 0)``:
+    ``G_t = G_{t-1} @ E(r_t)^T`` and ``T_t = T_{t-1} + G_{t-1} @ d_t`` (``G`` the PoseCast root
+    rotation, ``d_t`` columns 0-2, ``r_t`` columns 3-5).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != H36M_COLUMNS:
+        raise FormatError(f"expected (T, {H36M_COLUMNS}) exp-map rows, got shape {values.shape}")
+    out = values.copy()
+    g, t = np.eye(3), np.zeros(3)
+    steps = expmap_to_local_rotations(values[:, 3:6])
+    for i in range(values.shape[0]):  # a running product: inherently sequential, T small
+        t = t + g @ values[i, :3]
+        g = g @ steps[i]
+        out[i, :3] = t
+        out[i, 3:6] = -matrix_to_axis_angle(g)  # back to the row-vector exp-map of the file
+    return out
 
 
 def _expmap_motion(
     path: Path, values: np.ndarray, skel_name: str, unit_m: float, fps: float, global_motion: bool, fmt: str
 ) -> Motion:
-    skel = skeletons.get(skel_name)
-    j = skel.num_joints
-    rot = expmap_to_local_rotations(values[:, 3 : 3 + 3 * j].reshape(-1, j, 3))
-    trans = values[:, :3] * unit_m
-    fk_rot = rot.copy()
-    if not global_motion:
-        fk_rot[:, 0] = np.eye(3)
-    pos, _ = forward_kinematics(fk_rot, skel.offsets, skel.parents, trans if global_motion else None)
+    pos, rot, trans = expmap_fk(values, skel_name, unit_m, "as-is" if global_motion else "zero")
     return Motion(
         positions=pos,
         fps=fps,
-        skeleton=skel,
+        skeleton=skel_name,
         rotations=rot,
         root_translation=trans,
         metadata={
@@ -117,15 +163,23 @@ def _expmap_motion(
 def read_cmu_expmap(path: Path, global_motion: bool = False, **_: Any) -> Motion:
     """A CMU-Mocap benchmark file as a 120 Hz `Motion` on ``cmu-mocap-38`` (metres).
 
-    Line 0 is the converter's synthetic T-pose, not motion (``metadata["first_frame_is_rest_pose"]``).
+    Columns 0-5 are the absolute root position and rotation. Line 0 is the converter's synthetic
+    T-pose, not motion (``metadata["first_frame_is_rest_pose"]``).
     """
     values = read_expmap_array(Path(path), CMU_COLUMNS)
     return _expmap_motion(Path(path), values, "cmu-mocap-38", ASF_UNIT_M, CMU_FPS, global_motion, "cmu-expmap")
 
 
-def read_h36m_expmap(path: Path, global_motion: bool = True, **_: Any) -> Motion:
-    """A Human3.6M exp-map file (Martinez et al.) as a 50 Hz `Motion` on ``h36m-32`` (metres)."""
+def read_h36m_expmap(path: Path, global_motion: bool = False, **_: Any) -> Motion:
+    """A Human3.6M exp-map file (Martinez et al.) as a 50 Hz `Motion` on ``h36m-32`` (metres).
+
+    Columns 0-5 of these files are per-frame root increments; by default they are ignored, as the
+    3D benchmarks do (body frame). ``global_motion=True`` integrates them (`integrate_root_increments`)
+    and applies the resulting root pose.
+    """
     values = read_expmap_array(Path(path), H36M_COLUMNS)
+    if global_motion:
+        values = integrate_root_increments(values)
     return _expmap_motion(Path(path), values, "h36m-32", H36M_UNIT_M, H36M_FPS, global_motion, "h36m-expmap")
 
 

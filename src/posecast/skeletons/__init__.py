@@ -1,9 +1,32 @@
 """Skeleton definitions as data, a registry by name, and mappings between layouts.
 
 ``posecast.skeletons.get("cmu-mocap-38")`` returns a `Skeleton`; ``names()`` lists them all.
+``to_layout(motion, "body-17")`` maps any supported layout onto the common 17-joint body layout
+(and between layouts through it); see `posecast.skeletons.mapping`.
 """
 
-from posecast.skeletons import cmu  # noqa: F401  (registers the CMU skeletons)
+from posecast.skeletons import cmu, h36m, keypoints, smpl  # noqa: F401  (register the skeletons)
 from posecast.skeletons.base import Skeleton, get, names, register
+from posecast.skeletons.mapping import (
+    BODY17,
+    can_map,
+    layouts,
+    mapping_matrix,
+    mapping_table,
+    register_mapping,
+    to_layout,
+)
 
-__all__ = ["Skeleton", "get", "names", "register"]
+__all__ = [
+    "BODY17",
+    "Skeleton",
+    "can_map",
+    "get",
+    "layouts",
+    "mapping_matrix",
+    "mapping_table",
+    "names",
+    "register",
+    "register_mapping",
+    "to_layout",
+]
