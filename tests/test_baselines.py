@@ -78,3 +78,17 @@ def test_nearest_neighbour_finds_the_continuation(walk):
         NearestNeighbour().forecast(query, frames=5)
     with pytest.raises(ValueRangeError, match="fps"):
         nn.forecast(query.resample(50.0), frames=5)
+
+
+def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
+    train = walk.frames(0, 100)
+    query = posecast.Motion(walk.positions[40:50] * 1.02, 25.0, walk.skeleton)  # a slightly larger person
+    res = NearestNeighbour(window=10, horizon=25).fit([train]).forecast(query, frames=5)
+    lit = NearestNeighbour(window=10, horizon=25, residual=False).fit([train]).forecast(query, frames=5)
+    # residual: last observed pose + the neighbour's displacement (frames 40..49 are the nearest window)
+    np.testing.assert_allclose(
+        res.samples[0], query.positions[-1] + (walk.positions[50:55] - walk.positions[49]), atol=1e-5
+    )
+    # literal: the neighbour's own frames, moved to the observed root
+    shift = query.positions[-1, 0] - walk.positions[49, 0]
+    np.testing.assert_allclose(lit.samples[0], walk.positions[50:55] + shift, atol=1e-5)

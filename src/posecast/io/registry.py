@@ -23,7 +23,9 @@ from posecast.errors import FormatError, PosecastError
 #: Modules that register formats, imported on first use (keeps ``import posecast`` fast).
 FORMAT_MODULES = (
     "posecast.io.arrays",
+    "posecast.io.bvh",
     "posecast.io.expmap_txt",
+    "posecast.io.amass",
 )
 
 SNIFF_BYTES = 4096
@@ -162,6 +164,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent or ".")
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)  # mkstemp creates 0600; give the result the usual permissions instead
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -188,6 +193,9 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
         fmt = candidates[0]
     if fmt.write is None:
         raise FormatError(f"format {fmt.name} is read-only", p)
-    with atomic_output(p) as tmp:
-        fmt.write(obj, tmp, **options)
+    try:
+        with atomic_output(p) as tmp:
+            fmt.write(obj, tmp, **options)
+    except PosecastError as exc:  # name the target, not the temporary file the writer was given
+        raise type(exc)(exc.problem, p) from None
     return p

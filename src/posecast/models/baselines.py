@@ -42,17 +42,21 @@ class NearestNeighbour(Forecaster):
     return its continuation.
 
     Windows are compared after moving both so that the root of their last frame is at the origin
-    (so global position does not matter, pose and recent motion do); the continuation is moved back
-    to the observed root. With ``samples=K`` the K nearest windows give K hypotheses.
+    (so global position does not matter, pose and recent motion do). With ``residual=True`` (the
+    default) the forecast is the observed last pose plus the neighbour's per-joint displacement from
+    its own last observed pose, so it starts where the observation ends; with ``residual=False`` it is
+    the neighbour's continuation itself, moved to the observed root (PHD's literal baseline, which
+    jumps to the neighbour's pose at the first frame). With ``samples=K`` the K nearest windows give K
+    hypotheses.
     """
 
     name = "nearest-neighbour"
     deterministic = True
 
-    def __init__(self, window: int = 10, horizon: int = 25, stride: int = 1) -> None:
+    def __init__(self, window: int = 10, horizon: int = 25, stride: int = 1, residual: bool = True) -> None:
         if window < 1 or horizon < 1 or stride < 1:
             raise ValueRangeError("window, horizon and stride must be positive")
-        self.window, self.horizon, self.stride = window, horizon, stride
+        self.window, self.horizon, self.stride, self.residual = window, horizon, stride, residual
         self.min_history = window
         self._keys: np.ndarray | None = None  # (N, window*J*3) float32
         self._futures: np.ndarray | None = None  # (N, horizon, J, 3), relative to the last root
@@ -87,7 +91,10 @@ class NearestNeighbour(Forecaster):
             win = pos[idx]  # (n, span, J, 3)
             win = win - win[:, self.window - 1 : self.window, :1]  # last observed root at origin
             keys.append(win[:, : self.window].reshape(len(starts), -1).astype(np.float32))
-            futures.append(win[:, self.window :].astype(np.float32))
+            future = win[:, self.window :]
+            if self.residual:  # displacement of every joint from the neighbour's last observed pose
+                future = future - win[:, self.window - 1 : self.window]
+            futures.append(future.astype(np.float32))
         if not keys:
             raise ValueRangeError(f"no training motion has the {span} frames a window needs")
         self._keys = np.concatenate(keys)
@@ -127,7 +134,8 @@ class NearestNeighbour(Forecaster):
         if frames > self.horizon:  # hold the last continuation frame
             pad = np.repeat(fut[:, :, -1:], frames - self.horizon, axis=2)
             fut = np.concatenate([fut, pad], axis=2)
-        return fut[:, :, :frames] + origin[:, None]
+        anchor = q[:, -1:] if self.residual else origin  # (B, 1, J or 1, 3)
+        return fut[:, :, :frames] + anchor[:, None]
 
 
 register_model(ModelInfo("zero-velocity", ZeroVelocity, "repeat the last observed pose"))

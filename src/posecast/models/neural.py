@@ -48,6 +48,9 @@ class NeuralConfig(BaseModel):
     joints: list[int] | None = Field(default=None, description="modelled joints (None: all)")
     canonical: Literal["none", "translation", "heading"] = "heading"
     params: dict[str, Any] = Field(default_factory=dict, description="architecture hyper-parameters")
+    mirror_average: bool = Field(
+        default=False, description="at inference, average the forecast with the mirrored forecast of the mirrored input"
+    )
 
 
 NetFactory = Callable[[NeuralConfig, int], Any]  # (config, num_features D) -> nn.Module
@@ -55,6 +58,10 @@ NETS: dict[str, NetFactory] = {}
 #: network family -> module that registers it (imported on first use, so torch loads only when needed)
 NET_MODULES = {
     "dct-mlp": "posecast.models.dct_mlp",
+    "dct-mixer": "posecast.models.dct_mlp",
+    "st-transformer": "posecast.models.st_transformer",
+    "traj-gcn": "posecast.models.traj_gcn",
+    "res-gru": "posecast.models.res_gru",
 }
 
 
@@ -173,7 +180,19 @@ class NeuralForecaster(Forecaster):
 
     # ------------------------------------------------------------------------------ one pass
     def step(self, window):
-        """One network pass on world-frame torch windows ``(B, history, J, 3)`` → ``(B, horizon, J, 3)``."""
+        """One network pass on world-frame torch windows ``(B, history, J, 3)`` → ``(B, horizon, J, 3)``.
+
+        With ``mirror_average`` (inference only) the pass also runs on the left/right mirror image of
+        the window and the mirrored-back result is averaged in: a test-time augmentation that makes
+        the forecast exactly mirror-symmetric.
+        """
+        if self.config.mirror_average and not self.net.training:
+            from posecast.datasets.windows import mirror
+
+            return 0.5 * (self._step(window) + mirror(self._step(mirror(window, self.skeleton)), self.skeleton))
+        return self._step(window)
+
+    def _step(self, window):
         origin, rot = canonical_frame(window, self.skeleton, self.config.canonical)
         x = to_canonical(window, origin, rot)[:, :, self.joints]
         b, t = x.shape[:2]

@@ -46,6 +46,7 @@ class TrainConfig(BaseModel):
     horizon: int = 25
     target_horizon: int | None = Field(default=None, description="frames scored per window (default: horizon)")
     joints: list[int] | None = None
+    joint_weights: list[float] | None = Field(default=None, description="loss weight per modelled joint")
     canonical: str = "heading"
     params: dict[str, Any] = Field(default_factory=dict)
     epochs: int = 50
@@ -134,23 +135,51 @@ class _Dist:
             dist.destroy_process_group()
 
 
+def net_training_loss(net: str) -> Callable[..., Any] | None:
+    """The ``training_loss(model, batch, config)`` defined by the module of network family ``net``
+    (see ``NET_MODULES``), or None when it has none."""
+    import importlib
+
+    from posecast.models.neural import NET_MODULES
+
+    module = NET_MODULES.get(net)
+    return getattr(importlib.import_module(module), "training_loss", None) if module else None
+
+
 def default_loss(model: NeuralForecaster, batch, config: TrainConfig):
     """MPJPE (metres) over the predicted frames (rolled out with gradients when the target is longer
-    than one network pass), plus an optional velocity term."""
+    than one network pass), plus an optional velocity term. A network whose module defines its own
+    ``training_loss`` (e.g. teacher-forced next-frame prediction) is trained with that instead."""
     import torch
 
+    custom = net_training_loss(config.net)
+    if custom is not None:
+        return custom(model, batch, config)
     h = config.history
     f = config.target_horizon or config.horizon
     pred = model.rollout(batch[:, :h], f) if f > config.horizon else model.step(batch[:, :h])[:, :f]
     target = batch[:, h : h + f]
     joints = model.joints
-    err = (pred[:, :, joints] - target[:, :, joints]).norm(dim=-1).mean()
+    w = joint_weights(config, len(joints), pred)
+    err = ((pred[:, :, joints] - target[:, :, joints]).norm(dim=-1) * w).mean()
     if config.velocity_loss > 0:
         full_p = torch.cat([batch[:, h - 1 : h], pred], 1)
         full_t = batch[:, h - 1 : h + f]
         vp, vt = full_p[:, 1:] - full_p[:, :-1], full_t[:, 1:] - full_t[:, :-1]
-        err = err + config.velocity_loss * (vp[:, :, joints] - vt[:, :, joints]).norm(dim=-1).mean()
+        err = err + config.velocity_loss * ((vp[:, :, joints] - vt[:, :, joints]).norm(dim=-1) * w).mean()
     return err
+
+
+def joint_weights(config: TrainConfig, count: int, like):
+    """``(count,)`` loss weights of the modelled joints, normalised to mean 1 (uniform by default)."""
+    import torch
+
+    if config.joint_weights is None:
+        return torch.ones(count, dtype=like.dtype, device=like.device)
+    if len(config.joint_weights) != count:
+        raise ValueRangeError(f"joint_weights has {len(config.joint_weights)} entries for {count} modelled joints")
+    w = torch.as_tensor(config.joint_weights, dtype=like.dtype, device=like.device)
+    return w * (count / w.sum())
 
 
 def evaluate_windows(

@@ -1,0 +1,510 @@
+"""BVH reader and writer: hand-computed FK, pybvh as an oracle on real CMU files, round trips,
+error messages, and hypothesis tests on random hierarchies and random corruptions."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+import posecast
+from posecast import skeletons
+from posecast.errors import FormatError, PosecastError, ValueRangeError
+from posecast.io import detect_format
+from posecast.io.bvh import _euler_to_matrix_soa, _snap_frame_time, left_right_pairs, read_bvh, write_bvh
+from posecast.kinematics.fk import forward_kinematics
+from posecast.motion import Motion
+from posecast.skeletons.cmu import ASF_UNIT_M, cmu_left_right
+from posecast.synthetic import synthetic_walk
+
+# ----------------------------------------------------------------------------- a hand-made file
+# Three joints with 6 channels each, in three different channel layouts, CRLF line endings.
+# Position channels replace the OFFSET; rotations are intrinsic in the order listed.
+CHAIN = """HIERARCHY
+ROOT Hips
+{
+\tOFFSET 0 0 0
+\tCHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
+\tJOINT Spine
+\t{
+\t\tOFFSET 0 10 0
+\t\tCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+\t\tJOINT Head
+\t\t{
+\t\t\tOFFSET 0 5 0
+\t\t\tCHANNELS 6 Xrotation Yrotation Zrotation Xposition Yposition Zposition
+\t\t\tEnd Site
+\t\t\t{
+\t\t\t\tOFFSET 0 2 0
+\t\t\t}
+\t\t}
+\t}
+}
+MOTION
+Frames: 3
+Frame Time: 0.04
+1 2 3 0 0 0   0 10 0 0 0 0   0 0 0 0 5 0
+0 0 0 90 0 0  0 10 0 0 90 0  0 0 0 1 0 0
+0 0 0 90 90 0 0 10 0 0 0 0   0 0 0 0 5 0
+""".replace("\n", "\r\n")
+
+# Worked by hand (file units = cm):
+#  frame 0: no rotation, the chain stands up: Hips (1,2,3), Spine +10 y, Head +5 y, end +2 y.
+#  frame 1: Hips Rz(90) maps +y to -x: Spine at (-10,0,0). Spine's global rotation
+#           Rz(90) @ Rx(90) = [[0,0,1],[1,0,0],[0,1,0]]; the Head's own translation channels
+#           (1,0,0) map to (0,1,0): Head at (-10,1,0); the end site (0,2,0) maps to (0,0,2).
+#  frame 2: Hips Rz(90) @ Ry(90) = [[0,-1,0],[0,0,1],[-1,0,0]] maps +y to -x: Spine (-10,0,0),
+#           Head (-15,0,0), end (-17,0,0). (Extrinsic Ry @ Rz would map +y to +z instead.)
+CHAIN_POSITIONS_CM = np.array([
+    [[1, 2, 3], [1, 12, 3], [1, 17, 3], [1, 19, 3]],
+    [[0, 0, 0], [-10, 0, 0], [-10, 1, 0], [-10, 1, 2]],
+    [[0, 0, 0], [-10, 0, 0], [-15, 0, 0], [-17, 0, 0]],
+], dtype=float)  # fmt: skip
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "t.bvh") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return p
+
+
+def test_hand_computed_chain_with_six_channels_everywhere_and_crlf(tmp_path):
+    p = _write(tmp_path, CHAIN)
+    m = read_bvh(p, units="cm")
+    assert m.skeleton.joint_names == ("Hips", "Spine", "Head")
+    assert m.skeleton.parents == (-1, 0, 1)
+    assert m.fps == 25.0 and m.num_frames == 3
+    np.testing.assert_allclose(m.positions, CHAIN_POSITIONS_CM[:, :3] * 0.01, atol=1e-15)
+    np.testing.assert_allclose(m.root_translation, CHAIN_POSITIONS_CM[:, 0] * 0.01, atol=1e-15)
+    np.testing.assert_allclose(m.skeleton.offsets, [[0, 0, 0], [0, 0.1, 0], [0, 0.05, 0]])
+    rx90 = [[1, 0, 0], [0, 0, -1], [0, 1, 0]]
+    np.testing.assert_allclose(m.rotations[1, 1], rx90, atol=1e-15)
+    np.testing.assert_allclose(m.rotations[2, 0], [[0, -1, 0], [0, 0, 1], [-1, 0, 0]], atol=1e-15)
+    assert m.skeleton.end_effectors == (2,) and m.skeleton.name == "bvh-t"
+    assert m.metadata["units"] == "cm" and m.metadata["metres_per_unit"] == 0.01
+    assert m.metadata["bvh_end_sites"] == {"Head": [[0.0, 0.02, 0.0]]}
+
+    e = read_bvh(p, units="cm", end_sites=True)
+    assert e.skeleton.joint_names == ("Hips", "Spine", "Head", "Head_end")
+    np.testing.assert_allclose(e.positions, CHAIN_POSITIONS_CM * 0.01, atol=1e-15)
+    np.testing.assert_array_equal(e.rotations[:, 3], np.broadcast_to(np.eye(3), (3, 3, 3)))
+    # through the registry, by content; old Mac CR-only line endings too
+    assert detect_format(p).name == "bvh"
+    np.testing.assert_allclose(posecast.load(p, units=0.01).positions, m.positions)
+    cr = _write(tmp_path, CHAIN.replace("\r\n", "\r"), "cr.bvh")
+    np.testing.assert_allclose(read_bvh(cr, units="cm").positions, m.positions)
+    # written back (frame 2 is in gimbal lock for ZYX: Ry = 90) and read again
+    out = posecast.save(e, tmp_path / "chain_out.bvh")
+    assert "OFFSET 0 10 0" in out.read_text()  # written in the units it was read in (cm)
+    again = read_bvh(out, end_sites=True, units="cm")
+    assert again.fps == 25.0
+    np.testing.assert_allclose(again.positions, e.positions, atol=1e-12)
+    np.testing.assert_allclose(again.rotations, e.rotations, atol=1e-12)
+    names = ("Hips", "Sp  ine", "Head", "Head_end")
+    renamed = skeletons.Skeleton("bad", names, e.skeleton.parents, e.skeleton.offsets)
+    with pytest.raises(FormatError, match="cannot be written"):
+        write_bvh(Motion(e.positions, 25.0, renamed, rotations=e.rotations), tmp_path / "bad.bvh")
+
+
+def test_auto_units_from_rest_pose_extent(tmp_path):
+    def file_with_height(h: float) -> Path:
+        text = CHAIN.replace("OFFSET 0 10 0", f"OFFSET 0 {h * 0.5} 0").replace("OFFSET 0 5 0", f"OFFSET 0 {h * 0.3} 0")
+        return _write(tmp_path, text.replace("OFFSET 0 2 0", f"OFFSET 0 {h * 0.2} 0"), f"h{h}.bvh")
+
+    # rest pose extent = the sum of the three vertical offsets = h
+    for height, unit in ((1.7, "m"), (30.0, "cmu"), (170.0, "cm"), (1700.0, "mm")):
+        m = read_bvh(file_with_height(height))
+        assert m.metadata["units"] == unit and m.metadata["units_guessed"] is True
+        assert m.metadata["rest_pose_extent"] == pytest.approx(height)
+        rest = m.skeleton.rest_positions()
+        assert rest[:, 1].max() == pytest.approx(height * 0.8 * m.metadata["metres_per_unit"])
+    m = read_bvh(file_with_height(170.0), units="inch")
+    assert m.metadata["metres_per_unit"] == 0.0254 and m.metadata["units_guessed"] is False
+    with pytest.raises(ValueRangeError, match="unknown units"):
+        read_bvh(file_with_height(170.0), units="furlong")
+    with pytest.raises(ValueRangeError, match="positive"):
+        read_bvh(file_with_height(170.0), units=-1.0)
+    with pytest.raises(ValueRangeError, match="unknown option"):
+        read_bvh(file_with_height(170.0), unit="cm")
+
+
+@pytest.mark.parametrize(
+    ("literal", "fps"),
+    [
+        (".0083333", 120.0),
+        ("0.008333333333", 120.0),
+        ("0.033333", 30.0),
+        ("0.0416667", 24.0),
+        ("0.04", 25.0),
+        ("0.0166667", 60.0),
+        ("8.3333e-3", 120.0),
+        ("0.0167", 1 / 0.0167),  # 3 digits: taken literally
+        ("0.007", 1 / 0.007),
+        ("0.0417083", 1 / 0.0417083),  # 23.976 fps is not an integer rate
+    ],
+)
+def test_frame_time_snapping(literal, fps):
+    got, snapped = _snap_frame_time(literal, float(literal))
+    assert got == pytest.approx(fps, rel=1e-12)
+    assert snapped == (fps == round(fps) and 1 / fps != float(literal))
+
+
+def test_euler_soa_matches_scipy_for_every_order():
+    rng = np.random.default_rng(0)
+    orders = [a + b + c for a in "XYZ" for b in "XYZ" for c in "XYZ" if a != b and b != c] + ["X", "ZY", "XX"]
+    for order in orders:
+        ang = rng.uniform(-400, 400, size=(len(order), 7, 5))
+        ang[:, 0] = rng.choice([-180.0, -90.0, 0.0, 90.0, 180.0, 270.0], size=(len(order), 5))
+        out = np.empty((3, 3, 7, 5))
+        _euler_to_matrix_soa(ang, tuple("XYZ".index(a) for a in order), out)
+        ref = np.broadcast_to(np.eye(3), (7, 5, 3, 3))
+        for n, a in enumerate(order):
+            ref = ref @ Rotation.from_euler(a, ang[n].reshape(-1, 1), degrees=True).as_matrix().reshape(7, 5, 3, 3)
+        np.testing.assert_allclose(out.transpose(2, 3, 0, 1), ref, atol=2e-15, err_msg=order)
+
+
+def test_left_right_pairs_conventions():
+    cmu = skeletons.get("cmu-mocap-38").joint_names
+    assert set(left_right_pairs(cmu)) == set(cmu_left_right(cmu))
+    names = ["Hips", "LeftArm", "RightArm", "L_Hip", "R_Hip", "thigh.L", "thigh.R", "lShldr", "rShldr",
+             "Bip01 L Thigh", "Bip01 R Thigh", "mixamorig:LeftHand", "mixamorig:RightHand", "left_foot",
+             "right_foot", "Leg_l", "Leg_r", "HandLeft", "HandRight", "LowerBack", "Lumbar", "Rumbar"]  # fmt: skip
+    pairs = {(names[a], names[b]) for a, b in left_right_pairs(names)}
+    assert pairs == {
+        ("LeftArm", "RightArm"), ("L_Hip", "R_Hip"), ("thigh.L", "thigh.R"), ("lShldr", "rShldr"),
+        ("Bip01 L Thigh", "Bip01 R Thigh"), ("mixamorig:LeftHand", "mixamorig:RightHand"),
+        ("left_foot", "right_foot"), ("Leg_l", "Leg_r"), ("HandLeft", "HandRight"),
+    }  # fmt: skip
+
+
+# ------------------------------------------------------------------------- real CMU files + pybvh
+ORACLE_FILES = ["02/02_01.bvh", "05/05_03.bvh", "06/06_07.bvh", "07/07_01.bvh", "08/08_02.bvh"]
+
+
+def _pybvh(path: Path):
+    pybvh = pytest.importorskip("pybvh")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pybvh.read_bvh_file(path, world_up="+y")
+
+
+@pytest.mark.parametrize("name", ORACLE_FILES)
+def test_cmu_files_match_pybvh(cmu_bvh_dir, name):
+    path = cmu_bvh_dir / name
+    ref = _pybvh(path)
+    m = read_bvh(path)
+    s = m.metadata["metres_per_unit"]
+    assert m.metadata["units"] == "cmu" and s == ASF_UNIT_M
+    assert m.skeleton.name == "cmu-bvh-31" and m.skeleton.same_layout(skeletons.get("cmu-bvh-31"))
+    assert list(m.skeleton.joint_names) == ref.joint_names
+    ref_pos = ref.joint_positions() * s
+    assert np.abs(m.positions - ref_pos).max() <= 1e-9 * np.abs(ref_pos).max()
+    _, ref_rot = ref.to_rotmat()
+    np.testing.assert_allclose(m.rotations, ref_rot, atol=1e-12)
+    np.testing.assert_allclose(m.root_translation, ref.root_pos * s, rtol=1e-15)
+
+    e = read_bvh(path, end_sites=True)
+    assert e.skeleton.joint_names == skeletons.get("cmu-mocap-38").joint_names
+    assert e.skeleton.name == "cmu-mocap-38"
+    ref_nodes = ref.node_positions() * s
+    assert np.abs(e.positions - ref_nodes).max() <= 1e-9 * np.abs(ref_nodes).max()
+    np.testing.assert_allclose(e.skeleton.offsets[1:], np.asarray([n.offset for n in ref.nodes])[1:] * s)
+
+
+def test_cmu_metadata_against_index(cmu_bvh_dir):
+    with open(cmu_bvh_dir / "INDEX.csv", newline="") as fh:
+        index = {row["file"]: row for row in csv.DictReader(fh)}
+    for name in ORACLE_FILES:
+        m = read_bvh(cmu_bvh_dir / name)
+        # frame 0 (the converter's T-pose) is kept: all declared frames come back
+        assert m.num_frames == int(index[name]["bvh_frames"]) == int(index[name]["motion_frames_excl_rest"]) + 1
+        assert m.fps == 120.0 and m.metadata["frame_time"] == float(index[name]["bvh_frame_time"])
+        assert m.metadata["frame_time_snapped"] is True
+
+
+def test_subject_01_offsets_are_the_registered_ones(cmu_bvh_dir):
+    m = read_bvh(cmu_bvh_dir / "01/01_01.bvh")
+    np.testing.assert_allclose(m.skeleton.offsets, skeletons.get("cmu-bvh-31").offsets, atol=1e-12)
+
+
+@pytest.mark.parametrize("end_sites", [False, True])
+def test_cmu_round_trip_through_save(cmu_bvh_dir, tmp_path, end_sites):
+    src = cmu_bvh_dir / "07/07_01.bvh"
+    m = read_bvh(src, end_sites=end_sites)
+    out = posecast.save(m, tmp_path / "copy.bvh")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    back = posecast.load(out, end_sites=end_sites)
+    assert back.skeleton.same_layout(m.skeleton) and back.skeleton.name == m.skeleton.name
+    assert back.metadata["units"] == "cmu" and back.fps == 120.0
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-6)
+    np.testing.assert_allclose(back.rotations, m.rotations, atol=1e-9)
+    np.testing.assert_allclose(back.skeleton.offsets, m.skeleton.offsets, atol=1e-12)
+    # End Sites come back in both cases, and an independent reader agrees with ours
+    full = read_bvh(out, end_sites=True)
+    np.testing.assert_allclose(full.positions, read_bvh(src, end_sites=True).positions, atol=1e-6)
+    ref = _pybvh(out)
+    np.testing.assert_allclose(ref.node_positions() * ASF_UNIT_M, full.positions, atol=1e-9)
+
+
+def test_write_other_order_and_units(cmu_bvh_dir, tmp_path):
+    m = read_bvh(cmu_bvh_dir / "08/08_02.bvh")[:50]
+    path = tmp_path / "mm.bvh"
+    write_bvh(m, path, order="XZY", units="mm")
+    text = path.read_text()
+    assert "CHANNELS 6 Xposition Yposition Zposition Xrotation Zrotation Yrotation" in text
+    back = read_bvh(path)
+    assert back.metadata["units"] == "mm"
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-6)
+    np.testing.assert_allclose(back.rotations, m.rotations, atol=1e-9)
+
+
+def test_write_synthetic_motion_and_stretchy_bones(tmp_path):
+    walk = synthetic_walk(seconds=1.0, fps=30.0)
+    back = posecast.load(posecast.save(walk, tmp_path / "walk.bvh"))
+    assert back.metadata["units"] == "cm"  # default for motions that did not come from a BVH file
+    assert back.skeleton.same_layout(walk.skeleton) and back.fps == 30.0
+    np.testing.assert_allclose(back.positions, walk.positions, atol=1e-6)
+    # positions that no longer follow the bones: the writer adds position channels, positions survive
+    moved = walk.positions.copy()
+    moved[:, 5] += [0.0, 0.01, 0.02]
+    edited = Motion(moved, walk.fps, walk.skeleton, rotations=walk.rotations)
+    write_bvh(edited, tmp_path / "edited.bvh")
+    assert (tmp_path / "edited.bvh").read_text().count("CHANNELS 6") == 2  # root + the edited joint
+    np.testing.assert_allclose(read_bvh(tmp_path / "edited.bvh").positions, moved, atol=1e-6)
+
+
+def test_positions_only_motion_cannot_be_written(tmp_path):
+    walk = synthetic_walk(seconds=0.5, fps=10.0)
+    positions_only = walk.with_positions(walk.positions)
+    with pytest.raises(FormatError, match=r"only joint positions.*\.npz"):
+        posecast.save(positions_only, tmp_path / "x.bvh")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+    with pytest.raises(FormatError, match=r"only joint positions.*\.csv.*\.json") as err:
+        write_bvh(positions_only, tmp_path / "y.bvh")
+    assert str(err.value).startswith(str(tmp_path / "y.bvh") + ": ")
+    with pytest.raises(ValueRangeError, match="rotation order"):
+        posecast.save(walk, tmp_path / "x.bvh", order="ZZX")
+
+
+# ---------------------------------------------------------------------------------- bad input
+SMALL = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
+  JOINT Leg
+  {
+    OFFSET 0 -40 0
+    CHANNELS 3 Zrotation Yrotation Xrotation
+    End Site
+    {
+      OFFSET 0 -40 0
+    }
+  }
+}
+MOTION
+Frames: 3
+Frame Time: 0.01
+0 90 0 0 0 0 10 0 0
+0 91 0 0 0 0 20 0 0
+0 92 0 0 0 0 30 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "pattern"),
+    [
+        ("0 92 0 0 0 0 30 0 0\n", "0 92 0 0 0", r"line 21: frame 3 has only 5 of the 9 values.*2 complete frames of 3"),
+        ("0 92 0 0 0 0 30 0 0\n", "", r"ends after 2 frames but 'Frames:' \(line 17\) declares 3"),
+        ("Frames: 3", "Frames: 2", r"3 frame lines but 'Frames:' \(line 17\) declares 2"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 0 0 20 0 0 7", r"line 20: frame 2 has 10 values but the hierarchy has 9"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 zero 0 20 0 0", r"line 20: frame 2, value 5: 'zero' is not a number"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 nan 0 20 0 0", r"line 20: frame 2, value 5 is 'nan'"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 0 -inf 20 0 0", r"line 20: frame 2, value 6 is '-inf'"),
+        ("MOTION\n", "", r"no MOTION section"),
+        ("    }\n  }\n}", "    }\n  }\n", r"unbalanced braces: the block of joint 'Hips' \(line 2\) is not closed"),
+        ("    }\n  }\n}", "    }\n  }\n}\n}", r"line 16: unbalanced braces"),
+        ("Xrotation\n    End", "Wrotation\n    End", r"line 9: unknown channel 'Wrotation' on joint 'Leg'"),
+        ("Frame Time: 0.01", "Frame Time: 0", r"line 18: frame time '0' must be a positive"),
+        ("Frame Time: 0.01", "Frame Time: -0.01", r"frame time '-0.01' must be a positive"),
+        ("Frames: 3", "Frames: 0", r"line 17: the file declares 0 frames"),
+        ("Frames: 3", "Frames: three", r"line 17: frame count 'three' is not an integer"),
+        ("OFFSET 0 -40 0\n    CHANNELS", "OFFSET 0 -4O 0\n    CHANNELS", r"line 8: OFFSET value '-4O' is not a number"),
+        ("JOINT Leg", "JOINT Hips", r"line 6: joint name 'Hips' is used twice \(first on line 2\)"),
+        ("HIERARCHY", "HIERARCHIE", r"line 1: expected HIERARCHY"),
+        ("CHANNELS 3 Zrotation", "CHANNELS 2 Zrotation", r"line 9: unexpected 'Xrotation'"),
+    ],
+)
+def test_bad_input_names_file_line_and_problem(tmp_path, old, new, pattern):
+    assert old in SMALL
+    p = _write(tmp_path, SMALL.replace(old, new, 1))
+    with pytest.raises(FormatError, match=pattern) as err:
+        read_bvh(p)
+    assert str(err.value).startswith(str(p) + ": ")
+    with pytest.raises(FormatError, match=pattern):
+        posecast.load(p)
+
+
+def test_errors_name_each_file_although_hierarchies_are_cached(tmp_path):
+    broken = SMALL.replace("CHANNELS 3 Zrotation Yrotation Xrotation", "CHANNELS 2 Zrotation Yrotation")
+    for name in ("a.bvh", "b.bvh"):
+        p = _write(tmp_path, broken, name)
+        with pytest.raises(FormatError, match=r"line 19: frame 1 has 9 values but the hierarchy has 8") as err:
+            read_bvh(p)
+        assert str(err.value).startswith(f"{p}: ")
+    good = [read_bvh(_write(tmp_path, SMALL.replace("-40", off), f"{off}.bvh"), units="m") for off in ("-40", "-30")]
+    assert good[0].skeleton.offsets[1, 1] == -40 and good[1].skeleton.offsets[1, 1] == -30
+    for name in ("c.bvh", "d.bvh"):
+        p = _write(tmp_path, SMALL.replace("CHANNELS 3", "CHANNELS 3 Zrotation", 1), name)
+        with pytest.raises(FormatError, match="line 9: unexpected 'Xrotation' in joint 'Leg'") as err:
+            read_bvh(p)
+        assert str(err.value).startswith(f"{p}: ")
+
+
+def test_second_root_and_bom_and_sniff(tmp_path):
+    two = SMALL.replace("MOTION\n", "ROOT Other\n{\n  OFFSET 0 0 0\n  CHANNELS 1 Xrotation\n}\nMOTION\n", 1)
+    with pytest.raises(FormatError, match="line 16: a second ROOT"):
+        read_bvh(_write(tmp_path, two))
+    p = _write(tmp_path, b"\xef\xbb\xbf  \n" + SMALL.encode(), "bom.txt")
+    assert detect_format(p).name == "bvh"  # by content, whatever the suffix
+    assert posecast.load(p).num_frames == 3
+
+
+# ----------------------------------------------------------------------- hypothesis: random files
+@st.composite
+def bvh_sources(draw):
+    """Random valid BVH text and the values it holds: ``(text, names, parents, offsets, layouts, values)``."""
+    n = draw(st.integers(1, 7))
+    parents = [-1] + [draw(st.integers(0, i - 1)) for i in range(1, n)]
+    coord = st.floats(-2, 2, allow_nan=False, width=32)
+    offsets = [[draw(coord) for _ in range(3)] for _ in range(n)]
+    layouts = []
+    for _ in range(n):
+        pos = draw(st.lists(st.sampled_from("XYZ"), unique=True, max_size=3))
+        rot = draw(st.lists(st.sampled_from("XYZ"), max_size=3))
+        chans = [(a, "position") for a in pos] + [(a, "rotation") for a in rot]
+        layouts.append(draw(st.permutations(chans)) if chans else [])
+    if not any(layouts):
+        layouts[0] = [("Y", "rotation")]
+    end_site = [draw(st.booleans()) for _ in range(n)]
+    frames = draw(st.integers(1, 4))
+    values = []
+    for _ in range(frames):
+        row = []
+        for layout in layouts:
+            for _, kind in layout:
+                row.append(draw(st.floats(-360, 360, width=32) if kind == "rotation" else coord))
+        values.append(row)
+    nl = draw(st.sampled_from(["\n", "\r\n"]))
+    tab = draw(st.sampled_from(["\t", "  "]))
+    children = [[c for c in range(n) if parents[c] == j] for j in range(n)]
+    lines = ["HIERARCHY"]
+    order = []
+
+    def emit(j: int, depth: int) -> None:
+        order.append(j)
+        pad = tab * depth
+        lines.append(f"{pad}{'ROOT' if j == 0 else 'JOINT'} J{j}")
+        lines.append(pad + "{")
+        lines.append(pad + tab + "OFFSET " + " ".join(repr(float(v)) for v in offsets[j]))
+        chans = " ".join(a + kind for a, kind in layouts[j])
+        lines.append(f"{pad}{tab}CHANNELS {len(layouts[j])} {chans}".rstrip())
+        for c in children[j]:
+            emit(c, depth + 1)
+        if end_site[j]:
+            lines.extend([pad + tab + "End Site", pad + tab + "{", pad + tab * 2 + "OFFSET 0 0.5 0", pad + tab + "}"])
+        lines.append(pad + "}")
+
+    emit(0, 0)
+    # frame values are laid out in file (depth-first) order
+    flat_cols, start = {}, 0
+    for j in range(n):
+        flat_cols[j] = list(range(start, start + len(layouts[j])))
+        start += len(layouts[j])
+    lines += ["MOTION", f"Frames: {frames}", "Frame Time: 0.0333333"]
+    for row in values:
+        lines.append(" ".join(repr(float(row[c])) for j in order for c in flat_cols[j]))
+    return nl.join(lines) + nl, order, parents, offsets, layouts, values, flat_cols
+
+
+def _reference_fk(order, parents, offsets, layouts, values, flat_cols):
+    """Independent FK: scipy per channel, posecast.kinematics.forward_kinematics, file order."""
+    vals = np.asarray(values, dtype=np.float64)
+    t = vals.shape[0]
+    new = {j: k for k, j in enumerate(order)}
+    rots = np.tile(np.eye(3), (t, len(order), 1, 1))
+    trans = np.tile(np.asarray([offsets[j] for j in order], dtype=np.float64), (t, 1, 1))
+    for j in order:
+        for (axis, kind), col in zip(layouts[j], flat_cols[j], strict=True):
+            if kind == "rotation":
+                r = Rotation.from_euler(axis, vals[:, col, None], degrees=True).as_matrix()
+                rots[:, new[j]] = rots[:, new[j]] @ r
+            else:
+                trans[:, new[j], "XYZ".index(axis)] = vals[:, col]
+    par = [-1 if parents[j] < 0 else new[parents[j]] for j in order]
+    pos, _ = forward_kinematics(rots, trans, par, trans[:, 0])
+    return pos, rots
+
+
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FAST
+@given(src=bvh_sources())
+def test_random_hierarchies_read_and_round_trip(tmp_path, src):
+    text, order, parents, offsets, layouts, values, flat_cols = src
+    path = _write(tmp_path, text, "random.bvh")
+    m = read_bvh(path, units="m")
+    assert m.skeleton.joint_names == tuple(f"J{j}" for j in order)
+    assert m.fps == 30.0
+    ref_pos, ref_rot = _reference_fk(order, parents, offsets, layouts, values, flat_cols)
+    np.testing.assert_allclose(m.positions, ref_pos, atol=1e-9)
+    np.testing.assert_allclose(m.rotations, ref_rot, atol=1e-12)
+    out = posecast.save(m, tmp_path / "written.bvh")
+    back = read_bvh(out, units="m")
+    assert back.skeleton.same_layout(m.skeleton)
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-6)
+    np.testing.assert_allclose(back.rotations, m.rotations, atol=1e-8)
+    full, back_full = read_bvh(path, units="m", end_sites=True), read_bvh(out, units="m", end_sites=True)
+    assert back_full.skeleton.same_layout(full.skeleton)
+    np.testing.assert_allclose(back_full.positions, full.positions, atol=1e-6)
+
+
+JUNK = ["", "nan", "inf", "-1e999", "{", "}", "JOINT", "End", "Site", "ROOT", "OFFSET", "CHANNELS", "MOTION",
+        "Frames:", "Frame", "Time:", "abc", "-", "1.2.3", "1_0", "0", "-1", "7", "99999", "\x00", "é", "\r",
+        "\n"]  # fmt: skip
+
+
+@FAST
+@given(src=bvh_sources(), data=st.data())
+def test_random_corruptions_raise_only_posecast_errors(tmp_path, src, data):
+    raw = src[0].encode()
+    mode = data.draw(st.sampled_from(["truncate", "replace", "drop_line", "duplicate_line"]))
+    if mode == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    else:
+        lines = raw.split(b"\n")
+        i = data.draw(st.integers(0, len(lines) - 1))
+        if mode == "replace":
+            toks = lines[i].split(b" ") or [b""]
+            k = data.draw(st.integers(0, len(toks) - 1))
+            toks[k] = data.draw(st.sampled_from(JUNK)).encode()
+            lines[i] = b" ".join(toks)
+        elif mode == "drop_line":
+            del lines[i]
+        else:
+            lines.insert(i, lines[i])
+        raw = b"\n".join(lines)
+    path = _write(tmp_path, raw, "corrupt.bvh")
+    for reader in (read_bvh, posecast.load):
+        try:
+            m = reader(path)
+        except PosecastError:
+            continue
+        assert isinstance(m, Motion) and np.isfinite(m.positions).all()
