@@ -252,6 +252,96 @@ def render(
         console.print(f"wrote {o}", highlight=False)
 
 
+# ------------------------------------------------------------------------------------- keyposes
+KEYPOSE_OUTPUTS = (".json", ".html", ".mp4", ".gif")
+
+
+@app.command()
+def keyposes(
+    file: Annotated[Path, typer.Argument(help="A motion file.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write .json (key poses with positions), or .html / .mp4 / .gif (rendered).")
+    ] = None,
+    skip_frames: Annotated[
+        int, typer.Option(help="Ignore this many frames at the start (1 for CMU BVH files: frame 0 is a T-pose).")
+    ] = 0,
+    smoothing: Annotated[float | None, typer.Option(help="Trajectory smoothing in seconds (default 0.05).")] = None,
+    min_separation: Annotated[
+        float | None, typer.Option(help="Minimum seconds between key poses (default 0.3).")
+    ] = None,
+    prominence: Annotated[
+        float | None, typer.Option(help="Metres the body must return after a key pose (default 0.05).")
+    ] = None,
+    reference: Annotated[
+        float | None, typer.Option(help="Width in seconds of the moving reference pose (default 0.75).")
+    ] = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+) -> None:
+    """Mine the characteristic key poses of a motion (moments of most articulation before returning)."""
+    from rich.table import Table
+
+    from posecast.keyposes import mine_keyposes
+
+    if out is not None:
+        _check_outputs([out], KEYPOSE_OUTPUTS)
+    motion = _load_motion(file, skeleton, fps)
+    if not 0 <= skip_frames < motion.num_frames:
+        raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
+    options = {
+        k: v
+        for k, v in (
+            ("smoothing_s", smoothing),
+            ("min_separation_s", min_separation),
+            ("prominence", prominence),
+            ("reference_s", reference),
+        )
+        if v is not None
+    }
+    clip = motion.frames(skip_frames)
+    found = mine_keyposes(clip, **options)
+    table = Table(title=f"{file.name}: {len(found)} key poses", title_justify="left")
+    for col in ("frame", "time (s)", "score (m)", "driven by"):
+        table.add_column(col, justify="left" if col == "driven by" else "right")
+    for k in found:
+        table.add_row(
+            str(k.frame + skip_frames),
+            f"{(k.frame + skip_frames) / motion.fps:.3f}",
+            f"{k.score:.3f}",
+            ", ".join(k.joint_names),
+        )
+    console.print(table)
+    if out is None:
+        return
+    if out.suffix.lower() == ".json":
+        from posecast.io import atomic_output
+
+        doc = {
+            "file": str(file),
+            "fps": motion.fps,
+            "skeleton": motion.skeleton.name,
+            "joint_names": list(motion.skeleton.joint_names),
+            "skipped_frames": skip_frames,
+            "options": options,
+            "keyposes": [
+                {
+                    **k.to_dict(),
+                    "frame": k.frame + skip_frames,
+                    "time_s": (k.frame + skip_frames) / motion.fps,
+                    "positions": np.round(clip.positions[k.frame], 6).tolist(),
+                }
+                for k in found
+            ],
+        }
+        with atomic_output(out) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    else:
+        from posecast.keyposes.render import render_keyposes
+
+        render_keyposes(clip, found, out)
+    console.print(f"wrote {out}", highlight=False)
+
+
 # ---------------------------------------------------------------------------------------- bench
 @bench_app.command("cmu-mocap")
 def bench_cmu_mocap(
@@ -288,6 +378,142 @@ def bench_cmu_mocap(
         with atomic_output(json_path) as tmp:
             tmp.write_text(json.dumps(d, indent=1))
         console.print(f"wrote {json_path}", highlight=False)
+
+
+ModelListOpt = Annotated[list[str] | None, typer.Option("--model", help="Model name (repeatable).")]
+ModelsOpt = Annotated[str | None, typer.Option("--models", help="Several models, comma-separated, side by side.")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")]
+
+
+def _bench_models(model: list[str] | None, models: str | None, weights: Path | None, json_path: Path | None):
+    """``{name: forecaster}`` for the bench commands that compare several models.
+
+    Names come from ``--model`` (repeatable) and ``--models a,b,c`` (default: zero-velocity);
+    ``--weights`` goes to the one name that is not a baseline (it may be a label of your choosing).
+    """
+    from posecast.errors import ModelError
+    from posecast.models import available
+
+    names = list(dict.fromkeys([*(model or []), *(n.strip() for n in (models or "").split(",") if n.strip())]))
+    names = names or ["zero-velocity"]
+    if json_path is not None and not json_path.parent.exists():
+        raise ValueRangeError(f"{json_path}: output directory does not exist")
+    known = {m.name: m for m in available()}
+    learned = [n for n in names if n not in known or known[n].kind != "baseline"]
+    if weights is not None and len(learned) != 1:
+        raise ValueRangeError(
+            f"--weights goes with exactly one learned model, got {len(learned)} ({', '.join(learned) or 'none'})"
+        )
+    unknown = [n for n in names if n not in known and weights is None]
+    if unknown:
+        raise ModelError(f"unknown model {unknown[0]!r}; available: {', '.join(known)}")
+    return {n: _get_model(n, weights if n in learned else None) for n in names}
+
+
+def _write_json(d: dict[str, Any], json_path: Path | None) -> None:
+    if json_path is not None:
+        from posecast.io import atomic_output
+
+        with atomic_output(json_path) as tmp:
+            tmp.write_text(json.dumps(d, indent=1))
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+@bench_app.command("cmu-bvh")
+def bench_cmu_bvh(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+) -> None:
+    """Raw CMU BVH test subjects 02 and 08: 2 s observed, 1 s forecast, real millimetres, global and root-relative."""
+    from rich.progress import Progress
+
+    from posecast.evaluation.protocols import cmu_bvh
+
+    forecasters = _bench_models(model, models, weights, json_path)
+    sequences = cmu_bvh.load_sequences()
+    forecasters = cmu_bvh.prepare_models(forecasters)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("windows", total=None)
+
+        def tick(name: str, done: int, total: int) -> None:
+            progress.update(task, description=name, completed=done, total=total)
+
+        result = cmu_bvh.evaluate(forecasters, sequences, progress=tick)
+    cmu_bvh.print_result(result, console)
+    _write_json(result, json_path)
+
+
+@bench_app.command("long-horizon")
+def bench_long_horizon(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    seconds: Annotated[float, typer.Option(help="Whole seconds to roll out (1 to 120).")] = 20,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+    train_reference: Annotated[
+        bool, typer.Option(help="Also score the training subjects' 1-s clips against the test data (a reference row).")
+    ] = True,
+) -> None:
+    """Long rollouts (ST-Transformer supplement H): power-spectrum entropy / KLD and joint speed per second."""
+    from rich.progress import Progress
+
+    from posecast.evaluation.protocols import cmu_bvh, long_horizon
+    from posecast.models.baselines import NearestNeighbour
+
+    n_seconds = long_horizon.check_seconds(seconds)
+    forecasters = _bench_models(model, models, weights, json_path)
+    sequences = cmu_bvh.load_sequences()
+    needs_train = train_reference or any(isinstance(f, NearestNeighbour) for f in forecasters.values())
+    train = [s.positions for s in cmu_bvh.load_sequences(cmu_bvh.TRAIN_SUBJECTS)] if needs_train else None
+    forecasters = cmu_bvh.prepare_models(forecasters, train)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("seeds", total=None)
+
+        def tick(name: str, done: int, total: int) -> None:
+            progress.update(task, description=name, completed=done, total=total)
+
+        result = long_horizon.evaluate(
+            forecasters, n_seconds, sequences, train if train_reference else None, progress=tick
+        )
+    long_horizon.print_result(result, console)
+    _write_json(result, json_path)
+
+
+@bench_app.command("speed")
+def bench_speed(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+    batch: Annotated[int, typer.Option(help="Batch size of the throughput run.")] = 256,
+    min_seconds: Annotated[float, typer.Option(help="Least time spent on each latency measurement (s).")] = 2.0,
+) -> None:
+    """CPU speed: batch-1 latency of a 1 s forecast on one thread (median, p90), batch throughput, parameters."""
+    from rich.progress import Progress
+
+    from posecast.evaluation import speed
+    from posecast.evaluation.protocols import cmu_bvh
+    from posecast.models.baselines import NearestNeighbour
+
+    if batch < 1:
+        raise ValueRangeError(f"--batch must be positive, got {batch}")
+    if not min_seconds >= 0:
+        raise ValueRangeError(f"--min-seconds must be zero or more, got {min_seconds}")
+    forecasters = _bench_models(model, models, weights, json_path)
+    if any(isinstance(f, NearestNeighbour) for f in forecasters.values()):
+        forecasters = cmu_bvh.prepare_models(forecasters)  # indexed as in the cmu-bvh protocol
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("timing", total=None)
+        result = speed.evaluate(
+            forecasters,
+            min_seconds=min_seconds,
+            batch=batch,
+            progress=lambda name: progress.update(task, description=f"timing {name}"),
+        )
+    speed.print_result(result, console)
+    _write_json(result, json_path)
 
 
 # ---------------------------------------------------------------------------------------- train

@@ -1,0 +1,131 @@
+"""Copy a training run's best weights into the package and write its model card.
+
+Usage::
+
+    .venv/bin/python benchmarks/ship_model.py RUN_DIR NAME VARIANT [--mirror-average]
+
+writes ``src/posecast/weights/NAME/VARIANT/{model.safetensors, config.json, MODEL_CARD.md}`` and,
+for ``VARIANT == "cmu-mocap"``, runs ``posecast bench cmu-mocap`` on both protocols with the shipped
+weights (results in ``benchmarks/results/cmu-mocap_{ltd8,all}_NAME.json``), whose tables go into the
+card. The card lists the training data with sha256 hashes, the full config, the training time on
+this machine and the per-epoch validation curve, all read from the run's ``run.json`` and
+``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WEIGHTS = ROOT / "src" / "posecast" / "weights"
+LABELS = ("80", "160", "320", "400", "560", "1000")
+
+
+def _table(result: dict) -> list[str]:
+    out = ["| action | " + " | ".join(LABELS) + " |", "|---|" + "---|" * len(LABELS)]
+    for action, row in {**result["actions"], "average": result["average"]}.items():
+        out.append(f"| {action} | " + " | ".join(f"{row[label]:.2f}" for label in LABELS) + " |")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("variant")
+    parser.add_argument("--which", default="best", choices=["best", "last"])
+    parser.add_argument("--mirror-average", action="store_true", help="ship with mirror-averaged inference on")
+    parser.add_argument("--no-bench", action="store_true")
+    args = parser.parse_args()
+
+    src = args.run / args.which
+    dst = WEIGHTS / args.name / args.variant
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src / "model.safetensors", dst / "model.safetensors")
+    meta = json.loads((src / "config.json").read_text())
+    meta["name"] = args.name
+    meta["config"]["mirror_average"] = bool(args.mirror_average)
+    run = json.loads((args.run / "run.json").read_text())
+    metrics = [json.loads(x) for x in (args.run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    meta["training"] = {
+        "epoch": meta.get("epoch"),
+        "seconds": run.get("training_seconds"),
+        "parameters": run.get("parameters"),
+        "code_version": run.get("code_version"),
+    }
+    meta.pop("run", None)
+    (dst / "config.json").write_text(json.dumps(meta, indent=1))
+
+    results = {}
+    if args.variant == "cmu-mocap" and not args.no_bench:
+        exe = str(Path(sys.executable).parent / "posecast")
+        for protocol in ("ltd8", "all"):
+            out = HERE / "results" / f"cmu-mocap_{protocol}_{args.name}.json"
+            subprocess.run(
+                [exe, "bench", "cmu-mocap", "--model", args.name, "--protocol", protocol, "--json", str(out)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            results[protocol] = json.loads(out.read_text())
+
+    size_mb = (dst / "model.safetensors").stat().st_size / 1e6
+    cfg = run["config"]
+    lines = [
+        f"# Model card: `{args.name}` — weights `{args.variant}`",
+        "",
+        f"- network: `{meta['config']['net']}` with parameters {json.dumps(meta['config']['params'])}; "
+        f"{run.get('parameters'):,} trainable parameters; weights file {size_mb:.2f} MB (safetensors)",
+        f"- skeleton `{meta['config']['skeleton']}`, {meta['config']['fps']:g} fps, reads {meta['config']['history']} "
+        f"frames, predicts {meta['config']['horizon']} per pass (longer horizons autoregressively), canonical frame "
+        f"`{meta['config']['canonical']}`, mirror-averaged inference: {meta['config']['mirror_average']}",
+        f"- trained with `posecast train` for {len(metrics)} epochs "
+        f"(weights from epoch {meta.get('epoch')}, the {'best validation' if args.which == 'best' else 'last'} epoch) "
+        f"in {run.get('training_seconds', 0) / 60:.1f} minutes on {run['machine']['cpus']} CPU cores "
+        f"({run['machine']['threads']} torch threads x {run['machine']['processes']} process(es), torch "
+        f"{run['machine']['torch']}); code version {run.get('code_version')}",
+        f"- windows: {run['windows']['train']} training, {run['windows']['val']} validation (carved from the end of "
+        "each training sequence; no test data seen)",
+        "",
+        "## Training config",
+        "",
+        "```json",
+        json.dumps(cfg, indent=1),
+        "```",
+        "",
+        "## Training data",
+        "",
+        f"Source `{run['data']['source']}`; sha256 of every file:",
+        "",
+    ]
+    lines += [f"- `{f}` `{h}`" for f, h in run["data"]["files"].items()]
+    lines += [
+        "",
+        "## Validation curve (real mm, mean over modelled joints and predicted frames)",
+        "",
+        "| epoch | train loss (mm) | val MPJPE (mm) | val MPJPE last frame (mm) |",
+        "|---|---|---|---|",
+    ]
+    for m in metrics:
+        lines.append(
+            f"| {m['epoch']} | {m['train_loss'] * 1000:.1f} | {m.get('val_mpjpe_mm', float('nan')):.1f} | "
+            f"{m.get('val_mpjpe_mm_last', float('nan')):.1f} |"
+        )
+    for protocol, result in results.items():
+        lines += ["", f"## CMU-Mocap benchmark, protocol `{protocol}`", ""]
+        lines += [
+            f"- {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in result["protocol"].items()
+        ]
+        lines += ["", *_table(result)]
+    (dst / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+    print(f"shipped {dst}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""How fast a forecaster runs on the CPU: batch-1 latency of a 1-second forecast and batch throughput.
+
+Protocol (every number a module constant, printed and stored with the result):
+
+* input: one ``(1, T, J, 3)`` history of the model's own skeleton, ``T`` = the history length at
+  the frame rate the model works at (a `NeuralForecaster`: its config ``history`` frames at its
+  config ``fps``; baselines: 50 frames at 25 fps, the `cmu_bvh` protocol's 2 s); the forecast is
+  1 second at that rate;
+* **latency**: ``torch.set_num_threads(1)`` (restored afterwards), `WARMUP_RUNS` calls and at least
+  `WARMUP_SECONDS` of warm-up, then calls timed one by one with ``time.perf_counter`` until at least
+  `MIN_RUNS` calls *and* ``min_seconds`` have passed (at most `MAX_RUNS` calls); the median and the
+  90th percentile are reported, through ``model.predict`` on the array and through
+  ``model.forecast`` on a `Motion` (the wrapper's overhead: checks, `Forecast` construction);
+* **throughput**: forecasts per second at batch `THROUGHPUT_BATCH` through ``predict`` with torch's
+  default thread count, after one warm-up call, over at least `THROUGHPUT_SECONDS`;
+* numpy's BLAS threads are not limited by this module (set ``OPENBLAS_NUM_THREADS=1`` /
+  ``OMP_NUM_THREADS=1`` before starting Python for strictly single-threaded numpy); the machine
+  record says which of those variables were set.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import ValueRangeError
+from posecast.models.base import Forecaster
+from posecast.motion import Motion
+from posecast.skeletons.base import Skeleton
+
+BASELINE_FPS = 25.0
+BASELINE_HISTORY = 50
+BASELINE_SKELETON = "cmu-bvh-31"
+FORECAST_SECONDS = 1.0
+WARMUP_RUNS = 5
+WARMUP_SECONDS = 0.2
+MIN_RUNS = 50
+MIN_SECONDS = 2.0
+MAX_RUNS = 100_000
+THROUGHPUT_BATCH = 256
+THROUGHPUT_SECONDS = 1.0
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def protocol_description(
+    min_seconds: float = MIN_SECONDS,
+    batch: int = THROUGHPUT_BATCH,
+    throughput_seconds: float = THROUGHPUT_SECONDS,
+    min_runs: int = MIN_RUNS,
+) -> dict[str, Any]:
+    """The protocol as data, printed with every table and stored in every JSON."""
+    return {
+        "benchmark": "speed",
+        "forecast": f"{FORECAST_SECONDS:g} s at the model's frame rate",
+        "history": f"NeuralForecaster: its config history at its config fps; baselines: {BASELINE_HISTORY} frames "
+        f"at {BASELINE_FPS:g} fps on {BASELINE_SKELETON}",
+        "latency": f"batch 1, torch threads 1, {WARMUP_RUNS} warm-up calls (>= {WARMUP_SECONDS:g} s), then >= "
+        f"{min_runs} timed calls and >= {min_seconds:g} s (at most {MAX_RUNS}); median and p90, ms",
+        "paths": "predict(array (1, T, J, 3)) and forecast(Motion) (the wrapper's overhead on top)",
+        "throughput": f"batch {batch} through predict, torch default threads, >= {throughput_seconds:g} s, "
+        "forecasts per second",
+        "blas_threads": "numpy BLAS threads as the environment sets them (see machine)",
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core count, library versions and thread settings of this machine."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "cores_usable": usable,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "torch_threads_default": torch.get_num_threads(),
+        "env": {k: os.environ[k] for k in THREAD_VARS if k in os.environ},
+    }
+
+
+def model_setup(model: Forecaster) -> tuple[float, int, Skeleton, int]:
+    """``(fps, history frames, skeleton, parameter count)`` a speed run uses for ``model``."""
+    from posecast import skeletons
+
+    config = getattr(model, "config", None)
+    net = getattr(model, "net", None)
+    if config is not None and net is not None:  # a NeuralForecaster
+        params = int(sum(p.numel() for p in net.parameters()))
+        return float(config.fps), int(config.history), skeletons.get(config.skeleton), params
+    history = max(BASELINE_HISTORY, int(getattr(model, "min_history", 1)))
+    return BASELINE_FPS, history, skeletons.get(BASELINE_SKELETON), 0
+
+
+def sample_history(skeleton: Skeleton, frames: int, fps: float, batch: int = 1) -> np.ndarray:
+    """A deterministic moving ``(batch, frames, J, 3)`` history in metres for timing runs.
+
+    The skeleton's rest pose (or seeded random points for keypoint layouts without offsets) walking
+    forward at 1.2 m/s with a small per-joint sway, so no model sees a degenerate (static) input.
+    """
+    rng = np.random.default_rng(0)
+    j = skeleton.num_joints
+    rest = skeleton.rest_positions() if skeleton.offsets is not None else rng.normal(0.0, 0.3, (j, 3))
+    t = np.arange(frames) / fps
+    sway = 0.03 * np.sin(2 * np.pi * 1.5 * t[:, None, None] + rng.uniform(0, 2 * np.pi, (1, j, 3)))
+    walk = np.zeros((frames, 1, 3))
+    walk[:, 0, 2] = 1.2 * t
+    one = rest[None] + sway + walk  # (frames, J, 3)
+    return np.repeat(one[None], batch, axis=0)
+
+
+def time_calls(
+    fn: Callable[[], Any],
+    min_runs: int = MIN_RUNS,
+    min_seconds: float = MIN_SECONDS,
+    max_runs: int = MAX_RUNS,
+    warmup_runs: int = WARMUP_RUNS,
+    warmup_seconds: float = WARMUP_SECONDS,
+) -> np.ndarray:
+    """Seconds taken by each of several calls of ``fn`` after a warm-up.
+
+    Returns:
+        ``(N,)`` durations, ``N >= min_runs``; calls continue until ``min_seconds`` of timed calls
+        have passed too, or ``max_runs`` calls.
+    """
+    if min_runs < 1 or max_runs < min_runs or min_seconds < 0:
+        raise ValueRangeError(f"impossible timing budget: {min_runs} to {max_runs} runs, {min_seconds} s")
+    start = time.perf_counter()
+    done = 0
+    while done < warmup_runs or time.perf_counter() - start < warmup_seconds:
+        fn()
+        done += 1
+    times = []
+    total = 0.0
+    while len(times) < max_runs and (len(times) < min_runs or total < min_seconds):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        total += dt
+    return np.array(times)
+
+
+def _ms(times: np.ndarray) -> tuple[float, float]:
+    return float(np.median(times) * 1e3), float(np.percentile(times, 90) * 1e3)
+
+
+def measure(
+    model: Forecaster,
+    min_runs: int = MIN_RUNS,
+    min_seconds: float = MIN_SECONDS,
+    batch: int = THROUGHPUT_BATCH,
+    throughput_seconds: float = THROUGHPUT_SECONDS,
+) -> dict[str, Any]:
+    """Latency and throughput of one model (see the module docstring).
+
+    Returns:
+        ``{"latency_ms_batch1", "latency_ms_batch1_p90", "forecast_latency_ms_batch1",
+        "forecast_latency_ms_batch1_p90", "wrapper_overhead_ms", "latency_runs", "forecast_runs",
+        "throughput_forecasts_per_s", "throughput_batch", "throughput_threads", "parameters", "fps",
+        "history_frames", "forecast_frames", "skeleton", "joints"}``.
+    """
+    import torch
+
+    if batch < 1:
+        raise ValueRangeError(f"throughput batch must be positive, got {batch}")
+    fps, history, skeleton, params = model_setup(model)
+    frames = max(1, round(FORECAST_SECONDS * fps))
+    h1 = sample_history(skeleton, history, fps)
+    motion = Motion(positions=h1[0], fps=fps, skeleton=skeleton)
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        lat = time_calls(lambda: model.predict(h1, frames, 1, fps=fps), min_runs, min_seconds)
+        fc = time_calls(lambda: model.forecast(motion, frames=frames), min_runs, min_seconds)
+    finally:
+        torch.set_num_threads(default_threads)
+    hb = sample_history(skeleton, history, fps, batch)
+    model.predict(hb, frames, 1, fps=fps)  # warm-up at this batch size
+    calls, t0 = 0, time.perf_counter()
+    while calls < 1 or time.perf_counter() - t0 < throughput_seconds:
+        model.predict(hb, frames, 1, fps=fps)
+        calls += 1
+    elapsed = time.perf_counter() - t0
+    p50, p90 = _ms(lat)
+    f50, f90 = _ms(fc)
+    return {
+        "latency_ms_batch1": p50,
+        "latency_ms_batch1_p90": p90,
+        "forecast_latency_ms_batch1": f50,
+        "forecast_latency_ms_batch1_p90": f90,
+        "wrapper_overhead_ms": f50 - p50,
+        "latency_runs": int(lat.shape[0]),
+        "forecast_runs": int(fc.shape[0]),
+        "latency_threads": 1,
+        "throughput_forecasts_per_s": batch * calls / elapsed,
+        "throughput_batch": batch,
+        "throughput_threads": default_threads,
+        "parameters": params,
+        "fps": fps,
+        "history_frames": history,
+        "forecast_frames": frames,
+        "skeleton": skeleton.name,
+        "joints": skeleton.num_joints,
+        **({"indexed_windows": int(model.num_windows)} if hasattr(model, "num_windows") else {}),
+    }
+
+
+def evaluate(
+    models: Mapping[str, Forecaster],
+    min_runs: int = MIN_RUNS,
+    min_seconds: float = MIN_SECONDS,
+    batch: int = THROUGHPUT_BATCH,
+    throughput_seconds: float = THROUGHPUT_SECONDS,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Speed of several models on this machine.
+
+    Returns:
+        ``{"protocol", "machine", "model", "latency_ms_batch1", "models": {name: measure(...)}}``; the
+        top-level ``model`` / ``latency_ms_batch1`` are those of the first model (the only one when a
+        single model is measured), so a one-model result reads flat.
+    """
+    if not models:
+        raise ValueRangeError("no model to time")
+    protocol = protocol_description(min_seconds, batch, throughput_seconds, min_runs)
+    out: dict[str, Any] = {"protocol": protocol, "machine": machine_info()}
+    results = {}
+    for name, model in models.items():
+        if progress:
+            progress(name)
+        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds)
+    first = next(iter(results))
+    out.update(model=first, latency_ms_batch1=results[first]["latency_ms_batch1"], models=results)
+    return out
+
+
+def print_result(result: Mapping[str, Any], console: Any = None) -> None:
+    """Print the protocol, the machine and a table with one row per model."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from posecast.evaluation.report import protocol_lines
+
+    console = console or Console()
+    console.print(f"[bold]{', '.join(result['models'])}[/bold] on {result['protocol']['benchmark']}")
+    for line in protocol_lines(result["protocol"]):
+        console.print(f"  {line}", highlight=False)
+    m = result["machine"]
+    console.print(
+        f"machine: {m['cpu']}, {m['cores']} cores ({m['cores_usable']} usable), torch {m['torch']} "
+        f"(default {m['torch_threads_default']} threads), numpy {m['numpy']}"
+        + (", " + ", ".join(f"{k}={v}" for k, v in m["env"].items()) if m["env"] else ""),
+        highlight=False,
+    )
+    first = next(iter(result["models"].values()))
+    table = Table(title="speed", title_justify="left")
+    columns = ("model", "params", "history", "predict p50 ms", "p90", "forecast p50 ms", "p90")
+    for col in (*columns, f"forecasts/s (batch {first['throughput_batch']}, {first['throughput_threads']} thr)"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, r in result["models"].items():
+        table.add_row(
+            name,
+            f"{r['parameters']:,}",
+            f"{r['history_frames']} @ {r['fps']:g} fps",
+            f"{r['latency_ms_batch1']:.3f}",
+            f"{r['latency_ms_batch1_p90']:.3f}",
+            f"{r['forecast_latency_ms_batch1']:.3f}",
+            f"{r['forecast_latency_ms_batch1_p90']:.3f}",
+            f"{r['throughput_forecasts_per_s']:,.0f}",
+        )
+    console.print(table)

@@ -1,0 +1,270 @@
+"""Training and evaluation pairs for characteristic-pose forecasting: observed frames -> next key pose.
+
+Following Diller et al. (CVPR 2022, Sec. 6), an input is ``observed`` consecutive frames (10 at
+25 fps in the paper) and the target is the next characteristic pose; every pose is hip-centred
+(root-relative: each frame minus its own root joint; no rotation), as in their loaders.
+
+Which windows (all frame numbers at the output rate ``fps``; ``k`` a key frame, ``p`` the key frame
+before it, ``O = observed``):
+
+* A window ``[s, s + O)`` belongs to key ``k`` when its last frame lies in ``[p, k)``: the next key
+  pose strictly after the observation is ``k``. So ``s`` runs from ``s_min = max(0, p - O + 1)``
+  (``0`` for the first key: the start of the clip) to ``s_max = k - O`` (the last observed frame is
+  the frame right before the key pose). Keys with ``k < O`` have no window.
+* ``starts="random"`` (training): ``starts_per_key`` starts drawn uniformly from
+  ``[s_min, s_max]`` with ``numpy.random.default_rng(seed)``; the paper draws a fresh one every
+  epoch and repeats each sequence 25 times per epoch, which ``starts_per_key=25`` imitates.
+* ``starts="evaluation"``: the paper's five fixed test inputs "evenly distributed between the
+  beginning of the sequence and N frames before the characteristic pose". Its code (the
+  ``input_start`` modes ``contact``, ``onethird``, ``middle``, ``twothirds``, ``charpose``) puts them
+  at ``s_min + (0, n // 3, n // 2, 2 * (n // 3), n)`` with ``n = s_max - s_min``; so do we, and the
+  reported error is the mean over the five.
+
+Key poses are mined from each motion at its own frame rate (`posecast.keyposes.mine_keyposes`,
+options in ``mining``) or given (e.g. from annotations), and mapped to the nearest output frame.
+
+`cmu_bvh_pairs` builds the pairs of the CMU BVH subject split (train 01, 05, 06, 07; test 02, 08:
+`posecast.training.data.CMU_BVH_TRAIN_SUBJECTS` / ``CMU_BVH_TEST_SUBJECTS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from posecast.errors import SkeletonError, ValueRangeError
+from posecast.keyposes.mining import KeyPose, mine_keyposes
+from posecast.motion import Motion, check_fps
+from posecast.skeletons.base import Skeleton
+
+EVALUATION_STARTS = ("start", "one-third", "middle", "two-thirds", "latest")
+"""Names of the paper's five evaluation inputs, in the order `evaluation_starts` returns them."""
+
+Starts = Literal["random", "evaluation"]
+
+
+def evaluation_starts(s_min: int, s_max: int) -> np.ndarray:
+    """``(5,)`` window starts of the paper's evaluation inputs between ``s_min`` and ``s_max`` (inclusive)."""
+    if s_max < s_min:
+        raise ValueRangeError(f"empty start range [{s_min}, {s_max}]")
+    n = s_max - s_min
+    return s_min + np.array([0, n // 3, n // 2, 2 * (n // 3), n], dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class KeyPosePairs:
+    """Observed windows and the key pose that follows each.
+
+    Attributes:
+        observed: ``(N, O, J, 3)`` float32 root-relative positions (metres) of the observed frames.
+        target: ``(N, J, 3)`` float32 root-relative positions of the next key pose.
+        motion_index: ``(N,)`` which input motion each pair comes from.
+        start_frame: ``(N,)`` first observed frame (at ``fps``).
+        key_frame: ``(N,)`` frame of the target key pose (at ``fps``).
+        time_to_key: ``(N,)`` seconds from the last observed frame to the key pose (``>= 1 / fps``).
+        start_kind: ``(N,)`` ``"random"`` or one of `EVALUATION_STARTS`.
+        files: source of each input motion (``metadata["source"]``, else ``"motion <i>"``).
+        key_frames: for each input motion, its key frames at ``fps`` (``(K_i,)``, increasing).
+        skeleton: joint layout.
+        fps: frame rate of the windows.
+    """
+
+    observed: np.ndarray
+    target: np.ndarray
+    motion_index: np.ndarray
+    start_frame: np.ndarray
+    key_frame: np.ndarray
+    time_to_key: np.ndarray
+    start_kind: np.ndarray
+    files: tuple[str, ...]
+    key_frames: tuple[np.ndarray, ...]
+    skeleton: Skeleton
+    fps: float
+
+    def __len__(self) -> int:
+        return int(self.observed.shape[0])
+
+    def metadata(self, i: int) -> dict[str, Any]:
+        """Facts about pair ``i``: file, key frame, start frame, time to the key pose, start kind."""
+        return {
+            "file": self.files[int(self.motion_index[i])],
+            "key_frame": int(self.key_frame[i]),
+            "start_frame": int(self.start_frame[i]),
+            "time_to_key_s": float(self.time_to_key[i]),
+            "start_kind": str(self.start_kind[i]),
+        }
+
+
+def _check_count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueRangeError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def _key_frames(keys: Sequence[KeyPose], fps: float, num_frames: int) -> np.ndarray:
+    frames = np.array([int(round(k.time * fps)) for k in keys], dtype=np.int64)
+    return np.unique(frames[(frames >= 0) & (frames < num_frames)])
+
+
+def build_pairs(
+    motions: Sequence[Motion],
+    *,
+    fps: float = 25.0,
+    observed: int = 10,
+    starts_per_key: int = 1,
+    seed: int = 0,
+    starts: Starts = "random",
+    keyposes: Sequence[Sequence[KeyPose]] | None = None,
+    mining: Mapping[str, Any] | None = None,
+) -> KeyPosePairs:
+    """Pairs (observed window -> next key pose) from any motions (rules in the module docstring).
+
+    Args:
+        motions: motions on one skeleton layout, any frame rates (rest frames already dropped).
+        fps: rate of the windows; each motion is resampled to it (linear interpolation).
+        observed: frames per observed window.
+        starts_per_key: random windows per key pose (``starts="random"`` only).
+        seed: seed of the random starts.
+        starts: ``"random"`` (training) or ``"evaluation"`` (the paper's five fixed inputs per key).
+        keyposes: per motion, its key poses (their ``time`` is used); default: mined.
+        mining: options for `mine_keyposes` when mining.
+
+    Returns:
+        the pairs, ordered by motion, key pose, then start.
+
+    Raises:
+        ValueRangeError: bad counts, rates or ``starts``; ``keyposes`` not one list per motion.
+        SkeletonError: motions on different skeletons.
+    """
+    fps = check_fps(fps)
+    observed = _check_count("observed", observed)
+    starts_per_key = _check_count("starts_per_key", starts_per_key)
+    if starts not in ("random", "evaluation"):
+        raise ValueRangeError(f"starts must be 'random' or 'evaluation', not {starts!r}")
+    motions = list(motions)
+    if not motions:
+        raise ValueRangeError("no motions to build pairs from")
+    skel = motions[0].skeleton
+    for m in motions[1:]:
+        if not m.skeleton.same_layout(skel):
+            raise SkeletonError(f"motions on different skeletons: {skel.name!r} and {m.skeleton.name!r}")
+    if keyposes is not None and len(keyposes) != len(motions):
+        raise ValueRangeError(f"keyposes has {len(keyposes)} entries for {len(motions)} motions")
+    rng = np.random.default_rng(seed)
+    windows: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    rows: list[tuple[int, int, int, str]] = []  # (motion, start, key, kind)
+    files: list[str] = []
+    all_keys: list[np.ndarray] = []
+    idx = np.arange(observed)
+    for i, motion in enumerate(motions):
+        files.append(str(motion.metadata.get("source") or f"motion {i}"))
+        keys = mine_keyposes(motion, **dict(mining or {})) if keyposes is None else keyposes[i]
+        resampled = motion.resample(fps)
+        rel = resampled.positions - resampled.positions[:, :1]
+        frames = _key_frames(keys, fps, resampled.num_frames)
+        all_keys.append(frames)
+        prev: int | None = None
+        for k in frames.tolist():
+            s_min = 0 if prev is None else max(0, prev - observed + 1)
+            s_max = k - observed
+            prev = k
+            if s_max < s_min:
+                continue
+            if starts == "random":
+                chosen = rng.integers(s_min, s_max + 1, size=starts_per_key)
+                kinds = ["random"] * starts_per_key
+            else:
+                chosen = evaluation_starts(s_min, s_max)
+                kinds = list(EVALUATION_STARTS)
+            for s, kind in zip(chosen.tolist(), kinds, strict=True):
+                rows.append((i, s, k, kind))
+            windows.append(rel[chosen[:, None] + idx])
+            targets.append(np.repeat(rel[k][None], chosen.shape[0], axis=0))
+    j = skel.num_joints
+    if rows:
+        obs = np.concatenate(windows).astype(np.float32)
+        tgt = np.concatenate(targets).astype(np.float32)
+    else:
+        obs, tgt = np.zeros((0, observed, j, 3), np.float32), np.zeros((0, j, 3), np.float32)
+    table = np.array([r[:3] for r in rows], dtype=np.int64).reshape(-1, 3)
+    last = table[:, 1] + observed - 1
+    return KeyPosePairs(
+        observed=obs,
+        target=tgt,
+        motion_index=table[:, 0],
+        start_frame=table[:, 1],
+        key_frame=table[:, 2],
+        time_to_key=(table[:, 2] - last) / fps,
+        start_kind=np.array([r[3] for r in rows], dtype=str),
+        files=tuple(files),
+        key_frames=tuple(all_keys),
+        skeleton=skel,
+        fps=fps,
+    )
+
+
+def cmu_bvh_motions_native(subjects: Sequence[str]) -> tuple[list[Motion], list[Path]]:
+    """The CMU BVH files of ``subjects`` at their own 120 Hz, the synthetic T-pose (frame 0) dropped."""
+    from posecast.data import dataset_dir
+    from posecast.errors import DataNotFoundError
+    from posecast.io import load
+
+    root = dataset_dir("cmu_bvh")
+    assert root is not None
+    paths = sorted(p for s in subjects for p in (root / s).glob("*.bvh"))
+    if not paths:
+        raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
+    return [load(p)[1:] for p in paths], paths
+
+
+def cmu_bvh_pairs(
+    split: Literal["train", "test"] = "train",
+    *,
+    subjects: Sequence[str] | None = None,
+    fps: float = 25.0,
+    observed: int = 10,
+    starts_per_key: int = 1,
+    seed: int = 0,
+    starts: Starts | None = None,
+    mining: Mapping[str, Any] | None = None,
+) -> KeyPosePairs:
+    """Pairs from the CMU BVH subject split (``$POSECAST_DATA/cmu_bvh``), key poses mined at 120 Hz.
+
+    Args:
+        split: ``"train"`` (subjects 01, 05, 06, 07) or ``"test"`` (02, 08).
+        subjects: a subset of the split's subjects (default: all of them); subjects of the other
+            split are refused, so test data never leaks into training.
+        starts: default ``"random"`` for train, ``"evaluation"`` (the paper's five inputs) for test.
+        fps, observed, starts_per_key, seed, mining: as in `build_pairs`.
+
+    Raises:
+        DataNotFoundError: ``POSECAST_DATA`` is not set or holds no ``cmu_bvh`` folder.
+        ValueRangeError: an unknown split or a subject outside it.
+    """
+    from posecast.training.data import CMU_BVH_TEST_SUBJECTS, CMU_BVH_TRAIN_SUBJECTS
+
+    split_subjects = {"train": CMU_BVH_TRAIN_SUBJECTS, "test": CMU_BVH_TEST_SUBJECTS}
+    if split not in split_subjects:
+        raise ValueRangeError(f"split must be 'train' or 'test', not {split!r}")
+    allowed = split_subjects[split]
+    chosen = tuple(allowed if subjects is None else subjects)
+    outside = [s for s in chosen if s not in allowed]
+    if outside or not chosen:
+        raise ValueRangeError(
+            f"subjects {', '.join(outside) or '(none)'} are not in the {split} split ({', '.join(allowed)})"
+        )
+    motions, _ = cmu_bvh_motions_native(chosen)
+    return build_pairs(
+        motions,
+        fps=fps,
+        observed=observed,
+        starts_per_key=starts_per_key,
+        seed=seed,
+        starts=starts or ("random" if split == "train" else "evaluation"),
+        mining=mining,
+    )

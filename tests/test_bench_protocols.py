@@ -1,0 +1,328 @@
+"""The cmu-bvh, long-horizon and speed benchmarks: protocol constants, window counts, hand-computed
+errors, the collapse indicator, JSON keys and the command line's errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast import skeletons
+from posecast.cli.app import main
+from posecast.errors import ValueRangeError
+from posecast.evaluation import speed
+from posecast.evaluation.metrics import power_spectrum, ps_entropy, ps_kld
+from posecast.evaluation.protocols import cmu_bvh
+from posecast.evaluation.protocols import long_horizon as lh
+from posecast.models.baselines import NearestNeighbour
+from posecast.models.neural import NeuralConfig, NeuralForecaster
+from posecast.synthetic import synthetic_walk
+
+TINY = NeuralConfig(net="dct-mlp", skeleton="cmu-bvh-31", fps=25.0, history=8, horizon=6, params={"blocks": 2})
+
+
+def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "posecast", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def glide(frames: int, velocity=(0.0, 0.0, 1.2)) -> np.ndarray:
+    """``(frames, 31, 3)``: the cmu-bvh-31 rest pose translated rigidly at ``velocity`` m/s (25 fps)."""
+    rest = skeletons.get("cmu-bvh-31").rest_positions()
+    t = np.arange(frames)[:, None, None] / 25.0
+    return rest[None] + t * np.asarray(velocity)[None, None]
+
+
+def walks(*seconds: float) -> list[cmu_bvh.TestSequence]:
+    return [
+        cmu_bvh.TestSequence(
+            f"walk{i}", synthetic_walk(seconds=s, fps=25.0, speed=1.0 + 0.2 * i).positions, (f"subject {i:02d}", "walk")
+        )
+        for i, s in enumerate(seconds)
+    ]
+
+
+# ------------------------------------------------------------------------------------- cmu-bvh
+def test_cmu_bvh_protocol_constants():
+    assert (cmu_bvh.FPS, cmu_bvh.INPUT_N, cmu_bvh.OUTPUT_N, cmu_bvh.STRIDE) == (25.0, 50, 25, 10)
+    assert cmu_bvh.SUBJECTS == ("02", "08") and cmu_bvh.TRAIN_SUBJECTS == ("01", "05", "06", "07")
+    # the labels are real time at 25 fps: frame k (1-based) ends k * 40 ms after the last observed frame
+    assert [k + 1 for k in cmu_bvh.REPORT_FRAMES.values()] == [2, 4, 8, 10, 14, 25]
+    assert [int(lbl) for lbl in cmu_bvh.REPORT_FRAMES] == [(k + 1) * 40 for k in cmu_bvh.REPORT_FRAMES.values()]
+    np.testing.assert_array_equal(cmu_bvh.window_starts(101), [0, 10, 20])
+    np.testing.assert_array_equal(cmu_bvh.window_starts(75), [0])
+    assert len(cmu_bvh.window_starts(74)) == 0
+    assert len(cmu_bvh.window_starts(551)) == 48  # (551 - 75) // 10 + 1
+    d = cmu_bvh.protocol_description()
+    assert "every 10 frames" in d["windows"] and "millimetres" in d["units"]
+
+
+@pytest.mark.parametrize(
+    ("description", "group"),
+    [
+        ("walk", "walk"),
+        ("slow walk/stride", "walk"),
+        ("walk, exaggerated stride", "walk"),
+        ("run/jog", "run"),
+        ("jump, balance", "jump"),
+        ("playground - forward jumps, turn around", "jump"),
+        ("punch/strike", "other"),
+        ("swordplay", "other"),
+    ],
+)
+def test_activity_groups(description, group):
+    assert cmu_bvh.activity(description) == group
+
+
+def test_real_test_subjects_give_206_windows(cmu_bvh_dir):
+    seqs = cmu_bvh.load_sequences(data_dir=cmu_bvh_dir)
+    assert len(seqs) == 21 and all(s.positions.shape[1:] == (31, 3) for s in seqs)
+    frames = {s.name: s.positions.shape[0] for s in seqs}
+    # INDEX.csv: 02_05 has 1854 motion frames at 120 Hz -> (1854 - 1) / 120 s -> floor(15.442 * 25) + 1 = 387
+    assert frames["02/02_05.bvh"] == 387 and frames["08/08_04.bvh"] == 101 and frames["02/02_03.bvh"] == 36
+    windows, where = cmu_bvh.make_windows(seqs)
+    assert windows.shape == (206, 75, 31, 3) and where[0] == ("02/02_04.bvh", 0)
+    groups = {s.name: s.groups for s in seqs}
+    assert groups["02/02_04.bvh"] == ("subject 02", "jump") and groups["08/08_11.bvh"] == ("subject 08", "walk")
+    counts: dict[str, int] = {}
+    for name, _ in where:
+        for g in groups[name]:
+            counts[g] = counts.get(g, 0) + 1
+    assert counts == {"subject 02": 202, "subject 08": 4, "jump": 3, "other": 199, "walk": 4}
+    # heights in metres, frame 0 (the T-pose) gone: the first frame is not the symmetric rest pose
+    assert 1.2 < seqs[0].positions[..., 1].max() < 2.0
+
+
+def test_cmu_bvh_errors_are_hand_computable():
+    seq = [
+        cmu_bvh.TestSequence("glide", glide(101), ("subject 99", "walk")),
+        cmu_bvh.TestSequence("short", glide(60), ("subject 98", "other")),
+    ]
+    models = {"zero-velocity": posecast.models.get("zero-velocity"), "cv": posecast.models.get("constant-velocity")}
+    r = cmu_bvh.evaluate(models, seq)
+    zv, cv = r["models"]["zero-velocity"], r["models"]["cv"]
+    # a rigid glide at 1.2 m/s: zero-velocity is off by 1.2 m/s x t in real mm, constant-velocity exact
+    for label, k in cmu_bvh.REPORT_FRAMES.items():
+        assert zv["average"][label] == pytest.approx(1.2 * (k + 1) / 25.0 * 1000.0)
+        assert zv["root_relative"][label] == pytest.approx(0.0, abs=1e-9)
+        assert cv["average"][label] == pytest.approx(0.0, abs=1e-6)
+    assert zv["windows"] == {"all": 3, "subject 99": 3, "walk": 3}  # "short" has no window: left out
+    assert r["protocol"]["files_without_windows"] == ["short"] and r["protocol"]["window_count"] == 3
+    assert len(zv["per_frame"]) == 25 and set(zv["groups"]) == {"subject 99", "walk"}
+
+
+def test_cmu_bvh_zero_velocity_matches_a_direct_computation():
+    seqs = walks(4.0, 5.0)
+    r = cmu_bvh.evaluate({"zv": posecast.models.get("zero-velocity")}, seqs)
+    windows, _ = cmu_bvh.make_windows(seqs)
+    err = np.linalg.norm(windows[:, 50:] - windows[:, 49:50], axis=-1).mean(axis=(0, 2)) * 1000.0
+    rr = windows - windows[..., :1, :]
+    err_rr = np.linalg.norm(rr[:, 50:] - rr[:, 49:50], axis=-1).mean(axis=(0, 2)) * 1000.0
+    np.testing.assert_allclose(r["models"]["zv"]["per_frame"], err)
+    np.testing.assert_allclose(r["models"]["zv"]["per_frame_root_relative"], err_rr)
+    assert r["models"]["zv"]["average"]["1000"] == pytest.approx(err[24])
+
+
+def test_nearest_neighbour_is_refitted_for_the_protocol():
+    train = [glide(101), glide(80, (0.5, 0.0, 0.0))]
+    models = cmu_bvh.prepare_models({"nn": posecast.models.get("nearest-neighbour")}, train)
+    nn = models["nn"]
+    assert isinstance(nn, NearestNeighbour) and (nn.window, nn.horizon, nn.stride) == (50, 25, cmu_bvh.NN_STRIDE)
+    assert nn.num_windows == 14 + 3  # starts 0..26 step 2, and 0..4 step 2
+    # a glide's neighbour is a glide: the forecast continues it exactly
+    seq = [cmu_bvh.TestSequence("glide", glide(101), ("subject 99", "walk"))]
+    r = cmu_bvh.evaluate(models, seq)
+    assert r["models"]["nn"]["average"]["1000"] == pytest.approx(0.0, abs=1e-3)
+
+
+# -------------------------------------------------------------------------------- long-horizon
+@pytest.mark.parametrize("bad", [0, -1, 2.5, 121, float("nan"), "20"])
+def test_seconds_must_be_whole_and_in_range(bad):
+    with pytest.raises(ValueRangeError, match="--seconds"):
+        lh.check_seconds(bad)
+
+
+def test_spectral_stats_equal_the_metrics():
+    rng = np.random.default_rng(3)
+    p, g = rng.normal(size=(7, 25, 4, 3)), rng.normal(size=(30, 25, 4, 3)).cumsum(axis=1)
+    s = lh.spectral_stats(p, power_spectrum(g))
+    assert s["entropy"] == pytest.approx(float(ps_entropy(p)), rel=1e-10)
+    assert s["kld_pred_gt"] == pytest.approx(float(ps_kld(p, g, direction="pred_gt")), rel=1e-10)
+    assert s["kld_gt_pred"] == pytest.approx(float(ps_kld(p, g, direction="gt_pred")), rel=1e-10)
+    assert s["kld"] == pytest.approx(float(ps_kld(p, g)), rel=1e-10)
+
+
+def test_zero_velocity_collapses_and_constant_velocity_does_not():
+    seqs = walks(4.0, 4.0)
+    models = {n: posecast.models.get(n) for n in ("zero-velocity", "constant-velocity")}
+    r = lh.evaluate(models, 3, seqs, train_sequences=[s.positions for s in walks(3.0)])
+    assert r["protocol"]["seed_count"] == 6 and r["protocol"]["seconds"] == 3
+    # joints at the hips in every frame (LHipJoint, RHipJoint, LowerBack) are left out with the root
+    assert r["protocol"]["joints_used"] == 27
+    # every 25-frame window of two 101-frame walks
+    assert r["protocol"]["reference_windows"] == 2 * 77
+    zv, cv = r["models"]["zero-velocity"]["per_second"], r["models"]["constant-velocity"]["per_second"]
+    assert [row["second"] for row in zv] == [1, 2, 3]
+    assert all(row["speed_m_s"] == 0.0 and row["speed_ratio"] == 0.0 for row in zv)
+    assert all(row["entropy"] < 1e-3 for row in zv)  # a frozen pose: all power at 0 Hz (+ the 1e-8 floor)
+    assert all(row["kld"] > 0.5 for row in zv)
+    # constant velocity keeps every root-relative joint moving at its last speed: the same every second
+    assert all(row["speed_m_s"] > 0.05 for row in cv)
+    assert cv[0]["speed_m_s"] == pytest.approx(cv[2]["speed_m_s"], rel=1e-9)
+    td = r["models"]["zero-velocity"]["test_data"]
+    assert td == r["test_data"] and td["speed_m_s"] > 0.1 and td["entropy"] > 0
+    assert cv[0]["speed_ratio"] == pytest.approx(cv[0]["speed_m_s"] / td["speed_m_s"])
+    keys = {"second", "entropy", "kld_pred_gt", "kld_gt_pred", "kld", "speed_m_s", "speed_ratio"}
+    assert set(zv[0]) == keys
+    assert r["train_data"]["kld"] == pytest.approx(
+        0.5 * (r["train_data"]["kld_pred_gt"] + r["train_data"]["kld_gt_pred"])
+    )
+    json.dumps(r)  # plain JSON types throughout
+
+
+# ------------------------------------------------------------------------------------- speed
+def test_speed_result_has_the_required_keys():
+    tiny = NeuralForecaster(TINY, name="tiny")
+    models = {"zero-velocity": posecast.models.get("zero-velocity"), "tiny": tiny}
+    r = speed.evaluate(models, min_runs=5, min_seconds=0.0, batch=4, throughput_seconds=0.05)
+    assert r["model"] == "zero-velocity" and r["latency_ms_batch1"] == r["models"]["zero-velocity"]["latency_ms_batch1"]
+    assert {"cpu", "cores", "torch", "torch_threads_default"} <= set(r["machine"])
+    zv, t = r["models"]["zero-velocity"], r["models"]["tiny"]
+    for m in (zv, t):
+        assert m["latency_runs"] >= 5 and m["latency_threads"] == 1
+        assert 0 < m["latency_ms_batch1"] <= m["latency_ms_batch1_p90"]
+        assert m["throughput_forecasts_per_s"] > 0 and m["throughput_batch"] == 4
+    assert (zv["parameters"], zv["history_frames"], zv["fps"], zv["forecast_frames"]) == (0, 50, 25.0, 25)
+    assert t["parameters"] == sum(p.numel() for p in tiny.net.parameters()) > 0
+    assert (t["history_frames"], t["fps"], t["forecast_frames"]) == (8, 25.0, 25)
+    json.dumps(r)
+
+
+def test_time_calls_counts_and_budget():
+    calls = []
+    times = speed.time_calls(lambda: calls.append(1), min_runs=7, min_seconds=0.0, warmup_runs=3, warmup_seconds=0.0)
+    assert times.shape == (7,) and len(calls) == 10 and (times >= 0).all()
+    with pytest.raises(ValueRangeError):
+        speed.time_calls(lambda: None, min_runs=0)
+
+
+# ------------------------------------------------------------------------------------ the CLI
+def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``posecast *args`` in this process through the console entry point: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["posecast", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    captured = capsys.readouterr()
+    return exc.value.code, captured.out, captured.err
+
+
+def test_unknown_model_is_one_line_exit_2_in_a_real_process(tmp_path):
+    r = run("bench", "long-horizon", "--model", "nope", env_extra={"POSECAST_DATA": str(tmp_path)})
+    assert r.returncode == 2 and "unknown model 'nope'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench", "cmu-bvh", "--model", "nope"], "unknown model 'nope'"),
+        (["bench", "long-horizon", "--models", "zero-velocity,nope"], "unknown model 'nope'"),
+        (["bench", "speed", "--model", "nope"], "unknown model 'nope'"),
+        (["bench", "long-horizon", "--seconds", "0"], "--seconds"),
+        (["bench", "long-horizon", "--seconds", "2.5"], "--seconds"),
+        (["bench", "long-horizon", "--seconds", "-3"], "--seconds"),
+        (["bench", "speed", "--batch", "0"], "--batch"),
+        (["bench", "cmu-bvh", "--models", "zero-velocity,constant-velocity", "--weights", "{tmp}"], "--weights"),
+        (["bench", "speed", "--model", "my-run", "--weights", "{tmp}"], "config.json"),
+        (["bench", "cmu-bvh", "--json", "{tmp}/no/such/dir/out.json"], "does not exist"),
+    ],
+)
+def test_bad_arguments_are_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("POSECAST_DATA", str(tmp_path / "nowhere"))
+    code, out, err = cli(monkeypatch, capsys, *[a.format(tmp=tmp_path) for a in args])
+    assert code == 2, (out, err)
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bench_speed_cli_with_weights_writes_json(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    NeuralForecaster(TINY, name="tiny").save(run_dir / "best")
+    out = tmp_path / "speed.json"
+    code, stdout, err = cli(
+        monkeypatch,
+        capsys,
+        "bench",
+        "speed",
+        "--models",
+        "tiny,zero-velocity",
+        "--weights",
+        str(run_dir),
+        "--json",
+        str(out),
+        "--min-seconds",
+        "0",
+        "--batch",
+        "8",
+    )
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["model"] == "tiny" and d["latency_ms_batch1"] > 0 and list(d["models"]) == ["tiny", "zero-velocity"]
+    assert d["models"]["tiny"]["parameters"] > 0 and d["models"]["tiny"]["latency_runs"] >= speed.MIN_RUNS
+    text = " ".join(stdout.split())
+    assert "torch threads 1" in text and "params" in text
+
+
+def test_bench_cmu_bvh_and_long_horizon_cli(cmu_bvh_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("POSECAST_DATA", str(cmu_bvh_dir.parent))
+    out = tmp_path / "bvh.json"
+    code, stdout, err = cli(
+        monkeypatch,
+        capsys,
+        "bench",
+        "cmu-bvh",
+        "--model",
+        "zero-velocity",
+        "--model",
+        "constant-velocity",
+        "--json",
+        str(out),
+    )
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["protocol"]["window_count"] == 206 and d["protocol"]["subjects"] == ["02", "08"]
+    zv = d["models"]["zero-velocity"]
+    assert set(zv) >= {"average", "root_relative", "groups"} and zv["windows"]["subject 08"] == 4
+    assert list(zv["average"]) == ["80", "160", "320", "400", "560", "1000"]
+    # zero-velocity errors grow with the horizon; constant velocity wins at 80 ms
+    assert np.all(np.diff(list(zv["average"].values())) > 0)
+    assert d["models"]["constant-velocity"]["average"]["80"] < zv["average"]["80"]
+    text = " ".join(stdout.split())
+    assert "a start every 10 frames" in text and "real millimetres" in text and "subject 08 4" in text
+    out = tmp_path / "long.json"
+    code, stdout, err = cli(
+        monkeypatch,
+        capsys,
+        "bench",
+        "long-horizon",
+        "--models",
+        "zero-velocity,constant-velocity",
+        "--seconds",
+        "2",
+        "--json",
+        str(out),
+        "--no-train-reference",
+    )
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["protocol"]["seed_count"] == 206 and len(d["models"]["zero-velocity"]["per_second"]) == 2
+    assert d["models"]["zero-velocity"]["per_second"][1]["speed_m_s"] == 0.0
+    assert d["models"]["constant-velocity"]["per_second"][1]["speed_ratio"] > 0.1
+    assert "train_data" not in d and d["test_data"]["speed_m_s"] > 0.1
