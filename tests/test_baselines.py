@@ -73,11 +73,21 @@ def test_nearest_neighbour_finds_the_continuation(walk):
     # K hypotheses, nearest first; the walk is periodic, so the second is one gait cycle away
     fc3 = nn.forecast(query, frames=30, samples=3)
     assert fc3.samples.shape == (3, 30, 31, 3)
-    np.testing.assert_allclose(fc3.samples[0, 25:], np.broadcast_to(fc3.samples[0, 24], (5, 31, 3)))  # held
+    # beyond the indexed 25 frames it searches again from the end of the forecast: frames 75..79
+    np.testing.assert_allclose(fc3.samples[0, 25:], walk.positions[75:80] + shift, atol=1e-5)
     with pytest.raises(ModelError, match="fit"):
         NearestNeighbour().forecast(query, frames=5)
     with pytest.raises(ValueRangeError, match="fps"):
         nn.forecast(query.resample(50.0), frames=5)
+
+
+def test_nearest_neighbour_ignores_heading(walk):
+    # the same walk turned by 90 degrees about the vertical finds the same continuation, turned
+    nn = NearestNeighbour(window=10, horizon=25).fit([walk.frames(0, 100)])
+    turn = np.array([[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]])
+    query = posecast.Motion(walk.positions[40:50] @ turn.T, 25.0, walk.skeleton)
+    fc = nn.forecast(query, frames=10)
+    np.testing.assert_allclose(fc.samples[0], walk.positions[50:60] @ turn.T, atol=1e-5)
 
 
 def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
@@ -89,6 +99,7 @@ def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
     np.testing.assert_allclose(
         res.samples[0], query.positions[-1] + (walk.positions[50:55] - walk.positions[49]), atol=1e-5
     )
-    # literal: the neighbour's own frames, moved to the observed root
+    # literal: the neighbour's own frames, moved to the observed root in the ground plane
     shift = query.positions[-1, 0] - walk.positions[49, 0]
+    shift[1] = 0.0
     np.testing.assert_allclose(lit.samples[0], walk.positions[50:55] + shift, atol=1e-5)

@@ -362,7 +362,7 @@ def bench_cmu_mocap(
         raise ValueRangeError(f"{json_path}: output directory does not exist")
     forecaster = _get_model(model, weights)
     if getattr(forecaster, "fit", None) is not None and getattr(forecaster, "num_windows", 1) == 0:
-        forecaster.fit(cmu_mocap.training_windows(), fps=cmu_mocap.FPS)
+        forecaster.fit(cmu_mocap.training_windows(), fps=cmu_mocap.FPS, skeleton="cmu-mocap-38")
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("windows", total=None)
 

@@ -9,6 +9,7 @@ import numpy as np
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.models.base import Forecaster, ModelInfo, register_model
 from posecast.motion import Motion
+from posecast.skeletons.base import Skeleton
 
 
 class ZeroVelocity(Forecaster):
@@ -41,45 +42,71 @@ class NearestNeighbour(Forecaster):
     """PHD's nearest-neighbour baseline: find the training window closest to the observed frames and
     return its continuation.
 
-    Windows are compared after moving both so that the root of their last frame is at the origin
-    (so global position does not matter, pose and recent motion do). With ``residual=True`` (the
-    default) the forecast is the observed last pose plus the neighbour's per-joint displacement from
-    its own last observed pose, so it starts where the observation ends; with ``residual=False`` it is
-    the neighbour's continuation itself, moved to the observed root (PHD's literal baseline, which
-    jumps to the neighbour's pose at the first frame). With ``samples=K`` the K nearest windows give K
-    hypotheses.
+    Windows are compared in the canonical frame of their last observed frame (root moved to the
+    origin in the ground plane and, with ``canonical="heading"``, the hips turned to face +z, as the
+    learned models see them), so global position and heading do not matter, pose and recent motion
+    do. With ``residual=True`` (the default) the forecast is the observed last pose plus the
+    neighbour's per-joint displacement from its own last observed pose, so it starts where the
+    observation ends; with ``residual=False`` it is the neighbour's continuation itself (PHD's literal
+    baseline, which jumps to the neighbour's pose at the first frame). Horizons longer than the
+    indexed continuation are rolled out by searching again from the end of the forecast. With
+    ``samples=K`` the K nearest windows give K hypotheses.
     """
 
     name = "nearest-neighbour"
     deterministic = True
 
-    def __init__(self, window: int = 10, horizon: int = 25, stride: int = 1, residual: bool = True) -> None:
+    def __init__(
+        self, window: int = 10, horizon: int = 25, stride: int = 1, residual: bool = True, canonical: str = "heading"
+    ) -> None:
         if window < 1 or horizon < 1 or stride < 1:
             raise ValueRangeError("window, horizon and stride must be positive")
+        if canonical not in ("translation", "heading"):
+            raise ValueRangeError(f"canonical must be 'translation' or 'heading', not {canonical!r}")
         self.window, self.horizon, self.stride, self.residual = window, horizon, stride, residual
+        self.canonical = canonical
         self.min_history = window
         self._keys: np.ndarray | None = None  # (N, window*J*3) float32
-        self._futures: np.ndarray | None = None  # (N, horizon, J, 3), relative to the last root
+        self._futures: np.ndarray | None = None  # (N, horizon, J, 3) in the canonical frame
         self._key_sq: np.ndarray | None = None
         self.fps: float | None = None
-        self.skeleton_name: str | None = None
+        self.skeleton: Skeleton | None = None
 
-    def fit(self, motions: Sequence[Motion] | Sequence[np.ndarray], fps: float | None = None) -> NearestNeighbour:
+    def _frame(self, windows: np.ndarray):
+        """Canonical coordinates of ``(n, L, J, 3)`` windows and the ``(origin, rot)`` to undo them."""
+        import torch
+
+        from posecast.models.neural import canonical_frame, to_canonical
+
+        mode = self.canonical if self.skeleton is not None and self.skeleton.left_right else "translation"
+        w = torch.as_tensor(windows, dtype=torch.float64)
+        origin, rot = canonical_frame(w[:, : self.window], self.skeleton, mode)
+        return to_canonical(w, origin, rot).numpy(), (origin, rot)
+
+    def fit(
+        self,
+        motions: Sequence[Motion] | Sequence[np.ndarray],
+        fps: float | None = None,
+        skeleton: str | Skeleton | None = None,
+    ) -> NearestNeighbour:
         """Index every ``window + horizon`` window (step ``stride``) of the training motions.
 
         Motions are resampled to ``fps`` (default: the first motion's rate); raw ``(T, J, 3)``
-        arrays are taken as they are at ``fps``.
+        arrays are taken as they are at ``fps`` (pass ``skeleton`` to canonicalise their heading).
         """
+        from posecast import skeletons
+
         keys, futures = [], []
         span = self.window + self.horizon
+        self.skeleton = None if skeleton is None else skeletons.get(skeleton)
         for m in motions:
             if isinstance(m, Motion):
-                if self.skeleton_name is None:
-                    self.skeleton_name = m.skeleton.name
+                if self.skeleton is None:
+                    self.skeleton = m.skeleton
                     fps = fps or m.fps
-                elif m.skeleton.name != self.skeleton_name:
+                elif not m.skeleton.same_layout(self.skeleton):
                     raise SkeletonError(
-                        f"training motions mix skeletons {self.skeleton_name!r} and {m.skeleton.name!r}"
+                        f"training motions mix skeletons {self.skeleton.name!r} and {m.skeleton.name!r}"
                     )
                 pos = m.resample(fps).positions if fps else m.positions
             else:
@@ -87,9 +114,7 @@ class NearestNeighbour(Forecaster):
             if pos.shape[0] < span:
                 continue
             starts = np.arange(0, pos.shape[0] - span + 1, self.stride)
-            idx = starts[:, None] + np.arange(span)[None]
-            win = pos[idx]  # (n, span, J, 3)
-            win = win - win[:, self.window - 1 : self.window, :1]  # last observed root at origin
+            win, _ = self._frame(pos[starts[:, None] + np.arange(span)[None]])  # (n, span, J, 3)
             keys.append(win[:, : self.window].reshape(len(starts), -1).astype(np.float32))
             future = win[:, self.window :]
             if self.residual:  # displacement of every joint from the neighbour's last observed pose
@@ -107,8 +132,30 @@ class NearestNeighbour(Forecaster):
     def num_windows(self) -> int:
         return 0 if self._keys is None else self._keys.shape[0]
 
+    def _search(self, q: np.ndarray, k: int) -> np.ndarray:
+        """``(B, k, horizon, J, 3)`` world-frame continuations of the ``k`` nearest windows to ``q``."""
+        import torch
+
+        from posecast.models.neural import from_canonical
+
+        assert self._keys is not None and self._futures is not None and self._key_sq is not None
+        qc, (origin, rot) = self._frame(q)
+        qk = qc.reshape(q.shape[0], -1).astype(np.float32)
+        d2 = self._key_sq[None] - 2.0 * qk @ self._keys.T  # + |q|² is constant per row
+        if k < d2.shape[1]:
+            nn = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        else:
+            nn = np.tile(np.arange(d2.shape[1]), (d2.shape[0], 1))
+        nn = np.take_along_axis(nn, np.take_along_axis(d2, nn, axis=1).argsort(axis=1), axis=1)  # nearest first
+        fut = self._futures[nn].astype(np.float64)  # (B, k, horizon, J, 3) canonical
+        if self.residual:
+            fut = fut + qc[:, None, -1:]
+        b = q.shape[0]
+        flat = torch.as_tensor(fut.reshape(b, -1, fut.shape[-2], 3))
+        return from_canonical(flat, origin, rot).numpy().reshape(fut.shape)
+
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
-        if self._keys is None or self._futures is None or self._key_sq is None:
+        if self._keys is None or self._futures is None:
             raise ModelError("nearest-neighbour has no training windows: call fit(motions) first (CLI: --train-data)")
         h = np.asarray(history, dtype=np.float64)
         if h.shape[1] < self.window:
@@ -119,23 +166,13 @@ class NearestNeighbour(Forecaster):
             raise ValueRangeError(f"history is at {fps:g} fps but the training set at {self.fps:g} fps; resample first")
         if samples > self.num_windows:
             raise ValueRangeError(f"asked for {samples} neighbours but only {self.num_windows} windows are indexed")
-        q = h[:, -self.window :]
-        origin = q[:, -1:, :1]  # (B, 1, 1, 3)
-        qk = (q - origin).reshape(q.shape[0], -1).astype(np.float32)
-        d2 = self._key_sq[None] - 2.0 * qk @ self._keys.T  # + |q|² is constant per row
-        nn = (
-            np.argpartition(d2, samples - 1, axis=1)[:, :samples]
-            if samples < d2.shape[1]
-            else np.tile(np.arange(d2.shape[1]), (d2.shape[0], 1))
-        )
-        order = np.take_along_axis(d2, nn, axis=1).argsort(axis=1)
-        nn = np.take_along_axis(nn, order, axis=1)  # (B, S) nearest first
-        fut = self._futures[nn].astype(np.float64)  # (B, S, horizon, J, 3)
-        if frames > self.horizon:  # hold the last continuation frame
-            pad = np.repeat(fut[:, :, -1:], frames - self.horizon, axis=2)
-            fut = np.concatenate([fut, pad], axis=2)
-        anchor = q[:, -1:] if self.residual else origin  # (B, 1, J or 1, 3)
-        return fut[:, :, :frames] + anchor[:, None]
+        b = h.shape[0]
+        out = self._search(h[:, -self.window :], samples)  # (B, S, horizon, J, 3)
+        while out.shape[2] < frames:  # roll out: search again from the end of each hypothesis
+            ctx = np.concatenate([np.repeat(h[:, None], samples, axis=1), out], axis=2)[:, :, -self.window :]
+            more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1)[:, 0]
+            out = np.concatenate([out, more.reshape((b, samples) + more.shape[1:])], axis=2)
+        return out[:, :, :frames]
 
 
 register_model(ModelInfo("zero-velocity", ZeroVelocity, "repeat the last observed pose"))

@@ -193,7 +193,7 @@ def prepare_models(
             if train_sequences is None:
                 train_sequences = [s.positions for s in load_sequences(TRAIN_SUBJECTS)]
             nn = NearestNeighbour(window=INPUT_N, horizon=OUTPUT_N, stride=NN_STRIDE, residual=model.residual)
-            out[name] = nn.fit(list(train_sequences), fps=FPS)
+            out[name] = nn.fit(list(train_sequences), fps=FPS, skeleton="cmu-bvh-31")
     return out
 
 
