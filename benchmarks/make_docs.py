@@ -75,6 +75,96 @@ def cmu_section(protocol: str, models: list[str]) -> list[str]:
     return out
 
 
+def _protocol_lines(proto: dict) -> list[str]:
+    return [
+        f"- {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in proto.items()
+    ]
+
+
+def _merge(prefix: str) -> dict:
+    """All results files ``<prefix>_*.json`` merged into one ``{"protocol", "models"}`` (later files win)."""
+    merged: dict = {"protocol": None, "models": {}}
+    for path in sorted(RESULTS.glob(f"{prefix}_*.json")):
+        d = json.loads(path.read_text())
+        merged["protocol"] = merged["protocol"] or d["protocol"]
+        merged["models"].update(d.get("models", {}))
+        for key in ("machine",):
+            if key in d:
+                merged[key] = d[key]
+    return merged
+
+
+def cmu_bvh_section() -> list[str]:
+    d = _merge("cmu-bvh")
+    if not d["models"]:
+        return []
+    labels = list(published.LABELS)
+    out = ["### CMU BVH in real units (`posecast bench cmu-bvh`)", "", *_protocol_lines(d["protocol"]), ""]
+    for key, title in (("average", "global positions"), ("root_relative", "root-relative (pose only)")):
+        out += [
+            f"**MPJPE, {title}, real mm:**",
+            "",
+            "| model | " + " | ".join(labels) + " |",
+            "|---|" + "---|" * len(labels),
+        ]
+        out += [f"| {m} | {_row(r[key][label] for label in labels)} |" for m, r in d["models"].items()]
+        out.append("")
+    return out
+
+
+def long_horizon_section() -> list[str]:
+    d = _merge("long-horizon")
+    if not d["models"]:
+        return []
+    seconds = [1, 2, 5, 10, 20]
+    out = ["### Long horizons (`posecast bench long-horizon`)", "", *_protocol_lines(d["protocol"]), ""]
+    for key, title in (
+        ("kld", "power-spectrum KLD to the test data (mean of both directions; lower is better)"),
+        ("entropy", "power-spectrum entropy (test data: see below)"),
+        ("speed_ratio", "mean joint speed / test data's (0 = frozen)"),
+    ):
+        out += [
+            f"**{title}**, per second of prediction:",
+            "",
+            "| model | " + " | ".join(f"{s} s" for s in seconds) + " |",
+            "|---|" + "---|" * len(seconds),
+        ]
+        for m, r in d["models"].items():
+            per = {p["second"]: p for p in r["per_second"]}
+            out.append(f"| {m} | " + " | ".join(f"{per[s][key]:.3f}" if s in per else "–" for s in seconds) + " |")
+        out.append("")
+    some = next(iter(d["models"].values()))
+    out.append(
+        f"Test data: entropy {some['test_data']['entropy']:.3f}, mean joint speed "
+        f"{some['test_data']['speed_m_s']:.3f} m/s."
+    )
+    out.append("")
+    return out
+
+
+def speed_section() -> list[str]:
+    d = _merge("speed")
+    if not d["models"]:
+        return []
+    out = ["### Speed (`posecast bench speed`)", "", *_protocol_lines(d["protocol"]), ""]
+    if "machine" in d:
+        out += [f"Machine: {json.dumps(d['machine'])}", ""]
+    out += [
+        "| model | parameters | history | batch-1 latency, 1 thread (ms, median / p90) | via forecast() (ms) "
+        "| throughput (forecasts/s, batch) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m, r in d["models"].items():
+        out.append(
+            f"| {m} | {r['parameters']:,} | {r['history_frames']} frames @ {r['fps']:g} fps | "
+            f"{r['latency_ms_batch1']:.3f} / {r['latency_ms_batch1_p90']:.3f} | "
+            f"{r['forecast_latency_ms_batch1']:.3f} | {r['throughput_forecasts_per_s']:,.0f} "
+            f"({r['throughput_batch']}) |"
+        )
+    out.append("")
+    return out
+
+
 def run_benchmarks(models: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     exe = str(Path(sys.executable).parent / "posecast")
@@ -108,6 +198,7 @@ def main() -> None:
     ]
     for protocol in ("all", "ltd8"):
         lines += cmu_section(protocol, args.models)
+    lines += cmu_bvh_section() + long_horizon_section() + speed_section()
     extra = RESULTS / "extra.md"
     if extra.is_file():
         lines += [extra.read_text()]
