@@ -40,3 +40,43 @@ class DCT(nn.Module):
 def pad_last(x: torch.Tensor, frames: int) -> torch.Tensor:
     """``(B, H, D)`` → ``(B, H + frames, D)``, repeating the last frame (the LTD padding)."""
     return torch.cat([x, x[:, -1:].expand(-1, frames, -1)], dim=1)
+
+
+def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:
+    """``(length, dim)`` fixed positional encoding of Vaswani et al.: channel pair ``(2i, 2i + 1)`` holds
+    ``sin`` and ``cos`` of ``t / 10000^(2i / dim)`` for frame ``t`` (an odd last channel gets the ``sin``)."""
+    t = torch.arange(length, dtype=torch.float32)[:, None]
+    rate = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float32) / dim)  # (ceil(dim/2),)
+    enc = torch.zeros(length, dim)
+    enc[:, 0::2] = torch.sin(t * rate)
+    enc[:, 1::2] = torch.cos(t * rate[: dim // 2])
+    return enc
+
+
+class JointLinear(nn.Module):
+    """A separate affine map per joint: ``(..., J, in)`` → ``(..., J, out)`` with weights ``(J, in, out)``
+    and biases ``(J, out)``, applied to all joints in one batched product (no loop over joints)."""
+
+    def __init__(self, joints: int, in_features: int, out_features: int, gain: float = 1.0) -> None:
+        super().__init__()
+        bound = gain * math.sqrt(6.0 / (in_features + out_features))  # Xavier-uniform per joint
+        self.weight = nn.Parameter(torch.empty(joints, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(joints, out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("...ji,jio->...jo", x, self.weight) + self.bias
+
+
+class GraphConv(nn.Module):
+    """Graph convolution with a learnable dense adjacency (LTD): ``(B, N, in)`` → ``A @ x @ W + b``,
+    ``A (N, N)``, ``W (in, out)``, ``b (out,)``; every parameter starts uniform in ``±1 / sqrt(out)``."""
+
+    def __init__(self, nodes: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(out_features)
+        self.adjacency = nn.Parameter(torch.empty(nodes, nodes).uniform_(-bound, bound))
+        self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adjacency @ (x @ self.weight) + self.bias

@@ -279,13 +279,60 @@ def shipped_variants(name: str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "model.safetensors").is_file())
 
 
-def load_pretrained(name: str, variant: str | None = None) -> NeuralForecaster:
-    """The shipped weights of ``name`` (``variant`` like ``"cmu-mocap"``; default: the first)."""
+class PretrainedModel(Forecaster):
+    """All shipped weight sets of one model, picked by the history's skeleton.
+
+    ``posecast.models.get("st-transformer")`` returns one of these: a CMU-Mocap benchmark history
+    (``cmu-mocap-38``, body frame, 60 Hz) runs the ``cmu-mocap`` weights, a BVH history
+    (``cmu-bvh-31``, global motion) the ``cmu-bvh`` weights. Arrays passed to `predict` are matched
+    by their joint count.
+    """
+
+    deterministic = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.variants = shipped_variants(name)
+        if not self.variants:
+            raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
+        self._configs = {
+            v: json.loads((WEIGHTS_DIR / name / v / "config.json").read_text())["config"] for v in self.variants
+        }
+        self._loaded: dict[str, NeuralForecaster] = {}
+        self.min_history = 2
+
+    def variant(self, name: str) -> NeuralForecaster:
+        if name not in self._loaded:
+            self._loaded[name] = NeuralForecaster.load(WEIGHTS_DIR / self.name / name)
+        return self._loaded[name]
+
+    def _pick(self, skeleton: Skeleton | None, joints: int) -> NeuralForecaster:
+        for v, cfg in self._configs.items():
+            skel = skeletons.get(cfg["skeleton"])
+            if (skeleton is not None and skel.same_layout(skeleton)) or (
+                skeleton is None and skel.num_joints == joints
+            ):
+                return self.variant(v)
+        have = ", ".join(f"{v} ({c['skeleton']})" for v, c in self._configs.items())
+        got = skeleton.name if skeleton is not None else f"{joints} joints"
+        raise SkeletonError(f"model {self.name!r} has no weights for skeleton {got}; shipped: {have}")
+
+    def forecast(self, history, frames=None, seconds=None, samples=1, ground_truth=None):
+        fc = self._pick(history.skeleton, history.num_joints).forecast(history, frames, seconds, samples, ground_truth)
+        return fc
+
+    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        return self._pick(None, np.asarray(history).shape[2]).predict(history, frames, samples, fps)
+
+
+def load_pretrained(name: str, variant: str | None = None) -> Forecaster:
+    """The shipped weights of ``name``: one ``variant`` (like ``"cmu-mocap"``), or all of them behind a
+    `PretrainedModel` that picks by skeleton."""
     variants = shipped_variants(name)
     if not variants:
-        raise ModelError(f"model {name!r} has no shipped weights")
+        raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
     if variant is None:
-        variant = variants[0]
+        return PretrainedModel(name)
     if variant not in variants:
         raise ModelError(f"model {name!r} has no weights {variant!r}; shipped: {', '.join(variants)}")
     return NeuralForecaster.load(WEIGHTS_DIR / name / variant)

@@ -1,0 +1,662 @@
+"""``st-transformer``: the spatio-temporal transformer of Aksan et al. (3DV 2021), an autoregressive
+next-frame model with decoupled temporal and spatial self-attention.
+
+Network (`STTransformer`, on ``C`` numbers per joint: 3 for positions, 9 for rotation matrices):
+
+* every joint gets its own linear embedding (`~posecast.models.blocks.JointLinear`), plus the
+  sinusoidal encoding of the frame index, then dropout;
+* ``L`` blocks; in each, two attentions read the same input in parallel and their outputs are summed:
+  *temporal* attention over the past frames of the same joint (causal mask; query, key, value and
+  output projections separate per joint) and *spatial* attention over the joints of the same frame
+  (queries per joint, keys, values and output projection shared by all joints); each has its own
+  residual connection and layer norm. A feed-forward layer (shared by the joints) with residual and
+  layer norm follows. Dropout acts on the embeddings and on every residual branch, not on the
+  attention weights (on a CPU that costs more than it is worth);
+* a per-joint linear read-out, added to the input frame: the output at frame ``t`` predicts frame
+  ``t + 1`` as an offset from frame ``t`` (zero-initialised, so an untrained network predicts zero
+  velocity).
+
+Causality makes every time step a training example: `training_loss` (picked up by
+``posecast.training.loop.default_loss``) feeds a window of ``history`` frames and scores the next
+frame predicted at every step (teacher forcing). The windows are cut at a random offset inside each
+training window and put in the canonical frame of their last frame, so the positional encodings and
+the canonical frame seen in training are the ones of inference. (The paper trains on windows longer
+than its test-time attention window; here both are ``history`` frames.) At inference the wrapper
+rolls the network out one frame per pass over a sliding window of ``history`` frames (config
+``horizon: 1``), re-canonicalising at every step.
+
+Rotation variant (``st-transformer-rot``, the paper's own setting). The wrapper of the position
+models, `~posecast.models.neural.NeuralForecaster`, sees only positions, so the rotation variant is
+its own `Forecaster`, `STTransformerRot`:
+
+* it reads ``Motion.rotations`` (local joint rotations) and raises a `ModelError` on a history
+  without them (`predict`, the position-only entry point, always does);
+* the same network runs on the 9 entries of each modelled joint's local rotation matrix; the root is
+  not modelled (the CMU-Mocap benchmark ignores it), so local rotations need no canonical frame;
+* raw outputs are projected onto SO(3) (`~posecast.kinematics.project_to_so3`, roma's special
+  Procrustes) before they are fed back, and turned into positions by forward kinematics on the
+  skeleton's rest offsets; joints that are not modelled keep their last observed rotation;
+* `STTransformerRot.forecast` places the body where the last observed frame is: the body-frame FK of
+  the last observed rotations is fitted rigidly onto the observed positions, and the root motion is
+  held there (zero velocity for the root), so body-frame (benchmark) and global (BVH) motions both
+  work;
+* training (`train_rotation_variant`) is a small loop of its own on the CMU-Mocap benchmark
+  exp-maps (`rotation_sequences`): teacher-forced next-frame prediction as above, with a position
+  loss through SVD projection and FK plus a weighted loss on the raw matrices (the paper's loss), and
+  optional mirroring. It writes ``run.json``, ``metrics.jsonl``, ``last/`` and ``best/`` like the
+  main loop, but has no resume or data-parallel mode;
+* `bench_rotation_variant` runs the CMU-Mocap benchmark exactly like
+  `posecast.evaluation.protocols.cmu_mocap.evaluate`, but feeds the windows' rotations;
+* it is not in ``models.learned.LEARNED`` (whose factory builds position models);
+  `build_rotation_variant` is a factory with the registry's signature.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from posecast import skeletons
+from posecast.errors import ModelError, SkeletonError, ValueRangeError
+from posecast.models.base import Forecaster, resolve_frames
+from posecast.models.blocks import JointLinear, sinusoidal_encoding
+from posecast.models.neural import NeuralConfig, canonical_frame, register_net, to_canonical
+from posecast.motion import Forecast, Motion
+from posecast.skeletons.base import Skeleton
+
+
+# ------------------------------------------------------------------------------------- network
+class TemporalAttention(nn.Module):
+    """Causal multi-head attention over the frames of each joint, projections separate per joint.
+
+    ``(B, T, J, d)`` → ``(B, T, J, d)``; the output at frame ``t`` depends on frames ``<= t`` only.
+    With ``last_only`` only the last frame's output ``(B, 1, J, d)`` is computed.
+    """
+
+    def __init__(self, joints: int, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = JointLinear(joints, dim, 3 * dim)
+        self.out = JointLinear(joints, dim, dim)
+
+    def forward(self, e: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        b, t, j, d = e.shape
+        h = self.heads
+        if last_only:  # the last frame may look at every frame: no mask needed
+            w, bias = self.qkv.weight, self.qkv.bias
+            q = torch.einsum("bji,jio->bjo", e[:, -1], w[..., :d]) + bias[:, :d]  # (B, J, d)
+            kv = torch.einsum("btji,jio->btjo", e, w[..., d:]) + bias[:, d:]  # (B, T, J, 2d)
+            q = q.reshape(b, j, h, 1, d // h)
+            k, v = kv.reshape(b, t, j, 2, h, d // h).permute(3, 0, 2, 4, 1, 5)
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, J, H, 1, d / H)
+            return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, 1, j, d))
+        # (B, T, J, 3d) -> 3 x (B, J, H, T, d / H)
+        q, k, v = self.qkv(e).reshape(b, t, j, 3, h, d // h).permute(3, 0, 2, 4, 1, 5)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, t, j, d))
+
+
+class SpatialAttention(nn.Module):
+    """Multi-head attention over the joints of each frame: a query projection per joint, key, value
+    and output projections shared by all joints. ``(B, T, J, d)`` → ``(B, T, J, d)``."""
+
+    def __init__(self, joints: int, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.query = JointLinear(joints, dim, dim)
+        self.key_value = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        b, t, j, d = e.shape
+        h = self.heads
+        q = self.query(e).reshape(b, t, j, h, d // h).transpose(2, 3)  # (B, T, H, J, d / H)
+        k, v = self.key_value(e).reshape(b, t, j, 2, h, d // h).permute(3, 0, 1, 4, 2, 5)
+        y = F.scaled_dot_product_attention(q, k, v)
+        return self.out(y.transpose(2, 3).reshape(b, t, j, d))
+
+
+class STBlock(nn.Module):
+    """Temporal and spatial attention in parallel (each with residual + layer norm), summed, then a
+    feed-forward layer with residual + layer norm. ``(B, T, J, d)`` → same (``(B, 1, J, d)``, the last
+    frame only, with ``last_only``)."""
+
+    def __init__(self, joints: int, dim: int, heads: int, ff: int, dropout: float) -> None:
+        super().__init__()
+        self.temporal = TemporalAttention(joints, dim, heads)
+        self.spatial = SpatialAttention(joints, dim, heads)
+        self.norm_t, self.norm_s, self.norm_f = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ff), nn.ReLU(), nn.Linear(ff, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, e: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        now = e[:, -1:] if last_only else e
+        a = self.norm_t(now + self.drop(self.temporal(e, last_only))) + self.norm_s(now + self.drop(self.spatial(now)))
+        return self.norm_f(a + self.drop(self.ffn(a)))
+
+
+class STTransformer(nn.Module):
+    """``(B, T, J * C)`` → next frames ``(B, 1, J * C)`` (or ``(B, T, J * C)``, one per input frame,
+    with ``all_steps=True``), ``C`` numbers per joint."""
+
+    def __init__(
+        self,
+        joints: int,
+        channels: int = 3,
+        dim: int = 64,
+        heads: int = 4,
+        layers: int = 4,
+        ff: int = 128,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ModelError(f"st-transformer: d_model {dim} is not divisible by {heads} heads")
+        self.joints, self.channels, self.dim = joints, channels, dim
+        self.embed = JointLinear(joints, channels, dim)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(STBlock(joints, dim, heads, ff, dropout) for _ in range(layers))
+        self.head = JointLinear(joints, dim, channels)
+        nn.init.zeros_(self.head.weight)  # residual init: an untrained network predicts zero velocity
+
+    def forward(self, x: torch.Tensor, all_steps: bool = False) -> torch.Tensor:
+        b, t, _ = x.shape
+        xj = x.reshape(b, t, self.joints, self.channels)
+        e = self.embed(xj) + sinusoidal_encoding(t, self.dim).to(x)[:, None]
+        e = self.drop(e)
+        for i, block in enumerate(self.blocks):  # without all_steps the last block works on the last frame only
+            e = block(e, last_only=not all_steps and i == len(self.blocks) - 1)
+        if not all_steps:
+            xj = xj[:, -1:]
+        return (xj + self.head(e)).reshape(b, xj.shape[1], -1)
+
+
+def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dim": int(params.get("d_model", 64)),
+        "heads": int(params.get("heads", 4)),
+        "layers": int(params.get("layers", 4)),
+        "ff": int(params.get("ff", 2 * int(params.get("d_model", 64)))),
+        "dropout": float(params.get("dropout", 0.1)),
+    }
+
+
+@register_net("st-transformer")
+def _build(config: NeuralConfig, features: int) -> STTransformer:
+    if config.horizon != 1:
+        raise ModelError(f"st-transformer predicts one frame per pass: set horizon to 1 (got {config.horizon})")
+    return STTransformer(features // 3, 3, **_net_kwargs(config.params))
+
+
+def training_loss(model, batch: torch.Tensor, config) -> torch.Tensor:
+    """Teacher-forced next-frame loss for `posecast.training.loop.train` (mean per-joint error, metres).
+
+    Args:
+        model: the `NeuralForecaster` being trained (its ``net`` may be wrapped in DDP).
+        batch: ``(B, L, J, 3)`` world-frame training windows, ``L > history``.
+        config: the `TrainConfig` (its ``history`` and optional ``joint_weights``).
+
+    A sub-window of ``history + 1`` frames starts at a random offset in each window; the network reads
+    its first ``history`` frames (in the canonical frame of the last of them, as at inference) and
+    every step's output is scored against the frame that follows it.
+    """
+    from posecast.training.loop import joint_weights
+
+    h = config.history
+    b, length = batch.shape[:2]
+    if length <= h:
+        raise ValueRangeError(f"st-transformer training windows need more than {h} frames, got {length}")
+    offset = torch.randint(0, length - h, (b,), device=batch.device)
+    rows = offset[:, None] + torch.arange(h + 1, device=batch.device)
+    win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, h + 1, J, 3)
+    origin, rot = canonical_frame(win[:, :h], model.skeleton, model.config.canonical)
+    x = to_canonical(win, origin, rot)[:, :, model.joints]  # (B, h + 1, Jm, 3)
+    pred = model.net(x[:, :h].reshape(b, h, -1), all_steps=True).reshape(x[:, 1:].shape)
+    return ((pred - x[:, 1:]).norm(dim=-1) * joint_weights(config, len(model.joints), pred)).mean()
+
+
+# ---------------------------------------------------------------------------- rotation variant
+def rotating_joints(skeleton: Skeleton) -> list[int]:
+    """Non-root joints whose local rotation moves some joint (a descendant sits at a non-zero offset)."""
+    if skeleton.offsets is None:
+        raise SkeletonError(f"skeleton {skeleton.name!r} has no rest offsets for forward kinematics")
+    moves = [False] * skeleton.num_joints
+    for j in range(skeleton.num_joints - 1, 0, -1):  # children come after their parents
+        if moves[j] or np.linalg.norm(skeleton.offsets[j]) > 0:
+            moves[skeleton.parents[j]] = True
+    return [j for j in range(1, skeleton.num_joints) if moves[j]]
+
+
+class STTransformerRot(Forecaster):
+    """The ST-Transformer on local joint rotations (see the module docstring).
+
+    Rotations are ``(..., J, 3, 3)`` local rotations (column-vector convention, relative to the
+    parent), positions come from `forward_kinematics` on the skeleton's rest offsets with the root
+    rotation set to identity (body frame) unless `forecast` places them.
+    """
+
+    deterministic = True
+    min_history = 1
+
+    def __init__(self, config: NeuralConfig, net: STTransformer | None = None, name: str = "st-transformer-rot"):
+        if config.horizon != 1:
+            raise ModelError(f"{name} predicts one frame per pass: set horizon to 1 (got {config.horizon})")
+        self.config, self.name = config, name
+        self.skeleton = skeletons.get(config.skeleton)
+        self.joints = list(config.joints) if config.joints is not None else rotating_joints(self.skeleton)
+        if 0 in self.joints or not self.joints or max(self.joints) >= self.skeleton.num_joints:
+            raise ModelError(f"{name}: modelled joints must be non-root joints of {self.skeleton.name!r}")
+        if self.skeleton.offsets is None:
+            raise SkeletonError(f"{name} needs a skeleton with rest offsets; {self.skeleton.name!r} has none")
+        self.net = net if net is not None else STTransformer(len(self.joints), 9, **_net_kwargs(config.params))
+        self.net.eval()
+
+    # --------------------------------------------------------------------------- tensor level
+    def step(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass on ``(B, T, J, 3, 3)`` rotations → ``(next (B, 1, J, 3, 3) proper rotations,
+        raw (B, 1, Jm, 3, 3) network outputs of the modelled joints)``; other joints keep their last value."""
+        from posecast.kinematics import project_to_so3
+
+        b, t = window.shape[:2]
+        raw = self.net(window[:, :, self.joints].reshape(b, t, -1)).reshape(b, 1, len(self.joints), 3, 3)
+        nxt = window[:, -1:].clone()
+        nxt[:, :, self.joints] = project_to_so3(raw)
+        return nxt, raw
+
+    def rollout(self, window: torch.Tensor, frames: int) -> torch.Tensor:
+        """``(B, T, J, 3, 3)`` → ``(B, frames, J, 3, 3)``, one frame per pass over a sliding window."""
+        out = []
+        window = window[:, -self.config.history :]
+        for _ in range(frames):
+            nxt, _ = self.step(window)
+            out.append(nxt)
+            window = torch.cat([window, nxt], dim=1)[:, -self.config.history :]
+        return torch.cat(out, dim=1)
+
+    def body_positions(self, rotations, offsets: np.ndarray | None = None):
+        """``(..., J, 3, 3)`` local rotations (numpy or torch) → ``(..., J, 3)`` body-frame positions in
+        metres: FK with the root at the origin and its rotation ignored (as the CMU-Mocap benchmark)."""
+        from posecast.kinematics import forward_kinematics
+
+        off = self.skeleton.offsets if offsets is None else offsets
+        if isinstance(rotations, torch.Tensor):
+            rot = rotations.clone()
+            rot[..., 0, :, :] = torch.eye(3, dtype=rot.dtype, device=rot.device)
+            return forward_kinematics(
+                rot, torch.tensor(np.asarray(off), dtype=rot.dtype, device=rot.device), self.skeleton.parents
+            )[0]
+        rot = np.array(rotations, dtype=np.float64)
+        rot[..., 0, :, :] = np.eye(3)
+        return forward_kinematics(rot, np.asarray(off, dtype=np.float64), self.skeleton.parents)[0]
+
+    # ---------------------------------------------------------------------------- array level
+    def predict_rotations(self, rotations: np.ndarray, frames: int) -> np.ndarray:
+        """``(B, T, J, 3, 3)`` observed local rotations at the model's rate → ``(B, frames, J, 3, 3)``."""
+        rot = np.asarray(rotations, dtype=np.float64)
+        j = self.skeleton.num_joints
+        if rot.ndim != 5 or rot.shape[2:] != (j, 3, 3) or rot.shape[1] < 1:
+            raise ValueRangeError(f"{self.name} needs rotations of shape (B, T, {j}, 3, 3), got {rot.shape}")
+        need = self.config.history
+        if rot.shape[1] < need:
+            rot = np.concatenate([np.repeat(rot[:, :1], need - rot.shape[1], axis=1), rot], axis=1)
+        with torch.no_grad():
+            out = self.rollout(torch.as_tensor(rot[:, -need:], dtype=torch.float32), frames)
+        return out.double().numpy()
+
+    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        raise ModelError(
+            f"model {self.name!r} forecasts joint rotations and cannot work from positions alone: call "
+            "forecast() with a Motion that has rotations (a BVH or exp-map file), or predict_rotations()"
+        )
+
+    def forecast(
+        self,
+        history: Motion,
+        frames: int | None = None,
+        seconds: float | None = None,
+        samples: int = 1,
+        ground_truth: np.ndarray | None = None,
+    ) -> Forecast:
+        """Forecast a `Motion` that carries rotations; returns positions (metadata notes the root is held)."""
+        from posecast.kinematics import procrustes
+        from posecast.motion import resample_positions
+
+        where = history.metadata.get("source")
+        if history.rotations is None:
+            raise ModelError(
+                f"model {self.name!r} needs joint rotations, but this motion has positions only "
+                "(load a BVH or exp-map file, or use a position model such as 'st-transformer')",
+                where,
+            )
+        if not history.skeleton.same_layout(self.skeleton):
+            raise SkeletonError(
+                f"model {self.name!r} was trained on skeleton {self.skeleton.name!r}; the motion is on "
+                f"{history.skeleton.name!r}",
+                where,
+            )
+        n = resolve_frames(history.fps, frames, seconds)
+        if not isinstance(samples, int | np.integer) or samples < 1:
+            raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
+        fps = self.config.fps
+        hist = history.resample(fps)
+        n_model = int(math.ceil(n * fps / history.fps)) + 1
+        rot = self.predict_rotations(hist.rotations[None], n_model)[0]  # (n_model, J, 3, 3)
+        offsets = history.skeleton.offsets if history.skeleton.offsets is not None else self.skeleton.offsets
+        body = self.body_positions(rot, offsets)
+        # rigid placement: the body-frame FK of the last observed frame fitted onto its observed positions
+        last_body = self.body_positions(hist.rotations[-1], offsets)
+        _, r, t, _ = procrustes(last_body, hist.positions[-1], scale=False)
+        pos = body @ r.T + t
+        if abs(history.fps - fps) > 1e-9:
+            pos = resample_positions(np.concatenate([hist.positions[-1:], pos]), fps, history.fps)[1:]
+        pos = pos[:n]
+        return Forecast(
+            samples=np.repeat(pos[None], samples, axis=0),
+            fps=history.fps,
+            skeleton=history.skeleton,
+            history=history,
+            ground_truth=ground_truth,
+            model=self.name,
+            metadata={"source": where, "root": "held at the last observed frame (the network models the body pose)"},
+        )
+
+    # -------------------------------------------------------------------------------- weights
+    def save(self, directory: Path, metadata: dict[str, Any] | None = None) -> None:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
+        from safetensors.torch import save_file
+
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(directory / "model.safetensors"), metadata={"net": self.config.net})
+        cfg = {"name": self.name, "config": self.config.model_dump(), **(metadata or {})}
+        (directory / "config.json").write_text(json.dumps(cfg, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> STTransformerRot:
+        """Rebuild from a directory written by `save` (no pickles)."""
+        from safetensors.torch import load_file
+
+        cfg_path, weights = Path(directory) / "config.json", Path(directory) / "model.safetensors"
+        if not cfg_path.is_file() or not weights.is_file():
+            raise ModelError("no config.json / model.safetensors here", directory)
+        try:
+            meta = json.loads(cfg_path.read_text())
+            model = cls(NeuralConfig(**meta["config"]), name=meta.get("name", "st-transformer-rot"))
+            model.net.load_state_dict(load_file(str(weights)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"invalid rotation-model checkpoint: {exc}".replace("\n", "; "), directory) from None
+        model.net.eval()
+        return model
+
+
+def build_rotation_variant(
+    pretrained: bool = True, variant: str | None = None, data: str = "cmu-mocap", **_: Any
+) -> STTransformerRot:
+    """Registry-style factory of ``st-transformer-rot``: its shipped weights (``weights/st-transformer-rot/
+    <variant>/``), or with ``pretrained=False`` an untrained model from ``configs/st-transformer-rot/<data>.yaml``."""
+    from posecast.models.learned import default_config_path
+    from posecast.models.neural import WEIGHTS_DIR, shipped_variants
+    from posecast.training.loop import load_config
+
+    name = "st-transformer-rot"
+    if pretrained:
+        variants = shipped_variants(name)
+        if not variants:
+            raise ModelError(f"model {name!r} has no shipped weights")
+        chosen = variant or variants[0]
+        if chosen not in variants:
+            raise ModelError(f"model {name!r} has no weights {chosen!r}; shipped: {', '.join(variants)}")
+        return STTransformerRot.load(WEIGHTS_DIR / name / chosen)
+    if data != "cmu-mocap":
+        raise ModelError(f"{name} is configured for cmu-mocap only, not {data!r}")
+    cfg = load_config(default_config_path(name, data))
+    ncfg = NeuralConfig(
+        net=cfg.net,
+        skeleton="cmu-mocap-38",
+        fps=cfg.fps or 60.0,
+        history=cfg.history,
+        horizon=cfg.horizon,
+        joints=cfg.joints,
+        canonical="none",
+        params=cfg.params,
+    )
+    return STTransformerRot(ncfg, name=name)
+
+
+# ---------------------------------------------------------------------- rotation data and training
+def benchmark_rotations(path: Path) -> np.ndarray:
+    """``(N, 38, 3, 3)`` local rotations of one CMU-Mocap benchmark file, downsampled to 60 Hz exactly as
+    the benchmark (line 0 included), root rotation set to identity as the benchmark FK ignores it."""
+    from posecast.evaluation.protocols import cmu_mocap
+    from posecast.io.expmap_txt import CMU_COLUMNS, expmap_to_local_rotations, read_expmap_array
+
+    values = read_expmap_array(Path(path), CMU_COLUMNS)[:: cmu_mocap.STRIDE]
+    rot = expmap_to_local_rotations(values[:, 3:].reshape(values.shape[0], -1, 3))
+    rot[:, 0] = np.eye(3)
+    return rot
+
+
+def rotation_sequences(split: str = "train", data_dir: str | Path | None = None) -> tuple[list[np.ndarray], list[Path]]:
+    """Benchmark sequences ``[(N_i, 38, 3, 3), ...]`` of a split at 60 Hz without the rest pose (line 0)."""
+    from posecast.evaluation.protocols import cmu_mocap
+
+    paths = [p for ps in cmu_mocap.files(split, data_dir).values() for p in ps]
+    return [benchmark_rotations(p)[1:] for p in paths], paths
+
+
+def mirror_rotations(rotations: torch.Tensor, skeleton: Skeleton, axis: int = 0) -> torch.Tensor:
+    """Left/right mirror of ``(..., J, 3, 3)`` local rotations: ``M R M`` with ``M`` the reflection of
+    ``axis``, left and right joints swapped (the rotation counterpart of `datasets.windows.mirror`)."""
+    sign = torch.ones(3, dtype=rotations.dtype, device=rotations.device)
+    sign[axis] = -1
+    perm = torch.as_tensor(skeleton.mirror_permutation, device=rotations.device)
+    return (rotations * sign[:, None] * sign[None, :]).index_select(-3, perm)
+
+
+def rotation_training_loss(model: STTransformerRot, batch: torch.Tensor, rotation_loss: float = 0.1) -> torch.Tensor:
+    """Teacher-forced next-frame loss on ``(B, T + 1, J, 3, 3)`` rotation windows: mean per-joint position
+    error (metres, after SVD projection and body-frame FK) plus ``rotation_loss`` x the mean Frobenius
+    distance between the raw outputs and the true next rotations of the modelled joints."""
+    from posecast.kinematics import project_to_so3
+
+    x, target = batch[:, :-1], batch[:, 1:]
+    b, t = x.shape[:2]
+    raw = model.net(x[:, :, model.joints].reshape(b, t, -1), all_steps=True).reshape(b, t, len(model.joints), 3, 3)
+    pred = x.clone()  # joints that are not modelled keep the rotation of the frame they follow
+    pred[:, :, model.joints] = project_to_so3(raw)
+    with torch.no_grad():
+        true_pos = model.body_positions(target)
+    loss = (model.body_positions(pred) - true_pos).norm(dim=-1).mean()
+    if rotation_loss > 0:
+        loss = loss + rotation_loss * (raw - target[:, :, model.joints]).flatten(-2).norm(dim=-1).mean()
+    return loss
+
+
+def _starts(lengths: list[int], span: int, stride: int) -> np.ndarray:
+    """Rows of the concatenated sequences where every ``span``-frame window starts."""
+    out, offset = [], 0
+    for n in lengths:
+        if n >= span:
+            out.append(offset + np.arange(0, n - span + 1, stride))
+        offset += n
+    if not out:
+        raise ValueRangeError(f"no sequence has the {span} frames a window needs")
+    return np.concatenate(out)
+
+
+def train_rotation_variant(
+    config,
+    out: Path,
+    data_dir: str | Path | None = None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+) -> Path:
+    """Train `STTransformerRot` on the CMU-Mocap benchmark training files into the run directory ``out``.
+
+    Args:
+        config: a `posecast.training.TrainConfig` (``data: cmu-mocap``, ``horizon: 1``; ``params`` may
+            hold ``rotation_loss``, the weight of the raw-matrix loss, default 0.1). Used fields:
+            history, target_horizon, joints, params, epochs, batch_size, lr, weight_decay,
+            warmup_steps, seed, val_fraction, stride, augment_mirror, threads, max_steps_per_epoch.
+        out: run directory: ``run.json``, ``metrics.jsonl``, ``last/``, ``best/`` (no resume, one process).
+        data_dir: the ``cmu_mocap`` folder (default ``$POSECAST_DATA/cmu_mocap``).
+        progress: optional callback ``(epoch, epochs, record)``.
+    """
+    from posecast.datasets.windows import split_sequences
+    from posecast.evaluation.protocols import cmu_mocap
+    from posecast.training.data import _describe
+
+    if config.data != "cmu-mocap":
+        raise ValueRangeError(f"the rotation variant trains on the cmu-mocap exp-maps only, not {config.data!r}")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    h, f = config.history, config.target_horizon or 25
+    seqs, paths = rotation_sequences("train", data_dir)
+    train_seqs, val_seqs = split_sequences(seqs, config.val_fraction, h + f)
+    train_data = torch.as_tensor(np.concatenate(train_seqs), dtype=torch.float32)
+    train_starts = _starts([len(s) for s in train_seqs], h + 1, config.stride)
+    val_data = torch.as_tensor(np.concatenate(val_seqs), dtype=torch.float32) if val_seqs else None
+    val_starts = _starts([len(s) for s in val_seqs], h + f, 1) if val_seqs else None
+    ncfg = NeuralConfig(
+        net="st-transformer-rot",
+        skeleton="cmu-mocap-38",
+        fps=cmu_mocap.FPS,
+        history=h,
+        horizon=1,
+        joints=config.joints,
+        canonical="none",
+        params=config.params,
+    )
+    model = STTransformerRot(ncfg, name=config.model)
+    skel, net = model.skeleton, model.net
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps = math.ceil(len(train_starts) / config.batch_size)
+    steps = min(steps, config.max_steps_per_epoch or steps)
+    total = steps * config.epochs
+
+    def lr_at(step: int) -> float:  # linear warm-up, then cosine to 1 % (as training.loop)
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        s = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(s, 1.0))) * 0.99 + 0.01
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    rot_w = float(config.params.get("rotation_loss", 0.1))
+    out.mkdir(parents=True, exist_ok=True)
+    run = {
+        "config": config.model_dump(),
+        "network": ncfg.model_dump(),
+        "data": _describe("cmu-mocap", paths, cmu_mocap.benchmark_dir(data_dir), frame="body, local rotations"),
+        "windows": {"train": len(train_starts), "val": 0 if val_starts is None else len(val_starts)},
+        "parameters": int(sum(p.numel() for p in net.parameters())),
+        "trainer": "posecast.models.st_transformer.train_rotation_variant",
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=1))
+    (out / "metrics.jsonl").write_text("")
+    best, elapsed = math.inf, 0.0
+    for epoch in range(config.epochs):
+        t0 = time.time()
+        rng = np.random.RandomState(config.seed * 1000 + epoch)
+        perm = rng.permutation(len(train_starts))
+        net.train()
+        losses = []
+        for step in range(steps):
+            idx = train_starts[perm[step * config.batch_size : (step + 1) * config.batch_size]]
+            batch = train_data[torch.as_tensor(idx[:, None] + np.arange(h + 1))]
+            if config.augment_mirror:
+                flip = torch.as_tensor(rng.rand(len(idx)) < 0.5)
+                batch = torch.where(flip[:, None, None, None, None], mirror_rotations(batch, skel), batch)
+            loss = rotation_training_loss(model, batch, rot_w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+        net.eval()
+        elapsed += time.time() - t0
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            "lr": sched.get_last_lr()[0],
+        }
+        if val_data is not None and val_starts is not None:
+            err = np.zeros(f)
+            with torch.no_grad():
+                for i in range(0, len(val_starts), 1024):
+                    w = val_data[torch.as_tensor(val_starts[i : i + 1024, None] + np.arange(h + f))]
+                    pred = model.body_positions(model.rollout(w[:, :h], f))
+                    err += (pred - model.body_positions(w[:, h:])).norm(dim=-1).mean(-1).sum(0).double().numpy()
+            curve = err / len(val_starts) * 1000.0
+            record["val_mpjpe_mm"], record["val_mpjpe_mm_last"] = float(curve.mean()), float(curve[-1])
+        record["seconds"] = round(elapsed, 1)
+        score = record.get("val_mpjpe_mm", record["train_loss"])
+        model.save(out / "last", {"epoch": epoch + 1, "run": "run.json"})
+        if score < best:
+            best = score
+            model.save(out / "best", {"epoch": epoch + 1, "run": "run.json"})
+        with open(out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if progress:
+            progress(epoch + 1, config.epochs, record)
+    run.update({"training_seconds": round(elapsed, 1), "best_val": best})
+    (out / "run.json").write_text(json.dumps(run, indent=1))
+    return out
+
+
+def bench_rotation_variant(
+    model: STTransformerRot,
+    protocol: str = "ltd8",
+    data_dir: str | Path | None = None,
+    batch_size: int = 512,
+):
+    """The CMU-Mocap benchmark for `STTransformerRot`, exactly as `cmu_mocap.evaluate` (same files,
+    windows, joint handling, units and averaging) except that the model reads the windows' rotations.
+
+    Returns a `cmu_mocap.BenchmarkResult` whose protocol notes the rotation input.
+    """
+    from posecast.errors import DataNotFoundError
+    from posecast.evaluation.protocols import cmu_mocap as C
+
+    if protocol not in C.PROTOCOLS:
+        raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(C.PROTOCOLS)}")
+    test = C.files("test", data_dir)
+    if not test:
+        raise DataNotFoundError("no CMU-Mocap test files present", C.benchmark_dir(data_dir))
+    actions: dict[str, dict[str, float]] = {}
+    per_frame: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    for action, paths in test.items():
+        errs = []
+        for path in paths:
+            rot = benchmark_rotations(path)
+            pos = C.load_positions(path, "bench")
+            starts = C.window_starts(pos.shape[0], protocol)
+            idx = starts[:, None] + np.arange(C.INPUT_N + C.OUTPUT_N)[None]
+            for b in range(0, len(idx), batch_size):
+                rows = idx[b : b + batch_size]
+                pred_rot = model.predict_rotations(rot[rows[:, : C.INPUT_N]], C.OUTPUT_N)
+                pred = model.body_positions(pred_rot) * C.BENCH_MM_PER_M
+                truth = pos[rows[:, C.INPUT_N :]]
+                pred = C.apply_protocol_fill(pred, truth)
+                errs.append(np.linalg.norm(pred - truth, axis=-1).mean(axis=-1))
+        e = np.concatenate(errs)
+        counts[action] = int(e.shape[0])
+        frame_mean = e.mean(axis=0)
+        per_frame[action] = [float(x) for x in frame_mean]
+        actions[action] = {label: float(frame_mean[k]) for label, k in C.REPORT_FRAMES.items()}
+    average = {label: float(np.mean([a[label] for a in actions.values()])) for label in C.REPORT_FRAMES}
+    desc = {
+        **C.protocol_description(protocol),
+        "input": "joint rotations of the observed frames (exp-maps of the files)",
+    }
+    return C.BenchmarkResult(model.name, desc, actions, average, counts, per_frame)

@@ -1,0 +1,346 @@
+"""The learned networks st-transformer (+ rotation variant), traj-gcn and res-gru: shapes, causality,
+weight sharing, the residual (zero-velocity) initialisation, building blocks against hand-computed
+values, tiny trainings, and the rotation variant's benchmark path against the protocol harness."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import posecast
+from posecast import skeletons
+from posecast.errors import ModelError
+from posecast.io.expmap_txt import write_cmu_expmap
+from posecast.kinematics import forward_kinematics
+from posecast.models import get as get_model
+from posecast.models.blocks import GraphConv, JointLinear, dct_matrix, sinusoidal_encoding
+from posecast.models.learned import LEARNED, default_config_path
+from posecast.models.neural import NeuralConfig, NeuralForecaster, build_net
+from posecast.models.st_transformer import (
+    SpatialAttention,
+    STTransformer,
+    STTransformerRot,
+    TemporalAttention,
+    bench_rotation_variant,
+    build_rotation_variant,
+    mirror_rotations,
+    rotating_joints,
+    train_rotation_variant,
+    training_loss,
+)
+from posecast.motion import Motion
+from posecast.synthetic import synthetic_walk
+from posecast.training import load_config, train
+from posecast.training.loop import default_loss, net_training_loss
+
+NETS = ("st-transformer", "traj-gcn", "res-gru")
+SMALL = {
+    "st-transformer": {"d_model": 16, "heads": 2, "layers": 2, "ff": 32},
+    "traj-gcn": {"hidden": 32, "blocks": 2},
+    "res-gru": {"hidden": 32},
+}
+
+
+def _config(net: str, history: int = 8, horizon: int = 6, **kw) -> NeuralConfig:
+    return NeuralConfig(
+        net=net,
+        skeleton="cmu-bvh-31",
+        fps=25.0,
+        history=history,
+        horizon=1 if net == "st-transformer" else horizon,
+        params=SMALL[net],
+        **kw,
+    )
+
+
+def _randomise_head(net: torch.nn.Module, scale: float = 0.05) -> None:
+    """Give the zero-initialised read-out of a network random weights (to test more than the residual)."""
+    g = torch.Generator().manual_seed(3)
+    for name, p in net.named_parameters():
+        if name.startswith(("head.", "out.", "readout.")):
+            p.data = torch.randn(p.shape, generator=g) * scale
+
+
+@pytest.fixture(scope="module")
+def walk_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("walks")
+    for i, (speed, cadence) in enumerate([(1.0, 0.8), (1.3, 0.9), (1.6, 1.0)]):
+        posecast.save(synthetic_walk(seconds=4.0, fps=25.0, speed=speed, cadence=cadence), folder / f"walk{i}.npz")
+    return folder
+
+
+# ------------------------------------------------------------------------------- building blocks
+def test_dct_matrix_is_orthonormal_and_matches_the_cosine_formula():
+    c = dct_matrix(35)
+    np.testing.assert_allclose(c @ c.T, np.eye(35), atol=1e-12)
+    assert np.isclose(c[0, 7], 1 / math.sqrt(35)) and np.isclose(
+        c[2, 3], math.sqrt(2 / 35) * math.cos(math.pi * 3.5 * 2 / 35)
+    )
+
+
+def test_sinusoidal_encoding_hand_values():
+    e = sinusoidal_encoding(6, 8)
+    assert e.shape == (6, 8)
+    t = 5.0
+    expected = [math.sin(t), math.cos(t), math.sin(t / 10), math.cos(t / 10), math.sin(t / 100), math.cos(t / 100)]
+    np.testing.assert_allclose(e[5, :6].numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(sinusoidal_encoding(3, 5)[2, 4].item(), math.sin(2 / 10000 ** (4 / 5)), atol=1e-6)
+
+
+def test_joint_linear_is_one_linear_map_per_joint():
+    lin = JointLinear(4, 3, 5)
+    x = torch.randn(2, 7, 4, 3)
+    ref = torch.stack([x[:, :, j] @ lin.weight[j] + lin.bias[j] for j in range(4)], dim=2)
+    torch.testing.assert_close(lin(x), ref)
+
+
+def test_graph_conv_is_a_learnable_adjacency_times_features_times_weights():
+    gc = GraphConv(6, 4, 3)
+    x = torch.randn(2, 6, 4)
+    a, w, b = gc.adjacency.detach().numpy(), gc.weight.detach().numpy(), gc.bias.detach().numpy()
+    ref = np.einsum("nm,bmi,io->bno", a, x.numpy(), w) + b
+    np.testing.assert_allclose(gc(x).detach().numpy(), ref, atol=1e-5)
+    assert gc.adjacency.requires_grad and gc.adjacency.shape == (6, 6)
+
+
+# ---------------------------------------------------------------------------------- networks
+@pytest.mark.parametrize("name", NETS)
+def test_network_shapes(name):
+    cfg = _config(name)
+    net = build_net(cfg).eval()
+    d = 3 * 31
+    x = torch.randn(4, cfg.history, d)
+    assert net(x).shape == (4, cfg.horizon, d)
+    if name == "st-transformer":
+        assert net(x, all_steps=True).shape == (4, cfg.history, d)
+
+
+def test_st_transformer_is_causal():
+    torch.manual_seed(0)
+    net = STTransformer(joints=5, channels=3, dim=16, heads=4, layers=3, ff=32).eval()
+    _randomise_head(net, 0.5)
+    x = torch.randn(2, 9, 15)
+    t = 4
+    x2 = x.clone()
+    x2[:, t + 1] += torch.randn(2, 15)
+    y, y2 = net(x, all_steps=True), net(x2, all_steps=True)
+    torch.testing.assert_close(y[:, : t + 1], y2[:, : t + 1])  # outputs up to t ignore frame t + 1
+    assert (y[:, t + 1 :] - y2[:, t + 1 :]).abs().amax(dim=-1).min() > 1e-4  # later outputs depend on it
+    # inference computes the last block for the last frame only: the same next frame
+    torch.testing.assert_close(net(x), y[:, -1:], atol=1e-5, rtol=1e-5)
+
+
+def test_attention_weight_sharing():
+    joints, dim = 7, 16
+    temporal, spatial = TemporalAttention(joints, dim, 4), SpatialAttention(joints, dim, 4)
+    # temporal: query/key/value and output projections per joint
+    assert temporal.qkv.weight.shape == (joints, dim, 3 * dim) and temporal.out.weight.shape == (joints, dim, dim)
+    # spatial: queries per joint, keys/values and output shared by all joints
+    assert spatial.query.weight.shape == (joints, dim, dim)
+    assert spatial.key_value.weight.shape == (2 * dim, dim) and spatial.out.weight.shape == (dim, dim)
+    # with all queries equal the spatial attention treats the joints as a set: permuting them permutes
+    # the output, which holds only if keys and values are shared across joints
+    with torch.no_grad():
+        spatial.query.weight[:] = spatial.query.weight[0]
+        spatial.query.bias[:] = spatial.query.bias[0]
+    e = torch.randn(2, 3, joints, dim)
+    perm = torch.randperm(joints)
+    torch.testing.assert_close(spatial(e[:, :, perm]), spatial(e)[:, :, perm], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_untrained_networks_predict_zero_velocity(name):
+    torch.manual_seed(0)
+    model = NeuralForecaster(_config(name))
+    walk = synthetic_walk(seconds=1.0, fps=25.0)
+    pred = model.predict(walk.positions[None], 12)[0, 0]
+    np.testing.assert_allclose(pred, np.broadcast_to(walk.positions[-1], pred.shape), atol=2e-5)
+
+
+def test_st_transformer_loss_is_teacher_forced_next_frame_error():
+    torch.manual_seed(0)
+    cfg = load_config(
+        None, model="st-transformer", net="st-transformer", history=6, horizon=1, params=SMALL["st-transformer"]
+    )
+    model = NeuralForecaster(_config("st-transformer", history=6))
+    walk = torch.as_tensor(synthetic_walk(seconds=1.0, fps=25.0).positions, dtype=torch.float32)
+    batch = torch.stack([walk[:7], walk[10:17]])  # windows of history + 1 frames: the sub-window is the window
+    # an untrained network predicts zero velocity, so the loss is the mean frame-to-frame displacement
+    expected = (batch[:, 1:] - batch[:, :-1]).norm(dim=-1).mean()
+    torch.testing.assert_close(training_loss(model, batch, cfg), expected)
+    # `posecast train` picks it up through the network module's hook
+    assert net_training_loss("st-transformer") is training_loss and net_training_loss("traj-gcn") is None
+    torch.testing.assert_close(default_loss(model, batch, cfg), expected)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_tiny_training_reduces_the_loss(name, walk_folder, tmp_path):
+    extra = {"horizon": 1, "target_horizon": 6} if name == "st-transformer" else {"horizon": 6}
+    cfg = load_config(
+        None,
+        data=str(walk_folder),
+        model=name,
+        net=name,
+        history=8,
+        params=SMALL[name],
+        epochs=3,
+        batch_size=16,
+        lr=0.003,
+        warmup_steps=1,
+        max_steps_per_epoch=6,
+        threads=1,
+        val_fraction=0.2,
+        **extra,
+    )
+    run = train(cfg, tmp_path / name, resume=False)
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["train_loss"] < 0.9 * rows[0]["train_loss"]
+    model = NeuralForecaster.load(run / "best")
+    fc = model.forecast(synthetic_walk(seconds=2.0, fps=25.0), frames=20)  # autoregressive beyond one pass
+    assert fc.samples.shape == (1, 20, 31, 3) and np.isfinite(fc.samples).all()
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_registered_with_configs_for_both_data_sets(name):
+    assert name in LEARNED
+    for data in ("cmu-mocap", "cmu-bvh"):
+        cfg = load_config(default_config_path(name, data))
+        assert cfg.net == name and cfg.data == data
+        assert cfg.history == (10 if data == "cmu-mocap" else 50)
+        assert (cfg.target_horizon or cfg.horizon) == 25 and cfg.augment_mirror and cfg.canonical == "heading"
+    model = get_model(name, pretrained=False)
+    assert isinstance(model, NeuralForecaster) and len(model.joints) == 25 and model.config.fps == 60.0
+
+
+# --------------------------------------------------------------------------- rotation variant
+def _rot_model(skeleton: str = "cmu-bvh-31", history: int = 6) -> STTransformerRot:
+    torch.manual_seed(0)
+    cfg = NeuralConfig(
+        net="st-transformer-rot",
+        skeleton=skeleton,
+        fps=25.0,
+        history=history,
+        horizon=1,
+        canonical="none",
+        params=SMALL["st-transformer"],
+    )
+    return STTransformerRot(cfg)
+
+
+def test_rotating_joints_of_the_benchmark_skeleton():
+    joints = rotating_joints(skeletons.get("cmu-mocap-38"))
+    # every non-root joint with a moving descendant; not the end sites, not the hands' zero-offset leaves
+    assert 0 not in joints and not {6, 12, 19, 26, 28, 35, 37} & set(joints)
+    assert {15, 23, 32} <= set(joints)  # Spine1 and the hands: their children sit at zero offsets, grandchildren not
+
+
+def test_rotation_variant_outputs_rotations_and_fk_positions():
+    model = _rot_model()
+    _randomise_head(model.net, 0.3)
+    walk = synthetic_walk(seconds=1.0, fps=25.0)
+    rot = model.predict_rotations(walk.rotations[None], 5)[0]  # (5, 31, 3, 3)
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-5)
+    np.testing.assert_allclose(rot @ np.swapaxes(rot, -1, -2), np.broadcast_to(np.eye(3), rot.shape), atol=1e-5)
+    assert np.abs(rot[:, model.joints] - walk.rotations[-1, model.joints]).max() > 1e-3  # the network did act
+    others = [j for j in range(31) if j not in model.joints]
+    np.testing.assert_allclose(rot[:, others], np.broadcast_to(walk.rotations[-1, others], rot[:, others].shape))
+    # forecast(): FK of the predicted rotations with the root held at its last observed pose
+    fc = model.forecast(walk, frames=5)
+    full = rot.copy()
+    full[:, 0] = walk.rotations[-1, 0]
+    expected, _ = forward_kinematics(full, walk.skeleton.offsets, walk.skeleton.parents, walk.root_translation[-1])
+    np.testing.assert_allclose(fc.samples[0], expected, atol=1e-5)
+
+
+def test_rotation_variant_needs_rotations():
+    model = _rot_model()
+    walk = synthetic_walk(seconds=1.0, fps=25.0)
+    with pytest.raises(ModelError, match="needs joint rotations"):
+        model.forecast(Motion(walk.positions, 25.0, "cmu-bvh-31"), frames=3)
+    with pytest.raises(ModelError, match="cannot work from positions"):
+        model.predict(walk.positions[None], 3)
+
+
+def test_untrained_rotation_variant_is_zero_velocity_and_round_trips(tmp_path):
+    model = _rot_model()
+    walk = synthetic_walk(seconds=1.0, fps=50.0)  # another rate: resampled to 25 fps and back
+    fc = model.forecast(walk, frames=8)
+    np.testing.assert_allclose(fc.samples[0], np.broadcast_to(walk.positions[-1], (8, 31, 3)), atol=1e-5)
+    _randomise_head(model.net)
+    model.save(tmp_path / "rot")
+    again = STTransformerRot.load(tmp_path / "rot")
+    r = walk.rotations[None, :6]
+    np.testing.assert_array_equal(model.predict_rotations(r, 3), again.predict_rotations(r, 3))
+
+
+def test_rotation_variant_factory():
+    model = build_rotation_variant(pretrained=False)
+    assert model.config.fps == 60.0 and model.config.history == 10 and len(model.joints) == 24
+    assert model.net.channels == 9 and model.net.joints == 24
+    with pytest.raises(ModelError, match="no shipped weights"):
+        build_rotation_variant(pretrained=True)
+
+
+def test_mirror_rotations_matches_motion_mirror():
+    walk = synthetic_walk(seconds=0.5, fps=25.0)
+    mirrored = mirror_rotations(torch.as_tensor(walk.rotations), walk.skeleton).numpy()
+    np.testing.assert_allclose(mirrored, walk.mirror().rotations, atol=1e-12)
+
+
+def _fake_benchmark(folder: Path) -> Path:
+    """A CMU-Mocap-style folder (MANIFEST.csv + 117-column exp-map files at 120 Hz) of synthetic walks."""
+    rows = []
+    for split, i, speed in (("train", 1, 1.0), ("train", 2, 1.4), ("test", 1, 1.2)):
+        rel = f"{split}/walking/walking_{i}.txt"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        walk = synthetic_walk(seconds=2.5, fps=120.0, speed=speed, skeleton="cmu-mocap-38")
+        write_cmu_expmap(walk, folder / rel)
+        rows.append({"path": rel, "split": split, "action": "walking", "in_benchmark": "yes", "status": "present"})
+    with open(folder / "MANIFEST.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def test_rotation_variant_trains_and_benchmarks_on_exp_maps(tmp_path):
+    data = _fake_benchmark(tmp_path / "bench")
+    cfg = load_config(
+        Path(posecast.__file__).parent / "configs" / "st-transformer-rot" / "cmu-mocap.yaml",
+        params={**SMALL["st-transformer"], "rotation_loss": 0.1},
+        epochs=3,
+        batch_size=32,
+        lr=0.003,
+        warmup_steps=1,
+        max_steps_per_epoch=5,
+        threads=1,
+        val_fraction=0.25,
+    )
+    run = train_rotation_variant(cfg, tmp_path / "run", data_dir=data)
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and rows[-1]["train_loss"] < rows[0]["train_loss"] and "val_mpjpe_mm" in rows[0]
+    model = STTransformerRot.load(run / "best")
+    result = bench_rotation_variant(model, "all", data_dir=data)
+    assert result.windows == {"walking": 151 - 34} and "rotations" in result.protocol["input"]
+    assert all(np.isfinite(v) for v in result.average.values())
+
+
+def test_rotation_benchmark_matches_the_harness_for_zero_velocity(cmu_mocap_dir):
+    from posecast.evaluation.protocols import cmu_mocap
+
+    cfg = load_config(Path(posecast.__file__).parent / "configs" / "st-transformer-rot" / "cmu-mocap.yaml")
+    ncfg = NeuralConfig(
+        net=cfg.net, skeleton="cmu-mocap-38", fps=60.0, history=10, horizon=1, joints=cfg.joints, canonical="none"
+    )
+    untrained = STTransformerRot(ncfg)  # residual init: repeats the last observed rotations
+    ours = bench_rotation_variant(untrained, "ltd8", cmu_mocap_dir)
+    ref = cmu_mocap.evaluate(get_model("zero-velocity"), "ltd8", cmu_mocap_dir)
+    assert ours.windows == ref.windows
+    for action in ref.per_frame:
+        np.testing.assert_allclose(ours.per_frame[action], ref.per_frame[action], atol=1e-3)
