@@ -146,11 +146,12 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         console.print_json(json.dumps(infos))
         return
     for m in infos:
-        weights = (
-            "shipped weights"
-            if m["pretrained"]
-            else ("needs training data" if m["needs_training_data"] else "no weights needed")
-        )
+        if m["pretrained"]:
+            weights = "weights: " + ", ".join(v["variant"] for v in m["pretrained"])
+        elif m["kind"] == "learned":
+            weights = "no weights shipped"
+        else:
+            weights = "needs training data" if m["needs_training_data"] else "no weights needed"
         console.print(f"[bold]{m['name']:20}[/bold] {m['kind']:9} {weights:20} {m['summary']}", highlight=False)
 
 
@@ -162,11 +163,16 @@ WeightsOpt = Annotated[
 def _get_model(name: str, weights: Path | None):
     """The registered model, or the one trained into ``weights`` (a run dir or its best/last folder)."""
     from posecast.models import get
+    from posecast.models.learned import ROTATION_MODEL
     from posecast.models.neural import NeuralForecaster
 
     if weights is None:
         return get(name)
     folder = weights / "best" if (weights / "best" / "config.json").is_file() else weights
+    if name == ROTATION_MODEL:
+        from posecast.models.st_transformer import STTransformerRot
+
+        return STTransformerRot.load(folder)
     return NeuralForecaster.load(folder)
 
 
@@ -369,7 +375,13 @@ def bench_cmu_mocap(
         def tick(action: str, done: int, total: int) -> None:
             progress.update(task, description=f"{action}", completed=done, total=total)
 
-        result = cmu_mocap.evaluate(forecaster, protocol, model_name=model, progress=tick)
+        from posecast.models.st_transformer import STTransformerRot, bench_rotation_variant
+
+        if isinstance(forecaster, STTransformerRot):  # reads the windows' rotations, not positions
+            result = bench_rotation_variant(forecaster, protocol)
+            result.model = model
+        else:
+            result = cmu_mocap.evaluate(forecaster, protocol, model_name=model, progress=tick)
     d = result.to_dict()
     print_benchmark(d, console, unit=" ms")
     if json_path is not None:
@@ -534,12 +546,18 @@ def train(
 
     from rich.progress import Progress
 
-    from posecast.models.learned import LEARNED, default_config_path
+    from posecast.models.learned import LEARNED, ROTATION_MODEL, default_config_path
     from posecast.training import load_config
     from posecast.training import train as run_training
 
-    if model not in LEARNED:
-        raise ValueRangeError(f"{model!r} is not a learned model; trainable: {', '.join(LEARNED)}")
+    if model not in LEARNED and model != ROTATION_MODEL:
+        raise ValueRangeError(f"{model!r} is not a learned model; trainable: {', '.join([*LEARNED, ROTATION_MODEL])}")
+    if model == ROTATION_MODEL:
+        from posecast.models.st_transformer import train_rotation_variant
+
+        def run_training(cfg, out, resume=True, progress=None):  # noqa: F811  (its own loop: rotations in)
+            return train_rotation_variant(cfg, out, progress=progress)
+
     data_key = data if data in ("cmu-mocap", "cmu-bvh") else "cmu-bvh"
     cfg = load_config(
         config or default_config_path(model, data_key),

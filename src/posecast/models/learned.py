@@ -73,8 +73,27 @@ def _factory(name: str):
     return build
 
 
+ROTATION_MODEL = "st-transformer-rot"
+
+
+def _rotation_factory(**kwargs: Any):
+    from posecast.models.st_transformer import build_rotation_variant
+
+    return build_rotation_variant(**kwargs)
+
+
 def register_learned() -> None:
     for name, summary in LEARNED.items():
         register_model(
             ModelInfo(name, _factory(name), summary, kind="learned", pretrained=lambda n=name: _weights_info(n))
         )
+    register_model(
+        ModelInfo(
+            ROTATION_MODEL,
+            _rotation_factory,
+            "ST-Transformer rotation variant: joint rotation matrices in, SVD onto SO(3), FK out; "
+            "needs a history with rotations",
+            kind="learned",
+            pretrained=lambda: _weights_info(ROTATION_MODEL),
+        )
+    )
