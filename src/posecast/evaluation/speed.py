@@ -183,6 +183,10 @@ def measure(
 
     if batch < 1:
         raise ValueRangeError(f"throughput batch must be positive, got {batch}")
+    from posecast.models.neural import PretrainedModel
+
+    if isinstance(model, PretrainedModel):  # time its first shipped weight set (the CMU-Mocap one when shipped)
+        model = model.variant("cmu-mocap" if "cmu-mocap" in model.variants else model.variants[0])
     fps, history, skeleton, params = model_setup(model)
     frames = max(1, round(FORECAST_SECONDS * fps))
     h1 = sample_history(skeleton, history, fps)

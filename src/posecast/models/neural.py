@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,7 +59,6 @@ NETS: dict[str, NetFactory] = {}
 #: network family -> module that registers it (imported on first use, so torch loads only when needed)
 NET_MODULES = {
     "dct-mlp": "posecast.models.dct_mlp",
-    "dct-mixer": "posecast.models.dct_mlp",
     "st-transformer": "posecast.models.st_transformer",
     "traj-gcn": "posecast.models.traj_gcn",
     "res-gru": "posecast.models.res_gru",
@@ -137,26 +137,40 @@ def from_canonical(y, origin, rot):
     return y @ rot[:, None] + origin
 
 
+@lru_cache(maxsize=32)
+def _anchors(parents: tuple[int, ...], modelled: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """Unmodelled joints and, for each, its nearest modelled ancestor (the joint itself if none)."""
+    keep = set(modelled)
+    joints, anchors = [], []
+    for j in range(len(parents)):
+        if j in keep:
+            continue
+        a = parents[j]
+        while a != -1 and a not in keep:
+            a = parents[a]
+        joints.append(j)
+        anchors.append(j if a == -1 else a)
+    return joints, anchors
+
+
 def follow_parents(pred, last_obs, modelled: list[int], skeleton: Skeleton):
     """Fill joints that are not modelled: each follows its nearest modelled ancestor rigidly
-    (translation only), keeping its offset from that ancestor in the last observed frame.
+    (translation only), keeping its offset from that ancestor in the last observed frame; a joint
+    with no modelled ancestor (e.g. the root in a body frame) stays where it was.
 
     Args:
         pred: ``(B, F, J, 3)`` with the modelled joints filled in.
         last_obs: ``(B, J, 3)`` last observed frame.
     """
-    keep = set(modelled)
+    joints, anchors = _anchors(tuple(skeleton.parents), tuple(modelled))
+    if not joints:
+        return pred
     out = pred.clone()
-    for j in range(skeleton.num_joints):
-        if j in keep:
-            continue
-        a = skeleton.parents[j]
-        while a != -1 and a not in keep:
-            a = skeleton.parents[a]
-        if a == -1:  # no modelled ancestor (e.g. the root in a body frame): keep it where it was
-            out[:, :, j] = last_obs[:, None, j]
-        else:
-            out[:, :, j] = out[:, :, a] + (last_obs[:, None, j] - last_obs[:, None, a])
+    moving = [a not in joints for a in anchors]  # anchors that are modelled move with the prediction
+    base = out[:, :, anchors] * pred.new_tensor(moving)[:, None]
+    out[:, :, joints] = base + (
+        last_obs[:, None, joints] - last_obs[:, None, anchors] * pred.new_tensor(moving)[:, None]
+    )
     return out
 
 
