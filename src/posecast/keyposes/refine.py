@@ -59,7 +59,7 @@ class RefineConfig(BaseModel):
     heatmap_weight: float = Field(default=0.1, ge=0, description="w_h (paper)")
     closeness_weight: float = Field(default=0.1, ge=0, description="w_c (paper)")
     angle_prior: Literal["observed_range", "last_frame"] = "observed_range"
-    angle_margin: float = Field(default=0.1, ge=0, description="cosine slack around the observed range")
+    angle_margin: float = Field(default=0.1, ge=0, description="slack (in cosine) around the observed range")
     heatmap_temperature: float = Field(default=1.0, gt=0, description="T of the heatmap likelihood")
     end_effectors: list[str] | None = Field(
         default=None, description="joints anchored to their sampled positions (default: the skeleton's end effectors)"
@@ -173,8 +173,7 @@ class _Objective:
         self.par, self.chi = bones[:, 0], bones[:, 1]
         self.lengths = _safe_norm(last[:, self.chi] - last[:, self.par])  # (N, B)
         self.x0 = last
-        names = config.end_effectors
-        ee = skeleton.indices(names) if names is not None else list(skeleton.end_effectors)
+        ee = end_effector_indices(skeleton, config.end_effectors)
         self.ee = torch.as_tensor(ee, dtype=torch.long, device=start.device)
         self.e = start[:, self.ee].detach().clone()
         # angle pairs from the mean observed bone lengths (helper joints: zero length in every frame)

@@ -143,13 +143,13 @@ def sample_hypotheses(
             queries = torch.as_tensor(members, dtype=torch.long, device=obs_c.device)
             tokens = torch.as_tensor(sampled, dtype=torch.long, device=obs_c.device)
             feats = net.attend(memory, queries, pos[:, tokens] if sampled else None, tokens if sampled else None)
-            logits, offsets = net.decode(feats)  # (N, q, bins, G, G, G), (N, q, 3, G, G, G)
+            logits, offsets = net.decode(feats)  # (N, q, G, G, G, bins), (N, q, G, G, G, 3)
             lv = heatmap_levels(logits)  # (N, q, G, G, G)
             idx, lp = sample_voxels(lv.reshape(n * len(members), -1), t, generator)
             idx = idx.reshape(n, len(members))
             place = net.centres[idx]  # (N, q, 3)
             if offsets is not None:
-                off = offsets.flatten(-3).transpose(-1, -2)  # (N, q, V, 3)
+                off = offsets.flatten(-4, -2)  # (N, q, V, 3)
                 place = place + off.gather(2, idx[:, :, None, None].expand(-1, -1, 1, 3))[:, :, 0]
             pos[:, queries] = place
             vox[:, queries] = idx
