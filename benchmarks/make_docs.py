@@ -179,10 +179,14 @@ def run_benchmarks(models: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="re-run the benchmarks first")
-    parser.add_argument("--models", nargs="*", default=["zero-velocity", "constant-velocity", "nearest-neighbour"])
+    parser.add_argument("--models", nargs="*", default=None, help="default: every model with a results file")
     args = parser.parse_args()
     if args.run:
-        run_benchmarks(args.models)
+        run_benchmarks(args.models or ["zero-velocity", "constant-velocity", "nearest-neighbour"])
+    if args.models is None:
+        order = ["zero-velocity", "constant-velocity", "nearest-neighbour"]
+        found = sorted({p.stem.split("_", 2)[2] for p in RESULTS.glob("cmu-mocap_*_*.json")})
+        args.models = [m for m in order if m in found] + [m for m in found if m not in order]
     lines = [
         "# Benchmarks",
         "",
