@@ -63,6 +63,11 @@ def main() -> None:
     (dst / "config.json").write_text(json.dumps(meta, indent=1))
 
     results = {}
+    if args.variant == "cmu-mocap" and args.no_bench:  # reuse results already written by a previous run
+        for protocol in ("ltd8", "all"):
+            out = HERE / "results" / f"cmu-mocap_{protocol}_{args.name}.json"
+            if out.is_file():
+                results[protocol] = json.loads(out.read_text())
     if args.variant == "cmu-mocap" and not args.no_bench:
         exe = str(Path(sys.executable).parent / "posecast")
         for protocol in ("ltd8", "all"):
@@ -76,6 +81,7 @@ def main() -> None:
 
     size_mb = (dst / "model.safetensors").stat().st_size / 1e6
     cfg = run["config"]
+    machine = {"cpus": "?", "threads": "?", "processes": 1, "torch": "?", **run.get("machine", {})}
     lines = [
         f"# Model card: `{args.name}` — weights `{args.variant}`",
         "",
@@ -86,9 +92,9 @@ def main() -> None:
         f"`{meta['config']['canonical']}`, mirror-averaged inference: {meta['config']['mirror_average']}",
         f"- trained with `posecast train` for {len(metrics)} epochs "
         f"(weights from epoch {meta.get('epoch')}, the {'best validation' if args.which == 'best' else 'last'} epoch) "
-        f"in {run.get('training_seconds', 0) / 60:.1f} minutes on {run['machine']['cpus']} CPU cores "
-        f"({run['machine']['threads']} torch threads x {run['machine']['processes']} process(es), torch "
-        f"{run['machine']['torch']}); code version {run.get('code_version')}",
+        f"in {run.get('training_seconds', 0) / 60:.1f} minutes on {machine['cpus']} CPU cores "
+        f"({machine['threads']} torch threads x {machine['processes']} process(es), torch "
+        f"{machine['torch']}); code version {run.get('code_version')}",
         f"- windows: {run['windows']['train']} training, {run['windows']['val']} validation (carved from the end of "
         "each training sequence; no test data seen)",
         "",
