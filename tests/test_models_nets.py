@@ -283,8 +283,10 @@ def test_rotation_variant_factory():
     model = build_rotation_variant(pretrained=False)
     assert model.config.fps == 60.0 and model.config.history == 10 and len(model.joints) == 24
     assert model.net.channels == 9 and model.net.joints == 24
-    with pytest.raises(ModelError, match="no shipped weights"):
-        build_rotation_variant(pretrained=True)
+    shipped = build_rotation_variant(pretrained=True)  # the weights in the package
+    assert isinstance(shipped, STTransformerRot) and shipped.config.skeleton == "cmu-mocap-38"
+    with pytest.raises(ModelError, match="no weights 'nope'"):
+        build_rotation_variant(pretrained=True, variant="nope")
 
 
 def test_mirror_rotations_matches_motion_mirror():
