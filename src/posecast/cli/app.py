@@ -31,7 +31,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 MOTION_OUTPUTS = (".npz", ".json")
-DEMO_MODELS = ("st-transformer", "dct-mlp", "res-gru")
+DEMO_MODELS = ("dct-mlp", "st-transformer", "res-gru")  # best cmu-bvh numbers first
 RENDER_OUTPUTS = (".mp4", ".gif", ".html")
 
 SkeletonOpt = Annotated[str | None, typer.Option(help="Skeleton name for files that hold only numbers (.npy).")]
