@@ -112,3 +112,13 @@ def test_bench_cmu_mocap_json(cmu_mocap_dir, tmp_path):
 def test_bench_without_data_is_a_clear_error(tmp_path):
     r = run("bench", "cmu-mocap", env_extra={"POSECAST_DATA": str(tmp_path / "nowhere")})
     assert r.returncode == 2 and "POSECAST_DATA" in r.stderr
+
+
+def test_demo_without_data_uses_the_labelled_synthetic_walk(tmp_path):
+    r = run("demo", "--out-dir", str(tmp_path / "demo"), env_extra={"POSECAST_DATA": str(tmp_path / "nowhere")})
+    assert r.returncode == 0, r.stderr
+    assert "SYNTHETIC" in r.stdout
+    for name in ("forecast.mp4", "forecast.html", "forecast.npz"):
+        assert (tmp_path / "demo" / name).stat().st_size > 1000
+    fc = posecast.load(tmp_path / "demo" / "forecast.npz")
+    assert fc.num_frames == 25 and fc.ground_truth is not None
