@@ -36,6 +36,7 @@ from posecast.errors import SkeletonError, ValueRangeError
 from posecast.keyposes.dataset import KeyPosePairs
 from posecast.keyposes.model import CharPoseConfig, CharPoseNet, charpose_loss, save_charpose
 from posecast.keyposes.sampling import sample_hypotheses
+from posecast.training.loop import git_commit
 
 
 class CharPoseTrainConfig(BaseModel):
@@ -194,7 +195,7 @@ def train_charpose(
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         },
-        "code_version": _git_commit(),
+        "code_version": git_commit(),
     }
     (out / "run.json").write_text(json.dumps(run_info, indent=1))
     metrics_path = out / "metrics.jsonl"
@@ -244,15 +245,3 @@ def train_charpose(
         if progress is not None:
             progress(epoch + 1, record)
     return out
-
-
-def _git_commit() -> str | None:
-    import subprocess
-
-    try:
-        res = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
-        )
-        return res.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None

@@ -80,7 +80,8 @@ def load_config(path: Path | None, **overrides: Any) -> TrainConfig:
         raise ValueRangeError(f"invalid training config: {exc}".replace("\n", "; "), path) from None
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The repository commit the code runs from, or None outside a git checkout."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
@@ -280,7 +281,7 @@ def train(
         "data": data.description,
         "windows": {"train": len(train_ws), "val": len(val_ws) if val_ws else 0},
         "parameters": int(sum(p.numel() for p in model.net.parameters())),
-        "code_version": _git_commit(),
+        "code_version": git_commit(),
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
