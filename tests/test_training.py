@@ -108,7 +108,7 @@ def test_two_process_data_parallel_training(walk_folder, tmp_path):
         str(out),
     ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[:3000] + "\n...\n" + r.stderr[-1500:]
     run = json.loads((out / "run.json").read_text())
     assert run["machine"]["processes"] == 2
     sums = np.array(run["replica_checksums"])

@@ -104,6 +104,12 @@ class _Dist:
         self.device = torch.device("cpu")
         if self.enabled and not dist.is_initialized():
             backend = "nccl" if torch.cuda.is_available() else "gloo"
+            single_node = os.environ.get("LOCAL_WORLD_SIZE", str(self.world)) == str(self.world)
+            if backend == "gloo" and single_node and "GLOO_SOCKET_IFNAME" not in os.environ:
+                # all replicas on this machine: talk over loopback rather than whatever the host name
+                # resolves to (sandboxes and containers often resolve it to an unreachable address)
+                if os.path.exists("/sys/class/net/lo"):
+                    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
             if backend == "nccl":
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
                 torch.cuda.set_device(self.device)
@@ -133,6 +139,9 @@ class _Dist:
         if self.enabled:
             import torch.distributed as dist
 
+            # every replica reaches this point before any tears its sockets down: a rank that exits
+            # while a peer still reads from it makes gloo abort the peer
+            dist.barrier()
             dist.destroy_process_group()
 
 
