@@ -202,7 +202,13 @@ def _fit_if_needed(model: Any, name: str, train_data: Path | None, fps: float) -
 @app.command()
 def forecast(
     file: Annotated[Path, typer.Argument(help="The observed motion.")],
-    model: Annotated[str, typer.Option(help="Model name (see `posecast models`).")] = "constant-velocity",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model name (see `posecast models`); default constant-velocity for motions, phd for videos, "
+            "hmmr for images."
+        ),
+    ] = None,
     horizon: Annotated[float | None, typer.Option(help="Seconds to forecast.")] = None,
     frames: Annotated[int | None, typer.Option(help="Frames to forecast (instead of --horizon).")] = None,
     samples: Annotated[int, typer.Option(help="Hypotheses to draw.")] = 1,
@@ -215,10 +221,26 @@ def forecast(
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
 ) -> None:
-    """Forecast the future of a motion and write it."""
+    """Forecast the future of a motion (or of the person in a video or image) and write it."""
     from posecast.models import resolve_frames
+    from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     outs = out or []
+    suffix = file.suffix.lower()
+    if suffix in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+        from posecast.cli.video_cmds import forecast_media
+
+        default = "phd" if suffix in VIDEO_SUFFIXES else "hmmr"
+        forecast_media(file, model=model or default, horizon=horizon, frames=frames, at=at, outs=outs, weights=weights)
+        return
+    model = model or "constant-velocity"
+    if model in KEYPOSE_MODELS:
+        from posecast.cli.keypose_cmds import forecast_keypose
+
+        forecast_keypose(
+            file, model=model, samples=samples, at=at, outs=outs, weights=weights, skeleton=skeleton, fps=fps
+        )
+        return
     _check_outputs(outs, MOTION_OUTPUTS + RENDER_OUTPUTS)
     motion = _load_motion(file, skeleton, fps)
     n = resolve_frames(motion.fps, frames, horizon)
@@ -618,6 +640,21 @@ def demo(
     for name in ("forecast.mp4", "forecast.html", "forecast.npz"):
         _write(result, out_dir / name)
         console.print(f"wrote {out_dir / name}", highlight=False)
+
+
+KEYPOSE_MODELS = ("charpose",)
+"""Models that forecast the next characteristic pose (hypotheses with probabilities), not a trajectory."""
+
+
+def _register_extensions() -> None:
+    """Commands defined next to their capability (video, key poses) join the app here."""
+    from posecast.cli import keypose_cmds, video_cmds
+
+    keypose_cmds.register(app, bench_app)
+    video_cmds.register(app, bench_app)
+
+
+_register_extensions()
 
 
 def main() -> None:

@@ -1,0 +1,9 @@
+"""From video to future 3D motion: decoding, 2D pose backends, virtual-camera training data and the
+video forecasters (PHD, PoseMoNet, HMMR). `PoseTrack` is the exchange format between them."""
+
+from posecast.video.track import PoseTrack
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "PoseTrack"]

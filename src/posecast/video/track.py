@@ -1,0 +1,163 @@
+"""`PoseTrack`: a person's 2D keypoints over the frames of a clip (and, optionally, 3D world landmarks).
+
+This is the one exchange format of the video work: the pose backends produce it from a video, the
+virtual-camera projection of 3D motions produces it for training, and the video models consume it.
+
+Conventions
+-----------
+- ``keypoints`` are image pixels, x to the right and y down, origin at the top-left corner of the
+  image; ``image_size`` is ``(width, height)`` in pixels.
+- ``visibility`` is the backend's confidence in ``[0, 1]``; a joint that was never seen is NaN in
+  ``keypoints`` and 0 in ``visibility``.
+- ``detected[t]`` is False where the backend returned no person in frame ``t``; those frames are
+  bridged (interpolated) in ``keypoints`` so that models always see a complete sequence, and
+  models/metrics can mask them.
+- ``times`` are real presentation timestamps in seconds (variable frame rate allowed), increasing.
+- ``world``, when present, is metric 3D ``(T, J, 3)`` in PoseCast's frame (metres, y up, right-handed,
+  hip-centred per frame as MediaPipe reports it; it carries no root translation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import FormatError, ValueRangeError
+
+
+@dataclass(frozen=True)
+class PoseTrack:
+    """2D keypoints ``(T, J, 2)`` (pixels) of one person, with visibility ``(T, J)``, timestamps
+    ``(T,)`` (s), the image size ``(W, H)``, the joint layout name, per-frame detection flags
+    ``(T,)`` and optional world landmarks ``(T, J, 3)`` (metres, y up)."""
+
+    keypoints: np.ndarray
+    visibility: np.ndarray
+    times: np.ndarray
+    image_size: tuple[int, int]
+    skeleton: str
+    detected: np.ndarray | None = None
+    world: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        k = np.asarray(self.keypoints, dtype=np.float64)
+        if k.ndim != 3 or k.shape[-1] != 2:
+            raise ValueRangeError(f"PoseTrack keypoints must be (T, J, 2), got {k.shape}")
+        t_, j_ = k.shape[:2]
+        v = np.asarray(self.visibility, dtype=np.float64)
+        if v.shape != (t_, j_):
+            raise ValueRangeError(f"PoseTrack visibility must be {(t_, j_)}, got {v.shape}")
+        times = np.asarray(self.times, dtype=np.float64)
+        if times.shape != (t_,):
+            raise ValueRangeError(f"PoseTrack times must be ({t_},), got {times.shape}")
+        if t_ > 1 and not np.all(np.diff(times) > 0):
+            raise ValueRangeError("PoseTrack times must increase strictly")
+        det = np.ones(t_, bool) if self.detected is None else np.asarray(self.detected, dtype=bool)
+        if det.shape != (t_,):
+            raise ValueRangeError(f"PoseTrack detected must be ({t_},), got {det.shape}")
+        w = None if self.world is None else np.asarray(self.world, dtype=np.float64)
+        if w is not None and w.shape != (t_, j_, 3):
+            raise ValueRangeError(f"PoseTrack world must be {(t_, j_, 3)}, got {w.shape}")
+        object.__setattr__(self, "keypoints", k)
+        object.__setattr__(self, "visibility", v)
+        object.__setattr__(self, "times", times)
+        object.__setattr__(self, "detected", det)
+        object.__setattr__(self, "world", w)
+        object.__setattr__(self, "image_size", (int(self.image_size[0]), int(self.image_size[1])))
+
+    # ------------------------------------------------------------------ basic views
+    @property
+    def num_frames(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.keypoints.shape[1])
+
+    @property
+    def fps(self) -> float:
+        """The median frame rate (frames per second) from the timestamps."""
+        if self.num_frames < 2:
+            return float(self.metadata.get("fps", 30.0))
+        return float(1.0 / np.median(np.diff(self.times)))
+
+    @property
+    def duration(self) -> float:
+        return float(self.times[-1] - self.times[0]) if self.num_frames else 0.0
+
+    def frames(self, start: int, stop: int | None = None) -> PoseTrack:
+        """Frames ``start:stop``."""
+        sl = slice(start, stop)
+        return replace(
+            self,
+            keypoints=self.keypoints[sl],
+            visibility=self.visibility[sl],
+            times=self.times[sl],
+            detected=self.detected[sl],
+            world=None if self.world is None else self.world[sl],
+        )
+
+    def until(self, seconds: float) -> PoseTrack:
+        """The frames with ``times <= times[0] + seconds``."""
+        n = int(np.searchsorted(self.times, self.times[0] + seconds + 1e-9, side="right"))
+        return self.frames(0, n)
+
+    def to_layout(self, target: str) -> PoseTrack:
+        """The same track on another joint layout (for example ``body-17``), through the mapping layer.
+        Visibility of a mapped joint is the minimum over the source joints it is made from."""
+        from posecast.skeletons.mapping import mapping_matrix, to_layout
+
+        if target == self.skeleton:
+            return self
+        m = mapping_matrix(self.skeleton, target)  # (J_t, J_s)
+        used = np.abs(m) > 0
+        vis = np.stack([self.visibility[:, row].min(axis=1) for row in used], axis=1)
+        kp = to_layout(self.keypoints, target, source=self.skeleton)
+        world = None if self.world is None else to_layout(self.world, target, source=self.skeleton)
+        return replace(self, keypoints=kp, visibility=vis, world=world, skeleton=target)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> Path:
+        """Write ``.npz`` (plain arrays, no pickles)."""
+        from posecast.io.registry import atomic_output
+
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {
+            "keypoints": self.keypoints,
+            "visibility": self.visibility,
+            "times": self.times,
+            "detected": self.detected,
+            "image_size": np.array(self.image_size, dtype=np.int64),
+            "skeleton": np.array(self.skeleton),
+            "kind": np.array("posecast.PoseTrack"),
+        }
+        if self.world is not None:
+            arrays["world"] = self.world
+        with atomic_output(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> PoseTrack:
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "kind" not in z or str(z["kind"]) != "posecast.PoseTrack":
+                    raise FormatError(f"{path}: not a PoseCast pose track (.npz written by `posecast poses`)")
+                return cls(
+                    keypoints=z["keypoints"],
+                    visibility=z["visibility"],
+                    times=z["times"],
+                    detected=z["detected"],
+                    image_size=tuple(int(x) for x in z["image_size"]),
+                    skeleton=str(z["skeleton"]),
+                    world=z["world"] if "world" in z else None,
+                    metadata={"source": str(path)},
+                )
+        except (OSError, ValueError, KeyError) as exc:
+            raise FormatError(f"{path}: cannot read pose track ({exc})") from exc
