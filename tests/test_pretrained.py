@@ -24,6 +24,10 @@ def _history(skeleton_name: str, fps: float, frames: int) -> posecast.Motion:
     if skel.num_joints == walk.num_joints:
         return posecast.Motion(walk.positions[:frames], fps, skel)
     names = list(walk.skeleton.joint_names)
+    if not set(skel.joint_names) & set(names):  # another layout (e.g. body-17): through the mapping layer
+        from posecast.skeletons.mapping import to_layout
+
+        return posecast.Motion(to_layout(walk.positions[:frames], skel, source=walk.skeleton), fps, skel)
     # cmu-mocap-38: the same joints plus end sites; put each end site on its parent
     idx = [
         names.index(n) if n in names else names.index(skel.joint_names[skel.parents[i]])

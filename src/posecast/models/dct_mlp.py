@@ -16,7 +16,9 @@ from posecast.models.neural import NeuralConfig, register_net
 
 
 class TemporalBlock(nn.Module):
-    """``x + LN(FC_time(x))`` on ``(B, D, K)`` tensors (the FC mixes the K temporal coefficients)."""
+    """``x + LN(FC_time(x))`` on ``(B, K, D)`` tensors: the FC mixes the K temporal coefficients of
+    each feature, the layer norm runs over the D features of each coefficient (siMLPe's layout,
+    computed as ``W @ x`` so that no transposes are needed)."""
 
     def __init__(self, frames: int, features: int) -> None:
         super().__init__()
@@ -26,8 +28,8 @@ class TemporalBlock(nn.Module):
         nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.fc(x)  # (B, D, K)
-        return x + self.norm(y.transpose(1, 2)).transpose(1, 2)
+        y = torch.matmul(self.fc.weight, x) + self.fc.bias[:, None]  # (B, K, D)
+        return x + self.norm(y)
 
 
 class DCTMLP(nn.Module):
@@ -50,7 +52,7 @@ class DCTMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = pad_last(x, self.horizon)  # (B, T, D)
         c = self.spatial_in(self.dct(padded))  # (B, K, D)
-        c = self.blocks(c.transpose(1, 2)).transpose(1, 2)
+        c = self.blocks(c)
         delta = self.dct.inverse(self.spatial_out(c))  # (B, T, D)
         return (padded + delta)[:, self.history :]
 

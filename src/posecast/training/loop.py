@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from posecast.datasets import windows as W
 from posecast.errors import ValueRangeError
 from posecast.models.neural import NeuralConfig, NeuralForecaster
+
+_C = TypeVar("_C", bound=BaseModel)
 
 
 class TrainConfig(BaseModel):
@@ -65,8 +67,11 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = None
 
 
-def load_config(path: Path | None, **overrides: Any) -> TrainConfig:
-    """A config from a YAML file (optional) with keyword overrides on top (``None`` values ignored)."""
+def read_config(
+    schema: type[_C], path: Path | None, what: str = "training config", /, **overrides: Any
+) -> _C:
+    """A pydantic ``schema`` from a YAML file (optional) with keyword overrides on top (``None`` values
+    ignored); any problem is one `ValueRangeError` line (``"invalid <what>: ..."``) naming the file."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -75,9 +80,20 @@ def load_config(path: Path | None, **overrides: Any) -> TrainConfig:
             raise ValueRangeError(f"cannot read config: {exc}", path) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return TrainConfig(**data)
+        return schema(**data)
     except Exception as exc:  # pydantic.ValidationError: report it as one line
-        raise ValueRangeError(f"invalid training config: {exc}".replace("\n", "; "), path) from None
+        raise ValueRangeError(f"invalid {what}: {exc}".replace("\n", "; "), path) from None
+
+
+def load_config(path: Path | None, **overrides: Any) -> TrainConfig:
+    """A config from a YAML file (optional) with keyword overrides on top (``None`` values ignored)."""
+    return read_config(TrainConfig, path, **overrides)
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """Linear learning-rate warm-up: ``(step + 1) / warmup_steps`` during the first ``warmup_steps``
+    steps (0-based ``step``), 1 afterwards (and always 1 when ``warmup_steps`` is 0)."""
+    return (step + 1) / warmup_steps if step < warmup_steps else 1.0
 
 
 def git_commit() -> str | None:
@@ -266,7 +282,7 @@ def train(
 
     def lr_at(step: int) -> float:
         if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
+            return warmup_factor(step, config.warmup_steps)
         t = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
         return 0.5 * (1 + math.cos(math.pi * min(t, 1.0))) * 0.99 + 0.01
 
