@@ -6,4 +6,6 @@ from posecast.video.track import PoseTrack
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "PoseTrack"]
+from posecast.video.extract import extract_image_pose, extract_poses  # noqa: E402
+
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "PoseTrack", "extract_image_pose", "extract_poses"]

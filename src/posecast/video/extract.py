@@ -1,0 +1,149 @@
+"""From a video file (or one image) to a `PoseTrack`: decode, run the pose backend, bridge the gaps.
+
+Frames where the backend finds no person are marked ``detected[t] = False`` and filled by linear
+interpolation over time (on the real timestamps) between the nearest detected frames; frames before
+the first or after the last detection hold that detection. Keypoints, visibility and world
+landmarks are all bridged the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from posecast.errors import ValueRangeError
+from posecast.video.backend import FramePose, PoseBackend, default_backend
+from posecast.video.decode import iter_frames, probe_video, read_image
+from posecast.video.track import PoseTrack
+
+
+def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """Fill the frames where ``detected`` is False by linear interpolation over ``times``.
+
+    ``values`` is ``(T, ...)``; returns a copy with the undetected frames replaced. Frames before
+    the first (after the last) detected frame hold the first (last) detected value. Needs at least
+    one detected frame.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64)
+    detected = np.asarray(detected, dtype=bool)
+    if not detected.any():
+        raise ValueRangeError("cannot bridge a track with no detected frame")
+    if detected.all():
+        return values.copy()
+    flat = values.reshape(values.shape[0], -1)
+    out = flat.copy()
+    src_t = times[detected]
+    for c in range(flat.shape[1]):
+        out[~detected, c] = np.interp(times[~detected], src_t, flat[detected, c])
+    return out.reshape(values.shape)
+
+
+def _assemble(
+    poses: list[FramePose | None], times: list[float], num_joints: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    t_ = len(poses)
+    detected = np.array([p is not None for p in poses], dtype=bool)
+    kp = np.zeros((t_, num_joints, 2))
+    vis = np.zeros((t_, num_joints))
+    has_world = any(p is not None and p.world is not None for p in poses)
+    world = np.zeros((t_, num_joints, 3)) if has_world else None
+    for i, p in enumerate(poses):
+        if p is None:
+            continue
+        kp[i], vis[i] = p.keypoints, p.visibility
+        if world is not None:
+            if p.world is None:
+                detected[i] = False  # keep the arrays consistent: a pose without world counts as missed
+            else:
+                world[i] = p.world
+    ts = np.asarray(times)
+    kp = bridge_missing(kp, ts, detected)
+    vis = bridge_missing(vis, ts, detected)
+    if world is not None:
+        world = bridge_missing(world, ts, detected)
+    return kp, vis, detected, world
+
+
+def extract_poses(
+    path: str | Path,
+    backend: PoseBackend | None = None,
+    *,
+    max_time: float | None = None,
+    static: bool = False,
+) -> PoseTrack:
+    """The pose track of the (most prominent) person in a video, on the backend's layout (``blazepose-33``).
+
+    ``max_time`` keeps the frames up to ``max_time`` seconds after the first one. ``static=True``
+    runs the person detector on every frame instead of tracking. Raises `FormatError` for files that
+    cannot be decoded and `ValueRangeError` when no person is found in any frame.
+    """
+    from posecast import skeletons
+
+    path = Path(path)
+    backend = backend or default_backend()
+    num_joints = skeletons.get(backend.skeleton).num_joints
+    info = probe_video(path)
+    poses: list[FramePose | None] = []
+    times: list[float] = []
+    t0 = time.perf_counter()
+    with backend.session(static=static) as session:
+        for t, rgb in iter_frames(path, max_time=max_time, info=info):
+            times.append(t)
+            poses.append(session.process(rgb))
+        stats = session.stats
+    wall = time.perf_counter() - t0
+    if not any(p is not None for p in poses):
+        raise ValueRangeError(f"no person found in any of the {len(poses)} frames", path)
+    kp, vis, detected, world = _assemble(poses, times, num_joints)
+    metadata = {
+        "source": str(path),
+        "backend": backend.name,
+        "mode": "static" if static else "video",
+        "frames_detected": int(detected.sum()),
+        "video_fps": info.fps,
+        "video_frames": info.num_frames,
+        "codec": info.codec,
+        "pose_seconds": stats.seconds,
+        "wall_seconds": wall,
+    }
+    return PoseTrack(
+        keypoints=kp,
+        visibility=vis,
+        times=np.asarray(times),
+        image_size=(info.width, info.height),
+        skeleton=backend.skeleton,
+        detected=detected,
+        world=world,
+        metadata=metadata,
+    )
+
+
+def extract_image_pose(path: str | Path, backend: PoseBackend | None = None) -> PoseTrack:
+    """The pose of the person in one image as a one-frame track (time 0), detector run on the image.
+
+    Raises `FormatError` for unreadable files and `ValueRangeError` when no person is found.
+    """
+    from posecast import skeletons
+
+    path = Path(path)
+    backend = backend or default_backend()
+    rgb = read_image(path)
+    with backend.session(static=True) as session:
+        pose = session.process(rgb)
+    if pose is None:
+        raise ValueRangeError("no person found in the image", path)
+    j = skeletons.get(backend.skeleton).num_joints
+    world = None if pose.world is None else pose.world[None]
+    return PoseTrack(
+        keypoints=pose.keypoints.reshape(1, j, 2),
+        visibility=pose.visibility.reshape(1, j),
+        times=np.zeros(1),
+        image_size=(rgb.shape[1], rgb.shape[0]),
+        skeleton=backend.skeleton,
+        detected=np.ones(1, bool),
+        world=world,
+        metadata={"source": str(path), "backend": backend.name, "mode": "static", "fps": 30.0},
+    )

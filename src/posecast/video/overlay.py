@@ -1,0 +1,291 @@
+"""Forecast overlays: the clip with the observed 2D skeleton and the projected forecast, next to a 3D view.
+
+`render_forecast_video` writes an H.264 mp4 (through the ffmpeg binary bundled with imageio-ffmpeg).
+Its timeline is the forecast's: one output frame per entry of ``forecast.times`` (the observed frames
+first, then the forecast frames) at ``forecast.fps``. Each output frame shows
+
+- left: the latest clip frame shown at that time (frozen on the last frame once the clip has ended),
+  with the observed 2D skeleton (``body-17`` bones, light blue; the subject's left side lighter)
+  while the observation lasts, and afterwards the forecast projected into the image through the
+  model's weak-perspective camera ``u = s X + tx``, ``v = -s Y + ty`` (red);
+- right (``panel=True``): a 3D view of the observed past (blue) and the forecast (red, with the last
+  observed pose in grey), rendered with matplotlib's Agg backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import ValueRangeError
+from posecast.video.track import PoseTrack
+
+BODY17 = "body-17"
+OBSERVED_RGB = (64, 190, 255)
+"""Observed 2D skeleton drawn on the video: light blue (the subject's left bones lighter still)."""
+OBSERVED_LEFT_RGB = (170, 225, 255)
+FORECAST_RGB = (214, 39, 40)
+"""Projected forecast: the red of the forecast in PoseCast's 3D renders (``SAMPLE_COLORS[0]``)."""
+FORECAST_LEFT_RGB = (255, 140, 120)
+
+
+# --------------------------------------------------------------------------------- cameras
+def project(points: np.ndarray, camera: np.ndarray) -> np.ndarray:
+    """Weak-perspective projection: ``points`` ``(..., J, 3)`` metres (y up), ``camera`` ``(..., 3)`` =
+    ``(s px/m, tx px, ty px)`` → ``(..., J, 2)`` pixels with ``u = s X + tx``, ``v = -s Y + ty``."""
+    p = np.asarray(points, dtype=np.float64)
+    c = np.asarray(camera, dtype=np.float64)[..., None, :]
+    return np.stack([c[..., 0] * p[..., 0] + c[..., 1], -c[..., 0] * p[..., 1] + c[..., 2]], axis=-1)
+
+
+def fit_weak_perspective(points: np.ndarray, keypoints: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares weak-perspective camera per frame: ``points`` ``(..., J, 3)``, ``keypoints``
+    ``(..., J, 2)`` pixels, optional ``weights`` ``(..., J)`` → ``(..., 3)`` ``(s, tx, ty)`` minimising
+    ``sum_j w_j |project(points_j) - keypoints_j|^2``."""
+    p = np.asarray(points, dtype=np.float64)
+    k = np.asarray(keypoints, dtype=np.float64)
+    w = np.ones(p.shape[:-1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = np.where(np.isfinite(k).all(-1), w, 0.0)
+    k = np.nan_to_num(k)
+    sw = w.sum(-1, keepdims=True)
+    sw = np.where(sw > 0, sw, 1.0)
+    # centre with the weights: then s = sum w (X' u' - Y' v') / sum w (X'^2 + Y'^2)
+    xm = (w * p[..., 0]).sum(-1, keepdims=True) / sw
+    ym = (w * p[..., 1]).sum(-1, keepdims=True) / sw
+    um = (w * k[..., 0]).sum(-1, keepdims=True) / sw
+    vm = (w * k[..., 1]).sum(-1, keepdims=True) / sw
+    xc, yc, uc, vc = p[..., 0] - xm, p[..., 1] - ym, k[..., 0] - um, k[..., 1] - vm
+    den = (w * (xc**2 + yc**2)).sum(-1)
+    s = (w * (xc * uc - yc * vc)).sum(-1) / np.where(den > 0, den, 1.0)
+    tx = um[..., 0] - s * xm[..., 0]
+    ty = vm[..., 0] + s * ym[..., 0]
+    return np.stack([s, tx, ty], axis=-1)
+
+
+# --------------------------------------------------------------------------------- drawing
+def _bones(parents: tuple[int, ...], names: tuple[str, ...]) -> list[tuple[int, int, bool]]:
+    return [(j, p, names[j].startswith("left_")) for j, p in enumerate(parents) if p >= 0]
+
+
+def draw_skeleton_2d(
+    image: np.ndarray,
+    points: np.ndarray,
+    bones: list[tuple[int, int, bool]],
+    color: tuple[int, int, int],
+    left_color: tuple[int, int, int],
+    thickness: int = 3,
+    radius: int = 5,
+) -> None:
+    """Draw ``points`` ``(J, 2)`` pixels and their bones onto the RGB ``image`` in place."""
+    import cv2
+
+    if not np.isfinite(points).all():
+        return
+    pts = np.round(points).astype(np.int64)
+    for j, p, left in bones:
+        cv2.line(image, tuple(int(v) for v in pts[j]), tuple(int(v) for v in pts[p]), left_color if left else color,
+                 thickness, cv2.LINE_AA)  # fmt: skip
+    for q in pts:
+        cv2.circle(image, (int(q[0]), int(q[1])), radius, color, -1, cv2.LINE_AA)
+
+
+def _label(image: np.ndarray, text: str, color: tuple[int, int, int], row: int = 0) -> None:
+    import cv2
+
+    scale = max(image.shape[0] / 900.0, 0.4)
+    width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(int(2 * scale), 1))[0][0]
+    if width > image.shape[1] - 24:  # narrow (portrait) clips: shrink the text to fit
+        scale *= (image.shape[1] - 24) / width
+    y = int(34 * scale * (row + 1)) + 4
+    cv2.putText(image, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), int(4 * scale) + 1, cv2.LINE_AA)
+    cv2.putText(image, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, max(int(2 * scale), 1), cv2.LINE_AA)
+
+
+class _Panel:
+    """A matplotlib 3D axes drawn into an RGB array, its artists updated in place each frame."""
+
+    def __init__(self, size: int, past: np.ndarray, future: np.ndarray, bones: list[tuple[int, int, bool]]) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        from posecast.viz.scene import HISTORY_COLOR, HISTORY_LEFT_COLOR, LAST_POSE_COLOR, SAMPLE_COLORS, to_mpl
+
+        self.to_mpl = to_mpl
+        self.size = size
+        self.bones = bones
+        self.fig = Figure(figsize=(size / 100, size / 100), dpi=100)
+        self.canvas = FigureCanvasAgg(self.fig)
+        ax = self.fig.add_axes((0.0, 0.0, 1.0, 0.92), projection="3d")
+        allp = to_mpl(np.concatenate([past.reshape(-1, 3), future.reshape(-1, 3)]))
+        allp = allp[np.isfinite(allp).all(-1)]
+        lo, hi = allp.min(0), allp.max(0)
+        centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.1, 0.5)
+        ax.set_xlim(centre[0] - half, centre[0] + half)
+        ax.set_ylim(centre[1] - half, centre[1] + half)
+        ax.set_zlim(centre[2] - half, centre[2] + half)
+        ax.set_box_aspect((1, 1, 1))
+        ax.view_init(elev=12, azim=25)  # in front of the camera (data +z = matplotlib +x), a little to the side
+        ax.set_xticklabels([])
+        ax.set_yticklabels([])
+        ax.set_zticklabels([])
+        floor = lo[2]
+        g = np.linspace(-half, half, 5)
+        for v in g:
+            ax.plot([centre[0] + v] * 2, [centre[1] - half, centre[1] + half], [floor] * 2, color="#d0d0d0", lw=0.6)
+            ax.plot([centre[0] - half, centre[0] + half], [centre[1] + v] * 2, [floor] * 2, color="#d0d0d0", lw=0.6)
+
+        def lines(color: str, left: str, lw: float, alpha: float = 1.0) -> list[Any]:
+            return [ax.plot([], [], [], color=left if lf else color, lw=lw, alpha=alpha)[0] for _, _, lf in bones]
+
+        self.ghost = lines(LAST_POSE_COLOR, LAST_POSE_COLOR, 1.5, 0.6)
+        self.past = lines(HISTORY_COLOR, HISTORY_LEFT_COLOR, 2.5)
+        self.fut = lines(SAMPLE_COLORS[0], "#ff9a8a", 2.5)
+        self.title = self.fig.text(0.5, 0.955, "", ha="center", va="center", fontsize=max(size / 55, 7))
+
+    def _set(self, artists: list[Any], pose: np.ndarray | None) -> None:
+        for line, (j, p, _) in zip(artists, self.bones, strict=True):
+            if pose is None:
+                line.set_data_3d([], [], [])
+            else:
+                seg = self.to_mpl(pose[[j, p]])
+                line.set_data_3d(seg[:, 0], seg[:, 1], seg[:, 2])
+
+    def draw(self, past: np.ndarray | None, future: np.ndarray | None, ghost: np.ndarray | None, title: str):
+        self._set(self.past, past)
+        self._set(self.fut, future)
+        self._set(self.ghost, ghost)
+        self.title.set_text(title)
+        self.canvas.draw()
+        rgb = np.asarray(self.canvas.buffer_rgba())[..., :3]
+        if rgb.shape[:2] != (self.size, self.size):
+            import cv2
+
+            rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(rgb)
+
+
+def _even(n: float) -> int:
+    return max(2, int(round(n / 2)) * 2)
+
+
+def render_forecast_video(
+    path_out: str | Path,
+    video_path: str | Path,
+    track: PoseTrack,
+    forecast: Any,
+    *,
+    height: int = 720,
+    panel: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Write an mp4 of the clip with the observed 2D skeleton and the projected forecast (see module doc).
+
+    ``forecast`` is a `VideoForecast` (``past (T, J, 3)``, ``future (H, J, 3)``, ``times (T + H,)``,
+    ``camera (T + H, 3)``, ``fps``, ``skeleton``, ``model``). ``height`` is the output height in
+    pixels (the clip is scaled to it; the 3D panel is a square of that size next to it). The output
+    has ``T + H`` frames at ``forecast.fps``.
+    """
+    import cv2
+    import imageio_ffmpeg
+
+    from posecast import skeletons
+    from posecast.io.registry import atomic_output
+    from posecast.motion import check_fps
+    from posecast.video import IMAGE_SUFFIXES
+    from posecast.video.decode import iter_frames, probe_video, read_image
+
+    path_out, video_path = Path(path_out), Path(video_path)
+    fps = check_fps(forecast.fps, str(path_out))
+    past = np.asarray(forecast.past, dtype=np.float64)
+    future = np.asarray(forecast.future, dtype=np.float64)
+    if future.ndim == 4:  # (S, H, J, 3): draw the first (most probable) hypothesis
+        future = future[0]
+    times = np.asarray(forecast.times, dtype=np.float64)
+    camera = np.asarray(forecast.camera, dtype=np.float64)
+    n_past, n_fut = past.shape[0], future.shape[0]
+    if times.shape != (n_past + n_fut,) or camera.shape != (n_past + n_fut, 3):
+        raise ValueRangeError(
+            f"forecast times {times.shape} / camera {camera.shape} do not match {n_past} past + {n_fut} future frames",
+            path_out,
+        )
+    skel = skeletons.get(forecast.skeleton)
+    if past.shape[1:] != (skel.num_joints, 3) or future.shape[1:] != past.shape[1:]:
+        raise ValueRangeError(f"forecast poses {past.shape} / {future.shape} do not fit {skel.name}", path_out)
+    bones = _bones(skel.parents, skel.joint_names)
+    obs = track.to_layout(skel.name)
+    if height < 64:
+        raise ValueRangeError(f"overlay height {height} px is too small", path_out)
+
+    if video_path.suffix.lower() in IMAGE_SUFFIXES:  # a single image: one frame at time 0, then frozen
+        rgb = read_image(video_path)
+        src_w, src_h, src_end = rgb.shape[1], rgb.shape[0], 0.0
+        frames = iter([(0.0, rgb)])
+    else:
+        info = probe_video(video_path)
+        src_w, src_h, src_end = info.width, info.height, float(info.times[-1])
+        frames = iter_frames(video_path, info=info)
+    out_h, vid_w = _even(height), _even(src_w * height / src_h)
+    sx, sy = vid_w / src_w, out_h / src_h
+    panel_w = out_h if panel else 0
+    size = (vid_w + panel_w, out_h)
+    drawer = _Panel(out_h, past, future, bones) if panel else None
+
+    t_next, img_next = next(frames)
+    current = img_next
+    t_obs_end = float(track.times[-1])
+    t_split = float(times[n_past - 1]) if n_past else float(times[0])
+    tol = 0.5 / fps
+
+    with atomic_output(path_out) as tmp:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp),
+            size,
+            fps=fps,
+            codec="libx264",
+            quality=None,
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+            output_params=["-crf", "18", "-preset", "veryfast", "-f", "mp4"],
+        )
+        writer.send(None)
+        try:
+            for i, t in enumerate(times):
+                while img_next is not None and t_next <= t + tol:  # the frame on screen at time t
+                    current = img_next
+                    try:
+                        t_next, img_next = next(frames)
+                    except StopIteration:
+                        img_next = None
+                img = cv2.resize(current, (vid_w, out_h), interpolation=cv2.INTER_AREA)
+                is_past = i < n_past
+                if is_past and t <= t_obs_end + tol:
+                    k = min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1)
+                    pts = obs.keypoints[max(k, 0)] * (sx, sy)
+                    draw_skeleton_2d(img, pts, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
+                    _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
+                elif not is_past:
+                    pts = project(future[i - n_past], camera[i]) * (sx, sy)
+                    draw_skeleton_2d(img, pts, bones, FORECAST_RGB, FORECAST_LEFT_RGB)
+                    _label(img, f"forecast ({forecast.model})  +{t - t_split:.2f} s", FORECAST_RGB)
+                    if img_next is None and t > src_end + tol:
+                        _label(img, "clip ended: last frame", (230, 230, 230), row=1)
+                if drawer is not None:
+                    name = title or f"{video_path.name}: {forecast.model}"
+                    if is_past:
+                        side = drawer.draw(past[i], None, None, f"{name}\nobserved {t - times[0]:.2f} s")
+                    else:
+                        side = drawer.draw(
+                            None,
+                            future[i - n_past],
+                            past[-1] if n_past else None,
+                            f"{name}\nforecast +{t - t_split:.2f} s",
+                        )
+                    img = np.concatenate([img, side], axis=1)
+                writer.send(np.ascontiguousarray(img))
+        finally:
+            writer.close()
+            if hasattr(frames, "close"):
+                frames.close()
+    return path_out

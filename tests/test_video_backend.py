@@ -1,0 +1,179 @@
+"""Video in: decoding with real timestamps, the MediaPipe backend against Google's reference, gap bridging."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posecast.errors import FormatError, ValueRangeError
+from posecast.video import PoseTrack, extract_poses
+from posecast.video.backend import MP_TO_POSECAST, FramePose, PoseBackend, SessionStats
+from posecast.video.backend_report import bone_length_cv
+from posecast.video.decode import iter_frames, probe_video, read_image
+from posecast.video.extract import bridge_missing
+
+
+def write_clip(path: Path, n: int = 10, size: tuple[int, int] = (64, 48), fps: float = 10.0) -> Path:
+    """A small generated H.264 clip: frame k is a flat grey of level 20 * k."""
+    import imageio_ffmpeg
+
+    w, h = size
+    gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error", output_params=["-crf", "0"])  # fmt: skip
+    gen.send(None)
+    for k in range(n):
+        gen.send(np.full((h, w, 3), 20 * k, np.uint8))
+    gen.close()
+    return path
+
+
+# ------------------------------------------------------------------------------------- decode
+def test_decode_vfr_hug_clip_has_real_uneven_timestamps(video_dir):
+    info = probe_video(video_dir / "two_person_hug_mmaction2.mp4")
+    assert info.num_frames == 72 and (info.width, info.height) == (1920, 1080)
+    gaps = np.diff(info.times)
+    assert (gaps > 0).all()
+    assert gaps.min() == pytest.approx(1 / 30, abs=1e-3) and gaps.max() == pytest.approx(0.2, abs=1e-3)
+    assert info.times[-1] == pytest.approx(2.5333, abs=1e-3)  # 70 x 1/30 s + one 0.2 s gap
+    got = list(iter_frames(info.path, max_time=0.1, info=info))  # streaming, stops early
+    assert [t for t, _ in got] == pytest.approx(info.times[:4].tolist())
+    assert got[0][1].shape == (1080, 1920, 3) and got[0][1].dtype == np.uint8
+
+
+def test_decode_squats_5fps_and_avi_with_b_frames(video_dir):
+    info = probe_video(video_dir / "squats_pexels_tfjs.mp4")
+    assert info.num_frames == 65 and (info.width, info.height) == (720, 1280)
+    np.testing.assert_allclose(info.times, np.arange(65) * 0.2, atol=1e-9)
+    # H.264 with B-frames in AVI: FFmpeg's per-frame pts come in decoding order; ours are sorted
+    avi = probe_video(video_dir / "drink_water_ntu_mmaction2.avi")
+    assert avi.num_frames == 103 and avi.container == "avi"
+    np.testing.assert_allclose(np.diff(avi.times), 1 / 30, atol=1e-9)
+
+
+def test_decode_generated_clip_pixels_and_times(tmp_path):
+    clip = write_clip(tmp_path / "grey.mp4", n=6, fps=10.0)
+    frames = list(iter_frames(clip))
+    assert [round(t, 6) for t, _ in frames] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    levels = [float(rgb.mean()) for _, rgb in frames]
+    np.testing.assert_allclose(levels, [0, 20, 40, 60, 80, 100], atol=2.0)  # presentation order, RGB
+    assert frames[0][1].shape == (48, 64, 3)
+
+
+def test_decode_errors_name_the_file(tmp_path):
+    with pytest.raises(FormatError, match="no such file"):
+        probe_video(tmp_path / "missing.mp4")
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n")
+    with pytest.raises(FormatError, match="notes.mp4"):
+        list(iter_frames(fake))
+    with pytest.raises(FormatError, match="cannot read as an image"):
+        read_image(fake.rename(tmp_path / "notes.png"))
+
+
+# ------------------------------------------------------------------------------------ bridging
+def test_bridge_missing_interpolates_over_real_time():
+    times = np.array([0.0, 0.1, 0.3, 0.6, 0.7])
+    values = np.array([[0.0, 10.0], [99, 99], [99, 99], [6.0, 4.0], [99, 99]])
+    det = np.array([True, False, False, True, False])
+    out = bridge_missing(values, times, det)
+    np.testing.assert_allclose(out[1], [1.0, 9.0])  # 1/6 of the way in time, not 1/3 by index
+    np.testing.assert_allclose(out[2], [3.0, 7.0])
+    np.testing.assert_allclose(out[4], [6.0, 4.0])  # held after the last detection
+    np.testing.assert_array_equal(out[det], values[det])
+    with pytest.raises(ValueRangeError):
+        bridge_missing(values, times, np.zeros(5, bool))
+
+
+@dataclass
+class _ScriptedSession:
+    """Returns a known pose for frame k (joint j at (k + j, 2k) px), None where ``missing``."""
+
+    missing: set[int]
+    stats: SessionStats = field(default_factory=SessionStats)
+
+    def process(self, rgb):
+        k = self.stats.frames
+        self.stats.frames += 1
+        if k in self.missing:
+            return None
+        j = np.arange(33, dtype=float)
+        kp = np.stack([k + j, np.full(33, 2.0 * k)], axis=1)
+        return FramePose(kp, np.full(33, 0.9), np.tile([0.0, 0.1 * k, 0.0], (33, 1)))
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+@dataclass(frozen=True)
+class _ScriptedBackend:
+    missing: frozenset[int]
+    name: str = "scripted"
+    skeleton: str = "blazepose-33"
+
+    def session(self, static: bool = False):
+        return _ScriptedSession(set(self.missing))
+
+
+def test_extract_masks_and_bridges_missed_frames(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4", n=8, fps=10.0)
+    backend = _ScriptedBackend(frozenset({0, 3, 4, 7}))
+    assert isinstance(backend, PoseBackend)
+    track = extract_poses(clip, backend=backend)
+    assert isinstance(track, PoseTrack) and track.skeleton == "blazepose-33" and track.image_size == (64, 48)
+    np.testing.assert_array_equal(track.detected, [False, True, True, False, False, True, True, False])
+    np.testing.assert_allclose(track.keypoints[:, 0], [[1, 2], [1, 2], [2, 4], [3, 6], [4, 8], [5, 10], [6, 12],
+                                                       [6, 12]])  # fmt: skip
+    np.testing.assert_allclose(track.world[:, 5, 1], [0.1, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.6])
+    assert track.metadata["frames_detected"] == 4
+    b17 = track.to_layout("body-17")
+    assert b17.keypoints.shape == (8, 17, 2)
+
+
+def test_extract_without_any_person_names_the_file(tmp_path):
+    clip = write_clip(tmp_path / "empty.mp4", n=3)
+    with pytest.raises(ValueRangeError, match=r"empty\.mp4.*no person"):
+        extract_poses(clip, backend=_ScriptedBackend(frozenset(range(3))))
+
+
+def test_bone_length_cv_hand_computed():
+    world = np.zeros((2, 33, 3))
+    world[:, 25, 1] = [-0.4, -0.6]  # left thigh lengths 0.4, 0.6: cv = 0.1 / 0.5
+    world[:, 26, 1] = -0.5
+    world[:, 27, 1] = world[:, 25, 1] - 0.4
+    world[:, 28, 1] = -0.9
+    world[:, 13, 1] = world[:, 14, 1] = -0.3
+    cv = bone_length_cv(world)
+    assert cv["thigh"] == pytest.approx(0.1)  # mean of 0.2 and 0
+    assert cv["shin"] == pytest.approx(0.0) and cv["upper_arm"] == pytest.approx(0.0)
+    assert cv["mean"] == pytest.approx(0.2 / 6) and cv["thigh_length_m"] == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------------------- MediaPipe, real
+def test_mediapipe_on_squats_agrees_with_google_reference(video_dir):
+    pytest.importorskip("mediapipe")
+    track = extract_poses(video_dir / "squats_pexels_tfjs.mp4", max_time=3.0)  # 16 frames at 5 fps
+    n = track.num_frames
+    assert n == 16 and track.detected.all() and track.image_size == (720, 1280)
+    np.testing.assert_allclose(track.times, np.arange(n) * 0.2, atol=1e-9)
+    ref_2d = np.asarray(json.loads((video_dir / "squats_pexels_tfjs.blazepose_full_ref_2d.json").read_text()))[:n]
+    ref_w = np.asarray(json.loads((video_dir / "squats_pexels_tfjs.blazepose_full_ref_world.json").read_text()))[:n]
+    e2 = np.linalg.norm(track.keypoints - ref_2d[..., :2], axis=-1)
+    ew = np.linalg.norm(track.world - ref_w @ MP_TO_POSECAST.T, axis=-1)
+    assert e2.mean() < 10.0 and ew.mean() < 0.08  # measured: about 5-7 px and 5 cm (reference: smoothing on)
+    # PoseCast's frame: y up, a subject facing the camera (+z) has her left side at +x, nose in front
+    w = track.world
+    assert (w[:, 0, 1] > w[:, 27, 1] + 1.0).all()  # head above ankles by > 1 m
+    assert (w[:, 11, 0] > w[:, 12, 0]).all() and (w[:, 23, 0] > w[:, 24, 0]).all()
+    assert (w[:, 0, 2] > w[:, 23:25, 2].mean(axis=1)).all()
+    assert (track.keypoints[:, 11, 0] > track.keypoints[:, 12, 0]).all()  # her left is on the image right
+    np.testing.assert_allclose(w[:, 23:25].mean(axis=1), 0.0, atol=0.01)  # hip-centred

@@ -1,0 +1,181 @@
+"""`posecast poses`, video forecasting outputs and the forecast overlay video."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posecast.video import PoseTrack
+from posecast.video.decode import probe_video, read_video
+from posecast.video.overlay import FORECAST_RGB, OBSERVED_RGB, fit_weak_perspective, project, render_forecast_video
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "posecast", *args], capture_output=True, text=True, env=dict(os.environ), timeout=120
+    )
+
+
+def error_lines(r: subprocess.CompletedProcess) -> list[str]:
+    # MediaPipe writes its own log lines to stderr; PoseCast's message is the one line starting "error:"
+    return [line for line in r.stderr.splitlines() if line.startswith("error:")]
+
+
+@dataclass
+class FakeVideoForecast:
+    """The `VideoForecast` contract of the video models, built by hand for the tests."""
+
+    past: np.ndarray
+    future: np.ndarray
+    fps: float
+    times: np.ndarray
+    camera: np.ndarray
+    skeleton: str = "body-17"
+    model: str = "fake-walk"
+
+    def to_forecast(self):
+        from posecast.motion import Forecast, Motion
+
+        history = Motion(self.past, self.fps, self.skeleton)
+        return Forecast(self.future[None], self.fps, self.skeleton, history=history, model=self.model)
+
+
+class FakeForecaster:
+    """Lifts the track's world landmarks, fits the camera, and walks the last pose to the image right."""
+
+    name = "fake-walk"
+
+    def forecast(self, track: PoseTrack, horizon: float) -> FakeVideoForecast:
+        b = track.to_layout("body-17")
+        fps = track.fps
+        n = max(1, round(horizon * fps))
+        cam = fit_weak_perspective(b.world, b.keypoints, b.visibility)
+        step = np.arange(1, n + 1)[:, None, None] * np.array([0.1, 0.0, 0.0])
+        return FakeVideoForecast(
+            past=b.world,
+            future=b.world[-1] + step,
+            fps=fps,
+            times=np.concatenate([b.times, b.times[-1] + np.arange(1, n + 1) / fps]),
+            camera=np.concatenate([cam, np.repeat(cam[-1:], n, axis=0)]),
+        )
+
+
+def write_clip(path: Path, n: int, size: tuple[int, int], fps: float) -> Path:
+    """A small generated H.264 clip: frame k is a flat grey of level 20 * k."""
+    import imageio_ffmpeg
+
+    w, h = size
+    gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error", output_params=["-crf", "0"])  # fmt: skip
+    gen.send(None)
+    for k in range(n):
+        gen.send(np.full((h, w, 3), 20 * k, np.uint8))
+    gen.close()
+    return path
+
+
+# ---------------------------------------------------------------------------------- camera
+def test_weak_perspective_fit_recovers_the_camera():
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(4, 17, 3))
+    cam = np.array([[300.0, 50.0, 400.0], [250.0, -20.0, 380.0], [310.0, 5.0, 0.0], [1.0, 2.0, 3.0]])
+    uv = project(pts, cam)
+    np.testing.assert_allclose(uv[0, 3], [300 * pts[0, 3, 0] + 50, -300 * pts[0, 3, 1] + 400])
+    np.testing.assert_allclose(fit_weak_perspective(pts, uv), cam, atol=1e-9)
+    noisy = uv.copy()
+    noisy[:, 0] += 500.0  # a wild joint with zero weight changes nothing
+    w = np.ones((4, 17))
+    w[:, 0] = 0.0
+    np.testing.assert_allclose(fit_weak_perspective(pts, noisy, w), cam, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------- overlay
+def test_overlay_frames_size_freeze_and_colours(tmp_path):
+    clip = write_clip(tmp_path / "c.mp4", n=8, size=(160, 120), fps=10.0)  # frame k: grey level 20 k
+    rng = np.random.default_rng(1)
+    pose = rng.uniform(-0.3, 0.3, size=(17, 3))
+    pose[:, 1] = np.clip(pose[:, 1], -0.3, 0.1)  # keep the figure below the text label
+    n_past, n_fut = 6, 6
+    past = np.repeat(pose[None], n_past, axis=0)
+    future = pose[None] + np.arange(1, n_fut + 1)[:, None, None] * np.array([0.05, 0.0, 0.0])
+    camera = np.tile([100.0, 60.0, 60.0], (n_past + n_fut, 1))
+    times = np.arange(n_past + n_fut) / 10.0  # the forecast runs to 1.1 s, the clip ends at 0.7 s
+    fc = FakeVideoForecast(past, future, 10.0, times, camera)
+    track = PoseTrack(project(past, camera[:n_past]), np.ones((n_past, 17)), times[:n_past], (160, 120), "body-17")
+    out = render_forecast_video(tmp_path / "o.mp4", clip, track, fc, height=120)
+    info = probe_video(out)
+    assert info.num_frames == n_past + n_fut and (info.width, info.height) == (160 + 120, 120)
+    np.testing.assert_allclose(info.times, times, atol=1e-6)
+    _, frames = read_video(out)
+
+    def around(img: np.ndarray, uv: np.ndarray) -> np.ndarray:
+        u, v = int(round(uv[0])), int(round(uv[1]))
+        return img[v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3).mean(axis=0)
+
+    k = n_past + 2  # a forecast frame: the red forecast sits where the camera projects it
+    for j in (0, 5, 13):
+        uv = project(future[2], camera[k])[j]
+        np.testing.assert_allclose(around(frames[k], uv), FORECAST_RGB, atol=40)
+    np.testing.assert_allclose(around(frames[3], track.keypoints[3, 0]), OBSERVED_RGB, atol=40)
+    # background: frame 3 shows clip frame 3; after the clip ends the last frame (level 140) stays
+    assert abs(float(frames[3][115, 2].mean()) - 60) < 8
+    assert abs(float(frames[-1][115, 2].mean()) - 140) < 8
+    # the 3D panel is drawn (light background, not the clip)
+    assert frames[0][:, 160:].mean() > 200
+
+
+# -------------------------------------------------------------------------------------- CLI
+def test_poses_cli_writes_loadable_track(video_dir, tmp_path):
+    pytest.importorskip("mediapipe")
+    npz, js = tmp_path / "p.npz", tmp_path / "p.json"
+    r = run("poses", str(video_dir / "squats_pexels_tfjs.mp4"), "--at", "1.0", "--out", str(npz), "--out", str(js))
+    assert r.returncode == 0, r.stderr
+    track = PoseTrack.load(npz)
+    assert track.num_frames == 6 and track.skeleton == "blazepose-33" and track.world.shape == (6, 33, 3)
+    np.testing.assert_allclose(track.times, np.arange(6) * 0.2, atol=1e-9)
+    d = json.loads(js.read_text())
+    assert d["kind"] == "posecast.PoseTrack" and len(d["keypoints"]) == 6 and len(d["joint_names"]) == 33
+    np.testing.assert_allclose(d["keypoints"], track.keypoints, atol=1e-5)
+
+
+def test_poses_cli_bad_inputs_one_line_exit_2(tmp_path):
+    pytest.importorskip("mediapipe")
+    import cv2
+
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 255, np.uint8))
+    out = tmp_path / "x.npz"
+    for bad, why in ((tmp_path / "missing.mp4", "no such file"), (text, "cannot read"), (blank, "no person")):
+        r = run("poses", str(bad), "--out", str(out))
+        assert r.returncode == 2, r.stderr
+        lines = error_lines(r)
+        assert len(lines) == 1 and bad.name in lines[0] and why in lines[0], r.stderr
+        assert not out.exists() and not list(tmp_path.glob(".x.npz*"))
+    r = run("poses", str(text), "--out", str(tmp_path / "x.txt"))
+    assert r.returncode == 2 and len(error_lines(r)) == 1
+
+
+def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeypatch):
+    pytest.importorskip("mediapipe")
+    import posecast
+    from posecast.cli import video_cmds
+
+    monkeypatch.setattr(video_cmds, "_video_model", lambda name, weights: FakeForecaster())
+    mp4, npz = tmp_path / "f.mp4", tmp_path / "f.npz"
+    clip = video_dir / "squats_pexels_tfjs.mp4"
+    video_cmds.forecast_media(clip, model="fake", horizon=1.0, frames=None, at=1.0, outs=[mp4, npz], weights=None)
+    fc = posecast.load(npz)
+    assert isinstance(fc, posecast.Forecast) and fc.num_frames == 5 and fc.history.num_frames == 6
+    info = probe_video(mp4)
+    assert info.num_frames == 11 and info.height == 720 and info.width - 720 in (404, 406)  # 720 x 1280 clip
+    with pytest.raises(posecast.errors.ValueRangeError, match="outside the clip"):
+        video_cmds.forecast_media(clip, model="fake", horizon=1.0, frames=None, at=99.0, outs=[npz], weights=None)
