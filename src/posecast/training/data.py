@@ -92,12 +92,16 @@ def load_training_data(
         train, val = split_sequences(seqs, val_fraction, min_frames)
         desc = _describe("cmu-mocap", paths, root, frame="body (benchmark FK)", fps=60.0)
         return TrainingData(skeletons.get("cmu-mocap-38"), 60.0, train, val, desc)
-    if source == "cmu-bvh":
+    if source.split(":")[0] == "cmu-bvh":  # "cmu-bvh" or "cmu-bvh:<layout>" (e.g. cmu-bvh:body-17)
+        from posecast.skeletons.mapping import to_layout
+
+        layout = source.partition(":")[2] or "cmu-bvh-31"
         fps = fps or 25.0
         motions, paths, root = cmu_bvh_motions(CMU_BVH_TRAIN_SUBJECTS, fps)
-        train, val = split_sequences([m.positions for m in motions], val_fraction, min_frames)
-        desc = _describe("cmu-bvh", paths, root, subjects=list(CMU_BVH_TRAIN_SUBJECTS), fps=fps, frame="global")
-        return TrainingData(skeletons.get("cmu-bvh-31"), fps, train, val, desc)
+        seqs = [m.positions if layout == "cmu-bvh-31" else to_layout(m, layout).positions for m in motions]
+        train, val = split_sequences(seqs, val_fraction, min_frames)
+        desc = _describe(source, paths, root, subjects=list(CMU_BVH_TRAIN_SUBJECTS), fps=fps, frame="global")
+        return TrainingData(skeletons.get(layout), fps, train, val, desc)
     folder = Path(source)
     if not folder.is_dir():
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")

@@ -1,0 +1,191 @@
+"""The video-forecaster contract: `PoseTrack` in, `VideoForecast` out.
+
+A video model implements one batched array method, `VideoForecaster.predict`, on 2D keypoints at
+its own fixed frame rate; the base class's `VideoForecaster.forecast` does the rest: maps the track
+to ``body-17``, resamples it to the model's rate by its real timestamps (variable frame rate
+allowed), calls ``predict`` and builds the `VideoForecast` with the times on the clip's clock.
+Benchmarks call ``predict`` directly on batches of virtual-camera windows
+(`posecast.video.cameras.film`).
+
+3D outputs are in the **camera-aligned frame**, pelvis-centred per frame (metres; x right in the
+image, y up, z toward the camera); the per-frame weak-perspective camera ``(s, tx, ty)`` places them
+in the image: ``u = s X + tx``, ``v = -s Y + ty`` (pixels).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import ModelError, ValueRangeError
+from posecast.motion import Forecast, Motion
+from posecast.video.track import PoseTrack
+
+LAYOUT = "body-17"
+
+
+@dataclass
+class VideoForecast:
+    """What a video model returns for one track.
+
+    Attributes:
+        past: ``(T, J, 3)`` estimated 3D of the observed frames (metres, camera-aligned, pelvis-centred).
+        future: ``(H, J, 3)`` forecast, same frame.
+        fps: the model's frame rate (of ``past`` and ``future``).
+        times: ``(T + H,)`` seconds on the clip's clock (past frames, then future frames).
+        camera: ``(T + H, 3)`` weak perspective per frame ``(s px/m, tx px, ty px)``:
+            ``u = s X + tx``, ``v = -s Y + ty`` (future frames: scale held, translation extrapolated).
+        skeleton: joint layout (``"body-17"``).
+        model: name of the model.
+    """
+
+    past: np.ndarray
+    future: np.ndarray
+    fps: float
+    times: np.ndarray
+    camera: np.ndarray
+    skeleton: str = LAYOUT
+    model: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t, h = len(self.past), len(self.future)
+        if self.past.ndim != 3 or self.future.ndim != 3 or self.past.shape[1:] != self.future.shape[1:]:
+            raise ModelError(f"video forecast shapes do not match: past {self.past.shape}, future {self.future.shape}")
+        if self.times.shape != (t + h,) or self.camera.shape != (t + h, 3):
+            raise ModelError(
+                f"video forecast of {t} + {h} frames has times {self.times.shape} and camera {self.camera.shape}"
+            )
+
+    def pixels(self) -> np.ndarray:
+        """``(T + H, J, 2)`` image positions of past and future joints through ``camera``."""
+        from posecast.video.models.common import project_pixels
+
+        return project_pixels(np.concatenate([self.past, self.future]), self.camera)
+
+    def to_forecast(self) -> Forecast:
+        """A `posecast.motion.Forecast` (one sample) with the past as its history, for the writers."""
+        history = Motion(self.past, self.fps, self.skeleton, metadata={"source": self.metadata.get("source")})
+        return Forecast(
+            samples=self.future[None],
+            fps=self.fps,
+            skeleton=self.skeleton,
+            history=history,
+            model=self.model,
+            metadata={
+                "source": self.metadata.get("source"),
+                "frame": "camera-aligned (x right in the image, y up, z toward the camera), pelvis-centred",
+                "start_time": float(self.times[0]),
+            },
+        )
+
+
+@dataclass
+class VideoPrediction:
+    """Batched output of `VideoForecaster.predict`: ``past (B, T, J, 3)``, ``future (B, F, J, 3)``
+    (metres, camera-aligned, pelvis-centred) and ``camera (B, T + F, 3)`` pixel cameras."""
+
+    past: np.ndarray
+    future: np.ndarray
+    camera: np.ndarray
+
+
+def resample_track(track: PoseTrack, fps: float) -> tuple[PoseTrack, np.ndarray]:
+    """``track`` resampled at ``fps`` by linear interpolation on its real timestamps, and the new
+    ``(T',)`` times (``times[0] + k / fps`` up to the last frame; a single frame stays one frame).
+    NaN keypoints stay NaN where their neighbours are NaN; ``detected`` takes the nearer source frame."""
+    times = track.times
+    if track.num_frames < 2:
+        return track, times.copy()
+    n = int(math.floor((times[-1] - times[0]) * fps + 1e-6)) + 1
+    new = times[0] + np.arange(n) / fps
+    i1 = np.clip(np.searchsorted(times, new, side="right"), 1, len(times) - 1)
+    i0 = i1 - 1
+    frac = np.clip((new - times[i0]) / (times[i1] - times[i0]), 0.0, 1.0)
+
+    def lerp(a: np.ndarray) -> np.ndarray:
+        w = frac.reshape(-1, *([1] * (a.ndim - 1)))
+        return a[i0] * (1 - w) + a[i1] * w
+
+    nearest = np.where(frac < 0.5, i0, i1)
+    out = PoseTrack(
+        keypoints=lerp(track.keypoints),
+        visibility=lerp(track.visibility),
+        times=new,
+        image_size=track.image_size,
+        skeleton=track.skeleton,
+        detected=track.detected[nearest],
+        world=None if track.world is None else lerp(track.world),
+        metadata={**track.metadata, "resampled_fps": fps},
+    )
+    return out, new
+
+
+class VideoForecaster(ABC):
+    """Base class of the video models.
+
+    Class attributes:
+        name: registry name.
+        fps: the fixed frame rate the model runs at.
+        skeleton: the layout it reads and writes (``body-17``).
+        uses_world: True when ``predict`` uses the backend's world landmarks when given.
+    """
+
+    name: str = ""
+    fps: float = 25.0
+    skeleton: str = LAYOUT
+    uses_world: bool = False
+
+    @abstractmethod
+    def predict(
+        self,
+        keypoints: np.ndarray,
+        visibility: np.ndarray,
+        frames: int,
+        world: np.ndarray | None = None,
+    ) -> VideoPrediction:
+        """Batched estimation of the observed frames and forecast of the next ``frames``.
+
+        Args:
+            keypoints: ``(B, T, J, 2)`` pixels at ``self.fps`` (x right, y down; NaN for unseen joints).
+            visibility: ``(B, T, J)`` scores in ``[0, 1]``.
+            frames: future frames ``F`` to predict.
+            world: optional ``(B, T, J, 3)`` backend world landmarks (metres, y up, hip-centred).
+        """
+
+    def forecast(self, track: PoseTrack, horizon: float) -> VideoForecast:
+        """Estimate the past of ``track`` in 3D and forecast ``horizon`` seconds beyond its last frame.
+
+        The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps`` using
+        ``track.times``. Returned times continue the resampled clock by ``1 / fps`` per future frame.
+        """
+        if not isinstance(horizon, int | float) or not math.isfinite(horizon) or horizon <= 0:
+            raise ValueRangeError(f"impossible horizon {horizon!r} s (must be a positive number of seconds)")
+        if track.num_frames == 0:
+            raise ValueRangeError("the pose track has no frames")
+        body = track.to_layout(self.skeleton)
+        rs, times = resample_track(body, self.fps)
+        f = max(1, round(horizon * self.fps))
+        world = None if (rs.world is None or not self.uses_world) else rs.world[None]
+        pred = self.predict(rs.keypoints[None], rs.visibility[None], f, world=world)
+        t = rs.num_frames
+        if pred.past.shape[:2] != (1, t) or pred.future.shape[:2] != (1, f) or pred.camera.shape != (1, t + f, 3):
+            raise ModelError(f"model {self.name!r} returned inconsistent shapes for {t} observed + {f} future frames")
+        all_times = np.concatenate([times, times[-1] + np.arange(1, f + 1) / self.fps])
+        return VideoForecast(
+            past=pred.past[0],
+            future=pred.future[0],
+            fps=self.fps,
+            times=all_times,
+            camera=pred.camera[0],
+            skeleton=self.skeleton,
+            model=self.name,
+            metadata={"source": track.metadata.get("source")},
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, fps={self.fps:g})"

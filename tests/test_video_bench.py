@@ -1,0 +1,85 @@
+"""`posecast.video.bench`: a tiny run on a few generated windows has every key; the real-clip part
+(with ``pipeline_fps``) runs on one clip when ``$POSECAST_DATA/video`` and MediaPipe are present."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from posecast.skeletons.mapping import to_layout
+from posecast.synthetic import synthetic_walk
+from posecast.video import bench
+from posecast.video.models import phd
+from posecast.video.train import save_weights
+
+HZ = [str(h) for h in bench.HORIZONS_MS]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.manual_seed(0)
+    net = phd.build(phd.PHDConfig(channels=16, hidden=16))
+    d = tmp_path_factory.mktemp("phd")
+    save_weights(d, net, net.config.model_dump())
+    seq = to_layout(synthetic_walk(seconds=5.0, fps=25.0), "body-17").positions
+    return d, [seq]
+
+
+def _check_cmu(result: dict) -> None:
+    cmu = result["cmu"]
+    for name in ("phd", "landmarks+zero-velocity", "phd+zero-velocity", "lifting+dct-mlp"):
+        row = cmu[name]
+        if "skipped" in row:  # no body-17 dct-mlp weights shipped
+            assert name == "lifting+dct-mlp"
+            continue
+        assert row["past_mpjpe_mm"] > 0 and row["past_pa_mpjpe_mm"] <= row["past_mpjpe_mm"] + 1e-6
+        for key in ("forecast_mpjpe_mm", "forecast_dtw_mpjpe_mm", "forecast_dtw_pa_mpjpe_mm"):
+            assert list(row[key]) == HZ and all(np.isfinite(v) for v in row[key].values())
+
+
+def test_score_windows_hand_computed() -> None:
+    truth = np.zeros((1, 75, 17, 3))
+    past = truth[:, :50] + np.array([0.01, 0.0, 0.0])  # 10 mm off everywhere
+    future = truth[:, 50:] + np.array([0.0, 0.02, 0.0])  # 20 mm off
+    s = bench.score_windows(past, future, truth)
+    assert s["past_mpjpe_mm"] == pytest.approx(10.0)
+    assert s["forecast_mpjpe_mm"] == dict.fromkeys(HZ, pytest.approx(20.0))
+    assert s["forecast_dtw_mpjpe_mm"]["1000"] == pytest.approx(20.0)
+
+
+def test_tiny_bench_without_clips(tiny, tmp_path) -> None:
+    weights, seqs = tiny
+    out = tmp_path / "video.json"
+    r = bench.run_video_bench(
+        ["phd"], out, stride=10, max_windows=3, with_clips=False, weights={"phd": weights}, sequences=seqs
+    )
+    assert out.is_file() and r["protocol"]["windows"] == 3
+    _check_cmu(r)
+    assert "pipeline_fps" not in r
+    md = bench.markdown(r)
+    assert "| phd |" in md and "1000 ms" in md
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")
+def test_tiny_bench_with_a_clip(tiny, video_dir, tmp_path) -> None:
+    weights, seqs = tiny
+    r = bench.run_video_bench(
+        ["phd"],
+        tmp_path / "video.json",
+        max_windows=2,
+        clip_names=["basketball_dribble_mmhuman3d.mp4"],
+        with_backend=False,
+        data_root=video_dir.parent,
+        weights={"phd": weights},
+        sequences=seqs,
+    )
+    _check_cmu(r)
+    assert r["pipeline_fps"] > 0 and r["pipeline_fps_model"] == "phd"
+    clip = r["video"]["clips"]["basketball_dribble_mmhuman3d.mp4"]["phd"]
+    for key in ("future_pck", "zero_velocity_pck", "past_pck"):
+        assert 0.0 <= clip[key] <= 1.0
+    assert r["video"]["mean"]["phd"]["clips"] == 1
+    assert "frames/s" in bench.markdown(r) and "future PCK" in bench.markdown(r)
