@@ -176,6 +176,17 @@ def run_benchmarks(models: list[str]) -> None:
             )
 
 
+FRAGMENTS = (
+    "keyposes.md",  # posecast bench keyposes
+    "video.md",  # posecast bench video
+    "video_backend.md",  # posecast bench video-backend
+    "video_posemonet.md",
+    "video_hmmr.md",
+    "extra.md",  # notes on runs that are not tables (inspections, trials)
+)
+"""Markdown fragments under benchmarks/results/ appended, in this order, when present."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="store_true", help="re-run the benchmarks first")
@@ -203,9 +214,11 @@ def main() -> None:
     for protocol in ("all", "ltd8"):
         lines += cmu_section(protocol, args.models)
     lines += cmu_bvh_section() + long_horizon_section() + speed_section()
-    extra = RESULTS / "extra.md"
-    if extra.is_file():
-        lines += [extra.read_text()]
+    # sections written as markdown by their own benchmark commands (tables with their protocols)
+    for name in FRAGMENTS:
+        fragment = RESULTS / name
+        if fragment.is_file():
+            lines += [fragment.read_text()]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
 

@@ -177,3 +177,33 @@ def test_mediapipe_on_squats_agrees_with_google_reference(video_dir):
     assert (w[:, 0, 2] > w[:, 23:25, 2].mean(axis=1)).all()
     assert (track.keypoints[:, 11, 0] > track.keypoints[:, 12, 0]).all()  # her left is on the image right
     np.testing.assert_allclose(w[:, 23:25].mean(axis=1), 0.0, atol=0.01)  # hip-centred
+
+
+def test_prefetch_keeps_order_reraises_and_stops_early():
+    from posecast.video.decode import prefetch
+
+    def items():
+        yield from range(5)
+        raise ValueError("broken frame 5")
+
+    seen = []
+    with pytest.raises(ValueError, match="broken frame 5"):
+        for x in prefetch(items(), depth=2):
+            seen.append(x)
+    assert seen == [0, 1, 2, 3, 4]
+
+    closed = []
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append(True)
+
+    g = prefetch(endless(), depth=3)
+    assert [next(g) for _ in range(4)] == [0, 1, 2, 3]
+    g.close()  # the producer thread stops and closes its generator (its file)
+    assert closed == [True]

@@ -19,6 +19,7 @@ Weights are safetensors with a JSON config, shipped under ``posecast/weights/<mo
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -241,7 +242,9 @@ class NeuralForecaster(Forecaster):
         if fast is None:
             eager = self.net(x)
             try:
-                traced = torch.jit.freeze(torch.jit.trace(self.net, x, check_trace=False).eval())
+                with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
+                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                    traced = torch.jit.freeze(torch.jit.trace(self.net, x, check_trace=False).eval())
                 ok = torch.allclose(traced(x), eager, atol=1e-5, rtol=0)
             except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
                 ok = False

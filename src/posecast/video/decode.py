@@ -21,10 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from posecast.errors import FormatError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,55 @@ def iter_frames(
         container.close()
     if n == 0:
         raise FormatError("the video has no decodable frames", path)
+
+
+def prefetch(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """Run ``items`` in a background thread, ``depth`` items ahead, and yield them in order.
+
+    Decoding (PyAV/FFmpeg) and pose inference (MediaPipe) both release the GIL, so with a decoding
+    thread the two overlap on two cores instead of taking turns. Exceptions raised by ``items``
+    are re-raised here, at the point where the failing item would have been yielded; closing this
+    generator early stops the thread after at most ``depth`` more items.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    break
+                q.put(("item", item))
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
+            q.put(("error", exc))
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator stopped early: release its file now
+                close()
+        q.put(("end", None))
+
+    worker = threading.Thread(target=run, name="posecast-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def read_video(path: str | Path, max_time: float | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from posecast.errors import ValueRangeError
 from posecast.video.backend import FramePose, PoseBackend, default_backend
-from posecast.video.decode import iter_frames, probe_video, read_image
+from posecast.video.decode import iter_frames, prefetch, probe_video, read_image
 from posecast.video.track import PoseTrack
 
 
@@ -90,7 +90,7 @@ def extract_poses(
     times: list[float] = []
     t0 = time.perf_counter()
     with backend.session(static=static) as session:
-        for t, rgb in iter_frames(path, max_time=max_time, info=info):
+        for t, rgb in prefetch(iter_frames(path, max_time=max_time, info=info)):
             times.append(t)
             poses.append(session.process(rgb))
         stats = session.stats
