@@ -244,6 +244,9 @@ class NeuralForecaster(Forecaster):
             try:
                 with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
                     warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                    # TorchScript is deprecated in favour of torch.compile, which needs a C++
+                    # toolchain at run time and compiles for seconds; tracing is instant and exact here
+                    warnings.simplefilter("ignore", DeprecationWarning)
                     traced = torch.jit.freeze(torch.jit.trace(self.net, x, check_trace=False).eval())
                 ok = torch.allclose(traced(x), eager, atol=1e-5, rtol=0)
             except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
