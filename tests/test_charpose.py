@@ -531,3 +531,18 @@ def test_real_cmu_bvh_pairs_train_sample_and_rotate_with_the_input(cmu_bvh_dir):
     assert torch.equal(a.voxels, b.voxels)
     assert torch.allclose(a.poses @ yaw.T, b.poses, atol=2e-3)
     assert bool(torch.isfinite(a.poses).all()) and a.poses.shape == (8, 3, J, 3)
+
+
+def test_warmup_is_the_shared_loop_helper_and_cpu_yaml_matches_the_shipped_weights():
+    from importlib.resources import files
+
+    from posecast.training.loop import warmup_factor
+
+    assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
+    cfg = load_train_config(files("posecast") / "configs" / "charpose" / "cmu-bvh-cpu.yaml")
+    shipped = json.loads((files("posecast") / "weights" / "charpose" / "cmu-bvh" / "config.json").read_text())
+    assert shipped["config"] == cfg.network.model_dump()
+    assert (cfg.network.grid_size, cfg.query_joints, cfg.batch_size) == (8, 8, 64)
+    # the 8^3 grid keeps the paper's Gaussian width in metres: 1 voxel of 25 cm = 2 voxels of 12.5 cm
+    assert cfg.network.sigma * cfg.network.voxel_size == pytest.approx(2.0 * 2.0 / 16)

@@ -34,8 +34,14 @@ def test_help_and_models():
     assert r.returncode == 0 and "forecast" in r.stdout
     r = run("models", "--json")
     assert r.returncode == 0
-    names = [m["name"] for m in json.loads(r.stdout)]
-    assert {"zero-velocity", "constant-velocity", "nearest-neighbour"} <= set(names)
+    infos = {m["name"]: m for m in json.loads(r.stdout)}
+    assert {"zero-velocity", "constant-velocity", "nearest-neighbour"} <= set(infos)
+    # video and key-pose forecasters are listed too, each with its shipped weight sets and cards
+    assert {"phd", "posemonet", "hmmr"} <= {n for n, m in infos.items() if m["kind"] == "video"}
+    assert infos["charpose"]["kind"] == "keypose"
+    for m in infos.values():
+        for w in m["pretrained"] or []:
+            assert (Path(posecast.__file__).parent / w["card"]).is_file(), w
 
 
 def test_info(walk_file):

@@ -29,14 +29,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.keyposes.dataset import KeyPosePairs
 from posecast.keyposes.model import CharPoseConfig, CharPoseNet, charpose_loss, save_charpose
 from posecast.keyposes.sampling import sample_hypotheses
-from posecast.training.loop import git_commit
+from posecast.training.loop import git_commit, read_config, warmup_factor
 
 
 class CharPoseTrainConfig(BaseModel):
@@ -66,17 +65,7 @@ class CharPoseTrainConfig(BaseModel):
 
 def load_train_config(path: Path | None = None, **overrides: Any) -> CharPoseTrainConfig:
     """A config from a YAML file with top-level keyword overrides (``None`` values ignored)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueRangeError(f"cannot read config: {exc}", path) from None
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return CharPoseTrainConfig(**data)
-    except Exception as exc:  # pydantic.ValidationError: one line
-        raise ValueRangeError(f"invalid charpose training config: {exc}".replace("\n", "; "), path) from None
+    return read_config(CharPoseTrainConfig, path, "charpose training config", **overrides)
 
 
 def split_by_motion(pairs: KeyPosePairs, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,9 +169,7 @@ def train_charpose(
             f"((N, {net_cfg.observed}, {j}, 3) -> (N, {j}, 3))"
         )
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / config.warmup_steps) if config.warmup_steps else 1.0
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_factor(s, config.warmup_steps))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     run_info = {

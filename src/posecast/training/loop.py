@@ -67,9 +67,7 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = None
 
 
-def read_config(
-    schema: type[_C], path: Path | None, what: str = "training config", /, **overrides: Any
-) -> _C:
+def read_config(schema: type[_C], path: Path | None, what: str = "training config", /, **overrides: Any) -> _C:
     """A pydantic ``schema`` from a YAML file (optional) with keyword overrides on top (``None`` values
     ignored); any problem is one `ValueRangeError` line (``"invalid <what>: ..."``) naming the file."""
     data: dict[str, Any] = {}

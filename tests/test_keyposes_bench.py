@@ -1,0 +1,288 @@
+"""Key-pose forecasting interface and benchmark: `posecast forecast --model charpose`, the pose classifier
+and its inception-style score, the bench metrics and `run_bench` on a tiny subset, the shipped weights."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import posecast
+from posecast import skeletons
+from posecast.keyposes import bench
+from posecast.keyposes.classifier import (
+    CLASSES,
+    PoseClassifier,
+    coarse_label,
+    inception_score,
+    load_classifier,
+    save_classifier,
+    train_classifier,
+)
+from posecast.keyposes.model import CharPoseConfig, CharPoseNet, save_charpose
+from posecast.keyposes.refine import RefineConfig
+from posecast.synthetic import synthetic_walk
+
+SKEL = skeletons.get("cmu-bvh-31")
+J = SKEL.num_joints
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(**kw) -> CharPoseConfig:
+    base = dict(
+        skeleton="cmu-bvh-31",
+        grid_size=8,
+        sigma=1.0,
+        kernel_size=3,
+        embed_dim=16,
+        feedforward=32,
+        dropout=0.0,
+        decoder_start=2,
+        decoder_channels=[8, 8, 8],
+        decoder_convs=[0, 1, 0],
+        samples=4,
+        refinement=RefineConfig(steps=10),
+    )
+    base.update(kw)
+    return CharPoseConfig(**base)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    from posecast.cli.app import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["posecast", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+# ------------------------------------------------------------------------------------- classifier
+def test_coarse_labels_of_cmu_descriptions():
+    assert coarse_label("walk") == "locomotion" and coarse_label("run/jog") == "locomotion"
+    assert coarse_label("slow walk/stride") == "locomotion"
+    assert coarse_label("playground - forward jumps, turn around") == "playground"
+    assert coarse_label("basketball - forward dribble, 90-degree left turns") == "basketball"
+    assert coarse_label("dance - expressive arms, pirouette") == "dance"
+    assert coarse_label("punch/strike") is None and coarse_label("swordplay") is None
+
+
+def test_inception_score_by_hand():
+    # confident and balanced over two classes: KL = log 2 for every sample -> IS = 2
+    assert inception_score(np.array([[1.0, 0.0], [0.0, 1.0]])) == pytest.approx(2.0, rel=1e-6)
+    # every sample the same distribution: IS = 1
+    assert inception_score(np.array([[0.3, 0.7]] * 5)) == pytest.approx(1.0)
+    # p1 = (0.9, 0.1), p2 = (0.5, 0.5): marginal (0.7, 0.3)
+    p = np.array([[0.9, 0.1], [0.5, 0.5]])
+    m = p.mean(0)
+    kl = (p * np.log(p / m)).sum(1).mean()
+    assert inception_score(p) == pytest.approx(math.exp(kl))
+    with pytest.raises(posecast.errors.ValueRangeError):
+        inception_score(np.zeros((0, 3)))
+
+
+def test_classifier_learns_separable_poses_and_round_trips(tmp_path):
+    walk = synthetic_walk(seconds=2.0, fps=25.0).positions
+    crouch = walk.copy()
+    crouch[:, 1:, 1] *= 0.5  # squashed bodies: a second, clearly different class
+    poses = np.concatenate([walk, crouch]).astype(np.float32)
+    labels = np.repeat([0, 2], len(walk))
+    net = train_classifier(poses, labels, SKEL, hidden=32, epochs=30, batch_size=32)
+    pred = net.probabilities(torch.as_tensor(poses)).argmax(-1).numpy()
+    assert (pred == labels).mean() > 0.95
+    save_classifier(net, tmp_path / "cls", {"note": "test"})
+    again = load_classifier(tmp_path / "cls")
+    assert again.classes == CLASSES
+    torch.testing.assert_close(again.probabilities(torch.as_tensor(poses)), net.probabilities(torch.as_tensor(poses)))
+    with pytest.raises(posecast.errors.ModelError):
+        load_classifier(tmp_path / "missing")
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def test_mpjpe_and_diversity_by_hand():
+    target = torch.zeros(1, J, 3)
+    hyp = torch.zeros(1, 3, J, 3)
+    hyp[0, 1, :, 0] = 0.1  # every joint 10 cm off
+    hyp[0, 2, :, 1] = 0.3
+    assert bench.mpjpe(hyp, target)[0].tolist() == pytest.approx([0.0, 0.1, 0.3])
+    # pairs: (0,1) 0.1, (0,2) 0.3, (1,2) sqrt(0.1^2 + 0.3^2)
+    want = (0.1 + 0.3 + math.hypot(0.1, 0.3)) / 3
+    assert float(bench.diversity(hyp)[0]) == pytest.approx(want)
+    assert float(bench.diversity(hyp[:, :1])[0]) == 0.0
+
+
+def test_ablation_switches_are_restored():
+    torch.manual_seed(0)
+    net = CharPoseNet(tiny()).eval()
+    groups, off = net.groups, net.offset_out
+    with bench.ablated(net, offsets=False, autoregressive=False):
+        assert net.offset_out is None and net.groups == [list(range(J))]
+        obs = torch.as_tensor(synthetic_walk(seconds=0.4, fps=25.0).positions[None, :10], dtype=torch.float32)
+        h = bench.sample_hypotheses(net, obs, samples=2, generator=torch.Generator().manual_seed(0))
+        # no offsets: every joint sits exactly at its voxel's centre
+        torch.testing.assert_close(h.canonical, net.centres[h.voxels])
+    assert net.groups is groups and net.offset_out is off
+
+
+# ------------------------------------------------------------------------------------- the bench
+def _tiny_motions() -> list[posecast.Motion]:
+    return [synthetic_walk(seconds=3.0, fps=60.0, speed=s, cadence=c) for s, c in ((1.2, 0.9), (1.0, 0.7))]
+
+
+def test_run_bench_on_a_tiny_subset_has_every_key():
+    torch.manual_seed(0)
+    motions = _tiny_motions()
+    data = bench.bench_data(motions, history=12, starts="evaluation", max_keys=2)
+    assert len(data) == 10 and data.history.shape == (10, 12, J, 3)
+    # the history ends on the last observed frame (root-relative windows come from the same frames)
+    last_world = data.history[:, -1]
+    np.testing.assert_allclose(last_world - last_world[:, :1], data.pairs.observed[:, -1], atol=1e-5)
+    train = bench.bench_data(motions, history=12, starts="random", starts_per_key=2, seed=1)
+
+    def constant_velocity(history: torch.Tensor, frames: int) -> torch.Tensor:
+        v = history[:, -1] - history[:, -2]
+        return history[:, -1:] + v[:, None] * torch.arange(1, frames + 1)[None, :, None, None]
+
+    seq = bench.fit_sequence_baseline("cv", constant_velocity, train, fps=25.0, seconds=0.4, steps=5)
+    classifier = PoseClassifier(SKEL, hidden=8)
+    small = dict(grid_size=4, decoder_start=1, decoder_channels=[4, 4, 4], decoder_convs=[0, 0, 0])
+    net = CharPoseNet(tiny(**small)).eval()
+    reg = CharPoseNet(tiny(head="regression")).eval()
+    result = bench.run_bench(
+        data,
+        net=net,
+        classifier=classifier,
+        mean_keypose=bench.average_keypose(train.pairs),
+        regression=reg,
+        sequence=seq,
+        samples=50,
+    )
+    json.dumps(result)  # JSON-ready
+    assert set(result) >= {"best_of_10_vs_best_deterministic", "best_deterministic", "goal", "protocol", "methods"}
+    names = {
+        "charpose",
+        "charpose, not refined",
+        "charpose, no offsets",
+        "charpose, not autoregressive",
+        "zero-velocity",
+        "average key pose",
+        "regression head",
+        "cv + selector",
+        "cv, oracle frame (reference)",
+    }
+    assert set(result["methods"]) == names
+    for name, m in result["methods"].items():
+        for key in ("best_of_10_mpjpe_m", "diversity_m", "bone_length_error_m", "quality_is"):
+            assert math.isfinite(m[key]), key
+        assert set(m["per_start"]) == {"start", "one-third", "middle", "two-thirds", "latest"}
+        if name.endswith(("no offsets", "not autoregressive")):  # ablations: 10 draws, no best-of-50
+            assert m["hypotheses"] == 10 and "best_of_50_mpjpe_m" not in m
+        else:
+            assert m["best_of_50_mpjpe_m"] <= m["best_of_10_mpjpe_m"] + 1e-9
+    full = result["methods"]["charpose"]
+    assert full["hypotheses"] == 50 and result["methods"]["zero-velocity"]["diversity_m"] == 0.0
+    det = [v["best_of_10_mpjpe_m"] for v in result["methods"].values() if v["kind"] == "deterministic"]
+    assert result["best_of_10_vs_best_deterministic"] == pytest.approx(full["best_of_10_mpjpe_m"] / min(det))
+    # zero-velocity by hand: the last observed pose against the key pose
+    p = data.pairs
+    zv = np.linalg.norm(p.observed[:, -1] - p.target, axis=-1).mean(-1)
+    assert result["methods"]["zero-velocity"]["best_of_10_mpjpe_m"] == pytest.approx(zv.mean(), rel=1e-5)
+    # the oracle frame is at least as close as the selected one on every input
+    assert (
+        result["methods"]["cv, oracle frame (reference)"]["best_of_10_mpjpe_m"]
+        <= result["methods"]["cv + selector"]["best_of_10_mpjpe_m"] + 1e-9
+    )
+    md = bench.markdown(result)
+    assert "| charpose |" in md and "best deterministic" in md
+
+
+# ---------------------------------------------------------------------------------- forecast CLI
+def test_forecast_cli_writes_json_npz_html_with_k_hypotheses(cli, tmp_path):
+    torch.manual_seed(0)
+    net = CharPoseNet(tiny())
+    save_charpose(net, tmp_path / "w")
+    clip = tmp_path / "walk.npz"
+    motion = synthetic_walk(seconds=3.0, fps=30.0)
+    posecast.save(motion, clip)
+    outs = [tmp_path / "f.json", tmp_path / "f.npz", tmp_path / "f.html"]
+    args = [
+        "forecast",
+        str(clip),
+        "--model",
+        "charpose",
+        "--samples",
+        "6",
+        "--at",
+        "1.0",
+        "--weights",
+        str(tmp_path / "w"),
+    ]
+    code, stdout, err = cli(*args, *[a for o in outs for a in ("--out", str(o))])
+    assert code == 0, err
+    d = json.loads(outs[0].read_text())
+    assert len(d["hypotheses"]) == 6 and d["skeleton"] == "cmu-bvh-31" and len(d["joint_names"]) == J
+    probs = [h["probability"] for h in d["hypotheses"]]
+    assert sum(probs) == pytest.approx(1.0) and probs == sorted(probs, reverse=True)
+    obs = np.array(d["observed"])
+    assert obs.shape == (10, J, 3)
+    # the observed window ends at --at: the clip at 25 fps, frames 16..25
+    np.testing.assert_allclose(obs, motion.resample(25.0).positions[16:26], atol=1e-5)
+    h0 = d["hypotheses"][0]
+    np.testing.assert_allclose(np.array(h0["positions"]) - obs[-1, 0], h0["root_relative"], atol=2e-6)
+    truth = d["true_keypose"]
+    keys = posecast.keyposes.mine_keyposes(motion)
+    assert truth is not None and truth["frame"] == next(k.frame for k in keys if k.time > 1.0 + 0.02)
+    assert truth["best_of_k_mpjpe_m"] == pytest.approx(min(h["mpjpe_m"] for h in d["hypotheses"]))
+    with np.load(outs[1], allow_pickle=False) as z:
+        assert z["hypotheses"].shape == (6, J, 3) and z["probabilities"].sum() == pytest.approx(1.0)
+        assert z["observed"].shape == (10, J, 3) and str(z["skeleton"]) == "cmu-bvh-31"
+        assert z["true_keypose"].shape == (J, 3) and list(z["joint_names"]) == list(SKEL.joint_names)
+    html = outs[2].read_text()
+    assert "6 key-pose hypotheses after t = 1.00 s" in html and "true next key pose at t = " in html
+    # errors: one line, exit 2, nothing written
+    code, _, err = cli("forecast", str(clip), "--model", "charpose", "--at", "0.1", "--weights", str(tmp_path / "w"))
+    assert code == 2 and "observes 10" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("forecast", str(clip), "--model", "charpose", "--out", str(tmp_path / "x.mp4"))
+    assert code == 2 and "cannot write .mp4" in err
+
+
+# ------------------------------------------------------------------------------------ shipped weights
+def test_shipped_weights_load_and_forecast_a_real_cmu_file(cli, cmu_bvh_dir, tmp_path):
+    from posecast.cli.keypose_cmds import load_keypose_net
+
+    net = load_keypose_net("charpose")
+    assert net.skeleton.name == "cmu-bvh-31" and net.config.refine
+    out = tmp_path / "f.json"
+    code, _, err = cli(
+        "forecast", str(cmu_bvh_dir / "02" / "02_05.bvh"), "--model", "charpose", "--samples", "10", "--at", "3.0",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert len(d["hypotheses"]) == 10 and sum(h["probability"] for h in d["hypotheses"]) == pytest.approx(1.0)
+    assert d["true_keypose"] is not None
+    # a trained model lands near the true key pose (a loose bound: 25 cm best-of-10)
+    assert d["true_keypose"]["best_of_k_mpjpe_m"] < 0.25
+    rel = np.array([h["root_relative"] for h in d["hypotheses"]])
+    # hip-centred frame of the last observed frame: the predicted hip (a heatmap too) lies near the origin
+    assert np.abs(rel[:, 0]).max() < 0.125
+    cls = load_classifier()
+    assert cls.classes == CLASSES
