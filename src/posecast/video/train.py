@@ -256,11 +256,13 @@ def train_video_model(
     model_config: dict[str, Any] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     camera: CameraConfig | None = None,
+    run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``net`` with AdamW (warm-up then cosine decay, gradient clipping at 1) on freshly filmed
     windows; evaluate every ``val_every`` steps on the fixed validation windows; write ``run.json``,
     ``metrics.jsonl`` and the final weights to ``out/last`` (``save(net, dir)``, default
-    `save_weights` with ``model_config``). Returns the run information (also in ``run.json``)."""
+    `save_weights` with ``model_config``; ``run_info``: extra facts for ``run.json``, e.g. the
+    weights the run started from). Returns the run information (also in ``run.json``)."""
     import torch
 
     from posecast.training.loop import git_commit
@@ -296,6 +298,7 @@ def train_video_model(
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         },
+        **(run_info or {}),
     }
     (out / "run.json").write_text(json.dumps(run, indent=1))
     curve: list[dict[str, Any]] = []
@@ -368,6 +371,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-every", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], help="model config override key=JSON")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from the weights in this directory (model.safetensors + config.json, e.g. the shipped"
+        " ones); its model config is used unless --set overrides it",
+    )
     a = p.parse_args(argv)
     if a.model not in MODELS:
         raise SystemExit(f"unknown video model {a.model!r}; available: {', '.join(MODELS)}")
@@ -375,10 +385,19 @@ def main(argv: list[str] | None = None) -> None:
     if a.config is not None:
         data_cfg = yaml.safe_load(a.config.read_text()) or {}
     model_cfg = dict(data_cfg.pop("model_config", {}) or {})
+    init_state = None
+    if a.init is not None:
+        init_state, init_meta = load_weights(a.init)
+        model_cfg.update(init_meta.get("config", {}))
     model_cfg.update({k: json.loads(v) for k, v in (s.split("=", 1) for s in a.set)})
     module = importlib.import_module(MODELS[a.model][0])
     cfg_cls = type(module.build().config)
     net = module.build(cfg_cls(**model_cfg))
+    if init_state is not None:
+        try:
+            net.load_state_dict(init_state)
+        except RuntimeError as exc:
+            raise ModelError(f"--init weights do not match the {a.model} config: {exc}", a.init) from None
     cli = {
         "steps": a.steps,
         "batch_size": a.batch_size,
@@ -401,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         data=data,
         model_config=net.config.model_dump(),
         progress=lambda r: print(json.dumps(r), flush=True),
+        run_info={"init": str(a.init)} if a.init is not None else None,
     )
 
 
