@@ -176,15 +176,16 @@ def run_benchmarks(models: list[str]) -> None:
             )
 
 
-FRAGMENTS = (
-    "keyposes.md",  # posecast bench keyposes
-    "video.md",  # posecast bench video
-    "video_backend.md",  # posecast bench video-backend
-    "video_posemonet.md",
-    "video_hmmr.md",
-    "extra.md",  # notes on runs that are not tables (inspections, trials)
-)
-"""Markdown fragments under benchmarks/results/ appended, in this order, when present."""
+FRAGMENTS = {
+    "keyposes.md": "## Characteristic poses (`posecast bench keyposes`)",
+    "video.md": "## Video models (`posecast bench video`)",
+    "video_backend.md": "### Video pose backend (`posecast bench video-backend`)",
+    "video_posemonet.md": "### `posemonet` model card numbers",
+    "video_hmmr.md": "### `hmmr` model card numbers",
+    "extra.md": "## Notes",
+}
+"""Markdown fragments under benchmarks/results/ appended, in this order, when present; a fragment
+that does not start with its own heading gets the one given here."""
 
 
 def main() -> None:
@@ -218,7 +219,8 @@ def main() -> None:
     for name in FRAGMENTS:
         fragment = RESULTS / name
         if fragment.is_file():
-            lines += [fragment.read_text()]
+            text = fragment.read_text()
+            lines += ([] if text.lstrip().startswith("#") else [FRAGMENTS[name], ""]) + [text]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
 
