@@ -346,3 +346,35 @@ def test_rotation_benchmark_matches_the_harness_for_zero_velocity(cmu_mocap_dir)
     assert ours.windows == ref.windows
     for action in ref.per_frame:
         np.testing.assert_allclose(ours.per_frame[action], ref.per_frame[action], atol=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_inference_fast_path_equals_eager_and_follows_weight_updates(name):
+    """Inference runs a traced copy of the network per input shape; it must give the eager network's
+    output, and an in-place weight update (an optimiser step) must not leave a stale copy in use."""
+    model = NeuralForecaster(_config(name, mirror_average=True))
+    g = torch.Generator().manual_seed(0)
+    for p in model.net.parameters():  # random weights everywhere, so that every path matters
+        p.data = torch.randn(p.shape, generator=g) * 0.05
+    history = synthetic_walk(seconds=1.0, fps=25.0).positions[None, -8:]
+
+    def eager():
+        with torch.no_grad():
+            model._traced.clear()
+            fast_run, model._run_net = model._run_net, model.net  # bypass the fast path
+            try:
+                return model.predict(history, 12)
+            finally:
+                model._run_net = fast_run
+
+    first = model.predict(history, 12)  # first call per shape: eager, then traced
+    again = model.predict(history, 12)  # traced
+    assert any(isinstance(v, torch.jit.ScriptModule) for v in model._traced.values())  # the fast path ran
+    np.testing.assert_allclose(again, first, atol=1e-6)
+    np.testing.assert_allclose(again, eager(), atol=1e-6)
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.mul_(1.5)  # in place, as an optimiser does
+    updated = model.predict(history, 12)
+    assert np.abs(updated - again).max() > 1e-4  # the new weights are used ...
+    np.testing.assert_allclose(updated, eager(), atol=1e-6)  # ... exactly like the eager network
