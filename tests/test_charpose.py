@@ -269,6 +269,31 @@ def test_tiny_training_reduces_the_loss_and_writes_a_loadable_run(tmp_path):
         assert hyp.poses.shape == (2, 3, J, 3) and hyp.refined and bool(torch.isfinite(hyp.poses).all())
 
 
+def test_training_can_continue_from_saved_weights(tmp_path):
+    obs, tgt = synthetic_pairs(8)
+    kw = dict(batch_size=8, weight_decay=0.0, warmup_steps=0, augment_mirror=False)
+    first = train_charpose(
+        CharPoseTrainConfig(network=tiny(), epochs=3, lr=1e-2, **kw),
+        tmp_path / "a",
+        train_pairs=(obs, tgt),
+        val_pairs=(obs[:4], tgt[:4]),
+    )
+    trained = json.loads((first / "metrics.jsonl").read_text().splitlines()[-1])["val_loss"]
+    # lr 1e-9: AdamW moves every parameter by ~1e-9, so the continuation evaluates the loaded weights;
+    # inference-only settings (temperature) may differ from the init's
+    still = CharPoseTrainConfig(network=tiny(temperature=0.5), epochs=1, lr=1e-9, **kw)
+    cont = train_charpose(still, tmp_path / "b", train_pairs=(obs, tgt), val_pairs=(obs[:4], tgt[:4]), init=first)
+    fresh = train_charpose(still, tmp_path / "c", train_pairs=(obs, tgt), val_pairs=(obs[:4], tgt[:4]))
+    cont_loss = json.loads((cont / "metrics.jsonl").read_text())["val_loss"]
+    fresh_loss = json.loads((fresh / "metrics.jsonl").read_text())["val_loss"]
+    assert cont_loss == pytest.approx(trained, rel=1e-4)
+    assert abs(fresh_loss - trained) > 1e-2
+    assert json.loads((cont / "run.json").read_text())["data"]["init"] == str(first)
+    with pytest.raises(ModelError, match="init weights do not fit"):
+        other = CharPoseTrainConfig(network=tiny(feedforward=16), epochs=1, lr=1e-9, **kw)
+        train_charpose(other, tmp_path / "d", train_pairs=(obs, tgt), init=first)
+
+
 def test_regression_ablation_trains_and_gives_identical_hypotheses():
     torch.manual_seed(0)
     obs, tgt = (torch.as_tensor(a) for a in synthetic_pairs(8))

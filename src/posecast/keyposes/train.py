@@ -103,12 +103,30 @@ def evaluate(net: CharPoseNet, observed: torch.Tensor, target: torch.Tensor, bat
     return {"val_loss": loss_sum / max(n, 1), "val_mpjpe_m": err_sum / max(n, 1)}
 
 
+_INFERENCE_ONLY = ("temperature", "samples", "refine", "refinement")
+
+
+def _load_init(net: CharPoseNet, directory: Path) -> None:
+    """Copy the parameters of the weights in ``directory`` into ``net`` (same architecture required)."""
+    from posecast.errors import ModelError
+    from posecast.keyposes.model import load_charpose
+
+    start = load_charpose(directory)
+    mine = net.config.model_dump(exclude=set(_INFERENCE_ONLY))
+    theirs = start.config.model_dump(exclude=set(_INFERENCE_ONLY))
+    diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+    if diff or start.skeleton.name != net.skeleton.name:
+        raise ModelError(f"init weights do not fit the training config (differs in {diff or ['skeleton']})", directory)
+    net.load_state_dict(start.state_dict())
+
+
 def train_charpose(
     config: CharPoseTrainConfig,
     out: Path,
     train_pairs: KeyPosePairs | tuple[np.ndarray, np.ndarray] | None = None,
     val_pairs: KeyPosePairs | tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[int, dict[str, Any]], None] | None = None,
+    init: Path | None = None,
 ) -> Path:
     """Train ``config`` into the run directory ``out`` (module docstring) and return it.
 
@@ -119,10 +137,15 @@ def train_charpose(
             ``config.data`` and split by motion with ``val_fraction``.
         val_pairs: validation pairs (default: the held-out motions; none when ``train_pairs`` is given).
         progress: called after every epoch with ``(epoch, metrics)``.
+        init: a weights directory (``model.safetensors`` + ``config.json``, e.g. shipped weights or a
+            run's ``best/``) whose parameters start the training (a continuation); its network config
+            must equal ``config.network`` except the inference-only ``temperature``/``samples``/
+            ``refine``/``refinement``; default: a fresh initialisation.
 
     Raises:
         SkeletonError: the pairs' skeleton is not the network's.
         ValueRangeError: pairs whose window length differs from the network's.
+        ModelError: ``init`` is not a charpose weights directory or does not fit ``config.network``.
     """
     net_cfg = config.network
     if config.threads:
@@ -162,6 +185,9 @@ def train_charpose(
         description = {"source": "given pairs"}
     description.update({"train_pairs": len(train_obs), "val_pairs": 0 if val is None else len(val[0])})
     net = CharPoseNet(net_cfg)
+    if init is not None:
+        _load_init(net, Path(init))
+        description["init"] = str(init)
     j = net.skeleton.num_joints
     if train_obs.ndim != 4 or train_obs.shape[1:] != (net_cfg.observed, j, 3) or train_tgt.shape[1:] != (j, 3):
         raise ValueRangeError(
