@@ -65,6 +65,11 @@ class TrainConfig(BaseModel):
     augment_yaw: bool = False
     threads: int | None = None
     max_steps_per_epoch: int | None = None
+    compile: bool = Field(
+        default=False,
+        description="train through torch.compile (needs a C compiler; about 1.4x faster steps for dct-mlp on "
+        "CPU after a compile of under a minute); evaluation and saved weights use the plain network",
+    )
 
 
 def read_config(schema: type[_C], path: Path | None, what: str = "training config", /, **overrides: Any) -> _C:
@@ -271,6 +276,10 @@ def train(
     if dist.enabled:
         net = torch.nn.parallel.DistributedDataParallel(model.net)
         model.net = net  # the wrapper calls the DDP module, which syncs gradients
+    if config.compile:
+        # the loss calls the compiled module; parameters are shared with `net`, which is what gets
+        # evaluated and saved (a compiled module's state dict has prefixed keys)
+        model.net = torch.compile(net)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_ws) / (config.batch_size * dist.world))
