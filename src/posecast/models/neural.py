@@ -188,6 +188,22 @@ def follow_parents(pred, last_obs, modelled: list[int], skeleton: Skeleton):
 
 
 # ---------------------------------------------------------------------------------- forecaster
+def _rollout_module(forecaster: NeuralForecaster, frames: int):
+    """An ``nn.Module`` whose forward is ``forecaster._rollout(window, frames)``, with the network as
+    a registered sub-module so that tracing and freezing see its parameters."""
+    from torch import nn
+
+    class Rollout(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = forecaster.net
+
+        def forward(self, window):
+            return forecaster._rollout(window, frames)
+
+    return Rollout().eval()
+
+
 class NeuralForecaster(Forecaster):
     """A trained network behind the `Forecaster` interface."""
 
@@ -206,6 +222,7 @@ class NeuralForecaster(Forecaster):
         self._torch = torch
         self._traced: dict[tuple[int, ...], Any] = {}  # (input shape..., weights version) -> net
         self._params: list[Any] | None = None
+        self._seen: set[tuple[Any, ...]] = set()  # rollout shapes run once (traced on the second run)
 
     # ------------------------------------------------------------------------------ one pass
     def step(self, window):
@@ -224,38 +241,53 @@ class NeuralForecaster(Forecaster):
             return 0.5 * (both[:b] + mirror(both[b:], self.skeleton))
         return self._step(window)
 
-    def _run_net(self, x):
-        """The network on ``(B, T, D)``; at inference (eval mode, no autograd) through a traced and
-        frozen TorchScript copy per input shape, which runs the same operations without Python's
-        per-module overhead (the deep, narrow dct-mlp is about 3x faster at batch 1). The traced copy
-        is checked against the eager network once per shape (max abs difference 1e-5) and dropped in
-        favour of the eager network if it differs or cannot be traced."""
-        torch = self._torch
-        if self.net.training or torch.is_grad_enabled():
-            return self.net(x)
-        # parameters updated in place (an optimiser step, load_state_dict) bump their version
-        # counters, so a traced copy holding old weights is never reused
+    def _weights_version(self) -> int:
+        """Sum of the parameters' version counters: in-place updates (an optimiser step,
+        ``load_state_dict``) bump it, so traced copies holding old weights are never reused."""
         if self._params is None:
             self._params = list(self.net.parameters())
-        key = (*x.shape, sum(p._version for p in self._params))
+        return sum(p._version for p in self._params)
+
+    def _traced_call(self, key: tuple[Any, ...], build: Callable[[], Any], example):
+        """``build()(example)``, and from the second call with the same ``key`` on, a traced and frozen
+        TorchScript copy of it: the same operations without Python's per-operation overhead. The copy
+        is checked against the eager result once (max abs difference 1e-5) and the eager path is kept
+        if it differs or cannot be traced."""
+        torch = self._torch
         fast = self._traced.get(key)
-        if fast is None:
-            eager = self.net(x)
-            try:
-                with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
-                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                    # TorchScript is deprecated in favour of torch.compile, which needs a C++
-                    # toolchain at run time and compiles for seconds; tracing is instant and exact here
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    traced = torch.jit.freeze(torch.jit.trace(self.net, x, check_trace=False).eval())
-                ok = torch.allclose(traced(x), eager, atol=1e-5, rtol=0)
-            except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
-                ok = False
-            if len(self._traced) >= 16:
-                self._traced.clear()
-            self._traced[key] = traced if ok else self.net
-            return eager
-        return fast(x)
+        if fast is not None:
+            return fast(example)
+        module = build()
+        eager = module(example)
+        try:
+            with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                # TorchScript is deprecated in favour of torch.compile, which needs a C++ toolchain at
+                # run time and compiles for seconds; tracing is instant and exact here
+                warnings.simplefilter("ignore", DeprecationWarning)
+                traced = torch.jit.freeze(torch.jit.trace(module, example, check_trace=False).eval())
+            ok = torch.allclose(traced(example), eager, atol=1e-5, rtol=0)
+        except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
+            ok = False
+        if len(self._traced) >= 16:
+            self._traced.clear()
+        self._traced[key] = traced if ok else module
+        return eager
+
+    def _inference(self, batch: int) -> bool:
+        """Whether a call with this batch size takes the traced path: inference (eval mode, no
+        autograd, not itself being traced) on at most `TRACE_MAX_BATCH` windows."""
+        torch = self._torch
+        return batch <= self.TRACE_MAX_BATCH and not (
+            self.net.training or torch.is_grad_enabled() or torch.jit.is_tracing()
+        )
+
+    def _run_net(self, x):
+        """The network on ``(B, T, D)``; at inference (eval mode, no autograd) through a traced copy per
+        input shape (see `_traced_call`; the deep, narrow dct-mlp is about 3x faster at batch 1)."""
+        if not self._inference(x.shape[0]):
+            return self.net(x)
+        return self._traced_call(("net", *x.shape, self._weights_version()), lambda: self.net, x)
 
     def _step(self, window):
         origin, rot = canonical_frame(window, self.skeleton, self.config.canonical)
@@ -268,8 +300,30 @@ class NeuralForecaster(Forecaster):
         full = follow_parents(full, last, self.joints, self.skeleton)
         return from_canonical(full, origin, rot)
 
+    #: rollouts of at most this many passes are traced whole (longer ones would build huge graphs)
+    TRACE_MAX_PASSES = 8
+    #: only batches up to this size are traced: there the Python around each operation costs as much
+    #: as the operation, while a trace keeps memory of the order of its example's activations for the
+    #: life of the process (about 15 MB at batch 2, gigabytes at batch 2000)
+    TRACE_MAX_BATCH = 16
+
     def rollout(self, window, frames: int):
-        """Autoregressive prediction of ``frames`` frames from torch windows ``(B, history, J, 3)``."""
+        """Autoregressive prediction of ``frames`` frames from torch windows ``(B, history, J, 3)``.
+
+        At inference a rollout asked for a second time with the same shapes (every pass with its
+        canonical frames, joint filling and mirror averaging) runs as one traced graph (see
+        `_traced_call`): at batch 1 the Python around the network costs as much as the network."""
+        if not self._inference(window.shape[0]) or -(-frames // self.config.horizon) > self.TRACE_MAX_PASSES:
+            return self._rollout(window, frames)
+        key = ("rollout", *window.shape, frames, self._weights_version())
+        if key not in self._traced and key not in self._seen:
+            if len(self._seen) >= 256:
+                self._seen.clear()
+            self._seen.add(key)  # one-off shapes (a benchmark batch) are not worth a trace
+            return self._rollout(window, frames)
+        return self._traced_call(key, lambda: _rollout_module(self, frames), window)
+
+    def _rollout(self, window, frames: int):
         torch = self._torch
         chunks, total = [], 0
         while total < frames:
