@@ -63,6 +63,7 @@ NET_MODULES = {
     "st-transformer": "posecast.models.st_transformer",
     "traj-gcn": "posecast.models.traj_gcn",
     "res-gru": "posecast.models.res_gru",
+    "ensemble": "posecast.models.ensemble",
 }
 
 
