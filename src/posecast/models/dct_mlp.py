@@ -30,8 +30,9 @@ class TemporalBlock(nn.Module):
         nn.init.zeros_(self.fc.bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        k, b, d = z.shape
-        y = torch.addmm(self.fc.bias[:, None], self.fc.weight, z.reshape(k, b * d)).view(k, b, d)
+        # flatten / view_as rather than reshapes computed from sizes: a traced graph then holds no
+        # shape arithmetic (about 1,000 interpreter operations per 1 s forecast otherwise)
+        y = torch.addmm(self.fc.bias[:, None], self.fc.weight, z.flatten(1)).view_as(z)
         return z + self.norm(y)
 
 
