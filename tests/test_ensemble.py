@@ -61,20 +61,3 @@ def test_ensemble_refuses_members_that_differ():
         assemble([a, b], "ens")
     with pytest.raises(ModelError, match="params.net"):
         NeuralForecaster(a.config.model_copy(update={"net": "ensemble", "params": {"members": 2}}))
-
-
-def test_stacked_dct_mlp_ensemble_equals_the_member_loop():
-    """At inference an ensemble of dct-mlp networks runs stacked; it must equal the plain mean, and
-    an in-place weight update must rebuild the stacked copy."""
-    ens = assemble([_member(s, False) for s in (1, 2, 3)], "ens").net
-    x = torch.randn(2, 8, 93, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        loop = sum(m(x) for m in ens.members) / 3
-        assert ens.stacked() is not None
-        torch.testing.assert_close(ens(x), loop, atol=1e-6, rtol=0)
-        for p in ens.parameters():
-            p.mul_(1.5)
-        loop = sum(m(x) for m in ens.members) / 3
-        torch.testing.assert_close(ens(x), loop, atol=1e-6, rtol=0)
-    ens.train()
-    torch.testing.assert_close(ens(x), sum(m(x) for m in ens.members) / 3)  # training: the plain loop

@@ -14,7 +14,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 #: registry name -> one-line summary (its network family and defaults are in configs/<name>/<data>.yaml)
 LEARNED = {
     "dct-mlp": "siMLPe-class: DCT over time, deep temporal MLP, residual",
-    "dct-mlp-ens": "PoseCast's most accurate: the mean of independently trained dct-mlp networks, run stacked",
+    "dct-mlp-ens": "PoseCast's most accurate: the mean of independently trained dct-mlp networks",
     "st-transformer": "ST-Transformer (Aksan et al. 2021): causal temporal + spatial attention, next frame",
     "traj-gcn": "LTD (Mao et al. 2019): DCT trajectories, GCN with learnable adjacency, residual",
     "res-gru": "residual seq2seq GRU (Martinez et al. 2017), sampling-based training",
