@@ -69,7 +69,7 @@ def protocol_description(
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU model, core count, library versions and thread settings of this machine."""
+    """CPU model, core count, load average, library versions and thread settings of this machine."""
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -85,9 +85,14 @@ def machine_info() -> dict[str, Any]:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count()
+    try:  # other work on the machine slows every timing: say how busy it was
+        load = [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        load = None
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "load_average_1_5_15_min": load,
         "cores_usable": usable,
         "platform": platform.platform(),
         "python": platform.python_version(),
