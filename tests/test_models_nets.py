@@ -383,3 +383,20 @@ def test_inference_fast_path_equals_eager_and_follows_weight_updates(name):
     updated = model.predict(history, 12)
     assert np.abs(updated - again).max() > 1e-4  # the new weights are used ...
     np.testing.assert_allclose(updated, eager(), atol=1e-6)  # ... exactly like the eager network
+
+
+def test_traced_rollout_follows_a_changed_setting():
+    """A rollout traced with mirror averaging on must not be reused once it is switched off."""
+    model = NeuralForecaster(_config("traj-gcn", mirror_average=True))
+    g = torch.Generator().manual_seed(0)
+    for p in model.net.parameters():
+        p.data = torch.randn(p.shape, generator=g) * 0.05
+    history = synthetic_walk(seconds=1.0, fps=25.0).positions[None, -8:]
+    for _ in range(3):  # traced from the second call on
+        with_mirror = model.predict(history, 5)
+    model.config.mirror_average = False
+    without = model.predict(history, 5)
+    model._traced.clear()
+    model._seen.clear()
+    np.testing.assert_allclose(without, model.predict(history, 5), atol=1e-6)  # eager, fresh
+    assert np.abs(with_mirror - without).max() > 1e-4

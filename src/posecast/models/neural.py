@@ -316,7 +316,9 @@ class NeuralForecaster(Forecaster):
         `_traced_call`): at batch 1 the Python around the network costs as much as the network."""
         if not self._inference(window.shape[0]) or -(-frames // self.config.horizon) > self.TRACE_MAX_PASSES:
             return self._rollout(window, frames)
-        key = ("rollout", *window.shape, frames, self._weights_version())
+        # the settings a trace bakes in are part of the key, so changing them is never ignored
+        settings = (self.config.mirror_average, self.config.canonical, tuple(self.joints))
+        key = ("rollout", *window.shape, frames, settings, self._weights_version())
         if key not in self._traced and key not in self._seen:
             if len(self._seen) >= 256:
                 self._seen.clear()
