@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,21 +24,7 @@ ROOT = HERE.parent
 WEIGHTS = ROOT / "src" / "posecast" / "weights"
 sys.path.insert(0, str(HERE))
 
-from ship_model import LABELS, _table  # noqa: E402
-
-
-def _bench(name: str) -> dict[str, dict]:
-    exe = str(Path(sys.executable).parent / "posecast")
-    results = {}
-    for protocol in ("ltd8", "all"):
-        out = HERE / "results" / f"cmu-mocap_{protocol}_{name}.json"
-        subprocess.run(
-            [exe, "bench", "cmu-mocap", "--model", name, "--protocol", protocol, "--json", str(out)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        results[protocol] = json.loads(out.read_text())
-    return results
+from ship_model import LABELS, benchmark_sections, run_cmu_benchmarks  # noqa: E402
 
 
 def main() -> None:
@@ -73,7 +58,7 @@ def main() -> None:
             ]
         },
     )
-    results = {} if args.no_bench or args.variant != "cmu-mocap" else _bench(args.name)
+    results = {} if args.no_bench or args.variant != "cmu-mocap" else run_cmu_benchmarks(args.name)
     member_all = []
     if results:
         for m in members:  # each member alone, same protocol and inference settings
@@ -113,13 +98,7 @@ def main() -> None:
         lines += ["", f"### Member {i} training config", "", "```json", json.dumps(run["config"], indent=1), "```"]
     lines += ["", "## Training data", "", f"Source `{runs[0]['data']['source']}`; sha256 of every file:", ""]
     lines += [f"- `{f}` `{h}`" for f, h in runs[0]["data"]["files"].items()]
-    for protocol, result in results.items():
-        lines += ["", f"## CMU-Mocap benchmark, protocol `{protocol}`", ""]
-        lines += [
-            f"- {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in result["protocol"].items()
-        ]
-        lines += ["", *_table(result)]
+    lines += benchmark_sections(results)
     if member_all:
         lines += [
             "",

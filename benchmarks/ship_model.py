@@ -34,6 +34,35 @@ def _table(result: dict) -> list[str]:
     return out
 
 
+def run_cmu_benchmarks(name: str) -> dict[str, dict]:
+    """``posecast bench cmu-mocap`` on both protocols with the shipped weights of ``name``; the results
+    (also written to ``benchmarks/results/cmu-mocap_{ltd8,all}_NAME.json``) by protocol."""
+    exe = str(Path(sys.executable).parent / "posecast")
+    results = {}
+    for protocol in ("ltd8", "all"):
+        out = HERE / "results" / f"cmu-mocap_{protocol}_{name}.json"
+        subprocess.run(
+            [exe, "bench", "cmu-mocap", "--model", name, "--protocol", protocol, "--json", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        results[protocol] = json.loads(out.read_text())
+    return results
+
+
+def benchmark_sections(results: dict[str, dict]) -> list[str]:
+    """Model-card sections: one per protocol, its description and the per-action table."""
+    lines: list[str] = []
+    for protocol, result in results.items():
+        lines += ["", f"## CMU-Mocap benchmark, protocol `{protocol}`", ""]
+        lines += [
+            f"- {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in result["protocol"].items()
+        ]
+        lines += ["", *_table(result)]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
@@ -69,15 +98,7 @@ def main() -> None:
             if out.is_file():
                 results[protocol] = json.loads(out.read_text())
     if args.variant == "cmu-mocap" and not args.no_bench:
-        exe = str(Path(sys.executable).parent / "posecast")
-        for protocol in ("ltd8", "all"):
-            out = HERE / "results" / f"cmu-mocap_{protocol}_{args.name}.json"
-            subprocess.run(
-                [exe, "bench", "cmu-mocap", "--model", args.name, "--protocol", protocol, "--json", str(out)],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            results[protocol] = json.loads(out.read_text())
+        results = run_cmu_benchmarks(args.name)
 
     size_mb = (dst / "model.safetensors").stat().st_size / 1e6
     cfg = run["config"]
@@ -122,13 +143,7 @@ def main() -> None:
             f"| {m['epoch']} | {m['train_loss'] * 1000:.1f} | {m.get('val_mpjpe_mm', float('nan')):.1f} | "
             f"{m.get('val_mpjpe_mm_last', float('nan')):.1f} |"
         )
-    for protocol, result in results.items():
-        lines += ["", f"## CMU-Mocap benchmark, protocol `{protocol}`", ""]
-        lines += [
-            f"- {k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in result["protocol"].items()
-        ]
-        lines += ["", *_table(result)]
+    lines += benchmark_sections(results)
     (dst / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {dst}")
 

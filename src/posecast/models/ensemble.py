@@ -65,18 +65,7 @@ def assemble(members: list[NeuralForecaster], name: str, mirror_average: bool = 
         raise ModelError("no members to assemble")
     first = members[0].config
     for m in members[1:]:
-        c = m.config
-        same = (c.net, c.skeleton, c.fps, c.history, c.horizon, c.joints, c.canonical, c.params)
-        if same != (
-            first.net,
-            first.skeleton,
-            first.fps,
-            first.history,
-            first.horizon,
-            first.joints,
-            first.canonical,
-            first.params,
-        ):
+        if m.config.model_dump(exclude={"mirror_average"}) != first.model_dump(exclude={"mirror_average"}):
             raise ModelError(f"ensemble members differ: {m.name!r} has a different network or windows")
     config = first.model_copy(
         update={
