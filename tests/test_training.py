@@ -122,3 +122,25 @@ def test_bad_training_config_is_one_clear_error(tmp_path):
     bad.write_text("model: dct-mlp\nnet: dct-mlp\nepochs: -3\nbogus: 1\n")
     with pytest.raises(posecast.PosecastError, match="invalid training config"):
         load_config(bad)
+
+
+def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
+    from posecast.errors import ValueRangeError
+    from posecast.training.loop import initial_weights
+
+    cfg = load_config(None, data=str(walk_folder), **TINY)
+    a = train(cfg, tmp_path / "a", resume=False)
+    best = _weights(a, "best")
+    ncfg = NeuralForecaster.load(a / "best").config
+    for init in (str(a), str(a / "best")):  # a run directory (its best weights) or a weights directory
+        w = initial_weights(init, ncfg)
+        assert set(w) == set(best) and all(np.array_equal(w[k].numpy(), best[k]) for k in w)
+    # with a learning rate of 0 training leaves the initial weights as they are (AdamW's decay is lr-scaled)
+    frozen = train(load_config(None, data=str(walk_folder), **{**TINY, "lr": 0.0, "init": str(a)}), tmp_path / "b")
+    assert all(np.array_equal(_weights(frozen)[k], best[k]) for k in best)
+    # and a network that does not fit is one clear error naming what differs
+    bigger = load_config(None, data=str(walk_folder), **{**TINY, "params": {"blocks": 3}, "init": str(a)})
+    with pytest.raises(ValueRangeError, match="do not fit the network.*params"):
+        train(bigger, tmp_path / "c")
+    with pytest.raises(ValueRangeError, match="neither a run"):
+        train(load_config(None, data=str(walk_folder), **{**TINY, "init": str(tmp_path / "nowhere")}), tmp_path / "d")

@@ -502,10 +502,21 @@ def bench_speed(
 def train(
     model: Annotated[str, typer.Option(help="Learned model to train (see `posecast models`).")],
     out: Annotated[Path, typer.Option(help="Run directory (weights, config, metrics).")],
-    data: Annotated[str, typer.Option(help="cmu-mocap, cmu-bvh, or a folder of motion files.")] = "cmu-mocap",
+    data: Annotated[
+        str,
+        typer.Option(
+            help="cmu-mocap, cmu-mocap+bvh (benchmark files + CMU BVH subjects 01, 05, 07), cmu-bvh, or a folder."
+        ),
+    ] = "cmu-mocap",
     config: Annotated[Path | None, typer.Option(help="YAML training config (default: the shipped one).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="Fine-tune: start from a run directory, a weights directory or shipped weights NAME[/VARIANT]."
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
     max_steps_per_epoch: Annotated[int | None, typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = True,
@@ -527,12 +538,13 @@ def train(
         def run_training(cfg, out, resume=True, progress=None):  # noqa: F811  (its own loop: rotations in)
             return train_rotation_variant(cfg, out, progress=progress)
 
-    data_key = data if data in ("cmu-mocap", "cmu-bvh") else "cmu-bvh"
+    data_key = "cmu-mocap" if data == "cmu-mocap+bvh" else data if data in ("cmu-mocap", "cmu-bvh") else "cmu-bvh"
     cfg = load_config(
         config or default_config_path(model, data_key),
         data=data,
         epochs=epochs,
         seed=seed,
+        init=init,
         threads=threads,
         max_steps_per_epoch=max_steps_per_epoch,
     )

@@ -516,6 +516,8 @@ def train_rotation_variant(
 
     if config.data != "cmu-mocap":
         raise ValueRangeError(f"the rotation variant trains on the cmu-mocap exp-maps only, not {config.data!r}")
+    if config.init:
+        raise ValueRangeError("the rotation variant's own training loop does not fine-tune (init)")
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)

@@ -19,6 +19,10 @@ from posecast.skeletons.base import Skeleton
 #: The subject split for work on the raw CMU BVH data (``$POSECAST_DATA/README.md``).
 CMU_BVH_TRAIN_SUBJECTS = ("01", "05", "06", "07")
 CMU_BVH_TEST_SUBJECTS = ("02", "08")
+#: BVH subjects that may add training data to a model reported on the CMU-Mocap benchmark
+#: (``cmu-mocap+bvh``): the BVH training subjects without 06, whose ``06_07.bvh`` is the source of the
+#: benchmark's basketball test file (``$POSECAST_DATA/README.md``).
+CMU_MOCAP_EXTRA_SUBJECTS = tuple(s for s in CMU_BVH_TRAIN_SUBJECTS if s != "06")
 
 
 @dataclass
@@ -67,6 +71,60 @@ def cmu_bvh_motions(subjects: tuple[str, ...], fps: float) -> tuple[list, list[P
     return motions, paths, root
 
 
+def bvh_as_benchmark(path: Path) -> np.ndarray:
+    """One cgspeed CMU BVH file as CMU-Mocap benchmark data: ``(N, 38, 3)`` metres at 60 Hz, body frame.
+
+    The benchmark files are the cgspeed BVH rotations stored as exponential maps on one fixed skeleton
+    (``06/06_02.bvh`` replayed this way equals ``train/basketball/basketball_1.txt`` to 1e-9 m; tested).
+    So the file's local rotations (End Sites included: the ``cmu-mocap-38`` layout) go through forward
+    kinematics on the benchmark's bone offsets with the root rotation and translation dropped, as the
+    benchmark's FK does; 120 Hz → 60 Hz by the benchmark's stride 2 (frames 0, 2, 4, ...); frame 0
+    (the converter's rest pose) dropped, as `cmu_mocap_sequences` drops line 0.
+    """
+    from posecast.evaluation.protocols.cmu_mocap import STRIDE
+    from posecast.io.bvh import read_bvh
+    from posecast.kinematics.fk import forward_kinematics
+    from posecast.skeletons.base import get as get_skeleton
+    from posecast.skeletons.cmu import ASF_UNIT_M, CMU_BENCHMARK_OFFSETS_ASF
+
+    skel = get_skeleton("cmu-mocap-38")
+    motion = read_bvh(path, end_sites=True)
+    if motion.rotations is None or not motion.skeleton.same_layout(skel):
+        raise SkeletonError("not a cgspeed CMU BVH file (expected the cmu-mocap-38 hierarchy)", path)
+    rot = motion.rotations[::STRIDE].copy()
+    rot[:, 0] = np.eye(3)
+    pos = forward_kinematics(rot, CMU_BENCHMARK_OFFSETS_ASF * ASF_UNIT_M, skel.parents, None)[0]
+    return pos[1:].astype(np.float32)
+
+
+def cmu_bvh_as_benchmark(
+    subjects: tuple[str, ...] = CMU_MOCAP_EXTRA_SUBJECTS,
+) -> tuple[list[np.ndarray], list[Path], Path]:
+    """Every BVH file of ``subjects`` through `bvh_as_benchmark`, except the files that already are
+    benchmark files (``INDEX.csv`` column ``also_in``). Only `CMU_MOCAP_EXTRA_SUBJECTS` are accepted:
+    subject 06 holds the source of a benchmark test file, 02 and 08 are the BVH test subjects."""
+    from posecast.evaluation.protocols.cmu_bvh import read_index
+
+    bad = sorted(set(subjects) - set(CMU_MOCAP_EXTRA_SUBJECTS))
+    if bad:
+        raise ValueRangeError(
+            f"CMU BVH subjects {', '.join(bad)} hold test data; benchmark training may add only "
+            f"{', '.join(CMU_MOCAP_EXTRA_SUBJECTS)}"
+        )
+    root = dataset_dir("cmu_bvh")
+    assert root is not None
+    index = read_index(root)
+    paths = sorted(
+        p
+        for s in subjects
+        for p in (root / s).glob("*.bvh")
+        if not index.get(p.relative_to(root).as_posix(), {}).get("also_in")
+    )
+    if not paths:
+        raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
+    return [bvh_as_benchmark(p) for p in paths], paths, root
+
+
 def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     from posecast.io import formats, load
 
@@ -82,15 +140,32 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
 def load_training_data(
     source: str, fps: float | None = None, val_fraction: float = 0.1, min_frames: int = 35
 ) -> TrainingData:
-    """Training data by name: ``"cmu-mocap"``, ``"cmu-bvh"`` or a folder of motion files."""
+    """Training data by name: ``"cmu-mocap"``, ``"cmu-mocap+bvh"``, ``"cmu-bvh"`` or a folder of motion files.
+
+    ``"cmu-mocap+bvh"``: the benchmark training files plus `cmu_bvh_as_benchmark` (CMU BVH subjects
+    `CMU_MOCAP_EXTRA_SUBJECTS` replayed on the benchmark skeleton), all of the extra files in the
+    training part; validation is carved from the benchmark files only, so it is the same as with
+    ``"cmu-mocap"``.
+    """
     from posecast import skeletons
 
-    if source == "cmu-mocap":
+    if source in ("cmu-mocap", "cmu-mocap+bvh"):
         if fps not in (None, 60.0):
             raise ValueRangeError("cmu-mocap training data is at 60 Hz (the benchmark's rate)")
         seqs, paths, root = cmu_mocap_sequences("train")
         train, val = split_sequences(seqs, val_fraction, min_frames)
         desc = _describe("cmu-mocap", paths, root, frame="body (benchmark FK)", fps=60.0)
+        if source == "cmu-mocap+bvh":
+            extra, extra_paths, extra_root = cmu_bvh_as_benchmark()
+            train += [s for s in extra if s.shape[0] >= min_frames]
+            more = _describe("cmu-bvh", extra_paths, extra_root)
+            desc = {
+                **desc,
+                "source": source,
+                "files": {**desc["files"], **{f"cmu_bvh/{k}": v for k, v in more["files"].items()}},
+                "extra_subjects": list(CMU_MOCAP_EXTRA_SUBJECTS),
+                "validation": "carved from the benchmark files only",
+            }
         return TrainingData(skeletons.get("cmu-mocap-38"), 60.0, train, val, desc)
     if source.split(":")[0] == "cmu-bvh":  # "cmu-bvh" or "cmu-bvh:<layout>" (e.g. cmu-bvh:body-17)
         from posecast.skeletons.mapping import to_layout

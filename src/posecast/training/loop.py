@@ -65,6 +65,12 @@ class TrainConfig(BaseModel):
     augment_yaw: bool = False
     threads: int | None = None
     max_steps_per_epoch: int | None = None
+    init: str | None = Field(
+        default=None,
+        description="start from these weights (fine-tuning): a run directory (its best/ weights), a weights "
+        "directory with model.safetensors, or a shipped model 'NAME' / 'NAME/VARIANT'; the network "
+        "config must match",
+    )
     compile: bool = Field(
         default=False,
         description="train through torch.compile (needs a C compiler; about 1.4x faster steps for dct-mlp on "
@@ -228,6 +234,30 @@ def evaluate_windows(
     return total / max(count, 1)
 
 
+def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
+    """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
+    from safetensors.torch import load_file
+
+    from posecast.models.neural import WEIGHTS_DIR, shipped_variants
+
+    path = Path(init)
+    if (path / "best" / "model.safetensors").is_file():
+        path = path / "best"
+    elif not (path / "model.safetensors").is_file():
+        name, _, variant = init.partition("/")
+        variants = shipped_variants(name) if (WEIGHTS_DIR / name).is_dir() else []
+        if not variants or (variant and variant not in variants):
+            raise ValueRangeError(f"init: {init!r} is neither a run or weights directory nor shipped weights")
+        path = WEIGHTS_DIR / name / (variant or ("cmu-mocap" if "cmu-mocap" in variants else variants[0]))
+    meta = json.loads((path / "config.json").read_text())
+    theirs = {k: meta["config"].get(k) for k in ("net", "skeleton", "history", "horizon", "joints", "params")}
+    ours = {k: getattr(ncfg, k) for k in theirs}
+    if theirs != ours:
+        diff = ", ".join(f"{k} {theirs[k]!r} vs {ours[k]!r}" for k in theirs if theirs[k] != ours[k])
+        raise ValueRangeError(f"init weights do not fit the network ({diff})", path)
+    return load_file(str(path / "model.safetensors"))
+
+
 def train(
     config: TrainConfig,
     out: Path,
@@ -271,6 +301,8 @@ def train(
     if not data.skeleton.same_layout(NeuralForecaster(ncfg).skeleton):
         raise ValueRangeError("training data skeleton differs from its registered layout")
     model = NeuralForecaster(ncfg, name=config.model)
+    if config.init:
+        model.net.load_state_dict(initial_weights(config.init, ncfg))
     model.net.to(dist.device).train()
     net = model.net
     if dist.enabled:
