@@ -24,7 +24,16 @@ ROOT = HERE.parent
 WEIGHTS = ROOT / "src" / "posecast" / "weights"
 sys.path.insert(0, str(HERE))
 
-from ship_model import LABELS, benchmark_sections, run_cmu_benchmarks  # noqa: E402
+from ship_model import LABELS, benchmark_sections, init_run, pretraining_sections, run_cmu_benchmarks  # noqa: E402
+
+
+def pretrained(run: dict) -> str:
+    """The member's pretraining run, its data and minutes, or a dash."""
+    found = init_run(run)
+    if found is None:
+        return "-"
+    path, pre = found
+    return f"`{path.name}` ({pre['data']['source']}, {pre.get('training_seconds', 0) / 60:.1f} min)"
 
 
 def main() -> None:
@@ -83,8 +92,8 @@ def main() -> None:
         "## Members",
         "",
         "| member | run | best epoch / epochs | best val MPJPE (mm) | training minutes | threads x processes | "
-        "code version |",
-        "|---|---|---|---|---|---|---|",
+        "code version | started from |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for i, (r, run, meta) in enumerate(zip(args.runs, runs, metas, strict=True)):
         metrics = [json.loads(x) for x in (r / "metrics.jsonl").read_text().splitlines() if x.strip()]
@@ -92,12 +101,15 @@ def main() -> None:
         lines.append(
             f"| {i} | `{r.name}` | {meta.get('epoch')} / {len(metrics)} | {run.get('best_val', float('nan')):.2f} | "
             f"{run.get('training_seconds', 0) / 60:.1f} | {mach.get('threads', '?')} x {mach.get('processes', 1)} | "
-            f"{run.get('code_version')} |"
+            f"{run.get('code_version')} | {pretrained(run)} |"
         )
     for i, run in enumerate(runs):
         lines += ["", f"### Member {i} training config", "", "```json", json.dumps(run["config"], indent=1), "```"]
-    lines += ["", "## Training data", "", f"Source `{runs[0]['data']['source']}`; sha256 of every file:", ""]
-    lines += [f"- `{f}` `{h}`" for f, h in runs[0]["data"]["files"].items()]
+        lines += pretraining_sections(run, "####")
+    sources = sorted({run["data"]["source"] for run in runs})
+    files = {f: h for run in runs for f, h in run["data"]["files"].items()}
+    lines += ["", "## Training data", "", f"Source(s) `{'`, `'.join(sources)}`; sha256 of every file:", ""]
+    lines += [f"- `{f}` `{h}`" for f, h in files.items()]
     lines += benchmark_sections(results)
     if member_all:
         lines += [

@@ -63,6 +63,53 @@ def benchmark_sections(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def init_run(run: dict) -> tuple[Path, dict] | None:
+    """The run a fine-tuning run started from (its config's ``init``), when that is a run directory."""
+    init = run["config"].get("init")
+    if not init:
+        return None
+    path = Path(init).parent if Path(init).name == "best" else Path(init)
+    record = path / "run.json"
+    return (path, json.loads(record.read_text())) if record.is_file() else None
+
+
+def total_minutes(run: dict) -> float:
+    """Training minutes of a run plus those of the run it was initialised from (recursively)."""
+    found = init_run(run)
+    return run.get("training_seconds", 0) / 60 + (total_minutes(found[1]) if found else 0.0)
+
+
+def pretraining_sections(run: dict, heading: str = "##") -> list[str]:
+    """Card sections for the run a fine-tuning run started from: its data, config, time and curve."""
+    init = run["config"].get("init")
+    found = init_run(run)
+    if found is None:
+        return [] if not init else ["", f"{heading} Initial weights", "", f"`{init}` (no run record)"]
+    path, pre = found
+    metrics = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    mach = pre.get("machine", {})
+    curve = ", ".join(f"{m['val_mpjpe_mm']:.1f}" for m in metrics if "val_mpjpe_mm" in m)
+    lines = [
+        "",
+        f"{heading} Pretraining run `{path.name}` (the initial weights of the run above)",
+        "",
+        f"- data `{pre['data']['source']}`: {pre['windows']['train']} training windows, {pre['windows']['val']} "
+        f"validation windows; {len(metrics)} epochs in {pre.get('training_seconds', 0) / 60:.1f} minutes "
+        f"({mach.get('threads', '?')} torch thread(s) x {mach.get('processes', 1)} process(es)); best validation "
+        f"{pre.get('best_val', float('nan')):.2f} mm; code version {pre.get('code_version')}",
+        f"- validation MPJPE by epoch (mm): {curve}",
+        "",
+        "```json",
+        json.dumps(pre["config"], indent=1),
+        "```",
+        "",
+        "Training data (sha256):",
+        "",
+        *[f"- `{f}` `{h}`" for f, h in pre["data"]["files"].items()],
+    ]
+    return lines + pretraining_sections(pre, heading)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
@@ -115,7 +162,8 @@ def main() -> None:
         f"(weights from epoch {meta.get('epoch')}, the {'best validation' if args.which == 'best' else 'last'} epoch) "
         f"in {run.get('training_seconds', 0) / 60:.1f} minutes on {machine['cpus']} CPU cores "
         f"({machine['threads']} torch threads x {machine['processes']} process(es), torch "
-        f"{machine['torch']}); code version {run.get('code_version')}",
+        f"{machine['torch']}); code version {run.get('code_version')}"
+        + (f"; after a pretraining run (below): {total_minutes(run):.1f} minutes in all" if init_run(run) else ""),
         f"- windows: {run['windows']['train']} training, {run['windows']['val']} validation (carved from the end of "
         "each training sequence; no test data seen)",
         "",
@@ -131,6 +179,7 @@ def main() -> None:
         "",
     ]
     lines += [f"- `{f}` `{h}`" for f, h in run["data"]["files"].items()]
+    lines += pretraining_sections(run)
     lines += [
         "",
         "## Validation curve (real mm, mean over modelled joints and predicted frames)",

@@ -50,3 +50,18 @@ def test_cmu_mocap_plus_bvh_adds_training_windows_and_keeps_validation(cmu_bvh_d
     assert plus.description["extra_subjects"] == ["01", "05", "07"]
     files = plus.description["files"]
     assert set(base.description["files"]) < set(files) and "cmu_bvh/01/01_01.bvh" in files
+
+
+def test_no_added_pose_copies_a_benchmark_test_pose(cmu_bvh_dir, cmu_mocap_dir):
+    from scipy.spatial import cKDTree
+
+    from posecast.training.data import cmu_mocap_sequences
+
+    extra, _, _ = cmu_bvh_as_benchmark()
+    tree = cKDTree(np.concatenate([s.reshape(len(s), -1) for s in extra]))
+    tests, paths, _ = cmu_mocap_sequences("test")
+    assert len(tests) == 6
+    for seq, path in zip(tests, paths, strict=True):
+        dist, _ = tree.query(seq[::5].reshape(-1, 38 * 3))
+        rms_mm = dist.min() / np.sqrt(38) * 1000
+        assert rms_mm > 20, f"{path.name}: a test pose is within {rms_mm:.1f} mm of an added training pose"

@@ -538,7 +538,7 @@ def train(
         def run_training(cfg, out, resume=True, progress=None):  # noqa: F811  (its own loop: rotations in)
             return train_rotation_variant(cfg, out, progress=progress)
 
-    data_key = "cmu-mocap" if data == "cmu-mocap+bvh" else data if data in ("cmu-mocap", "cmu-bvh") else "cmu-bvh"
+    data_key = data if data in ("cmu-mocap", "cmu-mocap+bvh", "cmu-bvh") else "cmu-bvh"
     cfg = load_config(
         config or default_config_path(model, data_key),
         data=data,

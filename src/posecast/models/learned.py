@@ -57,8 +57,8 @@ def _factory(name: str):
         if pretrained:
             return load_pretrained(name, variant)
         cfg = load_config(default_config_path(name, data))
-        fps = cfg.fps or {"cmu-mocap": 60.0, "cmu-bvh": 25.0}.get(data, 25.0)
-        skeleton = {"cmu-mocap": "cmu-mocap-38", "cmu-bvh": "cmu-bvh-31"}.get(data, "cmu-bvh-31")
+        fps = cfg.fps or {"cmu-mocap": 60.0, "cmu-mocap+bvh": 60.0, "cmu-bvh": 25.0}.get(data, 25.0)
+        skeleton = {"cmu-mocap": "cmu-mocap-38", "cmu-mocap+bvh": "cmu-mocap-38"}.get(data, "cmu-bvh-31")
         ncfg = NeuralConfig(
             net=cfg.net,
             skeleton=skeleton,
