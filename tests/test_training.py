@@ -144,3 +144,22 @@ def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
         train(bigger, tmp_path / "c")
     with pytest.raises(ValueRangeError, match="neither a run"):
         train(load_config(None, data=str(walk_folder), **{**TINY, "init": str(tmp_path / "nowhere")}), tmp_path / "d")
+
+
+def test_shipped_two_stage_configs_chain():
+    from posecast.errors import ModelError
+    from posecast.models.learned import default_config_path
+
+    pre = load_config(default_config_path("dct-mlp", "cmu-mocap+bvh"))
+    fine = load_config(default_config_path("dct-mlp", "cmu-mocap"))
+    assert pre.data == "cmu-mocap+bvh" and fine.data == "cmu-mocap" and fine.init is None
+    # the second stage fine-tunes the first: the same network, so `--init PRE_RUN` fits
+    assert (pre.net, pre.params, pre.joints, pre.history, pre.horizon) == (
+        fine.net,
+        fine.params,
+        fine.joints,
+        fine.history,
+        fine.horizon,
+    )
+    with pytest.raises(ModelError, match="no default training config for 'traj-gcn' on 'cmu-mocap\\+bvh'"):
+        default_config_path("traj-gcn", "cmu-mocap+bvh")
