@@ -128,3 +128,22 @@ def test_demo_without_data_uses_the_labelled_synthetic_walk(tmp_path):
         assert (tmp_path / "demo" / name).stat().st_size > 1000
     fc = posecast.load(tmp_path / "demo" / "forecast.npz")
     assert fc.num_frames == 25 and fc.ground_truth is not None
+
+
+def test_every_command_has_working_help():
+    # help texts go through rich markup: a stray "[...]" in an option's help crashes --help
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from posecast.cli.app import app
+
+    root = get_command(app)
+    paths = []
+    for name, cmd in root.commands.items():
+        paths.append([name])
+        paths += [[name, sub] for sub in getattr(cmd, "commands", {})]  # groups: bench ...
+    assert ["train"] in paths and len(paths) > 10
+    runner = CliRunner()
+    for path in paths:
+        r = runner.invoke(app, [*path, "--help"])
+        assert r.exit_code == 0, f"posecast {' '.join(path)} --help: {r.exception!r}"

@@ -514,7 +514,7 @@ def train(
     init: Annotated[
         str | None,
         typer.Option(
-            help="Fine-tune: start from a run directory, a weights directory or shipped weights NAME[/VARIANT]."
+            help="Fine-tune: start from a run directory, a weights directory or shipped weights (NAME or NAME/VARIANT)."
         ),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
