@@ -105,9 +105,10 @@ def main() -> None:
         )
     for i, run in enumerate(runs):
         lines += ["", f"### Member {i} training config", "", "```json", json.dumps(run["config"], indent=1), "```"]
-        lines += pretraining_sections(run, "####")
-    sources = sorted({run["data"]["source"] for run in runs})
-    files = {f: h for run in runs for f, h in run["data"]["files"].items()}
+        lines += pretraining_sections(run, "####", files=False)
+    every_run = [*runs, *(found[1] for run in runs if (found := init_run(run)))]  # pretraining runs too
+    sources = sorted({run["data"]["source"] for run in every_run})
+    files = {f: h for run in every_run for f, h in run["data"]["files"].items()}
     lines += ["", "## Training data", "", f"Source(s) `{'`, `'.join(sources)}`; sha256 of every file:", ""]
     lines += [f"- `{f}` `{h}`" for f, h in files.items()]
     lines += benchmark_sections(results)

@@ -79,8 +79,9 @@ def total_minutes(run: dict) -> float:
     return run.get("training_seconds", 0) / 60 + (total_minutes(found[1]) if found else 0.0)
 
 
-def pretraining_sections(run: dict, heading: str = "##") -> list[str]:
-    """Card sections for the run a fine-tuning run started from: its data, config, time and curve."""
+def pretraining_sections(run: dict, heading: str = "##", files: bool = True) -> list[str]:
+    """Card sections for the run a fine-tuning run started from: its data (with every file's hash when
+    ``files``), config, time and curve."""
     init = run["config"].get("init")
     found = init_run(run)
     if found is None:
@@ -102,12 +103,10 @@ def pretraining_sections(run: dict, heading: str = "##") -> list[str]:
         "```json",
         json.dumps(pre["config"], indent=1),
         "```",
-        "",
-        "Training data (sha256):",
-        "",
-        *[f"- `{f}` `{h}`" for f, h in pre["data"]["files"].items()],
     ]
-    return lines + pretraining_sections(pre, heading)
+    if files:
+        lines += ["", "Training data (sha256):", "", *[f"- `{f}` `{h}`" for f, h in pre["data"]["files"].items()]]
+    return lines + pretraining_sections(pre, heading, files)
 
 
 def main() -> None:

@@ -58,15 +58,21 @@ def cmu_mocap_sequences(split: str = "train") -> tuple[list[np.ndarray], list[Pa
     return [cmu_mocap.load_positions(p, "m")[1:] for p in paths], paths, root
 
 
-def cmu_bvh_motions(subjects: tuple[str, ...], fps: float) -> tuple[list, list[Path], Path]:
-    """Motions of the given CMU BVH subjects, resampled to ``fps``, rest-pose frame 0 dropped."""
-    from posecast.io import load
-
+def _bvh_files(subjects: tuple[str, ...]) -> tuple[list[Path], Path]:
+    """Sorted BVH files of CMU subjects under ``$POSECAST_DATA/cmu_bvh``, and that folder."""
     root = dataset_dir("cmu_bvh")
     assert root is not None
     paths = sorted(p for s in subjects for p in (root / s).glob("*.bvh"))
     if not paths:
         raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
+    return paths, root
+
+
+def cmu_bvh_motions(subjects: tuple[str, ...], fps: float) -> tuple[list, list[Path], Path]:
+    """Motions of the given CMU BVH subjects, resampled to ``fps``, rest-pose frame 0 dropped."""
+    from posecast.io import load
+
+    paths, root = _bvh_files(subjects)
     motions = [load(p).frames(1).resample(fps) for p in paths]
     return motions, paths, root
 
@@ -111,17 +117,9 @@ def cmu_bvh_as_benchmark(
             f"CMU BVH subjects {', '.join(bad)} hold test data; benchmark training may add only "
             f"{', '.join(CMU_MOCAP_EXTRA_SUBJECTS)}"
         )
-    root = dataset_dir("cmu_bvh")
-    assert root is not None
+    paths, root = _bvh_files(subjects)
     index = read_index(root)
-    paths = sorted(
-        p
-        for s in subjects
-        for p in (root / s).glob("*.bvh")
-        if not index.get(p.relative_to(root).as_posix(), {}).get("also_in")
-    )
-    if not paths:
-        raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
+    paths = [p for p in paths if not index.get(p.relative_to(root).as_posix(), {}).get("also_in")]
     return [bvh_as_benchmark(p) for p in paths], paths, root
 
 

@@ -236,8 +236,6 @@ def evaluate_windows(
 
 def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
     """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
-    from safetensors.torch import load_file
-
     from posecast.models.neural import WEIGHTS_DIR, shipped_variants
 
     path = Path(init)
@@ -245,17 +243,17 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
         path = path / "best"
     elif not (path / "model.safetensors").is_file():
         name, _, variant = init.partition("/")
-        variants = shipped_variants(name) if (WEIGHTS_DIR / name).is_dir() else []
+        variants = shipped_variants(name)
         if not variants or (variant and variant not in variants):
             raise ValueRangeError(f"init: {init!r} is neither a run or weights directory nor shipped weights")
         path = WEIGHTS_DIR / name / (variant or ("cmu-mocap" if "cmu-mocap" in variants else variants[0]))
-    meta = json.loads((path / "config.json").read_text())
-    theirs = {k: meta["config"].get(k) for k in ("net", "skeleton", "history", "horizon", "joints", "params")}
-    ours = {k: getattr(ncfg, k) for k in theirs}
-    if theirs != ours:
-        diff = ", ".join(f"{k} {theirs[k]!r} vs {ours[k]!r}" for k in theirs if theirs[k] != ours[k])
-        raise ValueRangeError(f"init weights do not fit the network ({diff})", path)
-    return load_file(str(path / "model.safetensors"))
+    source = NeuralForecaster.load(path)
+    keys = ("net", "skeleton", "history", "horizon", "joints", "params")
+    diff = [f"{k} {getattr(source.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
+            if getattr(source.config, k) != getattr(ncfg, k)]  # fmt: skip
+    if diff:
+        raise ValueRangeError(f"init weights do not fit the network ({', '.join(diff)})", path)
+    return source.net.state_dict()
 
 
 def train(
