@@ -163,3 +163,37 @@ def test_shipped_two_stage_configs_chain():
     )
     with pytest.raises(ModelError, match="no default training config for 'traj-gcn' on 'cmu-mocap\\+bvh'"):
         default_config_path("traj-gcn", "cmu-mocap+bvh")
+
+
+def test_distillation_mixes_truth_and_teacher_losses(walk_folder, tmp_path):
+    import torch
+
+    from posecast.errors import ValueRangeError
+    from posecast.training.loop import default_loss, load_teacher
+
+    a = train(load_config(None, data=str(walk_folder), **TINY), tmp_path / "a", resume=False)
+    student = NeuralForecaster.load(a / "best")
+    teacher = load_teacher(str(a), student.config)
+    walk = torch.as_tensor(posecast.load(walk_folder / "walk1.npz").positions, dtype=torch.float32)
+    batch = torch.stack([walk[i : i + 14] for i in range(0, 40, 5)])  # (8, 14, 31, 3): 8 observed + 6 future
+    cfg = load_config(None, data=str(walk_folder), **{**TINY, "velocity_loss": 1.0})
+    with torch.no_grad():
+        truth = float(default_loss(student, batch, cfg))
+        mixed = {
+            w: float(default_loss(student, batch, cfg.model_copy(update={"teacher_weight": w}), teacher))
+            for w in (0.0, 0.5, 1.0)
+        }
+    assert truth > 1e-3 and mixed[0.0] == pytest.approx(truth)
+    assert mixed[1.0] < 1e-6  # a teacher with the student's own weights forecasts exactly what it does
+    assert mixed[0.5] == pytest.approx(0.5 * truth + 0.5 * mixed[1.0], rel=1e-5)
+
+    # a run with a teacher trains, and records it
+    b = train(load_config(None, data=str(walk_folder), **{**TINY, "teacher": str(a)}), tmp_path / "b")
+    assert json.loads((b / "run.json").read_text())["config"]["teacher"] == str(a)
+    other = load_config(None, data=str(walk_folder), **{**TINY, "horizon": 4, "teacher": str(a)})
+    with pytest.raises(ValueRangeError, match="teacher does not fit.*horizon"):
+        train(other, tmp_path / "c")
+    assert not (tmp_path / "c").exists()  # refused before anything is written
+    st = {**TINY, "model": "st-transformer", "net": "st-transformer", "horizon": 1, "target_horizon": 3}
+    with pytest.raises(ValueRangeError, match="loss of its own"):
+        train(load_config(None, data=str(walk_folder), **{**st, "params": {}, "teacher": str(a)}), tmp_path / "d")

@@ -517,6 +517,13 @@ def train(
             help="Fine-tune: start from a run directory, a weights directory or shipped weights (NAME or NAME/VARIANT)."
         ),
     ] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Distil: also fit the forecasts of these weights (run directory, weights directory or NAME, e.g. "
+            "dct-mlp-ens); mixed by teacher_weight in the config (default 0.5)."
+        ),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
     max_steps_per_epoch: Annotated[int | None, typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = True,
@@ -545,6 +552,7 @@ def train(
         epochs=epochs,
         seed=seed,
         init=init,
+        teacher=teacher,
         threads=threads,
         max_steps_per_epoch=max_steps_per_epoch,
     )

@@ -71,6 +71,15 @@ class TrainConfig(BaseModel):
         "directory with model.safetensors, or a shipped model 'NAME' / 'NAME/VARIANT'; the network "
         "config must match",
     )
+    teacher: str | None = Field(
+        default=None,
+        description="distil: also fit the forecasts of these weights (a run directory, a weights directory or "
+        "a shipped 'NAME' / 'NAME/VARIANT', e.g. an ensemble, with its own mirror averaging); same skeleton, "
+        "frame rate, history and horizon",
+    )
+    teacher_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="loss = (1 - w) * loss(truth) + w * loss(teacher's forecast)"
+    )
     compile: bool = Field(
         default=False,
         description="train through torch.compile (needs a C compiler; about 1.4x faster steps for dct-mlp on "
@@ -181,10 +190,13 @@ def net_training_loss(net: str) -> Callable[..., Any] | None:
     return getattr(importlib.import_module(module), "training_loss", None) if module else None
 
 
-def default_loss(model: NeuralForecaster, batch, config: TrainConfig):
+def default_loss(model: NeuralForecaster, batch, config: TrainConfig, teacher: NeuralForecaster | None = None):
     """MPJPE (metres) over the predicted frames (rolled out with gradients when the target is longer
     than one network pass), plus an optional velocity term. A network whose module defines its own
-    ``training_loss`` (e.g. teacher-forced next-frame prediction) is trained with that instead."""
+    ``training_loss`` (e.g. teacher-forced next-frame prediction) is trained with that instead.
+
+    With a ``teacher`` (distillation, ``TrainConfig.teacher``) the same loss is also taken against the
+    teacher's forecast of the window, and the two are mixed by ``config.teacher_weight``."""
     import torch
 
     custom = net_training_loss(config.net)
@@ -193,16 +205,24 @@ def default_loss(model: NeuralForecaster, batch, config: TrainConfig):
     h = config.history
     f = config.target_horizon or config.horizon
     pred = model.rollout(batch[:, :h], f) if f > config.horizon else model.step(batch[:, :h])[:, :f]
-    target = batch[:, h : h + f]
     joints = model.joints
     w = joint_weights(config, len(joints), pred)
-    err = ((pred[:, :, joints] - target[:, :, joints]).norm(dim=-1) * w).mean()
-    if config.velocity_loss > 0:
-        full_p = torch.cat([batch[:, h - 1 : h], pred], 1)
-        full_t = batch[:, h - 1 : h + f]
-        vp, vt = full_p[:, 1:] - full_p[:, :-1], full_t[:, 1:] - full_t[:, :-1]
-        err = err + config.velocity_loss * ((vp[:, :, joints] - vt[:, :, joints]).norm(dim=-1) * w).mean()
-    return err
+
+    def loss_to(target):  # target (B, f, J, 3)
+        err = ((pred[:, :, joints] - target[:, :, joints]).norm(dim=-1) * w).mean()
+        if config.velocity_loss > 0:
+            full_p = torch.cat([batch[:, h - 1 : h], pred], 1)
+            full_t = torch.cat([batch[:, h - 1 : h], target], 1)
+            vp, vt = full_p[:, 1:] - full_p[:, :-1], full_t[:, 1:] - full_t[:, :-1]
+            err = err + config.velocity_loss * ((vp[:, :, joints] - vt[:, :, joints]).norm(dim=-1) * w).mean()
+        return err
+
+    truth = loss_to(batch[:, h : h + f])
+    if teacher is None or config.teacher_weight == 0:
+        return truth
+    with torch.no_grad():
+        guide = teacher.rollout(batch[:, :h], f)
+    return (1 - config.teacher_weight) * truth + config.teacher_weight * loss_to(guide)
 
 
 def joint_weights(config: TrainConfig, count: int, like):
@@ -234,19 +254,39 @@ def evaluate_windows(
     return total / max(count, 1)
 
 
-def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
-    """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
+def weights_path(init: str, what: str = "init") -> Path:
+    """The weights directory named by ``TrainConfig.init`` / ``teacher``: a run directory (its best/), a
+    weights directory, or shipped weights ``NAME`` / ``NAME/VARIANT`` (default variant ``cmu-mocap``)."""
     from posecast.models.neural import WEIGHTS_DIR, shipped_variants
 
     path = Path(init)
     if (path / "best" / "model.safetensors").is_file():
-        path = path / "best"
-    elif not (path / "model.safetensors").is_file():
-        name, _, variant = init.partition("/")
-        variants = shipped_variants(name)
-        if not variants or (variant and variant not in variants):
-            raise ValueRangeError(f"init: {init!r} is neither a run or weights directory nor shipped weights")
-        path = WEIGHTS_DIR / name / (variant or ("cmu-mocap" if "cmu-mocap" in variants else variants[0]))
+        return path / "best"
+    if (path / "model.safetensors").is_file():
+        return path
+    name, _, variant = init.partition("/")
+    variants = shipped_variants(name)
+    if not variants or (variant and variant not in variants):
+        raise ValueRangeError(f"{what}: {init!r} is neither a run or weights directory nor shipped weights")
+    return WEIGHTS_DIR / name / (variant or ("cmu-mocap" if "cmu-mocap" in variants else variants[0]))
+
+
+def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
+    """The forecaster named by ``TrainConfig.teacher`` (eval mode, frozen), checked against ``ncfg``."""
+    path = weights_path(teacher, "teacher")
+    model = NeuralForecaster.load(path)
+    keys = ("skeleton", "fps", "history", "horizon")
+    diff = [f"{k} {getattr(model.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
+            if getattr(model.config, k) != getattr(ncfg, k)]  # fmt: skip
+    if diff:
+        raise ValueRangeError(f"teacher does not fit the network ({', '.join(diff)})", path)
+    model.net.eval().requires_grad_(False)
+    return model
+
+
+def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
+    """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
+    path = weights_path(init)
     source = NeuralForecaster.load(path)
     keys = ("net", "skeleton", "history", "horizon", "joints", "params")
     diff = [f"{k} {getattr(source.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
@@ -301,6 +341,12 @@ def train(
     model = NeuralForecaster(ncfg, name=config.model)
     if config.init:
         model.net.load_state_dict(initial_weights(config.init, ncfg))
+    teacher = None
+    if config.teacher:
+        if net_training_loss(config.net) is not None:
+            raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
+        teacher = load_teacher(config.teacher, ncfg)
+        teacher.net.to(dist.device)
     model.net.to(dist.device).train()
     net = model.net
     if dist.enabled:
@@ -354,7 +400,13 @@ def train(
     }
     if dist.main:
         (out / "run.json").write_text(json.dumps(run_info, indent=1))
-    loss_fn = loss_fn or default_loss
+    if loss_fn is None:
+
+        def with_teacher(model: NeuralForecaster, batch: Any, config: TrainConfig) -> Any:
+            return default_loss(model, batch, config, teacher)
+
+        loss_fn = with_teacher
+
     skel = data.skeleton
     for epoch in range(start_epoch, config.epochs):
         t0 = time.time()
