@@ -308,6 +308,8 @@ def train(
 
     from posecast.training.data import load_training_data
 
+    if config.teacher and net_training_loss(config.net) is not None:  # refuse before loading any data
+        raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
     dist = _Dist()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -341,11 +343,8 @@ def train(
     model = NeuralForecaster(ncfg, name=config.model)
     if config.init:
         model.net.load_state_dict(initial_weights(config.init, ncfg))
-    teacher = None
-    if config.teacher:
-        if net_training_loss(config.net) is not None:
-            raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
-        teacher = load_teacher(config.teacher, ncfg)
+    teacher = load_teacher(config.teacher, ncfg) if config.teacher else None
+    if teacher is not None:
         teacher.net.to(dist.device)
     model.net.to(dist.device).train()
     net = model.net
