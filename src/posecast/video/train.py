@@ -1,8 +1,9 @@
 """Training data and the training loop of the video models (shared by phd, posemonet, hmmr).
 
 Data: the CMU BVH motions (``$POSECAST_DATA/cmu_bvh``) at the model's rate, mapped to ``body-17``
-with `posecast.skeletons.mapping.to_layout`; training on the training subjects (01, 05, 06, 07),
-validation on the test subjects (02, 08) — the split of ``$POSECAST_DATA/README.md``. Every
+with `posecast.skeletons.mapping.to_layout`; the training subjects (01, 05, 06, 07) of the split in
+``$POSECAST_DATA/README.md``, with validation carved from the end of each training sequence (the last
+`VAL_FRACTION`, as for the motion models); the test subjects (02, 08) are never read here. Every
 training batch films freshly sampled windows with fresh random cameras and detector noise
 (`posecast.video.cameras.film`); the validation set is a fixed, seeded set of filmed windows.
 
@@ -38,6 +39,10 @@ from posecast.errors import ModelError, ValueRangeError
 from posecast.video.cameras import CameraConfig, VirtualBatch, film
 
 LAYOUT = "body-17"
+#: validation: the last tenth of every training sequence at least `VAL_MIN_FRAMES` long (its remaining
+#: part also that long), as `posecast.datasets.windows.split_sequences` carves it for the motion models
+VAL_FRACTION = 0.1
+VAL_MIN_FRAMES = 50
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -79,12 +84,18 @@ class VideoData:
 
     @classmethod
     def load(cls, fps: float = 25.0, layout: str = LAYOUT) -> VideoData:
-        """CMU BVH training subjects for training, test subjects for validation."""
-        from posecast.training.data import CMU_BVH_TEST_SUBJECTS, CMU_BVH_TRAIN_SUBJECTS
+        """CMU BVH training subjects, validation carved from the end of each sequence (`VAL_FRACTION`)."""
+        from posecast.datasets.windows import split_sequences
+        from posecast.training.data import CMU_BVH_TRAIN_SUBJECTS
 
-        train, dtrain = load_sequences(CMU_BVH_TRAIN_SUBJECTS, fps, layout)
-        val, dval = load_sequences(CMU_BVH_TEST_SUBJECTS, fps, layout)
-        return cls(train, val, fps, layout, {"train": dtrain, "val": dval})
+        sequences, desc = load_sequences(CMU_BVH_TRAIN_SUBJECTS, fps, layout)
+        train, val = split_sequences(sequences, VAL_FRACTION, VAL_MIN_FRAMES)
+        dval = {
+            "source": desc["source"],
+            "validation": f"the last {VAL_FRACTION:g} of every training sequence of at least "
+            f"{VAL_MIN_FRAMES / VAL_FRACTION:g} frames ({len(val)} parts, {sum(len(v) for v in val)} frames)",
+        }
+        return cls(train, val, fps, layout, {"train": desc, "val": dval})
 
     def sample(
         self, batch_size: int, length: int, rng: np.random.Generator, camera: CameraConfig | None = None
@@ -177,7 +188,8 @@ def write_model_card(
     )
     lines.append(
         "- training data: CMU BVH training subjects on body-17 filmed by random virtual cameras with simulated "
-        "detector noise (`posecast.video.cameras`); validation: the test subjects (02, 08), fixed seeded cameras"
+        "detector noise (`posecast.video.cameras`); validation: the last tenth of every long training sequence, "
+        "fixed seeded cameras (the test subjects 02, 08 are not used in training or validation)"
     )
     cfg = run.get("config", {})
     if run.get("steps") is not None and cfg.get("steps") and run["steps"] < cfg["steps"]:
@@ -203,7 +215,7 @@ def write_model_card(
             "## Validation curve",
             "",
             "Training columns are means over the last logging interval (losses in metres / normalised image units,"
-            " `*_mm` in mm); `val_*` are on the fixed validation windows of the test subjects: `val_past_mm` = MPJPE"
+            " `*_mm` in mm); `val_*` are on the fixed validation windows (ends of the training sequences): `val_past_mm` = MPJPE"
             " of the estimated frames, `val_future_mm` = MPJPE of the self-fed forecast after the first 25 frames"
             " (pelvis-centred, real mm).",
             "",
