@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posecast.data import dataset_dir
+from posecast.datasets.paths import dataset_dir
 from posecast.io.bvh import read_bvh
 
 

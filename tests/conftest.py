@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from posecast.data import dataset_dir
+from posecast.datasets.paths import dataset_dir
 
 
 def _need(name: str) -> Path:

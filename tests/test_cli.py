@@ -29,19 +29,95 @@ def walk_file(tmp_path_factory) -> Path:
     return path
 
 
+MODEL_KEYS = [
+    "name",
+    "kind",
+    "summary",
+    "inputs",
+    "outputs",
+    "needs_fit",
+    "learned",
+    "variants",
+    "default_for",
+    "default",
+]
+VARIANT_KEYS = ["name", "skeleton", "fps", "default", "card"]
+
+
 def test_help_and_models():
     r = run("--help")
     assert r.returncode == 0 and "forecast" in r.stdout
     r = run("models", "--json")
-    assert r.returncode == 0
-    infos = {m["name"]: m for m in json.loads(r.stdout)}
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)
+    assert [m["name"] for m in listed] == [m.name for m in posecast.models.available()]  # every registry entry
+    for m in listed:
+        assert list(m) == MODEL_KEYS, m["name"]
+        assert m["kind"] in ("motion", "video", "keypose", "classifier") and m["default"] == bool(m["default_for"])
+        for v in m["variants"]:
+            assert list(v) == VARIANT_KEYS, (m["name"], v)
+            assert (Path(posecast.__file__).parent / v["card"]).is_file(), v
+        if m["variants"]:
+            assert sum(v["default"] for v in m["variants"]) == 1, m["name"]
+    infos = {m["name"]: m for m in listed}
     assert {"zero-velocity", "constant-velocity", "nearest-neighbour"} <= set(infos)
-    # video and key-pose forecasters are listed too, each with its shipped weight sets and cards
+    assert infos["nearest-neighbour"]["needs_fit"] and not infos["zero-velocity"]["learned"]
+    assert infos["dct-mlp"]["kind"] == "motion" and infos["dct-mlp"]["learned"] and infos["dct-mlp"]["variants"]
+    assert infos["phd"]["kind"] == "video" and infos["charpose"]["kind"] == "keypose"
     assert {"phd", "posemonet", "hmmr"} <= {n for n, m in infos.items() if m["kind"] == "video"}
-    assert infos["charpose"]["kind"] == "keypose"
-    for m in infos.values():
-        for w in m["pretrained"] or []:
-            assert (Path(posecast.__file__).parent / w["card"]).is_file(), w
+    assert "rotations" in infos["st-transformer-rot"]["inputs"]
+    for input_kind in ("motion", "video", "image"):
+        defaults = [m["name"] for m in listed if m["default_for"] == [input_kind]]
+        assert len(defaults) == 1, (input_kind, defaults)
+        assert defaults[0] == posecast.models.default_model(input_kind).name
+
+
+def test_models_text_listing_marks_defaults_and_weights():
+    r = run("models", env_extra={"COLUMNS": "250"})
+    assert r.returncode == 0, r.stderr
+    lines = {line.split()[0]: " ".join(line.split()) for line in r.stdout.splitlines() if line.strip()}
+    for m in posecast.models.available():
+        assert m.name in lines, m.name
+        assert lines[m.name].split()[1] == m.kind
+    assert "no weights needed" in lines["zero-velocity"] and "needs training motions" in lines["nearest-neighbour"]
+    assert "weights: cmu-bvh*, cmu-bvh-regression" in lines["charpose"]
+    for input_kind in ("motion", "video", "image"):
+        name = posecast.models.default_model(input_kind).name
+        assert f"(default for {input_kind} inputs)" in lines[name]
+    assert sum("(default for" in line for line in lines.values()) == 3
+
+
+def test_command_modules_import_neither_the_app_nor_each_other():
+    """`posecast.cli.app` builds the app from the command modules; they share `posecast.cli.common` only."""
+    import ast
+
+    import posecast.cli
+
+    folder = Path(posecast.cli.__file__).parent
+    modules = {p.stem: p for p in folder.glob("*.py") if p.stem != "__init__"}
+    commands = set(modules) - {"app", "common"}
+    assert {"files", "models_cmd", "forecast", "bench", "train", "keyposes", "video", "demo"} <= commands
+
+    def cli_imports(path: Path) -> set[str]:
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):  # also the imports inside functions
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}: relative import"
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            found |= {n.split(".")[2] for n in names if n.startswith("posecast.cli.") and n.count(".") >= 2}
+        return found
+
+    for name in sorted(commands):
+        assert cli_imports(modules[name]) <= {"common"}, f"posecast.cli.{name} imports {cli_imports(modules[name])}"
+    assert cli_imports(modules["common"]) == set()
+    assert cli_imports(modules["app"]) == commands | {"common"}  # every command module is part of the app
+    from posecast.cli import app as app_module
+
+    assert {m.__name__.rsplit(".", 1)[1] for m in app_module.COMMAND_MODULES} == commands
 
 
 def test_info(walk_file):

@@ -13,7 +13,7 @@ import torch
 
 import posecast
 from posecast import skeletons
-from posecast.keyposes import bench
+from posecast.evaluation.protocols import keyposes as bench
 from posecast.keyposes.classifier import (
     CLASSES,
     PoseClassifier,
@@ -266,9 +266,7 @@ def test_forecast_cli_writes_json_npz_html_with_k_hypotheses(cli, tmp_path):
 
 # ------------------------------------------------------------------------------------ shipped weights
 def test_shipped_weights_load_and_forecast_a_real_cmu_file(cli, cmu_bvh_dir, tmp_path):
-    from posecast.cli.keypose_cmds import load_keypose_net
-
-    net = load_keypose_net("charpose")
+    net = posecast.models.get("charpose").net
     assert net.skeleton.name == "cmu-bvh-31" and net.config.refine
     out = tmp_path / "f.json"
     code, _, err = cli(

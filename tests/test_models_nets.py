@@ -16,6 +16,7 @@ import torch
 import posecast
 from posecast import skeletons
 from posecast.errors import ModelError
+from posecast.evaluation.protocols.cmu_mocap import evaluate_rotations
 from posecast.io.expmap_txt import write_cmu_expmap
 from posecast.kinematics import forward_kinematics
 from posecast.models import get as get_model
@@ -27,7 +28,6 @@ from posecast.models.st_transformer import (
     STTransformer,
     STTransformerRot,
     TemporalAttention,
-    bench_rotation_variant,
     build_rotation_variant,
     mirror_rotations,
     rotating_joints,
@@ -328,7 +328,7 @@ def test_rotation_variant_trains_and_benchmarks_on_exp_maps(tmp_path):
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and rows[-1]["train_loss"] < rows[0]["train_loss"] and "val_mpjpe_mm" in rows[0]
     model = STTransformerRot.load(run / "best")
-    result = bench_rotation_variant(model, "all", data_dir=data)
+    result = evaluate_rotations(model, "all", data_dir=data)
     assert result.windows == {"walking": 151 - 34} and "rotations" in result.protocol["input"]
     assert all(np.isfinite(v) for v in result.average.values())
 
@@ -341,7 +341,7 @@ def test_rotation_benchmark_matches_the_harness_for_zero_velocity(cmu_mocap_dir)
         net=cfg.net, skeleton="cmu-mocap-38", fps=60.0, history=10, horizon=1, joints=cfg.joints, canonical="none"
     )
     untrained = STTransformerRot(ncfg)  # residual init: repeats the last observed rotations
-    ours = bench_rotation_variant(untrained, "ltd8", cmu_mocap_dir)
+    ours = evaluate_rotations(untrained, "ltd8", cmu_mocap_dir)
     ref = cmu_mocap.evaluate(get_model("zero-velocity"), "ltd8", cmu_mocap_dir)
     assert ours.windows == ref.windows
     for action in ref.per_frame:

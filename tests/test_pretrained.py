@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 
 import posecast
-from posecast.models.neural import WEIGHTS_DIR, PretrainedModel, shipped_variants
+from posecast.models import store
+from posecast.models.neural import PretrainedModel
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-SHIPPED = [(m.name, v) for m in posecast.models.available() if m.kind == "learned" for v in shipped_variants(m.name)]
+SHIPPED = [
+    (m.name, v)
+    for m in posecast.models.available("motion")
+    if m.learned
+    for v in store.variants(m.name)
+]
 
 
 def _history(skeleton_name: str, fps: float, frames: int) -> posecast.Motion:
@@ -39,9 +45,9 @@ def _history(skeleton_name: str, fps: float, frames: int) -> posecast.Motion:
 @pytest.mark.skipif(not SHIPPED, reason="no shipped weights in this checkout")
 @pytest.mark.parametrize(("name", "variant"), SHIPPED)
 def test_shipped_weights_load_and_forecast(name, variant):
-    meta = json.loads((WEIGHTS_DIR / name / variant / "config.json").read_text())
+    meta = store.read_config(store.shipped(name, variant))
     cfg = meta["config"]
-    assert (WEIGHTS_DIR / name / variant / "MODEL_CARD.md").is_file()
+    assert (store.shipped(name, variant) / "MODEL_CARD.md").is_file()
     if name == "st-transformer-rot":
         pytest.skip("the rotation variant needs rotations; covered by its own test")
     model = posecast.models.get(name)
@@ -72,9 +78,7 @@ def test_shipped_weights_reproduce_the_documented_ltd8_table(cmu_mocap_dir, name
 
     model = posecast.models.get(name)
     if name == "st-transformer-rot":
-        from posecast.models.st_transformer import bench_rotation_variant
-
-        got = bench_rotation_variant(model.variant(variant) if hasattr(model, "variant") else model, "ltd8")
+        got = cmu_mocap.evaluate_rotations(model.variant(variant) if hasattr(model, "variant") else model, "ltd8")
     else:
         got = cmu_mocap.evaluate(model, "ltd8", cmu_mocap_dir)
     for action, row in want["actions"].items():

@@ -5,14 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, bvh_as_benchmark, cmu_bvh_as_benchmark
+from posecast.datasets.training_data import load_training_data
 from posecast.errors import ValueRangeError
 from posecast.evaluation.protocols import cmu_mocap
-from posecast.training.data import (
-    CMU_MOCAP_EXTRA_SUBJECTS,
-    bvh_as_benchmark,
-    cmu_bvh_as_benchmark,
-    load_training_data,
-)
 
 
 def test_a_bvh_file_replayed_on_the_benchmark_skeleton_is_the_benchmark_file(cmu_bvh_dir, cmu_mocap_dir):
@@ -55,7 +51,7 @@ def test_cmu_mocap_plus_bvh_adds_training_windows_and_keeps_validation(cmu_bvh_d
 def test_no_added_pose_copies_a_benchmark_test_pose(cmu_bvh_dir, cmu_mocap_dir):
     from scipy.spatial import cKDTree
 
-    from posecast.training.data import cmu_mocap_sequences
+    from posecast.datasets.cmu_mocap import cmu_mocap_sequences
 
     extra, _, _ = cmu_bvh_as_benchmark()
     tree = cKDTree(np.concatenate([s.reshape(len(s), -1) for s in extra]))

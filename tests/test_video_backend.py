@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from posecast.errors import FormatError, ValueRangeError
+from posecast.evaluation.protocols.video_backend import bone_length_cv
 from posecast.video import PoseTrack, extract_poses
 from posecast.video.backend import MP_TO_POSECAST, FramePose, PoseBackend, SessionStats
-from posecast.video.backend_report import bone_length_cv
 from posecast.video.decode import iter_frames, probe_video, read_image
 from posecast.video.extract import bridge_missing
 

@@ -1,5 +1,6 @@
-"""`posecast.video.bench`: a tiny run on a few generated windows has every key; the real-clip part
-(with ``pipeline_fps``) runs on one clip when ``$POSECAST_DATA/video`` and MediaPipe are present."""
+"""`posecast.evaluation.protocols.video` (`posecast bench video`): a tiny run on a few generated windows
+has every key; the real-clip part (with ``pipeline_fps``) runs on one clip when ``$POSECAST_DATA/video``
+and MediaPipe are present."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from posecast.evaluation.protocols import video as bench
 from posecast.skeletons.mapping import to_layout
 from posecast.synthetic import synthetic_walk
-from posecast.video import bench
 from posecast.video.models import phd
 from posecast.video.train import save_weights
 

@@ -14,6 +14,7 @@ import pytest
 
 from posecast.video import PoseTrack
 from posecast.video.decode import probe_video, read_video
+from posecast.video.models.base import VideoForecaster
 from posecast.video.overlay import FORECAST_RGB, OBSERVED_RGB, fit_weak_perspective, project, render_forecast_video
 
 
@@ -23,9 +24,10 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def error_lines(r: subprocess.CompletedProcess) -> list[str]:
+def error_lines(r: subprocess.CompletedProcess | str) -> list[str]:
     # MediaPipe writes its own log lines to stderr; PoseCast's message is the one line starting "error:"
-    return [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    stderr = r if isinstance(r, str) else r.stderr
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 @dataclass
@@ -51,8 +53,9 @@ class FakeForecaster:
     """Lifts the track's world landmarks, fits the camera, and walks the last pose to the image right."""
 
     name = "fake-walk"
+    forecast = VideoForecaster.forecast  # the registry's common call: a track or a clip in, a Forecast out
 
-    def forecast(self, track: PoseTrack, horizon: float) -> FakeVideoForecast:
+    def forecast_track(self, track: PoseTrack, horizon: float) -> FakeVideoForecast:
         b = track.to_layout("body-17")
         fps = track.fps
         n = max(1, round(horizon * fps))
@@ -164,18 +167,50 @@ def test_poses_cli_bad_inputs_one_line_exit_2(tmp_path):
     assert r.returncode == 2 and len(error_lines(r)) == 1
 
 
-def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeypatch):
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``posecast ARGS`` in this process through the console entry point: ``(exit code, stdout, stderr)``."""
+    from posecast.cli.app import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["posecast", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeypatch, cli):
     pytest.importorskip("mediapipe")
     import posecast
-    from posecast.cli import video_cmds
+    import posecast.models
 
-    monkeypatch.setattr(video_cmds, "_video_model", lambda name, weights: FakeForecaster())
+    real_get = posecast.models.get
+    monkeypatch.setattr(
+        posecast.models, "get", lambda name, **kw: FakeForecaster() if name == "phd" else real_get(name, **kw)
+    )
     mp4, npz = tmp_path / "f.mp4", tmp_path / "f.npz"
     clip = video_dir / "squats_pexels_tfjs.mp4"
-    video_cmds.forecast_media(clip, model="fake", horizon=1.0, frames=None, at=1.0, outs=[mp4, npz], weights=None)
+    # phd: the registry's default for videos (here the fake above)
+    code, out, err = cli("forecast", str(clip), "--horizon", "1", "--at", "1.0", "--out", str(mp4), "--out", str(npz))
+    assert code == 0, err
+    assert "observed 6 frames" in out and "forecast 5 frames" in out
     fc = posecast.load(npz)
     assert isinstance(fc, posecast.Forecast) and fc.num_frames == 5 and fc.history.num_frames == 6
+    assert "track" not in fc.metadata and "video" not in fc.metadata
     info = probe_video(mp4)
     assert info.num_frames == 11 and info.height == 720 and info.width - 720 in (404, 406)  # 720 x 1280 clip
-    with pytest.raises(posecast.errors.ValueRangeError, match="outside the clip"):
-        video_cmds.forecast_media(clip, model="fake", horizon=1.0, frames=None, at=99.0, outs=[npz], weights=None)
+    for args, message in (
+        (["--at", "99", "--out", str(tmp_path / "g.npz")], "outside the clip"),
+        (["--out", str(tmp_path / "g.xyz")], "cannot write .xyz"),
+        (["--model", "charpose", "--out", str(tmp_path / "g.npz")], "cannot forecast from a video"),
+        (["--samples", "3", "--out", str(tmp_path / "g.npz")], "one forecast"),
+    ):
+        code, _, err = cli("forecast", str(clip), *args)
+        assert code == 2 and message in err and len(error_lines(err)) == 1, (args, err)
+    assert not (tmp_path / "g.npz").exists()

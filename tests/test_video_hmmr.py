@@ -78,12 +78,12 @@ def test_single_frame_forecast_lengths_and_times():
     model = H.HMMRForecaster(H.HMMR(tiny()))
     batch = synthetic_batch(1, 1)
     track = batch.track(0, start_time=3.0)
-    fc = model.forecast(track, 0.4)  # 10 frames at 25 fps: 5 predicted, then held
+    fc = model.forecast_track(track, 0.4)  # 10 frames at 25 fps: 5 predicted, then held
     assert fc.past.shape == (6, 17, 3) and fc.future.shape == (10, 17, 3)
     np.testing.assert_allclose(fc.times, 3.0 + np.arange(-5, 11) / 25.0)
     np.testing.assert_allclose(fc.future[5:], np.repeat(fc.future[4:5], 5, axis=0))
     assert fc.camera.shape == (16, 3) and np.isfinite(fc.camera).all()
-    short = model.forecast(track, 0.08)
+    short = model.forecast_track(track, 0.08)
     assert short.future.shape == (2, 17, 3)
     np.testing.assert_allclose(short.future, fc.future[:2])
     np.testing.assert_allclose(short.past, fc.past)
@@ -96,7 +96,7 @@ def test_video_forecast_shapes():
     pred = model.predict(batch.keypoints, batch.visibility, 7)
     assert pred.past.shape == (2, 20, 17, 3) and pred.future.shape == (2, 7, 17, 3)
     assert pred.camera.shape == (2, 27, 3)
-    fc = model.forecast(batch.track(1), 0.2)
+    fc = model.forecast_track(batch.track(1), 0.2)
     assert fc.past.shape == (20, 17, 3) and fc.future.shape == (5, 17, 3) and len(fc.times) == 25
 
 
@@ -122,14 +122,14 @@ def test_offsets_must_be_dense():
 
 
 def test_shipped_weights_forecast_from_one_frame():
-    from posecast.video import models
+    from posecast import models
 
-    if not models.has_weights("hmmr"):
+    if not models.store.variants("hmmr"):
         pytest.skip("no shipped hmmr weights")
     model = models.get("hmmr")
     track = synthetic_batch(1, 1).track(0)
     assert isinstance(track, PoseTrack)
-    fc = model.forecast(track, 1.0)
+    fc = model.forecast_track(track, 1.0)
     assert fc.past.shape == (6, 17, 3) and fc.future.shape == (25, 17, 3) and fc.model == "hmmr"
     head = np.linalg.norm(fc.past[-1, 10] - fc.past[-1, 0])
     assert 0.3 < head < 1.2

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+import posecast
 from posecast.errors import ModelError
+from posecast.models import store
 from posecast.motion import Forecast
 from posecast.skeletons.mapping import to_layout
 from posecast.synthetic import synthetic_walk
@@ -87,7 +89,7 @@ def test_tiny_training_reduces_loss_and_round_trips(walk_data: VideoData, tmp_pa
         after = float(phd.training_loss(net, fixed, 0.0)[0])
     assert after < 0.7 * before
     assert run["steps"] == 60 and len(run["curve"]) == 2 and "val_past_mm" in run["curve"][-1]
-    model = vmodels.get("phd", tmp_path / "run" / "last")
+    model = posecast.models.get("phd", weights=tmp_path / "run" / "last")
     assert isinstance(model, phd.PHD)
     for k, v in net.state_dict().items():
         torch.testing.assert_close(model.net.state_dict()[k], v)
@@ -119,16 +121,18 @@ def test_resample_track_uses_timestamps() -> None:
 
 
 def test_registry() -> None:
-    assert "phd" in vmodels.available()
+    assert posecast.models.info("phd").kind == "video"
     with pytest.raises(ModelError):
-        vmodels.get("no-such-model")
+        posecast.models.get("no-such-model")
+    with pytest.raises(ModelError):
+        vmodels.module("no-such-model")
 
 
-@pytest.mark.skipif(not vmodels.has_weights("phd"), reason="phd has no shipped weights yet")
+@pytest.mark.skipif(not store.variants("phd"), reason="phd has no shipped weights yet")
 def test_shipped_weights_forecast_a_track() -> None:
-    model = vmodels.get("phd")
+    model = posecast.models.get("phd")
     track = _track()
-    fc = model.forecast(track, 0.6)
+    fc = model.forecast_track(track, 0.6)
     assert isinstance(fc, VideoForecast)
     t = len(fc.past)
     _, times = resample_track(track, model.fps)

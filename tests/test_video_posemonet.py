@@ -207,14 +207,14 @@ def test_saved_weights_round_trip(tmp_path):
 
 
 def test_shipped_weights_forecast_a_track():
-    from posecast.video import models
+    from posecast import models
 
-    if not models.has_weights("posemonet"):
+    if not models.store.variants("posemonet"):
         pytest.skip("no shipped posemonet weights")
     model = models.get("posemonet")
     batch = synthetic_batch(1, 40)
     track = batch.track(0, start_time=2.0)
-    fc = model.forecast(track, 0.5)
+    fc = model.forecast_track(track, 0.5)
     assert fc.past.shape == (40, 17, 3) and fc.future.shape == (12, 17, 3)
     np.testing.assert_allclose(fc.times[:40], track.times)
     np.testing.assert_allclose(np.diff(fc.times[39:]), 1 / 25.0)

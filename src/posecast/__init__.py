@@ -4,12 +4,14 @@ Public API::
 
     import posecast
     motion = posecast.load("walk.bvh")            # any supported format -> Motion (metres, seconds)
-    model = posecast.models.get("constant-velocity")
-    fc = model.forecast(motion, seconds=1.0)       # -> Forecast (samples x frames x joints x 3)
+    fc = posecast.forecast(motion, seconds=1.0)    # the default model -> Forecast (samples x frames x joints x 3)
+    model = posecast.models.get("dct-mlp")         # or any model of the registry, by name
+    fc = model.forecast(motion, seconds=1.0)
     posecast.save(fc, "future.npz")
 """
 
 from posecast import models, skeletons
+from posecast.api import forecast
 from posecast.errors import PosecastError
 from posecast.io import load, save
 from posecast.motion import Forecast, Motion
@@ -17,4 +19,15 @@ from posecast.skeletons import Skeleton
 
 __version__ = "0.1.0"
 
-__all__ = ["Forecast", "Motion", "PosecastError", "Skeleton", "__version__", "load", "models", "save", "skeletons"]
+__all__ = [
+    "Forecast",
+    "Motion",
+    "PosecastError",
+    "Skeleton",
+    "__version__",
+    "forecast",
+    "load",
+    "models",
+    "save",
+    "skeletons",
+]

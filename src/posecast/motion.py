@@ -14,6 +14,7 @@ import numpy as np
 from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.skeletons.base import Skeleton
+from posecast.skeletons.mapping import map_positions
 
 MAX_FPS = 10_000.0
 
@@ -238,6 +239,28 @@ class Motion:
     def from_torch(cls, positions: Any, fps: float, skeleton: str | Skeleton, **kwargs: Any) -> Motion:
         """A motion from a ``(T, J, 3)`` tensor of positions in metres."""
         return cls(positions=positions.detach().cpu().double().numpy(), fps=fps, skeleton=skeleton, **kwargs)
+
+    def to_layout(self, target: str | Skeleton, source: str | Skeleton | None = None) -> Motion:
+        """This motion on another joint layout (`posecast.skeletons.mapping.map_positions`): same fps, no
+        rotations, ``metadata["layout_mapping"] = {"from", "to", "route"}``; the motion itself when the
+        layouts are the same. ``source``, if given, must be the motion's own layout.
+
+        Raises:
+            SkeletonError: no mapping exists, or ``source`` is not the motion's layout.
+        """
+        src = self.skeleton
+        if source is not None and not skeletons.get(source).same_layout(src):
+            raise SkeletonError(f"motion is on {src.name!r}, not on the given source {skeletons.get(source).name!r}")
+        positions, route = map_positions(self.positions, target, src)
+        if route == "identity":
+            return self
+        tgt = skeletons.get(target)
+        return Motion(
+            positions=positions,
+            fps=self.fps,
+            skeleton=tgt,
+            metadata={**self.metadata, "layout_mapping": {"from": src.name, "to": tgt.name, "route": route}},
+        )
 
     def with_positions(self, positions: np.ndarray, **meta: Any) -> Motion:
         """Same skeleton and fps, new ``(T', J, 3)`` positions (rotations are dropped)."""

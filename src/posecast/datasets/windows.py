@@ -1,8 +1,11 @@
-"""Training windows: fixed-length slices of motion sequences, batched without per-sample objects.
+"""Windows: fixed-length slices of motion sequences, batched without per-sample objects.
 
-A `WindowSet` keeps the sequences concatenated in one ``(N_total, J, 3)`` float32 array and an index
-of window start rows; `WindowSet.batch` gathers ``(B, L, J, 3)`` windows with one fancy-indexing
-operation. Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches.
+The one windowing implementation of PoseCast, for training and for the benchmark protocols:
+`window_starts` (the start frames of every window of a sequence, one every ``stride`` frames from
+frame 0) and `slice_windows` (those windows of one sequence as one array). A `WindowSet` keeps many
+sequences concatenated in one ``(N_total, J, 3)`` array (float32 by default) and an index of window
+start rows; `WindowSet.batch` gathers ``(B, L, J, 3)`` windows with one fancy-indexing operation.
+Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches.
 """
 
 from __future__ import annotations
@@ -14,6 +17,21 @@ import numpy as np
 
 from posecast.errors import ValueRangeError
 from posecast.skeletons.base import Skeleton
+
+
+def window_starts(num_frames: int, length: int, stride: int = 1) -> np.ndarray:
+    """Start frames of every ``length``-frame window of a ``num_frames``-frame sequence, one every
+    ``stride`` frames from frame 0 (empty when the sequence is shorter than a window)."""
+    if length < 1 or stride < 1:
+        raise ValueRangeError("window length and stride must be positive")
+    return np.arange(0, max(num_frames - length + 1, 0), stride)
+
+
+def slice_windows(sequence: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """``(W, length, ...)`` windows of ``sequence (N, ...)`` starting at frames ``starts (W,)`` (one
+    fancy-indexing copy, the sequence's dtype kept)."""
+    starts = np.asarray(starts, dtype=np.int64)
+    return sequence[starts[:, None] + np.arange(length)[None]]
 
 
 @dataclass
@@ -42,17 +60,19 @@ class WindowSet:
         skeleton: Skeleton,
         fps: float,
         stride: int = 1,
+        dtype: type | np.dtype | None = np.float32,
     ) -> WindowSet:
-        """Index every ``length``-frame window of each ``(N_i, J, 3)`` sequence (shorter ones are skipped)."""
+        """Index every ``length``-frame window (one every ``stride`` frames, `window_starts`) of each
+        ``(N_i, J, 3)`` sequence (shorter ones are skipped); ``dtype=None`` keeps the sequences' dtype."""
         if length < 1 or stride < 1:
             raise ValueRangeError("window length and stride must be positive")
         chunks, starts, offset = [], [], 0
         for seq in sequences:
-            seq = np.asarray(seq, dtype=np.float32)
+            seq = np.asarray(seq, dtype=dtype)
             if seq.ndim != 3 or seq.shape[1:] != (skeleton.num_joints, 3):
                 raise ValueRangeError(f"sequence of shape {seq.shape} does not fit skeleton {skeleton.name!r}")
             if seq.shape[0] >= length:
-                starts.append(offset + np.arange(0, seq.shape[0] - length + 1, stride))
+                starts.append(offset + window_starts(seq.shape[0], length, stride))
             chunks.append(seq)
             offset += seq.shape[0]
         if not starts:
@@ -64,8 +84,7 @@ class WindowSet:
 
     def batch(self, index: np.ndarray) -> np.ndarray:
         """``(B, length, J, 3)`` windows number ``index``."""
-        rows = self.starts[np.asarray(index)][:, None] + np.arange(self.length)[None]
-        return self.data[rows]
+        return slice_windows(self.data, self.starts[np.asarray(index)], self.length)
 
 
 def split_sequences(sequences: Sequence[np.ndarray], val_fraction: float, min_frames: int) -> tuple[list, list]:

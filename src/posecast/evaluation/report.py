@@ -45,11 +45,3 @@ def print_benchmark(result: Mapping[str, Any], console: Console | None = None, u
         console.print(f"  {line}", highlight=False)
     console.print(horizon_table("", result["actions"], result["average"], unit=unit))
 
-
-def markdown_table(rows: Mapping[str, Mapping[str, float]], first_column: str = "action", digits: int = 2) -> str:
-    """A GitHub markdown table of ``{row: {horizon label: value}}``."""
-    labels = list(next(iter(rows.values())).keys())
-    out = [f"| {first_column} | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    for name, values in rows.items():
-        out.append(f"| {name} | " + " | ".join(f"{values[label]:.{digits}f}" for label in labels) + " |")
-    return "\n".join(out)

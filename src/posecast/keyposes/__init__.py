@@ -9,8 +9,9 @@
   `charpose_loss` (`posecast.keyposes.model`), `sample_hypotheses` / `predict_keyposes` /
   `Hypotheses` (`.sampling`), `refine_poses` / `RefineConfig` (`.refine`), `train_charpose` /
   `CharPoseTrainConfig` (`.train`), `save_charpose` / `load_charpose`.
-* `posecast.keyposes.bench`: the `posecast bench keyposes` protocol, baselines and ablations;
-  `posecast.keyposes.classifier`: the pose classifier behind its inception-style quality score.
+* `posecast.keyposes.classifier`: the pose classifier behind the inception-style quality score of
+  the `posecast bench keyposes` protocol (`posecast.evaluation.protocols.keyposes`: baselines and
+  ablations).
 """
 
 from posecast.keyposes.annotations import (

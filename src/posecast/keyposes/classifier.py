@@ -21,7 +21,6 @@ covers several classes (`inception_score`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +45,7 @@ CLASS_RULES: tuple[tuple[str, str], ...] = (
 )
 """``(class, regular expression)`` tried in order on the lower-cased description."""
 
-CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "weights" / "keypose-classifier" / "cmu-bvh"
+NAME = "keypose-classifier"
 """The shipped classifier."""
 
 
@@ -168,12 +167,9 @@ def train_classifier(
 
 
 def save_classifier(net: PoseClassifier, directory: Path, metadata: dict[str, Any] | None = None) -> None:
-    """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
-    from safetensors.torch import save_file
+    """Write the classifier into weights folder ``directory`` (`posecast.models.store.save_folder`)."""
+    from posecast.models import store
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(directory / "model.safetensors"))
     cfg = {
         "net": "keypose-classifier",
         "skeleton": net.skeleton.name,
@@ -183,29 +179,37 @@ def save_classifier(net: PoseClassifier, directory: Path, metadata: dict[str, An
         "class_rules": [list(r) for r in CLASS_RULES],
         **(metadata or {}),
     }
-    (directory / "config.json").write_text(json.dumps(cfg, indent=1))
+    store.save_folder(directory, net.state_dict(), cfg)
 
 
 def load_classifier(directory: Path | None = None) -> PoseClassifier:
-    """The classifier in ``directory`` (default: the shipped one), eval mode."""
-    from safetensors.torch import load_file
+    """The classifier in weights folder ``directory`` (default: the shipped one), eval mode."""
+    from posecast.models import store
 
-    directory = Path(directory or CLASSIFIER_DIR)
-    cfg_path, weights = directory / "config.json", directory / "model.safetensors"
-    if not cfg_path.is_file() or not weights.is_file():
-        raise ModelError("no keypose classifier (config.json / model.safetensors) here", directory)
+    directory = Path(directory) if directory is not None else store.shipped(NAME)
+    state, cfg = store.load_folder(directory)
     try:
-        cfg = json.loads(cfg_path.read_text())
         net = PoseClassifier(skeletons.get(cfg["skeleton"]), cfg["classes"], int(cfg["hidden"]), float(cfg["dropout"]))
-        net.load_state_dict(load_file(str(weights)))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"invalid keypose classifier: {exc}".replace("\n", "; "), directory) from None
+    store.load_state(net, state, directory)
     return net.eval()
+
+
+def build(
+    name: str = NAME, variant: str | None = None, pretrained: bool = True, weights: Path | None = None, **_: Any
+) -> PoseClassifier:
+    """Registry builder: the classifier in ``weights``, else the shipped ``variant``."""
+    from posecast.models import store
+
+    if weights is None and not pretrained:
+        raise ModelError(f"{name}: an untrained classifier is made by `posecast train --model {name}`")
+    return load_classifier(Path(weights) if weights is not None else store.shipped(name, variant))
 
 
 def cmu_bvh_labelled_poses(subjects: Sequence[str], fps: float = 25.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Every frame (at ``fps``) of the labelled clips of ``subjects``: ``(poses (N, J, 3), labels (N,), files)``."""
-    from posecast.data import dataset_dir
+    from posecast.datasets.paths import dataset_dir
     from posecast.io import load
 
     root = dataset_dir("cmu_bvh")
@@ -224,14 +228,15 @@ def cmu_bvh_labelled_poses(subjects: Sequence[str], fps: float = 25.0) -> tuple[
     return np.concatenate(poses), np.concatenate(ys), files
 
 
-def train_cmu_bvh_classifier(out: Path = CLASSIFIER_DIR, epochs: int = 15, seed: int = 0) -> PoseClassifier:
+def train_cmu_bvh_classifier(out: Path, epochs: int = 15, seed: int = 0) -> PoseClassifier:
     """Train the shipped classifier (module docstring) on the CMU BVH training subjects and save it to
     ``out`` with its training facts (accuracy on the labelled test-subject clips, file hashes)."""
     import hashlib
     import time
 
-    from posecast.data import dataset_dir
-    from posecast.training.data import CMU_BVH_TEST_SUBJECTS, CMU_BVH_TRAIN_SUBJECTS
+    from posecast.datasets.cmu_bvh import TEST_SUBJECTS as CMU_BVH_TEST_SUBJECTS
+    from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS as CMU_BVH_TRAIN_SUBJECTS
+    from posecast.datasets.paths import dataset_dir
 
     t0 = time.time()
     x, y, files = cmu_bvh_labelled_poses(CMU_BVH_TRAIN_SUBJECTS)

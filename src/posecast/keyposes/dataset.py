@@ -24,7 +24,7 @@ Key poses are mined from each motion at its own frame rate (`posecast.keyposes.m
 options in ``mining``) or given (e.g. from annotations), and mapped to the nearest output frame.
 
 `cmu_bvh_pairs` builds the pairs of the CMU BVH subject split (train 01, 05, 06, 07; test 02, 08:
-`posecast.training.data.CMU_BVH_TRAIN_SUBJECTS` / ``CMU_BVH_TEST_SUBJECTS``).
+`posecast.datasets.cmu_bvh.TRAIN_SUBJECTS` / ``TEST_SUBJECTS``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from posecast.datasets.windows import slice_windows
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.keyposes.mining import KeyPose, mine_keyposes
 from posecast.motion import Motion, check_fps
@@ -160,7 +161,6 @@ def build_pairs(
     rows: list[tuple[int, int, int, str]] = []  # (motion, start, key, kind)
     files: list[str] = []
     all_keys: list[np.ndarray] = []
-    idx = np.arange(observed)
     for i, motion in enumerate(motions):
         files.append(str(motion.metadata.get("source") or f"motion {i}"))
         keys = mine_keyposes(motion, **dict(mining or {})) if keyposes is None else keyposes[i]
@@ -183,7 +183,7 @@ def build_pairs(
                 kinds = list(EVALUATION_STARTS)
             for s, kind in zip(chosen.tolist(), kinds, strict=True):
                 rows.append((i, s, k, kind))
-            windows.append(rel[chosen[:, None] + idx])
+            windows.append(slice_windows(rel, chosen, observed))
             targets.append(np.repeat(rel[k][None], chosen.shape[0], axis=0))
     j = skel.num_joints
     if rows:
@@ -209,17 +209,12 @@ def build_pairs(
 
 
 def cmu_bvh_motions_native(subjects: Sequence[str]) -> tuple[list[Motion], list[Path]]:
-    """The CMU BVH files of ``subjects`` at their own 120 Hz, the synthetic T-pose (frame 0) dropped."""
-    from posecast.data import dataset_dir
-    from posecast.errors import DataNotFoundError
-    from posecast.io import load
+    """The CMU BVH files of ``subjects`` at their own 120 Hz, the synthetic T-pose (frame 0) dropped
+    (`posecast.datasets.cmu_bvh.cmu_bvh_motions`)."""
+    from posecast.datasets.cmu_bvh import cmu_bvh_motions
 
-    root = dataset_dir("cmu_bvh")
-    assert root is not None
-    paths = sorted(p for s in subjects for p in (root / s).glob("*.bvh"))
-    if not paths:
-        raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
-    return [load(p)[1:] for p in paths], paths
+    motions, paths, _ = cmu_bvh_motions(subjects)
+    return motions, paths
 
 
 def cmu_bvh_pairs(
@@ -246,9 +241,9 @@ def cmu_bvh_pairs(
         DataNotFoundError: ``POSECAST_DATA`` is not set or holds no ``cmu_bvh`` folder.
         ValueRangeError: an unknown split or a subject outside it.
     """
-    from posecast.training.data import CMU_BVH_TEST_SUBJECTS, CMU_BVH_TRAIN_SUBJECTS
+    from posecast.datasets.cmu_bvh import TEST_SUBJECTS, TRAIN_SUBJECTS
 
-    split_subjects = {"train": CMU_BVH_TRAIN_SUBJECTS, "test": CMU_BVH_TEST_SUBJECTS}
+    split_subjects = {"train": TRAIN_SUBJECTS, "test": TEST_SUBJECTS}
     if split not in split_subjects:
         raise ValueRangeError(f"split must be 'train' or 'test', not {split!r}")
     allowed = split_subjects[split]

@@ -64,7 +64,6 @@ backbone regresses each joint's offset from its last observed position, L2 loss;
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -503,14 +502,17 @@ def charpose_loss(
 
 
 # ------------------------------------------------------------------------------------------ weights
-def save_charpose(net: CharPoseNet, directory: Path, name: str = "charpose", metadata: dict[str, Any] | None = None):
-    """Write ``model.safetensors`` and ``config.json`` (name, config, skeleton, metadata) into ``directory``."""
-    from safetensors.torch import save_file
+def save_charpose(
+    net: CharPoseNet,
+    directory: Path,
+    name: str = "charpose",
+    metadata: dict[str, Any] | None = None,
+    half: bool = False,
+) -> None:
+    """Write the network into weights folder ``directory`` (`posecast.models.store.save_folder`): its
+    config.json holds the name, config, skeleton and ``metadata``."""
+    from posecast.models import store
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(directory / "model.safetensors"), metadata={"net": "charpose"})
     cfg = {
         "name": name,
         "net": "charpose",
@@ -519,34 +521,28 @@ def save_charpose(net: CharPoseNet, directory: Path, name: str = "charpose", met
         "parameters": net.num_parameters(),
         **(metadata or {}),
     }
-    (directory / "config.json").write_text(json.dumps(cfg, indent=1))
+    store.save_folder(directory, net.state_dict(), cfg, half=half, tensor_metadata={"net": "charpose"})
 
 
-def load_config_json(path: Path) -> tuple[CharPoseConfig, Skeleton | None, dict[str, Any]]:
-    """The config, stored skeleton (if any) and the whole JSON of a ``config.json`` from `save_charpose`."""
+def parse_config(meta: dict[str, Any], where: Path) -> tuple[CharPoseConfig, Skeleton | None]:
+    """The config and stored skeleton (if any) of a charpose ``config.json`` document."""
     try:
-        meta = json.loads(Path(path).read_text())
         config = CharPoseConfig(**meta["config"])
         skel = Skeleton.from_dict(meta["skeleton"]) if meta.get("skeleton") else None
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"invalid charpose config: {exc}".replace("\n", "; "), path) from None
-    return config, skel, meta
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"invalid charpose config: {exc}".replace("\n", "; "), where) from None
+    return config, skel
 
 
 def load_charpose(directory: Path) -> CharPoseNet:
     """Rebuild a network written by `save_charpose` (no pickles), in eval mode."""
-    from safetensors.torch import load_file
+    from posecast.models import store
 
     directory = Path(directory)
-    cfg_path, weights = directory / "config.json", directory / "model.safetensors"
-    if not cfg_path.is_file() or not weights.is_file():
-        raise ModelError("no config.json / model.safetensors here", directory)
-    config, skel, _ = load_config_json(cfg_path)
+    state, meta = store.load_folder(directory)
+    config, skel = parse_config(meta, directory / store.CONFIG_FILE)
     net = CharPoseNet(config, skel)
-    try:
-        net.load_state_dict(load_file(str(weights)))
-    except (RuntimeError, OSError) as exc:
-        raise ModelError(f"weights do not match the model config: {exc}", weights) from None
+    store.load_state(net, state, directory)
     return net.eval()
 
 

@@ -1,4 +1,4 @@
-"""The forecaster contract and the model registry.
+"""The forecaster contract (the registry is `posecast.models.registry`).
 
 A forecaster turns an observed `Motion` into a `Forecast`. Subclasses implement one batched array
 method, `Forecaster.predict`, on positions in metres; the base class handles `Motion` in /
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -98,48 +95,3 @@ def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int
     if not isinstance(frames, int | np.integer) or frames < 1 or frames > MAX_FORECAST_FRAMES:
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be 1..{MAX_FORECAST_FRAMES})")
     return int(frames)
-
-
-# ------------------------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the registry knows about a model without building it."""
-
-    name: str
-    factory: Callable[..., Forecaster]
-    summary: str
-    kind: str = "baseline"  # baseline | learned | video
-    needs_training_data: bool = False
-    pretrained: Callable[[], dict[str, Any] | None] = field(default=lambda: None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "summary": self.summary,
-            "needs_training_data": self.needs_training_data,
-            "pretrained": self.pretrained(),
-        }
-
-
-_MODELS: dict[str, ModelInfo] = {}
-
-
-def register_model(info: ModelInfo) -> ModelInfo:
-    _MODELS[info.name] = info
-    return info
-
-
-def available() -> list[ModelInfo]:
-    """Every registered model, in registration order."""
-    return list(_MODELS.values())
-
-
-def get(name: str, pretrained: bool = True, **kwargs: Any) -> Forecaster:
-    """Build the model called ``name``; ``pretrained=True`` loads its shipped weights if it has any."""
-    if name not in _MODELS:
-        raise ModelError(f"unknown model {name!r}; available: {', '.join(_MODELS)}")
-    info = _MODELS[name]
-    if info.kind == "baseline":
-        return info.factory(**kwargs)
-    return info.factory(pretrained=pretrained, **kwargs)

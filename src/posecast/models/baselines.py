@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from posecast.datasets.windows import slice_windows, window_starts
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
-from posecast.models.base import Forecaster, ModelInfo, register_model
+from posecast.models.base import Forecaster
 from posecast.motion import Motion
 from posecast.skeletons.base import Skeleton
 
@@ -113,8 +114,8 @@ class NearestNeighbour(Forecaster):
                 pos = np.asarray(m, dtype=np.float64)
             if pos.shape[0] < span:
                 continue
-            starts = np.arange(0, pos.shape[0] - span + 1, self.stride)
-            win, _ = self._frame(pos[starts[:, None] + np.arange(span)[None]])  # (n, span, J, 3)
+            starts = window_starts(pos.shape[0], span, self.stride)
+            win, _ = self._frame(slice_windows(pos, starts, span))  # (n, span, J, 3)
             keys.append(win[:, : self.window].reshape(len(starts), -1).astype(np.float32))
             future = win[:, self.window :]
             if self.residual:  # displacement of every joint from the neighbour's last observed pose
@@ -173,15 +174,3 @@ class NearestNeighbour(Forecaster):
             more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1)[:, 0]
             out = np.concatenate([out, more.reshape((b, samples) + more.shape[1:])], axis=2)
         return out[:, :, :frames]
-
-
-register_model(ModelInfo("zero-velocity", ZeroVelocity, "repeat the last observed pose"))
-register_model(ModelInfo("constant-velocity", ConstantVelocity, "extrapolate each joint with its last velocity"))
-register_model(
-    ModelInfo(
-        "nearest-neighbour",
-        NearestNeighbour,
-        "continuation of the closest training window (PHD's baseline); needs training motions",
-        needs_training_data=True,
-    )
-)

@@ -1,13 +1,19 @@
-"""Registry entries of the learned models: shipped weights, default training configs."""
+"""The learned motion forecasters: their registry builder and their default training configs.
+
+`build` is the registry builder of every learned motion model (``dct-mlp``, ``st-transformer``...):
+a weights folder, the shipped weights (all variants behind a `~posecast.models.neural.PretrainedModel`
+that picks by the history's skeleton, or one ``variant``), or an untrained network from the model's
+default training config ``configs/<name>/<data>.yaml``.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from posecast.errors import ModelError
-from posecast.models.base import ModelInfo, register_model
+import yaml
+
+from posecast.errors import ModelError, ValueRangeError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -18,6 +24,14 @@ LEARNED = {
     "st-transformer": "ST-Transformer (Aksan et al. 2021): causal temporal + spatial attention, next frame",
     "traj-gcn": "LTD (Mao et al. 2019): DCT trajectories, GCN with learnable adjacency, residual",
     "res-gru": "residual seq2seq GRU (Martinez et al. 2017), sampling-based training",
+}
+ROTATION_MODEL = "st-transformer-rot"
+
+#: training data source -> (skeleton, frame rate) of the networks trained on it
+DATA_LAYOUTS = {
+    "cmu-mocap": ("cmu-mocap-38", 60.0),
+    "cmu-mocap+bvh": ("cmu-mocap-38", 60.0),
+    "cmu-bvh": ("cmu-bvh-31", 25.0),
 }
 
 
@@ -30,71 +44,39 @@ def default_config_path(name: str, data: str = "cmu-mocap") -> Path:
     return path
 
 
-def _weights_info(name: str) -> list[dict[str, Any]] | None:
-    from posecast.models.neural import WEIGHTS_DIR, shipped_variants
+def network_config(name: str, data: str = "cmu-mocap"):
+    """The `~posecast.models.neural.NeuralConfig` of an untrained ``name`` network, from the network
+    fields of its default training config on ``data``."""
+    from posecast.models.neural import NeuralConfig
 
-    out = []
-    for variant in shipped_variants(name):
-        meta = json.loads((WEIGHTS_DIR / name / variant / "config.json").read_text())
-        cfg = meta.get("config", {})
-        out.append(
-            {
-                "variant": variant,
-                "skeleton": cfg.get("skeleton"),
-                "fps": cfg.get("fps"),
-                "history": cfg.get("history"),
-                "card": f"weights/{name}/{variant}/MODEL_CARD.md",
-            }
+    path = default_config_path(name, data)
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueRangeError(f"cannot read config: {exc}", path) from None
+    skeleton, fps = DATA_LAYOUTS.get(data, ("cmu-bvh-31", 25.0))
+    fields = ("net", "history", "horizon", "joints", "canonical", "params")
+    try:
+        return NeuralConfig(
+            skeleton=skeleton, fps=cfg.get("fps") or fps, **{k: cfg[k] for k in fields if cfg.get(k) is not None}
         )
-    return out or None
+    except (TypeError, ValueError) as exc:
+        raise ValueRangeError(f"invalid network config: {exc}".replace("\n", "; "), path) from None
 
 
-def _factory(name: str):
-    def build(pretrained: bool = True, variant: str | None = None, data: str = "cmu-mocap", **_: Any):
-        from posecast.models.neural import NeuralConfig, NeuralForecaster, load_pretrained
-        from posecast.training.loop import load_config
+def build(
+    name: str,
+    variant: str | None = None,
+    pretrained: bool = True,
+    weights: Path | None = None,
+    data: str = "cmu-mocap",
+    **_: Any,
+):
+    """Registry builder of the learned motion models (module docstring)."""
+    from posecast.models.neural import NeuralForecaster, load_pretrained
 
-        if pretrained:
-            return load_pretrained(name, variant)
-        cfg = load_config(default_config_path(name, data))
-        fps = cfg.fps or {"cmu-mocap": 60.0, "cmu-mocap+bvh": 60.0, "cmu-bvh": 25.0}.get(data, 25.0)
-        skeleton = {"cmu-mocap": "cmu-mocap-38", "cmu-mocap+bvh": "cmu-mocap-38"}.get(data, "cmu-bvh-31")
-        ncfg = NeuralConfig(
-            net=cfg.net,
-            skeleton=skeleton,
-            fps=fps,
-            history=cfg.history,
-            horizon=cfg.horizon,
-            joints=cfg.joints,
-            canonical=cfg.canonical,
-            params=cfg.params,
-        )  # type: ignore[arg-type]
-        return NeuralForecaster(ncfg, name=name)
-
-    return build
-
-
-ROTATION_MODEL = "st-transformer-rot"
-
-
-def _rotation_factory(**kwargs: Any):
-    from posecast.models.st_transformer import build_rotation_variant
-
-    return build_rotation_variant(**kwargs)
-
-
-def register_learned() -> None:
-    for name, summary in LEARNED.items():
-        register_model(
-            ModelInfo(name, _factory(name), summary, kind="learned", pretrained=lambda n=name: _weights_info(n))
-        )
-    register_model(
-        ModelInfo(
-            ROTATION_MODEL,
-            _rotation_factory,
-            "ST-Transformer rotation variant: joint rotation matrices in, SVD onto SO(3), FK out; "
-            "needs a history with rotations",
-            kind="learned",
-            pretrained=lambda: _weights_info(ROTATION_MODEL),
-        )
-    )
+    if weights is not None:
+        return NeuralForecaster.load(weights)
+    if pretrained:
+        return load_pretrained(name, variant)
+    return NeuralForecaster(network_config(name, data), name=name)

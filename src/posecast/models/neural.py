@@ -13,12 +13,12 @@ wrapper does everything else:
 * fills joints the network does not model by following their nearest modelled ancestor rigidly
   (zero-length helper joints coincide with it; joints constant in the body frame stay put).
 
-Weights are safetensors with a JSON config, shipped under ``posecast/weights/<model>/<variant>/``.
+Weights are weights-store folders (`posecast.models.store`: safetensors + JSON config), shipped under
+``posecast/weights/<model>/<variant>/``.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
@@ -30,11 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from posecast import skeletons
 from posecast.errors import ModelError, SkeletonError
+from posecast.models import store
 from posecast.models.base import Forecaster
 from posecast.motion import resample_positions
 from posecast.skeletons.base import Skeleton
-
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 class NeuralConfig(BaseModel):
@@ -361,44 +360,23 @@ class NeuralForecaster(Forecaster):
         return np.repeat(pred[:, None], samples, axis=1)
 
     # ---------------------------------------------------------------------------- weights
-    def save(self, directory: Path, metadata: dict[str, Any] | None = None) -> None:
-        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
-        from safetensors.torch import save_file
-
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-        save_file(state, str(directory / "model.safetensors"), metadata={"net": self.config.net})
+    def save(self, directory: Path, metadata: dict[str, Any] | None = None, half: bool = False) -> None:
+        """Write the network into weights folder ``directory`` (`posecast.models.store.save_folder`)."""
         cfg = {"name": self.name, "config": self.config.model_dump(), **(metadata or {})}
-        (directory / "config.json").write_text(json.dumps(cfg, indent=1))
+        store.save_folder(directory, self.net.state_dict(), cfg, half=half, tensor_metadata={"net": self.config.net})
 
     @classmethod
     def load(cls, directory: Path) -> NeuralForecaster:
-        """Rebuild a forecaster from a directory written by `save` (no pickles involved)."""
-        from safetensors.torch import load_file
-
-        cfg_path, weights = directory / "config.json", directory / "model.safetensors"
-        if not cfg_path.is_file() or not weights.is_file():
-            raise ModelError("no config.json / model.safetensors here", directory)
+        """Rebuild a forecaster from a weights folder written by `save` (no pickles involved)."""
+        state, meta = store.load_folder(directory)
         try:
-            meta = json.loads(cfg_path.read_text())
             config = NeuralConfig(**meta["config"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"invalid model config: {exc}", cfg_path) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"invalid model config: {exc}", Path(directory) / store.CONFIG_FILE) from None
         model = cls(config, name=meta.get("name"))
-        try:
-            model.net.load_state_dict(load_file(str(weights)))
-        except (RuntimeError, OSError) as exc:
-            raise ModelError(f"weights do not match the model config: {exc}", weights) from None
+        store.load_state(model.net, state, Path(directory))
         model.net.eval()
         return model
-
-
-def shipped_variants(name: str) -> list[str]:
-    """Names of the shipped weight sets of model ``name`` (sub-folders of ``weights/<name>/``)."""
-    root = WEIGHTS_DIR / name
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "model.safetensors").is_file())
 
 
 class PretrainedModel(Forecaster):
@@ -414,18 +392,16 @@ class PretrainedModel(Forecaster):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.variants = shipped_variants(name)
+        self.variants = store.variants(name)
         if not self.variants:
             raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
-        self._configs = {
-            v: json.loads((WEIGHTS_DIR / name / v / "config.json").read_text())["config"] for v in self.variants
-        }
+        self._configs = {v: store.read_config(store.shipped(name, v))["config"] for v in self.variants}
         self._loaded: dict[str, NeuralForecaster] = {}
         self.min_history = 2
 
     def variant(self, name: str) -> NeuralForecaster:
         if name not in self._loaded:
-            self._loaded[name] = NeuralForecaster.load(WEIGHTS_DIR / self.name / name)
+            self._loaded[name] = NeuralForecaster.load(store.shipped(self.name, name))
         return self._loaded[name]
 
     def _pick(self, skeleton: Skeleton | None, joints: int) -> NeuralForecaster:
@@ -450,11 +426,6 @@ class PretrainedModel(Forecaster):
 def load_pretrained(name: str, variant: str | None = None) -> Forecaster:
     """The shipped weights of ``name``: one ``variant`` (like ``"cmu-mocap"``), or all of them behind a
     `PretrainedModel` that picks by skeleton."""
-    variants = shipped_variants(name)
-    if not variants:
-        raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
     if variant is None:
         return PretrainedModel(name)
-    if variant not in variants:
-        raise ModelError(f"model {name!r} has no weights {variant!r}; shipped: {', '.join(variants)}")
-    return NeuralForecaster.load(WEIGHTS_DIR / name / variant)
+    return NeuralForecaster.load(store.shipped(name, variant))

@@ -41,12 +41,12 @@ its own `Forecaster`, `STTransformerRot`:
   held there (zero velocity for the root), so body-frame (benchmark) and global (BVH) motions both
   work;
 * training (`train_rotation_variant`) is a small loop of its own on the CMU-Mocap benchmark
-  exp-maps (`rotation_sequences`): teacher-forced next-frame prediction as above, with a position
-  loss through SVD projection and FK plus a weighted loss on the raw matrices (the paper's loss), and
-  optional mirroring. It writes ``run.json``, ``metrics.jsonl``, ``last/`` and ``best/`` like the
-  main loop, but has no resume or data-parallel mode;
-* `bench_rotation_variant` runs the CMU-Mocap benchmark exactly like
-  `posecast.evaluation.protocols.cmu_mocap.evaluate`, but feeds the windows' rotations;
+  exp-maps (`posecast.datasets.cmu_mocap.rotation_sequences`): teacher-forced next-frame prediction
+  as above, with a position loss through SVD projection and FK plus a weighted loss on the raw
+  matrices (the paper's loss), and optional mirroring. It writes ``run.json``, ``metrics.jsonl``,
+  ``last/`` and ``best/`` like the main loop, but has no resume or data-parallel mode;
+* `posecast.evaluation.protocols.cmu_mocap.evaluate_rotations` runs the CMU-Mocap benchmark exactly
+  like `posecast.evaluation.protocols.cmu_mocap.evaluate`, but feeds the windows' rotations;
 * it is not in ``models.learned.LEARNED`` (whose factory builds position models);
   `build_rotation_variant` is a factory with the registry's signature.
 """
@@ -66,7 +66,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from posecast import skeletons
+from posecast.datasets.cmu_mocap import rotation_sequences
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
+from posecast.models import store
 from posecast.models.base import Forecaster, resolve_frames
 from posecast.models.blocks import JointLinear, sinusoidal_encoding
 from posecast.models.neural import NeuralConfig, canonical_frame, register_net, to_canonical
@@ -370,89 +372,47 @@ class STTransformerRot(Forecaster):
         )
 
     # -------------------------------------------------------------------------------- weights
-    def save(self, directory: Path, metadata: dict[str, Any] | None = None) -> None:
-        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
-        from safetensors.torch import save_file
-
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
-        save_file(state, str(directory / "model.safetensors"), metadata={"net": self.config.net})
+    def save(self, directory: Path, metadata: dict[str, Any] | None = None, half: bool = False) -> None:
+        """Write the network into weights folder ``directory`` (`posecast.models.store.save_folder`)."""
         cfg = {"name": self.name, "config": self.config.model_dump(), **(metadata or {})}
-        (directory / "config.json").write_text(json.dumps(cfg, indent=1))
+        store.save_folder(directory, self.net.state_dict(), cfg, half=half, tensor_metadata={"net": self.config.net})
 
     @classmethod
     def load(cls, directory: Path) -> STTransformerRot:
-        """Rebuild from a directory written by `save` (no pickles)."""
-        from safetensors.torch import load_file
-
-        cfg_path, weights = Path(directory) / "config.json", Path(directory) / "model.safetensors"
-        if not cfg_path.is_file() or not weights.is_file():
-            raise ModelError("no config.json / model.safetensors here", directory)
+        """Rebuild from a weights folder written by `save` (no pickles)."""
+        state, meta = store.load_folder(directory)
         try:
-            meta = json.loads(cfg_path.read_text())
             model = cls(NeuralConfig(**meta["config"]), name=meta.get("name", "st-transformer-rot"))
-            model.net.load_state_dict(load_file(str(weights)))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"invalid rotation-model checkpoint: {exc}".replace("\n", "; "), directory) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"invalid rotation-model config: {exc}".replace("\n", "; "), directory) from None
+        store.load_state(model.net, state, Path(directory))
         model.net.eval()
         return model
 
 
 def build_rotation_variant(
-    pretrained: bool = True, variant: str | None = None, data: str = "cmu-mocap", **_: Any
+    name: str = "st-transformer-rot",
+    variant: str | None = None,
+    pretrained: bool = True,
+    weights: Path | None = None,
+    data: str = "cmu-mocap",
 ) -> STTransformerRot:
-    """Registry-style factory of ``st-transformer-rot``: its shipped weights (``weights/st-transformer-rot/
-    <variant>/``), or with ``pretrained=False`` an untrained model from ``configs/st-transformer-rot/<data>.yaml``."""
-    from posecast.models.learned import default_config_path
-    from posecast.models.neural import WEIGHTS_DIR, shipped_variants
-    from posecast.training.loop import load_config
+    """Registry builder of ``st-transformer-rot``: weights folder ``weights``, else its shipped weights
+    (``variant`` or the default one), or with ``pretrained=False`` an untrained model from
+    ``configs/st-transformer-rot/<data>.yaml``."""
+    from posecast.models.learned import network_config
 
-    name = "st-transformer-rot"
+    if weights is not None:
+        return STTransformerRot.load(weights)
     if pretrained:
-        variants = shipped_variants(name)
-        if not variants:
-            raise ModelError(f"model {name!r} has no shipped weights")
-        chosen = variant or variants[0]
-        if chosen not in variants:
-            raise ModelError(f"model {name!r} has no weights {chosen!r}; shipped: {', '.join(variants)}")
-        return STTransformerRot.load(WEIGHTS_DIR / name / chosen)
+        return STTransformerRot.load(store.shipped(name, variant))
     if data != "cmu-mocap":
         raise ModelError(f"{name} is configured for cmu-mocap only, not {data!r}")
-    cfg = load_config(default_config_path(name, data))
-    ncfg = NeuralConfig(
-        net=cfg.net,
-        skeleton="cmu-mocap-38",
-        fps=cfg.fps or 60.0,
-        history=cfg.history,
-        horizon=cfg.horizon,
-        joints=cfg.joints,
-        canonical="none",
-        params=cfg.params,
-    )
+    ncfg = network_config(name, data).model_copy(update={"canonical": "none"})
     return STTransformerRot(ncfg, name=name)
 
 
-# ---------------------------------------------------------------------- rotation data and training
-def benchmark_rotations(path: Path) -> np.ndarray:
-    """``(N, 38, 3, 3)`` local rotations of one CMU-Mocap benchmark file, downsampled to 60 Hz exactly as
-    the benchmark (line 0 included), root rotation set to identity as the benchmark FK ignores it."""
-    from posecast.evaluation.protocols import cmu_mocap
-    from posecast.io.expmap_txt import CMU_COLUMNS, expmap_to_local_rotations, read_expmap_array
-
-    values = read_expmap_array(Path(path), CMU_COLUMNS)[:: cmu_mocap.STRIDE]
-    rot = expmap_to_local_rotations(values[:, 3:].reshape(values.shape[0], -1, 3))
-    rot[:, 0] = np.eye(3)
-    return rot
-
-
-def rotation_sequences(split: str = "train", data_dir: str | Path | None = None) -> tuple[list[np.ndarray], list[Path]]:
-    """Benchmark sequences ``[(N_i, 38, 3, 3), ...]`` of a split at 60 Hz without the rest pose (line 0)."""
-    from posecast.evaluation.protocols import cmu_mocap
-
-    paths = [p for ps in cmu_mocap.files(split, data_dir).values() for p in ps]
-    return [benchmark_rotations(p)[1:] for p in paths], paths
-
-
+# ------------------------------------------------------------------------ rotation-variant training
 def mirror_rotations(rotations: torch.Tensor, skeleton: Skeleton, axis: int = 0) -> torch.Tensor:
     """Left/right mirror of ``(..., J, 3, 3)`` local rotations: ``M R M`` with ``M`` the reflection of
     ``axis``, left and right joints swapped (the rotation counterpart of `datasets.windows.mirror`)."""
@@ -510,9 +470,9 @@ def train_rotation_variant(
         data_dir: the ``cmu_mocap`` folder (default ``$POSECAST_DATA/cmu_mocap``).
         progress: optional callback ``(epoch, epochs, record)``.
     """
+    from posecast.datasets import cmu_mocap
+    from posecast.datasets.training_data import describe as _describe
     from posecast.datasets.windows import split_sequences
-    from posecast.evaluation.protocols import cmu_mocap
-    from posecast.training.data import _describe
 
     if config.data != "cmu-mocap":
         raise ValueRangeError(f"the rotation variant trains on the cmu-mocap exp-maps only, not {config.data!r}")
@@ -614,51 +574,3 @@ def train_rotation_variant(
     (out / "run.json").write_text(json.dumps(run, indent=1))
     return out
 
-
-def bench_rotation_variant(
-    model: STTransformerRot,
-    protocol: str = "ltd8",
-    data_dir: str | Path | None = None,
-    batch_size: int = 512,
-):
-    """The CMU-Mocap benchmark for `STTransformerRot`, exactly as `cmu_mocap.evaluate` (same files,
-    windows, joint handling, units and averaging) except that the model reads the windows' rotations.
-
-    Returns a `cmu_mocap.BenchmarkResult` whose protocol notes the rotation input.
-    """
-    from posecast.errors import DataNotFoundError
-    from posecast.evaluation.protocols import cmu_mocap as C
-
-    if protocol not in C.PROTOCOLS:
-        raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(C.PROTOCOLS)}")
-    test = C.files("test", data_dir)
-    if not test:
-        raise DataNotFoundError("no CMU-Mocap test files present", C.benchmark_dir(data_dir))
-    actions: dict[str, dict[str, float]] = {}
-    per_frame: dict[str, list[float]] = {}
-    counts: dict[str, int] = {}
-    for action, paths in test.items():
-        errs = []
-        for path in paths:
-            rot = benchmark_rotations(path)
-            pos = C.load_positions(path, "bench")
-            starts = C.window_starts(pos.shape[0], protocol)
-            idx = starts[:, None] + np.arange(C.INPUT_N + C.OUTPUT_N)[None]
-            for b in range(0, len(idx), batch_size):
-                rows = idx[b : b + batch_size]
-                pred_rot = model.predict_rotations(rot[rows[:, : C.INPUT_N]], C.OUTPUT_N)
-                pred = model.body_positions(pred_rot) * C.BENCH_MM_PER_M
-                truth = pos[rows[:, C.INPUT_N :]]
-                pred = C.apply_protocol_fill(pred, truth)
-                errs.append(np.linalg.norm(pred - truth, axis=-1).mean(axis=-1))
-        e = np.concatenate(errs)
-        counts[action] = int(e.shape[0])
-        frame_mean = e.mean(axis=0)
-        per_frame[action] = [float(x) for x in frame_mean]
-        actions[action] = {label: float(frame_mean[k]) for label, k in C.REPORT_FRAMES.items()}
-    average = {label: float(np.mean([a[label] for a in actions.values()])) for label in C.REPORT_FRAMES}
-    desc = {
-        **C.protocol_description(protocol),
-        "input": "joint rotations of the observed frames (exp-maps of the files)",
-    }
-    return C.BenchmarkResult(model.name, desc, actions, average, counts, per_frame)

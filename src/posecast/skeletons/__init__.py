@@ -1,8 +1,9 @@
 """Skeleton definitions as data, a registry by name, and mappings between layouts.
 
 ``posecast.skeletons.get("cmu-mocap-38")`` returns a `Skeleton`; ``names()`` lists them all.
-``to_layout(motion, "body-17")`` maps any supported layout onto the common 17-joint body layout
-(and between layouts through it); see `posecast.skeletons.mapping`.
+``to_layout(positions, "body-17", source=...)`` maps any supported layout onto the common 17-joint body
+layout (and between layouts through it); see `posecast.skeletons.mapping`. A `posecast.motion.Motion`
+maps itself: ``motion.to_layout("body-17")`` (``to_layout(motion, ...)`` calls it).
 """
 
 from posecast.skeletons import cmu, h36m, keypoints, smpl  # noqa: F401  (register the skeletons)
@@ -11,6 +12,7 @@ from posecast.skeletons.mapping import (
     BODY17,
     can_map,
     layouts,
+    map_positions,
     mapping_matrix,
     mapping_table,
     register_mapping,
@@ -23,6 +25,7 @@ __all__ = [
     "can_map",
     "get",
     "layouts",
+    "map_positions",
     "mapping_matrix",
     "mapping_table",
     "names",

@@ -46,7 +46,7 @@ when B can be expressed in ``body-17`` joints (``body-17`` itself, ``h36m-17``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -55,9 +55,6 @@ from posecast.skeletons.base import Skeleton, get, pairs_by_prefix, register
 from posecast.skeletons.cmu import CMU38_END_SITES, CMU38_NAMES
 from posecast.skeletons.h36m import H36M17_FROM_32, H36M17_NAMES, H36M32_NAMES
 from posecast.skeletons.smpl import SMPL_NAMES, SMPLH_BODY_JOINTS
-
-if TYPE_CHECKING:
-    from posecast.motion import Motion
 
 BODY17 = "body-17"
 
@@ -343,50 +340,51 @@ def _apply(m: np.ndarray, arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_layout(data: Motion | np.ndarray, target: Skeleton | str, source: Skeleton | str | None = None) -> Any:
-    """Joint positions on another layout.
-
-    Args:
-        data: a `Motion`, or an array ``(..., J_source, C)`` of positions (``C = 3``, or 2 for image
-            keypoints); NaN marks missing joints and spoils only the target joints made from them.
-        target: the layout to map onto (name or `Skeleton`).
-        source: the layout of an array (required for arrays: several layouts share a joint count);
-            for a `Motion`, optional and checked against its skeleton.
+def map_positions(positions: Any, target: Skeleton | str, source: Skeleton | str) -> tuple[np.ndarray, str]:
+    """Positions ``(..., J_source, C)`` on layout ``source`` mapped onto ``target``, and the route taken.
 
     Returns:
-        for a `Motion`, a new `Motion` on ``target`` with the same fps, no rotations, and
-        ``metadata["layout_mapping"] = {"from", "to", "route"}`` (the motion itself when the layouts
-        are the same); for an array, the ``(..., J_target, C)`` array.
+        the ``(..., J_target, C)`` float64 array (NaN in a source joint spoils only the target joints
+        made from it) and the route: ``"identity"``, ``"direct"`` or ``"via body-17"``.
 
     Raises:
-        SkeletonError: no mapping exists, or the data do not fit the source layout.
+        SkeletonError: no mapping exists, or the array does not fit the source layout.
     """
-    from posecast.motion import Motion
-
-    tgt = _registered(target)
-    if isinstance(data, Motion):
-        src = data.skeleton
-        if source is not None and not _registered(source).same_layout(src):
-            raise SkeletonError(f"motion is on {src.name!r}, not on the given source {get(source).name!r}")
-        m, route = _route(_registered(src), tgt)
-        if route == "identity":
-            return data
-        return Motion(
-            positions=_apply(m, data.positions),
-            fps=data.fps,
-            skeleton=tgt,
-            metadata={**data.metadata, "layout_mapping": {"from": src.name, "to": tgt.name, "route": route}},
-        )
-    if source is None:
-        raise SkeletonError("to_layout needs source= for a plain array (which layout are its joints in?)")
-    src = _registered(source)
-    arr = np.asarray(data, dtype=np.float64)
+    tgt, src = _registered(target), _registered(source)
+    arr = np.asarray(positions, dtype=np.float64)
     if arr.ndim < 2 or arr.shape[-2] != src.num_joints:
         raise SkeletonError(
             f"array of shape {arr.shape} does not fit (..., {src.num_joints}, C) for skeleton {src.name!r}"
         )
-    m, _ = _route(src, tgt)
-    return _apply(m, arr)
+    m, route = _route(src, tgt)
+    return _apply(m, arr), route
+
+
+def to_layout(data: Any, target: Skeleton | str, source: Skeleton | str | None = None) -> Any:
+    """Joint positions on another layout.
+
+    Args:
+        data: an array ``(..., J_source, C)`` of positions (``C = 3``, or 2 for image keypoints); NaN
+            marks missing joints and spoils only the target joints made from them. Or an object that
+            maps itself, such as a `posecast.motion.Motion`: its own ``to_layout(target)`` is called
+            (`Motion.to_layout`: a new `Motion` on ``target`` with the same fps, no rotations, and
+            ``metadata["layout_mapping"]``; the motion itself when the layouts are the same).
+        target: the layout to map onto (name or `Skeleton`).
+        source: the layout of an array (required for arrays: several layouts share a joint count);
+            for an object that maps itself, optional and checked against its skeleton.
+
+    Returns:
+        the ``(..., J_target, C)`` array (`map_positions`), or what ``data.to_layout`` returns.
+
+    Raises:
+        SkeletonError: no mapping exists, or the data do not fit the source layout.
+    """
+    if not isinstance(data, np.ndarray) and callable(getattr(data, "to_layout", None)):
+        return data.to_layout(target) if source is None else data.to_layout(target, source=source)
+    _registered(target)
+    if source is None:
+        raise SkeletonError("to_layout needs source= for a plain array (which layout are its joints in?)")
+    return map_positions(data, target, source)[0]
 
 
 def layouts() -> list[str]:

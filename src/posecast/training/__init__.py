@@ -1,4 +1,5 @@
-"""Training: data sources, the loop (resumable, deterministic, torchrun-ready) and run artifacts."""
+"""Training: the loop (resumable, deterministic, torchrun-ready) and run artifacts; the data comes from
+`posecast.datasets.training_data`."""
 
 from posecast.training.loop import TrainConfig, load_config, train
 

@@ -255,20 +255,15 @@ def evaluate_windows(
 
 
 def weights_path(init: str, what: str = "init") -> Path:
-    """The weights directory named by ``TrainConfig.init`` / ``teacher``: a run directory (its best/), a
-    weights directory, or shipped weights ``NAME`` / ``NAME/VARIANT`` (default variant ``cmu-mocap``)."""
-    from posecast.models.neural import WEIGHTS_DIR, shipped_variants
+    """The weights folder named by ``TrainConfig.init`` / ``teacher``: a run directory (its best/), a
+    weights folder, or shipped weights ``NAME`` / ``NAME/VARIANT`` (`posecast.models.store.resolve`)."""
+    from posecast.errors import ModelError
+    from posecast.models import store
 
-    path = Path(init)
-    if (path / "best" / "model.safetensors").is_file():
-        return path / "best"
-    if (path / "model.safetensors").is_file():
-        return path
-    name, _, variant = init.partition("/")
-    variants = shipped_variants(name)
-    if not variants or (variant and variant not in variants):
-        raise ValueRangeError(f"{what}: {init!r} is neither a run or weights directory nor shipped weights")
-    return WEIGHTS_DIR / name / (variant or ("cmu-mocap" if "cmu-mocap" in variants else variants[0]))
+    try:
+        return store.resolve(init)
+    except ModelError:
+        raise ValueRangeError(f"{what}: {init!r} is neither a run or weights directory nor shipped weights") from None
 
 
 def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
@@ -306,7 +301,7 @@ def train(
     """Train ``config`` into the run directory ``out`` and return it (see the module docstring)."""
     import torch
 
-    from posecast.training.data import load_training_data
+    from posecast.datasets.training_data import load_training_data
 
     if config.teacher and net_training_loss(config.net) is not None:  # refuse before loading any data
         raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")

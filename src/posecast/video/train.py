@@ -51,8 +51,9 @@ def load_sequences(
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """CMU BVH motions of ``subjects`` at ``fps`` on ``layout``: ``(N_i, J, 3)`` world metres, and a
     description (files with sha256)."""
+    from posecast.datasets.cmu_bvh import cmu_bvh_motions
+    from posecast.datasets.training_data import describe as _describe
     from posecast.skeletons.mapping import to_layout
-    from posecast.training.data import _describe, cmu_bvh_motions
 
     motions, paths, root = cmu_bvh_motions(subjects, fps)
     seqs = [to_layout(m, layout).positions for m in motions]
@@ -85,8 +86,8 @@ class VideoData:
     @classmethod
     def load(cls, fps: float = 25.0, layout: str = LAYOUT) -> VideoData:
         """CMU BVH training subjects, validation carved from the end of each sequence (`VAL_FRACTION`)."""
+        from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS as CMU_BVH_TRAIN_SUBJECTS
         from posecast.datasets.windows import split_sequences
-        from posecast.training.data import CMU_BVH_TRAIN_SUBJECTS
 
         sequences, desc = load_sequences(CMU_BVH_TRAIN_SUBJECTS, fps, layout)
         train, val = split_sequences(sequences, VAL_FRACTION, VAL_MIN_FRAMES)
@@ -215,9 +216,9 @@ def write_model_card(
             "## Validation curve",
             "",
             "Training columns are means over the last logging interval (losses in metres / normalised image units,"
-            " `*_mm` in mm); `val_*` are on the fixed validation windows (ends of the training sequences): `val_past_mm` = MPJPE"
-            " of the estimated frames, `val_future_mm` = MPJPE of the self-fed forecast after the first 25 frames"
-            " (pelvis-centred, real mm).",
+            " `*_mm` in mm); `val_*` are on the fixed validation windows (ends of the training sequences):"
+            " `val_past_mm` = MPJPE of the estimated frames, `val_future_mm` = MPJPE of the self-fed forecast"
+            " after the first 25 frames (pelvis-centred, real mm).",
             "",
             "| step | " + " | ".join(keys) + " |",
             "|---|" + "---|" * len(keys),

@@ -25,7 +25,6 @@ Protocol (every number below is a module constant and is printed with every tabl
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,22 +32,21 @@ from typing import Any
 
 import numpy as np
 
-from posecast.data import dataset_dir
+from posecast.datasets import cmu_bvh as data
+from posecast.datasets import windows as windowing
+from posecast.datasets.cmu_bvh import SKELETON, SOURCE_FPS
 from posecast.errors import DataNotFoundError, ModelError, SkeletonError
 from posecast.evaluation.metrics import mpjpe
 from posecast.models.base import Forecaster
 from posecast.skeletons.cmu import ASF_UNIT_M
-from posecast.training.data import CMU_BVH_TEST_SUBJECTS, CMU_BVH_TRAIN_SUBJECTS
 
-SUBJECTS = CMU_BVH_TEST_SUBJECTS
-TRAIN_SUBJECTS = CMU_BVH_TRAIN_SUBJECTS
-SOURCE_FPS = 120.0
+SUBJECTS = data.TEST_SUBJECTS
+TRAIN_SUBJECTS = data.TRAIN_SUBJECTS
 FPS = 25.0
 INPUT_N = 50  # 2 s observed
 OUTPUT_N = 25  # 1 s predicted
 SPAN = INPUT_N + OUTPUT_N
 STRIDE = 10  # frames between window starts (0.4 s)
-SKELETON = "cmu-bvh-31"
 MM_PER_M = 1000.0
 REPORT_FRAMES = {"80": 1, "160": 3, "320": 7, "400": 9, "560": 13, "1000": 24}  # label (ms) -> 0-based frame
 ACTIVITIES = ("walk", "run", "jump", "other")
@@ -112,43 +110,17 @@ class TestSequence:
     description: str = ""
 
 
-def bvh_dir(data_dir: str | Path | None = None) -> Path:
-    """The raw CMU BVH folder: ``data_dir`` or ``$POSECAST_DATA/cmu_bvh``."""
-    if data_dir is None:
-        path = dataset_dir("cmu_bvh")
-        assert path is not None
-        return path
-    path = Path(data_dir)
-    if not (path / "INDEX.csv").is_file():
-        raise DataNotFoundError("not a CMU BVH folder (no INDEX.csv)", path)
-    return path
-
-
-def read_index(data_dir: str | Path | None = None) -> dict[str, dict[str, str]]:
-    """Rows of ``INDEX.csv`` by file (``"02/02_05.bvh"``)."""
-    root = bvh_dir(data_dir)
-    path = root / "INDEX.csv"
-    if not path.is_file():
-        raise DataNotFoundError("no INDEX.csv in the CMU BVH folder", root)
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {row["file"]: row for row in csv.DictReader(fh)}
-
-
 def load_sequences(
     subjects: Sequence[str] = SUBJECTS, data_dir: str | Path | None = None, fps: float = FPS
 ) -> list[TestSequence]:
-    """Every BVH file of ``subjects`` as a `TestSequence` (frame 0 dropped, resampled to ``fps``)."""
-    from posecast.io import load
-
-    root = bvh_dir(data_dir)
-    index = read_index(root)
-    paths = sorted(p for s in subjects for p in (root / s).glob("*.bvh"))
-    if not paths:
-        raise DataNotFoundError(f"no BVH files for subjects {', '.join(subjects)}", root)
+    """Every BVH file of ``subjects`` as a `TestSequence` (frame 0 dropped, resampled to ``fps``;
+    `posecast.datasets.cmu_bvh.cmu_bvh_motions`), grouped by subject and `activity`."""
+    root = data.bvh_dir(data_dir)
+    index = data.read_index(root)
+    motions, paths, _ = data.cmu_bvh_motions(subjects, fps, root)
     out = []
-    for p in paths:
+    for p, motion in zip(paths, motions, strict=True):
         rel = p.relative_to(root).as_posix()
-        motion = load(p).frames(1).resample(fps)
         if motion.skeleton.name != SKELETON:
             raise SkeletonError(f"expected the {SKELETON} skeleton, got {motion.skeleton.name!r}", p)
         desc = index.get(rel, {}).get("description", "")
@@ -159,7 +131,7 @@ def load_sequences(
 
 def window_starts(num_frames: int) -> np.ndarray:
     """Start frames of the `SPAN`-frame windows of a ``num_frames``-frame sequence (may be empty)."""
-    return np.arange(0, max(num_frames - SPAN + 1, 0), STRIDE)
+    return windowing.window_starts(num_frames, SPAN, STRIDE)
 
 
 def make_windows(sequences: Sequence[TestSequence]) -> tuple[np.ndarray, list[tuple[str, int]]]:
@@ -168,7 +140,7 @@ def make_windows(sequences: Sequence[TestSequence]) -> tuple[np.ndarray, list[tu
     for seq in sequences:
         starts = window_starts(seq.positions.shape[0])
         if len(starts):
-            wins.append(seq.positions[starts[:, None] + np.arange(SPAN)[None]])
+            wins.append(windowing.slice_windows(seq.positions, starts, SPAN))
             where += [(seq.name, int(s)) for s in starts]
     if not wins:
         raise DataNotFoundError(f"no test sequence has the {SPAN} frames a window needs")

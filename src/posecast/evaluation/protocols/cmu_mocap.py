@@ -16,12 +16,14 @@ Protocol (``$POSECAST_DATA/cmu_mocap/PROTOCOL.md``):
 * per-action means over windows; the average is the unweighted mean over the actions evaluated.
 
 Models see metres: windows are converted from benchmark units before `Forecaster.predict` and
-back afterwards. Nothing of these conventions leaks out of this module.
+back afterwards. Nothing of these conventions leaks out of this module; the data (files, split,
+loaders, the 60 Hz rate) come from `posecast.datasets.cmu_mocap`, the windows from
+`posecast.datasets.windows`. `evaluate_rotations` runs the same protocol for a model that reads joint
+rotations (``st-transformer-rot``).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,19 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from posecast.data import dataset_dir
+from posecast.datasets import cmu_mocap as data
+from posecast.datasets import windows as windowing
+from posecast.datasets.cmu_mocap import ACTIONS, FPS, STRIDE, benchmark_dir, files  # noqa: F401  (protocol names)
 from posecast.errors import DataNotFoundError, ValueRangeError
-from posecast.io.expmap_txt import CMU_COLUMNS, CMU_FPS, cmu_benchmark_fk, read_expmap_array
-from posecast.skeletons.cmu import ASF_UNIT_M, CMU_BENCHMARK_OFFSETS_ASF
+from posecast.io.expmap_txt import CMU_FPS
+from posecast.skeletons.cmu import ASF_UNIT_M
 
-ACTIONS = (
-    "basketball", "basketball_signal", "directing_traffic", "jumping",
-    "running", "soccer", "walking", "washwindow",
-)  # fmt: skip
 UNIT_SCALE = 70.0  # benchmark "mm" per ASF unit
 BENCH_MM_PER_M = UNIT_SCALE / ASF_UNIT_M
-STRIDE = 2
-FPS = CMU_FPS / STRIDE  # 60 Hz after downsampling
 INPUT_N = 10
 OUTPUT_N = 25
 LTD_SEED = 1234567890
@@ -78,47 +76,15 @@ def protocol_description(protocol: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ data
-def benchmark_dir(data_dir: str | Path | None = None) -> Path:
-    if data_dir is not None:
-        path = Path(data_dir)
-        if not (path / "MANIFEST.csv").is_file():
-            raise DataNotFoundError("not a CMU-Mocap benchmark folder (no MANIFEST.csv)", path)
-        return path
-    path = dataset_dir("cmu_mocap")
-    assert path is not None
-    return path
-
-
-def manifest(data_dir: str | Path | None = None) -> list[dict[str, str]]:
-    """Rows of ``MANIFEST.csv`` for benchmark files that are present on disk."""
-    root = benchmark_dir(data_dir)
-    with open(root / "MANIFEST.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return [r for r in rows if r["in_benchmark"] == "yes" and r["status"] == "present" and (root / r["path"]).is_file()]
-
-
-def files(split: str, data_dir: str | Path | None = None) -> dict[str, list[Path]]:
-    """``{action: [files]}`` of a split (``"train"`` or ``"test"``), only files present."""
-    if split not in ("train", "test"):
-        raise ValueRangeError(f"split must be 'train' or 'test', got {split!r}")
-    root = benchmark_dir(data_dir)
-    out: dict[str, list[Path]] = {}
-    for r in manifest(root):
-        if r["split"] == split and r["action"] in ACTIONS:
-            out.setdefault(r["action"], []).append(root / r["path"])
-    return {a: sorted(out[a], key=lambda p: int(p.stem.rsplit("_", 1)[1])) for a in ACTIONS if a in out}
-
-
 def load_positions(path: Path, unit: str = "bench") -> np.ndarray:
-    """``(N, 38, 3)`` downsampled (60 Hz) benchmark positions of one file.
+    """``(N, 38, 3)`` downsampled (60 Hz) benchmark positions of one file (`posecast.datasets.cmu_mocap`).
 
     ``unit="bench"`` gives benchmark "mm" (ASF x 70, as the reference code); ``"m"`` metres.
     """
-    values = read_expmap_array(Path(path), CMU_COLUMNS)[::STRIDE]
     if unit == "bench":
-        return cmu_benchmark_fk(values, CMU_BENCHMARK_OFFSETS_ASF * UNIT_SCALE)
+        return data.load_positions(path, UNIT_SCALE)
     if unit == "m":
-        return cmu_benchmark_fk(values, CMU_BENCHMARK_OFFSETS_ASF * ASF_UNIT_M)
+        return data.load_positions(path, ASF_UNIT_M)
     raise ValueRangeError(f"unit must be 'bench' or 'm', got {unit!r}")
 
 
@@ -132,7 +98,7 @@ def window_starts(num_frames: int, protocol: str) -> np.ndarray:
         idx = np.array([rng.randint(0, num_frames - LTD_SPAN) for _ in range(LTD_DRAWS)])
         return idx + LTD_OFFSET
     if protocol == "all":
-        return np.arange(0, num_frames - span + 1)
+        return windowing.window_starts(num_frames, span)
     raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
 
 
@@ -210,8 +176,7 @@ def evaluate(
         for path in paths:
             pos = load_positions(path, "bench")
             starts = window_starts(pos.shape[0], protocol)
-            idx = starts[:, None] + np.arange(INPUT_N + OUTPUT_N)[None]
-            windows = pos[idx]  # (W, 35, 38, 3) benchmark units
+            windows = windowing.slice_windows(pos, starts, INPUT_N + OUTPUT_N)  # (W, 35, 38, 3) benchmark units
             for b in range(0, len(windows), batch_size):
                 w = windows[b : b + batch_size]
                 hist_m = w[:, :INPUT_N] / BENCH_MM_PER_M
@@ -232,6 +197,46 @@ def evaluate(
     return BenchmarkResult(name, protocol_description(protocol), actions, average, counts, per_frame)
 
 
-def training_windows(data_dir: str | Path | None = None, unit: str = "m") -> list[np.ndarray]:
-    """Downsampled training sequences ``[(N, 38, 3), ...]`` (all actions pooled, as the reference code)."""
-    return [load_positions(p, unit) for paths in files("train", data_dir).values() for p in paths]
+def evaluate_rotations(
+    model: Any,
+    protocol: str = "ltd8",
+    data_dir: str | Path | None = None,
+    batch_size: int = 512,
+) -> BenchmarkResult:
+    """The benchmark for a rotation model (`posecast.models.st_transformer.STTransformerRot`), exactly as
+    `evaluate` (same files, windows, joint handling, units and averaging) except that the model reads the
+    windows' local rotations (`posecast.datasets.cmu_mocap.load_rotations`): ``model.predict_rotations``
+    forecasts them and ``model.body_positions`` turns them into body-frame metres.
+
+    Returns a `BenchmarkResult` whose protocol notes the rotation input.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    test = files("test", data_dir)
+    if not test:
+        raise DataNotFoundError("no CMU-Mocap test files present", benchmark_dir(data_dir))
+    actions: dict[str, dict[str, float]] = {}
+    per_frame: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    for action, paths in test.items():
+        errs = []
+        for path in paths:
+            rot = data.load_rotations(path)
+            pos = load_positions(path, "bench")
+            starts = window_starts(pos.shape[0], protocol)
+            for b in range(0, len(starts), batch_size):
+                chunk = starts[b : b + batch_size]
+                pred_rot = model.predict_rotations(windowing.slice_windows(rot, chunk, INPUT_N), OUTPUT_N)
+                pred = model.body_positions(pred_rot) * BENCH_MM_PER_M
+                truth = windowing.slice_windows(pos, chunk + INPUT_N, OUTPUT_N)
+                pred = apply_protocol_fill(pred, truth)
+                errs.append(np.linalg.norm(pred - truth, axis=-1).mean(axis=-1))
+        e = np.concatenate(errs)
+        counts[action] = int(e.shape[0])
+        frame_mean = e.mean(axis=0)
+        per_frame[action] = [float(x) for x in frame_mean]
+        actions[action] = {label: float(frame_mean[k]) for label, k in REPORT_FRAMES.items()}
+    average = {label: float(np.mean([a[label] for a in actions.values()])) for label in REPORT_FRAMES}
+    desc = {**protocol_description(protocol), "input": "joint rotations of the observed frames (exp-maps of the files)"}
+    name = getattr(model, "name", "model")
+    return BenchmarkResult(name, desc, actions, average, counts, per_frame)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from posecast.datasets import windows as windowing
 from posecast.errors import DataNotFoundError, ValueRangeError
 from posecast.evaluation.metrics import power_spectrum
 from posecast.evaluation.protocols import cmu_bvh
@@ -108,7 +109,7 @@ def one_second_windows(sequences: Sequence[np.ndarray], stride: int = REFERENCE_
         ``(N, SECOND, J, 3)`` windows; sequences shorter than a second give none.
     """
     wins = [
-        s[np.arange(0, s.shape[0] - SECOND + 1, stride)[:, None] + np.arange(SECOND)[None]]
+        windowing.slice_windows(s, windowing.window_starts(s.shape[0], SECOND, stride), SECOND)
         for s in sequences
         if s.shape[0] >= SECOND
     ]

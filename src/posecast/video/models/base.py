@@ -1,9 +1,12 @@
-"""The video-forecaster contract: `PoseTrack` in, `VideoForecast` out.
+"""The video-forecaster contract: a `PoseTrack` (or a clip / image path) in, a forecast out.
 
 A video model implements one batched array method, `VideoForecaster.predict`, on 2D keypoints at
-its own fixed frame rate; the base class's `VideoForecaster.forecast` does the rest: maps the track
-to ``body-17``, resamples it to the model's rate by its real timestamps (variable frame rate
+its own fixed frame rate; the base class's `VideoForecaster.forecast_track` does the rest: maps the
+track to ``body-17``, resamples it to the model's rate by its real timestamps (variable frame rate
 allowed), calls ``predict`` and builds the `VideoForecast` with the times on the clip's clock.
+`VideoForecaster.forecast` is the registry's common call: it also takes a video or image path (the
+pose backend extracts the track) and returns a `posecast.motion.Forecast` whose ``metadata`` holds
+the 2D track (``"track"``) and the `VideoForecast` (``"video"``, for overlays).
 Benchmarks call ``predict`` directly on batches of virtual-camera windows
 (`posecast.video.cameras.film`).
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,7 +161,31 @@ class VideoForecaster(ABC):
             world: optional ``(B, T, J, 3)`` backend world landmarks (metres, y up, hip-centred).
         """
 
-    def forecast(self, track: PoseTrack, horizon: float) -> VideoForecast:
+    def forecast(
+        self,
+        source: PoseTrack | str | Path,
+        frames: int | None = None,
+        seconds: float | None = None,
+        samples: int = 1,
+    ) -> Forecast:
+        """Forecast the person in ``source`` (a `PoseTrack`, or a video / image file whose track the pose
+        backend extracts): ``seconds`` (default 1) or ``frames`` at the model's rate beyond the last
+        observed frame. Returns a one-sample `Forecast` (camera-aligned 3D, the estimated past as its
+        history) with ``metadata["track"]`` (the 2D track) and ``metadata["video"]`` (`VideoForecast`)."""
+        if samples != 1:
+            raise ValueRangeError(f"video model {self.name!r} gives one forecast, not {samples} samples")
+        if frames is not None and seconds is not None:
+            raise ValueRangeError("give only one of frames and seconds")
+        if frames is not None and (not isinstance(frames, int) or frames < 1):
+            raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
+        track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
+        horizon = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
+        video = self.forecast_track(track, horizon)
+        fc = video.to_forecast()
+        fc.metadata.update(track=track, video=video)
+        return fc
+
+    def forecast_track(self, track: PoseTrack, horizon: float) -> VideoForecast:
         """Estimate the past of ``track`` in 3D and forecast ``horizon`` seconds beyond its last frame.
 
         The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps`` using
@@ -189,3 +217,21 @@ class VideoForecaster(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, fps={self.fps:g})"
+
+
+def extract_track(path: Path, max_time: float | None = None, static: bool = False) -> PoseTrack:
+    """The pose track of the person in a video (its first ``max_time`` seconds; ``static``: detect on
+    every frame) or an image file (MediaPipe backend); a one-line `FormatError` for anything else."""
+    from posecast.errors import FormatError
+    from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, extract_image_pose, extract_poses
+
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+        raise FormatError(f"not a video or image: use {', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)}", path)
+    if not path.is_file():
+        raise FormatError("no such file", path)
+    if suffix in IMAGE_SUFFIXES:
+        if max_time is not None:
+            raise ValueRangeError("--at applies to videos, not to an image", path)
+        return extract_image_pose(path)
+    return extract_poses(path, max_time=max_time, static=static)

@@ -283,12 +283,12 @@ class HMMRForecaster(VideoForecaster):
         camera = np.repeat(cam, past.shape[1] + frames, axis=1)
         return VideoPrediction(past=past, future=future, camera=camera)
 
-    def forecast(self, track: PoseTrack, horizon: float) -> VideoForecast:
-        """A video track goes through `VideoForecaster.forecast`; a single frame (an image) returns the
+    def forecast_track(self, track: PoseTrack, horizon: float) -> VideoForecast:
+        """A video track goes through `VideoForecaster.forecast_track`; a single frame (an image) returns the
         hallucinated past ``t - K … t`` (``K + 1`` frames) and ``round(horizon · fps)`` future frames
         (the first ``K`` predicted, then held), on times ``t ± k / fps``."""
         if track.num_frames != 1:
-            return super().forecast(track, horizon)
+            return super().forecast_track(track, horizon)
         if not isinstance(horizon, int | float) or not math.isfinite(horizon) or horizon <= 0:
             raise ValueRangeError(f"impossible horizon {horizon!r} s (must be a positive number of seconds)")
         body = track.to_layout(self.skeleton)
@@ -321,20 +321,21 @@ def _cameras(past: np.ndarray, feats: np.ndarray, centre: np.ndarray, half: np.n
     return np.concatenate([cam, fut], axis=1)
 
 
-def load(weights: Path | None = None) -> HMMRForecaster:
-    """The forecaster with the weights in directory ``weights`` (default: the shipped ones)."""
-    from posecast.video.models import default_weights
-    from posecast.video.train import load_weights
+FORECASTER = HMMRForecaster
+"""The forecaster class around the network (`posecast.video.models.build`)."""
 
-    directory = Path(weights) if weights is not None else default_weights("hmmr")
-    if directory is None:
-        raise ModelError("hmmr has no shipped weights")
-    state, meta = load_weights(directory)
+
+def load(weights: Path | None = None) -> HMMRForecaster:
+    """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
+    from posecast.models import store
+
+    directory = Path(weights) if weights is not None else store.shipped("hmmr")
+    state, meta = store.load_folder(directory)
     try:
         net = HMMR(HMMRConfig(**meta["config"]))
-        net.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"weights do not match the hmmr config: {exc}", directory) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"invalid hmmr config: {exc}".replace("\n", "; "), directory) from None
+    store.load_state(net, state, directory, "the hmmr")
     return HMMRForecaster(net)
 
 
@@ -393,37 +394,3 @@ def evaluate(net: HMMR, val: Any, chunk: int = 128) -> dict[str, float]:
         sums["val_single_future_mm"] += err(out["hal_deltas"][:, 0, i_fut], truth[:, c + deltas[i_fut]]) * len(b)
         n += len(b)
     return {k: 1000 * v / n for k, v in sums.items()}
-
-
-# -------------------------------------------------------------------------------- benchmark
-def benchmark(model: HMMRForecaster, stride: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Model-card numbers on the projected CMU test subjects (`posecast.video.models.posemonet.benchmark`
-    for video input) plus the **single-frame** protocol: from the keypoints of frame 50 of each test
-    window alone, MPJPE (mm) of the hallucinated / predicted pose at every offset ``-K … +K`` frames
-    against the truth at that frame, PA-MPJPE of the current pose, and the *static* baseline (the
-    current estimate held at every offset)."""
-    from posecast.evaluation.metrics import mpjpe, pa_mpjpe
-    from posecast.video.bench import OBSERVE, test_windows
-    from posecast.video.models.posemonet import benchmark as video_benchmark
-
-    out = video_benchmark(model, stride=stride, seed=seed)
-    batch = test_windows(stride=stride, seed=seed)
-    t = OBSERVE - 1
-    k, kf = model.past_frames, model.future_frames
-    pred = model.single(batch.keypoints[:, t : t + 1], batch.visibility[:, t : t + 1], kf)
-    seq = np.concatenate([pred.past, pred.future], axis=1)  # frames t - K ... t + K
-    truth = batch.points[:, t - k : t + kf + 1]
-    static = np.repeat(pred.past[:, -1:], k + kf + 1, axis=1)
-    offsets = range(-k, kf + 1)
-    ms = [f"{round(1000 * o / model.fps):+d}" for o in offsets]
-    err = mpjpe(seq, truth).mean(0) * 1000
-    err_static = mpjpe(static, truth).mean(0) * 1000
-    out["single_frame"] = {
-        "protocol": "frame 50 of each test window alone; offsets in ms from it (25 fps); mm, pelvis-centred, "
-        "camera-aligned, mean over 17 joints",
-        "current_mpjpe_mm": float(err[k]),
-        "current_pa_mpjpe_mm": float(pa_mpjpe(pred.past[:, -1], batch.points[:, t]).mean() * 1000),
-        "mpjpe_mm": dict(zip(ms, map(float, err), strict=True)),
-        "static_mpjpe_mm": dict(zip(ms, map(float, err_static), strict=True)),
-    }
-    return out

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from posecast import skeletons
+from posecast.errors import ModelError
 from posecast.video.models.base import VideoForecaster, VideoPrediction
 from posecast.video.models.common import (
     MIN_SCALE,
@@ -200,19 +201,21 @@ def build(config: PHDConfig | None = None) -> PHDNet:
     return PHDNet(config or PHDConfig())
 
 
+FORECASTER = PHD
+"""The forecaster class around the network (`posecast.video.models.build`)."""
+
+
 def load(weights: Path | None = None) -> PHD:
-    """The model from a weight directory (``model.safetensors`` + ``config.json``; default: shipped)."""
-    from posecast.video.models import default_weights
-    from posecast.video.train import load_weights
+    """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
+    from posecast.models import store
 
-    directory = Path(weights) if weights is not None else default_weights("phd")
-    if directory is None:
-        from posecast.errors import ModelError
-
-        raise ModelError("phd has no shipped weights")
-    state, meta = load_weights(directory)
-    net = PHDNet(PHDConfig(**meta["config"]))
-    net.load_state_dict(state)
+    directory = Path(weights) if weights is not None else store.shipped("phd")
+    state, meta = store.load_folder(directory)
+    try:
+        net = PHDNet(PHDConfig(**meta["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"invalid phd config: {exc}".replace("\n", "; "), directory) from None
+    store.load_state(net, state, directory, "the phd")
     return PHD(net)
 
 

@@ -377,10 +377,6 @@ class PoseMoNet(nn.Module):
         return total, parts
 
 
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
-
 # ------------------------------------------------------------------------------- forecaster
 
 
@@ -443,20 +439,21 @@ def build(config: PoseMoNetConfig | None = None) -> PoseMoNet:
     return PoseMoNet(config or PoseMoNetConfig())
 
 
-def load(weights: Path | None = None) -> PoseMoNetForecaster:
-    """The forecaster with the weights in directory ``weights`` (default: the shipped ones)."""
-    from posecast.video.models import default_weights
-    from posecast.video.train import load_weights
+FORECASTER = PoseMoNetForecaster
+"""The forecaster class around the network (`posecast.video.models.build`)."""
 
-    directory = Path(weights) if weights is not None else default_weights("posemonet")
-    if directory is None:
-        raise ModelError("posemonet has no shipped weights")
-    state, meta = load_weights(directory)
+
+def load(weights: Path | None = None) -> PoseMoNetForecaster:
+    """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
+    from posecast.models import store
+
+    directory = Path(weights) if weights is not None else store.shipped("posemonet")
+    state, meta = store.load_folder(directory)
     try:
         net = PoseMoNet(PoseMoNetConfig(**meta["config"]))
-        net.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"weights do not match the posemonet config: {exc}", directory) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"invalid posemonet config: {exc}".replace("\n", "; "), directory) from None
+    store.load_state(net, state, directory, "the posemonet")
     return PoseMoNetForecaster(net)
 
 
@@ -511,83 +508,3 @@ __all__ = [
     "rest_pose",
     "training_loss",
 ]
-
-
-# -------------------------------------------------------------------------------- benchmark
-def benchmark(model: VideoForecaster, stride: int = 10, seed: int = 0) -> dict[str, Any]:
-    """Model-card numbers on the projected CMU test subjects with the protocol of
-    `posecast.video.bench` (75-frame windows every ``stride`` frames of subjects 02 and 08 at 25 fps,
-    filmed by seeded random virtual cameras with detector noise; 3D pelvis-centred, camera-aligned,
-    mm, mean over the 17 joints): observing 50 frames (the bench protocol) and observing the last 25
-    of them (1 s, the training setting), each forecasting 25 frames, and zero velocity from the
-    model's own last estimated frame."""
-    import time
-
-    from posecast.video.bench import FUTURE, OBSERVE, score_windows, test_windows
-
-    batch = test_windows(stride=stride, seed=seed)
-    truth = batch.points
-    out: dict[str, Any] = {
-        "protocol": {
-            "data": "CMU BVH test subjects 02 and 08, body-17, 25 fps, filmed by virtual cameras "
-            f"(posecast.video.cameras.film, default noise, seed {seed})",
-            "windows": int(len(batch)),
-            "window_stride_frames": stride,
-            "units": "mm, pelvis-centred, camera-aligned, mean over 17 joints; forecast errors at horizon",
-        }
-    }
-    for observe in (OBSERVE, 25):
-        lo = OBSERVE - observe
-        t0 = time.perf_counter()
-        pred = model.predict(batch.keypoints[:, lo:OBSERVE], batch.visibility[:, lo:OBSERVE], FUTURE)
-        sec = time.perf_counter() - t0
-        gt = truth[:, lo:]
-        res = score_windows(pred.past, pred.future, gt)
-        res["seconds_per_window"] = sec / len(batch)
-        out[f"observe_{observe}"] = {
-            model.name: res,
-            f"{model.name}+zero-velocity": score_windows(pred.past, np.repeat(pred.past[:, -1:], FUTURE, axis=1), gt),
-        }
-    return out
-
-
-def benchmark_markdown(result: dict[str, Any], title: str) -> str:
-    """The tables of a `benchmark` result (and of the hmmr single-frame protocol when present)."""
-    from posecast.video.bench import HORIZONS_MS
-
-    p = result["protocol"]
-    lines = [
-        f"### {title}",
-        "",
-        f"Protocol: {p['data']}; {p['windows']} windows of 75 frames every {p['window_stride_frames']} frames; "
-        f"{p['units']}. `observe 50`: the model sees the 2D keypoints of frames 1-50 (2 s, the `posecast bench "
-        "video` protocol); `observe 25`: frames 26-50 only (1 s). Forecast: the next 25 frames (1 s). "
-        "`+zero-velocity`: the model's last estimated frame held.",
-        "",
-        "| observed | model | past MPJPE | past PA-MPJPE | "
-        + " | ".join(f"{h} ms" for h in HORIZONS_MS)
-        + " | mean forecast |",
-        "|---|---|---|---|" + "---|" * len(HORIZONS_MS) + "---|",
-    ]
-    for key in ("observe_50", "observe_25"):
-        for name, r in result.get(key, {}).items():
-            f = r["forecast_mpjpe_mm"]
-            lines.append(
-                f"| {key.split('_')[1]} frames | {name} | {r['past_mpjpe_mm']:.1f} | {r['past_pa_mpjpe_mm']:.1f} | "
-                + " | ".join(f"{f[str(h)]:.1f}" for h in HORIZONS_MS)
-                + f" | {r['forecast_mean_mpjpe_mm']:.1f} |"
-            )
-    single = result.get("single_frame")
-    if single:
-        ms = list(single["mpjpe_mm"])
-        lines += [
-            "",
-            f"Single frame: {single['protocol']}. Current pose: MPJPE {single['current_mpjpe_mm']:.1f} mm, "
-            f"PA-MPJPE {single['current_pa_mpjpe_mm']:.1f} mm.",
-            "",
-            "| offset (ms) | " + " | ".join(ms) + " |",
-            "|---|" + "---|" * len(ms),
-            "| hmmr (hallucinated) | " + " | ".join(f"{single['mpjpe_mm'][m]:.1f}" for m in ms) + " |",
-            "| static (current held) | " + " | ".join(f"{single['static_mpjpe_mm'][m]:.1f}" for m in ms) + " |",
-        ]
-    return "\n".join(lines)

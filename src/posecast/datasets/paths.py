@@ -1,4 +1,5 @@
-"""Where data lives: the ``POSECAST_DATA`` root and the data sets under it.
+"""Where data lives: the ``POSECAST_DATA`` root and the data sets under it (``cmu_mocap``, ``cmu_bvh``,
+``video``; their layouts, splits and loaders are the other modules of `posecast.datasets`).
 
 Nothing is downloaded: code reaches the shared data only through ``POSECAST_DATA``.
 """

@@ -1,5 +1,10 @@
 """``posecast bench video``: the video models on virtually filmed CMU test motions and on real clips.
 
+(Moved from ``posecast.video.bench``, with the model-card benchmarks of ``posemonet`` / ``hmmr``:
+`model_benchmark`, `single_frame_benchmark`.) Data: the CMU BVH test subjects
+(`posecast.datasets.cmu_bvh`) and the shared clips (`posecast.datasets.video`); windows:
+`posecast.datasets.windows`.
+
 Protocol
 --------
 **Projected CMU test subjects** (02, 08; BVH → body-17 at 25 fps): windows of 75 frames every
@@ -35,7 +40,14 @@ landmarks fitted to the 2D by the optimal weak-perspective camera, last pose hel
 extrapolated; `score_clip_landmarks`). ``pipeline_fps`` = clip frames / seconds from the
 video file to the forecast (decode + pose backend + forecast of the whole clip, single process),
 summed over the clips. The backend's own report (agreement with Google's reference on the squats
-clip, detection rate, bone-length stability, fps) comes from `posecast.video.backend_report`.
+clip, detection rate, bone-length stability, fps) comes from
+`posecast.evaluation.protocols.video_backend`.
+
+**Model cards** (`model_benchmark`, `single_frame_benchmark`): the same projected test windows for one
+model, observing 50 frames (the protocol above) and the last 25 of them (1 s, the training
+setting), each forecasting 25 frames, with zero velocity from the model's own last estimated frame;
+for HMMR also its single-frame protocol (the hallucinated poses at offsets ``-K ... +K`` frames from
+frame 50 of each window alone).
 """
 
 from __future__ import annotations
@@ -48,6 +60,9 @@ from typing import Any
 
 import numpy as np
 
+from posecast.datasets.cmu_bvh import TEST_SUBJECTS
+from posecast.datasets.video import CLIP_SUFFIXES  # noqa: F401  (the protocol's clip formats)
+from posecast.datasets.windows import WindowSet
 from posecast.video.models.base import VideoPrediction
 
 FPS = 25.0
@@ -55,7 +70,7 @@ OBSERVE = 50
 FUTURE = 25
 HORIZONS_MS = (80, 160, 320, 400, 560, 1000)
 PCK_ALPHA = 0.05
-CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+LAYOUT = "body-17"
 
 
 def horizon_frames(fps: float = FPS) -> dict[str, int]:
@@ -63,19 +78,29 @@ def horizon_frames(fps: float = FPS) -> dict[str, int]:
     return {str(h): max(1, round(h / 1000 * fps)) for h in HORIZONS_MS}
 
 
+def cmu_test_sequences(subjects: tuple[str, ...] = TEST_SUBJECTS, fps: float = FPS) -> list[np.ndarray]:
+    """``(N_i, 17, 3)`` body-17 world metres of every BVH file of the CMU test ``subjects`` at ``fps``
+    (`posecast.datasets.cmu_bvh.cmu_bvh_motions`, mapped by `posecast.motion.Motion.to_layout`)."""
+    from posecast.datasets.cmu_bvh import cmu_bvh_motions
+
+    motions, _, _ = cmu_bvh_motions(subjects, fps)
+    return [m.to_layout(LAYOUT).positions for m in motions]
+
+
 def test_windows(stride: int = 10, seed: int = 0, max_windows: int | None = None, sequences=None):
-    """The filmed test windows (`VirtualBatch` of ``OBSERVE + FUTURE`` frames)."""
-    from posecast.training.data import CMU_BVH_TEST_SUBJECTS
+    """The filmed test windows (`VirtualBatch` of ``OBSERVE + FUTURE`` frames): every window of
+    ``sequences`` (default `cmu_test_sequences`) a start every ``stride`` frames (at most ``max_windows``,
+    evenly spread), filmed by cameras drawn from ``seed``."""
+    from posecast import skeletons
     from posecast.video.cameras import film
-    from posecast.video.train import gather_windows, load_sequences, window_index
 
     if sequences is None:
-        sequences, _ = load_sequences(CMU_BVH_TEST_SUBJECTS, FPS)
-    idx = window_index(sequences, OBSERVE + FUTURE, stride)
+        sequences = cmu_test_sequences()
+    windows = WindowSet.from_sequences(sequences, OBSERVE + FUTURE, skeletons.get(LAYOUT), FPS, stride, dtype=None)
+    idx = np.arange(len(windows))
     if max_windows is not None:
         idx = idx[np.linspace(0, len(idx) - 1, min(max_windows, len(idx))).round().astype(int)]
-    windows = gather_windows(sequences, idx, OBSERVE + FUTURE)
-    return film(windows, "body-17", FPS, np.random.default_rng(seed))
+    return film(windows.batch(idx), LAYOUT, FPS, np.random.default_rng(seed))
 
 
 def score_windows(past: np.ndarray, future: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -143,13 +168,10 @@ def bench_cmu(models: dict[str, Any], batch: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ real clips
 def clips(data_root: Path | None = None) -> list[Path]:
-    """The clips of ``$POSECAST_DATA/video`` (empty when absent)."""
-    from posecast.data import dataset_dir
+    """The clips of ``$POSECAST_DATA/video`` (`posecast.datasets.video.clips`)."""
+    from posecast.datasets.video import clips as shared_clips
 
-    root = Path(data_root) / "video" if data_root is not None else dataset_dir("video")
-    if root is None or not Path(root).is_dir():
-        return []
-    return sorted(p for p in Path(root).iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
+    return shared_clips(data_root)
 
 
 def _interp_track(track: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,7 +208,7 @@ def score_clip(model: Any, track: Any, horizon: float = 1.0) -> dict[str, Any]:
         res["skipped"] = "clip too short"
         return res
     t0 = time.perf_counter()
-    fc = model.forecast(observed, h)
+    fc = model.forecast_track(observed, h)
     res["forecast_ms"] = (time.perf_counter() - t0) * 1000
     px = fc.pixels()
     t_obs = len(fc.past)
@@ -253,7 +275,7 @@ def bench_clips(models: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
         entry: dict[str, Any] = {"frames": track.num_frames, "detected": float(track.detected.mean())}
         for name, model in models.items():
             t1 = time.perf_counter()
-            model.forecast(track, 1.0)  # the pipeline's forecast: the whole clip observed
+            model.forecast_track(track, 1.0)  # the pipeline's forecast: the whole clip observed
             forecast_s[name] += time.perf_counter() - t1
             entry[name] = score_clip(model, track)
         entry["landmarks+zero-velocity"] = score_clip_landmarks(track)
@@ -298,18 +320,18 @@ def run_video_bench(
         stride, max_windows: which test windows (every ``stride`` frames; at most ``max_windows``,
             evenly spread).
         with_clips, clip_names: score the real clips (all of ``$POSECAST_DATA/video``, or these names).
-        with_backend: include `posecast.video.backend_report.backend_report` (runs the backend on
+        with_backend: include `posecast.evaluation.protocols.video_backend.backend_report` (runs the backend on
             every clip again, about a minute).
         data_root: the data folder (default ``$POSECAST_DATA``).
         weights: ``{model: weight directory}`` instead of the shipped weights.
         sequences: body-17 test sequences at 25 fps instead of the CMU test subjects (tests).
     """
     from posecast.io.registry import atomic_output
+    from posecast.models import available, get, store
     from posecast.training.loop import git_commit
-    from posecast.video.models import get, with_weights
 
-    names = models if models is not None else with_weights()
-    loaded = {n: get(n, (weights or {}).get(n)) for n in names}
+    names = models if models is not None else [m.name for m in available("video") if store.variants(m.name)]
+    loaded = {n: get(n, weights=(weights or {}).get(n)) for n in names}
     t0 = time.perf_counter()
     batch = test_windows(stride, 0, max_windows, sequences)
     result: dict[str, Any] = {
@@ -341,7 +363,7 @@ def run_video_bench(
     result["backend"] = {"skipped": "not requested"}
     if paths and with_backend:
         try:
-            from posecast.video.backend_report import backend_report
+            from posecast.evaluation.protocols.video_backend import backend_report
 
             result["backend"] = backend_report(data_root or _data_root(), [p.name for p in paths])
         except ImportError as exc:
@@ -353,7 +375,7 @@ def run_video_bench(
 
 
 def _data_root() -> Path | None:
-    from posecast.data import data_root
+    from posecast.datasets.paths import data_root
 
     return data_root()
 
@@ -425,3 +447,68 @@ def markdown(result: dict[str, Any]) -> str:
             f"{result.get('load_average_1min', float('nan')):.1f} on {os.cpu_count()} cores.",
         ]
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------- model cards
+def model_benchmark(model: Any, stride: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Model-card numbers on the projected CMU test subjects with the protocol of
+    `run_video_bench` (75-frame windows every ``stride`` frames of subjects 02 and 08 at 25 fps,
+    filmed by seeded random virtual cameras with detector noise; 3D pelvis-centred, camera-aligned,
+    mm, mean over the 17 joints): observing 50 frames (the bench protocol) and observing the last 25
+    of them (1 s, the training setting), each forecasting 25 frames, and zero velocity from the
+    model's own last estimated frame."""
+    batch = test_windows(stride=stride, seed=seed)
+    truth = batch.points
+    out: dict[str, Any] = {
+        "protocol": {
+            "data": "CMU BVH test subjects 02 and 08, body-17, 25 fps, filmed by virtual cameras "
+            f"(posecast.video.cameras.film, default noise, seed {seed})",
+            "windows": int(len(batch)),
+            "window_stride_frames": stride,
+            "units": "mm, pelvis-centred, camera-aligned, mean over 17 joints; forecast errors at horizon",
+        }
+    }
+    for observe in (OBSERVE, 25):
+        lo = OBSERVE - observe
+        t0 = time.perf_counter()
+        pred = model.predict(batch.keypoints[:, lo:OBSERVE], batch.visibility[:, lo:OBSERVE], FUTURE)
+        sec = time.perf_counter() - t0
+        gt = truth[:, lo:]
+        res = score_windows(pred.past, pred.future, gt)
+        res["seconds_per_window"] = sec / len(batch)
+        out[f"observe_{observe}"] = {
+            model.name: res,
+            f"{model.name}+zero-velocity": score_windows(pred.past, np.repeat(pred.past[:, -1:], FUTURE, axis=1), gt),
+        }
+    return out
+
+
+def single_frame_benchmark(model: Any, stride: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Model-card numbers of HMMR on the projected CMU test subjects (`model_benchmark` for video input)
+    plus the **single-frame** protocol: from the keypoints of frame 50 of each test
+    window alone, MPJPE (mm) of the hallucinated / predicted pose at every offset ``-K … +K`` frames
+    against the truth at that frame, PA-MPJPE of the current pose, and the *static* baseline (the
+    current estimate held at every offset)."""
+    from posecast.evaluation.metrics import mpjpe, pa_mpjpe
+
+    out = model_benchmark(model, stride=stride, seed=seed)
+    batch = test_windows(stride=stride, seed=seed)
+    t = OBSERVE - 1
+    k, kf = model.past_frames, model.future_frames
+    pred = model.single(batch.keypoints[:, t : t + 1], batch.visibility[:, t : t + 1], kf)
+    seq = np.concatenate([pred.past, pred.future], axis=1)  # frames t - K ... t + K
+    truth = batch.points[:, t - k : t + kf + 1]
+    static = np.repeat(pred.past[:, -1:], k + kf + 1, axis=1)
+    offsets = range(-k, kf + 1)
+    ms = [f"{round(1000 * o / model.fps):+d}" for o in offsets]
+    err = mpjpe(seq, truth).mean(0) * 1000
+    err_static = mpjpe(static, truth).mean(0) * 1000
+    out["single_frame"] = {
+        "protocol": "frame 50 of each test window alone; offsets in ms from it (25 fps); mm, pelvis-centred, "
+        "camera-aligned, mean over 17 joints",
+        "current_mpjpe_mm": float(err[k]),
+        "current_pa_mpjpe_mm": float(pa_mpjpe(pred.past[:, -1], batch.points[:, t]).mean() * 1000),
+        "mpjpe_mm": dict(zip(ms, map(float, err), strict=True)),
+        "static_mpjpe_mm": dict(zip(ms, map(float, err_static), strict=True)),
+    }
+    return out

@@ -1,4 +1,5 @@
-"""Benchmark of characteristic key-pose forecasting (`posecast bench keyposes`).
+"""Benchmark of characteristic key-pose forecasting (`posecast bench keyposes`; moved from
+``posecast.keyposes.bench``). Data: the CMU BVH subject split of `posecast.datasets.cmu_bvh`.
 
 Protocol (Diller et al., CVPR 2022, Sec. 6, on our data):
 
@@ -543,10 +544,10 @@ REGRESSION_VARIANT = "cmu-bvh-regression"
 
 def evaluation_data(max_keys: int | None = None, history: int = 50) -> BenchData:
     """The evaluation inputs of the CMU BVH test subjects (02, 08): five start points per key pose."""
+    from posecast.datasets.cmu_bvh import TEST_SUBJECTS
     from posecast.keyposes.dataset import cmu_bvh_motions_native
-    from posecast.training.data import CMU_BVH_TEST_SUBJECTS
 
-    motions, _ = cmu_bvh_motions_native(CMU_BVH_TEST_SUBJECTS)
+    motions, _ = cmu_bvh_motions_native(TEST_SUBJECTS)
     return bench_data(motions, history=history, max_keys=max_keys, starts="evaluation")
 
 
@@ -555,16 +556,17 @@ def default_components(
 ) -> dict[str, Any]:
     """Everything `run_bench` needs besides the data, from the CMU BVH training subjects and the shipped
     weights: ``net``, ``classifier``, ``mean_keypose``, ``regression``, ``sequence`` (selector trained here)."""
+    from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS
     from posecast.keyposes.classifier import load_classifier
     from posecast.keyposes.dataset import cmu_bvh_motions_native
     from posecast.keyposes.model import load_charpose
-    from posecast.models.neural import WEIGHTS_DIR, load_pretrained
-    from posecast.training.data import CMU_BVH_TRAIN_SUBJECTS
+    from posecast.models import store
+    from posecast.models.neural import load_pretrained
 
     cfg = net.config
-    motions, _ = cmu_bvh_motions_native(CMU_BVH_TRAIN_SUBJECTS)
+    motions, _ = cmu_bvh_motions_native(TRAIN_SUBJECTS)
     train_mean = build_pairs(motions, fps=cfg.fps, observed=cfg.observed, starts="evaluation")
-    regression = load_charpose(regression_weights or WEIGHTS_DIR / "charpose" / REGRESSION_VARIANT)
+    regression = load_charpose(regression_weights or store.shipped("charpose", REGRESSION_VARIANT))
     forecaster = load_pretrained(sequence_model, "cmu-bvh")
     sel_train = bench_data(
         motions,

@@ -1,5 +1,9 @@
 """How good and how fast the pose backend is on the shared clips (``$POSECAST_DATA/video``).
 
+A protocol, not part of the pipeline (moved from ``posecast.video.backend_report``): it measures the
+backend of `posecast.video.backend` against fixed reference data on a fixed set of clips and reports
+the numbers with the protocol that produced them, like every module of `posecast.evaluation.protocols`.
+
 Measured per clip, with the MediaPipe backend (full model, ``smooth_landmarks=False``):
 
 - detection rate in video mode (the tracker carries the pose from frame to frame) and in static mode

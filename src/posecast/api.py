@@ -1,0 +1,136 @@
+"""``posecast.forecast``: one call from a source (a motion file, a `Motion`, a video, an image or a
+pose track) to a `Forecast`, with the model the registry names for that kind of input by default.
+
+The CLI's ``posecast forecast`` is this call plus the writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from posecast.errors import ModelError, PosecastError, ValueRangeError
+from posecast.motion import Forecast, Motion
+
+#: model kinds that can read each input kind
+READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
+
+
+def input_kind(source: Any) -> str:
+    """``"motion"``, ``"video"`` or ``"image"``: what ``source`` is (a path by its suffix)."""
+    from posecast.video.track import PoseTrack
+
+    if isinstance(source, Motion):
+        return "motion"
+    if isinstance(source, PoseTrack):
+        return "image" if source.num_frames == 1 else "video"
+    if isinstance(source, str | Path):
+        from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+        suffix = Path(source).suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
+            return "video"
+        if suffix in IMAGE_SUFFIXES:
+            return "image"
+        return "motion"
+    raise ValueRangeError(f"cannot forecast from a {type(source).__name__}: give a path, a Motion or a PoseTrack")
+
+
+def resolve_model(kind: str, model: str | None) -> str:
+    """The model to use on an input of ``kind``: ``model`` if it can read it, else the registry's default."""
+    from posecast.models import default_model, info
+
+    if model is None:
+        found = default_model(kind)
+        if found is None:
+            raise ModelError(f"no default model for {kind} inputs; name one (see `posecast models`)")
+        return found.name
+    entry = info(model)
+    if entry.kind not in READERS[kind]:
+        raise ModelError(
+            f"model {model!r} is a {entry.kind} model and cannot forecast from a {kind}; "
+            f"use a {' or '.join(READERS[kind])} model (see `posecast models`)"
+        )
+    return model
+
+
+def load_motion(path: str | Path, skeleton: str | None = None, fps: float | None = None) -> Motion:
+    """A motion file (``skeleton`` / ``fps`` for files that hold only numbers); a forecast file is refused."""
+    from posecast.io import load
+
+    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
+    obj = load(path, **options)
+    if not isinstance(obj, Motion):
+        raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))
+    return obj
+
+
+def fit_motions(folder: str | Path) -> list[Motion]:
+    """Every motion file under ``folder`` (for models that must be fitted on training motions)."""
+    from posecast.io import formats, load
+
+    suffixes = {s for f in formats() for s in f.suffixes}
+    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not paths:
+        raise ValueRangeError(f"{folder}: no motion files found")
+    return [load(p) for p in paths]
+
+
+def forecast(
+    source: str | Path | Motion | Any,
+    model: str | None = None,
+    seconds: float | None = None,
+    frames: int | None = None,
+    samples: int | None = None,
+    at: float | None = None,
+    weights: str | Path | None = None,
+    fit_data: str | Path | Sequence[Motion] | None = None,
+    skeleton: str | None = None,
+    fps: float | None = None,
+) -> Forecast:
+    """Forecast the future of ``source`` and return it as a `Forecast`.
+
+    Args:
+        source: a motion file, a `Motion`, a video or image file, or a `PoseTrack`.
+        model: a registry name (default: the registry's default for the kind of input).
+        seconds / frames: how far to forecast (default one second); key-pose models take neither.
+        samples: hypotheses (default 1; key-pose models default to 10).
+        at: forecast from this time (seconds) of the source instead of its end; for motions, the true
+            frames after it become the forecast's ``ground_truth`` when the motion has them.
+        weights: a training run, a weights folder or a shipped ``NAME[/VARIANT]`` instead of the
+            model's shipped weights.
+        fit_data: training motions (a folder or a list) for models that must be fitted first.
+        skeleton / fps: for motion files that hold only numbers (``.npy``).
+    """
+    from posecast.models import get, info, resolve_frames
+
+    kind = input_kind(source)
+    name = resolve_model(kind, model)
+    entry = info(name)
+    forecaster = get(name, weights=weights)
+    if kind != "motion":
+        if at is not None and isinstance(source, str | Path):
+            from posecast.video.models.base import extract_track
+
+            source = extract_track(Path(source), max_time=at)
+        return forecaster.forecast(source, frames=frames, seconds=seconds, samples=samples or 1)
+    motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps)
+    if entry.kind == "keypose":
+        if frames is not None or seconds is not None:
+            raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
+        return forecaster.forecast(motion, samples=samples or 10, at=at)
+    if entry.needs_fit:
+        if fit_data is None:
+            raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")
+        motions = fit_motions(fit_data) if isinstance(fit_data, str | Path) else list(fit_data)
+        forecaster.fit(motions, fps=motion.fps)
+    n = resolve_frames(motion.fps, frames, 1.0 if frames is None and seconds is None else seconds)
+    history, truth = motion, None
+    if at is not None:
+        if not 0 < at <= motion.duration:
+            raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
+        history = motion.seconds(0, at + 0.5 / motion.fps)
+        rest = motion.positions[history.num_frames : history.num_frames + n]
+        truth = rest if rest.shape[0] == n else None
+    return forecaster.forecast(history, frames=n, samples=samples or 1, ground_truth=truth)

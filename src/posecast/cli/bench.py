@@ -1,0 +1,264 @@
+"""``posecast bench ...``: the benchmarks, each with its protocol spelled out.
+
+Models come from the registry (`posecast.models`); what a model needs (training motions to fit, a
+history with rotations) is read from its entry. Each command imports its protocol module in one place
+(the first lines of its body), so a protocol that moves is repointed there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from posecast.cli.common import (
+    JsonOpt,
+    ModelListOpt,
+    ModelsOpt,
+    WeightsOpt,
+    bench_models,
+    check_output_dirs,
+    console,
+    err_console,
+    load_model,
+    model_entry,
+    write_json,
+    write_text,
+)
+from posecast.errors import ModelError, ValueRangeError
+
+app = typer.Typer(help="Benchmarks with their protocols spelled out.", no_args_is_help=True)
+
+
+def progress_bar(label: str):
+    """A transient progress bar on stderr and its ``tick(description, done, total)`` callback."""
+    from rich.progress import Progress
+
+    progress = Progress(console=err_console, transient=True)
+    task = progress.add_task(label, total=None)
+
+    def tick(description: str, done: int, total: int) -> None:
+        progress.update(task, description=description, completed=done, total=total)
+
+    return progress, task, tick
+
+
+# ------------------------------------------------------------------------------ motion models
+@app.command("cmu-mocap")
+def bench_cmu_mocap(
+    model: Annotated[str, typer.Option(help="Model name.")] = "zero-velocity",
+    protocol: Annotated[str, typer.Option(help="ltd8 (8 windows per file, LTD seed) or all (every window).")] = "ltd8",
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+) -> None:
+    """CMU-Mocap benchmark (Li et al. 2018 split), exactly as LTD / MSR-GCN / PGBIG evaluate it."""
+    from posecast.datasets.cmu_mocap import SKELETON, training_sequences
+    from posecast.evaluation.protocols import cmu_mocap
+    from posecast.evaluation.report import print_benchmark
+
+    if protocol not in cmu_mocap.PROTOCOLS:
+        raise ValueRangeError(f"unknown protocol {protocol!r}; use one of {', '.join(cmu_mocap.PROTOCOLS)}")
+    check_output_dirs(json_path)
+    entry, forecaster = load_model(model, weights, kinds=("motion",))
+    if entry.needs_fit:
+        forecaster.fit(training_sequences(), fps=cmu_mocap.FPS, skeleton=SKELETON)
+    progress, _, tick = progress_bar("windows")
+    with progress:
+        if "rotations" in entry.inputs:  # reads the windows' rotations, not positions
+            result = cmu_mocap.evaluate_rotations(forecaster, protocol)
+            result.model = model
+        else:
+            result = cmu_mocap.evaluate(forecaster, protocol, model_name=model, progress=tick)
+    d = result.to_dict()
+    print_benchmark(d, console, unit=" ms")
+    write_json(d, json_path)
+
+
+@app.command("cmu-bvh")
+def bench_cmu_bvh(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+) -> None:
+    """Raw CMU BVH test subjects 02 and 08: 2 s observed, 1 s forecast, real millimetres, global and root-relative."""
+    from posecast.evaluation.protocols import cmu_bvh
+
+    forecasters, _ = bench_models(model, models, weights, json_path)
+    sequences = cmu_bvh.load_sequences()
+    forecasters = cmu_bvh.prepare_models(forecasters)
+    progress, _, tick = progress_bar("windows")
+    with progress:
+        result = cmu_bvh.evaluate(forecasters, sequences, progress=tick)
+    cmu_bvh.print_result(result, console)
+    write_json(result, json_path)
+
+
+@app.command("long-horizon")
+def bench_long_horizon(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    seconds: Annotated[float, typer.Option(help="Whole seconds to roll out (1 to 120).")] = 20,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+    train_reference: Annotated[
+        bool, typer.Option(help="Also score the training subjects' 1-s clips against the test data (a reference row).")
+    ] = True,
+) -> None:
+    """Long rollouts (ST-Transformer supplement H): power-spectrum entropy / KLD and joint speed per second."""
+    from posecast.evaluation.protocols import cmu_bvh, long_horizon
+
+    n_seconds = long_horizon.check_seconds(seconds)
+    forecasters, entries = bench_models(model, models, weights, json_path)
+    sequences = cmu_bvh.load_sequences()
+    needs_train = train_reference or any(e.needs_fit for e in entries.values())
+    train = [s.positions for s in cmu_bvh.load_sequences(cmu_bvh.TRAIN_SUBJECTS)] if needs_train else None
+    forecasters = cmu_bvh.prepare_models(forecasters, train)
+    progress, _, tick = progress_bar("seeds")
+    with progress:
+        result = long_horizon.evaluate(
+            forecasters, n_seconds, sequences, train if train_reference else None, progress=tick
+        )
+    long_horizon.print_result(result, console)
+    write_json(result, json_path)
+
+
+@app.command("speed")
+def bench_speed(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+    batch: Annotated[int, typer.Option(help="Batch size of the throughput run.")] = 256,
+    min_seconds: Annotated[float, typer.Option(help="Least time spent on each latency measurement (s).")] = 2.0,
+) -> None:
+    """CPU speed: batch-1 latency of a 1 s forecast on one thread (median, p90), batch throughput, parameters."""
+    from posecast.evaluation import speed
+    from posecast.evaluation.protocols import cmu_bvh
+
+    if batch < 1:
+        raise ValueRangeError(f"--batch must be positive, got {batch}")
+    if not min_seconds >= 0:
+        raise ValueRangeError(f"--min-seconds must be zero or more, got {min_seconds}")
+    forecasters, entries = bench_models(model, models, weights, json_path)
+    if any(e.needs_fit for e in entries.values()):
+        forecasters = cmu_bvh.prepare_models(forecasters)  # fitted as in the cmu-bvh protocol
+    progress, task, _ = progress_bar("timing")
+    with progress:
+        result = speed.evaluate(
+            forecasters,
+            min_seconds=min_seconds,
+            batch=batch,
+            progress=lambda name: progress.update(task, description=f"timing {name}"),
+        )
+    speed.print_result(result, console)
+    write_json(result, json_path)
+
+
+# ------------------------------------------------------------------------------- video models
+def print_tables(result: dict[str, Any]) -> None:
+    """Print a result dict: lists of flat dicts become tables, the rest ``key: value`` lines."""
+    from rich.table import Table
+
+    def show(name: str, value: Any) -> None:
+        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            cols = list(dict.fromkeys(k for r in value for k in r if not isinstance(r[k], dict | list)))
+            table = Table(title=name, title_justify="left")
+            for c in cols:
+                table.add_column(str(c), justify="left" if isinstance(value[0].get(c), str) else "right")
+            for r in value:
+                table.add_row(*(fmt(r.get(c)) for c in cols))
+            console.print(table)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                show(f"{name}.{k}" if name else str(k), v)
+        else:
+            console.print(f"[bold]{name}[/bold]: {value}", highlight=False)
+
+    show("", result)
+
+
+def fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e-2 and v != 0 else f"{v:.2f}"
+    return str(v)
+
+
+@app.command("video")
+def bench_video(
+    model: Annotated[list[str] | None, typer.Option("--model", help="Video model name (repeatable).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+) -> None:
+    """Video forecasting benchmark: the video models on the shared clips and the virtual-camera test data."""
+    check_output_dirs(json_path)
+    for name in model or []:
+        model_entry(name, kinds=("video",))
+    try:
+        from posecast.evaluation.protocols.video import run_video_bench
+    except ImportError as exc:
+        raise ModelError(f"the video benchmark is not available ({exc})") from exc
+    result = run_video_bench(model or None, json_path)
+    print_tables(result)
+    if json_path is not None:
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+@app.command("video-backend")
+def bench_video_backend(
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report as JSON.")] = None,
+    md: Annotated[Path | None, typer.Option(help="Write the report as a markdown table with its protocol.")] = None,
+) -> None:
+    """Pose backend on the shared clips: agreement with Google's reference, detection, bone stability, speed."""
+    from posecast.datasets import dataset_dir
+    from posecast.evaluation.protocols.video_backend import backend_report, write_report
+
+    check_output_dirs(json_path, md)
+    report = backend_report(dataset_dir("video").parent)
+    print_tables({"clips": report["clips"], "reference": report["reference"]})
+    for p in write_report(report, json_path, md):
+        console.print(f"wrote {p}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- key-pose models
+@app.command("keyposes")
+def bench_keyposes(
+    model: Annotated[str, typer.Option(help="Key-pose model (see `posecast models`).")] = "charpose",
+    json_path: JsonOpt = None,
+    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Write the table as markdown.")] = None,
+    weights: WeightsOpt = None,
+    regression_weights: Annotated[
+        Path | None, typer.Option(help="Regression-head weights (default: the shipped cmu-bvh-regression).")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Hypotheses drawn per input (best-of-10 uses the first 10).")] = 50,
+    max_keys: Annotated[int | None, typer.Option(help="Only the first N test key poses (quick runs).")] = None,
+    ablations: Annotated[bool, typer.Option(help="Also evaluate the ablations.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+) -> None:
+    """Key-pose forecasting on CMU BVH test subjects 02, 08: best-of-10/50 MPJPE, diversity, bone lengths, quality."""
+    from posecast.evaluation.protocols import keyposes as bench
+
+    check_output_dirs(json_path, markdown_path)
+    if samples < 50:
+        raise ValueRangeError(f"--samples must be at least 50 (best-of-50), got {samples}")
+    _, forecaster = load_model(model, weights, kinds=("keypose",))
+    progress, task, tick = progress_bar("loading")
+    with progress:
+        components = bench.default_components(forecaster.net, regression_weights=regression_weights, seed=seed)
+        progress.update(task, description="test data")
+        data = bench.evaluation_data(max_keys=max_keys)
+        result = bench.run_bench(
+            data, samples=samples, seed=seed, model_name=model, ablations=ablations, progress=tick, **components
+        )
+    md = bench.markdown(result)
+    console.print(md, highlight=False, markup=False)
+    write_json(result, json_path)
+    if markdown_path is not None:
+        write_text(md, markdown_path)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``bench`` group to ``root``."""
+    root.add_typer(app, name="bench")

@@ -1,0 +1,178 @@
+"""What the command modules share: consoles, option types, output checks and writers, model loading.
+
+Every command module (`posecast.cli.files`, `...forecast`, `...bench` ...) imports this module and
+library code only, never `posecast.cli.app` nor another command module; `posecast.cli.app` builds the
+Typer app from them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from posecast.errors import ModelError, ValueRangeError
+
+console = Console()
+err_console = Console(stderr=True)
+
+MOTION_OUTPUTS = (".npz", ".json")
+RENDER_OUTPUTS = (".mp4", ".gif", ".html")
+
+# ------------------------------------------------------------------------------- option types
+SkeletonOpt = Annotated[str | None, typer.Option(help="Skeleton name for files that hold only numbers (.npy).")]
+FpsOpt = Annotated[float | None, typer.Option(help="Frame rate for files that hold only numbers (.npy).")]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Weights instead of the shipped ones: a training run directory (its best/ or last/ folder), a weights "
+        "folder, or shipped NAME or NAME/VARIANT."
+    ),
+]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")]
+ModelListOpt = Annotated[list[str] | None, typer.Option("--model", help="Model name (repeatable).")]
+ModelsOpt = Annotated[str | None, typer.Option("--models", help="Several models, comma-separated, side by side.")]
+
+
+# ------------------------------------------------------------------------------------ outputs
+def check_outputs(outs: list[Path], allowed: tuple[str, ...], required: bool = True) -> None:
+    """Fail before any work when an output cannot be written (suffix, missing directory) or, when
+    ``required``, when there is none."""
+    if not outs and required:
+        raise ValueRangeError("give at least one --out PATH")
+    for out in outs:
+        suffix = out.suffix.lower()
+        if suffix not in allowed:
+            raise ValueRangeError(f"{out}: cannot write {suffix or 'a file without suffix'}; use {', '.join(allowed)}")
+        if not out.parent.exists():
+            raise ValueRangeError(f"{out}: output directory {out.parent} does not exist")
+
+
+def check_output_dirs(*paths: Path | None) -> None:
+    """Fail before any work when the directory of an optional output (``--json``, ``--markdown``) is missing."""
+    for p in paths:
+        if p is not None and not p.parent.exists():
+            raise ValueRangeError(f"{p}: output directory does not exist")
+
+
+def write(obj: Any, out: Path, **render_options: Any) -> None:
+    """Write a motion or forecast: rendered for .mp4 / .gif / .html, saved otherwise (atomically)."""
+    from posecast.io import save
+
+    if out.suffix.lower() in RENDER_OUTPUTS:
+        from posecast.viz import render
+
+        render(obj, out, **render_options)
+    else:
+        save(obj, out)
+
+
+def write_text(text: str, out: Path) -> None:
+    """Write ``text`` to ``out`` atomically and say so."""
+    from posecast.io import atomic_output
+
+    with atomic_output(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}", highlight=False)
+
+
+def write_json(d: Any, json_path: Path | None) -> None:
+    """Write ``d`` as indented JSON to ``json_path`` (atomically) when one is given."""
+    if json_path is not None:
+        write_text(json.dumps(d, indent=1), json_path)
+
+
+# ------------------------------------------------------------------------------------- inputs
+def load_motion(path: Path, skeleton: str | None, fps: float | None):
+    """A motion file (a forecast file is a one-line error); see `posecast.api.load_motion`."""
+    from posecast.api import load_motion as api_load_motion
+
+    return api_load_motion(path, skeleton, fps)
+
+
+def media_kind(file: Path) -> str:
+    """``"video"`` or ``"image"`` by suffix; another suffix or a missing file is a one-line error."""
+    from posecast.errors import FormatError
+    from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    suffix = file.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+        raise FormatError(
+            f"not a video or image suffix {suffix or '(none)'}; use {', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)}", file
+        )
+    if not file.is_file():
+        raise FormatError("no such file", file)
+    return "image" if suffix in IMAGE_SUFFIXES else "video"
+
+
+# -------------------------------------------------------------------------------------- models
+def model_entry(name: str, weights: str | Path | None = None, kinds: tuple[str, ...] | None = None):
+    """The registry entry (`posecast.models.ModelInfo`) behind ``name``.
+
+    ``name`` is a registry name, or -- with ``weights`` -- a label of your choosing for those weights,
+    whose entry is the one their ``config.json`` names (its ``name``, else its network family).
+    ``kinds``: the model kinds the command takes (others are a one-line error).
+    """
+    from posecast.models import available, info, store
+
+    known = {m.name for m in available()}
+    if name in known or weights is None:
+        entry = info(name)  # an unknown name without weights: "unknown model ..." with the list
+    else:
+        folder = store.resolve(weights)
+        meta = store.read_config(folder)
+        cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        found = next((n for n in (meta.get("name"), cfg.get("net")) if isinstance(n, str) and n in known), None)
+        if found is None:
+            raise ModelError(
+                f"unknown model {name!r}, and the weights name no registered model; available: {', '.join(known)}",
+                folder,
+            )
+        entry = info(found)
+    if kinds is not None and entry.kind not in kinds:
+        raise ModelError(f"model {name!r} is a {entry.kind} model; this command takes {' or '.join(kinds)} models")
+    return entry
+
+
+def load_model(name: str, weights: str | Path | None = None, kinds: tuple[str, ...] | None = None):
+    """``(registry entry, model)``: ``name`` built through `posecast.models.get`, with ``weights`` (a run
+    directory, a weights folder or shipped ``NAME[/VARIANT]``) instead of its shipped weights when given."""
+    from posecast.models import get
+
+    entry = model_entry(name, weights, kinds)
+    return entry, get(entry.name, weights=weights)
+
+
+def bench_models(
+    model: list[str] | None,
+    models: str | None,
+    weights: str | None,
+    json_path: Path | None,
+    kinds: tuple[str, ...] = ("motion",),
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``({name: model}, {name: registry entry})`` for the bench commands that compare several models.
+
+    Names come from ``--model`` (repeatable) and ``--models a,b,c`` (default: zero-velocity);
+    ``--weights`` goes to the one name that is not a baseline (a registry name, or a label of your
+    choosing for those weights).
+    """
+    from posecast.models import available, get, info
+
+    names = list(dict.fromkeys([*(model or []), *(n.strip() for n in (models or "").split(",") if n.strip())]))
+    names = names or ["zero-velocity"]
+    check_output_dirs(json_path)
+    known = {m.name: m for m in available()}
+    learned = [n for n in names if n not in known or known[n].learned]
+    if weights is not None and len(learned) != 1:
+        raise ValueRangeError(
+            f"--weights goes with exactly one learned model, got {len(learned)} ({', '.join(learned) or 'none'})"
+        )
+    for n in names:
+        if n not in known and weights is None:
+            info(n)  # "unknown model ..." with the list
+    entries = {n: model_entry(n, weights if n in learned else None, kinds) for n in names}  # all checked first
+    forecasters = {n: get(entries[n].name, weights=weights if n in learned else None) for n in names}
+    return forecasters, entries

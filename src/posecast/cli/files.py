@@ -1,0 +1,94 @@
+"""``posecast info``, ``posecast formats`` and ``posecast render``: look at motion and forecast files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from posecast.cli.common import RENDER_OUTPUTS, FpsOpt, SkeletonOpt, check_outputs, console, write
+
+
+def info(
+    file: Annotated[Path, typer.Argument(help="A motion or forecast file.")],
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Describe a motion file: format, frames, rate, skeleton, extent."""
+    from posecast.io import detect_format, load
+    from posecast.motion import Forecast
+
+    fmt = detect_format(file)
+    options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
+    obj = load(file, **options)
+    d: dict[str, Any] = {
+        "file": str(file),
+        "format": fmt.name,
+        "skeleton": obj.skeleton.name,
+        "joints": obj.skeleton.num_joints,
+        "fps": obj.fps,
+    }
+    if isinstance(obj, Forecast):
+        d.update(
+            kind="forecast",
+            model=obj.model,
+            samples=obj.num_samples,
+            frames=obj.num_frames,
+            horizon_s=obj.horizon,
+            has_history=obj.history is not None,
+            has_ground_truth=obj.ground_truth is not None,
+        )
+    else:
+        pos = obj.positions
+        d.update(
+            kind="motion",
+            frames=obj.num_frames,
+            duration_s=round(obj.duration, 4),
+            has_rotations=obj.rotations is not None,
+            extent_m=[round(float(x), 3) for x in (pos.max(axis=(0, 1)) - pos.min(axis=(0, 1)))],
+            height_m=round(float(np.median(pos[..., 1].max(axis=1) - pos[..., 1].min(axis=1))), 3),
+            metadata={k: v for k, v in obj.metadata.items() if k != "source"},
+        )
+    if as_json:
+        console.print_json(json.dumps(d, default=str))
+        return
+    for k, v in d.items():
+        console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+
+
+def formats() -> None:
+    """List the file formats PoseCast reads and writes."""
+    from posecast.io import formats as all_formats
+
+    for f in all_formats():
+        mode = "read/write" if f.write else "read"
+        console.print(f"[bold]{f.name:12}[/bold] {', '.join(f.suffixes):18} {mode:10} {f.description}", highlight=False)
+
+
+def render(
+    file: Annotated[Path, typer.Argument(help="A motion or forecast file.")],
+    out: Annotated[list[Path] | None, typer.Option(help="Output: .mp4 .gif .html (repeatable).")] = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+) -> None:
+    """Render a motion or a saved forecast to video, GIF or an interactive HTML viewer."""
+    from posecast.io import load
+
+    outs = out or []
+    check_outputs(outs, RENDER_OUTPUTS)
+    options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
+    obj = load(file, **options)
+    for o in outs:
+        write(obj, o)
+        console.print(f"wrote {o}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``info``, ``formats`` and ``render`` to ``app``."""
+    app.command()(info)
+    app.command()(formats)
+    app.command()(render)

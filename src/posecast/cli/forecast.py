@@ -1,0 +1,305 @@
+"""``posecast forecast FILE``: `posecast.forecast` plus the writers.
+
+The model (``--model``, default: the registry's default for the kind of input) decides the outputs by
+its registry kind:
+
+* ``motion`` models: the `Forecast` as .npz / .json, or rendered as .mp4 / .gif / .html;
+* ``video`` models (a video or image in): .mp4 = the clip with the observed and forecast skeleton drawn
+  on it plus a 3D view (from ``metadata["track"]`` and ``metadata["video"]``); .npz / .json / .html /
+  .gif = the camera-aligned 3D forecast;
+* ``keypose`` models: K hypotheses of the next key pose with probabilities, as a table and .json /
+  .npz / .html documents; with ``--at`` the true next key pose (the first key pose mined from the
+  whole motion after the last observed frame) is scored against them.
+
+Outputs are checked before any work and written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from posecast.cli.common import (
+    MOTION_OUTPUTS,
+    RENDER_OUTPUTS,
+    FpsOpt,
+    SkeletonOpt,
+    WeightsOpt,
+    check_outputs,
+    console,
+    load_motion,
+    media_kind,
+    write,
+)
+from posecast.errors import ValueRangeError
+
+#: registry kind -> (outputs it can write, whether at least one --out is required)
+OUTPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "motion": (MOTION_OUTPUTS + RENDER_OUTPUTS, True),
+    "video": ((".mp4", ".npz", ".json", ".html", ".gif"), True),
+    "keypose": ((".json", ".npz", ".html"), False),
+}
+
+
+def forecast(
+    file: Annotated[Path, typer.Argument(help="The observed motion (or a video or image of a person).")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model name (see `posecast models`); default: the registry's default model for the kind of input "
+            "(motion, video or image), marked in `posecast models`."
+        ),
+    ] = None,
+    horizon: Annotated[float | None, typer.Option(help="Seconds to forecast (default 1).")] = None,
+    frames: Annotated[
+        int | None, typer.Option(help="Frames to forecast (instead of --horizon; video models: at their rate).")
+    ] = None,
+    samples: Annotated[int | None, typer.Option(help="Hypotheses to draw (default: 1; key-pose models: 10).")] = None,
+    at: Annotated[
+        float | None, typer.Option(help="Forecast from this time (s); later frames become ground truth.")
+    ] = None,
+    out: Annotated[
+        list[Path] | None,
+        typer.Option(help="Output (repeatable): .npz .json .mp4 .gif .html; key-pose models: .json .npz .html."),
+    ] = None,
+    train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
+    weights: WeightsOpt = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+) -> None:
+    """Forecast the future of a motion (or of the person in a video or image) and write it."""
+    import posecast
+    from posecast.api import input_kind, resolve_model
+    from posecast.models import info
+
+    outs = out or []
+    kind = input_kind(file)
+    name = resolve_model(kind, model)
+    entry = info(name)
+    allowed, required = OUTPUTS[entry.kind]
+    check_outputs(outs, allowed, required=required)
+    check_horizon(horizon, frames, samples)
+    if kind != "motion":
+        check_media(file, at)
+        fc = posecast.forecast(
+            file, model=name, seconds=horizon, frames=frames, samples=samples, at=at, weights=weights
+        )
+        write_video_forecast(fc, file, outs)
+        return
+    motion = load_motion(file, skeleton, fps)
+    fc = posecast.forecast(
+        motion,
+        model=name,
+        seconds=horizon,
+        frames=frames,
+        samples=samples,
+        at=at,
+        weights=weights,
+        fit_data=train_data,
+    )
+    if entry.kind == "keypose":
+        write_keypose_forecast(fc, file, motion, at, outs)
+        return
+    for o in outs:
+        write(fc, o)
+        console.print(f"wrote {o}", highlight=False)
+
+
+def check_horizon(horizon: float | None, frames: int | None, samples: int | None) -> None:
+    """One-line errors for impossible --horizon / --frames / --samples, before any work."""
+    if horizon is not None and frames is not None:
+        raise ValueRangeError("give exactly one of --horizon and --frames, not both")
+    if horizon is not None and not (np.isfinite(horizon) and horizon > 0):
+        raise ValueRangeError(f"impossible horizon {horizon!r} s (must be a positive number of seconds)")
+    if frames is not None and frames < 1:
+        raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
+    if samples is not None and samples < 1:
+        raise ValueRangeError(f"--samples must be at least 1, got {samples}")
+
+
+def check_media(file: Path, at: float | None) -> None:
+    """A video or image that exists; ``--at`` inside the clip (and not on an image) -- before the slow work."""
+    if media_kind(file) == "image":
+        if at is not None:
+            raise ValueRangeError("--at applies to videos, not to an image", file)
+        return
+    if at is not None:
+        from posecast.video.decode import probe_video
+
+        duration = probe_video(file).duration
+        if not 0 < at <= duration:
+            raise ValueRangeError(f"--at {at} s is outside the clip (0 to {duration:.2f} s)", file)
+
+
+# ------------------------------------------------------------------------------------- video
+def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
+    """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others)."""
+    track, video = fc.metadata["track"], fc.metadata["video"]
+    console.print(
+        f"{file.name}: observed {track.num_frames} frames ({track.duration:.2f} s), "
+        f"forecast {fc.num_frames} frames ({fc.horizon:.2f} s) with {fc.model}",
+        highlight=False,
+    )
+    plain = dataclasses.replace(fc, metadata={k: v for k, v in fc.metadata.items() if k not in ("track", "video")})
+    for o in outs:
+        if o.suffix.lower() == ".mp4":
+            from posecast.video.overlay import render_forecast_video
+
+            render_forecast_video(o, file, track, video)
+        else:
+            write(plain, o)
+        console.print(f"wrote {o}", highlight=False)
+
+
+# ----------------------------------------------------------------------------------- key pose
+def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
+    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, default
+    criterion) after the last observed frame of ``fc``, with each hypothesis' MPJPE to it
+    (root-relative, as scored); None when the motion has none after it."""
+    from posecast.keyposes import mine_keyposes
+
+    t_last = fc.metadata["last_observed_time_s"]
+    after = [k for k in mine_keyposes(motion) if k.time > t_last + 0.5 / fc.fps]
+    if not after:
+        return None
+    k = after[0]
+    pose = motion.positions[k.frame].astype(np.float64)
+    true_rel = pose - pose[:1]
+    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
+    return {
+        "frame": int(k.frame),
+        "time_s": float(k.time),
+        "seconds_after_last_observed": float(k.time - t_last),
+        "positions": pose,
+        "root_relative": true_rel,
+        "mpjpe_m": np.linalg.norm(rel - true_rel, axis=-1).mean(-1),
+    }
+
+
+def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON document of a key-pose forecast: hypotheses in world coordinates (placed at the last
+    observed root) and ``root_relative`` (the hip-centred frame the network predicts in, where the
+    predicted hip -- drawn from its heatmap like every joint -- lies near, not exactly at, the origin),
+    probabilities, skeleton, the observed window and the true key pose when known."""
+    window = fc.history.positions
+    world = fc.samples[:, 0]
+    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
+    skel = fc.skeleton
+    return {
+        "file": str(file),
+        "model": fc.model,
+        "weights": fc.metadata.get("weights"),
+        "skeleton": skel.name,
+        "joint_names": list(skel.joint_names),
+        "parents": list(skel.parents),
+        "fps": fc.fps,
+        "observed_frames": fc.history.num_frames,
+        "last_observed_time_s": fc.metadata["last_observed_time_s"],
+        "at_s": at,
+        "refined": bool(fc.metadata.get("refined")),
+        "temperature": fc.metadata.get("temperature"),
+        "observed": np.round(window, 6).tolist(),
+        "hypotheses": [
+            {
+                "probability": float(p),
+                "positions": np.round(w, 6).tolist(),
+                "root_relative": np.round(r, 6).tolist(),
+                **({"mpjpe_m": float(truth["mpjpe_m"][i])} if truth else {}),
+            }
+            for i, (p, w, r) in enumerate(zip(fc.probabilities, world, rel, strict=True))
+        ],
+        "true_keypose": None
+        if truth is None
+        else {
+            "frame": truth["frame"],
+            "time_s": truth["time_s"],
+            "seconds_after_last_observed": truth["seconds_after_last_observed"],
+            "positions": np.round(truth["positions"], 6).tolist(),
+            "root_relative": np.round(truth["root_relative"], 6).tolist(),
+            "best_of_k_mpjpe_m": float(truth["mpjpe_m"].min()),
+        },
+    }
+
+
+def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, outs: list[Path]) -> dict[str, Any]:
+    """Print the hypotheses table and write ``outs``: .json (`keypose_document`), .npz (its arrays) and
+    .html (the observed window, then every hypothesis and the true key pose, all at the last observed
+    root). Returns the JSON document."""
+    from rich.table import Table
+
+    truth = true_next_keypose(motion, fc) if at is not None else None
+    doc = keypose_document(fc, file, at, truth)
+    k = fc.num_samples
+    t_last = doc["last_observed_time_s"]
+    table = Table(
+        title=f"{file.name}: {k} key-pose hypotheses after t = {t_last:.2f} s ({fc.model})", title_justify="left"
+    )
+    for col in ("#", "probability", *(["MPJPE to true key pose (m)"] if truth else [])):
+        table.add_column(col, justify="right")
+    for i, h in enumerate(doc["hypotheses"]):
+        table.add_row(str(i + 1), f"{h['probability']:.3f}", *([f"{h['mpjpe_m']:.3f}"] if truth else []))
+    console.print(table)
+    if truth is not None:
+        console.print(
+            f"true next key pose: frame {truth['frame']} (t = {truth['time_s']:.2f} s); best of {k}: "
+            f"{doc['true_keypose']['best_of_k_mpjpe_m']:.3f} m",
+            highlight=False,
+        )
+    for out in outs:
+        write_keypose_output(doc, fc, truth, out)
+        console.print(f"wrote {out}", highlight=False)
+    return doc
+
+
+def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | None, out: Path) -> None:
+    from posecast.io import atomic_output
+
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        with atomic_output(out) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        return
+    if suffix == ".npz":
+        arrays = {
+            "observed": fc.history.positions.astype(np.float64),
+            "hypotheses": fc.samples[:, 0],
+            "hypotheses_root_relative": np.asarray(fc.metadata["root_relative"], dtype=np.float64),
+            "probabilities": fc.probabilities,
+            "joint_names": np.array(doc["joint_names"], dtype=str),
+            "parents": np.array(doc["parents"], dtype=np.int64),
+            "skeleton": np.array(doc["skeleton"], dtype=str),
+            "fps": np.array(doc["fps"], dtype=np.float64),
+            "last_observed_time_s": np.array(doc["last_observed_time_s"], dtype=np.float64),
+        }
+        if truth is not None:
+            arrays["true_keypose"] = truth["positions"]
+            arrays["true_keypose_root_relative"] = truth["root_relative"]
+            arrays["true_keypose_time_s"] = np.array(truth["time_s"], dtype=np.float64)
+        with atomic_output(out) as tmp:
+            with tmp.open("wb") as fh:
+                np.savez(fh, **arrays)
+        return
+    from posecast.viz import render
+
+    root = fc.history.positions[-1, 0]
+    shown = dataclasses.replace(
+        fc,
+        ground_truth=None if truth is None else (truth["root_relative"] + root)[None],
+        metadata={k: v for k, v in fc.metadata.items() if k != "root_relative"},
+    )
+    known = f"; green: true next key pose at t = {truth['time_s']:.2f} s" if truth else ""
+    title = (
+        f"{Path(doc['file']).name}: {fc.num_samples} key-pose hypotheses after t = {doc['last_observed_time_s']:.2f} s "
+        f"(opacity: probability){known}"
+    )
+    render(shown, out, title=title, max_samples=fc.num_samples)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``forecast`` to ``app``."""
+    app.command()(forecast)

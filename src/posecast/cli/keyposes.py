@@ -1,0 +1,109 @@
+"""``posecast keyposes FILE [--out PATH.{json,html,mp4,gif}]``: mine and list the key poses of a motion.
+
+(Forecasting the next key pose is ``posecast forecast FILE --model charpose``: `posecast.cli.forecast`;
+its benchmark is ``posecast bench keyposes``: `posecast.cli.bench`.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from posecast.cli.common import FpsOpt, SkeletonOpt, check_outputs, console, load_motion
+from posecast.errors import ValueRangeError
+
+KEYPOSE_OUTPUTS = (".json", ".html", ".mp4", ".gif")
+
+
+def keyposes(
+    file: Annotated[Path, typer.Argument(help="A motion file.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write .json (key poses with positions), or .html / .mp4 / .gif (rendered).")
+    ] = None,
+    skip_frames: Annotated[
+        int, typer.Option(help="Ignore this many frames at the start (1 for CMU BVH files: frame 0 is a T-pose).")
+    ] = 0,
+    smoothing: Annotated[float | None, typer.Option(help="Trajectory smoothing in seconds (default 0.05).")] = None,
+    min_separation: Annotated[
+        float | None, typer.Option(help="Minimum seconds between key poses (default 0.3).")
+    ] = None,
+    prominence: Annotated[
+        float | None, typer.Option(help="Metres the body must return after a key pose (default 0.05).")
+    ] = None,
+    reference: Annotated[
+        float | None, typer.Option(help="Width in seconds of the moving reference pose (default 0.75).")
+    ] = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+) -> None:
+    """Mine the characteristic key poses of a motion (moments of most articulation before returning)."""
+    from rich.table import Table
+
+    from posecast.keyposes import mine_keyposes
+
+    if out is not None:
+        check_outputs([out], KEYPOSE_OUTPUTS)
+    motion = load_motion(file, skeleton, fps)
+    if not 0 <= skip_frames < motion.num_frames:
+        raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
+    options = {
+        k: v
+        for k, v in (
+            ("smoothing_s", smoothing),
+            ("min_separation_s", min_separation),
+            ("prominence", prominence),
+            ("reference_s", reference),
+        )
+        if v is not None
+    }
+    clip = motion.frames(skip_frames)
+    found = mine_keyposes(clip, **options)
+    table = Table(title=f"{file.name}: {len(found)} key poses", title_justify="left")
+    for col in ("frame", "time (s)", "score (m)", "driven by"):
+        table.add_column(col, justify="left" if col == "driven by" else "right")
+    for k in found:
+        table.add_row(
+            str(k.frame + skip_frames),
+            f"{(k.frame + skip_frames) / motion.fps:.3f}",
+            f"{k.score:.3f}",
+            ", ".join(k.joint_names),
+        )
+    console.print(table)
+    if out is None:
+        return
+    if out.suffix.lower() == ".json":
+        from posecast.io import atomic_output
+
+        doc = {
+            "file": str(file),
+            "fps": motion.fps,
+            "skeleton": motion.skeleton.name,
+            "joint_names": list(motion.skeleton.joint_names),
+            "skipped_frames": skip_frames,
+            "options": options,
+            "keyposes": [
+                {
+                    **k.to_dict(),
+                    "frame": k.frame + skip_frames,
+                    "time_s": (k.frame + skip_frames) / motion.fps,
+                    "positions": np.round(clip.positions[k.frame], 6).tolist(),
+                }
+                for k in found
+            ],
+        }
+        with atomic_output(out) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    else:
+        from posecast.keyposes.render import render_keyposes
+
+        render_keyposes(clip, found, out)
+    console.print(f"wrote {out}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``keyposes`` to ``app``."""
+    app.command(name="keyposes")(keyposes)

@@ -1,0 +1,113 @@
+"""Training data by name: the CMU-Mocap benchmark training files (``cmu-mocap``, optionally with CMU BVH
+subjects replayed on the benchmark skeleton: ``cmu-mocap+bvh``), the raw CMU BVH training subjects
+(``cmu-bvh[:layout]``), or any folder of motion files. Validation is carved from the end of each
+training sequence (`posecast.datasets.windows.split_sequences`); test data is never touched here.
+
+The data sets themselves (files, splits, loaders) are `posecast.datasets.cmu_mocap` and
+`posecast.datasets.cmu_bvh`; `describe` records the files and their hashes for the run artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, TRAIN_SUBJECTS, cmu_bvh_as_benchmark, cmu_bvh_motions
+from posecast.datasets.cmu_mocap import cmu_mocap_sequences
+from posecast.datasets.windows import split_sequences
+from posecast.errors import DataNotFoundError, SkeletonError, ValueRangeError
+from posecast.skeletons.base import Skeleton
+
+
+@dataclass
+class TrainingData:
+    """Sequences ``(N_i, J, 3)`` in metres at ``fps`` on ``skeleton``, split into train / validation."""
+
+    skeleton: Skeleton
+    fps: float
+    train: list[np.ndarray]
+    val: list[np.ndarray]
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe(source: str, paths: list[Path], root: Path | None, **extra: Any) -> dict[str, Any]:
+    """A data description for a run artifact: ``{"source", "files": {path relative to root: sha256}, **extra}``."""
+    rel = [str(p.relative_to(root)) if root else str(p) for p in paths]
+    return {"source": source, "files": dict(zip(rel, (sha256(p) for p in paths), strict=True)), **extra}
+
+
+def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
+    """Every motion file under ``folder`` (any format `posecast.io` reads), resampled to ``fps`` (default:
+    the first file's rate): ``(motions, files)``."""
+    from posecast.io import formats, load
+
+    suffixes = {s for f in formats() for s in f.suffixes}
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not paths:
+        raise DataNotFoundError("no motion files found", folder)
+    motions = [load(p) for p in paths]
+    fps = fps or motions[0].fps
+    return [m.resample(fps) for m in motions], paths
+
+
+def load_training_data(
+    source: str, fps: float | None = None, val_fraction: float = 0.1, min_frames: int = 35
+) -> TrainingData:
+    """Training data by name: ``"cmu-mocap"``, ``"cmu-mocap+bvh"``, ``"cmu-bvh"`` or a folder of motion files.
+
+    ``"cmu-mocap+bvh"``: the benchmark training files plus `cmu_bvh_as_benchmark` (CMU BVH subjects
+    `CMU_MOCAP_EXTRA_SUBJECTS` replayed on the benchmark skeleton), all of the extra files in the
+    training part; validation is carved from the benchmark files only, so it is the same as with
+    ``"cmu-mocap"``.
+    """
+    from posecast import skeletons
+
+    if source in ("cmu-mocap", "cmu-mocap+bvh"):
+        if fps not in (None, 60.0):
+            raise ValueRangeError("cmu-mocap training data is at 60 Hz (the benchmark's rate)")
+        seqs, paths, root = cmu_mocap_sequences("train")
+        train, val = split_sequences(seqs, val_fraction, min_frames)
+        desc = describe("cmu-mocap", paths, root, frame="body (benchmark FK)", fps=60.0)
+        if source == "cmu-mocap+bvh":
+            extra, extra_paths, extra_root = cmu_bvh_as_benchmark()
+            train += [s for s in extra if s.shape[0] >= min_frames]
+            more = describe("cmu-bvh", extra_paths, extra_root)
+            desc = {
+                **desc,
+                "source": source,
+                "files": {**desc["files"], **{f"cmu_bvh/{k}": v for k, v in more["files"].items()}},
+                "extra_subjects": list(CMU_MOCAP_EXTRA_SUBJECTS),
+                "validation": "carved from the benchmark files only",
+            }
+        return TrainingData(skeletons.get("cmu-mocap-38"), 60.0, train, val, desc)
+    if source.split(":")[0] == "cmu-bvh":  # "cmu-bvh" or "cmu-bvh:<layout>" (e.g. cmu-bvh:body-17)
+        layout = source.partition(":")[2] or "cmu-bvh-31"
+        fps = fps or 25.0
+        motions, paths, root = cmu_bvh_motions(TRAIN_SUBJECTS, fps)
+        seqs = [m.positions if layout == "cmu-bvh-31" else m.to_layout(layout).positions for m in motions]
+        train, val = split_sequences(seqs, val_fraction, min_frames)
+        desc = describe(source, paths, root, subjects=list(TRAIN_SUBJECTS), fps=fps, frame="global")
+        return TrainingData(skeletons.get(layout), fps, train, val, desc)
+    folder = Path(source)
+    if not folder.is_dir():
+        raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
+    motions, paths = folder_motions(folder, fps)
+    skel = motions[0].skeleton
+    for m, p in zip(motions, paths, strict=True):
+        if not m.skeleton.same_layout(skel):
+            raise SkeletonError(f"mixes skeletons {skel.name!r} and {m.skeleton.name!r}", p)
+    train, val = split_sequences([m.positions for m in motions], val_fraction, min_frames)
+    return TrainingData(skel, motions[0].fps, train, val, describe(str(folder), paths, folder, fps=motions[0].fps))

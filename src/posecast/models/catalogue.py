@@ -1,0 +1,102 @@
+"""Every model PoseCast ships, one registry entry each (`posecast.models.registry`).
+
+Adding a model is one `ModelInfo` here; its builder is a callable of this layer or a lazy
+``"module:function"`` path (video and key-pose models live in higher layers and load torch,
+MediaPipe... only when asked for).
+"""
+
+from __future__ import annotations
+
+from posecast.models import baselines, learned
+from posecast.models.registry import ModelInfo, register_model
+
+MOTION_IN = ("positions",)
+
+register_model(
+    ModelInfo(
+        "zero-velocity",
+        "motion",
+        "repeat the last observed pose",
+        baselines.ZeroVelocity,
+        learned=False,
+    )
+)
+register_model(
+    ModelInfo(
+        "constant-velocity",
+        "motion",
+        "extrapolate each joint with its last velocity",
+        baselines.ConstantVelocity,
+        learned=False,
+        default_for=("motion",),
+    )
+)
+register_model(
+    ModelInfo(
+        "nearest-neighbour",
+        "motion",
+        "continuation of the closest training window (PHD's baseline); needs training motions",
+        baselines.NearestNeighbour,
+        needs_fit=True,
+        learned=False,
+    )
+)
+for _name, _summary in learned.LEARNED.items():
+    register_model(ModelInfo(_name, "motion", _summary, learned.build))
+register_model(
+    ModelInfo(
+        learned.ROTATION_MODEL,
+        "motion",
+        "ST-Transformer rotation variant: joint rotation matrices in, SVD onto SO(3), FK out; "
+        "needs a history with rotations",
+        "posecast.models.st_transformer:build_rotation_variant",
+        inputs=("rotations",),
+    )
+)
+register_model(
+    ModelInfo(
+        "phd",
+        "video",
+        "PHD (Zhang et al. 2019): causal temporal encoder, latent autoregression",
+        "posecast.video.models:build",
+        inputs=("keypoints-2d",),
+        default_for=("video",),
+    )
+)
+register_model(
+    ModelInfo(
+        "posemonet",
+        "video",
+        "PoseMoNet: pose lifting + motion generation + refinement (Lie algebra)",
+        "posecast.video.models:build",
+        inputs=("keypoints-2d",),
+    )
+)
+register_model(
+    ModelInfo(
+        "hmmr",
+        "video",
+        "HMMR (Kanazawa et al. 2019): temporal encoder, past/future hallucinator; works from one image",
+        "posecast.video.models:build",
+        inputs=("keypoints-2d", "image"),
+        default_for=("image",),
+    )
+)
+register_model(
+    ModelInfo(
+        "charpose",
+        "keypose",
+        "next characteristic 3D pose: K hypotheses with probabilities (Diller et al. 2022)",
+        "posecast.keyposes.forecaster:build",
+        outputs=("key-pose", "hypotheses"),
+    )
+)
+register_model(
+    ModelInfo(
+        "keypose-classifier",
+        "classifier",
+        "action class of a pose (locomotion, playground, dance, basketball...): the key-pose quality score",
+        "posecast.keyposes.classifier:build",
+        outputs=("action-class",),
+    )
+)

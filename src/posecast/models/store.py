@@ -1,0 +1,187 @@
+"""The weights store: every shipped or trained set of weights, one folder each.
+
+A weights folder holds ``model.safetensors`` (the network's tensors), ``config.json`` (everything
+needed to rebuild the network, under ``"config"``, plus training facts) and, for shipped weights,
+``MODEL_CARD.md``. Shipped folders live in ``posecast/weights/<model>/<variant>/``.
+
+* `variants(name)` lists the shipped variants of a model; `default_variant(name)` applies the one
+  default rule: the only variant, else the one whose ``config.json`` says ``"default": true``, else the
+  first by name.
+* `resolve(spec)` turns what a user may type into a folder: a shipped ``NAME`` or ``NAME/VARIANT``, a
+  training run directory (its ``best/``, else ``last/``) or a weights folder.
+* `save_folder` writes a folder's files (each complete or not at all);
+  `load_folder` reads one back (no pickles: safetensors + JSON). Tensors may be stored as float16
+  (`save_folder(..., half=True)`, what the shipped weights use to keep the package small);
+  `load_folder` always returns float32 tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from posecast.errors import ModelError
+
+#: the shipped weights: ``WEIGHTS_DIR/<model>/<variant>/``
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "MODEL_CARD.md"
+
+
+def is_folder(path: Path) -> bool:
+    """True when ``path`` holds ``model.safetensors`` and ``config.json``."""
+    return (Path(path) / WEIGHTS_FILE).is_file() and (Path(path) / CONFIG_FILE).is_file()
+
+
+def variants(name: str) -> list[str]:
+    """Names of the shipped weight folders of model ``name`` (sorted)."""
+    root = WEIGHTS_DIR / name
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if is_folder(p))
+
+
+def default_variant(name: str) -> str | None:
+    """The variant used when none is named: the only one, else the one marked ``"default": true`` in its
+    ``config.json``, else the first by name; None when nothing is shipped."""
+    found = variants(name)
+    if len(found) <= 1:
+        return found[0] if found else None
+    marked = [v for v in found if read_config(WEIGHTS_DIR / name / v).get("default") is True]
+    return marked[0] if marked else found[0]
+
+
+def shipped(name: str, variant: str | None = None) -> Path:
+    """The shipped folder of ``name`` (``variant`` or the default one); a `ModelError` when missing."""
+    found = variants(name)
+    if not found:
+        raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
+    variant = variant or default_variant(name)
+    if variant not in found:
+        raise ModelError(f"model {name!r} has no weights {variant!r}; shipped: {', '.join(found)}")
+    return WEIGHTS_DIR / name / str(variant)
+
+
+def resolve(spec: str | Path) -> Path:
+    """A weights folder from a run directory (its ``best/``, else ``last/``), a weights folder, or a
+    shipped ``NAME`` / ``NAME/VARIANT``."""
+    path = Path(spec)
+    if path.is_dir():
+        for sub in ("best", "last"):
+            if is_folder(path / sub):
+                return path / sub
+        if is_folder(path):
+            return path
+        raise ModelError("no weights here (neither model.safetensors + config.json nor a run's best/ or last/)", path)
+    if path.is_file() and path.name == WEIGHTS_FILE and is_folder(path.parent):
+        return path.parent
+    name, _, variant = str(spec).partition("/")
+    if name and "/" not in variant and (WEIGHTS_DIR / name).is_dir():
+        return shipped(name, variant or None)
+    raise ModelError(
+        f"no weights {str(spec)!r}: not a run directory, a weights folder or a shipped NAME[/VARIANT]"
+    )
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    """The ``config.json`` of a weights folder."""
+    path = Path(directory) / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read the weights config: {exc}", path) from None
+    if not isinstance(data, dict):
+        raise ModelError("the weights config is not a JSON object", path)
+    return data
+
+
+def describe(name: str) -> list[dict[str, Any]]:
+    """The shipped variants of ``name`` as ``{"name", "skeleton", "fps", "default", "card"}`` dicts."""
+    default = default_variant(name)
+    out = []
+    for v in variants(name):
+        meta = read_config(WEIGHTS_DIR / name / v)
+        cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        skeleton = cfg.get("skeleton", meta.get("skeleton"))
+        out.append(
+            {
+                "name": v,
+                "skeleton": skeleton if isinstance(skeleton, str) else None,
+                "fps": cfg.get("fps", meta.get("fps")),
+                "default": v == default,
+                "card": f"weights/{name}/{v}/{CARD_FILE}",
+            }
+        )
+    return out
+
+
+def save_folder(
+    directory: Path,
+    state: dict[str, Any],
+    config: dict[str, Any],
+    card: str | None = None,
+    half: bool = False,
+    tensor_metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write ``state`` (name → tensor) as ``model.safetensors``, ``config`` as ``config.json`` and
+    ``card`` as ``MODEL_CARD.md`` into ``directory`` (other files there are left alone). Every file is
+    first written in full under a temporary name, then all are renamed into place, so an interrupted
+    write never leaves a truncated file. ``half``: store floating tensors as float16 (half the size;
+    `load_folder` returns float32)."""
+    import torch
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for k, v in state.items():
+        t = v.detach().cpu().contiguous()
+        if half and t.is_floating_point():
+            t = t.to(torch.float16)
+        tensors[k] = t
+    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
+    try:
+        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata=tensor_metadata)
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+        names = [WEIGHTS_FILE, CONFIG_FILE]
+        if card is not None:
+            (tmp / CARD_FILE).write_text(card)
+            names.append(CARD_FILE)
+        for name in names:
+            os.replace(tmp / name, directory / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def load_folder(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(state, config.json)`` of a weights folder; floating tensors as float32."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    if not is_folder(directory):
+        raise ModelError("no config.json / model.safetensors here", directory)
+    meta = read_config(directory)
+    try:
+        state = load_file(str(directory / WEIGHTS_FILE))
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"cannot read the weights: {exc}", directory / WEIGHTS_FILE) from None
+    state = {k: v.float() if v.is_floating_point() and v.dtype != torch.float32 else v for k, v in state.items()}
+    return state, meta
+
+
+def load_state(module: Any, state: dict[str, Any], where: Path, what: str = "the") -> None:
+    """``module.load_state_dict(state)`` with a mismatch reported as one `ModelError` naming ``where``
+    (and the model ``what``)."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError) as exc:
+        msg = f"weights do not match {what} model config: {exc}"
+        raise ModelError(msg.replace("\n", " "), where) from None
