@@ -197,15 +197,6 @@ def _safe_layer(module: str) -> int | None:
         return None
 
 
-#: training code still living in model / feature packages, moved into posecast.training next; this set
-#: may only shrink
-KNOWN_UPWARD = {
-    ("posecast.keyposes.train", "posecast.training.loop"),
-    ("posecast.models.st_transformer", "posecast.training.loop"),
-    ("posecast.video.train", "posecast.training.loop"),
-}
-
-
 def test_imports_only_go_down():
     edges = graph()
     bad = []
@@ -213,8 +204,6 @@ def test_imports_only_go_down():
         src = _safe_layer(module)
         for target, line in sorted(targets.items()):
             dst = _safe_layer(target)
-            if (module, target) in KNOWN_UPWARD:
-                continue
             if src is not None and dst is not None and dst > src:
                 where = f"{MODULES[module].relative_to(SRC)}:{line}"
                 bad.append(f"{where}: {module} (layer {src}) imports {target} (layer {dst})")

@@ -28,9 +28,9 @@ from posecast.keyposes.model import (
 )
 from posecast.keyposes.refine import RefineConfig, bone_length_error, interpolate_levels, refine_poses
 from posecast.keyposes.sampling import predict_keyposes, sample_hypotheses, sample_voxels
-from posecast.keyposes.train import CharPoseTrainConfig, load_train_config, train_charpose
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix
+from posecast.training.keyposes import CharPoseTrainConfig, load_train_config, train_charpose
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -263,7 +263,7 @@ def test_tiny_training_reduces_the_loss_and_writes_a_loadable_run(tmp_path):
     assert last["val_loss"] < first["val_loss"] and math.isfinite(last["val_mpjpe_m"])
     run = json.loads((out / "run.json").read_text())
     assert run["data"]["train_pairs"] == 8 and run["parameters"] > 0
-    for d in (out, out / "best"):
+    for d in (out / "last", out / "best"):
         net = load_charpose(d)
         hyp = predict_keyposes(net, torch.as_tensor(obs[:2]), samples=3)
         assert hyp.poses.shape == (2, 3, J, 3) and hyp.refined and bool(torch.isfinite(hyp.poses).all())
@@ -282,16 +282,21 @@ def test_training_can_continue_from_saved_weights(tmp_path):
     # lr 1e-9: AdamW moves every parameter by ~1e-9, so the continuation evaluates the loaded weights;
     # inference-only settings (temperature) may differ from the init's
     still = CharPoseTrainConfig(network=tiny(temperature=0.5), epochs=1, lr=1e-9, **kw)
-    cont = train_charpose(still, tmp_path / "b", train_pairs=(obs, tgt), val_pairs=(obs[:4], tgt[:4]), init=first)
-    fresh = train_charpose(still, tmp_path / "c", train_pairs=(obs, tgt), val_pairs=(obs[:4], tgt[:4]))
+    pairs = dict(train_pairs=(obs, tgt), val_pairs=(obs[:4], tgt[:4]))
+    init = str(first / "last")
+    cont = train_charpose(still.model_copy(update={"init": init}), tmp_path / "b", **pairs)
+    fresh = train_charpose(still, tmp_path / "c", **pairs)
     cont_loss = json.loads((cont / "metrics.jsonl").read_text())["val_loss"]
     fresh_loss = json.loads((fresh / "metrics.jsonl").read_text())["val_loss"]
     assert cont_loss == pytest.approx(trained, rel=1e-4)
     assert abs(fresh_loss - trained) > 1e-2
-    assert json.loads((cont / "run.json").read_text())["data"]["init"] == str(first)
+    assert json.loads((cont / "run.json").read_text())["data"]["init"] == init
+    other = CharPoseTrainConfig(network=tiny(feedforward=16), epochs=1, lr=1e-9, init=init, **kw)
     with pytest.raises(ModelError, match="init weights do not fit"):
-        other = CharPoseTrainConfig(network=tiny(feedforward=16), epochs=1, lr=1e-9, **kw)
-        train_charpose(other, tmp_path / "d", train_pairs=(obs, tgt), init=first)
+        train_charpose(other, tmp_path / "d", train_pairs=(obs, tgt))
+    with pytest.raises(ModelError, match="neither a run"):
+        train_charpose(still.model_copy(update={"init": str(tmp_path / "nowhere")}), tmp_path / "e", **pairs)
+    assert not (tmp_path / "e").exists()  # refused before anything is written
 
 
 def test_regression_ablation_trains_and_gives_identical_hypotheses():

@@ -21,11 +21,11 @@ from posecast.keyposes.classifier import (
     inception_score,
     load_classifier,
     save_classifier,
-    train_classifier,
 )
 from posecast.keyposes.model import CharPoseConfig, CharPoseNet, save_charpose
 from posecast.keyposes.refine import RefineConfig
 from posecast.synthetic import synthetic_walk
+from posecast.training.classifier import train_classifier
 
 SKEL = skeletons.get("cmu-bvh-31")
 J = SKEL.num_joints

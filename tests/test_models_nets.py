@@ -29,15 +29,15 @@ from posecast.models.st_transformer import (
     STTransformerRot,
     TemporalAttention,
     build_rotation_variant,
-    mirror_rotations,
     rotating_joints,
-    train_rotation_variant,
     training_loss,
 )
 from posecast.motion import Motion
 from posecast.synthetic import synthetic_walk
 from posecast.training import load_config, train
-from posecast.training.loop import default_loss, net_training_loss
+from posecast.training import rotation as rotation_training
+from posecast.training.motion import default_loss, net_training_loss
+from posecast.training.rotation import mirror_rotations
 
 NETS = ("st-transformer", "traj-gcn", "res-gru")
 SMALL = {
@@ -173,7 +173,10 @@ def test_st_transformer_loss_is_teacher_forced_next_frame_error():
     batch = torch.stack([walk[:7], walk[10:17]])  # windows of history + 1 frames: the sub-window is the window
     # an untrained network predicts zero velocity, so the loss is the mean frame-to-frame displacement
     expected = (batch[:, 1:] - batch[:, :-1]).norm(dim=-1).mean()
-    torch.testing.assert_close(training_loss(model, batch, cfg), expected)
+    torch.testing.assert_close(training_loss(model, batch, cfg.history), expected)
+    weights = torch.tensor([2.0] + [1.0] * (len(model.joints) - 1))  # per-joint weights scale each joint's error
+    weighted = ((batch[:, 1:] - batch[:, :-1]).norm(dim=-1) * weights).mean()
+    torch.testing.assert_close(training_loss(model, batch, cfg.history, weights), weighted)
     # `posecast train` picks it up through the network module's hook
     assert net_training_loss("st-transformer") is training_loss and net_training_loss("traj-gcn") is None
     torch.testing.assert_close(default_loss(model, batch, cfg), expected)
@@ -313,8 +316,9 @@ def _fake_benchmark(folder: Path) -> Path:
 
 def test_rotation_variant_trains_and_benchmarks_on_exp_maps(tmp_path):
     data = _fake_benchmark(tmp_path / "bench")
-    cfg = load_config(
+    cfg = rotation_training.load_config(
         Path(posecast.__file__).parent / "configs" / "st-transformer-rot" / "cmu-mocap.yaml",
+        data=str(data),
         params={**SMALL["st-transformer"], "rotation_loss": 0.1},
         epochs=3,
         batch_size=32,
@@ -324,7 +328,7 @@ def test_rotation_variant_trains_and_benchmarks_on_exp_maps(tmp_path):
         threads=1,
         val_fraction=0.25,
     )
-    run = train_rotation_variant(cfg, tmp_path / "run", data_dir=data)
+    run = rotation_training.train(cfg, tmp_path / "run")
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and rows[-1]["train_loss"] < rows[0]["train_loss"] and "val_mpjpe_mm" in rows[0]
     model = STTransformerRot.load(run / "best")

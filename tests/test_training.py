@@ -14,6 +14,7 @@ import yaml
 from safetensors.numpy import load_file
 
 import posecast
+import posecast.training
 from posecast.models.neural import NeuralForecaster
 from posecast.synthetic import synthetic_walk
 from posecast.training import load_config, train
@@ -126,7 +127,7 @@ def test_bad_training_config_is_one_clear_error(tmp_path):
 
 def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
     from posecast.errors import ValueRangeError
-    from posecast.training.loop import initial_weights
+    from posecast.training.motion import initial_weights
 
     cfg = load_config(None, data=str(walk_folder), **TINY)
     a = train(cfg, tmp_path / "a", resume=False)
@@ -169,7 +170,7 @@ def test_distillation_mixes_truth_and_teacher_losses(walk_folder, tmp_path):
     import torch
 
     from posecast.errors import ValueRangeError
-    from posecast.training.loop import default_loss, load_teacher
+    from posecast.training.motion import default_loss, load_teacher
 
     a = train(load_config(None, data=str(walk_folder), **TINY), tmp_path / "a", resume=False)
     student = NeuralForecaster.load(a / "best")
@@ -197,3 +198,194 @@ def test_distillation_mixes_truth_and_teacher_losses(walk_folder, tmp_path):
     st = {**TINY, "model": "st-transformer", "net": "st-transformer", "horizon": 1, "target_horizon": 3}
     with pytest.raises(ValueRangeError, match="loss of its own"):
         train(load_config(None, data=str(walk_folder), **{**st, "params": {}, "teacher": str(a)}), tmp_path / "d")
+
+
+def test_stop_step_then_resume_equals_an_uninterrupted_run(walk_folder, tmp_path):
+    """``stop_step`` stops in the middle of an epoch with the schedule of the full run; resuming replays
+    the epoch's data order and ends with the weights of an uninterrupted run."""
+    cfg = load_config(None, data=str(walk_folder), **TINY)
+    a = train(cfg, tmp_path / "a", resume=False)
+    b = train(cfg.model_copy(update={"stop_step": 3}), tmp_path / "b", resume=False)
+    first = [json.loads(x) for x in (b / "metrics.jsonl").read_text().splitlines()]
+    assert len(first) == 1 and first[0]["stopped"] == "stop_step"
+    assert json.loads((b / "run.json").read_text())["steps"] == 3
+    train(cfg, b, resume=True)
+    wa, wb = _weights(a), _weights(b)
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)
+    rows = [json.loads(x) for x in (b / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 1, 2]
+    ref = [json.loads(x) for x in (a / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["val_mpjpe_mm"] == pytest.approx(ref[-1]["val_mpjpe_mm"], rel=1e-9)
+    # the wall-time cap stops the same way (here: after the first step)
+    c = train(cfg.model_copy(update={"max_minutes": 1e-9}), tmp_path / "c", resume=False)
+    assert json.loads((c / "run.json").read_text())["steps"] == 1
+    assert json.loads((c / "metrics.jsonl").read_text())["stopped"] == "max_minutes"
+
+
+def test_schedule_is_one_function():
+    from posecast.training import lr_factor
+
+    assert [lr_factor(s, 4, 10) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_factor(4, 4, 10) == 1.0 and lr_factor(10, 4, 10) == pytest.approx(0.01) == lr_factor(99, 4, 10)
+    assert lr_factor(7, 4, 10) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.5)) * 0.99 + 0.01)
+    assert lr_factor(50, 4, 10, decay="constant") == 1.0 and lr_factor(10, 0, 10, floor=0.0) == pytest.approx(0.0)
+
+
+# ------------------------------------------------------------------------- one entry: posecast train
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from posecast.cli.app import app
+
+    return CliRunner().invoke(app, ["train", *args])
+
+
+def _check_run(out: Path, model: str, kind: str) -> dict:
+    run = json.loads((out / "run.json").read_text())
+    assert run["model"] == model and run["kind"] == kind and run["config"] and run["machine"]["torch"]
+    assert run["command"].startswith(f"posecast train --model {model} --config src/posecast/configs/{model}/")
+    assert run["data"] and (out / "metrics.jsonl").read_text().strip()
+    assert (out / "last" / "model.safetensors").is_file() and (out / "train_state.pt").is_file()
+    assert posecast.models.get(model, weights=out) is not None  # the registry loads the run
+    return run
+
+
+@pytest.fixture(scope="module")
+def long_walks(tmp_path_factory) -> Path:
+    """Motions long enough for the video models' validation carve (the last tenth, at least 50 frames)."""
+    folder = tmp_path_factory.mktemp("long")
+    for i, speed in enumerate((1.0, 1.4)):
+        posecast.save(synthetic_walk(seconds=24.0, fps=25.0, speed=speed), folder / f"walk{i}.npz")
+    return folder
+
+
+def test_train_dispatches_motion_and_rotation_models(walk_folder, tmp_path):
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "dct"
+    r = _cli(
+        "--model", "dct-mlp", "--data", str(walk_folder), "--config", str(cfg_path), "--epochs", "1", "--out", str(out)
+    )
+    assert r.exit_code == 0, r.output
+    assert "epoch 1/1" in r.output
+    run = _check_run(out, "dct-mlp", "motion")
+    assert run["windows"]["train"] > 0 and (out / "best").is_dir()
+
+    from test_models_nets import _fake_benchmark
+
+    bench = _fake_benchmark(tmp_path / "bench")
+    out = tmp_path / "rot"
+    small = ["--set", "params={d_model: 8, heads: 2, layers: 1, ff: 16}", "--set", "val_fraction=0.25"]
+    args = ["--model", "st-transformer-rot", "--data", str(bench), "--epochs", "1", "--max-steps-per-epoch", "2"]
+    r = _cli(*args, "--batch-size", "8", "--threads", "1", *small, "--out", str(out))
+    assert r.exit_code == 0, r.output
+    run = _check_run(out, "st-transformer-rot", "rotation")
+    assert run["network"]["net"] == "st-transformer-rot" and run["network"]["params"]["d_model"] == 8
+
+
+def test_train_dispatches_video_models(long_walks, tmp_path):
+    out = tmp_path / "phd"
+    small = ["--set", "network.channels=8", "--set", "network.hidden=8", "--set", "network.blocks=1"]
+    args = ["--model", "phd", "--data", str(long_walks), "--steps", "3", "--val-every", "2", "--batch-size", "2"]
+    r = _cli(*args, "--length", "30", "--max-minutes", "0", *small, "--out", str(out))
+    assert r.exit_code == 0, r.output
+    run = _check_run(out, "phd", "video")
+    assert run["steps"] == 3 and run["model_config"]["channels"] == 8 and not (out / "best").exists()
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in rows] == [2, 3] and "val_past_mm" in rows[0]
+    assert "--steps 3" in run["command"] and "--set network.channels=8" in run["command"]
+    # the shipped config: test subjects never read; a stop step keeps the full run's schedule
+    assert run["data"]["val"]["validation"].startswith("the last 0.1 of every training sequence")
+
+
+def test_train_dispatches_keypose_and_classifier_models(walk_folder, tmp_path):
+    from test_charpose import tiny
+
+    cfg = {"network": tiny().model_dump(), "starts_per_key": 2, "batch_size": 4, "warmup_steps": 0}
+    cfg_path = tmp_path / "charpose.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "charpose"
+    args = ["--model", "charpose", "--config", str(cfg_path), "--data", str(walk_folder), "--epochs", "1"]
+    r = _cli(*args, "--max-steps-per-epoch", "1", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    run = _check_run(out, "charpose", "keypose")
+    assert run["data"]["train_pairs"] > 0
+
+    # a CMU-BVH-like folder: INDEX.csv with descriptions, training subject 01, test subject 02
+    root = tmp_path / "bvh"
+    rows = [("01/01_01.bvh", "walk", 1.0), ("01/01_02.bvh", "dance", 0.3), ("02/02_01.bvh", "walk", 1.2)]
+    for rel, _, speed in rows:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        posecast.save(synthetic_walk(seconds=2.0, fps=25.0, speed=speed), root / rel)
+    (root / "INDEX.csv").write_text("file,description\n" + "".join(f"{f},{d}\n" for f, d, _ in rows))
+    out = tmp_path / "cls"
+    r = _cli(
+        "--model", "keypose-classifier", "--data", str(root), "--epochs", "2", "--batch-size", "16", "--out", str(out)
+    )
+    assert r.exit_code == 0, r.output
+    run = _check_run(out, "keypose-classifier", "classifier")
+    assert run["data"]["class_counts"]["dance"] > 0 and 0 <= run["accuracy"]["test_accuracy"] <= 1
+    facts = json.loads((out / "last" / "config.json").read_text())["training"]
+    assert facts["test_files"] == ["02/02_01.bvh"] and set(facts["files_sha256"]) == {"01/01_01.bvh", "01/01_02.bvh"}
+
+
+@pytest.mark.parametrize(
+    ("model", "option", "value"),
+    [
+        ("phd", "epochs", 3),
+        ("dct-mlp", "steps", 10),
+        ("charpose", "teacher", "dct-mlp"),
+        ("st-transformer-rot", "init", "runs/x"),
+        ("keypose-classifier", "length", 20),
+    ],
+)
+def test_an_option_of_another_kind_is_refused_before_anything(model, option, value, tmp_path, monkeypatch):
+    from posecast.datasets import training_data
+    from posecast.errors import ValueRangeError
+    from posecast.training import run
+
+    def no_data(*a, **k):  # pragma: no cover - reached only if the refusal came too late
+        raise AssertionError("data loaded")
+
+    monkeypatch.setattr(training_data, "load_training_data", no_data)
+    with pytest.raises(ValueRangeError, match=f"--{option.replace('_', '-')} does not apply to {model}"):
+        run(model, tmp_path / "out", **{option: value})
+    assert not (tmp_path / "out").exists()
+
+
+def test_refusals_are_one_line_with_exit_code_2(tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "posecast", "train", "--model", "phd", "--epochs", "3", "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "--epochs does not apply to phd (video training" in r.stderr and not out.exists()
+    with pytest.raises(posecast.PosecastError, match="learns nothing"):
+        posecast.training.run("zero-velocity", tmp_path / "z")
+    with pytest.raises(posecast.PosecastError, match="trains 'dct-mlp', not 'traj-gcn'"):
+        cfg = Path(posecast.__file__).parent / "configs" / "dct-mlp" / "cmu-mocap.yaml"
+        posecast.training.run("traj-gcn", tmp_path / "t", config=cfg)
+    with pytest.raises(posecast.PosecastError, match="invalid video training config.*network"):
+        posecast.training.run("hmmr", tmp_path / "h", settings=["network.bogus=1"])
+    assert not (tmp_path / "z").exists() and not (tmp_path / "t").exists() and not (tmp_path / "h").exists()
+
+
+def test_every_shipped_config_loads_and_reproduces_itself():
+    """Every ``configs/<model>/*.yaml`` loads into its kind's schema, and the reproduce command of the
+    config it gives is that file itself (the video configs of all three models share one layout)."""
+    from posecast.training.entry import config_files, load, plugin_for, reproduce_command
+
+    seen = set()
+    for folder in sorted((Path(posecast.__file__).parent / "configs").iterdir()):
+        for path in config_files(folder.name):
+            plugin = plugin_for(folder.name)
+            cfg = load(folder.name, plugin, path)
+            seen.add(plugin.kind)
+            rel = f"src/posecast/configs/{folder.name}/{path.name}"
+            assert (
+                reproduce_command(folder.name, cfg) == f"posecast train --model {folder.name} --config {rel} --out RUN"
+            )
+    assert seen == {"motion", "rotation", "video", "keypose", "classifier"}
+    hmmr = load("hmmr", plugin_for("hmmr"), Path(posecast.__file__).parent / "configs" / "hmmr" / "cmu-bvh.yaml")
+    assert hmmr.steps == 900 and hmmr.length == 29 and hmmr.network["feature"] == 128
+    cmd = reproduce_command("hmmr", hmmr.model_copy(update={"stop_step": 752, "max_minutes": None}))
+    assert cmd.endswith("--out RUN --set max_minutes=null --stop-step 752")

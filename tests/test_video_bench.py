@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from posecast.evaluation.protocols import video as bench
+from posecast.models import store
 from posecast.skeletons.mapping import to_layout
 from posecast.synthetic import synthetic_walk
 from posecast.video.models import phd
-from posecast.video.train import save_weights
 
 HZ = [str(h) for h in bench.HORIZONS_MS]
 
@@ -24,7 +24,7 @@ def tiny(tmp_path_factory):
     torch.manual_seed(0)
     net = phd.build(phd.PHDConfig(channels=16, hidden=16))
     d = tmp_path_factory.mktemp("phd")
-    save_weights(d, net, net.config.model_dump())
+    store.save_folder(d, net.state_dict(), {"config": net.config.model_dump()})
     seq = to_layout(synthetic_walk(seconds=5.0, fps=25.0), "body-17").positions
     return d, [seq]
 

@@ -139,11 +139,11 @@ def test_saved_weights_round_trip_and_mismatch(tmp_path):
     import json
 
     from posecast.errors import ModelError
-    from posecast.video.train import save_weights
+    from posecast.models import store
 
     torch.manual_seed(0)
     net = H.HMMR(tiny())
-    save_weights(tmp_path, net, net.config.model_dump())
+    store.save_folder(tmp_path, net.state_dict(), {"config": net.config.model_dump()})
     batch = synthetic_batch(1, 1)
     a = H.HMMRForecaster(net).single(batch.keypoints, batch.visibility, 3)
     b = H.load(tmp_path).single(batch.keypoints, batch.visibility, 3)

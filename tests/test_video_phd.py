@@ -3,6 +3,8 @@ run, the registry, and the shipped weights on a track with a variable frame rate
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -13,12 +15,13 @@ from posecast.models import store
 from posecast.motion import Forecast
 from posecast.skeletons.mapping import to_layout
 from posecast.synthetic import synthetic_walk
+from posecast.training.loop import fit, lr_factor
+from posecast.training.video import VideoData, VideoTask, VideoTrainConfig
 from posecast.video import models as vmodels
 from posecast.video.cameras import CameraConfig, film
 from posecast.video.models import phd
 from posecast.video.models.base import VideoForecast, resample_track
 from posecast.video.models.common import TemporalEncoder
-from posecast.video.train import VideoData, VideoTrainConfig, train_video_model
 
 
 def _changed(enc: torch.nn.Module, length: int, at: int, dim: int) -> np.ndarray:
@@ -69,30 +72,59 @@ def walk_data() -> VideoData:
 
 
 def test_tiny_training_reduces_loss_and_round_trips(walk_data: VideoData, tmp_path) -> None:
-    torch.manual_seed(0)
     cfg = phd.PHDConfig(channels=32, hidden=64, context=10, ar_max_steps=5)
-    net = phd.build(cfg)
     fixed = walk_data.sample(16, 20, np.random.default_rng(1), CameraConfig.clean())
-    with torch.no_grad():
-        before = float(phd.training_loss(net, fixed, 0.0)[0])
-    run = train_video_model(
-        net,
-        phd.training_loss,
-        VideoTrainConfig(model="phd", steps=60, batch_size=16, length=20, lr=3e-3, warmup_steps=5, val_every=30),
-        tmp_path / "run",
-        evaluate=lambda n, v: phd.evaluate(n, v, observe=10),
-        data=walk_data,
-        model_config=cfg.model_dump(),
-        camera=CameraConfig.clean(),
+    config = VideoTrainConfig(
+        model="phd", network=cfg.model_dump(), steps=60, batch_size=16, length=20, lr=3e-3, warmup_steps=5, val_every=30
     )
+    task = VideoTask(
+        config, data=walk_data, camera=CameraConfig.clean(), evaluate=lambda n, v: phd.evaluate(n, v, observe=10)
+    )
+    losses = []
+
+    def measure(done, rounds, record):
+        with torch.no_grad():
+            losses.append(float(phd.training_loss(task.network, fixed, 0.0)[0]))
+
+    torch.manual_seed(0)  # the loop builds the network under seed 0 (the config's)
     with torch.no_grad():
-        after = float(phd.training_loss(net, fixed, 0.0)[0])
-    assert after < 0.7 * before
-    assert run["steps"] == 60 and len(run["curve"]) == 2 and "val_past_mm" in run["curve"][-1]
-    model = posecast.models.get("phd", weights=tmp_path / "run" / "last")
+        before = float(phd.training_loss(phd.build(cfg), fixed, 0.0)[0])
+    run = fit(task, tmp_path / "run", progress=measure)
+    assert losses[-1] < 0.7 * before
+    curve = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert run["steps"] == 60 and [r["step"] for r in curve] == [30, 60] and "val_past_mm" in curve[-1]
+    assert not (tmp_path / "run" / "best").exists()  # video runs keep their last weights
+    model = posecast.models.get("phd", weights=tmp_path / "run")
     assert isinstance(model, phd.PHD)
-    for k, v in net.state_dict().items():
+    for k, v in task.network.state_dict().items():
         torch.testing.assert_close(model.net.state_dict()[k], v)
+
+
+def test_video_training_stops_at_a_step_and_resumes_exactly(walk_data: VideoData, tmp_path) -> None:
+    """``stop_step`` keeps the schedule of the full run; resuming from there (in the middle of a round)
+    ends with the weights of an uninterrupted run."""
+    cfg = phd.PHDConfig(channels=16, hidden=16, context=10, ar_max_steps=5, blocks=1)
+    kw = dict(model="phd", network=cfg.model_dump(), steps=8, batch_size=4, length=20, warmup_steps=2, val_every=3)
+
+    def evaluate(net, val):
+        return phd.evaluate(net, val, observe=10)
+
+    whole = fit(VideoTask(VideoTrainConfig(**kw), data=walk_data, evaluate=evaluate), tmp_path / "a")
+    assert whole["steps"] == 8 and whole["stopped"] is None
+    part = fit(VideoTask(VideoTrainConfig(**kw, stop_step=5), data=walk_data, evaluate=evaluate), tmp_path / "b")
+    assert part["steps"] == 5 and part["stopped"] == "stop_step"
+    a = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in b] == [3, 5] and b[-1]["stopped"] == "stop_step"
+    assert b[-1]["lr"] == pytest.approx(1e-3 * lr_factor(5, 2, 8))  # the schedule of the 8-step run
+    rest = fit(VideoTask(VideoTrainConfig(**kw), data=walk_data, evaluate=evaluate), tmp_path / "b")
+    assert rest["steps"] == 8 and rest["resumed_at_step"] == 5
+    c = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in c] == [3, 5, 6, 8]
+    for key in ("train_loss", "lr", "val_past_mm"):
+        assert [r[key] for r in c if r["step"] != 5] == pytest.approx([r[key] for r in a], rel=1e-6)
+    wa, wb = store.load_folder(tmp_path / "a" / "last")[0], store.load_folder(tmp_path / "b" / "last")[0]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def _track(seed: int = 0):
@@ -152,3 +184,35 @@ def test_shipped_weights_forecast_a_track() -> None:
     out = fc.to_forecast()
     assert isinstance(out, Forecast) and out.samples.shape == (1, 15, 17, 3)
     assert out.history is not None and out.history.num_frames == t
+
+
+def test_ship_run_writes_half_weights_and_a_card_with_the_train_command(walk_data, tmp_path, monkeypatch):
+    from posecast.training.video import model_card, ship_run
+
+    cfg = phd.PHDConfig(channels=16, hidden=16, context=10, blocks=1)
+    config = VideoTrainConfig(
+        model="phd", network=cfg.model_dump(), steps=4, batch_size=4, length=20, val_every=2, stop_step=3
+    )
+    fit(VideoTask(config, data=walk_data, evaluate=lambda n, v: phd.evaluate(n, v, observe=10)), tmp_path / "run")
+    monkeypatch.setattr(store, "WEIGHTS_DIR", tmp_path / "weights")
+    dest = ship_run(tmp_path / "run", "phd", "tiny")
+    assert dest == tmp_path / "weights" / "phd" / "tiny"
+    from safetensors.torch import load_file
+
+    assert all(t.dtype == torch.float16 for t in load_file(str(dest / "model.safetensors")).values())
+    assert isinstance(posecast.models.get("phd", weights=dest), phd.PHD)
+    card = (dest / "MODEL_CARD.md").read_text()
+    assert "stopped at step 3 of 4 by `stop_step` 3" in card
+    assert "- reproduce: `posecast train --model phd --config src/posecast/configs/phd/cmu-bvh-virtual.yaml" in card
+    assert "--stop-step 3" in card and "| 2 |" in card and "| 3 |" in card  # the validation curve
+    meta = json.loads((dest / "config.json").read_text())
+    assert meta["training"]["steps"] == 3 and meta["training"]["train_config"]["stop_step"] == 3
+    # a run of the former `python -m posecast.video.train` (network config beside the config, no command)
+    old = {"config": {"model": "phd", "steps": 1800, "batch_size": 32, "max_minutes": 28.0, "threads": 1},
+           "model_config": phd.PHDConfig().model_dump(), "steps": 1401}  # fmt: skip
+    text = model_card("phd", old, [])
+    assert "--max-minutes 28.0" not in text and "by the wall-time cap (28.0 min)" in text
+    assert (
+        "reproduce: `posecast train --model phd --config src/posecast/configs/phd/cmu-bvh-virtual.yaml --out RUN"
+        in text
+    )

@@ -194,11 +194,11 @@ def test_predict_pads_short_and_windows_long_tracks():
 
 
 def test_saved_weights_round_trip(tmp_path):
-    from posecast.video.train import save_weights
+    from posecast.models import store
 
     torch.manual_seed(0)
     net = P.PoseMoNet(tiny())
-    save_weights(tmp_path, net, net.config.model_dump())
+    store.save_folder(tmp_path, net.state_dict(), {"config": net.config.model_dump()})
     model = P.load(tmp_path)
     batch = synthetic_batch(1, 6)
     a = P.PoseMoNetForecaster(net).predict(batch.keypoints, batch.visibility, 3)
@@ -229,10 +229,10 @@ def test_mismatched_weights_raise_model_error(tmp_path):
     import json
 
     from posecast.errors import ModelError
-    from posecast.video.train import save_weights
+    from posecast.models import store
 
     net = P.PoseMoNet(tiny())
-    save_weights(tmp_path, net, net.config.model_dump())
+    store.save_folder(tmp_path, net.state_dict(), {"config": net.config.model_dump()})
     meta = json.loads((tmp_path / "config.json").read_text())
     meta["config"]["hidden"] = 24
     (tmp_path / "config.json").write_text(json.dumps(meta))

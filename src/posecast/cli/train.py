@@ -1,8 +1,5 @@
-"""``posecast train``: train a learned motion model into a run directory (weights, config, metrics).
-
-Self-contained on purpose: it keeps its own code path (`posecast.training.train`, and
-`posecast.models.st_transformer.train_rotation_variant` for the rotation model) until the training
-loops are rewired.
+"""``posecast train``: train any learned model into a run directory (weights, config, metrics), a thin
+layer over `posecast.training.run` (which picks the plug-in from the model's registry entry).
 """
 
 from __future__ import annotations
@@ -13,79 +10,115 @@ from typing import Annotated, Any
 import typer
 
 from posecast.cli.common import console, err_console
-from posecast.errors import ValueRangeError
 
 
 def train(
     model: Annotated[str, typer.Option(help="Learned model to train (see `posecast models`).")],
-    out: Annotated[Path, typer.Option(help="Run directory (weights, config, metrics).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (weights, config, metrics); default runs/MODEL.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML training config (default: the shipped configs/MODEL/DATA.yaml).")
+    ] = None,
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="cmu-mocap, cmu-mocap+bvh (benchmark files + CMU BVH subjects 01, 05, 07), cmu-bvh, or a folder."
+            help="Training data: motion models cmu-mocap, cmu-mocap+bvh (benchmark files + CMU BVH subjects "
+            "01, 05, 07), cmu-bvh, cmu-bvh:LAYOUT or a folder of motions; st-transformer-rot cmu-mocap or a "
+            "benchmark folder; video, key-pose and classifier models cmu-bvh or a folder."
         ),
-    ] = "cmu-mocap",
-    config: Annotated[Path | None, typer.Option(help="YAML training config (default: the shipped one).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (motion, rotation, key-pose, classifier).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps of the run (video).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     init: Annotated[
         str | None,
         typer.Option(
-            help="Fine-tune: start from a run directory, a weights directory or shipped weights (NAME or NAME/VARIANT)."
+            help="Start from these weights: a run directory, a weights folder or shipped NAME or NAME/VARIANT "
+            "(motion, video, key-pose)."
         ),
     ] = None,
     teacher: Annotated[
         str | None,
         typer.Option(
-            help="Distil: also fit the forecasts of these weights (run directory, weights directory or NAME, e.g. "
-            "dct-mlp-ens); mixed by teacher_weight in the config (default 0.5)."
+            help="Distil: also fit the forecasts of these weights (run directory, weights folder or NAME, e.g. "
+            "dct-mlp-ens); mixed by teacher_weight in the config (motion)."
         ),
     ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads per process.")] = None,
-    max_steps_per_epoch: Annotated[int | None, typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
+    max_steps_per_epoch: Annotated[
+        int | None, typer.Option(help="Cap the steps per epoch, e.g. for smoke tests (epoch-based kinds).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    length: Annotated[int | None, typer.Option(help="Frames per training window (video).")] = None,
+    val_every: Annotated[int | None, typer.Option(help="Steps between validations (video).")] = None,
+    stop_step: Annotated[
+        int | None,
+        typer.Option(help="Stop after this optimiser step, keeping the schedule of the full run (resumable)."),
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Stop after this much wall time (0: no cap; resumable).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Config override KEY=VALUE (repeatable; dotted keys reach into mappings: network.hidden=64)."
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = True,
 ) -> None:
-    """Train a model; works under `torchrun --nproc_per_node N -m posecast train ...` (DDP)."""
+    """Train a learned model (motion / rotation / video / key-pose / classifier); options that do not
+    apply to the model's kind are refused. Motion models also train under
+    `torchrun --nproc_per_node N -m posecast train ...` (DDP)."""
     import os
 
     from rich.progress import Progress
 
-    from posecast.models.learned import LEARNED, ROTATION_MODEL, default_config_path
-    from posecast.training import load_config
-    from posecast.training import train as run_training
+    from posecast.training import run
 
-    if model not in LEARNED and model != ROTATION_MODEL:
-        raise ValueRangeError(f"{model!r} is not a learned model; trainable: {', '.join([*LEARNED, ROTATION_MODEL])}")
-    if model == ROTATION_MODEL:
-        from posecast.models.st_transformer import train_rotation_variant
-
-        def run_training(cfg, out, resume=True, progress=None):  # noqa: F811  (its own loop: rotations in)
-            return train_rotation_variant(cfg, out, progress=progress)
-
-    data_key = data if data in ("cmu-mocap", "cmu-mocap+bvh", "cmu-bvh") else "cmu-bvh"
-    cfg = load_config(
-        config or default_config_path(model, data_key),
-        data=data,
-        epochs=epochs,
-        seed=seed,
-        init=init,
-        teacher=teacher,
-        threads=threads,
-        max_steps_per_epoch=max_steps_per_epoch,
-    )
+    options: dict[str, Any] = {
+        "data": data,
+        "epochs": epochs,
+        "steps": steps,
+        "seed": seed,
+        "init": init,
+        "teacher": teacher,
+        "threads": threads,
+        "max_steps_per_epoch": max_steps_per_epoch,
+        "batch_size": batch_size,
+        "lr": lr,
+        "length": length,
+        "val_every": val_every,
+        "stop_step": stop_step,
+        "max_minutes": max_minutes,
+    }
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    with Progress(console=err_console, transient=True, disable=not main_rank) as progress:
-        task = progress.add_task(f"training {model}", total=cfg.epochs)
+    with Progress(console=err_console, transient=True, disable=not main_rank) as bar:
+        task = bar.add_task(f"training {model}", total=None)
 
-        def tick(epoch: int, total: int, record: dict[str, Any]) -> None:
-            progress.update(task, completed=epoch)
+        def tick(done: int, rounds: int, record: dict[str, Any]) -> None:
+            bar.update(task, completed=done, total=rounds)
             if main_rank:
-                val = f", val {record['val_mpjpe_mm']:.1f} mm" if "val_mpjpe_mm" in record else ""
-                console.print(f"epoch {epoch}/{total}: loss {record['train_loss'] * 1000:.1f} mm{val}", highlight=False)
+                console.print(_line(done, rounds, record), highlight=False)
 
-        run_training(cfg, out, resume=resume, progress=tick)
+        where = run(model, out, config, resume=resume, progress=tick, settings=set_ or (), **options)
     if main_rank:
-        console.print(f"wrote {out}", highlight=False)
+        console.print(f"wrote {where}", highlight=False)
+
+
+def _line(done: int, rounds: int, record: dict[str, Any]) -> str:
+    """One progress line: the round, the training loss and the validation numbers."""
+    head = (
+        f"epoch {record['epoch']}/{rounds}"
+        if "epoch" in record
+        else f"step {record.get('step')} (round {done}/{rounds})"
+    )
+    parts = [f"loss {record['train_loss']:.4g}"]
+    parts += [f"{k} {v:.4g}" for k, v in record.items() if k.startswith("val_") and isinstance(v, float)]
+    if record.get("stopped"):
+        parts.append(f"stopped ({record['stopped']})")
+    return f"{head}: {', '.join(parts)}"
 
 
 def register(app: typer.Typer) -> None:

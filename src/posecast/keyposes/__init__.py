@@ -7,8 +7,9 @@
 * `posecast.keyposes.render`: pictures of a motion with its key poses highlighted (loads matplotlib).
 * The forecasting model (loads torch on first use): `CharPoseConfig` / `CharPoseNet` /
   `charpose_loss` (`posecast.keyposes.model`), `sample_hypotheses` / `predict_keyposes` /
-  `Hypotheses` (`.sampling`), `refine_poses` / `RefineConfig` (`.refine`), `train_charpose` /
-  `CharPoseTrainConfig` (`.train`), `save_charpose` / `load_charpose`.
+  `Hypotheses` (`.sampling`), `refine_poses` / `RefineConfig` (`.refine`), `save_charpose` /
+  `load_charpose`; its training is the training loop's key-pose plug-in (`posecast.training.keyposes`,
+  ``posecast train --model charpose``).
 * `posecast.keyposes.classifier`: the pose classifier behind the inception-style quality score of
   the `posecast bench keyposes` protocol (`posecast.evaluation.protocols.keyposes`: baselines and
   ablations).
@@ -39,8 +40,6 @@ _LAZY = {
     "predict_keyposes": "posecast.keyposes.sampling",
     "RefineConfig": "posecast.keyposes.refine",
     "refine_poses": "posecast.keyposes.refine",
-    "CharPoseTrainConfig": "posecast.keyposes.train",
-    "train_charpose": "posecast.keyposes.train",
 }
 
 
@@ -55,7 +54,6 @@ def __getattr__(name: str):
 __all__ = [
     "CharPoseConfig",
     "CharPoseNet",
-    "CharPoseTrainConfig",
     "GrabAnnotation",
     "H36MAnnotation",
     "Hypotheses",
@@ -77,7 +75,6 @@ __all__ = [
     "refine_poses",
     "sample_hypotheses",
     "save_charpose",
-    "train_charpose",
     "write_grab_annotations",
     "write_h36m_annotations",
 ]

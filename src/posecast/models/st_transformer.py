@@ -16,8 +16,8 @@ Network (`STTransformer`, on ``C`` numbers per joint: 3 for positions, 9 for rot
   ``t + 1`` as an offset from frame ``t`` (zero-initialised, so an untrained network predicts zero
   velocity).
 
-Causality makes every time step a training example: `training_loss` (picked up by
-``posecast.training.loop.default_loss``) feeds a window of ``history`` frames and scores the next
+Causality makes every time step a training example: `training_loss` (picked up by the training
+loop's motion plug-in, `posecast.training.motion`) feeds a window of ``history`` frames and scores the next
 frame predicted at every step (teacher forcing). The windows are cut at a random offset inside each
 training window and put in the canonical frame of their last frame, so the positional encodings and
 the canonical frame seen in training are the ones of inference. (The paper trains on windows longer
@@ -40,11 +40,10 @@ its own `Forecaster`, `STTransformerRot`:
   the last observed rotations is fitted rigidly onto the observed positions, and the root motion is
   held there (zero velocity for the root), so body-frame (benchmark) and global (BVH) motions both
   work;
-* training (`train_rotation_variant`) is a small loop of its own on the CMU-Mocap benchmark
-  exp-maps (`posecast.datasets.cmu_mocap.rotation_sequences`): teacher-forced next-frame prediction
-  as above, with a position loss through SVD projection and FK plus a weighted loss on the raw
-  matrices (the paper's loss), and optional mirroring. It writes ``run.json``, ``metrics.jsonl``,
-  ``last/`` and ``best/`` like the main loop, but has no resume or data-parallel mode;
+* training lives in the training loop's rotation plug-in (`posecast.training.rotation`,
+  ``posecast train --model st-transformer-rot``): teacher-forced next-frame prediction as above on the
+  CMU-Mocap benchmark exp-maps, with a position loss through SVD projection and FK plus a weighted loss
+  on the raw matrices (the paper's loss);
 * `posecast.evaluation.protocols.cmu_mocap.evaluate_rotations` runs the CMU-Mocap benchmark exactly
   like `posecast.evaluation.protocols.cmu_mocap.evaluate`, but feeds the windows' rotations;
 * it is not in ``models.learned.LEARNED`` (whose factory builds position models);
@@ -53,10 +52,7 @@ its own `Forecaster`, `STTransformerRot`:
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +62,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from posecast import skeletons
-from posecast.datasets.cmu_mocap import rotation_sequences
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.models import store
 from posecast.models.base import Forecaster, resolve_frames
@@ -199,21 +194,21 @@ def _build(config: NeuralConfig, features: int) -> STTransformer:
     return STTransformer(features // 3, 3, **_net_kwargs(config.params))
 
 
-def training_loss(model, batch: torch.Tensor, config) -> torch.Tensor:
-    """Teacher-forced next-frame loss for `posecast.training.loop.train` (mean per-joint error, metres).
+def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Teacher-forced next-frame loss (mean per-joint error, metres), the loss the training loop's motion
+    plug-in (`posecast.training.motion`) uses for this network family.
 
     Args:
         model: the `NeuralForecaster` being trained (its ``net`` may be wrapped in DDP).
         batch: ``(B, L, J, 3)`` world-frame training windows, ``L > history``.
-        config: the `TrainConfig` (its ``history`` and optional ``joint_weights``).
+        history: frames the network reads.
+        weights: ``(Jm,)`` loss weight per modelled joint (default: uniform).
 
     A sub-window of ``history + 1`` frames starts at a random offset in each window; the network reads
     its first ``history`` frames (in the canonical frame of the last of them, as at inference) and
     every step's output is scored against the frame that follows it.
     """
-    from posecast.training.loop import joint_weights
-
-    h = config.history
+    h = history
     b, length = batch.shape[:2]
     if length <= h:
         raise ValueRangeError(f"st-transformer training windows need more than {h} frames, got {length}")
@@ -223,7 +218,8 @@ def training_loss(model, batch: torch.Tensor, config) -> torch.Tensor:
     origin, rot = canonical_frame(win[:, :h], model.skeleton, model.config.canonical)
     x = to_canonical(win, origin, rot)[:, :, model.joints]  # (B, h + 1, Jm, 3)
     pred = model.net(x[:, :h].reshape(b, h, -1), all_steps=True).reshape(x[:, 1:].shape)
-    return ((pred - x[:, 1:]).norm(dim=-1) * joint_weights(config, len(model.joints), pred)).mean()
+    err = (pred - x[:, 1:]).norm(dim=-1)
+    return (err if weights is None else err * weights).mean()
 
 
 # ---------------------------------------------------------------------------- rotation variant
@@ -410,167 +406,3 @@ def build_rotation_variant(
         raise ModelError(f"{name} is configured for cmu-mocap only, not {data!r}")
     ncfg = network_config(name, data).model_copy(update={"canonical": "none"})
     return STTransformerRot(ncfg, name=name)
-
-
-# ------------------------------------------------------------------------ rotation-variant training
-def mirror_rotations(rotations: torch.Tensor, skeleton: Skeleton, axis: int = 0) -> torch.Tensor:
-    """Left/right mirror of ``(..., J, 3, 3)`` local rotations: ``M R M`` with ``M`` the reflection of
-    ``axis``, left and right joints swapped (the rotation counterpart of `datasets.windows.mirror`)."""
-    sign = torch.ones(3, dtype=rotations.dtype, device=rotations.device)
-    sign[axis] = -1
-    perm = torch.as_tensor(skeleton.mirror_permutation, device=rotations.device)
-    return (rotations * sign[:, None] * sign[None, :]).index_select(-3, perm)
-
-
-def rotation_training_loss(model: STTransformerRot, batch: torch.Tensor, rotation_loss: float = 0.1) -> torch.Tensor:
-    """Teacher-forced next-frame loss on ``(B, T + 1, J, 3, 3)`` rotation windows: mean per-joint position
-    error (metres, after SVD projection and body-frame FK) plus ``rotation_loss`` x the mean Frobenius
-    distance between the raw outputs and the true next rotations of the modelled joints."""
-    from posecast.kinematics import project_to_so3
-
-    x, target = batch[:, :-1], batch[:, 1:]
-    b, t = x.shape[:2]
-    raw = model.net(x[:, :, model.joints].reshape(b, t, -1), all_steps=True).reshape(b, t, len(model.joints), 3, 3)
-    pred = x.clone()  # joints that are not modelled keep the rotation of the frame they follow
-    pred[:, :, model.joints] = project_to_so3(raw)
-    with torch.no_grad():
-        true_pos = model.body_positions(target)
-    loss = (model.body_positions(pred) - true_pos).norm(dim=-1).mean()
-    if rotation_loss > 0:
-        loss = loss + rotation_loss * (raw - target[:, :, model.joints]).flatten(-2).norm(dim=-1).mean()
-    return loss
-
-
-def _starts(lengths: list[int], span: int, stride: int) -> np.ndarray:
-    """Rows of the concatenated sequences where every ``span``-frame window starts."""
-    out, offset = [], 0
-    for n in lengths:
-        if n >= span:
-            out.append(offset + np.arange(0, n - span + 1, stride))
-        offset += n
-    if not out:
-        raise ValueRangeError(f"no sequence has the {span} frames a window needs")
-    return np.concatenate(out)
-
-
-def train_rotation_variant(
-    config,
-    out: Path,
-    data_dir: str | Path | None = None,
-    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
-) -> Path:
-    """Train `STTransformerRot` on the CMU-Mocap benchmark training files into the run directory ``out``.
-
-    Args:
-        config: a `posecast.training.TrainConfig` (``data: cmu-mocap``, ``horizon: 1``; ``params`` may
-            hold ``rotation_loss``, the weight of the raw-matrix loss, default 0.1). Used fields:
-            history, target_horizon, joints, params, epochs, batch_size, lr, weight_decay,
-            warmup_steps, seed, val_fraction, stride, augment_mirror, threads, max_steps_per_epoch.
-        out: run directory: ``run.json``, ``metrics.jsonl``, ``last/``, ``best/`` (no resume, one process).
-        data_dir: the ``cmu_mocap`` folder (default ``$POSECAST_DATA/cmu_mocap``).
-        progress: optional callback ``(epoch, epochs, record)``.
-    """
-    from posecast.datasets import cmu_mocap
-    from posecast.datasets.training_data import describe as _describe
-    from posecast.datasets.windows import split_sequences
-
-    if config.data != "cmu-mocap":
-        raise ValueRangeError(f"the rotation variant trains on the cmu-mocap exp-maps only, not {config.data!r}")
-    if config.init:
-        raise ValueRangeError("the rotation variant's own training loop does not fine-tune (init)")
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    h, f = config.history, config.target_horizon or 25
-    seqs, paths = rotation_sequences("train", data_dir)
-    train_seqs, val_seqs = split_sequences(seqs, config.val_fraction, h + f)
-    train_data = torch.as_tensor(np.concatenate(train_seqs), dtype=torch.float32)
-    train_starts = _starts([len(s) for s in train_seqs], h + 1, config.stride)
-    val_data = torch.as_tensor(np.concatenate(val_seqs), dtype=torch.float32) if val_seqs else None
-    val_starts = _starts([len(s) for s in val_seqs], h + f, 1) if val_seqs else None
-    ncfg = NeuralConfig(
-        net="st-transformer-rot",
-        skeleton="cmu-mocap-38",
-        fps=cmu_mocap.FPS,
-        history=h,
-        horizon=1,
-        joints=config.joints,
-        canonical="none",
-        params=config.params,
-    )
-    model = STTransformerRot(ncfg, name=config.model)
-    skel, net = model.skeleton, model.net
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = math.ceil(len(train_starts) / config.batch_size)
-    steps = min(steps, config.max_steps_per_epoch or steps)
-    total = steps * config.epochs
-
-    def lr_at(step: int) -> float:  # linear warm-up, then cosine to 1 % (as training.loop)
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        s = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(s, 1.0))) * 0.99 + 0.01
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    rot_w = float(config.params.get("rotation_loss", 0.1))
-    out.mkdir(parents=True, exist_ok=True)
-    run = {
-        "config": config.model_dump(),
-        "network": ncfg.model_dump(),
-        "data": _describe("cmu-mocap", paths, cmu_mocap.benchmark_dir(data_dir), frame="body, local rotations"),
-        "windows": {"train": len(train_starts), "val": 0 if val_starts is None else len(val_starts)},
-        "parameters": int(sum(p.numel() for p in net.parameters())),
-        "trainer": "posecast.models.st_transformer.train_rotation_variant",
-    }
-    (out / "run.json").write_text(json.dumps(run, indent=1))
-    (out / "metrics.jsonl").write_text("")
-    best, elapsed = math.inf, 0.0
-    for epoch in range(config.epochs):
-        t0 = time.time()
-        rng = np.random.RandomState(config.seed * 1000 + epoch)
-        perm = rng.permutation(len(train_starts))
-        net.train()
-        losses = []
-        for step in range(steps):
-            idx = train_starts[perm[step * config.batch_size : (step + 1) * config.batch_size]]
-            batch = train_data[torch.as_tensor(idx[:, None] + np.arange(h + 1))]
-            if config.augment_mirror:
-                flip = torch.as_tensor(rng.rand(len(idx)) < 0.5)
-                batch = torch.where(flip[:, None, None, None, None], mirror_rotations(batch, skel), batch)
-            loss = rotation_training_loss(model, batch, rot_w)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-        net.eval()
-        elapsed += time.time() - t0
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": float(np.mean(losses)),
-            "lr": sched.get_last_lr()[0],
-        }
-        if val_data is not None and val_starts is not None:
-            err = np.zeros(f)
-            with torch.no_grad():
-                for i in range(0, len(val_starts), 1024):
-                    w = val_data[torch.as_tensor(val_starts[i : i + 1024, None] + np.arange(h + f))]
-                    pred = model.body_positions(model.rollout(w[:, :h], f))
-                    err += (pred - model.body_positions(w[:, h:])).norm(dim=-1).mean(-1).sum(0).double().numpy()
-            curve = err / len(val_starts) * 1000.0
-            record["val_mpjpe_mm"], record["val_mpjpe_mm_last"] = float(curve.mean()), float(curve[-1])
-        record["seconds"] = round(elapsed, 1)
-        score = record.get("val_mpjpe_mm", record["train_loss"])
-        model.save(out / "last", {"epoch": epoch + 1, "run": "run.json"})
-        if score < best:
-            best = score
-            model.save(out / "best", {"epoch": epoch + 1, "run": "run.json"})
-        with open(out / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        if progress:
-            progress(epoch + 1, config.epochs, record)
-    run.update({"training_seconds": round(elapsed, 1), "best_val": best})
-    (out / "run.json").write_text(json.dumps(run, indent=1))
-    return out
-

@@ -1,26 +1,43 @@
-"""The training loop: plain PyTorch, deterministic with a seed, resumable, data-parallel under torchrun.
+"""The one training loop of PoseCast: plain PyTorch, deterministic with a seed, resumable, data-parallel
+under torchrun. Every learned model kind plugs into it as a `TrainingTask` (its network, data, loss,
+validation and weights format: `posecast.training.motion`, ``.rotation``, ``.video``, ``.keyposes``,
+``.classifier``); `fit` owns everything else:
 
-Every run directory holds the artifacts that make its numbers traceable::
+* the optimiser (AdamW on the trainable parameters) and the learning-rate schedule (`lr_factor`: a
+  linear warm-up, then a cosine decay to a floor or a constant rate), gradient clipping;
+* optional ``torch.compile`` (the loss calls the compiled module; validation and saved weights use the
+  plain network) and DDP under ``torchrun --nproc_per_node N`` (gloo on CPU, nccl on GPU; each process
+  trains on its shard of every round, rank 0 validates and writes the files);
+* the rounds: a task trains in rounds of ``round_steps`` optimiser steps (an epoch, or ``val_every``
+  steps of an endlessly sampled data set), each followed by a validation and a checkpoint;
+* the run directory, whose files make every number traceable::
 
-    run.json          full config, data files with sha256, code version, machine, timings
-    metrics.jsonl     one line per epoch: train loss, validation MPJPE per horizon, lr, seconds
-    last/             model.safetensors + config.json of the latest epoch
-    best/             the same for the best validation epoch
-    train_state.pt    optimizer, scheduler, epoch and RNG states (for --resume; tensors only)
+      run.json          config, data description (files with sha256), code version, machine, timings
+      metrics.jsonl     one record per round: train loss (+ the loss's logged parts), lr, validation, seconds
+      last/             the weights of the latest round (a weights folder, `posecast.models.store`)
+      best/             the weights of the round with the best validation score (kinds that pick one)
+      train_state.pt    optimiser, schedule, step, RNG and data-order states (``torch.load(weights_only=True)``)
 
-Under ``torchrun --nproc_per_node N -m posecast train ...`` each process trains on its shard of
-every epoch (gloo on CPU, nccl on GPU); rank 0 writes the files.
+* resumption (``resume=True``): a run continues from ``train_state.pt`` + ``last/`` exactly as if it had
+  not stopped (the round's data order is replayed from the state saved at the round's start);
+* stopping early: ``max_minutes`` (a wall-time cap) or ``stop_step`` (stop after that optimiser step
+  while keeping the schedule of the full run: the load-independent form of a wall-time cap); the run
+  saves, validates and can be resumed from there;
+* progress callbacks ``progress(round, rounds, record)`` after every round.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,74 +45,59 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from posecast.datasets import windows as W
 from posecast.errors import ValueRangeError
-from posecast.models.neural import NeuralConfig, NeuralForecaster
 
 _C = TypeVar("_C", bound=BaseModel)
 
+STATE_FILE = "train_state.pt"
+METRICS_FILE = "metrics.jsonl"
+RUN_FILE = "run.json"
 
-class TrainConfig(BaseModel):
-    """A training run. YAML files map onto it one to one (``--config FILE.yaml``)."""
+
+class LoopConfig(BaseModel):
+    """The fields of every training config that the loop itself reads (each kind's schema extends it
+    and may change the defaults)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="registry name the weights are published under")
-    net: str = Field(description="network family, e.g. 'dct-mlp'")
-    data: str = "cmu-mocap"
-    fps: float | None = None
-    history: int = 10
-    horizon: int = 25
-    target_horizon: int | None = Field(default=None, description="frames scored per window (default: horizon)")
-    joints: list[int] | None = None
-    joint_weights: list[float] | None = Field(default=None, description="loss weight per modelled joint")
-    canonical: str = "heading"
-    params: dict[str, Any] = Field(default_factory=dict)
-    epochs: int = 50
-    batch_size: int = 256
+    batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
-    velocity_loss: float = 0.0
     seed: int = 0
-    val_fraction: float = 0.1
-    stride: int = 1
-    augment_mirror: bool = True
-    augment_reverse: bool = False
-    augment_yaw: bool = False
     threads: int | None = None
-    max_steps_per_epoch: int | None = None
-    init: str | None = Field(
+    max_minutes: float | None = Field(
+        default=None, description="stop (validate and save) after this much wall time; 0 or none: no cap"
+    )
+    stop_step: int | None = Field(
         default=None,
-        description="start from these weights (fine-tuning): a run directory (its best/ weights), a weights "
-        "directory with model.safetensors, or a shipped model 'NAME' / 'NAME/VARIANT'; the network "
-        "config must match",
-    )
-    teacher: str | None = Field(
-        default=None,
-        description="distil: also fit the forecasts of these weights (a run directory, a weights directory or "
-        "a shipped 'NAME' / 'NAME/VARIANT', e.g. an ensemble, with its own mirror averaging); same skeleton, "
-        "frame rate, history and horizon",
-    )
-    teacher_weight: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="loss = (1 - w) * loss(truth) + w * loss(teacher's forecast)"
-    )
-    compile: bool = Field(
-        default=False,
-        description="train through torch.compile (needs a C compiler; about 1.4x faster steps for dct-mlp on "
-        "CPU after a compile of under a minute); evaluation and saved weights use the plain network",
+        ge=1,
+        description="stop (validate and save) after this optimiser step, keeping the learning-rate schedule of "
+        "the full run (the load-independent form of a wall-time cap); resumable",
     )
 
 
-def read_config(schema: type[_C], path: Path | None, what: str = "training config", /, **overrides: Any) -> _C:
-    """A pydantic ``schema`` from a YAML file (optional) with keyword overrides on top (``None`` values
-    ignored); any problem is one `ValueRangeError` line (``"invalid <what>: ..."``) naming the file."""
+def read_config(
+    schema: type[_C],
+    path: Path | None,
+    what: str = "training config",
+    /,
+    settings: Sequence[str] = (),
+    **overrides: Any,
+) -> _C:
+    """A pydantic ``schema`` from a YAML file (optional) with ``settings`` (``"key=JSON"``, dotted keys
+    reach into mappings: ``"network.hidden=64"``) and keyword overrides on top (``None`` values ignored);
+    any problem is one `ValueRangeError` line (``"invalid <what>: ..."``) naming the file."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ValueRangeError(f"cannot read config: {exc}", path) from None
+        if not isinstance(data, dict):
+            raise ValueRangeError("a training config is a mapping of fields", path)
+    for setting in settings:
+        apply_setting(data, setting)
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return schema(**data)
@@ -103,17 +105,48 @@ def read_config(schema: type[_C], path: Path | None, what: str = "training confi
         raise ValueRangeError(f"invalid {what}: {exc}".replace("\n", "; "), path) from None
 
 
-def load_config(path: Path | None, **overrides: Any) -> TrainConfig:
-    """A config from a YAML file (optional) with keyword overrides on top (``None`` values ignored)."""
-    return read_config(TrainConfig, path, **overrides)
+def apply_setting(data: dict[str, Any], setting: str) -> None:
+    """Set ``data[key]`` from ``"key=VALUE"`` (VALUE read as YAML: numbers, lists, ``null``, text);
+    a dotted key sets a field of a nested mapping (``"params.blocks=2"``)."""
+    key, sep, raw = setting.partition("=")
+    if not sep or not key.strip():
+        raise ValueRangeError(f"--set takes KEY=VALUE, got {setting!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ValueRangeError(f"--set {key}: cannot read value {raw!r}") from None
+    *parents, last = key.strip().split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ValueRangeError(f"--set {key}: {part!r} is not a mapping")
+        node = child
+    node[last] = value
 
 
+# ------------------------------------------------------------------------------------ schedule
 def warmup_factor(step: int, warmup_steps: int) -> float:
     """Linear learning-rate warm-up: ``(step + 1) / warmup_steps`` during the first ``warmup_steps``
     steps (0-based ``step``), 1 afterwards (and always 1 when ``warmup_steps`` is 0)."""
     return (step + 1) / warmup_steps if step < warmup_steps else 1.0
 
 
+def lr_factor(step: int, warmup_steps: int, total_steps: int, decay: str = "cosine", floor: float = 0.01) -> float:
+    """The learning-rate multiplier of 0-based optimiser step ``step``: the linear warm-up of
+    `warmup_factor`, then ``"cosine"``: half a cosine from 1 down to ``floor`` at ``total_steps`` (held
+    there after), or ``"constant"``: 1."""
+    if step < warmup_steps:
+        return warmup_factor(step, warmup_steps)
+    if decay == "constant":
+        return 1.0
+    t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(t, 1.0))) * (1 - floor) + floor
+
+
+# ----------------------------------------------------------------------------------- run facts
 def git_commit() -> str | None:
     """The repository commit the code runs from, or None outside a git checkout."""
     try:
@@ -125,6 +158,19 @@ def git_commit() -> str | None:
         return None
 
 
+def machine(processes: int = 1) -> dict[str, Any]:
+    """Platform, CPU count, torch version and threads, processes: the run artifact's ``machine``."""
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "processes": processes,
+    }
+
+
 class _Dist:
     """Process-group bookkeeping for torchrun (a single process when WORLD_SIZE is unset)."""
 
@@ -132,7 +178,7 @@ class _Dist:
         import torch
         import torch.distributed as dist
 
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.world = world_size()
         self.rank = int(os.environ.get("RANK", "0"))
         self.enabled = self.world > 1
         self.device = torch.device("cpu")
@@ -179,291 +225,291 @@ class _Dist:
             dist.destroy_process_group()
 
 
-def net_training_loss(net: str) -> Callable[..., Any] | None:
-    """The ``training_loss(model, batch, config)`` defined by the module of network family ``net``
-    (see ``NET_MODULES``), or None when it has none."""
-    import importlib
-
-    from posecast.models.neural import NET_MODULES
-
-    module = NET_MODULES.get(net)
-    return getattr(importlib.import_module(module), "training_loss", None) if module else None
+def world_size() -> int:
+    """Processes of this training (``WORLD_SIZE`` set by torchrun; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def default_loss(model: NeuralForecaster, batch, config: TrainConfig, teacher: NeuralForecaster | None = None):
-    """MPJPE (metres) over the predicted frames (rolled out with gradients when the target is longer
-    than one network pass), plus an optional velocity term. A network whose module defines its own
-    ``training_loss`` (e.g. teacher-forced next-frame prediction) is trained with that instead.
+# ---------------------------------------------------------------------------------- the protocol
+class TrainingTask:
+    """What a model kind plugs into `fit`. Subclasses set the class attributes and implement the methods
+    marked *required*; the others have defaults.
 
-    With a ``teacher`` (distillation, ``TrainConfig.teacher``) the same loss is also taken against the
-    teacher's forecast of the window, and the two are mixed by ``config.teacher_weight``."""
-    import torch
+    Attributes:
+        config: the run's config; the loop reads its `LoopConfig` fields (lr, seed, stop_step...) and an
+            optional ``compile`` flag.
+        name: the model's registry name.
+        kind: the plug-in (``motion``, ``rotation``, ``video``, ``keypose``, ``classifier``).
+        network: the ``nn.Module`` whose parameters are trained (set by `prepare`).
+        total_steps: optimiser steps of the whole run (the schedule's length; set by `prepare`).
+        round_steps: optimiser steps per round (set by `prepare`); a validation and a checkpoint follow
+            every round, and each record's ``train_loss`` is the mean of the last ``round_steps`` steps.
+        round_name: ``"epoch"`` (records count rounds) or ``"step"`` (records carry the optimiser step).
+        decay, lr_floor: the schedule after the warm-up (`lr_factor`).
+        clip_grad: gradient-norm clip (None: no clipping).
+        score_key: the validation metric to minimise (``train_loss`` when a record lacks it); the round
+            with the lowest one is saved to ``best/``. None: no ``best/`` (the last weights are the result).
+        distributed: whether the task shards its rounds over torchrun processes.
+    """
 
-    custom = net_training_loss(config.net)
-    if custom is not None:
-        return custom(model, batch, config)
-    h = config.history
-    f = config.target_horizon or config.horizon
-    pred = model.rollout(batch[:, :h], f) if f > config.horizon else model.step(batch[:, :h])[:, :f]
-    joints = model.joints
-    w = joint_weights(config, len(joints), pred)
+    config: Any
+    name: str = ""
+    kind: str = ""
+    network: Any = None
+    total_steps: int = 0
+    round_steps: int = 1
+    round_name: str = "epoch"
+    decay: str = "cosine"
+    lr_floor: float = 0.01
+    clip_grad: float | None = 1.0
+    score_key: str | None = None
+    distributed: bool = False
 
-    def loss_to(target):  # target (B, f, J, 3)
-        err = ((pred[:, :, joints] - target[:, :, joints]).norm(dim=-1) * w).mean()
-        if config.velocity_loss > 0:
-            full_p = torch.cat([batch[:, h - 1 : h], pred], 1)
-            full_t = torch.cat([batch[:, h - 1 : h], target], 1)
-            vp, vt = full_p[:, 1:] - full_p[:, :-1], full_t[:, 1:] - full_t[:, :-1]
-            err = err + config.velocity_loss * ((vp[:, :, joints] - vt[:, :, joints]).norm(dim=-1) * w).mean()
-        return err
+    def prepare(self, dist: _Dist) -> None:
+        """*Required.* Load the data, build ``network`` (seeded: the loop has called
+        ``torch.manual_seed(config.seed)``), set ``total_steps`` and ``round_steps``. Refuse bad settings
+        before loading anything."""
+        raise NotImplementedError
 
-    truth = loss_to(batch[:, h : h + f])
-    if teacher is None or config.teacher_weight == 0:
-        return truth
-    with torch.no_grad():
-        guide = teacher.rollout(batch[:, :h], f)
-    return (1 - config.teacher_weight) * truth + config.teacher_weight * loss_to(guide)
+    def describe(self) -> dict[str, Any]:
+        """Facts for ``run.json`` (network config, data description with sha256, window counts...)."""
+        return {}
 
+    def use(self, module: Any) -> None:
+        """The module `loss` must call: ``network`` itself, or its DDP / compiled wrapper."""
+        self.module = module
 
-def joint_weights(config: TrainConfig, count: int, like):
-    """``(count,)`` loss weights of the modelled joints, normalised to mean 1 (uniform by default)."""
-    import torch
+    def batches(self, round_index: int) -> Iterable[Any]:
+        """*Required.* The training batches of a round (data order and augmentation), drawn lazily: the
+        loop replays the first ones to resume in the middle of a round."""
+        raise NotImplementedError
 
-    if config.joint_weights is None:
-        return torch.ones(count, dtype=like.dtype, device=like.device)
-    if len(config.joint_weights) != count:
-        raise ValueRangeError(f"joint_weights has {len(config.joint_weights)} entries for {count} modelled joints")
-    w = torch.as_tensor(config.joint_weights, dtype=like.dtype, device=like.device)
-    return w * (count / w.sum())
+    def loss(self, batch: Any, progress: float) -> tuple[Any, dict[str, float]]:
+        """*Required.* ``(loss tensor, {logged part: float})`` of a batch; ``progress`` in ``[0, 1]`` is the
+        fraction of the run done (for curricula)."""
+        raise NotImplementedError
 
+    def validate(self) -> dict[str, float]:
+        """Validation metrics (called on rank 0 in eval mode without gradients); ``score_key`` among them."""
+        return {}
 
-def evaluate_windows(
-    model: NeuralForecaster, ws: W.WindowSet, history: int, frames: int, batch_size: int = 1024
-) -> np.ndarray:
-    """``(frames,)`` mean per-joint error (metres) of autoregressive forecasts on every window of ``ws``."""
-    import torch
+    def save(self, directory: Path, record: dict[str, Any]) -> None:
+        """*Required.* Write ``network`` as a weights folder (`posecast.models.store.save_folder`) that
+        `posecast.models.get(name, weights=directory)` loads; ``record``: the round's metrics."""
+        raise NotImplementedError
 
-    total, count = np.zeros(frames), 0
-    with torch.no_grad():
-        for i in range(0, len(ws), batch_size):
-            b = torch.as_tensor(ws.batch(np.arange(i, min(i + batch_size, len(ws)))))
-            pred = model.rollout(b[:, :history], frames)
-            err = (pred - b[:, history : history + frames])[:, :, model.joints].norm(dim=-1).mean(-1)
-            total += err.sum(0).double().numpy()
-            count += b.shape[0]
-    return total / max(count, 1)
+    def state_dict(self) -> dict[str, Any]:
+        """The task's own random state (e.g. the data sampler's), saved at the start of every round."""
+        return {}
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore `state_dict` (on resumption)."""
 
-def weights_path(init: str, what: str = "init") -> Path:
-    """The weights folder named by ``TrainConfig.init`` / ``teacher``: a run directory (its best/), a
-    weights folder, or shipped weights ``NAME`` / ``NAME/VARIANT`` (`posecast.models.store.resolve`)."""
-    from posecast.errors import ModelError
-    from posecast.models import store
-
-    try:
-        return store.resolve(init)
-    except ModelError:
-        raise ValueRangeError(f"{what}: {init!r} is neither a run or weights directory nor shipped weights") from None
-
-
-def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
-    """The forecaster named by ``TrainConfig.teacher`` (eval mode, frozen), checked against ``ncfg``."""
-    path = weights_path(teacher, "teacher")
-    model = NeuralForecaster.load(path)
-    keys = ("skeleton", "fps", "history", "horizon")
-    diff = [f"{k} {getattr(model.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
-            if getattr(model.config, k) != getattr(ncfg, k)]  # fmt: skip
-    if diff:
-        raise ValueRangeError(f"teacher does not fit the network ({', '.join(diff)})", path)
-    model.net.eval().requires_grad_(False)
-    return model
+    def finish(self, out: Path) -> dict[str, Any] | None:
+        """Called on rank 0 after the last round: extra facts for ``run.json`` (may rewrite ``last/``)."""
+        return None
 
 
-def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
-    """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
-    path = weights_path(init)
-    source = NeuralForecaster.load(path)
-    keys = ("net", "skeleton", "history", "horizon", "joints", "params")
-    diff = [f"{k} {getattr(source.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
-            if getattr(source.config, k) != getattr(ncfg, k)]  # fmt: skip
-    if diff:
-        raise ValueRangeError(f"init weights do not fit the network ({', '.join(diff)})", path)
-    return source.net.state_dict()
+@dataclass(frozen=True)
+class Plugin:
+    """A model kind's entry into `posecast.training.run`: its config schema, the task it builds, the
+    data its default config is named after, and whether it trains under torchrun."""
+
+    kind: str
+    schema: type[BaseModel]
+    make_task: Callable[[Any], TrainingTask]
+    default_data: str
+    distributed: bool = False
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The run options (`RUN_OPTIONS`) this kind takes: those that are fields of its schema."""
+        return frozenset(o for o in RUN_OPTIONS if o in self.schema.model_fields)
 
 
-def train(
-    config: TrainConfig,
-    out: Path,
+#: the options of `posecast.training.run` / ``posecast train`` that set a config field (a kind takes an
+#: option when its config schema has that field)
+RUN_OPTIONS = (
+    "data",
+    "epochs",
+    "steps",
+    "seed",
+    "init",
+    "teacher",
+    "threads",
+    "max_steps_per_epoch",
+    "batch_size",
+    "lr",
+    "length",
+    "val_every",
+    "stop_step",
+    "max_minutes",
+)
+
+
+# ------------------------------------------------------------------------------------------ fit
+def fit(
+    task: TrainingTask,
+    out: Path | None,
     resume: bool = True,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
-    loss_fn: Callable[..., Any] | None = None,
-) -> Path:
-    """Train ``config`` into the run directory ``out`` and return it (see the module docstring)."""
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Train ``task`` into run directory ``out`` (module docstring) and return the run facts (also in
+    ``run.json``). ``out=None`` trains in memory (no files, no resumption). ``command``: the command line
+    that reproduces the run, recorded in ``run.json``."""
     import torch
 
-    from posecast.datasets.training_data import load_training_data
-
-    if config.teacher and net_training_loss(config.net) is not None:  # refuse before loading any data
-        raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
+    cfg = task.config
+    if world_size() > 1 and not task.distributed:
+        raise ValueRangeError(f"{task.name}: {task.kind} training runs in one process (no torchrun)")
     dist = _Dist()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    data = load_training_data(
-        config.data,
-        config.fps,
-        config.val_fraction,
-        min_frames=config.history + max(config.horizon, config.target_horizon or 0),
-    )
-    f_target = config.target_horizon or config.horizon
-    span = config.history + max(config.horizon, f_target)
-    train_ws = W.WindowSet.from_sequences(data.train, span, data.skeleton, data.fps, config.stride)
-    val_ws = (
-        W.WindowSet.from_sequences(data.val, config.history + f_target, data.skeleton, data.fps, 1)
-        if data.val
-        else None
-    )
-    ncfg = NeuralConfig(
-        net=config.net,
-        skeleton=data.skeleton.name,
-        fps=data.fps,
-        history=config.history,
-        horizon=config.horizon,
-        joints=config.joints,
-        canonical=config.canonical,  # type: ignore[arg-type]
-        params=config.params,
-    )
-    if not data.skeleton.same_layout(NeuralForecaster(ncfg).skeleton):
-        raise ValueRangeError("training data skeleton differs from its registered layout")
-    model = NeuralForecaster(ncfg, name=config.model)
-    if config.init:
-        model.net.load_state_dict(initial_weights(config.init, ncfg))
-    teacher = load_teacher(config.teacher, ncfg) if config.teacher else None
-    if teacher is not None:
-        teacher.net.to(dist.device)
-    model.net.to(dist.device).train()
-    net = model.net
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    task.prepare(dist)
+    net = task.network
+    net.to(dist.device).train()
+    module = net
     if dist.enabled:
-        net = torch.nn.parallel.DistributedDataParallel(model.net)
-        model.net = net  # the wrapper calls the DDP module, which syncs gradients
-    if config.compile:
+        module = torch.nn.parallel.DistributedDataParallel(net)
+    if getattr(cfg, "compile", False):
         # the loss calls the compiled module; parameters are shared with `net`, which is what gets
-        # evaluated and saved (a compiled module's state dict has prefixed keys)
-        model.net = torch.compile(net)
+        # validated and saved (a compiled module's state dict has prefixed keys)
+        module = torch.compile(module)
+    task.use(module)
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_ws) / (config.batch_size * dist.world))
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    total_steps = steps_per_epoch * config.epochs
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total, per_round = int(task.total_steps), max(1, int(task.round_steps))
+    rounds = math.ceil(total / per_round)
 
-    def lr_at(step: int) -> float:
-        if step < config.warmup_steps:
-            return warmup_factor(step, config.warmup_steps)
-        t = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0))) * 0.99 + 0.01
+    def schedule(step: int) -> float:
+        return lr_factor(step, cfg.warmup_steps, total, task.decay, task.lr_floor)
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    out.mkdir(parents=True, exist_ok=True)
-    state_path = out / "train_state.pt"
-    start_epoch, best, elapsed = 0, math.inf, 0.0
-    if resume and state_path.is_file() and (out / "last" / "model.safetensors").is_file():
-        from safetensors.torch import load_file
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
 
-        state = torch.load(state_path, weights_only=True)
-        model_state = load_file(str(out / "last" / "model.safetensors"))
-        (net.module if dist.enabled else net).load_state_dict(model_state)
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch, best, elapsed = int(state["epoch"]), float(state["best"]), float(state["elapsed"])
-        torch.set_rng_state(state["torch_rng"])
-    run_info = {
-        "config": config.model_dump(),
-        "network": ncfg.model_dump(),
-        "data": data.description,
-        "windows": {"train": len(train_ws), "val": len(val_ws) if val_ws else 0},
-        "parameters": int(sum(p.numel() for p in model.net.parameters())),
+    start_round, skip, step, best, elapsed, records = 0, 0, 0, math.inf, 0.0, 0
+    recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=per_round)
+    resumed_at = None
+    if out is not None:
+        out = Path(out)
+        state_path = out / STATE_FILE
+        if resume and state_path.is_file() and (out / "last" / "model.safetensors").is_file():
+            from posecast.models import store
+
+            state = torch.load(state_path, weights_only=True)
+            weights, _ = store.load_folder(out / "last")
+            store.load_state(net, weights, out / "last", "this run's")
+            try:
+                opt.load_state_dict(state["optimizer"])
+                sched.load_state_dict(state["scheduler"])
+            except (KeyError, ValueError) as exc:
+                raise ValueRangeError(f"cannot resume this run ({exc}); start afresh with --no-resume", out) from None
+            start_round = int(state.get("round", state.get("epoch", 0)))
+            skip = int(state.get("skip", 0))
+            step = int(state.get("step", sched.last_epoch))
+            best, elapsed = float(state["best"]), float(state["elapsed"])
+            records = int(state.get("records", start_round))
+            recent.extend((float(loss), dict(logs)) for loss, logs in state.get("recent", []))
+            torch.set_rng_state(state["torch_rng"])
+            task.load_state_dict(state.get("task", {}))
+            resumed_at = step
+        if dist.main:
+            out.mkdir(parents=True, exist_ok=True)
+            kept = ""  # a resumed run keeps the records up to its checkpoint, a new one starts empty
+            if resumed_at is not None and (out / METRICS_FILE).is_file():
+                kept = "".join((out / METRICS_FILE).read_text().splitlines(keepends=True)[:records])
+            _write(out / METRICS_FILE, kept)
+
+    run_info: dict[str, Any] = {
+        "model": task.name,
+        "kind": task.kind,
+        "config": cfg.model_dump(),
+        **task.describe(),
+        "parameters": int(sum(p.numel() for p in net.parameters())),
         "code_version": git_commit(),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "processes": dist.world,
-        },
+        "machine": machine(dist.world),
+        "command": command,
+        "schedule": {"total_steps": total, "round_steps": per_round, "rounds": rounds, "decay": task.decay},
     }
-    if dist.main:
-        (out / "run.json").write_text(json.dumps(run_info, indent=1))
-    if loss_fn is None:
+    if resumed_at is not None:
+        run_info["resumed_at_step"] = resumed_at
+    if out is not None and dist.main:
+        _write(out / RUN_FILE, json.dumps(run_info, indent=1))
 
-        def with_teacher(model: NeuralForecaster, batch: Any, config: TrainConfig) -> Any:
-            return default_loss(model, batch, config, teacher)
-
-        loss_fn = with_teacher
-
-    skel = data.skeleton
-    for epoch in range(start_epoch, config.epochs):
+    max_minutes = getattr(cfg, "max_minutes", None)
+    deadline = time.time() + 60.0 * max_minutes if max_minutes else None
+    stop_step = getattr(cfg, "stop_step", None)
+    stopped = "stop_step" if stop_step is not None and step >= stop_step else None
+    for r in range(start_round, rounds):
+        if stopped:
+            break
         t0 = time.time()
-        rng = np.random.RandomState(config.seed * 1000 + epoch)
-        perm = rng.permutation(len(train_ws))[dist.rank :: dist.world]
+        round_state = task.state_dict()  # the data order of this round, for resuming inside it
         net.train()
-        losses = []
-        for step in range(steps_per_epoch):
-            idx = perm[step * config.batch_size : (step + 1) * config.batch_size]
-            if len(idx) == 0:
-                break
-            batch = torch.as_tensor(train_ws.batch(idx), device=dist.device)
-            if config.augment_mirror:
-                flip = torch.as_tensor(rng.rand(len(idx)) < 0.5, device=dist.device)
-                batch = torch.where(flip[:, None, None, None], W.mirror(batch, skel), batch)
-            if config.augment_reverse:
-                rev = torch.as_tensor(rng.rand(len(idx)) < 0.5, device=dist.device)
-                batch = torch.where(rev[:, None, None, None], W.reverse(batch), batch)
-            if config.augment_yaw:
-                ang = torch.as_tensor(rng.uniform(-math.pi, math.pi, len(idx)), dtype=batch.dtype, device=dist.device)
-                batch = W.yaw(batch, ang)
-            loss = loss_fn(model, batch, config)
+        batches = iter(task.batches(r))
+        if skip:
+            batches = itertools.islice(batches, skip, None)  # replays the data draws of the steps done
+        done, skip = skip, 0
+        for batch in batches:
+            loss, logs = task.loss(batch, step / max(1, total - 1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            if task.clip_grad:
+                torch.nn.utils.clip_grad_norm_(params, task.clip_grad)
             opt.step()
             sched.step()
-            losses.append(float(loss.detach()))
+            step += 1
+            done += 1
+            recent.append((float(loss.detach()), {k: float(v) for k, v in logs.items()}))
+            if stop_step is not None and step >= stop_step:
+                stopped = "stop_step"
+            elif deadline is not None and dist.mean(float(time.time() > deadline)) > 0:
+                stopped = "max_minutes"  # (under torchrun: as soon as any replica is past the deadline)
+            if stopped:
+                break
+        complete = stopped is None or done >= per_round or step >= total
         net.eval()
-        elapsed += time.time() - t0
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": dist.mean(float(np.mean(losses))),
-            "lr": opt.param_groups[0]["lr"],
-            "seconds": round(elapsed, 1),
-        }
+        record: dict[str, Any] = {task.round_name: r + 1 if task.round_name == "epoch" else step}
+        record["train_loss"] = dist.mean(float(np.mean([x for x, _ in recent])) if recent else math.nan)
+        for key in recent[-1][1] if recent else {}:
+            record[key] = float(np.mean([logs[key] for _, logs in recent if key in logs]))
+        record["lr"] = opt.param_groups[0]["lr"]
         if dist.main:
-            if val_ws is not None:
-                inner = NeuralForecaster(ncfg, net=net.module if dist.enabled else net, name=config.model)
-                curve = evaluate_windows(inner, val_ws, config.history, f_target) * 1000.0
-                record["val_mpjpe_mm"] = float(curve.mean())
-                record["val_mpjpe_mm_last"] = float(curve[-1])
-            score = record.get("val_mpjpe_mm", record["train_loss"])
-            plain = NeuralForecaster(ncfg, net=net.module if dist.enabled else net, name=config.model)
-            plain.save(out / "last", {"epoch": epoch + 1, "run": "run.json"})
-            if score < best:
-                best = score
-                plain.save(out / "best", {"epoch": epoch + 1, "run": "run.json"})
+            with torch.no_grad():
+                record.update(task.validate())
+        elapsed += time.time() - t0
+        record["seconds"] = round(elapsed, 1)
+        if stopped and not complete:
+            record["stopped"] = stopped
+        if dist.main and out is not None:
+            task.save(out / "last", record)
+            if task.score_key is not None:
+                score = record.get(task.score_key, record["train_loss"])
+                if score < best:
+                    best = score
+                    task.save(out / "best", record)
+            with open(out / METRICS_FILE, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            records += 1
             torch.save(
                 {
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
-                    "epoch": epoch + 1,
+                    "round": r + 1 if complete else r,
+                    "skip": 0 if complete else done,
+                    "step": step,
                     "best": best,
                     "elapsed": elapsed,
+                    "records": records,
+                    "recent": [[x, logs] for x, logs in recent],
                     "torch_rng": torch.get_rng_state(),
+                    "task": task.state_dict() if complete else round_state,
                 },
-                state_path,
+                out / STATE_FILE,
             )
-            with open(out / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
         if progress:
-            progress(epoch + 1, config.epochs, record)
+            progress(r + 1, rounds, record)
         dist.barrier()
     if dist.enabled:  # record that every replica ended with the same parameters
         import torch.distributed as tdist
@@ -473,9 +519,19 @@ def train(
         gathered = [torch.zeros_like(mine) for _ in range(dist.world)]
         tdist.all_gather(gathered, mine)
         run_info["replica_checksums"] = [g.tolist() for g in gathered]
-    if dist.main:
-        run_info["training_seconds"] = round(elapsed, 1)
+    net.eval()
+    run_info.update({"steps": step, "training_seconds": round(elapsed, 1), "stopped": stopped})
+    if task.score_key is not None:
         run_info["best_val"] = best
-        (out / "run.json").write_text(json.dumps(run_info, indent=1))
+    if dist.main and out is not None:
+        run_info.update(task.finish(out) or {})
+        _write(out / RUN_FILE, json.dumps(run_info, indent=1))
     dist.close()
-    return out
+    return run_info
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

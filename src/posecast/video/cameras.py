@@ -229,6 +229,27 @@ class VirtualBatch:
         )
 
 
+def batch_slice(batch: VirtualBatch, sl: slice) -> VirtualBatch:
+    """Windows ``sl`` of a `VirtualBatch` (for evaluating large validation sets in chunks)."""
+    from dataclasses import replace
+
+    c = batch.cameras
+    cams = Cameras(c.rotation[sl], c.position[sl], c.focal[sl], c.centre[sl], c.image_size[sl], c.weak[sl])
+    return replace(
+        batch,
+        keypoints=batch.keypoints[sl],
+        visibility=batch.visibility[sl],
+        detected=batch.detected[sl],
+        image_size=batch.image_size[sl],
+        world=batch.world[sl],
+        points=batch.points[sl],
+        root=batch.root[sl],
+        camera=batch.camera[sl],
+        clean=batch.clean[sl],
+        cameras=cams,
+    )
+
+
 def mirror_windows(windows: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Left/right mirror image of world windows ``(..., J, 3)`` (reflect x, swap twin joints)."""
     out = windows[..., list(skeleton.mirror_permutation), :].copy()

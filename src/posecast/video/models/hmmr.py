@@ -340,7 +340,7 @@ def load(weights: Path | None = None) -> HMMRForecaster:
 
 
 def build(config: HMMRConfig | None = None) -> HMMR:
-    """An untrained network (the hook of ``python -m posecast.video.train hmmr``)."""
+    """An untrained network (the hook of ``posecast train --model hmmr``)."""
     return HMMR(config or HMMRConfig())
 
 
@@ -371,8 +371,8 @@ def evaluate(net: HMMR, val: Any, chunk: int = 128) -> dict[str, float]:
     (``val_video_mm``); from single frames through the hallucinator, MPJPE of the current pose
     (``val_single_mm``) and of the predicted poses at ``t ± Δt`` for the largest offsets
     (``val_single_past_mm``, ``val_single_future_mm``)."""
+    from posecast.video.cameras import batch_slice
     from posecast.video.models.common import normalise_keypoints
-    from posecast.video.train import batch_slice
 
     deltas = list(net.config.deltas)
     i_past, i_fut = deltas.index(min(deltas)), deltas.index(max(deltas))

@@ -222,7 +222,7 @@ def load(weights: Path | None = None) -> PHD:
 def evaluate(net: PHDNet, val: Any, observe: int = 25, chunk: int = 128) -> dict[str, float]:
     """Validation numbers on a `VirtualBatch` of windows: past MPJPE (mm, all frames) and the mean
     forecast MPJPE (mm) of the frames after the first ``observe`` (self-fed from there)."""
-    from posecast.video.train import batch_slice
+    from posecast.video.cameras import batch_slice
 
     past, fut, n = 0.0, 0.0, 0
     for i in range(0, len(val), chunk):

@@ -435,7 +435,7 @@ class PoseMoNetForecaster(VideoForecaster):
 
 
 def build(config: PoseMoNetConfig | None = None) -> PoseMoNet:
-    """An untrained network (the hook of ``python -m posecast.video.train posemonet``)."""
+    """An untrained network (the hook of ``posecast train --model posemonet``)."""
     return PoseMoNet(config or PoseMoNetConfig())
 
 
@@ -476,7 +476,7 @@ def training_loss(net: PoseMoNet, batch: Any, progress: float = 0.0) -> tuple[to
 def evaluate(net: PoseMoNet, val: Any, chunk: int = 128) -> dict[str, float]:
     """Validation numbers on a `VirtualBatch`: MPJPE (mm) of the refined past (the first ``history``
     frames) and the mean MPJPE (mm) of the ``horizon`` forecast frames."""
-    from posecast.video.train import batch_slice
+    from posecast.video.cameras import batch_slice
 
     cfg, model = net.config, PoseMoNetForecaster(net)
     past, fut, n = 0.0, 0.0, 0
