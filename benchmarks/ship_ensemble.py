@@ -83,7 +83,7 @@ def main() -> None:
         f"- network: `ensemble` of {len(members)} `{c.params['net']}` networks with parameters "
         f"{json.dumps(c.params['params'])}: the forecast is the mean of the members' outputs (in the canonical "
         f"frame, every pass); {params:,} parameters in all; weights file {size_mb:.2f} MB (safetensors)",
-        f"- skeleton `{c.skeleton}`, {c.fps:g} fps, reads {c.history} frames, predicts {c.horizon} per pass "
+        f"- skeleton `{c.skeleton}`, {c.fps:g} fps, reads {c.history} frames, predicts {c.frames_per_pass} per pass "
         f"(longer horizons autoregressively), canonical frame `{c.canonical}`, mirror-averaged inference: "
         f"{c.mirror_average}",
         "- the members were trained independently with `posecast train` (one run each, configs below) and "

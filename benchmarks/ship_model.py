@@ -124,6 +124,10 @@ def main() -> None:
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copy(src / "model.safetensors", dst / "model.safetensors")
     meta = json.loads((src / "config.json").read_text())
+    from posecast.models import store
+    from posecast.models.neural import NeuralConfig
+
+    meta["config"] = store.current_keys(NeuralConfig, meta["config"])  # runs from before a field's rename
     meta["name"] = args.name
     meta["config"]["mirror_average"] = bool(args.mirror_average)
     run = json.loads((args.run / "run.json").read_text())
@@ -155,8 +159,9 @@ def main() -> None:
         f"- network: `{meta['config']['net']}` with parameters {json.dumps(meta['config']['params'])}; "
         f"{run.get('parameters'):,} trainable parameters; weights file {size_mb:.2f} MB (safetensors)",
         f"- skeleton `{meta['config']['skeleton']}`, {meta['config']['fps']:g} fps, reads {meta['config']['history']} "
-        f"frames, predicts {meta['config']['horizon']} per pass (longer horizons autoregressively), canonical frame "
-        f"`{meta['config']['canonical']}`, mirror-averaged inference: {meta['config']['mirror_average']}",
+        f"frames, predicts {meta['config']['frames_per_pass']} per pass (longer horizons autoregressively), "
+        f"canonical frame `{meta['config']['canonical']}`, "
+        f"mirror-averaged inference: {meta['config']['mirror_average']}",
         f"- trained with `posecast train` for {len(metrics)} epochs "
         f"(weights from epoch {meta.get('epoch')}, the {'best validation' if args.which == 'best' else 'last'} epoch) "
         f"in {run.get('training_seconds', 0) / 60:.1f} minutes on {machine['cpus']} CPU cores "

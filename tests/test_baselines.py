@@ -64,7 +64,7 @@ def test_bad_horizons(walk, frames, seconds, message):
 
 
 def test_nearest_neighbour_finds_the_continuation(walk):
-    nn = NearestNeighbour(window=10, horizon=25).fit([walk.frames(0, 100)])
+    nn = NearestNeighbour(window=10, frames=25).fit([walk.frames(0, 100)])
     # a query that is a translated copy of training frames 40..49 returns frames 50..74 translated
     shift = np.array([3.0, 0.0, -2.0])
     query = posecast.Motion(walk.positions[40:50] + shift, 25.0, walk.skeleton)
@@ -83,7 +83,7 @@ def test_nearest_neighbour_finds_the_continuation(walk):
 
 def test_nearest_neighbour_ignores_heading(walk):
     # the same walk turned by 90 degrees about the vertical finds the same continuation, turned
-    nn = NearestNeighbour(window=10, horizon=25).fit([walk.frames(0, 100)])
+    nn = NearestNeighbour(window=10, frames=25).fit([walk.frames(0, 100)])
     turn = np.array([[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]])
     query = posecast.Motion(walk.positions[40:50] @ turn.T, 25.0, walk.skeleton)
     fc = nn.forecast(query, frames=10)
@@ -93,8 +93,8 @@ def test_nearest_neighbour_ignores_heading(walk):
 def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
     train = walk.frames(0, 100)
     query = posecast.Motion(walk.positions[40:50] * 1.02, 25.0, walk.skeleton)  # a slightly larger person
-    res = NearestNeighbour(window=10, horizon=25).fit([train]).forecast(query, frames=5)
-    lit = NearestNeighbour(window=10, horizon=25, residual=False).fit([train]).forecast(query, frames=5)
+    res = NearestNeighbour(window=10, frames=25).fit([train]).forecast(query, frames=5)
+    lit = NearestNeighbour(window=10, frames=25, residual=False).fit([train]).forecast(query, frames=5)
     # residual: last observed pose + the neighbour's displacement (frames 40..49 are the nearest window)
     np.testing.assert_allclose(
         res.samples[0], query.positions[-1] + (walk.positions[50:55] - walk.positions[49]), atol=1e-5

@@ -23,7 +23,7 @@ from posecast.models.baselines import NearestNeighbour
 from posecast.models.neural import NeuralConfig, NeuralForecaster
 from posecast.synthetic import synthetic_walk
 
-TINY = NeuralConfig(net="dct-mlp", skeleton="cmu-bvh-31", fps=25.0, history=8, horizon=6, params={"blocks": 2})
+TINY = NeuralConfig(net="dct-mlp", skeleton="cmu-bvh-31", fps=25.0, history=8, frames_per_pass=6, params={"blocks": 2})
 
 
 def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -134,7 +134,7 @@ def test_nearest_neighbour_is_refitted_for_the_protocol():
     train = [glide(101), glide(80, (0.5, 0.0, 0.0))]
     models = cmu_bvh.prepare_models({"nn": posecast.models.get("nearest-neighbour")}, train)
     nn = models["nn"]
-    assert isinstance(nn, NearestNeighbour) and (nn.window, nn.horizon, nn.stride) == (50, 25, cmu_bvh.NN_STRIDE)
+    assert isinstance(nn, NearestNeighbour) and (nn.window, nn.frames, nn.stride) == (50, 25, cmu_bvh.NN_STRIDE)
     assert nn.num_windows == 14 + 3  # starts 0..26 step 2, and 0..4 step 2
     # a glide's neighbour is a glide: the forecast continues it exactly
     seq = [cmu_bvh.TestSequence("glide", glide(101), ("subject 99", "walk"))]

@@ -18,7 +18,7 @@ def _member(seed: int, mirror: bool) -> NeuralForecaster:
         skeleton="cmu-bvh-31",
         fps=25.0,
         history=8,
-        horizon=6,
+        frames_per_pass=6,
         params={"blocks": 3},
         mirror_average=mirror,
     )
@@ -32,7 +32,7 @@ def _member(seed: int, mirror: bool) -> NeuralForecaster:
 @pytest.mark.parametrize("mirror", [False, True])
 def test_ensemble_forecast_is_the_mean_of_its_members(mirror):
     """Everything after the network (joint filling, leaving the canonical frame, mirroring back) is
-    affine in the network output, so over one pass (5 frames + 1 to interpolate = the horizon of 6)
+    affine in the network output, so over one pass (5 frames + 1 to interpolate = the 6 frames of a pass)
     the ensemble's forecast is exactly the members' mean forecast. (Longer rollouts differ: the
     ensemble feeds its mean back, each member its own output.)"""
     members = [_member(s, mirror) for s in (1, 2, 3)]

@@ -47,13 +47,13 @@ SMALL = {
 }
 
 
-def _config(net: str, history: int = 8, horizon: int = 6, **kw) -> NeuralConfig:
+def _config(net: str, history: int = 8, frames_per_pass: int = 6, **kw) -> NeuralConfig:
     return NeuralConfig(
         net=net,
         skeleton="cmu-bvh-31",
         fps=25.0,
         history=history,
-        horizon=1 if net == "st-transformer" else horizon,
+        frames_per_pass=1 if net == "st-transformer" else frames_per_pass,
         params=SMALL[net],
         **kw,
     )
@@ -116,7 +116,7 @@ def test_network_shapes(name):
     net = build_net(cfg).eval()
     d = 3 * 31
     x = torch.randn(4, cfg.history, d)
-    assert net(x).shape == (4, cfg.horizon, d)
+    assert net(x).shape == (4, cfg.frames_per_pass, d)
     if name == "st-transformer":
         assert net(x, all_steps=True).shape == (4, cfg.history, d)
 
@@ -166,7 +166,7 @@ def test_untrained_networks_predict_zero_velocity(name):
 def test_st_transformer_loss_is_teacher_forced_next_frame_error():
     torch.manual_seed(0)
     cfg = load_config(
-        None, model="st-transformer", net="st-transformer", history=6, horizon=1, params=SMALL["st-transformer"]
+        None, model="st-transformer", net="st-transformer", history=6, frames_per_pass=1, params=SMALL["st-transformer"]
     )
     model = NeuralForecaster(_config("st-transformer", history=6))
     walk = torch.as_tensor(synthetic_walk(seconds=1.0, fps=25.0).positions, dtype=torch.float32)
@@ -184,7 +184,7 @@ def test_st_transformer_loss_is_teacher_forced_next_frame_error():
 
 @pytest.mark.parametrize("name", NETS)
 def test_tiny_training_reduces_the_loss(name, walk_folder, tmp_path):
-    extra = {"horizon": 1, "target_horizon": 6} if name == "st-transformer" else {"horizon": 6}
+    extra = {"frames_per_pass": 1, "target_frames": 6} if name == "st-transformer" else {"frames_per_pass": 6}
     cfg = load_config(
         None,
         data=str(walk_folder),
@@ -216,9 +216,39 @@ def test_registered_with_configs_for_both_data_sets(name):
         cfg = load_config(default_config_path(name, data))
         assert cfg.net == name and cfg.data == data
         assert cfg.history == (10 if data == "cmu-mocap" else 50)
-        assert (cfg.target_horizon or cfg.horizon) == 25 and cfg.augment_mirror and cfg.canonical == "heading"
+        assert (cfg.target_frames or cfg.frames_per_pass) == 25 and cfg.augment_mirror and cfg.canonical == "heading"
     model = get_model(name, pretrained=False)
     assert isinstance(model, NeuralForecaster) and len(model.joints) == 25 and model.config.fps == 60.0
+
+
+def test_weights_written_with_the_old_horizon_key_still_load(tmp_path):
+    """``frames_per_pass`` was stored as ``horizon`` before the rename: such a config (and a weights folder
+    with one) still loads, and is written back with the new key."""
+    from pydantic import ValidationError
+
+    from posecast.models import store
+
+    new = _config("traj-gcn")
+    old = {("horizon" if k == "frames_per_pass" else k): v for k, v in new.model_dump().items()}
+    assert "horizon" in old and "frames_per_pass" not in old
+    assert NeuralConfig.model_validate(old) == NeuralConfig(**old) == new and new.frames_per_pass == 6
+    dumped = NeuralConfig(**old).model_dump()
+    assert list(dumped) == list(store.current_keys(NeuralConfig, old)) and dumped["frames_per_pass"] == 6
+    assert "horizon" not in dumped and store.current_keys(NeuralConfig, old) == dumped
+    with pytest.raises(ValidationError):  # both keys at once: refused, not silently one of them
+        NeuralConfig(**old, frames_per_pass=6)
+    # a weights folder written before the rename
+    model = NeuralForecaster(new, name="traj-gcn")
+    _randomise_head(model.net)
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert meta["config"] == dumped
+    meta["config"] = old
+    (tmp_path / "config.json").write_text(json.dumps(meta, indent=1))
+    back = NeuralForecaster.load(tmp_path)
+    assert back.config == new
+    history = synthetic_walk(seconds=1.0, fps=25.0).positions[None, -8:]
+    np.testing.assert_allclose(back.predict(history, 10), model.predict(history, 10), atol=1e-6)
 
 
 # --------------------------------------------------------------------------- rotation variant
@@ -229,7 +259,7 @@ def _rot_model(skeleton: str = "cmu-bvh-31", history: int = 6) -> STTransformerR
         skeleton=skeleton,
         fps=25.0,
         history=history,
-        horizon=1,
+        frames_per_pass=1,
         canonical="none",
         params=SMALL["st-transformer"],
     )
@@ -342,7 +372,13 @@ def test_rotation_benchmark_matches_the_harness_for_zero_velocity(cmu_mocap_dir)
 
     cfg = load_config(Path(posecast.__file__).parent / "configs" / "st-transformer-rot" / "cmu-mocap.yaml")
     ncfg = NeuralConfig(
-        net=cfg.net, skeleton="cmu-mocap-38", fps=60.0, history=10, horizon=1, joints=cfg.joints, canonical="none"
+        net=cfg.net,
+        skeleton="cmu-mocap-38",
+        fps=60.0,
+        history=10,
+        frames_per_pass=1,
+        joints=cfg.joints,
+        canonical="none",
     )
     untrained = STTransformerRot(ncfg)  # residual init: repeats the last observed rotations
     ours = evaluate_rotations(untrained, "ltd8", cmu_mocap_dir)
@@ -377,7 +413,7 @@ def test_inference_fast_path_equals_eager_and_follows_weight_updates(name):
     again = model.predict(history, 12)  # traced
     model.predict(history, 12)  # a repeated rollout: traced whole when it has few passes
     traced = {k[0] for k, v in model._traced.items() if isinstance(v, torch.jit.ScriptModule)}
-    passes = -(-13 // model.config.horizon)  # 12 frames at the model rate, plus one to interpolate
+    passes = -(-13 // model.config.frames_per_pass)  # 12 frames at the model rate, plus one to interpolate
     assert traced == ({"net", "rollout"} if passes <= model.TRACE_MAX_PASSES else {"net"})  # fast paths ran
     np.testing.assert_allclose(again, first, atol=1e-6)
     np.testing.assert_allclose(again, eager(), atol=1e-6)

@@ -13,12 +13,7 @@ from posecast.models import store
 from posecast.models.neural import PretrainedModel
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-SHIPPED = [
-    (m.name, v)
-    for m in posecast.models.available("motion")
-    if m.learned
-    for v in store.variants(m.name)
-]
+SHIPPED = [(m.name, v) for m in posecast.models.available("motion") if m.learned for v in store.variants(m.name)]
 
 
 def _history(skeleton_name: str, fps: float, frames: int) -> posecast.Motion:
@@ -40,6 +35,19 @@ def _history(skeleton_name: str, fps: float, frames: int) -> posecast.Motion:
         for i, n in enumerate(skel.joint_names)
     ]
     return posecast.Motion(walk.positions[:frames, idx], fps, skel)
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped weights in this checkout")
+@pytest.mark.parametrize(("name", "variant"), SHIPPED)
+def test_shipped_configs_use_the_current_keys(name, variant):
+    """The shipped network configs store frames per pass as ``frames_per_pass`` (``horizon`` before the
+    rename, still accepted on input), in the order `NeuralConfig.model_dump` writes the fields."""
+    from posecast.models.neural import NeuralConfig
+
+    cfg = store.read_config(store.shipped(name, variant))["config"]
+    assert "horizon" not in cfg and cfg["frames_per_pass"] >= 1
+    assert NeuralConfig.model_validate(cfg).model_dump() == cfg
+    assert list(NeuralConfig.model_validate(cfg).model_dump()) == list(cfg)
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped weights in this checkout")

@@ -23,7 +23,7 @@ TINY = {
     "model": "dct-mlp",
     "net": "dct-mlp",
     "history": 8,
-    "horizon": 6,
+    "frames_per_pass": 6,
     "params": {"blocks": 2},
     "epochs": 2,
     "batch_size": 16,
@@ -155,12 +155,12 @@ def test_shipped_two_stage_configs_chain():
     fine = load_config(default_config_path("dct-mlp", "cmu-mocap"))
     assert pre.data == "cmu-mocap+bvh" and fine.data == "cmu-mocap" and fine.init is None
     # the second stage fine-tunes the first: the same network, so `--init PRE_RUN` fits
-    assert (pre.net, pre.params, pre.joints, pre.history, pre.horizon) == (
+    assert (pre.net, pre.params, pre.joints, pre.history, pre.frames_per_pass) == (
         fine.net,
         fine.params,
         fine.joints,
         fine.history,
-        fine.horizon,
+        fine.frames_per_pass,
     )
     with pytest.raises(ModelError, match="no default training config for 'traj-gcn' on 'cmu-mocap\\+bvh'"):
         default_config_path("traj-gcn", "cmu-mocap+bvh")
@@ -191,11 +191,11 @@ def test_distillation_mixes_truth_and_teacher_losses(walk_folder, tmp_path):
     # a run with a teacher trains, and records it
     b = train(load_config(None, data=str(walk_folder), **{**TINY, "teacher": str(a)}), tmp_path / "b")
     assert json.loads((b / "run.json").read_text())["config"]["teacher"] == str(a)
-    other = load_config(None, data=str(walk_folder), **{**TINY, "horizon": 4, "teacher": str(a)})
-    with pytest.raises(ValueRangeError, match="teacher does not fit.*horizon"):
+    other = load_config(None, data=str(walk_folder), **{**TINY, "frames_per_pass": 4, "teacher": str(a)})
+    with pytest.raises(ValueRangeError, match="teacher does not fit.*frames_per_pass"):
         train(other, tmp_path / "c")
     assert not (tmp_path / "c").exists()  # refused before anything is written
-    st = {**TINY, "model": "st-transformer", "net": "st-transformer", "horizon": 1, "target_horizon": 3}
+    st = {**TINY, "model": "st-transformer", "net": "st-transformer", "frames_per_pass": 1, "target_frames": 3}
     with pytest.raises(ValueRangeError, match="loss of its own"):
         train(load_config(None, data=str(walk_folder), **{**st, "params": {}, "teacher": str(a)}), tmp_path / "d")
 
@@ -367,6 +367,36 @@ def test_refusals_are_one_line_with_exit_code_2(tmp_path):
     with pytest.raises(posecast.PosecastError, match="invalid video training config.*network"):
         posecast.training.run("hmmr", tmp_path / "h", settings=["network.bogus=1"])
     assert not (tmp_path / "z").exists() and not (tmp_path / "t").exists() and not (tmp_path / "h").exists()
+
+
+@pytest.mark.parametrize(
+    ("schema", "old", "new"),
+    [
+        ("motion", "horizon", "`frames_per_pass` (frames per network pass)"),
+        ("motion", "target_horizon", "`target_frames` (frames scored per window)"),
+        ("rotation", "horizon", "`frames_per_pass` (frames per network pass)"),
+        ("rotation", "target_horizon", "`target_frames` (frames rolled out in validation)"),
+    ],
+)
+def test_a_config_with_a_renamed_key_is_one_line_naming_the_new_key(schema, old, new, tmp_path):
+    """``horizon`` / ``target_horizon`` (frames, not a duration) were renamed; a YAML file, a ``--set`` or a
+    keyword that still uses the old key gets one line naming the new one, without pydantic's dump."""
+    import importlib
+
+    from pydantic import ValidationError
+
+    from posecast.errors import ValueRangeError
+
+    module = importlib.import_module(f"posecast.training.{schema}")
+    path = tmp_path / "old.yaml"
+    path.write_text(f"model: st-transformer-rot\nnet: st-transformer-rot\nhistory: 8\n{old}: 1\n")
+    for kw in ({"path": path}, {"path": None, "settings": (f"{old}=1",)}, {"path": None, old: 1}):
+        with pytest.raises(ValueRangeError) as err:
+            module.load_config(**kw)
+        message = str(err.value)
+        assert message.count("\n") == 0 and f"`{old}` is now {new}" in message and "input_value" not in message
+    with pytest.raises(ValidationError, match=f"`{old}` is now"):  # the schema itself, used directly
+        (module.TrainConfig if schema == "motion" else module.RotationTrainConfig)(model="m", net="n", **{old: 1})
 
 
 def test_every_shipped_config_loads_and_reproduces_itself():

@@ -55,10 +55,10 @@ class FakeForecaster:
     name = "fake-walk"
     forecast = VideoForecaster.forecast  # the registry's common call: a track or a clip in, a Forecast out
 
-    def forecast_track(self, track: PoseTrack, horizon: float) -> FakeVideoForecast:
+    def forecast_track(self, track: PoseTrack, seconds: float) -> FakeVideoForecast:
         b = track.to_layout("body-17")
         fps = track.fps
-        n = max(1, round(horizon * fps))
+        n = max(1, round(seconds * fps))
         cam = fit_weak_perspective(b.world, b.keypoints, b.visibility)
         step = np.arange(1, n + 1)[:, None, None] * np.array([0.1, 0.0, 0.0])
         return FakeVideoForecast(

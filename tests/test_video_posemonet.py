@@ -17,7 +17,14 @@ PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)  # body-17
 
 def tiny() -> P.PoseMoNetConfig:
     return P.PoseMoNetConfig(
-        history=6, horizon=4, hidden=16, expert_width=16, refine_hidden=16, conv_channels=4, experts=3, dropout=0.0
+        history=6,
+        future_frames=4,
+        hidden=16,
+        expert_width=16,
+        refine_hidden=16,
+        conv_channels=4,
+        experts=3,
+        dropout=0.0,
     )
 
 
@@ -170,7 +177,7 @@ def test_tiny_training_run_reduces_the_loss():
     torch.manual_seed(0)
     cfg = tiny()
     net = P.build(cfg)
-    batch = synthetic_batch(8, cfg.history + cfg.horizon)
+    batch = synthetic_batch(8, cfg.history + cfg.future_frames)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
@@ -204,6 +211,28 @@ def test_saved_weights_round_trip(tmp_path):
     a = P.PoseMoNetForecaster(net).predict(batch.keypoints, batch.visibility, 3)
     b = model.predict(batch.keypoints, batch.visibility, 3)
     np.testing.assert_allclose(a.future, b.future, atol=1e-6)
+
+
+def test_weights_written_with_the_old_horizon_key_still_load(tmp_path):
+    """``future_frames`` was stored as ``horizon`` before the rename: such weights still load (and still
+    fit ``--init`` of a training run), and the config is written back with the new key."""
+    from posecast.models import store
+    from posecast.training.video import VideoData, VideoTask, VideoTrainConfig
+
+    cfg = tiny()
+    old = {("horizon" if k == "future_frames" else k): v for k, v in cfg.model_dump().items()}
+    assert P.PoseMoNetConfig.model_validate(old) == P.PoseMoNetConfig(**old) == cfg and cfg.future_frames == 4
+    assert "horizon" not in cfg.model_dump() and store.current_keys(P.PoseMoNetConfig, old) == cfg.model_dump()
+    torch.manual_seed(0)
+    net = P.PoseMoNet(cfg)
+    store.save_folder(tmp_path / "w", net.state_dict(), {"config": old})
+    assert P.load(tmp_path / "w").net.config == cfg
+    data = VideoData(train=[random_poses(40).numpy()], val=[random_poses(40, seed=1).numpy()], fps=25.0)
+    config = VideoTrainConfig(model="posemonet", network=cfg.model_dump(), init=str(tmp_path / "w"), length=10)
+    task = VideoTask(config, data=data, camera=CameraConfig.clean())
+    task.prepare(None)  # the init check compares the configs key by key: no "differs in horizon"
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(task.network.state_dict()[k], v)
 
 
 def test_shipped_weights_forecast_a_track():

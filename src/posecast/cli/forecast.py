@@ -55,7 +55,7 @@ def forecast(
             "(motion, video or image), marked in `posecast models`."
         ),
     ] = None,
-    horizon: Annotated[float | None, typer.Option(help="Seconds to forecast (default 1).")] = None,
+    seconds: Annotated[float | None, typer.Option("--horizon", help="Seconds to forecast (default 1).")] = None,
     frames: Annotated[
         int | None, typer.Option(help="Frames to forecast (instead of --horizon; video models: at their rate).")
     ] = None,
@@ -83,11 +83,11 @@ def forecast(
     entry = info(name)
     allowed, required = OUTPUTS[entry.kind]
     check_outputs(outs, allowed, required=required)
-    check_horizon(horizon, frames, samples)
+    check_horizon(seconds, frames, samples)
     if kind != "motion":
         check_media(file, at)
         fc = posecast.forecast(
-            file, model=name, seconds=horizon, frames=frames, samples=samples, at=at, weights=weights
+            file, model=name, seconds=seconds, frames=frames, samples=samples, at=at, weights=weights
         )
         write_video_forecast(fc, file, outs)
         return
@@ -95,7 +95,7 @@ def forecast(
     fc = posecast.forecast(
         motion,
         model=name,
-        seconds=horizon,
+        seconds=seconds,
         frames=frames,
         samples=samples,
         at=at,
@@ -110,12 +110,12 @@ def forecast(
         console.print(f"wrote {o}", highlight=False)
 
 
-def check_horizon(horizon: float | None, frames: int | None, samples: int | None) -> None:
-    """One-line errors for impossible --horizon / --frames / --samples, before any work."""
-    if horizon is not None and frames is not None:
+def check_horizon(seconds: float | None, frames: int | None, samples: int | None) -> None:
+    """One-line errors for impossible --horizon SECONDS / --frames / --samples, before any work."""
+    if seconds is not None and frames is not None:
         raise ValueRangeError("give exactly one of --horizon and --frames, not both")
-    if horizon is not None and not (np.isfinite(horizon) and horizon > 0):
-        raise ValueRangeError(f"impossible horizon {horizon!r} s (must be a positive number of seconds)")
+    if seconds is not None and not (np.isfinite(seconds) and seconds > 0):
+        raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
     if frames is not None and frames < 1:
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
     if samples is not None and samples < 1:

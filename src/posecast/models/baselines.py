@@ -49,26 +49,26 @@ class NearestNeighbour(Forecaster):
     do. With ``residual=True`` (the default) the forecast is the observed last pose plus the
     neighbour's per-joint displacement from its own last observed pose, so it starts where the
     observation ends; with ``residual=False`` it is the neighbour's continuation itself (PHD's literal
-    baseline, which jumps to the neighbour's pose at the first frame). Horizons longer than the
-    indexed continuation are rolled out by searching again from the end of the forecast. With
-    ``samples=K`` the K nearest windows give K hypotheses.
+    baseline, which jumps to the neighbour's pose at the first frame). Each indexed window carries a
+    continuation of ``frames`` frames; longer forecasts are rolled out by searching again from the end
+    of the forecast. With ``samples=K`` the K nearest windows give K hypotheses.
     """
 
     name = "nearest-neighbour"
     deterministic = True
 
     def __init__(
-        self, window: int = 10, horizon: int = 25, stride: int = 1, residual: bool = True, canonical: str = "heading"
+        self, window: int = 10, frames: int = 25, stride: int = 1, residual: bool = True, canonical: str = "heading"
     ) -> None:
-        if window < 1 or horizon < 1 or stride < 1:
-            raise ValueRangeError("window, horizon and stride must be positive")
+        if window < 1 or frames < 1 or stride < 1:
+            raise ValueRangeError("window, frames and stride must be positive")
         if canonical not in ("translation", "heading"):
             raise ValueRangeError(f"canonical must be 'translation' or 'heading', not {canonical!r}")
-        self.window, self.horizon, self.stride, self.residual = window, horizon, stride, residual
+        self.window, self.frames, self.stride, self.residual = window, frames, stride, residual
         self.canonical = canonical
         self.min_history = window
         self._keys: np.ndarray | None = None  # (N, window*J*3) float32
-        self._futures: np.ndarray | None = None  # (N, horizon, J, 3) in the canonical frame
+        self._futures: np.ndarray | None = None  # (N, frames, J, 3) in the canonical frame
         self._key_sq: np.ndarray | None = None
         self.fps: float | None = None
         self.skeleton: Skeleton | None = None
@@ -90,7 +90,7 @@ class NearestNeighbour(Forecaster):
         fps: float | None = None,
         skeleton: str | Skeleton | None = None,
     ) -> NearestNeighbour:
-        """Index every ``window + horizon`` window (step ``stride``) of the training motions.
+        """Index every ``window + frames`` window (step ``stride``) of the training motions.
 
         Motions are resampled to ``fps`` (default: the first motion's rate); raw ``(T, J, 3)``
         arrays are taken as they are at ``fps`` (pass ``skeleton`` to canonicalise their heading).
@@ -98,7 +98,7 @@ class NearestNeighbour(Forecaster):
         from posecast import skeletons
 
         keys, futures = [], []
-        span = self.window + self.horizon
+        span = self.window + self.frames
         self.skeleton = None if skeleton is None else skeletons.get(skeleton)
         for m in motions:
             if isinstance(m, Motion):
@@ -134,7 +134,7 @@ class NearestNeighbour(Forecaster):
         return 0 if self._keys is None else self._keys.shape[0]
 
     def _search(self, q: np.ndarray, k: int) -> np.ndarray:
-        """``(B, k, horizon, J, 3)`` world-frame continuations of the ``k`` nearest windows to ``q``."""
+        """``(B, k, frames, J, 3)`` world-frame continuations of the ``k`` nearest windows to ``q``."""
         import torch
 
         from posecast.models.neural import from_canonical
@@ -148,7 +148,7 @@ class NearestNeighbour(Forecaster):
         else:
             nn = np.tile(np.arange(d2.shape[1]), (d2.shape[0], 1))
         nn = np.take_along_axis(nn, np.take_along_axis(d2, nn, axis=1).argsort(axis=1), axis=1)  # nearest first
-        fut = self._futures[nn].astype(np.float64)  # (B, k, horizon, J, 3) canonical
+        fut = self._futures[nn].astype(np.float64)  # (B, k, frames, J, 3) canonical
         if self.residual:
             fut = fut + qc[:, None, -1:]
         b = q.shape[0]
@@ -168,7 +168,7 @@ class NearestNeighbour(Forecaster):
         if samples > self.num_windows:
             raise ValueRangeError(f"asked for {samples} neighbours but only {self.num_windows} windows are indexed")
         b = h.shape[0]
-        out = self._search(h[:, -self.window :], samples)  # (B, S, horizon, J, 3)
+        out = self._search(h[:, -self.window :], samples)  # (B, S, self.frames, J, 3)
         while out.shape[2] < frames:  # roll out: search again from the end of each hypothesis
             ctx = np.concatenate([np.repeat(h[:, None], samples, axis=1), out], axis=2)[:, :, -self.window :]
             more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1)[:, 0]

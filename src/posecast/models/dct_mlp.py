@@ -39,14 +39,12 @@ class TemporalBlock(nn.Module):
 class DCTMLP(nn.Module):
     """``(B, H, D)`` → ``(B, F, D)``."""
 
-    def __init__(
-        self, features: int, history: int, horizon: int, blocks: int = 48, dct_keep: int | None = None
-    ) -> None:
+    def __init__(self, features: int, history: int, frames: int, blocks: int = 48, dct_keep: int | None = None) -> None:
         super().__init__()
-        self.history, self.horizon = history, horizon
-        frames = history + horizon
-        self.dct = DCT(frames, dct_keep)
-        keep = dct_keep or frames
+        self.history, self.frames = history, frames
+        span = history + frames
+        self.dct = DCT(span, dct_keep)
+        keep = dct_keep or span
         self.spatial_in = nn.Linear(features, features)
         self.blocks = nn.Sequential(*(TemporalBlock(keep, features) for _ in range(blocks)))
         self.spatial_out = nn.Linear(features, features)
@@ -54,7 +52,7 @@ class DCTMLP(nn.Module):
         nn.init.zeros_(self.spatial_out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded = pad_last(x, self.horizon)  # (B, T, D)
+        padded = pad_last(x, self.frames)  # (B, T, D)
         c = self.spatial_in(self.dct(padded))  # (B, K, D)
         z = self.blocks(c.transpose(0, 1).contiguous())  # (K, B, D), see TemporalBlock
         delta = self.dct.inverse(self.spatial_out(z.transpose(0, 1)))  # (B, T, D)
@@ -64,4 +62,6 @@ class DCTMLP(nn.Module):
 @register_net("dct-mlp")
 def _build(config: NeuralConfig, features: int) -> DCTMLP:
     p = config.params
-    return DCTMLP(features, config.history, config.horizon, blocks=int(p.get("blocks", 48)), dct_keep=p.get("dct_keep"))
+    return DCTMLP(
+        features, config.history, config.frames_per_pass, blocks=int(p.get("blocks", 48)), dct_keep=p.get("dct_keep")
+    )

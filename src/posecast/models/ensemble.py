@@ -1,6 +1,6 @@
 """``ensemble``: the mean forecast of several networks of one family, as one network.
 
-The members share the wrapper's settings (skeleton, frame rate, history, horizon, modelled joints,
+The members share the wrapper's settings (skeleton, frame rate, history, frames per pass, modelled joints,
 canonical frame) and differ only in their weights — typically independent training runs with
 different seeds or learning rates. Averaging their outputs in the canonical frame is the classic
 variance-reducing ensemble; the result is an ordinary network ``(B, H, D) → (B, F, D)``, so it runs

@@ -55,7 +55,7 @@ def network_config(name: str, data: str = "cmu-mocap"):
     except (OSError, yaml.YAMLError) as exc:
         raise ValueRangeError(f"cannot read config: {exc}", path) from None
     skeleton, fps = DATA_LAYOUTS.get(data, ("cmu-bvh-31", 25.0))
-    fields = ("net", "history", "horizon", "joints", "canonical", "params")
+    fields = ("net", "history", "frames_per_pass", "joints", "canonical", "params")
     try:
         return NeuralConfig(
             skeleton=skeleton, fps=cfg.get("fps") or fps, **{k: cfg[k] for k in fields if cfg.get(k) is not None}

@@ -8,7 +8,7 @@ wrapper does everything else:
 
 * resamples the history to the network's frame rate and the forecast back;
 * takes the last ``history`` frames (repeating the first if there are fewer);
-* rolls the network out autoregressively when more than ``horizon`` frames are asked for,
+* rolls the network out autoregressively when more than ``frames_per_pass`` frames are asked for,
   re-canonicalising at every step so long rollouts never leave the region it was trained on;
 * fills joints the network does not model by following their nearest modelled ancestor rigidly
   (zero-length helper joints coincide with it; joints constant in the body frame stay put).
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from posecast import skeletons
 from posecast.errors import ModelError, SkeletonError
@@ -37,7 +37,11 @@ from posecast.skeletons.base import Skeleton
 
 
 class NeuralConfig(BaseModel):
-    """Everything needed to rebuild a trained network (stored next to its weights)."""
+    """Everything needed to rebuild a trained network (stored next to its weights).
+
+    ``frames_per_pass`` was called ``horizon`` in weights written before the rename; such configs still
+    load (the old key is accepted on input) and `model_dump` writes the new key.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,7 +49,11 @@ class NeuralConfig(BaseModel):
     skeleton: str
     fps: float = Field(gt=0)
     history: int = Field(ge=2, description="observed frames the network reads")
-    horizon: int = Field(ge=1, description="frames the network predicts per pass")
+    frames_per_pass: int = Field(
+        ge=1,
+        validation_alias=AliasChoices("frames_per_pass", "horizon"),  # "horizon": configs written before the rename
+        description="frames the network predicts per pass",
+    )
     joints: list[int] | None = Field(default=None, description="modelled joints (None: all)")
     canonical: Literal["none", "translation", "heading"] = "heading"
     params: dict[str, Any] = Field(default_factory=dict, description="architecture hyper-parameters")
@@ -226,7 +234,7 @@ class NeuralForecaster(Forecaster):
 
     # ------------------------------------------------------------------------------ one pass
     def step(self, window):
-        """One network pass on world-frame torch windows ``(B, history, J, 3)`` → ``(B, horizon, J, 3)``.
+        """One network pass on world-frame torch windows ``(B, history, J, 3)`` → ``(B, frames_per_pass, J, 3)``.
 
         With ``mirror_average`` (inference only) the pass also runs on the left/right mirror image of
         the window and the mirrored-back result is averaged in: a test-time augmentation that makes
@@ -313,7 +321,7 @@ class NeuralForecaster(Forecaster):
         At inference a rollout asked for a second time with the same shapes (every pass with its
         canonical frames, joint filling and mirror averaging) runs as one traced graph (see
         `_traced_call`): at batch 1 the Python around the network costs as much as the network."""
-        if not self._inference(window.shape[0]) or -(-frames // self.config.horizon) > self.TRACE_MAX_PASSES:
+        if not self._inference(window.shape[0]) or -(-frames // self.config.frames_per_pass) > self.TRACE_MAX_PASSES:
             return self._rollout(window, frames)
         # the settings a trace bakes in are part of the key, so changing them is never ignored
         settings = (self.config.mirror_average, self.config.canonical, tuple(self.joints))
@@ -349,7 +357,7 @@ class NeuralForecaster(Forecaster):
         if h.shape[1] < need:
             h = np.concatenate([np.repeat(h[:, :1], need - h.shape[1], axis=1), h], axis=1)
         h = h[:, -need:]
-        # frames at the model rate that cover the requested horizon (plus one to interpolate the end)
+        # frames at the model rate that cover the requested frames (plus one to interpolate the end)
         n_model = int(np.ceil(frames * self.config.fps / fps)) + 1
         with torch.no_grad():
             pred = self.rollout(torch.as_tensor(h, dtype=torch.float32), n_model).double().numpy()

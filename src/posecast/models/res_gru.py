@@ -4,8 +4,8 @@ using recurrent neural networks", CVPR 2017).
 An encoder GRU reads the observed frames except the last; a decoder GRU cell, started from the
 encoder's state, reads the last observed frame and predicts a velocity that is added to it (the
 residual connection), then reads its own prediction for the next step, and so on for all ``F``
-frames of one pass. Because the decoder always consumes its own outputs, training on the whole
-horizon is the paper's sampling-based training (no teacher forcing) and training matches inference.
+frames of one pass. Because the decoder always consumes its own outputs, training on all the frames
+of a pass is the paper's sampling-based training (no teacher forcing) and training matches inference.
 
 The read-out starts at zero, so an untrained network predicts zero velocity. The paper uses one layer
 of 1024 units (on exp-maps); the shipped configs use a smaller state for CPU training.
@@ -22,9 +22,9 @@ from posecast.models.neural import NeuralConfig, register_net
 class ResGRU(nn.Module):
     """``(B, H, D)`` → ``(B, F, D)``."""
 
-    def __init__(self, features: int, horizon: int, hidden: int = 1024, dropout: float = 0.0) -> None:
+    def __init__(self, features: int, frames: int, hidden: int = 1024, dropout: float = 0.0) -> None:
         super().__init__()
-        self.horizon = horizon
+        self.frames = frames
         self.encoder = nn.GRU(features, hidden, batch_first=True)
         self.decoder = nn.GRUCell(features, hidden)
         self.drop = nn.Dropout(dropout)
@@ -38,7 +38,7 @@ class ResGRU(nn.Module):
             _, last = self.encoder(x[:, :-1])
             state = last[0]
         frame, out = x[:, -1], []
-        for _ in range(self.horizon):
+        for _ in range(self.frames):
             state = self.decoder(frame, state)
             frame = frame + self.readout(self.drop(state))
             out.append(frame)
@@ -48,4 +48,6 @@ class ResGRU(nn.Module):
 @register_net("res-gru")
 def _build(config: NeuralConfig, features: int) -> ResGRU:
     p = config.params
-    return ResGRU(features, config.horizon, hidden=int(p.get("hidden", 1024)), dropout=float(p.get("dropout", 0.0)))
+    return ResGRU(
+        features, config.frames_per_pass, hidden=int(p.get("hidden", 1024)), dropout=float(p.get("dropout", 0.0))
+    )

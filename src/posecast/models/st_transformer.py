@@ -23,7 +23,7 @@ training window and put in the canonical frame of their last frame, so the posit
 the canonical frame seen in training are the ones of inference. (The paper trains on windows longer
 than its test-time attention window; here both are ``history`` frames.) At inference the wrapper
 rolls the network out one frame per pass over a sliding window of ``history`` frames (config
-``horizon: 1``), re-canonicalising at every step.
+``frames_per_pass: 1``), re-canonicalising at every step.
 
 Rotation variant (``st-transformer-rot``, the paper's own setting). The wrapper of the position
 models, `~posecast.models.neural.NeuralForecaster`, sees only positions, so the rotation variant is
@@ -189,8 +189,10 @@ def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
 
 @register_net("st-transformer")
 def _build(config: NeuralConfig, features: int) -> STTransformer:
-    if config.horizon != 1:
-        raise ModelError(f"st-transformer predicts one frame per pass: set horizon to 1 (got {config.horizon})")
+    if config.frames_per_pass != 1:
+        raise ModelError(
+            f"st-transformer predicts one frame per pass: set frames_per_pass to 1 (got {config.frames_per_pass})"
+        )
     return STTransformer(features // 3, 3, **_net_kwargs(config.params))
 
 
@@ -246,8 +248,10 @@ class STTransformerRot(Forecaster):
     min_history = 1
 
     def __init__(self, config: NeuralConfig, net: STTransformer | None = None, name: str = "st-transformer-rot"):
-        if config.horizon != 1:
-            raise ModelError(f"{name} predicts one frame per pass: set horizon to 1 (got {config.horizon})")
+        if config.frames_per_pass != 1:
+            raise ModelError(
+                f"{name} predicts one frame per pass: set frames_per_pass to 1 (got {config.frames_per_pass})"
+            )
         self.config, self.name = config, name
         self.skeleton = skeletons.get(config.skeleton)
         self.joints = list(config.joints) if config.joints is not None else rotating_joints(self.skeleton)

@@ -13,6 +13,8 @@ needed to rebuild the network, under ``"config"``, plus training facts) and, for
   `load_folder` reads one back (no pickles: safetensors + JSON). Tensors may be stored as float16
   (`save_folder(..., half=True)`, what the shipped weights use to keep the package small);
   `load_folder` always returns float32 tensors.
+* `current_keys` renames the keys of a ``"config"`` written before a field was renamed (the config
+  classes accept the old keys through their fields' ``validation_alias``; raw dicts need this).
 """
 
 from __future__ import annotations
@@ -83,9 +85,7 @@ def resolve(spec: str | Path) -> Path:
     name, _, variant = str(spec).partition("/")
     if name and "/" not in variant and (WEIGHTS_DIR / name).is_dir():
         return shipped(name, variant or None)
-    raise ModelError(
-        f"no weights {str(spec)!r}: not a run directory, a weights folder or a shipped NAME[/VARIANT]"
-    )
+    raise ModelError(f"no weights {str(spec)!r}: not a run directory, a weights folder or a shipped NAME[/VARIANT]")
 
 
 def read_config(directory: Path) -> dict[str, Any]:
@@ -98,6 +98,19 @@ def read_config(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelError("the weights config is not a JSON object", path)
     return data
+
+
+def current_keys(schema: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a raw ``"config"`` mapping of ``config.json``) with the old keys that pydantic ``schema``
+    still accepts (the ``AliasChoices`` of a field's ``validation_alias``, e.g. ``horizon`` for
+    ``NeuralConfig.frames_per_pass``) renamed to the field names; key order and values are kept."""
+    from pydantic import AliasChoices
+
+    names: dict[str, str] = {}
+    for name, field in schema.model_fields.items():
+        if isinstance(field.validation_alias, AliasChoices):
+            names.update({c: name for c in field.validation_alias.choices if isinstance(c, str) and c != name})
+    return {(names[k] if k in names and names[k] not in config else k): v for k, v in config.items()}
 
 
 def describe(name: str) -> list[dict[str, Any]]:

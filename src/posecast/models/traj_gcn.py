@@ -76,7 +76,7 @@ class TrajGCN(nn.Module):
         self,
         features: int,
         history: int,
-        horizon: int,
+        frames: int,
         hidden: int = 256,
         blocks: int = 12,
         dct_n: int | None = None,
@@ -84,12 +84,12 @@ class TrajGCN(nn.Module):
         norm: str = "layer",
     ) -> None:
         super().__init__()
-        frames = history + horizon
-        keep = dct_n or frames
-        if not 1 <= keep <= frames:
-            raise ModelError(f"traj-gcn: dct_n must be in 1..{frames} (history + horizon), got {dct_n}")
-        self.history, self.horizon = history, horizon
-        self.dct = DCT(frames, keep)
+        span = history + frames
+        keep = dct_n or span
+        if not 1 <= keep <= span:
+            raise ModelError(f"traj-gcn: dct_n must be in 1..{span} (history + frames per pass), got {dct_n}")
+        self.history, self.frames = history, frames
+        self.dct = DCT(span, keep)
         self.inp = GCLayer(features, keep, hidden, norm, dropout)
         self.blocks = nn.Sequential(*(GCBlock(features, hidden, norm, dropout) for _ in range(blocks)))
         self.out = GraphConv(features, hidden, keep)
@@ -97,7 +97,7 @@ class TrajGCN(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded = pad_last(x, self.horizon)  # (B, H + F, D)
+        padded = pad_last(x, self.frames)  # (B, H + F, D)
         coeffs = self.dct(padded).transpose(1, 2)  # (B, D, K): one node per coordinate
         y = coeffs + self.out(self.blocks(self.inp(coeffs)))
         return self.dct.inverse(y.transpose(1, 2))[:, self.history :]
@@ -109,7 +109,7 @@ def _build(config: NeuralConfig, features: int) -> TrajGCN:
     return TrajGCN(
         features,
         config.history,
-        config.horizon,
+        config.frames_per_pass,
         hidden=int(p.get("hidden", 256)),
         blocks=int(p.get("blocks", 12)),
         dct_n=p.get("dct_n"),

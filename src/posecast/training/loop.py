@@ -39,11 +39,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from posecast.errors import ValueRangeError
 
@@ -56,9 +56,20 @@ RUN_FILE = "run.json"
 
 class LoopConfig(BaseModel):
     """The fields of every training config that the loop itself reads (each kind's schema extends it
-    and may change the defaults)."""
+    and may change the defaults). A schema's `RENAMED` maps keys of older configs to a note on what they
+    are called now; a config that still uses one is refused with that note (`renamed_keys`)."""
 
     model_config = ConfigDict(extra="forbid")
+    #: old key -> "what it is now" (e.g. ``"horizon": "`frames_per_pass` (frames per network pass)"``)
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_renamed(cls, data: Any) -> Any:
+        message = renamed_keys(cls, data)
+        if message:
+            raise ValueError(message)
+        return data
 
     batch_size: int = 64
     lr: float = 1e-3
@@ -75,6 +86,16 @@ class LoopConfig(BaseModel):
         description="stop (validate and save) after this optimiser step, keeping the learning-rate schedule of "
         "the full run (the load-independent form of a wall-time cap); resumable",
     )
+
+
+def renamed_keys(schema: type[BaseModel], data: Any) -> str | None:
+    """``"`horizon` is now `frames_per_pass` (frames per network pass)"`` for every key of mapping ``data``
+    that ``schema`` lists in its ``RENAMED`` (joined by ``"; "``), or None when it uses none."""
+    renamed: dict[str, str] = getattr(schema, "RENAMED", {})
+    if not isinstance(data, dict):
+        return None
+    notes = [f"`{key}` is now {renamed[key]}" for key in renamed if key in data]
+    return "; ".join(notes) or None
 
 
 def read_config(
@@ -99,6 +120,9 @@ def read_config(
     for setting in settings:
         apply_setting(data, setting)
     data.update({k: v for k, v in overrides.items() if v is not None})
+    message = renamed_keys(schema, data)
+    if message:  # the note alone, without pydantic's dump of the whole input
+        raise ValueRangeError(f"invalid {what}: {message}", path)
     try:
         return schema(**data)
     except Exception as exc:  # pydantic.ValidationError: report it as one line

@@ -7,7 +7,7 @@
 * Rounds are epochs: a seeded permutation of the windows per epoch (sharded over torchrun processes),
   batches of ``batch_size`` with random mirror / time-reversal / yaw augmentation.
 * Loss (`default_loss`): MPJPE over the predicted frames (rolled out with gradients when
-  ``target_horizon`` exceeds one network pass), an optional velocity term, per-joint weights, and an
+  ``target_frames`` exceeds one network pass), an optional velocity term, per-joint weights, and an
   optional teacher (distillation). A network whose module defines ``training_loss(model, batch,
   history, weights)`` (e.g. the teacher-forced next-frame loss of ``st-transformer``) trains with that.
 * Validation: autoregressive MPJPE (mm) on every validation window, mean and last frame; the best epoch
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -37,13 +37,20 @@ from posecast.training.loop import LoopConfig, Plugin, TrainingTask, fit, read_c
 class TrainConfig(LoopConfig):
     """A training run of a position network. YAML files map onto it one to one (``--config FILE.yaml``)."""
 
+    RENAMED: ClassVar[dict[str, str]] = {
+        "horizon": "`frames_per_pass` (frames per network pass)",
+        "target_horizon": "`target_frames` (frames scored per window)",
+    }
+
     model: str = Field(description="registry name the weights are published under")
     net: str = Field(description="network family, e.g. 'dct-mlp'")
     data: str = "cmu-mocap"
     fps: float | None = None
     history: int = 10
-    horizon: int = 25
-    target_horizon: int | None = Field(default=None, description="frames scored per window (default: horizon)")
+    frames_per_pass: int = Field(default=25, description="frames the network predicts per pass")
+    target_frames: int | None = Field(
+        default=None, description="frames scored per window (default: frames_per_pass; more are rolled out)"
+    )
     joints: list[int] | None = None
     joint_weights: list[float] | None = Field(default=None, description="loss weight per modelled joint")
     canonical: str = "heading"
@@ -67,7 +74,7 @@ class TrainConfig(LoopConfig):
         default=None,
         description="distil: also fit the forecasts of these weights (a run directory, a weights directory or "
         "a shipped 'NAME' / 'NAME/VARIANT', e.g. an ensemble, with its own mirror averaging); same skeleton, "
-        "frame rate, history and horizon",
+        "frame rate, history and frames per pass",
     )
     teacher_weight: float = Field(
         default=0.5, ge=0.0, le=1.0, description="loss = (1 - w) * loss(truth) + w * loss(teacher's forecast)"
@@ -109,8 +116,8 @@ def default_loss(model: NeuralForecaster, batch, config: TrainConfig, teacher: N
     if custom is not None:
         return custom(model, batch, config.history, joint_weights(config, len(model.joints), batch))
     h = config.history
-    f = config.target_horizon or config.horizon
-    pred = model.rollout(batch[:, :h], f) if f > config.horizon else model.step(batch[:, :h])[:, :f]
+    f = config.target_frames or config.frames_per_pass
+    pred = model.rollout(batch[:, :h], f) if f > config.frames_per_pass else model.step(batch[:, :h])[:, :f]
     joints = model.joints
     w = joint_weights(config, len(joints), pred)
 
@@ -178,7 +185,7 @@ def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
     """The forecaster named by ``TrainConfig.teacher`` (eval mode, frozen), checked against ``ncfg``."""
     path = weights_path(teacher, "teacher")
     model = NeuralForecaster.load(path)
-    keys = ("skeleton", "fps", "history", "horizon")
+    keys = ("skeleton", "fps", "history", "frames_per_pass")
     diff = [f"{k} {getattr(model.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
             if getattr(model.config, k) != getattr(ncfg, k)]  # fmt: skip
     if diff:
@@ -191,7 +198,7 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
     """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
     path = weights_path(init)
     source = NeuralForecaster.load(path)
-    keys = ("net", "skeleton", "history", "horizon", "joints", "params")
+    keys = ("net", "skeleton", "history", "frames_per_pass", "joints", "params")
     diff = [f"{k} {getattr(source.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
             if getattr(source.config, k) != getattr(ncfg, k)]  # fmt: skip
     if diff:
@@ -229,10 +236,10 @@ class MotionTask(TrainingTask):
             config.data,
             config.fps,
             config.val_fraction,
-            min_frames=config.history + max(config.horizon, config.target_horizon or 0),
+            min_frames=config.history + max(config.frames_per_pass, config.target_frames or 0),
         )
-        self.frames = config.target_horizon or config.horizon
-        span = config.history + max(config.horizon, self.frames)
+        self.frames = config.target_frames or config.frames_per_pass
+        span = config.history + max(config.frames_per_pass, self.frames)
         self.train_ws = W.WindowSet.from_sequences(data.train, span, data.skeleton, data.fps, config.stride)
         self.val_ws = (
             W.WindowSet.from_sequences(data.val, config.history + self.frames, data.skeleton, data.fps, 1)
@@ -244,7 +251,7 @@ class MotionTask(TrainingTask):
             skeleton=data.skeleton.name,
             fps=data.fps,
             history=config.history,
-            horizon=config.horizon,
+            frames_per_pass=config.frames_per_pass,
             joints=config.joints,
             canonical=config.canonical,  # type: ignore[arg-type]
             params=config.params,

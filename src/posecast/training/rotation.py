@@ -9,7 +9,7 @@
 * Loss (`rotation_training_loss`): teacher-forced next-frame prediction, mean per-joint position error
   after SVD projection onto SO(3) and body-frame FK, plus ``params.rotation_loss`` (default 0.1) x the
   Frobenius distance of the raw outputs (the paper's loss).
-* Validation: MPJPE (mm) of ``target_horizon`` (default 25) frames rolled out on every validation window.
+* Validation: MPJPE (mm) of ``target_frames`` (default 25) frames rolled out on every validation window.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -29,12 +29,19 @@ from posecast.training.loop import LoopConfig, Plugin, TrainingTask, fit, read_c
 class RotationTrainConfig(LoopConfig):
     """A training run of the rotation variant; ``configs/st-transformer-rot/*.yaml`` map onto it."""
 
+    RENAMED: ClassVar[dict[str, str]] = {
+        "horizon": "`frames_per_pass` (frames per network pass)",
+        "target_horizon": "`target_frames` (frames rolled out in validation)",
+    }
+
     model: str = "st-transformer-rot"
     net: Literal["st-transformer-rot"] = "st-transformer-rot"
     data: str = Field(default="cmu-mocap", description="cmu-mocap, or a folder with the benchmark's layout")
     history: int = 10
-    horizon: Literal[1] = Field(default=1, description="frames per pass (one: the network predicts the next frame)")
-    target_horizon: int | None = Field(default=None, description="frames rolled out in validation (default 25)")
+    frames_per_pass: Literal[1] = Field(
+        default=1, description="frames per network pass (one: the network predicts the next frame)"
+    )
+    target_frames: int | None = Field(default=None, description="frames rolled out in validation (default 25)")
     joints: list[int] | None = None
     canonical: Literal["none"] = "none"
     params: dict[str, Any] = Field(default_factory=dict, description="network sizes and rotation_loss")
@@ -125,7 +132,7 @@ class RotationTask(TrainingTask):
         config = self.config
         data_dir = None if config.data == "cmu-mocap" else Path(config.data)
         self.dist = dist
-        h, f = config.history, config.target_horizon or 25
+        h, f = config.history, config.target_frames or 25
         self.frames = f
         seqs, paths = cmu_mocap.rotation_sequences("train", data_dir)
         train_seqs, val_seqs = split_sequences(seqs, config.val_fraction, h + f)
@@ -140,7 +147,7 @@ class RotationTask(TrainingTask):
             skeleton="cmu-mocap-38",
             fps=cmu_mocap.FPS,
             history=h,
-            horizon=1,
+            frames_per_pass=1,
             joints=config.joints,
             canonical="none",
             params=config.params,

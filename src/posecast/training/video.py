@@ -217,6 +217,7 @@ class VideoTask(TrainingTask):
                 ) from None
             init_state, meta = store.load_folder(folder)
             theirs = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+            theirs = store.current_keys(type(self.ncfg), theirs)  # weights written before a field's rename
             mine = self.ncfg.model_dump()
             diff = sorted(k for k in mine if k in theirs and theirs[k] != mine[k]) + sorted(set(theirs) - set(mine))
             if diff:

@@ -20,7 +20,7 @@ Protocol (every number below is a module constant and is printed with every tabl
   an activity read from the ``INDEX.csv`` description (`activity`: walk, run, jump, other), each
   the mean over its windows (empty groups are left out; the window counts say how many each has);
 * the nearest-neighbour baseline is fitted on the training subjects at 25 fps with window 50,
-  horizon 25, one window every 2 frames (`prepare_models`).
+  continuations of 25 frames, one window every 2 frames (`prepare_models`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def protocol_description() -> dict[str, Any]:
         "groups": "subject NN; activity from the INDEX.csv description: walk ('walk'), run ('run' or 'jog'), "
         "jump ('jump'), other",
         "nearest_neighbour": f"fitted on subjects {', '.join(TRAIN_SUBJECTS)} at {FPS:g} fps, window {INPUT_N}, "
-        f"horizon {OUTPUT_N}, a window every {NN_STRIDE} frames",
+        f"continuations of {OUTPUT_N} frames, a window every {NN_STRIDE} frames",
     }
 
 
@@ -154,7 +154,7 @@ def prepare_models(
     """Fit the baselines that need training data for this protocol.
 
     A nearest-neighbour model without training windows is replaced by one with window `INPUT_N`,
-    horizon `OUTPUT_N` and index stride `NN_STRIDE`, fitted on ``train_sequences`` (``(T, J, 3)``
+    continuations of `OUTPUT_N` frames and index stride `NN_STRIDE`, fitted on ``train_sequences`` (``(T, J, 3)``
     metres at `FPS`; default: the BVH training subjects). Other models are returned as they are.
     """
     from posecast.models.baselines import NearestNeighbour
@@ -164,7 +164,7 @@ def prepare_models(
         if isinstance(model, NearestNeighbour) and model.num_windows == 0:
             if train_sequences is None:
                 train_sequences = [s.positions for s in load_sequences(TRAIN_SUBJECTS)]
-            nn = NearestNeighbour(window=INPUT_N, horizon=OUTPUT_N, stride=NN_STRIDE, residual=model.residual)
+            nn = NearestNeighbour(window=INPUT_N, frames=OUTPUT_N, stride=NN_STRIDE, residual=model.residual)
             out[name] = nn.fit(list(train_sequences), fps=FPS, skeleton="cmu-bvh-31")
     return out
 

@@ -196,13 +196,13 @@ def pck_2d(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray, alpha: float = PCK
     return np.asarray(pck(p, g, alpha, relative_to="bbox_max_side", visibility=mask.astype(np.float64)))
 
 
-def score_clip(model: Any, track: Any, horizon: float = 1.0) -> dict[str, Any]:
-    """Observe the first half of ``track`` (body-17), forecast the rest (≤ ``horizon`` s), score in 2D."""
+def score_clip(model: Any, track: Any, seconds: float = 1.0) -> dict[str, Any]:
+    """Observe the first half of ``track`` (body-17), forecast the rest (≤ ``seconds``), score in 2D."""
     body = track.to_layout("body-17")
     half = body.duration / 2
     observed = body.until(half)
     remaining = body.times[-1] - observed.times[-1]
-    h = min(horizon, remaining)
+    h = min(seconds, remaining)
     res: dict[str, Any] = {"observed_s": round(observed.duration, 3), "forecast_s": round(h, 3)}
     if h < 1.0 / model.fps or observed.num_frames < 2:
         res["skipped"] = "clip too short"
@@ -225,9 +225,9 @@ def score_clip(model: Any, track: Any, horizon: float = 1.0) -> dict[str, Any]:
     return res
 
 
-def score_clip_landmarks(track: Any, horizon: float = 1.0, fps: float = FPS) -> dict[str, Any]:
-    """The ``landmarks+zero-velocity`` baseline on a real clip: the backend's world landmarks of the
-    observed half, resampled to ``fps``, fitted to the detected 2D by the optimal weak-perspective
+def score_clip_landmarks(track: Any, seconds: float = 1.0, fps: float = FPS) -> dict[str, Any]:
+    """The ``landmarks+zero-velocity`` baseline on a real clip (forecast ≤ ``seconds``): the backend's world
+    landmarks of the observed half, resampled to ``fps``, fitted to the detected 2D by the optimal weak-perspective
     camera; the last pose held, the camera extrapolated (as the models do), scored like `score_clip`."""
     from posecast.video.models.base import resample_track
     from posecast.video.models.common import extrapolate_camera, fit_weak_perspective_np, project_pixels
@@ -236,7 +236,7 @@ def score_clip_landmarks(track: Any, horizon: float = 1.0, fps: float = FPS) -> 
     if body.world is None:
         return {"skipped": "the track has no world landmarks"}
     observed = body.until(body.duration / 2)
-    h = min(horizon, body.times[-1] - observed.times[-1])
+    h = min(seconds, body.times[-1] - observed.times[-1])
     rs, times = resample_track(observed, fps)
     if h < 1.0 / fps or rs.num_frames < 2:
         return {"skipped": "clip too short"}

@@ -179,25 +179,25 @@ class VideoForecaster(ABC):
         if frames is not None and (not isinstance(frames, int) or frames < 1):
             raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
         track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
-        horizon = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
-        video = self.forecast_track(track, horizon)
+        duration = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
+        video = self.forecast_track(track, duration)
         fc = video.to_forecast()
         fc.metadata.update(track=track, video=video)
         return fc
 
-    def forecast_track(self, track: PoseTrack, horizon: float) -> VideoForecast:
-        """Estimate the past of ``track`` in 3D and forecast ``horizon`` seconds beyond its last frame.
+    def forecast_track(self, track: PoseTrack, seconds: float) -> VideoForecast:
+        """Estimate the past of ``track`` in 3D and forecast ``seconds`` beyond its last frame.
 
         The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps`` using
         ``track.times``. Returned times continue the resampled clock by ``1 / fps`` per future frame.
         """
-        if not isinstance(horizon, int | float) or not math.isfinite(horizon) or horizon <= 0:
-            raise ValueRangeError(f"impossible horizon {horizon!r} s (must be a positive number of seconds)")
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
         if track.num_frames == 0:
             raise ValueRangeError("the pose track has no frames")
         body = track.to_layout(self.skeleton)
         rs, times = resample_track(body, self.fps)
-        f = max(1, round(horizon * self.fps))
+        f = max(1, round(seconds * self.fps))
         world = None if (rs.world is None or not self.uses_world) else rs.world[None]
         pred = self.predict(rs.keypoints[None], rs.visibility[None], f, world=world)
         t = rs.num_frames

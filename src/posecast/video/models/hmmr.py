@@ -34,7 +34,7 @@ Forecasting:
 * **one frame** (an image): ``Φ̃`` from the hallucinator; ``past`` = the poses at
   ``t - 5 … t - 1`` (``f_Δt`` for the negative offsets) and the current pose ``t`` (6 frames);
   ``future`` = the poses at ``t + 1 … t + min(F, 5)`` from the positive offsets, then held
-  (zero velocity) up to the ``F = round(horizon · fps)`` frames asked for. Times are the frame's
+  (zero velocity) up to the ``F = round(seconds · fps)`` frames asked for. Times are the frame's
   time ``± k / fps``.
 * **a video**: ``past`` = ``f_3D(Φ_t)`` for every observed frame (temporal encoder, edge-padded at
   the ends); ``future`` = the positive-offset predictions from the last frame's ``Φ``, then held.
@@ -283,16 +283,16 @@ class HMMRForecaster(VideoForecaster):
         camera = np.repeat(cam, past.shape[1] + frames, axis=1)
         return VideoPrediction(past=past, future=future, camera=camera)
 
-    def forecast_track(self, track: PoseTrack, horizon: float) -> VideoForecast:
+    def forecast_track(self, track: PoseTrack, seconds: float) -> VideoForecast:
         """A video track goes through `VideoForecaster.forecast_track`; a single frame (an image) returns the
-        hallucinated past ``t - K … t`` (``K + 1`` frames) and ``round(horizon · fps)`` future frames
+        hallucinated past ``t - K … t`` (``K + 1`` frames) and ``round(seconds · fps)`` future frames
         (the first ``K`` predicted, then held), on times ``t ± k / fps``."""
         if track.num_frames != 1:
-            return super().forecast_track(track, horizon)
-        if not isinstance(horizon, int | float) or not math.isfinite(horizon) or horizon <= 0:
-            raise ValueRangeError(f"impossible horizon {horizon!r} s (must be a positive number of seconds)")
+            return super().forecast_track(track, seconds)
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
+            raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
         body = track.to_layout(self.skeleton)
-        f = max(1, round(horizon * self.fps))
+        f = max(1, round(seconds * self.fps))
         pred = self.single(body.keypoints[None], body.visibility[None], f)
         k = self.past_frames
         t0 = float(body.times[0])

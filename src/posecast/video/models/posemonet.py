@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from torch import nn
 
 from posecast.errors import ModelError
@@ -61,14 +61,23 @@ from posecast.video.models.base import VideoForecaster, VideoPrediction
 
 
 class PoseMoNetConfig(BaseModel):
-    """Architecture and loss weights (stored as JSON next to the weights)."""
+    """Architecture and loss weights (stored as JSON next to the weights).
+
+    ``future_frames`` was called ``horizon`` in weights written before the rename; such configs still
+    load (the old key is accepted on input) and `model_dump` writes the new key.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     skeleton: str = "body-17"
     fps: float = Field(default=25.0, gt=0)
     history: int = Field(default=25, ge=2, description="observed frames per training window")
-    horizon: int = Field(default=25, ge=1, description="predicted frames per training window")
+    future_frames: int = Field(
+        default=25,
+        ge=1,
+        validation_alias=AliasChoices("future_frames", "horizon"),  # "horizon": configs written before the rename
+        description="predicted frames per training window",
+    )
     in_channels: int = Field(default=3, description="per-joint input features (x, y normalised, visibility)")
     hidden: int = Field(default=128, description="FFNN width and GRU state size per direction (paper: 512)")
     layers: int = Field(default=2, description="GRU layers (paper: 2)")
@@ -340,7 +349,7 @@ class PoseMoNet(nn.Module):
         self.register_buffer("rest", torch.as_tensor(rest_pose(cfg.skeleton, cfg.rest_from), dtype=torch.float32))
 
     def forward(self, x: torch.Tensor, steps: int | None = None) -> dict[str, torch.Tensor]:
-        steps = self.config.horizon if steps is None else steps
+        steps = self.config.future_frames if steps is None else steps
         coord, lie, z = self.pln(x)
         fc, fl = self.mgn(coord[:, -1], lie[:, -1], z, steps)
         refined = self.gr(torch.cat([coord, fc], 1), torch.cat([lie, fl], 1))
@@ -459,13 +468,13 @@ def load(weights: Path | None = None) -> PoseMoNetForecaster:
 
 # --------------------------------------------------------------------------------- training
 def training_loss(net: PoseMoNet, batch: Any, progress: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """The paper's loss on a `VirtualBatch` of at least ``history + horizon`` frames: the network
+    """The paper's loss on a `VirtualBatch` of at least ``history + future_frames`` frames: the network
     sees the 2D of the first ``history`` frames and is scored on the 3D truth of the first
-    ``history + horizon``."""
+    ``history + future_frames``."""
     from posecast.video.models.common import normalise_keypoints
 
     cfg = net.config
-    n = cfg.history + cfg.horizon
+    n = cfg.history + cfg.future_frames
     feats, _, _ = normalise_keypoints(batch.keypoints[:, : cfg.history], batch.visibility[:, : cfg.history])
     x = torch.as_tensor(feats, dtype=torch.float32)
     target = torch.as_tensor(batch.points[:, :n], dtype=torch.float32)
@@ -475,15 +484,15 @@ def training_loss(net: PoseMoNet, batch: Any, progress: float = 0.0) -> tuple[to
 
 def evaluate(net: PoseMoNet, val: Any, chunk: int = 128) -> dict[str, float]:
     """Validation numbers on a `VirtualBatch`: MPJPE (mm) of the refined past (the first ``history``
-    frames) and the mean MPJPE (mm) of the ``horizon`` forecast frames."""
+    frames) and the mean MPJPE (mm) of the ``future_frames`` forecast frames."""
     from posecast.video.cameras import batch_slice
 
     cfg, model = net.config, PoseMoNetForecaster(net)
     past, fut, n = 0.0, 0.0, 0
     for i in range(0, len(val), chunk):
         b = batch_slice(val, slice(i, i + chunk))
-        pred = model.predict(b.keypoints[:, : cfg.history], b.visibility[:, : cfg.history], cfg.horizon)
-        truth = b.points[:, : cfg.history + cfg.horizon]
+        pred = model.predict(b.keypoints[:, : cfg.history], b.visibility[:, : cfg.history], cfg.future_frames)
+        truth = b.points[:, : cfg.history + cfg.future_frames]
         past += float(np.linalg.norm(pred.past - truth[:, : cfg.history], axis=-1).mean()) * len(b)
         fut += float(np.linalg.norm(pred.future - truth[:, cfg.history :], axis=-1).mean()) * len(b)
         n += len(b)
