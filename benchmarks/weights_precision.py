@@ -4,10 +4,11 @@ Usage::
 
     POSECAST_DATA=... .venv/bin/python benchmarks/weights_precision.py [--models dct-mlp traj-gcn ...]
         [--windows 512] [--keypose-inputs 625] [--long-horizon 0] [--json out.json]
+    .venv/bin/python benchmarks/weights_precision.py --convert --models res-gru/cmu-mocap ...
 
 For every shipped weight folder ``src/posecast/weights/<model>/<variant>/`` (or those of ``--models``):
 
-1. the model is loaded as shipped (float32) with its own loader;
+1. the model is loaded as shipped (float32, or float16 once converted) with its own loader;
 2. a float16 copy of ``model.safetensors`` (every floating tensor rounded to float16, other tensors,
    tensor names and the safetensors metadata kept) is written to a temporary folder next to a copy of
    ``config.json`` and loaded with the *same* loader. This is the model "rounded to float16 and back"
@@ -49,7 +50,8 @@ Inputs per model (all deterministic; the seed fixes every random choice):
 * ``keypose-classifier``: class probabilities of the key-pose benchmark's true key poses and last
   observed poses (absolute difference, arg-max agreement).
 
-Nothing here writes into the package; conversion is a separate, deliberate step.
+Without ``--convert`` nothing here writes into the package. ``--convert --models NAME/VARIANT ...`` is
+the deliberate step after the check: it rewrites those folders' ``model.safetensors`` as float16.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def half_copy(src: Path, dst: Path) -> dict[str, Any]:
         "dtypes": sorted({str(v.dtype).replace("torch.", "") for v in state.values()}),
         "metadata": meta,
         "overflow_to_inf": overflow,
-        "bytes_float32": (src / "model.safetensors").stat().st_size,
+        "bytes_shipped": (src / "model.safetensors").stat().st_size,
         "bytes_float16": (dst / "model.safetensors").stat().st_size,
         "max_abs_weight": max((float(v.abs().max()) for v in state.values() if v.is_floating_point()), default=0.0),
     }
@@ -119,7 +121,7 @@ def convert(folder: Path) -> None:
         if info["overflow_to_inf"]:
             raise SystemExit(f"{folder}: float16 overflow in {info['overflow_to_inf']}; not converted")
         os.replace(Path(tmp) / "model.safetensors", folder / "model.safetensors")
-    log(f"{folder.parent.name}/{folder.name}: {info['bytes_float32']:,} -> {info['bytes_float16']:,} bytes")
+    log(f"{folder.parent.name}/{folder.name}: {info['bytes_shipped']:,} -> {info['bytes_float16']:,} bytes")
 
 
 def module_of(model: Any):
@@ -230,16 +232,21 @@ class Inputs:
             span = C.INPUT_N + C.OUTPUT_N
             wins, rots, acts = [], [], []
             test = C.files("test")
-            per_file = None
-            if protocol == "all":
-                n_files = sum(len(p) for p in test.values())
-                per_file = max(1, self.args.windows // n_files)
+            lengths = {p: C.load_positions(p, "bench").shape[0] for ps in test.values() for p in ps}
+            total = sum(len(C.window_starts(n, protocol)) for n in lengths.values())
+            keep = None  # "all": --windows windows evenly spread over the pooled windows (all if fewer)
+            if protocol == "all" and total > self.args.windows:
+                keep = set(np.linspace(0, total - 1, self.args.windows).round().astype(int).tolist())
+            seen = 0
             for ai, (_, paths) in enumerate(test.items()):
                 for path in paths:
                     pos = C.load_positions(path, "bench")
-                    starts = C.window_starts(pos.shape[0], protocol)
-                    if per_file is not None and len(starts) > per_file:
-                        starts = starts[np.linspace(0, len(starts) - 1, per_file).round().astype(int)]
+                    starts = every = C.window_starts(pos.shape[0], protocol)
+                    if keep is not None:
+                        starts = np.array([s for i, s in enumerate(every, seen) if i in keep], dtype=int)
+                    seen += len(every)
+                    if not len(starts):
+                        continue
                     idx = starts[:, None] + np.arange(span)[None]
                     wins.append(pos[idx])
                     rots.append(load_rotations(path)[idx[:, : C.INPUT_N]])
@@ -490,9 +497,9 @@ def compare_video(a, b, inputs: Inputs, args) -> list[dict]:
 # ------------------------------------------------------------------------------------------- loaders
 def loader_for(model: str) -> tuple[Callable[[Path], Any], Callable]:
     if model in VIDEO_MODELS:
-        from posecast.video.models import get
+        import importlib
 
-        return (lambda d: get(model, d)), compare_video
+        return importlib.import_module(f"posecast.video.models.{model}").load, compare_video
     if model == "charpose":
         from posecast.keyposes.model import load_charpose
 
@@ -623,9 +630,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {res.get('seconds', '?')} s, load: {res['load']}")
             results.append(res)
     print(markdown(results))
-    sizes = [(r["file"]["bytes_float32"], r["file"]["bytes_float16"]) for r in results]
+    sizes = [(r["file"]["bytes_shipped"], r["file"]["bytes_float16"]) for r in results]
     f32, f16 = sum(s[0] for s in sizes) / 1e6, sum(s[1] for s in sizes) / 1e6
-    print(f"\nweights checked: {f32:.2f} MB as float32, {f16:.2f} MB as float16")
+    print(f"\nweights checked: {f32:.2f} MB as shipped, {f16:.2f} MB as float16")
     if args.json is not None:
         args.json.write_text(
             json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1)

@@ -64,7 +64,6 @@ backbone regresses each joint's offset from its last observed position, L2 loss;
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -552,12 +551,3 @@ def check_window(observed: torch.Tensor, net: CharPoseNet) -> None:
     o = net.config.observed
     if observed.ndim != 4 or observed.shape[1:] != (o, j, 3):
         raise ValueRangeError(f"observed frames must be (B, {o}, {j}, 3), got {tuple(observed.shape)}")
-
-
-def grid_description(config: CharPoseConfig) -> str:
-    """One line: grid, voxel size and bins (for logs and model cards)."""
-    return (
-        f"{config.grid_size}^3 voxels over a {config.cube_size:g} m cube ({100 * config.voxel_size:.1f} cm voxels), "
-        f"{config.bins} bins, sigma {config.sigma:g} voxels ({config.gaussian}), "
-        f"offsets <= {config.offset_clamp:g} voxel{'s' if not math.isclose(config.offset_clamp, 1) else ''}"
-    )
