@@ -168,9 +168,7 @@ def evaluate(
     test = files("test", data_dir)
     if not test:
         raise DataNotFoundError("no CMU-Mocap test files present", benchmark_dir(data_dir))
-    actions: dict[str, dict[str, float]] = {}
-    per_frame: dict[str, list[float]] = {}
-    counts: dict[str, int] = {}
+    errors: dict[str, np.ndarray] = {}
     for action, paths in test.items():
         errs = []
         for path in paths:
@@ -188,13 +186,8 @@ def evaluate(
                 errs.append(np.linalg.norm(pred - truth, axis=-1).mean(axis=-1))  # (b, 25)
                 if progress:
                     progress(action, min(b + batch_size, len(windows)), len(windows))
-        e = np.concatenate(errs)
-        counts[action] = int(e.shape[0])
-        frame_mean = e.mean(axis=0)
-        per_frame[action] = [float(x) for x in frame_mean]
-        actions[action] = {label: float(frame_mean[k]) for label, k in REPORT_FRAMES.items()}
-    average = {label: float(np.mean([a[label] for a in actions.values()])) for label in REPORT_FRAMES}
-    return BenchmarkResult(name, protocol_description(protocol), actions, average, counts, per_frame)
+        errors[action] = np.concatenate(errs)
+    return _result(name, protocol_description(protocol), errors)
 
 
 def evaluate_rotations(
@@ -215,9 +208,7 @@ def evaluate_rotations(
     test = files("test", data_dir)
     if not test:
         raise DataNotFoundError("no CMU-Mocap test files present", benchmark_dir(data_dir))
-    actions: dict[str, dict[str, float]] = {}
-    per_frame: dict[str, list[float]] = {}
-    counts: dict[str, int] = {}
+    errors: dict[str, np.ndarray] = {}
     for action, paths in test.items():
         errs = []
         for path in paths:
@@ -231,12 +222,22 @@ def evaluate_rotations(
                 truth = windowing.slice_windows(pos, chunk + INPUT_N, OUTPUT_N)
                 pred = apply_protocol_fill(pred, truth)
                 errs.append(np.linalg.norm(pred - truth, axis=-1).mean(axis=-1))
-        e = np.concatenate(errs)
+        errors[action] = np.concatenate(errs)
+    desc = {**protocol_description(protocol), "input": "joint rotations of the observed frames (exp-maps of the files)"}
+    name = getattr(model, "name", "model")
+    return _result(name, desc, errors)
+
+
+def _result(name: str, protocol: dict[str, Any], errors: dict[str, np.ndarray]) -> BenchmarkResult:
+    """A `BenchmarkResult` from the per-window errors ``(W, 25)`` of each action: the mean per frame,
+    the reported frames per action, and their average over the actions."""
+    actions: dict[str, dict[str, float]] = {}
+    per_frame: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    for action, e in errors.items():
         counts[action] = int(e.shape[0])
         frame_mean = e.mean(axis=0)
         per_frame[action] = [float(x) for x in frame_mean]
         actions[action] = {label: float(frame_mean[k]) for label, k in REPORT_FRAMES.items()}
     average = {label: float(np.mean([a[label] for a in actions.values()])) for label in REPORT_FRAMES}
-    desc = {**protocol_description(protocol), "input": "joint rotations of the observed frames (exp-maps of the files)"}
-    name = getattr(model, "name", "model")
-    return BenchmarkResult(name, desc, actions, average, counts, per_frame)
+    return BenchmarkResult(name, protocol, actions, average, counts, per_frame)
