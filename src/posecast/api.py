@@ -55,11 +55,14 @@ def resolve_model(kind: str, model: str | None) -> str:
     return model
 
 
-def load_motion(path: str | Path, skeleton: str | None = None, fps: float | None = None) -> Motion:
-    """A motion file (``skeleton`` / ``fps`` for files that hold only numbers); a forecast file is refused."""
+def load_motion(
+    path: str | Path, skeleton: str | None = None, fps: float | None = None, asf: str | Path | None = None
+) -> Motion:
+    """A motion file (``skeleton`` / ``fps`` for files that hold only numbers, ``asf`` for an AMC clip's
+    skeleton); a forecast file is refused."""
     from posecast.io import load
 
-    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
+    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v}
     obj = load(path, **options)
     if not isinstance(obj, Motion):
         raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))
@@ -69,9 +72,10 @@ def load_motion(path: str | Path, skeleton: str | None = None, fps: float | None
 def fit_motions(folder: str | Path) -> list[Motion]:
     """Every motion file under ``folder`` (for models that must be fitted on training motions)."""
     from posecast.io import formats, load
+    from posecast.io.registry import format_suffix
 
     suffixes = {s for f in formats() for s in f.suffixes}
-    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and format_suffix(p) in suffixes)
     if not paths:
         raise ValueRangeError(f"{folder}: no motion files found")
     return [load(p) for p in paths]
@@ -88,6 +92,8 @@ def forecast(
     fit_data: str | Path | Sequence[Motion] | None = None,
     skeleton: str | None = None,
     fps: float | None = None,
+    asf: str | Path | None = None,
+    mapping: str | Path | dict[str, Any] | None = None,
 ) -> Forecast:
     """Forecast the future of ``source`` and return it as a `Forecast`.
 
@@ -102,6 +108,10 @@ def forecast(
             model's shipped weights.
         fit_data: training motions (a folder or a list) for models that must be fitted first.
         skeleton / fps: for motion files that hold only numbers (``.npy``).
+        asf: the ASF skeleton of an AMC clip (default: found next to the clip, see `posecast.io.asf_amc`).
+        mapping: how the motion's joints map onto the canonical body of models trained on it (a YAML/JSON
+            file or a dict ``{canonical joint: source joint | {source joint: weight}}``; default: found from
+            the joint names and topology, `posecast.skeletons.canonical.retarget`). Motion models only.
     """
     from posecast.models import get, info, resolve_frames
 
@@ -115,7 +125,7 @@ def forecast(
 
             source = extract_track(Path(source), max_time=at)
         return forecaster.forecast(source, frames=frames, seconds=seconds, samples=samples or 1)
-    motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps)
+    motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf)
     if entry.kind == "keypose":
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
@@ -126,6 +136,8 @@ def forecast(
         motions = fit_motions(fit_data) if isinstance(fit_data, str | Path) else list(fit_data)
         forecaster.fit(motions, fps=motion.fps)
     n = resolve_frames(motion.fps, frames, 1.0 if frames is None and seconds is None else seconds)
+    if mapping is not None:
+        forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
     history, truth = motion, None
     if at is not None:
         if not 0 < at <= motion.duration:

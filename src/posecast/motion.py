@@ -338,6 +338,64 @@ class Forecast:
         """Hypothesis ``i`` as a `Motion`."""
         return Motion(positions=self.samples[i], fps=self.fps, skeleton=self.skeleton, metadata={"model": self.model})
 
+    def to_motion(self, sample: int = 0, include_history: bool = True) -> Motion:
+        """The observed history followed by hypothesis ``sample``, with joint rotations, on the history's
+        own skeleton (its offsets): a motion `posecast.io.bvh.write_bvh` can write.
+
+        History frames keep the rotations read from their file (else they are recovered from the
+        positions); forecast frames get theirs from `posecast.kinematics.ik.extend_rotations`: bone
+        directions from the forecast, bone lengths from the skeleton, twists carried on from the last
+        observed frame, the root at the forecast's root. A history at another frame rate is resampled
+        to the forecast's first (`Motion.resample`, positions recomputed from the slerped rotations).
+        The history's BVH facts (``metres_per_unit``, ``bvh_end_sites``, ``units``, ``source``) are
+        kept so that a written file looks like the input; ``metadata["observed_frames"]`` and
+        ``["forecast_frames"]`` say where the forecast starts (``observed_frames`` is 0 and only the
+        forecast frames are returned with ``include_history=False``).
+
+        Raises:
+            SkeletonError: no history, or its skeleton has no rest offsets.
+        """
+        from posecast.kinematics.fk import forward_kinematics
+        from posecast.kinematics.ik import extend_rotations, local_translations
+
+        history = self.history
+        if history is None:
+            raise SkeletonError("the forecast has no history: joint rotations need the observed motion")
+        skel = history.skeleton
+        if skel.offsets is None:
+            raise SkeletonError(f"skeleton {skel.name!r} has no rest offsets: the forecast cannot be given rotations")
+        if not 0 <= sample < self.num_samples:
+            raise ValueRangeError(f"sample {sample} does not exist: the forecast has {self.num_samples}")
+        if abs(history.fps - self.fps) > 1e-9:
+            source = history
+            if source.rotations is not None:  # bones may carry translations: resample them with the rest
+                _, glob = forward_kinematics(source.rotations, skel.offsets, skel.parents, source.positions[:, 0])
+                moves = local_translations(source.positions, glob, skel.parents)
+            history = source.resample(self.fps)
+            if history.rotations is not None:
+                moves = resample_positions(moves, source.fps, self.fps)
+                positions, _ = forward_kinematics(history.rotations, moves, skel.parents, moves[:, 0])
+                history = replace(history, positions=positions, root_translation=positions[:, 0])
+        rotations, positions = extend_rotations(history.positions, history.rotations, self.samples[sample], skel)
+        t = 0 if not include_history else history.num_frames
+        if not include_history:
+            rotations, positions = rotations[history.num_frames :], positions[history.num_frames :]
+        kept = ("source", "format", "units", "metres_per_unit", "bvh_end_sites", "bvh_translated_joints")
+        return Motion(
+            positions=positions,
+            fps=self.fps,
+            skeleton=skel,
+            rotations=rotations,
+            root_translation=positions[:, 0],
+            metadata={
+                **{k: history.metadata[k] for k in kept if k in history.metadata},
+                "model": self.model,
+                "forecast_sample": sample,
+                "observed_frames": t,
+                "forecast_frames": self.num_frames,
+            },
+        )
+
     def __repr__(self) -> str:
         return (
             f"Forecast({self.num_samples} sample(s) x {self.num_frames} frames @ {self.fps:g} fps = "

@@ -25,6 +25,14 @@ RENDER_OUTPUTS = (".mp4", ".gif", ".html")
 # ------------------------------------------------------------------------------- option types
 SkeletonOpt = Annotated[str | None, typer.Option(help="Skeleton name for files that hold only numbers (.npy).")]
 FpsOpt = Annotated[float | None, typer.Option(help="Frame rate for files that hold only numbers (.npy).")]
+AsfOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--asf",
+        help="The ASF skeleton of an AMC clip (default: the .asf next to the clip, or in a sibling asf/ folder, "
+        "named by the clip's actor prefix).",
+    ),
+]
 WeightsOpt = Annotated[
     str | None,
     typer.Option(
@@ -86,11 +94,11 @@ def write_json(d: Any, json_path: Path | None) -> None:
 
 
 # ------------------------------------------------------------------------------------- inputs
-def load_motion(path: Path, skeleton: str | None, fps: float | None):
+def load_motion(path: Path, skeleton: str | None, fps: float | None, asf: Path | None = None):
     """A motion file (a forecast file is a one-line error); see `posecast.api.load_motion`."""
     from posecast.api import load_motion as api_load_motion
 
-    return api_load_motion(path, skeleton, fps)
+    return api_load_motion(path, skeleton, fps, asf=asf)
 
 
 def media_kind(file: Path) -> str:

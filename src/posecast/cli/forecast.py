@@ -3,7 +3,10 @@
 The model (``--model``, default: the registry's default for the kind of input) decides the outputs by
 its registry kind:
 
-* ``motion`` models: the `Forecast` as .npz / .json, or rendered as .mp4 / .gif / .html;
+* ``motion`` models: the `Forecast` as .npz / .json, or rendered as .mp4 / .gif / .html; for inputs with
+  a hierarchy (a skeleton with rest offsets: BVH, ASF/AMC), .bvh = the observed motion followed by
+  the forecast's first hypothesis (sample 0) on the input's own skeleton (`Forecast.to_motion`: joint
+  rotations recovered from the forecast positions, bone lengths and joint names of the input);
 * ``video`` models (a video or image in): .mp4 = the clip with the observed and forecast skeleton drawn
   on it plus a 3D view (from ``metadata["track"]`` and ``metadata["video"]``); .npz / .json / .html /
   .gif = the camera-aligned 3D forecast;
@@ -27,6 +30,7 @@ import typer
 from posecast.cli.common import (
     MOTION_OUTPUTS,
     RENDER_OUTPUTS,
+    AsfOpt,
     FpsOpt,
     SkeletonOpt,
     WeightsOpt,
@@ -40,7 +44,7 @@ from posecast.errors import ValueRangeError
 
 #: registry kind -> (outputs it can write, whether at least one --out is required)
 OUTPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "motion": (MOTION_OUTPUTS + RENDER_OUTPUTS, True),
+    "motion": (MOTION_OUTPUTS + (".bvh",) + RENDER_OUTPUTS, True),
     "video": ((".mp4", ".npz", ".json", ".html", ".gif"), True),
     "keypose": ((".json", ".npz", ".html"), False),
 }
@@ -65,12 +69,24 @@ def forecast(
     ] = None,
     out: Annotated[
         list[Path] | None,
-        typer.Option(help="Output (repeatable): .npz .json .mp4 .gif .html; key-pose models: .json .npz .html."),
+        typer.Option(
+            help="Output (repeatable): .npz .json .mp4 .gif .html, and .bvh for inputs with a skeleton (observed + "
+            "forecast sample 0 on the input's own skeleton); key-pose models: .json .npz .html."
+        ),
     ] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
     weights: WeightsOpt = None,
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
+    asf: AsfOpt = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML/JSON joint mapping onto the canonical body (smplh-22), {canonical joint: your joint | "
+            "{your joint: weight}}, for skeletons the automatic mapping gets wrong or cannot map; joints left "
+            "out are mapped automatically."
+        ),
+    ] = None,
 ) -> None:
     """Forecast the future of a motion (or of the person in a video or image) and write it."""
     import posecast
@@ -91,7 +107,13 @@ def forecast(
         )
         write_video_forecast(fc, file, outs)
         return
-    motion = load_motion(file, skeleton, fps)
+    joint_map = None
+    if mapping is not None:
+        from posecast.skeletons.canonical import load_mapping_file
+
+        joint_map = load_mapping_file(mapping)
+    motion = load_motion(file, skeleton, fps, asf)
+    check_bvh_outputs(outs, motion, file)
     fc = posecast.forecast(
         motion,
         model=name,
@@ -101,13 +123,26 @@ def forecast(
         at=at,
         weights=weights,
         fit_data=train_data,
+        mapping=joint_map,
     )
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
         return
+    as_bvh = fc.to_motion(sample=0) if any(o.suffix.lower() == ".bvh" for o in outs) else None
     for o in outs:
-        write(fc, o)
+        write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o)
         console.print(f"wrote {o}", highlight=False)
+
+
+def check_bvh_outputs(outs: list[Path], motion: Any, file: Path) -> None:
+    """A one-line error, before the forecast, for a .bvh output of an input without a hierarchy."""
+    for o in outs:
+        if o.suffix.lower() == ".bvh" and motion.skeleton.offsets is None:
+            raise ValueRangeError(
+                f"cannot write BVH: the input {file.name} has no hierarchy (skeleton {motion.skeleton.name!r} has "
+                "no rest offsets); .bvh needs an input with a skeleton (BVH, ASF/AMC), or use .npz / .json",
+                o,
+            )
 
 
 def check_horizon(seconds: float | None, frames: int | None, samples: int | None) -> None:

@@ -4,14 +4,25 @@ Each format module registers a `Format` (name, suffixes, a content sniffer, a re
 optional writer). `load` picks the reader by content first and by suffix second; `save` by suffix
 (or an explicit ``format=``). Writers go through `atomic_output`, so a failed write never leaves a
 half-written file behind.
+
+Gzip: every format is also read from a gzip-compressed file (``clip.bvh.gz``, ``clip.amc.gz``,
+``walk.csv.gz``, ``saved.npz.gz`` -- an ``.npz`` is already a zip archive, so compressing it gains
+little, but it is accepted like the rest). `load` recognises gzip by its magic bytes (whatever the
+suffix), decompresses the file in memory (at most `MAX_GUNZIP_BYTES`), picks the format from the
+decompressed content and the inner suffix, and hands the reader a temporary copy named like the inner
+file (readers that declare ``gzip_aware`` get the ``.gz`` path itself and read it through
+`read_bytes`). Errors name the ``.gz`` file and ``metadata["source"]`` is the ``.gz`` path;
+``metadata["compression"]`` is ``"gzip"``. `save` writes ``X.gz`` by the inner suffix, compressed.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,9 +37,15 @@ FORMAT_MODULES = (
     "posecast.io.bvh",
     "posecast.io.expmap_txt",
     "posecast.io.amass",
+    "posecast.io.asf_amc",
 )
 
 SNIFF_BYTES = 4096
+
+GZIP_MAGIC = b"\x1f\x8b"
+GZIP_SUFFIX = ".gz"
+#: Largest decompressed size `load` accepts from a gzip file (bytes): a guard against gzip bombs.
+MAX_GUNZIP_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,9 @@ class Format:
         sniff: ``sniff(head: bytes, path) -> bool``, True when the first bytes identify the format;
             ``None`` when only the suffix can tell.
         description: one line for ``posecast info --formats`` and the docs.
+        gzip_aware: the reader reads ``X.gz`` itself (through `read_bytes`); `load` then passes the
+            compressed file's own path instead of a decompressed temporary copy (readers that look
+            for companion files next to the input need the real location).
     """
 
     name: str
@@ -52,6 +72,7 @@ class Format:
     write: Callable[..., None] | None = None
     sniff: Callable[[bytes, Path], bool] | None = None
     description: str = ""
+    gzip_aware: bool = False
 
 
 _FORMATS: dict[str, Format] = {}
@@ -88,10 +109,78 @@ def _suffix(path: Path) -> str:
     return "".join(path.suffixes[-1:]).lower()
 
 
-def detect_format(path: str | os.PathLike[str]) -> Format:
-    """The format of an existing file: by content when a sniffer recognises it, else by suffix."""
-    _ensure_loaded()
+def inner_name(path: str | os.PathLike[str]) -> str:
+    """The file name without a trailing ``.gz`` (``"clip.bvh.gz"`` → ``"clip.bvh"``)."""
+    name = Path(path).name
+    return name[: -len(GZIP_SUFFIX)] if name.lower().endswith(GZIP_SUFFIX) and len(name) > 3 else name
+
+
+def format_suffix(path: str | os.PathLike[str]) -> str:
+    """The lower-case suffix that names the format, looking through ``.gz``: ``"x.BVH.gz"`` → ``".bvh"``.
+
+    Use it to pick motion files out of a folder: ``format_suffix(p) in {s for f in formats() for s in
+    f.suffixes}`` also keeps the compressed ones.
+    """
+    return _suffix(Path(inner_name(path)))
+
+
+def is_gzip(path: str | os.PathLike[str]) -> bool:
+    """True when the file starts with the gzip magic bytes (whatever its suffix)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def _gunzip(data: bytes, path: Path, limit: int | None = None) -> bytes:
+    """The decompressed content of gzip ``data`` read from ``path`` (every member); FormatError naming
+    ``path`` when it is corrupt, truncated or larger than ``limit`` (default `MAX_GUNZIP_BYTES`)."""
+    limit = MAX_GUNZIP_BYTES if limit is None else limit
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer, one member
+            while True:
+                chunk = d.decompress(data, max(1, limit + 1 - size))
+                out.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise FormatError(
+                        f"gzip content is larger than {limit} bytes (posecast.io.registry.MAX_GUNZIP_BYTES)", path
+                    )
+                data = d.unconsumed_tail
+                if d.eof or not data:
+                    break
+            if not d.eof:
+                raise FormatError(
+                    "corrupt gzip file: it ends before the end of the compressed stream (truncated?)", path
+                )
+            data = d.unused_data.lstrip(b"\0")  # members follow each other; trailing zero padding is allowed
+            if data and data[:2] != GZIP_MAGIC:
+                raise FormatError("corrupt gzip file: unexpected bytes after the compressed stream", path)
+    except zlib.error as exc:
+        raise FormatError(f"corrupt gzip file ({exc})", path) from None
+    return b"".join(out)
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a file, decompressed when it is gzip-compressed (by its magic bytes).
+
+    Readers that declare ``gzip_aware`` read their input through this. Raises `FormatError` naming
+    ``path`` when the file cannot be read or the gzip stream is corrupt.
+    """
     p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"cannot read: {exc.strerror or exc}", p) from None
+    return _gunzip(data, p) if data[:2] == GZIP_MAGIC else data
+
+
+def _check_readable(p: Path) -> bytes:
+    """The first bytes of ``p`` (FormatError: missing, a directory, unreadable, empty)."""
     if not p.exists():
         raise FormatError("no such file", p)
     if p.is_dir():
@@ -103,6 +192,45 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
         raise FormatError(f"cannot read: {exc.strerror}", p) from None
     if not head:
         raise FormatError("file is empty", p)
+    return head
+
+
+@contextmanager
+def _decompressed(p: Path) -> Iterator[Path]:
+    """A temporary copy of gzip file ``p``, decompressed, named like the inner file; removed afterwards."""
+    data = read_bytes(p)
+    if not data:
+        raise FormatError("file is empty (after gzip decompression)", p)
+    with tempfile.TemporaryDirectory(prefix="posecast-gz-") as tmp:
+        inner = Path(tmp) / inner_name(p)
+        inner.write_bytes(data)
+        del data
+        yield inner
+
+
+def detect_format(path: str | os.PathLike[str]) -> Format:
+    """The format of an existing file: by content when a sniffer recognises it, else by suffix.
+
+    A gzip-compressed file gets the format of its decompressed content and inner suffix.
+    """
+    _ensure_loaded()
+    p = Path(path)
+    head = _check_readable(p)
+    if head[:2] == GZIP_MAGIC:
+        with _decompressed(p) as inner:
+            return _detect_inner(inner, p)
+    return _detect(p, head)
+
+
+def _detect_inner(inner: Path, p: Path) -> Format:
+    """The format of the decompressed copy ``inner`` of gzip file ``p``; errors name ``p``."""
+    try:
+        return _detect(inner, _check_readable(inner))
+    except PosecastError as exc:
+        raise type(exc)(exc.problem.replace(str(inner), str(p)), p) from None
+
+
+def _detect(p: Path, head: bytes) -> Format:
     suffix = _suffix(p)
     by_suffix = [f for f in _FORMATS.values() if suffix in f.suffixes]
     # Content wins, preferring formats whose suffix also matches.
@@ -119,25 +247,53 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
     """Read a motion (or a saved forecast) from any supported file.
 
     Args:
-        path: the file.
+        path: the file; gzip-compressed files (``clip.bvh.gz``) are read by their inner format (see
+            the module notes).
         format: force a format by name instead of detecting it.
-        **options: passed to the reader (e.g. ``skeleton=``, ``fps=`` for plain arrays).
+        **options: passed to the reader (e.g. ``skeleton=``, ``fps=`` for plain arrays, ``asf=`` for
+            ASF/AMC).
 
     Returns:
         a `posecast.Motion` (or `posecast.Forecast` for saved forecasts), positions in metres.
 
     Raises:
-        PosecastError: naming the file and the problem.
+        PosecastError: naming the file and the problem (the ``.gz`` file for compressed input; a
+            corrupt or truncated gzip stream is a `FormatError`).
     """
     p = Path(path)
-    fmt = get_format(format) if format else detect_format(p)
-    if format and not p.is_file():
-        raise FormatError("no such file", p)
+    if format:
+        fmt = get_format(format)
+        if not p.is_file():
+            raise FormatError("no such file", p)
+        head = _check_readable(p)
+    else:
+        _ensure_loaded()
+        head = _check_readable(p)
+        fmt = None
+    if head[:2] != GZIP_MAGIC:
+        return _read(fmt or _detect(p, head), p, p, options)
+    with _decompressed(p) as inner:
+        fmt = fmt or _detect_inner(inner, p)
+        obj = _read(fmt, p if fmt.gzip_aware else inner, p, options)
+    meta = getattr(obj, "metadata", None)
+    if isinstance(meta, dict):
+        if meta.get("source") in (None, str(inner)):
+            meta["source"] = str(p)
+        meta["compression"] = "gzip"
+    return obj
+
+
+def _read(fmt: Format, given: Path, p: Path, options: dict[str, Any]) -> Any:
+    """``fmt.read(given)``, every error re-raised naming ``p`` (the file the user named)."""
+
+    def named(problem: str) -> str:
+        return problem.replace(str(given), str(p)) if given != p else problem
+
     try:
-        return fmt.read(p, **options)
+        return fmt.read(given, **options)
     except PosecastError as exc:
-        if exc.path is None:
-            raise type(exc)(exc.problem, p) from None
+        if exc.path is None or exc.path == str(given):
+            raise type(exc)(named(exc.problem), p) from None
         raise
     except (
         ValueError,
@@ -149,7 +305,7 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
         OSError,
         zipfile.BadZipFile,
     ) as exc:
-        raise FormatError(f"not a valid {fmt.name} file ({type(exc).__name__}: {exc})", p) from None
+        raise FormatError(f"not a valid {fmt.name} file ({type(exc).__name__}: {named(str(exc))})", p) from None
 
 
 @contextmanager
@@ -182,10 +338,11 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
     """
     _ensure_loaded()
     p = Path(path)
+    compress = p.name.lower().endswith(GZIP_SUFFIX) and len(p.name) > 3
     if format:
         fmt = get_format(format)
     else:
-        suffix = _suffix(p)
+        suffix = format_suffix(p)
         candidates = [f for f in _FORMATS.values() if suffix in f.suffixes and f.write is not None]
         if not candidates:
             writable = sorted({s for f in _FORMATS.values() if f.write for s in f.suffixes})
@@ -195,7 +352,16 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
         raise FormatError(f"format {fmt.name} is read-only", p)
     try:
         with atomic_output(p) as tmp:
-            fmt.write(obj, tmp, **options)
+            if compress:  # write the inner file, then gzip it into the temporary output
+                with tempfile.TemporaryDirectory(prefix="posecast-gz-") as d:
+                    inner = Path(d) / inner_name(p)
+                    fmt.write(obj, inner, **options)
+                    with open(inner, "rb") as src, open(tmp, "wb") as raw:
+                        with gzip.GzipFile(filename=inner.name, mode="wb", fileobj=raw, mtime=0) as gz:
+                            while chunk := src.read(1 << 20):
+                                gz.write(chunk)
+            else:
+                fmt.write(obj, tmp, **options)
     except PosecastError as exc:  # name the target, not the temporary file the writer was given
         raise type(exc)(exc.problem, p) from None
     return p

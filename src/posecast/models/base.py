@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
 from posecast.errors import ModelError, ValueRangeError
 from posecast.motion import Forecast, Motion
+from posecast.skeletons.base import Skeleton
 
 MAX_FORECAST_FRAMES = 100_000
 
@@ -46,6 +48,15 @@ class Forecaster(ABC):
             ``(B, S, F, J, 3)`` predicted positions in metres.
         """
 
+    def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
+        """This model for histories on ``skeleton`` (`predict` then takes ``(B, T, J, 3)`` arrays on it).
+
+        Models that work on any joint layout as it is (the baselines) return themselves; models that
+        work on the canonical body (`posecast.models.canonical`) return a copy bound to ``skeleton`` that
+        maps histories onto the canonical body and forecasts back (``mapping``: an explicit joint
+        mapping, `posecast.skeletons.canonical.retarget`)."""
+        return self
+
     def forecast(
         self,
         history: Motion,
@@ -66,7 +77,8 @@ class Forecaster(ABC):
             raise ValueRangeError(
                 f"model {self.name!r} needs at least {self.min_history} observed frames, got {history.num_frames}"
             )
-        out = np.asarray(self.predict(history.positions[None], n, int(samples), fps=history.fps))
+        bound = self.on_skeleton(history.skeleton)
+        out = np.asarray(bound.predict(history.positions[None], n, int(samples), fps=history.fps))
         expected = (1, samples, n, history.num_joints, 3)
         if out.shape != expected:
             raise ModelError(f"model {self.name!r} returned shape {out.shape}, expected {expected}")
@@ -77,7 +89,7 @@ class Forecaster(ABC):
             history=history,
             ground_truth=ground_truth,
             model=self.name,
-            metadata={"source": history.metadata.get("source")},
+            metadata={"source": history.metadata.get("source"), **getattr(bound, "forecast_metadata", {})},
         )
 
     def __repr__(self) -> str:

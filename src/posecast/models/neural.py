@@ -231,6 +231,24 @@ class NeuralForecaster(Forecaster):
         self._traced: dict[tuple[int, ...], Any] = {}  # (input shape..., weights version) -> net
         self._params: list[Any] | None = None
         self._seen: set[tuple[Any, ...]] = set()  # rollout shapes run once (traced on the second run)
+        self._canonical: Any = None  # CanonicalForecaster around this network (canonical-body weights)
+
+    def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
+        """Itself for histories on its own layout; a network trained on the canonical body runs on any other
+        skeleton through `posecast.models.canonical.CanonicalForecaster` (and on its own layout too when an
+        explicit ``mapping`` is given)."""
+        from posecast.models.canonical import CANONICAL, CanonicalForecaster
+
+        skel = skeletons.get(skeleton)
+        if mapping is None and skel.same_layout(self.skeleton):
+            return self
+        if self.config.skeleton == CANONICAL:
+            if self._canonical is None:
+                self._canonical = CanonicalForecaster(self)
+            return self._canonical.on_skeleton(skel, mapping)
+        raise SkeletonError(
+            f"model {self.name!r} was trained on skeleton {self.skeleton.name!r}; the history is on {skel.name!r}"
+        )
 
     # ------------------------------------------------------------------------------ one pass
     def step(self, window):
@@ -390,10 +408,12 @@ class NeuralForecaster(Forecaster):
 class PretrainedModel(Forecaster):
     """All shipped weight sets of one model, picked by the history's skeleton.
 
-    ``posecast.models.get("st-transformer")`` returns one of these: a CMU-Mocap benchmark history
-    (``cmu-mocap-38``, body frame, 60 Hz) runs the ``cmu-mocap`` weights, a BVH history
-    (``cmu-bvh-31``, global motion) the ``cmu-bvh`` weights. Arrays passed to `predict` are matched
-    by their joint count.
+    ``posecast.models.get("dct-mlp")`` returns one of these: a history on a layout that a variant was
+    trained on runs that variant (a CMU-Mocap benchmark history, ``cmu-mocap-38``, body frame, 60 Hz:
+    the ``cmu-mocap`` weights); any other skeleton runs the canonical-body variant (``smplh-22``, the
+    corpus weights) through `posecast.models.canonical.CanonicalForecaster`, which maps the history onto
+    the canonical body and the forecast back (`on_skeleton`). Plain arrays passed to `predict` are
+    matched by their joint count only; bind to a skeleton with `on_skeleton` first.
     """
 
     deterministic = True
@@ -405,6 +425,7 @@ class PretrainedModel(Forecaster):
             raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
         self._configs = {v: store.read_config(store.shipped(name, v))["config"] for v in self.variants}
         self._loaded: dict[str, NeuralForecaster] = {}
+        self._wrapped: dict[str, Forecaster] = {}
         self.min_history = 2
 
     def variant(self, name: str) -> NeuralForecaster:
@@ -412,20 +433,42 @@ class PretrainedModel(Forecaster):
             self._loaded[name] = NeuralForecaster.load(store.shipped(self.name, name))
         return self._loaded[name]
 
-    def _pick(self, skeleton: Skeleton | None, joints: int) -> NeuralForecaster:
+    def _pick(self, skeleton: Skeleton | None, joints: int) -> Forecaster:
+        """The variant for ``skeleton``: one trained on that very layout, else the canonical-body variant
+        (``smplh-22``) through `posecast.models.canonical.CanonicalForecaster`. Without a skeleton (plain
+        arrays), a variant with ``joints`` joints."""
         for v, cfg in self._configs.items():
             skel = skeletons.get(cfg["skeleton"])
             if (skeleton is not None and skel.same_layout(skeleton)) or (
                 skeleton is None and skel.num_joints == joints
             ):
                 return self.variant(v)
+        canonical = self._canonical_variant()
+        if skeleton is not None and canonical is not None:
+            return self._canonical_model(canonical).on_skeleton(skeleton)
         have = ", ".join(f"{v} ({c['skeleton']})" for v, c in self._configs.items())
         got = skeleton.name if skeleton is not None else f"{joints} joints"
         raise SkeletonError(f"model {self.name!r} has no weights for skeleton {got}; shipped: {have}")
 
-    def forecast(self, history, frames=None, seconds=None, samples=1, ground_truth=None):
-        fc = self._pick(history.skeleton, history.num_joints).forecast(history, frames, seconds, samples, ground_truth)
-        return fc
+    def _canonical_variant(self) -> str | None:
+        from posecast.models.canonical import CANONICAL
+
+        return next((v for v, c in self._configs.items() if c["skeleton"] == CANONICAL), None)
+
+    def _canonical_model(self, variant: str):
+        from posecast.models.canonical import CanonicalForecaster
+
+        key = f"canonical:{variant}"
+        if key not in self._wrapped:
+            self._wrapped[key] = CanonicalForecaster(self.variant(variant))
+        return self._wrapped[key]
+
+    def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
+        skel = skeletons.get(skeleton)
+        canonical = self._canonical_variant()
+        if mapping is not None and canonical is not None:
+            return self._canonical_model(canonical).on_skeleton(skel, mapping)
+        return self._pick(skel, skel.num_joints)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         return self._pick(None, np.asarray(history).shape[2]).predict(history, frames, samples, fps)

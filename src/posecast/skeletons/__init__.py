@@ -4,10 +4,13 @@
 ``to_layout(positions, "body-17", source=...)`` maps any supported layout onto the common 17-joint body
 layout (and between layouts through it); see `posecast.skeletons.mapping`. A `posecast.motion.Motion`
 maps itself: ``motion.to_layout("body-17")`` (``to_layout(motion, ...)`` calls it).
+``retarget(skeleton)`` maps ANY skeleton (BVH, ASF, Mixamo, SMPL...) onto the canonical body
+``smplh-22`` and back; see `posecast.skeletons.canonical`.
 """
 
 from posecast.skeletons import cmu, h36m, keypoints, smpl  # noqa: F401  (register the skeletons)
 from posecast.skeletons.base import Skeleton, get, names, register
+from posecast.skeletons.canonical import CANONICAL, INTERPOLATED, REQUIRED, Retarget, load_mapping_file, retarget
 from posecast.skeletons.mapping import (
     BODY17,
     can_map,
@@ -21,15 +24,21 @@ from posecast.skeletons.mapping import (
 
 __all__ = [
     "BODY17",
+    "CANONICAL",
+    "INTERPOLATED",
+    "REQUIRED",
+    "Retarget",
     "Skeleton",
     "can_map",
     "get",
     "layouts",
+    "load_mapping_file",
     "map_positions",
     "mapping_matrix",
     "mapping_table",
     "names",
     "register",
     "register_mapping",
+    "retarget",
     "to_layout",
 ]

@@ -1,0 +1,79 @@
+"""Forecasting on any skeleton through the canonical body (``smplh-22``).
+
+A model trained on the canonical body (the training corpus, `posecast.datasets.corpus`) runs on a
+user's skeleton through `CanonicalForecaster`: the history ``(B, T, J, 3)`` on the user's joints is
+mapped onto the canonical body (`posecast.skeletons.canonical.retarget`: an affine joint mapping found
+from joint names and topology, or given explicitly), the inner model forecasts there at its own frame
+rate, and the forecast goes back onto the user's joints (mapped joints take their canonical forecast,
+the others follow their nearest mapped neighbours rigidly). `Forecaster.on_skeleton` binds a model to
+a skeleton once; `Forecaster.forecast` does it for every `Motion`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from posecast import skeletons
+from posecast.errors import SkeletonError
+from posecast.models.base import Forecaster
+from posecast.skeletons.base import Skeleton
+
+CANONICAL = "smplh-22"
+
+
+class CanonicalForecaster(Forecaster):
+    """``inner`` (a forecaster on the canonical body) used on ``skeleton``.
+
+    Unbound (``skeleton=None``), `predict` takes canonical-body histories as they are; `on_skeleton`
+    returns a bound copy (cached per skeleton and mapping) whose `predict` maps in and out.
+    """
+
+    def __init__(self, inner: Forecaster, skeleton: Skeleton | str | None = None, mapping: Any = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.deterministic = inner.deterministic
+        self.min_history = inner.min_history
+        self.skeleton = None if skeleton is None else skeletons.get(skeleton)
+        self._canonical = skeletons.get(CANONICAL)
+        self.retarget = None
+        if self.skeleton is not None and not (mapping is None and self.skeleton.same_layout(self._canonical)):
+            from posecast.skeletons.canonical import retarget
+
+            self.retarget = retarget(self.skeleton, mapping)
+        self._bound: dict[Any, CanonicalForecaster] = {}
+
+    @property
+    def forecast_metadata(self) -> dict[str, Any]:
+        """What `Forecaster.forecast` records about the mapping."""
+        if self.retarget is None:
+            return {}
+        return {"canonical_body": CANONICAL, "mapping": self.retarget.assignment}
+
+    def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
+        skel = skeletons.get(skeleton)
+        if mapping is None and self.skeleton is not None and skel.same_layout(self.skeleton):
+            return self  # already bound (perhaps with an explicit mapping): keep it
+        key = (skel.joint_names, skel.parents, repr(mapping))
+        if key not in self._bound:
+            if len(self._bound) >= 64:
+                self._bound.clear()
+            self._bound[key] = CanonicalForecaster(self.inner, skel, mapping)
+        return self._bound[key]
+
+    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        h = np.asarray(history, dtype=np.float64)
+        if self.retarget is None:
+            if h.ndim != 4 or h.shape[2] != self._canonical.num_joints:
+                raise SkeletonError(
+                    f"model {self.name!r} works on the {CANONICAL} body; bind it to the history's skeleton with "
+                    f"on_skeleton(skeleton) (got {h.shape[2] if h.ndim == 4 else '?'} joints)"
+                )
+            return self.inner.predict(h, frames, samples, fps)
+        if h.ndim != 4 or h.shape[2] != self.skeleton.num_joints:
+            raise SkeletonError(f"history of shape {h.shape} does not fit (B, T, {self.skeleton.num_joints}, 3)")
+        canon = self.retarget.to_canonical(h)  # (B, T, 22, 3)
+        pred = np.asarray(self.inner.predict(canon, frames, samples, fps))  # (B, S, F, 22, 3)
+        last = np.broadcast_to(h[:, None, -1], (h.shape[0], pred.shape[1]) + h.shape[2:])  # (B, S, J, 3)
+        return self.retarget.from_canonical(pred, last)

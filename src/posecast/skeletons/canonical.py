@@ -1,0 +1,805 @@
+"""The canonical body ``smplh-22`` and the automatic mapping of any skeleton onto it and back.
+
+Learned forecasters work on one body layout, SMPL+H's 22 body joints (`CANONICAL`, registered in
+``posecast.skeletons.smpl``). `retarget` finds, for a user's skeleton, how each canonical joint is
+made from the user's joints - a `Retarget` holding a ``(22, J)`` affine matrix - and maps forecasts
+back onto the user's own joints. Everything is positions (metres); rotations are never needed.
+
+What a skeleton must provide
+----------------------------
+`REQUIRED` (14): pelvis, hips, knees, ankles, shoulders, elbows, wrists, head.
+`INTERPOLATED` (8), made from the others when the skeleton lacks them:
+
+* ``spine1..3``: the trunk joints strictly between the pelvis and the neck. Exactly three: one each;
+  more: the three whose arc-length fractions along pelvis -> neck are closest to SMPL's
+  (`SPINE_FRACTIONS`); fewer (Bandai: ``Spine``, ``Chest``; CMU BVH: ``Spine``): each is given the
+  nearest free fraction (order kept) and the missing ones are interpolated along the polyline
+  pelvis -> spine joints -> neck at SMPL's fractions (fixed weights from the rest bone lengths).
+* ``neck``: the neck base (CMU ``Neck``, ASF ``lowerneck``, Unreal ``neck_01``); when missing, the
+  point of the spine top -> head segment at SMPL's fraction (`NECK_FRACTION`).
+* ``left/right_collar``: the clavicle joint - the arm chain joint before the shoulder - when it lies
+  off the trunk (Bandai ``Shoulder_L``, Unreal ``clavicle_l``, Mixamo ``LeftShoulder``). A clavicle
+  joint sitting on the trunk (CMU BVH ``LeftShoulder`` and H3.6M ``LeftShoulder`` at the neck, ASF
+  ``lclavicle``) or none at all: the point of spine3 -> shoulder at SMPL's fraction (`COLLAR_FRACTION`).
+* ``left/right_foot`` (the toe base): the joint after the ankle; rigs without one (H3.6M's 17 joints,
+  CMU's "daz-friendly" BVH without End Sites) get a point below the ankle on the knee -> ankle line
+  (`FOOT_DROP`): the forecast's foot is then never used on the source skeleton, and the input stays
+  on the layout the models know.
+
+How joints are found
+--------------------
+Names: namespaces and rig prefixes are dropped (``mixamorig:``, ``Armature|``, ``Bip01 ``,
+``Character1_``, ``DEF-``); names split into words at separators and camel case; a side is a word
+``left``/``l``/``right``/``r`` (``LeftArm``, ``L_Hip``, ``thigh_l``, ``UpperArm.L``, ``LHipJoint``,
+``lShldr``) or a lower-case ``l``/``r`` glued to a body word (``lfemur``, ``rhumerus``). Joints below
+a sided joint inherit its side. Twist/IK/helper bones (``upperarm_twist_01_l``, ``ik_foot_l``) are ignored.
+
+Topology: a *limb pair* is a left and a right child of one unsided joint (matched by their side-free
+names). The legs are the pair with leg words (leg, thigh, femur, foot, toe, ...), the arms the pair
+with arm words; without such words, the legs are the pair nearest the root and the arms the other one.
+The **pelvis** is the joint where the legs branch (so Bandai's ``joint_Root`` and Unreal's ``root``
+above it are not), the trunk runs from it to the joint where the arms branch, and on to the head
+through that joint's unsided child. Each limb's chain follows the child with the longest reach;
+joints at the rest position of the joint before them or of a trunk joint (zero-length bones: CMU
+``LHipJoint``, ASF ``lhipjoint``, End Sites) are dropped. On the remaining chain the ankle/wrist is
+the first joint named foot/ankle or hand/wrist (else the end of the two longest consecutive bones),
+the two joints before it are hip, knee / shoulder, elbow, the joint after the ankle is the foot,
+and a joint before the shoulder is the clavicle. So ``Shoulder_L`` (Bandai: a clavicle) and H3.6M's
+``LShoulder`` (a shoulder) are told apart by chain position, not by name. The head is the first
+``head`` on the neck chain that is not an end site (``HeadTop_End``, ``Head_end``); the neck the
+lowest joint named ``neck`` on the trunk (else the first joint above the arm branch).
+
+Back to the user's skeleton (`Retarget.from_canonical`)
+-------------------------------------------------------
+A source joint that is the only source of a canonical joint takes its forecast position. Unmapped
+joints above the pelvis and away from it (Bandai's ``joint_Root``, Unreal's ``root``: a world root, not
+a body part; Bandai's sits at the origin in every frame, metres from the actor, and turning it with
+the pelvis would swing it by metres) stay where they were in the last observed frame. Every other one
+(fingers, toe and head ends, zero-length helpers, twist bones, unused spine joints) follows its
+*anchor* - the 1:1 joint at the same rest point, else the nearest along the tree - rigidly: its
+offset from the anchor in the last observed frame is turned by the rotation of the anchor's frame
+between that frame and each forecast frame. The frame's first axis points to the canonical joint
+distal to the anchor (its parent for the head, wrists and feet), the second is the 1/hops²-weighted
+sum of the other canonical joints within 3 hops, made perpendicular. A rigid motion of the whole
+forecast therefore moves every source joint (but a world root) by exactly that motion.
+
+Explicit mappings (``{canonical joint: source joint | {source joint: weight}}``, a dict or a YAML /
+JSON file, `load_mapping_file`) override what is found; entries left out are filled automatically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast.errors import SkeletonError
+from posecast.skeletons.base import Skeleton, get
+from posecast.skeletons.smpl import SMPL_MEAN_OFFSETS_M, SMPL_NAMES, SMPL_PARENTS, SMPLH_BODY_JOINTS
+
+CANONICAL = "smplh-22"
+NAMES: tuple[str, ...] = SMPL_NAMES[:SMPLH_BODY_JOINTS]
+PARENTS: tuple[int, ...] = SMPL_PARENTS[:SMPLH_BODY_JOINTS]
+_SIDES = ("left", "right")
+_LIMB = ("hip", "knee", "ankle", "shoulder", "elbow", "wrist")
+REQUIRED: tuple[str, ...] = ("pelvis", *(f"{s}_{j}" for j in _LIMB for s in _SIDES), "head")
+INTERPOLATED: tuple[str, ...] = (
+    "spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "left_foot", "right_foot",
+)  # fmt: skip
+_IDX = {n: i for i, n in enumerate(NAMES)}
+
+
+def _smpl_constants() -> tuple[np.ndarray, float, float, float, float]:
+    off = SMPL_MEAN_OFFSETS_M[:SMPLH_BODY_JOINTS]
+    bone = dict(zip(NAMES, np.linalg.norm(off, axis=1), strict=True))
+    trunk = np.cumsum([bone[n] for n in ("spine1", "spine2", "spine3", "neck", "head")])
+    collar = np.mean([bone[f"{s}_collar"] / (bone[f"{s}_collar"] + bone[f"{s}_shoulder"]) for s in _SIDES])
+    foot = np.mean([-off[_IDX[f"{s}_foot"], 1] / bone[f"{s}_ankle"] for s in _SIDES])
+    neck = bone["neck"] / (bone["neck"] + bone["head"])
+    return trunk[:3] / trunk[3], float(collar), float(neck), float(foot), float(trunk[3] / trunk[4])
+
+
+SPINE_FRACTIONS, COLLAR_FRACTION, NECK_FRACTION, FOOT_DROP, _NECK_SHARE = _smpl_constants()
+"""SMPL's spine1-3 at arc fractions (0.24, 0.50, 0.60) of pelvis -> neck; each collar at 0.52 of
+spine3 -> shoulder (mean of both sides, so the mapping stays mirror-symmetric); the neck at 0.68 of
+spine3 -> head; the foot 0.14 shin lengths below the ankle (its drop in SMPL's rest pose); the neck
+at 0.84 of pelvis -> head."""
+
+# Frames for following: the canonical joint each anchor's first axis points to.
+_DISTAL = {"pelvis": "spine1", "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head"}
+for _s in _SIDES:
+    for _a, _b in (("hip", "knee"), ("knee", "ankle"), ("ankle", "foot"), ("collar", "shoulder")):
+        _DISTAL[f"{_s}_{_a}"] = f"{_s}_{_b}"
+    _DISTAL[f"{_s}_shoulder"], _DISTAL[f"{_s}_elbow"] = f"{_s}_elbow", f"{_s}_wrist"
+
+# ------------------------------------------------------------------------------------------ names
+_PREFIX = re.compile(r"^(?:bip\d*|biped\d*|character\d*|mixamorig\d*|armature|def|org|rig|skel)[ _.\-]+", re.I)
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_BODY = ("femur", "tibia", "foot", "toe", "hip", "clav", "humerus", "radius", "wrist", "hand", "finger",
+         "thumb", "shoulder", "shldr", "arm", "leg", "knee", "ankle", "elbow", "collar", "thigh", "shin",
+         "upleg", "uparm", "forearm", "eye", "index", "pinky", "ring", "middle", "calf", "ball")  # fmt: skip
+_LEG_WORDS = ("leg", "thigh", "femur", "knee", "calf", "shin", "tibia", "foot", "ankle", "toe", "hip", "ball")
+_ARM_WORDS = ("arm", "shoulder", "shldr", "clav", "collar", "elbow", "hand", "wrist", "humerus", "radius", "finger")
+_END = {"end", "site", "nub", "top", "tip", "endsite"}
+_HELPER = ("twist", "corrective", "helper", "ctrl", "socket", "weapon", "attach")
+
+
+def _clean(name: str) -> str:
+    name = re.split(r"[:|]", name)[-1]
+    while (stripped := _PREFIX.sub("", name)) != name and stripped:
+        name = stripped
+    return name
+
+
+def _words(name: str) -> list[str]:
+    """Lower-case words of a cleaned name; a glued side letter (``lfemur``) becomes its own word."""
+    out = []
+    for w in _WORDS.findall(_clean(name)):
+        lw = w.lower()
+        side = next((p for p in ("left", "right", "l", "r") if lw.startswith(p) and lw[len(p) :].startswith(_BODY)), "")
+        out += [side, lw[len(side) :]] if side else [lw]
+    return out
+
+
+def _side(words: list[str]) -> str | None:
+    left = any(w in ("l", "left") for w in words)
+    right = any(w in ("r", "right") for w in words)
+    return "left" if left and not right else "right" if right and not left else None
+
+
+def _key(words: list[str]) -> str:
+    return " ".join(w for w in words if w not in ("l", "left", "r", "right"))
+
+
+def _has(name: str, words: tuple[str, ...]) -> int:
+    low = _clean(name).lower()
+    return sum(w in low for w in words)
+
+
+# --------------------------------------------------------------------------------------- analysis
+class _Tree:
+    """Name and rest-geometry facts about a skeleton used by the detection."""
+
+    def __init__(self, skel: Skeleton) -> None:
+        self.skel, n = skel, skel.num_joints
+        self.parents = skel.parents
+        self.words = [_words(x) for x in skel.joint_names]
+        self.end = [bool(_END & set(w)) for w in self.words]
+        self.helper = [any(h in "".join(w) for h in _HELPER) or "ik" in w for w in self.words]
+        own = [_side(w) for w in self.words]
+        self.side = list(own)
+        for j in range(1, n):  # inherit down the tree
+            if self.side[j] is None:
+                self.side[j] = self.side[self.parents[j]]
+        self.own_side = own
+        if skel.offsets is not None:
+            self.length = np.linalg.norm(skel.offsets, axis=1)
+            self.length[0] = 0.0
+            self.rest = skel.rest_positions()
+            nonzero = self.length[self.length > 0]
+            self.eps = max(1e-9, 0.02 * float(np.median(nonzero))) if nonzero.size else 1e-9
+        else:  # keypoint layouts: every bone counts as one unit, nothing coincides
+            self.length = np.ones(n)
+            self.length[0] = 0.0
+            self.rest = np.zeros((n, 3)) + np.arange(n)[:, None] * 1e3
+            self.eps = 1e-9
+        self.depth = np.zeros(n, dtype=int)
+        self.cum = np.zeros(n)
+        for j in range(1, n):
+            self.depth[j] = self.depth[self.parents[j]] + 1
+            self.cum[j] = self.cum[self.parents[j]] + self.length[j]
+        self.children: list[list[int]] = [[] for _ in range(n)]
+        for j in range(1, n):
+            if not self.helper[j]:
+                self.children[self.parents[j]].append(j)
+        self.up = [[j] for j in range(n)]
+        for j in range(1, n):
+            self.up[j] += self.up[self.parents[j]]
+        self.upset = [set(u) for u in self.up]
+        self.near = np.linalg.norm(self.rest[:, None] - self.rest[None], axis=-1) < self.eps
+        self.reach = np.zeros(n)  # longest arc below each joint (plus a hair per hop)
+        for j in range(n - 1, -1, -1):
+            self.reach[j] = max((self.length[c] + 1e-6 + self.reach[c] for c in self.children[j]), default=0.0)
+
+    def same_point(self, a: int, b: int) -> bool:
+        return bool(self.near[a, b])
+
+    def path_to_root(self, j: int) -> list[int]:
+        return self.up[j]
+
+    def lca(self, a: int, b: int) -> int:
+        return next(x for x in self.up[a] if x in self.upset[b])
+
+    def path(self, a: int, b: int) -> list[int]:
+        """Joints from ``a`` to ``b`` along the tree, both included."""
+        c = self.lca(a, b)
+        return self.up[a][: self.up[a].index(c) + 1] + self.up[b][: self.up[b].index(c)][::-1]
+
+    def arc(self, a: int, b: int) -> float:
+        return float(self.cum[a] + self.cum[b] - 2 * self.cum[self.lca(a, b)])
+
+    def hops(self, a: int, b: int) -> int:
+        return int(self.depth[a] + self.depth[b] - 2 * self.depth[self.lca(a, b)])
+
+    def main_path(self, start: int) -> list[int]:
+        out = [start]
+        while self.children[out[-1]]:
+            out.append(max(self.children[out[-1]], key=lambda c: self.length[c] + 1e-6 + self.reach[c]))
+        return out
+
+
+def _limb_pairs(t: _Tree) -> list[tuple[int, int, int]]:
+    """``(branch joint, left child, right child)`` for every unsided joint with a matched sided pair."""
+    out = []
+    for u in range(t.skel.num_joints):
+        if t.side[u] is not None:
+            continue
+        lefts = [c for c in t.children[u] if t.own_side[c] == "left"]
+        rights = [c for c in t.children[u] if t.own_side[c] == "right"]
+        for c in lefts:
+            twins = [r for r in rights if _key(t.words[r]) == _key(t.words[c])]
+            if not twins and len(lefts) == len(rights) == 1:
+                twins = rights
+            if twins:
+                out.append((u, c, twins[0]))
+    return out
+
+
+def _chain(t: _Tree, start: int, trunk: set[int]) -> list[int]:
+    """The main path from ``start`` without joints at the rest point of the joint before or of the trunk."""
+    out: list[int] = []
+    for j in t.main_path(start):
+        if out and t.same_point(j, out[-1]):
+            continue
+        if not out and any(t.same_point(j, k) for k in trunk):
+            continue
+        out.append(j)
+    return out
+
+
+def _pick_end(t: _Tree, chain: list[int], words: tuple[str, ...], max_start: int | None) -> int | None:
+    """Index in ``chain`` of the ankle/wrist: first joint named after ``words``, else the end of the
+    two longest consecutive bones (their start at most ``max_start``)."""
+    for i, j in enumerate(chain):
+        if i >= 2 and not t.end[j] and _has(t.skel.joint_names[j], words):
+            return i
+    if len(chain) < 3:
+        return None
+    starts = range(0, (len(chain) - 2) if max_start is None else min(len(chain) - 2, max_start + 1))
+    best = max(starts, key=lambda s: t.arc(chain[s], chain[s + 1]) + t.arc(chain[s + 1], chain[s + 2]))
+    return best + 2
+
+
+def _detect(t: _Tree) -> dict[str, Any]:
+    """Canonical joint -> source joint index for what the names and topology give (may be partial),
+    plus the trunk candidates for spine1-3 with their arc fractions."""
+    found: dict[str, int] = {}
+    unsided = {j for j in range(t.skel.num_joints) if t.side[j] is None}
+    pairs = [p for p in _limb_pairs(t) if min(len(_chain(t, p[1], unsided)), len(_chain(t, p[2], unsided))) >= 3]
+
+    def score(p: tuple[int, int, int], good: tuple[str, ...], bad: tuple[str, ...]) -> int:
+        names = [t.skel.joint_names[j] for c in p[1:] for j in _chain(t, c, unsided)]
+        return sum(_has(n, good) - _has(n, bad) for n in names)
+
+    legs = max(pairs, key=lambda p: (score(p, _LEG_WORDS, _ARM_WORDS), -t.depth[p[0]]), default=None)
+    rest = [p for p in pairs if p is not legs and (legs is None or p[0] not in _chain(t, legs[1], unsided))]
+    arms = max(rest, key=lambda p: (score(p, _ARM_WORDS, _LEG_WORDS), t.reach[p[1]]), default=None)
+    if legs is not None:  # the branch joint, or a joint named pelvis/hips just above it (3ds Max Biped)
+        named = [j for j in t.path_to_root(legs[0])[:3] if {"pelvis", "hips"} & set(t.words[j])]
+        found["pelvis"] = named[0] if named else legs[0]
+        for side, start in zip(_SIDES, legs[1:], strict=True):
+            chain = _chain(t, start, unsided)
+            a = _pick_end(t, chain, ("foot", "ankle"), None)
+            if a is not None:
+                for k, joint in enumerate(("hip", "knee", "ankle", "foot")[: 3 + (a + 1 < len(chain))]):
+                    found[f"{side}_{joint}"] = chain[a - 2 + k]
+    if arms is not None:
+        for side, start in zip(_SIDES, arms[1:], strict=True):
+            chain = _chain(t, start, unsided)
+            w = _pick_end(t, chain, ("hand", "wrist"), 1)
+            if w is not None:
+                for k, joint in enumerate(("collar", "shoulder", "elbow", "wrist")[3 - min(w, 3) :]):
+                    found[f"{side}_{joint}"] = chain[w - min(w, 3) + k]
+    # trunk: pelvis -> arm branch -> its unsided child's main path (neck, head)
+    heads = [j for j in unsided if "head" in _clean(t.skel.joint_names[j]).lower() and not t.end[j]]
+    top = arms[0] if arms is not None else (t.parents[min(heads)] if heads else -1)
+    spine: list[tuple[int, float]] = []
+    if "pelvis" not in found or top < 0:
+        return {"found": found, "spine": spine}
+    trunk = t.path(found["pelvis"], top)
+    ups = [c for c in t.children[top] if t.side[c] is None and c not in trunk]
+    if ups:
+        trunk += t.main_path(max(ups, key=lambda c: (any(c in t.path_to_root(h) for h in heads), t.reach[c])))
+    top_i = trunk.index(top)
+    head_at = next((i for i, j in enumerate(trunk) if j in heads), None)
+    if head_at is None:
+        ends = [i for i, j in enumerate(trunk) if i > top_i and not t.end[j]]
+        head_at = ends[-1] if ends else None
+    if head_at is None or head_at == 0:
+        return {"found": found, "spine": spine}
+    found["head"] = trunk[head_at]
+    necks = [i for i in range(1, head_at) if "neck" in _clean(t.skel.joint_names[trunk[i]]).lower()]
+    neck_at = necks[0] if necks else (top_i + 1 if top_i + 1 < head_at else None)
+    end = trunk[neck_at if neck_at is not None else head_at]
+    if neck_at is not None:
+        found["neck"] = end
+    kept: list[int] = []
+    for j in trunk[1 : neck_at if neck_at is not None else head_at]:
+        if t.same_point(j, found["pelvis"]) or t.same_point(j, end) or (kept and t.same_point(j, kept[-1])):
+            continue
+        kept.append(j)
+    total = t.arc(found["pelvis"], end)
+    spine = [(j, t.arc(found["pelvis"], j) / total) for j in kept] if total > 0 else []
+    return {"found": found, "spine": spine}
+
+
+# ------------------------------------------------------------------------------------ composition
+Row = dict[int, float]
+
+
+def _mix(a: Row, b: Row, s: float) -> Row:
+    out: Row = {}
+    for row, w in ((a, 1.0 - s), (b, s)):
+        for j, v in row.items():
+            out[j] = out.get(j, 0.0) + w * v
+    return {j: v for j, v in out.items() if abs(v) > 1e-12}
+
+
+def _dist(t: _Tree, a: Row, b: Row) -> float:
+    if len(a) == 1 and len(b) == 1:
+        return t.arc(next(iter(a)), next(iter(b)))
+    pa = sum(w * t.rest[j] for j, w in a.items())
+    pb = sum(w * t.rest[j] for j, w in b.items())
+    return float(np.linalg.norm(pa - pb))
+
+
+def _along(t: _Tree, nodes: list[Row], target: float) -> Row:
+    """The point at arc fraction ``target`` of the polyline through ``nodes``."""
+    cum = np.concatenate([[0.0], np.cumsum([_dist(t, a, b) for a, b in zip(nodes, nodes[1:], strict=False)])])
+    if cum[-1] <= 0:
+        return _mix(nodes[0], nodes[-1], target)
+    x = float(np.clip(target, 0.0, 1.0)) * cum[-1]
+    k = int(np.clip(np.searchsorted(cum, x, side="right") - 1, 0, len(nodes) - 2))
+    seg = cum[k + 1] - cum[k]
+    return _mix(nodes[k], nodes[k + 1], (x - cum[k]) / seg if seg > 0 else 0.0)
+
+
+def _assign_spine(cands: list[tuple[int, float]], targets: list[float]) -> dict[int, int]:
+    """Slot (0-2) -> candidate index: order kept, sum of |fraction - target fraction| minimal."""
+    k = len(cands)
+    if k == 0:
+        return {}
+    if k <= 3:
+        options = [dict(zip(slots, range(k), strict=True)) for slots in itertools.combinations(range(3), k)]
+    else:
+        options = [dict(zip(range(3), chosen, strict=True)) for chosen in itertools.combinations(range(k), 3)]
+    return min(options, key=lambda o: sum(abs(cands[c][1] - targets[s]) for s, c in o.items()))
+
+
+def _compose(t: _Tree, det: dict[str, Any], explicit: dict[str, Row]) -> tuple[dict[str, Row], set[str]]:
+    """Rows of every canonical joint that can be made, and the names of those interpolated."""
+    rows: dict[str, Row] = {c: {j: 1.0} for c, j in det["found"].items()}
+    rows.update(explicit)
+    made: set[str] = set()
+    if "pelvis" in rows and "head" in rows:
+        has_neck = "neck" in rows
+        end = rows["neck"] if has_neck else rows["head"]
+        # SMPL's fractions of pelvis -> neck, or of pelvis -> head when the polyline ends at the head
+        targets = [float(f) * (1.0 if has_neck else _NECK_SHARE) for f in SPINE_FRACTIONS]
+        slots = ("spine1", "spine2", "spine3")
+        moved = [c for c in ("pelvis", "neck" if has_neck else "head") if rows[c] != {det["found"].get(c): 1.0}]
+        if moved or any(s in explicit for s in slots):  # the detected spine joints are not to be trusted
+            given = {i: explicit[s] for i, s in enumerate(slots) if s in explicit}
+        else:
+            given = {s: {det["spine"][c][0]: 1.0} for s, c in _assign_spine(det["spine"], targets).items()}
+        order = sorted(given)
+        nodes = [rows["pelvis"], *[given[i] for i in order], end]
+        total = _dist(t, rows["pelvis"], end)
+        node_f = [_dist(t, rows["pelvis"], given[i]) / total if total > 0 else 0.0 for i in order]
+        for i, slot in enumerate(slots):
+            if i in given:
+                rows[slot] = given[i]
+                continue
+            lo = max([f for g, f in zip(order, node_f, strict=True) if g < i], default=0.0)
+            hi = min([f for g, f in zip(order, node_f, strict=True) if g > i], default=1.0)
+            rows[slot] = _along(t, nodes, min(max(targets[i], lo), hi))
+            made.add(slot)
+        if not has_neck:
+            rows["neck"] = _along(t, [rows["spine3"], rows["head"]], NECK_FRACTION)
+            made.add("neck")
+    for side in _SIDES:
+        foot, ankle, knee = f"{side}_foot", f"{side}_ankle", f"{side}_knee"
+        if foot not in rows and ankle in rows and knee in rows:
+            rows[foot] = _mix(rows[knee], rows[ankle], 1.0 + FOOT_DROP)
+            made.add(foot)
+        collar = f"{side}_collar"
+        if collar not in rows and "spine3" in rows and f"{side}_shoulder" in rows:
+            rows[collar] = _along(t, [rows["spine3"], rows[f"{side}_shoulder"]], COLLAR_FRACTION)
+            made.add(collar)
+    return rows, made
+
+
+# ------------------------------------------------------------------------------------ following
+def _ancestors(j: int) -> list[int]:
+    return [j, *_ancestors(PARENTS[j])] if j >= 0 else []
+
+
+_HOPS = np.array([[min(ua.index(x) + ub.index(x) for x in ua if x in ub) for ub in map(_ancestors, range(len(NAMES)))]
+                  for ua in map(_ancestors, range(len(NAMES)))])  # fmt: skip
+"""``(22, 22)`` tree distances between canonical joints."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Index arrays precomputed for `Retarget` (K anchors, N following source joints)."""
+
+    m64: np.ndarray  # (22, J) float64
+    k64: np.ndarray  # (3J, 66) = kron(matrix.T, I3): flat (..., 3J) positions -> flat canonical (..., 66)
+    k32: np.ndarray  # the same in float32
+    world: np.ndarray  # (W,) unmapped joints above the pelvis (Bandai's joint_Root, Unreal's root)
+    fol_src: np.ndarray  # (N,) every other source joint that is not the only source of a canonical joint
+    fol_can: np.ndarray  # (N,) its anchor (canonical index)
+    fol_k: np.ndarray  # (N,) its anchor's index among the K anchors
+    axes: np.ndarray  # (66, 6K) flat canonical -> (2, 3, K): per anchor the first-axis vector, and the
+    #                   weighted sum of the other neighbours' vectors (1/hops**2 within 3 hops)
+    axes32: np.ndarray
+    gather: np.ndarray  # (J,) index of each source joint in [canonical (22), followers (N), world (W)]
+
+
+def _frames(flat: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Anchor frames ``(..., 3, 3, K)`` (axis ``e1, e2, e3``, then x/y/z) from flat canonical positions
+    ``(..., 66)``: ``e1`` along the first-axis vector, ``e2`` the other neighbours' sum made perpendicular.
+    Components come first and anchors last so that every operation runs on whole rows of K values."""
+    v = (flat @ axes).reshape(flat.shape[:-1] + (2, 3, -1))
+    d1, s = v[..., 0, :, :], v[..., 1, :, :]
+    out = np.empty(d1.shape[:-2] + (3,) + d1.shape[-2:], dtype=v.dtype)
+    e1, e2, e3 = out[..., 0, :, :], out[..., 1, :, :], out[..., 2, :, :]
+    np.divide(d1, np.sqrt((d1 * d1).sum(-2, keepdims=True)) + 1e-30, out=e1)
+    s = s - (s * e1).sum(-2, keepdims=True) * e1
+    norm = np.sqrt((s * s).sum(-2, keepdims=True))
+    if norm.min() <= 1e-9:  # all neighbours on the first axis: any perpendicular, the axis still follows
+        alt = np.zeros_like(s)
+        alt[..., 0, :], alt[..., 1, :] = np.abs(e1[..., 0, :]) < 0.9, np.abs(e1[..., 0, :]) >= 0.9
+        alt -= (alt * e1).sum(-2, keepdims=True) * e1
+        ok = norm > 1e-9
+        s, norm = np.where(ok, s, alt), np.where(ok, norm, np.sqrt((alt * alt).sum(-2, keepdims=True)))
+    np.divide(s, norm, out=e2)
+    np.multiply(e1[..., _ROLL1, :], e2[..., _ROLL2, :], out=e3)
+    e3 -= e1[..., _ROLL2, :] * e2[..., _ROLL1, :]
+    return out
+
+
+_ROLL1, _ROLL2 = np.array([1, 2, 0]), np.array([2, 0, 1])
+
+
+def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[str, ...]]:
+    j_src = matrix.shape[1]
+    direct: dict[int, int] = {}
+    for c in range(len(NAMES)):
+        nz = np.flatnonzero(matrix[c])
+        if len(nz) == 1 and abs(matrix[c, nz[0]] - 1.0) < 1e-9 and nz[0] not in direct:
+            direct[int(nz[0])] = c
+    pelvis = next((j for j, c in direct.items() if c == 0), None)
+    world = [] if pelvis is None else [j for j in t.up[pelvis][1:] if j not in direct and not t.near[j, pelvis]]
+    followers: dict[int, int] = {}
+    for j in range(j_src):
+        if j in direct or j in world:
+            continue
+        if direct:
+            same = [d for d in direct if t.same_point(j, d)]
+            best = min(same or list(direct), key=lambda d: (t.arc(j, d), t.hops(j, d)))
+            followers[j] = direct[best]
+        else:  # nothing is 1:1: the canonical joint whose rest point is nearest
+            rest = matrix @ t.rest
+            followers[j] = int(np.argmin(np.linalg.norm(rest - t.rest[j], axis=1)))
+    anchors = sorted(set(followers.values()))
+    n, k = len(NAMES), len(anchors)
+    lin = np.zeros((2, k, n))  # per anchor: first-axis vector, weighted sum of the other neighbours
+    for i, a in enumerate(anchors):
+        name = NAMES[a]
+        first = _IDX[_DISTAL[name]] if name in _DISTAL else PARENTS[a]
+        lin[0, i, first] += 1.0
+        lin[0, i, a] -= 1.0
+        for nb in range(n):
+            if 1 <= _HOPS[a, nb] <= 3 and nb != first:
+                lin[1, i, nb] += 1.0 / _HOPS[a, nb] ** 2
+                lin[1, i, a] -= 1.0 / _HOPS[a, nb] ** 2
+    k_of = {a: i for i, a in enumerate(anchors)}
+    fol = sorted(followers)
+    kron = np.kron(matrix.T, np.eye(3))
+    axes = np.einsum("tkj,cd->jctdk", lin, np.eye(3)).reshape(3 * n, 6 * k)
+    gather = np.zeros(j_src, dtype=np.int64)
+    for j, c in direct.items():
+        gather[j] = c
+    for i, j in enumerate([*fol, *world]):
+        gather[j] = n + i
+    plan = _Plan(
+        m64=matrix,
+        k64=kron,
+        k32=kron.astype(np.float32),
+        world=np.array(world, dtype=np.int64),
+        fol_src=np.array(fol, dtype=np.int64),
+        fol_can=np.array([followers[j] for j in fol], dtype=np.int64),
+        fol_k=np.array([k_of[followers[j]] for j in fol], dtype=np.int64),
+        axes=axes,
+        axes32=axes.astype(np.float32),
+        gather=gather,
+    )
+    for arr in (plan.m64, plan.k64, plan.k32, plan.world, plan.axes, plan.axes32, plan.gather):
+        arr.setflags(write=False)
+    names = t.skel.joint_names
+    return plan, {names[j]: NAMES[c] for j, c in sorted(followers.items())}, tuple(names[j] for j in world)
+
+
+# --------------------------------------------------------------------------------------- retarget
+@dataclass(frozen=True, eq=False)
+class Retarget:
+    """How a skeleton maps onto the canonical body ``smplh-22`` and back (see the module docstring).
+
+    Attributes:
+        source: the user's skeleton (``J`` joints).
+        matrix: ``(22, J)`` affine weights, each row summing to 1: ``canonical = matrix @ source``.
+        assignment: canonical joint -> ``{source joint: weight}`` (the rows of ``matrix``).
+        interpolated: canonical joints made by interpolation (`INTERPOLATED` ones the skeleton lacks).
+        followers: source joint -> the canonical joint it follows rigidly in `from_canonical` (every
+            source joint that is not the only source of a canonical joint, except ``static`` ones).
+        static: unmapped joints above the pelvis, away from it (a world root: Bandai's ``joint_Root``,
+            Unreal's ``root``); `from_canonical` leaves them where they were in the last observed frame.
+    """
+
+    source: Skeleton
+    matrix: np.ndarray
+    assignment: dict[str, dict[str, float]]
+    interpolated: tuple[str, ...]
+    followers: dict[str, str]
+    static: tuple[str, ...]
+    plan: _Plan = field(repr=False)
+
+    def to_canonical(self, positions: Any) -> np.ndarray:
+        """Positions ``(..., J, 3)`` on the source skeleton -> ``(..., 22, 3)`` on the canonical body
+        (float32 stays float32, anything else becomes float64)."""
+        arr = np.asarray(positions)
+        if arr.ndim < 2 or arr.shape[-2:] != (self.matrix.shape[1], 3):
+            raise SkeletonError(
+                f"positions of shape {arr.shape} do not fit (..., {self.matrix.shape[1]}, 3) "
+                f"for skeleton {self.source.name!r}"
+            )
+        k = self.plan.k32 if arr.dtype == np.float32 else self.plan.k64
+        return (arr.reshape(arr.shape[:-2] + (-1,)) @ k).reshape(arr.shape[:-2] + (len(NAMES), 3))
+
+    def from_canonical(self, canonical: Any, observed: Any) -> np.ndarray:
+        """A canonical forecast back on the source skeleton.
+
+        Args:
+            canonical: ``(..., F, 22, 3)`` forecast positions on the canonical body (metres).
+            observed: ``(..., J, 3)`` the last observed frame on the source skeleton (same leading dims).
+
+        Returns:
+            ``(..., F, J, 3)``: 1:1-mapped joints at their canonical joint, every other joint moved rigidly
+            with its anchor's frame from the observed frame (float32 when both inputs are float32).
+        """
+        can, obs = np.asarray(canonical), np.asarray(observed)
+        j = self.matrix.shape[1]
+        if (
+            can.ndim < 3
+            or can.shape[-2:] != (len(NAMES), 3)
+            or obs.shape[-2:] != (j, 3)
+            or (can.shape[:-3] != obs.shape[:-2])
+        ):
+            raise SkeletonError(
+                f"from_canonical needs a forecast (..., F, {len(NAMES)}, 3) and the last observed frame "
+                f"(..., {j}, 3) of skeleton {self.source.name!r} with the same leading dims; got {can.shape} "
+                f"and {obs.shape}"
+            )
+        p = self.plan
+        if can.dtype != np.float32 or obs.dtype != np.float32:
+            can, obs = can.astype(np.float64, copy=False), obs.astype(np.float64, copy=False)
+        parts = [can]
+        if p.world.size:
+            parts.append(np.broadcast_to(obs[..., None, p.world, :], can.shape[:-2] + (p.world.size, 3)))
+        if not p.fol_src.size:
+            return (np.concatenate(parts, axis=-2) if len(parts) > 1 else can)[..., p.gather, :]
+        obs_c = self.to_canonical(obs)
+        flat = np.concatenate([obs_c.reshape(obs_c.shape[:-2] + (1, -1)), can.reshape(can.shape[:-2] + (-1,))], -2)
+        frames = _frames(flat, p.axes32 if flat.dtype == np.float32 else p.axes)[..., p.fol_k]  # (..., F+1, 3, 3, N)
+        off = np.swapaxes(obs[..., p.fol_src, :] - obs_c[..., p.fol_can, :], -1, -2)  # (..., 3, N)
+        local = np.einsum("...ecn,...cn->...en", frames[..., 0, :, :, :], off)  # offsets in the observed frames
+        moved = np.einsum("...fecn,...en->...fcn", frames[..., 1:, :, :, :], local)  # (..., F, 3, N)
+        parts.insert(1, np.swapaxes(moved, -1, -2) + can[..., p.fol_can, :])
+        return np.concatenate(parts, axis=-2)[..., p.gather, :]
+
+    def describe(self) -> str:
+        """A table ``canonical joint <- source joints`` and the joints that follow rigidly."""
+        lines = [f"{CANONICAL} <- {self.source.name} ({self.source.num_joints} joints)"]
+        for c in NAMES:
+            terms = " + ".join(n if abs(w - 1.0) < 1e-9 else f"{w:.3f} {n}" for n, w in self.assignment[c].items())
+            lines.append(f"  {c:<15} <- {terms}{'   (interpolated)' if c in self.interpolated else ''}")
+        if self.followers:
+            lines.append("follow rigidly: " + ", ".join(f"{s} -> {c}" for s, c in self.followers.items()))
+        if self.static:
+            lines.append("stay where observed (above the pelvis): " + ", ".join(self.static))
+        return "\n".join(lines)
+
+
+_CACHE: OrderedDict[tuple[Any, ...], Retarget] = OrderedDict()
+_CACHE_SIZE = 64
+_LOCK = threading.Lock()
+
+
+def retarget(skeleton: Skeleton | str, mapping: Mapping[str, Any] | str | os.PathLike[str] | None = None) -> Retarget:
+    """The mapping of ``skeleton`` onto the canonical body ``smplh-22``.
+
+    Args:
+        skeleton: a `Skeleton` (e.g. ``motion.skeleton``) or a registered name.
+        mapping: optional explicit entries ``{canonical joint: source joint | {source joint: weight}}``,
+            as a dict or a YAML/JSON file (`load_mapping_file`); entries left out are found
+            automatically. Weights of an entry are normalised to sum to 1.
+
+    Returns:
+        a `Retarget` (cached per joint names, parents, rest offsets and mapping).
+
+    Raises:
+        SkeletonError: the skeleton lacks `REQUIRED` joints (the message lists what is missing and what
+            was found), or the mapping names unknown joints / has bad weights (naming the file).
+    """
+    skel = get(skeleton)
+    where: str | None = None
+    if mapping is None:
+        explicit, mkey = {}, None
+    elif isinstance(mapping, str | os.PathLike):
+        path = Path(mapping)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise SkeletonError(f"cannot read mapping file: {exc.strerror or exc}", path) from None
+        where, mkey = str(path), ("file", str(path.resolve()), st.st_mtime_ns, st.st_size)
+        explicit = load_mapping_file(path)
+    else:
+        explicit = _validate_table(mapping, None)
+        mkey = tuple(sorted((c, tuple(sorted(w.items()))) for c, w in explicit.items()))
+    off = None if skel.offsets is None else skel.offsets.tobytes()
+    key = (skel.joint_names, skel.parents, off, mkey)
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            if hit.source is not skel:  # same layout, another Skeleton object (name): share the arrays
+                hit = _CACHE[key] = Retarget(**{**hit.__dict__, "source": skel})
+            return hit
+    result = _build(skel, explicit, where)
+    with _LOCK:
+        _CACHE[key] = result
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | None) -> Retarget:
+    t = _Tree(skel)
+    unknown = sorted({n for w in explicit.values() for n in w if n not in skel._index})
+    if unknown:
+        raise SkeletonError(
+            f"mapping for skeleton {skel.name!r} names joints it does not have: {', '.join(unknown)} "
+            f"(its joints: {', '.join(skel.joint_names)})",
+            where,
+        )
+    rows_explicit = {c: {skel.index(n): float(v) for n, v in w.items()} for c, w in explicit.items()}
+    det = _detect(t)
+    rows, made = _compose(t, det, rows_explicit)
+    missing = [c for c in NAMES if c not in rows]
+    if missing:
+        found = ", ".join(f"{c} <- {skel.joint_names[j]}" for c, j in det["found"].items()) or "nothing"
+        raise SkeletonError(
+            f"skeleton {skel.name!r} cannot be mapped onto the canonical body {CANONICAL}: missing "
+            f"{', '.join(missing)}; found {found}. Name the missing joints in a mapping file "
+            "(YAML/JSON {canonical joint: source joint}, --mapping)",
+            where,
+        )
+    matrix = np.zeros((len(NAMES), skel.num_joints))
+    for c, row in rows.items():
+        for j, w in row.items():
+            matrix[_IDX[c], j] += w
+    plan, followers, static = _plan(t, matrix)
+    assignment = {
+        c: {skel.joint_names[j]: float(matrix[_IDX[c], j]) for j in np.flatnonzero(matrix[_IDX[c]])} for c in NAMES
+    }
+    return Retarget(skel, plan.m64, assignment, tuple(c for c in NAMES if c in made), followers, static, plan)
+
+
+# ---------------------------------------------------------------------------------- mapping files
+def _validate_table(data: Any, where: str | None) -> dict[str, dict[str, float]]:
+    if not isinstance(data, Mapping) or not data:
+        raise SkeletonError("a joint mapping must be a non-empty table {canonical joint: source joint}", where)
+    out: dict[str, dict[str, float]] = {}
+    for c, entry in data.items():
+        if c not in _IDX:
+            raise SkeletonError(f"unknown canonical joint {c!r}; the {CANONICAL} joints are {', '.join(NAMES)}", where)
+        if isinstance(entry, str):
+            entry = {entry: 1.0}
+        if not isinstance(entry, Mapping) or not entry:
+            raise SkeletonError(f"{c}: give a source joint name or a table {{source joint: weight}}", where)
+        weights: dict[str, float] = {}
+        for n, w in entry.items():
+            if not isinstance(n, str) or isinstance(w, bool) or not isinstance(w, int | float):
+                raise SkeletonError(f"{c}: entry {n!r}: {w!r} is not 'source joint: number'", where)
+            if not np.isfinite(w):
+                raise SkeletonError(f"{c}: weight of {n!r} is {w} (must be a finite number)", where)
+            weights[n] = float(w)
+        total = sum(weights.values())
+        if not total > 1e-9:
+            raise SkeletonError(f"{c}: weights sum to {total:g} (must be positive; they are scaled to sum to 1)", where)
+        out[c] = {n: w / total for n, w in weights.items()}
+    return out
+
+
+def _no_duplicates_json(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in seen:
+            raise SkeletonError(f"duplicate entry {k!r}")
+        seen[k] = v
+    return seen
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+        keys = set()
+        for knode, _ in node.value:
+            k = loader.construct_object(knode, deep=deep)
+            if k in keys:
+                raise SkeletonError(f"duplicate entry {k!r} (line {knode.start_mark.line + 1})")
+            keys.add(k)
+        return loader.construct_mapping(node, deep=deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        raise SkeletonError(f"not valid YAML: {' '.join(str(exc).split())}") from None
+
+
+def load_mapping_file(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:
+    """Read and check an explicit joint mapping (YAML, or JSON by the ``.json`` suffix).
+
+    The file holds ``{canonical joint: source joint | {source joint: weight}}`` for any subset of the
+    ``smplh-22`` joints, e.g. ``left_collar: {Spine2: 0.5, LeftArm: 0.5}``. Weights are scaled to sum
+    to 1 (negative ones allowed as long as the sum is positive).
+
+    Returns:
+        ``{canonical joint: {source joint: weight}}``.
+
+    Raises:
+        SkeletonError: naming the file: unreadable, not YAML/JSON, duplicate entries, unknown canonical
+            joints, non-finite weights or weights that do not sum to a positive number. Source joint
+            names are checked against the skeleton by `retarget`.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SkeletonError(f"cannot read mapping file: {getattr(exc, 'strerror', None) or exc}", p) from None
+    try:
+        if p.suffix.lower() == ".json":
+            try:
+                data = json.loads(text, object_pairs_hook=_no_duplicates_json)
+            except json.JSONDecodeError as exc:
+                raise SkeletonError(f"not valid JSON: {exc}") from None
+        else:
+            data = _yaml_load(text)
+        return _validate_table(data, None)
+    except SkeletonError as exc:
+        raise SkeletonError(exc.problem, p) from None

@@ -1,0 +1,634 @@
+"""The canonical body ``smplh-22``: automatic mapping of every naming convention (generated skeletons),
+back-mapping onto the source joints, mirror symmetry, explicit mapping files and real data files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posecast.datasets.paths import dataset_dir
+from posecast.errors import SkeletonError
+from posecast.skeletons import CANONICAL, INTERPOLATED, REQUIRED, Skeleton, get, load_mapping_file, retarget
+from posecast.skeletons.canonical import NAMES
+
+# ------------------------------------------------------------------------------ generated skeletons
+LR = ({"s": "Left", "c": "L", "l": "l", "u": "L"}, {"s": "Right", "c": "R", "l": "r", "u": "R"})
+
+
+def build(name: str, rows: list[tuple], sides: tuple[dict, dict] = LR) -> Skeleton:
+    """Rows ``(name template, parent template, offset)``; a template with ``{s}``/``{c}``/``{l}``/``{u}``
+    makes a left and a right joint (right offset = left one with x negated, or give ``(left, right)``).
+    ``sides`` reversed lists the right side first and puts it at +x: the mirror image of the body."""
+    names: list[str] = []
+    parents: list[int] = []
+    offsets: list[tuple[float, float, float]] = []
+    pairs: list[tuple[int, int]] = []
+    for tpl, parent, off in rows:
+        sided = "{" in tpl
+        if sided:
+            pairs.append((len(names), len(names) + 1) if sides[0] is LR[0] else (len(names) + 1, len(names)))
+        for k, m in enumerate(sides if sided else sides[:1]):
+            names.append(tpl.format(**m))
+            parents.append(-1 if parent is None else names.index(parent.format(**m)))
+            if len(off) == 2:
+                offsets.append(off[k])
+            else:
+                offsets.append((off[0] * (-1 if k else 1), off[1], off[2]))
+    return Skeleton(name, tuple(names), tuple(parents), np.array(offsets, dtype=float), left_right=tuple(pairs))
+
+
+Z = (0.0, 0.0, 0.0)
+HIP, KNEE, ANKLE, TOE, TOE_END = (
+    (0.09, -0.08, 0.0),
+    (0.0, -0.42, 0.0),
+    (0.0, -0.42, 0.01),
+    (0.0, -0.05, 0.13),
+    (0, 0, 0.06),
+)
+COLLAR, SHOULDER, ELBOW, WRIST, FINGER = (
+    (0.07, 0.1, -0.01),
+    (0.12, 0.04, 0.0),
+    (0.26, 0.0, 0.0),
+    (0.25, 0.0, 0.0),
+    (
+        0.08,
+        0.0,
+        0.02,
+    ),
+)
+
+
+def cmu_bvh(sides: tuple[dict, dict] = LR) -> Skeleton:
+    return build("gen-cmu-bvh", [
+        ("Hips", None, Z), ("{c}HipJoint", "Hips", Z), ("{s}UpLeg", "{c}HipJoint", HIP), ("{s}Leg", "{s}UpLeg", KNEE),
+        ("{s}Foot", "{s}Leg", ANKLE), ("{s}ToeBase", "{s}Foot", TOE), ("LowerBack", "Hips", Z),
+        ("Spine", "LowerBack", (0, 0.12, 0)), ("Spine1", "Spine", (0, 0.12, 0)), ("Neck", "Spine1", Z),
+        ("Neck1", "Neck", (0, 0.09, 0)), ("Head", "Neck1", (0, 0.09, 0)), ("{s}Shoulder", "Spine1", Z),
+        ("{s}Arm", "{s}Shoulder", (0.2, 0.05, 0)), ("{s}ForeArm", "{s}Arm", ELBOW), ("{s}Hand", "{s}ForeArm", WRIST),
+        ("{s}FingerBase", "{s}Hand", Z), ("{s}HandIndex1", "{s}FingerBase", FINGER), ("{c}Thumb", "{s}Hand", Z),
+    ], sides)  # fmt: skip
+
+
+def asf(sides: tuple[dict, dict] = LR) -> Skeleton:
+    u = 0.0564  # CMU ASF units in metres; joints at bone starts, End Sites as <leaf>_end
+    rows = [
+        ("root", None, Z), ("{l}hipjoint", "root", Z), ("{l}femur", "{l}hipjoint", (1.3, -1.8, 0.8)),
+        ("{l}tibia", "{l}femur", (2.5, -6.9, 0)), ("{l}foot", "{l}tibia", (2.5, -7, 0)),
+        ("{l}toes", "{l}foot", (0.2, -0.5, 2.3)), ("{l}toes_end", "{l}toes", (0, 0, 1.2)),
+        ("lowerback", "root", Z), ("upperback", "lowerback", (0, 2.2, 0)), ("thorax", "upperback", (0, 2.2, 0)),
+        ("lowerneck", "thorax", (0, 2.2, 0)), ("upperneck", "lowerneck", (0, 1.6, 0)),
+        ("head", "upperneck", (0, 1.6, 0)), ("head_end", "head", (0, 1.6, 0)),
+        ("{l}clavicle", "thorax", (0, 2.2, 0)), ("{l}humerus", "{l}clavicle", (3.5, 0.9, 0)),
+        ("{l}radius", "{l}humerus", (5, 0, 0)), ("{l}wrist", "{l}radius", (3.4, 0, 0)),
+        ("{l}hand", "{l}wrist", (0.7, 0, 0)), ("{l}fingers", "{l}hand", (0.5, 0, 0)),
+        ("{l}fingers_end", "{l}fingers", (0.5, 0, 0)), ("{l}thumb", "{l}wrist", (0.5, 0, 0.5)),
+        ("{l}thumb_end", "{l}thumb", (0.5, 0, 0.5)),
+    ]  # fmt: skip
+    return build("gen-asf", [(n, p, tuple(u * v for v in o)) for n, p, o in rows], sides)
+
+
+def bandai(sides: tuple[dict, dict] = LR) -> Skeleton:
+    # the real file's offsets (metres): the rest pose is not a T-pose (bones along local x), so the
+    # mapping may only use bone lengths
+    return build("gen-bandai", [
+        ("joint_Root", None, Z), ("Hips", "joint_Root", (0.008, 0.94, -4.52)), ("Spine", "Hips", (0.157, 0, 0)),
+        ("Chest", "Spine", (0.09, -0.004, 0)), ("Neck", "Chest", (0.164, 0, 0)), ("Head", "Neck", (0.065, 0, 0)),
+        ("Shoulder_{u}", "Chest", ((0.13, -0.002, 0.05), (0.13, -0.002, -0.05))),
+        ("UpperArm_{u}", "Shoulder_{u}", (0.053, 0, 0)), ("LowerArm_{u}", "UpperArm_{u}", (0.243, 0, 0)),
+        ("Hand_{u}", "LowerArm_{u}", (0.223, 0, 0)),
+        ("UpperLeg_{u}", "Hips", ((-0.022, -0.065, 0), (-0.022, 0.065, 0))),
+        ("LowerLeg_{u}", "UpperLeg_{u}", (0.391, 0, 0)), ("Foot_{u}", "LowerLeg_{u}", (0.41, 0, 0)),
+        ("Toes_{u}", "Foot_{u}", (0.118, 0, 0)),
+    ], sides)  # fmt: skip
+
+
+def mixamo(sides: tuple[dict, dict] = LR) -> Skeleton:
+    rows = [
+        ("Hips", None, Z), ("Spine", "Hips", (0, 0.1, 0.01)), ("Spine1", "Spine", (0, 0.12, 0)),
+        ("Spine2", "Spine1", (0, 0.13, 0)), ("Neck", "Spine2", (0, 0.15, 0)), ("Head", "Neck", (0, 0.1, 0.02)),
+        ("HeadTop_End", "Head", (0, 0.18, 0.02)), ("{s}Shoulder", "Spine2", (0.06, 0.1, 0)),
+        ("{s}Arm", "{s}Shoulder", (0.11, 0, 0)), ("{s}ForeArm", "{s}Arm", (0.27, 0, 0)),
+        ("{s}Hand", "{s}ForeArm", WRIST), ("{s}HandThumb1", "{s}Hand", (0.03, 0, 0.03)),
+        ("{s}HandThumb2", "{s}HandThumb1", (0.03, 0, 0.02)), ("{s}HandIndex1", "{s}Hand", (0.09, 0, 0.02)),
+        ("{s}HandIndex2", "{s}HandIndex1", (0.04, 0, 0)), ("{s}HandIndex3", "{s}HandIndex2", (0.03, 0, 0)),
+        ("{s}HandIndex4", "{s}HandIndex3", (0.02, 0, 0)), ("{s}UpLeg", "Hips", HIP), ("{s}Leg", "{s}UpLeg", KNEE),
+        ("{s}Foot", "{s}Leg", ANKLE), ("{s}ToeBase", "{s}Foot", TOE), ("{s}Toe_End", "{s}ToeBase", TOE_END),
+    ]  # fmt: skip
+    return build("gen-mixamo", [("mixamorig:" + n, p and "mixamorig:" + p, o) for n, p, o in rows], sides)
+
+
+def lafan(sides: tuple[dict, dict] = LR) -> Skeleton:
+    return build("gen-lafan1", [
+        ("Hips", None, Z), ("{s}UpLeg", "Hips", HIP), ("{s}Leg", "{s}UpLeg", KNEE), ("{s}Foot", "{s}Leg", ANKLE),
+        ("{s}Toe", "{s}Foot", TOE), ("Spine", "Hips", (0, 0.1, 0)), ("Spine1", "Spine", (0, 0.12, 0)),
+        ("Spine2", "Spine1", (0, 0.13, 0)), ("Neck", "Spine2", (0, 0.15, 0)), ("Head", "Neck", (0, 0.1, 0)),
+        ("{s}Shoulder", "Spine2", COLLAR), ("{s}Arm", "{s}Shoulder", SHOULDER), ("{s}ForeArm", "{s}Arm", ELBOW),
+        ("{s}Hand", "{s}ForeArm", WRIST),
+    ], sides)  # fmt: skip
+
+
+def unreal(ue5: bool = False, sides: tuple[dict, dict] = LR) -> Skeleton:
+    spines = [f"spine_0{i}" for i in range(1, 6 if ue5 else 4)]
+    rows = [("root", None, Z), ("pelvis", "root", (0, 0.95, 0))]
+    for k, sp in enumerate(spines):
+        rows.append((sp, spines[k - 1] if k else "pelvis", (0, 0.36 / len(spines), 0)))
+    top = spines[-1]
+    rows += [("neck_01", top, (0, 0.13, 0))]
+    if ue5:
+        rows += [("neck_02", "neck_01", (0, 0.05, 0)), ("head", "neck_02", (0, 0.05, 0))]
+    else:
+        rows += [("head", "neck_01", (0, 0.09, 0))]
+    rows += [
+        ("clavicle_{l}", top, (0.03, 0.1, 0)), ("upperarm_{l}", "clavicle_{l}", (0.15, 0, 0)),
+        ("upperarm_twist_01_{l}", "upperarm_{l}", (0.1, 0, 0)), ("lowerarm_{l}", "upperarm_{l}", (0.29, 0, 0)),
+        ("lowerarm_twist_01_{l}", "lowerarm_{l}", (0.15, 0, 0)), ("hand_{l}", "lowerarm_{l}", (0.26, 0, 0)),
+        ("index_01_{l}", "hand_{l}", (0.1, 0, 0.02)), ("index_02_{l}", "index_01_{l}", (0.04, 0, 0)),
+        ("thumb_01_{l}", "hand_{l}", (0.03, 0, 0.03)),
+        ("thigh_{l}", "pelvis", (0.09, -0.05, 0)), ("thigh_twist_01_{l}", "thigh_{l}", (0, -0.2, 0)),
+        ("calf_{l}", "thigh_{l}", (0, -0.43, 0)), ("calf_twist_01_{l}", "calf_{l}", (0, -0.2, 0)),
+        ("foot_{l}", "calf_{l}", (0, -0.42, 0)), ("ball_{l}", "foot_{l}", TOE),
+        ("ik_foot_root", "root", Z), ("ik_foot_{l}", "ik_foot_root", (0.1, 0.1, 0)),
+        ("ik_hand_root", "root", Z), ("ik_hand_gun", "ik_hand_root", (0.5, 1.2, 0.3)),
+        ("ik_hand_{l}", "ik_hand_gun", (0.1, 0, 0)),
+    ]  # fmt: skip
+    return build("gen-ue5" if ue5 else "gen-ue4", rows, sides)
+
+
+def unity(sides: tuple[dict, dict] = LR) -> Skeleton:
+    return build("gen-unity", [
+        ("Hips", None, Z), ("Spine", "Hips", (0, 0.1, 0)), ("Chest", "Spine", (0, 0.12, 0)),
+        ("UpperChest", "Chest", (0, 0.13, 0)), ("Neck", "UpperChest", (0, 0.15, 0)), ("Head", "Neck", (0, 0.1, 0)),
+        ("{s}Shoulder", "UpperChest", COLLAR), ("{s}UpperArm", "{s}Shoulder", SHOULDER),
+        ("{s}LowerArm", "{s}UpperArm", ELBOW), ("{s}Hand", "{s}LowerArm", WRIST), ("{s}UpperLeg", "Hips", HIP),
+        ("{s}LowerLeg", "{s}UpperLeg", KNEE), ("{s}Foot", "{s}LowerLeg", ANKLE), ("{s}Toes", "{s}Foot", TOE),
+    ], sides)  # fmt: skip
+
+
+def blender(sides: tuple[dict, dict] = LR) -> Skeleton:
+    rows = [
+        ("hips", None, Z), ("spine", "hips", (0, 0.14, 0)), ("chest", "spine", (0, 0.2, 0)),
+        ("neck", "chest", (0, 0.15, 0)), ("head", "neck", (0, 0.1, 0)), ("shoulder.{u}", "chest", COLLAR),
+        ("upper_arm.{u}", "shoulder.{u}", SHOULDER), ("forearm.{u}", "upper_arm.{u}", ELBOW),
+        ("hand.{u}", "forearm.{u}", WRIST), ("thigh.{u}", "hips", HIP), ("shin.{u}", "thigh.{u}", KNEE),
+        ("foot.{u}", "shin.{u}", ANKLE), ("toe.{u}", "foot.{u}", TOE),
+    ]  # fmt: skip
+    return build("gen-blender", [("Armature|" + n, p and "Armature|" + p, o) for n, p, o in rows], sides)
+
+
+def daz(sides: tuple[dict, dict] = LR) -> Skeleton:  # CMU "daz-friendly" / Poser BVH: lShldr, lThigh...; no toe joint
+    return build("gen-daz", [
+        ("hip", None, Z), ("abdomen", "hip", (0, 0.1, 0)), ("chest", "abdomen", (0, 0.2, 0)),
+        ("neck", "chest", (0, 0.16, 0)), ("head", "neck", (0, 0.1, 0)), ("{s}Eye", "head", (0.03, 0.05, 0.08)),
+        ("{l}Collar", "chest", COLLAR), ("{l}Shldr", "{l}Collar", SHOULDER), ("{l}ForeArm", "{l}Shldr", ELBOW),
+        ("{l}Hand", "{l}ForeArm", WRIST), ("{l}Buttock", "hip", HIP), ("{l}Thigh", "{l}Buttock", (0, -0.05, 0)),
+        ("{l}Shin", "{l}Thigh", KNEE), ("{l}Foot", "{l}Shin", ANKLE),
+    ], sides)  # fmt: skip
+
+
+def biped(sides: tuple[dict, dict] = LR) -> Skeleton:  # 3ds Max Biped: thighs hang from "Bip01 Spine"
+    return build("gen-biped", [
+        ("Bip01", None, Z), ("Bip01 Pelvis", "Bip01", (0, 0.95, 0)), ("Bip01 Spine", "Bip01 Pelvis", (0, 0.08, 0)),
+        ("Bip01 {c} Thigh", "Bip01 Spine", (0.09, -0.16, 0)), ("Bip01 {c} Calf", "Bip01 {c} Thigh", KNEE),
+        ("Bip01 {c} Foot", "Bip01 {c} Calf", ANKLE), ("Bip01 {c} Toe0", "Bip01 {c} Foot", TOE),
+        ("Bip01 Spine1", "Bip01 Spine", (0, 0.13, 0)), ("Bip01 Spine2", "Bip01 Spine1", (0, 0.13, 0)),
+        ("Bip01 Neck", "Bip01 Spine2", (0, 0.14, 0)), ("Bip01 Head", "Bip01 Neck", (0, 0.1, 0)),
+        ("Bip01 HeadNub", "Bip01 Head", (0, 0.18, 0)), ("Bip01 {c} Clavicle", "Bip01 Neck", (0.03, -0.02, 0)),
+        ("Bip01 {c} UpperArm", "Bip01 {c} Clavicle", (0.15, 0, 0)), ("Bip01 {c} Forearm", "Bip01 {c} UpperArm", ELBOW),
+        ("Bip01 {c} Hand", "Bip01 {c} Forearm", WRIST), ("Bip01 {c} Finger0", "Bip01 {c} Hand", FINGER),
+    ], sides)  # fmt: skip
+
+
+def limbs(hip, knee, ankle, foot, shoulder, elbow, wrist, collar=None) -> dict[str, str]:
+    """Expected 1:1 limb joints, left names given with 'Left'/'L'/'l' to be swapped for the right side."""
+    out = {}
+    for key, val in (("hip", hip), ("knee", knee), ("ankle", ankle), ("foot", foot), ("shoulder", shoulder),
+                     ("elbow", elbow), ("wrist", wrist), ("collar", collar)):  # fmt: skip
+        if val is not None:
+            out[f"left_{key}"] = val.format(**LR[0])
+            out[f"right_{key}"] = val.format(**LR[1])
+    return out
+
+
+CONVENTIONS = {
+    "cmu-bvh": (
+        cmu_bvh,
+        {"pelvis": "Hips", "spine2": "Spine", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}ToeBase", "{s}Arm", "{s}ForeArm", "{s}Hand")},
+        {"spine1", "spine3", "left_collar", "right_collar"},
+    ),
+    "asf": (
+        asf,
+        {"pelvis": "root", "spine1": "upperback", "spine3": "thorax", "neck": "lowerneck", "head": "head",
+         **limbs("{l}femur", "{l}tibia", "{l}foot", "{l}toes", "{l}humerus", "{l}radius", "{l}wrist")},
+        {"spine2", "left_collar", "right_collar"},
+    ),
+    "bandai": (
+        bandai,
+        {"pelvis": "Hips", "spine2": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head",
+         **limbs("UpperLeg_{u}", "LowerLeg_{u}", "Foot_{u}", "Toes_{u}", "UpperArm_{u}", "LowerArm_{u}", "Hand_{u}",
+                 collar="Shoulder_{u}")},
+        {"spine1"},
+    ),
+    "mixamo": (
+        mixamo,
+        {k: "mixamorig:" + v for k, v in {
+            "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head",
+            **limbs("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}ToeBase", "{s}Arm", "{s}ForeArm", "{s}Hand",
+                    collar="{s}Shoulder")}.items()},
+        set(),
+    ),
+    "lafan1": (
+        lafan,
+        {"pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}Toe", "{s}Arm", "{s}ForeArm", "{s}Hand", collar="{s}Shoulder")},
+        set(),
+    ),
+    "unreal": (
+        lambda sides=LR: unreal(sides=sides),
+        {"pelvis": "pelvis", "spine1": "spine_01", "spine2": "spine_02", "spine3": "spine_03", "neck": "neck_01",
+         "head": "head", **limbs("thigh_{l}", "calf_{l}", "foot_{l}", "ball_{l}", "upperarm_{l}", "lowerarm_{l}",
+                                 "hand_{l}", collar="clavicle_{l}")},
+        set(),
+    ),
+    "unity": (
+        unity,
+        {"pelvis": "Hips", "spine1": "Spine", "spine2": "Chest", "spine3": "UpperChest", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpperLeg", "{s}LowerLeg", "{s}Foot", "{s}Toes", "{s}UpperArm", "{s}LowerArm", "{s}Hand",
+                 collar="{s}Shoulder")},
+        set(),
+    ),
+    "blender": (
+        blender,
+        {k: "Armature|" + v for k, v in {
+            "pelvis": "hips", "spine1": "spine", "spine3": "chest", "neck": "neck", "head": "head",
+            **limbs("thigh.{u}", "shin.{u}", "foot.{u}", "toe.{u}", "upper_arm.{u}", "forearm.{u}", "hand.{u}",
+                    collar="shoulder.{u}")}.items()},
+        {"spine2"},
+    ),
+    "daz": (
+        daz,
+        {"pelvis": "hip", "spine1": "abdomen", "spine3": "chest", "neck": "neck", "head": "head",
+         **limbs("{l}Thigh", "{l}Shin", "{l}Foot", None, "{l}Shldr", "{l}ForeArm", "{l}Hand", collar="{l}Collar")},
+        {"spine2", "left_foot", "right_foot"},
+    ),
+    "biped": (
+        biped,
+        {k: "Bip01 " + v for k, v in {
+            "pelvis": "Pelvis", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
+            "head": "Head", **limbs("{c} Thigh", "{c} Calf", "{c} Foot", "{c} Toe0", "{c} UpperArm", "{c} Forearm",
+                                    "{c} Hand", collar="{c} Clavicle")}.items()},
+        set(),
+    ),
+    "smpl-24": (lambda: get("smpl-24"), {n: n for n in NAMES}, set()),
+    "smplh-22": (lambda: get("smplh-22"), {n: n for n in NAMES}, set()),
+    "h36m-32": (
+        lambda: get("h36m-32"),
+        {"pelvis": "Hips", "spine2": "Spine1", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}ToeBase", "{s}Arm", "{s}ForeArm", "{s}Hand")},
+        {"spine1", "spine3", "left_collar", "right_collar"},
+    ),
+    "cmu-bvh-31": (
+        lambda: get("cmu-bvh-31"),
+        {"pelvis": "Hips", "spine2": "Spine", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}ToeBase", "{s}Arm", "{s}ForeArm", "{s}Hand")},
+        {"spine1", "spine3", "left_collar", "right_collar"},
+    ),
+    "cmu-mocap-38": (
+        lambda: get("cmu-mocap-38"),
+        {"pelvis": "Hips", "spine2": "Spine", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpLeg", "{s}Leg", "{s}Foot", "{s}ToeBase", "{s}Arm", "{s}ForeArm", "{s}Hand")},
+        {"spine1", "spine3", "left_collar", "right_collar"},
+    ),
+}  # fmt: skip
+
+
+def one_to_one(r) -> dict[str, str]:
+    return {c: next(iter(w)) for c, w in r.assignment.items() if len(w) == 1}
+
+
+@pytest.mark.parametrize("convention", list(CONVENTIONS))
+def test_each_convention_maps_its_joints(convention: str) -> None:
+    make, expected, interpolated = CONVENTIONS[convention]
+    r = retarget(make())
+    got = one_to_one(r)
+    assert {c: got.get(c) for c in expected} == expected
+    assert set(r.interpolated) == interpolated
+    assert set(got) | set(r.interpolated) == set(NAMES)  # everything else is 1:1
+    assert r.matrix.shape == (22, r.source.num_joints)
+    np.testing.assert_allclose(r.matrix.sum(axis=1), 1.0, atol=1e-12)
+    for c, w in r.assignment.items():
+        assert sum(w.values()) == pytest.approx(1.0)
+        assert all(r.matrix[NAMES.index(c), r.source.index(n)] == v for n, v in w.items())
+    assert CANONICAL in r.describe() and "left_collar" in r.describe()
+
+
+def test_required_and_interpolated_split_the_canonical_body() -> None:
+    assert sorted(REQUIRED + INTERPOLATED) == sorted(NAMES)
+    assert not set(REQUIRED) & set(INTERPOLATED)
+
+
+def test_smplh22_is_the_identity_and_smpl24_hands_follow_the_wrists() -> None:
+    np.testing.assert_array_equal(retarget("smplh-22").matrix, np.eye(22))
+    r = retarget("smpl-24")
+    assert r.followers == {"left_hand": "left_wrist", "right_hand": "right_wrist"}
+
+
+def test_a_world_root_at_the_pelvis_follows_it() -> None:
+    s = build("biped-zero", [(n, p, Z if n == "Bip01 Pelvis" else o) for n, p, o in _rows(biped())])
+    r = retarget(s)
+    assert r.static == () and r.followers["Bip01"] == "pelvis"
+
+
+def _rows(s: Skeleton) -> list[tuple]:
+    """Rows for `build` that rebuild ``s`` (no side templates)."""
+    rows = zip(s.joint_names, s.parents, s.offsets, strict=True)
+    return [(n, None if p < 0 else s.joint_names[p], tuple(o)) for n, p, o in rows]
+
+
+def test_unreal_helpers_and_ue5_spine() -> None:
+    r = retarget(unreal())
+    assert r.followers["upperarm_twist_01_l"] == "left_shoulder"
+    assert r.followers["lowerarm_twist_01_r"] == "right_elbow"
+    assert r.followers["ik_hand_l"] == "pelvis" and r.static == ("root",)
+    r5 = retarget(unreal(ue5=True))
+    got = one_to_one(r5)
+    spine = [got["spine1"], got["spine2"], got["spine3"]]
+    # five equal spine bones at fractions 0.2..1.0 of pelvis -> neck_01: nearest to SMPL's 0.24, 0.50, 0.60
+    assert spine == ["spine_01", "spine_02", "spine_03"] or spine == sorted(spine)
+    assert got["neck"] == "neck_01" and got["head"] == "head"
+
+
+def test_interpolated_spine_weights_follow_smpl_fractions() -> None:
+    # Bandai: Hips -> Spine 0.157 -> Chest 0.09 -> Neck 0.164. SMPL's spine1 sits at 0.2405 of
+    # pelvis -> neck (0.411 m here, so 0.0988 m up), on the Hips -> Spine bone: weight 0.0988 / 0.157 on Spine.
+    w = retarget(bandai()).assignment["spine1"]
+    up = 0.24047207 * (0.157 + np.hypot(0.09, 0.004) + 0.164)
+    assert w == pytest.approx({"Hips": 1 - up / 0.157, "Spine": up / 0.157}, abs=1e-6)
+    # CMU: collars half-way between the interpolated spine3 and the shoulders
+    r = retarget(cmu_bvh())
+    rest = r.source.rest_positions()
+    can = r.to_canonical(rest)
+    frac = np.linalg.norm(can[13] - can[9]) / (np.linalg.norm(can[13] - can[9]) + np.linalg.norm(can[16] - can[13]))
+    assert frac == pytest.approx(0.5212733631355595, abs=1e-9)
+
+
+# ------------------------------------------------------------------------------------ back-mapping
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def posed(skel: Skeleton, rng: np.random.Generator) -> np.ndarray:
+    """The rest pose with every joint moved a little (an arbitrary, non-rigid observed frame)."""
+    return skel.rest_positions() + 0.03 * rng.standard_normal((skel.num_joints, 3))
+
+
+@pytest.mark.parametrize("convention", list(CONVENTIONS))
+def test_rigid_motion_of_the_forecast_moves_every_source_joint_rigidly(convention: str) -> None:
+    """... except a world root above the pelvis (Bandai's joint_Root, Unreal's root), which stays put."""
+    rng = np.random.default_rng(7)
+    r = retarget(CONVENTIONS[convention][0]())
+    obs = posed(r.source, rng)
+    can_obs = r.to_canonical(obs)
+    rots = np.stack([random_rotation(rng) for _ in range(5)])
+    shifts = rng.standard_normal((5, 3))
+    forecast = can_obs @ np.swapaxes(rots, 1, 2) + shifts[:, None, :]
+    back = r.from_canonical(forecast, obs)
+    expected = obs @ np.swapaxes(rots, 1, 2) + shifts[:, None, :]
+    static = [r.source.index(n) for n in r.static]
+    expected[:, static] = obs[static]
+    np.testing.assert_allclose(back, expected, atol=1e-6)
+    assert bool(static) == (convention in ("bandai", "unreal", "biped"))
+
+
+@pytest.mark.parametrize("convention", list(CONVENTIONS))
+def test_observed_pose_maps_to_canonical_and_back_exactly(convention: str) -> None:
+    rng = np.random.default_rng(3)
+    r = retarget(CONVENTIONS[convention][0]())
+    for obs in (r.source.rest_positions(), posed(r.source, rng)):
+        back = r.from_canonical(r.to_canonical(obs)[None], obs)
+        np.testing.assert_allclose(back[0], obs, atol=1e-12)
+
+
+def test_one_to_one_joints_take_the_forecast_and_helpers_stay_on_their_anchor() -> None:
+    rng = np.random.default_rng(1)
+    r = retarget(cmu_bvh())
+    obs = r.source.rest_positions()
+    forecast = r.to_canonical(obs)[None] + 0.05 * rng.standard_normal((3, 22, 3))
+    back = r.from_canonical(forecast, obs)
+    for c, src in one_to_one(r).items():
+        np.testing.assert_array_equal(back[:, r.source.index(src)], forecast[:, NAMES.index(c)])
+    # zero-length helpers coincide with their anchor in every forecast frame
+    for helper, anchor in (("LHipJoint", "Hips"), ("LowerBack", "Hips"), ("LeftShoulder", "Neck"), ("Spine1", "Neck")):
+        np.testing.assert_allclose(back[:, r.source.index(helper)], back[:, r.source.index(anchor)], atol=1e-12)
+
+
+def test_batches_and_dtypes() -> None:
+    rng = np.random.default_rng(2)
+    r = retarget(mixamo())
+    j = r.source.num_joints
+    hist = rng.standard_normal((4, 50, j, 3))
+    can = r.to_canonical(hist)
+    assert can.shape == (4, 50, 22, 3) and can.dtype == np.float64
+    np.testing.assert_allclose(can[2, 7], r.matrix @ hist[2, 7], atol=1e-12)
+    fut = rng.standard_normal((4, 25, 22, 3))
+    back = r.from_canonical(fut, hist[:, -1])
+    assert back.shape == (4, 25, j, 3)
+    np.testing.assert_allclose(back[1], r.from_canonical(fut[1], hist[1, -1]), atol=1e-12)
+    b32 = r.from_canonical(fut.astype(np.float32), hist[:, -1].astype(np.float32))
+    assert r.to_canonical(hist.astype(np.float32)).dtype == np.float32 and b32.dtype == np.float32
+    np.testing.assert_allclose(b32, back, atol=1e-4)
+    with pytest.raises(SkeletonError, match="gen-mixamo"):
+        r.to_canonical(rng.standard_normal((5, j + 1, 3)))
+    with pytest.raises(SkeletonError, match="leading dims"):
+        r.from_canonical(fut, hist[:2, -1])
+
+
+def test_cached_per_layout_offsets_and_mapping() -> None:
+    s = cmu_bvh()
+    r = retarget(s)
+    assert retarget(s) is r
+    same = Skeleton("other-name", s.joint_names, s.parents, s.offsets)
+    r2 = retarget(same)
+    assert r2.source is same and r2.matrix is r.matrix
+    longer = s.with_offsets(s.offsets * 1.1)
+    assert retarget(longer) is not r
+    assert retarget(s, {"left_collar": "LeftShoulder"}) is not r
+
+
+# ---------------------------------------------------------------------------------------- mirroring
+GENERATED = ["cmu-bvh", "asf", "bandai", "mixamo", "lafan1", "unreal", "unity", "blender", "daz", "biped"]
+
+
+@pytest.mark.parametrize("convention", [*GENERATED, "h36m-32", "smpl-24"])
+def test_mirror_symmetry(convention: str) -> None:
+    s = CONVENTIONS[convention][0]()
+    assert s.left_right, "the test needs left/right pairs"
+    r = retarget(s)
+    perm, cperm = s.mirror_permutation, get(CANONICAL).mirror_permutation
+    flip = np.array([-1.0, 1.0, 1.0])
+    rng = np.random.default_rng(5)
+    obs = posed(s, rng)
+    # mirroring the source pose mirrors the canonical pose: left rows are the mirrored right rows
+    np.testing.assert_allclose(r.to_canonical((obs * flip)[perm]), (r.to_canonical(obs) * flip)[cperm], atol=1e-12)
+    for c in NAMES:
+        twin = NAMES[cperm[NAMES.index(c)]]
+        mirrored_row = {s.joint_names[perm[s.index(n)]]: w for n, w in r.assignment[c].items()}
+        assert r.assignment[twin] == pytest.approx(mirrored_row)
+    # and the back-mapping commutes with mirroring
+    fut = r.to_canonical(obs)[None] + 0.02 * rng.standard_normal((2, 22, 3))
+    back = r.from_canonical((fut * flip)[:, cperm], (obs * flip)[perm])
+    np.testing.assert_allclose(back, (r.from_canonical(fut, obs) * flip)[:, perm], atol=1e-9)
+
+
+@pytest.mark.parametrize("convention", GENERATED)
+def test_mirrored_skeleton_maps_the_same_joints(convention: str) -> None:
+    """Right side listed first and at +x (the mirror image of the body): the same names map."""
+    make = CONVENTIONS[convention][0]
+    r, m = retarget(make()), retarget(make(sides=LR[::-1]))
+    assert m.source.joint_names != r.source.joint_names
+    assert one_to_one(m) == one_to_one(r) and m.interpolated == r.interpolated
+    for c in NAMES:
+        assert m.assignment[c] == pytest.approx(r.assignment[c])
+
+
+# ----------------------------------------------------------------------------------------- errors
+def test_unmappable_skeleton_names_what_is_missing_and_what_was_found() -> None:
+    s = build("armless", [
+        ("Hips", None, Z), ("{s}UpLeg", "Hips", HIP), ("{s}Leg", "{s}UpLeg", KNEE), ("{s}Foot", "{s}Leg", ANKLE),
+        ("Spine", "Hips", (0, 0.3, 0)), ("Head", "Spine", (0, 0.3, 0)),
+    ])  # fmt: skip
+    with pytest.raises(SkeletonError) as err:
+        retarget(s)
+    msg = str(err.value)
+    assert "'armless'" in msg and "left_shoulder" in msg and "right_wrist" in msg
+    assert "left_knee <- LeftLeg" in msg and "pelvis <- Hips" in msg and "mapping file" in msg
+    assert "left_knee," not in msg.split("found")[0]  # found joints are not listed as missing
+    with pytest.raises(SkeletonError, match="unknown skeleton"):
+        retarget("no-such-skeleton")
+
+
+def test_keypoint_layout_without_offsets_fails_cleanly() -> None:
+    with pytest.raises(SkeletonError, match="coco-17"):
+        retarget("coco-17")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_mapping_file_completes_a_skeleton(tmp_path: Path) -> None:
+    s = build("odd", [("Root", None, Z), ("A_{u}", "Root", HIP), ("B_{u}", "A_{u}", KNEE), ("C_{u}", "B_{u}", ANKLE),
+                      ("Torso", "Root", (0, 0.4, 0)), ("D_{u}", "Torso", SHOULDER), ("E_{u}", "D_{u}", ELBOW),
+                      ("F_{u}", "E_{u}", WRIST), ("Top", "Torso", (0, 0.2, 0))])  # fmt: skip
+    text = "\n".join(
+        ["pelvis: Root", "head: Top"]
+        + [f"{side}_{j}: {n}_{u}" for side, u in (("left", "L"), ("right", "R"))
+           for j, n in (("hip", "A"), ("knee", "B"), ("ankle", "C"), ("shoulder", "D"), ("elbow", "E"), ("wrist", "F"))]
+        + ["left_foot: {C_L: 1.0}", "right_foot: {C_R: 2.0, B_R: 0.0}"]
+    )  # fmt: skip
+    path = write(tmp_path, "odd.yaml", text)
+    table = load_mapping_file(path)
+    assert table["right_foot"] == {"C_R": 1.0, "B_R": 0.0}
+    r = retarget(s, path)
+    assert one_to_one(r)["left_elbow"] == "E_L" and "spine2" in r.interpolated and "left_collar" in r.interpolated
+    assert set(r.interpolated) == {"spine1", "spine2", "spine3", "neck", "left_collar", "right_collar"}
+    np.testing.assert_allclose(r.matrix.sum(1), 1.0)
+    jpath = write(tmp_path, "odd.json", json.dumps({k: v for k, v in table.items()}))
+    assert retarget(s, jpath).assignment == r.assignment
+    assert retarget(s, dict(table)).assignment == r.assignment
+
+
+def test_explicit_entries_override_and_the_rest_is_automatic() -> None:
+    auto = retarget(cmu_bvh())
+    r = retarget(cmu_bvh(), {"left_collar": "LeftShoulder", "right_collar": {"RightShoulder": 1}, "head": "Head"})
+    assert one_to_one(r)["left_collar"] == "LeftShoulder" and one_to_one(r)["left_wrist"] == "LeftHand"
+    assert "left_collar" not in r.interpolated and "spine1" in r.interpolated
+    assert r.assignment["spine1"] == auto.assignment["spine1"]  # the detected Spine is still used
+    # moving the neck drops the detected spine joints: spine1-3 are interpolated on pelvis -> Neck1
+    r = retarget(cmu_bvh(), {"neck": "Neck1"})
+    assert {"spine1", "spine2", "spine3"} <= set(r.interpolated) and one_to_one(r)["neck"] == "Neck1"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("unknown_canonical.yaml", "pelvis: Hips\nleft_toe: LeftToeBase\n", "unknown canonical joint 'left_toe'"),
+        ("nan.yaml", "pelvis: {Hips: .nan}\n", "finite"),
+        ("nan.json", '{"pelvis": {"Hips": NaN}}', "finite"),
+        ("negative.yaml", "pelvis: {Hips: -1.0, Spine: 0.5}\n", "sum to -0.5"),
+        ("zero.json", '{"pelvis": {"Hips": 0}}', "sum to 0"),
+        ("dup.yaml", "pelvis: Hips\nhead: Head\npelvis: Spine\n", "duplicate entry 'pelvis' \\(line 3\\)"),
+        ("dup.json", '{"pelvis": "Hips", "pelvis": "Spine"}', "duplicate entry 'pelvis'"),
+        ("list.yaml", "- pelvis\n- Hips\n", "non-empty table"),
+        ("badvalue.yaml", "pelvis: [Hips]\n", "pelvis: give a source joint"),
+        ("bad.json", '{"pelvis": ', "not valid JSON"),
+        ("bad.yaml", "pelvis: {Hips: 1\n", "not valid YAML"),
+        ("string_weight.yaml", "pelvis: {Hips: one}\n", "is not 'source joint: number'"),
+    ],
+)
+def test_bad_mapping_files_name_the_file_and_the_problem(tmp_path: Path, name: str, text: str, match: str) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(SkeletonError, match=match) as err:
+        retarget(cmu_bvh(), path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mapping_file_with_unknown_source_joints(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.yaml", "pelvis: Pelvis\nleft_wrist: {LeftHand: 0.5, LeftPalm: 0.5}\n")
+    with pytest.raises(SkeletonError, match="does not have: LeftPalm, Pelvis") as err:
+        retarget(cmu_bvh(), path)
+    assert str(path) in str(err.value) and "gen-cmu-bvh" in str(err.value)
+    with pytest.raises(SkeletonError, match="cannot read mapping file"):
+        retarget(cmu_bvh(), tmp_path / "missing.yaml")
+
+
+# -------------------------------------------------------------------------------------- real data
+def _real(name: str) -> Path:
+    path = dataset_dir(name, required=False)
+    if path is None:
+        pytest.skip(f"real data {name!r} not available: set POSECAST_DATA to the shared data root")
+    return path
+
+
+def _roundtrip_error(motion, r) -> float:
+    """Mean distance (m) of the source joints when every frame is mapped to canonical and back with
+    the first frame as the observed one: 0 for 1:1 joints, the rigid-following error otherwise."""
+    pos = motion.positions
+    back = r.from_canonical(r.to_canonical(pos), pos[0])
+    return float(np.linalg.norm(back - pos, axis=-1).mean())
+
+
+def test_real_bandai_file(tmp_path: Path) -> None:
+    from posecast.io.bvh import read_bvh
+
+    src = _real("bandai_namco") / "dataset-1" / "dataset-1_bow_active_001.bvh.gz"
+    out = tmp_path / "bow.bvh"
+    out.write_bytes(gzip.decompress(src.read_bytes()))
+    motion = read_bvh(out)
+    r = retarget(motion.skeleton)
+    got = one_to_one(r)
+    assert got["left_collar"] == "Shoulder_L" and got["right_shoulder"] == "UpperArm_R"
+    assert got["left_foot"] == "Toes_L" and got["spine3"] == "Chest" and r.interpolated == ("spine1",)
+    assert r.followers == {} and r.static == ("joint_Root",)
+    can = r.to_canonical(motion.positions)
+    # the canonical body stands upright: head above the pelvis above the feet, in every frame
+    assert (can[:, NAMES.index("head"), 1] > can[:, 0, 1]).all() and (can[:, 0, 1] > can[:, 10, 1]).all()
+    assert _roundtrip_error(motion, r) == 0.0  # every joint is 1:1 but joint_Root, which stays at the origin
+
+
+def test_real_cmu_bvh_file() -> None:
+    from posecast.io.bvh import read_bvh
+
+    motion = read_bvh(_real("cmu_bvh") / "02" / "02_01.bvh", end_sites=True)
+    r = retarget(motion.skeleton)
+    assert one_to_one(r)["left_wrist"] == "LeftHand" and one_to_one(r)["neck"] == "Neck"
+    assert r.followers["Head_end"] == "head" and r.followers["LeftToeBase_end"] == "left_foot"
+    assert _roundtrip_error(motion, r) < 0.02

@@ -1,0 +1,199 @@
+"""A forecast written back as a BVH on the input's own skeleton: `Forecast.to_motion` and
+``posecast forecast INPUT.bvh --out f.bvh`` (observed frames + forecast sample 0, same joint names and
+bone lengths, rotations recovered from the forecast positions)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast.datasets.paths import dataset_dir
+from posecast.errors import SkeletonError, ValueRangeError
+from posecast.kinematics.fk import forward_kinematics
+from posecast.kinematics.rotations import geodesic_angle
+from posecast.motion import Forecast, Motion
+from posecast.skeletons.base import Skeleton
+from posecast.synthetic import synthetic_walk
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "posecast", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ),
+        timeout=300,
+    )
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def free_hips_walk(seconds: float = 2.0, fps: float = 30.0) -> Motion:
+    """The synthetic walk under a ground-level root that never moves, the ``Hips`` translating below it
+    (BVH position channels that move: the layout of the Bandai Namco files)."""
+    walk = synthetic_walk(seconds=seconds, fps=fps)
+    s = walk.skeleton
+    skel = Skeleton(
+        name="free-hips",
+        joint_names=("ground", *s.joint_names),
+        parents=(-1, 0, *(p + 1 for p in s.parents[1:])),
+        offsets=np.concatenate([np.zeros((1, 3)), [[0.0, 1.0, 0.0]], s.offsets[1:]]),
+    )
+    n = walk.num_frames
+    rot = np.concatenate([np.broadcast_to(np.eye(3), (n, 1, 3, 3)), walk.rotations], axis=1)
+    moves = np.broadcast_to(skel.offsets, (n, skel.num_joints, 3)).copy()
+    moves[:, 1] = walk.positions[:, 0]  # the hips' translation from the ground: the walk's root path
+    pos, _ = forward_kinematics(rot, moves, skel.parents, np.zeros((n, 3)))
+    return Motion(positions=pos, fps=fps, skeleton=skel, rotations=rot, metadata={"units": "cm"})
+
+
+def single_child_bones(skel: Skeleton) -> list[int]:
+    """Joints whose bone (from the parent) is the parent's only child bone: the forecast decides its
+    direction exactly, whatever the other bones do."""
+    parents = np.array(skel.parents)
+    return [
+        c
+        for c in range(1, skel.num_joints)
+        if np.linalg.norm(skel.offsets[c]) > 0 and (parents == parents[c]).sum() == 1
+    ]
+
+
+def check_written(observed: Motion, fc: Forecast, written: Motion, free: tuple[int, ...] = ()) -> None:
+    """The BVH written from ``fc`` (sample 0) after ``observed``, loaded back, is the input's skeleton
+    with the observed frames followed by the forecast's."""
+    skel = observed.skeleton
+    t, f = observed.num_frames, fc.num_frames
+    assert written.skeleton.joint_names == skel.joint_names
+    assert written.skeleton.parents == skel.parents
+    assert written.num_frames == t + f and written.fps == pytest.approx(fc.fps)
+    np.testing.assert_allclose(written.skeleton.bone_lengths(), skel.bone_lengths(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(written.positions[:t], observed.positions, atol=1e-6)
+    future = written.positions[t:]
+    np.testing.assert_allclose(future[:, 0], fc.samples[0, :, 0], atol=1e-6)  # root motion included
+    for j in free:  # translating joints follow the forecast
+        np.testing.assert_allclose(future[:, j], fc.samples[0, :, j], atol=1e-6)
+    # the forecast's bone lengths are the input's, in every frame
+    parents = np.array(skel.parents)
+    rigid = [c for c in range(1, skel.num_joints) if c not in free]
+    lengths = np.linalg.norm(future[:, rigid] - future[:, parents[rigid]], axis=-1)
+    np.testing.assert_allclose(
+        lengths, np.broadcast_to(np.linalg.norm(skel.offsets[rigid], axis=-1), lengths.shape), atol=1e-6
+    )
+    # ... and its bone directions the forecast's, wherever a bone is its parent's only one
+    bones = [c for c in single_child_bones(skel) if c not in free]
+    fc_pos = fc.samples[0]
+    cos = np.sum(
+        unit(future[:, bones] - future[:, parents[bones]]) * unit(fc_pos[:, bones] - fc_pos[:, parents[bones]]), -1
+    )
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 1e-4
+    # the first forecast frame continues the observed rotations: no twist flips at the join
+    steps = np.degrees(geodesic_angle(written.rotations[1:], written.rotations[:-1]))  # (T + F - 1, J)
+    observed_step = steps[t - 10 : t - 1].max(axis=0)
+    assert (steps[t - 1] <= 3 * observed_step + 1.0).all(), (steps[t - 1], observed_step)
+
+
+def test_to_motion_on_a_generated_skeleton_with_free_hips(tmp_path):
+    motion = free_hips_walk()
+    fc = posecast.forecast(motion, seconds=0.5)
+    joined = fc.to_motion()
+    assert joined.metadata["observed_frames"] == motion.num_frames and joined.metadata["forecast_frames"] == 15
+    posecast.save(joined, tmp_path / "f.bvh")
+    check_written(motion, fc, posecast.load(tmp_path / "f.bvh"), free=(1,))
+    future = fc.to_motion(include_history=False)
+    assert future.num_frames == fc.num_frames and future.metadata["observed_frames"] == 0
+    np.testing.assert_allclose(future.rotations, joined.rotations[motion.num_frames :])
+
+
+def test_to_motion_of_a_rigid_forecast_is_exact():
+    """A forecast whose bones keep their lengths (here: the true future) comes back to the micrometre."""
+    motion = synthetic_walk(seconds=2.0, fps=25.0)
+    history = motion[:30]
+    fc = Forecast(samples=motion.positions[None, 30:], fps=25.0, skeleton=motion.skeleton, history=history)
+    joined = fc.to_motion()
+    np.testing.assert_allclose(joined.positions, motion.positions, atol=1e-9)
+    assert np.isfinite(joined.rotations).all()
+
+
+def test_to_motion_positions_only_history_and_resampled_history():
+    walk = synthetic_walk(seconds=2.0, fps=50.0)
+    plain = Motion(positions=walk.positions, fps=50.0, skeleton=walk.skeleton)  # no rotations: recovered
+    fc = Forecast(samples=walk.positions[None, -5:], fps=50.0, skeleton=walk.skeleton, history=plain[:-5])
+    joined = fc.to_motion()
+    np.testing.assert_allclose(joined.positions, walk.positions, atol=1e-9)
+    # a forecast at 25 fps after a 50 fps history: the history is resampled, its bones stay rigid
+    fc25 = Forecast(samples=walk.positions[None, -6::2], fps=25.0, skeleton=walk.skeleton, history=walk[:-6])
+    joined = fc25.to_motion()
+    assert joined.fps == 25.0 and joined.num_frames == walk[:-6].resample(25.0).num_frames + 3
+    pos, _ = forward_kinematics(joined.rotations, walk.skeleton.offsets, walk.skeleton.parents, joined.positions[:, 0])
+    np.testing.assert_allclose(joined.positions, pos, atol=1e-9)
+
+
+def test_to_motion_errors():
+    walk = synthetic_walk(seconds=1.0, fps=25.0)
+    with pytest.raises(SkeletonError, match="no history"):
+        Forecast(samples=walk.positions[None], fps=25.0, skeleton=walk.skeleton).to_motion()
+    fc = Forecast(samples=walk.positions[None, -3:], fps=25.0, skeleton=walk.skeleton, history=walk[:-3])
+    with pytest.raises(ValueRangeError, match="sample 1"):
+        fc.to_motion(sample=1)
+    coco = Motion(positions=np.zeros((5, 17, 3)), fps=25.0, skeleton="coco-17")
+    with pytest.raises(SkeletonError, match="no rest offsets"):
+        Forecast(samples=np.zeros((1, 2, 17, 3)), fps=25.0, skeleton="coco-17", history=coco).to_motion()
+
+
+# ----------------------------------------------------------------------------------------- the CLI
+def cli_round_trip(source: Path, tmp_path: Path, free: tuple[int, ...] = ()) -> None:
+    r = run("forecast", str(source), "--horizon", "1", "--out", "f.npz", "--out", "f.bvh", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    fc = posecast.load(tmp_path / "f.npz")
+    observed = posecast.load(source)
+    assert fc.history.num_frames == observed.num_frames
+    written = posecast.load(tmp_path / "f.bvh")
+    check_written(observed, fc, written, free)
+    text = (tmp_path / "f.bvh").read_text()
+    for name in observed.metadata.get("bvh_end_sites", {}):  # the input's End Sites are back
+        assert f"JOINT {name}\n" in text or f"ROOT {name}\n" in text
+    assert text.count("End Site") == sum(len(v) for v in observed.metadata.get("bvh_end_sites", {}).values())
+    assert written.metadata["units"] == observed.metadata["units"]
+
+
+def test_cli_writes_bvh_of_a_generated_walk(tmp_path):
+    source = tmp_path / "walk.bvh"
+    posecast.save(synthetic_walk(seconds=3.0, fps=25.0), source)
+    cli_round_trip(source, tmp_path)
+
+
+def test_cli_writes_bvh_on_a_cmu_skeleton(cmu_bvh_dir, tmp_path):
+    source = next(p for p in sorted(cmu_bvh_dir.rglob("*.bvh")))
+    cli_round_trip(source, tmp_path)
+
+
+def test_bandai_file_with_free_hips(tmp_path):
+    root = dataset_dir("bandai_namco", required=False)
+    if root is None:
+        pytest.skip("real data 'bandai_namco' not available: set POSECAST_DATA to the shared data root")
+    source = next(iter(sorted(root.rglob("*.bvh.gz"))))
+    motion = posecast.load(source)
+    fc = posecast.forecast(motion[:60], seconds=0.5)
+    posecast.save(fc.to_motion(), tmp_path / "f.bvh")
+    written = posecast.load(tmp_path / "f.bvh")
+    check_written(motion[:60], fc, written, free=(motion.skeleton.index("Hips"),))
+
+
+def test_cli_refuses_bvh_without_a_hierarchy(tmp_path):
+    source = tmp_path / "points.npz"
+    rng = np.random.default_rng(0)
+    posecast.save(Motion(positions=rng.normal(size=(30, 17, 3)), fps=25.0, skeleton="coco-17"), source)
+    r = run("forecast", str(source), "--horizon", "1", "--out", "f.npz", "--out", "f.bvh", cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "f.bvh" in lines[0] and "no hierarchy" in lines[0], r.stderr
+    assert not (tmp_path / "f.npz").exists() and not (tmp_path / "f.bvh").exists()
