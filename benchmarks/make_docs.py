@@ -112,6 +112,49 @@ def cmu_bvh_section() -> list[str]:
     return out
 
 
+def corpus_section() -> list[str]:
+    """`posecast bench corpus` (``results/corpus.json``): per data set, root-relative and global MPJPE with
+    95 % intervals and window counts, and whether the default model meets the goals."""
+    d = _load("corpus")
+    if d is None:
+        return []
+    labels = list(published.LABELS)
+    out = ["### Every data set on its own skeleton (`posecast bench corpus`)", "", *_protocol_lines(d["protocol"]), ""]
+    for dataset, r in d["datasets"].items():
+        info = r.get("info", {})
+        facts = [
+            f"{k.replace('_', ' ')}: {v}"
+            for k, v in info.items()
+            if k in ("files", "skeleton", "excluded_joints", "root")
+        ]
+        out += [f"#### {dataset}", "", *(f"- {x}" for x in facts), ""]
+        for kind, title in (("root_relative", "root-relative (pose only)"), ("global", "global positions")):
+            out += [
+                f"**MPJPE, {title}, real mm** (mean, 95 % interval in brackets):",
+                "",
+                "| model | " + " | ".join(labels) + " |",
+                "|---|" + "---|" * len(labels),
+            ]
+            for m, res in r["models"].items():
+                cells = [
+                    f"{res[kind][h]['mean']:.1f} [{res[kind][h]['low']:.1f}, {res[kind][h]['high']:.1f}]"
+                    for h in labels
+                ]
+                out.append(f"| {m} | " + " | ".join(cells) + " |")
+            first = next(iter(r["models"].values()))[kind]
+            out += ["| windows | " + " | ".join(str(first[h]["windows"]) for h in labels) + " |", ""]
+        goals = r.get("goals") or {}
+        if goals.get("checks"):
+            missed = [
+                f"{c['positions'].replace('_', '-')} {c['horizon']} ms ({c['value']:.1f} vs {c['limit']:.1f})"
+                for c in goals["checks"]
+                if not c["met"]
+            ]
+            verdict = "all met" if not missed else "missed at " + ", ".join(missed)
+            out += [f"Goals for the default model `{goals['model']}`: {verdict}.", ""]
+    return out
+
+
 def long_horizon_section() -> list[str]:
     d = _merge("long-horizon")
     if not d["models"]:
@@ -214,7 +257,7 @@ def main() -> None:
     ]
     for protocol in ("all", "ltd8"):
         lines += cmu_section(protocol, args.models)
-    lines += cmu_bvh_section() + long_horizon_section() + speed_section()
+    lines += corpus_section() + cmu_bvh_section() + long_horizon_section() + speed_section()
     # sections written as markdown by their own benchmark commands (tables with their protocols)
     for name in FRAGMENTS:
         fragment = RESULTS / name

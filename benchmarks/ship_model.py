@@ -109,6 +109,45 @@ def pretraining_sections(run: dict, heading: str = "##", files: bool = True) -> 
     return lines + pretraining_sections(pre, heading, files)
 
 
+def corpus_section(data: dict) -> list[str]:
+    """Card lines describing a run's training corpus: its key, splits and minutes per data set."""
+    c = data["corpus"]
+    lines = [
+        f"Source `{data['source']}`: the training corpus `{c['key']}` (`posecast corpus build`; "
+        f"{c['skeleton']}, {c['fps']:g} fps, metres), training split for training, validation split for "
+        "validation and the choice of epoch; files left out: "
+        + (", ".join(f"`{x}*`" for x in data.get("excluded", [])) or "none")
+        + ". Splits (fixed, `$POSECAST_DATA/README.md`, `posecast.datasets.splits`): CMU BVH subjects 01, 05, 06, "
+        "07 (every 6th file validates), Bandai Namco every style but the validation styles (dataset-2 `exhausted`, "
+        "dataset-1 `proud`, `tired`) and the test styles (dataset-2 `feminine`, dataset-1 `giant`, `sad`), the "
+        "CMU-Mocap benchmark training files that are not CMU BVH files. Never seen: CMU BVH subjects 02 and 08, "
+        "the Bandai test styles, HDM05.",
+        "",
+        "| data set | split | files | minutes |",
+        "|---|---|---|---|",
+    ]
+    for dataset, by_split in c["minutes"].items():
+        for split, minutes in by_split.items():
+            lines.append(f"| {dataset} | {split} | {c['files'][dataset][split]} | {minutes:.1f} |")
+    return lines
+
+
+def corpus_benchmark_section(result: dict, name: str) -> list[str]:
+    """Card lines with `posecast bench corpus` results (root-relative and global) of ``name``."""
+    lines = ["", "## Cross-data-set benchmark (`posecast bench corpus`)", ""]
+    lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in result["protocol"].items()]
+    for dataset, d in result["datasets"].items():
+        for kind in ("root_relative", "global"):
+            lines += ["", f"{dataset}, {kind.replace('_', '-')} (real mm, mean [95 % interval])", ""]
+            lines += ["| model | " + " | ".join(LABELS) + " |", "|---|" + "---|" * len(LABELS)]
+            for model, r in d["models"].items():
+                cells = [
+                    f"{r[kind][h]['mean']:.1f} [{r[kind][h]['low']:.1f}, {r[kind][h]['high']:.1f}]" for h in LABELS
+                ]
+                lines.append(f"| {model}{' (this)' if model == name else ''} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
@@ -168,8 +207,13 @@ def main() -> None:
         f"({machine['threads']} torch threads x {machine['processes']} process(es), torch "
         f"{machine['torch']}); code version {run.get('code_version')}"
         + (f"; after a pretraining run (below): {total_minutes(run):.1f} minutes in all" if init_run(run) else ""),
-        f"- windows: {run['windows']['train']} training, {run['windows']['val']} validation (carved from the end of "
-        "each training sequence; no test data seen)",
+        f"- windows: {run['windows']['train']} training, {run['windows']['val']} validation ("
+        + (
+            "the corpus validation split"
+            if "corpus" in run["data"]
+            else "carved from the end of each training sequence"
+        )
+        + "; no test data seen)",
         "",
         "## Training config",
         "",
@@ -182,7 +226,10 @@ def main() -> None:
         f"Source `{run['data']['source']}`; sha256 of every file:",
         "",
     ]
-    lines += [f"- `{f}` `{h}`" for f, h in run["data"]["files"].items()]
+    if "corpus" in run["data"]:
+        lines[-2:] = corpus_section(run["data"])
+    else:
+        lines += [f"- `{f}` `{h}`" for f, h in run["data"]["files"].items()]
     lines += pretraining_sections(run)
     lines += [
         "",
@@ -197,6 +244,9 @@ def main() -> None:
             f"{m.get('val_mpjpe_mm_last', float('nan')):.1f} |"
         )
     lines += benchmark_sections(results)
+    corpus_json = HERE / "results" / f"corpus_{args.name}.json"
+    if args.variant == "corpus" and corpus_json.is_file():
+        lines += corpus_benchmark_section(json.loads(corpus_json.read_text()), args.name)
     (dst / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {dst}")
 

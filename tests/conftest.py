@@ -32,3 +32,13 @@ def cmu_bvh_dir() -> Path:
 def video_dir() -> Path:
     """The video clips folder (``$POSECAST_DATA/video``)."""
     return _need("video")
+
+
+@pytest.fixture(scope="session")
+def posecast_data() -> Path:
+    """The data root with every motion data set of the corpus and the cross-data-set benchmark."""
+    for name in ("cmu_bvh", "bandai_namco", "hdm05_cuts", "cmu_mocap"):
+        _need(name)
+    path = dataset_dir("cmu_bvh", required=False)
+    assert path is not None
+    return path.parent

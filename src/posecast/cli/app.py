@@ -6,6 +6,7 @@ Command modules (one per command group; each adds its commands through ``registe
 * `posecast.cli.models_cmd`: ``models``
 * `posecast.cli.forecast`: ``forecast``
 * `posecast.cli.train`: ``train``
+* `posecast.cli.corpus`: ``corpus build | info``
 * `posecast.cli.demo`: ``demo``
 * `posecast.cli.keyposes`: ``keyposes``
 * `posecast.cli.video`: ``poses``
@@ -22,11 +23,11 @@ import sys
 
 import typer
 
-from posecast.cli import bench, demo, files, forecast, keyposes, models_cmd, train, video
+from posecast.cli import bench, corpus, demo, files, forecast, keyposes, models_cmd, train, video
 from posecast.cli.common import err_console
 from posecast.errors import PosecastError
 
-COMMAND_MODULES = (files, models_cmd, forecast, train, demo, keyposes, video, bench)
+COMMAND_MODULES = (files, models_cmd, forecast, train, corpus, demo, keyposes, video, bench)
 
 app = typer.Typer(
     name="posecast",

@@ -95,6 +95,39 @@ def bench_cmu_bvh(
     write_json(result, json_path)
 
 
+@app.command("corpus")
+def bench_corpus(
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="Data sets, comma-separated (default: cmu_bvh,bandai_namco,hdm05_cuts).")
+    ] = None,
+    max_files: Annotated[
+        int | None, typer.Option(help="Only N test files per data set, evenly spread (quick runs; printed).")
+    ] = None,
+) -> None:
+    """Test parts of every data set on their own skeletons: 2 s + 1 s windows (1 s + 0.4 s for short clips),
+    real mm, global and root-relative, bootstrap 95 % intervals; default models: the default motion model,
+    zero-velocity, constant-velocity, nearest-neighbour."""
+    from posecast.evaluation.protocols import corpus
+
+    names = corpus.check_datasets(datasets)
+    if max_files is not None and max_files < 1:
+        raise ValueRangeError(f"--max-files must be positive, got {max_files}")
+    if not model and not models:
+        models = ",".join(corpus.default_model_names())
+    forecasters, _ = bench_models(model, models, weights, json_path)
+    forecasters = corpus.prepare_models(forecasters)
+    progress, _, tick = progress_bar("loading")
+    with progress:
+        test_sets = [corpus.load_test_set(d, max_files=max_files, progress=tick) for d in names]
+        result = corpus.evaluate(forecasters, test_sets, progress=tick)
+    corpus.print_result(result, console)
+    write_json(result, json_path)
+
+
 @app.command("long-horizon")
 def bench_long_horizon(
     model: ModelListOpt = None,
@@ -132,6 +165,13 @@ def bench_speed(
     weights: WeightsOpt = None,
     batch: Annotated[int, typer.Option(help="Batch size of the throughput run.")] = 256,
     min_seconds: Annotated[float, typer.Option(help="Least time spent on each latency measurement (s).")] = 2.0,
+    skeleton_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Time the models on the skeleton of this motion file (e.g. a Bandai .bvh.gz): canonical-body "
+            "models then map the history onto their body and the forecast back in every call."
+        ),
+    ] = None,
 ) -> None:
     """CPU speed: batch-1 latency of a 1 s forecast on one thread (median, p90), batch throughput, parameters."""
     from posecast.evaluation import speed
@@ -141,6 +181,11 @@ def bench_speed(
         raise ValueRangeError(f"--batch must be positive, got {batch}")
     if not min_seconds >= 0:
         raise ValueRangeError(f"--min-seconds must be zero or more, got {min_seconds}")
+    skel = None
+    if skeleton_from is not None:
+        from posecast.io import load
+
+        skel = load(skeleton_from).skeleton
     forecasters, entries = bench_models(model, models, weights, json_path)
     if any(e.needs_fit for e in entries.values()):
         forecasters = cmu_bvh.prepare_models(forecasters)  # fitted as in the cmu-bvh protocol
@@ -151,6 +196,7 @@ def bench_speed(
             min_seconds=min_seconds,
             batch=batch,
             progress=lambda name: progress.update(task, description=f"timing {name}"),
+            skeleton=skel,
         )
     speed.print_result(result, console)
     write_json(result, json_path)

@@ -53,14 +53,46 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     """Every motion file under ``folder`` (any format `posecast.io` reads), resampled to ``fps`` (default:
     the first file's rate): ``(motions, files)``."""
     from posecast.io import formats, load
+    from posecast.io.registry import format_suffix
 
     suffixes = {s for f in formats() for s in f.suffixes}
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and format_suffix(p) in suffixes)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
     motions = [load(p) for p in paths]
     fps = fps or motions[0].fps
     return [m.resample(fps) for m in motions], paths
+
+
+def corpus_training_data(source: str, fps: float | None, min_frames: int) -> TrainingData:
+    """The training corpus (`posecast.datasets.corpus`): its train split for training, its validation split
+    (CMU BVH validation files, Bandai validation styles) for validation. ``"corpus:-A,-B"`` leaves out the
+    files whose path (relative to ``POSECAST_DATA``) starts with ``A`` or ``B`` (e.g.
+    ``corpus:-cmu_bvh/06/``)."""
+    from posecast import skeletons
+    from posecast.datasets import corpus
+
+    if fps not in (None, corpus.FPS):
+        raise ValueRangeError(f"the corpus is at {corpus.FPS:g} fps")
+    spec = source.partition(":")[2]
+    exclude = [x.strip()[1:] for x in spec.split(",") if x.strip().startswith("-")]
+    if spec and len(exclude) != len([x for x in spec.split(",") if x.strip()]):
+        raise ValueRangeError(f"corpus source {source!r}: write exclusions as corpus:-PREFIX[,-PREFIX...]")
+    train, rows, c = corpus.training_sequences("train", exclude_files=exclude)
+    val, val_rows, _ = corpus.training_sequences("validation", exclude_files=exclude)
+    train = [s for s in train if s.shape[0] >= min_frames]
+    val = [s for s in val if s.shape[0] >= min_frames]
+    desc = {
+        "source": source,
+        "corpus": c.describe(),
+        "excluded": exclude,
+        "train_files": len(rows),
+        "validation_files": len(val_rows),
+        "validation": "the corpus validation split (cmu_bvh validation files, Bandai validation styles)",
+        "fps": corpus.FPS,
+        "frame": "global",
+    }
+    return TrainingData(skeletons.get(corpus.SKELETON), corpus.FPS, train, val, desc)
 
 
 def load_training_data(
@@ -101,6 +133,8 @@ def load_training_data(
         train, val = split_sequences(seqs, val_fraction, min_frames)
         desc = describe(source, paths, root, subjects=list(TRAIN_SUBJECTS), fps=fps, frame="global")
         return TrainingData(skeletons.get(layout), fps, train, val, desc)
+    if source.split(":")[0] == "corpus":
+        return corpus_training_data(source, fps, min_frames)
     folder = Path(source)
     if not folder.is_dir():
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")

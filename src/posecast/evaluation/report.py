@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -22,18 +22,21 @@ def horizon_table(
     average: Mapping[str, float] | None = None,
     unit: str = "",
     first_column: str = "action",
+    cell: Callable[[Any], str] | None = None,
 ) -> Table:
-    """A rich table: one row per entry of ``rows`` (``{row: {horizon label: value}}``)."""
+    """A rich table: one row per entry of ``rows`` (``{row: {horizon label: value}}``); ``cell`` formats a
+    value (default: two decimals)."""
+    cell = cell or "{:.2f}".format
     labels = list(next(iter(rows.values())).keys()) if rows else list(average or {})
     table = Table(title=title, title_justify="left")
     table.add_column(first_column)
     for label in labels:
         table.add_column(f"{label}{unit}", justify="right")
     for name, values in rows.items():
-        table.add_row(name, *(f"{values[label]:.2f}" for label in labels))
+        table.add_row(name, *(cell(values[label]) for label in labels))
     if average is not None:
         table.add_section()
-        table.add_row("average", *(f"{average[label]:.2f}" for label in labels), style="bold")
+        table.add_row("average", *(cell(average[label]) for label in labels), style="bold")
     return table
 
 
@@ -44,4 +47,3 @@ def print_benchmark(result: Mapping[str, Any], console: Console | None = None, u
     for line in protocol_lines(result["protocol"]):
         console.print(f"  {line}", highlight=False)
     console.print(horizon_table("", result["actions"], result["average"], unit=unit))
-

@@ -175,8 +175,11 @@ def measure(
     min_seconds: float = MIN_SECONDS,
     batch: int = THROUGHPUT_BATCH,
     throughput_seconds: float = THROUGHPUT_SECONDS,
+    skeleton: Skeleton | None = None,
 ) -> dict[str, Any]:
-    """Latency and throughput of one model (see the module docstring).
+    """Latency and throughput of one model (see the module docstring). With ``skeleton`` the model runs
+    bound to it (`Forecaster.on_skeleton`: for canonical-body models the joint mapping both ways is part
+    of every call), on a history of that skeleton at the model's frame rate.
 
     Returns:
         ``{"latency_ms_batch1", "latency_ms_batch1_p90", "forecast_latency_ms_batch1",
@@ -190,9 +193,13 @@ def measure(
         raise ValueRangeError(f"throughput batch must be positive, got {batch}")
     from posecast.models.neural import PretrainedModel
 
-    if isinstance(model, PretrainedModel):  # time its first shipped weight set (the CMU-Mocap one when shipped)
-        model = model.variant("cmu-mocap" if "cmu-mocap" in model.variants else model.variants[0])
-    fps, history, skeleton, params = model_setup(model)
+    if skeleton is not None:
+        model = model.on_skeleton(skeleton)
+        fps, history, _, params = model_setup(getattr(model, "inner", model))
+    else:
+        if isinstance(model, PretrainedModel):  # its first shipped weight set (the CMU-Mocap one when shipped)
+            model = model.variant("cmu-mocap" if "cmu-mocap" in model.variants else model.variants[0])
+        fps, history, skeleton, params = model_setup(model)
     frames = max(1, round(FORECAST_SECONDS * fps))
     h1 = sample_history(skeleton, history, fps)
     motion = Motion(positions=h1[0], fps=fps, skeleton=skeleton)
@@ -241,6 +248,7 @@ def evaluate(
     batch: int = THROUGHPUT_BATCH,
     throughput_seconds: float = THROUGHPUT_SECONDS,
     progress: Callable[[str], None] | None = None,
+    skeleton: Skeleton | None = None,
 ) -> dict[str, Any]:
     """Speed of several models on this machine.
 
@@ -257,7 +265,7 @@ def evaluate(
     for name, model in models.items():
         if progress:
             progress(name)
-        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds)
+        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds, skeleton)
     first = next(iter(results))
     out.update(model=first, latency_ms_batch1=results[first]["latency_ms_batch1"], models=results)
     return out

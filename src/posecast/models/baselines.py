@@ -174,3 +174,16 @@ class NearestNeighbour(Forecaster):
             more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1)[:, 0]
             out = np.concatenate([out, more.reshape((b, samples) + more.shape[1:])], axis=2)
         return out[:, :, :frames]
+
+
+def corpus_nearest_neighbour(window: int = 25, frames: int = 25, stride: int = 4, residual: bool = True) -> Forecaster:
+    """The nearest-neighbour baseline fitted on the training split of the corpus (`posecast.datasets.corpus`:
+    canonical body, 25 fps; ``window`` observed frames compared, continuations of ``frames``, a window every
+    ``stride`` frames), usable on any skeleton through its ``on_skeleton``
+    (`posecast.models.canonical.CanonicalForecaster`)."""
+    from posecast.datasets.corpus import FPS, SKELETON, training_sequences
+    from posecast.models.canonical import CanonicalForecaster
+
+    seqs, _, _ = training_sequences("train")
+    nn = NearestNeighbour(window=window, frames=frames, stride=stride, residual=residual)
+    return CanonicalForecaster(nn.fit(seqs, fps=FPS, skeleton=SKELETON))

@@ -42,6 +42,19 @@ def pad_last(x: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.cat([x, x[:, -1:].expand(-1, frames, -1)], dim=1)
 
 
+def pad_velocity(x: torch.Tensor, frames: int, decay: float) -> torch.Tensor:
+    """``(B, H, D)`` → ``(B, H + frames, D)``, continuing the last observed velocity with a per-frame
+    ``decay``: future frame ``k`` (1-based) is ``x_last + v (decay + decay^2 + ... + decay^k)`` with
+    ``v = x_last - x_prev``. ``decay = 0`` is `pad_last`; ``decay = 1`` is constant velocity."""
+    k = torch.arange(1, frames + 1, dtype=x.dtype, device=x.device)
+    if decay == 1.0:
+        gain = k
+    else:
+        gain = decay * (1.0 - decay**k) / (1.0 - decay)
+    v = x[:, -1:] - x[:, -2:-1]
+    return torch.cat([x, x[:, -1:] + gain[None, :, None] * v], dim=1)
+
+
 def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:
     """``(length, dim)`` fixed positional encoding of Vaswani et al.: channel pair ``(2i, 2i + 1)`` holds
     ``sin`` and ``cos`` of ``t / 10000^(2i / dim)`` for frame ``t`` (an odd last channel gets the ``sin``)."""

@@ -2,8 +2,14 @@
 temporal fully-connected layers with layer norm and residuals, spatial FC layers at both ends, and a
 residual connection to the padded input, so an untrained network predicts zero velocity.
 
-The history (``H`` frames) is padded with its last frame to ``H + F`` frames (as LTD does), so one
-pass predicts the ``F`` future frames; no activation functions, as in siMLPe.
+The history (``H`` frames) is padded to ``H + F`` frames, so one pass predicts the ``F`` future frames;
+no activation functions, as in siMLPe. The padding is the last frame repeated (LTD, siMLPe:
+``velocity_decay = 0``) or, with ``velocity_decay = d > 0``, the last observed velocity continued and
+damped by ``d`` per frame (`posecast.models.blocks.pad_velocity`): the residual then starts from a
+motion that continues the observation, and the network learns only how the future departs from it.
+(With last-frame padding and a few epochs on 15 minutes of data, the first forecast frame moved the
+joints by 40 % of the observed velocity on unseen CMU motion: the network has to learn the whole
+continuation, and an under-trained one stays near zero velocity.)
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from posecast.models.blocks import DCT, pad_last
+from posecast.models.blocks import DCT, pad_last, pad_velocity
 from posecast.models.neural import NeuralConfig, register_net
 
 
@@ -39,9 +45,18 @@ class TemporalBlock(nn.Module):
 class DCTMLP(nn.Module):
     """``(B, H, D)`` → ``(B, F, D)``."""
 
-    def __init__(self, features: int, history: int, frames: int, blocks: int = 48, dct_keep: int | None = None) -> None:
+    def __init__(
+        self,
+        features: int,
+        history: int,
+        frames: int,
+        blocks: int = 48,
+        dct_keep: int | None = None,
+        velocity_decay: float = 0.0,
+    ) -> None:
         super().__init__()
         self.history, self.frames = history, frames
+        self.velocity_decay = float(velocity_decay)
         span = history + frames
         self.dct = DCT(span, dct_keep)
         keep = dct_keep or span
@@ -52,7 +67,10 @@ class DCTMLP(nn.Module):
         nn.init.zeros_(self.spatial_out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded = pad_last(x, self.frames)  # (B, T, D)
+        if self.velocity_decay > 0:
+            padded = pad_velocity(x, self.frames, self.velocity_decay)  # (B, T, D)
+        else:
+            padded = pad_last(x, self.frames)
         c = self.spatial_in(self.dct(padded))  # (B, K, D)
         z = self.blocks(c.transpose(0, 1).contiguous())  # (K, B, D), see TemporalBlock
         delta = self.dct.inverse(self.spatial_out(z.transpose(0, 1)))  # (B, T, D)
@@ -63,5 +81,10 @@ class DCTMLP(nn.Module):
 def _build(config: NeuralConfig, features: int) -> DCTMLP:
     p = config.params
     return DCTMLP(
-        features, config.history, config.frames_per_pass, blocks=int(p.get("blocks", 48)), dct_keep=p.get("dct_keep")
+        features,
+        config.history,
+        config.frames_per_pass,
+        blocks=int(p.get("blocks", 48)),
+        dct_keep=p.get("dct_keep"),
+        velocity_decay=float(p.get("velocity_decay", 0.0)),
     )

@@ -63,6 +63,27 @@ class TrainConfig(LoopConfig):
     augment_mirror: bool = True
     augment_reverse: bool = False
     augment_yaw: bool = False
+    augment_speed: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="play each training window at a random speed in [1 - a, 1 + a] (linear resampling of a "
+        "longer window)",
+    )
+    augment_scale: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="scale each training window by a random factor in [1 - a, 1 + a] about its first root "
+        "position (bone lengths and step lengths together: a smaller or bigger person)",
+    )
+    augment_short_history: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="fraction of training windows whose history is cut to a random 10 frames or more and padded "
+        "by repeating its first frame, as `NeuralForecaster.predict` pads histories shorter than the network's",
+    )
     max_steps_per_epoch: int | None = None
     init: str | None = Field(
         default=None,
@@ -148,6 +169,45 @@ def joint_weights(config: TrainConfig, count: int, like):
         raise ValueRangeError(f"joint_weights has {len(config.joint_weights)} entries for {count} modelled joints")
     w = torch.as_tensor(config.joint_weights, dtype=like.dtype, device=like.device)
     return w * (count / w.sum())
+
+
+def speed_window(span: int, speed: float) -> int:
+    """Frames to read for a ``span``-frame training window played up to ``1 + speed`` times faster."""
+    return span if speed <= 0 else int(math.ceil((span - 1) * (1 + speed))) + 1
+
+
+def speed_resample(batch, speed, span: int):
+    """``(B, L, J, 3)`` windows played at ``speed (B,)`` times their speed: ``(B, span, J, 3)`` frames at
+    times ``k * speed`` (k = 0 .. span - 1, linear interpolation; ``L`` must cover the fastest)."""
+    import torch
+
+    t = torch.arange(span, dtype=batch.dtype, device=batch.device)[None] * speed[:, None]  # (B, span)
+    t = t.clamp(max=batch.shape[1] - 1)
+    lo = t.floor().long()
+    hi = (lo + 1).clamp(max=batch.shape[1] - 1)
+    w = (t - lo.to(t.dtype))[:, :, None, None]
+    take = lambda i: torch.gather(batch, 1, i[:, :, None, None].expand(-1, -1, *batch.shape[2:]))  # noqa: E731
+    return take(lo) * (1 - w) + take(hi) * w
+
+
+SHORTEST_HISTORY = 10
+"""Fewest observed frames a window keeps under ``augment_short_history``."""
+
+
+def pad_short_histories(batch, history: int, fraction: float, rng: np.random.RandomState):
+    """``(B, L, J, 3)`` windows where a ``fraction`` of them have their first ``history`` frames cut to the
+    last ``n`` (``SHORTEST_HISTORY <= n < history``) and padded in front with copies of the first kept frame."""
+    import torch
+
+    b = batch.shape[0]
+    if history <= SHORTEST_HISTORY:
+        return batch
+    keep = rng.randint(SHORTEST_HISTORY, history, b)
+    keep[rng.rand(b) >= fraction] = history
+    first = torch.as_tensor(history - keep, device=batch.device)  # (B,) first kept frame
+    t = torch.arange(batch.shape[1], device=batch.device)[None]
+    index = torch.maximum(t, first[:, None])  # (B, L)
+    return torch.gather(batch, 1, index[:, :, None, None].expand(-1, -1, *batch.shape[2:]))
 
 
 def evaluate_windows(
@@ -240,7 +300,10 @@ class MotionTask(TrainingTask):
         )
         self.frames = config.target_frames or config.frames_per_pass
         span = config.history + max(config.frames_per_pass, self.frames)
-        self.train_ws = W.WindowSet.from_sequences(data.train, span, data.skeleton, data.fps, config.stride)
+        self.span = span
+        # speed augmentation reads a longer window and resamples it (`speed_resample`)
+        stored = speed_window(span, config.augment_speed)
+        self.train_ws = W.WindowSet.from_sequences(data.train, stored, data.skeleton, data.fps, config.stride)
         self.val_ws = (
             W.WindowSet.from_sequences(data.val, config.history + self.frames, data.skeleton, data.fps, 1)
             if data.val
@@ -292,6 +355,16 @@ class MotionTask(TrainingTask):
             if len(idx) == 0:
                 return
             batch = torch.as_tensor(self.train_ws.batch(idx), device=dist.device)
+            if config.augment_speed > 0:
+                speed = rng.uniform(1 - config.augment_speed, 1 + config.augment_speed, len(idx))
+                batch = speed_resample(batch, torch.as_tensor(speed, dtype=batch.dtype, device=dist.device), self.span)
+            if config.augment_scale > 0:
+                scale = rng.uniform(1 - config.augment_scale, 1 + config.augment_scale, len(idx))
+                scale_t = torch.as_tensor(scale, dtype=batch.dtype, device=dist.device)[:, None, None, None]
+                centre = batch[:, :1, :1]
+                batch = centre + (batch - centre) * scale_t
+            if config.augment_short_history > 0:
+                batch = pad_short_histories(batch, config.history, config.augment_short_history, rng)
             if config.augment_mirror:
                 flip = torch.as_tensor(rng.rand(len(idx)) < 0.5, device=dist.device)
                 batch = torch.where(flip[:, None, None, None], W.mirror(batch, skel), batch)

@@ -175,12 +175,13 @@ def predict_batches(
     frames: int,
     batch_size: int = 256,
     progress: Callable[[int, int], None] | None = None,
+    fps: float = FPS,
 ) -> np.ndarray:
-    """``model.predict`` over ``(W, T, J, 3)`` histories at `FPS` in batches → ``(W, frames, J, 3)`` (sample 0)."""
+    """``model.predict`` over ``(W, T, J, 3)`` histories at ``fps`` in batches → ``(W, frames, J, 3)`` (sample 0)."""
     out = []
     for b in range(0, history.shape[0], batch_size):
         h = history[b : b + batch_size]
-        pred = np.asarray(model.predict(h, frames, 1, fps=FPS))
+        pred = np.asarray(model.predict(h, frames, 1, fps=fps))
         expected = (h.shape[0], 1, frames) + h.shape[2:]
         if pred.shape != expected:
             raise ModelError(

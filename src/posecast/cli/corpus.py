@@ -1,0 +1,69 @@
+"""``posecast corpus build | info``: the training corpus (`posecast.datasets.corpus`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from posecast.cli.common import JsonOpt, console, write_json
+
+corpus_app = typer.Typer(
+    help="The training corpus: every data set under POSECAST_DATA with a hierarchy, on the canonical body "
+    "(smplh-22), 25 fps, metres, with the fixed splits of the data README.",
+    no_args_is_help=True,
+)
+
+
+def _show(info: dict, path: str) -> None:
+    table = Table(title=f"training corpus {info['key']} ({info['skeleton']}, {info['fps']:g} fps)")
+    for col in ("data set", "split", "files", "minutes"):
+        table.add_column(col, justify="left" if col in ("data set", "split") else "right")
+    total = 0.0
+    for dataset, by_split in info["minutes"].items():
+        for split, minutes in sorted(by_split.items(), key=lambda kv: ("train", "validation").index(kv[0])):
+            table.add_row(dataset, split, str(info["files"][dataset][split]), f"{minutes:.1f}")
+            total += minutes
+    table.add_row("all", "", str(info["sequences"]), f"{total:.1f}")
+    console.print(table)
+    console.print(f"{info['frames']:,} frames in {path}", highlight=False)
+
+
+@corpus_app.command("build")
+def build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the current corpus exists.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Processes loading files (default: CPU count).")] = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Build (or find) the corpus file for the current data and code, and show what is in it."""
+    import time
+
+    from rich.progress import Progress
+
+    from posecast.datasets import corpus
+
+    start = time.perf_counter()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("loading motion files", total=None)
+        path = corpus.build(force=force, workers=workers, progress=lambda i, n: bar.update(task, completed=i, total=n))
+    info = corpus.read(path).describe()
+    _show(info, str(path))
+    console.print(f"ready in {time.perf_counter() - start:.1f} s", highlight=False)
+    write_json({**info, "path": str(path)}, json_path)
+
+
+@corpus_app.command("info")
+def info(json_path: JsonOpt = None) -> None:
+    """What the current corpus holds, per data set and split, in minutes (it must be built)."""
+    from posecast.datasets import corpus
+
+    c = corpus.load(build_if_missing=False)
+    d = c.describe()
+    _show(d, str(corpus.corpus_path(c.key)))
+    write_json({**d, "path": str(corpus.corpus_path(c.key))}, json_path)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``corpus build | info`` to ``app``."""
+    app.add_typer(corpus_app, name="corpus")

@@ -1,0 +1,676 @@
+"""The cross-data-set benchmark: forecasting on the test part of every motion data set, each on its own skeleton.
+
+Protocol (every number below is a module constant and is printed with every table):
+
+* test data: the test split of every data set (`posecast.datasets.splits.files` with ``"test"``;
+  ``$POSECAST_DATA/README.md``): ``cmu_bvh`` subjects 02 and 08, ``bandai_namco`` the test styles
+  (dataset-2 ``feminine``, dataset-1 ``giant`` and ``sad``), ``hdm05_cuts`` actor ``bd`` (ASF/AMC);
+* frame 0 is dropped where it is the converter's synthetic rest pose (``cmu_bvh``); Bandai Namco's and
+  HDM05's frame 0 is real motion (their PROVENANCE.md) and is kept (`DROP_FIRST_FRAME`);
+* every file resampled linearly to `FPS` = 25 fps (`Motion.resample`; Bandai is 30 fps, CMU and HDM05
+  120 Hz);
+* positions in metres on each data set's **own** skeleton (all its joints; a model that works on a
+  canonical body maps in and out itself: ``model.on_skeleton(skeleton)``), errors in real millimetres;
+* windows, decided per file: `LONG` = 50 observed + 25 predicted frames (2 s + 1 s), a start every 10
+  frames from the first frame; a file too short for one long window gives `SHORT` windows = 25 + 10
+  frames (1 s + 0.4 s), a start every 5 frames; a file shorter than a short window gives none (listed).
+  Horizons up to 0.4 s average long and short windows, later horizons long windows only; the window
+  count of every horizon is reported;
+* MPJPE (at-horizon) at predicted frames 2, 4, 8, 10, 14, 25 = 80 / 160 / 320 / 400 / 560 / 1000 ms of
+  real time, **global** (world frame as stored) and **root-relative** (the data set's root joint of
+  every frame, predicted and true, moved to the origin);
+* joints left out (`static_joints`): a joint whose vector from its parent (for the top joint: its
+  position) is constant — peak-to-peak below `STATIC_TOLERANCE_M` on every axis — over every frame of
+  the data set's test files (Bandai's ``joint_Root`` at the origin; zero-length helpers such as CMU's
+  ``LHipJoint``); the list of every data set is printed. The other joints count equally, the root
+  included (its root-relative error is zero by construction, as in the ``cmu-bvh`` protocol);
+* the root (`root_joint`) is the first joint in hierarchy order that is not left out: ``Hips`` in CMU
+  and Bandai Namco (under Bandai's floor-level ``joint_Root``), ``root`` in HDM05 — the pelvis;
+* per data set: the mean over all its windows, and a bootstrap 95 % interval that resamples **files**
+  (windows of one file are correlated), `BOOTSTRAP_RESAMPLES` resamples with seed `BOOTSTRAP_SEED`, the
+  same resamples for every model and horizon of a data set (percentile interval of the window-weighted
+  mean of the resampled files);
+* models: default `default_model_names` (the registry's default motion model, zero-velocity,
+  constant-velocity, nearest-neighbour); the nearest-neighbour baseline comes from the canonical
+  training corpus (`nearest_neighbour_baseline`);
+* goals (`check_goals`), checked per data set for the default model: root-relative below the better of
+  zero- and constant-velocity at 80 and 160 ms and at least 25 % below it from 320 ms to 1 s; global
+  below both at every horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posecast.datasets import splits
+from posecast.datasets.cmu_bvh import TEST_SUBJECTS
+from posecast.datasets.windows import WindowSet, window_starts
+from posecast.errors import DataNotFoundError, PosecastError, SkeletonError, ValueRangeError
+from posecast.evaluation.metrics import mpjpe
+from posecast.evaluation.protocols.cmu_bvh import TestSequence, predict_batches
+from posecast.models.base import Forecaster
+from posecast.skeletons.base import Skeleton
+
+DATASETS = ("cmu_bvh", "bandai_namco", "hdm05_cuts")
+FPS = 25.0
+MM_PER_M = 1000.0
+#: frame 0 is a synthetic rest pose (CMU BVH converter) and is dropped; real motion elsewhere
+DROP_FIRST_FRAME = {"cmu_bvh": True, "bandai_namco": False, "hdm05_cuts": False}
+#: a joint whose offset from its parent varies less than this (metres, peak-to-peak per axis) is left out
+STATIC_TOLERANCE_M = 1e-5
+#: predicted frame (1-based, at `FPS`) of each horizon label (ms)
+HORIZONS = {"80": 2, "160": 4, "320": 8, "400": 10, "560": 14, "1000": 25}
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+#: goals for the default model against min(zero-velocity, constant-velocity), root-relative: strictly
+#: below at these horizons ...
+GOAL_BELOW = ("80", "160")
+#: ... and at most this fraction of it at the others; global: below both baselines everywhere
+GOAL_FRACTION = 0.75
+BASELINES = ("zero-velocity", "constant-velocity")
+BATCH_SIZE = 256
+CHUNK = 2048  # windows sliced at once (memory: 2048 x 75 x J x 3 float64)
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A window: ``observed`` frames given to the model, ``predicted`` frames scored, a start every ``stride``."""
+
+    name: str
+    observed: int
+    predicted: int
+    stride: int
+
+    @property
+    def span(self) -> int:
+        return self.observed + self.predicted
+
+    def describe(self) -> str:
+        return (
+            f"{self.observed} observed + {self.predicted} predicted frames ({self.observed / FPS:g} s + "
+            f"{self.predicted / FPS:g} s), a start every {self.stride} frames"
+        )
+
+
+LONG = WindowSpec("long", 50, 25, 10)
+SHORT = WindowSpec("short", 25, 10, 5)
+WINDOWS = (LONG, SHORT)
+#: the nearest-neighbour baseline matches the last second (so it serves short windows too) and indexes
+#: continuations of the long windows' length
+NN_OPTIONS = {"window": SHORT.observed, "frames": LONG.predicted}
+
+
+def nearest_neighbour_source() -> str:
+    """Where this protocol's nearest-neighbour baseline comes from (a protocol line)."""
+    opts = f"matching the last {NN_OPTIONS['window']} frames, continuations of {NN_OPTIONS['frames']} frames"
+    return f"fitted on the training split of the corpus (canonical body) at {FPS:g} fps, {opts}"
+
+
+def protocol_description() -> dict[str, Any]:
+    """The protocol as data, printed with every table and stored in every JSON."""
+    return {
+        "benchmark": "corpus",
+        "datasets": list(DATASETS),
+        "files": "the test split of each data set (posecast.datasets.splits): cmu_bvh subjects "
+        f"{', '.join(TEST_SUBJECTS)}; bandai_namco "
+        + "; ".join(f"dataset-{k} {', '.join(v)}" for k, v in splits.BANDAI_TEST_STYLES.items())
+        + f"; hdm05_cuts actor {', '.join(splits.HDM05_ACTORS)}",
+        "first_frame": "dropped where it is a synthetic rest pose: "
+        + ", ".join(f"{d} {'dropped' if v else 'kept (real motion)'}" for d, v in DROP_FIRST_FRAME.items()),
+        "frame_rate": f"every file resampled linearly to {FPS:g} fps",
+        "skeleton": "each data set's own skeleton and joints (models map to their own body and back themselves)",
+        "windows": f"per file: {LONG.describe()}; a file too short for one gives {SHORT.describe()}; "
+        "shorter files give none",
+        "horizon_labels_ms": list(HORIZONS),
+        "horizon_frames": list(HORIZONS.values()),
+        "horizon_windows": f"horizons up to {SHORT.predicted / FPS * 1000:g} ms: long and short windows; "
+        "later ones: long windows only (so an error curve can drop where the short windows stop counting)",
+        "joints": "every joint except those whose offset from the parent (the top joint: its position) is "
+        f"constant within {STATIC_TOLERANCE_M * MM_PER_M:g} mm per axis over the data set's test frames; "
+        "equal weights, the root included",
+        "positions": "global (world frame as stored); root_relative: the root joint of every frame at the origin; "
+        "root = the first joint in hierarchy order that is not left out",
+        "units": "real millimetres",
+        "average": "mean over the data set's windows of each horizon",
+        "interval": f"{CONFIDENCE:.0%} percentile bootstrap over files (windows of one file are correlated), "
+        f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}, the same resamples for every model and horizon",
+        "nearest_neighbour": nearest_neighbour_source(),
+        "goals": f"default model, root-relative: below min({', '.join(BASELINES)}) at "
+        f"{', '.join(GOAL_BELOW)} ms and at most {GOAL_FRACTION:g} x it at the other horizons; global: below both "
+        "at every horizon",
+    }
+
+
+# ------------------------------------------------------------------------------------------ data
+@dataclass
+class TestSet:
+    """One data set's test part, loaded.
+
+    Attributes:
+        name: data set (`DATASETS`).
+        skeleton: the skeleton of its files (all share one layout).
+        sequences: one `TestSequence` per file: ``(T, J, 3)`` global positions in metres at `FPS`
+            (the rest-pose frame dropped where `DROP_FIRST_FRAME` says so), ``groups = (name,)``.
+        source_fps: the files' own frame rates.
+        note: how the files were chosen when not the whole split (``max_files``).
+    """
+
+    name: str
+    skeleton: Skeleton
+    sequences: list[TestSequence]
+    source_fps: tuple[float, ...] = ()
+    note: str = ""
+    static: list[int] = field(init=False)
+    root: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.sequences:
+            raise DataNotFoundError(f"no test files for data set {self.name!r}")
+        j = self.skeleton.num_joints
+        for s in self.sequences:
+            if s.positions.ndim != 3 or s.positions.shape[1:] != (j, 3):
+                raise SkeletonError(
+                    f"{self.name}: positions of shape {s.positions.shape} do not fit skeleton "
+                    f"{self.skeleton.name!r} ({j} joints)",
+                    s.name,
+                )
+        self.static = static_joints(self.skeleton, [s.positions for s in self.sequences])
+        self.root = root_joint(self.skeleton, self.static)
+
+
+def check_datasets(names: str | Sequence[str] | None) -> list[str]:
+    """The data sets to run: ``None`` (all of `DATASETS`), a comma-separated string or a list; unknown names
+    raise `ValueRangeError`."""
+    if names is None:
+        return list(DATASETS)
+    items = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+    items = list(dict.fromkeys(n for n in items if n))
+    bad = [n for n in items if n not in DATASETS]
+    if bad or not items:
+        raise ValueRangeError(f"unknown data set(s) {', '.join(bad) or '(none)'}; choose from {', '.join(DATASETS)}")
+    return items
+
+
+def pick_files(files: Sequence[Path], max_files: int | None) -> list[Path]:
+    """``files``, or ``max_files`` of them evenly spread over the sorted list (quick runs)."""
+    files = list(files)
+    if max_files is None or max_files >= len(files):
+        return files
+    if max_files < 1:
+        raise ValueRangeError(f"max_files must be positive, got {max_files}")
+    index = np.unique(np.linspace(0, len(files) - 1, max_files).round().astype(int))
+    return [files[i] for i in index]
+
+
+def load_test_set(
+    dataset: str,
+    files: Sequence[str | Path] | None = None,
+    max_files: int | None = None,
+    fps: float = FPS,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TestSet:
+    """Load a data set's test files (default: `posecast.datasets.splits.files` ``(dataset, "test")``) once.
+
+    Each file goes through `posecast.io.load`, loses frame 0 where `DROP_FIRST_FRAME` says so and is
+    resampled to ``fps``. All files must share one skeleton layout (joint names and parents). Sequence
+    names are paths relative to the data set's folder. With ``files``, ``dataset`` may be any name (a
+    data set of your own; its frame 0 is kept).
+    ``progress``: optional ``(description, files done, files total)``.
+    """
+    from posecast.datasets.paths import dataset_dir
+    from posecast.io import load
+
+    if files is None:
+        check_datasets([dataset])
+    paths = [Path(p) for p in (files if files is not None else splits.files(dataset, "test"))]
+    chosen = pick_files(paths, max_files)
+    if not chosen:
+        raise DataNotFoundError(f"no test files for data set {dataset!r}")
+    root = dataset_dir(dataset, required=False) if dataset in DATASETS else None
+    skeleton, sequences, rates = None, [], []
+    for i, p in enumerate(chosen):
+        motion = load(p)
+        if DROP_FIRST_FRAME.get(dataset, False):
+            motion = motion.frames(1)
+        rates.append(float(motion.fps))
+        motion = motion.resample(fps)
+        if skeleton is None:
+            skeleton = motion.skeleton
+        elif not motion.skeleton.same_layout(skeleton):
+            raise SkeletonError(
+                f"{dataset}: the file's skeleton {motion.skeleton.name!r} differs from {skeleton.name!r} "
+                "(joint names or hierarchy)",
+                p,
+            )
+        name = p.relative_to(root).as_posix() if root is not None and p.is_relative_to(root) else p.name
+        sequences.append(TestSequence(name, np.asarray(motion.positions, dtype=np.float64), (dataset,)))
+        if progress:
+            progress(f"loading {dataset}", i + 1, len(chosen))
+    assert skeleton is not None
+    note = "" if len(chosen) == len(paths) else f"{len(chosen)} of {len(paths)} files, evenly spread (quick run)"
+    return TestSet(dataset, skeleton, sequences, tuple(sorted(set(rates))), note)
+
+
+def static_joints(
+    skeleton: Skeleton, sequences: Sequence[np.ndarray], tolerance: float = STATIC_TOLERANCE_M
+) -> list[int]:
+    """Joints that never move relative to their parent over all ``sequences`` (``(T_i, J, 3)`` metres).
+
+    A joint is static when its vector from its parent -- for a joint without parent, its position --
+    varies by less than ``tolerance`` metres peak-to-peak on every axis over every frame of every sequence
+    (a floor-level helper root, a zero-length helper bone). Returns sorted joint indices.
+    """
+    parents = np.asarray(skeleton.parents)
+    lo = np.full((skeleton.num_joints, 3), np.inf)
+    hi = np.full((skeleton.num_joints, 3), -np.inf)
+    for pos in sequences:
+        if pos.shape[0] == 0:
+            continue
+        rel = pos - np.where(parents[:, None] >= 0, pos[:, np.maximum(parents, 0)], 0.0)
+        lo = np.minimum(lo, rel.min(axis=0))
+        hi = np.maximum(hi, rel.max(axis=0))
+    return [int(j) for j in np.flatnonzero(((hi - lo) < tolerance).all(axis=1))]
+
+
+def root_joint(skeleton: Skeleton, static: Sequence[int]) -> int:
+    """The root of the root-relative positions: the first joint in hierarchy order that is not ``static``."""
+    left = [j for j in range(skeleton.num_joints) if j not in set(static)]
+    if not left:
+        raise SkeletonError(f"every joint of skeleton {skeleton.name!r} is static over the test data")
+    return left[0]
+
+
+def window_plan(num_frames: int) -> tuple[WindowSpec | None, np.ndarray]:
+    """The windows of a ``num_frames``-frame file: `LONG` windows when one fits, else `SHORT` windows, else
+    ``(None, empty)``; returns the spec and the start frames."""
+    for spec in WINDOWS:
+        starts = window_starts(num_frames, spec.span, spec.stride)
+        if len(starts):
+            return spec, starts
+    return None, np.zeros(0, dtype=np.int64)
+
+
+def make_windows(test_set: TestSet) -> dict[str, tuple[WindowSet, np.ndarray]]:
+    """Per window kind (``"long"``, ``"short"``; absent kinds left out): a `WindowSet` over the data set's
+    files (float64) and, per window, the index of its file in ``test_set.sequences``."""
+    data = np.concatenate([s.positions for s in test_set.sequences])
+    offsets = np.cumsum([0] + [s.positions.shape[0] for s in test_set.sequences])
+    starts: dict[str, list[np.ndarray]] = {w.name: [] for w in WINDOWS}
+    owner: dict[str, list[np.ndarray]] = {w.name: [] for w in WINDOWS}
+    for i, s in enumerate(test_set.sequences):
+        spec, st = window_plan(s.positions.shape[0])
+        if spec is not None:
+            starts[spec.name].append(offsets[i] + st)
+            owner[spec.name].append(np.full(len(st), i))
+    out = {}
+    for spec in WINDOWS:
+        if starts[spec.name]:
+            ws = WindowSet(data, np.concatenate(starts[spec.name]), spec.span, test_set.skeleton, FPS)
+            out[spec.name] = (ws, np.concatenate(owner[spec.name]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- models
+def default_model_names() -> list[str]:
+    """The registry's default motion model, zero-velocity, constant-velocity, nearest-neighbour (no repeats)."""
+    from posecast.models import default_model
+
+    default = default_model("motion")
+    names = ([default.name] if default is not None else []) + [*BASELINES, "nearest-neighbour"]
+    return list(dict.fromkeys(names))
+
+
+def nearest_neighbour_baseline(residual: bool = True) -> Forecaster:
+    """This protocol's nearest-neighbour baseline (`nearest_neighbour_source`):
+    `posecast.models.baselines.corpus_nearest_neighbour` with `NN_OPTIONS`."""
+    from posecast.models.baselines import corpus_nearest_neighbour
+
+    return corpus_nearest_neighbour(**NN_OPTIONS, residual=residual)
+
+
+def prepare_models(
+    models: Mapping[str, Forecaster], nearest_neighbour: Callable[..., Forecaster] | None = None
+) -> dict[str, Forecaster]:
+    """Replace an unfitted nearest-neighbour model by this protocol's (``nearest_neighbour(residual=...)``,
+    default `nearest_neighbour_baseline`); other models are returned as they are."""
+    from posecast.models.baselines import NearestNeighbour
+
+    make = nearest_neighbour or nearest_neighbour_baseline
+    return {
+        name: make(residual=m.residual) if isinstance(m, NearestNeighbour) and m.num_windows == 0 else m
+        for name, m in models.items()
+    }
+
+
+def bind(model: Forecaster, skeleton: Skeleton) -> Forecaster:
+    """``model.on_skeleton(skeleton)`` (the model itself when it has no such method). A model that keeps a
+    ``skeleton`` of another layout (fitted on one skeleton) raises `SkeletonError`."""
+    on_skeleton = getattr(model, "on_skeleton", None)
+    bound = on_skeleton(skeleton) if callable(on_skeleton) else model
+    own = getattr(bound, "skeleton", None)
+    if isinstance(own, Skeleton) and not own.same_layout(skeleton):
+        raise SkeletonError(f"works on skeleton {own.name!r} only, not on {skeleton.name!r}")
+    return bound
+
+
+# ------------------------------------------------------------------------------------ evaluation
+def window_errors(
+    model: Forecaster,
+    windows: WindowSet,
+    spec: WindowSpec,
+    keep: np.ndarray,
+    root: int,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global and root-relative MPJPE ``(W, spec.predicted)`` in mm of every window of ``windows``.
+
+    ``keep``: ``(J,)`` boolean mask of the scored joints; ``root``: the joint moved to the origin for the
+    root-relative error. The model gets the ``spec.observed`` frames (`predict_batches`, at `FPS`).
+    """
+    n = len(windows)
+    glob, rel = np.empty((n, spec.predicted)), np.empty((n, spec.predicted))
+    for a in range(0, n, CHUNK):
+        b = min(a + CHUNK, n)
+        win = windows.batch(np.arange(a, b))
+        tick = (lambda done, _total, a=a: progress(a + done, n)) if progress else None
+        pred = predict_batches(model, win[:, : spec.observed], spec.predicted, batch_size, tick, fps=FPS)
+        truth = win[:, spec.observed :]
+        glob[a:b] = mpjpe(pred, truth, weights=keep) * MM_PER_M
+        rel[a:b] = mpjpe(pred - pred[..., root : root + 1, :], truth - truth[..., root : root + 1, :], weights=keep)
+        rel[a:b] *= MM_PER_M
+    return glob, rel
+
+
+def file_sums(
+    errors: Mapping[str, np.ndarray], owners: Mapping[str, np.ndarray], num_files: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per file and horizon: the sum of the window errors and the window count, ``(num_files, len(HORIZONS))``
+    each, from per-kind errors ``(W_kind, predicted_kind)`` and window owners ``(W_kind,)``. A horizon beyond a
+    kind's predicted frames takes no windows of that kind."""
+    sums = np.zeros((num_files, len(HORIZONS)))
+    counts = np.zeros((num_files, len(HORIZONS)))
+    for kind, err in errors.items():
+        for k, frame in enumerate(HORIZONS.values()):
+            if frame <= err.shape[1]:
+                sums[:, k] += np.bincount(owners[kind], weights=err[:, frame - 1], minlength=num_files)
+                counts[:, k] += np.bincount(owners[kind], minlength=num_files)
+    return sums, counts
+
+
+def horizon_windows(counts_by_kind: Mapping[str, int]) -> dict[str, int]:
+    """Windows behind each horizon label from the window count of each kind (``{"long": n, "short": m}``):
+    a horizon counts the windows of every kind that predicts that far."""
+    predicted = {w.name: w.predicted for w in WINDOWS}
+    return {
+        label: int(sum(n for kind, n in counts_by_kind.items() if predicted[kind] >= frame))
+        for label, frame in HORIZONS.items()
+    }
+
+
+def bootstrap_weights(num_files: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """``(resamples, num_files)``: how often each file is drawn in each resample (``num_files`` draws with
+    replacement; one generator seeded with ``seed``)."""
+    if resamples < 1 or num_files < 1:
+        raise ValueRangeError(f"need at least one resample and one file, got {resamples} and {num_files}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, num_files, size=(resamples, num_files))
+    flat = (draws + num_files * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * num_files).reshape(resamples, num_files).astype(np.float64)
+
+
+def bootstrap_ci(
+    sums: np.ndarray, counts: np.ndarray, weights: np.ndarray, confidence: float = CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and percentile interval of a window mean, resampling files.
+
+    Args:
+        sums, counts: ``(F, K)`` per file: summed window errors and window counts of ``K`` statistics.
+        weights: ``(R, F)`` draws per resample (`bootstrap_weights`).
+        confidence: the interval's coverage.
+
+    Returns:
+        ``(mean, low, high)``, each ``(K,)``: the mean over all windows, and the percentiles of the resampled
+        means ``sum(w * sums) / sum(w * counts)`` (resamples without a window are ignored; NaN where no file
+        has a window).
+    """
+    total = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(total > 0, sums.sum(axis=0) / np.maximum(total, 1), np.nan)
+        stats = (weights @ sums) / (weights @ counts)
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
+    ok = total > 0
+    if ok.any():
+        low[ok], high[ok] = np.nanpercentile(stats[:, ok], [tail, 100 - tail], axis=0)
+    return mean, low, high
+
+
+def _cells(mean: np.ndarray, low: np.ndarray, high: np.ndarray, windows: np.ndarray) -> dict[str, dict[str, Any]]:
+    return {
+        label: {"mean": float(mean[k]), "low": float(low[k]), "high": float(high[k]), "windows": int(windows[k])}
+        for k, label in enumerate(HORIZONS)
+    }
+
+
+def evaluate_test_set(
+    models: Mapping[str, Forecaster],
+    test_set: TestSet,
+    batch_size: int = BATCH_SIZE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the protocol on one data set for several models (the same windows and resamples for each).
+
+    Each model is bound to the data set's skeleton once (`bind`). A model that cannot work on it (a
+    `PosecastError` while binding or predicting) is listed under ``unavailable`` with the reason.
+
+    Returns:
+        ``{"info": {files, skeleton, joints, excluded_joints, root, windows, ...}, "models": {name:
+        {"global": {label: {mean, low, high, windows}}, "root_relative": {...}}}, "unavailable": {name:
+        reason}}``; errors in real millimetres.
+    """
+    sets = make_windows(test_set)
+    num_files = len(test_set.sequences)
+    owners = {k: o for k, (_, o) in sets.items()}
+    keep = np.ones(test_set.skeleton.num_joints, dtype=bool)
+    keep[test_set.static] = False
+    names = test_set.skeleton.joint_names
+    with_windows = sorted({int(i) for o in owners.values() for i in np.unique(o)})
+    counts_by_kind = {spec.name: (len(sets[spec.name][0]) if spec.name in sets else 0) for spec in WINDOWS}
+    info: dict[str, Any] = {
+        "files": num_files,
+        "files_without_windows": [s.name for i, s in enumerate(test_set.sequences) if i not in set(with_windows)],
+        "source_fps": list(test_set.source_fps),
+        "first_frame": "dropped (synthetic rest pose)"
+        if DROP_FIRST_FRAME.get(test_set.name, False)
+        else "kept (real motion)",
+        "skeleton": test_set.skeleton.name,
+        "joints": int(keep.sum()),
+        "joints_in_skeleton": test_set.skeleton.num_joints,
+        "excluded_joints": [names[j] for j in test_set.static],
+        "root": names[test_set.root],
+        "windows_by_kind": counts_by_kind,
+        "files_by_kind": {k: len(np.unique(o)) for k, o in owners.items()},
+    }
+    info["windows"] = horizon_windows(counts_by_kind)
+    if test_set.note:
+        info["note"] = test_set.note
+    out: dict[str, Any] = {"info": info, "models": {}, "unavailable": {}}
+    if not sets:
+        out["unavailable"] = {name: "no file has the frames of a window" for name in models}
+        return out
+    total = sum(len(ws) for ws, _ in sets.values())
+    sel = np.asarray(with_windows)
+    weights = bootstrap_weights(len(sel), resamples, seed)
+    for name, model in models.items():
+        try:
+            bound = bind(model, test_set.skeleton)
+            glob, rel, done = {}, {}, 0
+            for spec in WINDOWS:
+                if spec.name not in sets:
+                    continue
+                ws, _ = sets[spec.name]
+                tick = None
+                if progress:
+                    tick = lambda d, _t, base=done, n=name: progress(f"{test_set.name} · {n}", base + d, total)  # noqa: E731
+                glob[spec.name], rel[spec.name] = window_errors(bound, ws, spec, keep, test_set.root, batch_size, tick)
+                done += len(ws)
+        except PosecastError as exc:
+            out["unavailable"][name] = str(exc)
+            continue
+        entry = {}
+        for key, errors in (("global", glob), ("root_relative", rel)):
+            sums, counts = file_sums(errors, owners, num_files)
+            mean, low, high = bootstrap_ci(sums[sel], counts[sel], weights)
+            entry[key] = _cells(mean, low, high, counts.sum(axis=0))
+        out["models"][name] = entry
+    return out
+
+
+def check_goals(dataset_result: Mapping[str, Any], model: str | None) -> dict[str, Any]:
+    """Whether ``model`` meets the goals (`GOAL_BELOW`, `GOAL_FRACTION`, module docstring) on one data set.
+
+    Returns ``{"model", "met": True/False/None, "checks": [{positions, horizon, value, limit, met}],
+    "reason"}``; ``met`` is None (with a ``reason``) when the model or a baseline was not run there.
+    """
+    models = dataset_result["models"]
+    unavailable = dataset_result.get("unavailable", {})
+    missing = [m for m in (model, *BASELINES) if m is None or m not in models]
+    if missing:
+        why = ", ".join(
+            "no default model" if m is None else f"{m} not available here" if m in unavailable else f"{m} not run"
+            for m in missing
+        )
+        return {"model": model, "met": None, "checks": [], "reason": why}
+    assert model is not None
+    checks = []
+    for key in ("root_relative", "global"):
+        for label in HORIZONS:
+            values = [models[b][key][label]["mean"] for b in BASELINES]
+            if key == "global":
+                limit, rule = min(values), "below both baselines"
+            elif label in GOAL_BELOW:
+                limit, rule = min(values), "below the better baseline"
+            else:
+                limit, rule = GOAL_FRACTION * min(values), f"at most {GOAL_FRACTION:g} x the better baseline"
+            value = models[model][key][label]["mean"]
+            ok = bool(value < limit) if label in GOAL_BELOW or key == "global" else bool(value <= limit)
+            checks.append({"positions": key, "horizon": label, "value": value, "limit": limit, "rule": rule, "met": ok})
+    return {"model": model, "met": all(c["met"] for c in checks), "checks": checks, "reason": ""}
+
+
+def goal_line(dataset: str, goals: Mapping[str, Any]) -> str:
+    """One summary line of `check_goals`."""
+    if goals["met"] is None:
+        return f"{dataset}: goals not checked ({goals['reason']})"
+    if goals["met"]:
+        return f"{dataset}: goals met by {goals['model']} (root-relative and global, every horizon)"
+    missed = [
+        f"{'rr' if c['positions'] == 'root_relative' else 'global'} {c['horizon']} ms {c['value']:.1f} "
+        f"(goal {'<' if c['rule'].startswith('below') else '<='} {c['limit']:.1f})"
+        for c in goals["checks"]
+        if not c["met"]
+    ]
+    return f"{dataset}: goals missed by {goals['model']}: {'; '.join(missed)}"
+
+
+def evaluate(
+    models: Mapping[str, Forecaster],
+    test_sets: Sequence[TestSet] | None = None,
+    goal_model: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the protocol on several data sets.
+
+    Args:
+        models: ``{name: forecaster}``; a nearest-neighbour model must be fitted already (`prepare_models`).
+        test_sets: loaded data sets (default: `load_test_set` of every data set in `DATASETS`).
+        goal_model: the model the goals are checked for (default: the registry's default motion model).
+        batch_size: windows per ``predict`` call.
+        resamples, seed: the bootstrap.
+        progress: optional ``(description, done, total)``.
+
+    Returns:
+        ``{"protocol": {...}, "datasets": {name: {"info", "models", "unavailable", "goals"}}}`` (see
+        `evaluate_test_set` and `check_goals`).
+    """
+    if goal_model is None:
+        from posecast.models import default_model
+
+        default = default_model("motion")
+        goal_model = default.name if default is not None else None
+    if test_sets is None:
+        test_sets = [load_test_set(d, progress=progress) for d in DATASETS]
+    protocol = protocol_description()
+    protocol["goal_model"] = goal_model
+    protocol["bootstrap"] = {"resamples": resamples, "seed": seed}
+    result: dict[str, Any] = {"protocol": protocol, "datasets": {}}
+    for ts in test_sets:
+        r = evaluate_test_set(models, ts, batch_size, resamples, seed, progress)
+        r["goals"] = check_goals(r, goal_model)
+        result["datasets"][ts.name] = r
+    return result
+
+
+def print_result(result: Mapping[str, Any], console: Any = None) -> None:
+    """Print the protocol, then per data set its facts, the global and root-relative tables (mean and 95 %
+    interval per model and horizon), the window counts and the goal line."""
+    from rich.console import Console
+
+    from posecast.evaluation.report import horizon_table, protocol_lines
+
+    console = console or Console()
+    models = list(dict.fromkeys(m for d in result["datasets"].values() for m in (*d["models"], *d["unavailable"])))
+    console.print(f"[bold]{', '.join(models)}[/bold] on {result['protocol']['benchmark']}")
+    for line in protocol_lines({k: v for k, v in result["protocol"].items() if not isinstance(v, dict)}):
+        console.print(f"  {line}", highlight=False)
+
+    def cell(v: Mapping[str, float]) -> str:
+        if not np.isfinite(v["mean"]):
+            return "-"
+        return f"{v['mean']:.1f}\n{v['low']:.0f}-{v['high']:.0f}"
+
+    for name, d in result["datasets"].items():
+        info = d["info"]
+        console.print(f"\n[bold]{name}[/bold]", highlight=False)
+        facts = {
+            "files": f"{info['files']}" + (f" ({info['note']})" if info.get("note") else ""),
+            "files without windows": info["files_without_windows"] or "none",
+            "first frame": info["first_frame"],
+            "source fps": info["source_fps"],
+            "skeleton": f"{info['skeleton']}: {info['joints']} of {info['joints_in_skeleton']} joints scored",
+            "excluded joints": info["excluded_joints"] or "none",
+            "root": info["root"],
+            "windows by kind": ", ".join(
+                f"{k} {n} ({info['files_by_kind'].get(k, 0)} files)" for k, n in info["windows_by_kind"].items()
+            ),
+        }
+        for line in protocol_lines(facts):
+            console.print(f"  {line}", highlight=False)
+        for title, key in (("MPJPE, global", "global"), ("MPJPE, root-relative (pose only)", "root_relative")):
+            rows = {m: r[key] for m, r in d["models"].items()}
+            if rows:
+                console.print(
+                    horizon_table(
+                        f"{name} · {title}: mean, 95 % interval below",
+                        rows,
+                        unit=" ms",
+                        first_column="mm at",
+                        cell=cell,
+                    )
+                )
+        console.print("windows: " + ", ".join(f"{h} ms {n}" for h, n in info["windows"].items()), highlight=False)
+        for m, why in d["unavailable"].items():
+            console.print(f"[yellow]{m} not available on {name}: {why}[/yellow]", highlight=False)
+        console.print(goal_line(name, d["goals"]), highlight=False)

@@ -1,0 +1,143 @@
+"""The fixed splits, the training corpus and forecasting on any skeleton through the canonical body."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posecast.datasets import splits
+from posecast.models.baselines import ConstantVelocity, ZeroVelocity
+from posecast.models.canonical import CanonicalForecaster
+from posecast.skeletons.base import Skeleton, get
+
+needs_data = pytest.mark.usefixtures("posecast_data")
+
+
+# ------------------------------------------------------------------------------------- splits
+@needs_data
+def test_splits_are_disjoint_and_follow_the_readme():
+    by_split = {s: {d: splits.files(d, s) for d in splits.DATASETS} for s in splits.SPLITS}
+    seen: set = set()
+    for s in splits.SPLITS:
+        for files in by_split[s].values():
+            assert not seen & set(files)
+            seen |= set(files)
+    cmu_test = {p.parent.name for p in by_split["test"]["cmu_bvh"]}
+    assert cmu_test == {"02", "08"}
+    assert {p.parent.name for p in by_split["train"]["cmu_bvh"] + by_split["validation"]["cmu_bvh"]} == {
+        "01", "05", "06", "07"
+    }  # fmt: skip
+    styles = {s: {p.name.split("_")[2] for p in by_split[s]["bandai_namco"]} for s in splits.SPLITS}
+    assert styles["test"] == {"feminine", "giant", "sad"}
+    assert styles["validation"] == {"exhausted", "proud", "tired"}
+    # dataset-1 has a "feminine" style too: it trains (only dataset-2's feminine is test)
+    assert any(p.name.startswith("dataset-1_") and "_feminine_" in p.name for p in by_split["train"]["bandai_namco"])
+    train_bandai = by_split["train"]["bandai_namco"]
+    assert not any(p.name.startswith("dataset-2_") and "_feminine_" in p.name for p in train_bandai)
+    assert len(by_split["test"]["hdm05_cuts"]) == 62
+    assert not by_split["train"]["hdm05_cuts"] and not by_split["validation"]["hdm05_cuts"]
+    extra = {p.name for p in by_split["train"]["cmu_mocap"]}
+    # walking_1 is made from 02_01 (a BVH test file), basketball_1..5 from subject 06: all left out
+    assert "walking_1.txt" not in extra and "basketball_1.txt" not in extra and "walking_13.txt" not in extra
+    assert {"soccer_1.txt", "jumping_2.txt", "walking_18.txt", "directing_traffic_1.txt"} <= extra
+
+
+def test_unknown_split_and_data_set_are_refused():
+    from posecast.errors import ValueRangeError
+
+    with pytest.raises(ValueRangeError, match="unknown split"):
+        splits.files("cmu_bvh", "dev")
+    with pytest.raises(ValueRangeError, match="unknown data set"):
+        splits.files("mystery", "train")
+
+
+# ------------------------------------------------------------------------ canonical forecaster
+def _bandai_like() -> Skeleton:
+    names = (
+        "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
+        "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
+        "UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R",
+    )  # fmt: skip
+    parents = (-1, 0, 1, 2, 3, 4, 3, 6, 7, 8, 3, 10, 11, 12, 1, 14, 15, 16, 1, 18, 19, 20)
+    off = np.array([
+        [0, 0, 0], [0, 0.94, 0], [0, 0.1, 0], [0, 0.12, 0], [0, 0.2, 0], [0, 0.1, 0],
+        [0.05, 0.15, 0], [0.12, 0, 0], [0.26, 0, 0], [0.24, 0, 0],
+        [-0.05, 0.15, 0], [-0.12, 0, 0], [-0.26, 0, 0], [-0.24, 0, 0],
+        [0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
+        [-0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
+    ], dtype=float)  # fmt: skip
+    pairs = [(names.index(n), names.index(n[:-1] + "R")) for n in names if n.endswith("_L")]
+    return Skeleton("bandai-like", names, parents, off, left_right=pairs)
+
+
+def _walk(skel: Skeleton, frames: int = 40, fps: float = 25.0) -> np.ndarray:
+    """``(frames, J, 3)``: the rest pose moving forward at 1.2 m/s with swinging limbs (deterministic)."""
+    rest = skel.rest_positions()
+    t = np.arange(frames)[:, None, None] / fps
+    pos = rest[None] + np.array([0.0, 0.0, 1.2])[None, None] * t
+    swing = 0.05 * np.sin(2 * np.pi * 1.0 * t) * (rest[None, :, 1:2] < 0.6)  # legs sway along z
+    return pos + np.concatenate([np.zeros_like(swing), np.zeros_like(swing), swing], axis=-1)
+
+
+def test_canonical_wrapper_with_zero_velocity_returns_the_last_pose_on_the_own_skeleton():
+    skel = _bandai_like()
+    hist = _walk(skel)[None]
+    model = CanonicalForecaster(ZeroVelocity()).on_skeleton(skel)
+    out = model.predict(hist, 5, 2, fps=25.0)
+    assert out.shape == (1, 2, 5, skel.num_joints, 3)
+    np.testing.assert_allclose(out, np.broadcast_to(hist[:, None, None, -1], out.shape), atol=1e-6)
+
+
+def test_canonical_wrapper_with_constant_velocity_moves_mapped_joints_like_constant_velocity():
+    skel = _bandai_like()
+    hist = _walk(skel)[None]
+    direct = ConstantVelocity().predict(hist, 4)[0, 0]
+    mapped = CanonicalForecaster(ConstantVelocity()).on_skeleton(skel).predict(hist, 4)[0, 0]
+    # the translation of the whole body is reproduced exactly (root path), and the hands and feet,
+    # which map one to one, move as constant velocity moves them
+    for name in ("Hips", "Hand_L", "Foot_R", "Head"):
+        j = skel.index(name)
+        np.testing.assert_allclose(mapped[:, j], direct[:, j], atol=1e-6)
+
+
+def test_unbound_canonical_wrapper_refuses_another_layout():
+    from posecast.errors import SkeletonError
+
+    with pytest.raises(SkeletonError, match="on_skeleton"):
+        CanonicalForecaster(ZeroVelocity()).predict(np.zeros((1, 5, 31, 3)), 3)
+    canon = get("smplh-22")
+    out = CanonicalForecaster(ZeroVelocity()).predict(np.zeros((1, 5, canon.num_joints, 3)), 3)
+    assert out.shape == (1, 1, 3, canon.num_joints, 3)
+
+
+# -------------------------------------------------------------------------------------- corpus
+@pytest.fixture(scope="module")
+def corpus(posecast_data):
+    from posecast.datasets import corpus as c
+
+    return c.read(c.build())
+
+
+@needs_data
+def test_corpus_holds_the_training_splits_in_metres_at_25_fps(corpus):
+    info = corpus.describe()
+    minutes = info["minutes"]
+    assert set(minutes) == {"cmu_bvh", "bandai_namco", "cmu_mocap"}
+    total_train = sum(v.get("train", 0.0) for v in minutes.values())
+    assert 150 < total_train < 240  # about 3 hours of training motion
+    assert minutes["bandai_namco"]["validation"] > 10
+    test_files = {p.as_posix() for d in splits.DATASETS for p in splits.files(d, "test")}
+    assert not any(any(t.endswith(row["file"]) for t in test_files) for row in corpus.table)
+    assert corpus.rel.dtype == np.float16 and corpus.root.dtype == np.float32
+    assert corpus.rel.shape[1:] == (22, 3)
+    # a body is 1.4-2.1 m tall and stands on the ground: the head is above the pelvis, the feet below
+    seq = corpus.positions(0)
+    assert 0.3 < np.median(seq[:, 15, 1] - seq[:, 0, 1]) < 0.9
+    assert np.median(seq[:, 10, 1] - seq[:, 0, 1]) < -0.6
+
+
+@needs_data
+def test_corpus_rows_keep_their_source_so_runs_can_drop_them(corpus):
+    rows = corpus.select("train", exclude=lambda r: r["file"].startswith("cmu_bvh/06/"))
+    assert rows and not any(corpus.table[i]["file"].startswith("cmu_bvh/06/") for i in rows)
+    assert any(r["file"].startswith("cmu_bvh/06/") for r in corpus.table)

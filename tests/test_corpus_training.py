@@ -1,0 +1,76 @@
+"""Training on the corpus: velocity-continuing padding, speed / short-history augmentation, corpus data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from posecast.models.blocks import pad_last, pad_velocity
+from posecast.models.dct_mlp import DCTMLP
+from posecast.training.motion import SHORTEST_HISTORY, pad_short_histories, speed_resample, speed_window
+
+
+def _ramp(b: int = 2, t: int = 6, d: int = 3) -> torch.Tensor:
+    """``(b, t, d)`` frames moving by 0.5 per frame (plus a per-feature offset)."""
+    return (0.5 * torch.arange(t, dtype=torch.float64)[None, :, None] + torch.arange(d)[None, None]).repeat(b, 1, 1)
+
+
+def test_velocity_padding_interpolates_between_holding_and_constant_velocity():
+    x = _ramp()
+    torch.testing.assert_close(pad_velocity(x, 4, 0.0), pad_last(x, 4))
+    cv = pad_velocity(x, 4, 1.0)[:, 6:]
+    torch.testing.assert_close(cv, x[:, -1:] + 0.5 * torch.arange(1, 5, dtype=x.dtype)[None, :, None])
+    # decay 0.5: the k-th future frame moves v (0.5 + 0.25 + ...), i.e. 0.25, 0.375, 0.4375 beyond the last
+    damped = pad_velocity(x, 3, 0.5)[0, 6:, 0] - x[0, -1, 0]
+    torch.testing.assert_close(damped, torch.tensor([0.25, 0.375, 0.4375], dtype=x.dtype))
+
+
+def test_untrained_dct_mlp_with_velocity_padding_continues_the_observed_motion():
+    torch.manual_seed(0)
+    net = DCTMLP(features=3, history=6, frames=4, blocks=2, velocity_decay=1.0).double()
+    x = _ramp(1)
+    with torch.no_grad():
+        y = net(x)
+    expected = x[:, -1:] + 0.5 * torch.arange(1, 5, dtype=x.dtype)[None, :, None]
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
+
+
+def test_speed_resample_plays_windows_faster_or_slower():
+    batch = torch.arange(2 * 20, dtype=torch.float64).reshape(2, 20, 1, 1).expand(-1, -1, 2, 3)
+    out = speed_resample(batch, torch.tensor([1.0, 2.0], dtype=torch.float64), 8)
+    assert out.shape == (2, 8, 2, 3)
+    torch.testing.assert_close(out[0, :, 0, 0], batch[0, :8, 0, 0])
+    torch.testing.assert_close(out[1, :, 0, 0], batch[1, 0:16:2, 0, 0])
+    half = speed_resample(batch, torch.tensor([0.5, 0.5], dtype=torch.float64), 3)
+    torch.testing.assert_close(half[0, :, 0, 0], torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
+    assert speed_window(75, 0.0) == 75 and speed_window(75, 0.2) == 90  # ceil(74 * 1.2) + 1
+
+
+def test_short_history_augmentation_repeats_the_first_kept_frame():
+    batch = torch.arange(3 * 30, dtype=torch.float32).reshape(3, 30, 1, 1).expand(-1, -1, 1, 3)
+    rng = np.random.RandomState(1)
+    same = pad_short_histories(batch, 20, 0.0, rng)
+    torch.testing.assert_close(same, batch)
+    out = pad_short_histories(batch, 20, 1.0, np.random.RandomState(1))
+    for w in range(3):
+        frames = out[w, :, 0, 0] - batch[w, 0, 0, 0]
+        first = int(frames[0])
+        assert 20 - first >= SHORTEST_HISTORY and first >= 1
+        assert torch.all(frames[: first + 1] == first)  # padded with copies of the first kept frame
+        torch.testing.assert_close(out[w, first:], batch[w, first:])  # the rest (and the future) untouched
+
+
+@pytest.mark.usefixtures("posecast_data")
+def test_corpus_training_data_leaves_out_the_named_sources():
+    from posecast.datasets.training_data import load_training_data
+    from posecast.errors import ValueRangeError
+
+    data = load_training_data("corpus:-cmu_bvh/06/,-cmu_mocap/", min_frames=75)
+    assert data.skeleton.name == "smplh-22" and data.fps == 25.0
+    assert data.description["excluded"] == ["cmu_bvh/06/", "cmu_mocap/"]
+    full = load_training_data("corpus", min_frames=75)
+    assert len(data.train) < len(full.train) and len(data.val) < len(full.val)  # 06 has validation files too
+    assert all(s.shape[1:] == (22, 3) for s in data.train[:10])
+    with pytest.raises(ValueRangeError, match="PREFIX"):
+        load_training_data("corpus:cmu_bvh")
