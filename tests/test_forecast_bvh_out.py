@@ -95,10 +95,11 @@ def check_written(observed: Motion, fc: Forecast, written: Motion, free: tuple[i
         unit(future[:, bones] - future[:, parents[bones]]) * unit(fc_pos[:, bones] - fc_pos[:, parents[bones]]), -1
     )
     assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 1e-4
-    # the first forecast frame continues the observed rotations: no twist flips at the join
+    # the first forecast frame continues the observed rotations: no twist flips at the join (a flip turns a
+    # joint by up to 180 degrees; a learned model may start moving a joint that was still, by a few degrees)
     steps = np.degrees(geodesic_angle(written.rotations[1:], written.rotations[:-1]))  # (T + F - 1, J)
     observed_step = steps[t - 10 : t - 1].max(axis=0)
-    assert (steps[t - 1] <= 3 * observed_step + 1.0).all(), (steps[t - 1], observed_step)
+    assert (steps[t - 1] <= 3 * observed_step + 10.0).all(), (steps[t - 1], observed_step)
 
 
 def test_to_motion_on_a_generated_skeleton_with_free_hips(tmp_path):

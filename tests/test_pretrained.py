@@ -22,6 +22,10 @@ def _history(skeleton_name: str, fps: float, frames: int) -> posecast.Motion:
 
     walk = synthetic_walk(seconds=frames / fps + 0.2, fps=fps)
     skel = posecast.skeletons.get(skeleton_name)
+    if skeleton_name == "smplh-22":  # the canonical body: through the automatic mapping
+        from posecast.skeletons.canonical import retarget
+
+        return posecast.Motion(retarget(walk.skeleton).to_canonical(walk.positions[:frames]), fps, skel)
     if skel.num_joints == walk.num_joints:
         return posecast.Motion(walk.positions[:frames], fps, skel)
     names = list(walk.skeleton.joint_names)
@@ -69,11 +73,14 @@ def test_shipped_weights_load_and_forecast(name, variant):
 
 
 def test_unknown_skeleton_is_a_clear_error():
-    for name, _ in SHIPPED[:1]:
-        model = posecast.models.get(name)
-        odd = posecast.Motion(np.zeros((12, 17, 3)), 25.0, "coco-17")
-        with pytest.raises(posecast.PosecastError, match="no weights for skeleton coco-17"):
-            model.forecast(odd, seconds=0.5)
+    odd = posecast.Motion(np.zeros((12, 17, 3)), 25.0, "coco-17")
+    for name in {n for n, _ in SHIPPED}:
+        canonical = any(store.read_config(store.shipped(name, v))["config"]["skeleton"] == "smplh-22"
+                        for v in store.variants(name))  # fmt: skip
+        # a model with canonical-body weights tries the automatic mapping (COCO has no spine or head joint)
+        expected = "coco-17' cannot be mapped onto the canonical" if canonical else "no weights for skeleton coco-17"
+        with pytest.raises(posecast.PosecastError, match=expected):
+            posecast.models.get(name).forecast(odd, seconds=0.5)
 
 
 @pytest.mark.parametrize(("name", "variant"), [s for s in SHIPPED if s[1] == "cmu-mocap"])

@@ -9,8 +9,6 @@ import typer
 
 from posecast.cli.common import console, write
 
-DEMO_MODELS = ("dct-mlp", "st-transformer", "res-gru")  # best cmu-bvh numbers first
-
 
 def demo(
     out_dir: Annotated[Path, typer.Option(help="Where to write the demo files.")] = Path("posecast-demo"),
@@ -18,7 +16,7 @@ def demo(
     """Forecast one second of motion and render it (a CMU clip when POSECAST_DATA is set, else a synthetic walk)."""
     from posecast.datasets import dataset_dir
     from posecast.io import load
-    from posecast.models import get, store
+    from posecast.models import default_model, get
     from posecast.synthetic import synthetic_walk
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -33,8 +31,9 @@ def demo(
     at_frame = min(motion.num_frames - 25, int(3 * motion.fps))
     history = motion.frames(0, at_frame)
     truth = motion.positions[at_frame : at_frame + 25]
-    # the learned model with the best cmu-bvh numbers in docs/benchmarks.md, when its weights are shipped
-    model_name = next((m for m in DEMO_MODELS if "cmu-bvh" in store.variants(m)), "constant-velocity")
+    # the default model for motions (`posecast models`: the learned dct-mlp on the canonical body)
+    entry = default_model("motion")
+    model_name = entry.name if entry is not None else "constant-velocity"
     result = get(model_name).forecast(history, frames=25, ground_truth=truth)
     console.print(f"input: {label}", highlight=False)
     console.print(

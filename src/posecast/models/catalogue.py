@@ -28,7 +28,6 @@ register_model(
         "extrapolate each joint with its last velocity",
         baselines.ConstantVelocity,
         learned=False,
-        default_for=("motion",),
     )
 )
 register_model(
@@ -42,7 +41,8 @@ register_model(
     )
 )
 for _name, _summary in learned.LEARNED.items():
-    register_model(ModelInfo(_name, "motion", _summary, learned.build))
+    _default = ("motion",) if _name == learned.DEFAULT_MOTION_MODEL else ()
+    register_model(ModelInfo(_name, "motion", _summary, learned.build, default_for=_default))
 register_model(
     ModelInfo(
         learned.ROTATION_MODEL,

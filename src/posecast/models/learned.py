@@ -26,12 +26,16 @@ LEARNED = {
     "res-gru": "residual seq2seq GRU (Martinez et al. 2017), sampling-based training",
 }
 ROTATION_MODEL = "st-transformer-rot"
+#: the model ``posecast forecast FILE`` uses for motions when none is named: its ``corpus`` weights (canonical
+#: body, trained on the corpus) serve every skeleton it has no specific weights for
+DEFAULT_MOTION_MODEL = "dct-mlp"
 
 #: training data source -> (skeleton, frame rate) of the networks trained on it
 DATA_LAYOUTS = {
     "cmu-mocap": ("cmu-mocap-38", 60.0),
     "cmu-mocap+bvh": ("cmu-mocap-38", 60.0),
     "cmu-bvh": ("cmu-bvh-31", 25.0),
+    "corpus": ("smplh-22", 25.0),
 }
 
 

@@ -423,7 +423,10 @@ class PretrainedModel(Forecaster):
         self.variants = store.variants(name)
         if not self.variants:
             raise ModelError(f"model {name!r} has no shipped weights; train it with `posecast train --model {name}`")
-        self._configs = {v: store.read_config(store.shipped(name, v))["config"] for v in self.variants}
+        metas = {v: store.read_config(store.shipped(name, v)) for v in self.variants}
+        self._configs = {v: m["config"] for v, m in metas.items()}
+        #: variants picked by the history's skeleton (``"route": false`` in config.json: loadable by name only)
+        self._routed = [v for v, m in metas.items() if m.get("route", True)]
         self._loaded: dict[str, NeuralForecaster] = {}
         self._wrapped: dict[str, Forecaster] = {}
         self.min_history = 2
@@ -437,8 +440,8 @@ class PretrainedModel(Forecaster):
         """The variant for ``skeleton``: one trained on that very layout, else the canonical-body variant
         (``smplh-22``) through `posecast.models.canonical.CanonicalForecaster`. Without a skeleton (plain
         arrays), a variant with ``joints`` joints."""
-        for v, cfg in self._configs.items():
-            skel = skeletons.get(cfg["skeleton"])
+        for v in self._routed:
+            skel = skeletons.get(self._configs[v]["skeleton"])
             if (skeleton is not None and skel.same_layout(skeleton)) or (
                 skeleton is None and skel.num_joints == joints
             ):

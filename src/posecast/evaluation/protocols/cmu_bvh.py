@@ -232,7 +232,8 @@ def evaluate(
     result: dict[str, Any] = {"protocol": protocol, "models": {}}
     for name, model in models.items():
         tick = (lambda done, total, n=name: progress(n, done, total)) if progress else None
-        pred = predict_batches(model, windows[:, :INPUT_N], OUTPUT_N, batch_size, tick) * MM_PER_M
+        bound = model.on_skeleton(SKELETON)  # canonical-body models map onto their body and back
+        pred = predict_batches(bound, windows[:, :INPUT_N], OUTPUT_N, batch_size, tick) * MM_PER_M
         err = mpjpe(pred, truth)  # (W, OUTPUT_N)
         err_rr = mpjpe(pred - pred[..., :1, :], truth_rr)
         result["models"][name] = {

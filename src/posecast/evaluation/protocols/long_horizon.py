@@ -203,7 +203,8 @@ def evaluate(
     frames = seconds * SECOND
     for name, model in models.items():
         tick = (lambda done, total, n=name: progress(n, done, total)) if progress else None
-        pred = cmu_bvh.predict_batches(model, seeds, frames, batch_size, tick)  # (S, frames, J, 3)
+        bound = model.on_skeleton(cmu_bvh.SKELETON)  # canonical-body models map onto their body and back
+        pred = cmu_bvh.predict_batches(bound, seeds, frames, batch_size, tick)  # (S, frames, J, 3)
         rel = root_relative(np.concatenate([seeds[:, -1:], pred], axis=1))[:, :, joints]
         speed = joint_speed(rel).mean(axis=0)  # (frames,): step k-1 -> k for predicted frame k
         rows = []

@@ -1,0 +1,110 @@
+"""The default (learned) motion model on anyone's skeleton: Bandai .bvh.gz, HDM05 ASF/AMC, a CMU BVH with
+Mixamo-style names - forecast, written as .npz and as .bvh on the input's own skeleton."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast.models import default_model
+
+
+def _posecast(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "posecast", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_default_motion_model_is_learned_and_works_on_the_canonical_body():
+    entry = default_model("motion")
+    assert entry is not None and entry.learned
+    variants = {v["skeleton"] for v in entry.variants()}
+    assert "smplh-22" in variants
+
+
+def _check_outputs(src: Path, npz: Path, bvh: Path, horizon_s: float = 1.0) -> None:
+    observed = posecast.load(src)
+    fc = posecast.load(npz)
+    # leaf joints named *_end (ASF end sites) are written as BVH End Sites: read them back as joints
+    back = posecast.load(bvh, end_sites=any(n.endswith("_end") for n in observed.skeleton.joint_names))
+    assert fc.skeleton.joint_names == observed.skeleton.joint_names
+    assert fc.model == default_model("motion").name
+    assert fc.num_frames == round(horizon_s * observed.fps)
+    assert np.isfinite(fc.samples).all()
+    # the BVH holds the observed frames then the forecast, on the same joints; the forecast starts where
+    # the observation ends (the first forecast frame within 10 cm of the last observed one, per joint)
+    names = [re.sub(r"^.*:", "", n) for n in back.skeleton.joint_names]
+    assert names == [re.sub(r"^.*:", "", n) for n in observed.skeleton.joint_names]
+    assert back.num_frames == observed.num_frames + fc.num_frames
+    step = np.linalg.norm(fc.samples[0, 0] - observed.positions[-1], axis=-1)
+    assert step.max() < 0.10
+
+
+@pytest.mark.usefixtures("posecast_data")
+def test_bandai_bvh_gz_forecast_writes_npz_and_bvh(tmp_path):
+    from posecast.datasets.splits import files
+
+    src = files("bandai_namco", "test")[0]
+    npz, bvh = tmp_path / "f.npz", tmp_path / "f.bvh"
+    r = _posecast("forecast", str(src), "--horizon", "1", "--out", str(npz), "--out", str(bvh))
+    assert r.returncode == 0, r.stderr
+    _check_outputs(src, npz, bvh)
+
+
+@pytest.mark.usefixtures("posecast_data")
+def test_hdm05_amc_with_its_asf_nearby_forecast_writes_npz_and_bvh(tmp_path):
+    from posecast.datasets.splits import files
+
+    src = next(p for p in files("hdm05_cuts", "test") if "jog" in p.name.lower() or "walk" in p.name.lower())
+    npz, bvh = tmp_path / "f.npz", tmp_path / "f.bvh"
+    r = _posecast("forecast", str(src), "--horizon", "0.5", "--out", str(npz), "--out", str(bvh))
+    assert r.returncode == 0, r.stderr
+    _check_outputs(src, npz, bvh, horizon_s=0.5)
+
+
+def test_cmu_bvh_with_mixamo_names_forecast_writes_npz_and_bvh(tmp_path, cmu_bvh_dir):
+    text = (cmu_bvh_dir / "02" / "02_01.bvh").read_text()
+    renamed = re.sub(r"^(\s*(?:ROOT|JOINT)\s+)(\S+)", r"\1mixamorig:\2", text, flags=re.MULTILINE)
+    src = tmp_path / "mixamo_walk.bvh"
+    src.write_text(renamed)
+    motion = posecast.load(src)
+    assert motion.skeleton.joint_names[0] == "mixamorig:Hips"
+    npz, bvh = tmp_path / "f.npz", tmp_path / "f.bvh"
+    r = _posecast("forecast", str(src), "--horizon", "1", "--out", str(npz), "--out", str(bvh))
+    assert r.returncode == 0, r.stderr
+    _check_outputs(src, npz, bvh)
+
+
+def test_an_unmappable_skeleton_is_one_clear_error_and_nothing_is_written(tmp_path):
+    from posecast.motion import Motion
+    from posecast.skeletons.base import Skeleton
+
+    skel = Skeleton("snake", ("a", "b", "c"), (-1, 0, 1), np.array([[0, 0, 0], [0, 0.3, 0], [0, 0.3, 0]]))
+    pos = np.cumsum(np.random.default_rng(0).normal(0, 0.01, (40, 3, 3)), axis=0) + skel.rest_positions()
+    src = tmp_path / "snake.bvh"
+    posecast.save(Motion(pos, 25.0, skel, rotations=np.broadcast_to(np.eye(3), (40, 3, 3, 3))), src)
+    out = tmp_path / "f.npz"
+    r = _posecast("forecast", str(src), "--out", str(out))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "missing" in r.stderr.lower() or "cannot" in r.stderr.lower()
+    assert not out.exists()
+
+
+def test_an_explicit_mapping_file_is_used_and_a_bad_one_refused(tmp_path, cmu_bvh_dir):
+    src = cmu_bvh_dir / "02" / "02_01.bvh"
+    good = tmp_path / "map.yaml"
+    good.write_text("spine2: Spine\nhead: Head\n")
+    out = tmp_path / "f.json"
+    r = _posecast("forecast", str(src), "--mapping", str(good), "--horizon", "0.2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert posecast.load(out).metadata.get("mapping", {}).get("spine2") == {"Spine": 1.0}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spine2: NoSuchJoint\n")
+    r = _posecast("forecast", str(src), "--mapping", str(bad), "--out", str(tmp_path / "g.json"))
+    assert r.returncode == 2 and "NoSuchJoint" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "g.json").exists()
