@@ -444,3 +444,19 @@ def test_real_cmu_bvh_renders(cmu_bvh_dir: Path, tmp_path: Path) -> None:
     assert _blue(frames[10]) > 100 and _red(frames[-1]) > 100 and _green(frames[-1]) > 50
     page = render_html(fc, tmp_path / "real.html")
     assert "02_01.bvh" in page.read_text(encoding="utf-8")[-400_000:]
+
+
+def test_a_translating_root_bone_is_not_drawn() -> None:
+    """Bandai-style skeletons: a floor-level root joint under a hips joint that walks away. The root-hips
+    "bone" changes length (a translation), so it is not drawn; the hips start their own tree."""
+    parents = [-1, 0, 1, 1]  # root, hips, left leg, right leg
+    frames = np.zeros((3, 4, 3))
+    for t in range(3):
+        hips = np.array([0.0, 0.9, 0.5 * t])
+        frames[t] = [[0, 0, 0], hips, hips + [0.1, -0.8, 0], hips + [-0.1, -0.8, 0]]
+    drawn = sc.drawn_parents(parents, frames)
+    assert drawn.tolist() == [-1, -1, 1, 1]
+    chains = sc.bone_chains(parents, frames)
+    assert sorted(map(tuple, chains)) == [(1, 2), (1, 3)]
+    # the same skeleton standing still keeps its root bone
+    assert sc.drawn_parents(parents, frames[:1]).tolist() == [-1, 0, 1, 1]

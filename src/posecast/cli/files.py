@@ -67,6 +67,9 @@ def formats() -> None:
     for f in all_formats():
         mode = "read/write" if f.write else "read"
         console.print(f"[bold]{f.name:12}[/bold] {', '.join(f.suffixes):18} {mode:10} {f.description}", highlight=False)
+    console.print(
+        "Every format is also read (and written) gzip-compressed by its inner suffix: walk.bvh.gz, clip.amc.gz."
+    )
 
 
 def render(

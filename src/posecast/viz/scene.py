@@ -37,6 +37,9 @@ FLOOR_COLOR = "#b0b0b0"
 SHADOW_COLOR = "#9a9a9a"
 
 ZERO_BONE_M = 1e-4
+#: a "bone" whose length varies by more than this over the clip is a translation, not a bone (Bandai's
+#: floor-level ``joint_Root`` under a moving ``Hips``): it is not drawn and the child starts a new tree
+TRANSLATING_BONE_M = 0.05
 """Bones shorter than this (metres) in every frame are not drawn (CMU's LHipJoint, end-site stubs)."""
 
 Camera = Literal["auto", "fixed", "follow"]
@@ -241,7 +244,9 @@ def drawn_parents(parents: tuple[int, ...] | np.ndarray, positions: np.ndarray) 
     """Parent of each joint in the drawing, ``-2`` for joints left out.
 
     A joint whose bone to its parent has zero length in every frame (``< ZERO_BONE_M``) is not
-    drawn; its children hang from its nearest drawn ancestor, which sits at the same place.
+    drawn; its children hang from its nearest drawn ancestor, which sits at the same place. A joint
+    whose distance to its parent changes by more than `TRANSLATING_BONE_M` over the frames is joined
+    to it by a translation, not a bone: it is drawn as the root of its own tree (``-1``).
 
     Args:
         parents: ``(J,)`` parent indices (``-1`` for the root).
@@ -254,14 +259,17 @@ def drawn_parents(parents: tuple[int, ...] | np.ndarray, positions: np.ndarray) 
     pos = np.asarray(positions, dtype=np.float64).reshape(-1, par.shape[0], 3)
     out = par.copy()
     child = np.arange(1, par.shape[0])
-    length = np.linalg.norm(pos[:, child] - pos[:, par[1:]], axis=-1).max(axis=0)  # (J-1,)
+    lengths = np.linalg.norm(pos[:, child] - pos[:, par[1:]], axis=-1)  # (T, J-1)
+    length = lengths.max(axis=0)
     skip = np.zeros(par.shape[0], dtype=bool)
     skip[1:] = length < ZERO_BONE_M
+    translating = np.zeros(par.shape[0], dtype=bool)
+    translating[1:] = length - lengths.min(axis=0) > TRANSLATING_BONE_M
     for j in range(1, par.shape[0]):
         p = par[j]
         while p > 0 and skip[p]:
             p = par[p]
-        out[j] = -2 if skip[j] else p
+        out[j] = -2 if skip[j] else (-1 if translating[j] else p)
     return out
 
 
@@ -286,7 +294,8 @@ def bone_chains(parents: tuple[int, ...] | np.ndarray, positions: np.ndarray) ->
         if p >= 0:
             children.setdefault(int(p), []).append(j)
     chains: list[list[int]] = []
-    starts = [(0, c) for c in children.get(0, [])]
+    roots = [j for j, p in enumerate(drawn) if p == -1]
+    starts = [(r, c) for r in roots for c in children.get(r, [])]
     while starts:
         parent, first = starts.pop(0)
         chain = [parent, first]
