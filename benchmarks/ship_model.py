@@ -104,7 +104,9 @@ def pretraining_sections(run: dict, heading: str = "##", files: bool = True) -> 
         json.dumps(pre["config"], indent=1),
         "```",
     ]
-    if files:
+    if files and "corpus" in pre["data"]:
+        lines += ["", "Training data:", "", *corpus_section(pre["data"])]
+    elif files:
         lines += ["", "Training data (sha256):", "", *[f"- `{f}` `{h}`" for f, h in pre["data"]["files"].items()]]
     return lines + pretraining_sections(pre, heading, files)
 
