@@ -112,6 +112,16 @@ def cmu_bvh_section() -> list[str]:
     return out
 
 
+def corpus_table(models: dict, kind: str, labels: list[str], this: str | None = None) -> list[str]:
+    """Markdown rows of one `posecast bench corpus` table: per model, ``mean [low, high]`` per horizon of
+    positions ``kind`` (``root_relative`` or ``global``); ``this`` is marked ``(this)``."""
+    out = ["| model | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for m, res in models.items():
+        cells = [f"{res[kind][h]['mean']:.1f} [{res[kind][h]['low']:.1f}, {res[kind][h]['high']:.1f}]" for h in labels]
+        out.append(f"| {m}{' (this)' if m == this else ''} | " + " | ".join(cells) + " |")
+    return out
+
+
 def corpus_section() -> list[str]:
     """`posecast bench corpus` (``results/corpus.json``): per data set, root-relative and global MPJPE with
     95 % intervals and window counts, and whether the default model meets the goals."""
@@ -129,18 +139,8 @@ def corpus_section() -> list[str]:
         ]
         out += [f"#### {dataset}", "", *(f"- {x}" for x in facts), ""]
         for kind, title in (("root_relative", "root-relative (pose only)"), ("global", "global positions")):
-            out += [
-                f"**MPJPE, {title}, real mm** (mean, 95 % interval in brackets):",
-                "",
-                "| model | " + " | ".join(labels) + " |",
-                "|---|" + "---|" * len(labels),
-            ]
-            for m, res in r["models"].items():
-                cells = [
-                    f"{res[kind][h]['mean']:.1f} [{res[kind][h]['low']:.1f}, {res[kind][h]['high']:.1f}]"
-                    for h in labels
-                ]
-                out.append(f"| {m} | " + " | ".join(cells) + " |")
+            out += [f"**MPJPE, {title}, real mm** (mean, 95 % interval in brackets):", ""]
+            out += corpus_table(r["models"], kind, labels)
             first = next(iter(r["models"].values()))[kind]
             out += ["| windows | " + " | ".join(str(first[h]["windows"]) for h in labels) + " |", ""]
         goals = r.get("goals") or {}

@@ -136,17 +136,15 @@ def corpus_section(data: dict) -> list[str]:
 
 def corpus_benchmark_section(result: dict, name: str) -> list[str]:
     """Card lines with `posecast bench corpus` results (root-relative and global) of ``name``."""
+    sys.path.insert(0, str(HERE))
+    from make_docs import corpus_table
+
     lines = ["", "## Cross-data-set benchmark (`posecast bench corpus`)", ""]
     lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in result["protocol"].items()]
     for dataset, d in result["datasets"].items():
         for kind in ("root_relative", "global"):
             lines += ["", f"{dataset}, {kind.replace('_', '-')} (real mm, mean [95 % interval])", ""]
-            lines += ["| model | " + " | ".join(LABELS) + " |", "|---|" + "---|" * len(LABELS)]
-            for model, r in d["models"].items():
-                cells = [
-                    f"{r[kind][h]['mean']:.1f} [{r[kind][h]['low']:.1f}, {r[kind][h]['high']:.1f}]" for h in LABELS
-                ]
-                lines.append(f"| {model}{' (this)' if model == name else ''} | " + " | ".join(cells) + " |")
+            lines += corpus_table(d["models"], kind, list(LABELS), this=name)
     return lines
 
 

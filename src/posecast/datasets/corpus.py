@@ -38,7 +38,7 @@ import numpy as np
 
 from posecast.datasets import splits
 from posecast.datasets.paths import data_root
-from posecast.errors import DataNotFoundError, FormatError, ValueRangeError
+from posecast.errors import DataNotFoundError, FormatError, PosecastError, ValueRangeError
 
 FPS = 25.0
 SKELETON = "smplh-22"
@@ -179,20 +179,14 @@ def _jobs() -> list[tuple[str, str, str]]:
 
 def load_source(dataset: str, path: str | Path) -> tuple[np.ndarray, float]:
     """One corpus file on the canonical body at `FPS`: ``((T, 22, 3) float64 global positions, source fps)``."""
-    from posecast.io import load
     from posecast.skeletons.canonical import retarget
 
-    if dataset == "cmu_mocap":
-        motion = load(path, global_motion=True).frames(1)
-    elif dataset == "cmu_bvh":
-        motion = load(path).frames(1)
-    else:
-        motion = load(path)
+    motion = splits.load_motion(dataset, path)
     source_fps = motion.fps
     motion = motion.resample(FPS)
     try:
         canon = retarget(motion.skeleton).to_canonical(motion.positions)
-    except Exception as exc:  # noqa: BLE001 - name the file
+    except PosecastError as exc:  # name the file
         raise FormatError(f"cannot map onto {SKELETON}: {exc}", Path(path)) from None
     return canon, source_fps
 

@@ -34,6 +34,9 @@ CMU_BVH_VALIDATION_EVERY = 6
 BANDAI_TEST_STYLES = {"2": ("feminine",), "1": ("giant", "sad")}
 BANDAI_VALIDATION_STYLES = {"2": ("exhausted",), "1": ("proud", "tired")}
 HDM05_ACTORS = ("bd",)
+#: data sets whose frame 0 is a synthetic rest pose written by the converter (dropped by `load_motion`);
+#: Bandai Namco and HDM05 start with real motion (their PROVENANCE.md)
+REST_POSE_FIRST_FRAME = {"cmu_bvh": True, "cmu_mocap": True, "bandai_namco": False, "hdm05_cuts": False}
 
 
 def _check_split(split: str) -> None:
@@ -125,3 +128,13 @@ def files(dataset: str, split: str) -> list[Path]:
     if dataset == "cmu_mocap":
         return benchmark_extra_files() if split == "train" else []
     raise ValueRangeError(f"unknown data set {dataset!r}; known: {', '.join(DATASETS)}")
+
+
+def load_motion(dataset: str, path: str | Path):
+    """One file of ``dataset`` as a `Motion` ready for use: its synthetic rest-pose frame dropped
+    (`REST_POSE_FIRST_FRAME`) and, for the ``cmu_mocap`` exp-map files, with their global root motion
+    (``global_motion=True``); any other ``dataset`` name is loaded as it is."""
+    from posecast.io import load
+
+    motion = load(path, global_motion=True) if dataset == "cmu_mocap" else load(path)
+    return motion.frames(1) if REST_POSE_FIRST_FRAME.get(dataset, False) else motion

@@ -427,6 +427,10 @@ class PretrainedModel(Forecaster):
         self._configs = {v: m["config"] for v, m in metas.items()}
         #: variants picked by the history's skeleton (``"route": false`` in config.json: loadable by name only)
         self._routed = [v for v, m in metas.items() if m.get("route", True)]
+        from posecast.models.canonical import CANONICAL
+
+        #: the variant trained on the canonical body (serves every other skeleton), if any
+        self._canonical_variant = next((v for v, c in self._configs.items() if c["skeleton"] == CANONICAL), None)
         self._loaded: dict[str, NeuralForecaster] = {}
         self._wrapped: dict[str, Forecaster] = {}
         self.min_history = 2
@@ -446,17 +450,11 @@ class PretrainedModel(Forecaster):
                 skeleton is None and skel.num_joints == joints
             ):
                 return self.variant(v)
-        canonical = self._canonical_variant()
-        if skeleton is not None and canonical is not None:
-            return self._canonical_model(canonical).on_skeleton(skeleton)
+        if skeleton is not None and self._canonical_variant is not None:
+            return self._canonical_model(self._canonical_variant).on_skeleton(skeleton)
         have = ", ".join(f"{v} ({c['skeleton']})" for v, c in self._configs.items())
         got = skeleton.name if skeleton is not None else f"{joints} joints"
         raise SkeletonError(f"model {self.name!r} has no weights for skeleton {got}; shipped: {have}")
-
-    def _canonical_variant(self) -> str | None:
-        from posecast.models.canonical import CANONICAL
-
-        return next((v for v, c in self._configs.items() if c["skeleton"] == CANONICAL), None)
 
     def _canonical_model(self, variant: str):
         from posecast.models.canonical import CanonicalForecaster
@@ -468,9 +466,8 @@ class PretrainedModel(Forecaster):
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
         skel = skeletons.get(skeleton)
-        canonical = self._canonical_variant()
-        if mapping is not None and canonical is not None:
-            return self._canonical_model(canonical).on_skeleton(skel, mapping)
+        if mapping is not None and self._canonical_variant is not None:
+            return self._canonical_model(self._canonical_variant).on_skeleton(skel, mapping)
         return self._pick(skel, skel.num_joints)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:

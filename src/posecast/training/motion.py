@@ -171,6 +171,13 @@ def joint_weights(config: TrainConfig, count: int, like):
     return w * (count / w.sum())
 
 
+def gather_frames(batch, index):
+    """``(B, L', J, 3)`` frames ``index (B, L')`` (per window) of ``(B, L, J, 3)`` torch windows."""
+    import torch
+
+    return torch.gather(batch, 1, index[:, :, None, None].expand(-1, -1, *batch.shape[2:]))
+
+
 def speed_window(span: int, speed: float) -> int:
     """Frames to read for a ``span``-frame training window played up to ``1 + speed`` times faster."""
     return span if speed <= 0 else int(math.ceil((span - 1) * (1 + speed))) + 1
@@ -186,8 +193,7 @@ def speed_resample(batch, speed, span: int):
     lo = t.floor().long()
     hi = (lo + 1).clamp(max=batch.shape[1] - 1)
     w = (t - lo.to(t.dtype))[:, :, None, None]
-    take = lambda i: torch.gather(batch, 1, i[:, :, None, None].expand(-1, -1, *batch.shape[2:]))  # noqa: E731
-    return take(lo) * (1 - w) + take(hi) * w
+    return gather_frames(batch, lo) * (1 - w) + gather_frames(batch, hi) * w
 
 
 SHORTEST_HISTORY = 10
@@ -206,8 +212,7 @@ def pad_short_histories(batch, history: int, fraction: float, rng: np.random.Ran
     keep[rng.rand(b) >= fraction] = history
     first = torch.as_tensor(history - keep, device=batch.device)  # (B,) first kept frame
     t = torch.arange(batch.shape[1], device=batch.device)[None]
-    index = torch.maximum(t, first[:, None])  # (B, L)
-    return torch.gather(batch, 1, index[:, :, None, None].expand(-1, -1, *batch.shape[2:]))
+    return gather_frames(batch, torch.maximum(t, first[:, None]))  # (B, L): frame index per window
 
 
 def evaluate_windows(

@@ -60,7 +60,8 @@ DATASETS = ("cmu_bvh", "bandai_namco", "hdm05_cuts")
 FPS = 25.0
 MM_PER_M = 1000.0
 #: frame 0 is a synthetic rest pose (CMU BVH converter) and is dropped; real motion elsewhere
-DROP_FIRST_FRAME = {"cmu_bvh": True, "bandai_namco": False, "hdm05_cuts": False}
+#: (`posecast.datasets.splits.REST_POSE_FIRST_FRAME`, applied by `posecast.datasets.splits.load_motion`)
+DROP_FIRST_FRAME = {d: splits.REST_POSE_FIRST_FRAME[d] for d in ("cmu_bvh", "bandai_namco", "hdm05_cuts")}
 #: a joint whose offset from its parent varies less than this (metres, peak-to-peak per axis) is left out
 STATIC_TOLERANCE_M = 1e-5
 #: predicted frame (1-based, at `FPS`) of each horizon label (ms)
@@ -224,7 +225,6 @@ def load_test_set(
     ``progress``: optional ``(description, files done, files total)``.
     """
     from posecast.datasets.paths import dataset_dir
-    from posecast.io import load
 
     if files is None:
         check_datasets([dataset])
@@ -235,9 +235,7 @@ def load_test_set(
     root = dataset_dir(dataset, required=False) if dataset in DATASETS else None
     skeleton, sequences, rates = None, [], []
     for i, p in enumerate(chosen):
-        motion = load(p)
-        if DROP_FIRST_FRAME.get(dataset, False):
-            motion = motion.frames(1)
+        motion = splits.load_motion(dataset, p)
         rates.append(float(motion.fps))
         motion = motion.resample(fps)
         if skeleton is None:
@@ -349,10 +347,9 @@ def prepare_models(
 
 
 def bind(model: Forecaster, skeleton: Skeleton) -> Forecaster:
-    """``model.on_skeleton(skeleton)`` (the model itself when it has no such method). A model that keeps a
+    """``model.on_skeleton(skeleton)``. A model that keeps a
     ``skeleton`` of another layout (fitted on one skeleton) raises `SkeletonError`."""
-    on_skeleton = getattr(model, "on_skeleton", None)
-    bound = on_skeleton(skeleton) if callable(on_skeleton) else model
+    bound = model.on_skeleton(skeleton)
     own = getattr(bound, "skeleton", None)
     if isinstance(own, Skeleton) and not own.same_layout(skeleton):
         raise SkeletonError(f"works on skeleton {own.name!r} only, not on {skeleton.name!r}")
