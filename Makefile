@@ -17,7 +17,7 @@ $(BIN)/python:
 # torch first: `torch==2.13.0` takes the local CPU wheel; the constraints file keeps it there.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,video]"
+	$(BIN)/pip install -q -e ".[dev,video,serve]"
 	touch $@
 
 install: $(VENV)/.installed

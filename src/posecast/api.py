@@ -113,11 +113,10 @@ def forecast(
             file or a dict ``{canonical joint: source joint | {source joint: weight}}``; default: found from
             the joint names and topology, `posecast.skeletons.canonical.retarget`). Motion models only.
     """
-    from posecast.models import get, info, resolve_frames
+    from posecast.models import get
 
     kind = input_kind(source)
     name = resolve_model(kind, model)
-    entry = info(name)
     forecaster = get(name, weights=weights)
     if kind != "motion":
         if at is not None and isinstance(source, str | Path):
@@ -126,6 +125,25 @@ def forecast(
             source = extract_track(Path(source), max_time=at)
         return forecaster.forecast(source, frames=frames, seconds=seconds, samples=samples or 1)
     motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf)
+    return forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping)
+
+
+def forecast_motion(
+    forecaster: Any,
+    motion: Motion,
+    frames: int | None = None,
+    seconds: float | None = None,
+    samples: int | None = None,
+    at: float | None = None,
+    fit_data: str | Path | Sequence[Motion] | None = None,
+    mapping: str | Path | dict[str, Any] | None = None,
+) -> Forecast:
+    """`forecast` of a `Motion` with a model already built (``posecast.models.get``: a motion or key-pose
+    model); a server keeps its models and calls this."""
+    from posecast.models import info, resolve_frames
+
+    name = forecaster.name
+    entry = info(name)
     if entry.kind == "keypose":
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")

@@ -10,6 +10,7 @@ Command modules (one per command group; each adds its commands through ``registe
 * `posecast.cli.demo`: ``demo``
 * `posecast.cli.keyposes`: ``keyposes``
 * `posecast.cli.video`: ``poses``
+* `posecast.cli.serve`: ``serve``
 * `posecast.cli.bench`: ``bench cmu-mocap | cmu-bvh | long-horizon | speed | video | video-backend | keyposes``
 
 They share `posecast.cli.common` and never import this module or each other. Every `PosecastError`
@@ -23,11 +24,11 @@ import sys
 
 import typer
 
-from posecast.cli import bench, corpus, demo, files, forecast, keyposes, models_cmd, train, video
+from posecast.cli import bench, corpus, demo, files, forecast, keyposes, models_cmd, serve, train, video
 from posecast.cli.common import err_console
 from posecast.errors import PosecastError
 
-COMMAND_MODULES = (files, models_cmd, forecast, train, corpus, demo, keyposes, video, bench)
+COMMAND_MODULES = (files, models_cmd, forecast, train, corpus, demo, keyposes, video, serve, bench)
 
 app = typer.Typer(
     name="posecast",

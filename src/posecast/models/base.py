@@ -48,6 +48,11 @@ class Forecaster(ABC):
             ``(B, S, F, J, 3)`` predicted positions in metres.
         """
 
+    def history_frames(self, fps: float) -> int | None:
+        """How many of the newest observed frames at ``fps`` `predict` looks at (None: it may use them all).
+        A live stream keeps only these (`posecast.serve`)."""
+        return None
+
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
         """This model for histories on ``skeleton`` (`predict` then takes ``(B, T, J, 3)`` arrays on it).
 

@@ -18,6 +18,9 @@ class ZeroVelocity(Forecaster):
 
     name = "zero-velocity"
 
+    def history_frames(self, fps: float) -> int:
+        return 1
+
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         last = np.asarray(history)[:, -1]  # (B, J, 3)
         return np.broadcast_to(last[:, None, None], (last.shape[0], samples, frames) + last.shape[1:]).copy()
@@ -28,6 +31,9 @@ class ConstantVelocity(Forecaster):
 
     name = "constant-velocity"
     min_history = 2
+
+    def history_frames(self, fps: float) -> int:
+        return 2
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         h = np.asarray(history)
@@ -154,6 +160,9 @@ class NearestNeighbour(Forecaster):
         b = q.shape[0]
         flat = torch.as_tensor(fut.reshape(b, -1, fut.shape[-2], 3))
         return from_canonical(flat, origin, rot).numpy().reshape(fut.shape)
+
+    def history_frames(self, fps: float) -> int:
+        return self.window
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         if self._keys is None or self._futures is None:

@@ -62,7 +62,14 @@ class CanonicalForecaster(Forecaster):
             self._bound[key] = CanonicalForecaster(self.inner, skel, mapping)
         return self._bound[key]
 
-    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+    def history_frames(self, fps: float) -> int | None:
+        return self.inner.history_frames(fps)
+
+    def encode(self, history: np.ndarray) -> np.ndarray:
+        """Histories ``(B, T, J, 3)`` on the bound skeleton → ``(B, T, 22, 3)`` on the canonical body, checked.
+
+        ``decode(inner.predict(encode(h), ...), h)`` is `predict`; a server batches the inner call of
+        sessions on different skeletons (`posecast.serve`)."""
         h = np.asarray(history, dtype=np.float64)
         if self.retarget is None:
             if h.ndim != 4 or h.shape[2] != self._canonical.num_joints:
@@ -70,10 +77,19 @@ class CanonicalForecaster(Forecaster):
                     f"model {self.name!r} works on the {CANONICAL} body; bind it to the history's skeleton with "
                     f"on_skeleton(skeleton) (got {h.shape[2] if h.ndim == 4 else '?'} joints)"
                 )
-            return self.inner.predict(h, frames, samples, fps)
+            return h
         if h.ndim != 4 or h.shape[2] != self.skeleton.num_joints:
             raise SkeletonError(f"history of shape {h.shape} does not fit (B, T, {self.skeleton.num_joints}, 3)")
-        canon = self.retarget.to_canonical(h)  # (B, T, 22, 3)
-        pred = np.asarray(self.inner.predict(canon, frames, samples, fps))  # (B, S, F, 22, 3)
+        return self.retarget.to_canonical(h)  # (B, T, 22, 3)
+
+    def decode(self, prediction: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """The inner model's ``(B, S, F, 22, 3)`` forecast back onto the bound skeleton ``(B, S, F, J, 3)``."""
+        pred = np.asarray(prediction)
+        if self.retarget is None:
+            return pred
+        h = np.asarray(history, dtype=np.float64)
         last = np.broadcast_to(h[:, None, -1], (h.shape[0], pred.shape[1]) + h.shape[2:])  # (B, S, J, 3)
         return self.retarget.from_canonical(pred, last)
+
+    def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        return self.decode(self.inner.predict(self.encode(history), frames, samples, fps), history)

@@ -19,6 +19,7 @@ Weights are weights-store folders (`posecast.models.store`: safetensors + JSON c
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
@@ -249,6 +250,10 @@ class NeuralForecaster(Forecaster):
         raise SkeletonError(
             f"model {self.name!r} was trained on skeleton {self.skeleton.name!r}; the history is on {skel.name!r}"
         )
+
+    def history_frames(self, fps: float) -> int:
+        """The network's window (``history`` frames at its own rate) at ``fps``, plus one to interpolate from."""
+        return int(math.ceil(self.config.history * fps / self.config.fps)) + 1
 
     # ------------------------------------------------------------------------------ one pass
     def step(self, window):

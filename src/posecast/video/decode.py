@@ -215,12 +215,19 @@ def read_video(path: str | Path, max_time: float | None = None) -> tuple[np.ndar
 
 def read_image(path: str | Path) -> np.ndarray:
     """One image as RGB ``(H, W, 3)`` ``uint8`` (EXIF orientation applied; alpha dropped)."""
-    import cv2
 
     path = Path(path)
     _check_file(path)
-    data = np.fromfile(path, dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return decode_image(np.fromfile(path, dtype=np.uint8), path)
+
+
+def decode_image(data: bytes | np.ndarray, source: str | Path = "image") -> np.ndarray:
+    """The bytes of one JPEG/PNG (any format OpenCV reads) as RGB ``(H, W, 3)`` ``uint8``; a `FormatError`
+    naming ``source`` when they are not an image."""
+    import cv2
+
+    buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray | memoryview) else data
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if bgr is None or bgr.size == 0:
-        raise FormatError("cannot read as an image", path)
+        raise FormatError("cannot read as an image", source)
     return np.ascontiguousarray(bgr[..., ::-1])

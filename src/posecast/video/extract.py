@@ -9,6 +9,7 @@ landmarks are all bridged the same way.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,32 @@ def _assemble(
     return kp, vis, detected, world
 
 
+def track_from_poses(
+    poses: list[FramePose | None],
+    times: list[float] | np.ndarray,
+    image_size: tuple[int, int],
+    skeleton: str,
+    metadata: dict | None = None,
+) -> PoseTrack:
+    """A `PoseTrack` from the backend's per-frame results (None: nobody found; bridged by interpolation)
+    at ``times`` (s, increasing) on images of ``image_size`` ``(W, H)`` pixels, layout ``skeleton``."""
+    from posecast import skeletons
+
+    if not any(p is not None for p in poses):
+        raise ValueRangeError(f"no person found in any of the {len(poses)} frames")
+    kp, vis, detected, world = _assemble(poses, list(times), skeletons.get(skeleton).num_joints)
+    return PoseTrack(
+        keypoints=kp,
+        visibility=vis,
+        times=np.asarray(times, dtype=np.float64),
+        image_size=image_size,
+        skeleton=skeleton,
+        detected=detected,
+        world=world,
+        metadata=dict(metadata or {}),
+    )
+
+
 def extract_poses(
     path: str | Path,
     backend: PoseBackend | None = None,
@@ -80,11 +107,8 @@ def extract_poses(
     runs the person detector on every frame instead of tracking. Raises `FormatError` for files that
     cannot be decoded and `ValueRangeError` when no person is found in any frame.
     """
-    from posecast import skeletons
-
     path = Path(path)
     backend = backend or default_backend()
-    num_joints = skeletons.get(backend.skeleton).num_joints
     info = probe_video(path)
     poses: list[FramePose | None] = []
     times: list[float] = []
@@ -97,28 +121,19 @@ def extract_poses(
     wall = time.perf_counter() - t0
     if not any(p is not None for p in poses):
         raise ValueRangeError(f"no person found in any of the {len(poses)} frames", path)
-    kp, vis, detected, world = _assemble(poses, times, num_joints)
+    track = track_from_poses(poses, times, (info.width, info.height), backend.skeleton)
     metadata = {
         "source": str(path),
         "backend": backend.name,
         "mode": "static" if static else "video",
-        "frames_detected": int(detected.sum()),
+        "frames_detected": int(track.detected.sum()),
         "video_fps": info.fps,
         "video_frames": info.num_frames,
         "codec": info.codec,
         "pose_seconds": stats.seconds,
         "wall_seconds": wall,
     }
-    return PoseTrack(
-        keypoints=kp,
-        visibility=vis,
-        times=np.asarray(times),
-        image_size=(info.width, info.height),
-        skeleton=backend.skeleton,
-        detected=detected,
-        world=world,
-        metadata=metadata,
-    )
+    return replace(track, metadata=metadata)
 
 
 def extract_image_pose(path: str | Path, backend: PoseBackend | None = None) -> PoseTrack:

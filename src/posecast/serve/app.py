@@ -1,0 +1,620 @@
+"""The FastAPI application of `posecast serve` (`create_app`) and the uvicorn runner (`run`).
+
+Routes: ``GET /`` (the browser page), ``GET /health``, ``GET /v1/models``, ``POST /v1/forecast`` (JSON),
+``POST /v1/forecast/upload`` (a motion file), ``POST /v1/motions`` (a motion file read into JSON),
+``GET /v1/motions/example``, ``WS /v1/stream`` (skeleton frames), ``WS /v1/video`` (camera frames). The
+wire format is `posecast.serve.schema`; the machinery `posecast.serve.engine` and `posecast.serve.video`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import sys
+import tempfile
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from posecast import __version__
+from posecast.errors import PosecastError
+from posecast.serve import engine
+from posecast.serve.engine import Batcher, Limits, Models, error_text
+from posecast.serve.schema import (
+    ForecastRequest,
+    ForecastResponse,
+    Health,
+    MotionUpload,
+    StreamOpen,
+    VideoOpen,
+)
+
+STATIC = Path(__file__).resolve().parent / "static"
+TOKEN_COOKIE = "posecast_token"
+#: frames of the video sessions' pose backend and model run on this many threads
+POSE_THREADS = 2
+
+
+def _validation_message(exc: ValidationError | RequestValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:5]:
+        if e.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+            continue
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}" if loc else str(e.get("msg", "invalid")))
+    return "invalid request: " + "; ".join(parts)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class _BodyLimit:
+    """ASGI middleware: HTTP request bodies over ``limit`` bytes get 413 ``{"error"}`` (declared or streamed)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        message = f"request body over {self.limit} bytes (the server's --max-upload bound)"
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await _error(413, message)(scope, receive, send)
+        seen = 0
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(message)
+            return msg
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as exc:
+            await _error(413, str(exc))(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Outbox:
+    """What a WebSocket session has to send: errors in order, then the newest forecast (older ones are
+    replaced: newest wins). One sender task per session drains it, so sends never interleave."""
+
+    def __init__(self) -> None:
+        self.errors: deque[str] = deque(maxlen=16)
+        self.forecast: str | None = None
+        self.wake = asyncio.Event()
+        self.closed = False
+
+    def error(self, message: str) -> None:
+        self.errors.append(error_text(message))
+        self.wake.set()
+
+    def put(self, text: str) -> None:
+        """A reply text: an error joins the queue, a forecast replaces the one not yet sent."""
+        if text.startswith('{"error"'):
+            self.errors.append(text)
+        else:
+            self.forecast = text
+        self.wake.set()
+
+    async def drain(self, ws: WebSocket, sent: list[int]) -> None:
+        """Send what comes in until `close` is called, then what is left."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.errors:
+                await ws.send_text(self.errors.popleft())
+            if self.forecast is not None:
+                text, self.forecast = self.forecast, None
+                await ws.send_text(text)
+                sent[0] += 1
+            if self.closed:
+                return
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+
+def create_app(
+    model: str | None = None, token: str | None = None, limits: Limits | None = None, warm: bool = True
+) -> FastAPI:
+    """The service: ``model`` (default: the registry's motion default) answers requests that name none;
+    with ``token`` every request must carry it; ``limits`` bounds everything (`engine.Limits`); ``warm``
+    loads and runs the default model once before the first request is taken."""
+    limits = limits or Limits()
+    models = Models(model)
+    compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-compute")
+    pose_pool = ThreadPoolExecutor(max_workers=POSE_THREADS, thread_name_prefix="posecast-pose")
+    state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if warm:
+            await asyncio.get_running_loop().run_in_executor(compute, models.warm)
+        batcher = Batcher(compute, limits)
+        batcher.start()
+        state["batcher"] = batcher
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            for v in list(state["video"].values()):
+                v.close()
+            compute.shutdown(wait=False, cancel_futures=True)
+            pose_pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="PoseCast",
+        version=__version__,
+        description="Live 3D human-motion forecasting: skeleton streams and camera frames in, forecasts out. "
+        'Every error body is {"error": ...}. Wire format: posecast.serve.schema (docs/serve.md).',
+        lifespan=lifespan,
+    )
+    app.state.models = models
+    app.state.limits = limits
+    app.state.sessions = state
+    app.add_middleware(_BodyLimit, limit=limits.rest_body_bytes)
+
+    def batcher() -> Batcher:
+        if state["batcher"] is None:  # pragma: no cover - only before startup
+            raise RuntimeError("the server has not started")
+        return state["batcher"]
+
+    def session_count() -> int:
+        return len(batcher().sessions) + len(state["video"])
+
+    # ------------------------------------------------------------------ auth and errors
+    def authorised(headers: Any, query: Any, cookies: Any, given: str | None = None) -> bool:
+        if token is None:
+            return True
+        auth = headers.get("authorization", "")
+        candidates = [
+            auth[7:] if auth.lower().startswith("bearer ") else None,
+            query.get("token"),
+            cookies.get(TOKEN_COOKIE),
+            given,
+        ]
+        return any(c is not None and hmac.compare_digest(c.encode(), token.encode()) for c in candidates)
+
+    @app.middleware("http")
+    async def auth_and_errors(request: Request, call_next: Any) -> Any:
+        if not authorised(request.headers, request.query_params, request.cookies):
+            return _error(401, "missing or wrong token: send 'Authorization: Bearer TOKEN' (or ?token=TOKEN)")
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure answers 500 {"error"} and the server goes on
+            return _error(500, f"internal error: {type(exc).__name__}")
+        if token is not None and request.query_params.get("token") and request.url.path == "/":
+            # the page was opened with ?token=: its scripts and sockets then carry the cookie
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(PosecastError)
+    async def on_posecast(request: Request, exc: PosecastError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    # ------------------------------------------------------------------ HTTP
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/health", response_model=Health)
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": models.default,
+            "sessions": len(batcher().sessions),
+            "video_sessions": len(state["video"]),
+            "limits": limits.as_dict(),
+        }
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"default": models.default, "models": models.listing()}
+
+    @app.get("/v1/stats", include_in_schema=False)
+    async def stats() -> dict[str, Any]:
+        return {**batcher().stats, "sessions_opened": state["opened"], "sessions": session_count()}
+
+    @app.post("/v1/forecast", response_model=ForecastResponse, responses={400: {}, 413: {}, 422: {}})
+    async def forecast(req: ForecastRequest) -> dict[str, Any]:
+        skel = engine.resolve_skeleton(req.skeleton, limits)
+        pos = engine.parse_positions(req.positions, skel.num_joints, limits)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            compute,
+            lambda: engine.forecast_once(
+                models, limits, skel, req.fps, pos, req.seconds, req.model, req.samples, req.up, req.mapping
+            ),
+        )
+
+    async def _read_upload(file: UploadFile, asf: UploadFile | None, fps: float | None) -> Any:
+        from posecast.api import load_motion
+
+        name = Path(file.filename or "upload").name
+        with tempfile.TemporaryDirectory(prefix="posecast-upload-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(await file.read())
+            asf_path = None
+            if asf is not None:
+                asf_path = Path(tmp) / Path(asf.filename or "skeleton.asf").name
+                asf_path.write_bytes(await asf.read())
+            loop = asyncio.get_running_loop()
+            try:
+                motion = await loop.run_in_executor(compute, lambda: load_motion(path, fps=fps, asf=asf_path))
+            except PosecastError as exc:
+                raise PosecastError(str(exc).replace(str(path), name).replace(tmp + "/", "")) from None
+        if motion.num_frames > limits.frames or motion.num_joints > limits.joints:
+            raise PosecastError(
+                f"{name}: {motion.num_frames} frames of {motion.num_joints} joints; the server takes at most "
+                f"{limits.frames} frames of {limits.joints} joints"
+            )
+        return motion
+
+    def _motion_json(motion: Any, source: str) -> dict[str, Any]:
+        skel = motion.skeleton
+        return {
+            "skeleton": {"name": skel.name, "joints": list(skel.joint_names), "parents": list(skel.parents)},
+            "fps": motion.fps,
+            "positions": engine.rounded(motion.positions).tolist(),
+            "source": source,
+        }
+
+    @app.post("/v1/motions", response_model=MotionUpload, responses={400: {}, 413: {}})
+    async def read_motion(
+        file: Annotated[UploadFile, File()],
+        asf: Annotated[UploadFile | None, File()] = None,
+        fps: Annotated[float | None, Form()] = None,
+    ) -> dict[str, Any]:
+        motion = await _read_upload(file, asf, fps)
+        return _motion_json(motion, Path(file.filename or "upload").name)
+
+    @app.get("/v1/motions/example", response_model=MotionUpload)
+    async def example_motion() -> dict[str, Any]:
+        from posecast.synthetic import synthetic_walk
+
+        return _motion_json(synthetic_walk(seconds=12.0, fps=30.0), "synthetic walk (posecast.synthetic)")
+
+    @app.post("/v1/forecast/upload", response_model=ForecastResponse, responses={400: {}, 413: {}, 422: {}})
+    async def forecast_upload(
+        file: Annotated[UploadFile, File()],
+        asf: Annotated[UploadFile | None, File()] = None,
+        seconds: Annotated[float, Form()] = 1.0,
+        model: Annotated[str | None, Form()] = None,
+        samples: Annotated[int | None, Form()] = None,
+        fps: Annotated[float | None, Form()] = None,
+        up: Annotated[str, Form()] = "y",
+    ) -> dict[str, Any]:
+        if up not in ("y", "z"):
+            raise PosecastError(f"up must be 'y' or 'z', got {up!r}")
+        motion = await _read_upload(file, asf, fps)
+        loop = asyncio.get_running_loop()
+        pos = engine.from_y_up(motion.positions, up)
+        return await loop.run_in_executor(
+            compute,
+            lambda: engine.forecast_once(
+                models, limits, motion.skeleton, motion.fps, pos, seconds, model, samples, up, None
+            ),
+        )
+
+    # ------------------------------------------------------------------ WebSockets
+    async def _open(ws: WebSocket, schema: type, what: str) -> Any:
+        """Accept ``ws`` and read its opening message; None when the client left or was refused."""
+        await ws.accept()
+        if session_count() >= limits.sessions:
+            await ws.send_text(error_text(f"the server holds {limits.sessions} sessions already; try later"))
+            await ws.close(code=1013)
+            return None
+        while True:
+            try:
+                text = await asyncio.wait_for(ws.receive_text(), timeout=limits.idle_seconds)
+            except (WebSocketDisconnect, RuntimeError, KeyError):
+                return None
+            except TimeoutError:
+                await ws.send_text(error_text(f"no opening message within {limits.idle_seconds:g} s: closing"))
+                await ws.close(code=1000)
+                return None
+            if len(text) > limits.ws_message_bytes:
+                await ws.send_text(error_text(f"message over {limits.ws_message_bytes} bytes"))
+                continue
+            try:
+                opening = schema.model_validate_json(text)
+            except ValidationError as exc:
+                await ws.send_text(error_text(f"{what}: " + _validation_message(exc)))
+                continue
+            if not authorised(ws.headers, ws.query_params, ws.cookies, opening.token):
+                await ws.send_text(error_text("missing or wrong token (give ?token= or a 'token' field)"))
+                await ws.close(code=1008)
+                return None
+            return opening
+
+    async def _receive(ws: WebSocket, outbox: _Outbox) -> dict[str, Any] | None:
+        """The next message (``{"text"}`` or ``{"bytes"}``); None when the session ends (left or idle)."""
+        try:
+            msg = await asyncio.wait_for(ws.receive(), timeout=limits.idle_seconds)
+        except TimeoutError:
+            outbox.error(f"no message for {limits.idle_seconds:g} s: closing")
+            return None
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        if msg["type"] == "websocket.disconnect":
+            return None
+        size = len(msg.get("text") or msg.get("bytes") or b"")
+        if size > limits.ws_message_bytes:
+            outbox.error(f"message of {size} bytes is over the {limits.ws_message_bytes}-byte bound: ignored")
+            return {}
+        return msg
+
+    async def _finish(ws: WebSocket, outbox: _Outbox, sender: asyncio.Task[None]) -> None:
+        """Let the sender send what is queued (e.g. the idle notice), then close."""
+        outbox.close()
+        try:
+            await asyncio.wait_for(sender, timeout=2.0)
+        except BaseException:  # noqa: BLE001 - the client left, or sending hung: give up on it
+            sender.cancel()
+        if ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000)
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        opening = await _open(ws, StreamOpen, "opening message")
+        if opening is None:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                skel = engine.resolve_skeleton(opening.skeleton, limits)
+                session = await loop.run_in_executor(
+                    compute,
+                    engine.open_stream,
+                    models,
+                    limits,
+                    skel,
+                    opening.fps,
+                    opening.seconds,
+                    opening.model,
+                    opening.up,
+                    opening.mapping,
+                )
+                break
+            except PosecastError as exc:
+                await ws.send_text(error_text(str(exc)))
+                opening = await _open_again(ws, StreamOpen)
+                if opening is None:
+                    return
+        state["opened"] += 1
+        outbox = _Outbox()
+        session.deliver = outbox.put
+        b = batcher()
+        b.add(session)
+        await ws.send_text(engine.dumps(session.ready()))
+        sent = [0]
+        sender = asyncio.create_task(outbox.drain(ws, sent))
+        joints = session.skeleton.num_joints
+        try:
+            while True:
+                msg = await _receive(ws, outbox)
+                if msg is None:
+                    break
+                if not msg:
+                    continue
+                text = msg.get("text")
+                if text is None:
+                    outbox.error('stream frames are JSON text: {"t": seconds, "positions": J×3}')
+                    continue
+                try:
+                    frame = engine.loads(text)
+                except ValueError:
+                    outbox.error('not JSON (nor are NaN and Infinity): a frame is {"t": seconds, "positions": J×3}')
+                    continue
+                try:
+                    if not isinstance(frame, dict) or "t" not in frame or "positions" not in frame:
+                        raise PosecastError('a frame is {"t": seconds, "positions": J×3}')
+                    t = frame["t"]
+                    if isinstance(t, bool) or not isinstance(t, int | float) or not np.isfinite(t):
+                        raise PosecastError("t must be a finite number of seconds")
+                    if t <= session.t_last:
+                        raise PosecastError(f"t {t:g} does not come after the previous frame's {session.t_last:g}")
+                    pos = engine.parse_positions(frame["positions"], joints, limits)
+                    if pos.ndim != 2:
+                        raise PosecastError(f"positions must be J×3 for one frame, got shape {list(pos.shape)}")
+                except PosecastError as exc:
+                    outbox.error(str(exc))
+                    continue
+                refused = session.admit(limits)
+                if refused is not None:
+                    if refused:
+                        outbox.error(refused)
+                    continue
+                session.push(float(t), engine.to_y_up(pos, session.up))
+                session.last_message = time.monotonic()
+                if session.pending:
+                    b.notify()
+                else:  # too few frames for the model yet: say so, so that no client waits in vain
+                    session.unanswered = 0
+                    outbox.put(engine.dumps(session.waiting()))
+        finally:
+            b.remove(session)
+            await _finish(ws, outbox, sender)
+
+    async def _open_again(ws: WebSocket, schema: type) -> Any:
+        try:
+            text = await asyncio.wait_for(ws.receive_text(), timeout=limits.idle_seconds)
+        except (WebSocketDisconnect, RuntimeError, KeyError, TimeoutError):
+            return None
+        try:
+            return schema.model_validate_json(text)
+        except ValidationError as exc:
+            await ws.send_text(error_text("opening message: " + _validation_message(exc)))
+            return await _open_again(ws, schema)
+
+    @app.websocket("/v1/video")
+    async def video(ws: WebSocket) -> None:
+        from posecast.serve.video import VideoSession, split_frame
+
+        opening = await _open(ws, VideoOpen, "opening message")
+        if opening is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def build() -> VideoSession:
+            from posecast.models import default_model, info
+            from posecast.video.backend import default_backend
+
+            engine.check_rate_and_horizon(1.0, opening.seconds, limits)
+            name = opening.model or (default_model("video").name if default_model("video") else None)
+            if name is None or info(name).kind != "video":
+                raise PosecastError(f"model {name!r} is not a video model (see `posecast models`)")
+            backend = default_backend()
+            return VideoSession(
+                id=engine.new_session_id(),
+                model=name,
+                forecaster=models.get(name),
+                pose=backend.session(static=False),
+                backend_skeleton=backend.skeleton,
+                seconds=opening.seconds,
+                up=opening.up,
+            )
+
+        try:
+            session = await loop.run_in_executor(pose_pool, build)
+        except PosecastError as exc:
+            await ws.send_text(error_text(str(exc)))
+            await ws.close(code=1008)
+            return
+        state["opened"] += 1
+        state["video"][session.id] = session
+        outbox = _Outbox()
+        await ws.send_text(engine.dumps(session.ready()))
+        sent = [0]
+        sender = asyncio.create_task(outbox.drain(ws, sent))
+
+        async def pump() -> None:
+            while session.slot is not None and not session.closed:
+                t, image, arrival = session.slot
+                session.slot = None
+                try:
+                    text = await loop.run_in_executor(pose_pool, session.process, t, image, arrival)
+                except Exception as exc:  # noqa: BLE001 - one bad frame must not end the session
+                    text = error_text(f"frame failed: {type(exc).__name__}: {exc}")
+                outbox.put(text)
+            session.busy = False
+
+        pumping: asyncio.Task[None] | None = None
+        try:
+            while True:
+                msg = await _receive(ws, outbox)
+                if msg is None:
+                    break
+                if not msg:
+                    continue
+                data = msg.get("bytes")
+                if data is None:
+                    outbox.error("video frames are binary: an 8-byte little-endian float64 time, then JPEG/PNG")
+                    continue
+                try:
+                    t, image = split_frame(data)
+                except PosecastError as exc:
+                    outbox.error(str(exc))
+                    continue
+                session.last_message = time.monotonic()
+                session.offer(t, image)
+                if not session.busy:
+                    session.busy = True
+                    pumping = asyncio.create_task(pump())
+        finally:
+            session.closed = True
+            state["video"].pop(session.id, None)
+            if pumping is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(pumping, timeout=5)
+            await loop.run_in_executor(pose_pool, session.close)
+            await _finish(ws, outbox, sender)
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is the loopback interface only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    model: str | None = None,
+    token: str | None = None,
+    limits: Limits | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    threads: int = 1,
+    log_level: str = "warning",
+) -> None:
+    """Serve until interrupted. Without ``token`` only a loopback ``host`` is allowed."""
+    import torch
+    import uvicorn
+
+    if token is None and not is_loopback(host):
+        raise PosecastError(f"refusing to serve on {host} without --token (anyone on the network could use it)")
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise PosecastError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    for f in (ssl_certfile, ssl_keyfile):
+        if f is not None and not Path(f).is_file():
+            raise PosecastError("no such file", Path(f))
+    limits = limits or Limits()
+    torch.set_num_threads(max(1, threads))
+    app = create_app(model=model, token=token, limits=limits)
+    scheme = "https" if ssl_certfile else "http"
+    print(f"PoseCast serving on {scheme}://{host}:{port}/ (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ws_max_size=limits.ws_message_bytes,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_level=log_level,
+        timeout_keep_alive=5,
+    )

@@ -1,0 +1,396 @@
+"""`posecast serve`: REST and stream answers equal the models called directly, the wire format's rules
+(z up, inline skeletons, errors as ``{"error"}`` and 4xx), bounds and faults (the server stays up)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed")
+from fastapi.testclient import TestClient  # noqa: E402
+
+import posecast  # noqa: E402
+from posecast import models, skeletons  # noqa: E402
+from posecast.motion import Motion  # noqa: E402
+from posecast.serve import Limits, create_app  # noqa: E402
+from posecast.serve.engine import Z_UP_TO_Y_UP, Batcher, Models, _Job, open_stream  # noqa: E402
+from posecast.synthetic import synthetic_walk  # noqa: E402
+
+SKEL = "cmu-bvh-31"
+
+
+@pytest.fixture(scope="module")
+def walk() -> Motion:
+    return synthetic_walk(seconds=4.0, fps=30.0)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(warm=False)) as c:
+        yield c
+
+
+def _request(walk: Motion, **extra) -> dict:
+    return {"skeleton": SKEL, "fps": walk.fps, "positions": walk.positions[:60].tolist(), "seconds": 0.5, **extra}
+
+
+# ------------------------------------------------------------------------------------------- REST
+def test_health_models_and_openapi(client):
+    h = client.get("/health").json()
+    assert h["status"] == "ok" and h["model"] == models.default_model("motion").name
+    assert h["limits"]["ws_message_bytes"] == 1 << 20 and h["limits"]["sessions"] == 256
+    listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert listed["dct-mlp"]["served"] == {"stream": True, "forecast": True, "video": False}
+    assert listed["phd"]["served"]["video"] and not listed["nearest-neighbour"]["served"]["forecast"]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/v1/models", "/v1/forecast", "/v1/forecast/upload", "/v1/motions"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and page.text.lower().startswith("<!doctype html")
+
+
+def test_rest_forecast_equals_the_model(client, walk):
+    r = client.post("/v1/forecast", json=_request(walk))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    got = np.asarray(body["positions"])
+    direct = posecast.forecast(walk.frames(0, 60), seconds=0.5)
+    assert got.shape == (1, 15, 31, 3) and body["model"] == direct.model and body["fps"] == 30.0
+    np.testing.assert_allclose(got, direct.samples, atol=1e-5)  # replies are rounded to 0.01 mm
+    assert body["joints"] == list(skeletons.get(SKEL).joint_names) and body["probabilities"] is None
+
+
+def test_z_up_round_trip_and_inline_skeleton(client, walk):
+    y = np.asarray(client.post("/v1/forecast", json=_request(walk)).json()["positions"])
+    z_in = walk.positions[:60] @ Z_UP_TO_Y_UP  # y-up → z-up (x forward, y left, z up)
+    rz = client.post("/v1/forecast", json=_request(walk, positions=z_in.tolist(), up="z")).json()
+    assert rz["up"] == "z"
+    np.testing.assert_allclose(np.asarray(rz["positions"]) @ Z_UP_TO_Y_UP.T, y, atol=2e-5)
+    skel = skeletons.get(SKEL)
+    inline = {"name": "my-rig", "joints": list(skel.joint_names), "parents": list(skel.parents)}
+    inline["offsets"] = skel.offsets.tolist()
+    ri = client.post("/v1/forecast", json=_request(walk, skeleton=inline)).json()
+    assert ri["skeleton"] == "my-rig"
+    np.testing.assert_allclose(np.asarray(ri["positions"]), y, atol=2e-5)
+
+
+def test_keypose_model_gives_hypotheses_with_probabilities(client, walk):
+    r = client.post("/v1/forecast", json=_request(walk, model="charpose", samples=4)).json()
+    p = np.asarray(r["probabilities"])
+    assert np.asarray(r["positions"]).shape == (4, 1, 31, 3) and p.shape == (4,)
+    assert abs(p.sum() - 1) < 1e-5 and (p >= 0).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        ({"model": "no-such-model"}, 400, "unknown model"),
+        ({"model": "phd"}, 400, "video model"),
+        ({"model": "nearest-neighbour"}, 400, "training motions"),
+        ({"skeleton": "no-such-skeleton"}, 400, "unknown skeleton"),
+        ({"positions": [[[0.0, 0.0, 0.0]] * 5]}, 400, "5 joints"),
+        ({"positions": [[[0.0, 0.0]] * 31]}, 400, "J×3"),
+        ({"fps": 500.0}, 400, "frame-rate bound"),
+        ({"fps": -1.0}, 422, "fps"),
+        ({"seconds": 100.0}, 400, "horizon bound"),
+        ({"up": "x"}, 422, "up"),
+        ({"skeleton": {"joints": ["a", "b"], "parents": [-1, 5]}}, 400, "parent"),
+    ],
+)
+def test_bad_requests_get_4xx_with_an_error_body(client, walk, change, status, words):
+    r = client.post("/v1/forecast", json=_request(walk, **change))
+    assert r.status_code == status, r.text
+    assert set(r.json()) == {"error"} and words in r.json()["error"]
+
+
+def test_nan_and_garbage_bodies(client, walk):
+    body = json.dumps(_request(walk)).replace("[", "[NaN, ", 1)  # malformed nesting with a NaN
+    r = client.post("/v1/forecast", content=body, headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422) and "error" in r.json()
+    req = _request(walk)
+    req["positions"][3][2][1] = float("nan")
+    r = client.post("/v1/forecast", content=json.dumps(req), headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "NaN" in r.json()["error"]
+    r = client.post("/v1/forecast", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "not valid JSON" in r.json()["error"]
+    assert client.get("/no/such/route").json() == {"error": "Not Found"}
+
+
+def test_upload_bounds_and_file_errors(walk, tmp_path):
+    from posecast.io import save
+
+    bvh = tmp_path / "walk.bvh"
+    save(walk, bvh)
+    with TestClient(create_app(warm=False, limits=Limits(rest_body_bytes=200_000))) as c:
+        r = c.post("/v1/forecast/upload", files={"file": ("walk.bvh", bvh.read_bytes())}, data={"seconds": "0.5"})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(
+            np.asarray(r.json()["positions"]), posecast.forecast(walk, seconds=0.5).samples, atol=1e-4
+        )
+        m = c.post("/v1/motions", files={"file": ("walk.bvh", bvh.read_bytes())}).json()
+        assert m["fps"] == pytest.approx(30.0) and np.asarray(m["positions"]).shape == walk.positions.shape
+        r = c.post("/v1/motions", files={"file": ("broken.bvh", b"HIERARCHY\nROOT oops {")})
+        assert r.status_code == 400 and "broken.bvh" in r.json()["error"] and "/tmp" not in r.json()["error"]
+        big = json.dumps(_request(walk, positions=np.zeros((2000, 31, 3)).tolist()))
+        r = c.post("/v1/forecast", content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "200000" in r.json()["error"]
+        assert c.get("/health").json()["status"] == "ok"
+
+
+def test_token_is_required_everywhere():
+    with TestClient(create_app(warm=False, token="s3cret")) as c:
+        assert c.get("/health").status_code == 401 and "token" in c.get("/health").json()["error"]
+        assert c.get("/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/health?token=s3cret").status_code == 200
+        assert c.get("/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        with c.websocket_connect("/v1/stream") as ws:
+            ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30}))
+            assert "token" in ws.receive_json()["error"]
+        with c.websocket_connect("/v1/stream") as ws:
+            ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "token": "s3cret"}))
+            assert ws.receive_json()["type"] == "ready"
+        with c.websocket_connect("/v1/stream?token=s3cret") as ws:
+            ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30}))
+            assert ws.receive_json()["type"] == "ready"
+
+
+def test_refuses_non_loopback_without_token():
+    from posecast.errors import PosecastError
+    from posecast.serve.app import is_loopback, run
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    with pytest.raises(PosecastError, match="without --token"):
+        run(host="0.0.0.0", port=1)
+
+
+# ------------------------------------------------------------------------------------------ streams
+def _frame(walk: Motion, i: int) -> str:
+    return json.dumps({"t": i / walk.fps, "positions": walk.positions[i].tolist()})
+
+
+def _until_forecast(ws, t: float, limit: int = 200) -> dict:
+    for _ in range(limit):
+        r = ws.receive_json()
+        if r.get("type") == "forecast" and r["t"] >= t - 1e-9:
+            return r
+    raise AssertionError("no forecast")
+
+
+def test_stream_forecasts_equal_the_model_on_the_kept_window(client, walk):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ready = ws.receive_json()
+        assert ready["type"] == "ready" and ready["frames"] == 15 and ready["joints"][0] == "Hips"
+        assert ready["parents"] == list(skeletons.get(SKEL).parents)
+        bound = models.get(ready["model"]).on_skeleton(skeletons.get(SKEL))
+        keep = ready["history_frames"]
+        assert keep == bound.history_frames(30.0)
+        ws.send_text(_frame(walk, 0))
+        assert ws.receive_json() == {"type": "waiting", "t": 0.0, "frames": 1, "needed": bound.min_history}
+        n = keep + 10
+        for i in range(1, n):
+            ws.send_text(_frame(walk, i))
+            reply = _until_forecast(ws, i / 30)  # one frame at a time: every frame answered, none skipped
+            assert reply["t"] == pytest.approx(i / 30) and reply["skipped"] == 0
+        window = walk.positions[max(0, n - keep) : n]
+        direct = bound.predict(window[None], 15, 1, fps=30.0)[0, 0]
+        np.testing.assert_allclose(np.asarray(reply["forecast"]), direct, atol=1e-5)
+
+
+def test_stream_errors_keep_the_session(client, walk):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text("{}")  # not an opening message: error, still waiting for one
+        assert "skeleton" in ws.receive_json()["error"]
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "model": "zero-velocity", "seconds": 0.2}))
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_text(_frame(walk, 0))
+        assert ws.receive_json()["type"] == "forecast"
+        bad = [
+            ("garbage", "not JSON"),
+            (json.dumps({"t": 1.0}), "a frame is"),
+            (json.dumps({"t": 1.0, "positions": [[0, 0, 0]] * 5}), "5 joints"),
+            ('{"t": 1.0, "positions": [[NaN, 0, 0]]}', "not JSON"),
+            (json.dumps({"t": 1.0, "positions": [[1e400, 0, 0]] * 31}).replace("inf", "1e400"), "JSON"),
+            (json.dumps({"t": 0.0, "positions": walk.positions[1].tolist()}), "does not come after"),
+            (json.dumps({"t": "soon", "positions": walk.positions[1].tolist()}), "finite number"),
+        ]
+        for text, words in bad:
+            ws.send_text(text)
+            err = ws.receive_json()
+            assert set(err) == {"error"} and words in err["error"], (text, err)
+        ws.send_bytes(b"\x00\x01")
+        assert "JSON text" in ws.receive_json()["error"]
+        ws.send_text(_frame(walk, 1))
+        r = ws.receive_json()
+        assert r["type"] == "forecast" and r["t"] == pytest.approx(1 / 30)
+        np.testing.assert_allclose(np.asarray(r["forecast"])[-1], walk.positions[1], atol=1e-5)  # zero velocity
+
+
+def test_bounds_sessions_messages_and_idle(walk):
+    limits = Limits(sessions=2, ws_message_bytes=5000, idle_seconds=0.5)
+    with TestClient(create_app(warm=False, limits=limits)) as c:
+        opening = json.dumps({"skeleton": SKEL, "fps": 30, "model": "zero-velocity"})
+        with c.websocket_connect("/v1/stream") as a, c.websocket_connect("/v1/stream") as b:
+            a.send_text(opening)
+            b.send_text(opening)
+            assert a.receive_json()["type"] == b.receive_json()["type"] == "ready"
+            with c.websocket_connect("/v1/stream") as third:
+                assert "2 sessions" in third.receive_json()["error"]
+            a.send_text(json.dumps({"t": 0, "positions": [[0.0, 0.0, 0.0]] * 31, "pad": "x" * 6000}))
+            assert "5000-byte bound" in a.receive_json()["error"]
+            a.send_text(_frame(walk, 0))
+            assert a.receive_json()["type"] == "forecast"
+            time.sleep(0.8)  # both idle past the bound: told and closed
+            assert "no message for 0.5 s" in a.receive_json()["error"]
+        assert c.get("/health").json()["sessions"] == 0
+
+
+def test_micro_batch_across_skeletons_equals_one_by_one(walk):
+    """Sessions on different skeletons share one canonical-body network call; each answer equals the
+    session's own model call."""
+    served = Models()
+    lim = Limits()
+    smpl = skeletons.get("smplh-22")
+    walk_smpl = posecast.forecast(walk.frames(0, 60), model="zero-velocity", seconds=0.1)  # only for shapes
+    assert walk_smpl.samples.shape[-2] == 31
+    a = open_stream(served, lim, skeletons.get(SKEL), 30.0, 0.5, None, "y", None)
+    b = open_stream(served, lim, skeletons.get(SKEL), 30.0, 0.5, None, "y", None)
+    rng = np.random.default_rng(0)
+    canon = a.forecaster.encode(walk.positions[None, :60])[0]  # the walk on the canonical body
+    c = open_stream(served, lim, smpl, 30.0, 0.5, None, "y", None)
+    for i in range(60):
+        a.push(i / 30, walk.positions[i])
+        b.push(i / 30, walk.positions[i] + rng.normal(0, 0.01, walk.positions[i].shape))
+        c.push(i / 30, canon[i])
+    jobs = [_Job(s, s.history(), s.t_last, time.perf_counter(), 0) for s in (a, b, c)]
+    groups = Batcher._predict_group(jobs)
+    for job, pred in zip(jobs, groups, strict=True):
+        alone = job.session.forecaster.predict(job.history[None], 15, 1, fps=30.0)[0, 0]
+        np.testing.assert_allclose(pred, alone, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------- a real server: faults
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live():
+    import uvicorn
+
+    port = _free_port()
+    limits = Limits()
+    config = uvicorn.Config(
+        create_app(warm=False, limits=limits),
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        ws_max_size=limits.ws_message_bytes,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_faults_leave_the_server_up(live, walk):
+    from urllib.request import urlopen
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    opening = json.dumps({"skeleton": SKEL, "fps": 30, "model": "zero-velocity"})
+    # a 100 MB message: the connection is closed (1009, too big), nothing else happens
+    with connect(f"ws://{live}/v1/stream", max_size=None) as ws:
+        ws.send(opening)
+        ws.recv()
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.send("x" * (100 << 20))
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
+    # a client that disconnects in the middle of a frame (half a WebSocket frame, then the socket closes)
+    with socket.create_connection(tuple(live.split(":")[:1]) + (int(live.split(":")[1]),)) as raw:
+        raw.sendall(
+            b"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert b"101" in raw.recv(4096).split(b"\r\n")[0]
+        raw.sendall(b"\x81\xfe\x10\x00\x00\x00\x00\x00" + b"{" * 100)  # a 4096-byte text frame, cut short
+    # 1,000 sessions opened and dropped (half of them mid-stream)
+    for i in range(1000):
+        with connect(f"ws://{live}/v1/stream") as ws:
+            if i % 2:
+                ws.send(opening)
+                ws.recv()
+                ws.send(_frame(walk, 0))
+    time.sleep(0.3)
+    health = json.loads(urlopen(f"http://{live}/health", timeout=10).read())
+    assert health["status"] == "ok" and health["sessions"] == 0
+    with connect(f"ws://{live}/v1/stream") as ws:  # a later session works
+        ws.send(opening)
+        assert json.loads(ws.recv())["type"] == "ready"
+        ws.send(_frame(walk, 3))
+        r = json.loads(ws.recv(timeout=10))
+        np.testing.assert_allclose(np.asarray(r["forecast"])[0], walk.positions[3], atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------- video
+def _jpeg_frames(clip, count: int, size=(640, 480)) -> list[tuple[float, bytes]]:
+    """The first ``count`` frames of ``clip`` as ``(t, JPEG bytes)`` at ``size``."""
+    import cv2
+
+    from posecast.video.decode import iter_frames
+
+    out = []
+    for t, rgb in iter_frames(clip):
+        ok, jpg = cv2.imencode(".jpg", cv2.resize(rgb[..., ::-1], size), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        out.append((t, jpg.tobytes()))
+        if len(out) == count:
+            return out
+    return out
+
+
+def test_video_frames_give_keypoints_and_forecasts(client, video_dir):
+    import struct
+
+    pytest.importorskip("mediapipe", reason="the video extra is not installed")
+    frames = _jpeg_frames(video_dir / "squats_pexels_tfjs.mp4", 12)
+    with client.websocket_connect("/v1/video") as ws:
+        ws.send_text(json.dumps({"seconds": 0.4}))
+        ready = ws.receive_json()
+        assert ready["type"] == "ready" and ready["skeleton"] == "body-17" and len(ready["parents"]) == 17
+        ws.send_text("not a frame")
+        assert "binary" in ws.receive_json()["error"]
+        ws.send_bytes(b"\x00" * 5)
+        assert "8-byte" in ws.receive_json()["error"]
+        ws.send_bytes(struct.pack("<d", 0.0) + b"not an image")
+        assert "cannot read as an image" in ws.receive_json()["error"]
+        replies = []
+        for t, jpg in frames:  # one frame in flight, as a camera client does
+            ws.send_bytes(struct.pack("<d", t) + jpg)
+            replies.append(ws.receive_json())
+        ws.send_bytes(struct.pack("<d", frames[0][0]) + frames[0][1])  # time going back
+        assert "does not come after" in ws.receive_json()["error"]
+    last = replies[-1]
+    assert all(r["type"] == "forecast" for r in replies) and last["detected"]
+    assert last["t"] == pytest.approx(frames[-1][0]) and last["skipped"] == 0
+    kp = np.asarray(last["keypoints"], dtype=float)
+    assert kp.shape == (33, 2) and np.nanmin(kp) >= 0 and np.nanmax(kp[:, 0]) <= 640  # pixels of the 640×480 frame
+    fut, pix = np.asarray(last["forecast"]), np.asarray(last["forecast_pixels"])
+    assert fut.shape == (10, 17, 3) and pix.shape == (10, 17, 2)  # 0.4 s at the model's 25 fps
+    # the projected forecast starts near the person: within a quarter of the image of the detected hips
+    hips = kp[[23, 24]].mean(axis=0)
+    assert np.linalg.norm(pix[0, 0] - hips) < 160
