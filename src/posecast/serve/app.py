@@ -526,18 +526,40 @@ def create_app(
         sent = [0]
         sender = asyncio.create_task(outbox.drain(ws, sent))
 
-        async def pump() -> None:
-            while session.slot is not None and not session.closed:
-                t, image, arrival = session.slot
-                session.slot = None
-                try:
-                    text = await loop.run_in_executor(pose_pool, session.process, t, image, arrival)
-                except Exception as exc:  # noqa: BLE001 - one bad frame must not end the session
-                    text = error_text(f"frame failed: {type(exc).__name__}: {exc}")
-                outbox.put(text)
-            session.busy = False
+        async def run_stage(step: Any, *args: Any) -> Any:
+            try:
+                return await loop.run_in_executor(pose_pool, step, *args)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the session
+                return error_text(f"frame failed: {type(exc).__name__}: {exc}")
 
-        pumping: asyncio.Task[None] | None = None
+        async def posing() -> None:  # stage 1: newest raw frame → pose, handed to stage 2
+            while session.slot is not None and not session.closed:
+                (t, image, arrival), session.slot = session.slot, None
+                part = await run_stage(session.pose_step, t, image, arrival)
+                if isinstance(part, str):
+                    outbox.put(part)
+                    continue
+                if session.posed is not None:
+                    session.skipped += 1
+                session.posed = part
+                if not session.forecasting:
+                    session.forecasting = True
+                    spawn(forecasting())
+            session.posing = False
+
+        async def forecasting() -> None:  # stage 2: newest posed frame → forecast → reply
+            while session.posed is not None and not session.closed:
+                part, session.posed = session.posed, None
+                outbox.put(await run_stage(session.forecast_step, part))
+            session.forecasting = False
+
+        tasks: set[asyncio.Task[None]] = set()
+
+        def spawn(coro: Any) -> None:
+            task = asyncio.create_task(coro)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
         try:
             while True:
                 msg = await _receive(ws, outbox)
@@ -556,15 +578,15 @@ def create_app(
                     continue
                 session.last_message = time.monotonic()
                 session.offer(t, image)
-                if not session.busy:
-                    session.busy = True
-                    pumping = asyncio.create_task(pump())
+                if not session.posing:
+                    session.posing = True
+                    spawn(posing())
         finally:
             session.closed = True
             state["video"].pop(session.id, None)
-            if pumping is not None:
+            if tasks:
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(pumping, timeout=5)
+                    await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
             await loop.run_in_executor(pose_pool, session.close)
             await _finish(ws, outbox, sender)
 

@@ -128,8 +128,7 @@ class StreamReply(_Model):
     t: float = Field(description="time of the newest frame the forecast used")
     fps: float
     model: str
-    forecast: list[list[Vec3]] | list[list[list[Vec3]]] = Field(description="F×J×3, or S×F×J×3 with probabilities")
-    probabilities: list[float] | None = None
+    forecast: list[list[Vec3]] = Field(description="F×J×3 metres (streams serve the deterministic motion models)")
     skipped: int
     compute_ms: float = Field(description="time from that frame's arrival to the forecast being ready, ms")
 
@@ -144,6 +143,9 @@ class VideoOpen(_Model):
 
 
 class VideoReady(_Model):
+    """The server's answer to `VideoOpen`: the forecast's layout (``skeleton``, ``joints``, ``parents``:
+    ``body-17``) and the layout of the 2D keypoints the pose backend finds (``keypoint_*``: BlazePose)."""
+
     type: Literal["ready"] = "ready"
     session: str
     model: str
@@ -152,6 +154,9 @@ class VideoReady(_Model):
     skeleton: str
     joints: list[str]
     parents: list[int]
+    keypoint_skeleton: str
+    keypoint_joints: list[str]
+    keypoint_parents: list[int]
     up: Up
 
 

@@ -1,14 +1,21 @@
 """Camera sessions of `posecast serve` (``/v1/video``): image bytes in, 2D keypoints and a forecast out.
 
-Each session owns a pose-backend session in video (tracking) mode and the recent poses it found. A frame
-is decoded, its pose estimated and the video model run on the last `HISTORY_SECONDS` of the track, all off
-the event loop on the ``pose`` thread pool, one frame of a session at a time: frames that arrive while one
-is being processed wait in a one-frame slot where the newest replaces the older (``skipped``).
+Each session owns a pose-backend session in video (tracking) mode and the poses it found in the last
+`HISTORY_SECONDS`. A frame goes through two stages, each off the event loop on the ``pose`` thread pool
+and each one frame at a time, so that the pose of frame n+1 is estimated while frame n is forecast:
+
+1. `VideoSession.pose_step`: decode the JPEG/PNG, estimate the pose, add it to the track;
+2. `VideoSession.forecast_step`: the video model on the track up to that frame, the reply.
+
+Between them, and before the first, one-frame slots where the newest frame replaces an older one
+(counted in ``skipped``): a client that sends faster than the pipeline runs gets the newest frames answered.
 """
 
 from __future__ import annotations
 
+import math
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,16 +60,20 @@ class VideoSession:
     poses: list[Any] = field(default_factory=list)
     image_size: tuple[int, int] | None = None
     slot: tuple[float, bytes, float] | None = None  # (t, image bytes, arrival perf_counter)
+    posed: dict[str, Any] | None = None  # the pose part of a reply waiting for its forecast
     skipped: int = 0
-    busy: bool = False
+    posing: bool = False
+    forecasting: bool = False
     closed: bool = False
     replies: int = 0
     last_message: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def ready(self) -> dict[str, Any]:
         from posecast import skeletons
 
         skel = skeletons.get(self.forecaster.skeleton)
+        kp = skeletons.get(self.backend_skeleton)
         return {
             "type": "ready",
             "session": self.id,
@@ -72,64 +83,80 @@ class VideoSession:
             "skeleton": skel.name,
             "joints": list(skel.joint_names),
             "parents": list(skel.parents),
+            "keypoint_skeleton": kp.name,
+            "keypoint_joints": list(kp.joint_names),
+            "keypoint_parents": list(kp.parents),
             "up": self.up,
         }
 
-    def offer(self, t: float, image: bytes) -> bool:
-        """Put a frame in the slot; True when the slot held one already (it is skipped)."""
-        replaced = self.slot is not None
-        if replaced:
+    def offer(self, t: float, image: bytes) -> None:
+        """Put a raw frame in the first slot (an older one waiting there is skipped)."""
+        if self.slot is not None:
             self.skipped += 1
         self.slot = (t, image, time.perf_counter())
-        return replaced
 
-    def process(self, t: float, image: bytes, arrival: float) -> str:
-        """On a worker thread: decode, estimate the pose, forecast; the reply text (or an error)."""
+    def pose_step(self, t: float, image: bytes, arrival: float) -> dict[str, Any] | str:
+        """On a worker thread: decode and estimate the pose of one frame, keep it; the pose part of the
+        reply, or an error text."""
         from posecast.video.decode import decode_image
-        from posecast.video.extract import track_from_poses
 
-        if self.times and t <= self.times[-1]:
-            return error_text(f"frame time {t:g} s does not come after the previous frame ({self.times[-1]:g} s)")
+        with self.lock:
+            last = self.times[-1] if self.times else -math.inf
+        if t <= last:
+            return error_text(f"frame time {t:g} s does not come after the previous frame ({last:g} s)")
         try:
             rgb = decode_image(image, "frame")
         except FormatError as exc:
             return error_text(str(exc))
         size = (rgb.shape[1], rgb.shape[0])
-        if self.image_size is not None and size != self.image_size:  # the camera changed: start over
-            self.times.clear()
-            self.poses.clear()
-        self.image_size = size
         pose = self.pose.process(rgb)
-        self.times.append(t)
-        self.poses.append(pose)
-        while self.times and self.times[0] < t - HISTORY_SECONDS:
-            self.times.pop(0)
-            self.poses.pop(0)
-        skipped, self.skipped = self.skipped, 0
-        reply: dict[str, Any] = {
+        with self.lock:
+            if self.image_size is not None and size != self.image_size:  # the camera changed: start over
+                self.times.clear()
+                self.poses.clear()
+            self.image_size = size
+            self.times.append(t)
+            self.poses.append(pose)
+            while self.times and self.times[0] < t - HISTORY_SECONDS:
+                self.times.pop(0)
+                self.poses.pop(0)
+        return {
             "type": "forecast",
             "t": t,
             "detected": pose is not None,
-            "keypoints": None,
-            "visibility": None,
+            "keypoints": None if pose is None else rounded(pose.keypoints),
+            "visibility": None if pose is None else rounded(pose.visibility),
             "fps": float(self.forecaster.fps),
             "model": self.model,
             "forecast": None,
             "forecast_pixels": None,
-            "skipped": skipped,
+            "arrival": arrival,
         }
-        if pose is not None:
-            reply["keypoints"] = rounded(pose.keypoints)
-            reply["visibility"] = rounded(pose.visibility)
-        if any(p is not None for p in self.poses):
+
+    def forecast_step(self, part: dict[str, Any]) -> str:
+        """On a worker thread: the video model on the track up to the frame of ``part`` (from `pose_step`);
+        the reply text."""
+        from posecast.video.extract import track_from_poses
+
+        t = part["t"]
+        with self.lock:
+            keep = [i for i, ti in enumerate(self.times) if ti <= t]
+            times = [self.times[i] for i in keep]
+            poses = [self.poses[i] for i in keep]
+            size = self.image_size
+        reply = dict(part)
+        arrival = reply.pop("arrival")
+        if size is not None and any(p is not None for p in poses):
             try:
-                track = track_from_poses(self.poses, self.times, size, self.backend_skeleton)
-                video = self.forecaster.forecast_track(track, self.seconds)
+                video = self.forecaster.forecast_track(
+                    track_from_poses(poses, times, size, self.backend_skeleton), self.seconds
+                )
             except ValueRangeError as exc:
                 return error_text(str(exc))
             n = video.future.shape[0]
             reply["forecast"] = rounded(from_y_up(video.future, self.up))
             reply["forecast_pixels"] = rounded(video.pixels()[-n:])
+        reply["skipped"], self.skipped = self.skipped, 0
         reply["compute_ms"] = round((time.perf_counter() - arrival) * 1e3, 3)
         self.replies += 1
         return dumps(reply)
