@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("posecast.video", "posecast.keyposes"),
     ("posecast.evaluation", "posecast.training"),
     ("posecast", "posecast.api"),  # the top-level API: posecast/__init__.py and posecast/api.py
-    ("posecast.cli", "posecast.__main__", "posecast.serve"),
+    ("posecast.cli", "posecast.__main__", "posecast.serve", "posecast.client"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -53,9 +53,11 @@ class CanonicalForecaster(Forecaster):
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
         skel = skeletons.get(skeleton)
-        if mapping is None and self.skeleton is not None and skel.same_layout(self.skeleton):
+        if mapping is None and self.skeleton is not None and _same_rig(skel, self.skeleton):
             return self  # already bound (perhaps with an explicit mapping): keep it
-        key = (skel.joint_names, skel.parents, repr(mapping))
+        # rest offsets are part of the key: the mapping measures bone lengths on them
+        offsets = None if skel.offsets is None else skel.offsets.tobytes()
+        key = (skel.joint_names, skel.parents, offsets, repr(mapping))
         if key not in self._bound:
             if len(self._bound) >= 64:
                 self._bound.clear()
@@ -93,3 +95,10 @@ class CanonicalForecaster(Forecaster):
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         return self.decode(self.inner.predict(self.encode(history), frames, samples, fps), history)
+
+
+def _same_rig(a: Skeleton, b: Skeleton) -> bool:
+    """Same joints, parents and rest offsets (a retargeting made for one holds for the other)."""
+    if not a.same_layout(b) or (a.offsets is None) != (b.offsets is None):
+        return False
+    return a.offsets is None or bool(np.array_equal(a.offsets, b.offsets))

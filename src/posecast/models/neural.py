@@ -285,8 +285,9 @@ class NeuralForecaster(Forecaster):
         is checked against the eager result once (max abs difference 1e-5) and the eager path is kept
         if it differs or cannot be traced."""
         torch = self._torch
-        fast = self._traced.get(key)
+        fast = self._traced.pop(key, None)
         if fast is not None:
+            self._traced[key] = fast  # most recently used last
             return fast(example)
         module = build()
         eager = module(example)
@@ -300,8 +301,8 @@ class NeuralForecaster(Forecaster):
             ok = torch.allclose(traced(example), eager, atol=1e-5, rtol=0)
         except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
             ok = False
-        if len(self._traced) >= 16:
-            self._traced.clear()
+        if len(self._traced) >= 16:  # least recently used out (a server's batch sizes come and go)
+            self._traced.pop(next(iter(self._traced)))
         self._traced[key] = traced if ok else module
         return eager
 
@@ -380,8 +381,10 @@ class NeuralForecaster(Forecaster):
         if h.shape[1] < need:
             h = np.concatenate([np.repeat(h[:, :1], need - h.shape[1], axis=1), h], axis=1)
         h = h[:, -need:]
-        # frames at the model rate that cover the requested frames (plus one to interpolate the end)
-        n_model = int(np.ceil(frames * self.config.fps / fps)) + 1
+        # frames at the model rate that cover the requested frames (plus one to interpolate the end when it
+        # falls between model frames: a 1 s forecast at 30 fps needs 25 frames at 25 fps, one network pass)
+        span = frames * self.config.fps / fps
+        n_model = int(np.ceil(span - 1e-9)) + (0 if abs(span - round(span)) < 1e-9 else 1)
         with torch.no_grad():
             pred = self.rollout(torch.as_tensor(h, dtype=torch.float32), n_model).double().numpy()
         if abs(fps - self.config.fps) > 1e-9:

@@ -104,7 +104,7 @@ class _Outbox:
 
     def __init__(self) -> None:
         self.errors: deque[str] = deque(maxlen=16)
-        self.forecast: str | None = None
+        self.forecast: dict[str, Any] | str | None = None
         self.wake = asyncio.Event()
         self.closed = False
 
@@ -112,12 +112,16 @@ class _Outbox:
         self.errors.append(error_text(message))
         self.wake.set()
 
-    def put(self, text: str) -> None:
-        """A reply text: an error joins the queue, a forecast replaces the one not yet sent."""
-        if text.startswith('{"error"'):
-            self.errors.append(text)
+    def put(self, reply: dict[str, Any] | str) -> None:
+        """A reply: an error text joins the queue; a forecast (a dict, or text) replaces the one not yet sent,
+        whose frame then counts as skipped in the newer one."""
+        if isinstance(reply, str) and reply.startswith('{"error"'):
+            self.errors.append(reply)
         else:
-            self.forecast = text
+            old = self.forecast
+            if isinstance(reply, dict) and old is not None:
+                reply["skipped"] += 1 + (old["skipped"] if isinstance(old, dict) else 0)
+            self.forecast = reply
         self.wake.set()
 
     async def drain(self, ws: WebSocket, sent: list[int]) -> None:
@@ -128,8 +132,8 @@ class _Outbox:
             while self.errors:
                 await ws.send_text(self.errors.popleft())
             if self.forecast is not None:
-                text, self.forecast = self.forecast, None
-                await ws.send_text(text)
+                reply, self.forecast = self.forecast, None
+                await ws.send_text(reply if isinstance(reply, str) else engine.dumps(reply))
                 sent[0] += 1
             if self.closed:
                 return
@@ -290,7 +294,12 @@ def create_app(
     def _motion_json(motion: Any, source: str) -> dict[str, Any]:
         skel = motion.skeleton
         return {
-            "skeleton": {"name": skel.name, "joints": list(skel.joint_names), "parents": list(skel.parents)},
+            "skeleton": {
+                "name": skel.name,
+                "joints": list(skel.joint_names),
+                "parents": list(skel.parents),
+                "offsets": None if skel.offsets is None else engine.rounded(skel.offsets).tolist(),
+            },
             "fps": motion.fps,
             "positions": engine.rounded(motion.positions).tolist(),
             "source": source,

@@ -1,0 +1,313 @@
+"""`posecast.client` against a real `posecast serve` (uvicorn in a thread on a free loopback port): the REST
+forecast equals the library's, z-up round trips, stream replies equal the model on the session's history
+window, tokens, and errors that carry the server's message."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+pytest.importorskip("websockets")
+
+import uvicorn  # noqa: E402
+
+import posecast  # noqa: E402
+from posecast import client as pc  # noqa: E402
+from posecast.client import Client, ServiceError, ServiceUnavailable  # noqa: E402
+from posecast.models import get  # noqa: E402
+from posecast.serve.app import create_app  # noqa: E402
+from posecast.serve.engine import Limits  # noqa: E402
+from posecast.synthetic import synthetic_walk  # noqa: E402
+
+TOKEN = "s3cret-token"
+
+
+@contextlib.contextmanager
+def _serving(**app_options) -> Iterator[str]:
+    """A server on a free loopback port (uvicorn in a thread, as `posecast serve` runs it): its URL."""
+    limits = app_options.setdefault("limits", Limits())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(**app_options), ws_max_size=limits.ws_message_bytes, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    with _serving(warm=False) as u:  # the first forecast loads the model
+        yield u
+
+
+@pytest.fixture(scope="module")
+def client(url: str) -> Client:
+    return Client(url, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def walk() -> posecast.Motion:
+    return synthetic_walk(seconds=3.0, fps=30.0)
+
+
+def _z_up(p: np.ndarray) -> np.ndarray:
+    """PoseCast's y-up (x, y, z) → z-up (x forward, y left, z up): (x, -z, y), by hand."""
+    return np.stack([p[..., 0], -p[..., 2], p[..., 1]], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------- REST
+def test_health_and_models(client: Client):
+    health = client.health()
+    assert health["status"] == "ok" and health["version"] == posecast.__version__
+    models = {m["name"]: m for m in client.models()}
+    default = models[health["model"]]
+    assert default["default"] and default["served"]["stream"] and default["served"]["forecast"]
+    assert not models["nearest-neighbour"]["served"]["forecast"]  # needs fitting: not served
+    assert client.stats()["forecasts"] >= 0
+
+
+def test_rest_forecast_equals_the_library(client: Client, walk: posecast.Motion):
+    result = client.forecast(walk.positions, walk.skeleton, walk.fps, seconds=1.0)
+    direct = posecast.forecast(walk, seconds=1.0)  # the same default model, in this process
+    assert result.model == direct.model == client.health()["model"]
+    assert result.positions.shape == (1, 30, walk.num_joints, 3) and result.best.shape == (30, walk.num_joints, 3)
+    assert result.joints == walk.skeleton.joint_names and result.up == "y" and result.probabilities is None
+    assert result.fps == 30.0 and result.seconds == pytest.approx(1.0)
+    np.testing.assert_allclose(result.positions, direct.samples, atol=1e-4)
+    # the forecast moves on: the walk goes forward along +z at 1.3 m/s, so does the predicted pelvis
+    advance = result.positions[0, -1, 0, 2] - walk.positions[-1, 0, 2]
+    assert 0.5 < advance < 2.0
+
+
+def test_rest_forecast_z_up_round_trip(client: Client, walk: posecast.Motion):
+    y_up = client.forecast(walk, seconds=0.5)
+    z_up = client.forecast(_z_up(walk.positions), walk.skeleton, walk.fps, seconds=0.5, up="z")
+    assert z_up.up == "z"
+    np.testing.assert_allclose(z_up.positions, _z_up(y_up.positions), atol=1e-4)
+    head, foot = walk.skeleton.index("Head"), walk.skeleton.index("LeftFoot")
+    assert (z_up.positions[0, :, head, 2] > z_up.positions[0, :, foot, 2] + 1.0).all()  # z is up
+
+
+def test_real_bvh_file_upload_and_inline_skeleton(client: Client, cmu_bvh_dir):
+    path = cmu_bvh_dir / "02" / "02_01.bvh"  # a walk of a test subject, 120 Hz
+    local = posecast.load(path)
+    motion = client.motion(path)  # read by the server
+    assert motion.fps == local.fps and motion.skeleton.joint_names == local.skeleton.joint_names
+    np.testing.assert_allclose(motion.positions, local.positions, atol=1e-4)
+    direct = posecast.forecast(local, seconds=0.25)
+    uploaded = client.forecast_file(path, seconds=0.25)
+    assert uploaded.positions.shape == (1, 30, local.num_joints, 3)
+    np.testing.assert_allclose(uploaded.positions, direct.samples, atol=1e-4)
+    # the file's skeleton is no registered one: the client sends it inline (joints, parents, offsets)
+    assert isinstance(pc.skeleton_spec(local.skeleton), dict)
+    inline = client.forecast(local, seconds=0.25)
+    np.testing.assert_allclose(inline.positions, direct.samples, atol=1e-4)
+
+
+def test_rest_errors_carry_the_server_message(client: Client, walk: posecast.Motion):
+    with pytest.raises(ServiceError) as err:
+        client.forecast(walk.positions[:, :5], walk.skeleton, walk.fps)
+    assert err.value.status == 400 and err.value.error == f"positions has 5 joints, the skeleton {walk.num_joints}"
+    with pytest.raises(ServiceError, match="no-such-model") as err:
+        client.forecast(walk, model="no-such-model")
+    assert 400 <= err.value.status < 500
+    with pytest.raises(ServiceError, match="unknown skeleton 'no-such-skeleton'") as err:
+        client.forecast(walk.positions, "no-such-skeleton", 30.0)
+    assert err.value.status == 400
+    with pytest.raises(ServiceError, match=r"fps") as err:
+        client.forecast(walk.positions, walk.skeleton, 1000.0)
+    assert err.value.status == 400
+    with pytest.raises(ServiceError) as err:
+        client.forecast(walk, seconds=-1.0)
+    assert err.value.status == 422 and "seconds" in err.value.error
+
+
+def test_unreachable_server_raises_service_unavailable():
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = Client(f"http://127.0.0.1:{port}", timeout=2)
+    with pytest.raises(ServiceUnavailable, match="cannot reach"):
+        dead.health()
+    with pytest.raises(ServiceUnavailable):
+        dead.stream("cmu-bvh-31", fps=30)
+    assert issubclass(ServiceUnavailable, ConnectionError) and issubclass(ServiceError, posecast.PosecastError)
+
+
+# ---------------------------------------------------------------------------------------------- streams
+@functools.cache
+def _model(name: str):
+    return get(name)
+
+
+def _direct(model: str, skeleton, window: np.ndarray, frames: int, fps: float) -> np.ndarray:
+    """The model on one history window ``(T, J, 3)``: ``(F, J, 3)``."""
+    return _model(model).on_skeleton(skeleton).predict(window[None], frames, 1, fps=fps)[0, 0]
+
+
+def test_stream_replies_equal_the_model_on_the_history_window(client: Client, walk: posecast.Motion):
+    with client.stream(walk.skeleton, fps=walk.fps, seconds=1.0) as stream:
+        info = stream.info
+        keep, frames, model = info["history_frames"], info["frames"], info["model"]
+        assert frames == 30 and info["joints"] == list(walk.skeleton.joint_names)
+        n = keep + 10  # past the window: the session keeps only the newest `keep` frames
+        assert n <= walk.num_frames
+        replies = []
+        for i in range(n):
+            t = i / walk.fps
+            stream.send(t, walk.positions[i])
+            reply = stream.recv(timeout=10)  # one frame in flight: every frame gets its own reply
+            assert reply.t == t
+            replies.append(reply)
+    waiting = [r for r in replies if r.waiting]
+    assert waiting and all(r.forecast is None and r.frames < r.needed for r in waiting)
+    forecasts = [(i, r) for i, r in enumerate(replies) if not r.waiting]
+    assert len(waiting) + len(forecasts) == n and forecasts[0][0] == waiting[-1].needed - 1
+    assert all(r.skipped == 0 for _, r in forecasts[1:])
+    for _, r in forecasts:
+        assert r.forecast.shape == (frames, walk.num_joints, 3) and r.model == model and r.compute_ms > 0
+    for i in (forecasts[0][0], keep - 1, keep, n - 1):
+        window = walk.positions[max(0, i + 1 - keep) : i + 1]
+        expected = _direct(model, walk.skeleton, window, frames, walk.fps)
+        np.testing.assert_allclose(replies[i].forecast, expected, atol=1e-4)
+
+
+def test_stream_coalesces_and_answers_the_newest_frame(client: Client, walk: posecast.Motion):
+    """Frames sent faster than they are read: replies come for increasing frames, the last for the last frame."""
+    z = _z_up(walk.positions)
+    with client.stream("cmu-bvh-31", fps=walk.fps, seconds=0.5, up="z") as stream:
+        keep, frames, model = stream.info["history_frames"], stream.info["frames"], stream.info["model"]
+        n = 40
+        for i in range(n):
+            stream.send(i / walk.fps, z[i])
+        last_t = (n - 1) / walk.fps
+        replies = []
+        while not replies or replies[-1].t != last_t:
+            replies.append(stream.recv(timeout=10))
+        assert stream.latest() is None  # nothing newer is coming
+        assert stream.last is replies[-1]
+    times = [r.t for r in replies]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert sum(r.skipped + 1 for r in replies) <= n
+    window = walk.positions[n - keep : n] if n >= keep else walk.positions[:n]
+    expected = _z_up(_direct(model, walk.skeleton, window, frames, walk.fps))
+    np.testing.assert_allclose(replies[-1].forecast, expected, atol=1e-4)
+
+
+def test_stream_errors_raise_and_the_session_goes_on(client: Client, walk: posecast.Motion):
+    with client.stream(walk.skeleton, fps=walk.fps) as stream:
+        stream.send(1.0, walk.positions[0])
+        stream.recv(timeout=10)
+        stream.send(0.5, walk.positions[1])  # time going backwards
+        with pytest.raises(ServiceError, match="does not come after") as err:
+            stream.recv(timeout=10)
+        assert err.value.status is None
+        stream.send(2.0 / walk.fps + 1.0, walk.positions[1])
+        assert stream.recv(timeout=10).t == pytest.approx(1.0 + 2.0 / walk.fps)
+        with pytest.raises(posecast.PosecastError, match="31×3"):
+            stream.send(3.0, walk.positions[0, :5])  # refused before it leaves
+    with pytest.raises(ServiceError, match="no-such-model"):
+        client.stream(walk.skeleton, fps=walk.fps, model="no-such-model")
+
+
+def test_latest_never_waits_and_raises_errors_once(client: Client, walk: posecast.Motion):
+    with client.stream(walk.skeleton, fps=walk.fps) as stream:
+        t0 = time.perf_counter()
+        assert stream.latest() is None and time.perf_counter() - t0 < 0.05
+        for i in range(5):
+            stream.send(i / walk.fps, walk.positions[i])
+        stream.send(0.0, walk.positions[0])  # an error after the frames
+        errors, newest = [], None
+        deadline = time.monotonic() + 10
+        while (newest is None or newest.t != 4 / walk.fps) and time.monotonic() < deadline:
+            try:
+                newest = stream.latest() or newest
+            except ServiceError as exc:
+                errors.append(exc.error)
+            time.sleep(0.01)
+        assert len(errors) == 1 and "does not come after" in errors[0]
+        assert newest is stream.last and newest.kind == "forecast" and newest.t == 4 / walk.fps
+        assert stream.latest() is None
+
+
+def test_the_docstring_robot_loop_runs(url: str):
+    block = re.search(r"never block::\n\n((?:    .*\n|\n)+)", pc.__doc__).group(1)
+    code = "\n".join(line[4:] for line in block.splitlines())
+    assert len([line for line in code.splitlines() if line.strip() and not line.startswith(("import", "from"))]) <= 10
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.replace("http://127.0.0.1:8000", url), "robot-loop", "exec"), {})
+    lines = out.getvalue().splitlines()
+    assert lines and all(re.fullmatch(r"t=\d+\.\d\d s: 30 future frames", line) for line in lines)
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+def test_token_is_required_and_accepted(walk: posecast.Motion):
+    with _serving(token=TOKEN, warm=False) as u:
+        with pytest.raises(ServiceError, match="token") as err:
+            Client(u).health()
+        assert err.value.status == 401
+        with pytest.raises(ServiceError) as err:
+            Client(u, token="wrong").forecast(walk, seconds=0.2)
+        assert err.value.status == 401
+        with pytest.raises(ServiceError, match="token"):
+            Client(u).stream(walk.skeleton, fps=walk.fps)
+        good = Client(u, token=TOKEN, timeout=30)
+        assert good.health()["status"] == "ok"
+        assert good.forecast(walk, seconds=0.2).positions.shape == (1, 6, walk.num_joints, 3)
+        with good.stream(walk.skeleton, fps=walk.fps, seconds=0.2) as stream:
+            for i in range(3):
+                stream.send(i / walk.fps, walk.positions[i])
+                reply = stream.recv(timeout=10)
+            assert reply.forecast.shape == (6, walk.num_joints, 3)
+
+
+# ---------------------------------------------------------------------------------------------- video
+def test_video_stream_of_a_real_clip(client: Client, video_dir):
+    pytest.importorskip("mediapipe")
+    from posecast.video.decode import iter_frames
+
+    images = []
+    for t, rgb in iter_frames(video_dir / "squats_pexels_tfjs.mp4"):
+        images.append((t, pc.encode_jpeg(rgb[::2, ::2].copy())))  # 360×640 JPEG
+        if len(images) == 3:
+            break
+    with client.video(seconds=1.0) as video:
+        fps, joints = video.info["fps"], len(video.info["joints"])
+        for t, jpeg in images:
+            video.send(t, jpeg)
+            reply = video.recv(timeout=60)
+            assert reply.t == t and reply.detected
+            assert reply.keypoints.shape[1] == 2 and reply.visibility.shape == (reply.keypoints.shape[0],)
+            assert reply.forecast.shape == (round(fps), joints, 3)
+            assert reply.forecast_pixels.shape == (round(fps), joints, 2)
+            # the woman fills the middle of the portrait frame: her keypoints lie inside the image
+            seen = reply.keypoints[reply.visibility > 0.5]
+            assert len(seen) and (seen[:, 0] > 0).all() and (seen[:, 0] < 360).all()
+        video.send(images[-1][0], images[-1][1])  # the same time again: an error, the session goes on
+        with pytest.raises(ServiceError, match="does not come after"):
+            video.recv(timeout=60)
