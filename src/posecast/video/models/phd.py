@@ -169,11 +169,24 @@ class PHD(VideoForecaster):
     name = "phd"
 
     def __init__(self, net: PHDNet) -> None:
+        from posecast.models.tracing import TraceCache
+
         self.net = net.eval()
         self.config = net.config
         self.fps = float(net.config.fps)
         self.skeleton = net.config.skeleton
         self.uses_world = net.config.use_world
+        self._traces = TraceCache()
+
+    def _rollout(self, phi: torch.Tensor, steps: int) -> torch.Tensor:
+        """`PHDNet.rollout`; a shape asked for a second time (a live camera: every frame) runs as one traced
+        graph (`posecast.models.tracing`; about 1.5x faster: 26 self-fed steps of ~30 small modules)."""
+        seq = phi[:, -self.net.ar.receptive_field :]  # all the rollout reads
+        if self.net.training or seq.shape[0] > 16:
+            return self.net.rollout(seq, steps)
+        version = sum(p._version for p in self.net.parameters())
+        key = (tuple(seq.shape), steps, version)
+        return self._traces(key, lambda: _Rollout(self.net, steps), seq, after=2)
 
     @torch.no_grad()
     def estimate(self, keypoints: np.ndarray, visibility: np.ndarray, world: np.ndarray | None = None):
@@ -191,9 +204,20 @@ class PHD(VideoForecaster):
         self, keypoints: np.ndarray, visibility: np.ndarray, frames: int, world: np.ndarray | None = None
     ) -> VideoPrediction:
         phi, past, cam = self.estimate(keypoints, visibility, world)
-        future = self.net.read(self.net.rollout(phi, frames)).double().numpy()
+        future = self.net.read(self._rollout(phi, frames)).double().numpy()
         fut_cam = np.stack([extrapolate_camera(c, frames) for c in cam])
         return VideoPrediction(past=past, future=future, camera=np.concatenate([cam, fut_cam], axis=1))
+
+
+class _Rollout(torch.nn.Module):
+    """``net.rollout(seq, steps)`` as a module (what `TraceCache` traces), the network as a sub-module."""
+
+    def __init__(self, net: PHDNet, steps: int) -> None:
+        super().__init__()
+        self.net, self.steps = net, steps
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        return self.net.rollout(seq, self.steps)
 
 
 def build(config: PHDConfig | None = None) -> PHDNet:
