@@ -153,7 +153,7 @@ def create_app(
     models = Models(model)
     compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-compute")
     pose_pool = ThreadPoolExecutor(max_workers=POSE_THREADS, thread_name_prefix="posecast-pose")
-    state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0}
+    state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0, "connections": 0}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -190,6 +190,15 @@ def create_app(
 
     def session_count() -> int:
         return len(batcher().sessions) + len(state["video"])
+
+    @contextlib.asynccontextmanager
+    async def connection() -> Any:
+        """Counts a WebSocket from its accept to its end (sessions being opened count too)."""
+        state["connections"] += 1
+        try:
+            yield
+        finally:
+            state["connections"] -= 1
 
     # ------------------------------------------------------------------ auth and errors
     def authorised(headers: Any, query: Any, cookies: Any, given: str | None = None) -> bool:
@@ -346,7 +355,7 @@ def create_app(
     async def _open(ws: WebSocket, schema: type, what: str) -> Any:
         """Accept ``ws`` and read its opening message; None when the client left or was refused."""
         await ws.accept()
-        if session_count() >= limits.sessions:
+        if state["connections"] > limits.sessions:
             await ws.send_text(error_text(f"the server holds {limits.sessions} sessions already; try later"))
             await ws.close(code=1013)
             return None
@@ -403,6 +412,15 @@ def create_app(
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket) -> None:
+        async with connection():
+            await _stream(ws)
+
+    @app.websocket("/v1/video")
+    async def video(ws: WebSocket) -> None:
+        async with connection():
+            await _video(ws)
+
+    async def _stream(ws: WebSocket) -> None:
         opening = await _open(ws, StreamOpen, "opening message")
         if opening is None:
             return
@@ -494,8 +512,7 @@ def create_app(
             await ws.send_text(error_text("opening message: " + _validation_message(exc)))
             return await _open_again(ws, schema)
 
-    @app.websocket("/v1/video")
-    async def video(ws: WebSocket) -> None:
+    async def _video(ws: WebSocket) -> None:
         from posecast.serve.video import VideoSession, split_frame
 
         opening = await _open(ws, VideoOpen, "opening message")
