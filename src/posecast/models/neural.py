@@ -85,6 +85,21 @@ def register_net(name: str) -> Callable[[NetFactory], NetFactory]:
     return deco
 
 
+#: network family -> rollout ``(forecaster, window (B, T, J, 3), frames) -> (B, frames, J, 3) | None`` that replaces
+#: `NeuralForecaster`'s pass-per-frame loop (e.g. the ST-Transformer's cached decoding); None: use the loop
+ROLLOUTS: dict[str, Callable[..., Any]] = {}
+
+
+def register_rollout(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering a network family's rollout (see `ROLLOUTS`)."""
+
+    def deco(rollout: Callable[..., Any]) -> Callable[..., Any]:
+        ROLLOUTS[name] = rollout
+        return rollout
+
+    return deco
+
+
 def build_net(config: NeuralConfig):
     if config.net not in NETS and config.net in NET_MODULES:
         import importlib
@@ -348,7 +363,9 @@ class NeuralForecaster(Forecaster):
         if not self._inference(window.shape[0]) or -(-frames // self.config.frames_per_pass) > self.TRACE_MAX_PASSES:
             return self._rollout(window, frames)
         # the settings a trace bakes in are part of the key, so changing them is never ignored
-        settings = (self.config.mirror_average, self.config.canonical, tuple(self.joints))
+        # (a network's own rollout schedule too: the ST-Transformer's cache refresh, see `ROLLOUTS`)
+        schedule = getattr(self.net, "refresh", 1)
+        settings = (self.config.mirror_average, self.config.canonical, tuple(self.joints), schedule)
         key = ("rollout", *window.shape, frames, settings, self._weights_version())
         if key not in self._traced and key not in self._seen:
             if len(self._seen) >= 256:
@@ -359,6 +376,10 @@ class NeuralForecaster(Forecaster):
 
     def _rollout(self, window, frames: int):
         torch = self._torch
+        custom = ROLLOUTS.get(self.config.net)
+        fast = custom(self, window, frames) if custom is not None else None
+        if fast is not None:
+            return fast
         chunks, total = [], 0
         while total < frames:
             y = self.step(window)

@@ -21,9 +21,50 @@ loop's motion plug-in, `posecast.training.motion`) feeds a window of ``history``
 frame predicted at every step (teacher forcing). The windows are cut at a random offset inside each
 training window and put in the canonical frame of their last frame, so the positional encodings and
 the canonical frame seen in training are the ones of inference. (The paper trains on windows longer
-than its test-time attention window; here both are ``history`` frames.) At inference the wrapper
-rolls the network out one frame per pass over a sliding window of ``history`` frames (config
-``frames_per_pass: 1``), re-canonicalising at every step.
+than its test-time attention window; here both are ``history`` frames.)
+
+Rollouts. The wrapper (`~posecast.models.neural.NeuralForecaster`) forecasts one frame per pass
+(config ``frames_per_pass: 1``). Its reference rollout runs a *full pass* per frame over a sliding
+window of the last ``history`` frames, re-canonicalised at every pass. No cache can reproduce that
+exactly: the positional encodings are absolute within the window and the canonical frame follows
+the newest frame, so when the window slides or the canonical frame moves, every past frame's keys
+and values change. What a cache does reproduce exactly is a *growing* window in a *fixed*
+canonical frame: `STTransformer.init_cache` runs the full pass on a window and keeps every block's
+temporal keys and values (`DecodeCache`); each `STTransformer.step_cached` then feeds one frame,
+computes only that frame through every block (its own spatial attention, feed-forward and layer
+norms; its temporal attention against the cached keys and values) and predicts what a full pass on
+the longer window would (max abs difference of the order of 1e-6, float32). The forecaster's
+rollout (`cached_rollout`) uses it with a restart every ``refresh`` frames (config
+``params.rollout_refresh``, default `DEFAULT_REFRESH`; ``R`` below, at most ``history``):
+
+* the first frame comes from a full pass on the given window (its last ``history`` frames, in the
+  canonical frame of its newest frame): exactly the reference's first frame;
+* while the window is shorter than ``history``, cached steps extend it (canonical frame held);
+* then, every ``R`` frames, a full pass on the newest ``history - R + 1`` frames, in the canonical
+  frame of the newest one, restarts the cache and ``R - 1`` cached steps follow, so the window the
+  network reads grows from ``history - R + 1`` to ``history`` frames (a length it was trained on:
+  the teacher-forced loss scores every prefix) and the canonical frame is at most ``R - 1`` frames
+  old.
+
+``R = 1`` is the reference (a full pass per frame, no cache) and the default: the shipped weights
+were trained and benchmarked with it. For ``R > 1`` a rollout equals, to float rounding, full passes
+on the same schedule (tested), and differs from the reference by the shorter windows and the held
+canonical frame. Measured on the shipped weights (validation windows of the fixed splits, float32):
+``cmu-mocap`` (60 fps, 10 frames, body frame, where the canonical frame does not move) 1 s mean
+MPJPE 74.09 mm with ``R = 1``, 74.17 / 74.24 / 74.58 / 75.69 mm with ``R = 2 / 3 / 5 / 10`` (largest
+coordinate difference from the reference 10 / 14 / 29 / 78 mm); ``cmu-bvh`` (25 fps, 50 frames,
+global) 289.9 mm, then 290.7 / 293.5 / 310.6 / 355.4 mm with ``R = 2 / 5 / 10 / 25``, and its 20 s
+rollouts move 5-30 % slower with ``R = 2`` (rollouts are not chaotic: a 1 µm change of the history
+moves a 20 s rollout by at most 1 mm, so these are systematic differences). A network meant for
+cached rollouts would rather be trained so that the cache is exact at any length: attention over
+a band of the last ``history`` frames with relative positions, and inputs that need no moving
+canonical frame. The cache is inference-only: with autograd on, rollouts take full passes.
+Opting in: ``params: {rollout_refresh: R}`` in a network config, or ``forecaster.net.refresh = R``
+on a built forecaster. Speed (1 s forecast, batch 1, one thread, a busy 2-core machine): the
+``cmu-mocap`` weights take 0.70 / 0.44 / 0.39 of the reference's time with ``R = 2 / 5 / 10``,
+the ``cmu-bvh`` weights 0.64 / 0.34 / 0.19 with ``R = 2 / 5 / 25``; a cached step costs about
+a third of a full pass on 10 frames, because at batch 1 it is bound by reading the per-joint
+weights (about 9 MB for the ``cmu-mocap`` network) rather than by arithmetic.
 
 Rotation variant (``st-transformer-rot``, the paper's own setting). The wrapper of the position
 models, `~posecast.models.neural.NeuralForecaster`, sees only positions, so the rotation variant is
@@ -53,8 +94,9 @@ its own `Forecaster`, `STTransformerRot`:
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -66,12 +108,43 @@ from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.models import store
 from posecast.models.base import Forecaster, resolve_frames
 from posecast.models.blocks import JointLinear, sinusoidal_encoding
-from posecast.models.neural import NeuralConfig, canonical_frame, register_net, to_canonical
+from posecast.models.neural import (
+    NeuralConfig,
+    canonical_frame,
+    follow_parents,
+    from_canonical,
+    register_net,
+    register_rollout,
+    to_canonical,
+)
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
 
 
 # ------------------------------------------------------------------------------------- network
+class DecodeCache(NamedTuple):
+    """What `STTransformer.step_cached` needs of the frames already seen: per block, the temporal
+    attention's keys and values of every cached frame (they never change once computed: the attention
+    is causal and a frame keeps its position, its slot, while the cache lives).
+
+    ``keys[l]``, ``values[l]``: ``(J, B, heads, capacity, d / heads)`` buffers (joint-major: one batched
+    product per joint in a step), slots ``0 .. length - 1`` filled, slot ``t`` holding the frame at
+    window position ``t``; ``length``: ``(1,)`` int64, frames held; ``encoding``: ``(capacity, d)``
+    positional encodings of the slots. `STTransformer.step_cached` writes the buffers in place (clone
+    them to branch a rollout); streams are independent along ``B`` (concatenate along dimension 1 to
+    batch caches of equal length).
+    """
+
+    keys: tuple[torch.Tensor, ...]
+    values: tuple[torch.Tensor, ...]
+    length: torch.Tensor
+    encoding: torch.Tensor
+
+    @property
+    def capacity(self) -> int:
+        return self.encoding.shape[0]
+
+
 class TemporalAttention(nn.Module):
     """Causal multi-head attention over the frames of each joint, projections separate per joint.
 
@@ -86,6 +159,10 @@ class TemporalAttention(nn.Module):
         self.out = JointLinear(joints, dim, dim)
 
     def forward(self, e: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        return self.attend(e, last_only)[0]
+
+    def attend(self, e: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`forward` that also returns the keys and values of every frame, ``(B, J, H, T, d / H)`` each."""
         b, t, j, d = e.shape
         h = self.heads
         if last_only:  # the last frame may look at every frame: no mask needed
@@ -95,11 +172,29 @@ class TemporalAttention(nn.Module):
             q = q.reshape(b, j, h, 1, d // h)
             k, v = kv.reshape(b, t, j, 2, h, d // h).permute(3, 0, 2, 4, 1, 5)
             y = F.scaled_dot_product_attention(q, k, v)  # (B, J, H, 1, d / H)
-            return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, 1, j, d))
+            return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, 1, j, d)), k, v
         # (B, T, J, 3d) -> 3 x (B, J, H, T, d / H)
         q, k, v = self.qkv(e).reshape(b, t, j, 3, h, d // h).permute(3, 0, 2, 4, 1, 5)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, t, j, d))
+        return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, t, j, d)), k, v
+
+    def step(
+        self, qkv: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """One new frame, joint-major, from its projections ``qkv (J, B, 3d)`` (``self.qkv``): writes its key
+        and value into slot ``slot`` (``(1,)`` int64) of ``keys`` / ``values`` (``(J, B, H, S, d / H)``, in
+        place), attends to the slots with additive ``mask`` (``(S,)``: 0 or -inf). Returns ``(J, B, d)``."""
+        j, h, s = self.out.weight.shape[0], self.heads, keys.shape[3]  # Python ints: no shape arithmetic traced
+        d = self.out.weight.shape[1]
+        qkv = qkv.view(j, -1, 3, h, 1, d // h)
+        keys.index_copy_(3, slot, qkv[:, :, 1])
+        values.index_copy_(3, slot, qkv[:, :, 2])
+        q = qkv[:, :, 0].reshape(-1, 1, d // h)  # (J * B * H, 1, d / H)
+        scores = torch.baddbmm(
+            mask.expand(q.shape[0], 1, s), q, keys.view(-1, s, d // h).transpose(1, 2), alpha=1.0 / math.sqrt(d // h)
+        )
+        y = torch.bmm(scores.softmax(-1), values.view(-1, s, d // h)).view(j, -1, d)
+        return torch.baddbmm(self.out.bias[:, None], y, self.out.weight)
 
 
 class SpatialAttention(nn.Module):
@@ -121,6 +216,15 @@ class SpatialAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v)
         return self.out(y.transpose(2, 3).reshape(b, t, j, d))
 
+    def step(self, q: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """One frame, joint-major: queries ``q (J, B, d)`` (``self.query``) and input ``e (J, B, d)`` →
+        ``(J, B, d)`` (the numbers of `forward`)."""
+        j, d, h = self.query.weight.shape[0], self.query.weight.shape[1], self.heads
+        q = q.view(j, -1, h, d // h).permute(1, 2, 0, 3)  # (B, H, J, d / H)
+        k, v = self.key_value(e).view(j, -1, 2, h, d // h).permute(2, 1, 3, 0, 4)  # (B, H, J, d / H) each
+        y = F.scaled_dot_product_attention(q, k, v)
+        return self.out(y.permute(2, 0, 1, 3).reshape(j, -1, d))
+
 
 class STBlock(nn.Module):
     """Temporal and spatial attention in parallel (each with residual + layer norm), summed, then a
@@ -136,14 +240,43 @@ class STBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, e: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        return self.attend(e, last_only)[0]
+
+    def attend(self, e: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`forward`, plus the temporal attention's keys and values ``(B, J, H, T, d / H)`` of every frame."""
         now = e[:, -1:] if last_only else e
-        a = self.norm_t(now + self.drop(self.temporal(e, last_only))) + self.norm_s(now + self.drop(self.spatial(now)))
+        temporal, k, v = self.temporal.attend(e, last_only)
+        return self._mix(now, temporal), k, v
+
+    def step(
+        self, e: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """One new frame, joint-major ``(J, B, d)``, against the cached frames (see `TemporalAttention.step`)."""
+        d = self.norm_t.normalized_shape[0]
+        # the per-joint projections of both attentions in one product; in a frozen trace the concatenated
+        # weights are constants, computed once
+        weight = torch.cat([self.temporal.qkv.weight, self.spatial.query.weight], dim=-1)
+        bias = torch.cat([self.temporal.qkv.bias, self.spatial.query.bias], dim=-1)
+        proj = torch.baddbmm(bias[:, None], e, weight)  # (J, B, 4d)
+        temporal = self.temporal.step(proj[..., : 3 * d], keys, values, slot, mask)
+        return self._mix(e, temporal, self.spatial.step(proj[..., 3 * d :], e))
+
+    def _mix(self, now: torch.Tensor, temporal: torch.Tensor, spatial: torch.Tensor | None = None) -> torch.Tensor:
+        spatial = self.spatial(now) if spatial is None else spatial
+        a = self.norm_t(now + self.drop(temporal)) + self.norm_s(now + self.drop(spatial))
         return self.norm_f(a + self.drop(self.ffn(a)))
 
 
 class STTransformer(nn.Module):
     """``(B, T, J * C)`` → next frames ``(B, 1, J * C)`` (or ``(B, T, J * C)``, one per input frame,
-    with ``all_steps=True``), ``C`` numbers per joint."""
+    with ``all_steps=True``), ``C`` numbers per joint.
+
+    Incremental decoding (inference): `init_cache` runs the full pass on a window and keeps every
+    block's temporal keys and values, then each `step_cached` call feeds one more frame and costs one
+    frame's worth of computation; the next frames it predicts are those of full passes over the
+    growing window (to float rounding). ``refresh`` is how the forecaster's rollout uses it (see the
+    module docstring, "Rollouts").
+    """
 
     def __init__(
         self,
@@ -154,11 +287,16 @@ class STTransformer(nn.Module):
         layers: int = 4,
         ff: int = 128,
         dropout: float = 0.1,
+        refresh: int = 1,
     ) -> None:
         super().__init__()
         if dim % heads:
             raise ModelError(f"st-transformer: d_model {dim} is not divisible by {heads} heads")
-        self.joints, self.channels, self.dim = joints, channels, dim
+        if refresh < 1:
+            raise ModelError(f"st-transformer: rollout_refresh must be at least 1, got {refresh}")
+        self.joints, self.channels, self.dim, self.heads = joints, channels, dim, heads
+        #: frames a rollout predicts per full pass (1: a full pass per frame; see the module docstring)
+        self.refresh = refresh
         self.embed = JointLinear(joints, channels, dim)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(STBlock(joints, dim, heads, ff, dropout) for _ in range(layers))
@@ -175,6 +313,54 @@ class STTransformer(nn.Module):
         if not all_steps:
             xj = xj[:, -1:]
         return (xj + self.head(e)).reshape(b, xj.shape[1], -1)
+
+    def init_cache(self, x: torch.Tensor, capacity: int) -> tuple[torch.Tensor, DecodeCache]:
+        """The full pass on ``x (B, T, J * C)`` (the same next frame as ``forward(x)``), keeping what
+        `step_cached` needs: returns ``(next (B, 1, J * C), cache)`` with room for ``capacity >= T``
+        frames at positions ``0 .. capacity - 1`` (the network was trained on windows of up to its
+        ``history`` frames, so that is the sensible capacity)."""
+        b, t, _ = x.shape
+        if not 1 <= t <= capacity:
+            raise ValueRangeError(f"st-transformer: a decode cache for {capacity} frames cannot start from {t} frames")
+        xj = x.reshape(b, t, self.joints, self.channels)
+        encoding = sinusoidal_encoding(capacity, self.dim).to(x)
+        e = self.drop(self.embed(xj) + encoding[:t, None])
+        shape = (self.joints, b, self.heads, capacity, self.dim // self.heads)
+        keys, values = [], []
+        for i, block in enumerate(self.blocks):
+            e, k, v = block.attend(e, last_only=i == len(self.blocks) - 1)  # k, v: (B, J, H, T, d / H)
+            keys.append(torch.cat([k.transpose(0, 1), k.new_zeros(shape[:3] + (capacity - t,) + shape[4:])], 3))
+            values.append(torch.cat([v.transpose(0, 1), v.new_zeros(shape[:3] + (capacity - t,) + shape[4:])], 3))
+        length = torch.full((1,), t, dtype=torch.int64, device=x.device)
+        cache = DecodeCache(tuple(keys), tuple(values), length, encoding)
+        return (xj[:, -1:] + self.head(e)).reshape(b, 1, -1), cache
+
+    def step_cached(self, frame: torch.Tensor, cache: DecodeCache) -> tuple[torch.Tensor, DecodeCache]:
+        """Append one frame ``(B, 1, J * C)`` to the window held by ``cache``: returns ``(next (B, 1, J * C),
+        cache)``, the next frame a full pass over the longer window predicts (to float rounding), and the
+        cache holding one more frame (its buffers are written in place; the returned cache shares them).
+        Raises `ValueRangeError` when the cache is full."""
+        if not torch.jit.is_tracing() and int(cache.length) >= cache.capacity:
+            raise ValueRangeError(
+                f"st-transformer: the decode cache is full ({cache.capacity} frames); start a new one with init_cache"
+            )
+        slot = cache.length
+        xj = frame.reshape(-1, self.joints, self.channels).transpose(0, 1)  # joint-major (J, B, C)
+        e = torch.baddbmm(self.embed.bias[:, None], xj, self.embed.weight) + cache.encoding.index_select(0, slot)
+        e = self.drop(e)
+        positions = torch.arange(cache.capacity, device=frame.device)
+        mask = torch.zeros(cache.capacity, dtype=frame.dtype, device=frame.device).masked_fill(
+            positions > slot, -math.inf
+        )
+        for block, k, v in zip(self.blocks, cache.keys, cache.values, strict=True):
+            e = block.step(e, k, v, slot, mask)
+        y = xj + torch.baddbmm(self.head.bias[:, None], e, self.head.weight)  # (J, B, C)
+        return y.transpose(0, 1).reshape(-1, 1, self.joints * self.channels), cache._replace(length=slot + 1)
+
+
+#: frames a rollout predicts per full pass (``params.rollout_refresh`` of a config that does not set it;
+#: see the module docstring, "Rollouts")
+DEFAULT_REFRESH = 1
 
 
 def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +379,8 @@ def _build(config: NeuralConfig, features: int) -> STTransformer:
         raise ModelError(
             f"st-transformer predicts one frame per pass: set frames_per_pass to 1 (got {config.frames_per_pass})"
         )
-    return STTransformer(features // 3, 3, **_net_kwargs(config.params))
+    refresh = int(config.params.get("rollout_refresh", DEFAULT_REFRESH))
+    return STTransformer(features // 3, 3, **_net_kwargs(config.params), refresh=refresh)
 
 
 def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -222,6 +409,117 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     pred = model.net(x[:, :h].reshape(b, h, -1), all_steps=True).reshape(x[:, 1:].shape)
     err = (pred - x[:, 1:]).norm(dim=-1)
     return (err if weights is None else err * weights).mean()
+
+
+# ------------------------------------------------------------------------------ cached rollouts
+class _CachedPass(nn.Module):
+    """The wrapper's pass (`NeuralForecaster.step`: canonical frame, network, joint filling, mirror
+    averaging) as two traceable halves around the decode cache. ``start``: world window ``(B, T, J, 3)``
+    → ``(next (B, 1, J, 3), origin, rot, length, *keys, *values)`` (`STTransformer.init_cache` on the
+    window in the canonical frame of its last frame); ``forward``: ``(frame (B, 1, J, 3), origin, rot,
+    length, encoding, *keys, *values)`` → next ``(B, 1, J, 3)`` (`STTransformer.step_cached` in that same
+    canonical frame; the buffers are written in place)."""
+
+    def __init__(self, model, net: STTransformer, capacity: int, start: bool) -> None:
+        super().__init__()
+        self.net, self.capacity, self.is_start = net, capacity, start
+        self.skeleton, self.joints, self.config = model.skeleton, list(model.joints), model.config
+
+    def _both(self, x: torch.Tensor) -> torch.Tensor:  # the input and its mirror image along the batch
+        from posecast.datasets.windows import mirror
+
+        return torch.cat([x, mirror(x, self.skeleton)], dim=0) if self.config.mirror_average else x
+
+    def _finish(self, y: torch.Tensor, last: torch.Tensor, origin: torch.Tensor, rot: torch.Tensor, b: int):
+        """Network output ``y (B', 1, Jm * 3)`` (canonical) → next world frame ``(B, 1, J, 3)``."""
+        from posecast.datasets.windows import mirror
+
+        full = y.new_zeros(y.shape[0], 1, self.skeleton.num_joints, 3)
+        full[:, :, self.joints] = y.reshape(y.shape[0], 1, len(self.joints), 3)
+        out = from_canonical(follow_parents(full, last, self.joints, self.skeleton), origin, rot)
+        return 0.5 * (out[:b] + mirror(out[b:], self.skeleton)) if self.config.mirror_average else out
+
+    def forward(self, x: torch.Tensor, *state: torch.Tensor):
+        b = x.shape[0]
+        x = self._both(x)
+        if self.is_start:
+            origin, rot = canonical_frame(x, self.skeleton, self.config.canonical)
+            xc = to_canonical(x, origin, rot)
+            y, cache = self.net.init_cache(xc[:, :, self.joints].reshape(*xc.shape[:2], -1), self.capacity)
+            return self._finish(y, xc[:, -1], origin, rot, b), origin, rot, cache.length, *cache.keys, *cache.values
+        origin, rot, length, encoding = state[:4]
+        n = len(self.net.blocks)
+        cache = DecodeCache(tuple(state[4 : 4 + n]), tuple(state[4 + n :]), length, encoding)
+        xc = to_canonical(x, origin, rot)
+        y, _ = self.net.step_cached(xc[:, :, self.joints].reshape(xc.shape[0], 1, -1), cache)
+        return self._finish(y, xc[:, 0], origin, rot, b)
+
+
+def _run(model, key: tuple[Any, ...], build, *inputs: torch.Tensor):
+    """``build()(*inputs)``, through a traced and frozen copy at inference (as `NeuralForecaster._traced_call`,
+    kept in the same per-forecaster store): Python's per-operation overhead is most of a batch-1 step."""
+    if not model._inference(inputs[0].shape[0]):
+        return build()(*inputs)
+    key = (*key, model._weights_version())
+    fast = model._traced.get(key)
+    if fast is not None:
+        return fast(*inputs)
+    module = build()
+    eager = module(*inputs)
+    try:
+        with warnings.catch_warnings():  # shape specialisation is intended: the key holds the shapes
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            traced = torch.jit.freeze(torch.jit.trace(module, inputs, check_trace=False).eval())
+        again = traced(*inputs)  # a step writes the same cache slot again, with the same numbers
+        pairs = zip(
+            again if isinstance(again, tuple) else (again,),
+            eager if isinstance(eager, tuple) else (eager,),
+            strict=True,
+        )
+        ok = all(torch.allclose(t, e, atol=1e-5, rtol=0) for t, e in pairs)
+    except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
+        ok = False
+    if len(model._traced) >= 16:
+        model._traced.clear()
+    model._traced[key] = traced if ok else module
+    return eager
+
+
+@register_rollout("st-transformer")
+def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | None:
+    """`NeuralForecaster`'s rollout for the ST-Transformer with the decode cache: ``window (B, T, J, 3)``
+    world frames → ``(B, frames, J, 3)``; None (use the full pass per frame) when the network's
+    ``refresh`` is 1 or autograd is on (training: the cache is written in place).
+
+    Schedule (see the module docstring, "Rollouts"): a full pass on the given window (its last
+    ``history`` frames) predicts the first frame; cached steps follow while the window is shorter than
+    ``history``; then, every ``refresh`` frames, a full pass on the newest ``history - refresh + 1``
+    frames in the canonical frame of the newest one restarts the cache, and ``refresh - 1`` cached
+    steps in that canonical frame follow.
+    """
+    net = getattr(model.net, "module", model.net)  # DDP
+    if not isinstance(net, STTransformer) or net.refresh <= 1 or torch.is_grad_enabled():
+        return None
+    h = model.config.history
+    keep = h - min(net.refresh, h) + 1  # frames a restart keeps
+    settings = (model.config.mirror_average, model.config.canonical, tuple(model.joints), h)
+    encoding = sinusoidal_encoding(h, net.dim).to(window)
+    chunks: list[torch.Tensor] = []
+    win = window[:, -h:]
+    while len(chunks) < frames:
+        y, origin, rot, length, *kv = _run(
+            model, ("st-start", *win.shape, settings), lambda: _CachedPass(model, net, h, True), win
+        )
+        segment = [y]
+        for _ in range(min(h - win.shape[1], frames - len(chunks) - 1)):
+            state = (origin, rot, length, encoding, *kv)
+            y = _run(model, ("st-step", *y.shape, settings), lambda: _CachedPass(model, net, h, False), y, *state)
+            length = length + 1
+            segment.append(y)
+        chunks += segment
+        win = torch.cat([win, *segment], dim=1)[:, -keep:]
+    return torch.cat(chunks, dim=1)[:, :frames]
 
 
 # ---------------------------------------------------------------------------- rotation variant
