@@ -156,32 +156,17 @@ def corpus_section() -> list[str]:
 
 
 def long_horizon_section() -> list[str]:
-    d = _merge("long-horizon")
-    if not d["models"]:
-        return []
-    seconds = [1, 2, 5, 10, 20]
-    out = ["### Long horizons (`posecast bench long-horizon`)", "", *_protocol_lines(d["protocol"]), ""]
-    for key, title in (
-        ("kld", "power-spectrum KLD to the test data (mean of both directions; lower is better)"),
-        ("entropy", "power-spectrum entropy (test data: see below)"),
-        ("speed_ratio", "mean joint speed / test data's (0 = frozen)"),
-    ):
-        out += [
-            f"**{title}**, per second of prediction:",
-            "",
-            "| model | " + " | ".join(f"{s} s" for s in seconds) + " |",
-            "|---|" + "---|" * len(seconds),
-        ]
-        for m, r in d["models"].items():
-            per = {p["second"]: p for p in r["per_second"]}
-            out.append(f"| {m} | " + " | ".join(f"{per[s][key]:.3f}" if s in per else "–" for s in seconds) + " |")
-        out.append("")
-    some = next(iter(d["models"].values()))
-    out.append(
-        f"Test data: entropy {some['test_data']['entropy']:.3f}, mean joint speed "
-        f"{some['test_data']['speed_m_s']:.3f} m/s."
-    )
-    out.append("")
+    """`posecast bench long-horizon` (``results/long-horizon_*.json``): one section per file (the name after
+    ``_`` says which run), rendered by the protocol module (`posecast.evaluation.protocols.long_horizon.markdown`):
+    the protocol, then per data set the reference rows, every model at 1, 2, 5, 10, 20 s and the goals."""
+    from posecast.evaluation.protocols.long_horizon import markdown
+
+    out: list[str] = []
+    for path in sorted(RESULTS.glob("long-horizon_*.json")):
+        d = json.loads(path.read_text())
+        if "datasets" in d:
+            run = path.stem.split("_", 1)[1]
+            out += markdown(d, title=f"### Long horizons (`posecast bench long-horizon`): {run}")
     return out
 
 

@@ -135,23 +135,39 @@ def bench_long_horizon(
     seconds: Annotated[float, typer.Option(help="Whole seconds to roll out (1 to 120).")] = 20,
     json_path: JsonOpt = None,
     weights: WeightsOpt = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="Data sets, comma-separated (default: cmu_bvh,bandai_namco,hdm05_cuts).")
+    ] = None,
+    max_seeds: Annotated[
+        int | None, typer.Option(help="At most N seeds per data set, evenly spread (quick runs; printed).")
+    ] = None,
     train_reference: Annotated[
-        bool, typer.Option(help="Also score the training subjects' 1-s clips against the test data (a reference row).")
+        bool, typer.Option(help="Also score each data set's training split (corpus) against its test data.")
     ] = True,
+    plausibility: Annotated[
+        bool, typer.Option(help="Distance of predicted poses to the nearest corpus training pose (needs the corpus).")
+    ] = True,
+    goal_model: Annotated[str, typer.Option(help="The model that should beat the others (goals).")] = "st-transformer",
 ) -> None:
-    """Long rollouts (ST-Transformer supplement H): power-spectrum entropy / KLD and joint speed per second."""
-    from posecast.evaluation.protocols import cmu_bvh, long_horizon
+    """Long rollouts on every data set's test part (ST-Transformer supplement H and more): per second, PS entropy /
+    KLD, joint speed, bone-length error, foot skating, ground penetration, nearest-training-pose distance, goals.
+    Default models: the default motion model, zero-velocity, constant-velocity."""
+    from posecast.evaluation.protocols import corpus, long_horizon
 
     n_seconds = long_horizon.check_seconds(seconds)
-    forecasters, entries = bench_models(model, models, weights, json_path)
-    sequences = cmu_bvh.load_sequences()
-    needs_train = train_reference or any(e.needs_fit for e in entries.values())
-    train = [s.positions for s in cmu_bvh.load_sequences(cmu_bvh.TRAIN_SUBJECTS)] if needs_train else None
-    forecasters = cmu_bvh.prepare_models(forecasters, train)
-    progress, _, tick = progress_bar("seeds")
+    n_seeds = long_horizon.check_max_seeds(max_seeds)
+    names = corpus.check_datasets(datasets)
+    if not model and not models:
+        models = ",".join(m for m in corpus.default_model_names() if m not in long_horizon.RETRIEVAL)
+    forecasters, _ = bench_models(model, models, weights, json_path)
+    forecasters = corpus.prepare_models(forecasters)
+    progress, _, tick = progress_bar("loading")
     with progress:
+        test_sets = [corpus.load_test_set(d, progress=tick) for d in names]
+        index = long_horizon.PoseIndex.from_corpus() if plausibility else None
+        train = {d: long_horizon.train_reference_sequences(d) for d in names} if train_reference else None
         result = long_horizon.evaluate(
-            forecasters, n_seconds, sequences, train if train_reference else None, progress=tick
+            forecasters, n_seconds, test_sets, index, train, n_seeds, goal_model, progress=tick
         )
     long_horizon.print_result(result, console)
     write_json(result, json_path)
