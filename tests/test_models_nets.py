@@ -406,7 +406,7 @@ def test_inference_fast_path_equals_eager_and_follows_weight_updates(name):
 
     def eager():
         with torch.no_grad():
-            model._traced.clear()
+            model._traces.clear()
             fast_run, model._run_net = model._run_net, model.net  # bypass the fast paths
             fast_rollout, model.rollout = model.rollout, model._rollout
             try:
@@ -417,7 +417,7 @@ def test_inference_fast_path_equals_eager_and_follows_weight_updates(name):
     first = model.predict(history, 12)  # first call per shape: eager, then traced
     again = model.predict(history, 12)  # traced
     model.predict(history, 12)  # a repeated rollout: traced whole when it has few passes
-    traced = {k[0] for k, v in model._traced.items() if isinstance(v, torch.jit.ScriptModule)}
+    traced = {k[0] for k, v in model._traces.items() if isinstance(v, torch.jit.ScriptModule)}
     passes = -(-13 // model.config.frames_per_pass)  # 12 frames at the model rate, plus one to interpolate
     assert traced == ({"net", "rollout"} if passes <= model.TRACE_MAX_PASSES else {"net"})  # fast paths ran
     np.testing.assert_allclose(again, first, atol=1e-6)
@@ -441,7 +441,6 @@ def test_traced_rollout_follows_a_changed_setting():
         with_mirror = model.predict(history, 5)
     model.config.mirror_average = False
     without = model.predict(history, 5)
-    model._traced.clear()
-    model._seen.clear()
+    model._traces.clear()
     np.testing.assert_allclose(without, model.predict(history, 5), atol=1e-6)  # eager, fresh
     assert np.abs(with_mirror - without).max() > 1e-4

@@ -206,7 +206,7 @@ def test_traced_cached_rollout_is_the_eager_one():
         want = _schedule_full_passes(model, window, 12, 3)
         first = model.rollout(window, 12)  # eager, tracing each half of a pass on first use
         again = model.rollout(window, 12)  # through the traced copies
-        assert any(k[0] == "st-step" and isinstance(v, torch.jit.ScriptModule) for k, v in model._traced.items())
+        assert any(k[0] == "st-step" and isinstance(v, torch.jit.ScriptModule) for k, v in model._traces.items())
         assert (first - want).abs().max() <= TOL and (again - want).abs().max() <= TOL
         # rollouts of a few frames are traced whole (NeuralForecaster.rollout); the refresh is in the key
         short = [model.rollout(window, 4) for _ in range(3)]

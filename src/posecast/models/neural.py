@@ -20,7 +20,6 @@ Weights are weights-store folders (`posecast.models.store`: safetensors + JSON c
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from posecast import skeletons
 from posecast.errors import ModelError, SkeletonError
 from posecast.models import store
 from posecast.models.base import Forecaster
+from posecast.models.tracing import TraceCache
 from posecast.motion import resample_positions
 from posecast.skeletons.base import Skeleton
 
@@ -244,9 +244,8 @@ class NeuralForecaster(Forecaster):
         self.net.eval()
         self.min_history = 2
         self._torch = torch
-        self._traced: dict[tuple[int, ...], Any] = {}  # (input shape..., weights version) -> net
+        self._traces = TraceCache()  # traced copies per (what, input shape..., settings, weights version)
         self._params: list[Any] | None = None
-        self._seen: set[tuple[Any, ...]] = set()  # rollout shapes run once (traced on the second run)
         self._canonical: Any = None  # CanonicalForecaster around this network (canonical-body weights)
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
@@ -294,32 +293,11 @@ class NeuralForecaster(Forecaster):
             self._params = list(self.net.parameters())
         return sum(p._version for p in self._params)
 
-    def _traced_call(self, key: tuple[Any, ...], build: Callable[[], Any], example):
-        """``build()(example)``, and from the second call with the same ``key`` on, a traced and frozen
-        TorchScript copy of it: the same operations without Python's per-operation overhead. The copy
-        is checked against the eager result once (max abs difference 1e-5) and the eager path is kept
-        if it differs or cannot be traced."""
-        torch = self._torch
-        fast = self._traced.pop(key, None)
-        if fast is not None:
-            self._traced[key] = fast  # most recently used last
-            return fast(example)
-        module = build()
-        eager = module(example)
-        try:
-            with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                # TorchScript is deprecated in favour of torch.compile, which needs a C++ toolchain at
-                # run time and compiles for seconds; tracing is instant and exact here
-                warnings.simplefilter("ignore", DeprecationWarning)
-                traced = torch.jit.freeze(torch.jit.trace(module, example, check_trace=False).eval())
-            ok = torch.allclose(traced(example), eager, atol=1e-5, rtol=0)
-        except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
-            ok = False
-        if len(self._traced) >= 16:  # least recently used out (a server's batch sizes come and go)
-            self._traced.pop(next(iter(self._traced)))
-        self._traced[key] = traced if ok else module
-        return eager
+    def _traced_call(self, key: tuple[Any, ...], build: Callable[[], Any], *inputs, after: int = 1):
+        """``build()(*inputs)``, from the ``after``-th call with the same ``key`` on through a traced and frozen
+        TorchScript copy (`posecast.models.tracing.TraceCache`: the same operations without Python's
+        per-operation overhead, checked against the eager result once)."""
+        return self._traces(key, build, *inputs, after=after)
 
     def _inference(self, batch: int) -> bool:
         """Whether a call with this batch size takes the traced path: inference (eval mode, no
@@ -367,12 +345,8 @@ class NeuralForecaster(Forecaster):
         schedule = getattr(self.net, "refresh", 1)
         settings = (self.config.mirror_average, self.config.canonical, tuple(self.joints), schedule)
         key = ("rollout", *window.shape, frames, settings, self._weights_version())
-        if key not in self._traced and key not in self._seen:
-            if len(self._seen) >= 256:
-                self._seen.clear()
-            self._seen.add(key)  # one-off shapes (a benchmark batch) are not worth a trace
-            return self._rollout(window, frames)
-        return self._traced_call(key, lambda: _rollout_module(self, frames), window)
+        # traced from the second call on: one-off shapes (a benchmark batch) are not worth a trace
+        return self._traced_call(key, lambda: _rollout_module(self, frames), window, after=2)
 
     def _rollout(self, window, frames: int):
         torch = self._torch

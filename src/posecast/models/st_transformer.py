@@ -94,7 +94,6 @@ its own `Forecaster`, `STTransformerRot`:
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -456,34 +455,12 @@ class _CachedPass(nn.Module):
 
 
 def _run(model, key: tuple[Any, ...], build, *inputs: torch.Tensor):
-    """``build()(*inputs)``, through a traced and frozen copy at inference (as `NeuralForecaster._traced_call`,
-    kept in the same per-forecaster store): Python's per-operation overhead is most of a batch-1 step."""
+    """``build()(*inputs)``, through a traced and frozen copy at inference (the forecaster's
+    `posecast.models.tracing.TraceCache`): Python's per-operation overhead is most of a batch-1 step. A
+    step writes the same cache slot again when checked, with the same numbers."""
     if not model._inference(inputs[0].shape[0]):
         return build()(*inputs)
-    key = (*key, model._weights_version())
-    fast = model._traced.get(key)
-    if fast is not None:
-        return fast(*inputs)
-    module = build()
-    eager = module(*inputs)
-    try:
-        with warnings.catch_warnings():  # shape specialisation is intended: the key holds the shapes
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            traced = torch.jit.freeze(torch.jit.trace(module, inputs, check_trace=False).eval())
-        again = traced(*inputs)  # a step writes the same cache slot again, with the same numbers
-        pairs = zip(
-            again if isinstance(again, tuple) else (again,),
-            eager if isinstance(eager, tuple) else (eager,),
-            strict=True,
-        )
-        ok = all(torch.allclose(t, e, atol=1e-5, rtol=0) for t, e in pairs)
-    except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
-        ok = False
-    if len(model._traced) >= 16:
-        model._traced.clear()
-    model._traced[key] = traced if ok else module
-    return eager
+    return model._traced_call((*key, model._weights_version()), build, *inputs)
 
 
 @register_rollout("st-transformer")

@@ -37,13 +37,18 @@ class TraceCache:
         self._traced.clear()
         self._seen.clear()
 
-    def __call__(self, key: Any, build: Callable[[], Any], example: Any, after: int = 1) -> Any:
+    def items(self) -> list[tuple[Any, Any]]:
+        """``(key, traced module or the eager one kept)`` pairs, least recently used first."""
+        return list(self._traced.items())
+
+    def __call__(self, key: Any, build: Callable[[], Any], *inputs: Any, after: int = 1) -> Any:
+        """``build()(*inputs)`` (see the class doc); outputs may be a tensor or a tuple of tensors."""
         import torch
 
         fast = self._traced.pop(key, None)
         if fast is not None:
             self._traced[key] = fast  # most recently used last
-            return fast(example)
+            return fast(*inputs)
         module = build()
         if after > 1:
             seen = self._seen.get(key, 0) + 1
@@ -51,15 +56,21 @@ class TraceCache:
                 if len(self._seen) >= 256:
                     self._seen.clear()
                 self._seen[key] = seen
-                return module(example)
+                return module(*inputs)
             self._seen.pop(key, None)
-        eager = module(example)
+        eager = module(*inputs)
         try:
             with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                traced = torch.jit.freeze(torch.jit.trace(module, example, check_trace=False).eval())
-            ok = torch.allclose(traced(example), eager, atol=self.atol, rtol=0)
+                traced = torch.jit.freeze(torch.jit.trace(module, inputs, check_trace=False).eval())
+            again = traced(*inputs)
+            pairs = zip(
+                again if isinstance(again, tuple) else (again,),
+                eager if isinstance(eager, tuple) else (eager,),
+                strict=True,
+            )
+            ok = all(torch.allclose(t, e, atol=self.atol, rtol=0) for t, e in pairs)
         except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
             ok = False
         if len(self._traced) >= self.size:
