@@ -58,6 +58,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import socket
 import statistics
 import subprocess
@@ -144,7 +145,9 @@ def _rss_mb(pid: int) -> float:
 class Server:
     """``python -m posecast serve`` on a free loopback port, pinned to ``cpus``; stopped by `stop`."""
 
-    def __init__(self, model: str | None, max_sessions: int, cpus: set[int] | None) -> None:
+    def __init__(
+        self, model: str | None, max_sessions: int, cpus: set[int] | None, extra: list[str] | None = None
+    ) -> None:
         with socket.socket() as s:
             s.bind((HOST, 0))
             self.port = s.getsockname()[1]
@@ -154,6 +157,7 @@ class Server:
         cmd += ["--max-sessions", str(max_sessions), "--log-level", "warning"]
         if model:
             cmd += ["--model", model]
+        cmd += extra or []
         self.cmd = cmd
         env = {k: v for k, v in os.environ.items() if k != "POSECAST_TOKEN"}
         self.proc = subprocess.Popen(
@@ -665,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per round, seconds")
     parser.add_argument("--rate", type=float, default=30.0, help="frames per second per session")
     parser.add_argument("--model", help="model of the sessions (default: the server's default)")
+    parser.add_argument(
+        "--server-args", default="", help="more `posecast serve` options, e.g. '--no-mirror-average --threads 2'"
+    )
     parser.add_argument("--clip", help=f"motion clip, a path or relative to $POSECAST_DATA (default {DEFAULT_CLIP})")
     parser.add_argument("--video", help=f"video clip, a path or relative to $POSECAST_DATA (default {DEFAULT_VIDEO})")
     parser.add_argument("--video-seconds", type=float, help="seconds per video mode (default: --seconds)")
@@ -712,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         opening_dict["model"] = args.model
     opening = json.dumps(opening_dict)
 
-    server = Server(args.model, max(counts) + 16, server_cpus if pin else None)
+    server = Server(args.model, max(counts) + 16, server_cpus if pin else None, shlex.split(args.server_args))
     rounds: list[dict[str, Any]] = []
     video: list[dict[str, Any]] = []
     video_clip = None
@@ -783,7 +790,8 @@ def main(argv: list[str] | None = None) -> int:
     protocol = (
         f"{clip_text} streamed at {args.rate:g} Hz by each session for {args.seconds:g} s (staggered over one frame "
         f"period, inline skeleton, 1 s forecasts, model {model}); latency = frame sent → its forecast received "
-        f"(loopback, client clock); video {video_seconds:g} s per mode; see benchmarks/serve_load.py"
+        f"(loopback, client clock); video {video_seconds:g} s per mode; server: "
+        f"`posecast serve {' '.join(server.cmd[4:])}`; see benchmarks/serve_load.py"
     )
     report = {
         "machine": machine,

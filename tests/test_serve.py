@@ -394,3 +394,21 @@ def test_video_frames_give_keypoints_and_forecasts(client, video_dir):
     # the projected forecast starts near the person: within a quarter of the image of the detected hips
     hips = kp[[23, 24]].mean(axis=0)
     assert np.linalg.norm(pix[0, 0] - hips) < 160
+
+
+def test_serving_without_mirror_averaging_runs_the_network_once(walk):
+    """``--no-mirror-average``: the forecast is the network's on the window alone (not averaged with its
+    mirror image), and differs from the default by the averaging."""
+    from posecast.serve.engine import _no_mirror_average
+
+    plain = models.get("dct-mlp")
+    _no_mirror_average(plain)
+    assert not any(plain.variant(v).config.mirror_average for v in plain.variants)
+    with TestClient(create_app(warm=False, mirror_average=False)) as c:
+        assert c.get("/health").json()["mirror_average"] is False
+        got = np.asarray(c.post("/v1/forecast", json=_request(walk)).json()["positions"])
+    np.testing.assert_allclose(
+        got, posecast.api.forecast_motion(plain, walk.frames(0, 60), seconds=0.5).samples, atol=1e-5
+    )
+    averaged = posecast.forecast(walk.frames(0, 60), seconds=0.5).samples
+    assert np.abs(got - averaged).max() > 1e-4

@@ -35,6 +35,14 @@ def serve(
     idle: Annotated[float, typer.Option(help="Seconds without a message before a session is closed.")] = 60.0,
     max_seconds: Annotated[float, typer.Option(help="Longest forecast horizon, seconds.")] = 30.0,
     threads: Annotated[int, typer.Option(help="Torch threads for the forecasts.")] = 1,
+    mirror_average: Annotated[
+        bool,
+        typer.Option(
+            help="Test-time mirror averaging of the learned motion models, as the library does. Off: half the "
+            "network cost per forecast (more sessions per core), about 1-1.5 % less accurate on the corpus "
+            "validation split."
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve forecasts over HTTP and WebSockets: a browser page at /, REST at /v1/forecast, skeleton streams at
@@ -75,6 +83,7 @@ def serve(
         ssl_keyfile=ssl_keyfile,
         threads=threads,
         log_level=log_level,
+        mirror_average=mirror_average,
     )
 
 

@@ -144,13 +144,18 @@ class _Outbox:
 
 
 def create_app(
-    model: str | None = None, token: str | None = None, limits: Limits | None = None, warm: bool = True
+    model: str | None = None,
+    token: str | None = None,
+    limits: Limits | None = None,
+    warm: bool = True,
+    mirror_average: bool = True,
 ) -> FastAPI:
     """The service: ``model`` (default: the registry's motion default) answers requests that name none;
     with ``token`` every request must carry it; ``limits`` bounds everything (`engine.Limits`); ``warm``
-    loads and runs the default model once before the first request is taken."""
+    loads and runs the default model once before the first request is taken; ``mirror_average=False``
+    runs the learned motion models without test-time mirror averaging (`engine.Models`)."""
     limits = limits or Limits()
-    models = Models(model)
+    models = Models(model, mirror_average=mirror_average)
     compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-compute")
     pose_pool = ThreadPoolExecutor(max_workers=POSE_THREADS, thread_name_prefix="posecast-pose")
     state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0, "connections": 0}
@@ -252,6 +257,7 @@ def create_app(
             "status": "ok",
             "version": __version__,
             "model": models.default,
+            "mirror_average": models.mirror_average,
             "sessions": len(batcher().sessions),
             "video_sessions": len(state["video"]),
             "limits": limits.as_dict(),
@@ -529,6 +535,7 @@ def create_app(
             if name is None or info(name).kind != "video":
                 raise PosecastError(f"model {name!r} is not a video model (see `posecast models`)")
             backend = default_backend()
+            models.get(name).warm(opening.seconds)
             return VideoSession(
                 id=engine.new_session_id(),
                 model=name,
@@ -639,6 +646,7 @@ def run(
     ssl_keyfile: str | None = None,
     threads: int = 1,
     log_level: str = "warning",
+    mirror_average: bool = True,
 ) -> None:
     """Serve until interrupted. Without ``token`` only a loopback ``host`` is allowed."""
     import torch
@@ -653,7 +661,7 @@ def run(
             raise PosecastError("no such file", Path(f))
     limits = limits or Limits()
     torch.set_num_threads(max(1, threads))
-    app = create_app(model=model, token=token, limits=limits)
+    app = create_app(model=model, token=token, limits=limits, mirror_average=mirror_average)
     scheme = "https" if ssl_certfile else "http"
     print(f"PoseCast serving on {scheme}://{host}:{port}/ (Ctrl+C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(

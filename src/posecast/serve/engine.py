@@ -132,9 +132,12 @@ def resolve_skeleton(spec: Any, limits: Limits) -> Skeleton:
 class Models:
     """Models the server has loaded, each built once (thread-safe), and their skeleton bindings."""
 
-    def __init__(self, default: str | None = None) -> None:
+    def __init__(self, default: str | None = None, mirror_average: bool = True) -> None:
+        """``default``: the model for requests that name none; ``mirror_average=False`` turns the learned
+        motion models' test-time mirror averaging off (half the network cost; see `posecast serve --help`)."""
         from posecast.models import default_model, info
 
+        self.mirror_average = mirror_average
         fallback = default_model("motion")
         self.default = info(default).name if default else (fallback.name if fallback else "zero-velocity")
         if info(self.default).kind not in ("motion", "keypose") or info(self.default).needs_fit:
@@ -160,7 +163,10 @@ class Models:
             if name not in self._built:
                 from posecast.models import get
 
-                self._built[name] = get(name)
+                model = get(name)
+                if not self.mirror_average:
+                    _no_mirror_average(model)
+                self._built[name] = model
             return self._built[name]
 
     def warm(self) -> None:
@@ -195,6 +201,16 @@ class Models:
             d["default"] = m.name == self.default
             out.append(d)
         return out
+
+
+def _no_mirror_average(model: Any) -> None:
+    """Turn test-time mirror averaging off in every network of ``model`` (a shipped learned model)."""
+    from posecast.models.neural import NeuralForecaster, PretrainedModel
+
+    nets = [model.variant(v) for v in model.variants] if isinstance(model, PretrainedModel) else [model]
+    for net in nets:
+        if isinstance(net, NeuralForecaster) and net.config.mirror_average:
+            net.config = net.config.model_copy(update={"mirror_average": False})
 
 
 @dataclass(eq=False)

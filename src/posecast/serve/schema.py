@@ -188,6 +188,7 @@ class Health(_Model):
     status: Literal["ok"] = "ok"
     version: str
     model: str
+    mirror_average: bool
     sessions: int
     video_sessions: int
     limits: dict[str, float]

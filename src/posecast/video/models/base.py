@@ -185,6 +185,11 @@ class VideoForecaster(ABC):
         fc.metadata.update(track=track, video=video)
         return fc
 
+    def warm(self, seconds: float) -> None:
+        """Prepare for a live camera forecasting ``seconds`` ahead on every frame (e.g. trace what a steady
+        stream runs, so that its first frames do not wait for it). Models with nothing to prepare do nothing."""
+        return None
+
     def forecast_track(self, track: PoseTrack, seconds: float) -> VideoForecast:
         """Estimate the past of ``track`` in 3D and forecast ``seconds`` beyond its last frame.
 

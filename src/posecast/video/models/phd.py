@@ -178,6 +178,13 @@ class PHD(VideoForecaster):
         self.uses_world = net.config.use_world
         self._traces = TraceCache()
 
+    @torch.no_grad()
+    def warm(self, seconds: float) -> None:
+        """Trace the rollout a steady camera stream runs (a full receptive field, ``seconds`` ahead)."""
+        seq = torch.zeros(1, self.net.ar.receptive_field, self.config.channels)
+        for _ in range(2):
+            self._rollout(seq, max(1, round(seconds * self.fps)))
+
     def _rollout(self, phi: torch.Tensor, steps: int) -> torch.Tensor:
         """`PHDNet.rollout`; a shape asked for a second time (a live camera: every frame) runs as one traced
         graph (`posecast.models.tracing`; about 1.5x faster: 26 self-fed steps of ~30 small modules)."""
