@@ -402,11 +402,12 @@ class Batcher:
         """One network call for jobs that share the model (or its canonical-body inner model), rate,
         horizon and history length: ``F×J×3`` forecasts, one per job.
 
-        Sessions bound to the same skeleton are mapped on and off the canonical body together. Batches of
-        up to `PAD_LIMIT` are padded to a power of two (repeating the last history; rows are independent,
-        so the answers do not change): a network keeps one traced graph per input shape, and a handful of
-        shapes, warmed at start (`Models.warm`), serve every number of sessions instead of one new trace
-        (a fifth of a second) for each."""
+        Sessions bound to the same skeleton are mapped on and off the canonical body together. The network
+        runs on chunks of `PAD_LIMIT` histories, the last one padded to a power of two (repeating the last
+        history; rows are independent, so the answers do not change): a network keeps one traced graph per
+        input shape, and five shapes, warmed at start (`Models.warm`), serve every number of sessions
+        instead of one new trace (a fifth of a second) for each; traced chunks of 16 also beat one untraced
+        call on a large batch (1.8 against 2.9 ms per forecast at 50 sessions, measured in the load test)."""
         s0 = jobs[0].session
         net = _network(s0.forecaster)
         by_rig: dict[int, list[int]] = {}
@@ -415,11 +416,14 @@ class Batcher:
         histories = {k: np.stack([jobs[i].history for i in idx]) for k, idx in by_rig.items()}
         encoded = {k: _encode(jobs[idx[0]].session.forecaster, histories[k]) for k, idx in by_rig.items()}
         batch = np.concatenate(list(encoded.values()))
-        b = batch.shape[0]
-        padded = padded_batch(b)
-        if padded > b:
-            batch = np.concatenate([batch, np.repeat(batch[-1:], padded - b, axis=0)])
-        pred = np.asarray(net.predict(batch, s0.frames, 1, fps=s0.fps))[:b]
+        chunks = []
+        for lo in range(0, batch.shape[0], PAD_LIMIT):  # traced shapes only: 16 at a time
+            chunk = batch[lo : lo + PAD_LIMIT]
+            b = chunk.shape[0]
+            if padded_batch(b) > b:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], padded_batch(b) - b, axis=0)])
+            chunks.append(np.asarray(net.predict(chunk, s0.frames, 1, fps=s0.fps))[:b])
+        pred = np.concatenate(chunks)
         out: list[np.ndarray | None] = [None] * len(jobs)
         start = 0
         for k, idx in by_rig.items():
@@ -431,13 +435,14 @@ class Batcher:
         return out  # type: ignore[return-value]
 
 
-#: batches up to this size are padded to a power of two (`Batcher._predict_group`); larger ones run as they are
+#: the network runs on at most this many sessions at a time, padded to a power of two (`Batcher._predict_group`);
+#: `NeuralForecaster.TRACE_MAX_BATCH`: larger batches would run untraced
 PAD_LIMIT = 16
 
 
 def padded_batch(b: int) -> int:
-    """The batch size ``b`` sessions run at: the next power of two up to `PAD_LIMIT`, else ``b``."""
-    return 1 << (b - 1).bit_length() if b <= PAD_LIMIT else b
+    """The batch size a chunk of ``b <= PAD_LIMIT`` sessions runs at: the next power of two."""
+    return 1 << (b - 1).bit_length()
 
 
 def _network(forecaster: Any) -> Any:
