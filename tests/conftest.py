@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +48,43 @@ def posecast_data() -> Path:
     path = dataset_dir("cmu_bvh", required=False)
     assert path is not None
     return path.parent
+
+
+@contextlib.contextmanager
+def _serving(**app_options: Any) -> Iterator[str]:
+    """`posecast.serve.app.create_app(**app_options)` under uvicorn in a thread on a free loopback port, as
+    `posecast serve` runs it (``ws_max_size`` from the limits): its root URL, ``http://127.0.0.1:PORT``."""
+    import uvicorn
+
+    from posecast.serve.app import create_app
+    from posecast.serve.engine import Limits
+
+    limits = app_options.setdefault("limits", Limits())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(**app_options), ws_max_size=limits.ws_message_bytes, log_level="warning", timeout_keep_alive=5
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def serving():
+    """``with serving(**create_app options) as url``: a live `posecast serve` for the test (needs the serve extra)."""
+    pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    return _serving

@@ -9,7 +9,6 @@ import functools
 import io
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,47 +19,19 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 
-import uvicorn  # noqa: E402
 
 import posecast  # noqa: E402
 from posecast import client as pc  # noqa: E402
 from posecast.client import Client, ServiceError, ServiceUnavailable  # noqa: E402
 from posecast.models import get  # noqa: E402
-from posecast.serve.app import create_app  # noqa: E402
-from posecast.serve.engine import Limits  # noqa: E402
 from posecast.synthetic import synthetic_walk  # noqa: E402
 
 TOKEN = "s3cret-token"
 
 
-@contextlib.contextmanager
-def _serving(**app_options) -> Iterator[str]:
-    """A server on a free loopback port (uvicorn in a thread, as `posecast serve` runs it): its URL."""
-    limits = app_options.setdefault("limits", Limits())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(**app_options), ws_max_size=limits.ws_message_bytes, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    with _serving(warm=False) as u:  # the first forecast loads the model
+def url(serving) -> Iterator[str]:
+    with serving(warm=False) as u:  # the first forecast loads the model
         yield u
 
 
@@ -266,8 +237,8 @@ def test_the_docstring_robot_loop_runs(url: str):
 
 
 # ---------------------------------------------------------------------------------------------- tokens
-def test_token_is_required_and_accepted(walk: posecast.Motion):
-    with _serving(token=TOKEN, warm=False) as u:
+def test_token_is_required_and_accepted(walk: posecast.Motion, serving):
+    with serving(token=TOKEN, warm=False) as u:
         with pytest.raises(ServiceError, match="token") as err:
             Client(u).health()
         assert err.value.status == 401

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 
 import numpy as np
@@ -275,35 +274,11 @@ def test_micro_batch_across_skeletons_equals_one_by_one(walk):
 
 
 # ------------------------------------------------------------------------------- a real server: faults
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def live():
-    import uvicorn
-
-    port = _free_port()
-    limits = Limits()
-    config = uvicorn.Config(
-        create_app(warm=False, limits=limits),
-        host="127.0.0.1",
-        port=port,
-        log_level="error",
-        ws_max_size=limits.ws_message_bytes,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+def live(serving):
+    """``host:port`` of a live server (conftest's `serving`)."""
+    with serving(warm=False) as url:
+        yield url.removeprefix("http://")
 
 
 def test_faults_leave_the_server_up(live, walk):
@@ -322,7 +297,8 @@ def test_faults_leave_the_server_up(live, walk):
             ws.recv(timeout=10)
         assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
     # a client that disconnects in the middle of a frame (half a WebSocket frame, then the socket closes)
-    with socket.create_connection(tuple(live.split(":")[:1]) + (int(live.split(":")[1]),)) as raw:
+    host, port = live.split(":")
+    with socket.create_connection((host, int(port))) as raw:
         raw.sendall(
             b"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

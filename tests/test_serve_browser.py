@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,35 +67,16 @@ PIXELS_JS = """([id, variable, tol]) => {
 
 
 @pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    """`posecast.serve.app.create_app` (with a token) under uvicorn in a thread, on a free loopback port: the
-    server's root URL."""
+def server_url(serving) -> Iterator[str]:
+    """A live server with a token (conftest's `serving`): its root URL, ``.../``."""
     import torch
 
-    from posecast.serve.app import create_app
-    from posecast.serve.engine import Limits
-
-    limits = Limits()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as `posecast serve` does: the cores are shared with the browser
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(token=TOKEN, limits=limits)
-    config = uvicorn.Config(app, ws_max_size=limits.ws_message_bytes, log_level="warning", timeout_keep_alive=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        with serving(token=TOKEN) as url:
+            yield url + "/"
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
         torch.set_num_threads(threads)
 
 
