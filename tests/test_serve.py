@@ -388,3 +388,22 @@ def test_serving_without_mirror_averaging_runs_the_network_once(walk):
     )
     averaged = posecast.forecast(walk.frames(0, 60), seconds=0.5).samples
     assert np.abs(got - averaged).max() > 1e-4
+
+
+def test_dropped_frames_are_filled_on_the_frame_grid(walk):
+    """A stream that loses frames keeps its history on the fps grid: the missing frames are interpolated,
+    so the model sees the full stream's history with those frames replaced by the interpolation."""
+    served, lim = Models(), Limits()
+    full = open_stream(served, lim, skeletons.get(SKEL), 30.0, 0.5, None, "y", None)
+    lossy = open_stream(served, lim, skeletons.get(SKEL), 30.0, 0.5, None, "y", None)
+    expected = walk.positions[:70].copy()
+    for i in range(70):
+        full.push(i / 30, expected[i])
+        if i not in (40, 41, 55):  # packets lost
+            lossy.push(i / 30 + 0.004 * (-1) ** i, walk.positions[i])  # with a few ms of jitter
+    expected[40] = walk.positions[39] + (walk.positions[42] - walk.positions[39]) / 3
+    expected[41] = walk.positions[39] + (walk.positions[42] - walk.positions[39]) * 2 / 3
+    expected[55] = (walk.positions[54] + walk.positions[56]) / 2
+    assert lossy.count == full.count == 70
+    np.testing.assert_allclose(lossy.history(), expected[70 - lossy.keep :], atol=1e-12)
+    assert lossy.unanswered == 67  # frames received, not filled

@@ -276,19 +276,33 @@ class StreamSession:
         return None
 
     def push(self, t: float, positions: np.ndarray) -> None:
-        """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s); a gap of over a second starts over."""
-        if t - self.t_last > max(1.0, 3.0 / self.fps) and self.count:
+        """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's
+        frame grid: frames missing before ``t`` (a gap of about two or more frame periods: dropped packets)
+        are filled by linear interpolation from the previous frame; a gap of over a second starts over."""
+        if self.count and t - self.t_last > max(1.0, 3.0 / self.fps):
             self.count = 0
-        if self.count < self.keep:
-            self.buffer[self.count] = positions
-        else:
-            self.buffer[:-1] = self.buffer[1:]
-            self.buffer[-1] = positions
-        self.count += 1
+        if self.count:
+            missing = int(round((t - self.t_last) * self.fps)) - 1
+            if missing > 0:
+                prev = self._last().copy()
+                for k in range(1, missing + 1):
+                    self._append(prev + (positions - prev) * (k / (missing + 1)))
+        self._append(positions)
         self.t_last = t
         self.arrival = time.perf_counter()
         self.pending = self.count >= self.min_history
         self.unanswered += 1
+
+    def _append(self, frame: np.ndarray) -> None:
+        if self.count < self.keep:
+            self.buffer[self.count] = frame
+        else:
+            self.buffer[:-1] = self.buffer[1:]
+            self.buffer[-1] = frame
+        self.count += 1
+
+    def _last(self) -> np.ndarray:
+        return self.buffer[min(self.count, self.keep) - 1]
 
     def history(self) -> np.ndarray:
         """``(T, J, 3)`` the frames kept, oldest first (a copy)."""
