@@ -365,6 +365,11 @@ def create_app(
             await ws.send_text(error_text(f"the server holds {limits.sessions} sessions already; try later"))
             await ws.close(code=1013)
             return None
+        return await _read_opening(ws, schema, what)
+
+    async def _read_opening(ws: WebSocket, schema: type, what: str) -> Any:
+        """The next valid opening message (errors answered, the client may try again); None when the client
+        left, stayed silent past the idle bound or has no token."""
         while True:
             try:
                 text = await asyncio.wait_for(ws.receive_text(), timeout=limits.idle_seconds)
@@ -449,7 +454,7 @@ def create_app(
                 break
             except PosecastError as exc:
                 await ws.send_text(error_text(str(exc)))
-                opening = await _open_again(ws, StreamOpen)
+                opening = await _read_opening(ws, StreamOpen, "opening message")
                 if opening is None:
                     return
         state["opened"] += 1
@@ -506,17 +511,6 @@ def create_app(
         finally:
             b.remove(session)
             await _finish(ws, outbox, sender)
-
-    async def _open_again(ws: WebSocket, schema: type) -> Any:
-        try:
-            text = await asyncio.wait_for(ws.receive_text(), timeout=limits.idle_seconds)
-        except (WebSocketDisconnect, RuntimeError, KeyError, TimeoutError):
-            return None
-        try:
-            return schema.model_validate_json(text)
-        except ValidationError as exc:
-            await ws.send_text(error_text("opening message: " + _validation_message(exc)))
-            return await _open_again(ws, schema)
 
     async def _video(ws: WebSocket) -> None:
         from posecast.serve.video import VideoSession, split_frame
