@@ -1,6 +1,6 @@
 """`posecast.evaluation.protocols.video` (`posecast bench video`): a tiny run on a few generated windows
-has every key; the real-clip part (with ``pipeline_fps``) runs on one clip when ``$POSECAST_DATA/video``
-and MediaPipe are present."""
+has every key; the real-clip part (with ``pipeline_fps``) runs on one clip, and the CLI on a folder with a
+clip and a broken file, when ``$POSECAST_DATA/video`` and MediaPipe are present."""
 
 from __future__ import annotations
 
@@ -59,6 +59,8 @@ def test_tiny_bench_without_clips(tiny, tmp_path) -> None:
     )
     assert out.is_file() and r["protocol"]["windows"] == 3
     _check_cmu(r)
+    assert set(r["cmu_2d"]) == {"phd", "phd+anchored", "zero-velocity-2d", "constant-velocity-2d"}
+    assert all(0.0 <= v <= 1.0 for row in r["cmu_2d"].values() for v in row.values())
     assert "pipeline_fps" not in r
     md = bench.markdown(r)
     assert "| phd |" in md and "1000 ms" in md
@@ -84,3 +86,55 @@ def test_tiny_bench_with_a_clip(tiny, video_dir, tmp_path) -> None:
         assert 0.0 <= clip[key] <= 1.0
     assert r["video"]["mean"]["phd"]["clips"] == 1
     assert "frames/s" in bench.markdown(r) and "future PCK" in bench.markdown(r)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``posecast ARGS`` in this process through the console entry point: ``(exit code, stdout, stderr)``."""
+    import sys
+
+    from posecast.cli.app import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["posecast", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")
+def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli) -> None:
+    """``posecast bench video --clips DIR``: the clip is scored (raw and anchored rows, the four keys other tools
+    read), the broken file and the missing folder are reported, files without a video suffix ignored."""
+    import json
+
+    if not store.variants("phd"):
+        pytest.skip("phd has no shipped weights")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "squats.mp4").symlink_to(video_dir / "squats_pexels_tfjs.mp4")  # 65 frames at 5 fps: quick
+    (folder / "broken.mp4").write_bytes(b"\x00not a video" * 100)
+    (folder / "notes.txt").write_text("not a clip")
+    out, md = tmp_path / "r.json", tmp_path / "r.md"
+    args = ["--model", "phd", "--no-cmu", "--clips", str(folder), "--json", str(out), "--markdown", str(md)]
+    code, stdout, err = cli("bench", "video", *args)
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    assert r["ignored_files"] == ["notes.txt"] and "cmu" not in r
+    assert "cannot read" in r["video"]["clips"]["broken.mp4"]["error"]
+    clip = r["video"]["clips"]["squats.mp4"]
+    assert clip["seconds"] == pytest.approx(13.0) and clip["scored_frames"] == 5
+    for row in ("phd", "phd+anchored", "zero-velocity-2d", "constant-velocity-2d"):
+        for key in ("future_pck", "future_pck_10", "zero_velocity_pck", "constant_velocity_pck"):
+            assert 0.0 <= clip[row][key] <= 1.0, (row, key)
+        assert clip[row]["future_pck"] <= clip[row]["future_pck_10"]
+    assert r["video"]["mean"]["phd+anchored"]["clips"] == 1 and r["video"]["goal"]["met"] in (True, False)
+    assert "broken.mp4" in stdout and "future PCK@0.1" in md.read_text()
+    code, _, err = cli("bench", "video", "--no-cmu", "--clips", str(tmp_path / "nowhere"))
+    assert code == 2 and "nowhere" in err

@@ -253,19 +253,42 @@ def fmt(v: Any) -> str:
 def bench_video(
     model: Annotated[list[str] | None, typer.Option("--model", help="Video model name (repeatable).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
+    clips: Annotated[
+        Path | None,
+        typer.Option(
+            "--clips", help="Folder of clips to score (every file with a video suffix; default $POSECAST_DATA/video)."
+        ),
+    ] = None,
+    cmu: Annotated[
+        bool, typer.Option(help="Also score the projected CMU test windows (3D and 2D; needs $POSECAST_DATA).")
+    ] = True,
+    backend: Annotated[
+        bool, typer.Option(help="Also run the pose backend report (the shared clips only, about a minute).")
+    ] = True,
+    markdown_path: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the tables with their protocol as markdown.")
+    ] = None,
 ) -> None:
-    """Video forecasting benchmark: the video models on the shared clips and the virtual-camera test data."""
-    check_output_dirs(json_path)
+    """Video forecasting benchmark: the video models (raw and anchored projections) against 2D hold and 2D constant
+    velocity on real clips (PCK@0.05 / @0.1 with bootstrap intervals), and in 3D / 2D on projected CMU test data."""
+    check_output_dirs(json_path, markdown_path)
     for name in model or []:
         model_entry(name, kinds=("video",))
     try:
-        from posecast.evaluation.protocols.video import run_video_bench
+        from posecast.evaluation.protocols import video as protocol
     except ImportError as exc:
         raise ModelError(f"the video benchmark is not available ({exc})") from exc
-    result = run_video_bench(model or None, json_path)
-    print_tables(result)
+    if clips is not None:
+        protocol.folder_clips(clips)  # a missing folder fails here, before the models load
+    result = protocol.run_video_bench(
+        model or None, json_path, with_cmu=cmu, clips_dir=clips, with_backend=backend and clips is None
+    )
+    md = protocol.markdown(result)
+    console.print(md, highlight=False, markup=False, soft_wrap=True)
     if json_path is not None:
         console.print(f"wrote {json_path}", highlight=False)
+    if markdown_path is not None:
+        write_text(md, markdown_path)
 
 
 @app.command("video-backend")

@@ -155,7 +155,7 @@ class VideoSession:
                 return error_text(str(exc))
             n = video.future.shape[0]
             reply["forecast"] = rounded(from_y_up(video.future, self.up))
-            reply["forecast_pixels"] = rounded(video.pixels()[-n:])
+            reply["forecast_pixels"] = rounded(video.future_pixels()[-n:])  # anchored at the last keypoints
         reply["skipped"], self.skipped = self.skipped, 0
         reply["compute_ms"] = round((time.perf_counter() - arrival) * 1e3, 3)
         self.replies += 1

@@ -6,8 +6,9 @@ first, then the forecast frames) at ``forecast.fps``. Each output frame shows
 
 - left: the latest clip frame shown at that time (frozen on the last frame once the clip has ended),
   with the observed 2D skeleton (``body-17`` bones, light blue; the subject's left side lighter)
-  while the observation lasts, and afterwards the forecast projected into the image through the
-  model's weak-perspective camera ``u = s X + tx``, ``v = -s Y + ty`` (red);
+  while the observation lasts, and afterwards the forecast in the image (red): anchored at the last
+  observed keypoints, adding the motion of its projection through the model's weak-perspective camera
+  ``u = s X + tx``, ``v = -s Y + ty`` (`VideoForecast.future_pixels`; ``anchored=False``: the raw projection);
 - right (``panel=True``): a 3D view of the observed past (blue) and the forecast (red, with the last
   observed pose in grey), rendered with matplotlib's Agg backend.
 """
@@ -266,7 +267,8 @@ def render_forecast_video(
                     draw_skeleton_2d(img, pts, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
                     _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
                 elif not is_past:
-                    pts = project(future[i - n_past], camera[i]) * (sx, sy)
+                    anchored = getattr(forecast, "future_pixels", None)  # VideoForecast: anchored at the keypoints
+                    pts = (anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])) * (sx, sy)
                     draw_skeleton_2d(img, pts, bones, FORECAST_RGB, FORECAST_LEFT_RGB)
                     _label(img, f"forecast ({forecast.model})  +{t - t_split:.2f} s", FORECAST_RGB)
                     if img_next is None and t > src_end + tol:

@@ -13,13 +13,32 @@ Benchmarks call ``predict`` directly on batches of virtual-camera windows
 3D outputs are in the **camera-aligned frame**, pelvis-centred per frame (metres; x right in the
 image, y up, z toward the camera); the per-frame weak-perspective camera ``(s, tx, ty)`` places them
 in the image: ``u = s X + tx``, ``v = -s Y + ty`` (pixels).
+
+Anchoring
+---------
+A model's projected forecast drifts off the person (its estimated past does not re-project exactly onto
+the keypoints), so `VideoForecast.pixels` and `VideoForecast.future_pixels` return by default the
+**anchored** forecast: it starts exactly at the last observed 2D keypoints (``anchor``, the track at the
+model's last observed frame) and adds only the predicted 2D motion, split into the motion of the pelvis
+(the camera translation ``(tx, ty)``) and the motion of the joints about it::
+
+    start_j      = anchor_j                         (the model's projection where anchor_j is NaN)
+    future[k, j] = start_j + translation_scale · (t_k - t_0) + pose_scale · (p_kj - p_0j - (t_k - t_0))
+
+with ``p`` the raw projections, ``p_0`` the last estimated observed frame and ``t = (tx, ty)`` of the
+camera. The factors (`ANCHOR_TRANSLATION_SCALE`, `ANCHOR_POSE_SCALE`) were chosen on projected
+**validation** windows only (`posecast.evaluation.protocols.video.anchor_validation`: the video models'
+held-out ends of the CMU BVH training sequences and the Bandai Namco validation styles, filmed by virtual
+cameras); the predicted pose motion of the shipped models scored no better than none there, hence the
+small pose factor. Every joint seen in the last frame is anchored: blending by the backend's visibility
+scored lower on that validation data. ``pixels(anchored=False)`` gives the raw projection.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +49,10 @@ from posecast.motion import Forecast, Motion
 from posecast.video.track import PoseTrack
 
 LAYOUT = "body-17"
+#: anchored forecasts: factor on the predicted pelvis (camera translation) motion in the image
+ANCHOR_TRANSLATION_SCALE = 1.0
+#: anchored forecasts: factor on the predicted motion of the joints about the pelvis in the image
+ANCHOR_POSE_SCALE = 0.25
 
 
 @dataclass
@@ -45,6 +68,10 @@ class VideoForecast:
             ``u = s X + tx``, ``v = -s Y + ty`` (future frames: scale held, translation extrapolated).
         skeleton: joint layout (``"body-17"``).
         model: name of the model.
+        anchor: ``(J, 2)`` observed keypoints (pixels) at the last past frame ``times[T - 1]``, where the
+            anchored forecast starts (NaN for joints not seen); None: no anchoring (raw projection).
+        translation_scale, pose_scale: factors on the predicted pelvis motion and on the joints' motion
+            about it in the anchored forecast (module docstring).
     """
 
     past: np.ndarray
@@ -55,6 +82,9 @@ class VideoForecast:
     skeleton: str = LAYOUT
     model: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    anchor: np.ndarray | None = None
+    translation_scale: float = ANCHOR_TRANSLATION_SCALE
+    pose_scale: float = ANCHOR_POSE_SCALE
 
     def __post_init__(self) -> None:
         t, h = len(self.past), len(self.future)
@@ -64,12 +94,46 @@ class VideoForecast:
             raise ModelError(
                 f"video forecast of {t} + {h} frames has times {self.times.shape} and camera {self.camera.shape}"
             )
+        if self.anchor is not None:
+            self.anchor = np.asarray(self.anchor, dtype=np.float64)
+            if t == 0 or self.anchor.shape != (self.past.shape[1], 2):
+                raise ModelError(
+                    f"video forecast anchor {self.anchor.shape} does not fit {t} past frames of "
+                    f"{self.past.shape[1]} joints (needs ({self.past.shape[1]}, 2) and a past frame)"
+                )
 
-    def pixels(self) -> np.ndarray:
-        """``(T + H, J, 2)`` image positions of past and future joints through ``camera``."""
+    def pixels(self, anchored: bool = True) -> np.ndarray:
+        """``(T + H, J, 2)`` image positions: the past through ``camera`` (the re-projection of the estimate),
+        then `future_pixels` (anchored by default)."""
         from posecast.video.models.common import project_pixels
 
-        return project_pixels(np.concatenate([self.past, self.future]), self.camera)
+        return np.concatenate([project_pixels(self.past, self.camera[: len(self.past)]), self.future_pixels(anchored)])
+
+    def start_pixels(self, anchored: bool = True) -> np.ndarray:
+        """``(J, 2)`` where the forecast starts, at ``times[T - 1]``: the ``anchor`` (the model's projection of
+        its last estimated frame for joints without one, or for every joint when ``anchored`` is False or
+        there is no anchor)."""
+        from posecast.video.models.common import project_pixels
+
+        t = len(self.past)
+        est = project_pixels(self.past[t - 1], self.camera[t - 1])
+        if not anchored or self.anchor is None:
+            return est
+        return np.where(np.isfinite(self.anchor).all(-1, keepdims=True), self.anchor, est)
+
+    def future_pixels(self, anchored: bool = True) -> np.ndarray:
+        """``(H, J, 2)`` image positions of the forecast: anchored (module docstring) when ``anchored`` and the
+        forecast has an ``anchor``, else the raw projection through the future cameras."""
+        t = len(self.past)
+        return anchor_pixels(
+            self.past[t - 1],
+            self.future,
+            self.camera[t - 1],
+            self.camera[t:],
+            self.anchor if anchored else None,
+            self.translation_scale,
+            self.pose_scale,
+        )
 
     def to_forecast(self) -> Forecast:
         """A `posecast.motion.Forecast` (one sample) with the past as its history, for the writers."""
@@ -88,6 +152,43 @@ class VideoForecast:
         )
 
 
+def anchor_pixels(
+    last: np.ndarray,
+    future: np.ndarray,
+    last_camera: np.ndarray,
+    future_camera: np.ndarray,
+    anchor: np.ndarray | None,
+    translation_scale: float = ANCHOR_TRANSLATION_SCALE,
+    pose_scale: float = ANCHOR_POSE_SCALE,
+) -> np.ndarray:
+    """The anchored forecast in pixels (module docstring), batched over leading dimensions ``...``.
+
+    Args:
+        last: ``(..., J, 3)`` the last estimated observed frame (camera-aligned metres).
+        future: ``(..., H, J, 3)`` the forecast.
+        last_camera, future_camera: ``(..., 3)`` and ``(..., H, 3)`` their pixel cameras ``(s, tx, ty)``.
+        anchor: ``(..., J, 2)`` observed pixels at the last frame (NaN: not seen, the projection of
+            ``last`` is used); None: the raw projection of ``future``.
+        translation_scale, pose_scale: factors on the pelvis motion (the change of ``(tx, ty)``) and on
+            the joints' motion about it.
+
+    Returns:
+        ``(..., H, J, 2)`` pixels: ``start + translation_scale · Δt + pose_scale · (Δp - Δt)`` with ``start``
+        the anchor, ``Δp`` the change of the raw projections since ``last`` and ``Δt`` of the translation.
+    """
+    from posecast.video.models.common import project_pixels
+
+    raw = project_pixels(future, future_camera)
+    if anchor is None:
+        return raw
+    est = project_pixels(last, last_camera)  # (..., J, 2)
+    anchor = np.asarray(anchor, dtype=np.float64)
+    start = np.where(np.isfinite(anchor).all(-1, keepdims=True), anchor, est)
+    moved = future_camera[..., :, None, 1:] - last_camera[..., None, None, 1:]  # (..., H, 1, 2)
+    pose = raw - est[..., None, :, :] - moved
+    return start[..., None, :, :] + translation_scale * moved + pose_scale * pose
+
+
 @dataclass
 class VideoPrediction:
     """Batched output of `VideoForecaster.predict`: ``past (B, T, J, 3)``, ``future (B, F, J, 3)``
@@ -98,15 +199,19 @@ class VideoPrediction:
     camera: np.ndarray
 
 
-def resample_track(track: PoseTrack, fps: float) -> tuple[PoseTrack, np.ndarray]:
+def resample_track(track: PoseTrack, fps: float, align: str = "start") -> tuple[PoseTrack, np.ndarray]:
     """``track`` resampled at ``fps`` by linear interpolation on its real timestamps, and the new
-    ``(T',)`` times (``times[0] + k / fps`` up to the last frame; a single frame stays one frame).
-    NaN keypoints stay NaN where their neighbours are NaN; ``detected`` takes the nearer source frame."""
+    ``(T',)`` times: ``align="start"``: ``times[0] + k / fps`` up to the last frame; ``align="end"``: the same
+    number of frames ending exactly at the last frame, ``times[-1] - k / fps`` (what a forecast needs: its
+    last observed frame is the newest observation). A single frame stays one frame. NaN keypoints stay NaN
+    where their neighbours are NaN; ``detected`` takes the nearer source frame."""
+    if align not in ("start", "end"):
+        raise ValueRangeError(f"align must be 'start' or 'end', not {align!r}")
     times = track.times
     if track.num_frames < 2:
         return track, times.copy()
     n = int(math.floor((times[-1] - times[0]) * fps + 1e-6)) + 1
-    new = times[0] + np.arange(n) / fps
+    new = times[0] + np.arange(n) / fps if align == "start" else times[-1] - np.arange(n)[::-1] / fps
     i1 = np.clip(np.searchsorted(times, new, side="right"), 1, len(times) - 1)
     i0 = i1 - 1
     frac = np.clip((new - times[i0]) / (times[i1] - times[i0]), 0.0, 1.0)
@@ -137,12 +242,16 @@ class VideoForecaster(ABC):
         fps: the fixed frame rate the model runs at.
         skeleton: the layout it reads and writes (``body-17``).
         uses_world: True when ``predict`` uses the backend's world landmarks when given.
+        anchor_translation_scale, anchor_pose_scale: the factors of the anchored forecasts it returns
+            (`VideoForecast`; default `ANCHOR_TRANSLATION_SCALE`, `ANCHOR_POSE_SCALE`).
     """
 
     name: str = ""
     fps: float = 25.0
     skeleton: str = LAYOUT
     uses_world: bool = False
+    anchor_translation_scale: float = ANCHOR_TRANSLATION_SCALE
+    anchor_pose_scale: float = ANCHOR_POSE_SCALE
 
     @abstractmethod
     def predict(
@@ -194,14 +303,16 @@ class VideoForecaster(ABC):
         """Estimate the past of ``track`` in 3D and forecast ``seconds`` beyond its last frame.
 
         The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps`` using
-        ``track.times``. Returned times continue the resampled clock by ``1 / fps`` per future frame.
+        ``track.times`` on a clock that ends at its last frame (`resample_track`, ``align="end"``). Returned
+        times continue that clock by ``1 / fps`` per future frame; the forecast is anchored (`anchored`) at
+        the track's last keypoints.
         """
         if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
             raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
         if track.num_frames == 0:
             raise ValueRangeError("the pose track has no frames")
         body = track.to_layout(self.skeleton)
-        rs, times = resample_track(body, self.fps)
+        rs, times = resample_track(body, self.fps, align="end")
         f = max(1, round(seconds * self.fps))
         world = None if (rs.world is None or not self.uses_world) else rs.world[None]
         pred = self.predict(rs.keypoints[None], rs.visibility[None], f, world=world)
@@ -209,7 +320,7 @@ class VideoForecaster(ABC):
         if pred.past.shape[:2] != (1, t) or pred.future.shape[:2] != (1, f) or pred.camera.shape != (1, t + f, 3):
             raise ModelError(f"model {self.name!r} returned inconsistent shapes for {t} observed + {f} future frames")
         all_times = np.concatenate([times, times[-1] + np.arange(1, f + 1) / self.fps])
-        return VideoForecast(
+        video = VideoForecast(
             past=pred.past[0],
             future=pred.future[0],
             fps=self.fps,
@@ -218,6 +329,17 @@ class VideoForecaster(ABC):
             skeleton=self.skeleton,
             model=self.name,
             metadata={"source": track.metadata.get("source")},
+        )
+        return self.anchored(video, rs.keypoints[-1])
+
+    def anchored(self, video: VideoForecast, keypoints: np.ndarray) -> VideoForecast:
+        """``video`` anchored at ``keypoints (J, 2)``, the observed pixels at its last past frame (NaN: not
+        seen), with this model's `anchor_translation_scale` and `anchor_pose_scale`."""
+        return replace(
+            video,
+            anchor=np.array(keypoints, dtype=np.float64),
+            translation_scale=self.anchor_translation_scale,
+            pose_scale=self.anchor_pose_scale,
         )
 
     def __repr__(self) -> str:

@@ -286,7 +286,7 @@ class HMMRForecaster(VideoForecaster):
     def forecast_track(self, track: PoseTrack, seconds: float) -> VideoForecast:
         """A video track goes through `VideoForecaster.forecast_track`; a single frame (an image) returns the
         hallucinated past ``t - K … t`` (``K + 1`` frames) and ``round(seconds · fps)`` future frames
-        (the first ``K`` predicted, then held), on times ``t ± k / fps``."""
+        (the first ``K`` predicted, then held), on times ``t ± k / fps``, anchored at the frame's keypoints."""
         if track.num_frames != 1:
             return super().forecast_track(track, seconds)
         if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
@@ -297,7 +297,7 @@ class HMMRForecaster(VideoForecaster):
         k = self.past_frames
         t0 = float(body.times[0])
         times = t0 + np.arange(-k, f + 1) / self.fps
-        return VideoForecast(
+        video = VideoForecast(
             past=pred.past[0],
             future=pred.future[0],
             fps=self.fps,
@@ -307,6 +307,7 @@ class HMMRForecaster(VideoForecaster):
             model=self.name,
             metadata={"source": track.metadata.get("source"), "single_frame": True},
         )
+        return self.anchored(video, body.keypoints[-1])
 
 
 def _cameras(past: np.ndarray, feats: np.ndarray, centre: np.ndarray, half: np.ndarray, frames: int) -> np.ndarray:
