@@ -124,7 +124,7 @@ class _Outbox:
             self.forecast = reply
         self.wake.set()
 
-    async def drain(self, ws: WebSocket, sent: list[int]) -> None:
+    async def drain(self, ws: WebSocket) -> None:
         """Send what comes in until `close` is called, then what is left."""
         while True:
             await self.wake.wait()
@@ -134,7 +134,6 @@ class _Outbox:
             if self.forecast is not None:
                 reply, self.forecast = self.forecast, None
                 await ws.send_text(reply if isinstance(reply, str) else engine.dumps(reply))
-                sent[0] += 1
             if self.closed:
                 return
 
@@ -463,8 +462,7 @@ def create_app(
         b = batcher()
         b.add(session)
         await ws.send_text(engine.dumps(session.ready()))
-        sent = [0]
-        sender = asyncio.create_task(outbox.drain(ws, sent))
+        sender = asyncio.create_task(outbox.drain(ws))
         joints = session.skeleton.num_joints
         try:
             while True:
@@ -550,8 +548,7 @@ def create_app(
         state["video"][session.id] = session
         outbox = _Outbox()
         await ws.send_text(engine.dumps(session.ready()))
-        sent = [0]
-        sender = asyncio.create_task(outbox.drain(ws, sent))
+        sender = asyncio.create_task(outbox.drain(ws))
 
         async def run_stage(step: Any, *args: Any) -> Any:
             try:

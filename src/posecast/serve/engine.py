@@ -243,7 +243,7 @@ class StreamSession:
     def __post_init__(self) -> None:
         self.buffer = np.zeros((self.keep, self.skeleton.num_joints, 3))
 
-    def ready(self) -> StreamReadyDict:
+    def ready(self) -> dict[str, Any]:
         return {
             "type": "ready",
             "session": self.id,
@@ -307,9 +307,6 @@ class StreamSession:
     def history(self) -> np.ndarray:
         """``(T, J, 3)`` the frames kept, oldest first (a copy)."""
         return self.buffer[: min(self.count, self.keep)].copy()
-
-
-StreamReadyDict = dict[str, Any]
 
 
 @dataclass

@@ -65,7 +65,6 @@ class VideoSession:
     posing: bool = False
     forecasting: bool = False
     closed: bool = False
-    replies: int = 0
     last_message: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -158,7 +157,6 @@ class VideoSession:
             reply["forecast_pixels"] = rounded(video.future_pixels()[-n:])  # anchored at the last keypoints
         reply["skipped"], self.skipped = self.skipped, 0
         reply["compute_ms"] = round((time.perf_counter() - arrival) * 1e3, 3)
-        self.replies += 1
         return dumps(reply)
 
     def close(self) -> None:
