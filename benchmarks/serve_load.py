@@ -57,7 +57,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import shlex
 import socket
 import statistics
@@ -86,29 +85,21 @@ VIDEO_SIZE = (640, 480)
 
 
 # ---------------------------------------------------------------------------------------------- machine
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def machine_info() -> dict[str, Any]:
-    import torch
-
+    """The machine as `posecast bench speed` reports it (`posecast.evaluation.speed.machine_info`), with the
+    package version and the date."""
     import posecast
+    from posecast.evaluation.speed import machine_info as speed_machine
 
+    m = speed_machine()
     return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
+        "cpu": m["cpu"],
+        "cores": m["cores"],
+        "python": m["python"],
+        "torch": m["torch"],
         "posecast": posecast.__version__,
-        "platform": platform.platform(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": m["platform"],
+        "load_average_at_start": m["load_average_1_5_15_min"],
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

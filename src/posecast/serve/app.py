@@ -409,6 +409,15 @@ def create_app(
             return {}
         return msg
 
+    async def _messages(ws: WebSocket, outbox: _Outbox) -> Any:
+        """The session's messages (`_receive`; oversized ones answered and left out) until it ends."""
+        while True:
+            msg = await _receive(ws, outbox)
+            if msg is None:
+                return
+            if msg:
+                yield msg
+
     async def _finish(ws: WebSocket, outbox: _Outbox, sender: asyncio.Task[None]) -> None:
         """Let the sender send what is queued (e.g. the idle notice), then close."""
         outbox.close()
@@ -465,12 +474,7 @@ def create_app(
         sender = asyncio.create_task(outbox.drain(ws))
         joints = session.skeleton.num_joints
         try:
-            while True:
-                msg = await _receive(ws, outbox)
-                if msg is None:
-                    break
-                if not msg:
-                    continue
+            async for msg in _messages(ws, outbox):
                 text = msg.get("text")
                 if text is None:
                     outbox.error('stream frames are JSON text: {"t": seconds, "positions": J×3}')
@@ -585,12 +589,7 @@ def create_app(
             task.add_done_callback(tasks.discard)
 
         try:
-            while True:
-                msg = await _receive(ws, outbox)
-                if msg is None:
-                    break
-                if not msg:
-                    continue
+            async for msg in _messages(ws, outbox):
                 data = msg.get("bytes")
                 if data is None:
                     outbox.error("video frames are binary: an 8-byte little-endian float64 time, then JPEG/PNG")
