@@ -72,6 +72,8 @@ class KeyPosePairs:
         key_frames: for each input motion, its key frames at ``fps`` (``(K_i,)``, increasing).
         skeleton: joint layout.
         fps: frame rate of the windows.
+        datasets: for each input motion, its data set (empty when unknown).
+        labels: for each input motion, its action label (`posecast.datasets.actions`; empty when unknown).
     """
 
     observed: np.ndarray
@@ -85,14 +87,25 @@ class KeyPosePairs:
     key_frames: tuple[np.ndarray, ...]
     skeleton: Skeleton
     fps: float
+    datasets: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.observed.shape[0])
 
+    def pair_values(self, per_motion: Sequence[str]) -> np.ndarray:
+        """``(N,)`` the per-motion ``per_motion`` (e.g. ``datasets`` or ``labels``) of every pair."""
+        if len(per_motion) != len(self.files):
+            raise ValueRangeError(f"{len(per_motion)} values for {len(self.files)} motions")
+        return np.asarray(per_motion, dtype=str)[self.motion_index] if len(self) else np.zeros(0, str)
+
     def metadata(self, i: int) -> dict[str, Any]:
         """Facts about pair ``i``: file, key frame, start frame, time to the key pose, start kind."""
+        m = int(self.motion_index[i])
         return {
-            "file": self.files[int(self.motion_index[i])],
+            "file": self.files[m],
+            "dataset": self.datasets[m] if self.datasets else None,
+            "label": self.labels[m] if self.labels else None,
             "key_frame": int(self.key_frame[i]),
             "start_frame": int(self.start_frame[i]),
             "time_to_key_s": float(self.time_to_key[i]),
@@ -262,4 +275,105 @@ def cmu_bvh_pairs(
         seed=seed,
         starts=starts or ("random" if split == "train" else "evaluation"),
         mining=mining,
+    )
+
+
+CORPUS_SKELETON = "smplh-22"
+"""The body of the corpus key-pose pairs."""
+CORPUS_TEST_SETS = ("cmu_bvh", "bandai_namco", "hdm05_cuts")
+"""Data sets with a test part (the key-pose test set)."""
+CORPUS_MINING = {"reference_s": 1.5, "prominence": 0.03}
+"""`mine_keyposes` options of the corpus pairs. Chosen on the Bandai *validation* styles: with the defaults
+(tuned on long CMU clips: reference 0.75 s, prominence 5 cm) the short Bandai clips, which start and end
+at rest, lose their one action -- 0.0-0.4 key poses per raise-up clip (the hand rising and staying up is
+followed by the moving reference), 0.5 per bow; with a 1.5 s reference and 3 cm prominence each raise-up
+clip has 1.1-1.25 (the raised hands), a bow 1.5, a wave 4-6 (the swings), while walks and runs keep the
+same strides (1.7 and 2.3 per second either way)."""
+
+
+def canonical_motions(
+    split: str, datasets: Sequence[str] | None = None, fps: float = 25.0, max_files: int | None = None
+) -> list[Motion]:
+    """The motions of ``split`` on the canonical body (``smplh-22``) at ``fps``, each with ``metadata``
+    ``source`` (file relative to ``POSECAST_DATA``), ``dataset`` and ``label`` (`posecast.datasets.actions`).
+
+    ``train`` and ``validation`` come from the training corpus (`posecast.datasets.corpus`, its 25 fps
+    sequences; ``fps`` must be 25); ``test`` loads the test files of ``datasets`` (default
+    `CORPUS_TEST_SETS`) with `posecast.datasets.splits.load_motion`, resamples them to ``fps`` and maps
+    them onto the canonical body with `posecast.skeletons.canonical.retarget` (its automatic mapping).
+    ``max_files``: at most this many files per data set, evenly spread (a quick run).
+    """
+    from posecast import skeletons
+    from posecast.datasets import actions, corpus, splits
+    from posecast.datasets.paths import data_root
+
+    canonical = skeletons.get(CORPUS_SKELETON)
+    out: list[Motion] = []
+
+    def spread(items: list[Any]) -> list[Any]:
+        if max_files is None or len(items) <= max_files:
+            return items
+        return [items[int(i)] for i in np.linspace(0, len(items) - 1, max_files).round().astype(int)]
+
+    if split in corpus.CORPUS_SPLITS:
+        if abs(fps - corpus.FPS) > 1e-9:
+            raise ValueRangeError(f"the corpus is at {corpus.FPS:g} fps; pairs from it need fps {corpus.FPS:g}")
+        c = corpus.load()
+        for name in datasets or corpus.DATASETS:
+            for i in spread(c.select(split, [name])):
+                row = c.table[i]
+                meta = {"source": row["file"], "dataset": name, "label": actions.action_label(name, row["file"])}
+                out.append(Motion(c.positions(i).astype(np.float64), corpus.FPS, canonical, metadata=meta))
+        return out
+    if split != "test":
+        raise ValueRangeError(f"split must be train, validation or test, not {split!r}")
+    from posecast.skeletons.canonical import retarget
+
+    root = data_root()
+    assert root is not None
+    for name in datasets or CORPUS_TEST_SETS:
+        mapping = None
+        for path in spread(splits.files(name, "test")):
+            motion = splits.load_motion(name, path).resample(fps)
+            if mapping is None or not motion.skeleton.same_layout(mapping[0]):
+                mapping = (motion.skeleton, retarget(motion.skeleton))
+            rel = Path(path).resolve().relative_to(root.resolve()).as_posix()
+            meta = {"source": rel, "dataset": name, "label": actions.action_label(name, path)}
+            out.append(Motion(mapping[1].to_canonical(motion.positions), fps, canonical, metadata=meta))
+    return out
+
+
+def corpus_pairs(
+    split: str,
+    *,
+    datasets: Sequence[str] | None = None,
+    fps: float = 25.0,
+    observed: int = 10,
+    starts_per_key: int = 1,
+    seed: int = 0,
+    starts: Starts | None = None,
+    mining: Mapping[str, Any] | None = None,
+    max_files: int | None = None,
+) -> KeyPosePairs:
+    """Key-pose pairs of the corpus on the canonical body (`canonical_motions`), key poses mined on it at
+    ``fps`` (options ``mining``, default `CORPUS_MINING`); ``starts`` default ``"random"`` for train/validation,
+    ``"evaluation"`` for test. The pairs carry each motion's data set and action label."""
+    motions = canonical_motions(split, datasets, fps, max_files)
+    if not motions:
+        raise ValueRangeError(f"no {split} motions in {', '.join(datasets or ()) or 'the corpus'}")
+    pairs = build_pairs(
+        motions,
+        fps=fps,
+        observed=observed,
+        starts_per_key=starts_per_key,
+        seed=seed,
+        starts=starts or ("evaluation" if split == "test" else "random"),
+        mining=CORPUS_MINING if mining is None else mining,
+    )
+    from dataclasses import replace
+
+    return replace(
+        pairs,
+        datasets=tuple(str(m.metadata["dataset"]) for m in motions),
+        labels=tuple(str(m.metadata["label"]) for m in motions),
     )

@@ -1,10 +1,13 @@
 """The key-pose plug-in of the training loop: ``charpose`` (`posecast.keyposes.model.CharPoseNet`) on
 (observed window -> next key pose) pairs.
 
-* Data: pairs from `posecast.keyposes.dataset.cmu_bvh_pairs` (key poses mined from the CMU BVH training
-  subjects, ``starts_per_key`` random windows per key pose, the paper's 25 repetitions per epoch), or
-  from the motions of a folder (``data: FOLDER``, `posecast.keyposes.dataset.build_pairs`), split by
-  motion into training and validation (`split_by_motion`); or given arrays (`train_charpose`).
+* Data: ``data: corpus``: pairs on the canonical body from the training corpus
+  (`posecast.keyposes.dataset.corpus_pairs`: the train split, ``starts_per_key`` random windows per key
+  pose; validation: the corpus's validation split, one random window per key pose);
+  ``data: cmu-bvh``: pairs from `posecast.keyposes.dataset.cmu_bvh_pairs` (key poses mined from the CMU BVH
+  training subjects, the paper's 25 repetitions per epoch), or from the motions of a folder
+  (``data: FOLDER``, `posecast.keyposes.dataset.build_pairs`), both split by motion into training and
+  validation (`split_by_motion`); or given arrays (`train_charpose`).
 * Rounds are epochs: a seeded permutation of the pairs, an optional left/right mirror of half of every
   batch and, with ``query_joints``, a random subset of the joints scored per step.
 * Loss: `posecast.keyposes.model.charpose_loss` (teacher forcing: the conditioning joints' true
@@ -40,7 +43,11 @@ class CharPoseTrainConfig(LoopConfig):
     """A training run; ``configs/charpose/*.yaml`` map onto it one to one."""
 
     name: str = Field(default="charpose", description="name the weights are published under")
-    data: str = Field(default="cmu-bvh", description="cmu-bvh (the training subjects) or a folder of motions")
+    data: str = Field(
+        default="cmu-bvh",
+        description="corpus (the training corpus on the canonical body, its validation split validates), "
+        "cmu-bvh (the training subjects) or a folder of motions",
+    )
     network: CharPoseConfig
     subjects: list[str] | None = Field(default=None, description="training subjects (default: the whole split)")
     starts_per_key: int = Field(default=25, ge=1, description="random observed windows per key pose")
@@ -139,6 +146,12 @@ def _hashes(files: tuple[str, ...]) -> dict[str, str]:
     return {f: sha256(Path(f)) for f in files if Path(f).is_file()}
 
 
+def _corpus_key() -> str:
+    from posecast.datasets import corpus
+
+    return corpus.load().key
+
+
 class CharPoseTask(TrainingTask):
     """`TrainingTask` of the characteristic-pose network (module docstring). ``train_pairs`` /
     ``val_pairs``: pairs or ``(observed (N, O, J, 3), target (N, J, 3))`` arrays instead of the
@@ -161,9 +174,19 @@ class CharPoseTask(TrainingTask):
         self.train_pairs, self.val_pairs = train_pairs, val_pairs
 
     def _pairs(self) -> KeyPosePairs:
-        from posecast.keyposes.dataset import build_pairs, cmu_bvh_pairs
+        from posecast.keyposes.dataset import build_pairs, cmu_bvh_pairs, corpus_pairs
 
         config, net_cfg = self.config, self.config.network
+        if config.data == "corpus":
+            if config.subjects is not None:
+                raise ValueRangeError("subjects: only for the cmu-bvh data")
+            return corpus_pairs(
+                "train",
+                fps=net_cfg.fps,
+                observed=net_cfg.observed,
+                starts_per_key=config.starts_per_key,
+                seed=config.seed,
+            )
         if config.data == "cmu-bvh":
             return cmu_bvh_pairs(
                 "train",
@@ -174,7 +197,9 @@ class CharPoseTask(TrainingTask):
                 seed=config.seed,
             )
         if not Path(config.data).is_dir():
-            raise ValueRangeError(f"charpose training data is cmu-bvh or a folder of motions, not {config.data!r}")
+            raise ValueRangeError(
+                f"charpose training data is corpus, cmu-bvh or a folder of motions, not {config.data!r}"
+            )
         if config.subjects is not None:
             raise ValueRangeError("subjects: only for the cmu-bvh data")
         from posecast.datasets.training_data import folder_motions
@@ -198,16 +223,31 @@ class CharPoseTask(TrainingTask):
                 raise SkeletonError(
                     f"data skeleton {pairs.skeleton.name!r} differs from the network's {net_cfg.skeleton!r}"
                 )
-            tr, va = split_by_motion(pairs, config.val_fraction, config.seed)
-            obs_all, tgt_all = _arrays(pairs)
-            self.train_obs, self.train_tgt = obs_all[tr], tgt_all[tr]
-            self.val = (obs_all[va], tgt_all[va]) if len(va) else None
-            self.description = {
-                "source": config.data,
-                "motions": len(pairs.files),
-                "val_files": sorted({pairs.files[int(i)] for i in pairs.motion_index[va]}),
-                "files": _hashes(pairs.files),
-            }
+            if config.data == "corpus":
+                from posecast.keyposes.dataset import corpus_pairs
+
+                val_pairs = corpus_pairs("validation", fps=net_cfg.fps, observed=net_cfg.observed)
+                self.train_obs, self.train_tgt = _arrays(pairs)
+                self.val = _arrays(val_pairs) if len(val_pairs) else None
+                self.description = {
+                    "source": "corpus (posecast.keyposes.dataset.corpus_pairs; mining CORPUS_MINING)",
+                    "motions": len(pairs.files),
+                    "key_poses": int(sum(len(k) for k in pairs.key_frames)),
+                    "val_source": "the corpus validation split, one random window per key pose",
+                    "val_motions": len(val_pairs.files),
+                    "corpus": _corpus_key(),
+                }
+            else:
+                tr, va = split_by_motion(pairs, config.val_fraction, config.seed)
+                obs_all, tgt_all = _arrays(pairs)
+                self.train_obs, self.train_tgt = obs_all[tr], tgt_all[tr]
+                self.val = (obs_all[va], tgt_all[va]) if len(va) else None
+                self.description = {
+                    "source": config.data,
+                    "motions": len(pairs.files),
+                    "val_files": sorted({pairs.files[int(i)] for i in pairs.motion_index[va]}),
+                    "files": _hashes(pairs.files),
+                }
         else:
             for given in (self.train_pairs, self.val_pairs):
                 if isinstance(given, KeyPosePairs) and given.skeleton.name != net_cfg.skeleton:
