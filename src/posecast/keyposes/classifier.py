@@ -19,6 +19,29 @@ Generative pose models are scored by an Inception Score computed with a classifi
 Inception-style score of a set of poses ``x``: ``IS = exp(mean_x KL(p(y|x) || p(y)))`` with ``p(y)``
 the mean of ``p(y|x)`` over the set: high when each pose is confidently one class and the set
 covers several classes (`inception_score`).
+
+Two shipped variants (``posecast.models.get("keypose-classifier", variant=...)``, `load_classifier`):
+
+* ``cmu-bvh`` (the default): the four coarse classes above, on the CMU BVH skeleton (``cmu-bvh-31``).
+* ``corpus``: the action labels of the training corpus on the canonical body (``smplh-22``), for the
+  key-pose benchmark of the corpus. Its classes are data-driven and stored in its ``config.json``:
+
+  - **labels**: `posecast.datasets.actions.action_label` of every training file of the corpus -- the
+    Bandai Namco contents (``bow``, ``raise-up-left-hand``, ``walk-turn-right``...), the CMU BVH activity
+    groups (``basketball``, ``dance``, ``playground``, ``walk``) and the CMU-Mocap benchmark's action
+    folders (``basketball_signal``, ``jumping``...); labels that name the same action in two data sets are
+    merged (`LABEL_ALIASES`: ``walking_extra`` -> ``walk``, ``running`` -> ``run``, ``dance-short`` ->
+    ``dance``; `corpus_class`).
+  - **few examples**: a label becomes a class only with key poses in at least ``min_motions`` training
+    files and at least ``min_keyposes`` training key poses (`choose_classes`; the shipped run: 3 and
+    20); a label learned from one or two takes would learn the take, not the action. Left/right twins
+    (`mirror_class`) are kept or dropped together. The dropped labels and why are in the config.
+  - **HDM05 is a test-only data set** and never trained on, so its classes (``kick``, ``squat``,
+    ``lie``...) are not among the outputs; neither is any label of the test parts of the other sets that
+    their training parts lack.
+  - **mirroring** swaps the left/right classes (``raise-up-left-hand`` <-> ``raise-up-right-hand``,
+    ``wave-left-hand`` <-> ``wave-right-hand``, ``walk-left`` <-> ``walk-right``, ``walk-turn-left``
+    <-> ``walk-turn-right``; `mirror_indices`), the others keep their class.
 """
 
 from __future__ import annotations
@@ -50,6 +73,15 @@ CLASS_RULES: tuple[tuple[str, str], ...] = (
 NAME = "keypose-classifier"
 """The shipped classifier."""
 
+CORPUS_VARIANT = "corpus"
+"""The shipped variant whose classes are the corpus's action labels (module docstring)."""
+
+LABEL_ALIASES: dict[str, str] = {"walking_extra": "walk", "running": "run", "dance-short": "dance"}
+"""Corpus action labels merged into another data set's label for the same action (CMU-Mocap's
+``walking_extra`` / ``running`` folders, Bandai's one ``dance-short`` take)."""
+
+_SIDE = re.compile(r"(?<![a-z])(left|right)(?![a-z])")
+
 
 def coarse_label(description: str) -> str | None:
     """The coarse class of a CMU clip description (`CLASS_RULES`), or None when no rule matches."""
@@ -70,6 +102,69 @@ def index_labels(index_csv: Path) -> dict[str, str | None]:
         return {r["file"]: coarse_label(r["description"]) for r in rows}
     except (OSError, KeyError, csv.Error) as exc:
         raise ValueRangeError(f"cannot read the clip index: {exc}", index_csv) from None
+
+
+def corpus_class(label: str) -> str:
+    """The class name of a corpus action label: the label itself, or the label it is merged into
+    (`LABEL_ALIASES`)."""
+    return LABEL_ALIASES.get(label, label)
+
+
+def mirror_class(name: str) -> str:
+    """The class of the left/right mirror image of a pose of class ``name``: every word ``left`` and
+    ``right`` (between non-letters: ``-``, ``_``, digits, the ends) swapped (``"walk-turn-left"`` ->
+    ``"walk-turn-right"``; ``"bow"`` and ``"leftover"`` stay)."""
+    return _SIDE.sub(lambda m: "right" if m.group(1) == "left" else "left", name)
+
+
+def mirror_indices(classes: Sequence[str]) -> tuple[int, ...]:
+    """For each class, the index of its mirror class (`mirror_class`): itself for a class without a
+    side, its twin's index for a sided class, ``-1`` for a sided class whose twin is not a class (such a
+    pose is never mirrored in training)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return tuple(index.get(mirror_class(c), -1) for c in classes)
+
+
+def choose_classes(
+    labels: Sequence[str], motions: Sequence[int] | np.ndarray, min_motions: int = 3, min_keyposes: int = 20
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The classes of a classifier trained on labelled key poses, and the labels left out.
+
+    Args:
+        labels: ``(N,)`` the class name (`corpus_class`) of every training key pose.
+        motions: ``(N,)`` the motion (file) each key pose comes from.
+        min_motions: a class needs key poses in at least this many motions ...
+        min_keyposes: ... and at least this many key poses.
+
+    Returns:
+        ``(classes sorted by name, {dropped label: reason})``; a sided label (`mirror_class`) is dropped
+        with its twin when the twin is dropped, so mirroring never turns a pose into a dropped class.
+
+    Raises:
+        ValueRangeError: ``labels`` and ``motions`` of different lengths, or no label qualifies.
+    """
+    labels = [str(x) for x in labels]
+    motions = np.asarray(motions)
+    if motions.shape != (len(labels),):
+        raise ValueRangeError(f"{len(labels)} labels but motions of shape {motions.shape}")
+    poses: dict[str, int] = {}
+    files: dict[str, set[int]] = {}
+    for label, m in zip(labels, motions.tolist(), strict=True):
+        poses[label] = poses.get(label, 0) + 1
+        files.setdefault(label, set()).add(int(m))
+    dropped = {
+        c: f"{poses[c]} key poses in {len(files[c])} files"
+        for c in sorted(poses)
+        if len(files[c]) < min_motions or poses[c] < min_keyposes
+    }
+    for c in sorted(poses):
+        twin = mirror_class(c)
+        if c not in dropped and twin != c and twin in dropped:
+            dropped[c] = f"its mirror twin {twin!r} is dropped"
+    classes = tuple(c for c in sorted(poses) if c not in dropped)
+    if not classes:
+        raise ValueRangeError(f"no label has key poses in {min_motions} files and {min_keyposes} key poses")
+    return classes, dropped
 
 
 def pose_features(poses: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
@@ -122,27 +217,37 @@ def inception_score(probabilities: torch.Tensor | np.ndarray) -> float:
     return float(torch.exp(kl.mean()))
 
 
-def save_classifier(net: PoseClassifier, directory: Path, metadata: dict[str, Any] | None = None) -> None:
-    """Write the classifier into weights folder ``directory`` (`posecast.models.store.save_folder`)."""
+def save_classifier(
+    net: PoseClassifier,
+    directory: Path,
+    metadata: dict[str, Any] | None = None,
+    class_rules: Sequence[tuple[str, str]] | None = CLASS_RULES,
+    half: bool = False,
+) -> None:
+    """Write the classifier into weights folder ``directory`` (`posecast.models.store.save_folder`;
+    ``half``: float16 tensors, as shipped). ``class_rules``: the description rules its classes come from
+    (None: classes from data labels, described in ``metadata``)."""
     from posecast.models import store
 
-    cfg = {
+    cfg: dict[str, Any] = {
         "net": "keypose-classifier",
         "skeleton": net.skeleton.name,
         "classes": list(net.classes),
         "hidden": net.hidden,
         "dropout": net.dropout,
-        "class_rules": [list(r) for r in CLASS_RULES],
-        **(metadata or {}),
     }
-    store.save_folder(directory, net.state_dict(), cfg)
+    if class_rules is not None:
+        cfg["class_rules"] = [list(r) for r in class_rules]
+    cfg.update(metadata or {})
+    store.save_folder(directory, net.state_dict(), cfg, half=half)
 
 
-def load_classifier(directory: Path | None = None) -> PoseClassifier:
-    """The classifier in weights folder ``directory`` (default: the shipped one), eval mode."""
+def load_classifier(directory: Path | None = None, variant: str | None = None) -> PoseClassifier:
+    """The classifier in weights folder ``directory`` (default: the shipped ``variant``, default variant
+    ``cmu-bvh``; ``"corpus"``: the corpus action labels on ``smplh-22``), eval mode."""
     from posecast.models import store
 
-    directory = Path(directory) if directory is not None else store.shipped(NAME)
+    directory = Path(directory) if directory is not None else store.shipped(NAME, variant)
     state, cfg = store.load_folder(directory)
     try:
         net = PoseClassifier(skeletons.get(cfg["skeleton"]), cfg["classes"], int(cfg["hidden"]), float(cfg["dropout"]))
