@@ -26,7 +26,7 @@ from posecast.cli.common import (
     write_json,
     write_text,
 )
-from posecast.errors import ModelError, ValueRangeError
+from posecast.errors import ModelError, SkeletonError, ValueRangeError
 
 app = typer.Typer(help="Benchmarks with their protocols spelled out.", no_args_is_help=True)
 
@@ -312,33 +312,121 @@ def bench_video_backend(
 def bench_keyposes(
     model: Annotated[str, typer.Option(help="Key-pose model (see `posecast models`).")] = "charpose",
     json_path: JsonOpt = None,
-    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Write the table as markdown.")] = None,
+    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Write the tables as markdown.")] = None,
     weights: WeightsOpt = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="corpus: the test splits (CMU BVH 02/08, Bandai test styles, HDM05 bd) on smplh-22; "
+            "cmu-bvh: the earlier CMU BVH subject split on cmu-bvh-31."
+        ),
+    ] = "corpus",
+    split: Annotated[
+        str, typer.Option(help="corpus: test, or validation (the corpus validation split, for choices).")
+    ] = "test",
     regression_weights: Annotated[
-        Path | None, typer.Option(help="Regression-head weights (default: the shipped cmu-bvh-regression).")
+        Path | None,
+        typer.Option(help="Regression-head weights (default: the shipped corpus-regression / cmu-bvh-regression)."),
     ] = None,
-    samples: Annotated[int, typer.Option(help="Hypotheses drawn per input (best-of-10 uses the first 10).")] = 50,
-    max_keys: Annotated[int | None, typer.Option(help="Only the first N test key poses (quick runs).")] = None,
-    ablations: Annotated[bool, typer.Option(help="Also evaluate the ablations.")] = True,
+    classifier: Annotated[
+        Path | None,
+        typer.Option(help="corpus: quality classifier folder (default: the shipped keypose-classifier/corpus)."),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Hypotheses drawn per input (default 10 for corpus, 50 for cmu-bvh).")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="corpus: sampling temperature (default: the model's).")
+    ] = None,
+    max_keys: Annotated[
+        int | None, typer.Option(help="Only N test key poses (corpus: spread over the data sets; quick runs).")
+    ] = None,
+    max_keys_per_class: Annotated[
+        int, typer.Option(help="corpus: at most N key poses per Bandai action class (evenly spread).")
+    ] = 40,
+    ablations: Annotated[
+        bool | None, typer.Option(help="Also evaluate the ablations (default: off for corpus, on for cmu-bvh).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
 ) -> None:
-    """Key-pose forecasting on CMU BVH test subjects 02, 08: best-of-10/50 MPJPE, diversity, bone lengths, quality."""
+    """Key-pose forecasting: best-of-10 and top-1 MPJPE, diversity, bone lengths, quality, per action class."""
+    from posecast import skeletons
     from posecast.evaluation.protocols import keyposes as bench
+    from posecast.models import store
 
     check_output_dirs(json_path, markdown_path)
-    if samples < 50:
-        raise ValueRangeError(f"--samples must be at least 50 (best-of-50), got {samples}")
-    _, forecaster = load_model(model, weights, kinds=("keypose",))
-    progress, task, tick = progress_bar("loading")
-    with progress:
-        components = bench.default_components(forecaster.net, regression_weights=regression_weights, seed=seed)
-        progress.update(task, description="test data")
-        data = bench.evaluation_data(max_keys=max_keys)
-        result = bench.run_bench(
-            data, samples=samples, seed=seed, model_name=model, ablations=ablations, progress=tick, **components
-        )
-    md = bench.markdown(result)
-    console.print(md, highlight=False, markup=False)
+    if protocol not in ("corpus", "cmu-bvh"):
+        raise ValueRangeError(f"--protocol must be corpus or cmu-bvh, not {protocol!r}")
+    if protocol == "cmu-bvh":
+        samples = 50 if samples is None else samples
+        if samples < 50:
+            raise ValueRangeError(f"--samples must be at least 50 (best-of-50), got {samples}")
+        if weights is None and "cmu-bvh" in store.variants(model):
+            weights = f"{model}/cmu-bvh"  # the shipped weights of this protocol, whichever variant is the default
+        _, forecaster = load_model(model, weights, kinds=("keypose",))
+        progress, task, tick = progress_bar("loading")
+        with progress:
+            components = bench.default_components(forecaster.net, regression_weights=regression_weights, seed=seed)
+            progress.update(task, description="test data")
+            data = bench.evaluation_data(max_keys=max_keys)
+            result = bench.run_bench(
+                data,
+                samples=samples,
+                seed=seed,
+                model_name=model,
+                ablations=True if ablations is None else ablations,
+                progress=tick,
+                **components,
+            )
+        md = bench.markdown(result)
+    else:
+        samples = 10 if samples is None else samples
+        if samples < 10:
+            raise ValueRangeError(f"--samples must be at least 10 (best-of-10), got {samples}")
+        if split not in ("test", "validation"):
+            raise ValueRangeError(f"--split must be test or validation, not {split!r}")
+        if max_keys_per_class < 1:
+            raise ValueRangeError(f"--max-keys-per-class must be at least 1, got {max_keys_per_class}")
+        _, forecaster = load_model(model, weights or bench.corpus_model_weights(model), kinds=("keypose",))
+        net = forecaster.net
+        if not net.skeleton.same_layout(skeletons.get(bench.CORPUS_SKELETON)):
+            raise SkeletonError(
+                f"{model} is on {net.skeleton.name!r}; the corpus benchmark runs on {bench.CORPUS_SKELETON!r} "
+                "(--protocol cmu-bvh for cmu-bvh-31 weights)"
+            )
+        progress, task, tick = progress_bar("loading")
+        with progress:
+            components = bench.corpus_components(
+                net,
+                regression_weights=regression_weights,
+                classifier=classifier,
+                seed=seed,
+                progress=lambda text: progress.update(task, description=text),
+            )
+            progress.update(task, description=f"{split} data")
+            data, counts = bench.corpus_evaluation_data(
+                split,
+                fps=net.config.fps,
+                observed=net.config.observed,
+                history=components["sequence"].history,
+                max_keys_per_class=max_keys_per_class,
+                max_keys=max_keys,
+            )
+            result = bench.run_corpus_bench(
+                data,
+                key_counts=counts,
+                samples=samples,
+                temperature=temperature,
+                seed=seed,
+                model_name=model,
+                ablations=bool(ablations),
+                split=split,
+                max_keys_per_class=max_keys_per_class,
+                progress=tick,
+                **components,
+            )
+        md = bench.corpus_markdown(result)
+    console.print(md, highlight=False, markup=False, soft_wrap=True)
     write_json(result, json_path)
     if markdown_path is not None:
         write_text(md, markdown_path)
