@@ -111,7 +111,7 @@ def forecast(
         asf: the ASF skeleton of an AMC clip (default: found next to the clip, see `posecast.io.asf_amc`).
         mapping: how the motion's joints map onto the canonical body of models trained on it (a YAML/JSON
             file or a dict ``{canonical joint: source joint | {source joint: weight}}``; default: found from
-            the joint names and topology, `posecast.skeletons.canonical.retarget`). Motion models only.
+            the joint names and topology, `posecast.skeletons.canonical.retarget`). Models on the canonical body.
     """
     from posecast.models import get
 
@@ -147,6 +147,8 @@ def forecast_motion(
     if entry.kind == "keypose":
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
+        if mapping is not None:
+            forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
         return forecaster.forecast(motion, samples=samples or 10, at=at)
     if entry.needs_fit:
         if fit_data is None:

@@ -11,8 +11,13 @@ its registry kind:
   on it plus a 3D view (from ``metadata["track"]`` and ``metadata["video"]``); .npz / .json / .html /
   .gif = the camera-aligned 3D forecast;
 * ``keypose`` models: K hypotheses of the next key pose with probabilities, as a table and .json /
-  .npz / .html documents; with ``--at`` the true next key pose (the first key pose mined from the
-  whole motion after the last observed frame) is scored against them.
+  .npz documents (``probabilities (K,)`` next to the hypotheses), drawn side by side, most probable
+  first and labelled with their probabilities, next to the observed window (.html / .mp4 / .gif /
+  .png, `posecast.keyposes.render.render_keypose_forecast`), and for inputs with a hierarchy as .bvh
+  on the input's own skeleton (the observed window, then one frame per hypothesis, most probable first:
+  `posecast.keyposes.forecaster.hypotheses_motion`). Networks on the canonical body forecast on any
+  skeleton it maps (``--mapping`` as for motion models). With ``--at`` the true next key pose (the
+  first key pose mined from the whole motion after the last observed frame) is scored against them.
 
 Outputs are checked before any work and written atomically.
 """
@@ -46,7 +51,7 @@ from posecast.errors import ValueRangeError
 OUTPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "motion": (MOTION_OUTPUTS + (".bvh",) + RENDER_OUTPUTS, True),
     "video": ((".mp4", ".npz", ".json", ".html", ".gif"), True),
-    "keypose": ((".json", ".npz", ".html"), False),
+    "keypose": ((".json", ".npz", ".bvh", ".html", ".mp4", ".gif", ".png"), False),
 }
 
 
@@ -71,7 +76,8 @@ def forecast(
         list[Path] | None,
         typer.Option(
             help="Output (repeatable): .npz .json .mp4 .gif .html, and .bvh for inputs with a skeleton (observed + "
-            "forecast sample 0 on the input's own skeleton); key-pose models: .json .npz .html."
+            "forecast sample 0 on the input's own skeleton); key-pose models: .json .npz .html .mp4 .gif .png (the "
+            "hypotheses side by side) and .bvh (observed, then one frame per hypothesis)."
         ),
     ] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
@@ -192,10 +198,26 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
 
 
 # ----------------------------------------------------------------------------------- key pose
+def _root_weights(fc: Any) -> np.ndarray:
+    """``(J,)`` how the anchor (the root the hypotheses are placed at) is made from the joints."""
+    w = fc.metadata.get("root_weights")
+    if w is None:
+        w = np.zeros(fc.skeleton.num_joints)
+        w[0] = 1.0
+    return np.asarray(w, dtype=np.float64)
+
+
+def _scored_joints(fc: Any) -> np.ndarray:
+    """Joints the MPJPE averages over: all but the static ones (a world root that stays where observed)."""
+    static = set(fc.metadata.get("static_joints") or ())
+    return np.array([j for j, n in enumerate(fc.skeleton.joint_names) if n not in static], dtype=np.int64)
+
+
 def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
     """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, default
     criterion) after the last observed frame of ``fc``, with each hypothesis' MPJPE to it
-    (root-relative, as scored); None when the motion has none after it."""
+    (root-relative, as scored: both made relative to their root the same way, ``root_weights``, on the
+    motion's own joints but static ones); None when the motion has none after it."""
     from posecast.keyposes import mine_keyposes
 
     t_last = fc.metadata["last_observed_time_s"]
@@ -204,40 +226,53 @@ def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
         return None
     k = after[0]
     pose = motion.positions[k.frame].astype(np.float64)
-    true_rel = pose - pose[:1]
+    true_rel = pose - _root_weights(fc) @ pose
     rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
+    scored = _scored_joints(fc)
     return {
         "frame": int(k.frame),
         "time_s": float(k.time),
         "seconds_after_last_observed": float(k.time - t_last),
         "positions": pose,
         "root_relative": true_rel,
-        "mpjpe_m": np.linalg.norm(rel - true_rel, axis=-1).mean(-1),
+        "mpjpe_m": np.linalg.norm(rel[:, scored] - true_rel[scored], axis=-1).mean(-1),
     }
 
 
 def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any] | None) -> dict[str, Any]:
-    """The JSON document of a key-pose forecast: hypotheses in world coordinates (placed at the last
-    observed root) and ``root_relative`` (the hip-centred frame the network predicts in, where the
-    predicted hip -- drawn from its heatmap like every joint -- lies near, not exactly at, the origin),
-    probabilities, skeleton, the observed window and the true key pose when known."""
+    """The JSON document of a key-pose forecast: hypotheses on the input's skeleton in world coordinates
+    (placed at the anchor: the network's root in the last observed frame) and ``root_relative`` (minus
+    the anchor; the predicted root -- drawn from its heatmap like every joint -- lies near, not exactly
+    at, the origin), ``probabilities`` (K,), skeleton, the observed window, the mapping onto the
+    canonical body when the network works there, and the true key pose when known."""
     window = fc.history.positions
     world = fc.samples[:, 0]
-    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
+    meta = fc.metadata
+    rel = np.asarray(meta["root_relative"], dtype=np.float64)
     skel = fc.skeleton
+    mapped = meta.get("canonical_body") is not None
     return {
         "file": str(file),
         "model": fc.model,
-        "weights": fc.metadata.get("weights"),
+        "weights": meta.get("weights"),
         "skeleton": skel.name,
         "joint_names": list(skel.joint_names),
         "parents": list(skel.parents),
+        "network_skeleton": meta.get("network_skeleton"),
+        "canonical_body": meta.get("canonical_body"),
+        "mapping": meta.get("mapping") if mapped else None,
+        "static_joints": list(meta.get("static_joints") or []),
         "fps": fc.fps,
         "observed_frames": fc.history.num_frames,
-        "last_observed_time_s": fc.metadata["last_observed_time_s"],
+        "last_observed_time_s": meta["last_observed_time_s"],
         "at_s": at,
-        "refined": bool(fc.metadata.get("refined")),
-        "temperature": fc.metadata.get("temperature"),
+        "refined": bool(meta.get("refined")),
+        "temperature": meta.get("temperature"),
+        "anchor": np.round(np.asarray(meta.get("anchor", window[-1, 0]), dtype=np.float64), 6).tolist(),
+        "root_weights": np.round(_root_weights(fc), 6).tolist(),
+        "root_relative_to": "anchor: the network's root (the canonical pelvis through the canonical body) in the "
+        "last observed frame, = root_weights @ observed[-1]; positions = root_relative + anchor",
+        "probabilities": [float(p) for p in fc.probabilities],
         "observed": np.round(window, 6).tolist(),
         "hypotheses": [
             {
@@ -262,18 +297,21 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
 
 
 def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, outs: list[Path]) -> dict[str, Any]:
-    """Print the hypotheses table and write ``outs``: .json (`keypose_document`), .npz (its arrays) and
-    .html (the observed window, then every hypothesis and the true key pose, all at the last observed
-    root). Returns the JSON document."""
+    """Print the hypotheses table and write ``outs``: .json (`keypose_document`), .npz (its arrays), .bvh
+    (observed window + one frame per hypothesis) and pictures (.html / .mp4 / .gif / .png: the
+    hypotheses side by side next to the observed window). Returns the JSON document."""
     from rich.table import Table
 
     truth = true_next_keypose(motion, fc) if at is not None else None
     doc = keypose_document(fc, file, at, truth)
     k = fc.num_samples
     t_last = doc["last_observed_time_s"]
-    table = Table(
-        title=f"{file.name}: {k} key-pose hypotheses after t = {t_last:.2f} s ({fc.model})", title_justify="left"
+    via = f", via {doc['canonical_body']}" if doc["canonical_body"] else ""
+    console.print(
+        f"{file.name}: {k} key-pose hypotheses after t = {t_last:.2f} s ({fc.model} on {fc.skeleton.name}{via})",
+        highlight=False,
     )
+    table = Table()
     for col in ("#", "probability", *(["MPJPE to true key pose (m)"] if truth else [])):
         table.add_column(col, justify="right")
     for i, h in enumerate(doc["hypotheses"]):
@@ -304,13 +342,18 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
             "observed": fc.history.positions.astype(np.float64),
             "hypotheses": fc.samples[:, 0],
             "hypotheses_root_relative": np.asarray(fc.metadata["root_relative"], dtype=np.float64),
-            "probabilities": fc.probabilities,
+            "probabilities": np.asarray(fc.probabilities, dtype=np.float64),
+            "anchor": np.asarray(doc["anchor"], dtype=np.float64),
+            "root_weights": np.asarray(doc["root_weights"], dtype=np.float64),
             "joint_names": np.array(doc["joint_names"], dtype=str),
             "parents": np.array(doc["parents"], dtype=np.int64),
             "skeleton": np.array(doc["skeleton"], dtype=str),
             "fps": np.array(doc["fps"], dtype=np.float64),
             "last_observed_time_s": np.array(doc["last_observed_time_s"], dtype=np.float64),
         }
+        if fc.metadata.get("canonical_hypotheses") is not None:
+            arrays["canonical_hypotheses"] = np.asarray(fc.metadata["canonical_hypotheses"], dtype=np.float64)
+            arrays["canonical_body"] = np.array(doc["canonical_body"], dtype=str)
         if truth is not None:
             arrays["true_keypose"] = truth["positions"]
             arrays["true_keypose_root_relative"] = truth["root_relative"]
@@ -319,20 +362,22 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
             with tmp.open("wb") as fh:
                 np.savez(fh, **arrays)
         return
-    from posecast.viz import render
+    if suffix == ".bvh":
+        from posecast.io import save
+        from posecast.keyposes.forecaster import hypotheses_motion
 
-    root = fc.history.positions[-1, 0]
-    shown = dataclasses.replace(
+        save(hypotheses_motion(fc), out)
+        return
+    from posecast.keyposes.render import render_keypose_forecast
+
+    shown = None if truth is None else truth["root_relative"] + np.asarray(doc["anchor"], dtype=np.float64)
+    render_keypose_forecast(
         fc,
-        ground_truth=None if truth is None else (truth["root_relative"] + root)[None],
-        metadata={k: v for k, v in fc.metadata.items() if k != "root_relative"},
+        out,
+        truth=shown,
+        truth_time_s=None if truth is None else truth["time_s"],
+        errors=None if truth is None else truth["mpjpe_m"],
     )
-    known = f"; green: true next key pose at t = {truth['time_s']:.2f} s" if truth else ""
-    title = (
-        f"{Path(doc['file']).name}: {fc.num_samples} key-pose hypotheses after t = {doc['last_observed_time_s']:.2f} s "
-        f"(opacity: probability){known}"
-    )
-    render(shown, out, title=title, max_samples=fc.num_samples)
 
 
 def register(app: typer.Typer) -> None:

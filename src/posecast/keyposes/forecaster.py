@@ -2,10 +2,34 @@
 
 `KeyPoseForecaster.forecast(history, samples=K)` observes the last ``O`` frames of ``history`` (at the
 network's rate), samples and refines K hypotheses of the next characteristic pose and returns them as
-a `posecast.motion.Forecast` of one frame per hypothesis, ordered by probability, placed at the last
-observed root (the network predicts hip-relative poses), with ``probabilities`` filled and the
-hip-relative poses in ``metadata["root_relative"]``. A key pose has no time stamp of its own: the
-frame stands one frame after the last observed one.
+a `posecast.motion.Forecast` of one frame per hypothesis on the history's own skeleton, ordered by
+probability (most probable first), with ``probabilities (K,)`` filled. A key pose has no time stamp
+of its own: the frame stands one frame after the last observed one.
+
+Which skeletons
+---------------
+* A network trained on the canonical body ``smplh-22`` (the training corpus, variant ``corpus``) works
+  on any skeleton `posecast.skeletons.canonical.retarget` maps (CMU BVH, Bandai BVH, HDM05 ASF/AMC,
+  SMPL, H3.6M, ...; an explicit ``mapping`` overrides what is found, `on_skeleton`): the observed
+  window is mapped onto the canonical body, the hypotheses are drawn there and mapped back onto every
+  joint of the user's skeleton with `Retarget.from_canonical` (1:1 joints take their canonical
+  position, the others follow their anchors rigidly from the last observed frame, world roots such as
+  Bandai's ``joint_Root`` stay where they were observed).
+* A network trained on its own skeleton (the shipped ``cmu-bvh`` variant) takes histories on that
+  layout only.
+
+Placement and metadata
+----------------------
+The network predicts poses relative to its root (the canonical pelvis, or the own skeleton's joint 0),
+in the heading of the input. Hypotheses are placed at the *anchor*: that root in the last observed
+frame (``metadata["anchor"]``, ``(3,)`` metres). ``metadata["root_relative"]`` ``(K, J, 3)`` is the
+hypotheses on the **user's skeleton** minus the anchor; ``metadata["root_weights"]`` ``(J,)`` says how
+the anchor is made from the user's joints (``anchor = root_weights @ last_observed_frame``; one-hot
+for a network on its own skeleton), so a true key pose is made root-relative the same way
+(``pose - root_weights @ pose``). Through the canonical body the metadata also holds
+``canonical_body``, ``mapping`` (canonical joint -> ``{user joint: weight}``), ``static_joints``
+(user joints that stay where observed) and ``canonical_hypotheses`` ``(K, 22, 3)`` (world, before the
+mapping back).
 """
 
 from __future__ import annotations
@@ -15,29 +39,90 @@ from typing import Any
 
 import numpy as np
 
+from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.motion import Forecast, Motion
+from posecast.skeletons.base import Skeleton
 
 DEFAULT_SAMPLES = 10
+CANONICAL = "smplh-22"
+#: bound copies kept per forecaster (skeletons with their mappings), like `posecast.models.canonical`
+_MAX_BOUND = 64
 
 
 class KeyPoseForecaster:
-    """A trained `~posecast.keyposes.model.CharPoseNet` with the `Forecaster`-style ``forecast`` call."""
+    """A trained `~posecast.keyposes.model.CharPoseNet` with the `Forecaster`-style ``forecast`` call.
+
+    Attributes:
+        net: the network.
+        skeleton: the skeleton histories are taken on (the network's own unless bound by `on_skeleton`).
+        retarget: the `posecast.skeletons.canonical.Retarget` of ``skeleton`` when the network works on
+            the canonical body and ``skeleton`` is another layout (or a mapping was given), else None.
+    """
 
     deterministic = False
 
-    def __init__(self, net: Any, name: str = "charpose", weights: Path | None = None) -> None:
+    def __init__(
+        self,
+        net: Any,
+        name: str = "charpose",
+        weights: Path | None = None,
+        skeleton: Skeleton | str | None = None,
+        mapping: Any = None,
+    ) -> None:
         self.net = net
         self.name = name
         self.weights = weights
-        self.skeleton = net.skeleton
         self.fps = float(net.config.fps)
         self.observed = int(net.config.observed)
         self.min_history = self.observed
+        self.canonical = net.skeleton.same_layout(skeletons.get(CANONICAL))
+        self.skeleton = net.skeleton if skeleton is None else skeletons.get(skeleton)
+        self.mapping = mapping
+        self.retarget = None
+        if self.canonical and not (mapping is None and self.skeleton.same_layout(net.skeleton)):
+            from posecast.skeletons.canonical import retarget
+
+            self.retarget = retarget(self.skeleton, mapping)
+        elif not self.skeleton.same_layout(net.skeleton):
+            raise self._mismatch(self.skeleton)
+        self._bound: dict[Any, KeyPoseForecaster] = {}
+
+    def _mismatch(self, skel: Skeleton) -> SkeletonError:
+        net = self.net.skeleton
+        return SkeletonError(
+            f"motion on skeleton {skel.name!r} ({skel.num_joints} joints), model {self.name!r} on {net.name!r} "
+            f"({net.num_joints} joints); weights trained on the canonical body {CANONICAL} (charpose/corpus) "
+            "work on any skeleton"
+        )
+
+    def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> KeyPoseForecaster:
+        """This model for histories on ``skeleton`` (cached per joint names, parents, rest offsets and mapping).
+
+        A canonical-body network returns a copy bound to ``skeleton`` that maps histories onto
+        ``smplh-22`` and the hypotheses back (``mapping``: explicit entries, as in
+        `posecast.skeletons.canonical.retarget`). A network on its own skeleton returns itself for that
+        layout (``mapping`` does not apply to it) and raises `SkeletonError` for any other.
+        """
+        skel = skeletons.get(skeleton)
+        if not self.canonical:
+            if not skel.same_layout(self.net.skeleton):
+                raise self._mismatch(skel)
+            return self
+        if mapping is None and _same_rig(skel, self.skeleton):
+            return self  # already bound (perhaps with an explicit mapping): keep it
+        offsets = None if skel.offsets is None else skel.offsets.tobytes()
+        key = (skel.joint_names, skel.parents, offsets, repr(mapping))
+        if key not in self._bound:
+            if len(self._bound) >= _MAX_BOUND:
+                self._bound.clear()
+            self._bound[key] = KeyPoseForecaster(self.net, self.name, self.weights, skel, mapping)
+        return self._bound[key]
 
     def observed_window(self, motion: Motion, at: float | None = None) -> tuple[np.ndarray, int, Motion]:
-        """``(window (O, J, 3), index of its last frame at the network's rate, the motion at that rate)``:
-        the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``)."""
+        """``(window (O, J, 3) float32, index of its last frame at the network's rate, the motion at that
+        rate)``: the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``),
+        on the motion's own joints."""
         clip = motion.resample(self.fps)
         if at is not None and not 0 <= at <= motion.duration:
             raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
@@ -52,8 +137,8 @@ class KeyPoseForecaster:
         return clip.positions[last - self.observed + 1 : last + 1].astype(np.float32), last, clip
 
     def hypotheses(self, window: np.ndarray, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, bool]:
-        """``(poses (K, J, 3) hip-relative, probabilities (K,), refined)`` for one ``(O, J, 3)`` window,
-        most probable first."""
+        """``(poses (K, J, 3) root-relative, probabilities (K,), refined)`` for one ``(O, J, 3)`` window on
+        the network's skeleton, most probable first."""
         import torch
 
         from posecast.keyposes.sampling import predict_keyposes
@@ -75,21 +160,45 @@ class KeyPoseForecaster:
         at: float | None = None,
         seed: int = 0,
     ) -> Forecast:
-        """K hypotheses of the next key pose after ``history`` (or after time ``at`` in it); ``frames``
-        and ``seconds`` do not apply (a key pose comes when the action gets there) and are refused."""
+        """K hypotheses of the next key pose after ``history`` (or after time ``at`` in it), on the history's
+        skeleton (module docstring); ``frames`` and ``seconds`` do not apply (a key pose comes when the
+        action gets there) and are refused.
+
+        Raises:
+            ValueRangeError: a horizon, a bad ``samples``, too few observed frames before ``at``.
+            SkeletonError: a skeleton the network cannot take (own-skeleton network) or cannot map.
+        """
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {self.name!r} forecasts the next key pose, not a number of frames or seconds")
         if not isinstance(samples, int | np.integer) or samples < 1:
             raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
-        if not history.skeleton.same_layout(self.skeleton):
-            raise SkeletonError(
-                f"motion on skeleton {history.skeleton.name!r} ({history.num_joints} joints), model {self.name!r} "
-                f"on {self.skeleton.name!r} ({self.skeleton.num_joints} joints)"
-            )
+        return self.on_skeleton(history.skeleton)._forecast(history, int(samples), at, seed)
+
+    def _forecast(self, history: Motion, samples: int, at: float | None, seed: int) -> Forecast:
         window, last, clip = self.observed_window(history, at)
-        rel, prob, refined = self.hypotheses(window, int(samples), seed)
-        world = rel + window[-1, 0].astype(np.float64)
-        observed = Motion(window.astype(np.float64), self.fps, history.skeleton, metadata={})
+        observed = clip.frames(last - self.observed + 1, last + 1)  # on the user's skeleton, rotations kept
+        user = observed.positions  # (O, J, 3) float64
+        rt = self.retarget
+        net_window = window if rt is None else rt.to_canonical(window)  # (O, Jn, 3) float32
+        rel, prob, refined = self.hypotheses(net_window, samples, seed)  # (K, Jn, 3)
+        extra: dict[str, Any] = {}
+        if rt is None:
+            anchor = net_window[-1, 0].astype(np.float64)
+            world = rel + anchor
+            weights = np.zeros(user.shape[1])
+            weights[0] = 1.0
+        else:
+            anchor = rt.matrix[0] @ user[-1]  # the canonical pelvis of the last observed frame, in float64
+            world_net = rel + anchor
+            last_frame = np.broadcast_to(user[-1], (samples,) + user.shape[1:])
+            world = rt.from_canonical(world_net[:, None], last_frame)[:, 0]  # (K, J, 3)
+            weights = rt.matrix[0].copy()
+            extra = {
+                "canonical_body": CANONICAL,
+                "mapping": rt.assignment,
+                "static_joints": list(rt.static),
+                "canonical_hypotheses": world_net,
+            }
         return Forecast(
             samples=world[:, None],
             fps=self.fps,
@@ -100,27 +209,73 @@ class KeyPoseForecaster:
             metadata={
                 "source": history.metadata.get("source"),
                 "kind": "key pose",
-                "root_relative": rel,
+                "network_skeleton": self.net.skeleton.name,
+                "root_relative": world - anchor,
+                "anchor": anchor,
+                "root_weights": weights,
                 "last_observed_time_s": last / self.fps,
                 "refined": refined,
                 "temperature": self.net.config.temperature,
                 "weights": None if self.weights is None else str(self.weights),
+                **extra,
             },
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
+        bound = "" if self.retarget is None else f", skeleton={self.skeleton.name!r} via {CANONICAL}"
+        return f"{type(self).__name__}(name={self.name!r}{bound})"
+
+
+def _same_rig(a: Skeleton, b: Skeleton) -> bool:
+    """Same joints, parents and rest offsets (a retargeting made for one holds for the other)."""
+    if not a.same_layout(b) or (a.offsets is None) != (b.offsets is None):
+        return False
+    return a.offsets is None or bool(np.array_equal(a.offsets, b.offsets))
+
+
+def hypotheses_motion(forecast: Forecast) -> Motion:
+    """A key-pose forecast as one motion with joint rotations on the history's own skeleton, for BVH: the
+    ``O`` observed frames followed by the ``K`` hypotheses, one frame each, most probable first (each
+    hypothesis' rotations from `Forecast.to_motion`: bone directions from the hypothesis, bone lengths
+    from the skeleton, twists carried on from the last observed frame). ``metadata["observed_frames"]``
+    and ``["hypotheses"]`` say where the hypotheses start and how many there are; ``["probabilities"]``
+    lists theirs.
+
+    Raises:
+        SkeletonError: the history's skeleton has no rest offsets (no hierarchy to write).
+    """
+    from dataclasses import replace
+
+    parts = [
+        replace(forecast, samples=forecast.samples[k : k + 1, :1], probabilities=None).to_motion(0)
+        for k in range(forecast.num_samples)
+    ]
+    t = parts[0].num_frames - 1
+    rotations = np.concatenate([parts[0].rotations] + [m.rotations[t:] for m in parts[1:]])
+    positions = np.concatenate([parts[0].positions] + [m.positions[t:] for m in parts[1:]])
+    meta = {k: v for k, v in parts[0].metadata.items() if k not in ("forecast_sample", "forecast_frames")}
+    probs = None if forecast.probabilities is None else [float(p) for p in forecast.probabilities]
+    return Motion(
+        positions=positions,
+        fps=parts[0].fps,
+        skeleton=parts[0].skeleton,
+        rotations=rotations,
+        root_translation=positions[:, 0],
+        metadata={**meta, "observed_frames": t, "hypotheses": forecast.num_samples, "probabilities": probs},
+    )
 
 
 def build(
     name: str = "charpose", variant: str | None = None, pretrained: bool = True, weights: Path | None = None, **_: Any
 ) -> KeyPoseForecaster:
     """Registry builder of ``charpose``: weights folder ``weights``, else the shipped ``variant`` (default:
-    `posecast.models.store.default_variant`); ``pretrained=False``: an untrained network (default config)."""
+    `posecast.models.store.default_variant`); ``pretrained=False``: an untrained network (the default config on
+    the canonical body, wrists sampled first), which works on any mapped skeleton."""
     from posecast.keyposes.model import CharPoseConfig, CharPoseNet, load_charpose
     from posecast.models import store
 
     if weights is None and not pretrained:
-        return KeyPoseForecaster(CharPoseNet(CharPoseConfig()).eval(), name)
+        config = CharPoseConfig(skeleton=CANONICAL, lead_joints=["right_wrist", "left_wrist"])
+        return KeyPoseForecaster(CharPoseNet(config).eval(), name)
     folder = Path(weights) if weights is not None else store.shipped(name, variant)
     return KeyPoseForecaster(load_charpose(folder), name, folder)

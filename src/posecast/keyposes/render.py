@@ -1,4 +1,12 @@
-"""Pictures of mined key poses: the motion played in real time, pausing on each key pose.
+"""Pictures of key poses: mined ones in their clip, forecast ones side by side.
+
+`render_keypose_forecast`: a key-pose forecast (`posecast.keyposes.forecaster`) as panels side by side
+(`posecast.viz.poses`): the observed window (playing in real time, then holding its last frame), the
+true next key pose when known (green, dashed), then the K hypotheses, most probable first, each
+labelled ``#i · p = ...`` with the last observed pose faintly behind it. ``.mp4`` / ``.gif`` / ``.png``
+/ ``.html``.
+
+`render_keyposes`: a motion with its mined key poses highlighted.
 
 * ``.mp4`` / ``.gif``: the clip plays and holds every key pose for ``hold_s`` seconds; the clock
   keeps showing clip time and reads ``◆ key pose i/K`` while a key pose is held.
@@ -19,12 +27,17 @@ import numpy as np
 
 from posecast.errors import FormatError, ValueRangeError
 from posecast.keyposes.mining import KeyPose
-from posecast.motion import Motion
+from posecast.motion import Forecast, Motion
 from posecast.viz import render, render_video
+from posecast.viz import scene as sc
+from posecast.viz.poses import Panel, render_panels
 from posecast.viz.scene import Scene, build_scene
 
 SUFFIXES = (".mp4", ".gif", ".html")
 DEFAULT_HOLD_S = 0.6
+FORECAST_SUFFIXES = (".mp4", ".gif", ".png", ".html")
+MAX_HYPOTHESES = 12
+"""At most this many hypotheses are drawn side by side (the most probable ones)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,3 +125,101 @@ def render_keyposes(
     )
     head = title or f"{source} ({motion.duration:.2f} s): {len(frames)} key poses, each held {hold_s:g} s"
     return render_video(scene, p, title=head)
+
+
+# ------------------------------------------------------------------------------ forecast key poses
+def rank_colors(count: int) -> list[str]:
+    """``count`` colours from red (rank 1, the most probable) to orange (the last rank)."""
+    c0, c1 = (np.array([int(h[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.float64) for h in sc.SAMPLE_COLORS)
+    out = []
+    for r in range(count):
+        w = r / max(count - 1, 1)
+        out.append("#" + "".join(f"{v:02x}" for v in np.rint(c0 * (1 - w) + c1 * w).astype(int)))
+    return out
+
+
+def probability_text(p: float) -> str:
+    """``p = 0.42``, ``p = 0.003``, ``p < 0.001``: a probability as a label shows it."""
+    if p >= 0.01:
+        return f"p = {p:.2f}"
+    return f"p = {p:.3f}" if p >= 0.001 else "p < 0.001"
+
+
+def render_keypose_forecast(
+    forecast: Forecast,
+    path: str | os.PathLike[str],
+    *,
+    truth: np.ndarray | None = None,
+    truth_time_s: float | None = None,
+    errors: np.ndarray | None = None,
+    title: str | None = None,
+    max_hypotheses: int = MAX_HYPOTHESES,
+    hold_s: float = 2.5,
+    size: tuple[int, int] | None = None,
+    azim: float | None = None,
+    elev: float = 12.0,
+) -> Path:
+    """Draw a key-pose forecast side by side to ``.mp4``, ``.gif``, ``.png`` or ``.html`` (atomically).
+
+    Args:
+        forecast: K hypotheses of one frame each with their ``history`` (the observed window) and
+            ``probabilities`` (`posecast.keyposes.forecaster.KeyPoseForecaster.forecast`).
+        path: output file; the suffix picks the kind.
+        truth: optional ``(J, 3)`` true next key pose, placed where it should be compared (at the
+            hypotheses' anchor); drawn green and dashed after the observed panel.
+        truth_time_s: when the true key pose happens (clip time, seconds), for its label.
+        errors: optional ``(K,)`` per-hypothesis error to the truth (metres), shown under the probability.
+        title: first header line (default: the clip, K, the last observed time and the model).
+        max_hypotheses: draw at most this many (the most probable).
+        hold_s, size, azim, elev: as in `posecast.viz.poses.render_panels`.
+
+    Raises:
+        FormatError: an unknown suffix or a missing output folder.
+        ValueRangeError: no history or no samples, ``max_hypotheses < 1``.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in FORECAST_SUFFIXES:
+        what = p.suffix.lower() or "a file without suffix"
+        raise FormatError(f"cannot render a key-pose forecast to {what!r}; use {', '.join(FORECAST_SUFFIXES)}", p)
+    if forecast.history is None:
+        raise ValueRangeError("a key-pose forecast is drawn next to its observed frames: the forecast has no history")
+    if max_hypotheses < 1:
+        raise ValueRangeError(f"max_hypotheses must be at least 1, got {max_hypotheses}")
+    k = forecast.num_samples
+    probs = forecast.probabilities
+    order = np.arange(k) if probs is None else np.argsort(-np.asarray(probs), kind="stable")
+    shown = order[:max_hypotheses]
+    history = forecast.history
+    obs = (history if abs(history.fps - forecast.fps) < 1e-9 else history.resample(forecast.fps)).positions
+    last = obs[-1]
+    meta = forecast.metadata
+    t_last = float(meta.get("last_observed_time_s", (obs.shape[0] - 1) / forecast.fps))
+    panels = [Panel(f"observed\nlast frame t = {t_last:.2f} s", obs, sc.HISTORY_COLOR)]
+    when = "" if truth_time_s is None else f" at t = {truth_time_s:.2f} s"
+    if truth is not None:
+        label = "true next key pose"
+        if truth_time_s is not None:
+            label += f"\nt = {truth_time_s:.2f} s (+{truth_time_s - t_last:.2f} s)"
+        panels.append(Panel(label, np.asarray(truth, dtype=np.float64)[None], sc.GROUND_TRUTH_COLOR, True, last))
+    for rank, (i, color) in enumerate(zip(shown, rank_colors(len(shown)), strict=True), 1):
+        label = f"#{rank} · {probability_text(float(probs[i]))}" if probs is not None else f"#{rank}"
+        if errors is not None:
+            label += f"\nMPJPE {float(errors[i]):.2f} m"
+        panels.append(Panel(label, forecast.samples[i, :1], color, False, last))
+    static = [forecast.skeleton.index(n) for n in meta.get("static_joints") or () if n in forecast.skeleton.joint_names]
+    source = str(meta.get("source") or forecast.history.metadata.get("source") or "motion")
+    source = source.replace("\\", "/").rsplit("/", 1)[-1]
+    head = title or f"{source}: {k} key-pose hypotheses after t = {t_last:.2f} s ({forecast.model or 'model'})"
+    skel = forecast.skeleton
+    facts = [f"{skel.name} ({skel.num_joints} joints)"]
+    if meta.get("canonical_body"):
+        facts.append(f"forecast on {meta['canonical_body']}, mapped back")
+    facts.append("most probable first" + (f", {len(shown)} of {k} shown" if len(shown) < k else ""))
+    facts.append("grey: last observed pose")
+    if truth is not None:
+        facts.append(f"green, dashed: true next key pose{when}")
+    labels = [f"t = {t_last - (obs.shape[0] - 1 - f) / forecast.fps:5.2f} s  observed" for f in range(obs.shape[0])]
+    return render_panels(
+        panels, skel, p, fps=forecast.fps, title=head, subtitle=" · ".join(facts), frame_labels=labels,
+        hidden=static, hold_s=hold_s, size=size, azim=azim, elev=elev,
+    )  # fmt: skip

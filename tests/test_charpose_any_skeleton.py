@@ -1,0 +1,338 @@
+"""``charpose`` on anyone's skeleton: a network on the canonical body (``smplh-22``) forecasts key poses on a
+CMU BVH skeleton and on a rig with a world root, through `posecast.skeletons.canonical.retarget`; the K
+hypotheses come back on the user's joints with probabilities; ``posecast forecast --model charpose``
+writes them (.json / .npz with ``probabilities``, .bvh, pictures side by side) and refuses bad input in
+one line. Tiny untrained networks (no training) keep every test fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import posecast
+from posecast import models, skeletons
+from posecast.errors import SkeletonError, ValueRangeError
+from posecast.keyposes.forecaster import KeyPoseForecaster, hypotheses_motion
+from posecast.keyposes.model import CharPoseConfig, CharPoseNet, save_charpose
+from posecast.keyposes.refine import RefineConfig
+from posecast.motion import Motion
+from posecast.skeletons.base import Skeleton
+from posecast.skeletons.canonical import NAMES, retarget
+from posecast.synthetic import synthetic_walk
+
+CMU = skeletons.get("cmu-bvh-31")
+K = 5
+#: float32 observed windows (what the network takes): positions of about 1 m carry ~1e-7 m of rounding,
+#: a few operations later well under 10 µm; everything the mapping owns is exact to that
+EXACT_M = 1e-5
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_canonical() -> CharPoseNet:
+    """An untrained 8^3-voxel network on the canonical body (right and left wrists sampled first)."""
+    torch.manual_seed(0)
+    cfg = CharPoseConfig(
+        skeleton="smplh-22", grid_size=8, sigma=1.0, kernel_size=3, embed_dim=16, feedforward=32, dropout=0.0,
+        decoder_start=2, decoder_channels=[8, 8, 8], decoder_convs=[0, 1, 0], samples=4,
+        lead_joints=["right_wrist", "left_wrist"], refinement=RefineConfig(steps=10),
+    )  # fmt: skip
+    return CharPoseNet(cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("charpose") / "w"
+    save_charpose(tiny_canonical(), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def walk() -> Motion:
+    return synthetic_walk(seconds=2.0, fps=30.0)
+
+
+def rooted_walk(walk: Motion) -> Motion:
+    """The walk on a rig with a world root at the floor origin above ``Hips`` (like Bandai's ``joint_Root``)."""
+    names = ("joint_Root", *CMU.joint_names)
+    parents = (-1, 0, *(p + 1 for p in CMU.parents[1:]))
+    offsets = np.vstack([np.zeros((1, 3)), CMU.offsets])
+    offsets[1] = [0.0, 0.9, 0.0]
+    pairs = tuple((a + 1, b + 1) for a, b in CMU.left_right)
+    skel = Skeleton("rooted-walk", names, parents, offsets, pairs)
+    pos = np.concatenate([np.zeros((walk.num_frames, 1, 3)), walk.positions], axis=1)
+    return Motion(pos, walk.fps, skel, metadata={"source": "rooted.bvh"})
+
+
+def bones(pose: np.ndarray, skel: Skeleton, skip: set[int] = frozenset()) -> np.ndarray:
+    """``(..., B)`` lengths of the bones (joint, parent) with neither end in ``skip``."""
+    pairs = [(j, p) for j, p in enumerate(skel.parents) if p >= 0 and j not in skip and p not in skip]
+    idx = np.array(pairs)
+    return np.linalg.norm(pose[..., idx[:, 0], :] - pose[..., idx[:, 1], :], axis=-1)
+
+
+# --------------------------------------------------------------------------------- the forecaster
+def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
+    fc = models.get("charpose", weights=weights).forecast(walk, samples=K)
+    j = CMU.num_joints
+    assert fc.skeleton.same_layout(CMU) and fc.samples.shape == (K, 1, j, 3) and np.isfinite(fc.samples).all()
+    p = fc.probabilities
+    assert p.shape == (K,) and p.sum() == pytest.approx(1.0, abs=1e-9) and (p > 0).all()
+    assert (np.diff(p) <= 0).all()  # most probable first
+    meta = fc.metadata
+    assert meta["network_skeleton"] == "smplh-22" and meta["canonical_body"] == "smplh-22"
+    assert meta["static_joints"] == [] and meta["mapping"]["head"] == {"Head": 1.0}
+    # the observed window: the last 10 frames at the network's 25 fps, on the user's joints
+    clip = walk.resample(25.0)
+    np.testing.assert_allclose(fc.history.positions, clip.positions[-10:], atol=1e-9)
+    assert fc.history.skeleton.same_layout(CMU) and meta["last_observed_time_s"] == pytest.approx(
+        (clip.num_frames - 1) / 25
+    )
+    # anchor: the canonical pelvis (= Hips here) of the last observed frame; root_relative on the user's joints
+    rt = retarget(CMU)
+    last = fc.history.positions[-1]
+    np.testing.assert_allclose(meta["anchor"], last[CMU.index("Hips")], atol=1e-12)
+    np.testing.assert_allclose(meta["root_weights"] @ last, meta["anchor"], atol=1e-12)
+    np.testing.assert_allclose(meta["root_relative"], fc.samples[:, 0] - meta["anchor"], atol=1e-12)
+    # the network saw the mapped window: the same hypotheses again from the canonical window by hand
+    f = models.get("charpose", weights=weights)
+    rel, prob, _ = f.hypotheses(rt.to_canonical(fc.history.positions.astype(np.float32)), K, seed=0)
+    np.testing.assert_allclose(meta["canonical_hypotheses"], rel + meta["anchor"], atol=EXACT_M)
+    np.testing.assert_allclose(prob, p, atol=1e-9)
+    # mapped back: a joint that is the only source of a canonical joint sits exactly there ...
+    world, canon = fc.samples[:, 0], meta["canonical_hypotheses"]
+    one_to_one = {c: next(iter(w)) for c, w in rt.assignment.items() if len(w) == 1}
+    for c, src in one_to_one.items():
+        np.testing.assert_allclose(world[:, CMU.index(src)], canon[:, NAMES.index(c)], atol=1e-9)
+    # ... and a joint that follows one rigidly keeps its observed distance to it: the mapping back adds no
+    # bone error of its own (what is left is the untrained network's, in the canonical pose)
+    sources = {c: CMU.index(s) for c, s in one_to_one.items()}
+    followed = [(CMU.index(f), sources[c]) for f, c in rt.followers.items() if c in sources]
+    assert len(followed) >= 10
+    for fj, aj in followed:
+        d_obs = np.linalg.norm(last[fj] - last[aj])
+        np.testing.assert_allclose(np.linalg.norm(world[:, fj] - world[:, aj], axis=-1), d_obs, atol=EXACT_M)
+
+
+def _fake_hypotheses(self, window, samples, seed=0):
+    """Stand-in for the network: the last observed canonical pose (root-relative), the same turned 40
+    degrees about the vertical, and the same with the right forearm swung 70 degrees about the shoulder."""
+    pose = window[-1].astype(np.float64) - window[-1, 0]
+    c, s = np.cos(np.radians(40)), np.sin(np.radians(40))
+    yaw = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    a = np.radians(70)
+    swing = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    raised = pose.copy()
+    sh = NAMES.index("right_shoulder")
+    for name in ("right_elbow", "right_wrist"):
+        raised[NAMES.index(name)] = pose[sh] + (pose[NAMES.index(name)] - pose[sh]) @ swing.T
+    return np.stack([pose, pose @ yaw.T, raised]), np.array([0.5, 0.3, 0.2]), False
+
+
+@pytest.mark.parametrize("rooted", [False, True], ids=["cmu-bvh", "world-root"])
+def test_canonical_poses_map_back_with_the_users_bones(weights, walk, monkeypatch, rooted):
+    monkeypatch.setattr(KeyPoseForecaster, "hypotheses", _fake_hypotheses)
+    motion = rooted_walk(walk) if rooted else walk
+    skel = motion.skeleton
+    fc = models.get("charpose", weights=weights).forecast(motion, samples=3)
+    world, last, anchor = fc.samples[:, 0], fc.history.positions[-1], fc.metadata["anchor"]
+    static = {skel.index(n) for n in fc.metadata["static_joints"]}
+    assert static == ({0} if rooted else set())  # the world root is found and left where it was
+    # the observed pose predicted: every joint comes back where it was observed
+    np.testing.assert_allclose(world[0], last, atol=EXACT_M)
+    # turned about the vertical through the anchor: every joint turns with it (but the world root)
+    c, s = np.cos(np.radians(40)), np.sin(np.radians(40))
+    yaw = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    turned = (last - anchor) @ yaw.T + anchor
+    body = [j for j in range(skel.num_joints) if j not in static]
+    np.testing.assert_allclose(world[1][body], turned[body], atol=EXACT_M)
+    np.testing.assert_allclose(world[1][sorted(static)], last[sorted(static)], atol=1e-12)
+    # the forearm swung: every bone keeps the user's length, the left arm does not move, the hand does
+    np.testing.assert_allclose(bones(world[2], skel, static), bones(last, skel, static), atol=EXACT_M)
+    for name in ("LeftHand", "LeftFingerBase", "LThumb", "RightArm"):
+        np.testing.assert_allclose(world[2][skel.index(name)], last[skel.index(name)], atol=EXACT_M)
+    for name in ("RightHand", "RightFingerBase", "RThumb"):
+        assert np.linalg.norm(world[2][skel.index(name)] - last[skel.index(name)]) > 0.1
+
+
+def test_binding_mappings_and_own_skeleton_networks(weights, walk):
+    f = models.get("charpose", weights=weights)
+    bound = f.on_skeleton(CMU)
+    assert bound.retarget is not None and f.on_skeleton(CMU) is bound and bound.on_skeleton(CMU) is bound
+    # an explicit mapping reaches the key-pose model through the API (as --mapping and the server pass it)
+    fc = posecast.api.forecast_motion(f, walk, samples=2, mapping={"spine2": "Spine1"})
+    assert fc.metadata["mapping"]["spine2"] == {"Spine1": 1.0}
+    assert posecast.api.forecast_motion(f, walk, samples=2).metadata["mapping"]["spine2"] == {"Spine": 1.0}
+    with pytest.raises(SkeletonError, match="NoSuchJoint"):
+        f.on_skeleton(CMU, {"head": "NoSuchJoint"})
+    # a history on the canonical body itself needs no mapping
+    smplh = Motion(retarget(CMU).to_canonical(walk.positions), walk.fps, "smplh-22")
+    assert f.on_skeleton("smplh-22") is f
+    assert "canonical_body" not in f.forecast(smplh, samples=2).metadata
+    # a network on its own skeleton takes that layout only, and says which weights work anywhere
+    cfg = CharPoseConfig(
+        skeleton="cmu-bvh-31", grid_size=8, decoder_start=2, decoder_channels=[8, 8, 8], decoder_convs=[0, 1, 0]
+    )
+    own = KeyPoseForecaster(CharPoseNet(cfg))
+    assert own.on_skeleton(CMU) is own and own.retarget is None
+    with pytest.raises(SkeletonError, match="smplh-22"):
+        own.forecast(smplh)
+    with pytest.raises(ValueRangeError, match="observes 10"):
+        f.forecast(walk.frames(0, 8))
+    # an untrained network (no weights) is on the canonical body too
+    assert models.get("charpose", pretrained=False).on_skeleton(CMU).retarget is not None
+
+
+def test_hypotheses_motion_is_observed_then_one_frame_per_hypothesis(weights, walk, monkeypatch):
+    monkeypatch.setattr(KeyPoseForecaster, "hypotheses", _fake_hypotheses)
+    fc = models.get("charpose", weights=weights).forecast(walk, samples=3)
+    m = hypotheses_motion(fc)
+    assert m.num_frames == 10 + 3 and m.rotations is not None and m.skeleton.same_layout(CMU)
+    assert m.metadata["observed_frames"] == 10 and m.metadata["hypotheses"] == 3
+    assert m.metadata["probabilities"] == pytest.approx([0.5, 0.3, 0.2])
+    # these hypotheses keep the skeleton's bones, so forward kinematics reproduces them (to IK precision)
+    np.testing.assert_allclose(m.positions[10:], fc.samples[:, 0], atol=1e-3)
+    np.testing.assert_allclose(m.positions[:10], fc.history.positions, atol=1e-3)
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    from posecast.cli.app import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["posecast", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def test_cli_writes_probabilities_pictures_and_bvh_on_the_users_skeleton(cli, weights, walk, tmp_path):
+    clip = tmp_path / "walk.bvh"
+    posecast.save(walk, clip)
+    outs = [tmp_path / n for n in ("f.json", "f.npz", "f.bvh", "f.png", "f.html")]
+    code, stdout, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", str(K), "--at", "1.2",
+        *[a for o in outs for a in ("--out", str(o))],
+    )  # fmt: skip
+    assert code == 0, err
+    assert "(charpose on cmu-bvh-31, via smplh-22)" in " ".join(stdout.split())
+    d = json.loads(outs[0].read_text())
+    probs = d["probabilities"]
+    assert len(probs) == K and sum(probs) == pytest.approx(1.0) and probs == sorted(probs, reverse=True)
+    assert [h["probability"] for h in d["hypotheses"]] == probs
+    assert d["joint_names"] == list(walk.skeleton.joint_names) and d["canonical_body"] == "smplh-22"
+    assert d["network_skeleton"] == "smplh-22" and d["mapping"]["pelvis"] == {"Hips": 1.0}
+    h0 = np.array(d["hypotheses"][0]["positions"])
+    assert h0.shape == (CMU.num_joints, 3)
+    np.testing.assert_allclose(h0 - np.array(d["anchor"]), d["hypotheses"][0]["root_relative"], atol=2e-6)
+    truth = d["true_keypose"]
+    assert truth is not None
+    assert truth["best_of_k_mpjpe_m"] == pytest.approx(min(h["mpjpe_m"] for h in d["hypotheses"]))
+    with np.load(outs[1], allow_pickle=False) as z:
+        assert z["probabilities"].shape == (K,) and z["probabilities"].tolist() == pytest.approx(probs)
+        assert z["hypotheses"].shape == (K, CMU.num_joints, 3) and z["canonical_hypotheses"].shape == (K, 22, 3)
+    back = posecast.load(outs[2])
+    assert back.num_frames == 10 + K and back.skeleton.joint_names == walk.skeleton.joint_names
+    from PIL import Image
+
+    with Image.open(outs[3]) as im:
+        assert im.size == (1600, 900)
+    html = outs[4].read_text()
+    assert all(f"#{i} · p " in html for i in range(1, K + 1)) and "true next key pose" in html
+    assert '"scene6"' in html and '"scene8"' not in html  # observed + truth + K panels, one scene each
+
+
+def test_cli_refuses_a_too_short_history_in_one_line(cli, weights, walk, tmp_path):
+    clip = tmp_path / "short.bvh"
+    posecast.save(walk.frames(0, 9), clip)  # 0.27 s: 7 frames at 25 fps, the model observes 10
+    out = tmp_path / "f.json"
+    code, _, err = cli("forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--out", str(out))
+    assert code == 2 and "observes 10" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    code, _, err = cli("forecast", str(clip), "--model", "charpose", "--out", str(tmp_path / "f.csv"))
+    assert code == 2 and "cannot write .csv" in err
+
+
+# ------------------------------------------------------------------------------------- the pictures
+def test_hypotheses_are_drawn_most_probable_first_labelled_with_probabilities(walk, monkeypatch, tmp_path):
+    from posecast.keyposes import render as kr
+    from posecast.motion import Forecast
+
+    window = walk.resample(25.0).frames(0, 10)
+    poses = window.positions[-1] + np.array([0.0, 0.0, 0.1])[None, None] * np.arange(3)[:, None, None]
+    fc = Forecast(
+        poses[:, None], 25.0, CMU, probabilities=np.array([0.2, 0.5, 0.3]), history=window, model="charpose",
+        metadata={"last_observed_time_s": 0.36, "static_joints": ["Hips"]},
+    )  # fmt: skip
+    seen = {}
+    monkeypatch.setattr(kr, "render_panels", lambda panels, skel, path, **kw: seen.update(panels=panels, **kw))
+    truth = window.positions[0]
+    kr.render_keypose_forecast(fc, tmp_path / "f.png", truth=truth, truth_time_s=0.8, errors=np.array([0.3, 0.1, 0.2]))
+    labels = [p.label for p in seen["panels"]]
+    assert labels == [
+        "observed\nlast frame t = 0.36 s",
+        "true next key pose\nt = 0.80 s (+0.44 s)",
+        "#1 · p = 0.50\nMPJPE 0.10 m",
+        "#2 · p = 0.30\nMPJPE 0.20 m",
+        "#3 · p = 0.20\nMPJPE 0.30 m",
+    ]
+    np.testing.assert_array_equal(seen["panels"][0].positions, window.positions)  # the window plays
+    np.testing.assert_array_equal(seen["panels"][2].positions[0], poses[1])  # p = 0.5 first
+    np.testing.assert_array_equal(seen["panels"][2].ghost, window.positions[-1])  # the last observed pose behind
+    assert seen["panels"][1].dashed and seen["hidden"] == [CMU.index("Hips")]
+    assert len(seen["frame_labels"]) == 10 and seen["frame_labels"][-1] == "t =  0.36 s  observed"
+    assert "true next key pose at t = 0.80 s" in seen["subtitle"]
+    assert kr.probability_text(0.004) == "p = 0.004" and kr.probability_text(0.0004) == "p < 0.001"
+
+
+def test_panels_share_one_box_hide_world_roots_and_play_then_hold(walk, tmp_path):
+    from PIL import Image
+
+    from posecast.errors import FormatError
+    from posecast.viz import poses as vp
+
+    rooted = rooted_walk(walk)
+    pos = rooted.positions.copy()
+    pos[:, 0] = [5.0, 0.0, 5.0]  # a world root metres away: neither drawn nor in the box
+    ahead = pos[9] + [0.0, 0.0, 0.4]
+    panels = [vp.Panel("observed", pos[:10]), vp.Panel("#1", ahead, ghost=pos[9])]
+    lay = vp.layout(panels, rooted.skeleton, hidden=[0])
+    drawn = np.concatenate([lay.left, lay.other])
+    assert 0 not in drawn  # (zero-length helper bones such as LHipJoint are left out too)
+    assert {rooted.skeleton.index(n) for n in ("Hips", "Head", "LeftHand", "RightToeBase")} <= set(drawn)
+    body = np.concatenate([pos[:10, 1:], ahead[None, 1:]]).reshape(-1, 3)
+    assert (lay.lo <= body.min(0)).all() and (body.max(0) <= lay.hi).all() and (lay.hi < 4.0).all()
+    assert lay.floor == pytest.approx(pos[:10, 1:, 1].min()) and lay.frames == 10
+    np.testing.assert_array_equal(lay.pose(0, 99), pos[9])  # a panel holds its last frame
+    assert (lay.cols, lay.rows) == (2, 1)
+    out = vp.render_panels(panels, rooted.skeleton, tmp_path / "p.gif", fps=25.0, hidden=[0], hold_s=0.2,
+                           size=(160, 90))  # fmt: skip
+    with Image.open(out) as im:  # the window plays (10 frames of 40 ms), then everything is held 0.2 s
+        durations = []
+        for f in range(im.n_frames):
+            im.seek(f)
+            durations.append(im.info["duration"])
+    assert sum(durations) == 15 * 40 and durations[0] == 40  # (GIF merges the identical held frames)
+    with pytest.raises(FormatError, match=".svg"):
+        vp.render_panels(panels, rooted.skeleton, tmp_path / "p.svg", fps=25.0)
+    with pytest.raises(ValueRangeError, match="at most 16"):
+        vp.layout(panels * 9, rooted.skeleton)
+    with pytest.raises(SkeletonError, match="do not fit"):
+        vp.layout([vp.Panel("bad", pos[:2, :5])], rooted.skeleton)
