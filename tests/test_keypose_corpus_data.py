@@ -79,3 +79,32 @@ def test_corpus_test_pairs_carry_data_sets_and_labels(posecast_data):
     height = motion.positions[:, hand, 1] - motion.positions[:, 0, 1]
     # the key pose has the right hand near its highest point of the clip
     assert height[keys[0].frame] > height.min() + 0.8 * (height.max() - height.min())
+
+
+def test_charpose_trains_on_the_corpus_and_validates_on_its_validation_split(posecast_data, tmp_path):
+    import json
+
+    from posecast.keyposes.model import CharPoseConfig, load_charpose
+    from posecast.training.keyposes import CharPoseTrainConfig, train_charpose
+
+    net_cfg = CharPoseConfig(
+        skeleton="smplh-22",
+        grid_size=4,
+        sigma=1.0,
+        kernel_size=3,
+        embed_dim=8,
+        feedforward=8,
+        decoder_start=2,
+        decoder_channels=[4, 4],
+        decoder_convs=[0, 0],
+        lead_joints=["right_wrist", "left_wrist"],
+    )
+    cfg = CharPoseTrainConfig(
+        data="corpus", network=net_cfg, epochs=1, max_steps_per_epoch=1, batch_size=4, starts_per_key=1
+    )
+    out = train_charpose(cfg, tmp_path / "run")
+    run = json.loads((out / "run.json").read_text())["data"]
+    # training pairs from the train split, validation pairs from the validation split: disjoint motions
+    assert run["train_pairs"] > 10_000 and run["val_pairs"] > 1_000 and run["motions"] > run["val_motions"]
+    assert run["val_source"].startswith("the corpus validation split")
+    assert load_charpose(out / "best").skeleton.name == "smplh-22"
