@@ -434,6 +434,8 @@ def test_pairs_are_deterministic_given_the_seed():
     assert a.motion_index.tolist() == [0] * 16 + [1] * 8
     assert a.metadata(20) == {
         "file": "reach",
+        "dataset": None,
+        "label": None,
         "key_frame": 50,
         "start_frame": int(a.start_frame[20]),
         "time_to_key_s": pytest.approx((50 - a.start_frame[20] - 9) / 25),
