@@ -80,7 +80,7 @@ def test_models_text_listing_marks_defaults_and_weights():
         assert m.name in lines, m.name
         assert lines[m.name].split()[1] == m.kind
     assert "no weights needed" in lines["zero-velocity"] and "needs training motions" in lines["nearest-neighbour"]
-    assert "weights: cmu-bvh*, cmu-bvh-regression" in lines["charpose"]
+    assert "weights: cmu-bvh, cmu-bvh-regression, corpus*, corpus-regression" in lines["charpose"]
     for input_kind in ("motion", "video", "image"):
         name = posecast.models.default_model(input_kind).name
         assert f"(default for {input_kind} inputs)" in lines[name]

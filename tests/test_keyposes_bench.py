@@ -266,8 +266,9 @@ def test_forecast_cli_writes_json_npz_html_with_k_hypotheses(cli, tmp_path):
 
 # ------------------------------------------------------------------------------------ shipped weights
 def test_shipped_weights_load_and_forecast_a_real_cmu_file(cli, cmu_bvh_dir, tmp_path):
-    net = posecast.models.get("charpose").net
-    assert net.skeleton.name == "cmu-bvh-31" and net.config.refine
+    net = posecast.models.get("charpose").net  # the default weights: charpose/corpus on the canonical body
+    assert net.skeleton.name == "smplh-22" and net.config.grid_size == 16 and net.config.refine
+    assert posecast.models.get("charpose", "cmu-bvh").net.skeleton.name == "cmu-bvh-31"
     out = tmp_path / "f.json"
     code, _, err = cli(
         "forecast", str(cmu_bvh_dir / "02" / "02_05.bvh"), "--model", "charpose", "--samples", "10", "--at", "3.0",
@@ -280,8 +281,9 @@ def test_shipped_weights_load_and_forecast_a_real_cmu_file(cli, cmu_bvh_dir, tmp
     # a trained model lands near the true key pose (a loose bound: 25 cm best-of-10)
     assert d["true_keypose"]["best_of_k_mpjpe_m"] < 0.25
     rel = np.array([h["root_relative"] for h in d["hypotheses"]])
-    # hip-centred frame of the last observed frame: the predicted hip (a heatmap too) lies near the origin
-    assert np.abs(rel[:, 0]).max() < 0.125
+    # hip-centred frame of the last observed frame: the predicted hip (a heatmap too) lies near the origin,
+    # within half a 12.5 cm voxel for the most probable hypothesis, within a few voxels for the unlikely ones
+    assert np.abs(rel[0, 0]).max() < 0.0625 and np.abs(rel[:, 0]).max() < 0.4
     cls = load_classifier(posecast.models.store.shipped("keypose-classifier", "cmu-bvh"))
     assert cls.classes == CLASSES
 

@@ -86,7 +86,7 @@ register_model(
     ModelInfo(
         "charpose",
         "keypose",
-        "next characteristic 3D pose: K hypotheses with probabilities (Diller et al. 2022)",
+        "next characteristic 3D pose on any mapped skeleton: K hypotheses with probabilities (Diller et al. 2022)",
         "posecast.keyposes.forecaster:build",
         outputs=("key-pose", "hypotheses"),
     )
@@ -95,7 +95,7 @@ register_model(
     ModelInfo(
         "keypose-classifier",
         "classifier",
-        "action class of a pose (locomotion, playground, dance, basketball...): the key-pose quality score",
+        "action class of a pose (bow, wave, raise a hand, run...): the key-pose quality score",
         "posecast.keyposes.classifier:build",
         outputs=("action-class",),
     )
