@@ -206,6 +206,7 @@ def run_benchmarks(models: list[str]) -> None:
 
 FRAGMENTS = {
     "keyposes.md": "## Characteristic poses (`posecast bench keyposes`)",
+    "keyposes-cmu-bvh.md": "### Characteristic poses, the earlier CMU BVH protocol (`--protocol cmu-bvh`)",
     "video.md": "## Video models (`posecast bench video`)",
     "video_backend.md": "### Video pose backend (`posecast bench video-backend`)",
     "video_posemonet.md": "### `posemonet` model card numbers",

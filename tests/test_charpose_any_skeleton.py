@@ -92,6 +92,8 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
     meta = fc.metadata
     assert meta["network_skeleton"] == "smplh-22" and meta["canonical_body"] == "smplh-22"
     assert meta["static_joints"] == [] and meta["mapping"]["head"] == {"Head": 1.0}
+    # the true next key pose is mined the way the corpus key poses the network learnt were
+    assert meta["mining"] == {"reference_s": 1.5, "prominence": 0.03}
     # the observed window: the last 10 frames at the network's 25 fps, on the user's joints
     clip = walk.resample(25.0)
     np.testing.assert_allclose(fc.history.positions, clip.positions[-10:], atol=1e-9)
@@ -185,6 +187,7 @@ def test_binding_mappings_and_own_skeleton_networks(weights, walk):
     )
     own = KeyPoseForecaster(CharPoseNet(cfg))
     assert own.on_skeleton(CMU) is own and own.retarget is None
+    assert own.mining() == {}  # trained on key poses of the default criterion (charpose/cmu-bvh)
     with pytest.raises(SkeletonError, match="smplh-22"):
         own.forecast(smplh)
     with pytest.raises(ValueRangeError, match="observes 10"):
@@ -336,3 +339,18 @@ def test_panels_share_one_box_hide_world_roots_and_play_then_hold(walk, tmp_path
         vp.layout(panels * 9, rooted.skeleton)
     with pytest.raises(SkeletonError, match="do not fit"):
         vp.layout([vp.Panel("bad", pos[:2, :5])], rooted.skeleton)
+
+
+def test_header_lines_shrink_to_the_figure_width(walk):
+    """A long file or skeleton name in the header is drawn smaller rather than cut off at the edges."""
+    from posecast.viz import poses as vp
+
+    panels = [vp.Panel("observed", walk.positions[:10]), vp.Panel("#1", walk.positions[9])]
+    lay = vp.layout(panels, walk.skeleton)
+    long_line = " · ".join(["bvh-dataset-2_wave-both-hands_feminine_001 (22 joints)"] * 4)
+    fig = vp._Figure(lay, (800, 450), "short title", long_line, elev=10.0)
+    renderer = fig.fig.canvas.get_renderer()
+    title, subtitle = fig.fig.texts[:2]
+    assert subtitle.get_text() == long_line and subtitle.get_fontsize() < 11 * 800 / 1280
+    assert subtitle.get_window_extent(renderer=renderer).width <= 0.97 * 800 + 1
+    assert title.get_fontsize() == pytest.approx(15 * 800 / 1280)  # a short line keeps its size

@@ -510,6 +510,29 @@ def test_cli_table_and_json(cli, walk_file, tmp_path):
         assert f"{k['time_s']:.3f}" in stdout
 
 
+def test_cli_corpus_preset_under_explicit_options(cli, walk_file, tmp_path):
+    out = tmp_path / "keys.json"
+    code, _, err = cli("keyposes", str(walk_file), "--preset", "corpus", "--prominence", "0.04", "--out", str(out))
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["options"] == {"reference_s": 1.5, "prominence": 0.04}
+    expected = mine_keyposes(posecast.load(walk_file), reference_s=1.5, prominence=0.04)
+    assert [k["frame"] for k in d["keyposes"]] == [k.frame for k in expected]
+
+
+def test_cli_corpus_preset_finds_the_bow_of_a_short_bandai_clip(cli, posecast_data, tmp_path):
+    """A Bandai bow starts and ends at rest: the default criterion (tuned on long CMU clips) finds nothing,
+    the corpus criterion the deepest point of the bow (frame 66 of 30 fps, checked by eye)."""
+    clip = posecast_data / "bandai_namco" / "dataset-1" / "dataset-1_bow_giant_001.bvh.gz"
+    found = {}
+    for preset in ("default", "corpus"):
+        out = tmp_path / f"{preset}.json"
+        code, _, err = cli("keyposes", str(clip), "--preset", preset, "--out", str(out))
+        assert code == 0, err
+        found[preset] = [k["frame"] for k in json.loads(out.read_text())["keyposes"]]
+    assert found == {"default": [], "corpus": [66]}
+
+
 def test_cli_renders_mp4_and_html(cli, tmp_path):
     short = tmp_path / "short.npz"
     posecast.save(synthetic_walk(seconds=1.2, fps=25.0), short)
@@ -530,6 +553,7 @@ def test_cli_renders_mp4_and_html(cli, tmp_path):
         (["{walk}", "--skip-frames", "500"], "--skip-frames 500"),
         (["{walk}", "--prominence", "-1"], "prominence"),
         (["{missing}", "--out", "{out_json}"], "no such file"),
+        (["{walk}", "--preset", "cmu", "--out", "{out_json}"], "--preset must be one of default, corpus"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(cli, walk_file, tmp_path, args, message):

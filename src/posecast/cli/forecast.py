@@ -214,14 +214,16 @@ def _scored_joints(fc: Any) -> np.ndarray:
 
 
 def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
-    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, default
-    criterion) after the last observed frame of ``fc``, with each hypothesis' MPJPE to it
+    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, with the
+    criterion of the key poses the model was trained on, ``fc.metadata["mining"]``) after the last
+    observed frame of ``fc``, with each hypothesis' MPJPE to it
     (root-relative, as scored: both made relative to their root the same way, ``root_weights``, on the
     motion's own joints but static ones); None when the motion has none after it."""
     from posecast.keyposes import mine_keyposes
 
     t_last = fc.metadata["last_observed_time_s"]
-    after = [k for k in mine_keyposes(motion) if k.time > t_last + 0.5 / fc.fps]
+    mining = fc.metadata.get("mining") or {}
+    after = [k for k in mine_keyposes(motion, **mining) if k.time > t_last + 0.5 / fc.fps]
     if not after:
         return None
     k = after[0]

@@ -37,6 +37,14 @@ def keyposes(
     reference: Annotated[
         float | None, typer.Option(help="Width in seconds of the moving reference pose (default 0.75).")
     ] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="default (tuned on long CMU clips), or corpus: the criterion of the corpus key poses charpose "
+            "is trained on (1.5 s reference, 3 cm prominence), which also finds the one action of a short clip "
+            "that starts and ends at rest (a bow, a raised hand); the options above override it."
+        ),
+    ] = "default",
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
 ) -> None:
@@ -44,13 +52,17 @@ def keyposes(
     from rich.table import Table
 
     from posecast.keyposes import mine_keyposes
+    from posecast.keyposes.dataset import CORPUS_MINING
 
+    presets = {"default": {}, "corpus": dict(CORPUS_MINING)}
+    if preset not in presets:
+        raise ValueRangeError(f"--preset must be one of {', '.join(presets)}, not {preset!r}")
     if out is not None:
         check_outputs([out], KEYPOSE_OUTPUTS)
     motion = load_motion(file, skeleton, fps)
     if not 0 <= skip_frames < motion.num_frames:
         raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
-    options = {
+    options = presets[preset] | {
         k: v
         for k, v in (
             ("smoothing_s", smoothing),

@@ -216,10 +216,20 @@ class KeyPoseForecaster:
                 "last_observed_time_s": last / self.fps,
                 "refined": refined,
                 "temperature": self.net.config.temperature,
+                # the criterion of the key poses the weights were trained on (for the true next key pose)
+                "mining": self.mining(),
                 "weights": None if self.weights is None else str(self.weights),
                 **extra,
             },
         )
+
+    def mining(self) -> dict[str, float]:
+        """`mine_keyposes` options of the key poses these weights were trained on: weights on the canonical
+        body learnt the corpus key poses (`posecast.keyposes.dataset.CORPUS_MINING`), the others the
+        default criterion."""
+        from posecast.keyposes.dataset import CORPUS_MINING
+
+        return dict(CORPUS_MINING) if self.canonical else {}
 
     def __repr__(self) -> str:
         bound = "" if self.retarget is None else f", skeleton={self.skeleton.name!r} via {CANONICAL}"

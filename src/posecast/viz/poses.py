@@ -306,8 +306,12 @@ class _Figure:
         scale = min(w / 1280, h / 720)
         self.scale = scale
         fig = self.fig
-        fig.text(0.5, 1 - 10 / h, title, ha="center", va="top", fontsize=15 * scale, color="#222")
-        fig.text(0.5, 1 - (14 + 24 * scale) / h, subtitle, ha="center", va="top", fontsize=11 * scale, color="#555")
+        # header lines shrink to the figure's width (a long file or skeleton name would run off the edges)
+        for text, y, points, color in ((title, 10 / h, 15, "#222"), (subtitle, (14 + 24 * scale) / h, 11, "#555")):
+            item = fig.text(0.5, 1 - y, text, ha="center", va="top", fontsize=points * scale, color=color)
+            width = item.get_window_extent(renderer=fig.canvas.get_renderer()).width
+            if width > 0.97 * w:
+                item.set_fontsize(points * scale * 0.97 * w / width)
         top = 1 - (22 + 48 * scale) / h
         bottom = (40 * scale) / h  # room for the clock
         azim = math.degrees(math.atan2(lay.view[0], lay.view[1]))
