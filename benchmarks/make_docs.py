@@ -209,6 +209,7 @@ FRAGMENTS = {
     "keyposes-cmu-bvh.md": "### Characteristic poses, the earlier CMU BVH protocol (`--protocol cmu-bvh`)",
     "video.md": "## Video models (`posecast bench video`)",
     "video_backend.md": "### Video pose backend (`posecast bench video-backend`)",
+    "detector_noise.md": "### Detector noise of the pose backend (`posecast bench detector-noise`)",
     "video_posemonet.md": "### `posemonet` model card numbers",
     "video_hmmr.md": "### `hmmr` model card numbers",
     "extra.md": "## Notes",

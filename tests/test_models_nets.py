@@ -182,6 +182,55 @@ def test_st_transformer_loss_is_teacher_forced_next_frame_error():
     torch.testing.assert_close(default_loss(model, batch, cfg), expected)
 
 
+def test_st_transformer_input_noise_perturbs_what_it_reads_while_training_only():
+    """``params.input_noise``: Gaussian noise (m) on the frames the network reads, in training mode only;
+    the targets stay clean. An untrained network returns its input frame, so each step's prediction is
+    the noisy frame and the loss is the mean distance of the clean next frame from it."""
+    from posecast.models.neural import canonical_frame, to_canonical
+
+    sigma = 0.02
+    config = NeuralConfig(
+        net="st-transformer", skeleton="cmu-bvh-31", fps=25.0, history=6, frames_per_pass=1,
+        params={**SMALL["st-transformer"], "input_noise": sigma},
+    )  # fmt: skip
+    model = NeuralForecaster(config)
+    walk = torch.as_tensor(synthetic_walk(seconds=1.0, fps=25.0).positions, dtype=torch.float32)
+    batch = torch.stack([walk[:7], walk[10:17]])
+    clean = (batch[:, 1:] - batch[:, :-1]).norm(dim=-1).mean()
+    model.net.eval()
+    torch.testing.assert_close(training_loss(model, batch, 6), clean)  # evaluation: no noise
+    model.net.train()
+    torch.manual_seed(5)
+    noisy = training_loss(model, batch, 6)
+    torch.manual_seed(5)
+    torch.randint(0, 1, (2,))  # the sub-window offset draw comes first
+    origin, rot = canonical_frame(batch[:, :6], model.skeleton, config.canonical)
+    x = to_canonical(batch, origin, rot)[:, :, model.joints]
+    noise = sigma * torch.randn_like(x[:, :6])
+    expected = (x[:, 1:] - (x[:, :6] + noise)).norm(dim=-1).mean()
+    torch.testing.assert_close(noisy, expected)
+    assert noisy > clean  # noise of 2 cm per coordinate against a few mm of motion per frame
+
+
+def test_val_stride_keeps_every_nth_validation_window(walk_folder):
+    """``val_stride``: validation windows start every N frames (N = 1: every window), the training windows
+    are untouched."""
+    from posecast.training.loop import _Dist
+    from posecast.training.motion import MotionTask
+
+    def windows(val_stride: int) -> tuple[int, int]:
+        cfg = load_config(None, data=str(walk_folder), model="dct-mlp", net="dct-mlp", history=8,
+                          frames_per_pass=6, val_fraction=0.3, val_stride=val_stride)  # fmt: skip
+        task = MotionTask(cfg)
+        task.prepare(_Dist())
+        return len(task.train_ws), len(task.val_ws)
+
+    train1, val1 = windows(1)
+    train3, val3 = windows(3)
+    # three walks of 100 frames: the last 30 validate, 30 - 14 + 1 = 17 windows each, or 6 with stride 3
+    assert train1 == train3 and val1 == 3 * 17 and val3 == 3 * 6
+
+
 @pytest.mark.parametrize("name", NETS)
 def test_tiny_training_reduces_the_loss(name, walk_folder, tmp_path):
     extra = {"frames_per_pass": 1, "target_frames": 6} if name == "st-transformer" else {"frames_per_pass": 6}

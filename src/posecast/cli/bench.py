@@ -307,6 +307,32 @@ def bench_video_backend(
         console.print(f"wrote {p}", highlight=False)
 
 
+@app.command("detector-noise")
+def bench_detector_noise(
+    json_path: JsonOpt = None,
+    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Write the tables as markdown.")] = None,
+    save: Annotated[
+        bool,
+        typer.Option(help="Also store the noise model where CameraConfig.measured() reads it (video training)."),
+    ] = False,
+) -> None:
+    """Detector noise of the pose backend on the shared clips (error against Google's reference, jitter,
+    dropouts) and the virtual-camera noise model made from it."""
+    from posecast.datasets import dataset_dir
+    from posecast.evaluation.protocols import detector_noise as protocol
+
+    check_output_dirs(json_path, markdown_path)
+    model = protocol.noise_model(protocol.measure(dataset_dir("video").parent))
+    text = protocol.markdown(model)
+    console.print(text, highlight=False, markup=False)
+    if json_path:
+        write_json(model, json_path)
+    if markdown_path:
+        write_text(text, markdown_path)
+    if save:
+        console.print(f"wrote {protocol.save_noise_model(model)}", highlight=False)
+
+
 # ---------------------------------------------------------------------------- key-pose models
 @app.command("keyposes")
 def bench_keyposes(

@@ -395,6 +395,12 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     A sub-window of ``history + 1`` frames starts at a random offset in each window; the network reads
     its first ``history`` frames (in the canonical frame of the last of them, as at inference) and
     every step's output is scored against the frame that follows it.
+
+    ``params.input_noise`` (metres, default 0): while training, the frames the network reads get
+    independent Gaussian noise of that standard deviation per coordinate, the targets stay clean, so
+    the network learns to pull a slightly wrong history back towards real motion (the situation of
+    its own rollouts) instead of continuing it. The prediction is still scored against the clean next
+    frame; being residual, the network must then also undo the noise of the frame it starts from.
     """
     h = history
     b, length = batch.shape[:2]
@@ -405,7 +411,11 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, h + 1, J, 3)
     origin, rot = canonical_frame(win[:, :h], model.skeleton, model.config.canonical)
     x = to_canonical(win, origin, rot)[:, :, model.joints]  # (B, h + 1, Jm, 3)
-    pred = model.net(x[:, :h].reshape(b, h, -1), all_steps=True).reshape(x[:, 1:].shape)
+    inputs = x[:, :h]
+    noise = float(model.config.params.get("input_noise", 0.0))
+    if noise > 0 and model.net.training:
+        inputs = inputs + noise * torch.randn_like(inputs)
+    pred = model.net(inputs.reshape(b, h, -1), all_steps=True).reshape(x[:, 1:].shape)
     err = (pred - x[:, 1:]).norm(dim=-1)
     return (err if weights is None else err * weights).mean()
 

@@ -60,6 +60,12 @@ class TrainConfig(LoopConfig):
     velocity_loss: float = 0.0
     val_fraction: float = 0.1
     stride: int = 1
+    val_stride: int = Field(
+        default=1,
+        ge=1,
+        description="frames between validation windows (1: every window; more keeps the validation of a long "
+        "autoregressive network on a large corpus affordable)",
+    )
     augment_mirror: bool = True
     augment_reverse: bool = False
     augment_yaw: bool = False
@@ -310,7 +316,9 @@ class MotionTask(TrainingTask):
         stored = speed_window(span, config.augment_speed)
         self.train_ws = W.WindowSet.from_sequences(data.train, stored, data.skeleton, data.fps, config.stride)
         self.val_ws = (
-            W.WindowSet.from_sequences(data.val, config.history + self.frames, data.skeleton, data.fps, 1)
+            W.WindowSet.from_sequences(
+                data.val, config.history + self.frames, data.skeleton, data.fps, config.val_stride
+            )
             if data.val
             else None
         )

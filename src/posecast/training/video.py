@@ -82,16 +82,20 @@ class VideoData:
     @classmethod
     def load(cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh") -> VideoData:
         """The CMU BVH training subjects (or the motions of folder ``source``), validation carved from
-        the end of each sequence (`VAL_FRACTION`)."""
+        the end of each sequence (`VAL_FRACTION`); or, for ``source="corpus"`` (``corpus:-PREFIX,...``
+        leaves files out), the training corpus's train split with its own validation split (CMU BVH
+        validation files, Bandai Namco validation styles), mapped from the canonical body to ``layout``."""
         from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS
         from posecast.datasets.windows import split_sequences
 
+        if source == "corpus" or source.startswith("corpus:"):
+            return cls._corpus(fps, layout, source)
         if source == "cmu-bvh":
             sequences, desc = load_sequences(TRAIN_SUBJECTS, fps, layout)
         elif Path(source).is_dir():
             sequences, desc = folder_sequences(Path(source), fps, layout)
         else:
-            raise ValueRangeError(f"video training data is cmu-bvh or a folder of motion files, not {source!r}")
+            raise ValueRangeError(f"video training data is cmu-bvh, corpus or a folder of motion files, not {source!r}")
         train, val = split_sequences(sequences, VAL_FRACTION, VAL_MIN_FRAMES)
         dval = {
             "source": desc["source"],
@@ -99,6 +103,20 @@ class VideoData:
             f"{VAL_MIN_FRAMES / VAL_FRACTION:g} frames ({len(val)} parts, {sum(len(v) for v in val)} frames)",
         }
         return cls(train, val, fps, layout, {"train": desc, "val": dval})
+
+    @classmethod
+    def _corpus(cls, fps: float, layout: str, source: str) -> VideoData:
+        from posecast.datasets import corpus
+        from posecast.datasets.training_data import corpus_training_data
+        from posecast.skeletons.mapping import to_layout
+
+        data = corpus_training_data(source, fps, VAL_MIN_FRAMES)
+
+        def mapped(seqs: list[np.ndarray]) -> list[np.ndarray]:
+            return [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in seqs]
+
+        desc = {**data.description, "layout": layout}
+        return cls(mapped(data.train), mapped(data.val), data.fps, layout, {"train": desc, "val": desc["validation"]})
 
     def sample(
         self, batch_size: int, length: int, rng: np.random.Generator, camera: CameraConfig | None = None
@@ -146,7 +164,16 @@ class VideoTrainConfig(LoopConfig):
     config under ``network:``)."""
 
     model: str = Field(default="", description="registry name of the video model (phd, posemonet, hmmr)")
-    data: str = Field(default="cmu-bvh", description="cmu-bvh (the training subjects) or a folder of motions")
+    data: str = Field(
+        default="cmu-bvh",
+        description="cmu-bvh (the training subjects), corpus (its train split; validation on its validation "
+        "split) or a folder of motions",
+    )
+    noise: typing.Literal["guess", "measured"] = Field(
+        default="guess",
+        description="detector noise of the virtual cameras: the first guess (CameraConfig defaults) or the "
+        "ranges measured on real clips (CameraConfig.measured, posecast bench detector-noise)",
+    )
     network: dict[str, Any] = Field(default_factory=dict, description="the model's network config")
     steps: int = Field(default=3000, ge=1, description="optimiser steps (the length of the schedule)")
     batch_size: int = Field(default=64, ge=1)
@@ -196,6 +223,8 @@ class VideoTask(TrainingTask):
         if not config.model:
             raise ValueRangeError("video training config: no model named")
         self.config, self.name = config, config.model
+        if camera is None and config.noise == "measured":
+            camera = CameraConfig.measured()
         self.data, self.camera, self.evaluate = data, camera, evaluate
 
     def prepare(self, dist: Any) -> None:

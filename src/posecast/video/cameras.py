@@ -31,6 +31,7 @@ except the short bridging of dropped frames).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ from posecast.errors import ValueRangeError
 from posecast.skeletons.base import Skeleton
 from posecast.video.track import PoseTrack
 
+#: the detector noise measured on real clips (`CameraConfig.measured`)
+NOISE_FILE = Path(__file__).with_name("detector_noise.json")
 ROOT = 0  #: the pelvis, joint 0 of body-17 (and the root of every PoseCast skeleton)
 
 
@@ -69,6 +72,18 @@ class CameraConfig:
     world_bias: tuple[float, float] = (0.01, 0.05)
     mirror: bool = True
     fill_fraction: float = 0.85
+
+    @classmethod
+    def measured(cls, path: str | Path | None = None) -> CameraConfig:
+        """The detector-noise ranges measured on real clips (``video/detector_noise.json``, written by
+        ``posecast bench detector-noise``: `posecast.evaluation.protocols.detector_noise`), the camera
+        ranges of the defaults. The defaults' noise fields are the earlier guess."""
+        import json
+
+        model = json.loads(Path(path or NOISE_FILE).read_text())
+        fields = ("noise", "leaf_noise_gain", "jitter_correlation", "drop_frame_probability", "drop_joint_probability")
+        values = {k: (tuple(model[k]) if isinstance(model[k], list) else model[k]) for k in fields}
+        return cls(**values)
 
     @classmethod
     def clean(cls) -> CameraConfig:

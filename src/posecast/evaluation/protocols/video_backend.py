@@ -65,15 +65,17 @@ def bone_length_cv(world: np.ndarray) -> dict[str, float]:
 
 
 def _run(path: Path, backend: PoseBackend, static: bool) -> dict[str, Any]:
-    """Decode and estimate every frame; ``keypoints``/``world`` hold NaN where no person was found."""
+    """Decode and estimate every frame; ``keypoints``/``world`` hold NaN (``visibility`` 0) where no person
+    was found."""
     info = probe_video(path)
-    kps, worlds, found = [], [], []
+    kps, worlds, vis, found = [], [], [], []
     t0 = time.perf_counter()
     with backend.session(static=static) as session:
         for _, rgb in iter_frames(path, info=info):
             pose = session.process(rgb)
             found.append(pose is not None)
             kps.append(np.full((33, 2), np.nan) if pose is None else pose.keypoints)
+            vis.append(np.zeros(33) if pose is None else pose.visibility)
             worlds.append(np.full((33, 3), np.nan) if pose is None or pose.world is None else pose.world)
         stats = session.stats
     wall = time.perf_counter() - t0
@@ -81,6 +83,7 @@ def _run(path: Path, backend: PoseBackend, static: bool) -> dict[str, Any]:
         "info": info,
         "keypoints": np.stack(kps),
         "world": np.stack(worlds),
+        "visibility": np.stack(vis),
         "detected": np.asarray(found),
         "pose_fps": stats.frames / stats.seconds if stats.seconds > 0 else float("nan"),
         "total_fps": stats.frames / wall,
