@@ -31,11 +31,9 @@ def tiny(tmp_path_factory):
 
 def _check_cmu(result: dict) -> None:
     cmu = result["cmu"]
-    for name in ("phd", "landmarks+zero-velocity", "phd+zero-velocity", "lifting+dct-mlp"):
+    assert "lifting+dct-mlp" not in cmu  # superseded by the lift+forecast model
+    for name in ("phd", "landmarks+zero-velocity", "phd+zero-velocity"):
         row = cmu[name]
-        if "skipped" in row:  # no body-17 dct-mlp weights shipped
-            assert name == "lifting+dct-mlp"
-            continue
         assert row["past_mpjpe_mm"] > 0 and row["past_pa_mpjpe_mm"] <= row["past_mpjpe_mm"] + 1e-6
         for key in ("forecast_mpjpe_mm", "forecast_dtw_mpjpe_mm", "forecast_dtw_pa_mpjpe_mm"):
             assert list(row[key]) == HZ and all(np.isfinite(v) for v in row[key].values())

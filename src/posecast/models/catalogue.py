@@ -84,6 +84,17 @@ register_model(
 )
 register_model(
     ModelInfo(
+        "lift+forecast",
+        "video",
+        "phd's 3D estimate of the observed frames forecast by dct-mlp's corpus variant (through the canonical "
+        "body), projected with phd's cameras",
+        "posecast.video.models.lift_forecast:build",
+        inputs=("keypoints-2d",),
+        learned=False,
+    )
+)
+register_model(
+    ModelInfo(
         "charpose",
         "keypose",
         "next characteristic 3D pose on any mapped skeleton: K hypotheses with probabilities (Diller et al. 2022)",

@@ -25,8 +25,8 @@ millimetres, mean over the 17 joints:
 
 Baselines: ``landmarks+zero-velocity`` (the simulated backend world landmarks as the past, the last
 one held), ``<model>+zero-velocity`` (the best video model's estimated past, held: PHD's
-"Constant") and ``lifting+dct-mlp`` (that estimated past fed to the body-17 ``dct-mlp`` 3D
-forecaster, `posecast.models.get("dct-mlp")`).
+"Constant"). The corpus 3D forecaster fed with lifted poses is a model of its own, ``lift+forecast``
+(`posecast.video.models.lift_forecast`), scored like the video models when named.
 
 The same windows **in 2D** (``cmu_2d``): each model's projected forecast, raw and ``+anchored``
 (`posecast.video.models.base.VideoForecast.future_pixels`: started at the last observed keypoints), and
@@ -184,8 +184,6 @@ def _zero_velocity(past: np.ndarray) -> np.ndarray:
 def bench_cmu(models: dict[str, Any], batch: Any, predictions: dict[str, Any] | None = None) -> dict[str, Any]:
     """Scores of each model and of the baselines on the filmed test windows ``batch`` (each model's
     `VideoPrediction` is also put in ``predictions`` when given)."""
-    from posecast.errors import ModelError
-    from posecast.models import get as get_3d
 
     truth = batch.points
     out: dict[str, Any] = {}
@@ -206,14 +204,6 @@ def bench_cmu(models: dict[str, Any], batch: Any, predictions: dict[str, Any] | 
         best = min(pasts, key=lambda n: out[n]["past_mpjpe_mm"])
         past = pasts[best]
         out[f"{best}+zero-velocity"] = score_windows(past, _zero_velocity(past), truth)
-        try:
-            fc3d = get_3d("dct-mlp")
-            fut = fc3d.predict(past, FUTURE, 1, fps=FPS)[:, 0]
-            fut = fut - fut[:, :, :1]  # pelvis-centred, like everything here
-            out["lifting+dct-mlp"] = score_windows(past, fut, truth)
-            out["lifting+dct-mlp"]["lifting"] = best
-        except (ModelError, ValueError) as exc:
-            out["lifting+dct-mlp"] = {"skipped": str(exc)}
     return out
 
 
@@ -581,6 +571,34 @@ def validation_windows(cmu_stride: int = 2, bandai_every: int = 4, bandai_stride
     }
 
 
+def corpus_validation_windows(cmu_stride: int = 10, bandai_stride: int = 50) -> dict[str, Any]:
+    """Projected windows (``OBSERVE + FUTURE`` frames at 25 fps on body-17) of the corpus **validation**
+    split (`posecast.datasets.corpus`): ``"cmu_bvh"`` its CMU BVH validation files (a window every
+    ``cmu_stride`` frames, camera seed `posecast.training.video.VAL_SEED`), ``"bandai"`` the Bandai Namco
+    validation styles (every ``bandai_stride`` frames, seed ``VAL_SEED + 1``), filmed by virtual cameras with
+    the default detector noise (as the test windows of `test_windows`). For models trained on the corpus,
+    whose training split holds the CMU BVH sequence ends that `validation_windows` uses."""
+    from posecast.datasets import corpus
+    from posecast.datasets.windows import slice_windows, window_starts
+    from posecast.skeletons.mapping import map_positions
+    from posecast.training.video import VAL_SEED
+    from posecast.video.cameras import film
+
+    n = OBSERVE + FUTURE
+    c = corpus.load()
+    out = {}
+    for k, (name, stride) in enumerate((("cmu_bvh", cmu_stride), ("bandai_namco", bandai_stride))):
+        parts = []
+        for i in c.select("validation", [name]):
+            seq, _ = map_positions(c.positions(i).astype(np.float64), LAYOUT, corpus.SKELETON)
+            if len(seq) >= n:
+                parts.append(slice_windows(seq, window_starts(len(seq), n, stride), n))
+        out["cmu" if name == "cmu_bvh" else "bandai"] = film(
+            np.concatenate(parts), LAYOUT, FPS, np.random.default_rng(VAL_SEED + k)
+        )
+    return out
+
+
 def anchor_validation(
     models: dict[str, Any],
     translation_scales: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0),
@@ -786,8 +804,8 @@ def markdown(result: dict[str, Any]) -> str:
             "Baselines: `landmarks+zero-velocity` = simulated backend world landmarks (pelvis-centred truth plus a "
             "per-window error of 1-5 cm per joint and 1-3 cm correlated jitter, doubled in depth: a guess, not a "
             "measurement of MediaPipe) with the last pose held; `<model>+zero-velocity` = that video model's "
-            "estimated past, last pose held (PHD's 'Constant'); `lifting+dct-mlp` = the same estimated past fed to "
-            "the body-17 `dct-mlp` 3D forecaster (trained on the CMU BVH training subjects).",
+            "estimated past, last pose held (PHD's 'Constant'); `lift+forecast` = phd's estimated past, smoothed, "
+            "forecast by `dct-mlp`'s corpus variant through the canonical body (a model of its own).",
             "",
             "Forecast with DTW alignment (PHD's protocol): MPJPE / PA-MPJPE (mm) of the true frame at each horizon.",
             "",
