@@ -203,7 +203,7 @@ def test_ship_run_writes_half_weights_and_a_card_with_the_train_command(walk_dat
     assert isinstance(posecast.models.get("phd", weights=dest), phd.PHD)
     card = (dest / "MODEL_CARD.md").read_text()
     assert "stopped at step 3 of 4 by `stop_step` 3" in card
-    assert "- reproduce: `posecast train --model phd --config src/posecast/configs/phd/cmu-bvh-virtual.yaml" in card
+    assert "- reproduce: `posecast train --model phd --config src/posecast/configs/phd/cmu-bvh.yaml" in card
     assert "--stop-step 3" in card and "| 2 |" in card and "| 3 |" in card  # the validation curve
     meta = json.loads((dest / "config.json").read_text())
     assert meta["training"]["steps"] == 3 and meta["training"]["train_config"]["stop_step"] == 3
@@ -212,7 +212,4 @@ def test_ship_run_writes_half_weights_and_a_card_with_the_train_command(walk_dat
            "model_config": phd.PHDConfig().model_dump(), "steps": 1401}  # fmt: skip
     text = model_card("phd", old, [])
     assert "--max-minutes 28.0" not in text and "by the wall-time cap (28.0 min)" in text
-    assert (
-        "reproduce: `posecast train --model phd --config src/posecast/configs/phd/cmu-bvh-virtual.yaml --out RUN"
-        in text
-    )
+    assert "reproduce: `posecast train --model phd --config src/posecast/configs/phd/cmu-bvh.yaml --out RUN" in text

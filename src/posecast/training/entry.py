@@ -97,7 +97,7 @@ def default_config(model: str, plugin: Plugin, data: str | None = None) -> Path:
     key = keys[0]
     found = config_files(model)
     if not (CONFIG_DIR / model / f"{plugin.default_data}.yaml").is_file() and len(found) == 1:
-        return found[0]  # a model with one config whatever its name (e.g. phd's cmu-bvh-virtual.yaml)
+        return found[0]  # a model with one config whatever its name (e.g. a single cmu-bvh-virtual.yaml)
     have = ", ".join(p.stem for p in found) or "none"
     raise ModelError(f"no default training config for {model!r} on {key!r}; have: {have} (give --config FILE)")
 

@@ -337,12 +337,26 @@ def model_card(name: str, run: dict[str, Any], curve: list[dict[str, Any]], extr
         f" minutes ({run.get('steps', '?')} steps) on this machine ({m.get('threads', '?')} torch thread(s),"
         f" {m.get('cpus', '?')} CPUs, torch {m.get('torch', '?')}); code version {run.get('code_version')}"
     )
-    lines.append(
-        "- training data: CMU BVH training subjects on body-17 filmed by random virtual cameras with simulated "
-        "detector noise (`posecast.video.cameras`); validation: the last tenth of every long training sequence, "
-        "fixed seeded cameras (the test subjects 02, 08 are not used in training or validation)"
-    )
     cfg = run_config(run, name)
+    corpus = str(cfg.get("data", "cmu-bvh")).startswith("corpus")
+    noise = (
+        "the detector noise measured on real clips (`posecast bench detector-noise`, `CameraConfig.measured`)"
+        if cfg.get("noise") == "measured"
+        else "simulated detector noise (the `CameraConfig` defaults, a guess)"
+    )
+    if corpus:
+        lines.append(
+            "- training data: the training corpus's train split (CMU BVH training subjects, Bandai Namco training "
+            f"styles, the CMU-Mocap benchmark's extra files) mapped to body-17, filmed by random virtual cameras with "
+            f"{noise}; validation: the corpus validation split (CMU BVH validation files, Bandai Namco validation "
+            "styles), fixed seeded cameras; no test split (CMU BVH 02/08, Bandai test styles, HDM05) is read"
+        )
+    else:
+        lines.append(
+            f"- training data: CMU BVH training subjects on body-17 filmed by random virtual cameras with {noise} "
+            "(`posecast.video.cameras`); validation: the last tenth of every long training sequence, fixed seeded "
+            "cameras (the test subjects 02, 08 are not used in training or validation)"
+        )
     if run.get("steps") is not None and cfg.get("steps") and run["steps"] < cfg["steps"]:
         why = (
             f"by `stop_step` {cfg['stop_step']}"
@@ -361,7 +375,17 @@ def model_card(name: str, run: dict[str, Any], curve: list[dict[str, Any]], extr
         desc = run.get("data", {}).get(part, {})
         if desc:
             lines += [f"## {part} data (sha256)", ""]
-            lines += [f"- `{k}` `{v}`" for k, v in desc.get("files", {}).items()]
+            if isinstance(desc, dict):
+                lines += [f"- `{k}` `{v}`" for k, v in desc.get("files", {}).items()]
+            if isinstance(desc, dict) and "corpus" in desc:
+                c = desc["corpus"]
+                lines.append(
+                    f"- corpus `{c.get('key')}` ({c.get('skeleton')}, {c.get('fps')} fps; `posecast corpus info`): "
+                    f"{desc.get('train_files')} training files, {desc.get('validation_files')} validation files; "
+                    f"minutes per data set and split {json.dumps(c.get('minutes'))}"
+                )
+            elif isinstance(desc, str):
+                lines.append(f"- {desc}")
             lines.append("")
     if curve:
         keys = [k for k in curve[-1] if k not in ("step",)]
@@ -369,8 +393,9 @@ def model_card(name: str, run: dict[str, Any], curve: list[dict[str, Any]], extr
             "## Validation curve",
             "",
             "Training columns are means over the last logging interval (losses in metres / normalised image units,"
-            " `*_mm` in mm); `val_*` are on the fixed validation windows (ends of the training sequences):"
-            " `val_past_mm` = MPJPE of the estimated frames, `val_future_mm` = MPJPE of the self-fed forecast"
+            " `*_mm` in mm); `val_*` are on the fixed validation windows"
+            + (" (the corpus validation split):" if corpus else " (ends of the training sequences):")
+            + " `val_past_mm` = MPJPE of the estimated frames, `val_future_mm` = MPJPE of the self-fed forecast"
             " after the first 25 frames (pelvis-centred, real mm).",
             "",
             "| step | " + " | ".join(keys) + " |",
