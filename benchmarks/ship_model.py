@@ -156,6 +156,8 @@ def main() -> None:
     parser.add_argument("--which", default="best", choices=["best", "last"])
     parser.add_argument("--mirror-average", action="store_true", help="ship with mirror-averaged inference on")
     parser.add_argument("--no-bench", action="store_true")
+    parser.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+    parser.add_argument("--extra", type=Path, help="a markdown file appended to the model card")
     args = parser.parse_args()
 
     src = args.run / args.which
@@ -179,6 +181,9 @@ def main() -> None:
     }
     meta.pop("run", None)
     (dst / "config.json").write_text(json.dumps(meta, indent=1))
+    if args.half:
+        state, _ = store.load_folder(dst)
+        store.save_folder(dst, state, meta, half=True)
 
     results = {}
     if args.variant == "cmu-mocap" and args.no_bench:  # reuse results already written by a previous run
@@ -196,7 +201,8 @@ def main() -> None:
         f"# Model card: `{args.name}` — weights `{args.variant}`",
         "",
         f"- network: `{meta['config']['net']}` with parameters {json.dumps(meta['config']['params'])}; "
-        f"{run.get('parameters'):,} trainable parameters; weights file {size_mb:.2f} MB (safetensors)",
+        f"{run.get('parameters'):,} trainable parameters; weights file {size_mb:.2f} MB (safetensors"
+        + (", float16)" if args.half else ")"),
         f"- skeleton `{meta['config']['skeleton']}`, {meta['config']['fps']:g} fps, reads {meta['config']['history']} "
         f"frames, predicts {meta['config']['frames_per_pass']} per pass (longer horizons autoregressively), "
         f"canonical frame `{meta['config']['canonical']}`, "
@@ -247,6 +253,8 @@ def main() -> None:
     corpus_json = HERE / "results" / f"corpus_{args.name}.json"
     if args.variant == "corpus" and corpus_json.is_file():
         lines += corpus_benchmark_section(json.loads(corpus_json.read_text()), args.name)
+    if args.extra:
+        lines += ["", args.extra.read_text().rstrip()]
     (dst / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {dst}")
 
