@@ -136,3 +136,21 @@ def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli)
     assert "broken.mp4" in stdout and "future PCK@0.1" in md.read_text()
     code, _, err = cli("bench", "video", "--no-cmu", "--clips", str(tmp_path / "nowhere"))
     assert code == 2 and "nowhere" in err
+
+
+def test_corpus_test_windows_are_the_hdm05_test_clips_on_body17(posecast_data, tiny, monkeypatch) -> None:
+    """HDM05's test clips (actor bd, 120 Hz ASF/AMC) through the canonical body onto body-17 at 25 fps, windows
+    of 75 frames; the tiny phd scores them in 3D and 2D and the markdown has a table per data set."""
+    batch = bench.corpus_test_windows("hdm05_cuts", stride=25)
+    assert batch.points.shape[1:] == (bench.OBSERVE + bench.FUTURE, 17, 3) and len(batch) > 5
+    np.testing.assert_allclose(batch.points[:, :, 0], 0.0, atol=1e-9)  # pelvis-centred
+    weights, _ = tiny
+    monkeypatch.setattr(bench, "CORPUS_TEST_STRIDES", {"hdm05_cuts": 25})
+    r = bench.run_video_bench(
+        ["phd"], None, with_cmu=False, with_corpus=True, with_clips=False, weights={"phd": weights}
+    )
+    d = r["corpus"]["hdm05_cuts"]
+    assert d["windows"] == len(batch) and d["rows"]["phd"]["past_mpjpe_mm"] > 0
+    assert set(d["rows_2d"]) == {"phd", "phd+anchored", "zero-velocity-2d", "constant-velocity-2d"}
+    md = bench.markdown(r)
+    assert "**Projected corpus test splits**" in md and f"hdm05_cuts ({len(batch)} windows, every 25 frames)" in md

@@ -262,6 +262,10 @@ def bench_video(
     cmu: Annotated[
         bool, typer.Option(help="Also score the projected CMU test windows (3D and 2D; needs $POSECAST_DATA).")
     ] = True,
+    corpus: Annotated[
+        bool,
+        typer.Option(help="Also score the projected test splits of Bandai Namco and HDM05 (3D and 2D)."),
+    ] = False,
     backend: Annotated[
         bool, typer.Option(help="Also run the pose backend report (the shared clips only, about a minute).")
     ] = True,
@@ -281,7 +285,12 @@ def bench_video(
     if clips is not None:
         protocol.folder_clips(clips)  # a missing folder fails here, before the models load
     result = protocol.run_video_bench(
-        model or None, json_path, with_cmu=cmu, clips_dir=clips, with_backend=backend and clips is None
+        model or None,
+        json_path,
+        with_cmu=cmu,
+        with_corpus=corpus,
+        clips_dir=clips,
+        with_backend=backend and clips is None,
     )
     md = protocol.markdown(result)
     console.print(md, highlight=False, markup=False, soft_wrap=True)

@@ -599,6 +599,27 @@ def corpus_validation_windows(cmu_stride: int = 10, bandai_stride: int = 50) -> 
     return out
 
 
+#: the corpus test splits scored besides the CMU BVH test subjects (``corpus`` of the result) and the
+#: stride of their windows (frames): Bandai's test styles are long, HDM05's clips short
+CORPUS_TEST_STRIDES = {"bandai_namco": 50, "hdm05_cuts": 5}
+
+
+def corpus_test_windows(dataset: str, stride: int | None = None, seed: int = 0):
+    """The filmed test windows of a corpus data set's **test** split (`posecast.evaluation.protocols.corpus.
+    load_test_set`: Bandai Namco test styles, HDM05 ``bd``), mapped from each file's own skeleton through the
+    canonical body to body-17, a window every ``stride`` frames (default `CORPUS_TEST_STRIDES`), cameras from
+    ``seed``."""
+    from posecast.evaluation.protocols.corpus import load_test_set
+    from posecast.skeletons.canonical import retarget
+    from posecast.skeletons.mapping import map_positions
+
+    ts = load_test_set(dataset)
+    rt = retarget(ts.skeleton)
+    seqs = [map_positions(rt.to_canonical(s.positions), LAYOUT, "smplh-22")[0] for s in ts.sequences]
+    seqs = [s for s in seqs if len(s) >= OBSERVE + FUTURE]
+    return test_windows(stride or CORPUS_TEST_STRIDES.get(dataset, 10), seed, None, seqs)
+
+
 def anchor_validation(
     models: dict[str, Any],
     translation_scales: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0),
@@ -674,6 +695,7 @@ def run_video_bench(
     stride: int = 10,
     max_windows: int | None = None,
     with_cmu: bool = True,
+    with_corpus: bool = False,
     with_clips: bool = True,
     clips_dir: Path | None = None,
     clip_names: list[str] | None = None,
@@ -689,6 +711,7 @@ def run_video_bench(
         stride, max_windows: which test windows (every ``stride`` frames; at most ``max_windows``,
             evenly spread).
         with_cmu: score the projected CMU test windows (reported as skipped when the data is missing).
+        with_corpus: also score the projected test splits of Bandai Namco and HDM05 (`corpus_test_windows`).
         with_clips, clips_dir, clip_names: score the real clips of folder ``clips_dir`` (default
             ``$POSECAST_DATA/video``), or only those named.
         with_backend: include `posecast.evaluation.protocols.video_backend.backend_report` (the shared clips
@@ -728,6 +751,27 @@ def run_video_bench(
             result["cmu"] = bench_cmu(loaded, batch, preds)
             result["cmu_2d"] = window_rows_2d(batch, preds, loaded)
             result["cmu_seconds"] = round(time.perf_counter() - t0, 1)
+    if with_corpus:
+        result["corpus"] = {}
+        for dataset, ds_stride in CORPUS_TEST_STRIDES.items():
+            try:
+                batch = corpus_test_windows(dataset, ds_stride)
+            except PosecastError as exc:
+                result["corpus"][dataset] = {"skipped": str(exc)}
+                continue
+            preds = {}
+            result["corpus"][dataset] = {
+                "windows": len(batch),
+                "stride": ds_stride,
+                "rows": bench_cmu(loaded, batch, preds),
+                "rows_2d": window_rows_2d(batch, preds, loaded),
+            }
+        result["protocol"]["corpus"] = (
+            "the test splits of the corpus's other data sets (Bandai Namco test styles, HDM05 bd), each file mapped "
+            "from its own skeleton through the canonical body to body-17 at 25 fps, windows of 50 + 25 frames every "
+            + ", ".join(f"{v} frames ({k})" for k, v in CORPUS_TEST_STRIDES.items())
+            + ", filmed and scored as the CMU windows (virtual cameras seed 0)"
+        )
     paths: list[Path] = []
     if with_clips:
         if clips_dir is not None:
@@ -831,11 +875,46 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             f"| {n} | {_pct(r['future_pck'])} | {_pct(r['future_pck_10'])} |" for n, r in result["cmu_2d"].items()
         ]
+    if result.get("corpus"):
+        lines += ["", *_corpus_tables(result)]
     if "video" in result:
         lines += ["", *_clip_tables(result)]
     elif "clips_skipped" in result:
         lines += ["", f"Real clips: {result['clips_skipped']}."]
     return "\n".join(lines) + "\n"
+
+
+def _corpus_tables(result: dict[str, Any]) -> list[str]:
+    """One table per corpus test split: 3D past and forecast MPJPE, then future PCK@0.05 in 2D."""
+    lines = [f"**Projected corpus test splits**: {result['protocol'].get('corpus', '')}."]
+    for dataset, d in result["corpus"].items():
+        if "skipped" in d:
+            lines += ["", f"{dataset}: skipped ({d['skipped']})."]
+            continue
+        rows, rows_2d = d["rows"], d["rows_2d"]
+        lines += [
+            "",
+            f"{dataset} ({d['windows']} windows, every {d['stride']} frames): mm, pelvis-centred; future "
+            "PCK@0.05 in % against the clean projections (raw / anchored).",
+            "",
+            "| method | past MPJPE | 80 ms | 400 ms | 1000 ms | future PCK@0.05 raw / anchored |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, row in rows.items():
+            if "past_mpjpe_mm" not in row:
+                continue
+            f = row["forecast_mpjpe_mm"]
+            pck = (
+                f"{_pct(rows_2d[name]['future_pck'])} / {_pct(rows_2d[name + ANCHORED]['future_pck'])}"
+                if name in rows_2d
+                else "-"
+            )
+            lines.append(
+                f"| {name} | {row['past_mpjpe_mm']:.1f} | {f['80']:.1f} | {f['400']:.1f} | {f['1000']:.1f} | {pck} |"
+            )
+        for base in (ZERO_VELOCITY_2D, CONSTANT_VELOCITY_2D):
+            lines.append(f"| {base} | - | - | - | - | {_pct(rows_2d[base]['future_pck'])} |")
+    return lines
 
 
 def _clip_tables(result: dict[str, Any]) -> list[str]:
