@@ -171,25 +171,29 @@ def long_horizon_section() -> list[str]:
 
 
 def speed_section() -> list[str]:
-    d = _merge("speed")
-    if not d["models"]:
+    """One table per ``results/speed_*.json`` (the same model name is a different variant in each: e.g.
+    ``dct-mlp`` on CMU-Mocap in one file, its corpus weights on a Bandai skeleton in another)."""
+    paths = sorted(RESULTS.glob("speed_*.json"))
+    if not paths:
         return []
-    out = ["### Speed (`posecast bench speed`)", "", *_protocol_lines(d["protocol"]), ""]
-    if "machine" in d:
-        out += [f"Machine: {json.dumps(d['machine'])}", ""]
-    out += [
-        "| model | parameters | history | batch-1 latency, 1 thread (ms, median / p90) | via forecast() (ms) "
-        "| throughput (forecasts/s, batch) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m, r in d["models"].items():
-        out.append(
-            f"| {m} | {r['parameters']:,} | {r['history_frames']} frames @ {r['fps']:g} fps | "
-            f"{r['latency_ms_batch1']:.3f} / {r['latency_ms_batch1_p90']:.3f} | "
-            f"{r['forecast_latency_ms_batch1']:.3f} | {r['throughput_forecasts_per_s']:,.0f} "
-            f"({r['throughput_batch']}) |"
-        )
-    out.append("")
+    first = json.loads(paths[0].read_text())
+    out = ["### Speed (`posecast bench speed`)", "", *_protocol_lines(first["protocol"]), ""]
+    for path in paths:
+        d = json.loads(path.read_text())
+        out += [f"`{path.name}`" + (f" (machine: {json.dumps(d['machine'])})" if "machine" in d else ""), ""]
+        out += [
+            "| model | skeleton | parameters | history | batch-1 latency, 1 thread (ms, median / p90) "
+            "| via forecast() (ms) | throughput (forecasts/s, batch) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m, r in d["models"].items():
+            out.append(
+                f"| {m} | {r.get('skeleton', '')} | {r['parameters']:,} | {r['history_frames']} frames @ {r['fps']:g} "
+                f"fps | {r['latency_ms_batch1']:.3f} / {r['latency_ms_batch1_p90']:.3f} | "
+                f"{r['forecast_latency_ms_batch1']:.3f} | {r['throughput_forecasts_per_s']:,.0f} "
+                f"({r['throughput_batch']}) |"
+            )
+        out.append("")
     return out
 
 
