@@ -110,9 +110,7 @@ def default_joints(skeleton: Skeleton) -> tuple[int, ...]:
     """The joints tracked by default: the skeleton's end effectors, else the leaves of its tree."""
     if skeleton.end_effectors:
         return tuple(skeleton.end_effectors)
-    has_child = {p for p in skeleton.parents if p >= 0}
-    leaves = tuple(j for j in range(skeleton.num_joints) if j not in has_child)
-    return leaves or tuple(range(skeleton.num_joints))
+    return skeleton.leaves or tuple(range(skeleton.num_joints))
 
 
 def body_frame(positions: np.ndarray, skeleton: Skeleton, smoothing_frames: float = 0.0) -> np.ndarray:

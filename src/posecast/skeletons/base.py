@@ -100,6 +100,12 @@ class Skeleton:
         return [i for i, p in enumerate(self.parents) if p == joint]
 
     @property
+    def leaves(self) -> tuple[int, ...]:
+        """Indices of the joints without a child (in index order)."""
+        has_child = {p for p in self.parents if p >= 0}
+        return tuple(j for j in range(self.num_joints) if j not in has_child)
+
+    @property
     def mirror_permutation(self) -> np.ndarray:
         """``(J,)`` permutation that swaps every left joint with its right twin."""
         perm = np.arange(self.num_joints)

@@ -349,9 +349,7 @@ def film(
     height_px = np.nanmedian(clean[..., 1].max(axis=2) - clean[..., 1].min(axis=2), axis=1)  # (B,)
     sigma = rng.uniform(*config.noise, size=b) * height_px
     leaves = np.ones(j)
-    has_child = np.zeros(j, bool)
-    has_child[[p for p in skel.parents if p >= 0]] = True
-    leaves[~has_child] = config.leaf_noise_gain
+    leaves[list(skel.leaves)] = config.leaf_noise_gain
     rho = rng.uniform(*config.jitter_correlation, size=b)
     noise = _ar_noise(rng, (b, t, j, 2), rho) * (sigma[:, None, None, None] * leaves[None, None, :, None])
     kp = clean + noise

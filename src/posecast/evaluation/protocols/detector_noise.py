@@ -57,9 +57,9 @@ def _leaves() -> np.ndarray:
     from posecast import skeletons
 
     skel = skeletons.get(LAYOUT)
-    has_child = np.zeros(skel.num_joints, bool)
-    has_child[[p for p in skel.parents if p >= 0]] = True
-    return ~has_child
+    leaf = np.zeros(skel.num_joints, bool)
+    leaf[list(skel.leaves)] = True
+    return leaf
 
 
 def person_height(keypoints: np.ndarray) -> float:

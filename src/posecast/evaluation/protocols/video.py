@@ -579,23 +579,17 @@ def corpus_validation_windows(cmu_stride: int = 10, bandai_stride: int = 50) -> 
     the default detector noise (as the test windows of `test_windows`). For models trained on the corpus,
     whose training split holds the CMU BVH sequence ends that `validation_windows` uses."""
     from posecast.datasets import corpus
-    from posecast.datasets.windows import slice_windows, window_starts
     from posecast.skeletons.mapping import map_positions
     from posecast.training.video import VAL_SEED
-    from posecast.video.cameras import film
 
-    n = OBSERVE + FUTURE
     c = corpus.load()
     out = {}
     for k, (name, stride) in enumerate((("cmu_bvh", cmu_stride), ("bandai_namco", bandai_stride))):
-        parts = []
-        for i in c.select("validation", [name]):
-            seq, _ = map_positions(c.positions(i).astype(np.float64), LAYOUT, corpus.SKELETON)
-            if len(seq) >= n:
-                parts.append(slice_windows(seq, window_starts(len(seq), n, stride), n))
-        out["cmu" if name == "cmu_bvh" else "bandai"] = film(
-            np.concatenate(parts), LAYOUT, FPS, np.random.default_rng(VAL_SEED + k)
-        )
+        seqs = [
+            map_positions(c.positions(i).astype(np.float64), LAYOUT, corpus.SKELETON)[0]
+            for i in c.select("validation", [name])
+        ]
+        out["cmu" if name == "cmu_bvh" else "bandai"] = test_windows(stride, VAL_SEED + k, None, seqs)
     return out
 
 
@@ -616,7 +610,6 @@ def corpus_test_windows(dataset: str, stride: int | None = None, seed: int = 0):
     ts = load_test_set(dataset)
     rt = retarget(ts.skeleton)
     seqs = [map_positions(rt.to_canonical(s.positions), LAYOUT, "smplh-22")[0] for s in ts.sequences]
-    seqs = [s for s in seqs if len(s) >= OBSERVE + FUTURE]
     return test_windows(stride or CORPUS_TEST_STRIDES.get(dataset, 10), seed, None, seqs)
 
 

@@ -87,10 +87,9 @@ def build(lifter: str = "phd", forecaster: str = "dct-mlp", route: str = "canoni
     it has a ``body-17`` variant (``"layout"``: the variant the registry picks for ``body-17``)."""
     from posecast import skeletons
     from posecast.models import get
-    from posecast.video.models.base import VideoForecaster as _VF
 
     lift = get(lifter)
-    if not isinstance(lift, _VF):
+    if not isinstance(lift, VideoForecaster):
         raise ModelError(f"{NAME}: the lifter {lifter!r} is not a video model")
     model = get(forecaster)
     body = skeletons.get(LAYOUT)
