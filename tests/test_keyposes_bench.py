@@ -404,7 +404,7 @@ def _corpus_tiny() -> tuple[bench.BenchData, bench.BenchData]:
     test = bench.bench_data(motions, history=12, starts="evaluation")
     test = bench.BenchData(replace(test.pairs, datasets=sets, labels=labels), test.history)
     keep, _ = bench.select_keys(test.pairs, max_keys=4)
-    test = bench.BenchData(bench._subset(test.pairs, keep), test.history[keep])
+    test = bench.BenchData(test.pairs.subset(keep), test.history[keep])
     train = bench.bench_data(motions, history=12, starts="random", starts_per_key=2, seed=1)
     return test, bench.BenchData(replace(train.pairs, datasets=sets, labels=labels), train.history)
 
@@ -419,6 +419,12 @@ def test_run_corpus_bench_on_a_tiny_subset():
         return history[:, -1:] + v[:, None] * torch.arange(1, frames + 1)[None, :, None, None]
 
     small = dict(grid_size=4, decoder_start=1, decoder_channels=[4, 4, 4], decoder_convs=[0, 0, 0])
+    from types import SimpleNamespace
+
+    from posecast.keyposes.proposals import FrameSelector, ProposalSettings, TimingProposals
+
+    toy = SimpleNamespace(config=SimpleNamespace(fps=25.0, history=12), rollout=constant_velocity)
+    proposals = TimingProposals(ProposalSettings(seconds=0.4), FrameSelector(SKEL.num_joints, 8), forecaster=toy)
     result = bench.run_corpus_bench(
         data,
         net=CharPoseNet(tiny(**small, refinement=RefineConfig(steps=2))).eval(),
@@ -429,10 +435,12 @@ def test_run_corpus_bench_on_a_tiny_subset():
         sequence=bench.fit_sequence_baseline("cv", constant_velocity, train, fps=25.0, seconds=0.4, steps=3),
         spread_neighbours=2,
         notes=["a note"],
+        proposals=proposals,
     )
     json.dumps(result)  # JSON-ready
     methods = result["methods"]
     assert list(methods) == [
+        "charpose, heatmap draws only",
         "charpose",
         "regression head",
         "cv + selector",
@@ -443,6 +451,9 @@ def test_run_corpus_bench_on_a_tiny_subset():
     ]
     full = methods["charpose"]
     assert full["hypotheses"] == 10 and "best_of_50_mpjpe_m" not in full
+    assert 0.1 <= full["rollout_share"] <= 1.0  # the selector's frame is always among them
+    assert result["protocol"]["timing_proposals"]["seconds"] == pytest.approx(0.4)
+    assert methods["charpose, heatmap draws only"]["hypotheses"] == 10
     assert full["best_of_10_mpjpe_m"] <= full["top1_mpjpe_m"] <= full["best_of_10_mpjpe_m"] + 10.0
     det = {n: m["best_of_10_mpjpe_m"] for n, m in methods.items() if m["kind"] == "deterministic"}
     assert result["best_deterministic"] == min(det, key=det.__getitem__)

@@ -457,6 +457,7 @@ def bench_keyposes(
                 ablations=bool(ablations),
                 split=split,
                 max_keys_per_class=max_keys_per_class,
+                proposals=forecaster.proposals,
                 progress=tick,
                 **components,
             )

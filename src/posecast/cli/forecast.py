@@ -279,6 +279,10 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
         "hypotheses": [
             {
                 "probability": float(p),
+                # a frame of the trajectory forecaster's rollout (timing proposals) or a heatmap draw
+                "source": None
+                if meta.get("from_rollout") is None
+                else ("rollout" if meta["from_rollout"][i] else "heatmap"),
                 "positions": np.round(w, 6).tolist(),
                 "root_relative": np.round(r, 6).tolist(),
                 **({"mpjpe_m": float(truth["mpjpe_m"][i])} if truth else {}),
@@ -314,10 +318,16 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
         highlight=False,
     )
     table = Table()
-    for col in ("#", "probability", *(["MPJPE to true key pose (m)"] if truth else [])):
+    sourced = any(h["source"] is not None for h in doc["hypotheses"])
+    for col in ("#", "probability", *(["from"] if sourced else []), *(["MPJPE to true key pose (m)"] if truth else [])):
         table.add_column(col, justify="right")
     for i, h in enumerate(doc["hypotheses"]):
-        table.add_row(str(i + 1), f"{h['probability']:.3f}", *([f"{h['mpjpe_m']:.3f}"] if truth else []))
+        table.add_row(
+            str(i + 1),
+            f"{h['probability']:.3f}",
+            *([h["source"] or "-"] if sourced else []),
+            *([f"{h['mpjpe_m']:.3f}"] if truth else []),
+        )
     console.print(table)
     if truth is not None:
         console.print(

@@ -99,6 +99,21 @@ class KeyPosePairs:
             raise ValueRangeError(f"{len(per_motion)} values for {len(self.files)} motions")
         return np.asarray(per_motion, dtype=str)[self.motion_index] if len(self) else np.zeros(0, str)
 
+    def subset(self, idx: np.ndarray) -> KeyPosePairs:
+        """The pairs at ``idx`` (the per-motion fields kept whole)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            observed=self.observed[idx],
+            target=self.target[idx],
+            motion_index=self.motion_index[idx],
+            start_frame=self.start_frame[idx],
+            key_frame=self.key_frame[idx],
+            time_to_key=self.time_to_key[idx],
+            start_kind=self.start_kind[idx],
+        )
+
     def metadata(self, i: int) -> dict[str, Any]:
         """Facts about pair ``i``: file, key frame, start frame, time to the key pose, start kind."""
         m = int(self.motion_index[i])
@@ -111,6 +126,30 @@ class KeyPosePairs:
             "time_to_key_s": float(self.time_to_key[i]),
             "start_kind": str(self.start_kind[i]),
         }
+
+
+def spread_pick(items: np.ndarray, n: int) -> np.ndarray:
+    """At most ``n`` of ``items``, evenly spread over them (first and last included)."""
+    if len(items) <= n:
+        return items
+    return items[np.linspace(0, len(items) - 1, n).round().astype(int)]
+
+
+def pair_history(pairs: KeyPosePairs, motions: Sequence[Motion], history: int) -> np.ndarray:
+    """``(N, history, J, 3)`` float32 world positions of the ``history`` frames (at ``pairs.fps``) ending at
+    each pair's last observed frame, the motion's first frame repeated before its start; ``motions`` are
+    the motions the pairs were built from (``pairs.motion_index`` indexes them)."""
+    o = pairs.observed.shape[1]
+    out = np.zeros((len(pairs), history, pairs.skeleton.num_joints, 3), np.float32)
+    resampled: dict[int, np.ndarray] = {}
+    for n in range(len(pairs)):
+        m = int(pairs.motion_index[n])
+        if m not in resampled:
+            resampled[m] = motions[m].resample(pairs.fps).positions.astype(np.float32)
+        last = int(pairs.start_frame[n]) + o - 1
+        idx = np.clip(np.arange(last - history + 1, last + 1), 0, None)
+        out[n] = resampled[m][idx]
+    return out
 
 
 def _check_count(name: str, value: int) -> int:

@@ -18,6 +18,14 @@ Which skeletons
 * A network trained on its own skeleton (the shipped ``cmu-bvh`` variant) takes histories on that
   layout only.
 
+Timing proposals
+----------------
+Weights that carry them (the shipped ``corpus`` variant; `posecast.keyposes.proposals`) also roll the
+default forecaster out 2 s from the last 2 s of the history (a shorter history is padded with its first
+frame) and merge the rolled-out frames with the heatmap draws: the K hypotheses are picked among both to
+cover where and *when* the action peaks; ``metadata["from_rollout"]`` ``(K,)`` says which hypotheses
+are rollout frames (None without proposals). The most probable is the frame a learned selector picks.
+
 Placement and metadata
 ----------------------
 The network predicts poses relative to its root (the canonical pelvis, or the own skeleton's joint 0),
@@ -69,8 +77,10 @@ class KeyPoseForecaster:
         weights: Path | None = None,
         skeleton: Skeleton | str | None = None,
         mapping: Any = None,
+        proposals: Any = None,
     ) -> None:
         self.net = net
+        self.proposals = proposals
         self.name = name
         self.weights = weights
         self.fps = float(net.config.fps)
@@ -116,7 +126,7 @@ class KeyPoseForecaster:
         if key not in self._bound:
             if len(self._bound) >= _MAX_BOUND:
                 self._bound.clear()
-            self._bound[key] = KeyPoseForecaster(self.net, self.name, self.weights, skel, mapping)
+            self._bound[key] = KeyPoseForecaster(self.net, self.name, self.weights, skel, mapping, self.proposals)
         return self._bound[key]
 
     def observed_window(self, motion: Motion, at: float | None = None) -> tuple[np.ndarray, int, Motion]:
@@ -136,20 +146,30 @@ class KeyPoseForecaster:
             )
         return clip.positions[last - self.observed + 1 : last + 1].astype(np.float32), last, clip
 
-    def hypotheses(self, window: np.ndarray, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, bool]:
-        """``(poses (K, J, 3) root-relative, probabilities (K,), refined)`` for one ``(O, J, 3)`` window on
-        the network's skeleton, most probable first."""
+    def hypotheses(
+        self, window: np.ndarray, samples: int, seed: int = 0, history: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray | None]:
+        """``(poses (K, J, 3) root-relative, probabilities (K,), refined, from_rollout (K,) bool or None)`` for
+        one ``(O, J, 3)`` window on the network's skeleton, most probable first. With timing proposals
+        (`posecast.keyposes.proposals`) and the ``(T, J, 3)`` world ``history`` ending with the window, the
+        draws are merged with the frames the trajectory forecaster rolls out (``from_rollout`` says which)."""
         import torch
 
         from posecast.keyposes.sampling import predict_keyposes
 
         gen = torch.Generator().manual_seed(seed)
+        obs = torch.as_tensor(window)[None]
         with torch.no_grad():
-            hyp = predict_keyposes(self.net, torch.as_tensor(window)[None], samples=samples, generator=gen)
+            hyp = predict_keyposes(self.net, obs, samples=samples, generator=gen)
+        if self.proposals is not None and history is not None:
+            poses, prob_t, source = self.proposals.hypotheses(
+                torch.as_tensor(history)[None], obs, hyp.poses, self.net.skeleton, self.fps
+            )
+            return poses[0].double().numpy(), prob_t[0].double().numpy(), bool(hyp.refined), source[0].numpy()
         rel = hyp.poses[0].double().numpy()
         prob = hyp.probabilities[0].double().numpy()
         order = np.argsort(-prob, kind="stable")
-        return rel[order], prob[order], bool(hyp.refined)
+        return rel[order], prob[order], bool(hyp.refined), None
 
     def forecast(
         self,
@@ -180,7 +200,11 @@ class KeyPoseForecaster:
         user = observed.positions  # (O, J, 3) float64
         rt = self.retarget
         net_window = window if rt is None else rt.to_canonical(window)  # (O, Jn, 3) float32
-        rel, prob, refined = self.hypotheses(net_window, samples, seed)  # (K, Jn, 3)
+        history_net = None
+        if self.proposals is not None:
+            past = clip.positions[max(0, last - self.proposals.history + 1) : last + 1].astype(np.float32)
+            history_net = past if rt is None else rt.to_canonical(past)  # (T, Jn, 3) world
+        rel, prob, refined, from_rollout = self.hypotheses(net_window, samples, seed, history_net)  # (K, Jn, 3)
         extra: dict[str, Any] = {}
         if rt is None:
             anchor = net_window[-1, 0].astype(np.float64)
@@ -216,6 +240,8 @@ class KeyPoseForecaster:
                 "last_observed_time_s": last / self.fps,
                 "refined": refined,
                 "temperature": self.net.config.temperature,
+                # which hypotheses are frames of the trajectory forecaster's rollout (None: heatmap draws only)
+                "from_rollout": None if from_rollout is None else [bool(x) for x in from_rollout],
                 # the criterion of the key poses the weights were trained on (for the true next key pose)
                 "mining": self.mining(),
                 "weights": None if self.weights is None else str(self.weights),
@@ -287,5 +313,8 @@ def build(
     if weights is None and not pretrained:
         config = CharPoseConfig(skeleton=CANONICAL, lead_joints=["right_wrist", "left_wrist"])
         return KeyPoseForecaster(CharPoseNet(config).eval(), name)
+    from posecast.keyposes.proposals import proposals_of
+
     folder = Path(weights) if weights is not None else store.shipped(name, variant)
-    return KeyPoseForecaster(load_charpose(folder), name, folder)
+    net = load_charpose(folder)
+    return KeyPoseForecaster(net, name, folder, proposals=proposals_of(folder, net.skeleton.num_joints))

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.keyposes.dataset import KeyPosePairs
 from posecast.keyposes.model import CharPoseConfig
+from posecast.keyposes.proposals import ProposalSettings
 from posecast.training.loop import LoopConfig, Plugin, TrainingTask, fit, read_config
 
 #: network settings that only matter at inference (an ``init`` may differ in them)
@@ -52,7 +53,12 @@ class CharPoseTrainConfig(LoopConfig):
     subjects: list[str] | None = Field(default=None, description="training subjects (default: the whole split)")
     starts_per_key: int = Field(default=25, ge=1, description="random observed windows per key pose")
     val_fraction: float = Field(default=0.1, ge=0, lt=1, description="fraction of motions held out")
-    epochs: int = Field(default=50, ge=1)
+    epochs: int = Field(
+        default=50,
+        ge=0,
+        description="0: no network training (needs init): the init weights are validated and written as the run's, "
+        "with new timing proposals when proposals is set",
+    )
     batch_size: int = Field(default=100, ge=1)
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=1e-3, ge=0)
@@ -67,6 +73,17 @@ class CharPoseTrainConfig(LoopConfig):
         description="start from these charpose weights (a run directory, a weights folder or shipped "
         "NAME[/VARIANT]); the network config must match except temperature/samples/refine/refinement",
     )
+    proposals: ProposalSettings | None = Field(
+        default=None,
+        description="timing proposals (posecast.keyposes.proposals): a frame selector over the default "
+        "forecaster's rollout, trained on corpus training pairs after the network and stored with its weights",
+    )
+
+    @model_validator(mode="after")
+    def _init_only(self) -> CharPoseTrainConfig:
+        if self.epochs == 0 and not self.init:
+            raise ValueError("epochs 0 trains no network: give init (the weights to validate and write)")
+        return self
 
 
 def load_train_config(
@@ -313,6 +330,27 @@ class CharPoseTask(TrainingTask):
         from posecast.keyposes.model import save_charpose
 
         save_charpose(self.network, directory, self.config.name, {"epoch": record["epoch"], "metrics": record})
+
+    def finish(self, out: Path) -> dict[str, Any] | None:
+        """``epochs: 0``: validate the init network and write it as ``last/`` and ``best/``; ``proposals``: train
+        the frame selector (`posecast.keyposes.proposals.fit_proposals`, corpus training pairs) and store it
+        in both."""
+        facts: dict[str, Any] = {}
+        if self.config.epochs == 0:
+            record = {"epoch": 0, **self.validate()}
+            for sub in ("last", "best"):
+                self.save(out / sub, record)
+            facts.update({"init_only": True, "best_val": record.get("val_loss")})
+        if self.config.proposals is not None:
+            from posecast.keyposes.proposals import attach, fit_proposals
+
+            net_cfg = self.config.network
+            proposals = fit_proposals(self.config.proposals, self.network.skeleton, net_cfg.fps, net_cfg.observed)
+            for sub in ("last", "best"):
+                if (out / sub / "model.safetensors").is_file():
+                    attach(out / sub, proposals)
+            facts["proposals"] = proposals.training
+        return facts or None
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.gen.get_state()}

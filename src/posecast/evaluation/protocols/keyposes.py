@@ -92,11 +92,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
-from posecast.keyposes.dataset import EVALUATION_STARTS, KeyPosePairs, build_pairs
+from posecast.keyposes.dataset import EVALUATION_STARTS, KeyPosePairs, build_pairs, pair_history, spread_pick
 from posecast.keyposes.model import CharPoseNet, canonicalise
+from posecast.keyposes.proposals import (
+    FrameSelector,
+    TimingProposals,
+    canonical_rollout,
+    fit_frame_selector,
+    frame_times,
+)
 from posecast.keyposes.refine import bone_length_error
 from posecast.keyposes.sampling import refine_hypotheses, sample_hypotheses
 from posecast.motion import Motion
@@ -141,40 +147,8 @@ def bench_data(
     if max_keys is not None:
         keys = np.unique(np.stack([pairs.motion_index, pairs.key_frame], 1), axis=0)[:max_keys]
         hit = (pairs.motion_index[:, None] == keys[:, 0]) & (pairs.key_frame[:, None] == keys[:, 1])
-        pairs = _subset(pairs, np.flatnonzero(hit.any(axis=1)))
+        pairs = pairs.subset(np.flatnonzero(hit.any(axis=1)))
     return BenchData(pairs, pair_history(pairs, motions, history))
-
-
-def pair_history(pairs: KeyPosePairs, motions: Sequence[Motion], history: int) -> np.ndarray:
-    """``(N, history, J, 3)`` float32 world positions of the ``history`` frames (at ``pairs.fps``) ending at
-    each pair's last observed frame, the motion's first frame repeated before its start; ``motions`` are
-    the motions the pairs were built from (``pairs.motion_index`` indexes them)."""
-    o = pairs.observed.shape[1]
-    out = np.zeros((len(pairs), history, pairs.skeleton.num_joints, 3), np.float32)
-    resampled: dict[int, np.ndarray] = {}
-    for n in range(len(pairs)):
-        m = int(pairs.motion_index[n])
-        if m not in resampled:
-            resampled[m] = motions[m].resample(pairs.fps).positions.astype(np.float32)
-        last = int(pairs.start_frame[n]) + o - 1
-        idx = np.clip(np.arange(last - history + 1, last + 1), 0, None)
-        out[n] = resampled[m][idx]
-    return out
-
-
-def _subset(pairs: KeyPosePairs, idx: np.ndarray) -> KeyPosePairs:
-    from dataclasses import replace
-
-    return replace(
-        pairs,
-        observed=pairs.observed[idx],
-        target=pairs.target[idx],
-        motion_index=pairs.motion_index[idx],
-        start_frame=pairs.start_frame[idx],
-        key_frame=pairs.key_frame[idx],
-        time_to_key=pairs.time_to_key[idx],
-        start_kind=pairs.start_kind[idx],
-    )
 
 
 # ------------------------------------------------------------------------------------- metrics
@@ -344,27 +318,6 @@ def average_keypose_forecast(mean_pose: np.ndarray, observed: np.ndarray, skelet
     return (torch.as_tensor(mean_pose, dtype=torch.float32)[None] @ rot)[:, None]
 
 
-class FrameSelector(nn.Module):
-    """Scores each frame of a rolled-out sequence; the arg-max frame is the predicted key pose.
-
-    Per frame the input is the frame (root-relative, in the heading frame of the last observed frame),
-    the last observed pose (same frame) and the frame's time in seconds; a shared MLP gives a score.
-    """
-
-    def __init__(self, num_joints: int, hidden: int = 64) -> None:
-        super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(6 * num_joints + 1, hidden), nn.GELU(), nn.Linear(hidden, 1))
-
-    def forward(self, rollout_c: torch.Tensor, last_c: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-        """``(N, F, J, 3)``, ``(N, J, 3)``, ``(F,)`` → ``(N, F)`` scores."""
-        n, f = rollout_c.shape[:2]
-        feats = torch.cat(
-            [rollout_c.reshape(n, f, -1), last_c.reshape(n, 1, -1).expand(n, f, -1), times.expand(n, f)[..., None]],
-            dim=-1,
-        )
-        return self.mlp(feats)[..., 0]
-
-
 Rollout = Callable[[torch.Tensor, int], torch.Tensor]
 """``(N, H, J, 3)`` world history, frames → ``(N, frames, J, 3)`` world forecast."""
 
@@ -384,22 +337,19 @@ class SequenceBaseline:
 
     def rolled(self, data: BenchData, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(rollout_c (N, F, J, 3), last_c (N, J, 3), rot (N, 3, 3))``: the rolled-out frames root-relative
-        in the heading frame of the last observed frame."""
+        in the heading frame of the last observed frame (`posecast.keyposes.proposals.canonical_rollout`)."""
         hist = torch.as_tensor(data.history)
         with torch.no_grad():
             parts = [self.rollout(hist[i : i + batch], self.frames) for i in range(0, len(hist), batch)]
         roll = torch.cat(parts).float() if parts else torch.zeros(0, self.frames, data.skeleton.num_joints, 3)
-        obs_c, _, rot = canonicalise(torch.as_tensor(data.pairs.observed), data.skeleton, "heading")
-        roll_c = (roll - roll[..., :1, :]) @ rot.transpose(-1, -2)[:, None]
-        return roll_c, obs_c[:, -1], rot
+        return canonical_rollout(roll, torch.as_tensor(data.pairs.observed), data.skeleton)
 
     def predict(self, data: BenchData) -> tuple[torch.Tensor, torch.Tensor]:
         """``(selected (N, 1, J, 3), oracle (N, 1, J, 3))`` root-relative poses in the input's orientation
         (the oracle frame is the rolled-out frame closest to the true key pose)."""
         roll_c, last_c, rot = self.rolled(data)
-        times = (torch.arange(self.frames) + 1) / self.fps
         with torch.no_grad():
-            pick = self.selector(roll_c, last_c, times).argmax(-1)
+            pick = self.selector(roll_c, last_c, frame_times(self.frames, self.fps)).argmax(-1)
         roll = roll_c @ rot[:, None]  # back to the input's orientation (root-relative)
         ar = torch.arange(len(roll))
         target = torch.as_tensor(data.pairs.target)
@@ -418,43 +368,21 @@ def fit_sequence_baseline(
     seed: int = 0,
     batch_size: int | None = None,
 ) -> SequenceBaseline:
-    """Train the frame selector of ``rollout`` on ``train`` (cross-entropy on the frame closest to the
-    true key pose; Adam, ``steps`` steps on the full batch, or on ``batch_size`` pairs drawn at random)."""
+    """Train the frame selector of ``rollout`` on ``train`` (`posecast.keyposes.proposals.fit_frame_selector`:
+    cross-entropy on the frame closest to the true key pose; Adam, ``steps`` steps on the full batch, or on
+    ``batch_size`` pairs drawn at random)."""
     frames = max(1, int(round(seconds * fps)))
-    torch.manual_seed(seed)
     base = SequenceBaseline(
         name, rollout, frames, fps, FrameSelector(train.skeleton.num_joints), {}, int(train.history.shape[1])
     )
-    t0 = time.time()
-    roll_c, last_c, rot = base.rolled(train)
+    roll_c, last_c, _ = base.rolled(train)
     _, tgt_c, _ = canonicalise(
         torch.as_tensor(train.pairs.observed), train.skeleton, "heading", torch.as_tensor(train.pairs.target)
     )
     assert tgt_c is not None
-    best = mpjpe(roll_c, tgt_c).argmin(-1)
-    times = (torch.arange(frames) + 1) / fps
-    opt = torch.optim.Adam(base.selector.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        if batch_size is not None and batch_size < len(best):
-            b = torch.randint(len(best), (batch_size,), generator=gen)
-            loss = nn.functional.cross_entropy(base.selector(roll_c[b], last_c[b], times), best[b])
-        else:
-            loss = nn.functional.cross_entropy(base.selector(roll_c, last_c, times), best)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    base.selector.eval()
-    with torch.no_grad():
-        acc = float((base.selector(roll_c, last_c, times).argmax(-1) == best).float().mean())
-    base.training = {
-        "pairs": len(train),
-        "steps": steps,
-        "batch_size": batch_size,
-        "final_loss": float(loss.detach()),
-        "train_exact_frame_accuracy": acc,
-        "seconds": round(time.time() - t0, 1),
-    }
+    base.selector, base.training = fit_frame_selector(
+        roll_c, last_c, tgt_c, fps, steps=steps, batch_size=batch_size, seed=seed
+    )
     return base
 
 
@@ -738,13 +666,6 @@ def _per_motion(pairs: KeyPosePairs, values: tuple[str, ...]) -> np.ndarray:
     return pairs.pair_values(values) if values else np.full(len(pairs), "", dtype=str)
 
 
-def _spread_pick(items: np.ndarray, n: int) -> np.ndarray:
-    """At most ``n`` of ``items``, evenly spread over them (first and last included)."""
-    if len(items) <= n:
-        return items
-    return items[np.linspace(0, len(items) - 1, n).round().astype(int)]
-
-
 def select_keys(
     pairs: KeyPosePairs,
     *,
@@ -778,11 +699,11 @@ def select_keys(
         in_d = np.flatnonzero(ds == d)
         classes = sorted(set(lab[in_d].tolist()))
         if d in capped and max_keys_per_class is not None:
-            chosen = np.sort(np.concatenate([_spread_pick(in_d[lab[in_d] == c], max_keys_per_class) for c in classes]))
+            chosen = np.sort(np.concatenate([spread_pick(in_d[lab[in_d] == c], max_keys_per_class) for c in classes]))
         else:
             chosen = in_d
         if per_set is not None:
-            chosen = _spread_pick(chosen, per_set)
+            chosen = spread_pick(chosen, per_set)
         keep[chosen] = True
         counts[d] = {
             c: {"available": int((lab[in_d] == c).sum()), "evaluated": int((lab[chosen] == c).sum())} for c in classes
@@ -824,7 +745,7 @@ def corpus_evaluation_data(
         labels=tuple(str(m.metadata["label"]) for m in motions),
     )
     keep, counts = select_keys(pairs, max_keys_per_class=max_keys_per_class, max_keys=max_keys)
-    pairs = _subset(pairs, keep)
+    pairs = pairs.subset(keep)
     return BenchData(pairs, pair_history(pairs, motions, history)), counts
 
 
@@ -1010,7 +931,7 @@ def summarise(per_input: dict[str, np.ndarray], pairs: KeyPosePairs) -> dict[str
     per_start: dict[str, dict[str, float]] = {}
     for kind in [k for k in EVALUATION_STARTS if (pairs.start_kind == k).any()]:
         sel = np.flatnonzero(pairs.start_kind == kind)
-        sub = _subset(pairs, sel)
+        sub = pairs.subset(sel)
         per_start[kind] = {
             name: equal_weight(per_input[name][sel], sub)["overall"]
             for name in per_input
@@ -1030,6 +951,7 @@ def run_corpus_bench(
     classifier: Any = None,
     regression: CharPoseNet | None = None,
     sequence: SequenceBaseline | None = None,
+    proposals: TimingProposals | None = None,
     key_counts: dict[str, dict[str, dict[str, int]]] | None = None,
     samples: int = 10,
     temperature: float | None = None,
@@ -1081,16 +1003,27 @@ def run_corpus_bench(
                 entry["per_dataset"][d]["quality_is"] = v
         methods[name] = entry
 
-    def run_charpose(name: str, k: int, with_raw: bool, **switches: bool) -> None:
+    def run_charpose(name: str, k: int, with_raw: bool, merge: bool = False, **switches: bool) -> None:
         t0 = time.time()
         with ablated(net, **switches):
             d = charpose_draws(net, obs, k, refine=True, temperature=temperature, seed=seed, progress=tick(name))
-        timings[name] = round(time.time() - t0, 1)
-        add(name, "multi-hypothesis", d.raw if d.refined is None else d.refined, d.probabilities)
+        drawn = d.raw if d.refined is None else d.refined
+        if merge and proposals is not None:
+            heat = f"{name}, heatmap draws only"
+            timings[heat] = round(time.time() - t0, 1)
+            add(heat, "multi-hypothesis", drawn, d.probabilities)
+            poses, prob, source = proposals.hypotheses(
+                torch.as_tensor(data.history), torch.as_tensor(obs), drawn, data.skeleton, pairs.fps
+            )
+            timings[name] = round(time.time() - t0, 1)
+            add(name, "multi-hypothesis", poses, prob, rollout_share=float(source[:, :10].float().mean()))
+        else:
+            timings[name] = round(time.time() - t0, 1)
+            add(name, "multi-hypothesis", drawn, d.probabilities)
         if with_raw and d.refined is not None:
             add(f"{name}, not refined", "multi-hypothesis", d.raw, d.probabilities)
 
-    run_charpose(model_name, samples, ablations)
+    run_charpose(model_name, samples, ablations, merge=True)
     if ablations:
         run_charpose(f"{model_name}, no offsets", ablation_samples, False, offsets=False)
         run_charpose(f"{model_name}, not autoregressive", ablation_samples, False, autoregressive=False)
@@ -1199,6 +1132,7 @@ def run_corpus_bench(
             "averaging": "per key pose the mean over its start points, per data set the mean over its key poses, "
             "overall the mean over the data sets (equal weight)",
             "sequence_rollout_s": ROLLOUT_S,
+            "timing_proposals": None if proposals is None else proposals.settings.model_dump(),
             "classifier_classes": list(classifier.classes) if classifier is not None else None,
             "notes": skipped,
         },
@@ -1310,6 +1244,20 @@ def corpus_markdown(result: dict[str, Any]) -> str:
         f"{p['spread_neighbours']} training windows (distinct key poses) nearest to each input",
         *p["notes"],
     ]
+    tp = p.get("timing_proposals")
+    if tp:
+        share = methods[model].get("rollout_share")
+        notes.insert(
+            0,
+            f"{model}'s hypotheses are its heatmap draws merged with timing proposals (posecast.keyposes.proposals): "
+            f"the {tp['forecaster']} {tp['variant']} forecaster rolls out {tp['seconds']:g} s from a 2 s history, "
+            "a frame selector trained on corpus training pairs scores the frames, and the ten hypotheses are "
+            "picked greedily among the frames (bone lengths of the last observed frame) and the ten draws to "
+            f"cover the belief (selector softmax at temperature {tp['selector_temperature']:g} with weight "
+            f"{tp['weight']:g}, the draws the rest); "
+            + (f"{100 * share:.0f} % of the hypotheses are rollout frames; " if share is not None else "")
+            + f"'{model}, heatmap draws only' is the paper's design alone",
+        )
     lines += ["", "Notes: " + "; ".join(notes) + "."]
     return "\n".join(lines) + "\n"
 
@@ -1402,7 +1350,7 @@ def corpus_components(
         notes.append("quality not scored (no keypose-classifier/corpus weights; pass --classifier)")
     say("sequence forecaster and its selector")
     forecaster = load_pretrained(sequence_model, "corpus")
-    sub = _subset(train, _spread_pick(np.arange(len(train)), selector_pairs))
+    sub = train.subset(spread_pick(np.arange(len(train)), selector_pairs))
     sel_train = BenchData(sub, pair_history(sub, motions, forecaster.config.history))
     sequence = fit_sequence_baseline(
         sequence_model, neural_rollout(forecaster), sel_train, fps=cfg.fps, seed=seed, batch_size=512
