@@ -108,7 +108,7 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
     np.testing.assert_allclose(meta["root_relative"], fc.samples[:, 0] - meta["anchor"], atol=1e-12)
     # the network saw the mapped window: the same hypotheses again from the canonical window by hand
     f = models.get("charpose", weights=weights)
-    rel, prob, _ = f.hypotheses(rt.to_canonical(fc.history.positions.astype(np.float32)), K, seed=0)
+    rel, prob, _, _ = f.hypotheses(rt.to_canonical(fc.history.positions.astype(np.float32)), K, seed=0)
     np.testing.assert_allclose(meta["canonical_hypotheses"], rel + meta["anchor"], atol=EXACT_M)
     np.testing.assert_allclose(prob, p, atol=1e-9)
     # mapped back: a joint that is the only source of a canonical joint sits exactly there ...
@@ -126,7 +126,7 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
         np.testing.assert_allclose(np.linalg.norm(world[:, fj] - world[:, aj], axis=-1), d_obs, atol=EXACT_M)
 
 
-def _fake_hypotheses(self, window, samples, seed=0):
+def _fake_hypotheses(self, window, samples, seed=0, history=None):
     """Stand-in for the network: the last observed canonical pose (root-relative), the same turned 40
     degrees about the vertical, and the same with the right forearm swung 70 degrees about the shoulder."""
     pose = window[-1].astype(np.float64) - window[-1, 0]
@@ -138,7 +138,7 @@ def _fake_hypotheses(self, window, samples, seed=0):
     sh = NAMES.index("right_shoulder")
     for name in ("right_elbow", "right_wrist"):
         raised[NAMES.index(name)] = pose[sh] + (pose[NAMES.index(name)] - pose[sh]) @ swing.T
-    return np.stack([pose, pose @ yaw.T, raised]), np.array([0.5, 0.3, 0.2]), False
+    return np.stack([pose, pose @ yaw.T, raised]), np.array([0.5, 0.3, 0.2]), False, None
 
 
 @pytest.mark.parametrize("rooted", [False, True], ids=["cmu-bvh", "world-root"])

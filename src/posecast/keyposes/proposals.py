@@ -393,8 +393,6 @@ def fit_proposals(
     return TimingProposals(settings, selector, record, forecaster=proposals._forecaster)
 
 
-
-
 def proposals_of(directory: Path, num_joints: int) -> TimingProposals | None:
     """The timing proposals stored in charpose weights folder ``directory`` (None when it has none)."""
     import json

@@ -3,8 +3,8 @@
 `render_keypose_forecast`: a key-pose forecast (`posecast.keyposes.forecaster`) as panels side by side
 (`posecast.viz.poses`): the observed window (playing in real time, then holding its last frame), the
 true next key pose when known (green, dashed), then the K hypotheses, most probable first, each
-labelled ``#i · p = ...`` with the last observed pose faintly behind it. ``.mp4`` / ``.gif`` / ``.png``
-/ ``.html``.
+labelled ``#i · p = ...`` (and, under timing proposals, ``rollout`` or ``heatmap``) with the last
+observed pose faintly behind it. ``.mp4`` / ``.gif`` / ``.png`` / ``.html``.
 
 `render_keyposes`: a motion with its mined key poses highlighted.
 
@@ -203,8 +203,13 @@ def render_keypose_forecast(
         panels.append(Panel(label, np.asarray(truth, dtype=np.float64)[None], sc.GROUND_TRUTH_COLOR, True, last))
     for rank, (i, color) in enumerate(zip(shown, rank_colors(len(shown)), strict=True), 1):
         label = f"#{rank} · {probability_text(float(probs[i]))}" if probs is not None else f"#{rank}"
+        second = []
+        if meta.get("from_rollout") is not None:  # timing proposals: a rollout frame or a heatmap draw
+            second.append("rollout" if meta["from_rollout"][i] else "heatmap")
         if errors is not None:
-            label += f"\nMPJPE {float(errors[i]):.2f} m"
+            second.append(f"MPJPE {float(errors[i]):.2f} m")
+        if second:
+            label += "".join(f"\n{x}" for x in second)
         panels.append(Panel(label, forecast.samples[i, :1], color, False, last))
     static = [forecast.skeleton.index(n) for n in meta.get("static_joints") or () if n in forecast.skeleton.joint_names]
     source = str(meta.get("source") or forecast.history.metadata.get("source") or "motion")

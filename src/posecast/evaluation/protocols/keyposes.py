@@ -103,6 +103,7 @@ from posecast.keyposes.proposals import (
     fit_frame_selector,
     frame_times,
 )
+from posecast.keyposes.proposals import merge as merge_proposals
 from posecast.keyposes.refine import bone_length_error
 from posecast.keyposes.sampling import refine_hypotheses, sample_hypotheses
 from posecast.motion import Motion
@@ -1012,11 +1013,18 @@ def run_corpus_bench(
             heat = f"{name}, heatmap draws only"
             timings[heat] = round(time.time() - t0, 1)
             add(heat, "multi-hypothesis", drawn, d.probabilities)
-            poses, prob, source = proposals.hypotheses(
-                torch.as_tensor(data.history), torch.as_tensor(obs), drawn, data.skeleton, pairs.fps
+            observed = torch.as_tensor(obs)
+            frames, scores = proposals.scores(
+                proposals.rollout(torch.as_tensor(data.history), pairs.fps), observed, data.skeleton, pairs.fps
             )
+            last = observed[:, -1].float()
+            poses, prob, source = merge_proposals(frames, scores, drawn, last, data.skeleton, proposals.settings)
             timings[name] = round(time.time() - t0, 1)
             add(name, "multi-hypothesis", poses, prob, rollout_share=float(source[:, :10].float().mean()))
+            # the same cover over the rollout frames alone (no heatmap draw has belief): what the network adds
+            only = proposals.settings.model_copy(update={"weight": 1.0})
+            poses, prob, _ = merge_proposals(frames, scores, drawn, last, data.skeleton, only)
+            add(f"{name}, rollout frames only", "multi-hypothesis", poses, prob)
         else:
             timings[name] = round(time.time() - t0, 1)
             add(name, "multi-hypothesis", drawn, d.probabilities)
