@@ -178,3 +178,9 @@ def test_shipped_charpose_merges_rollout_frames_on_a_bandai_file(posecast_data):
     assert len(src) == 10 and src[0] and 0 < sum(src) < 10
     assert fc.probabilities is not None and abs(float(np.sum(fc.probabilities)) - 1.0) < 1e-6
     assert fc.num_samples == 10
+
+
+def test_a_forecaster_on_another_body_is_refused():
+    """The shipped proposals' forecaster works on the canonical body: a network on CMU BVH cannot use it."""
+    with pytest.raises(ModelError, match="smplh-22"):
+        P.fit_proposals(_settings(), skeletons.get("cmu-bvh-31"), 25.0, 10, pairs=object(), histories=None)

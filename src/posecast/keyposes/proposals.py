@@ -178,7 +178,8 @@ def facility_pick(
     """``(N, k)`` indices of ``k`` of the ``C`` candidates ``(N, C, J, 3)`` chosen greedily to minimise
     ``sum_c belief_c * min_s MPJPE(c, s)`` (``belief (N, C)``), starting from ``first (N,)`` when given.
 
-    Greedy facility location gives at least ``1 - 1/e`` of the optimal reduction of this objective."""
+    The greedy rule of facility location (started empty it reaches at least ``1 - 1/e`` of the best possible
+    reduction of this objective)."""
     n, c = belief.shape
     if not 1 <= k <= c:
         raise ValueRangeError(f"cannot pick {k} of {c} candidates")
@@ -372,6 +373,12 @@ def fit_proposals(
     """Train the frame selector of ``settings`` on ``pairs`` with their world ``histories`` (default:
     `training_pairs`, the corpus training split); ``forecaster`` as in `TimingProposals`."""
     proposals = TimingProposals(settings, FrameSelector(skeleton.num_joints, settings.hidden), forecaster=forecaster)
+    own = getattr(proposals.forecaster, "skeleton", None)
+    if own is not None and not own.same_layout(skeleton):
+        raise ModelError(
+            f"the proposals' forecaster {settings.forecaster}/{settings.variant} is on {own.name!r}, "
+            f"the key-pose network on {skeleton.name!r}"
+        )
     if pairs is None:
         pairs, histories = training_pairs(settings, fps, observed, proposals.history)
     if not pairs.skeleton.same_layout(skeleton):
