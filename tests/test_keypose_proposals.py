@@ -178,6 +178,9 @@ def test_shipped_charpose_merges_rollout_frames_on_a_bandai_file(posecast_data):
     assert len(src) == 10 and src[0] and 0 < sum(src) < 10
     assert fc.probabilities is not None and abs(float(np.sum(fc.probabilities)) - 1.0) < 1e-6
     assert fc.num_samples == 10
+    # the paper's design alone: heatmap draws only, nothing from the rollout
+    alone = model.without_proposals().forecast(motion, samples=10, at=2.5)
+    assert alone.metadata["from_rollout"] is None and model.proposals is not None
 
 
 def test_a_forecaster_on_another_body_is_refused():

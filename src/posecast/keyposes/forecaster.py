@@ -129,6 +129,10 @@ class KeyPoseForecaster:
             self._bound[key] = KeyPoseForecaster(self.net, self.name, self.weights, skel, mapping, self.proposals)
         return self._bound[key]
 
+    def without_proposals(self) -> KeyPoseForecaster:
+        """A copy of this model that returns the heatmap draws alone (the paper's design), no timing proposals."""
+        return KeyPoseForecaster(self.net, self.name, self.weights, self.skeleton, self.mapping, proposals=None)
+
     def observed_window(self, motion: Motion, at: float | None = None) -> tuple[np.ndarray, int, Motion]:
         """``(window (O, J, 3) float32, index of its last frame at the network's rate, the motion at that
         rate)``: the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``),

@@ -97,7 +97,8 @@ register_model(
     ModelInfo(
         "charpose",
         "keypose",
-        "next characteristic 3D pose on any mapped skeleton: K hypotheses with probabilities (Diller et al. 2022)",
+        "next characteristic 3D pose on any mapped skeleton: K hypotheses with probabilities (Diller et al. 2022; "
+        "heatmap draws merged with timing proposals from dct-mlp's rollout)",
         "posecast.keyposes.forecaster:build",
         outputs=("key-pose", "hypotheses"),
     )
