@@ -187,3 +187,36 @@ def test_a_forecaster_on_another_body_is_refused():
     """The shipped proposals' forecaster works on the canonical body: a network on CMU BVH cannot use it."""
     with pytest.raises(ModelError, match="smplh-22"):
         P.fit_proposals(_settings(), skeletons.get("cmu-bvh-31"), 25.0, 10, pairs=object(), histories=None)
+
+
+def test_epochs_zero_rewrites_the_init_network_with_proposals(tmp_path, monkeypatch):
+    """A run that trains no network: last/ and best/ hold the init weights unchanged plus the proposals (the
+    selector's corpus training is replaced by a small stand-in; `fit_proposals` is tested above)."""
+    from posecast.keyposes.model import CharPoseConfig, CharPoseNet, load_charpose, save_charpose
+    from posecast.training.keyposes import CharPoseTrainConfig, train_charpose
+
+    small = dict(skeleton="smplh-22", observed=4, grid_size=4, decoder_start=1, decoder_channels=[4, 4, 4])
+    small.update(decoder_convs=[0, 0, 0], lead_joints=["right_wrist", "left_wrist"])
+    torch.manual_seed(0)
+    save_charpose(CharPoseNet(CharPoseConfig(**small)), tmp_path / "init")
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(8, 4, SKEL.num_joints, 3)).astype(np.float32) * 0.1
+    tgt = rng.normal(size=(8, SKEL.num_joints, 3)).astype(np.float32) * 0.1
+    stand_in = P.TimingProposals(_settings(hidden=4), P.FrameSelector(SKEL.num_joints, 4), {"pairs": 0})
+    monkeypatch.setattr(P, "fit_proposals", lambda *a, **k: stand_in)
+    config = CharPoseTrainConfig(
+        network=small, epochs=0, init=str(tmp_path / "init"), proposals={"hidden": 4}, batch_size=4
+    )
+    out = train_charpose(config, tmp_path / "run", (obs, tgt), (obs, tgt))
+    want = load_charpose(tmp_path / "init").state_dict()
+    for sub in ("last", "best"):
+        got = load_charpose(out / sub).state_dict()
+        assert all(torch.equal(got[k], want[k]) for k in want)
+        assert P.proposals_of(out / sub, SKEL.num_joints) is not None
+    run = json.loads((out / "run.json").read_text())
+    assert run["init_only"] and run["steps"] == 0 and run["proposals"] == {"pairs": 0}
+    # a network on another body than the forecaster's is refused before any data is read
+    other = dict(small, skeleton="cmu-bvh-31", lead_joints=["RightHand", "LeftHand"])
+    bad = CharPoseTrainConfig(network=other, epochs=0, init=str(tmp_path / "init"), proposals={})
+    with pytest.raises(ModelError, match="smplh-22"):
+        train_charpose(bad, tmp_path / "bad", (obs, tgt))

@@ -233,6 +233,16 @@ class CharPoseTask(TrainingTask):
 
         config, net_cfg = self.config, self.config.network
         folder = init_folder(config.init) if config.init else None  # refused before any data is read
+        if config.proposals is not None:  # the proposals' forecaster must work on the network's body
+            from posecast import skeletons
+            from posecast.keyposes.proposals import FrameSelector, TimingProposals
+
+            own = TimingProposals(config.proposals, FrameSelector(1)).forecaster.skeleton
+            if not own.same_layout(skeletons.get(net_cfg.skeleton)):
+                raise ModelError(
+                    f"proposals: {config.proposals.forecaster}/{config.proposals.variant} forecasts on {own.name!r}, "
+                    f"the network is on {net_cfg.skeleton!r}"
+                )
         self.description: dict[str, Any]
         if self.train_pairs is None:
             pairs = self._pairs()
