@@ -220,3 +220,58 @@ def test_epochs_zero_rewrites_the_init_network_with_proposals(tmp_path, monkeypa
     bad = CharPoseTrainConfig(network=other, epochs=0, init=str(tmp_path / "init"), proposals={})
     with pytest.raises(ModelError, match="smplh-22"):
         train_charpose(bad, tmp_path / "bad", (obs, tgt))
+
+
+def _tiny_canonical_net():
+    from posecast.keyposes.model import CharPoseConfig, CharPoseNet
+
+    torch.manual_seed(0)
+    cfg = CharPoseConfig(
+        skeleton="smplh-22",
+        observed=4,
+        grid_size=4,
+        decoder_start=1,
+        decoder_channels=[4, 4, 4],
+        decoder_convs=[0, 0, 0],
+        lead_joints=["right_wrist", "left_wrist"],
+    )
+    return CharPoseNet(cfg).eval()
+
+
+def test_frame_likelihood_scores_every_stride_and_interpolates():
+    net = _tiny_canonical_net()
+    rest = torch.as_tensor(SKEL.rest_positions(), dtype=torch.float32)
+    torch.manual_seed(1)
+    observed = rest + 0.02 * torch.randn(2, 4, SKEL.num_joints, 3)
+    frames = (rest + 0.05 * torch.randn(2, 10, SKEL.num_joints, 3)) - rest[0]
+    every = P.frame_likelihood(net, observed, frames, stride=1)
+    assert every.shape == (2, 10) and bool((every <= 0).all())
+    # one frame by hand: the teacher-forced heatmaps at the network's temperature, the frame's own voxels
+    from posecast.keyposes.model import canonicalise, flat_index, heatmap_levels, voxel_index
+
+    obs_c, _, rot = canonicalise(observed[:1], SKEL, net.config.canonical)
+    cand = frames[:1, 3] @ rot[0].T
+    with torch.no_grad():
+        logits, _ = net(obs_c, cand)
+    logp = torch.log_softmax(heatmap_levels(logits).flatten(-3) / net.config.temperature, -1)
+    vox = flat_index(voxel_index(cand, net.config.grid_size, net.config.cube_size), net.config.grid_size)
+    want = float(logp.gather(-1, vox[..., None]).sum())
+    assert float(every[0, 3]) == pytest.approx(want, rel=1e-5)
+    # stride 5 scores frames 4 and 9, holds frame 4's value before it and is linear in between
+    sparse = P.frame_likelihood(net, observed, frames, stride=5)
+    torch.testing.assert_close(sparse[:, [4, 9]], every[:, [4, 9]].to(sparse.dtype), rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(sparse[:, :4], sparse[:, 4:5].expand(2, 4))
+    torch.testing.assert_close(sparse[:, 6], 0.6 * sparse[:, 4] + 0.4 * sparse[:, 9], rtol=1e-6, atol=1e-5)
+    # the scores add selector temperature x weight x log-likelihood; weight 0 leaves the selector alone
+    fc = _toy_forecaster(history=4)
+    prop = P.TimingProposals(
+        _settings(seconds=0.4, likelihood_weight=0.5, likelihood_stride=1), P.FrameSelector(22, 4), forecaster=fc
+    )
+    world = observed[:, -1:, :1] + frames  # any world frames: scores make them root-relative again
+    f0, s0 = P.TimingProposals(_settings(seconds=0.4), prop.selector, forecaster=fc).scores(
+        world, observed, SKEL, 25.0, net
+    )
+    f1, s1 = prop.scores(world, observed, SKEL, 25.0, net)
+    torch.testing.assert_close(f0, f1)
+    ll = P.frame_likelihood(net, observed, f1, stride=1)
+    torch.testing.assert_close(s1, s0 + 2.0 * 0.5 * ll.to(s0.dtype), rtol=1e-5, atol=1e-4)

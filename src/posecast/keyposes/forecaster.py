@@ -167,7 +167,7 @@ class KeyPoseForecaster:
             hyp = predict_keyposes(self.net, obs, samples=samples, generator=gen)
         if self.proposals is not None and history is not None:
             poses, prob_t, source = self.proposals.hypotheses(
-                torch.as_tensor(history)[None], obs, hyp.poses, self.net.skeleton, self.fps
+                torch.as_tensor(history)[None], obs, hyp.poses, self.net.skeleton, self.fps, self.net
             )
             return poses[0].double().numpy(), prob_t[0].double().numpy(), bool(hyp.refined), source[0].numpy()
         rel = hyp.poses[0].double().numpy()

@@ -15,7 +15,10 @@ How
    history; a shorter history is padded with its first frame).
 2. A `FrameSelector` (a small MLP on each rolled-out frame, the last observed pose and the frame's time,
    trained on corpus training pairs to pick the frame closest to the true key pose, `fit_frame_selector`)
-   scores the frames; ``softmax(score / selector_temperature)`` is the belief over them.
+   scores the frames; with ``likelihood_weight`` > 0 the charpose network's own log-likelihood of each frame
+   as the key pose (`frame_likelihood`: its heatmaps teacher-forced on the frame, every
+   ``likelihood_stride``-th frame, linear in between) is added; ``softmax(selector / selector_temperature +
+   likelihood_weight x log-likelihood)`` is the belief over the frames.
 3. The candidates are the rolled-out frames (bone lengths set to those of the last observed frame,
    `keep_bone_lengths`) and charpose's ``K`` draws; the belief is ``weight x`` the frames' softmax and
    ``(1 - weight) / K`` per draw. `facility_pick` chooses ``K`` of them greedily to minimise the expected
@@ -24,7 +27,8 @@ How
 4. A hypothesis' probability is its own belief, normalised over the ``K`` chosen; the arg-max frame is
    the most probable (top-1 is then the selector's pick).
 
-The settings (``selector_temperature`` 2, ``weight`` 0.85) were chosen on the corpus validation split
+The settings (``selector_temperature`` 2, ``weight`` 0.85, ``likelihood_weight`` 0.1 in the shipped weights;
+the field's default 0 leaves the selector alone) were chosen on the corpus validation split
 (`posecast bench keyposes` notes and the charpose model card); the test splits were not read.
 """
 
@@ -59,6 +63,15 @@ class ProposalSettings(BaseModel):
     selector_temperature: float = Field(default=2.0, gt=0, description="softmax temperature of the frame scores")
     weight: float = Field(default=0.85, ge=0, le=1, description="belief share of the rolled-out frames")
     keep_bones: bool = Field(default=True, description="set the frames' bone lengths to the last observed ones")
+    likelihood_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="weight of the charpose network's own log-likelihood of a rolled-out frame (its heatmaps, "
+        "teacher-forced on the frame) added to the frame's tempered selector score (0: the selector alone)",
+    )
+    likelihood_stride: int = Field(
+        default=5, ge=1, description="frames between the rolled-out frames the network scores (linear in between)"
+    )
     hidden: int = Field(default=64, ge=1, description="selector hidden width")
     selector_pairs: int = Field(default=4000, ge=1, description="training pairs the selector learns from")
     starts_per_key: int = Field(default=5, ge=1, description="random training windows per key pose")
@@ -170,6 +183,45 @@ def keep_bone_lengths(poses: torch.Tensor, reference: torch.Tensor, skeleton: Sk
         length = (ref[..., j, :] - ref[..., p, :]).norm(dim=-1, keepdim=True)
         out[..., j, :] = out[..., p, :] + unit * length
     return out
+
+
+def frame_likelihood(
+    net: Any, observed: torch.Tensor, frames: torch.Tensor, stride: int = 5, chunk: int = 8
+) -> torch.Tensor:
+    """``(N, F)`` the charpose network's log-likelihood of each rolled-out frame as the next key pose: for
+    every ``stride``-th frame (the last of each stride), the sum over joints of the log-probability, under
+    ``softmax(heatmap / T)`` at the network's temperature ``T``, of the voxel the frame's joint lies in, the
+    heatmaps teacher-forced on the frame's own lead joints (as training scores a key pose); frames in
+    between are interpolated linearly, those before the first scored one take its value.
+
+    Args:
+        net: a heatmap `posecast.keyposes.model.CharPoseNet`.
+        observed: ``(N, O, J, 3)`` observed windows.
+        frames: ``(N, F, J, 3)`` rolled-out frames, root-relative, in the input's orientation.
+    """
+    from posecast.keyposes.model import flat_index, heatmap_levels, voxel_index
+
+    cfg = net.config
+    n, f = frames.shape[:2]
+    scored = torch.arange(min(stride, f) - 1, f, stride)
+    out = torch.zeros(n, len(scored))
+    net.eval()
+    with torch.no_grad():
+        for i in range(0, n, chunk):
+            obs_c, _, rot = canonicalise(observed[i : i + chunk].float(), net.skeleton, cfg.canonical)
+            b = len(obs_c)
+            cand = (frames[i : i + chunk, scored].float() @ rot.transpose(-1, -2)[:, None]).reshape(
+                b * len(scored), -1, 3
+            )
+            logits, _ = net(obs_c.repeat_interleave(len(scored), 0), cand)
+            levels = heatmap_levels(logits).flatten(-3)  # (b * S, J, V)
+            vox = flat_index(voxel_index(cand, cfg.grid_size, cfg.cube_size), cfg.grid_size)
+            logp = torch.log_softmax(levels / cfg.temperature, -1).gather(-1, vox[..., None])[..., 0]
+            out[i : i + chunk] = logp.sum(-1).reshape(b, len(scored))
+    at = np.arange(f)
+    return torch.as_tensor(
+        np.stack([np.interp(at, scored.numpy(), row) for row in out.numpy()]) if n else np.zeros((0, f))
+    )
 
 
 def facility_pick(
@@ -298,20 +350,35 @@ class TimingProposals:
         return torch.cat(parts) if parts else hist.new_zeros(0, frames, *hist.shape[2:])
 
     def scores(
-        self, rollout: torch.Tensor, observed: torch.Tensor, skeleton: Skeleton, fps: float
+        self, rollout: torch.Tensor, observed: torch.Tensor, skeleton: Skeleton, fps: float, net: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(frames root-relative in the input's orientation (N, F, J, 3), selector scores (N, F))``."""
+        """``(frames root-relative in the input's orientation (N, F, J, 3), frame scores (N, F))``: the selector's
+        scores plus, with a charpose ``net`` and ``likelihood_weight`` > 0, ``selector_temperature x
+        likelihood_weight x`` the network's `frame_likelihood` (so the belief is ``softmax(selector / t +
+        weight x log-likelihood)``)."""
         roll_c, last_c, rot = canonical_rollout(rollout, observed, skeleton)
         with torch.no_grad():
             s = self.selector(roll_c, last_c, frame_times(roll_c.shape[1], fps))
-        return roll_c @ rot[:, None], s
+        frames = roll_c @ rot[:, None]
+        st = self.settings
+        if net is not None and st.likelihood_weight > 0 and getattr(net, "regressor", None) is None:
+            ll = frame_likelihood(net, observed, frames, st.likelihood_stride)
+            s = s + st.selector_temperature * st.likelihood_weight * ll.to(s.dtype)
+        return frames, s
 
     def hypotheses(
-        self, history: torch.Tensor, observed: torch.Tensor, draws: torch.Tensor, skeleton: Skeleton, fps: float
+        self,
+        history: torch.Tensor,
+        observed: torch.Tensor,
+        draws: torch.Tensor,
+        skeleton: Skeleton,
+        fps: float,
+        net: Any = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`merge` of the rollout of ``history (N, T, J, 3)`` with charpose's ``draws (N, K, J, 3)`` for the
-        ``observed (N, O, J, 3)`` windows (the last ``O`` frames of the histories)."""
-        frames, s = self.scores(self.rollout(history, fps), observed, skeleton, fps)
+        ``observed (N, O, J, 3)`` windows (the last ``O`` frames of the histories); ``net`` scores the frames
+        too (`scores`)."""
+        frames, s = self.scores(self.rollout(history, fps), observed, skeleton, fps, net)
         return merge(frames, s, draws, observed[:, -1].float(), skeleton, self.settings)
 
     def save(self, directory: Path) -> dict[str, Any]:

@@ -1015,7 +1015,7 @@ def run_corpus_bench(
             add(heat, "multi-hypothesis", drawn, d.probabilities)
             observed = torch.as_tensor(obs)
             frames, scores = proposals.scores(
-                proposals.rollout(torch.as_tensor(data.history), pairs.fps), observed, data.skeleton, pairs.fps
+                proposals.rollout(torch.as_tensor(data.history), pairs.fps), observed, data.skeleton, pairs.fps, net
             )
             last = observed[:, -1].float()
             poses, prob, source = merge_proposals(frames, scores, drawn, last, data.skeleton, proposals.settings)
