@@ -322,6 +322,16 @@ class TimingProposals:
             self._forecaster = load_pretrained(self.settings.forecaster, self.settings.variant)
         return self._forecaster
 
+    def check_body(self, skeleton: Skeleton) -> None:
+        """A `ModelError` when the forecaster works on another body than ``skeleton`` (the key-pose network's)."""
+        own = getattr(self.forecaster, "skeleton", None)
+        if own is not None and not own.same_layout(skeleton):
+            st = self.settings
+            raise ModelError(
+                f"the proposals' forecaster {st.forecaster}/{st.variant} is on {own.name!r}, "
+                f"the key-pose network on {skeleton.name!r}"
+            )
+
     @property
     def history(self) -> int:
         """Frames of history the forecaster reads."""
@@ -440,12 +450,7 @@ def fit_proposals(
     """Train the frame selector of ``settings`` on ``pairs`` with their world ``histories`` (default:
     `training_pairs`, the corpus training split); ``forecaster`` as in `TimingProposals`."""
     proposals = TimingProposals(settings, FrameSelector(skeleton.num_joints, settings.hidden), forecaster=forecaster)
-    own = getattr(proposals.forecaster, "skeleton", None)
-    if own is not None and not own.same_layout(skeleton):
-        raise ModelError(
-            f"the proposals' forecaster {settings.forecaster}/{settings.variant} is on {own.name!r}, "
-            f"the key-pose network on {skeleton.name!r}"
-        )
+    proposals.check_body(skeleton)
     if pairs is None:
         pairs, histories = training_pairs(settings, fps, observed, proposals.history)
     if not pairs.skeleton.same_layout(skeleton):

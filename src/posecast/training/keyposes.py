@@ -237,12 +237,7 @@ class CharPoseTask(TrainingTask):
             from posecast import skeletons
             from posecast.keyposes.proposals import FrameSelector, TimingProposals
 
-            own = TimingProposals(config.proposals, FrameSelector(1)).forecaster.skeleton
-            if not own.same_layout(skeletons.get(net_cfg.skeleton)):
-                raise ModelError(
-                    f"proposals: {config.proposals.forecaster}/{config.proposals.variant} forecasts on {own.name!r}, "
-                    f"the network is on {net_cfg.skeleton!r}"
-                )
+            TimingProposals(config.proposals, FrameSelector(1)).check_body(skeletons.get(net_cfg.skeleton))
         self.description: dict[str, Any]
         if self.train_pairs is None:
             pairs = self._pairs()
