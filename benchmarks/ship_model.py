@@ -209,8 +209,13 @@ def main() -> None:
         f"mirror-averaged inference: {meta['config']['mirror_average']}",
         f"- trained with `posecast train` for {len(metrics)} epochs "
         f"(weights from epoch {meta.get('epoch')}, the {'best validation' if args.which == 'best' else 'last'} epoch) "
-        f"in {run.get('training_seconds', 0) / 60:.1f} minutes on {machine['cpus']} CPU cores "
-        f"({machine['threads']} torch threads x {machine['processes']} process(es), torch "
+        f"in {run.get('training_seconds', 0) / 60:.1f} minutes on "
+        + (
+            f"one {machine['gpu']} GPU with {machine['cpus']} CPU cores "
+            if machine.get("gpu")
+            else f"{machine['cpus']} CPU cores "
+        )
+        + f"({machine['threads']} torch threads x {machine['processes']} process(es), torch "
         f"{machine['torch']}); code version {run.get('code_version')}"
         + (f"; after a pretraining run (below): {total_minutes(run):.1f} minutes in all" if init_run(run) else ""),
         f"- windows: {run['windows']['train']} training, {run['windows']['val']} validation ("

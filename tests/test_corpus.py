@@ -141,3 +141,63 @@ def test_corpus_rows_keep_their_source_so_runs_can_drop_them(corpus):
     rows = corpus.select("train", exclude=lambda r: r["file"].startswith("cmu_bvh/06/"))
     assert rows and not any(corpus.table[i]["file"].startswith("cmu_bvh/06/") for i in rows)
     assert any(r["file"].startswith("cmu_bvh/06/") for r in corpus.table)
+
+
+def _tiny_corpus_file(path):
+    """A corpus file in `build`'s format with hand-made arrays: two sequences, values that cross float16
+    exponents and signs (the packer's differences wrap around)."""
+    import json
+
+    rng = np.random.default_rng(0)
+    rel = (np.cumsum(rng.normal(0, 0.05, (37, 22, 3)), axis=0) + rng.normal(0, 0.5, (1, 22, 3))).astype(np.float16)
+    rel[3, 0, 0], rel[4, 0, 0] = np.float16(-0.0), np.float16(6.1e-5)  # signed zero, a subnormal
+    root = np.cumsum(rng.normal(0, 0.02, (37, 3)), axis=0).astype(np.float32) + np.float32(1e3)
+    table = [
+        {"dataset": "bandai_namco", "split": "train", "file": "a.bvh.gz", "frames": 20, "source_fps": 30.0},
+        {"dataset": "cmu_bvh", "split": "validation", "file": "b.bvh", "frames": 17, "source_fps": 120.0},
+    ]
+    meta = {"key": "0123456789abcdef", "skeleton": "smplh-22", "fps": 25.0}
+    np.savez(path, rel=rel, root=root, offsets=np.array([0, 20, 37], dtype=np.int64),
+             table=np.frombuffer(json.dumps(table).encode(), dtype=np.uint8),
+             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))  # fmt: skip
+    return path
+
+
+def test_pack_unpack_restores_the_corpus_bit_for_bit_and_the_file_override_uses_it(tmp_path, monkeypatch):
+    from posecast.datasets import corpus as c
+    from posecast.errors import DataNotFoundError, FormatError
+
+    src = _tiny_corpus_file(tmp_path / "corpus-x.npz")
+    c.pack(src, tmp_path / "c.pack")
+    back = c.unpack(tmp_path / "c.pack", tmp_path / "back" / "corpus.npz")
+    with np.load(src) as a, np.load(back) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
+            assert a[k].tobytes() == b[k].tobytes(), k  # bit for bit (signed zero and subnormal included)
+    # POSECAST_CORPUS_FILE: the corpus without a data folder or key check
+    monkeypatch.delenv("POSECAST_DATA", raising=False)
+    monkeypatch.setenv(c.FILE_ENV, str(back))
+    loaded = c.load(build_if_missing=False)
+    assert loaded.key == "0123456789abcdef" and loaded.table[1]["file"] == "b.bvh"
+    want = loaded.rel[20:].astype(np.float64) + loaded.root[20:, None]
+    np.testing.assert_allclose(loaded.positions(1), want, atol=1e-4)
+    monkeypatch.setenv(c.FILE_ENV, str(tmp_path / "none.npz"))
+    with pytest.raises(DataNotFoundError, match="POSECAST_CORPUS_FILE"):
+        c.load()
+    # anything else is one clear error naming the file
+    (tmp_path / "bad.pack").write_bytes(b"not lzma")
+    with pytest.raises(FormatError, match="bad.pack.*not a packed"):
+        c.unpack(tmp_path / "bad.pack", tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_packer_planes_by_hand():
+    from posecast.datasets.corpus import _planes, _unplanes
+
+    v = np.array([[1, 300], [3, 2], [2, 65535]], dtype=np.uint16)  # columns (1, 3, 2) and (300, 2, 65535)
+    # differences per column: (1, 2, 65535) and (300, 65238, 65533); little-endian low bytes then high bytes
+    diffs = np.array([1, 2, 65535, 300, 65238, 65533], dtype=np.uint16)
+    want = np.concatenate([diffs & 0xFF, diffs >> 8]).astype(np.uint8)
+    np.testing.assert_array_equal(_planes(v), want)
+    np.testing.assert_array_equal(_unplanes(_planes(v), 3, np.uint16), v)

@@ -15,7 +15,7 @@ import torch
 
 import posecast
 from posecast import skeletons
-from posecast.errors import ModelError
+from posecast.errors import ModelError, ValueRangeError
 from posecast.evaluation.protocols.cmu_mocap import evaluate_rotations
 from posecast.io.expmap_txt import write_cmu_expmap
 from posecast.kinematics import forward_kinematics
@@ -210,6 +210,41 @@ def test_st_transformer_input_noise_perturbs_what_it_reads_while_training_only()
     expected = (x[:, 1:] - (x[:, :6] + noise)).norm(dim=-1).mean()
     torch.testing.assert_close(noisy, expected)
     assert noisy > clean  # noise of 2 cm per coordinate against a few mm of motion per frame
+
+
+def test_st_transformer_rollout_loss_by_hand_and_its_gradient():
+    """``params.rollout_frames`` K / ``rollout_weight`` w: the teacher-forced loss plus w x the error of a K-frame
+    rollout. An untrained network predicts zero velocity, so on windows of exactly history + K frames the
+    rollout repeats frame ``history - 1`` and its error at step i is the distance to frame ``history - 1 + i``."""
+    h, k, w = 6, 4, 0.5
+    config = NeuralConfig(
+        net="st-transformer", skeleton="cmu-bvh-31", fps=25.0, history=h, frames_per_pass=1,
+        params={**SMALL["st-transformer"], "rollout_frames": k, "rollout_weight": w},
+    )  # fmt: skip
+    model = NeuralForecaster(config)
+    model.net.eval()
+    walk = torch.as_tensor(synthetic_walk(seconds=1.0, fps=25.0).positions, dtype=torch.float32)
+    batch = torch.stack([walk[: h + k], walk[5 : 5 + h + k]])
+    plain = NeuralForecaster(config.model_copy(update={"params": SMALL["st-transformer"]}), net=model.net)
+    torch.manual_seed(0)
+    tf = training_loss(plain, batch, h)  # the teacher-forced term alone (same offset draw)
+    joints = list(model.joints)
+    rolled = (batch[:, h:, joints] - batch[:, h - 1 : h, joints]).norm(dim=-1).mean()
+    torch.manual_seed(0)
+    torch.testing.assert_close(training_loss(model, batch, h), tf + w * rolled)
+    # gradients reach the read-out through the rolled-out passes (the teacher-forced term alone would too,
+    # so compare with it: the rollout adds to them)
+    model.net.train()
+    torch.manual_seed(0)
+    training_loss(model, batch, h).backward()
+    g_both = model.net.head.weight.grad.clone()
+    model.net.zero_grad()
+    torch.manual_seed(0)
+    training_loss(plain, batch, h).backward()
+    assert float((g_both - model.net.head.weight.grad).abs().max()) > 1e-6
+    # too short a window for the rollout: one clear error
+    with pytest.raises(ValueRangeError, match="rollout_frames"):
+        training_loss(model, batch[:, : h + 2], h)
 
 
 def test_val_stride_keeps_every_nth_validation_window(walk_folder):

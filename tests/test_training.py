@@ -145,6 +145,11 @@ def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
         train(bigger, tmp_path / "c")
     with pytest.raises(ValueRangeError, match="neither a run"):
         train(load_config(None, data=str(walk_folder), **{**TINY, "init": str(tmp_path / "nowhere")}), tmp_path / "d")
+    # parameters that only shape training (dropout, input noise, rollout loss) may differ from the init's
+    for extra in ({"dropout": 0.3}, {"input_noise": 0.01, "rollout_frames": 4, "rollout_weight": 0.5}):
+        other = NeuralForecaster.load(a / "best").config.model_copy(update={"params": {"blocks": 2, **extra}})
+        w = initial_weights(str(a), other)
+        assert all(np.array_equal(w[k].numpy(), best[k]) for k in w)
 
 
 def test_shipped_two_stage_configs_chain():
@@ -229,6 +234,32 @@ def test_schedule_is_one_function():
     assert lr_factor(4, 4, 10) == 1.0 and lr_factor(10, 4, 10) == pytest.approx(0.01) == lr_factor(99, 4, 10)
     assert lr_factor(7, 4, 10) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.5)) * 0.99 + 0.01)
     assert lr_factor(50, 4, 10, decay="constant") == 1.0 and lr_factor(10, 0, 10, floor=0.0) == pytest.approx(0.0)
+    # with a wall-time budget the cosine follows whichever of steps and time is further along
+    assert lr_factor(5, 4, 1000, time_fraction=0.5) == pytest.approx(0.5 * 0.99 + 0.01)
+    assert lr_factor(7, 4, 10, time_fraction=0.1) == lr_factor(7, 4, 10)  # steps further along
+    assert lr_factor(5, 4, 1000, time_fraction=3.0) == pytest.approx(0.01)  # past the budget: the floor
+    assert lr_factor(2, 4, 1000, time_fraction=0.9) == 0.75  # the warm-up is by steps alone
+    assert lr_factor(50, 4, 10, decay="constant", time_fraction=0.9) == 1.0
+
+
+def test_device_option(walk_folder, tmp_path, monkeypatch):
+    """``device``: cpu by default; auto trains on the CPU where no GPU is visible (recorded in run.json);
+    cuda without a GPU is one clear error before any training."""
+    import torch
+
+    from posecast.errors import ValueRangeError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = load_config(None, data=str(walk_folder), **{**TINY, "epochs": 1, "max_steps_per_epoch": 1})
+    assert cfg.device == "cpu"
+    run = train(cfg.model_copy(update={"device": "auto"}), tmp_path / "a", resume=False)
+    info = json.loads((run / "run.json").read_text())
+    assert info["config"]["device"] == "auto" and info["machine"]["gpu"] is None
+    with pytest.raises(ValueRangeError, match="no GPU"):
+        train(cfg.model_copy(update={"device": "cuda"}), tmp_path / "b", resume=False)
+    assert not (tmp_path / "b" / "run.json").exists()
+    with pytest.raises(ValueRangeError, match="device"):
+        load_config(None, data=str(walk_folder), **{**TINY, "device": "tpu"})
 
 
 # ------------------------------------------------------------------------- one entry: posecast train

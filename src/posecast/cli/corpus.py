@@ -1,13 +1,16 @@
-"""``posecast corpus build | info``: the training corpus (`posecast.datasets.corpus`)."""
+"""``posecast corpus build | info | pack | unpack``: the training corpus (`posecast.datasets.corpus`)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from posecast.cli.common import JsonOpt, console, write_json
+from posecast.errors import DataNotFoundError
 
 corpus_app = typer.Typer(
     help="The training corpus: every data set under POSECAST_DATA with a hierarchy, on the canonical body "
@@ -64,6 +67,38 @@ def info(json_path: JsonOpt = None) -> None:
     write_json({**d, "path": str(corpus.corpus_path(c.key))}, json_path)
 
 
+@corpus_app.command("pack")
+def pack(
+    out: Annotated[Path, typer.Argument(help="File to write (lossless, about 45 % of the corpus file).")],
+) -> None:
+    """Pack the current corpus (it must be built) into one compressed file for a machine without the data;
+    there `posecast corpus unpack` restores it and POSECAST_CORPUS_FILE points training at it."""
+    from posecast.datasets import corpus
+
+    c = corpus.load(build_if_missing=False)
+    src = corpus.corpus_path(c.key)
+    if os.environ.get(corpus.FILE_ENV):
+        src = Path(os.environ[corpus.FILE_ENV])
+    corpus.pack(src, out)
+    console.print(
+        f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB from {src.stat().st_size / 1e6:.1f} MB)", highlight=False
+    )
+
+
+@corpus_app.command("unpack")
+def unpack(
+    packed: Annotated[Path, typer.Argument(help="A file written by `posecast corpus pack`.")],
+    out: Annotated[Path, typer.Argument(help="The corpus file to write (.npz).")],
+) -> None:
+    """Restore a packed corpus bit for bit; set POSECAST_CORPUS_FILE to it to train on it without the data."""
+    from posecast.datasets import corpus
+
+    if not packed.is_file():
+        raise DataNotFoundError("no such file", packed)
+    corpus.unpack(packed, out)
+    console.print(f"wrote {out}; use it with {corpus.FILE_ENV}={out}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``corpus build | info`` to ``app``."""
+    """Add ``corpus build | info | pack | unpack`` to ``app``."""
     app.add_typer(corpus_app, name="corpus")

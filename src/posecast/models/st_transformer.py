@@ -401,11 +401,37 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     the network learns to pull a slightly wrong history back towards real motion (the situation of
     its own rollouts) instead of continuing it. The prediction is still scored against the clean next
     frame; being residual, the network must then also undo the noise of the frame it starts from.
+
+    ``params.rollout_frames`` (``K``, default 0) and ``params.rollout_weight`` (``w``, default 1): adds ``w``
+    times the mean per-joint error of a ``K``-frame autoregressive rollout (`NeuralForecaster.rollout`,
+    exactly the inference procedure: a full pass per frame over the newest ``history`` frames,
+    re-canonicalised at every pass, gradients through every pass) from the first ``history`` frames
+    of a sub-window that starts at another random offset. The teacher-forced loss alone never shows
+    the network its own outputs; this term does (the "sampling" side of the paper's teacher forcing
+    vs. sampling question), at ``K`` full passes per step.
     """
     h = history
     b, length = batch.shape[:2]
     if length <= h:
         raise ValueRangeError(f"st-transformer training windows need more than {h} frames, got {length}")
+    loss = _teacher_forced(model, batch, h, weights)
+    k = int(model.config.params.get("rollout_frames", 0))
+    if k <= 0:
+        return loss
+    if length < h + k:
+        raise ValueRangeError(f"st-transformer rollout_frames {k} needs windows of {h + k} frames, got {length}")
+    start = torch.randint(0, length - h - k + 1, (b,), device=batch.device)
+    rows = start[:, None] + torch.arange(h + k, device=batch.device)
+    win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, h + K, J, 3)
+    pred = model.rollout(win[:, :h], k)[:, :, model.joints]  # (B, K, Jm, 3)
+    err = (pred - win[:, h:, model.joints]).norm(dim=-1)
+    rolled = (err if weights is None else err * weights).mean()
+    return loss + float(model.config.params.get("rollout_weight", 1.0)) * rolled
+
+
+def _teacher_forced(model, batch: torch.Tensor, h: int, weights: torch.Tensor | None) -> torch.Tensor:
+    """`training_loss`'s teacher-forced term."""
+    b, length = batch.shape[:2]
     offset = torch.randint(0, length - h, (b,), device=batch.device)
     rows = offset[:, None] + torch.arange(h + 1, device=batch.device)
     win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, h + 1, J, 3)

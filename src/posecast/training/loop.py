@@ -86,6 +86,18 @@ class LoopConfig(BaseModel):
         description="stop (validate and save) after this optimiser step, keeping the learning-rate schedule of "
         "the full run (the load-independent form of a wall-time cap); resumable",
     )
+    lr_by_time: bool = Field(
+        default=False,
+        description="with max_minutes: the cosine decay also follows the wall time (whichever of steps and time "
+        "is further along), so a run of unknown speed (a GPU) still ends its decay when the time is up; the "
+        "schedule then depends on the machine's speed",
+    )
+    device: str = Field(
+        default="cpu",
+        pattern=r"^(cpu|cuda|auto)$",
+        description="where a single-process run trains: cpu, cuda (refused when no GPU is visible) or auto (cuda "
+        "when visible); torchrun runs take one GPU per process when CUDA is visible, else the CPU",
+    )
 
 
 def renamed_keys(schema: type[BaseModel], data: Any) -> str | None:
@@ -158,15 +170,25 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return (step + 1) / warmup_steps if step < warmup_steps else 1.0
 
 
-def lr_factor(step: int, warmup_steps: int, total_steps: int, decay: str = "cosine", floor: float = 0.01) -> float:
+def lr_factor(
+    step: int,
+    warmup_steps: int,
+    total_steps: int,
+    decay: str = "cosine",
+    floor: float = 0.01,
+    time_fraction: float | None = None,
+) -> float:
     """The learning-rate multiplier of 0-based optimiser step ``step``: the linear warm-up of
     `warmup_factor`, then ``"cosine"``: half a cosine from 1 down to ``floor`` at ``total_steps`` (held
-    there after), or ``"constant"``: 1."""
+    there after), or ``"constant"``: 1. ``time_fraction`` (the share of a wall-time budget used,
+    ``LoopConfig.lr_by_time``): the cosine runs over whichever of steps and time is further along."""
     if step < warmup_steps:
         return warmup_factor(step, warmup_steps)
     if decay == "constant":
         return 1.0
     t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    if time_fraction is not None:
+        t = max(t, time_fraction)
     return 0.5 * (1 + math.cos(math.pi * min(t, 1.0))) * (1 - floor) + floor
 
 
@@ -182,15 +204,18 @@ def git_commit() -> str | None:
         return None
 
 
-def machine(processes: int = 1) -> dict[str, Any]:
-    """Platform, CPU count, torch version and threads, processes: the run artifact's ``machine``."""
+def machine(processes: int = 1, device: Any = None) -> dict[str, Any]:
+    """Platform, CPU count, torch version and threads, processes, and the GPU's name when ``device`` is
+    a CUDA device: the run artifact's ``machine``."""
     import torch
 
+    gpu = torch.cuda.get_device_name(device) if device is not None and device.type == "cuda" else None
     return {
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "gpu": gpu,
         "processes": processes,
     }
 
@@ -198,7 +223,7 @@ def machine(processes: int = 1) -> dict[str, Any]:
 class _Dist:
     """Process-group bookkeeping for torchrun (a single process when WORLD_SIZE is unset)."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         import torch
         import torch.distributed as dist
 
@@ -206,6 +231,13 @@ class _Dist:
         self.rank = int(os.environ.get("RANK", "0"))
         self.enabled = self.world > 1
         self.device = torch.device("cpu")
+        if not self.enabled and device != "cpu":
+            if torch.cuda.is_available():
+                self.device = torch.device("cuda")
+                torch.backends.cuda.matmul.allow_tf32 = True  # float32 products on tensor cores
+                torch.backends.cudnn.allow_tf32 = True
+            elif device == "cuda":
+                raise ValueRangeError("device cuda: no GPU is visible to torch (use device cpu or auto)")
         if self.enabled and not dist.is_initialized():
             backend = "nccl" if torch.cuda.is_available() else "gloo"
             single_node = os.environ.get("LOCAL_WORLD_SIZE", str(self.world)) == str(self.world)
@@ -387,7 +419,7 @@ def fit(
     cfg = task.config
     if world_size() > 1 and not task.distributed:
         raise ValueRangeError(f"{task.name}: {task.kind} training runs in one process (no torchrun)")
-    dist = _Dist()
+    dist = _Dist(getattr(cfg, "device", "cpu"))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -407,8 +439,12 @@ def fit(
     total, per_round = int(task.total_steps), max(1, int(task.round_steps))
     rounds = math.ceil(total / per_round)
 
+    budget = 60.0 * cfg.max_minutes if getattr(cfg, "lr_by_time", False) and cfg.max_minutes else None
+    clock = {"start": time.time()}
+
     def schedule(step: int) -> float:
-        return lr_factor(step, cfg.warmup_steps, total, task.decay, task.lr_floor)
+        used = None if budget is None else (time.time() - clock["start"]) / budget
+        return lr_factor(step, cfg.warmup_steps, total, task.decay, task.lr_floor, time_fraction=used)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
 
@@ -452,7 +488,7 @@ def fit(
         **task.describe(),
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "code_version": git_commit(),
-        "machine": machine(dist.world),
+        "machine": machine(dist.world, dist.device),
         "command": command,
         "schedule": {"total_steps": total, "round_steps": per_round, "rounds": rounds, "decay": task.decay},
     }
@@ -463,6 +499,7 @@ def fit(
 
     max_minutes = getattr(cfg, "max_minutes", None)
     deadline = time.time() + 60.0 * max_minutes if max_minutes else None
+    clock["start"] = time.time()
     stop_step = getattr(cfg, "stop_step", None)
     stopped = "stop_step" if stop_step is not None and step >= stop_step else None
     for r in range(start_round, rounds):

@@ -265,13 +265,24 @@ def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
     return model
 
 
+#: network ``params`` that only shape training (regularisation and loss terms), not the network a set of
+#: weights belongs to: a run may start from weights trained with other values of these
+TRAINING_ONLY_PARAMS = frozenset({"dropout", "input_noise", "rollout_frames", "rollout_weight"})
+
+
 def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
-    """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg``."""
+    """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg`` (network
+    ``params`` compared without `TRAINING_ONLY_PARAMS`)."""
     path = weights_path(init)
     source = NeuralForecaster.load(path)
-    keys = ("net", "skeleton", "history", "frames_per_pass", "joints", "params")
-    diff = [f"{k} {getattr(source.config, k)!r} vs {getattr(ncfg, k)!r}" for k in keys
-            if getattr(source.config, k) != getattr(ncfg, k)]  # fmt: skip
+
+    def fields(config: NeuralConfig) -> dict[str, Any]:
+        params = {k: v for k, v in config.params.items() if k not in TRAINING_ONLY_PARAMS}
+        keys = ("net", "skeleton", "history", "frames_per_pass", "joints")
+        return {**{k: getattr(config, k) for k in keys}, "params": params}
+
+    mine, theirs = fields(ncfg), fields(source.config)
+    diff = [f"{k} {theirs[k]!r} vs {mine[k]!r}" for k in mine if theirs[k] != mine[k]]
     if diff:
         raise ValueRangeError(f"init weights do not fit the network ({', '.join(diff)})", path)
     return source.net.state_dict()
