@@ -64,7 +64,9 @@ def test_merge_puts_the_selector_pick_first_and_flags_sources():
     rollout = rest + 0.05 * torch.randn(n, f, j, 3)
     draws = rest + 0.05 * torch.randn(n, k, j, 3)
     scores = torch.randn(n, f)
-    poses, prob, source = P.merge(rollout, scores, draws, rest.expand(n, j, 3), SKEL, _settings(weight=0.85))
+    poses, prob, source = P.merge(
+        rollout, scores, draws, rest.expand(n, j, 3), SKEL, _settings(weight=0.85, probability_scale=0.0)
+    )
     assert poses.shape == (n, k, j, 3) and prob.shape == (n, k) and source.shape == (n, k)
     torch.testing.assert_close(prob.sum(-1), torch.ones(n))
     assert bool((prob[:, :-1] >= prob[:, 1:]).all())  # most probable first
@@ -77,9 +79,40 @@ def test_merge_puts_the_selector_pick_first_and_flags_sources():
 
     assert float(bone_length_error(poses[source], rest.expand(int(source.sum()), j, 3), SKEL).max()) < 1e-5
     # weight 0: only the arg-max frame comes from the rollout (it has no belief: last, probability 0)
-    _, p0, src0 = P.merge(rollout, scores, draws, rest.expand(n, j, 3), SKEL, _settings(weight=0.0))
+    _, p0, src0 = P.merge(
+        rollout, scores, draws, rest.expand(n, j, 3), SKEL, _settings(weight=0.0, probability_scale=0.0)
+    )
     assert bool(src0[:, -1].all()) and not bool(src0[:, :-1].any())
     torch.testing.assert_close(p0[:, -1], torch.zeros(n))
+    # the shipped kind of probability (belief near each hypothesis): same hypotheses, other order and weights
+    poses_s, prob_s, _ = P.merge(rollout, scores, draws, rest.expand(n, j, 3), SKEL, _settings(weight=0.85))
+    torch.testing.assert_close(prob_s.sum(-1), torch.ones(n))
+    assert bool((prob_s[:, :-1] >= prob_s[:, 1:]).all())
+    for i in range(n):  # the same set of poses, reordered
+        d = (poses_s[i][:, None] - poses[i][None]).abs().amax(dim=(-1, -2))
+        assert bool((d.min(-1).values < 1e-6).all())
+
+
+def test_hypothesis_belief_by_hand():
+    # one joint; candidates at x = 0, 0.1, 1.0 with beliefs 0.2, 0.3, 0.5; picks 0 and 2
+    cands = torch.zeros(1, 3, 1, 3, dtype=torch.float64)
+    cands[0, :, 0, 0] = torch.tensor([0.0, 0.1, 1.0])
+    bel = torch.tensor([[0.2, 0.3, 0.5]], dtype=torch.float64)
+    pick = torch.tensor([[0, 2]])
+    torch.testing.assert_close(
+        P.hypothesis_belief(cands, bel, pick, 0.0), torch.tensor([[0.2, 0.5]], dtype=torch.float64)
+    )
+    s = 0.05
+    want0 = 0.2 + 0.3 * np.exp(-0.1 / s) + 0.5 * np.exp(-1.0 / s)
+    want2 = 0.2 * np.exp(-1.0 / s) + 0.3 * np.exp(-0.9 / s) + 0.5
+    torch.testing.assert_close(
+        P.hypothesis_belief(cands, bel, pick, s), torch.tensor([[want0, want2]], dtype=torch.float64)
+    )
+    # a wide scale: the hypothesis among the most belief wins over the single most believed candidate
+    cands[0, :, 0, 0] = torch.tensor([0.0, 0.05, 3.0])
+    bel = torch.tensor([[0.3, 0.3, 0.4]], dtype=torch.float64)
+    near = P.hypothesis_belief(cands, bel, torch.tensor([[0, 2]]), 0.5)
+    assert float(near[0, 0]) > float(near[0, 1])
 
 
 def _toy_forecaster(fps=25.0, history=6):

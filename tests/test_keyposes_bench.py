@@ -455,9 +455,10 @@ def test_run_corpus_bench_on_a_tiny_subset():
     assert 0.1 <= full["rollout_share"] <= 1.0  # the selector's frame is always among them
     assert result["protocol"]["timing_proposals"]["seconds"] == pytest.approx(0.4)
     assert methods["charpose, heatmap draws only"]["hypotheses"] == 10
-    # with or without the draws, the most probable hypothesis is the selector's frame
+    # probabilities are the belief near each hypothesis (draws included), so the top-1 of the full merge and
+    # that of the rollout frames alone may differ
     only = methods["charpose, rollout frames only"]
-    assert only["top1_mpjpe_m"] == pytest.approx(full["top1_mpjpe_m"], rel=1e-6)
+    assert only["best_of_10_mpjpe_m"] <= only["top1_mpjpe_m"]
     assert full["best_of_10_mpjpe_m"] <= full["top1_mpjpe_m"] <= full["best_of_10_mpjpe_m"] + 10.0
     det = {n: m["best_of_10_mpjpe_m"] for n, m in methods.items() if m["kind"] == "deterministic"}
     assert result["best_deterministic"] == min(det, key=det.__getitem__)

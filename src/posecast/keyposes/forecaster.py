@@ -24,7 +24,8 @@ Weights that carry them (the shipped ``corpus`` variant; `posecast.keyposes.prop
 default forecaster out 2 s from the last 2 s of the history (a shorter history is padded with its first
 frame) and merge the rolled-out frames with the heatmap draws: the K hypotheses are picked among both to
 cover where and *when* the action peaks; ``metadata["from_rollout"]`` ``(K,)`` says which hypotheses
-are rollout frames (None without proposals). The most probable is the frame a learned selector picks.
+are rollout frames (None without proposals). A hypothesis' probability is the belief near it
+(`posecast.keyposes.proposals.hypothesis_belief`).
 
 Placement and metadata
 ----------------------

@@ -24,12 +24,16 @@ How
    ``(1 - weight) / K`` per draw. `facility_pick` chooses ``K`` of them greedily to minimise the expected
    distance of a candidate to its nearest chosen one (the belief-weighted k-medoids objective that
    best-of-K rewards), the selector's arg-max frame first.
-4. A hypothesis' probability is its own belief, normalised over the ``K`` chosen; the arg-max frame is
-   the most probable (top-1 is then the selector's pick).
+4. A hypothesis' probability is the belief *near* it: every candidate's belief weighted by
+   ``exp(-MPJPE(hypothesis, candidate) / probability_scale)``, summed, normalised over the ``K`` chosen
+   (``probability_scale`` 0: its own belief alone, so the selector's arg-max frame is the most probable).
+   A frame in a dense stretch of believed frames then outranks an isolated frame of slightly higher
+   belief; the most probable hypothesis is the top-1 answer.
 
 The settings (``selector_temperature`` 2, ``weight`` 0.85, ``likelihood_weight`` 0.1 in the shipped weights;
-the field's default 0 leaves the selector alone) were chosen on the corpus validation split
-(`posecast bench keyposes` notes and the charpose model card); the test splits were not read.
+the field's default 0 leaves the selector alone; ``probability_scale`` 0.05 m) were chosen on the corpus
+validation split (`posecast bench keyposes` notes and the charpose model card); the test splits were not
+read.
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ class ProposalSettings(BaseModel):
     )
     likelihood_stride: int = Field(
         default=5, ge=1, description="frames between the rolled-out frames the network scores (linear in between)"
+    )
+    probability_scale: float = Field(
+        default=0.05,
+        ge=0,
+        description="metres: a hypothesis' probability sums every candidate's belief weighted by exp(-MPJPE / "
+        "scale) (0: its own belief alone)",
     )
     hidden: int = Field(default=64, ge=1, description="selector hidden width")
     selector_pairs: int = Field(default=4000, ge=1, description="training pairs the selector learns from")
@@ -253,6 +263,18 @@ def facility_pick(
     return torch.stack(chosen, 1)
 
 
+def hypothesis_belief(candidates: torch.Tensor, belief: torch.Tensor, pick: torch.Tensor, scale: float) -> torch.Tensor:
+    """``(N, K)`` unnormalised probability of each picked candidate (``pick (N, K)`` indices into ``candidates
+    (N, C, J, 3)``, ``belief (N, C)``): ``sum_c belief_c * exp(-MPJPE(pick, c) / scale)``; ``scale`` 0 (metres):
+    the picked candidate's own belief."""
+    rows = torch.arange(pick.shape[0])[:, None]
+    if scale <= 0:
+        return belief[rows, pick]
+    chosen = candidates[rows, pick]  # (N, K, J, 3)
+    d = (chosen[:, :, None] - candidates[:, None]).norm(dim=-1).mean(-1)  # (N, K, C)
+    return (belief[:, None] * torch.exp(-d / scale)).sum(-1)
+
+
 def merge(
     rollout: torch.Tensor,
     scores: torch.Tensor,
@@ -283,7 +305,7 @@ def merge(
     belief = torch.cat([frame_belief, draw_belief], 1)
     pick = facility_pick(cands.double(), belief, k, first=scores.argmax(-1))
     rows = torch.arange(n)[:, None]
-    prob = belief[rows, pick]
+    prob = hypothesis_belief(cands.double(), belief, pick, settings.probability_scale)
     prob = prob / prob.sum(-1, keepdim=True).clamp_min(1e-300)
     order = torch.sort(prob, dim=-1, descending=True, stable=True).indices
     pick, prob = pick[rows, order], prob[rows, order]
