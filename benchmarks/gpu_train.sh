@@ -9,6 +9,9 @@
 #   cp CONFIG.yaml ... runs/gpu/                       # each with max_minutes and lr_by_time: true
 # There (working tree root; OUTDIR comes back):
 #   bash benchmarks/gpu_train.sh runs/gpu OUTDIR CONFIG.yaml ...
+# Memory: a rollout loss (st-transformer params.rollout_frames K) keeps K full passes for the backward pass:
+# d_model 64, 3 layers, K = 10, batch 32 peaked at 14 GB (CPU run); size batch x K to the card when several
+# configs share it.
 # Per config: OUTDIR/NAME.log and OUTDIR/NAME.tgz (the run's best/ weights, metrics.jsonl, run.json), ready
 # for `benchmarks/ship_model.py`. The same configs train on the CPU with `posecast train --config` (or here:
 # DEVICE=cpu bash benchmarks/gpu_train.sh ... for a dry run).
