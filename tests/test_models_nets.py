@@ -528,3 +528,43 @@ def test_traced_rollout_follows_a_changed_setting():
     model._traces.clear()
     np.testing.assert_allclose(without, model.predict(history, 5), atol=1e-6)  # eager, fresh
     assert np.abs(with_mirror - without).max() > 1e-4
+
+
+@pytest.mark.parametrize("name,refresh", [("st-transformer", 1), ("st-transformer", 4), ("dct-mlp", 1)])
+def test_keep_bones_gives_every_predicted_frame_the_last_observed_bone_lengths(name, refresh):
+    """``NeuralConfig.keep_bones``: each pass's frames get the bone lengths of the window's last frame, so a
+    rollout keeps those of the last observed frame (full passes, cached steps, several frames per pass);
+    bone directions are the network's."""
+    cfg = (
+        _config(name)
+        if name != "dct-mlp"
+        else NeuralConfig(
+            net="dct-mlp", skeleton="cmu-bvh-31", fps=25.0, history=8, frames_per_pass=6, params={"blocks": 2}
+        )
+    )
+    params = {**cfg.params, "rollout_refresh": refresh} if name == "st-transformer" else cfg.params
+    model = NeuralForecaster(cfg.model_copy(update={"params": params}))
+    g = torch.Generator().manual_seed(1)
+    for p in model.net.parameters():  # random weights: the raw network changes bone lengths
+        p.data = torch.randn(p.shape, generator=g) * 0.05
+    history = synthetic_walk(seconds=1.0, fps=25.0).positions[None, -8:]
+    parents = np.array(model.skeleton.parents)
+    child = np.nonzero(parents >= 0)[0]
+
+    def lengths(x):
+        return np.linalg.norm(x[..., child, :] - x[..., parents[child], :], axis=-1)
+
+    raw = model.predict(history, 15)[0, 0]
+    model.config.keep_bones = True
+    kept = model.predict(history, 15)[0, 0]
+    again = model.predict(history, 15)[0, 0]  # the traced path (settings are part of the trace key)
+    want = lengths(history[0, -1])
+    assert np.abs(lengths(raw) - want).max() > 1e-3  # the network alone does not keep them
+    np.testing.assert_allclose(lengths(kept), np.broadcast_to(want, lengths(kept).shape), atol=1e-5)
+    np.testing.assert_allclose(again, kept, atol=1e-5)
+    # directions: each bone of the first predicted frame points where the network's own first frame does
+    d_raw = raw[0, child] - raw[0, parents[child]]
+    d_kept = kept[0, child] - kept[0, parents[child]]
+    unit = lambda d: d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-9)  # noqa: E731
+    moving = (np.linalg.norm(d_raw, axis=-1) > 1e-6) & (want > 1e-6)  # (the skeleton has zero-length bones)
+    np.testing.assert_allclose(unit(d_kept)[moving], unit(d_raw)[moving], atol=1e-4)

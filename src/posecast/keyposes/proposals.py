@@ -49,6 +49,7 @@ from torch import nn
 
 from posecast.errors import ModelError, ValueRangeError
 from posecast.keyposes.model import canonicalise
+from posecast.kinematics.fk import keep_bone_lengths
 from posecast.skeletons.base import Skeleton
 
 WEIGHTS_FILE = "proposals.safetensors"
@@ -175,24 +176,6 @@ def fit_frame_selector(
         "train_exact_frame_accuracy": acc,
         "seconds": round(time.time() - t0, 1),
     }
-
-
-def keep_bone_lengths(poses: torch.Tensor, reference: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
-    """``(..., J, 3)`` poses with every bone's direction kept and its length set to that of ``reference``
-    (broadcast to ``poses``), rebuilt from the root down the hierarchy (root positions unchanged; a bone
-    of zero length keeps its reference length along +y)."""
-    ref = reference.expand_as(poses)
-    out = poses.clone()
-    up = poses.new_tensor([0.0, 1.0, 0.0])
-    for j, p in enumerate(skeleton.parents):
-        if p < 0:
-            continue
-        d = poses[..., j, :] - poses[..., p, :]
-        norm = d.norm(dim=-1, keepdim=True)
-        unit = torch.where(norm > 1e-9, d / norm.clamp_min(1e-9), up)
-        length = (ref[..., j, :] - ref[..., p, :]).norm(dim=-1, keepdim=True)
-        out[..., j, :] = out[..., p, :] + unit * length
-    return out
 
 
 def frame_likelihood(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -87,3 +88,24 @@ def _fk_torch(rot, offsets, parents: tuple[int, ...], root_translation):
         glob.append(gp @ rot[..., i, :, :])
         pos.append(pos[parents[i]] + (gp @ off[..., i, :, None])[..., 0])
     return torch.stack(pos, dim=-2), torch.stack(glob, dim=-3)
+
+
+def keep_bone_lengths(poses: Any, reference: Any, skeleton: Any) -> Any:
+    """``(..., J, 3)`` poses with every bone's direction kept and its length set to that of ``reference``
+    (broadcast to ``poses``), rebuilt from the root down the hierarchy (root positions unchanged; a bone
+    of zero length keeps its reference length along +y). Torch tensors (traceable: a Python loop over the
+    skeleton's joints); ``skeleton``: anything with ``parents``."""
+    import torch
+
+    ref = reference.expand_as(poses)
+    out = poses.clone()
+    up = poses.new_tensor([0.0, 1.0, 0.0])
+    for j, p in enumerate(skeleton.parents):
+        if p < 0:
+            continue
+        d = poses[..., j, :] - poses[..., p, :]
+        norm = d.norm(dim=-1, keepdim=True)
+        unit = torch.where(norm > 1e-9, d / norm.clamp_min(1e-9), up)
+        length = (ref[..., j, :] - ref[..., p, :]).norm(dim=-1, keepdim=True)
+        out[..., j, :] = out[..., p, :] + unit * length
+    return out

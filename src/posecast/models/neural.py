@@ -61,6 +61,11 @@ class NeuralConfig(BaseModel):
     mirror_average: bool = Field(
         default=False, description="at inference, average the forecast with the mirrored forecast of the mirrored input"
     )
+    keep_bones: bool = Field(
+        default=False,
+        description="every pass's predicted frames get the bone lengths of the window's last frame (bone directions "
+        "kept; in a rollout the lengths of the last observed frame throughout)",
+    )
 
 
 NetFactory = Callable[[NeuralConfig, int], Any]  # (config, num_features D) -> nn.Module
@@ -283,8 +288,14 @@ class NeuralForecaster(Forecaster):
             # one pass on the window and its mirror image stacked along the batch: half the calls
             b = window.shape[0]
             both = self._step(self._torch.cat([window, mirror(window, self.skeleton)], dim=0))
-            return 0.5 * (both[:b] + mirror(both[b:], self.skeleton))
-        return self._step(window)
+            y = 0.5 * (both[:b] + mirror(both[b:], self.skeleton))
+        else:
+            y = self._step(window)
+        if self.config.keep_bones:
+            from posecast.kinematics.fk import keep_bone_lengths
+
+            y = keep_bone_lengths(y, window[:, -1:], self.skeleton)
+        return y
 
     def _weights_version(self) -> int:
         """Sum of the parameters' version counters: in-place updates (an optimiser step,
@@ -343,7 +354,13 @@ class NeuralForecaster(Forecaster):
         # the settings a trace bakes in are part of the key, so changing them is never ignored
         # (a network's own rollout schedule too: the ST-Transformer's cache refresh, see `ROLLOUTS`)
         schedule = getattr(self.net, "refresh", 1)
-        settings = (self.config.mirror_average, self.config.canonical, tuple(self.joints), schedule)
+        settings = (
+            self.config.mirror_average,
+            self.config.keep_bones,
+            self.config.canonical,
+            tuple(self.joints),
+            schedule,
+        )
         key = ("rollout", *window.shape, frames, settings, self._weights_version())
         # traced from the second call on: one-off shapes (a benchmark batch) are not worth a trace
         return self._traced_call(key, lambda: _rollout_module(self, frames), window, after=2)

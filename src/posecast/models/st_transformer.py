@@ -104,6 +104,7 @@ from torch import nn
 
 from posecast import skeletons
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
+from posecast.kinematics.fk import keep_bone_lengths
 from posecast.models import store
 from posecast.models.base import Forecaster, resolve_frames
 from posecast.models.blocks import JointLinear, sinusoidal_encoding
@@ -520,14 +521,21 @@ def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | N
     encoding = sinusoidal_encoding(h, net.dim).to(window)
     chunks: list[torch.Tensor] = []
     win = window[:, -h:]
+    reference = window[:, -1:]
+
+    def bones(y: torch.Tensor) -> torch.Tensor:  # NeuralConfig.keep_bones, as `NeuralForecaster.step` applies it
+        return keep_bone_lengths(y, reference, model.skeleton) if model.config.keep_bones else y
+
     while len(chunks) < frames:
         y, origin, rot, length, *kv = _run(
             model, ("st-start", *win.shape, settings), lambda: _CachedPass(model, net, h, True), win
         )
+        y = bones(y)
         segment = [y]
         for _ in range(min(h - win.shape[1], frames - len(chunks) - 1)):
             state = (origin, rot, length, encoding, *kv)
             y = _run(model, ("st-step", *y.shape, settings), lambda: _CachedPass(model, net, h, False), y, *state)
+            y = bones(y)
             length = length + 1
             segment.append(y)
         chunks += segment
