@@ -321,17 +321,20 @@ def pack(corpus_file: str | Path, out: str | Path) -> Path:
     import io
     import lzma
 
-    c = read(corpus_file)
-    n = c.rel.shape[0]
+    try:  # one read of the file: the arrays as stored (the table and meta as their raw bytes)
+        with np.load(corpus_file, allow_pickle=False) as z:
+            rel, root, offsets, raw_table, raw_meta = (z[k] for k in ("rel", "root", "offsets", "table", "meta"))
+            key = json.loads(raw_meta.tobytes().decode()).get("key", "")
+    except (OSError, KeyError, ValueError) as exc:
+        raise FormatError(f"not a PoseCast corpus file: {exc}", corpus_file) from None
+    n = rel.shape[0]
     buf = io.BytesIO()
-    meta = {"format": PACK_FORMAT, "rows": n, "joints": int(c.rel.shape[1]), "key": c.key}
-    with np.load(corpus_file, allow_pickle=False) as z:
-        raw_table, raw_meta = z["table"], z["meta"]
+    meta = {"format": PACK_FORMAT, "rows": n, "joints": int(rel.shape[1]), "key": key}
     np.savez(
         buf,
-        rel=_planes(np.ascontiguousarray(c.rel).view(np.uint16).reshape(n, -1)),
-        root=_planes(np.ascontiguousarray(c.root).view(np.uint32)),
-        offsets=c.offsets,
+        rel=_planes(np.ascontiguousarray(rel).view(np.uint16).reshape(n, -1)),
+        root=_planes(np.ascontiguousarray(root).view(np.uint32)),
+        offsets=offsets,
         table=raw_table,
         meta=raw_meta,
         pack=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
