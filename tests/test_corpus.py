@@ -165,11 +165,12 @@ def _tiny_corpus_file(path):
 
 def test_pack_unpack_restores_the_corpus_bit_for_bit_and_the_file_override_uses_it(tmp_path, monkeypatch):
     from posecast.datasets import corpus as c
+    from posecast.datasets import corpus_pack
     from posecast.errors import DataNotFoundError, FormatError
 
     src = _tiny_corpus_file(tmp_path / "corpus-x.npz")
-    c.pack(src, tmp_path / "c.pack")
-    back = c.unpack(tmp_path / "c.pack", tmp_path / "back" / "corpus.npz")
+    corpus_pack.pack(src, tmp_path / "c.pack")
+    back = corpus_pack.unpack(tmp_path / "c.pack", tmp_path / "back" / "corpus.npz")
     with np.load(src) as a, np.load(back) as b:
         assert sorted(a.files) == sorted(b.files)
         for k in a.files:
@@ -188,12 +189,12 @@ def test_pack_unpack_restores_the_corpus_bit_for_bit_and_the_file_override_uses_
     # anything else is one clear error naming the file
     (tmp_path / "bad.pack").write_bytes(b"not lzma")
     with pytest.raises(FormatError, match="bad.pack.*not a packed"):
-        c.unpack(tmp_path / "bad.pack", tmp_path / "x.npz")
+        corpus_pack.unpack(tmp_path / "bad.pack", tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
 
 
 def test_the_packer_planes_by_hand():
-    from posecast.datasets.corpus import _planes, _unplanes
+    from posecast.datasets.corpus_pack import _planes, _unplanes
 
     v = np.array([[1, 300], [3, 2], [2, 65535]], dtype=np.uint16)  # columns (1, 3, 2) and (300, 2, 65535)
     # differences per column: (1, 2, 65535) and (300, 65238, 65533); little-endian low bytes then high bytes

@@ -72,5 +72,68 @@ def test_corpus_training_data_leaves_out_the_named_sources():
     full = load_training_data("corpus", min_frames=75)
     assert len(data.train) < len(full.train) and len(data.val) < len(full.val)  # 06 has validation files too
     assert all(s.shape[1:] == (22, 3) for s in data.train[:10])
+    # every kept training sequence carries its data set; the excluded source is gone
+    assert len(data.train_datasets) == len(data.train)
+    assert set(data.train_datasets) == {"cmu_bvh", "bandai_namco"}
+    assert set(full.train_datasets) == {"cmu_bvh", "bandai_namco", "cmu_mocap"}
     with pytest.raises(ValueRangeError, match="PREFIX"):
         load_training_data("corpus:cmu_bvh")
+
+
+def _grouped_data():
+    from posecast.training.video import VideoData
+
+    # three still sequences of 10, 20 and 5 frames: one random body-17 pose scaled by 1, 2, 3
+    pose = np.random.default_rng(3).normal(size=(17, 3)).astype(np.float32)
+    seqs = [np.repeat((i + 1) * pose[None], n, axis=0) for i, n in enumerate((10, 20, 5))]
+    return VideoData(train=seqs, val=seqs[:1], fps=25.0, skeleton="body-17", train_datasets=["a", "b", "a"])
+
+
+def test_video_window_probabilities_by_hand():
+    data = _grouped_data()
+    # windows of 6 frames: 5, 15 and 0 starts
+    np.testing.assert_allclose(data.window_probabilities(6), [0.25, 0.75, 0.0])
+    # each data set by its weight first, then a start within it: a's 5 starts share its half
+    np.testing.assert_allclose(data.window_probabilities(6, {"a": 1, "b": 1}), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(data.window_probabilities(6, {"a": 3, "b": 1}), [0.75, 0.25, 0.0])
+    np.testing.assert_allclose(data.window_probabilities(6, {"a": 0, "b": 2}), [0.0, 1.0, 0.0])
+    # windows of 4 frames: a has 7 + 2 starts, b 17
+    np.testing.assert_allclose(data.window_probabilities(4, {"a": 1, "b": 1}), [0.5 * 7 / 9, 0.5, 0.5 * 2 / 9])
+
+
+def test_video_window_probabilities_refuse_bad_weights():
+    from posecast.errors import ValueRangeError
+    from posecast.training.video import VideoData
+
+    data = _grouped_data()
+    with pytest.raises(ValueRangeError, match="missing b"):
+        data.window_probabilities(6, {"a": 1})
+    with pytest.raises(ValueRangeError, match="unknown c"):
+        data.window_probabilities(6, {"a": 1, "b": 1, "c": 1})
+    for bad in ({"a": -1, "b": 1}, {"a": 0, "b": 0}, {"a": float("nan"), "b": 1}):
+        with pytest.raises(ValueRangeError, match="finite"):
+            data.window_probabilities(6, bad)
+    with pytest.raises(ValueRangeError, match="frames a window needs"):
+        data.window_probabilities(21, {"a": 1, "b": 1})
+    with pytest.raises(ValueRangeError, match="no a training sequence"):
+        data.window_probabilities(11, {"a": 1, "b": 1})
+    unlabelled = VideoData(train=data.train, val=data.val, fps=25.0)
+    with pytest.raises(ValueRangeError, match="data: corpus"):
+        unlabelled.window_probabilities(6, {"a": 1, "b": 1})
+
+
+def test_video_sample_draws_by_the_dataset_weights():
+    from posecast.video.cameras import CameraConfig
+
+    data = _grouped_data()
+    rng = np.random.default_rng(0)
+
+    def size(batch):  # pose size per window: pelvis-centred, camera-aligned points keep the scale 1, 2 or 3
+        return np.linalg.norm(batch.points[:, 0], axis=-1).sum(-1)
+
+    one = size(data.sample(64, 6, rng, CameraConfig.clean(), {"a": 1, "b": 0}))
+    np.testing.assert_allclose(one, one[0], rtol=1e-4)  # every window from sequence 0 (a's one long enough)
+    sizes = size(data.sample(400, 6, rng, CameraConfig.clean(), {"a": 1, "b": 1}))
+    assert np.all(np.isclose(sizes, one[0], rtol=1e-4) | np.isclose(sizes, 2 * one[0], rtol=1e-4))
+    share_b = float(np.mean(np.isclose(sizes, 2 * one[0], rtol=1e-4)))
+    assert 0.4 < share_b < 0.6  # binomial(400, 0.5): 0.4-0.6 is more than 4 standard deviations

@@ -73,13 +73,13 @@ def pack(
 ) -> None:
     """Pack the current corpus (it must be built) into one compressed file for a machine without the data;
     there `posecast corpus unpack` restores it and POSECAST_CORPUS_FILE points training at it."""
-    from posecast.datasets import corpus
+    from posecast.datasets import corpus, corpus_pack
 
     c = corpus.load(build_if_missing=False)
     src = corpus.corpus_path(c.key)
     if os.environ.get(corpus.FILE_ENV):
         src = Path(os.environ[corpus.FILE_ENV])
-    corpus.pack(src, out)
+    corpus_pack.pack(src, out)
     console.print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB from {src.stat().st_size / 1e6:.1f} MB)", highlight=False
     )
@@ -91,11 +91,11 @@ def unpack(
     out: Annotated[Path, typer.Argument(help="The corpus file to write (.npz).")],
 ) -> None:
     """Restore a packed corpus bit for bit; set POSECAST_CORPUS_FILE to it to train on it without the data."""
-    from posecast.datasets import corpus
+    from posecast.datasets import corpus, corpus_pack
 
     if not packed.is_file():
         raise DataNotFoundError("no such file", packed)
-    corpus.unpack(packed, out)
+    corpus_pack.unpack(packed, out)
     console.print(f"wrote {out}; use it with {corpus.FILE_ENV}={out}", highlight=False)
 
 

@@ -32,6 +32,8 @@ class TrainingData:
     train: list[np.ndarray]
     val: list[np.ndarray]
     description: dict[str, Any] = field(default_factory=dict)
+    #: the data set of each training sequence (the corpus's ``dataset`` column; empty for other sources)
+    train_datasets: list[str] = field(default_factory=list)
 
 
 def sha256(path: Path) -> str:
@@ -80,7 +82,8 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
         raise ValueRangeError(f"corpus source {source!r}: write exclusions as corpus:-PREFIX[,-PREFIX...]")
     train, rows, c = corpus.training_sequences("train", exclude_files=exclude)
     val, val_rows, _ = corpus.training_sequences("validation", exclude_files=exclude)
-    train = [s for s in train if s.shape[0] >= min_frames]
+    kept = [i for i, s in enumerate(train) if s.shape[0] >= min_frames]
+    train, names = [train[i] for i in kept], [str(rows[i]["dataset"]) for i in kept]
     val = [s for s in val if s.shape[0] >= min_frames]
     desc = {
         "source": source,
@@ -92,7 +95,7 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
         "fps": corpus.FPS,
         "frame": "global",
     }
-    return TrainingData(skeletons.get(corpus.SKELETON), corpus.FPS, train, val, desc)
+    return TrainingData(skeletons.get(corpus.SKELETON), corpus.FPS, train, val, desc, names)
 
 
 def load_training_data(

@@ -78,6 +78,8 @@ class VideoData:
     fps: float
     skeleton: str = LAYOUT
     description: dict[str, Any] = field(default_factory=dict)
+    #: the data set of each training sequence (corpus data only; `sample`'s ``dataset_weights`` need it)
+    train_datasets: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh") -> VideoData:
@@ -116,17 +118,60 @@ class VideoData:
             return [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in seqs]
 
         desc = {**data.description, "layout": layout}
-        return cls(mapped(data.train), mapped(data.val), data.fps, layout, {"train": desc, "val": desc["validation"]})
+        desc = {"train": desc, "val": desc["validation"]}
+        return cls(mapped(data.train), mapped(data.val), data.fps, layout, desc, list(data.train_datasets))
+
+    def window_probabilities(self, length: int, dataset_weights: dict[str, float] | None = None) -> np.ndarray:
+        """Probability ``(len(train),)`` that a training window of ``length`` frames comes from each training
+        sequence: every window start equally likely (None), or with ``dataset_weights`` (data set →
+        relative weight, every training data set named) the data set drawn by its weight, then a window
+        start within it, every start equally likely. Sequences shorter than ``length`` get 0."""
+        starts = np.array([max(len(s) - length + 1, 0) for s in self.train], dtype=np.float64)
+        if starts.sum() == 0:
+            raise ValueRangeError(f"no training sequence has the {length} frames a window needs")
+        if not dataset_weights:
+            return starts / starts.sum()
+        if len(self.train_datasets) != len(self.train):
+            raise ValueRangeError("dataset_weights need the data set of every training sequence (data: corpus)")
+        names = np.array(self.train_datasets)
+        present = sorted(set(self.train_datasets))
+        unknown, missing = sorted(set(dataset_weights) - set(present)), [d for d in present if d not in dataset_weights]
+        if unknown or missing:
+            raise ValueRangeError(
+                f"dataset_weights must name exactly the training data sets ({', '.join(present)}): "
+                + "; ".join(
+                    x
+                    for x in (unknown and f"unknown {', '.join(unknown)}", missing and f"missing {', '.join(missing)}")
+                    if x
+                )
+            )
+        if any(not np.isfinite(w) or w < 0 for w in dataset_weights.values()) or not sum(dataset_weights.values()) > 0:
+            raise ValueRangeError(f"dataset_weights must be finite, >= 0 and not all 0, got {dataset_weights}")
+        p = np.zeros(len(self.train))
+        for d, w in dataset_weights.items():
+            mine = names == d
+            if w > 0 and starts[mine].sum() == 0:
+                raise ValueRangeError(
+                    f"dataset_weights: no {d} training sequence has the {length} frames a window needs"
+                )
+            if w > 0:
+                p[mine] = w * starts[mine] / starts[mine].sum()
+        return p / p.sum()
 
     def sample(
-        self, batch_size: int, length: int, rng: np.random.Generator, camera: CameraConfig | None = None
+        self,
+        batch_size: int,
+        length: int,
+        rng: np.random.Generator,
+        camera: CameraConfig | None = None,
+        dataset_weights: dict[str, float] | None = None,
     ) -> VirtualBatch:
-        """``batch_size`` random training windows of ``length`` frames, filmed by random cameras."""
-        seqs = [s for s in self.train if len(s) >= length]
-        if not seqs:
-            raise ValueRangeError(f"no training sequence has the {length} frames a window needs")
-        lengths = np.array([len(s) - length + 1 for s in seqs], dtype=np.float64)
-        which = rng.choice(len(seqs), size=batch_size, p=lengths / lengths.sum())
+        """``batch_size`` random training windows of ``length`` frames, filmed by random cameras; windows
+        drawn by `window_probabilities`."""
+        p = self.window_probabilities(length, dataset_weights)
+        seqs = self.train
+        lengths = np.array([max(len(s) - length + 1, 0) for s in seqs], dtype=np.float64)
+        which = rng.choice(len(seqs), size=batch_size, p=p)
         starts = (rng.random(batch_size) * lengths[which]).astype(np.int64)
         windows = np.stack([seqs[i][s : s + length] for i, s in zip(which, starts, strict=True)])
         return film(windows, self.skeleton, self.fps, rng, camera)
@@ -175,6 +220,12 @@ class VideoTrainConfig(LoopConfig):
         "ranges measured on real clips (CameraConfig.measured, posecast bench detector-noise)",
     )
     network: dict[str, Any] = Field(default_factory=dict, description="the model's network config")
+    dataset_weights: dict[str, float] | None = Field(
+        default=None,
+        description="data: corpus only: relative weight of each training data set when drawing windows (every "
+        "data set named, e.g. {cmu_bvh: 1, cmu_mocap: 1, bandai_namco: 1}); default: every window start of "
+        "the corpus equally likely (so each data set by its length)",
+    )
     steps: int = Field(default=3000, ge=1, description="optimiser steps (the length of the schedule)")
     batch_size: int = Field(default=64, ge=1)
     length: int = Field(default=50, ge=2, description="frames per training window")
@@ -261,6 +312,12 @@ class VideoTask(TrainingTask):
         self.rng = np.random.default_rng(config.seed)
         self.evaluate = self.evaluate or self.module_.evaluate
         self.val = self.data.validation(config.length, config.val_stride, seed=VAL_SEED, camera=self.camera)
+        # checked before the first step; the share of the windows each data set gets goes in the run record
+        p = self.data.window_probabilities(config.length, config.dataset_weights)
+        self.dataset_share = {
+            d: round(float(p[[n == d for n in self.data.train_datasets]].sum()), 4)
+            for d in sorted(set(self.data.train_datasets))
+        }
         self.total_steps, self.round_steps = config.steps, config.val_every
 
     def describe(self) -> dict[str, Any]:
@@ -268,6 +325,8 @@ class VideoTask(TrainingTask):
             "model_config": self.ncfg.model_dump(),
             "data": self.data.description if self.data is not None else {},
             "validation_windows": len(self.val),
+            "dataset_weights": self.config.dataset_weights,
+            "window_share_per_dataset": getattr(self, "dataset_share", {}),
             "init": self.config.init,
         }
 
@@ -275,7 +334,9 @@ class VideoTask(TrainingTask):
         config = self.config
         first = round_index * config.val_every
         for _ in range(first, min(first + config.val_every, config.steps)):
-            yield self.data.sample(config.batch_size, config.length, self.rng, self.camera)  # type: ignore[union-attr]
+            yield self.data.sample(  # type: ignore[union-attr]
+                config.batch_size, config.length, self.rng, self.camera, config.dataset_weights
+            )
 
     def loss(self, batch: VirtualBatch, progress: float) -> tuple[Any, dict[str, float]]:
         return self.module_.training_loss(self.module, batch, progress)
