@@ -412,6 +412,12 @@ def model_card(name: str, run: dict[str, Any], curve: list[dict[str, Any]], extr
             f"{noise}; validation: the corpus validation split (CMU BVH validation files, Bandai Namco validation "
             "styles), fixed seeded cameras; no test split (CMU BVH 02/08, Bandai test styles, HDM05) is read"
         )
+        if cfg.get("dataset_weights"):
+            share = ", ".join(f"{d} {100 * v:.0f} %" for d, v in run.get("window_share_per_dataset", {}).items())
+            lines.append(
+                f"- training windows drawn per data set (`dataset_weights` {json.dumps(cfg['dataset_weights'])}: the "
+                f"data set by its weight, then a window start within it): {share} of the windows"
+            )
     else:
         lines.append(
             f"- training data: CMU BVH training subjects on body-17 filmed by random virtual cameras with {noise} "
@@ -424,10 +430,13 @@ def model_card(name: str, run: dict[str, Any], curve: list[dict[str, Any]], extr
             if cfg.get("stop_step") == run["steps"]
             else f"by the wall-time cap ({cfg.get('max_minutes')} min)"
         )
-        lines.append(
-            f"- stopped at step {run['steps']} of {cfg['steps']} {why}; the learning-rate schedule is the one of "
-            "the full run"
+        timed = cfg.get("lr_by_time") and cfg.get("stop_step") != run["steps"]
+        schedule = (
+            "the cosine learning-rate decay followed the wall time (`lr_by_time`) and ran to its end"
+            if timed
+            else "the learning-rate schedule is the one of the full run"
         )
+        lines.append(f"- stopped at step {run['steps']} of {cfg['steps']} {why}; {schedule}")
     lines.append(f"- reproduce: `{reproduce_command(name, cfg)}`")
     lines += ["", "## Model config", "", "```json", json.dumps(cfg.get("network", {}), indent=1), "```", ""]
     shown = {k: v for k, v in cfg.items() if k != "network"}
