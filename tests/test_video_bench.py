@@ -64,6 +64,25 @@ def test_tiny_bench_without_clips(tiny, tmp_path) -> None:
     assert "| phd |" in md and "1000 ms" in md
 
 
+def test_every_model_gets_its_own_past_held_once(tiny) -> None:
+    weights, seqs = tiny
+    batch = bench.test_windows(stride=10, max_windows=3, sequences=seqs)
+    torch.manual_seed(1)
+    other = phd.build(phd.PHDConfig(channels=16, hidden=16))
+    models = {"a": phd.load(weights), "same-as-a": phd.load(weights), "b": phd.PHD(other)}
+    out = bench.bench_cmu(models, batch)
+    # one held row per distinct past: "same-as-a" estimates exactly a's past, so it gets none
+    assert {k for k in out if k.endswith("+zero-velocity") and k != "landmarks+zero-velocity"} == {
+        "a+zero-velocity",
+        "b+zero-velocity",
+    }
+    for name in ("a", "b"):
+        past = bench._predict(models[name], batch).past
+        held = bench.score_windows(past, np.repeat(past[:, -1:], bench.FUTURE, axis=1), batch.points)
+        assert out[f"{name}+zero-velocity"]["forecast_mpjpe_mm"] == pytest.approx(held["forecast_mpjpe_mm"])
+        assert out[f"{name}+zero-velocity"]["past_mpjpe_mm"] == pytest.approx(out[name]["past_mpjpe_mm"])
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")
 def test_tiny_bench_with_a_clip(tiny, video_dir, tmp_path) -> None:
     weights, seqs = tiny

@@ -24,8 +24,9 @@ millimetres, mean over the 17 joints:
   predicted frames matched to it, without / with Procrustes alignment (PHD's "reconstruction error").
 
 Baselines: ``landmarks+zero-velocity`` (the simulated backend world landmarks as the past, the last
-one held), ``<model>+zero-velocity`` (the best video model's estimated past, held: PHD's
-"Constant"). The corpus 3D forecaster fed with lifted poses is a model of its own, ``lift+forecast``
+one held), ``<model>+zero-velocity`` (each video model's own estimated past, held: PHD's
+"Constant"; a model whose past equals an earlier model's, such as ``lift+forecast``'s, gets no row of its
+own). The corpus 3D forecaster fed with lifted poses is a model of its own, ``lift+forecast``
 (`posecast.video.models.lift_forecast`), scored like the video models when named.
 
 The same windows **in 2D** (``cmu_2d``): each model's projected forecast, raw and ``+anchored``
@@ -200,10 +201,11 @@ def bench_cmu(models: dict[str, Any], batch: Any, predictions: dict[str, Any] | 
     out["landmarks+zero-velocity"] = score_windows(
         batch.world[:, :OBSERVE], _zero_velocity(batch.world[:, :OBSERVE]), truth
     )
-    if pasts:
-        best = min(pasts, key=lambda n: out[n]["past_mpjpe_mm"])
-        past = pasts[best]
-        out[f"{best}+zero-velocity"] = score_windows(past, _zero_velocity(past), truth)
+    held: list[np.ndarray] = []
+    for name, past in pasts.items():  # each model's own past held; a past another model already has is not
+        if not any(p.shape == past.shape and np.array_equal(p, past) for p in held):  # repeated (lift+forecast)
+            out[f"{name}+zero-velocity"] = score_windows(past, _zero_velocity(past), truth)
+            held.append(past)
     return out
 
 
