@@ -80,6 +80,8 @@ class VideoData:
     description: dict[str, Any] = field(default_factory=dict)
     #: the data set of each training sequence (corpus data only; `sample`'s ``dataset_weights`` need it)
     train_datasets: list[str] = field(default_factory=list)
+    #: `_starts` (key: length) and `window_probabilities` (key: length and weights), computed once each
+    _probabilities: dict[Any, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh") -> VideoData:
@@ -121,12 +123,26 @@ class VideoData:
         desc = {"train": desc, "val": desc["validation"]}
         return cls(mapped(data.train), mapped(data.val), data.fps, layout, desc, list(data.train_datasets))
 
+    def _starts(self, length: int) -> np.ndarray:
+        """``(len(train),)`` window starts of ``length`` frames in each training sequence (0 when shorter);
+        computed once per ``length``."""
+        if length not in self._probabilities:
+            self._probabilities[length] = np.array([max(len(s) - length + 1, 0) for s in self.train], dtype=np.float64)
+        return self._probabilities[length]
+
     def window_probabilities(self, length: int, dataset_weights: dict[str, float] | None = None) -> np.ndarray:
         """Probability ``(len(train),)`` that a training window of ``length`` frames comes from each training
         sequence: every window start equally likely (None), or with ``dataset_weights`` (data set →
         relative weight, every training data set named) the data set drawn by its weight, then a window
-        start within it, every start equally likely. Sequences shorter than ``length`` get 0."""
-        starts = np.array([max(len(s) - length + 1, 0) for s in self.train], dtype=np.float64)
+        start within it, every start equally likely. Sequences shorter than ``length`` get 0. Computed once
+        per ``(length, dataset_weights)`` (`sample` asks every step)."""
+        key = (length, tuple(sorted((dataset_weights or {}).items())))
+        if key not in self._probabilities:
+            self._probabilities[key] = self._window_probabilities(length, dataset_weights)
+        return self._probabilities[key]
+
+    def _window_probabilities(self, length: int, dataset_weights: dict[str, float] | None) -> np.ndarray:
+        starts = self._starts(length)
         if starts.sum() == 0:
             raise ValueRangeError(f"no training sequence has the {length} frames a window needs")
         if not dataset_weights:
@@ -135,27 +151,28 @@ class VideoData:
             raise ValueRangeError("dataset_weights need the data set of every training sequence (data: corpus)")
         names = np.array(self.train_datasets)
         present = sorted(set(self.train_datasets))
-        unknown, missing = sorted(set(dataset_weights) - set(present)), [d for d in present if d not in dataset_weights]
-        if unknown or missing:
+        problems = []
+        if unknown := sorted(set(dataset_weights) - set(present)):
+            problems.append(f"unknown {', '.join(unknown)}")
+        if missing := [d for d in present if d not in dataset_weights]:
+            problems.append(f"missing {', '.join(missing)}")
+        if problems:
             raise ValueRangeError(
                 f"dataset_weights must name exactly the training data sets ({', '.join(present)}): "
-                + "; ".join(
-                    x
-                    for x in (unknown and f"unknown {', '.join(unknown)}", missing and f"missing {', '.join(missing)}")
-                    if x
-                )
+                + "; ".join(problems)
             )
         if any(not np.isfinite(w) or w < 0 for w in dataset_weights.values()) or not sum(dataset_weights.values()) > 0:
             raise ValueRangeError(f"dataset_weights must be finite, >= 0 and not all 0, got {dataset_weights}")
         p = np.zeros(len(self.train))
         for d, w in dataset_weights.items():
+            if w == 0:
+                continue
             mine = names == d
-            if w > 0 and starts[mine].sum() == 0:
+            if starts[mine].sum() == 0:
                 raise ValueRangeError(
                     f"dataset_weights: no {d} training sequence has the {length} frames a window needs"
                 )
-            if w > 0:
-                p[mine] = w * starts[mine] / starts[mine].sum()
+            p[mine] = w * starts[mine] / starts[mine].sum()
         return p / p.sum()
 
     def sample(
@@ -168,11 +185,9 @@ class VideoData:
     ) -> VirtualBatch:
         """``batch_size`` random training windows of ``length`` frames, filmed by random cameras; windows
         drawn by `window_probabilities`."""
-        p = self.window_probabilities(length, dataset_weights)
         seqs = self.train
-        lengths = np.array([max(len(s) - length + 1, 0) for s in seqs], dtype=np.float64)
-        which = rng.choice(len(seqs), size=batch_size, p=p)
-        starts = (rng.random(batch_size) * lengths[which]).astype(np.int64)
+        which = rng.choice(len(seqs), size=batch_size, p=self.window_probabilities(length, dataset_weights))
+        starts = (rng.random(batch_size) * self._starts(length)[which]).astype(np.int64)
         windows = np.stack([seqs[i][s : s + length] for i, s in zip(which, starts, strict=True)])
         return film(windows, self.skeleton, self.fps, rng, camera)
 
