@@ -163,7 +163,7 @@ def test_streams_in_a_batch_are_independent_and_the_cache_is_written_in_place():
 
 def test_cache_errors_and_refresh_setting():
     net = _net()
-    with pytest.raises(ValueRangeError, match="cannot start from 7 frames"):
+    with pytest.raises(ValueRangeError, match="cannot start from 7 tokens"):
         net.init_cache(torch.zeros(1, 7, 15), 6)
     with pytest.raises(ModelError, match="rollout_refresh must be at least 1"):
         STTransformer(5, refresh=0)

@@ -14,14 +14,25 @@ Network (`STTransformer`, on ``C`` numbers per joint: 3 for positions, 9 for rot
   attention weights (on a CPU that costs more than it is worth);
 * a per-joint linear read-out, added to the input frame: the output at frame ``t`` predicts frame
   ``t + 1`` as an offset from frame ``t`` (zero-initialised, so an untrained network predicts zero
-  velocity).
+  velocity). With tokens of ``P`` frames (below), read "token" for "frame" and "the next ``P`` frames"
+  for "frame ``t + 1``".
 
-Causality makes every time step a training example: `training_loss` (picked up by the training
-loop's motion plug-in, `posecast.training.motion`) feeds a window of ``history`` frames and scores the next
-frame predicted at every step (teacher forcing). The windows are cut at a random offset inside each
-training window and put in the canonical frame of their last frame, so the positional encodings and
-the canonical frame seen in training are the ones of inference. (The paper trains on windows longer
-than its test-time attention window; here both are ``history`` frames.)
+Tokens of several frames (config ``frames_per_pass: P``, default 1, the paper's one frame per token): a
+token holds ``P`` consecutive frames of one joint (``P * C`` numbers), the positional encoding counts
+tokens, and the read-out predicts the ``P`` frames after the token as offsets from its last frame. A 1 s
+forecast at 25 fps is then 5 passes of 10 tokens (2 s history, ``P = 5``) instead of 25 passes of 50
+frames: the attention still runs over time and over joints separately, the autoregression steps by 0.2 s.
+This is our departure from the paper, made for speed (the benchmark goal is a 1 s forecast within 4x of
+`dct-mlp` on one CPU thread); the shipped corpus weights use it (their model card has the numbers).
+
+Causality makes every token a training example: `training_loss` (picked up by the training loop's
+motion plug-in, `posecast.training.motion`) feeds a window of ``context`` frames (``params.context``,
+default ``history``) and scores the ``P`` frames predicted after every token (teacher forcing). The
+windows are cut at a random offset inside each training window and put in the canonical frame of their
+frame ``history - 1``, the frame a rollout canonicalises on, so the positional encodings and the
+canonical frame seen in training are the ones of inference: the prefixes up to ``history`` frames are
+the reference rollout's passes, the longer ones (up to ``context``) those of a cached rollout that lets
+the window grow before it restarts (the paper, too, trains on windows longer than its test-time window).
 
 Rollouts. The wrapper (`~posecast.models.neural.NeuralForecaster`) forecasts one frame per pass
 (config ``frames_per_pass: 1``). Its reference rollout runs a *full pass* per frame over a sliding
@@ -65,6 +76,14 @@ on a built forecaster. Speed (1 s forecast, batch 1, one thread, a busy 2-core m
 the ``cmu-bvh`` weights 0.64 / 0.34 / 0.19 with ``R = 2 / 5 / 25``; a cached step costs about
 a third of a full pass on 10 frames, because at batch 1 it is bound by reading the per-joint
 weights (about 9 MB for the ``cmu-mocap`` network) rather than by arithmetic.
+
+Token networks with a context (``P > 1``, ``params.context`` longer than ``history``; in tokens ``H`` =
+``history / P``, ``C`` = ``context / P``): the schedule above runs on tokens, and the window grows from
+``H`` to ``C`` tokens before each restart, which keeps the newest ``min(H, C - R + 1)`` tokens (the shipped
+corpus weights: ``H = 10``, ``C = 16``, ``R = 7``: a full pass on the newest 2 s, then six cached 0.2 s
+steps in its canonical frame). They are trained on windows of ``C`` tokens canonicalised at token ``H``
+(see `training_loss`), so every window such a rollout reads, with its held canonical frame, is one of
+training: for them the cached rollout is the intended procedure, not an approximation of the reference.
 
 Rotation variant (``st-transformer-rot``, the paper's own setting). The wrapper of the position
 models, `~posecast.models.neural.NeuralForecaster`, sees only positions, so the rotation variant is
@@ -252,14 +271,12 @@ class STBlock(nn.Module):
         self, e: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """One new frame, joint-major ``(J, B, d)``, against the cached frames (see `TemporalAttention.step`)."""
-        d = self.norm_t.normalized_shape[0]
-        # the per-joint projections of both attentions in one product; in a frozen trace the concatenated
-        # weights are constants, computed once
-        weight = torch.cat([self.temporal.qkv.weight, self.spatial.query.weight], dim=-1)
-        bias = torch.cat([self.temporal.qkv.bias, self.spatial.query.bias], dim=-1)
-        proj = torch.baddbmm(bias[:, None], e, weight)  # (J, B, 4d)
-        temporal = self.temporal.step(proj[..., : 3 * d], keys, values, slot, mask)
-        return self._mix(e, temporal, self.spatial.step(proj[..., 3 * d :], e))
+        # the per-joint projections of the two attentions as two products: concatenating their weights into
+        # one is not folded away by freezing a traced rollout and copied 1.4 MB per step
+        qkv = torch.baddbmm(self.temporal.qkv.bias[:, None], e, self.temporal.qkv.weight)  # (J, B, 3d)
+        query = torch.baddbmm(self.spatial.query.bias[:, None], e, self.spatial.query.weight)  # (J, B, d)
+        temporal = self.temporal.step(qkv, keys, values, slot, mask)
+        return self._mix(e, temporal, self.spatial.step(query, e))
 
     def _mix(self, now: torch.Tensor, temporal: torch.Tensor, spatial: torch.Tensor | None = None) -> torch.Tensor:
         spatial = self.spatial(now) if spatial is None else spatial
@@ -288,41 +305,95 @@ class STTransformer(nn.Module):
         ff: int = 128,
         dropout: float = 0.1,
         refresh: int = 1,
+        patch: int = 1,
+        context: int | None = None,
+        velocity_decay: float = 0.0,
     ) -> None:
         super().__init__()
         if dim % heads:
             raise ModelError(f"st-transformer: d_model {dim} is not divisible by {heads} heads")
         if refresh < 1:
             raise ModelError(f"st-transformer: rollout_refresh must be at least 1, got {refresh}")
+        if patch < 1:
+            raise ModelError(f"st-transformer: frames per token must be at least 1, got {patch}")
         self.joints, self.channels, self.dim, self.heads = joints, channels, dim, heads
-        #: frames a rollout predicts per full pass (1: a full pass per frame; see the module docstring)
+        #: frames per token (``P``): a token holds ``P`` consecutive frames of one joint and predicts the next ``P``
+        self.patch = patch
+        #: tokens a cached rollout lets the window grow to (None: the forecaster's ``history``; see "Rollouts")
+        self.context = context
+        #: the read-out's starting point for the ``P`` frames after a token: its last frame (0) or, with
+        #: ``d > 0``, the token's mean velocity continued and damped by ``d`` per frame (`_base`)
+        self.velocity_decay = float(velocity_decay)
+        if self.velocity_decay and patch < 2:
+            raise ModelError("st-transformer: velocity_decay needs tokens of at least 2 frames (frames_per_pass)")
+        k = torch.arange(1, patch + 1, dtype=torch.float32)
+        d = self.velocity_decay
+        gain = k if d == 1.0 else d * (1.0 - d**k) / (1.0 - d)  # frames of velocity at step k (pad_velocity's)
+        self.register_buffer("gain", gain.repeat_interleave(channels) if d else torch.zeros(0), persistent=False)
+        #: passes a rollout makes per full pass (1: a full pass per pass; see the module docstring)
         self.refresh = refresh
-        self.embed = JointLinear(joints, channels, dim)
+        self.embed = JointLinear(joints, channels * patch, dim)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(STBlock(joints, dim, heads, ff, dropout) for _ in range(layers))
-        self.head = JointLinear(joints, dim, channels)
+        self.head = JointLinear(joints, dim, channels * patch)
         nn.init.zeros_(self.head.weight)  # residual init: an untrained network predicts zero velocity
 
-    def forward(self, x: torch.Tensor, all_steps: bool = False) -> torch.Tensor:
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Frames ``(B, T, J * C)`` → tokens ``(B, T / P, J, P * C)`` (``T`` a multiple of ``P``): token ``n`` of
+        joint ``j`` holds frames ``nP .. nP + P - 1`` of that joint, oldest first."""
         b, t, _ = x.shape
-        xj = x.reshape(b, t, self.joints, self.channels)
-        e = self.embed(xj) + sinusoidal_encoding(t, self.dim).to(x)[:, None]
+        p, j, c = self.patch, self.joints, self.channels
+        if t % p:
+            raise ValueRangeError(f"st-transformer: {t} frames do not split into tokens of {p} frames")
+        if p == 1:
+            return x.reshape(b, t, j, c)
+        return x.reshape(b, t // p, p, j, c).transpose(2, 3).reshape(b, t // p, j, p * c)
+
+    def _base(self, xj: torch.Tensor) -> torch.Tensor:
+        """Tokens ``(..., P * C)`` → where the read-out starts for the ``P`` frames after each, ``(..., P * C)``:
+        the token's last frame, plus with ``velocity_decay = d > 0`` its mean velocity over the token
+        ``v = (x_last - x_first) / (P - 1)`` times ``d + d^2 + ... + d^k`` at the ``k``-th frame (the mean, not
+        the last step, so the training input noise is not amplified into a velocity)."""
+        p, c = self.patch, self.channels
+        last = xj[..., (p - 1) * c :]
+        base = last.repeat(*([1] * (xj.dim() - 1)), p)
+        if not self.velocity_decay:
+            return base
+        v = (last - xj[..., :c]) / (p - 1)
+        return base + v.repeat(*([1] * (xj.dim() - 1)), p) * self.gain
+
+    def _read_out(self, xj: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """Tokens ``xj (B, N, J, P * C)`` and their last block's output ``e (B, N, J, d)`` → the ``P`` frames
+        that follow each token, ``(B, N * P, J * C)``: `_base` plus the head's offsets."""
+        b, n = xj.shape[:2]
+        p, j, c = self.patch, self.joints, self.channels
+        y = self._base(xj) + self.head(e)
+        if p == 1:
+            return y.reshape(b, n, j * c)
+        return y.reshape(b, n, j, p, c).transpose(2, 3).reshape(b, n * p, j * c)
+
+    def forward(self, x: torch.Tensor, all_steps: bool = False) -> torch.Tensor:
+        """``(B, T, J * C)`` → the ``P`` frames after the window ``(B, P, J * C)``; with ``all_steps``, the ``P``
+        frames after every token ``(B, T, J * C)`` (frames ``P .. T + P - 1``)."""
+        xj = self.tokens(x)
+        n = xj.shape[1]
+        e = self.embed(xj) + sinusoidal_encoding(n, self.dim).to(x)[:, None]
         e = self.drop(e)
-        for i, block in enumerate(self.blocks):  # without all_steps the last block works on the last frame only
+        for i, block in enumerate(self.blocks):  # without all_steps the last block works on the last token only
             e = block(e, last_only=not all_steps and i == len(self.blocks) - 1)
         if not all_steps:
             xj = xj[:, -1:]
-        return (xj + self.head(e)).reshape(b, xj.shape[1], -1)
+        return self._read_out(xj, e)
 
     def init_cache(self, x: torch.Tensor, capacity: int) -> tuple[torch.Tensor, DecodeCache]:
-        """The full pass on ``x (B, T, J * C)`` (the same next frame as ``forward(x)``), keeping what
-        `step_cached` needs: returns ``(next (B, 1, J * C), cache)`` with room for ``capacity >= T``
-        frames at positions ``0 .. capacity - 1`` (the network was trained on windows of up to its
-        ``history`` frames, so that is the sensible capacity)."""
-        b, t, _ = x.shape
+        """The full pass on ``x (B, T, J * C)`` (the same next frames as ``forward(x)``), keeping what
+        `step_cached` needs: returns ``(next (B, P, J * C), cache)`` with room for ``capacity >= T / P``
+        tokens at positions ``0 .. capacity - 1`` (the network was trained on windows of up to its
+        context, so that is the sensible capacity)."""
+        xj = self.tokens(x)
+        b, t = xj.shape[:2]
         if not 1 <= t <= capacity:
-            raise ValueRangeError(f"st-transformer: a decode cache for {capacity} frames cannot start from {t} frames")
-        xj = x.reshape(b, t, self.joints, self.channels)
+            raise ValueRangeError(f"st-transformer: a decode cache for {capacity} tokens cannot start from {t} tokens")
         encoding = sinusoidal_encoding(capacity, self.dim).to(x)
         e = self.drop(self.embed(xj) + encoding[:t, None])
         shape = (self.joints, b, self.heads, capacity, self.dim // self.heads)
@@ -333,19 +404,20 @@ class STTransformer(nn.Module):
             values.append(torch.cat([v.transpose(0, 1), v.new_zeros(shape[:3] + (capacity - t,) + shape[4:])], 3))
         length = torch.full((1,), t, dtype=torch.int64, device=x.device)
         cache = DecodeCache(tuple(keys), tuple(values), length, encoding)
-        return (xj[:, -1:] + self.head(e)).reshape(b, 1, -1), cache
+        return self._read_out(xj[:, -1:], e), cache
 
     def step_cached(self, frame: torch.Tensor, cache: DecodeCache) -> tuple[torch.Tensor, DecodeCache]:
-        """Append one frame ``(B, 1, J * C)`` to the window held by ``cache``: returns ``(next (B, 1, J * C),
-        cache)``, the next frame a full pass over the longer window predicts (to float rounding), and the
-        cache holding one more frame (its buffers are written in place; the returned cache shares them).
+        """Append one token's frames ``(B, P, J * C)`` to the window held by ``cache``: returns ``(next (B, P, J *
+        C), cache)``, the next frames a full pass over the longer window predicts (to float rounding), and the
+        cache holding one more token (its buffers are written in place; the returned cache shares them).
         Raises `ValueRangeError` when the cache is full."""
         if not torch.jit.is_tracing() and int(cache.length) >= cache.capacity:
             raise ValueRangeError(
-                f"st-transformer: the decode cache is full ({cache.capacity} frames); start a new one with init_cache"
+                f"st-transformer: the decode cache is full ({cache.capacity} tokens); start a new one with init_cache"
             )
         slot = cache.length
-        xj = frame.reshape(-1, self.joints, self.channels).transpose(0, 1)  # joint-major (J, B, C)
+        p, c = self.patch, self.channels
+        xj = self.tokens(frame)[:, 0].transpose(0, 1)  # joint-major (J, B, P * C)
         e = torch.baddbmm(self.embed.bias[:, None], xj, self.embed.weight) + cache.encoding.index_select(0, slot)
         e = self.drop(e)
         positions = torch.arange(cache.capacity, device=frame.device)
@@ -354,8 +426,9 @@ class STTransformer(nn.Module):
         )
         for block, k, v in zip(self.blocks, cache.keys, cache.values, strict=True):
             e = block.step(e, k, v, slot, mask)
-        y = xj + torch.baddbmm(self.head.bias[:, None], e, self.head.weight)  # (J, B, C)
-        return y.transpose(0, 1).reshape(-1, 1, self.joints * self.channels), cache._replace(length=slot + 1)
+        y = self._base(xj) + torch.baddbmm(self.head.bias[:, None], e, self.head.weight)  # (J, B, P * C)
+        y = y.view(self.joints, -1, p, c).permute(1, 2, 0, 3).reshape(-1, p, self.joints * c)
+        return y, cache._replace(length=slot + 1)
 
 
 #: frames a rollout predicts per full pass (``params.rollout_refresh`` of a config that does not set it;
@@ -373,14 +446,33 @@ def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def context_frames(config: NeuralConfig) -> int:
+    """Frames the network's window may grow to (``params.context``, default ``history``): the length of its
+    training windows and the most a cached rollout lets the window grow to (see "Rollouts")."""
+    context = int(config.params.get("context", config.history))
+    p = config.frames_per_pass
+    if context < config.history or context % p:
+        raise ModelError(
+            f"st-transformer: params.context ({context} frames) must be at least history ({config.history}) "
+            f"and a multiple of frames_per_pass ({p})"
+        )
+    return context
+
+
 @register_net("st-transformer")
 def _build(config: NeuralConfig, features: int) -> STTransformer:
-    if config.frames_per_pass != 1:
+    p = config.frames_per_pass
+    if config.history % p:
         raise ModelError(
-            f"st-transformer predicts one frame per pass: set frames_per_pass to 1 (got {config.frames_per_pass})"
+            f"st-transformer reads tokens of frames_per_pass ({p}) frames: history ({config.history}) must be a "
+            "multiple of it"
         )
     refresh = int(config.params.get("rollout_refresh", DEFAULT_REFRESH))
-    return STTransformer(features // 3, 3, **_net_kwargs(config.params), refresh=refresh)
+    context = context_frames(config) // p
+    decay = float(config.params.get("velocity_decay", 0.0))
+    return STTransformer(
+        features // 3, 3, **_net_kwargs(config.params), refresh=refresh, patch=p, context=context, velocity_decay=decay
+    )
 
 
 def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -389,13 +481,15 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
 
     Args:
         model: the `NeuralForecaster` being trained (its ``net`` may be wrapped in DDP).
-        batch: ``(B, L, J, 3)`` world-frame training windows, ``L > history``.
-        history: frames the network reads.
+        batch: ``(B, L, J, 3)`` world-frame training windows, ``L >= context + P``.
+        history: frames the network reads at inference.
         weights: ``(Jm,)`` loss weight per modelled joint (default: uniform).
 
-    A sub-window of ``history + 1`` frames starts at a random offset in each window; the network reads
-    its first ``history`` frames (in the canonical frame of the last of them, as at inference) and
-    every step's output is scored against the frame that follows it.
+    A sub-window of ``context + P`` frames (``P`` = ``frames_per_pass``, the frames per token; ``context``
+    = `context_frames`, ``history`` unless ``params.context`` says more) starts at a random offset in each
+    window; the network reads its first ``context`` frames (in the canonical frame of frame ``history - 1``,
+    the last observed frame of inference) and every token's output is scored against the ``P`` frames that
+    follow it. With ``P = 1`` and no context: ``history + 1`` frames, every step scored against the next.
 
     ``params.input_noise`` (metres, default 0): while training, the frames the network reads get
     independent Gaussian noise of that standard deviation per coordinate, the targets stay clean, so
@@ -431,19 +525,28 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
 
 
 def _teacher_forced(model, batch: torch.Tensor, h: int, weights: torch.Tensor | None) -> torch.Tensor:
-    """`training_loss`'s teacher-forced term."""
+    """`training_loss`'s teacher-forced term: a sub-window of ``context + P`` frames (``P`` frames per token,
+    ``context`` = `context_frames`, ``history`` unless set) at a random offset, in the canonical frame of its
+    frame ``h - 1`` (the frame a rollout canonicalises on: its last observed one); the network reads the first
+    ``context`` frames and each token's output is scored against the ``P`` frames that follow it."""
     b, length = batch.shape[:2]
-    offset = torch.randint(0, length - h, (b,), device=batch.device)
-    rows = offset[:, None] + torch.arange(h + 1, device=batch.device)
-    win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, h + 1, J, 3)
+    p = model.config.frames_per_pass
+    context = context_frames(model.config)
+    if length < context + p:
+        raise ValueRangeError(
+            f"st-transformer training windows need {context + p} frames (context + frames_per_pass), got {length}"
+        )
+    offset = torch.randint(0, length - context - p + 1, (b,), device=batch.device)
+    rows = offset[:, None] + torch.arange(context + p, device=batch.device)
+    win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, context + P, J, 3)
     origin, rot = canonical_frame(win[:, :h], model.skeleton, model.config.canonical)
-    x = to_canonical(win, origin, rot)[:, :, model.joints]  # (B, h + 1, Jm, 3)
-    inputs = x[:, :h]
+    x = to_canonical(win, origin, rot)[:, :, model.joints]  # (B, context + P, Jm, 3)
+    inputs = x[:, :context]
     noise = float(model.config.params.get("input_noise", 0.0))
     if noise > 0 and model.net.training:
         inputs = inputs + noise * torch.randn_like(inputs)
-    pred = model.net(inputs.reshape(b, h, -1), all_steps=True).reshape(x[:, 1:].shape)
-    err = (pred - x[:, 1:]).norm(dim=-1)
+    pred = model.net(inputs.reshape(b, context, -1), all_steps=True).reshape(x[:, p:].shape)
+    err = (pred - x[:, p:]).norm(dim=-1)
     return (err if weights is None else err * weights).mean()
 
 
@@ -451,9 +554,9 @@ def _teacher_forced(model, batch: torch.Tensor, h: int, weights: torch.Tensor | 
 class _CachedPass(nn.Module):
     """The wrapper's pass (`NeuralForecaster.step`: canonical frame, network, joint filling, mirror
     averaging) as two traceable halves around the decode cache. ``start``: world window ``(B, T, J, 3)``
-    → ``(next (B, 1, J, 3), origin, rot, length, *keys, *values)`` (`STTransformer.init_cache` on the
-    window in the canonical frame of its last frame); ``forward``: ``(frame (B, 1, J, 3), origin, rot,
-    length, encoding, *keys, *values)`` → next ``(B, 1, J, 3)`` (`STTransformer.step_cached` in that same
+    → ``(next (B, P, J, 3), origin, rot, length, *keys, *values)`` (`STTransformer.init_cache` on the
+    window in the canonical frame of its last frame); ``forward``: ``(frames (B, P, J, 3), origin, rot,
+    length, encoding, *keys, *values)`` → next ``(B, P, J, 3)`` (`STTransformer.step_cached` in that same
     canonical frame; the buffers are written in place)."""
 
     def __init__(self, model, net: STTransformer, capacity: int, start: bool) -> None:
@@ -467,11 +570,11 @@ class _CachedPass(nn.Module):
         return torch.cat([x, mirror(x, self.skeleton)], dim=0) if self.config.mirror_average else x
 
     def _finish(self, y: torch.Tensor, last: torch.Tensor, origin: torch.Tensor, rot: torch.Tensor, b: int):
-        """Network output ``y (B', 1, Jm * 3)`` (canonical) → next world frame ``(B, 1, J, 3)``."""
+        """Network output ``y (B', P, Jm * 3)`` (canonical) → next world frames ``(B, P, J, 3)``."""
         from posecast.datasets.windows import mirror
 
-        full = y.new_zeros(y.shape[0], 1, self.skeleton.num_joints, 3)
-        full[:, :, self.joints] = y.reshape(y.shape[0], 1, len(self.joints), 3)
+        full = y.new_zeros(y.shape[0], y.shape[1], self.skeleton.num_joints, 3)
+        full[:, :, self.joints] = y.reshape(y.shape[0], y.shape[1], len(self.joints), 3)
         out = from_canonical(follow_parents(full, last, self.joints, self.skeleton), origin, rot)
         return 0.5 * (out[:b] + mirror(out[b:], self.skeleton)) if self.config.mirror_average else out
 
@@ -487,8 +590,8 @@ class _CachedPass(nn.Module):
         n = len(self.net.blocks)
         cache = DecodeCache(tuple(state[4 : 4 + n]), tuple(state[4 + n :]), length, encoding)
         xc = to_canonical(x, origin, rot)
-        y, _ = self.net.step_cached(xc[:, :, self.joints].reshape(xc.shape[0], 1, -1), cache)
-        return self._finish(y, xc[:, 0], origin, rot, b)
+        y, _ = self.net.step_cached(xc[:, :, self.joints].reshape(*xc.shape[:2], -1), cache)
+        return self._finish(y, xc[:, -1], origin, rot, b)
 
 
 def _run(model, key: tuple[Any, ...], build, *inputs: torch.Tensor):
@@ -503,43 +606,48 @@ def _run(model, key: tuple[Any, ...], build, *inputs: torch.Tensor):
 @register_rollout("st-transformer")
 def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | None:
     """`NeuralForecaster`'s rollout for the ST-Transformer with the decode cache: ``window (B, T, J, 3)``
-    world frames → ``(B, frames, J, 3)``; None (use the full pass per frame) when the network's
+    world frames → ``(B, frames, J, 3)``; None (use the full pass per token) when the network's
     ``refresh`` is 1 or autograd is on (training: the cache is written in place).
 
-    Schedule (see the module docstring, "Rollouts"): a full pass on the given window (its last
-    ``history`` frames) predicts the first frame; cached steps follow while the window is shorter than
-    ``history``; then, every ``refresh`` frames, a full pass on the newest ``history - refresh + 1``
-    frames in the canonical frame of the newest one restarts the cache, and ``refresh - 1`` cached
-    steps in that canonical frame follow.
+    Schedule, in tokens of ``P`` frames (see the module docstring, "Rollouts"; ``H`` = ``history / P``, ``C`` =
+    the network's context in tokens, ``R`` = ``refresh``): a full pass on the given window (its last ``H``
+    tokens) predicts the first token; cached steps follow while the window is shorter than ``C``; then,
+    every ``R`` tokens, a full pass on the newest ``min(H, C - R + 1)`` tokens in the canonical frame of the
+    newest frame restarts the cache, and ``R - 1`` cached steps in that canonical frame follow.
     """
     net = getattr(model.net, "module", model.net)  # DDP
     if not isinstance(net, STTransformer) or net.refresh <= 1 or torch.is_grad_enabled():
         return None
-    h = model.config.history
-    keep = h - min(net.refresh, h) + 1  # frames a restart keeps
-    settings = (model.config.mirror_average, model.config.canonical, tuple(model.joints), h)
-    encoding = sinusoidal_encoding(h, net.dim).to(window)
-    chunks: list[torch.Tensor] = []
-    win = window[:, -h:]
+    p = net.patch
+    h = model.config.history // p  # tokens
+    capacity = net.context or h
+    keep = max(1, min(h, capacity - net.refresh + 1))  # tokens a restart keeps
+    settings = (model.config.mirror_average, model.config.canonical, tuple(model.joints), h, capacity, p)
+    encoding = sinusoidal_encoding(capacity, net.dim).to(window)
+    chunks: list[torch.Tensor] = []  # (B, P, J, 3) each
+    win = window[:, -h * p :]
     reference = window[:, -1:]
+    tokens = -(-frames // p)
 
     def bones(y: torch.Tensor) -> torch.Tensor:  # NeuralConfig.keep_bones, as `NeuralForecaster.step` applies it
         return keep_bone_lengths(y, reference, model.skeleton) if model.config.keep_bones else y
 
-    while len(chunks) < frames:
+    while len(chunks) < tokens:
         y, origin, rot, length, *kv = _run(
-            model, ("st-start", *win.shape, settings), lambda: _CachedPass(model, net, h, True), win
+            model, ("st-start", *win.shape, settings), lambda: _CachedPass(model, net, capacity, True), win
         )
         y = bones(y)
         segment = [y]
-        for _ in range(min(h - win.shape[1], frames - len(chunks) - 1)):
+        for _ in range(min(capacity - win.shape[1] // p, tokens - len(chunks) - 1)):
             state = (origin, rot, length, encoding, *kv)
-            y = _run(model, ("st-step", *y.shape, settings), lambda: _CachedPass(model, net, h, False), y, *state)
+            y = _run(
+                model, ("st-step", *y.shape, settings), lambda: _CachedPass(model, net, capacity, False), y, *state
+            )
             y = bones(y)
             length = length + 1
             segment.append(y)
         chunks += segment
-        win = torch.cat([win, *segment], dim=1)[:, -keep:]
+        win = torch.cat([win, *segment], dim=1)[:, -keep * p :]
     return torch.cat(chunks, dim=1)[:, :frames]
 
 

@@ -1,0 +1,204 @@
+"""The ST-Transformer on tokens of several frames (``frames_per_pass: P > 1``): token layout by hand,
+causality of the teacher-forced outputs, the decode cache against full passes, the cached rollout with a
+context longer than the history against full passes on the same schedule, and the training loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from posecast.errors import ModelError, ValueRangeError
+from posecast.models.neural import (
+    NeuralConfig,
+    NeuralForecaster,
+    canonical_frame,
+    follow_parents,
+    from_canonical,
+    to_canonical,
+)
+from posecast.models.st_transformer import STTransformer, context_frames, training_loss
+from posecast.synthetic import synthetic_walk
+
+TOL = 1e-5
+SMALL = {"d_model": 16, "heads": 2, "layers": 2, "ff": 32}
+
+
+def _net(patch: int, joints: int = 4, seed: int = 0, decay: float = 0.0) -> STTransformer:
+    torch.manual_seed(seed)
+    net = STTransformer(joints, 3, dim=16, heads=4, layers=3, ff=32, patch=patch, velocity_decay=decay).eval()
+    with torch.no_grad():  # a random read-out, not only the zero-velocity init
+        net.head.weight.normal_(0.0, 0.3)
+        net.head.bias.normal_(0.0, 0.1)
+    return net
+
+
+def test_tokens_hold_consecutive_frames_of_one_joint():
+    net = _net(patch=2, joints=2)
+    # frame t, joint j, coordinate c holds 100 t + 10 j + c
+    x = torch.tensor([[[100.0 * t + 10 * j + c for j in range(2) for c in range(3)] for t in range(4)]])
+    tok = net.tokens(x)
+    assert tok.shape == (1, 2, 2, 6)
+    # token 1 of joint 1: frames 2 and 3 of that joint
+    assert tok[0, 1, 1].tolist() == [210.0, 211.0, 212.0, 310.0, 311.0, 312.0]
+    with pytest.raises(ValueRangeError, match="do not split into tokens of 2 frames"):
+        net.tokens(torch.zeros(1, 3, 6))
+
+
+def test_untrained_network_holds_the_last_frame_of_each_token():
+    net = STTransformer(2, 3, dim=16, heads=2, layers=1, ff=16, patch=3).eval()  # zero-initialised read-out
+    x = torch.randn(1, 6, 6)
+    with torch.no_grad():
+        nxt = net(x)
+        every = net(x, all_steps=True)
+    assert nxt.shape == (1, 3, 6) and every.shape == (1, 6, 6)
+    head_bias = net.head.bias.reshape(2, 3, 3).transpose(0, 1).reshape(3, 6)  # zero at init
+    torch.testing.assert_close(nxt[0], x[0, 5].expand(3, 6) + head_bias)
+    torch.testing.assert_close(every[0, :3], x[0, 2].expand(3, 6))
+
+
+@pytest.mark.parametrize(("patch", "decay"), [(2, 0.0), (5, 0.0), (5, 0.9)])
+def test_outputs_are_causal_per_token(patch, decay):
+    net = _net(patch, decay=decay)
+    x = torch.randn(2, 4 * patch, 12)
+    with torch.no_grad():
+        every = net(x, all_steps=True)
+        for n in range(1, 5):  # the frames after token n - 1 equal a forward pass on the first n tokens
+            torch.testing.assert_close(every[:, (n - 1) * patch : n * patch], net(x[:, : n * patch]), atol=TOL, rtol=0)
+
+
+def test_velocity_prior_continues_the_tokens_mean_velocity():
+    net = STTransformer(1, 3, dim=8, heads=2, layers=1, ff=8, patch=3, velocity_decay=0.5).eval()
+    # one joint moving along x: 0, 1, 4 (mean velocity (4 - 0) / 2 = 2 per frame); y and z still
+    x = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [4.0, 0.0, 0.0]]])
+    with torch.no_grad():
+        y = net(x)  # untrained: the head adds its zero bias, so this is the prior alone
+    # frame k after the token: 4 + 2 (0.5 + ... + 0.5^k): 5, 5.5, 5.75
+    torch.testing.assert_close(y[0, :, 0], torch.tensor([5.0, 5.5, 5.75]))
+    torch.testing.assert_close(y[0, :, 1:], torch.zeros(3, 2))
+    with pytest.raises(ModelError, match="velocity_decay needs tokens of at least 2 frames"):
+        STTransformer(1, 3, patch=1, velocity_decay=0.5)
+
+
+@pytest.mark.parametrize(("batch", "start", "decay"), [(1, 1, 0.0), (3, 3, 0.8)])
+def test_cached_steps_equal_full_passes(batch, start, decay):
+    patch, capacity = 3, 6
+    net = _net(patch, decay=decay)
+    x = torch.randn(batch, capacity * patch, 12)
+    with torch.no_grad():
+        y, cache = net.init_cache(x[:, : start * patch], capacity)
+        assert y.shape == (batch, patch, 12)
+        torch.testing.assert_close(y, net(x[:, : start * patch]), atol=TOL, rtol=0)
+        for n in range(start, capacity):
+            y, cache = net.step_cached(x[:, n * patch : (n + 1) * patch], cache)
+            torch.testing.assert_close(y, net(x[:, : (n + 1) * patch]), atol=TOL, rtol=0)
+        with pytest.raises(ValueRangeError, match="decode cache is full"):
+            net.step_cached(x[:, :patch], cache)
+
+
+def _forecaster(history=6, patch=3, context=12, refresh=3, **kw) -> NeuralForecaster:
+    torch.manual_seed(0)
+    cfg = NeuralConfig(
+        net="st-transformer",
+        skeleton="cmu-bvh-31",
+        fps=25.0,
+        history=history,
+        frames_per_pass=patch,
+        params={**SMALL, "rollout_refresh": refresh, "context": context},
+        **kw,
+    )
+    model = NeuralForecaster(cfg)
+    with torch.no_grad():
+        model.net.head.weight.normal_(0.0, 0.05)
+    model.TRACE_MAX_BATCH = 0
+    return model
+
+
+def _walk(batch: int, frames: int) -> torch.Tensor:
+    walks = [synthetic_walk(seconds=4.0, fps=25.0, speed=1.0 + 0.2 * i) for i in range(batch)]
+    return torch.stack(
+        [torch.as_tensor(w.positions[2 * i : 2 * i + frames], dtype=torch.float32) for i, w in enumerate(walks)]
+    )
+
+
+def _schedule(model: NeuralForecaster, window: torch.Tensor, frames: int) -> torch.Tensor:
+    """The cached rollout's schedule with full passes only, written out in frames: start on the last
+    ``history`` frames; full passes on the growing window (canonical frame of the start's last frame) until
+    it holds ``context`` frames; restart on its newest ``max(P, min(history, context - (refresh - 1) P))`` frames."""
+    p, h = model.config.frames_per_pass, model.config.history
+    context, refresh = model.config.params["context"], model.config.params["rollout_refresh"]
+    keep = max(p, min(h, context - (refresh - 1) * p))
+    skel, joints = model.skeleton, model.joints
+    out: list[torch.Tensor] = []
+    win = window[:, -h:]
+    while sum(y.shape[1] for y in out) < frames:
+        origin, rot = canonical_frame(win, skel, model.config.canonical)
+        grown = win
+        while True:
+            x = to_canonical(grown, origin, rot)
+            y = model.net(x[:, :, joints].reshape(*x.shape[:2], -1)).reshape(x.shape[0], p, len(joints), 3)
+            full = x.new_zeros(x.shape[0], p, skel.num_joints, 3)
+            full[:, :, joints] = y
+            y = from_canonical(follow_parents(full, x[:, -1], joints, skel), origin, rot)
+            out.append(y)
+            grown = torch.cat([grown, y], dim=1)
+            if grown.shape[1] > context or sum(o.shape[1] for o in out) >= frames:
+                break
+        win = grown[:, -keep:]
+    return torch.cat(out, dim=1)[:, :frames]
+
+
+@pytest.mark.parametrize(("refresh", "frames"), [(3, 40), (7, 29), (2, 17)])
+def test_cached_rollout_equals_full_passes_on_its_schedule(refresh, frames):
+    model = _forecaster(refresh=refresh)
+    window = _walk(2, 6)
+    with torch.no_grad():
+        got = model.rollout(window, frames)
+        want = _schedule(model, window, frames)
+    assert got.shape == (2, frames, 31, 3)
+    assert (got - want).abs().max() <= TOL
+
+
+def test_reference_rollout_makes_one_pass_per_token():
+    model = _forecaster(refresh=1)
+    window = _walk(1, 6)
+    with torch.no_grad():
+        got = model.rollout(window, 7)
+        first = model.step(window)
+        second = model.step(torch.cat([window, first], dim=1)[:, -6:])
+        third = model.step(torch.cat([window, first, second], dim=1)[:, -6:])
+    torch.testing.assert_close(got, torch.cat([first, second, third], dim=1)[:, :7])
+
+
+def test_config_checks():
+    with pytest.raises(ModelError, match="must be a multiple of it"):
+        _forecaster(history=7)
+    with pytest.raises(ModelError, match="params.context"):
+        _forecaster(context=4)
+    with pytest.raises(ModelError, match="params.context"):
+        _forecaster(context=13)
+    assert context_frames(_forecaster().config) == 12
+    assert _forecaster().net.context == 4  # tokens
+
+
+def test_training_loss_scores_the_frames_after_every_token():
+    model = _forecaster()
+    batch = _walk(3, 15)
+    model.net.train()
+    loss = training_loss(model, batch, 6)
+    loss.backward()
+    assert loss.item() > 0 and model.net.embed.weight.grad is not None
+    # an untrained network (zero read-out) predicts each token's last frame held: the loss is the mean
+    # distance of the next three frames to it, computed here by hand in the canonical frame of frame 5
+    model = _forecaster()
+    with torch.no_grad():
+        model.net.head.weight.zero_()
+        model.net.head.bias.zero_()
+    model.net.eval()
+    walk = _walk(1, 15)  # exactly context + P frames: a single possible offset
+    origin, rot = canonical_frame(walk[:, :6], model.skeleton, "heading")
+    x = to_canonical(walk, origin, rot)
+    held = x[:, [2, 2, 2, 5, 5, 5, 8, 8, 8, 11, 11, 11]]
+    want = (held - x[:, 3:15]).norm(dim=-1).mean()
+    torch.testing.assert_close(training_loss(model, walk, 6), want, atol=1e-6, rtol=0)
+    with pytest.raises(ValueRangeError, match="need 15 frames"):
+        training_loss(model, walk[:, :14], 6)
