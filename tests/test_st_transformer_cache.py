@@ -267,15 +267,17 @@ SHIPPED = [v for v in store.variants("st-transformer")] if store.variants("st-tr
 @pytest.mark.parametrize("variant", SHIPPED)
 def test_shipped_weights_cache_equals_full_passes(variant):
     model = posecast.models.get("st-transformer").variant(variant)
-    h = model.config.history
+    p = model.net.patch  # frames per token
+    h = model.config.history // p  # tokens
+    capacity = model.net.context or h
     torch.manual_seed(0)
-    x = torch.randn(2, h, 3 * len(model.joints)) * 0.3
+    x = torch.randn(2, capacity * p, 3 * len(model.joints)) * 0.3
     with torch.no_grad():
-        y, cache = model.net.init_cache(x[:, : h // 2], h)
-        assert (y - model.net(x[:, : h // 2])).abs().max() <= TOL
-        for t in range(h // 2, min(h, h // 2 + 6)):
-            y, cache = model.net.step_cached(x[:, t : t + 1], cache)
-            assert (y - model.net(x[:, : t + 1])).abs().max() <= TOL
+        y, cache = model.net.init_cache(x[:, : h // 2 * p], capacity)
+        assert (y - model.net(x[:, : h // 2 * p])).abs().max() <= TOL
+        for t in range(h // 2, min(capacity, h // 2 + 6)):
+            y, cache = model.net.step_cached(x[:, t * p : (t + 1) * p], cache)
+            assert (y - model.net(x[:, : (t + 1) * p])).abs().max() <= TOL
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped st-transformer weights in this checkout")

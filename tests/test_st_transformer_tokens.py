@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from posecast.errors import ModelError, ValueRangeError
+from posecast.models import store
 from posecast.models.neural import (
     NeuralConfig,
     NeuralForecaster,
@@ -202,3 +203,20 @@ def test_training_loss_scores_the_frames_after_every_token():
     torch.testing.assert_close(training_loss(model, walk, 6), want, atol=1e-6, rtol=0)
     with pytest.raises(ValueRangeError, match="need 15 frames"):
         training_loss(model, walk[:, :14], 6)
+
+
+@pytest.mark.skipif("corpus" not in store.variants("st-transformer"), reason="no shipped st-transformer/corpus")
+def test_shipped_corpus_rollout_is_its_schedule():
+    """The shipped corpus weights (tokens of 5 frames, a context of 80 frames, refresh 7) roll out exactly the
+    full passes of their schedule (bones not kept here: the schedule above does not keep them)."""
+    from posecast.evaluation.speed import sample_history
+
+    model = NeuralForecaster.load(store.shipped("st-transformer", "corpus"))
+    assert model.net.patch == model.config.frames_per_pass > 1 and model.net.refresh > 1
+    model.config.keep_bones, model.TRACE_MAX_BATCH = False, 0
+    h = model.config.history
+    window = torch.as_tensor(sample_history(model.skeleton, h, model.config.fps, batch=2), dtype=torch.float32)
+    with torch.no_grad():
+        got = model.rollout(window, 60)
+        want = _schedule(model, window, 60)
+    assert (got - want).abs().max() <= TOL
