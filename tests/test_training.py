@@ -450,3 +450,34 @@ def test_every_shipped_config_loads_and_reproduces_itself():
     assert hmmr.steps == 900 and hmmr.length == 29 and hmmr.network["feature"] == 128
     cmd = reproduce_command("hmmr", hmmr.model_copy(update={"stop_step": 752, "max_minutes": None}))
     assert cmd.endswith("--out RUN --set max_minutes=null --stop-step 752")
+
+
+def test_token_st_transformer_trains_and_keeps_bones(walk_folder, tmp_path):
+    """An ST-Transformer on tokens of 5 frames with a context longer than its history trains end to end;
+    ``keep_bones`` in the training config reaches the weights' config, so its forecasts keep the last
+    observed bone lengths."""
+    from posecast.models import store
+    from posecast.synthetic import synthetic_walk
+
+    params = {
+        "d_model": 8,
+        "heads": 2,
+        "layers": 1,
+        "ff": 8,
+        "context": 15,
+        "rollout_refresh": 2,
+        "velocity_decay": 0.9,
+    }
+    cfg = {**TINY, "model": "st-transformer", "net": "st-transformer", "history": 10, "frames_per_pass": 5}
+    cfg.update(target_frames=10, params=params, keep_bones=True, epochs=1)
+    out = train(load_config(None, data=str(walk_folder), **cfg), tmp_path / "st")
+    config = store.read_config(out / "best")["config"]
+    assert config["keep_bones"] is True and config["frames_per_pass"] == 5 and config["params"]["context"] == 15
+    model = posecast.models.get("st-transformer", weights=out)
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    pred = model.predict(walk.positions[None], 12)[0, 0]  # (12, J, 3)
+    parents = walk.skeleton.parents
+    bones = [j for j in range(1, len(parents)) if parents[j] >= 0]
+    want = np.linalg.norm(walk.positions[-1, bones] - walk.positions[-1, [parents[j] for j in bones]], axis=-1)
+    got = np.linalg.norm(pred[:, bones] - pred[:, [parents[j] for j in bones]], axis=-1)
+    np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), atol=1e-5)

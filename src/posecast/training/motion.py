@@ -55,6 +55,12 @@ class TrainConfig(LoopConfig):
     joint_weights: list[float] | None = Field(default=None, description="loss weight per modelled joint")
     canonical: str = "heading"
     params: dict[str, Any] = Field(default_factory=dict)
+    keep_bones: bool = Field(
+        default=False,
+        description="the network's forecasts keep the last observed bone lengths (`NeuralConfig.keep_bones`): in "
+        "the weights' config, so inference applies it, and in every rollout during training (a rollout loss, "
+        "validation)",
+    )
     epochs: int = 50
     batch_size: int = 256
     velocity_loss: float = 0.0
@@ -342,6 +348,7 @@ class MotionTask(TrainingTask):
             joints=config.joints,
             canonical=config.canonical,  # type: ignore[arg-type]
             params=config.params,
+            keep_bones=config.keep_bones,
         )
         if not data.skeleton.same_layout(NeuralForecaster(self.ncfg).skeleton):
             raise ValueRangeError("training data skeleton differs from its registered layout")
