@@ -46,13 +46,16 @@ def pad_velocity(x: torch.Tensor, frames: int, decay: float) -> torch.Tensor:
     """``(B, H, D)`` → ``(B, H + frames, D)``, continuing the last observed velocity with a per-frame
     ``decay``: future frame ``k`` (1-based) is ``x_last + v (decay + decay^2 + ... + decay^k)`` with
     ``v = x_last - x_prev``. ``decay = 0`` is `pad_last`; ``decay = 1`` is constant velocity."""
-    k = torch.arange(1, frames + 1, dtype=x.dtype, device=x.device)
-    if decay == 1.0:
-        gain = k
-    else:
-        gain = decay * (1.0 - decay**k) / (1.0 - decay)
+    gain = velocity_gain(frames, decay, x.dtype).to(x.device)
     v = x[:, -1:] - x[:, -2:-1]
     return torch.cat([x, x[:, -1:] + gain[None, :, None] * v], dim=1)
+
+
+def velocity_gain(frames: int, decay: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(frames,)`` velocities travelled by future frame ``k`` (1-based) when the velocity is damped by
+    ``decay`` per frame: ``decay + decay^2 + ... + decay^k`` (``k`` for ``decay = 1``, 0 for ``decay = 0``)."""
+    k = torch.arange(1, frames + 1, dtype=dtype)
+    return k if decay == 1.0 else decay * (1.0 - decay**k) / (1.0 - decay)
 
 
 def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:

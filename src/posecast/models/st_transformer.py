@@ -126,7 +126,7 @@ from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.kinematics.fk import keep_bone_lengths
 from posecast.models import store
 from posecast.models.base import Forecaster, resolve_frames
-from posecast.models.blocks import JointLinear, sinusoidal_encoding
+from posecast.models.blocks import JointLinear, sinusoidal_encoding, velocity_gain
 from posecast.models.neural import (
     NeuralConfig,
     canonical_frame,
@@ -326,11 +326,9 @@ class STTransformer(nn.Module):
         self.velocity_decay = float(velocity_decay)
         if self.velocity_decay and patch < 2:
             raise ModelError("st-transformer: velocity_decay needs tokens of at least 2 frames (frames_per_pass)")
-        k = torch.arange(1, patch + 1, dtype=torch.float32)
-        d = self.velocity_decay
-        gain = k if d == 1.0 else d * (1.0 - d**k) / (1.0 - d)  # frames of velocity at step k (pad_velocity's)
-        self.register_buffer("gain", gain.repeat_interleave(channels) if d else torch.zeros(0), persistent=False)
-        #: passes a rollout makes per full pass (1: a full pass per pass; see the module docstring)
+        gain = velocity_gain(patch, self.velocity_decay).repeat_interleave(channels)  # per predicted number
+        self.register_buffer("gain", gain if self.velocity_decay else torch.zeros(0), persistent=False)
+        #: tokens a rollout predicts per full pass (1: a full pass per token; see the module docstring)
         self.refresh = refresh
         self.embed = JointLinear(joints, channels * patch, dim)
         self.drop = nn.Dropout(dropout)
