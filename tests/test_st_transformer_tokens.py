@@ -24,9 +24,10 @@ TOL = 1e-5
 SMALL = {"d_model": 16, "heads": 2, "layers": 2, "ff": 32}
 
 
-def _net(patch: int, joints: int = 4, seed: int = 0, decay: float = 0.0) -> STTransformer:
+def _net(patch: int, joints: int = 4, seed: int = 0, decay: float = 0.0, **shared: bool) -> STTransformer:
     torch.manual_seed(seed)
-    net = STTransformer(joints, 3, dim=16, heads=4, layers=3, ff=32, patch=patch, velocity_decay=decay).eval()
+    net = STTransformer(joints, 3, dim=16, heads=4, layers=3, ff=32, patch=patch, velocity_decay=decay, **shared)
+    net.eval()
     with torch.no_grad():  # a random read-out, not only the zero-velocity init
         net.head.weight.normal_(0.0, 0.3)
         net.head.bias.normal_(0.0, 0.1)
@@ -57,9 +58,12 @@ def test_untrained_network_holds_the_last_frame_of_each_token():
     torch.testing.assert_close(every[0, :3], x[0, 2].expand(3, 6))
 
 
-@pytest.mark.parametrize(("patch", "decay"), [(2, 0.0), (5, 0.0), (5, 0.9)])
-def test_outputs_are_causal_per_token(patch, decay):
-    net = _net(patch, decay=decay)
+SHARED = [{}, {"shared_temporal": True}, {"shared_temporal": True, "shared_spatial": True}]
+
+
+@pytest.mark.parametrize(("patch", "decay", "shared"), [(2, 0.0, {}), (5, 0.0, {}), (5, 0.9, {}), (5, 0.9, SHARED[2])])
+def test_outputs_are_causal_per_token(patch, decay, shared):
+    net = _net(patch, decay=decay, **shared)
     x = torch.randn(2, 4 * patch, 12)
     with torch.no_grad():
         every = net(x, all_steps=True)
@@ -80,10 +84,11 @@ def test_velocity_prior_continues_the_tokens_mean_velocity():
         STTransformer(1, 3, patch=1, velocity_decay=0.5)
 
 
+@pytest.mark.parametrize("shared", SHARED)
 @pytest.mark.parametrize(("batch", "start", "decay"), [(1, 1, 0.0), (3, 3, 0.8)])
-def test_cached_steps_equal_full_passes(batch, start, decay):
+def test_cached_steps_equal_full_passes(batch, start, decay, shared):
     patch, capacity = 3, 6
-    net = _net(patch, decay=decay)
+    net = _net(patch, decay=decay, **shared)
     x = torch.randn(batch, capacity * patch, 12)
     with torch.no_grad():
         y, cache = net.init_cache(x[:, : start * patch], capacity)
@@ -96,7 +101,7 @@ def test_cached_steps_equal_full_passes(batch, start, decay):
             net.step_cached(x[:, :patch], cache)
 
 
-def _forecaster(history=6, patch=3, context=12, refresh=3, **kw) -> NeuralForecaster:
+def _forecaster(history=6, patch=3, context=12, refresh=3, shared=None, **kw) -> NeuralForecaster:
     torch.manual_seed(0)
     cfg = NeuralConfig(
         net="st-transformer",
@@ -104,7 +109,7 @@ def _forecaster(history=6, patch=3, context=12, refresh=3, **kw) -> NeuralForeca
         fps=25.0,
         history=history,
         frames_per_pass=patch,
-        params={**SMALL, "rollout_refresh": refresh, "context": context},
+        params={**SMALL, "rollout_refresh": refresh, "context": context, **(shared or {})},
         **kw,
     )
     model = NeuralForecaster(cfg)
@@ -148,9 +153,9 @@ def _schedule(model: NeuralForecaster, window: torch.Tensor, frames: int) -> tor
     return torch.cat(out, dim=1)[:, :frames]
 
 
-@pytest.mark.parametrize(("refresh", "frames"), [(3, 40), (7, 29), (2, 17)])
-def test_cached_rollout_equals_full_passes_on_its_schedule(refresh, frames):
-    model = _forecaster(refresh=refresh)
+@pytest.mark.parametrize(("refresh", "frames", "shared"), [(3, 40, {}), (7, 29, {}), (2, 17, {}), (3, 23, SHARED[2])])
+def test_cached_rollout_equals_full_passes_on_its_schedule(refresh, frames, shared):
+    model = _forecaster(refresh=refresh, shared=shared)
     window = _walk(2, 6)
     with torch.no_grad():
         got = model.rollout(window, frames)
@@ -220,3 +225,43 @@ def test_shipped_corpus_rollout_is_its_schedule():
         got = model.rollout(window, 60)
         want = _schedule(model, window, 60)
     assert (got - want).abs().max() <= TOL
+
+
+def test_shared_projections_by_parameter_count():
+    """Per block: temporal q/k/v and output projections per joint or one for all joints, the spatial query
+    per joint or shared; keys/values, output and feed-forward of the spatial side always shared."""
+    j, d, ff, layers, p = 5, 16, 32, 2, 3
+
+    def count(**shared):
+        net = STTransformer(j, 3, dim=d, heads=2, layers=layers, ff=ff, patch=p, **shared)
+        return sum(t.numel() for t in net.parameters())
+
+    embed_head = j * (3 * p * d + d) + j * (d * 3 * p + 3 * p)
+    common = (d * 2 * d + 2 * d) + (d * d + d) + 3 * 2 * d + (d * ff + ff) + (ff * d + d)  # per block
+    temporal_joint, temporal_shared = j * (d * 3 * d + 3 * d) + j * (d * d + d), (d * 3 * d + 3 * d) + (d * d + d)
+    query_joint, query_shared = j * (d * d + d), d * d + d
+    assert count() == embed_head + layers * (common + temporal_joint + query_joint)
+    assert count(shared_temporal=True) == embed_head + layers * (common + temporal_shared + query_joint)
+    assert count(shared_temporal=True, shared_spatial=True) == embed_head + layers * (
+        common + temporal_shared + query_shared
+    )
+
+
+def test_shared_config_keys_reach_the_network():
+    model = _forecaster(shared={"shared_temporal": True, "shared_spatial": True})
+    assert model.net.shared_temporal
+    assert isinstance(model.net.blocks[0].temporal.qkv, torch.nn.Linear)
+    assert isinstance(model.net.blocks[0].spatial.query, torch.nn.Linear)
+    assert not _forecaster().net.shared_temporal
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_on_many_leading_dimensions_is_the_textbook_formula(causal):
+    from posecast.models.st_transformer import _attention
+
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(2, 3, 2, 4, 5) for _ in range(3))  # (B, J, H, T, E)
+    scores = q @ k.transpose(-1, -2) / 5**0.5
+    if causal:
+        scores = scores.masked_fill(torch.ones(4, 4, dtype=torch.bool).triu(1), float("-inf"))
+    torch.testing.assert_close(_attention(q, k, v, causal), scores.softmax(-1) @ v, atol=1e-6, rtol=0)

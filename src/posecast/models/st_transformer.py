@@ -25,6 +25,14 @@ frames: the attention still runs over time and over joints separately, the autor
 This is our departure from the paper, made for speed (the benchmark goal is a 1 s forecast within 4x of
 `dct-mlp` on one CPU thread); the shipped corpus weights use it (their model card has the numbers).
 
+Shared projections (``params.shared_temporal`` / ``params.shared_spatial``, default off: the paper's per-joint
+projections): one temporal query/key/value and output projection for all joints, and one spatial query
+projection, instead of one per joint; joint identity then comes from the per-joint embedding and read-out.
+Made for batch-1 speed: the per-joint projections are most of the parameters (22 joints x 64 x 256 numbers
+per block for the temporal ones), and a cached step must read all of them, so at batch 1 it is bound by
+memory traffic (a per-joint product takes 11 µs with its weights in cache, about 40 µs when a rollout's
+other weights have pushed them out); shared, the whole network fits in a core's cache.
+
 Causality makes every token a training example: `training_loss` (picked up by the training loop's
 motion plug-in, `posecast.training.motion`) feeds a window of ``context`` frames (``params.context``,
 default ``history``) and scores the ``P`` frames predicted after every token (teacher forcing). The
@@ -164,47 +172,72 @@ class DecodeCache(NamedTuple):
         return self.encoding.shape[0]
 
 
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
+    """`F.scaled_dot_product_attention` on ``(..., H, L, E)`` queries and ``(..., H, S, E)`` keys and values with
+    the leading dimensions flattened into one: PyTorch's fused CPU kernel takes 4-dimensional inputs only and
+    falls back to a slower unfused one otherwise (a third of a batch-1 full pass). Returns ``(..., H, L, E)``."""
+    lead = q.shape[:-3]
+    y = F.scaled_dot_product_attention(
+        q.reshape(-1, *q.shape[-3:]), k.reshape(-1, *k.shape[-3:]), v.reshape(-1, *v.shape[-3:]), is_causal=causal
+    )
+    return y.reshape(*lead, *y.shape[-3:])
+
+
 class TemporalAttention(nn.Module):
-    """Causal multi-head attention over the frames of each joint, projections separate per joint.
+    """Causal multi-head attention over the frames of each joint, projections separate per joint (the
+    paper's design) or, with ``shared``, one query/key/value and one output projection for all joints
+    (joint identity then comes from the per-joint embedding and spatial queries).
 
     ``(B, T, J, d)`` → ``(B, T, J, d)``; the output at frame ``t`` depends on frames ``<= t`` only.
     With ``last_only`` only the last frame's output ``(B, 1, J, d)`` is computed.
     """
 
-    def __init__(self, joints: int, dim: int, heads: int) -> None:
+    def __init__(self, joints: int, dim: int, heads: int, shared: bool = False) -> None:
         super().__init__()
-        self.heads = heads
-        self.qkv = JointLinear(joints, dim, 3 * dim)
-        self.out = JointLinear(joints, dim, dim)
+        self.heads, self.joints, self.dim, self.shared = heads, joints, dim, shared
+        if shared:
+            self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        else:
+            self.qkv, self.out = JointLinear(joints, dim, 3 * dim), JointLinear(joints, dim, dim)
 
     def forward(self, e: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         return self.attend(e, last_only)[0]
+
+    def project(self, e: torch.Tensor) -> torch.Tensor:
+        """Joint-major ``e (J, B, d)`` → its queries, keys and values ``(J, B, 3d)`` (one batched product)."""
+        if self.shared:
+            return self.qkv(e)
+        return torch.baddbmm(self.qkv.bias[:, None], e, self.qkv.weight)
 
     def attend(self, e: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`forward` that also returns the keys and values of every frame, ``(B, J, H, T, d / H)`` each."""
         b, t, j, d = e.shape
         h = self.heads
         if last_only:  # the last frame may look at every frame: no mask needed
-            w, bias = self.qkv.weight, self.qkv.bias
-            q = torch.einsum("bji,jio->bjo", e[:, -1], w[..., :d]) + bias[:, :d]  # (B, J, d)
-            kv = torch.einsum("btji,jio->btjo", e, w[..., d:]) + bias[:, d:]  # (B, T, J, 2d)
+            if self.shared:
+                w, bias = self.qkv.weight, self.qkv.bias
+                q = F.linear(e[:, -1], w[:d], bias[:d])  # (B, J, d)
+                kv = F.linear(e, w[d:], bias[d:])  # (B, T, J, 2d)
+            else:
+                w, bias = self.qkv.weight, self.qkv.bias
+                q = torch.einsum("bji,jio->bjo", e[:, -1], w[..., :d]) + bias[:, :d]  # (B, J, d)
+                kv = torch.einsum("btji,jio->btjo", e, w[..., d:]) + bias[:, d:]  # (B, T, J, 2d)
             q = q.reshape(b, j, h, 1, d // h)
             k, v = kv.reshape(b, t, j, 2, h, d // h).permute(3, 0, 2, 4, 1, 5)
-            y = F.scaled_dot_product_attention(q, k, v)  # (B, J, H, 1, d / H)
+            y = _attention(q, k, v)  # (B, J, H, 1, d / H)
             return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, 1, j, d)), k, v
         # (B, T, J, 3d) -> 3 x (B, J, H, T, d / H)
         q, k, v = self.qkv(e).reshape(b, t, j, 3, h, d // h).permute(3, 0, 2, 4, 1, 5)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = _attention(q, k, v, causal=True)
         return self.out(y.permute(0, 3, 1, 2, 4).reshape(b, t, j, d)), k, v
 
     def step(
         self, qkv: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """One new frame, joint-major, from its projections ``qkv (J, B, 3d)`` (``self.qkv``): writes its key
+        """One new frame, joint-major, from its projections ``qkv (J, B, 3d)`` (`project`): writes its key
         and value into slot ``slot`` (``(1,)`` int64) of ``keys`` / ``values`` (``(J, B, H, S, d / H)``, in
         place), attends to the slots with additive ``mask`` (``(S,)``: 0 or -inf). Returns ``(J, B, d)``."""
-        j, h, s = self.out.weight.shape[0], self.heads, keys.shape[3]  # Python ints: no shape arithmetic traced
-        d = self.out.weight.shape[1]
+        j, h, s, d = self.joints, self.heads, keys.shape[3], self.dim  # Python ints: no shape arithmetic traced
         qkv = qkv.view(j, -1, 3, h, 1, d // h)
         keys.index_copy_(3, slot, qkv[:, :, 1])
         values.index_copy_(3, slot, qkv[:, :, 2])
@@ -213,17 +246,20 @@ class TemporalAttention(nn.Module):
             mask.expand(q.shape[0], 1, s), q, keys.view(-1, s, d // h).transpose(1, 2), alpha=1.0 / math.sqrt(d // h)
         )
         y = torch.bmm(scores.softmax(-1), values.view(-1, s, d // h)).view(j, -1, d)
+        if self.shared:
+            return self.out(y)
         return torch.baddbmm(self.out.bias[:, None], y, self.out.weight)
 
 
 class SpatialAttention(nn.Module):
-    """Multi-head attention over the joints of each frame: a query projection per joint, key, value
-    and output projections shared by all joints. ``(B, T, J, d)`` → ``(B, T, J, d)``."""
+    """Multi-head attention over the joints of each frame: a query projection per joint (one for all
+    joints with ``shared``), key, value and output projections shared by all joints. ``(B, T, J, d)`` →
+    ``(B, T, J, d)``."""
 
-    def __init__(self, joints: int, dim: int, heads: int) -> None:
+    def __init__(self, joints: int, dim: int, heads: int, shared: bool = False) -> None:
         super().__init__()
-        self.heads = heads
-        self.query = JointLinear(joints, dim, dim)
+        self.heads, self.joints, self.dim, self.shared = heads, joints, dim, shared
+        self.query = nn.Linear(dim, dim) if shared else JointLinear(joints, dim, dim)
         self.key_value = nn.Linear(dim, 2 * dim)
         self.out = nn.Linear(dim, dim)
 
@@ -232,13 +268,19 @@ class SpatialAttention(nn.Module):
         h = self.heads
         q = self.query(e).reshape(b, t, j, h, d // h).transpose(2, 3)  # (B, T, H, J, d / H)
         k, v = self.key_value(e).reshape(b, t, j, 2, h, d // h).permute(3, 0, 1, 4, 2, 5)
-        y = F.scaled_dot_product_attention(q, k, v)
+        y = _attention(q, k, v)
         return self.out(y.transpose(2, 3).reshape(b, t, j, d))
 
+    def project(self, e: torch.Tensor) -> torch.Tensor:
+        """Joint-major ``e (J, B, d)`` → its queries ``(J, B, d)``."""
+        if self.shared:
+            return self.query(e)
+        return torch.baddbmm(self.query.bias[:, None], e, self.query.weight)
+
     def step(self, q: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        """One frame, joint-major: queries ``q (J, B, d)`` (``self.query``) and input ``e (J, B, d)`` →
+        """One frame, joint-major: queries ``q (J, B, d)`` (`project`) and input ``e (J, B, d)`` →
         ``(J, B, d)`` (the numbers of `forward`)."""
-        j, d, h = self.query.weight.shape[0], self.query.weight.shape[1], self.heads
+        j, d, h = self.joints, self.dim, self.heads
         q = q.view(j, -1, h, d // h).permute(1, 2, 0, 3)  # (B, H, J, d / H)
         k, v = self.key_value(e).view(j, -1, 2, h, d // h).permute(2, 1, 3, 0, 4)  # (B, H, J, d / H) each
         y = F.scaled_dot_product_attention(q, k, v)
@@ -250,10 +292,19 @@ class STBlock(nn.Module):
     feed-forward layer with residual + layer norm. ``(B, T, J, d)`` → same (``(B, 1, J, d)``, the last
     frame only, with ``last_only``)."""
 
-    def __init__(self, joints: int, dim: int, heads: int, ff: int, dropout: float) -> None:
+    def __init__(
+        self,
+        joints: int,
+        dim: int,
+        heads: int,
+        ff: int,
+        dropout: float,
+        shared_temporal: bool = False,
+        shared_spatial: bool = False,
+    ) -> None:
         super().__init__()
-        self.temporal = TemporalAttention(joints, dim, heads)
-        self.spatial = SpatialAttention(joints, dim, heads)
+        self.temporal = TemporalAttention(joints, dim, heads, shared_temporal)
+        self.spatial = SpatialAttention(joints, dim, heads, shared_spatial)
         self.norm_t, self.norm_s, self.norm_f = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ff), nn.ReLU(), nn.Linear(ff, dim))
         self.drop = nn.Dropout(dropout)
@@ -273,8 +324,8 @@ class STBlock(nn.Module):
         """One new frame, joint-major ``(J, B, d)``, against the cached frames (see `TemporalAttention.step`)."""
         # the per-joint projections of the two attentions as two products: concatenating their weights into
         # one is not folded away by freezing a traced rollout and copied 1.4 MB per step
-        qkv = torch.baddbmm(self.temporal.qkv.bias[:, None], e, self.temporal.qkv.weight)  # (J, B, 3d)
-        query = torch.baddbmm(self.spatial.query.bias[:, None], e, self.spatial.query.weight)  # (J, B, d)
+        qkv = self.temporal.project(e)  # (J, B, 3d)
+        query = self.spatial.project(e)  # (J, B, d)
         temporal = self.temporal.step(qkv, keys, values, slot, mask)
         return self._mix(e, temporal, self.spatial.step(query, e))
 
@@ -308,6 +359,8 @@ class STTransformer(nn.Module):
         patch: int = 1,
         context: int | None = None,
         velocity_decay: float = 0.0,
+        shared_temporal: bool = False,
+        shared_spatial: bool = False,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -332,7 +385,11 @@ class STTransformer(nn.Module):
         self.refresh = refresh
         self.embed = JointLinear(joints, channels * patch, dim)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(STBlock(joints, dim, heads, ff, dropout) for _ in range(layers))
+        #: one temporal projection for all joints instead of one per joint (see `TemporalAttention`)
+        self.shared_temporal = bool(shared_temporal)
+        self.blocks = nn.ModuleList(
+            STBlock(joints, dim, heads, ff, dropout, self.shared_temporal, bool(shared_spatial)) for _ in range(layers)
+        )
         self.head = JointLinear(joints, dim, channels * patch)
         nn.init.zeros_(self.head.weight)  # residual init: an untrained network predicts zero velocity
 
@@ -353,12 +410,11 @@ class STTransformer(nn.Module):
         ``v = (x_last - x_first) / (P - 1)`` times ``d + d^2 + ... + d^k`` at the ``k``-th frame (the mean, not
         the last step, so the training input noise is not amplified into a velocity)."""
         p, c = self.patch, self.channels
-        last = xj[..., (p - 1) * c :]
-        base = last.repeat(*([1] * (xj.dim() - 1)), p)
+        last = xj[..., (p - 1) * c :].unsqueeze(-2)  # (..., 1, C)
         if not self.velocity_decay:
-            return base
-        v = (last - xj[..., :c]) / (p - 1)
-        return base + v.repeat(*([1] * (xj.dim() - 1)), p) * self.gain
+            return last.expand(*last.shape[:-2], p, c).reshape(*xj.shape)
+        v = (last - xj[..., None, :c]) / (p - 1)
+        return (last + v * self.gain.view(p, c)).reshape(*xj.shape)
 
     def _read_out(self, xj: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """Tokens ``xj (B, N, J, P * C)`` and their last block's output ``e (B, N, J, d)`` → the ``P`` frames
@@ -441,6 +497,8 @@ def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
         "layers": int(params.get("layers", 4)),
         "ff": int(params.get("ff", 2 * int(params.get("d_model", 64)))),
         "dropout": float(params.get("dropout", 0.1)),
+        "shared_temporal": bool(params.get("shared_temporal", False)),
+        "shared_spatial": bool(params.get("shared_spatial", False)),
     }
 
 
