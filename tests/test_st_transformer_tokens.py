@@ -265,3 +265,9 @@ def test_attention_on_many_leading_dimensions_is_the_textbook_formula(causal):
     if causal:
         scores = scores.masked_fill(torch.ones(4, 4, dtype=torch.bool).triu(1), float("-inf"))
     torch.testing.assert_close(_attention(q, k, v, causal), scores.softmax(-1) @ v, atol=1e-6, rtol=0)
+
+
+def test_training_loss_refuses_windows_shorter_than_context_plus_a_token():
+    model = _forecaster(history=6, patch=3, context=9)
+    with pytest.raises(ValueRangeError, match=r"need 12 frames \(context \+ frames_per_pass\), got 11"):
+        training_loss(model, torch.zeros(2, 11, 31, 3), 6)

@@ -563,9 +563,7 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     """
     h = history
     b, length = batch.shape[:2]
-    if length <= h:
-        raise ValueRangeError(f"st-transformer training windows need more than {h} frames, got {length}")
-    loss = _teacher_forced(model, batch, h, weights)
+    loss = _teacher_forced(model, batch, h, weights)  # checks the windows' length
     k = int(model.config.params.get("rollout_frames", 0))
     if k <= 0:
         return loss
