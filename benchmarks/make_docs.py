@@ -181,6 +181,8 @@ def speed_section() -> list[str]:
     for path in paths:
         d = json.loads(path.read_text())
         out += [f"`{path.name}`" + (f" (machine: {json.dumps(d['machine'])})" if "machine" in d else ""), ""]
+        if "weights" in d["protocol"]:
+            out += [f"weights: {d['protocol']['weights']}", ""]
         out += [
             "| model | skeleton | parameters | history | batch-1 latency, 1 thread (ms, median / p90) "
             "| via forecast() (ms) | throughput (forecasts/s, batch) |",

@@ -281,3 +281,27 @@ def test_bench_cmu_bvh_cli(cmu_bvh_dir, tmp_path, monkeypatch, capsys):
     assert d["models"]["constant-velocity"]["average"]["80"] < zv["average"]["80"]
     text = " ".join(stdout.split())
     assert "a start every 10 frames" in text and "real millimetres" in text and "subject 08 4" in text
+
+
+def test_speed_runs_the_common_canonical_body_weights_when_every_model_has_them():
+    from posecast.models.neural import PretrainedModel
+
+    dct, stt = PretrainedModel("dct-mlp"), PretrainedModel("st-transformer")
+    assert "corpus" in dct.variants and "cmu-mocap" in dct.variants
+    assert speed.common_variant(
+        {"dct-mlp": dct, "st-transformer": stt, "zv": posecast.models.get("zero-velocity")}
+    ) == ("corpus")
+    assert (
+        speed.common_variant(
+            {"zv": posecast.models.get("zero-velocity"), "cv": posecast.models.get("constant-velocity")}
+        )
+        is None
+    )
+    assert speed.common_variant({"dct-mlp": dct}) is None  # one model: its first weights, as before
+    models = {"dct-mlp": dct, "zv": posecast.models.get("zero-velocity")}
+    r = speed.evaluate(models, min_runs=3, min_seconds=0.0, batch=2, throughput_seconds=0.01)
+    m = r["models"]["dct-mlp"]
+    assert (m["skeleton"], m["fps"], m["forecast_frames"]) == ("smplh-22", 25.0, 25)
+    assert "corpus" in r["protocol"]["weights"]
+    one = speed.evaluate({"dct-mlp": dct}, min_runs=3, min_seconds=0.0, batch=2, throughput_seconds=0.01)
+    assert one["models"]["dct-mlp"]["fps"] == 60.0 and "weights" not in one["protocol"]

@@ -6,6 +6,10 @@ Protocol (every number a module constant, printed and stored with the result):
   the frame rate the model works at (a `NeuralForecaster`: its config ``history`` frames at its
   config ``fps``; baselines: 50 frames at 25 fps, the `cmu_bvh` protocol's 2 s); the forecast is
   1 second at that rate;
+* weights: in a run of several models, a model with several shipped weight sets runs its canonical-body
+  (``corpus``, 25 fps) weights when every such model in the run has them (`common_variant`), else (and in
+  a run of one model) its CMU-Mocap weights where shipped; with a skeleton (``--skeleton-from``) each runs
+  the weights it picks for that skeleton;
 * **latency**: ``torch.set_num_threads(1)`` (restored afterwards), `WARMUP_RUNS` calls and at least
   `WARMUP_SECONDS` of warm-up, then calls timed one by one with ``time.perf_counter`` until at least
   `MIN_RUNS` calls *and* ``min_seconds`` have passed (at most `MAX_RUNS` calls); the median and the
@@ -176,10 +180,12 @@ def measure(
     batch: int = THROUGHPUT_BATCH,
     throughput_seconds: float = THROUGHPUT_SECONDS,
     skeleton: Skeleton | None = None,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     """Latency and throughput of one model (see the module docstring). With ``skeleton`` the model runs
     bound to it (`Forecaster.on_skeleton`: for canonical-body models the joint mapping both ways is part
-    of every call), on a history of that skeleton at the model's frame rate.
+    of every call), on a history of that skeleton at the model's frame rate. Without, a model with several
+    shipped weight sets runs its ``variant`` when it has one, else its first (`_first_variant`).
 
     Returns:
         ``{"latency_ms_batch1", "latency_ms_batch1_p90", "forecast_latency_ms_batch1",
@@ -197,8 +203,8 @@ def measure(
         model = model.on_skeleton(skeleton)
         fps, history, _, params = model_setup(getattr(model, "inner", model))
     else:
-        if isinstance(model, PretrainedModel):  # its first shipped weight set (the CMU-Mocap one when shipped)
-            model = model.variant("cmu-mocap" if "cmu-mocap" in model.variants else model.variants[0])
+        if isinstance(model, PretrainedModel):
+            model = model.variant(variant if variant in model.variants else _first_variant(model))
         fps, history, skeleton, params = model_setup(model)
     frames = max(1, round(FORECAST_SECONDS * fps))
     h1 = sample_history(skeleton, history, fps)
@@ -241,6 +247,27 @@ def measure(
     }
 
 
+#: the weight set a speed run without a skeleton times when every model with several has it: the
+#: canonical-body weights (25 fps), so that models are compared at the same frame rate on the same body
+COMMON_VARIANT = "corpus"
+
+
+def _first_variant(model) -> str:
+    """A `PretrainedModel`'s weight set timed when the run has no common one: CMU-Mocap when shipped."""
+    return "cmu-mocap" if "cmu-mocap" in model.variants else model.variants[0]
+
+
+def common_variant(models: Mapping[str, Forecaster]) -> str | None:
+    """For a comparison (two models or more): `COMMON_VARIANT` when every model with several shipped weight
+    sets (a `PretrainedModel`) has it and there is at least one such model; else None (each its
+    `_first_variant`, as a run of one model always does)."""
+    from posecast.models.neural import PretrainedModel
+
+    multi = [m for m in models.values() if isinstance(m, PretrainedModel)]
+    ok = len(models) > 1 and multi and all(COMMON_VARIANT in m.variants for m in multi)
+    return COMMON_VARIANT if ok else None
+
+
 def evaluate(
     models: Mapping[str, Forecaster],
     min_runs: int = MIN_RUNS,
@@ -261,11 +288,14 @@ def evaluate(
         raise ValueRangeError("no model to time")
     protocol = protocol_description(min_seconds, batch, throughput_seconds, min_runs)
     out: dict[str, Any] = {"protocol": protocol, "machine": machine_info()}
+    variant = common_variant(models) if skeleton is None else None
+    if variant is not None:
+        protocol["weights"] = f"every model with several shipped weight sets runs its {variant!r} weights"
     results = {}
     for name, model in models.items():
         if progress:
             progress(name)
-        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds, skeleton)
+        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds, skeleton, variant)
     first = next(iter(results))
     out.update(model=first, latency_ms_batch1=results[first]["latency_ms_batch1"], models=results)
     return out
