@@ -31,7 +31,9 @@ projection, instead of one per joint; joint identity then comes from the per-joi
 Made for batch-1 speed: the per-joint projections are most of the parameters (22 joints x 64 x 256 numbers
 per block for the temporal ones), and a cached step must read all of them, so at batch 1 it is bound by
 memory traffic (a per-joint product takes 11 µs with its weights in cache, about 40 µs when a rollout's
-other weights have pushed them out); shared, the whole network fits in a core's cache.
+other weights have pushed them out); shared, the whole network fits in a core's cache. The shipped corpus
+weights share the temporal projections (2 layers; their model card compares them on validation with the per-joint
+network they replace).
 
 Causality makes every token a training example: `training_loss` (picked up by the training loop's
 motion plug-in, `posecast.training.motion`) feeds a window of ``context`` frames (``params.context``,
