@@ -216,12 +216,11 @@ class TemporalAttention(nn.Module):
         b, t, j, d = e.shape
         h = self.heads
         if last_only:  # the last frame may look at every frame: no mask needed
-            if self.shared:
-                w, bias = self.qkv.weight, self.qkv.bias
+            w, bias = self.qkv.weight, self.qkv.bias
+            if self.shared:  # nn.Linear: weight (3d, d)
                 q = F.linear(e[:, -1], w[:d], bias[:d])  # (B, J, d)
                 kv = F.linear(e, w[d:], bias[d:])  # (B, T, J, 2d)
-            else:
-                w, bias = self.qkv.weight, self.qkv.bias
+            else:  # JointLinear: weight (J, d, 3d)
                 q = torch.einsum("bji,jio->bjo", e[:, -1], w[..., :d]) + bias[:, :d]  # (B, J, d)
                 kv = torch.einsum("btji,jio->btjo", e, w[..., d:]) + bias[:, d:]  # (B, T, J, 2d)
             q = q.reshape(b, j, h, 1, d // h)
