@@ -169,6 +169,20 @@ def test_shipped_two_stage_configs_chain():
     )
     with pytest.raises(ModelError, match="no default training config for 'traj-gcn' on 'cmu-mocap\\+bvh'"):
         default_config_path("traj-gcn", "cmu-mocap+bvh")
+    # the st-transformer corpus weights: stage 2 continues stage 1's network with a rollout loss
+    from posecast.training.motion import TRAINING_ONLY_PARAMS
+
+    folder = Path(posecast.__file__).parent / "configs" / "st-transformer"
+    one, two = load_config(folder / "corpus.yaml"), load_config(folder / "corpus-stage2.yaml")
+    assert (one.data, two.data, two.init) == ("corpus", "corpus", None)
+    assert {k: v for k, v in two.params.items() if k not in TRAINING_ONLY_PARAMS} == {
+        k: v for k, v in one.params.items() if k not in TRAINING_ONLY_PARAMS
+    }
+    assert (two.params["rollout_frames"], two.params["rollout_weight"]) == (
+        35,
+        0.5,
+    ) and "rollout_frames" not in one.params
+    assert (one.history, one.frames_per_pass, one.keep_bones) == (two.history, two.frames_per_pass, two.keep_bones)
 
 
 def test_distillation_mixes_truth_and_teacher_losses(walk_folder, tmp_path):
