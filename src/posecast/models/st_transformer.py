@@ -174,6 +174,14 @@ class DecodeCache(NamedTuple):
         return self.encoding.shape[0]
 
 
+def _joint_major(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A `JointLinear` (one batched product over the joints) or a shared ``nn.Linear`` on joint-major inputs
+    ``x (J, B, in)`` → ``(J, B, out)``: the one-step form of the layers a cached step runs."""
+    if isinstance(layer, JointLinear):
+        return torch.baddbmm(layer.bias[:, None], x, layer.weight)
+    return layer(x)
+
+
 def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
     """`F.scaled_dot_product_attention` on ``(..., H, L, E)`` queries and ``(..., H, S, E)`` keys and values with
     the leading dimensions flattened into one: PyTorch's fused CPU kernel takes 4-dimensional inputs only and
@@ -196,7 +204,7 @@ class TemporalAttention(nn.Module):
 
     def __init__(self, joints: int, dim: int, heads: int, shared: bool = False) -> None:
         super().__init__()
-        self.heads, self.joints, self.dim, self.shared = heads, joints, dim, shared
+        self.heads, self.joints, self.dim = heads, joints, dim
         if shared:
             self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
         else:
@@ -205,19 +213,13 @@ class TemporalAttention(nn.Module):
     def forward(self, e: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         return self.attend(e, last_only)[0]
 
-    def project(self, e: torch.Tensor) -> torch.Tensor:
-        """Joint-major ``e (J, B, d)`` → its queries, keys and values ``(J, B, 3d)`` (one batched product)."""
-        if self.shared:
-            return self.qkv(e)
-        return torch.baddbmm(self.qkv.bias[:, None], e, self.qkv.weight)
-
     def attend(self, e: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`forward` that also returns the keys and values of every frame, ``(B, J, H, T, d / H)`` each."""
         b, t, j, d = e.shape
         h = self.heads
         if last_only:  # the last frame may look at every frame: no mask needed
             w, bias = self.qkv.weight, self.qkv.bias
-            if self.shared:  # nn.Linear: weight (3d, d)
+            if isinstance(self.qkv, nn.Linear):  # shared: weight (3d, d)
                 q = F.linear(e[:, -1], w[:d], bias[:d])  # (B, J, d)
                 kv = F.linear(e, w[d:], bias[d:])  # (B, T, J, 2d)
             else:  # JointLinear: weight (J, d, 3d)
@@ -235,7 +237,7 @@ class TemporalAttention(nn.Module):
     def step(
         self, qkv: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """One new frame, joint-major, from its projections ``qkv (J, B, 3d)`` (`project`): writes its key
+        """One new frame, joint-major, from its projections ``qkv (J, B, 3d)`` (``self.qkv``): writes its key
         and value into slot ``slot`` (``(1,)`` int64) of ``keys`` / ``values`` (``(J, B, H, S, d / H)``, in
         place), attends to the slots with additive ``mask`` (``(S,)``: 0 or -inf). Returns ``(J, B, d)``."""
         j, h, s, d = self.joints, self.heads, keys.shape[3], self.dim  # Python ints: no shape arithmetic traced
@@ -247,9 +249,7 @@ class TemporalAttention(nn.Module):
             mask.expand(q.shape[0], 1, s), q, keys.view(-1, s, d // h).transpose(1, 2), alpha=1.0 / math.sqrt(d // h)
         )
         y = torch.bmm(scores.softmax(-1), values.view(-1, s, d // h)).view(j, -1, d)
-        if self.shared:
-            return self.out(y)
-        return torch.baddbmm(self.out.bias[:, None], y, self.out.weight)
+        return _joint_major(self.out, y)
 
 
 class SpatialAttention(nn.Module):
@@ -259,7 +259,7 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, joints: int, dim: int, heads: int, shared: bool = False) -> None:
         super().__init__()
-        self.heads, self.joints, self.dim, self.shared = heads, joints, dim, shared
+        self.heads, self.joints, self.dim = heads, joints, dim
         self.query = nn.Linear(dim, dim) if shared else JointLinear(joints, dim, dim)
         self.key_value = nn.Linear(dim, 2 * dim)
         self.out = nn.Linear(dim, dim)
@@ -272,14 +272,8 @@ class SpatialAttention(nn.Module):
         y = _attention(q, k, v)
         return self.out(y.transpose(2, 3).reshape(b, t, j, d))
 
-    def project(self, e: torch.Tensor) -> torch.Tensor:
-        """Joint-major ``e (J, B, d)`` → its queries ``(J, B, d)``."""
-        if self.shared:
-            return self.query(e)
-        return torch.baddbmm(self.query.bias[:, None], e, self.query.weight)
-
     def step(self, q: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        """One frame, joint-major: queries ``q (J, B, d)`` (`project`) and input ``e (J, B, d)`` →
+        """One frame, joint-major: queries ``q (J, B, d)`` (``self.query``) and input ``e (J, B, d)`` →
         ``(J, B, d)`` (the numbers of `forward`)."""
         j, d, h = self.joints, self.dim, self.heads
         q = q.view(j, -1, h, d // h).permute(1, 2, 0, 3)  # (B, H, J, d / H)
@@ -325,8 +319,8 @@ class STBlock(nn.Module):
         """One new frame, joint-major ``(J, B, d)``, against the cached frames (see `TemporalAttention.step`)."""
         # the per-joint projections of the two attentions as two products: concatenating their weights into
         # one is not folded away by freezing a traced rollout and copied 1.4 MB per step
-        qkv = self.temporal.project(e)  # (J, B, 3d)
-        query = self.spatial.project(e)  # (J, B, d)
+        qkv = _joint_major(self.temporal.qkv, e)  # (J, B, 3d)
+        query = _joint_major(self.spatial.query, e)  # (J, B, d)
         temporal = self.temporal.step(qkv, keys, values, slot, mask)
         return self._mix(e, temporal, self.spatial.step(query, e))
 
@@ -473,7 +467,7 @@ class STTransformer(nn.Module):
         slot = cache.length
         p, c = self.patch, self.channels
         xj = self.tokens(frame)[:, 0].transpose(0, 1)  # joint-major (J, B, P * C)
-        e = torch.baddbmm(self.embed.bias[:, None], xj, self.embed.weight) + cache.encoding.index_select(0, slot)
+        e = _joint_major(self.embed, xj) + cache.encoding.index_select(0, slot)
         e = self.drop(e)
         positions = torch.arange(cache.capacity, device=frame.device)
         mask = torch.zeros(cache.capacity, dtype=frame.dtype, device=frame.device).masked_fill(
@@ -481,7 +475,7 @@ class STTransformer(nn.Module):
         )
         for block, k, v in zip(self.blocks, cache.keys, cache.values, strict=True):
             e = block.step(e, k, v, slot, mask)
-        y = self._base(xj) + torch.baddbmm(self.head.bias[:, None], e, self.head.weight)  # (J, B, P * C)
+        y = self._base(xj) + _joint_major(self.head, e)  # (J, B, P * C)
         y = y.view(self.joints, -1, p, c).permute(1, 2, 0, 3).reshape(-1, p, self.joints * c)
         return y, cache._replace(length=slot + 1)
 
