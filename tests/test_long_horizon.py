@@ -19,7 +19,7 @@ from posecast.evaluation.protocols import corpus
 from posecast.evaluation.protocols import long_horizon as lh
 from posecast.evaluation.protocols.cmu_bvh import TestSequence as Sequence_
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import NAMES, retarget
+from posecast.skeletons.canonical import NAMES, PARENTS, retarget
 from posecast.synthetic import synthetic_walk
 
 CMU = skeletons.get("cmu-bvh-31")
@@ -37,7 +37,7 @@ def walk_set(*seconds: float) -> corpus.TestSet:
 def walk_index() -> lh.PoseIndex:
     """A plausibility index of every frame of a slower-stepping synthetic walk (on the canonical body)."""
     poses = retarget(CMU).to_canonical(synthetic_walk(seconds=3.0, fps=25.0, speed=1.1, cadence=0.5).positions)
-    return lh.PoseIndex(poses, CAN["pelvis"], CAN["left_hip"], CAN["right_hip"], "a synthetic walk")
+    return lh.PoseIndex(poses, CAN["pelvis"], CAN["left_hip"], CAN["right_hip"], "a synthetic walk", parents=PARENTS)
 
 
 # --------------------------------------------------------------------------------- the metrics
@@ -196,6 +196,60 @@ def test_seeds_are_the_long_windows_evenly_subsampled():
         lh.make_seeds(walk_set(2.0))
 
 
+def test_bend_angles_by_hand():
+    # a chain 0 -> 1 -> 2 -> 3 -> 4 and a branch 1 -> 5: bends at 2 (0 -> 1 -> 2), 3, 4 and 5 (0 -> 1 -> 5)
+    parents = (-1, 0, 1, 2, 3, 1)
+    triples = lh.bend_triples(parents)
+    assert triples.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [0, 1, 5]]
+    pose = np.array(
+        [
+            [0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 2.0, 0.0],  # straight on: 0
+            [1.0, 2.0, 0.0],  # a right angle: 90
+            [0.0, 2.0, 0.0],  # folded back onto the bone before: 180
+            [0.0, 1.0, 0.0],  # a bone of zero length: 0
+        ]
+    )
+    np.testing.assert_allclose(lh.bend_angles(pose, triples), [0.0, 90.0, 180.0, 0.0], atol=1e-6)
+    bent = pose.copy()
+    bent[2] = [np.sin(np.radians(30.0)), 1.0 + np.cos(np.radians(30.0)), 0.0]  # 30 degrees at joint 1
+    assert lh.bend_angles(bent[None, None], triples).shape == (1, 1, 4)
+    assert lh.bend_angles(bent, triples)[0] == pytest.approx(30.0)
+
+
+def test_pose_index_bend_limits_are_the_training_maxima():
+    # root, two hips along x, a spine (3) and a head (4) above it: the head's bend at the spine is scored
+    parents = (-1, 0, 0, 0, 3)
+    base = np.array([[0.0, 1.0, 0.0], [0.1, 1.0, 0.0], [-0.1, 1.0, 0.0], [0.0, 1.5, 0.0], [0.0, 2.0, 0.0]])
+    train = np.stack([base, base])
+    train[1, 4] = [0.5 * np.sin(np.radians(20.0)), 1.5 + 0.5 * np.cos(np.radians(20.0)), 0.0]  # head bent 20 degrees
+    index = lh.PoseIndex(train, 0, 1, 2, parents=parents)
+    assert index.bend_triples.tolist() == [[0, 3, 4]]
+    np.testing.assert_allclose(index.bend_limit, [20.0], atol=1e-9)
+
+    def head_at(deg: float) -> np.ndarray:
+        q = base.copy()
+        q[4] = [0.5 * np.sin(np.radians(deg)), 1.5 + 0.5 * np.cos(np.radians(deg)), 0.0]
+        return q
+
+    # the margin: beyond 20 + 5 degrees only
+    assert index.bend_outside(np.stack([head_at(10.0), head_at(24.0), head_at(26.0), head_at(120.0)])).tolist() == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert index.bend_outside(head_at(24.0), margin_deg=3.0)
+    # a bend the training poses never vary (the mapping fixes it) is not scored
+    still = lh.PoseIndex(np.stack([base, base]), 0, 1, 2, parents=parents)
+    assert still.bend_triples.shape == (0, 3) and not still.bend_outside(head_at(120.0))
+    with pytest.raises(ValueRangeError, match="without parents"):
+        lh.PoseIndex(train, 0, 1, 2).bend_outside(base)
+    with pytest.raises(ValueRangeError, match="4 parents"):
+        lh.PoseIndex(train, 0, 1, 2, parents=parents[:4])
+
+
 def test_zero_and_constant_velocity_on_synthetic_walks():
     ts = walk_set(4.0, 4.0)
     models = {n: posecast.models.get(n) for n in ("zero-velocity", "constant-velocity")}
@@ -212,6 +266,7 @@ def test_zero_and_constant_velocity_on_synthetic_walks():
         assert row["kld"] > 0.5 and row["bone_error_cm"] == pytest.approx(0.0, abs=1e-9)
         assert row["penetration_cm"] == 0.0 and row["foot_skate_m_s"] in (None, 0.0)
     assert zv[0]["nn_mm"] == pytest.approx(zv[2]["nn_mm"], rel=1e-9) and zv[0]["nn_mm"] > 0.1
+    assert zv[0]["bend_out_pct"] == zv[2]["bend_out_pct"] and 0.0 <= zv[0]["bend_out_pct"] <= 100.0
     # constant velocity: the same speed every second, limbs stretched more and more, feet through the floor
     assert cv[0]["speed_m_s"] == pytest.approx(cv[2]["speed_m_s"], rel=1e-9) and cv[0]["speed_m_s"] > 0.05
     assert 0 < cv[0]["bone_error_cm"] < cv[1]["bone_error_cm"] < cv[2]["bone_error_cm"]
@@ -222,6 +277,7 @@ def test_zero_and_constant_velocity_on_synthetic_walks():
     assert cont["kld"] < 0.2 and cont["speed_ratio"] > 0.5 and 0 < cont["foot_contact"] <= 1
     td = r["test_data"]
     assert td["speed_m_s"] > 0.1 and td["entropy"] > 0 and td["nn_poses"] == 2 * 20
+    assert 0.0 <= td["bend_out_pct"] <= 100.0
     assert cv[0]["speed_ratio"] == pytest.approx(cv[0]["speed_m_s"] / td["speed_m_s"])
     tr = r["train_data"]
     assert (

@@ -64,10 +64,21 @@ Scoring: on the canonical body, the same way for every model and data set
       extra files); queries are every `QUERY_STRIDE`-th predicted frame (frames 5, 10, ... 25 of each
       second); the search is exact, by brute force with one matrix product per batch (a k-d tree,
       ``scipy.spatial.cKDTree``, measured 2.5-11 ms per query in these 63 dimensions, brute force under
-      1 ms), float32 candidates re-ranked in float64.
+      1 ms), float32 candidates re-ranked in float64;
+    * ``bend_out_pct``: pose plausibility joint by joint, the percentage of predicted frames (the same
+      queried frames) in which at least one joint bends further than any training pose bends it, by more
+      than `BEND_MARGIN_DEG` degrees: the bend at a joint is the angle between its parent's bone and its
+      own (`bend_angles`; every joint with a grandparent on the canonical body), the limit of each is its
+      maximum over the same training poses as ``nn_mm`` (`PoseIndex.bend_limit`). A bend that varies by
+      less than `BEND_FIXED_DEG` over the training poses is set by the skeleton mapping, not by the motion,
+      and is not scored: the bend at ``spine1`` is 0 in every training pose (the CMU and Bandai skeletons
+      have no joint there, the mapping interpolates it on the line from the pelvis to ``spine2``) while
+      HDM05's mapping interpolates ``spine2`` instead (17 bends scored). A distance to the nearest
+      training pose averages over 21 joints and hardly moves when a few short bones fold (a spine bent
+      back on itself, a collar turned into the neck); this count does.
 
 Reference rows (per data set)
-    * ``test_data``: the test data itself: entropy of ``G``, mean speed, and ``nn_mm`` of every
+    * ``test_data``: the test data itself: entropy of ``G``, mean speed, ``nn_mm`` and ``bend_out_pct`` of every
       `QUERY_STRIDE`-th frame of the test files (at most `MAX_TEST_POSES`, evenly spread);
     * ``continuation``: the seeds' real next second (the 25 recorded frames after each seed), scored
       exactly like second 1 of a forecast: what real motion scores on every metric;
@@ -112,6 +123,8 @@ MAX_REFERENCE_WINDOWS = 20_000  # the paper's 20 000 windows: a cap on the train
 POSE_STRIDE = 5  # training poses of the plausibility index: every 5th corpus frame
 QUERY_STRIDE = 5  # predicted frames looked up: every 5th (5 per second)
 MAX_TEST_POSES = 5_000
+BEND_MARGIN_DEG = 5.0  # bend_out_pct: a joint counts as bent too far beyond the training maximum plus this
+BEND_FIXED_DEG = 1.0  # bends that vary less than this over the training poses are not scored (set by the mapping)
 FOOT_CONTACT_M = 0.025  # MANN's H
 SPECTRUM_EPS = 1e-8  # as `power_spectrum`
 BATCH_SIZE = 256
@@ -136,6 +149,7 @@ METRICS = (
     "foot_contact",
     "penetration_cm",
     "nn_mm",
+    "bend_out_pct",
 )
 
 
@@ -209,7 +223,10 @@ def protocol_description(
             "distance to the nearest training pose: root-relative, heading-canonical (hip vector along +x), RMS "
             f"over the 21 non-pelvis joints, mm; training poses: every {POSE_STRIDE}th frame of the corpus train "
             f"split (canonical body); every {QUERY_STRIDE}th predicted frame; exact search (brute force); test data "
-            f"row: every {QUERY_STRIDE}th test frame (at most {MAX_TEST_POSES}, evenly spread)"
+            f"row: every {QUERY_STRIDE}th test frame (at most {MAX_TEST_POSES}, evenly spread); bends: percentage of "
+            "those frames where some joint (every canonical joint with a grandparent whose bend varies by at least "
+            f"{BEND_FIXED_DEG:g} degree over the training poses) bends, between its parent's bone and its own, more "
+            f"than {BEND_MARGIN_DEG:g} degrees beyond the largest bend of that joint in the same training poses"
         )
     out["continuation"] = "reference row: the seeds' recorded next second, scored as second 1 of a forecast"
     if train_reference:
@@ -388,16 +405,37 @@ class PoseIndex:
         poses: ``(N, J, 3)`` training poses (global or root-relative, metres).
         root, left_hip, right_hip: joint indices.
         source: a description (printed with the protocol).
+        parents: the skeleton's parent indices; given, the index also keeps each joint's largest bend over
+            the training poses (`bend_limit`, for `bend_outside`) for the bends that vary over them by at
+            least `BEND_FIXED_DEG` (`bend_triples`).
     """
 
     QUERY_BATCH = 256
 
-    def __init__(self, poses: np.ndarray, root: int, left_hip: int, right_hip: int, source: str = "") -> None:
+    def __init__(
+        self,
+        poses: np.ndarray,
+        root: int,
+        left_hip: int,
+        right_hip: int,
+        source: str = "",
+        parents: Sequence[int] | None = None,
+    ) -> None:
         poses = np.asarray(poses, dtype=np.float64)
         if poses.ndim != 3 or poses.shape[0] == 0 or poses.shape[-1] != 3:
             raise ValueRangeError(f"training poses must be (N, J, 3) with N > 0, got shape {poses.shape}")
         self.root, self.left_hip, self.right_hip, self.source = root, left_hip, right_hip, source
         self.num_joints = poses.shape[1]
+        #: ``(K, 3)`` (grandparent, parent, joint) of every bend scored, and each one's largest training bend (degrees)
+        self.bend_triples = np.zeros((0, 3), dtype=np.int64)
+        self.bend_limit: np.ndarray | None = None
+        if parents is not None:
+            if len(parents) != self.num_joints:
+                raise ValueRangeError(f"{len(parents)} parents for poses of {self.num_joints} joints")
+            triples = bend_triples(parents)
+            angles = bend_angles(poses, triples)  # (N, K)
+            varies = angles.max(axis=0) - angles.min(axis=0) >= BEND_FIXED_DEG  # not fixed by a mapping
+            self.bend_triples, self.bend_limit = triples[varies], angles.max(axis=0)[varies]
         self.features = self._features(poses)  # (N, D) float64
         self._mean = self.features.mean(axis=0)
         centred = self.features - self._mean
@@ -447,6 +485,15 @@ class PoseIndex:
         """RMS joint distance (metres) of ``(..., J, 3)`` poses to their nearest training pose → ``(...)``."""
         return self.nearest(poses)[0]
 
+    def bend_outside(self, poses: np.ndarray, margin_deg: float = BEND_MARGIN_DEG) -> np.ndarray:
+        """``(...)`` bool: whether some joint of the ``(..., J, 3)`` poses bends more than ``margin_deg`` beyond its
+        largest bend in the training poses (needs ``parents`` at construction)."""
+        if self.bend_limit is None:
+            raise ValueRangeError("this pose index was built without parents: it has no bend limits")
+        return (bend_angles(np.asarray(poses, dtype=np.float64), self.bend_triples) > self.bend_limit + margin_deg).any(
+            axis=-1
+        )
+
     @classmethod
     def from_corpus(cls, stride: int = POSE_STRIDE, split: str = "train") -> PoseIndex:
         """Every ``stride``-th frame of the corpus's ``split`` (canonical body, `posecast.datasets.corpus`)."""
@@ -463,7 +510,29 @@ class PoseIndex:
             f"corpus {c.key} {split} split: {len(rows)} sequences, {minutes:.1f} min, every {stride}th frame "
             f"= {rel.shape[0]} poses"
         )
-        return cls(rel.astype(np.float64), idx["pelvis"], idx["left_hip"], idx["right_hip"], source)
+        from posecast.skeletons.canonical import PARENTS
+
+        return cls(rel.astype(np.float64), idx["pelvis"], idx["left_hip"], idx["right_hip"], source, parents=PARENTS)
+
+
+def bend_triples(parents: Sequence[int]) -> np.ndarray:
+    """``(K, 3)`` int: (grandparent, parent, joint) for every joint that has a grandparent, in joint order."""
+    par = [int(p) for p in parents]
+    return np.array([(par[p], p, j) for j, p in enumerate(par) if p >= 0 and par[p] >= 0], dtype=np.int64).reshape(
+        -1, 3
+    )
+
+
+def bend_angles(poses: np.ndarray, triples: np.ndarray) -> np.ndarray:
+    """``(..., J, 3)`` poses → ``(..., K)`` bend at each triple's middle joint, degrees: the angle between the
+    bones ``parent - grandparent`` and ``joint - parent`` (0 straight on, 180 folded back); a bone of zero length
+    bends 0."""
+    g, p, j = triples[:, 0], triples[:, 1], triples[:, 2]
+    u = poses[..., p, :] - poses[..., g, :]
+    v = poses[..., j, :] - poses[..., p, :]
+    norms = np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1)
+    cos = np.where(norms > 1e-12, (u * v).sum(-1) / np.maximum(norms, 1e-12), 1.0)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def train_reference_sequences(dataset: str) -> tuple[list[np.ndarray], str]:
@@ -511,11 +580,23 @@ class Sums:
     penetration: np.ndarray = field(init=False)
     nn: np.ndarray = field(init=False)
     nn_count: np.ndarray = field(init=False)
+    bent: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.seconds
         self.power = np.zeros((s, 0))
-        for name in ("speed", "steps", "bone", "skate", "contact", "foot_steps", "penetration", "nn", "nn_count"):
+        for name in (
+            "speed",
+            "steps",
+            "bone",
+            "skate",
+            "contact",
+            "foot_steps",
+            "penetration",
+            "nn",
+            "nn_count",
+            "bent",
+        ):
             setattr(self, name, np.zeros(s))
 
     def add(self, scorer: Scorer, seeds: np.ndarray, forecast: np.ndarray) -> None:
@@ -548,11 +629,16 @@ class Sums:
         if scorer.pose_index is not None:
             query = np.arange(QUERY_STRIDE - 1, frames, QUERY_STRIDE)  # frames 5, 10, ... of each second
             dist = scorer.pose_index.distance(pred_c[:, query])  # (S, Q)
+            bent = (
+                scorer.pose_index.bend_outside(pred_c[:, query]) if scorer.pose_index.bend_limit is not None else None
+            )
             second = query // SECOND
             for t in range(self.seconds):
                 d = dist[:, second == t]
                 self.nn[t] += d.sum()
                 self.nn_count[t] += d.size
+                if bent is not None:
+                    self.bent[t] += bent[:, second == t].sum()
 
     def rows(self, scorer: Scorer) -> list[dict[str, Any]]:
         """One dict per second with every key of `METRICS` (``None`` where undefined)."""
@@ -568,6 +654,8 @@ class Sums:
             row["foot_contact"] = float(self.contact[t] / self.foot_steps[t])
             row["penetration_cm"] = float(self.penetration[t] / self.steps[t] * CM_PER_M)
             row["nn_mm"] = float(self.nn[t] / self.nn_count[t] * MM_PER_M) if self.nn_count[t] else None
+            has_bends = self.nn_count[t] and scorer.pose_index is not None and scorer.pose_index.bend_limit is not None
+            row["bend_out_pct"] = float(100.0 * self.bent[t] / self.nn_count[t]) if has_bends else None
             out.append(row)
         return out
 
@@ -654,6 +742,8 @@ def make_scorer(test_set: corpus.TestSet, pose_index: PoseIndex | None = None) -
         if poses.shape[0] > MAX_TEST_POSES:
             poses = poses[np.unique(np.linspace(0, poses.shape[0] - 1, MAX_TEST_POSES).round().astype(int))]
         test_data["nn_mm"] = float(pose_index.distance(poses).mean() * MM_PER_M)
+        if pose_index.bend_limit is not None:
+            test_data["bend_out_pct"] = float(100.0 * pose_index.bend_outside(poses).mean())
         test_data["nn_poses"] = int(poses.shape[0])
     return scorer, test_data
 
@@ -944,6 +1034,7 @@ COLUMNS = (
     ("foot_contact", "contact", 2),
     ("penetration_cm", "penetr. cm", 2),
     ("nn_mm", "NN mm", 1),
+    ("bend_out_pct", "bent %", 1),
 )
 
 
@@ -951,7 +1042,12 @@ def table_rows(d: Mapping[str, Any], seconds: Iterable[int]) -> list[tuple[str, 
     """``(row name, second, cells)`` of one data set's table: the reference rows, then every model at ``seconds``."""
     rows: list[tuple[str, str, list[str]]] = []
     td = d["test_data"]
-    ref = {"entropy": td["entropy"], "speed_ratio": 1.0, "nn_mm": td.get("nn_mm")}
+    ref = {
+        "entropy": td["entropy"],
+        "speed_ratio": 1.0,
+        "nn_mm": td.get("nn_mm"),
+        "bend_out_pct": td.get("bend_out_pct"),
+    }
     rows.append(("test data", "all", [_fmt(ref.get(k), n) if k in ref else "" for k, _, n in COLUMNS]))
     rows.append(("real next second", "1", [_fmt(d["continuation"].get(k), n) for k, _, n in COLUMNS]))
     if "train_data" in d:
