@@ -31,6 +31,9 @@ def _net(patch: int, joints: int = 4, seed: int = 0, decay: float = 0.0, **share
     with torch.no_grad():  # a random read-out, not only the zero-velocity init
         net.head.weight.normal_(0.0, 0.3)
         net.head.bias.normal_(0.0, 0.1)
+        if net.linear_base:
+            net.base.weight.normal_(0.0, 0.3)
+            net.base.bias.normal_(0.0, 0.1)
     return net
 
 
@@ -84,7 +87,40 @@ def test_velocity_prior_continues_the_tokens_mean_velocity():
         STTransformer(1, 3, patch=1, velocity_decay=0.5)
 
 
-@pytest.mark.parametrize("shared", SHARED)
+def test_linear_base_starts_as_the_last_steps_velocity_and_is_learned():
+    net = STTransformer(1, 3, dim=8, heads=2, layers=1, ff=8, patch=3, velocity_decay=0.5, linear_base=True).eval()
+    # one joint moving along x: 0, 1, 4 (last step 3 per frame), y: 2, 2, 1 (last step -1); z still
+    x = torch.tensor([[[0.0, 2.0, 0.0], [1.0, 2.0, 0.0], [4.0, 1.0, 0.0]]])
+    with torch.no_grad():
+        y = net(x)  # untrained: the last step's velocity damped by 0.5 per frame (3 x 0.5, 0.75, 0.875)
+    torch.testing.assert_close(y[0], torch.tensor([[5.5, 0.5, 0.0], [6.25, 0.25, 0.0], [6.625, 0.125, 0.0]]))
+    # the same map for every coordinate: weights w and biases b give last + w @ (frames - last) + b
+    with torch.no_grad():
+        net.base.weight.copy_(torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]))
+        net.base.bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
+        y = net(x)
+    rel = x[0] - x[0, -1]  # (3 frames, 3 coordinates)
+    want = x[0, -1] + torch.stack([rel[1] + 0.1, rel[0] + 0.2, 2 * rel[2] + 0.3])
+    torch.testing.assert_close(y[0], want)
+    assert sum(p.numel() for p in net.base.parameters()) == 12
+    with pytest.raises(ModelError, match="linear_base needs tokens of at least 2 frames"):
+        STTransformer(1, 3, patch=1, linear_base=True)
+
+
+def test_clean_base_reads_the_start_from_other_frames():
+    net = _net(3, linear_base=True)
+    x, clean = torch.randn(2, 6, 12), torch.randn(2, 6, 12)
+    with torch.no_grad():
+        both = net(x, all_steps=True, base_from=clean)
+        noisy, moved = net(x, all_steps=True), net(clean, all_steps=True)
+        # the offsets come from x, the starting point from clean: both - noisy = base(clean) - base(x)
+        zero = torch.zeros(2, 2, 4, 16)  # no offsets: the read-out is the base plus the head's bias
+        start_shift = net._read_out(net.tokens(clean), zero) - net._read_out(net.tokens(x), zero)
+        torch.testing.assert_close(both - noisy, start_shift)
+    assert not torch.allclose(both, moved)
+
+
+@pytest.mark.parametrize("shared", [*SHARED, {"linear_base": True}])
 @pytest.mark.parametrize(("batch", "start", "decay"), [(1, 1, 0.0), (3, 3, 0.8)])
 def test_cached_steps_equal_full_passes(batch, start, decay, shared):
     patch, capacity = 3, 6

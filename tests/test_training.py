@@ -134,8 +134,8 @@ def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
     best = _weights(a, "best")
     ncfg = NeuralForecaster.load(a / "best").config
     for init in (str(a), str(a / "best")):  # a run directory (its best weights) or a weights directory
-        w = initial_weights(init, ncfg)
-        assert set(w) == set(best) and all(np.array_equal(w[k].numpy(), best[k]) for k in w)
+        w, added = initial_weights(init, ncfg)
+        assert added == () and set(w) == set(best) and all(np.array_equal(w[k].numpy(), best[k]) for k in w)
     # with a learning rate of 0 training leaves the initial weights as they are (AdamW's decay is lr-scaled)
     frozen = train(load_config(None, data=str(walk_folder), **{**TINY, "lr": 0.0, "init": str(a)}), tmp_path / "b")
     assert all(np.array_equal(_weights(frozen)[k], best[k]) for k in best)
@@ -148,7 +148,7 @@ def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
     # parameters that only shape training (dropout, input noise, rollout loss) may differ from the init's
     for extra in ({"dropout": 0.3}, {"input_noise": 0.01, "rollout_frames": 4, "rollout_weight": 0.5}):
         other = NeuralForecaster.load(a / "best").config.model_copy(update={"params": {"blocks": 2, **extra}})
-        w = initial_weights(str(a), other)
+        w, _ = initial_weights(str(a), other)
         assert all(np.array_equal(w[k].numpy(), best[k]) for k in w)
 
 
@@ -495,3 +495,23 @@ def test_token_st_transformer_trains_and_keeps_bones(walk_folder, tmp_path):
     want = np.linalg.norm(walk.positions[-1, bones] - walk.positions[-1, [parents[j] for j in bones]], axis=-1)
     got = np.linalg.norm(pred[:, bones] - pred[:, [parents[j] for j in bones]], axis=-1)
     np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), atol=1e-5)
+    # a run may switch the learned linear base on over these weights: every other weight starts from them,
+    # the base from its own initialisation (the last step's velocity damped by velocity_decay)
+    from posecast.errors import ValueRangeError
+    from posecast.training.motion import initial_weights
+
+    start = _weights(out, "best")
+    linear = {**cfg, "params": {**params, "linear_base": True, "clean_base": True}, "lr": 0.0, "init": str(out)}
+    fine = train(load_config(None, data=str(walk_folder), **linear), tmp_path / "st-linear")
+    tuned = _weights(fine)
+    assert set(tuned) == set(start) | {"base.weight", "base.bias"}
+    assert all(np.array_equal(tuned[k], start[k]) for k in start)
+    gain = 0.9 * (1 - 0.9 ** np.arange(1, 6)) / 0.1
+    np.testing.assert_allclose(tuned["base.weight"][:, 3], -gain, rtol=1e-6)
+    assert np.count_nonzero(tuned["base.weight"][:, [0, 1, 2, 4]]) == 0
+    # the other way round (weights with a part the network does not have) is refused
+    ncfg = NeuralForecaster.load(out / "best").config
+    _, added = initial_weights(str(fine), ncfg.model_copy(update={"params": {**params, "linear_base": True}}))
+    assert added == ()
+    with pytest.raises(ValueRangeError, match="do not fit the network"):
+        train(load_config(None, data=str(walk_folder), **{**cfg, "init": str(fine)}), tmp_path / "st-back")

@@ -356,6 +356,7 @@ class STTransformer(nn.Module):
         velocity_decay: float = 0.0,
         shared_temporal: bool = False,
         shared_spatial: bool = False,
+        linear_base: bool = False,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -376,6 +377,19 @@ class STTransformer(nn.Module):
             raise ModelError("st-transformer: velocity_decay needs tokens of at least 2 frames (frames_per_pass)")
         gain = velocity_gain(patch, self.velocity_decay).repeat_interleave(channels)  # per predicted number
         self.register_buffer("gain", gain if self.velocity_decay else torch.zeros(0), persistent=False)
+        #: with ``linear_base``, the read-out starts from a learned linear extrapolation of the token instead
+        #: (`_base`): ``(P, P)`` weights and ``(P,)`` biases shared by every joint and coordinate, starting as the
+        #: last step's velocity continued and damped by ``velocity_decay`` per frame
+        self.linear_base = bool(linear_base)
+        if self.linear_base:
+            if patch < 2:
+                raise ModelError("st-transformer: linear_base needs tokens of at least 2 frames (frames_per_pass)")
+            w = torch.zeros(patch, patch)
+            w[:, patch - 2] = -velocity_gain(patch, self.velocity_decay if self.velocity_decay else 1.0)
+            self.base = nn.Linear(patch, patch)
+            with torch.no_grad():
+                self.base.weight.copy_(w)
+                self.base.bias.zero_()
         #: tokens a rollout predicts per full pass (1: a full pass per token; see the module docstring)
         self.refresh = refresh
         self.embed = JointLinear(joints, channels * patch, dim)
@@ -403,9 +417,13 @@ class STTransformer(nn.Module):
         """Tokens ``(..., P * C)`` → where the read-out starts for the ``P`` frames after each, ``(..., P * C)``:
         the token's last frame, plus with ``velocity_decay = d > 0`` its mean velocity over the token
         ``v = (x_last - x_first) / (P - 1)`` times ``d + d^2 + ... + d^k`` at the ``k``-th frame (the mean, not
-        the last step, so the training input noise is not amplified into a velocity)."""
+        the last step, so the training input noise is not amplified into a velocity); with ``linear_base``,
+        the last frame plus a learned linear map of the token's frames relative to it (`linear_base`)."""
         p, c = self.patch, self.channels
         last = xj[..., (p - 1) * c :].unsqueeze(-2)  # (..., 1, C)
+        if self.linear_base:  # frames relative to the last one, (..., C, P) -> next P frames' offsets
+            rel = (xj.unflatten(-1, (p, c)) - last).transpose(-1, -2)
+            return (last + self.base(rel).transpose(-1, -2)).reshape(*xj.shape)
         if not self.velocity_decay:
             return last.expand(*last.shape[:-2], p, c).reshape(*xj.shape)
         v = (last - xj[..., None, :c]) / (p - 1)
@@ -421,18 +439,21 @@ class STTransformer(nn.Module):
             return y.reshape(b, n, j * c)
         return y.reshape(b, n, j, p, c).transpose(2, 3).reshape(b, n * p, j * c)
 
-    def forward(self, x: torch.Tensor, all_steps: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, all_steps: bool = False, base_from: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, J * C)`` → the ``P`` frames after the window ``(B, P, J * C)``; with ``all_steps``, the ``P``
-        frames after every token ``(B, T, J * C)`` (frames ``P .. T + P - 1``)."""
+        frames after every token ``(B, T, J * C)`` (frames ``P .. T + P - 1``). ``base_from`` (training): frames
+        of ``x``'s shape the read-out's starting point is computed from instead of ``x`` (the clean frames
+        when the network reads noisy ones, ``params.clean_base``)."""
         xj = self.tokens(x)
+        xb = xj if base_from is None else self.tokens(base_from)
         n = xj.shape[1]
         e = self.embed(xj) + sinusoidal_encoding(n, self.dim).to(x)[:, None]
         e = self.drop(e)
         for i, block in enumerate(self.blocks):  # without all_steps the last block works on the last token only
             e = block(e, last_only=not all_steps and i == len(self.blocks) - 1)
         if not all_steps:
-            xj = xj[:, -1:]
-        return self._read_out(xj, e)
+            xb = xb[:, -1:]
+        return self._read_out(xb, e)
 
     def init_cache(self, x: torch.Tensor, capacity: int) -> tuple[torch.Tensor, DecodeCache]:
         """The full pass on ``x (B, T, J * C)`` (the same next frames as ``forward(x)``), keeping what
@@ -494,6 +515,7 @@ def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
         "dropout": float(params.get("dropout", 0.1)),
         "shared_temporal": bool(params.get("shared_temporal", False)),
         "shared_spatial": bool(params.get("shared_spatial", False)),
+        "linear_base": bool(params.get("linear_base", False)),
     }
 
 
@@ -547,6 +569,9 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     the network learns to pull a slightly wrong history back towards real motion (the situation of
     its own rollouts) instead of continuing it. The prediction is still scored against the clean next
     frame; being residual, the network must then also undo the noise of the frame it starts from.
+    With ``params.clean_base`` the read-out's starting point (`STTransformer._base`) is computed from the
+    clean frames instead: only the network's offsets see the noise (a linear base trained on noisy frames
+    learns to smooth, which costs accuracy on the clean histories of inference).
 
     ``params.rollout_frames`` (``K``, default 0) and ``params.rollout_weight`` (``w``, default 1): adds ``w``
     times the mean per-joint error of a ``K``-frame autoregressive rollout (`NeuralForecaster.rollout`,
@@ -594,7 +619,8 @@ def _teacher_forced(model, batch: torch.Tensor, h: int, weights: torch.Tensor | 
     noise = float(model.config.params.get("input_noise", 0.0))
     if noise > 0 and model.net.training:
         inputs = inputs + noise * torch.randn_like(inputs)
-    pred = model.net(inputs.reshape(b, context, -1), all_steps=True).reshape(x[:, p:].shape)
+    clean = x[:, :context].reshape(b, context, -1) if model.config.params.get("clean_base") else None
+    pred = model.net(inputs.reshape(b, context, -1), all_steps=True, base_from=clean).reshape(x[:, p:].shape)
     err = (pred - x[:, p:]).norm(dim=-1)
     return (err if weights is None else err * weights).mean()
 

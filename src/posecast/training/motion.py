@@ -273,17 +273,25 @@ def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
 
 #: network ``params`` that only shape training (regularisation and loss terms), not the network a set of
 #: weights belongs to: a run may start from weights trained with other values of these
-TRAINING_ONLY_PARAMS = frozenset({"dropout", "input_noise", "rollout_frames", "rollout_weight"})
+TRAINING_ONLY_PARAMS = frozenset({"dropout", "input_noise", "rollout_frames", "rollout_weight", "clean_base"})
 
 
-def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
+#: network ``params`` that add a part to the network (``{param: state-dict prefix of the part}``): a run may
+#: switch one on over weights trained without it; the added part starts from its own initialisation
+ADDED_PARTS = {"linear_base": "base."}
+
+
+def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg`` (network
-    ``params`` compared without `TRAINING_ONLY_PARAMS`)."""
+    ``params`` compared without `TRAINING_ONLY_PARAMS`), and the state-dict prefixes of the parts ``ncfg``
+    adds to it (`ADDED_PARTS` switched on in ``ncfg`` but not in the init weights)."""
     path = weights_path(init)
     source = NeuralForecaster.load(path)
+    added = tuple(prefix for k, prefix in ADDED_PARTS.items() if ncfg.params.get(k) and not source.config.params.get(k))
+    skip = TRAINING_ONLY_PARAMS | {k for k, prefix in ADDED_PARTS.items() if prefix in added}
 
     def fields(config: NeuralConfig) -> dict[str, Any]:
-        params = {k: v for k, v in config.params.items() if k not in TRAINING_ONLY_PARAMS}
+        params = {k: v for k, v in config.params.items() if k not in skip}
         keys = ("net", "skeleton", "history", "frames_per_pass", "joints")
         return {**{k: getattr(config, k) for k in keys}, "params": params}
 
@@ -291,7 +299,16 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> dict[str, Any]:
     diff = [f"{k} {theirs[k]!r} vs {mine[k]!r}" for k in mine if theirs[k] != mine[k]]
     if diff:
         raise ValueRangeError(f"init weights do not fit the network ({', '.join(diff)})", path)
-    return source.net.state_dict()
+    return source.net.state_dict(), added
+
+
+def load_initial(net: Any, init: str, ncfg: NeuralConfig) -> None:
+    """Load ``TrainConfig.init`` into ``net`` (`initial_weights`); only the added parts may be missing."""
+    state, added = initial_weights(init, ncfg)
+    missing, unexpected = net.load_state_dict(state, strict=not added)
+    wrong = [k for k in missing if not k.startswith(added)] + list(unexpected)
+    if wrong:
+        raise ValueRangeError(f"init weights do not fit the network (parameters {', '.join(wrong)})", init)
 
 
 def check_config(config: TrainConfig) -> None:
@@ -354,7 +371,7 @@ class MotionTask(TrainingTask):
             raise ValueRangeError("training data skeleton differs from its registered layout")
         self.model = NeuralForecaster(self.ncfg, name=config.model)
         if config.init:
-            self.model.net.load_state_dict(initial_weights(config.init, self.ncfg))
+            load_initial(self.model.net, config.init, self.ncfg)
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:
             self.teacher.net.to(dist.device)
