@@ -18,6 +18,7 @@ from posecast.evaluation.metrics import power_spectrum
 from posecast.evaluation.protocols import corpus
 from posecast.evaluation.protocols import long_horizon as lh
 from posecast.evaluation.protocols.cmu_bvh import TestSequence as Sequence_
+from posecast.kinematics.fk import bone_triples
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.canonical import NAMES, PARENTS, retarget
 from posecast.synthetic import synthetic_walk
@@ -199,8 +200,16 @@ def test_seeds_are_the_long_windows_evenly_subsampled():
 def test_bend_angles_by_hand():
     # a chain 0 -> 1 -> 2 -> 3 -> 4 and a branch 1 -> 5: bends at 2 (0 -> 1 -> 2), 3, 4 and 5 (0 -> 1 -> 5)
     parents = (-1, 0, 1, 2, 3, 1)
-    triples = lh.bend_triples(parents)
+    triples = bone_triples(parents)
     assert triples.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [0, 1, 5]]
+    # helper joints (not away from their parent) are walked past: 2 is a helper at 1's place, so 3 bends at 1
+    # (bones 0 -> 1, 1 -> 3; 2 itself gets no row) and 4 at 3 (bone 2 -> 3 is bone 1 -> 3); a joint whose walk
+    # ends at the root gets none
+    walked = bone_triples(parents, away=(False, True, False, True, True, True))
+    assert walked.tolist() == [[0, 1, 3], [2, 3, 4], [0, 1, 5]]
+    assert bone_triples((-1, 0, 1), away=(False, False, True)).tolist() == []
+    with pytest.raises(ValueError, match="away has 2 entries for 3 joints"):
+        bone_triples((-1, 0, 1), away=(True, True))
     pose = np.array(
         [
             [0.0, 0.0, 0.0],

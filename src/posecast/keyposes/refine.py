@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from posecast.errors import SkeletonError, ValueRangeError
+from posecast.kinematics.fk import bone_triples
 from posecast.skeletons.base import Skeleton
 
 
@@ -83,27 +83,6 @@ class Refined:
 
 
 @lru_cache(maxsize=32)
-def _angle_pairs(parents: tuple[int, ...], away: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Consecutive bone pairs ``(a, c, g)``: bone ``a -> c`` then bone ``c -> g``.
-
-    ``away[j]`` says whether joint ``j`` sits away from its parent. Every joint ``g`` away from its
-    parent gets one pair; when its parent coincides with the grandparent (a zero-length helper
-    bone), ``c`` walks up to the first ancestor that is away from its own parent (same place), and
-    ``a`` is that ancestor's parent. Joints hanging off the root's position get no pair.
-    """
-    rows = []
-    for g in range(1, len(parents)):
-        if not away[g]:
-            continue
-        c = parents[g]
-        while c > 0 and not away[c]:
-            c = parents[c]
-        if c > 0:
-            rows.append((parents[c], c, g))
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    return arr[:, 0], arr[:, 1], arr[:, 2]
-
-
 def _safe_norm(v: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
     return torch.sqrt((v * v).sum(-1) + eps * eps)
 
@@ -179,7 +158,7 @@ class _Objective:
         # angle pairs from the mean observed bone lengths (helper joints: zero length in every frame)
         mean_len = _safe_norm(observed[..., self.chi, :] - observed[..., self.par, :]).mean(dim=(0, 1))
         away = [False] + [bool(v) for v in (mean_len >= config.min_bone).tolist()]
-        a, c, g = (torch.as_tensor(v, device=start.device) for v in _angle_pairs(skeleton.parents, tuple(away)))
+        a, c, g = torch.as_tensor(bone_triples(skeleton.parents, away), device=start.device).T
         self.a, self.c, self.g = a, c, g
         cos_obs = _cosines(observed, a, c, g)  # (N, O, P)
         if config.angle_prior == "observed_range":

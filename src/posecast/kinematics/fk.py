@@ -118,6 +118,29 @@ def keep_bone_lengths(poses: Any, reference: Any, skeleton: Any) -> Any:
     return torch.einsum("jk,...kc->...jc", poses.new_tensor(ancestor_matrix(parents)), steps)
 
 
+def bone_triples(parents: Sequence[int], away: Sequence[bool] | None = None) -> np.ndarray:
+    """``(K, 3)`` int64 rows ``(a, c, g)``, consecutive bones ``a -> c`` then ``c -> g``: where a joint bends.
+
+    One row per joint ``g`` that has a grandparent, in joint order (``c`` its parent, ``a`` the grandparent).
+    With ``away`` (``away[j]``: joint ``j`` sits away from its parent; zero-length helper bones do not), only
+    joints away from their parent get a row, and ``c`` walks up past helpers to the first ancestor away from
+    its own parent (the same place), ``a`` being that ancestor's parent; a joint whose walk reaches a root
+    gets none. Used to score bends (long-horizon protocol) and to keep them in range (charpose refinement).
+    """
+    par = [int(p) for p in parents]
+    if away is not None and len(away) != len(par):
+        raise ValueError(f"away has {len(away)} entries for {len(par)} joints")
+    rows = []
+    for g, c in enumerate(par):
+        if c < 0 or (away is not None and not away[g]):
+            continue
+        while away is not None and par[c] >= 0 and not away[c]:
+            c = par[c]
+        if par[c] >= 0:
+            rows.append((par[c], c, g))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
 @lru_cache(maxsize=64)
 def ancestor_matrix(parents: tuple[int, ...]) -> np.ndarray:
     """``(J, J)`` with entry ``(j, k)`` 1 where joint ``k`` is ``j`` or one of its ancestors, else 0."""

@@ -108,6 +108,7 @@ from posecast.errors import DataNotFoundError, PosecastError, ValueRangeError
 from posecast.evaluation.metrics import power_spectrum
 from posecast.evaluation.protocols import corpus
 from posecast.evaluation.protocols.cmu_bvh import predict_batches
+from posecast.kinematics.fk import bone_triples
 from posecast.models.base import Forecaster
 from posecast.skeletons.base import Skeleton
 
@@ -407,7 +408,7 @@ class PoseIndex:
         source: a description (printed with the protocol).
         parents: the skeleton's parent indices; given, the index also keeps each joint's largest bend over
             the training poses (`bend_limit`, for `bend_outside`) for the bends that vary over them by at
-            least `BEND_FIXED_DEG` (`bend_triples`).
+            least `BEND_FIXED_DEG` (`posecast.kinematics.fk.bone_triples`).
     """
 
     QUERY_BATCH = 256
@@ -432,7 +433,7 @@ class PoseIndex:
         if parents is not None:
             if len(parents) != self.num_joints:
                 raise ValueRangeError(f"{len(parents)} parents for poses of {self.num_joints} joints")
-            triples = bend_triples(parents)
+            triples = bone_triples(parents)
             angles = bend_angles(poses, triples)  # (N, K)
             varies = angles.max(axis=0) - angles.min(axis=0) >= BEND_FIXED_DEG  # not fixed by a mapping
             self.bend_triples, self.bend_limit = triples[varies], angles.max(axis=0)[varies]
@@ -513,14 +514,6 @@ class PoseIndex:
         from posecast.skeletons.canonical import PARENTS
 
         return cls(rel.astype(np.float64), idx["pelvis"], idx["left_hip"], idx["right_hip"], source, parents=PARENTS)
-
-
-def bend_triples(parents: Sequence[int]) -> np.ndarray:
-    """``(K, 3)`` int: (grandparent, parent, joint) for every joint that has a grandparent, in joint order."""
-    par = [int(p) for p in parents]
-    return np.array([(par[p], p, j) for j, p in enumerate(par) if p >= 0 and par[p] >= 0], dtype=np.int64).reshape(
-        -1, 3
-    )
 
 
 def bend_angles(poses: np.ndarray, triples: np.ndarray) -> np.ndarray:
