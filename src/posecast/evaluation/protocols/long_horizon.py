@@ -574,6 +574,7 @@ class Sums:
     nn: np.ndarray = field(init=False)
     nn_count: np.ndarray = field(init=False)
     bent: np.ndarray = field(init=False)
+    bent_count: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.seconds
@@ -589,6 +590,7 @@ class Sums:
             "nn",
             "nn_count",
             "bent",
+            "bent_count",
         ):
             setattr(self, name, np.zeros(s))
 
@@ -632,6 +634,7 @@ class Sums:
                 self.nn_count[t] += d.size
                 if bent is not None:
                     self.bent[t] += bent[:, second == t].sum()
+                    self.bent_count[t] += d.size
 
     def rows(self, scorer: Scorer) -> list[dict[str, Any]]:
         """One dict per second with every key of `METRICS` (``None`` where undefined)."""
@@ -647,8 +650,7 @@ class Sums:
             row["foot_contact"] = float(self.contact[t] / self.foot_steps[t])
             row["penetration_cm"] = float(self.penetration[t] / self.steps[t] * CM_PER_M)
             row["nn_mm"] = float(self.nn[t] / self.nn_count[t] * MM_PER_M) if self.nn_count[t] else None
-            has_bends = self.nn_count[t] and scorer.pose_index is not None and scorer.pose_index.bend_limit is not None
-            row["bend_out_pct"] = float(100.0 * self.bent[t] / self.nn_count[t]) if has_bends else None
+            row["bend_out_pct"] = float(100.0 * self.bent[t] / self.bent_count[t]) if self.bent_count[t] else None
             out.append(row)
         return out
 
