@@ -198,3 +198,34 @@ def test_cli_refuses_bvh_without_a_hierarchy(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "f.bvh" in lines[0] and "no hierarchy" in lines[0], r.stderr
     assert not (tmp_path / "f.npz").exists() and not (tmp_path / "f.bvh").exists()
+
+
+def test_to_motion_positions_only_history_keeps_the_persons_proportions():
+    """Positions with other bone lengths and other angles between the bones that leave one joint (hips and
+    spine from the pelvis) than the skeleton's rest pose come back to the sub-millimetre: the rest offsets are
+    fitted to the history (`fit_offsets`); with the template's offsets the same recovery misses by centimetres."""
+    from posecast.kinematics.ik import fit_offsets, rotations_from_positions
+
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    skel = walk.skeleton
+    rng = np.random.default_rng(0)
+    person = skel.offsets * rng.uniform(0.8, 1.25, size=(skel.num_joints, 1))  # other lengths
+    branching = [j for j in range(skel.num_joints) if list(skel.parents).count(j) > 1]
+    assert branching  # the walk's skeleton has joints with several child bones
+    tilt = posecast.kinematics.euler_to_matrix(np.radians([12.0, -8.0, 5.0]), "ZYX")
+    for j in branching:
+        kids = [c for c, p in enumerate(skel.parents) if p == j]
+        person[kids[0]] = tilt @ person[kids[0]]  # one child bone at another angle to its siblings
+    pos, _ = forward_kinematics(walk.rotations, person, skel.parents, walk.positions[:, 0])
+    plain = Motion(positions=pos, fps=25.0, skeleton=skel)
+    fc = Forecast(samples=pos[None, 40:], fps=25.0, skeleton=skel, history=plain[:40])
+    joined = fc.to_motion()
+    np.testing.assert_allclose(joined.positions, pos, atol=5e-4)
+    lengths = np.linalg.norm(joined.skeleton.offsets, axis=-1)
+    np.testing.assert_allclose(lengths, np.linalg.norm(person, axis=-1), atol=1e-6)
+    # the template's offsets cannot point every bone of the branching joints where the person's are
+    template = forward_kinematics(rotations_from_positions(pos, skel), skel.offsets, skel.parents, pos[:, 0])[0]
+    assert np.linalg.norm(template - pos, axis=-1).max() > 0.01
+    np.testing.assert_allclose(fit_offsets(pos, skel), joined.skeleton.offsets, atol=1e-9)
+    with pytest.raises(SkeletonError, match=r"do not fit \(T, \d+, 3\)"):
+        fit_offsets(pos[:, :3], skel)

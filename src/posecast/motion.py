@@ -343,7 +343,9 @@ class Forecast:
         own skeleton (its offsets): a motion `posecast.io.bvh.write_bvh` can write.
 
         History frames keep the rotations read from their file (else they are recovered from the
-        positions); forecast frames get theirs from `posecast.kinematics.ik.extend_rotations`: bone
+        positions, on the skeleton with rest offsets fitted to the history, `posecast.kinematics.ik.fit_offsets`:
+        the template's bone lengths and joint angles would move the joints by centimetres); forecast frames
+        get theirs from `posecast.kinematics.ik.extend_rotations`: bone
         directions from the forecast, bone lengths from the skeleton, twists carried on from the last
         observed frame, the root at the forecast's root. A history at another frame rate is resampled
         to the forecast's first (`Motion.resample`, positions recomputed from the slerped rotations).
@@ -356,7 +358,7 @@ class Forecast:
             SkeletonError: no history, or its skeleton has no rest offsets.
         """
         from posecast.kinematics.fk import forward_kinematics
-        from posecast.kinematics.ik import extend_rotations, local_translations
+        from posecast.kinematics.ik import extend_rotations, fit_offsets, local_translations
 
         history = self.history
         if history is None:
@@ -376,6 +378,8 @@ class Forecast:
                 moves = resample_positions(moves, source.fps, self.fps)
                 positions, _ = forward_kinematics(history.rotations, moves, skel.parents, moves[:, 0])
                 history = replace(history, positions=positions, root_translation=positions[:, 0])
+        if history.rotations is None:  # positions only: the skeleton's rest pose with the person's proportions
+            skel = replace(skel, offsets=fit_offsets(history.positions, skel))
         rotations, positions = extend_rotations(history.positions, history.rotations, self.samples[sample], skel)
         t = 0 if not include_history else history.num_frames
         if not include_history:

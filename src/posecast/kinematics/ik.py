@@ -43,7 +43,14 @@ from posecast.kinematics.fk import forward_kinematics
 if TYPE_CHECKING:
     from posecast.skeletons.base import Skeleton
 
-__all__ = ["COLLINEAR_RATIO", "extend_rotations", "local_translations", "rotations_from_positions", "swing"]
+__all__ = [
+    "COLLINEAR_RATIO",
+    "extend_rotations",
+    "fit_offsets",
+    "local_translations",
+    "rotations_from_positions",
+    "swing",
+]
 
 #: Child bones whose least-squares fit has singular values ``s[1] / s[0]`` below this are treated as
 #: collinear (two bones within about 3.6 degrees of one line): their twist comes from the reference.
@@ -222,6 +229,47 @@ def rotations_from_positions(
         glob[:, j] = g
         local[:, j] = np.swapaxes(gp, -1, -2) @ g
     return local.reshape(lead + (n_joints, 3, 3))
+
+
+#: `fit_offsets`: frames it reads at most (evenly spread) and its refits
+FIT_MAX_FRAMES = 500
+FIT_ROUNDS = 1
+
+
+def fit_offsets(positions: np.ndarray, skeleton: Skeleton, rounds: int = FIT_ROUNDS) -> np.ndarray:
+    """``(J, 3)`` rest offsets that fit a motion given as positions only: the skeleton's rest pose with the
+    motion's own proportions, so that `rotations_from_positions` and forward kinematics give back its poses.
+
+    Each bone gets its mean length over the ``(T, J, 3)`` frames (metres). Directions: a bone that is its
+    parent's only child keeps the skeleton's rest direction (any direction is reached by the parent's
+    rotation); where a joint has several child bones (a pelvis with hips and spine, a chest with neck and
+    collars) their angles to each other are the person's, not the template's, and no rotation points all of
+    the template's onto them. So, ``rounds`` times: rotations are fitted with the current offsets, and every
+    bone takes its mean direction in its parent's fitted frame. Measured on the corpus validation sequences
+    (canonical ``smplh-22``, 16 sequences): forward kinematics misses the poses by 32.6 mm with the SMPL
+    template's directions and 0.5 mm after one refit (a second changes nothing). A bone of (mean) zero length
+    keeps the rest offset. At most `FIT_MAX_FRAMES` frames, evenly spread, are read.
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    off = _offsets(skeleton, None).copy()
+    j = skeleton.num_joints
+    if pos.ndim != 3 or pos.shape[1:] != (j, 3) or pos.shape[0] == 0:
+        raise SkeletonError(f"positions of shape {pos.shape} do not fit (T, {j}, 3) of {skeleton.name!r}")
+    if pos.shape[0] > FIT_MAX_FRAMES:
+        pos = pos[np.unique(np.linspace(0, pos.shape[0] - 1, FIT_MAX_FRAMES).round().astype(int))]
+    par = np.asarray(skeleton.parents, dtype=np.int64)
+    vec = pos[:, 1:] - pos[:, par[1:]]  # (T, J - 1, 3) world bone vectors
+    length = np.linalg.norm(vec, axis=-1).mean(axis=0)
+    rest = np.linalg.norm(off[1:], axis=-1)
+    keep = (length > MIN_BONE_M) & (rest > MIN_BONE_M)
+    off[1:][keep] *= (length[keep] / rest[keep])[:, None]
+    for _ in range(rounds):
+        _, glob = forward_kinematics(rotations_from_positions(pos, skeleton, offsets=off), off, skeleton.parents)
+        local = np.einsum("tjba,tjb->tja", glob[:, par[1:]], vec).mean(axis=0)  # in the parent's frame
+        norm = np.linalg.norm(local, axis=-1)
+        ok = keep & (norm > MIN_BONE_M)
+        off[1:][ok] = local[ok] / norm[ok, None] * length[ok, None]
+    return off
 
 
 def local_translations(positions: np.ndarray, global_rotations: np.ndarray, parents: Sequence[int]) -> np.ndarray:
