@@ -68,6 +68,13 @@ def test_training_is_deterministic_and_resumable(walk_folder, tmp_path):
     assert [r["epoch"] for r in lines] == [1, 2] and "val_mpjpe_mm" in lines[0]
     run = json.loads((a / "run.json").read_text())
     assert len(run["data"]["files"]) == 3 and run["windows"]["train"] > 0 and run["parameters"] > 0
+    assert not (a / "rounds").exists()
+    # keep_rounds: every round's weights too, the last one equal to last/ (the same run otherwise)
+    kept = train(load_config(None, data=str(walk_folder), **{**TINY, "keep_rounds": True}), tmp_path / "k")
+    assert sorted(p.name for p in (kept / "rounds").iterdir()) == ["001", "002"]
+    final = _weights(kept / "rounds", "002")
+    assert all(np.array_equal(final[k], wa[k]) for k in wa)
+    assert not all(np.array_equal(_weights(kept / "rounds", "001")[k], wa[k]) for k in wa)
 
 
 def test_trained_model_forecasts_through_the_interface(walk_folder, tmp_path):

@@ -16,6 +16,8 @@ validation and weights format: `posecast.training.motion`, ``.rotation``, ``.vid
       metrics.jsonl     one record per round: train loss (+ the loss's logged parts), lr, validation, seconds
       last/             the weights of the latest round (a weights folder, `posecast.models.store`)
       best/             the weights of the round with the best validation score (kinds that pick one)
+      rounds/NNN/       with ``keep_rounds``: the weights of every round (to choose one afterwards on another
+                        validation, e.g. 20-s rollouts)
       train_state.pt    optimiser, schedule, step, RNG and data-order states (``torch.load(weights_only=True)``)
 
 * resumption (``resume=True``): a run continues from ``train_state.pt`` + ``last/`` exactly as if it had
@@ -91,6 +93,10 @@ class LoopConfig(BaseModel):
         description="with max_minutes: the cosine decay also follows the wall time (whichever of steps and time "
         "is further along), so a run of unknown speed (a GPU) still ends its decay when the time is up; the "
         "schedule then depends on the machine's speed",
+    )
+    keep_rounds: bool = Field(
+        default=False,
+        description="also keep every round's weights in rounds/NNN/ (to choose a round on another validation)",
     )
     device: str = Field(
         default="cpu",
@@ -545,6 +551,8 @@ def fit(
             record["stopped"] = stopped
         if dist.main and out is not None:
             task.save(out / "last", record)
+            if cfg.keep_rounds:
+                task.save(out / "rounds" / f"{r + 1:03d}", record)
             if task.score_key is not None:
                 score = record.get(task.score_key, record["train_loss"])
                 if score < best:
