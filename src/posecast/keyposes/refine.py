@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -82,7 +81,6 @@ class Refined:
     terms_after: dict[str, float]
 
 
-@lru_cache(maxsize=32)
 def _safe_norm(v: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
     return torch.sqrt((v * v).sum(-1) + eps * eps)
 
