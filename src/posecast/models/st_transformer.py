@@ -580,22 +580,40 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     of a sub-window that starts at another random offset. The teacher-forced loss alone never shows
     the network its own outputs; this term does (the "sampling" side of the paper's teacher forcing
     vs. sampling question), at ``K`` full passes per step.
+
+    ``params.prior_weight`` (``u``, default 0) and ``params.prior_frames`` (``E``, default 0): the rollout goes
+    on for ``E`` more frames, for which no recorded future is compared, and ``u`` times the mean
+    `~posecast.models.pose_prior.PosePrior.pose_excess` of all ``K + E`` rolled-out frames (how far their
+    poses lie beyond the training poses' 99 % NLL under a Gaussian mixture fitted on the training poses,
+    ``model.pose_prior``, attached by the training plug-in) is added: a plausibility term for the stretch of
+    a rollout where poses leave the training poses (the long-horizon benchmark's nearest-training-pose
+    distance and out-of-range bends), which the error against one recorded future does not see.
     """
     h = history
     b, length = batch.shape[:2]
     loss = _teacher_forced(model, batch, h, weights)  # checks the windows' length
-    k = int(model.config.params.get("rollout_frames", 0))
-    if k <= 0:
+    params = model.config.params
+    k = int(params.get("rollout_frames", 0))
+    u = float(params.get("prior_weight", 0.0))
+    extra = int(params.get("prior_frames", 0)) if u > 0 else 0
+    if k <= 0 and extra <= 0:
         return loss
     if length < h + k:
         raise ValueRangeError(f"st-transformer rollout_frames {k} needs windows of {h + k} frames, got {length}")
+    prior = getattr(model, "pose_prior", None)
+    if u > 0 and prior is None:
+        raise ValueRangeError("st-transformer prior_weight > 0 needs a pose prior (model.pose_prior) to score with")
     start = torch.randint(0, length - h - k + 1, (b,), device=batch.device)
     rows = start[:, None] + torch.arange(h + k, device=batch.device)
     win = batch[torch.arange(b, device=batch.device)[:, None], rows]  # (B, h + K, J, 3)
-    pred = model.rollout(win[:, :h], k)[:, :, model.joints]  # (B, K, Jm, 3)
-    err = (pred - win[:, h:, model.joints]).norm(dim=-1)
-    rolled = (err if weights is None else err * weights).mean()
-    return loss + float(model.config.params.get("rollout_weight", 1.0)) * rolled
+    full = model.rollout(win[:, :h], k + extra)  # (B, K + E, J, 3)
+    if k > 0:
+        err = (full[:, :k, model.joints] - win[:, h:, model.joints]).norm(dim=-1)
+        rolled = (err if weights is None else err * weights).mean()
+        loss = loss + float(params.get("rollout_weight", 1.0)) * rolled
+    if u > 0:
+        loss = loss + u * prior.pose_excess(full).mean()
+    return loss
 
 
 def _teacher_forced(model, batch: torch.Tensor, h: int, weights: torch.Tensor | None) -> torch.Tensor:

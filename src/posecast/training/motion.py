@@ -273,7 +273,9 @@ def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
 
 #: network ``params`` that only shape training (regularisation and loss terms), not the network a set of
 #: weights belongs to: a run may start from weights trained with other values of these
-TRAINING_ONLY_PARAMS = frozenset({"dropout", "input_noise", "rollout_frames", "rollout_weight", "clean_base"})
+TRAINING_ONLY_PARAMS = frozenset(
+    {"dropout", "input_noise", "rollout_frames", "rollout_weight", "clean_base", "prior_weight", "prior_frames"}
+)
 
 
 #: network ``params`` that add a part to the network (``{param: state-dict prefix of the part}``): a run may
@@ -309,6 +311,25 @@ def load_initial(net: Any, init: str, ncfg: NeuralConfig) -> None:
     wrong = [k for k in missing if not k.startswith(added)] + list(unexpected)
     if wrong:
         raise ValueRangeError(f"init weights do not fit the network (parameters {', '.join(wrong)})", init)
+
+
+PRIOR_STRIDE = 5
+"""Every 5th frame of the training sequences (0.2 s at 25 fps) goes into the pose prior's fit."""
+
+
+def fit_pose_prior(sequences: list[np.ndarray], skeleton: Any, stride: int = PRIOR_STRIDE, components: int = 32) -> Any:
+    """The Gaussian-mixture pose prior (`posecast.models.pose_prior.PosePrior`, defaults) of every
+    ``stride``-th frame of the ``(T, J, 3)`` training ``sequences`` on ``skeleton`` (features relative to its
+    root, heading from its hip pair, as the network's canonical frame), ``components`` Gaussians."""
+    import torch
+
+    from posecast.models.neural import hip_pair
+    from posecast.models.pose_prior import PosePrior, pose_features
+
+    root = int(np.flatnonzero(np.asarray(skeleton.parents) < 0)[0])
+    joints = (root, *hip_pair(skeleton))
+    poses = torch.as_tensor(np.concatenate([np.asarray(q)[::stride] for q in sequences]), dtype=torch.float64)
+    return PosePrior.fit(pose_features(poses, *joints), joints=joints, components=components)
 
 
 def check_config(config: TrainConfig) -> None:
@@ -372,6 +393,8 @@ class MotionTask(TrainingTask):
         self.model = NeuralForecaster(self.ncfg, name=config.model)
         if config.init:
             load_initial(self.model.net, config.init, self.ncfg)
+        if float(config.params.get("prior_weight", 0.0)) > 0:
+            self.model.pose_prior = fit_pose_prior(data.train, data.skeleton).to(dist.device)
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:
             self.teacher.net.to(dist.device)

@@ -1,0 +1,130 @@
+"""The Gaussian-mixture pose prior (`posecast.models.pose_prior`) and the ST-Transformer's plausibility term."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+
+from posecast.errors import ValueRangeError
+from posecast.models.neural import NeuralConfig, NeuralForecaster, hip_pair
+from posecast.models.pose_prior import PosePrior, pose_features
+from posecast.models.st_transformer import training_loss
+from posecast.synthetic import synthetic_walk
+from posecast.training.motion import fit_pose_prior
+
+
+def test_features_are_root_relative_and_turned_to_the_hip_vector():
+    # root at (1, 0, 1); left hip 0.1 m along +z from it, right hip 0.1 m along -z: the hip vector points
+    # along +z, so the pose is turned by -90 degrees about y (z -> x, x -> -z)
+    pose = torch.tensor(
+        [[1.0, 0.0, 1.0], [1.0, 0.0, 1.1], [1.0, 0.0, 0.9], [1.2, 0.5, 1.0]],
+        dtype=torch.float64,
+    )
+    f = pose_features(pose, 0, 1, 2).reshape(3, 3)
+    want = torch.tensor([[0.1, 0.0, 0.0], [-0.1, 0.0, 0.0], [0.0, 0.5, -0.2]], dtype=torch.float64)
+    torch.testing.assert_close(f, want, atol=1e-12, rtol=0)
+    # the same pose moved and turned about y gives the same features
+    a = 0.7
+    rot = torch.tensor([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]], dtype=torch.float64)
+    moved = pose @ rot.T + torch.tensor([3.0, 0.0, -2.0], dtype=torch.float64)
+    torch.testing.assert_close(pose_features(moved, 0, 1, 2).reshape(3, 3), want, atol=1e-12, rtol=0)
+
+
+def _two_blobs(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    means = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, -1.0]])
+    covs = [np.diag([0.04, 0.01, 0.02]), np.array([[0.05, 0.02, 0.0], [0.02, 0.03, 0.0], [0.0, 0.0, 0.01]])]
+    which = rng.random(n) < 0.3
+    x = np.where(
+        which[:, None],
+        rng.multivariate_normal(means[0], covs[0], n),
+        rng.multivariate_normal(means[1], covs[1], n),
+    )
+    return x, means, covs
+
+
+def test_fit_recovers_a_known_mixture_and_nll_is_its_density():
+    x, means, covs = _two_blobs()
+    prior = PosePrior.fit(torch.as_tensor(x), components=2, iterations=30, ridge=1e-9)
+    order = torch.argsort(prior.means[:, 0])
+    np.testing.assert_allclose(prior.means[order].numpy(), means, atol=0.03)
+    weights = torch.exp(prior.log_weights[order]).numpy()
+    np.testing.assert_allclose(weights, [0.3, 0.7], atol=0.03)
+    fitted_cov = (prior.chol @ prior.chol.transpose(1, 2))[order].numpy()
+    np.testing.assert_allclose(fitted_cov[1], covs[1], atol=0.005)
+    # NLL against scipy's densities of the fitted parameters (a reference implementation)
+    q = x[:50]
+    dens = sum(
+        w * multivariate_normal(m, c).pdf(q)
+        for w, m, c in zip(weights, prior.means[order].numpy(), fitted_cov, strict=True)
+    )
+    np.testing.assert_allclose(prior.nll(torch.as_tensor(q)).numpy(), -np.log(dens), rtol=0, atol=1e-8)
+    # the threshold is the 99 % quantile of the training NLL: about 1 % of the training points exceed it
+    frac = (prior.excess(torch.as_tensor(x)) > 0).double().mean().item()
+    assert 0.005 <= frac <= 0.015
+
+
+def test_excess_is_zero_inside_positive_outside_and_differentiable():
+    x, _, _ = _two_blobs()
+    prior = PosePrior.fit(torch.as_tensor(x), components=2, iterations=20)
+    inside = torch.tensor([[1.0, 2.0, -1.0]], dtype=torch.float64)
+    assert prior.excess(inside).item() == 0.0
+    far = torch.tensor([[5.0, -3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    e = prior.excess(far)
+    expected = (prior.nll(far.detach()) - prior.threshold) / 3
+    torch.testing.assert_close(e.detach(), expected, atol=1e-9, rtol=0)
+    e.sum().backward()
+    # the gradient points away from the data: a step against it lowers the excess
+    step = far.detach() - 1e-3 * far.grad / far.grad.norm()
+    assert prior.excess(step).item() < e.item()
+
+
+def test_fit_refuses_too_few_poses():
+    with pytest.raises(ValueRangeError, match="too few"):
+        PosePrior.fit(torch.zeros(10, 3), components=4)
+
+
+def _walk_model(**params) -> NeuralForecaster:
+    torch.manual_seed(0)
+    cfg = NeuralConfig(
+        net="st-transformer",
+        skeleton="cmu-bvh-31",
+        fps=25.0,
+        history=6,
+        frames_per_pass=3,
+        params={"d_model": 8, "heads": 2, "layers": 1, "ff": 16, "context": 12, "dropout": 0.0, **params},
+    )
+    model = NeuralForecaster(cfg)
+    with torch.no_grad():
+        model.net.head.weight.normal_(0.0, 0.05)
+    return model
+
+
+def test_training_loss_adds_the_prior_term_over_the_longer_rollout():
+    walks = [synthetic_walk(seconds=6.0, fps=25.0, speed=1.0 + 0.1 * i) for i in range(3)]
+    model = _walk_model(rollout_frames=3, prior_weight=1.0, prior_frames=9)
+    with pytest.raises(ValueRangeError, match="needs a pose prior"):
+        training_loss(model, torch.zeros(2, 15, 31, 3), 6)
+    prior = fit_pose_prior([w.positions for w in walks], model.skeleton, stride=1, components=2)
+    root, left, right = prior.joints
+    assert root == 0 and (left, right) == hip_pair(model.skeleton)
+    model.pose_prior = prior
+    batch = torch.as_tensor(np.stack([w.positions[:15] for w in walks]), dtype=torch.float32)
+    plain = _walk_model(rollout_frames=3)
+    torch.manual_seed(1)
+    without = training_loss(plain, batch, 6)
+    torch.manual_seed(1)
+    with_prior = training_loss(model, batch, 6)
+    # the same draws of offsets: the difference is the prior term, computed here on the same rollout
+    torch.manual_seed(1)
+    torch.randint(0, 1, (3,))  # the teacher-forced term's offsets (one possible offset: 15 = 12 + 3)
+    start = torch.randint(0, 15 - 6 - 3 + 1, (3,))
+    rows = start[:, None] + torch.arange(6)
+    rolled = model.rollout(batch[torch.arange(3)[:, None], rows], 12)
+    term = prior.pose_excess(rolled.double()).mean()
+    torch.testing.assert_close((with_prior - without).double(), term, atol=1e-5, rtol=1e-4)
+    assert term.item() > 0  # an untrained network's rollout leaves the three walks' poses
