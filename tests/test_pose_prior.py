@@ -128,3 +128,38 @@ def test_training_loss_adds_the_prior_term_over_the_longer_rollout():
     term = prior.pose_excess(rolled.double()).mean()
     torch.testing.assert_close((with_prior - without).double(), term, atol=1e-5, rtol=1e-4)
     assert term.item() > 0  # an untrained network's rollout leaves the three walks' poses
+
+
+def test_sample_weights_act_as_repeated_poses():
+    x, _, _ = _two_blobs(n=600, seed=3)
+    x = torch.as_tensor(x)
+    twice = torch.ones(600, dtype=torch.float64)
+    twice[:200] = 2.0
+    # one component: the fit is the weighted mean and covariance, no start to depend on
+    weighted = PosePrior.fit(x, components=1, iterations=3, sample_weights=twice, quantile=0.9)
+    repeated = PosePrior.fit(torch.cat([x, x[:200]]), components=1, iterations=3, quantile=0.9)
+    torch.testing.assert_close(weighted.means, repeated.means, atol=1e-12, rtol=0)
+    torch.testing.assert_close(weighted.chol, repeated.chol, atol=1e-12, rtol=0)
+    torch.testing.assert_close(weighted.threshold, repeated.threshold, atol=1e-12, rtol=0)
+    torch.testing.assert_close(repeated.means[0], torch.cat([x, x[:200]]).mean(0), atol=1e-12, rtol=0)
+    with pytest.raises(ValueRangeError, match="sample weights"):
+        PosePrior.fit(x, components=2, sample_weights=-twice)
+
+
+def test_balanced_prior_weighs_every_data_set_the_same():
+    # a big data set of slow walks and a small one of fast walks: balanced, each gets half the mixture
+    slow = [synthetic_walk(seconds=8.0, fps=25.0, speed=0.8).positions]
+    fast = [synthetic_walk(seconds=2.0, fps=25.0, speed=2.0, cadence=1.6).positions]
+    skel = NeuralForecaster(
+        NeuralConfig(net="st-transformer", skeleton="cmu-bvh-31", fps=25.0, history=6, frames_per_pass=3)
+    ).skeleton
+    plain = fit_pose_prior(slow + fast, skel, stride=1, components=1)
+    balanced = fit_pose_prior(slow + fast, skel, stride=1, components=1, datasets=["a", "b"])
+    f_slow = pose_features(torch.as_tensor(slow[0], dtype=torch.float64), *plain.joints)
+    f_fast = pose_features(torch.as_tensor(fast[0], dtype=torch.float64), *plain.joints)
+    n_s, n_f = len(f_slow), len(f_fast)
+    torch.testing.assert_close(plain.means[0], torch.cat([f_slow, f_fast]).mean(0), atol=1e-9, rtol=0)
+    torch.testing.assert_close(balanced.means[0], 0.5 * f_slow.mean(0) + 0.5 * f_fast.mean(0), atol=1e-9, rtol=0)
+    assert (n_s, n_f) == (201, 51)  # so the unbalanced mean is far from the balanced one
+    with pytest.raises(ValueRangeError, match="1 data-set names for 2 sequences"):
+        fit_pose_prior(slow + fast, skel, stride=1, components=1, datasets=["a"])

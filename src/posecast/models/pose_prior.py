@@ -108,10 +108,13 @@ class PosePrior(torch.nn.Module):
         ridge: float = 1e-5,
         quantile: float = 0.99,
         seed: int = 0,
+        sample_weights: torch.Tensor | None = None,
     ) -> PosePrior:
         """EM on ``(N, D)`` features (float64 inside; ``joints`` as in the constructor): k-means (20 rounds)
         from ``components`` random samples, then ``iterations`` EM steps; ``ridge`` is added to every
-        covariance's diagonal; the threshold is the ``quantile`` of the fitted mixture's NLL over ``x``."""
+        covariance's diagonal; the threshold is the ``quantile`` of the fitted mixture's NLL over ``x``.
+        ``sample_weights (N,)`` (default: all 1) weigh the poses in EM and in the quantile, as if each were
+        repeated that many times (e.g. each data set of a corpus weighted the same)."""
         x = torch.as_tensor(x, dtype=torch.float64)
         n, d = x.shape
         if n < components * (d + 1):
@@ -124,18 +127,25 @@ class PosePrior(torch.nn.Module):
                 members = x[assign == k]
                 if len(members):
                     means[k] = members.mean(0)
+        w = torch.ones(n, dtype=torch.float64) if sample_weights is None else torch.as_tensor(sample_weights).double()
+        if w.shape != (n,) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueRangeError(f"sample weights must be {n} non-negative numbers with a positive sum")
         eye = ridge * torch.eye(d, dtype=torch.float64)
         resp = torch.nn.functional.one_hot(assign, components).double()
         for it in range(iterations + 1):
-            nk = resp.sum(0) + 1e-10
-            weights = nk / n
-            means = (resp.T @ x) / nk[:, None]
+            rw = resp * w[:, None]
+            nk = rw.sum(0) + 1e-10
+            weights = nk / w.sum()
+            means = (rw.T @ x) / nk[:, None]
             covs = torch.stack(
-                [((resp[:, k : k + 1] * (x - means[k])).T @ (x - means[k])) / nk[k] + eye for k in range(components)]
+                [((rw[:, k : k + 1] * (x - means[k])).T @ (x - means[k])) / nk[k] + eye for k in range(components)]
             )
             prior = cls(means, covs, weights, joints)
             if it < iterations:
                 lp = prior.component_log_density(x)
                 resp = torch.softmax(lp, dim=1)
-        prior.threshold.fill_(float(torch.quantile(prior.nll(x), quantile)))
+        nll, order = torch.sort(prior.nll(x))
+        cum = torch.cumsum(w[order], 0)
+        at = int(torch.searchsorted(cum, quantile * cum[-1]).clamp_max(n - 1))
+        prior.threshold.fill_(float(nll[at]))
         return prior

@@ -274,7 +274,17 @@ def load_teacher(teacher: str, ncfg: NeuralConfig) -> NeuralForecaster:
 #: network ``params`` that only shape training (regularisation and loss terms), not the network a set of
 #: weights belongs to: a run may start from weights trained with other values of these
 TRAINING_ONLY_PARAMS = frozenset(
-    {"dropout", "input_noise", "rollout_frames", "rollout_weight", "clean_base", "prior_weight", "prior_frames"}
+    {
+        "dropout",
+        "input_noise",
+        "rollout_frames",
+        "rollout_weight",
+        "clean_base",
+        "prior_weight",
+        "prior_frames",
+        "prior_quantile",
+        "prior_balance",
+    }
 )
 
 
@@ -317,10 +327,25 @@ PRIOR_STRIDE = 5
 """Every 5th frame of the training sequences (0.2 s at 25 fps) goes into the pose prior's fit."""
 
 
-def fit_pose_prior(sequences: list[np.ndarray], skeleton: Any, stride: int = PRIOR_STRIDE, components: int = 32) -> Any:
-    """The Gaussian-mixture pose prior (`posecast.models.pose_prior.PosePrior`, defaults) of every
-    ``stride``-th frame of the ``(T, J, 3)`` training ``sequences`` on ``skeleton`` (features relative to its
-    root, heading from its hip pair, as the network's canonical frame), ``components`` Gaussians."""
+PRIOR_QUANTILE = 0.99
+"""The pose prior's threshold: poses less likely than this share of the training poses are penalised."""
+
+
+def fit_pose_prior(
+    sequences: list[np.ndarray],
+    skeleton: Any,
+    stride: int = PRIOR_STRIDE,
+    components: int = 32,
+    quantile: float = PRIOR_QUANTILE,
+    datasets: list[str] | None = None,
+) -> Any:
+    """The Gaussian-mixture pose prior (`posecast.models.pose_prior.PosePrior`) of every ``stride``-th frame
+    of the ``(T, J, 3)`` training ``sequences`` on ``skeleton`` (features relative to its root, heading from
+    its hip pair, as the network's canonical frame), ``components`` Gaussians, threshold at ``quantile``.
+
+    ``datasets`` (one name per sequence, e.g. `TrainingData.train_datasets`): every data set weighs the same
+    in the fit and the quantile (``params.prior_balance``), however many poses it has; None: every pose
+    the same."""
     import torch
 
     from posecast.models.neural import hip_pair
@@ -328,8 +353,18 @@ def fit_pose_prior(sequences: list[np.ndarray], skeleton: Any, stride: int = PRI
 
     root = int(np.flatnonzero(np.asarray(skeleton.parents) < 0)[0])
     joints = (root, *hip_pair(skeleton))
-    poses = torch.as_tensor(np.concatenate([np.asarray(q)[::stride] for q in sequences]), dtype=torch.float64)
-    return PosePrior.fit(pose_features(poses, *joints), joints=joints, components=components)
+    picked = [np.asarray(q)[::stride] for q in sequences]
+    poses = torch.as_tensor(np.concatenate(picked), dtype=torch.float64)
+    weights = None
+    if datasets is not None:
+        if len(datasets) != len(sequences):
+            raise ValueRangeError(f"{len(datasets)} data-set names for {len(sequences)} sequences")
+        names = np.repeat(np.asarray(datasets), [len(p) for p in picked])
+        counts = {name: int((names == name).sum()) for name in set(datasets)}
+        weights = torch.as_tensor([1.0 / counts[name] for name in names], dtype=torch.float64)
+    return PosePrior.fit(
+        pose_features(poses, *joints), joints=joints, components=components, quantile=quantile, sample_weights=weights
+    )
 
 
 def check_config(config: TrainConfig) -> None:
@@ -394,7 +429,12 @@ class MotionTask(TrainingTask):
         if config.init:
             load_initial(self.model.net, config.init, self.ncfg)
         if float(config.params.get("prior_weight", 0.0)) > 0:
-            self.model.pose_prior = fit_pose_prior(data.train, data.skeleton).to(dist.device)
+            self.model.pose_prior = fit_pose_prior(
+                data.train,
+                data.skeleton,
+                quantile=float(config.params.get("prior_quantile", PRIOR_QUANTILE)),
+                datasets=data.train_datasets if config.params.get("prior_balance") else None,
+            ).to(dist.device)
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:
             self.teacher.net.to(dist.device)
