@@ -163,3 +163,30 @@ def test_balanced_prior_weighs_every_data_set_the_same():
     assert (n_s, n_f) == (201, 51)  # so the unbalanced mean is far from the balanced one
     with pytest.raises(ValueRangeError, match="1 data-set names for 2 sequences"):
         fit_pose_prior(slow + fast, skel, stride=1, components=1, datasets=["a"])
+
+
+def test_prior_warmup_scores_a_stretch_after_a_free_rollout():
+    walks = [synthetic_walk(seconds=6.0, fps=25.0, speed=1.0 + 0.1 * i) for i in range(3)]
+    batch = torch.as_tensor(np.stack([w.positions[:15] for w in walks]), dtype=torch.float32)
+    model = _walk_model(rollout_frames=3, prior_weight=1.0, prior_frames=6, prior_warmup=20)
+    model.pose_prior = fit_pose_prior([w.positions for w in walks], model.skeleton, stride=1, components=2)
+    plain = _walk_model(rollout_frames=3, prior_weight=1.0, prior_frames=6)
+    plain.pose_prior = model.pose_prior
+    torch.manual_seed(4)
+    base = training_loss(plain, batch, 6)
+    torch.manual_seed(4)
+    loss = training_loss(model, batch, 6)
+    # redo the extra term by hand with the same draws: offsets of the two terms, then the warm-up length
+    torch.manual_seed(4)
+    torch.randint(0, 1, (3,))
+    start = torch.randint(0, 15 - 6 - 3 + 1, (3,))
+    w = int(torch.randint(1, 21, ()).item())
+    history = batch[torch.arange(3)[:, None], start[:, None] + torch.arange(6)]
+    with torch.no_grad():
+        far = model.rollout(history, w)
+    late = model.rollout(torch.cat([history, far], dim=1)[:, -6:], 6)
+    torch.testing.assert_close(
+        (loss - base).double(), model.pose_prior.pose_excess(late.double()).mean(), atol=1e-5, rtol=1e-4
+    )
+    loss.backward()
+    assert model.net.embed.weight.grad is not None and torch.isfinite(model.net.embed.weight.grad).all()

@@ -588,6 +588,10 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     ``model.pose_prior``, attached by the training plug-in) is added: a plausibility term for the stretch of
     a rollout where poses leave the training poses (the long-horizon benchmark's nearest-training-pose
     distance and out-of-range bends), which the error against one recorded future does not see.
+    ``params.prior_warmup`` (``W``, default 0) adds the same term on ``E`` frames rolled out (with gradients)
+    after ``w`` frames (``1 <= w <= W``, drawn per step) of the inference rollout (no gradients) from the same
+    history: the network then also learns to come back from the histories of its own long rollouts, which a
+    ``K + E``-frame rollout from real motion never reaches.
     """
     h = history
     b, length = batch.shape[:2]
@@ -613,6 +617,15 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
         loss = loss + float(params.get("rollout_weight", 1.0)) * rolled
     if u > 0:
         loss = loss + u * prior.pose_excess(full).mean()
+    warm = int(params.get("prior_warmup", 0)) if u > 0 else 0
+    if warm > 0 and extra > 0:
+        # a stretch of a long rollout: W frames (1..warmup, one draw per step) rolled out without gradients
+        # (the inference rollout), then E frames with gradients from its newest history, scored by the prior
+        w = int(torch.randint(1, warm + 1, ()).item())
+        with torch.no_grad():
+            far = model.rollout(win[:, :h], w)
+        late = model.rollout(torch.cat([win[:, :h], far], dim=1)[:, -h:], extra)
+        loss = loss + u * prior.pose_excess(late).mean()
     return loss
 
 

@@ -282,6 +282,7 @@ TRAINING_ONLY_PARAMS = frozenset(
         "clean_base",
         "prior_weight",
         "prior_frames",
+        "prior_warmup",
         "prior_quantile",
         "prior_balance",
     }
