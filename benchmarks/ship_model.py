@@ -153,12 +153,18 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("name")
     parser.add_argument("variant")
-    parser.add_argument("--which", default="best", choices=["best", "last"])
+    parser.add_argument(
+        "--which",
+        default="best",
+        help="best, last, or a round kept by keep_rounds (rounds/NNN), chosen on another validation",
+    )
     parser.add_argument("--mirror-average", action="store_true", help="ship with mirror-averaged inference on")
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
     parser.add_argument("--extra", type=Path, help="a markdown file appended to the model card")
     args = parser.parse_args()
+    if args.which not in ("best", "last") and not args.which.startswith("rounds/"):
+        parser.error(f"--which must be best, last or rounds/NNN, not {args.which!r}")
 
     src = args.run / args.which
     dst = WEIGHTS / args.name / args.variant
@@ -208,7 +214,11 @@ def main() -> None:
         f"canonical frame `{meta['config']['canonical']}`, "
         f"mirror-averaged inference: {meta['config']['mirror_average']}",
         f"- trained with `posecast train` for {len(metrics)} epochs "
-        f"(weights from epoch {meta.get('epoch')}, the {'best validation' if args.which == 'best' else 'last'} epoch) "
+        f"(weights from epoch {meta.get('epoch')}, "
+        + {"best": "the best validation epoch", "last": "the last epoch"}.get(
+            args.which, "chosen on another validation: see below"
+        )
+        + ") "
         f"in {run.get('training_seconds', 0) / 60:.1f} minutes on "
         + (
             f"one {machine['gpu']} GPU with {machine['cpus']} CPU cores "

@@ -190,3 +190,21 @@ def test_prior_warmup_scores_a_stretch_after_a_free_rollout():
     )
     loss.backward()
     assert model.net.embed.weight.grad is not None and torch.isfinite(model.net.embed.weight.grad).all()
+
+
+def test_speed_mismatch_by_hand():
+    from posecast.models.st_transformer import speed_mismatch
+
+    # 3 joints, root 0 still; joint 1 moves 2 cm per frame in the real windows, joint 2 1 cm
+    t = torch.arange(6, dtype=torch.float64)[None, :, None]
+    real = torch.zeros(2, 6, 3, 3, dtype=torch.float64)
+    real[:, :, 1, 0] = 0.02 * t[..., 0]
+    real[:, :, 2, 2] = 0.01 * t[..., 0]
+    rolled = real.clone()
+    rolled[:, :, 1, 0] = 0.01 * t[..., 0]  # half the speed: |log 0.5| - log 1.1
+    rolled[:, :, 2, 2] = 0.0105 * t[..., 0]  # 5 % faster: inside the margin
+    want = (math.log(2.0) - math.log(1.1)) / 2
+    torch.testing.assert_close(speed_mismatch(rolled, real, 0), torch.tensor(want, dtype=torch.float64))
+    # moving the whole body (the root too) changes nothing: speeds are root-relative
+    shifted = rolled + 0.3 * t[..., None]
+    torch.testing.assert_close(speed_mismatch(shifted, real, 0), torch.tensor(want, dtype=torch.float64))

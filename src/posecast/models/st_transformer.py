@@ -591,7 +591,9 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
     ``params.prior_warmup`` (``W``, default 0) adds the same term on ``E`` frames rolled out (with gradients)
     after ``w`` frames (``1 <= w <= W``, drawn per step) of the inference rollout (no gradients) from the same
     history: the network then also learns to come back from the histories of its own long rollouts, which a
-    ``K + E``-frame rollout from real motion never reaches.
+    ``K + E``-frame rollout from real motion never reaches. ``params.prior_speed`` (default 0) adds that weight
+    times `speed_mismatch` of those ``E`` frames against the real windows of the batch, so that coming back to
+    plausible poses is not done by slowing down.
     """
     h = history
     b, length = batch.shape[:2]
@@ -626,7 +628,29 @@ def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tenso
             far = model.rollout(win[:, :h], w)
         late = model.rollout(torch.cat([win[:, :h], far], dim=1)[:, -h:], extra)
         loss = loss + u * prior.pose_excess(late).mean()
+        speed_weight = float(params.get("prior_speed", 0.0))
+        if speed_weight > 0:
+            loss = loss + speed_weight * speed_mismatch(late, win, prior.joints[0])
     return loss
+
+
+SPEED_MARGIN = 0.1
+"""`speed_mismatch` leaves ratios within 1 / 1.1 to 1.1 alone."""
+
+
+def speed_mismatch(rolled: torch.Tensor, real: torch.Tensor, root: int, margin: float = SPEED_MARGIN) -> torch.Tensor:
+    """How far the mean speed of each joint over a batch of rolled-out frames ``(B, T, J, 3)`` is from its mean
+    speed over real windows ``(B, T', J, 3)`` (root-relative, per frame step; a population moment, not per
+    window: single motions do slow down and stop): the mean over joints of ``max(0, |log(rolled / real)| -
+    log(1 + margin))``. The root (its speed relative to itself is 0) is left out."""
+    keep = [j for j in range(rolled.shape[-2]) if j != root]
+
+    def speeds(x: torch.Tensor) -> torch.Tensor:
+        rel = x - x[..., root : root + 1, :]
+        return (rel[:, 1:] - rel[:, :-1]).norm(dim=-1).mean(dim=(0, 1))[keep]  # (J - 1,)
+
+    ratio = speeds(rolled).clamp_min(1e-6) / speeds(real).clamp_min(1e-6)
+    return torch.relu(torch.log(ratio).abs() - math.log(1.0 + margin)).mean()
 
 
 def _teacher_forced(model, batch: torch.Tensor, h: int, weights: torch.Tensor | None) -> torch.Tensor:

@@ -283,6 +283,7 @@ TRAINING_ONLY_PARAMS = frozenset(
         "prior_weight",
         "prior_frames",
         "prior_warmup",
+        "prior_speed",
         "prior_quantile",
         "prior_balance",
     }
