@@ -179,6 +179,8 @@ def main() -> None:
     meta["config"]["mirror_average"] = bool(args.mirror_average)
     run = json.loads((args.run / "run.json").read_text())
     metrics = [json.loads(x) for x in (args.run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    if "training_seconds" not in run and metrics:  # a run stopped by hand: the wall time of its last logged round
+        run["training_seconds"] = metrics[-1].get("seconds", 0.0)
     meta["training"] = {
         "epoch": meta.get("epoch"),
         "seconds": run.get("training_seconds"),
