@@ -1,4 +1,5 @@
-"""Procrustes alignment of point sets (the alignment behind PA-MPJPE), numpy or torch.
+"""Procrustes alignment of point sets (the alignment behind PA-MPJPE), and the heading turn of a pose; numpy
+or torch.
 
 Built on ``roma.rigid_points_registration`` (Umeyama, optional scale, proper rotations only);
 numpy inputs run through it on float64 tensors.
@@ -37,3 +38,23 @@ def procrustes(source, target, scale: bool = True):
     if was_numpy:
         return tuple(x.numpy() for x in (aligned, rot, trans, s))
     return aligned, rot, trans, s
+
+
+def heading_canonical(rel, left_hip: int, right_hip: int):
+    """Root-relative poses ``(..., J, 3)`` (y up; numpy or torch, differentiable) turned about y so that
+    ``left_hip - right_hip`` points along +x (its horizontal part; a pose whose hip vector is vertical is left as
+    it is). Numpy inputs run through torch in float64 and come back as numpy."""
+    import torch
+
+    was_numpy = not _is_torch(rel)
+    x = torch.as_tensor(np.asarray(rel, dtype=np.float64)) if was_numpy else rel
+    across = x[..., left_hip, :] - x[..., right_hip, :]
+    ax, az = across[..., 0], across[..., 2]
+    norm = torch.hypot(ax, az)
+    ok = norm > 1e-12
+    safe = torch.where(ok, norm, torch.ones_like(norm))
+    c = torch.where(ok, ax / safe, torch.ones_like(norm))[..., None]
+    s = torch.where(ok, az / safe, torch.zeros_like(norm))[..., None]
+    px, py, pz = x[..., 0], x[..., 1], x[..., 2]
+    out = torch.stack([c * px + s * pz, py, c * pz - s * px], dim=-1)
+    return out.numpy() if was_numpy else out

@@ -22,20 +22,13 @@ import math
 import torch
 
 from posecast.errors import ValueRangeError
+from posecast.kinematics.alignment import heading_canonical
 
 
 def pose_features(poses: torch.Tensor, root: int, left_hip: int, right_hip: int) -> torch.Tensor:
     """``(..., J, 3)`` poses (y up, metres) → ``(..., (J - 1) * 3)`` root-relative, heading-canonical features
-    (a pose whose hip vector is vertical keeps its heading)."""
-    rel = poses - poses[..., root : root + 1, :]
-    across = rel[..., left_hip, :] - rel[..., right_hip, :]
-    norm = torch.hypot(across[..., 0], across[..., 2])
-    ok = norm > 1e-9
-    safe = torch.where(ok, norm, torch.ones_like(norm))
-    c = torch.where(ok, across[..., 0] / safe, torch.ones_like(norm))[..., None]
-    s = torch.where(ok, across[..., 2] / safe, torch.zeros_like(norm))[..., None]
-    x, y, z = rel[..., 0], rel[..., 1], rel[..., 2]
-    turned = torch.stack([c * x + s * z, y, c * z - s * x], dim=-1)
+    (`posecast.kinematics.alignment.heading_canonical`), the root left out."""
+    turned = heading_canonical(poses - poses[..., root : root + 1, :], left_hip, right_hip)
     keep = [j for j in range(poses.shape[-2]) if j != root]
     return turned[..., keep, :].flatten(-2)
 

@@ -108,6 +108,7 @@ from posecast.errors import DataNotFoundError, PosecastError, ValueRangeError
 from posecast.evaluation.metrics import power_spectrum
 from posecast.evaluation.protocols import corpus
 from posecast.evaluation.protocols.cmu_bvh import predict_batches
+from posecast.kinematics.alignment import heading_canonical
 from posecast.kinematics.fk import bone_triples
 from posecast.models.base import Forecaster
 from posecast.skeletons.base import Skeleton
@@ -310,19 +311,6 @@ def spectral_stats(windows: np.ndarray, reference_spectrum: np.ndarray) -> dict[
         ``{"entropy", "kld_pred_gt", "kld_gt_pred", "kld"}`` in nats, means over the ``J x D`` features.
     """
     return spectrum_stats(np.asarray(power_spectrum(windows)), np.asarray(reference_spectrum))
-
-
-def heading_canonical(rel: np.ndarray, left_hip: int, right_hip: int) -> np.ndarray:
-    """Root-relative poses ``(..., J, 3)`` (y up) turned about y so that ``left_hip - right_hip`` points along
-    +x (its horizontal part; a pose whose hip vector is vertical is left as it is)."""
-    across = rel[..., left_hip, :] - rel[..., right_hip, :]
-    ax, az = across[..., 0], across[..., 2]
-    norm = np.hypot(ax, az)
-    ok = norm > 1e-12
-    c = np.where(ok, ax / np.where(ok, norm, 1.0), 1.0)[..., None]
-    s = np.where(ok, az / np.where(ok, norm, 1.0), 0.0)[..., None]
-    x, y, z = rel[..., 0], rel[..., 1], rel[..., 2]
-    return np.stack([c * x + s * z, y, c * z - s * x], axis=-1)
 
 
 def bone_length_error(positions: np.ndarray, reference: np.ndarray, bones: np.ndarray) -> np.ndarray:
