@@ -100,20 +100,28 @@ def keep_bone_lengths(poses: Any, reference: Any, skeleton: Any) -> Any:
     path, one product with the skeleton's ``(J, J)`` ancestor matrix (`ancestor_matrix`). A loop down the
     hierarchy traces into about ten small operations per joint, which made up a third of a traced batch-1
     ST-Transformer rollout."""
+    parents = tuple(int(p) for p in skeleton.parents)
+    children = [j for j, p in enumerate(parents) if p >= 0]
+    of = [parents[j] for j in children]
+    ref = reference.expand_as(poses)
+    return set_bone_lengths(poses, (ref[..., children, :] - ref[..., of, :]).norm(dim=-1), skeleton)
+
+
+def set_bone_lengths(poses: Any, lengths: Any, skeleton: Any) -> Any:
+    """`keep_bone_lengths` with the lengths given: ``lengths (..., B)``, one per non-root joint in joint order
+    (the bone from its parent to it; broadcast to ``poses (..., J, 3)``). Torch tensors."""
     import torch
 
     parents = tuple(int(p) for p in skeleton.parents)
     children = [j for j, p in enumerate(parents) if p >= 0]
     roots = [j for j, p in enumerate(parents) if p < 0]
     of = [parents[j] for j in children]
-    ref = reference.expand_as(poses)
     d = poses[..., children, :] - poses[..., of, :]  # (..., J - roots, 3)
     norm = d.norm(dim=-1, keepdim=True)
     up = poses.new_tensor([0.0, 1.0, 0.0])
     unit = torch.where(norm > 1e-9, d / norm.clamp_min(1e-9), up)
-    length = (ref[..., children, :] - ref[..., of, :]).norm(dim=-1, keepdim=True)
     steps = poses.new_zeros(poses.shape)  # each joint's own step from its parent; a root: its position
-    steps[..., children, :] = unit * length
+    steps[..., children, :] = unit * lengths.to(poses.dtype).expand(norm.shape[:-1])[..., None]
     steps[..., roots, :] = poses[..., roots, :]
     return torch.einsum("jk,...kc->...jc", poses.new_tensor(ancestor_matrix(parents)), steps)
 

@@ -84,6 +84,16 @@ register_model(
 )
 register_model(
     ModelInfo(
+        "lifter",
+        "video",
+        "2D->3D lifter over the whole observed window (dilated temporal convolutions, VideoPose3D class); its "
+        "forecast holds the last lifted pose (lift+forecast forecasts what it lifts)",
+        "posecast.video.models:build",
+        inputs=("keypoints-2d",),
+    )
+)
+register_model(
+    ModelInfo(
         "lift+forecast",
         "video",
         "phd's 3D estimate of the observed frames forecast by dct-mlp's corpus variant (through the canonical "

@@ -1,9 +1,9 @@
 """Video forecasters: 2D keypoint tracks (from a clip or an image) in, 3D past and future out.
 
-Each model module (``phd``, ``posemonet``, ``hmmr``) defines ``build(config)`` (an untrained network),
-``FORECASTER`` (its `VideoForecaster` class) and ``load(weights)`` (a `VideoForecaster` from a weights
-folder; default: shipped). They are entries of the one model registry (`posecast.models.catalogue`),
-which reaches them through `build` here: ``posecast.models.get("phd")``.
+Each model module (``phd``, ``posemonet``, ``hmmr``, and the lifter ``lifter``) defines ``build(config)``
+(an untrained network), ``FORECASTER`` (its `VideoForecaster` class) and ``load(weights)`` (a
+`VideoForecaster` from a weights folder; default: shipped). They are entries of the one model registry
+(`posecast.models.catalogue`), which reaches them through `build` here: ``posecast.models.get("phd")``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ MODULES: dict[str, str] = {
     "phd": "posecast.video.models.phd",
     "posemonet": "posecast.video.models.posemonet",
     "hmmr": "posecast.video.models.hmmr",
+    "lifter": "posecast.video.models.lifter",
 }
 
 

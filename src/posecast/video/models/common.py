@@ -5,8 +5,9 @@
 * `fit_weak_perspective` / `fit_weak_perspective_np`: the closed-form optimal weak-perspective
   camera of PHD eq. 6, ``argmin_{s, t} sum_j w_j ||s X_j[:2] + t - x_j||^2`` (torch, differentiable;
   and numpy), and `reprojection_loss` built on it.
-* `ResBlock1d` / `TemporalEncoder`: 1D convolutional residual blocks (kernel 3, edge padding), causal
-  (output ``t`` sees inputs ``<= t``) or centred; three blocks have a receptive field of 13 frames.
+* `ResBlock1d` / `TemporalEncoder`: 1D convolutional residual blocks (kernel 3, edge padding, optionally
+  dilated), causal (output ``t`` sees inputs ``<= t``) or centred; three undilated blocks have a receptive
+  field of 13 frames.
   Normalisation is per frame (a layer norm over channels, `FrameNorm`), so a causal stack stays causal.
 * `extrapolate_camera`: future weak-perspective cameras (scale held, translation extrapolated, damped).
 
@@ -186,21 +187,24 @@ class FrameNorm(nn.Module):
 
 class ResBlock1d(nn.Module):
     """PHD/HMMR residual block on ``(B, C, T)``: norm, ReLU, conv(k), norm, ReLU, conv(k), plus the
-    input. Convolutions use edge (replicate) padding: ``k - 1`` frames on the left when ``causal``
-    (output ``t`` depends on inputs ``<= t``), ``(k - 1) / 2`` on each side otherwise. Receptive
-    field ``2 (k - 1) + 1`` per block."""
+    input. Convolutions use edge (replicate) padding: ``(k - 1) d`` frames on the left when ``causal``
+    (output ``t`` depends on inputs ``<= t``), half of it on each side otherwise. ``dilation`` ``d``
+    spaces the kernel's taps (VideoPose3D's dilated temporal convolutions). Receptive field
+    ``2 (k - 1) d + 1`` per block."""
 
-    def __init__(self, channels: int, kernel: int = 3, causal: bool = True, groups: int = 1) -> None:
+    def __init__(self, channels: int, kernel: int = 3, causal: bool = True, groups: int = 1, dilation: int = 1) -> None:
         super().__init__()
         if not causal and kernel % 2 == 0:
             raise ValueError("a centred block needs an odd kernel")
-        self.causal, self.kernel = causal, kernel
+        if dilation < 1:
+            raise ValueError(f"dilation must be at least 1, not {dilation}")
+        self.causal, self.kernel, self.dilation = causal, kernel, dilation
         self.norm1, self.norm2 = FrameNorm(channels, groups), FrameNorm(channels, groups)
-        self.conv1 = nn.Conv1d(channels, channels, kernel)
-        self.conv2 = nn.Conv1d(channels, channels, kernel)
+        self.conv1 = nn.Conv1d(channels, channels, kernel, dilation=dilation)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, dilation=dilation)
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
-        k = self.kernel - 1
+        k = (self.kernel - 1) * self.dilation
         pad = (k, 0) if self.causal else (k // 2, k - k // 2)
         return F.pad(x, pad, mode="replicate")
 
@@ -211,18 +215,30 @@ class ResBlock1d(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        return 2 * (self.kernel - 1) + 1
+        return 2 * (self.kernel - 1) * self.dilation + 1
 
 
 class TemporalEncoder(nn.Module):
     """``(B, T, D_in)`` → ``(B, T, C)``: a per-frame linear map to ``C`` channels, ``blocks`` residual
     blocks (`ResBlock1d`), a final per-frame norm + ReLU + linear. Receptive field
-    ``1 + blocks * 2 (kernel - 1)`` frames (13 for PHD's three blocks of kernel 3)."""
+    ``1 + sum_b 2 (kernel - 1) d_b`` frames (13 for PHD's three blocks of kernel 3); ``dilations`` (one per
+    block, default all 1) widen it without more parameters."""
 
-    def __init__(self, in_features: int, channels: int, blocks: int = 3, kernel: int = 3, causal: bool = True) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        channels: int,
+        blocks: int = 3,
+        kernel: int = 3,
+        causal: bool = True,
+        dilations: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__()
+        dilations = tuple(dilations) if dilations is not None else (1,) * blocks
+        if len(dilations) != blocks:
+            raise ValueError(f"{blocks} blocks need {blocks} dilations, not {len(dilations)}")
         self.inp = nn.Linear(in_features, channels)
-        self.blocks = nn.ModuleList(ResBlock1d(channels, kernel, causal) for _ in range(blocks))
+        self.blocks = nn.ModuleList(ResBlock1d(channels, kernel, causal, dilation=d) for d in dilations)
         self.out_norm = FrameNorm(channels)
         self.out = nn.Linear(channels, channels)
 

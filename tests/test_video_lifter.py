@@ -1,0 +1,133 @@
+"""The ``lifter`` video model: dilated centred receptive field, bones at their window medians, a tiny training
+run that lifts better than it started, the forecaster contract (past lifted, last pose held), the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import posecast
+from posecast import skeletons
+from posecast.errors import ModelError
+from posecast.kinematics.fk import keep_bone_lengths, set_bone_lengths
+from posecast.models import store
+from posecast.skeletons.mapping import to_layout
+from posecast.synthetic import synthetic_walk
+from posecast.training.loop import fit
+from posecast.training.video import VideoData, VideoTask, VideoTrainConfig
+from posecast.video.cameras import CameraConfig
+from posecast.video.models import lifter
+from posecast.video.models.common import ResBlock1d, TemporalEncoder
+
+
+def _changed(enc: torch.nn.Module, length: int, at: int, dim: int) -> np.ndarray:
+    torch.manual_seed(0)
+    x = torch.randn(1, length, dim)
+    y = x.clone()
+    y[:, at] += 1.0
+    with torch.no_grad():
+        d = (enc(x) - enc(y)).abs().amax(dim=-1)[0]
+    return np.flatnonzero(d.numpy() > 1e-6)
+
+
+def test_dilated_centred_encoder_sees_30_frames_each_side() -> None:
+    enc = TemporalEncoder(6, 16, blocks=4, kernel=3, causal=False, dilations=(1, 2, 4, 8)).eval()
+    assert enc.receptive_field == 1 + 2 * 2 * (1 + 2 + 4 + 8) == 61
+    np.testing.assert_array_equal(_changed(enc, 120, 60, 6), np.arange(30, 91))
+
+
+def test_dilated_causal_block_is_causal() -> None:
+    torch.manual_seed(0)
+    block = ResBlock1d(8, 3, causal=True, dilation=4).eval()
+    assert block.receptive_field == 17
+    x = torch.randn(1, 8, 40)
+    y = x.clone()
+    y[..., 20] += torch.randn(8)  # not a constant: the per-frame norm removes a shift of every channel
+    with torch.no_grad():
+        d = (block(x) - block(y)).abs().amax(dim=1)[0]
+    # two taps-of-3 convolutions dilated by 4: outputs 20, 24, ..., 36 (a span of 17 frames, every 4th)
+    np.testing.assert_array_equal(np.flatnonzero(d.numpy() > 1e-6), np.arange(20, 37, 4))
+    with pytest.raises(ValueError):
+        TemporalEncoder(6, 8, blocks=2, dilations=(1,))
+
+
+def test_set_bone_lengths_by_hand() -> None:
+    chain = type("S", (), {"parents": (-1, 0, 1)})()
+    poses = torch.tensor([[[1.0, 0.0, 0.0], [1.0, 2.0, 0.0], [4.0, 2.0, 0.0]]], dtype=torch.float64)
+    out = set_bone_lengths(poses, torch.tensor([0.5, 1.0], dtype=torch.float64), chain)
+    # the root stays; bone 0->1 along +y, 0.5 long; bone 1->2 along +x, 1 long
+    expected = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.5, 0.0], [2.0, 0.5, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(out[0], expected)
+    ref = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.5, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(keep_bone_lengths(poses, ref, chain), out)
+
+
+def test_median_bones_makes_lengths_constant_and_keeps_directions() -> None:
+    body = skeletons.get("body-17")
+    pos = to_layout(synthetic_walk(seconds=2.0, fps=25.0), "body-17").positions
+    truth = torch.as_tensor(pos - pos[:, :1], dtype=torch.float64)[None]
+    rng = np.random.default_rng(0)
+    noisy = truth + torch.as_tensor(rng.normal(0, 0.01, truth.shape))
+    noisy = noisy - noisy[..., :1, :]
+    out = lifter.median_bones(noisy, body)
+    lengths = lifter._bone_lengths(out, body.parents)
+    assert float((lengths - lengths[:, :1]).abs().max()) < 1e-9
+    expected = lifter._bone_lengths(noisy, body.parents).median(dim=1).values
+    torch.testing.assert_close(lengths[:, 0], expected)
+    children = [j for j, p in enumerate(body.parents) if p >= 0]
+    parents = [body.parents[j] for j in children]
+    d_in = noisy[..., children, :] - noisy[..., parents, :]
+    d_out = out[..., children, :] - out[..., parents, :]
+    cos = (d_in * d_out).sum(-1) / (d_in.norm(dim=-1) * d_out.norm(dim=-1))
+    assert float(cos.min()) > 1 - 1e-9
+
+
+@pytest.fixture(scope="module")
+def walk_data() -> VideoData:
+    pos = to_layout(synthetic_walk(seconds=8.0, fps=25.0), "body-17").positions
+    return VideoData(train=[pos], val=[pos], fps=25.0)
+
+
+def test_tiny_training_lifts_better_and_the_forecaster_holds_the_last_pose(walk_data: VideoData, tmp_path) -> None:
+    cfg = lifter.LifterConfig(channels=32, hidden=64, dilations=(1, 2))
+    fixed = walk_data.sample(16, 20, np.random.default_rng(1), CameraConfig.clean())
+    config = VideoTrainConfig(
+        model="lifter",
+        network=cfg.model_dump(),
+        steps=80,
+        batch_size=16,
+        length=20,
+        lr=3e-3,
+        warmup_steps=5,
+        val_every=40,
+    )
+    task = VideoTask(config, data=walk_data, camera=CameraConfig.clean())
+    torch.manual_seed(0)
+    with torch.no_grad():
+        before = lifter.evaluate(lifter.build(cfg), fixed)["val_past_mm"]
+    fit(task, tmp_path / "run")
+    after = lifter.evaluate(task.network, fixed)
+    assert after["val_past_mm"] < 0.6 * before
+    assert set(after) == {"val_past_mm", "val_past_bones_mm", "val_last_mm"}
+    model = posecast.models.get("lifter", weights=tmp_path / "run")
+    assert isinstance(model, lifter.Lifter)
+    pred = model.predict(fixed.keypoints[:3], fixed.visibility[:3], 7)
+    assert pred.past.shape == (3, 20, 17, 3) and pred.future.shape == (3, 7, 17, 3)
+    assert pred.camera.shape == (3, 27, 3) and (pred.camera[..., 0] > 0).all()
+    np.testing.assert_allclose(pred.past[..., 0, :], 0.0, atol=1e-9)
+    np.testing.assert_allclose(pred.future, np.repeat(pred.past[:, -1:], 7, axis=1))
+    # keep_bones: every bone the same length in every frame of a window
+    lengths = lifter._bone_lengths(torch.as_tensor(pred.past), skeletons.get("body-17").parents).numpy()
+    np.testing.assert_allclose(lengths, np.repeat(lengths[:, :1], 20, axis=1), atol=1e-9)
+
+
+def test_config_and_registry() -> None:
+    with pytest.raises(ValueError):
+        lifter.LifterConfig(kernel=4)
+    with pytest.raises(ValueError):
+        lifter.LifterConfig(dilations=(1, 0))
+    assert posecast.models.info("lifter").kind == "video"
+    if not store.variants("lifter"):
+        with pytest.raises(ModelError):
+            posecast.models.get("lifter")
