@@ -843,8 +843,10 @@ def markdown(result: dict[str, Any]) -> str:
             "Baselines: `landmarks+zero-velocity` = simulated backend world landmarks (pelvis-centred truth plus a "
             "per-window error of 1-5 cm per joint and 1-3 cm correlated jitter, doubled in depth: a guess, not a "
             "measurement of MediaPipe) with the last pose held; `<model>+zero-velocity` = that video model's "
-            "estimated past, last pose held (PHD's 'Constant'); `lift+forecast` = phd's estimated past, smoothed, "
-            "forecast by `dct-mlp`'s corpus variant through the canonical body (a model of its own).",
+            "estimated past, last pose held (PHD's 'Constant'); `lifter` = the 2D->3D lifter over the whole observed "
+            "window, its last lifted pose held; `lift+forecast` = the lifter's estimated past, smoothed, forecast by "
+            "`dct-mlp`'s corpus variant through the canonical body (a model of its own; its held past is the "
+            "`lifter` row).",
             "",
             "Forecast with DTW alignment (PHD's protocol): MPJPE / PA-MPJPE (mm) of the true frame at each horizon.",
             "",

@@ -1,27 +1,35 @@
-"""``lift+forecast``: a video model's 3D estimate of the observed frames, forecast by a 3D motion model.
+"""``lift+forecast``: a lifter's 3D estimate of the observed frames, forecast by a 3D motion model.
 
 The video models (``phd``, ``posemonet``, ``hmmr``) each lift the observed 2D keypoints to 3D and forecast
-with their own small decoder. This path keeps the lifting (the video model's estimate of the observed
-frames and its fitted cameras) and hands the estimated 3D past to a motion forecaster trained on the whole
+with their own small decoder. This path lifts with the dedicated lifter (``lifter``,
+`posecast.video.models.lifter`: every observed frame estimated from the frames before and after it; any video
+model can take its place) and hands the estimated 3D past to a motion forecaster trained on the whole
 corpus, by default ``dct-mlp``'s canonical-body variant: the ``body-17`` estimate is mapped onto the
 canonical body (``smplh-22``; the joints ``body-17`` lacks, such as the spine chain, the collars and the
 toes, are filled by the retargeting map of `posecast.skeletons.canonical`), forecast there and mapped back
-to ``body-17``. Per-frame lifting is noisy (about 7 cm per joint) and a motion forecaster reads that
-noise as velocity, so the lifted past is first smoothed over time (a quadratic Savitzky-Golay filter over
-`SMOOTH_FRAMES` frames) and the forecast is then shifted to start at the last estimated pose (continuity).
+to ``body-17``. A motion forecaster reads lifting noise as velocity, so the lifted past is first smoothed
+over time (a quadratic Savitzky-Golay filter over `SMOOTH_FRAMES` frames) and the forecast is then shifted
+to start at the last estimated pose (continuity).
+
 Chosen on the projected corpus validation windows (`posecast.evaluation.protocols.video.
-corpus_validation_windows`, mean 3D forecast MPJPE over the second, shipped ``phd`` lifting): CMU BVH
-validation 160.5 mm raw, 152.7 with continuity only, 141.1 smoothed over 15 frames with continuity (9
-frames: 143.2; holding the last estimate: 145.4); Bandai validation styles 101.9, 96.7, 88.0 (87.9; 93.5).
+corpus_validation_windows`, mean 3D forecast MPJPE over the second). With ``phd``'s lifting (the first
+version of this path): CMU BVH validation 160.5 mm raw, 152.7 with continuity only, 141.1 smoothed over 15
+frames with continuity (9 frames: 143.2; holding the last estimate: 145.4); Bandai validation styles 101.9,
+96.7, 88.0 (87.9; 93.5). With the lifter (2026-12-05, its model card; past MPJPE 39.3 / 24.7 mm against
+``phd``'s 53.3 / 34.1 on CMU BVH / Bandai validation): smoothing over 15 / 9 / 0 frames 128.6 / **128.4** /
+130.9 mm on CMU BVH and 56.3 / **53.3** / 53.1 on Bandai (with ``phd``'s lifting at 15 frames, the same
+windows: 131.2 and 59.2), hence 9 frames.
 The future cameras are the lifter's (scale held, translation extrapolated), and the
 projected forecast is anchored at the last observed keypoints like every video model's
 (`posecast.video.models.base`), with this path's own factors (`ANCHOR_TRANSLATION_SCALE`,
-`ANCHOR_POSE_SCALE`, chosen on the projected corpus validation windows with the grid of
+`ANCHOR_POSE_SCALE`, chosen with ``phd``'s lifting on the projected corpus validation windows with the grid of
 `posecast.evaluation.protocols.video.anchor_validation`: translation 1, pose 0.25 scored 52.5 % future
-PCK@0.05 with the corpus ``phd`` lifting, pose 0 / 0.5 / 1: 52.2 / 52.2 / 50.4 %, 2D hold 51.2 %).
-Measured with that lifter, this path does not beat ``phd``'s own forecast (1 s MPJPE on the same windows:
-CMU BVH 175.2 vs 166.6 mm, Bandai 76.9 vs 59.3 mm): the corpus forecaster reads the lifting error that
-``phd``'s decoder, trained on its own estimates, has learned to live with.
+PCK@0.05, pose 0 / 0.5 / 1: 52.2 / 52.2 / 50.4 %, 2D hold 51.2 %; with the lifter at these factors the anchored
+future PCK@0.05 on the corpus validation windows is 37.5 / 59.3 %, with ``phd``'s lifting 37.6 / 59.1 %).
+This path does not beat ``phd``'s own forecast (mean over the second on the same windows: CMU BVH 128.4 vs
+125.1 mm, Bandai 53.3 vs 50.2 mm; at 1 s 172.8 vs 162.2 and 74.5 vs 59.4): the corpus forecaster reads a
+pelvis-centred past in the camera's frame, not the world-frame motion with a root trajectory it was trained
+on, and at 1 s on Bandai it is worse than holding the lifted past (62.0 mm).
 
 Shapes: everything is batched, ``(B, T, 17, 2)`` keypoints in, ``(B, T, 17, 3)`` past and
 ``(B, F, 17, 3)`` future out (metres, camera-aligned, pelvis-centred per frame).
@@ -37,8 +45,8 @@ import numpy as np
 from posecast.errors import ModelError
 from posecast.video.models.base import LAYOUT, VideoForecaster, VideoPrediction
 
-#: frames of the Savitzky-Golay smoothing (quadratic) of the lifted past before it is forecast (0.6 s at 25 fps)
-SMOOTH_FRAMES = 15
+#: frames of the Savitzky-Golay smoothing (quadratic) of the lifted past before it is forecast (0.36 s at 25 fps)
+SMOOTH_FRAMES = 9
 #: anchored forecasts of this path: factor on the predicted pelvis motion in the image
 ANCHOR_TRANSLATION_SCALE = 1.0
 #: anchored forecasts of this path: factor on the predicted motion of the joints about the pelvis
@@ -54,7 +62,9 @@ class LiftForecast(VideoForecaster):
     anchor_translation_scale = ANCHOR_TRANSLATION_SCALE
     anchor_pose_scale = ANCHOR_POSE_SCALE
 
-    def __init__(self, lifter: VideoForecaster, forecaster: Any, description: str = "") -> None:
+    def __init__(
+        self, lifter: VideoForecaster, forecaster: Any, description: str = "", smooth_frames: int = SMOOTH_FRAMES
+    ) -> None:
         if lifter.skeleton != LAYOUT:
             raise ModelError(f"{NAME}: the lifter must read and write {LAYOUT}, not {lifter.skeleton!r}")
         self.lifter, self.forecaster = lifter, forecaster
@@ -62,6 +72,8 @@ class LiftForecast(VideoForecaster):
         self.skeleton = LAYOUT
         self.uses_world = lifter.uses_world
         self.description = description
+        #: frames of the Savitzky-Golay smoothing of the lifted past (below 5: none)
+        self.smooth_frames = int(smooth_frames)
 
     def predict(
         self, keypoints: np.ndarray, visibility: np.ndarray, frames: int, world: np.ndarray | None = None
@@ -70,7 +82,7 @@ class LiftForecast(VideoForecaster):
 
         lifted = self.lifter.predict(keypoints, visibility, frames, world)
         past = lifted.past
-        n = min(SMOOTH_FRAMES, past.shape[1] - (1 - past.shape[1] % 2))
+        n = min(self.smooth_frames, past.shape[1] - (1 - past.shape[1] % 2))
         smooth = savgol_filter(past, n, 2, axis=1) if n >= 5 else past
         future = np.asarray(self.forecaster.predict(smooth, frames, 1, fps=self.fps), dtype=np.float64)[:, 0]
         future = future - future[:, :, :1]  # pelvis-centred per frame, like the lifter's output
@@ -81,7 +93,7 @@ class LiftForecast(VideoForecaster):
         return f"LiftForecast({self.description or type(self.lifter).__name__})"
 
 
-def build(lifter: str = "phd", forecaster: str = "dct-mlp", route: str = "canonical") -> LiftForecast:
+def build(lifter: str = "lifter", forecaster: str = "dct-mlp", route: str = "canonical") -> LiftForecast:
     """The registry builder: shipped ``lifter`` (a video model) and shipped ``forecaster`` (a motion model);
     ``route="canonical"`` runs the forecaster's canonical-body variant through the canonical body even where
     it has a ``body-17`` variant (``"layout"``: the variant the registry picks for ``body-17``)."""
