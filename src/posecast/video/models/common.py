@@ -1,7 +1,8 @@
 """Building blocks shared by the video models (phd, posemonet, hmmr).
 
 * `normalise_keypoints`: per-frame crop normalisation of pixel keypoints (what a person crop does
-  for an image model): features ``(x_n, y_n, visibility)`` with y up, plus the crop to undo it.
+  for an image model): features ``(x_n, y_n, visibility)`` with y up, plus the crop to undo it;
+  `keypoint_features`: those features as a network's per-frame input.
 * `fit_weak_perspective` / `fit_weak_perspective_np`: the closed-form optimal weak-perspective
   camera of PHD eq. 6, ``argmin_{s, t} sum_j w_j ||s X_j[:2] + t - x_j||^2`` (torch, differentiable;
   and numpy), and `reprojection_loss` built on it.
@@ -62,6 +63,20 @@ def normalise_keypoints(keypoints: np.ndarray, visibility: np.ndarray) -> tuple[
     feats = np.stack([x, y, np.where(finite, vis, 0.0)], axis=-1)
     feats[..., :2] = np.where(finite[..., None], feats[..., :2], 0.0)
     return feats, centre, half
+
+
+def keypoint_features(
+    keypoints: np.ndarray, visibility: np.ndarray, world: np.ndarray | None = None, use_world: bool = False
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    """A network's per-frame input ``(B, T, D)`` (float32): the `normalise_keypoints` features of every joint
+    flattened (``D = 3 J``), with ``use_world`` also the backend's pelvis-centred world landmarks (zeros when
+    ``world`` is None; ``D = 6 J``); and ``(features (B, T, J, 3), centre, half)`` of `normalise_keypoints`."""
+    feats, centre, half = normalise_keypoints(keypoints, visibility)
+    x = feats.reshape(*feats.shape[:-2], -1)
+    if use_world:
+        w = np.zeros(feats.shape[:-1] + (3,)) if world is None else np.nan_to_num(world - world[..., :1, :])
+        x = np.concatenate([x, w.reshape(*w.shape[:-2], -1)], axis=-1)
+    return torch.as_tensor(x, dtype=torch.float32), feats, centre, half
 
 
 def _fill_time(a: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ from posecast.video.models.common import (
     camera_to_pixels,
     extrapolate_camera,
     fit_weak_perspective,
-    normalise_keypoints,
+    keypoint_features,
     reprojection_loss,
 )
 
@@ -99,13 +99,6 @@ class LifterNet(nn.Module):
         return y - y[..., :1, :]
 
 
-def features(keypoints: np.ndarray, visibility: np.ndarray) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
-    """Network input ``(B, T, J * 3)`` and (normalised 2D + visibility ``(B, T, J, 3)``, crop centre, half)."""
-    feats, centre, half = normalise_keypoints(keypoints, visibility)
-    x = torch.as_tensor(feats.reshape(*feats.shape[:-2], -1), dtype=torch.float32)
-    return x, feats, centre, half
-
-
 def _bone_lengths(poses: torch.Tensor, parents: tuple[int, ...]) -> torch.Tensor:
     """``(..., J, 3)`` → ``(..., B)`` lengths of the bones to every non-root joint, in joint order."""
     children = [j for j, p in enumerate(parents) if p >= 0]
@@ -115,7 +108,7 @@ def _bone_lengths(poses: torch.Tensor, parents: tuple[int, ...]) -> torch.Tensor
 def training_loss(net: LifterNet, batch: Any, progress: float) -> tuple[torch.Tensor, dict[str, float]]:
     """The lifter's losses on a `VirtualBatch` (module docstring); ``progress`` is not used."""
     cfg = net.config
-    x, feats, _, _ = features(batch.keypoints, batch.visibility)
+    x, feats, _, _ = keypoint_features(batch.keypoints, batch.visibility)
     f2d = torch.as_tensor(feats, dtype=torch.float32)
     truth = torch.as_tensor(batch.points, dtype=torch.float32)
     est = net(x)
@@ -159,7 +152,7 @@ class Lifter(VideoForecaster):
     def lift(self, keypoints: np.ndarray, visibility: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Past 3D ``(B, T, J, 3)`` (metres, camera-aligned, pelvis-centred) and pixel cameras ``(B, T, 3)`` of
         keypoints ``(B, T, J, 2)`` with visibility ``(B, T, J)``."""
-        x, feats, centre, half = features(keypoints, visibility)
+        x, feats, centre, half = keypoint_features(keypoints, visibility)
         past = self.net(x).double()
         if self.config.keep_bones and past.shape[1] > 1:
             past = median_bones(past, self.net.skeleton)
@@ -210,7 +203,7 @@ def evaluate(net: LifterNet, val: Any, chunk: int = 128) -> dict[str, float]:
     past, kept, last, n = 0.0, 0.0, 0.0, 0
     for i in range(0, len(val), chunk):
         b = batch_slice(val, slice(i, i + chunk))
-        x, _, _, _ = features(b.keypoints, b.visibility)
+        x, _, _, _ = keypoint_features(b.keypoints, b.visibility)
         truth = torch.as_tensor(b.points, dtype=torch.float32)
         est = net(x)
         past += float((est - truth).norm(dim=-1).mean()) * len(b)

@@ -46,7 +46,7 @@ from posecast.video.models.common import (
     camera_to_pixels,
     extrapolate_camera,
     fit_weak_perspective,
-    normalise_keypoints,
+    keypoint_features,
     reprojection_loss,
 )
 
@@ -114,23 +114,11 @@ class PHDNet(nn.Module):
         return torch.stack(out, dim=1)
 
 
-def features(
-    keypoints: np.ndarray, visibility: np.ndarray, world: np.ndarray | None, use_world: bool
-) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
-    """Network input ``(B, T, D)`` and ``(normalised 2D + visibility (B, T, J, 3), centre, half)``."""
-    feats, centre, half = normalise_keypoints(keypoints, visibility)
-    x = feats.reshape(*feats.shape[:-2], -1)
-    if use_world:
-        w = np.zeros(feats.shape[:-1] + (3,)) if world is None else np.nan_to_num(world - world[..., :1, :])
-        x = np.concatenate([x, w.reshape(*w.shape[:-2], -1)], axis=-1)
-    return torch.as_tensor(x, dtype=torch.float32), feats, centre, half
-
-
 def training_loss(net: PHDNet, batch: Any, progress: float) -> tuple[torch.Tensor, dict[str, float]]:
     """The PHD losses on a `VirtualBatch` (see the module docstring); ``progress`` in ``[0, 1]``
     drives the self-fed curriculum ``1 → ar_max_steps``."""
     cfg = net.config
-    x, feats, _, _ = features(batch.keypoints, batch.visibility, batch.world, cfg.use_world)
+    x, feats, _, _ = keypoint_features(batch.keypoints, batch.visibility, batch.world, cfg.use_world)
     f2d = torch.as_tensor(feats, dtype=torch.float32)
     target2d, vis = f2d[..., :2], f2d[..., 2]
     truth = torch.as_tensor(batch.points, dtype=torch.float32)
@@ -198,7 +186,7 @@ class PHD(VideoForecaster):
     @torch.no_grad()
     def estimate(self, keypoints: np.ndarray, visibility: np.ndarray, world: np.ndarray | None = None):
         """Movie strips ``(B, T, C)``, past 3D ``(B, T, J, 3)`` and pixel cameras ``(B, T, 3)``."""
-        x, feats, centre, half = features(keypoints, visibility, world, self.uses_world)
+        x, feats, centre, half = keypoint_features(keypoints, visibility, world, self.uses_world)
         phi = self.net.encode(x)
         past = self.net.read(phi)
         cam = fit_weak_perspective(past.double(), torch.as_tensor(feats[..., :2]), torch.as_tensor(feats[..., 2]))
@@ -258,7 +246,7 @@ def evaluate(net: PHDNet, val: Any, observe: int = 25, chunk: int = 128) -> dict
     past, fut, n = 0.0, 0.0, 0
     for i in range(0, len(val), chunk):
         b = batch_slice(val, slice(i, i + chunk))
-        x, _, _, _ = features(b.keypoints, b.visibility, b.world, net.config.use_world)
+        x, _, _, _ = keypoint_features(b.keypoints, b.visibility, b.world, net.config.use_world)
         truth = torch.as_tensor(b.points, dtype=torch.float32)
         phi = net.encode(x)
         past += float((net.read(phi) - truth).norm(dim=-1).mean()) * len(b)
