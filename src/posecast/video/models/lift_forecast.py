@@ -28,9 +28,13 @@ PCK@0.05, pose 0 / 0.5 / 1: 52.2 / 52.2 / 50.4 %, 2D hold 51.2 %; rechecked with
 ``benchmarks/video_anchor_validation.py --windows corpus --model lift+forecast``: 1 / 0.25 is still the best pair of the
 grid, 52.9 %, pose 0: 52.4 %).
 This path does not beat ``phd``'s own forecast (mean over the second on the same windows: CMU BVH 128.4 vs
-125.1 mm, Bandai 53.3 vs 50.2 mm; at 1 s 172.8 vs 162.2 and 74.5 vs 59.4): the corpus forecaster reads a
-pelvis-centred past in the camera's frame, not the world-frame motion with a root trajectory it was trained
-on, and at 1 s on Bandai it is worse than holding the lifted past (62.0 mm).
+125.1 mm, Bandai 53.3 vs 50.2 mm; at 1 s 172.8 vs 162.2 and 74.5 vs 59.4), and at 1 s on Bandai it is worse
+than holding the lifted past (62.0 mm). Not because of the lifting: fed the *true* past of the same windows
+(``body-17``, pelvis-centred, camera frame) the corpus forecaster is also worse than holding it at 1 s on Bandai
+(66.3 vs 53.0 mm; better over the second, 40.4 vs 53.9). Undoing the camera's tilt changes nothing (66.3); adding
+the true root trajectory gives 59.4; the rest is the route through the canonical body from ``body-17`` (the
+joints it lacks interpolated) — ``dct-mlp``'s own ``body-17`` weights (CMU only) are worse still (109.7). A
+forecaster trained on the corpus mapped to ``body-17`` is the next step.
 
 Shapes: everything is batched, ``(B, T, 17, 2)`` keypoints in, ``(B, T, 17, 3)`` past and
 ``(B, F, 17, 3)`` future out (metres, camera-aligned, pelvis-centred per frame).
