@@ -199,6 +199,22 @@ class VideoPrediction:
     camera: np.ndarray
 
 
+def load_network(name: str, weights: Path | None, config_class: type, net_class: type) -> Any:
+    """The network of video model ``name`` from weights folder ``weights`` (default: its shipped one,
+    `posecast.models.store`): ``net_class(config_class(**config))`` with the folder's state loaded; a config the
+    class refuses is a `ModelError` naming the folder. Every video model's ``load`` wraps this."""
+    from posecast.models import store
+
+    directory = Path(weights) if weights is not None else store.shipped(name)
+    state, meta = store.load_folder(directory)
+    try:
+        net = net_class(config_class(**meta["config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"invalid {name} config: {exc}".replace("\n", "; "), directory) from None
+    store.load_state(net, state, directory, f"the {name}")
+    return net
+
+
 def resample_track(track: PoseTrack, fps: float, align: str = "start") -> tuple[PoseTrack, np.ndarray]:
     """``track`` resampled at ``fps`` by linear interpolation on its real timestamps, and the new
     ``(T',)`` times: ``align="start"``: ``times[0] + k / fps`` up to the last frame; ``align="end"``: the same

@@ -53,7 +53,7 @@ from torch import nn
 
 from posecast.errors import ModelError, ValueRangeError
 from posecast.models.blocks import JointLinear
-from posecast.video.models.base import VideoForecast, VideoForecaster, VideoPrediction
+from posecast.video.models.base import VideoForecast, VideoForecaster, VideoPrediction, load_network
 from posecast.video.models.common import TemporalEncoder, reprojection_loss
 from posecast.video.track import PoseTrack
 
@@ -328,16 +328,7 @@ FORECASTER = HMMRForecaster
 
 def load(weights: Path | None = None) -> HMMRForecaster:
     """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
-    from posecast.models import store
-
-    directory = Path(weights) if weights is not None else store.shipped("hmmr")
-    state, meta = store.load_folder(directory)
-    try:
-        net = HMMR(HMMRConfig(**meta["config"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"invalid hmmr config: {exc}".replace("\n", "; "), directory) from None
-    store.load_state(net, state, directory, "the hmmr")
-    return HMMRForecaster(net)
+    return HMMRForecaster(load_network("hmmr", weights, HMMRConfig, HMMR))
 
 
 def build(config: HMMRConfig | None = None) -> HMMR:

@@ -38,8 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from posecast import skeletons
-from posecast.errors import ModelError
-from posecast.video.models.base import VideoForecaster, VideoPrediction
+from posecast.video.models.base import VideoForecaster, VideoPrediction, load_network
 from posecast.video.models.common import (
     MIN_SCALE,
     TemporalEncoder,
@@ -180,16 +179,7 @@ FORECASTER = Lifter
 
 def load(weights: Path | None = None) -> Lifter:
     """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
-    from posecast.models import store
-
-    directory = Path(weights) if weights is not None else store.shipped("lifter")
-    state, meta = store.load_folder(directory)
-    try:
-        net = LifterNet(LifterConfig(**meta["config"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"invalid lifter config: {exc}".replace("\n", "; "), directory) from None
-    store.load_state(net, state, directory, "the lifter")
-    return Lifter(net)
+    return Lifter(load_network("lifter", weights, LifterConfig, LifterNet))
 
 
 @torch.no_grad()

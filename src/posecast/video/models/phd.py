@@ -38,8 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from posecast import skeletons
-from posecast.errors import ModelError
-from posecast.video.models.base import VideoForecaster, VideoPrediction
+from posecast.video.models.base import VideoForecaster, VideoPrediction, load_network
 from posecast.video.models.common import (
     MIN_SCALE,
     TemporalEncoder,
@@ -226,16 +225,7 @@ FORECASTER = PHD
 
 def load(weights: Path | None = None) -> PHD:
     """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
-    from posecast.models import store
-
-    directory = Path(weights) if weights is not None else store.shipped("phd")
-    state, meta = store.load_folder(directory)
-    try:
-        net = PHDNet(PHDConfig(**meta["config"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"invalid phd config: {exc}".replace("\n", "; "), directory) from None
-    store.load_state(net, state, directory, "the phd")
-    return PHD(net)
+    return PHD(load_network("phd", weights, PHDConfig, PHDNet))
 
 
 def evaluate(net: PHDNet, val: Any, observe: int = 25, chunk: int = 128) -> dict[str, float]:

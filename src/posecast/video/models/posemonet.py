@@ -52,10 +52,9 @@ import torch
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from torch import nn
 
-from posecast.errors import ModelError
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.lie import se3_exp, se3_log
-from posecast.video.models.base import VideoForecaster, VideoPrediction
+from posecast.video.models.base import VideoForecaster, VideoPrediction, load_network
 
 # ----------------------------------------------------------------------------------------- config
 
@@ -454,16 +453,7 @@ FORECASTER = PoseMoNetForecaster
 
 def load(weights: Path | None = None) -> PoseMoNetForecaster:
     """The model from weights folder ``weights`` (default: the shipped one; `posecast.models.store`)."""
-    from posecast.models import store
-
-    directory = Path(weights) if weights is not None else store.shipped("posemonet")
-    state, meta = store.load_folder(directory)
-    try:
-        net = PoseMoNet(PoseMoNetConfig(**meta["config"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"invalid posemonet config: {exc}".replace("\n", "; "), directory) from None
-    store.load_state(net, state, directory, "the posemonet")
-    return PoseMoNetForecaster(net)
+    return PoseMoNetForecaster(load_network("posemonet", weights, PoseMoNetConfig, PoseMoNet))
 
 
 # --------------------------------------------------------------------------------- training
