@@ -80,6 +80,28 @@ def test_corpus_training_data_leaves_out_the_named_sources():
         load_training_data("corpus:cmu_bvh")
 
 
+@pytest.mark.usefixtures("posecast_data")
+def test_corpus_training_data_on_another_layout_is_the_mapped_corpus():
+    from posecast.datasets import corpus
+    from posecast.datasets.training_data import load_training_data
+    from posecast.errors import ValueRangeError
+    from posecast.skeletons.mapping import to_layout
+
+    full = load_training_data("corpus:-cmu_mocap/", min_frames=75)
+    data = load_training_data("corpus:body-17,-cmu_mocap/", min_frames=75)
+    assert data.skeleton.name == "body-17" and data.description["layout"] == "body-17"
+    assert data.description["excluded"] == ["cmu_mocap/"]
+    assert len(data.train) == len(full.train) and len(data.val) == len(full.val)
+    assert data.train_datasets == full.train_datasets
+    for mapped, canonical in ((data.train[0], full.train[0]), (data.val[-1], full.val[-1])):
+        assert mapped.shape == (canonical.shape[0], 17, 3)
+        np.testing.assert_allclose(mapped, to_layout(canonical, "body-17", source=corpus.SKELETON), atol=1e-6)
+    # body-17's pelvis is the midpoint of the canonical hips (what a 2D detector's hips give)
+    np.testing.assert_allclose(data.train[0][:, 0], full.train[0][:, 1:3].mean(1), atol=1e-6)
+    with pytest.raises(ValueRangeError, match="LAYOUT"):
+        load_training_data("corpus:body-17,h36m-17")
+
+
 def _grouped_data():
     from posecast.training.video import VideoData
 

@@ -176,6 +176,24 @@ def test_shipped_two_stage_configs_chain():
     )
     with pytest.raises(ModelError, match="no default training config for 'traj-gcn' on 'cmu-mocap\\+bvh'"):
         default_config_path("traj-gcn", "cmu-mocap+bvh")
+    # lift+forecast's forecaster: the corpus on body-17 (`--data corpus:body-17` finds its config), then the same
+    # network on lifted histories from that run
+    from posecast.training.entry import default_config, plugin_for
+
+    motion = plugin_for("dct-mlp")
+    assert default_config("dct-mlp", motion, "corpus:body-17") == default_config_path("dct-mlp", "corpus-body-17")
+    assert default_config("dct-mlp", motion, "corpus:body-17,-cmu_mocap/").name == "corpus-body-17.yaml"
+    assert default_config("dct-mlp", motion, "corpus:-cmu_mocap/").name == "corpus.yaml"
+    clean = load_config(default_config_path("dct-mlp", "corpus-body-17"))
+    lifted = load_config(default_config_path("dct-mlp", "lifted-body-17"))
+    assert clean.data == lifted.data == "corpus:body-17" and clean.lifted_history is None
+    assert lifted.lifted_history == "lifter" and lifted.init == "runs/dct-mlp-corpus-body-17"
+    assert (clean.net, clean.params, clean.history, clean.frames_per_pass) == (
+        lifted.net,
+        lifted.params,
+        lifted.history,
+        lifted.frames_per_pass,
+    )
     # the st-transformer corpus weights: stage 2 continues stage 1's network with a rollout loss
     from posecast.training.motion import TRAINING_ONLY_PARAMS
 

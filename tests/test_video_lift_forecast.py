@@ -80,6 +80,40 @@ def test_short_pasts_are_forecast_unsmoothed_and_a_non_video_lifter_is_refused()
         build(lifter="zero-velocity")
 
 
+class _Bent:
+    """A 3D forecaster that holds the last frame it read with joint 3 moved 5 cm in x (the pelvis stays)."""
+
+    def predict(self, history, frames, samples, fps):
+        fut = np.repeat(history[:, -1:], frames, axis=1).copy()
+        fut[:, :, 3, 0] += 0.05
+        return fut[:, None]
+
+
+def test_continuity_shifts_the_forecast_to_the_last_estimate_only_when_asked():
+    past = _quadratic_past()
+    kp, vis = np.zeros((2, 50, 17, 2)), np.ones((2, 50, 17))
+    shifted = LiftForecast(_Lifter(past), _Bent()).predict(kp, vis, 6).future
+    np.testing.assert_allclose(shifted, np.repeat(past[:, -1:], 6, axis=1), atol=1e-12)
+    left = LiftForecast(_Lifter(past), _Bent(), continuity=False).predict(kp, vis, 6).future
+    expected = np.repeat(past[:, -1:], 6, axis=1).copy()
+    expected[:, :, 3, 0] += 0.05
+    np.testing.assert_allclose(left, expected, atol=1e-12)
+
+
+def test_the_default_route_is_the_forecaster_trained_on_lifted_histories():
+    import posecast
+    from posecast.video.models.lift_forecast import LIFTED_VARIANT, build
+
+    model = build()
+    assert not model.continuity and model.forecaster.config.skeleton == "body-17"
+    assert model.forecaster.config == posecast.models.get("dct-mlp").variant(LIFTED_VARIANT).config
+    assert build(route="canonical").continuity
+    with pytest.raises(ModelError, match="no variant"):
+        build(forecaster="traj-gcn")
+    with pytest.raises(ModelError, match="route is"):
+        build(route="sideways")
+
+
 def test_registry_builds_it_from_shipped_models_and_it_forecasts_a_track():
     import posecast
     from posecast.video.track import PoseTrack

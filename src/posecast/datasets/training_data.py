@@ -68,34 +68,46 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
 
 def corpus_training_data(source: str, fps: float | None, min_frames: int) -> TrainingData:
     """The training corpus (`posecast.datasets.corpus`): its train split for training, its validation split
-    (CMU BVH validation files, Bandai validation styles) for validation. ``"corpus:-A,-B"`` leaves out the
-    files whose path (relative to ``POSECAST_DATA``) starts with ``A`` or ``B`` (e.g.
-    ``corpus:-cmu_bvh/06/``)."""
+    (CMU BVH validation files, Bandai validation styles) for validation, on the canonical body or mapped to
+    another layout. ``"corpus:-A,-B"`` leaves out the files whose path (relative to ``POSECAST_DATA``) starts
+    with ``A`` or ``B`` (e.g. ``corpus:-cmu_bvh/06/``); ``"corpus:LAYOUT"`` maps every sequence to the skeleton
+    layout ``LAYOUT`` with `posecast.skeletons.mapping.to_layout` (e.g. ``corpus:body-17``, what 2D detectors
+    see); both combine (``corpus:body-17,-cmu_mocap/``)."""
     from posecast import skeletons
     from posecast.datasets import corpus
+    from posecast.skeletons.mapping import to_layout
 
     if fps not in (None, corpus.FPS):
         raise ValueRangeError(f"the corpus is at {corpus.FPS:g} fps")
-    spec = source.partition(":")[2]
-    exclude = [x.strip()[1:] for x in spec.split(",") if x.strip().startswith("-")]
-    if spec and len(exclude) != len([x for x in spec.split(",") if x.strip()]):
-        raise ValueRangeError(f"corpus source {source!r}: write exclusions as corpus:-PREFIX[,-PREFIX...]")
+    items = [x.strip() for x in source.partition(":")[2].split(",") if x.strip()]
+    exclude = [x[1:] for x in items if x.startswith("-")]
+    layouts = [x for x in items if not x.startswith("-")]
+    if len(layouts) > 1 or any(x not in skeletons.names() for x in layouts):
+        raise ValueRangeError(
+            f"corpus source {source!r}: write corpus[:LAYOUT][,-PREFIX...] (exclusions as -PREFIX; LAYOUT one of "
+            f"the skeletons: {', '.join(skeletons.names())})"
+        )
+    layout = layouts[0] if layouts else corpus.SKELETON
     train, rows, c = corpus.training_sequences("train", exclude_files=exclude)
     val, val_rows, _ = corpus.training_sequences("validation", exclude_files=exclude)
     kept = [i for i, s in enumerate(train) if s.shape[0] >= min_frames]
     train, names = [train[i] for i in kept], [str(rows[i]["dataset"]) for i in kept]
     val = [s for s in val if s.shape[0] >= min_frames]
+    if layout != corpus.SKELETON:
+        train = [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in train]
+        val = [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in val]
     desc = {
         "source": source,
         "corpus": c.describe(),
         "excluded": exclude,
+        "layout": layout,
         "train_files": len(rows),
         "validation_files": len(val_rows),
         "validation": "the corpus validation split (cmu_bvh validation files, Bandai validation styles)",
         "fps": corpus.FPS,
         "frame": "global",
     }
-    return TrainingData(skeletons.get(corpus.SKELETON), corpus.FPS, train, val, desc, names)
+    return TrainingData(skeletons.get(layout), corpus.FPS, train, val, desc, names)
 
 
 def load_training_data(

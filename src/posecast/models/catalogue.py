@@ -96,8 +96,8 @@ register_model(
     ModelInfo(
         "lift+forecast",
         "video",
-        "the lifter's 3D estimate of the observed frames forecast by dct-mlp's corpus variant (through the "
-        "canonical body), projected with the lifter's cameras",
+        "the lifter's 3D estimate of the observed frames forecast by dct-mlp's variant trained on the lifter's "
+        "estimates of the corpus (lifted-body-17), projected with the lifter's cameras",
         "posecast.video.models.lift_forecast:build",
         inputs=("keypoints-2d",),
         learned=False,

@@ -478,8 +478,8 @@ class PretrainedModel(Forecaster):
 
     def canonical(self, skeleton: Skeleton | str) -> Forecaster:
         """The canonical-body variant (the corpus weights) on ``skeleton`` through the canonical body, even
-        where a variant was trained on that very layout (`posecast.video.models.lift_forecast` feeds it
-        ``body-17`` estimates: the corpus variant forecasts them better than the ``body-17`` one)."""
+        where a variant was trained on that very layout (`posecast.video.models.lift_forecast`'s
+        ``route="canonical"`` feeds it ``body-17`` estimates this way)."""
         if self._canonical_variant is None:
             raise ModelError(f"model {self.name!r} has no variant on the canonical body")
         return self._canonical_model(self._canonical_variant).on_skeleton(skeleton)

@@ -86,10 +86,14 @@ def config_files(model: str) -> list[Path]:
 def default_config(model: str, plugin: Plugin, data: str | None = None) -> Path:
     """The shipped config a run of ``model`` starts from: ``configs/<model>/<data>.yaml`` (``data``
     default: the kind's, e.g. ``cmu-mocap``; a folder of motions or ``cmu-bvh:LAYOUT``: the ``cmu-bvh``
-    config, else the default one); a model whose configs are not named by data: its only config."""
+    config, else the default one; ``corpus:LAYOUT`` (and exclusions): ``corpus-LAYOUT``, else ``corpus``); a
+    model whose configs are not named by data: its only config."""
     keys = [plugin.default_data if data is None else data]
     if data is not None and (Path(data).is_dir() or data.startswith("cmu-bvh:")):
         keys += ["cmu-bvh", plugin.default_data]  # a folder of motions, a layout of the raw CMU BVH data
+    elif data is not None and data.startswith("corpus:"):  # corpus:LAYOUT[,-PREFIX...]: corpus-LAYOUT.yaml
+        keys += [f"corpus-{x.strip()}" for x in data[7:].split(",") if x.strip() and not x.strip().startswith("-")]
+        keys += ["corpus"]
     for key in keys:
         path = CONFIG_DIR / model / f"{key}.yaml"
         if path.is_file():

@@ -96,6 +96,15 @@ class TrainConfig(LoopConfig):
         description="fraction of training windows whose history is cut to a random 10 frames or more and padded "
         "by repeating its first frame, as `NeuralForecaster.predict` pads histories shorter than the network's",
     )
+    lifted_history: str | None = Field(
+        default=None,
+        description="train a forecaster of lifted video estimates (the forecaster of `lift+forecast`): every "
+        "window (world, after the other augmentations) is filmed by random virtual cameras with the detector noise "
+        "measured on real clips, its observed frames are lifted to 3D by this video model (a shipped name such as "
+        "'lifter', or a folder of lifter weights) and smoothed as `lift+forecast` smooths them; the window is then "
+        "camera-aligned and pelvis-centred per frame, its history the lifted estimate and its future the true one. "
+        "Validation windows too (filmed once, seed fixed). The data's skeleton must be the lifter's",
+    )
     max_steps_per_epoch: int | None = None
     init: str | None = Field(
         default=None,
@@ -376,6 +385,50 @@ def check_config(config: TrainConfig) -> None:
 
 
 # ------------------------------------------------------------------------------------- the task
+class LiftedHistory:
+    """`TrainConfig.lifted_history`: world windows ``(B, L, J, 3)`` → the same windows as a video path sees them,
+    camera-aligned and pelvis-centred per frame (metres), the first ``history`` frames replaced by the lifter's
+    smoothed estimate from filmed keypoints (`posecast.video.cameras.film` with `CameraConfig.measured`), the
+    rest the true future. ``lifter``: a shipped video model name or a weights folder."""
+
+    #: seed of the cameras that film the validation windows (fixed, so every epoch sees the same ones)
+    VAL_SEED = 12345
+
+    def __init__(self, lifter: str, skeleton: Any, fps: float) -> None:
+        from posecast import skeletons
+        from posecast.models import get
+        from posecast.video.cameras import CameraConfig
+        from posecast.video.models import VideoForecaster, module
+
+        model = module("lifter").load(Path(lifter)) if Path(lifter).is_dir() else get(lifter)
+        if not isinstance(model, VideoForecaster):
+            raise ValueRangeError(f"lifted_history: {lifter!r} is not a video model")
+        if not skeleton.same_layout(skeletons.get(model.skeleton)) or float(model.fps) != float(fps):
+            raise ValueRangeError(
+                f"lifted_history: the lifter works on {model.skeleton} at {model.fps:g} fps, the data is "
+                f"{skeleton.name} at {fps:g} fps"
+            )
+        self.model, self.skeleton, self.fps = model, skeleton, fps
+        self.camera = CameraConfig.measured()
+
+    def __call__(self, windows: np.ndarray, history: int, rng: np.random.Generator, chunk: int = 512) -> np.ndarray:
+        from posecast.video.cameras import film
+        from posecast.video.models.lift_forecast import smooth_past
+
+        out = np.empty(windows.shape, dtype=np.float32)
+        for i in range(0, len(windows), chunk):
+            b = film(windows[i : i + chunk], self.skeleton, self.fps, rng, self.camera)
+            past = self.model.predict(b.keypoints[:, :history], b.visibility[:, :history], 1).past
+            out[i : i + chunk, :history] = smooth_past(past)
+            out[i : i + chunk, history:] = b.points[:, history:]
+        return out
+
+    def window_set(self, windows: W.WindowSet, history: int) -> W.WindowSet:
+        """Every window of ``windows`` lifted once (cameras from `VAL_SEED`), as a `WindowSet`."""
+        lifted = self(windows.batch(np.arange(len(windows))), history, np.random.default_rng(self.VAL_SEED))
+        return W.WindowSet.from_sequences(list(lifted), windows.length, windows.skeleton, windows.fps, windows.length)
+
+
 class MotionTask(TrainingTask):
     """`TrainingTask` of a position network (module docstring)."""
 
@@ -442,6 +495,9 @@ class MotionTask(TrainingTask):
             self.teacher.net.to(dist.device)
         self.network = self.model.net
         self.data = data
+        self.lifted = LiftedHistory(config.lifted_history, data.skeleton, data.fps) if config.lifted_history else None
+        if self.lifted is not None and self.val_ws is not None:
+            self.val_ws = self.lifted.window_set(self.val_ws, config.history)
         steps = math.ceil(len(self.train_ws) / (config.batch_size * dist.world))
         if config.max_steps_per_epoch:
             steps = min(steps, config.max_steps_per_epoch)
@@ -462,6 +518,7 @@ class MotionTask(TrainingTask):
 
         config, dist, skel = self.config, self.dist, self.data.skeleton
         rng = np.random.RandomState(config.seed * 1000 + round_index)
+        film_rng = np.random.default_rng([config.seed, round_index, 1])  # virtual cameras of lifted histories
         perm = rng.permutation(len(self.train_ws))[dist.rank :: dist.world]
         for step in range(self.round_steps):
             idx = perm[step * config.batch_size : (step + 1) * config.batch_size]
@@ -487,6 +544,10 @@ class MotionTask(TrainingTask):
             if config.augment_yaw:
                 ang = torch.as_tensor(rng.uniform(-math.pi, math.pi, len(idx)), dtype=batch.dtype, device=dist.device)
                 batch = W.yaw(batch, ang)
+            if self.lifted is not None:
+                batch = torch.as_tensor(
+                    self.lifted(batch.cpu().numpy(), config.history, film_rng), dtype=batch.dtype, device=dist.device
+                )
             yield batch
 
     def loss(self, batch: Any, progress: float) -> tuple[Any, dict[str, float]]:

@@ -110,18 +110,12 @@ class VideoData:
 
     @classmethod
     def _corpus(cls, fps: float, layout: str, source: str) -> VideoData:
-        from posecast.datasets import corpus
         from posecast.datasets.training_data import corpus_training_data
-        from posecast.skeletons.mapping import to_layout
 
-        data = corpus_training_data(source, fps, VAL_MIN_FRAMES)
-
-        def mapped(seqs: list[np.ndarray]) -> list[np.ndarray]:
-            return [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in seqs]
-
-        desc = {**data.description, "layout": layout}
-        desc = {"train": desc, "val": desc["validation"]}
-        return cls(mapped(data.train), mapped(data.val), data.fps, layout, desc, list(data.train_datasets))
+        spec = source.partition(":")[2]
+        data = corpus_training_data(f"corpus:{layout}" + (f",{spec}" if spec else ""), fps, VAL_MIN_FRAMES)
+        desc = {"train": data.description, "val": data.description["validation"]}
+        return cls(data.train, data.val, data.fps, layout, desc, list(data.train_datasets))
 
     def _starts(self, length: int) -> np.ndarray:
         """``(len(train),)`` window starts of ``length`` frames in each training sequence (0 when shorter);

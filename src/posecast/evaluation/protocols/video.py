@@ -845,8 +845,8 @@ def markdown(result: dict[str, Any]) -> str:
             "measurement of MediaPipe) with the last pose held; `<model>+zero-velocity` = that video model's "
             "estimated past, last pose held (PHD's 'Constant'); `lifter` = the 2D->3D lifter over the whole observed "
             "window, its last lifted pose held; `lift+forecast` = the lifter's estimated past, smoothed, forecast by "
-            "`dct-mlp`'s corpus variant through the canonical body (a model of its own; its held past is the "
-            "`lifter` row).",
+            "`dct-mlp`'s variant trained on the lifter's estimates of the corpus (a model of its own; its held past "
+            "is the `lifter` row).",
             "",
             "Forecast with DTW alignment (PHD's protocol): MPJPE / PA-MPJPE (mm) of the true frame at each horizon.",
             "",

@@ -1,40 +1,44 @@
-"""``lift+forecast``: a lifter's 3D estimate of the observed frames, forecast by a 3D motion model.
+"""``lift+forecast``: a lifter's 3D estimate of the observed frames, forecast by a 3D motion model trained on
+such estimates.
 
 The video models (``phd``, ``posemonet``, ``hmmr``) each lift the observed 2D keypoints to 3D and forecast
 with their own small decoder. This path lifts with the dedicated lifter (``lifter``,
 `posecast.video.models.lifter`: every observed frame estimated from the frames before and after it; any video
-model can take its place) and hands the estimated 3D past to a motion forecaster trained on the whole
-corpus, by default ``dct-mlp``'s canonical-body variant: the ``body-17`` estimate is mapped onto the
-canonical body (``smplh-22``; the joints ``body-17`` lacks, such as the spine chain, the collars and the
-toes, are filled by the retargeting map of `posecast.skeletons.canonical`), forecast there and mapped back
-to ``body-17``. A motion forecaster reads lifting noise as velocity, so the lifted past is first smoothed
-over time (a quadratic Savitzky-Golay filter over `SMOOTH_FRAMES` frames) and the forecast is then shifted
-to start at the last estimated pose (continuity).
+model can take its place), smooths the estimated past over time (a quadratic Savitzky-Golay filter over
+`SMOOTH_FRAMES` frames, `smooth_past`) and hands it to a motion forecaster. By default (``route="lifted"``)
+that is ``dct-mlp``'s variant `LIFTED_VARIANT`, trained on exactly this input: corpus windows on ``body-17``
+filmed by virtual cameras with the measured detector noise, their 2 s history lifted by the shipped lifter
+and smoothed the same way, the true 1 s future as the target (`posecast.training.motion.LiftedHistory`;
+two stages, ``configs/dct-mlp/corpus-body-17.yaml`` then ``lifted-body-17.yaml``; its model card). Its
+forecast is left where it puts it: it learned to predict the true future, not to continue the last lifted
+pose. ``route="canonical"`` is the earlier path: ``dct-mlp``'s corpus weights through the canonical body
+(the joints ``body-17`` lacks filled by the retargeting map of `posecast.skeletons.canonical`), the forecast
+shifted to start at the last estimated pose (``continuity``).
 
 Chosen on the projected corpus validation windows (`posecast.evaluation.protocols.video.
-corpus_validation_windows`, mean 3D forecast MPJPE over the second). With ``phd``'s lifting (the first
-version of this path): CMU BVH validation 160.5 mm raw, 152.7 with continuity only, 141.1 smoothed over 15
-frames with continuity (9 frames: 143.2; holding the last estimate: 145.4); Bandai validation styles 101.9,
-96.7, 88.0 (87.9; 93.5). With the lifter (2026-12-05, its model card; past MPJPE 39.3 / 24.7 mm against
-``phd``'s 53.3 / 34.1 on CMU BVH / Bandai validation): smoothing over 15 / 9 / 0 frames 128.6 / **128.4** /
-130.9 mm on CMU BVH and 56.3 / **53.3** / 53.1 on Bandai (with ``phd``'s lifting at 15 frames, the same
-windows: 131.2 and 59.2), hence 9 frames.
-The future cameras are the lifter's (scale held, translation extrapolated), and the
-projected forecast is anchored at the last observed keypoints like every video model's
-(`posecast.video.models.base`), with this path's own factors (`ANCHOR_TRANSLATION_SCALE`,
-`ANCHOR_POSE_SCALE`, chosen with ``phd``'s lifting on the projected corpus validation windows with the grid of
-`posecast.evaluation.protocols.video.anchor_validation`: translation 1, pose 0.25 scored 52.5 % future
-PCK@0.05, pose 0 / 0.5 / 1: 52.2 / 52.2 / 50.4 %, 2D hold 51.2 %; rechecked with the lifter,
-``benchmarks/video_anchor_validation.py --windows corpus --model lift+forecast``: 1 / 0.25 is still the best pair of the
-grid, 52.9 %, pose 0: 52.4 %).
-This path does not beat ``phd``'s own forecast (mean over the second on the same windows: CMU BVH 128.4 vs
-125.1 mm, Bandai 53.3 vs 50.2 mm; at 1 s 172.8 vs 162.2 and 74.5 vs 59.4), and at 1 s on Bandai it is worse
-than holding the lifted past (62.0 mm). Not because of the lifting: fed the *true* past of the same windows
-(``body-17``, pelvis-centred, camera frame) the corpus forecaster is also worse than holding it at 1 s on Bandai
-(66.3 vs 53.0 mm; better over the second, 40.4 vs 53.9). Undoing the camera's tilt changes nothing (66.3); adding
-the true root trajectory gives 59.4; the rest is the route through the canonical body from ``body-17`` (the
-joints it lacks interpolated) — ``dct-mlp``'s own ``body-17`` weights (CMU only) are worse still (109.7). A
-forecaster trained on the corpus mapped to ``body-17`` is the next step.
+corpus_validation_windows`, 3D forecast MPJPE in mm at 1 s and mean over the second). The smoothing, with
+the canonical route: with ``phd``'s lifting (the first version of this path) CMU BVH validation 160.5 mm
+raw, 152.7 with continuity only, 141.1 smoothed over 15 frames with continuity (9 frames: 143.2; holding
+the last estimate: 145.4), Bandai 101.9, 96.7, 88.0 (87.9; 93.5); with the lifter (past MPJPE 39.3 / 24.7 mm
+against ``phd``'s 53.3 / 34.1 on CMU BVH / Bandai) 15 / 9 / 0 frames 128.6 / **128.4** / 130.9 on CMU BVH
+and 56.3 / **53.3** / 53.1 on Bandai, hence 9 frames. The forecaster (2026-12-05): the canonical route was
+worse than holding the lifted past at 1 s on Bandai (74.5 vs 62.0 mm) and did not beat ``phd``'s own
+decoder (mean 128.4 / 53.3 vs 125.1 / 50.2). Not because of the canonical body: a ``dct-mlp`` trained on the
+corpus mapped to ``body-17`` forecasts the *true* past as well as the corpus weights through the canonical
+body (mean 111.2 vs 110.7 on CMU BVH, 40.4 vs 40.4 on Bandai) and the lifted past no better (129.1 / 55.3).
+The lifting error was the gap; trained on lifted histories, the forecaster gives 1 s 159.5 / 48.0 mm and
+mean 119.4 / 38.4 (held lifted past at 1 s: 181.0 / 62.0; with the continuity shift: 160.5 / 52.4, mean
+121.4 / 43.5), below ``phd``'s own.
+
+The future cameras are the lifter's (scale held, translation extrapolated), and the projected forecast is
+anchored at the last observed keypoints like every video model's (`posecast.video.models.base`), with this
+path's own factors (`ANCHOR_TRANSLATION_SCALE`, `ANCHOR_POSE_SCALE`), chosen with the grid of
+`posecast.evaluation.protocols.video.anchor_validation` on the same validation windows
+(``benchmarks/video_anchor_validation.py --windows corpus --model lift+forecast``, ``benchmarks/results/
+video_anchor_validation_lift_forecast.json``): with the lifted
+forecaster translation 1, pose 0.5 score 53.4 % future PCK@0.05 (pose 0.25 / 0.75 / 1: 53.1 / 53.2 /
+52.7 %; raw projection 52.2 %; 2D hold 51.2 %). (Before, with the canonical route, 1 / 0.25 was the best
+pair: 52.5 % with ``phd``'s lifting, 52.9 % with the lifter.)
 
 Shapes: everything is batched, ``(B, T, 17, 2)`` keypoints in, ``(B, T, 17, 3)`` past and
 ``(B, F, 17, 3)`` future out (metres, camera-aligned, pelvis-centred per frame).
@@ -55,8 +59,20 @@ SMOOTH_FRAMES = 9
 #: anchored forecasts of this path: factor on the predicted pelvis motion in the image
 ANCHOR_TRANSLATION_SCALE = 1.0
 #: anchored forecasts of this path: factor on the predicted motion of the joints about the pelvis
-ANCHOR_POSE_SCALE = 0.25
+ANCHOR_POSE_SCALE = 0.5
 NAME = "lift+forecast"
+#: the variant of the forecaster (``dct-mlp``) trained on the lifter's estimates (`posecast.training.motion.
+#: LiftedHistory`), the default route
+LIFTED_VARIANT = "lifted-body-17"
+
+
+def smooth_past(past: np.ndarray, frames: int = SMOOTH_FRAMES) -> np.ndarray:
+    """A lifted past ``(B, T, J, 3)`` smoothed over time: a quadratic Savitzky-Golay filter over ``frames``
+    frames (fewer where ``T`` is shorter; none below 5)."""
+    from scipy.signal import savgol_filter
+
+    n = min(frames, past.shape[1] - (1 - past.shape[1] % 2))
+    return savgol_filter(past, n, 2, axis=1) if n >= 5 else past
 
 
 class LiftForecast(VideoForecaster):
@@ -68,7 +84,12 @@ class LiftForecast(VideoForecaster):
     anchor_pose_scale = ANCHOR_POSE_SCALE
 
     def __init__(
-        self, lifter: VideoForecaster, forecaster: Any, description: str = "", smooth_frames: int = SMOOTH_FRAMES
+        self,
+        lifter: VideoForecaster,
+        forecaster: Any,
+        description: str = "",
+        smooth_frames: int = SMOOTH_FRAMES,
+        continuity: bool = True,
     ) -> None:
         if lifter.skeleton != LAYOUT:
             raise ModelError(f"{NAME}: the lifter must read and write {LAYOUT}, not {lifter.skeleton!r}")
@@ -79,29 +100,32 @@ class LiftForecast(VideoForecaster):
         self.description = description
         #: frames of the Savitzky-Golay smoothing of the lifted past (below 5: none)
         self.smooth_frames = int(smooth_frames)
+        #: shift the forecast to start at the last lifted pose (for a forecaster of true motion; one trained on
+        #: lifted histories predicts the true future and is left where it puts it)
+        self.continuity = bool(continuity)
 
     def predict(
         self, keypoints: np.ndarray, visibility: np.ndarray, frames: int, world: np.ndarray | None = None
     ) -> VideoPrediction:
-        from scipy.signal import savgol_filter
-
         lifted = self.lifter.predict(keypoints, visibility, frames, world)
         past = lifted.past
-        n = min(self.smooth_frames, past.shape[1] - (1 - past.shape[1] % 2))
-        smooth = savgol_filter(past, n, 2, axis=1) if n >= 5 else past
+        smooth = smooth_past(past, self.smooth_frames)
         future = np.asarray(self.forecaster.predict(smooth, frames, 1, fps=self.fps), dtype=np.float64)[:, 0]
         future = future - future[:, :, :1]  # pelvis-centred per frame, like the lifter's output
-        future = future - (future[:, :1] - past[:, -1:])  # continuity: start at the last estimated pose
+        if self.continuity:
+            future = future - (future[:, :1] - past[:, -1:])  # start at the last estimated pose
         return VideoPrediction(past=past, future=future, camera=lifted.camera)
 
     def __repr__(self) -> str:
         return f"LiftForecast({self.description or type(self.lifter).__name__})"
 
 
-def build(lifter: str = "lifter", forecaster: str = "dct-mlp", route: str = "canonical") -> LiftForecast:
-    """The registry builder: shipped ``lifter`` (a video model) and shipped ``forecaster`` (a motion model);
-    ``route="canonical"`` runs the forecaster's canonical-body variant through the canonical body even where
-    it has a ``body-17`` variant (``"layout"``: the variant the registry picks for ``body-17``)."""
+def build(lifter: str = "lifter", forecaster: str = "dct-mlp", route: str = "lifted") -> LiftForecast:
+    """The registry builder: shipped ``lifter`` (a video model) and shipped ``forecaster`` (a motion model).
+    ``route="lifted"``: the forecaster's variant trained on lifted histories (`LIFTED_VARIANT`), its forecast
+    left where it puts it (no continuity shift); ``"canonical"``: its canonical-body variant through the
+    canonical body even where it has a ``body-17`` variant; ``"layout"``: the variant the registry picks for
+    ``body-17``."""
     from posecast import skeletons
     from posecast.models import get
 
@@ -110,13 +134,17 @@ def build(lifter: str = "lifter", forecaster: str = "dct-mlp", route: str = "can
         raise ModelError(f"{NAME}: the lifter {lifter!r} is not a video model")
     model = get(forecaster)
     body = skeletons.get(LAYOUT)
-    if route == "canonical" and hasattr(model, "canonical"):
+    if route == "lifted":
+        if LIFTED_VARIANT not in getattr(model, "variants", ()):
+            raise ModelError(f"{NAME}: {forecaster!r} has no variant {LIFTED_VARIANT!r} trained on lifted histories")
+        fc = model.variant(LIFTED_VARIANT)
+    elif route == "canonical" and hasattr(model, "canonical"):
         fc = model.canonical(body)
     elif route in ("canonical", "layout"):
         fc = model.on_skeleton(body)
     else:
-        raise ModelError(f"{NAME}: route is 'canonical' or 'layout', not {route!r}")
-    return LiftForecast(lift, fc, f"{lifter} lifting, {forecaster} forecasting ({route})")
+        raise ModelError(f"{NAME}: route is 'lifted', 'canonical' or 'layout', not {route!r}")
+    return LiftForecast(lift, fc, f"{lifter} lifting, {forecaster} forecasting ({route})", continuity=route != "lifted")
 
 
 def load(weights: Path | None = None) -> LiftForecast:

@@ -1,0 +1,110 @@
+"""Training a forecaster on lifted histories (`TrainConfig.lifted_history`, the forecaster of ``lift+forecast``):
+the windows it sees, the refusal of a skeleton the lifter does not read, and a tiny run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast import skeletons
+from posecast.errors import ValueRangeError
+from posecast.synthetic import synthetic_walk
+
+
+@pytest.fixture(scope="module")
+def body17_walks() -> list[np.ndarray]:
+    """Three synthetic walks at 25 fps on body-17, ``(N, 17, 3)`` metres."""
+    out = []
+    for speed, cadence in [(1.0, 0.8), (1.3, 0.9), (1.6, 1.0)]:
+        out.append(synthetic_walk(seconds=4.0, fps=25.0, speed=speed, cadence=cadence).to_layout("body-17").positions)
+    return out
+
+
+def _bones(x: np.ndarray, parents: tuple[int, ...]) -> np.ndarray:
+    kids = [j for j, p in enumerate(parents) if p >= 0]
+    return np.linalg.norm(x[..., kids, :] - x[..., [parents[j] for j in kids], :], axis=-1)
+
+
+def test_lifted_windows_hold_the_lifted_past_and_the_true_camera_frame_future(body17_walks):
+    from posecast.training.motion import LiftedHistory
+    from posecast.video.cameras import CameraConfig, film
+
+    skel = skeletons.get("body-17")
+    windows = np.stack([w[i : i + 40] for w in body17_walks for i in (0, 30, 55)])  # (9, 40, 17, 3)
+    lifted = LiftedHistory("lifter", skel, 25.0)
+    out = lifted(windows, 30, np.random.default_rng(5))
+    assert out.shape == windows.shape and out.dtype == np.float32
+    # the same cameras and detector noise again: the truth the lifter saw
+    truth = film(windows, skel, 25.0, np.random.default_rng(5), CameraConfig.measured()).points
+    np.testing.assert_allclose(out[:, 30:], truth[:, 30:], atol=1e-6)  # the future: the true one, camera frame
+    np.testing.assert_allclose(out[..., 0, :], 0.0, atol=1e-6)  # pelvis-centred in every frame
+    # camera frame = world turned (and some windows mirrored, left and right swapped): the future keeps the
+    # world's bone lengths
+    np.testing.assert_allclose(
+        np.sort(_bones(out[:, 30:], skel.parents), -1), np.sort(_bones(windows[:, 30:], skel.parents), -1), atol=1e-5
+    )
+    # the past is an estimate: near the truth (a walk is easy), not equal to it
+    err = np.linalg.norm(out[:, :30] - truth[:, :30], axis=-1).mean()
+    assert 0.002 < err < 0.08
+
+
+def test_lifted_history_refuses_a_skeleton_the_lifter_does_not_read():
+    from posecast.training.motion import LiftedHistory
+
+    with pytest.raises(ValueRangeError, match="body-17.*smplh-22"):
+        LiftedHistory("lifter", skeletons.get("smplh-22"), 25.0)
+    with pytest.raises(ValueRangeError, match="not a video model"):
+        LiftedHistory("dct-mlp", skeletons.get("body-17"), 25.0)
+
+
+def test_smooth_past_is_the_quadratic_savitzky_golay_filter():
+    from scipy.signal import savgol_filter
+
+    from posecast.video.models.lift_forecast import smooth_past
+
+    x = np.random.default_rng(0).normal(size=(2, 20, 3, 3))
+    np.testing.assert_allclose(smooth_past(x, 9), savgol_filter(x, 9, 2, axis=1))
+    np.testing.assert_allclose(smooth_past(x[:, :6], 9), savgol_filter(x[:, :6], 5, 2, axis=1))  # 6 frames: 5
+    np.testing.assert_array_equal(smooth_past(x[:, :4], 9), x[:, :4])  # too short to smooth
+    # a quadratic in time passes unchanged
+    t = np.arange(20.0)[None, :, None, None]
+    q = 0.3 * t**2 - t + 2 + np.zeros((1, 20, 2, 3))
+    np.testing.assert_allclose(smooth_past(q), q, atol=1e-9)
+
+
+def test_a_tiny_run_on_lifted_histories(body17_walks, tmp_path):
+    from posecast.training import load_config, train
+    from posecast.training.loop import _Dist
+    from posecast.training.motion import MotionTask
+
+    folder = tmp_path / "walks"
+    folder.mkdir()
+    for i, w in enumerate(body17_walks):
+        posecast.save(posecast.Motion(positions=w, fps=25.0, skeleton="body-17"), folder / f"walk{i}.npz")
+    cfg = load_config(
+        None,
+        model="dct-mlp",
+        net="dct-mlp",
+        data=str(folder),
+        history=20,
+        frames_per_pass=5,
+        params={"blocks": 2},
+        epochs=1,
+        batch_size=8,
+        max_steps_per_epoch=2,
+        threads=1,
+        val_fraction=0.25,
+        lifted_history="lifter",
+    )
+    task = MotionTask(cfg)
+    task.prepare(_Dist("cpu"))
+    val = task.val_ws.batch(np.arange(len(task.val_ws)))
+    assert val.shape[1:] == (25, 17, 3) and len(val) > 0
+    np.testing.assert_allclose(val[..., 0, :], 0.0, atol=1e-6)  # filmed and lifted once: camera frame
+    batch = next(iter(task.batches(0)))
+    np.testing.assert_allclose(batch[..., 0, :].numpy(), 0.0, atol=1e-6)
+    run = train(cfg, tmp_path / "run", resume=False)
+    assert (Path(run) / "best" / "model.safetensors").is_file()
