@@ -10,7 +10,7 @@ import torch
 import posecast
 from posecast import skeletons
 from posecast.errors import ModelError
-from posecast.kinematics.fk import keep_bone_lengths, set_bone_lengths
+from posecast.kinematics.fk import bone_lengths, keep_bone_lengths, set_bone_lengths
 from posecast.models import store
 from posecast.skeletons.mapping import to_layout
 from posecast.synthetic import synthetic_walk
@@ -52,6 +52,16 @@ def test_dilated_causal_block_is_causal() -> None:
         TemporalEncoder(6, 8, blocks=2, dilations=(1,))
 
 
+def test_bone_lengths_agree_with_the_checked_metric() -> None:
+    from posecast.evaluation.metrics import bone_lengths as metric
+
+    skel = skeletons.get("body-17")
+    poses = torch.as_tensor(np.random.default_rng(4).normal(size=(3, 5, 17, 3)))
+    got = bone_lengths(poses, skel)
+    assert got.shape == (3, 5, 16)
+    torch.testing.assert_close(got, torch.as_tensor(np.asarray(metric(poses.numpy(), skel))))
+
+
 def test_set_bone_lengths_by_hand() -> None:
     chain = type("S", (), {"parents": (-1, 0, 1)})()
     poses = torch.tensor([[[1.0, 0.0, 0.0], [1.0, 2.0, 0.0], [4.0, 2.0, 0.0]]], dtype=torch.float64)
@@ -71,9 +81,9 @@ def test_median_bones_makes_lengths_constant_and_keeps_directions() -> None:
     noisy = truth + torch.as_tensor(rng.normal(0, 0.01, truth.shape))
     noisy = noisy - noisy[..., :1, :]
     out = lifter.median_bones(noisy, body)
-    lengths = lifter._bone_lengths(out, body.parents)
+    lengths = bone_lengths(out, body)
     assert float((lengths - lengths[:, :1]).abs().max()) < 1e-9
-    expected = lifter._bone_lengths(noisy, body.parents).median(dim=1).values
+    expected = bone_lengths(noisy, body).median(dim=1).values
     torch.testing.assert_close(lengths[:, 0], expected)
     children = [j for j, p in enumerate(body.parents) if p >= 0]
     parents = [body.parents[j] for j in children]
@@ -118,7 +128,7 @@ def test_tiny_training_lifts_better_and_the_forecaster_holds_the_last_pose(walk_
     np.testing.assert_allclose(pred.past[..., 0, :], 0.0, atol=1e-9)
     np.testing.assert_allclose(pred.future, np.repeat(pred.past[:, -1:], 7, axis=1))
     # keep_bones: every bone the same length in every frame of a window
-    lengths = lifter._bone_lengths(torch.as_tensor(pred.past), skeletons.get("body-17").parents).numpy()
+    lengths = bone_lengths(torch.as_tensor(pred.past), skeletons.get("body-17")).numpy()
     np.testing.assert_allclose(lengths, np.repeat(lengths[:, :1], 20, axis=1), atol=1e-9)
 
 

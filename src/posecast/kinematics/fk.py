@@ -100,11 +100,16 @@ def keep_bone_lengths(poses: Any, reference: Any, skeleton: Any) -> Any:
     path, one product with the skeleton's ``(J, J)`` ancestor matrix (`ancestor_matrix`). A loop down the
     hierarchy traces into about ten small operations per joint, which made up a third of a traced batch-1
     ST-Transformer rollout."""
+    return set_bone_lengths(poses, bone_lengths(reference.expand_as(poses), skeleton), skeleton)
+
+
+def bone_lengths(poses: Any, skeleton: Any) -> Any:
+    """``(..., J, 3)`` torch poses → ``(..., B)`` lengths of the bones from each non-root joint's parent to it,
+    in joint order (the order `set_bone_lengths` reads). ``skeleton``: anything with ``parents``. (The
+    checked metric for arrays of any kind is `posecast.evaluation.metrics.bone_lengths`.)"""
     parents = tuple(int(p) for p in skeleton.parents)
     children = [j for j, p in enumerate(parents) if p >= 0]
-    of = [parents[j] for j in children]
-    ref = reference.expand_as(poses)
-    return set_bone_lengths(poses, (ref[..., children, :] - ref[..., of, :]).norm(dim=-1), skeleton)
+    return (poses[..., children, :] - poses[..., [parents[j] for j in children], :]).norm(dim=-1)
 
 
 def set_bone_lengths(poses: Any, lengths: Any, skeleton: Any) -> Any:

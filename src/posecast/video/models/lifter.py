@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from posecast import skeletons
+from posecast.kinematics.fk import bone_lengths, set_bone_lengths
 from posecast.video.models.base import VideoForecaster, VideoPrediction, load_network
 from posecast.video.models.common import (
     MIN_SCALE,
@@ -98,12 +99,6 @@ class LifterNet(nn.Module):
         return y - y[..., :1, :]
 
 
-def _bone_lengths(poses: torch.Tensor, parents: tuple[int, ...]) -> torch.Tensor:
-    """``(..., J, 3)`` → ``(..., B)`` lengths of the bones to every non-root joint, in joint order."""
-    children = [j for j, p in enumerate(parents) if p >= 0]
-    return (poses[..., children, :] - poses[..., [parents[j] for j in children], :]).norm(dim=-1)
-
-
 def training_loss(net: LifterNet, batch: Any, progress: float) -> tuple[torch.Tensor, dict[str, float]]:
     """The lifter's losses on a `VirtualBatch` (module docstring); ``progress`` is not used."""
     cfg = net.config
@@ -114,7 +109,7 @@ def training_loss(net: LifterNet, batch: Any, progress: float) -> tuple[torch.Te
     l3d = (est - truth).norm(dim=-1).mean()
     l2d = reprojection_loss(est, f2d[..., :2], f2d[..., 2])
     lvel = ((est[:, 1:] - est[:, :-1]) - (truth[:, 1:] - truth[:, :-1])).norm(dim=-1).mean()
-    lengths = _bone_lengths(est, net.skeleton.parents)  # (B, T, Bn)
+    lengths = bone_lengths(est, net.skeleton)  # (B, T, Bn)
     lbone = (lengths - lengths.mean(dim=1, keepdim=True)).abs().mean()
     loss = l3d + cfg.w_2d * l2d + cfg.w_velocity * lvel + cfg.w_bone * lbone
     logs = {
@@ -128,9 +123,7 @@ def training_loss(net: LifterNet, batch: Any, progress: float) -> tuple[torch.Te
 def median_bones(poses: torch.Tensor, skeleton: Any) -> torch.Tensor:
     """``(B, T, J, 3)`` poses with every bone at its median length over the ``T`` frames of its window
     (directions kept; rebuilt from the pelvis, `posecast.kinematics.fk.set_bone_lengths`)."""
-    from posecast.kinematics.fk import set_bone_lengths
-
-    lengths = _bone_lengths(poses, tuple(int(p) for p in skeleton.parents)).median(dim=-2, keepdim=True).values
+    lengths = bone_lengths(poses, skeleton).median(dim=-2, keepdim=True).values
     return set_bone_lengths(poses, lengths, skeleton)
 
 
