@@ -26,19 +26,19 @@ worse than holding the lifted past at 1 s on Bandai (74.5 vs 62.0 mm) and did no
 decoder (mean 128.4 / 53.3 vs 125.1 / 50.2). Not because of the canonical body: a ``dct-mlp`` trained on the
 corpus mapped to ``body-17`` forecasts the *true* past as well as the corpus weights through the canonical
 body (mean 111.2 vs 110.7 on CMU BVH, 40.4 vs 40.4 on Bandai) and the lifted past no better (129.1 / 55.3).
-The lifting error was the gap; trained on lifted histories, the forecaster gives 1 s 159.5 / 48.0 mm and
-mean 119.4 / 38.4 (held lifted past at 1 s: 181.0 / 62.0; with the continuity shift: 160.5 / 52.4, mean
-121.4 / 43.5), below ``phd``'s own.
+The lifting error was the gap; trained on lifted histories (10 epochs), the forecaster gives 1 s 156.6 / 46.2 mm
+and mean 117.2 / 37.3 (held lifted past at 1 s: 181.0 / 62.0; a 5-epoch run with the continuity shift: 160.5 /
+52.4, mean 121.4 / 43.5, without it 119.4 / 38.4), below ``phd``'s own.
 
 The future cameras are the lifter's (scale held, translation extrapolated), and the projected forecast is
 anchored at the last observed keypoints like every video model's (`posecast.video.models.base`), with this
 path's own factors (`ANCHOR_TRANSLATION_SCALE`, `ANCHOR_POSE_SCALE`), chosen with the grid of
 `posecast.evaluation.protocols.video.anchor_validation` on the same validation windows
-(``benchmarks/video_anchor_validation.py --windows corpus --model lift+forecast``, ``benchmarks/results/
-video_anchor_validation_lift_forecast.json``): with the lifted
-forecaster translation 1, pose 0.5 score 53.4 % future PCK@0.05 (pose 0.25 / 0.75 / 1: 53.1 / 53.2 /
-52.7 %; raw projection 52.2 %; 2D hold 51.2 %). (Before, with the canonical route, 1 / 0.25 was the best
-pair: 52.5 % with ``phd``'s lifting, 52.9 % with the lifter.)
+(``benchmarks/video_anchor_validation.py --windows corpus --model lift+forecast``,
+``benchmarks/results/video_anchor_validation_lift_forecast.json``): with the lifted forecaster translation 1,
+pose 0.5 score 53.5 % future PCK@0.05 (pose 0.25 / 0.75 / 1: 53.2 / 53.4 / 52.9 %; raw projection 52.4 %; 2D
+hold 51.2 %; with the 5-epoch run: 53.4 % at 1 / 0.5 against 53.1 at 1 / 0.25). Before, with the canonical
+route, 1 / 0.25 was the best pair: 52.5 % with ``phd``'s lifting, 52.9 % with the lifter.
 
 Shapes: everything is batched, ``(B, T, 17, 2)`` keypoints in, ``(B, T, 17, 3)`` past and
 ``(B, F, 17, 3)`` future out (metres, camera-aligned, pelvis-centred per frame).
