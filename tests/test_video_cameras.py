@@ -18,6 +18,7 @@ from posecast.video.models.common import (
     normalise_keypoints,
     project_pixels,
     reprojection_loss,
+    with_future_cameras,
 )
 from posecast.video.track import PoseTrack
 
@@ -168,3 +169,12 @@ def test_extrapolate_camera() -> None:
     d1 = 4.0 * (1 - np.exp(-1 / 4.0))
     np.testing.assert_allclose(damped[0], [3.0, 14.0 + 2 * d1, 18.0 - d1])
     np.testing.assert_allclose(damped[-1], [3.0, 14.0 + 8.0, 18.0 - 4.0], atol=1e-6)  # at most v * decay
+    # a batch: the observed cameras, then each window's own default extrapolation
+    both = np.stack([cam, cam[::-1]])
+    out = with_future_cameras(both, 3)
+    assert out.shape == (2, 6, 3)
+    np.testing.assert_array_equal(out[:, :3], both)
+    np.testing.assert_allclose(out[1, 3:], extrapolate_camera(cam[::-1], 3))
+    d5 = 5.0 * (1 - np.exp(-1 / 5.0))  # the defaults: velocity over the last (up to 5) steps, decay 5
+    np.testing.assert_allclose(out[0, 3], [3.0, 14.0 + 2 * d5, 18.0 - d5])
+    assert with_future_cameras(both, 0) is both

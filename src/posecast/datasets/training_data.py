@@ -66,6 +66,21 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     return [m.resample(fps) for m in motions], paths
 
 
+def corpus_source(source: str) -> tuple[str | None, list[str]]:
+    """``"corpus[:LAYOUT][,-PREFIX...]"`` → ``(LAYOUT or None, [PREFIX, ...])``; anything else after the colon
+    than one known skeleton name and ``-PREFIX`` exclusions is a `ValueRangeError`."""
+    from posecast import skeletons
+
+    items = [x.strip() for x in source.partition(":")[2].split(",") if x.strip()]
+    layouts = [x for x in items if not x.startswith("-")]
+    if len(layouts) > 1 or any(x not in skeletons.names() for x in layouts):
+        raise ValueRangeError(
+            f"corpus source {source!r}: write corpus[:LAYOUT][,-PREFIX...] (exclusions as -PREFIX; LAYOUT one of "
+            f"the skeletons: {', '.join(skeletons.names())})"
+        )
+    return (layouts[0] if layouts else None), [x[1:] for x in items if x.startswith("-")]
+
+
 def corpus_training_data(source: str, fps: float | None, min_frames: int) -> TrainingData:
     """The training corpus (`posecast.datasets.corpus`): its train split for training, its validation split
     (CMU BVH validation files, Bandai validation styles) for validation, on the canonical body or mapped to
@@ -79,15 +94,8 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
 
     if fps not in (None, corpus.FPS):
         raise ValueRangeError(f"the corpus is at {corpus.FPS:g} fps")
-    items = [x.strip() for x in source.partition(":")[2].split(",") if x.strip()]
-    exclude = [x[1:] for x in items if x.startswith("-")]
-    layouts = [x for x in items if not x.startswith("-")]
-    if len(layouts) > 1 or any(x not in skeletons.names() for x in layouts):
-        raise ValueRangeError(
-            f"corpus source {source!r}: write corpus[:LAYOUT][,-PREFIX...] (exclusions as -PREFIX; LAYOUT one of "
-            f"the skeletons: {', '.join(skeletons.names())})"
-        )
-    layout = layouts[0] if layouts else corpus.SKELETON
+    layout, exclude = corpus_source(source)
+    layout = layout or corpus.SKELETON
     train, rows, c = corpus.training_sequences("train", exclude_files=exclude)
     val, val_rows, _ = corpus.training_sequences("validation", exclude_files=exclude)
     kept = [i for i, s in enumerate(train) if s.shape[0] >= min_frames]

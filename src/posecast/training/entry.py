@@ -92,8 +92,10 @@ def default_config(model: str, plugin: Plugin, data: str | None = None) -> Path:
     if data is not None and (Path(data).is_dir() or data.startswith("cmu-bvh:")):
         keys += ["cmu-bvh", plugin.default_data]  # a folder of motions, a layout of the raw CMU BVH data
     elif data is not None and data.startswith("corpus:"):  # corpus:LAYOUT[,-PREFIX...]: corpus-LAYOUT.yaml
-        keys += [f"corpus-{x.strip()}" for x in data[7:].split(",") if x.strip() and not x.strip().startswith("-")]
-        keys += ["corpus"]
+        from posecast.datasets.training_data import corpus_source
+
+        layout = corpus_source(data)[0]
+        keys += ([f"corpus-{layout}"] if layout else []) + ["corpus"]
     for key in keys:
         path = CONFIG_DIR / model / f"{key}.yaml"
         if path.is_file():

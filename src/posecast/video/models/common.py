@@ -183,6 +183,14 @@ def extrapolate_camera(camera: np.ndarray, frames: int, fit_frames: int = 5, dec
     return out
 
 
+def with_future_cameras(cameras: np.ndarray, frames: int) -> np.ndarray:
+    """Pixel cameras ``(B, T, 3)`` of the observed frames followed by `extrapolate_camera`'s ``frames`` future
+    ones: ``(B, T + frames, 3)`` (the camera of a `VideoPrediction`)."""
+    if frames == 0:
+        return cameras
+    return np.concatenate([cameras, np.stack([extrapolate_camera(c, frames) for c in cameras])], axis=1)
+
+
 # ------------------------------------------------------------------------------- temporal convs
 class FrameNorm(nn.Module):
     """GroupNorm over the channels of each frame separately, for ``(B, C, T)`` tensors (never mixes

@@ -313,13 +313,10 @@ class HMMRForecaster(VideoForecaster):
 def _cameras(past: np.ndarray, feats: np.ndarray, centre: np.ndarray, half: np.ndarray, frames: int) -> np.ndarray:
     """Pixel cameras ``(B, T + frames, 3)``: the weak-perspective fit of each estimated frame to its
     keypoints, then `extrapolate_camera` for the future."""
-    from posecast.video.models.common import camera_to_pixels, extrapolate_camera, fit_weak_perspective_np
+    from posecast.video.models.common import camera_to_pixels, fit_weak_perspective_np, with_future_cameras
 
     cam = camera_to_pixels(fit_weak_perspective_np(past, feats[..., :2], feats[..., 2]), centre, half)
-    if frames == 0:
-        return cam
-    fut = np.stack([extrapolate_camera(c, frames) for c in cam])
-    return np.concatenate([cam, fut], axis=1)
+    return with_future_cameras(cam, frames)
 
 
 FORECASTER = HMMRForecaster

@@ -44,10 +44,10 @@ from posecast.video.models.common import (
     MIN_SCALE,
     TemporalEncoder,
     camera_to_pixels,
-    extrapolate_camera,
     fit_weak_perspective,
     keypoint_features,
     reprojection_loss,
+    with_future_cameras,
 )
 
 
@@ -157,8 +157,7 @@ class Lifter(VideoForecaster):
     ) -> VideoPrediction:
         past, cam = self.lift(keypoints, visibility)
         future = np.repeat(past[:, -1:], frames, axis=1)
-        fut_cam = np.stack([extrapolate_camera(c, frames) for c in cam])
-        return VideoPrediction(past=past, future=future, camera=np.concatenate([cam, fut_cam], axis=1))
+        return VideoPrediction(past=past, future=future, camera=with_future_cameras(cam, frames))
 
 
 def build(config: LifterConfig | None = None) -> LifterNet:

@@ -43,10 +43,10 @@ from posecast.video.models.common import (
     MIN_SCALE,
     TemporalEncoder,
     camera_to_pixels,
-    extrapolate_camera,
     fit_weak_perspective,
     keypoint_features,
     reprojection_loss,
+    with_future_cameras,
 )
 
 
@@ -199,8 +199,7 @@ class PHD(VideoForecaster):
     ) -> VideoPrediction:
         phi, past, cam = self.estimate(keypoints, visibility, world)
         future = self.net.read(self._rollout(phi, frames)).double().numpy()
-        fut_cam = np.stack([extrapolate_camera(c, frames) for c in cam])
-        return VideoPrediction(past=past, future=future, camera=np.concatenate([cam, fut_cam], axis=1))
+        return VideoPrediction(past=past, future=future, camera=with_future_cameras(cam, frames))
 
 
 class _Rollout(torch.nn.Module):

@@ -428,9 +428,9 @@ class PoseMoNetForecaster(VideoForecaster):
         from posecast.video.models.common import (
             MIN_SCALE,
             camera_to_pixels,
-            extrapolate_camera,
             fit_weak_perspective_np,
             normalise_keypoints,
+            with_future_cameras,
         )
 
         feats, centre, half = normalise_keypoints(keypoints, visibility)
@@ -438,8 +438,7 @@ class PoseMoNetForecaster(VideoForecaster):
         cam = fit_weak_perspective_np(past, feats[..., :2], feats[..., 2])
         cam[..., 0] = np.maximum(cam[..., 0], MIN_SCALE)
         cam = camera_to_pixels(cam, centre, half)
-        fut_cam = np.stack([extrapolate_camera(c, frames) for c in cam])
-        return VideoPrediction(past=past, future=future, camera=np.concatenate([cam, fut_cam], axis=1))
+        return VideoPrediction(past=past, future=future, camera=with_future_cameras(cam, frames))
 
 
 def build(config: PoseMoNetConfig | None = None) -> PoseMoNet:
