@@ -141,3 +141,89 @@ def test_config_and_registry() -> None:
     if not store.variants("lifter"):
         with pytest.raises(ModelError):
             posecast.models.get("lifter")
+
+
+# ----------------------------------------------------------------------- other bodies (BodyAugment)
+def test_rescale_bones_by_hand() -> None:
+    from posecast.datasets.windows import rescale_bones
+
+    skel = skeletons.get("body-17")
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(2, 3, 17, 3))
+    f = np.ones((2, 17))
+    knee = skel.joint_names.index("right_knee")
+    f[0, knee] = 2.0  # the thigh of the first window twice as long
+    out = rescale_bones(w, skel, f)
+    moved = w[0, :, knee] - w[0, :, skel.parents[knee]]  # the knee moves by one thigh more...
+    below = [j for j in range(17) if j == knee or knee in _ancestors(skel, j)]
+    np.testing.assert_allclose(out[0][:, below], w[0][:, below] + moved[:, None], atol=1e-12)
+    others = [j for j in range(17) if j not in below]  # ...and so do the joints below it, nothing else
+    np.testing.assert_allclose(out[0][:, others], w[0][:, others], atol=1e-12)
+    np.testing.assert_allclose(out[1], w[1], atol=1e-12)
+    with pytest.raises(Exception, match="factors"):
+        rescale_bones(w, skel, f[:, :5])
+
+
+def _ancestors(skel, j: int) -> set[int]:
+    out = set()
+    while skel.parents[j] >= 0:
+        j = skel.parents[j]
+        out.add(j)
+    return out
+
+
+def test_random_proportions_are_symmetric_and_in_range() -> None:
+    from posecast.datasets.windows import random_proportions
+
+    skel = skeletons.get("body-17")
+    f = random_proportions(np.random.default_rng(0), skel, 500, 0.1, 0.05)
+    twin = np.asarray(skel.mirror_permutation)
+    np.testing.assert_array_equal(f, f[:, twin])
+    assert f.min() >= 0.9 * 0.95 - 1e-12 and f.max() <= 1.1 * 1.05 + 1e-12
+    assert f.std() > 0.03  # really varied
+
+
+def test_tilt_rotates_about_a_horizontal_axis_through_the_mean_root() -> None:
+    from posecast.datasets.windows import tilt
+
+    w = np.zeros((2, 2, 17, 3))
+    w[:, :, 0] = [[1.0, 1.0, 0.0], [1.0, 1.0, 2.0]]  # root at (1, 1, 0) then (1, 1, 2): mean (1, 1, 1)
+    w[:, :, 8] = w[:, :, 0] + [0.0, 0.5, 0.0]  # a joint half a metre above the root
+    out = tilt(w, np.array([np.pi / 2, np.pi / 2]), np.array([0.0, np.pi / 2]))
+    # about x (azimuth 0): up -> +z; about z (azimuth 90 degrees): up -> -x
+    np.testing.assert_allclose(out[0, :, 8] - out[0, :, 0], [[0, 0, 0.5]] * 2, atol=1e-12)
+    np.testing.assert_allclose(out[1, :, 8] - out[1, :, 0], [[-0.5, 0, 0]] * 2, atol=1e-12)
+    np.testing.assert_allclose(out[:, :, 0].mean(axis=1), [[1, 1, 1]] * 2, atol=1e-12)  # the centre stays
+    np.testing.assert_allclose(tilt(w, np.zeros(2), np.ones(2)), w, atol=1e-12)
+
+
+def test_training_windows_get_other_bodies(walk_data: VideoData) -> None:
+    from posecast.training.video import BodyAugment
+
+    skel = skeletons.get("body-17")
+    plain = walk_data.sample(64, 10, np.random.default_rng(5), CameraConfig.clean())
+    body = BodyAugment(skel, bones=0.1, scale=0.1, tilt_degrees=90.0, tilt_probability=0.5)
+    other = walk_data.sample(64, 10, np.random.default_rng(5), CameraConfig.clean(), body=body)
+    before = bone_lengths(torch.as_tensor(plain.points), skel).numpy()
+    after = bone_lengths(torch.as_tensor(other.points), skel).numpy()
+    ratio = after / before
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1], ratio.shape), atol=1e-9)  # a body per window
+    assert ratio.min() >= 0.81 - 1e-9 and ratio.max() <= 1.21 + 1e-9 and ratio.std() > 0.03
+    # the pelvis-to-thorax direction in the camera frame: upright without tilt, often far off it with
+    up = lambda b: b.points[:, :, 8, 1] / np.linalg.norm(b.points[:, :, 8], axis=-1)  # noqa: E731
+    assert up(plain).min() > 0.8 and (up(other)[:, 0] < 0.7).mean() > 0.15
+
+
+def test_init_from_weights_of_a_network_with_tuple_fields(walk_data: VideoData, tmp_path) -> None:
+    cfg = lifter.LifterConfig(channels=16, hidden=16, dilations=(1, 2))
+    base = dict(model="lifter", network=cfg.model_dump(), steps=2, batch_size=4, length=10, val_every=2)
+    fit(VideoTask(VideoTrainConfig(**base), data=walk_data, camera=CameraConfig.clean()), tmp_path / "a")
+    task = VideoTask(
+        VideoTrainConfig(
+            **base, init=str(tmp_path / "a"), augment_bones=0.1, augment_tilt=30, augment_tilt_probability=1
+        ),
+        data=walk_data,
+        camera=CameraConfig.clean(),
+    )
+    fit(task, tmp_path / "b")  # dilations (1, 2) vs the [1, 2] of config.json: the same network
+    assert task.body is not None and task.body.bones == 0.1

@@ -5,7 +5,8 @@ The one windowing implementation of PoseCast, for training and for the benchmark
 frame 0) and `slice_windows` (those windows of one sequence as one array). A `WindowSet` keeps many
 sequences concatenated in one ``(N_total, J, 3)`` array (float32 by default) and an index of window
 start rows; `WindowSet.batch` gathers ``(B, L, J, 3)`` windows with one fancy-indexing operation.
-Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches.
+Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches; `rescale_bones`, `random_proportions` and
+`tilt` (other bodies, bodies off the vertical) on numpy world windows.
 """
 
 from __future__ import annotations
@@ -132,3 +133,50 @@ def yaw(batch, angles, centre=None):
         centre = batch[:, 0, 0]
     centre = centre.reshape(-1, 1, 1, 3)
     return ((batch - centre).unsqueeze(-2) @ rot.transpose(-1, -2)).squeeze(-2) + centre
+
+
+def rescale_bones(windows: np.ndarray, skeleton: Skeleton, factors: np.ndarray) -> np.ndarray:
+    """World windows ``(B, L, J, 3)`` with every bone (joint ``j`` to its parent) scaled by ``factors (B, J)``
+    (entry 0, the root's, unused): the root trajectory and every bone's direction stay, only the lengths
+    change (`posecast.kinematics.fk.set_bone_lengths`)."""
+    import torch
+
+    from posecast.kinematics.fk import bone_lengths, set_bone_lengths
+
+    w = torch.as_tensor(np.asarray(windows, dtype=np.float64))
+    f = np.asarray(factors, dtype=np.float64)
+    if w.ndim != 4 or w.shape[2] != skeleton.num_joints or f.shape != (w.shape[0], skeleton.num_joints):
+        raise ValueRangeError(
+            f"rescale_bones needs windows (B, L, {skeleton.num_joints}, 3) and factors (B, {skeleton.num_joints}), "
+            f"got {tuple(w.shape)} and {f.shape}"
+        )
+    children = [j for j, p in enumerate(skeleton.parents) if p >= 0]
+    lengths = bone_lengths(w, skeleton) * torch.as_tensor(f[:, None, children])
+    return set_bone_lengths(w, lengths, skeleton).numpy()
+
+
+def random_proportions(
+    rng: np.random.Generator, skeleton: Skeleton, count: int, bones: float, scale: float
+) -> np.ndarray:
+    """``(count, J)`` bone factors for `rescale_bones`: another person's body, a whole-body factor uniform in
+    ``[1 - scale, 1 + scale]`` times a factor per bone uniform in ``[1 - bones, 1 + bones]``, the same for a bone
+    and its left/right twin (people are symmetric)."""
+    per_bone = rng.uniform(1 - bones, 1 + bones, size=(count, skeleton.num_joints))
+    twin = np.asarray(skeleton.mirror_permutation)
+    per_bone = np.where(twin[None] < np.arange(skeleton.num_joints)[None], per_bone[:, twin], per_bone)
+    return per_bone * rng.uniform(1 - scale, 1 + scale, size=(count, 1))
+
+
+def tilt(windows: np.ndarray, angles: np.ndarray, azimuths: np.ndarray, root: int = 0) -> np.ndarray:
+    """World windows ``(B, L, J, 3)`` (y up) rotated by ``angles (B,)`` radians about a horizontal axis at
+    ``azimuths (B,)`` radians from x in the ground plane, through each window's mean ``root`` position: a body
+    leaning, bending over or lying instead of upright."""
+    w = np.asarray(windows, dtype=np.float64)
+    a, z = np.asarray(angles, dtype=np.float64), np.asarray(azimuths, dtype=np.float64)
+    axis = np.stack([np.cos(z), np.zeros_like(z), np.sin(z)], axis=-1)  # (B, 3) unit, horizontal
+    k = np.zeros((len(a), 3, 3))  # cross-product matrices, Rodrigues' formula
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 0] = -axis[:, 2], axis[:, 1], axis[:, 2]
+    k[:, 1, 2], k[:, 2, 0], k[:, 2, 1] = -axis[:, 0], -axis[:, 1], axis[:, 0]
+    rot = np.eye(3) + np.sin(a)[:, None, None] * k + (1 - np.cos(a))[:, None, None] * (k @ k)
+    centre = w[:, :, root].mean(axis=1)[:, None, None]
+    return np.einsum("bik,bljk->blji", rot, w - centre) + centre
