@@ -108,3 +108,35 @@ def test_a_tiny_run_on_lifted_histories(body17_walks, tmp_path):
     np.testing.assert_allclose(batch[..., 0, :].numpy(), 0.0, atol=1e-6)
     run = train(cfg, tmp_path / "run", resume=False)
     assert (Path(run) / "best" / "model.safetensors").is_file()
+
+
+def test_motion_training_windows_get_other_bodies(body17_walks, tmp_path):
+    """augment_bones / augment_tilt (BodyAugment) on motion training windows: every window's bones rescaled
+    within the range, twins alike; with probability 1 every window tilted off the vertical."""
+    from posecast.training import load_config
+    from posecast.training.loop import _Dist
+    from posecast.training.motion import MotionTask
+
+    folder = tmp_path / "walks"
+    folder.mkdir()
+    for i, w in enumerate(body17_walks):
+        posecast.save(posecast.Motion(positions=w, fps=25.0, skeleton="body-17"), folder / f"walk{i}.npz")
+    common = dict(
+        model="dct-mlp", net="dct-mlp", data=str(folder), history=20, frames_per_pass=5, params={"blocks": 2},
+        epochs=1, batch_size=64, max_steps_per_epoch=1, threads=1, val_fraction=0.25, augment_mirror=False,
+    )  # fmt: skip
+    parents = skeletons.get("body-17").parents
+    plain = MotionTask(load_config(None, **common))
+    plain.prepare(_Dist("cpu"))
+    other = MotionTask(load_config(None, **common, augment_bones=0.1, augment_tilt=60, augment_tilt_probability=1.0))
+    other.prepare(_Dist("cpu"))
+    a = next(iter(plain.batches(0))).numpy()
+    b = next(iter(other.batches(0))).numpy()
+    ratio = _bones(b, parents) / _bones(a, parents)  # the same windows (same seed), other bodies
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1], ratio.shape), rtol=1e-4)
+    assert ratio.min() > 0.9 - 1e-4 and ratio.max() < 1.1 + 1e-4 and ratio.std() > 0.02
+    thorax = skeletons.get("body-17").joint_names.index("thorax")
+    up = lambda x: (x[:, :, thorax] - x[:, :, 0])[..., 1] / np.linalg.norm(x[:, :, thorax] - x[:, :, 0], axis=-1)  # noqa: E731
+    # the walks' trunks lean about 10 degrees; tilts uniform in 0-60 degrees: cos below 0.9 (beyond 26 degrees)
+    # for about half of the windows, never beyond 70 degrees (cos 0.34)
+    assert up(a).min() > 0.9 and (up(b)[:, 0] < 0.9).mean() > 0.3 and up(b).min() > 0.33

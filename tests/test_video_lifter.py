@@ -198,7 +198,7 @@ def test_tilt_rotates_about_a_horizontal_axis_through_the_mean_root() -> None:
 
 
 def test_training_windows_get_other_bodies(walk_data: VideoData) -> None:
-    from posecast.training.video import BodyAugment
+    from posecast.datasets.windows import BodyAugment
 
     skel = skeletons.get("body-17")
     plain = walk_data.sample(64, 10, np.random.default_rng(5), CameraConfig.clean())

@@ -89,6 +89,21 @@ class TrainConfig(LoopConfig):
         description="scale each training window by a random factor in [1 - a, 1 + a] about its first root "
         "position (bone lengths and step lengths together: a smaller or bigger person)",
     )
+    augment_bones: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="another person's proportions: every bone of a training window scaled by a random factor in "
+        "[1 - a, 1 + a] (a bone and its left/right twin alike; posecast.datasets.windows.BodyAugment)",
+    )
+    augment_tilt: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=180.0,
+        description="degrees: tilt a training window off the vertical by up to this much about a random horizontal "
+        "axis (leaning, bending, lying), for the fraction augment_tilt_probability of the windows",
+    )
+    augment_tilt_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     augment_short_history: float = Field(
         default=0.0,
         ge=0.0,
@@ -496,6 +511,11 @@ class MotionTask(TrainingTask):
         self.network = self.model.net
         self.data = data
         self.lifted = LiftedHistory(config.lifted_history, data.skeleton, data.fps) if config.lifted_history else None
+        self.body = None
+        if config.augment_bones or (config.augment_tilt and config.augment_tilt_probability):
+            self.body = W.BodyAugment(
+                data.skeleton, config.augment_bones, 0.0, config.augment_tilt, config.augment_tilt_probability
+            )
         if self.lifted is not None and self.val_ws is not None:
             self.val_ws = self.lifted.window_set(self.val_ws, config.history)
         steps = math.ceil(len(self.train_ws) / (config.batch_size * dist.world))
@@ -519,6 +539,7 @@ class MotionTask(TrainingTask):
         config, dist, skel = self.config, self.dist, self.data.skeleton
         rng = np.random.RandomState(config.seed * 1000 + round_index)
         film_rng = np.random.default_rng([config.seed, round_index, 1])  # virtual cameras of lifted histories
+        body_rng = np.random.default_rng([config.seed, round_index, 2])  # other bodies (augment_bones, _tilt)
         perm = rng.permutation(len(self.train_ws))[dist.rank :: dist.world]
         for step in range(self.round_steps):
             idx = perm[step * config.batch_size : (step + 1) * config.batch_size]
@@ -544,6 +565,8 @@ class MotionTask(TrainingTask):
             if config.augment_yaw:
                 ang = torch.as_tensor(rng.uniform(-math.pi, math.pi, len(idx)), dtype=batch.dtype, device=dist.device)
                 batch = W.yaw(batch, ang)
+            if self.body is not None:
+                batch = torch.as_tensor(self.body(batch.cpu().numpy(), body_rng), dtype=batch.dtype, device=dist.device)
             if self.lifted is not None:
                 batch = torch.as_tensor(
                     self.lifted(batch.cpu().numpy(), config.history, film_rng), dtype=batch.dtype, device=dist.device

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
+from posecast.datasets.windows import BodyAugment
 from posecast.errors import ModelError, ValueRangeError
 from posecast.training.loop import LoopConfig, Plugin, TrainingTask, fit, read_config
 from posecast.video.cameras import CameraConfig, VirtualBatch, film
@@ -203,36 +204,6 @@ class VideoData:
         batch = film(windows, self.skeleton, self.fps, np.random.default_rng(seed), camera)
         batch.metadata.update({"stride": stride, "seed": seed, "windows": len(windows)})
         return batch
-
-
-@dataclass(frozen=True)
-class BodyAugment:
-    """Other people and other postures than the training corpus's: each window's bones rescaled
-    (`posecast.datasets.windows.random_proportions`: a whole-body factor in ``1 +- scale`` times a factor per
-    bone in ``1 +- bones``, twins alike) and, with probability ``tilt_probability``, the whole window tilted
-    off the vertical by up to ``tilt_degrees`` about a random horizontal axis (`posecast.datasets.windows.tilt`:
-    leaning, bending, lying). The validation-only sensitivity check behind it: the lifter trained without it
-    lost 18-23 mm past MPJPE on bodies with bones 0.8-1.2x and 21-28 mm on bodies tilted by 30 degrees."""
-
-    skeleton: Any
-    bones: float = 0.0
-    scale: float = 0.0
-    tilt_degrees: float = 0.0
-    tilt_probability: float = 0.0
-
-    def __call__(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        from posecast.datasets.windows import random_proportions, rescale_bones, tilt
-
-        b = len(windows)
-        if self.bones > 0 or self.scale > 0:
-            windows = rescale_bones(
-                windows, self.skeleton, random_proportions(rng, self.skeleton, b, self.bones, self.scale)
-            )
-        if self.tilt_degrees > 0 and self.tilt_probability > 0:
-            on = rng.random(b) < self.tilt_probability
-            angles = np.where(on, np.deg2rad(rng.uniform(0.0, self.tilt_degrees, b)), 0.0)
-            windows = tilt(windows, angles, rng.uniform(0.0, 2 * np.pi, b))
-        return windows
 
 
 # ---------------------------------------------------------------------------------------- config
