@@ -56,6 +56,36 @@ METRICS_FILE = "metrics.jsonl"
 RUN_FILE = "run.json"
 
 
+class BodyOptions(BaseModel):
+    """Training options for other bodies and postures than the data's (`posecast.datasets.windows.BodyAugment`),
+    shared by the motion and the video training configs."""
+
+    augment_bones: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="another person's proportions: every bone of a training window scaled by a random factor in "
+        "[1 - a, 1 + a] (a bone and its left/right twin alike; posecast.datasets.windows.BodyAugment)",
+    )
+    augment_tilt: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=180.0,
+        description="degrees: tilt a training window off the vertical by up to this much about a random horizontal "
+        "axis (leaning, bending, lying), for the fraction augment_tilt_probability of the windows",
+    )
+    augment_tilt_probability: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    def body_augment(self, skeleton: Any, scale: float = 0.0) -> Any:
+        """The `BodyAugment` of windows on ``skeleton`` these options ask for (``scale``: also a whole-body factor
+        in ``1 +- scale``), or None where they ask for none."""
+        if not (self.augment_bones or scale or (self.augment_tilt and self.augment_tilt_probability)):
+            return None
+        from posecast.datasets.windows import BodyAugment
+
+        return BodyAugment(skeleton, self.augment_bones, scale, self.augment_tilt, self.augment_tilt_probability)
+
+
 class LoopConfig(BaseModel):
     """The fields of every training config that the loop itself reads (each kind's schema extends it
     and may change the defaults). A schema's `RENAMED` maps keys of older configs to a note on what they

@@ -31,10 +31,10 @@ from pydantic import Field
 from posecast.datasets import windows as W
 from posecast.errors import ValueRangeError
 from posecast.models.neural import NeuralConfig, NeuralForecaster
-from posecast.training.loop import LoopConfig, Plugin, TrainingTask, fit, read_config
+from posecast.training.loop import BodyOptions, LoopConfig, Plugin, TrainingTask, fit, read_config
 
 
-class TrainConfig(LoopConfig):
+class TrainConfig(LoopConfig, BodyOptions):
     """A training run of a position network. YAML files map onto it one to one (``--config FILE.yaml``)."""
 
     RENAMED: ClassVar[dict[str, str]] = {
@@ -89,21 +89,6 @@ class TrainConfig(LoopConfig):
         description="scale each training window by a random factor in [1 - a, 1 + a] about its first root "
         "position (bone lengths and step lengths together: a smaller or bigger person)",
     )
-    augment_bones: float = Field(
-        default=0.0,
-        ge=0.0,
-        lt=0.5,
-        description="another person's proportions: every bone of a training window scaled by a random factor in "
-        "[1 - a, 1 + a] (a bone and its left/right twin alike; posecast.datasets.windows.BodyAugment)",
-    )
-    augment_tilt: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=180.0,
-        description="degrees: tilt a training window off the vertical by up to this much about a random horizontal "
-        "axis (leaning, bending, lying), for the fraction augment_tilt_probability of the windows",
-    )
-    augment_tilt_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     augment_short_history: float = Field(
         default=0.0,
         ge=0.0,
@@ -511,11 +496,7 @@ class MotionTask(TrainingTask):
         self.network = self.model.net
         self.data = data
         self.lifted = LiftedHistory(config.lifted_history, data.skeleton, data.fps) if config.lifted_history else None
-        self.body = None
-        if config.augment_bones or (config.augment_tilt and config.augment_tilt_probability):
-            self.body = W.BodyAugment(
-                data.skeleton, config.augment_bones, 0.0, config.augment_tilt, config.augment_tilt_probability
-            )
+        self.body = config.body_augment(data.skeleton)
         if self.lifted is not None and self.val_ws is not None:
             self.val_ws = self.lifted.window_set(self.val_ws, config.history)
         steps = math.ceil(len(self.train_ws) / (config.batch_size * dist.world))

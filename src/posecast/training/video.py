@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
-from posecast.datasets.windows import BodyAugment
+from posecast import skeletons
 from posecast.errors import ModelError, ValueRangeError
-from posecast.training.loop import LoopConfig, Plugin, TrainingTask, fit, read_config
+from posecast.training.loop import BodyOptions, LoopConfig, Plugin, TrainingTask, fit, read_config
 from posecast.video.cameras import CameraConfig, VirtualBatch, film
 
 LAYOUT = "body-17"
@@ -181,7 +181,7 @@ class VideoData:
     ) -> VirtualBatch:
         """``batch_size`` random training windows of ``length`` frames, filmed by random cameras; windows
         drawn by `window_probabilities`, changed by ``body(windows (B, L, J, 3), rng)`` before filming (other
-        bodies: `BodyAugment`)."""
+        bodies: `posecast.datasets.windows.BodyAugment`)."""
         seqs = self.train
         which = rng.choice(len(seqs), size=batch_size, p=self.window_probabilities(length, dataset_weights))
         starts = (rng.random(batch_size) * self._starts(length)[which]).astype(np.int64)
@@ -218,7 +218,7 @@ def network_schema(model: str) -> type[BaseModel]:
     raise ModelError(f"video model {model!r} has no network config class")  # pragma: no cover
 
 
-class VideoTrainConfig(LoopConfig):
+class VideoTrainConfig(LoopConfig, BodyOptions):
     """A training run of a video model; ``configs/<model>/*.yaml`` map onto it (the network's own
     config under ``network:``)."""
 
@@ -240,28 +240,13 @@ class VideoTrainConfig(LoopConfig):
         "data set named, e.g. {cmu_bvh: 1, cmu_mocap: 1, bandai_namco: 1}); default: every window start of "
         "the corpus equally likely (so each data set by its length)",
     )
-    augment_bones: float = Field(
-        default=0.0,
-        ge=0.0,
-        lt=0.5,
-        description="another person's proportions: every bone of a training window scaled by a random factor in "
-        "[1 - a, 1 + a] (a bone and its left/right twin alike; BodyAugment)",
-    )
     augment_scale: float = Field(
         default=0.0,
         ge=0.0,
         lt=0.5,
         description="a smaller or bigger person: every bone of a training window also scaled by one factor in "
-        "[1 - a, 1 + a]",
+        "[1 - a, 1 + a] (with augment_bones, BodyOptions)",
     )
-    augment_tilt: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=180.0,
-        description="degrees: tilt a training window off the vertical by up to this much about a random horizontal "
-        "axis (leaning, bending, lying), for the fraction augment_tilt_probability of the windows",
-    )
-    augment_tilt_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     steps: int = Field(default=3000, ge=1, description="optimiser steps (the length of the schedule)")
     batch_size: int = Field(default=64, ge=1)
     length: int = Field(default=50, ge=2, description="frames per training window")
@@ -346,17 +331,7 @@ class VideoTask(TrainingTask):
         if self.data is None:
             self.data = VideoData.load(fps=self.ncfg.fps, layout=self.ncfg.skeleton, source=config.data)  # type: ignore[attr-defined]
         self.rng = np.random.default_rng(config.seed)
-        self.body = None
-        if config.augment_bones or config.augment_scale or (config.augment_tilt and config.augment_tilt_probability):
-            from posecast import skeletons
-
-            self.body = BodyAugment(
-                skeletons.get(self.data.skeleton),
-                config.augment_bones,
-                config.augment_scale,
-                config.augment_tilt,
-                config.augment_tilt_probability,
-            )
+        self.body = config.body_augment(skeletons.get(self.data.skeleton), config.augment_scale)
         self.evaluate = self.evaluate or self.module_.evaluate
         self.val = self.data.validation(config.length, config.val_stride, seed=VAL_SEED, camera=self.camera)
         # checked before the first step; the share of the windows each data set gets goes in the run record
