@@ -223,3 +223,12 @@ def test_every_command_has_working_help():
     for path in paths:
         r = runner.invoke(app, [*path, "--help"])
         assert r.exit_code == 0, f"posecast {' '.join(path)} --help: {r.exception!r}"
+
+
+@pytest.mark.parametrize("option", [["--lr", "-1"], ["--batch-size", "0"]])
+def test_train_refuses_an_impossible_setting_in_one_line(option, tmp_path) -> None:
+    out = tmp_path / "run"
+    r = run("train", "--model", "dct-mlp", "--out", str(out), "--stop-step", "1", *option)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and option[0].lstrip("-").replace("-", "_") in r.stderr
+    assert not out.exists()

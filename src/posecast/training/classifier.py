@@ -75,7 +75,7 @@ class ClassifierTrainConfig(LoopConfig):
     hidden: int = Field(default=128, ge=1)
     dropout: float = Field(default=0.1, ge=0, lt=1)
     epochs: int = Field(default=15, ge=1)
-    batch_size: int = 256
+    batch_size: int = Field(default=256, ge=1)
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 0

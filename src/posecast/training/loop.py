@@ -103,10 +103,10 @@ class LoopConfig(BaseModel):
             raise ValueError(message)
         return data
 
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_steps: int = 100
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, ge=0.0, description="peak learning rate (AdamW; 0 leaves the weights as they are)")
+    weight_decay: float = Field(default=1e-4, ge=0.0)
+    warmup_steps: int = Field(default=100, ge=0)
     seed: int = 0
     threads: int | None = None
     max_minutes: float | None = Field(

@@ -62,7 +62,7 @@ class TrainConfig(LoopConfig, BodyOptions):
         "validation)",
     )
     epochs: int = 50
-    batch_size: int = 256
+    batch_size: int = Field(default=256, ge=1)
     velocity_loss: float = 0.0
     val_fraction: float = 0.1
     stride: int = 1
