@@ -171,13 +171,12 @@ def tilt(windows: np.ndarray, angles: np.ndarray, azimuths: np.ndarray, root: in
     """World windows ``(B, L, J, 3)`` (y up) rotated by ``angles (B,)`` radians about a horizontal axis at
     ``azimuths (B,)`` radians from x in the ground plane, through each window's mean ``root`` position: a body
     leaning, bending over or lying instead of upright."""
+    from scipy.spatial.transform import Rotation
+
     w = np.asarray(windows, dtype=np.float64)
     a, z = np.asarray(angles, dtype=np.float64), np.asarray(azimuths, dtype=np.float64)
     axis = np.stack([np.cos(z), np.zeros_like(z), np.sin(z)], axis=-1)  # (B, 3) unit, horizontal
-    k = np.zeros((len(a), 3, 3))  # cross-product matrices, Rodrigues' formula
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 0] = -axis[:, 2], axis[:, 1], axis[:, 2]
-    k[:, 1, 2], k[:, 2, 0], k[:, 2, 1] = -axis[:, 0], -axis[:, 1], axis[:, 0]
-    rot = np.eye(3) + np.sin(a)[:, None, None] * k + (1 - np.cos(a))[:, None, None] * (k @ k)
+    rot = Rotation.from_rotvec(axis * a[:, None]).as_matrix()  # (B, 3, 3)
     centre = w[:, :, root].mean(axis=1)[:, None, None]
     return np.einsum("bik,bljk->blji", rot, w - centre) + centre
 
