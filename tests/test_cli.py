@@ -232,3 +232,11 @@ def test_train_refuses_an_impossible_setting_in_one_line(option, tmp_path) -> No
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and option[0].lstrip("-").replace("-", "_") in r.stderr
     assert not out.exists()
+
+
+def test_train_refuses_lifted_root_without_a_lifter(tmp_path) -> None:
+    out = tmp_path / "run"
+    r = run("train", "--model", "dct-mlp", "--out", str(out), "--stop-step", "1", "--set", "lifted_root=true")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "lifted_root" in r.stderr and "lifted_history" in r.stderr
+    assert not out.exists()

@@ -51,6 +51,32 @@ def test_lifted_windows_hold_the_lifted_past_and_the_true_camera_frame_future(bo
     assert 0.002 < err < 0.08
 
 
+def test_with_the_root_the_windows_carry_the_pelvis_motion_in_the_camera_view(body17_walks):
+    """`TrainConfig.lifted_root`: the future is the true camera-frame future moved by the pelvis' offsets from the
+    last observed frame in the true cameras' view; the history moves by the lifter's cameras' offsets."""
+    from posecast.training.motion import LiftedHistory
+    from posecast.video.cameras import CameraConfig, film
+    from posecast.video.models.common import camera_offsets
+
+    skel = skeletons.get("body-17")
+    windows = np.stack([w[i : i + 40] for w in body17_walks for i in (0, 30, 55)])
+    out = LiftedHistory("lifter", skel, 25.0, root=True)(windows, 30, np.random.default_rng(5))
+    plain = LiftedHistory("lifter", skel, 25.0)(windows, 30, np.random.default_rng(5))
+    truth = film(windows, skel, 25.0, np.random.default_rng(5), CameraConfig.measured())
+    offsets = camera_offsets(truth.camera[:, 30:], truth.camera[:, 29])
+    np.testing.assert_allclose(out[:, 30:, 0], offsets, atol=1e-5)
+    np.testing.assert_allclose(out[:, 30:] - out[:, 30:, :1], truth.points[:, 30:], atol=1e-5)
+    np.testing.assert_allclose(out[:, :30] - out[:, :30, :1], plain[:, :30], atol=1e-5)  # the same lifted poses
+    # walkers move: about 1-1.6 m/s, so a second's walk is metres in the camera's view, not zero
+    moved = np.linalg.norm(out[:, 39, 0, :2] - out[:, 30, 0, :2], axis=-1)
+    assert moved.max() > 0.2
+    # the history's pelvis track ends near the last observed frame (smoothed: not exactly at it) and follows
+    # the true one within the lifter's error
+    true_past = camera_offsets(truth.camera[:, :30], truth.camera[:, 29])
+    assert np.abs(out[:, 29, 0]).max() < 0.1
+    assert np.median(np.abs(out[:, :30, 0, :2] - true_past[..., :2])) < 0.1
+
+
 def test_lifted_history_refuses_a_skeleton_the_lifter_does_not_read():
     from posecast.training.motion import LiftedHistory
 

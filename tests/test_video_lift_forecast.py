@@ -129,3 +129,95 @@ def test_registry_builds_it_from_shipped_models_and_it_forecasts_a_track():
     video = model.forecast_track(track, 1.0)
     assert video.future.shape == (25, 17, 3) and np.isfinite(video.future).all()
     np.testing.assert_allclose(video.future_pixels()[0], video.anchor, atol=20.0)  # starts at what was seen
+
+
+def test_camera_offsets_by_hand_and_their_inverse():
+    from posecast.video.models.common import NOMINAL_DEPTH, camera_offsets, offsets_to_cameras
+
+    ref = np.array([100.0, 320.0, 240.0])  # 100 px per metre, pelvis at (320, 240)
+    cams = np.array([[100.0, 370.0, 240.0], [100.0, 320.0, 190.0], [125.0, 320.0, 240.0], [80.0, 300.0, 260.0]])
+    off = camera_offsets(cams, ref)
+    # 50 px right at 100 px/m: 0.5 m right; 50 px up: 0.5 m up; scale x1.25: the distance times 0.8, so
+    # 0.2 x the nominal depth nearer (z toward the camera); scale x0.8: 0.25 x the depth further away
+    np.testing.assert_allclose(off[0], [0.5, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(off[1], [0.0, 0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(off[2], [0.0, 0.0, 0.2 * NOMINAL_DEPTH], atol=1e-12)
+    np.testing.assert_allclose(off[3], [-0.2, -0.2, -0.25 * NOMINAL_DEPTH], atol=1e-12)
+    np.testing.assert_allclose(offsets_to_cameras(ref, off), cams, atol=1e-9)
+    # batched over windows, and the reference's own offset is zero
+    batch = np.stack([cams, cams * 1.1])
+    off_b = camera_offsets(batch, batch[:, -1])
+    np.testing.assert_allclose(off_b[:, -1], 0.0, atol=1e-12)
+    np.testing.assert_allclose(offsets_to_cameras(batch[:, -1], off_b), batch, atol=1e-9)
+    # nobody comes closer than MIN_DEPTH_RATIO of the reference's distance
+    near = offsets_to_cameras(ref, np.array([[0.0, 0.0, 10 * NOMINAL_DEPTH]]))
+    assert np.isfinite(near).all() and near[0, 0] == pytest.approx(100.0 / 0.2)
+
+
+def test_cameras_of_frames_where_nothing_was_seen_are_interpolated():
+    from posecast.video.models.common import fill_unseen_cameras
+
+    cams = np.array([[[1.0, 10, 20], [0.001, 0, 0], [0.001, 0, 0], [4.0, 40, 50], [0.001, 0, 0]]])
+    vis = np.ones((1, 5, 17))
+    vis[0, [1, 2, 4]] = 0.0
+    out = fill_unseen_cameras(cams, vis)
+    np.testing.assert_allclose(out[0, 1], [2.0, 20, 30])
+    np.testing.assert_allclose(out[0, 2], [3.0, 30, 40])
+    np.testing.assert_allclose(out[0, 4], [4.0, 40, 50])  # held at the end
+    np.testing.assert_array_equal(out[0, [0, 3]], cams[0, [0, 3]])
+    nothing = fill_unseen_cameras(cams, np.zeros((1, 5, 17)))  # no frame seen: left as it is
+    np.testing.assert_array_equal(nothing, cams)
+
+
+class _Mover:
+    """A 3D forecaster that records what it read and moves the whole body by 2 cm/frame in x and 1 cm/frame
+    toward the camera from the last frame it read."""
+
+    def predict(self, history, frames, samples, fps):
+        self.seen = history.copy()
+        step = np.arange(1, frames + 1)[None, :, None, None] * np.array([0.02, 0.0, 0.01])
+        return (history[:, -1:] + step)[:, None]
+
+
+class _CameraLifter(_Lifter):
+    """A fixed past and fixed pixel cameras."""
+
+    def __init__(self, past: np.ndarray, cameras: np.ndarray) -> None:
+        self.past, self.cameras = past, cameras
+
+    def predict(self, keypoints, visibility, frames, world=None):
+        b, t = self.past.shape[:2]
+        ext = np.repeat(self.cameras[:, -1:], frames, axis=1)
+        return VideoPrediction(
+            past=self.past, future=np.zeros((b, frames, 17, 3)), camera=np.concatenate([self.cameras, ext], axis=1)
+        )
+
+
+def test_a_root_forecaster_reads_the_pelvis_track_and_its_forecast_gives_the_future_cameras():
+    from posecast.video.models.common import camera_offsets, offsets_to_cameras
+
+    past = _quadratic_past(t=20)
+    t = np.arange(20.0)
+    # the person walks right at 3 px/frame, 100 px/m at the end (a quadratic track, unchanged by smoothing)
+    cams = np.stack([np.full(20, 100.0), 300 + 3 * t, np.full(20, 240.0)], -1)[None].repeat(2, 0)
+    mover, rec = _Mover(), _Recorder()
+    model = LiftForecast(_CameraLifter(past, cams), rec, continuity=False, root_forecaster=mover)
+    pred = model.predict(np.zeros((2, 20, 17, 2)), np.ones((2, 20, 17)), 5)
+    np.testing.assert_allclose(rec.seen, past, atol=1e-9)  # the pose forecaster reads the pelvis-centred past
+    # the history: the lifted past moved by the pelvis' offsets from the last frame (3 cm per frame)
+    np.testing.assert_allclose(mover.seen[:, :, 0, 0], np.broadcast_to(0.03 * (t - 19), (2, 20)), atol=1e-9)
+    np.testing.assert_allclose(mover.seen - mover.seen[:, :, :1], past, atol=1e-9)
+    # the future cameras: the forecast root turned back into cameras; the future stays pelvis-centred
+    root = np.arange(1, 6)[:, None] * np.array([0.02, 0.0, 0.01])
+    np.testing.assert_allclose(pred.camera[:, 20:], offsets_to_cameras(cams[:, -1], root[None].repeat(2, 0)), atol=1e-9)
+    assert pred.camera[0, 24, 1] == pytest.approx(357.0 + 10.0)  # 10 cm right of the last (357 px) at 100 px/m
+    assert pred.camera[0, 24, 0] > 100.0  # nearer: bigger
+    np.testing.assert_array_equal(pred.camera[:, :20], cams)
+    # the poses are the pose forecaster's (its 5 cm jump and 1 cm/frame in x: pelvis-centred, the same pose)
+    np.testing.assert_allclose(pred.future, np.repeat(past[:, -1:], 5, axis=1), atol=1e-9)
+    np.testing.assert_allclose(camera_offsets(pred.camera[:, 20:], cams[:, -1]), root[None].repeat(2, 0), atol=1e-9)
+    # without the root: pelvis-centred history, the lifter's cameras kept
+    plain = LiftForecast(_CameraLifter(past, cams), mover, continuity=False)
+    pred2 = plain.predict(np.zeros((2, 20, 17, 2)), np.ones((2, 20, 17)), 5)
+    np.testing.assert_allclose(mover.seen[:, :, 0], 0.0, atol=1e-12)  # it read the pelvis-centred past
+    np.testing.assert_array_equal(pred2.camera[:, 20:], np.repeat(cams[:, -1:], 5, axis=1))

@@ -227,3 +227,33 @@ def test_init_from_weights_of_a_network_with_tuple_fields(walk_data: VideoData, 
     )
     fit(task, tmp_path / "b")  # dilations (1, 2) vs the [1, 2] of config.json: the same network
     assert task.body is not None and task.body.bones == 0.1
+
+
+def test_flip_average_lifts_mirrored_keypoints_to_the_mirrored_estimate() -> None:
+    """With ``flip_average`` the lifter is mirror-equivariant by construction (an untrained network is not):
+    keypoints mirrored in the image (x flipped, left and right swapped) lift to the mirrored estimate."""
+    torch.manual_seed(3)
+    perm = skeletons.get("body-17").mirror_permutation
+    rng = np.random.default_rng(3)
+    kp = rng.uniform(100, 500, size=(2, 30, 17, 2))
+    vis = rng.uniform(0.3, 1.0, size=(2, 30, 17))
+    mirrored_kp = kp[..., perm, :].copy()
+    mirrored_kp[..., 0] = 640.0 - mirrored_kp[..., 0]
+
+    def mirror(p: np.ndarray) -> np.ndarray:
+        q = p[..., perm, :].copy()
+        q[..., 0] = -q[..., 0]
+        return q
+
+    net = lifter.build(lifter.LifterConfig(channels=16, hidden=16, dilations=(1, 2)))
+    plain = lifter.Lifter(net)
+    a, _ = plain.lift(kp, vis)
+    b, _ = plain.lift(mirrored_kp, vis[..., perm])
+    assert np.abs(mirror(a) - b).max() > 1e-3  # not equivariant on its own
+    flip = lifter.Lifter(lifter.build(net.config.model_copy(update={"flip_average": True})))
+    flip.net.load_state_dict(net.state_dict())
+    a, cam_a = flip.lift(kp, vis)
+    b, cam_b = flip.lift(mirrored_kp, vis[..., perm])
+    np.testing.assert_allclose(mirror(a), b, atol=1e-5)
+    np.testing.assert_allclose(cam_a[..., 0], cam_b[..., 0], rtol=1e-5)  # the same scale
+    np.testing.assert_allclose(cam_a[..., 1] + cam_b[..., 1], 640.0, atol=1e-3)  # mirrored pelvis position

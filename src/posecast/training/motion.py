@@ -105,6 +105,13 @@ class TrainConfig(LoopConfig, BodyOptions):
         "camera-aligned and pelvis-centred per frame, its history the lifted estimate and its future the true one. "
         "Validation windows too (filmed once, seed fixed). The data's skeleton must be the lifter's",
     )
+    lifted_root: bool = Field(
+        default=False,
+        description="with lifted_history: the windows also carry the pelvis' motion in the camera's view instead of "
+        "being pelvis-centred per frame — the history's from the lifter's cameras, the future's from the true cameras, "
+        "each relative to the last observed frame (`posecast.video.models.common.camera_offsets`) — so the network "
+        "also forecasts where the person goes in the image (`lift+forecast` turns it back into future cameras)",
+    )
     max_steps_per_epoch: int | None = None
     init: str | None = Field(
         default=None,
@@ -382,6 +389,8 @@ def check_config(config: TrainConfig) -> None:
     """Refusals that need no data (a teacher for a network that trains with a loss of its own)."""
     if config.teacher and net_training_loss(config.net) is not None:
         raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
+    if config.lifted_root and not config.lifted_history:
+        raise ValueRangeError("lifted_root: the pelvis' motion in the camera's view needs lifted_history (a lifter)")
 
 
 # ------------------------------------------------------------------------------------- the task
@@ -389,12 +398,15 @@ class LiftedHistory:
     """`TrainConfig.lifted_history`: world windows ``(B, L, J, 3)`` → the same windows as a video path sees them,
     camera-aligned and pelvis-centred per frame (metres), the first ``history`` frames replaced by the lifter's
     smoothed estimate from filmed keypoints (`posecast.video.cameras.film` with `CameraConfig.measured`), the
-    rest the true future. ``lifter``: a shipped video model name or a weights folder."""
+    rest the true future. ``lifter``: a shipped video model name or a weights folder. With ``root``
+    (`TrainConfig.lifted_root`) every frame is moved by the pelvis' offset from the last observed frame in the
+    camera's view (`posecast.video.models.common.camera_offsets`): the history's from the lifter's cameras, the
+    future's from the true ones."""
 
     #: seed of the cameras that film the validation windows (fixed, so every epoch sees the same ones)
     VAL_SEED = 12345
 
-    def __init__(self, lifter: str, skeleton: Any, fps: float) -> None:
+    def __init__(self, lifter: str, skeleton: Any, fps: float, root: bool = False) -> None:
         from posecast import skeletons
         from posecast.models import get
         from posecast.video.cameras import CameraConfig
@@ -408,7 +420,7 @@ class LiftedHistory:
                 f"lifted_history: the lifter works on {model.skeleton} at {model.fps:g} fps, the data is "
                 f"{skeleton.name} at {fps:g} fps"
             )
-        self.model, self.skeleton, self.fps = model, skeleton, fps
+        self.model, self.skeleton, self.fps, self.root = model, skeleton, fps, root
         self.camera = CameraConfig.measured()
 
     def __call__(self, windows: np.ndarray, history: int, rng: np.random.Generator, chunk: int = 512) -> np.ndarray:
@@ -416,11 +428,18 @@ class LiftedHistory:
         from posecast.video.models.lift_forecast import smooth_past
 
         out = np.empty(windows.shape, dtype=np.float32)
+        from posecast.video.models.common import camera_offsets
+
         for i in range(0, len(windows), chunk):
             b = film(windows[i : i + chunk], self.skeleton, self.fps, rng, self.camera)
-            past = self.model.predict(b.keypoints[:, :history], b.visibility[:, :history], 1).past
+            lifted = self.model.predict(b.keypoints[:, :history], b.visibility[:, :history], 1)
+            past, future = lifted.past, b.points[:, history:]
+            if self.root:
+                est = lifted.camera[:, :history]
+                past = past + camera_offsets(est, est[:, -1])[:, :, None]
+                future = future + camera_offsets(b.camera[:, history:], b.camera[:, history - 1])[:, :, None]
             out[i : i + chunk, :history] = smooth_past(past)
-            out[i : i + chunk, history:] = b.points[:, history:]
+            out[i : i + chunk, history:] = future
         return out
 
     def window_set(self, windows: W.WindowSet, history: int) -> W.WindowSet:
@@ -495,7 +514,11 @@ class MotionTask(TrainingTask):
             self.teacher.net.to(dist.device)
         self.network = self.model.net
         self.data = data
-        self.lifted = LiftedHistory(config.lifted_history, data.skeleton, data.fps) if config.lifted_history else None
+        self.lifted = (
+            LiftedHistory(config.lifted_history, data.skeleton, data.fps, config.lifted_root)
+            if config.lifted_history
+            else None
+        )
         self.body = config.body_augment(data.skeleton)
         if self.lifted is not None and self.val_ws is not None:
             self.val_ws = self.lifted.window_set(self.val_ws, config.history)
@@ -570,7 +593,8 @@ class MotionTask(TrainingTask):
         return {"val_mpjpe_mm": float(curve.mean()), "val_mpjpe_mm_last": float(curve[-1])}
 
     def save(self, directory: Path, record: dict[str, Any]) -> None:
-        self.plain().save(directory, {"epoch": record["epoch"], "run": "run.json"})
+        extra = {"lifted_root": True} if self.config.lifted_root else {}
+        self.plain().save(directory, {"epoch": record["epoch"], "run": "run.json", **extra})
 
 
 def train(

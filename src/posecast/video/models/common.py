@@ -107,6 +107,51 @@ def project_pixels(points: np.ndarray, camera: np.ndarray) -> np.ndarray:
     return np.stack([s * points[..., 0] + tx, -s * points[..., 1] + ty], axis=-1)
 
 
+def fill_unseen_cameras(cameras: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """Pixel cameras ``(B, T, 3)`` with those of frames where no joint was seen (``visibility (B, T, J)`` all
+    zero: a dropped frame, whose fit is degenerate) interpolated linearly in time from the frames around them
+    (held at the ends); windows with no seen frame are left as they are."""
+    out = np.array(cameras, dtype=np.float64, copy=True)
+    seen = np.asarray(visibility).sum(axis=-1) > 0
+    t = np.arange(out.shape[1])
+    for i in np.flatnonzero(~seen.all(axis=1) & seen.any(axis=1)):
+        for c in range(out.shape[2]):
+            out[i, ~seen[i], c] = np.interp(t[~seen[i]], t[seen[i]], out[i, seen[i], c])
+    return out
+
+
+#: the nominal distance (metres) at which a change of camera scale is read as motion in depth
+#: (`camera_offsets`); the virtual training cameras stand 3-9 m from the person
+NOMINAL_DEPTH = 5.0
+#: `offsets_to_cameras` never lets the person come closer than this fraction of the reference distance
+MIN_DEPTH_RATIO = 0.2
+
+
+def camera_offsets(cameras: np.ndarray, reference: np.ndarray, depth: float = NOMINAL_DEPTH) -> np.ndarray:
+    """The pelvis' motion that pixel cameras ``(..., T, 3)`` imply, relative to a reference camera ``(..., 3)``:
+    ``(..., T, 3)`` camera-aligned offsets (x right, y up, z toward the camera), with ``x`` and ``y`` the
+    pelvis' image displacement in metres at the reference's distance, ``((tx - tx_r) / s_r, -(ty - ty_r) / s_r)``,
+    and ``z`` the change of distance that the change of scale implies at the nominal ``depth``,
+    ``depth · (1 - s_r / s)`` (a weak-perspective camera has ``s = f / distance``; the focal length is unknown, so
+    depth is in units of ``depth``). Exactly inverted by `offsets_to_cameras`."""
+    ref = reference[..., None, :]
+    s = np.maximum(cameras[..., 0], MIN_SCALE)
+    sr = np.maximum(ref[..., 0], MIN_SCALE)
+    return np.stack(
+        [(cameras[..., 1] - ref[..., 1]) / sr, -(cameras[..., 2] - ref[..., 2]) / sr, depth * (1.0 - sr / s)],
+        axis=-1,
+    )
+
+
+def offsets_to_cameras(reference: np.ndarray, offsets: np.ndarray, depth: float = NOMINAL_DEPTH) -> np.ndarray:
+    """Pixel cameras ``(..., F, 3)`` of pelvis offsets ``(..., F, 3)`` from the reference camera ``(..., 3)``:
+    the inverse of `camera_offsets` (the distance never below `MIN_DEPTH_RATIO` of the reference's)."""
+    ref = reference[..., None, :]
+    sr = np.maximum(ref[..., 0], MIN_SCALE)
+    s = sr / np.maximum(1.0 - offsets[..., 2] / depth, MIN_DEPTH_RATIO)
+    return np.stack([s, ref[..., 1] + sr * offsets[..., 0], ref[..., 2] - sr * offsets[..., 1]], axis=-1)
+
+
 # ------------------------------------------------------------------------- weak-perspective fit
 def fit_weak_perspective(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Closed-form optimal weak-perspective camera (PHD eq. 6), differentiable.

@@ -53,6 +53,7 @@ import numpy as np
 
 from posecast.errors import ModelError
 from posecast.video.models.base import LAYOUT, VideoForecaster, VideoPrediction
+from posecast.video.models.common import camera_offsets, offsets_to_cameras
 
 #: frames of the Savitzky-Golay smoothing (quadratic) of the lifted past before it is forecast (0.36 s at 25 fps)
 SMOOTH_FRAMES = 9
@@ -64,6 +65,9 @@ NAME = "lift+forecast"
 #: the variant of the forecaster (``dct-mlp``) trained on the lifter's estimates (`posecast.training.motion.
 #: LiftedHistory`), the default route
 LIFTED_VARIANT = "lifted-body-17"
+#: the variant trained on lifted histories that carry the pelvis' motion in the camera's view
+#: (`posecast.training.motion.TrainConfig.lifted_root`): where the person goes in the image (the future cameras)
+ROOT_VARIANT = "lifted-body-17-root"
 
 
 def smooth_past(past: np.ndarray, frames: int = SMOOTH_FRAMES) -> np.ndarray:
@@ -90,6 +94,7 @@ class LiftForecast(VideoForecaster):
         description: str = "",
         smooth_frames: int = SMOOTH_FRAMES,
         continuity: bool = True,
+        root_forecaster: Any | None = None,
     ) -> None:
         if lifter.skeleton != LAYOUT:
             raise ModelError(f"{NAME}: the lifter must read and write {LAYOUT}, not {lifter.skeleton!r}")
@@ -103,18 +108,29 @@ class LiftForecast(VideoForecaster):
         #: shift the forecast to start at the last lifted pose (for a forecaster of true motion; one trained on
         #: lifted histories predicts the true future and is left where it puts it)
         self.continuity = bool(continuity)
+        #: a forecaster of the lifted past *with* the pelvis' motion in the camera's view (trained with
+        #: `posecast.training.motion.TrainConfig.lifted_root`): its forecast root gives the future cameras (None:
+        #: the lifter's, a damped extrapolation of the observed ones); the poses stay ``forecaster``'s
+        self.root_forecaster = root_forecaster
 
     def predict(
         self, keypoints: np.ndarray, visibility: np.ndarray, frames: int, world: np.ndarray | None = None
     ) -> VideoPrediction:
         lifted = self.lifter.predict(keypoints, visibility, frames, world)
-        past = lifted.past
+        past, camera = lifted.past, lifted.camera
+        observed = past.shape[1]
         smooth = smooth_past(past, self.smooth_frames)
         future = np.asarray(self.forecaster.predict(smooth, frames, 1, fps=self.fps), dtype=np.float64)[:, 0]
+        if self.root_forecaster is not None:
+            reference = camera[:, observed - 1]
+            moving = smooth_past(past + camera_offsets(camera[:, :observed], reference)[:, :, None], self.smooth_frames)
+            path = np.asarray(self.root_forecaster.predict(moving, frames, 1, fps=self.fps), dtype=np.float64)
+            path = path[:, 0, :, 0]  # (B, F, 3): the forecast pelvis, relative to the last observed frame
+            camera = np.concatenate([camera[:, :observed], offsets_to_cameras(reference, path)], axis=1)
         future = future - future[:, :, :1]  # pelvis-centred per frame, like the lifter's output
         if self.continuity:
             future = future - (future[:, :1] - past[:, -1:])  # start at the last estimated pose
-        return VideoPrediction(past=past, future=future, camera=lifted.camera)
+        return VideoPrediction(past=past, future=future, camera=camera)
 
     def __repr__(self) -> str:
         return f"LiftForecast({self.description or type(self.lifter).__name__})"
@@ -130,6 +146,7 @@ def build(lifter: str = "lifter", forecaster: str = "dct-mlp", route: str = "lif
     from posecast.models import get
 
     lift = get(lifter)
+    root = None
     if not isinstance(lift, VideoForecaster):
         raise ModelError(f"{NAME}: the lifter {lifter!r} is not a video model")
     model = get(forecaster)
@@ -138,13 +155,21 @@ def build(lifter: str = "lifter", forecaster: str = "dct-mlp", route: str = "lif
         if LIFTED_VARIANT not in getattr(model, "variants", ()):
             raise ModelError(f"{NAME}: {forecaster!r} has no variant {LIFTED_VARIANT!r} trained on lifted histories")
         fc = model.variant(LIFTED_VARIANT)
+        if ROOT_VARIANT in model.variants:
+            root = model.variant(ROOT_VARIANT)
     elif route == "canonical" and hasattr(model, "canonical"):
         fc = model.canonical(body)
     elif route in ("canonical", "layout"):
         fc = model.on_skeleton(body)
     else:
         raise ModelError(f"{NAME}: route is 'lifted', 'canonical' or 'layout', not {route!r}")
-    return LiftForecast(lift, fc, f"{lifter} lifting, {forecaster} forecasting ({route})", continuity=route != "lifted")
+    return LiftForecast(
+        lift,
+        fc,
+        f"{lifter} lifting, {forecaster} forecasting ({route})",
+        continuity=route != "lifted",
+        root_forecaster=root,
+    )
 
 
 def load(weights: Path | None = None) -> LiftForecast:
