@@ -221,3 +221,25 @@ def test_a_root_forecaster_reads_the_pelvis_track_and_its_forecast_gives_the_fut
     pred2 = plain.predict(np.zeros((2, 20, 17, 2)), np.ones((2, 20, 17)), 5)
     np.testing.assert_allclose(mover.seen[:, :, 0], 0.0, atol=1e-12)  # it read the pelvis-centred past
     np.testing.assert_array_equal(pred2.camera[:, 20:], np.repeat(cams[:, -1:], 5, axis=1))
+
+
+def test_the_path_variant_is_registered_and_not_the_default():
+    import posecast
+    from posecast.video.models.lift_forecast import (
+        ANCHOR_POSE_SCALE,
+        PATH_ANCHOR_POSE_SCALE,
+        PATH_NAME,
+        ROOT_VARIANT,
+        build,
+    )
+
+    plain = posecast.models.get("lift+forecast")
+    assert plain.root_forecaster is None and plain.anchor_pose_scale == ANCHOR_POSE_SCALE
+    path = posecast.models.get(PATH_NAME)
+    assert path.name == PATH_NAME and path.anchor_pose_scale == PATH_ANCHOR_POSE_SCALE
+    assert path.root_forecaster.config == posecast.models.get("dct-mlp").variant(ROOT_VARIANT).config
+    assert path.forecaster.config == plain.forecaster.config  # the same poses
+    with pytest.raises(ModelError, match="route 'lifted'"):
+        build(route="canonical", path=True)
+    with pytest.raises(ModelError, match="no variant"):
+        build(forecaster="st-transformer", path=True)

@@ -105,6 +105,17 @@ register_model(
 )
 register_model(
     ModelInfo(
+        "lift+forecast+path",
+        "video",
+        "lift+forecast with the person's path in the image forecast too: the future cameras from dct-mlp's variant "
+        "trained on lifted histories that carry the pelvis' motion in the camera's view (lifted-body-17-root)",
+        "posecast.video.models.lift_forecast:build_path",
+        inputs=("keypoints-2d",),
+        learned=False,
+    )
+)
+register_model(
+    ModelInfo(
         "charpose",
         "keypose",
         "next characteristic 3D pose on any mapped skeleton: K hypotheses with probabilities (Diller et al. 2022; "

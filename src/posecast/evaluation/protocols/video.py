@@ -846,7 +846,9 @@ def markdown(result: dict[str, Any]) -> str:
             "estimated past, last pose held (PHD's 'Constant'); `lifter` = the 2D->3D lifter over the whole observed "
             "window, its last lifted pose held; `lift+forecast` = the lifter's estimated past, smoothed, forecast by "
             "`dct-mlp`'s variant trained on the lifter's estimates of the corpus (a model of its own; its held past "
-            "is the `lifter` row).",
+            "is the `lifter` row); `lift+forecast+path` = the same poses, with the future cameras (the person's path "
+            "in the image) from `dct-mlp`'s variant trained on lifted histories that carry the pelvis' motion in the "
+            "camera's view, instead of the lifter's extrapolated ones.",
             "",
             "Forecast with DTW alignment (PHD's protocol): MPJPE / PA-MPJPE (mm) of the true frame at each horizon.",
             "",
