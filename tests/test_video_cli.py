@@ -191,12 +191,15 @@ def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeyp
     import posecast.models
 
     real_get = posecast.models.get
+    default_video = posecast.models.default_model("video").name  # lift+forecast
     monkeypatch.setattr(
-        posecast.models, "get", lambda name, **kw: FakeForecaster() if name == "phd" else real_get(name, **kw)
+        posecast.models,
+        "get",
+        lambda name, **kw: FakeForecaster() if name == default_video else real_get(name, **kw),
     )
     mp4, npz = tmp_path / "f.mp4", tmp_path / "f.npz"
     clip = video_dir / "squats_pexels_tfjs.mp4"
-    # phd: the registry's default for videos (here the fake above)
+    # the registry's default for videos (here the fake above)
     code, out, err = cli("forecast", str(clip), "--horizon", "1", "--at", "1.0", "--out", str(mp4), "--out", str(npz))
     assert code == 0, err
     assert "observed 6 frames" in out and "forecast 5 frames" in out

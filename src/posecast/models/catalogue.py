@@ -60,7 +60,6 @@ register_model(
         "PHD (Zhang et al. 2019): causal temporal encoder, latent autoregression",
         "posecast.video.models:build",
         inputs=("keypoints-2d",),
-        default_for=("video",),
     )
 )
 register_model(
@@ -96,11 +95,11 @@ register_model(
     ModelInfo(
         "lift+forecast",
         "video",
-        "the lifter's 3D estimate of the observed frames forecast by dct-mlp's variant trained on the lifter's "
-        "estimates of the corpus (lifted-body-17), projected with the lifter's cameras",
+        "the lifter's 3D past forecast by dct-mlp trained on lifted estimates (lifted-body-17)",
         "posecast.video.models.lift_forecast:build",
         inputs=("keypoints-2d",),
         learned=False,
+        default_for=("video",),
     )
 )
 register_model(
