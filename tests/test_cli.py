@@ -231,7 +231,18 @@ def test_train_refuses_an_impossible_setting_in_one_line(option, tmp_path) -> No
     r = run("train", "--model", "dct-mlp", "--out", str(out), "--stop-step", "1", *option)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and option[0].lstrip("-").replace("-", "_") in r.stderr
+    # the value came from the flag, not from the (default) config file: the message says so
+    assert "given on the command line" in r.stderr and ".yaml" not in r.stderr
     assert not out.exists()
+
+
+def test_train_names_the_config_file_where_the_bad_value_is(tmp_path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("model: dct-mlp\nnet: dct-mlp\nlr: -2\nbogus: 1\n")
+    r = run("train", "--model", "dct-mlp", "--config", str(config), "--out", str(tmp_path / "run"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    line = [x for x in r.stderr.splitlines() if x.strip()][-1]
+    assert str(config) in line and "lr = -2: " in line and "bogus = 1: " in line and "command line" not in line
 
 
 def test_train_refuses_lifted_root_without_a_lifter(tmp_path) -> None:

@@ -45,7 +45,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from posecast.errors import ValueRangeError
 
@@ -173,7 +173,20 @@ def read_config(
         raise ValueRangeError(f"invalid {what}: {message}", path)
     try:
         return schema(**data)
-    except Exception as exc:  # pydantic.ValidationError: report it as one line
+    except ValidationError as exc:  # one line per problem, joined; the file named only where a value came from it
+        given = {k for k, v in overrides.items() if v is not None}
+        given |= {setting.partition("=")[0].strip().split(".")[0] for setting in settings}
+        problems, from_file = [], False
+        for error in exc.errors():
+            loc = error.get("loc") or ()
+            field = ".".join(str(part) for part in loc)
+            on_line = bool(loc) and loc[0] in given
+            from_file |= not on_line
+            value = f" = {error['input']!r}" if loc and error.get("type") != "missing" else ""
+            where = " (given on the command line)" if on_line else ""
+            problems.append(f"{field}{value}{where}: {error['msg']}" if field else str(error["msg"]))
+        raise ValueRangeError(f"invalid {what}: " + "; ".join(problems), path if from_file else None) from None
+    except Exception as exc:  # anything else a validator raised: one line
         raise ValueRangeError(f"invalid {what}: {exc}".replace("\n", "; "), path) from None
 
 
