@@ -425,11 +425,10 @@ class LiftedHistory:
 
     def __call__(self, windows: np.ndarray, history: int, rng: np.random.Generator, chunk: int = 512) -> np.ndarray:
         from posecast.video.cameras import film
+        from posecast.video.models.common import camera_offsets
         from posecast.video.models.lift_forecast import smooth_past
 
         out = np.empty(windows.shape, dtype=np.float32)
-        from posecast.video.models.common import camera_offsets
-
         for i in range(0, len(windows), chunk):
             b = film(windows[i : i + chunk], self.skeleton, self.fps, rng, self.camera)
             lifted = self.model.predict(b.keypoints[:, :history], b.visibility[:, :history], 1)

@@ -173,10 +173,10 @@ def build(
     from posecast.models import get
 
     lift = get(lifter)
-    root = None
     if not isinstance(lift, VideoForecaster):
         raise ModelError(f"{NAME}: the lifter {lifter!r} is not a video model")
     model = get(forecaster)
+    root = None  # the path forecaster (lift+forecast+path only)
     body = skeletons.get(LAYOUT)
     if route == "lifted":
         if LIFTED_VARIANT not in getattr(model, "variants", ()):

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from posecast import skeletons
+from posecast.datasets.windows import mirror
 from posecast.kinematics.fk import bone_lengths, set_bone_lengths
 from posecast.video.models.base import VideoForecaster, VideoPrediction, load_network
 from posecast.video.models.common import (
@@ -162,9 +163,8 @@ class Lifter(VideoForecaster):
             perm = self.net.skeleton.mirror_permutation
             flipped = keypoints[..., perm, :].copy()
             flipped[..., 0] = -flipped[..., 0]
-            mirrored = self.net(keypoint_features(flipped, visibility[..., perm])[0]).double()[..., perm, :]
-            mirrored[..., 0] = -mirrored[..., 0]
-            past = 0.5 * (past + mirrored)
+            mirrored = self.net(keypoint_features(flipped, visibility[..., perm])[0]).double()
+            past = 0.5 * (past + mirror(mirrored, self.net.skeleton))  # back to the seen side
         if self.config.keep_bones and past.shape[1] > 1:
             past = median_bones(past, self.net.skeleton)
         cam = fit_weak_perspective(past, torch.as_tensor(feats[..., :2]), torch.as_tensor(feats[..., 2])).numpy()
