@@ -62,7 +62,8 @@ class Motion:
     """A motion: joint positions over time on a skeleton.
 
     Attributes:
-        positions: ``(T, J, 3)`` global joint positions in metres (y up).
+        positions: ``(T, J, 3)`` global joint positions in metres (y up as PoseCast writes them; models on the
+            canonical body also take other up axes, `posecast.skeletons.canonical.up_axes`).
         fps: frames per second.
         skeleton: the joint layout (``J`` joints).
         rotations: optional ``(T, J, 3, 3)`` local joint rotations (relative to the parent).

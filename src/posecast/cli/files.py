@@ -43,14 +43,19 @@ def info(
             has_ground_truth=obj.ground_truth is not None,
         )
     else:
+        from posecast.skeletons.canonical import UP_ROTATIONS
+
         pos = obj.positions
+        up = _up_axis(obj)
+        height = pos @ UP_ROTATIONS[up or "+y"][1]  # (T, J) along the up axis
         d.update(
             kind="motion",
             frames=obj.num_frames,
             duration_s=round(obj.duration, 4),
             has_rotations=obj.rotations is not None,
             extent_m=[round(float(x), 3) for x in (pos.max(axis=(0, 1)) - pos.min(axis=(0, 1)))],
-            height_m=round(float(np.median(pos[..., 1].max(axis=1) - pos[..., 1].min(axis=1))), 3),
+            up_axis=up or "+y (not found: the skeleton does not map onto the canonical body)",
+            height_m=round(float(np.median(height.max(axis=1) - height.min(axis=1))), 3),
             metadata={k: v for k, v in obj.metadata.items() if k != "source"},
         )
     if as_json:
@@ -58,6 +63,18 @@ def info(
         return
     for k, v in d.items():
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+
+
+def _up_axis(motion: Any) -> str | None:
+    """The up axis the models on the canonical body find for the whole motion (`up_axes`), or None."""
+    from posecast.errors import SkeletonError
+    from posecast.skeletons.canonical import retarget, up_axes
+
+    try:
+        canonical = retarget(motion.skeleton).to_canonical(motion.positions)
+    except SkeletonError:
+        return None
+    return up_axes(canonical[None])[0]
 
 
 def formats() -> None:

@@ -93,6 +93,13 @@ def forecast(
             "out are mapped automatically."
         ),
     ] = None,
+    up: Annotated[
+        str | None,
+        typer.Option(
+            help="Which axis points up in the input's world: x, y, z, or -x, -y, -z (default: found from the "
+            "motion, PoseCast's own is y; models on the canonical body turn other worlds upright and back)."
+        ),
+    ] = None,
 ) -> None:
     """Forecast the future of a motion (or of the person in a video or image) and write it."""
     import posecast
@@ -114,10 +121,12 @@ def forecast(
         write_video_forecast(fc, file, outs)
         return
     joint_map = None
-    if mapping is not None:
-        from posecast.skeletons.canonical import load_mapping_file
+    if mapping is not None or up is not None:
+        from posecast.skeletons.canonical import UP_KEY, load_mapping_file, parse_up
 
-        joint_map = load_mapping_file(mapping)
+        joint_map = {} if mapping is None else load_mapping_file(mapping)
+        if up is not None:
+            joint_map[UP_KEY] = parse_up(up)
     motion = load_motion(file, skeleton, fps, asf)
     check_bvh_outputs(outs, motion, file)
     fc = posecast.forecast(

@@ -52,6 +52,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
+from posecast.skeletons.canonical import UP_ROTATIONS, up_axes
 
 DEFAULT_SAMPLES = 10
 CANONICAL = "smplh-22"
@@ -205,12 +206,19 @@ class KeyPoseForecaster:
         user = observed.positions  # (O, J, 3) float64
         rt = self.retarget
         net_window = window if rt is None else rt.to_canonical(window)  # (O, Jn, 3) float32
+        up = np.eye(3, dtype=np.float32)  # the history's world -> y up (canonical-body networks)
+        axis = "+y"
+        if self.canonical:  # found on everything observed up to the window's end, as the motion models do
+            seen = clip.positions[: last + 1]
+            axis = up_axes((seen if rt is None else rt.to_canonical(seen))[None], None if rt is None else rt.up)[0]
+            up = UP_ROTATIONS[axis].astype(np.float32)
         history_net = None
         if self.proposals is not None:
             past = clip.positions[max(0, last - self.proposals.history + 1) : last + 1].astype(np.float32)
-            history_net = past if rt is None else rt.to_canonical(past)  # (T, Jn, 3) world
-        rel, prob, refined, from_rollout = self.hypotheses(net_window, samples, seed, history_net)  # (K, Jn, 3)
-        extra: dict[str, Any] = {}
+            history_net = (past if rt is None else rt.to_canonical(past)) @ up.T  # (T, Jn, 3) world, y up
+        rel, prob, refined, from_rollout = self.hypotheses(net_window @ up.T, samples, seed, history_net)
+        rel = rel @ up.astype(np.float64)  # (K, Jn, 3) back in the history's world (y = R x => x = R^T y)
+        extra: dict[str, Any] = {} if axis == "+y" else {"up_axis": axis}
         if rt is None:
             anchor = net_window[-1, 0].astype(np.float64)
             world = rel + anchor
@@ -222,7 +230,7 @@ class KeyPoseForecaster:
             last_frame = np.broadcast_to(user[-1], (samples,) + user.shape[1:])
             world = rt.from_canonical(world_net[:, None], last_frame)[:, 0]  # (K, J, 3)
             weights = rt.matrix[0].copy()
-            extra = {
+            extra |= {
                 "canonical_body": CANONICAL,
                 "mapping": rt.assignment,
                 "static_joints": list(rt.static),

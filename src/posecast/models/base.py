@@ -94,11 +94,22 @@ class Forecaster(ABC):
             history=history,
             ground_truth=ground_truth,
             model=self.name,
-            metadata={"source": history.metadata.get("source"), **getattr(bound, "forecast_metadata", {})},
+            metadata={"source": history.metadata.get("source"), **_bound_metadata(bound, history)},
         )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
+    """What a bound model records about how it read ``history`` (canonical-body models: the mapping, and the
+    up axis of the history's world when it is not y)."""
+    meta = dict(getattr(bound, "forecast_metadata", {}))
+    if hasattr(bound, "up_axes"):
+        axis = bound.up_axes(history.positions[None])[0]
+        if axis != "+y":
+            meta["up_axis"] = axis
+    return meta
 
 
 def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int:

@@ -5,7 +5,9 @@ user's skeleton through `CanonicalForecaster`: the history ``(B, T, J, 3)`` on t
 mapped onto the canonical body (`posecast.skeletons.canonical.retarget`: an affine joint mapping found
 from joint names and topology, or given explicitly), the inner model forecasts there at its own frame
 rate, and the forecast goes back onto the user's joints (mapped joints take their canonical forecast,
-the others follow their nearest mapped neighbours rigidly). `Forecaster.on_skeleton` binds a model to
+the others follow their nearest mapped neighbours rigidly). Histories recorded with another up axis than
+PoseCast's y (z-up BVH rigs, ROS and Human3.6M world coordinates) are turned upright for the inner model
+and the forecast turned back (`posecast.skeletons.canonical.up_axes`). `Forecaster.on_skeleton` binds a model to
 a skeleton once; `Forecaster.forecast` does it for every `Motion`.
 """
 
@@ -19,6 +21,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError
 from posecast.models.base import Forecaster
 from posecast.skeletons.base import Skeleton
+from posecast.skeletons.canonical import up_axes, up_rotations
 
 CANONICAL = "smplh-22"
 
@@ -68,10 +71,19 @@ class CanonicalForecaster(Forecaster):
         return self.inner.history_frames(fps)
 
     def encode(self, history: np.ndarray) -> np.ndarray:
-        """Histories ``(B, T, J, 3)`` on the bound skeleton → ``(B, T, 22, 3)`` on the canonical body, checked.
+        """Histories ``(B, T, J, 3)`` on the bound skeleton → ``(B, T, 22, 3)`` on the canonical body, y up, checked.
 
         ``decode(inner.predict(encode(h), ...), h)`` is `predict`; a server batches the inner call of
-        sessions on different skeletons (`posecast.serve`)."""
+        sessions on different skeletons (`posecast.serve`). Histories whose world has another up axis
+        (`up_axes`: z-up files and streams) are turned to y up here and back in `decode`."""
+        canonical = self._canonical_world(history)
+        axes = self._up(canonical)
+        if all(a == "+y" for a in axes):
+            return canonical
+        return canonical @ np.swapaxes(up_rotations(axes), -1, -2)[:, None]  # y = R x, row vectors
+
+    def _canonical_world(self, history: np.ndarray) -> np.ndarray:
+        """``(B, T, 22, 3)`` on the canonical body in the history's own world (its up axis kept)."""
         h = np.asarray(history, dtype=np.float64)
         if self.retarget is None:
             if h.ndim != 4 or h.shape[2] != self._canonical.num_joints:
@@ -84,12 +96,25 @@ class CanonicalForecaster(Forecaster):
             raise SkeletonError(f"history of shape {h.shape} does not fit (B, T, {self.skeleton.num_joints}, 3)")
         return self.retarget.to_canonical(h)  # (B, T, 22, 3)
 
+    def _up(self, canonical: np.ndarray) -> list[str]:
+        if self.skeleton is None:  # unbound: canonical-body histories, y up by definition
+            return ["+y"] * len(canonical)
+        return up_axes(canonical, None if self.retarget is None else self.retarget.up)
+
+    def up_axes(self, history: np.ndarray) -> list[str]:
+        """The up axis `encode` finds for each history ``(B, T, J, 3)`` (`posecast.skeletons.canonical.up_axes`)."""
+        return self._up(self._canonical_world(history))
+
     def decode(self, prediction: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """The inner model's ``(B, S, F, 22, 3)`` forecast back onto the bound skeleton ``(B, S, F, J, 3)``."""
+        """The inner model's ``(B, S, F, 22, 3)`` forecast back onto the bound skeleton ``(B, S, F, J, 3)``,
+        in the history's world."""
         pred = np.asarray(prediction)
+        h = np.asarray(history, dtype=np.float64)
+        axes = self.up_axes(h)
+        if any(a != "+y" for a in axes):
+            pred = pred @ up_rotations(axes)[:, None, None].astype(pred.dtype)  # y = R x  =>  x = R^T y
         if self.retarget is None:
             return pred
-        h = np.asarray(history, dtype=np.float64)
         last = np.broadcast_to(h[:, None, -1], (h.shape[0], pred.shape[1]) + h.shape[2:])  # (B, S, J, 3)
         return self.retarget.from_canonical(pred, last)
 

@@ -254,15 +254,15 @@ class NeuralForecaster(Forecaster):
         self._canonical: Any = None  # CanonicalForecaster around this network (canonical-body weights)
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
-        """Itself for histories on its own layout; a network trained on the canonical body runs on any other
-        skeleton through `posecast.models.canonical.CanonicalForecaster` (and on its own layout too when an
-        explicit ``mapping`` is given)."""
+        """Itself for histories on its own layout; a network trained on the canonical body runs on every
+        skeleton, its own included, through `posecast.models.canonical.CanonicalForecaster` (which also turns
+        histories recorded with another up axis upright and back)."""
         from posecast.models.canonical import CANONICAL, CanonicalForecaster
 
         skel = skeletons.get(skeleton)
-        if mapping is None and skel.same_layout(self.skeleton):
+        if mapping is None and skel.same_layout(self.skeleton) and self.config.skeleton != CANONICAL:
             return self
-        if self.config.skeleton == CANONICAL:
+        if self.config.skeleton == CANONICAL:  # bound even to its own layout: histories in a z-up world are turned
             if self._canonical is None:
                 self._canonical = CanonicalForecaster(self)
             return self._canonical.on_skeleton(skel, mapping)
@@ -466,9 +466,9 @@ class PretrainedModel(Forecaster):
         arrays), a variant with ``joints`` joints."""
         for v in self._routed:
             skel = skeletons.get(self._configs[v]["skeleton"])
-            if (skeleton is not None and skel.same_layout(skeleton)) or (
-                skeleton is None and skel.num_joints == joints
-            ):
+            if skeleton is not None and skel.same_layout(skeleton):
+                return self.variant(v).on_skeleton(skeleton)  # canonical-body weights: bound, see on_skeleton
+            if skeleton is None and skel.num_joints == joints:
                 return self.variant(v)
         if skeleton is not None and self._canonical_variant is not None:
             return self._canonical_model(self._canonical_variant).on_skeleton(skeleton)

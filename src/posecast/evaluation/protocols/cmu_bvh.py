@@ -38,6 +38,7 @@ from posecast.datasets.cmu_bvh import SKELETON, SOURCE_FPS
 from posecast.errors import DataNotFoundError, ModelError, SkeletonError
 from posecast.evaluation.metrics import mpjpe
 from posecast.models.base import Forecaster
+from posecast.skeletons.canonical import world_up
 from posecast.skeletons.cmu import ASF_UNIT_M
 
 SUBJECTS = data.TEST_SUBJECTS
@@ -198,6 +199,7 @@ def _at_horizons(per_frame: np.ndarray) -> dict[str, float]:
     return {label: float(per_frame[k]) for label, k in REPORT_FRAMES.items()}
 
 
+@world_up("+y")  # the data sets are recorded y up: score the windows as they are
 def evaluate(
     models: Mapping[str, Forecaster],
     sequences: Sequence[TestSequence] | None = None,

@@ -112,6 +112,7 @@ from posecast.kinematics.alignment import heading_canonical
 from posecast.kinematics.fk import bone_triples
 from posecast.models.base import Forecaster
 from posecast.skeletons.base import Skeleton
+from posecast.skeletons.canonical import world_up
 
 FPS = corpus.FPS
 SEED_FRAMES = corpus.LONG.observed  # 2 s
@@ -791,6 +792,7 @@ def rollout_rows(
 
 
 # ------------------------------------------------------------------------------------ evaluation
+@world_up("+y")  # the data sets are recorded y up: score the windows as they are
 def evaluate_test_set(
     models: Mapping[str, Forecaster],
     test_set: corpus.TestSet,

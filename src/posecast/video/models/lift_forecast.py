@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import ModelError
+from posecast.skeletons.canonical import world_up
 from posecast.video.models.base import LAYOUT, VideoForecaster, VideoPrediction
 from posecast.video.models.common import camera_offsets, offsets_to_cameras
 
@@ -144,7 +145,8 @@ class LiftForecast(VideoForecaster):
         past, camera = lifted.past, lifted.camera
         observed = past.shape[1]
         smooth = smooth_past(past, self.smooth_frames)
-        future = np.asarray(self.forecaster.predict(smooth, frames, 1, fps=self.fps), dtype=np.float64)[:, 0]
+        with world_up("+y"):  # the lifter's camera-aligned frame has y up (the image's up) by construction
+            future = np.asarray(self.forecaster.predict(smooth, frames, 1, fps=self.fps), dtype=np.float64)[:, 0]
         if self.root_forecaster is not None:
             reference = camera[:, observed - 1]
             moving = smooth_past(past + camera_offsets(camera[:, :observed], reference)[:, :, None], self.smooth_frames)
