@@ -157,6 +157,33 @@ def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli)
     assert code == 2 and "nowhere" in err
 
 
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")
+def test_the_default_models_include_the_default_video_model_and_it_gives_the_headline_speed(
+    video_dir, tmp_path, cli
+) -> None:
+    """Without ``--model`` every video model runs, the composed ones (no weights of their own) included: the
+    default for videos, ``lift+forecast``, has its rows and keys, and the headline pipeline speed is its."""
+    import json
+
+    from posecast.models import available, default_model
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "squats.mp4").symlink_to(video_dir / "squats_pexels_tfjs.mp4")
+    out = tmp_path / "r.json"
+    code, _, err = cli("bench", "video", "--no-cmu", "--clips", str(folder), "--json", str(out))
+    assert code == 0, err
+    r = json.loads(out.read_text())
+    default = default_model("video").name
+    assert set(r["models"]) == {m.name for m in available("video")} and default in r["models"]
+    clip = r["video"]["clips"]["squats.mp4"]
+    for row in (default, f"{default}+anchored"):
+        for key in ("future_pck", "future_pck_10", "zero_velocity_pck", "constant_velocity_pck"):
+            assert 0.0 <= clip[row][key] <= 1.0, (row, key)
+    assert r["pipeline_fps_model"] == default
+    assert r["pipeline_fps"] == r["video"]["pipeline_fps_by_model"][default] > 0
+
+
 def test_corpus_test_windows_are_the_hdm05_test_clips_on_body17(posecast_data, tiny, monkeypatch) -> None:
     """HDM05's test clips (actor bd, 120 Hz ASF/AMC) through the canonical body onto body-17 at 25 fps, windows
     of 75 frames; the tiny phd scores them in 3D and 2D and the markdown has a table per data set."""

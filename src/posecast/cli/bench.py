@@ -251,7 +251,12 @@ def fmt(v: Any) -> str:
 
 @app.command("video")
 def bench_video(
-    model: Annotated[list[str] | None, typer.Option("--model", help="Video model name (repeatable).")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="Video model name (repeatable; default: every video model, lift+forecast included)."
+        ),
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")] = None,
     clips: Annotated[
         Path | None,
