@@ -145,9 +145,13 @@ class KeyPoseForecaster:
         last = clip.num_frames - 1 if at is None else int(round(at * self.fps))
         if last + 1 < self.observed:
             need = (self.observed - 1) / self.fps
-            where = "the motion" if at is None else f"--at {at} s"
+            if at is None or need > motion.duration:
+                raise ValueRangeError(
+                    f"the motion is {motion.duration:.2f} s long ({clip.num_frames} frames at {self.fps:g} fps); model "
+                    f"{self.name!r} observes {self.observed} frames: give at least {need:.2f} s"
+                )
             raise ValueRangeError(
-                f"{where} leaves {last + 1} frames at {self.fps:g} fps before the forecast; the model observes "
+                f"--at {at} s leaves {last + 1} frames at {self.fps:g} fps before the forecast; the model observes "
                 f"{self.observed} (use --at {need:.2f} or later)"
             )
         return clip.positions[last - self.observed + 1 : last + 1].astype(np.float32), last, clip
