@@ -223,6 +223,36 @@ def test_a_root_forecaster_reads_the_pelvis_track_and_its_forecast_gives_the_fut
     np.testing.assert_array_equal(pred2.camera[:, 20:], np.repeat(cams[:, -1:], 5, axis=1))
 
 
+def test_only_windows_that_travel_take_the_path_forecasters_cameras():
+    from posecast.video.models.common import camera_offsets
+    from posecast.video.models.lift_forecast import PATH_GATE_M, travelled
+
+    past = _quadratic_past(t=40)
+    t = np.arange(40.0)
+    # 100 px/m: window 0 walks right at 2 px/frame (0.5 m over the last second), window 1 squats in place
+    # (its pelvis 40 cm up and down, no sideways motion), window 2 drifts right by 0.4 px/frame (10 cm/s)
+    cams = np.stack(
+        [
+            np.stack([np.full(40, 100.0), 300 + 2 * t, np.full(40, 240.0)], -1),
+            np.stack([np.full(40, 100.0), np.full(40, 300.0), 240 + 40 * np.sin(t / 3)], -1),
+            np.stack([np.full(40, 100.0), 300 + 0.4 * t, np.full(40, 240.0)], -1),
+        ]
+    )
+    moved = travelled(camera_offsets(cams, cams[:, -1]), 25.0)
+    np.testing.assert_allclose(moved, [0.5, 0.0, 0.1], atol=1e-9)  # up and down does not count
+    mover = _Mover()
+    model = LiftForecast(_CameraLifter(past[[0, 1, 0]], cams), _Recorder(), continuity=False, root_forecaster=mover)
+    assert model.path_gate == PATH_GATE_M == 0.3
+    pred = model.predict(np.zeros((3, 40, 17, 2)), np.ones((3, 40, 17)), 5)
+    assert mover.seen.shape[0] == 1  # only the walking window was read by the path forecaster
+    assert pred.camera[0, 44, 1] == pytest.approx(378.0 + 10.0)  # its cameras follow the forecast path
+    for b in (1, 2):  # the others keep the lifter's cameras
+        np.testing.assert_array_equal(pred.camera[b, 40:], np.repeat(cams[b, -1:], 5, axis=0))
+    model.path_gate = 0.0  # no gate: every window takes the path
+    model.predict(np.zeros((3, 40, 17, 2)), np.ones((3, 40, 17)), 5)
+    assert mover.seen.shape[0] == 3
+
+
 def test_the_path_variant_is_registered_and_not_the_default():
     import posecast
     from posecast.video.models.lift_forecast import (
@@ -239,6 +269,7 @@ def test_the_path_variant_is_registered_and_not_the_default():
     assert path.name == PATH_NAME and path.anchor_pose_scale == PATH_ANCHOR_POSE_SCALE
     assert path.root_forecaster.config == posecast.models.get("dct-mlp").variant(ROOT_VARIANT).config
     assert path.forecaster.config == plain.forecaster.config  # the same poses
+    assert posecast.models.default_model("video").name == "lift+forecast"
     with pytest.raises(ModelError, match="route 'lifted'"):
         build(route="canonical", path=True)
     with pytest.raises(ModelError, match="no variant"):

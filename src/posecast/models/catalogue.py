@@ -106,8 +106,9 @@ register_model(
     ModelInfo(
         "lift+forecast+path",
         "video",
-        "lift+forecast with the person's path in the image forecast too: the future cameras from dct-mlp's variant "
-        "trained on lifted histories that carry the pelvis' motion in the camera's view (lifted-body-17-root)",
+        "lift+forecast with the person's path in the image forecast too, where the person travels: the future "
+        "cameras from dct-mlp's variant trained on lifted histories that carry the pelvis' motion in the camera's "
+        "view (lifted-body-17-root)",
         "posecast.video.models.lift_forecast:build_path",
         inputs=("keypoints-2d",),
         learned=False,
