@@ -17,6 +17,7 @@ from posecast.video.models.base import (
     VideoForecaster,
     VideoPrediction,
     anchor_pixels,
+    start_of,
 )
 from posecast.video.track import PoseTrack
 
@@ -107,6 +108,37 @@ def _track(n: int = 50, fps: float = 25.0, speed: float = 0.0) -> PoseTrack:
     times = np.arange(n) / fps
     kp = base[None] + times[:, None, None] * np.array([speed, 0.0])
     return PoseTrack(kp, np.ones((n, 17)), times, (640, 480), "body-17")
+
+
+def test_a_visibility_weight_starts_barely_seen_joints_nearer_the_models_estimate() -> None:
+    keypoints = np.array([[200.0, 300.0], [np.nan, np.nan], [-40.0, 12.5]])
+    fc = _forecast(keypoints, translation_scale=1.0, pose_scale=1.0)
+    est = _project(fc.past[-1], fc.camera[2])
+    weighted = VideoForecast(**{**fc.__dict__, "anchor_weight": np.array([1.0, 0.9, 0.25])})
+    start = weighted.start_pixels()
+    np.testing.assert_allclose(start[0], keypoints[0])  # fully visible: the keypoint
+    np.testing.assert_allclose(start[1], est[1])  # not seen: the estimate, whatever its weight
+    np.testing.assert_allclose(start[2], 0.25 * keypoints[2] + 0.75 * est[2])
+    np.testing.assert_allclose(start_of(keypoints, est, np.array([1.0, 0.9, 0.25])), start)
+    k = np.arange(1, 5)[:, None, None]
+    np.testing.assert_allclose(weighted.future_pixels(), start + k * np.array([11.0, -7.0]))  # the same motion
+    np.testing.assert_allclose(start_of(keypoints, est), fc.start_pixels())  # no weight: full anchors
+
+
+def test_only_models_that_ask_for_it_weight_their_anchors_by_visibility() -> None:
+    import posecast
+
+    moving = _track(20, fps=30.0, speed=100.0)
+    vis = np.linspace(0.2, 1.0, 17)  # the same in every frame, so resampling keeps it
+    track = PoseTrack(moving.keypoints, np.repeat(vis[None], 20, axis=0), moving.times, (640, 480), "body-17")
+    plain = Still().forecast_track(track, 0.4)
+    assert not Still.anchor_visibility and plain.anchor_weight is None
+    lf = posecast.models.get("lift+forecast")
+    assert lf.anchor_visibility and posecast.models.get("lift+forecast+path").anchor_visibility
+    fc = lf.forecast_track(track, 0.4)
+    np.testing.assert_allclose(fc.anchor_weight, vis)
+    est = fc.start_pixels(anchored=False)
+    np.testing.assert_allclose(fc.start_pixels(), vis[:, None] * track.keypoints[-1] + (1 - vis[:, None]) * est)
 
 
 def test_forecast_track_anchors_at_the_last_observed_keypoints() -> None:

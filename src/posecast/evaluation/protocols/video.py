@@ -540,7 +540,10 @@ def window_rows_2d(batch: Any, preds: dict[str, Any], models: dict[str, Any], ob
         args = (pred.past[:, -1], pred.future, pred.camera[:, observe - 1], pred.camera[:, observe:])
         rows[name] = score(anchor_pixels(*args, None))
         m = models[name]
-        rows[name + ANCHORED] = score(anchor_pixels(*args, anchor, m.anchor_translation_scale, m.anchor_pose_scale))
+        weight = batch.visibility[:, observe - 1] if getattr(m, "anchor_visibility", False) else None
+        rows[name + ANCHORED] = score(
+            anchor_pixels(*args, anchor, m.anchor_translation_scale, m.anchor_pose_scale, weight)
+        )
     return rows
 
 

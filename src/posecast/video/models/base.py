@@ -31,7 +31,10 @@ camera. The factors (`ANCHOR_TRANSLATION_SCALE`, `ANCHOR_POSE_SCALE`) were chose
 held-out ends of the CMU BVH training sequences and the Bandai Namco validation styles, filmed by virtual
 cameras); the predicted pose motion of the shipped models scored no better than none there, hence the
 small pose factor. Every joint seen in the last frame is anchored: blending by the backend's visibility
-scored lower on that validation data. ``pixels(anchored=False)`` gives the raw projection.
+scored lower on that validation data for these models; ``lift+forecast`` and ``lift+forecast+path``, whose
+lifter's projection is closer, start each joint at ``visibility · keypoint + (1 - visibility) · projection``
+(`VideoForecaster.anchor_visibility`, `start_of`; chosen on the corpus validation windows).
+``pixels(anchored=False)`` gives the raw projection.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class VideoForecast:
             anchored forecast starts (NaN for joints not seen); None: no anchoring (raw projection).
         translation_scale, pose_scale: factors on the predicted pelvis motion and on the joints' motion
             about it in the anchored forecast (module docstring).
+        anchor_weight: ``(J,)`` the backend's visibility of each anchor joint, for models that start a joint
+            the detector barely saw nearer their own estimate (`start_of`); None: every seen joint starts at
+            its keypoint.
     """
 
     past: np.ndarray
@@ -85,6 +91,7 @@ class VideoForecast:
     anchor: np.ndarray | None = None
     translation_scale: float = ANCHOR_TRANSLATION_SCALE
     pose_scale: float = ANCHOR_POSE_SCALE
+    anchor_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t, h = len(self.past), len(self.future)
@@ -119,7 +126,7 @@ class VideoForecast:
         est = project_pixels(self.past[t - 1], self.camera[t - 1])
         if not anchored or self.anchor is None:
             return est
-        return np.where(np.isfinite(self.anchor).all(-1, keepdims=True), self.anchor, est)
+        return start_of(self.anchor, est, self.anchor_weight)
 
     def future_pixels(self, anchored: bool = True) -> np.ndarray:
         """``(H, J, 2)`` image positions of the forecast: anchored (module docstring) when ``anchored`` and the
@@ -133,6 +140,7 @@ class VideoForecast:
             self.anchor if anchored else None,
             self.translation_scale,
             self.pose_scale,
+            self.anchor_weight,
         )
 
     def to_forecast(self) -> Forecast:
@@ -160,6 +168,7 @@ def anchor_pixels(
     anchor: np.ndarray | None,
     translation_scale: float = ANCHOR_TRANSLATION_SCALE,
     pose_scale: float = ANCHOR_POSE_SCALE,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """The anchored forecast in pixels (module docstring), batched over leading dimensions ``...``.
 
@@ -171,6 +180,8 @@ def anchor_pixels(
             ``last`` is used); None: the raw projection of ``future``.
         translation_scale, pose_scale: factors on the pelvis motion (the change of ``(tx, ty)``) and on
             the joints' motion about it.
+        weight: ``(..., J)`` how much of each joint's start is the anchor (the backend's visibility in 0..1),
+            the rest the projection of ``last``; None: all of it (`start_of`).
 
     Returns:
         ``(..., H, J, 2)`` pixels: ``start + translation_scale · Δt + pose_scale · (Δp - Δt)`` with ``start``
@@ -182,11 +193,22 @@ def anchor_pixels(
     if anchor is None:
         return raw
     est = project_pixels(last, last_camera)  # (..., J, 2)
-    anchor = np.asarray(anchor, dtype=np.float64)
-    start = np.where(np.isfinite(anchor).all(-1, keepdims=True), anchor, est)
+    start = start_of(anchor, est, weight)
     moved = future_camera[..., :, None, 1:] - last_camera[..., None, None, 1:]  # (..., H, 1, 2)
     pose = raw - est[..., None, :, :] - moved
     return start[..., None, :, :] + translation_scale * moved + pose_scale * pose
+
+
+def start_of(anchor: np.ndarray, estimate: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Where an anchored forecast starts, ``(..., J, 2)``: the observed ``anchor`` pixels (the model's projected
+    ``estimate`` where they are NaN), blended as ``w · anchor + (1 - w) · estimate`` by ``weight (..., J)``
+    when given (the backend's visibility: a joint the detector barely saw starts nearer the model's estimate)."""
+    anchor = np.asarray(anchor, dtype=np.float64)
+    seen = np.isfinite(anchor).all(-1, keepdims=True)
+    if weight is None:
+        return np.where(seen, anchor, estimate)
+    w = np.clip(np.nan_to_num(np.asarray(weight, dtype=np.float64)), 0.0, 1.0)[..., None]
+    return np.where(seen, w * np.nan_to_num(anchor) + (1.0 - w) * estimate, estimate)
 
 
 @dataclass
@@ -260,6 +282,8 @@ class VideoForecaster(ABC):
         uses_world: True when ``predict`` uses the backend's world landmarks when given.
         anchor_translation_scale, anchor_pose_scale: the factors of the anchored forecasts it returns
             (`VideoForecast`; default `ANCHOR_TRANSLATION_SCALE`, `ANCHOR_POSE_SCALE`).
+        anchor_visibility: start each joint's anchored forecast between its keypoint and the model's own
+            projection by the backend's visibility (`start_of`) instead of at the keypoint.
     """
 
     name: str = ""
@@ -268,6 +292,7 @@ class VideoForecaster(ABC):
     uses_world: bool = False
     anchor_translation_scale: float = ANCHOR_TRANSLATION_SCALE
     anchor_pose_scale: float = ANCHOR_POSE_SCALE
+    anchor_visibility: bool = False
 
     @abstractmethod
     def predict(
@@ -346,16 +371,21 @@ class VideoForecaster(ABC):
             model=self.name,
             metadata={"source": track.metadata.get("source")},
         )
-        return self.anchored(video, rs.keypoints[-1])
+        return self.anchored(video, rs.keypoints[-1], rs.visibility[-1])
 
-    def anchored(self, video: VideoForecast, keypoints: np.ndarray) -> VideoForecast:
+    def anchored(
+        self, video: VideoForecast, keypoints: np.ndarray, visibility: np.ndarray | None = None
+    ) -> VideoForecast:
         """``video`` anchored at ``keypoints (J, 2)``, the observed pixels at its last past frame (NaN: not
-        seen), with this model's `anchor_translation_scale` and `anchor_pose_scale`."""
+        seen), with this model's `anchor_translation_scale` and `anchor_pose_scale`, and, for a model with
+        `anchor_visibility`, each joint's start weighted by the backend's ``visibility (J,)`` there."""
+        weight = None if visibility is None or not self.anchor_visibility else np.array(visibility, dtype=np.float64)
         return replace(
             video,
             anchor=np.array(keypoints, dtype=np.float64),
             translation_scale=self.anchor_translation_scale,
             pose_scale=self.anchor_pose_scale,
+            anchor_weight=weight,
         )
 
     def __repr__(self) -> str:

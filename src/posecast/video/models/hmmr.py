@@ -307,7 +307,7 @@ class HMMRForecaster(VideoForecaster):
             model=self.name,
             metadata={"source": track.metadata.get("source"), "single_frame": True},
         )
-        return self.anchored(video, body.keypoints[-1])
+        return self.anchored(video, body.keypoints[-1], body.visibility[-1])
 
 
 def _cameras(past: np.ndarray, feats: np.ndarray, centre: np.ndarray, half: np.ndarray, frames: int) -> np.ndarray:
