@@ -63,6 +63,48 @@ def test_decode_generated_clip_pixels_and_times(tmp_path):
     assert frames[0][1].shape == (48, 64, 3)
 
 
+def _marked_clip(path: Path, n: int = 4) -> Path:
+    """A 64 x 48 clip, grey with a white block in the top-left corner and a dark one at the bottom-right."""
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.write_frames(str(path), (64, 48), fps=10.0, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error", output_params=["-crf", "0"])  # fmt: skip
+    gen.send(None)
+    frame = np.full((48, 64, 3), 128, np.uint8)
+    frame[:12, :16], frame[-12:, -16:] = 255, 0
+    for _ in range(n):
+        gen.send(frame)
+    gen.close()
+    return path
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_phone_clips_with_a_display_rotation_are_decoded_upright_as_ffmpeg_shows_them(tmp_path, degrees):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    stored = _marked_clip(tmp_path / "stored.mp4")
+    phone = tmp_path / "phone.mp4"
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    cmd = [ffmpeg, "-loglevel", "error", "-y", "-display_rotation:v:0", str(degrees), "-i", str(stored)]
+    subprocess.run([*cmd, "-c", "copy", str(phone)], check=True)
+    info = probe_video(phone)
+    assert info.rotation == degrees % 360
+    assert (info.width, info.height) == ((48, 64) if degrees % 180 else (64, 48))  # the displayed size
+    frames = list(iter_frames(phone, info=info))
+    assert len(frames) == 4 and frames[0][1].shape == (info.height, info.width, 3)
+    # the reference: FFmpeg's own decoder, which turns frames by the display matrix as players do
+    reader = imageio_ffmpeg.read_frames(str(phone))
+    meta = next(reader)
+    shown = np.frombuffer(next(reader), np.uint8).reshape(meta["size"][1], meta["size"][0], 3)
+    assert shown.shape == frames[0][1].shape
+    assert np.abs(shown.astype(int) - frames[0][1].astype(int)).mean() < 3.0
+    assert not np.array_equal(frames[0][1], np.ascontiguousarray(frames[0][1][::-1, ::-1]))  # not symmetric
+    plain = probe_video(stored)
+    assert plain.rotation == 0 and (plain.width, plain.height) == (64, 48)
+
+
 def test_decode_errors_name_the_file(tmp_path):
     with pytest.raises(FormatError, match="no such file"):
         probe_video(tmp_path / "missing.mp4")

@@ -3,6 +3,12 @@
 Videos are decoded with PyAV (FFmpeg's libraries, bundled in the ``av`` wheel) as a stream: one
 frame at a time, never the whole clip in memory.
 
+Orientation
+-----------
+Phone videos are usually stored sideways with a display matrix that tells players to turn them; PoseCast
+turns every frame the same way (``VideoInfo.rotation``, `upright`), so the person stands as in a player and
+``VideoInfo.width`` / ``height`` are the displayed size.
+
 Timestamps
 ----------
 Each frame gets its presentation time in seconds, so variable-frame-rate clips keep their true
@@ -41,6 +47,7 @@ class VideoInfo:
     times: np.ndarray
     codec: str
     container: str
+    rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be displayed: 0, 90, 180, 270
 
     @property
     def num_frames(self) -> int:
@@ -111,7 +118,38 @@ def probe_video(path: str | Path) -> VideoInfo:
         times = np.sort(np.asarray([float(s * base) for s in stamps], dtype=np.float64))
     if width <= 0 or height <= 0:
         raise FormatError(f"impossible frame size {width}x{height}", path)
-    return VideoInfo(path=path, width=width, height=height, times=times, codec=codec, container=fmt)
+    rotation = _display_rotation(path)
+    if rotation in (90, 270):
+        width, height = height, width
+    return VideoInfo(
+        path=path, width=width, height=height, times=times, codec=codec, container=fmt, rotation=rotation
+    )
+
+
+def _quarter_turns(degrees: float | None) -> int:
+    """A display rotation in degrees (counter-clockwise, any sign) as 0, 90, 180 or 270."""
+    return int(round((degrees or 0.0) / 90.0)) % 4 * 90
+
+
+def _display_rotation(path: Path) -> int:
+    """The display rotation of the first decoded frame (its display matrix; 0 when it has none or the
+    frame does not decode: `iter_frames` reports that)."""
+    import av
+
+    container = _open(path)
+    try:
+        frame = next(container.decode(container.streams.video[0]), None)
+        return 0 if frame is None else _quarter_turns(getattr(frame, "rotation", 0))
+    except av.error.FFmpegError:
+        return 0
+    finally:
+        container.close()
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """A stored frame ``(H, W, 3)`` turned ``rotation`` degrees counter-clockwise, as players display it."""
+    k = rotation // 90 % 4
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
 
 
 def iter_frames(
@@ -144,7 +182,7 @@ def iter_frames(
                     break
                 last = t
                 n += 1
-                yield t, frame.to_ndarray(format="rgb24")
+                yield t, upright(frame.to_ndarray(format="rgb24"), info.rotation)
         except av.error.FFmpegError as exc:
             if n == 0:
                 raise FormatError(f"cannot decode the video ({exc})", path) from exc
