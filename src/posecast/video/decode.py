@@ -121,9 +121,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     rotation = _display_rotation(path)
     if rotation in (90, 270):
         width, height = height, width
-    return VideoInfo(
-        path=path, width=width, height=height, times=times, codec=codec, container=fmt, rotation=rotation
-    )
+    return VideoInfo(path=path, width=width, height=height, times=times, codec=codec, container=fmt, rotation=rotation)
 
 
 def _quarter_turns(degrees: float | None) -> int:
