@@ -115,6 +115,8 @@ def test_a_z_up_history_gets_the_y_up_forecast_turned_z_up(model):
     # told that y is up, the model sees a person lying down: another forecast
     c = posecast.forecast(z_up, model=model, mapping={"up": "y"}, **kw)
     assert np.abs(c.samples - b.samples).max() > 0.02
+    np.testing.assert_allclose(posecast.forecast(z_up, model=model, up="y", **kw).samples, c.samples, atol=1e-6)
+    np.testing.assert_allclose(posecast.forecast(z_up, model=model, up="z", **kw).samples, b.samples, atol=1e-6)
 
 
 def _z_up_bvh(path: Path) -> Motion:
@@ -150,6 +152,9 @@ def test_a_z_up_bvh_file_forecast_on_the_command_line(tmp_path: Path):
     r = _posecast("forecast", str(tmp_path / "walk_z_up.bvh"), "--up", "q", "--out", str(bad))
     assert r.returncode == 2 and "up axis 'q'" in r.stderr and "Traceback" not in r.stderr
     assert not bad.exists()
+    missing = ["--up", "z", "--mapping", str(tmp_path / "no.yaml"), "--out", str(bad)]
+    r = _posecast("forecast", str(tmp_path / "walk_z_up.bvh"), *missing)
+    assert r.returncode == 2 and "no.yaml" in r.stderr and not bad.exists()  # a missing mapping file is named
     forced = tmp_path / "forced.npz"
     r = _posecast("forecast", str(tmp_path / "walk_z_up.bvh"), "--up", "z", "--horizon", "0.5", "--out", str(forced))
     assert r.returncode == 0, r.stderr

@@ -94,6 +94,7 @@ def forecast(
     fps: float | None = None,
     asf: str | Path | None = None,
     mapping: str | Path | dict[str, Any] | None = None,
+    up: str | None = None,
 ) -> Forecast:
     """Forecast the future of ``source`` and return it as a `Forecast`.
 
@@ -112,6 +113,8 @@ def forecast(
         mapping: how the motion's joints map onto the canonical body of models trained on it (a YAML/JSON
             file or a dict ``{canonical joint: source joint | {source joint: weight}}``; default: found from
             the joint names and topology, `posecast.skeletons.canonical.retarget`). Models on the canonical body.
+        up: which axis points up in the motion's world (``"z"``, ``"-y"``...; default: found from the motion,
+            `posecast.skeletons.canonical.up_axes`). Models on the canonical body.
     """
     from posecast.models import get
 
@@ -119,12 +122,18 @@ def forecast(
     name = resolve_model(kind, model)
     forecaster = get(name, weights=weights)
     if kind != "motion":
+        if up is not None:
+            raise ValueRangeError(f"up applies to motions, not to a {kind}: the image's own up is used")
         if at is not None and isinstance(source, str | Path):
             from posecast.video.models.base import extract_track
 
             source = extract_track(Path(source), max_time=at)
         return forecaster.forecast(source, frames=frames, seconds=seconds, samples=samples or 1)
     motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf)
+    if up is not None:
+        from posecast.skeletons.canonical import mapping_with_up
+
+        mapping = mapping_with_up(mapping, up)
     return forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping)
 
 

@@ -114,6 +114,8 @@ def forecast(
     check_outputs(outs, allowed, required=required)
     check_horizon(seconds, frames, samples)
     if kind != "motion":
+        if up is not None:
+            raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
         check_media(file, at)
         fc = posecast.forecast(
             file, model=name, seconds=seconds, frames=frames, samples=samples, at=at, weights=weights
@@ -121,12 +123,10 @@ def forecast(
         write_video_forecast(fc, file, outs)
         return
     joint_map = None
-    if mapping is not None or up is not None:
-        from posecast.skeletons.canonical import UP_KEY, load_mapping_file, parse_up
+    if mapping is not None:
+        from posecast.skeletons.canonical import load_mapping_file
 
-        joint_map = {} if mapping is None else load_mapping_file(mapping)
-        if up is not None:
-            joint_map[UP_KEY] = parse_up(up)
+        joint_map = load_mapping_file(mapping)
     motion = load_motion(file, skeleton, fps, asf)
     check_bvh_outputs(outs, motion, file)
     fc = posecast.forecast(
@@ -139,6 +139,7 @@ def forecast(
         weights=weights,
         fit_data=train_data,
         mapping=joint_map,
+        up=up,
     )
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
