@@ -77,6 +77,40 @@ def test_z_up_round_trip_and_inline_skeleton(client, walk):
     np.testing.assert_allclose(np.asarray(ri["positions"]), y, atol=2e-5)
 
 
+def _shuffled(skel) -> tuple[dict, np.ndarray]:
+    """``skel`` as an inline skeleton whose joints are listed in reverse (every parent after its child, the
+    root last, as some SDKs list them), and the permutation ``perm`` (given joint i = skeleton joint perm[i])."""
+    perm = np.arange(skel.num_joints)[::-1]
+    where = np.argsort(perm)
+    parents = [-1 if skel.parents[k] < 0 else int(where[skel.parents[k]]) for k in perm]
+    inline = {"name": "reversed", "joints": [skel.joint_names[k] for k in perm], "parents": parents}
+    inline["offsets"] = skel.offsets[perm].tolist()
+    return inline, perm
+
+
+def test_an_inline_skeleton_in_any_joint_order_round_trips(client, walk):
+    y = np.asarray(client.post("/v1/forecast", json=_request(walk)).json()["positions"])
+    inline, perm = _shuffled(skeletons.get(SKEL))
+    given = walk.positions[:60][:, perm]
+    body = client.post("/v1/forecast", json=_request(walk, skeleton=inline, positions=given.tolist())).json()
+    assert body["joints"] == inline["joints"]
+    np.testing.assert_allclose(np.asarray(body["positions"]), y[..., perm, :], atol=2e-5)  # in the order given
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": inline, "fps": 30, "seconds": 0.5}))
+        ready = ws.receive_json()
+        assert ready["joints"] == inline["joints"] and ready["parents"] == inline["parents"]
+        keep = ready["history_frames"]
+        for i in range(keep + 3):
+            ws.send_text(json.dumps({"t": i / 30, "positions": walk.positions[i][perm].tolist()}))
+        reply = _until_forecast(ws, (keep + 2) / 30)
+        bound = models.get(ready["model"]).on_skeleton(skeletons.get(SKEL))
+        direct = bound.predict(walk.positions[3 : keep + 3][None], 15, 1, fps=30.0)[0, 0]
+        np.testing.assert_allclose(np.asarray(reply["forecast"]), direct[:, perm], atol=1e-5)
+    cycle = {"name": "loop", "joints": ["a", "b", "c"], "parents": [-1, 2, 1]}
+    r = client.post("/v1/forecast", json=_request(walk, skeleton=cycle, positions=[[[0.0, 0.0, 0.0]] * 3] * 10))
+    assert r.status_code == 400 and "not connected to the root" in r.json()["error"]
+
+
 def test_keypose_model_gives_hypotheses_with_probabilities(client, walk):
     r = client.post("/v1/forecast", json=_request(walk, model="charpose", samples=4)).json()
     p = np.asarray(r["probabilities"])

@@ -442,3 +442,27 @@ def test_cmu_benchmark_file_on_body17(cmu_mocap_dir):
     for side in ("left", "right"):  # bones of the mapped layout stay rigid where they are real bones
         shin = np.linalg.norm(at[f"{side}_ankle"] - at[f"{side}_knee"], axis=-1)
         assert np.ptp(shin) < 1e-9
+
+
+def test_a_skeleton_in_any_joint_order_is_put_parents_first_with_its_permutation():
+    from posecast.skeletons.base import in_any_order
+
+    # Kinect v2's SDK order: Neck (2) hangs from SpineShoulder (20), which comes later
+    names = ["SpineBase", "SpineMid", "Neck", "Head", "SpineShoulder"]
+    parents = [-1, 0, 4, 2, 1]
+    offsets = np.arange(15.0).reshape(5, 3)
+    skel, order = in_any_order("kinect", names, parents, offsets)
+    assert order.tolist() == [0, 1, 4, 2, 3]  # depth-first from the root
+    assert skel.joint_names == ("SpineBase", "SpineMid", "SpineShoulder", "Neck", "Head")
+    assert skel.parents == (-1, 0, 1, 2, 3)
+    np.testing.assert_array_equal(skel.offsets, offsets[order])
+    given = np.random.default_rng(0).normal(size=(7, 5, 3))
+    np.testing.assert_array_equal(given[:, order][:, np.argsort(order)], given)  # in and back out
+    same, none = in_any_order("ok", ["a", "b"], [-1, 0])
+    assert none is None and same.joint_names == ("a", "b")
+    with pytest.raises(SkeletonError, match="exactly one root"):
+        in_any_order("two", ["a", "b"], [-1, -1])
+    with pytest.raises(SkeletonError, match="out of range or themselves: b"):
+        in_any_order("bad", ["a", "b"], [-1, 5])
+    with pytest.raises(SkeletonError, match="not connected to the root 'a'.*b, c"):
+        in_any_order("loop", ["a", "b", "c"], [-1, 2, 1])

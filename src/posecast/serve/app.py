@@ -272,13 +272,13 @@ def create_app(
 
     @app.post("/v1/forecast", response_model=ForecastResponse, responses={400: {}, 413: {}, 422: {}})
     async def forecast(req: ForecastRequest) -> dict[str, Any]:
-        skel = engine.resolve_skeleton(req.skeleton, limits)
+        skel, order = engine.resolve_skeleton(req.skeleton, limits)
         pos = engine.parse_positions(req.positions, skel.num_joints, limits)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             compute,
             lambda: engine.forecast_once(
-                models, limits, skel, req.fps, pos, req.seconds, req.model, req.samples, req.up, req.mapping
+                models, limits, skel, req.fps, pos, req.seconds, req.model, req.samples, req.up, req.mapping, order
             ),
         )
 
@@ -446,7 +446,7 @@ def create_app(
         loop = asyncio.get_running_loop()
         while True:
             try:
-                skel = engine.resolve_skeleton(opening.skeleton, limits)
+                skel, order = engine.resolve_skeleton(opening.skeleton, limits)
                 session = await loop.run_in_executor(
                     compute,
                     engine.open_stream,
@@ -458,6 +458,7 @@ def create_app(
                     opening.model,
                     opening.up,
                     opening.mapping,
+                    order,
                 )
                 break
             except PosecastError as exc:
@@ -503,7 +504,7 @@ def create_app(
                     if refused:
                         outbox.error(refused)
                     continue
-                session.push(float(t), engine.to_y_up(pos, session.up))
+                session.push(float(t), engine.to_y_up(session.to_skeleton_order(pos), session.up))
                 session.last_message = time.monotonic()
                 if session.pending:
                     b.notify()

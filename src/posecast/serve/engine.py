@@ -105,9 +105,12 @@ def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = 
     return a
 
 
-def resolve_skeleton(spec: Any, limits: Limits) -> Skeleton:
-    """A registered skeleton name or an `posecast.serve.schema.InlineSkeleton` → a `Skeleton`."""
+def resolve_skeleton(spec: Any, limits: Limits) -> tuple[Skeleton, np.ndarray | None]:
+    """A registered skeleton name or an `posecast.serve.schema.InlineSkeleton` → ``(skeleton, order)``: an
+    inline skeleton may list its joints in any order (Kinect v2, OpenNI), ``order`` then says where each of
+    the skeleton's joints is in the client's (`posecast.skeletons.base.in_any_order`; None: the same order)."""
     from posecast import skeletons
+    from posecast.skeletons.base import in_any_order
 
     if isinstance(spec, str):
         try:
@@ -123,10 +126,16 @@ def resolve_skeleton(spec: Any, limits: Limits) -> Skeleton:
         offsets = None if spec.offsets is None else np.asarray(spec.offsets, dtype=np.float64)
         if offsets is not None and offsets.shape != (len(spec.joints), 3):
             raise SkeletonError(f"skeleton offsets must be {len(spec.joints)}×3, got {list(offsets.shape)}")
-        skel = Skeleton(name=spec.name, joint_names=tuple(spec.joints), parents=tuple(spec.parents), offsets=offsets)
+        skel, order = in_any_order(spec.name, spec.joints, spec.parents, offsets)
+        return skel, order
     if skel.num_joints > limits.joints:
         raise SkeletonError(f"skeleton {skel.name!r} has {skel.num_joints} joints; the server takes {limits.joints}")
-    return skel
+    return skel, None
+
+
+def client_order(positions: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """Positions ``(..., J, 3)`` on the skeleton's joints back in the client's joint order (`resolve_skeleton`)."""
+    return positions if order is None else positions[..., np.argsort(order), :]
 
 
 class Models:
@@ -227,6 +236,7 @@ class StreamSession:
     keep: int
     up: str
     min_history: int
+    order: np.ndarray | None = None  # the skeleton's joints in the client's order (`resolve_skeleton`)
     buffer: np.ndarray = field(init=False)
     count: int = 0  # frames received
     t_last: float = -math.inf
@@ -252,11 +262,30 @@ class StreamSession:
             "seconds": self.seconds,
             "frames": self.frames,
             "skeleton": self.skeleton.name,
-            "joints": list(self.skeleton.joint_names),
-            "parents": list(self.skeleton.parents),
+            "joints": self.client_joints(),
+            "parents": self.client_parents(),
             "history_frames": self.keep,
             "up": self.up,
         }
+
+    def client_joints(self) -> list[str]:
+        """The joint names in the client's order."""
+        names = self.skeleton.joint_names
+        return list(names) if self.order is None else [names[k] for k in np.argsort(self.order)]
+
+    def client_parents(self) -> list[int]:
+        """The parent indices in the client's order (as the client gave them)."""
+        if self.order is None:
+            return list(self.skeleton.parents)
+        out = [-1] * len(self.order)
+        for k, given in enumerate(self.order):
+            p = self.skeleton.parents[k]
+            out[int(given)] = -1 if p < 0 else int(self.order[p])
+        return out
+
+    def to_skeleton_order(self, positions: np.ndarray) -> np.ndarray:
+        """A frame ``(J, 3)`` in the client's joint order on the skeleton's."""
+        return positions if self.order is None else positions[..., self.order, :]
 
     def waiting(self) -> dict[str, Any]:
         """The reply to a frame while the session has fewer frames than the model needs."""
@@ -398,7 +427,7 @@ class Batcher:
                     "t": job.t,
                     "fps": s.fps,
                     "model": s.model,
-                    "forecast": rounded(from_y_up(pred, s.up)),
+                    "forecast": rounded(client_order(from_y_up(pred, s.up), s.order)),
                     "skipped": job.skipped,
                     "compute_ms": round((time.perf_counter() - job.arrival) * 1e3, 3),
                 }
@@ -482,8 +511,10 @@ def open_stream(
     model: str | None,
     up: str,
     mapping: dict[str, Any] | None,
+    order: np.ndarray | None = None,
 ) -> StreamSession:
-    """Build a stream session (loads and binds the model: call it off the event loop)."""
+    """Build a stream session (loads and binds the model: call it off the event loop); ``order``: where the
+    skeleton's joints are in the client's frames (`resolve_skeleton`)."""
     from posecast.models import resolve_frames
 
     check_rate_and_horizon(fps, seconds, limits)
@@ -503,6 +534,7 @@ def open_stream(
         keep=keep,
         up=up,
         min_history=max(1, forecaster.min_history),
+        order=order,
     )
 
 
@@ -524,8 +556,10 @@ def forecast_once(
     samples: int | None,
     up: str,
     mapping: dict[str, Any] | None,
+    order: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """A REST forecast (on the compute thread): positions ``(T, J, 3)`` in the request's frame → the reply dict."""
+    """A REST forecast (on the compute thread): positions ``(T, J, 3)`` in the request's frame and joint order
+    (``order``: `resolve_skeleton`) → the reply dict, in the same frame and order."""
     from posecast.api import forecast_motion
     from posecast.models import info
 
@@ -534,7 +568,8 @@ def forecast_once(
         raise ValueRangeError(f"{positions.shape[0]} frames; the server takes at most {limits.frames} per request")
     name = models.name(model)
     t0 = time.perf_counter()
-    motion = Motion(to_y_up(positions, up), fps, skeleton, metadata={"source": "request"})
+    own = positions if order is None else positions[:, order]
+    motion = Motion(to_y_up(own, up), fps, skeleton, metadata={"source": "request"})
     keypose = info(name).kind == "keypose"
     fc = forecast_motion(
         models.get(name), motion, seconds=None if keypose else seconds, samples=samples, mapping=mapping
@@ -544,8 +579,8 @@ def forecast_once(
         "fps": fc.fps,
         "skeleton": skeleton.name,
         "up": up,
-        "joints": list(skeleton.joint_names),
-        "positions": rounded(from_y_up(fc.samples, up)).tolist(),
+        "joints": list(skeleton.joint_names) if order is None else [skeleton.joint_names[k] for k in np.argsort(order)],
+        "positions": rounded(client_order(from_y_up(fc.samples, up), order)).tolist(),
         "probabilities": None if fc.probabilities is None else [round(float(p), 6) for p in fc.probabilities],
         "seconds": fc.samples.shape[1] / fc.fps,
         "compute_ms": round((time.perf_counter() - t0) * 1e3, 3),

@@ -30,9 +30,10 @@ class _Model(BaseModel):
 
 
 class InlineSkeleton(_Model):
-    """A skeleton given by its joints: ``joints`` names (``J``), ``parents`` indices (``-1`` for the root,
-    which is joint 0; every parent precedes its child) and optional rest ``offsets`` (``J×3`` metres, from
-    each joint's parent). The server maps it onto the canonical body by names and topology."""
+    """A skeleton given by its joints: ``joints`` names (``J``), ``parents`` indices (``-1`` for the one root;
+    any order, e.g. Kinect v2's, whose ``Neck`` comes before its parent) and optional rest ``offsets`` (``J×3``
+    metres, from each joint's parent). The server maps it onto the canonical body by names and topology;
+    positions go in and come back in the order given."""
 
     name: str = Field("inline", max_length=200)
     joints: list[str] = Field(min_length=1)

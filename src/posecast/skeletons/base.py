@@ -222,6 +222,66 @@ def pairs_by_prefix(names: Sequence[str], left: str, right: str) -> tuple[tuple[
     return tuple(out)
 
 
+def in_any_order(
+    name: str, joint_names: Sequence[str], parents: Sequence[int], offsets: Any = None
+) -> tuple[Skeleton, np.ndarray | None]:
+    """A skeleton given with its joints in any order (Kinect v2's SDK lists ``Neck`` before its parent
+    ``SpineShoulder``; OpenNI starts at the head) as a `Skeleton`, whose joints must come after their parents.
+
+    Returns:
+        ``(skeleton, order)``: ``order (J,)`` lists, for each joint of ``skeleton``, its index in the given
+        order (positions ``(..., J, 3)`` in the given order go in as ``positions[..., order, :]`` and come back
+        as ``positions[..., np.argsort(order), :]``), or None when the given order already works (the
+        skeleton is then exactly the one given). The order is depth-first from the root, children in their
+        given order.
+
+    Raises:
+        SkeletonError: not exactly one root (parent -1), a parent index out of range, or joints that do not
+            hang from the root (a cycle), named.
+    """
+    names, par = tuple(joint_names), [int(p) for p in parents]
+    j = len(names)
+    if len(par) != j:
+        raise SkeletonError(f"skeleton {name!r}: {j} names but {len(par)} parents")
+    if par and par[0] == -1 and all(0 <= p < i for i, p in enumerate(par[1:], 1)):
+        return Skeleton(name=name, joint_names=names, parents=tuple(par), offsets=offsets), None
+    bad = [names[i] for i, p in enumerate(par) if not -1 <= p < j or p == i]
+    if bad:
+        raise SkeletonError(
+            f"skeleton {name!r}: joints with a parent index out of range or themselves: {', '.join(bad)}"
+        )
+    roots = [i for i, p in enumerate(par) if p == -1]
+    if len(roots) != 1:
+        found = ", ".join(names[i] for i in roots) or "none"
+        raise SkeletonError(f"skeleton {name!r} needs exactly one root (parent -1); found {found}")
+    children: list[list[int]] = [[] for _ in range(j)]
+    for i, p in enumerate(par):
+        if p >= 0:
+            children[p].append(i)
+    order: list[int] = []
+    stack = [roots[0]]
+    while stack:
+        k = stack.pop()
+        order.append(k)
+        stack.extend(reversed(children[k]))
+    if len(order) != j:
+        loose = sorted(set(range(j)) - set(order))
+        raise SkeletonError(
+            f"skeleton {name!r}: joints not connected to the root {names[roots[0]]!r} (a cycle among their "
+            f"parents): {', '.join(names[i] for i in loose)}"
+        )
+    idx = np.array(order, dtype=np.int64)
+    where = np.argsort(idx)  # given index -> new index
+    off = None if offsets is None else np.asarray(offsets, dtype=np.float64).reshape(j, 3)[idx]
+    skel = Skeleton(
+        name=name,
+        joint_names=tuple(names[i] for i in order),
+        parents=tuple(-1 if par[i] < 0 else int(where[par[i]]) for i in order),
+        offsets=off,
+    )
+    return skel, idx
+
+
 # ------------------------------------------------------------------------------------- registry
 _FACTORIES: dict[str, Callable[[], Skeleton]] = {}
 _CACHE: dict[str, Skeleton] = {}
