@@ -105,6 +105,20 @@ def test_phone_clips_with_a_display_rotation_are_decoded_upright_as_ffmpeg_shows
     assert plain.rotation == 0 and (plain.width, plain.height) == (64, 48)
 
 
+def test_frames_larger_than_max_side_are_scaled_down_and_their_keypoints_back(tmp_path):
+    from posecast.video.backend import FramePose
+    from posecast.video.extract import _full_size
+
+    clip = _marked_clip(tmp_path / "marked.mp4")
+    small = [rgb for _, rgb in iter_frames(clip, max_side=32)]
+    assert small[0].shape == (24, 32, 3)  # 64 x 48 -> 32 x 24, aspect kept
+    assert small[0][:4, :6].mean() > 200 and small[0][-4:, -6:].mean() < 60  # the blocks where they were
+    assert next(iter_frames(clip, max_side=64))[1].shape == (48, 64, 3)  # not larger: unchanged
+    pose = FramePose(keypoints=np.array([[10.0, 5.0]]), visibility=np.ones(1))
+    np.testing.assert_allclose(_full_size(pose, 2.0).keypoints, [[20.0, 10.0]])
+    assert _full_size(None, 2.0) is None and _full_size(pose, 1.0) is pose
+
+
 def test_decode_errors_name_the_file(tmp_path):
     with pytest.raises(FormatError, match="no such file"):
         probe_video(tmp_path / "missing.mp4")
