@@ -159,3 +159,18 @@ def test_a_z_up_bvh_file_forecast_on_the_command_line(tmp_path: Path):
     r = _posecast("forecast", str(tmp_path / "walk_z_up.bvh"), "--up", "z", "--horizon", "0.5", "--out", str(forced))
     assert r.returncode == 0, r.stderr
     np.testing.assert_allclose(posecast.load(forced).samples, outs["walk_z_up.bvh"].samples, atol=1e-6)
+
+
+def test_renderings_draw_a_z_up_recording_standing(tmp_path: Path):
+    from posecast.viz.scene import build_scene, up_note
+
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    z_up = Motion(_turned(walk.positions, "+z"), walk.fps, walk.skeleton)
+    upright, turned = build_scene(walk), build_scene(z_up)
+    assert upright.up == "+y" and turned.up == "+z"
+    np.testing.assert_allclose(turned.history, upright.history, atol=1e-9)  # drawn as if recorded y up
+    fc = posecast.forecast(z_up, model="dct-mlp", seconds=0.4)
+    scene = build_scene(fc)
+    assert scene.up == "+z" and up_note(scene.up) == "z up in the data, drawn upright"
+    np.testing.assert_allclose(scene.samples, fc.samples @ UP_ROTATIONS["+z"].T, atol=1e-9)  # R p for each p
+    assert np.ptp(scene.samples[0, :, 0, 1]) < 0.1  # the pelvis keeps its height on the screen

@@ -66,15 +66,10 @@ def info(
 
 
 def _up_axis(motion: Any) -> str | None:
-    """The up axis the models on the canonical body find for the whole motion (`up_axes`), or None."""
-    from posecast.errors import SkeletonError
-    from posecast.skeletons.canonical import retarget, up_axes
+    """The up axis the models on the canonical body find for the whole motion, or None."""
+    from posecast.skeletons.canonical import motion_up_axis
 
-    try:
-        canonical = retarget(motion.skeleton).to_canonical(motion.positions)
-    except SkeletonError:
-        return None
-    return up_axes(canonical[None])[0]
+    return motion_up_axis(motion.positions, motion.skeleton)
 
 
 def formats() -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from posecast.errors import FormatError, ValueRangeError
 from posecast.keyposes.mining import KeyPose
 from posecast.motion import Forecast, Motion
+from posecast.skeletons.canonical import UP_ROTATIONS
 from posecast.viz import render, render_video
 from posecast.viz import scene as sc
 from posecast.viz.poses import Panel, render_panels
@@ -191,8 +192,12 @@ def render_keypose_forecast(
     shown = order[:max_hypotheses]
     history = forecast.history
     obs = (history if abs(history.fps - forecast.fps) < 1e-9 else history.resample(forecast.fps)).positions
-    last = obs[-1]
     meta = forecast.metadata
+    up = meta.get("up_axis") if meta.get("up_axis") in UP_ROTATIONS else "+y"
+    turn = UP_ROTATIONS[up].T  # the data's up axis up on the screen (row vectors: p @ R^T = R p)
+    obs = obs @ turn
+    samples = np.asarray(forecast.samples) @ turn
+    last = obs[-1]
     t_last = float(meta.get("last_observed_time_s", (obs.shape[0] - 1) / forecast.fps))
     panels = [Panel(f"observed\nlast frame t = {t_last:.2f} s", obs, sc.HISTORY_COLOR)]
     when = "" if truth_time_s is None else f" at t = {truth_time_s:.2f} s"
@@ -200,7 +205,7 @@ def render_keypose_forecast(
         label = "true next key pose"
         if truth_time_s is not None:
             label += f"\nt = {truth_time_s:.2f} s (+{truth_time_s - t_last:.2f} s)"
-        panels.append(Panel(label, np.asarray(truth, dtype=np.float64)[None], sc.GROUND_TRUTH_COLOR, True, last))
+        panels.append(Panel(label, np.asarray(truth, dtype=np.float64)[None] @ turn, sc.GROUND_TRUTH_COLOR, True, last))
     for rank, (i, color) in enumerate(zip(shown, rank_colors(len(shown)), strict=True), 1):
         label = f"#{rank} · {probability_text(float(probs[i]))}" if probs is not None else f"#{rank}"
         second = []
@@ -210,7 +215,7 @@ def render_keypose_forecast(
             second.append(f"MPJPE {float(errors[i]):.2f} m")
         if second:
             label += "".join(f"\n{x}" for x in second)
-        panels.append(Panel(label, forecast.samples[i, :1], color, False, last))
+        panels.append(Panel(label, samples[i, :1], color, False, last))
     static = [forecast.skeleton.index(n) for n in meta.get("static_joints") or () if n in forecast.skeleton.joint_names]
     source = str(meta.get("source") or forecast.history.metadata.get("source") or "motion")
     source = source.replace("\\", "/").rsplit("/", 1)[-1]
@@ -221,6 +226,8 @@ def render_keypose_forecast(
         facts.append(f"forecast on {meta['canonical_body']}, mapped back")
     facts.append("most probable first" + (f", {len(shown)} of {k} shown" if len(shown) < k else ""))
     facts.append("grey: last observed pose")
+    if up != "+y":
+        facts.append(sc.up_note(up))
     if truth is not None:
         facts.append(f"green, dashed: true next key pose{when}")
     labels = [f"t = {t_last - (obs.shape[0] - 1 - f) / forecast.fps:5.2f} s  observed" for f in range(obs.shape[0])]

@@ -841,6 +841,16 @@ def up_axes(canonical: Any, explicit: str | None = None) -> list[str]:
     return out
 
 
+def motion_up_axis(positions: Any, skeleton: Skeleton | str) -> str | None:
+    """The up axis of one motion ``(T, J, 3)`` on ``skeleton`` (`up_axes` over all of it), or None when the
+    skeleton does not map onto the canonical body."""
+    try:
+        rt = retarget(skeleton)
+    except SkeletonError:
+        return None
+    return up_axes(rt.to_canonical(np.asarray(positions, dtype=np.float64))[None], rt.up)[0]
+
+
 def up_rotations(axes: list[str]) -> np.ndarray:
     """``(B, 3, 3)`` rotations turning each history's up axis (`up_axes`) to +y."""
     return np.stack([UP_ROTATIONS[a] for a in axes]) if axes else np.zeros((0, 3, 3))

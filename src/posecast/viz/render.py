@@ -242,7 +242,8 @@ class _Animator:
 
         self.clock = self.fig.text(0.02, 0.02, "", ha="left", va="bottom", fontsize=12 * scale, family="monospace")
         self.fig.text(
-            0.98, 0.02, f"grid {self.grid_step:g} m · y up", ha="right", va="bottom", fontsize=10 * scale,
+            0.98, 0.02, f"grid {self.grid_step:g} m · {sc.up_note(scene.up)}", ha="right", va="bottom",
+            fontsize=10 * scale,
             color="#777777",
         )  # fmt: skip
         self._layout_header(sc.title_text(scene, title, shown_fps), lw)

@@ -21,6 +21,7 @@ from scipy.ndimage import gaussian_filter1d
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
+from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
 
 # ------------------------------------------------------------------------------------ colours
 HISTORY_COLOR = "#1f3b73"
@@ -59,6 +60,9 @@ class Scene:
         total_samples: how many samples the forecast had before any were left out.
         model: name of the forecasting model ("" when unknown).
         source: short name of the clip (file name) or "".
+        up: the data's up axis (``"+y"``, ``"+z"``...): the positions above are turned so that it points up on
+            the screen (`posecast.skeletons.canonical.up_axes`; the forecast's own ``metadata["up_axis"]``
+            when it has one), so a z-up recording is drawn standing.
     """
 
     skeleton: Skeleton
@@ -70,6 +74,7 @@ class Scene:
     total_samples: int
     model: str
     source: str
+    up: str = "+y"
 
     @property
     def num_history(self) -> int:
@@ -226,6 +231,10 @@ def build_scene(
     meta = (history.metadata if history is not None else {}) or (forecast.metadata if forecast is not None else {})
     source = str(meta.get("source") or "")
     source = source.replace("\\", "/").rsplit("/", 1)[-1]
+    up = _up_axis(forecast, hist, samples, skeleton)
+    if up != "+y":  # turned so the data's up axis points up on the screen
+        rot = UP_ROTATIONS[up].T  # row vectors: p @ R^T = R p
+        hist, samples, gt = (None if a is None else np.asarray(a) @ rot for a in (hist, samples, gt))
     return Scene(
         skeleton=skeleton,
         fps=float(fps),
@@ -236,7 +245,26 @@ def build_scene(
         total_samples=total,
         model=model,
         source=source,
+        up=up,
     )
+
+
+def _up_axis(
+    forecast: Forecast | None, history: np.ndarray | None, samples: np.ndarray | None, skeleton: Skeleton
+) -> str:
+    """The data's up axis: the forecast's ``metadata["up_axis"]``, else found from the history (the samples
+    without one) when the skeleton maps onto the canonical body, else ``"+y"``."""
+    if forecast is not None and forecast.metadata.get("up_axis") in UP_ROTATIONS:
+        return str(forecast.metadata["up_axis"])
+    data = history if history is not None else (None if samples is None else samples[0])
+    if data is None:
+        return "+y"
+    return motion_up_axis(data, skeleton) or "+y"
+
+
+def up_note(up: str) -> str:
+    """The footer's word on the vertical: ``"y up"``, or ``"z up in the data, drawn upright"``."""
+    return "y up" if up == "+y" else f"{up.lstrip('+')} up in the data, drawn upright"
 
 
 # ---------------------------------------------------------------------------------- bones
