@@ -155,6 +155,7 @@ class VideoForecast:
             metadata={
                 "source": self.metadata.get("source"),
                 "frame": "camera-aligned (x right in the image, y up, z toward the camera), pelvis-centred",
+                "up_axis": "+y",  # the image's up, whatever the person does (renderings take it as it is)
                 "start_time": float(self.times[0]),
             },
         )
