@@ -138,6 +138,12 @@ def client_order(positions: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     return positions if order is None else positions[..., np.argsort(order), :]
 
 
+def client_joints(skeleton: Skeleton, order: np.ndarray | None) -> list[str]:
+    """The skeleton's joint names in the client's order (`resolve_skeleton`)."""
+    names = skeleton.joint_names
+    return list(names) if order is None else [names[k] for k in np.argsort(order)]
+
+
 class Models:
     """Models the server has loaded, each built once (thread-safe), and their skeleton bindings."""
 
@@ -262,16 +268,11 @@ class StreamSession:
             "seconds": self.seconds,
             "frames": self.frames,
             "skeleton": self.skeleton.name,
-            "joints": self.client_joints(),
+            "joints": client_joints(self.skeleton, self.order),
             "parents": self.client_parents(),
             "history_frames": self.keep,
             "up": self.up,
         }
-
-    def client_joints(self) -> list[str]:
-        """The joint names in the client's order."""
-        names = self.skeleton.joint_names
-        return list(names) if self.order is None else [names[k] for k in np.argsort(self.order)]
 
     def client_parents(self) -> list[int]:
         """The parent indices in the client's order (as the client gave them)."""
@@ -579,7 +580,7 @@ def forecast_once(
         "fps": fc.fps,
         "skeleton": skeleton.name,
         "up": up,
-        "joints": list(skeleton.joint_names) if order is None else [skeleton.joint_names[k] for k in np.argsort(order)],
+        "joints": client_joints(skeleton, order),
         "positions": rounded(client_order(from_y_up(fc.samples, up), order)).tolist(),
         "probabilities": None if fc.probabilities is None else [round(float(p), 6) for p in fc.probabilities],
         "seconds": fc.samples.shape[1] / fc.fps,
