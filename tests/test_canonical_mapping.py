@@ -632,3 +632,26 @@ def test_real_cmu_bvh_file() -> None:
     assert one_to_one(r)["left_wrist"] == "LeftHand" and one_to_one(r)["neck"] == "Neck"
     assert r.followers["Head_end"] == "head" and r.followers["LeftToeBase_end"] == "left_foot"
     assert _roundtrip_error(motion, r) < 0.02
+
+
+def test_any_rig_reaches_the_registered_layouts_through_the_canonical_body(tmp_path: Path) -> None:
+    import re
+
+    import posecast
+    from posecast.skeletons import to_layout
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=1.0, fps=30.0)  # on cmu-bvh-31, which has its own table onto body-17
+    posecast.save(walk, tmp_path / "walk.bvh")
+    text = (tmp_path / "walk.bvh").read_text()
+    rig = tmp_path / "rig.bvh"
+    rig.write_text(re.sub(r"^(\s*(?:ROOT|JOINT)\s+)(\S+)", r"\1mixamorig:\2", text, flags=re.MULTILINE))
+    motion = posecast.load(rig)  # the same motion on a rig no table knows
+    assert motion.skeleton.joint_names[0] == "mixamorig:Hips"
+    via_canonical = to_layout(motion, "body-17").positions
+    via_table = to_layout(walk, "body-17").positions
+    limbs = [2, 3, 5, 6, 12, 13, 15, 16]  # knees, ankles, elbows, wrists: the same joints in both routes
+    np.testing.assert_allclose(via_canonical[:, limbs], via_table[:, limbs], atol=1e-6)
+    assert to_layout(motion, "h36m-17").positions.shape == (motion.num_frames, 17, 3)
+    with pytest.raises(SkeletonError, match=r"from 'bvh-rig' to 'coco-17': it maps onto the canonical body"):
+        to_layout(motion, "coco-17")

@@ -40,7 +40,9 @@ numbers across layouts.
 
 Routes: ``A → A`` is the identity (same joint names and parents), a registered direct table is used
 when there is one (exact selections such as ``h36m-32 → h36m-17``), otherwise ``A → body-17 → B``
-when B can be expressed in ``body-17`` joints (``body-17`` itself, ``h36m-17``).
+when B can be expressed in ``body-17`` joints (``body-17`` itself, ``h36m-17``). A skeleton without a table
+of its own (any BVH, ASF/AMC, Mixamo, Unreal... rig) goes through the canonical body: its automatic mapping
+onto ``smplh-22`` (`posecast.skeletons.canonical.retarget`), then ``smplh-22 → body-17 → B``.
 """
 
 from __future__ import annotations
@@ -283,6 +285,22 @@ def _from_body17(target: str) -> np.ndarray | None:
     return None
 
 
+CANONICAL_BODY = "smplh-22"
+"""The canonical body of `posecast.skeletons.canonical`: any rig without a table of its own (a BVH, ASF,
+Mixamo... skeleton) reaches the other layouts through its automatic mapping onto it."""
+
+
+def _canonical_matrix(source: Skeleton) -> np.ndarray | None:
+    """``(22, J)``: ``source`` onto the canonical body by `posecast.skeletons.canonical.retarget`, or None when
+    its joints cannot be found."""
+    from posecast.skeletons.canonical import retarget
+
+    try:
+        return retarget(source).matrix
+    except SkeletonError:
+        return None
+
+
 def _route(source: Skeleton, target: Skeleton) -> tuple[np.ndarray, str]:
     if source.same_layout(target):
         return np.eye(source.num_joints), "identity"
@@ -295,9 +313,25 @@ def _route(source: Skeleton, target: Skeleton) -> tuple[np.ndarray, str]:
     to_body = np.eye(source.num_joints) if source.name == BODY17 else _table_matrix(source.name, BODY17)
     if to_body is not None and from_body is not None:
         return from_body @ to_body, f"via {BODY17}"
+    canonical = _canonical_matrix(source) if to_body is None else None
+    if canonical is not None:
+        via = get(CANONICAL_BODY)
+        if target.same_layout(via):
+            return canonical, "via the canonical body's automatic mapping"
+        try:
+            onward, _ = _route(via, target)
+        except SkeletonError:
+            raise SkeletonError(
+                f"no joint mapping from {source.name!r} to {target.name!r}: it maps onto the canonical body "
+                f"{CANONICAL_BODY}, but {target.name!r} has joints that {BODY17} cannot provide"
+            ) from None
+        return onward @ canonical, f"via {CANONICAL_BODY} (the canonical body's automatic mapping)"
     known = sorted({s for s, t in _TABLES if t == BODY17})
     if to_body is None:
-        why = f"{source.name!r} has no mapping onto {BODY17} (layouts that have one: {', '.join(known)})"
+        why = (
+            f"{source.name!r} has no mapping onto {BODY17} (layouts that have one: {', '.join(known)}) and "
+            "does not map onto the canonical body by its joint names"
+        )
     else:
         why = f"{target.name!r} has joints that {BODY17} cannot provide"
     raise SkeletonError(f"no joint mapping from {source.name!r} to {target.name!r}: {why}")
