@@ -43,10 +43,10 @@ def info(
             has_ground_truth=obj.ground_truth is not None,
         )
     else:
-        from posecast.skeletons.canonical import UP_ROTATIONS
+        from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
 
         pos = obj.positions
-        up = _up_axis(obj)
+        up = motion_up_axis(pos, obj.skeleton)
         height = pos @ UP_ROTATIONS[up or "+y"][1]  # (T, J) along the up axis
         d.update(
             kind="motion",
@@ -63,13 +63,6 @@ def info(
         return
     for k, v in d.items():
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
-
-
-def _up_axis(motion: Any) -> str | None:
-    """The up axis the models on the canonical body find for the whole motion, or None."""
-    from posecast.skeletons.canonical import motion_up_axis
-
-    return motion_up_axis(motion.positions, motion.skeleton)
 
 
 def formats() -> None:

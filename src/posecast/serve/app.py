@@ -504,7 +504,7 @@ def create_app(
                     if refused:
                         outbox.error(refused)
                     continue
-                session.push(float(t), engine.to_y_up(session.to_skeleton_order(pos), session.up))
+                session.push(float(t), engine.to_y_up(engine.skeleton_order(pos, session.order), session.up))
                 session.last_message = time.monotonic()
                 if session.pending:
                     b.notify()

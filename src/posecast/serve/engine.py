@@ -133,6 +133,11 @@ def resolve_skeleton(spec: Any, limits: Limits) -> tuple[Skeleton, np.ndarray | 
     return skel, None
 
 
+def skeleton_order(positions: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """Positions ``(..., J, 3)`` in the client's joint order on the skeleton's joints (`resolve_skeleton`)."""
+    return positions if order is None else positions[..., order, :]
+
+
 def client_order(positions: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     """Positions ``(..., J, 3)`` on the skeleton's joints back in the client's joint order (`resolve_skeleton`)."""
     return positions if order is None else positions[..., np.argsort(order), :]
@@ -283,10 +288,6 @@ class StreamSession:
             p = self.skeleton.parents[k]
             out[int(given)] = -1 if p < 0 else int(self.order[p])
         return out
-
-    def to_skeleton_order(self, positions: np.ndarray) -> np.ndarray:
-        """A frame ``(J, 3)`` in the client's joint order on the skeleton's."""
-        return positions if self.order is None else positions[..., self.order, :]
 
     def waiting(self) -> dict[str, Any]:
         """The reply to a frame while the session has fewer frames than the model needs."""
@@ -569,8 +570,7 @@ def forecast_once(
         raise ValueRangeError(f"{positions.shape[0]} frames; the server takes at most {limits.frames} per request")
     name = models.name(model)
     t0 = time.perf_counter()
-    own = positions if order is None else positions[:, order]
-    motion = Motion(to_y_up(own, up), fps, skeleton, metadata={"source": "request"})
+    motion = Motion(to_y_up(skeleton_order(positions, order), up), fps, skeleton, metadata={"source": "request"})
     keypose = info(name).kind == "keypose"
     fc = forecast_motion(
         models.get(name), motion, seconds=None if keypose else seconds, samples=samples, mapping=mapping

@@ -51,7 +51,7 @@ class Skeleton:
             raise SkeletonError(f"skeleton {self.name!r}: {j} names but {len(parents)} parents")
         if len(set(names)) != j:
             raise SkeletonError(f"skeleton {self.name!r} has duplicate joint names")
-        if parents[0] != -1 or any(not (0 <= p < i) for i, p in enumerate(parents[1:], 1)):
+        if not parents_first(parents):
             raise SkeletonError(
                 f"skeleton {self.name!r}: joint 0 must be the root and every parent must come before its child"
             )
@@ -222,6 +222,11 @@ def pairs_by_prefix(names: Sequence[str], left: str, right: str) -> tuple[tuple[
     return tuple(out)
 
 
+def parents_first(parents: Sequence[int]) -> bool:
+    """True when joint 0 is the root (parent -1) and every other joint comes after its parent."""
+    return parents[0] == -1 and all(0 <= p < i for i, p in enumerate(parents[1:], 1))
+
+
 def in_any_order(
     name: str, joint_names: Sequence[str], parents: Sequence[int], offsets: Any = None
 ) -> tuple[Skeleton, np.ndarray | None]:
@@ -243,7 +248,7 @@ def in_any_order(
     j = len(names)
     if len(par) != j:
         raise SkeletonError(f"skeleton {name!r}: {j} names but {len(par)} parents")
-    if par and par[0] == -1 and all(0 <= p < i for i, p in enumerate(par[1:], 1)):
+    if par and parents_first(par):
         return Skeleton(name=name, joint_names=names, parents=tuple(par), offsets=offsets), None
     bad = [names[i] for i, p in enumerate(par) if not -1 <= p < j or p == i]
     if bad:

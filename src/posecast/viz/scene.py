@@ -231,7 +231,7 @@ def build_scene(
     meta = (history.metadata if history is not None else {}) or (forecast.metadata if forecast is not None else {})
     source = str(meta.get("source") or "")
     source = source.replace("\\", "/").rsplit("/", 1)[-1]
-    up = _up_axis(forecast, hist, samples, skeleton)
+    up = data_up_axis(forecast, hist, samples, skeleton)
     if up != "+y":  # turned so the data's up axis points up on the screen
         rot = UP_ROTATIONS[up].T  # row vectors: p @ R^T = R p
         hist, samples, gt = (None if a is None else np.asarray(a) @ rot for a in (hist, samples, gt))
@@ -249,7 +249,7 @@ def build_scene(
     )
 
 
-def _up_axis(
+def data_up_axis(
     forecast: Forecast | None, history: np.ndarray | None, samples: np.ndarray | None, skeleton: Skeleton
 ) -> str:
     """The data's up axis: the forecast's ``metadata["up_axis"]``, else found from the history (the samples
