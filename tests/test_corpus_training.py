@@ -159,3 +159,57 @@ def test_video_sample_draws_by_the_dataset_weights():
     assert np.all(np.isclose(sizes, one[0], rtol=1e-4) | np.isclose(sizes, 2 * one[0], rtol=1e-4))
     share_b = float(np.mean(np.isclose(sizes, 2 * one[0], rtol=1e-4)))
     assert 0.4 < share_b < 0.6  # binomial(400, 0.5): 0.4-0.6 is more than 4 standard deviations
+
+
+def _labelled_task(monkeypatch, **overrides):
+    """A `MotionTask` on three still body-17 sequences of 40, 80 and 40 frames (one pose scaled by 1, 2, 3),
+    from data sets a, b, a."""
+    import posecast.datasets.training_data as td
+    from posecast import skeletons
+    from posecast.training import load_config
+    from posecast.training.loop import _Dist
+    from posecast.training.motion import MotionTask
+
+    pose = np.random.default_rng(3).normal(size=(17, 3)).astype(np.float32)
+    seqs = [np.repeat((i + 1) * pose[None], n, axis=0) for i, n in enumerate((40, 80, 40))]
+    data = td.TrainingData(skeletons.get("body-17"), 25.0, seqs, seqs[:1], {}, ["a", "b", "a"])
+    monkeypatch.setattr(td, "load_training_data", lambda *a, **k: data)
+    config = dict(
+        model="dct-mlp", net="dct-mlp", data="corpus", history=10, frames_per_pass=5, params={"blocks": 2},
+        epochs=1, batch_size=50, max_steps_per_epoch=4, threads=1, augment_mirror=False,
+    )  # fmt: skip
+    task = MotionTask(load_config(None, **{**config, **overrides}))
+    task.prepare(_Dist("cpu"))
+    return task, pose
+
+
+def _scales(task, pose) -> np.ndarray:
+    """The scale (1, 2 or 3: the sequence) of every window the task's first epoch draws."""
+    batches = np.concatenate([b.numpy() for b in task.batches(0)])
+    return np.round(np.linalg.norm(batches[:, 0], axis=-1).sum(-1) / np.linalg.norm(pose, axis=-1).sum()).astype(int)
+
+
+def test_motion_training_draws_windows_by_dataset_weights(monkeypatch):
+    # 15-frame windows: 26, 66 and 26 of them; by default every window once (a permutation)
+    task, pose = _labelled_task(monkeypatch)
+    assert task.window_p is None and "dataset_shares" not in task.describe()
+    scales = _scales(task, pose)
+    assert len(scales) == 118 and np.bincount(scales, minlength=4).tolist() == [0, 26, 66, 26]
+    # only b
+    task, pose = _labelled_task(monkeypatch, dataset_weights={"a": 0, "b": 1})
+    assert set(_scales(task, pose)) == {2} and task.describe()["dataset_shares"] == {"a": 0.0, "b": 1.0}
+    # a and b alike: a's half split between its two sequences by their windows (26 and 26)
+    task, pose = _labelled_task(monkeypatch, dataset_weights={"a": 1, "b": 1}, batch_size=1000)
+    np.testing.assert_allclose(task.window_p[task.train_ws.sequence == 1].sum(), 0.5)
+    scales = _scales(task, pose)  # an epoch's steps: one of 1000 windows, s.d. of a share at most 0.016
+    assert len(scales) == 1000
+    np.testing.assert_allclose(np.bincount(scales, minlength=4)[1:] / 1000, [0.25, 0.5, 0.25], atol=0.07)
+
+
+def test_motion_training_refuses_bad_dataset_weights(monkeypatch):
+    from posecast.errors import ValueRangeError
+
+    with pytest.raises(ValueRangeError, match="missing b"):
+        _labelled_task(monkeypatch, dataset_weights={"a": 1})
+    with pytest.raises(ValueRangeError, match="finite"):
+        _labelled_task(monkeypatch, dataset_weights={"a": -1, "b": 1})

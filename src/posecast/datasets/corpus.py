@@ -248,15 +248,18 @@ def build(force: bool = False, workers: int | None = None, progress: Callable[[i
     ]
     meta = {"key": key, "skeleton": SKELETON, "fps": FPS, "build_seconds": round(time.perf_counter() - start, 1)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(
-        tmp,
-        rel=rel,
-        root=root,
-        offsets=offsets,
-        table=np.frombuffer(json.dumps(table).encode(), dtype=np.uint8),
-        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-    )
+    # a temporary name of this process's own, outside the clean-up's pattern: two processes building at once
+    # (two trainings started together) each write their own file and the last rename wins
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            rel=rel,
+            root=root,
+            offsets=offsets,
+            table=np.frombuffer(json.dumps(table).encode(), dtype=np.uint8),
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        )
     tmp.replace(out)
     for old in out.parent.glob("corpus-*.npz"):  # keep only the current corpus
         if old != out:

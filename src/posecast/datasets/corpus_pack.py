@@ -12,6 +12,7 @@ corpus, `posecast.datasets.corpus.CODE`) does not change when the packer does.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,8 @@ def unpack(packed: str | Path, out: str | Path) -> Path:
         raise FormatError(f"not a packed PoseCast corpus: {exc}", packed) from None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # this process's own (`corpus.build`)
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
     tmp.replace(out)
     return out

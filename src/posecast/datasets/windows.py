@@ -5,13 +5,14 @@ The one windowing implementation of PoseCast, for training and for the benchmark
 frame 0) and `slice_windows` (those windows of one sequence as one array). A `WindowSet` keeps many
 sequences concatenated in one ``(N_total, J, 3)`` array (float32 by default) and an index of window
 start rows; `WindowSet.batch` gathers ``(B, L, J, 3)`` windows with one fancy-indexing operation.
-Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches; `rescale_bones`, `random_proportions` and
+`dataset_shares` draws training windows data set by data set (``dataset_weights`` of the motion and video
+trainings). Augmentations (`mirror`, `reverse`, `yaw`) act on torch batches; `rescale_bones`, `random_proportions` and
 `tilt` (other bodies, bodies off the vertical) on numpy world windows, drawn at random by `BodyAugment`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,8 @@ class WindowSet:
     length: int
     skeleton: Skeleton
     fps: float
+    #: ``(W,)`` index of the sequence each window comes from (`from_sequences`; None when not known)
+    sequence: np.ndarray | None = None
 
     @classmethod
     def from_sequences(
@@ -67,18 +70,20 @@ class WindowSet:
         ``(N_i, J, 3)`` sequence (shorter ones are skipped); ``dtype=None`` keeps the sequences' dtype."""
         if length < 1 or stride < 1:
             raise ValueRangeError("window length and stride must be positive")
-        chunks, starts, offset = [], [], 0
-        for seq in sequences:
+        chunks, starts, owner, offset = [], [], [], 0
+        for i, seq in enumerate(sequences):
             seq = np.asarray(seq, dtype=dtype)
             if seq.ndim != 3 or seq.shape[1:] != (skeleton.num_joints, 3):
                 raise ValueRangeError(f"sequence of shape {seq.shape} does not fit skeleton {skeleton.name!r}")
             if seq.shape[0] >= length:
-                starts.append(offset + window_starts(seq.shape[0], length, stride))
+                mine = window_starts(seq.shape[0], length, stride)
+                starts.append(offset + mine)
+                owner.append(np.full(len(mine), i, dtype=np.int64))
             chunks.append(seq)
             offset += seq.shape[0]
         if not starts:
             raise ValueRangeError(f"no sequence has the {length} frames a window needs")
-        return cls(np.concatenate(chunks), np.concatenate(starts), length, skeleton, fps)
+        return cls(np.concatenate(chunks), np.concatenate(starts), length, skeleton, fps, np.concatenate(owner))
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
@@ -86,6 +91,45 @@ class WindowSet:
     def batch(self, index: np.ndarray) -> np.ndarray:
         """``(B, length, J, 3)`` windows number ``index``."""
         return slice_windows(self.data, self.starts[np.asarray(index)], self.length)
+
+
+def dataset_shares(
+    counts: np.ndarray, datasets: Sequence[str], weights: Mapping[str, float] | None, what: str = "a window"
+) -> np.ndarray:
+    """Probability ``(S,)`` of drawing a training window from each of S sequences that hold ``counts (S,)``
+    windows each: every window equally likely (``weights`` None or empty), or (``weights``: data set ->
+    relative weight, every data set of ``datasets`` named, ``datasets`` one name per sequence) the data set drawn
+    by its weight, then a window within it, every window equally likely. Clear errors name what is wrong with
+    ``weights``; ``what`` says what a window needs in them."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.sum() == 0:
+        raise ValueRangeError(f"no training sequence has {what}")
+    if not weights:
+        return counts / counts.sum()
+    if len(datasets) != len(counts):
+        raise ValueRangeError("dataset_weights need the data set of every training sequence (data: corpus)")
+    names = np.asarray(datasets)
+    present = sorted(set(datasets))
+    problems = []
+    if unknown := sorted(set(weights) - set(present)):
+        problems.append(f"unknown {', '.join(unknown)}")
+    if missing := [d for d in present if d not in weights]:
+        problems.append(f"missing {', '.join(missing)}")
+    if problems:
+        raise ValueRangeError(
+            f"dataset_weights must name exactly the training data sets ({', '.join(present)}): " + "; ".join(problems)
+        )
+    if any(not np.isfinite(w) or w < 0 for w in weights.values()) or not sum(weights.values()) > 0:
+        raise ValueRangeError(f"dataset_weights must be finite, >= 0 and not all 0, got {dict(weights)}")
+    p = np.zeros(len(counts))
+    for d, w in weights.items():
+        if w == 0:
+            continue
+        mine = names == d
+        if counts[mine].sum() == 0:
+            raise ValueRangeError(f"dataset_weights: no {d} training sequence has {what}")
+        p[mine] = w * counts[mine] / counts[mine].sum()
+    return p / p.sum()
 
 
 def split_sequences(sequences: Sequence[np.ndarray], val_fraction: float, min_frames: int) -> tuple[list, list]:

@@ -72,6 +72,12 @@ class TrainConfig(LoopConfig, BodyOptions):
         description="frames between validation windows (1: every window; more keeps the validation of a long "
         "autoregressive network on a large corpus affordable)",
     )
+    dataset_weights: dict[str, float] | None = Field(
+        default=None,
+        description="data: corpus only: relative weight of each training data set when drawing windows (every "
+        "data set named, e.g. {cmu_bvh: 1, cmu_mocap: 1, bandai_namco: 1}; `posecast.datasets.windows."
+        "dataset_shares`); default: every training window once per epoch, so each data set by its length",
+    )
     augment_mirror: bool = True
     augment_reverse: bool = False
     augment_yaw: bool = False
@@ -478,6 +484,12 @@ class MotionTask(TrainingTask):
         # speed augmentation reads a longer window and resamples it (`speed_resample`)
         stored = speed_window(span, config.augment_speed)
         self.train_ws = W.WindowSet.from_sequences(data.train, stored, data.skeleton, data.fps, config.stride)
+        self.window_p = None  # per-window probability with dataset_weights (else a permutation per epoch)
+        if config.dataset_weights:
+            owner = self.train_ws.sequence
+            counts = np.bincount(owner, minlength=len(data.train))
+            shares = W.dataset_shares(counts, data.train_datasets, config.dataset_weights, f"{stored} frames")
+            self.window_p = shares[owner] / counts[owner]
         self.val_ws = (
             W.WindowSet.from_sequences(
                 data.val, config.history + self.frames, data.skeleton, data.fps, config.val_stride
@@ -527,11 +539,15 @@ class MotionTask(TrainingTask):
         self.round_steps, self.total_steps = steps, steps * config.epochs
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out = {
             "network": self.ncfg.model_dump(),
             "data": self.data.description,
             "windows": {"train": len(self.train_ws), "val": len(self.val_ws) if self.val_ws else 0},
         }
+        if self.window_p is not None:  # the share of the drawn windows each data set gets
+            names = np.asarray(self.data.train_datasets)[self.train_ws.sequence]
+            out["dataset_shares"] = {d: round(float(self.window_p[names == d].sum()), 4) for d in sorted(set(names))}
+        return out
 
     def use(self, module: Any) -> None:
         self.model.net = module  # the wrapper calls the DDP / compiled module; `network` stays the plain one
@@ -543,7 +559,11 @@ class MotionTask(TrainingTask):
         rng = np.random.RandomState(config.seed * 1000 + round_index)
         film_rng = np.random.default_rng([config.seed, round_index, 1])  # virtual cameras of lifted histories
         body_rng = np.random.default_rng([config.seed, round_index, 2])  # other bodies (augment_bones, _tilt)
-        perm = rng.permutation(len(self.train_ws))[dist.rank :: dist.world]
+        if self.window_p is None:
+            perm = rng.permutation(len(self.train_ws))[dist.rank :: dist.world]
+        else:  # drawn by data set (dataset_weights), as many windows as an epoch of steps takes
+            size = self.round_steps * config.batch_size * dist.world
+            perm = rng.choice(len(self.train_ws), size=size, p=self.window_p)[dist.rank :: dist.world]
         for step in range(self.round_steps):
             idx = perm[step * config.batch_size : (step + 1) * config.batch_size]
             if len(idx) == 0:

@@ -137,38 +137,10 @@ class VideoData:
         return self._probabilities[key]
 
     def _window_probabilities(self, length: int, dataset_weights: dict[str, float] | None) -> np.ndarray:
-        starts = self._starts(length)
-        if starts.sum() == 0:
-            raise ValueRangeError(f"no training sequence has the {length} frames a window needs")
-        if not dataset_weights:
-            return starts / starts.sum()
-        if len(self.train_datasets) != len(self.train):
-            raise ValueRangeError("dataset_weights need the data set of every training sequence (data: corpus)")
-        names = np.array(self.train_datasets)
-        present = sorted(set(self.train_datasets))
-        problems = []
-        if unknown := sorted(set(dataset_weights) - set(present)):
-            problems.append(f"unknown {', '.join(unknown)}")
-        if missing := [d for d in present if d not in dataset_weights]:
-            problems.append(f"missing {', '.join(missing)}")
-        if problems:
-            raise ValueRangeError(
-                f"dataset_weights must name exactly the training data sets ({', '.join(present)}): "
-                + "; ".join(problems)
-            )
-        if any(not np.isfinite(w) or w < 0 for w in dataset_weights.values()) or not sum(dataset_weights.values()) > 0:
-            raise ValueRangeError(f"dataset_weights must be finite, >= 0 and not all 0, got {dataset_weights}")
-        p = np.zeros(len(self.train))
-        for d, w in dataset_weights.items():
-            if w == 0:
-                continue
-            mine = names == d
-            if starts[mine].sum() == 0:
-                raise ValueRangeError(
-                    f"dataset_weights: no {d} training sequence has the {length} frames a window needs"
-                )
-            p[mine] = w * starts[mine] / starts[mine].sum()
-        return p / p.sum()
+        from posecast.datasets.windows import dataset_shares
+
+        what = f"the {length} frames a window needs"
+        return dataset_shares(self._starts(length), self.train_datasets, dataset_weights, what)
 
     def sample(
         self,
