@@ -43,6 +43,7 @@ import numpy as np
 from posecast.datasets import splits
 from posecast.datasets.paths import data_root
 from posecast.errors import DataNotFoundError, FormatError, PosecastError, ValueRangeError
+from posecast.io.registry import atomic_output
 
 FPS = 25.0
 SKELETON = "smplh-22"
@@ -248,10 +249,7 @@ def build(force: bool = False, workers: int | None = None, progress: Callable[[i
     ]
     meta = {"key": key, "skeleton": SKELETON, "fps": FPS, "build_seconds": round(time.perf_counter() - start, 1)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    # a temporary name of this process's own, outside the clean-up's pattern: two processes building at once
-    # (two trainings started together) each write their own file and the last rename wins
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_output(out) as tmp, open(tmp, "wb") as fh:  # a temporary file of its own: two builds may race
         np.savez(
             fh,
             rel=rel,
@@ -260,7 +258,6 @@ def build(force: bool = False, workers: int | None = None, progress: Callable[[i
             table=np.frombuffer(json.dumps(table).encode(), dtype=np.uint8),
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         )
-    tmp.replace(out)
     for old in out.parent.glob("corpus-*.npz"):  # keep only the current corpus
         if old != out:
             old.unlink(missing_ok=True)

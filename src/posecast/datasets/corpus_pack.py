@@ -12,13 +12,13 @@ corpus, `posecast.datasets.corpus.CODE`) does not change when the packer does.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from posecast.errors import FormatError
+from posecast.io.registry import atomic_output
 
 PACK_FORMAT = "posecast-corpus-pack-1"
 
@@ -67,9 +67,8 @@ def pack(corpus_file: str | Path, out: str | Path) -> Path:
         pack=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
     )
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(lzma.compress(buf.getvalue(), preset=6))
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        tmp.write_bytes(lzma.compress(buf.getvalue(), preset=6))
     return out
 
 
@@ -92,8 +91,6 @@ def unpack(packed: str | Path, out: str | Path) -> Path:
         raise FormatError(f"not a packed PoseCast corpus: {exc}", packed) from None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # this process's own (`corpus.build`)
-    with open(tmp, "wb") as fh:
+    with atomic_output(out) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    tmp.replace(out)
     return out
