@@ -388,6 +388,39 @@ def posed(skel: Skeleton, rng: np.random.Generator) -> np.ndarray:
     return skel.rest_positions() + 0.03 * rng.standard_normal((skel.num_joints, 3))
 
 
+def test_a_still_root_bone_the_pelvis_walked_away_from_stays_and_a_moving_one_follows() -> None:
+    """A root bone at the pelvis' rest point (Unreal's ``root`` with a zero offset): when the pelvis translates
+    under it and it stays at the origin it stays there in the forecast (turning it with the pelvis would
+    swing it by metres); when it moves with the body (root motion) it follows the pelvis rigidly."""
+    from posecast.skeletons.canonical import DETACHED_M, STILL_M, history_travel
+
+    rows = [(n, p, Z if n == "pelvis" else o) for n, p, o in _rows(unreal())]
+    r = retarget(build("ue-root-at-pelvis", rows))
+    root, pelvis = r.source.index("root"), r.source.index("pelvis")
+    assert r.static == () and r.followers["root"] == "pelvis"
+    pose = posed(r.source, np.random.default_rng(5))  # not the rest pose: its straight arms have no frame
+    walk = np.stack([pose + [0.0, 0.0, 0.1 * t] for t in range(10)])  # (10, J, 3): 0.9 m along z
+    walk[:, :, 1] += 0.95  # the pelvis 0.95 m above the root bone's rest point
+    still = walk.copy()
+    still[:, root] = 0.0  # the root bone at the origin in every frame
+    moving = walk.copy()
+    moving[:, root] = walk[:, pelvis] - [0.0, 0.95, 0.0]  # root motion: on the floor under the pelvis
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # 90 degrees about y
+    for history, stays in ((still, True), (moving, False)):
+        obs = history[-1]
+        centre = obs[pelvis]
+        forecast = (r.to_canonical(obs) - centre) @ turn.T + centre + [0.0, 0.0, 0.5]  # turn and step on
+        travel = history_travel(history)
+        assert (travel[root] < STILL_M) == stays and np.linalg.norm(obs[root] - obs[pelvis]) > DETACHED_M
+        back = r.from_canonical(forecast[None], obs, travel)[0]
+        rigid = (obs - centre) @ turn.T + centre + [0.0, 0.0, 0.5]
+        np.testing.assert_allclose(back[root], obs[root] if stays else rigid[root], atol=1e-9)
+        keep = [j for j in range(r.source.num_joints) if j != root and r.source.joint_names[j] not in r.static]
+        np.testing.assert_allclose(back[keep], rigid[keep], atol=1e-6)
+        # without the history (travel None) the root bone follows, as before
+        np.testing.assert_allclose(r.from_canonical(forecast[None], obs)[0, root], rigid[root], atol=1e-9)
+
+
 @pytest.mark.parametrize("convention", list(CONVENTIONS))
 def test_rigid_motion_of_the_forecast_moves_every_source_joint_rigidly(convention: str) -> None:
     """... except a world root above the pelvis (Bandai's joint_Root, Unreal's root), which stays put."""

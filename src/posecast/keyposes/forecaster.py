@@ -52,7 +52,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import UP_ROTATIONS, up_axes
+from posecast.skeletons.canonical import UP_ROTATIONS, history_travel, up_axes
 
 DEFAULT_SAMPLES = 10
 CANONICAL = "smplh-22"
@@ -232,7 +232,8 @@ class KeyPoseForecaster:
             anchor = rt.matrix[0] @ user[-1]  # the canonical pelvis of the last observed frame, in float64
             world_net = rel + anchor
             last_frame = np.broadcast_to(user[-1], (samples,) + user.shape[1:])
-            world = rt.from_canonical(world_net[:, None], last_frame)[:, 0]  # (K, J, 3)
+            travel = np.broadcast_to(history_travel(user), (samples, user.shape[1]))
+            world = rt.from_canonical(world_net[:, None], last_frame, travel)[:, 0]  # (K, J, 3)
             weights = rt.matrix[0].copy()
             extra |= {
                 "canonical_body": CANONICAL,

@@ -21,7 +21,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError
 from posecast.models.base import Forecaster
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import up_axes, up_rotations
+from posecast.skeletons.canonical import history_travel, up_axes, up_rotations
 
 CANONICAL = "smplh-22"
 
@@ -116,7 +116,8 @@ class CanonicalForecaster(Forecaster):
         if self.retarget is None:
             return pred
         last = np.broadcast_to(h[:, None, -1], (h.shape[0], pred.shape[1]) + h.shape[2:])  # (B, S, J, 3)
-        return self.retarget.from_canonical(pred, last)
+        travel = np.broadcast_to(history_travel(h)[:, None], last.shape[:-1])  # (B, S, J)
+        return self.retarget.from_canonical(pred, last, travel)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         return self.decode(self.inner.predict(self.encode(history), frames, samples, fps), history)

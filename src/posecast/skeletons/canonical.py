@@ -54,7 +54,10 @@ Back to the user's skeleton (`Retarget.from_canonical`)
 A source joint that is the only source of a canonical joint takes its forecast position. Unmapped
 joints above the pelvis and away from it (Bandai's ``joint_Root``, Unreal's ``root``: a world root, not
 a body part; Bandai's sits at the origin in every frame, metres from the actor, and turning it with
-the pelvis would swing it by metres) stay where they were in the last observed frame. Every other one
+the pelvis would swing it by metres) stay where they were in the last observed frame; so does one above
+the pelvis at its rest point (a root bone at the origin, the pelvis translating under it) that did not move
+while the pelvis was more than `DETACHED_M` from it (a root bone that moves with the body, root motion,
+follows it). Every other one
 (fingers, toe and head ends, zero-length helpers, twist bones, unused spine joints) follows its
 *anchor* - the 1:1 joint at the same rest point, else the nearest along the tree - rigidly: its
 offset from the anchor in the last observed frame is turned by the rotation of the anchor's frame
@@ -451,6 +454,7 @@ class _Plan:
     fol_src: np.ndarray  # (N,) every other source joint that is not the only source of a canonical joint
     fol_can: np.ndarray  # (N,) its anchor (canonical index)
     fol_k: np.ndarray  # (N,) its anchor's index among the K anchors
+    fol_above: np.ndarray  # (A,) positions in fol_src of the followers above the pelvis (at its rest point)
     axes: np.ndarray  # (66, 6K) flat canonical -> (2, 3, K): per anchor the first-axis vector, and the
     #                   weighted sum of the other neighbours' vectors (1/hops**2 within 3 hops)
     axes32: np.ndarray
@@ -481,6 +485,19 @@ def _frames(flat: np.ndarray, axes: np.ndarray) -> np.ndarray:
 
 
 _ROLL1, _ROLL2 = np.array([1, 2, 0]), np.array([2, 0, 1])
+
+#: metres: a joint above the pelvis that sits at the pelvis' rest point but this far from it in the last
+#: observed frame does not move with the body (`Retarget.from_canonical` keeps it where it was observed)
+DETACHED_M = 0.25
+#: metres: ... and moved less than this over the observed history (`history_travel`)
+STILL_M = 0.02
+
+
+def history_travel(history: np.ndarray) -> np.ndarray:
+    """``(..., T, J, 3)`` observed positions → ``(..., J)``: each joint's largest distance from where it was
+    in the last frame (metres), the ``travel`` of `Retarget.from_canonical`."""
+    h = np.asarray(history)
+    return np.linalg.norm(h - h[..., -1:, :, :], axis=-1).max(axis=-2)
 
 
 def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[str, ...]]:
@@ -532,11 +549,14 @@ def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[st
         fol_src=np.array(fol, dtype=np.int64),
         fol_can=np.array([followers[j] for j in fol], dtype=np.int64),
         fol_k=np.array([k_of[followers[j]] for j in fol], dtype=np.int64),
+        fol_above=np.array(
+            [i for i, j in enumerate(fol) if pelvis is not None and j in t.up[pelvis][1:]], dtype=np.int64
+        ),
         axes=axes,
         axes32=axes.astype(np.float32),
         gather=gather,
     )
-    for arr in (plan.m64, plan.k64, plan.k32, plan.world, plan.axes, plan.axes32, plan.gather):
+    for arr in (plan.m64, plan.k64, plan.k32, plan.world, plan.fol_above, plan.axes, plan.axes32, plan.gather):
         arr.setflags(write=False)
     names = t.skel.joint_names
     return plan, {names[j]: NAMES[c] for j, c in sorted(followers.items())}, tuple(names[j] for j in world)
@@ -581,12 +601,15 @@ class Retarget:
         k = self.plan.k32 if arr.dtype == np.float32 else self.plan.k64
         return (arr.reshape(arr.shape[:-2] + (-1,)) @ k).reshape(arr.shape[:-2] + (len(NAMES), 3))
 
-    def from_canonical(self, canonical: Any, observed: Any) -> np.ndarray:
+    def from_canonical(self, canonical: Any, observed: Any, travel: Any = None) -> np.ndarray:
         """A canonical forecast back on the source skeleton.
 
         Args:
             canonical: ``(..., F, 22, 3)`` forecast positions on the canonical body (metres).
             observed: ``(..., J, 3)`` the last observed frame on the source skeleton (same leading dims).
+            travel: optional ``(..., J)``: how far each joint moved over the observed history (metres,
+                `history_travel`); a joint above the pelvis at its rest point that stayed within `STILL_M`
+                while the pelvis was more than `DETACHED_M` from it is a world root and stays put.
 
         Returns:
             ``(..., F, J, 3)``: 1:1-mapped joints at their canonical joint, every other joint moved rigidly
@@ -619,7 +642,16 @@ class Retarget:
         off = np.swapaxes(obs[..., p.fol_src, :] - obs_c[..., p.fol_can, :], -1, -2)  # (..., 3, N)
         local = np.einsum("...ecn,...cn->...en", frames[..., 0, :, :, :], off)  # offsets in the observed frames
         moved = np.einsum("...fecn,...en->...fcn", frames[..., 1:, :, :, :], local)  # (..., F, 3, N)
-        parts.insert(1, np.swapaxes(moved, -1, -2) + can[..., p.fol_can, :])
+        fol = np.swapaxes(moved, -1, -2) + can[..., p.fol_can, :]  # (..., F, N, 3)
+        if p.fol_above.size and travel is not None:  # a still joint above the pelvis at its rest point that
+            # the pelvis has left (a root bone at the origin, the pelvis translating under it): a world root
+            src = p.fol_src[p.fol_above]
+            gap = np.linalg.norm(off[..., :, p.fol_above], axis=-2)  # (..., A)
+            still = (gap > DETACHED_M) & (np.asarray(travel)[..., src] < STILL_M)
+            fol[..., p.fol_above, :] = np.where(
+                still[..., None, :, None], obs[..., None, src, :], fol[..., p.fol_above, :]
+            )
+        parts.insert(1, fol)
         return np.concatenate(parts, axis=-2)[..., p.gather, :]
 
     def describe(self) -> str:
