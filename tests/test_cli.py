@@ -171,6 +171,21 @@ def test_bad_input_is_one_line_exit_2_and_no_output(walk_file, tmp_path, args, m
     assert not (tmp_path / "out.npz").exists()
 
 
+def test_an_output_that_is_the_input_or_given_twice_is_refused_before_any_work(walk_file, tmp_path):
+    import shutil
+
+    mine = tmp_path / "mine.bvh"
+    shutil.copy(walk_file, mine)
+    before = mine.read_bytes()
+    for args, message in (
+        (["forecast", str(mine), "--horizon", "1", "--out", str(tmp_path / "." / "mine.bvh")], "is the input file"),
+        (["render", str(mine), "--out", str(tmp_path / "x.gif"), "--out", str(tmp_path / "x.gif")], "given twice"),
+    ):
+        r = run(*args)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert mine.read_bytes() == before and not (tmp_path / "x.gif").exists()
+
+
 def test_bench_cmu_mocap_json(cmu_mocap_dir, tmp_path):
     out = tmp_path / "zv.json"
     r = run(

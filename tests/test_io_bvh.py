@@ -118,12 +118,19 @@ def test_auto_units_from_rest_pose_extent(tmp_path):
         return _write(tmp_path, text.replace("OFFSET 0 2 0", f"OFFSET 0 {h * 0.2} 0"), f"h{h}.bvh")
 
     # rest pose extent = the sum of the three vertical offsets = h
-    for height, unit in ((1.7, "m"), (30.0, "cmu"), (170.0, "cm"), (1700.0, "mm")):
+    for height, unit in ((1.7, "m"), (30.0, "cmu"), (68.0, "inch"), (170.0, "cm"), (1700.0, "mm")):
         m = read_bvh(file_with_height(height))
         assert m.metadata["units"] == unit and m.metadata["units_guessed"] is True
         assert m.metadata["rest_pose_extent"] == pytest.approx(height)
         rest = m.skeleton.rest_positions()
         assert rest[:, 1].max() == pytest.approx(height * 0.8 * m.metadata["metres_per_unit"])
+    # a 1.73 m person in inches (68): inches, not CMU units (a 3.8 m giant); the bands' edges
+    assert [read_bvh(file_with_height(h)).metadata["units"] for h in (44.0, 46.0, 94.0, 96.0)] == [
+        "cmu",
+        "inch",
+        "inch",
+        "cm",
+    ]
     m = read_bvh(file_with_height(170.0), units="inch")
     assert m.metadata["metres_per_unit"] == 0.0254 and m.metadata["units_guessed"] is False
     with pytest.raises(ValueRangeError, match="unknown units"):

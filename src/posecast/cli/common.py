@@ -8,6 +8,7 @@ Typer app from them.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,12 +47,22 @@ ModelsOpt = Annotated[str | None, typer.Option("--models", help="Several models,
 
 
 # ------------------------------------------------------------------------------------ outputs
-def check_outputs(outs: list[Path], allowed: tuple[str, ...], required: bool = True) -> None:
-    """Fail before any work when an output cannot be written (suffix, missing directory) or, when
-    ``required``, when there is none."""
+def check_outputs(
+    outs: list[Path], allowed: tuple[str, ...], required: bool = True, inputs: tuple[Path, ...] = ()
+) -> None:
+    """Fail before any work when an output cannot be written (suffix, missing directory), would overwrite
+    one of the ``inputs`` or another output, or, when ``required``, when there is none."""
     if not outs and required:
         raise ValueRangeError("give at least one --out PATH")
+    seen: dict[Path, Path] = {}
     for out in outs:
+        where = out.resolve()
+        for src in inputs:
+            if where == src.resolve() or (out.exists() and src.exists() and os.path.samefile(out, src)):
+                raise ValueRangeError(f"{out}: this output is the input file; give another --out path")
+        if where in seen:
+            raise ValueRangeError(f"{out}: given twice as --out (as {seen[where]} before)")
+        seen[where] = out
         suffix = out.suffix.lower()
         if suffix not in allowed:
             raise ValueRangeError(f"{out}: cannot write {suffix or 'a file without suffix'}; use {', '.join(allowed)}")

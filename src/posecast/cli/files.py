@@ -87,7 +87,7 @@ def render(
     from posecast.io import load
 
     outs = out or []
-    check_outputs(outs, RENDER_OUTPUTS)
+    check_outputs(outs, RENDER_OUTPUTS, inputs=(file,))
     options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
     obj = load(file, **options)
     for o in outs:

@@ -111,7 +111,7 @@ def forecast(
     name = resolve_model(kind, model)
     entry = info(name)
     allowed, required = OUTPUTS[entry.kind]
-    check_outputs(outs, allowed, required=required)
+    check_outputs(outs, allowed, required=required, inputs=(file,))
     check_horizon(seconds, frames, samples)
     if kind != "motion":
         if up is not None:

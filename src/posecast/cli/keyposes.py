@@ -58,7 +58,7 @@ def keyposes(
     if preset not in presets:
         raise ValueRangeError(f"--preset must be one of {', '.join(presets)}, not {preset!r}")
     if out is not None:
-        check_outputs([out], KEYPOSE_OUTPUTS)
+        check_outputs([out], KEYPOSE_OUTPUTS, inputs=(file,))
     motion = load_motion(file, skeleton, fps)
     if not 0 <= skip_frames < motion.num_frames:
         raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")

@@ -66,7 +66,7 @@ def poses(
     from posecast.video.models.base import extract_track
 
     outs = out or []
-    check_outputs(outs, POSE_OUTPUTS)
+    check_outputs(outs, POSE_OUTPUTS, inputs=(file,))
     kind = media_kind(file)
     if at is not None and not at > 0:
         raise ValueRangeError(f"--at must be positive, got {at}")

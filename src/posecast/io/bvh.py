@@ -52,7 +52,7 @@ __all__ = ["UNITS", "left_right_pairs", "read_bvh", "write_bvh"]
 UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": ASF_UNIT_M}
 
 #: ``units="auto"``: upper bounds of the rest-pose extent (file units) for each guess, see `read_bvh`.
-_AUTO_UNIT_BOUNDS = ((6.0, "m"), (70.0, "cmu"), (600.0, "cm"), (math.inf, "mm"))
+_AUTO_UNIT_BOUNDS = ((6.0, "m"), (45.0, "cmu"), (95.0, "inch"), (600.0, "cm"), (math.inf, "mm"))
 
 _END_NAME = re.compile(r"_end[0-9]*$")
 _CHANNELS = {f"{a}{k}": (k[0], i) for i, a in enumerate("xyz") for k in ("position", "rotation")}
@@ -789,9 +789,10 @@ def read_bvh(
             units, ``skeletons.cmu.ASF_UNIT_M`` = 0.0254 / 0.45 m), a float (metres per unit), or
             ``"auto"``. ``"auto"`` looks at the rest pose (all angles zero, End Sites included): its
             extent ``E`` = the largest side of its bounding box, in file units, is a human's height
-            or arm span, so ``E < 6`` → metres (1-2.5 expected), ``6 <= E < 70`` → CMU ASF units (a
-            CMU skeleton is about 25-35 units), ``70 <= E < 600`` → centimetres (100-250 expected),
-            ``E >= 600`` → millimetres (1000-2500 expected). Inches are never guessed. The
+            or arm span, so ``E < 6`` → metres (1-2.5 expected), ``6 <= E < 45`` → CMU ASF units (a
+            CMU skeleton is about 25-35 units), ``45 <= E < 95`` → inches (3ds Max, Poser / DAZ rigs:
+            about 60-80), ``95 <= E < 600`` → centimetres (100-250 expected), ``E >= 600`` →
+            millimetres (1000-2500 expected). The
             decision is kept in ``metadata["units"]``, ``metadata["metres_per_unit"]``,
             ``metadata["units_guessed"]`` and ``metadata["rest_pose_extent"]``.
         end_sites: also return the End Sites as joints named ``<parent>_end``, each right after
