@@ -65,8 +65,21 @@ def test_custom_skeleton_survives_a_round_trip(tmp_path):
         "my-arm", ("shoulder", "elbow", "wrist"), (-1, 0, 1), offsets=[[0, 0, 0], [0.3, 0, 0], [0.25, 0, 0]]
     )
     m = posecast.Motion(np.random.default_rng(0).normal(size=(4, 3, 3)), 30, skel)
-    back = posecast.load(posecast.save(m, tmp_path / "arm.npz"))
-    assert back.skeleton.name == "my-arm" and back.skeleton.parents == (-1, 0, 1)
+    for suffix in (".npz", ".json", ".csv"):  # .csv stores it on a '# skeleton-json' line
+        back = posecast.load(posecast.save(m, tmp_path / f"arm{suffix}"))
+        assert back.skeleton.name == "my-arm" and back.skeleton.parents == (-1, 0, 1), suffix
+        np.testing.assert_allclose(back.skeleton.offsets, skel.offsets)
+        np.testing.assert_allclose(back.positions, m.positions, atol=1e-6)
+    text = (tmp_path / "arm.csv").read_text()
+    assert text.count("# skeleton-json ") == 1
+    # a registered skeleton is stored by name only
+    walk = posecast.Motion(np.zeros((2, 31, 3)), 30, posecast.skeletons.get("cmu-bvh-31"))
+    assert "skeleton-json" not in posecast.save(walk, tmp_path / "walk.csv").read_text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text.replace('"parents": [', '"parents": [7, '))
+    with pytest.raises(PosecastError, match="skeleton-json") as info:
+        posecast.load(bad)
+    assert str(bad) in str(info.value)
 
 
 def test_npz_files_with_pickles_are_refused(tmp_path):
@@ -97,6 +110,18 @@ def test_npz_files_with_pickles_are_refused(tmp_path):
                 }
             ),
             "frame rate",
+        ),
+        (
+            "x.json",  # JSON true is not a frame rate (Python counts it as the number 1)
+            json.dumps(
+                {
+                    "format": "posecast-motion",
+                    "skeleton": "cmu-bvh-31",
+                    "fps": True,
+                    "positions": np.zeros((2, 31, 3)).tolist(),
+                }
+            ),
+            "non-numeric field 'fps'",
         ),
         ("x.csv", "# skeleton=cmu-bvh-31 fps=30\nframe,a_x\n1,2\n", "header"),
         ("x.xyz", "hello", "unrecognised file format"),

@@ -8,7 +8,8 @@ Schemas (all lengths in metres, times in seconds):
   ``skeleton``, ``model``, optional ``probabilities (S,)``, ``ground_truth (F, J, 3)``,
   ``history (T, J, 3)`` with ``history_fps``, ``metadata``.
 * ``.npy``: only numbers, ``(T, J, 3)`` or ``(T, 3J)``; pass ``skeleton=`` and ``fps=`` to `load`.
-* ``.csv``: ``# key=value`` comment lines (``skeleton``, ``fps``, ``units``), a header
+* ``.csv``: ``# key=value`` comment lines (``skeleton``, ``fps``, ``units``; a skeleton that is not
+  registered, such as a BVH file's own rig, also as ``# skeleton-json {...}``), a header
   ``<joint>_x,<joint>_y,<joint>_z,...`` and one row per frame.
 * ``.json``: ``{"format": "posecast-motion" | "posecast-forecast", "version": 1, ...}`` with the
   same fields as the ``.npz`` files, arrays as nested lists.
@@ -184,8 +185,11 @@ def read_csv(path: Path, **options: Any) -> Motion:
     text = path.read_text(encoding="utf-8")
     meta: dict[str, str] = {}
     lines = []
+    described: str | None = None  # a skeleton no registry knows, stored by `write_csv`
     for line in text.splitlines():
-        if line.startswith("#"):
+        if line.startswith(CSV_SKELETON_LINE):
+            described = line[len(CSV_SKELETON_LINE) :]
+        elif line.startswith("#"):
             for item in line[1:].split():
                 if "=" in item:
                     k, v = item.split("=", 1)
@@ -196,7 +200,13 @@ def read_csv(path: Path, **options: Any) -> Motion:
         raise FormatError("no header and no frames", path)
     rows = list(csv.reader(io.StringIO("\n".join(lines))))
     header, body = rows[0], rows[1:]
-    skel = skeletons.get(options.get("skeleton") or meta.get("skeleton") or _missing("skeleton", path))
+    if options.get("skeleton") or described is None:
+        skel = skeletons.get(options.get("skeleton") or meta.get("skeleton") or _missing("skeleton", path))
+    else:
+        try:
+            skel = skeleton_from_field(described)
+        except (FormatError, SkeletonError, ValueError, TypeError) as exc:
+            raise FormatError(f"bad '{CSV_SKELETON_LINE.strip()}' line: {exc}", path) from None
     fps = float(options.get("fps") or meta.get("fps") or _missing("fps", path))
     cols = [i for i, h in enumerate(header) if h[-2:] in ("_x", "_y", "_z")]
     names = [header[i][:-2] for i in cols[::3]]
@@ -220,12 +230,25 @@ def _missing(what: str, path: Path) -> str:
     raise FormatError(f"no {what}: add a '# {what}=...' line or pass {what}=", path)
 
 
+#: the comment line that holds a skeleton no registry knows (JSON, `Skeleton.to_dict`) in a .csv file
+CSV_SKELETON_LINE = "# skeleton-json "
+
+
+def _registered(skel: Skeleton) -> bool:
+    try:
+        return skeletons.get(skel.name).same_layout(skel)
+    except SkeletonError:
+        return False
+
+
 def write_csv(obj: Motion, path: Path, **_: Any) -> None:
     if not isinstance(obj, Motion):
         raise FormatError(".csv holds one motion; save forecasts as .npz or .json", path)
     header = ["time"] + [f"{n}_{a}" for n in obj.skeleton.joint_names for a in "xyz"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(f"# skeleton={obj.skeleton.name} fps={obj.fps:.10g} units=m\n")
+        if not _registered(obj.skeleton):  # a file's own rig (a BVH hierarchy): stored so that it loads again
+            fh.write(CSV_SKELETON_LINE + json.dumps(obj.skeleton.to_dict()) + "\n")
         w = csv.writer(fh)
         w.writerow(header)
         flat = obj.positions.reshape(obj.num_frames, -1)
@@ -245,6 +268,14 @@ def _arr(d: dict[str, Any], key: str, path: Path, optional: bool = False) -> np.
         raise FormatError(f"field {key!r} is not a regular array of numbers", path) from None
 
 
+def _json_fps(d: dict[str, Any], what: str, path: Path, default: float | None = None) -> float:
+    """A JSON object's ``fps``: a number (``true`` is not one, although Python counts it as 1)."""
+    fps = d.get("fps", default)
+    if isinstance(fps, bool) or not isinstance(fps, int | float):
+        raise FormatError(f"missing or non-numeric field {what!r}: {fps!r}", path)
+    return float(fps)
+
+
 def read_json(path: Path, **_: Any) -> Motion | Forecast:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -260,9 +291,7 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
         skel = skeleton_from_field(d["skeleton"])
     except SkeletonError as exc:
         raise SkeletonError(exc.problem, path) from None
-    fps = d.get("fps")
-    if not isinstance(fps, int | float):
-        raise FormatError("missing or non-numeric field 'fps'", path)
+    fps = _json_fps(d, "fps", path)
     meta = d.get("metadata") or {}
     if d["format"] == "posecast-forecast":
         hist = d.get("history")
@@ -271,7 +300,9 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
             fps=fps,
             skeleton=skel,
             probabilities=_arr(d, "probabilities", path, optional=True),
-            history=None if not hist else Motion(_arr(hist, "positions", path), hist.get("fps", fps), skel),
+            history=None
+            if not hist
+            else Motion(_arr(hist, "positions", path), _json_fps(hist, "history fps", path, fps), skel),
             ground_truth=_arr(d, "ground_truth", path, optional=True),
             model=str(d.get("model", "")),
             metadata=meta,
