@@ -186,6 +186,15 @@ def test_an_output_that_is_the_input_or_given_twice_is_refused_before_any_work(w
     assert mine.read_bytes() == before and not (tmp_path / "x.gif").exists()
 
 
+def test_a_model_error_about_the_input_names_the_file(walk_file, tmp_path):
+    walk = posecast.load(walk_file)
+    one = posecast.save(posecast.Motion(walk.positions[:1], walk.fps, walk.skeleton), tmp_path / "one.npz")
+    r = run("forecast", str(one), "--horizon", "1", "--out", str(tmp_path / "f.json"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"{one}: " in r.stderr and "at least 2 observed frames" in r.stderr
+    assert not (tmp_path / "f.json").exists()
+
+
 def test_bench_cmu_mocap_json(cmu_mocap_dir, tmp_path):
     out = tmp_path / "zv.json"
     r = run(

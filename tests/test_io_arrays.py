@@ -190,3 +190,17 @@ def test_truncated_npz_is_a_clear_error(tmp_path, walk):
         z.writestr("other.npy", b"")
     with pytest.raises((FormatError, SkeletonError)):
         posecast.load(tmp_path / "nokeys.npz")
+
+
+def test_complex_arrays_and_short_csv_rows_are_named(tmp_path, walk):
+    z = tmp_path / "z.npy"
+    np.save(z, walk.positions.astype(np.complex128))
+    with pytest.raises(PosecastError, match="complex128; positions are real numbers"):
+        posecast.load(z, skeleton=walk.skeleton.name, fps=walk.fps)
+    good = posecast.save(walk, tmp_path / "w.csv").read_text().splitlines()
+    good[4] = ",".join(good[4].split(",")[:5])  # the third frame row cut short
+    bad = tmp_path / "short.csv"
+    bad.write_text("\n".join(good) + "\n")
+    with pytest.raises(PosecastError, match=r"frame row 3 has 5 values; the header has \d+ columns") as info:
+        posecast.load(bad)
+    assert str(bad) in str(info.value)

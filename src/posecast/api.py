@@ -62,7 +62,7 @@ def load_motion(
     skeleton); a forecast file is refused."""
     from posecast.io import load
 
-    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v}
+    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None}
     obj = load(path, **options)
     if not isinstance(obj, Motion):
         raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from posecast.errors import ModelError, ValueRangeError
+from posecast.errors import ModelError, PosecastError, ValueRangeError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -68,6 +70,17 @@ def check_outputs(
             raise ValueRangeError(f"{out}: cannot write {suffix or 'a file without suffix'}; use {', '.join(allowed)}")
         if not out.parent.exists():
             raise ValueRangeError(f"{out}: output directory {out.parent} does not exist")
+
+
+@contextmanager
+def naming(file: Path) -> Iterator[None]:
+    """Errors raised inside the block that name no file are about ``file``: they get its name."""
+    try:
+        yield
+    except PosecastError as exc:
+        if exc.path is not None:
+            raise
+        raise type(exc)(exc.problem, file) from None
 
 
 def check_output_dirs(*paths: Path | None) -> None:

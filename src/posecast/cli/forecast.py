@@ -43,6 +43,7 @@ from posecast.cli.common import (
     console,
     load_motion,
     media_kind,
+    naming,
     write,
 )
 from posecast.errors import ValueRangeError
@@ -117,9 +118,10 @@ def forecast(
         if up is not None:
             raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
         check_media(file, at)
-        fc = posecast.forecast(
-            file, model=name, seconds=seconds, frames=frames, samples=samples, at=at, weights=weights
-        )
+        with naming(file):
+            fc = posecast.forecast(
+                file, model=name, seconds=seconds, frames=frames, samples=samples, at=at, weights=weights
+            )
         write_video_forecast(fc, file, outs)
         return
     joint_map = None
@@ -129,18 +131,19 @@ def forecast(
         joint_map = load_mapping_file(mapping)
     motion = load_motion(file, skeleton, fps, asf)
     check_bvh_outputs(outs, motion, file)
-    fc = posecast.forecast(
-        motion,
-        model=name,
-        seconds=seconds,
-        frames=frames,
-        samples=samples,
-        at=at,
-        weights=weights,
-        fit_data=train_data,
-        mapping=joint_map,
-        up=up,
-    )
+    with naming(file):  # "needs at least 2 observed frames", "cannot be mapped": about this input
+        fc = posecast.forecast(
+            motion,
+            model=name,
+            seconds=seconds,
+            frames=frames,
+            samples=samples,
+            at=at,
+            weights=weights,
+            fit_data=train_data,
+            mapping=joint_map,
+            up=up,
+        )
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
         return

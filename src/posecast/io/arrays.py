@@ -167,8 +167,8 @@ def read_npy(path: Path, **options: Any) -> Motion:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise FormatError(f"not a readable .npy file without pickles ({exc})", path) from None
-    if not np.issubdtype(arr.dtype, np.number):
-        raise FormatError(f"array has non-numeric dtype {arr.dtype}", path)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise FormatError(f"array has dtype {arr.dtype}; positions are real numbers", path)
     pos = _reshape_positions(arr.astype(np.float64), skel, path) * float(options.get("scale", 1.0))
     return Motion(pos, fps, skel, metadata={"source": str(path)})
 
@@ -218,8 +218,13 @@ def read_csv(path: Path, **options: Any) -> Motion:
         raise FormatError("no frames after the header", path)
     try:
         data = np.array([[float(r[i]) for i in cols] for r in body], dtype=np.float64)
-    except (ValueError, IndexError) as exc:
+    except ValueError as exc:
         raise FormatError(f"bad number in a frame row: {exc}", path) from None
+    except IndexError:
+        short = next(k for k, r in enumerate(body) if len(r) <= cols[-1])
+        raise FormatError(
+            f"frame row {short + 1} has {len(body[short])} values; the header has {len(header)} columns", path
+        ) from None
     scale = {"m": 1.0, "cm": 0.01, "mm": 0.001}.get(meta.get("units", "m"))
     if scale is None:
         raise FormatError(f"unknown units {meta.get('units')!r} (use m, cm or mm)", path)

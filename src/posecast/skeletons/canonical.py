@@ -736,7 +736,11 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
     rows, made = _compose(t, det, rows_explicit)
     missing = [c for c in NAMES if c not in rows]
     if missing:
-        found = ", ".join(f"{c} <- {skel.joint_names[j]}" for c, j in det["found"].items()) or "nothing"
+        found = ", ".join(
+            [f"{c} <- {skel.joint_names[j]}" for c, j in det["found"].items() if c not in rows_explicit]
+            + [f"{c} <- {' + '.join(skel.joint_names[j] for j in w)} (mapping)" for c, w in rows_explicit.items()]
+        )
+        found = found or "nothing"
         raise SkeletonError(
             f"skeleton {skel.name!r} cannot be mapped onto the canonical body {CANONICAL}: missing "
             f"{', '.join(missing)}; found {found}. Name the missing joints in a mapping file "
