@@ -162,6 +162,7 @@ def test_poses_cli_bad_inputs_one_line_exit_2(tmp_path):
         assert r.returncode == 2, r.stderr
         lines = error_lines(r)
         assert len(lines) == 1 and bad.name in lines[0] and why in lines[0], r.stderr
+        assert r.stderr.strip() == lines[0]  # MediaPipe's native log lines are kept out (posecast.cli.app)
         assert not out.exists() and not list(tmp_path.glob(".x.npz*"))
     r = run("poses", str(text), "--out", str(tmp_path / "x.txt"))
     assert r.returncode == 2 and len(error_lines(r)) == 1

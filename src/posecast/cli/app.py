@@ -20,7 +20,9 @@ leaves nothing half-written.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 
 import typer
 
@@ -41,8 +43,48 @@ for _module in COMMAND_MODULES:
     _module.register(app)
 
 
+#: commands that may run MediaPipe, whose native code (TFLite, absl logging; partly from its own graph
+#: threads, after the calls return) writes INFO / warning lines straight to file descriptor 2
+QUIET_COMMANDS = ("forecast", "poses", "bench video", "bench detector-noise")
+
+
+def quiet_command(args: list[str]) -> bool:
+    """Whether the command line ``args`` (without the program) runs one of `QUIET_COMMANDS`."""
+    words = [a for a in args[:2] if not a.startswith("-")]
+    return any(" ".join(words[: len(c.split())]) == c for c in QUIET_COMMANDS)
+
+
+def quiet_native_logs() -> Callable[[], None]:
+    """Keep native libraries' log lines out of the CLI's stderr (one line per error is the promise): file
+    descriptor 2 goes to os.devnull and Python's ``sys.stderr`` (errors, warnings, tracebacks, progress)
+    writes to a copy of the real one. ``POSECAST_NATIVE_LOGS=1`` keeps them; ``posecast serve`` never
+    does this (its threads log). Returns the function that puts both back."""
+    sys.stderr.flush()
+    original, saved = sys.stderr, os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+
+    def restore() -> None:
+        sys.stderr.flush()
+        sys.stderr.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = original
+
+    return restore
+
+
 def main() -> None:
     """Console entry point: PoseCast errors become one line on stderr and exit code 2."""
+    restore = None
+    if (
+        os.environ.get("POSECAST_NATIVE_LOGS", "") in ("", "0")
+        and quiet_command(sys.argv[1:])
+        and sys.stderr is sys.__stderr__  # not under a capture (pytest's capsys, a caller's redirect)
+    ):
+        restore = quiet_native_logs()
     try:
         app()
     except PosecastError as exc:
@@ -51,6 +93,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    finally:
+        if restore is not None:
+            restore()
 
 
 if __name__ == "__main__":
