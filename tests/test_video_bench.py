@@ -138,6 +138,15 @@ def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli)
     (folder / "squats.mp4").symlink_to(video_dir / "squats_pexels_tfjs.mp4")  # 65 frames at 5 fps: quick
     (folder / "broken.mp4").write_bytes(b"\x00not a video" * 100)
     (folder / "notes.txt").write_text("not a clip")
+    import cv2
+
+    cap = cv2.VideoCapture(str(video_dir / "squats_pexels_tfjs.mp4"))
+    first = [cap.read()[1] for _ in range(3)]
+    cap.release()
+    short = cv2.VideoWriter(str(folder / "short.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, first[0].shape[1::-1])
+    for frame in first:  # 0.6 s of a person: skipped (under 1 s), and left out of the pipeline's speed
+        short.write(frame)
+    short.release()
     out, md = tmp_path / "r.json", tmp_path / "r.md"
     args = ["--model", "phd", "--no-cmu", "--clips", str(folder), "--json", str(out), "--markdown", str(md)]
     code, stdout, err = cli("bench", "video", *args)
@@ -147,6 +156,7 @@ def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli)
     assert "cannot read" in r["video"]["clips"]["broken.mp4"]["error"]
     clip = r["video"]["clips"]["squats.mp4"]
     assert clip["seconds"] == pytest.approx(13.0) and clip["scored_frames"] == 5
+    assert "skipped" in r["video"]["clips"]["short.mp4"] and r["video"]["frames"] == 65
     for row in ("phd", "phd+anchored", "zero-velocity-2d", "constant-velocity-2d"):
         for key in ("future_pck", "future_pck_10", "zero_velocity_pck", "constant_velocity_pck"):
             assert 0.0 <= clip[row][key] <= 1.0, (row, key)

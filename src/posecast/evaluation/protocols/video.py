@@ -44,7 +44,7 @@ at the later detected frames. Rows: each model's raw projection, its ``+anchored
 backend's world landmarks fitted to the 2D by the optimal weak-perspective camera, last pose held, camera
 extrapolated; `score_landmarks`). A clip that cannot be read or shows no person is reported with its
 reason, never fatal. ``pipeline_fps`` = clip frames / seconds from the video file to the forecast (decode
-+ pose backend + forecast of the whole clip, single process), summed over the clips. The backend's own
++ pose backend + forecast of the whole clip, single process), summed over the clips that were scored. The backend's own
 report (agreement with Google's reference on the squats clip, detection rate, bone-length stability, fps;
 shared clips only) comes from `posecast.evaluation.protocols.video_backend`.
 
@@ -466,20 +466,25 @@ def bench_clips(models: dict[str, Any], paths: list[Path], seconds: float = 1.0)
         except Exception as exc:  # noqa: BLE001 - a decoder failing on a broken file is reported too
             per_clip[path.name] = {"error": f"{path}: cannot read the clip ({type(exc).__name__}: {exc})"}
             continue
-        extract_s += time.perf_counter() - t0
-        frames += track.num_frames
-        for name, model in models.items():
-            t1 = time.perf_counter()
-            model.forecast_track(track, seconds)  # the pipeline's forecast: the whole clip observed
-            forecast_s[name] += time.perf_counter() - t1
+        took = time.perf_counter() - t0
+        clip_s = dict.fromkeys(models, 0.0)
         try:
+            for name, model in models.items():
+                t1 = time.perf_counter()
+                model.forecast_track(track, seconds)  # the pipeline's forecast: the whole clip observed
+                clip_s[name] = time.perf_counter() - t1
             per_clip[path.name] = score_track(models, track, seconds)
         except PosecastError as exc:  # a track a model cannot take: reported, the other clips go on
             per_clip[path.name] = {"error": str(exc)}
+        if not {"error", "skipped"} & set(per_clip[path.name]):  # speed over the clips that were scored
+            extract_s += took
+            frames += track.num_frames
+            for name in models:
+                forecast_s[name] += clip_s[name]
     names = [*models, *(m + ANCHORED for m in models), ZERO_VELOCITY_2D, CONSTANT_VELOCITY_2D]
     names.append("landmarks+zero-velocity")
     mean = _clip_means(per_clip, names)
-    fps = {n: frames / (extract_s + s) if frames else None for n, s in forecast_s.items()}
+    fps = {n: frames / (extract_s + s) if frames else None for n, s in forecast_s.items()}  # scored clips only
     return {
         "clips": per_clip,
         "mean": mean,
