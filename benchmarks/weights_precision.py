@@ -87,7 +87,8 @@ def shipped_folders(models: list[str] | None) -> list[Path]:
 
 
 def half_copy(src: Path, dst: Path) -> dict[str, Any]:
-    """Write ``dst/model.safetensors`` with every floating tensor of ``src`` as float16 (names, other
+    """Write ``dst/model.safetensors`` with every floating tensor of ``src`` as float16 (but those named with a
+    prefix in `posecast.models.store.FULL_PRECISION`; names, other
     tensors and the safetensors metadata kept) and copy ``config.json``; returns a summary."""
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -96,7 +97,12 @@ def half_copy(src: Path, dst: Path) -> dict[str, Any]:
     with safe_open(str(src / "model.safetensors"), "pt") as f:
         meta = f.metadata()
         state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
-    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    from posecast.models.store import FULL_PRECISION
+
+    half = {
+        k: (v.half() if v.is_floating_point() and not k.startswith(FULL_PRECISION) else v).contiguous()
+        for k, v in state.items()
+    }
     save_file(half, str(dst / "model.safetensors"), metadata=meta)
     shutil.copyfile(src / "config.json", dst / "config.json")
     overflow = [k for k, v in state.items() if v.is_floating_point() and not bool(half[k].isfinite().all())]
@@ -143,8 +149,10 @@ def check_loaded(shipped: Any, halved: Any, file_keys: list[str]) -> str:
 
     a, b = tensors(shipped), tensors(halved)
     problems = [f"{k}: missing" for k in a if k not in b]
+    from posecast.models.store import FULL_PRECISION
+
     for k, vb in b.items():
-        if not vb.is_floating_point():
+        if not vb.is_floating_point() or k.startswith(FULL_PRECISION):  # kept as stored
             continue
         if vb.dtype != torch.float32:
             problems.append(f"{k}: {vb.dtype}")

@@ -208,3 +208,59 @@ def test_speed_mismatch_by_hand():
     # moving the whole body (the root too) changes nothing: speeds are root-relative
     shifted = rolled + 0.3 * t[..., None]
     torch.testing.assert_close(speed_mismatch(shifted, real, 0), torch.tensor(want, dtype=torch.float64))
+
+
+def _two_gaussians() -> PosePrior:
+    means = torch.tensor([[0.0, 0.0], [3.0, 0.0]], dtype=torch.float64)
+    covs = torch.stack([torch.diag(torch.tensor([1.0, 0.25])), torch.diag(torch.tensor([0.5, 0.5]))]).double()
+    prior = PosePrior(means, covs, torch.tensor([0.6, 0.4], dtype=torch.float64))
+    prior.threshold.fill_(4.0)
+    return prior
+
+
+def test_nll_gradient_in_closed_form_equals_autograd():
+    prior = _two_gaussians()
+    x = torch.tensor([[0.3, -0.2], [5.0, 2.0], [-4.0, 1.0]], dtype=torch.float64, requires_grad=True)
+    nll, grad = prior.nll_and_gradient(x.detach())
+    (auto,) = torch.autograd.grad(prior.nll(x).sum(), x)
+    torch.testing.assert_close(nll, prior.nll(x).detach())
+    torch.testing.assert_close(grad, auto)
+
+
+def test_projection_reaches_the_level_set_by_a_near_shortest_move_and_leaves_likely_points_alone():
+    prior = _two_gaussians()
+    inside = torch.tensor([[0.2, 0.1], [2.8, -0.3]], dtype=torch.float64)
+    assert bool((prior.nll(inside) < prior.threshold).all())
+    torch.testing.assert_close(prior.project(inside), inside, rtol=0, atol=0)
+    far = torch.tensor([[0.0, 3.0], [6.0, 1.0], [-3.0, -2.0]], dtype=torch.float64)
+    out = prior.project(far)
+    torch.testing.assert_close(prior.nll(out), torch.full((3,), 4.0, dtype=torch.float64), atol=1e-6, rtol=0)
+    # the nearest point of the level set, by brute force over a fine grid of the plane
+    g = torch.linspace(-6.0, 8.0, 1401, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    level = grid[(prior.nll(grid) - 4.0).abs() < 0.02]
+    for p, q in zip(far, out, strict=True):
+        nearest = float((level - p).norm(dim=1).min())
+        move = float((q - p).norm())
+        assert nearest - 0.03 <= move <= 1.05 * nearest + 0.03  # linearised steps: within 5 % of the shortest
+
+
+def test_projected_poses_keep_root_and_heading_and_reach_the_threshold():
+    walk = synthetic_walk(seconds=12.0, fps=25.0)
+    skel = walk.skeleton
+    prior = fit_pose_prior([walk.positions], skel, stride=1, components=2, quantile=0.9)
+    poses = torch.as_tensor(walk.positions[::10], dtype=torch.float64)
+    odd = poses.clone()
+    odd[:, 5:] += torch.tensor([0.0, 0.25, 0.1], dtype=torch.float64)  # every joint from the 6th on moved
+    root, left, right = prior.joints
+    out = prior.project_poses(odd)
+    torch.testing.assert_close(out[:, root], odd[:, root], rtol=0, atol=0)
+    feats = pose_features(out, root, left, right)
+    assert float((prior.nll(feats) - prior.threshold).max()) < 0.1  # all on or under the threshold (tolerance)
+    turned = pose_features(odd, root, left, right).reshape(len(odd), -1, 3)
+    moved = feats.reshape(turned.shape) - turned
+    hips = [j - (j > root) for j in (left, right)]  # indices among the non-root joints
+    across = moved[:, hips[0]] - moved[:, hips[1]]
+    assert float(across[:, 2].abs().max()) < 0.05  # the hip vector stays (nearly) along x: the heading holds
+    likely = poses[prior.nll(pose_features(poses, root, left, right)) <= prior.threshold]
+    assert len(likely) and torch.equal(prior.project_poses(likely), likely)

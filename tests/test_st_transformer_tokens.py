@@ -17,6 +17,7 @@ from posecast.models.neural import (
     from_canonical,
     to_canonical,
 )
+from posecast.models.pose_prior import pose_features
 from posecast.models.st_transformer import STTransformer, context_frames, training_loss
 from posecast.synthetic import synthetic_walk
 
@@ -257,10 +258,24 @@ def test_shipped_corpus_rollout_is_its_schedule():
     model.config.keep_bones, model.TRACE_MAX_BATCH = False, 0
     h = model.config.history
     window = torch.as_tensor(sample_history(model.skeleton, h, model.config.fps, batch=2), dtype=torch.float32)
+    prior = model.net.pose_prior
+    model.net.pose_prior = None  # the schedule without the projection (params.project_prior), tested below
     with torch.no_grad():
         got = model.rollout(window, 60)
         want = _schedule(model, window, 60)
     assert (got - want).abs().max() <= TOL
+    # with it: the first params.project_after seconds are untouched; from then on every predicted pose is as
+    # likely as the prior's threshold or more (bones not kept here, so the projected poses are the output)
+    model.net.pose_prior = prior
+    start = model.net.project_from * model.net.patch
+    assert start == round(model.config.params["project_after"] * model.config.fps)
+    with torch.no_grad():
+        projected = model.rollout(window, 60)
+        nll = prior.nll(pose_features(projected.double(), *prior.joints))
+    torch.testing.assert_close(projected[:, :start], got[:, :start], atol=0, rtol=0)
+    assert float((nll[:, start:] - prior.threshold).max()) < 0.1
+    assert float((projected[:, start:] - got[:, start:]).abs().max()) > 1e-3  # it did move poses
+    assert float((prior.nll(pose_features(got.double(), *prior.joints))[:, start:] - prior.threshold).max()) > 0.1
 
 
 def test_shared_projections_by_parameter_count():

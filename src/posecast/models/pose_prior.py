@@ -24,6 +24,11 @@ import torch
 from posecast.errors import ValueRangeError
 from posecast.kinematics.alignment import heading_canonical
 
+#: linearised steps of `PosePrior.project` (measured: 6 reach the level set to well under 0.1 nats)
+PROJECT_ITERATIONS = 6
+#: nats: `PosePrior.project` finishes a point still this far above the threshold by `PosePrior._shrink`
+PROJECT_TOLERANCE = 0.1
+
 
 def pose_features(poses: torch.Tensor, root: int, left_hip: int, right_hip: int) -> torch.Tensor:
     """``(..., J, 3)`` poses (y up, metres) → ``(..., (J - 1) * 3)`` root-relative, heading-canonical features
@@ -90,6 +95,84 @@ class PosePrior(torch.nn.Module):
     def pose_excess(self, poses: torch.Tensor) -> torch.Tensor:
         """`excess` of ``(..., J, 3)`` whole poses (features by `pose_features` with ``joints``) → ``(...)``."""
         return self.excess(pose_features(poses, *self.joints))
+
+    def nll_and_gradient(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, D)`` → ``(N,)`` NLL and its ``(N, D)`` gradient, in closed form (no autograd): the
+        gradient of ``-log sum_k w_k N(x; mu_k, S_k)`` is ``sum_k r_k S_k^-1 (x - mu_k)`` with ``r`` the
+        components' responsibilities."""
+        chol = self.chol.to(x.dtype)
+        diff = (x[None] - self.means.to(x.dtype)[:, None]).transpose(1, 2)  # (K, D, N)
+        z = torch.linalg.solve_triangular(chol, diff, upper=False)
+        maha = (z**2).sum(1)  # (K, N)
+        logdet = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
+        lp = self.log_weights.to(x.dtype)[:, None] - 0.5 * (maha + logdet[:, None] + self.dim * math.log(2 * math.pi))
+        total = torch.logsumexp(lp, dim=0)  # (N,)
+        resp = torch.exp(lp - total[None])  # (K, N)
+        pull = torch.linalg.solve_triangular(chol.transpose(1, 2), z, upper=True)  # S^-1 (x - mu): (K, D, N)
+        return -total, (resp[:, None] * pull).sum(0).T
+
+    def project(self, x: torch.Tensor, iterations: int = PROJECT_ITERATIONS) -> torch.Tensor:
+        """``(N, D)`` features → the same, each row whose NLL is above ``threshold`` moved onto the threshold's
+        level set by ``iterations`` linearised steps along the NLL's gradient (each the smallest move that
+        reaches the level to first order; what is then still more than `PROJECT_TOLERANCE` above it goes the
+        rest of the way towards its component's mean, `_shrink`); rows at or below it are returned unchanged."""
+        out = x.clone()
+        nll, grad = self.nll_and_gradient(x)
+        over = nll > self.threshold
+        if not bool(over.any()):
+            return out
+        idx = torch.nonzero(over)[:, 0]
+        y = x[idx]
+        for _ in range(iterations):
+            nll, grad = self.nll_and_gradient(y)
+            gap = (nll - self.threshold).clamp_min(0.0)
+            y = y - (gap / (grad * grad).sum(1).clamp_min(1e-12))[:, None] * grad
+        left = torch.nonzero(self.nll(y) > self.threshold + PROJECT_TOLERANCE)[:, 0]
+        if len(left):  # far out or in a very narrow mixture: the rest of the way towards the nearest mean
+            y[left] = self._shrink(y[left])
+        out[idx] = y
+        return out
+
+    def _shrink(self, x: torch.Tensor, steps: int = 40) -> torch.Tensor:
+        """``(N, D)`` points above the threshold → the point of the segment from each to the mean of its most
+        responsible component where the NLL meets the threshold (bisection; the mean's own NLL is below it
+        for any component that holds training poses)."""
+        mean = self.means.to(x.dtype)[self.component_log_density(x).argmax(1)]
+        lo = torch.zeros(len(x), dtype=x.dtype)
+        hi = torch.ones(len(x), dtype=x.dtype)
+        for _ in range(steps):
+            mid = 0.5 * (lo + hi)
+            ok = self.nll(mean + mid[:, None] * (x - mean)) <= self.threshold
+            lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+        return mean + lo[:, None] * (x - mean)
+
+    def project_poses(self, poses: torch.Tensor, iterations: int = PROJECT_ITERATIONS) -> torch.Tensor:
+        """``(..., J, 3)`` poses (y up, metres) → the same with each pose less likely than ``threshold`` moved
+        onto it (`project` on its `pose_features`): the root joint, the heading and every pose as likely as
+        the threshold or more stay exactly as they were. Used at inference (``params.project_prior`` of the
+        ST-Transformer) on every predicted token before it is fed back."""
+        root, left, right = self.joints
+        shape = poses.shape
+        p = poses.reshape(-1, shape[-2], 3).to(torch.float64)
+        rel = p - p[:, root : root + 1]
+        across = rel[:, left] - rel[:, right]
+        norm = torch.hypot(across[:, 0], across[:, 2])
+        ok = norm > 1e-12
+        safe = torch.where(ok, norm, torch.ones_like(norm))
+        c = torch.where(ok, across[:, 0] / safe, torch.ones_like(norm))[:, None]
+        s = torch.where(ok, across[:, 2] / safe, torch.zeros_like(norm))[:, None]
+        keep = [j for j in range(shape[-2]) if j != root]
+        r = rel[:, keep]  # the turn of `heading_canonical`, written out to turn the change back
+        feats = torch.stack([c * r[..., 0] + s * r[..., 2], r[..., 1], c * r[..., 2] - s * r[..., 0]], -1)
+        moved = self.project(feats.flatten(1), iterations).reshape(feats.shape) - feats
+        if not bool(moved.any()):
+            return poses
+        back = torch.stack(
+            [c * moved[..., 0] - s * moved[..., 2], moved[..., 1], s * moved[..., 0] + c * moved[..., 2]], -1
+        )
+        out = p.clone()
+        out[:, keep] += back
+        return out.to(poses.dtype).reshape(shape)
 
     @classmethod
     def fit(

@@ -31,6 +31,9 @@ from posecast.errors import ModelError
 #: the shipped weights: ``WEIGHTS_DIR/<model>/<variant>/``
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 WEIGHTS_FILE = "model.safetensors"
+#: tensors `save_folder` never halves: a pose prior's Cholesky factors (``params.project_prior``) in float16
+#: would move its likelihoods by whole nats
+FULL_PRECISION = ("pose_prior.",)
 CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
 
@@ -145,7 +148,7 @@ def save_folder(
     ``card`` as ``MODEL_CARD.md`` into ``directory`` (other files there are left alone). Every file is
     first written in full under a temporary name, then all are renamed into place, so an interrupted
     write never leaves a truncated file. ``half``: store floating tensors as float16 (half the size;
-    `load_folder` returns float32)."""
+    `load_folder` returns float32), except those named with a prefix in `FULL_PRECISION`."""
     import torch
     from safetensors.torch import save_file
 
@@ -154,7 +157,7 @@ def save_folder(
     tensors = {}
     for k, v in state.items():
         t = v.detach().cpu().contiguous()
-        if half and t.is_floating_point():
+        if half and t.is_floating_point() and not k.startswith(FULL_PRECISION):
             t = t.to(torch.float16)
         tensors[k] = t
     tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))

@@ -314,7 +314,11 @@ TRAINING_ONLY_PARAMS = frozenset(
 
 #: network ``params`` that add a part to the network (``{param: state-dict prefix of the part}``): a run may
 #: switch one on over weights trained without it; the added part starts from its own initialisation
-ADDED_PARTS = {"linear_base": "base."}
+ADDED_PARTS = {"linear_base": "base.", "project_prior": "pose_prior."}
+
+#: inference-time ``params`` of the ST-Transformer's projection (`posecast.models.st_transformer.attach_projection`):
+#: they change no trained part, so init weights are compared without them
+PROJECTION_PARAMS = frozenset({"project_prior", "project_components", "project_after"})
 
 
 def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -324,7 +328,7 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tupl
     path = weights_path(init)
     source = NeuralForecaster.load(path)
     added = tuple(prefix for k, prefix in ADDED_PARTS.items() if ncfg.params.get(k) and not source.config.params.get(k))
-    skip = TRAINING_ONLY_PARAMS | {k for k, prefix in ADDED_PARTS.items() if prefix in added}
+    skip = TRAINING_ONLY_PARAMS | PROJECTION_PARAMS | {k for k, prefix in ADDED_PARTS.items() if prefix in added}
 
     def fields(config: NeuralConfig) -> dict[str, Any]:
         params = {k: v for k, v in config.params.items() if k not in skip}
@@ -520,6 +524,15 @@ class MotionTask(TrainingTask):
                 quantile=float(config.params.get("prior_quantile", PRIOR_QUANTILE)),
                 datasets=data.train_datasets if config.params.get("prior_balance") else None,
             ).to(dist.device)
+        if config.params.get("project_prior") is not None:  # the rollout's projection prior, fitted once
+            fitted = fit_pose_prior(
+                data.train,
+                data.skeleton,
+                components=int(config.params.get("project_components", 32)),
+                quantile=float(config.params["project_prior"]),
+                datasets=data.train_datasets if config.params.get("prior_balance") else None,
+            )
+            self.model.net.pose_prior.load_state_dict(fitted.state_dict())
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:
             self.teacher.net.to(dist.device)
