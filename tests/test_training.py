@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from safetensors.numpy import load_file
 
@@ -540,3 +541,27 @@ def test_token_st_transformer_trains_and_keeps_bones(walk_folder, tmp_path):
     assert added == ()
     with pytest.raises(ValueRangeError, match="do not fit the network"):
         train(load_config(None, data=str(walk_folder), **{**cfg, "init": str(fine)}), tmp_path / "st-back")
+    # the rollout's projection prior (params.project_prior): fitted on the training poses at the start of a
+    # run, stored with the weights (in full precision), the network left as it was at learning rate 0
+    from posecast.models.pose_prior import pose_features
+    from posecast.training.motion import fit_pose_prior
+
+    longer = tmp_path / "longer"  # enough poses for a mixture over 29 joints (every 5th frame is fitted)
+    longer.mkdir()
+    walks = [synthetic_walk(seconds=12.0, fps=25.0, speed=1.0 + 0.3 * i).positions for i in range(3)]
+    for i, w in enumerate(walks):
+        posecast.save(posecast.Motion(w, 25.0, walk.skeleton), longer / f"w{i}.npz")
+    proj = {**params, "project_prior": 0.9, "project_components": 1, "project_after": 0.4}
+    attach = {**cfg, "params": proj, "lr": 0.0, "init": str(out), "stop_step": 1}
+    run = train(load_config(None, data=str(longer), **attach), tmp_path / "st-proj")
+    stored = _weights(run, "best")
+    assert all(np.array_equal(stored[k], start[k]) for k in start)
+    assert stored["pose_prior.chol"].dtype == np.float64 and stored["pose_prior.means"].shape[0] == 1
+    model = NeuralForecaster.load(run / "best")
+    prior = model.net.pose_prior
+    assert model.net.project_from == 2  # tokens: 0.4 s at 25 fps in tokens of 5 frames
+    nll = prior.nll(pose_features(torch.as_tensor(np.concatenate(walks)), *prior.joints))
+    assert 0.8 < float((nll <= prior.threshold).double().mean()) < 1.0  # about the 0.9 quantile (validation out)
+    torch.testing.assert_close(
+        prior.means, fit_pose_prior(walks, walk.skeleton, components=1, quantile=0.9).means, atol=0.05, rtol=0
+    )
