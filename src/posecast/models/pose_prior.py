@@ -133,7 +133,7 @@ class PosePrior(torch.nn.Module):
         out[idx] = y
         return out
 
-    def _shrink(self, x: torch.Tensor, steps: int = 40) -> torch.Tensor:
+    def _shrink(self, x: torch.Tensor, steps: int = 24) -> torch.Tensor:
         """``(N, D)`` points above the threshold → the point of the segment from each to the mean of its most
         responsible component where the NLL meets the threshold (bisection; the mean's own NLL is below it
         for any component that holds training poses)."""
