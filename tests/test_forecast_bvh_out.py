@@ -164,12 +164,22 @@ def cli_round_trip(source: Path, tmp_path: Path, free: tuple[int, ...] = ()) -> 
         assert f"JOINT {name}\n" in text or f"ROOT {name}\n" in text
     assert text.count("End Site") == sum(len(v) for v in observed.metadata.get("bvh_end_sites", {}).values())
     assert written.metadata["units"] == observed.metadata["units"]
+    assert written.metadata.get("bvh_rotation_order") == observed.metadata.get("bvh_rotation_order")  # kept
 
 
 def test_cli_writes_bvh_of_a_generated_walk(tmp_path):
     source = tmp_path / "walk.bvh"
     posecast.save(synthetic_walk(seconds=3.0, fps=25.0), source)
     cli_round_trip(source, tmp_path)
+
+
+def test_cli_writes_bvh_in_the_inputs_rotation_order(tmp_path):
+    source = tmp_path / "walk_zxy.bvh"
+    posecast.save(synthetic_walk(seconds=3.0, fps=25.0), source, order="ZXY")  # as Mixamo writes them
+    assert posecast.load(source).metadata["bvh_rotation_order"] == "ZXY"
+    cli_round_trip(source, tmp_path)
+    text = (tmp_path / "f.bvh").read_text()
+    assert "Zrotation Xrotation Yrotation" in text and "Zrotation Yrotation Xrotation" not in text
 
 
 def test_cli_writes_bvh_on_a_cmu_skeleton(cmu_bvh_dir, tmp_path):

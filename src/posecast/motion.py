@@ -385,7 +385,15 @@ class Forecast:
         t = 0 if not include_history else history.num_frames
         if not include_history:
             rotations, positions = rotations[history.num_frames :], positions[history.num_frames :]
-        kept = ("source", "format", "units", "metres_per_unit", "bvh_end_sites", "bvh_translated_joints")
+        kept = (
+            "source",
+            "format",
+            "units",
+            "metres_per_unit",
+            "bvh_end_sites",
+            "bvh_translated_joints",
+            "bvh_rotation_order",
+        )
         return Motion(
             positions=positions,
             fps=self.fps,

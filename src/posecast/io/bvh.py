@@ -726,6 +726,7 @@ class _Layout:
     end_site_offsets: dict[str, tuple[tuple[float, float, float], ...]]  # per joint name, file units
     left_right: tuple[tuple[int, int], ...]
     registered: Skeleton | None  # the registered skeleton with this exact layout, if any
+    rotation_order: str | None  # the Euler order every joint's rotation channels share ("ZXY"), else None
 
 
 @lru_cache(maxsize=32)
@@ -770,7 +771,16 @@ def _layout(header: str, end_sites: bool) -> _Layout:
         end_site_offsets={k: tuple(v) for k, v in ends.items()},
         left_right=left_right_pairs(names_t),
         registered=_registered_layout(names_t, parents_t),
+        rotation_order=_common_order(nodes),
     )
+
+
+def _common_order(nodes: list[_Node]) -> str | None:
+    """The Euler order (``"ZXY"``, three different axes) of the rotation channels when every joint that has
+    three uses it."""
+    orders = {"".join(_AXES[a] for k, a in n.channels or () if k == "r") for n in nodes}
+    orders = {o for o in orders if len(o) == 3 and len(set(o)) == 3}
+    return orders.pop() if len(orders) == 1 else None
 
 
 def _no_options(options: dict[str, Any], doing: str, where: Path) -> None:
@@ -887,6 +897,8 @@ def read_bvh(
     }
     if extent is not None:
         metadata["rest_pose_extent"] = extent
+    if layout.rotation_order is not None:  # `write_bvh` writes forecasts on this rig in the same order
+        metadata["bvh_rotation_order"] = layout.rotation_order
     if layout.translated:  # their bones follow the position channels, not the skeleton's rest offsets
         metadata["bvh_translated_joints"] = list(layout.translated)
     if not end_sites:
@@ -926,7 +938,7 @@ def write_bvh(
     motion: Motion,
     path: str | os.PathLike[str],
     *,
-    order: str = "ZYX",
+    order: str | None = None,
     units: str | float | None = None,
     **options: Any,
 ) -> None:
@@ -938,7 +950,9 @@ def write_bvh(
         motion: a motion with ``rotations (T, J, 3, 3)`` on a skeleton with rest offsets.
         path: output file.
         order: Euler order of the rotation channels, intrinsic (``"ZYX"`` writes ``Zrotation
-            Yrotation Xrotation``, ``R = Rz @ Ry @ Rx``).
+            Yrotation Xrotation``, ``R = Rz @ Ry @ Rx``). ``None``: the order of the BVH file the
+            motion came from (``metadata["bvh_rotation_order"]``, when all its joints shared one),
+            else ``"ZYX"``.
         units: length unit of the file (names as in `read_bvh` or metres per unit). ``None``:
             ``metadata["metres_per_unit"]`` when the motion came from a BVH file, else ``"cm"``,
             the most common BVH unit.
@@ -969,6 +983,13 @@ def write_bvh(
     if skel.offsets is None:
         raise FormatError(
             f"cannot write BVH: skeleton {skel.name!r} has no rest offsets; save as {_writable_elsewhere()}", p
+        )
+    if order is None:
+        stored_order = motion.metadata.get("bvh_rotation_order")
+        order = (
+            stored_order
+            if isinstance(stored_order, str) and len(set(stored_order)) == len(stored_order) == 3
+            else "ZYX"
         )
     axes = _check_order(order, p)
     if units is None:
