@@ -40,6 +40,30 @@ def procrustes(source, target, scale: bool = True):
     return aligned, rot, trans, s
 
 
+def heading_turn(x, left_hip: int, right_hip: int):
+    """Torch poses ``(..., J, 3)`` → ``(c, s)``, each ``(..., 1)``: the cosine and sine of the turn about y that
+    `heading_canonical` applies (``x' = c x + s z``, ``z' = c z - s x``; ``(1, 0)`` where the hip vector is
+    vertical). Its inverse is ``(c, -s)``."""
+    import torch
+
+    across = x[..., left_hip, :] - x[..., right_hip, :]
+    ax, az = across[..., 0], across[..., 2]
+    norm = torch.hypot(ax, az)
+    ok = norm > 1e-12
+    safe = torch.where(ok, norm, torch.ones_like(norm))
+    c = torch.where(ok, ax / safe, torch.ones_like(norm))[..., None]
+    s = torch.where(ok, az / safe, torch.zeros_like(norm))[..., None]
+    return c, s
+
+
+def turn_about_y(x, c, s):
+    """``(..., J, 3)`` turned by the `heading_turn` ``(c, s)`` (torch)."""
+    import torch
+
+    px, py, pz = x[..., 0], x[..., 1], x[..., 2]
+    return torch.stack([c * px + s * pz, py, c * pz - s * px], dim=-1)
+
+
 def heading_canonical(rel, left_hip: int, right_hip: int):
     """Root-relative poses ``(..., J, 3)`` (y up; numpy or torch, differentiable) turned about y so that
     ``left_hip - right_hip`` points along +x (its horizontal part; a pose whose hip vector is vertical is left as
@@ -48,13 +72,5 @@ def heading_canonical(rel, left_hip: int, right_hip: int):
 
     was_numpy = not _is_torch(rel)
     x = torch.as_tensor(np.asarray(rel, dtype=np.float64)) if was_numpy else rel
-    across = x[..., left_hip, :] - x[..., right_hip, :]
-    ax, az = across[..., 0], across[..., 2]
-    norm = torch.hypot(ax, az)
-    ok = norm > 1e-12
-    safe = torch.where(ok, norm, torch.ones_like(norm))
-    c = torch.where(ok, ax / safe, torch.ones_like(norm))[..., None]
-    s = torch.where(ok, az / safe, torch.zeros_like(norm))[..., None]
-    px, py, pz = x[..., 0], x[..., 1], x[..., 2]
-    out = torch.stack([c * px + s * pz, py, c * pz - s * px], dim=-1)
+    out = turn_about_y(x, *heading_turn(x, left_hip, right_hip))
     return out.numpy() if was_numpy else out

@@ -22,7 +22,7 @@ import math
 import torch
 
 from posecast.errors import ValueRangeError
-from posecast.kinematics.alignment import heading_canonical
+from posecast.kinematics.alignment import heading_canonical, heading_turn, turn_about_y
 
 #: linearised steps of `PosePrior.project` (measured: 6 reach the level set to well under 0.1 nats)
 PROJECT_ITERATIONS = 6
@@ -155,23 +155,14 @@ class PosePrior(torch.nn.Module):
         shape = poses.shape
         p = poses.reshape(-1, shape[-2], 3).to(torch.float64)
         rel = p - p[:, root : root + 1]
-        across = rel[:, left] - rel[:, right]
-        norm = torch.hypot(across[:, 0], across[:, 2])
-        ok = norm > 1e-12
-        safe = torch.where(ok, norm, torch.ones_like(norm))
-        c = torch.where(ok, across[:, 0] / safe, torch.ones_like(norm))[:, None]
-        s = torch.where(ok, across[:, 2] / safe, torch.zeros_like(norm))[:, None]
+        c, s = heading_turn(rel, left, right)  # (N, 1) each: the features' turn, kept to turn the change back
         keep = [j for j in range(shape[-2]) if j != root]
-        r = rel[:, keep]  # the turn of `heading_canonical`, written out to turn the change back
-        feats = torch.stack([c * r[..., 0] + s * r[..., 2], r[..., 1], c * r[..., 2] - s * r[..., 0]], -1)
+        feats = turn_about_y(rel[:, keep], c, s)
         moved = self.project(feats.flatten(1), iterations).reshape(feats.shape) - feats
         if not bool(moved.any()):
             return poses
-        back = torch.stack(
-            [c * moved[..., 0] - s * moved[..., 2], moved[..., 1], s * moved[..., 0] + c * moved[..., 2]], -1
-        )
         out = p.clone()
-        out[:, keep] += back
+        out[:, keep] += turn_about_y(moved, c, -s)
         return out.to(poses.dtype).reshape(shape)
 
     @classmethod
