@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 import posecast  # noqa: E402
 from posecast import models, skeletons  # noqa: E402
@@ -129,6 +130,11 @@ def test_keypose_model_gives_hypotheses_with_probabilities(client, walk):
         ({"positions": [[[0.0, 0.0]] * 31]}, 400, "J×3"),
         ({"fps": 500.0}, 400, "frame-rate bound"),
         ({"fps": -1.0}, 422, "fps"),
+        ({"fps": 1e-4}, 400, "frame-rate bound"),  # one frame would span hours: unbounded work
+        ({"fps": True}, 422, "fps"),  # JSON true is not a frame rate
+        ({"fps": "30"}, 422, "fps"),
+        ({"fps": 1.0, "positions": [[[0.0, 0.0, 0.0]] * 31] * 1001}, 400, "history spans 1001 s"),
+        ({"samples": 101}, 422, "samples"),
         ({"seconds": 100.0}, 400, "horizon bound"),
         ({"up": "x"}, 422, "up"),
         ({"skeleton": {"joints": ["a", "b"], "parents": [-1, 5]}}, 400, "parent"),
@@ -171,6 +177,20 @@ def test_upload_bounds_and_file_errors(walk, tmp_path):
         big = json.dumps(_request(walk, positions=np.zeros((2000, 31, 3)).tolist()))
         r = c.post("/v1/forecast", content=big, headers={"content-type": "application/json"})
         assert r.status_code == 413 and "200000" in r.json()["error"]
+        # upload fields have the JSON bounds; odd file names are answered, not a 500
+        r = c.post("/v1/forecast/upload", files={"file": ("walk.bvh", bvh.read_bytes())}, data={"samples": "1000000"})
+        assert r.status_code == 400 and "samples" in r.json()["error"]
+        for name in ("..", ".", "x" * 300 + ".bvh"):
+            r = c.post("/v1/forecast/upload", files={"file": (name, bvh.read_bytes())}, data={"seconds": "0.5"})
+            assert r.status_code in (200, 400), (name[:10], r.text)
+        assert r.status_code == 200  # the long name kept its suffix
+        # a gzip upload may not expand beyond 4 request bodies (here 800 kB): refused while it is read
+        import gzip
+
+        bomb = gzip.compress(bvh.read_bytes() + b"0 " * 600_000)
+        assert len(bomb) < 200_000
+        r = c.post("/v1/motions", files={"file": ("bomb.bvh.gz", bomb)})
+        assert r.status_code == 400 and "larger than 800000 bytes" in r.json()["error"]
         assert c.get("/health").json()["status"] == "ok"
 
 
@@ -189,6 +209,30 @@ def test_token_is_required_everywhere():
         with c.websocket_connect("/v1/stream?token=s3cret") as ws:
             ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30}))
             assert ws.receive_json()["type"] == "ready"
+        with c.websocket_connect("/v1/stream") as ws:  # without a token in the request: one try at the opening
+            ws.send_text("{}")
+            assert "opening message" in ws.receive_json()["error"]
+            with pytest.raises(WebSocketDisconnect):
+                ws.receive_json()
+
+
+def test_clients_without_a_token_take_no_session_slot():
+    limits = Limits(sessions=1, idle_seconds=5.0)
+    with TestClient(create_app(warm=False, token="s3cret", limits=limits)) as c:
+        opening = json.dumps({"skeleton": SKEL, "fps": 30, "model": "zero-velocity"})
+        with c.websocket_connect("/v1/stream") as silent, c.websocket_connect("/v1/stream?token=s3cret") as ws:
+            ws.send_text(opening)  # the silent, token-less socket does not hold the only slot
+            assert ws.receive_json()["type"] == "ready"
+            silent.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "token": "s3cret"}))
+            assert "1 sessions" in silent.receive_json()["error"]
+
+
+def test_a_binary_opening_message_is_answered():
+    with TestClient(create_app(warm=False)) as c, c.websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(b"\x00\x01")
+        assert "JSON text, not binary" in ws.receive_json()["error"]
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "model": "zero-velocity"}))
+        assert ws.receive_json()["type"] == "ready"
 
 
 def test_refuses_non_loopback_without_token():
@@ -441,3 +485,21 @@ def test_dropped_frames_are_filled_on_the_frame_grid(walk):
     assert lossy.count == full.count == 70
     np.testing.assert_allclose(lossy.history(), expected[70 - lossy.keep :], atol=1e-12)
     assert lossy.unanswered == 67  # frames received, not filled
+
+
+def test_a_video_session_frees_its_pose_graph_even_when_the_app_marked_it_closed_first():
+    """The app sets ``closed`` to stop the session's loops, then calls ``close``: the MediaPipe graph (threads,
+    about 100 MB) must still be freed, once."""
+    from posecast.serve.video import VideoSession
+
+    class Pose:
+        closes = 0
+
+        def close(self) -> None:
+            Pose.closes += 1
+
+    session = VideoSession("s", "lift+forecast", None, Pose(), "blazepose-33", 1.0, "y")
+    session.closed = True
+    session.close()
+    session.close()
+    assert Pose.closes == 1 and session.released

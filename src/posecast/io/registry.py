@@ -25,6 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,18 @@ GZIP_MAGIC = b"\x1f\x8b"
 GZIP_SUFFIX = ".gz"
 #: Largest decompressed size `load` accepts from a gzip file (bytes): a guard against gzip bombs.
 MAX_GUNZIP_BYTES = 2 * 1024**3
+_GUNZIP_LIMIT: ContextVar[int | None] = ContextVar("posecast_gunzip_limit", default=None)
+
+
+@contextmanager
+def gunzip_limit(limit: int) -> Iterator[None]:
+    """Inside the block (this thread or task), gzip content decompresses to at most ``limit`` bytes instead of
+    `MAX_GUNZIP_BYTES` (a server's uploads: a small compressed file must not expand to gigabytes)."""
+    token = _GUNZIP_LIMIT.set(int(limit))
+    try:
+        yield
+    finally:
+        _GUNZIP_LIMIT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -147,9 +160,7 @@ def _gunzip(data: bytes, path: Path, limit: int | None = None) -> bytes:
                 out.append(chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise FormatError(
-                        f"gzip content is larger than {limit} bytes (posecast.io.registry.MAX_GUNZIP_BYTES)", path
-                    )
+                    raise FormatError(f"gzip content is larger than {limit} bytes (the decompression bound)", path)
                 data = d.unconsumed_tail
                 if d.eof or not data:
                     break
@@ -176,7 +187,7 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         data = p.read_bytes()
     except OSError as exc:
         raise FormatError(f"cannot read: {exc.strerror or exc}", p) from None
-    return _gunzip(data, p) if data[:2] == GZIP_MAGIC else data
+    return _gunzip(data, p, _GUNZIP_LIMIT.get()) if data[:2] == GZIP_MAGIC else data
 
 
 def _check_readable(p: Path) -> bytes:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+import logging
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from posecast import __version__
 from posecast.errors import PosecastError
+from posecast.io.registry import gunzip_limit
 from posecast.serve import engine
 from posecast.serve.engine import Batcher, Limits, Models, error_text
 from posecast.serve.schema import (
@@ -44,6 +46,22 @@ from posecast.serve.schema import (
 
 STATIC = Path(__file__).resolve().parent / "static"
 TOKEN_COOKIE = "posecast_token"
+LOG = logging.getLogger("posecast.serve")
+#: a gzip upload decompresses to at most this many request bodies (``--max-upload``): a small file that
+#: expands to gigabytes is refused while it is read, not parsed
+UPLOAD_GUNZIP_FACTOR = 4
+
+
+def upload_name(filename: str | None, default: str) -> str:
+    """A safe file name for an upload (the format is found from its suffixes): the client's base name, or
+    ``default`` with the client's last two suffixes when the name is empty, ``.``, ``..`` or too long."""
+    base = Path(filename or "").name
+    if base not in ("", ".", "..") and len(base.encode()) <= 120:
+        return base
+    suffixes = [x for x in Path(base).suffixes[-2:] if len(x) <= 12 and x[1:].isalnum()]
+    return Path(default).stem + ("".join(suffixes) or Path(default).suffix)
+
+
 #: frames of the video sessions' pose backend and model run on this many threads
 POSE_THREADS = 2
 
@@ -157,7 +175,7 @@ def create_app(
     models = Models(model, mirror_average=mirror_average)
     compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-compute")
     pose_pool = ThreadPoolExecutor(max_workers=POSE_THREADS, thread_name_prefix="posecast-pose")
-    state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0, "connections": 0}
+    state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0, "connections": 0, "pending": 0}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -224,6 +242,7 @@ def create_app(
         try:
             response = await call_next(request)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure answers 500 {"error"} and the server goes on
+            LOG.exception("internal error on %s %s", request.method, request.url.path)  # for the operator
             return _error(500, f"internal error: {type(exc).__name__}")
         if token is not None and request.query_params.get("token") and request.url.path == "/":
             # the page was opened with ?token=: its scripts and sockets then carry the cookie
@@ -285,17 +304,24 @@ def create_app(
     async def _read_upload(file: UploadFile, asf: UploadFile | None, fps: float | None) -> Any:
         from posecast.api import load_motion
 
-        name = Path(file.filename or "upload").name
+        name = upload_name(file.filename, "upload")
         with tempfile.TemporaryDirectory(prefix="posecast-upload-") as tmp:
             path = Path(tmp) / name
             path.write_bytes(await file.read())
             asf_path = None
             if asf is not None:
-                asf_path = Path(tmp) / Path(asf.filename or "skeleton.asf").name
+                asf_path = Path(tmp) / upload_name(asf.filename, "skeleton.asf")
+                if asf_path == path:
+                    asf_path = Path(tmp) / f"skeleton-{asf_path.name}"
                 asf_path.write_bytes(await asf.read())
             loop = asyncio.get_running_loop()
+
+            def read() -> Any:  # a gzip upload may not expand beyond a few request bodies
+                with gunzip_limit(UPLOAD_GUNZIP_FACTOR * limits.rest_body_bytes):
+                    return load_motion(path, fps=fps, asf=asf_path)
+
             try:
-                motion = await loop.run_in_executor(compute, lambda: load_motion(path, fps=fps, asf=asf_path))
+                motion = await loop.run_in_executor(compute, read)
             except PosecastError as exc:
                 raise PosecastError(str(exc).replace(str(path), name).replace(tmp + "/", "")) from None
         if motion.num_frames > limits.frames or motion.num_joints > limits.joints:
@@ -326,7 +352,7 @@ def create_app(
         fps: Annotated[float | None, Form()] = None,
     ) -> dict[str, Any]:
         motion = await _read_upload(file, asf, fps)
-        return _motion_json(motion, Path(file.filename or "upload").name)
+        return _motion_json(motion, upload_name(file.filename, "upload"))
 
     @app.get("/v1/motions/example", response_model=MotionUpload)
     async def example_motion() -> dict[str, Any]:
@@ -360,31 +386,56 @@ def create_app(
     async def _open(ws: WebSocket, schema: type, what: str) -> Any:
         """Accept ``ws`` and read its opening message; None when the client left or was refused."""
         await ws.accept()
-        if state["connections"] > limits.sessions:
+        if token is not None and not authorised(ws.headers, ws.query_params, ws.cookies, None):
+            # no token in the request itself: it must come in the opening message (one try), and until it has,
+            # the connection takes no session slot from clients that have shown theirs
+            state["pending"] += 1
+            try:
+                opening = await _read_opening(ws, schema, what, once=True)
+            finally:
+                state["pending"] -= 1
+            if opening is None:
+                return None
+        else:
+            opening = None
+        if state["connections"] - state["pending"] > limits.sessions:
             await ws.send_text(error_text(f"the server holds {limits.sessions} sessions already; try later"))
             await ws.close(code=1013)
             return None
-        return await _read_opening(ws, schema, what)
+        return opening if opening is not None else await _read_opening(ws, schema, what)
 
-    async def _read_opening(ws: WebSocket, schema: type, what: str) -> Any:
-        """The next valid opening message (errors answered, the client may try again); None when the client
-        left, stayed silent past the idle bound or has no token."""
+    async def _read_opening(ws: WebSocket, schema: type, what: str, once: bool = False) -> Any:
+        """The next valid opening message (errors answered, the client may try again within the idle bound,
+        counted from the connection, not reset by refused openings; ``once``: a client that has not shown a
+        token gets one try); None when the client left, stayed silent past the idle bound or has no token."""
+        deadline = time.monotonic() + limits.idle_seconds
         while True:
             try:
-                text = await asyncio.wait_for(ws.receive_text(), timeout=limits.idle_seconds)
+                msg = await asyncio.wait_for(ws.receive(), timeout=max(0.0, deadline - time.monotonic()))
             except (WebSocketDisconnect, RuntimeError, KeyError):
                 return None
             except TimeoutError:
                 await ws.send_text(error_text(f"no opening message within {limits.idle_seconds:g} s: closing"))
                 await ws.close(code=1000)
                 return None
-            if len(text) > limits.ws_message_bytes:
-                await ws.send_text(error_text(f"message over {limits.ws_message_bytes} bytes"))
-                continue
-            try:
-                opening = schema.model_validate_json(text)
-            except ValidationError as exc:
-                await ws.send_text(error_text(f"{what}: " + _validation_message(exc)))
+            if msg.get("type") == "websocket.disconnect":
+                return None
+            text = msg.get("text")
+            problem = None
+            if text is None:
+                problem = f"{what}: the opening message is JSON text, not binary"
+            elif len(text) > limits.ws_message_bytes:
+                problem = f"message over {limits.ws_message_bytes} bytes"
+            else:
+                try:
+                    opening = schema.model_validate_json(text)
+                except ValidationError as exc:
+                    problem = f"{what}: " + _validation_message(exc)
+            if problem is not None:
+                await ws.send_text(error_text(problem))
+                if once:
+                    await ws.close(code=1008)
+                    return None
                 continue
             if not authorised(ws.headers, ws.query_params, ws.cookies, opening.token):
                 await ws.send_text(error_text("missing or wrong token (give ?token= or a 'token' field)"))

@@ -27,6 +27,7 @@ import orjson
 
 from posecast.errors import ModelError, PosecastError, SkeletonError, ValueRangeError
 from posecast.motion import Motion
+from posecast.serve.schema import MAX_SAMPLES
 from posecast.skeletons.base import Skeleton
 
 #: z-up (x forward, y left, z up) → PoseCast's y-up frame: (x, y, z) → (x, z, -y); a proper rotation
@@ -37,6 +38,13 @@ DECIMALS = 5
 
 #: history kept for models that do not say what they need (`Forecaster.history_frames` None), seconds
 DEFAULT_HISTORY_SECONDS = 2.0
+
+
+#: frames per second: the lowest rate the server takes (a rate far below it makes one frame, or a short
+#: history, span hours, which the models would resample and roll out)
+MIN_FPS = 1.0
+#: seconds: the longest history a request may span (`check_rate_and_horizon`)
+MAX_HISTORY_SECONDS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -540,11 +548,23 @@ def open_stream(
     )
 
 
-def check_rate_and_horizon(fps: float, seconds: float, limits: Limits) -> None:
-    if not (0 < fps <= limits.fps):
-        raise ValueRangeError(f"fps {fps:g} is outside 0..{limits.fps:g} (the server's frame-rate bound)")
+def check_rate_and_horizon(fps: float, seconds: float, limits: Limits, frames: int | None = None) -> None:
+    """Refuse a frame rate outside ``MIN_FPS..limits.fps``, a horizon outside ``0..limits.seconds`` (also once
+    rounded to whole frames: one frame at a low rate is a long time) and, with ``frames``, a history longer
+    than `MAX_HISTORY_SECONDS`: each would let one small request take unbounded time and memory."""
+    if not (MIN_FPS <= fps <= limits.fps):
+        raise ValueRangeError(f"fps {fps:g} is outside {MIN_FPS:g}..{limits.fps:g} (the server's frame-rate bounds)")
     if not (0 < seconds <= limits.seconds):
         raise ValueRangeError(f"seconds {seconds:g} is outside 0..{limits.seconds:g} (the server's horizon bound)")
+    if max(1, round(seconds * fps)) / fps > limits.seconds + 1e-9:
+        raise ValueRangeError(
+            f"one frame at {fps:g} fps is longer than the server's horizon bound ({limits.seconds:g} s)"
+        )
+    if frames is not None and frames / fps > MAX_HISTORY_SECONDS:
+        raise ValueRangeError(
+            f"the history spans {frames / fps:g} s; the server takes at most {MAX_HISTORY_SECONDS:g} s (send the "
+            "recent part)"
+        )
 
 
 def forecast_once(
@@ -565,7 +585,9 @@ def forecast_once(
     from posecast.api import forecast_motion
     from posecast.models import info
 
-    check_rate_and_horizon(fps, seconds, limits)
+    check_rate_and_horizon(fps, seconds, limits, positions.shape[0])
+    if samples is not None and not 1 <= samples <= MAX_SAMPLES:
+        raise ValueRangeError(f"samples {samples} is outside 1..{MAX_SAMPLES}")
     if positions.shape[0] > limits.frames:
         raise ValueRangeError(f"{positions.shape[0]} frames; the server takes at most {limits.frames} per request")
     name = models.name(model)

@@ -41,6 +41,9 @@ class InlineSkeleton(_Model):
     offsets: list[Vec3] | None = None
 
 
+#: the most hypotheses one request may ask for (JSON and upload alike)
+MAX_SAMPLES = 100
+
 SkeletonSpec = str | InlineSkeleton
 """A registered skeleton name (``posecast skeletons``: ``cmu-bvh-31``, ``smplh-22``...) or an inline one."""
 
@@ -49,11 +52,11 @@ class ForecastRequest(_Model):
     """``POST /v1/forecast``: forecast the future of one observed motion."""
 
     skeleton: SkeletonSpec
-    fps: float = Field(gt=0, description="frames per second of `positions`")
+    fps: float = Field(gt=0, strict=True, description="frames per second of `positions` (a number)")
     positions: list[list[Vec3]] = Field(min_length=1, description="T×J×3 observed positions, metres")
     seconds: float = Field(1.0, gt=0, description="how far to forecast")
     model: str | None = Field(None, description="a motion or key-pose model (default: the server's model)")
-    samples: int | None = Field(None, ge=1, le=100, description="hypotheses (key-pose models default to 10)")
+    samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="hypotheses (key-pose models default to 10)")
     up: Up = "y"
     mapping: dict[str, Any] | None = Field(
         None, description="explicit joint mapping onto the canonical body ({canonical joint: your joint})"
@@ -79,7 +82,7 @@ class StreamOpen(_Model):
     """First message on ``/v1/stream``: opens a session."""
 
     skeleton: SkeletonSpec
-    fps: float = Field(gt=0, description="frame rate of the stream")
+    fps: float = Field(gt=0, strict=True, description="frame rate of the stream (a number)")
     seconds: float = Field(1.0, gt=0, description="how far each forecast reaches")
     model: str | None = None
     up: Up = "y"

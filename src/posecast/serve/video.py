@@ -64,7 +64,8 @@ class VideoSession:
     skipped: int = 0
     posing: bool = False
     forecasting: bool = False
-    closed: bool = False
+    closed: bool = False  # the session is over: its loops stop (set by the app before `close`)
+    released: bool = False  # the pose session's resources are freed (`close`)
     last_message: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -160,6 +161,8 @@ class VideoSession:
         return dumps(reply)
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
+        """End the session and free the pose backend's graph (threads, buffers) once, whoever set ``closed``."""
+        self.closed = True
+        if not self.released:
+            self.released = True
             self.pose.close()
