@@ -184,6 +184,10 @@ def test_upload_bounds_and_file_errors(walk, tmp_path):
             r = c.post("/v1/forecast/upload", files={"file": (name, bvh.read_bytes())}, data={"seconds": "0.5"})
             assert r.status_code in (200, 400), (name[:10], r.text)
         assert r.status_code == 200  # the long name kept its suffix
+        fast = tmp_path / "fast.bvh"  # captured at 240 Hz, over the server's 120: resampled, not refused
+        save(walk.seconds(0, 0.5).resample(240.0), fast)
+        r = c.post("/v1/forecast/upload", files={"file": ("fast.bvh", fast.read_bytes())}, data={"seconds": "0.5"})
+        assert r.status_code == 200 and r.json()["fps"] == pytest.approx(120.0), r.text
         # a gzip upload may not expand beyond 4 request bodies (here 800 kB): refused while it is read
         import gzip
 
