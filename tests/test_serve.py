@@ -177,6 +177,13 @@ def test_upload_bounds_and_file_errors(walk, tmp_path):
         big = json.dumps(_request(walk, positions=np.zeros((2000, 31, 3)).tolist()))
         r = c.post("/v1/forecast", content=big, headers={"content-type": "application/json"})
         assert r.status_code == 413 and "200000" in r.json()["error"]
+
+        def chunks():  # the same body streamed, without a content-length
+            for i in range(0, len(big), 65536):
+                yield big[i : i + 65536].encode()
+
+        r = c.post("/v1/forecast", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "200000" in r.json()["error"], r.text
         # upload fields have the JSON bounds; odd file names are answered, not a 500
         r = c.post("/v1/forecast/upload", files={"file": ("walk.bvh", bvh.read_bytes())}, data={"samples": "1000000"})
         assert r.status_code == 400 and "samples" in r.json()["error"]

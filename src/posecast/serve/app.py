@@ -95,21 +95,28 @@ class _BodyLimit:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await _error(413, message)(scope, receive, send)
-        seen = 0
+        seen, over = 0, False
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, over
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise _TooLarge(message)
             return msg
 
+        async def unless_over(msg: dict[str, Any]) -> None:  # the body parser's own 400 gives way to the 413
+            if not over:
+                await send(msg)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge as exc:
-            await _error(413, str(exc))(scope, receive, send)
+            await self.app(scope, counted, unless_over)
+        except _TooLarge:
+            pass
+        if over:
+            await _error(413, message)(scope, receive, send)
 
 
 class _TooLarge(Exception):
