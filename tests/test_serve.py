@@ -317,6 +317,15 @@ def test_stream_errors_keep_the_session(client, walk):
         r = ws.receive_json()
         assert r["type"] == "forecast" and r["t"] == pytest.approx(1 / 30)
         np.testing.assert_allclose(np.asarray(r["forecast"])[-1], walk.positions[1], atol=1e-5)  # zero velocity
+        # a wild time does not leave the session stuck: a frame far earlier starts a new timeline
+        ws.send_text(json.dumps({"t": 1e30, "positions": walk.positions[2].tolist()}))
+        assert ws.receive_json()["type"] == "forecast"
+        ws.send_text(json.dumps({"t": 3.0, "positions": walk.positions[3].tolist()}))
+        r = ws.receive_json()
+        assert r["type"] == "forecast" and r["t"] == pytest.approx(3.0)
+        np.testing.assert_allclose(np.asarray(r["forecast"])[-1], walk.positions[3], atol=1e-5)
+        ws.send_text(json.dumps({"t": 2.5, "positions": walk.positions[4].tolist()}))  # a little back: refused
+        assert "does not come after" in ws.receive_json()["error"]
 
 
 def test_bounds_sessions_messages_and_idle(walk):

@@ -551,8 +551,10 @@ def create_app(
                     t = frame["t"]
                     if isinstance(t, bool) or not isinstance(t, int | float) or not np.isfinite(t):
                         raise PosecastError("t must be a finite number of seconds")
-                    if t <= session.t_last:
+                    if session.t_last - engine.NEW_TIMELINE_SECONDS <= t <= session.t_last:
                         raise PosecastError(f"t {t:g} does not come after the previous frame's {session.t_last:g}")
+                    if t < session.t_last:  # far back: the client's clock restarted; so does the history
+                        session.restart()
                     pos = engine.parse_positions(frame["positions"], joints, limits)
                     if pos.ndim != 2:
                         raise PosecastError(f"positions must be J×3 for one frame, got shape {list(pos.shape)}")

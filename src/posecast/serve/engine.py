@@ -40,6 +40,9 @@ DECIMALS = 5
 DEFAULT_HISTORY_SECONDS = 2.0
 
 
+#: seconds: a stream frame this much earlier than the previous one starts a new timeline (a client whose clock
+#: restarted, or one that sent a wild time, is not stuck); later ones, but not after it, are refused
+NEW_TIMELINE_SECONDS = 1.0
 #: frames per second: the lowest rate the server takes (a rate far below it makes one frame, or a short
 #: history, span hours, which the models would resample and roll out)
 MIN_FPS = 1.0
@@ -313,6 +316,13 @@ class StreamSession:
             return ""
         self._bucket += 1.0
         return None
+
+    def restart(self) -> None:
+        """Forget the history and the last time: the client's clock started over (a frame more than
+        `NEW_TIMELINE_SECONDS` before the last one)."""
+        self.count = 0
+        self.t_last = -math.inf
+        self.pending = False
 
     def push(self, t: float, positions: np.ndarray) -> None:
         """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's
