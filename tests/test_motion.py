@@ -157,3 +157,43 @@ def test_synthetic_walk_is_a_plausible_walk():
     head_height = walk.positions[:, walk.skeleton.index("Head"), 1]
     assert (head_height > 1.2).all()  # upright
     assert walk.positions[..., 1].min() > -0.05  # on the ground
+
+
+def test_end_anchored_resampling_keeps_the_last_frame():
+    """A history a forecast continues is resampled from its last frame back (``anchor="end"``): the last observed
+    pose is kept exactly, whatever the clip's length; the default keeps the first frame."""
+    x = np.arange(240, dtype=float)[:, None] / 120.0  # 240 frames at 120 Hz: t = frame / 120, last 1.9917 s
+    start = posecast.motion.resample_positions(x, 120.0, 25.0)
+    end = posecast.motion.resample_positions(x, 120.0, 25.0, anchor="end")
+    assert start.shape == end.shape == (50, 1)
+    np.testing.assert_allclose(start[:, 0], np.arange(50) / 25.0)  # ends at 1.96 s: the last 32 ms are lost
+    np.testing.assert_allclose(end[:, 0], x[-1, 0] - np.arange(49, -1, -1) / 25.0)
+    walk = synthetic_walk(seconds=2.0, fps=120.0)
+    back = walk.resample(25.0, anchor="end")
+    np.testing.assert_allclose(back.positions[-1], walk.positions[-1])
+    with pytest.raises(ValueRangeError, match="anchor"):
+        posecast.motion.resample_positions(x, 120.0, 25.0, anchor="middle")
+
+
+def test_a_forecast_at_another_rate_starts_from_the_last_observed_frame():
+    """The network reads a history whose last frame is the last observed one (resampled from the end), so a
+    120 Hz clip of any length is forecast from its newest pose, not from up to 40 ms before it."""
+    from posecast.models.neural import NeuralForecaster
+    from posecast.models.store import shipped
+
+    model = NeuralForecaster.load(shipped("dct-mlp", "corpus"))
+    walk = synthetic_walk(seconds=3.0, fps=120.0)
+    seen = {}
+    rollout = model.rollout
+
+    def spy(window, frames):
+        seen["last"] = window[:, -1].numpy()
+        return rollout(window, frames)
+
+    model.rollout = spy
+    skel = posecast.skeletons.get(model.config.skeleton)
+    history = np.repeat(walk.positions[None, :, :1], skel.num_joints, axis=2)  # any (1, T, 22, 3) history
+    history = history + np.linspace(0, 1, skel.num_joints)[None, None, :, None]
+    for t in (240, 239, 217):  # off and on the 25 fps grid
+        model.predict(history[:, :t], 12, fps=120.0)
+        np.testing.assert_allclose(seen["last"], history[:, t - 1], atol=1e-5)

@@ -36,23 +36,34 @@ def _check_finite(name: str, arr: np.ndarray, where: str | None) -> None:
         raise ValueRangeError(f"{name} contain NaN or inf (first at index {tuple(int(i) for i in bad)})", where)
 
 
-def resample_indices(num_frames: int, fps_in: float, fps_out: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def resample_indices(
+    num_frames: int, fps_in: float, fps_out: float, anchor: str = "start"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear resampling over the same time span: ``(i0, i1, frac)`` so that the new frame ``k`` is
-    ``x[i0[k]] * (1 - frac[k]) + x[i1[k]] * frac[k]``; the new frames sit at ``k / fps_out`` seconds."""
+    ``x[i0[k]] * (1 - frac[k]) + x[i1[k]] * frac[k]``. ``anchor="start"``: the new frames sit at ``k / fps_out``
+    seconds from the first frame; ``"end"``: they end exactly at the last frame and are counted back from it
+    (what a forecast needs: its history must end at the last observed pose, not up to a new frame earlier)."""
+    if anchor not in ("start", "end"):
+        raise ValueRangeError(f"resampling anchor must be 'start' or 'end', not {anchor!r}")
     duration = (num_frames - 1) / fps_in
     n_new = int(math.floor(duration * fps_out + 1e-9)) + 1
     t_new = np.arange(n_new) / fps_out * fps_in  # in source frame units
+    if anchor == "end":
+        t_new = (num_frames - 1) - t_new[::-1]
     i0 = np.clip(np.floor(t_new + 1e-9).astype(np.int64), 0, num_frames - 1)
     i1 = np.clip(i0 + 1, 0, num_frames - 1)
     return i0, i1, np.clip(t_new - i0, 0.0, 1.0)
 
 
-def resample_positions(positions: np.ndarray, fps_in: float, fps_out: float, axis: int = 0) -> np.ndarray:
-    """Linearly resample an array of frames along ``axis`` (e.g. ``(B, T, J, 3)`` with ``axis=1``)."""
+def resample_positions(
+    positions: np.ndarray, fps_in: float, fps_out: float, axis: int = 0, anchor: str = "start"
+) -> np.ndarray:
+    """Linearly resample an array of frames along ``axis`` (e.g. ``(B, T, J, 3)`` with ``axis=1``); ``anchor``
+    as in `resample_indices` (``"end"`` for a history that a forecast continues)."""
     if abs(fps_in - fps_out) < 1e-9:
         return positions
     x = np.moveaxis(np.asarray(positions), axis, 0)
-    i0, i1, frac = resample_indices(x.shape[0], fps_in, fps_out)
+    i0, i1, frac = resample_indices(x.shape[0], fps_in, fps_out, anchor)
     w = frac.reshape((-1,) + (1,) * (x.ndim - 1))
     return np.moveaxis(x[i0] * (1 - w) + x[i1] * w, 0, axis)
 
@@ -171,16 +182,18 @@ class Motion:
         return self.frames(a, b)
 
     # ------------------------------------------------------------------------------ resampling
-    def resample(self, fps: float) -> Motion:
+    def resample(self, fps: float, anchor: str = "start") -> Motion:
         """The motion at another frame rate over the same time span.
 
         Positions and root translation are interpolated linearly; rotations by slerp (and the
         positions are *not* recomputed from them, so both stay consistent with the source).
+        ``anchor="end"`` keeps the last frame exactly (the new frames are counted back from it: a history a
+        forecast continues); ``"start"`` keeps the first one.
         """
         fps = check_fps(fps)
         if abs(fps - self.fps) < 1e-9:
             return self
-        i0, i1, frac = resample_indices(self.num_frames, self.fps, fps)
+        i0, i1, frac = resample_indices(self.num_frames, self.fps, fps, anchor)
         n_new = i0.shape[0]
 
         def lerp(a: np.ndarray) -> np.ndarray:
@@ -374,9 +387,9 @@ class Forecast:
             if source.rotations is not None:  # bones may carry translations: resample them with the rest
                 _, glob = forward_kinematics(source.rotations, skel.offsets, skel.parents, source.positions[:, 0])
                 moves = local_translations(source.positions, glob, skel.parents)
-            history = source.resample(self.fps)
+            history = source.resample(self.fps, anchor="end")
             if history.rotations is not None:
-                moves = resample_positions(moves, source.fps, self.fps)
+                moves = resample_positions(moves, source.fps, self.fps, anchor="end")
                 positions, _ = forward_kinematics(history.rotations, moves, skel.parents, moves[:, 0])
                 history = replace(history, positions=positions, root_translation=positions[:, 0])
         if history.rotations is None:  # positions only: the skeleton's rest pose with the person's proportions

@@ -139,7 +139,7 @@ class KeyPoseForecaster:
         """``(window (O, J, 3) float32, index of its last frame at the network's rate, the motion at that
         rate)``: the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``),
         on the motion's own joints."""
-        clip = motion.resample(self.fps)
+        clip = motion.resample(self.fps, anchor="end" if at is None else "start")  # ends on the last frame seen
         if at is not None and not 0 <= at <= motion.duration:
             raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
         last = clip.num_frames - 1 if at is None else int(round(at * self.fps))

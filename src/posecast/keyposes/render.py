@@ -191,7 +191,9 @@ def render_keypose_forecast(
     order = np.arange(k) if probs is None else np.argsort(-np.asarray(probs), kind="stable")
     shown = order[:max_hypotheses]
     history = forecast.history
-    obs = (history if abs(history.fps - forecast.fps) < 1e-9 else history.resample(forecast.fps)).positions
+    obs = (
+        history if abs(history.fps - forecast.fps) < 1e-9 else history.resample(forecast.fps, anchor="end")
+    ).positions
     meta = forecast.metadata
     up = meta.get("up_axis") if meta.get("up_axis") in UP_ROTATIONS else "+y"
     turn = UP_ROTATIONS[up].T  # the data's up axis up on the screen (row vectors: p @ R^T = R p)

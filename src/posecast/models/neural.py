@@ -388,7 +388,7 @@ class NeuralForecaster(Forecaster):
                 f"joints); the history has {h.shape[2]} joints"
             )
         fps = fps or self.config.fps
-        h = resample_positions(h, fps, self.config.fps, axis=1)
+        h = resample_positions(h, fps, self.config.fps, axis=1, anchor="end")  # ends at the last observed frame
         need = self.config.history
         if h.shape[1] < need:
             h = np.concatenate([np.repeat(h[:, :1], need - h.shape[1], axis=1), h], axis=1)

@@ -942,7 +942,7 @@ class STTransformerRot(Forecaster):
         if not isinstance(samples, int | np.integer) or samples < 1:
             raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
         fps = self.config.fps
-        hist = history.resample(fps)
+        hist = history.resample(fps, anchor="end")
         n_model = int(math.ceil(n * fps / history.fps)) + 1
         rot = self.predict_rotations(hist.rotations[None], n_model)[0]  # (n_model, J, 3, 3)
         offsets = history.skeleton.offsets if history.skeleton.offsets is not None else self.skeleton.offsets

@@ -381,7 +381,7 @@ def create_app(
             raise PosecastError(f"up must be 'y' or 'z', got {up!r}")
         motion = await _read_upload(file, asf, fps)
         if motion.fps > limits.fps:  # a file captured faster than the server's rate (240 Hz mocap): resampled
-            motion = motion.resample(limits.fps)
+            motion = motion.resample(limits.fps, anchor="end")
         loop = asyncio.get_running_loop()
         pos = engine.from_y_up(motion.positions, up)
         return await loop.run_in_executor(

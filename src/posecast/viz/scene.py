@@ -207,7 +207,7 @@ def build_scene(
         if history.num_frames == 0:
             raise ValueRangeError("history has no frames")
         # A forecast made at another rate: bring the history to the forecast's rate.
-        hist = (history if abs(history.fps - fps) < 1e-6 else history.resample(fps)).positions
+        hist = (history if abs(history.fps - fps) < 1e-6 else history.resample(fps, anchor="end")).positions
 
     samples = probs = None
     total = 0
