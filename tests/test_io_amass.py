@@ -128,6 +128,24 @@ def test_other_pose_widths_read_the_same_body(tmp_path, width):
     assert b.metadata["pose_width"] == width
 
 
+def test_the_split_smplx_layout_reads_the_same_body(tmp_path):
+    """AMASS's SMPL-X release and other SMPL-X exports store ``root_orient`` (T, 3) and ``pose_body`` (T, 63)
+    instead of ``poses``, with ``mocap_frame_rate`` and the hands, jaw and eyes apart."""
+    rng = np.random.default_rng(3)
+    body = rng.uniform(-1, 1, size=(5, 66))
+    a = posecast.load(_write(tmp_path / "a.npz", frames=5, width=66, poses=body))
+    split = {"root_orient": body[:, :3], "pose_body": body[:, 3:], "pose_hand": rng.uniform(-1, 1, (5, 90))}
+    split |= {"pose_jaw": np.zeros((5, 3)), "pose_eye": np.zeros((5, 6)), "surface_model_type": np.array("smplx")}
+    b = posecast.load(_write(tmp_path / "b.npz", frames=5, poses=None, mocap_framerate=None, **split,
+                             mocap_frame_rate=np.array(120.0)))  # fmt: skip
+    np.testing.assert_allclose(b.positions, a.positions, atol=1e-12)
+    assert b.fps == 120.0
+    bad = _write(tmp_path / "c.npz", frames=5, poses=None, root_orient=body[:, :3], pose_body=body[:4, 3:])
+    with pytest.raises(FormatError, match="'root_orient' has 5 frames and 'pose_body' 4") as info:
+        posecast.load(bad)
+    assert str(bad) in str(info.value)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 2**31 - 1))
 def test_fk_is_consistent_and_rigid(tmp_path, seed):

@@ -6,6 +6,8 @@ An AMASS file (Mahmood et al., ICCV 2019) is a numpy archive with
   orientation in columns 0-2 - then 2 x 15 hand joints); columns 0-65 are the body. ``(T, 66)``
   (body only), ``(T, 72)`` (SMPL: 24 joints, its two hand joints are dropped) and ``(T, 165)`` (the
   SMPL-X release: 55 joints, body first) are read the same way.
+* or, as AMASS's SMPL-X release and other SMPL-X exports split them, ``root_orient`` ``(T, 3)`` and
+  ``pose_body`` ``(T, 63)`` (with ``pose_hand``, ``pose_jaw``, ``pose_eye``, not read): the same 66 numbers.
 * ``trans``: ``(T, 3)`` translation in metres; ``mocap_framerate`` (``mocap_frame_rate`` in the SMPL-X
   release): frames per second; ``betas`` (16 shape coefficients), ``gender``, ``dmpls`` (soft tissue).
 
@@ -57,17 +59,21 @@ Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 """``Rx(-90°)``: AMASS's z-up world to PoseCast's y-up world, ``(x, y, z) → (x, z, -y)``."""
 
 _REQUIRED_MEMBERS = frozenset({"poses.npy", "trans.npy"})
+#: the split layout of AMASS's SMPL-X releases and other SMPL-X exports: the body's 66 numbers in two arrays
+_SPLIT_MEMBERS = frozenset({"root_orient.npy", "pose_body.npy", "trans.npy"})
 _FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
 
 
 def is_amass_npz(path: str | Path) -> bool:
-    """True when ``path`` is a zip archive whose members include ``poses.npy`` and ``trans.npy``.
+    """True when ``path`` is a zip archive whose members include ``poses.npy`` and ``trans.npy`` (or the split
+    SMPL-X layout: ``root_orient.npy``, ``pose_body.npy`` and ``trans.npy``).
 
     Reads only the zip directory (at the end of the file), never the arrays.
     """
     try:
         with zipfile.ZipFile(path) as zf:
-            return _REQUIRED_MEMBERS <= set(zf.namelist())
+            names = set(zf.namelist())
+            return _REQUIRED_MEMBERS <= names or _SPLIT_MEMBERS <= names
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return False
 
@@ -152,7 +158,19 @@ def read_amass(path: Path, **_: Any) -> Motion:
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise FormatError("a single numpy array, not an AMASS .npz archive", path)
     with z:
-        poses = _array(z, "poses", path)
+        if "poses" not in z and "root_orient" in z and "pose_body" in z:  # split SMPL-X layout: the body's 66
+            root, body = _array(z, "root_orient", path), _array(z, "pose_body", path)
+            if root.ndim != 2 or body.ndim != 2 or root.shape[1] != 3 or body.shape[1] != BODY_COLUMNS - 3:
+                raise FormatError(
+                    f"'root_orient' {root.shape} and 'pose_body' {body.shape}: expected (T, 3) and (T, "
+                    f"{BODY_COLUMNS - 3})",
+                    path,
+                )
+            if root.shape[0] != body.shape[0]:
+                raise FormatError(f"'root_orient' has {root.shape[0]} frames and 'pose_body' {body.shape[0]}", path)
+            poses = np.concatenate([root, body], axis=1)
+        else:
+            poses = _array(z, "poses", path)
         trans = _array(z, "trans", path)
         fps_key = next((k for k in _FPS_KEYS if k in z), None)
         if fps_key is None:
