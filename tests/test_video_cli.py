@@ -218,3 +218,18 @@ def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeyp
         code, _, err = cli("forecast", str(clip), *args)
         assert code == 2 and message in err and len(error_lines(err)) == 1, (args, err)
     assert not (tmp_path / "g.npz").exists()
+
+
+def test_detection_coverage_tells_how_long_before_the_end_the_person_was_last_seen():
+    from posecast.cli.forecast import UNSEEN_TAIL_S, detection_coverage
+    from posecast.video.track import PoseTrack
+
+    times = 10.0 + np.arange(30) / 30.0  # 1 s of clip; the backend lost the person after frame 19
+    detected = np.arange(30) < 20
+    track = PoseTrack(np.zeros((30, 17, 2)), np.ones((30, 17)), times, (640, 480), "body-17", detected=detected)
+    c = detection_coverage(track)
+    assert c["detected_fraction"] == pytest.approx(20 / 30, abs=1e-4)
+    assert c["last_detection_s"] == pytest.approx(19 / 30, abs=1e-4)
+    assert c["undetected_tail_s"] == pytest.approx(10 / 30, abs=1e-4) and c["undetected_tail_s"] >= UNSEEN_TAIL_S
+    full = PoseTrack(np.zeros((30, 17, 2)), np.ones((30, 17)), times, (640, 480), "body-17")
+    assert detection_coverage(full)["undetected_tail_s"] == 0.0

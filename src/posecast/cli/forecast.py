@@ -191,6 +191,23 @@ def check_media(file: Path, at: float | None) -> None:
 
 
 # ------------------------------------------------------------------------------------- video
+#: seconds: a clip whose last detection is this long before its end gets a note (the person may have left)
+UNSEEN_TAIL_S = 0.25
+
+
+def detection_coverage(track: Any) -> dict[str, float]:
+    """How much of a clip's track shows the person: the detected share of frames, the time of the last
+    detection and how long before the clip's end it was (seconds from the first frame)."""
+    det = np.asarray(track.detected, dtype=bool)
+    t = np.asarray(track.times, dtype=np.float64) - float(track.times[0])
+    last = float(t[np.flatnonzero(det)[-1]]) if det.any() else 0.0
+    return {
+        "detected_fraction": round(float(det.mean()), 4),
+        "last_detection_s": round(last, 4),
+        "undetected_tail_s": round(float(t[-1]) - last, 4),
+    }
+
+
 def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
     """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others)."""
     track, video = fc.metadata["track"], fc.metadata["video"]
@@ -199,7 +216,15 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
         f"forecast {fc.num_frames} frames ({fc.horizon:.2f} s) with {fc.model}",
         highlight=False,
     )
-    plain = dataclasses.replace(fc, metadata={k: v for k, v in fc.metadata.items() if k not in ("track", "video")})
+    coverage = detection_coverage(track)
+    if coverage["undetected_tail_s"] >= UNSEEN_TAIL_S:
+        console.print(
+            f"note: no person was detected in the last {coverage['undetected_tail_s']:.2f} s of {file.name} (last "
+            f"seen at {coverage['last_detection_s']:.2f} s); the forecast continues from the last observed time",
+            highlight=False,
+        )
+    meta = {k: v for k, v in fc.metadata.items() if k not in ("track", "video")}
+    plain = dataclasses.replace(fc, metadata={**meta, "detection": coverage})
     for o in outs:
         if o.suffix.lower() == ".mp4":
             from posecast.video.overlay import render_forecast_video
