@@ -50,7 +50,8 @@ def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
     bad = np.flatnonzero(counts != want)
     if bad.size:
         i = int(bad[0])
-        raise FormatError(f"line {i + 1} has {counts[i]} values, expected {want}", path)
+        hint = " (values are separated by commas)" if counts[i] == 1 and len(rows[i].split()) > 1 else ""
+        raise FormatError(f"line {i + 1} has {counts[i]} values, expected {want}{hint}", path)
     try:
         data = np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:

@@ -146,8 +146,9 @@ class KeyPoseForecaster:
         if last + 1 < self.observed:
             need = (self.observed - 1) / self.fps
             if at is None or need > motion.duration:
+                frames = f"{clip.num_frames} frame{'s' * (clip.num_frames != 1)}"
                 raise ValueRangeError(
-                    f"the motion is {motion.duration:.2f} s long ({clip.num_frames} frames at {self.fps:g} fps); model "
+                    f"the motion is {motion.duration:.2f} s long ({frames} at {self.fps:g} fps); model "
                     f"{self.name!r} observes {self.observed} frames: give at least {need:.2f} s"
                 )
             raise ValueRangeError(
