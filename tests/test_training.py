@@ -565,3 +565,34 @@ def test_token_st_transformer_trains_and_keeps_bones(walk_folder, tmp_path):
     torch.testing.assert_close(
         prior.means, fit_pose_prior(walks, walk.skeleton, components=1, quantile=0.9).means, atol=0.05, rtol=0
     )
+
+
+def test_a_folder_of_the_users_own_rig_trains_on_the_canonical_body(tmp_path):
+    """Files on a rig no registry knows (here a renamed copy of the synthetic walker, z up) are mapped onto the
+    canonical body and turned upright; the trained weights then forecast on that rig."""
+    import dataclasses
+
+    from posecast.motion import Motion
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    z_up = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y up -> z up
+    for i, speed in enumerate((1.0, 1.3, 1.6)):
+        w = synthetic_walk(seconds=5.0, fps=25.0, speed=speed)
+        rig = dataclasses.replace(w.skeleton, name="my-rig")
+        posecast.save(Motion(w.positions @ z_up.T, 25.0, rig), folder / f"take{i}.npz")
+    (folder / "notes.asf").write_text(":version 1.10\n")  # an ASF beside the takes is no motion: skipped
+    cfg = {**TINY, "history": 10, "frames_per_pass": 5, "epochs": 1}
+    out = train(load_config(None, data=str(folder), **cfg), tmp_path / "run")
+    run = json.loads((out / "run.json").read_text())
+    assert run["data"]["mapped_to"] == "smplh-22" and run["network"]["skeleton"] == "smplh-22"
+    model = posecast.models.get("dct-mlp", weights=out)
+    take = posecast.load(folder / "take0.npz")
+    fc = model.forecast(take, seconds=0.4)
+    assert fc.samples.shape == (1, 10, take.num_joints, 3) and np.isfinite(fc.samples).all()
+    from posecast.datasets.training_data import canonical_upright
+
+    up = canonical_upright(take, folder / "take0.npz")
+    names = posecast.skeletons.get("smplh-22").joint_names
+    height = up[:, names.index("head"), 1] - up[:, names.index("pelvis"), 1]
+    assert (height > 0.4).all()  # upright: the head above the pelvis along +y after the turn

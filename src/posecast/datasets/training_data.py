@@ -57,7 +57,7 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     from posecast.io import formats, load
     from posecast.io.registry import format_suffix
 
-    suffixes = {s for f in formats() for s in f.suffixes}
+    suffixes = {s for f in formats() for s in f.suffixes} - {".asf"}  # an ASF is a clip's skeleton, not a motion
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and format_suffix(p) in suffixes)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
@@ -163,8 +163,37 @@ def load_training_data(
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
     motions, paths = folder_motions(folder, fps)
     skel = motions[0].skeleton
-    for m, p in zip(motions, paths, strict=True):
-        if not m.skeleton.same_layout(skel):
-            raise SkeletonError(f"mixes skeletons {skel.name!r} and {m.skeleton.name!r}", p)
-    train, val = split_sequences([m.positions for m in motions], val_fraction, min_frames)
-    return TrainingData(skel, motions[0].fps, train, val, describe(str(folder), paths, folder, fps=motions[0].fps))
+    if _registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
+        seqs = [m.positions for m in motions]
+        desc = describe(str(folder), paths, folder, fps=motions[0].fps)
+    else:  # the users' own rigs (or several): every file on the canonical body, upright, as the corpus is
+        from posecast.skeletons.canonical import CANONICAL
+
+        seqs = [canonical_upright(m, p) for m, p in zip(motions, paths, strict=True)]
+        skel = skeletons.get(CANONICAL)
+        desc = {**describe(str(folder), paths, folder, fps=motions[0].fps), "mapped_to": CANONICAL}
+    train, val = split_sequences(seqs, val_fraction, min_frames)
+    return TrainingData(skel, motions[0].fps, train, val, desc)
+
+
+def _registered(skel: Any) -> bool:
+    from posecast import skeletons
+
+    try:
+        return skeletons.get(skel.name).same_layout(skel)
+    except SkeletonError:
+        return False
+
+
+def canonical_upright(motion: Any, path: Path) -> np.ndarray:
+    """``(T, 22, 3)``: a motion on any mappable rig on the canonical body (`posecast.skeletons.canonical`), its
+    world turned so that the trunk stands along +y (a z-up file trains like a y-up one); a rig that cannot be
+    mapped is a `SkeletonError` naming ``path``."""
+    from posecast.skeletons.canonical import retarget, up_axes, up_rotations
+
+    try:
+        rt = retarget(motion.skeleton)
+    except SkeletonError as exc:
+        raise SkeletonError(exc.problem, path) from None
+    can = rt.to_canonical(np.asarray(motion.positions, dtype=np.float64))
+    return can @ up_rotations(up_axes(can[None], rt.up))[0].T
