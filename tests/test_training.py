@@ -596,3 +596,16 @@ def test_a_folder_of_the_users_own_rig_trains_on_the_canonical_body(tmp_path):
     names = posecast.skeletons.get("smplh-22").joint_names
     height = up[:, names.index("head"), 1] - up[:, names.index("pelvis"), 1]
     assert (height > 0.4).all()  # upright: the head above the pelvis along +y after the turn
+
+
+def test_a_run_without_validation_windows_says_its_best_round_was_chosen_on_the_training_loss(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    posecast.save(synthetic_walk(seconds=2.0, fps=25.0), folder / "walk.npz")  # too short to carve validation
+    cfg = {**TINY, "epochs": 1}
+    out = train(load_config(None, data=str(folder), **cfg), tmp_path / "run")
+    run = json.loads((out / "run.json").read_text())
+    assert run["windows"]["val"] == 0
+    assert run["best_val"] is None and run["best_chosen_on"].startswith("train_loss")
+    again = train(load_config(None, data=str(folder), **cfg), tmp_path / "run")  # resumed: nothing left to do
+    assert json.loads((again / "run.json").read_text())["best_val"] is None

@@ -4,6 +4,7 @@ layer over `posecast.training.run` (which picks the plug-in from the model's reg
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,6 +108,12 @@ def train(
         where = run(model, out, config, resume=resume, progress=tick, settings=set_ or (), **options)
     if main_rank:
         console.print(f"wrote {where}", highlight=False)
+        info = json.loads((Path(where) / "run.json").read_text()) if (Path(where) / "run.json").is_file() else {}
+        if str(info.get("best_chosen_on", "")).startswith("train_loss"):
+            console.print(
+                "note: no validation windows (too few or too short files): best/ was chosen on the training loss",
+                highlight=False,
+            )
 
 
 def _line(done: int, rounds: int, record: dict[str, Any]) -> str:

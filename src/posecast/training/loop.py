@@ -498,6 +498,7 @@ def fit(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
 
     start_round, skip, step, best, elapsed, records = 0, 0, 0, math.inf, 0.0, 0
+    validated = False  # whether any round had validation windows (else best/ is chosen on the training loss)
     recent: deque[tuple[float, dict[str, float]]] = deque(maxlen=per_round)
     resumed_at = None
     if out is not None:
@@ -518,6 +519,7 @@ def fit(
             skip = int(state.get("skip", 0))
             step = int(state.get("step", sched.last_epoch))
             best, elapsed = float(state["best"]), float(state["elapsed"])
+            validated = bool(state.get("validated", True))
             records = int(state.get("records", start_round))
             recent.extend((float(loss), dict(logs)) for loss, logs in state.get("recent", []))
             torch.set_rng_state(state["torch_rng"])
@@ -597,6 +599,7 @@ def fit(
             if cfg.keep_rounds:
                 task.save(out / "rounds" / f"{r + 1:03d}", record)
             if task.score_key is not None:
+                validated = validated or task.score_key in record
                 score = record.get(task.score_key, record["train_loss"])
                 if score < best:
                     best = score
@@ -612,6 +615,7 @@ def fit(
                     "skip": 0 if complete else done,
                     "step": step,
                     "best": best,
+                    "validated": validated,
                     "elapsed": elapsed,
                     "records": records,
                     "recent": [[x, logs] for x, logs in recent],
@@ -633,8 +637,9 @@ def fit(
         run_info["replica_checksums"] = [g.tolist() for g in gathered]
     net.eval()
     run_info.update({"steps": step, "training_seconds": round(elapsed, 1), "stopped": stopped})
-    if task.score_key is not None:
-        run_info["best_val"] = best
+    if task.score_key is not None:  # without validation windows the best round was chosen on the training loss
+        run_info["best_val"] = best if validated else None
+        run_info["best_chosen_on"] = task.score_key if validated else "train_loss (no validation windows)"
     if dist.main and out is not None:
         run_info.update(task.finish(out) or {})
         _write(out / RUN_FILE, json.dumps(run_info, indent=1))
