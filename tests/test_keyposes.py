@@ -598,3 +598,21 @@ def test_video_timeline_holds_key_poses_with_the_clip_clock():
     assert scene.frame_label(2) == "t =  0.10 s  ◆ key pose 1/2" and scene.frame_label(5) == "t =  0.30 s"
     with pytest.raises(ValueRangeError, match="outside"):
         render_keyposes(reach(seconds=1.0), [KeyPose(500, 5.0)], "x.mp4")
+
+
+def test_the_cli_mines_a_z_up_recording_as_its_y_up_twin():
+    """Mining measures heights and headings along +y; `posecast keyposes` turns a z-up world upright first, so
+    the same motion recorded z-up gives the same key poses (frames and scores)."""
+    import dataclasses
+
+    from posecast.cli.keyposes import upright
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=6.0, fps=30.0)
+    to_z_up = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    z_up = dataclasses.replace(walk, positions=walk.positions @ to_z_up.T, rotations=None, root_translation=None)
+    want = mine_keyposes(walk)
+    got = mine_keyposes(upright(z_up))
+    assert [k.frame for k in got] == [k.frame for k in want] and len(want) > 5
+    np.testing.assert_allclose([k.score for k in got], [k.score for k in want], atol=1e-9)
+    assert upright(walk) is walk  # y up already: untouched

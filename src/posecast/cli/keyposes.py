@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -73,7 +73,7 @@ def keyposes(
         if v is not None
     }
     clip = motion.frames(skip_frames)
-    found = mine_keyposes(clip, **options)
+    found = mine_keyposes(upright(clip), **options)
     table = Table(title=f"{file.name}: {len(found)} key poses", title_justify="left")
     for col in ("frame", "time (s)", "score (m)", "driven by"):
         table.add_column(col, justify="left" if col == "driven by" else "right")
@@ -114,6 +114,20 @@ def keyposes(
 
         render_keyposes(clip, found, out)
     console.print(f"wrote {out}", highlight=False)
+
+
+def upright(motion: Any) -> Any:
+    """``motion`` with its world turned so that up is +y, as key-pose mining measures heights and headings
+    (`posecast.skeletons.canonical.motion_up_axis`; rigs that do not map are taken as they are)."""
+    import dataclasses
+
+    from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
+
+    axis = motion_up_axis(motion.positions, motion.skeleton)
+    if axis in (None, "+y"):
+        return motion
+    turned = motion.positions @ UP_ROTATIONS[axis].T
+    return dataclasses.replace(motion, positions=turned, rotations=None, root_translation=None)
 
 
 def register(app: typer.Typer) -> None:

@@ -202,7 +202,8 @@ def mine_keyposes(
     """Characteristic key poses of ``motion``, by the criterion of the module docstring.
 
     Args:
-        motion: ``(T, J, 3)`` positions in metres, y up, any skeleton and frame rate. Drop
+        motion: ``(T, J, 3)`` positions in metres, y up (turn other worlds upright first, as ``posecast
+            keyposes`` does: `posecast.cli.keyposes.upright`), any skeleton and frame rate. Drop
             synthetic rest frames first (frame 0 of CMU BVH files: ``motion[1:]``).
         smoothing_s: Gaussian smoothing of the trajectories (s); 0 switches it off.
         min_separation_s: of two key poses closer than this (s), only the more prominent is kept.
