@@ -204,3 +204,36 @@ def test_complex_arrays_and_short_csv_rows_are_named(tmp_path, walk):
     with pytest.raises(PosecastError, match=r"frame row 3 has 5 values; the header has \d+ columns") as info:
         posecast.load(bad)
     assert str(bad) in str(info.value)
+
+
+def test_key_pose_documents_load_as_forecasts_of_one_frame_per_hypothesis(tmp_path):
+    """What ``posecast forecast --model charpose --out k.json|k.npz`` writes loads back (for ``posecast render`` and
+    ``info``): K one-frame samples with their probabilities, the observed window as the history."""
+    rng = np.random.default_rng(0)
+    names, parents = ["hips", "spine", "head"], [-1, 0, 1]
+    observed, hyp = rng.normal(size=(10, 3, 3)), rng.normal(size=(4, 3, 3))
+    probs = [0.4, 0.3, 0.2, 0.1]
+    doc = {"skeleton": "my-rig", "joint_names": names, "parents": parents, "fps": 25.0, "model": "charpose"}
+    doc["observed"] = observed.tolist()
+    doc["hypotheses"] = [{"probability": p, "positions": h.tolist()} for p, h in zip(probs, hyp, strict=True)]
+    (tmp_path / "k.json").write_text(json.dumps(doc))
+    np.savez(
+        tmp_path / "k.npz",
+        hypotheses=hyp,
+        observed=observed,
+        probabilities=np.array(probs),
+        joint_names=np.array(names),
+        parents=np.array(parents),
+        skeleton=np.array("my-rig"),
+        fps=np.array(25.0),
+    )
+    for name in ("k.json", "k.npz"):
+        fc = posecast.load(tmp_path / name)
+        assert fc.samples.shape == (4, 1, 3, 3) and fc.skeleton.parents == (-1, 0, 1), name
+        np.testing.assert_allclose(fc.samples[:, 0], hyp)
+        np.testing.assert_allclose(fc.probabilities, probs)
+        np.testing.assert_allclose(fc.history.positions, observed)
+    doc["hypotheses"] = [{"probability": 1.0, "positions": [[0.0, 0.0]]}]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(PosecastError, match="key-pose"):
+        posecast.load(tmp_path / "bad.json")

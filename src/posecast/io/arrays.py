@@ -77,12 +77,56 @@ def _scalar(z: Any, key: str, path: Path) -> Any:
     return arr.item() if arr.shape == () else arr
 
 
+#: the arrays of a key-pose forecast as ``posecast forecast --model charpose`` writes it (.json / .npz)
+KEYPOSE_FIELDS = frozenset({"hypotheses", "observed", "joint_names", "parents", "fps"})
+
+
+def keypose_forecast(d: Any, path: Path) -> Forecast:
+    """A key-pose document (``posecast forecast --model charpose --out k.json|k.npz``: ``hypotheses`` (K, J, 3),
+    ``probabilities``, the ``observed`` window (O, J, 3), ``joint_names`` and ``parents``) as a `Forecast` of K
+    one-frame samples with that window as its history, so that it can be rendered and inspected."""
+    try:
+        names = [str(n) for n in np.asarray(d["joint_names"]).reshape(-1)]
+        parents = tuple(int(x) for x in np.asarray(d["parents"]).reshape(-1))
+        name = str(np.asarray(d["skeleton"]).reshape(-1)[0]) if "skeleton" in d else "keyposes"
+        skel = Skeleton(name, tuple(names), parents)
+        hyps = d["hypotheses"]
+        if len(hyps) and isinstance(hyps[0], dict):  # the JSON document: one object per hypothesis
+            hyp = np.asarray([h["positions"] for h in hyps], dtype=np.float64)
+            if d.get("probabilities") is None:
+                d = {**d, "probabilities": [h["probability"] for h in hyps]}
+        else:
+            hyp = np.asarray(hyps, dtype=np.float64)
+        observed = np.asarray(d["observed"], dtype=np.float64)
+        fps = float(np.asarray(d["fps"]).reshape(-1)[0])
+        probs = np.asarray(d["probabilities"], dtype=np.float64) if d.get("probabilities") is not None else None
+    except (KeyError, TypeError, ValueError, SkeletonError) as exc:
+        raise FormatError(f"not a readable key-pose forecast ({exc})", path) from None
+    if hyp.ndim != 3 or observed.ndim != 3 or hyp.shape[1:] != observed.shape[1:] or hyp.shape[1] != len(names):
+        raise FormatError(f"key-pose hypotheses {hyp.shape} and observed window {observed.shape} do not fit", path)
+    return Forecast(
+        samples=hyp[:, None],
+        fps=fps,
+        skeleton=skel,
+        probabilities=probs,
+        history=Motion(observed, fps, skel),
+        model=str(d.get("model", "charpose")),
+        metadata={"source": str(path), "kind": "keyposes"},
+    )
+
+
 def read_npz(path: Path, **_: Any) -> Motion | Forecast:
     try:
         z = np.load(path, allow_pickle=False)
     except ValueError as exc:
         raise FormatError(f"not a readable .npz file without pickles ({exc})", path) from None
     with z:
+        if KEYPOSE_FIELDS <= set(z.files):
+            try:
+                arrays = {k: z[k] for k in z.files}
+            except ValueError as exc:  # an object array would need unpickling: never
+                raise FormatError(f"not a readable .npz file without pickles ({exc})", path) from None
+            return keypose_forecast(arrays, path)
         kind = str(_scalar(z, "kind", path)) if "kind" in z else ("forecast" if "samples" in z else "motion")
         if "skeleton" not in z:
             raise FormatError("missing 'skeleton' (name or JSON); was it written by posecast?", path)
@@ -286,6 +330,8 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
         d = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise FormatError(f"invalid JSON at line {exc.lineno}: {exc.msg}", path) from None
+    if isinstance(d, dict) and "format" not in d and KEYPOSE_FIELDS <= set(d):  # `posecast forecast --model charpose`
+        return keypose_forecast(d, path)
     if not isinstance(d, dict) or d.get("format") not in ("posecast-motion", "posecast-forecast"):
         raise FormatError(
             'not a PoseCast JSON file (expected "format": "posecast-motion" or "posecast-forecast")', path
