@@ -42,7 +42,11 @@ def bvh_dir(data_dir: str | Path | None = None) -> Path:
         return path
     path = Path(data_dir)
     if not (path / "INDEX.csv").is_file():
-        raise DataNotFoundError("not a CMU BVH folder (no INDEX.csv)", path)
+        raise DataNotFoundError(
+            "not a CMU BVH folder: it needs an INDEX.csv (columns subject, trial, file, description; one row per "
+            "<subject>/<subject>_<trial>.bvh, the description giving the action) as $POSECAST_DATA/cmu_bvh has",
+            path,
+        )
     return path
 
 

@@ -82,7 +82,11 @@ class WindowSet:
             chunks.append(seq)
             offset += seq.shape[0]
         if not starts:
-            raise ValueRangeError(f"no sequence has the {length} frames a window needs")
+            longest = max((c.shape[0] for c in chunks), default=0)
+            raise ValueRangeError(
+                f"no sequence has the {length} frames ({length / fps:.2f} s) a window needs; the longest has "
+                f"{longest} ({longest / fps:.2f} s at {fps:g} fps): give longer files or a shorter history"
+            )
         return cls(np.concatenate(chunks), np.concatenate(starts), length, skeleton, fps, np.concatenate(owner))
 
     def __len__(self) -> int:
