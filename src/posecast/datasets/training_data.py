@@ -163,7 +163,7 @@ def load_training_data(
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
     motions, paths = folder_motions(folder, fps)
     skel = motions[0].skeleton
-    if _registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
+    if skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
         seqs = [m.positions for m in motions]
         desc = describe(str(folder), paths, folder, fps=motions[0].fps)
     else:  # the users' own rigs (or several): every file on the canonical body, upright, as the corpus is
@@ -174,15 +174,6 @@ def load_training_data(
         desc = {**describe(str(folder), paths, folder, fps=motions[0].fps), "mapped_to": CANONICAL}
     train, val = split_sequences(seqs, val_fraction, min_frames)
     return TrainingData(skel, motions[0].fps, train, val, desc)
-
-
-def _registered(skel: Any) -> bool:
-    from posecast import skeletons
-
-    try:
-        return skeletons.get(skel.name).same_layout(skel)
-    except SkeletonError:
-        return False
 
 
 def canonical_upright(motion: Any, path: Path) -> np.ndarray:

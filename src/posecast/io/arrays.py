@@ -283,20 +283,15 @@ def _missing(what: str, path: Path) -> str:
 CSV_SKELETON_LINE = "# skeleton-json "
 
 
-def _registered(skel: Skeleton) -> bool:
-    try:
-        return skeletons.get(skel.name).same_layout(skel)
-    except SkeletonError:
-        return False
-
-
 def write_csv(obj: Motion, path: Path, **_: Any) -> None:
     if not isinstance(obj, Motion):
         raise FormatError(".csv holds one motion; save forecasts as .npz or .json", path)
     header = ["time"] + [f"{n}_{a}" for n in obj.skeleton.joint_names for a in "xyz"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(f"# skeleton={obj.skeleton.name} fps={obj.fps:.10g} units=m\n")
-        if not _registered(obj.skeleton):  # a file's own rig (a BVH hierarchy): stored so that it loads again
+        if not skeletons.is_registered(
+            obj.skeleton
+        ):  # a file's own rig (a BVH hierarchy): stored so that it loads again
             fh.write(CSV_SKELETON_LINE + json.dumps(obj.skeleton.to_dict()) + "\n")
         w = csv.writer(fh)
         w.writerow(header)

@@ -11,7 +11,7 @@ and returns the skeleton with parents first and the permutation.
 """
 
 from posecast.skeletons import cmu, h36m, keypoints, smpl  # noqa: F401  (register the skeletons)
-from posecast.skeletons.base import Skeleton, get, in_any_order, names, register
+from posecast.skeletons.base import Skeleton, get, in_any_order, is_registered, names, register
 from posecast.skeletons.canonical import (
     CANONICAL,
     INTERPOLATED,
@@ -43,6 +43,7 @@ __all__ = [
     "can_map",
     "get",
     "in_any_order",
+    "is_registered",
     "layouts",
     "load_mapping_file",
     "map_positions",

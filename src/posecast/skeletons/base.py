@@ -317,6 +317,12 @@ def get(name: str | Skeleton) -> Skeleton:
     return _CACHE[key]
 
 
+def is_registered(skel: Skeleton) -> bool:
+    """Whether ``skel`` has the layout of the registered skeleton of its name (a file's own rig has not)."""
+    key = _ALIASES.get(skel.name, skel.name)
+    return key in _FACTORIES and get(key).same_layout(skel)
+
+
 def names() -> list[str]:
     """Names of all registered skeletons."""
     return sorted(_FACTORIES)
