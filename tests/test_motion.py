@@ -197,3 +197,37 @@ def test_a_forecast_at_another_rate_starts_from_the_last_observed_frame():
     for t in (240, 239, 217):  # off and on the 25 fps grid
         model.predict(history[:, :t], 12, fps=120.0)
         np.testing.assert_allclose(seen["last"], history[:, t - 1], atol=1e-5)
+
+
+def test_bad_predict_arguments_and_sample_indices_are_posecast_errors():
+    """``predict`` checks its arguments (a silent empty or NaN forecast, or an IndexError deep inside, before);
+    ``Forecast.sample`` and ``to_motion`` take the same indices (negative from the end) and refuse others alike."""
+    from posecast.errors import PosecastError
+
+    walk = synthetic_walk(seconds=3.0, fps=25.0)
+    model = posecast.models.get("constant-velocity")
+    fc = model.forecast(walk, seconds=0.4, samples=3)
+    assert fc.sample(-1).num_frames == 10 and fc.to_motion(-1).num_frames == walk.num_frames + 10
+    for bad in (3, -4, 1.0, None, True):
+        for call in (fc.sample, fc.to_motion):
+            with pytest.raises(ValueRangeError, match="does not exist"):
+                call(bad)
+    dct = posecast.models.get("dct-mlp").variant("corpus")
+    h = np.zeros((1, 50, dct.skeleton.num_joints, 3))
+    nan = h.copy()
+    nan[0, 3, 0, 0] = np.nan
+    for args, words in (
+        ((h, 10, 0, 25.0), "samples"),
+        ((h, 0, 1, 25.0), "frames"),
+        ((h, 2.5, 1, 25.0), "frames"),
+        ((h, 10, 1, 0.0), "frame rate"),
+        ((h, 10, 1, "x"), "frame rate"),
+        ((nan, 10, 1, 25.0), "NaN"),
+        ((h[:, :0], 10, 1, 25.0), "0 frames"),
+        ((h[0], 10, 1, 25.0), "(B, T, J, 3)"),
+    ):
+        with pytest.raises(PosecastError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            dct.predict(*args)
+    with pytest.raises(ValueRangeError, match="samples"):
+        posecast.forecast(walk, seconds=0.4, samples=0)
+    assert posecast.viz.render  # reachable after `import posecast`, as the README shows it

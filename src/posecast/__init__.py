@@ -19,6 +19,16 @@ from posecast.skeletons import Skeleton
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``posecast.viz`` (renderings: matplotlib, plotly) and ``posecast.video`` load on first use, not at import."""
+    if name in ("viz", "video"):
+        import importlib
+
+        return importlib.import_module(f"posecast.{name}")
+    raise AttributeError(f"module 'posecast' has no attribute {name!r}")
+
+
 __all__ = [
     "Forecast",
     "Motion",

@@ -118,6 +118,8 @@ def forecast(
     """
     from posecast.models import get
 
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+        raise ValueRangeError(f"samples must be a whole number from 1, got {samples!r}")
     kind = input_kind(source)
     name = resolve_model(kind, model)
     forecaster = get(name, weights=weights)

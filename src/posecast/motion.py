@@ -348,9 +348,18 @@ class Forecast:
             return self.samples.mean(axis=0)
         return np.tensordot(self.probabilities, self.samples, axes=1)
 
+    def _index(self, i: Any) -> int:
+        """Sample index ``i`` (negative counts from the end, as in Python) checked: a `ValueRangeError` otherwise."""
+        n = self.num_samples
+        if isinstance(i, bool) or not isinstance(i, int | np.integer) or not -n <= i < n:
+            raise ValueRangeError(f"sample {i!r} does not exist: the forecast has {n} (0 to {n - 1})")
+        return int(i) % self.num_samples
+
     def sample(self, i: int = 0) -> Motion:
         """Hypothesis ``i`` as a `Motion`."""
-        return Motion(positions=self.samples[i], fps=self.fps, skeleton=self.skeleton, metadata={"model": self.model})
+        return Motion(
+            positions=self.samples[self._index(i)], fps=self.fps, skeleton=self.skeleton, metadata={"model": self.model}
+        )
 
     def to_motion(self, sample: int = 0, include_history: bool = True) -> Motion:
         """The observed history followed by hypothesis ``sample``, with joint rotations, on the history's
@@ -380,8 +389,7 @@ class Forecast:
         skel = history.skeleton
         if skel.offsets is None:
             raise SkeletonError(f"skeleton {skel.name!r} has no rest offsets: the forecast cannot be given rotations")
-        if not 0 <= sample < self.num_samples:
-            raise ValueRangeError(f"sample {sample} does not exist: the forecast has {self.num_samples}")
+        sample = self._index(sample)
         if abs(history.fps - self.fps) > 1e-9:
             source = history
             if source.rotations is not None:  # bones may carry translations: resample them with the rest

@@ -972,7 +972,12 @@ def write_bvh(
     p = Path(path)
     _no_options(options, "writing", p)
     if not isinstance(motion, Motion):
-        raise FormatError(f"a BVH file holds one Motion, not a {type(motion).__name__}; use {_writable_elsewhere()}", p)
+        hint = (
+            "save it as .npz or .json, or one hypothesis with its history as BVH: save(forecast.to_motion(i), ...)"
+            if type(motion).__name__ == "Forecast"
+            else f"use {_writable_elsewhere()}"
+        )
+        raise FormatError(f"a BVH file holds one Motion, not a {type(motion).__name__}; {hint}", p)
     if motion.rotations is None:
         raise FormatError(
             "cannot write BVH: the motion has only joint positions, and BVH stores joint rotations. "

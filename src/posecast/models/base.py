@@ -112,6 +112,28 @@ def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
     return meta
 
 
+def check_predict(history: Any, frames: Any, samples: Any, fps: Any, min_history: int = 1) -> np.ndarray:
+    """The arguments of ``Forecaster.predict`` checked: ``history`` ``(B, T, J, 3)`` finite numbers with at least
+    ``min_history`` frames (returned as float64), ``frames`` and ``samples`` whole numbers from 1, ``fps`` None or
+    a positive finite number; a `ValueRangeError` saying which one is wrong otherwise."""
+    h = np.asarray(history)
+    if h.ndim != 4 or h.shape[-1] != 3 or not np.issubdtype(h.dtype, np.number) or np.iscomplexobj(h):
+        raise ValueRangeError(f"history must be real numbers of shape (B, T, J, 3), got {h.dtype} {h.shape}")
+    if h.shape[1] < max(1, min_history):
+        raise ValueRangeError(f"history has {h.shape[1]} frames; the model needs at least {max(1, min_history)}")
+    h = h.astype(np.float64, copy=False)
+    if not np.isfinite(h).all():
+        raise ValueRangeError("history contains NaN or infinite positions")
+    for name, value in (("frames", frames), ("samples", samples)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueRangeError(f"{name} must be a whole number from 1, got {value!r}")
+    if fps is not None and (
+        isinstance(fps, bool) or not isinstance(fps, int | float | np.number) or not math.isfinite(fps) or fps <= 0
+    ):
+        raise ValueRangeError(f"impossible frame rate {fps!r}")
+    return h
+
+
 def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int:
     """Number of future frames from exactly one of ``frames`` or ``seconds``."""
     if (frames is None) == (seconds is None):

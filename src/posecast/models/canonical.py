@@ -19,7 +19,7 @@ import numpy as np
 
 from posecast import skeletons
 from posecast.errors import SkeletonError
-from posecast.models.base import Forecaster
+from posecast.models.base import Forecaster, check_predict
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.canonical import history_travel, up_axes, up_rotations
 
@@ -120,6 +120,7 @@ class CanonicalForecaster(Forecaster):
         return self.retarget.from_canonical(pred, last, travel)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
+        history = check_predict(history, frames, samples, fps)
         return self.decode(self.inner.predict(self.encode(history), frames, samples, fps), history)
 
 

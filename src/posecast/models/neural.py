@@ -31,7 +31,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from posecast import skeletons
 from posecast.errors import ModelError, SkeletonError
 from posecast.models import store
-from posecast.models.base import Forecaster
+from posecast.models.base import Forecaster, check_predict
 from posecast.models.tracing import TraceCache
 from posecast.motion import resample_positions
 from posecast.skeletons.base import Skeleton
@@ -381,7 +381,7 @@ class NeuralForecaster(Forecaster):
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         torch = self._torch
-        h = np.asarray(history, dtype=np.float64)
+        h = check_predict(history, frames, samples, fps)
         if h.shape[2] != self.skeleton.num_joints:
             raise SkeletonError(
                 f"model {self.name!r} was trained on skeleton {self.skeleton.name!r} ({self.skeleton.num_joints} "
