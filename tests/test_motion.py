@@ -231,3 +231,21 @@ def test_bad_predict_arguments_and_sample_indices_are_posecast_errors():
     with pytest.raises(ValueRangeError, match="samples"):
         posecast.forecast(walk, seconds=0.4, samples=0)
     assert posecast.viz.render  # reachable after `import posecast`, as the README shows it
+
+
+def test_motion_methods_refuse_impossible_arguments_with_posecast_errors():
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    for call in (
+        lambda: walk.seconds(float("nan")),
+        lambda: walk.seconds("0", "1"),
+        lambda: walk.frames(1.5),
+        lambda: walk.frames(0, 10, 2.0),
+        lambda: walk.frames(0, 10, 0),
+        lambda: walk[0:10:0],
+        lambda: walk.mirror(3),
+        lambda: walk.resample(True),
+    ):
+        with pytest.raises(ValueRangeError):
+            call()
+    assert walk.seconds(0, float("inf")).num_frames == walk.seconds(0, 1e9).num_frames == walk.num_frames
+    assert walk.frames(np.int64(2)).num_frames == walk.num_frames - 2

@@ -22,6 +22,8 @@ MAX_FPS = 10_000.0
 def check_fps(fps: float, where: str | None = None) -> float:
     """``fps`` as a float, or a `ValueRangeError` if it is not a finite positive rate."""
     try:
+        if isinstance(fps, bool):  # True is not a frame rate, though Python counts it as 1
+            raise TypeError
         value = float(fps)
     except (TypeError, ValueError):
         raise ValueRangeError(f"frame rate {fps!r} is not a number", where) from None
@@ -160,12 +162,15 @@ class Motion:
     # -------------------------------------------------------------------------------- slicing
     def frames(self, start: int | None = None, stop: int | None = None, step: int | None = None) -> Motion:
         """Frames ``[start:stop:step]`` (Python slice semantics); a step changes the fps accordingly."""
+        for name, v in (("start", start), ("stop", stop), ("step", step)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
+                raise ValueRangeError(f"frame {name} must be a whole number, got {v!r} (use .seconds() for times)")
+        if step is not None and step <= 0:
+            raise ValueRangeError("frame step must be positive")
         sl = slice(start, stop, step)
         n = len(range(*sl.indices(self.num_frames)))
         if n == 0:
             raise ValueRangeError(f"frame range {start}:{stop}:{step} of a {self.num_frames}-frame motion is empty")
-        if step is not None and step <= 0:
-            raise ValueRangeError("frame step must be positive")
         return self._take(sl, fps=self.fps / (step or 1))
 
     def __getitem__(self, index: slice) -> Motion:
@@ -175,8 +180,13 @@ class Motion:
 
     def seconds(self, start: float = 0.0, stop: float | None = None) -> Motion:
         """Frames whose times lie in ``[start, stop)`` seconds (``stop=None``: to the end)."""
-        if start < 0 or (stop is not None and stop <= start):
+        for v in (start, stop):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float | np.number) or math.isnan(v)):
+                raise ValueRangeError(f"times are numbers of seconds, got {v!r}")
+        if start < 0 or math.isinf(start) or (stop is not None and stop <= start):
             raise ValueRangeError(f"invalid time range [{start}, {stop}) s")
+        if stop is not None and stop > self.duration + 1.0 / self.fps:
+            stop = None  # past the end: to the end (a huge or infinite stop clamps)
         a = int(math.ceil(start * self.fps - 1e-9))
         b = self.num_frames if stop is None else int(math.ceil(stop * self.fps - 1e-9))
         return self.frames(a, b)
@@ -227,6 +237,8 @@ class Motion:
     def mirror(self, axis: int = 0) -> Motion:
         """Left/right mirror image: reflect across the plane ``axis = 0`` (x by default) and swap
         every left joint with its right twin (rotations are reflected as ``M R M``)."""
+        if isinstance(axis, bool) or not isinstance(axis, int | np.integer) or axis not in (0, 1, 2):
+            raise ValueRangeError(f"mirror axis must be 0, 1 or 2 (x, y, z), got {axis!r}")
         perm = self.skeleton.mirror_permutation
         sign = np.ones(3)
         sign[axis] = -1.0
