@@ -688,3 +688,15 @@ def test_any_rig_reaches_the_registered_layouts_through_the_canonical_body(tmp_p
     assert to_layout(motion, "h36m-17").positions.shape == (motion.num_frames, 17, 3)
     with pytest.raises(SkeletonError, match=r"from 'bvh-rig' to 'coco-17': it maps onto the canonical body"):
         to_layout(motion, "coco-17")
+
+
+def test_a_registered_layout_with_a_body17_table_reaches_the_canonical_body_too():
+    """``cmu-bvh-31`` has a table onto ``body-17``, which cannot provide ``smplh-22``; ``to_layout("smplh-22")``
+    then takes the automatic mapping (it was refused)."""
+    from posecast.motion import Motion
+
+    skel = get("cmu-bvh-31")
+    rest = skel.rest_positions()[None].repeat(3, axis=0)
+    moved = Motion(rest, 30.0, skel).to_layout(CANONICAL)
+    assert moved.skeleton.name == CANONICAL and "automatic" in moved.metadata["layout_mapping"]["route"]
+    np.testing.assert_allclose(moved.positions, retarget(skel).to_canonical(rest), atol=1e-12)

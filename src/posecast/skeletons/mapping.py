@@ -313,7 +313,10 @@ def _route(source: Skeleton, target: Skeleton) -> tuple[np.ndarray, str]:
     to_body = np.eye(source.num_joints) if source.name == BODY17 else _table_matrix(source.name, BODY17)
     if to_body is not None and from_body is not None:
         return from_body @ to_body, f"via {BODY17}"
-    canonical = _canonical_matrix(source) if to_body is None else None
+    # no table: the automatic mapping onto the canonical body (and on from it); for a layout that has a table
+    # onto body-17 (which cannot provide the canonical body), only to reach the canonical body itself
+    onto_canonical = target.same_layout(get(CANONICAL_BODY)) and not source.same_layout(target)
+    canonical = _canonical_matrix(source) if to_body is None or onto_canonical else None
     if canonical is not None:
         via = get(CANONICAL_BODY)
         if target.same_layout(via):
