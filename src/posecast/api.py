@@ -118,8 +118,6 @@ def forecast(
     """
     from posecast.models import get
 
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
-        raise ValueRangeError(f"samples must be a whole number from 1, got {samples!r}")
     kind = input_kind(source)
     name = resolve_model(kind, model)
     forecaster = get(name, weights=weights)
@@ -130,7 +128,7 @@ def forecast(
             from posecast.video.models.base import extract_track
 
             source = extract_track(Path(source), max_time=at)
-        return forecaster.forecast(source, frames=frames, seconds=seconds, samples=samples or 1)
+        return forecaster.forecast(source, frames=frames, seconds=seconds, samples=1 if samples is None else samples)
     motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf)
     if up is not None:
         from posecast.skeletons.canonical import mapping_with_up
@@ -160,7 +158,7 @@ def forecast_motion(
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
         if mapping is not None:
             forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
-        return forecaster.forecast(motion, samples=samples or 10, at=at)
+        return forecaster.forecast(motion, samples=10 if samples is None else samples, at=at)
     if entry.needs_fit:
         if fit_data is None:
             raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")
@@ -176,4 +174,4 @@ def forecast_motion(
         history = motion.seconds(0, at + 0.5 / motion.fps)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
-    return forecaster.forecast(history, frames=n, samples=samples or 1, ground_truth=truth)
+    return forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)

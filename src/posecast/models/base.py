@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import ModelError, ValueRangeError
-from posecast.motion import Forecast, Motion
+from posecast.motion import Forecast, Motion, check_fps
 from posecast.skeletons.base import Skeleton
 
 MAX_FORECAST_FRAMES = 100_000
@@ -124,13 +124,11 @@ def check_predict(history: Any, frames: Any, samples: Any, fps: Any, min_history
     h = h.astype(np.float64, copy=False)
     if not np.isfinite(h).all():
         raise ValueRangeError("history contains NaN or infinite positions")
-    for name, value in (("frames", frames), ("samples", samples)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueRangeError(f"{name} must be a whole number from 1, got {value!r}")
-    if fps is not None and (
-        isinstance(fps, bool) or not isinstance(fps, int | float | np.number) or not math.isfinite(fps) or fps <= 0
-    ):
-        raise ValueRangeError(f"impossible frame rate {fps!r}")
+    if fps is not None:
+        check_fps(fps)
+    resolve_frames(1.0, frames, None)  # the horizon's own checks
+    if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 1:
+        raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
     return h
 
 

@@ -117,8 +117,7 @@ class PosePrior(torch.nn.Module):
         reaches the level to first order; what is then still more than `PROJECT_TOLERANCE` above it goes the
         rest of the way towards its component's mean, `_shrink`); rows at or below it are returned unchanged."""
         out = x.clone()
-        nll, grad = self.nll_and_gradient(x)
-        over = nll > self.threshold
+        over = self.nll(x) > self.threshold  # the gradient only for the rows that move
         if not bool(over.any()):
             return out
         idx = torch.nonzero(over)[:, 0]
