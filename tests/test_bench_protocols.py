@@ -180,6 +180,23 @@ def test_speed_result_has_the_required_keys():
     json.dumps(r)
 
 
+def test_speed_times_the_forecast_length_asked_for():
+    """``seconds`` (``--seconds``): 2 s at the model's 25 fps is 50 frames, said in the protocol; a length the
+    bench cannot time is refused."""
+    r = speed.evaluate(
+        {"zero-velocity": posecast.models.get("zero-velocity")},
+        min_runs=3,
+        min_seconds=0.0,
+        batch=2,
+        throughput_seconds=0.01,
+        seconds=2.0,
+    )
+    assert r["models"]["zero-velocity"]["forecast_frames"] == 50 and r["protocol"]["forecast"].startswith("2 s")
+    for bad in (0.0, -1.0, float("nan"), 121.0, True):
+        with pytest.raises(ValueRangeError, match="forecast length"):
+            speed.evaluate({"zero-velocity": posecast.models.get("zero-velocity")}, seconds=bad)
+
+
 def test_time_calls_counts_and_budget():
     calls = []
     times = speed.time_calls(lambda: calls.append(1), min_runs=7, min_seconds=0.0, warmup_runs=3, warmup_seconds=0.0)

@@ -568,3 +568,29 @@ def test_keep_bones_gives_every_predicted_frame_the_last_observed_bone_lengths(n
     unit = lambda d: d / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-9)  # noqa: E731
     moving = (np.linalg.norm(d_raw, axis=-1) > 1e-6) & (want > 1e-6)  # (the skeleton has zero-length bones)
     np.testing.assert_allclose(unit(d_kept)[moving], unit(d_raw)[moving], atol=1e-4)
+
+
+def test_bones_not_fed_back_correct_only_the_returned_frames():
+    """``bones_fed_back: false``: every returned frame has the last observed bone lengths, but each pass reads
+    the network's own frames, so every frame is the raw rollout's frame with its bones rescaled (by hand:
+    `keep_bone_lengths` of the raw rollout); with feedback the second pass differs."""
+    from posecast.kinematics.fk import keep_bone_lengths
+
+    cfg = NeuralConfig(
+        net="dct-mlp", skeleton="cmu-bvh-31", fps=25.0, history=8, frames_per_pass=6, params={"blocks": 2}
+    )
+    model = NeuralForecaster(cfg)
+    g = torch.Generator().manual_seed(2)
+    for p in model.net.parameters():
+        p.data = torch.randn(p.shape, generator=g) * 0.05
+    history = synthetic_walk(seconds=1.0, fps=25.0).positions[None, -8:]
+    raw = model.predict(history, 15)[:, 0]
+    by_hand = keep_bone_lengths(torch.as_tensor(raw), torch.as_tensor(history[:, -1:]), model.skeleton).numpy()
+    model.config.keep_bones, model.config.bones_fed_back = True, False
+    output_only = model.predict(history, 15)[:, 0]
+    np.testing.assert_allclose(output_only, by_hand, atol=1e-5)
+    np.testing.assert_allclose(model.predict(history, 15)[:, 0], output_only, atol=1e-5)  # traced: same
+    model.config.bones_fed_back = True
+    fed = model.predict(history, 15)[:, 0]
+    np.testing.assert_allclose(fed[:, :6], output_only[:, :6], atol=1e-5)  # the first pass is the same
+    assert np.abs(fed[:, 6:] - output_only[:, 6:]).max() > 1e-4

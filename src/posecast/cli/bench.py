@@ -181,6 +181,9 @@ def bench_speed(
     weights: WeightsOpt = None,
     batch: Annotated[int, typer.Option(help="Batch size of the throughput run.")] = 256,
     min_seconds: Annotated[float, typer.Option(help="Least time spent on each latency measurement (s).")] = 2.0,
+    seconds: Annotated[
+        float, typer.Option(help="Forecast length to time (s; default 1): e.g. 20 for a long rollout.")
+    ] = 1.0,
     skeleton_from: Annotated[
         Path | None,
         typer.Option(
@@ -189,10 +192,12 @@ def bench_speed(
         ),
     ] = None,
 ) -> None:
-    """CPU speed: batch-1 latency of a 1 s forecast on one thread (median, p90), batch throughput, parameters."""
+    """CPU speed: batch-1 latency of a 1 s forecast (or --seconds) on one thread (median, p90), batch throughput,
+    parameters."""
     from posecast.evaluation import speed
     from posecast.evaluation.protocols import cmu_bvh
 
+    speed.check_seconds(seconds)
     if batch < 1:
         raise ValueRangeError(f"--batch must be positive, got {batch}")
     if not min_seconds >= 0:
@@ -213,6 +218,7 @@ def bench_speed(
             batch=batch,
             progress=lambda name: progress.update(task, description=f"timing {name}"),
             skeleton=skel,
+            seconds=seconds,
         )
     speed.print_result(result, console)
     write_json(result, json_path)

@@ -5,7 +5,8 @@ Protocol (every number a module constant, printed and stored with the result):
 * input: one ``(1, T, J, 3)`` history of the model's own skeleton, ``T`` = the history length at
   the frame rate the model works at (a `NeuralForecaster`: its config ``history`` frames at its
   config ``fps``; baselines: 50 frames at 25 fps, the `cmu_bvh` protocol's 2 s); the forecast is
-  1 second at that rate;
+  `FORECAST_SECONDS` (1 s) at that rate, or ``seconds`` (``--seconds``: e.g. a 20 s rollout, where a
+  long-horizon model's per-step costs show);
 * weights: in a run of several models, a model with several shipped weight sets runs its canonical-body
   (``corpus``, 25 fps) weights when every such model in the run has them (`common_variant`), else (and in
   a run of one model) its CMU-Mocap weights where shipped; with a skeleton (``--skeleton-from``) each runs
@@ -41,6 +42,7 @@ BASELINE_FPS = 25.0
 BASELINE_HISTORY = 50
 BASELINE_SKELETON = "cmu-bvh-31"
 FORECAST_SECONDS = 1.0
+MAX_FORECAST_SECONDS = 120.0
 WARMUP_RUNS = 5
 WARMUP_SECONDS = 0.2
 MIN_RUNS = 50
@@ -56,11 +58,12 @@ def protocol_description(
     batch: int = THROUGHPUT_BATCH,
     throughput_seconds: float = THROUGHPUT_SECONDS,
     min_runs: int = MIN_RUNS,
+    seconds: float = FORECAST_SECONDS,
 ) -> dict[str, Any]:
     """The protocol as data, printed with every table and stored in every JSON."""
     return {
         "benchmark": "speed",
-        "forecast": f"{FORECAST_SECONDS:g} s at the model's frame rate",
+        "forecast": f"{seconds:g} s at the model's frame rate",
         "history": f"NeuralForecaster: its config history at its config fps; baselines: {BASELINE_HISTORY} frames "
         f"at {BASELINE_FPS:g} fps on {BASELINE_SKELETON}",
         "latency": f"batch 1, torch threads 1, {WARMUP_RUNS} warm-up calls (>= {WARMUP_SECONDS:g} s), then >= "
@@ -169,6 +172,14 @@ def time_calls(
     return np.array(times)
 
 
+def check_seconds(seconds: float) -> None:
+    """A forecast length the bench can time: more than 0 and at most `MAX_FORECAST_SECONDS`."""
+    if isinstance(seconds, bool) or not 0 < seconds <= MAX_FORECAST_SECONDS:
+        raise ValueRangeError(
+            f"forecast length must be more than 0 and at most {MAX_FORECAST_SECONDS:g} s, got {seconds}"
+        )
+
+
 def _ms(times: np.ndarray) -> tuple[float, float]:
     return float(np.median(times) * 1e3), float(np.percentile(times, 90) * 1e3)
 
@@ -181,8 +192,9 @@ def measure(
     throughput_seconds: float = THROUGHPUT_SECONDS,
     skeleton: Skeleton | None = None,
     variant: str | None = None,
+    seconds: float = FORECAST_SECONDS,
 ) -> dict[str, Any]:
-    """Latency and throughput of one model (see the module docstring). With ``skeleton`` the model runs
+    """Latency and throughput of one model forecasting ``seconds`` (module docstring). With ``skeleton`` the model runs
     bound to it (`Forecaster.on_skeleton`: for canonical-body models the joint mapping both ways is part
     of every call), on a history of that skeleton at the model's frame rate. Without, a model with several
     shipped weight sets runs its ``variant`` when it has one, else its first (`_first_variant`).
@@ -197,6 +209,7 @@ def measure(
 
     if batch < 1:
         raise ValueRangeError(f"throughput batch must be positive, got {batch}")
+    check_seconds(seconds)
     from posecast.models.neural import PretrainedModel
 
     if skeleton is not None:
@@ -206,7 +219,7 @@ def measure(
         if isinstance(model, PretrainedModel):
             model = model.variant(variant if variant in model.variants else _first_variant(model))
         fps, history, skeleton, params = model_setup(model)
-    frames = max(1, round(FORECAST_SECONDS * fps))
+    frames = max(1, round(seconds * fps))
     h1 = sample_history(skeleton, history, fps)
     motion = Motion(positions=h1[0], fps=fps, skeleton=skeleton)
     default_threads = torch.get_num_threads()
@@ -276,8 +289,9 @@ def evaluate(
     throughput_seconds: float = THROUGHPUT_SECONDS,
     progress: Callable[[str], None] | None = None,
     skeleton: Skeleton | None = None,
+    seconds: float = FORECAST_SECONDS,
 ) -> dict[str, Any]:
-    """Speed of several models on this machine.
+    """Speed of several models on this machine, each forecasting ``seconds``.
 
     Returns:
         ``{"protocol", "machine", "model", "latency_ms_batch1", "models": {name: measure(...)}}``; the
@@ -286,7 +300,8 @@ def evaluate(
     """
     if not models:
         raise ValueRangeError("no model to time")
-    protocol = protocol_description(min_seconds, batch, throughput_seconds, min_runs)
+    check_seconds(seconds)
+    protocol = protocol_description(min_seconds, batch, throughput_seconds, min_runs, seconds)
     out: dict[str, Any] = {"protocol": protocol, "machine": machine_info()}
     variant = common_variant(models) if skeleton is None else None
     if variant is not None:
@@ -295,7 +310,7 @@ def evaluate(
     for name, model in models.items():
         if progress:
             progress(name)
-        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds, skeleton, variant)
+        results[name] = measure(model, min_runs, min_seconds, batch, throughput_seconds, skeleton, variant, seconds)
     first = next(iter(results))
     out.update(model=first, latency_ms_batch1=results[first]["latency_ms_batch1"], models=results)
     return out

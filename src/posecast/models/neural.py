@@ -66,6 +66,12 @@ class NeuralConfig(BaseModel):
         description="every pass's predicted frames get the bone lengths of the window's last frame (bone directions "
         "kept; in a rollout the lengths of the last observed frame throughout)",
     )
+    bones_fed_back: bool = Field(
+        default=True,
+        description="with keep_bones, a rollout's next pass reads the corrected frames; false: it reads the "
+        "network's own frames (as in training) and only the returned frames are corrected (the first pass is the "
+        "same either way). `NeuralForecaster` rollouts; the ST-Transformer's cached rollout always feeds back.",
+    )
 
 
 NetFactory = Callable[[NeuralConfig, int], Any]  # (config, num_features D) -> nn.Module
@@ -282,20 +288,26 @@ class NeuralForecaster(Forecaster):
         the window and the mirrored-back result is averaged in: a test-time augmentation that makes
         the forecast exactly mirror-symmetric.
         """
+        return self._bones(self._pass(window), window[:, -1:])
+
+    def _pass(self, window):
+        """`step` without ``keep_bones``: the network's own frames (mirror-averaged at inference if configured)."""
         if self.config.mirror_average and not self.net.training:
             from posecast.datasets.windows import mirror
 
             # one pass on the window and its mirror image stacked along the batch: half the calls
             b = window.shape[0]
             both = self._step(self._torch.cat([window, mirror(window, self.skeleton)], dim=0))
-            y = 0.5 * (both[:b] + mirror(both[b:], self.skeleton))
-        else:
-            y = self._step(window)
-        if self.config.keep_bones:
-            from posecast.kinematics.fk import keep_bone_lengths
+            return 0.5 * (both[:b] + mirror(both[b:], self.skeleton))
+        return self._step(window)
 
-            y = keep_bone_lengths(y, window[:, -1:], self.skeleton)
-        return y
+    def _bones(self, y, reference):
+        """``y (B, F, J, 3)`` with the bone lengths of ``reference (B, 1, J, 3)`` when ``keep_bones`` is on."""
+        if not self.config.keep_bones:
+            return y
+        from posecast.kinematics.fk import keep_bone_lengths
+
+        return keep_bone_lengths(y, reference, self.skeleton)
 
     def _weights_version(self) -> int:
         """Sum of the parameters' version counters: in-place updates (an optimiser step,
@@ -357,6 +369,7 @@ class NeuralForecaster(Forecaster):
         settings = (
             self.config.mirror_average,
             self.config.keep_bones,
+            self.config.bones_fed_back,
             self.config.canonical,
             tuple(self.joints),
             schedule,
@@ -372,11 +385,14 @@ class NeuralForecaster(Forecaster):
         if fast is not None:
             return fast
         chunks, total = [], 0
+        reference = window[:, -1:]  # the last observed frame: its bone lengths throughout (keep_bones)
         while total < frames:
-            y = self.step(window)
+            raw = self._pass(window)
+            y = self._bones(raw, reference)
             chunks.append(y)
             total += y.shape[1]
-            window = torch.cat([window, y], dim=1)[:, -self.config.history :]
+            fed = y if self.config.bones_fed_back else raw
+            window = torch.cat([window, fed], dim=1)[:, -self.config.history :]
         return torch.cat(chunks, dim=1)[:, :frames]
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
