@@ -94,8 +94,8 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
     assert meta["static_joints"] == [] and meta["mapping"]["head"] == {"Head": 1.0}
     # the true next key pose is mined the way the corpus key poses the network learnt were
     assert meta["mining"] == {"reference_s": 1.5, "prominence": 0.03}
-    # the observed window: the last 10 frames at the network's 25 fps, on the user's joints
-    clip = walk.resample(25.0)
+    # the observed window: the last 10 frames at the network's 25 fps, on the user's joints (resampled rigidly)
+    clip = walk.resample_rigid(25.0)
     np.testing.assert_allclose(fc.history.positions, clip.positions[-10:], atol=1e-9)
     assert fc.history.skeleton.same_layout(CMU) and meta["last_observed_time_s"] == pytest.approx(
         (clip.num_frames - 1) / 25
@@ -111,19 +111,24 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
     rel, prob, _, _ = f.hypotheses(rt.to_canonical(fc.history.positions.astype(np.float32)), K, seed=0)
     np.testing.assert_allclose(meta["canonical_hypotheses"], rel + meta["anchor"], atol=EXACT_M)
     np.testing.assert_allclose(prob, p, atol=1e-9)
-    # mapped back: a joint that is the only source of a canonical joint sits exactly there ...
+    # mapped back: every bone of the user's rig at its observed length (the untrained network's canonical
+    # poses have other proportions; a rig's bones do not stretch with them) ...
     world, canon = fc.samples[:, 0], meta["canonical_hypotheses"]
-    one_to_one = {c: next(iter(w)) for c, w in rt.assignment.items() if len(w) == 1}
-    for c, src in one_to_one.items():
-        np.testing.assert_allclose(world[:, CMU.index(src)], canon[:, NAMES.index(c)], atol=1e-9)
-    # ... and a joint that follows one rigidly keeps its observed distance to it: the mapping back adds no
-    # bone error of its own (what is left is the untrained network's, in the canonical pose)
-    sources = {c: CMU.index(s) for c, s in one_to_one.items()}
-    followed = [(CMU.index(f), sources[c]) for f, c in rt.followers.items() if c in sources]
-    assert len(followed) >= 10
-    for fj, aj in followed:
-        d_obs = np.linalg.norm(last[fj] - last[aj])
-        np.testing.assert_allclose(np.linalg.norm(world[:, fj] - world[:, aj], axis=-1), d_obs, atol=EXACT_M)
+    np.testing.assert_allclose(bones(world, CMU), np.broadcast_to(bones(last, CMU), (K, 30)), atol=EXACT_M)
+    np.testing.assert_allclose(world[:, CMU.index("Hips")], canon[:, NAMES.index("pelvis")], atol=1e-9)
+    # ... pointing where the canonical pose points: a bone between two joints that are each the only source
+    # of a canonical joint has the direction of that canonical bone
+    one_to_one = {next(iter(w)): c for c, w in rt.assignment.items() if len(w) == 1}
+    pairs = [
+        (j, p) for j, p in enumerate(CMU.parents) if p >= 0 and CMU.joint_names[j] in one_to_one
+        and CMU.joint_names[p] in one_to_one
+    ]  # fmt: skip
+    assert len(pairs) >= 8
+    for j, p in pairs:
+        cj, cp = (NAMES.index(one_to_one[CMU.joint_names[x]]) for x in (j, p))
+        d_world, d_canon = world[:, j] - world[:, p], canon[:, cj] - canon[:, cp]
+        cos = (d_world * d_canon).sum(-1) / np.linalg.norm(d_world, axis=-1) / np.linalg.norm(d_canon, axis=-1)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-6)
 
 
 def _fake_hypotheses(self, window, samples, seed=0, history=None):
@@ -206,6 +211,18 @@ def test_hypotheses_motion_is_observed_then_one_frame_per_hypothesis(weights, wa
     # these hypotheses keep the skeleton's bones, so forward kinematics reproduces them (to IK precision)
     np.testing.assert_allclose(m.positions[10:], fc.samples[:, 0], atol=1e-3)
     np.testing.assert_allclose(m.positions[:10], fc.history.positions, atol=1e-3)
+
+
+def test_bvh_of_hypotheses_moves_only_the_root_and_times_the_last_frame(weights, tmp_path):
+    """A 30 fps clip whose end is off the network's 25 fps grid: the window ends at its last frame (time = its
+    duration, not the 25 fps grid's last step), and the hypotheses' BVH keeps the rig rigid — position channels
+    on the root only (the observed frames are resampled rigidly, the hypotheses keep the rig's bones)."""
+    clip = synthetic_walk(seconds=2.1, fps=30.0)  # 64 frames: 2.1 s; at 25 fps counted back from the end
+    fc = models.get("charpose", weights=weights).forecast(clip, samples=3)
+    assert fc.metadata["last_observed_time_s"] == pytest.approx(clip.duration)
+    out = tmp_path / "h.bvh"
+    posecast.save(hypotheses_motion(fc), out)
+    assert out.read_text().count("CHANNELS 6") == 1
 
 
 # ------------------------------------------------------------------------------------------ the CLI

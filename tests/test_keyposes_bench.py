@@ -244,7 +244,7 @@ def test_forecast_cli_writes_json_npz_html_with_k_hypotheses(cli, tmp_path):
     obs = np.array(d["observed"])
     assert obs.shape == (10, J, 3)
     # the observed window ends at --at: the clip at 25 fps, frames 16..25
-    np.testing.assert_allclose(obs, motion.resample(25.0).positions[16:26], atol=1e-5)
+    np.testing.assert_allclose(obs, motion.resample_rigid(25.0).positions[16:26], atol=1e-5)
     h0 = d["hypotheses"][0]
     np.testing.assert_allclose(np.array(h0["positions"]) - obs[-1, 0], h0["root_relative"], atol=2e-6)
     truth = d["true_keypose"]

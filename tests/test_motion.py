@@ -57,6 +57,32 @@ def test_resample_slerps_rotations():
     np.testing.assert_allclose(ang(rel_a), ang(rel_b), atol=1e-9)
 
 
+def test_resample_rigid_keeps_bones_and_agrees_with_forward_kinematics():
+    """`Motion.resample_rigid`: positions by FK of the slerped rotations, so every bone keeps its rest length
+    exactly (linear positions shorten bones between frames); frames that fall on source frames are the
+    source's; a motion without rotations resamples linearly."""
+    walk = synthetic_walk(seconds=1.0, fps=30.0)
+    skel = walk.skeleton
+    rigid, linear = walk.resample_rigid(25.0, anchor="end"), walk.resample(25.0, anchor="end")
+    assert rigid.num_frames == linear.num_frames and rigid.fps == 25.0
+    np.testing.assert_allclose(rigid.rotations, linear.rotations)
+    par = np.array(skel.parents)
+    ch = np.nonzero(par >= 0)[0]
+    rest = np.linalg.norm(skel.offsets[ch], axis=-1)
+
+    def lengths(m):
+        return np.linalg.norm(m.positions[:, ch] - m.positions[:, par[ch]], axis=-1)
+
+    np.testing.assert_allclose(lengths(rigid), np.broadcast_to(rest, lengths(rigid).shape), atol=1e-12)
+    assert np.abs(lengths(linear) - rest).max() > 1e-5  # what the linear positions do
+    fk, _ = forward_kinematics(rigid.rotations, skel.offsets, skel.parents, rigid.positions[:, 0])
+    np.testing.assert_allclose(rigid.positions, np.asarray(fk), atol=1e-12)
+    np.testing.assert_allclose(rigid.positions[-1], walk.positions[-1], atol=1e-12)  # anchored at the end
+    np.testing.assert_allclose(rigid.positions[-6], walk.positions[-7], atol=1e-12)  # 0.2 s earlier: on a frame
+    line = _line_motion()
+    np.testing.assert_allclose(line.resample_rigid(40.0).positions, line.resample(40.0).positions)
+
+
 def test_root_relative_and_mirror():
     walk = synthetic_walk(seconds=1.0, fps=10.0)
     rr = walk.root_relative()

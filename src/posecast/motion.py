@@ -227,6 +227,24 @@ class Motion:
             metadata={**self.metadata, "resampled_from_fps": self.fps},
         )
 
+    def resample_rigid(self, fps: float, anchor: str = "start") -> Motion:
+        """`resample`, but a motion with rotations gets its positions by forward kinematics from the slerped
+        rotations and the linearly resampled bone vectors (each joint's offset from its parent, in the parent's
+        frame: the rest offsets for rigid bones), so rotations and positions stay consistent and rigid bones
+        keep their lengths exactly (`resample`'s linear positions shorten a bone a little between frames, which
+        a BVH writer then has to store as position channels). Without rotations: `resample`."""
+        if self.rotations is None or self.skeleton.offsets is None or abs(check_fps(fps) - self.fps) < 1e-9:
+            return self.resample(fps, anchor)
+        from posecast.kinematics.fk import forward_kinematics
+        from posecast.kinematics.ik import local_translations
+
+        parents = self.skeleton.parents
+        _, glob = forward_kinematics(self.rotations, self.skeleton.offsets, parents, self.positions[:, 0])
+        moves = resample_positions(local_translations(self.positions, glob, parents), self.fps, fps, anchor=anchor)
+        out = self.resample(fps, anchor)
+        positions, _ = forward_kinematics(out.rotations, moves, parents, moves[:, 0])
+        return replace(out, positions=positions, root_translation=positions[:, 0])
+
     # ------------------------------------------------------------------------------ transforms
     def root_relative(self) -> Motion:
         """Positions relative to the root joint of each frame (root at the origin)."""
@@ -392,8 +410,7 @@ class Forecast:
         Raises:
             SkeletonError: no history, or its skeleton has no rest offsets.
         """
-        from posecast.kinematics.fk import forward_kinematics
-        from posecast.kinematics.ik import extend_rotations, fit_offsets, local_translations
+        from posecast.kinematics.ik import extend_rotations, fit_offsets
 
         history = self.history
         if history is None:
@@ -402,16 +419,8 @@ class Forecast:
         if skel.offsets is None:
             raise SkeletonError(f"skeleton {skel.name!r} has no rest offsets: the forecast cannot be given rotations")
         sample = self._index(sample)
-        if abs(history.fps - self.fps) > 1e-9:
-            source = history
-            if source.rotations is not None:  # bones may carry translations: resample them with the rest
-                _, glob = forward_kinematics(source.rotations, skel.offsets, skel.parents, source.positions[:, 0])
-                moves = local_translations(source.positions, glob, skel.parents)
-            history = source.resample(self.fps, anchor="end")
-            if history.rotations is not None:
-                moves = resample_positions(moves, source.fps, self.fps, anchor="end")
-                positions, _ = forward_kinematics(history.rotations, moves, skel.parents, moves[:, 0])
-                history = replace(history, positions=positions, root_translation=positions[:, 0])
+        if abs(history.fps - self.fps) > 1e-9:  # bones may carry translations: resampled with the rest
+            history = history.resample_rigid(self.fps, anchor="end")
         if history.rotations is None:  # positions only: the skeleton's rest pose with the person's proportions
             skel = replace(skel, offsets=fit_offsets(history.positions, skel))
         rotations, positions = extend_rotations(history.positions, history.rotations, self.samples[sample], skel)

@@ -138,8 +138,8 @@ class KeyPoseForecaster:
     def observed_window(self, motion: Motion, at: float | None = None) -> tuple[np.ndarray, int, Motion]:
         """``(window (O, J, 3) float32, index of its last frame at the network's rate, the motion at that
         rate)``: the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``),
-        on the motion's own joints."""
-        clip = motion.resample(self.fps, anchor="end" if at is None else "start")  # ends on the last frame seen
+        on the motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`)."""
+        clip = motion.resample_rigid(self.fps, anchor="end" if at is None else "start")  # ends on the last frame
         if at is not None and not 0 <= at <= motion.duration:
             raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
         last = clip.num_frames - 1 if at is None else int(round(at * self.fps))
@@ -235,6 +235,9 @@ class KeyPoseForecaster:
             last_frame = np.broadcast_to(user[-1], (samples,) + user.shape[1:])
             travel = np.broadcast_to(history_travel(user), (samples, user.shape[1]))
             world = rt.from_canonical(world_net[:, None], last_frame, travel)[:, 0]  # (K, J, 3)
+            # the rig's bones at their observed lengths: joints placed from several canonical ones (collars,
+            # spine and neck of other rigs) would otherwise stretch with a draw's proportions
+            world = _rig_bones(world, user[-1], history.skeleton)
             weights = rt.matrix[0].copy()
             extra |= {
                 "canonical_body": CANONICAL,
@@ -256,7 +259,8 @@ class KeyPoseForecaster:
                 "root_relative": world - anchor,
                 "anchor": anchor,
                 "root_weights": weights,
-                "last_observed_time_s": last / self.fps,
+                # the window ends at the motion's last frame (resampled from its end) or at --at's frame
+                "last_observed_time_s": history.duration if at is None else last / self.fps,
                 "refined": refined,
                 "temperature": self.net.config.temperature,
                 # which hypotheses are frames of the trajectory forecaster's rollout (None: heatmap draws only)
@@ -279,6 +283,17 @@ class KeyPoseForecaster:
     def __repr__(self) -> str:
         bound = "" if self.retarget is None else f", skeleton={self.skeleton.name!r} via {CANONICAL}"
         return f"{type(self).__name__}(name={self.name!r}{bound})"
+
+
+def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """``(K, J, 3)`` hypotheses on a user's rig with every bone at its length in ``reference (J, 3)`` (the last
+    observed frame), directions and roots kept (`posecast.kinematics.fk.keep_bone_lengths`)."""
+    import torch
+
+    from posecast.kinematics.fk import keep_bone_lengths
+
+    kept = keep_bone_lengths(torch.as_tensor(poses), torch.as_tensor(reference)[None], skeleton)
+    return kept.numpy()
 
 
 def _same_rig(a: Skeleton, b: Skeleton) -> bool:

@@ -583,7 +583,7 @@ def title_text(scene: Scene, title: str | None = None, shown_fps: float | None =
     if scene.num_history and not scene.num_future:
         facts.append(f"{scene.num_history} frames = {scene.duration:.2f} s")
     elif scene.num_history:
-        facts.append(f"observed {scene.num_history / scene.fps:.2f} s")
+        facts.append(f"observed {max(scene.num_history - 1, 0) / scene.fps:.2f} s")  # as Motion.duration
     if scene.num_future:
         facts.append(f"horizon {scene.num_future / scene.fps:.2f} s")
     if scene.samples is not None:
