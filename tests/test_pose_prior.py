@@ -264,3 +264,33 @@ def test_projected_poses_keep_root_and_heading_and_reach_the_threshold():
     assert float(across[:, 2].abs().max()) < 0.05  # the hip vector stays (nearly) along x: the heading holds
     likely = poses[prior.nll(pose_features(poses, root, left, right)) <= prior.threshold]
     assert len(likely) and torch.equal(prior.project_poses(likely), likely)
+
+
+def test_normalised_prior_judges_poses_not_bodies():
+    """``fit_pose_prior(normalise=True)`` (``params.project_normalise``): the mixture is fitted on the poses at
+    their median bone lengths (kept as ``bone_lengths``); a body 20 % taller in the same poses is as likely
+    (the plain prior finds it far less likely), and a projected pose keeps its own bone lengths."""
+    from posecast.kinematics.fk import bone_lengths, set_bone_lengths
+
+    walk = synthetic_walk(seconds=12.0, fps=25.0)
+    skel = walk.skeleton
+    plain = fit_pose_prior([walk.positions], skel, stride=1, components=2, quantile=0.9)
+    norm = fit_pose_prior([walk.positions], skel, stride=1, components=2, quantile=0.9, normalise=True)
+    poses = torch.as_tensor(walk.positions, dtype=torch.float64)
+    torch.testing.assert_close(norm.bone_lengths, bone_lengths(poses, skel).median(0).values, rtol=0, atol=0)
+    tall = set_bone_lengths(poses[::10], 1.2 * bone_lengths(poses[::10], skel), skel)
+    torch.testing.assert_close(norm.pose_excess(tall), norm.pose_excess(poses[::10]), rtol=0, atol=1e-9)
+    assert float(plain.pose_excess(tall).min()) > 1.0 > float(norm.pose_excess(tall).max())
+    # an odd pose of the tall body: moved onto the level set, its own (tall) bones back
+    odd = tall.clone()
+    odd[:, 5:] += torch.tensor([0.0, 0.25, 0.1], dtype=torch.float64)
+    own = bone_lengths(odd, skel)
+    out = norm.project_poses(odd)
+    torch.testing.assert_close(bone_lengths(out, skel), own, rtol=0, atol=1e-9)
+    # near the level set, not on it (the move changes bone lengths; the pose's own come back)
+    assert float(norm.pose_excess(out).mean()) < 0.1 * float(norm.pose_excess(odd).mean())
+    # the buffers round-trip through a state dict (the weights file)
+    again = PosePrior(norm.means, norm.chol @ norm.chol.transpose(1, 2), norm.log_weights.exp(), norm.joints,
+                      skel.parents)  # fmt: skip
+    again.load_state_dict(norm.state_dict())
+    torch.testing.assert_close(again.project_poses(odd), out, rtol=0, atol=1e-12)

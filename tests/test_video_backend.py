@@ -119,6 +119,56 @@ def test_frames_larger_than_max_side_are_scaled_down_and_their_keypoints_back(tm
     assert _full_size(None, 2.0) is None and _full_size(pose, 1.0) is pose
 
 
+def _grey_clip(path: Path, n: int, fps: float = 10.0) -> Path:
+    """``n`` lossless frames of grey level 10 * k, one keyframe, no B-frames (each packet one frame)."""
+    import imageio_ffmpeg
+
+    params = ["-crf", "0", "-g", str(n), "-bf", "0"]
+    gen = imageio_ffmpeg.write_frames(str(path), (64, 48), fps=fps, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error", output_params=params)  # fmt: skip
+    gen.send(None)
+    for k in range(n):
+        gen.send(np.full((48, 64, 3), 10 * k, np.uint8))
+    gen.close()
+    return path
+
+
+def test_a_clip_cut_without_reencoding_starts_where_players_start_it(tmp_path):
+    """``ffmpeg -ss 0.75 -c copy`` keeps the packets from the keyframe on and an edit list that starts the clip
+    at frame 8 (0.8 s): the pre-roll packets are decoded but give no frame and no time, so the clip has 12
+    frames at 0.0-1.1 s, the first one frame 8's grey (80)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    src = _grey_clip(tmp_path / "src.mp4", 20)
+    cut = tmp_path / "cut.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-ss", "0.75", "-i", str(src), "-c",
+                    "copy", str(cut)], check=True)  # fmt: skip
+    info = probe_video(cut)
+    frames = list(iter_frames(cut, info=info))
+    assert info.num_frames == len(frames) == 12
+    np.testing.assert_allclose([t for t, _ in frames], np.arange(12) / 10, atol=1e-9)
+    assert abs(int(frames[0][1][0, 0, 0]) - 80) <= 2 and abs(int(frames[-1][1][0, 0, 0]) - 190) <= 2
+
+
+def test_a_damaged_packet_is_skipped_and_decoding_goes_on(tmp_path):
+    """Frame 15 of 30 overwritten with garbage: that frame (and its time) is skipped, the other 29 decode with
+    their own times (the decoder used to stop at the first error and drop the rest of the clip)."""
+    import av
+
+    clip = _grey_clip(tmp_path / "clip.mp4", 30)
+    with av.open(str(clip)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size > 0]
+    data = bytearray(clip.read_bytes())
+    pos, size = packets[15]
+    data[pos : pos + size] = bytes([0x00, 0x00, 0x01, 0xFF] * (size // 4) + [0] * (size % 4))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    times = [t for t, _ in iter_frames(bad)]
+    np.testing.assert_allclose(times, [k / 10 for k in range(30) if k != 15], atol=1e-9)
+
+
 def test_decode_errors_name_the_file(tmp_path):
     with pytest.raises(FormatError, match="no such file"):
         probe_video(tmp_path / "missing.mp4")

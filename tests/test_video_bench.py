@@ -165,6 +165,26 @@ def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli)
     assert "broken.mp4" in stdout and "future PCK@0.1" in md.read_text()
     code, _, err = cli("bench", "video", "--no-cmu", "--clips", str(tmp_path / "nowhere"))
     assert code == 2 and "nowhere" in err
+    # a folder where nothing can be scored: the reasons in the JSON, and exit 2 so that a script notices
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "broken.mp4").write_bytes(b"\x00not a video" * 100)
+    code, _, err = cli("bench", "video", "--model", "phd", "--no-cmu", "--clips", str(empty), "--json", str(out))
+    assert code == 2 and "no clip could be scored" in err and len(err.strip().splitlines()) == 1
+    assert "error" in json.loads(out.read_text())["video"]["clips"]["broken.mp4"]
+
+
+def test_clip_folders_skip_hidden_files_and_second_links(tmp_path) -> None:
+    """macOS's ``._name`` resource forks and ``.DS_Store`` are not clips; a link to a clip already listed is
+    scored once; ``.m4v`` and ``.gif`` are clips like ``.mp4``."""
+    from posecast.evaluation.protocols.video import folder_clips
+
+    for name in ("a.mp4", "._a.mp4", ".DS_Store", "b.M4V", "c.gif", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "z_link.mp4").symlink_to(tmp_path / "a.mp4")
+    clips, ignored = folder_clips(tmp_path)
+    assert [p.name for p in clips] == ["a.mp4", "b.M4V", "c.gif"]
+    assert sorted(ignored) == sorted(["._a.mp4", ".DS_Store", "notes.txt", "z_link.mp4 (the same file as a.mp4)"])
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")

@@ -26,7 +26,7 @@ from posecast.cli.common import (
     write_json,
     write_text,
 )
-from posecast.errors import ModelError, SkeletonError, ValueRangeError
+from posecast.errors import DataNotFoundError, ModelError, SkeletonError, ValueRangeError
 
 app = typer.Typer(help="Benchmarks with their protocols spelled out.", no_args_is_help=True)
 
@@ -309,6 +309,11 @@ def bench_video(
         console.print(f"wrote {json_path}", highlight=False)
     if markdown_path is not None:
         write_text(md, markdown_path)
+    if clips is not None and not protocol.scored_clips(result):  # a reviewer's script must notice
+        raise DataNotFoundError(
+            "no clip could be scored (" + (result.get("clips_skipped") or "every clip skipped or unreadable")
+            + "; the reasons per clip are in the output)", clips
+        )  # fmt: skip
 
 
 @app.command("video-backend")

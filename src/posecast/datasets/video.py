@@ -8,7 +8,8 @@ from pathlib import Path
 
 from posecast.datasets.paths import dataset_dir
 
-CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+#: what PoseCast reads as a video clip (PyAV decodes each), everywhere: `posecast.video.VIDEO_SUFFIXES` is this
+CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
 
 
 def clips(data_root: Path | None = None) -> list[Path]:

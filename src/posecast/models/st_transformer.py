@@ -561,7 +561,9 @@ def attach_projection(net: STTransformer, config: NeuralConfig) -> None:
     (`posecast.models.pose_prior.PosePrior.project_poses`) before it is fed back. A long-horizon
     stabiliser: on the validation split it keeps 20 s rollouts nearer the training poses and cuts the
     joints bent beyond them, while in the first second, where it only costs accuracy (1-3 % at 400 ms),
-    nothing is moved (model card ``st-transformer/corpus``)."""
+    nothing is moved (model card ``st-transformer/corpus``). ``params.project_normalise: true``: the mixture
+    judges every pose at the training poses' median bone lengths and gives the moved pose its own back
+    (`PosePrior` with ``parents``), so a body or rig of other proportions is not pushed into odd poses."""
     from posecast import skeletons
     from posecast.models.neural import hip_pair
     from posecast.models.pose_prior import PosePrior
@@ -575,7 +577,8 @@ def attach_projection(net: STTransformer, config: NeuralConfig) -> None:
     root = int(np.flatnonzero(np.asarray(skel.parents) < 0)[0])
     k, d = int(config.params.get("project_components", 32)), 3 * (skel.num_joints - 1)
     eye = torch.eye(d, dtype=torch.float64).expand(k, d, d).clone()
-    net.pose_prior = PosePrior(torch.zeros(k, d), eye, torch.full((k,), 1.0 / k), (root, *hip_pair(skel)))
+    parents = skel.parents if config.params.get("project_normalise") else None  # judge poses, not bodies
+    net.pose_prior = PosePrior(torch.zeros(k, d), eye, torch.full((k,), 1.0 / k), (root, *hip_pair(skel)), parents)
     after = float(config.params.get("project_after", 1.0))
     net.project_from = math.ceil(after * config.fps / net.patch - 1e-9)
 

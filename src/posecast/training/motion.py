@@ -314,11 +314,11 @@ TRAINING_ONLY_PARAMS = frozenset(
 
 #: network ``params`` that add a part to the network (``{param: state-dict prefix of the part}``): a run may
 #: switch one on over weights trained without it; the added part starts from its own initialisation
-ADDED_PARTS = {"linear_base": "base.", "project_prior": "pose_prior."}
+ADDED_PARTS = {"linear_base": "base.", "project_prior": "pose_prior.", "project_normalise": "pose_prior.bone_lengths"}
 
 #: inference-time ``params`` of the ST-Transformer's projection (`posecast.models.st_transformer.attach_projection`):
 #: they change no trained part, so init weights are compared without them
-PROJECTION_PARAMS = frozenset({"project_prior", "project_components", "project_after"})
+PROJECTION_PARAMS = frozenset({"project_prior", "project_components", "project_after", "project_normalise"})
 
 
 def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -366,6 +366,7 @@ def fit_pose_prior(
     components: int = 32,
     quantile: float = PRIOR_QUANTILE,
     datasets: list[str] | None = None,
+    normalise: bool = False,
 ) -> Any:
     """The Gaussian-mixture pose prior (`posecast.models.pose_prior.PosePrior`) of every ``stride``-th frame
     of the ``(T, J, 3)`` training ``sequences`` on ``skeleton`` (features relative to its root, heading from
@@ -373,7 +374,8 @@ def fit_pose_prior(
 
     ``datasets`` (one name per sequence, e.g. `TrainingData.train_datasets`): every data set weighs the same
     in the fit and the quantile (``params.prior_balance``), however many poses it has; None: every pose
-    the same."""
+    the same. ``normalise`` (``params.project_normalise``): every pose first gets the median bone lengths of
+    the picked poses, which the prior keeps (``PosePrior(parents=...)``: it then judges poses, not bodies)."""
     import torch
 
     from posecast.models.neural import hip_pair
@@ -383,6 +385,12 @@ def fit_pose_prior(
     joints = (root, *hip_pair(skeleton))
     picked = [np.asarray(q)[::stride] for q in sequences]
     poses = torch.as_tensor(np.concatenate(picked), dtype=torch.float64)
+    lengths = None
+    if normalise:
+        from posecast.kinematics.fk import bone_lengths, set_bone_lengths
+
+        lengths = bone_lengths(poses, skeleton).median(0).values
+        poses = set_bone_lengths(poses, lengths, skeleton)
     weights = None
     if datasets is not None:
         if len(datasets) != len(sequences):
@@ -390,9 +398,17 @@ def fit_pose_prior(
         names = np.repeat(np.asarray(datasets), [len(p) for p in picked])
         counts = {name: int((names == name).sum()) for name in set(datasets)}
         weights = torch.as_tensor([1.0 / counts[name] for name in names], dtype=torch.float64)
-    return PosePrior.fit(
-        pose_features(poses, *joints), joints=joints, components=components, quantile=quantile, sample_weights=weights
+    prior = PosePrior.fit(
+        pose_features(poses, *joints),
+        joints=joints,
+        components=components,
+        quantile=quantile,
+        sample_weights=weights,
+        parents=None if lengths is None else skeleton.parents,
     )
+    if lengths is not None:
+        prior.bone_lengths.copy_(lengths)
+    return prior
 
 
 def check_config(config: TrainConfig) -> None:
@@ -531,6 +547,7 @@ class MotionTask(TrainingTask):
                 components=int(config.params.get("project_components", 32)),
                 quantile=float(config.params["project_prior"]),
                 datasets=data.train_datasets if config.params.get("prior_balance") else None,
+                normalise=bool(config.params.get("project_normalise", False)),
             )
             self.model.net.pose_prior.load_state_dict(fitted.state_dict())
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None

@@ -20,6 +20,14 @@ FFmpeg guesses come out in decoding order). Measured on the shared clips: for ev
 packet stamps equal the decoded frames' ``pts`` exactly; for the AVI they are 1/30 s apart while the
 frames' own ``pts`` jump back and forth. OpenCV's ``CAP_PROP_POS_MSEC`` was tried and rejected: on
 the AVI it lags two frames and reads 0 for the last two.
+
+Packets the container marks as discarded (the pre-roll before an edit list's start: what ``ffmpeg -ss X -c
+copy`` and phone trims leave in an mp4) are decoded, as later frames need them, but give no frame and no
+time: the clip starts where players start it. A packet that fails to decode (a damaged file) is skipped and
+decoding goes on with the next (as the ``ffmpeg`` tool does; `iter_frames` gives up only when most packets
+fail). So that the frames after it keep their times, a decoded frame takes its own presentation stamp where
+the container stores them (equal to the sorted packet stamps on every clip above), and the k-th sorted
+stamp only in AVI, where the lost packet's stamp is dropped instead.
 """
 
 from __future__ import annotations
@@ -99,7 +107,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         stamps = []
         try:
             for packet in container.demux(stream):
-                if packet.size > 0:
+                if packet.size > 0 and not packet.is_discard:  # discarded: pre-roll before an edit list's start
                     stamps.append(packet.pts)
         except av.error.FFmpegError as exc:
             raise FormatError(f"corrupt video ({exc})", path) from exc
@@ -165,32 +173,63 @@ def iter_frames(
     path = Path(path)
     info = info or probe_video(path)
     container = _open(path)
-    n = 0
+    times = [float(x) for x in info.times]  # the presentation times still to hand out, in order
+    # a decoded frame's own time where the container stores presentation stamps (not AVI: there FFmpeg's
+    # guesses come in decoding order, see the module docstring): after a damaged packet the frames that follow
+    # keep their times even though the decoder (threaded) reports the damage a few frames late
+    trust_own = "avi" not in info.container.split(",")
+    n = 0  # frames yielded
+    k = 0  # the next stamp of ``times`` to hand out
+    failed, first_error = 0, None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        base = stream.time_base
         last = None
-        try:
-            for frame in container.decode(stream):
-                if n < info.num_frames:
-                    t = float(info.times[n])
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets, None)
+            except av.error.FFmpegError as exc:  # the container itself is cut or damaged: keep what decoded
+                first_error = first_error or exc
+                break
+            if packet is None:
+                break
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:  # a damaged packet: skip it and its time, go on
+                failed += 1
+                first_error = first_error or exc
+                if not trust_own and packet.pts is not None and base is not None and not packet.is_discard:
+                    lost = float(packet.pts * base)  # its stamp is not handed out (to the nearest frame)
+                    at = int(np.argmin(np.abs(np.asarray(times[k:] or [np.inf]) - lost))) + k
+                    if at < len(times) and abs(times[at] - lost) < 1e-9:
+                        del times[at]
+                if failed > max(8, info.num_frames // 2):
+                    break
+                continue
+            for frame in frames:
+                own = float(frame.pts * base) if trust_own and frame.pts is not None and base is not None else None
+                if own is not None and (last is None or own > last):
+                    t = own
+                    k = int(np.searchsorted(times, own + 1e-9))  # stamps up to it are used (or lost)
+                elif k < len(times):
+                    t = times[k]
+                    k += 1
                 else:  # more frames than packets (should not happen): continue at the median rate
-                    t = float(info.times[-1] + (n - info.num_frames + 1) / info.fps)
+                    t = float(info.times[-1] + (n - len(times) + 1) / info.fps)
                 if last is not None and t <= last:
                     t = last + 1e-6
                 if max_time is not None and t > info.times[0] + max_time + 1e-9:
-                    break
+                    return
                 last = t
                 n += 1
                 yield t, upright(_rgb(frame, max_side), info.rotation)
-        except av.error.FFmpegError as exc:
-            if n == 0:
-                raise FormatError(f"cannot decode the video ({exc})", path) from exc
-            # a truncated tail: keep the frames that decoded
     finally:
         container.close()
     if n == 0:
-        raise FormatError("the video has no decodable frames", path)
+        why = f" ({first_error})" if first_error is not None else ""
+        raise FormatError(f"the video has no decodable frames{why}", path)
 
 
 def _rgb(frame: Any, max_side: int | None) -> np.ndarray:

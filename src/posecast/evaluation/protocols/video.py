@@ -238,17 +238,33 @@ def clips(data_root: Path | None = None) -> list[Path]:
 
 def folder_clips(folder: Path) -> tuple[list[Path], list[str]]:
     """The files of ``folder`` (not its subfolders) with a video suffix (`CLIP_SUFFIXES`), sorted, and the
-    names of the other files (ignored: provenance notes, reference outputs...). A `DataNotFoundError` when
-    ``folder`` is not a folder."""
+    names of the other files (ignored: provenance notes, reference outputs, hidden files such as macOS's
+    ``._name`` resource forks, a second link to a clip already listed). A `DataNotFoundError` when ``folder``
+    is not a folder."""
     from posecast.errors import DataNotFoundError
 
     folder = Path(folder)
     if not folder.is_dir():
         raise DataNotFoundError("no such folder of clips", folder)
-    files = sorted(p for p in folder.iterdir() if p.is_file())
-    return [p for p in files if p.suffix.lower() in CLIP_SUFFIXES], [
-        p.name for p in files if p.suffix.lower() not in CLIP_SUFFIXES
-    ]
+    clips_found: list[Path] = []
+    ignored: list[str] = []
+    seen: dict[Path, str] = {}
+    for p in sorted(p for p in folder.iterdir() if p.is_file()):
+        real = p.resolve()
+        if p.name.startswith(".") or p.suffix.lower() not in CLIP_SUFFIXES:
+            ignored.append(p.name)
+        elif real in seen:  # a symbolic link to a clip already listed: scored once
+            ignored.append(f"{p.name} (the same file as {seen[real]})")
+        else:
+            seen[real] = p.name
+            clips_found.append(p)
+    return clips_found, ignored
+
+
+def scored_clips(result: dict[str, Any]) -> list[str]:
+    """The names of the clips `run_video_bench`'s ``result`` scored (neither an error nor skipped)."""
+    per_clip = (result.get("video") or {}).get("clips", {})
+    return [name for name, row in per_clip.items() if not {"error", "skipped"} & set(row)]
 
 
 def _interp_track(track: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
