@@ -428,6 +428,24 @@ def test_bounds_contain_everything_and_follow_a_long_walk(forecast: Forecast) ->
     assert sc.scene_bounds(wscene, "fixed").centres is None
 
 
+def test_a_forecast_that_walks_away_is_followed_and_the_last_observed_pose_left_behind() -> None:
+    """2 s observed, then a 20 s forecast walking 1.5 m/s: the faint last observed pose stays at the start, so
+    a box holding it and the walker would be 30 m wide and the body a speck; the camera follows the walker,
+    the ghost is shown while it is in the box and hidden once the walker has left it behind."""
+    clip = _clip(550, speed=1.5, turn=0.0)
+    history = Motion(clip[:50], FPS, SKELETON)
+    fc = Forecast(samples=clip[None, 50:], fps=FPS, skeleton=SKELETON, history=history, model="walker")
+    scene = sc.build_scene(fc)
+    b = sc.scene_bounds(scene, "auto")
+    assert b.centres is not None and b.size[0] < 4.0
+    for f in range(scene.num_frames):
+        lo, hi = b.limits(f)
+        p = scene.frame_points(f, last_observed=False)
+        assert (p >= lo - 1e-9).all() and (p <= hi + 1e-9).all()
+    ghost = scene.history[-1]
+    assert b.contains(scene.num_history, ghost) and not b.contains(scene.num_frames - 1, ghost)
+
+
 # ------------------------------------------------------------------------------ real data
 def test_real_cmu_bvh_renders(cmu_bvh_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("posecast.io.bvh", reason="the BVH reader is not in this tree")

@@ -315,6 +315,7 @@ class _Animator:
 
         ax, s = self.ax, self.scene
         picked = frames[np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_checked)).astype(int))]
+        drawn = np.unique(self.index[self.index >= 0])
         ax.set_box_aspect(self.box, zoom=1.0)
         ax.apply_aspect()  # the 3D axes draw in a centred square; artists are not clipped to it
         box = ax.get_position(original=True).transformed(self.fig.transFigure)
@@ -325,7 +326,10 @@ class _Animator:
             self._set_limits(int(f))
             m = ax.get_proj()
             lo, hi = self.bounds.limits(int(f))
-            pts = sc.to_mpl(np.vstack([s.frame_points(int(f)), (lo + hi)[None] / 2]))
+            # the joints bones are drawn to (not a world root left out of the drawing) and, with a following
+            # camera, not the last observed pose it leaves behind
+            seen = s.frame_points(int(f), last_observed=self.bounds.centres is None, joints=drawn)
+            pts = sc.to_mpl(np.vstack([seen, (lo + hi)[None] / 2]))
             xs, ys, _ = proj3d.proj_transform(pts[:, 0], pts[:, 1], pts[:, 2], m)
             px = ax.transData.transform(np.column_stack([xs, ys]))
             centre_px = px[-1]  # the look-at point: the same pixel in every frame
@@ -379,8 +383,8 @@ class _Animator:
                 self._set(artist, sc.gather(s.history[frame], idx))
         if not future and s.history is not None:
             self._shadow(s.history[frame])
-        if self.last_pose is not None:
-            self.last_pose.set_visible(future)
+        if self.last_pose is not None:  # a following camera leaves it behind: drawn only while in the box
+            self.last_pose.set_visible(future and self.bounds.contains(frame, s.history[-1]))
         for i, artist in enumerate(self.samples):
             if future:
                 self._set(artist, sc.gather(s.samples[i, k], self.index))

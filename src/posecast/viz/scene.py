@@ -114,22 +114,25 @@ class Scene:
         ahead = (frame - self.num_history + 1) / self.fps
         return f"t = {t:5.2f} s  forecast +{ahead:.2f} s"
 
-    def all_points(self) -> np.ndarray:
-        """``(N, 3)`` every position drawn anywhere on the timeline."""
-        parts = [a.reshape(-1, 3) for a in (self.history, self.samples, self.ground_truth) if a is not None]
-        return np.concatenate(parts)
+    def all_points(self, joints: np.ndarray | None = None) -> np.ndarray:
+        """``(N, 3)`` every position of ``joints`` (default: all) anywhere on the timeline."""
+        sel = slice(None) if joints is None else joints
+        arrays = (self.history, self.samples, self.ground_truth)
+        return np.concatenate([a[..., sel, :].reshape(-1, 3) for a in arrays if a is not None])
 
-    def frame_points(self, frame: int) -> np.ndarray:
-        """``(N, 3)`` the positions drawn at timeline ``frame`` (incl. the faint last observed pose)."""
+    def frame_points(self, frame: int, last_observed: bool = True, joints: np.ndarray | None = None) -> np.ndarray:
+        """``(N, 3)`` the positions of ``joints`` (default: all) at timeline ``frame`` (with ``last_observed``, the
+        faint last observed pose during the forecast)."""
+        sel = slice(None) if joints is None else joints
         t = self.num_history
         if frame < t:
-            return self.history[frame]
+            return self.history[frame][sel]
         k = frame - t
-        parts = [] if self.history is None else [self.history[-1]]
+        parts = [] if self.history is None or not last_observed else [self.history[-1][sel]]
         if self.samples is not None:
-            parts.append(self.samples[:, k].reshape(-1, 3))
+            parts.append(self.samples[:, k][:, sel].reshape(-1, 3))
         if self.ground_truth is not None:
-            parts.append(self.ground_truth[k])
+            parts.append(self.ground_truth[k][sel])
         return np.concatenate(parts)
 
     def reference_positions(self) -> np.ndarray:
@@ -439,6 +442,12 @@ class Bounds:
         c = self.centres[frame]
         return c - self.half, c + self.half
 
+    def contains(self, frame: int, points: np.ndarray) -> bool:
+        """Whether every ``(N, 3)`` point lies inside the box at timeline ``frame`` (horizontally)."""
+        lo, hi = self.limits(frame)
+        xz = np.asarray(points)[:, [0, 2]]
+        return bool(((xz >= lo[[0, 2]]) & (xz <= hi[[0, 2]])).all())
+
     @property
     def size(self) -> np.ndarray:
         """``(3,)`` extent of the view box (fixed or following)."""
@@ -450,7 +459,9 @@ def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) ->
 
     * ``fixed``: one box containing everything on the whole timeline (plus the floor).
     * ``follow``: a box of constant size whose horizontal centre follows the content, smoothed
-      with a Gaussian of 0.5 s; its size is chosen so each frame's content stays inside.
+      with a Gaussian of 0.5 s; its size is chosen so each frame's content stays inside (the faint last
+      observed pose, which stays where it was while the forecast walks away, is not content it follows: it
+      is hidden while it is out of the box, `Bounds.contains`).
     * ``auto``: ``fixed`` unless that box would be more than 1.6 times as wide as the following
       one (the body walks or runs away), then ``follow``.
 
@@ -460,7 +471,11 @@ def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) ->
     if camera not in ("auto", "fixed", "follow"):
         raise ValueRangeError(f"camera must be 'auto', 'fixed' or 'follow', not {camera!r}")
     floor = floor_height(scene)
-    pts = scene.all_points()
+    # only joints a bone is drawn to: a world root that the drawing leaves out (Bandai's ``joint_Root`` at the
+    # origin while a 20 s forecast walks 15 m away) would otherwise size the box and shrink the body to a speck
+    drawn = np.unique(skeleton_index(scene)[0])
+    drawn = drawn[drawn >= 0]
+    pts = scene.all_points(drawn)
     y_lo = min(floor, float(pts[:, 1].min())) - 0.02
     y_hi = float(pts[:, 1].max()) + margin
     height = y_hi - y_lo
@@ -479,7 +494,7 @@ def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) ->
     frame_lo = np.empty((n, 3))
     frame_hi = np.empty((n, 3))
     for f in range(n):
-        p = scene.frame_points(f)
+        p = scene.frame_points(f, last_observed=False, joints=drawn)
         frame_lo[f], frame_hi[f] = p.min(axis=0), p.max(axis=0)
     centre = (frame_lo + frame_hi) / 2
     sigma = 0.5 * scene.fps
