@@ -132,6 +132,13 @@ def test_overlay_frames_size_freeze_and_colours(tmp_path):
     assert abs(float(frames[-1][115, 2].mean()) - 140) < 8
     # the 3D panel is drawn (light background, not the clip)
     assert frames[0][:, 160:].mean() > 200
+    # a frame where the backend saw no person: the track holds keypoints there, the picture shows none
+    undetected = np.ones(n_past, bool)
+    undetected[3] = False
+    lost = PoseTrack(track.keypoints, track.visibility, track.times, (160, 120), "body-17", detected=undetected)
+    _, frames = read_video(render_forecast_video(tmp_path / "o2.mp4", clip, lost, fc, height=120, panel=False))
+    assert abs(float(around(frames[3], track.keypoints[3, 0]).mean()) - 60) < 12  # the clip's grey, no skeleton
+    np.testing.assert_allclose(around(frames[2], track.keypoints[2, 0]), OBSERVED_RGB, atol=40)
 
 
 # -------------------------------------------------------------------------------------- CLI

@@ -262,10 +262,12 @@ def render_forecast_video(
                 img = cv2.resize(current, (vid_w, out_h), interpolation=cv2.INTER_AREA)
                 is_past = i < n_past
                 if is_past and t <= t_obs_end + tol:
-                    k = min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1)
-                    pts = obs.keypoints[max(k, 0)] * (sx, sy)
-                    draw_skeleton_2d(img, pts, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
-                    _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
+                    k = max(min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1), 0)
+                    if obs.detected[k]:
+                        draw_skeleton_2d(img, obs.keypoints[k] * (sx, sy), bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
+                        _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
+                    else:  # the track bridges or holds these keypoints; on the picture they would float
+                        _label(img, f"observed  {t - times[0]:.2f} s: no person detected", OBSERVED_RGB)
                 elif not is_past:
                     anchored = getattr(forecast, "future_pixels", None)  # VideoForecast: anchored at the keypoints
                     pts = (anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])) * (sx, sy)
