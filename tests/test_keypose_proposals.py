@@ -308,3 +308,16 @@ def test_frame_likelihood_scores_every_stride_and_interpolates():
     torch.testing.assert_close(f0, f1)
     ll = P.frame_likelihood(net, observed, f1, stride=1)
     torch.testing.assert_close(s1, s0 + 2.0 * 0.5 * ll.to(s0.dtype), rtol=1e-5, atol=1e-4)
+
+
+def test_the_shipped_forecaster_rolls_out_the_networks_own_frames_for_the_selector():
+    """The default forecaster keeps bone lengths in its forecasts (``keep_bones``), but the frame selector was
+    trained on its network's own frames: the proposals' copy rolls those out (`merge` keeps the bones after
+    scoring), and the shared default model is left as shipped."""
+    from posecast import models
+    from posecast.keyposes.proposals import FrameSelector, ProposalSettings, TimingProposals
+
+    shipped = models.get("dct-mlp").variant("corpus")
+    assert shipped.config.keep_bones
+    fc = TimingProposals(ProposalSettings(), FrameSelector(22)).forecaster
+    assert fc is not shipped and not fc.config.keep_bones and shipped.config.keep_bones

@@ -324,7 +324,11 @@ class TimingProposals:
         if self._forecaster is None:
             from posecast.models.neural import load_pretrained
 
-            self._forecaster = load_pretrained(self.settings.forecaster, self.settings.variant)
+            fc = load_pretrained(self.settings.forecaster, self.settings.variant)  # its own copy
+            # the network's own frames, as the selector was trained on them: `merge` keeps the bone lengths
+            # itself (``settings.keep_bones``), after the selector has scored the frames
+            fc.config.keep_bones = False
+            self._forecaster = fc
         return self._forecaster
 
     def check_body(self, skeleton: Skeleton) -> None:
