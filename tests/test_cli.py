@@ -152,6 +152,10 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
         (["forecast", "{garbage}", "--horizon", "1", "--out", "{out}"], "garbage.bvh"),
         (["info", "{garbage}"], "garbage.bvh"),
         (["render", "{walk}", "--out", "{out}"], "cannot write"),
+        # the CLI's own usage errors too (mistyped option or command, a value that is not a number)
+        (["forecast", "{walk}", "--outt", "{out}"], "No such option: --outt"),
+        (["fourcast", "{walk}"], "Did you mean 'forecast'"),
+        (["forecast", "{walk}", "--horizon", "abc", "--out", "{out}"], "Invalid value for '--horizon'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(walk_file, tmp_path, args, message):

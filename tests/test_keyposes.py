@@ -510,6 +510,18 @@ def test_cli_table_and_json(cli, walk_file, tmp_path):
         assert f"{k['time_s']:.3f}" in stdout
 
 
+def test_cli_writes_every_out_given(cli, walk_file, tmp_path):
+    """``--out`` is repeatable (as for forecast, render, poses): each file written, none dropped."""
+    outs = [tmp_path / "keys.json", tmp_path / "keys.html"]
+    code, stdout, err = cli(
+        "keyposes", str(walk_file), "--prominence", "0.04", *[a for o in outs for a in ("--out", str(o))]
+    )
+    assert code == 0, err
+    assert all(o.is_file() for o in outs) and all(f"wrote {o}" in " ".join(stdout.split()) for o in outs)
+    code, _, err = cli("keyposes", str(walk_file), "--out", str(outs[0]), "--out", str(tmp_path / "x.txt"))
+    assert code == 2 and "x.txt" in err
+
+
 def test_cli_corpus_preset_under_explicit_options(cli, walk_file, tmp_path):
     out = tmp_path / "keys.json"
     code, _, err = cli("keyposes", str(walk_file), "--preset", "corpus", "--prominence", "0.04", "--out", str(out))

@@ -174,6 +174,9 @@ def test_upload_bounds_and_file_errors(walk, tmp_path):
         assert m["fps"] == pytest.approx(30.0) and np.asarray(m["positions"]).shape == walk.positions.shape
         r = c.post("/v1/motions", files={"file": ("broken.bvh", b"HIERARCHY\nROOT oops {")})
         assert r.status_code == 400 and "broken.bvh" in r.json()["error"] and "/tmp" not in r.json()["error"]
+        r = c.post("/v1/forecast/upload", files={"file": ("kick.amc", b":FULLY-SPECIFIED\n1\nroot 0 0 0 0 0 0\n")})
+        err = r.json()["error"]  # an AMC without its ASF: the upload's field named, no server path, no CLI flag
+        assert r.status_code == 400 and "form field 'asf'" in err and "/tmp" not in err and "--asf" not in err
         big = json.dumps(_request(walk, positions=np.zeros((2000, 31, 3)).tolist()))
         r = c.post("/v1/forecast", content=big, headers={"content-type": "application/json"})
         assert r.status_code == 413 and "200000" in r.json()["error"]

@@ -86,7 +86,21 @@ def main() -> None:
     ):
         restore = quiet_native_logs()
     try:
-        app()
+        code = app(standalone_mode=False)  # usage errors come here too: one line, as every other error
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except typer.Abort:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # a mistyped option or command, a bad option value (click's errors)
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # a bare `posecast` / `posecast bench`
+            print(ctx.get_help())
+            sys.exit(getattr(exc, "exit_code", 2))
+        where = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+        message = " ".join(exc.format_message().split()) if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"error: {message}{where}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     except PosecastError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +20,18 @@ from rich.console import Console
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
 
-console = Console()
-err_console = Console(stderr=True)
+#: columns for output that is not a terminal (a log file, ``| tail``): rich's 80 would cut wide tables into
+#: ellipses; ``COLUMNS`` still wins
+PIPED_WIDTH = 200
+
+
+def _width(stream: Any) -> int | None:
+    isatty = getattr(stream, "isatty", None)
+    return None if os.environ.get("COLUMNS") or (isatty is not None and isatty()) else PIPED_WIDTH
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 MOTION_OUTPUTS = (".npz", ".json")
 RENDER_OUTPUTS = (".mp4", ".gif", ".html")

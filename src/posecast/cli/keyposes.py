@@ -1,4 +1,4 @@
-"""``posecast keyposes FILE [--out PATH.{json,html,mp4,gif}]``: mine and list the key poses of a motion.
+"""``posecast keyposes FILE [--out PATH.{json,html,mp4,gif} ...]``: mine and list the key poses of a motion.
 
 (Forecasting the next key pose is ``posecast forecast FILE --model charpose``: `posecast.cli.forecast`;
 its benchmark is ``posecast bench keyposes``: `posecast.cli.bench`.)
@@ -22,7 +22,8 @@ KEYPOSE_OUTPUTS = (".json", ".html", ".mp4", ".gif")
 def keyposes(
     file: Annotated[Path, typer.Argument(help="A motion file.")],
     out: Annotated[
-        Path | None, typer.Option(help="Write .json (key poses with positions), or .html / .mp4 / .gif (rendered).")
+        list[Path] | None,
+        typer.Option(help="Write .json (key poses with positions), or .html / .mp4 / .gif (rendered); repeatable."),
     ] = None,
     skip_frames: Annotated[
         int, typer.Option(help="Ignore this many frames at the start (1 for CMU BVH files: frame 0 is a T-pose).")
@@ -57,8 +58,9 @@ def keyposes(
     presets = {"default": {}, "corpus": dict(CORPUS_MINING)}
     if preset not in presets:
         raise ValueRangeError(f"--preset must be one of {', '.join(presets)}, not {preset!r}")
-    if out is not None:
-        check_outputs([out], KEYPOSE_OUTPUTS, inputs=(file,))
+    outs = list(out or [])
+    if outs:
+        check_outputs(outs, KEYPOSE_OUTPUTS, inputs=(file,))
     motion = load_motion(file, skeleton, fps)
     if not 0 <= skip_frames < motion.num_frames:
         raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
@@ -85,8 +87,12 @@ def keyposes(
             ", ".join(k.joint_names),
         )
     console.print(table)
-    if out is None:
-        return
+    for path in outs:
+        _write(path, file, motion, clip, found, skip_frames, options)
+
+
+def _write(out: Path, file: Path, motion: Any, clip: Any, found: list, skip_frames: int, options: dict) -> None:
+    """One ``--out`` of `keyposes`: the key poses as JSON, or rendered by `posecast.keyposes.render`."""
     if out.suffix.lower() == ".json":
         from posecast.io import atomic_output
 

@@ -312,6 +312,8 @@ def create_app(
         from posecast.api import load_motion
 
         name = upload_name(file.filename, "upload")
+        if asf is None and name.lower().removesuffix(".gz").endswith(".amc"):  # (the reader would look on disk)
+            raise PosecastError(f"{name}: an AMC clip needs its skeleton: send the .asf file as the form field 'asf'")
         with tempfile.TemporaryDirectory(prefix="posecast-upload-") as tmp:
             path = Path(tmp) / name
             path.write_bytes(await file.read())

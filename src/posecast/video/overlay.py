@@ -219,7 +219,8 @@ def render_forecast_video(
     if height < 64:
         raise ValueRangeError(f"overlay height {height} px is too small", path_out)
 
-    if video_path.suffix.lower() in IMAGE_SUFFIXES:  # a single image: one frame at time 0, then frozen
+    still = video_path.suffix.lower() in IMAGE_SUFFIXES
+    if still:  # a single image: one frame at time 0, then frozen
         rgb = read_image(video_path)
         src_w, src_h, src_end = rgb.shape[1], rgb.shape[0], 0.0
         frames = iter([(0.0, rgb)])
@@ -273,7 +274,7 @@ def render_forecast_video(
                     pts = (anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])) * (sx, sy)
                     draw_skeleton_2d(img, pts, bones, FORECAST_RGB, FORECAST_LEFT_RGB)
                     _label(img, f"forecast ({forecast.model})  +{t - t_split:.2f} s", FORECAST_RGB)
-                    if img_next is None and t > src_end + tol:
+                    if img_next is None and t > src_end + tol and not still:  # (a photo has no end to mark)
                         _label(img, "clip ended: last frame", (230, 230, 230), row=1)
                 if drawer is not None:
                     name = title or f"{video_path.name}: {forecast.model}"
