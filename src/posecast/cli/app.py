@@ -87,8 +87,7 @@ def main() -> None:
         restore = quiet_native_logs()
     try:
         code = app(standalone_mode=False)  # usage errors come here too: one line, as every other error
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        sys.exit(code if isinstance(code, int) else 0)  # as standalone mode ends
     except typer.Abort:
         err_console.print("interrupted")
         sys.exit(130)

@@ -235,9 +235,6 @@ class KeyPoseForecaster:
             last_frame = np.broadcast_to(user[-1], (samples,) + user.shape[1:])
             travel = np.broadcast_to(history_travel(user), (samples, user.shape[1]))
             world = rt.from_canonical(world_net[:, None], last_frame, travel)[:, 0]  # (K, J, 3)
-            # the rig's bones at their observed lengths: joints placed from several canonical ones (collars,
-            # spine and neck of other rigs) would otherwise stretch with a draw's proportions
-            world = _rig_bones(world, user[-1], history.skeleton)
             weights = rt.matrix[0].copy()
             extra |= {
                 "canonical_body": CANONICAL,
@@ -245,6 +242,10 @@ class KeyPoseForecaster:
                 "static_joints": list(rt.static),
                 "canonical_hypotheses": world_net,
             }
+        # every bone at its observed length, on the user's rig as on the network's own body: joints placed from
+        # several canonical ones (collars, spine and neck of other rigs) would otherwise stretch with a draw's
+        # proportions (the benchmark scores the network's draws as they are: `posecast.evaluation.protocols`)
+        world = _rig_bones(world, user[-1], history.skeleton)
         return Forecast(
             samples=world[:, None],
             fps=self.fps,
