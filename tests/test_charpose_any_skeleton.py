@@ -307,7 +307,7 @@ def test_hypotheses_are_drawn_most_probable_first_labelled_with_probabilities(wa
     kr.render_keypose_forecast(fc, tmp_path / "f.png", truth=truth, truth_time_s=0.8, errors=np.array([0.3, 0.1, 0.2]))
     labels = [p.label for p in seen["panels"]]
     assert labels == [
-        "observed\nlast frame t = 0.36 s",
+        "observed\nt = 0.36 s",
         "true next key pose\nt = 0.80 s (+0.44 s)",
         "#1 · p = 0.50\nMPJPE 0.10 m",
         "#2 · p = 0.30\nMPJPE 0.20 m",

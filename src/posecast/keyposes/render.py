@@ -201,7 +201,7 @@ def render_keypose_forecast(
     samples = np.asarray(forecast.samples) @ turn
     last = obs[-1]
     t_last = float(meta.get("last_observed_time_s", (obs.shape[0] - 1) / forecast.fps))
-    panels = [Panel(f"observed\nlast frame t = {t_last:.2f} s", obs, sc.HISTORY_COLOR)]
+    panels = [Panel(f"observed\nt = {t_last:.2f} s", obs, sc.HISTORY_COLOR)]
     when = "" if truth_time_s is None else f" at t = {truth_time_s:.2f} s"
     if truth is not None:
         label = "true next key pose"
