@@ -609,3 +609,22 @@ def test_a_run_without_validation_windows_says_its_best_round_was_chosen_on_the_
     assert run["best_val"] is None and run["best_chosen_on"].startswith("train_loss")
     again = train(load_config(None, data=str(folder), **cfg), tmp_path / "run")  # resumed: nothing left to do
     assert json.loads((again / "run.json").read_text())["best_val"] is None
+
+
+def test_a_folder_with_unreadable_files_names_them_all_at_once(walk_folder, tmp_path):
+    """Training on a folder of takes: every file that cannot be read is named with its problem in one error,
+    not the first one only."""
+    import shutil
+
+    from posecast.datasets.training_data import folder_motions
+    from posecast.errors import DataNotFoundError
+
+    folder = tmp_path / "takes"
+    shutil.copytree(walk_folder, folder)
+    (folder / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "empty.npz").write_bytes(b"")
+    with pytest.raises(DataNotFoundError) as exc:
+        folder_motions(folder, None)
+    msg = str(exc.value)
+    assert "2 of 5 motion files cannot be read" in msg and "broken.bvh" in msg and "empty.npz" in msg

@@ -51,9 +51,15 @@ def describe(source: str, paths: list[Path], root: Path | None, **extra: Any) ->
     return {"source": source, "files": dict(zip(rel, (sha256(p) for p in paths), strict=True)), **extra}
 
 
+#: unreadable files named one by one in `folder_motions`' error (the rest counted)
+MAX_NAMED_BAD = 5
+
+
 def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     """Every motion file under ``folder`` (any format `posecast.io` reads), resampled to ``fps`` (default:
-    the first file's rate): ``(motions, files)``."""
+    the first file's rate): ``(motions, files)``. Files that cannot be read are all named in one error (each
+    with its problem), so that a folder of takes is fixed in one go."""
+    from posecast.errors import PosecastError
     from posecast.io import formats, load
     from posecast.io.registry import format_suffix
 
@@ -61,7 +67,17 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and format_suffix(p) in suffixes)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
-    motions = [load(p) for p in paths]
+    motions, bad = [], []
+    for p in paths:
+        try:
+            motions.append(load(p))
+        except PosecastError as exc:
+            bad.append(str(exc))
+    if bad:
+        more = f"; and {len(bad) - MAX_NAMED_BAD} more" if len(bad) > MAX_NAMED_BAD else ""
+        shown = "; ".join(bad[:MAX_NAMED_BAD]) + more
+        why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {shown}"
+        raise DataNotFoundError(why, folder)
     fps = fps or motions[0].fps
     return [m.resample(fps) for m in motions], paths
 
