@@ -446,6 +446,18 @@ def test_a_forecast_that_walks_away_is_followed_and_the_last_observed_pose_left_
     assert b.contains(scene.num_history, ghost) and not b.contains(scene.num_frames - 1, ghost)
 
 
+def test_a_short_forecast_keeps_the_last_observed_pose_in_the_following_box() -> None:
+    """4 s observed walking 1.5 m/s, then 1 s of forecast: the camera follows, and its box also holds the last
+    observed pose (within `GHOST_FOLLOW_RATIO` of the body's own box), so it stays drawn beside the forecast."""
+    clip = _clip(125, speed=1.5, turn=0.0)
+    history = Motion(clip[:100], FPS, SKELETON)
+    fc = Forecast(samples=clip[None, 100:], fps=FPS, skeleton=SKELETON, history=history, model="walker")
+    scene = sc.build_scene(fc)
+    b = sc.scene_bounds(scene, "auto")
+    assert b.centres is not None
+    assert all(b.contains(f, scene.history[-1]) for f in range(scene.num_history, scene.num_frames))
+
+
 # ------------------------------------------------------------------------------ real data
 def test_real_cmu_bvh_renders(cmu_bvh_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("posecast.io.bvh", reason="the BVH reader is not in this tree")

@@ -326,9 +326,10 @@ class _Animator:
             self._set_limits(int(f))
             m = ax.get_proj()
             lo, hi = self.bounds.limits(int(f))
-            # the joints bones are drawn to (not a world root left out of the drawing) and, with a following
-            # camera, not the last observed pose it leaves behind
-            seen = s.frame_points(int(f), last_observed=self.bounds.centres is None, joints=drawn)
+            # the joints bones are drawn to (not a world root left out of the drawing), and the last observed
+            # pose where it is drawn (a following camera may leave it behind: hidden then)
+            shown = s.history is not None and self.bounds.contains(int(f), s.history[-1])
+            seen = s.frame_points(int(f), last_observed=shown, joints=drawn)
             pts = sc.to_mpl(np.vstack([seen, (lo + hi)[None] / 2]))
             xs, ys, _ = proj3d.proj_transform(pts[:, 0], pts[:, 1], pts[:, 2], m)
             px = ax.transData.transform(np.column_stack([xs, ys]))

@@ -454,14 +454,19 @@ class Bounds:
         return 2 * self.half
 
 
+#: a following box holds the faint last observed pose too unless that makes it more than this many times as wide
+#: as the one that follows the body alone (a 1 s forecast keeps it in view; a 20 s walk leaves it behind)
+GHOST_FOLLOW_RATIO = 2.0
+
+
 def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) -> Bounds:
     """Axis limits that keep every drawn point in view without ever jumping.
 
     * ``fixed``: one box containing everything on the whole timeline (plus the floor).
     * ``follow``: a box of constant size whose horizontal centre follows the content, smoothed
-      with a Gaussian of 0.5 s; its size is chosen so each frame's content stays inside (the faint last
-      observed pose, which stays where it was while the forecast walks away, is not content it follows: it
-      is hidden while it is out of the box, `Bounds.contains`).
+      with a Gaussian of 0.5 s; its size is chosen so each frame's content stays inside — the faint last
+      observed pose included, unless that would make the box more than `GHOST_FOLLOW_RATIO` times as wide
+      (the forecast walks far away from it): then it is hidden while it is out of the box (`Bounds.contains`).
     * ``auto``: ``fixed`` unless that box would be more than 1.6 times as wide as the following
       one (the body walks or runs away), then ``follow``.
 
@@ -490,20 +495,25 @@ def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) ->
     if camera == "fixed" or scene.num_frames < 2:
         return fixed
 
-    n = scene.num_frames
-    frame_lo = np.empty((n, 3))
-    frame_hi = np.empty((n, 3))
-    for f in range(n):
-        p = scene.frame_points(f, last_observed=False, joints=drawn)
-        frame_lo[f], frame_hi[f] = p.min(axis=0), p.max(axis=0)
-    centre = (frame_lo + frame_hi) / 2
-    sigma = 0.5 * scene.fps
-    centre = gaussian_filter1d(centre, sigma=sigma, axis=0, mode="nearest")
-    reach = np.maximum(np.abs(frame_hi - centre), np.abs(frame_lo - centre)).max(axis=0) + margin
-    fhalf = np.empty(3)
-    fhalf[[0, 2]] = max(reach[0], reach[2], height / 2)
-    fhalf[1] = height / 2
-    centre[:, 1] = (y_lo + y_hi) / 2
+    def following(last_observed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(centres (N, 3), half-sizes (3,))`` of a box following each frame's content."""
+        n = scene.num_frames
+        frame_lo, frame_hi = np.empty((n, 3)), np.empty((n, 3))
+        for f in range(n):
+            p = scene.frame_points(f, last_observed=last_observed, joints=drawn)
+            frame_lo[f], frame_hi[f] = p.min(axis=0), p.max(axis=0)
+        centre = gaussian_filter1d((frame_lo + frame_hi) / 2, sigma=0.5 * scene.fps, axis=0, mode="nearest")
+        reach = np.maximum(np.abs(frame_hi - centre), np.abs(frame_lo - centre)).max(axis=0) + margin
+        fhalf = np.array([max(reach[0], reach[2], height / 2), height / 2, 0.0])
+        fhalf[2] = fhalf[0]
+        centre[:, 1] = (y_lo + y_hi) / 2
+        return centre, fhalf
+
+    centre, fhalf = following(last_observed=True)
+    if scene.history is not None and scene.num_future:
+        body_centre, body_half = following(last_observed=False)
+        if fhalf[0] > GHOST_FOLLOW_RATIO * body_half[0]:  # the forecast leaves the last observed pose far behind
+            centre, fhalf = body_centre, body_half
     if camera == "auto" and max(half[0], half[2]) <= 1.6 * fhalf[0]:
         return fixed
     return Bounds(lo=fixed.lo, hi=fixed.hi, centres=centre, half=fhalf, floor=floor)
