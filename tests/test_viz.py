@@ -458,6 +458,31 @@ def test_a_short_forecast_keeps_the_last_observed_pose_in_the_following_box() ->
     assert all(b.contains(f, scene.history[-1]) for f in range(scene.num_history, scene.num_frames))
 
 
+def test_a_world_root_left_out_of_the_drawing_does_not_size_the_view_or_hide_the_last_pose() -> None:
+    """A rig with a world root at the floor origin (Bandai's ``joint_Root``) while the body walks 4-9 m away: the
+    root is no joint a bone is drawn to, so the view box ignores it and the last observed pose (its drawn joints)
+    stays in the box of a 1 s forecast."""
+    from posecast import skeletons
+    from posecast.skeletons.base import Skeleton
+    from posecast.synthetic import synthetic_walk
+
+    base = skeletons.get("cmu-bvh-31")
+    names = ("joint_Root", *base.joint_names)
+    parents = (-1, 0, *(q + 1 for q in base.parents[1:]))
+    offsets = np.vstack([np.zeros((1, 3)), base.offsets])
+    rooted = Skeleton("rooted", names, parents, offsets, tuple((a + 1, b + 1) for a, b in base.left_right))
+    walk = synthetic_walk(seconds=5.0, fps=FPS, speed=1.0).positions + np.array([0.0, 0.0, 4.0])
+    pos = np.concatenate([np.zeros((len(walk), 1, 3)), walk], axis=1)
+    history = Motion(pos[:100], FPS, rooted)
+    fc = Forecast(samples=pos[None, 100:], fps=FPS, skeleton=rooted, history=history, model="walker")
+    scene = sc.build_scene(fc)
+    drawn = sc.drawn_joints(scene)
+    assert 0 not in drawn and len(drawn) > 20
+    b = sc.scene_bounds(scene, "auto")
+    assert not b.contains(scene.num_history, scene.history[-1])  # the root at the origin lies outside the box
+    assert all(b.contains(f, scene.history[-1][drawn]) for f in range(scene.num_history, scene.num_frames))
+
+
 # ------------------------------------------------------------------------------ real data
 def test_real_cmu_bvh_renders(cmu_bvh_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("posecast.io.bvh", reason="the BVH reader is not in this tree")

@@ -215,6 +215,7 @@ class _Animator:
         ax.view_init(elev=elev, azim=math.degrees(math.atan2(view[0], view[1])), roll=0)
 
         self.index, left_index, other_index = sc.skeleton_index(scene)
+        self.drawn = sc.drawn_joints(scene)  # the joints on screen (the view and the hiding follow them)
         self.history_parts = [(left_index, sc.HISTORY_LEFT_COLOR), (other_index, sc.HISTORY_COLOR)]
         self.grid_step = sc.grid_step(float(max(self.bounds.size[0], self.bounds.size[2])))
         lw = 2.6 * max(scale, 0.6)  # lines stay legible in small videos
@@ -315,7 +316,7 @@ class _Animator:
 
         ax, s = self.ax, self.scene
         picked = frames[np.unique(np.linspace(0, len(frames) - 1, min(len(frames), max_checked)).astype(int))]
-        drawn = np.unique(self.index[self.index >= 0])
+        drawn = self.drawn
         ax.set_box_aspect(self.box, zoom=1.0)
         ax.apply_aspect()  # the 3D axes draw in a centred square; artists are not clipped to it
         box = ax.get_position(original=True).transformed(self.fig.transFigure)
@@ -328,7 +329,7 @@ class _Animator:
             lo, hi = self.bounds.limits(int(f))
             # the joints bones are drawn to (not a world root left out of the drawing), and the last observed
             # pose where it is drawn (a following camera may leave it behind: hidden then)
-            shown = s.history is not None and self.bounds.contains(int(f), s.history[-1])
+            shown = s.history is not None and self.bounds.contains(int(f), s.history[-1][drawn])
             seen = s.frame_points(int(f), last_observed=shown, joints=drawn)
             pts = sc.to_mpl(np.vstack([seen, (lo + hi)[None] / 2]))
             xs, ys, _ = proj3d.proj_transform(pts[:, 0], pts[:, 1], pts[:, 2], m)
@@ -385,7 +386,7 @@ class _Animator:
         if not future and s.history is not None:
             self._shadow(s.history[frame])
         if self.last_pose is not None:  # a following camera leaves it behind: drawn only while in the box
-            self.last_pose.set_visible(future and self.bounds.contains(frame, s.history[-1]))
+            self.last_pose.set_visible(future and self.bounds.contains(frame, s.history[-1][self.drawn]))
         for i, artist in enumerate(self.samples):
             if future:
                 self._set(artist, sc.gather(s.samples[i, k], self.index))

@@ -369,6 +369,13 @@ def skeleton_index(scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return polyline_index(chains), polyline_index(left), polyline_index(other)
 
 
+def drawn_joints(scene: Scene) -> np.ndarray:
+    """``(N,)`` sorted indices of the joints some bone is drawn to (`skeleton_index`): what the view must show.
+    A world root the drawing leaves out (Bandai's ``joint_Root`` at the origin) is not among them."""
+    index = skeleton_index(scene)[0]
+    return np.unique(index[index >= 0])
+
+
 def gather(points: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``(..., N, 3)`` positions ``points[..., index, :]`` with NaN rows where ``index == -1``."""
     out = np.take(points, np.where(index < 0, 0, index), axis=-2)
@@ -478,8 +485,7 @@ def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) ->
     floor = floor_height(scene)
     # only joints a bone is drawn to: a world root that the drawing leaves out (Bandai's ``joint_Root`` at the
     # origin while a 20 s forecast walks 15 m away) would otherwise size the box and shrink the body to a speck
-    drawn = np.unique(skeleton_index(scene)[0])
-    drawn = drawn[drawn >= 0]
+    drawn = drawn_joints(scene)
     pts = scene.all_points(drawn)
     y_lo = min(floor, float(pts[:, 1].min())) - 0.02
     y_hi = float(pts[:, 1].max()) + margin
