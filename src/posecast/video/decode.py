@@ -173,7 +173,7 @@ def iter_frames(
     path = Path(path)
     info = info or probe_video(path)
     container = _open(path)
-    times = [float(x) for x in info.times]  # the presentation times still to hand out, in order
+    times = np.asarray(info.times, dtype=np.float64)  # the presentation times to hand out, in order
     # a decoded frame's own time where the container stores presentation stamps (not AVI: there FFmpeg's
     # guesses come in decoding order, see the module docstring): after a damaged packet the frames that follow
     # keep their times even though the decoder (threaded) reports the damage a few frames late
@@ -201,10 +201,9 @@ def iter_frames(
                 failed += 1
                 first_error = first_error or exc
                 if not trust_own and packet.pts is not None and base is not None and not packet.is_discard:
-                    lost = float(packet.pts * base)  # its stamp is not handed out (to the nearest frame)
-                    at = int(np.argmin(np.abs(np.asarray(times[k:] or [np.inf]) - lost))) + k
-                    if at < len(times) and abs(times[at] - lost) < 1e-9:
-                        del times[at]
+                    lost = np.flatnonzero(np.abs(times[k:] - float(packet.pts * base)) < 1e-9)
+                    if lost.size:  # its stamp is not handed out
+                        times = np.delete(times, k + lost[0])
                 if failed > max(8, info.num_frames // 2):
                     break
                 continue
@@ -214,7 +213,7 @@ def iter_frames(
                     t = own
                     k = int(np.searchsorted(times, own + 1e-9))  # stamps up to it are used (or lost)
                 elif k < len(times):
-                    t = times[k]
+                    t = float(times[k])
                     k += 1
                 else:  # more frames than packets (should not happen): continue at the median rate
                     t = float(info.times[-1] + (n - len(times) + 1) / info.fps)
