@@ -264,7 +264,12 @@ def folder_clips(folder: Path) -> tuple[list[Path], list[str]]:
 def scored_clips(result: dict[str, Any]) -> list[str]:
     """The names of the clips `run_video_bench`'s ``result`` scored (neither an error nor skipped)."""
     per_clip = (result.get("video") or {}).get("clips", {})
-    return [name for name, row in per_clip.items() if not {"error", "skipped"} & set(row)]
+    return [name for name, row in per_clip.items() if _scored(row)]
+
+
+def _scored(row: dict[str, Any]) -> bool:
+    """Whether a per-clip row of `bench_clips` holds scores (not an ``error`` or ``skipped`` entry)."""
+    return not {"error", "skipped"} & set(row)
 
 
 def _interp_track(track: Any, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -492,7 +497,7 @@ def bench_clips(models: dict[str, Any], paths: list[Path], seconds: float = 1.0)
             per_clip[path.name] = score_track(models, track, seconds)
         except PosecastError as exc:  # a track a model cannot take: reported, the other clips go on
             per_clip[path.name] = {"error": str(exc)}
-        if not {"error", "skipped"} & set(per_clip[path.name]):  # speed over the clips that were scored
+        if _scored(per_clip[path.name]):  # speed over the clips that were scored
             extract_s += took
             frames += track.num_frames
             for name in models:
