@@ -4,6 +4,7 @@ context longer than the history against full passes on the same schedule, and th
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -166,7 +167,8 @@ def _walk(batch: int, frames: int) -> torch.Tensor:
 def _schedule(model: NeuralForecaster, window: torch.Tensor, frames: int) -> torch.Tensor:
     """The cached rollout's schedule with full passes only, written out in frames: start on the last
     ``history`` frames; full passes on the growing window (canonical frame of the start's last frame) until
-    it holds ``context`` frames; restart on its newest ``max(P, min(history, context - (refresh - 1) P))`` frames."""
+    it holds ``context`` frames; restart on its newest ``max(P, min(history, context - (refresh - 1) P))`` frames.
+    With a short-term read-out (``short_frames``) the very first pass gives its frames instead of ``P``."""
     p, h = model.config.frames_per_pass, model.config.history
     context, refresh = model.config.params["context"], model.config.params["rollout_refresh"]
     keep = max(p, min(h, context - (refresh - 1) * p))
@@ -178,8 +180,11 @@ def _schedule(model: NeuralForecaster, window: torch.Tensor, frames: int) -> tor
         grown = win
         while True:
             x = to_canonical(grown, origin, rot)
-            y = model.net(x[:, :, joints].reshape(*x.shape[:2], -1)).reshape(x.shape[0], p, len(joints), 3)
-            full = x.new_zeros(x.shape[0], p, skel.num_joints, 3)
+            flat = x[:, :, joints].reshape(*x.shape[:2], -1)
+            short = not out and model.net.short_frames > 0
+            y = model.net.short_read_out(flat, model.net.last_features(flat)) if short else model.net(flat)
+            y = y.reshape(x.shape[0], -1, len(joints), 3)
+            full = x.new_zeros(x.shape[0], y.shape[1], skel.num_joints, 3)
             full[:, :, joints] = y
             y = from_canonical(follow_parents(full, x[:, -1], joints, skel), origin, rot)
             out.append(y)
@@ -325,3 +330,71 @@ def test_training_loss_refuses_windows_shorter_than_context_plus_a_token():
     model = _forecaster(history=6, patch=3, context=9)
     with pytest.raises(ValueRangeError, match=r"need 12 frames \(context \+ frames_per_pass\), got 11"):
         training_loss(model, torch.zeros(2, 11, 31, 3), 6)
+
+
+# ------------------------------------------------------------------ the short-term read-out (short_frames)
+def _short_forecaster(frames: int = 6, context: int = 4, refresh: int = 3) -> NeuralForecaster:
+    model = _forecaster(refresh=refresh, shared={"short_frames": frames, "short_context": context})
+    with torch.no_grad():  # a random read-out, not its zero initialisation
+        model.net.short_head.weight.normal_(0.0, 0.02)
+        model.net.short_head.bias.normal_(0.0, 0.01)
+    model.net.eval()
+    return model
+
+
+def test_short_read_out_is_the_last_frame_plus_a_linear_map_of_features_and_frames():
+    model = _short_forecaster(frames=6, context=4)
+    net = model.net
+    x = torch.randn(2, 6, net.joints * 3)
+    with torch.no_grad():
+        e = net.last_features(x)
+        y = net.short_read_out(x, e)
+        # by hand: the last block's output on the last token is the full pass' (its read-out reads it)
+        torch.testing.assert_close(net._read_out(net.tokens(x)[:, -1:], e[:, None]), net(x), atol=TOL, rtol=0)
+        feats = torch.cat([e.reshape(2, -1), (x[:, -4:-1] - x[:, -1:]).reshape(2, -1)], dim=1)
+        want = x[:, -1:] + (feats @ net.short_head.weight.T + net.short_head.bias).view(2, 6, -1)
+    assert y.shape == (2, 6, net.joints * 3)
+    torch.testing.assert_close(y, want, atol=TOL, rtol=0)
+    with pytest.raises(ModelError, match="multiple of frames_per_pass"):
+        _forecaster(shared={"short_frames": 4, "short_context": 4})
+
+
+@pytest.mark.parametrize(("short", "refresh", "frames"), [(6, 3, 23), (3, 2, 17), (9, 3, 14), (6, 3, 4)])
+def test_cached_rollout_starts_with_the_short_read_out(short, refresh, frames):
+    """The first ``short_frames`` frames of a cached rollout are the short read-out's; the network then reads
+    them as if it had predicted them (its cache fed with them), and the rest of the schedule is unchanged —
+    also when they fill the cache (9 frames: the window reaches the context of 12) and when fewer frames
+    than they hold are asked for."""
+    model = _short_forecaster(frames=short, context=3, refresh=refresh)
+    window = _walk(2, 6)
+    with torch.no_grad():
+        got = model.rollout(window, frames)
+        want = _schedule(model, window, frames)
+        plain = _forecaster(refresh=refresh).rollout(window, frames)
+    assert got.shape == (2, frames, 31, 3)
+    assert (got - want).abs().max() <= TOL
+    assert (got - plain).abs().max() > 1e-3  # the read-out is used
+
+
+def test_fit_short_head_recovers_constant_velocity(tmp_path):
+    """Rigid poses moving at constant velocities: the next frames are a linear map of the last ones relative to
+    the last, so the ridge fit (tiny ridge) is exact and the fitted read-out continues an unseen velocity."""
+    from posecast.training.readout import fit_short_head
+
+    pose = torch.as_tensor(synthetic_walk(seconds=1.0, fps=25.0).positions[0])
+    rng = torch.Generator().manual_seed(3)
+    t = torch.arange(40, dtype=torch.float32)[:, None, None] / 25.0
+
+    def moving(v):
+        return (pose + t * torch.as_tensor(v, dtype=torch.float32)).numpy()
+
+    seqs = [moving(torch.randn(3, generator=rng) * torch.tensor([1.0, 0.3, 1.0])) for _ in range(12)]
+    model = _short_forecaster(frames=6, context=3)
+    info = fit_short_head(model, seqs, ridge=1e-9, stride=1)
+    assert info["windows"] == 12 * (40 - 12 + 1) and info["train_rms_m"] < 1e-4
+    seq = moving([0.4, -0.1, 0.9])
+    with torch.no_grad():
+        pred = model.predict(seq[None, :6], 6)[0, 0]
+    np.testing.assert_allclose(pred, seq[6:12], atol=1e-3)
+    with pytest.raises(ModelError, match="no short-term read-out"):
+        fit_short_head(_forecaster(), seqs, ridge=1e-3)

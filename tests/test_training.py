@@ -565,6 +565,18 @@ def test_token_st_transformer_trains_and_keeps_bones(walk_folder, tmp_path):
     torch.testing.assert_close(
         prior.means, fit_pose_prior(walks, walk.skeleton, components=1, quantile=0.9).means, atol=0.05, rtol=0
     )
+    # the short-term read-out (params.short_frames, short_ridge): fitted by ridge regression on the frozen network
+    # at learning rate 0, stored with it; the rest of the weights unchanged; refused where it would go stale
+    short = {**params, "short_frames": 5, "short_context": 4, "short_ridge": 1e-3}
+    fitted = train(load_config(None, data=str(longer), **{**attach, "params": short}), tmp_path / "st-short")
+    stored = _weights(fitted, "best")
+    assert all(np.array_equal(stored[k], start[k]) for k in start)
+    assert stored["short_head.weight"].shape == (5 * 31 * 3, 31 * 8 + 3 * 31 * 3) and stored["short_head.weight"].any()
+    run_info = json.loads((fitted / "run.json").read_text())
+    assert run_info["short_head_fit"]["windows"] > 0 and 0 < run_info["short_head_fit"]["train_rms_m"] < 0.05
+    assert NeuralForecaster.load(fitted / "best").net.short_frames == 5
+    with pytest.raises(ValueRangeError, match="short_ridge"):
+        train(load_config(None, data=str(longer), **{**attach, "params": short, "lr": 1e-3}), tmp_path / "st-bad")
 
 
 def test_a_folder_of_the_users_own_rig_trains_on_the_canonical_body(tmp_path):

@@ -95,6 +95,18 @@ steps in its canonical frame). They are trained on windows of ``C`` tokens canon
 (see `training_loss`), so every window such a rollout reads, with its held canonical frame, is one of
 training: for them the cached rollout is the intended procedure, not an approximation of the reference.
 
+Short-term read-out (``params.short_frames: F``, ``params.short_context: K``; our addition, off by default). The
+read-out above starts each token's next frames from the token's damped *mean* velocity, which keeps long rollouts
+moving but lags in the first few hundred milliseconds (model card ``st-transformer/corpus``: every attempt to
+sharpen that start inside the network cost the 20 s behaviour). With ``F > 0`` the rollout's *first* full pass, on
+the observed frames, returns ``F`` frames from a second, linear read-out instead (`STTransformer.short_read_out`):
+the last observed frame plus one linear map of the last block's output on the last token, every joint together
+(``J x d`` numbers), and the last ``K`` observed frames relative to the last one. The cache is then fed those
+frames token by token, as if the network had predicted them, and the network's own read-out continues from frame
+``F + 1`` (`cached_rollout`); everything after the first ``F`` frames works as before. The read-out is fitted on the
+frozen network by ridge regression (`posecast.training.readout`, a ``posecast train`` run at learning rate 0 with
+``params.short_ridge``), so it costs no retraining and cannot disturb what the network learned.
+
 Rotation variant (``st-transformer-rot``, the paper's own setting). The wrapper of the position
 models, `~posecast.models.neural.NeuralForecaster`, sees only positions, so the rotation variant is
 its own `Forecaster`, `STTransformerRot`:
@@ -357,6 +369,8 @@ class STTransformer(nn.Module):
         shared_temporal: bool = False,
         shared_spatial: bool = False,
         linear_base: bool = False,
+        short_frames: int = 0,
+        short_context: int = 0,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -392,6 +406,20 @@ class STTransformer(nn.Module):
                 self.base.bias.zero_()
         #: tokens a rollout predicts per full pass (1: a full pass per token; see the module docstring)
         self.refresh = refresh
+        #: the short-term read-out (``params.short_frames``, `short_read_out`): the first ``short_frames`` frames of
+        #: a rollout from the last observed token's features of every joint and the last ``short_context``
+        #: observed frames, one linear map fitted by ridge regression on the frozen network (0: none)
+        self.short_frames, self.short_context = int(short_frames), int(short_context)
+        if self.short_frames:
+            if self.short_frames % patch or self.short_context < 1:
+                raise ModelError(
+                    f"st-transformer: short_frames ({self.short_frames}) must be a multiple of frames_per_pass "
+                    f"({patch}) and short_context at least 1"
+                )
+            inputs = joints * dim + joints * channels * (self.short_context - 1)
+            self.short_head = nn.Linear(inputs, self.short_frames * joints * channels)
+            nn.init.zeros_(self.short_head.weight)
+            nn.init.zeros_(self.short_head.bias)
         self.embed = JointLinear(joints, channels * patch, dim)
         self.drop = nn.Dropout(dropout)
         #: one temporal projection for all joints instead of one per joint (see `TemporalAttention`)
@@ -439,6 +467,30 @@ class STTransformer(nn.Module):
             return y.reshape(b, n, j * c)
         return y.reshape(b, n, j, p, c).transpose(2, 3).reshape(b, n * p, j * c)
 
+    def short_inputs(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """The short-term read-out's inputs: the window ``x (B, T, J * C)`` and the last block's output on its
+        last token ``e (B, J, d)`` → ``(B, J * d + (K - 1) * J * C)``, the features followed by the last ``K =
+        short_context`` frames relative to the last one (the last itself, zero, left out)."""
+        k = self.short_context
+        rel = x[:, -k:-1] - x[:, -1:]
+        return torch.cat([e.reshape(e.shape[0], -1), rel.reshape(rel.shape[0], -1)], dim=1)
+
+    def short_read_out(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """Window ``x (B, T, J * C)`` and ``e (B, J, d)`` (`short_inputs`) → the next ``short_frames`` frames ``(B,
+        F, J * C)``: the last frame plus one linear map of the inputs (``short_head``)."""
+        y = self.short_head(self.short_inputs(x, e)).view(x.shape[0], self.short_frames, -1)
+        return x[:, -1:] + y
+
+    def last_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, J * C)`` → the last block's output on the last token, ``(B, J, d)`` (what the read-outs of
+        `forward` and `short_read_out` see)."""
+        xj = self.tokens(x)
+        e = self.embed(xj) + sinusoidal_encoding(xj.shape[1], self.dim).to(x)[:, None]
+        e = self.drop(e)
+        for i, block in enumerate(self.blocks):
+            e = block(e, last_only=i == len(self.blocks) - 1)
+        return e[:, -1]
+
     def forward(self, x: torch.Tensor, all_steps: bool = False, base_from: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, J * C)`` → the ``P`` frames after the window ``(B, P, J * C)``; with ``all_steps``, the ``P``
         frames after every token ``(B, T, J * C)`` (frames ``P .. T + P - 1``). ``base_from`` (training): frames
@@ -455,11 +507,12 @@ class STTransformer(nn.Module):
             xb = xb[:, -1:]
         return self._read_out(xb, e)
 
-    def init_cache(self, x: torch.Tensor, capacity: int) -> tuple[torch.Tensor, DecodeCache]:
+    def init_cache(self, x: torch.Tensor, capacity: int, short: bool = False) -> tuple[torch.Tensor, DecodeCache]:
         """The full pass on ``x (B, T, J * C)`` (the same next frames as ``forward(x)``), keeping what
         `step_cached` needs: returns ``(next (B, P, J * C), cache)`` with room for ``capacity >= T / P``
         tokens at positions ``0 .. capacity - 1`` (the network was trained on windows of up to its
-        context, so that is the sensible capacity)."""
+        context, so that is the sensible capacity). ``short``: the next ``short_frames`` frames of
+        `short_read_out` instead of ``P``."""
         xj = self.tokens(x)
         b, t = xj.shape[:2]
         if not 1 <= t <= capacity:
@@ -474,6 +527,8 @@ class STTransformer(nn.Module):
             values.append(torch.cat([v.transpose(0, 1), v.new_zeros(shape[:3] + (capacity - t,) + shape[4:])], 3))
         length = torch.full((1,), t, dtype=torch.int64, device=x.device)
         cache = DecodeCache(tuple(keys), tuple(values), length, encoding)
+        if short:
+            return self.short_read_out(x, e[:, -1]), cache
         return self._read_out(xj[:, -1:], e), cache
 
     def step_cached(self, frame: torch.Tensor, cache: DecodeCache) -> tuple[torch.Tensor, DecodeCache]:
@@ -516,6 +571,8 @@ def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
         "shared_temporal": bool(params.get("shared_temporal", False)),
         "shared_spatial": bool(params.get("shared_spatial", False)),
         "linear_base": bool(params.get("linear_base", False)),
+        "short_frames": int(params.get("short_frames", 0)),
+        "short_context": int(params.get("short_context", params.get("short_frames", 0))),
     }
 
 
@@ -720,13 +777,14 @@ class _CachedPass(nn.Module):
     """The wrapper's pass (`NeuralForecaster.step`: canonical frame, network, joint filling, mirror
     averaging) as two traceable halves around the decode cache. ``start``: world window ``(B, T, J, 3)``
     → ``(next (B, P, J, 3), origin, rot, length, *keys, *values)`` (`STTransformer.init_cache` on the
-    window in the canonical frame of its last frame); ``forward``: ``(frames (B, P, J, 3), origin, rot,
+    window in the canonical frame of its last frame; with ``short``, the next ``short_frames`` frames of the
+    network's short-term read-out instead of ``P``); ``forward``: ``(frames (B, P, J, 3), origin, rot,
     length, encoding, *keys, *values)`` → next ``(B, P, J, 3)`` (`STTransformer.step_cached` in that same
     canonical frame; the buffers are written in place)."""
 
-    def __init__(self, model, net: STTransformer, capacity: int, start: bool) -> None:
+    def __init__(self, model, net: STTransformer, capacity: int, start: bool, short: bool = False) -> None:
         super().__init__()
-        self.net, self.capacity, self.is_start = net, capacity, start
+        self.net, self.capacity, self.is_start, self.short = net, capacity, start, short
         self.skeleton, self.joints, self.config = model.skeleton, list(model.joints), model.config
 
     def _both(self, x: torch.Tensor) -> torch.Tensor:  # the input and its mirror image along the batch
@@ -749,7 +807,9 @@ class _CachedPass(nn.Module):
         if self.is_start:
             origin, rot = canonical_frame(x, self.skeleton, self.config.canonical)
             xc = to_canonical(x, origin, rot)
-            y, cache = self.net.init_cache(xc[:, :, self.joints].reshape(*xc.shape[:2], -1), self.capacity)
+            y, cache = self.net.init_cache(
+                xc[:, :, self.joints].reshape(*xc.shape[:2], -1), self.capacity, short=self.short
+            )
             return self._finish(y, xc[:, -1], origin, rot, b), origin, rot, cache.length, *cache.keys, *cache.values
         origin, rot, length, encoding = state[:4]
         n = len(self.net.blocks)
@@ -778,7 +838,10 @@ def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | N
     the network's context in tokens, ``R`` = ``refresh``): a full pass on the given window (its last ``H``
     tokens) predicts the first token; cached steps follow while the window is shorter than ``C``; then,
     every ``R`` tokens, a full pass on the newest ``min(H, C - R + 1)`` tokens in the canonical frame of the
-    newest frame restarts the cache, and ``R - 1`` cached steps in that canonical frame follow.
+    newest frame restarts the cache, and ``R - 1`` cached steps in that canonical frame follow. With a
+    short-term read-out (``params.short_frames``: ``F`` frames, see the module docstring) the first full pass
+    gives ``F / P`` tokens; the cached steps are fed them first, and their predictions are used from the token
+    after them on.
     """
     net = getattr(model.net, "module", model.net)  # DDP
     if not isinstance(net, STTransformer) or net.refresh <= 1 or torch.is_grad_enabled():
@@ -802,19 +865,27 @@ def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | N
         return keep_bone_lengths(y, reference, model.skeleton) if model.config.keep_bones else y
 
     while len(chunks) < tokens:
+        short = not chunks and net.short_frames > 0  # the rollout's first frames: the short-term read-out
         y, origin, rot, length, *kv = _run(
-            model, ("st-start", *win.shape, settings), lambda: _CachedPass(model, net, capacity, True), win
+            model,
+            ("st-start", short, *win.shape, settings),
+            lambda short=short: _CachedPass(model, net, capacity, True, short),
+            win,
         )
-        y = bones(y, len(chunks))
-        segment = [y]
-        for _ in range(min(capacity - win.shape[1] // p, tokens - len(chunks) - 1)):
+        segment = list(bones(y, len(chunks)).split(p, dim=1))  # one token, or short_frames / P
+        fed, room = 0, capacity - win.shape[1] // p
+        while len(chunks) + len(segment) < tokens and fed < room:
             state = (origin, rot, length, encoding, *kv)
             y = _run(
-                model, ("st-step", *y.shape, settings), lambda: _CachedPass(model, net, capacity, False), y, *state
+                model,
+                ("st-step", *segment[fed].shape, settings),
+                lambda: _CachedPass(model, net, capacity, False),
+                segment[fed],
+                *state,
             )
-            y = bones(y, len(chunks) + len(segment))
-            length = length + 1
-            segment.append(y)
+            length, fed = length + 1, fed + 1
+            if fed == len(segment):  # else the short read-out has given that token already
+                segment.append(bones(y, len(chunks) + len(segment)))
         chunks += segment
         win = torch.cat([win, *segment], dim=1)[:, -keep * p :]
     return torch.cat(chunks, dim=1)[:, :frames]

@@ -308,13 +308,20 @@ TRAINING_ONLY_PARAMS = frozenset(
         "prior_speed",
         "prior_quantile",
         "prior_balance",
+        "short_ridge",
     }
 )
 
 
 #: network ``params`` that add a part to the network (``{param: state-dict prefix of the part}``): a run may
 #: switch one on over weights trained without it; the added part starts from its own initialisation
-ADDED_PARTS = {"linear_base": "base.", "project_prior": "pose_prior.", "project_normalise": "pose_prior.bone_lengths"}
+ADDED_PARTS = {
+    "linear_base": "base.",
+    "project_prior": "pose_prior.",
+    "project_normalise": "pose_prior.bone_lengths",
+    "short_frames": "short_head.",
+    "short_context": "short_head.",
+}
 
 #: inference-time ``params`` of the ST-Transformer's projection (`posecast.models.st_transformer.attach_projection`):
 #: they change no trained part, so init weights are compared without them
@@ -417,6 +424,11 @@ def check_config(config: TrainConfig) -> None:
         raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
     if config.lifted_root and not config.lifted_history:
         raise ValueRangeError("lifted_root: the pelvis' motion in the camera's view needs lifted_history (a lifter)")
+    if config.params.get("short_ridge") is not None and (config.lr != 0 or not config.params.get("short_frames")):
+        raise ValueRangeError(
+            "params.short_ridge fits the short-term read-out (params.short_frames) on the frozen network it starts "
+            "from: set short_frames and lr: 0 (a run of its own after the network's training)"
+        )
 
 
 # ------------------------------------------------------------------------------------- the task
@@ -550,6 +562,12 @@ class MotionTask(TrainingTask):
                 normalise=bool(config.params.get("project_normalise", False)),
             )
             self.model.net.pose_prior.load_state_dict(fitted.state_dict())
+        if config.params.get("short_ridge") is not None:  # the short-term read-out, fitted once (lr 0)
+            from posecast.training.readout import fit_short_head
+
+            self.short_fit = fit_short_head(
+                self.model, data.train, float(config.params["short_ridge"]), stride=config.stride
+            )
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:
             self.teacher.net.to(dist.device)
@@ -574,6 +592,8 @@ class MotionTask(TrainingTask):
             "data": self.data.description,
             "windows": {"train": len(self.train_ws), "val": len(self.val_ws) if self.val_ws else 0},
         }
+        if getattr(self, "short_fit", None):
+            out["short_head_fit"] = self.short_fit
         if self.window_p is not None:  # the share of the drawn windows each data set gets
             names = np.asarray(self.data.train_datasets)[self.train_ws.sequence]
             out["dataset_shares"] = {d: round(float(self.window_p[names == d].sum()), 4) for d in sorted(set(names))}
