@@ -357,6 +357,11 @@ def test_short_read_out_is_the_last_frame_plus_a_linear_map_of_features_and_fram
     torch.testing.assert_close(y, want, atol=TOL, rtol=0)
     with pytest.raises(ModelError, match="multiple of frames_per_pass"):
         _forecaster(shared={"short_frames": 4, "short_context": 4})
+    with pytest.raises(ModelError, match="cached rollout"):  # the full-pass rollout would ignore it
+        _forecaster(refresh=1, shared={"short_frames": 6})
+    with pytest.raises(ModelError, match="at most history"):
+        _forecaster(shared={"short_frames": 6, "short_context": 7})
+    assert _forecaster(shared={"short_frames": 6}).net.short_context == 6  # default: short_frames
 
 
 @pytest.mark.parametrize(("short", "refresh", "frames"), [(6, 3, 23), (3, 2, 17), (9, 3, 14), (6, 3, 4)])
@@ -370,10 +375,14 @@ def test_cached_rollout_starts_with_the_short_read_out(short, refresh, frames):
     with torch.no_grad():
         got = model.rollout(window, frames)
         want = _schedule(model, window, frames)
-        plain = _forecaster(refresh=refresh).rollout(window, frames)
+        model.net.short_head.weight.zero_()  # a zero read-out holds the last observed frame
+        model.net.short_head.bias.zero_()
+        held = model.rollout(window, frames)
     assert got.shape == (2, frames, 31, 3)
     assert (got - want).abs().max() <= TOL
-    assert (got - plain).abs().max() > 1e-3  # the read-out is used
+    n = min(short, frames)
+    torch.testing.assert_close(held[:, :n], window[:, -1:].expand(-1, n, -1, -1), atol=TOL, rtol=0)
+    assert (got[:, :n] - held[:, :n]).abs().max() > 1e-3
 
 
 def test_fit_short_head_recovers_constant_velocity(tmp_path):
@@ -398,3 +407,30 @@ def test_fit_short_head_recovers_constant_velocity(tmp_path):
     np.testing.assert_allclose(pred, seq[6:12], atol=1e-3)
     with pytest.raises(ModelError, match="no short-term read-out"):
         fit_short_head(_forecaster(), seqs, ridge=1e-3)
+
+
+def test_solve_short_head_is_ridge_regression_on_standardised_inputs():
+    """The read-out's fit against a direct ridge regression (numpy) on the same pairs: each input standardised,
+    penalty ``ridge x rows`` on the standardised coefficients, the bias free; and its training RMS."""
+    from posecast.datasets import windows as W
+    from posecast.training.readout import short_head_equations, short_head_pairs, solve_short_head
+
+    model = _short_forecaster(frames=6, context=3)
+    walks = [synthetic_walk(seconds=3.0, fps=25.0, speed=s).positions for s in (0.8, 1.1, 1.5)]
+    eq = short_head_equations(model, walks, stride=3)
+    ridge = 0.05
+    info = solve_short_head(model, eq, ridge)
+    ws = W.WindowSet.from_sequences(walks, 12, model.skeleton, 25.0, 3)
+    x, y = (t.numpy() for t in short_head_pairs(model, ws.batch(np.arange(len(ws)))))
+    assert info["windows"] == len(ws) and x.shape[0] == 2 * len(ws)
+    mean, sd = x.mean(0), x.std(0)
+    keep = sd > 1e-6  # inputs that never vary (none expected) would make the standardisation singular
+    z = (x[:, keep] - mean[keep]) / sd[keep]
+    v = np.linalg.solve(z.T @ z + ridge * len(z) * np.eye(z.shape[1]), z.T @ (y - y.mean(0)))
+    w = np.zeros((x.shape[1], y.shape[1]))
+    w[keep] = v / sd[keep, None]
+    b = y.mean(0) - mean @ w
+    np.testing.assert_allclose(model.net.short_head.weight.detach().numpy().T, w, atol=2e-4, rtol=1e-3)
+    np.testing.assert_allclose(model.net.short_head.bias.detach().numpy(), b, atol=2e-4, rtol=1e-3)
+    rms = np.sqrt(((x @ w + b - y) ** 2).mean())
+    assert info["train_rms_m"] == pytest.approx(rms, rel=1e-3)

@@ -575,8 +575,17 @@ def test_token_st_transformer_trains_and_keeps_bones(walk_folder, tmp_path):
     run_info = json.loads((fitted / "run.json").read_text())
     assert run_info["short_head_fit"]["windows"] > 0 and 0 < run_info["short_head_fit"]["train_rms_m"] < 0.05
     assert NeuralForecaster.load(fitted / "best").net.short_frames == 5
-    with pytest.raises(ValueRangeError, match="short_ridge"):
-        train(load_config(None, data=str(longer), **{**attach, "params": short, "lr": 1e-3}), tmp_path / "st-bad")
+    # refused where the read-out would go stale (trained on) or stay zero (never fitted)
+    for bad in (
+        {"params": short, "lr": 1e-3},
+        {"params": {**short, "short_ridge": None}},
+        {"params": {**params, "short_ridge": 1e-3}},
+    ):
+        with pytest.raises(ValueRangeError, match="short_frames / short_ridge"):
+            train(load_config(None, data=str(longer), **{**attach, **bad}), tmp_path / "st-bad")
+    # training on from weights with a read-out drops it (the network it was fitted on changes)
+    on = train(load_config(None, data=str(longer), **{**cfg, "params": params, "init": str(fitted)}), tmp_path / "on")
+    assert not any(k.startswith("short_head.") for k in _weights(on, "best"))
 
 
 def test_a_folder_of_the_users_own_rig_trains_on_the_canonical_body(tmp_path):

@@ -101,7 +101,8 @@ moving but lags in the first few hundred milliseconds (model card ``st-transform
 sharpen that start inside the network cost the 20 s behaviour). With ``F > 0`` the rollout's *first* full pass, on
 the observed frames, returns ``F`` frames from a second, linear read-out instead (`STTransformer.short_read_out`):
 the last observed frame plus one linear map of the last block's output on the last token, every joint together
-(``J x d`` numbers), and the last ``K`` observed frames relative to the last one. The cache is then fed those
+(``J x d`` numbers), and the ``K - 1`` observed frames before the last one relative to it (cached rollouts only:
+``rollout_refresh`` above 1). The cache is then fed those
 frames token by token, as if the network had predicted them, and the network's own read-out continues from frame
 ``F + 1`` (`cached_rollout`); everything after the first ``F`` frames works as before. The read-out is fitted on the
 frozen network by ridge regression (`posecast.training.readout`, a ``posecast train`` run at learning rate 0 with
@@ -370,7 +371,7 @@ class STTransformer(nn.Module):
         shared_spatial: bool = False,
         linear_base: bool = False,
         short_frames: int = 0,
-        short_context: int = 0,
+        short_context: int | None = None,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -407,14 +408,21 @@ class STTransformer(nn.Module):
         #: tokens a rollout predicts per full pass (1: a full pass per token; see the module docstring)
         self.refresh = refresh
         #: the short-term read-out (``params.short_frames``, `short_read_out`): the first ``short_frames`` frames of
-        #: a rollout from the last observed token's features of every joint and the last ``short_context``
-        #: observed frames, one linear map fitted by ridge regression on the frozen network (0: none)
-        self.short_frames, self.short_context = int(short_frames), int(short_context)
+        #: a cached rollout from the last observed token's features of every joint and the last ``short_context``
+        #: observed frames (default ``short_frames``), one linear map fitted by ridge regression on the frozen
+        #: network (0: none)
+        self.short_frames = int(short_frames)
+        self.short_context = self.short_frames if short_context is None else int(short_context)
         if self.short_frames:
             if self.short_frames % patch or self.short_context < 1:
                 raise ModelError(
                     f"st-transformer: short_frames ({self.short_frames}) must be a multiple of frames_per_pass "
                     f"({patch}) and short_context at least 1"
+                )
+            if refresh <= 1:
+                raise ModelError(
+                    "st-transformer: the short-term read-out (short_frames) works in the cached rollout; set "
+                    "rollout_refresh above 1"
                 )
             inputs = joints * dim + joints * channels * (self.short_context - 1)
             self.short_head = nn.Linear(inputs, self.short_frames * joints * channels)
@@ -572,7 +580,7 @@ def _net_kwargs(params: dict[str, Any]) -> dict[str, Any]:
         "shared_spatial": bool(params.get("shared_spatial", False)),
         "linear_base": bool(params.get("linear_base", False)),
         "short_frames": int(params.get("short_frames", 0)),
-        "short_context": int(params.get("short_context", params.get("short_frames", 0))),
+        "short_context": int(params["short_context"]) if "short_context" in params else None,
     }
 
 
@@ -600,6 +608,11 @@ def _build(config: NeuralConfig, features: int) -> STTransformer:
     refresh = int(config.params.get("rollout_refresh", DEFAULT_REFRESH))
     context = context_frames(config) // p
     decay = float(config.params.get("velocity_decay", 0.0))
+    short = int(config.params.get("short_context", config.params.get("short_frames", 0)))
+    if config.params.get("short_frames") and short > config.history:
+        raise ModelError(
+            f"st-transformer: params.short_context ({short} frames) must be at most history ({config.history})"
+        )
     net = STTransformer(
         features // 3, 3, **_net_kwargs(config.params), refresh=refresh, patch=p, context=context, velocity_decay=decay
     )
@@ -793,7 +806,8 @@ class _CachedPass(nn.Module):
         return torch.cat([x, mirror(x, self.skeleton)], dim=0) if self.config.mirror_average else x
 
     def _finish(self, y: torch.Tensor, last: torch.Tensor, origin: torch.Tensor, rot: torch.Tensor, b: int):
-        """Network output ``y (B', P, Jm * 3)`` (canonical) → next world frames ``(B, P, J, 3)``."""
+        """Network output ``y (B', F, Jm * 3)`` (canonical; ``F`` = ``P``, or ``short_frames`` for the short read-out)
+        → next world frames ``(B, F, J, 3)``."""
         from posecast.datasets.windows import mirror
 
         full = y.new_zeros(y.shape[0], y.shape[1], self.skeleton.num_joints, 3)
@@ -872,8 +886,11 @@ def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | N
             lambda short=short: _CachedPass(model, net, capacity, True, short),
             win,
         )
-        segment = list(bones(y, len(chunks)).split(p, dim=1))  # one token, or short_frames / P
+        # one token, or short_frames / P of them (each projected or not by its own index, as the network's)
+        segment = [bones(t, len(chunks) + i) for i, t in enumerate(y.split(p, dim=1))]
         fed, room = 0, capacity - win.shape[1] // p
+        if len(segment) > room:  # the cache cannot hold them all: restart from them
+            room = 0
         while len(chunks) + len(segment) < tokens and fed < room:
             state = (origin, rot, length, encoding, *kv)
             y = _run(

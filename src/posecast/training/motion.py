@@ -319,9 +319,13 @@ ADDED_PARTS = {
     "linear_base": "base.",
     "project_prior": "pose_prior.",
     "project_normalise": "pose_prior.bone_lengths",
-    "short_frames": "short_head.",
-    "short_context": "short_head.",
 }
+
+#: network ``params`` of parts fitted on the frozen network after its training (``{param: state-dict prefix}``: the
+#: ST-Transformer's short-term read-out, `posecast.training.readout`): a run never starts them from init weights —
+#: it drops them (the network they were fitted on is about to change) or, with ``params.short_ridge`` at learning
+#: rate 0, fits them again (`check_config`)
+REFITTED_PARTS = {"short_frames": "short_head.", "short_context": "short_head."}
 
 #: inference-time ``params`` of the ST-Transformer's projection (`posecast.models.st_transformer.attach_projection`):
 #: they change no trained part, so init weights are compared without them
@@ -331,11 +335,15 @@ PROJECTION_PARAMS = frozenset({"project_prior", "project_components", "project_a
 def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg`` (network
     ``params`` compared without `TRAINING_ONLY_PARAMS`), and the state-dict prefixes of the parts ``ncfg``
-    adds to it (`ADDED_PARTS` switched on in ``ncfg`` but not in the init weights)."""
+    adds to it (`ADDED_PARTS` switched on in ``ncfg`` but not in the init weights; `REFITTED_PARTS` are left out
+    of the state and count as added where ``ncfg`` has them)."""
     path = weights_path(init)
     source = NeuralForecaster.load(path)
     added = tuple(prefix for k, prefix in ADDED_PARTS.items() if ncfg.params.get(k) and not source.config.params.get(k))
-    skip = TRAINING_ONLY_PARAMS | PROJECTION_PARAMS | {k for k, prefix in ADDED_PARTS.items() if prefix in added}
+    refitted = tuple(sorted(set(REFITTED_PARTS.values())))
+    added += tuple(p for k, p in REFITTED_PARTS.items() if ncfg.params.get(k) and p not in added)
+    skip = TRAINING_ONLY_PARAMS | PROJECTION_PARAMS | set(REFITTED_PARTS)
+    skip |= {k for k, prefix in ADDED_PARTS.items() if prefix in added}
 
     def fields(config: NeuralConfig) -> dict[str, Any]:
         params = {k: v for k, v in config.params.items() if k not in skip}
@@ -346,7 +354,8 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tupl
     diff = [f"{k} {theirs[k]!r} vs {mine[k]!r}" for k in mine if theirs[k] != mine[k]]
     if diff:
         raise ValueRangeError(f"init weights do not fit the network ({', '.join(diff)})", path)
-    return source.net.state_dict(), added
+    state = {k: v for k, v in source.net.state_dict().items() if not k.startswith(refitted)}
+    return state, added
 
 
 def load_initial(net: Any, init: str, ncfg: NeuralConfig) -> None:
@@ -424,10 +433,12 @@ def check_config(config: TrainConfig) -> None:
         raise ValueRangeError(f"teacher: {config.net} trains with a loss of its own, which takes no teacher")
     if config.lifted_root and not config.lifted_history:
         raise ValueRangeError("lifted_root: the pelvis' motion in the camera's view needs lifted_history (a lifter)")
-    if config.params.get("short_ridge") is not None and (config.lr != 0 or not config.params.get("short_frames")):
+    frames, ridge = config.params.get("short_frames"), config.params.get("short_ridge")
+    if (frames or ridge is not None) and (not frames or ridge is None or config.lr != 0):
         raise ValueRangeError(
-            "params.short_ridge fits the short-term read-out (params.short_frames) on the frozen network it starts "
-            "from: set short_frames and lr: 0 (a run of its own after the network's training)"
+            "params.short_frames / short_ridge: the short-term read-out is fitted by ridge regression on a trained, "
+            "frozen network: set both, with lr: 0, in a run of its own after the network's training "
+            "(configs/st-transformer/corpus-short.yaml)"
         )
 
 
@@ -562,11 +573,16 @@ class MotionTask(TrainingTask):
                 normalise=bool(config.params.get("project_normalise", False)),
             )
             self.model.net.pose_prior.load_state_dict(fitted.state_dict())
+        self.short_fit: dict[str, float | int] | None = None
         if config.params.get("short_ridge") is not None:  # the short-term read-out, fitted once (lr 0)
             from posecast.training.readout import fit_short_head
 
             self.short_fit = fit_short_head(
-                self.model, data.train, float(config.params["short_ridge"]), stride=config.stride
+                self.model,
+                data.train,
+                float(config.params["short_ridge"]),
+                stride=config.stride,
+                mirror=config.augment_mirror,
             )
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:
@@ -592,7 +608,7 @@ class MotionTask(TrainingTask):
             "data": self.data.description,
             "windows": {"train": len(self.train_ws), "val": len(self.val_ws) if self.val_ws else 0},
         }
-        if getattr(self, "short_fit", None):
+        if self.short_fit is not None:
             out["short_head_fit"] = self.short_fit
         if self.window_p is not None:  # the share of the drawn windows each data set gets
             names = np.asarray(self.data.train_datasets)[self.train_ws.sequence]

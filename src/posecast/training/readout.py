@@ -24,14 +24,16 @@ import torch
 
 from posecast.datasets import windows as W
 from posecast.errors import ModelError
-from posecast.models.neural import canonical_frame, to_canonical
+from posecast.models.neural import NeuralForecaster, canonical_frame, to_canonical
 
 
-def short_head_pairs(model, batch: np.ndarray, mirror: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def short_head_pairs(
+    model: NeuralForecaster, batch: np.ndarray, mirror: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """World windows ``(B, history + F, J, 3)`` → the short read-out's inputs ``(B', D)`` and targets ``(B',
-    F * Jm * 3)`` (the ``F`` frames after the history relative to its last frame, canonical frame of that last
-    frame, modelled joints), with their left/right mirror images appended (``mirror``) as the forecaster's
-    mirror averaging sees them."""
+    F * Jm * 3)`` (the ``F`` frames after the history relative to its last frame, in the canonical frame of that
+    last frame, modelled joints; float64), as the rollout's first pass sees them; with ``mirror`` the windows'
+    left/right mirror images are appended (augmentation, ``B' = 2B``)."""
     net, h = model.net, model.config.history
     f = net.short_frames
     win = torch.as_tensor(batch, dtype=torch.float32)
@@ -48,8 +50,9 @@ def short_head_pairs(model, batch: np.ndarray, mirror: bool = True) -> tuple[tor
 
 
 class NormalEquations(NamedTuple):
-    """Weighted sums of a least-squares fit with a bias: ``xtx (D + 1, D + 1)``, ``xty (D + 1, O)`` (inputs
-    with a trailing one), ``yty`` and ``total`` (the weights' sum), and the number of windows."""
+    """Sums of a least-squares fit with a bias: ``xtx (D + 1, D + 1)``, ``xty (D + 1, O)`` (inputs with a
+    trailing one), ``yty`` and ``total`` (the number of input rows, mirror images included), and the number of
+    windows."""
 
     xtx: torch.Tensor
     xty: torch.Tensor
@@ -59,21 +62,20 @@ class NormalEquations(NamedTuple):
 
 
 def short_head_equations(
-    model,
+    model: NeuralForecaster,
     sequences: Sequence[np.ndarray],
     stride: int = 2,
     batch_size: int = 512,
-    weights: np.ndarray | None = None,
+    mirror: bool = True,
 ) -> NormalEquations:
     """The normal equations of the short read-out's fit on every ``stride``-th window of ``sequences`` (world
-    frames ``(T, J, 3)`` on the model's skeleton) and their mirror images (`short_head_pairs`); ``weights
-    (S,)``: a weight per sequence. The network is run in eval mode and left as it was."""
+    frames ``(T, J, 3)`` on the model's skeleton), with their mirror images (``mirror``, `short_head_pairs`),
+    every window weighted the same. The network is run in eval mode and left as it was."""
     net = model.net
     if not getattr(net, "short_frames", 0):
         raise ModelError("fit_short_head: the network has no short-term read-out (params.short_frames)")
     span = model.config.history + net.short_frames
     ws = W.WindowSet.from_sequences(sequences, span, model.skeleton, model.config.fps, stride)
-    w_window = np.ones(len(ws)) if weights is None else np.asarray(weights, dtype=np.float64)[ws.sequence]
     was_training = net.training
     net.eval()
     d = net.short_head.in_features
@@ -82,18 +84,17 @@ def short_head_equations(
     yty, total = 0.0, 0.0
     for start in range(0, len(ws), batch_size):
         idx = np.arange(start, min(start + batch_size, len(ws)))
-        feats, target = short_head_pairs(model, ws.batch(idx))
-        wt = torch.as_tensor(np.tile(w_window[idx], 2), dtype=torch.float64)[:, None]
+        feats, target = short_head_pairs(model, ws.batch(idx), mirror)
         xa = torch.cat([feats, torch.ones_like(feats[:, :1])], dim=1)
-        xtx += xa.T @ (xa * wt)
-        xty += xa.T @ (target * wt)
-        yty += float((target * target * wt).sum())
-        total += float(wt.sum())
+        xtx += xa.T @ xa
+        xty += xa.T @ target
+        yty += float((target * target).sum())
+        total += float(feats.shape[0])
     net.train(was_training)
     return NormalEquations(xtx, xty, yty, total, len(ws))
 
 
-def solve_short_head(model, eq: NormalEquations, ridge: float) -> dict[str, float]:
+def solve_short_head(model: NeuralForecaster, eq: NormalEquations, ridge: float) -> dict[str, float | int]:
     """Set ``model.net.short_head`` to the ridge solution of ``eq``: each input's penalty is ``ridge`` times its
     variance (ridge regression on standardised inputs; the bias is not penalised). Returns the fit's training
     RMS error (metres per coordinate) and the window count."""
@@ -108,19 +109,19 @@ def solve_short_head(model, eq: NormalEquations, ridge: float) -> dict[str, floa
         net.short_head.weight.copy_(sol[:d].T.to(net.short_head.weight.dtype))
         net.short_head.bias.copy_(sol[d].to(net.short_head.bias.dtype))
     coords = net.short_head.out_features
-    return {"windows": float(eq.windows), "train_rms_m": float(np.sqrt(max(sse, 0.0) / eq.total / coords))}
+    return {"windows": eq.windows, "train_rms_m": float(np.sqrt(max(sse, 0.0) / eq.total / coords))}
 
 
 def fit_short_head(
-    model,
+    model: NeuralForecaster,
     sequences: Sequence[np.ndarray],
     ridge: float,
     stride: int = 2,
     batch_size: int = 512,
-    weights: np.ndarray | None = None,
-) -> dict[str, float]:
+    mirror: bool = True,
+) -> dict[str, float | int]:
     """Fit ``model.net.short_head`` (a `NeuralForecaster` whose network has ``short_frames``) by ridge regression
     on every ``stride``-th window of ``sequences`` and their mirror images (`short_head_equations`,
     `solve_short_head`); the rest of the network is not changed. Returns the fit's training RMS error (metres)
     and the window count."""
-    return solve_short_head(model, short_head_equations(model, sequences, stride, batch_size, weights), ridge)
+    return solve_short_head(model, short_head_equations(model, sequences, stride, batch_size, mirror), ridge)
