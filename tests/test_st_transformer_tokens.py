@@ -434,3 +434,34 @@ def test_solve_short_head_is_ridge_regression_on_standardised_inputs():
     np.testing.assert_allclose(model.net.short_head.bias.detach().numpy(), b, atol=2e-4, rtol=1e-3)
     rms = np.sqrt(((x @ w + b - y) ** 2).mean())
     assert info["train_rms_m"] == pytest.approx(rms, rel=1e-3)
+
+
+def test_still_windows_join_the_fit_with_their_share():
+    """``still``: every ``round(1 / still)``-th window held at its last observed frame joins the normal equations,
+    weighted so that the held windows weigh ``still`` times the real ones; a fit with them forecasts a held pose
+    closer to standing still than one without."""
+    from posecast.datasets import windows as W
+    from posecast.training.readout import fit_short_head, short_head_equations, short_head_pairs
+
+    model = _short_forecaster(frames=6, context=3)
+    walks = [synthetic_walk(seconds=3.0, fps=25.0, speed=s).positions for s in (0.8, 1.1, 1.5)]
+    eq = short_head_equations(model, walks, stride=3, batch_size=7, still=0.25)
+    ws = W.WindowSet.from_sequences(walks, 12, model.skeleton, 25.0, 3)
+    real = ws.batch(np.arange(len(ws)))
+    held = np.repeat(real[::4, 5:6], 12, axis=1)  # history 6: frame 5 is the last observed one
+    x, _ = short_head_pairs(model, real)
+    xs, ys = short_head_pairs(model, held)
+    assert eq.total == pytest.approx(len(x) + len(xs)) and eq.total == pytest.approx(1.25 * len(x), rel=0.05)
+    xa = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+    xsa = torch.cat([xs, torch.ones(len(xs), 1, dtype=xs.dtype)], 1)
+    # each held window weighs 0.25 x 4; features of other batch sizes differ in float32 rounding
+    torch.testing.assert_close(eq.xtx, xa.T @ xa + xsa.T @ xsa, atol=1e-5, rtol=1e-4)
+    assert float(ys.abs().max()) == 0.0  # a held window's future is its last frame
+
+    def drift(still: float) -> float:
+        fit_short_head(model, walks, 1e-3, stride=3, still=still)
+        window = torch.as_tensor(np.repeat(walks[0][40:41], 6, axis=0)[None], dtype=torch.float32)
+        with torch.no_grad():
+            return float((model.rollout(window, 6) - window[:, -1:]).norm(dim=-1).mean())
+
+    assert drift(1.0) < 0.5 * drift(0.0)

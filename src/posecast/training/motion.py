@@ -309,6 +309,7 @@ TRAINING_ONLY_PARAMS = frozenset(
         "prior_quantile",
         "prior_balance",
         "short_ridge",
+        "short_still",
     }
 )
 
@@ -583,6 +584,7 @@ class MotionTask(TrainingTask):
                 float(config.params["short_ridge"]),
                 stride=config.stride,
                 mirror=config.augment_mirror,
+                still=float(config.params.get("short_still", 0.0)),
             )
         self.teacher = load_teacher(config.teacher, self.ncfg) if config.teacher else None
         if self.teacher is not None:

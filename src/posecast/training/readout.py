@@ -12,6 +12,13 @@ frames of a rollout, after which the network continues with its own read-out. Be
 features of a frozen network, its least-squares fit is exact and fast (one pass over the training
 windows), so it needs no training loop: `fit_short_head` accumulates the normal equations and solves
 them with a ridge term chosen on the validation split.
+
+Still windows (``params.short_still``). Fitted on moving people only, the read-out learned that a window goes
+on moving: a person standing perfectly still was forecast drifting 3 cm (validation poses held) to 10 cm (a QA
+run's still Mixamo clip) within 0.4 s, more than the network's own drift. Windows whose last observed frame is
+held through history and future, weighing a share of the real ones, teach it that stillness continues; chosen
+on the validation split (model card ``st-transformer/corpus``), where they also help the short term of the
+data set with people standing between gestures (Bandai Namco).
 """
 
 from __future__ import annotations
@@ -67,10 +74,14 @@ def short_head_equations(
     stride: int = 2,
     batch_size: int = 512,
     mirror: bool = True,
+    still: float = 0.0,
 ) -> NormalEquations:
     """The normal equations of the short read-out's fit on every ``stride``-th window of ``sequences`` (world
     frames ``(T, J, 3)`` on the model's skeleton), with their mirror images (``mirror``, `short_head_pairs`),
-    every window weighted the same. The network is run in eval mode and left as it was."""
+    every window weighted the same. ``still > 0``: also *still* windows — a window's last observed frame held
+    through history and future — weighing ``still`` times the real ones in all (made from every ``round(1 /
+    still)``-th window, each weighted to make up the share; module docs). The network is run in eval mode and
+    left as it was."""
     net = model.net
     if not getattr(net, "short_frames", 0):
         raise ModelError("fit_short_head: the network has no short-term read-out (params.short_frames)")
@@ -82,14 +93,24 @@ def short_head_equations(
     xtx = torch.zeros(d + 1, d + 1, dtype=torch.float64)
     xty = torch.zeros(d + 1, net.short_head.out_features, dtype=torch.float64)
     yty, total = 0.0, 0.0
+    h = model.config.history
+    every = max(1, round(1.0 / still)) if still > 0 else 0
     for start in range(0, len(ws), batch_size):
         idx = np.arange(start, min(start + batch_size, len(ws)))
-        feats, target = short_head_pairs(model, ws.batch(idx), mirror)
-        xa = torch.cat([feats, torch.ones_like(feats[:, :1])], dim=1)
-        xtx += xa.T @ xa
-        xty += xa.T @ target
-        yty += float((target * target).sum())
-        total += float(feats.shape[0])
+        batch = ws.batch(idx)
+        parts = [(batch, 1.0)]
+        if every:  # windows number 0, every, 2 every... of the whole set, each held at its last observed frame
+            chosen = batch[(idx % every) == 0]
+            parts.append((np.repeat(chosen[:, h - 1 : h], span, axis=1), still * every))
+        for windows, weight in parts:
+            if not len(windows):
+                continue
+            feats, target = short_head_pairs(model, windows, mirror)
+            xa = torch.cat([feats, torch.ones_like(feats[:, :1])], dim=1)
+            xtx += weight * (xa.T @ xa)
+            xty += weight * (xa.T @ target)
+            yty += weight * float((target * target).sum())
+            total += weight * float(feats.shape[0])
     net.train(was_training)
     return NormalEquations(xtx, xty, yty, total, len(ws))
 
@@ -119,9 +140,11 @@ def fit_short_head(
     stride: int = 2,
     batch_size: int = 512,
     mirror: bool = True,
+    still: float = 0.0,
 ) -> dict[str, float | int]:
     """Fit ``model.net.short_head`` (a `NeuralForecaster` whose network has ``short_frames``) by ridge regression
     on every ``stride``-th window of ``sequences`` and their mirror images (`short_head_equations`,
     `solve_short_head`); the rest of the network is not changed. Returns the fit's training RMS error (metres)
     and the window count."""
-    return solve_short_head(model, short_head_equations(model, sequences, stride, batch_size, mirror), ridge)
+    eq = short_head_equations(model, sequences, stride, batch_size, mirror, still)
+    return solve_short_head(model, eq, ridge)
