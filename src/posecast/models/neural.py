@@ -364,8 +364,8 @@ class NeuralForecaster(Forecaster):
         if not self._inference(window.shape[0]) or -(-frames // self.config.frames_per_pass) > self.TRACE_MAX_PASSES:
             return self._rollout(window, frames)
         # the settings a trace bakes in are part of the key, so changing them is never ignored
-        # (a network's own rollout schedule too: the ST-Transformer's cache refresh, see `ROLLOUTS`)
-        schedule = getattr(self.net, "refresh", 1)
+        # (a network's own rollout schedule too: the ST-Transformer's cache refresh and short read-out, `ROLLOUTS`)
+        schedule = (getattr(self.net, "refresh", 1), getattr(self.net, "short_frames", 0))
         settings = (
             self.config.mirror_average,
             self.config.keep_bones,
