@@ -489,15 +489,19 @@ class STTransformer(nn.Module):
         y = self.short_head(self.short_inputs(x, e)).view(x.shape[0], self.short_frames, -1)
         return x[:, -1:] + y
 
+    def _encode(self, xj: torch.Tensor, all_steps: bool) -> torch.Tensor:
+        """Tokens ``(B, N, J, P * C)`` → the last block's output ``(B, N, J, d)``, or ``(B, 1, J, d)`` on the last
+        token only without ``all_steps`` (the last block then works on that token alone)."""
+        e = self.embed(xj) + sinusoidal_encoding(xj.shape[1], self.dim).to(xj)[:, None]
+        e = self.drop(e)
+        for i, block in enumerate(self.blocks):
+            e = block(e, last_only=not all_steps and i == len(self.blocks) - 1)
+        return e
+
     def last_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, J * C)`` → the last block's output on the last token, ``(B, J, d)`` (what the read-outs of
         `forward` and `short_read_out` see)."""
-        xj = self.tokens(x)
-        e = self.embed(xj) + sinusoidal_encoding(xj.shape[1], self.dim).to(x)[:, None]
-        e = self.drop(e)
-        for i, block in enumerate(self.blocks):
-            e = block(e, last_only=i == len(self.blocks) - 1)
-        return e[:, -1]
+        return self._encode(self.tokens(x), all_steps=False)[:, -1]
 
     def forward(self, x: torch.Tensor, all_steps: bool = False, base_from: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, J * C)`` → the ``P`` frames after the window ``(B, P, J * C)``; with ``all_steps``, the ``P``
@@ -506,11 +510,7 @@ class STTransformer(nn.Module):
         when the network reads noisy ones, ``params.clean_base``)."""
         xj = self.tokens(x)
         xb = xj if base_from is None else self.tokens(base_from)
-        n = xj.shape[1]
-        e = self.embed(xj) + sinusoidal_encoding(n, self.dim).to(x)[:, None]
-        e = self.drop(e)
-        for i, block in enumerate(self.blocks):  # without all_steps the last block works on the last token only
-            e = block(e, last_only=not all_steps and i == len(self.blocks) - 1)
+        e = self._encode(xj, all_steps)
         if not all_steps:
             xb = xb[:, -1:]
         return self._read_out(xb, e)
@@ -608,14 +608,14 @@ def _build(config: NeuralConfig, features: int) -> STTransformer:
     refresh = int(config.params.get("rollout_refresh", DEFAULT_REFRESH))
     context = context_frames(config) // p
     decay = float(config.params.get("velocity_decay", 0.0))
-    short = int(config.params.get("short_context", config.params.get("short_frames", 0)))
-    if config.params.get("short_frames") and short > config.history:
-        raise ModelError(
-            f"st-transformer: params.short_context ({short} frames) must be at most history ({config.history})"
-        )
     net = STTransformer(
         features // 3, 3, **_net_kwargs(config.params), refresh=refresh, patch=p, context=context, velocity_decay=decay
     )
+    if net.short_frames and net.short_context > config.history:
+        raise ModelError(
+            f"st-transformer: params.short_context ({net.short_context} frames) must be at most history "
+            f"({config.history})"
+        )
     if config.params.get("project_prior") is not None:
         attach_projection(net, config)
     return net
