@@ -102,6 +102,44 @@ def test_corpus_training_data_on_another_layout_is_the_mapped_corpus():
         load_training_data("corpus:body-17,h36m-17")
 
 
+def test_cut_glitches_by_hand():
+    from posecast.datasets.training_data import cut_glitches
+
+    # 12 frames of one joint walking 0.1 m per frame at 25 fps (2.5 m/s), then a 1 m jump (25 m/s) after frame 5
+    seq = np.zeros((12, 2, 3))
+    seq[:, 0, 0] = 0.1 * np.arange(12)
+    seq[6:, 1, 2] = 1.0
+    pieces = cut_glitches(seq, 25.0, limit=12.5, margin=1)
+    # the step 5 -> 6 is cut with one frame on each side: frames 4..7 go, 0..3 and 8..11 stay
+    assert [p.shape[0] for p in pieces] == [4, 4]
+    np.testing.assert_array_equal(pieces[0], seq[:4])
+    np.testing.assert_array_equal(pieces[1], seq[8:])
+    assert len(cut_glitches(seq, 25.0, limit=30.0)) == 1  # 25 m/s is under a 30 m/s limit
+    assert [p.shape[0] for p in cut_glitches(seq, 25.0, limit=12.5, margin=0)] == [5, 5]  # both frames of the step go
+    # a glitch at the very start or end leaves one piece; a sequence of one frame is itself
+    assert [p.shape[0] for p in cut_glitches(seq[5:], 25.0, margin=1)] == [4]
+    assert [p.shape[0] for p in cut_glitches(seq[:7], 25.0, margin=1)] == [4]
+    assert len(cut_glitches(seq[:1], 25.0)) == 1 and cut_glitches(seq[:0], 25.0) == []
+
+
+@pytest.mark.usefixtures("posecast_data")
+def test_corpus_training_data_is_cut_at_capture_glitches():
+    from posecast.datasets import corpus
+    from posecast.datasets.training_data import GLITCH_SPEED, load_training_data
+
+    data = load_training_data("corpus", min_frames=10)
+    fastest = max(float(np.linalg.norm(np.diff(s, axis=0), axis=-1).max()) * corpus.FPS for s in data.train + data.val)
+    assert fastest <= GLITCH_SPEED
+    # the raw corpus has them: CMU-Mocap's directing_traffic_1 spins its whole body at over 30 m/s
+    raw, rows, _ = corpus.training_sequences("train", ["cmu_mocap"])
+    spin = next(s for s, r in zip(raw, rows, strict=True) if r["file"].endswith("directing_traffic_1.txt"))
+    assert np.linalg.norm(np.diff(spin, axis=0), axis=-1).max() * corpus.FPS > 30.0
+    assert "glitches_cut" in data.description
+    # Bandai Namco has none: every one of its training sequences is whole
+    bandai = corpus.training_sequences("train", ["bandai_namco"])[0]
+    assert sum(n == "bandai_namco" for n in data.train_datasets) == sum(s.shape[0] >= 10 for s in bandai)
+
+
 def _grouped_data():
     from posecast.training.video import VideoData
 

@@ -82,6 +82,37 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     return [m.resample(fps) for m in motions], paths
 
 
+#: joint speed (m/s, between consecutive frames of the corpus) above which `cut_glitches` cuts a training
+#: sequence: real motion in the corpus stays below it (Bandai Namco's fastest, the feet of runs and kicks, reach
+#: 10.2 m/s at 25 fps), while the capture glitches it removes (whole bodies spinning for a few frames, limbs
+#: flipping) move joints at 15-37 m/s (`cut_glitches`)
+GLITCH_SPEED = 12.5
+#: frames left out on each side of a glitch (linear resampling to 25 fps spreads one over its neighbours)
+GLITCH_MARGIN = 2
+
+
+def cut_glitches(
+    sequence: np.ndarray, fps: float, limit: float = GLITCH_SPEED, margin: int = GLITCH_MARGIN
+) -> list[np.ndarray]:
+    """``(T, J, 3)`` positions in metres at ``fps`` → the pieces between its capture glitches: every step in
+    which some joint moves faster than ``limit`` m/s is cut out (both its frames) with ``margin`` frames on
+    each side (the pieces are views, in order; empty pieces dropped). Why: a few corpus files carry frames no body can
+    make (CMU-Mocap ``directing_traffic_1``: the whole body spinning at 20-70 m/s for 0.1 s; 17 of the 57
+    CMU-Mocap training files, 2.5 % of their frames). Rare as they are, they dominate any least-squares
+    fit: in the CMU-Mocap windows the next frame's motion continued the last one's by a factor of 0.50,
+    0.93 once they were cut (as in CMU BVH, 0.93; Bandai 0.97)."""
+    if sequence.shape[0] < 2:
+        return [sequence] if sequence.shape[0] else []
+    speed = np.linalg.norm(np.diff(sequence, axis=0), axis=-1).max(axis=1) * fps  # (T - 1,)
+    bad = np.zeros(sequence.shape[0], dtype=bool)
+    for t in np.flatnonzero(speed > limit):  # the step from frame t to t + 1
+        bad[max(0, t - margin) : t + 2 + margin] = True
+    if not bad.any():
+        return [sequence]
+    edges = np.flatnonzero(np.diff(np.concatenate([[True], bad, [True]]).astype(np.int8)))
+    return [sequence[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a]
+
+
 def corpus_source(source: str) -> tuple[str | None, list[str]]:
     """``"corpus[:LAYOUT][,-PREFIX...]"`` → ``(LAYOUT or None, [PREFIX, ...])``; anything else after the colon
     than one known skeleton name and ``-PREFIX`` exclusions is a `ValueRangeError`."""
@@ -103,7 +134,8 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
     another layout. ``"corpus:-A,-B"`` leaves out the files whose path (relative to ``POSECAST_DATA``) starts
     with ``A`` or ``B`` (e.g. ``corpus:-cmu_bvh/06/``); ``"corpus:LAYOUT"`` maps every sequence to the skeleton
     layout ``LAYOUT`` with `posecast.skeletons.mapping.to_layout` (e.g. ``corpus:body-17``, what 2D detectors
-    see); both combine (``corpus:body-17,-cmu_mocap/``)."""
+    see); both combine (``corpus:body-17,-cmu_mocap/``). Training and validation sequences are cut at capture
+    glitches (`cut_glitches`; since 2026-12-06 — weights trained before saw them, their model cards say so)."""
     from posecast import skeletons
     from posecast.datasets import corpus
     from posecast.skeletons.mapping import to_layout
@@ -114,9 +146,12 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
     layout = layout or corpus.SKELETON
     train, rows, c = corpus.training_sequences("train", exclude_files=exclude)
     val, val_rows, _ = corpus.training_sequences("validation", exclude_files=exclude)
-    kept = [i for i, s in enumerate(train) if s.shape[0] >= min_frames]
-    train, names = [train[i] for i in kept], [str(rows[i]["dataset"]) for i in kept]
-    val = [s for s in val if s.shape[0] >= min_frames]
+    frames = sum(s.shape[0] for s in train)
+    pieces = [(p, str(row["dataset"])) for s, row in zip(train, rows, strict=True) for p in cut_glitches(s, corpus.FPS)]
+    glitch_frames = frames - sum(p.shape[0] for p, _ in pieces)
+    pieces = [(p, name) for p, name in pieces if p.shape[0] >= min_frames]
+    train, names = [p for p, _ in pieces], [name for _, name in pieces]
+    val = [p for s in val for p in cut_glitches(s, corpus.FPS) if p.shape[0] >= min_frames]
     if layout != corpus.SKELETON:
         train = [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in train]
         val = [to_layout(s, layout, source=corpus.SKELETON).astype(np.float32) for s in val]
@@ -128,6 +163,8 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
         "train_files": len(rows),
         "validation_files": len(val_rows),
         "validation": "the corpus validation split (cmu_bvh validation files, Bandai validation styles)",
+        "glitches_cut": f"steps with a joint faster than {GLITCH_SPEED:g} m/s, {GLITCH_MARGIN} frames on each side "
+        f"({glitch_frames} training frames; `cut_glitches`)",
         "fps": corpus.FPS,
         "frame": "global",
     }
