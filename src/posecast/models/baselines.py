@@ -189,10 +189,12 @@ def corpus_nearest_neighbour(window: int = 25, frames: int = 25, stride: int = 4
     """The nearest-neighbour baseline fitted on the training split of the corpus (`posecast.datasets.corpus`:
     canonical body, 25 fps; ``window`` observed frames compared, continuations of ``frames``, a window every
     ``stride`` frames), usable on any skeleton through its ``on_skeleton``
-    (`posecast.models.canonical.CanonicalForecaster`)."""
+    (`posecast.models.canonical.CanonicalForecaster`). The training sequences are cut at capture glitches
+    (`posecast.datasets.training_data.cut_glitches`), so that no retrieved continuation is one."""
     from posecast.datasets.corpus import FPS, SKELETON, training_sequences
+    from posecast.datasets.training_data import cut_glitches
     from posecast.models.canonical import CanonicalForecaster
 
-    seqs, _, _ = training_sequences("train")
+    seqs = [piece for s in training_sequences("train")[0] for piece in cut_glitches(s, FPS)]
     nn = NearestNeighbour(window=window, frames=frames, stride=stride, residual=residual)
     return CanonicalForecaster(nn.fit(seqs, fps=FPS, skeleton=SKELETON))
