@@ -275,3 +275,31 @@ def test_motion_methods_refuse_impossible_arguments_with_posecast_errors():
             call()
     assert walk.seconds(0, float("inf")).num_frames == walk.seconds(0, 1e9).num_frames == walk.num_frames
     assert walk.frames(np.int64(2)).num_frames == walk.num_frames - 2
+
+
+def test_a_detached_first_frame_is_found_by_its_speed():
+    from posecast.motion import GLITCH_SPEED, detached_first_frame
+
+    m = _line_motion(frames=11, fps=10.0)  # every joint at 1 m/s
+    assert not detached_first_frame(m.positions, m.fps)
+    pos = m.positions.copy()
+    pos[0, 5, 2] += 1.3  # one joint 1.3 m off in frame 0: 13 m/s to reach frame 1, above 12.5
+    assert detached_first_frame(pos, m.fps)
+    assert not detached_first_frame(pos, m.fps, limit=14.0)
+    pos[1, 5, 2] += 1.3  # frames 0 and 1 both off: the jump is 1 -> 2, so frame 0 is part of what follows it
+    assert not detached_first_frame(pos, m.fps)
+    assert not detached_first_frame(pos[:2], m.fps)  # too short to tell
+    assert GLITCH_SPEED == 12.5
+
+
+def test_forecast_leaves_a_rest_pose_in_frame_0_out_of_the_history():
+    m = _line_motion(frames=30, fps=10.0)
+    pos = m.positions.copy()
+    pos[0] = pos[0] * 0.0  # frame 0: every joint at the origin (a rest pose written before the motion)
+    fc = posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3)
+    assert fc.history.num_frames == 29 and fc.history.metadata["first_frame_dropped"]
+    np.testing.assert_allclose(fc.history.positions, pos[1:])
+    # the forecast continues the motion: 1 m/s along x
+    np.testing.assert_allclose(fc.samples[0][:, :, 0], pos[-1, None, :, 0] + 0.1 * np.arange(1, 4)[:, None], atol=1e-9)
+    whole = posecast.forecast(m, model="constant-velocity", frames=3)
+    assert whole.history.num_frames == 30 and "first_frame_dropped" not in whole.history.metadata

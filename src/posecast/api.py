@@ -7,11 +7,12 @@ The CLI's ``posecast forecast`` is this call plus the writers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
-from posecast.motion import Forecast, Motion
+from posecast.motion import Forecast, Motion, detached_first_frame
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
@@ -148,7 +149,8 @@ def forecast_motion(
     mapping: str | Path | dict[str, Any] | None = None,
 ) -> Forecast:
     """`forecast` of a `Motion` with a model already built (``posecast.models.get``: a motion or key-pose
-    model); a server keeps its models and calls this."""
+    model); a server keeps its models and calls this. A first frame that is not part of the motion (a rest pose
+    written before it, `posecast.motion.detached_first_frame`) is left out of the history."""
     from posecast.models import info, resolve_frames
 
     name = forecaster.name
@@ -174,4 +176,7 @@ def forecast_motion(
         history = motion.seconds(0, at + 0.5 / motion.fps)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
+    if detached_first_frame(history.positions, history.fps):  # e.g. the CMU BVH release's T-pose: not motion
+        history = history.frames(1)
+        history = replace(history, metadata={**history.metadata, "first_frame_dropped": "a rest pose, not motion"})
     return forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)

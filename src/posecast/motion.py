@@ -17,6 +17,21 @@ from posecast.skeletons.base import Skeleton
 from posecast.skeletons.mapping import map_positions
 
 MAX_FPS = 10_000.0
+#: joint speed (m/s, from one frame to the next) that no body reaches: real motion stays below it (the training
+#: corpus's fastest, the feet of Bandai Namco's runs and kicks, 10.2 m/s at 25 fps); faster steps are capture
+#: glitches (`posecast.datasets.training_data.cut_glitches`) or a first frame that is not part of the motion
+#: (`detached_first_frame`)
+GLITCH_SPEED = 12.5
+
+
+def detached_first_frame(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEED) -> bool:
+    """Whether frame 0 of ``positions (T, J, 3)`` (metres, at ``fps``) is not part of the motion: reaching frame 1
+    from it would take some joint faster than ``limit`` m/s, while no joint is that fast from frame 1 to frame 2 —
+    a rest pose written before the motion (the CMU BVH release's T-pose; other exporters do the same)."""
+    if positions.shape[0] < 3:
+        return False
+    step = np.linalg.norm(np.diff(positions[:3], axis=0), axis=-1).max(axis=-1) * fps  # (2,) m/s
+    return bool(step[0] > limit >= step[1])
 
 
 def check_fps(fps: float, where: str | None = None) -> float:

@@ -20,6 +20,7 @@ from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, TRAIN_SUBJECTS, 
 from posecast.datasets.cmu_mocap import cmu_mocap_sequences
 from posecast.datasets.windows import split_sequences
 from posecast.errors import DataNotFoundError, SkeletonError, ValueRangeError
+from posecast.motion import GLITCH_SPEED
 from posecast.skeletons.base import Skeleton
 
 
@@ -82,11 +83,6 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     return [m.resample(fps) for m in motions], paths
 
 
-#: joint speed (m/s, between consecutive frames of the corpus) above which `cut_glitches` cuts a training
-#: sequence: real motion in the corpus stays below it (Bandai Namco's fastest, the feet of runs and kicks, reach
-#: 10.2 m/s at 25 fps), while the capture glitches it removes (whole bodies spinning for a few frames, limbs
-#: flipping) move joints at 15-37 m/s (`cut_glitches`)
-GLITCH_SPEED = 12.5
 #: frames left out on each side of a glitch (linear resampling to 25 fps spreads one over its neighbours)
 GLITCH_MARGIN = 2
 
