@@ -13,7 +13,7 @@ import pytest
 
 import posecast
 from posecast.models import default_model
-from posecast.motion import detached_first_frame
+from posecast.motion import detached_start
 
 
 def _posecast(*args: str) -> subprocess.CompletedProcess:
@@ -40,7 +40,7 @@ def _check_outputs(src: Path, npz: Path, bvh: Path, horizon_s: float = 1.0) -> N
     # the observation ends (the first forecast frame within 10 cm of the last observed one, per joint)
     names = [re.sub(r"^.*:", "", n) for n in back.skeleton.joint_names]
     assert names == [re.sub(r"^.*:", "", n) for n in observed.skeleton.joint_names]
-    dropped = int(detached_first_frame(observed.positions, observed.fps))  # a rest pose first: not in the history
+    dropped = detached_start(observed.positions, observed.fps)  # a rest pose first: not in the history
     assert back.num_frames == observed.num_frames - dropped + fc.num_frames
     step = np.linalg.norm(fc.samples[0, 0] - observed.positions[-1], axis=-1)
     assert step.max() < 0.10

@@ -17,7 +17,7 @@ from posecast.datasets.paths import dataset_dir
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import geodesic_angle
-from posecast.motion import Forecast, Motion, detached_first_frame
+from posecast.motion import Forecast, Motion, detached_start
 from posecast.skeletons.base import Skeleton
 from posecast.synthetic import synthetic_walk
 
@@ -156,8 +156,7 @@ def cli_round_trip(source: Path, tmp_path: Path, free: tuple[int, ...] = ()) -> 
     assert r.returncode == 0, r.stderr
     fc = posecast.load(tmp_path / "f.npz")
     observed = posecast.load(source)
-    if detached_first_frame(observed.positions, observed.fps):  # CMU BVH's T-pose: not motion, not in the history
-        observed = observed[1:]
+    observed = observed[detached_start(observed.positions, observed.fps) :]  # CMU BVH's T-pose: not in the history
     assert fc.history.num_frames == observed.num_frames
     written = posecast.load(tmp_path / "f.bvh")
     check_written(observed, fc, written, free)

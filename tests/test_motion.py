@@ -277,18 +277,29 @@ def test_motion_methods_refuse_impossible_arguments_with_posecast_errors():
     assert walk.frames(np.int64(2)).num_frames == walk.num_frames - 2
 
 
-def test_a_detached_first_frame_is_found_by_its_speed():
-    from posecast.motion import GLITCH_SPEED, detached_first_frame
+def test_a_detached_start_is_found_by_its_speed():
+    from posecast.motion import GLITCH_SPEED, MAX_DETACHED, detached_start
 
     m = _line_motion(frames=11, fps=10.0)  # every joint at 1 m/s
-    assert not detached_first_frame(m.positions, m.fps)
+    assert detached_start(m.positions, m.fps) == 0
     pos = m.positions.copy()
     pos[0, 5, 2] += 1.3  # one joint 1.3 m off in frame 0: 13 m/s to reach frame 1, above 12.5
-    assert detached_first_frame(pos, m.fps)
-    assert not detached_first_frame(pos, m.fps, limit=14.0)
-    pos[1, 5, 2] += 1.3  # frames 0 and 1 both off: the jump is 1 -> 2, so frame 0 is part of what follows it
-    assert not detached_first_frame(pos, m.fps)
-    assert not detached_first_frame(pos[:2], m.fps)  # too short to tell
+    assert detached_start(pos, m.fps) == 1
+    assert detached_start(pos, m.fps, limit=14.0) == 0
+    assert detached_start(pos[:2], m.fps) == 0  # too short to tell
+    assert detached_start(pos[:3], m.fps) == 1
+    twice = m.positions.copy()
+    twice[:2, 5, 2] += 1.3  # the rest pose written twice: the jump is 1 -> 2
+    assert detached_start(twice, m.fps) == 2
+    glitch = pos.copy()
+    glitch[1, 7, 0] -= 2.0  # and frame 1 a glitch as well (CMU BVH 07_12): 0 -> 1 and 1 -> 2 both too fast
+    assert detached_start(glitch, m.fps) == 2
+    late = m.positions.copy()
+    late[MAX_DETACHED + 1 :, 3, 1] += 1.3  # a jump after the first MAX_DETACHED steps is not a detached start
+    assert detached_start(late, m.fps) == 0
+    storm = m.positions.copy()
+    storm[::2, 2, 0] += 2.0  # every step too fast: nothing can be told
+    assert detached_start(storm, m.fps) == 0
     assert GLITCH_SPEED == 12.5
 
 
@@ -297,9 +308,16 @@ def test_forecast_leaves_a_rest_pose_in_frame_0_out_of_the_history():
     pos = m.positions.copy()
     pos[0] = pos[0] * 0.0  # frame 0: every joint at the origin (a rest pose written before the motion)
     fc = posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3)
-    assert fc.history.num_frames == 29 and fc.history.metadata["first_frame_dropped"]
+    assert fc.history.num_frames == 29 and fc.history.metadata["first_frame_dropped"] == 1
+    assert fc.metadata["history_starts_at_frame"] == 1
     np.testing.assert_allclose(fc.history.positions, pos[1:])
     # the forecast continues the motion: 1 m/s along x
     np.testing.assert_allclose(fc.samples[0][:, :, 0], pos[-1, None, :, 0] + 0.1 * np.arange(1, 4)[:, None], atol=1e-9)
     whole = posecast.forecast(m, model="constant-velocity", frames=3)
     assert whole.history.num_frames == 30 and "first_frame_dropped" not in whole.history.metadata
+    assert "history_starts_at_frame" not in whole.metadata
+    # --at: found on the whole motion, so a history of the rest pose and two frames keeps those two
+    early = posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3, at=0.2)
+    np.testing.assert_allclose(early.history.positions, pos[1:3])
+    with pytest.raises(ValueRangeError, match="rest pose"):
+        posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3, at=0.01)

@@ -293,6 +293,27 @@ def test_stream_forecasts_equal_the_model_on_the_kept_window(client, walk):
         np.testing.assert_allclose(np.asarray(reply["forecast"]), direct, atol=1e-5)
 
 
+def test_a_stream_leaves_out_a_rest_pose_sent_first_as_rest_does(client, walk):
+    posed = walk.positions[:40].copy()
+    posed[0] = posed[1]
+    posed[0, 18:21] += [0.0, 0.8, 0.0]  # frame 0 a rest pose: an arm 0.8 m off, 24 m/s to reach frame 1
+    shown = Motion(posed, 30.0, SKEL)
+    body = {"skeleton": SKEL, "fps": 30.0, "positions": posed.tolist(), "seconds": 0.5}
+    rest = np.asarray(client.post("/v1/forecast", json=body).json()["positions"])[0]
+    without = posecast.forecast(shown.frames(1), seconds=0.5).samples[0]  # the default model, whose window holds all
+    np.testing.assert_allclose(rest, without, atol=1e-5)
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ready = ws.receive_json()
+        assert ready["history_frames"] > 40
+        for i in range(40):
+            ws.send_text(_frame(shown, i))
+            reply = ws.receive_json()
+        reply = reply if reply.get("type") == "forecast" else _until_forecast(ws, 39 / 30)
+        assert reply["t"] == pytest.approx(39 / 30)
+        np.testing.assert_allclose(np.asarray(reply["forecast"]), without, atol=1e-5)
+
+
 def test_stream_errors_keep_the_session(client, walk):
     with client.websocket_connect("/v1/stream") as ws:
         ws.send_text("{}")  # not an opening message: error, still waiting for one

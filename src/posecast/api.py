@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
-from posecast.motion import Forecast, Motion, detached_first_frame
+from posecast.motion import Forecast, Motion, detached_start
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
@@ -149,8 +149,8 @@ def forecast_motion(
     mapping: str | Path | dict[str, Any] | None = None,
 ) -> Forecast:
     """`forecast` of a `Motion` with a model already built (``posecast.models.get``: a motion or key-pose
-    model); a server keeps its models and calls this. A first frame that is not part of the motion (a rest pose
-    written before it, `posecast.motion.detached_first_frame`) is left out of the history."""
+    model); a server keeps its models and calls this. Leading frames that are not part of the motion (a rest pose
+    written before it, `posecast.motion.detached_start`) are left out of the history."""
     from posecast.models import info, resolve_frames
 
     name = forecaster.name
@@ -170,13 +170,22 @@ def forecast_motion(
     if mapping is not None:
         forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
     history, truth = motion, None
+    skip = detached_start(motion.positions, motion.fps)  # e.g. the CMU BVH release's T-pose: not motion
     if at is not None:
         if not 0 < at <= motion.duration:
             raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
         history = motion.seconds(0, at + 0.5 / motion.fps)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
-    if detached_first_frame(history.positions, history.fps):  # e.g. the CMU BVH release's T-pose: not motion
-        history = history.frames(1)
-        history = replace(history, metadata={**history.metadata, "first_frame_dropped": "a rest pose, not motion"})
-    return forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
+    if skip:
+        if history.num_frames <= skip:
+            raise ValueRangeError(
+                f"the motion's first {skip} frame(s) are a rest pose, not motion (posecast.motion.detached_start): "
+                "forecast from a later time (--at)"
+            )
+        history = history.frames(skip)
+        history = replace(history, metadata={**history.metadata, "first_frame_dropped": skip})
+    fc = forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
+    if skip:  # written with the forecast (JSON, npz): the history starts at this frame of the source
+        fc = replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip})
+    return fc

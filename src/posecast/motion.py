@@ -20,18 +20,28 @@ MAX_FPS = 10_000.0
 #: joint speed (m/s, from one frame to the next) that no body reaches: real motion stays below it (the training
 #: corpus's fastest, the feet of Bandai Namco's runs and kicks, 10.2 m/s at 25 fps); faster steps are capture
 #: glitches (`posecast.datasets.training_data.cut_glitches`) or a first frame that is not part of the motion
-#: (`detached_first_frame`)
+#: (`detached_start`)
 GLITCH_SPEED = 12.5
 
 
-def detached_first_frame(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEED) -> bool:
-    """Whether frame 0 of ``positions (T, J, 3)`` (metres, at ``fps``) is not part of the motion: reaching frame 1
-    from it would take some joint faster than ``limit`` m/s, while no joint is that fast from frame 1 to frame 2 —
-    a rest pose written before the motion (the CMU BVH release's T-pose; other exporters do the same)."""
-    if positions.shape[0] < 3:
-        return False
-    step = np.linalg.norm(np.diff(positions[:3], axis=0), axis=-1).max(axis=-1) * fps  # (2,) m/s
-    return bool(step[0] > limit >= step[1])
+#: the most leading frames `detached_start` leaves out
+MAX_DETACHED = 3
+
+
+def detached_start(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEED) -> int:
+    """How many leading frames of ``positions (T, J, 3)`` (metres, at ``fps``) are not part of the motion: a rest
+    pose written before it (the CMU BVH release's T-pose; other exporters do the same), maybe twice, maybe followed
+    by a glitch. Some step among the first `MAX_DETACHED` moves a joint faster than ``limit`` m/s, which no body
+    does: the frames up to the last such step go, provided the step after it is slower (else 0: too short or too
+    glitchy to tell). At low frame rates a rest pose is not found this way (leaving it takes less speed)."""
+    steps = np.linalg.norm(np.diff(positions[: MAX_DETACHED + 2], axis=0), axis=-1).max(axis=-1) * fps
+    fast = np.flatnonzero(steps[:MAX_DETACHED] > limit)
+    if not fast.size:
+        return 0
+    last = int(fast[-1])
+    if last + 1 >= steps.size or steps[last + 1] > limit:
+        return 0
+    return last + 1
 
 
 def check_fps(fps: float, where: str | None = None) -> float:

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from posecast.errors import ModelError, PosecastError, SkeletonError, ValueRangeError
-from posecast.motion import Motion
+from posecast.motion import MAX_DETACHED, Motion, detached_start
 from posecast.serve.schema import MAX_SAMPLES
 from posecast.skeletons.base import Skeleton
 
@@ -327,7 +327,9 @@ class StreamSession:
     def push(self, t: float, positions: np.ndarray) -> None:
         """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's
         frame grid: frames missing before ``t`` (a gap of about two or more frame periods: dropped packets)
-        are filled by linear interpolation from the previous frame; a gap of over a second starts over."""
+        are filled by linear interpolation from the previous frame; a gap of over a second starts over. A
+        stream's first frames that are not motion (a rest pose before it, `posecast.motion.detached_start`) are
+        left out as soon as the frames after them tell."""
         if self.count and t - self.t_last > max(1.0, 3.0 / self.fps):
             self.count = 0
         if self.count:
@@ -337,6 +339,12 @@ class StreamSession:
                 for k in range(1, missing + 1):
                     self._append(prev + (positions - prev) * (k / (missing + 1)))
         self._append(positions)
+        if self.count <= min(MAX_DETACHED + 2, self.keep):  # a rest pose before the motion is not motion
+            skip = detached_start(self.history(), self.fps)  # (as `posecast.api.forecast_motion` leaves it out)
+            if skip:
+                kept = self.history()[skip:]
+                self.buffer[: len(kept)] = kept
+                self.count = len(kept)
         self.t_last = t
         self.arrival = time.perf_counter()
         self.pending = self.count >= self.min_history
