@@ -371,3 +371,19 @@ def test_header_lines_shrink_to_the_figure_width(walk):
     assert subtitle.get_text() == long_line and subtitle.get_fontsize() < 11 * 800 / 1280
     assert subtitle.get_window_extent(renderer=renderer).width <= 0.97 * 800 + 1
     assert title.get_fontsize() == pytest.approx(15 * 800 / 1280)  # a short line keeps its size
+
+
+def test_a_rest_pose_before_the_motion_is_left_out_for_key_poses_too(weights, walk):
+    from posecast.api import forecast_motion
+    from posecast.models import get
+
+    posed = walk.positions.copy()
+    posed[0, 18:21] += [0.0, 0.8, 0.0]  # frame 0 a rest pose: 0.8 m off, 24 m/s to reach frame 1 at 30 fps
+    shown = Motion(posed, walk.fps, walk.skeleton)
+    model = get("charpose", weights=weights)
+    fc = forecast_motion(model, shown, samples=4, at=1.0)
+    same = forecast_motion(model, shown.frames(1), samples=4, at=1.0 - 1 / walk.fps)  # the same moment
+    assert fc.metadata["history_starts_at_frame"] == 1 and same.metadata["history_starts_at_frame"] == 0
+    np.testing.assert_allclose(fc.samples, same.samples, atol=EXACT_M)
+    with pytest.raises(ValueRangeError, match="rest pose"):
+        forecast_motion(model, shown, samples=4, at=0.5 / walk.fps)

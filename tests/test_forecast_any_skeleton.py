@@ -13,7 +13,6 @@ import pytest
 
 import posecast
 from posecast.models import default_model
-from posecast.motion import detached_start
 
 
 def _posecast(*args: str) -> subprocess.CompletedProcess:
@@ -27,7 +26,7 @@ def test_the_default_motion_model_is_learned_and_works_on_the_canonical_body():
     assert "smplh-22" in variants
 
 
-def _check_outputs(src: Path, npz: Path, bvh: Path, horizon_s: float = 1.0) -> None:
+def _check_outputs(src: Path, npz: Path, bvh: Path, horizon_s: float = 1.0, skip: int = 0) -> None:
     observed = posecast.load(src)
     fc = posecast.load(npz)
     # leaf joints named *_end (ASF end sites) are written as BVH End Sites: read them back as joints
@@ -40,8 +39,8 @@ def _check_outputs(src: Path, npz: Path, bvh: Path, horizon_s: float = 1.0) -> N
     # the observation ends (the first forecast frame within 10 cm of the last observed one, per joint)
     names = [re.sub(r"^.*:", "", n) for n in back.skeleton.joint_names]
     assert names == [re.sub(r"^.*:", "", n) for n in observed.skeleton.joint_names]
-    dropped = detached_start(observed.positions, observed.fps)  # a rest pose first: not in the history
-    assert back.num_frames == observed.num_frames - dropped + fc.num_frames
+    assert fc.metadata["history_starts_at_frame"] == skip  # a rest pose first (CMU BVH: 1) is not in the history
+    assert back.num_frames == observed.num_frames - skip + fc.num_frames
     step = np.linalg.norm(fc.samples[0, 0] - observed.positions[-1], axis=-1)
     assert step.max() < 0.10
 
@@ -78,7 +77,7 @@ def test_cmu_bvh_with_mixamo_names_forecast_writes_npz_and_bvh(tmp_path, cmu_bvh
     npz, bvh = tmp_path / "f.npz", tmp_path / "f.bvh"
     r = _posecast("forecast", str(src), "--horizon", "1", "--out", str(npz), "--out", str(bvh))
     assert r.returncode == 0, r.stderr
-    _check_outputs(src, npz, bvh)
+    _check_outputs(src, npz, bvh, skip=1)
 
 
 def test_an_unmappable_skeleton_is_one_clear_error_and_nothing_is_written(tmp_path):

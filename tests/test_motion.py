@@ -308,16 +308,17 @@ def test_forecast_leaves_a_rest_pose_in_frame_0_out_of_the_history():
     pos = m.positions.copy()
     pos[0] = pos[0] * 0.0  # frame 0: every joint at the origin (a rest pose written before the motion)
     fc = posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3)
-    assert fc.history.num_frames == 29 and fc.history.metadata["first_frame_dropped"] == 1
+    assert fc.history.num_frames == 29 and fc.history.metadata["history_starts_at_frame"] == 1
     assert fc.metadata["history_starts_at_frame"] == 1
     np.testing.assert_allclose(fc.history.positions, pos[1:])
     # the forecast continues the motion: 1 m/s along x
     np.testing.assert_allclose(fc.samples[0][:, :, 0], pos[-1, None, :, 0] + 0.1 * np.arange(1, 4)[:, None], atol=1e-9)
     whole = posecast.forecast(m, model="constant-velocity", frames=3)
-    assert whole.history.num_frames == 30 and "first_frame_dropped" not in whole.history.metadata
-    assert "history_starts_at_frame" not in whole.metadata
+    assert whole.history.num_frames == 30 and "history_starts_at_frame" not in whole.history.metadata
+    assert whole.metadata["history_starts_at_frame"] == 0
     # --at: found on the whole motion, so a history of the rest pose and two frames keeps those two
     early = posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3, at=0.2)
     np.testing.assert_allclose(early.history.positions, pos[1:3])
-    with pytest.raises(ValueRangeError, match="rest pose"):
-        posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3, at=0.01)
+    for at in (0.01, 0.1):  # nothing left, or one frame where the model needs two
+        with pytest.raises(ValueRangeError, match="rest pose.*needs 2"):
+            posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3, at=at)

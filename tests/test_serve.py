@@ -314,6 +314,44 @@ def test_a_stream_leaves_out_a_rest_pose_sent_first_as_rest_does(client, walk):
         np.testing.assert_allclose(np.asarray(reply["forecast"]), without, atol=1e-5)
 
 
+def test_a_stream_decides_on_its_first_frames_once(walk):
+    from posecast.motion import detached_start
+    from posecast.serve.engine import StreamSession
+
+    def session(keep: int) -> StreamSession:
+        skel = skeletons.get(SKEL)
+        return StreamSession("s", "m", None, skel, 30.0, 0.5, 15, keep, "y", 2)
+
+    # a tracker swapping one joint 0.6 m away every third frame (18 m/s): nothing is a rest pose, nothing is cut
+    noisy = walk.positions[:40].copy()
+    noisy[4::3, 20] += [0.6, 0.0, 0.0]
+    assert detached_start(noisy, 30.0) == 0
+    s = session(60)
+    for i, frame in enumerate(noisy):
+        s.push(i / 30, frame)
+        assert s.count == i + 1  # the history grows by one frame with every frame
+    np.testing.assert_allclose(s.history(), noisy)
+    # a rest pose, a frame, a glitch, then motion: the frames REST leaves out, and no more (keep 2 < 5 too)
+    posed = walk.positions[:20].copy()
+    posed[0, 18:21] += [0.0, 0.8, 0.0]
+    posed[2, 7] += [0.0, 0.0, 0.6]
+    skip = detached_start(posed, 30.0)
+    assert skip == 3
+    for keep in (60, 2):
+        s = session(keep)
+        for i, frame in enumerate(posed):
+            s.push(i / 30, frame)
+        assert s.count == 20 - skip
+        np.testing.assert_allclose(s.history(), posed[skip:][-keep:])
+    s.restart()  # a new timeline decides again
+    rest = walk.positions[:3].copy()
+    rest[0, 18:21] += [0.0, 0.8, 0.0]
+    for i, frame in enumerate(rest):
+        s.push(i / 30, frame)
+    assert s.count == 2  # the rest pose left out as soon as frame 2 tells
+    np.testing.assert_allclose(s.history(), rest[1:])
+
+
 def test_stream_errors_keep_the_session(client, walk):
     with client.websocket_connect("/v1/stream") as ws:
         ws.send_text("{}")  # not an opening message: error, still waiting for one

@@ -155,12 +155,18 @@ def forecast_motion(
 
     name = forecaster.name
     entry = info(name)
+    skip = detached_start(motion.positions, motion.fps)  # e.g. the CMU BVH release's T-pose: not motion
     if entry.kind == "keypose":
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
         if mapping is not None:
             forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
-        return forecaster.forecast(motion, samples=10 if samples is None else samples, at=at)
+        if skip and at is not None and at <= skip / motion.fps:
+            raise _rest_pose_error(skip, 0, 1, name)
+        if skip:  # the same moment of the motion, counted from its new first frame
+            motion, at = _without_start(motion, skip), None if at is None else at - skip / motion.fps
+        fc = forecaster.forecast(motion, samples=10 if samples is None else samples, at=at)
+        return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip})
     if entry.needs_fit:
         if fit_data is None:
             raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")
@@ -170,7 +176,6 @@ def forecast_motion(
     if mapping is not None:
         forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
     history, truth = motion, None
-    skip = detached_start(motion.positions, motion.fps)  # e.g. the CMU BVH release's T-pose: not motion
     if at is not None:
         if not 0 < at <= motion.duration:
             raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
@@ -178,14 +183,24 @@ def forecast_motion(
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
     if skip:
-        if history.num_frames <= skip:
-            raise ValueRangeError(
-                f"the motion's first {skip} frame(s) are a rest pose, not motion (posecast.motion.detached_start): "
-                "forecast from a later time (--at)"
-            )
-        history = history.frames(skip)
-        history = replace(history, metadata={**history.metadata, "first_frame_dropped": skip})
+        need = max(1, int(getattr(forecaster, "min_history", 1)))
+        if history.num_frames - skip < need:
+            raise _rest_pose_error(skip, history.num_frames - skip, need, name)
+        history = _without_start(history, skip)
     fc = forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
-    if skip:  # written with the forecast (JSON, npz): the history starts at this frame of the source
-        fc = replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip})
-    return fc
+    # written with the forecast (JSON, npz): the frame of the source the history starts at
+    return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip})
+
+
+def _without_start(motion: Motion, skip: int) -> Motion:
+    """``motion`` from frame ``skip`` on, saying so in its metadata (``history_starts_at_frame``)."""
+    rest = motion.frames(skip)
+    return replace(rest, metadata={**rest.metadata, "history_starts_at_frame": skip})
+
+
+def _rest_pose_error(skip: int, left: int, need: int, name: str) -> ValueRangeError:
+    return ValueRangeError(
+        f"the motion's first {skip} frame(s) are a rest pose, not motion (posecast.motion.detached_start): that "
+        f"leaves {max(left, 0)} observed frame(s) and model {name!r} needs {need}; forecast from a later time "
+        "(at / --at)"
+    )

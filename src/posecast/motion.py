@@ -17,11 +17,20 @@ from posecast.skeletons.base import Skeleton
 from posecast.skeletons.mapping import map_positions
 
 MAX_FPS = 10_000.0
-#: joint speed (m/s, from one frame to the next) that no body reaches: real motion stays below it (the training
-#: corpus's fastest, the feet of Bandai Namco's runs and kicks, 10.2 m/s at 25 fps); faster steps are capture
-#: glitches (`posecast.datasets.training_data.cut_glitches`) or a first frame that is not part of the motion
-#: (`detached_start`)
+#: joint speed (m/s, from one frame to the next) above which a step is taken for a capture glitch
+#: (`posecast.datasets.training_data.cut_glitches`) or for leaving a first frame that is not part of the motion
+#: (`detached_start`): Bandai Namco's fastest real motion, the feet of runs and kicks, reaches 10.2 m/s at 25 fps,
+#: CMU BVH's 11.4; not a clean separator — a few glitch steps stay below it (12.0 m/s in CMU-Mocap
+#: ``directing_traffic_1``)
 GLITCH_SPEED = 12.5
+
+
+def step_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
+    """``(T, J, 3)`` positions in metres at ``fps`` → ``(T - 1,)`` the fastest joint's speed (m/s) from each frame to
+    the next."""
+    if positions.shape[0] < 2:
+        return np.zeros(0)
+    return np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=-1) * fps
 
 
 #: the most leading frames `detached_start` leaves out
@@ -34,7 +43,7 @@ def detached_start(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEE
     by a glitch. Some step among the first `MAX_DETACHED` moves a joint faster than ``limit`` m/s, which no body
     does: the frames up to the last such step go, provided the step after it is slower (else 0: too short or too
     glitchy to tell). At low frame rates a rest pose is not found this way (leaving it takes less speed)."""
-    steps = np.linalg.norm(np.diff(positions[: MAX_DETACHED + 2], axis=0), axis=-1).max(axis=-1) * fps
+    steps = step_speeds(positions[: MAX_DETACHED + 2], fps)
     fast = np.flatnonzero(steps[:MAX_DETACHED] > limit)
     if not fast.size:
         return 0

@@ -20,7 +20,7 @@ from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, TRAIN_SUBJECTS, 
 from posecast.datasets.cmu_mocap import cmu_mocap_sequences
 from posecast.datasets.windows import split_sequences
 from posecast.errors import DataNotFoundError, SkeletonError, ValueRangeError
-from posecast.motion import GLITCH_SPEED
+from posecast.motion import GLITCH_SPEED, step_speeds
 from posecast.skeletons.base import Skeleton
 
 
@@ -93,13 +93,14 @@ def cut_glitches(
     """``(T, J, 3)`` positions in metres at ``fps`` → the pieces between its capture glitches: every step in
     which some joint moves faster than ``limit`` m/s is cut out (both its frames) with ``margin`` frames on
     each side (the pieces are views, in order; empty pieces dropped). Why: a few corpus files carry frames no body can
-    make (CMU-Mocap ``directing_traffic_1``: the whole body spinning at 20-70 m/s for 0.1 s; 8 of the 57
-    CMU-Mocap training files, 1.1 % of their frames, and 3 CMU BVH files). Rare as they are, they dominate any
+    make (CMU-Mocap ``directing_traffic_1``: 24 steps at 12.8-37 m/s between 7 and 23 s, such as the whole body
+    turning at 20-70 m/s for 0.1 s at the source's 120 fps; CMU BVH ``07_12``: 65 m/s; 8 of the 57 CMU-Mocap
+    training files, 1.1 % of their frames, and 3 CMU BVH files). Rare as they are, they dominate any
     least-squares fit: in the CMU-Mocap windows the next frame's motion continued the last one's by a factor of 0.50,
     0.93 once they were cut (as in CMU BVH, 0.93; Bandai 0.97)."""
     if sequence.shape[0] < 2:
         return [sequence] if sequence.shape[0] else []
-    speed = np.linalg.norm(np.diff(sequence, axis=0), axis=-1).max(axis=1) * fps  # (T - 1,)
+    speed = step_speeds(sequence, fps)  # (T - 1,)
     bad = np.zeros(sequence.shape[0], dtype=bool)
     for t in np.flatnonzero(speed > limit):  # the step from frame t to t + 1
         bad[max(0, t - margin) : t + 2 + margin] = True

@@ -271,6 +271,8 @@ class StreamSession:
     _bucket: float = 0.0
     _bucket_time: float = field(default_factory=time.monotonic)
     _rate_warned: float = 0.0
+    _head: list[np.ndarray] = field(default_factory=list)  # the timeline's first frames (`push`)
+    _head_open: bool = True
 
     def __post_init__(self) -> None:
         self.buffer = np.zeros((self.keep, self.skeleton.num_joints, 3))
@@ -329,9 +331,13 @@ class StreamSession:
         frame grid: frames missing before ``t`` (a gap of about two or more frame periods: dropped packets)
         are filled by linear interpolation from the previous frame; a gap of over a second starts over. A
         stream's first frames that are not motion (a rest pose before it, `posecast.motion.detached_start`) are
-        left out as soon as the frames after them tell."""
+        left out as soon as the frames after them tell: decided on the first frames of the timeline as they come
+        (as `posecast.api.forecast_motion` decides on the first frames of a motion), once, when the timeline has
+        ``MAX_DETACHED + 2`` frames. A rest pose followed by a gap is not found (the gap's filled frames are slower)."""
         if self.count and t - self.t_last > max(1.0, 3.0 / self.fps):
             self.count = 0
+        if not self.count:  # a new timeline
+            self._head, self._head_open = [], True
         if self.count:
             missing = int(round((t - self.t_last) * self.fps)) - 1
             if missing > 0:
@@ -339,18 +345,20 @@ class StreamSession:
                 for k in range(1, missing + 1):
                     self._append(prev + (positions - prev) * (k / (missing + 1)))
         self._append(positions)
-        if self.count <= min(MAX_DETACHED + 2, self.keep):  # a rest pose before the motion is not motion
-            skip = detached_start(self.history(), self.fps)  # (as `posecast.api.forecast_motion` leaves it out)
-            if skip:
-                kept = self.history()[skip:]
-                self.buffer[: len(kept)] = kept
-                self.count = len(kept)
+        if self._head_open:  # the history is the timeline's first frames from the first that is motion
+            kept = self._head[detached_start(np.asarray(self._head), self.fps) :]
+            newest = kept[-self.keep :]
+            self.buffer[: len(newest)] = newest
+            self.count = len(kept)
+            self._head_open = len(self._head) < MAX_DETACHED + 2
         self.t_last = t
         self.arrival = time.perf_counter()
         self.pending = self.count >= self.min_history
         self.unanswered += 1
 
     def _append(self, frame: np.ndarray) -> None:
+        if self._head_open:
+            self._head.append(np.array(frame, dtype=float))
         if self.count < self.keep:
             self.buffer[self.count] = frame
         else:
