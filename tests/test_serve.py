@@ -299,7 +299,9 @@ def test_a_stream_leaves_out_a_rest_pose_sent_first_as_rest_does(client, walk):
     posed[0, 18:21] += [0.0, 0.8, 0.0]  # frame 0 a rest pose: an arm 0.8 m off, 24 m/s to reach frame 1
     shown = Motion(posed, 30.0, SKEL)
     body = {"skeleton": SKEL, "fps": 30.0, "positions": posed.tolist(), "seconds": 0.5}
-    rest = np.asarray(client.post("/v1/forecast", json=body).json()["positions"])[0]
+    reply = client.post("/v1/forecast", json=body).json()
+    assert reply["history_starts_at_frame"] == 1
+    rest = np.asarray(reply["positions"])[0]
     without = posecast.forecast(shown.frames(1), seconds=0.5).samples[0]  # the default model, whose window holds all
     np.testing.assert_allclose(rest, without, atol=1e-5)
     with client.websocket_connect("/v1/stream") as ws:

@@ -632,5 +632,6 @@ def forecast_once(
         "positions": rounded(client_order(from_y_up(fc.samples, up), order)).tolist(),
         "probabilities": None if fc.probabilities is None else [round(float(p), 6) for p in fc.probabilities],
         "seconds": fc.samples.shape[1] / fc.fps,
+        "history_starts_at_frame": int(fc.metadata.get("history_starts_at_frame", 0)),
         "compute_ms": round((time.perf_counter() - t0) * 1e3, 3),
     }

@@ -75,6 +75,9 @@ class ForecastResponse(_Model):
     positions: list[list[list[Vec3]]]
     probabilities: list[float] | None = None
     seconds: float
+    history_starts_at_frame: int = Field(
+        0, description="leading frames of the request left out as not motion (a rest pose sent before it)"
+    )
     compute_ms: float = Field(description="server time spent forecasting, milliseconds")
 
 
