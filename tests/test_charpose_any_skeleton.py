@@ -384,6 +384,9 @@ def test_a_rest_pose_before_the_motion_is_left_out_for_key_poses_too(weights, wa
     fc = forecast_motion(model, shown, samples=4, at=1.0)
     same = forecast_motion(model, shown.frames(1), samples=4, at=1.0 - 1 / walk.fps)  # the same moment
     assert fc.metadata["history_starts_at_frame"] == 1 and same.metadata["history_starts_at_frame"] == 0
+    # the last observed frame's time on the given motion's clock, as at is
+    assert fc.metadata["last_observed_time_s"] == pytest.approx(same.metadata["last_observed_time_s"] + 1 / walk.fps)
+    assert fc.metadata["last_observed_time_s"] == pytest.approx(1.0, abs=0.5 / walk.fps)
     np.testing.assert_allclose(fc.samples, same.samples, atol=EXACT_M)
     with pytest.raises(ValueRangeError, match="rest pose"):
         forecast_motion(model, shown, samples=4, at=0.5 / walk.fps)

@@ -166,7 +166,10 @@ def forecast_motion(
         if skip:  # the same moment of the motion, counted from its new first frame
             motion, at = _without_start(motion, skip), None if at is None else at - skip / motion.fps
         fc = forecaster.forecast(motion, samples=10 if samples is None else samples, at=at)
-        return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip})
+        meta = {**fc.metadata, "history_starts_at_frame": skip}
+        if skip and "last_observed_time_s" in meta:  # on the given motion's clock, as `at` is
+            meta["last_observed_time_s"] += skip / motion.fps
+        return replace(fc, metadata=meta)
     if entry.needs_fit:
         if fit_data is None:
             raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")
