@@ -438,6 +438,10 @@ def test_refusals_are_one_line_with_exit_code_2(tmp_path):
     with pytest.raises(posecast.PosecastError, match="invalid video training config.*network"):
         posecast.training.run("hmmr", tmp_path / "h", settings=["network.bogus=1"])
     assert not (tmp_path / "z").exists() and not (tmp_path / "t").exists() and not (tmp_path / "h").exists()
+    for bad in ("nan", "inf"):  # not a number: said so, not "should be >= 0"
+        with pytest.raises(posecast.PosecastError, match=f"lr = '{bad}' .*: Input should be a finite number"):
+            posecast.training.run("dct-mlp", tmp_path / "n", settings=[f"lr={bad}"])
+    assert not (tmp_path / "n").exists()
 
 
 @pytest.mark.parametrize(

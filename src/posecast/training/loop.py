@@ -91,7 +91,7 @@ class LoopConfig(BaseModel):
     and may change the defaults). A schema's `RENAMED` maps keys of older configs to a note on what they
     are called now; a config that still uses one is refused with that note (`renamed_keys`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "lr: .nan" is not a number, not "< 0"
     #: old key -> "what it is now" (e.g. ``"horizon": "`frames_per_pass` (frames per network pass)"``)
     RENAMED: ClassVar[dict[str, str]] = {}
 
