@@ -161,13 +161,13 @@ def forecast_motion(
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
         if mapping is not None:
             forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
-        if skip and at is not None and at <= skip / motion.fps:
-            raise _rest_pose_error(skip, 0, 1, name)
         if skip:  # the same moment of the motion, counted from its new first frame
+            if at is not None and at <= skip / motion.fps:
+                raise _rest_pose_error(skip, 0, 1, name)
             motion, at = _without_start(motion, skip), None if at is None else at - skip / motion.fps
         fc = forecaster.forecast(motion, samples=10 if samples is None else samples, at=at)
         meta = {**fc.metadata, "history_starts_at_frame": skip}
-        if skip and "last_observed_time_s" in meta:  # on the given motion's clock, as `at` is
+        if "last_observed_time_s" in meta:  # on the given motion's clock, as `at` is
             meta["last_observed_time_s"] += skip / motion.fps
         return replace(fc, metadata=meta)
     if entry.needs_fit:

@@ -98,9 +98,9 @@ def cut_glitches(
     training files, 1.1 % of their frames, and 3 CMU BVH files). Rare as they are, they dominate any
     least-squares fit: in the CMU-Mocap windows the next frame's motion continued the last one's by a factor of 0.50,
     0.93 once they were cut (as in CMU BVH, 0.93; Bandai 0.97)."""
-    if sequence.shape[0] < 2:
-        return [sequence] if sequence.shape[0] else []
-    speed = step_speeds(sequence, fps)  # (T - 1,)
+    if not sequence.shape[0]:
+        return []
+    speed = step_speeds(sequence, fps)  # (T - 1,), empty for one frame
     bad = np.zeros(sequence.shape[0], dtype=bool)
     for t in np.flatnonzero(speed > limit):  # the step from frame t to t + 1
         bad[max(0, t - margin) : t + 2 + margin] = True
