@@ -340,6 +340,48 @@ def _route(source: Skeleton, target: Skeleton) -> tuple[np.ndarray, str]:
     raise SkeletonError(f"no joint mapping from {source.name!r} to {target.name!r}: {why}")
 
 
+# ------------------------------------------------------------------------- the corpus's body-17
+#: How the canonical body (``smplh-22``) lands on ``body-17`` for the corpus's mocap rigs, which is what every
+#: model trained on the corpus filmed on ``body-17`` saw (`corpus_convention`): `retarget` puts the canonical
+#: ``neck`` at the rig's neck base (CMU ``Neck``, where the collar bones start) and its ``head`` at the base of
+#: the skull (CMU ``Head``), so through `SMPL_TO_BODY17` the corpus's body-17 neck sits at the documented
+#: thorax (about 12 cm below the documented neck) and its head half-way between the documented neck and head;
+#: its thorax (the collar joints' midpoint) 2 cm below the documented one. The rows (every other joint is
+#: kept) were fitted by least squares on the CMU BVH training files, which map both ways (the direct
+#: `CMU31_TO_BODY17` table and the canonical route): residual 0 mm for the neck and head, 9.9 mm for the
+#: thorax (weights rounded, the shoulders made symmetric).
+BODY17_TO_CORPUS_CONVENTION: dict[str, Mapping[str, float] | str] = {
+    **{name: name for name in BODY17_NAMES},
+    "thorax": {"thorax": 0.90, "neck": -0.41, "head": 0.10, "left_shoulder": 0.205, "right_shoulder": 0.205},
+    "neck": "thorax",
+    "head": {"neck": 0.5, "head": 0.5},
+}
+
+
+def corpus_convention_matrix() -> np.ndarray:
+    """``(17, 17)``: body-17 in its documented convention (the table of each layout above; what pose detectors
+    give) onto the corpus's body-17 (`BODY17_TO_CORPUS_CONVENTION`)."""
+    body = get(BODY17)
+    return _build(body, body, BODY17_TO_CORPUS_CONVENTION)
+
+
+def corpus_convention(points: Any, visibility: Any = None) -> Any:
+    """``(..., 17, C)`` body-17 points (pixels or metres; NaN: missing) re-expressed as the corpus's body-17
+    (`BODY17_TO_CORPUS_CONVENTION`): the input a model trained on the corpus expects from a pose detector. With
+    ``visibility (..., 17)`` also returns the visibility of each new joint (the least of its source joints',
+    as `posecast.video.track.PoseTrack.to_layout`)."""
+    m = corpus_convention_matrix()
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim < 2 or arr.shape[-2] != m.shape[1]:
+        raise SkeletonError(f"array of shape {arr.shape} does not fit (..., {m.shape[1]}, C) for {BODY17!r}")
+    out = _apply(m, arr)
+    if visibility is None:
+        return out
+    vis = np.asarray(visibility, dtype=np.float64)
+    new_vis = np.stack([vis[..., np.flatnonzero(row)].min(axis=-1) for row in m], axis=-1)
+    return out, new_vis
+
+
 def can_map(source: Skeleton | str, target: Skeleton | str) -> bool:
     """True when `mapping_matrix(source, target)` exists."""
     try:

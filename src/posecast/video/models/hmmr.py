@@ -293,7 +293,8 @@ class HMMRForecaster(VideoForecaster):
             raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
         body = track.to_layout(self.skeleton)
         f = max(1, round(seconds * self.fps))
-        pred = self.single(body.keypoints[None], body.visibility[None], f)
+        seen = self.model_input(body)
+        pred = self.single(seen.keypoints[None], seen.visibility[None], f)
         k = self.past_frames
         t0 = float(body.times[0])
         times = t0 + np.arange(-k, f + 1) / self.fps

@@ -192,6 +192,11 @@ class LiftForecast(VideoForecaster):
             future = future - (future[:, :1] - past[:, -1:])  # start at the last estimated pose
         return VideoPrediction(past=past, future=future, camera=camera)
 
+    @property
+    def keypoint_convention(self) -> str:
+        """The lifter's (`VideoForecaster.keypoint_convention`): it reads the keypoints."""
+        return self.lifter.keypoint_convention
+
     def __repr__(self) -> str:
         return f"LiftForecast({self.description or type(self.lifter).__name__})"
 
