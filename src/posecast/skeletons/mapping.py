@@ -38,6 +38,12 @@ spine lands at 48 % of the way up in H3.6M and CMU, 54 % in SMPL). Use cross-lay
 for visualisation, training on pooled data and rough comparisons, never to compare benchmark
 numbers across layouts.
 
+**The corpus's body-17.** Through the canonical body (any rig without a table: Bandai, HDM05, and the whole
+training corpus, `posecast.datasets.corpus`) the neck lands at the rig's neck *base* and the head at the base of
+the skull (`BODY17_TO_CORPUS_CONVENTION`): about 12 cm and 5 cm below the meanings above. The video models are
+trained on that body-17; a detector's keypoints (the documented meanings) are re-expressed with
+`corpus_convention` before they read them (`posecast.video.models.base.VideoForecaster.model_input`).
+
 Routes: ``A → A`` is the identity (same joint names and parents), a registered direct table is used
 when there is one (exact selections such as ``h36m-32 → h36m-17``), otherwise ``A → body-17 → B``
 when B can be expressed in ``body-17`` joints (``body-17`` itself, ``h36m-17``). A skeleton without a table

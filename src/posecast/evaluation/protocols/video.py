@@ -7,7 +7,8 @@
 
 Protocol
 --------
-**Projected CMU test subjects** (02, 08; BVH → body-17 at 25 fps): windows of 75 frames every
+**Projected CMU test subjects** (02, 08; BVH → the canonical body → body-17 at 25 fps, as every corpus test
+split and the corpus the models were trained on: `corpus_body17`): windows of 75 frames every
 ``stride`` frames (default 10), each filmed by a random virtual camera with simulated detector
 noise (`posecast.video.cameras.film`, seed 0, the same cameras for every model). A model observes
 the first 50 frames' 2D keypoints (2 s; plus the simulated world landmarks if it uses them) and
@@ -775,7 +776,8 @@ def run_video_bench(
             result["cmu"] = {"skipped": str(exc)}
         else:
             result["protocol"].update(
-                data="CMU BVH test subjects 02, 08 -> body-17, 25 fps, virtual cameras (seed 0)",
+                data="CMU BVH test subjects 02, 08 -> the canonical body -> body-17 (the corpus's body-17, as the "
+                "other test splits; until 2026-12-06 the direct CMU table), 25 fps, virtual cameras (seed 0)",
                 windows=len(batch),
                 stride=stride,
                 observe_frames=OBSERVE,
@@ -1032,7 +1034,8 @@ def model_benchmark(model: Any, stride: int = 10, seed: int = 0) -> dict[str, An
     truth = batch.points
     out: dict[str, Any] = {
         "protocol": {
-            "data": "CMU BVH test subjects 02 and 08, body-17, 25 fps, filmed by virtual cameras "
+            "data": "CMU BVH test subjects 02 and 08, through the canonical body onto body-17 (the corpus's), "
+            "25 fps, filmed by virtual cameras "
             f"(posecast.video.cameras.film, default noise, seed {seed})",
             "windows": int(len(batch)),
             "window_stride_frames": stride,
