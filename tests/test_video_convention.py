@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import posecast
-from posecast.skeletons.mapping import BODY17_NAMES, corpus_convention
+from posecast.skeletons.mapping import BODY17_NAMES, corpus_convention, documented_convention
 from posecast.video.models.base import (
     CORPUS_CONVENTION,
     DOCUMENTED_CONVENTION,
@@ -48,6 +48,16 @@ def test_corpus_convention_by_hand() -> None:
     np.testing.assert_allclose(corpus_convention(p + (1.0, -2.0, 3.0)), out + (1.0, -2.0, 3.0))
 
 
+def test_documented_convention_by_hand() -> None:
+    c = _pose()  # read as the corpus's body-17: neck (0, 1.52, 0.02), head (0, 1.64, 0)
+    out = documented_convention(c)
+    np.testing.assert_allclose(out[J["thorax"]], c[J["neck"]])
+    np.testing.assert_allclose(out[J["neck"]], (0.0, 0.25 * 1.52 + 0.75 * 1.64, 0.005))
+    np.testing.assert_allclose(out[J["head"]], (0.0, -0.25 * 1.52 + 1.25 * 1.64, -0.005))
+    keep = [i for i in range(17) if i not in (J["thorax"], J["neck"], J["head"])]
+    np.testing.assert_array_equal(out[keep], c[keep])
+
+
 def test_a_missing_joint_spoils_only_what_is_made_from_it_and_visibility_is_the_least() -> None:
     kp = _pose()[..., :2][None]  # (1, 17, 2) pixels or metres alike
     kp[0, J["head"]] = np.nan
@@ -79,10 +89,14 @@ def test_corpus_convention_is_the_canonical_route_on_cmu_bvh(posecast_data) -> N
     assert off.mean() < 0.02
     before = np.linalg.norm(documented[:, J["neck"]] - corpus[:, J["neck"]], axis=-1).mean()
     assert before > 0.10  # what the models saw differs by more than 10 cm at the neck
+    back = documented_convention(corpus)  # and the way back: exact at the thorax, about 6 mm at neck and head
+    np.testing.assert_allclose(back[:, J["thorax"]], documented[:, J["thorax"]], atol=1e-6)
+    for joint in ("neck", "head"):
+        assert np.linalg.norm(back[:, J[joint]] - documented[:, J[joint]], axis=-1).mean() < 0.015
 
 
 class Recorder(VideoForecaster):
-    """Records what ``predict`` reads; every joint at the pelvis."""
+    """Records what ``predict`` reads; estimates `_pose` in every frame."""
 
     name = "recorder"
     fps = 25.0
@@ -98,9 +112,8 @@ class Recorder(VideoForecaster):
     def predict(self, keypoints, visibility, frames, world=None) -> VideoPrediction:
         self.seen = keypoints.copy()
         b, t, j, _ = keypoints.shape
-        return VideoPrediction(
-            np.zeros((b, t, j, 3)), np.zeros((b, frames, j, 3)), np.tile([1.0, 0, 0], (b, t + frames, 1))
-        )
+        past, future = np.tile(_pose(), (b, t, 1, 1)), np.tile(_pose(), (b, frames, 1, 1))
+        return VideoPrediction(past, future, np.tile([1.0, 0, 0], (b, t + frames, 1)))
 
 
 def _track() -> PoseTrack:
@@ -114,8 +127,11 @@ def test_forecast_track_feeds_a_corpus_model_the_corpus_convention_and_anchors_o
     fc = corpus_model.forecast_track(track, 0.4)
     np.testing.assert_allclose(corpus_model.seen[0, -1], corpus_convention(track.keypoints[-1]))
     np.testing.assert_allclose(fc.anchor, track.keypoints[-1])  # anchored at what the detector gave
-    plain.forecast_track(track, 0.4)
+    np.testing.assert_allclose(fc.past[-1], documented_convention(_pose()))  # estimates back as documented
+    np.testing.assert_allclose(fc.future[-1], documented_convention(_pose()))
+    fc = plain.forecast_track(track, 0.4)
     np.testing.assert_allclose(plain.seen[0, -1], track.keypoints[-1])
+    np.testing.assert_allclose(fc.past[-1], _pose())
 
 
 def test_shipped_video_models_read_the_corpus_convention() -> None:

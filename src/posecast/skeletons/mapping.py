@@ -42,7 +42,8 @@ numbers across layouts.
 training corpus, `posecast.datasets.corpus`) the neck lands at the rig's neck *base* and the head at the base of
 the skull (`BODY17_TO_CORPUS_CONVENTION`): about 12 cm and 5 cm below the meanings above. The video models are
 trained on that body-17; a detector's keypoints (the documented meanings) are re-expressed with
-`corpus_convention` before they read them (`posecast.video.models.base.VideoForecaster.model_input`).
+`corpus_convention` before they read them, and what they estimate goes back with `documented_convention`
+(`posecast.video.models.base.VideoForecaster.model_input`, `model_output`).
 
 Routes: ``A → A`` is the identity (same joint names and parents), a registered direct table is used
 when there is one (exact selections such as ``h36m-32 → h36m-17``), otherwise ``A → body-17 → B``
@@ -364,11 +365,33 @@ BODY17_TO_CORPUS_CONVENTION: dict[str, Mapping[str, float] | str] = {
 }
 
 
+#: The way back (`documented_convention`): the corpus's neck is the documented thorax; the documented neck and
+#: head lie on the line from the corpus's neck through its head, at 0.75 and 1.25 of the way (least squares on the
+#: same CMU BVH files: residual 6.4 mm for each; the shoulders add nothing that matters, 6.2 mm).
+CORPUS_CONVENTION_TO_BODY17: dict[str, Mapping[str, float] | str] = {
+    **{name: name for name in BODY17_NAMES},
+    "thorax": "neck",
+    "neck": {"neck": 0.25, "head": 0.75},
+    "head": {"neck": -0.25, "head": 1.25},
+}
+
+
 def corpus_convention_matrix() -> np.ndarray:
     """``(17, 17)``: body-17 in its documented convention (the table of each layout above; what pose detectors
     give) onto the corpus's body-17 (`BODY17_TO_CORPUS_CONVENTION`)."""
     body = get(BODY17)
     return _build(body, body, BODY17_TO_CORPUS_CONVENTION)
+
+
+def documented_convention(points: Any) -> np.ndarray:
+    """``(..., 17, C)`` points on the corpus's body-17 (what a corpus-trained video model estimates) re-expressed
+    with the documented meanings (`CORPUS_CONVENTION_TO_BODY17`): neck at the upper neck, head near the crown."""
+    body = get(BODY17)
+    m = _build(body, body, CORPUS_CONVENTION_TO_BODY17)
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim < 2 or arr.shape[-2] != m.shape[1]:
+        raise SkeletonError(f"array of shape {arr.shape} does not fit (..., {m.shape[1]}, C) for {BODY17!r}")
+    return _apply(m, arr)
 
 
 def corpus_convention(points: Any, visibility: Any = None) -> Any:

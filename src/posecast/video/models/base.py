@@ -303,8 +303,9 @@ class VideoForecaster(ABC):
             projection by the backend's visibility (`start_of`) instead of at the keypoint.
 
     `keypoint_convention` says which body-17 the network read in training; `model_input` turns a track (a pose
-    detector's, on body-17 as documented) into it. Batches of virtual-camera windows (benchmarks, training) are
-    filmed in the network's own convention and go to ``predict`` as they are.
+    detector's, on body-17 as documented) into it and `model_output` turns its 3D estimates back. Batches of
+    virtual-camera windows (benchmarks, training) are filmed in the network's own convention and go to
+    ``predict`` as they are.
     """
 
     name: str = ""
@@ -336,6 +337,17 @@ class VideoForecaster(ABC):
         keypoints, visibility = corpus_convention(track.keypoints, track.visibility)
         world = None if track.world is None else corpus_convention(track.world)
         return replace(track, keypoints=keypoints, visibility=visibility, world=world)
+
+    def model_output(self, points: np.ndarray) -> np.ndarray:
+        """3D points ``(..., 17, 3)`` the network estimated, with the documented body-17 meanings: re-expressed by
+        `posecast.skeletons.mapping.documented_convention` for a network trained on the corpus; unchanged
+        otherwise. `forecast_track` returns its past and future so (``predict``, which benchmarks call on windows
+        filmed in the network's own convention, does not)."""
+        if self.keypoint_convention != CORPUS_CONVENTION:
+            return points
+        from posecast.skeletons.mapping import documented_convention
+
+        return documented_convention(points)
 
     @abstractmethod
     def predict(
@@ -389,7 +401,8 @@ class VideoForecaster(ABC):
         The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps`` using
         ``track.times`` on a clock that ends at its last frame (`resample_track`, ``align="end"``). Returned
         times continue that clock by ``1 / fps`` per future frame; the network reads it as `model_input` makes
-        it; the forecast is anchored (`anchored`) at the track's last keypoints (as given, on body-17).
+        it and its estimates come back through `model_output` (body-17 as documented); the forecast is anchored
+        (`anchored`) at the track's last keypoints (as given).
         """
         if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
             raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
@@ -406,8 +419,8 @@ class VideoForecaster(ABC):
             raise ModelError(f"model {self.name!r} returned inconsistent shapes for {t} observed + {f} future frames")
         all_times = np.concatenate([times, times[-1] + np.arange(1, f + 1) / self.fps])
         video = VideoForecast(
-            past=pred.past[0],
-            future=pred.future[0],
+            past=self.model_output(pred.past[0]),
+            future=self.model_output(pred.future[0]),
             fps=self.fps,
             times=all_times,
             camera=pred.camera[0],

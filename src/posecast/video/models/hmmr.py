@@ -299,8 +299,8 @@ class HMMRForecaster(VideoForecaster):
         t0 = float(body.times[0])
         times = t0 + np.arange(-k, f + 1) / self.fps
         video = VideoForecast(
-            past=pred.past[0],
-            future=pred.future[0],
+            past=self.model_output(pred.past[0]),
+            future=self.model_output(pred.future[0]),
             fps=self.fps,
             times=times,
             camera=pred.camera[0],
