@@ -42,6 +42,12 @@ LAYOUT = "body-17"
 VAL_FRACTION = 0.1
 VAL_MIN_FRAMES = 50
 #: seed of the cameras that film the fixed validation windows
+#: the model-card line of a network trained on the corpus: which body-17 it saw
+CONVENTION_LINE = (
+    "- body-17 as the corpus has it (through the canonical body: the neck at its base, the head at the base of the "
+    "skull; `posecast.skeletons.mapping.BODY17_TO_CORPUS_CONVENTION`): a pose detector's keypoints are re-expressed "
+    "so before the network reads them and its estimates turned back (`VideoForecaster.model_input`, `model_output`)"
+)
 VAL_SEED = 12345
 
 
@@ -406,6 +412,7 @@ def model_card(name: str, run: dict[str, Any], curve: list[dict[str, Any]], extr
             f"{noise}; validation: the corpus validation split (CMU BVH validation files, Bandai Namco validation "
             "styles), fixed seeded cameras; no test split (CMU BVH 02/08, Bandai test styles, HDM05) is read"
         )
+        lines.append(CONVENTION_LINE)
         if cfg.get("dataset_weights"):
             share = ", ".join(f"{d} {100 * v:.0f} %" for d, v in run.get("window_share_per_dataset", {}).items())
             lines.append(
