@@ -5,17 +5,19 @@
 
 The windows of the corpus **validation** split (`posecast.evaluation.protocols.video.corpus_validation_windows`'s
 sequences: CMU BVH validation files, a 50-frame window every 10 frames; Bandai Namco validation styles, every 50
-frames) in five versions, each filmed by the same seeded virtual cameras with the measured detector noise
+frames) in six versions, each filmed by the same seeded virtual cameras with the measured detector noise
 (`CameraConfig.measured`): as captured; other bodies (every bone scaled by 0.85-1.15, twins alike, times a
 whole-body 0.9-1.1: `posecast.datasets.windows.random_proportions`, seed 1 — wider than the 0.9-1.1 of
 `configs/lifter/corpus-bodies.yaml`); tilted off the vertical by 30 and by 90 degrees about a random horizontal
-axis (`posecast.datasets.windows.tilt`, seed 2); played 1.5x faster. Scores: `posecast.video.models.lifter.
-evaluate` (past MPJPE in mm over all 50 frames, with the bones kept at their window medians, and of the last
-frame). Written to ``results/lifter_bodies.json``. With ``--forecaster`` (weights of `lift+forecast`'s
-forecaster): the same variants on windows of 75 frames (50 observed, 25 forecast; CMU BVH 238 windows, Bandai
-566), the shipped lifter's past held and `lift+forecast` with each forecaster, scored as the video bench scores
-(`posecast.evaluation.protocols.video.bench_cmu`: past MPJPE, forecast at 400 ms and 1 s, mean over the second;
-default detector noise), written to ``results/lift_forecast_bodies.json``. Never run it on test data.
+axis (`posecast.datasets.windows.tilt`, seed 2); going from upright to 90 degrees or back within the window
+(`posecast.datasets.windows.tilt_ramps`, seed 3: lying down / getting up); played 1.5x faster. Scores:
+`posecast.video.models.lifter.evaluate` (past MPJPE in mm over all 50 frames, with the bones kept at their window
+medians, and of the last frame). Written to ``results/lifter_bodies.json``. With ``--forecaster`` (weights of
+`lift+forecast`'s forecaster): the same variants on windows of 75 frames (50 observed, 25 forecast; CMU BVH 238
+windows, Bandai 566), the shipped lifter's past held and `lift+forecast` with each forecaster, scored as the video
+bench scores (`posecast.evaluation.protocols.video.bench_cmu`: past MPJPE, forecast at 400 ms and 1 s, mean over the
+second; default detector noise), written to ``results/lift_forecast_bodies.json``.
+Never run it on test data.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def windows(seqs: list[np.ndarray], length: int, stride: int) -> np.ndarray:
 
 def variants(seqs: list[np.ndarray], stride: int, length: int = LENGTH) -> dict[str, np.ndarray]:
     from posecast import skeletons
-    from posecast.datasets.windows import random_proportions, rescale_bones, tilt
+    from posecast.datasets.windows import random_proportions, rescale_bones, tilt, tilt_ramps
 
     skel = skeletons.get("body-17")
     base = windows(seqs, length, stride)
@@ -67,6 +69,9 @@ def variants(seqs: list[np.ndarray], stride: int, length: int = LENGTH) -> dict[
         "other bodies": rescale_bones(base, skel, random_proportions(np.random.default_rng(1), skel, n, 0.15, 0.1)),
         "tilted 30 degrees": tilt(base, np.full(n, np.deg2rad(30)), azimuth),
         "tilted 90 degrees": tilt(base, np.full(n, np.deg2rad(90)), azimuth),
+        "lying down / getting up": tilt(
+            base, tilt_ramps(np.random.default_rng(3), np.full(n, np.deg2rad(90)), length), azimuth
+        ),
         "1.5x faster": fast,
     }
 

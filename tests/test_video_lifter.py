@@ -9,7 +9,7 @@ import torch
 
 import posecast
 from posecast import skeletons
-from posecast.errors import ModelError
+from posecast.errors import ModelError, ValueRangeError
 from posecast.kinematics.fk import bone_lengths, keep_bone_lengths, set_bone_lengths
 from posecast.models import store
 from posecast.skeletons.mapping import to_layout
@@ -195,6 +195,37 @@ def test_tilt_rotates_about_a_horizontal_axis_through_the_mean_root() -> None:
     np.testing.assert_allclose(out[1, :, 8] - out[1, :, 0], [[-0.5, 0, 0]] * 2, atol=1e-12)
     np.testing.assert_allclose(out[:, :, 0].mean(axis=1), [[1, 1, 1]] * 2, atol=1e-12)  # the centre stays
     np.testing.assert_allclose(tilt(w, np.zeros(2), np.ones(2)), w, atol=1e-12)
+
+
+def test_tilt_per_frame_and_ramps_lie_down_or_get_up() -> None:
+    from posecast.datasets.windows import BodyAugment, tilt, tilt_ramps
+
+    w = np.zeros((1, 3, 17, 3))
+    w[:, :, 8] = [0.0, 0.5, 0.0]  # half a metre above the root, which stays at the origin
+    out = tilt(w, np.array([[0.0, np.pi / 4, np.pi / 2]]), np.zeros(1))  # about x, a different tilt per frame
+    h = 0.5 / np.sqrt(2)
+    np.testing.assert_allclose(out[0, :, 8], [[0, 0.5, 0], [0, h, h], [0, 0, 0.5]], atol=1e-12)
+    with pytest.raises(ValueRangeError, match="angles"):
+        tilt(w, np.zeros((1, 2)), np.zeros(1))
+    a = tilt_ramps(np.random.default_rng(0), np.full(400, np.pi / 2), 50)
+    assert a.shape == (400, 50) and a.min() >= 0.0 and a.max() <= np.pi / 2 + 1e-12
+    step = np.diff(a, axis=1)
+    down = (step >= -1e-12).all(axis=1)  # going down to the tilt: never back up
+    up = (step <= 1e-12).all(axis=1)  # getting up: never further down
+    assert (down | up).all() and 0.35 < down.mean() < 0.65
+    ends = np.where(down, a[:, -1] - a[:, 0], a[:, 0] - a[:, -1])
+    assert np.median(ends) > 0.5  # most windows cover a large part of the way
+    # BodyAugment: ramps only when asked for, and without them the random stream is the old one
+    skel = skeletons.get("body-17")
+    base = 0.01 * np.random.default_rng(1).normal(size=(64, 20, 17, 3))
+    base[:, :, 8, 1] += 0.5  # upright: the thorax half a metre above the pelvis
+    old = BodyAugment(skel, 0.0, 0.0, 90.0, 1.0)(base, np.random.default_rng(2))
+    same = BodyAugment(skel, 0.0, 0.0, 90.0, 1.0, 0.0)(base, np.random.default_rng(2))
+    np.testing.assert_array_equal(old, same)
+    ramped = BodyAugment(skel, 0.0, 0.0, 90.0, 1.0, 1.0)(base, np.random.default_rng(2))
+    upward = lambda b: (b[:, :, 8] - b[:, :, 0])[..., 1] / np.linalg.norm(b[:, :, 8] - b[:, :, 0], axis=-1)  # noqa: E731
+    assert upward(base).min() > 0.9 and upward(old).std(axis=1).max() < 0.05  # a fixed tilt stays within a window
+    assert (np.ptp(upward(ramped), axis=1) > 0.2).mean() > 0.4  # ramps: the body's lean changes within the window
 
 
 def test_training_windows_get_other_bodies(walk_data: VideoData) -> None:

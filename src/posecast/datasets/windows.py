@@ -216,17 +216,36 @@ def random_proportions(
 
 
 def tilt(windows: np.ndarray, angles: np.ndarray, azimuths: np.ndarray, root: int = 0) -> np.ndarray:
-    """World windows ``(B, L, J, 3)`` (y up) rotated by ``angles (B,)`` radians about a horizontal axis at
-    ``azimuths (B,)`` radians from x in the ground plane, through each window's mean ``root`` position: a body
-    leaning, bending over or lying instead of upright."""
+    """World windows ``(B, L, J, 3)`` (y up) rotated by ``angles`` radians — ``(B,)``, one per window, or ``(B, L)``,
+    one per frame (a body going down or getting up) — about a horizontal axis at ``azimuths (B,)`` radians from x
+    in the ground plane, through each window's mean ``root`` position: a body leaning, bending over or lying
+    instead of upright."""
     from scipy.spatial.transform import Rotation
 
     w = np.asarray(windows, dtype=np.float64)
+    b, length = w.shape[:2]
     a, z = np.asarray(angles, dtype=np.float64), np.asarray(azimuths, dtype=np.float64)
+    if a.shape not in ((b,), (b, length)) or z.shape != (b,):
+        raise ValueRangeError(f"tilt needs angles ({b},) or ({b}, {length}) and azimuths ({b},) for {w.shape} windows")
+    a = np.broadcast_to(a.reshape(b, -1), (b, length))
     axis = np.stack([np.cos(z), np.zeros_like(z), np.sin(z)], axis=-1)  # (B, 3) unit, horizontal
-    rot = Rotation.from_rotvec(axis * a[:, None]).as_matrix()  # (B, 3, 3)
+    rot = Rotation.from_rotvec((axis[:, None] * a[..., None]).reshape(-1, 3)).as_matrix().reshape(b, length, 3, 3)
     centre = w[:, :, root].mean(axis=1)[:, None, None]
-    return np.einsum("bik,bljk->blji", rot, w - centre) + centre
+    return np.einsum("blik,bljk->blji", rot, w - centre) + centre
+
+
+def tilt_ramps(rng: np.random.Generator, angles: np.ndarray, length: int) -> np.ndarray:
+    """``(B, L)`` per-frame tilts going from upright to ``angles (B,)`` (radians) over a random span of the window
+    (start and end uniform, a smoothstep between) — or, for half of the windows drawn at random, back from it: a
+    person lying down or getting up (`tilt`)."""
+    a = np.asarray(angles, dtype=np.float64)
+    b = len(a)
+    ends = np.sort(rng.uniform(0.0, length - 1.0, size=(b, 2)), axis=1)
+    t = np.arange(length, dtype=np.float64)[None]
+    u = np.clip((t - ends[:, :1]) / np.maximum(ends[:, 1:] - ends[:, :1], 1.0), 0.0, 1.0)
+    u = u * u * (3.0 - 2.0 * u)
+    u = np.where(rng.random(b)[:, None] < 0.5, u, 1.0 - u)
+    return a[:, None] * u
 
 
 @dataclass(frozen=True)
@@ -234,15 +253,18 @@ class BodyAugment:
     """Other people and other postures than the training corpus's: each window's bones rescaled
     (`random_proportions`: a whole-body factor in ``1 +- scale`` times a factor per bone in ``1 +- bones``, twins
     alike) and, with probability ``tilt_probability``, the whole window tilted off the vertical by up to
-    ``tilt_degrees`` about a random horizontal axis (`tilt`: leaning, bending, lying); numpy world windows
-    ``(B, L, J, 3)`` on ``skeleton``. Why (validation only, ``benchmarks/lifter_bodies.py``): the lifter trained
-    without it lost 4-16 mm past MPJPE on other bodies and 18-30 mm on bodies tilted by 30 degrees."""
+    ``tilt_degrees`` about a random horizontal axis (`tilt`: leaning, bending, lying); of the tilted windows, the
+    fraction ``tilt_ramp`` goes down to (or up from) that tilt within the window instead (`tilt_ramps`: lying down,
+    getting up); numpy world windows ``(B, L, J, 3)`` on ``skeleton``. Why (validation only,
+    ``benchmarks/lifter_bodies.py``): the lifter trained without it lost 4-16 mm past MPJPE on other bodies and
+    18-30 mm on bodies tilted by 30 degrees."""
 
     skeleton: Skeleton
     bones: float = 0.0
     scale: float = 0.0
     tilt_degrees: float = 0.0
     tilt_probability: float = 0.0
+    tilt_ramp: float = 0.0
 
     def __call__(self, windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         b = len(windows)
@@ -253,5 +275,9 @@ class BodyAugment:
         if self.tilt_degrees > 0 and self.tilt_probability > 0:
             on = rng.random(b) < self.tilt_probability
             angles = np.where(on, np.deg2rad(rng.uniform(0.0, self.tilt_degrees, b)), 0.0)
-            windows = tilt(windows, angles, rng.uniform(0.0, 2 * np.pi, b))
+            azimuths = rng.uniform(0.0, 2 * np.pi, b)
+            if self.tilt_ramp > 0:  # drawn only when asked for, so that other runs keep their random streams
+                ramp = rng.random(b) < self.tilt_ramp
+                angles = np.where(ramp[:, None], tilt_ramps(rng, angles, windows.shape[1]), angles[:, None])
+            windows = tilt(windows, angles, azimuths)
         return windows

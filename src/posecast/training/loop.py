@@ -75,6 +75,13 @@ class BodyOptions(BaseModel):
         "axis (leaning, bending, lying), for the fraction augment_tilt_probability of the windows",
     )
     augment_tilt_probability: float = Field(default=0.0, ge=0.0, le=1.0)
+    augment_tilt_ramp: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="fraction of the tilted windows that go down to (or up from) their tilt within the window "
+        "instead of keeping it (lying down, getting up; posecast.datasets.windows.tilt_ramps)",
+    )
 
     def body_augment(self, skeleton: Any, scale: float = 0.0) -> Any:
         """The `BodyAugment` of windows on ``skeleton`` these options ask for (``scale``: also a whole-body factor
@@ -83,7 +90,14 @@ class BodyOptions(BaseModel):
             return None
         from posecast.datasets.windows import BodyAugment
 
-        return BodyAugment(skeleton, self.augment_bones, scale, self.augment_tilt, self.augment_tilt_probability)
+        return BodyAugment(
+            skeleton,
+            self.augment_bones,
+            scale,
+            self.augment_tilt,
+            self.augment_tilt_probability,
+            self.augment_tilt_ramp,
+        )
 
 
 class LoopConfig(BaseModel):
