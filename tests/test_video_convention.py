@@ -100,38 +100,82 @@ class Recorder(VideoForecaster):
 
     name = "recorder"
     fps = 25.0
+    uses_world = True
 
     def __init__(self, convention: str) -> None:
         self.convention = convention
         self.seen: np.ndarray | None = None
+        self.seen_visibility: np.ndarray | None = None
+        self.seen_world: np.ndarray | None = None
 
     @property
     def keypoint_convention(self) -> str:
         return self.convention
 
     def predict(self, keypoints, visibility, frames, world=None) -> VideoPrediction:
-        self.seen = keypoints.copy()
+        self.seen, self.seen_visibility, self.seen_world = keypoints.copy(), visibility.copy(), world
         b, t, j, _ = keypoints.shape
         past, future = np.tile(_pose(), (b, t, 1, 1)), np.tile(_pose(), (b, frames, 1, 1))
         return VideoPrediction(past, future, np.tile([1.0, 0, 0], (b, t + frames, 1)))
 
 
-def _track() -> PoseTrack:
-    kp = np.repeat(_pose()[None, :, :2] * 100.0, 25, axis=0)  # still: resampling at 25 fps keeps it
-    return PoseTrack(kp, np.ones((25, 17)), np.arange(25) / 25.0, (640, 480), "body-17")
+def _track(frames: int = 25) -> PoseTrack:
+    """A still body-17 track (resampling at 25 fps keeps it) with world landmarks and a visibility per joint."""
+    kp = np.repeat(_pose()[None, :, :2] * 100.0, frames, axis=0)
+    vis = np.repeat(np.linspace(0.3, 1.0, 17)[None], frames, axis=0)
+    world = np.repeat(_pose()[None], frames, axis=0)
+    return PoseTrack(kp, vis, np.arange(frames) / 25.0, (640, 480), "body-17", world=world)
 
 
 def test_forecast_track_feeds_a_corpus_model_the_corpus_convention_and_anchors_on_the_given_keypoints() -> None:
     track = _track()
     corpus_model, plain = Recorder(CORPUS_CONVENTION), Recorder(DOCUMENTED_CONVENTION)
     fc = corpus_model.forecast_track(track, 0.4)
-    np.testing.assert_allclose(corpus_model.seen[0, -1], corpus_convention(track.keypoints[-1]))
+    kp, vis = corpus_convention(track.keypoints[-1], track.visibility[-1])
+    np.testing.assert_allclose(corpus_model.seen[0, -1], kp)
+    np.testing.assert_allclose(corpus_model.seen_visibility[0, -1], vis)  # the least of each joint's sources
+    assert vis[J["neck"]] == track.visibility[-1, J["thorax"]] != track.visibility[-1, J["neck"]]
+    np.testing.assert_allclose(corpus_model.seen_world[0, -1], corpus_convention(track.world[-1]))
     np.testing.assert_allclose(fc.anchor, track.keypoints[-1])  # anchored at what the detector gave
     np.testing.assert_allclose(fc.past[-1], documented_convention(_pose()))  # estimates back as documented
     np.testing.assert_allclose(fc.future[-1], documented_convention(_pose()))
     fc = plain.forecast_track(track, 0.4)
     np.testing.assert_allclose(plain.seen[0, -1], track.keypoints[-1])
+    np.testing.assert_allclose(plain.seen_world[0, -1], track.world[-1])
     np.testing.assert_allclose(fc.past[-1], _pose())
+
+
+def test_hmmr_on_one_image_reads_and_returns_the_same_conventions() -> None:
+    """The single-frame path (an image) converts as `forecast_track` does: its past is the network's estimate
+    from the re-expressed keypoints, turned back."""
+    model = posecast.models.get("hmmr")
+    track = _track(1)
+    fc = model.forecast_track(track, 0.2)
+    kp, vis = corpus_convention(track.keypoints, track.visibility)
+    pred = model.single(kp[None], vis[None], 5)
+    np.testing.assert_allclose(fc.past, documented_convention(pred.past[0]), atol=1e-9)
+    np.testing.assert_allclose(fc.future, documented_convention(pred.future[0]), atol=1e-9)
+    raw = model.single(track.keypoints[None], track.visibility[None], 5)  # unconverted keypoints: another pose
+    assert np.abs(documented_convention(raw.past[0]) - fc.past).max() > 1e-3
+
+
+def test_checkpoints_of_a_training_run_say_which_body17_they_saw(tmp_path) -> None:
+    from posecast.models import store
+    from posecast.video.models import lifter
+    from posecast.video.models.base import data_convention
+
+    assert data_convention("corpus") == data_convention("corpus:-cmu_mocap") == CORPUS_CONVENTION
+    assert data_convention("cmu-bvh") == data_convention("runs/my-motions") == DOCUMENTED_CONVENTION
+    net = lifter.LifterNet(lifter.LifterConfig(channels=8, hidden=8))
+    for convention in (CORPUS_CONVENTION, DOCUMENTED_CONVENTION):
+        folder = tmp_path / convention
+        store.save_folder(
+            folder, net.state_dict(), {"config": net.config.model_dump(), "keypoint_convention": convention}
+        )
+        assert lifter.load(folder).keypoint_convention == convention
+    # the key wins over the training data (a shipped folder has both)
+    meta = {"keypoint_convention": DOCUMENTED_CONVENTION, "training": {"train_config": {"data": "corpus"}}}
+    assert trained_convention(meta) == DOCUMENTED_CONVENTION
 
 
 def test_shipped_video_models_read_the_corpus_convention() -> None:

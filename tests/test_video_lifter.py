@@ -122,6 +122,9 @@ def test_tiny_training_lifts_better_and_the_forecaster_holds_the_last_pose(walk_
     assert set(after) == {"val_past_mm", "val_past_bones_mm", "val_last_mm"}
     model = posecast.models.get("lifter", weights=tmp_path / "run")
     assert isinstance(model, lifter.Lifter)
+    # the checkpoint says which body-17 it saw (the config's data: cmu-bvh, the layout tables' body-17)
+    assert store.load_folder(tmp_path / "run" / "last")[1]["keypoint_convention"] == "body-17"
+    assert model.keypoint_convention == "body-17"
     pred = model.predict(fixed.keypoints[:3], fixed.visibility[:3], 7)
     assert pred.past.shape == (3, 20, 17, 3) and pred.future.shape == (3, 7, 17, 3)
     assert pred.camera.shape == (3, 27, 3) and (pred.camera[..., 0] > 0).all()

@@ -41,13 +41,13 @@ LAYOUT = "body-17"
 #: part also that long), as `posecast.datasets.windows.split_sequences` carves it for the motion models
 VAL_FRACTION = 0.1
 VAL_MIN_FRAMES = 50
-#: seed of the cameras that film the fixed validation windows
 #: the model-card line of a network trained on the corpus: which body-17 it saw
 CONVENTION_LINE = (
     "- body-17 as the corpus has it (through the canonical body: the neck at its base, the head at the base of the "
     "skull; `posecast.skeletons.mapping.BODY17_TO_CORPUS_CONVENTION`): a pose detector's keypoints are re-expressed "
     "so before the network reads them and its estimates turned back (`VideoForecaster.model_input`, `model_output`)"
 )
+#: seed of the cameras that film the fixed validation windows
 VAL_SEED = 12345
 
 
@@ -346,8 +346,14 @@ class VideoTask(TrainingTask):
 
     def save(self, directory: Path, record: dict[str, Any]) -> None:
         from posecast.models import store
+        from posecast.video.models.base import data_convention
 
-        meta = {"config": self.ncfg.model_dump(), "run": "run.json", "steps": record["step"]}
+        meta = {
+            "config": self.ncfg.model_dump(),
+            "run": "run.json",
+            "steps": record["step"],
+            "keypoint_convention": data_convention(self.config.data),  # type: ignore[attr-defined]
+        }
         store.save_folder(directory, self.network.state_dict(), meta)
 
     def state_dict(self) -> dict[str, Any]:

@@ -590,18 +590,26 @@ def window_rows_2d(batch: Any, preds: dict[str, Any], models: dict[str, Any], ob
 def validation_windows(cmu_stride: int = 2, bandai_every: int = 4, bandai_stride: int = 25) -> dict[str, Any]:
     """The projected **validation** windows (``OBSERVE + FUTURE`` frames at 25 fps on body-17) on which the
     anchoring constants were chosen, filmed by seeded virtual cameras (`posecast.video.cameras.film`, default
-    detector noise): ``"cmu"`` the held-out ends of the CMU BVH training sequences that the shipped video models
-    validated on (`posecast.training.video.VideoData`, a window every ``cmu_stride`` frames, camera seed
+    detector noise): ``"cmu"`` the held-out ends of the CMU BVH training sequences that the first (CMU-only) video
+    models validated on (as `posecast.training.video.VideoData` carves them, through the canonical body since
+    2026-12-06: `corpus_body17`; a window every ``cmu_stride`` frames, camera seed
     `posecast.training.video.VAL_SEED`), ``"bandai"`` every ``bandai_every``-th file of the Bandai Namco
     validation styles (`posecast.datasets.splits`; mapped through the canonical body, a window every
     ``bandai_stride`` frames, seed ``VAL_SEED + 1``). Neither is a test split."""
     from posecast.datasets import splits
-    from posecast.datasets.windows import slice_windows, window_starts
-    from posecast.training.video import VAL_SEED, VideoData
+    from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS, cmu_bvh_motions
+    from posecast.datasets.windows import slice_windows, split_sequences, window_starts
+    from posecast.training.video import VAL_FRACTION, VAL_MIN_FRAMES, VAL_SEED
     from posecast.video.cameras import film
 
     n = OBSERVE + FUTURE
-    cmu = [slice_windows(s, window_starts(len(s), n, cmu_stride), n) for s in VideoData.load(FPS).val if len(s) >= n]
+    # the held-out ends VideoData carves, through the canonical body as the corpus (`corpus_body17`; until 2026-12-06
+    # through the direct CMU table, which the corpus-trained models never saw)
+    motions, _, _ = cmu_bvh_motions(TRAIN_SUBJECTS, FPS)
+    _, held_out = split_sequences(
+        [corpus_body17(m.positions, m.skeleton) for m in motions], VAL_FRACTION, VAL_MIN_FRAMES
+    )
+    cmu = [slice_windows(s, window_starts(len(s), n, cmu_stride), n) for s in held_out if len(s) >= n]
     bandai = []
     for path in splits.files("bandai_namco", "validation")[::bandai_every]:
         motion = splits.load_motion("bandai_namco", path).resample(FPS)

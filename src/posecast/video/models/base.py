@@ -64,13 +64,21 @@ CORPUS_CONVENTION = "corpus"
 DOCUMENTED_CONVENTION = LAYOUT
 
 
+def data_convention(data: str) -> str:
+    """The keypoint convention of a video network trained on ``data`` (a video training config's ``data``):
+    `CORPUS_CONVENTION` for corpus data, else `DOCUMENTED_CONVENTION` (the CMU BVH subjects through the direct CMU
+    table; a folder of motion files is taken as documented too, although a rig without a table of its own reaches
+    body-17 through the canonical body)."""
+    return CORPUS_CONVENTION if str(data).startswith("corpus") else DOCUMENTED_CONVENTION
+
+
 def trained_convention(meta: dict[str, Any]) -> str:
-    """The keypoint convention a video network was trained on, from its weights' metadata (``training`` ->
-    ``train_config`` -> ``data``): `CORPUS_CONVENTION` for corpus data, else `DOCUMENTED_CONVENTION` (the CMU BVH
-    subjects; a folder of motion files is taken as documented too, although a rig without a table of its own
-    reaches body-17 through the canonical body)."""
-    data = str(((meta.get("training") or {}).get("train_config") or {}).get("data", ""))
-    return CORPUS_CONVENTION if data.startswith("corpus") else DOCUMENTED_CONVENTION
+    """The keypoint convention a video network was trained on, from its weights' metadata: ``keypoint_convention``
+    (written with every checkpoint since 2026-12-06), else `data_convention` of ``training`` -> ``train_config`` ->
+    ``data`` (shipped weights), else `DOCUMENTED_CONVENTION`."""
+    if meta.get("keypoint_convention") in (CORPUS_CONVENTION, DOCUMENTED_CONVENTION):
+        return str(meta["keypoint_convention"])
+    return data_convention(str(((meta.get("training") or {}).get("train_config") or {}).get("data", "")))
 
 
 @dataclass
