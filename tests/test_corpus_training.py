@@ -120,6 +120,11 @@ def test_cut_glitches_by_hand():
     assert [p.shape[0] for p in cut_glitches(seq[5:], 25.0, margin=1)] == [4]
     assert [p.shape[0] for p in cut_glitches(seq[:7], 25.0, margin=1)] == [4]
     assert len(cut_glitches(seq[:1], 25.0)) == 1 and cut_glitches(seq[:0], 25.0) == []
+    # glitch_frames: the frames cut_glitches leaves out
+    from posecast.datasets.training_data import glitch_frames
+
+    np.testing.assert_array_equal(np.flatnonzero(glitch_frames(seq, 25.0, 12.5, 1)), [4, 5, 6, 7])
+    assert not glitch_frames(seq, 25.0, 30.0).any() and glitch_frames(seq[:1], 25.0).shape == (1,)
 
 
 @pytest.mark.usefixtures("posecast_data")
@@ -251,3 +256,20 @@ def test_motion_training_refuses_bad_dataset_weights(monkeypatch):
         _labelled_task(monkeypatch, dataset_weights={"a": 1})
     with pytest.raises(ValueRangeError, match="finite"):
         _labelled_task(monkeypatch, dataset_weights={"a": -1, "b": 1})
+
+
+@pytest.mark.usefixtures("posecast_data")
+def test_the_long_horizon_references_leave_capture_glitches_out():
+    import re
+
+    from posecast.datasets import corpus
+    from posecast.datasets.training_data import GLITCH_SPEED
+    from posecast.evaluation.protocols.long_horizon import PoseIndex, train_reference_sequences
+
+    index = PoseIndex.from_corpus()
+    left_out = re.search(r"\((\d+) at capture glitches left out\)", index.source)
+    assert left_out is not None and 0 < int(left_out.group(1)) < 0.01 * len(index)
+    seqs, description = train_reference_sequences("cmu_mocap")
+    assert "cut at capture glitches" in description
+    fastest = max(float(np.linalg.norm(np.diff(s, axis=0), axis=-1).max()) * corpus.FPS for s in seqs if len(s) > 1)
+    assert fastest <= GLITCH_SPEED

@@ -87,6 +87,19 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
 GLITCH_MARGIN = 2
 
 
+def glitch_frames(
+    sequence: np.ndarray, fps: float, limit: float = GLITCH_SPEED, margin: int = GLITCH_MARGIN
+) -> np.ndarray:
+    """``(T,)`` True for the frames of ``(T, J, 3)`` positions (metres, ``fps``) that `cut_glitches` cuts out: both
+    frames of every step in which some joint moves faster than ``limit`` m/s, and ``margin`` frames on each side."""
+    bad = np.zeros(sequence.shape[0], dtype=bool)
+    if sequence.shape[0] < 2:
+        return bad
+    for t in np.flatnonzero(step_speeds(sequence, fps) > limit):  # the step from frame t to t + 1
+        bad[max(0, t - margin) : t + 2 + margin] = True
+    return bad
+
+
 def cut_glitches(
     sequence: np.ndarray, fps: float, limit: float = GLITCH_SPEED, margin: int = GLITCH_MARGIN
 ) -> list[np.ndarray]:
@@ -100,10 +113,7 @@ def cut_glitches(
     0.93 once they were cut (as in CMU BVH, 0.93; Bandai 0.97)."""
     if not sequence.shape[0]:
         return []
-    speed = step_speeds(sequence, fps)  # (T - 1,), empty for one frame
-    bad = np.zeros(sequence.shape[0], dtype=bool)
-    for t in np.flatnonzero(speed > limit):  # the step from frame t to t + 1
-        bad[max(0, t - margin) : t + 2 + margin] = True
+    bad = glitch_frames(sequence, fps, limit, margin)
     if not bad.any():
         return [sequence]
     edges = np.flatnonzero(np.diff(np.concatenate([[True], bad, [True]]).astype(np.int8)))

@@ -486,19 +486,27 @@ class PoseIndex:
 
     @classmethod
     def from_corpus(cls, stride: int = POSE_STRIDE, split: str = "train") -> PoseIndex:
-        """Every ``stride``-th frame of the corpus's ``split`` (canonical body, `posecast.datasets.corpus`)."""
+        """Every ``stride``-th frame of the corpus's ``split`` (canonical body, `posecast.datasets.corpus`) but those
+        of capture glitches (`posecast.datasets.training_data.glitch_frames`, as training leaves them out)."""
         from posecast.datasets import corpus as corpus_data
+        from posecast.datasets.training_data import glitch_frames
 
         c = corpus_data.load()
         rows = c.select(split)
         if not rows:
             raise DataNotFoundError(f"the corpus has no {split!r} sequences")
-        rel = np.concatenate([c.rel[c.offsets[i] : c.offsets[i + 1] : stride] for i in rows])
+        parts, cut = [], 0
+        for i in rows:
+            frames = np.arange(c.offsets[i], c.offsets[i + 1], stride)
+            bad = glitch_frames(c.positions(i), corpus_data.FPS)[frames - c.offsets[i]]
+            parts.append(c.rel[frames[~bad]])
+            cut += int(bad.sum())
+        rel = np.concatenate(parts)
         _, _, idx = _canonical()
         minutes = sum(c.table[i]["frames"] for i in rows) / corpus_data.FPS / 60
         source = (
             f"corpus {c.key} {split} split: {len(rows)} sequences, {minutes:.1f} min, every {stride}th frame "
-            f"= {rel.shape[0]} poses"
+            f"= {rel.shape[0]} poses ({cut} at capture glitches left out)"
         )
         from posecast.skeletons.canonical import PARENTS
 
@@ -521,12 +529,18 @@ def train_reference_sequences(dataset: str) -> tuple[list[np.ndarray], str]:
     """Canonical training sequences for the ``train_data`` reference row of ``dataset``: its own training split
     in the corpus, or (HDM05, a data set without one) the whole corpus ``train`` split; and a description."""
     from posecast.datasets import corpus as corpus_data
+    from posecast.datasets.training_data import cut_glitches
+
+    def clean(seqs: list[np.ndarray]) -> list[np.ndarray]:  # capture glitches left out, as training does
+        return [piece for s in seqs for piece in cut_glitches(s, corpus_data.FPS)]
 
     seqs, rows, _ = corpus_data.training_sequences("train", [dataset])
     if seqs:
-        return seqs, f"corpus train split of {dataset} ({len(seqs)} sequences)"
+        return clean(seqs), f"corpus train split of {dataset} ({len(seqs)} sequences, cut at capture glitches)"
     seqs, rows, _ = corpus_data.training_sequences("train")
-    return seqs, f"whole corpus train split ({len(seqs)} sequences; {dataset} has no training part)"
+    return clean(seqs), (
+        f"whole corpus train split ({len(seqs)} sequences, cut at capture glitches; {dataset} has no training part)"
+    )
 
 
 # ------------------------------------------------------------------------------------ the scoring
