@@ -487,7 +487,8 @@ class PoseIndex:
     @classmethod
     def from_corpus(cls, stride: int = POSE_STRIDE, split: str = "train") -> PoseIndex:
         """Every ``stride``-th frame of the corpus's ``split`` (canonical body, `posecast.datasets.corpus`) but those
-        of capture glitches (`posecast.datasets.training_data.glitch_frames`, as training leaves them out)."""
+        of capture glitches (`posecast.datasets.training_data.glitch_frames`, the frames training cuts out; the
+        short pieces training also drops between two glitches are kept here)."""
         from posecast.datasets import corpus as corpus_data
         from posecast.datasets.training_data import glitch_frames
 

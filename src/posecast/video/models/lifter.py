@@ -30,7 +30,8 @@ module is that lifter, shared by the 3D forecasting path ``lift+forecast``
 Trained like the other video models (`posecast.training.video`): the corpus's train split on ``body-17``
 filmed by random virtual cameras with the detector noise measured on real clips, validation on the corpus
 validation split (``configs/lifter/corpus.yaml``), then trained on with other bodies and postures
-(``configs/lifter/corpus-bodies.yaml``: `posecast.datasets.windows.BodyAugment`).
+(``configs/lifter/corpus-bodies.yaml``: `posecast.datasets.windows.BodyAugment`), then with people lying down and
+getting up (``configs/lifter/corpus-lying.yaml``: tilts that change within a window, `tilt_ramps`).
 """
 
 from __future__ import annotations
