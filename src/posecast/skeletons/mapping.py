@@ -376,39 +376,46 @@ CORPUS_CONVENTION_TO_BODY17: dict[str, Mapping[str, float] | str] = {
 }
 
 
-def corpus_convention_matrix() -> np.ndarray:
-    """``(17, 17)``: body-17 in its documented convention (the table of each layout above; what pose detectors
-    give) onto the corpus's body-17 (`BODY17_TO_CORPUS_CONVENTION`)."""
-    body = get(BODY17)
-    return _build(body, body, BODY17_TO_CORPUS_CONVENTION)
+def mapped_visibility(matrix: np.ndarray, visibility: Any) -> np.ndarray:
+    """``(..., J_target)`` visibility of points mapped by ``matrix (J_target, J_source)``: each target joint's is the
+    least of its source joints' (``visibility (..., J_source)``)."""
+    vis = np.asarray(visibility, dtype=np.float64)
+    return np.stack([vis[..., np.flatnonzero(row)].min(axis=-1) for row in matrix], axis=-1)
+
+
+_CONVENTION_MATRICES: dict[str, np.ndarray] = {}
+
+
+def _convention_matrix(to_corpus: bool) -> np.ndarray:
+    """``(17, 17)`` of `BODY17_TO_CORPUS_CONVENTION` (``to_corpus``) or `CORPUS_CONVENTION_TO_BODY17`, built once."""
+    key = "to_corpus" if to_corpus else "to_documented"
+    if key not in _CONVENTION_MATRICES:
+        body = get(BODY17)
+        table = BODY17_TO_CORPUS_CONVENTION if to_corpus else CORPUS_CONVENTION_TO_BODY17
+        _CONVENTION_MATRICES[key] = _build(body, body, table)
+    return _CONVENTION_MATRICES[key]
+
+
+def _remap_body17(matrix: np.ndarray, points: Any) -> np.ndarray:
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim < 2 or arr.shape[-2] != matrix.shape[1]:
+        raise SkeletonError(f"array of shape {arr.shape} does not fit (..., {matrix.shape[1]}, C) for {BODY17!r}")
+    return _apply(matrix, arr)
 
 
 def documented_convention(points: Any) -> np.ndarray:
     """``(..., 17, C)`` points on the corpus's body-17 (what a corpus-trained video model estimates) re-expressed
     with the documented meanings (`CORPUS_CONVENTION_TO_BODY17`): neck at the upper neck, head near the crown."""
-    body = get(BODY17)
-    m = _build(body, body, CORPUS_CONVENTION_TO_BODY17)
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.ndim < 2 or arr.shape[-2] != m.shape[1]:
-        raise SkeletonError(f"array of shape {arr.shape} does not fit (..., {m.shape[1]}, C) for {BODY17!r}")
-    return _apply(m, arr)
+    return _remap_body17(_convention_matrix(False), points)
 
 
 def corpus_convention(points: Any, visibility: Any = None) -> Any:
     """``(..., 17, C)`` body-17 points (pixels or metres; NaN: missing) re-expressed as the corpus's body-17
     (`BODY17_TO_CORPUS_CONVENTION`): the input a model trained on the corpus expects from a pose detector. With
-    ``visibility (..., 17)`` also returns the visibility of each new joint (the least of its source joints',
-    as `posecast.video.track.PoseTrack.to_layout`)."""
-    m = corpus_convention_matrix()
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.ndim < 2 or arr.shape[-2] != m.shape[1]:
-        raise SkeletonError(f"array of shape {arr.shape} does not fit (..., {m.shape[1]}, C) for {BODY17!r}")
-    out = _apply(m, arr)
-    if visibility is None:
-        return out
-    vis = np.asarray(visibility, dtype=np.float64)
-    new_vis = np.stack([vis[..., np.flatnonzero(row)].min(axis=-1) for row in m], axis=-1)
-    return out, new_vis
+    ``visibility (..., 17)`` also returns the visibility of each new joint (`mapped_visibility`)."""
+    m = _convention_matrix(True)
+    out = _remap_body17(m, points)
+    return out if visibility is None else (out, mapped_visibility(m, visibility))
 
 
 def can_map(source: Skeleton | str, target: Skeleton | str) -> bool:

@@ -109,13 +109,11 @@ class PoseTrack:
     def to_layout(self, target: str) -> PoseTrack:
         """The same track on another joint layout (for example ``body-17``), through the mapping layer.
         Visibility of a mapped joint is the minimum over the source joints it is made from."""
-        from posecast.skeletons.mapping import mapping_matrix, to_layout
+        from posecast.skeletons.mapping import mapped_visibility, mapping_matrix, to_layout
 
         if target == self.skeleton:
             return self
-        m = mapping_matrix(self.skeleton, target)  # (J_t, J_s)
-        used = np.abs(m) > 0
-        vis = np.stack([self.visibility[:, row].min(axis=1) for row in used], axis=1)
+        vis = mapped_visibility(mapping_matrix(self.skeleton, target), self.visibility)
         kp = to_layout(self.keypoints, target, source=self.skeleton)
         world = None if self.world is None else to_layout(self.world, target, source=self.skeleton)
         return replace(self, keypoints=kp, visibility=vis, world=world, skeleton=target)
