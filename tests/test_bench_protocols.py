@@ -234,6 +234,7 @@ def test_unknown_model_is_one_line_exit_2_in_a_real_process(tmp_path):
         (["bench", "cmu-bvh", "--models", "zero-velocity,constant-velocity", "--weights", "{tmp}"], "--weights"),
         (["bench", "speed", "--model", "my-run", "--weights", "{tmp}"], "config.json"),
         (["bench", "cmu-bvh", "--json", "{tmp}/no/such/dir/out.json"], "does not exist"),
+        (["bench", "cmu-bvh", "--json", "{tmp}"], "is a directory"),
     ],
 )
 def test_bad_arguments_are_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ import pytest
 from posecast.datasets.paths import dataset_dir
 from posecast.errors import SkeletonError
 from posecast.skeletons import CANONICAL, INTERPOLATED, REQUIRED, Skeleton, get, load_mapping_file, retarget
-from posecast.skeletons.canonical import NAMES
+from posecast.skeletons.canonical import NAMES, UP_ROTATIONS
 
 # ------------------------------------------------------------------------------ generated skeletons
 LR = ({"s": "Left", "c": "L", "l": "l", "u": "L"}, {"s": "Right", "c": "R", "l": "r", "u": "R"})
@@ -419,6 +419,18 @@ def test_a_still_root_bone_the_pelvis_walked_away_from_stays_and_a_moving_one_fo
         np.testing.assert_allclose(back[keep], rigid[keep], atol=1e-6)
         # without the history (travel None) the root bone follows, as before
         np.testing.assert_allclose(r.from_canonical(forecast[None], obs)[0, root], rigid[root], atol=1e-9)
+    # the body leaning 30 degrees forward about its pelvis: a root bone carrying root motion keeps to the floor
+    # under the pelvis (turned rigidly it would swing 0.95 sin 30 = 0.48 m forward and 0.13 m up); also in a
+    # z-up world
+    c, s = np.cos(np.radians(30.0)), np.sin(np.radians(30.0))
+    lean = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])  # about x
+    obs = moving[-1]
+    forecast = (r.to_canonical(obs) - obs[pelvis]) @ lean.T + obs[pelvis]
+    back = r.from_canonical(forecast[None], obs, history_travel(moving))[0]
+    np.testing.assert_allclose(back[root], obs[root], atol=1e-9)  # the pelvis did not move: nor does the root
+    to_z = UP_ROTATIONS["+z"].T  # y-up world -> z-up world (column vectors)
+    back_z = r.from_canonical(forecast[None] @ to_z.T, obs @ to_z.T, history_travel(moving), up=[0.0, 0.0, 1.0])
+    np.testing.assert_allclose(back_z[0, root], obs[root] @ to_z.T, atol=1e-9)
 
 
 @pytest.mark.parametrize("convention", list(CONVENTIONS))

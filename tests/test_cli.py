@@ -184,10 +184,12 @@ def test_an_output_that_is_the_input_or_given_twice_is_refused_before_any_work(w
     for args, message in (
         (["forecast", str(mine), "--horizon", "1", "--out", str(tmp_path / "." / "mine.bvh")], "is the input file"),
         (["render", str(mine), "--out", str(tmp_path / "x.gif"), "--out", str(tmp_path / "x.gif")], "given twice"),
+        (["forecast", str(mine), "--out", str(tmp_path / "f.npz"), "--out", str(tmp_path / "d.json")], "directory"),
     ):
+        (tmp_path / "d.json").mkdir(exist_ok=True)  # an output path that is an existing directory
         r = run(*args)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
-    assert mine.read_bytes() == before and not (tmp_path / "x.gif").exists()
+    assert mine.read_bytes() == before and not (tmp_path / "x.gif").exists() and not (tmp_path / "f.npz").exists()
 
 
 def test_a_model_error_about_the_input_names_the_file(walk_file, tmp_path):

@@ -515,3 +515,50 @@ def test_random_corruptions_raise_only_posecast_errors(tmp_path, src, data):
         except PosecastError:
             continue
         assert isinstance(m, Motion) and np.isfinite(m.positions).all()
+
+
+def test_a_small_child_in_centimetres_is_read_right_with_units_on_the_command_line(tmp_path):
+    """A body 45-95 units tall is taken for one in inches (the likelier case); ``--units cm`` says otherwise."""
+    import subprocess
+    import sys
+
+    walk = synthetic_walk(seconds=2.0, fps=30.0)
+    root = None if walk.root_translation is None else walk.root_translation * 0.5
+    skel = walk.skeleton.with_offsets(walk.skeleton.offsets * 0.5, name="child")
+    small = Motion(walk.positions * 0.5, walk.fps, skel, rotations=walk.rotations, root_translation=root)
+    path = tmp_path / "child.bvh"
+    write_bvh(small, path, units="cm")
+    guessed, told = read_bvh(path), read_bvh(path, units="cm")
+    assert guessed.metadata["units"] == "inch" and guessed.metadata["units_guessed"] is True
+    np.testing.assert_allclose(told.positions, small.positions, atol=1e-6)
+    for units, want in (("cm", small.positions), ("0.01", small.positions), (None, guessed.positions)):
+        out = tmp_path / f"f_{units}.npz"
+        args = [sys.executable, "-m", "posecast", "forecast", str(path), "--horizon", "0.2", "--out", str(out)]
+        r = subprocess.run(args + ([] if units is None else ["--units", units]), capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        np.testing.assert_allclose(posecast.load(out).history.positions, want, atol=1e-5)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "posecast",
+            "forecast",
+            str(path),
+            "--units",
+            "furlong",
+            "--out",
+            str(tmp_path / "x.npz"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "unknown units 'furlong'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_channel_with_an_absurd_value_is_refused_naming_the_frame(tmp_path):
+    text = CHAIN.replace("0 0 0 90 90 0 0 10 0", "1e300 0 0 90 90 0 0 10 0")  # frame 2's root x
+    with pytest.raises(FormatError, match=r"huge\.bvh: frame 2: a joint lies more than 100000 m"):
+        read_bvh(_write(tmp_path, text, "huge.bvh"))
+    far = _write(tmp_path, CHAIN.replace("0 0 0 90 90 0 0 10 0", "9e6 0 0 90 90 0 0 10 0"), "far.bvh")
+    assert read_bvh(far, units="cm").positions[2, 0, 0] == pytest.approx(9e4)  # 90 km: odd, but read

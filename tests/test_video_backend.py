@@ -14,7 +14,7 @@ from posecast.evaluation.protocols.video_backend import bone_length_cv
 from posecast.video import PoseTrack, extract_poses
 from posecast.video.backend import MP_TO_POSECAST, FramePose, PoseBackend, SessionStats
 from posecast.video.decode import iter_frames, probe_video, read_image
-from posecast.video.extract import bridge_missing
+from posecast.video.track import bridge_missing
 
 
 def write_clip(path: Path, n: int = 10, size: tuple[int, int] = (64, 48), fps: float = 10.0) -> Path:
@@ -192,6 +192,24 @@ def test_bridge_missing_interpolates_over_real_time():
     np.testing.assert_array_equal(out[det], values[det])
     with pytest.raises(ValueRangeError):
         bridge_missing(values, times, np.zeros(5, bool))
+
+
+def test_a_track_cut_at_a_time_knows_nothing_of_later_detections():
+    """The real-clip bench observes ``track.until(half)`` of a track bridged over the whole clip: frames missed
+    just before the cut must not be filled towards the first detection after it."""
+    from posecast.video.track import PoseTrack
+
+    times = np.arange(8) / 10.0
+    kp = np.stack([np.arange(8.0), np.zeros(8)], axis=-1)[:, None]  # (8, 1, 2): x = frame index
+    det = np.array([True, True, False, False, True, True, True, True])
+    raw = kp.copy()
+    raw[~det] = 99.0  # what a backend returned there does not matter
+    whole = PoseTrack(bridge_missing(raw, times, det), np.ones((8, 1)), times, (10, 10), "x", detected=det)
+    np.testing.assert_allclose(whole.keypoints[2:4, 0, 0], [2.0, 3.0])  # over the clip: towards frame 4
+    cut = whole.until(0.35)  # frames 0-3: the missed frames 2 and 3 hold the last detection before the cut
+    np.testing.assert_allclose(cut.keypoints[:, 0, 0], [0.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(cut.detected, det[:4])
+    assert whole.until(0.75).keypoints[3, 0, 0] == pytest.approx(3.0)  # seen from after frame 4: interpolated
 
 
 @dataclass

@@ -240,3 +240,27 @@ def test_detection_coverage_tells_how_long_before_the_end_the_person_was_last_se
     assert c["undetected_tail_s"] == pytest.approx(10 / 30, abs=1e-4) and c["undetected_tail_s"] >= UNSEEN_TAIL_S
     full = PoseTrack(np.zeros((30, 17, 2)), np.ones((30, 17)), times, (640, 480), "body-17")
     assert detection_coverage(full)["undetected_tail_s"] == 0.0
+
+
+def test_what_a_file_holds_decides_motion_video_or_image_before_its_suffix(tmp_path: Path):
+    from posecast.api import input_kind, sniff_kind
+
+    cases = {
+        "bvh_named.mp4": (b"HIERARCHY\nROOT Hips\n{\n", "motion"),
+        "gz_named.avi": (b"\x1f\x8b\x08\x00" + bytes(12), "motion"),
+        "zip_named.png": (b"PK\x03\x04" + bytes(12), "motion"),
+        "mp4_named.bvh": (bytes(4) + b"ftypisom" + bytes(4), "video"),
+        "avi_named.txt": (b"RIFF\x00\x00\x00\x00AVI LIST", "video"),
+        "mkv_named.npz": (b"\x1a\x45\xdf\xa3" + bytes(12), "video"),
+        "png_named.bvh": (b"\x89PNG\r\n\x1a\n" + bytes(8), "image"),
+        "jpeg_named.mov": (b"\xff\xd8\xff\xe0" + bytes(12), "image"),
+    }
+    for name, (head, kind) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(head)
+        assert sniff_kind(path) == kind, name
+        assert input_kind(path) == kind, name
+    unknown = tmp_path / "notes.mp4"
+    unknown.write_bytes(b"just some text")
+    assert sniff_kind(unknown) is None and input_kind(unknown) == "video"  # then the suffix decides
+    assert sniff_kind(tmp_path / "missing.bvh") is None and input_kind(tmp_path / "missing.png") == "image"

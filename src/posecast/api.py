@@ -18,8 +18,32 @@ from posecast.motion import Forecast, Motion, detached_start
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
 
 
+def sniff_kind(path: str | Path) -> str | None:
+    """``"motion"``, ``"video"`` or ``"image"`` from a file's first bytes (container and format signatures), or
+    None when they say nothing (a missing file, plain text that is not a BVH, ...)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video"  # ISO media (mp4, mov, m4v, 3gp), Matroska / WebM
+    if (head[:4] == b"RIFF" and head[8:12] == b"AVI ") or head[:3] == b"FLV" or head[:6] in (b"GIF87a", b"GIF89a"):
+        return "video"
+    if (
+        head[:8] == b"\x89PNG\r\n\x1a\n"
+        or head[:3] == b"\xff\xd8\xff"
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    ):
+        return "image"
+    if head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04" or head.lstrip().upper().startswith(b"HIERARCHY"):
+        return "motion"  # gzip (.bvh.gz), zip (.npz arrays, AMASS), BVH text
+    return None
+
+
 def input_kind(source: Any) -> str:
-    """``"motion"``, ``"video"`` or ``"image"``: what ``source`` is (a path by its suffix)."""
+    """``"motion"``, ``"video"`` or ``"image"``: what ``source`` is (a path by its content first, `sniff_kind`,
+    then by its suffix)."""
     from posecast.video.track import PoseTrack
 
     if isinstance(source, Motion):
@@ -29,6 +53,9 @@ def input_kind(source: Any) -> str:
     if isinstance(source, str | Path):
         from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
+        sniffed = sniff_kind(source)
+        if sniffed is not None:
+            return sniffed
         suffix = Path(source).suffix.lower()
         if suffix in VIDEO_SUFFIXES:
             return "video"
@@ -57,13 +84,19 @@ def resolve_model(kind: str, model: str | None) -> str:
 
 
 def load_motion(
-    path: str | Path, skeleton: str | None = None, fps: float | None = None, asf: str | Path | None = None
+    path: str | Path,
+    skeleton: str | None = None,
+    fps: float | None = None,
+    asf: str | Path | None = None,
+    units: str | float | None = None,
 ) -> Motion:
     """A motion file (``skeleton`` / ``fps`` for files that hold only numbers, ``asf`` for an AMC clip's
-    skeleton); a forecast file is refused."""
+    skeleton, ``units`` for a BVH or AMC file's length unit instead of the reader's default); a forecast file
+    is refused."""
     from posecast.io import load
 
-    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None}
+    given = (("skeleton", skeleton), ("fps", fps), ("asf", asf), ("units", units))
+    options: dict[str, Any] = {k: v for k, v in given if v is not None}
     obj = load(path, **options)
     if not isinstance(obj, Motion):
         raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))
@@ -96,6 +129,7 @@ def forecast(
     asf: str | Path | None = None,
     mapping: str | Path | dict[str, Any] | None = None,
     up: str | None = None,
+    units: str | float | None = None,
 ) -> Forecast:
     """Forecast the future of ``source`` and return it as a `Forecast`.
 
@@ -116,6 +150,9 @@ def forecast(
             the joint names and topology, `posecast.skeletons.canonical.retarget`). Models on the canonical body.
         up: which axis points up in the motion's world (``"z"``, ``"-y"``...; default: found from the motion,
             `posecast.skeletons.canonical.up_axes`). Models on the canonical body.
+        units: a BVH or AMC file's length unit (``"m"``, ``"cm"``, ``"mm"``, ``"inch"``, ``"cmu"`` or metres per
+            unit) instead of the reader's default (BVH: guessed from the rest pose's size, which takes a body
+            45-95 units tall for one in inches: name ``"cm"`` for a small child recorded in centimetres).
     """
     from posecast.models import get
 
@@ -125,12 +162,14 @@ def forecast(
     if kind != "motion":
         if up is not None:
             raise ValueRangeError(f"up applies to motions, not to a {kind}: the image's own up is used")
+        if units is not None:
+            raise ValueRangeError(f"units applies to motion files, not to a {kind}")
         if at is not None and isinstance(source, str | Path):
             from posecast.video.models.base import extract_track
 
             source = extract_track(Path(source), max_time=at)
         return forecaster.forecast(source, frames=frames, seconds=seconds, samples=1 if samples is None else samples)
-    motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf)
+    motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf, units)
     if up is not None:
         from posecast.skeletons.canonical import mapping_with_up
 

@@ -47,6 +47,13 @@ AsfOpt = Annotated[
         "named by the clip's actor prefix).",
     ),
 ]
+UnitsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Length unit of a BVH or AMC file: m, cm, mm, inch, cmu, or metres per unit (default: BVH guessed "
+        "from the rest pose's size, which reads a body 45-95 units tall as inches; AMC from its ASF)."
+    ),
+]
 WeightsOpt = Annotated[
     str | None,
     typer.Option(
@@ -63,7 +70,7 @@ ModelsOpt = Annotated[str | None, typer.Option("--models", help="Several models,
 def check_outputs(
     outs: list[Path], allowed: tuple[str, ...], required: bool = True, inputs: tuple[Path, ...] = ()
 ) -> None:
-    """Fail before any work when an output cannot be written (suffix, missing directory), would overwrite
+    """Fail before any work when an output cannot be written (suffix, missing directory, a directory), would overwrite
     one of the ``inputs`` or another output, or, when ``required``, when there is none."""
     if not outs and required:
         raise ValueRangeError("give at least one --out PATH")
@@ -81,6 +88,8 @@ def check_outputs(
             raise ValueRangeError(f"{out}: cannot write {suffix or 'a file without suffix'}; use {', '.join(allowed)}")
         if not out.parent.exists():
             raise ValueRangeError(f"{out}: output directory {out.parent} does not exist")
+        if out.is_dir():
+            raise ValueRangeError(f"{out}: is a directory; give a file path")
 
 
 @contextmanager
@@ -95,10 +104,13 @@ def naming(file: Path) -> Iterator[None]:
 
 
 def check_output_dirs(*paths: Path | None) -> None:
-    """Fail before any work when the directory of an optional output (``--json``, ``--markdown``) is missing."""
+    """Fail before any work when the directory of an optional output (``--json``, ``--markdown``) is missing or the
+    path is a directory."""
     for p in paths:
         if p is not None and not p.parent.exists():
             raise ValueRangeError(f"{p}: output directory does not exist")
+        if p is not None and p.is_dir():
+            raise ValueRangeError(f"{p}: is a directory; give a file path")
 
 
 def write(obj: Any, out: Path, **render_options: Any) -> None:
@@ -129,11 +141,21 @@ def write_json(d: Any, json_path: Path | None) -> None:
 
 
 # ------------------------------------------------------------------------------------- inputs
-def load_motion(path: Path, skeleton: str | None, fps: float | None, asf: Path | None = None):
+def load_motion(path: Path, skeleton: str | None, fps: float | None, asf: Path | None = None, units: str | None = None):
     """A motion file (a forecast file is a one-line error); see `posecast.api.load_motion`."""
     from posecast.api import load_motion as api_load_motion
 
-    return api_load_motion(path, skeleton, fps, asf=asf)
+    return api_load_motion(path, skeleton, fps, asf=asf, units=parse_units(units))
+
+
+def parse_units(units: str | None) -> str | float | None:
+    """``--units``: a unit name as it is, a number as metres per unit."""
+    if units is None:
+        return None
+    try:
+        return float(units)
+    except ValueError:
+        return units.strip()
 
 
 def media_kind(file: Path) -> str:

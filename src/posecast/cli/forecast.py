@@ -38,6 +38,7 @@ from posecast.cli.common import (
     AsfOpt,
     FpsOpt,
     SkeletonOpt,
+    UnitsOpt,
     WeightsOpt,
     check_outputs,
     console,
@@ -78,7 +79,7 @@ def forecast(
         typer.Option(
             help="Output (repeatable): .npz .json .mp4 .gif .html, and .bvh for inputs with a skeleton (observed + "
             "forecast sample 0 on the input's own skeleton); key-pose models: .json .npz .html .mp4 .gif .png (the "
-            "hypotheses side by side) and .bvh (observed, then one frame per hypothesis)."
+            "hypotheses side by side) and .bvh (observed, then one frame per hypothesis, at the network's frame rate)."
         ),
     ] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
@@ -86,6 +87,7 @@ def forecast(
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
     asf: AsfOpt = None,
+    units: UnitsOpt = None,
     mapping: Annotated[
         Path | None,
         typer.Option(
@@ -117,6 +119,8 @@ def forecast(
     if kind != "motion":
         if up is not None:
             raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
+        if units is not None:
+            raise ValueRangeError("--units applies to motion files, not to videos or images")
         check_media(file, at)
         with naming(file):
             fc = posecast.forecast(
@@ -129,7 +133,7 @@ def forecast(
         from posecast.skeletons.canonical import load_mapping_file
 
         joint_map = load_mapping_file(mapping)
-    motion = load_motion(file, skeleton, fps, asf)
+    motion = load_motion(file, skeleton, fps, asf, units)
     check_bvh_outputs(outs, motion, file)
     with naming(file):  # "needs at least 2 observed frames", "cannot be mapped": about this input
         fc = posecast.forecast(

@@ -52,7 +52,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import UP_ROTATIONS, history_travel, up_axes
+from posecast.skeletons.canonical import UP_ROTATIONS, floor_offsets, history_travel, up_axes
 
 DEFAULT_SAMPLES = 10
 CANONICAL = "smplh-22"
@@ -221,6 +221,8 @@ class KeyPoseForecaster:
         if self.proposals is not None:
             past = clip.positions[max(0, last - self.proposals.history + 1) : last + 1].astype(np.float32)
             history_net = (past if rt is None else rt.to_canonical(past)) @ up.T  # (T, Jn, 3) world, y up
+            if self.canonical:  # a floor far from y = 0 moved where the proposals' forecaster was trained to see it
+                history_net[..., 1] -= floor_offsets(history_net[None])[0]
         rel, prob, refined, from_rollout = self.hypotheses(net_window @ up.T, samples, seed, history_net)
         rel = rel @ up.astype(np.float64)  # (K, Jn, 3) back in the history's world (y = R x => x = R^T y)
         extra: dict[str, Any] = {} if axis == "+y" else {"up_axis": axis}
@@ -234,7 +236,8 @@ class KeyPoseForecaster:
             world_net = rel + anchor
             last_frame = np.broadcast_to(user[-1], (samples,) + user.shape[1:])
             travel = np.broadcast_to(history_travel(user), (samples, user.shape[1]))
-            world = rt.from_canonical(world_net[:, None], last_frame, travel)[:, 0]  # (K, J, 3)
+            up_world = np.broadcast_to(UP_ROTATIONS[axis][1], (samples, 3))  # the history's up axis, its world
+            world = rt.from_canonical(world_net[:, None], last_frame, travel, up_world)[:, 0]  # (K, J, 3)
             weights = rt.matrix[0].copy()
             extra |= {
                 "canonical_body": CANONICAL,

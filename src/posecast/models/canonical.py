@@ -7,8 +7,10 @@ from joint names and topology, or given explicitly), the inner model forecasts t
 rate, and the forecast goes back onto the user's joints (mapped joints take their canonical forecast,
 the others follow their nearest mapped neighbours rigidly). Histories recorded with another up axis than
 PoseCast's y (z-up BVH rigs, ROS and Human3.6M world coordinates) are turned upright for the inner model
-and the forecast turned back (`posecast.skeletons.canonical.up_axes`). `Forecaster.on_skeleton` binds a model to
-a skeleton once; `Forecaster.forecast` does it for every `Motion`.
+and the forecast turned back (`posecast.skeletons.canonical.up_axes`). Histories whose floor is clearly not at
+y = 0 (a camera-space tracker, an export with the hips at the origin: `posecast.skeletons.canonical.floor_offsets`)
+are moved to the training data's floor height for the inner model and the forecast moved back.
+`Forecaster.on_skeleton` binds a model to a skeleton once; `Forecaster.forecast` does it for every `Motion`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError
 from posecast.models.base import Forecaster, check_predict
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import history_travel, up_axes, up_rotations
+from posecast.skeletons.canonical import floor_offsets, history_travel, up_axes, up_rotations
 
 CANONICAL = "smplh-22"
 
@@ -76,11 +78,20 @@ class CanonicalForecaster(Forecaster):
         ``decode(inner.predict(encode(h), ...), h)`` is `predict`; a server batches the inner call of
         sessions on different skeletons (`posecast.serve`). Histories whose world has another up axis
         (`up_axes`: z-up files and streams) are turned to y up here and back in `decode`."""
+        upright, _, floor = self._upright(history)
+        if floor.any():
+            upright = upright.copy()
+            upright[..., 1] -= floor[:, None, None]
+        return upright
+
+    def _upright(self, history: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """``(B, T, 22, 3)`` canonical-body histories turned y up, their up axes and their floor offsets
+        (`posecast.skeletons.canonical.floor_offsets`, ``(B,)`` metres)."""
         canonical = self._canonical_world(history)
         axes = self._up(canonical)
-        if all(a == "+y" for a in axes):
-            return canonical
-        return canonical @ np.swapaxes(up_rotations(axes), -1, -2)[:, None]  # y = R x, row vectors
+        if any(a != "+y" for a in axes):
+            canonical = canonical @ np.swapaxes(up_rotations(axes), -1, -2)[:, None]  # y = R x, row vectors
+        return canonical, axes, floor_offsets(canonical)
 
     def _canonical_world(self, history: np.ndarray) -> np.ndarray:
         """``(B, T, 22, 3)`` on the canonical body in the history's own world (its up axis kept)."""
@@ -110,14 +121,18 @@ class CanonicalForecaster(Forecaster):
         in the history's world."""
         pred = np.asarray(prediction)
         h = np.asarray(history, dtype=np.float64)
-        axes = self.up_axes(h)
+        _, axes, floor = self._upright(h)
+        if floor.any():
+            pred = pred.copy()
+            pred[..., 1] += floor.astype(pred.dtype)[:, None, None, None]
         if any(a != "+y" for a in axes):
             pred = pred @ up_rotations(axes)[:, None, None].astype(pred.dtype)  # y = R x  =>  x = R^T y
         if self.retarget is None:
             return pred
         last = np.broadcast_to(h[:, None, -1], (h.shape[0], pred.shape[1]) + h.shape[2:])  # (B, S, J, 3)
         travel = np.broadcast_to(history_travel(h)[:, None], last.shape[:-1])  # (B, S, J)
-        return self.retarget.from_canonical(pred, last, travel)
+        up = np.broadcast_to(up_rotations(axes)[:, None, 1], last.shape[:2] + (3,))  # (B, S, 3): each world's up
+        return self.retarget.from_canonical(pred, last, travel, up)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         history = check_predict(history, frames, samples, fps)

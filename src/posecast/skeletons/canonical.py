@@ -500,6 +500,38 @@ def history_travel(history: np.ndarray) -> np.ndarray:
     return np.linalg.norm(h - h[..., -1:, :, :], axis=-1).max(axis=-2)
 
 
+def _along_floor(can: np.ndarray, obs_c: np.ndarray, joints: np.ndarray, up: Any = None) -> np.ndarray:
+    """Source joints that keep to the floor under a moving body (root bones carrying root motion).
+
+    Args:
+        can: ``(..., F, 22, 3)`` canonical forecast; obs_c: ``(..., 22, 3)`` the last observed frame on the canonical
+            body; joints: ``(..., A, 3)`` the joints' observed positions; up: ``(..., 3)`` unit up vectors
+            (None: +y).
+
+    Returns:
+        ``(..., F, A, 3)``: each joint at its observed height, its horizontal offset from the pelvis turned about
+        ``up`` as the hips' heading turns and carried with the pelvis' horizontal motion.
+    """
+    u = np.broadcast_to(
+        np.array([0.0, 1.0, 0.0]) if up is None else np.asarray(up, dtype=np.float64), obs_c.shape[:-2] + (3,)
+    )
+    pel, lh, rh = _IDX["pelvis"], _IDX["left_hip"], _IDX["right_hip"]
+
+    def flat(v: np.ndarray, uu: np.ndarray) -> np.ndarray:  # the component of v across the up axis
+        return v - (v * uu).sum(-1, keepdims=True) * uu
+
+    uf = u[..., None, :]  # (..., 1, 3) against frames
+    a = flat(obs_c[..., lh, :] - obs_c[..., rh, :], u)[..., None, :]  # (..., 1, 3) observed heading
+    b = flat(can[..., lh, :] - can[..., rh, :], uf)  # (..., F, 3)
+    angle = np.arctan2((uf * np.cross(a, b)).sum(-1), (a * b).sum(-1))[..., None, None]  # (..., F, 1, 1)
+    ua = u[..., None, None, :]  # (..., 1, 1, 3)
+    offset = flat(joints - obs_c[..., None, pel, :], u[..., None, :])[..., None, :, :]  # (..., 1, A, 3) horizontal
+    turned = offset * np.cos(angle) + np.cross(ua, offset) * np.sin(angle)  # Rodrigues; offset is across u
+    height = (joints * u[..., None, :]).sum(-1)[..., None, :, None] * ua  # (..., 1, A, 3)
+    base = flat(can[..., pel, :], uf)[..., None, :]  # (..., F, 1, 3) the pelvis across the up axis
+    return base + height + turned
+
+
 def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[str, ...]]:
     j_src = matrix.shape[1]
     direct: dict[int, int] = {}
@@ -601,7 +633,7 @@ class Retarget:
         k = self.plan.k32 if arr.dtype == np.float32 else self.plan.k64
         return (arr.reshape(arr.shape[:-2] + (-1,)) @ k).reshape(arr.shape[:-2] + (len(NAMES), 3))
 
-    def from_canonical(self, canonical: Any, observed: Any, travel: Any = None) -> np.ndarray:
+    def from_canonical(self, canonical: Any, observed: Any, travel: Any = None, up: Any = None) -> np.ndarray:
         """A canonical forecast back on the source skeleton.
 
         Args:
@@ -609,7 +641,11 @@ class Retarget:
             observed: ``(..., J, 3)`` the last observed frame on the source skeleton (same leading dims).
             travel: optional ``(..., J)``: how far each joint moved over the observed history (metres,
                 `history_travel`); a joint above the pelvis at its rest point that stayed within `STILL_M`
-                while the pelvis was more than `DETACHED_M` from it is a world root and stays put.
+                while the pelvis was more than `DETACHED_M` from it is a world root and stays put; one that
+                moved with the body at that distance (a root bone under the pelvis carrying root motion)
+                follows the pelvis along the floor: at its observed height, its horizontal offset from the
+                pelvis turned with the hips' heading (`_along_floor`).
+            up: optional ``(..., 3)`` unit vector of the world's up axis (default +y), for that floor.
 
         Returns:
             ``(..., F, J, 3)``: 1:1-mapped joints at their canonical joint, every other joint moved rigidly
@@ -647,10 +683,14 @@ class Retarget:
             # the pelvis has left (a root bone at the origin, the pelvis translating under it): a world root
             src = p.fol_src[p.fol_above]
             gap = np.linalg.norm(off[..., :, p.fol_above], axis=-2)  # (..., A)
-            still = (gap > DETACHED_M) & (np.asarray(travel)[..., src] < STILL_M)
-            fol[..., p.fol_above, :] = np.where(
-                still[..., None, :, None], obs[..., None, src, :], fol[..., p.fol_above, :]
-            )
+            detached = gap > DETACHED_M
+            still = detached & (np.asarray(travel)[..., src] < STILL_M)
+            moving = detached & ~still
+            above = fol[..., p.fol_above, :]
+            if moving.any():  # a root bone on the floor that carries the body's motion: along the floor
+                floor = _along_floor(can, obs_c, obs[..., src, :], up)
+                above = np.where(moving[..., None, :, None], floor.astype(above.dtype, copy=False), above)
+            fol[..., p.fol_above, :] = np.where(still[..., None, :, None], obs[..., None, src, :], above)
         parts.insert(1, fol)
         return np.concatenate(parts, axis=-2)[..., p.gather, :]
 
@@ -890,6 +930,46 @@ def motion_up_axis(positions: Any, skeleton: Skeleton | str) -> str | None:
 def up_rotations(axes: list[str]) -> np.ndarray:
     """``(B, 3, 3)`` rotations turning each history's up axis (`up_axes`) to +y."""
     return np.stack([UP_ROTATIONS[a] for a in axes]) if axes else np.zeros((0, 3, 3))
+
+
+# ------------------------------------------------------------------------------------------ floor
+FLOOR_REF_M = 0.04
+"""Height (metres) of the lowest canonical joint over a 2 s window of the training corpus, median (Bandai Namco
+0.042, CMU BVH 0.057, the CMU-Mocap files 0.033: the toe bases of a person standing on a floor at y = 0)."""
+FLOOR_LOW_M = (-0.20, -0.10)
+"""Lowest canonical joint of a history (metres, y up): at or below the first value the history is moved so that
+it sits at `FLOOR_REF_M`; above the second it is left as it is; linear in between, so that a forecast never jumps
+with a millimetre of height. The training corpus never goes below -0.08 (calibration); a history far below the
+floor is in another world (camera-space trackers put the origin at the camera, about 1 m up; an in-place export
+at the hips)."""
+FLOOR_HIGH_M = (1.10, 1.20)
+"""The same above: left as it is up to the first value (the corpus reaches 1.06 in 2 s windows: a child climbing
+in a playground, CMU 01), moved entirely from the second on."""
+
+
+def floor_offsets(
+    upright: Any,
+    low: tuple[float, float] = FLOOR_LOW_M,
+    high: tuple[float, float] = FLOOR_HIGH_M,
+    ref: float = FLOOR_REF_M,
+) -> np.ndarray:
+    """How far to lower each history's world so that its floor sits where the training corpus has it.
+
+    The learned models read absolute heights (they were trained with the floor at y = 0): with ``g`` the lowest
+    canonical joint over a history's frames, the history is moved by ``w * (g - ref)``, ``w`` 1 at or beyond the
+    outer values of ``low`` and ``high``, 0 between their inner values, linear in between.
+
+    Args:
+        upright: ``(B, T, 22, 3)`` histories on the canonical body, y up (after `up_axes`).
+
+    Returns:
+        ``(B,)`` metres to subtract from every y of the history (and add back to the forecast's).
+    """
+    arr = np.asarray(upright, dtype=np.float64)
+    g = arr[..., 1].min(axis=(-2, -1))  # (B,)
+    below = np.clip((low[1] - g) / (low[1] - low[0]), 0.0, 1.0)
+    above = np.clip((g - high[0]) / (high[1] - high[0]), 0.0, 1.0)
+    return np.maximum(below, above) * (g - ref)
 
 
 # ---------------------------------------------------------------------------------- mapping files

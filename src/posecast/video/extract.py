@@ -17,7 +17,7 @@ import numpy as np
 from posecast.errors import ValueRangeError
 from posecast.video.backend import FramePose, PoseBackend, default_backend
 from posecast.video.decode import iter_frames, prefetch, probe_video, read_image
-from posecast.video.track import PoseTrack
+from posecast.video.track import PoseTrack, bridge_missing
 
 POSE_MAX_SIDE = 1920
 """Frames with a longer side (4K phone clips) reach the pose backend scaled down to it, and their keypoints
@@ -33,28 +33,6 @@ def _full_size(pose: FramePose | None, scale: float) -> FramePose | None:
     if pose is None or scale == 1.0:
         return pose
     return replace(pose, keypoints=pose.keypoints * scale)
-
-
-def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) -> np.ndarray:
-    """Fill the frames where ``detected`` is False by linear interpolation over ``times``.
-
-    ``values`` is ``(T, ...)``; returns a copy with the undetected frames replaced. Frames before
-    the first (after the last) detected frame hold the first (last) detected value. Needs at least
-    one detected frame.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    times = np.asarray(times, dtype=np.float64)
-    detected = np.asarray(detected, dtype=bool)
-    if not detected.any():
-        raise ValueRangeError("cannot bridge a track with no detected frame")
-    if detected.all():
-        return values.copy()
-    flat = values.reshape(values.shape[0], -1)
-    out = flat.copy()
-    src_t = times[detected]
-    for c in range(flat.shape[1]):
-        out[~detected, c] = np.interp(times[~detected], src_t, flat[detected, c])
-    return out.reshape(values.shape)
 
 
 def _assemble(

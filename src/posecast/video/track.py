@@ -28,6 +28,28 @@ import numpy as np
 from posecast.errors import FormatError, ValueRangeError
 
 
+def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """Fill the frames where ``detected`` is False by linear interpolation over ``times``.
+
+    ``values`` is ``(T, ...)``; returns a copy with the undetected frames replaced. Frames before
+    the first (after the last) detected frame hold the first (last) detected value. Needs at least
+    one detected frame.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64)
+    detected = np.asarray(detected, dtype=bool)
+    if not detected.any():
+        raise ValueRangeError("cannot bridge a track with no detected frame")
+    if detected.all():
+        return values.copy()
+    flat = values.reshape(values.shape[0], -1)
+    out = flat.copy()
+    src_t = times[detected]
+    for c in range(flat.shape[1]):
+        out[~detected, c] = np.interp(times[~detected], src_t, flat[detected, c])
+    return out.reshape(values.shape)
+
+
 @dataclass(frozen=True)
 class PoseTrack:
     """2D keypoints ``(T, J, 2)`` (pixels) of one person, with visibility ``(T, J)``, timestamps
@@ -102,9 +124,25 @@ class PoseTrack:
         )
 
     def until(self, seconds: float) -> PoseTrack:
-        """The frames with ``times <= times[0] + seconds``."""
+        """The track as it was known ``seconds`` after its first frame: the frames with ``times <= times[0] +
+        seconds``, their undetected frames bridged again from the detected frames among them (`bridged`), so
+        that nothing of a later detection leaks into them (a track is bridged over all its frames when
+        extracted)."""
         n = int(np.searchsorted(self.times, self.times[0] + seconds + 1e-9, side="right"))
-        return self.frames(0, n)
+        return self.frames(0, n).bridged()
+
+    def bridged(self) -> PoseTrack:
+        """This track with its undetected frames filled from its own detected ones (`bridge_missing`: linear
+        over time between detections, the last detection held after it); itself when every frame or none
+        was detected."""
+        if self.detected.all() or not self.detected.any():
+            return self
+        return replace(
+            self,
+            keypoints=bridge_missing(self.keypoints, self.times, self.detected),
+            visibility=bridge_missing(self.visibility, self.times, self.detected),
+            world=None if self.world is None else bridge_missing(self.world, self.times, self.detected),
+        )
 
     def to_layout(self, target: str) -> PoseTrack:
         """The same track on another joint layout (for example ``body-17``), through the mapping layer.
