@@ -433,6 +433,37 @@ def test_a_still_root_bone_the_pelvis_walked_away_from_stays_and_a_moving_one_fo
     np.testing.assert_allclose(back_z[0, root], obs[root] @ to_z.T, atol=1e-9)
 
 
+def test_a_world_root_that_carried_root_motion_follows_the_pelvis_along_the_floor() -> None:
+    """Unreal's ``root`` on the floor (a world root, `static`): still, it stays where it was observed; carrying
+    root motion, it follows the pelvis along the floor, its horizontal offset turned with the hips' heading."""
+    from posecast.skeletons.canonical import history_travel
+
+    r = retarget(unreal())
+    root, pelvis = r.source.index("root"), r.source.index("pelvis")
+    assert "root" in r.static
+    pose = posed(r.source, np.random.default_rng(11))
+    walk = np.stack([pose + [0.0, 0.0, 0.1 * t] for t in range(10)])
+    walk[:, root] = walk[:, pelvis] * [1.0, 0.0, 1.0] + [0.2, 0.0, 0.0]  # on the floor, 0.2 m beside the pelvis
+    obs = walk[-1]
+    centre = obs[pelvis]
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # 90 degrees about y
+    can_obs = r.to_canonical(obs)
+    hips = can_obs[NAMES.index("left_hip")] - can_obs[NAMES.index("right_hip")]
+    axis = hips * [1.0, 0.0, 1.0] / np.linalg.norm(hips * [1.0, 0.0, 1.0])  # the hips' line across the floor
+    cross = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    angle = np.radians(30.0)  # leaning 30 degrees forward about that line (Rodrigues)
+    lean = np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * cross @ cross
+    step = np.array([0.0, 0.0, 0.5])
+    forecast = (r.to_canonical(obs) - centre) @ (lean @ turn).T + centre + step
+    back = r.from_canonical(forecast[None], obs, history_travel(walk))[0]
+    pelvis_next = forecast[0]  # the canonical pelvis (index 0) where the forecast put it
+    want = np.array([pelvis_next[0], obs[root, 1], pelvis_next[2]]) + turn @ [0.2, 0.0, 0.0]
+    np.testing.assert_allclose(back[root], want, atol=1e-9)  # the heading turn ignores the lean
+    still = walk.copy()
+    still[:, root] = obs[root]  # the same root left where it was through the history: it stays
+    np.testing.assert_allclose(r.from_canonical(forecast[None], obs, history_travel(still))[0, root], obs[root])
+
+
 @pytest.mark.parametrize("convention", list(CONVENTIONS))
 def test_rigid_motion_of_the_forecast_moves_every_source_joint_rigidly(convention: str) -> None:
     """... except a world root above the pelvis (Bandai's joint_Root, Unreal's root), which stays put."""

@@ -10,7 +10,7 @@ import pytest
 
 import posecast
 from posecast.motion import Motion
-from posecast.skeletons.canonical import FLOOR_REF_M, floor_offsets, retarget
+from posecast.skeletons.canonical import FLOOR_REF_M, floor_heights, floor_offsets, retarget
 from posecast.synthetic import synthetic_walk
 
 
@@ -20,11 +20,24 @@ def _canonical_walk() -> np.ndarray:
 
 
 def _history_with_lowest(g: float) -> np.ndarray:
-    """A (1, 2, 22, 3) history whose lowest joint is at height ``g``."""
+    """A (1, 2, 22, 3) history whose lowest joint is at height ``g`` in both frames."""
     h = np.zeros((1, 2, 22, 3))
     h[..., 1] = g + 1.0
-    h[0, 1, 5, 1] = g
+    h[0, :, 5, 1] = g
     return h
+
+
+def test_the_floor_is_judged_on_the_frames_the_model_reads_and_a_glitch_does_not_set_it():
+    h = np.zeros((1, 100, 22, 3))
+    h[..., 1] = np.linspace(0.04, 1.0, 22)  # standing on the floor: lowest joint at 0.04 in every frame
+    assert floor_offsets(h)[0] == 0.0
+    glitch = h.copy()
+    glitch[0, 10, :, 1] -= 1.5  # one frame 1.5 m down (a tracker glitch) ...
+    assert floor_offsets(glitch)[0] == 0.0  # ... does not move the floor (10th percentile of the frames)
+    glitch[0, 96:, :, 1] -= 1.5  # the last four frames down: within the last four frames that is the floor
+    assert floor_offsets(glitch, window=4)[0] == pytest.approx(-1.5)
+    assert floor_offsets(glitch, window=50)[0] == 0.0  # 4 of 50 frames (8 %): below the 10th percentile
+    assert floor_offsets(glitch)[0] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -54,7 +67,7 @@ def test_floor_offsets_are_continuous():
 def test_a_history_a_metre_off_the_floor_gets_the_same_forecast_moved(model):
     walk = _canonical_walk()
     assert -0.1 < walk[..., 1].min() < 0.1  # the walk stands on the floor ...
-    walk[..., 1] += FLOOR_REF_M - walk[..., 1].min()  # ... exactly where a far-off history is put
+    walk[..., 1] += FLOOR_REF_M - floor_heights(walk[None])[0]  # ... exactly where a far-off history is put
     kw = {} if model == "charpose" else {"seconds": 0.4}
     base = posecast.forecast(Motion(walk, 25.0, "smplh-22"), model=model, **kw)
     for dy in (-1.0, -0.94, 1.5):
@@ -70,4 +83,16 @@ def test_inside_the_band_the_world_is_passed_on_as_recorded():
         h = (walk + np.array([0.0, dy, 0.0]))[None]
         np.testing.assert_array_equal(bound.encode(h), h)
     low = (walk + np.array([0.0, -1.0, 0.0]))[None]
-    assert bound.encode(low)[..., 1].min() == pytest.approx(FLOOR_REF_M, abs=1e-9)
+    assert floor_heights(bound.encode(low))[0] == pytest.approx(FLOOR_REF_M, abs=1e-9)
+
+
+def test_a_glitch_frame_early_in_a_long_motion_does_not_move_the_floor_of_the_forecast():
+    walk = synthetic_walk(seconds=8.0, fps=25.0)
+    glitched = walk.positions.copy()
+    glitched[25] -= np.array([0.0, 1.5, 0.0])  # one frame at 1 s, 1.5 m down, long before the model's window
+    clean = posecast.forecast(walk, model="dct-mlp", seconds=0.4)
+    bad = posecast.forecast(Motion(glitched, walk.fps, walk.skeleton), model="dct-mlp", seconds=0.4)
+    np.testing.assert_allclose(bad.samples, clean.samples, atol=1e-6)
+    assert "floor_offset_m" not in bad.metadata
+    low = posecast.forecast(Motion(walk.positions - [0.0, 1.0, 0.0], walk.fps, walk.skeleton), model="dct-mlp")
+    assert low.metadata["floor_offset_m"] < -0.9  # recorded when the floor was moved

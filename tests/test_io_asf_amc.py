@@ -328,6 +328,7 @@ AMC_ERRORS = [
     ("lfemur 90 0 0", "lfemur 90 nan 0", r"line 11: frame 2, 'lfemur' value 2 is 'nan'; values must be finite"),
     ("\n1\nroot", "\nroot", r"line 4: expected a frame number before the values of 'root'"),
     (":DEGREES\n", ":DEGREES\n:bonedata\n", r"line 4: :bonedata belongs to an ASF skeleton file"),
+    ("root 0 0 0 0 90 0", "root 1e300 0 0 0 90 0", r"frame 1: a joint lies more than 100000 m from the origin"),
 ]
 
 

@@ -18,6 +18,10 @@ from posecast.motion import Forecast, Motion, detached_start
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
 
 
+#: the motion formats whose reader takes ``units=`` (a length unit of the file)
+UNIT_FORMATS = ("bvh", "amc")
+
+
 def sniff_kind(path: str | Path) -> str | None:
     """``"motion"``, ``"video"`` or ``"image"`` from a file's first bytes (container and format signatures), or
     None when they say nothing (a missing file, plain text that is not a BVH, ...)."""
@@ -26,8 +30,10 @@ def sniff_kind(path: str | Path) -> str | None:
             head = fh.read(16)
     except OSError:
         return None
-    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3":
-        return "video"  # ISO media (mp4, mov, m4v, 3gp), Matroska / WebM
+    if head[4:8] == b"ftyp" and head[0] == 0:  # ISO media: a binary box size, then the file-type box
+        return "image" if head[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1") else "video"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video"  # Matroska / WebM
     if (head[:4] == b"RIFF" and head[8:12] == b"AVI ") or head[:3] == b"FLV" or head[:6] in (b"GIF87a", b"GIF89a"):
         return "video"
     if (
@@ -95,6 +101,14 @@ def load_motion(
     is refused."""
     from posecast.io import load
 
+    if units is not None:
+        from posecast.io import detect_format
+
+        name = detect_format(path).name
+        if name not in UNIT_FORMATS:
+            raise ValueRangeError(
+                f"units apply to {' and '.join(UNIT_FORMATS)} files; this is a {name} file, read in metres", Path(path)
+            )
     given = (("skeleton", skeleton), ("fps", fps), ("asf", asf), ("units", units))
     options: dict[str, Any] = {k: v for k, v in given if v is not None}
     obj = load(path, **options)
@@ -169,6 +183,8 @@ def forecast(
 
             source = extract_track(Path(source), max_time=at)
         return forecaster.forecast(source, frames=frames, seconds=seconds, samples=1 if samples is None else samples)
+    if isinstance(source, Motion) and units is not None:
+        raise ValueRangeError("units apply to motion files; a Motion is in metres already")
     motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf, units)
     if up is not None:
         from posecast.skeletons.canonical import mapping_with_up

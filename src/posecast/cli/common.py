@@ -165,6 +165,15 @@ def media_kind(file: Path) -> str:
 
     suffix = file.suffix.lower()
     if suffix not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
+        from posecast.api import sniff_kind
+
+        kind = sniff_kind(file)
+        if kind in ("video", "image"):
+            raise FormatError(
+                f"holds {'a video' if kind == 'video' else 'an image'} but is named {suffix or 'without a suffix'}: "
+                f"{kind}s are decoded by their suffix, rename it ({', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)})",
+                file,
+            )
         raise FormatError(
             f"not a video or image suffix {suffix or '(none)'}; use {', '.join(VIDEO_SUFFIXES + IMAGE_SUFFIXES)}", file
         )

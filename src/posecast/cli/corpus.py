@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from posecast.cli.common import JsonOpt, console, write_json
+from posecast.cli.common import JsonOpt, check_output_dirs, console, write_json
 from posecast.errors import DataNotFoundError
 
 corpus_app = typer.Typer(
@@ -46,6 +46,7 @@ def build(
 
     from posecast.datasets import corpus
 
+    check_output_dirs(json_path)
     start = time.perf_counter()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("loading motion files", total=None)
@@ -61,6 +62,7 @@ def info(json_path: JsonOpt = None) -> None:
     """What the current corpus holds, per data set and split, in minutes (it must be built)."""
     from posecast.datasets import corpus
 
+    check_output_dirs(json_path)
     c = corpus.load(build_if_missing=False)
     d = c.describe()
     _show(d, str(corpus.corpus_path(c.key)))

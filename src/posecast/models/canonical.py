@@ -72,26 +72,39 @@ class CanonicalForecaster(Forecaster):
     def history_frames(self, fps: float) -> int | None:
         return self.inner.history_frames(fps)
 
-    def encode(self, history: np.ndarray) -> np.ndarray:
+    def encode(self, history: np.ndarray, fps: float | None = None) -> np.ndarray:
         """Histories ``(B, T, J, 3)`` on the bound skeleton → ``(B, T, 22, 3)`` on the canonical body, y up, checked.
 
         ``decode(inner.predict(encode(h), ...), h)`` is `predict`; a server batches the inner call of
         sessions on different skeletons (`posecast.serve`). Histories whose world has another up axis
-        (`up_axes`: z-up files and streams) are turned to y up here and back in `decode`."""
-        upright, _, floor = self._upright(history)
+        (`up_axes`: z-up files and streams) are turned to y up here and back in `decode`, and histories whose floor
+        is far from y = 0 moved to it (`floor_offsets`, judged on the frames the model reads at ``fps``; None: all
+        of ``history``, as a server's window)."""
+        upright, _, floor = self._upright(history, fps)
         if floor.any():
             upright = upright.copy()
             upright[..., 1] -= floor[:, None, None]
         return upright
 
-    def _upright(self, history: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    def _upright(self, history: np.ndarray, fps: float | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
         """``(B, T, 22, 3)`` canonical-body histories turned y up, their up axes and their floor offsets
-        (`posecast.skeletons.canonical.floor_offsets`, ``(B,)`` metres)."""
+        (`posecast.skeletons.canonical.floor_offsets` over the frames the inner model reads at ``fps``; ``(B,)``
+        metres)."""
         canonical = self._canonical_world(history)
         axes = self._up(canonical)
         if any(a != "+y" for a in axes):
             canonical = canonical @ np.swapaxes(up_rotations(axes), -1, -2)[:, None]  # y = R x, row vectors
-        return canonical, axes, floor_offsets(canonical)
+        return canonical, axes, floor_offsets(canonical, self._window(fps))
+
+    def _window(self, fps: float | None) -> int | None:
+        """Frames of a history at ``fps`` the inner model reads (None: unknown, all of it)."""
+        frames = getattr(self.inner, "history_frames", None)
+        window = None if fps is None or frames is None else frames(fps)
+        return int(window) if isinstance(window, int | np.integer) and window > 0 else None
+
+    def floor_offsets(self, history: np.ndarray, fps: float | None = None) -> np.ndarray:
+        """``(B,)`` metres each history ``(B, T, J, 3)`` is lowered by for the inner model (`encode`)."""
+        return self._upright(np.asarray(history, dtype=np.float64), fps)[2]
 
     def _canonical_world(self, history: np.ndarray) -> np.ndarray:
         """``(B, T, 22, 3)`` on the canonical body in the history's own world (its up axis kept)."""
@@ -116,12 +129,12 @@ class CanonicalForecaster(Forecaster):
         """The up axis `encode` finds for each history ``(B, T, J, 3)`` (`posecast.skeletons.canonical.up_axes`)."""
         return self._up(self._canonical_world(history))
 
-    def decode(self, prediction: np.ndarray, history: np.ndarray) -> np.ndarray:
+    def decode(self, prediction: np.ndarray, history: np.ndarray, fps: float | None = None) -> np.ndarray:
         """The inner model's ``(B, S, F, 22, 3)`` forecast back onto the bound skeleton ``(B, S, F, J, 3)``,
-        in the history's world."""
+        in the history's world (``fps`` as given to `encode`)."""
         pred = np.asarray(prediction)
         h = np.asarray(history, dtype=np.float64)
-        _, axes, floor = self._upright(h)
+        _, axes, floor = self._upright(h, fps)
         if floor.any():
             pred = pred.copy()
             pred[..., 1] += floor.astype(pred.dtype)[:, None, None, None]
@@ -136,7 +149,7 @@ class CanonicalForecaster(Forecaster):
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         history = check_predict(history, frames, samples, fps)
-        return self.decode(self.inner.predict(self.encode(history), frames, samples, fps), history)
+        return self.decode(self.inner.predict(self.encode(history, fps), frames, samples, fps), history, fps)
 
 
 def _same_rig(a: Skeleton, b: Skeleton) -> bool:

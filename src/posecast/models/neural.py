@@ -479,7 +479,8 @@ class PretrainedModel(Forecaster):
     def _pick(self, skeleton: Skeleton | None, joints: int) -> Forecaster:
         """The variant for ``skeleton``: one trained on that very layout, else the canonical-body variant
         (``smplh-22``) through `posecast.models.canonical.CanonicalForecaster`. Without a skeleton (plain
-        arrays), a variant with ``joints`` joints."""
+        arrays), a variant with ``joints`` joints, used as it is: arrays are taken as y up with the floor at
+        y = 0 (bind a skeleton, `on_skeleton`, for the up axis and the floor to be found and handled)."""
         for v in self._routed:
             skel = skeletons.get(self._configs[v]["skeleton"])
             if skeleton is not None and skel.same_layout(skeleton):

@@ -642,9 +642,10 @@ class Retarget:
             travel: optional ``(..., J)``: how far each joint moved over the observed history (metres,
                 `history_travel`); a joint above the pelvis at its rest point that stayed within `STILL_M`
                 while the pelvis was more than `DETACHED_M` from it is a world root and stays put; one that
-                moved with the body at that distance (a root bone under the pelvis carrying root motion)
-                follows the pelvis along the floor: at its observed height, its horizontal offset from the
-                pelvis turned with the hips' heading (`_along_floor`).
+                moved with the body at that distance (a root bone under the pelvis carrying root motion), and
+                a world root (`static`: Unreal's ``root`` on the floor) that moved `STILL_M` or more, follow
+                the pelvis along the floor: at their observed height, their horizontal offset from the pelvis
+                turned with the hips' heading (`_along_floor`). Without ``travel`` world roots stay put.
             up: optional ``(..., 3)`` unit vector of the world's up axis (default +y), for that floor.
 
         Returns:
@@ -668,8 +669,13 @@ class Retarget:
         if can.dtype != np.float32 or obs.dtype != np.float32:
             can, obs = can.astype(np.float64, copy=False), obs.astype(np.float64, copy=False)
         parts = [can]
-        if p.world.size:
-            parts.append(np.broadcast_to(obs[..., None, p.world, :], can.shape[:-2] + (p.world.size, 3)))
+        if p.world.size:  # world roots (`static`) stay where they were observed, unless they carried root motion
+            world = np.broadcast_to(obs[..., None, p.world, :], can.shape[:-2] + (p.world.size, 3))
+            carried = None if travel is None else np.asarray(travel)[..., p.world] >= STILL_M  # (..., W)
+            if carried is not None and carried.any():
+                floor = _along_floor(can, self.to_canonical(obs), obs[..., p.world, :], up)
+                world = np.where(carried[..., None, :, None], floor.astype(world.dtype, copy=False), world)
+            parts.append(world)
         if not p.fol_src.size:
             return (np.concatenate(parts, axis=-2) if len(parts) > 1 else can)[..., p.gather, :]
         obs_c = self.to_canonical(obs)
@@ -937,36 +943,51 @@ FLOOR_REF_M = 0.04
 """Height (metres) of the lowest canonical joint over a 2 s window of the training corpus, median (Bandai Namco
 0.042, CMU BVH 0.057, the CMU-Mocap files 0.033: the toe bases of a person standing on a floor at y = 0)."""
 FLOOR_LOW_M = (-0.20, -0.10)
-"""Lowest canonical joint of a history (metres, y up): at or below the first value the history is moved so that
+"""Floor of a history (`floor_offsets`; metres, y up): at or below the first value the history is moved so that
 it sits at `FLOOR_REF_M`; above the second it is left as it is; linear in between, so that a forecast never jumps
 with a millimetre of height. The training corpus never goes below -0.08 (calibration); a history far below the
 floor is in another world (camera-space trackers put the origin at the camera, about 1 m up; an in-place export
 at the hips)."""
+FLOOR_PERCENTILE = 10.0
+"""The floor of a history: this percentile over its frames of each frame's lowest canonical joint (a person in
+flight, or a few glitch frames, do not set it)."""
 FLOOR_HIGH_M = (1.10, 1.20)
 """The same above: left as it is up to the first value (the corpus reaches 1.06 in 2 s windows: a child climbing
 in a playground, CMU 01), moved entirely from the second on."""
 
 
+def floor_heights(upright: Any, window: int | None = None) -> np.ndarray:
+    """``(B,)`` floor height of each history ``(B, T, 22, 3)`` (canonical body, y up): the `FLOOR_PERCENTILE` th
+    percentile over its last ``window`` frames (None: all) of each frame's lowest joint."""
+    arr = np.asarray(upright, dtype=np.float64)
+    if window is not None:
+        arr = arr[..., -max(1, int(window)) :, :, :]
+    return np.percentile(arr[..., 1].min(axis=-1), FLOOR_PERCENTILE, axis=-1)
+
+
 def floor_offsets(
     upright: Any,
+    window: int | None = None,
     low: tuple[float, float] = FLOOR_LOW_M,
     high: tuple[float, float] = FLOOR_HIGH_M,
     ref: float = FLOOR_REF_M,
 ) -> np.ndarray:
     """How far to lower each history's world so that its floor sits where the training corpus has it.
 
-    The learned models read absolute heights (they were trained with the floor at y = 0): with ``g`` the lowest
-    canonical joint over a history's frames, the history is moved by ``w * (g - ref)``, ``w`` 1 at or beyond the
-    outer values of ``low`` and ``high``, 0 between their inner values, linear in between.
+    The learned models read absolute heights (they were trained with the floor at y = 0): with ``g`` the floor
+    height of a history — the `FLOOR_PERCENTILE` th percentile over its last ``window`` frames of each frame's
+    lowest canonical joint, so that a capture glitch of a few frames does not move it — the history is moved by
+    ``w * (g - ref)``, ``w`` 1 at or beyond the outer values of ``low`` and ``high``, 0 between their inner
+    values, linear in between.
 
     Args:
         upright: ``(B, T, 22, 3)`` histories on the canonical body, y up (after `up_axes`).
+        window: the frames the model reads (the last ones; None: all): a motion's earlier frames do not count.
 
     Returns:
         ``(B,)`` metres to subtract from every y of the history (and add back to the forecast's).
     """
-    arr = np.asarray(upright, dtype=np.float64)
-    g = arr[..., 1].min(axis=(-2, -1))  # (B,)
+    g = floor_heights(upright, window)
     below = np.clip((low[1] - g) / (low[1] - low[0]), 0.0, 1.0)
     above = np.clip((g - high[0]) / (high[1] - high[0]), 0.0, 1.0)
     return np.maximum(below, above) * (g - ref)

@@ -127,7 +127,8 @@ class PoseTrack:
         """The track as it was known ``seconds`` after its first frame: the frames with ``times <= times[0] +
         seconds``, their undetected frames bridged again from the detected frames among them (`bridged`), so
         that nothing of a later detection leaks into them (a track is bridged over all its frames when
-        extracted)."""
+        extracted). Without any detection among them the frames are returned as they are: mask them with
+        ``detected`` (the real-clip bench skips such a cut)."""
         n = int(np.searchsorted(self.times, self.times[0] + seconds + 1e-9, side="right"))
         return self.frames(0, n).bridged()
 
