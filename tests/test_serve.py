@@ -154,6 +154,10 @@ def test_nan_and_garbage_bodies(client, walk):
     req["positions"][3][2][1] = float("nan")
     r = client.post("/v1/forecast", content=json.dumps(req), headers={"content-type": "application/json"})
     assert r.status_code == 400 and "NaN" in r.json()["error"]
+    req = _request(walk)
+    req["positions"][3][2][1] = 1e300  # finite but no body's: refused naming the frame, not "the forecast has NaN"
+    r = client.post("/v1/forecast", content=json.dumps(req), headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "more than 100000 m" in r.json()["error"], r.text
     r = client.post("/v1/forecast", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and "not valid JSON" in r.json()["error"]
     assert client.get("/no/such/route").json() == {"error": "Not Found"}
@@ -170,6 +174,16 @@ def test_upload_bounds_and_file_errors(walk, tmp_path):
         np.testing.assert_allclose(
             np.asarray(r.json()["positions"]), posecast.forecast(walk, seconds=0.5).samples, atol=1e-4
         )
+        # a file recorded z up, declared with up=z: the answer is in the file's own world
+        from posecast.motion import Motion
+        from posecast.serve.engine import Z_UP_TO_Y_UP
+
+        zup = tmp_path / "walk_zup.npz"
+        save(Motion(walk.positions @ Z_UP_TO_Y_UP, walk.fps, walk.skeleton), zup)  # y-up -> z-up
+        r = c.post("/v1/forecast/upload", files={"file": ("walk_zup.npz", zup.read_bytes())}, data={"up": "z"})
+        assert r.status_code == 200, r.text
+        want = posecast.forecast(walk, seconds=1.0).samples @ Z_UP_TO_Y_UP
+        np.testing.assert_allclose(np.asarray(r.json()["positions"]), want, atol=1e-4)
         m = c.post("/v1/motions", files={"file": ("walk.bvh", bvh.read_bytes())}).json()
         assert m["fps"] == pytest.approx(30.0) and np.asarray(m["positions"]).shape == walk.positions.shape
         r = c.post("/v1/motions", files={"file": ("broken.bvh", b"HIERARCHY\nROOT oops {")})
@@ -368,6 +382,7 @@ def test_stream_errors_keep_the_session(client, walk):
             (json.dumps({"t": 1.0, "positions": [[0, 0, 0]] * 5}), "5 joints"),
             ('{"t": 1.0, "positions": [[NaN, 0, 0]]}', "not JSON"),
             (json.dumps({"t": 1.0, "positions": [[1e400, 0, 0]] * 31}).replace("inf", "1e400"), "JSON"),
+            (json.dumps({"t": 1.0, "positions": [[1e300, 0, 0]] * 31}), "more than 100000 m"),  # finite, absurd
             (json.dumps({"t": 0.0, "positions": walk.positions[1].tolist()}), "does not come after"),
             (json.dumps({"t": "soon", "positions": walk.positions[1].tolist()}), "finite number"),
         ]

@@ -12,11 +12,15 @@ from typing import Any
 import numpy as np
 
 from posecast import skeletons
-from posecast.errors import SkeletonError, ValueRangeError
+from posecast.errors import PosecastError, SkeletonError, ValueRangeError
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.mapping import map_positions
 
 MAX_FPS = 10_000.0
+#: metres: a joint further than this from the origin is not a body's (corrupt channels, wrong units by 1e6...):
+#: motions, requests and files with one are refused, naming the frame (no capture volume is this large, and such
+#: values overflow in the models)
+MAX_POSITION_M = 1e5
 #: joint speed (m/s, from one frame to the next) above which a step is taken for a capture glitch
 #: (`posecast.datasets.training_data.cut_glitches`) or for leaving a first frame that is not part of the motion
 #: (`detached_start`): Bandai Namco's fastest real motion, the feet of runs and kicks, reaches 10.2 m/s at 25 fps,
@@ -70,6 +74,21 @@ def _check_finite(name: str, arr: np.ndarray, where: str | None) -> None:
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueRangeError(f"{name} contain NaN or inf (first at index {tuple(int(i) for i in bad)})", where)
+
+
+def check_magnitude(positions: np.ndarray, where: Any = None, error: type[PosecastError] = ValueRangeError) -> None:
+    """``error`` naming the first frame (index of the leading axis) where a joint of ``positions (T, ..., 3)``
+    (metres) lies more than `MAX_POSITION_M` from the origin."""
+    arr = np.asarray(positions)
+    if arr.size == 0:
+        return
+    far = np.abs(arr).reshape(arr.shape[0], -1).max(axis=1) > MAX_POSITION_M
+    if far.any():
+        raise error(
+            f"frame {int(np.argmax(far))}: a joint lies more than {MAX_POSITION_M:g} m from the origin; "
+            "these values are not a body's (positions are metres)",
+            where,
+        )
 
 
 def resample_indices(
@@ -139,6 +158,7 @@ class Motion:
         if pos.shape[0] == 0:
             raise ValueRangeError("motion has no frames", where)
         _check_finite("positions", pos, where)
+        check_magnitude(pos, where)
         object.__setattr__(self, "positions", pos)
         if self.rotations is not None:
             rot = np.asarray(self.rotations, dtype=np.float64)

@@ -70,9 +70,9 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import FormatError, PosecastError, ValueRangeError
-from posecast.io.bvh import MAX_POSITION_M, UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
+from posecast.io.bvh import UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
 from posecast.io.registry import Format, inner_name, read_bytes, register_format
-from posecast.motion import MAX_FPS, Motion
+from posecast.motion import MAX_FPS, Motion, check_magnitude
 from posecast.skeletons.base import Skeleton
 
 __all__ = ["DEFAULT_FPS", "AsfSkeleton", "asf_left_right", "find_asf", "parse_asf", "read_amc", "read_asf"]
@@ -1067,13 +1067,7 @@ def read_amc(
         positions, rotations, root = _pose(data, plan, skeleton.offsets, scale, amc_degrees)
     if not np.isfinite(positions).all():
         raise FormatError("values are too large: joint positions overflow to infinity", p)
-    far = np.abs(positions).max(axis=(1, 2)) > MAX_POSITION_M
-    if far.any():
-        raise FormatError(
-            f"frame {int(np.argmax(far))}: a joint lies more than {MAX_POSITION_M:g} m from the origin; "
-            "the file's values are not a body's",
-            p,
-        )
+    check_magnitude(positions, p, FormatError)
     metadata: dict[str, Any] = {
         "source": str(p),
         "format": "amc",

@@ -42,7 +42,7 @@ from posecast import skeletons
 from posecast.errors import FormatError, PosecastError, ValueRangeError
 from posecast.io.registry import Format, formats, register_format
 from posecast.kinematics.fk import forward_kinematics
-from posecast.motion import MAX_FPS, Motion
+from posecast.motion import MAX_FPS, Motion, check_magnitude
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.cmu import ASF_UNIT_M
 
@@ -50,10 +50,6 @@ __all__ = ["UNITS", "left_right_pairs", "read_bvh", "write_bvh"]
 
 #: Metres per file unit for the names accepted by ``units=``.
 UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": ASF_UNIT_M}
-
-#: metres: a joint further than this from the origin in any frame makes the file unreadable (no capture volume is
-#: this large; such values come from corrupt channels and would overflow in every model)
-MAX_POSITION_M = 1e5
 
 #: ``units="auto"``: upper bounds of the rest-pose extent (file units) for each guess, see `read_bvh`.
 _AUTO_UNIT_BOUNDS = ((6.0, "m"), (45.0, "cmu"), (95.0, "inch"), (600.0, "cm"), (math.inf, "mm"))
@@ -874,13 +870,7 @@ def read_bvh(
         positions, rotations, root = _pose(data, layout.plan, offsets_m, scale)
     if not np.isfinite(positions).all():
         raise FormatError("values are too large: joint positions overflow to infinity", p)
-    far = np.abs(positions).max(axis=(1, 2)) > MAX_POSITION_M
-    if far.any():
-        raise FormatError(
-            f"frame {int(np.argmax(far))}: a joint lies more than {MAX_POSITION_M:g} m from the origin; "
-            "the file's values are not a body's",
-            p,
-        )
+    check_magnitude(positions, p, FormatError)
 
     offsets_m[0] = 0.0
     if layout.registered is not None:

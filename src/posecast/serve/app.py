@@ -385,7 +385,7 @@ def create_app(
         if motion.fps > limits.fps:  # a file captured faster than the server's rate (240 Hz mocap): resampled
             motion = motion.resample(limits.fps, anchor="end")
         loop = asyncio.get_running_loop()
-        pos = engine.from_y_up(motion.positions, up)
+        pos = motion.positions  # the file's own world, whose up axis ``up`` declares (answered in it)
         return await loop.run_in_executor(
             compute,
             lambda: engine.forecast_once(

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from posecast.errors import ModelError, PosecastError, SkeletonError, ValueRangeError
-from posecast.motion import MAX_DETACHED, Motion, detached_start
+from posecast.motion import MAX_DETACHED, MAX_POSITION_M, Motion, detached_start
 from posecast.serve.schema import MAX_SAMPLES
 from posecast.skeletons.base import Skeleton
 
@@ -113,6 +113,8 @@ def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = 
         raise ValueRangeError(f"{what} has {a.shape[-2]} joints; the server takes at most {limits.joints}")
     if not np.isfinite(a).all():
         raise ValueRangeError(f"{what} holds NaN or infinite values")
+    if a.size and np.abs(a).max() > MAX_POSITION_M:
+        raise ValueRangeError(f"{what} holds a joint more than {MAX_POSITION_M:g} m from the origin (metres expected)")
     return a
 
 
@@ -458,6 +460,9 @@ class Batcher:
             for i, pred in zip(members, preds, strict=True):
                 job = jobs[i]
                 s = job.session
+                if not np.isfinite(pred).all():  # never sent as a forecast: the client would read nulls
+                    out[i] = error_text("the model's forecast for this window is not finite; check the positions sent")
+                    continue
                 out[i] = {
                     "type": "forecast",
                     "t": job.t,
