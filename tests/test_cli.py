@@ -156,6 +156,8 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
         (["forecast", "{walk}", "--outt", "{out}"], "No such option: --outt"),
         (["fourcast", "{walk}"], "Did you mean 'forecast'"),
         (["forecast", "{walk}", "--horizon", "abc", "--out", "{out}"], "Invalid value for '--horizon'"),
+        (["forecast", "{walk}", "--model", "charpose", "--samples", "100000", "--out", "{out}"], "1 to 1000"),
+        (["forecast", "{walk}", "--out", "{out}", "--out", "/proc/x.json"], "cannot write in /proc"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(walk_file, tmp_path, args, message):

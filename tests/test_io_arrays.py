@@ -237,3 +237,33 @@ def test_key_pose_documents_load_as_forecasts_of_one_frame_per_hypothesis(tmp_pa
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     with pytest.raises(PosecastError, match="key-pose"):
         posecast.load(tmp_path / "bad.json")
+
+
+def test_plain_arrays_in_millimetres_are_refused_with_the_unit_to_give_and_read_with_it(tmp_path):
+    import subprocess
+    import sys
+
+    from posecast.api import load_motion
+    from posecast.errors import ValueRangeError as VRE
+    from posecast.skeletons.canonical import retarget
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    metres = retarget(walk.skeleton).to_canonical(walk.positions)  # (50, 22, 3)
+    mm = tmp_path / "walk_mm.npy"
+    np.save(mm, metres * 1000.0)
+    with pytest.raises(VRE, match=r"walk_mm\.npy: a body spanning 1\d\d\d m: .*pass --units mm"):
+        load_motion(mm, skeleton="smplh-22", fps=25.0)
+    np.testing.assert_allclose(load_motion(mm, "smplh-22", 25.0, units="mm").positions, metres, atol=1e-9)
+    assert load_motion(mm, "smplh-22", 25.0, units=0.001).metadata["metres_per_unit"] == pytest.approx(0.001)
+    tiny = tmp_path / "walk_km.npy"
+    np.save(tiny, metres / 1000.0)
+    with pytest.raises(VRE, match="give their unit with --units"):
+        load_motion(tiny, skeleton="smplh-22", fps=25.0)
+    out = tmp_path / "f.npz"
+    args = [sys.executable, "-m", "posecast", "forecast", str(mm), "--skeleton", "smplh-22", "--fps", "25"]
+    r = subprocess.run([*args, "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and "--units mm" in r.stderr and "Traceback" not in r.stderr and not out.exists()
+    r = subprocess.run([*args, "--units", "mm", "--horizon", "0.4", "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert posecast.load(out).history.positions.max() < 3.0  # metres

@@ -274,16 +274,25 @@ def test_shipped_corpus_rollout_is_its_schedule():
     model.net.pose_prior = prior
     start = model.net.project_from * model.net.patch
     assert start == round(model.config.params["project_after"] * model.config.fps)
+    ramp = model.net.project_ramp  # params.project_ramp: the projection blended in over that many frames
+    assert ramp == round(model.config.params["project_ramp"] * model.config.fps) == 10
     with torch.no_grad():
+        blended = model.rollout(window, 60)
+        model.net.project_ramp = 0
         projected = model.rollout(window, 60)
+        model.net.project_ramp = ramp
         nll = prior.nll(pose_features(prior.normalised(projected.double()), *prior.joints))
         before = prior.nll(pose_features(prior.normalised(got.double()), *prior.joints))
     torch.testing.assert_close(projected[:, :start], got[:, :start], atol=0, rtol=0)
+    torch.testing.assert_close(blended[:, :start], got[:, :start], atol=0, rtol=0)
     # judged at the prior's bone lengths (params.project_normalise) the poses come to the level set, not onto
     # it (each pose then gets its own lengths back): here at most 92 nats above it, from 847 without
     above, above_before = (nll[:, start:] - prior.threshold).max(), (before[:, start:] - prior.threshold).max()
     assert float(above_before) > 500.0 and float(above) < 0.15 * float(above_before)
     assert float((projected[:, start:] - got[:, start:]).abs().max()) > 1e-3  # it did move poses
+    # blended in: the first projected frame moves a tenth of the way the whole projection moves it
+    moved, full = (blended[:, start] - got[:, start]).norm(dim=-1), (projected[:, start] - got[:, start]).norm(dim=-1)
+    torch.testing.assert_close(moved, full / ramp, atol=1e-5, rtol=1e-4)
 
 
 def test_shared_projections_by_parameter_count():

@@ -267,19 +267,13 @@ def test_what_a_file_holds_decides_motion_video_or_image_before_its_suffix(tmp_p
 
 
 def test_a_video_named_like_a_motion_file_and_units_on_an_array_file_are_one_line_errors(tmp_path: Path):
-    import posecast
-    from posecast.motion import Motion
-    from posecast.skeletons.canonical import retarget
-    from posecast.synthetic import synthetic_walk
-
     clip = tmp_path / "clip.bvh"
     clip.write_bytes(bytes(3) + b"\x18ftypisom" + bytes(64))  # an mp4's first box, named .bvh
     r = run("forecast", str(clip), "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and error_lines(r) and "holds a video but is named .bvh" in error_lines(r)[0], r.stderr
-    walk = synthetic_walk(seconds=2.0, fps=25.0)
-    arrays = tmp_path / "walk.npz"
-    posecast.save(Motion(retarget(walk.skeleton).to_canonical(walk.positions), 25.0, "smplh-22"), arrays)
+    h36m = tmp_path / "S1_walking.txt"  # Human3.6M exp-map text: its unit is the format's own
+    h36m.write_text("\n".join(",".join(["0.0"] * 99) for _ in range(60)) + "\n")
     out = tmp_path / "f.npz"
-    r = run("forecast", str(arrays), "--units", "cm", "--out", str(out))
-    assert r.returncode == 2 and "units apply to bvh and amc files" in r.stderr and "Traceback" not in r.stderr
-    assert not out.exists()
+    r = run("forecast", str(h36m), "--units", "cm", "--out", str(out))
+    assert r.returncode == 2 and "units apply to BVH, AMC and plain array files" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()

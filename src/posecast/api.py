@@ -11,12 +11,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from posecast.errors import ModelError, PosecastError, ValueRangeError
 from posecast.motion import Forecast, Motion, detached_start
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
 
+
+#: hypotheses one forecast may draw (`forecast`; the CLI's ``--samples``): 10,000 key-pose hypotheses would need
+#: tens of GB, and no rendering shows more than 50
+MAX_SAMPLES = 1000
 
 #: the motion formats whose reader takes ``units=`` (a length unit of the file)
 UNIT_FORMATS = ("bvh", "amc")
@@ -97,24 +103,51 @@ def load_motion(
     units: str | float | None = None,
 ) -> Motion:
     """A motion file (``skeleton`` / ``fps`` for files that hold only numbers, ``asf`` for an AMC clip's
-    skeleton, ``units`` for a BVH or AMC file's length unit instead of the reader's default); a forecast file
-    is refused."""
-    from posecast.io import load
+    skeleton, ``units`` for the length unit of a BVH or AMC file instead of the reader's default, or of a plain
+    array file, read as metres otherwise and refused when its body cannot be in metres, `check_body_size`); a
+    forecast file is refused."""
+    from posecast.io import detect_format, load
 
-    if units is not None:
-        from posecast.io import detect_format
-
-        name = detect_format(path).name
-        if name not in UNIT_FORMATS:
-            raise ValueRangeError(
-                f"units apply to {' and '.join(UNIT_FORMATS)} files; this is a {name} file, read in metres", Path(path)
-            )
-    given = (("skeleton", skeleton), ("fps", fps), ("asf", asf), ("units", units))
+    name = detect_format(path).name
+    if units is not None and name not in UNIT_FORMATS + ARRAY_FORMATS:
+        raise ValueRangeError(f"units apply to BVH, AMC and plain array files, not to a {name} file", Path(path))
+    given = (("skeleton", skeleton), ("fps", fps), ("asf", asf), ("units", units if name in UNIT_FORMATS else None))
     options: dict[str, Any] = {k: v for k, v in given if v is not None}
     obj = load(path, **options)
     if not isinstance(obj, Motion):
         raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))
+    if name in ARRAY_FORMATS:  # plain numbers: metres unless told otherwise, and a body must look like one
+        if units is not None:
+            from posecast.io.bvh import metres_per_unit
+
+            obj = obj.scaled(metres_per_unit(units, Path(path))[1])
+        check_body_size(obj, Path(path))
     return obj
+
+
+#: plain-array motion formats: positions in metres unless ``units`` says otherwise (`load_motion`)
+ARRAY_FORMATS = ("npz", "npy", "csv", "json")
+#: metres: the largest distance between two joints of a frame (median over the frames) of a plain-array motion
+#: must lie in this range, else its units are wrong (an adult spans about 1.6-2 m; in mm, 1,700)
+BODY_SPAN_M = (0.2, 10.0)
+
+
+def check_body_size(motion: Motion, where: Path) -> None:
+    """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres."""
+    pos = motion.positions[:: max(1, motion.num_frames // 50)]  # up to about 50 frames
+    span = float(np.median(np.ptp(pos, axis=1).max(axis=-1)))  # per frame: the bounding box's longest side
+    lo, hi = BODY_SPAN_M
+    if span > hi:
+        guess = "mm" if span > 300 else "cm"
+        raise ValueRangeError(
+            f"a body spanning {span:.4g} m: positions must be metres; if they are in {guess}, pass --units {guess} "
+            f"(units='{guess}')",
+            where,
+        )
+    if span < lo:
+        raise ValueRangeError(
+            f"a body spanning {span:.3g} m: positions must be metres; give their unit with --units (units=)", where
+        )
 
 
 def fit_motions(folder: str | Path) -> list[Motion]:
@@ -170,6 +203,10 @@ def forecast(
     """
     from posecast.models import get
 
+    if samples is not None and (
+        isinstance(samples, bool) or not isinstance(samples, int | np.integer) or not 1 <= samples <= MAX_SAMPLES
+    ):
+        raise ValueRangeError(f"samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}")
     kind = input_kind(source)
     name = resolve_model(kind, model)
     forecaster = get(name, weights=weights)

@@ -90,6 +90,19 @@ def check_outputs(
             raise ValueRangeError(f"{out}: output directory {out.parent} does not exist")
         if out.is_dir():
             raise ValueRangeError(f"{out}: is a directory; give a file path")
+        check_writable(out)
+
+
+def check_writable(out: Path) -> None:
+    """A one-line error, before any work, when no file can be created in ``out``'s directory (read-only, a
+    pseudo file system): a probe file is created there and removed."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".posecast-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueRangeError(f"{out}: cannot write in {out.parent} ({exc.strerror or exc})") from None
 
 
 @contextmanager
@@ -111,6 +124,8 @@ def check_output_dirs(*paths: Path | None) -> None:
             raise ValueRangeError(f"{p}: output directory does not exist")
         if p is not None and p.is_dir():
             raise ValueRangeError(f"{p}: is a directory; give a file path")
+        if p is not None:
+            check_writable(p)
 
 
 def write(obj: Any, out: Path, **render_options: Any) -> None:

@@ -176,8 +176,10 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
         raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
     if frames is not None and frames < 1:
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
-    if samples is not None and samples < 1:
-        raise ValueRangeError(f"--samples must be at least 1, got {samples}")
+    from posecast.api import MAX_SAMPLES
+
+    if samples is not None and not 1 <= samples <= MAX_SAMPLES:
+        raise ValueRangeError(f"--samples must be 1 to {MAX_SAMPLES}, got {samples}")
 
 
 def check_media(file: Path, at: float | None) -> None:

@@ -359,7 +359,8 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
         skeleton=skel,
         rotations=_arr(d, "rotations", path, optional=True),
         root_translation=_arr(d, "root_translation", path, optional=True),
-        metadata={"source": str(path), **meta},
+        # this file is the source (errors name it); the file it was made from, if recorded, is kept beside it
+        metadata={**meta, "source": str(path), **({"made_from": meta["source"]} if meta.get("source") else {})},
     )
 
 

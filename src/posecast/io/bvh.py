@@ -689,7 +689,8 @@ def _registered_layout(names: tuple[str, ...], parents: tuple[int, ...]) -> Skel
 
 
 # ======================================================================================== units
-def _metres_per_unit(units: str | float, where: str | Path | None = None) -> tuple[str, float]:
+def metres_per_unit(units: str | float, where: str | Path | None = None) -> tuple[str, float]:
+    """``units`` (a name of `UNITS` or metres per unit) → ``(name, metres per unit)``; a `ValueRangeError` else."""
     if isinstance(units, bool) or not isinstance(units, str | numbers.Real):
         raise ValueRangeError(f"units must be a name or a number of metres per unit, not {units!r}", where)
     if isinstance(units, numbers.Real):
@@ -864,7 +865,7 @@ def read_bvh(
         unit_name, guessed, extent = _guess_units(layout.rest_extent), True, layout.rest_extent
         scale = UNITS[unit_name]
     else:
-        (unit_name, scale), guessed, extent = _metres_per_unit(units, p), False, None
+        (unit_name, scale), guessed, extent = metres_per_unit(units, p), False, None
     offsets_m = layout.offsets * scale
     with np.errstate(all="ignore"):
         positions, rotations, root = _pose(data, layout.plan, offsets_m, scale)
@@ -1002,7 +1003,7 @@ def write_bvh(
         stored = motion.metadata.get("metres_per_unit")
         ok = isinstance(stored, int | float) and not isinstance(stored, bool) and math.isfinite(stored) and stored > 0
         units = float(stored) if ok else "cm"
-    _, scale = _metres_per_unit(units, p)
+    _, scale = metres_per_unit(units, p)
     for name in skel.joint_names:
         if not name or " ".join(name.split()) != name or "{" in name or "}" in name:
             raise FormatError(f"joint name {name!r} cannot be written to a BVH file", p)

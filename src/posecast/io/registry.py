@@ -328,7 +328,12 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     if target.parent and not target.parent.exists():
         raise FormatError("output directory does not exist", target.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent or ".")
+    if target.is_dir():
+        raise FormatError("is a directory; give a file path", target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent or ".")
+    except OSError as exc:
+        raise FormatError(f"cannot write in {target.parent} ({exc.strerror or exc})", target) from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)  # mkstemp creates 0600; give the result the usual permissions instead

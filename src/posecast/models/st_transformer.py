@@ -633,7 +633,10 @@ def attach_projection(net: STTransformer, config: NeuralConfig) -> None:
     joints bent beyond them, while in the first second, where it only costs accuracy (1-3 % at 400 ms),
     nothing is moved (model card ``st-transformer/corpus``). ``params.project_normalise: true``: the mixture
     judges every pose at the training poses' median bone lengths and gives the moved pose its own back
-    (`PosePrior` with ``parents``), so a body or rig of other proportions is not pushed into odd poses."""
+    (`PosePrior` with ``parents``), so a body or rig of other proportions is not pushed into odd poses.
+    ``params.project_ramp`` (seconds, default 0: at once): over that long from ``project_from`` each frame moves
+    only a growing share (1 / frames, 2 / frames, ... 1) of the way to its projection, so that a pose far from
+    the training poses is not pulled there in one step (``net.project_ramp``, frames)."""
     from posecast import skeletons
     from posecast.models.neural import hip_pair
     from posecast.models.pose_prior import PosePrior
@@ -651,6 +654,7 @@ def attach_projection(net: STTransformer, config: NeuralConfig) -> None:
     net.pose_prior = PosePrior(torch.zeros(k, d), eye, torch.full((k,), 1.0 / k), (root, *hip_pair(skel)), parents)
     after = float(config.params.get("project_after", 1.0))
     net.project_from = math.ceil(after * config.fps / net.patch - 1e-9)
+    net.project_ramp = max(0, round(float(config.params.get("project_ramp", 0.0)) * config.fps))
 
 
 def training_loss(model, batch: torch.Tensor, history: int, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -873,9 +877,17 @@ def cached_rollout(model, window: torch.Tensor, frames: int) -> torch.Tensor | N
 
     prior = getattr(net, "pose_prior", None)
 
+    ramp = int(getattr(net, "project_ramp", 0))
+
     def bones(y: torch.Tensor, token: int) -> torch.Tensor:  # NeuralConfig.keep_bones, as `NeuralForecaster.step`
         if prior is not None and token >= net.project_from:  # params.project_prior (`attach_projection`)
-            y = prior.project_poses(y).to(y.dtype)
+            projected = prior.project_poses(y).to(y.dtype)
+            if ramp > 0:  # params.project_ramp: each frame a growing share of the way, reaching 1 after the ramp
+                done = (token - net.project_from) * p + torch.arange(1, y.shape[1] + 1, device=y.device)
+                share = (done.to(y.dtype) / ramp).clamp(max=1.0)[None, :, None, None]
+                y = y + share * (projected - y)
+            else:
+                y = projected
         return keep_bone_lengths(y, reference, model.skeleton) if model.config.keep_bones else y
 
     while len(chunks) < tokens:

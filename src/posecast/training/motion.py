@@ -330,7 +330,9 @@ REFITTED_PARTS = {"short_frames": "short_head.", "short_context": "short_head."}
 
 #: inference-time ``params`` of the ST-Transformer's projection (`posecast.models.st_transformer.attach_projection`):
 #: they change no trained part, so init weights are compared without them
-PROJECTION_PARAMS = frozenset({"project_prior", "project_components", "project_after", "project_normalise"})
+PROJECTION_PARAMS = frozenset(
+    {"project_prior", "project_components", "project_after", "project_normalise", "project_ramp"}
+)
 
 
 def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
