@@ -105,7 +105,9 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
     last = fc.history.positions[-1]
     np.testing.assert_allclose(meta["anchor"], last[CMU.index("Hips")], atol=1e-12)
     np.testing.assert_allclose(meta["root_weights"] @ last, meta["anchor"], atol=1e-12)
-    np.testing.assert_allclose(meta["root_relative"], fc.samples[:, 0] - meta["anchor"], atol=1e-12)
+    lift = meta["grounded_m"][:, None, None] * meta["up_vector"]  # each hypothesis stood on the observed floor
+    np.testing.assert_allclose((fc.samples[:, 0] @ meta["up_vector"]).min(-1), meta["floor_m"], atol=1e-9)
+    np.testing.assert_allclose(meta["root_relative"], fc.samples[:, 0] - lift - meta["anchor"], atol=1e-12)
     # the network saw the mapped window: the same hypotheses again from the canonical window by hand
     f = models.get("charpose", weights=weights)
     rel, prob, _, _ = f.hypotheses(rt.to_canonical(fc.history.positions.astype(np.float32)), K, seed=0)
@@ -113,7 +115,7 @@ def test_a_canonical_network_forecasts_on_a_cmu_bvh_skeleton(weights, walk):
     np.testing.assert_allclose(prob, p, atol=1e-9)
     # mapped back: every bone of the user's rig at its observed length (the untrained network's canonical
     # poses have other proportions; a rig's bones do not stretch with them) ...
-    world, canon = fc.samples[:, 0], meta["canonical_hypotheses"]
+    world, canon = fc.samples[:, 0] - lift, meta["canonical_hypotheses"]  # as placed at the anchor
     np.testing.assert_allclose(bones(world, CMU), np.broadcast_to(bones(last, CMU), (K, 30)), atol=EXACT_M)
     np.testing.assert_allclose(world[:, CMU.index("Hips")], canon[:, NAMES.index("pelvis")], atol=1e-9)
     # ... pointing where the canonical pose points: a bone between two joints that are each the only source
@@ -152,7 +154,8 @@ def test_canonical_poses_map_back_with_the_users_bones(weights, walk, monkeypatc
     motion = rooted_walk(walk) if rooted else walk
     skel = motion.skeleton
     fc = models.get("charpose", weights=weights).forecast(motion, samples=3)
-    world, last, anchor = fc.samples[:, 0], fc.history.positions[-1], fc.metadata["anchor"]
+    lift = fc.metadata["grounded_m"][:, None, None] * fc.metadata["up_vector"]  # stood on the floor: taken off
+    world, last, anchor = fc.samples[:, 0] - lift, fc.history.positions[-1], fc.metadata["anchor"]
     static = {skel.index(n) for n in fc.metadata["static_joints"]}
     assert static == ({0} if rooted else set())  # the world root is found and left where it was
     # the observed pose predicted: every joint comes back where it was observed
@@ -261,7 +264,8 @@ def test_cli_writes_probabilities_pictures_and_bvh_on_the_users_skeleton(cli, we
     assert d["network_skeleton"] == "smplh-22" and d["mapping"]["pelvis"] == {"Hips": 1.0}
     h0 = np.array(d["hypotheses"][0]["positions"])
     assert h0.shape == (CMU.num_joints, 3)
-    np.testing.assert_allclose(h0 - np.array(d["anchor"]), d["hypotheses"][0]["root_relative"], atol=2e-6)
+    lift0 = d["grounded_m"][0] * np.array(d["up_vector"])  # stood on the observed floor
+    np.testing.assert_allclose(h0 - lift0 - np.array(d["anchor"]), d["hypotheses"][0]["root_relative"], atol=2e-6)
     truth = d["true_keypose"]
     assert truth is not None
     assert truth["best_of_k_mpjpe_m"] == pytest.approx(min(h["mpjpe_m"] for h in d["hypotheses"]))

@@ -96,3 +96,30 @@ def test_a_glitch_frame_early_in_a_long_motion_does_not_move_the_floor_of_the_fo
     assert "floor_offset_m" not in bad.metadata
     low = posecast.forecast(Motion(walk.positions - [0.0, 1.0, 0.0], walk.fps, walk.skeleton), model="dct-mlp")
     assert low.metadata["floor_offset_m"] < -0.9  # recorded when the floor was moved
+
+
+def test_key_poses_stand_on_the_observed_floor():
+    from posecast.keyposes.forecaster import grounded_poses, observed_floor
+
+    obs = np.zeros((10, 3, 3))
+    obs[:, :, 1] = [[0.0, 1.0, 1.7]] * 10
+    obs[2:4, :, 1] += 0.5  # two frames in the air (20 %): over the 10th percentile, the floor stays at 0
+    assert observed_floor(obs, np.array([0.0, 1.0, 0.0])) == pytest.approx(0.0)
+    poses = np.array([[[0.0, 0.6, 0.0], [0.0, 1.2, 0.0]], [[0.0, -0.4, 0.0], [0.0, 0.3, 0.0]]])  # floating, sunk
+    up = np.array([0.0, 1.0, 0.0])
+    placed, moves = grounded_poses(poses, 0.05, up)
+    np.testing.assert_allclose(moves, [-0.55, 0.45])
+    np.testing.assert_allclose(placed[:, :, 1].min(axis=1), [0.05, 0.05])
+    np.testing.assert_allclose(placed[..., [0, 2]], poses[..., [0, 2]])  # only along the up axis
+    z_up = np.array([0.0, 0.0, 1.0])
+    placed_z, _ = grounded_poses(poses[..., [0, 2, 1]], 0.05, z_up)  # the same in a z-up world
+    np.testing.assert_allclose(placed_z[..., [0, 2, 1]], placed)
+
+
+def test_charpose_hypotheses_are_grounded_and_keep_their_root_relative_shape():
+    walk = _canonical_walk()
+    fc = posecast.forecast(Motion(walk + [0.0, 0.5, 0.0], 25.0, "smplh-22"), model="charpose", samples=3)
+    floor, up = fc.metadata["floor_m"], fc.metadata["up_vector"]
+    np.testing.assert_allclose((fc.samples[:, 0] @ up).min(axis=-1), floor, atol=1e-9)
+    moved = fc.samples[:, 0] - fc.metadata["anchor"] - fc.metadata["grounded_m"][:, None, None] * up
+    np.testing.assert_allclose(moved, fc.metadata["root_relative"], atol=1e-9)

@@ -246,7 +246,9 @@ def test_forecast_cli_writes_json_npz_html_with_k_hypotheses(cli, tmp_path):
     # the observed window ends at --at: the clip at 25 fps, frames 16..25
     np.testing.assert_allclose(obs, motion.resample_rigid(25.0).positions[16:26], atol=1e-5)
     h0 = d["hypotheses"][0]
-    np.testing.assert_allclose(np.array(h0["positions"]) - obs[-1, 0], h0["root_relative"], atol=2e-6)
+    lift = d["grounded_m"][0] * np.array(d["up_vector"])  # placed at the root, then stood on the observed floor
+    np.testing.assert_allclose(np.array(h0["positions"]) - lift - obs[-1, 0], h0["root_relative"], atol=2e-6)
+    assert np.array(h0["positions"])[:, 1].min() == pytest.approx(d["floor_m"], abs=1e-5)
     truth = d["true_keypose"]
     keys = posecast.keyposes.mine_keyposes(motion)
     assert truth is not None and truth["frame"] == next(k.frame for k in keys if k.time > 1.0 + 0.02)

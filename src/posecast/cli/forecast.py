@@ -317,7 +317,11 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
         "anchor": np.round(np.asarray(meta.get("anchor", window[-1, 0]), dtype=np.float64), 6).tolist(),
         "root_weights": np.round(_root_weights(fc), 6).tolist(),
         "root_relative_to": "anchor: the network's root (the canonical pelvis through the canonical body) in the "
-        "last observed frame, = root_weights @ observed[-1]; positions = root_relative + anchor",
+        "last observed frame, = root_weights @ observed[-1]; positions = root_relative + anchor + grounded_m x "
+        "up_vector (each hypothesis moved along the up axis to stand on the observed floor)",
+        "grounded_m": [round(float(g), 6) for g in np.atleast_1d(meta.get("grounded_m", np.zeros(len(fc.samples))))],
+        "floor_m": None if meta.get("floor_m") is None else round(float(meta["floor_m"]), 6),
+        "up_vector": None if meta.get("up_vector") is None else np.asarray(meta["up_vector"], dtype=float).tolist(),
         "probabilities": [float(p) for p in fc.probabilities],
         "observed": np.round(window, 6).tolist(),
         "hypotheses": [
@@ -400,6 +404,7 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
             "hypotheses_root_relative": np.asarray(fc.metadata["root_relative"], dtype=np.float64),
             "probabilities": np.asarray(fc.probabilities, dtype=np.float64),
             "anchor": np.asarray(doc["anchor"], dtype=np.float64),
+            "grounded_m": np.asarray(doc["grounded_m"], dtype=np.float64),
             "root_weights": np.asarray(doc["root_weights"], dtype=np.float64),
             "joint_names": np.array(doc["joint_names"], dtype=str),
             "parents": np.array(doc["parents"], dtype=np.int64),
@@ -427,6 +432,10 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
     from posecast.keyposes.render import render_keypose_forecast
 
     shown = None if truth is None else truth["root_relative"] + np.asarray(doc["anchor"], dtype=np.float64)
+    if shown is not None and doc.get("floor_m") is not None:  # on the observed floor, as the hypotheses
+        from posecast.keyposes.forecaster import grounded_poses
+
+        shown = grounded_poses(shown[None], doc["floor_m"], np.asarray(doc["up_vector"], dtype=np.float64))[0][0]
     render_keypose_forecast(
         fc,
         out,

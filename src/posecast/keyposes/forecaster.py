@@ -31,8 +31,10 @@ Placement and metadata
 ----------------------
 The network predicts poses relative to its root (the canonical pelvis, or the own skeleton's joint 0),
 in the heading of the input. Hypotheses are placed at the *anchor*: that root in the last observed
-frame (``metadata["anchor"]``, ``(3,)`` metres). ``metadata["root_relative"]`` ``(K, J, 3)`` is the
-hypotheses on the **user's skeleton** minus the anchor; ``metadata["root_weights"]`` ``(J,)`` says how
+frame (``metadata["anchor"]``, ``(3,)`` metres), then each moved along the up axis so that it stands on the
+observed floor (`grounded_poses`; ``metadata["grounded_m"]`` ``(K,)``, ``floor_m``, ``up_vector``).
+``metadata["root_relative"]`` ``(K, J, 3)`` is the hypotheses on the **user's skeleton** minus the anchor,
+before that move (what a root-aligned error compares); ``metadata["root_weights"]`` ``(J,)`` says how
 the anchor is made from the user's joints (``anchor = root_weights @ last_observed_frame``; one-hot
 for a network on its own skeleton), so a true key pose is made root-relative the same way
 (``pose - root_weights @ pose``). Through the canonical body the metadata also holds
@@ -249,6 +251,10 @@ class KeyPoseForecaster:
         # several canonical ones (collars, spine and neck of other rigs) would otherwise stretch with a draw's
         # proportions (the benchmark scores the network's draws as they are: `posecast.evaluation.protocols`)
         world = _rig_bones(world, user[-1], history.skeleton)
+        up_vec = UP_ROTATIONS[axis][1].astype(np.float64)  # the history's up axis, in its world
+        root_rel = world - anchor
+        floor = observed_floor(user, up_vec)
+        world, grounded = grounded_poses(world, floor, up_vec)
         return Forecast(
             samples=world[:, None],
             fps=self.fps,
@@ -260,8 +266,13 @@ class KeyPoseForecaster:
                 "source": history.metadata.get("source"),
                 "kind": "key pose",
                 "network_skeleton": self.net.skeleton.name,
-                "root_relative": world - anchor,
+                "root_relative": root_rel,
                 "anchor": anchor,
+                # each hypothesis stands on the observed floor: moved along the up axis by this much (K,) from
+                # the anchor (the observed root, mid-jump or lying as it may be); the floor's height along it
+                "grounded_m": grounded,
+                "floor_m": floor,
+                "up_vector": up_vec,
                 "root_weights": weights,
                 # the window ends at the motion's last frame (resampled from its end) or at --at's frame
                 "last_observed_time_s": history.duration if at is None else last / self.fps,
@@ -287,6 +298,23 @@ class KeyPoseForecaster:
     def __repr__(self) -> str:
         bound = "" if self.retarget is None else f", skeleton={self.skeleton.name!r} via {CANONICAL}"
         return f"{type(self).__name__}(name={self.name!r}{bound})"
+
+
+def observed_floor(observed: np.ndarray, up: np.ndarray) -> float:
+    """The floor's height along ``up (3,)`` under ``observed (O, J, 3)`` frames: the 10th percentile
+    (`posecast.skeletons.canonical.FLOOR_PERCENTILE`) of each frame's lowest joint."""
+    from posecast.skeletons.canonical import FLOOR_PERCENTILE
+
+    return float(np.percentile((observed @ up).min(axis=-1), FLOOR_PERCENTILE))
+
+
+def grounded_poses(poses: np.ndarray, floor: float, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, J, 3)`` key poses each moved along ``up`` so that its lowest joint is at ``floor``, and the ``(K,)``
+    moves. A characteristic pose stands on the floor the person stands on: placed at the last observed root
+    alone, a crouch forecast from mid-jump floated half a metre up and a lying pose forecast from someone lying
+    down sank into the floor."""
+    moves = floor - (poses @ up).min(axis=-1)  # (K,)
+    return poses + moves[:, None, None] * up, moves
 
 
 def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> np.ndarray:
