@@ -137,3 +137,27 @@ def test_st_transformer_runs_its_corpus_weights_on_any_mapped_skeleton_for_long_
     seen = np.array([np.linalg.norm(observed.positions[-1, j] - observed.positions[-1, p]) for j, p in bones])
     last = np.array([np.linalg.norm(fc.samples[0, -1, j] - fc.samples[0, -1, p]) for j, p in bones])
     assert np.abs(last - seen).max() < 0.15
+
+
+@pytest.mark.parametrize("layout", ["coco-17", "blazepose-33"])
+def test_keypoint_layouts_without_a_spine_forecast_through_their_body17_table(layout):
+    """COCO and BlazePose 3D keypoints (no spine joints to place automatically) reach the canonical body through
+    their declared body-17 table; the forecast continues the walk on their own joints."""
+    import posecast
+    from posecast import skeletons
+    from posecast.motion import Motion
+    from posecast.skeletons.canonical import NAMES, retarget
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    canon = retarget(walk.skeleton).to_canonical(walk.positions)
+    skel = skeletons.get(layout)
+    index = {n: i for i, n in enumerate(NAMES)}
+    pos = np.stack([canon[:, index[n]] if n in index else canon[:, index["head"]] for n in skel.joint_names], 1)
+    r = retarget(skel)
+    assert r.assignment["pelvis"] == {"left_hip": 0.5, "right_hip": 0.5}
+    fc = posecast.forecast(Motion(pos, 25.0, layout), seconds=1.0)
+    hip = skel.joint_names.index("left_hip")
+    assert fc.samples.shape == (1, 25, skel.num_joints, 3)
+    assert np.linalg.norm(fc.samples[0, 0, hip] - pos[-1, hip]) < 0.1  # no jump at the seam
+    assert np.linalg.norm(fc.samples[0, -1, hip] - pos[-1, hip]) > 0.5  # walking on

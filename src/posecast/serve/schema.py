@@ -45,7 +45,7 @@ class InlineSkeleton(_Model):
 MAX_SAMPLES = 100
 
 SkeletonSpec = str | InlineSkeleton
-"""A registered skeleton name (``posecast skeletons``: ``cmu-bvh-31``, ``smplh-22``...) or an inline one."""
+"""A registered skeleton name (``posecast.skeletons.names()``: ``cmu-bvh-31``, ``smplh-22``...) or an inline one."""
 
 
 class ForecastRequest(_Model):

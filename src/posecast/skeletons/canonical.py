@@ -87,7 +87,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import SkeletonError
+from posecast.errors import PosecastError, SkeletonError
 from posecast.skeletons.base import Skeleton, get
 from posecast.skeletons.smpl import SMPL_MEAN_OFFSETS_M, SMPL_NAMES, SMPL_PARENTS, SMPLH_BODY_JOINTS
 
@@ -760,12 +760,38 @@ def retarget(skeleton: Skeleton | str, mapping: Mapping[str, Any] | str | os.Pat
             return hit
     explicit = dict(explicit)
     up = explicit.pop(UP_KEY, None)
-    result = _build(skel, explicit, where, up)
+    try:
+        result = _build(skel, explicit, where, up)
+    except SkeletonError:
+        table = _via_body17(skel) if mapping is None else None
+        if table is None:
+            raise
+        result = _build(skel, table, where, up)  # a keypoint layout (COCO, BlazePose) through its body-17 table
     with _LOCK:
         _CACHE[key] = result
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return result
+
+
+def _via_body17(skel: Skeleton) -> dict[str, dict[str, float]] | None:
+    """For a registered layout whose joints the automatic mapping cannot place (keypoint layouts without a spine:
+    ``coco-17``, ``blazepose-33``) but which has a declared table onto ``body-17``: the canonical body made from it
+    through that table and ``body-17``'s own mapping, as explicit entries; None for any other skeleton."""
+    from posecast.skeletons.mapping import BODY17, mapping_matrix
+
+    if skel.name == BODY17:
+        return None
+    try:
+        if not skel.same_layout(get(skel.name)):  # a user's skeleton that only shares the name
+            return None
+        composed = retarget(BODY17).matrix @ mapping_matrix(skel.name, BODY17)  # (22, J)
+    except PosecastError:
+        return None
+    return {
+        NAMES[i]: {skel.joint_names[j]: float(composed[i, j]) for j in np.flatnonzero(np.abs(composed[i]) > 1e-12)}
+        for i in range(len(NAMES))
+    }
 
 
 def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | None, up: str | None) -> Retarget:
