@@ -589,9 +589,12 @@ def test_unmappable_skeleton_names_what_is_missing_and_what_was_found() -> None:
         retarget("no-such-skeleton")
 
 
-def test_keypoint_layout_without_offsets_fails_cleanly() -> None:
+def test_keypoint_layouts_map_through_their_body17_table_and_others_fail_cleanly() -> None:
+    r = retarget("coco-17")  # no spine to place automatically: through its declared body-17 table
+    assert r.assignment["pelvis"] == {"left_hip": 0.5, "right_hip": 0.5}
+    fake = Skeleton("coco-17", ("a", "b"), (-1, 0), np.zeros((2, 3)))  # only the name of a registered layout
     with pytest.raises(SkeletonError, match="coco-17"):
-        retarget("coco-17")
+        retarget(fake)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
