@@ -99,9 +99,19 @@ def _label(image: np.ndarray, text: str, color: tuple[int, int, int], row: int =
     width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(int(2 * scale), 1))[0][0]
     if width > image.shape[1] - 24:  # narrow (portrait) clips: shrink the text to fit
         scale *= (image.shape[1] - 24) / width
+    thick = max(int(2 * scale), 1)
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     y = int(34 * scale * (row + 1)) + 4
-    cv2.putText(image, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), int(4 * scale) + 1, cv2.LINE_AA)
-    cv2.putText(image, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, max(int(2 * scale), 1), cv2.LINE_AA)
+    # a dark, translucent plate under the text: legible over any footage (a busy background swallowed it)
+    y0, y1, x1 = (
+        max(y - h - int(6 * scale), 0),
+        min(y + base + int(4 * scale), image.shape[0]),
+        min(12 + w + 8, image.shape[1]),
+    )
+    plate = image[y0:y1, 4:x1]
+    plate[:] = (plate.astype(np.float32) * 0.3).astype(image.dtype)
+    light = tuple(int(0.45 * c + 0.55 * 255) for c in color)  # the colour, lightened to read on the dark plate
+    cv2.putText(image, text, (12, y), cv2.FONT_HERSHEY_SIMPLEX, scale, light, thick, cv2.LINE_AA)
 
 
 class _Panel:
@@ -132,7 +142,16 @@ class _Panel:
         ax.set_yticklabels([])
         ax.set_zticklabels([])
         floor = lo[2]
-        g = np.linspace(-half, half, 5)
+        # a round grid step (about four cells across), the axes' own ticks and pane grids on it: the scale note
+        # below is then true of every grid line drawn
+        step = min((0.1, 0.2, 0.25, 0.5, 1.0, 2.0), key=lambda x: abs(x - half / 2))
+        g = np.arange(-np.floor(half / step), np.floor(half / step) + 1) * step
+        ax.set_xticks(centre[0] + g)
+        ax.set_yticks(centre[1] + g)
+        ax.set_zticks(floor + np.arange(0.0, 2 * half + 1e-9, step))
+        ax.set_xticklabels([])
+        ax.set_yticklabels([])
+        ax.set_zticklabels([])
         for v in g:
             ax.plot([centre[0] + v] * 2, [centre[1] - half, centre[1] + half], [floor] * 2, color="#d0d0d0", lw=0.6)
             ax.plot([centre[0] - half, centre[0] + half], [centre[1] + v] * 2, [floor] * 2, color="#d0d0d0", lw=0.6)
@@ -144,6 +163,12 @@ class _Panel:
         self.past = lines(HISTORY_COLOR, HISTORY_LEFT_COLOR, 2.5)
         self.fut = lines(SAMPLE_COLORS[0], "#ff9a8a", 2.5)
         self.title = self.fig.text(0.5, 0.955, "", ha="center", va="center", fontsize=max(size / 55, 7))
+        small = max(size / 70, 6)  # a legend and the scale, as the motion renders have
+        for k, (word, colour) in enumerate(
+            (("observed", HISTORY_COLOR), ("forecast", SAMPLE_COLORS[0]), ("last observed pose", LAST_POSE_COLOR))
+        ):
+            self.fig.text(0.03, 0.09 - 0.035 * k, word, color=colour, fontsize=small, ha="left", va="center")
+        self.fig.text(0.97, 0.02, f"grid {step:g} m", color="#707070", fontsize=small, ha="right", va="bottom")
 
     def _set(self, artists: list[Any], pose: np.ndarray | None) -> None:
         for line, (j, p, _) in zip(artists, self.bones, strict=True):
