@@ -91,6 +91,7 @@ def test_h36m_file_reads_on_its_skeleton(tmp_path):
     [
         ("1,2,3\n", "line 1 has 3 values"),
         (",".join(["0"] * CMU_COLUMNS) + "\n" + ",".join(["0"] * 50) + "\n", "line 2 has 50 values"),
+        ("1,2,3\n" * 2, r"expected 117 \(the CMU-Mocap benchmark's layout; Human3.6M's has 99\)"),
         (",".join(["0"] * (CMU_COLUMNS - 1) + ["nan"]) + "\n", "NaN or inf at line 1"),
         (",".join(["0"] * (CMU_COLUMNS - 1) + ["abc"]) + "\n", "non-numeric"),
         ("\n\n", "no frames"),

@@ -51,6 +51,10 @@ def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         hint = " (values are separated by commas)" if counts[i] == 1 and len(rows[i].split()) > 1 else ""
+        layouts = {CMU_COLUMNS: "the CMU-Mocap benchmark's", H36M_COLUMNS: "Human3.6M's"}
+        if not hint and want in layouts:  # say which exp-map layout the file was read as, and the other one
+            other = H36M_COLUMNS if want == CMU_COLUMNS else CMU_COLUMNS
+            hint = f" ({layouts[want]} layout; {layouts[other]} has {other})"
         raise FormatError(f"line {i + 1} has {counts[i]} values, expected {want}{hint}", path)
     try:
         data = np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", dtype=np.float64, ndmin=2)
