@@ -73,12 +73,15 @@ def test_shipped_weights_load_and_forecast(name, variant):
 
 
 def test_unknown_skeleton_is_a_clear_error():
-    odd = posecast.Motion(np.zeros((12, 17, 3)), 25.0, "coco-17")
+    from posecast.skeletons.base import Skeleton
+
+    chain = Skeleton("chain-6", tuple("abcdef"), (-1, 0, 1, 2, 3, 4), np.tile([0.0, 0.1, 0.0], (6, 1)))
+    odd = posecast.Motion(np.zeros((12, 6, 3)), 25.0, chain)
     for name in {n for n, _ in SHIPPED}:
         canonical = any(store.read_config(store.shipped(name, v))["config"]["skeleton"] == "smplh-22"
                         for v in store.variants(name))  # fmt: skip
-        # a model with canonical-body weights tries the automatic mapping (COCO has no spine or head joint)
-        expected = "coco-17' cannot be mapped onto the canonical" if canonical else "no weights for skeleton coco-17"
+        # a model with canonical-body weights tries the automatic mapping (a bare chain has no limbs)
+        expected = "chain-6' cannot be mapped onto the canonical" if canonical else "no weights for skeleton chain-6"
         with pytest.raises(posecast.PosecastError, match=expected):
             posecast.models.get(name).forecast(odd, seconds=0.5)
 

@@ -80,7 +80,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -774,24 +774,27 @@ def retarget(skeleton: Skeleton | str, mapping: Mapping[str, Any] | str | os.Pat
     return result
 
 
-def _via_body17(skel: Skeleton) -> dict[str, dict[str, float]] | None:
-    """For a registered layout whose joints the automatic mapping cannot place (keypoint layouts without a spine:
-    ``coco-17``, ``blazepose-33``) but which has a declared table onto ``body-17``: the canonical body made from it
-    through that table and ``body-17``'s own mapping, as explicit entries; None for any other skeleton."""
-    from posecast.skeletons.mapping import BODY17, mapping_matrix
+#: registered layouts the automatic mapping cannot place (keypoint layouts without a spine) -> a function giving
+#: their explicit entries onto the canonical body; filled by `posecast.skeletons.mapping` (`register_fallback`)
+_FALLBACKS: dict[str, Callable[[], dict[str, dict[str, float]]]] = {}
 
-    if skel.name == BODY17:
-        return None
+
+def register_fallback(name: str, entries: Callable[[], dict[str, dict[str, float]]]) -> None:
+    """Map the registered layout ``name`` with ``entries()`` (explicit `retarget` entries) when the automatic
+    mapping refuses it."""
+    _FALLBACKS[name] = entries
+
+
+def _via_body17(skel: Skeleton) -> dict[str, dict[str, float]] | None:
+    """The registered fallback entries of ``skel``'s layout (`register_fallback`), or None: another skeleton, or
+    one that only shares a registered layout's name."""
+    entries = _FALLBACKS.get(skel.name)
     try:
-        if not skel.same_layout(get(skel.name)):  # a user's skeleton that only shares the name
+        if entries is None or not skel.same_layout(get(skel.name)):
             return None
-        composed = retarget(BODY17).matrix @ mapping_matrix(skel.name, BODY17)  # (22, J)
     except PosecastError:
         return None
-    return {
-        NAMES[i]: {skel.joint_names[j]: float(composed[i, j]) for j in np.flatnonzero(np.abs(composed[i]) > 1e-12)}
-        for i in range(len(NAMES))
-    }
+    return entries()
 
 
 def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | None, up: str | None) -> Retarget:

@@ -520,3 +520,27 @@ register_mapping("blazepose-33", BODY17, BLAZEPOSE33_TO_BODY17)
 register_mapping("h36m-32", "h36m-17", {t: H36M32_NAMES[s] for t, s in zip(H36M17_NAMES, H36M17_FROM_32, strict=True)})
 register_mapping("smpl-24", "smplh-22", {n: n for n in SMPL_NAMES[:SMPLH_BODY_JOINTS]})
 register_mapping("cmu-mocap-38", "cmu-bvh-31", {n: n for i, n in enumerate(CMU38_NAMES) if i not in CMU38_END_SITES})
+
+
+def canonical_via_body17(name: str) -> dict[str, dict[str, float]]:
+    """Explicit `posecast.skeletons.canonical.retarget` entries for the registered layout ``name``: the canonical
+    body made from its joints through its table onto ``body-17`` and ``body-17``'s own mapping."""
+    from posecast.skeletons.canonical import NAMES, retarget
+
+    composed = retarget(BODY17).matrix @ mapping_matrix(name, BODY17)  # (22, J)
+    joints = get(name).joint_names
+    return {
+        NAMES[i]: {joints[j]: float(composed[i, j]) for j in np.flatnonzero(np.abs(composed[i]) > 1e-12)}
+        for i in range(len(NAMES))
+    }
+
+
+def _register_fallbacks() -> None:
+    """Keypoint layouts without a spine reach the canonical body through their body-17 table."""
+    from posecast.skeletons.canonical import register_fallback
+
+    for name in ("coco-17", "blazepose-33"):
+        register_fallback(name, lambda name=name: canonical_via_body17(name))
+
+
+_register_fallbacks()
