@@ -154,10 +154,14 @@ def test_canonical_poses_map_back_with_the_users_bones(weights, walk, monkeypatc
     motion = rooted_walk(walk) if rooted else walk
     skel = motion.skeleton
     fc = models.get("charpose", weights=weights).forecast(motion, samples=3)
-    lift = fc.metadata["grounded_m"][:, None, None] * fc.metadata["up_vector"]  # stood on the floor: taken off
-    world, last, anchor = fc.samples[:, 0] - lift, fc.history.positions[-1], fc.metadata["anchor"]
     static = {skel.index(n) for n in fc.metadata["static_joints"]}
     assert static == ({0} if rooted else set())  # the world root is found and left where it was
+    moved = [j for j in range(skel.num_joints) if j not in static]  # stood on the floor (world roots are not)
+    lift = fc.metadata["grounded_m"][:, None, None] * fc.metadata["up_vector"]
+    world, last, anchor = fc.samples[:, 0].copy(), fc.history.positions[-1], fc.metadata["anchor"]
+    world[:, moved] -= lift  # taken off again: as placed at the anchor
+    floor = (fc.samples[:, 0, moved] @ fc.metadata["up_vector"]).min(-1)
+    np.testing.assert_allclose(floor, fc.metadata["floor_m"], atol=1e-9)  # the body's lowest joint on the floor
     # the observed pose predicted: every joint comes back where it was observed
     np.testing.assert_allclose(world[0], last, atol=EXACT_M)
     # turned about the vertical through the anchor: every joint turns with it (but the world root)

@@ -252,18 +252,31 @@ def test_plain_arrays_in_millimetres_are_refused_with_the_unit_to_give_and_read_
     metres = retarget(walk.skeleton).to_canonical(walk.positions)  # (50, 22, 3)
     mm = tmp_path / "walk_mm.npy"
     np.save(mm, metres * 1000.0)
-    with pytest.raises(VRE, match=r"walk_mm\.npy: a body spanning 1\d\d\d m: .*pass --units mm"):
+    with pytest.raises(VRE, match=r"walk_mm\.npy: a body spanning 1\d\d\d m: positions must be metres \(mm\?\)"):
         load_motion(mm, skeleton="smplh-22", fps=25.0)
-    np.testing.assert_allclose(load_motion(mm, "smplh-22", 25.0, units="mm").positions, metres, atol=1e-9)
-    assert load_motion(mm, "smplh-22", 25.0, units=0.001).metadata["metres_per_unit"] == pytest.approx(0.001)
+    told = load_motion(mm, "smplh-22", 25.0, units="mm")
+    np.testing.assert_allclose(told.positions, metres, atol=1e-9)
+    np.testing.assert_allclose(told.skeleton.offsets, posecast.skeletons.get("smplh-22").offsets)  # metres kept
+    np.testing.assert_allclose(load_motion(mm, "smplh-22", 25.0, units=0.001).positions, metres, atol=1e-9)
+    far = tmp_path / "far_mm.npy"  # 150 m from the origin, in mm: the 100 km bound is checked in metres
+    np.save(far, (metres + [150.0, 0.0, 0.0]) * 1000.0)
+    assert load_motion(far, "smplh-22", 25.0, units="mm").positions[0, 0, 0] > 149.0
     tiny = tmp_path / "walk_km.npy"
     np.save(tiny, metres / 1000.0)
-    with pytest.raises(VRE, match="give their unit with --units"):
+    with pytest.raises(VRE, match="give their unit"):
         load_motion(tiny, skeleton="smplh-22", fps=25.0)
+    csv = tmp_path / "walk.csv"
+    posecast.save(posecast.Motion(metres * 100.0, 25.0, "smplh-22"), csv)  # written in metres: 'units=m'
+    with pytest.raises(posecast.PosecastError, match="header declares units=m"):
+        load_motion(csv, units="cm")  # the file says its unit: not given twice
+    npz = tmp_path / "walk.npz"  # PoseCast's own files are metres by definition
+    posecast.save(posecast.Motion(metres, 25.0, "smplh-22"), npz)
+    with pytest.raises(VRE, match="a npz file is read as it is"):
+        load_motion(npz, units="mm")
     out = tmp_path / "f.npz"
     args = [sys.executable, "-m", "posecast", "forecast", str(mm), "--skeleton", "smplh-22", "--fps", "25"]
     r = subprocess.run([*args, "--out", str(out)], capture_output=True, text=True)
-    assert r.returncode == 2 and "--units mm" in r.stderr and "Traceback" not in r.stderr and not out.exists()
+    assert r.returncode == 2 and "(mm?)" in r.stderr and "Traceback" not in r.stderr and not out.exists()
     r = subprocess.run([*args, "--units", "mm", "--horizon", "0.4", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert posecast.load(out).history.positions.max() < 3.0  # metres

@@ -275,5 +275,5 @@ def test_a_video_named_like_a_motion_file_and_units_on_an_array_file_are_one_lin
     h36m.write_text("\n".join(",".join(["0.0"] * 99) for _ in range(60)) + "\n")
     out = tmp_path / "f.npz"
     r = run("forecast", str(h36m), "--units", "cm", "--out", str(out))
-    assert r.returncode == 2 and "units apply to BVH, AMC and plain array files" in r.stderr, r.stderr
+    assert r.returncode == 2 and "units apply to BVH, AMC and plain-number" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()

@@ -103,51 +103,54 @@ def load_motion(
     units: str | float | None = None,
 ) -> Motion:
     """A motion file (``skeleton`` / ``fps`` for files that hold only numbers, ``asf`` for an AMC clip's
-    skeleton, ``units`` for the length unit of a BVH or AMC file instead of the reader's default, or of a plain
-    array file, read as metres otherwise and refused when its body cannot be in metres, `check_body_size`); a
-    forecast file is refused."""
+    skeleton, ``units`` for the length unit of a BVH or AMC file instead of the reader's default, or of a file of
+    plain numbers (``.npy``, ``.csv``), read as metres otherwise and refused when its body cannot be in metres,
+    `check_body_size`); a forecast file is refused."""
     from posecast.io import detect_format, load
 
-    name = detect_format(path).name
-    if units is not None and name not in UNIT_FORMATS + ARRAY_FORMATS:
-        raise ValueRangeError(f"units apply to BVH, AMC and plain array files, not to a {name} file", Path(path))
-    given = (("skeleton", skeleton), ("fps", fps), ("asf", asf), ("units", units if name in UNIT_FORMATS else None))
-    options: dict[str, Any] = {k: v for k, v in given if v is not None}
+    suffix = Path(path).suffix.lower()
+    name = detect_format(path).name if units is not None or suffix in (".npy", ".csv") else None
+    if units is not None and name not in UNIT_FORMATS + PLAIN_FORMATS:
+        raise ValueRangeError(
+            f"units apply to BVH, AMC and plain-number (.npy, .csv) files; a {name} file is read as it is", Path(path)
+        )
+    options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None}
+    if units is not None:
+        if name in UNIT_FORMATS:
+            options["units"] = units
+        else:
+            from posecast.io.bvh import metres_per_unit
+
+            options["scale"] = metres_per_unit(units, Path(path))[1]  # applied by the reader, before any check
     obj = load(path, **options)
     if not isinstance(obj, Motion):
         raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))
-    if name in ARRAY_FORMATS:  # plain numbers: metres unless told otherwise, and a body must look like one
-        if units is not None:
-            from posecast.io.bvh import metres_per_unit
-
-            obj = obj.scaled(metres_per_unit(units, Path(path))[1])
+    if name in PLAIN_FORMATS:  # plain numbers: metres unless told otherwise, and a body must look like one
         check_body_size(obj, Path(path))
     return obj
 
 
-#: plain-array motion formats: positions in metres unless ``units`` says otherwise (`load_motion`)
-ARRAY_FORMATS = ("npz", "npy", "csv", "json")
-#: metres: the largest distance between two joints of a frame (median over the frames) of a plain-array motion
-#: must lie in this range, else its units are wrong (an adult spans about 1.6-2 m; in mm, 1,700)
+#: files of plain numbers: positions in metres unless ``units`` says otherwise (`load_motion`); PoseCast's own
+#: ``.npz`` / ``.json`` store metres by definition
+PLAIN_FORMATS = ("npy", "csv")
+#: metres: the largest distance between two joints of a frame (median over the frames that are not all zeros:
+#: missed detections) of a plain-number motion must lie in this range, else its units are wrong (an adult spans
+#: about 1.6-2 m; in mm, 1,700)
 BODY_SPAN_M = (0.2, 10.0)
 
 
 def check_body_size(motion: Motion, where: Path) -> None:
     """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres."""
     pos = motion.positions[:: max(1, motion.num_frames // 50)]  # up to about 50 frames
+    pos = pos[np.abs(pos).reshape(len(pos), -1).max(axis=1) > 0] if np.abs(pos).max() > 0 else pos
     span = float(np.median(np.ptp(pos, axis=1).max(axis=-1)))  # per frame: the bounding box's longest side
     lo, hi = BODY_SPAN_M
+    give = "give their unit (--units on the command line, units= in Python)"
     if span > hi:
-        guess = "mm" if span > 300 else "cm"
-        raise ValueRangeError(
-            f"a body spanning {span:.4g} m: positions must be metres; if they are in {guess}, pass --units {guess} "
-            f"(units='{guess}')",
-            where,
-        )
+        guess = "mm" if span > 300 else "cm" if span > 100 else "cm or inch"
+        raise ValueRangeError(f"a body spanning {span:.4g} m: positions must be metres ({guess}?); {give}", where)
     if span < lo:
-        raise ValueRangeError(
-            f"a body spanning {span:.3g} m: positions must be metres; give their unit with --units (units=)", where
-        )
+        raise ValueRangeError(f"a body spanning {span:.3g} m: positions must be metres; {give}", where)
 
 
 def fit_motions(folder: str | Path) -> list[Motion]:

@@ -246,17 +246,6 @@ class Motion:
         return self.frames(a, b)
 
     # ------------------------------------------------------------------------------ resampling
-    def scaled(self, factor: float) -> Motion:
-        """The same motion with every length multiplied by ``factor`` (positions, root translation, the skeleton's
-        rest offsets): a file's unit turned into metres (``metadata["metres_per_unit"]`` records it)."""
-        k = float(factor)
-        if not math.isfinite(k) or k <= 0:
-            raise ValueRangeError(f"scale factor must be a positive number, got {factor!r}")
-        skel = self.skeleton if self.skeleton.offsets is None else self.skeleton.with_offsets(self.skeleton.offsets * k)
-        root = None if self.root_translation is None else self.root_translation * k
-        meta = {**self.metadata, "metres_per_unit": k}
-        return replace(self, positions=self.positions * k, skeleton=skel, root_translation=root, metadata=meta)
-
     def resample(self, fps: float, anchor: str = "start") -> Motion:
         """The motion at another frame rate over the same time span.
 

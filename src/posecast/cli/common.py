@@ -50,8 +50,9 @@ AsfOpt = Annotated[
 UnitsOpt = Annotated[
     str | None,
     typer.Option(
-        help="Length unit of a BVH or AMC file: m, cm, mm, inch, cmu, or metres per unit (default: BVH guessed "
-        "from the rest pose's size, which reads a body 45-95 units tall as inches; AMC from its ASF)."
+        help="Length unit of a BVH, AMC or plain-number (.npy, .csv) file: m, cm, mm, inch, cmu, or metres per "
+        "unit (default: BVH guessed from the rest pose's size, which reads a body 45-95 units tall as inches; AMC "
+        "from its ASF; .npy/.csv metres, refused when the body spans over 10 m or under 0.2 m)."
     ),
 ]
 WeightsOpt = Annotated[

@@ -70,7 +70,9 @@ def forecast(
     frames: Annotated[
         int | None, typer.Option(help="Frames to forecast (instead of --horizon; video models: at their rate).")
     ] = None,
-    samples: Annotated[int | None, typer.Option(help="Hypotheses to draw (default: 1; key-pose models: 10).")] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Hypotheses to draw (default: 1; key-pose models: 10; at most 1000).")
+    ] = None,
     at: Annotated[
         float | None, typer.Option(help="Forecast from this time (s); later frames become ground truth.")
     ] = None,
@@ -287,9 +289,10 @@ def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
 
 def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any] | None) -> dict[str, Any]:
     """The JSON document of a key-pose forecast: hypotheses on the input's skeleton in world coordinates
-    (placed at the anchor: the network's root in the last observed frame) and ``root_relative`` (minus
-    the anchor; the predicted root -- drawn from its heatmap like every joint -- lies near, not exactly
-    at, the origin), ``probabilities`` (K,), skeleton, the observed window, the mapping onto the
+    (placed at the anchor: the network's root in the last observed frame, then moved along the up axis to stand
+    on the observed floor, ``grounded_m``) and ``root_relative`` (minus the anchor, before that move; the
+    predicted root -- drawn from its heatmap like every joint -- lies near, not exactly at, the origin),
+    ``probabilities`` (K,), skeleton, the observed window, the mapping onto the
     canonical body when the network works there, and the true key pose when known."""
     window = fc.history.positions
     world = fc.samples[:, 0]
@@ -405,6 +408,8 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
             "probabilities": np.asarray(fc.probabilities, dtype=np.float64),
             "anchor": np.asarray(doc["anchor"], dtype=np.float64),
             "grounded_m": np.asarray(doc["grounded_m"], dtype=np.float64),
+            "floor_m": np.array(np.nan if doc["floor_m"] is None else doc["floor_m"], dtype=np.float64),
+            "up_vector": np.asarray(doc["up_vector"] or [np.nan] * 3, dtype=np.float64),
             "root_weights": np.asarray(doc["root_weights"], dtype=np.float64),
             "joint_names": np.array(doc["joint_names"], dtype=str),
             "parents": np.array(doc["parents"], dtype=np.int64),
@@ -435,7 +440,11 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
     if shown is not None and doc.get("floor_m") is not None:  # on the observed floor, as the hypotheses
         from posecast.keyposes.forecaster import grounded_poses
 
-        shown = grounded_poses(shown[None], doc["floor_m"], np.asarray(doc["up_vector"], dtype=np.float64))[0][0]
+        static = set(doc.get("static_joints") or [])
+        body = [j for j, n in enumerate(doc["joint_names"]) if n not in static]  # a world root stays put
+        shown = shown.copy()
+        up = np.asarray(doc["up_vector"], dtype=np.float64)
+        shown[body] = grounded_poses(shown[None, body], doc["floor_m"], up)[0][0]
     render_keypose_forecast(
         fc,
         out,

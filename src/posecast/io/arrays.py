@@ -269,7 +269,13 @@ def read_csv(path: Path, **options: Any) -> Motion:
         raise FormatError(
             f"frame row {short + 1} has {len(body[short])} values; the header has {len(header)} columns", path
         ) from None
-    scale = {"m": 1.0, "cm": 0.01, "mm": 0.001}.get(meta.get("units", "m"))
+    if "scale" in options and "units" in meta:
+        raise FormatError(f"the header declares units={meta['units']}; leave the unit option out", path)
+    scale = (
+        float(options["scale"])
+        if "scale" in options
+        else {"m": 1.0, "cm": 0.01, "mm": 0.001}.get(meta.get("units", "m"))
+    )
     if scale is None:
         raise FormatError(f"unknown units {meta.get('units')!r} (use m, cm or mm)", path)
     return Motion(data.reshape(len(body), skel.num_joints, 3) * scale, fps, skel, metadata={"source": str(path)})

@@ -253,8 +253,14 @@ class KeyPoseForecaster:
         world = _rig_bones(world, user[-1], history.skeleton)
         up_vec = UP_ROTATIONS[axis][1].astype(np.float64)  # the history's up axis, in its world
         root_rel = world - anchor
-        floor = observed_floor(user, up_vec)
-        world, grounded = grounded_poses(world, floor, up_vec)
+        # the floor over up to 2 s observed (the network's 10 frames can all be in the air), body joints only:
+        # a world root at the origin (Bandai's joint_Root) is neither the floor nor moved
+        body = [j for j in range(user.shape[1]) if rt is None or history.skeleton.joint_names[j] not in rt.static]
+        seen = clip.positions[max(0, last + 1 - round(FLOOR_SECONDS * self.fps)) : last + 1][:, body]
+        floor = observed_floor(seen.astype(np.float64), up_vec)
+        placed, grounded = grounded_poses(world[:, body], floor, up_vec)
+        world = world.copy()
+        world[:, body] = placed
         return Forecast(
             samples=world[:, None],
             fps=self.fps,
@@ -298,6 +304,10 @@ class KeyPoseForecaster:
     def __repr__(self) -> str:
         bound = "" if self.retarget is None else f", skeleton={self.skeleton.name!r} via {CANONICAL}"
         return f"{type(self).__name__}(name={self.name!r}{bound})"
+
+
+#: seconds observed before the last frame over which a key-pose forecast's floor is found (`observed_floor`)
+FLOOR_SECONDS = 2.0
 
 
 def observed_floor(observed: np.ndarray, up: np.ndarray) -> float:

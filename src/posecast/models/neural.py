@@ -365,7 +365,13 @@ class NeuralForecaster(Forecaster):
             return self._rollout(window, frames)
         # the settings a trace bakes in are part of the key, so changing them is never ignored
         # (a network's own rollout schedule too: the ST-Transformer's cache refresh and short read-out, `ROLLOUTS`)
-        schedule = (getattr(self.net, "refresh", 1), getattr(self.net, "short_frames", 0))
+        schedule = (  # ... and the projection's start and blend (params.project_after, project_ramp)
+            getattr(self.net, "refresh", 1),
+            getattr(self.net, "short_frames", 0),
+            getattr(self.net, "project_from", None),
+            getattr(self.net, "project_ramp", 0),
+            getattr(self.net, "pose_prior", None) is not None,
+        )
         settings = (
             self.config.mirror_average,
             self.config.keep_bones,

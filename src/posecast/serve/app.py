@@ -385,6 +385,10 @@ def create_app(
         if motion.fps > limits.fps:  # a file captured faster than the server's rate (240 Hz mocap): resampled
             motion = motion.resample(limits.fps, anchor="end")
         loop = asyncio.get_running_loop()
+        if up == "z" and str(motion.metadata.get("up_axis", "")).startswith("converted"):
+            raise PosecastError(
+                f"{file.filename}: its reader turns it y up already ({motion.metadata['up_axis']}); send up=y"
+            )
         pos = motion.positions  # the file's own world, whose up axis ``up`` declares (answered in it)
         return await loop.run_in_executor(
             compute,

@@ -763,7 +763,7 @@ def retarget(skeleton: Skeleton | str, mapping: Mapping[str, Any] | str | os.Pat
     try:
         result = _build(skel, explicit, where, up)
     except SkeletonError:
-        table = _via_body17(skel) if mapping is None else None
+        table = _via_body17(skel) if not explicit else None  # no joint entries given (an ``up:`` alone counts not)
         if table is None:
             raise
         result = _build(skel, table, where, up)  # a keypoint layout (COCO, BlazePose) through its body-17 table
