@@ -474,3 +474,20 @@ def test_still_windows_join_the_fit_with_their_share():
             return float((model.rollout(window, 6) - window[:, -1:]).norm(dim=-1).mean())
 
     assert drift(1.0) < 0.5 * drift(0.0)
+
+
+def test_a_traced_rollout_follows_a_changed_projection_blend():
+    """A traced whole rollout bakes its settings in: changing ``net.project_ramp`` (a sweep does) must not reuse
+    the graph traced with the old value."""
+    from posecast.evaluation.speed import sample_history
+
+    model = NeuralForecaster.load(store.shipped("st-transformer", "corpus"))
+    window = torch.as_tensor(sample_history(model.skeleton, model.config.history, model.config.fps, batch=1))
+    frames = 40  # 8 passes of 5 frames: traced (TRACE_MAX_PASSES), past the projection's start at 25
+    with torch.no_grad():
+        model.rollout(window.float(), frames)  # first call: eager, records the shape
+        blended = model.rollout(window.float(), frames)  # second: traced with the shipped 0.4 s blend
+        model.net.project_ramp = 0
+        model.rollout(window.float(), frames)
+        at_once = model.rollout(window.float(), frames)
+    assert float((blended - at_once).abs().max()) > 1e-3  # another graph, another rollout
