@@ -233,6 +233,12 @@ def test_bad_files_are_format_errors_naming_the_file(tmp_path, override, message
     assert str(info.value).startswith(str(path))
 
 
+def test_an_amass_file_without_trans_found_by_content_says_what_it_lacks(tmp_path):
+    path = _write(tmp_path / "no_trans.npz", trans=None)  # not detected as AMASS (poses and trans make it so)
+    with pytest.raises(FormatError, match=r"an AMASS file needs 'poses' .* and 'trans'"):
+        posecast.load(path)
+
+
 def test_not_an_archive(tmp_path):
     single = tmp_path / "single.npz"
     with open(single, "wb") as fh:

@@ -129,6 +129,8 @@ def read_npz(path: Path, **_: Any) -> Motion | Forecast:
             return keypose_forecast(arrays, path)
         kind = str(_scalar(z, "kind", path)) if "kind" in z else ("forecast" if "samples" in z else "motion")
         if "skeleton" not in z:
+            if "poses" in z.files or "pose_body" in z.files:  # AMASS's arrays, but not all of them
+                raise FormatError("an AMASS file needs 'poses' (or 'root_orient' + 'pose_body') and 'trans'", path)
             raise FormatError("missing 'skeleton' (name or JSON); was it written by posecast?", path)
         skel = skeleton_from_field(z["skeleton"])
         meta = json.loads(str(_scalar(z, "metadata", path))) if "metadata" in z else {}
