@@ -184,6 +184,10 @@ def test_upload_bounds_and_file_errors(walk, tmp_path):
         assert r.status_code == 200, r.text
         want = posecast.forecast(walk, seconds=1.0).samples @ Z_UP_TO_Y_UP
         np.testing.assert_allclose(np.asarray(r.json()["positions"]), want, atol=1e-4)
+        amass = tmp_path / "amass.npz"  # AMASS is read y up already: up=z would turn it twice
+        np.savez(amass, poses=np.zeros((30, 156)), trans=np.zeros((30, 3)), mocap_framerate=30.0)
+        r = c.post("/v1/forecast/upload", files={"file": ("amass.npz", amass.read_bytes())}, data={"up": "z"})
+        assert r.status_code == 400 and "send up=y" in r.json()["error"], r.text
         m = c.post("/v1/motions", files={"file": ("walk.bvh", bvh.read_bytes())}).json()
         assert m["fps"] == pytest.approx(30.0) and np.asarray(m["positions"]).shape == walk.positions.shape
         r = c.post("/v1/motions", files={"file": ("broken.bvh", b"HIERARCHY\nROOT oops {")})
