@@ -283,3 +283,23 @@ def test_train_refuses_lifted_root_without_a_lifter(tmp_path) -> None:
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "lifted_root" in r.stderr and "lifted_history" in r.stderr
     assert not out.exists()
+
+
+def test_run_and_output_directories_are_checked_before_any_work(tmp_path, monkeypatch):
+    afile = tmp_path / "f.npz"
+    afile.write_bytes(b"x")
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("POSECAST_DATA", str(data))
+    cases = (
+        (["train", "--model", "dct-mlp", "--out", str(afile), "--epochs", "1"], "is a file; give a directory"),
+        (["train", "--model", "dct-mlp", "--out", str(data / "run"), "--epochs", "1"], "inside the shared data"),
+        (["train", "--model", "dct-mlp", "--out", "/proc/nope/run", "--epochs", "1"], "cannot be made or written"),
+        (["train", "--model", "dct-mlp", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")],
+         "no such folder of motion files"),
+        (["demo", "--out-dir", str(afile)], "is a file; give a directory"),
+    )  # fmt: skip
+    for args, message in cases:
+        r = subprocess.run([sys.executable, "-m", "posecast", *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert not (data / "run").exists() and not (tmp_path / "r").exists()

@@ -102,3 +102,12 @@ def test_shipped_weights_reproduce_the_documented_ltd8_table(cmu_mocap_dir, name
     for action, row in want["actions"].items():
         for label, value in row.items():
             assert got.actions[action][label] == pytest.approx(value, abs=0.01), (action, label)
+
+
+def test_a_forecast_made_with_other_weights_says_which():
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    fc = posecast.forecast(walk, model="dct-mlp", weights="dct-mlp/corpus", seconds=0.2)
+    assert fc.metadata["weights"] == "dct-mlp/corpus"
+    assert "weights" not in posecast.forecast(walk, model="dct-mlp", seconds=0.2).metadata

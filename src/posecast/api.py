@@ -230,7 +230,10 @@ def forecast(
         from posecast.skeletons.canonical import mapping_with_up
 
         mapping = mapping_with_up(mapping, up)
-    return forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping)
+    fc = forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping)
+    if weights is not None:  # which weights made it: a training run's forecast is not the shipped model's
+        fc.metadata.setdefault("weights", str(weights))
+    return fc
 
 
 def forecast_motion(

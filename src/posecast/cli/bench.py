@@ -23,6 +23,7 @@ from posecast.cli.common import (
     err_console,
     load_model,
     model_entry,
+    with_weights,
     write_json,
     write_text,
 )
@@ -72,7 +73,7 @@ def bench_cmu_mocap(
             result = cmu_mocap.evaluate(forecaster, protocol, model_name=model, progress=tick)
     d = result.to_dict()
     print_benchmark(d, console, unit=" ms")
-    write_json(d, json_path)
+    write_json(with_weights(d, weights), json_path)
 
 
 @app.command("cmu-bvh")
@@ -92,7 +93,7 @@ def bench_cmu_bvh(
     with progress:
         result = cmu_bvh.evaluate(forecasters, sequences, progress=tick)
     cmu_bvh.print_result(result, console)
-    write_json(result, json_path)
+    write_json(with_weights(result, weights), json_path)
 
 
 @app.command("corpus")
@@ -125,7 +126,7 @@ def bench_corpus(
         test_sets = [corpus.load_test_set(d, max_files=max_files, progress=tick) for d in names]
         result = corpus.evaluate(forecasters, test_sets, progress=tick)
     corpus.print_result(result, console)
-    write_json(result, json_path)
+    write_json(with_weights(result, weights), json_path)
 
 
 @app.command("long-horizon")
@@ -170,7 +171,7 @@ def bench_long_horizon(
             forecasters, n_seconds, test_sets, index, train, n_seeds, goal_model, progress=tick
         )
     long_horizon.print_result(result, console)
-    write_json(result, json_path)
+    write_json(with_weights(result, weights), json_path)
 
 
 @app.command("speed")
@@ -221,7 +222,7 @@ def bench_speed(
             seconds=seconds,
         )
     speed.print_result(result, console)
-    write_json(result, json_path)
+    write_json(with_weights(result, weights), json_path)
 
 
 # ------------------------------------------------------------------------------- video models
@@ -479,7 +480,7 @@ def bench_keyposes(
             )
         md = bench.corpus_markdown(result)
     console.print(md, highlight=False, markup=False, soft_wrap=True)
-    write_json(result, json_path)
+    write_json(with_weights(result, weights), json_path)
     if markdown_path is not None:
         write_text(md, markdown_path)
 

@@ -94,6 +94,28 @@ def check_outputs(
         check_writable(out)
 
 
+def check_out_dir(folder: Path) -> None:
+    """A one-line error, before any work, when ``folder`` (a run or output directory, created if missing) is an
+    existing file, cannot be created or written in, or lies inside the shared data (``POSECAST_DATA``), which no
+    command writes to."""
+    from posecast.datasets import data_root
+
+    if folder.exists() and not folder.is_dir():
+        raise ValueRangeError(f"{folder}: is a file; give a directory")
+    root = data_root(required=False)
+    if root is not None and folder.resolve().is_relative_to(Path(root).resolve()):
+        raise ValueRangeError(f"{folder}: inside the shared data ({root}); write somewhere else")
+    parent = folder
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueRangeError(f"{folder}: {parent} is a file, so the directory cannot be made")
+    try:
+        check_writable(parent / "probe")
+    except ValueRangeError:
+        raise ValueRangeError(f"{folder}: cannot be made or written in ({parent} is not writable)") from None
+
+
 def check_writable(out: Path) -> None:
     """A one-line error, before any work, when no file can be created in ``out``'s directory (read-only, a
     pseudo file system): a probe file is created there and removed."""
@@ -148,6 +170,12 @@ def write_text(text: str, out: Path) -> None:
     with atomic_output(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     console.print(f"wrote {out}", highlight=False)
+
+
+def with_weights(result: dict[str, Any], weights: str | Path | None) -> dict[str, Any]:
+    """A bench result that says which weights were run (``--weights``), so that a file made with a training run
+    is not taken for one of the shipped weights."""
+    return result if weights is None else {**result, "weights": str(weights)}
 
 
 def write_json(d: Any, json_path: Path | None) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from posecast.cli.common import console, write
+from posecast.cli.common import check_out_dir, console, write
 
 
 def demo(
@@ -19,6 +19,7 @@ def demo(
     from posecast.models import default_model, get
     from posecast.synthetic import synthetic_walk
 
+    check_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     bvh_dir = dataset_dir("cmu_bvh", required=False)
     clip = bvh_dir / "02" / "02_01.bvh" if bvh_dir else None

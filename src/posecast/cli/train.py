@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from posecast.cli.common import console, err_console
+from posecast.cli.common import check_out_dir, console, err_console
 
 
 def train(
@@ -80,6 +80,8 @@ def train(
 
     from posecast.training import run
 
+    if out is not None:
+        check_out_dir(out)
     options: dict[str, Any] = {
         "data": data,
         "epochs": epochs,

@@ -104,8 +104,15 @@ def default_config(model: str, plugin: Plugin, data: str | None = None) -> Path:
     found = config_files(model)
     if not (CONFIG_DIR / model / f"{plugin.default_data}.yaml").is_file() and len(found) == 1:
         return found[0]  # a model with one config whatever its name (e.g. a single cmu-bvh-virtual.yaml)
+    if data is not None and Path(data).is_file():
+        raise ValueRangeError(f"{data}: --data takes a folder of motion files (or a data set name), not one file")
+    if data is not None and ("/" in data or "\\" in data or not data.replace("-", "").replace("+", "").isalnum()):
+        raise ValueRangeError(f"{data}: no such folder of motion files (nor a data set name)")
     have = ", ".join(p.stem for p in found) or "none"
-    raise ModelError(f"no default training config for {model!r} on {key!r}; have: {have} (give --config FILE)")
+    raise ModelError(
+        f"no default training config for {model!r} on {key!r}; have: {have} (give --config FILE; a folder of "
+        "motion files must exist)"
+    )
 
 
 def load(
