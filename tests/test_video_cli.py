@@ -271,6 +271,8 @@ def test_a_video_named_like_a_motion_file_and_units_on_an_array_file_are_one_lin
     clip.write_bytes(bytes(3) + b"\x18ftypisom" + bytes(64))  # an mp4's first box, named .bvh
     r = run("forecast", str(clip), "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and error_lines(r) and "holds a video but is named .bvh" in error_lines(r)[0], r.stderr
+    r = run("info", str(clip))  # not a motion: says what to run on it instead
+    assert r.returncode == 2 and "a video, not a motion file; `posecast poses`" in r.stderr, r.stderr
     h36m = tmp_path / "S1_walking.txt"  # Human3.6M exp-map text: its unit is the format's own
     h36m.write_text("\n".join(",".join(["0.0"] * 99) for _ in range(60)) + "\n")
     out = tmp_path / "f.npz"

@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from posecast.cli.common import RENDER_OUTPUTS, FpsOpt, SkeletonOpt, check_outputs, console, write
+from posecast.errors import ValueRangeError
 
 
 def info(
@@ -19,9 +20,15 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Describe a motion file: format, frames, rate, skeleton, extent."""
+    from posecast.api import sniff_kind
     from posecast.io import detect_format, load
     from posecast.motion import Forecast
 
+    if sniff_kind(file) in ("video", "image"):  # not a motion: say what to run on it instead
+        raise ValueRangeError(
+            f"{file}: a {sniff_kind(file)}, not a motion file; `posecast poses` estimates its keypoints and "
+            "`posecast forecast` forecasts from it"
+        )
     fmt = detect_format(file)
     options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
     obj = load(file, **options)
