@@ -24,9 +24,10 @@ def info(
     from posecast.io import detect_format, load
     from posecast.motion import Forecast
 
-    if sniff_kind(file) in ("video", "image"):  # not a motion: say what to run on it instead
+    kind = sniff_kind(file)
+    if kind in ("video", "image"):  # not a motion: say what to run on it instead
         raise ValueRangeError(
-            f"{file}: a {sniff_kind(file)}, not a motion file; `posecast poses` estimates its keypoints and "
+            f"{file}: a {kind}, not a motion file; `posecast poses` estimates its keypoints and "
             "`posecast forecast` forecasts from it"
         )
     fmt = detect_format(file)

@@ -440,11 +440,9 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
     if shown is not None and doc.get("floor_m") is not None:  # on the observed floor, as the hypotheses
         from posecast.keyposes.forecaster import grounded_poses
 
-        static = set(doc.get("static_joints") or [])
-        body = [j for j, n in enumerate(doc["joint_names"]) if n not in static]  # a world root stays put
-        shown = shown.copy()
+        fixed = [doc["joint_names"].index(n) for n in doc.get("static_joints") or []]  # a world root stays put
         up = np.asarray(doc["up_vector"], dtype=np.float64)
-        shown[body] = grounded_poses(shown[None, body], doc["floor_m"], up)[0][0]
+        shown = grounded_poses(shown[None], doc["floor_m"], up, fixed)[0][0]
     render_keypose_forecast(
         fc,
         out,

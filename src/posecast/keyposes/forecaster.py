@@ -45,6 +45,7 @@ mapping back).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,12 +256,11 @@ class KeyPoseForecaster:
         root_rel = world - anchor
         # the floor over up to 2 s observed (the network's 10 frames can all be in the air), body joints only:
         # a world root at the origin (Bandai's joint_Root) is neither the floor nor moved
-        body = [j for j in range(user.shape[1]) if rt is None or history.skeleton.joint_names[j] not in rt.static]
+        fixed = [] if rt is None else [history.skeleton.index(n) for n in rt.static]
+        body = [j for j in range(user.shape[1]) if j not in fixed]
         seen = clip.positions[max(0, last + 1 - round(FLOOR_SECONDS * self.fps)) : last + 1][:, body]
         floor = observed_floor(seen.astype(np.float64), up_vec)
-        placed, grounded = grounded_poses(world[:, body], floor, up_vec)
-        world = world.copy()
-        world[:, body] = placed
+        world, grounded = grounded_poses(world, floor, up_vec, fixed)
         return Forecast(
             samples=world[:, None],
             fps=self.fps,
@@ -311,20 +311,25 @@ FLOOR_SECONDS = 2.0
 
 
 def observed_floor(observed: np.ndarray, up: np.ndarray) -> float:
-    """The floor's height along ``up (3,)`` under ``observed (O, J, 3)`` frames: the 10th percentile
-    (`posecast.skeletons.canonical.FLOOR_PERCENTILE`) of each frame's lowest joint."""
-    from posecast.skeletons.canonical import FLOOR_PERCENTILE
+    """The floor's height along ``up (3,)`` under ``observed (O, J, 3)`` frames (`posecast.skeletons.canonical.
+    floor_heights`: the 10th percentile of each frame's lowest joint)."""
+    from posecast.skeletons.canonical import floor_heights
 
-    return float(np.percentile((observed @ up).min(axis=-1), FLOOR_PERCENTILE))
+    return float(floor_heights(observed[None], up=up)[0])
 
 
-def grounded_poses(poses: np.ndarray, floor: float, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def grounded_poses(
+    poses: np.ndarray, floor: float, up: np.ndarray, fixed: Sequence[int] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """``(K, J, 3)`` key poses each moved along ``up`` so that its lowest joint is at ``floor``, and the ``(K,)``
-    moves. A characteristic pose stands on the floor the person stands on: placed at the last observed root
-    alone, a crouch forecast from mid-jump floated half a metre up and a lying pose forecast from someone lying
-    down sank into the floor."""
-    moves = floor - (poses @ up).min(axis=-1)  # (K,)
-    return poses + moves[:, None, None] * up, moves
+    moves; joints ``fixed`` (world roots such as Bandai's ``joint_Root``) neither count nor move. A characteristic
+    pose stands on the floor the person stands on: placed at the last observed root alone, a crouch forecast from
+    mid-jump floated half a metre up and a lying pose forecast from someone lying down sank into the floor."""
+    body = [j for j in range(poses.shape[-2]) if j not in set(fixed)]
+    moves = floor - (poses[:, body] @ up).min(axis=-1)  # (K,)
+    out = poses.copy()
+    out[:, body] += moves[:, None, None] * up
+    return out, moves
 
 
 def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> np.ndarray:

@@ -105,14 +105,12 @@ def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
     """What a bound model records about how it read ``history`` (canonical-body models: the mapping, the up axis
     of the history's world when it is not y, and how far its floor was moved when it was)."""
     meta = dict(getattr(bound, "forecast_metadata", {}))
-    if hasattr(bound, "up_axes"):
-        axis = bound.up_axes(history.positions[None])[0]
-        if axis != "+y":
-            meta["up_axis"] = axis
-    if hasattr(bound, "floor_offsets"):
-        floor = float(bound.floor_offsets(history.positions[None], history.fps)[0])
-        if floor != 0.0:
-            meta["floor_offset_m"] = floor  # the history was moved down by this for the model (and back)
+    if hasattr(bound, "reading"):  # one pass over the history for both
+        axes, floors = bound.reading(history.positions[None], history.fps)
+        if axes[0] != "+y":
+            meta["up_axis"] = axes[0]
+        if floors[0] != 0.0:
+            meta["floor_offset_m"] = float(floors[0])  # the history was moved down by this for the model (and back)
     return meta
 
 

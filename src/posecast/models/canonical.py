@@ -102,9 +102,11 @@ class CanonicalForecaster(Forecaster):
         window = None if fps is None or frames is None else frames(fps)
         return int(window) if isinstance(window, int | np.integer) and window > 0 else None
 
-    def floor_offsets(self, history: np.ndarray, fps: float | None = None) -> np.ndarray:
-        """``(B,)`` metres each history ``(B, T, J, 3)`` is lowered by for the inner model (`encode`)."""
-        return self._upright(np.asarray(history, dtype=np.float64), fps)[2]
+    def reading(self, history: np.ndarray, fps: float | None = None) -> tuple[list[str], np.ndarray]:
+        """How `encode` reads each history ``(B, T, J, 3)``: its up axis (`posecast.skeletons.canonical.up_axes`)
+        and the ``(B,)`` metres it is lowered by (`floor_offsets`, at ``fps``)."""
+        _, axes, floor = self._upright(np.asarray(history, dtype=np.float64), fps)
+        return axes, floor
 
     def _canonical_world(self, history: np.ndarray) -> np.ndarray:
         """``(B, T, 22, 3)`` on the canonical body in the history's own world (its up axis kept)."""
@@ -124,10 +126,6 @@ class CanonicalForecaster(Forecaster):
         if self.skeleton is None:  # unbound: canonical-body histories, y up by definition
             return ["+y"] * len(canonical)
         return up_axes(canonical, None if self.retarget is None else self.retarget.up)
-
-    def up_axes(self, history: np.ndarray) -> list[str]:
-        """The up axis `encode` finds for each history ``(B, T, J, 3)`` (`posecast.skeletons.canonical.up_axes`)."""
-        return self._up(self._canonical_world(history))
 
     def decode(self, prediction: np.ndarray, history: np.ndarray, fps: float | None = None) -> np.ndarray:
         """The inner model's ``(B, S, F, 22, 3)`` forecast back onto the bound skeleton ``(B, S, F, J, 3)``,

@@ -985,13 +985,14 @@ FLOOR_HIGH_M = (1.10, 1.20)
 in a playground, CMU 01), moved entirely from the second on."""
 
 
-def floor_heights(upright: Any, window: int | None = None) -> np.ndarray:
-    """``(B,)`` floor height of each history ``(B, T, 22, 3)`` (canonical body, y up): the `FLOOR_PERCENTILE` th
-    percentile over its last ``window`` frames (None: all) of each frame's lowest joint."""
+def floor_heights(upright: Any, window: int | None = None, up: Any = None) -> np.ndarray:
+    """``(B,)`` floor height of each history ``(B, T, J, 3)`` (y up, or along the unit vector ``up``): the
+    `FLOOR_PERCENTILE` th percentile over its last ``window`` frames (None: all) of each frame's lowest joint."""
     arr = np.asarray(upright, dtype=np.float64)
     if window is not None:
         arr = arr[..., -max(1, int(window)) :, :, :]
-    return np.percentile(arr[..., 1].min(axis=-1), FLOOR_PERCENTILE, axis=-1)
+    heights = arr[..., 1] if up is None else arr @ np.asarray(up, dtype=np.float64)
+    return np.percentile(heights.min(axis=-1), FLOOR_PERCENTILE, axis=-1)
 
 
 def floor_offsets(
