@@ -17,7 +17,7 @@ import numpy as np
 from posecast.errors import ValueRangeError
 from posecast.video.backend import FramePose, PoseBackend, default_backend
 from posecast.video.decode import iter_frames, prefetch, probe_video, read_image
-from posecast.video.track import PoseTrack, bridge_missing
+from posecast.video.track import PoseTrack
 
 POSE_MAX_SIDE = 1920
 """Frames with a longer side (4K phone clips) reach the pose backend scaled down to it, and their keypoints
@@ -38,6 +38,7 @@ def _full_size(pose: FramePose | None, scale: float) -> FramePose | None:
 def _assemble(
     poses: list[FramePose | None], times: list[float], num_joints: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per-frame arrays of the backend's results, missed frames still empty."""
     t_ = len(poses)
     detected = np.array([p is not None for p in poses], dtype=bool)
     kp = np.zeros((t_, num_joints, 2))
@@ -53,12 +54,9 @@ def _assemble(
                 detected[i] = False  # keep the arrays consistent: a pose without world counts as missed
             else:
                 world[i] = p.world
-    ts = np.asarray(times)
-    kp = bridge_missing(kp, ts, detected)
-    vis = bridge_missing(vis, ts, detected)
-    if world is not None:
-        world = bridge_missing(world, ts, detected)
-    return kp, vis, detected, world
+    if not detected.any():
+        raise ValueRangeError("cannot bridge a track with no detected frame")
+    return kp, vis, detected, world  # missed frames are filled by `PoseTrack.bridged`
 
 
 def track_from_poses(
@@ -84,7 +82,7 @@ def track_from_poses(
         detected=detected,
         world=world,
         metadata=dict(metadata or {}),
-    )
+    ).bridged()
 
 
 def extract_poses(
