@@ -18,63 +18,25 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from posecast.errors import ModelError, ValueRangeError
+from posecast.video.poses import FramePose, PoseBackend, PoseSession, SessionStats
+from posecast.video.search import SearchingSession
+
+__all__ = [
+    "MP_TO_POSECAST",
+    "FramePose",
+    "MediaPipePoseBackend",
+    "PoseBackend",
+    "PoseSession",
+    "SessionStats",
+    "default_backend",
+]
 
 MP_TO_POSECAST = np.diag([1.0, -1.0, -1.0])
 """MediaPipe world axes (x right, y down, z away from the camera) to PoseCast's (y up, z toward the camera)."""
-
-
-@dataclass(frozen=True)
-class FramePose:
-    """One person in one frame: ``keypoints`` ``(J, 2)`` image pixels (x right, y down), ``visibility``
-    ``(J,)`` in ``[0, 1]``, and ``world`` ``(J, 3)`` metres in PoseCast's frame (hip-centred) or None."""
-
-    keypoints: np.ndarray
-    visibility: np.ndarray
-    world: np.ndarray | None = None
-
-
-@dataclass
-class SessionStats:
-    """Counts and time spent inside the estimator (``process`` calls only, seconds)."""
-
-    frames: int = 0
-    detected: int = 0
-    seconds: float = 0.0
-
-
-@runtime_checkable
-class PoseSession(Protocol):
-    """A running estimator: frames of one clip go in, in order (video mode), or unrelated images."""
-
-    stats: SessionStats
-
-    def process(self, rgb: np.ndarray) -> FramePose | None:
-        """The pose in ``rgb`` (``(H, W, 3)`` ``uint8``), or None when no person is found."""
-        ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> PoseSession: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-
-@runtime_checkable
-class PoseBackend(Protocol):
-    """A pose estimator. ``skeleton`` names the joint layout it outputs (registered in `posecast.skeletons`)."""
-
-    name: str
-    skeleton: str
-
-    def session(self, static: bool = False) -> PoseSession:
-        """Start an estimator: ``static=False`` tracks through the frames of one clip (video mode);
-        ``static=True`` runs the person detector on every frame (images, or detector recall)."""
-        ...
 
 
 @dataclass
@@ -127,10 +89,19 @@ class MediaPipePoseBackend:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     smooth_landmarks: bool = False
+    search: bool = True
     name: str = "mediapipe-pose"
     skeleton: str = "blazepose-33"
 
-    def session(self, static: bool = False) -> _MediaPipeSession:
+    def session(self, static: bool = False) -> PoseSession:
+        """A session on whole frames; with ``search`` (the default) people too small for MediaPipe's
+        detector are searched for in tiles and followed in a crop (`posecast.video.search`)."""
+        if not self.search:
+            return self.raw_session(static)
+        return SearchingSession(self.raw_session, static=static)
+
+    def raw_session(self, static: bool = False) -> _MediaPipeSession:
+        """MediaPipe's own session on the frames as given."""
         try:
             import mediapipe as mp
         except ImportError as exc:
@@ -158,6 +129,7 @@ class MediaPipePoseBackend:
             "mediapipe": mp.__version__,
             "model_complexity": self.model_complexity,
             "smooth_landmarks": self.smooth_landmarks,
+            "search": self.search,
             "skeleton": self.skeleton,
         }
 

@@ -124,6 +124,9 @@ def extract_poses(
         "pose_seconds": stats.seconds,
         "wall_seconds": wall,
     }
+    for key in ("searched", "zoomed"):  # a searching session's counts (`posecast.video.search`)
+        if hasattr(stats, key):
+            metadata[f"frames_{key}"] = int(getattr(stats, key))
     return replace(track, metadata=metadata)
 
 

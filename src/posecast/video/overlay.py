@@ -76,14 +76,19 @@ def draw_skeleton_2d(
     bones: list[tuple[int, int, bool]],
     color: tuple[int, int, int],
     left_color: tuple[int, int, int],
-    thickness: int = 3,
-    radius: int = 5,
+    thickness: int | None = None,
+    radius: int | None = None,
 ) -> None:
-    """Draw ``points`` ``(J, 2)`` pixels and their bones onto the RGB ``image`` in place."""
+    """Draw ``points`` ``(J, 2)`` pixels and their bones onto the RGB ``image`` in place. Lines and dots
+    are 3 and 5 pixels for a body of 180 pixels or more, thinner for smaller bodies (a person far away
+    stays visible under the skeleton)."""
     import cv2
 
     if not np.isfinite(points).all():
         return
+    body = float(np.ptp(points, axis=0).max()) if len(points) else 0.0
+    thickness = thickness if thickness is not None else int(np.clip(round(body / 60), 1, 3))
+    radius = radius if radius is not None else int(np.clip(round(body / 36), 1, 5))
     pts = np.round(points).astype(np.int64)
     for j, p, left in bones:
         cv2.line(image, tuple(int(v) for v in pts[j]), tuple(int(v) for v in pts[p]), left_color if left else color,
