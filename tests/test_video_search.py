@@ -189,3 +189,10 @@ def test_mediapipe_finds_a_small_person(video_dir):
         height = np.ptp(mapped[:, 1])
         err = np.linalg.norm(pose.keypoints - mapped, axis=-1).mean() / height
         assert err < 0.03  # measured: about 1 % (runs/s22/search_val.py on 6 s of the clip: 0.7-1.2 %)
+
+
+def test_static_sessions_carry_nothing_to_the_next_image():
+    session, made = _session(static=True)
+    assert session.process(_frame(1500, 700, 200)) is not None
+    assert session.process(_frame(100, 100, 200)) is not None  # another image: searched afresh
+    assert session.stats.searched == 2 and session.stats.zoomed == 2

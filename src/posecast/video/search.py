@@ -123,7 +123,8 @@ class SearchingSession:
 
     ``make(static)`` starts one of the backend's own sessions; the full-frame one is started at once, the
     search and crop sessions only when first needed. ``static=True`` (unrelated images): every frame the
-    backend misses is searched at once, and the crop is looked at with the detector too.
+    backend misses is searched at once, the crop is looked at with the detector too, and nothing is carried
+    from one image to the next.
     """
 
     make: Callable[[bool], PoseSession]
@@ -171,6 +172,8 @@ class SearchingSession:
         self._window = ZoomWindow(w, h)
         self._window.place(*body_box(found))
         pose = self._zoomed(rgb)  # the crop's own session confirms (a false find in a tile is dropped here)
+        if self.static:
+            self._window = None  # unrelated images: nothing carries over to the next
         if pose is None:
             self._window = None
             self._wait = self._every

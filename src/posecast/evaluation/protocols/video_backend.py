@@ -113,11 +113,13 @@ def backend_report(data_root: str | Path, clips: list[str] | None = None) -> dic
         raise DataNotFoundError(f"no video folder under {data_root}")
     names = clips or sorted(p.name for p in video_dir.iterdir() if p.suffix.lower() in (".mp4", ".avi"))
     backend = MediaPipePoseBackend()
+    detector_alone = MediaPipePoseBackend(search=False)
     rows = []
     for name in names:
         path = video_dir / name
         vid = _run(path, backend, static=False)
         stat = _run(path, backend, static=True)
+        alone = _run(path, detector_alone, static=True)
         info = vid["info"]
         det = vid["detected"]
         cv = bone_length_cv(vid["world"][det]) if det.sum() >= 2 else {}
@@ -129,6 +131,7 @@ def backend_report(data_root: str | Path, clips: list[str] | None = None) -> dic
                 "frames": info.num_frames,
                 "detect_video": float(det.mean()),
                 "detect_static": float(stat["detected"].mean()),
+                "detect_static_alone": float(alone["detected"].mean()),
                 "bone_cv_mean": cv.get("mean"),
                 "bone_cv_thigh": cv.get("thigh"),
                 "bone_cv_shin": cv.get("shin"),
@@ -158,7 +161,9 @@ def backend_report(data_root: str | Path, clips: list[str] | None = None) -> dic
             "clips": f"$POSECAST_DATA/video ({len(names)} clips, see PROVENANCE.md there)",
             "reference": f"{REFERENCE_2D} / {REFERENCE_WORLD}: Google's BlazePose-full output for {REFERENCE_CLIP} "
             "(tfjs-models test data, smoothing on); world compared after (x, y, z) -> (x, -y, -z)",
-            "detection": "fraction of frames with a person; video = tracking, static = detector on every frame",
+            "detection": "fraction of frames with a person; video = tracking, static = detector on every frame "
+            "(both with the tile search for people the detector misses, posecast.video.search); static alone = "
+            "MediaPipe's detector on every frame without the search",
             "bone_cv": "std/mean over detected frames of world-landmark lengths of thighs, shins, upper arms "
             "(left and right), mean of the six bones",
             "speed": "pose_fps = frames / time inside pose.process(); total_fps = frames / (decode with PyAV "
@@ -185,9 +190,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         "### Video pose backend (MediaPipe Pose 0.10.21, full model)",
         "",
-        "| clip | size | fps | frames | det. video | det. static | bone CV (thigh / shin / upper arm) | "
-        "thigh (m) | pose fps video | decode+pose fps | pose fps static |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| clip | size | fps | frames | det. video | det. static | det. static alone | bone CV (thigh / shin / "
+        "upper arm) | thigh (m) | pose fps video | decode+pose fps | pose fps static |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["clips"]:
         cv = f"{pct(r['bone_cv_mean'])} ({pct(r['bone_cv_thigh'])} / {pct(r['bone_cv_shin'])} / "
@@ -195,7 +200,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         thigh = "-" if r["thigh_m"] is None else f"{r['thigh_m']:.3f}"
         lines.append(
             f"| {r['clip']} | {r['size']} | {r['fps']:g} | {r['frames']} | {pct(r['detect_video'])} | "
-            f"{pct(r['detect_static'])} | {cv} | {thigh} | {r['pose_fps_video']:.0f} | {r['total_fps_video']:.0f} | "
+            f"{pct(r['detect_static'])} | {pct(r.get('detect_static_alone'))} | {cv} | {thigh} | "
+            f"{r['pose_fps_video']:.0f} | {r['total_fps_video']:.0f} | "
             f"{r['pose_fps_static']:.0f} |"
         )
     if report["reference"]:
