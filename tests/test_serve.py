@@ -606,3 +606,155 @@ def test_a_video_session_frees_its_pose_graph_even_when_the_app_marked_it_closed
     session.close()
     session.close()
     assert Pose.closes == 1 and session.released
+
+
+# ------------------------------------------------------------------- QA of the twenty-second session
+def test_a_refused_frame_leaves_the_history_as_it_was(client, walk):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        keep = ws.receive_json()["history_frames"]
+        for i in range(keep + 2):
+            ws.send_text(json.dumps({"t": 10 + i / 30, "positions": walk.positions[i].tolist()}))
+        _until_forecast(ws, 10 + (keep + 1) / 30)
+        ws.send_text(json.dumps({"t": 0, "positions": "garbage"}))  # far back (a new timeline) and refused
+        assert "error" in ws.receive_json()
+        ws.send_text(json.dumps({"t": 10 + (keep + 2) / 30, "positions": walk.positions[keep + 2].tolist()}))
+        assert ws.receive_json()["type"] == "forecast"  # not "waiting": the history was kept
+
+
+def test_frames_faster_than_the_declared_rate_are_warned_about(client, walk):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        keep = ws.receive_json()["history_frames"]
+        for i in range(keep + 5):  # 60 Hz frames on a stream opened at 30 fps
+            ws.send_text(json.dumps({"t": i / 60, "positions": walk.positions[i].tolist()}))
+        first = ws.receive_json()
+        last = first if first.get("t") == (keep + 4) / 60 else _until_forecast(ws, (keep + 4) / 60)
+        assert "warning" not in first  # too few gaps to tell at first
+        assert "fps 60" in last["warning"] and "16.7 ms" in last["warning"], last.get("warning")
+    with client.websocket_connect("/v1/stream") as ws:  # the declared rate: no warning
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        keep = ws.receive_json()["history_frames"]
+        for i in range(keep + 5):
+            ws.send_text(json.dumps({"t": i / 30, "positions": walk.positions[i].tolist()}))
+        assert "warning" not in _until_forecast(ws, (keep + 4) / 30)
+
+
+def test_a_jump_of_over_a_second_says_why_the_history_started_over(client, walk):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ws.receive_json()
+        ws.send_text(json.dumps({"t": 0.0, "positions": walk.positions[0].tolist()}))
+        assert "note" not in ws.receive_json()
+        ws.send_text(json.dumps({"t": 33.3, "positions": walk.positions[1].tolist()}))  # milliseconds sent as t
+        reply = ws.receive_json()
+        assert reply["type"] == "waiting" and reply["frames"] == 1
+        assert "started over" in reply["note"] and "seconds" in reply["note"]
+
+
+@pytest.mark.parametrize(
+    ("positions", "status", "words"),
+    [
+        ("strings", 422, "number"),
+        ("booleans", 422, "number"),
+        ("millimetres", 400, "millimetres"),
+        ("centimetres", 400, "centimetres"),
+        ("one point", 400, "one point"),
+    ],
+)
+def test_positions_that_are_not_metres_or_numbers_are_refused(client, walk, positions, status, words):
+    pos = walk.positions[:60]
+    value = {
+        "strings": [[[str(v) for v in joint] for joint in frame] for frame in pos.tolist()],
+        "booleans": [[[True, False, True]] * 31] * 60,
+        "millimetres": (pos * 1000).tolist(),
+        "centimetres": (pos * 100).tolist(),
+        "one point": np.zeros_like(pos).tolist(),
+    }[positions]
+    r = client.post("/v1/forecast", json=_request(walk, positions=value))
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"].lower(), r.json()
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ws.receive_json()
+        ws.send_text(json.dumps({"t": 0.0, "positions": value[0]}))
+        assert "error" in ws.receive_json()
+
+
+def test_bad_offsets_samples_on_deterministic_models_and_unshipped_models(client, walk):
+    skel = skeletons.get(SKEL)
+    inline = {"name": "rig", "joints": list(skel.joint_names), "parents": list(skel.parents)}
+    body = json.dumps(_request(walk, skeleton=inline)).replace('"parents"', '"offsets": ' + json.dumps(
+        [["NaN", 0, 0]] * 31).replace('"NaN"', "NaN") + ', "parents"')  # fmt: skip
+    r = client.post("/v1/forecast", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "offsets" in r.json()["error"] and "NaN" in r.json()["error"], r.text
+    r = client.post("/v1/forecast", json=_request(walk, samples=5))
+    assert r.status_code == 400 and "deterministic" in r.json()["error"]
+    assert client.post("/v1/forecast", json=_request(walk, samples=1)).status_code == 200
+    listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    unshipped = [n for n, m in listed.items() if m["learned"] and not m["variants"]]
+    for name in unshipped:
+        assert listed[name]["served"] == {"stream": False, "forecast": False, "video": False}
+    with pytest.raises(posecast.errors.PosecastError, match="no shipped weights"):
+        if unshipped:
+            Models(unshipped[0])
+        else:
+            raise posecast.errors.PosecastError("no shipped weights (every learned model has weights)")
+
+
+def test_uploads_take_a_skeleton_for_plain_numbers_and_refuse_a_bad_fps(client, walk, tmp_path):
+    npy = tmp_path / "walk.npy"
+    np.save(npy, walk.positions[:60])
+    r = client.post("/v1/forecast/upload", files={"file": ("walk.npy", npy.read_bytes())},
+                    data={"skeleton": SKEL, "fps": "30", "seconds": "0.5"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    direct = posecast.forecast(walk.frames(0, 60), seconds=0.5)
+    np.testing.assert_allclose(np.asarray(r.json()["positions"]), direct.samples, atol=1e-5)
+    r = client.post("/v1/forecast/upload", files={"file": ("walk.npy", npy.read_bytes())},
+                    data={"skeleton": SKEL, "fps": "-5"})  # fmt: skip
+    assert r.status_code == 400 and "fps" in r.json()["error"]
+
+
+def test_rest_forecasts_do_not_run_on_the_streams_thread(walk, monkeypatch):
+    import threading
+
+    from posecast.serve import engine
+
+    seen = []
+    real = engine.forecast_once
+
+    def spy(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "forecast_once", spy)
+    with TestClient(create_app(warm=False)) as c:
+        assert c.post("/v1/forecast", json=_request(walk)).status_code == 200
+    assert seen and seen[0].startswith("posecast-rest")
+
+
+def test_a_port_in_use_is_refused_before_serving():
+    from posecast.errors import PosecastError
+    from posecast.serve.app import check_port
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(PosecastError, match=f"cannot listen on 127.0.0.1:{port}"):
+            check_port("127.0.0.1", port)
+    check_port("127.0.0.1", port)  # free again
+
+
+def test_frames_larger_than_the_bound_are_refused_before_decoding():
+    import cv2
+
+    from posecast.errors import FormatError
+    from posecast.video.decode import decode_image, image_size
+
+    ok, png = cv2.imencode(".png", np.zeros((300, 400, 3), np.uint8))
+    assert ok and image_size(png.tobytes()) == (400, 300)
+    assert decode_image(png.tobytes()).shape == (300, 400, 3)
+    with pytest.raises(FormatError, match="400 x 300 pixels"):
+        decode_image(png.tobytes(), "frame", max_pixels=100_000)
+    assert image_size(b"not an image") is None

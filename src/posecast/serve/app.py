@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import ipaddress
 import logging
+import math
 import sys
 import tempfile
 import time
@@ -180,7 +181,11 @@ def create_app(
     runs the learned motion models without test-time mirror averaging (`engine.Models`)."""
     limits = limits or Limits()
     models = Models(model, mirror_average=mirror_average)
-    compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-compute")
+    compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-compute")  # stream forecasts
+    # REST requests (a history of thousands of frames, 100 key-pose hypotheses: seconds) on a thread of their own,
+    # so that one of them never holds up the streams' forecasts (it ran on `compute`: a 4.7 s charpose request
+    # stalled every stream for 4.7 s)
+    rest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecast-rest")
     pose_pool = ThreadPoolExecutor(max_workers=POSE_THREADS, thread_name_prefix="posecast-pose")
     state: dict[str, Any] = {"batcher": None, "video": {}, "opened": 0, "connections": 0, "pending": 0}
 
@@ -198,6 +203,7 @@ def create_app(
             for v in list(state["video"].values()):
                 v.close()
             compute.shutdown(wait=False, cancel_futures=True)
+            rest.shutdown(wait=False, cancel_futures=True)
             pose_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
@@ -302,16 +308,20 @@ def create_app(
         pos = engine.parse_positions(req.positions, skel.num_joints, limits)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            compute,
+            rest,
             lambda: engine.forecast_once(
                 models, limits, skel, req.fps, pos, req.seconds, req.model, req.samples, req.up, req.mapping, order
             ),
         )
 
-    async def _read_upload(file: UploadFile, asf: UploadFile | None, fps: float | None) -> Any:
+    async def _read_upload(
+        file: UploadFile, asf: UploadFile | None, fps: float | None, skeleton: str | None = None
+    ) -> Any:
         from posecast.api import load_motion
 
         name = upload_name(file.filename, "upload")
+        if fps is not None and not (math.isfinite(fps) and fps > 0):
+            raise PosecastError(f"fps must be a positive number of frames per second, got {fps:g}")
         if asf is None and name.lower().removesuffix(".gz").endswith(".amc"):  # (the reader would look on disk)
             raise PosecastError(f"{name}: an AMC clip needs its skeleton: send the .asf file as the form field 'asf'")
         with tempfile.TemporaryDirectory(prefix="posecast-upload-") as tmp:
@@ -327,10 +337,10 @@ def create_app(
 
             def read() -> Any:  # a gzip upload may not expand beyond a few request bodies
                 with gunzip_limit(UPLOAD_GUNZIP_FACTOR * limits.rest_body_bytes):
-                    return load_motion(path, fps=fps, asf=asf_path)
+                    return load_motion(path, skeleton=skeleton, fps=fps, asf=asf_path)
 
             try:
-                motion = await loop.run_in_executor(compute, read)
+                motion = await loop.run_in_executor(rest, read)
             except PosecastError as exc:
                 raise PosecastError(str(exc).replace(str(path), name).replace(tmp + "/", "")) from None
         if motion.num_frames > limits.frames or motion.num_joints > limits.joints:
@@ -359,8 +369,9 @@ def create_app(
         file: Annotated[UploadFile, File()],
         asf: Annotated[UploadFile | None, File()] = None,
         fps: Annotated[float | None, Form()] = None,
+        skeleton: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
-        motion = await _read_upload(file, asf, fps)
+        motion = await _read_upload(file, asf, fps, skeleton)
         return _motion_json(motion, upload_name(file.filename, "upload"))
 
     @app.get("/v1/motions/example", response_model=MotionUpload)
@@ -378,10 +389,11 @@ def create_app(
         samples: Annotated[int | None, Form()] = None,
         fps: Annotated[float | None, Form()] = None,
         up: Annotated[str, Form()] = "y",
+        skeleton: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
         if up not in ("y", "z"):
             raise PosecastError(f"up must be 'y' or 'z', got {up!r}")
-        motion = await _read_upload(file, asf, fps)
+        motion = await _read_upload(file, asf, fps, skeleton)
         if motion.fps > limits.fps:  # a file captured faster than the server's rate (240 Hz mocap): resampled
             motion = motion.resample(limits.fps, anchor="end")
         loop = asyncio.get_running_loop()
@@ -391,7 +403,7 @@ def create_app(
             )
         pos = motion.positions  # the file's own world, whose up axis ``up`` declares (answered in it)
         return await loop.run_in_executor(
-            compute,
+            rest,
             lambda: engine.forecast_once(
                 models, limits, motion.skeleton, motion.fps, pos, seconds, model, samples, up, None
             ),
@@ -559,11 +571,13 @@ def create_app(
                         raise PosecastError("t must be a finite number of seconds")
                     if session.t_last - engine.NEW_TIMELINE_SECONDS <= t <= session.t_last:
                         raise PosecastError(f"t {t:g} does not come after the previous frame's {session.t_last:g}")
-                    if t < session.t_last:  # far back: the client's clock restarted; so does the history
-                        session.restart()
                     pos = engine.parse_positions(frame["positions"], joints, limits)
                     if pos.ndim != 2:
                         raise PosecastError(f"positions must be J×3 for one frame, got shape {list(pos.shape)}")
+                    pos = engine.skeleton_order(pos, session.order)
+                    engine.check_body_span(pos, session.skeleton)
+                    if t < session.t_last:  # far back: the client's clock restarted; so does the history
+                        session.restart()  # (only for a frame that is taken: a refused one changes nothing)
                 except PosecastError as exc:
                     outbox.error(str(exc))
                     continue
@@ -572,7 +586,7 @@ def create_app(
                     if refused:
                         outbox.error(refused)
                     continue
-                session.push(float(t), engine.to_y_up(engine.skeleton_order(pos, session.order), session.up))
+                session.push(float(t), engine.to_y_up(pos, session.up))
                 session.last_message = time.monotonic()
                 if session.pending:
                     b.notify()
@@ -695,6 +709,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_port(host: str, port: int) -> None:
+    """A `PosecastError` when ``host:port`` cannot be listened on (in use, not an address of this machine),
+    before anything says the server is up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise PosecastError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a port in TIME_WAIT is free
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise PosecastError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -721,6 +753,7 @@ def run(
     limits = limits or Limits()
     torch.set_num_threads(max(1, threads))
     app = create_app(model=model, token=token, limits=limits, mirror_average=mirror_average)
+    check_port(host, port)
     scheme = "https" if ssl_certfile else "http"
     print(f"PoseCast serving on {scheme}://{host}:{port}/ (Ctrl+C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(

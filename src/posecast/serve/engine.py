@@ -43,6 +43,10 @@ DEFAULT_HISTORY_SECONDS = 2.0
 #: seconds: a stream frame this much earlier than the previous one starts a new timeline (a client whose clock
 #: restarted, or one that sent a wild time, is not stuck); later ones, but not after it, are refused
 NEW_TIMELINE_SECONDS = 1.0
+#: a stream whose frames come, on a running mean over at least `PACE_FRAMES` gaps, faster than this many of its
+#: frame periods apart is told so in its replies (`StreamSession.warning`): a 60 Hz sender that opened at 30 fps
+PACE_TOO_FAST = 0.75
+PACE_FRAMES = 10
 #: frames per second: the lowest rate the server takes (a rate far below it makes one frame, or a short
 #: history, span hours, which the models would resample and roll out)
 MIN_FPS = 1.0
@@ -102,9 +106,12 @@ def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = 
     """``value`` (nested lists) → a finite float64 array ``(..., J, 3)``; a `ValueRangeError` naming the
     problem otherwise."""
     try:
-        a = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueRangeError(f"{what} must be numbers nested as ...×J×3") from None
+    if raw.dtype.kind not in "iuf":  # strings ("1.5"), booleans, ragged or mixed lists are not coordinates
+        raise ValueRangeError(f"{what} must be numbers nested as ...×J×3 (not strings, booleans or ragged lists)")
+    a = raw.astype(np.float64, copy=False)
     if a.ndim < 2 or a.shape[-1] != 3:
         raise ValueRangeError(f"{what} must be ...×J×3 (joints of [x, y, z]), got shape {list(a.shape)}")
     if joints is not None and a.shape[-2] != joints:
@@ -116,6 +123,30 @@ def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = 
     if a.size and np.abs(a).max() > MAX_POSITION_M:
         raise ValueRangeError(f"{what} holds a joint more than {MAX_POSITION_M:g} m from the origin (metres expected)")
     return a
+
+
+def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "positions") -> None:
+    """A `ValueRangeError` when the body in ``positions`` ``(..., J, 3)`` (on ``skeleton``'s joints) is not
+    person-sized in metres: the median over frames of each frame's bounding-box longest side outside
+    `posecast.api.BODY_SPAN_M` (millimetres or centimetres, or every joint at one point). Root joints are left
+    out (a world root on the floor's origin may be far from the person)."""
+    from posecast.api import BODY_SPAN_M
+
+    body = [j for j, p in enumerate(skeleton.parents) if p >= 0]
+    frames = positions.reshape(-1, *positions.shape[-2:])
+    frames = frames[:: max(1, len(frames) // 50), body if len(body) >= 2 else slice(None)]
+    span = float(np.median(np.ptp(frames, axis=-2).max(axis=-1)))
+    lo, hi = BODY_SPAN_M
+    if span > hi:
+        guess = "millimetres" if span > 300 else "centimetres"
+        raise ValueRangeError(
+            f"{what}: a body spanning {span:.4g} m; positions must be metres (these look like {guess})"
+        )
+    if span < lo:
+        raise ValueRangeError(
+            f"{what}: a body spanning {span:.3g} m (joints at one point?); positions must be a person's joints "
+            "in metres"
+        )
 
 
 def resolve_skeleton(spec: Any, limits: Limits) -> tuple[Skeleton, np.ndarray | None]:
@@ -139,6 +170,8 @@ def resolve_skeleton(spec: Any, limits: Limits) -> tuple[Skeleton, np.ndarray | 
         offsets = None if spec.offsets is None else np.asarray(spec.offsets, dtype=np.float64)
         if offsets is not None and offsets.shape != (len(spec.joints), 3):
             raise SkeletonError(f"skeleton offsets must be {len(spec.joints)}×3, got {list(offsets.shape)}")
+        if offsets is not None and not np.isfinite(offsets).all():
+            raise SkeletonError("skeleton offsets hold NaN or infinite values")
         skel, order = in_any_order(spec.name, spec.joints, spec.parents, offsets)
         return skel, order
     if skel.num_joints > limits.joints:
@@ -175,6 +208,8 @@ class Models:
         self.default = info(default).name if default else (fallback.name if fallback else "zero-velocity")
         if info(self.default).kind not in ("motion", "keypose") or info(self.default).needs_fit:
             raise ModelError(f"model {self.default!r} cannot serve motion forecasts (see `posecast models`)")
+        if info(self.default).learned and not info(self.default).variants():
+            raise ModelError(f"model {self.default!r} has no shipped weights (see `posecast models`)")
         self._built: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -226,10 +261,11 @@ class Models:
         out = []
         for m in available():
             d = m.to_dict()
+            usable = not m.needs_fit and (not m.learned or bool(m.variants()))  # a learned model needs weights
             d["served"] = {
-                "stream": m.kind == "motion" and not m.needs_fit,
-                "forecast": m.kind in ("motion", "keypose") and not m.needs_fit,
-                "video": m.kind == "video",
+                "stream": m.kind == "motion" and usable,
+                "forecast": m.kind in ("motion", "keypose") and usable,
+                "video": m.kind == "video" and usable,
             }
             d["default"] = m.name == self.default
             out.append(d)
@@ -275,6 +311,9 @@ class StreamSession:
     _rate_warned: float = 0.0
     _head: list[np.ndarray] = field(default_factory=list)  # the timeline's first frames (`push`)
     _head_open: bool = True
+    note: str | None = None  # why the history started over, for the `waiting` replies that follow
+    _pace: float = 1.0  # running mean of the time between frames, in the stream's frame periods
+    _paced: int = 0  # gaps in that mean
 
     def __post_init__(self) -> None:
         self.buffer = np.zeros((self.keep, self.skeleton.num_joints, 3))
@@ -306,7 +345,30 @@ class StreamSession:
 
     def waiting(self) -> dict[str, Any]:
         """The reply to a frame while the session has fewer frames than the model needs."""
-        return {"type": "waiting", "t": self.t_last, "frames": min(self.count, self.keep), "needed": self.min_history}
+        reply: dict[str, Any] = {
+            "type": "waiting",
+            "t": self.t_last,
+            "frames": min(self.count, self.keep),
+            "needed": self.min_history,
+        }
+        if self.note:
+            reply["note"] = self.note
+        warning = self.warning()
+        if warning:
+            reply["warning"] = warning
+        return reply
+
+    def warning(self) -> str | None:
+        """What the client should know about its frame times: frames that come persistently faster than the
+        stream's rate (each is taken as one frame period, so the motion would be read too slow)."""
+        if self._paced < PACE_FRAMES or self._pace >= PACE_TOO_FAST:
+            return None
+        every = 1000.0 * self._pace / self.fps
+        return (
+            f"frames arrive every {every:.3g} ms but the stream was opened at {self.fps:g} fps "
+            f"({1000.0 / self.fps:.3g} ms); each frame is taken as one frame period, so the motion is read "
+            f"{1 / self._pace:.2g}x too slow: open the stream with fps {self.fps / self._pace:.0f}"
+        )
 
     def admit(self, limits: Limits) -> str | None:
         """Rate limit: None when the frame may be taken, else an error to send (at most one a second)."""
@@ -327,6 +389,7 @@ class StreamSession:
         self.count = 0
         self.t_last = -math.inf
         self.pending = False
+        self.note = f"t went back by more than {NEW_TIMELINE_SECONDS:g} s: the history started over"
 
     def push(self, t: float, positions: np.ndarray) -> None:
         """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's
@@ -337,7 +400,14 @@ class StreamSession:
         (as `posecast.api.forecast_motion` decides on the first frames of a motion), once, when the timeline has
         ``MAX_DETACHED + 2`` frames. A rest pose followed by a gap is not found (the gap's filled frames are slower)."""
         if self.count and t - self.t_last > max(1.0, 3.0 / self.fps):
+            self.note = (
+                f"t moved {t - self.t_last:.4g} s forward, more than 1 s: the history started over (t is in seconds)"
+            )
             self.count = 0
+        elif self.count:
+            gap = (t - self.t_last) * self.fps
+            self._pace = gap if self._paced == 0 else 0.9 * self._pace + 0.1 * gap
+            self._paced += 1
         if not self.count:  # a new timeline
             self._head, self._head_open = [], True
         if self.count:
@@ -356,6 +426,8 @@ class StreamSession:
         self.t_last = t
         self.arrival = time.perf_counter()
         self.pending = self.count >= self.min_history
+        if self.pending:
+            self.note = None
         self.unanswered += 1
 
     def _append(self, frame: np.ndarray) -> None:
@@ -463,7 +535,7 @@ class Batcher:
                 if not np.isfinite(pred).all():  # never sent as a forecast: the client would read nulls
                     out[i] = error_text("the model's forecast for this window is not finite; check the positions sent")
                     continue
-                out[i] = {
+                reply: dict[str, Any] = {
                     "type": "forecast",
                     "t": job.t,
                     "fps": s.fps,
@@ -472,6 +544,10 @@ class Batcher:
                     "skipped": job.skipped,
                     "compute_ms": round((time.perf_counter() - job.arrival) * 1e3, 3),
                 }
+                warning = s.warning()
+                if warning:
+                    reply["warning"] = warning
+                out[i] = reply
         self.stats["ticks"] += 1
         self.stats["forecasts"] += len(jobs)
         self.stats["compute_seconds"] += time.perf_counter() - t0
@@ -623,8 +699,15 @@ def forecast_once(
         raise ValueRangeError(f"{positions.shape[0]} frames; the server takes at most {limits.frames} per request")
     name = models.name(model)
     t0 = time.perf_counter()
-    motion = Motion(to_y_up(skeleton_order(positions, order), up), fps, skeleton, metadata={"source": "request"})
+    ordered = skeleton_order(positions, order)
+    check_body_span(ordered, skeleton)
+    motion = Motion(to_y_up(ordered, up), fps, skeleton, metadata={"source": "request"})
     keypose = info(name).kind == "keypose"
+    if samples is not None and samples > 1 and not keypose and getattr(models.get(name), "deterministic", True):
+        raise ValueRangeError(
+            f"model {name!r} is deterministic (every sample would be the same): samples > 1 is for key-pose "
+            "models such as charpose"
+        )
     fc = forecast_motion(
         models.get(name), motion, seconds=None if keypose else seconds, samples=samples, mapping=mapping
     )

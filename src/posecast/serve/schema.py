@@ -15,12 +15,12 @@ in seconds, then the bytes of one JPEG or PNG image.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
-Vec3 = list[float]
-"""``[x, y, z]`` metres."""
+Vec3 = list[Annotated[float, Strict()]]
+"""``[x, y, z]`` metres: numbers (a string such as ``"1.5"`` or a boolean is refused, not read as one)."""
 
 Up = Literal["y", "z"]
 
@@ -123,6 +123,8 @@ class StreamWaiting(_Model):
     t: float
     frames: int
     needed: int
+    note: str | None = Field(None, description="why the history started over (a jump in t), when it did")
+    warning: str | None = Field(None, description="as in `StreamReply`")
 
 
 class StreamReply(_Model):
@@ -138,6 +140,11 @@ class StreamReply(_Model):
     forecast: list[list[Vec3]] = Field(description="F×J×3 metres (streams serve the deterministic motion models)")
     skipped: int
     compute_ms: float = Field(description="time from that frame's arrival to the forecast being ready, ms")
+    warning: str | None = Field(
+        None,
+        description="present while frames come persistently faster than the stream's fps (each frame is taken "
+        "as one frame period, so the motion would be read too slow): reopen with the rate it names",
+    )
 
 
 class VideoOpen(_Model):

@@ -27,6 +27,8 @@ from posecast.serve.engine import dumps, error_text, from_y_up, rounded
 
 #: seconds of the track a video model sees (the shipped models read a 1 s context)
 HISTORY_SECONDS = 2.0
+#: the largest camera frame taken (pixels; two 4K frames' worth): a small PNG can hold a huge blank image
+MAX_FRAME_PIXELS = 2 * 3840 * 2160
 
 #: the header of a binary frame: little-endian float64 timestamp (seconds)
 HEADER = struct.Struct("<d")
@@ -105,7 +107,7 @@ class VideoSession:
         if t <= last:
             return error_text(f"frame time {t:g} s does not come after the previous frame ({last:g} s)")
         try:
-            rgb = decode_image(image, "frame")
+            rgb = decode_image(image, "frame", max_pixels=MAX_FRAME_PIXELS)
         except FormatError as exc:
             return error_text(str(exc))
         size = (rgb.shape[1], rgb.shape[0])

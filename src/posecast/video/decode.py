@@ -306,11 +306,43 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(np.fromfile(path, dtype=np.uint8), path)
 
 
-def decode_image(data: bytes | np.ndarray, source: str | Path = "image") -> np.ndarray:
+MAX_IMAGE_PIXELS = 100_000_000
+"""Images larger than this (pixels) are refused before they are decoded: a 420 KB PNG can hold 12,000 x 12,000
+black pixels, 430 MB once decoded (a 100-megapixel photo is 300 MB)."""
+
+
+def image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
+    """``(width, height)`` from an image's header, without decoding it (Pillow reads the header only); None when
+    Pillow does not know the format (OpenCV may still)."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(raw)) as im:
+                return int(im.size[0]), int(im.size[1])
+        except Image.DecompressionBombError:  # over twice Pillow's own bound (179 megapixels): larger than ours
+            return 1 << 16, 1 << 16
+        except (UnidentifiedImageError, OSError, ValueError):
+            return None
+
+
+def decode_image(
+    data: bytes | np.ndarray, source: str | Path = "image", max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
     """The bytes of one JPEG/PNG (any format OpenCV reads) as RGB ``(H, W, 3)`` ``uint8``; a `FormatError`
-    naming ``source`` when they are not an image."""
+    naming ``source`` when they are not an image, or when its header says it has more than ``max_pixels``."""
     import cv2
 
+    size = image_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise FormatError(
+            f"an image of {size[0]} x {size[1]} pixels; at most {max_pixels / 1e6:g} megapixels are read", source
+        )
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray | memoryview) else data
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if bgr is None or bgr.size == 0:
