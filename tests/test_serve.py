@@ -758,3 +758,12 @@ def test_frames_larger_than_the_bound_are_refused_before_decoding():
     with pytest.raises(FormatError, match="400 x 300 pixels"):
         decode_image(png.tobytes(), "frame", max_pixels=100_000)
     assert image_size(b"not an image") is None
+
+
+def test_all_zero_offsets_count_as_none(client, walk):
+    skel = skeletons.get(SKEL)
+    inline = {"name": "rig", "joints": list(skel.joint_names), "parents": list(skel.parents)}
+    plain = client.post("/v1/forecast", json=_request(walk, skeleton=inline))
+    zero = client.post("/v1/forecast", json=_request(walk, skeleton={**inline, "offsets": [[0.0, 0.0, 0.0]] * 31}))
+    assert plain.status_code == zero.status_code == 200, zero.text
+    np.testing.assert_allclose(zero.json()["positions"], plain.json()["positions"], atol=1e-9)

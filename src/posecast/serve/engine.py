@@ -172,6 +172,8 @@ def resolve_skeleton(spec: Any, limits: Limits) -> tuple[Skeleton, np.ndarray | 
             raise SkeletonError(f"skeleton offsets must be {len(spec.joints)}×3, got {list(offsets.shape)}")
         if offsets is not None and not np.isfinite(offsets).all():
             raise SkeletonError("skeleton offsets hold NaN or infinite values")
+        if offsets is not None and not np.abs(offsets).any():  # all zero: no rest pose given (as if left out)
+            offsets = None
         skel, order = in_any_order(spec.name, spec.joints, spec.parents, offsets)
         return skel, order
     if skel.num_joints > limits.joints:
