@@ -131,12 +131,18 @@ def test_searches_are_rate_limited_when_nobody_is_there():
     assert session.stats.detected == 0 and len(made[0].log) == 30
 
 
-def test_static_sessions_search_every_image():
-    session, _ = _session(static=True)
+def test_static_sessions_search_the_first_image_and_follow_with_the_detector():
+    session, made = _session(static=True)
     empty = np.zeros((1080, 1920, 3), np.uint8)
+    assert session.process(empty) is None and session.stats.searched == 1  # an image is always searched
     for _ in range(3):
         session.process(empty)
-    assert session.stats.searched == 3
+    assert session.stats.searched == 1  # then spaced out, as in video mode
+    session, made = _session(static=True)
+    for k in range(4):
+        assert session.process(_frame(1500 - 20 * k, 700, 200)) is not None
+    assert session.stats.searched == 1 and session.stats.zoomed == 4
+    assert all(s.static for s in made)  # full frame, finder and crop: the detector every time
 
 
 def test_a_find_the_crop_does_not_confirm_is_dropped():
@@ -189,10 +195,3 @@ def test_mediapipe_finds_a_small_person(video_dir):
         height = np.ptp(mapped[:, 1])
         err = np.linalg.norm(pose.keypoints - mapped, axis=-1).mean() / height
         assert err < 0.03  # measured: about 1 % (runs/s22/search_val.py on 6 s of the clip: 0.7-1.2 %)
-
-
-def test_static_sessions_carry_nothing_to_the_next_image():
-    session, made = _session(static=True)
-    assert session.process(_frame(1500, 700, 200)) is not None
-    assert session.process(_frame(100, 100, 200)) is not None  # another image: searched afresh
-    assert session.stats.searched == 2 and session.stats.zoomed == 2

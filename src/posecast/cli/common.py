@@ -208,6 +208,8 @@ def media_kind(file: Path) -> str:
     from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     suffix = file.suffix.lower()
+    if file.is_dir():
+        raise FormatError("is a folder: give one video or image file", file)
     if suffix not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
         from posecast.api import sniff_kind
 
@@ -237,6 +239,9 @@ def model_entry(name: str, weights: str | Path | None = None, kinds: tuple[str, 
     from posecast.models import available, info, store
 
     known = {m.name for m in available()}
+    if name not in known and weights is None and kinds is not None:  # list only the models this command takes
+        takes = sorted(m.name for m in available() if m.kind in kinds)
+        raise ModelError(f"unknown model {name!r}; {' or '.join(kinds)} models: {', '.join(takes)}")
     if name in known or weights is None:
         entry = info(name)  # an unknown name without weights: "unknown model ..." with the list
     else:
@@ -294,3 +299,17 @@ def bench_models(
     entries = {n: model_entry(n, weights if n in learned else None, kinds) for n in names}  # all checked first
     forecasters = {n: get(entries[n].name, weights=weights if n in learned else None) for n in names}
     return forecasters, entries
+
+
+def check_media(file: Path, at: float | None) -> None:
+    """A video or image that exists; ``--at`` inside the clip (and not on an image) -- before the slow work."""
+    if media_kind(file) == "image":
+        if at is not None:
+            raise ValueRangeError("--at applies to videos, not to an image", file)
+        return
+    if at is not None:
+        from posecast.video.decode import probe_video
+
+        duration = probe_video(file).duration
+        if not 0 < at <= duration:
+            raise ValueRangeError(f"--at {at} s is outside the clip (0 to {duration:.2f} s)", file)

@@ -40,10 +40,10 @@ from posecast.cli.common import (
     SkeletonOpt,
     UnitsOpt,
     WeightsOpt,
+    check_media,
     check_outputs,
     console,
     load_motion,
-    media_kind,
     naming,
     write,
 )
@@ -184,20 +184,6 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
         raise ValueRangeError(f"--samples must be 1 to {MAX_SAMPLES}, got {samples}")
 
 
-def check_media(file: Path, at: float | None) -> None:
-    """A video or image that exists; ``--at`` inside the clip (and not on an image) -- before the slow work."""
-    if media_kind(file) == "image":
-        if at is not None:
-            raise ValueRangeError("--at applies to videos, not to an image", file)
-        return
-    if at is not None:
-        from posecast.video.decode import probe_video
-
-        duration = probe_video(file).duration
-        if not 0 < at <= duration:
-            raise ValueRangeError(f"--at {at} s is outside the clip (0 to {duration:.2f} s)", file)
-
-
 # ------------------------------------------------------------------------------------- video
 #: seconds: a clip whose last detection is this long before its end gets a note (the person may have left)
 UNSEEN_TAIL_S = 0.25
@@ -229,6 +215,15 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
         console.print(
             f"note: no person was detected in the last {coverage['undetected_tail_s']:.2f} s of {file.name} (last "
             f"seen at {coverage['last_detection_s']:.2f} s); the forecast continues from the last observed time",
+            highlight=False,
+        )
+    if track.metadata.get("note"):
+        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
+    changed = track.metadata.get("person_changed_s")
+    if changed is not None:
+        console.print(
+            f"note: the person tracked in {file.name} changed at {changed:.2f} s (another person, or a cut); the "
+            "forecast reads the frames from there on",
             highlight=False,
         )
     meta = {k: v for k, v in fc.metadata.items() if k not in ("track", "video")}

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from posecast.cli.common import check_outputs, console, media_kind
+from posecast.cli.common import check_media, check_outputs, console, media_kind
 from posecast.errors import ValueRangeError
 
 POSE_OUTPUTS = (".npz", ".json")
@@ -54,6 +54,20 @@ def save_track(track: Any, out: Path) -> None:
         tmp.write_text(json.dumps(track_to_json(track)), encoding="utf-8")
 
 
+def print_track_notes(track: Any, file: Path) -> None:
+    """What a user should know about an extracted track: a file that decoded short, the person changing."""
+    if track.metadata.get("note"):
+        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
+    changes = track.metadata.get("person_changes_s")
+    if changes:
+        at = ", ".join(f"{c:.2f}" for c in changes)
+        console.print(
+            f"note: the person tracked in {file.name} changes at {at} s (another person, or a cut): a forecast "
+            "reads the frames after the last change",
+            highlight=False,
+        )
+
+
 def poses(
     file: Annotated[Path, typer.Argument(help="A video (.mp4 .avi .mov ...) or an image (.jpg .png ...).")],
     out: Annotated[list[Path] | None, typer.Option(help="Output: .npz (PoseTrack) or .json (repeatable).")] = None,
@@ -70,6 +84,7 @@ def poses(
     kind = media_kind(file)
     if at is not None and not at > 0:
         raise ValueRangeError(f"--at must be positive, got {at}")
+    check_media(file, at)  # as `posecast forecast` checks it: inside the clip, not on an image
     track = extract_track(file, max_time=at if kind == "video" else None, static=static)
     n, det = track.num_frames, int(track.detected.sum())
     console.print(
@@ -77,6 +92,7 @@ def poses(
         f"{track.image_size[0]}x{track.image_size[1]} px, skeleton {track.skeleton}",
         highlight=False,
     )
+    print_track_notes(track, file)
     for o in outs:
         save_track(track, o)
         console.print(f"wrote {o}", highlight=False)

@@ -9,7 +9,10 @@ from pathlib import Path
 from posecast.datasets.paths import dataset_dir
 
 #: what PoseCast reads as a video clip (PyAV decodes each), everywhere: `posecast.video.VIDEO_SUFFIXES` is this
-CLIP_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
+CLIP_SUFFIXES = (
+    ".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".3gp", ".flv",
+    ".wmv", ".ogv",
+)  # fmt: skip
 
 
 def clips(data_root: Path | None = None) -> list[Path]:

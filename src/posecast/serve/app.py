@@ -623,6 +623,7 @@ def create_app(
                 backend_skeleton=backend.skeleton,
                 seconds=opening.seconds,
                 up=opening.up,
+                min_side=int(getattr(backend, "min_side", 0) or 0),
             )
 
         try:

@@ -58,6 +58,7 @@ class VideoSession:
     backend_skeleton: str
     seconds: float
     up: str
+    min_side: int = 0  # frames smaller than this on a side are refused (the backend's ``min_side``)
     times: list[float] = field(default_factory=list)
     poses: list[Any] = field(default_factory=list)
     image_size: tuple[int, int] | None = None
@@ -111,6 +112,11 @@ class VideoSession:
         except FormatError as exc:
             return error_text(str(exc))
         size = (rgb.shape[1], rgb.shape[0])
+        if min(size) < self.min_side:
+            return error_text(
+                f"frame: {size[0]} x {size[1]} pixels is too small to place a person's joints: at least "
+                f"{self.min_side} pixels on the shorter side"
+            )
         pose = self.pose.process(rgb)
         with self.lock:
             if self.image_size is not None and size != self.image_size:  # the camera changed: start over

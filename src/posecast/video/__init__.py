@@ -4,7 +4,7 @@ video forecasters (PHD, PoseMoNet, HMMR). `PoseTrack` is the exchange format bet
 from posecast.datasets.video import CLIP_SUFFIXES as VIDEO_SUFFIXES  # one list of video suffixes
 from posecast.video.track import PoseTrack
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 from posecast.video.extract import extract_image_pose, extract_poses  # noqa: E402
 

@@ -56,6 +56,7 @@ class VideoInfo:
     codec: str
     container: str
     rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be displayed: 0, 90, 180, 270
+    declared_frames: int | None = None  # the frame count the container's header states (None: it states none)
 
     @property
     def num_frames(self) -> int:
@@ -63,10 +64,15 @@ class VideoInfo:
 
     @property
     def fps(self) -> float:
-        """The median frame rate from the timestamps (frames per second)."""
+        """The frame rate from the timestamps (frames per second): frames per second over the clip when its
+        frame gaps are nearly even (Matroska stores milliseconds, so a 30 fps clip's gaps alternate 33 / 34 ms,
+        whose median would read 30.3), the median gap's rate otherwise (variable frame rate)."""
         if self.num_frames < 2:
             return 30.0
-        return float(1.0 / np.median(np.diff(self.times)))
+        gaps = np.diff(self.times)
+        if gaps.min() > 0 and gaps.max() <= 1.5 * gaps.min():
+            return float((self.num_frames - 1) / (self.times[-1] - self.times[0]))
+        return float(1.0 / np.median(gaps))
 
     @property
     def duration(self) -> float:
@@ -115,6 +121,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         codec = stream.codec_context.name
         base = stream.time_base
         rate = float(stream.average_rate) if stream.average_rate else 30.0
+        declared = int(stream.frames) if stream.frames else None
         fmt = container.format.name
     finally:
         container.close()
@@ -129,7 +136,16 @@ def probe_video(path: str | Path) -> VideoInfo:
     rotation = _display_rotation(path)
     if rotation in (90, 270):
         width, height = height, width
-    return VideoInfo(path=path, width=width, height=height, times=times, codec=codec, container=fmt, rotation=rotation)
+    return VideoInfo(
+        path=path,
+        width=width,
+        height=height,
+        times=times,
+        codec=codec,
+        container=fmt,
+        rotation=rotation,
+        declared_frames=declared,
+    )
 
 
 def _quarter_turns(degrees: float | None) -> int:

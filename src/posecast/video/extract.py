@@ -28,6 +28,22 @@ scaled (after a first run), keypoints 0.30 / 0.34 % of the person's box from tho
 (doubled). The shared clips are all at most 1920 pixels on each side, so they are unchanged."""
 
 
+TRUNCATED_SHARE = 0.95
+"""A clip that decodes to fewer than this share of the frames its container's header lists gets a note."""
+
+
+def check_image_size(width: int, height: int, source: str | Path, backend: object) -> None:
+    """A `ValueRangeError` naming ``source`` when ``width`` x ``height`` is below what ``backend`` can place
+    joints on (its ``min_side`` in pixels, `MediaPipePoseBackend.min_side`; none when it says nothing)."""
+    least = int(getattr(backend, "min_side", 0) or 0)
+    if min(width, height) < least:
+        raise ValueRangeError(
+            f"{width} x {height} pixels is too small to place a person's joints: at least {least} pixels "
+            "on the shorter side",
+            source,
+        )
+
+
 def _full_size(pose: FramePose | None, scale: float) -> FramePose | None:
     """``pose`` found on a frame scaled by ``1 / scale``, its keypoints back in the clip's pixels."""
     if pose is None or scale == 1.0:
@@ -101,6 +117,7 @@ def extract_poses(
     path = Path(path)
     backend = backend or default_backend()
     info = probe_video(path)
+    check_image_size(info.width, info.height, path, backend)
     poses: list[FramePose | None] = []
     times: list[float] = []
     t0 = time.perf_counter()
@@ -124,6 +141,14 @@ def extract_poses(
         "pose_seconds": stats.seconds,
         "wall_seconds": wall,
     }
+    declared = info.declared_frames
+    if max_time is None and declared and len(poses) < TRUNCATED_SHARE * declared:
+        metadata["note"] = (
+            f"decoded {len(poses)} of the {declared} frames its header lists: the file looks truncated or damaged"
+        )
+    changes = track.person_changes()
+    if len(changes):
+        metadata["person_changes_s"] = [round(float(track.times[k] - track.times[0]), 4) for k in changes]
     for key in ("searched", "zoomed"):  # a searching session's counts (`posecast.video.search`)
         if hasattr(stats, key):
             metadata[f"frames_{key}"] = int(getattr(stats, key))
@@ -140,6 +165,7 @@ def extract_image_pose(path: str | Path, backend: PoseBackend | None = None) -> 
     path = Path(path)
     backend = backend or default_backend()
     rgb = read_image(path)
+    check_image_size(rgb.shape[1], rgb.shape[0], path, backend)
     with backend.session(static=True) as session:
         pose = session.process(rgb)
     if pose is None:

@@ -292,9 +292,11 @@ def render_forecast_video(
                         img_next = None
                 img = cv2.resize(current, (vid_w, out_h), interpolation=cv2.INTER_AREA)
                 is_past = i < n_past
+                seen = True  # a person detected at this past frame (the 3D panel draws no held pose either)
                 if is_past and t <= t_obs_end + tol:
                     k = max(min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1), 0)
-                    if obs.detected[k]:
+                    seen = bool(obs.detected[k])
+                    if seen:
                         draw_skeleton_2d(img, obs.keypoints[k] * (sx, sy), bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
                         _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
                     else:  # the track bridges or holds these keypoints; on the picture they would float
@@ -309,7 +311,10 @@ def render_forecast_video(
                 if drawer is not None:
                     name = title or f"{video_path.name}: {forecast.model}"
                     if is_past:
-                        side = drawer.draw(past[i], None, None, f"{name}\nobserved {t - times[0]:.2f} s")
+                        note = "" if seen else ": no person detected"
+                        side = drawer.draw(
+                            past[i] if seen else None, None, None, f"{name}\nobserved {t - times[0]:.2f} s{note}"
+                        )
                     else:
                         side = drawer.draw(
                             None,

@@ -122,9 +122,11 @@ class SearchingSession:
     """A `PoseSession` that searches tiles for people too small for the backend's detector (module doc).
 
     ``make(static)`` starts one of the backend's own sessions; the full-frame one is started at once, the
-    search and crop sessions only when first needed. ``static=True`` (unrelated images): every frame the
-    backend misses is searched at once, the crop is looked at with the detector too, and nothing is carried
-    from one image to the next.
+    search and crop sessions only when first needed. ``static=True`` (the detector on every frame): the crop
+    is looked at with the detector too (a person found there is found afresh in each frame); searches are
+    spaced out as in video mode (a clip's frames with nobody in them would otherwise each cost a whole
+    search: 0.5-0.65 s a frame). One image is one session (`posecast.video.extract.extract_image_pose`), so an
+    image is always searched when the backend misses.
     """
 
     make: Callable[[bool], PoseSession]
@@ -159,7 +161,7 @@ class SearchingSession:
         pose = self._full.process(rgb)
         if pose is not None:
             return pose
-        if self._wait > 0 and not self.static:
+        if self._wait > 0:
             self._wait -= 1
             return None
         self.stats.searched += 1
@@ -172,8 +174,6 @@ class SearchingSession:
         self._window = ZoomWindow(w, h)
         self._window.place(*body_box(found))
         pose = self._zoomed(rgb)  # the crop's own session confirms (a false find in a tile is dropped here)
-        if self.static:
-            self._window = None  # unrelated images: nothing carries over to the next
         if pose is None:
             self._window = None
             self._wait = self._every

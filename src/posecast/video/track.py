@@ -50,6 +50,27 @@ def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) 
     return out.reshape(values.shape)
 
 
+PERSON_JUMP = 0.5
+"""Body sizes the body's centre may move between two detected frames (plus `PERSON_SPEED` per second between
+them) before the track is taken to have changed person (`PoseTrack.person_changes`)."""
+PERSON_SPEED = 3.0
+"""Body sizes per second: a sprinter covers about 3 body heights a second."""
+PERSON_GROWTH = 1.6
+"""A body that grows or shrinks by more than this factor within `PERSON_GROWTH_SECONDS` is another person (or
+the camera cut to another shot)."""
+PERSON_GROWTH_SECONDS = 0.2
+
+
+def body_boxes(keypoints: np.ndarray, visibility: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the centre ``(T, 2)`` and longer side ``(T,)`` of the box around the keypoints ``(T, J, 2)``
+    seen (visibility > 0.5; all of them in frames with fewer than four seen)."""
+    seen = (visibility > 0.5) & np.isfinite(keypoints).all(-1)
+    use = np.where((seen.sum(-1) >= 4)[:, None], seen, np.isfinite(keypoints).all(-1))
+    lo = np.where(use[..., None], keypoints, np.inf).min(axis=1)
+    hi = np.where(use[..., None], keypoints, -np.inf).max(axis=1)
+    return (lo + hi) / 2, (hi - lo).max(axis=-1)
+
+
 @dataclass(frozen=True)
 class PoseTrack:
     """2D keypoints ``(T, J, 2)`` (pixels) of one person, with visibility ``(T, J)``, timestamps
@@ -131,6 +152,33 @@ class PoseTrack:
         ``detected`` (the real-clip bench skips such a cut)."""
         n = int(np.searchsorted(self.times, self.times[0] + seconds + 1e-9, side="right"))
         return self.frames(0, n).bridged()
+
+    def person_changes(self) -> np.ndarray:
+        """Indices of the detected frames whose person is, by all appearances, not the one of the detected
+        frame before: the body's centre jumped further than a person moves (`PERSON_JUMP` body sizes plus
+        `PERSON_SPEED` per second between the two frames) or its size changed by more than `PERSON_GROWTH`
+        within `PERSON_GROWTH_SECONDS` (the tracker moved to another person when the first left, or the clip
+        cut to another shot)."""
+        idx = np.flatnonzero(self.detected)
+        if len(idx) < 2:
+            return np.zeros(0, dtype=int)
+        centre, size = body_boxes(self.keypoints[idx], self.visibility[idx])
+        dt = np.diff(self.times[idx])
+        ref = np.maximum(np.maximum(size[1:], size[:-1]), 1.0)
+        jump = np.linalg.norm(np.diff(centre, axis=0), axis=-1) / ref
+        growth = np.maximum(size[1:], 1.0) / np.maximum(size[:-1], 1.0)
+        grew = (np.maximum(growth, 1 / growth) > PERSON_GROWTH) & (dt <= PERSON_GROWTH_SECONDS)
+        return idx[1:][(jump > PERSON_JUMP + PERSON_SPEED * dt) | grew]
+
+    def since_last_change(self) -> PoseTrack:
+        """This track with the frames before its last change of person (`person_changes`) marked as not
+        detected and bridged again, so that a forecast reads one person; itself when there is no change."""
+        changes = self.person_changes()
+        if not len(changes):
+            return self
+        detected = self.detected.copy()
+        detected[: changes[-1]] = False
+        return replace(self, detected=detected).bridged()
 
     def bridged(self) -> PoseTrack:
         """This track with its undetected frames filled from its own detected ones (`bridge_missing`: linear

@@ -258,6 +258,8 @@ def folder_clips(folder: Path) -> tuple[list[Path], list[str]]:
     from posecast.errors import DataNotFoundError
 
     folder = Path(folder)
+    if folder.is_file():
+        raise DataNotFoundError("is a file: --clips takes a folder of clips (put the clip in one)", folder)
     if not folder.is_dir():
         raise DataNotFoundError("no such folder of clips", folder)
     clips_found: list[Path] = []

@@ -392,6 +392,11 @@ class VideoForecaster(ABC):
         if frames is not None and (not isinstance(frames, int) or frames < 1):
             raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
         track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
+        changes = track.person_changes()
+        if len(changes):  # another person (or shot) since some frame: the forecast reads the last one only
+            track = track.since_last_change()
+            track = replace(track, metadata={**track.metadata, "person_changed_s": float(
+                track.times[changes[-1]] - track.times[0])})  # fmt: skip
         duration = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
         video = self.forecast_track(track, duration)
         fc = video.to_forecast()

@@ -1,0 +1,88 @@
+"""Video and image inputs unlike the shared clips (QA of the twenty-second session): folders, --at, small
+images, truncated files, Matroska's millisecond clock, more container and image suffixes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from posecast.video.decode import VideoInfo
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "posecast", *args], capture_output=True, text=True, env=dict(os.environ), timeout=120
+    )
+
+
+def errors(r: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in r.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_frame_rate_of_a_millisecond_clock():
+    times = np.round(np.arange(90) / 30.0, 3)  # Matroska: 0, 0.033, 0.067, 0.1, ... (gaps of 33 / 34 ms)
+    info = VideoInfo(Path("x.mkv"), 64, 64, times, "h264", "matroska")
+    assert info.fps == pytest.approx(30.0, abs=0.01)
+    vfr = VideoInfo(Path("x.mp4"), 64, 64, np.array([0.0, 0.033, 0.066, 0.166, 0.199, 0.232]), "h264", "mp4")
+    assert vfr.fps == pytest.approx(1 / 0.033, rel=1e-6)  # uneven gaps: the median gap's rate
+
+
+def test_suffixes_that_decode_are_taken():
+    assert {".mpg", ".ts", ".3gp", ".mts"} <= set(VIDEO_SUFFIXES)
+    assert {".tif", ".tiff"} <= set(IMAGE_SUFFIXES)
+
+
+def test_poses_refuses_a_folder_and_an_at_outside_the_clip(tmp_path):
+    from tests.test_video_backend import write_clip
+
+    out = str(tmp_path / "o.npz")
+    r = run("poses", str(tmp_path), "--out", out)
+    assert r.returncode == 2 and "is a folder" in errors(r)[0], r.stderr
+    clip = write_clip(tmp_path / "c.mp4", n=10, fps=10.0)
+    r = run("poses", str(clip), "--at", "100", "--out", out)
+    assert r.returncode == 2 and "outside the clip" in errors(r)[0], r.stderr
+    img = tmp_path / "i.png"
+    import cv2
+
+    cv2.imwrite(str(img), np.zeros((100, 100, 3), np.uint8))
+    r = run("poses", str(img), "--at", "1", "--out", out)
+    assert r.returncode == 2 and "--at applies to videos" in errors(r)[0], r.stderr
+
+
+def test_too_small_images_are_refused(tmp_path):
+    pytest.importorskip("mediapipe")
+    import cv2
+
+    img = tmp_path / "tiny.png"
+    cv2.imwrite(str(img), np.full((48, 48, 3), 128, np.uint8))
+    r = run("poses", str(img), "--out", str(tmp_path / "o.npz"))
+    assert r.returncode == 2 and "too small" in errors(r)[0] and "64 pixels" in errors(r)[0], r.stderr
+
+
+def test_a_truncated_clip_gets_a_note(tmp_path, monkeypatch):
+    from tests.test_video_backend import _ScriptedBackend, write_clip
+
+    from posecast.video.extract import extract_poses
+
+    clip = write_clip(tmp_path / "c.mp4", n=30, fps=10.0)
+    info_frames = 30
+    from posecast.video import decode
+
+    real = decode.probe_video
+
+    def declared_more(path):  # the header of a file cut short still lists every frame
+        return __import__("dataclasses").replace(real(path), declared_frames=3 * info_frames)
+
+    import posecast.video.extract as ex
+
+    monkeypatch.setattr(ex, "probe_video", declared_more)
+    track = extract_poses(clip, backend=_ScriptedBackend(frozenset()))
+    monkeypatch.setattr(ex, "probe_video", real)
+    assert "decoded 30 of the 90 frames" in track.metadata["note"]
+    assert "note" not in extract_poses(clip, backend=_ScriptedBackend(frozenset())).metadata
