@@ -39,7 +39,7 @@ def test_suffixes_that_decode_are_taken():
 
 
 def test_poses_refuses_a_folder_and_an_at_outside_the_clip(tmp_path):
-    from tests.test_video_backend import write_clip
+    from test_video_backend import write_clip
 
     out = str(tmp_path / "o.npz")
     r = run("poses", str(tmp_path), "--out", out)
@@ -66,9 +66,8 @@ def test_too_small_images_are_refused(tmp_path):
 
 
 def test_a_truncated_clip_gets_a_note(tmp_path, monkeypatch):
-    from tests.test_video_backend import _ScriptedBackend, write_clip
-
     from posecast.video.extract import extract_poses
+    from test_video_backend import _ScriptedBackend, write_clip
 
     clip = write_clip(tmp_path / "c.mp4", n=30, fps=10.0)
     info_frames = 30
