@@ -202,6 +202,16 @@ def biped(sides: tuple[dict, dict] = LR) -> Skeleton:  # 3ds Max Biped: thighs h
     ], sides)  # fmt: skip
 
 
+def xsens(sides: tuple[dict, dict] = LR) -> Skeleton:  # Xsens MVN segments (MVNX, live stream): vertebrae L5...T8
+    return build("gen-xsens", [
+        ("Pelvis", None, (0, 0.95, 0)), ("L5", "Pelvis", (0, 0.1, 0)), ("L3", "L5", (0, 0.1, 0)),
+        ("T12", "L3", (0, 0.1, 0)), ("T8", "T12", (0, 0.12, 0)), ("Neck", "T8", (0, 0.16, 0)), ("Head", "Neck", (0, 0.1, 0)),
+        ("{s}Shoulder", "T8", COLLAR), ("{s}UpperArm", "{s}Shoulder", SHOULDER), ("{s}ForeArm", "{s}UpperArm", ELBOW),
+        ("{s}Hand", "{s}ForeArm", WRIST), ("{s}UpperLeg", "Pelvis", HIP), ("{s}LowerLeg", "{s}UpperLeg", KNEE),
+        ("{s}Foot", "{s}LowerLeg", ANKLE), ("{s}Toe", "{s}Foot", TOE),
+    ], sides)  # fmt: skip
+
+
 def limbs(hip, knee, ankle, foot, shoulder, elbow, wrist, collar=None) -> dict[str, str]:
     """Expected 1:1 limb joints, left names given with 'Left'/'L'/'l' to be swapped for the right side."""
     out = {}
@@ -281,6 +291,13 @@ CONVENTIONS = {
             "pelvis": "Pelvis", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2", "neck": "Neck",
             "head": "Head", **limbs("{c} Thigh", "{c} Calf", "{c} Foot", "{c} Toe0", "{c} UpperArm", "{c} Forearm",
                                     "{c} Hand", collar="{c} Clavicle")}.items()},
+        set(),
+    ),
+    "xsens": (
+        xsens,
+        {"pelvis": "Pelvis", "neck": "Neck", "head": "Head",
+         **limbs("{s}UpperLeg", "{s}LowerLeg", "{s}Foot", "{s}Toe", "{s}UpperArm", "{s}ForeArm", "{s}Hand",
+                 collar="{s}Shoulder")},
         set(),
     ),
     "smpl-24": (lambda: get("smpl-24"), {n: n for n in NAMES}, set()),

@@ -145,8 +145,15 @@ def _clean(name: str) -> str:
     return name
 
 
+_VERTEBRA = re.compile(r"^j?(?:[CTLS]\d{1,2})+(?:head)?$", re.I)
+"""Vertebra labels, one word each: Xsens MVN's segments ``L5``, ``L3``, ``T12``, ``T8`` and joints ``jL5S1``,
+``jT9T8``, ``jC1Head`` (``L5`` is the fifth lumbar vertebra, not a left-side joint number 5)."""
+
+
 def _words(name: str) -> list[str]:
     """Lower-case words of a cleaned name; a glued side letter (``lfemur``) becomes its own word."""
+    if _VERTEBRA.match(_clean(name)):
+        return [_clean(name).lower()]
     out = []
     for w in _WORDS.findall(_clean(name)):
         lw = w.lower()
