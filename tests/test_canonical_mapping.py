@@ -205,7 +205,8 @@ def biped(sides: tuple[dict, dict] = LR) -> Skeleton:  # 3ds Max Biped: thighs h
 def xsens(sides: tuple[dict, dict] = LR) -> Skeleton:  # Xsens MVN segments (MVNX, live stream): vertebrae L5...T8
     return build("gen-xsens", [
         ("Pelvis", None, (0, 0.95, 0)), ("L5", "Pelvis", (0, 0.1, 0)), ("L3", "L5", (0, 0.1, 0)),
-        ("T12", "L3", (0, 0.1, 0)), ("T8", "T12", (0, 0.12, 0)), ("Neck", "T8", (0, 0.16, 0)), ("Head", "Neck", (0, 0.1, 0)),
+        ("T12", "L3", (0, 0.1, 0)), ("T8", "T12", (0, 0.12, 0)), ("Neck", "T8", (0, 0.16, 0)),
+        ("Head", "Neck", (0, 0.1, 0)),
         ("{s}Shoulder", "T8", COLLAR), ("{s}UpperArm", "{s}Shoulder", SHOULDER), ("{s}ForeArm", "{s}UpperArm", ELBOW),
         ("{s}Hand", "{s}ForeArm", WRIST), ("{s}UpperLeg", "Pelvis", HIP), ("{s}LowerLeg", "{s}UpperLeg", KNEE),
         ("{s}Foot", "{s}LowerLeg", ANKLE), ("{s}Toe", "{s}Foot", TOE),
