@@ -767,3 +767,40 @@ def test_all_zero_offsets_count_as_none(client, walk):
     zero = client.post("/v1/forecast", json=_request(walk, skeleton={**inline, "offsets": [[0.0, 0.0, 0.0]] * 31}))
     assert plain.status_code == zero.status_code == 200, zero.text
     np.testing.assert_allclose(zero.json()["positions"], plain.json()["positions"], atol=1e-9)
+
+
+def test_a_far_back_frame_the_rate_limit_drops_leaves_the_history(walk, monkeypatch):
+    from posecast.serve import engine
+
+    real = engine.StreamSession.admit
+
+    def admit(self, limits):
+        return "more than 120 frames/s: frames dropped" if self.t_last > 10 and self._dropping else real(self, limits)
+
+    monkeypatch.setattr(engine.StreamSession, "admit", admit)
+    monkeypatch.setattr(engine.StreamSession, "_dropping", False, raising=False)
+    with TestClient(create_app(warm=False)) as c, c.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        keep = ws.receive_json()["history_frames"]
+        for i in range(keep + 2):
+            ws.send_text(json.dumps({"t": 10 + i / 30, "positions": walk.positions[i].tolist()}))
+        _until_forecast(ws, 10 + (keep + 1) / 30)
+        monkeypatch.setattr(engine.StreamSession, "_dropping", True, raising=False)
+        ws.send_text(json.dumps({"t": 0.0, "positions": walk.positions[0].tolist()}))  # far back, then dropped
+        assert "dropped" in ws.receive_json()["error"]
+        monkeypatch.setattr(engine.StreamSession, "_dropping", False, raising=False)
+        ws.send_text(json.dumps({"t": 10 + (keep + 2) / 30, "positions": walk.positions[keep + 2].tolist()}))
+        assert ws.receive_json()["type"] == "forecast"  # the history was kept
+
+
+def test_video_frames_whose_size_the_header_does_not_give_are_refused():
+    import cv2
+
+    from posecast.errors import FormatError
+    from posecast.video.decode import decode_image
+
+    ok, hdr = cv2.imencode(".hdr", np.zeros((40, 80, 3), np.float32))
+    assert ok
+    assert decode_image(hdr.tobytes()).shape == (40, 80, 3)  # a file: read as OpenCV reads it
+    with pytest.raises(FormatError, match="JPEG or PNG"):
+        decode_image(hdr.tobytes(), "frame", known_size=True)  # a camera frame: its size must be known first

@@ -85,3 +85,25 @@ def test_a_truncated_clip_gets_a_note(tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "probe_video", real)
     assert "decoded 30 of the 90 frames" in track.metadata["note"]
     assert "note" not in extract_poses(clip, backend=_ScriptedBackend(frozenset())).metadata
+
+
+def test_a_trimmed_clip_with_pre_roll_is_not_called_truncated(tmp_path):
+    import imageio_ffmpeg
+
+    from posecast.video.decode import probe_video
+    from posecast.video.extract import extract_poses
+    from test_video_backend import _ScriptedBackend
+
+    clip = tmp_path / "c.mp4"  # keyframes every 2 s, so that a cut at 1.3 s keeps 1.3 s of pre-roll
+    gen = imageio_ffmpeg.write_frames(str(clip), (64, 48), fps=10.0, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error", output_params=["-g", "20"])  # fmt: skip
+    gen.send(None)
+    for k in range(40):
+        gen.send(np.full((48, 64, 3), 5 * k, np.uint8))
+    gen.close()
+    trim = tmp_path / "trim.mp4"  # what `ffmpeg -ss 1.3 -c copy` leaves: an edit list over pre-roll packets
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", "1.3", "-i", str(clip), "-c", "copy",
+                    str(trim)], check=True)  # fmt: skip
+    info = probe_video(trim)
+    assert info.declared_frames == info.num_frames == 27  # the header says 40, 13 of them pre-roll
+    assert "note" not in extract_poses(trim, backend=_ScriptedBackend(frozenset())).metadata

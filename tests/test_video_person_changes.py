@@ -48,3 +48,17 @@ def test_a_long_gap_allows_a_longer_move():
     assert len(track.person_changes()) == 0  # 2 sizes in 1.03 s: within 0.5 + 3 per second
     near = _box_track([[500, 500]] * 10 + [[1100, 500]] * 10, [300] * 20)  # the same move in one frame
     np.testing.assert_array_equal(near.person_changes(), [10])
+
+
+def test_legs_hidden_for_a_few_frames_are_not_another_person():
+    n = 30
+    upper = np.array([[-40, -200], [40, -200], [-40, 0], [40, 0]], dtype=float)  # shoulders, hips
+    lower = np.array([[-40, 150], [40, 150], [-40, 300], [40, 300]], dtype=float)  # knees, ankles
+    kp = np.repeat(np.concatenate([upper, lower])[None], n, axis=0) + [[[600.0, 500.0]]]
+    vis = np.ones((n, 8))
+    vis[10:16, 4:] = 0.05  # the legs hidden behind a table for 0.2 s: the backend guesses them badly
+    kp[10:16, 4:] = kp[10:16, 2:4].repeat(2, axis=1) + 5.0
+    track = PoseTrack(kp, vis, np.arange(n) / 30.0, (1920, 1080), "k8")
+    assert len(track.person_changes()) == 0
+    shown = PoseTrack(kp, np.ones((n, 8)), np.arange(n) / 30.0, (1920, 1080), "k8")  # the same, taken as seen
+    assert len(shown.person_changes()) > 0  # what the visibility-blind measure reported

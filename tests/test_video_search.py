@@ -9,6 +9,7 @@ import pytest
 
 from posecast.video.poses import FramePose, SessionStats
 from posecast.video.search import (
+    RECHECK_EVERY,
     SEARCH_EVERY,
     ZOOM,
     SearchingSession,
@@ -109,7 +110,7 @@ def test_a_small_person_is_found_and_followed_in_frame_pixels():
     assert session.stats.frames == 12 and session.stats.detected == 12
     assert session.stats.searched == 1 and session.stats.zoomed == 12
     full, finder, crop = made
-    assert len(full.log) == 1 and finder.static and not crop.static
+    assert len(full.log) == 2 and finder.static and not crop.static  # frame 0, and the recheck at frame 10
     assert all(shape[0] == shape[1] <= 1080 for _, shape in crop.log)  # square crops
 
 
@@ -195,3 +196,34 @@ def test_mediapipe_finds_a_small_person(video_dir):
         height = np.ptp(mapped[:, 1])
         err = np.linalg.norm(pose.keypoints - mapped, axis=-1).mean() / height
         assert err < 0.03  # measured: about 1 % (runs/s22/search_val.py on 6 s of the clip: 0.7-1.2 %)
+
+
+def test_a_large_person_lost_for_one_frame_is_taken_back_from_the_small_one():
+    session, _ = _session()
+    two = np.zeros((1080, 1920, 3), np.uint8)
+    two[100:800, 100:800, 0] = 200  # the large one, missed (not 255) for one frame
+    two[700:900, 1600:1800] = 255
+    big = _frame(100, 100, 700)
+    assert session.process(big) is not None and session.stats.zoomed == 0
+    assert session.process(two) is not None and session.stats.zoomed == 1  # the search took the small one
+    xs = []
+    for _ in range(RECHECK_EVERY + 1):
+        pose = session.process(big)
+        xs.append(pose.keypoints[0, 0])
+    assert xs[-1] == 100  # back on the large person within RECHECK_EVERY frames
+
+
+def test_frames_of_another_size_start_afresh():
+    session, _ = _session()
+    assert session.process(_frame(1500, 700, 200)) is not None  # followed in a crop of a 1920 x 1080 frame
+    small = _frame(100, 100, 150, w=640, h=360)
+    pose = session.process(small)  # the camera switched to 640 x 360: no crop of the old frame is cut
+    assert pose is not None
+    np.testing.assert_allclose(pose.keypoints[0], [100, 100])
+
+
+def test_finds_the_crop_does_not_confirm_are_searched_less_and_less_often():
+    session, _ = _session(refuse_crops=True)
+    for _ in range(60):
+        session.process(_frame(1500, 700, 200))
+    assert session.stats.searched <= 4 and session.stats.detected == 0  # frames 0, 9, 26, 59 at most

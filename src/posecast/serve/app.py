@@ -576,8 +576,6 @@ def create_app(
                         raise PosecastError(f"positions must be J×3 for one frame, got shape {list(pos.shape)}")
                     pos = engine.skeleton_order(pos, session.order)
                     engine.check_body_span(pos, session.skeleton)
-                    if t < session.t_last:  # far back: the client's clock restarted; so does the history
-                        session.restart()  # (only for a frame that is taken: a refused one changes nothing)
                 except PosecastError as exc:
                     outbox.error(str(exc))
                     continue
@@ -586,6 +584,8 @@ def create_app(
                     if refused:
                         outbox.error(refused)
                     continue
+                if t < session.t_last:  # far back: the client's clock restarted; so does the history
+                    session.restart()  # (only for a frame that is taken: a refused one changes nothing)
                 session.push(float(t), engine.to_y_up(pos, session.up))
                 session.last_message = time.monotonic()
                 if session.pending:

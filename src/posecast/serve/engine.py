@@ -392,6 +392,7 @@ class StreamSession:
         self.t_last = -math.inf
         self.pending = False
         self.note = f"t went back by more than {NEW_TIMELINE_SECONDS:g} s: the history started over"
+        self._pace, self._paced = 1.0, 0
 
     def push(self, t: float, positions: np.ndarray) -> None:
         """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's
@@ -406,6 +407,7 @@ class StreamSession:
                 f"t moved {t - self.t_last:.4g} s forward, more than 1 s: the history started over (t is in seconds)"
             )
             self.count = 0
+            self._pace, self._paced = 1.0, 0
         elif self.count:
             gap = (t - self.t_last) * self.fps
             self._pace = gap if self._paced == 0 else 0.9 * self._pace + 0.1 * gap

@@ -108,7 +108,7 @@ class VideoSession:
         if t <= last:
             return error_text(f"frame time {t:g} s does not come after the previous frame ({last:g} s)")
         try:
-            rgb = decode_image(image, "frame", max_pixels=MAX_FRAME_PIXELS)
+            rgb = decode_image(image, "frame", max_pixels=MAX_FRAME_PIXELS, known_size=True)
         except FormatError as exc:
             return error_text(str(exc))
         size = (rgb.shape[1], rgb.shape[0])

@@ -111,17 +111,20 @@ def probe_video(path: str | Path) -> VideoInfo:
     try:
         stream = container.streams.video[0]
         stamps = []
+        discarded = 0
         try:
             for packet in container.demux(stream):
                 if packet.size > 0 and not packet.is_discard:  # discarded: pre-roll before an edit list's start
                     stamps.append(packet.pts)
+                elif packet.size > 0:
+                    discarded += 1
         except av.error.FFmpegError as exc:
             raise FormatError(f"corrupt video ({exc})", path) from exc
         width, height = int(stream.codec_context.width), int(stream.codec_context.height)
         codec = stream.codec_context.name
         base = stream.time_base
         rate = float(stream.average_rate) if stream.average_rate else 30.0
-        declared = int(stream.frames) if stream.frames else None
+        declared = int(stream.frames) - discarded if stream.frames else None  # (the header counts the pre-roll)
         fmt = container.format.name
     finally:
         container.close()
@@ -348,13 +351,20 @@ def image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
 
 
 def decode_image(
-    data: bytes | np.ndarray, source: str | Path = "image", max_pixels: int = MAX_IMAGE_PIXELS
+    data: bytes | np.ndarray,
+    source: str | Path = "image",
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    known_size: bool = False,
 ) -> np.ndarray:
     """The bytes of one JPEG/PNG (any format OpenCV reads) as RGB ``(H, W, 3)`` ``uint8``; a `FormatError`
-    naming ``source`` when they are not an image, or when its header says it has more than ``max_pixels``."""
+    naming ``source`` when they are not an image, or when its header says it has more than ``max_pixels``
+    (``known_size``: also when Pillow cannot read its size from the header, as for Radiance HDR, whose size
+    OpenCV would only learn by decoding it)."""
     import cv2
 
     size = image_size(data)
+    if size is None and known_size:
+        raise FormatError("cannot read as an image whose size its header gives (send JPEG or PNG)", source)
     if size is not None and size[0] * size[1] > max_pixels:
         raise FormatError(
             f"an image of {size[0]} x {size[1]} pixels; at most {max_pixels / 1e6:g} megapixels are read", source

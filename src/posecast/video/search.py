@@ -15,8 +15,9 @@ around the body and is accurate at any size — what fails is only the *finding*
    backend's static (detector every time) session; of the people found, the largest is kept;
 3. that person is then followed in a square crop around the body (`ZOOM` times the body's longer side) by a
    session of its own, and the crop moves with the person (`ZoomWindow.follow`); the crop's keypoints are
-   put back in the frame's pixels. When the crop loses the person the full frame is tried again, then a new
-   search.
+   put back in the frame's pixels. The full frame is looked at again every `RECHECK_EVERY` frames (and a
+   person found there taken instead: the large person the backend had lost for a frame); when the crop loses
+   the person the full frame is tried, then a new search; frames of another size start afresh.
 
 Searches are rate-limited so that a clip (or a live camera) with nobody in it is not slowed down much: the
 first frames search at once, after each search that finds nobody the wait doubles (`SEARCH_EVERY` frames
@@ -44,6 +45,10 @@ SEARCH_EVERY = 8
 """Frames between searches right after the person was lost (or at the start)."""
 SEARCH_EVERY_MAX = 64
 """...doubling after each search that finds nobody, up to this many frames."""
+RECHECK_EVERY = 10
+"""While a person is followed in a crop, the full frame is looked at again every this many frames (every frame
+in static mode): a person the backend finds there (the one it had lost for a frame, who is larger) is taken
+instead of the small one."""
 MOVE_FRACTION = 0.1
 """The crop moves when the body's centre is this far (fraction of the crop's side) from the crop's centre,
 or the body's size asks for a crop 25 % larger or smaller."""
@@ -122,8 +127,9 @@ class SearchingSession:
     """A `PoseSession` that searches tiles for people too small for the backend's detector (module doc).
 
     ``make(static)`` starts one of the backend's own sessions; the full-frame one is started at once, the
-    search and crop sessions only when first needed. ``static=True`` (the detector on every frame): the crop
-    is looked at with the detector too (a person found there is found afresh in each frame); searches are
+    search and crop sessions only when first needed. ``static=True`` (the detector on every frame): the full
+    frame is looked at first in every frame, then the crop, with the detector too (a person found there is
+    found afresh in each frame); searches are
     spaced out as in video mode (a clip's frames with nobody in them would otherwise each cost a whole
     search: 0.5-0.65 s a frame). One image is one session (`posecast.video.extract.extract_image_pose`), so an
     image is always searched when the backend misses.
@@ -138,6 +144,7 @@ class SearchingSession:
     _window: ZoomWindow | None = None
     _wait: int = 0
     _every: int = SEARCH_EVERY
+    _since_full: int = 0
 
     def __post_init__(self) -> None:
         self._full = self.make(self.static)
@@ -151,7 +158,18 @@ class SearchingSession:
         return pose
 
     def _process(self, rgb: np.ndarray) -> FramePose | None:
+        h, w = rgb.shape[:2]
+        if self._window is not None and (self._window.width, self._window.height) != (w, h):
+            self._window = None  # the frames changed size (a live camera switched resolution): start afresh
         if self._window is not None:
+            self._since_full += 1
+            if self.static or self._since_full >= RECHECK_EVERY:  # a person the full frame finds comes first
+                self._since_full = 0
+                assert self._full is not None
+                pose = self._full.process(rgb)
+                if pose is not None:
+                    self._window = None
+                    return pose
             pose = self._zoomed(rgb)
             if pose is not None:
                 return pose
@@ -166,20 +184,18 @@ class SearchingSession:
             return None
         self.stats.searched += 1
         found = self._search(rgb)
-        if found is None:
-            self._wait = self._every
-            self._every = min(2 * self._every, SEARCH_EVERY_MAX)
-            return None
-        h, w = rgb.shape[:2]
-        self._window = ZoomWindow(w, h)
-        self._window.place(*body_box(found))
-        pose = self._zoomed(rgb)  # the crop's own session confirms (a false find in a tile is dropped here)
-        if pose is None:
+        if found is not None:
+            self._window = ZoomWindow(w, h)
+            self._window.place(*body_box(found))
+            self._since_full = 0
+            pose = self._zoomed(rgb)  # the crop's own session confirms (a false find in a tile is dropped here)
+            if pose is not None:
+                self._every = SEARCH_EVERY
+                return pose
             self._window = None
-            self._wait = self._every
-        else:
-            self._every = SEARCH_EVERY
-        return pose
+        self._wait = self._every  # nobody found, or a find the crop did not confirm: wait longer next time
+        self._every = min(2 * self._every, SEARCH_EVERY_MAX)
+        return None
 
     def _zoomed(self, rgb: np.ndarray) -> FramePose | None:
         window = self._window

@@ -61,16 +61,6 @@ the camera cut to another shot)."""
 PERSON_GROWTH_SECONDS = 0.2
 
 
-def body_boxes(keypoints: np.ndarray, visibility: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame, the centre ``(T, 2)`` and longer side ``(T,)`` of the box around the keypoints ``(T, J, 2)``
-    seen (visibility > 0.5; all of them in frames with fewer than four seen)."""
-    seen = (visibility > 0.5) & np.isfinite(keypoints).all(-1)
-    use = np.where((seen.sum(-1) >= 4)[:, None], seen, np.isfinite(keypoints).all(-1))
-    lo = np.where(use[..., None], keypoints, np.inf).min(axis=1)
-    hi = np.where(use[..., None], keypoints, -np.inf).max(axis=1)
-    return (lo + hi) / 2, (hi - lo).max(axis=-1)
-
-
 @dataclass(frozen=True)
 class PoseTrack:
     """2D keypoints ``(T, J, 2)`` (pixels) of one person, with visibility ``(T, J)``, timestamps
@@ -155,20 +145,31 @@ class PoseTrack:
 
     def person_changes(self) -> np.ndarray:
         """Indices of the detected frames whose person is, by all appearances, not the one of the detected
-        frame before: the body's centre jumped further than a person moves (`PERSON_JUMP` body sizes plus
-        `PERSON_SPEED` per second between the two frames) or its size changed by more than `PERSON_GROWTH`
-        within `PERSON_GROWTH_SECONDS` (the tracker moved to another person when the first left, or the clip
-        cut to another shot)."""
+        frame before: measured on the joints seen (visibility > 0.5) in both frames (at least four; a pair with
+        fewer says nothing), the centre of those joints jumped further than a person moves (`PERSON_JUMP` body
+        sizes plus `PERSON_SPEED` per second between the two frames) or the box around them changed size by
+        more than `PERSON_GROWTH` within `PERSON_GROWTH_SECONDS` (the tracker moved to another person, or the
+        clip cut to another shot). Legs hidden for a few frames change neither (the same joints are compared);
+        a person who comes back after a long gap far from where another left is not told apart from one who
+        ran there."""
         idx = np.flatnonzero(self.detected)
-        if len(idx) < 2:
-            return np.zeros(0, dtype=int)
-        centre, size = body_boxes(self.keypoints[idx], self.visibility[idx])
-        dt = np.diff(self.times[idx])
-        ref = np.maximum(np.maximum(size[1:], size[:-1]), 1.0)
-        jump = np.linalg.norm(np.diff(centre, axis=0), axis=-1) / ref
-        growth = np.maximum(size[1:], 1.0) / np.maximum(size[:-1], 1.0)
-        grew = (np.maximum(growth, 1 / growth) > PERSON_GROWTH) & (dt <= PERSON_GROWTH_SECONDS)
-        return idx[1:][(jump > PERSON_JUMP + PERSON_SPEED * dt) | grew]
+        out = []
+        kp = self.keypoints
+        seen = (self.visibility > 0.5) & np.isfinite(kp).all(-1)
+        for a, b in zip(idx[:-1], idx[1:], strict=True):
+            both = seen[a] & seen[b]
+            if both.sum() < 4:
+                continue
+            pa, pb = kp[a, both], kp[b, both]
+            size_a, size_b = np.ptp(pa, axis=0).max(), np.ptp(pb, axis=0).max()
+            ref = max(size_a, size_b, 1.0)
+            dt = float(self.times[b] - self.times[a])
+            jump = float(np.linalg.norm(pb.mean(0) - pa.mean(0))) / ref
+            growth = max(size_a, 1.0) / max(size_b, 1.0)
+            grew = max(growth, 1 / growth) > PERSON_GROWTH and dt <= PERSON_GROWTH_SECONDS + 1e-6
+            if jump > PERSON_JUMP + PERSON_SPEED * dt or grew:
+                out.append(b)
+        return np.asarray(out, dtype=int)
 
     def since_last_change(self) -> PoseTrack:
         """This track with the frames before its last change of person (`person_changes`) marked as not

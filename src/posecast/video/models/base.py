@@ -392,15 +392,16 @@ class VideoForecaster(ABC):
         if frames is not None and (not isinstance(frames, int) or frames < 1):
             raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
         track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
+        read = track
         changes = track.person_changes()
         if len(changes):  # another person (or shot) since some frame: the forecast reads the last one only
-            track = track.since_last_change()
+            read = track.since_last_change()
             track = replace(track, metadata={**track.metadata, "person_changed_s": float(
                 track.times[changes[-1]] - track.times[0])})  # fmt: skip
         duration = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
-        video = self.forecast_track(track, duration)
+        video = self.forecast_track(read, duration)
         fc = video.to_forecast()
-        fc.metadata.update(track=track, video=video)
+        fc.metadata.update(track=track, video=video)  # the track as observed (who was seen, where)
         return fc
 
     def warm(self, seconds: float) -> None:
