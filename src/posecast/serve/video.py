@@ -156,9 +156,8 @@ class VideoSession:
         arrival = reply.pop("arrival")
         if size is not None and any(p is not None for p in poses):
             try:
-                video = self.forecaster.forecast_track(
-                    track_from_poses(poses, times, size, self.backend_skeleton), self.seconds
-                )
+                track = track_from_poses(poses, times, size, self.backend_skeleton)
+                video = self.forecaster.forecast_track(track.since_last_change(), self.seconds)  # one person
             except ValueRangeError as exc:
                 return error_text(str(exc))
             n = video.future.shape[0]
