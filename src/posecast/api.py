@@ -6,6 +6,7 @@ The CLI's ``posecast forecast`` is this call plus the writers.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -165,6 +166,31 @@ def fit_motions(folder: str | Path) -> list[Motion]:
     return [load(p) for p in paths]
 
 
+_BUILT: dict[str, Any] = {}
+_BUILT_LOCK = threading.Lock()
+BUILT_MODELS = 4
+"""`forecast` keeps this many models it built with their shipped weights (the most recently used): a model is
+built, loaded and traced once, not at every call (each call had built and traced it anew: 145 ms and 7 MB
+that were never given back, per call of a 1 s `dct-mlp` forecast; 2-3 ms once built)."""
+
+
+def built_model(name: str) -> Any:
+    """The model ``name`` with its shipped weights, built once per process (`BUILT_MODELS` kept; models that
+    are fitted on the caller's motions are built afresh every time)."""
+    from posecast.models import get, info
+
+    if info(name).needs_fit:
+        return get(name)
+    with _BUILT_LOCK:
+        model = _BUILT.pop(name, None)
+        if model is None:
+            model = get(name)
+            while len(_BUILT) >= BUILT_MODELS:
+                _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[name] = model  # most recently used last
+        return model
+
+
 def forecast(
     source: str | Path | Motion | Any,
     model: str | None = None,
@@ -184,7 +210,8 @@ def forecast(
     """Forecast the future of ``source`` and return it as a `Forecast`.
 
     Args:
-        source: a motion file, a `Motion`, a video or image file, or a `PoseTrack`.
+        source: a motion file, a `Motion`, positions ``(T, J, 3)`` (metres; with ``skeleton`` and ``fps``), a
+            video or image file, or a `PoseTrack`.
         model: a registry name (default: the registry's default for the kind of input).
         seconds / frames: how far to forecast (default one second); key-pose models take neither.
         samples: hypotheses (default 1; key-pose models default to 10).
@@ -193,7 +220,7 @@ def forecast(
         weights: a training run, a weights folder or a shipped ``NAME[/VARIANT]`` instead of the
             model's shipped weights.
         fit_data: training motions (a folder or a list) for models that must be fitted first.
-        skeleton / fps: for motion files that hold only numbers (``.npy``).
+        skeleton / fps: for positions given as an array, and motion files that hold only numbers (``.npy``).
         asf: the ASF skeleton of an AMC clip (default: found next to the clip, see `posecast.io.asf_amc`).
         mapping: how the motion's joints map onto the canonical body of models trained on it (a YAML/JSON
             file or a dict ``{canonical joint: source joint | {source joint: weight}}``; default: found from
@@ -210,9 +237,19 @@ def forecast(
         isinstance(samples, bool) or not isinstance(samples, int | np.integer) or not 1 <= samples <= MAX_SAMPLES
     ):
         raise ValueRangeError(f"samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}")
+    if isinstance(source, np.ndarray):  # positions (T, J, 3) with what they are on
+        if skeleton is None or fps is None:
+            raise ValueRangeError(
+                "positions given as an array need skeleton= and fps= (or wrap them: posecast.Motion(positions, "
+                "fps, skeleton))"
+            )
+        source, skeleton, fps = Motion(source, fps, skeleton), None, None
+    if isinstance(source, Motion) and (skeleton is not None or fps is not None or asf is not None):
+        given = ", ".join(n for n, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None)
+        raise ValueRangeError(f"{given} apply to files; a Motion has its own (make a new Motion to change them)")
     kind = input_kind(source)
     name = resolve_model(kind, model)
-    forecaster = get(name, weights=weights)
+    forecaster = built_model(name) if weights is None else get(name, weights=weights)
     if kind != "motion":
         if up is not None:
             raise ValueRangeError(f"up applies to motions, not to a {kind}: the image's own up is used")
@@ -249,6 +286,9 @@ def forecast_motion(
     """`forecast` of a `Motion` with a model already built (``posecast.models.get``: a motion or key-pose
     model); a server keeps its models and calls this. Leading frames that are not part of the motion (a rest pose
     written before it, `posecast.motion.detached_start`) are left out of the history."""
+    number = (int, float, np.integer, np.floating)
+    if at is not None and (isinstance(at, bool | np.bool_) or not isinstance(at, number)):
+        raise ValueRangeError(f"at must be a number of seconds, got {at!r}")
     from posecast.models import info, resolve_frames
 
     name = forecaster.name

@@ -70,6 +70,18 @@ def check_fps(fps: float, where: str | None = None) -> float:
     return value
 
 
+def _real_array(what: str, value: Any, where: str | None) -> np.ndarray:
+    """``value`` as a float64 array of its own (a copy: the caller's array can change without changing the
+    motion); a `ValueRangeError` naming ``what`` for ragged lists, strings, complex or other non-real values."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raise ValueRangeError(f"{what} must be a regular array of numbers (ragged lists are not)", where) from None
+    if raw.dtype.kind not in "biuf":
+        raise ValueRangeError(f"{what} must be real numbers, got an array of {raw.dtype}", where)
+    return np.array(raw, dtype=np.float64, copy=True)
+
+
 def _check_finite(name: str, arr: np.ndarray, where: str | None) -> None:
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
@@ -145,10 +157,14 @@ class Motion:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.metadata is None:
+            object.__setattr__(self, "metadata", {})
+        if not isinstance(self.metadata, dict):
+            raise ValueRangeError(f"metadata must be a dict, got {type(self.metadata).__name__}")
         where = self.metadata.get("source")
         object.__setattr__(self, "skeleton", skeletons.get(self.skeleton))
         object.__setattr__(self, "fps", check_fps(self.fps, where))
-        pos = np.asarray(self.positions, dtype=np.float64)
+        pos = _real_array("positions", self.positions, where)
         j = self.skeleton.num_joints
         if pos.ndim != 3 or pos.shape[1:] != (j, 3):
             raise SkeletonError(
@@ -161,13 +177,13 @@ class Motion:
         check_magnitude(pos, where)
         object.__setattr__(self, "positions", pos)
         if self.rotations is not None:
-            rot = np.asarray(self.rotations, dtype=np.float64)
+            rot = _real_array("rotations", self.rotations, where)
             if rot.shape != (pos.shape[0], j, 3, 3):
                 raise SkeletonError(f"rotations of shape {rot.shape} do not match positions {pos.shape}", where)
             _check_finite("rotations", rot, where)
             object.__setattr__(self, "rotations", rot)
         if self.root_translation is not None:
-            tr = np.asarray(self.root_translation, dtype=np.float64)
+            tr = _real_array("root translation", self.root_translation, where)
             if tr.shape != (pos.shape[0], 3):
                 raise SkeletonError(f"root translation of shape {tr.shape} does not match {pos.shape[0]} frames", where)
             _check_finite("root translation", tr, where)
@@ -391,9 +407,11 @@ class Forecast:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.metadata is None:
+            object.__setattr__(self, "metadata", {})
         object.__setattr__(self, "skeleton", skeletons.get(self.skeleton))
         object.__setattr__(self, "fps", check_fps(self.fps))
-        s = np.asarray(self.samples, dtype=np.float64)
+        s = _real_array("forecast samples", self.samples, None)
         j = self.skeleton.num_joints
         if s.ndim != 4 or s.shape[2:] != (j, 3) or s.shape[0] == 0 or s.shape[1] == 0:
             raise SkeletonError(f"forecast samples of shape {s.shape} do not match (S, F, {j}, 3)")
@@ -401,9 +419,9 @@ class Forecast:
         object.__setattr__(self, "samples", s)
         if self.probabilities is not None:
             p = np.asarray(self.probabilities, dtype=np.float64).reshape(-1)
-            if p.shape != (s.shape[0],) or (p < 0).any() or not np.isfinite(p).all():
-                raise ValueRangeError(f"probabilities must be {s.shape[0]} non-negative numbers")
-            object.__setattr__(self, "probabilities", p / p.sum() if p.sum() > 0 else p)
+            if p.shape != (s.shape[0],) or (p < 0).any() or not np.isfinite(p).all() or not p.sum() > 0:
+                raise ValueRangeError(f"probabilities must be {s.shape[0]} non-negative numbers, not all zero")
+            object.__setattr__(self, "probabilities", p / p.sum())
         if self.ground_truth is not None:
             gt = np.asarray(self.ground_truth, dtype=np.float64)
             if gt.shape != s.shape[1:]:

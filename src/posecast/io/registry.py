@@ -354,6 +354,14 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
     """
     _ensure_loaded()
     p = Path(path)
+    from posecast.motion import Forecast, Motion
+
+    if not isinstance(obj, Motion | Forecast):
+        raise FormatError(
+            f"save writes a Motion or a Forecast, not a {type(obj).__name__} (wrap positions as "
+            "posecast.Motion(positions, fps, skeleton))",
+            p,
+        )
     compress = p.name.lower().endswith(GZIP_SUFFIX) and len(p.name) > 3
     if format:
         fmt = get_format(format)

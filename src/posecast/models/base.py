@@ -75,8 +75,13 @@ class Forecaster(ABC):
         Give exactly one of ``frames`` (future frames at the history's fps) or ``seconds``
         (rounded to whole frames, at least one).
         """
+        if not isinstance(history, Motion):
+            raise ValueRangeError(
+                f"{type(self).__name__}.forecast takes a Motion, not a {type(history).__name__}: wrap positions as "
+                "posecast.Motion(positions, fps, skeleton), or call posecast.forecast(...) with a file"
+            )
         n = resolve_frames(history.fps, frames, seconds)
-        if not isinstance(samples, int | np.integer) or samples < 1:
+        if isinstance(samples, bool | np.bool_) or not isinstance(samples, int | np.integer) or samples < 1:
             raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
         if history.num_frames < self.min_history:
             raise ValueRangeError(
@@ -121,6 +126,8 @@ def check_predict(history: Any, frames: Any, samples: Any, fps: Any, min_history
     h = np.asarray(history)
     if h.ndim != 4 or h.shape[-1] != 3 or not np.issubdtype(h.dtype, np.number) or np.iscomplexobj(h):
         raise ValueRangeError(f"history must be real numbers of shape (B, T, J, 3), got {h.dtype} {h.shape}")
+    if h.shape[0] < 1:
+        raise ValueRangeError("history holds no windows (B = 0): give at least one, shape (B, T, J, 3)")
     if h.shape[1] < max(1, min_history):
         raise ValueRangeError(f"history has {h.shape[1]} frames; the model needs at least {max(1, min_history)}")
     h = h.astype(np.float64, copy=False)
@@ -139,9 +146,12 @@ def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int
     if (frames is None) == (seconds is None):
         raise ValueRangeError("give exactly one of frames or seconds")
     if seconds is not None:
-        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
+        real = isinstance(seconds, int | float | np.integer | np.floating) and not isinstance(seconds, bool | np.bool_)
+        if not real or not math.isfinite(seconds) or seconds <= 0:
             raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
-        frames = max(1, round(seconds * fps))
-    if not isinstance(frames, int | np.integer) or frames < 1 or frames > MAX_FORECAST_FRAMES:
+        frames = max(1, round(float(seconds) * fps))
+    if isinstance(frames, bool | np.bool_) or not isinstance(frames, int | np.integer):
+        raise ValueRangeError(f"impossible horizon {frames!r} frames (must be a whole number 1..{MAX_FORECAST_FRAMES})")
+    if frames < 1 or frames > MAX_FORECAST_FRAMES:
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be 1..{MAX_FORECAST_FRAMES})")
     return int(frames)

@@ -419,8 +419,14 @@ class NeuralForecaster(Forecaster):
         # falls between model frames: a 1 s forecast at 30 fps needs 25 frames at 25 fps, one network pass)
         span = frames * self.config.fps / fps
         n_model = int(np.ceil(span - 1e-9)) + (0 if abs(span - round(span)) < 1e-9 else 1)
+        # the network runs in float32: a body 10 km from the origin would keep only millimetres of its pose (a
+        # forecast 8 mm off, measured). The canonical frames are placed at the last frame's root on the ground
+        # plane, so the same shift, taken out in float64 first and put back after, changes nothing else
+        shift = np.zeros((h.shape[0], 1, 1, 3))
+        if self.config.canonical != "none":
+            shift[..., [0, 2]] = h[:, -1:, :1, [0, 2]]
         with torch.no_grad():
-            pred = self.rollout(torch.as_tensor(h, dtype=torch.float32), n_model).double().numpy()
+            pred = self.rollout(torch.as_tensor(h - shift, dtype=torch.float32), n_model).double().numpy() + shift
         if abs(fps - self.config.fps) > 1e-9:
             joined = np.concatenate([h[:, -1:], pred], axis=1)  # resample from the last observed frame
             pred = resample_positions(joined, self.config.fps, fps, axis=1)[:, 1:]
@@ -497,7 +503,15 @@ class PretrainedModel(Forecaster):
             return self._canonical_model(self._canonical_variant).on_skeleton(skeleton)
         have = ", ".join(f"{v} ({c['skeleton']})" for v, c in self._configs.items())
         got = skeleton.name if skeleton is not None else f"{joints} joints"
-        raise SkeletonError(f"model {self.name!r} has no weights for skeleton {got}; shipped: {have}")
+        hint = (
+            ""
+            if skeleton is not None
+            else (
+                " (predict knows only the joint count: bind the model to the history's skeleton first, "
+                "model.on_skeleton(skeleton).predict(...), or call model.forecast(motion))"
+            )
+        )
+        raise SkeletonError(f"model {self.name!r} has no weights for skeleton {got}; shipped: {have}{hint}")
 
     def canonical(self, skeleton: Skeleton | str) -> Forecaster:
         """The canonical-body variant (the corpus weights) on ``skeleton`` through the canonical body, even

@@ -19,8 +19,10 @@ class TraceCache:
     ``key`` on, a traced, frozen copy of ``build()`` answers instead. The copy is checked once against the
     eager result (max abs difference ``atol``) and the eager module is kept when it differs or cannot be
     traced. The key must capture everything the trace bakes in (input shapes, settings, weights version).
-    At most ``size`` copies are kept, the least recently used leaves first (a server's batch sizes come
-    and go)."""
+    At most ``size`` copies are ever made: further shapes run eagerly. (They had replaced the least recently
+    used copy, but TorchScript does not give a dropped copy's memory back: a model asked for 25 horizons in
+    turn grew by about 220 MB per round, measured; now it stops at ``size`` copies. A server warms its few
+    batch shapes first.)"""
 
     def __init__(self, size: int = 16, atol: float = 1e-5) -> None:
         self.size, self.atol = size, atol
@@ -59,6 +61,8 @@ class TraceCache:
                 return module(*inputs)
             self._seen.pop(key, None)
         eager = module(*inputs)
+        if len(self._traced) >= self.size:  # full: this shape stays eager (see the class doc)
+            return eager
         try:
             with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -73,7 +77,5 @@ class TraceCache:
             ok = all(torch.allclose(t, e, atol=self.atol, rtol=0) for t, e in pairs)
         except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
             ok = False
-        if len(self._traced) >= self.size:
-            self._traced.pop(next(iter(self._traced)))
         self._traced[key] = traced if ok else module
         return eager

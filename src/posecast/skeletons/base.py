@@ -41,7 +41,13 @@ class Skeleton:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        names, parents = tuple(self.joint_names), tuple(int(p) for p in self.parents)
+        try:
+            names = tuple(str(n) for n in self.joint_names)
+            parents = tuple(int(p) for p in self.parents)
+        except (TypeError, ValueError):
+            raise SkeletonError(
+                f"skeleton {self.name!r}: joint_names must be a list of names and parents a list of joint indices"
+            ) from None
         object.__setattr__(self, "joint_names", names)
         object.__setattr__(self, "parents", parents)
         j = len(names)
@@ -56,10 +62,21 @@ class Skeleton:
                 f"skeleton {self.name!r}: joint 0 must be the root and every parent must come before its child"
             )
         if self.offsets is not None:
-            off = np.asarray(self.offsets, dtype=np.float64).reshape(j, 3).copy()
+            try:
+                off = np.asarray(self.offsets, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise SkeletonError(f"skeleton {self.name!r}: offsets must be {j}×3 numbers") from None
+            if off.size != 3 * j:
+                raise SkeletonError(f"skeleton {self.name!r}: offsets must be {j}×3 numbers, got shape {off.shape}")
+            if not np.isfinite(off).all():
+                raise SkeletonError(f"skeleton {self.name!r}: offsets hold NaN or infinite values")
+            off = off.reshape(j, 3).copy()
             off.setflags(write=False)
             object.__setattr__(self, "offsets", off)
-        pairs = tuple((int(a), int(b)) for a, b in self.left_right)
+        try:
+            pairs = tuple((int(a), int(b)) for a, b in self.left_right)
+        except (TypeError, ValueError):
+            raise SkeletonError(f"skeleton {self.name!r}: left_right must be pairs of joint indices") from None
         for a, b in pairs:
             if not (0 <= a < j and 0 <= b < j) or a == b:
                 raise SkeletonError(f"skeleton {self.name!r}: bad left/right pair ({a}, {b})")

@@ -1,0 +1,109 @@
+"""The Python API as a library user calls it (QA of the twenty-second session): models built once, traces
+bounded, positions far from the origin, and bad arguments as PoseCast errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast import api
+from posecast.errors import FormatError, PosecastError, SkeletonError, ValueRangeError
+from posecast.models.tracing import TraceCache
+from posecast.motion import Forecast, Motion
+from posecast.skeletons.base import Skeleton
+from posecast.synthetic import synthetic_walk
+
+
+@pytest.fixture(scope="module")
+def walk() -> Motion:
+    return synthetic_walk(seconds=2.0, fps=25.0)
+
+
+def test_forecast_builds_each_shipped_model_once(walk):
+    a = api.built_model("dct-mlp")
+    assert api.built_model("dct-mlp") is a
+    one = posecast.forecast(walk, seconds=0.4)
+    two = posecast.forecast(walk, seconds=0.4)
+    np.testing.assert_array_equal(one.samples, two.samples)
+    assert api.built_model("nearest-neighbour") is not api.built_model("nearest-neighbour")  # fitted per call
+
+
+def test_a_full_trace_cache_runs_new_shapes_eagerly():
+    import torch
+
+    cache = TraceCache(size=2)
+    net = torch.nn.Linear(3, 2).eval()
+    with torch.no_grad():
+        for n in (1, 2, 3, 4):
+            x = torch.ones(n, 3)
+            np.testing.assert_allclose(cache(("lin", n), lambda: net, x).numpy(), net(x).numpy(), atol=1e-6)
+    assert len(cache) == 2 and ("lin", 1) in cache and ("lin", 3) not in cache  # no copy made past the size
+
+
+def test_a_body_far_from_the_origin_is_forecast_as_at_the_origin(walk):
+    base = posecast.forecast(walk, seconds=1.0).samples
+    shift = np.array([1e4, 0.0, -2e4])  # 10 and 20 km away: float32 alone kept only millimetres
+    far = posecast.forecast(Motion(walk.positions + shift, walk.fps, walk.skeleton), seconds=1.0).samples - shift
+    assert np.abs(far - base).max() < 1e-5
+
+
+def test_horizons_as_numpy_numbers_and_booleans(walk):
+    a = posecast.forecast(walk, seconds=np.float32(0.4)).samples
+    np.testing.assert_array_equal(a, posecast.forecast(walk, seconds=0.4).samples)
+    assert posecast.forecast(walk, frames=np.int64(5)).num_frames == 5
+    for bad in ({"seconds": True}, {"frames": True}, {"frames": 2.0}):
+        with pytest.raises(ValueRangeError, match="impossible horizon"):
+            posecast.forecast(walk, **bad)
+    with pytest.raises(ValueRangeError, match="samples"):
+        posecast.models.get("dct-mlp").forecast(walk, seconds=1.0, samples=True)
+    with pytest.raises(ValueRangeError, match="at must be a number"):
+        posecast.forecast(walk, at="1")
+
+
+def test_positions_as_an_array_with_their_skeleton_and_rate(walk):
+    direct = posecast.forecast(walk, seconds=0.4).samples
+    arr = posecast.forecast(walk.positions, skeleton=walk.skeleton.name, fps=walk.fps, seconds=0.4).samples
+    np.testing.assert_array_equal(arr, direct)
+    with pytest.raises(ValueRangeError, match="skeleton= and fps="):
+        posecast.forecast(walk.positions, seconds=0.4)
+    with pytest.raises(ValueRangeError, match="fps apply to files"):
+        posecast.forecast(walk, fps=60, seconds=0.4)
+    with pytest.raises(ValueRangeError, match="takes a Motion"):
+        posecast.models.get("dct-mlp").forecast(walk.positions, seconds=0.4)
+
+
+def test_motions_own_their_arrays_and_refuse_what_is_not_real_numbers(walk):
+    arr = walk.positions.copy()
+    m = Motion(arr, 25.0, walk.skeleton, metadata=None)
+    arr[:] = 0.0
+    assert m.metadata == {} and np.abs(m.positions).max() > 0.5  # not the caller's array
+    j = walk.num_joints
+    with pytest.raises(ValueRangeError, match="regular array"):
+        Motion([[[0.0, 0.0, 0.0]] * j, [[0.0, 0.0]] * j], 25.0, walk.skeleton)
+    with pytest.raises(ValueRangeError, match="real numbers"):
+        Motion(walk.positions.astype(complex), 25.0, walk.skeleton)
+    with pytest.raises(ValueRangeError, match="real numbers"):
+        Motion(np.full((2, j, 3), "1"), 25.0, walk.skeleton)
+
+
+def test_skeletons_forecasts_save_and_predict_refuse_bad_values(walk, tmp_path):
+    with pytest.raises(SkeletonError, match="offsets must be 2×3"):
+        Skeleton("a", ("a", "b"), (-1, 0), offsets=np.zeros((3, 3)))
+    with pytest.raises(SkeletonError, match="NaN"):
+        Skeleton("a", ("a", "b"), (-1, 0), offsets=np.full((2, 3), np.nan))
+    with pytest.raises(SkeletonError, match="parents a list of joint indices"):
+        Skeleton("a", ("a", "b"), (-1, "x"))
+    with pytest.raises(SkeletonError, match="left_right"):
+        Skeleton("a", ("a", "b", "c"), (-1, 0, 0), left_right=[("b", "c")])
+    with pytest.raises(ValueRangeError, match="not all zero"):
+        Forecast(np.ones((2, 3, walk.num_joints, 3)), 25.0, walk.skeleton, probabilities=[0, 0])
+    with pytest.raises(FormatError, match="Motion or a Forecast"):
+        posecast.save({"a": 1}, tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+    bound = posecast.models.get("dct-mlp").on_skeleton(walk.skeleton)
+    with pytest.raises(ValueRangeError, match="B = 0"):
+        bound.predict(np.zeros((0, 50, walk.num_joints, 3)), 25, 1, 25.0)
+    with pytest.raises(SkeletonError, match="on_skeleton"):
+        posecast.models.get("dct-mlp").predict(walk.positions[None, :50, :], 25, 1, fps=25.0)
+    assert issubclass(SkeletonError, PosecastError)
