@@ -107,3 +107,12 @@ def test_skeletons_forecasts_save_and_predict_refuse_bad_values(walk, tmp_path):
     with pytest.raises(SkeletonError, match="on_skeleton"):
         posecast.models.get("dct-mlp").predict(walk.positions[None, :50, :], 25, 1, fps=25.0)
     assert issubclass(SkeletonError, PosecastError)
+
+
+def test_a_key_pose_forecast_at_a_time_carries_the_true_next_key_pose(walk):
+    fc = posecast.forecast(walk, model="charpose", samples=3, at=1.0)
+    truth = fc.metadata["true_keypose"]
+    assert fc.ground_truth.shape == (1, walk.num_joints, 3) and len(truth["mpjpe_m"]) == 3
+    assert truth["time_s"] > fc.metadata["last_observed_time_s"]
+    np.testing.assert_allclose(fc.ground_truth[0], walk.positions[truth["frame"]])
+    assert posecast.forecast(walk, model="charpose", samples=3).ground_truth is None  # no `at`: nothing known

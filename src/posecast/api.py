@@ -216,7 +216,9 @@ def forecast(
         seconds / frames: how far to forecast (default one second); key-pose models take neither.
         samples: hypotheses (default 1; key-pose models default to 10).
         at: forecast from this time (seconds) of the source instead of its end; for motions, the true
-            frames after it become the forecast's ``ground_truth`` when the motion has them.
+            frames after it become the forecast's ``ground_truth`` when the motion has them (key-pose models:
+            the next key pose mined from the motion after it, ``(1, J, 3)``, with ``metadata["true_keypose"]``:
+            its frame, time and each hypothesis' root-relative MPJPE to it).
         weights: a training run, a weights folder or a shipped ``NAME[/VARIANT]`` instead of the
             model's shipped weights.
         fit_data: training motions (a folder or a list) for models that must be fitted first.
@@ -297,6 +299,7 @@ def forecast_motion(
     if entry.kind == "keypose":
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {name!r} forecasts the next key pose: give no horizon")
+        given = motion
         if mapping is not None:
             forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
         if skip:  # the same moment of the motion, counted from its new first frame
@@ -307,7 +310,20 @@ def forecast_motion(
         meta = {**fc.metadata, "history_starts_at_frame": skip}
         if "last_observed_time_s" in meta:  # on the given motion's clock, as `at` is
             meta["last_observed_time_s"] += skip / motion.fps
-        return replace(fc, metadata=meta)
+        fc = replace(fc, metadata=meta)
+        if at is not None and "last_observed_time_s" in meta:  # the true next key pose of the given motion
+            from posecast.keyposes.forecaster import true_next_keypose
+
+            truth = true_next_keypose(given, fc)
+            if truth is not None:
+                meta["true_keypose"] = {
+                    "frame": truth["frame"],
+                    "time_s": truth["time_s"],
+                    "seconds_after_last_observed": truth["seconds_after_last_observed"],
+                    "mpjpe_m": [float(v) for v in truth["mpjpe_m"]],
+                }
+                fc = replace(fc, ground_truth=truth["positions"][None], metadata=meta)
+        return fc
     if entry.needs_fit:
         if fit_data is None:
             raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")

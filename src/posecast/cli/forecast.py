@@ -48,6 +48,7 @@ from posecast.cli.common import (
     write,
 )
 from posecast.errors import ValueRangeError
+from posecast.keyposes.forecaster import root_weights, true_next_keypose
 
 #: registry kind -> (outputs it can write, whether at least one --out is required)
 OUTPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -239,49 +240,6 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
 
 
 # ----------------------------------------------------------------------------------- key pose
-def _root_weights(fc: Any) -> np.ndarray:
-    """``(J,)`` how the anchor (the root the hypotheses are placed at) is made from the joints."""
-    w = fc.metadata.get("root_weights")
-    if w is None:
-        w = np.zeros(fc.skeleton.num_joints)
-        w[0] = 1.0
-    return np.asarray(w, dtype=np.float64)
-
-
-def _scored_joints(fc: Any) -> np.ndarray:
-    """Joints the MPJPE averages over: all but the static ones (a world root that stays where observed)."""
-    static = set(fc.metadata.get("static_joints") or ())
-    return np.array([j for j, n in enumerate(fc.skeleton.joint_names) if n not in static], dtype=np.int64)
-
-
-def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
-    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, with the
-    criterion of the key poses the model was trained on, ``fc.metadata["mining"]``) after the last
-    observed frame of ``fc``, with each hypothesis' MPJPE to it
-    (root-relative, as scored: both made relative to their root the same way, ``root_weights``, on the
-    motion's own joints but static ones); None when the motion has none after it."""
-    from posecast.keyposes import mine_keyposes
-
-    t_last = fc.metadata["last_observed_time_s"]
-    mining = fc.metadata.get("mining") or {}
-    after = [k for k in mine_keyposes(motion, **mining) if k.time > t_last + 0.5 / fc.fps]
-    if not after:
-        return None
-    k = after[0]
-    pose = motion.positions[k.frame].astype(np.float64)
-    true_rel = pose - _root_weights(fc) @ pose
-    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
-    scored = _scored_joints(fc)
-    return {
-        "frame": int(k.frame),
-        "time_s": float(k.time),
-        "seconds_after_last_observed": float(k.time - t_last),
-        "positions": pose,
-        "root_relative": true_rel,
-        "mpjpe_m": np.linalg.norm(rel[:, scored] - true_rel[scored], axis=-1).mean(-1),
-    }
-
-
 def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any] | None) -> dict[str, Any]:
     """The JSON document of a key-pose forecast: hypotheses on the input's skeleton in world coordinates
     (placed at the anchor: the network's root in the last observed frame, then moved along the up axis to stand
@@ -313,7 +271,7 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
         "refined": bool(meta.get("refined")),
         "temperature": meta.get("temperature"),
         "anchor": np.round(np.asarray(meta.get("anchor", window[-1, 0]), dtype=np.float64), 6).tolist(),
-        "root_weights": np.round(_root_weights(fc), 6).tolist(),
+        "root_weights": np.round(root_weights(fc), 6).tolist(),
         "root_relative_to": "anchor: the network's root (the canonical pelvis through the canonical body) in the "
         "last observed frame, = root_weights @ observed[-1]; positions = root_relative + anchor + grounded_m x "
         "up_vector (each hypothesis moved along the up axis to stand on the observed floor)",
@@ -354,7 +312,7 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
     hypotheses side by side next to the observed window). Returns the JSON document."""
     from rich.table import Table
 
-    truth = true_next_keypose(motion, fc) if at is not None else None
+    truth = true_next_keypose(motion, fc) if at is not None else None  # (the API's ground_truth, with the scores)
     doc = keypose_document(fc, file, at, truth)
     k = fc.num_samples
     t_last = doc["last_observed_time_s"]

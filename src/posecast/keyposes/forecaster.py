@@ -399,3 +399,47 @@ def build(
     folder = Path(weights) if weights is not None else store.shipped(name, variant)
     net = load_charpose(folder)
     return KeyPoseForecaster(net, name, folder, proposals=proposals_of(folder, net.skeleton.num_joints))
+
+
+# ------------------------------------------------------------------ the true key pose, when known
+def root_weights(fc: Any) -> np.ndarray:
+    """``(J,)`` how the anchor (the root the hypotheses are placed at) is made from the joints."""
+    w = fc.metadata.get("root_weights")
+    if w is None:
+        w = np.zeros(fc.skeleton.num_joints)
+        w[0] = 1.0
+    return np.asarray(w, dtype=np.float64)
+
+
+def scored_joints(fc: Any) -> np.ndarray:
+    """Joints the MPJPE averages over: all but the static ones (a world root that stays where observed)."""
+    static = set(fc.metadata.get("static_joints") or ())
+    return np.array([j for j, n in enumerate(fc.skeleton.joint_names) if n not in static], dtype=np.int64)
+
+
+def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
+    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, with the
+    criterion of the key poses the model was trained on, ``fc.metadata["mining"]``) after the last
+    observed frame of ``fc``, with each hypothesis' MPJPE to it
+    (root-relative, as scored: both made relative to their root the same way, ``root_weights``, on the
+    motion's own joints but static ones); None when the motion has none after it."""
+    from posecast.keyposes.mining import mine_keyposes
+
+    t_last = fc.metadata["last_observed_time_s"]
+    mining = fc.metadata.get("mining") or {}
+    after = [k for k in mine_keyposes(motion, **mining) if k.time > t_last + 0.5 / fc.fps]
+    if not after:
+        return None
+    k = after[0]
+    pose = motion.positions[k.frame].astype(np.float64)
+    true_rel = pose - root_weights(fc) @ pose
+    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
+    scored = scored_joints(fc)
+    return {
+        "frame": int(k.frame),
+        "time_s": float(k.time),
+        "seconds_after_last_observed": float(k.time - t_last),
+        "positions": pose,
+        "root_relative": true_rel,
+        "mpjpe_m": np.linalg.norm(rel[:, scored] - true_rel[scored], axis=-1).mean(-1),
+    }
