@@ -269,6 +269,10 @@ def forecast(
         from posecast.skeletons.canonical import mapping_with_up
 
         mapping = mapping_with_up(mapping, up)
+    elif isinstance(mapping, str | Path):  # read now: a built model binds by the mapping's contents, not its path
+        from posecast.skeletons.canonical import load_mapping_file
+
+        mapping = load_mapping_file(mapping)
     fc = forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping)
     if weights is not None:  # which weights made it: a training run's forecast is not the shipped model's
         fc.metadata.setdefault("weights", str(weights))

@@ -71,15 +71,16 @@ def check_fps(fps: float, where: str | None = None) -> float:
 
 
 def _real_array(what: str, value: Any, where: str | None) -> np.ndarray:
-    """``value`` as a float64 array of its own (a copy: the caller's array can change without changing the
-    motion); a `ValueRangeError` naming ``what`` for ragged lists, strings, complex or other non-real values."""
+    """``value`` as a float64 array (not a copy when it is one already: a motion made from an array shares it,
+    and its slices share the motion's); a `ValueRangeError` naming ``what`` for ragged lists, strings, complex or
+    other non-real values."""
     try:
         raw = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueRangeError(f"{what} must be a regular array of numbers (ragged lists are not)", where) from None
     if raw.dtype.kind not in "biuf":
         raise ValueRangeError(f"{what} must be real numbers, got an array of {raw.dtype}", where)
-    return np.array(raw, dtype=np.float64, copy=True)
+    return np.asarray(raw, dtype=np.float64)
 
 
 def _check_finite(name: str, arr: np.ndarray, where: str | None) -> None:

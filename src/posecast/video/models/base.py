@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import ModelError, ValueRangeError
+from posecast.models.base import resolve_frames
 from posecast.motion import Forecast, Motion
 from posecast.video.track import PoseTrack
 
@@ -389,8 +390,11 @@ class VideoForecaster(ABC):
             raise ValueRangeError(f"video model {self.name!r} gives one forecast, not {samples} samples")
         if frames is not None and seconds is not None:
             raise ValueRangeError("give only one of frames and seconds")
-        if frames is not None and (not isinstance(frames, int) or frames < 1):
-            raise ValueRangeError(f"impossible horizon {frames!r} frames (must be at least 1)")
+        if frames is not None:  # the motion models' checks (numpy numbers taken, booleans refused)
+            frames = resolve_frames(1.0, frames, None)
+        elif seconds is not None:
+            resolve_frames(1.0, None, seconds)
+            seconds = float(seconds)
         track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
         read = track
         changes = track.person_changes()
@@ -418,8 +422,8 @@ class VideoForecaster(ABC):
         it and its estimates come back through `model_output` (body-17 as documented); the forecast is anchored
         (`anchored`) at the track's last keypoints (as given).
         """
-        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
-            raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
+        resolve_frames(1.0, None, seconds)  # a positive number of seconds (numpy numbers too, no booleans)
+        seconds = float(seconds)
         if track.num_frames == 0:
             raise ValueRangeError("the pose track has no frames")
         body = track.to_layout(self.skeleton)
