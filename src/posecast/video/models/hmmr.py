@@ -42,7 +42,6 @@ Forecasting:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from posecast.errors import ModelError, ValueRangeError
+from posecast.errors import ModelError
+from posecast.models.base import resolve_frames
 from posecast.models.blocks import JointLinear
 from posecast.video.models.base import VideoForecast, VideoForecaster, VideoPrediction, load_network
 from posecast.video.models.common import TemporalEncoder, reprojection_loss
@@ -289,10 +289,9 @@ class HMMRForecaster(VideoForecaster):
         (the first ``K`` predicted, then held), on times ``t ± k / fps``, anchored at the frame's keypoints."""
         if track.num_frames != 1:
             return super().forecast_track(track, seconds)
-        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
-            raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
+        resolve_frames(1.0, None, seconds)  # a positive number of seconds, as every model checks it
         body = track.to_layout(self.skeleton)
-        f = max(1, round(seconds * self.fps))
+        f = max(1, round(float(seconds) * self.fps))
         seen = self.model_input(body)
         pred = self.single(seen.keypoints[None], seen.visibility[None], f)
         k = self.past_frames
