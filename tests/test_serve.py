@@ -804,3 +804,13 @@ def test_video_frames_whose_size_the_header_does_not_give_are_refused():
     assert decode_image(hdr.tobytes()).shape == (40, 80, 3)  # a file: read as OpenCV reads it
     with pytest.raises(FormatError, match="JPEG or PNG"):
         decode_image(hdr.tobytes(), "frame", known_size=True)  # a camera frame: its size must be known first
+
+
+def test_a_stream_frame_with_a_boolean_among_numbers_is_refused(client, walk):
+    frame = walk.positions[0].tolist()
+    frame[3][1] = True  # numpy alone would read it as 1.0
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ws.receive_json()
+        ws.send_text(json.dumps({"t": 0.0, "positions": frame}))
+        assert "booleans" in ws.receive_json()["error"]

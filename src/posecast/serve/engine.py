@@ -109,7 +109,7 @@ def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = 
         raw = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueRangeError(f"{what} must be numbers nested as ...×J×3") from None
-    if raw.dtype.kind not in "iuf":  # strings ("1.5"), booleans, ragged or mixed lists are not coordinates
+    if raw.dtype.kind not in "iuf" or (raw.ndim == 2 and _any_bool(value)):  # strings ("1.5"), booleans, ragged
         raise ValueRangeError(f"{what} must be numbers nested as ...×J×3 (not strings, booleans or ragged lists)")
     a = raw.astype(np.float64, copy=False)
     if a.ndim < 2 or a.shape[-1] != 3:
@@ -123,6 +123,12 @@ def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = 
     if a.size and np.abs(a).max() > MAX_POSITION_M:
         raise ValueRangeError(f"{what} holds a joint more than {MAX_POSITION_M:g} m from the origin (metres expected)")
     return a
+
+
+def _any_bool(value: Any) -> bool:
+    """Whether one frame's nested lists ``J×3`` hold a boolean (numpy reads ``[true, 0.5, 1]`` as numbers; a stream
+    frame is not checked by the schema's strict numbers, a REST body is)."""
+    return isinstance(value, list) and any(isinstance(v, bool) for row in value if isinstance(row, list) for v in row)
 
 
 def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "positions") -> None:

@@ -94,7 +94,7 @@ class MediaPipePoseBackend:
     """Images and videos whose shorter side is below this (pixels) are refused (`posecast.video.extract`): on a
     person filling a 48-pixel image MediaPipe's keypoints were off by 3.8 % of the body's height (median) and
     up to 23 %, reported as found (64: 2.0 / 3.0 %, 96: 1.2 / 1.9 %; frames of the shared dance and squats
-    clips shrunk, against the same frames at full size, `runs/s22`)."""
+    clips shrunk, against the same frames at full size; measured once in the twenty-second session)."""
     name: str = "mediapipe-pose"
     skeleton: str = "blazepose-33"
 

@@ -3,8 +3,8 @@
 MediaPipe's person detector sees the whole frame shrunk to 224 x 224 pixels and finds a body only when
 it spans a good part of that square: in a 1920 x 1080 frame it found nobody in any frame when the person
 was half the frame's height or less (the shared squats and basketball clips pasted at 0.50, 0.35, 0.25 and
-0.18 of a 1080-pixel-high frame; `runs/s22`). Once a person is found, its landmark model works on a crop
-around the body and is accurate at any size — what fails is only the *finding*.
+0.18 of a 1080-pixel-high frame; `benchmarks/small_people.py`). Once a person is found, its landmark model
+works on a crop around the body and is accurate at any size — what fails is only the *finding*.
 
 `SearchingSession` wraps any backend's sessions:
 
