@@ -128,7 +128,11 @@ def extract_poses(
         stats = session.stats
     wall = time.perf_counter() - t0
     if not any(p is not None for p in poses):
-        raise ValueRangeError(f"no person found in any of the {len(poses)} frames", path)
+        raise ValueRangeError(
+            f"no person found in any of the {len(poses)} frames (a person must be seen whole enough and at least "
+            "about 60 pixels tall)",
+            path,
+        )
     track = track_from_poses(poses, times, (info.width, info.height), backend.skeleton)
     metadata = {
         "source": str(path),
