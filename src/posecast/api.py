@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
-from posecast.motion import Forecast, Motion, detached_start
+from posecast.motion import Forecast, Motion, detached_start, is_number
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
@@ -292,8 +292,7 @@ def forecast_motion(
     """`forecast` of a `Motion` with a model already built (``posecast.models.get``: a motion or key-pose
     model); a server keeps its models and calls this. Leading frames that are not part of the motion (a rest pose
     written before it, `posecast.motion.detached_start`) are left out of the history."""
-    number = (int, float, np.integer, np.floating)
-    if at is not None and (isinstance(at, bool | np.bool_) or not isinstance(at, number)):
+    if at is not None and not is_number(at):
         raise ValueRangeError(f"at must be a number of seconds, got {at!r}")
     from posecast.models import info, resolve_frames
 

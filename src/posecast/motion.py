@@ -57,6 +57,11 @@ def detached_start(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEE
     return last + 1
 
 
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or numpy; a boolean is not one, though Python counts it)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+
+
 def check_fps(fps: float, where: str | None = None) -> float:
     """``fps`` as a float, or a `ValueRangeError` if it is not a finite positive rate."""
     try:

@@ -313,3 +313,17 @@ def check_media(file: Path, at: float | None) -> None:
         duration = probe_video(file).duration
         if not 0 < at <= duration:
             raise ValueRangeError(f"--at {at} s is outside the clip (0 to {duration:.2f} s)", file)
+
+
+def print_track_notes(track: Any, file: Path) -> None:
+    """What a user should know about an extracted track: a file that decoded short, the person changing."""
+    if track.metadata.get("note"):
+        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
+    changes = track.metadata.get("person_changes_s")
+    if changes:
+        at = ", ".join(f"{c:.2f}" for c in changes)
+        console.print(
+            f"note: the person tracked in {file.name} changes at {at} s (another person, or a cut): a forecast "
+            "reads the frames after the last change",
+            highlight=False,
+        )

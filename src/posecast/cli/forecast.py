@@ -45,6 +45,7 @@ from posecast.cli.common import (
     console,
     load_motion,
     naming,
+    print_track_notes,
     write,
 )
 from posecast.errors import ValueRangeError
@@ -218,15 +219,7 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
             f"seen at {coverage['last_detection_s']:.2f} s); the forecast continues from the last observed time",
             highlight=False,
         )
-    if track.metadata.get("note"):
-        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
-    changed = track.metadata.get("person_changed_s")
-    if changed is not None:
-        console.print(
-            f"note: the person tracked in {file.name} changed at {changed:.2f} s (another person, or a cut); the "
-            "forecast reads the frames from there on",
-            highlight=False,
-        )
+    print_track_notes(track, file)
     meta = {k: v for k, v in fc.metadata.items() if k not in ("track", "video")}
     plain = dataclasses.replace(fc, metadata={**meta, "detection": coverage})
     for o in outs:

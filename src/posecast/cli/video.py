@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from posecast.cli.common import check_media, check_outputs, console, media_kind
+from posecast.cli.common import check_media, check_outputs, console, media_kind, print_track_notes
 from posecast.errors import ValueRangeError
 
 POSE_OUTPUTS = (".npz", ".json")
@@ -52,20 +52,6 @@ def save_track(track: Any, out: Path) -> None:
 
     with atomic_output(out) as tmp:
         tmp.write_text(json.dumps(track_to_json(track)), encoding="utf-8")
-
-
-def print_track_notes(track: Any, file: Path) -> None:
-    """What a user should know about an extracted track: a file that decoded short, the person changing."""
-    if track.metadata.get("note"):
-        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
-    changes = track.metadata.get("person_changes_s")
-    if changes:
-        at = ", ".join(f"{c:.2f}" for c in changes)
-        console.print(
-            f"note: the person tracked in {file.name} changes at {at} s (another person, or a cut): a forecast "
-            "reads the frames after the last change",
-            highlight=False,
-        )
 
 
 def poses(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import ModelError, ValueRangeError
-from posecast.motion import Forecast, Motion, check_fps
+from posecast.motion import Forecast, Motion, check_fps, is_number
 from posecast.skeletons.base import Skeleton
 
 MAX_FORECAST_FRAMES = 100_000
@@ -146,8 +146,7 @@ def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int
     if (frames is None) == (seconds is None):
         raise ValueRangeError("give exactly one of frames or seconds")
     if seconds is not None:
-        real = isinstance(seconds, int | float | np.integer | np.floating) and not isinstance(seconds, bool | np.bool_)
-        if not real or not math.isfinite(seconds) or seconds <= 0:
+        if not is_number(seconds) or not math.isfinite(seconds) or seconds <= 0:
             raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
         frames = max(1, round(float(seconds) * fps))
     if isinstance(frames, bool | np.bool_) or not isinstance(frames, int | np.integer):

@@ -608,6 +608,7 @@ def create_app(
         def build() -> VideoSession:
             from posecast.models import default_model, info
             from posecast.video.backend import default_backend
+            from posecast.video.extract import min_side
 
             engine.check_rate_and_horizon(1.0, opening.seconds, limits)
             name = opening.model or (default_model("video").name if default_model("video") else None)
@@ -623,7 +624,7 @@ def create_app(
                 backend_skeleton=backend.skeleton,
                 seconds=opening.seconds,
                 up=opening.up,
-                min_side=int(getattr(backend, "min_side", 0) or 0),
+                min_side=min_side(backend),
             )
 
         try:

@@ -102,6 +102,7 @@ class VideoSession:
         """On a worker thread: decode and estimate the pose of one frame, keep it; the pose part of the
         reply, or an error text."""
         from posecast.video.decode import decode_image
+        from posecast.video.extract import check_image_size
 
         with self.lock:
             last = self.times[-1] if self.times else -math.inf
@@ -112,11 +113,10 @@ class VideoSession:
         except FormatError as exc:
             return error_text(str(exc))
         size = (rgb.shape[1], rgb.shape[0])
-        if min(size) < self.min_side:
-            return error_text(
-                f"frame: {size[0]} x {size[1]} pixels is too small to place a person's joints: at least "
-                f"{self.min_side} pixels on the shorter side"
-            )
+        try:
+            check_image_size(*size, "frame", self.min_side)
+        except ValueRangeError as exc:
+            return error_text(str(exc))
         pose = self.pose.process(rgb)
         with self.lock:
             if self.image_size is not None and size != self.image_size:  # the camera changed: start over

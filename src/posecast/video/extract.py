@@ -32,10 +32,15 @@ TRUNCATED_SHARE = 0.95
 """A clip that decodes to fewer than this share of the frames its container's header lists gets a note."""
 
 
-def check_image_size(width: int, height: int, source: str | Path, backend: object) -> None:
-    """A `ValueRangeError` naming ``source`` when ``width`` x ``height`` is below what ``backend`` can place
-    joints on (its ``min_side`` in pixels, `MediaPipePoseBackend.min_side`; none when it says nothing)."""
-    least = int(getattr(backend, "min_side", 0) or 0)
+def min_side(backend: object) -> int:
+    """The shortest image side ``backend`` places joints on (`MediaPipePoseBackend.min_side`; 0 when it says
+    nothing)."""
+    return int(getattr(backend, "min_side", 0) or 0)
+
+
+def check_image_size(width: int, height: int, source: str | Path, least: int) -> None:
+    """A `ValueRangeError` naming ``source`` when ``width`` x ``height`` is below ``least`` pixels on a side
+    (`min_side` of the backend)."""
     if min(width, height) < least:
         raise ValueRangeError(
             f"{width} x {height} pixels is too small to place a person's joints: at least {least} pixels "
@@ -117,7 +122,7 @@ def extract_poses(
     path = Path(path)
     backend = backend or default_backend()
     info = probe_video(path)
-    check_image_size(info.width, info.height, path, backend)
+    check_image_size(info.width, info.height, path, min_side(backend))
     poses: list[FramePose | None] = []
     times: list[float] = []
     t0 = time.perf_counter()
@@ -169,7 +174,7 @@ def extract_image_pose(path: str | Path, backend: PoseBackend | None = None) -> 
     path = Path(path)
     backend = backend or default_backend()
     rgb = read_image(path)
-    check_image_size(rgb.shape[1], rgb.shape[0], path, backend)
+    check_image_size(rgb.shape[1], rgb.shape[0], path, min_side(backend))
     with backend.session(static=True) as session:
         pose = session.process(rgb)
     if pose is None:

@@ -66,6 +66,11 @@ def tiles(width: int, height: int, side: int) -> list[tuple[int, int, int]]:
     return [(int(x), int(y), side) for y in starts(height) for x in starts(width)]
 
 
+def shifted(pose: FramePose, dx: int, dy: int) -> FramePose:
+    """``pose`` found in a crop whose top-left corner is at ``(dx, dy)``, its keypoints in the frame's pixels."""
+    return replace(pose, keypoints=pose.keypoints + np.array([dx, dy], dtype=np.float64))
+
+
 def body_box(pose: FramePose) -> tuple[float, float, float]:
     """Centre ``(x, y)`` and longer side (pixels) of the box around a pose's keypoints (those the backend
     sees, visibility > 0.5, when there are at least four of them)."""
@@ -88,9 +93,14 @@ class ZoomWindow:
     y: int = 0
     side: int = 0
 
+    def side_for(self, body: float) -> float:
+        """The crop's side for a body of ``body`` pixels: ``ZOOM`` x ``body``, at least `MIN_CROP_PX`, at most
+        the frame's shorter side."""
+        return min(max(ZOOM * body, MIN_CROP_PX), self.width, self.height)
+
     def place(self, cx: float, cy: float, body: float) -> None:
-        """Centre the crop on ``(cx, cy)`` with ``ZOOM`` x ``body`` pixels a side, kept inside the frame."""
-        side = int(round(min(max(ZOOM * body, MIN_CROP_PX), self.width, self.height)))
+        """Centre the crop on ``(cx, cy)`` with `side_for` ``body`` pixels a side, kept inside the frame."""
+        side = int(round(self.side_for(body)))
         self.side = side
         self.x = int(round(min(max(cx - side / 2, 0), self.width - side)))
         self.y = int(round(min(max(cy - side / 2, 0), self.height - side)))
@@ -99,7 +109,7 @@ class ZoomWindow:
         """Move the crop to the body of ``pose`` (frame pixels) when it has moved or changed size enough;
         True when the crop moved."""
         cx, cy, body = body_box(pose)
-        want = min(max(ZOOM * body, MIN_CROP_PX), self.width, self.height)
+        want = self.side_for(body)
         off = max(abs(cx - (self.x + self.side / 2)), abs(cy - (self.y + self.side / 2)))
         if off > MOVE_FRACTION * self.side or not 0.8 <= want / self.side <= 1.25:
             before = (self.x, self.y, self.side)
@@ -111,7 +121,7 @@ class ZoomWindow:
         return np.ascontiguousarray(rgb[self.y : self.y + self.side, self.x : self.x + self.side])
 
     def to_frame(self, pose: FramePose) -> FramePose:
-        return replace(pose, keypoints=pose.keypoints + np.array([self.x, self.y], dtype=np.float64))
+        return shifted(pose, self.x, self.y)
 
 
 @dataclass
@@ -226,7 +236,7 @@ class SearchingSession:
                 pose = self._finder.process(np.ascontiguousarray(rgb[y : y + s, x : x + s]))
                 if pose is None:
                     continue
-                pose = replace(pose, keypoints=pose.keypoints + np.array([x, y], dtype=np.float64))
+                pose = shifted(pose, x, y)
                 size = body_box(pose)[2]
                 if size > best_size:
                     best, best_size = pose, size
