@@ -3,10 +3,12 @@ errors, the collapse indicator, JSON keys and the command line's errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -271,6 +273,23 @@ def test_bench_speed_cli_with_weights_writes_json(tmp_path, monkeypatch, capsys)
     assert d["models"]["tiny"]["parameters"] > 0 and d["models"]["tiny"]["latency_runs"] >= speed.MIN_RUNS
     text = " ".join(stdout.split())
     assert "torch threads 1" in text and "params" in text
+    # the result names the weights it ran: the folder given and its tensors' SHA-256; no shipped model ran
+    assert d["weights"] == str(run_dir)
+    tensors = (run_dir / "best" / "model.safetensors").read_bytes()
+    assert d["weights_sha256"] == hashlib.sha256(tensors).hexdigest()[:16]
+    assert "shipped_weights" not in d
+
+
+def test_bench_result_names_the_shipped_weights_it_ran(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "speed.json"
+    args = ("bench", "speed", "--models", "dct-mlp,zero-velocity", "--json", str(out), "--min-seconds", "0")
+    code, _, err = cli(monkeypatch, capsys, *args, "--batch", "2")
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert "weights" not in d and list(d["shipped_weights"]) == ["dct-mlp"]  # baselines have no weights
+    root = Path(posecast.__file__).parent / "weights" / "dct-mlp"
+    expected = {v.name: hashlib.sha256((v / "model.safetensors").read_bytes()).hexdigest()[:16] for v in root.iterdir()}
+    assert d["shipped_weights"]["dct-mlp"] == expected and "corpus" in expected
 
 
 def test_bench_cmu_bvh_cli(cmu_bvh_dir, tmp_path, monkeypatch, capsys):

@@ -51,6 +51,11 @@ def test_zero_velocity_reproduces_the_reference_table(cmu_mocap_dir):
     np.testing.assert_allclose(
         result.average["80"], np.mean([r[0] for r in REFERENCE_ZERO_VELOCITY.values()]), atol=0.01
     )
+    # the average says which actions it is over, and which of the benchmark's eight have no test file
+    assert result.protocol["average"] == (
+        "unweighted mean over the 6 actions evaluated (basketball, jumping, running, soccer, walking, washwindow); "
+        "the benchmark's basketball_signal and directing_traffic have no test file here"
+    )
 
 
 def test_all_protocol_runs_every_window(cmu_mocap_dir):

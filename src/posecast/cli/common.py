@@ -172,10 +172,38 @@ def write_text(text: str, out: Path) -> None:
     console.print(f"wrote {out}", highlight=False)
 
 
-def with_weights(result: dict[str, Any], weights: str | Path | None) -> dict[str, Any]:
-    """A bench result that says which weights were run (``--weights``), so that a file made with a training run
-    is not taken for one of the shipped weights."""
-    return result if weights is None else {**result, "weights": str(weights)}
+def with_weights(
+    result: dict[str, Any], weights: str | Path | None, models: Any = (), learned: Any = ()
+) -> dict[str, Any]:
+    """A bench result that says which weights were run, so that a file made with a training run is not taken for
+    one of the shipped weights and a result stays traceable after weights are shipped again: ``weights`` (what
+    ``--weights`` named) with ``weights_sha256`` (`posecast.models.store.fingerprint` of its tensors), and
+    ``shipped_weights`` — ``{model: {variant: fingerprint}}`` for each of ``models`` (registry names) that ran on
+    its shipped weights (every shipped variant is listed: models pick theirs by the data's skeleton), and
+    ``code_version`` (the git commit, None outside a checkout). ``learned``: the one model ``--weights`` went to."""
+    from posecast.errors import PosecastError
+    from posecast.models import store
+    from posecast.training.loop import git_commit
+
+    out = dict(result)
+    if weights is not None:
+        out["weights"] = str(weights)
+        try:
+            out["weights_sha256"] = store.fingerprint(store.resolve(weights))
+        except (PosecastError, OSError):
+            pass  # the load already succeeded, so this is a folder we cannot hash (e.g. gone since)
+    shipped = {n: store.shipped_fingerprints(n) for n in dict.fromkeys(models) if n not in set(learned)}
+    shipped = {n: f for n, f in shipped.items() if f}
+    if shipped:
+        out["shipped_weights"] = shipped
+    out.setdefault("code_version", git_commit())
+    return out
+
+
+def run_models(entries: dict[str, Any], weights: str | Path | None) -> tuple[list[str], list[str]]:
+    """``(registry names run, the one --weights went to)`` for `with_weights`, from `bench_models`' entries."""
+    names = [e.name for e in entries.values()]
+    return names, [e.name for e in entries.values() if weights is not None and e.learned]
 
 
 def write_json(d: Any, json_path: Path | None) -> None:

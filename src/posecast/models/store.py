@@ -13,12 +13,14 @@ needed to rebuild the network, under ``"config"``, plus training facts) and, for
   `load_folder` reads one back (no pickles: safetensors + JSON). Tensors may be stored as float16
   (`save_folder(..., half=True)`, what the shipped weights use to keep the package small);
   `load_folder` always returns float32 tensors.
+* `fingerprint` names a folder's tensors by their SHA-256 (bench results record the weights they ran).
 * `current_keys` renames the keys of a ``"config"`` written before a field was renamed (the config
   classes accept the old keys through their fields' ``validation_alias``; raw dicts need this).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -89,6 +91,21 @@ def resolve(spec: str | Path) -> Path:
     if name and "/" not in variant and (WEIGHTS_DIR / name).is_dir():
         return shipped(name, variant or None)
     raise ModelError(f"no weights {str(spec)!r}: not a run directory, a weights folder or a shipped NAME[/VARIANT]")
+
+
+def fingerprint(directory: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a weights folder's ``model.safetensors``: which tensors a result
+    was made with (a re-shipped variant keeps its name but not its fingerprint)."""
+    digest = hashlib.sha256()
+    with open(Path(directory) / WEIGHTS_FILE, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def shipped_fingerprints(name: str) -> dict[str, str]:
+    """``{variant: fingerprint}`` of every shipped weights folder of model ``name`` (empty when none)."""
+    return {v: fingerprint(WEIGHTS_DIR / name / v) for v in variants(name)}
 
 
 def read_config(directory: Path) -> dict[str, Any]:

@@ -240,4 +240,10 @@ def _result(name: str, protocol: dict[str, Any], errors: dict[str, np.ndarray]) 
         per_frame[action] = [float(x) for x in frame_mean]
         actions[action] = {label: float(frame_mean[k]) for label, k in REPORT_FRAMES.items()}
     average = {label: float(np.mean([a[label] for a in actions.values()])) for label in REPORT_FRAMES}
+    missing = [a for a in data.ACTIONS if a not in actions]
+    protocol = {
+        **protocol,
+        "average": f"unweighted mean over the {len(actions)} actions evaluated ({', '.join(actions)})"
+        + (f"; the benchmark's {' and '.join(missing)} have no test file here" if missing else ""),
+    }
     return BenchmarkResult(name, protocol, actions, average, counts, per_frame)

@@ -210,6 +210,10 @@ def protocol_description(
         "spectrum": f"|FFT|^2 of each feature over a 1-s window, summed over the set, + {SPECTRUM_EPS:g}, normalised",
         "entropy": "power-spectrum entropy of the set of predicted seconds, nats, mean over features",
         "kld": "KL(P||G), KL(G||P) and their mean (the paper's symmetric PS KLD), nats, mean over features",
+        "scale": "spectra pooled over the set before normalising, as the paper's released code (its formula read per "
+        "sequence gives far larger KLDs), "
+        f"1-s windows of {SECOND} frames (entropy at most ln {SECOND}): not on the scale of the paper's figures "
+        "(60 frames at 60 fps)",
         "speed": f"mean |x_k - x_(k-1)| x {FPS:g} fps of the 21 root-relative joints, m/s (second 1 includes the step "
         "from the last observed frame); ratio: over the test data's mean speed (every frame pair)",
         "bone_error": "mean over bones of |L_k - L_seed| (length in the forecast frame vs the seed's last frame), cm, "

@@ -778,6 +778,10 @@ def run_video_bench(
     )
     loaded = {n: get(n, weights=(weights or {}).get(n)) for n in names}
     result: dict[str, Any] = {"protocol": {}, "models": names, "code_version": git_commit()}
+    # which tensors ran (lift+forecast and its path variant compose the lifter and dct-mlp's lifted variants)
+    ran = [n for n in dict.fromkeys([*names, "lifter", "dct-mlp"]) if n not in (weights or {})]
+    shipped = {n: store.shipped_fingerprints(n) for n in ran}
+    result["shipped_weights"] = {n: f for n, f in shipped.items() if f}
     if with_cmu:
         t0 = time.perf_counter()
         try:
