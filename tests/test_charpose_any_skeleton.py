@@ -285,6 +285,27 @@ def test_cli_writes_probabilities_pictures_and_bvh_on_the_users_skeleton(cli, we
     html = outs[4].read_text()
     assert all(f"#{i} · p " in html for i in range(1, K + 1)) and "true next key pose" in html
     assert '"scene6"' in html and '"scene8"' not in html  # observed + truth + K panels, one scene each
+    # both documents load back with what the drawing needs, and `posecast render` draws them as key poses
+    json_fc, npz_fc = posecast.load(outs[0]), posecast.load(outs[1])
+    for fc in (json_fc, npz_fc):
+        assert fc.skeleton.left_right == walk.skeleton.left_right and fc.metadata["kind"] == "keyposes"
+        assert fc.metadata["source"] == str(clip) and fc.metadata["up_axis"] == "+y"
+        assert fc.metadata["last_observed_time_s"] == pytest.approx(d["last_observed_time_s"])
+        assert fc.metadata["true_keypose_time_s"] == pytest.approx(truth["time_s"])
+        errors = [h["mpjpe_m"] for h in d["hypotheses"]]
+        np.testing.assert_allclose(fc.metadata["true_keypose_errors_m"], errors, atol=1e-9)
+    # the truth as drawn: at the anchor, lifted by as much as puts its lowest joint on the observed floor
+    shown = np.asarray(json_fc.metadata["true_keypose_shown"])
+    rel = np.asarray(truth["root_relative"]) + np.array(d["anchor"])
+    lift = shown - rel
+    np.testing.assert_allclose(lift, np.broadcast_to(lift[0], lift.shape), atol=1e-9)  # one move, along up
+    assert (shown @ np.array(d["up_vector"])).min() == pytest.approx(d["floor_m"], abs=1e-6)
+    np.testing.assert_allclose(npz_fc.metadata["true_keypose_shown"], shown, atol=1e-5)
+    again = tmp_path / "again.html"
+    code, _, err = cli("render", str(outs[0]), "--out", str(again))
+    assert code == 0, err
+    page = again.read_text()
+    assert all(f"#{i} · p " in page for i in range(1, K + 1)) and "true next key pose" in page
 
 
 def test_cli_refuses_a_too_short_history_in_one_line(cli, weights, walk, tmp_path):

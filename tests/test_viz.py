@@ -513,5 +513,13 @@ def test_a_translating_root_bone_is_not_drawn() -> None:
     assert drawn.tolist() == [-1, -1, 1, 1]
     chains = sc.bone_chains(parents, frames)
     assert sorted(map(tuple, chains)) == [(1, 2), (1, 3)]
-    # the same skeleton standing still keeps its root bone
-    assert sc.drawn_parents(parents, frames[:1]).tolist() == [-1, 0, 1, 1]
+    # standing still on it: the root is still a world root on the floor, not a bone (a "third leg" to the floor)
+    assert sc.drawn_parents(parents, frames[:1]).tolist() == [-1, -1, 1, 1]
+    # a pelvis is a top joint too, but above the feet: its bones are drawn, also when an estimate stretches them
+    body = np.array([[0, 0.9, 0], [0.1, 0.9, 0], [0.1, 0.1, 0], [0, 1.4, 0]])  # pelvis, hip, ankle, neck
+    stretched = np.stack([body, body + [[0, 0, 0], [0.15, 0, 0], [0.15, 0, 0], [0, 0.1, 0]]])
+    assert sc.drawn_parents([-1, 0, 1, 0], stretched).tolist() == [-1, 0, 1, 0]
+    # ... and deeper bones of any length change are bones (a BVH with position channels on every joint)
+    far = stretched.copy()
+    far[1, 2] += [0, -0.5, 0]
+    assert sc.drawn_parents([-1, 0, 1, 0], far).tolist() == [-1, 0, 1, 0]

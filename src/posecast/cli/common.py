@@ -7,6 +7,7 @@ Typer app from them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -156,8 +157,25 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
     from posecast.io import save
 
     if out.suffix.lower() in RENDER_OUTPUTS:
+        from posecast.motion import Forecast
         from posecast.viz import render
 
+        if isinstance(obj, Forecast) and obj.metadata.get("kind") == "keyposes":  # a saved key-pose forecast
+            from posecast.keyposes.render import render_keypose_forecast
+
+            meta = obj.metadata
+            if render_options.get("up") is not None:
+                from posecast.viz.scene import given_up_axis
+
+                obj = dataclasses.replace(obj, metadata={**meta, "up_axis": given_up_axis(render_options["up"])})
+            render_keypose_forecast(
+                obj,
+                out,
+                truth=meta.get("true_keypose_shown"),
+                truth_time_s=meta.get("true_keypose_time_s"),
+                errors=meta.get("true_keypose_errors_m"),
+            )
+            return
         render(obj, out, **render_options)
     else:
         save(obj, out)

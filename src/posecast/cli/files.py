@@ -90,16 +90,26 @@ def render(
     out: Annotated[list[Path] | None, typer.Option(help="Output: .mp4 .gif .html (repeatable).")] = None,
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
+    up: Annotated[
+        str | None,
+        typer.Option(
+            help="Which axis points up in the file's world: x, y, z, -x, -y, -z (drawn upright; default: a "
+            "forecast's own, else found from the motion, which a person lying down all along can fool)."
+        ),
+    ] = None,
 ) -> None:
     """Render a motion or a saved forecast to video, GIF or an interactive HTML viewer."""
     from posecast.io import load
+    from posecast.viz.scene import given_up_axis
 
     outs = out or []
     check_outputs(outs, RENDER_OUTPUTS, inputs=(file,))
+    if up is not None:
+        given_up_axis(up)  # a bad value fails before the file is read
     options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
     obj = load(file, **options)
     for o in outs:
-        write(obj, o)
+        write(obj, o, up=up)
         console.print(f"wrote {o}", highlight=False)
 
 

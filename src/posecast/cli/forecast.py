@@ -157,7 +157,7 @@ def forecast(
         return
     as_bvh = fc.to_motion(sample=0) if any(o.suffix.lower() == ".bvh" for o in outs) else None
     for o in outs:
-        write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o)
+        write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
 
 
@@ -253,6 +253,7 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
         "skeleton": skel.name,
         "joint_names": list(skel.joint_names),
         "parents": list(skel.parents),
+        "left_right": [list(pair) for pair in skel.left_right],
         "network_skeleton": meta.get("network_skeleton"),
         "canonical_body": meta.get("canonical_body"),
         "mapping": meta.get("mapping") if mapped else None,
@@ -359,7 +360,11 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
             "root_weights": np.asarray(doc["root_weights"], dtype=np.float64),
             "joint_names": np.array(doc["joint_names"], dtype=str),
             "parents": np.array(doc["parents"], dtype=np.int64),
+            "left_right": np.array(doc["left_right"], dtype=np.int64).reshape(-1, 2),
+            "static_joints": np.array(doc["static_joints"], dtype=str),
+            "sources": np.array([h["source"] or "" for h in doc["hypotheses"]], dtype=str),
             "skeleton": np.array(doc["skeleton"], dtype=str),
+            "source_file": np.array(doc["file"], dtype=str),
             "fps": np.array(doc["fps"], dtype=np.float64),
             "last_observed_time_s": np.array(doc["last_observed_time_s"], dtype=np.float64),
         }
@@ -370,6 +375,7 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
             arrays["true_keypose"] = truth["positions"]
             arrays["true_keypose_root_relative"] = truth["root_relative"]
             arrays["true_keypose_time_s"] = np.array(truth["time_s"], dtype=np.float64)
+            arrays["true_keypose_mpjpe_m"] = np.asarray(truth["mpjpe_m"], dtype=np.float64)
         with atomic_output(out) as tmp:
             with tmp.open("wb") as fh:
                 np.savez(fh, **arrays)
@@ -382,13 +388,12 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
         return
     from posecast.keyposes.render import render_keypose_forecast
 
-    shown = None if truth is None else truth["root_relative"] + np.asarray(doc["anchor"], dtype=np.float64)
-    if shown is not None and doc.get("floor_m") is not None:  # on the observed floor, as the hypotheses
-        from posecast.keyposes.forecaster import grounded_poses
+    shown = None
+    if truth is not None:  # on the observed floor, as the hypotheses
+        from posecast.keyposes.forecaster import truth_as_shown
 
         fixed = [doc["joint_names"].index(n) for n in doc.get("static_joints") or []]  # a world root stays put
-        up = np.asarray(doc["up_vector"], dtype=np.float64)
-        shown = grounded_poses(shown[None], doc["floor_m"], up, fixed)[0][0]
+        shown = truth_as_shown(truth["root_relative"], doc["anchor"], doc["floor_m"], doc["up_vector"], fixed)
     render_keypose_forecast(
         fc,
         out,

@@ -84,23 +84,67 @@ KEYPOSE_FIELDS = frozenset({"hypotheses", "observed", "joint_names", "parents", 
 def keypose_forecast(d: Any, path: Path) -> Forecast:
     """A key-pose document (``posecast forecast --model charpose --out k.json|k.npz``: ``hypotheses`` (K, J, 3),
     ``probabilities``, the ``observed`` window (O, J, 3), ``joint_names`` and ``parents``) as a `Forecast` of K
-    one-frame samples with that window as its history, so that it can be rendered and inspected."""
+    one-frame samples with that window as its history, so that it can be rendered and inspected. What the
+    key-pose drawing reads comes along in ``metadata`` (``kind`` ``"keyposes"``, the clip as ``source``, the last
+    observed time, world roots, the up axis, each hypothesis' origin, and the true next key pose where the
+    document has it: ``true_keypose_shown`` (J, 3) placed as drawn, ``true_keypose_time_s``,
+    ``true_keypose_errors_m``); the skeleton's left/right pairs from the document, else from the joint names."""
+    from posecast.io.bvh import left_right_pairs
+    from posecast.keyposes.forecaster import truth_as_shown
+    from posecast.skeletons.canonical import UP_ROTATIONS
+
+    def value(key: str, default: Any = None) -> Any:
+        if key not in d or d[key] is None:
+            return default
+        arr = np.asarray(d[key])
+        return arr.item() if arr.shape == () else arr
+
     try:
         names = [str(n) for n in np.asarray(d["joint_names"]).reshape(-1)]
         parents = tuple(int(x) for x in np.asarray(d["parents"]).reshape(-1))
         name = str(np.asarray(d["skeleton"]).reshape(-1)[0]) if "skeleton" in d else "keyposes"
-        skel = Skeleton(name, tuple(names), parents)
+        pairs = value("left_right")
+        pairs = left_right_pairs(names) if pairs is None else tuple(map(tuple, np.asarray(pairs).reshape(-1, 2)))
+        skel = Skeleton(name, tuple(names), parents, left_right=pairs)
         hyps = d["hypotheses"]
+        sources = value("sources")
         if len(hyps) and isinstance(hyps[0], dict):  # the JSON document: one object per hypothesis
             hyp = np.asarray([h["positions"] for h in hyps], dtype=np.float64)
+            sources = [h.get("source") or "" for h in hyps]
+            errors = [h["mpjpe_m"] for h in hyps] if all("mpjpe_m" in h for h in hyps) else None
             if d.get("probabilities") is None:
                 d = {**d, "probabilities": [h["probability"] for h in hyps]}
         else:
             hyp = np.asarray(hyps, dtype=np.float64)
+            errors = value("true_keypose_mpjpe_m")
         observed = np.asarray(d["observed"], dtype=np.float64)
         fps = float(np.asarray(d["fps"]).reshape(-1)[0])
         probs = np.asarray(d["probabilities"], dtype=np.float64) if d.get("probabilities") is not None else None
-    except (KeyError, TypeError, ValueError, SkeletonError) as exc:
+        meta: dict[str, Any] = {"source": str(value("file", value("source_file", path))), "kind": "keyposes"}
+        static = [str(n) for n in np.asarray(value("static_joints", [])).reshape(-1) if str(n) in names]
+        meta["static_joints"] = static
+        for key in ("last_observed_time_s", "canonical_body"):
+            if value(key) is not None:
+                meta[key] = value(key) if key == "canonical_body" else float(value(key))
+        up = value("up_vector")
+        up = None if up is None or not np.all(np.isfinite(np.asarray(up, dtype=np.float64))) else up
+        if up is not None:
+            found = [a for a, r in UP_ROTATIONS.items() if np.allclose(r[1], np.asarray(up, dtype=np.float64))]
+            meta.update({"up_axis": found[0]} if found else {})
+        if sources is not None and any(str(s) for s in np.asarray(sources).reshape(-1)):
+            meta["from_rollout"] = [str(s) == "rollout" for s in np.asarray(sources).reshape(-1)]
+        truth = d.get("true_keypose") if isinstance(d.get("true_keypose"), dict) else None
+        rel = truth["root_relative"] if truth is not None else value("true_keypose_root_relative")
+        if rel is not None:
+            floor = value("floor_m")
+            floor = None if floor is None or not np.isfinite(float(floor)) else float(floor)
+            fixed = [names.index(n) for n in static]
+            shown = truth_as_shown(rel, value("anchor"), floor, up, fixed)
+            meta["true_keypose_shown"] = shown.tolist()
+            meta["true_keypose_time_s"] = float(truth["time_s"] if truth is not None else value("true_keypose_time_s"))
+            if errors is not None:
+                meta["true_keypose_errors_m"] = [float(e) for e in np.asarray(errors).reshape(-1)]
+    except (KeyError, TypeError, ValueError, IndexError, SkeletonError) as exc:
         raise FormatError(f"not a readable key-pose forecast ({exc})", path) from None
     if hyp.ndim != 3 or observed.ndim != 3 or hyp.shape[1:] != observed.shape[1:] or hyp.shape[1] != len(names):
         raise FormatError(f"key-pose hypotheses {hyp.shape} and observed window {observed.shape} do not fit", path)
@@ -111,7 +155,7 @@ def keypose_forecast(d: Any, path: Path) -> Forecast:
         probabilities=probs,
         history=Motion(observed, fps, skel),
         model=str(d.get("model", "charpose")),
-        metadata={"source": str(path), "kind": "keyposes"},
+        metadata=meta,
     )
 
 

@@ -228,7 +228,7 @@ class KeyPoseForecaster:
                 history_net[..., 1] -= floor_offsets(history_net[None])[0]
         rel, prob, refined, from_rollout = self.hypotheses(net_window @ up.T, samples, seed, history_net)
         rel = rel @ up.astype(np.float64)  # (K, Jn, 3) back in the history's world (y = R x => x = R^T y)
-        extra: dict[str, Any] = {} if axis == "+y" else {"up_axis": axis}
+        extra: dict[str, Any] = {"up_axis": axis} if self.canonical else {}  # found, also when y: renderers trust it
         if rt is None:
             anchor = net_window[-1, 0].astype(np.float64)
             world = rel + anchor
@@ -330,6 +330,18 @@ def grounded_poses(
     out = poses.copy()
     out[:, body] += moves[:, None, None] * up
     return out, moves
+
+
+def truth_as_shown(
+    root_relative: Any, anchor: Any, floor: float | None, up: Any, fixed: Sequence[int] = ()
+) -> np.ndarray:
+    """``(J, 3)`` the true next key pose where it is drawn beside the hypotheses: its ``root_relative`` positions at
+    the hypotheses' ``anchor`` and, when the observed ``floor`` is known, standing on it along ``up`` as they do
+    (`grounded_poses`; ``fixed`` world roots stay put)."""
+    shown = np.asarray(root_relative, dtype=np.float64) + np.asarray(anchor, dtype=np.float64)
+    if floor is None or up is None:
+        return shown
+    return grounded_poses(shown[None], float(floor), np.asarray(up, dtype=np.float64), fixed)[0][0]
 
 
 def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> np.ndarray:

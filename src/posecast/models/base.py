@@ -108,12 +108,12 @@ class Forecaster(ABC):
 
 def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
     """What a bound model records about how it read ``history`` (canonical-body models: the mapping, the up axis
-    of the history's world when it is not y, and how far its floor was moved when it was)."""
+    of the history's world — also when it is y, so that a renderer does not guess again from a person lying down
+    — and how far its floor was moved when it was)."""
     meta = dict(getattr(bound, "forecast_metadata", {}))
     if hasattr(bound, "reading"):  # one pass over the history for both
         axes, floors = bound.reading(history.positions[None], history.fps)
-        if axes[0] != "+y":
-            meta["up_axis"] = axes[0]
+        meta["up_axis"] = axes[0]
         if floors[0] != 0.0:
             meta["floor_offset_m"] = float(floors[0])  # the history was moved down by this for the model (and back)
     return meta

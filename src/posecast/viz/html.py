@@ -68,6 +68,7 @@ def render_html(
     azim: float | None = None,
     elev: float = 15.0,
     height_px: int = 800,
+    up: str | None = None,
 ) -> Path:
     """Write an interactive plotly viewer of a motion or forecast to ``path`` (atomically).
 
@@ -80,7 +81,7 @@ def render_html(
     p = Path(path)
     if p.suffix.lower() not in (".html", ".htm"):
         raise FormatError(f"render_html writes .html files, not {p.suffix or 'a file without suffix'!r}", p)
-    scene = sc.build_scene(obj, forecast, ground_truth, max_samples)
+    scene = sc.build_scene(obj, forecast, ground_truth, max_samples, up=up)
     frames, fps_out = sc.output_frames(scene, DEFAULT_FPS if fps is None else fps, max_frames)
     fig = _figure(scene, frames, fps_out, title, azim, elev, height_px)
     html = pio.to_html(

@@ -55,6 +55,7 @@ def render(
     camera: sc.Camera = "auto",
     azim: float | None = None,
     elev: float = 15.0,
+    up: str | None = None,
 ) -> Path:
     """Draw a motion, or a forecast with its history and true future, to ``path``.
 
@@ -82,6 +83,8 @@ def render(
         azim: camera direction in degrees about the vertical axis (0 = looking from +z towards -z);
             default: 35 degrees off the body's front at the last observed frame.
         elev: camera elevation in degrees.
+        up: the data's up axis (``"z"``, ``"-y"``...), drawn upright; default: a forecast's
+            ``metadata["up_axis"]``, else found from the motion (`posecast.viz.scene.data_up_axis`).
 
     Returns:
         ``path`` as a `Path`.
@@ -112,8 +115,11 @@ def render(
             max_samples=html.DEFAULT_MAX_SAMPLES if max_samples is None else max_samples,
             azim=azim,
             elev=elev,
+            up=up,
         )
-    scene = sc.build_scene(obj, forecast, ground_truth, DEFAULT_MAX_SAMPLES if max_samples is None else max_samples)
+    scene = sc.build_scene(
+        obj, forecast, ground_truth, DEFAULT_MAX_SAMPLES if max_samples is None else max_samples, up=up
+    )
     return render_video(
         scene,
         p,

@@ -38,10 +38,17 @@ FLOOR_COLOR = "#b0b0b0"
 SHADOW_COLOR = "#9a9a9a"
 
 ZERO_BONE_M = 1e-4
-#: a "bone" whose length varies by more than this over the clip is a translation, not a bone (Bandai's
-#: floor-level ``joint_Root`` under a moving ``Hips``): it is not drawn and the child starts a new tree
-TRANSLATING_BONE_M = 0.05
 """Bones shorter than this (metres) in every frame are not drawn (CMU's LHipJoint, end-site stubs)."""
+#: a "bone" from a top joint whose length varies by more than this over the clip is a translation, not a bone
+#: (Bandai's ``joint_Root`` under a ``Hips`` that walks away): it is not drawn and the child starts a new tree.
+#: Only top joints' bones are judged so: estimated skeletons (a video model's body-17) stretch real bones by
+#: up to ~16 cm, and those are drawn
+TRANSLATING_BONE_M = 0.25
+#: a top joint on the floor (at most this above the lowest other joint, median over the frames) with a bone
+#: longer than `WORLD_ROOT_BONE_M` is a world root (Bandai's ``joint_Root`` or Unreal's ``root`` under a person
+#: standing in place): its bone is not drawn either — a pelvis is never that low below its child
+FLOOR_TOLERANCE_M = 0.03
+WORLD_ROOT_BONE_M = 0.3
 
 Camera = Literal["auto", "fixed", "follow"]
 
@@ -170,6 +177,7 @@ def build_scene(
     forecast: Forecast | None = None,
     ground_truth: Motion | np.ndarray | None = None,
     max_samples: int | None = None,
+    up: str | None = None,
 ) -> Scene:
     """Check and gather what to draw.
 
@@ -180,9 +188,10 @@ def build_scene(
         ground_truth: the true future, ``(F, J, 3)`` or a `Motion`; overrides the forecast's own.
             With a plain `Motion` and no forecast it is drawn as the continuation of the motion.
         max_samples: keep at most this many samples (the most probable ones, else the first ones).
+        up: the data's up axis (``x``, ``y``, ``z``, ``-x``...; `data_up_axis` finds it when None).
 
     Raises:
-        ValueRangeError: empty inputs, a wrong object type, ``max_samples < 1``.
+        ValueRangeError: empty inputs, a wrong object type, ``max_samples < 1``, an unknown ``up``.
         SkeletonError: history, samples and ground truth on different skeletons or of wrong shapes.
     """
     if isinstance(obj, Forecast):
@@ -234,7 +243,7 @@ def build_scene(
     meta = (history.metadata if history is not None else {}) or (forecast.metadata if forecast is not None else {})
     source = str(meta.get("source") or "")
     source = source.replace("\\", "/").rsplit("/", 1)[-1]
-    up = data_up_axis(forecast, hist, samples, skeleton)
+    up = data_up_axis(forecast, hist, samples, skeleton) if up is None else given_up_axis(up)
     if up != "+y":  # turned so the data's up axis points up on the screen
         rot = UP_ROTATIONS[up].T  # row vectors: p @ R^T = R p
         hist, samples, gt = (None if a is None else np.asarray(a) @ rot for a in (hist, samples, gt))
@@ -265,6 +274,15 @@ def data_up_axis(
     return motion_up_axis(data, skeleton) or "+y"
 
 
+def given_up_axis(up: str) -> str:
+    """A user's up axis (``"z"``, ``"+z"``, ``"-y"``...) as a key of ``UP_ROTATIONS``; a `ValueRangeError` else."""
+    key = str(up).strip().lower()
+    key = key if key[:1] in "+-" else "+" + key
+    if key not in UP_ROTATIONS:
+        raise ValueRangeError(f"up axis {up!r}: use x, y, z, -x, -y or -z")
+    return key
+
+
 def up_note(up: str) -> str:
     """The footer's word on the vertical: ``"y up"``, or ``"z up in the data, drawn upright"``."""
     return "y up" if up == "+y" else f"{up.lstrip('+')} up in the data, drawn upright"
@@ -275,13 +293,15 @@ def drawn_parents(parents: tuple[int, ...] | np.ndarray, positions: np.ndarray) 
     """Parent of each joint in the drawing, ``-2`` for joints left out.
 
     A joint whose bone to its parent has zero length in every frame (``< ZERO_BONE_M``) is not
-    drawn; its children hang from its nearest drawn ancestor, which sits at the same place. A joint
-    whose distance to its parent changes by more than `TRANSLATING_BONE_M` over the frames is joined
-    to it by a translation, not a bone: it is drawn as the root of its own tree (``-1``).
+    drawn; its children hang from its nearest drawn ancestor, which sits at the same place. A child of
+    the top joint is joined to it by a translation, not a bone, and drawn as the root of its own tree
+    (``-1``) when their distance changes by more than `TRANSLATING_BONE_M` over the frames, or when the
+    top joint is a world root on the floor (`FLOOR_TOLERANCE_M`, `WORLD_ROOT_BONE_M`); the top joint is
+    then drawn by no bone.
 
     Args:
         parents: ``(J,)`` parent indices (``-1`` for the root).
-        positions: ``(T, J, 3)`` positions used to measure bone lengths.
+        positions: ``(T, J, 3)`` positions used to measure bone lengths, y up.
 
     Returns:
         ``(J,)`` int array: ``-1`` for the root, ``-2`` for skipped joints, else the drawn parent.
@@ -295,7 +315,12 @@ def drawn_parents(parents: tuple[int, ...] | np.ndarray, positions: np.ndarray) 
     skip = np.zeros(par.shape[0], dtype=bool)
     skip[1:] = length < ZERO_BONE_M
     translating = np.zeros(par.shape[0], dtype=bool)
-    translating[1:] = length - lengths.min(axis=0) > TRANSLATING_BONE_M
+    top = par[1:] == 0  # children of the top joint
+    translating[1:] = top & (length - lengths.min(axis=0) > TRANSLATING_BONE_M)
+    if par.shape[0] > 2:  # a world root on the floor under the body
+        above = np.median(pos[:, 0, 1] - pos[:, 1:, 1].min(axis=1))
+        if above <= FLOOR_TOLERANCE_M:
+            translating[1:] |= top & (np.median(lengths, axis=0) > WORLD_ROOT_BONE_M)
     for j in range(1, par.shape[0]):
         p = par[j]
         while p > 0 and skip[p]:
