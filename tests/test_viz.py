@@ -195,9 +195,27 @@ def test_html_is_self_contained_with_slider_and_named_traces(forecast: Forecast,
 
 def test_html_subsamples_long_clips(tmp_path: Path) -> None:
     motion = Motion(_clip(1201, fps=120.0), 120.0, SKELETON)  # 10 s at 120 Hz
-    html = render(motion, tmp_path / "m.html", max_frames=50).read_text(encoding="utf-8")
+    html = render(motion, tmp_path / "m.html", max_frames=50, title="a/b/walk <1>.bvh").read_text(encoding="utf-8")
     _, layout, frames = _plotly_parts(html)
     assert len(frames) == len(layout["sliders"][0]["steps"]) == 50
+    assert "<head><title>walk &lt;1&gt;.bvh · PoseCast</title>" in html  # the browser tab names the clip
+
+
+def test_html_follows_a_body_that_walks_away_and_keeps_one_box_otherwise(tmp_path: Path) -> None:
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=10.0, fps=25.0, speed=1.3)  # 13 m along +z
+    _, layout, frames = _plotly_parts(render(walk, tmp_path / "walk.html").read_text(encoding="utf-8"))
+    z = [f["layout"]["scene"]["zaxis"]["range"] for f in frames]
+    widths = np.diff(np.asarray(z), axis=1)[:, 0]
+    np.testing.assert_allclose(widths, widths[0], atol=1e-9)  # one box size, moving with the walker
+    assert widths[0] < 6.0  # not the 13 m the whole walk spans
+    root_z = walk.positions[:, 0, 2]
+    assert z[0][0] < root_z[0] < z[0][1] and z[-1][0] < root_z[-1] < z[-1][1]  # the body inside at both ends
+    assert layout["scene"]["zaxis"]["range"] == z[0]  # the page opens on the first frame's box
+    standing = Motion(np.repeat(walk.positions[:1], 50, axis=0), 25.0, walk.skeleton)
+    _, _, frames = _plotly_parts(render(standing, tmp_path / "still.html").read_text(encoding="utf-8"))
+    assert all("layout" not in f for f in frames)  # one fixed box
 
 
 def _chromium() -> str | None:

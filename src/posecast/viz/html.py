@@ -3,7 +3,9 @@
 The page shows the same timeline as the videos (observed frames, then forecast samples, ground
 truth and the faint last observed pose) with a time slider, play/pause buttons, a legend whose
 entries toggle what is shown, and hover labels naming each joint. The camera turns about the
-vertical y axis; axis ranges are fixed over the whole clip with equal scale on all axes.
+vertical y axis, with equal scale on all axes; the axis ranges are fixed over the whole clip, unless the body
+walks or runs away (`posecast.viz.scene.scene_bounds`, ``auto``): then a box of constant size follows it
+horizontally, frame by frame, and the faint last observed pose is hidden while it is left behind.
 
 Size: plotly.js is about 4.8 MB; each frame adds the coordinates of every drawn skeleton rounded to
 the millimetre (about 1 kB per skeleton per frame). Frames are therefore picked at 25 fps at most
@@ -94,8 +96,19 @@ def render_html(
         config={"displaylogo": False, "responsive": True},
     )
     with atomic_output(p) as tmp:
-        tmp.write_text(html, encoding="utf-8")
+        tmp.write_text(with_page_title(html, title or scene.source or "motion"), encoding="utf-8")
     return p
+
+
+def with_page_title(page: str, text: str) -> str:
+    """``page`` (plotly's full HTML) with a ``<title>`` naming what it shows (browser tabs, bookmarks)."""
+    head = "<head>"
+    at = page.find(head)
+    if at < 0:
+        return page
+    at += len(head)
+    clip = str(text).replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{page[:at]}<title>{escape(clip)} · PoseCast</title>{page[at:]}"
 
 
 def _figure(
@@ -115,7 +128,14 @@ def _figure(
         return [None if i < 0 else names[i] for i in idx]
 
     text = labels(index)
-    bounds = sc.scene_bounds(scene, "fixed")
+    # one box for the whole clip, unless the body walks away: then the box follows it (as the videos' "auto"),
+    # each frame moving the axes' ranges, and the last observed pose is hidden while it is out of the box
+    bounds = sc.scene_bounds(scene, "auto")
+    ghost = None if scene.history is None else scene.history[-1][sc.drawn_joints(scene)]
+
+    def ghost_shown(f: int) -> bool:
+        return bounds.centres is None or ghost is None or bounds.contains(f, ghost)
+
     hover = "%{text}<br>x %{x:.3f} · y %{y:.3f} · z %{z:.3f} m<extra>%{fullData.name}</extra>"
 
     def trace(name: str, color: str, width: float, dash: str = "solid", markers: bool = False, **kw: Any) -> dict:
@@ -189,7 +209,7 @@ def _figure(
                 pts = None if future else scene.history[f]
                 idx = history_parts[i][1]
             elif kind == "last":
-                pts = scene.history[-1] if future else None
+                pts = scene.history[-1] if future and ghost_shown(f) else None
             elif kind == "truth":
                 pts = scene.ground_truth[k] if future else None
             else:
@@ -199,6 +219,15 @@ def _figure(
 
     trace_ids = [t for t, _, _ in dynamic]
     plotly_frames = [{"name": str(n), "data": frame_data(int(f)), "traces": trace_ids} for n, f in enumerate(frames)]
+    if bounds.centres is not None:  # the following box: horizontal ranges per frame (the vertical never moves)
+        for frame, f in zip(plotly_frames, frames, strict=True):
+            f_lo, f_hi = bounds.limits(int(f))
+            frame["layout"] = {
+                "scene": {
+                    "xaxis": {"range": [float(f_lo[0]), float(f_hi[0])]},
+                    "zaxis": {"range": [float(f_lo[2]), float(f_hi[2])]},
+                }
+            }
     for (t, _, _), d in zip(dynamic, plotly_frames[0]["data"], strict=True):
         data[t].update(d)
 
@@ -209,10 +238,10 @@ def _figure(
         {"label": " ".join(scene.frame_label(int(f)).split()), "method": "animate", "args": [[str(n)], jump]}
         for n, f in enumerate(frames)
     ]
-    lo, hi = bounds.lo, bounds.hi
+    lo, hi = bounds.limits(int(frames[0]))
     view = sc.view_direction(scene, azim)
     size = bounds.size / bounds.size.max()
-    dist = 1.5
+    dist = 1.9  # the whole box in view (at 1.5 its near bottom corner and the floor's axis labels were cut)
     e = math.radians(elev)
     eye = {"x": view[0] * dist * math.cos(e), "y": dist * math.sin(e) + 0.1, "z": view[1] * dist * math.cos(e)}
     title_lines = [escape(line) for line in sc.title_text(scene, title, fps_out).split("\n")]

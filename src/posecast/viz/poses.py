@@ -668,6 +668,8 @@ def _write_html(
         config={"displaylogo": False, "responsive": True},
         post_script=_SYNC_CAMERAS % json.dumps(scenes),
     )
+    from posecast.viz.html import with_page_title
+
     with atomic_output(p) as tmp:
-        tmp.write_text(html, encoding="utf-8")
+        tmp.write_text(with_page_title(html, title or "poses"), encoding="utf-8")
     return p

@@ -79,7 +79,7 @@ def render(
         size: ``(width, height)`` in pixels, even numbers for mp4; default 960x720 (mp4), 640x480 (gif).
             Videos only: the html viewer fills the browser window.
         camera: ``"auto"``, ``"fixed"`` or ``"follow"`` (see `posecast.viz.scene.scene_bounds`).
-            Videos only: the html viewer always uses one fixed box (zoom and turn it in the browser).
+            Videos only: the html viewer always uses ``"auto"`` (zoom and turn it in the browser).
         azim: camera direction in degrees about the vertical axis (0 = looking from +z towards -z);
             default: 35 degrees off the body's front at the last observed frame.
         elev: camera elevation in degrees.

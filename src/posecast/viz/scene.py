@@ -637,7 +637,8 @@ def title_text(scene: Scene, title: str | None = None, shown_fps: float | None =
     if shown_fps is not None and abs(shown_fps - scene.fps) > 1e-6:
         facts[-1] += f" (shown at {shown_fps:.3g} fps)"
     if scene.num_history and not scene.num_future:
-        facts.append(f"{scene.num_history} frames = {scene.duration:.2f} s")
+        n = scene.num_history
+        facts.append(f"{n} frame{'s' if n != 1 else ''} = {scene.duration:.2f} s")
     elif scene.num_history:
         facts.append(f"observed {max(scene.num_history - 1, 0) / scene.fps:.2f} s")  # as Motion.duration
     if scene.num_future:
