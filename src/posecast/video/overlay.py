@@ -306,6 +306,8 @@ def render_forecast_video(
                     pts = (anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])) * (sx, sy)
                     draw_skeleton_2d(img, pts, bones, FORECAST_RGB, FORECAST_LEFT_RGB)
                     _label(img, f"forecast ({forecast.model})  +{t - t_split:.2f} s", FORECAST_RGB)
+                    if anchored:  # the picture's skeleton is not the 3D panel's pose projected: say what it is
+                        _label(img, "last keypoints seen, moved as the 3D forecast moves", FORECAST_RGB, row=2)
                     if img_next is None and t > src_end + tol and not still:  # (a photo has no end to mark)
                         _label(img, "clip ended: last frame", (230, 230, 230), row=1)
                 if drawer is not None:
