@@ -6,6 +6,7 @@ The CLI's ``posecast forecast`` is this call plus the writers.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -15,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
-from posecast.motion import Forecast, Motion, detached_start, is_number
+from posecast.motion import (
+    GLITCH_SPEED,
+    Forecast,
+    Motion,
+    detached_start,
+    fill_glitches,
+    is_number,
+    named_joints,
+    tracking_glitches,
+)
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
@@ -342,14 +352,79 @@ def forecast_motion(
         history = motion.seconds(0, at + 0.5 / motion.fps)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
+    history, repaired = without_glitches(history, skip, forecaster)
     if skip:
         need = max(1, int(getattr(forecaster, "min_history", 1)))
         if history.num_frames - skip < need:
             raise _rest_pose_error(skip, history.num_frames - skip, need, name)
         history = _without_start(history, skip)
     fc = forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
-    # written with the forecast (JSON, npz): the frame of the source the history starts at
-    return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip})
+    # written with the forecast (JSON, npz): the frame of the source the history starts at, glitches filled in
+    return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip, **repaired})
+
+
+#: seconds of the newest history checked for tracking glitches when the model does not say how much it reads (the
+#: shipped networks read 2 s; the canonical-body models judge the floor over 2 s too)
+GLITCH_CHECK_S = 2.0
+
+
+def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motion, dict[str, Any]]:
+    """``history`` with the tracking glitches (`posecast.motion.tracking_glitches`) in the frames the model reads
+    filled in (`fill_glitches`; the newest ``forecaster.history_frames`` frames, at least `GLITCH_CHECK_S`), and
+    the metadata that says which (``repaired_glitches``: joint, first and last frame); glitches further back are
+    not read and stay. A joint that jumped away within those frames and had not come back by the last one is a
+    `ValueRangeError` naming it, the frame and what to do, when the tracker lost it (`lost_joint`: it sits at the
+    origin, or a bone of it broke): a forecast would start from where the tracker put it, metres away. One that
+    jumped and stays a body (a capture pop that the data keeps: bones intact, as in every BVH file) cannot be filled
+    and is read as it is, as is one that jumped before those frames."""
+    read = getattr(forecaster, "history_frames", lambda fps: None)(history.fps) or 0
+    start = history.num_frames - (max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1)
+    pos = history.positions
+    glitches = [
+        g
+        for g in tracking_glitches(pos, history.fps, skip)
+        if g.last >= start and (not g.trailing or (g.first > start and lost_joint(pos, history.skeleton, g)))
+    ]
+    if not glitches:
+        return history, {}
+    names = history.skeleton.joint_names
+    lost = [g for g in glitches if g.trailing]
+    if lost:
+        first = min(g.first for g in lost)
+        which = named_joints(names, [g.joint for g in lost])
+        jump = max(g.jump_m for g in lost)
+        before = math.floor((first - 1) / history.fps * 100) / 100  # printed to 0.01 s: not past it
+        raise ValueRangeError(
+            f"{which} jumped up to {jump:.2f} m in one frame at frame {first} ({first / history.fps:.2f} s; faster "
+            f"than {GLITCH_SPEED:g} m/s, which no body moves) and did not come back by the last frame: a tracker "
+            f"that lost {'the person' if which == 'every joint' else 'it'}? Forecast from before it (at / --at "
+            f"{before:.2f}), or fill the gap in the data"
+        )
+    fixed = fill_glitches(history.positions, glitches)
+    repaired = [{"joint": names[g.joint], "first_frame": g.first, "last_frame": g.last} for g in glitches]
+    return replace(history, positions=fixed), {"repaired_glitches": repaired}
+
+
+#: a bone whose length changed by more than this (metres, and `BROKEN_BONE_SHARE` of it) is broken (`lost_joint`)
+BROKEN_BONE_M = 0.05
+BROKEN_BONE_SHARE = 0.25
+
+
+def lost_joint(positions: np.ndarray, skeleton: Any, glitch: Any) -> bool:
+    """Whether a ``glitch`` (`posecast.motion.Glitch`) of ``positions (T, J, 3)`` leaves its joint lost at the last
+    frame: at the origin (where trackers put what they lost), or with a bone to its parent or a child whose length
+    changed by more than `BROKEN_BONE_M` and `BROKEN_BONE_SHARE` of it since the frame before the jump."""
+    j, before, last = glitch.joint, positions[glitch.first - 1], positions[-1]
+    if np.linalg.norm(last[j]) < 1e-3:
+        return True
+    parents = skeleton.parents
+    bones = [(j, parents[j])] if parents[j] >= 0 else []
+    bones += [(c, j) for c in range(len(parents)) if parents[c] == j]
+    for c, p in bones:
+        was, now = np.linalg.norm(before[c] - before[p]), np.linalg.norm(last[c] - last[p])
+        if abs(now - was) > max(BROKEN_BONE_M, BROKEN_BONE_SHARE * was):
+            return True
+    return False
 
 
 def _without_start(motion: Motion, skip: int) -> Motion:

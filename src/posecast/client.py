@@ -132,6 +132,9 @@ class Reply:
         compute_ms: server time from that frame's arrival to the forecast being ready, milliseconds.
         model, fps: what the session runs.
         frames, needed: while waiting, frames held and frames the model needs.
+        warning: the server's warning about the stream, e.g. frames sent faster than the session's fps (the
+            motion is then read too slowly: open the stream with the real rate); None when all is well.
+        note: why the history started over (t jumped, joints jumped for a while), when it did.
         received: ``time.perf_counter()`` when the client read the reply.
     """
 
@@ -145,6 +148,8 @@ class Reply:
     fps: float | None = None
     frames: int | None = None
     needed: int | None = None
+    warning: str | None = None
+    note: str | None = None
     received: float = field(default_factory=time.perf_counter)
 
     @property
@@ -576,8 +581,11 @@ class Stream(_Socket[Reply]):
             raise ServiceUnavailable(f"the server closed the stream ({exc})", self.url) from None
 
     def _reply(self, msg: dict[str, Any]) -> Reply:
+        said = {"warning": msg.get("warning"), "note": msg.get("note")}
         if msg.get("type") == "waiting":
-            return Reply(kind="waiting", t=float(msg["t"]), frames=int(msg["frames"]), needed=int(msg["needed"]))
+            return Reply(
+                kind="waiting", t=float(msg["t"]), frames=int(msg["frames"]), needed=int(msg["needed"]), **said
+            )
         probs = msg.get("probabilities")
         return Reply(
             kind="forecast",
@@ -588,6 +596,7 @@ class Stream(_Socket[Reply]):
             compute_ms=msg.get("compute_ms"),
             model=msg.get("model"),
             fps=msg.get("fps"),
+            **said,
         )
 
 

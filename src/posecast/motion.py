@@ -6,6 +6,7 @@ Both are plain containers of arrays (never per-frame objects). Units: metres, se
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +56,60 @@ def detached_start(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEE
     if last + 1 >= steps.size or steps[last + 1] > limit:
         return 0
     return last + 1
+
+
+@dataclass(frozen=True)
+class Glitch:
+    """Frames ``first..last`` (inclusive) where ``joint`` is elsewhere than the body it belongs to: it jumped there
+    faster than `GLITCH_SPEED` and (unless ``trailing``) jumped back as fast after ``last``; ``trailing``: it had
+    not come back by the motion's last frame (a tracker that lost it). ``jump_m``: how far the jump in was."""
+
+    joint: int
+    first: int
+    last: int
+    trailing: bool
+    jump_m: float
+
+
+def tracking_glitches(positions: np.ndarray, fps: float, start: int = 0, limit: float = GLITCH_SPEED) -> list[Glitch]:
+    """The tracking glitches of ``positions (T, J, 3)`` (metres, ``fps``) from frame ``start`` on (frames before it are
+    not motion: `detached_start`), each joint on its own: a joint that jumps away faster than ``limit`` m/s — no body
+    moves that fast; a tracker that loses a joint puts it at the origin or elsewhere — is glitched until it jumps
+    back as fast (frame ``start`` is taken as tracked). Sorted by first frame."""
+    pos = np.asarray(positions, dtype=np.float64)[start:]
+    if pos.shape[0] < 2:
+        return []
+    jumps = np.linalg.norm(np.diff(pos, axis=0), axis=-1)  # (T - 1, J): step k goes from frame k to k + 1
+    out = []
+    for j in np.flatnonzero((jumps * fps > limit).any(axis=0)):
+        fast = np.flatnonzero(jumps[:, j] * fps > limit)
+        for i in range(0, len(fast), 2):
+            first = int(fast[i]) + 1
+            trailing = i + 1 >= len(fast)
+            last = pos.shape[0] - 1 if trailing else int(fast[i + 1])
+            out.append(Glitch(int(j), start + first, start + last, trailing, float(jumps[fast[i], j])))
+    return sorted(out, key=lambda g: (g.first, g.joint))
+
+
+def named_joints(names: Sequence[str], joints: Sequence[int]) -> str:
+    """``joints`` (indices into ``names``) for a message: ``"every joint"``, or up to four names in skeleton order."""
+    chosen = sorted({int(j) for j in joints})
+    if len(chosen) == len(names):
+        return "every joint"
+    return ", ".join(names[j] for j in chosen[:4]) + (" ..." if len(chosen) > 4 else "")
+
+
+def fill_glitches(positions: np.ndarray, glitches: Sequence[Glitch]) -> np.ndarray:
+    """A copy of ``positions (T, J, 3)`` with each glitch that is not ``trailing`` filled in: the joint moves in a
+    straight line, at constant speed, from its last tracked frame before to its first tracked frame after."""
+    out = np.array(positions, dtype=np.float64, copy=True)
+    for g in glitches:
+        if g.trailing:
+            continue
+        a, b = g.first - 1, g.last + 1
+        w = (np.arange(g.first, b) - a)[:, None] / (b - a)
+        out[g.first : b, g.joint] = (1 - w) * out[a, g.joint] + w * out[b, g.joint]
+    return out
 
 
 def is_number(value: Any) -> bool:

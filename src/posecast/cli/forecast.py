@@ -155,6 +155,15 @@ def forecast(
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
         return
+    glitches = fc.metadata.get("repaired_glitches") or []
+    if glitches:
+        where = ", ".join(f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches[:4])
+        console.print(
+            f"note: {file.name}: {len(glitches)} tracking glitch(es) filled in among the frames the model reads "
+            f"(a joint that jumped away faster than a body moves, and back): {where}"
+            + (" ..." if len(glitches) > 4 else ""),
+            highlight=False,
+        )
     as_bvh = fc.to_motion(sample=0) if any(o.suffix.lower() == ".bvh" for o in outs) else None
     for o in outs:
         write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o, up=up)

@@ -78,6 +78,12 @@ class ForecastResponse(_Model):
     history_starts_at_frame: int = Field(
         0, description="leading frames of the request left out as not motion (a rest pose sent before it)"
     )
+    repaired_glitches: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="tracking glitches filled in among the frames the model reads: a joint that jumped away faster "
+        "than a body moves and back ({joint, first_frame, last_frame}, frames of the request); one that had not "
+        "come back by the last frame is a 400",
+    )
     compute_ms: float = Field(description="server time spent forecasting, milliseconds")
 
 

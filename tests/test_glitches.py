@@ -1,0 +1,141 @@
+"""Tracking glitches in the history a model reads: a joint a tracker loses (to the origin, or a bone that breaks)
+and finds again is filled in; one it has not found again by the last frame is refused with what to do; a body that
+jumped and stays a body (a capture pop, as in BVH files) is read as it is; live streams refuse such frames."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast import skeletons
+from posecast.api import without_glitches
+from posecast.errors import PosecastError, ValueRangeError
+from posecast.motion import GLITCH_SPEED, Motion, fill_glitches, tracking_glitches
+from posecast.synthetic import synthetic_walk
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def walk() -> Motion:
+    return synthetic_walk(seconds=4.0, fps=FPS)  # cmu-bvh-31, walking along +z at 1.3 m/s
+
+
+def test_a_joint_that_jumps_away_and_back_is_one_glitch_and_is_filled_in_a_straight_line():
+    pos = np.zeros((10, 2, 3))
+    pos[:, :, 2] = np.arange(10)[:, None] * 0.04  # 1.2 m/s along z
+    pos[:, 1, 1] = 1.0
+    bad = pos.copy()
+    bad[4:7, 1] = 0.0  # joint 1 at the origin for frames 4..6
+    bad[9, 0] = [5.0, 0.0, 0.0]  # joint 0 jumps 5 m at the last frame and stays
+    found = tracking_glitches(bad, FPS)
+    assert [(g.joint, g.first, g.last, g.trailing) for g in found] == [(1, 4, 6, False), (0, 9, 9, True)]
+    assert found[0].jump_m == pytest.approx(np.linalg.norm(pos[3, 1]))  # from frame 3 to the origin
+    fixed = fill_glitches(bad, found)
+    np.testing.assert_allclose(fixed[:9], pos[:9], atol=1e-12)  # a straight line at constant speed: the truth here
+    np.testing.assert_allclose(fixed[9], bad[9])  # a trailing glitch has nothing after it to fill from
+    # slower than a body can move: no glitch (12.5 m/s at 30 fps is 0.42 m a frame)
+    slow = pos.copy()
+    slow[5:, 1, 0] += 0.99 * GLITCH_SPEED / FPS
+    assert tracking_glitches(slow, FPS) == []
+    assert tracking_glitches(bad, FPS, start=9) == []  # frames before `start` are not motion
+
+
+def test_a_forecast_reads_a_lost_and_found_joint_filled_in(walk):
+    clean = walk.positions.copy()
+    holed = clean.copy()
+    holed[100:104, 20] = 0.0  # LeftHand lost for 4 frames, 0.5 s before the end
+    fc = posecast.forecast(Motion(holed, FPS, walk.skeleton), model="dct-mlp", seconds=0.5)
+    assert fc.metadata["repaired_glitches"] == [{"joint": walk.skeleton.joint_names[20], "first_frame": 100,
+                                                 "last_frame": 103}]  # fmt: skip
+    by_hand = holed.copy()
+    w = np.arange(1, 5)[:, None] / 5
+    by_hand[100:104, 20] = (1 - w) * clean[99, 20] + w * clean[104, 20]
+    expected = posecast.forecast(Motion(by_hand, FPS, walk.skeleton), model="dct-mlp", seconds=0.5)
+    np.testing.assert_allclose(fc.samples, expected.samples, atol=1e-9)
+    np.testing.assert_allclose(fc.history.positions, by_hand, atol=1e-12)
+    # far back (more than the 2 s read): left as it is, nothing said
+    old = clean.copy()
+    old[10:14, 20] = 0.0
+    assert "repaired_glitches" not in posecast.forecast(Motion(old, FPS, walk.skeleton), model="dct-mlp").metadata
+
+
+def test_a_joint_or_a_person_lost_at_the_end_is_refused_saying_when_and_what_to_do(walk, tmp_path):
+    hand = walk.positions.copy()
+    hand[-5:, 20] = 0.0  # frames 116..120 of 121
+    with pytest.raises(ValueRangeError, match=r"LeftHand jumped up to \d\.\d\d m in one frame at frame 116 \(3\.87 s"):
+        posecast.forecast(Motion(hand, FPS, walk.skeleton), model="dct-mlp")
+    gone = walk.positions.copy()
+    gone[-3:] = 0.0
+    with pytest.raises(
+        ValueRangeError, match=r"every joint .* lost the person\? Forecast from before it \(at / --at 3\.90\)"
+    ):
+        posecast.forecast(Motion(gone, FPS, walk.skeleton), model="dct-mlp")
+    fc = posecast.forecast(Motion(gone, FPS, walk.skeleton), model="dct-mlp", at=3.90)  # as the message says
+    assert np.isfinite(fc.samples).all() and fc.history.num_frames == 118
+    np.save(tmp_path / "gone.npy", gone)
+    run = subprocess.run(
+        [sys.executable, "-m", "posecast", "forecast", str(tmp_path / "gone.npy"), "--skeleton", "cmu-bvh-31",
+         "--fps", "30", "--out", str(tmp_path / "f.npz")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 2 and "gone.npy: every joint jumped" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "f.npz").exists()
+
+
+def test_a_body_that_jumps_and_stays_a_body_is_read_as_it_is(walk):
+    popped = walk.positions.copy()
+    popped[-10:] += [0.5, 0.0, 0.0]  # the whole body 0.5 m aside for good (a capture pop): bones intact
+    history, said = without_glitches(Motion(popped, FPS, walk.skeleton), 0, posecast.models.get("dct-mlp"))
+    assert said == {} and np.array_equal(history.positions, popped)
+
+
+def test_a_stream_refuses_a_frame_whose_joints_jump_and_starts_over_when_they_keep_jumping(walk):
+    from posecast.serve.engine import JUMPING_RESTART_SECONDS, StreamSession
+
+    s = StreamSession("s", "m", None, walk.skeleton, FPS, 0.5, 15, 60, "y", 2)
+    for i in range(10):
+        s.check_jump(i / FPS, walk.positions[i])
+        s.push(i / FPS, walk.positions[i])
+    lost = walk.positions[10].copy()
+    lost[20] = 0.0
+    with pytest.raises(PosecastError, match=r"LeftHand jumped \d\.\d\d m since the previous frame .* Frame not taken"):
+        s.check_jump(10 / FPS, lost)
+    assert s.count == 10  # nothing changed
+    assert s.check_jump(11 / FPS, walk.positions[11]) is False  # back: taken, the gap is bridged
+    s.push(11 / FPS, walk.positions[11])
+    assert s.count == 12
+    moved = walk.positions + [3.0, 0.0, 0.0]  # the tracker is on someone 3 m away from now on
+    run = round(JUMPING_RESTART_SECONDS * FPS)
+    for k in range(run):  # refused, each judged by the time since the previous one: 3 m in 1/30 s
+        with pytest.raises(PosecastError, match="every joint jumped 3.0"):
+            s.check_jump((12 + k) / FPS, moved[12])
+    t = (12 + run) / FPS
+    assert s.check_jump(t, moved[12]) is True  # half a second of it: taken, the history starts over
+    s.start_over()
+    s.push(t, moved[12])
+    assert s.count == 1 and "history started over" in s.note
+    np.testing.assert_allclose(s.history(), moved[12:13])
+
+
+def test_rest_replies_name_the_glitches_filled_in(walk):
+    from fastapi.testclient import TestClient
+
+    from posecast.serve.app import create_app
+
+    holed = walk.positions.copy()
+    holed[100:104, 20] = 0.0
+    body = {"skeleton": walk.skeleton.name, "fps": FPS, "positions": holed.tolist(), "seconds": 0.2}
+    with TestClient(create_app(warm=False)) as client:
+        r = client.post("/v1/forecast", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["repaired_glitches"] == [{"joint": "LeftHand", "first_frame": 100, "last_frame": 103}]
+        holed[-3:, 20] = 0.0
+        body["positions"] = holed.tolist()
+        r = client.post("/v1/forecast", json=body)
+        assert r.status_code == 400 and "LeftHand jumped" in r.json()["error"]
+    assert skeletons.get(walk.skeleton.name).joint_names[20] == "LeftHand"
