@@ -454,7 +454,7 @@ def test_a_still_root_bone_the_pelvis_walked_away_from_stays_and_a_moving_one_fo
 def test_a_world_root_that_carried_root_motion_follows_the_pelvis_along_the_floor() -> None:
     """Unreal's ``root`` on the floor (a world root, `static`): still, it stays where it was observed; carrying
     root motion, it follows the pelvis along the floor, its horizontal offset turned with the hips' heading."""
-    from posecast.skeletons.canonical import history_travel
+    from posecast.skeletons.canonical import STILL_M, history_travel
 
     r = retarget(unreal())
     root, pelvis = r.source.index("root"), r.source.index("pelvis")
@@ -480,6 +480,18 @@ def test_a_world_root_that_carried_root_motion_follows_the_pelvis_along_the_floo
     still = walk.copy()
     still[:, root] = obs[root]  # the same root left where it was through the history: it stays
     np.testing.assert_allclose(r.from_canonical(forecast[None], obs, history_travel(still))[0, root], obs[root])
+    # ... also seen through a tracker's jitter (1 cm per coordinate and frame: the largest distance from the last
+    # noisy frame, 3.5 cm here, had read as travel beyond the 2 cm then allowed and sent the root off with the pelvis)
+    rng = np.random.default_rng(3)
+    jitter = np.repeat(still, 6, axis=0) + rng.normal(0.0, 0.01, (60,) + still.shape[1:])
+    jitter[:, pelvis] = np.repeat(walk[:, pelvis], 6, axis=0)
+    travel = history_travel(jitter)
+    assert np.linalg.norm(jitter[:, root] - jitter[-1, root], axis=-1).max() > 0.02
+    assert travel[root] < STILL_M
+    np.testing.assert_allclose(r.from_canonical(forecast[None], jitter[-1], travel)[0, root], jitter[-1, root])
+    # travel counts the frames read (window), not a move long before them
+    moved_then_still = np.concatenate([walk, np.repeat(still[-1:], 30, axis=0)])
+    assert history_travel(moved_then_still)[root] > 0.05 > history_travel(moved_then_still, window=30)[root]
 
 
 @pytest.mark.parametrize("convention", list(CONVENTIONS))

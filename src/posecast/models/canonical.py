@@ -141,7 +141,8 @@ class CanonicalForecaster(Forecaster):
         if self.retarget is None:
             return pred
         last = np.broadcast_to(h[:, None, -1], (h.shape[0], pred.shape[1]) + h.shape[2:])  # (B, S, J, 3)
-        travel = np.broadcast_to(history_travel(h)[:, None], last.shape[:-1])  # (B, S, J)
+        read = None if fps is None else self.history_frames(fps)  # the frames the model reads, not a whole take
+        travel = np.broadcast_to(history_travel(h, read)[:, None], last.shape[:-1])  # (B, S, J)
         up = np.broadcast_to(up_rotations(axes)[:, None, 1], last.shape[:2] + (3,))  # (B, S, 3): each world's up
         return self.retarget.from_canonical(pred, last, travel, up)
 

@@ -496,15 +496,28 @@ _ROLL1, _ROLL2 = np.array([1, 2, 0]), np.array([2, 0, 1])
 #: metres: a joint above the pelvis that sits at the pelvis' rest point but this far from it in the last
 #: observed frame does not move with the body (`Retarget.from_canonical` keeps it where it was observed)
 DETACHED_M = 0.25
-#: metres: ... and moved less than this over the observed history (`history_travel`)
-STILL_M = 0.02
+#: metres: ... and moved less than this over the observed history (`history_travel`: a tracker's jitter of 1 cm
+#: stays below it; a world root carrying root motion travels with the body, metres)
+STILL_M = 0.05
 
 
-def history_travel(history: np.ndarray) -> np.ndarray:
-    """``(..., T, J, 3)`` observed positions → ``(..., J)``: each joint's largest distance from where it was
-    in the last frame (metres), the ``travel`` of `Retarget.from_canonical`."""
-    h = np.asarray(history)
-    return np.linalg.norm(h - h[..., -1:, :, :], axis=-1).max(axis=-2)
+#: frames whose median is where a joint is "now" for `history_travel` (one noisy frame would be)
+TRAVEL_NOW_FRAMES = 5
+#: percentile of the distances from there over the frames read: how far a joint travelled (the largest would be
+#: a tracker's noise: a world root jittering by 5 mm was taken for one that moves and sent 1.3 m off)
+TRAVEL_PERCENTILE = 90.0
+
+
+def history_travel(history: np.ndarray, window: int | None = None) -> np.ndarray:
+    """``(..., T, J, 3)`` observed positions → ``(..., J)``: how far each joint travelled over the newest ``window``
+    frames (None: all), the ``travel`` of `Retarget.from_canonical` (metres): the `TRAVEL_PERCENTILE` th percentile
+    over those frames of its distance from where it is now (its median over the last `TRAVEL_NOW_FRAMES` frames),
+    so that tracker jitter does not read as travel, nor a move long before the frames a model reads."""
+    h = np.asarray(history, dtype=np.float64)
+    if window is not None:
+        h = h[..., -max(1, int(window)) :, :, :]
+    now = np.median(h[..., -TRAVEL_NOW_FRAMES:, :, :], axis=-3)
+    return np.percentile(np.linalg.norm(h - now[..., None, :, :], axis=-1), TRAVEL_PERCENTILE, axis=-2)
 
 
 def _along_floor(can: np.ndarray, obs_c: np.ndarray, joints: np.ndarray, up: Any = None) -> np.ndarray:
