@@ -280,3 +280,66 @@ def test_plain_arrays_in_millimetres_are_refused_with_the_unit_to_give_and_read_
     r = subprocess.run([*args, "--units", "mm", "--horizon", "0.4", "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert posecast.load(out).history.positions.max() < 3.0  # metres
+
+
+def test_a_saved_motion_names_itself_in_errors_and_keeps_where_it_came_from(tmp_path):
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=1.0, fps=30.0)
+    clip = tmp_path / "walk.bvh"
+    posecast.save(walk, clip)
+    made = posecast.load(clip)
+    for suffix in (".npz", ".json"):
+        out = tmp_path / f"walk{suffix}"
+        posecast.save(made, out)
+        back = posecast.load(out)
+        assert back.metadata["source"] == str(out) and back.metadata["made_from"] == str(clip), suffix
+    with np.load(tmp_path / "walk.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["positions"][5, 3, 1] = np.nan
+    np.savez(tmp_path / "nan.npz", **arrays)
+    with pytest.raises(PosecastError, match=r"nan\.npz: positions contain NaN") as info:
+        posecast.load(tmp_path / "nan.npz")
+    assert "walk.bvh" not in str(info.value)  # not the file it was made from, which is fine
+
+
+def test_a_csv_time_column_sets_the_rate_and_its_gaps_are_bridged_on_the_frame_grid(tmp_path):
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=3.0, fps=30.0)
+    lines = posecast.save(walk, tmp_path / "w.csv").read_text().splitlines()
+    head, rows = lines[:2], lines[2:]  # '# skeleton=... fps=...' (+ no skeleton-json: registered) and the header
+    assert head[1].startswith("time,") and len(rows) == walk.num_frames
+    # no '# fps=' line: the rate comes from the time column
+    no_fps = tmp_path / "no_fps.csv"
+    no_fps.write_text("\n".join([f"# skeleton={walk.skeleton.name}", head[1], *rows]) + "\n")
+    back = posecast.load(no_fps)
+    assert back.fps == pytest.approx(walk.fps, rel=1e-6) and "bridged_gaps_s" not in back.metadata
+    np.testing.assert_allclose(back.positions, walk.positions, atol=1e-6)
+    # 5 rows missing (a tracker's dropped frames): back on the grid, the missing frames a straight line between
+    holed = tmp_path / "holed.csv"
+    holed.write_text("\n".join([*head, *rows[:20], *rows[25:]]) + "\n")
+    back = posecast.load(holed)
+    assert back.num_frames == walk.num_frames and back.metadata["bridged_gaps_s"] == [pytest.approx(6 / walk.fps)]
+    tol = 1e-5  # the stamps are written to the microsecond: a frame's time is off its grid point by up to 0.5 us
+    np.testing.assert_allclose(back.positions[:20], walk.positions[:20], atol=tol)
+    np.testing.assert_allclose(back.positions[25:], walk.positions[25:], atol=tol)
+    w = (np.arange(20, 25) - 19)[:, None, None] / 6
+    np.testing.assert_allclose(back.positions[20:25], (1 - w) * walk.positions[19] + w * walk.positions[25], atol=tol)
+    # times in milliseconds against the declared fps; a gap of over a second; an empty cell: named
+    ms = tmp_path / "ms.csv"
+    ms.write_text("\n".join([*head, *[f"{1000 * float(r.split(',')[0]):.3f}," + r.split(",", 1)[1] for r in rows]]))
+    with pytest.raises(FormatError, match=r"time column steps by 33\.3.* but fps is 30: times must be seconds"):
+        posecast.load(ms)
+    late = [f"{float(r.split(',')[0]) + 2.0 * (k >= 40):.6f}," + r.split(",", 1)[1] for k, r in enumerate(rows)]
+    gap = tmp_path / "gap.csv"
+    gap.write_text("\n".join([*head, *late]))
+    with pytest.raises(FormatError, match=r"frame rows 40 and 41 are 2\.03 s apart .* split the file there"):
+        posecast.load(gap)
+    cells = rows[6].split(",")
+    cells[7] = ""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("\n".join([*head, *rows[:6], ",".join(cells), *rows[7:]]))
+    name = head[1].split(",")[7]
+    with pytest.raises(FormatError, match=rf"frame row 7, column {name}: '' is not a number \(an empty cell is a gap"):
+        posecast.load(empty)

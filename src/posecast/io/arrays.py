@@ -197,7 +197,8 @@ def read_npz(path: Path, **_: Any) -> Motion | Forecast:
             raise FormatError(f"unknown kind {kind!r} (expected 'motion' or 'forecast')", path)
         if "positions" not in z:
             raise FormatError("missing array 'positions'", path)
-        meta.setdefault("source", str(path))
+        # this file is the source (errors name it), as for JSON; the file it was made from is kept beside it
+        meta = {**meta, "source": str(path), **({"made_from": meta["source"]} if meta.get("source") else {})}
         return Motion(
             positions=z["positions"],
             fps=fps,
@@ -297,7 +298,10 @@ def read_csv(path: Path, **options: Any) -> Motion:
             skel = skeleton_from_field(described)
         except (FormatError, SkeletonError, ValueError, TypeError) as exc:
             raise FormatError(f"bad '{CSV_SKELETON_LINE.strip()}' line: {exc}", path) from None
-    fps = float(options.get("fps") or meta.get("fps") or _missing("fps", path))
+    time_col = next((i for i, h in enumerate(header) if h.strip().lower() in ("time", "t")), None)
+    given_fps = options.get("fps") or meta.get("fps")
+    if given_fps is None and time_col is None:
+        _missing("fps", path)
     cols = [i for i, h in enumerate(header) if h[-2:] in ("_x", "_y", "_z")]
     names = [header[i][:-2] for i in cols[::3]]
     if names != list(skel.joint_names) or len(cols) != 3 * skel.num_joints:
@@ -308,8 +312,13 @@ def read_csv(path: Path, **options: Any) -> Motion:
         raise FormatError("no frames after the header", path)
     try:
         data = np.array([[float(r[i]) for i in cols] for r in body], dtype=np.float64)
-    except ValueError as exc:
-        raise FormatError(f"bad number in a frame row: {exc}", path) from None
+    except ValueError:
+        k, i = next((k, i) for k, r in enumerate(body) for i in cols if not _is_float(r[i]))
+        raise FormatError(
+            f"frame row {k + 1}, column {header[i]}: {body[k][i]!r} is not a number (an empty cell is a gap: fill it "
+            "in, e.g. from the frames around it)",
+            path,
+        ) from None
     except IndexError:
         short = next(k for k, r in enumerate(body) if len(r) <= cols[-1])
         raise FormatError(
@@ -324,7 +333,73 @@ def read_csv(path: Path, **options: Any) -> Motion:
     )
     if scale is None:
         raise FormatError(f"unknown units {meta.get('units')!r} (use m, cm or mm)", path)
-    return Motion(data.reshape(len(body), skel.num_joints, 3) * scale, fps, skel, metadata={"source": str(path)})
+    positions = data.reshape(len(body), skel.num_joints, 3) * scale
+    extra: dict[str, Any] = {}
+    if time_col is not None:
+        fps, positions, extra = _on_frame_grid(body, time_col, positions, given_fps, path)
+    else:
+        fps = float(given_fps)
+    return Motion(positions, fps, skel, metadata={"source": str(path), **extra})
+
+
+#: seconds: the longest gap between a CSV's timed rows that is bridged (linear interpolation); a longer one is an error
+CSV_MAX_GAP_S = 1.0
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _on_frame_grid(
+    body: list[list[str]], col: int, positions: np.ndarray, given_fps: Any, path: Path
+) -> tuple[float, np.ndarray, dict[str, Any]]:
+    """A CSV's frames with a time column: ``(fps, (T, J, 3) positions on the grid t0 + k / fps, metadata)``. The rate
+    is the one declared, else the median time step's (made exact over the whole span: stamps are rounded); rows off
+    that grid — missing rows, a tracker's jittered stamps — are brought onto it by linear interpolation
+    (``metadata["bridged_gaps_s"]`` lists the gaps of more than 1.5 frames that were bridged); times that do not
+    increase, or a gap over `CSV_MAX_GAP_S`, are errors."""
+    try:
+        times = np.array([float(r[col]) for r in body], dtype=np.float64)
+    except (ValueError, IndexError):
+        k = next(k for k, r in enumerate(body) if len(r) <= col or not _is_float(r[col]))
+        raise FormatError(f"frame row {k + 1}: its time is not a number", path) from None
+    steps = np.diff(times)
+    if not np.isfinite(times).all() or (steps <= 0).any():
+        k = int(np.flatnonzero(~(steps > 0))[0]) if steps.size and not (steps > 0).all() else 0
+        raise FormatError(f"times must increase: frame rows {k + 1} and {k + 2} are at {times[k]:g} and "
+                          f"{times[min(k + 1, len(times) - 1)]:g} s", path)  # fmt: skip
+    if given_fps is not None:
+        fps = float(given_fps)
+        if steps.size and not 0.5 < float(np.median(steps)) * fps < 2.0:
+            raise FormatError(
+                f"the time column steps by {float(np.median(steps)):.4g} (median) but fps is {fps:g}: times must be "
+                "seconds",
+                path,
+            )
+    elif steps.size:  # the median step's rate, made exact over the whole span (stamps are rounded)
+        span = float(times[-1] - times[0])
+        fps = (round(span / float(np.median(steps))) or 1) / span
+    else:
+        raise FormatError("one frame and no fps: add a '# fps=...' line or pass fps=", path)
+    if steps.size and steps.max() > CSV_MAX_GAP_S:
+        k = int(np.argmax(steps))
+        raise FormatError(
+            f"frame rows {k + 1} and {k + 2} are {steps[k]:.3g} s apart (at {times[k]:g} and {times[k + 1]:g} s): a "
+            f"gap of over {CSV_MAX_GAP_S:g} s is not bridged; split the file there",
+            path,
+        )
+    n = int(np.floor((times[-1] - times[0]) * fps + 0.5)) + 1
+    grid = times[0] + np.arange(n) / fps
+    if n == len(times) and np.abs(grid - times).max() <= 1e-6 * max(1.0, abs(times[-1])):
+        return fps, positions, {}
+    flat = positions.reshape(len(times), -1)
+    out = np.stack([np.interp(grid, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    gaps = [round(float(s), 6) for s in steps if s > 1.5 / fps]
+    return fps, out.reshape((n,) + positions.shape[1:]), {"bridged_gaps_s": gaps} if gaps else {}
 
 
 def _missing(what: str, path: Path) -> str:
