@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
+import posecast
 from posecast import Forecast, Motion, skeletons
 from posecast.errors import FormatError, PosecastError, SkeletonError, ValueRangeError
 from posecast.skeletons.base import Skeleton
@@ -541,3 +542,18 @@ def test_a_translating_root_bone_is_not_drawn() -> None:
     far = stretched.copy()
     far[1, 2] += [0, -0.5, 0]
     assert sc.drawn_parents([-1, 0, 1, 0], far).tolist() == [-1, 0, 1, 0]
+
+
+def test_a_forecast_from_a_long_take_draws_its_newest_ten_seconds_on_the_takes_clock() -> None:
+    from posecast.synthetic import synthetic_walk
+
+    take = synthetic_walk(seconds=30.0, fps=25.0)  # 751 frames
+    fc = posecast.forecast(take, model="constant-velocity", seconds=0.4)
+    scene = sc.build_scene(fc)
+    assert scene.num_history == 251 and scene.history_start_s == pytest.approx(20.0)
+    np.testing.assert_allclose(scene.history, take.positions[500:])
+    assert scene.frame_label(0) == "t = 20.00 s  observed" and scene.frame_label(251) == "t = 30.04 s  forecast +0.04 s"
+    assert "observed 30.00 s (the last 10.00 s shown)" in sc.title_text(scene)
+    whole = sc.build_scene(fc, max_history_s=None)
+    assert whole.num_history == 751 and "observed 30.00 s ·" in sc.title_text(whole) + " ·"
+    assert sc.build_scene(take).num_history == 751  # a motion alone is drawn whole

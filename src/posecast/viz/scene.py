@@ -52,6 +52,10 @@ WORLD_ROOT_BONE_M = 0.3
 
 Camera = Literal["auto", "fixed", "follow"]
 
+#: seconds of history drawn before a forecast (the newest): a forecast from a 30-minute take is not preceded by
+#: 30 minutes of video; the title says how much was observed in all
+FORECAST_HISTORY_S = 10.0
+
 
 @dataclass(frozen=True, eq=False)
 class Scene:
@@ -70,6 +74,8 @@ class Scene:
         up: the data's up axis (``"+y"``, ``"+z"``...): the positions above are turned so that it points up on
             the screen (`posecast.skeletons.canonical.up_axes`; the forecast's own ``metadata["up_axis"]``
             when it has one), so a z-up recording is drawn standing.
+        history_start_s: time of the first drawn history frame in the whole history (the clock starts there);
+            ``observed_s``: the whole history's span (more than drawn when only its newest seconds are).
     """
 
     skeleton: Skeleton
@@ -82,6 +88,8 @@ class Scene:
     model: str
     source: str
     up: str = "+y"
+    history_start_s: float = 0.0
+    observed_s: float | None = None
 
     @property
     def num_history(self) -> int:
@@ -115,7 +123,7 @@ class Scene:
 
     def frame_label(self, frame: int) -> str:
         """``"t = 1.20 s  observed"`` or ``"t = 1.60 s  forecast +0.40 s"`` for timeline ``frame``."""
-        t = frame / self.fps
+        t = self.history_start_s + frame / self.fps
         if not self.is_future(frame):
             return f"t = {t:5.2f} s  observed"
         ahead = (frame - self.num_history + 1) / self.fps
@@ -178,6 +186,7 @@ def build_scene(
     ground_truth: Motion | np.ndarray | None = None,
     max_samples: int | None = None,
     up: str | None = None,
+    max_history_s: float | None = FORECAST_HISTORY_S,
 ) -> Scene:
     """Check and gather what to draw.
 
@@ -189,6 +198,8 @@ def build_scene(
             With a plain `Motion` and no forecast it is drawn as the continuation of the motion.
         max_samples: keep at most this many samples (the most probable ones, else the first ones).
         up: the data's up axis (``x``, ``y``, ``z``, ``-x``...; `data_up_axis` finds it when None).
+        max_history_s: before a forecast, draw only this many seconds of the newest history (None: all); a motion
+            alone is drawn whole.
 
     Raises:
         ValueRangeError: empty inputs, a wrong object type, ``max_samples < 1``, an unknown ``up``.
@@ -210,6 +221,7 @@ def build_scene(
     skeleton = forecast.skeleton if forecast is not None else history.skeleton
     fps = forecast.fps if forecast is not None else history.fps
     hist = None
+    history_start_s, observed_s = 0.0, None
     if history is not None:
         if not history.skeleton.same_layout(skeleton):
             raise SkeletonError(
@@ -218,6 +230,11 @@ def build_scene(
             )
         if history.num_frames == 0:
             raise ValueRangeError("history has no frames")
+        observed_s = history.duration
+        if forecast is not None and max_history_s is not None:  # only the newest seconds before a forecast
+            start = max(0, history.num_frames - 1 - int(round(max_history_s * history.fps)))
+            if start:
+                history, history_start_s = history.frames(start), start / history.fps
         # A forecast made at another rate: bring the history to the forecast's rate.
         hist = (history if abs(history.fps - fps) < 1e-6 else history.resample(fps, anchor="end")).positions
 
@@ -258,6 +275,8 @@ def build_scene(
         model=model,
         source=source,
         up=up,
+        history_start_s=history_start_s,
+        observed_s=observed_s,
     )
 
 
@@ -640,7 +659,11 @@ def title_text(scene: Scene, title: str | None = None, shown_fps: float | None =
         n = scene.num_history
         facts.append(f"{n} frame{'s' if n != 1 else ''} = {scene.duration:.2f} s")
     elif scene.num_history:
-        facts.append(f"observed {max(scene.num_history - 1, 0) / scene.fps:.2f} s")  # as Motion.duration
+        shown = max(scene.num_history - 1, 0) / scene.fps  # as Motion.duration
+        if scene.observed_s is not None and scene.observed_s > shown + 0.5 / scene.fps:
+            facts.append(f"observed {scene.observed_s:.2f} s (the last {shown:.2f} s shown)")
+        else:
+            facts.append(f"observed {shown:.2f} s")
     if scene.num_future:
         facts.append(f"horizon {scene.num_future / scene.fps:.2f} s")
     if scene.samples is not None:
