@@ -139,3 +139,14 @@ def test_rest_replies_name_the_glitches_filled_in(walk):
         r = client.post("/v1/forecast", json=body)
         assert r.status_code == 400 and "LeftHand jumped" in r.json()["error"]
     assert skeletons.get(walk.skeleton.name).joint_names[20] == "LeftHand"
+
+
+def test_at_names_the_range_it_takes_and_takes_the_last_frame_as_printed(walk):
+    take = walk.frames(0, 116)  # 115 / 30 = 3.8333 s
+    fc = posecast.forecast(take, model="zero-velocity", seconds=0.2, at=round(take.duration, 2))  # 3.83
+    assert fc.history.num_frames == 116 and fc.ground_truth is None
+    fc = posecast.forecast(take, model="zero-velocity", seconds=0.2, at=3.84)  # half a frame past: the last frame
+    assert fc.history.num_frames == 116
+    for at in (0.0, 3.9, -1.0):
+        with pytest.raises(ValueRangeError, match=r"give a time after its first frame up to 3\.833 s"):
+            posecast.forecast(take, model="zero-velocity", seconds=0.2, at=at)

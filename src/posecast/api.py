@@ -20,6 +20,7 @@ from posecast.motion import (
     GLITCH_SPEED,
     Forecast,
     Motion,
+    check_at,
     detached_start,
     fill_glitches,
     is_number,
@@ -347,8 +348,7 @@ def forecast_motion(
         forecaster = forecaster.on_skeleton(motion.skeleton, mapping)
     history, truth = motion, None
     if at is not None:
-        if not 0 < at <= motion.duration:
-            raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
+        check_at(at, motion.duration, motion.fps)
         history = motion.seconds(0, at + 0.5 / motion.fps)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None

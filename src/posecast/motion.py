@@ -112,6 +112,16 @@ def fill_glitches(positions: np.ndarray, glitches: Sequence[Glitch]) -> np.ndarr
     return out
 
 
+def check_at(at: float, duration: float, fps: float, start_ok: bool = False) -> None:
+    """A `ValueRangeError` unless ``at`` (seconds: the last observed moment) lies in a motion of ``duration`` s at
+    ``fps``: after its first frame (at it too with ``start_ok``), and up to its last, half a frame either way taken
+    (a time printed to the hundredth of a second names the last frame)."""
+    if (at >= 0 if start_ok else at > 0) and at <= duration + 0.5 / fps:
+        return
+    where = "from its first frame" if start_ok else "after its first frame"
+    raise ValueRangeError(f"--at {at:g} s is outside the motion: give a time {where} up to {duration:.3f} s")
+
+
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number (Python or numpy; a boolean is not one, though Python counts it)."""
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)

@@ -53,7 +53,7 @@ import numpy as np
 
 from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
-from posecast.motion import Forecast, Motion
+from posecast.motion import Forecast, Motion, check_at
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.canonical import UP_ROTATIONS, floor_offsets, history_travel, up_axes
 
@@ -143,9 +143,9 @@ class KeyPoseForecaster:
         rate)``: the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``),
         on the motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`)."""
         clip = motion.resample_rigid(self.fps, anchor="end" if at is None else "start")  # ends on the last frame
-        if at is not None and not 0 <= at <= motion.duration:
-            raise ValueRangeError(f"--at {at} s is outside the motion (0 to {motion.duration:.2f} s)")
-        last = clip.num_frames - 1 if at is None else int(round(at * self.fps))
+        if at is not None:
+            check_at(at, motion.duration, motion.fps, start_ok=True)
+        last = clip.num_frames - 1 if at is None else min(int(round(at * self.fps)), clip.num_frames - 1)
         if last + 1 < self.observed:
             need = (self.observed - 1) / self.fps
             if at is None or need > motion.duration:
