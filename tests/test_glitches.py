@@ -150,3 +150,35 @@ def test_at_names_the_range_it_takes_and_takes_the_last_frame_as_printed(walk):
     for at in (0.0, 3.9, -1.0):
         with pytest.raises(ValueRangeError, match=r"give a time after its first frame up to 3\.833 s"):
             posecast.forecast(take, model="zero-velocity", seconds=0.2, at=at)
+
+
+def test_jitter_is_measured_and_smoothing_keeps_a_quadratic_motion_and_takes_the_noise_out():
+    from posecast.motion import jitter, smoothed
+
+    rng = np.random.default_rng(1)
+    t = np.arange(240) / 120.0
+    path = np.stack([0.3 * t**2, 1.0 + 0.1 * t, -0.5 * t], axis=-1)  # (240, 3): a quadratic: the filter's own kind
+    clean = np.repeat(path[:, None], 4, axis=1)
+    np.testing.assert_allclose(smoothed(clean, 120.0, 0.2), clean, atol=1e-12)  # kept exactly, ends included
+    noisy = clean + rng.normal(0.0, 0.01, clean.shape)
+    np.testing.assert_allclose(jitter(noisy), 0.01, rtol=0.15)  # 1 cm of white noise read as about 1 cm
+    assert jitter(clean).max() < 1e-6
+    rms = lambda a: float(np.sqrt(((a - clean) ** 2).mean()))  # noqa: E731
+    assert rms(smoothed(noisy, 120.0, 0.2)) < 0.4 * rms(noisy)  # a 25-frame quadratic fit: about a third
+    assert smoothed(noisy[:4], 120.0, 0.2).tolist() == noisy[:4].tolist()  # too few frames for a window: as given
+
+
+def test_a_jittery_history_is_noted_and_smooth_reads_it_smoothed(walk):
+    rng = np.random.default_rng(2)
+    noisy = Motion(walk.positions + rng.normal(0.0, 0.01, walk.positions.shape), FPS, walk.skeleton)
+    fc = posecast.forecast(noisy, model="dct-mlp", seconds=0.4)
+    assert fc.metadata["history_jitter_m"] == pytest.approx(0.01, rel=0.3)
+    assert "history_jitter_m" not in posecast.forecast(walk, model="dct-mlp", seconds=0.4).metadata
+    from posecast.motion import smoothed
+
+    fc = posecast.forecast(noisy, model="dct-mlp", seconds=0.4, smooth=0.2)
+    assert fc.metadata["smoothed_s"] == 0.2 and "history_jitter_m" not in fc.metadata
+    np.testing.assert_allclose(fc.history.positions, smoothed(noisy.positions, FPS, 0.2), atol=1e-12)
+    for bad in (0.0, -1.0, 5.0, "0.2"):
+        with pytest.raises(ValueRangeError, match="smooth must be a number of seconds"):
+            posecast.forecast(walk, model="dct-mlp", smooth=bad)

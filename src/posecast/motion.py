@@ -71,18 +71,37 @@ class Glitch:
     jump_m: float
 
 
+#: how many times a joint's jitter (`jitter`) a step may exceed the fastest body speed before it is a glitch
+JITTER_STEPS = 8.0
+
+
+def jitter(positions: np.ndarray) -> np.ndarray:
+    """``(T, J, 3)`` positions → ``(J,)`` each joint's jitter (metres, the standard deviation of white noise on each
+    coordinate that would explain it): from the median absolute second difference over frames and coordinates
+    (noise of deviation s gives second differences of deviation s * sqrt(6); the median leaves the glitches out).
+    Clean motion capture gives a fraction of a millimetre."""
+    pos = np.asarray(positions, dtype=np.float64)
+    if pos.shape[0] < 3:
+        return np.zeros(pos.shape[1])
+    second = np.abs(np.diff(pos, n=2, axis=0)).reshape(-1, pos.shape[1], 3)
+    return np.median(second.transpose(1, 0, 2).reshape(pos.shape[1], -1), axis=1) / 0.6745 / np.sqrt(6.0)
+
+
 def tracking_glitches(positions: np.ndarray, fps: float, start: int = 0, limit: float = GLITCH_SPEED) -> list[Glitch]:
     """The tracking glitches of ``positions (T, J, 3)`` (metres, ``fps``) from frame ``start`` on (frames before it are
     not motion: `detached_start`), each joint on its own: a joint that jumps away faster than ``limit`` m/s — no body
     moves that fast; a tracker that loses a joint puts it at the origin or elsewhere — is glitched until it jumps
-    back as fast (frame ``start`` is taken as tracked). Sorted by first frame."""
+    back as fast (frame ``start`` is taken as tracked). A jittery joint's steps may exceed that by its noise:
+    `JITTER_STEPS` times its jitter (`jitter`) is added, so that a noisy tracker at a high rate is not a glitch at
+    every frame. Sorted by first frame."""
     pos = np.asarray(positions, dtype=np.float64)[start:]
     if pos.shape[0] < 2:
         return []
     jumps = np.linalg.norm(np.diff(pos, axis=0), axis=-1)  # (T - 1, J): step k goes from frame k to k + 1
+    allowed = limit / fps + JITTER_STEPS * jitter(pos)  # (J,) metres a step
     out = []
-    for j in np.flatnonzero((jumps * fps > limit).any(axis=0)):
-        fast = np.flatnonzero(jumps[:, j] * fps > limit)
+    for j in np.flatnonzero((jumps > allowed).any(axis=0)):
+        fast = np.flatnonzero(jumps[:, j] > allowed[j])
         for i in range(0, len(fast), 2):
             first = int(fast[i]) + 1
             trailing = i + 1 >= len(fast)
@@ -110,6 +129,25 @@ def fill_glitches(positions: np.ndarray, glitches: Sequence[Glitch]) -> np.ndarr
         w = (np.arange(g.first, b) - a)[:, None] / (b - a)
         out[g.first : b, g.joint] = (1 - w) * out[a, g.joint] + w * out[b, g.joint]
     return out
+
+
+#: the fewest frames a smoothing window spans (`smoothed`): a quadratic fit needs more than three
+MIN_SMOOTH_FRAMES = 5
+
+
+def smoothed(positions: np.ndarray, fps: float, seconds: float) -> np.ndarray:
+    """``(T, J, 3)`` positions with a tracker's jitter smoothed out: a Savitzky-Golay filter (a quadratic fitted over
+    a window of ``seconds``, at least `MIN_SMOOTH_FRAMES` frames; scipy), which keeps a motion's speed and bends
+    better than a moving average; at the ends the window's own fit is used (the last frame is not held back by
+    frames that do not exist yet). Fewer frames than the window: the longest odd window they allow."""
+    from scipy.signal import savgol_filter
+
+    pos = np.asarray(positions, dtype=np.float64)
+    window = max(MIN_SMOOTH_FRAMES, int(round(seconds * fps)) | 1)
+    window = min(window, pos.shape[0] if pos.shape[0] % 2 else pos.shape[0] - 1)
+    if window < MIN_SMOOTH_FRAMES:
+        return pos.copy()
+    return savgol_filter(pos, window, 2, axis=0, mode="interp")
 
 
 def check_at(at: float, duration: float, fps: float, start_ok: bool = False) -> None:

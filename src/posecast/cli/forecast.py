@@ -107,6 +107,13 @@ def forecast(
             "motion, PoseCast's own is y; models on the canonical body turn other worlds upright and back)."
         ),
     ] = None,
+    smooth: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds: smooth a tracker's jitter out of the history before the model reads it (e.g. 0.2; "
+            "a quadratic Savitzky-Golay fit). Clean motion capture needs none."
+        ),
+    ] = None,
 ) -> None:
     """Forecast the future of a motion (or of the person in a video or image) and write it."""
     import posecast
@@ -125,6 +132,8 @@ def forecast(
             raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
         if units is not None:
             raise ValueRangeError("--units applies to motion files, not to videos or images")
+        if smooth is not None:
+            raise ValueRangeError("--smooth applies to motion files (the video models smooth their own keypoints)")
         check_media(file, at)
         with naming(file):
             fc = posecast.forecast(
@@ -151,10 +160,18 @@ def forecast(
             fit_data=train_data,
             mapping=joint_map,
             up=up,
+            smooth=smooth,
         )
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
         return
+    noise = fc.metadata.get("history_jitter_m")
+    if noise:
+        console.print(
+            f"note: {file.name}: the history jitters by about {1000 * noise:.0f} mm (a tracker's noise?), which the "
+            "model reads as motion: --smooth 0.2 smooths it out first",
+            highlight=False,
+        )
     glitches = fc.metadata.get("repaired_glitches") or []
     if glitches:
         where = ", ".join(f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches[:4])
