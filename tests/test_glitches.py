@@ -134,6 +134,14 @@ def test_rest_replies_name_the_glitches_filled_in(walk):
         r = client.post("/v1/forecast", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["repaired_glitches"] == [{"joint": "LeftHand", "first_frame": 100, "last_frame": 103}]
+        assert r.json()["history_jitter_m"] is None
+        noisy = walk.positions + np.random.default_rng(4).normal(0.0, 0.01, walk.positions.shape)
+        r = client.post("/v1/forecast", json={**body, "positions": noisy.tolist()})
+        assert r.json()["history_jitter_m"] == pytest.approx(0.01, rel=0.3)
+        smoothed = posecast.forecast(Motion(noisy, FPS, walk.skeleton), model="dct-mlp", seconds=0.2, smooth=0.2)
+        r = client.post("/v1/forecast", json={**body, "positions": noisy.tolist(), "smooth": 0.2})
+        np.testing.assert_allclose(np.asarray(r.json()["positions"]), smoothed.samples, atol=2e-5)
+        assert client.post("/v1/forecast", json={**body, "smooth": 3.0}).status_code == 422
         holed[-3:, 20] = 0.0
         body["positions"] = holed.tolist()
         r = client.post("/v1/forecast", json=body)
@@ -182,3 +190,14 @@ def test_a_jittery_history_is_noted_and_smooth_reads_it_smoothed(walk):
     for bad in (0.0, -1.0, 5.0, "0.2"):
         with pytest.raises(ValueRangeError, match="smooth must be a number of seconds"):
             posecast.forecast(walk, model="dct-mlp", smooth=bad)
+
+
+def test_a_frozen_joint_is_noted_by_its_stretched_bone(walk):
+    frozen = walk.positions.copy()
+    frozen[-15:, 20] = frozen[-16, 20]  # LeftHand held for the last 0.5 s while the body walks on at 1.3 m/s
+    fc = posecast.forecast(Motion(frozen, FPS, walk.skeleton), model="dct-mlp", seconds=0.2)
+    (bone,) = fc.metadata["stretched_bones"]
+    forearm = np.linalg.norm(walk.positions[-1, 20] - walk.positions[-1, 19])
+    assert bone["joint"] == "LeftHand" and bone["usual_m"] == pytest.approx(forearm, abs=2e-3)
+    assert bone["length_m"] == pytest.approx(np.linalg.norm(frozen[-1, 20] - frozen[-1, 19]), abs=1e-4)
+    assert "stretched_bones" not in posecast.forecast(walk, model="dct-mlp", seconds=0.2).metadata

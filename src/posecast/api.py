@@ -377,6 +377,9 @@ def forecast_motion(
         noise = float(np.median(jitter(history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :])))
         if noise > JITTER_NOTE_M:
             repaired = {**repaired, "history_jitter_m": round(noise, 5)}
+    stretched = stretched_bones(history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :], history.skeleton)
+    if stretched:
+        repaired = {**repaired, "stretched_bones": stretched}
     fc = forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
     # written with the forecast (JSON, npz): the frame of the source the history starts at, glitches filled in
     return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip, **repaired})
@@ -451,6 +454,26 @@ def lost_joint(positions: np.ndarray, skeleton: Any, glitch: Any) -> bool:
         if abs(now - was) > max(BROKEN_BONE_M, BROKEN_BONE_SHARE * was):
             return True
     return False
+
+
+def stretched_bones(positions: np.ndarray, skeleton: Any) -> list[dict[str, Any]]:
+    """The bones of ``positions (T, J, 3)`` whose length in the last frame is off their median over the frames by
+    more than `BROKEN_BONE_M` and `BROKEN_BONE_SHARE` of it — a joint a tracker froze while the body moved on,
+    which no glitch test sees (it never jumps): ``[{"joint", "length_m", "usual_m"}]`` (the bone into ``joint``).
+    Bones shorter than 1 cm (helpers) are left out; rigid skeletons (BVH) never have any."""
+    pos = np.asarray(positions, dtype=np.float64)
+    child = np.array([j for j, p in enumerate(skeleton.parents) if p >= 0], dtype=np.int64)
+    if not child.size or pos.shape[0] < 2:
+        return []
+    parent = np.asarray(skeleton.parents, dtype=np.int64)[child]
+    lengths = np.linalg.norm(pos[:, child] - pos[:, parent], axis=-1)  # (T, B)
+    usual, last = np.median(lengths, axis=0), lengths[-1]
+    off = (usual >= 0.01) & (np.abs(last - usual) > np.maximum(BROKEN_BONE_M, BROKEN_BONE_SHARE * usual))
+    return [
+        {"joint": skeleton.joint_names[int(child[b])], "length_m": round(float(last[b]), 4),
+         "usual_m": round(float(usual[b]), 4)}
+        for b in np.flatnonzero(off)
+    ]  # fmt: skip
 
 
 def _without_start(motion: Motion, skip: int) -> Motion:

@@ -172,6 +172,12 @@ def forecast(
             "model reads as motion: --smooth 0.2 smooths it out first",
             highlight=False,
         )
+    for bone in (fc.metadata.get("stretched_bones") or [])[:4]:
+        console.print(
+            f"note: {file.name}: the bone into {bone['joint']} is {100 * bone['length_m']:.0f} cm in the last frame, "
+            f"{100 * bone['usual_m']:.0f} cm before (a joint the tracker froze?): the forecast keeps it so",
+            highlight=False,
+        )
     glitches = fc.metadata.get("repaired_glitches") or []
     if glitches:
         where = ", ".join(f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches[:4])

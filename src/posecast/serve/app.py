@@ -310,7 +310,18 @@ def create_app(
         return await loop.run_in_executor(
             rest,
             lambda: engine.forecast_once(
-                models, limits, skel, req.fps, pos, req.seconds, req.model, req.samples, req.up, req.mapping, order
+                models,
+                limits,
+                skel,
+                req.fps,
+                pos,
+                req.seconds,
+                req.model,
+                req.samples,
+                req.up,
+                req.mapping,
+                order,
+                req.smooth,
             ),
         )
 

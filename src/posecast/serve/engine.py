@@ -743,9 +743,11 @@ def forecast_once(
     up: str,
     mapping: dict[str, Any] | None,
     order: np.ndarray | None = None,
+    smooth: float | None = None,
 ) -> dict[str, Any]:
     """A REST forecast (on the compute thread): positions ``(T, J, 3)`` in the request's frame and joint order
-    (``order``: `resolve_skeleton`) → the reply dict, in the same frame and order."""
+    (``order``: `resolve_skeleton`) → the reply dict, in the same frame and order (``smooth``: as
+    `posecast.forecast`)."""
     from posecast.api import forecast_motion
     from posecast.models import info
 
@@ -766,7 +768,7 @@ def forecast_once(
             "models such as charpose"
         )
     fc = forecast_motion(
-        models.get(name), motion, seconds=None if keypose else seconds, samples=samples, mapping=mapping
+        models.get(name), motion, seconds=None if keypose else seconds, samples=samples, mapping=mapping, smooth=smooth
     )
     return {
         "model": name,
@@ -779,5 +781,6 @@ def forecast_once(
         "seconds": fc.samples.shape[1] / fc.fps,
         "history_starts_at_frame": int(fc.metadata.get("history_starts_at_frame", 0)),
         "repaired_glitches": list(fc.metadata.get("repaired_glitches", [])),
+        "history_jitter_m": fc.metadata.get("history_jitter_m"),
         "compute_ms": round((time.perf_counter() - t0) * 1e3, 3),
     }

@@ -61,6 +61,12 @@ class ForecastRequest(_Model):
     mapping: dict[str, Any] | None = Field(
         None, description="explicit joint mapping onto the canonical body ({canonical joint: your joint})"
     )
+    smooth: float | None = Field(
+        None,
+        gt=0,
+        le=1.0,
+        description="seconds: smooth a tracker's jitter out of the history first (quadratic Savitzky-Golay, e.g. 0.2)",
+    )
 
 
 class ForecastResponse(_Model):
@@ -83,6 +89,9 @@ class ForecastResponse(_Model):
         description="tracking glitches filled in among the frames the model reads: a joint that jumped away faster "
         "than a body moves and back ({joint, first_frame, last_frame}, frames of the request); one that had not "
         "come back by the last frame is a 400",
+    )
+    history_jitter_m: float | None = Field(
+        None, description="the history's median joint jitter when it is above 6 mm (a tracker's noise: try smooth)"
     )
     compute_ms: float = Field(description="server time spent forecasting, milliseconds")
 
