@@ -161,6 +161,7 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
         from posecast.viz import render
 
         if isinstance(obj, Forecast) and obj.metadata.get("kind") == "keyposes":  # a saved key-pose forecast
+            from posecast.keyposes.forecaster import shown_truth
             from posecast.keyposes.render import render_keypose_forecast
 
             meta = obj.metadata
@@ -171,7 +172,7 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
             render_keypose_forecast(
                 obj,
                 out,
-                truth=meta.get("true_keypose_shown"),
+                truth=shown_truth(obj),
                 truth_time_s=meta.get("true_keypose_time_s"),
                 errors=meta.get("true_keypose_errors_m"),
             )

@@ -87,10 +87,11 @@ def keypose_forecast(d: Any, path: Path) -> Forecast:
     one-frame samples with that window as its history, so that it can be rendered and inspected. What the
     key-pose drawing reads comes along in ``metadata`` (``kind`` ``"keyposes"``, the clip as ``source``, the last
     observed time, world roots, the up axis, each hypothesis' origin, and the true next key pose where the
-    document has it: ``true_keypose_shown`` (J, 3) placed as drawn, ``true_keypose_time_s``,
-    ``true_keypose_errors_m``); the skeleton's left/right pairs from the document, else from the joint names."""
+    document has it: ``true_keypose_root_relative`` (J, 3), ``true_keypose_time_s``, ``true_keypose_errors_m``,
+    with the ``anchor``, ``floor_m`` and ``up_vector`` that place it as drawn,
+    `posecast.keyposes.forecaster.shown_truth`); the skeleton's left/right pairs from the document, else from the
+    joint names."""
     from posecast.io.bvh import left_right_pairs
-    from posecast.keyposes.forecaster import truth_as_shown
     from posecast.skeletons.canonical import UP_ROTATIONS
 
     def value(key: str, default: Any = None) -> Any:
@@ -138,9 +139,10 @@ def keypose_forecast(d: Any, path: Path) -> Forecast:
         if rel is not None:
             floor = value("floor_m")
             floor = None if floor is None or not np.isfinite(float(floor)) else float(floor)
-            fixed = [names.index(n) for n in static]
-            shown = truth_as_shown(rel, value("anchor"), floor, up, fixed)
-            meta["true_keypose_shown"] = shown.tolist()
+            meta["true_keypose_root_relative"] = np.asarray(rel, dtype=np.float64).tolist()
+            meta["anchor"] = np.asarray(value("anchor"), dtype=np.float64).tolist()
+            meta["floor_m"] = floor
+            meta["up_vector"] = None if up is None else np.asarray(up, dtype=np.float64).tolist()
             meta["true_keypose_time_s"] = float(truth["time_s"] if truth is not None else value("true_keypose_time_s"))
             if errors is not None:
                 meta["true_keypose_errors_m"] = [float(e) for e in np.asarray(errors).reshape(-1)]

@@ -344,6 +344,19 @@ def truth_as_shown(
     return grounded_poses(shown[None], float(floor), np.asarray(up, dtype=np.float64), fixed)[0][0]
 
 
+def shown_truth(forecast: Forecast) -> np.ndarray | None:
+    """``(J, 3)`` the true next key pose of a key-pose forecast read back from a file (`posecast.io.arrays
+    .keypose_forecast`), placed where it was drawn beside the hypotheses (`truth_as_shown`); None without one."""
+    meta = forecast.metadata
+    if meta.get("true_keypose_root_relative") is None or meta.get("anchor") is None:
+        return None
+    names = forecast.skeleton.joint_names
+    fixed = [names.index(n) for n in meta.get("static_joints") or () if n in names]
+    return truth_as_shown(
+        meta["true_keypose_root_relative"], meta["anchor"], meta.get("floor_m"), meta.get("up_vector"), fixed
+    )
+
+
 def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """``(K, J, 3)`` hypotheses on a user's rig with every bone at its length in ``reference (J, 3)`` (the last
     observed frame), directions and roots kept (`posecast.kinematics.fk.keep_bone_lengths`)."""
