@@ -125,6 +125,22 @@ def test_info(walk_file):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["frames"] == 76 and d["fps"] == 25.0 and d["skeleton"] == "cmu-bvh-31"
+    assert d["tracking_glitches"] == [] and d["rest_pose_frames"] == 0 and d["jitter_mm"] < 1.0
+
+
+def test_info_names_tracking_glitches(walk_file, tmp_path):
+    walk = posecast.load(walk_file)
+    holed = walk.positions.copy()
+    holed[30:33, 20] = 0.0  # LeftHand at the origin for 3 frames
+    holed[70:, 3] = 0.0  # LeftFoot from frame 70 on
+    np.save(tmp_path / "holed.npy", holed)
+    r = run("info", str(tmp_path / "holed.npy"), "--skeleton", "cmu-bvh-31", "--fps", "25", "--json")
+    assert r.returncode == 0, r.stderr
+    names = walk.skeleton.joint_names
+    assert json.loads(r.stdout)["tracking_glitches"] == [
+        f"{names[20]} frames 30-32",
+        f"{names[3]} frames 70-75 (not back by the end)",
+    ]
 
 
 def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):

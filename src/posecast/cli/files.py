@@ -51,11 +51,15 @@ def info(
             has_ground_truth=obj.ground_truth is not None,
         )
     else:
+        from posecast.motion import detached_start, jitter, tracking_glitches
         from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
 
         pos = obj.positions
         up = motion_up_axis(pos, obj.skeleton)
         height = pos @ UP_ROTATIONS[up or "+y"][1]  # (T, J) along the up axis
+        skip = detached_start(pos, obj.fps)
+        glitches = tracking_glitches(pos, obj.fps, skip)
+        names = obj.skeleton.joint_names
         d.update(
             kind="motion",
             frames=obj.num_frames,
@@ -64,6 +68,14 @@ def info(
             extent_m=[round(float(x), 3) for x in (pos.max(axis=(0, 1)) - pos.min(axis=(0, 1)))],
             up_axis=up or "+y (not found: the skeleton does not map onto the canonical body)",
             height_m=round(float(np.median(height.max(axis=1) - height.min(axis=1))), 3),
+            rest_pose_frames=skip,
+            # what a forecast would meet (guide, "Imperfect tracking"): joints that jump faster than a body moves
+            tracking_glitches=[
+                f"{names[g.joint]} frames {g.first}-{g.last}" + (" (not back by the end)" if g.trailing else "")
+                for g in glitches[:10]
+            ]
+            + ([f"... {len(glitches) - 10} more"] if len(glitches) > 10 else []),
+            jitter_mm=round(1000 * float(np.median(jitter(pos[skip:]))), 2),
             metadata={k: v for k, v in obj.metadata.items() if k != "source"},
         )
     if as_json:
