@@ -17,9 +17,9 @@ import numpy as np
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
 from posecast.motion import (
-    GLITCH_SPEED,
     Forecast,
     Motion,
+    carry_lost,
     check_at,
     detached_start,
     fill_glitches,
@@ -27,6 +27,7 @@ from posecast.motion import (
     jitter,
     named_joints,
     smoothed,
+    stretched_bones,
     tracking_glitches,
 )
 
@@ -398,82 +399,45 @@ GLITCH_CHECK_S = 2.0
 
 
 def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motion, dict[str, Any]]:
-    """``history`` with the tracking glitches (`posecast.motion.tracking_glitches`) in the frames the model reads
-    filled in (`fill_glitches`; the newest ``forecaster.history_frames`` frames, at least `GLITCH_CHECK_S`), and
-    the metadata that says which (``repaired_glitches``: joint, first and last frame); glitches further back are
-    not read and stay. A joint that jumped away within those frames and had not come back by the last one is a
-    `ValueRangeError` naming it, the frame and what to do, when the tracker lost it (`lost_joint`: it sits at the
-    origin, or a bone of it broke): a forecast would start from where the tracker put it, metres away. One that
-    jumped and stays a body (a capture pop that the data keeps: bones intact, as in every BVH file) cannot be filled
-    and is read as it is, as is one that jumped before those frames."""
+    """``history`` as a model should read it when a tracker lost joints (`posecast.motion.tracking_glitches`; from
+    frame ``skip``, after a rest pose) among the frames it reads (the newest ``forecaster.history_frames``, at
+    least `GLITCH_CHECK_S`): a joint lost and found again is filled in (`fill_glitches`, ``repaired_glitches`` in
+    the metadata: joint, first and last frame); one still lost in the last frame is carried with its body from its
+    last tracked frame (`carry_lost`, ``carried_joints``: joint and the frame it was lost at). When nothing is left
+    to carry it (the tracker lost the person) it is a `ValueRangeError` naming the frame and the ``--at`` to use.
+    Glitches before those frames are not read and stay; a body that jumped whole keeps its bones and is read as
+    it is."""
     read = getattr(forecaster, "history_frames", lambda fps: None)(history.fps) or 0
     start = history.num_frames - (max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1)
-    pos = history.positions
-    glitches = [
-        g
-        for g in tracking_glitches(pos, history.fps, skip)
-        if g.last >= start and (not g.trailing or (g.first > start and lost_joint(pos, history.skeleton, g)))
-    ]
+    parents = history.skeleton.parents
+    glitches = [g for g in tracking_glitches(history.positions, history.fps, parents, skip) if g.last >= start]
     if not glitches:
         return history, {}
     names = history.skeleton.joint_names
+    found = [g for g in glitches if not g.trailing]
     lost = [g for g in glitches if g.trailing]
+    fixed = fill_glitches(history.positions, found)
+    meta: dict[str, Any] = {}
+    if found:
+        meta["repaired_glitches"] = [
+            {"joint": names[g.joint], "first_frame": g.first, "last_frame": g.last} for g in found
+        ]
     if lost:
-        first = min(g.first for g in lost)
-        which = named_joints(names, [g.joint for g in lost])
-        jump = max(g.jump_m for g in lost)
-        before = math.floor((first - 1) / history.fps * 100) / 100  # printed to 0.01 s: not past it
-        raise ValueRangeError(
-            f"{which} jumped up to {jump:.2f} m in one frame at frame {first} ({first / history.fps:.2f} s; faster "
-            f"than {GLITCH_SPEED:g} m/s, which no body moves) and did not come back by the last frame: a tracker "
-            f"that lost {'the person' if which == 'every joint' else 'it'}? Forecast from before it (at / --at "
-            f"{before:.2f}), or fill the gap in the data"
-        )
-    fixed = fill_glitches(history.positions, glitches)
-    repaired = [{"joint": names[g.joint], "first_frame": g.first, "last_frame": g.last} for g in glitches]
-    return replace(history, positions=fixed), {"repaired_glitches": repaired}
-
-
-#: a bone whose length changed by more than this (metres, and `BROKEN_BONE_SHARE` of it) is broken (`lost_joint`)
-BROKEN_BONE_M = 0.05
-BROKEN_BONE_SHARE = 0.25
-
-
-def lost_joint(positions: np.ndarray, skeleton: Any, glitch: Any) -> bool:
-    """Whether a ``glitch`` (`posecast.motion.Glitch`) of ``positions (T, J, 3)`` leaves its joint lost at the last
-    frame: at the origin (where trackers put what they lost), or with a bone to its parent or a child whose length
-    changed by more than `BROKEN_BONE_M` and `BROKEN_BONE_SHARE` of it since the frame before the jump."""
-    j, before, last = glitch.joint, positions[glitch.first - 1], positions[-1]
-    if np.linalg.norm(last[j]) < 1e-3:
-        return True
-    parents = skeleton.parents
-    bones = [(j, parents[j])] if parents[j] >= 0 else []
-    bones += [(c, j) for c in range(len(parents)) if parents[c] == j]
-    for c, p in bones:
-        was, now = np.linalg.norm(before[c] - before[p]), np.linalg.norm(last[c] - last[p])
-        if abs(now - was) > max(BROKEN_BONE_M, BROKEN_BONE_SHARE * was):
-            return True
-    return False
-
-
-def stretched_bones(positions: np.ndarray, skeleton: Any) -> list[dict[str, Any]]:
-    """The bones of ``positions (T, J, 3)`` whose length in the last frame is off their median over the frames by
-    more than `BROKEN_BONE_M` and `BROKEN_BONE_SHARE` of it — a joint a tracker froze while the body moved on,
-    which no glitch test sees (it never jumps): ``[{"joint", "length_m", "usual_m"}]`` (the bone into ``joint``).
-    Bones shorter than 1 cm (helpers) are left out; rigid skeletons (BVH) never have any."""
-    pos = np.asarray(positions, dtype=np.float64)
-    child = np.array([j for j, p in enumerate(skeleton.parents) if p >= 0], dtype=np.int64)
-    if not child.size or pos.shape[0] < 2:
-        return []
-    parent = np.asarray(skeleton.parents, dtype=np.int64)[child]
-    lengths = np.linalg.norm(pos[:, child] - pos[:, parent], axis=-1)  # (T, B)
-    usual, last = np.median(lengths, axis=0), lengths[-1]
-    off = (usual >= 0.01) & (np.abs(last - usual) > np.maximum(BROKEN_BONE_M, BROKEN_BONE_SHARE * usual))
-    return [
-        {"joint": skeleton.joint_names[int(child[b])], "length_m": round(float(last[b]), 4),
-         "usual_m": round(float(usual[b]), 4)}
-        for b in np.flatnonzero(off)
-    ]  # fmt: skip
+        carried = carry_lost(fixed, parents, lost, skip)
+        if carried is None:
+            first = min(g.first for g in lost)
+            before = math.floor((first - 1) / history.fps * 100) / 100  # printed to 0.01 s: not past it
+            what = named_joints(names, [g.joint for g in lost])
+            hint = "fill the gap in the data"
+            hint = f"forecast from before it (at / --at {before:.2f}), or {hint}" if first - 1 > skip else hint
+            raise ValueRangeError(
+                f"{what} lost by the tracker from frame {first} ({first / history.fps:.2f} s) to the last frame "
+                f"(off their bones, or at the origin), and nothing left to carry {'them' if len(lost) > 1 else 'it'} "
+                f"with: {hint}"
+            )
+        fixed = carried
+        meta["carried_joints"] = [{"joint": names[g.joint], "lost_from_frame": g.first} for g in lost]
+    return replace(history, positions=fixed), meta
 
 
 def _without_start(motion: Motion, skip: int) -> Motion:

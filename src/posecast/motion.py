@@ -58,11 +58,23 @@ def detached_start(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEE
     return last + 1
 
 
+#: a bone whose length is off its usual length (its median) by more than this (metres, plus 4 times the spread of
+#: its length) and by more than `BROKEN_BONE_SHARE` of it is broken: its joint is not where the body is
+BROKEN_BONE_M = 0.05
+BROKEN_BONE_SHARE = 0.25
+#: bones shorter than this (metres) are helpers (CMU's hip joints): not judged
+MIN_BONE_M = 0.01
+#: metres: a joint this close to the origin is where trackers put what they lost (unless it usually is there)
+ORIGIN_M = 1e-3
+#: share of the frames a joint must sit at the origin in to be at home there (a world root), not lost
+HOME_SHARE = 0.95
+
+
 @dataclass(frozen=True)
 class Glitch:
-    """Frames ``first..last`` (inclusive) where ``joint`` is elsewhere than the body it belongs to: it jumped there
-    faster than `GLITCH_SPEED` and (unless ``trailing``) jumped back as fast after ``last``; ``trailing``: it had
-    not come back by the motion's last frame (a tracker that lost it). ``jump_m``: how far the jump in was."""
+    """Frames ``first..last`` (inclusive) where a tracker lost ``joint``: it jumped (faster than a body moves,
+    `GLITCH_SPEED`, or it was lost from the first frame) to where its bones broke (`Bones.broken`) or to the
+    origin; ``trailing``: still lost in the last frame. ``jump_m``: how far the jump was (0 from the first frame)."""
 
     joint: int
     first: int
@@ -71,7 +83,61 @@ class Glitch:
     jump_m: float
 
 
-#: how many times a joint's jitter (`jitter`) a step may exceed the fastest body speed before it is a glitch
+@dataclass(frozen=True)
+class Bones:
+    """A skeleton's judged bones with their usual lengths, measured on some frames (`Bones.measure`): ``child``,
+    ``parent`` ``(B,)`` joint indices, ``usual`` ``(B,)`` median lengths, ``spread`` ``(B,)`` robust spreads
+    (metres), and ``home`` ``(J,)``: True for joints that usually sit at the origin (a world root)."""
+
+    child: np.ndarray
+    parent: np.ndarray
+    usual: np.ndarray
+    spread: np.ndarray
+    home: np.ndarray
+
+    @staticmethod
+    def measure(positions: np.ndarray, parents: Sequence[int]) -> Bones:
+        """The bones of ``positions (T, J, 3)`` on a skeleton with ``parents``; helpers (`MIN_BONE_M`) left out."""
+        pos = np.asarray(positions, dtype=np.float64)
+        par = np.asarray(parents, dtype=np.int64)
+        child = np.flatnonzero(par >= 0)
+        lengths = np.linalg.norm(pos[:, child] - pos[:, par[child]], axis=-1)  # (T, B)
+        at_origin = np.linalg.norm(pos, axis=-1) < ORIGIN_M  # (T, J): where trackers put what they lost
+        # measured on the frames where neither end sits at the origin (a joint lost for most of them does not
+        # make its broken length the usual one), all frames where there are none
+        seen = np.ma.masked_array(lengths, mask=at_origin[:, child] | at_origin[:, par[child]])
+        usual = np.where(seen.count(axis=0) > 0, np.ma.median(seen, axis=0).filled(0.0), np.median(lengths, axis=0))
+        spread = 1.4826 * np.median(np.abs(lengths - usual), axis=0)
+        home = at_origin.mean(axis=0) >= HOME_SHARE  # a world root kept at the origin: its "bone" is a translation
+        keep = (usual >= MIN_BONE_M) & ~home[child] & ~home[par[child]]
+        return Bones(child[keep], par[child[keep]], usual[keep], spread[keep], home)
+
+    def lost(self, positions: np.ndarray) -> np.ndarray:
+        """``(..., J)`` True where a joint of ``positions (..., J, 3)`` is not with its body: every judged bone it
+        has (to its parent and its children) is broken (`broken`), or it sits at the origin where it usually does
+        not."""
+        pos = np.asarray(positions, dtype=np.float64)
+        origin = (np.linalg.norm(pos, axis=-1) < ORIGIN_M) & ~self.home
+        return self.broken(pos) | origin
+
+    def broken(self, positions: np.ndarray) -> np.ndarray:
+        """``(..., J)`` True where every judged bone a joint of ``positions (..., J, 3)`` has (to its parent and its
+        children) is off its usual length by more than `BROKEN_BONE_M` plus 4 spreads and `BROKEN_BONE_SHARE`."""
+        pos = np.asarray(positions, dtype=np.float64)
+        j = pos.shape[-2]
+        length = np.linalg.norm(pos[..., self.child, :] - pos[..., self.parent, :], axis=-1)  # (..., B)
+        allowed = np.maximum(BROKEN_BONE_M + 4 * self.spread, BROKEN_BONE_SHARE * self.usual)
+        broken = np.abs(length - self.usual) > allowed
+        bones = np.zeros(j, dtype=np.int64)
+        np.add.at(bones, self.child, 1)
+        np.add.at(bones, self.parent, 1)
+        broken_count = np.zeros(pos.shape[:-2] + (j,), dtype=np.int64)
+        for ends in (self.child, self.parent):
+            np.add.at(broken_count, (..., ends), broken.astype(np.int64))
+        return (bones > 0) & (broken_count == bones)
+
+
+#: how many times a joint's jitter (`jitter`) a step may exceed the fastest body speed before it is a jump
 JITTER_STEPS = 8.0
 
 
@@ -79,7 +145,8 @@ def jitter(positions: np.ndarray) -> np.ndarray:
     """``(T, J, 3)`` positions → ``(J,)`` each joint's jitter (metres, the standard deviation of white noise on each
     coordinate that would explain it): from the median absolute second difference over frames and coordinates
     (noise of deviation s gives second differences of deviation s * sqrt(6); the median leaves the glitches out).
-    Clean motion capture gives a fraction of a millimetre."""
+    Clean motion capture gives a fraction of a millimetre at 120 fps and up to about 6 mm at 25 fps (fast motion's
+    own second differences); at lower rates motion itself reads as jitter."""
     pos = np.asarray(positions, dtype=np.float64)
     if pos.shape[0] < 3:
         return np.zeros(pos.shape[1])
@@ -87,26 +154,33 @@ def jitter(positions: np.ndarray) -> np.ndarray:
     return np.median(second.transpose(1, 0, 2).reshape(pos.shape[1], -1), axis=1) / 0.6745 / np.sqrt(6.0)
 
 
-def tracking_glitches(positions: np.ndarray, fps: float, start: int = 0, limit: float = GLITCH_SPEED) -> list[Glitch]:
-    """The tracking glitches of ``positions (T, J, 3)`` (metres, ``fps``) from frame ``start`` on (frames before it are
-    not motion: `detached_start`), each joint on its own: a joint that jumps away faster than ``limit`` m/s — no body
-    moves that fast; a tracker that loses a joint puts it at the origin or elsewhere — is glitched until it jumps
-    back as fast (frame ``start`` is taken as tracked). A jittery joint's steps may exceed that by its noise:
-    `JITTER_STEPS` times its jitter (`jitter`) is added, so that a noisy tracker at a high rate is not a glitch at
-    every frame. Sorted by first frame."""
+def tracking_glitches(
+    positions: np.ndarray, fps: float, parents: Sequence[int], start: int = 0, limit: float = GLITCH_SPEED
+) -> list[Glitch]:
+    """The tracking glitches of ``positions (T, J, 3)`` (metres, ``fps``, a skeleton with ``parents``) from frame
+    ``start`` on (frames before it are not motion: `detached_start`): runs of frames where a joint is not with its
+    body (`Bones.lost`, bones measured on those frames) that it entered by a jump faster than ``limit`` m/s (plus
+    `JITTER_STEPS` times its jitter), or that start at frame ``start`` with its bones broken (at the origin alone
+    is no loss there: a world root that starts at the origin and then carries root motion). A body that jumps
+    whole (a capture pop, a root teleport) keeps its bones: no glitch; a BVH file's joints never leave their bones.
+    Sorted by first frame."""
     pos = np.asarray(positions, dtype=np.float64)[start:]
     if pos.shape[0] < 2:
+        return []
+    bones = Bones.measure(pos, parents)
+    lost = bones.lost(pos)  # (T, J)
+    if not lost.any():
         return []
     jumps = np.linalg.norm(np.diff(pos, axis=0), axis=-1)  # (T - 1, J): step k goes from frame k to k + 1
     allowed = limit / fps + JITTER_STEPS * jitter(pos)  # (J,) metres a step
     out = []
-    for j in np.flatnonzero((jumps > allowed).any(axis=0)):
-        fast = np.flatnonzero(jumps[:, j] > allowed[j])
-        for i in range(0, len(fast), 2):
-            first = int(fast[i]) + 1
-            trailing = i + 1 >= len(fast)
-            last = pos.shape[0] - 1 if trailing else int(fast[i + 1])
-            out.append(Glitch(int(j), start + first, start + last, trailing, float(jumps[fast[i], j])))
+    for j in np.flatnonzero(lost.any(axis=0)):
+        flags = np.concatenate([[False], lost[:, j], [False]])
+        edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2] - 1, strict=True):
+            jump = 0.0 if a == 0 else float(jumps[a - 1, j])
+            if jump > allowed[j] or (a == 0 and bones.broken(pos[0])[j]):
+                out.append(Glitch(int(j), start + int(a), start + int(b), bool(b == pos.shape[0] - 1), jump))
     return sorted(out, key=lambda g: (g.first, g.joint))
 
 
@@ -120,15 +194,64 @@ def named_joints(names: Sequence[str], joints: Sequence[int]) -> str:
 
 def fill_glitches(positions: np.ndarray, glitches: Sequence[Glitch]) -> np.ndarray:
     """A copy of ``positions (T, J, 3)`` with each glitch that is not ``trailing`` filled in: the joint moves in a
-    straight line, at constant speed, from its last tracked frame before to its first tracked frame after."""
+    straight line, at constant speed, from its last tracked frame before to its first tracked frame after (held at
+    the latter for a glitch from the first frame)."""
     out = np.array(positions, dtype=np.float64, copy=True)
     for g in glitches:
         if g.trailing:
             continue
         a, b = g.first - 1, g.last + 1
+        if a < 0:
+            out[:b, g.joint] = out[b, g.joint]
+            continue
         w = (np.arange(g.first, b) - a)[:, None] / (b - a)
         out[g.first : b, g.joint] = (1 - w) * out[a, g.joint] + w * out[b, g.joint]
     return out
+
+
+def carry_lost(
+    positions: np.ndarray, parents: Sequence[int], lost: Sequence[Glitch], start: int = 0
+) -> np.ndarray | None:
+    """A copy of ``positions (T, J, 3)`` with each joint of the ``trailing`` glitches ``lost`` carried with its body
+    from its last tracked frame on: at its offset then from its nearest ancestor that is not lost (for a lost root,
+    from its first child that is not), so that the forecast starts from where the body puts it. None when nothing is
+    left to carry it (every joint lost) or a joint was lost from frame ``start`` on (no tracked offset)."""
+    out = np.array(positions, dtype=np.float64, copy=True)
+    par = list(parents)
+    gone = {g.joint for g in lost if g.trailing}
+    for g in lost:
+        if not g.trailing:
+            continue
+        if g.first <= start:
+            return None
+        anchor = par[g.joint]
+        while anchor >= 0 and anchor in gone:
+            anchor = par[anchor]
+        if anchor < 0:
+            anchor = next((c for c, p in enumerate(par) if p == g.joint and c not in gone), -1)
+        if anchor < 0:
+            return None
+        keep = out[g.first - 1, g.joint] - out[g.first - 1, anchor]
+        out[g.first :, g.joint] = out[g.first :, anchor] + keep
+    return out
+
+
+def stretched_bones(positions: np.ndarray, skeleton: Skeleton) -> list[dict[str, Any]]:
+    """The bones of ``positions (T, J, 3)`` whose length in the last frame is off their median over the frames by
+    more than `BROKEN_BONE_M` and `BROKEN_BONE_SHARE` of it — a joint a tracker froze while the body moved on,
+    which no glitch test sees (it never jumps): ``[{"joint", "length_m", "usual_m"}]`` (the bone into ``joint``).
+    Helpers (`MIN_BONE_M`) are left out; rigid skeletons (BVH) never have any."""
+    pos = np.asarray(positions, dtype=np.float64)
+    if pos.shape[0] < 2:
+        return []
+    bones = Bones.measure(pos, skeleton.parents)
+    last = np.linalg.norm(pos[-1, bones.child] - pos[-1, bones.parent], axis=-1)
+    off = np.abs(last - bones.usual) > np.maximum(BROKEN_BONE_M, BROKEN_BONE_SHARE * bones.usual)
+    return [
+        {"joint": skeleton.joint_names[int(bones.child[b])], "length_m": round(float(last[b]), 4),
+         "usual_m": round(float(bones.usual[b]), 4)}
+        for b in np.flatnonzero(off)
+    ]  # fmt: skip
 
 
 #: the fewest frames a smoothing window spans (`smoothed`): a quadratic fit needs more than three

@@ -58,7 +58,7 @@ def info(
         up = motion_up_axis(pos, obj.skeleton)
         height = pos @ UP_ROTATIONS[up or "+y"][1]  # (T, J) along the up axis
         skip = detached_start(pos, obj.fps)
-        glitches = tracking_glitches(pos, obj.fps, skip)
+        glitches = tracking_glitches(pos, obj.fps, obj.skeleton.parents, skip)
         names = obj.skeleton.joint_names
         d.update(
             kind="motion",

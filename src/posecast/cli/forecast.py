@@ -178,12 +178,21 @@ def forecast(
             f"{100 * bone['usual_m']:.0f} cm before (a joint the tracker froze?): the forecast keeps it so",
             highlight=False,
         )
+    carried = fc.metadata.get("carried_joints") or []
+    if carried:
+        console.print(
+            f"note: {file.name}: lost by the tracker at the end, carried with the body from their last tracked "
+            "frame: "
+            + ", ".join(f"{c['joint']} (from frame {c['lost_from_frame']})" for c in carried[:4])
+            + (" ..." if len(carried) > 4 else ""),
+            highlight=False,
+        )
     glitches = fc.metadata.get("repaired_glitches") or []
     if glitches:
         where = ", ".join(f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches[:4])
         console.print(
             f"note: {file.name}: {len(glitches)} tracking glitch(es) filled in among the frames the model reads "
-            f"(a joint that jumped away faster than a body moves, and back): {where}"
+            f"(a joint the tracker lost, off its bones, and found again): {where}"
             + (" ..." if len(glitches) > 4 else ""),
             highlight=False,
         )

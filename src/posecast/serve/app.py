@@ -587,8 +587,8 @@ def create_app(
                         raise PosecastError(f"positions must be J×3 for one frame, got shape {list(pos.shape)}")
                     pos = engine.skeleton_order(pos, session.order)
                     engine.check_body_span(pos, session.skeleton)
-                    # (an earlier t restarts the history: nothing to jump from)
-                    jumped = t > session.t_last and session.check_jump(float(t), engine.to_y_up(pos, session.up))
+                    upright = engine.to_y_up(pos, session.up)
+                    upright, carried = session.carry_lost(float(t), upright)  # (an earlier t restarts the history)
                 except PosecastError as exc:
                     outbox.error(str(exc))
                     continue
@@ -599,9 +599,9 @@ def create_app(
                     continue
                 if t < session.t_last:  # far back: the client's clock restarted; so does the history
                     session.restart()  # (only for a frame that is taken: a refused one changes nothing)
-                elif jumped:  # joints kept jumping for a while: another person, or a moved camera
-                    session.start_over()
-                session.push(float(t), engine.to_y_up(pos, session.up))
+                session.push(float(t), upright)
+                if carried:  # said in this frame's reply
+                    session.note = carried
                 session.last_message = time.monotonic()
                 if session.pending:
                     b.notify()

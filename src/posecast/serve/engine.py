@@ -26,7 +26,17 @@ import numpy as np
 import orjson
 
 from posecast.errors import ModelError, PosecastError, SkeletonError, ValueRangeError
-from posecast.motion import GLITCH_SPEED, MAX_DETACHED, MAX_POSITION_M, Motion, detached_start, named_joints
+from posecast.motion import (
+    GLITCH_SPEED,
+    JITTER_STEPS,
+    MAX_DETACHED,
+    MAX_POSITION_M,
+    Bones,
+    Motion,
+    detached_start,
+    jitter,
+    named_joints,
+)
 from posecast.serve.schema import MAX_SAMPLES
 from posecast.skeletons.base import Skeleton
 
@@ -47,9 +57,8 @@ NEW_TIMELINE_SECONDS = 1.0
 #: frame periods apart is told so in its replies (`StreamSession.warning`): a 60 Hz sender that opened at 30 fps
 PACE_TOO_FAST = 0.75
 PACE_FRAMES = 10
-#: seconds: stream frames whose joints jump faster than a body moves (`StreamSession.check_jump`) are refused, until
-#: they have come for this long: then the history starts over from them (the tracker moved to another person)
-JUMPING_RESTART_SECONDS = 0.5
+#: frames a stream must hold before its joints are judged for tracking losses (`StreamSession.carry_lost`)
+MIN_JUDGED_FRAMES = 5
 #: frames per second: the lowest rate the server takes (a rate far below it makes one frame, or a short
 #: history, span hours, which the models would resample and roll out)
 MIN_FPS = 1.0
@@ -322,11 +331,9 @@ class StreamSession:
     _rate_warned: float = 0.0
     _head: list[np.ndarray] = field(default_factory=list)  # the timeline's first frames (`push`)
     _head_open: bool = True
-    note: str | None = None  # why the history started over, for the `waiting` replies that follow
+    note: str | None = None  # why the history started over, or which joints the newest frame carried (replies say)
     _pace: float = 1.0  # running mean of the time between frames, in the stream's frame periods
     _paced: int = 0  # gaps in that mean
-    _jumping_since: float | None = None  # t of the first of the refused frames in a row whose joints jumped
-    _jumped_at: float | None = None  # t of the newest of them
 
     def __post_init__(self) -> None:
         self.buffer = np.zeros((self.keep, self.skeleton.num_joints, 3))
@@ -404,48 +411,43 @@ class StreamSession:
         self.pending = False
         self.note = f"t went back by more than {NEW_TIMELINE_SECONDS:g} s: the history started over"
         self._pace, self._paced = 1.0, 0
-        self._jumping_since = self._jumped_at = None
 
-    def check_jump(self, t: float, positions: np.ndarray) -> bool:
-        """A `PosecastError` naming the joints when frame ``positions (J, 3)`` (y up) at ``t`` puts some joint
-        further from the newest kept frame than a body moves in the time between (`GLITCH_SPEED`): a tracker that
-        lost the joint (at the origin, or on someone else) would otherwise be forecast flying off; the frame is not
-        taken, and the interpolation over the gap bridges it once the joint is back. Frames that keep jumping for
-        `JUMPING_RESTART_SECONDS` are taken: True, and the caller starts the history over from the frame
-        (`start_over`: another person, a moved camera). Frames that start a new timeline are not checked, nor are
-        its first frames, from which `push` leaves out a rest pose sent before the motion (the jump out of it)."""
-        if self._head_open or not self.count or not t > self.t_last or t - self.t_last > max(1.0, 3.0 / self.fps):
-            self._jumping_since = self._jumped_at = None
-            return False
-        # the time it had to get there: since the newest kept frame, or since the newest refused one (a tracker on
-        # someone 3 m away does not become plausible by being refused for a quarter of a second)
-        since_seen = t - (self.t_last if self._jumped_at is None else max(self.t_last, self._jumped_at))
-        speeds = np.linalg.norm(positions - self._last(), axis=-1) / since_seen  # (J,) m/s
-        fast = np.flatnonzero(speeds > GLITCH_SPEED)
-        if not fast.size:
-            self._jumping_since = self._jumped_at = None
-            return False
-        since = t if self._jumping_since is None else self._jumping_since
-        if t - since >= JUMPING_RESTART_SECONDS - 1e-9:  # (frame times are sums of floats)
-            return True
-        self._jumping_since, self._jumped_at = since, t
-        which = named_joints(self.skeleton.joint_names, fast)
-        dist = float(np.linalg.norm(positions - self._last(), axis=-1).max())
-        raise PosecastError(
-            f"{which} jumped {dist:.2f} m since the previous frame ({float(speeds.max()):.0f} m/s; no body moves "
-            f"faster than {GLITCH_SPEED:g} m/s): a tracker glitch? Frame not taken (the history bridges it; after "
-            f"{JUMPING_RESTART_SECONDS:g} s of such frames it starts over from them)"
-        )
-
-    def start_over(self) -> None:
-        """Forget the history (frames kept jumping for `JUMPING_RESTART_SECONDS`: `check_jump`); the next `push`
-        starts a new timeline."""
-        self.count = 0
-        self._jumping_since = self._jumped_at = None
-        self._pace, self._paced = 1.0, 0
-        self.note = (
-            f"joints jumped faster than a body moves for {JUMPING_RESTART_SECONDS:g} s: the history started over"
-        )
+    def carry_lost(self, t: float, positions: np.ndarray) -> tuple[np.ndarray, str | None]:
+        """Frame ``positions (J, 3)`` (y up) at ``t`` as the history should hold it when a tracker lost joints: a
+        joint that left its body (`posecast.motion.Bones.lost`, bones measured on the kept history) by a jump
+        faster than a body moves in the time since the newest kept frame (plus its jitter's allowance, as
+        `posecast.motion.tracking_glitches`) is carried with its body — at its offset in the newest kept frame from
+        its nearest ancestor that is not lost — and named in the returned note; the frame is then taken, and once
+        the joint is back it is read again. A `PosecastError` when every joint is lost (nothing to carry them
+        with: the frame is not taken). The timeline's first frames are not judged (too few to measure bones; a rest
+        pose sent first is left out by `push` instead)."""
+        kept = min(self.count, self.keep)
+        if self._head_open or kept < MIN_JUDGED_FRAMES or not t > self.t_last:
+            return positions, None
+        history = self.buffer[:kept]
+        bones = Bones.measure(history, self.skeleton.parents)
+        last = history[-1]
+        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * jitter(history)
+        lost = bones.lost(positions) & (np.linalg.norm(positions - last, axis=-1) > allowed) & ~bones.lost(last)
+        if not lost.any():
+            return positions, None
+        if lost.all():
+            raise PosecastError(
+                "every joint left its bones since the previous frame (the tracker lost the person?): frame not taken"
+            )
+        out = np.array(positions, dtype=np.float64, copy=True)
+        parents = self.skeleton.parents
+        for j in np.flatnonzero(lost):
+            anchor = parents[j]
+            while anchor >= 0 and lost[anchor]:
+                anchor = parents[anchor]
+            if anchor < 0:
+                anchor = next((c for c, p in enumerate(parents) if p == j and not lost[c]), -1)
+            if anchor < 0:
+                raise PosecastError(f"{self.skeleton.joint_names[j]} left its bones and nothing is left to carry it")
+            out[j] = positions[anchor] + (last[j] - last[anchor])
+        which = named_joints(self.skeleton.joint_names, np.flatnonzero(lost))
+        return out, f"{which} lost by the tracker at t = {t:g} s: carried with the body"
 
     def push(self, t: float, positions: np.ndarray) -> None:
         """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's
@@ -512,6 +514,7 @@ class _Job:
     t: float
     arrival: float
     skipped: int
+    note: str | None = None  # the session's note when the job was taken (a joint carried in this frame)
 
 
 class Batcher:
@@ -557,7 +560,7 @@ class Batcher:
             jobs = []
             for s in list(self.sessions.values()):
                 if s.pending and not s.closed:
-                    jobs.append(_Job(s, s.history(), s.t_last, s.arrival, s.unanswered - 1))
+                    jobs.append(_Job(s, s.history(), s.t_last, s.arrival, s.unanswered - 1, s.note))
                     s.pending = False
                     s.unanswered = 0
             if not jobs:
@@ -604,6 +607,8 @@ class Batcher:
                 warning = s.warning()
                 if warning:
                     reply["warning"] = warning
+                if job.note:
+                    reply["note"] = job.note
                 out[i] = reply
         self.stats["ticks"] += 1
         self.stats["forecasts"] += len(jobs)
@@ -781,6 +786,7 @@ def forecast_once(
         "seconds": fc.samples.shape[1] / fc.fps,
         "history_starts_at_frame": int(fc.metadata.get("history_starts_at_frame", 0)),
         "repaired_glitches": list(fc.metadata.get("repaired_glitches", [])),
+        "carried_joints": list(fc.metadata.get("carried_joints", [])),
         "history_jitter_m": fc.metadata.get("history_jitter_m"),
         "compute_ms": round((time.perf_counter() - t0) * 1e3, 3),
     }

@@ -86,9 +86,13 @@ class ForecastResponse(_Model):
     )
     repaired_glitches: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="tracking glitches filled in among the frames the model reads: a joint that jumped away faster "
-        "than a body moves and back ({joint, first_frame, last_frame}, frames of the request); one that had not "
-        "come back by the last frame is a 400",
+        description="tracking losses filled in among the frames the model reads: a joint that jumped off its bones "
+        "(or to the origin) and came back ({joint, first_frame, last_frame}, frames of the request)",
+    )
+    carried_joints: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="joints still lost in the last frame, carried with the body from their last tracked frame "
+        "({joint, lost_from_frame}); a person lost whole is a 400",
     )
     history_jitter_m: float | None = Field(
         None, description="the history's median joint jitter when it is above 6 mm (a tracker's noise: try smooth)"
