@@ -72,6 +72,14 @@ def test_rest_forecast_equals_the_library(client: Client, walk: posecast.Motion)
     # the forecast moves on: the walk goes forward along +z at 1.3 m/s, so does the predicted pelvis
     advance = result.positions[0, -1, 0, 2] - walk.positions[-1, 0, 2]
     assert 0.5 < advance < 2.0
+    assert result.repaired_glitches == () and result.carried_joints == () and result.history_jitter_m is None
+    # a hand the tracker put at the origin for the last frames: carried with the body, and said; smooth passes on
+    lost = walk.positions.copy()
+    lost[-3:, 20] = 0.0
+    carried = client.forecast(lost, walk.skeleton, walk.fps, seconds=0.2, smooth=0.2)
+    assert carried.carried_joints == ({"joint": walk.skeleton.joint_names[20], "lost_from_frame": len(lost) - 3},)
+    direct = posecast.forecast(posecast.Motion(lost, walk.fps, walk.skeleton), seconds=0.2, smooth=0.2)
+    np.testing.assert_allclose(carried.positions, direct.samples, atol=1e-4)
 
 
 def test_rest_forecast_z_up_round_trip(client: Client, walk: posecast.Motion):

@@ -150,6 +150,8 @@ def test_at_names_the_range_it_takes_and_takes_the_last_frame_as_printed(walk):
     assert fc.history.num_frames == 116 and fc.ground_truth is None
     fc = posecast.forecast(take, model="zero-velocity", seconds=0.2, at=3.84)  # half a frame past: the last frame
     assert fc.history.num_frames == 116
+    fast = synthetic_walk(seconds=1.0, fps=240.0).frames(0, 239)  # 0.9917 s, printed 0.99: 2 ms past, taken
+    assert posecast.forecast(fast, model="zero-velocity", seconds=0.1, at=0.99).history.num_frames == 239
     for at in (0.0, 3.9, -1.0):
         with pytest.raises(ValueRangeError, match=r"give a time after its first frame up to 3\.833 s"):
             posecast.forecast(take, model="zero-velocity", seconds=0.2, at=at)
@@ -182,6 +184,8 @@ def test_a_jittery_history_is_noted_and_smooth_reads_it_smoothed(walk):
     fc = posecast.forecast(noisy, model="dct-mlp", seconds=0.4, smooth=0.2)
     assert fc.metadata["smoothed_s"] == 0.2 and "history_jitter_m" not in fc.metadata
     np.testing.assert_allclose(fc.history.positions, smoothed(noisy.positions, FPS, 0.2), atol=1e-12)
+    slow = Motion(noisy.positions[::2], FPS / 2, walk.skeleton)  # 15 fps: motion itself reads as jitter there
+    assert "history_jitter_m" not in posecast.forecast(slow, model="dct-mlp", seconds=0.4).metadata
     for bad in (0.0, -1.0, 5.0, "0.2"):
         with pytest.raises(ValueRangeError, match="smooth must be a number of seconds"):
             posecast.forecast(walk, model="dct-mlp", smooth=bad)

@@ -294,6 +294,8 @@ def test_a_saved_motion_names_itself_in_errors_and_keeps_where_it_came_from(tmp_
         posecast.save(made, out)
         back = posecast.load(out)
         assert back.metadata["source"] == str(out) and back.metadata["made_from"] == str(clip), suffix
+        again = tmp_path / f"again{suffix}"  # saved once more: still made from the clip
+        assert posecast.load(posecast.save(back, again)).metadata["made_from"] == str(clip), suffix
     with np.load(tmp_path / "walk.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     arrays["positions"][5, 3, 1] = np.nan
@@ -330,6 +332,9 @@ def test_a_csv_time_column_sets_the_rate_and_its_gaps_are_bridged_on_the_frame_g
     ms = tmp_path / "ms.csv"
     ms.write_text("\n".join([*head, *[f"{1000 * float(r.split(',')[0]):.3f}," + r.split(",", 1)[1] for r in rows]]))
     with pytest.raises(FormatError, match=r"time column steps by 33\.3.* but fps is 30: times must be seconds"):
+        posecast.load(ms)
+    ms.write_text("\n".join([f"# skeleton={walk.skeleton.name}", *ms.read_text().splitlines()[1:]]))  # no fps
+    with pytest.raises(FormatError, match=r"time column steps by 33\.3.* \(median\): times must be seconds"):
         posecast.load(ms)
     late = [f"{float(r.split(',')[0]) + 2.0 * (k >= 40):.6f}," + r.split(",", 1)[1] for k, r in enumerate(rows)]
     gap = tmp_path / "gap.csv"

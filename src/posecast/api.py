@@ -374,7 +374,7 @@ def forecast_motion(
     if smooth is not None:  # after the glitches (a lost joint would be smeared) and without a rest pose
         history = replace(history, positions=smoothed(history.positions, history.fps, smooth))
         repaired = {**repaired, "smoothed_s": float(smooth)}
-    else:  # a tracker's jitter, which the models read as motion: say so (the CLI suggests --smooth)
+    elif history.fps >= JITTER_NOTE_MIN_FPS:  # a tracker's jitter, read as motion: say so (the CLI suggests --smooth)
         noise = float(np.median(jitter(history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :])))
         if noise > JITTER_NOTE_M:
             repaired = {**repaired, "history_jitter_m": round(noise, 5)}
@@ -390,6 +390,9 @@ def forecast_motion(
 #: (``metadata["history_jitter_m"]``): clean capture stays below it (corpus 2 s windows at 25 fps: 99 % under
 #: 4.4 mm, all under 5.8 mm; at 120 fps under 0.7 mm); a tracker with 1 cm of noise gives about 10 mm
 JITTER_NOTE_M = 0.006
+#: frames per second: below this a motion's own second differences read as jitter (clean Bandai dances at 15 fps
+#: exceed 6 mm), so no note is made
+JITTER_NOTE_MIN_FPS = 24.0
 #: seconds: the widest smoothing window `forecast` takes (wider would smooth the motion itself away)
 MAX_SMOOTH_S = 1.0
 

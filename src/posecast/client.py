@@ -84,6 +84,10 @@ class ForecastResult:
         model, fps, skeleton, joints, up: what the server ran and how to read ``positions``.
         seconds: the horizon, ``F / fps``.
         compute_ms: server time spent forecasting, milliseconds.
+        history_starts_at_frame: leading frames left out as not motion (a rest pose sent first).
+        repaired_glitches, carried_joints: joints a tracker lost that were filled in, or carried with the body
+            (guide, "Imperfect tracking"); empty almost always.
+        history_jitter_m: the history's median joint jitter when above 6 mm (send ``smooth``), else None.
     """
 
     positions: np.ndarray
@@ -95,6 +99,10 @@ class ForecastResult:
     up: str
     seconds: float
     compute_ms: float
+    history_starts_at_frame: int = 0
+    repaired_glitches: tuple[dict[str, Any], ...] = ()
+    carried_joints: tuple[dict[str, Any], ...] = ()
+    history_jitter_m: float | None = None
 
     @property
     def best(self) -> np.ndarray:
@@ -115,6 +123,10 @@ class ForecastResult:
             up=d["up"],
             seconds=float(d["seconds"]),
             compute_ms=float(d["compute_ms"]),
+            history_starts_at_frame=int(d.get("history_starts_at_frame", 0)),
+            repaired_glitches=tuple(d.get("repaired_glitches") or ()),
+            carried_joints=tuple(d.get("carried_joints") or ()),
+            history_jitter_m=d.get("history_jitter_m"),
         )
 
 
@@ -341,10 +353,12 @@ class Client:
         samples: int | None = None,
         up: str = "y",
         mapping: Mapping[str, Any] | None = None,
+        smooth: float | None = None,
     ) -> ForecastResult:
         """``POST /v1/forecast``: the future of ``positions`` ``(T, J, 3)`` metres on ``skeleton`` at ``fps``
         (a `Motion` brings both). ``up="z"`` for z-up positions (x forward, y left, z up): the forecast comes
-        back in the same frame. Key-pose models (``charpose``) ignore ``seconds`` and give ``samples`` poses."""
+        back in the same frame. Key-pose models (``charpose``) ignore ``seconds`` and give ``samples`` poses.
+        ``smooth``: seconds over which to smooth a tracker's jitter out of the history first."""
         if isinstance(positions, Motion):
             skeleton = positions.skeleton if skeleton is None else skeleton
             fps = positions.fps if fps is None else fps
@@ -358,7 +372,7 @@ class Client:
             "seconds": float(seconds),
             "up": up,
         }
-        for key, value in (("model", model), ("samples", samples), ("mapping", mapping)):
+        for key, value in (("model", model), ("samples", samples), ("mapping", mapping), ("smooth", smooth)):
             if value is not None:
                 payload[key] = dict(value) if isinstance(value, Mapping) else value
         return ForecastResult.from_json(self._post_json("/v1/forecast", payload))

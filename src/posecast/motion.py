@@ -275,9 +275,9 @@ def smoothed(positions: np.ndarray, fps: float, seconds: float) -> np.ndarray:
 
 def check_at(at: float, duration: float, fps: float, start_ok: bool = False) -> None:
     """A `ValueRangeError` unless ``at`` (seconds: the last observed moment) lies in a motion of ``duration`` s at
-    ``fps``: after its first frame (at it too with ``start_ok``), and up to its last, half a frame either way taken
-    (a time printed to the hundredth of a second names the last frame)."""
-    if (at >= 0 if start_ok else at > 0) and at <= duration + 0.5 / fps:
+    ``fps``: after its first frame (at it too with ``start_ok``), and up to its last, half a frame or 5 ms past it
+    taken (a duration printed to the hundredth of a second names the last frame)."""
+    if (at >= 0 if start_ok else at > 0) and at <= duration + max(0.5 / fps, 0.005):
         return
     where = "from its first frame" if start_ok else "after its first frame"
     raise ValueRangeError(f"--at {at:g} s is outside the motion: give a time {where} up to {duration:.3f} s")

@@ -196,7 +196,8 @@ def with_weights(
 ) -> dict[str, Any]:
     """A bench result that says which weights were run, so that a file made with a training run is not taken for
     one of the shipped weights and a result stays traceable after weights are shipped again: ``weights`` (what
-    ``--weights`` named) with ``weights_sha256`` (`posecast.models.store.fingerprint` of its tensors), and
+    ``--weights`` named) with ``weights_sha256`` (`posecast.models.store.fingerprint`: the first 16 hex digits of
+    the SHA-256 of its ``model.safetensors``), and
     ``shipped_weights`` — ``{model: {variant: fingerprint}}`` for each of ``models`` (registry names) that ran on
     its shipped weights (every shipped variant is listed: models pick theirs by the data's skeleton), and
     ``code_version`` (the git commit, None outside a checkout). ``learned``: the one model ``--weights`` went to."""

@@ -199,8 +199,9 @@ def read_npz(path: Path, **_: Any) -> Motion | Forecast:
             raise FormatError(f"unknown kind {kind!r} (expected 'motion' or 'forecast')", path)
         if "positions" not in z:
             raise FormatError("missing array 'positions'", path)
-        # this file is the source (errors name it), as for JSON; the file it was made from is kept beside it
-        meta = {**meta, "source": str(path), **({"made_from": meta["source"]} if meta.get("source") else {})}
+        # this file is the source (errors name it), as for JSON; the file it was first made from is kept beside it
+        made = meta.get("made_from") or meta.get("source")
+        meta = {**meta, "source": str(path), **({"made_from": made} if made else {})}
         return Motion(
             positions=z["positions"],
             fps=fps,
@@ -383,6 +384,12 @@ def _on_frame_grid(
                 path,
             )
     elif steps.size:  # the median step's rate, made exact over the whole span (stamps are rounded)
+        if float(np.median(steps)) > 0.5:
+            raise FormatError(
+                f"the time column steps by {float(np.median(steps)):.4g} (median): times must be seconds (or give "
+                "'# fps=...')",
+                path,
+            )
         span = float(times[-1] - times[0])
         fps = (round(span / float(np.median(steps))) or 1) / span
     else:
@@ -489,7 +496,11 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
         rotations=_arr(d, "rotations", path, optional=True),
         root_translation=_arr(d, "root_translation", path, optional=True),
         # this file is the source (errors name it); the file it was made from, if recorded, is kept beside it
-        metadata={**meta, "source": str(path), **({"made_from": meta["source"]} if meta.get("source") else {})},
+        metadata={
+            **meta,
+            "source": str(path),
+            **({"made_from": meta.get("made_from") or meta["source"]} if meta.get("source") else {}),
+        },
     )
 
 
