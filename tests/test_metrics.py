@@ -638,3 +638,24 @@ def test_bone_lengths_on_cmu_benchmark(cmu_mocap_dir):
     assert r.summary()["coefficient_of_variation"] < 1e-12
     noisy = motion.positions + np.random.default_rng(0).normal(scale=0.01, size=motion.positions.shape)
     assert bone_length_consistency(noisy, motion.skeleton, "rest").summary()["deviation_from_reference"] > 0.005
+
+
+def test_rotation_matrices_under_the_expmap_default_are_refused_and_masked_nan_joints_are_left_out():
+    from scipy.spatial.transform import Rotation
+
+    from posecast.evaluation.metrics import euler_angle_error
+
+    a = Rotation.random(4 * 22, random_state=0).as_matrix().reshape(4, 22, 3, 3)
+    b = Rotation.random(4 * 22, random_state=1).as_matrix().reshape(4, 22, 3, 3)
+    with pytest.raises(ValueRangeError, match="holds rotation matrices .* pass rep='matrix'"):
+        euler_angle_error(a, b)
+    assert euler_angle_error(a, b, rep="matrix").shape == (4,)
+    e = np.random.default_rng(0).normal(size=(4, 3, 3))  # exp-maps of 3 joints: still read as such
+    assert euler_angle_error(e, 1.1 * e).shape == (4,)
+    rng = np.random.default_rng(1)
+    pred, gt = rng.normal(size=(5, 17, 3)), rng.normal(size=(5, 17, 3))
+    unseen = pred.copy()
+    unseen[:, 16] = np.nan  # a keypoint never seen, stored as NaN, weight 0: left out, not NaN
+    w = np.ones(17)
+    w[16] = 0.0
+    np.testing.assert_allclose(mpjpe(unseen, gt, weights=w), mpjpe(pred[:, :16], gt[:, :16]), rtol=1e-12)

@@ -147,11 +147,12 @@ def _weights(kind: _Kind, weights, err_shape: tuple[int, ...], name: str = "weig
 
 
 def _joint_mean(err, w):
-    """Mean over the last (joint) axis, weighted when ``w`` is given (0/0 → NaN for empty frames)."""
+    """Mean over the last (joint) axis, weighted when ``w`` is given (0/0 → NaN for empty frames). A joint of
+    weight 0 is left out whatever its error, NaN included (a keypoint stored as NaN where it was not seen)."""
     if w is None:
         return err.mean(dim=-1)
     w = w.expand(err.shape)
-    return (err * w).sum(dim=-1) / w.sum(dim=-1)
+    return _torch().where(w > 0, err * w, _torch().zeros_like(err)).sum(dim=-1) / w.sum(dim=-1)
 
 
 def _joint_errors(pred, gt):
@@ -216,7 +217,8 @@ def pa_mpjpe(pred: Array, gt: Array, weights: Any = None, scale: bool = True) ->
 
     Args:
         pred, gt: ``(..., F, J, 3)`` positions.
-        weights: joint weights/mask applied to the averaging only, as in `mpjpe`.
+        weights: joint weights/mask applied to the averaging only, as in `mpjpe` (the alignment is fitted on every
+            joint: leave joints that were not seen, e.g. stored as NaN, out of ``pred`` and ``gt`` instead).
         scale: also fit a scale (standard PA-MPJPE); ``False`` gives a rigid alignment.
 
     Returns:
@@ -315,6 +317,14 @@ def _h36m_euler(m):
     return torch.stack([e1, e2, e3], dim=-1)
 
 
+def _all_rotations(t) -> bool:
+    """Whether every trailing 3x3 block of tensor ``t`` is a rotation matrix (orthonormal, determinant 1, 1e-4)."""
+    torch = _torch()
+    eye = torch.eye(3, dtype=t.dtype, device=t.device)
+    ortho = (t @ t.transpose(-1, -2) - eye).abs().amax() < 1e-4
+    return bool(ortho and (torch.linalg.det(t) - 1.0).abs().amax() < 1e-4)
+
+
 def _rotations(kind: _Kind, x, rep: str, name: str):
     """``(..., J, 3, 3)`` matrices from matrices or exp-maps."""
     shp = _shape(x)
@@ -325,7 +335,13 @@ def _rotations(kind: _Kind, x, rep: str, name: str):
     if rep == "expmap":
         if len(shp) < 2 or shp[-1] != 3:
             raise ValueRangeError(f"{name}: expected exp-maps (..., J, 3) for rep='expmap', got {shp}")
-        return axis_angle_to_matrix(kind.tensor(x, name))
+        t = kind.tensor(x, name)
+        if len(shp) >= 3 and shp[-2:] == (3, 3) and _all_rotations(t):  # matrices read as 3 joints' exp-maps
+            raise ValueRangeError(
+                f"{name}: {shp} holds rotation matrices (every 3x3 block is one), read as exp-maps of 3 joints "
+                "under rep='expmap': pass rep='matrix'"
+            )
+        return axis_angle_to_matrix(t)
     raise ValueRangeError(f"unknown rotation representation {rep!r}: use 'matrix' or 'expmap'")
 
 
@@ -740,8 +756,11 @@ def ps_entropy(sequences: Array, pooled: bool = True, per_feature: bool = False,
     averaged over the ``J × D`` features. With ``pooled`` (default, as the released evaluation code
     computes it) the spectra of the ``N`` sequences are summed before normalising; with
     ``pooled=False`` each sequence gets its own entropy and those are averaged over the set, which is
-    how the supplement's formula reads. A constant signal scores 0, a pure tone ``ln 2`` (two
-    symmetric bins), white noise close to ``ln T``.
+    how the supplement's formula reads. A constant nonzero signal scores 0, a pure tone ``ln 2`` (two
+    symmetric bins), white noise close to ``ln T``; a feature that is exactly zero throughout (a root left at the
+    origin in root-relative poses, a zero-length helper joint) has a flat spectrum of the ``eps`` floor and scores
+    ``ln T``: leave such features out, as the released code does (it keeps features whose standard deviation is
+    at least 1e-4) and as the long-horizon protocol does (the 21 non-pelvis joints).
 
     Args:
         sequences: ``(..., N, T, J, D)``.
