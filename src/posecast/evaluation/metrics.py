@@ -1006,10 +1006,16 @@ def mm_ade(samples: Array, pseudo_futures: Array, valid: Any = None) -> Array:
         samples: ``(..., K, T, J, D)`` sampled futures of one window (or a batch of windows).
         pseudo_futures: ``(..., M, T, J, D)`` futures of the windows with a similar last observed pose
             (`multimodal_indices`, `gather_multimodal_futures`).
-        valid: optional ``(..., M)`` mask of the real (non-padding) pseudo futures.
+        valid: optional ``(..., M)`` mask of the real (non-padding) pseudo futures. Pass the mask that
+            `gather_multimodal_futures` returns: without it its padding (copies of the window's own future) is
+            averaged in as if it were more pseudo futures.
 
     Returns:
         ``(...)`` errors (whole-pose L2 distance, as `best_of_k_ade`).
+
+    Memory: the distances of every sample to every pseudo future are formed at once, ``(..., K, M, T, J, D)``
+    numbers (100 windows x 50 samples x 50 futures x 100 frames x 16 joints x 3 in float64: 9.6 GB): batch the
+    windows accordingly.
     """
     return _mm(samples, pseudo_futures, valid, final=False)
 
