@@ -91,7 +91,7 @@ def test_a_joint_lost_at_the_end_is_carried_and_a_person_lost_is_refused_saying_
         assert meta["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 121 - lost_for}]
     gone = walk.positions.copy()
     gone[-3:] = 0.0
-    said = r"every joint lost by the tracker from frame 118 \(3\.93 s\).* forecast from before it \(at / --at 3\.90\)"
+    said = r"every joint lost by the tracker from frame 118 \(3\.93 s\).* \(the frames up to 3\.90 s: at / --at 3\.90\)"
     with pytest.raises(ValueRangeError, match=said):
         posecast.forecast(Motion(gone, FPS, walk.skeleton), model="dct-mlp")
     fc = posecast.forecast(Motion(gone, FPS, walk.skeleton), model="dct-mlp", at=3.90)  # as the message says
@@ -137,7 +137,7 @@ def test_a_stream_carries_a_lost_joint_with_the_body_and_refuses_a_lost_person(w
     assert note is None and np.array_equal(frame, walk.positions[16])
     s.push(16 / FPS, frame)
     assert s.count == 17  # every frame taken
-    with pytest.raises(PosecastError, match="every joint left its bones .* frame not taken"):
+    with pytest.raises(PosecastError, match="every joint left their bones .* frame not taken"):
         s.carry_lost(17 / FPS, np.zeros_like(walk.positions[17]))
     assert s.count == 17
     moved = walk.positions[17] + [3.0, 0.0, 0.0]  # the tracker on someone 3 m away: a body, read as sent
@@ -195,8 +195,48 @@ def test_a_frozen_joint_is_noted_by_its_stretched_bone(walk):
     frozen = walk.positions.copy()
     frozen[-15:, 20] = frozen[-16, 20]  # LeftHand held for the last 0.5 s while the body walks on at 1.3 m/s
     fc = posecast.forecast(Motion(frozen, FPS, walk.skeleton), model="dct-mlp", seconds=0.2)
-    (bone,) = fc.metadata["stretched_bones"]
+    stretched = {b["joint"]: b for b in fc.metadata["stretched_bones"]}
+    # the hand's bone, and the one from the hand to its finger (which went on with the body, past a helper joint)
+    assert set(stretched) == {"LeftHand", "LeftHandIndex1"}
+    bone = stretched["LeftHand"]
     forearm = np.linalg.norm(walk.positions[-1, 20] - walk.positions[-1, 19])
     assert bone["joint"] == "LeftHand" and bone["usual_m"] == pytest.approx(forearm, abs=2e-3)
     assert bone["length_m"] == pytest.approx(np.linalg.norm(frozen[-1, 20] - frozen[-1, 19]), abs=1e-4)
     assert "stretched_bones" not in posecast.forecast(walk, model="dct-mlp", seconds=0.2).metadata
+
+
+def test_losses_a_first_version_missed_or_misread(walk):
+    from posecast.skeletons.base import Skeleton
+
+    names = walk.skeleton.joint_names
+    model = posecast.models.get("dct-mlp")
+
+    def read(pos, skel=walk.skeleton):
+        return without_glitches(Motion(pos, FPS, skel), 0, model)
+
+    # hips behind zero-length helpers (cmu-bvh-31's LHipJoint, RHipJoint): judged through the bones past them
+    hips = walk.positions.copy()
+    hips[-3:, 0] += [3.0, 0.0, 0.0]
+    history, said = read(hips)
+    assert said["carried_joints"] == [{"joint": "Hips", "lost_from_frame": 118}]
+    assert np.linalg.norm(history.positions[-1, 0] - walk.positions[-1, 0]) < 0.05
+    # lost from frame 2 of 90 (most of the frames at the origin): still a loss, not a world root at home
+    early = walk.positions[:90].copy()
+    early[2:, 20] = 0.0
+    assert read(early)[1]["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 2}]
+    # root-relative data: a hand at the origin, 0.3 m from the pelvis, is lost whatever its speed
+    relative = walk.positions - walk.positions[:, :1]
+    relative[-3:, 20] = 0.0
+    assert read(relative)[1]["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 118}]
+    # a 3-frame history: its one second difference is the loss itself, not the jitter allowance
+    short = walk.positions[:3].copy()
+    short[-1, 20] = 0.0
+    assert read(short)[1]["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 2}]
+    # hips under a world root at the origin (Bandai's joint_Root): carried with the body, not with the world root
+    world = Skeleton("with-world-root", ("world", *names), (-1, *[p + 1 for p in walk.skeleton.parents]))
+    rooted = np.concatenate([np.zeros((len(walk.positions), 1, 3)), walk.positions], axis=1)
+    rooted[-3:, 1] = 0.0
+    history, said = read(rooted, world)
+    assert said["carried_joints"] == [{"joint": "Hips", "lost_from_frame": 118}]
+    assert np.linalg.norm(history.positions[-1, 1] - walk.positions[-1, 0]) < 0.05
+    assert read(np.concatenate([np.zeros((len(walk.positions), 1, 3)), walk.positions], axis=1), world)[1] == {}

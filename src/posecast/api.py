@@ -17,6 +17,7 @@ import numpy as np
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
 from posecast.motion import (
+    Bones,
     Forecast,
     Motion,
     carry_lost,
@@ -378,7 +379,9 @@ def forecast_motion(
         noise = float(np.median(jitter(history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :])))
         if noise > JITTER_NOTE_M:
             repaired = {**repaired, "history_jitter_m": round(noise, 5)}
-    stretched = stretched_bones(history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :], history.skeleton)
+    carried = [history.skeleton.joint_names.index(c["joint"]) for c in repaired.get("carried_joints", [])]
+    window = history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :]
+    stretched = stretched_bones(window, history.skeleton, carried)
     if stretched:
         repaired = {**repaired, "stretched_bones": stretched}
     fc = forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
@@ -411,9 +414,11 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
     Glitches before those frames are not read and stay; a body that jumped whole keeps its bones and is read as
     it is."""
     read = getattr(forecaster, "history_frames", lambda fps: None)(history.fps) or 0
-    start = history.num_frames - (max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1)
+    span = max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1
+    start = history.num_frames - span
     parents = history.skeleton.parents
-    glitches = [g for g in tracking_glitches(history.positions, history.fps, parents, skip) if g.last >= start]
+    scan = max(skip, start - span)  # the frames read and as many before (a long take is not measured whole)
+    glitches = [g for g in tracking_glitches(history.positions, history.fps, parents, scan) if g.last >= start]
     if not glitches:
         return history, {}
     names = history.skeleton.joint_names
@@ -426,13 +431,18 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
             {"joint": names[g.joint], "first_frame": g.first, "last_frame": g.last} for g in found
         ]
     if lost:
-        carried = carry_lost(fixed, parents, lost, skip)
+        home = Bones.measure(history.positions[scan:], parents).home
+        carried = carry_lost(fixed, parents, lost, scan, home)
         if carried is None:
             first = min(g.first for g in lost)
             before = math.floor((first - 1) / history.fps * 100) / 100  # printed to 0.01 s: not past it
             what = named_joints(names, [g.joint for g in lost])
             hint = "fill the gap in the data"
-            hint = f"forecast from before it (at / --at {before:.2f}), or {hint}" if first - 1 > skip else hint
+            hint = (
+                f"forecast from before it (the frames up to {before:.2f} s: at / --at {before:.2f}), or {hint}"
+                if first - 1 > scan
+                else hint
+            )
             raise ValueRangeError(
                 f"{what} lost by the tracker from frame {first} ({first / history.fps:.2f} s) to the last frame "
                 f"(off their bones, or at the origin), and nothing left to carry {'them' if len(lost) > 1 else 'it'} "

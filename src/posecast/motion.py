@@ -86,38 +86,61 @@ class Glitch:
 @dataclass(frozen=True)
 class Bones:
     """A skeleton's judged bones with their usual lengths, measured on some frames (`Bones.measure`): ``child``,
-    ``parent`` ``(B,)`` joint indices, ``usual`` ``(B,)`` median lengths, ``spread`` ``(B,)`` robust spreads
-    (metres), and ``home`` ``(J,)``: True for joints that usually sit at the origin (a world root)."""
+    ``parent`` ``(B,)`` joint indices (a joint and its nearest ancestor past zero-length helpers), ``usual``
+    ``(B,)`` median lengths, ``spread`` ``(B,)`` robust spreads (metres), and ``home`` ``(J,)``: True for top
+    joints that usually sit at the origin (a world root, or the root of root-relative data) and their zero-length
+    helpers; ``strays`` ``(J,)``: joints at the origin only when lost (not at home there, and not a top joint: a
+    world root may start at the origin and then carry root motion)."""
 
     child: np.ndarray
     parent: np.ndarray
     usual: np.ndarray
     spread: np.ndarray
     home: np.ndarray
+    strays: np.ndarray
 
     @staticmethod
-    def measure(positions: np.ndarray, parents: Sequence[int]) -> Bones:
-        """The bones of ``positions (T, J, 3)`` on a skeleton with ``parents``; helpers (`MIN_BONE_M`) left out."""
+    def measure(positions: np.ndarray, parents: Sequence[int], rigid: bool = True) -> Bones:
+        """The bones of ``positions (T, J, 3)`` on a skeleton with ``parents``; helpers (`MIN_BONE_M`) left out, and
+        with ``rigid`` those whose length varies by more than `BROKEN_BONE_SHARE` of it."""
         pos = np.asarray(positions, dtype=np.float64)
         par = np.asarray(parents, dtype=np.int64)
-        child = np.flatnonzero(par >= 0)
-        lengths = np.linalg.norm(pos[:, child] - pos[:, par[child]], axis=-1)  # (T, B)
         at_origin = np.linalg.norm(pos, axis=-1) < ORIGIN_M  # (T, J): where trackers put what they lost
-        # measured on the frames where neither end sits at the origin (a joint lost for most of them does not
-        # make its broken length the usual one), all frames where there are none
-        seen = np.ma.masked_array(lengths, mask=at_origin[:, child] | at_origin[:, par[child]])
-        usual = np.where(seen.count(axis=0) > 0, np.ma.median(seen, axis=0).filled(0.0), np.median(lengths, axis=0))
-        spread = 1.4826 * np.median(np.abs(lengths - usual), axis=0)
-        home = at_origin.mean(axis=0) >= HOME_SHARE  # a world root kept at the origin: its "bone" is a translation
-        keep = (usual >= MIN_BONE_M) & ~home[child] & ~home[par[child]]
-        return Bones(child[keep], par[child[keep]], usual[keep], spread[keep], home)
+        home = (par < 0) & (at_origin.mean(axis=0) >= HOME_SHARE)  # a world root kept at the origin
+
+        def usual_lengths(child: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # measured on the frames where neither end sits at the origin (a joint lost for most of them does not
+            # make its broken length the usual one), all frames where there are none
+            lengths = np.linalg.norm(pos[:, child] - pos[:, parent], axis=-1)  # (T, B)
+            seen = np.ma.masked_array(lengths, mask=at_origin[:, child] | at_origin[:, parent])
+            med = np.where(seen.count(axis=0) > 0, np.ma.median(seen, axis=0).filled(0.0), np.median(lengths, axis=0))
+            return med, 1.4826 * np.median(np.abs(lengths - med), axis=0)
+
+        child = np.flatnonzero(par >= 0)
+        direct, _ = usual_lengths(child, par[child])
+        helper = np.zeros(len(par), dtype=bool)
+        helper[child] = direct < MIN_BONE_M  # a zero-length helper: judged through the joints past it
+        for c in child:  # (parents come first) helpers of a world root share its home: root-relative data's hips
+            home[c] = helper[c] and home[par[c]]
+        anchor = par.copy()
+        for c in child:
+            while anchor[c] >= 0 and helper[anchor[c]]:
+                anchor[c] = par[anchor[c]]
+        child = np.flatnonzero((anchor >= 0) & ~helper)
+        usual, spread = usual_lengths(child, anchor[child])
+        # judged: real bones that keep their length (a world root's or a floor root's "bone" is a translation whose
+        # length varies; so is an estimated body's stretching one: none of them tells a lost joint)
+        keep = (usual >= MIN_BONE_M) & ~home[anchor[child]]
+        if rigid:
+            keep &= spread <= BROKEN_BONE_SHARE * usual
+        return Bones(child[keep], anchor[child[keep]], usual[keep], spread[keep], home, (par >= 0) & ~home)
 
     def lost(self, positions: np.ndarray) -> np.ndarray:
         """``(..., J)`` True where a joint of ``positions (..., J, 3)`` is not with its body: every judged bone it
         has (to its parent and its children) is broken (`broken`), or it sits at the origin where it usually does
         not."""
         pos = np.asarray(positions, dtype=np.float64)
-        origin = (np.linalg.norm(pos, axis=-1) < ORIGIN_M) & ~self.home
+        origin = (np.linalg.norm(pos, axis=-1) < ORIGIN_M) & self.strays
         return self.broken(pos) | origin
 
     def broken(self, positions: np.ndarray) -> np.ndarray:
@@ -141,6 +164,10 @@ class Bones:
 JITTER_STEPS = 8.0
 
 
+#: second differences a jitter estimate needs: fewer (a 3-frame history) and one loss would be all there is
+MIN_JITTER_STEPS = 5
+
+
 def jitter(positions: np.ndarray) -> np.ndarray:
     """``(T, J, 3)`` positions → ``(J,)`` each joint's jitter (metres, the standard deviation of white noise on each
     coordinate that would explain it): from the median absolute second difference over frames and coordinates
@@ -148,7 +175,7 @@ def jitter(positions: np.ndarray) -> np.ndarray:
     Clean motion capture gives a fraction of a millimetre at 120 fps and up to about 6 mm at 25 fps (fast motion's
     own second differences); at lower rates motion itself reads as jitter."""
     pos = np.asarray(positions, dtype=np.float64)
-    if pos.shape[0] < 3:
+    if pos.shape[0] < MIN_JITTER_STEPS + 2:
         return np.zeros(pos.shape[1])
     second = np.abs(np.diff(pos, n=2, axis=0)).reshape(-1, pos.shape[1], 3)
     return np.median(second.transpose(1, 0, 2).reshape(pos.shape[1], -1), axis=1) / 0.6745 / np.sqrt(6.0)
@@ -160,10 +187,9 @@ def tracking_glitches(
     """The tracking glitches of ``positions (T, J, 3)`` (metres, ``fps``, a skeleton with ``parents``) from frame
     ``start`` on (frames before it are not motion: `detached_start`): runs of frames where a joint is not with its
     body (`Bones.lost`, bones measured on those frames) that it entered by a jump faster than ``limit`` m/s (plus
-    `JITTER_STEPS` times its jitter), or that start at frame ``start`` with its bones broken (at the origin alone
-    is no loss there: a world root that starts at the origin and then carries root motion). A body that jumps
-    whole (a capture pop, a root teleport) keeps its bones: no glitch; a BVH file's joints never leave their bones.
-    Sorted by first frame."""
+    `JITTER_STEPS` times its jitter) or at the origin (where trackers put what they lost; a world root is at home
+    there), or that start at frame ``start`` and end by such a jump. A body that jumps whole (a capture pop, a root
+    teleport) keeps its bones: no glitch; a BVH file's joints never leave their bones. Sorted by first frame."""
     pos = np.asarray(positions, dtype=np.float64)[start:]
     if pos.shape[0] < 2:
         return []
@@ -173,14 +199,17 @@ def tracking_glitches(
         return []
     jumps = np.linalg.norm(np.diff(pos, axis=0), axis=-1)  # (T - 1, J): step k goes from frame k to k + 1
     allowed = limit / fps + JITTER_STEPS * jitter(pos)  # (J,) metres a step
+    at_origin = (np.linalg.norm(pos, axis=-1) < ORIGIN_M) & bones.strays  # (T, J)
+    last = pos.shape[0] - 1
     out = []
     for j in np.flatnonzero(lost.any(axis=0)):
         flags = np.concatenate([[False], lost[:, j], [False]])
         edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
         for a, b in zip(edges[::2], edges[1::2] - 1, strict=True):
             jump = 0.0 if a == 0 else float(jumps[a - 1, j])
-            if jump > allowed[j] or (a == 0 and bones.broken(pos[0])[j]):
-                out.append(Glitch(int(j), start + int(a), start + int(b), bool(b == pos.shape[0] - 1), jump))
+            back = b < last and jumps[b, j] > allowed[j]
+            if jump > allowed[j] or at_origin[a, j] or (a == 0 and back):
+                out.append(Glitch(int(j), start + int(a), start + int(b), bool(b == last), jump))
     return sorted(out, key=lambda g: (g.first, g.joint))
 
 
@@ -209,44 +238,63 @@ def fill_glitches(positions: np.ndarray, glitches: Sequence[Glitch]) -> np.ndarr
     return out
 
 
+def carrier(joint: int, parents: Sequence[int], unusable: set[int] | np.ndarray) -> int:
+    """The joint a lost ``joint`` is carried with (`carry_lost`): its nearest ancestor not ``unusable`` (lost, or a
+    world root that does not move with the body), else its nearest such descendant (breadth first: a lost root or
+    hips with tracked legs or spine); -1 when there is none."""
+    par = list(parents)
+    bad = {int(j) for j in (np.flatnonzero(unusable) if isinstance(unusable, np.ndarray) else unusable)}
+    anchor = par[joint]
+    while anchor >= 0 and anchor in bad:
+        anchor = par[anchor]
+    if anchor >= 0:
+        return anchor
+    queue = [c for c, p in enumerate(par) if p == joint]
+    while queue:
+        c = queue.pop(0)
+        if c not in bad:
+            return c
+        queue += [d for d, p in enumerate(par) if p == c]
+    return -1
+
+
 def carry_lost(
-    positions: np.ndarray, parents: Sequence[int], lost: Sequence[Glitch], start: int = 0
+    positions: np.ndarray, parents: Sequence[int], lost: Sequence[Glitch], start: int = 0, home: Any = None
 ) -> np.ndarray | None:
     """A copy of ``positions (T, J, 3)`` with each joint of the ``trailing`` glitches ``lost`` carried with its body
-    from its last tracked frame on: at its offset then from its nearest ancestor that is not lost (for a lost root,
-    from its first child that is not), so that the forecast starts from where the body puts it. None when nothing is
-    left to carry it (every joint lost) or a joint was lost from frame ``start`` on (no tracked offset)."""
+    from its last tracked frame on: at its offset then from its `carrier` (nearest ancestor that is neither lost nor
+    a world root in ``home``, a ``(J,)`` mask; else nearest such descendant), so that the forecast starts from where
+    the body puts it. None when nothing is left to carry it (every joint lost) or a joint was lost from frame
+    ``start`` on (no tracked offset)."""
     out = np.array(positions, dtype=np.float64, copy=True)
-    par = list(parents)
-    gone = {g.joint for g in lost if g.trailing}
+    unusable = {g.joint for g in lost if g.trailing}
+    if home is not None:
+        unusable |= {int(j) for j in np.flatnonzero(home)}
     for g in lost:
         if not g.trailing:
             continue
-        if g.first <= start:
-            return None
-        anchor = par[g.joint]
-        while anchor >= 0 and anchor in gone:
-            anchor = par[anchor]
-        if anchor < 0:
-            anchor = next((c for c, p in enumerate(par) if p == g.joint and c not in gone), -1)
-        if anchor < 0:
+        anchor = carrier(g.joint, parents, unusable)
+        if g.first <= start or anchor < 0:
             return None
         keep = out[g.first - 1, g.joint] - out[g.first - 1, anchor]
         out[g.first :, g.joint] = out[g.first :, anchor] + keep
     return out
 
 
-def stretched_bones(positions: np.ndarray, skeleton: Skeleton) -> list[dict[str, Any]]:
+def stretched_bones(positions: np.ndarray, skeleton: Skeleton, carried: Sequence[int] = ()) -> list[dict[str, Any]]:
     """The bones of ``positions (T, J, 3)`` whose length in the last frame is off their median over the frames by
-    more than `BROKEN_BONE_M` and `BROKEN_BONE_SHARE` of it — a joint a tracker froze while the body moved on,
-    which no glitch test sees (it never jumps): ``[{"joint", "length_m", "usual_m"}]`` (the bone into ``joint``).
-    Helpers (`MIN_BONE_M`) are left out; rigid skeletons (BVH) never have any."""
+    more than `BROKEN_BONE_M` plus 4 times its spread (a tracker's noise) and by more than `BROKEN_BONE_SHARE` —
+    a joint a tracker froze while the body moved on, which no glitch test sees (it never jumps): ``[{"joint",
+    "length_m", "usual_m"}]`` (the bone into ``joint``). Helpers (`MIN_BONE_M`), world roots' translations and
+    bones of the ``carried`` joints (`carry_lost`) are left out; rigid skeletons (BVH) never have any."""
     pos = np.asarray(positions, dtype=np.float64)
     if pos.shape[0] < 2:
         return []
-    bones = Bones.measure(pos, skeleton.parents)
+    bones = Bones.measure(pos, skeleton.parents, rigid=False)
     last = np.linalg.norm(pos[-1, bones.child] - pos[-1, bones.parent], axis=-1)
-    off = np.abs(last - bones.usual) > np.maximum(BROKEN_BONE_M, BROKEN_BONE_SHARE * bones.usual)
+    allowed = np.maximum(BROKEN_BONE_M + 4 * bones.spread, BROKEN_BONE_SHARE * bones.usual)
+    skip = np.isin(bones.child, list(carried)) | np.isin(bones.parent, list(carried))
+    off = (np.abs(last - bones.usual) > allowed) & ~skip
     return [
         {"joint": skeleton.joint_names[int(bones.child[b])], "length_m": round(float(last[b]), 4),
          "usual_m": round(float(bones.usual[b]), 4)}

@@ -31,8 +31,10 @@ from posecast.motion import (
     JITTER_STEPS,
     MAX_DETACHED,
     MAX_POSITION_M,
+    ORIGIN_M,
     Bones,
     Motion,
+    carrier,
     detached_start,
     jitter,
     named_joints,
@@ -59,6 +61,8 @@ PACE_TOO_FAST = 0.75
 PACE_FRAMES = 10
 #: frames a stream must hold before its joints are judged for tracking losses (`StreamSession.carry_lost`)
 MIN_JUDGED_FRAMES = 5
+#: seconds of frames between two measurements of a stream's bones (`StreamSession.carry_lost`; each costs ~0.5 ms)
+BONES_EVERY_S = 0.5
 #: frames per second: the lowest rate the server takes (a rate far below it makes one frame, or a short
 #: history, span hours, which the models would resample and roll out)
 MIN_FPS = 1.0
@@ -332,6 +336,9 @@ class StreamSession:
     _head: list[np.ndarray] = field(default_factory=list)  # the timeline's first frames (`push`)
     _head_open: bool = True
     note: str | None = None  # why the history started over, or which joints the newest frame carried (replies say)
+    _bones: Bones | None = None  # the kept history's bones (`carry_lost`), measured at frame count `_bones_at`
+    _bones_at: int = 0
+    _jitter: np.ndarray | None = None
     _pace: float = 1.0  # running mean of the time between frames, in the stream's frame periods
     _paced: int = 0  # gaps in that mean
 
@@ -414,37 +421,38 @@ class StreamSession:
 
     def carry_lost(self, t: float, positions: np.ndarray) -> tuple[np.ndarray, str | None]:
         """Frame ``positions (J, 3)`` (y up) at ``t`` as the history should hold it when a tracker lost joints: a
-        joint that left its body (`posecast.motion.Bones.lost`, bones measured on the kept history) by a jump
-        faster than a body moves in the time since the newest kept frame (plus its jitter's allowance, as
-        `posecast.motion.tracking_glitches`) is carried with its body — at its offset in the newest kept frame from
-        its nearest ancestor that is not lost — and named in the returned note; the frame is then taken, and once
-        the joint is back it is read again. A `PosecastError` when every joint is lost (nothing to carry them
-        with: the frame is not taken). The timeline's first frames are not judged (too few to measure bones; a rest
-        pose sent first is left out by `push` instead)."""
+        joint that left its body (`posecast.motion.Bones.lost`, bones measured on the kept history every
+        `BONES_EVERY_S`) — by a jump faster than a body moves since the newest kept frame (plus its jitter's
+        allowance, as `posecast.motion.tracking_glitches`), or to the origin — is carried with its body: at its
+        offset in the newest kept frame from its `posecast.motion.carrier`, and named in the returned note; the
+        frame is then taken, and once the joint is back it is read as sent. A `PosecastError` when nothing is left to
+        carry them with (the frame is not taken). The timeline's first frames are not judged (too few to measure
+        bones; a rest pose sent first is left out by `push` instead)."""
         kept = min(self.count, self.keep)
         if self._head_open or kept < MIN_JUDGED_FRAMES or not t > self.t_last:
             return positions, None
-        history = self.buffer[:kept]
-        bones = Bones.measure(history, self.skeleton.parents)
-        last = history[-1]
-        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * jitter(history)
-        lost = bones.lost(positions) & (np.linalg.norm(positions - last, axis=-1) > allowed) & ~bones.lost(last)
+        if self._bones is None or not 0 <= self.count - self._bones_at < max(1, round(BONES_EVERY_S * self.fps)):
+            history = self.buffer[:kept]
+            self._bones, self._jitter, self._bones_at = (
+                Bones.measure(history, self.skeleton.parents),
+                jitter(history),
+                self.count,
+            )
+        bones, last = self._bones, self._last()
+        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
+        origin = (np.linalg.norm(positions, axis=-1) < ORIGIN_M) & bones.strays
+        lost = bones.lost(positions) & ((np.linalg.norm(positions - last, axis=-1) > allowed) | origin)
         if not lost.any():
             return positions, None
-        if lost.all():
-            raise PosecastError(
-                "every joint left its bones since the previous frame (the tracker lost the person?): frame not taken"
-            )
         out = np.array(positions, dtype=np.float64, copy=True)
         parents = self.skeleton.parents
         for j in np.flatnonzero(lost):
-            anchor = parents[j]
-            while anchor >= 0 and lost[anchor]:
-                anchor = parents[anchor]
+            anchor = carrier(int(j), parents, lost | bones.home)
             if anchor < 0:
-                anchor = next((c for c, p in enumerate(parents) if p == j and not lost[c]), -1)
-            if anchor < 0:
-                raise PosecastError(f"{self.skeleton.joint_names[j]} left its bones and nothing is left to carry it")
+                raise PosecastError(
+                    f"{named_joints(self.skeleton.joint_names, np.flatnonzero(lost))} left their bones since the "
+                    "previous frame, with nothing left to carry them (the tracker lost the person?): frame not taken"
+                )
             out[j] = positions[anchor] + (last[j] - last[anchor])
         which = named_joints(self.skeleton.joint_names, np.flatnonzero(lost))
         return out, f"{which} lost by the tracker at t = {t:g} s: carried with the body"
