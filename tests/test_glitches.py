@@ -91,7 +91,7 @@ def test_a_joint_lost_at_the_end_is_carried_and_a_person_lost_is_refused_saying_
         assert meta["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 121 - lost_for}]
     gone = walk.positions.copy()
     gone[-3:] = 0.0
-    said = r"every joint lost by the tracker from frame 118 \(3\.93 s\).* \(the frames up to 3\.90 s: at / --at 3\.90\)"
+    said = r"every joint lost by the tracker from frame 118 \(3\.93 s\).* frames up to 3\.90 s \(CLI and Python: --at"
     with pytest.raises(ValueRangeError, match=said):
         posecast.forecast(Motion(gone, FPS, walk.skeleton), model="dct-mlp")
     fc = posecast.forecast(Motion(gone, FPS, walk.skeleton), model="dct-mlp", at=3.90)  # as the message says
@@ -240,3 +240,19 @@ def test_losses_a_first_version_missed_or_misread(walk):
     assert said["carried_joints"] == [{"joint": "Hips", "lost_from_frame": 118}]
     assert np.linalg.norm(history.positions[-1, 1] - walk.positions[-1, 0]) < 0.05
     assert read(np.concatenate([np.zeros((len(walk.positions), 1, 3)), walk.positions], axis=1), world)[1] == {}
+
+
+def test_a_lower_body_lost_goes_with_the_spine_and_a_long_loss_is_still_one():
+    long_walk = synthetic_walk(seconds=10.0, fps=FPS)
+    names = long_walk.skeleton.joint_names
+    model = posecast.models.get("dct-mlp")
+    legs = [names.index(n) for n in ("Hips", "LeftUpLeg", "LeftLeg", "RightUpLeg", "RightLeg")]
+    lower = long_walk.positions.copy()
+    lower[-3:, legs] = 0.0  # hips and legs at the origin, spine and arms tracked
+    history, said = without_glitches(Motion(lower, FPS, long_walk.skeleton), 0, model)
+    assert {c["joint"] for c in said["carried_joints"]} == {names[j] for j in legs}
+    assert np.linalg.norm(history.positions[-1, 0] - long_walk.positions[-1, 0]) < 0.1  # with the spine
+    aside = long_walk.positions.copy()
+    aside[-105:, 20] += [0.5, 0.0, 0.0]  # a hand on someone else for the last 3.5 s (more than the 2 s read)
+    said = without_glitches(Motion(aside, FPS, long_walk.skeleton), 0, model)[1]
+    assert said["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 301 - 105}]

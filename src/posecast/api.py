@@ -417,7 +417,8 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
     span = max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1
     start = history.num_frames - span
     parents = history.skeleton.parents
-    scan = max(skip, start - span)  # the frames read and as many before (a long take is not measured whole)
+    scan = skip  # the whole motion: a loss that began long before the frames read is one too (`Bones.measure`
+    # spreads its frames over a long take)
     glitches = [g for g in tracking_glitches(history.positions, history.fps, parents, scan) if g.last >= start]
     if not glitches:
         return history, {}
@@ -439,7 +440,7 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
             what = named_joints(names, [g.joint for g in lost])
             hint = "fill the gap in the data"
             hint = (
-                f"forecast from before it (the frames up to {before:.2f} s: at / --at {before:.2f}), or {hint}"
+                f"forecast from the frames up to {before:.2f} s (CLI and Python: --at / at {before:.2f}), or {hint}"
                 if first - 1 > scan
                 else hint
             )

@@ -68,6 +68,8 @@ MIN_BONE_M = 0.01
 ORIGIN_M = 1e-3
 #: share of the frames a joint must sit at the origin in to be at home there (a world root), not lost
 HOME_SHARE = 0.95
+#: frames `Bones.measure` reads at most (evenly spread over a longer take)
+MAX_MEASURED_FRAMES = 4000
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class Bones:
         """The bones of ``positions (T, J, 3)`` on a skeleton with ``parents``; helpers (`MIN_BONE_M`) left out, and
         with ``rigid`` those whose length varies by more than `BROKEN_BONE_SHARE` of it."""
         pos = np.asarray(positions, dtype=np.float64)
+        if pos.shape[0] > MAX_MEASURED_FRAMES:  # a long take: evenly spread frames tell the usual lengths as well
+            pos = pos[np.linspace(0, pos.shape[0] - 1, MAX_MEASURED_FRAMES).round().astype(np.int64)]
         par = np.asarray(parents, dtype=np.int64)
         at_origin = np.linalg.norm(pos, axis=-1) < ORIGIN_M  # (T, J): where trackers put what they lost
         home = (par < 0) & (at_origin.mean(axis=0) >= HOME_SHARE)  # a world root kept at the origin
@@ -113,8 +117,12 @@ class Bones:
             # make its broken length the usual one), all frames where there are none
             lengths = np.linalg.norm(pos[:, child] - pos[:, parent], axis=-1)  # (T, B)
             seen = np.ma.masked_array(lengths, mask=at_origin[:, child] | at_origin[:, parent])
-            med = np.where(seen.count(axis=0) > 0, np.ma.median(seen, axis=0).filled(0.0), np.median(lengths, axis=0))
-            return med, 1.4826 * np.median(np.abs(lengths - med), axis=0)
+            some = seen.count(axis=0) > 0
+            med = np.where(some, np.ma.median(seen, axis=0).filled(0.0), np.median(lengths, axis=0))
+            dev = np.where(
+                some, np.ma.median(np.abs(seen - med), axis=0).filled(0.0), np.median(np.abs(lengths - med), axis=0)
+            )
+            return med, 1.4826 * dev
 
         child = np.flatnonzero(par >= 0)
         direct, _ = usual_lengths(child, par[child])
@@ -240,8 +248,8 @@ def fill_glitches(positions: np.ndarray, glitches: Sequence[Glitch]) -> np.ndarr
 
 def carrier(joint: int, parents: Sequence[int], unusable: set[int] | np.ndarray) -> int:
     """The joint a lost ``joint`` is carried with (`carry_lost`): its nearest ancestor not ``unusable`` (lost, or a
-    world root that does not move with the body), else its nearest such descendant (breadth first: a lost root or
-    hips with tracked legs or spine); -1 when there is none."""
+    world root that does not move with the body), else the nearest such joint through the skeleton's tree (breadth
+    first over parents and children: lost hips and legs go with the spine); -1 when there is none."""
     par = list(parents)
     bad = {int(j) for j in (np.flatnonzero(unusable) if isinstance(unusable, np.ndarray) else unusable)}
     anchor = par[joint]
@@ -249,12 +257,15 @@ def carrier(joint: int, parents: Sequence[int], unusable: set[int] | np.ndarray)
         anchor = par[anchor]
     if anchor >= 0:
         return anchor
-    queue = [c for c, p in enumerate(par) if p == joint]
+    seen, queue = {joint}, [joint]
     while queue:
-        c = queue.pop(0)
-        if c not in bad:
-            return c
-        queue += [d for d, p in enumerate(par) if p == c]
+        j = queue.pop(0)
+        for k in [par[j], *(c for c, p in enumerate(par) if p == j)]:
+            if k >= 0 and k not in seen:
+                if k not in bad:
+                    return k
+                seen.add(k)
+                queue.append(k)
     return -1
 
 

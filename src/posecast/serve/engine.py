@@ -431,7 +431,8 @@ class StreamSession:
         kept = min(self.count, self.keep)
         if self._head_open or kept < MIN_JUDGED_FRAMES or not t > self.t_last:
             return positions, None
-        if self._bones is None or not 0 <= self.count - self._bones_at < max(1, round(BONES_EVERY_S * self.fps)):
+        every = max(1, round(BONES_EVERY_S * self.fps))  # every frame until the history holds that much, then less
+        if self._bones is None or self._bones_at < every or not 0 <= self.count - self._bones_at < every:
             history = self.buffer[:kept]
             self._bones, self._jitter, self._bones_at = (
                 Bones.measure(history, self.skeleton.parents),
@@ -475,8 +476,9 @@ class StreamSession:
             gap = (t - self.t_last) * self.fps
             self._pace = gap if self._paced == 0 else 0.9 * self._pace + 0.1 * gap
             self._paced += 1
-        if not self.count:  # a new timeline
+        if not self.count:  # a new timeline: its bones are measured afresh
             self._head, self._head_open = [], True
+            self._bones = None
         if self.count:
             missing = int(round((t - self.t_last) * self.fps)) - 1
             if missing > 0:
