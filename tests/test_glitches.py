@@ -256,3 +256,10 @@ def test_a_lower_body_lost_goes_with_the_spine_and_a_long_loss_is_still_one():
     aside[-105:, 20] += [0.5, 0.0, 0.0]  # a hand on someone else for the last 3.5 s (more than the 2 s read)
     said = without_glitches(Motion(aside, FPS, long_walk.skeleton), 0, model)[1]
     assert said["carried_joints"] == [{"joint": "LeftHand", "lost_from_frame": 301 - 105}]
+
+
+def test_a_joint_never_tracked_is_refused_as_such(walk):
+    never = walk.positions.copy()
+    never[:, 20] = 0.0  # LeftHand at the origin in every frame
+    with pytest.raises(ValueRangeError, match=r"LeftHand never tracked: .* from the motion's first frame .* fill it"):
+        posecast.forecast(Motion(never, FPS, walk.skeleton), model="dct-mlp", seconds=0.2)

@@ -433,6 +433,13 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
         ]
     if lost:
         home = Bones.measure(history.positions[scan:], parents).home
+        never = [g for g in lost if g.first <= scan]
+        if never:  # lost from the first frame of the motion: no tracked offset to carry it at
+            raise ValueRangeError(
+                f"{named_joints(names, [g.joint for g in never])} never tracked: off its bones or at the origin from "
+                f"the motion's first frame{'' if scan == 0 else f' after the rest pose ({scan})'} to the last: "
+                "fill it in the data"
+            )
         carried = carry_lost(fixed, parents, lost, scan, home)
         if carried is None:
             first = min(g.first for g in lost)

@@ -87,7 +87,8 @@ class ForecastResult:
         history_starts_at_frame: leading frames left out as not motion (a rest pose sent first).
         repaired_glitches, carried_joints: joints a tracker lost that were filled in, or carried with the body
             (guide, "Imperfect tracking"); empty almost always.
-        history_jitter_m: the history's median joint jitter when above 6 mm (send ``smooth``), else None.
+        history_jitter_m: the history's median joint jitter when above 6 mm at 24 fps and more and no ``smooth``
+            was sent (send it), else None.
     """
 
     positions: np.ndarray
@@ -146,7 +147,8 @@ class Reply:
         frames, needed: while waiting, frames held and frames the model needs.
         warning: the server's warning about the stream, e.g. frames sent faster than the session's fps (the
             motion is then read too slowly: open the stream with the real rate); None when all is well.
-        note: why the history started over (t jumped, joints jumped for a while), when it did.
+        note: which joints the tracker lost in the newest frame and were carried with the body, or why the history
+            started over (t jumped).
         received: ``time.perf_counter()`` when the client read the reply.
     """
 

@@ -274,9 +274,9 @@ def carry_lost(
 ) -> np.ndarray | None:
     """A copy of ``positions (T, J, 3)`` with each joint of the ``trailing`` glitches ``lost`` carried with its body
     from its last tracked frame on: at its offset then from its `carrier` (nearest ancestor that is neither lost nor
-    a world root in ``home``, a ``(J,)`` mask; else nearest such descendant), so that the forecast starts from where
-    the body puts it. None when nothing is left to carry it (every joint lost) or a joint was lost from frame
-    ``start`` on (no tracked offset)."""
+    a world root in ``home``, a ``(J,)`` mask; else the nearest such joint through the tree), so that the forecast
+    starts from where the body puts it. None when nothing is left to carry it (every joint lost) or a joint was lost
+    from frame ``start`` on (no tracked offset)."""
     out = np.array(positions, dtype=np.float64, copy=True)
     unusable = {g.joint for g in lost if g.trailing}
     if home is not None:

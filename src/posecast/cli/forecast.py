@@ -110,8 +110,8 @@ def forecast(
     smooth: Annotated[
         float | None,
         typer.Option(
-            help="Seconds: smooth a tracker's jitter out of the history before the model reads it (e.g. 0.2; "
-            "a quadratic Savitzky-Golay fit). Clean motion capture needs none."
+            help="Seconds (up to 1): smooth a tracker's jitter out of the history before the model reads it (e.g. "
+            "0.2; a quadratic Savitzky-Golay fit). Clean motion capture needs none."
         ),
     ] = None,
 ) -> None:

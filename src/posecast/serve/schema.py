@@ -142,7 +142,11 @@ class StreamWaiting(_Model):
     t: float
     frames: int
     needed: int
-    note: str | None = Field(None, description="why the history started over (a jump in t), when it did")
+    note: str | None = Field(
+        None,
+        description="why the history started over (a jump in t), or which joints the tracker lost in the newest "
+        "frame and were carried with the body, when it did",
+    )
     warning: str | None = Field(None, description="as in `StreamReply`")
 
 
@@ -163,6 +167,9 @@ class StreamReply(_Model):
         None,
         description="present while frames come persistently faster than the stream's fps (each frame is taken "
         "as one frame period, so the motion would be read too slow): reopen with the rate it names",
+    )
+    note: str | None = Field(
+        None, description="which joints the tracker lost in the newest frame, carried with the body (guide)"
     )
 
 
