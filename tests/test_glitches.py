@@ -263,3 +263,48 @@ def test_a_joint_never_tracked_is_refused_as_such(walk):
     never[:, 20] = 0.0  # LeftHand at the origin in every frame
     with pytest.raises(ValueRangeError, match=r"LeftHand never tracked: .* from the motion's first frame .* fill it"):
         posecast.forecast(Motion(never, FPS, walk.skeleton), model="dct-mlp", seconds=0.2)
+
+
+def test_a_chain_moved_whole_and_swapped_arms_are_losses(walk):
+    names = walk.skeleton.joint_names
+    model = posecast.models.get("dct-mlp")
+    arm = [names.index(n) for n in ("LeftForeArm", "LeftHand")]
+    chain = [arm[0], *(j for j in range(len(names)) if j not in arm and names.index("LeftForeArm") in
+                       _ancestors(walk.skeleton.parents, j))]  # fmt: skip
+    aside = walk.positions.copy()
+    aside[-5:, arm + chain] += [2.0, 0.0, 0.0]  # forearm, hand and fingers on someone 2 m away: their bones intact
+    history, said = without_glitches(Motion(aside, FPS, walk.skeleton), 0, model)
+    assert {c["joint"] for c in said["carried_joints"]} == {names[j] for j in set(arm + chain)}
+    assert np.linalg.norm(history.positions[-1, arm[1]] - walk.positions[-1, arm[1]]) < 0.25  # not 2 m: the swing
+    # the left arm and the right arm swapped for 4 frames in the middle (a 2D tracker's commonest error)
+    left = [names.index(n) for n in ("LeftForeArm", "LeftHand")]
+    right = [names.index(n) for n in ("RightForeArm", "RightHand")]
+    swapped = walk.positions.copy()
+    swapped[90:94, left], swapped[90:94, right] = walk.positions[90:94, right], walk.positions[90:94, left]
+    said = without_glitches(Motion(swapped, FPS, walk.skeleton), 0, model)[1]
+    assert {g["joint"] for g in said["repaired_glitches"]} >= {names[j] for j in left + right}
+    assert all((g["first_frame"], g["last_frame"]) == (90, 93) for g in said["repaired_glitches"])
+
+
+def _ancestors(parents, joint):
+    out, p = [], parents[joint]
+    while p >= 0:
+        out.append(p)
+        p = parents[p]
+    return out
+
+
+def test_a_stream_carries_a_chain_moved_whole(walk):
+    from posecast.serve.engine import StreamSession
+
+    names = walk.skeleton.joint_names
+    arm = [j for j in range(len(names)) if j == names.index("LeftForeArm")
+           or names.index("LeftForeArm") in _ancestors(walk.skeleton.parents, j)]  # fmt: skip
+    s = StreamSession("s", "m", None, walk.skeleton, FPS, 0.5, 15, 60, "y", 2)
+    for i in range(30):
+        s.push(i / FPS, s.carry_lost(i / FPS, walk.positions[i])[0])
+    aside = walk.positions[30].copy()
+    aside[arm] += [2.0, 0.0, 0.0]
+    frame, note = s.carry_lost(30 / FPS, aside)
+    assert note is not None and "LeftForeArm" in note
+    assert np.linalg.norm(frame[arm] - walk.positions[30, arm], axis=-1).max() < 0.1

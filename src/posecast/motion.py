@@ -151,14 +151,19 @@ class Bones:
         origin = (np.linalg.norm(pos, axis=-1) < ORIGIN_M) & self.strays
         return self.broken(pos) | origin
 
+    def bone_broken(self, positions: np.ndarray) -> np.ndarray:
+        """``(..., B)`` True where a judged bone of ``positions (..., J, 3)`` is off its usual length by more than
+        `BROKEN_BONE_M` plus 4 spreads and `BROKEN_BONE_SHARE`."""
+        pos = np.asarray(positions, dtype=np.float64)
+        length = np.linalg.norm(pos[..., self.child, :] - pos[..., self.parent, :], axis=-1)  # (..., B)
+        return np.abs(length - self.usual) > np.maximum(BROKEN_BONE_M + 4 * self.spread, BROKEN_BONE_SHARE * self.usual)
+
     def broken(self, positions: np.ndarray) -> np.ndarray:
         """``(..., J)`` True where every judged bone a joint of ``positions (..., J, 3)`` has (to its parent and its
-        children) is off its usual length by more than `BROKEN_BONE_M` plus 4 spreads and `BROKEN_BONE_SHARE`."""
+        children) is broken (`bone_broken`)."""
         pos = np.asarray(positions, dtype=np.float64)
         j = pos.shape[-2]
-        length = np.linalg.norm(pos[..., self.child, :] - pos[..., self.parent, :], axis=-1)  # (..., B)
-        allowed = np.maximum(BROKEN_BONE_M + 4 * self.spread, BROKEN_BONE_SHARE * self.usual)
-        broken = np.abs(length - self.usual) > allowed
+        broken = self.bone_broken(pos)
         bones = np.zeros(j, dtype=np.int64)
         np.add.at(bones, self.child, 1)
         np.add.at(bones, self.parent, 1)
@@ -203,7 +208,8 @@ def tracking_glitches(
         return []
     bones = Bones.measure(pos, parents)
     lost = bones.lost(pos)  # (T, J)
-    if not lost.any():
+    broken = bones.bone_broken(pos)  # (T, B)
+    if not lost.any() and not broken.any():
         return []
     jumps = np.linalg.norm(np.diff(pos, axis=0), axis=-1)  # (T - 1, J): step k goes from frame k to k + 1
     allowed = limit / fps + JITTER_STEPS * jitter(pos)  # (J,) metres a step
@@ -218,7 +224,43 @@ def tracking_glitches(
             back = b < last and jumps[b, j] > allowed[j]
             if jump > allowed[j] or at_origin[a, j] or (a == 0 and back):
                 out.append(Glitch(int(j), start + int(a), start + int(b), bool(b == last), jump))
+    # chains moved whole (`swapped_chain`): lost while the bone above them stays broken
+    starts = broken[1:] & ~broken[:-1]  # (T - 1, B): bones that break from frame k to k + 1
+    for k in np.flatnonzero(starts.any(axis=1)) + 1:
+        for j, top in swapped_chain(bones, parents, starts[k - 1], jumps[k - 1] > allowed).items():
+            run = broken[k:, top]
+            b = k + (int(np.argmin(run)) - 1 if not run.all() else len(run) - 1)
+            if any(g.joint == j and g.first - start <= b and k <= g.last - start for g in out):
+                continue  # seen already (its own bones broke too)
+            out.append(Glitch(j, start + int(k), start + int(b), bool(b == last), float(jumps[k - 1, j])))
     return sorted(out, key=lambda g: (g.first, g.joint))
+
+
+def descendants(parents: Sequence[int], joint: int) -> list[int]:
+    """Every joint below ``joint`` in the tree of ``parents`` (children first)."""
+    par = list(parents)
+    out, queue = [], [joint]
+    while queue:
+        top = queue.pop(0)
+        kids = [c for c, p in enumerate(par) if p == top]
+        out += kids
+        queue += kids
+    return out
+
+
+def swapped_chain(bones: Bones, parents: Sequence[int], broken: np.ndarray, jumped: np.ndarray) -> dict[int, int]:
+    """The joints of chains a tracker moved whole onto someone else (a forearm with its hand and fingers, an arm
+    swapped with the other one) in one step, each with the index of the bone above its chain: the top of a chain
+    is the child of a bone that broke in the step (``broken (B,)``) while the child jumped and its parent did not
+    (``jumped (J,)``); with it go its descendants that jumped too. Their own bones are intact, so `Bones.lost`
+    does not see them."""
+    out: dict[int, int] = {}
+    for b in np.flatnonzero(broken):
+        c, p = int(bones.child[b]), int(bones.parent[b])
+        if jumped[c] and not jumped[p]:
+            for j in [c, *(d for d in descendants(parents, c) if jumped[d])]:
+                out.setdefault(j, int(b))
+    return out
 
 
 def named_joints(names: Sequence[str], joints: Sequence[int]) -> str:

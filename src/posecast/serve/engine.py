@@ -38,6 +38,7 @@ from posecast.motion import (
     detached_start,
     jitter,
     named_joints,
+    swapped_chain,
 )
 from posecast.serve.schema import MAX_SAMPLES
 from posecast.skeletons.base import Skeleton
@@ -442,7 +443,10 @@ class StreamSession:
         bones, last = self._bones, self._last()
         allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
         origin = (np.linalg.norm(positions, axis=-1) < ORIGIN_M) & bones.strays
-        lost = bones.lost(positions) & ((np.linalg.norm(positions - last, axis=-1) > allowed) | origin)
+        jumped = np.linalg.norm(positions - last, axis=-1) > allowed
+        lost = bones.lost(positions) & (jumped | origin)
+        newly = bones.bone_broken(positions) & ~bones.bone_broken(last)  # chains moved whole (`swapped_chain`)
+        lost[list(swapped_chain(bones, self.skeleton.parents, newly, jumped))] = True
         if not lost.any():
             return positions, None
         out = np.array(positions, dtype=np.float64, copy=True)
