@@ -308,3 +308,29 @@ def test_a_stream_carries_a_chain_moved_whole(walk):
     frame, note = s.carry_lost(30 / FPS, aside)
     assert note is not None and "LeftForeArm" in note
     assert np.linalg.norm(frame[arm] - walk.positions[30, arm], axis=-1).max() < 0.1
+
+
+def test_swaps_that_fill_most_frames_leave_the_true_frames_alone_and_a_stream_recovers(walk):
+    from posecast.motion import descendants
+    from posecast.serve.engine import StreamSession
+
+    names, parents = walk.skeleton.joint_names, walk.skeleton.parents
+    left = [names.index("LeftForeArm"), *descendants(parents, names.index("LeftForeArm"))]
+    right = [names.index("RightForeArm"), *descendants(parents, names.index("RightForeArm"))]
+    swapped = walk.positions.copy()
+    swapped[:80, left], swapped[:80, right] = walk.positions[:80, right], walk.positions[:80, left]
+    # swapped in 80 of 121 frames: the usual lengths are the swapped ones; the true frames are not taken for a swap
+    history, said = without_glitches(Motion(swapped, FPS, walk.skeleton), 0, posecast.models.get("dct-mlp"))
+    assert said == {} and np.array_equal(history.positions[80:], walk.positions[80:])
+    # a stream that starts swapped and comes right at frame 40: carried for 0.5 s at most, then read as sent
+    s = StreamSession("s", "m", None, walk.skeleton, FPS, 0.5, 15, 60, "y", 2)
+    early = walk.positions.copy()
+    early[:40, left], early[:40, right] = walk.positions[:40, right], walk.positions[:40, left]
+    notes = []
+    for i, frame in enumerate(early):
+        taken, note = s.carry_lost(i / FPS, frame)
+        notes.append(note)
+        s.push(i / FPS, taken)
+        if i >= 40 + round(0.5 * FPS):
+            np.testing.assert_allclose(taken, walk.positions[i])
+    assert sum(n is not None for n in notes) <= round(0.5 * FPS) + 1

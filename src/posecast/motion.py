@@ -224,31 +224,60 @@ def tracking_glitches(
             back = b < last and jumps[b, j] > allowed[j]
             if jump > allowed[j] or at_origin[a, j] or (a == 0 and back):
                 out.append(Glitch(int(j), start + int(a), start + int(b), bool(b == last), jump))
-    # chains moved whole (`swapped_chain`): lost while the bone above them stays broken
+    # chains moved whole (`swapped_chain`): lost while the bone above them stays broken; judged only on bones whole
+    # in most frames (`CHAIN_WHOLE_SHARE`: otherwise the usual length may be the swapped one, and the true frames
+    # would be taken for the swap)
     starts = broken[1:] & ~broken[:-1]  # (T - 1, B): bones that break from frame k to k + 1
+    starts &= broken.mean(axis=0) <= 1.0 - CHAIN_WHOLE_SHARE
+    covered = np.zeros(lost.shape, dtype=bool)  # (T, J) frames of each joint in a glitch found so far
+    for g in out:
+        covered[g.first - start : g.last - start + 1, g.joint] = True
+    below = _children_lists(parents)
     for k in np.flatnonzero(starts.any(axis=1)) + 1:
-        for j, top in swapped_chain(bones, parents, starts[k - 1], jumps[k - 1] > allowed).items():
+        for j, top in swapped_chain(bones, parents, starts[k - 1], jumps[k - 1] > allowed, below).items():
             run = broken[k:, top]
             b = k + (int(np.argmin(run)) - 1 if not run.all() else len(run) - 1)
-            if any(g.joint == j and g.first - start <= b and k <= g.last - start for g in out):
-                continue  # seen already (its own bones broke too)
-            out.append(Glitch(j, start + int(k), start + int(b), bool(b == last), float(jumps[k - 1, j])))
+            mine = [g for g in out if g.joint == j and g.first - start <= b and k <= g.last - start]
+            if mine:  # its own bones broke too: one glitch over both runs (a hand lost inside a swapped arm)
+                out = [g for g in out if g not in mine]
+                first = min(start + int(k), *(g.first for g in mine))
+                end = max(start + int(b), *(g.last for g in mine))
+                out.append(
+                    Glitch(j, first, end, end == start + last, max([float(jumps[k - 1, j])] + [g.jump_m for g in mine]))
+                )
+            elif not covered[k, j]:
+                out.append(Glitch(j, start + int(k), start + int(b), bool(b == last), float(jumps[k - 1, j])))
+            covered[k : b + 1, j] = True
     return sorted(out, key=lambda g: (g.first, g.joint))
 
 
-def descendants(parents: Sequence[int], joint: int) -> list[int]:
-    """Every joint below ``joint`` in the tree of ``parents`` (children first)."""
-    par = list(parents)
+#: a chain moved whole (`swapped_chain`) is judged only on bones whole in at least this share of the frames
+CHAIN_WHOLE_SHARE = 0.75
+
+
+def _children_lists(parents: Sequence[int]) -> list[list[int]]:
+    kids: list[list[int]] = [[] for _ in parents]
+    for c, p in enumerate(parents):
+        if p >= 0:
+            kids[p].append(c)
+    return kids
+
+
+def descendants(parents: Sequence[int], joint: int, children: list[list[int]] | None = None) -> list[int]:
+    """Every joint below ``joint`` in the tree of ``parents`` (children first; ``children``: each joint's children,
+    when known)."""
+    kids = _children_lists(parents) if children is None else children
     out, queue = [], [joint]
     while queue:
-        top = queue.pop(0)
-        kids = [c for c, p in enumerate(par) if p == top]
-        out += kids
-        queue += kids
+        below = kids[queue.pop(0)]
+        out += below
+        queue += below
     return out
 
 
-def swapped_chain(bones: Bones, parents: Sequence[int], broken: np.ndarray, jumped: np.ndarray) -> dict[int, int]:
+def swapped_chain(
+    bones: Bones, parents: Sequence[int], broken: np.ndarray, jumped: np.ndarray, children: Any = None
+) -> dict[int, int]:
     """The joints of chains a tracker moved whole onto someone else (a forearm with its hand and fingers, an arm
     swapped with the other one) in one step, each with the index of the bone above its chain: the top of a chain
     is the child of a bone that broke in the step (``broken (B,)``) while the child jumped and its parent did not
@@ -258,7 +287,7 @@ def swapped_chain(bones: Bones, parents: Sequence[int], broken: np.ndarray, jump
     for b in np.flatnonzero(broken):
         c, p = int(bones.child[b]), int(bones.parent[b])
         if jumped[c] and not jumped[p]:
-            for j in [c, *(d for d in descendants(parents, c) if jumped[d])]:
+            for j in [c, *(d for d in descendants(parents, c, children) if jumped[d])]:
                 out.setdefault(j, int(b))
     return out
 

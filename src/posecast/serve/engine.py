@@ -340,6 +340,8 @@ class StreamSession:
     _bones: Bones | None = None  # the kept history's bones (`carry_lost`), measured at frame count `_bones_at`
     _bones_at: int = 0
     _jitter: np.ndarray | None = None
+    _measure_from: int = 0  # bones are measured on the frames pushed from this count on
+    _carrying_since: float | None = None  # t since which joints (not at the origin) have been carried
     _pace: float = 1.0  # running mean of the time between frames, in the stream's frame periods
     _paced: int = 0  # gaps in that mean
 
@@ -427,14 +429,16 @@ class StreamSession:
         allowance, as `posecast.motion.tracking_glitches`), or to the origin — is carried with its body: at its
         offset in the newest kept frame from its `posecast.motion.carrier`, and named in the returned note; the
         frame is then taken, and once the joint is back it is read as sent. A `PosecastError` when nothing is left to
-        carry them with (the frame is not taken). The timeline's first frames are not judged (too few to measure
-        bones; a rest pose sent first is left out by `push` instead)."""
-        kept = min(self.count, self.keep)
+        carry them with (the frame is not taken). Joints carried for `BONES_EVERY_S` without being at the origin are
+        then taken as sent and the bones measured afresh on the frames from there (the tracker's new reading is the
+        body now — or the bones had been measured on a swap). The timeline's first frames are not judged (too few to
+        measure bones; a rest pose sent first is left out by `push` instead)."""
+        kept = min(self.count, self.keep, self.count - self._measure_from)
         if self._head_open or kept < MIN_JUDGED_FRAMES or not t > self.t_last:
             return positions, None
         every = max(1, round(BONES_EVERY_S * self.fps))  # every frame until the history holds that much, then less
         if self._bones is None or self._bones_at < every or not 0 <= self.count - self._bones_at < every:
-            history = self.buffer[:kept]
+            history = self.buffer[min(self.count, self.keep) - kept : min(self.count, self.keep)]
             self._bones, self._jitter, self._bones_at = (
                 Bones.measure(history, self.skeleton.parents),
                 jitter(history),
@@ -447,6 +451,13 @@ class StreamSession:
         lost = bones.lost(positions) & (jumped | origin)
         newly = bones.bone_broken(positions) & ~bones.bone_broken(last)  # chains moved whole (`swapped_chain`)
         lost[list(swapped_chain(bones, self.skeleton.parents, newly, jumped))] = True
+        if not (lost & ~origin).any():
+            self._carrying_since = None
+        elif self._carrying_since is None:
+            self._carrying_since = t
+        elif t - self._carrying_since >= BONES_EVERY_S - 1e-9:  # carried long enough: the body is what is sent now
+            self._carrying_since, self._bones, self._measure_from = None, None, self.count
+            lost &= origin
         if not lost.any():
             return positions, None
         out = np.array(positions, dtype=np.float64, copy=True)
@@ -482,7 +493,7 @@ class StreamSession:
             self._paced += 1
         if not self.count:  # a new timeline: its bones are measured afresh
             self._head, self._head_open = [], True
-            self._bones = None
+            self._bones, self._measure_from, self._carrying_since = None, 0, None
         if self.count:
             missing = int(round((t - self.t_last) * self.fps)) - 1
             if missing > 0:
