@@ -375,12 +375,12 @@ def forecast_motion(
     if smooth is not None:  # after the glitches (a lost joint would be smeared) and without a rest pose
         history = replace(history, positions=smoothed(history.positions, history.fps, smooth))
         repaired = {**repaired, "smoothed_s": float(smooth)}
-    elif history.fps >= JITTER_NOTE_MIN_FPS:  # a tracker's jitter, read as motion: say so (the CLI suggests --smooth)
-        noise = float(np.median(jitter(history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :])))
+    window = history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :]  # the newest 2 s, for the notes
+    if smooth is None and history.fps >= JITTER_NOTE_MIN_FPS:  # a tracker's jitter, read as motion: say so
+        noise = float(np.median(jitter(window)))  # (the CLI suggests --smooth)
         if noise > JITTER_NOTE_M:
             repaired = {**repaired, "history_jitter_m": round(noise, 5)}
     carried = [history.skeleton.joint_names.index(c["joint"]) for c in repaired.get("carried_joints", [])]
-    window = history.positions[-round(GLITCH_CHECK_S * history.fps) - 1 :]
     stretched = stretched_bones(window, history.skeleton, carried)
     if stretched:
         repaired = {**repaired, "stretched_bones": stretched}
@@ -419,7 +419,9 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
     parents = history.skeleton.parents
     scan = skip  # the whole motion: a loss that began long before the frames read is one too (`Bones.measure`
     # spreads its frames over a long take)
-    glitches = [g for g in tracking_glitches(history.positions, history.fps, parents, scan) if g.last >= start]
+    bones = Bones.measure(history.positions[scan:], parents)
+    every = tracking_glitches(history.positions, history.fps, parents, scan, bones=bones)
+    glitches = [g for g in every if g.last >= start]
     if not glitches:
         return history, {}
     names = history.skeleton.joint_names
@@ -432,7 +434,6 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
             {"joint": names[g.joint], "first_frame": g.first, "last_frame": g.last} for g in found
         ]
     if lost:
-        home = Bones.measure(history.positions[scan:], parents).home
         never = [g for g in lost if g.first <= scan]
         if never:  # lost from the first frame of the motion: no tracked offset to carry it at
             raise ValueRangeError(
@@ -440,7 +441,7 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
                 f"the motion's first frame{'' if scan == 0 else f' after the rest pose ({scan})'} to the last: "
                 "fill it in the data"
             )
-        carried = carry_lost(fixed, parents, lost, scan, home)
+        carried = carry_lost(fixed, parents, lost, scan, bones.home)
         if carried is None:
             first = min(g.first for g in lost)
             before = math.floor((first - 1) / history.fps * 100) / 100  # printed to 0.01 s: not past it

@@ -195,18 +195,24 @@ def jitter(positions: np.ndarray) -> np.ndarray:
 
 
 def tracking_glitches(
-    positions: np.ndarray, fps: float, parents: Sequence[int], start: int = 0, limit: float = GLITCH_SPEED
+    positions: np.ndarray,
+    fps: float,
+    parents: Sequence[int],
+    start: int = 0,
+    limit: float = GLITCH_SPEED,
+    bones: Bones | None = None,
 ) -> list[Glitch]:
     """The tracking glitches of ``positions (T, J, 3)`` (metres, ``fps``, a skeleton with ``parents``) from frame
     ``start`` on (frames before it are not motion: `detached_start`): runs of frames where a joint is not with its
     body (`Bones.lost`, bones measured on those frames) that it entered by a jump faster than ``limit`` m/s (plus
     `JITTER_STEPS` times its jitter) or at the origin (where trackers put what they lost; a world root is at home
     there), or that start at frame ``start`` and end by such a jump. A body that jumps whole (a capture pop, a root
-    teleport) keeps its bones: no glitch; a BVH file's joints never leave their bones. Sorted by first frame."""
+    teleport) keeps its bones: no glitch; a BVH file's joints never leave their bones. ``bones``: those frames'
+    `Bones.measure`, when the caller has it. Sorted by first frame."""
     pos = np.asarray(positions, dtype=np.float64)[start:]
     if pos.shape[0] < 2:
         return []
-    bones = Bones.measure(pos, parents)
+    bones = Bones.measure(pos, parents) if bones is None else bones
     lost = bones.lost(pos)  # (T, J)
     broken = bones.bone_broken(pos)  # (T, B)
     if not lost.any() and not broken.any():
@@ -374,9 +380,8 @@ def stretched_bones(positions: np.ndarray, skeleton: Skeleton, carried: Sequence
         return []
     bones = Bones.measure(pos, skeleton.parents, rigid=False)
     last = np.linalg.norm(pos[-1, bones.child] - pos[-1, bones.parent], axis=-1)
-    allowed = np.maximum(BROKEN_BONE_M + 4 * bones.spread, BROKEN_BONE_SHARE * bones.usual)
     skip = np.isin(bones.child, list(carried)) | np.isin(bones.parent, list(carried))
-    off = (np.abs(last - bones.usual) > allowed) & ~skip
+    off = bones.bone_broken(pos[-1]) & ~skip
     return [
         {"joint": skeleton.joint_names[int(bones.child[b])], "length_m": round(float(last[b]), 4),
          "usual_m": round(float(bones.usual[b]), 4)}

@@ -69,7 +69,7 @@ def info(
             up_axis=up or "+y (not found: the skeleton does not map onto the canonical body)",
             height_m=round(float(np.median(height.max(axis=1) - height.min(axis=1))), 3),
             rest_pose_frames=skip,
-            # what a forecast would meet (guide, "Imperfect tracking"): joints that jump faster than a body moves
+            # what a forecast would meet (guide, "Imperfect tracking"): joints a tracker lost and found, or not
             tracking_glitches=[
                 f"{names[g.joint]} frames {g.first}-{g.last}" + (" (not back by the end)" if g.trailing else "")
                 for g in glitches[:10]

@@ -180,26 +180,29 @@ def forecast(
         )
     carried = fc.metadata.get("carried_joints") or []
     if carried:
+        where = _first_few([f"{c['joint']} (from frame {c['lost_from_frame']})" for c in carried])
         console.print(
             f"note: {file.name}: lost by the tracker at the end, carried with the body from their last tracked "
-            "frame: "
-            + ", ".join(f"{c['joint']} (from frame {c['lost_from_frame']})" for c in carried[:4])
-            + (" ..." if len(carried) > 4 else ""),
+            f"frame: {where}",
             highlight=False,
         )
     glitches = fc.metadata.get("repaired_glitches") or []
     if glitches:
-        where = ", ".join(f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches[:4])
+        where = _first_few([f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches])
         console.print(
             f"note: {file.name}: {len(glitches)} tracking glitch(es) filled in among the frames the model reads "
-            f"(a joint the tracker lost, off its bones, and found again): {where}"
-            + (" ..." if len(glitches) > 4 else ""),
+            f"(a joint the tracker lost, off its bones, and found again): {where}",
             highlight=False,
         )
     as_bvh = fc.to_motion(sample=0) if any(o.suffix.lower() == ".bvh" for o in outs) else None
     for o in outs:
         write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
+
+
+def _first_few(items: list[str], most: int = 4) -> str:
+    """``items`` for a note: the first ``most`` joined, then ``...`` when there are more."""
+    return ", ".join(items[:most]) + (" ..." if len(items) > most else "")
 
 
 def check_bvh_outputs(outs: list[Path], motion: Any, file: Path) -> None:

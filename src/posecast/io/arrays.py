@@ -199,9 +199,7 @@ def read_npz(path: Path, **_: Any) -> Motion | Forecast:
             raise FormatError(f"unknown kind {kind!r} (expected 'motion' or 'forecast')", path)
         if "positions" not in z:
             raise FormatError("missing array 'positions'", path)
-        # this file is the source (errors name it), as for JSON; the file it was first made from is kept beside it
-        made = meta.get("made_from") or meta.get("source")
-        meta = {**meta, "source": str(path), **({"made_from": made} if made else {})}
+        meta = _sourced(meta, path)
         return Motion(
             positions=z["positions"],
             fps=fps,
@@ -210,6 +208,13 @@ def read_npz(path: Path, **_: Any) -> Motion | Forecast:
             root_translation=z["root_translation"] if "root_translation" in z else None,
             metadata=meta,
         )
+
+
+def _sourced(meta: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A saved motion's metadata as loaded from ``path``: this file is its source (errors name it); the file it
+    was first made from is kept beside it (``made_from``)."""
+    made = meta.get("made_from") or meta.get("source")
+    return {**meta, "source": str(path), **({"made_from": made} if made else {})}
 
 
 def write_npz(obj: Motion | Forecast, path: Path, **_: Any) -> None:
@@ -495,12 +500,7 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
         skeleton=skel,
         rotations=_arr(d, "rotations", path, optional=True),
         root_translation=_arr(d, "root_translation", path, optional=True),
-        # this file is the source (errors name it); the file it was made from, if recorded, is kept beside it
-        metadata={
-            **meta,
-            "source": str(path),
-            **({"made_from": meta.get("made_from") or meta["source"]} if meta.get("source") else {}),
-        },
+        metadata=_sourced(meta, path),
     )
 
 

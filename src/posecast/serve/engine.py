@@ -33,8 +33,9 @@ from posecast.motion import (
     MAX_POSITION_M,
     ORIGIN_M,
     Bones,
+    Glitch,
     Motion,
-    carrier,
+    carry_lost,
     detached_start,
     jitter,
     named_joints,
@@ -460,18 +461,15 @@ class StreamSession:
             lost &= origin
         if not lost.any():
             return positions, None
-        out = np.array(positions, dtype=np.float64, copy=True)
-        parents = self.skeleton.parents
-        for j in np.flatnonzero(lost):
-            anchor = carrier(int(j), parents, lost | bones.home)
-            if anchor < 0:
-                raise PosecastError(
-                    f"{named_joints(self.skeleton.joint_names, np.flatnonzero(lost))} left their bones since the "
-                    "previous frame, with nothing left to carry them (the tracker lost the person?): frame not taken"
-                )
-            out[j] = positions[anchor] + (last[j] - last[anchor])
         which = named_joints(self.skeleton.joint_names, np.flatnonzero(lost))
-        return out, f"{which} lost by the tracker at t = {t:g} s: carried with the body"
+        gone = [Glitch(int(j), 1, 1, True, 0.0) for j in np.flatnonzero(lost)]  # frame 1 of (newest kept, this one)
+        carried = carry_lost(np.stack([last, positions]), self.skeleton.parents, gone, 0, bones.home)
+        if carried is None:
+            raise PosecastError(
+                f"{which} left their bones since the previous frame, with nothing left to carry them (the tracker "
+                "lost the person?): frame not taken"
+            )
+        return carried[1], f"{which} lost by the tracker at t = {t:g} s: carried with the body"
 
     def push(self, t: float, positions: np.ndarray) -> None:
         """Add frame ``positions`` ``(J, 3)`` (y up) at time ``t`` (s). The history stays on the stream's

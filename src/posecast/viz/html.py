@@ -131,10 +131,7 @@ def _figure(
     # one box for the whole clip, unless the body walks away: then the box follows it (as the videos' "auto"),
     # each frame moving the axes' ranges, and the last observed pose is hidden while it is out of the box
     bounds = sc.scene_bounds(scene, "auto")
-    ghost = None if scene.history is None else scene.history[-1][sc.drawn_joints(scene)]
-
-    def ghost_shown(f: int) -> bool:
-        return bounds.centres is None or ghost is None or bounds.contains(f, ghost)
+    drawn = sc.drawn_joints(scene)
 
     hover = "%{text}<br>x %{x:.3f} · y %{y:.3f} · z %{z:.3f} m<extra>%{fullData.name}</extra>"
 
@@ -209,7 +206,7 @@ def _figure(
                 pts = None if future else scene.history[f]
                 idx = history_parts[i][1]
             elif kind == "last":
-                pts = scene.history[-1] if future and ghost_shown(f) else None
+                pts = scene.history[-1] if future and sc.last_pose_in_view(scene, bounds, f, drawn) else None
             elif kind == "truth":
                 pts = scene.ground_truth[k] if future else None
             else:

@@ -335,7 +335,7 @@ class _Animator:
             lo, hi = self.bounds.limits(int(f))
             # the joints bones are drawn to (not a world root left out of the drawing), and the last observed
             # pose where it is drawn (a following camera may leave it behind: hidden then)
-            shown = s.history is not None and self.bounds.contains(int(f), s.history[-1][drawn])
+            shown = sc.last_pose_in_view(s, self.bounds, int(f), drawn)
             seen = s.frame_points(int(f), last_observed=shown, joints=drawn)
             pts = sc.to_mpl(np.vstack([seen, (lo + hi)[None] / 2]))
             xs, ys, _ = proj3d.proj_transform(pts[:, 0], pts[:, 1], pts[:, 2], m)
@@ -392,7 +392,7 @@ class _Animator:
         if not future and s.history is not None:
             self._shadow(s.history[frame])
         if self.last_pose is not None:  # a following camera leaves it behind: drawn only while in the box
-            self.last_pose.set_visible(future and self.bounds.contains(frame, s.history[-1][self.drawn]))
+            self.last_pose.set_visible(future and sc.last_pose_in_view(s, self.bounds, frame, self.drawn))
         for i, artist in enumerate(self.samples):
             if future:
                 self._set(artist, sc.gather(s.samples[i, k], self.index))

@@ -510,6 +510,15 @@ class Bounds:
 GHOST_FOLLOW_RATIO = 2.0
 
 
+def last_pose_in_view(scene: Scene, bounds: Bounds, frame: int, drawn: np.ndarray | None = None) -> bool:
+    """Whether the faint last observed pose is inside the view box at timeline ``frame`` (a following camera may
+    leave it behind: it is hidden then); its ``drawn`` joints (default `drawn_joints`). False without a history."""
+    if scene.history is None:
+        return False
+    joints = drawn_joints(scene) if drawn is None else drawn
+    return bounds.contains(frame, scene.history[-1][joints])
+
+
 def scene_bounds(scene: Scene, camera: Camera = "auto", margin: float = 0.15) -> Bounds:
     """Axis limits that keep every drawn point in view without ever jumping.
 
