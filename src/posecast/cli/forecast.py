@@ -165,39 +165,37 @@ def forecast(
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
         return
-    noise = fc.metadata.get("history_jitter_m")
-    if noise:
-        console.print(
-            f"note: {file.name}: the history jitters by about {1000 * noise:.0f} mm (a tracker's noise?), which the "
-            "model reads as motion: --smooth 0.2 smooths it out first",
-            highlight=False,
-        )
-    for bone in (fc.metadata.get("stretched_bones") or [])[:4]:
-        console.print(
-            f"note: {file.name}: the bone into {bone['joint']} is {100 * bone['length_m']:.0f} cm in the last frame, "
-            f"{100 * bone['usual_m']:.0f} cm before (a joint the tracker froze?): the forecast keeps it so",
-            highlight=False,
-        )
-    carried = fc.metadata.get("carried_joints") or []
-    if carried:
-        where = _first_few([f"{c['joint']} (from frame {c['lost_from_frame']})" for c in carried])
-        console.print(
-            f"note: {file.name}: lost by the tracker at the end, carried with the body from their last tracked "
-            f"frame: {where}",
-            highlight=False,
-        )
-    glitches = fc.metadata.get("repaired_glitches") or []
-    if glitches:
-        where = _first_few([f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in glitches])
-        console.print(
-            f"note: {file.name}: {len(glitches)} tracking glitch(es) filled in among the frames the model reads "
-            f"(a joint the tracker lost, off its bones, and found again): {where}",
-            highlight=False,
-        )
+    for note in tracking_notes(fc.metadata):
+        console.print(f"note: {file.name}: {note}", highlight=False)
     as_bvh = fc.to_motion(sample=0) if any(o.suffix.lower() == ".bvh" for o in outs) else None
     for o in outs:
         write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
+
+
+def tracking_notes(meta: dict[str, Any]) -> list[str]:
+    """What a forecast's metadata says about the tracking of its history (guide, "Imperfect tracking"), one line
+    each: jitter, stretched bones, joints carried, glitches filled in."""
+    notes = []
+    if meta.get("history_jitter_m"):
+        notes.append(
+            f"the history jitters by about {1000 * meta['history_jitter_m']:.0f} mm (a tracker's noise?), which the "
+            "model reads as motion: --smooth 0.2 smooths it out first"
+        )
+    notes += [
+        f"the bone into {b['joint']} is {100 * b['length_m']:.0f} cm in the last frame, {100 * b['usual_m']:.0f} cm "
+        "before (a joint the tracker froze?): the forecast keeps it so"
+        for b in (meta.get("stretched_bones") or [])[:4]
+    ]
+    carried = [f"{c['joint']} (from frame {c['lost_from_frame']})" for c in meta.get("carried_joints") or []]
+    if carried:
+        notes.append(f"lost by the tracker at the end, carried with the body from their last tracked frame: "
+                     f"{_first_few(carried)}")  # fmt: skip
+    filled = [f"{g['joint']} frames {g['first_frame']}-{g['last_frame']}" for g in meta.get("repaired_glitches") or []]
+    if filled:
+        notes.append(f"{len(filled)} tracking glitch(es) filled in among the frames the model reads (a joint the "
+                     f"tracker lost, off its bones, and found again): {_first_few(filled)}")  # fmt: skip
+    return notes
 
 
 def _first_few(items: list[str], most: int = 4) -> str:
