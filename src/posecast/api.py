@@ -419,6 +419,8 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
     parents = history.skeleton.parents
     scan = skip  # the whole motion: a loss that began long before the frames read is one too (`Bones.measure`
     # spreads its frames over a long take)
+    if history.num_frames - scan < 2:  # nothing to judge (a history that is a rest pose and one frame)
+        return history, {}
     bones = Bones.measure(history.positions[scan:], parents)
     every = tracking_glitches(history.positions, history.fps, parents, scan, bones=bones)
     glitches = [g for g in every if g.last >= start]
