@@ -155,6 +155,75 @@ def corpus_section() -> list[str]:
     return out
 
 
+FILES_INTRO = " ".join(
+    [
+        "The corpus protocol on motion files of one's own: `posecast bench files PATH... [--name NAME]",
+        "[--models ...] [--json PATH] [--max-files N] [--up AXIS] [--units U]`. What differs from `bench",
+        "corpus` (printed with every table): files given, or every motion file under the folders given",
+        "(hidden files and ASF skeletons left out), grouped by skeleton layout, each group scored on its own",
+        "joints by the rules above; leading rest-pose frames dropped where `posecast.motion.detached_start`",
+        "finds them (a converter's T-pose; not found at low frame rates); each group's up axis found (or",
+        "`--up`) and given to the models; tracking losses counted per file and scored as recorded; the JSON",
+        "adds `per_file` (every file's mean error per horizon) for every model and `file_facts`. Files that",
+        "cannot be read or that hold a saved forecast are named together (exit 2). The run below, on a data",
+        "set the corpus benchmark also scores, checks that both give the same numbers.",
+    ]
+)
+
+
+def files_section() -> list[str]:
+    """`posecast bench files` (``results/files_*.json``, the name after ``_`` a data set of `bench corpus`): the
+    protocol, root-relative MPJPE per group, the files with the largest error, and the largest difference from
+    ``results/corpus.json``'s numbers for the same data set."""
+    paths = sorted(RESULTS.glob("files_*.json"))
+    if not paths:
+        return []
+    labels = list(published.LABELS)
+    reference = _load("corpus") or {"datasets": {}}
+    out = ["### Your own files (`posecast bench files`)", "", FILES_INTRO, ""]
+    for path in paths:
+        d = json.loads(path.read_text())
+        run = path.stem.split("_", 1)[1]
+        out += [f"`{path.name}`:", "", *_protocol_lines(d["protocol"]), ""]
+        for group, r in d["datasets"].items():
+            info = r["info"]
+            facts = {k: info[k] for k in ("files", "skeleton", "up_axis", "first_frame") if k in info}
+            lost = [f["file"] for f in info.get("file_facts", []) if f["tracking_losses"]]
+            facts["files with tracking losses"] = ", ".join(lost) or "none"
+            out += [f"#### {group}", "", *(f"- {k.replace('_', ' ')}: {v}" for k, v in facts.items()), ""]
+            out += ["**MPJPE, root-relative (pose only), real mm** (mean, 95 % interval in brackets):", ""]
+            out += corpus_table(r["models"], "root_relative", labels) + [""]
+            first = next((m for m, x in r["models"].items() if "per_file" in x), None)
+            if first is not None:
+                worst = sorted(
+                    (
+                        (v["root_relative"]["1000"], f)
+                        for f, v in r["models"][first]["per_file"].items()
+                        if v["root_relative"]["1000"] is not None
+                    ),
+                    reverse=True,
+                )[:5]
+                if worst:
+                    shown = ", ".join(f"`{f}` {v:.1f}" for v, f in worst)
+                    out += [f"Largest root-relative errors of `{first}` at 1000 ms (mm): {shown}.", ""]
+            ref = reference["datasets"].get(run)
+            if ref is not None:
+                diffs = [
+                    abs(x[kind][h]["mean"] - ref["models"][m][kind][h]["mean"])
+                    for m, x in r["models"].items()
+                    if m in ref["models"]
+                    for kind in ("global", "root_relative")
+                    for h in labels
+                ]
+                common = [m for m in r["models"] if m in ref["models"]]
+                out += [
+                    f"Against `bench corpus` on `{run}` (`corpus.json`; {', '.join(common)}, global and root-relative, "
+                    f"every horizon): largest difference {max(diffs):.4f} mm.",
+                    "",
+                ]
+    return out
+
+
 def long_horizon_section() -> list[str]:
     """`posecast bench long-horizon` (``results/long-horizon_*.json``): one section per file (the name after
     ``_`` says which run), rendered by the protocol module (`posecast.evaluation.protocols.long_horizon.markdown`):
@@ -250,7 +319,7 @@ def main() -> None:
     ]
     for protocol in ("all", "ltd8"):
         lines += cmu_section(protocol, args.models)
-    lines += corpus_section() + cmu_bvh_section() + long_horizon_section() + speed_section()
+    lines += corpus_section() + files_section() + cmu_bvh_section() + long_horizon_section() + speed_section()
     # sections written as markdown by their own benchmark commands (tables with their protocols)
     for name in FRAGMENTS:
         fragment = RESULTS / name

@@ -13,9 +13,13 @@ from typing import Annotated, Any
 import typer
 
 from posecast.cli.common import (
+    AsfOpt,
+    FpsOpt,
     JsonOpt,
     ModelListOpt,
     ModelsOpt,
+    SkeletonOpt,
+    UnitsOpt,
     WeightsOpt,
     bench_models,
     check_output_dirs,
@@ -127,6 +131,55 @@ def bench_corpus(
     with progress:
         test_sets = [corpus.load_test_set(d, max_files=max_files, progress=tick) for d in names]
         result = corpus.evaluate(forecasters, test_sets, progress=tick)
+    corpus.print_result(result, console)
+    write_json(with_weights(result, weights, *run_models(entries, weights)), json_path)
+
+
+@app.command("files")
+def bench_files(
+    paths: Annotated[list[Path], typer.Argument(help="Motion files or folders of them (searched at every depth).")],
+    model: ModelListOpt = None,
+    models: ModelsOpt = None,
+    json_path: JsonOpt = None,
+    weights: WeightsOpt = None,
+    name: Annotated[str, typer.Option(help="What to call these files in the tables.")] = "files",
+    max_files: Annotated[int | None, typer.Option(help="Only N files, evenly spread (quick runs; printed).")] = None,
+    up: Annotated[
+        str | None,
+        typer.Option(help="Which axis points up in the files' world: x, y, z, -x, -y, -z (default: found per file)."),
+    ] = None,
+    units: UnitsOpt = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+    asf: AsfOpt = None,
+) -> None:
+    """Your own motion files under the corpus protocol: 2 s + 1 s windows (1 s + 0.4 s for short files), real
+    mm, global and root-relative, bootstrap 95 % intervals over files, per file in the JSON; files grouped by
+    skeleton; default models: the default motion model, zero-velocity, constant-velocity (and nearest-neighbour
+    when POSECAST_DATA holds the corpus)."""
+    from posecast.datasets.paths import data_root
+    from posecast.evaluation.protocols import corpus
+
+    if max_files is not None and max_files < 1:
+        raise ValueRangeError(f"--max-files must be positive, got {max_files}")
+    if up is not None:
+        from posecast.skeletons.canonical import parse_up
+
+        parse_up(up)  # a bad value fails before any file is read
+    if not model and not models:
+        names = corpus.default_model_names()
+        if data_root(required=False) is None:  # the nearest-neighbour baseline is fitted on the corpus
+            names = [n for n in names if n != "nearest-neighbour"]
+            err_console.print("nearest-neighbour left out: it is fitted on the corpus (POSECAST_DATA is not set)")
+        models = ",".join(names)
+    options = {k: v for k, v in (("units", units), ("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v}
+    forecasters, entries = bench_models(model, models, weights, json_path)
+    progress, _, tick = progress_bar("loading")
+    with progress:
+        test_sets = corpus.load_files(paths, name, max_files, up, options=options, progress=tick)
+        forecasters = corpus.prepare_models(forecasters)
+        protocol = corpus.files_protocol_description(test_sets, paths)
+        result = corpus.evaluate(forecasters, test_sets, progress=tick, protocol=protocol)
     corpus.print_result(result, console)
     write_json(with_weights(result, weights, *run_models(entries, weights)), json_path)
 

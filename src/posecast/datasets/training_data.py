@@ -61,11 +61,10 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     the first file's rate): ``(motions, files)``. Files that cannot be read are all named in one error (each
     with its problem), so that a folder of takes is fixed in one go."""
     from posecast.errors import PosecastError
-    from posecast.io import formats, load
-    from posecast.io.registry import format_suffix
+    from posecast.io import load
+    from posecast.io.registry import motion_files
 
-    suffixes = {s for f in formats() for s in f.suffixes} - {".asf"}  # an ASF is a clip's skeleton, not a motion
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and format_suffix(p) in suffixes)
+    paths = motion_files(folder)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
     motions, bad = [], []

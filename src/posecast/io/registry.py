@@ -137,6 +137,22 @@ def format_suffix(path: str | os.PathLike[str]) -> str:
     return _suffix(Path(inner_name(path)))
 
 
+def motion_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every file under ``folder`` (all depths, sorted) that a motion format reads by its suffix, compressed ones
+    included, except ASF skeletons (an AMC clip's skeleton, not a motion) and hidden files or folders (names
+    starting with ``.``: macOS' ``._clip.bvh`` resource forks, ``.git``)."""
+    root = Path(folder)
+    _ensure_loaded()
+    suffixes = {s for f in _FORMATS.values() for s in f.suffixes} - {".asf"}
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and format_suffix(p) in suffixes
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
 def is_gzip(path: str | os.PathLike[str]) -> bool:
     """True when the file starts with the gzip magic bytes (whatever its suffix)."""
     try:

@@ -150,6 +150,27 @@ def protocol_description() -> dict[str, Any]:
     }
 
 
+def files_protocol_description(test_sets: Sequence[TestSet], given: Sequence[str | Path]) -> dict[str, Any]:
+    """`protocol_description` for files of your own (`load_files`): the same windows, horizons, joints,
+    units, interval and goals; the files, their first frames and up axes as they were found."""
+    d = protocol_description()
+    files = sum(len(t.sequences) for t in test_sets)
+    d.update(
+        benchmark="files",
+        datasets=[t.name for t in test_sets],
+        files=f"{files} motion files from {', '.join(str(g) for g in given)}, grouped by skeleton layout "
+        "(joint names and hierarchy); folders searched at every depth (hidden files, ASF skeletons left out)",
+        first_frame="leading rest-pose frames (frames no body moves out of, such as a converter's T-pose) "
+        "dropped where found (posecast.motion.detached_start; per file in the JSON)",
+        skeleton="each group's own skeleton and joints (models map to their own body and back themselves)",
+        up="per group: " + ", ".join(f"{t.name} {t.up}" for t in test_sets) + " (given, or the axis most of its "
+        "files stand along; the models are told it)",
+        tracking="joints a tracker lost are scored as recorded (counted per file in the JSON: tracking_losses)",
+    )
+    d["positions"] = d["positions"].replace("world frame as stored", "each file's world frame as stored")
+    return d
+
+
 # ------------------------------------------------------------------------------------------ data
 @dataclass
 class TestSet:
@@ -162,6 +183,11 @@ class TestSet:
             (the rest-pose frame dropped where `DROP_FIRST_FRAME` says so), ``groups = (name,)``.
         source_fps: the files' own frame rates.
         note: how the files were chosen when not the whole split (``max_files``).
+        up: the signed axis that points up in the files' world (the data sets: ``"+y"``); models are told it
+            (`posecast.skeletons.canonical.world_up`).
+        first_frame: how leading frames were treated, when not by `DROP_FIRST_FRAME` (files of your own).
+        file_facts: files of your own (`load_files`): one dict per file (name, source fps, frames, rest-pose
+            frames dropped, up axis, tracking losses); when given, the results also hold per-file means.
     """
 
     name: str
@@ -169,6 +195,9 @@ class TestSet:
     sequences: list[TestSequence]
     source_fps: tuple[float, ...] = ()
     note: str = ""
+    up: str = "+y"
+    first_frame: str = ""
+    file_facts: list[dict[str, Any]] = field(default_factory=list)
     static: list[int] = field(init=False)
     root: int = field(init=False)
 
@@ -255,6 +284,139 @@ def load_test_set(
     assert skeleton is not None
     note = "" if len(chosen) == len(paths) else f"{len(chosen)} of {len(paths)} files, evenly spread (quick run)"
     return TestSet(dataset, skeleton, sequences, tuple(sorted(set(rates))), note)
+
+
+#: files named one by one in `load_files`' errors (the rest counted)
+MAX_NAMED_FILES = 5
+
+
+def gather_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The motion files of ``paths``: a file as it is, a folder by every motion file under it
+    (`posecast.io.registry.motion_files`); in the order given, each file once. A path that does not exist, or a
+    folder without motion files, is a `DataNotFoundError`."""
+    from posecast.io.registry import motion_files
+
+    out: dict[Path, None] = {}
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found = motion_files(p)
+            if not found:
+                raise DataNotFoundError("no motion files in this folder (or below it)", p)
+            out.update(dict.fromkeys(found))
+        elif p.is_file():
+            out[p] = None
+        else:
+            raise DataNotFoundError("no such file or folder", p)
+    if not out:
+        raise DataNotFoundError("give at least one motion file or folder")
+    return list(out)
+
+
+def _file_names(paths: Sequence[Path]) -> list[str]:
+    """Short unique names for ``paths``: relative to their common folder (the file name for one file)."""
+    import os
+
+    absolute = [p.resolve() for p in paths]
+    if len(absolute) == 1:
+        return [paths[0].name]
+    common = Path(os.path.commonpath([str(p.parent) for p in absolute]))
+    return [p.relative_to(common).as_posix() for p in absolute]
+
+
+def load_files(
+    paths: Sequence[str | Path],
+    name: str = "files",
+    max_files: int | None = None,
+    up: str | None = None,
+    fps: float = FPS,
+    options: Mapping[str, Any] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[TestSet]:
+    """Motion files of your own as test sets of this protocol, one per skeleton layout among them.
+
+    Each file (`gather_files`; ``max_files`` of them evenly spread, `pick_files`) is read by `posecast.io.load`
+    (``options``: ``units=``, ``skeleton=``, ``fps=``, ``asf=`` as there), loses its leading rest-pose frames
+    where it has them (`posecast.motion.detached_start`: frames no body moves out of, such as a converter's
+    T-pose) and is resampled to ``fps``. Files that share a skeleton layout (joint names and hierarchy) form one
+    test set, named ``name`` (``name:SKELETON`` when there are several). Its up axis is ``up`` (`parse_up`),
+    else the one most of its files stand along (`posecast.skeletons.canonical.motion_up_axis`; ``+y`` where the
+    rig does not map onto the canonical body). Tracking losses (`posecast.motion.tracking_glitches`) are counted
+    per file and scored as recorded.
+
+    Files that cannot be read, or that hold a saved forecast, are all named in one `DataNotFoundError`.
+    """
+    from collections import Counter
+
+    from posecast.io import load
+    from posecast.motion import Forecast, detached_start, tracking_glitches
+    from posecast.skeletons.canonical import motion_up_axis, parse_up
+
+    given_up = parse_up(up) if up is not None else None
+    every = gather_files(paths)
+    chosen = pick_files(every, max_files)
+    names = _file_names(chosen)
+    loaded, bad = [], []
+    for i, (p, short) in enumerate(zip(chosen, names, strict=True)):
+        try:
+            motion = load(p, **dict(options or {}))
+        except PosecastError as exc:
+            bad.append(str(exc))
+            continue
+        if isinstance(motion, Forecast):
+            bad.append(f"{p}: a saved forecast, not a recorded motion")
+            continue
+        positions = np.asarray(motion.positions, dtype=np.float64)
+        rest = detached_start(positions, motion.fps)
+        if rest and rest < motion.num_frames:
+            motion = motion.frames(rest)
+        losses = tracking_glitches(motion.positions, motion.fps, motion.skeleton.parents)
+        facts = {
+            "file": short,
+            "source_fps": float(motion.fps),
+            "rest_pose_frames_dropped": int(rest),
+            "up_axis": given_up or motion_up_axis(motion.positions, motion.skeleton) or "+y",
+            "tracking_losses": len(losses),
+        }
+        resampled = motion.resample(fps)
+        facts["frames"] = int(resampled.num_frames)
+        loaded.append((resampled.skeleton, np.asarray(resampled.positions, dtype=np.float64), facts))
+        if progress:
+            progress(f"loading {name}", i + 1, len(chosen))
+    if bad:
+        more = f"; and {len(bad) - MAX_NAMED_FILES} more" if len(bad) > MAX_NAMED_FILES else ""
+        raise DataNotFoundError(
+            f"{len(bad)} of {len(chosen)} files cannot be scored (fix or leave them out): "
+            + "; ".join(bad[:MAX_NAMED_FILES])
+            + more
+        )
+    groups: list[tuple[Skeleton, list[np.ndarray], list[dict[str, Any]]]] = []
+    for skeleton, positions, facts in loaded:
+        for g in groups:
+            if g[0].same_layout(skeleton):
+                g[1].append(positions)
+                g[2].append(facts)
+                break
+        else:
+            groups.append((skeleton, [positions], [facts]))
+    note = "" if len(chosen) == len(every) else f"{len(chosen)} of {len(every)} files, evenly spread (quick run)"
+    sets = []
+    for skeleton, arrays, facts in groups:
+        axis = given_up or Counter(f["up_axis"] for f in facts).most_common(1)[0][0]
+        set_name = name if len(groups) == 1 else f"{name}:{skeleton.name}"
+        seqs = [TestSequence(f["file"], a, (set_name,)) for a, f in zip(arrays, facts, strict=True)]
+        rates = tuple(sorted({f["source_fps"] for f in facts}))
+        first = "leading rest-pose frames dropped where found (posecast.motion.detached_start): " + (
+            ", ".join(f"{f['file']} {f['rest_pose_frames_dropped']}" for f in facts if f["rest_pose_frames_dropped"])
+            or "none found"
+        )
+        try:
+            sets.append(TestSet(set_name, skeleton, seqs, rates, note, axis, first, facts))
+        except SkeletonError as exc:  # nothing moves: no joint to score
+            shown = ", ".join(f["file"] for f in facts[:MAX_NAMED_FILES])
+            more = f" and {len(facts) - MAX_NAMED_FILES} more" if len(facts) > MAX_NAMED_FILES else ""
+            raise DataNotFoundError(f"{exc} ({shown}{more}): nothing in them moves, leave them out") from None
+    return sets
 
 
 def static_joints(
@@ -458,7 +620,6 @@ def _cells(mean: np.ndarray, low: np.ndarray, high: np.ndarray, windows: np.ndar
     }
 
 
-@world_up("+y")  # the data sets are recorded y up: score the windows as they are
 def evaluate_test_set(
     models: Mapping[str, Forecaster],
     test_set: TestSet,
@@ -469,14 +630,30 @@ def evaluate_test_set(
 ) -> dict[str, Any]:
     """Run the protocol on one data set for several models (the same windows and resamples for each).
 
-    Each model is bound to the data set's skeleton once (`bind`). A model that cannot work on it (a
-    `PosecastError` while binding or predicting) is listed under ``unavailable`` with the reason.
+    Each model is bound to the data set's skeleton once (`bind`) and told the data's up axis
+    (``test_set.up``; the data sets are recorded y up, so their windows - 2 s of a person lying on the floor
+    among them - are scored as recorded). A model that cannot work on it (a `PosecastError` while binding or
+    predicting) is listed under ``unavailable`` with the reason.
 
     Returns:
         ``{"info": {files, skeleton, joints, excluded_joints, root, windows, ...}, "models": {name:
         {"global": {label: {mean, low, high, windows}}, "root_relative": {...}}}, "unavailable": {name:
-        reason}}``; errors in real millimetres.
+        reason}}``; errors in real millimetres. With ``test_set.file_facts`` (files of your own), ``info`` also
+        holds ``up_axis`` and ``file_facts``, and every model ``per_file``: ``{file: {"global": {label: mean},
+        "root_relative": {...}}}`` (None where the file has no window of that horizon).
     """
+    with world_up(test_set.up):
+        return _evaluate_test_set(models, test_set, batch_size, resamples, seed, progress)
+
+
+def _evaluate_test_set(
+    models: Mapping[str, Forecaster],
+    test_set: TestSet,
+    batch_size: int,
+    resamples: int,
+    seed: int,
+    progress: Callable[[str, int, int], None] | None,
+) -> dict[str, Any]:
     sets = make_windows(test_set)
     num_files = len(test_set.sequences)
     owners = {k: o for k, (_, o) in sets.items()}
@@ -489,9 +666,8 @@ def evaluate_test_set(
         "files": num_files,
         "files_without_windows": [s.name for i, s in enumerate(test_set.sequences) if i not in set(with_windows)],
         "source_fps": list(test_set.source_fps),
-        "first_frame": "dropped (synthetic rest pose)"
-        if DROP_FIRST_FRAME.get(test_set.name, False)
-        else "kept (real motion)",
+        "first_frame": test_set.first_frame
+        or ("dropped (synthetic rest pose)" if DROP_FIRST_FRAME.get(test_set.name, False) else "kept (real motion)"),
         "skeleton": test_set.skeleton.name,
         "joints": int(keep.sum()),
         "joints_in_skeleton": test_set.skeleton.num_joints,
@@ -503,6 +679,9 @@ def evaluate_test_set(
     info["windows"] = horizon_windows(counts_by_kind)
     if test_set.note:
         info["note"] = test_set.note
+    if test_set.file_facts:
+        info["up_axis"] = test_set.up
+        info["file_facts"] = test_set.file_facts
     out: dict[str, Any] = {"info": info, "models": {}, "unavailable": {}}
     if not sets:
         out["unavailable"] = {name: "no file has the frames of a window" for name in models}
@@ -526,11 +705,19 @@ def evaluate_test_set(
         except PosecastError as exc:
             out["unavailable"][name] = str(exc)
             continue
-        entry = {}
+        entry: dict[str, Any] = {}
+        per_file: dict[str, dict[str, Any]] = {s.name: {} for s in test_set.sequences}
         for key, errors in (("global", glob), ("root_relative", rel)):
             sums, counts = file_sums(errors, owners, num_files)
             mean, low, high = bootstrap_ci(sums[sel], counts[sel], weights)
             entry[key] = _cells(mean, low, high, counts.sum(axis=0))
+            for i, s in enumerate(test_set.sequences):  # per file: files of your own only (below)
+                per_file[s.name][key] = {
+                    label: float(sums[i, k] / counts[i, k]) if counts[i, k] else None
+                    for k, label in enumerate(HORIZONS)
+                }
+        if test_set.file_facts:
+            entry["per_file"] = per_file
         out["models"][name] = entry
     return out
 
@@ -598,6 +785,7 @@ def evaluate(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
     progress: Callable[[str, int, int], None] | None = None,
+    protocol: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the protocol on several data sets.
 
@@ -608,6 +796,8 @@ def evaluate(
         batch_size: windows per ``predict`` call.
         resamples, seed: the bootstrap.
         progress: optional ``(description, done, total)``.
+        protocol: the protocol description to print and store (default `protocol_description`; files of your
+            own: `files_protocol_description`).
 
     Returns:
         ``{"protocol": {...}, "datasets": {name: {"info", "models", "unavailable", "goals"}}}`` (see
@@ -620,7 +810,7 @@ def evaluate(
         goal_model = default.name if default is not None else None
     if test_sets is None:
         test_sets = [load_test_set(d, progress=progress) for d in DATASETS]
-    protocol = protocol_description()
+    protocol = dict(protocol) if protocol is not None else protocol_description()
     protocol["goal_model"] = goal_model
     protocol["bootstrap"] = {"resamples": resamples, "seed": seed}
     result: dict[str, Any] = {"protocol": protocol, "datasets": {}}
@@ -664,6 +854,12 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
                 f"{k} {n} ({info['files_by_kind'].get(k, 0)} files)" for k, n in info["windows_by_kind"].items()
             ),
         }
+        if info.get("file_facts"):  # files of your own
+            lost = [f"{f['file']} ({f['tracking_losses']})" for f in info["file_facts"] if f["tracking_losses"]]
+            facts["up axis"] = info["up_axis"]
+            facts["files with tracking losses (scored as recorded)"] = (
+                ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "") or "none"
+            )
         for line in protocol_lines(facts):
             console.print(f"  {line}", highlight=False)
         for title, key in (("MPJPE, global", "global"), ("MPJPE, root-relative (pose only)", "root_relative")):
@@ -679,6 +875,29 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
                     )
                 )
         console.print("windows: " + ", ".join(f"{h} ms {n}" for h, n in info["windows"].items()), highlight=False)
+        for line in worst_files(d):
+            console.print(line, highlight=False)
         for m, why in d["unavailable"].items():
             console.print(f"[yellow]{m} not available on {name}: {why}[/yellow]", highlight=False)
         console.print(goal_line(name, d["goals"]), highlight=False)
+
+
+#: files listed by `worst_files`
+WORST_SHOWN = 5
+
+
+def worst_files(dataset_result: Mapping[str, Any], shown: int = WORST_SHOWN) -> list[str]:
+    """Lines naming the files of your own with the largest root-relative error of the first model at the
+    longest horizon that file has windows for (none for the data sets, which carry no per-file results)."""
+    models = dataset_result["models"]
+    first = next((m for m, r in models.items() if "per_file" in r), None)
+    if first is None or len(models[first]["per_file"]) < 2:
+        return []
+    rows = []
+    for file, r in models[first]["per_file"].items():
+        cells = [(label, v) for label, v in r["root_relative"].items() if v is not None]
+        if cells:
+            rows.append((cells[-1][1], cells[-1][0], file))
+    rows.sort(reverse=True)
+    head = f"largest root-relative errors of {first} (mm, at the file's longest horizon):"
+    return [head] + [f"  {file}: {value:.1f} at {label} ms" for value, label, file in rows[:shown]]

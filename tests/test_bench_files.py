@@ -1,0 +1,239 @@
+"""``posecast bench files``: the corpus protocol on motion files of one's own — file gathering, rest-pose
+frames, grouping by skeleton, the up axis, per-file results, hand-computed errors, and agreement with
+``bench corpus`` on the same real files (skipped without POSECAST_DATA)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import posecast
+from posecast.datasets.paths import dataset_dir
+from posecast.errors import DataNotFoundError
+from posecast.evaluation.protocols import corpus
+from posecast.io.registry import motion_files
+from posecast.models.baselines import ConstantVelocity, ZeroVelocity
+
+#: a rig no registry knows: hips, a spine joint above it, a hand ahead of the spine
+RIG = posecast.Skeleton(
+    "rig-3", ("hips", "chest", "hand"), (-1, 0, 1), offsets=np.array([[0, 1, 0], [0, 0.5, 0], [0.4, 0, 0]])
+)
+OTHER = posecast.Skeleton("rig-2", ("root", "tip"), (-1, 0), offsets=np.array([[0, 1, 0], [0, 0.5, 0]]))
+FPS = 50.0
+V = 0.02  # m per source frame (1 m/s at 50 fps) along x: the whole body glides
+RISE = 0.004  # m per source frame: the hand rises relative to the chest
+
+
+def glide(frames: int) -> np.ndarray:
+    """``(frames, 3, 3)`` at `FPS`: the rig gliding along x at `V` per frame, its hand rising `RISE` per frame."""
+    t = np.arange(frames, dtype=np.float64)
+    pos = np.zeros((frames, 3, 3))
+    pos[:, 0] = np.stack([V * t, np.ones_like(t), np.zeros_like(t)], axis=-1)
+    pos[:, 1] = pos[:, 0] + [0.0, 0.5, 0.0]
+    pos[:, 2] = pos[:, 1] + np.stack([np.full_like(t, 0.4), RISE * t, np.zeros_like(t)], axis=-1)
+    return pos
+
+
+def write(path, positions, skeleton=RIG, fps=FPS):
+    posecast.save(posecast.Motion(positions, fps, skeleton), path)
+    return path
+
+
+def test_motion_files_skip_hidden_asf_and_other_files(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".git").mkdir()
+    for name in (
+        "a/one.bvh",
+        "a/b/two.amc",
+        "a/b/two.asf",
+        "three.npz",
+        "notes.md",
+        "clip.mp4",
+        "._one.bvh",
+        ".git/x.bvh",
+    ):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "four.BVH.gz").write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in motion_files(tmp_path)]
+    assert found == ["a/b/two.amc", "a/one.bvh", "four.BVH.gz", "three.npz"]
+
+
+def test_gather_files_order_duplicates_and_errors(tmp_path):
+    (tmp_path / "d").mkdir()
+    a = write(tmp_path / "d" / "a.npz", glide(10))
+    b = write(tmp_path / "b.npz", glide(10))
+    assert corpus.gather_files([b, tmp_path / "d", a]) == [b, a]
+    with pytest.raises(DataNotFoundError, match="no such file"):
+        corpus.gather_files([tmp_path / "missing.bvh"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFoundError, match="no motion files"):
+        corpus.gather_files([tmp_path / "empty"])
+
+
+def test_hand_computed_errors_rest_frame_and_per_file(tmp_path):
+    """4 s at 50 fps -> 100 frames at 25 fps -> 3 long windows (starts 0, 10, 20). The chest never moves relative
+    to the hips, so it is left out (the protocol's static joints); zero-velocity at predicted frame k (25 fps: 2
+    source frames each): the hips off by 2 V k, the hand by 2 k |(V, RISE)|; root-relative only the hand's rise;
+    constant velocity exact. A T-pose frame 1 m away before the motion is dropped and reported."""
+    rest = np.zeros((1, 3, 3))
+    rest[0, :, 2] = 1.0
+    write(tmp_path / "glide.npz", np.concatenate([rest, glide(200)]))
+    (ts,) = corpus.load_files([tmp_path / "glide.npz"], name="mine")
+    assert ts.name == "mine" and ts.up == "+y" and ts.sequences[0].positions.shape == (100, 3, 3)
+    (facts,) = ts.file_facts
+    assert facts == {
+        "file": "glide.npz",
+        "source_fps": FPS,
+        "rest_pose_frames_dropped": 1,
+        "up_axis": "+y",
+        "tracking_losses": 0,
+        "frames": 100,
+    }
+    np.testing.assert_allclose(ts.sequences[0].positions, glide(200)[::2], atol=1e-12)
+    res = corpus.evaluate({"zv": ZeroVelocity(), "cv": ConstantVelocity()}, [ts], resamples=50)
+    d = res["datasets"]["mine"]
+    assert d["info"]["windows"]["1000"] == 3 and d["info"]["up_axis"] == "+y"
+    assert d["info"]["excluded_joints"] == ["chest"] and d["info"]["root"] == "hips"
+    assert d["info"]["first_frame"].endswith("glide.npz 1")
+    for label, k in corpus.HORIZONS.items():
+        steps = 2 * k
+        glob = (V * steps + np.hypot(V * steps, RISE * steps)) / 2 * 1000
+        rel = RISE * steps / 2 * 1000
+        assert d["models"]["zv"]["global"][label]["mean"] == pytest.approx(glob, rel=1e-9)
+        assert d["models"]["zv"]["root_relative"][label]["mean"] == pytest.approx(rel, rel=1e-9)
+        assert d["models"]["cv"]["global"][label]["mean"] == pytest.approx(0.0, abs=1e-6)
+        assert d["models"]["zv"]["per_file"]["glide.npz"]["root_relative"][label] == pytest.approx(rel, rel=1e-9)
+    assert res["protocol"]["benchmark"] == "corpus"  # no protocol given: the corpus description
+
+
+def test_groups_by_skeleton_and_short_files(tmp_path):
+    write(tmp_path / "a.npz", glide(200))
+    write(tmp_path / "b.npz", glide(60))  # 1.2 s: 30 frames at 25 fps, too short for any window
+    two = np.zeros((80, 2, 3))
+    two[:, 0, 1], two[:, 1, 1] = 1.0, 1.5
+    two[:, 1, 0] = np.linspace(0.0, 0.3, 80)  # the tip sways
+    write(tmp_path / "c.npz", two, OTHER)
+    sets = corpus.load_files([tmp_path], name="lab")
+    assert [t.name for t in sets] == ["lab:rig-3", "lab:rig-2"]
+    assert [s.name for s in sets[0].sequences] == ["a.npz", "b.npz"] and sets[1].sequences[0].name == "c.npz"
+    protocol = corpus.files_protocol_description(sets, [tmp_path])
+    assert protocol["benchmark"] == "files" and protocol["datasets"] == ["lab:rig-3", "lab:rig-2"]
+    assert "3 motion files" in protocol["files"] and "lab:rig-3 +y" in protocol["up"]
+    res = corpus.evaluate({"zv": ZeroVelocity()}, sets, resamples=20, protocol=protocol)
+    first = res["datasets"]["lab:rig-3"]
+    assert first["info"]["files_without_windows"] == ["b.npz"]
+    assert first["models"]["zv"]["per_file"]["b.npz"]["root_relative"]["80"] is None
+    assert corpus.load_files([tmp_path], max_files=1)[0].note == "1 of 3 files, evenly spread (quick run)"
+    two[:, 1, 0] = 0.0  # a still rig: nothing to score
+    write(tmp_path / "c.npz", two, OTHER)
+    with pytest.raises(DataNotFoundError, match=r"static over the test data \(c.npz\): nothing in them moves"):
+        corpus.load_files([tmp_path])
+
+
+def test_saved_forecasts_and_unreadable_files_named_together(tmp_path):
+    write(tmp_path / "ok.npz", glide(100))
+    (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT\n")
+    (tmp_path / "broken2.bvh").write_text("not a bvh")
+    with pytest.raises(DataNotFoundError) as err:
+        corpus.load_files([tmp_path])
+    text = str(err.value)
+    assert "2 of 3 files cannot be scored" in text and "broken.bvh" in text and "broken2.bvh" in text
+
+
+def test_up_axis_found_per_group_and_given(tmp_path):
+    """A mappable rig (the canonical body) recorded z up: found, and the models are told it, so the default model's
+    root-relative errors equal those of the same motion recorded y up; ``up=`` overrides."""
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=4.0, fps=25.0)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y -> z
+    posecast.save(walk, tmp_path / "y.npz")
+    zdir = tmp_path / "z"
+    zdir.mkdir()
+    posecast.save(posecast.Motion(walk.positions @ turn.T, walk.fps, walk.skeleton), zdir / "z.npz")
+    (ys,) = corpus.load_files([tmp_path / "y.npz"])
+    (zs,) = corpus.load_files([zdir])
+    assert ys.up == "+y" and zs.up == "+z" and zs.file_facts[0]["up_axis"] == "+z"
+    (given,) = corpus.load_files([zdir], up="y")
+    assert given.up == "+y" and given.file_facts[0]["up_axis"] == "+y"
+    model = posecast.models.get("dct-mlp")
+    a = corpus.evaluate({"m": model}, [ys], resamples=10)["datasets"]["files"]["models"]["m"]["root_relative"]
+    b = corpus.evaluate({"m": model}, [zs], resamples=10)["datasets"]["files"]["models"]["m"]["root_relative"]
+    for label in corpus.HORIZONS:
+        assert b[label]["mean"] == pytest.approx(a[label]["mean"], abs=1e-3)
+
+
+def test_same_numbers_as_bench_corpus_on_the_same_files():
+    """The CMU BVH test files through ``bench files`` (rest pose found) and ``bench corpus`` (frame 0 dropped by
+    the data set's rule): the same windows and errors."""
+    if dataset_dir("cmu_bvh", required=False) is None:
+        pytest.skip("real data 'cmu_bvh' not available: set POSECAST_DATA to the shared data root")
+    from posecast.datasets import splits
+
+    files = corpus.pick_files(splits.files("cmu_bvh", "test"), 3)
+    ref = corpus.load_test_set("cmu_bvh", max_files=3)
+    (mine,) = corpus.load_files(files)
+    assert [f["rest_pose_frames_dropped"] for f in mine.file_facts] == [1, 1, 1]
+    for a, b in zip(ref.sequences, mine.sequences, strict=True):
+        np.testing.assert_array_equal(a.positions, b.positions)
+    models = {"zv": ZeroVelocity(), "m": posecast.models.get("dct-mlp")}
+    r1 = corpus.evaluate(models, [ref], resamples=20)["datasets"]["cmu_bvh"]["models"]
+    r2 = corpus.evaluate(models, [mine], resamples=20)["datasets"]["files"]["models"]
+    for m in models:
+        for key in ("global", "root_relative"):
+            for label in corpus.HORIZONS:
+                x, y = r1[m][key][label]["mean"], r2[m][key][label]["mean"]
+                assert (np.isnan(x) and np.isnan(y)) or x == pytest.approx(y, rel=1e-9)
+
+
+def test_cli_bench_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from posecast.cli.app import app
+
+    write(tmp_path / "a.npz", glide(200))
+    write(tmp_path / "b.npz", glide(150))
+    out = tmp_path / "r.json"
+    args = ["bench", "files", str(tmp_path), "--models", "zero-velocity,constant-velocity", "--name", "lab"]
+    r = CliRunner().invoke(app, [*args, "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    assert d["protocol"]["benchmark"] == "files" and list(d["datasets"]) == ["lab"]
+    per_file = d["datasets"]["lab"]["models"]["zero-velocity"]["per_file"]
+    assert set(per_file) == {"a.npz", "b.npz"}
+    assert "largest root-relative errors of zero-velocity" in r.output and "up axis: +y" in r.output
+
+
+def _bench_files_cli(folder, tmp_path):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "posecast",
+            "bench",
+            "files",
+            str(folder),
+            "--models",
+            "zero-velocity",
+            "--json",
+            str(tmp_path / "x.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path):
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    r = _bench_files_cli(folder, tmp_path)
+    assert r.returncode == 2 and "no motion files" in r.stderr and "Traceback" not in r.stderr
+    (folder / "x.bvh").write_text("nonsense")
+    r = _bench_files_cli(folder, tmp_path)
+    assert r.returncode == 2 and "x.bvh" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.json").exists()
