@@ -138,10 +138,13 @@ def test_saved_forecasts_and_unreadable_files_named_together(tmp_path):
     write(tmp_path / "ok.npz", glide(100))
     (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT\n")
     (tmp_path / "broken2.bvh").write_text("not a bvh")
+    walk = posecast.Motion(glide(100), FPS, RIG)
+    posecast.save(posecast.forecast(walk, model="zero-velocity", seconds=0.4), tmp_path / "saved_forecast.npz")
     with pytest.raises(DataNotFoundError) as err:
         corpus.load_files([tmp_path])
     text = str(err.value)
-    assert "2 of 3 files cannot be scored" in text and "broken.bvh" in text and "broken2.bvh" in text
+    assert "3 of 4 files cannot be scored" in text and "broken.bvh" in text and "broken2.bvh" in text
+    assert "saved_forecast.npz: a saved forecast, not a recorded motion" in text
 
 
 def test_up_axis_found_per_group_and_given(tmp_path):
