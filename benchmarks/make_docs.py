@@ -163,7 +163,8 @@ FILES_INTRO = " ".join(
         "(hidden files and ASF skeletons left out), grouped by skeleton layout, each group scored on its own",
         "joints by the rules above; leading rest-pose frames dropped where `posecast.motion.detached_start`",
         "finds them (a converter's T-pose; not found at low frame rates); each group's up axis found (or",
-        "`--up`) and given to the models; tracking losses counted per file and scored as recorded; the JSON",
+        "`--up`) and the files turned y up (distances unchanged); tracking losses counted per file and",
+        "scored as recorded; the JSON",
         "adds `per_file` (every file's mean error per horizon) for every model and `file_facts`. Files that",
         "cannot be read or that hold a saved forecast are named together (exit 2). The run below, on a data",
         "set the corpus benchmark also scores, checks that both give the same numbers.",
@@ -187,7 +188,7 @@ def files_section() -> list[str]:
         out += [f"`{path.name}`:", "", *_protocol_lines(d["protocol"]), ""]
         for group, r in d["datasets"].items():
             info = r["info"]
-            facts = {k: info[k] for k in ("files", "skeleton", "up_axis", "first_frame") if k in info}
+            facts = {k: info[k] for k in ("files", "skeleton", "recorded_up_axis", "first_frame") if k in info}
             lost = [f["file"] for f in info.get("file_facts", []) if f["tracking_losses"]]
             facts["files with tracking losses"] = ", ".join(lost) or "none"
             out += [f"#### {group}", "", *(f"- {k.replace('_', ' ')}: {v}" for k, v in facts.items()), ""]

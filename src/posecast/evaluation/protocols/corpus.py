@@ -163,11 +163,12 @@ def files_protocol_description(test_sets: Sequence[TestSet], given: Sequence[str
         first_frame="leading rest-pose frames (frames no body moves out of, such as a converter's T-pose) "
         "dropped where found (posecast.motion.detached_start; per file in the JSON)",
         skeleton="each group's own skeleton and joints (models map to their own body and back themselves)",
-        up="per group: " + ", ".join(f"{t.name} {t.up}" for t in test_sets) + " (given, or the axis most of its "
-        "files stand along; the models are told it)",
+        up="per group, the axis pointing up as recorded: "
+        + ", ".join(f"{t.name} {t.recorded_up}" for t in test_sets)
+        + " (given, or the axis most of its files stand along); the files are turned so that it points along +y",
         tracking="joints a tracker lost are scored as recorded (counted per file in the JSON: tracking_losses)",
     )
-    d["positions"] = d["positions"].replace("world frame as stored", "each file's world frame as stored")
+    d["positions"] = d["positions"].replace("world frame as stored", "each file's world frame, turned y up")
     return d
 
 
@@ -183,8 +184,8 @@ class TestSet:
             (the rest-pose frame dropped where `DROP_FIRST_FRAME` says so), ``groups = (name,)``.
         source_fps: the files' own frame rates.
         note: how the files were chosen when not the whole split (``max_files``).
-        up: the signed axis that points up in the files' world (the data sets: ``"+y"``); models are told it
-            (`posecast.skeletons.canonical.world_up`).
+        recorded_up: the signed axis that pointed up in the files' world as recorded (the data sets: ``"+y"``);
+            ``sequences`` are turned so that it points along +y (`load_files`), as every protocol scores them.
         first_frame: how leading frames were treated, when not by `DROP_FIRST_FRAME` (files of your own).
         file_facts: files of your own (`load_files`): one dict per file (name, source fps, frames, rest-pose
             frames dropped, up axis, tracking losses); when given, the results also hold per-file means.
@@ -195,7 +196,7 @@ class TestSet:
     sequences: list[TestSequence]
     source_fps: tuple[float, ...] = ()
     note: str = ""
-    up: str = "+y"
+    recorded_up: str = "+y"
     first_frame: str = ""
     file_facts: list[dict[str, Any]] = field(default_factory=list)
     static: list[int] = field(init=False)
@@ -341,7 +342,8 @@ def load_files(
     T-pose) and is resampled to ``fps``. Files that share a skeleton layout (joint names and hierarchy) form one
     test set, named ``name`` (``name:SKELETON`` when there are several). Its up axis is ``up`` (`parse_up`),
     else the one most of its files stand along (`posecast.skeletons.canonical.motion_up_axis`; ``+y`` where the
-    rig does not map onto the canonical body). Tracking losses (`posecast.motion.tracking_glitches`) are counted
+    rig does not map onto the canonical body); its files are turned so that it points along +y (a rotation, which
+    leaves every distance as recorded). Tracking losses (`posecast.motion.tracking_glitches`) are counted
     per file and scored as recorded.
 
     Files that cannot be read, or that hold a saved forecast, are all named in one `DataNotFoundError`.
@@ -350,7 +352,7 @@ def load_files(
 
     from posecast.io import load
     from posecast.motion import Forecast, detached_start, tracking_glitches
-    from posecast.skeletons.canonical import motion_up_axis, parse_up
+    from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis, parse_up
 
     given_up = parse_up(up) if up is not None else None
     every = gather_files(paths)
@@ -404,7 +406,8 @@ def load_files(
     for skeleton, arrays, facts in groups:
         axis = given_up or Counter(f["up_axis"] for f in facts).most_common(1)[0][0]
         set_name = name if len(groups) == 1 else f"{name}:{skeleton.name}"
-        seqs = [TestSequence(f["file"], a, (set_name,)) for a, f in zip(arrays, facts, strict=True)]
+        turn = UP_ROTATIONS[axis]  # y = R @ x
+        seqs = [TestSequence(f["file"], a @ turn.T, (set_name,)) for a, f in zip(arrays, facts, strict=True)]
         rates = tuple(sorted({f["source_fps"] for f in facts}))
         first = "leading rest-pose frames dropped where found (posecast.motion.detached_start): " + (
             ", ".join(f"{f['file']} {f['rest_pose_frames_dropped']}" for f in facts if f["rest_pose_frames_dropped"])
@@ -620,6 +623,7 @@ def _cells(mean: np.ndarray, low: np.ndarray, high: np.ndarray, windows: np.ndar
     }
 
 
+@world_up("+y")  # the data sets are recorded y up (files of your own are turned so): score the windows as they are
 def evaluate_test_set(
     models: Mapping[str, Forecaster],
     test_set: TestSet,
@@ -630,30 +634,17 @@ def evaluate_test_set(
 ) -> dict[str, Any]:
     """Run the protocol on one data set for several models (the same windows and resamples for each).
 
-    Each model is bound to the data set's skeleton once (`bind`) and told the data's up axis
-    (``test_set.up``; the data sets are recorded y up, so their windows - 2 s of a person lying on the floor
-    among them - are scored as recorded). A model that cannot work on it (a `PosecastError` while binding or
-    predicting) is listed under ``unavailable`` with the reason.
+    Each model is bound to the data set's skeleton once (`bind`) and told that the world is y up (so that
+    windows of a person lying on the floor are scored as recorded). A model that cannot work on it (a
+    `PosecastError` while binding or predicting) is listed under ``unavailable`` with the reason.
 
     Returns:
         ``{"info": {files, skeleton, joints, excluded_joints, root, windows, ...}, "models": {name:
         {"global": {label: {mean, low, high, windows}}, "root_relative": {...}}}, "unavailable": {name:
         reason}}``; errors in real millimetres. With ``test_set.file_facts`` (files of your own), ``info`` also
-        holds ``up_axis`` and ``file_facts``, and every model ``per_file``: ``{file: {"global": {label: mean},
+        holds ``recorded_up_axis`` and ``file_facts``, and every model ``per_file``: ``{file: {"global": {label: mean},
         "root_relative": {...}}}`` (None where the file has no window of that horizon).
     """
-    with world_up(test_set.up):
-        return _evaluate_test_set(models, test_set, batch_size, resamples, seed, progress)
-
-
-def _evaluate_test_set(
-    models: Mapping[str, Forecaster],
-    test_set: TestSet,
-    batch_size: int,
-    resamples: int,
-    seed: int,
-    progress: Callable[[str, int, int], None] | None,
-) -> dict[str, Any]:
     sets = make_windows(test_set)
     num_files = len(test_set.sequences)
     owners = {k: o for k, (_, o) in sets.items()}
@@ -680,7 +671,7 @@ def _evaluate_test_set(
     if test_set.note:
         info["note"] = test_set.note
     if test_set.file_facts:
-        info["up_axis"] = test_set.up
+        info["recorded_up_axis"] = test_set.recorded_up
         info["file_facts"] = test_set.file_facts
     out: dict[str, Any] = {"info": info, "models": {}, "unavailable": {}}
     if not sets:
@@ -856,7 +847,9 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
         }
         if info.get("file_facts"):  # files of your own
             lost = [f"{f['file']} ({f['tracking_losses']})" for f in info["file_facts"] if f["tracking_losses"]]
-            facts["up axis"] = info["up_axis"]
+            facts["up axis as recorded"] = info["recorded_up_axis"] + (
+                "" if info["recorded_up_axis"] == "+y" else " (turned to +y)"
+            )
             facts["files with tracking losses (scored as recorded)"] = (
                 ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "") or "none"
             )
