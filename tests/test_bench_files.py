@@ -13,7 +13,7 @@ import pytest
 
 import posecast
 from posecast.datasets.paths import dataset_dir
-from posecast.errors import DataNotFoundError
+from posecast.errors import DataNotFoundError, ValueRangeError
 from posecast.evaluation.protocols import corpus
 from posecast.io.registry import motion_files
 from posecast.models.baselines import ConstantVelocity, ZeroVelocity
@@ -243,3 +243,24 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
     r = _bench_files_cli(folder, tmp_path)
     assert r.returncode == 2 and "x.bvh" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.json").exists()
+
+
+def test_cli_long_horizon_on_files(tmp_path):
+    """``bench long-horizon --files``: rollouts from your own files, each group its own reference (a held pose
+    moves at 0 times the walk's speed); ``--files`` and ``--datasets`` together are refused."""
+    from typer.testing import CliRunner
+
+    from posecast.cli.app import app
+    from posecast.synthetic import synthetic_walk
+
+    posecast.save(synthetic_walk(seconds=6.0, fps=30.0), tmp_path / "walk.npz")
+    out = tmp_path / "lh.json"
+    args = ["bench", "long-horizon", "--files", str(tmp_path / "walk.npz"), "--name", "mine", "--seconds", "2"]
+    r = CliRunner().invoke(app, [*args, "--models", "zero-velocity", "--no-plausibility", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    assert list(d["datasets"]) == ["mine"] and d["protocol"]["datasets"].startswith("1 motion files from")
+    rows = d["datasets"]["mine"]["models"]["zero-velocity"]["per_second"]
+    assert [row["second"] for row in rows] == [1, 2] and rows[0]["speed_ratio"] == pytest.approx(0.0, abs=1e-9)
+    r = CliRunner().invoke(app, [*args, "--datasets", "cmu_bvh"])
+    assert isinstance(r.exception, ValueRangeError) and "--files or --datasets" in str(r.exception)

@@ -204,26 +204,55 @@ def bench_long_horizon(
         bool, typer.Option(help="Distance of predicted poses to the nearest corpus training pose (needs the corpus).")
     ] = True,
     goal_model: Annotated[str, typer.Option(help="The model that should beat the others (goals).")] = "st-transformer",
+    files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--files",
+            help="Your own motion files or folders (repeatable) instead of the data sets' test splits, read and "
+            "grouped as `bench files` does; each group is its own reference.",
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option(help="--files: what to call them in the tables.")] = "files",
+    up: Annotated[
+        str | None,
+        typer.Option(help="--files: which axis points up in their world: x, y, z, -x, -y, -z (default: found)."),
+    ] = None,
 ) -> None:
     """Long rollouts on every data set's test part (ST-Transformer supplement H and more): per second, PS entropy /
     KLD, joint speed, bone-length error, foot skating, ground penetration, nearest-training-pose distance, goals.
-    Default models: the default motion model, zero-velocity, constant-velocity."""
+    Default models: the default motion model, zero-velocity, constant-velocity. `--files` rolls out from your own
+    files instead."""
+    from posecast.datasets.paths import data_root
     from posecast.evaluation.protocols import corpus, long_horizon
 
     n_seconds = long_horizon.check_seconds(seconds)
     n_seeds = long_horizon.check_max_seeds(max_seeds)
-    names = corpus.check_datasets(datasets)
+    if files and datasets:
+        raise ValueRangeError("give --files or --datasets, not both")
+    if (name != "files" or up is not None) and not files:
+        raise ValueRangeError("--name and --up go with --files")
+    names = [] if files else corpus.check_datasets(datasets)
+    if files and data_root(required=False) is None:  # the plausibility index is the corpus's training poses
+        if plausibility:
+            err_console.print("nearest-training-pose distances left out: POSECAST_DATA is not set")
+        plausibility = False
     if not model and not models:
         models = ",".join(m for m in corpus.default_model_names() if m not in long_horizon.RETRIEVAL)
     forecasters, entries = bench_models(model, models, weights, json_path)
-    forecasters = corpus.prepare_models(forecasters)
     progress, _, tick = progress_bar("loading")
     with progress:
-        test_sets = [corpus.load_test_set(d, progress=tick) for d in names]
+        if files:
+            test_sets = corpus.load_files(files, name, up=up, progress=tick)
+            line = corpus.files_protocol_description(test_sets, files)["files"]
+            train = None  # your files have no training split of their own
+        else:
+            test_sets = [corpus.load_test_set(d, progress=tick) for d in names]
+            line = None
+            train = {d: long_horizon.train_reference_sequences(d) for d in names} if train_reference else None
+        forecasters = corpus.prepare_models(forecasters)
         index = long_horizon.PoseIndex.from_corpus() if plausibility else None
-        train = {d: long_horizon.train_reference_sequences(d) for d in names} if train_reference else None
         result = long_horizon.evaluate(
-            forecasters, n_seconds, test_sets, index, train, n_seeds, goal_model, progress=tick
+            forecasters, n_seconds, test_sets, index, train, n_seeds, goal_model, progress=tick, datasets_line=line
         )
     long_horizon.print_result(result, console)
     write_json(with_weights(result, weights, *run_models(entries, weights)), json_path)

@@ -902,17 +902,20 @@ def evaluate(
     goal_model: str | None = GOAL_MODEL,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[str, int, int], None] | None = None,
+    datasets_line: str | None = None,
 ) -> dict[str, Any]:
     """Roll every model out for ``seconds`` on every data set and score every second (`evaluate_test_set`).
 
     Args:
         models: ``{name: forecaster}``.
         seconds: whole seconds (1..`MAX_SECONDS`).
-        test_sets: loaded test parts (default: `corpus.load_test_set` of every data set of `corpus.DATASETS`).
+        test_sets: loaded test parts (default: `corpus.load_test_set` of every data set of `corpus.DATASETS`;
+            files of your own: `corpus.load_files`).
         pose_index: plausibility index (default None: no ``nn_mm``; `PoseIndex.from_corpus` for the protocol).
         train_sequences: ``{data set: (canonical training sequences, description)}`` for the ``train_data``
             rows (`train_reference_sequences`); data sets left out get no such row.
         max_seeds, goal_model, batch_size, progress: see `evaluate_test_set`.
+        datasets_line: the protocol's ``datasets`` entry when ``test_sets`` are not the data sets' test splits.
 
     Returns:
         ``{"protocol": {...}, "datasets": {name: ...}}`` (`evaluate_test_set` for each data set).
@@ -922,6 +925,8 @@ def evaluate(
     if test_sets is None:
         test_sets = [corpus.load_test_set(d) for d in corpus.DATASETS]
     protocol = protocol_description(seconds, max_seeds, bool(train_sequences), pose_index is not None)
+    if datasets_line is not None:  # files of your own (`corpus.files_protocol_description`)
+        protocol["datasets"] = datasets_line
     if pose_index is not None and pose_index.source:
         protocol["training_poses"] = pose_index.source
     protocol["goal_model"] = goal_model
