@@ -264,3 +264,31 @@ def test_cli_long_horizon_on_files(tmp_path):
     assert [row["second"] for row in rows] == [1, 2] and rows[0]["speed_ratio"] == pytest.approx(0.0, abs=1e-9)
     r = CliRunner().invoke(app, [*args, "--datasets", "cmu_bvh"])
     assert isinstance(r.exception, ValueRangeError) and "--files or --datasets" in str(r.exception)
+
+
+def test_a_mapping_lets_an_unnamed_rig_be_scored_like_its_named_twin(tmp_path):
+    """The synthetic walk on a copy of its rig whose joints are called j0, j1, ...: the automatic mapping refuses
+    it (the default model is listed as unavailable), an explicit mapping (the named rig's assignment, renamed; its
+    ``up:`` entry taken as the files' up axis) gives the named walk's errors."""
+    from posecast.skeletons.canonical import retarget
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=4.0, fps=25.0)
+    sk = walk.skeleton
+    anon = posecast.Skeleton("anon", tuple(f"j{i}" for i in range(sk.num_joints)), sk.parents, offsets=sk.offsets)
+    posecast.save(walk, tmp_path / "named.npz")
+    (tmp_path / "anon").mkdir()
+    posecast.save(posecast.Motion(walk.positions, walk.fps, anon), tmp_path / "anon" / "walk.npz")
+    renamed = {c: {f"j{sk.index(j)}": w for j, w in src.items()} for c, src in retarget(sk).assignment.items()}
+    model = posecast.models.get("dct-mlp")
+    (plain,) = corpus.load_files([tmp_path / "anon"])
+    res = corpus.evaluate({"m": model}, [plain], resamples=10)["datasets"]["files"]
+    assert "m" in res["unavailable"] and "cannot be mapped" in res["unavailable"]["m"]
+    (named,) = corpus.load_files([tmp_path / "named.npz"])
+    (mapped,) = corpus.load_files([tmp_path / "anon"], mapping={**renamed, "up": "y"})
+    assert mapped.mapping == renamed and mapped.recorded_up == "+y"
+    a = corpus.evaluate({"m": model}, [named], resamples=10)["datasets"]["files"]["models"]["m"]
+    b = corpus.evaluate({"m": model}, [mapped], resamples=10)["datasets"]["files"]["models"]["m"]
+    for key in ("global", "root_relative"):
+        for label in corpus.HORIZONS:
+            assert b[key][label]["mean"] == pytest.approx(a[key][label]["mean"], abs=1e-6)

@@ -37,6 +37,24 @@ from posecast.errors import DataNotFoundError, ModelError, SkeletonError, ValueR
 app = typer.Typer(help="Benchmarks with their protocols spelled out.", no_args_is_help=True)
 
 
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="YAML/JSON joint mapping onto the canonical body (smplh-22) for rigs the automatic mapping gets wrong "
+        "or cannot map, as in `posecast forecast` (its `up:` entry stands for --up)."
+    ),
+]
+
+
+def load_mapping(path: Path | None) -> dict[str, Any] | None:
+    """``--mapping``: the checked mapping file (`load_mapping_file`), or None."""
+    if path is None:
+        return None
+    from posecast.skeletons.canonical import load_mapping_file
+
+    return load_mapping_file(path)
+
+
 def progress_bar(label: str):
     """A transient progress bar on stderr and its ``tick(description, done, total)`` callback."""
     from rich.progress import Progress
@@ -152,6 +170,7 @@ def bench_files(
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
     asf: AsfOpt = None,
+    mapping: MappingOpt = None,
 ) -> None:
     """Your own motion files under the corpus protocol: 2 s + 1 s windows (1 s + 0.4 s for short files), real
     mm, global and root-relative, bootstrap 95 % intervals over files, per file in the JSON; files grouped by
@@ -173,10 +192,11 @@ def bench_files(
             err_console.print("nearest-neighbour left out: it is fitted on the corpus (POSECAST_DATA is not set)")
         models = ",".join(names)
     options = {k: v for k, v in (("units", units), ("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v}
+    joint_map = load_mapping(mapping)
     forecasters, entries = bench_models(model, models, weights, json_path)
     progress, _, tick = progress_bar("loading")
     with progress:
-        test_sets = corpus.load_files(paths, name, max_files, up, options=options, progress=tick)
+        test_sets = corpus.load_files(paths, name, max_files, up, options=options, progress=tick, mapping=joint_map)
         forecasters = corpus.prepare_models(forecasters)
         protocol = corpus.files_protocol_description(test_sets, paths)
         result = corpus.evaluate(forecasters, test_sets, progress=tick, protocol=protocol)
@@ -217,6 +237,7 @@ def bench_long_horizon(
         str | None,
         typer.Option(help="--files: which axis points up in their world: x, y, z, -x, -y, -z (default: found)."),
     ] = None,
+    mapping: MappingOpt = None,
 ) -> None:
     """Long rollouts on every data set's test part (ST-Transformer supplement H and more): per second, PS entropy /
     KLD, joint speed, bone-length error, foot skating, ground penetration, nearest-training-pose distance, goals.
@@ -229,8 +250,9 @@ def bench_long_horizon(
     n_seeds = long_horizon.check_max_seeds(max_seeds)
     if files and datasets:
         raise ValueRangeError("give --files or --datasets, not both")
-    if (name != "files" or up is not None) and not files:
-        raise ValueRangeError("--name and --up go with --files")
+    if (name != "files" or up is not None or mapping is not None) and not files:
+        raise ValueRangeError("--name, --up and --mapping go with --files")
+    joint_map = load_mapping(mapping)
     names = [] if files else corpus.check_datasets(datasets)
     if files and data_root(required=False) is None:  # the plausibility index is the corpus's training poses
         if plausibility:
@@ -242,7 +264,7 @@ def bench_long_horizon(
     progress, _, tick = progress_bar("loading")
     with progress:
         if files:
-            test_sets = corpus.load_files(files, name, up=up, progress=tick)
+            test_sets = corpus.load_files(files, name, up=up, progress=tick, mapping=joint_map)
             line = corpus.files_protocol_description(test_sets, files)["files"]
             train = None  # your files have no training split of their own
         else:

@@ -972,11 +972,11 @@ def up_axes(canonical: Any, explicit: str | None = None) -> list[str]:
     return out
 
 
-def motion_up_axis(positions: Any, skeleton: Skeleton | str) -> str | None:
-    """The up axis of one motion ``(T, J, 3)`` on ``skeleton`` (`up_axes` over all of it), or None when the
-    skeleton does not map onto the canonical body."""
+def motion_up_axis(positions: Any, skeleton: Skeleton | str, mapping: Any = None) -> str | None:
+    """The up axis of one motion ``(T, J, 3)`` on ``skeleton`` (`up_axes` over all of it; a ``mapping``'s ``up:``
+    entry wins), or None when the skeleton does not map onto the canonical body (with ``mapping``, `retarget`'s)."""
     try:
-        rt = retarget(skeleton)
+        rt = retarget(skeleton, mapping)
     except SkeletonError:
         return None
     return up_axes(rt.to_canonical(np.asarray(positions, dtype=np.float64))[None], rt.up)[0]

@@ -169,6 +169,8 @@ def files_protocol_description(test_sets: Sequence[TestSet], given: Sequence[str
         tracking="joints a tracker lost are scored as recorded (counted per file in the JSON: tracking_losses)",
     )
     d["positions"] = d["positions"].replace("world frame as stored", "each file's world frame, turned y up")
+    if any(t.mapping for t in test_sets):
+        d["mapping"] = "an explicit joint mapping onto the canonical body (--mapping), the rest found automatically"
     return d
 
 
@@ -189,6 +191,8 @@ class TestSet:
         first_frame: how leading frames were treated, when not by `DROP_FIRST_FRAME` (files of your own).
         file_facts: files of your own (`load_files`): one dict per file (name, source fps, frames, rest-pose
             frames dropped, up axis, tracking losses); when given, the results also hold per-file means.
+        mapping: an explicit joint mapping onto the canonical body for the models (`bind`), without an ``up:``
+            entry (files of your own are turned y up when loaded).
     """
 
     name: str
@@ -199,6 +203,7 @@ class TestSet:
     recorded_up: str = "+y"
     first_frame: str = ""
     file_facts: list[dict[str, Any]] = field(default_factory=list)
+    mapping: dict[str, Any] | None = None
     static: list[int] = field(init=False)
     root: int = field(init=False)
 
@@ -333,6 +338,7 @@ def load_files(
     fps: float = FPS,
     options: Mapping[str, Any] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    mapping: Mapping[str, Any] | None = None,
 ) -> list[TestSet]:
     """Motion files of your own as test sets of this protocol, one per skeleton layout among them.
 
@@ -343,7 +349,9 @@ def load_files(
     test set, named ``name`` (``name:SKELETON`` when there are several). Its up axis is ``up`` (`parse_up`),
     else the one most of its files stand along (`posecast.skeletons.canonical.motion_up_axis`; ``+y`` where the
     rig does not map onto the canonical body); its files are turned so that it points along +y (a rotation, which
-    leaves every distance as recorded). Tracking losses (`posecast.motion.tracking_glitches`) are counted
+    leaves every distance as recorded). ``mapping``: an explicit joint mapping onto the canonical body
+    (`posecast.skeletons.canonical.load_mapping_file`), used to find the up axis and given to the models; its
+    ``up:`` entry stands for ``up``. Tracking losses (`posecast.motion.tracking_glitches`) are counted
     per file and scored as recorded.
 
     Files that cannot be read, or that hold a saved forecast, are all named in one `DataNotFoundError`.
@@ -352,8 +360,12 @@ def load_files(
 
     from posecast.io import load
     from posecast.motion import Forecast, detached_start, tracking_glitches
-    from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis, parse_up
+    from posecast.skeletons.canonical import UP_KEY, UP_ROTATIONS, motion_up_axis, parse_up
 
+    mapping = dict(mapping) if mapping is not None else None
+    if mapping is not None and UP_KEY in mapping:
+        mapped_up = mapping.pop(UP_KEY)
+        up = up if up is not None else mapped_up
     given_up = parse_up(up) if up is not None else None
     every = gather_files(paths)
     chosen = pick_files(every, max_files)
@@ -377,7 +389,7 @@ def load_files(
             "file": short,
             "source_fps": float(motion.fps),
             "rest_pose_frames_dropped": int(rest),
-            "up_axis": given_up or motion_up_axis(motion.positions, motion.skeleton) or "+y",
+            "up_axis": given_up or motion_up_axis(motion.positions, motion.skeleton, mapping) or "+y",
             "tracking_losses": len(losses),
         }
         resampled = motion.resample(fps)
@@ -414,7 +426,7 @@ def load_files(
             or "none found"
         )
         try:
-            sets.append(TestSet(set_name, skeleton, seqs, rates, note, axis, first, facts))
+            sets.append(TestSet(set_name, skeleton, seqs, rates, note, axis, first, facts, mapping or None))
         except SkeletonError as exc:  # nothing moves: no joint to score
             shown = ", ".join(f["file"] for f in facts[:MAX_NAMED_FILES])
             more = f" and {len(facts) - MAX_NAMED_FILES} more" if len(facts) > MAX_NAMED_FILES else ""
@@ -513,10 +525,10 @@ def prepare_models(
     }
 
 
-def bind(model: Forecaster, skeleton: Skeleton) -> Forecaster:
-    """``model.on_skeleton(skeleton)``. A model that keeps a
+def bind(model: Forecaster, skeleton: Skeleton, mapping: Mapping[str, Any] | None = None) -> Forecaster:
+    """``model.on_skeleton(skeleton, mapping)``. A model that keeps a
     ``skeleton`` of another layout (fitted on one skeleton) raises `SkeletonError`."""
-    bound = model.on_skeleton(skeleton)
+    bound = model.on_skeleton(skeleton) if mapping is None else model.on_skeleton(skeleton, mapping=mapping)
     own = getattr(bound, "skeleton", None)
     if isinstance(own, Skeleton) and not own.same_layout(skeleton):
         raise SkeletonError(f"works on skeleton {own.name!r} only, not on {skeleton.name!r}")
@@ -682,7 +694,7 @@ def evaluate_test_set(
     weights = bootstrap_weights(len(sel), resamples, seed)
     for name, model in models.items():
         try:
-            bound = bind(model, test_set.skeleton)
+            bound = bind(model, test_set.skeleton, test_set.mapping)
             glob, rel, done = {}, {}, 0
             for spec in WINDOWS:
                 if spec.name not in sets:

@@ -705,7 +705,7 @@ def make_scorer(test_set: corpus.TestSet, pose_index: PoseIndex | None = None) -
     from posecast.skeletons.canonical import retarget
 
     _, names, idx = _canonical()
-    rt = retarget(test_set.skeleton)
+    rt = retarget(test_set.skeleton, test_set.mapping)
     root = idx["pelvis"]
     features = tuple(j for j in range(len(names)) if j != root)
     canon = [rt.to_canonical(s.positions.astype(np.float64)) for s in test_set.sequences]
@@ -854,7 +854,7 @@ def evaluate_test_set(
         "seeds": int(seeds.shape[0]),
         "skeleton": test_set.skeleton.name,
         "bones_scored": int(len(scorer.bones)),
-        "feet": [names[int(b)] for b in _own_feet(test_set.skeleton)],
+        "feet": [names[int(b)] for b in _own_feet(test_set.skeleton, test_set.mapping)],
         "reference_windows": test_data["windows"],
     }
     if test_set.note:
@@ -870,7 +870,7 @@ def evaluate_test_set(
     for name, model in models.items():
         tick = (lambda d, t, n=name: progress(f"{test_set.name} · {n}", d, t)) if progress else None
         try:
-            bound = corpus.bind(model, test_set.skeleton)
+            bound = corpus.bind(model, test_set.skeleton, test_set.mapping)
             rows = rollout_rows(bound, scorer, seeds, seconds, batch_size, tick)
         except PosecastError as exc:
             out["unavailable"][name] = str(exc)
@@ -880,11 +880,12 @@ def evaluate_test_set(
     return out
 
 
-def _own_feet(skeleton: Skeleton) -> list[int]:
-    """The own-skeleton joints behind the canonical toe bases (their heaviest source joint)."""
+def _own_feet(skeleton: Skeleton, mapping: Any = None) -> list[int]:
+    """The own-skeleton joints behind the canonical toe bases (their heaviest source joint; ``mapping``: an explicit
+    joint mapping onto the canonical body)."""
     from posecast.skeletons.canonical import retarget
 
-    rt = retarget(skeleton)
+    rt = retarget(skeleton, mapping)
     out = []
     for c in ("left_foot", "right_foot"):
         src = rt.assignment[c]
