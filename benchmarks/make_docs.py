@@ -158,16 +158,17 @@ def corpus_section() -> list[str]:
 FILES_INTRO = " ".join(
     [
         "The corpus protocol on motion files of one's own: `posecast bench files PATH... [--name NAME]",
-        "[--models ...] [--json PATH] [--max-files N] [--up AXIS] [--units U]`. What differs from `bench",
-        "corpus` (printed with every table): files given, or every motion file under the folders given",
-        "(hidden files and ASF skeletons left out), grouped by skeleton layout, each group scored on its own",
-        "joints by the rules above; leading rest-pose frames dropped where `posecast.motion.detached_start`",
-        "finds them (a converter's T-pose; not found at low frame rates); each group's up axis found (or",
-        "`--up`) and the files turned y up (distances unchanged); tracking losses counted per file and",
-        "scored as recorded; the JSON",
-        "adds `per_file` (every file's mean error per horizon) for every model and `file_facts`. Files that",
-        "cannot be read or that hold a saved forecast are named together (exit 2). The run below, on a data",
-        "set the corpus benchmark also scores, checks that both give the same numbers.",
+        "[--models ...] [--json PATH] [--max-files N] [--up AXIS] [--mapping FILE] [--units U] [--skeleton S]",
+        "[--fps F] [--asf FILE]`. What differs from `bench corpus` (printed with every table): the files",
+        "given, or every motion file under the folders given (hidden files and ASF skeletons left out; .txt",
+        "and .json files that are not motion skipped), each file once, grouped by skeleton layout, each group",
+        "scored on its own joints by the rules above; leading rest-pose frames dropped where",
+        "`posecast.motion.detached_start` finds them (a converter's T-pose; not found at low frame rates);",
+        "each file turned so that its up axis (given, found, or its group's) points along +y (a rotation:",
+        "distances unchanged); tracking losses counted per file and scored as recorded; the JSON adds",
+        "`per_file` (every file's mean error per horizon) for every model and `file_facts`. Files that cannot",
+        "be read or that hold a saved forecast are named together (exit 2). The run below, on a data set the",
+        "corpus benchmark also scores, checks that both give the same numbers.",
     ]
 )
 
@@ -176,6 +177,8 @@ def files_section() -> list[str]:
     """`posecast bench files` (``results/files_*.json``, the name after ``_`` a data set of `bench corpus`): the
     protocol, root-relative MPJPE per group, the files with the largest error, and the largest difference from
     ``results/corpus.json``'s numbers for the same data set."""
+    from posecast.evaluation.protocols.corpus import worst_files
+
     paths = sorted(RESULTS.glob("files_*.json"))
     if not paths:
         return []
@@ -194,19 +197,10 @@ def files_section() -> list[str]:
             out += [f"#### {group}", "", *(f"- {k.replace('_', ' ')}: {v}" for k, v in facts.items()), ""]
             out += ["**MPJPE, root-relative (pose only), real mm** (mean, 95 % interval in brackets):", ""]
             out += corpus_table(r["models"], "root_relative", labels) + [""]
-            first = next((m for m, x in r["models"].items() if "per_file" in x), None)
-            if first is not None:
-                worst = sorted(
-                    (
-                        (v["root_relative"]["1000"], f)
-                        for f, v in r["models"][first]["per_file"].items()
-                        if v["root_relative"]["1000"] is not None
-                    ),
-                    reverse=True,
-                )[:5]
-                if worst:
-                    shown = ", ".join(f"`{f}` {v:.1f}" for v, f in worst)
-                    out += [f"Largest root-relative errors of `{first}` at 1000 ms (mm): {shown}.", ""]
+            model, label, worst = worst_files(r)
+            if worst:
+                shown = ", ".join(f"`{f}` {v:.1f}" for f, v in worst)
+                out += [f"Largest root-relative errors of `{model}` at {label} ms (mm): {shown}.", ""]
             ref = reference["datasets"].get(run)
             if ref is not None:
                 diffs = [

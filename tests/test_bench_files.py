@@ -89,7 +89,8 @@ def test_hand_computed_errors_rest_frame_and_per_file(tmp_path):
         "file": "glide.npz",
         "source_fps": FPS,
         "rest_pose_frames_dropped": 1,
-        "up_axis": "+y",
+        "up_axis": "not found (+y used)",  # a rig that does not map onto the canonical body
+        "turned_from": "+y",
         "tracking_losses": 0,
         "frames": 100,
     }
@@ -160,10 +161,10 @@ def test_up_axis_found_per_group_and_given(tmp_path):
     posecast.save(posecast.Motion(walk.positions @ turn.T, walk.fps, walk.skeleton), zdir / "z.npz")
     (ys,) = corpus.load_files([tmp_path / "y.npz"])
     (zs,) = corpus.load_files([zdir])
-    assert ys.recorded_up == "+y" and zs.recorded_up == "+z" and zs.file_facts[0]["up_axis"] == "+z"
+    assert ys.recorded_up == "+y" and zs.recorded_up == "+z" and zs.file_facts[0]["turned_from"] == "+z"
     np.testing.assert_allclose(zs.sequences[0].positions, ys.sequences[0].positions, atol=1e-12)  # turned y up
     (given,) = corpus.load_files([zdir], up="y")
-    assert given.recorded_up == "+y" and given.file_facts[0]["up_axis"] == "+y"
+    assert given.recorded_up == "+y" and given.file_facts[0]["turned_from"] == "+y"
     np.testing.assert_allclose(given.sequences[0].positions, zs.sequences[0].positions @ turn.T, atol=1e-12)
     model = posecast.models.get("dct-mlp")
     a = corpus.evaluate({"m": model}, [ys], resamples=10)["datasets"]["files"]["models"]["m"]
@@ -292,3 +293,112 @@ def test_a_mapping_lets_an_unnamed_rig_be_scored_like_its_named_twin(tmp_path):
     for key in ("global", "root_relative"):
         for label in corpus.HORIZONS:
             assert b[key][label]["mean"] == pytest.approx(a[key][label]["mean"], abs=1e-6)
+
+
+def test_per_file_means_pool_to_the_table_and_the_worst_file_comes_first(tmp_path):
+    """Two files gliding at V and 2 V (3 and 1 long windows): each file's zero-velocity error is its own hand-computed
+    value, the table's mean the window-weighted mean of the two, and the faster file is named first."""
+    write(tmp_path / "slow.npz", glide(200))
+    fast = glide(160)
+    fast[..., 0] *= 2.0  # x doubled: twice the speed along x, the same rise
+    write(tmp_path / "fast.npz", fast)
+    (ts,) = corpus.load_files([tmp_path])
+    d = corpus.evaluate({"zv": ZeroVelocity()}, [ts], resamples=20)["datasets"]["files"]
+    per = d["models"]["zv"]["per_file"]
+    assert d["info"]["windows"]["1000"] == 3 + 1
+    for label, k in corpus.HORIZONS.items():
+        steps = 2 * k
+        slow = (V * steps + np.hypot(V * steps, RISE * steps)) / 2 * 1000
+        quick = (2 * V * steps + np.hypot(2 * V * steps, RISE * steps)) / 2 * 1000
+        assert per["slow.npz"]["global"][label] == pytest.approx(slow, rel=1e-9)
+        assert per["fast.npz"]["global"][label] == pytest.approx(quick, rel=1e-9)
+        assert d["models"]["zv"]["global"][label]["mean"] == pytest.approx((3 * slow + quick) / 4, rel=1e-9)
+    model, label, rows = corpus.worst_files(d)
+    assert (model, label, [f for f, _ in rows]) == ("zv", "1000", ["fast.npz", "slow.npz"])
+    assert corpus.worst_file_lines(d)[0] == "largest root-relative errors of zv at 1000 ms (mm):"
+
+
+def test_two_rigs_with_one_name_stay_two_groups_and_a_file_counts_once(tmp_path):
+    twin = posecast.Skeleton("rig-3", ("pelvis", "chest", "hand"), (-1, 0, 1), offsets=RIG.offsets)
+    (tmp_path / "a").mkdir()
+    write(tmp_path / "a" / "take.npz", glide(200))
+    write(tmp_path / "b.npz", glide(200), twin)
+    (tmp_path / "link.npz").symlink_to(tmp_path / "a" / "take.npz")
+    sets = corpus.load_files([tmp_path / "a", tmp_path / "a" / "take.npz", tmp_path / "b.npz"], name="lab")
+    assert [t.name for t in sets] == ["lab:rig-3", "lab:rig-3-2"]
+    assert [len(t.sequences) for t in sets] == [1, 1]  # the folder's file and the same file given again: once
+    assert corpus.file_names([tmp_path / "link.npz", tmp_path / "b.npz"]) == ["link.npz", "b.npz"]  # as given
+
+
+def test_files_with_different_up_axes_in_one_group_are_each_turned(tmp_path):
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=4.0, fps=25.0)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y -> z
+    posecast.save(walk, tmp_path / "y.npz")
+    posecast.save(posecast.Motion(walk.positions @ turn.T, walk.fps, walk.skeleton), tmp_path / "z.npz")
+    (ts,) = corpus.load_files([tmp_path])
+    assert ts.recorded_up in ("+y (1 files), +z (1 files)", "+z (1 files), +y (1 files)")
+    assert [f["turned_from"] for f in ts.file_facts] == ["+y", "+z"]
+    np.testing.assert_allclose(ts.sequences[0].positions, ts.sequences[1].positions, atol=1e-12)
+
+
+def test_loose_files_in_a_folder_are_skipped_but_not_when_given(tmp_path):
+    write(tmp_path / "take.npz", glide(100))
+    (tmp_path / "README.txt").write_text("takes of 2026-12-06")
+    (tmp_path / "result.json").write_text('{"protocol": {}}')
+    (ts,) = corpus.load_files([tmp_path])
+    assert len(ts.sequences) == 1 and [x.split(" ")[0] for x in ts.skipped] == ["README.txt", "result.json"]
+    with pytest.raises(DataNotFoundError, match="README.txt"):
+        corpus.load_files([tmp_path / "take.npz", tmp_path / "README.txt"])
+    with pytest.raises(DataNotFoundError, match="an ASF file is a skeleton"):
+        (tmp_path / "x.asf").write_text("")
+        corpus.gather_files([tmp_path / "x.asf"])
+
+
+def test_a_mapping_that_fits_no_rig_or_contradicts_up_is_refused(tmp_path):
+    from posecast.errors import SkeletonError
+
+    write(tmp_path / "take.npz", glide(100))
+    with pytest.raises(SkeletonError, match="fits none of the files' rigs"):
+        corpus.load_files([tmp_path], mapping={"pelvis": {"NoSuchJoint": 1.0}})
+    with pytest.raises(SkeletonError, match="contradicts the mapping's up: \\+z"):
+        corpus.load_files([tmp_path], up="y", mapping={"pelvis": {"hips": 1.0}, "up": "z"})
+
+
+def test_long_horizon_on_a_z_up_file_equals_the_y_up_file(tmp_path):
+    """The long-horizon scorer (spectra, speeds, ground, feet) on a z-up copy of a walk: every number of the y-up
+    walk's (the files are turned at loading, the scorer sees y up)."""
+    from posecast.evaluation.protocols import long_horizon
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=5.0, fps=25.0)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    posecast.save(walk, tmp_path / "y.npz")
+    (tmp_path / "z").mkdir()
+    posecast.save(posecast.Motion(walk.positions @ turn.T, walk.fps, walk.skeleton), tmp_path / "z" / "z.npz")
+    models = {"cv": ConstantVelocity()}
+    rows = []
+    for path in (tmp_path / "y.npz", tmp_path / "z"):
+        sets = corpus.load_files([path])
+        res = long_horizon.evaluate(models, 2, sets)["datasets"]["files"]
+        rows.append(res["models"]["cv"]["per_second"])
+    for a, b in zip(*rows, strict=True):
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert b[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_long_horizon_leaves_out_groups_without_a_seed(tmp_path):
+    from posecast.evaluation.protocols import long_horizon
+
+    write(tmp_path / "long.npz", glide(200))  # 4 s
+    two = np.zeros((60, 2, 3))
+    two[:, 0, 1], two[:, 1, 1] = 1.0, 1.5
+    two[:, 1, 0] = np.linspace(0.0, 0.3, 60)
+    write(tmp_path / "short.npz", two, OTHER)  # 1.2 s
+    said = []
+    kept = long_horizon.with_seeds(corpus.load_files([tmp_path]), said.append)
+    assert [t.name for t in kept] == ["files:rig-3"] and "files:rig-2: left out" in said[0]
+    with pytest.raises(DataNotFoundError):
+        long_horizon.with_seeds(corpus.load_files([tmp_path / "short.npz"]), said.append)

@@ -171,11 +171,10 @@ def check_body_size(motion: Motion, where: Path) -> None:
 
 def fit_motions(folder: str | Path) -> list[Motion]:
     """Every motion file under ``folder`` (for models that must be fitted on training motions)."""
-    from posecast.io import formats, load
-    from posecast.io.registry import format_suffix
+    from posecast.io import load
+    from posecast.io.registry import motion_files
 
-    suffixes = {s for f in formats() for s in f.suffixes}
-    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and format_suffix(p) in suffixes)
+    paths = motion_files(folder)
     if not paths:
         raise ValueRangeError(f"{folder}: no motion files found")
     return [load(p) for p in paths]

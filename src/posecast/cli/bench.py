@@ -46,6 +46,22 @@ MappingOpt = Annotated[
 ]
 
 
+def file_reader(units: str | None, skeleton: str | None, fps: float | None, asf: Path | None):
+    """A reader for `corpus.load_files` that reads each file as `posecast forecast` does (`posecast.api.load_motion`:
+    units checked, plain numbers' body size checked, forecasts refused); ``asf`` goes to AMC clips only."""
+    from posecast.api import load_motion
+    from posecast.cli.common import parse_units
+    from posecast.io.registry import format_suffix
+
+    unit = parse_units(units)
+
+    def read(path: Path) -> Any:
+        clip_asf = asf if format_suffix(path) == ".amc" else None
+        return load_motion(path, skeleton, fps, asf=clip_asf, units=unit)
+
+    return read
+
+
 def load_mapping(path: Path | None) -> dict[str, Any] | None:
     """``--mapping``: the checked mapping file (`load_mapping_file`), or None."""
     if path is None:
@@ -191,12 +207,12 @@ def bench_files(
             names = [n for n in names if n != "nearest-neighbour"]
             err_console.print("nearest-neighbour left out: it is fitted on the corpus (POSECAST_DATA is not set)")
         models = ",".join(names)
-    options = {k: v for k, v in (("units", units), ("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v}
+    read = file_reader(units, skeleton, fps, asf)
     joint_map = load_mapping(mapping)
     forecasters, entries = bench_models(model, models, weights, json_path)
     progress, _, tick = progress_bar("loading")
     with progress:
-        test_sets = corpus.load_files(paths, name, max_files, up, options=options, progress=tick, mapping=joint_map)
+        test_sets = corpus.load_files(paths, name, max_files, up, read=read, progress=tick, mapping=joint_map)
         forecasters = corpus.prepare_models(forecasters)
         protocol = corpus.files_protocol_description(test_sets, paths)
         result = corpus.evaluate(forecasters, test_sets, progress=tick, protocol=protocol)
@@ -238,6 +254,10 @@ def bench_long_horizon(
         typer.Option(help="--files: which axis points up in their world: x, y, z, -x, -y, -z (default: found)."),
     ] = None,
     mapping: MappingOpt = None,
+    units: UnitsOpt = None,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+    asf: AsfOpt = None,
 ) -> None:
     """Long rollouts on every data set's test part (ST-Transformer supplement H and more): per second, PS entropy /
     KLD, joint speed, bone-length error, foot skating, ground penetration, nearest-training-pose distance, goals.
@@ -250,8 +270,9 @@ def bench_long_horizon(
     n_seeds = long_horizon.check_max_seeds(max_seeds)
     if files and datasets:
         raise ValueRangeError("give --files or --datasets, not both")
-    if (name != "files" or up is not None or mapping is not None) and not files:
-        raise ValueRangeError("--name, --up and --mapping go with --files")
+    file_options = (up, mapping, units, skeleton, fps, asf)
+    if (name != "files" or any(o is not None for o in file_options)) and not files:
+        raise ValueRangeError("--name, --up, --mapping, --units, --skeleton, --fps and --asf go with --files")
     joint_map = load_mapping(mapping)
     names = [] if files else corpus.check_datasets(datasets)
     if files and data_root(required=False) is None:  # the plausibility index is the corpus's training poses
@@ -264,9 +285,11 @@ def bench_long_horizon(
     progress, _, tick = progress_bar("loading")
     with progress:
         if files:
-            test_sets = corpus.load_files(files, name, up=up, progress=tick, mapping=joint_map)
+            read = file_reader(units, skeleton, fps, asf)
+            test_sets = corpus.load_files(files, name, up=up, read=read, progress=tick, mapping=joint_map)
             line = corpus.files_protocol_description(test_sets, files)["files"]
             train = None  # your files have no training split of their own
+            test_sets = long_horizon.with_seeds(test_sets, err_console.print)
         else:
             test_sets = [corpus.load_test_set(d, progress=tick) for d in names]
             line = None

@@ -159,13 +159,19 @@ def files_protocol_description(test_sets: Sequence[TestSet], given: Sequence[str
         benchmark="files",
         datasets=[t.name for t in test_sets],
         files=f"{files} motion files from {', '.join(str(g) for g in given)}, grouped by skeleton layout "
-        "(joint names and hierarchy); folders searched at every depth (hidden files, ASF skeletons left out)",
+        "(joint names and hierarchy)"
+        + (
+            "; folders searched at every depth (hidden files and ASF skeletons left out; .txt and .json files that "
+            "are not motion skipped)"
+            if any(Path(g).is_dir() for g in given)
+            else ""
+        ),
         first_frame="leading rest-pose frames (frames no body moves out of, such as a converter's T-pose) "
         "dropped where found (posecast.motion.detached_start; per file in the JSON)",
         skeleton="each group's own skeleton and joints (models map to their own body and back themselves)",
-        up="per group, the axis pointing up as recorded: "
-        + ", ".join(f"{t.name} {t.recorded_up}" for t in test_sets)
-        + " (given, or the axis most of its files stand along); the files are turned so that it points along +y",
+        up="each file turned so that the axis pointing up as it was recorded points along +y (a rotation): the axis "
+        "given, else the one the file stands along, else the one most of its group's files stand along; per group: "
+        + "; ".join(f"{t.name} {t.recorded_up}" for t in test_sets),
         tracking="joints a tracker lost are scored as recorded (counted per file in the JSON: tracking_losses)",
     )
     d["positions"] = d["positions"].replace("world frame as stored", "each file's world frame, turned y up")
@@ -186,13 +192,15 @@ class TestSet:
             (the rest-pose frame dropped where `DROP_FIRST_FRAME` says so), ``groups = (name,)``.
         source_fps: the files' own frame rates.
         note: how the files were chosen when not the whole split (``max_files``).
-        recorded_up: the signed axis that pointed up in the files' world as recorded (the data sets: ``"+y"``);
-            ``sequences`` are turned so that it points along +y (`load_files`), as every protocol scores them.
+        recorded_up: the signed axis that pointed up in the files' world as recorded (the data sets: ``"+y"``;
+            files of your own: per axis, how many files); ``sequences`` are turned so that it points along +y
+            (`load_files`), as every protocol scores them.
         first_frame: how leading frames were treated, when not by `DROP_FIRST_FRAME` (files of your own).
         file_facts: files of your own (`load_files`): one dict per file (name, source fps, frames, rest-pose
             frames dropped, up axis, tracking losses); when given, the results also hold per-file means.
         mapping: an explicit joint mapping onto the canonical body for the models (`bind`), without an ``up:``
-            entry (files of your own are turned y up when loaded).
+            entry (files of your own are turned y up when loaded); ``mapping_note``: whether it was applied.
+        skipped: files of your own found in a folder and skipped (not motion; `load_files`), with the reason.
     """
 
     name: str
@@ -204,6 +212,8 @@ class TestSet:
     first_frame: str = ""
     file_facts: list[dict[str, Any]] = field(default_factory=list)
     mapping: dict[str, Any] | None = None
+    mapping_note: str = ""
+    skipped: list[str] = field(default_factory=list)
     static: list[int] = field(init=False)
     root: int = field(init=False)
 
@@ -294,40 +304,71 @@ def load_test_set(
 
 #: files named one by one in `load_files`' errors (the rest counted)
 MAX_NAMED_FILES = 5
+#: suffixes that other files share with motion formats (notes, settings, earlier results): found in a folder and
+#: unreadable as motion, they are skipped and listed instead of refused (`load_files`)
+LOOSE_SUFFIXES = (".txt", ".json")
 
 
 def gather_files(paths: Sequence[str | Path]) -> list[Path]:
     """The motion files of ``paths``: a file as it is, a folder by every motion file under it
-    (`posecast.io.registry.motion_files`); in the order given, each file once. A path that does not exist, or a
-    folder without motion files, is a `DataNotFoundError`."""
-    from posecast.io.registry import motion_files
+    (`posecast.io.registry.motion_files`); in the order given, each file once (a file reached twice, through two
+    paths or links, is the same file). A path that does not exist, a folder without motion files, or an ASF
+    skeleton given as a file is a `DataNotFoundError`."""
+    from posecast.io.registry import format_suffix, motion_files
 
-    out: dict[Path, None] = {}
+    out: dict[Path, Path] = {}  # resolved -> as given
     for given in paths:
         p = Path(given)
         if p.is_dir():
             found = motion_files(p)
             if not found:
                 raise DataNotFoundError("no motion files in this folder (or below it)", p)
-            out.update(dict.fromkeys(found))
         elif p.is_file():
-            out[p] = None
+            if format_suffix(p) == ".asf":
+                raise DataNotFoundError("an ASF file is a skeleton, not a motion: give its AMC clips", p)
+            found = [p]
         else:
             raise DataNotFoundError("no such file or folder", p)
+        for f in found:
+            out.setdefault(f.resolve(), f)
     if not out:
         raise DataNotFoundError("give at least one motion file or folder")
-    return list(out)
+    return list(out.values())
 
 
-def _file_names(paths: Sequence[Path]) -> list[str]:
-    """Short unique names for ``paths``: relative to their common folder (the file name for one file)."""
+def file_names(paths: Sequence[Path]) -> list[str]:
+    """Short unique names for ``paths`` (distinct files): relative to their common folder, links not followed (the
+    file name for one file)."""
     import os
 
-    absolute = [p.resolve() for p in paths]
+    absolute = [Path(os.path.abspath(p)) for p in paths]
     if len(absolute) == 1:
-        return [paths[0].name]
+        return [absolute[0].name]
     common = Path(os.path.commonpath([str(p.parent) for p in absolute]))
     return [p.relative_to(common).as_posix() for p in absolute]
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats made unique by ``-2``, ``-3``, ... (two rigs that share a name stay two groups)."""
+    out: list[str] = []
+    for n in names:
+        k, name = 1, n
+        while name in out:
+            k += 1
+            name = f"{n}-{k}"
+        out.append(name)
+    return out
+
+
+def _read_motion(path: Path) -> Any:
+    """`load_files`' default reader: `posecast.io.load`, a saved forecast refused."""
+    from posecast.io import load
+    from posecast.motion import Forecast
+
+    motion = load(path)
+    if isinstance(motion, Forecast):
+        raise PosecastError("a saved forecast, not a recorded motion", path)
+    return motion
 
 
 def load_files(
@@ -336,52 +377,57 @@ def load_files(
     max_files: int | None = None,
     up: str | None = None,
     fps: float = FPS,
-    options: Mapping[str, Any] | None = None,
+    read: Callable[[Path], Any] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     mapping: Mapping[str, Any] | None = None,
 ) -> list[TestSet]:
     """Motion files of your own as test sets of this protocol, one per skeleton layout among them.
 
-    Each file (`gather_files`; ``max_files`` of them evenly spread, `pick_files`) is read by `posecast.io.load`
-    (``options``: ``units=``, ``skeleton=``, ``fps=``, ``asf=`` as there), loses its leading rest-pose frames
-    where it has them (`posecast.motion.detached_start`: frames no body moves out of, such as a converter's
-    T-pose) and is resampled to ``fps``. Files that share a skeleton layout (joint names and hierarchy) form one
-    test set, named ``name`` (``name:SKELETON`` when there are several). Its up axis is ``up`` (`parse_up`),
-    else the one most of its files stand along (`posecast.skeletons.canonical.motion_up_axis`; ``+y`` where the
-    rig does not map onto the canonical body); its files are turned so that it points along +y (a rotation, which
-    leaves every distance as recorded). ``mapping``: an explicit joint mapping onto the canonical body
-    (`posecast.skeletons.canonical.load_mapping_file`), used to find the up axis and given to the models; its
-    ``up:`` entry stands for ``up``. Tracking losses (`posecast.motion.tracking_glitches`) are counted
-    per file and scored as recorded.
+    Each file (`gather_files`; ``max_files`` of them evenly spread, `pick_files`) is read by ``read`` (default
+    `posecast.io.load`; the CLI reads as ``posecast forecast`` does, with its ``--units``, ``--skeleton``,
+    ``--fps``, ``--asf``), loses its leading rest-pose frames where it has them (`posecast.motion.detached_start`:
+    frames no body moves out of, such as a converter's T-pose) and is resampled to ``fps``. Files that share a
+    skeleton layout (joint names and hierarchy) form one test set, named ``name`` (``name:SKELETON`` when there are
+    several; made unique). Each file is turned so that its up axis points along +y (a rotation, which leaves every
+    distance as recorded): ``up`` (`parse_up`), else the axis the file stands along
+    (`posecast.skeletons.canonical.motion_up_axis`), else (not found) the axis most of its group's files stand
+    along, else +y. ``mapping``: an explicit joint mapping onto the canonical body
+    (`posecast.skeletons.canonical.load_mapping_file`), applied to the groups whose rig it fits (to find the up axis,
+    and given to the models); its ``up:`` entry stands for ``up``. Tracking losses
+    (`posecast.motion.tracking_glitches`) are counted per file and scored as recorded.
 
-    Files that cannot be read, or that hold a saved forecast, are all named in one `DataNotFoundError`.
+    Files that cannot be read, or that hold a saved forecast, are all named in one `DataNotFoundError`, except
+    ``.txt`` / ``.json`` files found in a folder (`LOOSE_SUFFIXES`: notes, settings, earlier results), which are
+    skipped and listed in the first test set's ``skipped``. A mapping that fits no group, or an ``up`` that
+    contradicts the mapping's ``up:``, is a `SkeletonError`.
     """
     from collections import Counter
 
-    from posecast.io import load
-    from posecast.motion import Forecast, detached_start, tracking_glitches
-    from posecast.skeletons.canonical import UP_KEY, UP_ROTATIONS, motion_up_axis, parse_up
+    from posecast.io.registry import format_suffix
+    from posecast.motion import detached_start, tracking_glitches
+    from posecast.skeletons.canonical import UP_KEY, UP_ROTATIONS, motion_up_axis, parse_up, retarget
 
+    read = read or _read_motion
     mapping = dict(mapping) if mapping is not None else None
     if mapping is not None and UP_KEY in mapping:
-        mapped_up = mapping.pop(UP_KEY)
-        up = up if up is not None else mapped_up
+        mapped_up = parse_up(mapping.pop(UP_KEY))
+        if up is not None and parse_up(up) != mapped_up:
+            raise SkeletonError(f"the up axis given ({parse_up(up)}) contradicts the mapping's up: {mapped_up}")
+        up = mapped_up
     given_up = parse_up(up) if up is not None else None
+    explicit = {Path(p).resolve() for p in paths if Path(p).is_file()}
     every = gather_files(paths)
     chosen = pick_files(every, max_files)
-    names = _file_names(chosen)
-    loaded, bad = [], []
+    names = file_names(chosen)
+    loaded, bad, skipped = [], [], []
     for i, (p, short) in enumerate(zip(chosen, names, strict=True)):
         try:
-            motion = load(p, **dict(options or {}))
+            motion = read(p)
         except PosecastError as exc:
-            bad.append(str(exc))
+            loose = format_suffix(p) in LOOSE_SUFFIXES and p.resolve() not in explicit
+            (skipped if loose else bad).append(f"{short} ({exc.problem})" if loose else str(exc))
             continue
-        if isinstance(motion, Forecast):
-            bad.append(f"{p}: a saved forecast, not a recorded motion")
-            continue
-        positions = np.asarray(motion.positions, dtype=np.float64)
-        rest = detached_start(positions, motion.fps)
+        rest = detached_start(np.asarray(motion.positions, dtype=np.float64), motion.fps)
         if rest and rest < motion.num_frames:
             motion = motion.frames(rest)
         losses = tracking_glitches(motion.positions, motion.fps, motion.skeleton.parents)
@@ -389,12 +435,9 @@ def load_files(
             "file": short,
             "source_fps": float(motion.fps),
             "rest_pose_frames_dropped": int(rest),
-            "up_axis": given_up or motion_up_axis(motion.positions, motion.skeleton, mapping) or "+y",
             "tracking_losses": len(losses),
         }
-        resampled = motion.resample(fps)
-        facts["frames"] = int(resampled.num_frames)
-        loaded.append((resampled.skeleton, np.asarray(resampled.positions, dtype=np.float64), facts))
+        loaded.append((motion, facts))
         if progress:
             progress(f"loading {name}", i + 1, len(chosen))
     if bad:
@@ -404,33 +447,63 @@ def load_files(
             + "; ".join(bad[:MAX_NAMED_FILES])
             + more
         )
-    groups: list[tuple[Skeleton, list[np.ndarray], list[dict[str, Any]]]] = []
-    for skeleton, positions, facts in loaded:
+    if not loaded:
+        raise DataNotFoundError("no motion among the files: " + "; ".join(skipped[:MAX_NAMED_FILES]))
+    groups: list[list[tuple[Any, dict[str, Any]]]] = []
+    for motion, facts in loaded:
         for g in groups:
-            if g[0].same_layout(skeleton):
-                g[1].append(positions)
-                g[2].append(facts)
+            if g[0][0].skeleton.same_layout(motion.skeleton):
+                g.append((motion, facts))
                 break
         else:
-            groups.append((skeleton, [positions], [facts]))
+            groups.append([(motion, facts)])
+    fitted, misfits = [], []
+    for g in groups:
+        if mapping is None:
+            fitted.append(None)
+            continue
+        try:
+            retarget(g[0][0].skeleton, mapping)
+            fitted.append(mapping)
+        except SkeletonError as exc:
+            fitted.append(None)
+            misfits.append(str(exc))
+    if mapping is not None and all(m is None for m in fitted):
+        raise SkeletonError(f"the mapping fits none of the files' rigs: {misfits[0]}")
     note = "" if len(chosen) == len(every) else f"{len(chosen)} of {len(every)} files, evenly spread (quick run)"
+    set_names = _unique([name if len(groups) == 1 else f"{name}:{g[0][0].skeleton.name}" for g in groups])
     sets = []
-    for skeleton, arrays, facts in groups:
-        axis = given_up or Counter(f["up_axis"] for f in facts).most_common(1)[0][0]
-        set_name = name if len(groups) == 1 else f"{name}:{skeleton.name}"
-        turn = UP_ROTATIONS[axis]  # y = R @ x
-        seqs = [TestSequence(f["file"], a @ turn.T, (set_name,)) for a, f in zip(arrays, facts, strict=True)]
-        rates = tuple(sorted({f["source_fps"] for f in facts}))
+    for k, (g, gmap, set_name) in enumerate(zip(groups, fitted, set_names, strict=True)):
+        skeleton = g[0][0].skeleton
+        found = [given_up or motion_up_axis(m.positions, skeleton, gmap) for m, _ in g]
+        fallback = Counter(a for a in found if a).most_common(1)[0][0] if any(found) else "+y"
+        seqs, facts_list = [], []
+        for (motion, facts), axis in zip(g, found, strict=True):
+            turned = axis or fallback
+            facts.update(up_axis=axis or f"not found ({turned} used)", turned_from=turned)
+            positions = np.asarray(motion.resample(fps).positions, dtype=np.float64) @ UP_ROTATIONS[turned].T
+            facts["frames"] = int(positions.shape[0])
+            seqs.append(TestSequence(facts["file"], positions, (set_name,)))
+            facts_list.append(facts)
+        axes = Counter(f["turned_from"] for f in facts_list)
+        recorded = ", ".join(a if len(axes) == 1 else f"{a} ({n} files)" for a, n in axes.most_common())
+        rates = tuple(sorted({f["source_fps"] for f in facts_list}))
         first = "leading rest-pose frames dropped where found (posecast.motion.detached_start): " + (
-            ", ".join(f"{f['file']} {f['rest_pose_frames_dropped']}" for f in facts if f["rest_pose_frames_dropped"])
+            ", ".join(
+                f"{f['file']} {f['rest_pose_frames_dropped']}" for f in facts_list if f["rest_pose_frames_dropped"]
+            )
             or "none found"
         )
+        mapping_note = "" if mapping is None else ("applied" if gmap is not None else "does not fit this rig")
         try:
-            sets.append(TestSet(set_name, skeleton, seqs, rates, note, axis, first, facts, mapping or None))
+            ts = TestSet(set_name, skeleton, seqs, rates, note, recorded, first, facts_list, gmap, mapping_note)
         except SkeletonError as exc:  # nothing moves: no joint to score
-            shown = ", ".join(f["file"] for f in facts[:MAX_NAMED_FILES])
-            more = f" and {len(facts) - MAX_NAMED_FILES} more" if len(facts) > MAX_NAMED_FILES else ""
+            shown = ", ".join(f["file"] for f in facts_list[:MAX_NAMED_FILES])
+            more = f" and {len(facts_list) - MAX_NAMED_FILES} more" if len(facts_list) > MAX_NAMED_FILES else ""
             raise DataNotFoundError(f"{exc} ({shown}{more}): nothing in them moves, leave them out") from None
+        if k == 0:
+            ts.skipped = skipped
+        sets.append(ts)
     return sets
 
 
@@ -685,6 +758,10 @@ def evaluate_test_set(
     if test_set.file_facts:
         info["recorded_up_axis"] = test_set.recorded_up
         info["file_facts"] = test_set.file_facts
+        if test_set.mapping_note:
+            info["mapping"] = test_set.mapping_note
+        if test_set.skipped:
+            info["skipped_files"] = test_set.skipped
     out: dict[str, Any] = {"info": info, "models": {}, "unavailable": {}}
     if not sets:
         out["unavailable"] = {name: "no file has the frames of a window" for name in models}
@@ -860,11 +937,16 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
         if info.get("file_facts"):  # files of your own
             lost = [f"{f['file']} ({f['tracking_losses']})" for f in info["file_facts"] if f["tracking_losses"]]
             facts["up axis as recorded"] = info["recorded_up_axis"] + (
-                "" if info["recorded_up_axis"] == "+y" else " (turned to +y)"
+                "" if info["recorded_up_axis"] == "+y" else " (each file turned to +y)"
             )
             facts["files with tracking losses (scored as recorded)"] = (
                 ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "") or "none"
             )
+            if info.get("mapping"):
+                facts["mapping"] = info["mapping"]
+            if info.get("skipped_files"):
+                sk = info["skipped_files"]
+                facts["skipped (not motion)"] = "; ".join(sk[:5]) + (f"; and {len(sk) - 5} more" if len(sk) > 5 else "")
         for line in protocol_lines(facts):
             console.print(f"  {line}", highlight=False)
         for title, key in (("MPJPE, global", "global"), ("MPJPE, root-relative (pose only)", "root_relative")):
@@ -880,7 +962,7 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
                     )
                 )
         console.print("windows: " + ", ".join(f"{h} ms {n}" for h, n in info["windows"].items()), highlight=False)
-        for line in worst_files(d):
+        for line in worst_file_lines(d):
             console.print(line, highlight=False)
         for m, why in d["unavailable"].items():
             console.print(f"[yellow]{m} not available on {name}: {why}[/yellow]", highlight=False)
@@ -891,18 +973,32 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
 WORST_SHOWN = 5
 
 
-def worst_files(dataset_result: Mapping[str, Any], shown: int = WORST_SHOWN) -> list[str]:
-    """Lines naming the files of your own with the largest root-relative error of the first model at the
-    longest horizon that file has windows for (none for the data sets, which carry no per-file results)."""
+def worst_files(
+    dataset_result: Mapping[str, Any], shown: int = WORST_SHOWN
+) -> tuple[str, str, list[tuple[str, float]]]:
+    """The files of your own with the largest root-relative error of the first model that has per-file results,
+    at the longest horizon every file with windows reaches (400 ms when some file has short windows only, else
+    1000 ms): ``(model, horizon label, [(file, mm), ...])``, largest first, at most ``shown``; ``("", "", [])`` for
+    the data sets (no per-file results) and single files."""
     models = dataset_result["models"]
     first = next((m for m, r in models.items() if "per_file" in r), None)
     if first is None or len(models[first]["per_file"]) < 2:
+        return "", "", []
+    rows = [r["root_relative"] for r in models[first]["per_file"].values()]
+    reached = [
+        lab for lab in HORIZONS if all(r[lab] is not None for r in rows if any(v is not None for v in r.values()))
+    ]
+    if not reached:
+        return "", "", []
+    label = reached[-1]
+    cells = [(f, r["root_relative"][label]) for f, r in models[first]["per_file"].items()]
+    ranked = sorted(((f, v) for f, v in cells if v is not None), key=lambda x: -x[1])
+    return first, label, ranked[:shown]
+
+
+def worst_file_lines(dataset_result: Mapping[str, Any]) -> list[str]:
+    """`worst_files` as printed lines."""
+    model, label, rows = worst_files(dataset_result)
+    if not rows:
         return []
-    rows = []
-    for file, r in models[first]["per_file"].items():
-        cells = [(label, v) for label, v in r["root_relative"].items() if v is not None]
-        if cells:
-            rows.append((cells[-1][1], cells[-1][0], file))
-    rows.sort(reverse=True)
-    head = f"largest root-relative errors of {first} (mm, at the file's longest horizon):"
-    return [head] + [f"  {file}: {value:.1f} at {label} ms" for value, label, file in rows[:shown]]
+    return [f"largest root-relative errors of {model} at {label} ms (mm):"] + [f"  {f}: {v:.1f}" for f, v in rows]

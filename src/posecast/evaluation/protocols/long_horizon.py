@@ -699,6 +699,21 @@ def make_seeds(
     return wins[:, :SEED_FRAMES], wins[:, SEED_FRAMES:], [(test_set.sequences[i].name, s) for i, s in where]
 
 
+def with_seeds(test_sets: Sequence[corpus.TestSet], say: Callable[[str], Any] = print) -> list[corpus.TestSet]:
+    """The test sets with at least one file long enough for a seed and its second of continuation; the others are
+    named through ``say`` and left out (files of your own: one group of short clips does not stop the rest). None
+    left is a `DataNotFoundError`."""
+    span = SEED_FRAMES + SECOND
+    long_enough = [any(s.positions.shape[0] >= span for s in t.sequences) for t in test_sets]
+    kept = [t for t, ok in zip(test_sets, long_enough, strict=True) if ok]
+    for t, ok in zip(test_sets, long_enough, strict=True):
+        if not ok:
+            say(f"{t.name}: left out, no file has the {span} frames ({span / FPS:g} s) of a seed and its next second")
+    if not kept:
+        raise DataNotFoundError(f"no file has the {span} frames ({span / FPS:g} s) of a long-horizon seed")
+    return kept
+
+
 def make_scorer(test_set: corpus.TestSet, pose_index: PoseIndex | None = None) -> tuple[Scorer, dict[str, Any]]:
     """The `Scorer` of a data set and its test-data reference row (``entropy``, ``speed_m_s``, ``windows``,
     ``nn_mm`` and ``nn_poses`` with an index)."""
