@@ -124,3 +124,43 @@ def test_a_mapping_file_edited_between_calls_is_read_again(walk, tmp_path):
     path.write_text("up: y\n")
     as_y = posecast.forecast(z, seconds=0.4, mapping=path).samples
     assert np.abs(as_z - as_y).max() > 0.05  # the second call read the edited file (a cached binding had not)
+
+
+def test_a_long_take_is_forecast_from_its_tail_with_the_same_result():
+    """`api.forecast_tail`: a 40 s take recorded z up (lying down in its last 3 s would not fool it: the axis is
+    judged over the whole take) gives the same forecast as the model reading the whole take, and the forecast keeps
+    the whole history."""
+    walk = synthetic_walk(seconds=40.0, fps=30.0)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y -> z
+    take = Motion(walk.positions @ turn.T, walk.fps, walk.skeleton)
+    model = posecast.models.get("dct-mlp")
+    fast = posecast.forecast(take, model="dct-mlp", seconds=1.0)
+    whole = model.forecast(take, seconds=1.0)
+    np.testing.assert_allclose(fast.samples, whole.samples, atol=1e-9)
+    assert fast.history.num_frames == take.num_frames and fast.metadata["up_axis"] == "+z"
+    # the model told the axis judged over the whole take, not over its tail: a take lying down at its end only
+    lying = take.positions.copy()
+    lying[-60:] = lying[-60:] @ turn.T  # the last 2 s turned once more: the trunk along -y there
+    tail_only = Motion(lying, take.fps, take.skeleton)
+    fc = posecast.forecast(tail_only, model="dct-mlp", seconds=1.0)
+    ref = model.forecast(tail_only, seconds=1.0)
+    assert fc.metadata["up_axis"] == ref.metadata["up_axis"]
+    np.testing.assert_allclose(fc.samples, ref.samples, atol=1e-9)
+
+
+def test_motion_capture_skips_the_tracking_checks_with_the_same_answer(walk):
+    from posecast.motion import BROKEN_BONE_M, rigid_off_origin
+
+    parents = walk.skeleton.parents
+    assert rigid_off_origin(walk.positions, parents)
+    assert rigid_off_origin(walk.resample(25.0).positions, parents)  # resampling bends bones by far less than 5 cm
+    lost = walk.positions.copy()
+    lost[-5:, walk.skeleton.index("LeftHand")] = 0.0  # a tracker's lost hand at the origin
+    assert not rigid_off_origin(lost, parents)
+    stretched = walk.positions.copy()
+    hand = walk.skeleton.index("LeftHand")
+    arm = stretched[-1, hand] - stretched[-1, parents[hand]]
+    stretched[-1, hand] += arm / np.linalg.norm(arm) * BROKEN_BONE_M  # the bone 5 cm longer in one frame
+    assert not rigid_off_origin(stretched, parents)
+    fc = posecast.forecast(Motion(lost, walk.fps, walk.skeleton), model="zero-velocity", seconds=0.2)
+    assert fc.metadata["carried_joints"][0]["joint"] == "LeftHand"

@@ -27,6 +27,7 @@ from posecast.motion import (
     is_number,
     jitter,
     named_joints,
+    rigid_off_origin,
     smoothed,
     stretched_bones,
     tracking_glitches,
@@ -380,12 +381,41 @@ def forecast_motion(
         if noise > JITTER_NOTE_M:
             repaired = {**repaired, "history_jitter_m": round(noise, 5)}
     carried = [history.skeleton.joint_names.index(c["joint"]) for c in repaired.get("carried_joints", [])]
-    stretched = stretched_bones(window, history.skeleton, carried)
+    stretched = (
+        [] if rigid_off_origin(window, history.skeleton.parents) else stretched_bones(window, history.skeleton, carried)
+    )
     if stretched:
         repaired = {**repaired, "stretched_bones": stretched}
-    fc = forecaster.forecast(history, frames=n, samples=1 if samples is None else samples, ground_truth=truth)
+    fc = forecast_tail(forecaster, history, n, 1 if samples is None else samples, truth)
     # written with the forecast (JSON, npz): the frame of the source the history starts at, glitches filled in
     return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip, **repaired})
+
+
+#: frames kept beyond those a model reads when `forecast_tail` hands it the newest part of a long history
+TAIL_MARGIN_FRAMES = 2
+
+
+def forecast_tail(forecaster: Any, history: Motion, frames: int, samples: int, truth: Any) -> Forecast:
+    """``forecaster.forecast(history, ...)``, handing the model only the newest frames it reads
+    (``history_frames``, at least `GLITCH_CHECK_S`, plus `TAIL_MARGIN_FRAMES`) with the up axis of the whole
+    history judged once (`posecast.skeletons.canonical.world_up`, as the bound model would judge it), so that a
+    long take costs what its last seconds cost (a 25-minute take had been mapped onto the canonical body four times
+    per call); the forecast is the same, and it keeps the whole history."""
+    read = getattr(forecaster, "history_frames", lambda fps: None)(history.fps)
+    keep = None if not read else max(int(read), round(GLITCH_CHECK_S * history.fps)) + TAIL_MARGIN_FRAMES
+    if keep is None or history.num_frames <= keep:
+        return forecaster.forecast(history, frames=frames, samples=samples, ground_truth=truth)
+    from posecast.skeletons.canonical import world_up
+
+    bound = forecaster.on_skeleton(history.skeleton)
+    tail = history.frames(history.num_frames - keep)
+    if not hasattr(bound, "reading"):  # no up axis to judge: the model reads the tail only
+        fc = forecaster.forecast(tail, frames=frames, samples=samples, ground_truth=truth)
+    else:
+        axis = bound.reading(history.positions[None], None)[0][0]  # judged over the whole history
+        with world_up(axis):
+            fc = forecaster.forecast(tail, frames=frames, samples=samples, ground_truth=truth)
+    return replace(fc, history=history)
 
 
 #: metres: a history whose median joint jitter (`posecast.motion.jitter`, last 2 s) is above this is noted
@@ -420,7 +450,12 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
     # spreads its frames over a long take)
     if history.num_frames - scan < 2:  # nothing to judge (a history that is a rest pose and one frame)
         return history, {}
+    if rigid_off_origin(history.positions[scan:], parents):  # motion capture: no joint can leave its bones
+        return history, {}
     bones = Bones.measure(history.positions[scan:], parents)
+    window = history.positions[max(start, scan) :]
+    if not bones.lost(window).any() and not bones.bone_broken(window).any():
+        return history, {}  # a glitch that reaches the frames read has lost or broken frames among them
     every = tracking_glitches(history.positions, history.fps, parents, scan, bones=bones)
     glitches = [g for g in every if g.last >= start]
     if not glitches:

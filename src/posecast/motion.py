@@ -173,6 +173,24 @@ class Bones:
         return (bones > 0) & (broken_count == bones)
 
 
+def rigid_off_origin(positions: np.ndarray, parents: Sequence[int]) -> bool:
+    """True when no joint of ``positions (T, J, 3)`` can be lost to a tracker (`Bones.lost`, `tracking_glitches`)
+    or have a stretched bone (`stretched_bones`): every bone's length stays within a range narrower than
+    `BROKEN_BONE_M` over all frames (so no length is ever that far from its usual one, whatever frames the usual one
+    is measured on) and no joint with a parent comes within `ORIGIN_M` of the origin. Cheap (bone lengths only):
+    motion capture replayed through its skeleton (BVH, ASF/AMC, also resampled) skips the tracking checks with the
+    same answer."""
+    pos = np.asarray(positions, dtype=np.float64)
+    par = np.asarray(parents, dtype=np.int64)
+    child = np.flatnonzero(par >= 0)
+    if pos.shape[0] == 0 or not child.size:
+        return True
+    lengths = np.linalg.norm(pos[:, child] - pos[:, par[child]], axis=-1)  # (T, B)
+    if float(np.ptp(lengths, axis=0).max()) >= BROKEN_BONE_M:
+        return False
+    return not bool((np.linalg.norm(pos[:, child], axis=-1) < ORIGIN_M).any())
+
+
 #: how many times a joint's jitter (`jitter`) a step may exceed the fastest body speed before it is a jump
 JITTER_STEPS = 8.0
 
