@@ -279,3 +279,19 @@ def test_a_video_named_like_a_motion_file_and_units_on_an_array_file_are_one_lin
     r = run("forecast", str(h36m), "--units", "cm", "--out", str(out))
     assert r.returncode == 2 and "units apply to BVH, AMC and plain-number" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_overlay_label_rows_do_not_overlap_on_a_portrait_clip():
+    """A long label shrunk to fit a narrow frame keeps its row (the anchored forecast's caption had been drawn over
+    'clip ended: last frame' on portrait clips)."""
+    from posecast.video.overlay import _label
+
+    def rows_drawn(text: str, row: int) -> np.ndarray:
+        img = np.full((1280, 720, 3), 128, dtype=np.uint8)
+        _label(img, text, (255, 0, 0), row=row)
+        return np.flatnonzero((img != 128).any(axis=(1, 2)))
+
+    first = rows_drawn("clip ended: last frame", 1)
+    second = rows_drawn("last keypoints seen, moved as the 3D forecast moves", 2)
+    zeroth = rows_drawn("forecast (lift+forecast)  +0.84 s", 0)
+    assert zeroth.max() < first.min() and first.max() < second.min()

@@ -97,16 +97,23 @@ def draw_skeleton_2d(
         cv2.circle(image, (int(q[0]), int(q[1])), radius, color, -1, cv2.LINE_AA)
 
 
+#: pixels from one label row to the next at a 900-pixel-high frame (scaled with the frame): each label's dark plate
+#: ends before the next row's begins
+LABEL_LINE = 42
+
+
 def _label(image: np.ndarray, text: str, color: tuple[int, int, int], row: int = 0) -> None:
     import cv2
 
-    scale = max(image.shape[0] / 900.0, 0.4)
+    base_scale = max(image.shape[0] / 900.0, 0.4)
+    scale = base_scale
     width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(int(2 * scale), 1))[0][0]
     if width > image.shape[1] - 24:  # narrow (portrait) clips: shrink the text to fit
         scale *= (image.shape[1] - 24) / width
     thick = max(int(2 * scale), 1)
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    y = int(34 * scale * (row + 1)) + 4
+    # rows sit at the unshrunk line height, so that a shrunk label keeps its row (a long row 2 had landed on row 1)
+    y = int(LABEL_LINE * base_scale * (row + 1)) + 4
     # a dark, translucent plate under the text: legible over any footage (a busy background swallowed it)
     y0, y1, x1 = (
         max(y - h - int(6 * scale), 0),
