@@ -164,3 +164,19 @@ def test_motion_capture_skips_the_tracking_checks_with_the_same_answer(walk):
     assert not rigid_off_origin(stretched, parents)
     fc = posecast.forecast(Motion(lost, walk.fps, walk.skeleton), model="zero-velocity", seconds=0.2)
     assert fc.metadata["carried_joints"][0]["joint"] == "LeftHand"
+
+
+def test_charpose_observes_nothing_after_at_and_reads_a_long_take_from_its_end():
+    """A 120 fps take that starts with a rest pose (dropped): with ``at`` = 0.4 s the key-pose model's last observed
+    frame is the one at 0.4 s on the take's clock, as for the motion models (it had been one source frame later: its
+    25 fps grid started at the first frame after the rest pose); a 30 s take gives the hypotheses of its last 4 s."""
+    walk = synthetic_walk(seconds=30.0, fps=120.0)
+    rest = walk.positions[:1] + np.array([0.0, 0.0, 1.0])  # a pose the body leaves at 120 m/s: not motion
+    take = Motion(np.concatenate([rest, walk.positions]), walk.fps, walk.skeleton)
+    fc = posecast.forecast(take, model="charpose", at=0.4)
+    assert fc.metadata["history_starts_at_frame"] == 1
+    assert fc.metadata["last_observed_time_s"] == pytest.approx(0.4, abs=1e-9)
+    whole = posecast.forecast(walk, model="charpose")
+    end = posecast.forecast(walk.frames(walk.num_frames - 480), model="charpose")  # the last 4 s
+    np.testing.assert_allclose(whole.samples, end.samples, atol=1e-6)
+    np.testing.assert_allclose(whole.probabilities, end.probabilities, atol=1e-6)

@@ -45,6 +45,7 @@ mapping back).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -138,18 +139,28 @@ class KeyPoseForecaster:
         """A copy of this model that returns the heatmap draws alone (the paper's design), no timing proposals."""
         return KeyPoseForecaster(self.net, self.name, self.weights, self.skeleton, self.mapping, proposals=None)
 
-    def observed_window(self, motion: Motion, at: float | None = None) -> tuple[np.ndarray, int, Motion]:
-        """``(window (O, J, 3) float32, index of its last frame at the network's rate, the motion at that
-        rate)``: the ``O`` frames ending at time ``at`` (the nearest frame; default: the end of ``motion``),
-        on the motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`)."""
-        clip = motion.resample_rigid(self.fps, anchor="end" if at is None else "start")  # ends on the last frame
+    def observed_window(
+        self, motion: Motion, at: float | None = None
+    ) -> tuple[np.ndarray, int, Motion, Motion]:
+        """``(window (O, J, 3) float32, index of its last frame at the network's rate, the newest part of the motion
+        at that rate, the motion up to time at)``: the ``O`` frames ending at the frame nearest time ``at`` (default:
+        the end of ``motion``), as the motion models read their history (later frames are never observed), on the
+        motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`, from its last
+        frame back). Only the newest seconds are resampled (what the window, the proposals' history and the floor
+        read), so that a long take costs what its end costs."""
         if at is not None:
             check_at(at, motion.duration, motion.fps, start_ok=True)
-        last = clip.num_frames - 1 if at is None else min(int(round(at * self.fps)), clip.num_frames - 1)
+            motion = motion.seconds(0, at + 0.5 / motion.fps)  # up to the frame at `at`, as the motion models
+        floor = round(FLOOR_SECONDS * self.fps)
+        read = max(self.observed, self.proposals.history if self.proposals is not None else 0, floor)
+        source = math.ceil(read / self.fps * motion.fps) + 2  # source frames that cover them (and the resampling)
+        tail = motion.frames(motion.num_frames - source) if motion.num_frames > source else motion
+        clip = tail.resample_rigid(self.fps, anchor="end")  # ends on the last observed frame
+        last = clip.num_frames - 1
         if last + 1 < self.observed:
             need = (self.observed - 1) / self.fps
-            if at is None or need > motion.duration:
-                frames = f"{clip.num_frames} frame{'s' * (clip.num_frames != 1)}"
+            frames = f"{clip.num_frames} frame{'s' * (clip.num_frames != 1)}"
+            if at is None:
                 raise ValueRangeError(
                     f"the motion is {motion.duration:.2f} s long ({frames} at {self.fps:g} fps); model "
                     f"{self.name!r} observes {self.observed} frames: give at least {need:.2f} s"
@@ -158,7 +169,7 @@ class KeyPoseForecaster:
                 f"--at {at} s leaves {last + 1} frames at {self.fps:g} fps before the forecast; the model observes "
                 f"{self.observed} (use --at {need:.2f} or later)"
             )
-        return clip.positions[last - self.observed + 1 : last + 1].astype(np.float32), last, clip
+        return clip.positions[last - self.observed + 1 : last + 1].astype(np.float32), last, clip, motion
 
     def hypotheses(
         self, window: np.ndarray, samples: int, seed: int = 0, history: np.ndarray | None = None
@@ -209,7 +220,7 @@ class KeyPoseForecaster:
         return self.on_skeleton(history.skeleton)._forecast(history, int(samples), at, seed)
 
     def _forecast(self, history: Motion, samples: int, at: float | None, seed: int) -> Forecast:
-        window, last, clip = self.observed_window(history, at)
+        window, last, clip, upto = self.observed_window(history, at)
         observed = clip.frames(last - self.observed + 1, last + 1)  # on the user's skeleton, rotations kept
         user = observed.positions  # (O, J, 3) float64
         rt = self.retarget
@@ -217,7 +228,7 @@ class KeyPoseForecaster:
         up = np.eye(3, dtype=np.float32)  # the history's world -> y up (canonical-body networks)
         axis = "+y"
         if self.canonical:  # found on everything observed up to the window's end, as the motion models do
-            seen = clip.positions[: last + 1]
+            seen = upto.positions
             axis = up_axes((seen if rt is None else rt.to_canonical(seen))[None], None if rt is None else rt.up)[0]
             up = UP_ROTATIONS[axis].astype(np.float32)
         history_net = None
@@ -281,7 +292,7 @@ class KeyPoseForecaster:
                 "up_vector": up_vec,
                 "root_weights": weights,
                 # the window ends at the motion's last frame (resampled from its end) or at --at's frame
-                "last_observed_time_s": history.duration if at is None else last / self.fps,
+                "last_observed_time_s": upto.duration,
                 "refined": refined,
                 "temperature": self.net.config.temperature,
                 # which hypotheses are frames of the trajectory forecaster's rollout (None: heatmap draws only)
