@@ -180,3 +180,12 @@ def test_charpose_observes_nothing_after_at_and_reads_a_long_take_from_its_end()
     end = posecast.forecast(walk.frames(walk.num_frames - 480), model="charpose")  # the last 4 s
     np.testing.assert_allclose(whole.samples, end.samples, atol=1e-6)
     np.testing.assert_allclose(whole.probabilities, end.probabilities, atol=1e-6)
+
+
+def test_a_horizon_too_long_at_a_high_rate_is_refused_in_seconds():
+    from posecast.models.base import MAX_FORECAST_FRAMES, resolve_frames
+
+    message = r"20 s horizon at 10000 frames/s is 200000 frames; at most 100000 \(10 s"
+    with pytest.raises(ValueRangeError, match=message):
+        resolve_frames(10000.0, None, 20.0)
+    assert resolve_frames(10000.0, None, MAX_FORECAST_FRAMES / 10000.0) == MAX_FORECAST_FRAMES

@@ -557,3 +557,22 @@ def test_a_forecast_from_a_long_take_draws_its_newest_ten_seconds_on_the_takes_c
     whole = sc.build_scene(fc, max_history_s=None)
     assert whole.num_history == 751 and "observed 30.00 s ·" in sc.title_text(whole) + " ·"
     assert sc.build_scene(take).num_history == 751  # a motion alone is drawn whole
+
+
+def test_a_gif_of_a_long_motion_is_capped_and_the_cli_says_so(tmp_path, monkeypatch, capsys):
+    """GIFs hold every frame in memory until written: a long motion plays at a lower frame rate, in real time."""
+    import importlib
+
+    from PIL import Image
+
+    from posecast.cli.files import gif_note
+    from posecast.synthetic import synthetic_walk
+
+    render_module = importlib.import_module("posecast.viz.render")  # the module (posecast.viz.render is its function)
+    monkeypatch.setattr(render_module, "GIF_MAX_FRAMES", 12)
+    walk = synthetic_walk(seconds=3.0, fps=30.0)  # 60 frames at the GIF's 20 fps
+    out = render_module.render(walk, tmp_path / "w.gif", size=(160, 120))
+    with Image.open(out) as gif:
+        assert gif.n_frames == 12
+    gif_note(walk, out)
+    assert "a GIF holds at most 12 frames: the 3 s motion plays at 4 frames/s" in capsys.readouterr().out

@@ -103,6 +103,15 @@ def main() -> None:
     except PosecastError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
+    except MemoryError:  # an input far larger than this machine holds (millions of frames): one line, no traceback
+        err_console.print(
+            "error: out of memory: the input is too large for this machine; give a shorter part of it (a take of "
+            "millions of frames, or thousands of joints, holds several times its file size in memory)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -49,7 +49,6 @@ from posecast.cli.common import (
     write,
 )
 from posecast.errors import ValueRangeError
-from posecast.keyposes.forecaster import root_weights, true_next_keypose
 
 #: registry kind -> (outputs it can write, whether at least one --out is required)
 OUTPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -282,6 +281,8 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
     predicted root -- drawn from its heatmap like every joint -- lies near, not exactly at, the origin),
     ``probabilities`` (K,), skeleton, the observed window, the mapping onto the
     canonical body when the network works there, and the true key pose when known."""
+    from posecast.keyposes.forecaster import root_weights  # (key-pose code pulls in scipy.signal: not at startup)
+
     window = fc.history.positions
     world = fc.samples[:, 0]
     meta = fc.metadata
@@ -347,6 +348,8 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
     (observed window + one frame per hypothesis) and pictures (.html / .mp4 / .gif / .png: the
     hypotheses side by side next to the observed window). Returns the JSON document."""
     from rich.table import Table
+
+    from posecast.keyposes.forecaster import true_next_keypose
 
     truth = true_next_keypose(motion, fc) if at is not None else None  # (the API's ground_truth, with the scores)
     doc = keypose_document(fc, file, at, truth)

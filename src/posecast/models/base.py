@@ -152,5 +152,10 @@ def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int
     if isinstance(frames, bool | np.bool_) or not isinstance(frames, int | np.integer):
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be a whole number 1..{MAX_FORECAST_FRAMES})")
     if frames < 1 or frames > MAX_FORECAST_FRAMES:
+        if seconds is not None:  # say it in the seconds the caller gave
+            raise ValueRangeError(
+                f"a {float(seconds):g} s horizon at {fps:g} frames/s is {frames} frames; at most {MAX_FORECAST_FRAMES} "
+                f"({MAX_FORECAST_FRAMES / fps:g} s at this rate): ask for less, or resample the motion to a lower rate"
+            )
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be 1..{MAX_FORECAST_FRAMES})")
     return int(frames)

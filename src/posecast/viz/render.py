@@ -41,6 +41,11 @@ DEFAULT_SIZE = {".mp4": (960, 720), ".gif": (640, 480)}
 DEFAULT_MAX_SAMPLES = 50
 
 
+#: a GIF's default frame limit (`render`): 30 s at its 20 fps; a longer motion plays at a lower frame rate (a GIF
+#: holds every frame in memory until it is written: a 5-minute take had needed 3.9 GB; mp4 streams)
+GIF_MAX_FRAMES = 600
+
+
 def render(
     obj: Motion | Forecast,
     path: str | os.PathLike[str],
@@ -74,7 +79,8 @@ def render(
         title: first title line (default: the clip's file name); the second line always lists
             skeleton, fps, horizon, model and samples.
         max_frames: at most this many output frames; longer clips are shown at a lower frame rate
-            (still in real time). Default: no limit for videos, 300 for html.
+            (still in real time). Default: no limit for mp4, `GIF_MAX_FRAMES` for gif (a GIF is written from
+            every frame held in memory: 0.3 MB each at 640x480), 300 for html.
         max_samples: draw at most this many samples (the most probable); default 50 (20 for html).
         size: ``(width, height)`` in pixels, even numbers for mp4; default 960x720 (mp4), 640x480 (gif).
             Videos only: the html viewer fills the browser window.
@@ -120,6 +126,8 @@ def render(
     scene = sc.build_scene(
         obj, forecast, ground_truth, DEFAULT_MAX_SAMPLES if max_samples is None else max_samples, up=up
     )
+    if suffix == ".gif" and max_frames is None:
+        max_frames = GIF_MAX_FRAMES
     return render_video(
         scene,
         p,
