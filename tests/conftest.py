@@ -64,8 +64,13 @@ def _serving(**app_options: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    tls = app_options.pop("tls", None)  # (certfile, keyfile): served over https, as with --ssl-certfile/--ssl-keyfile
     config = uvicorn.Config(
-        create_app(**app_options), ws_max_size=limits.ws_message_bytes, log_level="warning", timeout_keep_alive=5
+        create_app(**app_options),
+        ws_max_size=limits.ws_message_bytes,
+        log_level="warning",
+        timeout_keep_alive=5,
+        **({"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -76,7 +81,7 @@ def _serving(**app_options: Any) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

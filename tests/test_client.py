@@ -23,6 +23,7 @@ pytest.importorskip("websockets")
 import posecast  # noqa: E402
 from posecast import client as pc  # noqa: E402
 from posecast.client import Client, ServiceError, ServiceUnavailable  # noqa: E402
+from posecast.errors import ValueRangeError  # noqa: E402
 from posecast.models import get  # noqa: E402
 from posecast.synthetic import synthetic_walk  # noqa: E402
 
@@ -290,3 +291,33 @@ def test_video_stream_of_a_real_clip(client: Client, video_dir):
         video.send(images[-1][0], images[-1][1])  # the same time again: an error, the session goes on
         with pytest.raises(ServiceError, match="does not come after"):
             video.recv(timeout=60)
+
+
+def test_a_server_with_a_self_signed_certificate_is_reached_with_cafile(serving, tmp_path, walk):
+    """`posecast serve --ssl-certfile` with a self-signed certificate (a camera on another machine): the client
+    trusts it with ``cafile`` over REST and streams, and without it says what to do."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to test with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with serving(warm=False, tls=(str(cert), str(key))) as url:
+        assert url.startswith("https://")
+        with pytest.raises(ServiceUnavailable, match=r"cafile='cert.pem'"):
+            Client(url, timeout=30).health()
+        trusted = Client(url, timeout=30, cafile=cert)
+        assert trusted.health()["status"] == "ok"
+        with trusted.stream(walk.skeleton, fps=walk.fps, seconds=0.4) as stream:
+            replies = []
+            for i in range(3):
+                stream.send(i / walk.fps, walk.positions[i])
+                replies.append(stream.recv(timeout=30))
+            assert replies[-1].forecast is not None and replies[-1].forecast.shape == (12, walk.num_joints, 3)
+    with pytest.raises(ValueRangeError, match="no such certificate file"):
+        Client("https://127.0.0.1:1", cafile=tmp_path / "missing.pem")

@@ -34,6 +34,7 @@ import json
 import math
 import mimetypes
 import secrets
+import ssl
 import struct
 import time
 import urllib.error
@@ -280,6 +281,13 @@ def _multipart(fields: Mapping[str, Any], files: Mapping[str, Path]) -> tuple[by
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def _tls_hint(reason: Any) -> str:
+    """What to do when the server's certificate is not trusted (a self-signed ``--ssl-certfile``)."""
+    if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
+        return " (a self-signed server certificate: Client(url, cafile='cert.pem') trusts it)"
+    return ""
+
+
 class Client:
     """A client of the server at ``url`` (``http://HOST:PORT``, or ``https://``).
 
@@ -287,15 +295,32 @@ class Client:
         url: the server's address.
         token: the server's ``--token``, when it has one.
         timeout: seconds to wait for a connection or an HTTP answer.
+        cafile: for ``https://``: a certificate (PEM) to trust besides the system's, e.g. the self-signed
+            ``--ssl-certfile`` of a server on the local network (its host name or address must be the one in
+            ``url``).
     """
 
-    def __init__(self, url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        token: str | None = None,
+        timeout: float = 10.0,
+        cafile: str | Path | None = None,
+    ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueRangeError(f"url must be http://HOST:PORT or https://HOST:PORT, got {url!r}")
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self._ssl: ssl.SSLContext | None = None
+        if cafile is not None:
+            if not Path(cafile).is_file():
+                raise ValueRangeError(f"cafile {str(cafile)!r}: no such certificate file")
+            try:
+                self._ssl = ssl.create_default_context(cafile=str(cafile))
+            except (ssl.SSLError, OSError) as exc:
+                raise ValueRangeError(f"cafile {str(cafile)!r}: not a PEM certificate ({exc})") from None
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"
@@ -310,7 +335,7 @@ class Client:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raw = exc.read()
@@ -320,7 +345,7 @@ class Client:
                 message = raw.decode("utf-8", "replace").strip()[:500] or exc.reason
             raise ServiceError(str(message), exc.code, f"{method} {url}") from None
         except urllib.error.URLError as exc:
-            raise ServiceUnavailable(f"cannot reach the server: {exc.reason}", url) from None
+            raise ServiceUnavailable(f"cannot reach the server: {exc.reason}{_tls_hint(exc.reason)}", url) from None
         except TimeoutError:
             raise ServiceUnavailable(f"no answer within {self.timeout:g} s", url) from None
         except OSError as exc:
@@ -481,12 +506,13 @@ class Client:
         url = self._ws_url(path)
         shown = url.split("?", 1)[0]
         try:
-            ws = connect(url, open_timeout=self.timeout, max_size=MAX_REPLY_BYTES, compression=None)
+            tls = {"ssl": self._ssl} if self._ssl is not None and url.startswith("wss:") else {}
+            ws = connect(url, open_timeout=self.timeout, max_size=MAX_REPLY_BYTES, compression=None, **tls)
             return ws.__enter__()  # a connection used as a context manager (websockets >= 17.1 wants that)
         except TimeoutError:
             raise ServiceUnavailable(f"no answer within {self.timeout:g} s", shown) from None
         except OSError as exc:
-            raise ServiceUnavailable(f"cannot reach the server: {exc}", shown) from None
+            raise ServiceUnavailable(f"cannot reach the server: {exc}{_tls_hint(exc)}", shown) from None
         except Exception as exc:  # websockets' handshake errors (InvalidStatus, InvalidHandshake...)
             status = getattr(getattr(exc, "response", None), "status_code", None)
             raise ServiceError(f"the server refused the stream: {exc}", status, shown) from None

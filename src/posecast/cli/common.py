@@ -38,8 +38,14 @@ MOTION_OUTPUTS = (".npz", ".json")
 RENDER_OUTPUTS = (".mp4", ".gif", ".html")
 
 # ------------------------------------------------------------------------------- option types
-SkeletonOpt = Annotated[str | None, typer.Option(help="Skeleton name for files that hold only numbers (.npy).")]
-FpsOpt = Annotated[float | None, typer.Option(help="Frame rate for files that hold only numbers (.npy).")]
+SkeletonOpt = Annotated[
+    str | None,
+    typer.Option(help="Skeleton name for files that hold only numbers (.npy, or a .csv without a '# skeleton=' line)."),
+]
+FpsOpt = Annotated[
+    float | None,
+    typer.Option(help="Frame rate for files that hold only numbers (.npy, or a .csv without '# fps=' or times)."),
+]
 AsfOpt = Annotated[
     Path | None,
     typer.Option(

@@ -48,7 +48,7 @@ def info(
             frames=obj.num_frames,
             horizon_s=obj.horizon,
             has_history=obj.history is not None,
-            has_ground_truth=obj.ground_truth is not None,
+            has_ground_truth=obj.ground_truth is not None or obj.metadata.get("true_keypose_root_relative") is not None,
         )
     else:
         from posecast.motion import detached_start, jitter, tracking_glitches

@@ -249,7 +249,7 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
     """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others)."""
     track, video = fc.metadata["track"], fc.metadata["video"]
     console.print(
-        f"{file.name}: observed {track.num_frames} frames ({track.duration:.2f} s), "
+        f"{file.name}: observed {track.num_frames} frame{'s' * (track.num_frames != 1)} ({track.duration:.2f} s), "
         f"forecast {fc.num_frames} frames ({fc.horizon:.2f} s) with {fc.model}",
         highlight=False,
     )

@@ -398,7 +398,7 @@ def _on_frame_grid(
         span = float(times[-1] - times[0])
         fps = (round(span / float(np.median(steps))) or 1) / span
     else:
-        raise FormatError("one frame and no fps: add a '# fps=...' line or pass fps=", path)
+        raise FormatError("one frame and no fps: add a '# fps=...' line or pass fps= (CLI: --fps)", path)
     if steps.size and steps.max() > CSV_MAX_GAP_S:
         k = int(np.argmax(steps))
         raise FormatError(
@@ -417,7 +417,7 @@ def _on_frame_grid(
 
 
 def _missing(what: str, path: Path) -> str:
-    raise FormatError(f"no {what}: add a '# {what}=...' line or pass {what}=", path)
+    raise FormatError(f"no {what}: add a '# {what}=...' line or pass {what}= (CLI: --{what})", path)
 
 
 #: the comment line that holds a skeleton no registry knows (JSON, `Skeleton.to_dict`) in a .csv file
