@@ -228,7 +228,7 @@ def tracking_glitches(
     teleport) keeps its bones: no glitch; a BVH file's joints never leave their bones. ``bones``: those frames'
     `Bones.measure`, when the caller has it. Sorted by first frame."""
     pos = np.asarray(positions, dtype=np.float64)[start:]
-    if pos.shape[0] < 2:
+    if pos.shape[0] < 2 or rigid_off_origin(pos, parents):  # motion capture: nothing can be lost (same answer)
         return []
     bones = Bones.measure(pos, parents) if bones is None else bones
     lost = bones.lost(pos)  # (T, J)
