@@ -249,7 +249,7 @@ def test_overlay_draws_the_anchored_forecast(tmp_path) -> None:
     pose = rng.uniform(-0.3, 0.3, size=(17, 3))
     pose[:, 1] = np.clip(pose[:, 1], -0.3, 0.1)
     past, future = np.repeat(pose[None], 6, axis=0), np.repeat(pose[None], 6, axis=0)
-    camera = np.tile([100.0, 60.0, 60.0], (12, 1))
+    camera = np.tile([100.0, 60.0, 80.0], (12, 1))  # the body below the label rows (their plates darken it)
     est = _project(pose, camera[0])
     fc = VideoForecast(past, future, 10.0, np.arange(12) / 10.0, camera, anchor=est + [60.0, 0.0])
     track = PoseTrack(np.repeat(est[None], 6, axis=0), np.ones((6, 17)), np.arange(6) / 10.0, (160, 120), "body-17")
