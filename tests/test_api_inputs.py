@@ -185,7 +185,51 @@ def test_charpose_observes_nothing_after_at_and_reads_a_long_take_from_its_end()
 def test_a_horizon_too_long_at_a_high_rate_is_refused_in_seconds():
     from posecast.models.base import MAX_FORECAST_FRAMES, resolve_frames
 
-    message = r"20 s horizon at 10000 frames/s is 200000 frames; at most 100000 \(10 s"
+    message = r"20 s horizon at 10000 frames/s is 2e\+05 frames; at most 100000 \(10 s"
     with pytest.raises(ValueRangeError, match=message):
         resolve_frames(10000.0, None, 20.0)
     assert resolve_frames(10000.0, None, MAX_FORECAST_FRAMES / 10000.0) == MAX_FORECAST_FRAMES
+    with pytest.raises(ValueRangeError, match="1e\\+308 s horizon"):  # no overflow to an integer first
+        resolve_frames(120.0, None, 1e308)
+
+
+def test_a_rig_with_a_helper_joint_is_judged_through_it():
+    """A positions-only rig root -> spine -> chest -> helper (0 cm) -> hand (30 cm): the helper drifting 4.5 cm and
+    the hand 9 cm in the last frames keeps every direct bone within 5 cm, but the bone `Bones` judges (hand to chest,
+    past the helper) breaks: not taken for rigid motion capture, and the hand is found lost."""
+    from posecast.motion import rigid_off_origin, tracking_glitches
+
+    rig = Skeleton("helper-rig", ("root", "spine", "chest", "helper", "hand"), (-1, 0, 1, 2, 3))
+    t = np.arange(480) / 240.0
+    pos = np.zeros((480, 5, 3))
+    pos[:, 0] = np.stack([0.5 * t, np.full_like(t, 1.0), np.zeros_like(t)], axis=-1)  # walking along x
+    pos[:, 1] = pos[:, 0] + [0.0, 0.2, 0.0]
+    pos[:, 2] = pos[:, 1] + [0.0, 0.3, 0.0]
+    pos[:, 3] = pos[:, 2]
+    pos[:, 4] = pos[:, 3] + [0.3, 0.0, 0.0]
+    assert rigid_off_origin(pos, rig.parents)
+    pos[-5:, 3] += [0.045, 0.0, 0.0]
+    pos[-5:, 4] += [0.09, 0.0, 0.0]
+    assert not rigid_off_origin(pos, rig.parents)
+    lost = tracking_glitches(pos, 240.0, rig.parents)
+    assert [(g.joint, g.first, g.trailing) for g in lost] == [(4, 475, True)]
+    fc = posecast.forecast(Motion(pos, 240.0, rig), model="zero-velocity", seconds=0.1)
+    assert fc.metadata["carried_joints"] == [{"joint": "hand", "lost_from_frame": 475}]
+
+
+def test_charpose_at_hints_and_the_true_key_pose_right_after_the_window():
+    """At 120 fps the key-pose window needs its 0.36 s in source frames: the hint names a time that works; a key pose
+    one source frame after the last observed one is the true next key pose (half a 25 fps frame had hidden it)."""
+    walk = synthetic_walk(seconds=4.0, fps=120.0)
+    with pytest.raises(ValueRangeError, match=r"use --at 0\.37 or later"):
+        posecast.forecast(walk, model="charpose", at=0.36)
+    assert posecast.forecast(walk, model="charpose", at=0.37).metadata["last_observed_time_s"] == pytest.approx(
+        44 / 120.0
+    )
+    from posecast.keyposes.mining import mine_keyposes
+
+    fc0 = posecast.forecast(walk, model="charpose", at=1.0)
+    first = next(k for k in mine_keyposes(walk, **fc0.metadata["mining"]) if k.frame > 120)
+    at = (first.frame - 1) / 120.0  # the key pose is the frame right after the last observed one
+    fc = posecast.forecast(walk, model="charpose", at=at)
+    assert fc.metadata["true_keypose"]["frame"] == first.frame

@@ -342,3 +342,35 @@ def test_speed_runs_the_common_canonical_body_weights_when_every_model_has_them(
     assert "corpus" in r["protocol"]["weights"]
     one = speed.evaluate({"dct-mlp": dct}, min_runs=3, min_seconds=0.0, batch=2, throughput_seconds=0.01)
     assert one["models"]["dct-mlp"]["fps"] == 60.0 and "weights" not in one["protocol"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory")],
+)
+def test_running_out_of_memory_is_one_line_exit_2(monkeypatch, capsys, tmp_path, error):
+    """numpy's MemoryError and torch's allocator RuntimeError: one error line, exit code 2, no traceback; other
+    RuntimeErrors are not swallowed."""
+
+    def fail(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr("posecast.io.detect_format", fail)
+    walk = tmp_path / "w.npz"
+    posecast_save_walk(walk)
+    code, out, err = cli(monkeypatch, capsys, "info", str(walk))
+    assert code == 2 and err.startswith("error: out of memory") and "Traceback" not in err
+
+
+def test_other_runtime_errors_are_not_taken_for_memory(monkeypatch):
+    from posecast.cli.app import is_out_of_memory
+
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+
+
+def posecast_save_walk(path) -> None:
+    import posecast
+    from posecast.synthetic import synthetic_walk
+
+    posecast.save(synthetic_walk(seconds=1.0, fps=25.0), path)

@@ -321,3 +321,5 @@ def test_a_server_with_a_self_signed_certificate_is_reached_with_cafile(serving,
             assert replies[-1].forecast is not None and replies[-1].forecast.shape == (12, walk.num_joints, 3)
     with pytest.raises(ValueRangeError, match="no such certificate file"):
         Client("https://127.0.0.1:1", cafile=tmp_path / "missing.pem")
+    with pytest.raises(ValueRangeError, match="cafile applies to https:// servers"):
+        Client("http://127.0.0.1:1", cafile=cert)

@@ -565,7 +565,7 @@ def test_a_gif_of_a_long_motion_is_capped_and_the_cli_says_so(tmp_path, monkeypa
 
     from PIL import Image
 
-    from posecast.cli.files import gif_note
+    from posecast.cli.common import gif_note
     from posecast.synthetic import synthetic_walk
 
     render_module = importlib.import_module("posecast.viz.render")  # the module (posecast.viz.render is its function)
@@ -575,4 +575,4 @@ def test_a_gif_of_a_long_motion_is_capped_and_the_cli_says_so(tmp_path, monkeypa
     with Image.open(out) as gif:
         assert gif.n_frames == 12
     gif_note(walk, out)
-    assert "a GIF holds at most 12 frames: the 3 s motion plays at 4 frames/s" in capsys.readouterr().out
+    assert "a GIF holds at most 12 frames: these 3 s play at 3.7 frames/s" in capsys.readouterr().out

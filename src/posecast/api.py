@@ -17,6 +17,7 @@ import numpy as np
 
 from posecast.errors import ModelError, PosecastError, ValueRangeError
 from posecast.motion import (
+    MAX_MEASURED_FRAMES,
     Bones,
     Forecast,
     Motion,
@@ -334,10 +335,9 @@ def forecast_motion(
             if at is not None and at <= skip / motion.fps:
                 raise _rest_pose_error(skip, 0, 1, name)
             motion, at = _without_start(motion, skip), None if at is None else at - skip / motion.fps
-        fc = forecaster.forecast(motion, samples=10 if samples is None else samples, at=at)
+        offset = skip / given.fps  # times on the given motion's clock, as `at` is
+        fc = forecaster.forecast(motion, samples=10 if samples is None else samples, at=at, clock_offset_s=offset)
         meta = {**fc.metadata, "history_starts_at_frame": skip}
-        if "last_observed_time_s" in meta:  # on the given motion's clock, as `at` is
-            meta["last_observed_time_s"] += skip / motion.fps
         fc = replace(fc, metadata=meta)
         if at is not None and "last_observed_time_s" in meta:  # the true next key pose of the given motion
             from posecast.keyposes.forecaster import true_next_keypose
@@ -363,7 +363,7 @@ def forecast_motion(
     history, truth = motion, None
     if at is not None:
         check_at(at, motion.duration, motion.fps)
-        history = motion.seconds(0, at + 0.5 / motion.fps)
+        history = motion.until(at)
         rest = motion.positions[history.num_frames : history.num_frames + n]
         truth = rest if rest.shape[0] == n else None
     history, repaired = without_glitches(history, skip, forecaster)
@@ -392,18 +392,25 @@ def forecast_motion(
 
 
 #: frames kept beyond those a model reads when `forecast_tail` hands it the newest part of a long history
-TAIL_MARGIN_FRAMES = 2
+TAIL_MARGIN_FRAMES = 1
+
+
+def frames_read(forecaster: Any, history: Motion) -> int:
+    """The newest frames of ``history`` that ``forecaster`` (bound to its skeleton: a shipped model's variant says)
+    reads, at least `GLITCH_CHECK_S`, plus one: what the tracking checks judge and `forecast_tail` hands on."""
+    bound = forecaster.on_skeleton(history.skeleton)
+    read = getattr(bound, "history_frames", lambda fps: None)(history.fps) or 0
+    return max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1
 
 
 def forecast_tail(forecaster: Any, history: Motion, frames: int, samples: int, truth: Any) -> Forecast:
-    """``forecaster.forecast(history, ...)``, handing the model only the newest frames it reads
-    (``history_frames``, at least `GLITCH_CHECK_S`, plus `TAIL_MARGIN_FRAMES`) with the up axis of the whole
-    history judged once (`posecast.skeletons.canonical.world_up`, as the bound model would judge it), so that a
-    long take costs what its last seconds cost (a 25-minute take had been mapped onto the canonical body four times
-    per call); the forecast is the same, and it keeps the whole history."""
-    read = getattr(forecaster, "history_frames", lambda fps: None)(history.fps)
-    keep = None if not read else max(int(read), round(GLITCH_CHECK_S * history.fps)) + TAIL_MARGIN_FRAMES
-    if keep is None or history.num_frames <= keep:
+    """``forecaster.forecast(history, ...)``, handing the model only the newest frames it reads (`frames_read`,
+    plus `TAIL_MARGIN_FRAMES`) with the up axis of the whole history judged once
+    (`posecast.skeletons.canonical.world_up`, as the bound model would judge it), so that a long take costs little
+    more than its last seconds (a 25-minute take had been mapped onto the canonical body four times per call); the
+    forecast is the same, and it keeps the whole history."""
+    keep = frames_read(forecaster, history) + TAIL_MARGIN_FRAMES
+    if history.num_frames <= keep:
         return forecaster.forecast(history, frames=frames, samples=samples, ground_truth=truth)
     from posecast.skeletons.canonical import world_up
 
@@ -442,15 +449,14 @@ def without_glitches(history: Motion, skip: int, forecaster: Any) -> tuple[Motio
     to carry it (the tracker lost the person) it is a `ValueRangeError` naming the frame and the ``--at`` to use.
     Glitches before those frames are not read and stay; a body that jumped whole keeps its bones and is read as
     it is."""
-    read = getattr(forecaster, "history_frames", lambda fps: None)(history.fps) or 0
-    span = max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1
-    start = history.num_frames - span
+    start = history.num_frames - frames_read(forecaster, history)
     parents = history.skeleton.parents
     scan = skip  # the whole motion: a loss that began long before the frames read is one too (`Bones.measure`
     # spreads its frames over a long take)
     if history.num_frames - scan < 2:  # nothing to judge (a history that is a rest pose and one frame)
         return history, {}
-    if rigid_off_origin(history.positions[scan:], parents):  # motion capture: no joint can leave its bones
+    short = history.num_frames - scan <= MAX_MEASURED_FRAMES  # (a long take: the window test below is cheaper)
+    if short and rigid_off_origin(history.positions[scan:], parents):  # motion capture: no joint leaves its bones
         return history, {}
     bones = Bones.measure(history.positions[scan:], parents)
     window = history.positions[max(start, scan) :]

@@ -281,11 +281,13 @@ def _multipart(fields: Mapping[str, Any], files: Mapping[str, Path]) -> tuple[by
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def _tls_hint(reason: Any) -> str:
+def _tls_hint(reason: Any, cafile_given: bool) -> str:
     """What to do when the server's certificate is not trusted (a self-signed ``--ssl-certfile``)."""
-    if isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason):
-        return " (a self-signed server certificate: Client(url, cafile='cert.pem') trusts it)"
-    return ""
+    if not (isinstance(reason, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(reason)):
+        return ""
+    if cafile_given:
+        return " (the URL's host must be one the cafile certificate names, and it must be the server's certificate)"
+    return " (a self-signed server certificate: Client(url, cafile='cert.pem') trusts it)"
 
 
 class Client:
@@ -315,6 +317,8 @@ class Client:
         self.timeout = timeout
         self._ssl: ssl.SSLContext | None = None
         if cafile is not None:
+            if parts.scheme != "https":
+                raise ValueRangeError(f"cafile applies to https:// servers, not {url!r}")
             if not Path(cafile).is_file():
                 raise ValueRangeError(f"cafile {str(cafile)!r}: no such certificate file")
             try:
@@ -345,7 +349,8 @@ class Client:
                 message = raw.decode("utf-8", "replace").strip()[:500] or exc.reason
             raise ServiceError(str(message), exc.code, f"{method} {url}") from None
         except urllib.error.URLError as exc:
-            raise ServiceUnavailable(f"cannot reach the server: {exc.reason}{_tls_hint(exc.reason)}", url) from None
+            hint = _tls_hint(exc.reason, self._ssl is not None)
+            raise ServiceUnavailable(f"cannot reach the server: {exc.reason}{hint}", url) from None
         except TimeoutError:
             raise ServiceUnavailable(f"no answer within {self.timeout:g} s", url) from None
         except OSError as exc:
@@ -512,7 +517,8 @@ class Client:
         except TimeoutError:
             raise ServiceUnavailable(f"no answer within {self.timeout:g} s", shown) from None
         except OSError as exc:
-            raise ServiceUnavailable(f"cannot reach the server: {exc}{_tls_hint(exc)}", shown) from None
+            hint = _tls_hint(exc, self._ssl is not None)
+            raise ServiceUnavailable(f"cannot reach the server: {exc}{hint}", shown) from None
         except Exception as exc:  # websockets' handshake errors (InvalidStatus, InvalidHandshake...)
             status = getattr(getattr(exc, "response", None), "status_code", None)
             raise ServiceError(f"the server refused the stream: {exc}", status, shown) from None

@@ -175,20 +175,40 @@ class Bones:
 
 def rigid_off_origin(positions: np.ndarray, parents: Sequence[int]) -> bool:
     """True when no joint of ``positions (T, J, 3)`` can be lost to a tracker (`Bones.lost`, `tracking_glitches`)
-    or have a stretched bone (`stretched_bones`): every bone's length stays within a range narrower than
-    `BROKEN_BONE_M` over all frames (so no length is ever that far from its usual one, whatever frames the usual one
-    is measured on) and no joint with a parent comes within `ORIGIN_M` of the origin. Cheap (bone lengths only):
-    motion capture replayed through its skeleton (BVH, ASF/AMC, also resampled) skips the tracking checks with the
-    same answer."""
+    or have a stretched bone (`stretched_bones`): every bone `Bones` could judge — a joint to its parent, and to
+    each ancestor above a chain of joints that come within `MIN_BONE_M` of their parents (zero-length helpers, which
+    `Bones` looks past) — keeps its length within a range narrower than `BROKEN_BONE_M` over all frames (so no
+    length is ever that far from its usual one, whatever frames the usual one is measured on), and no joint with a
+    parent comes within `ORIGIN_M` of the origin. Cheap (lengths only): motion capture replayed through its
+    skeleton (BVH, ASF/AMC, also resampled) skips the tracking checks with the same answer."""
     pos = np.asarray(positions, dtype=np.float64)
     par = np.asarray(parents, dtype=np.int64)
     child = np.flatnonzero(par >= 0)
     if pos.shape[0] == 0 or not child.size:
         return True
-    lengths = np.linalg.norm(pos[:, child] - pos[:, par[child]], axis=-1)  # (T, B)
-    if float(np.ptp(lengths, axis=0).max()) >= BROKEN_BONE_M:
+
+    def ranges(c: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = pos[:, c] - pos[:, a]
+        length = np.sqrt(np.einsum("tbk,tbk->tb", d, d))  # (T, B)
+        return length.max(axis=0) - length.min(axis=0), length.min(axis=0)
+
+    spread, shortest = ranges(child, par[child])
+    if float(spread.max()) >= BROKEN_BONE_M:
         return False
-    return not bool((np.linalg.norm(pos[:, child], axis=-1) < ORIGIN_M).any())
+    helper = np.zeros(len(par), dtype=bool)
+    helper[child] = shortest < MIN_BONE_M  # may be a zero-length helper in some frames: `Bones` may look past it
+    pairs = []
+    for c in child:
+        a = int(par[c])
+        while a >= 0 and helper[a] and par[a] >= 0:
+            a = int(par[a])
+            pairs.append((int(c), a))
+    if pairs:
+        c, a = np.asarray(pairs).T
+        if float(ranges(c, a)[0].max()) >= BROKEN_BONE_M:
+            return False
+    near = np.einsum("tjk,tjk->tj", pos[:, child], pos[:, child]) < ORIGIN_M**2
+    return not bool(near.any())
 
 
 #: how many times a joint's jitter (`jitter`) a step may exceed the fastest body speed before it is a jump
@@ -632,6 +652,11 @@ class Motion:
         if not isinstance(index, slice):
             raise TypeError("Motion supports slicing by frames (motion[a:b]); use .positions for arrays")
         return self.frames(index.start, index.stop, index.step)
+
+    def until(self, at: float) -> Motion:
+        """The frames up to the one nearest time ``at`` seconds, included: what a forecast "at" that time observes
+        (the later frames are its future)."""
+        return self.seconds(0, at + 0.5 / self.fps)
 
     def seconds(self, start: float = 0.0, stop: float | None = None) -> Motion:
         """Frames whose times lie in ``[start, stop)`` seconds (``stop=None``: to the end)."""

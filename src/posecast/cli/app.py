@@ -76,6 +76,25 @@ def quiet_native_logs() -> Callable[[], None]:
     return restore
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A `RuntimeError` that says memory ran out (torch: "DefaultCPUAllocator: can't allocate memory", CUDA's
+    ``OutOfMemoryError``)."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OutOfMemoryError" or "can't allocate memory" in text or "out of memory" in text
+
+
+def out_of_memory() -> None:
+    """The one-line error for an input too large for this machine's memory; exit code 2."""
+    err_console.print(
+        "error: out of memory: the input is too large for this machine; give a shorter part of it (a take of "
+        "millions of frames, or thousands of joints, holds several times its file size in memory)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    sys.exit(2)
+
+
 def main() -> None:
     """Console entry point: PoseCast errors become one line on stderr and exit code 2."""
     restore = None
@@ -104,14 +123,11 @@ def main() -> None:
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except MemoryError:  # an input far larger than this machine holds (millions of frames): one line, no traceback
-        err_console.print(
-            "error: out of memory: the input is too large for this machine; give a shorter part of it (a take of "
-            "millions of frames, or thousands of joints, holds several times its file size in memory)",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        sys.exit(2)
+        out_of_memory()
+    except RuntimeError as exc:  # torch's allocators fail with RuntimeErrors (CPU and CUDA)
+        if not is_out_of_memory(exc):
+            raise
+        out_of_memory()
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

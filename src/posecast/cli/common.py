@@ -184,8 +184,26 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
             )
             return
         render(obj, out, **render_options)
+        gif_note(obj, out)
     else:
         save(obj, out)
+
+
+def gif_note(obj: Any, out: Path) -> None:
+    """A note when a GIF shows a motion or forecast at a lower frame rate than usual because it holds at most
+    `posecast.viz.render.GIF_MAX_FRAMES` frames."""
+    if out.suffix.lower() != ".gif":
+        return
+    from posecast.viz import scene as sc
+    from posecast.viz.render import DEFAULT_FPS, GIF_MAX_FRAMES
+
+    shown = sc.build_scene(obj, None, None, 1)
+    if len(sc.output_frames(shown, DEFAULT_FPS[".gif"])[0]) > GIF_MAX_FRAMES:
+        console.print(
+            f"note: a GIF holds at most {GIF_MAX_FRAMES} frames: these {shown.duration:.0f} s play at "
+            f"{(GIF_MAX_FRAMES - 1) / shown.duration:.2g} frames/s; .mp4 shows every frame",
+            highlight=False,
+        )
 
 
 def write_text(text: str, out: Path) -> None:

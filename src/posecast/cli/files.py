@@ -123,23 +123,6 @@ def render(
     for o in outs:
         write(obj, o, up=up)
         console.print(f"wrote {o}", highlight=False)
-        gif_note(obj, o)
-
-
-def gif_note(obj: Any, out: Path) -> None:
-    """A note when a GIF of a long motion holds fewer frames than the motion (`posecast.viz.render.GIF_MAX_FRAMES`)."""
-    from posecast.motion import Motion
-    from posecast.viz.render import DEFAULT_FPS, GIF_MAX_FRAMES
-
-    if out.suffix.lower() != ".gif" or not isinstance(obj, Motion):
-        return
-    rate = min(DEFAULT_FPS[".gif"], obj.fps)
-    if obj.duration * rate > GIF_MAX_FRAMES:
-        console.print(
-            f"note: a GIF holds at most {GIF_MAX_FRAMES} frames: the {obj.duration:.0f} s motion plays at "
-            f"{GIF_MAX_FRAMES / obj.duration:.2g} frames/s; .mp4 shows every frame",
-            highlight=False,
-        )
 
 
 def register(app: typer.Typer) -> None:

@@ -349,9 +349,9 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
     hypotheses side by side next to the observed window). Returns the JSON document."""
     from rich.table import Table
 
-    from posecast.keyposes.forecaster import true_next_keypose
+    from posecast.keyposes.forecaster import stored_true_keypose
 
-    truth = true_next_keypose(motion, fc) if at is not None else None  # (the API's ground_truth, with the scores)
+    truth = stored_true_keypose(fc) if at is not None else None  # found by posecast.forecast (ground_truth, scores)
     doc = keypose_document(fc, file, at, truth)
     k = fc.num_samples
     t_last = doc["last_observed_time_s"]

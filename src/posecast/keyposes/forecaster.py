@@ -140,17 +140,18 @@ class KeyPoseForecaster:
         return KeyPoseForecaster(self.net, self.name, self.weights, self.skeleton, self.mapping, proposals=None)
 
     def observed_window(
-        self, motion: Motion, at: float | None = None
+        self, motion: Motion, at: float | None = None, offset: float = 0.0
     ) -> tuple[np.ndarray, int, Motion, Motion]:
         """``(window (O, J, 3) float32, index of its last frame at the network's rate, the newest part of the motion
         at that rate, the motion up to time at)``: the ``O`` frames ending at the frame nearest time ``at`` (default:
-        the end of ``motion``), as the motion models read their history (later frames are never observed), on the
-        motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`, from its last
-        frame back). Only the newest seconds are resampled (what the window, the proposals' history and the floor
-        read), so that a long take costs what its end costs."""
+        the end of ``motion``; `Motion.until`, as the motion models read their history: later frames are never
+        observed), on the motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`,
+        from its last frame back). Only the newest seconds are resampled (what the window, the proposals' history
+        and the floor read), so that a long take costs what its end costs. ``offset``: the time of ``motion``'s
+        first frame on the caller's clock (messages)."""
         if at is not None:
             check_at(at, motion.duration, motion.fps, start_ok=True)
-            motion = motion.seconds(0, at + 0.5 / motion.fps)  # up to the frame at `at`, as the motion models
+            motion = motion.until(at)
         floor = round(FLOOR_SECONDS * self.fps)
         read = max(self.observed, self.proposals.history if self.proposals is not None else 0, floor)
         source = math.ceil(read / self.fps * motion.fps) + 2  # source frames that cover them (and the resampling)
@@ -158,16 +159,18 @@ class KeyPoseForecaster:
         clip = tail.resample_rigid(self.fps, anchor="end")  # ends on the last observed frame
         last = clip.num_frames - 1
         if last + 1 < self.observed:
-            need = (self.observed - 1) / self.fps
+            span = (self.observed - 1) / self.fps  # seconds the window spans
+            need = math.ceil(span * motion.fps - 1e-9) / motion.fps + offset  # the first source frame that far in
+            need = math.ceil(need * 100 - 1e-6) / 100  # printed to 0.01 s: not before it
             frames = f"{clip.num_frames} frame{'s' * (clip.num_frames != 1)}"
             if at is None:
                 raise ValueRangeError(
                     f"the motion is {motion.duration:.2f} s long ({frames} at {self.fps:g} fps); model "
-                    f"{self.name!r} observes {self.observed} frames: give at least {need:.2f} s"
+                    f"{self.name!r} observes {self.observed} frames: give at least {span:.2f} s"
                 )
             raise ValueRangeError(
-                f"--at {at} s leaves {last + 1} frames at {self.fps:g} fps before the forecast; the model observes "
-                f"{self.observed} (use --at {need:.2f} or later)"
+                f"--at {at + offset:g} s leaves {last + 1} frames at {self.fps:g} fps before the forecast; the model "
+                f"observes {self.observed} (use --at {need:.2f} or later)"
             )
         return clip.positions[last - self.observed + 1 : last + 1].astype(np.float32), last, clip, motion
 
@@ -204,10 +207,13 @@ class KeyPoseForecaster:
         samples: int = DEFAULT_SAMPLES,
         at: float | None = None,
         seed: int = 0,
+        clock_offset_s: float = 0.0,
     ) -> Forecast:
         """K hypotheses of the next key pose after ``history`` (or after time ``at`` in it), on the history's
         skeleton (module docstring); ``frames`` and ``seconds`` do not apply (a key pose comes when the
-        action gets there) and are refused.
+        action gets there) and are refused. ``clock_offset_s``: the time of ``history``'s first frame on the clock
+        the caller counts in (a take whose rest pose was cut off: `posecast.api`), for ``last_observed_time_s`` and
+        the messages.
 
         Raises:
             ValueRangeError: a horizon, a bad ``samples``, too few observed frames before ``at``.
@@ -217,10 +223,10 @@ class KeyPoseForecaster:
             raise ValueRangeError(f"model {self.name!r} forecasts the next key pose, not a number of frames or seconds")
         if not isinstance(samples, int | np.integer) or samples < 1:
             raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
-        return self.on_skeleton(history.skeleton)._forecast(history, int(samples), at, seed)
+        return self.on_skeleton(history.skeleton)._forecast(history, int(samples), at, seed, float(clock_offset_s))
 
-    def _forecast(self, history: Motion, samples: int, at: float | None, seed: int) -> Forecast:
-        window, last, clip, upto = self.observed_window(history, at)
+    def _forecast(self, history: Motion, samples: int, at: float | None, seed: int, offset: float = 0.0) -> Forecast:
+        window, last, clip, upto = self.observed_window(history, at, offset)
         observed = clip.frames(last - self.observed + 1, last + 1)  # on the user's skeleton, rotations kept
         user = observed.positions  # (O, J, 3) float64
         rt = self.retarget
@@ -292,7 +298,7 @@ class KeyPoseForecaster:
                 "up_vector": up_vec,
                 "root_weights": weights,
                 # the window ends at the motion's last frame (resampled from its end) or at --at's frame
-                "last_observed_time_s": upto.duration,
+                "last_observed_time_s": offset + upto.duration,
                 "refined": refined,
                 "temperature": self.net.config.temperature,
                 # which hypotheses are frames of the trajectory forecaster's rollout (None: heatmap draws only)
@@ -453,6 +459,21 @@ def scored_joints(fc: Any) -> np.ndarray:
     return np.array([j for j, n in enumerate(fc.skeleton.joint_names) if n not in static], dtype=np.int64)
 
 
+def stored_true_keypose(fc: Any) -> dict[str, Any] | None:
+    """`true_next_keypose`'s result as ``posecast.forecast(..., at=...)`` stored it in ``fc`` (``metadata
+    ["true_keypose"]`` and ``ground_truth``), without mining the motion again; None when it holds none."""
+    stored = fc.metadata.get("true_keypose")
+    if stored is None or fc.ground_truth is None:
+        return None
+    pose = np.asarray(fc.ground_truth[0], dtype=np.float64)
+    return {
+        **{k: stored[k] for k in ("frame", "time_s", "seconds_after_last_observed")},
+        "positions": pose,
+        "root_relative": pose - root_weights(fc) @ pose,
+        "mpjpe_m": np.asarray(stored["mpjpe_m"], dtype=np.float64),
+    }
+
+
 def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
     """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, with the
     criterion of the key poses the model was trained on, ``fc.metadata["mining"]``) after the last
@@ -463,7 +484,8 @@ def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
 
     t_last = fc.metadata["last_observed_time_s"]
     mining = fc.metadata.get("mining") or {}
-    after = [k for k in mine_keyposes(motion, **mining) if k.time > t_last + 0.5 / fc.fps]
+    last_frame = round(t_last * motion.fps)  # the last observed frame of the motion (a frame of it: `Motion.until`)
+    after = [k for k in mine_keyposes(motion, **mining) if k.frame > last_frame]
     if not after:
         return None
     k = after[0]

@@ -148,14 +148,15 @@ def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int
     if seconds is not None:
         if not is_number(seconds) or not math.isfinite(seconds) or seconds <= 0:
             raise ValueRangeError(f"impossible horizon {seconds!r} s (must be a positive number of seconds)")
+        if float(seconds) * fps > MAX_FORECAST_FRAMES + 0.5:  # say it in the seconds the caller gave (before rounding)
+            raise ValueRangeError(
+                f"a {float(seconds):g} s horizon at {fps:g} frames/s is {float(seconds) * fps:.3g} frames; at most "
+                f"{MAX_FORECAST_FRAMES} ({MAX_FORECAST_FRAMES / fps:g} s at this rate): ask for less, or resample the "
+                "motion to a lower rate"
+            )
         frames = max(1, round(float(seconds) * fps))
     if isinstance(frames, bool | np.bool_) or not isinstance(frames, int | np.integer):
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be a whole number 1..{MAX_FORECAST_FRAMES})")
     if frames < 1 or frames > MAX_FORECAST_FRAMES:
-        if seconds is not None:  # say it in the seconds the caller gave
-            raise ValueRangeError(
-                f"a {float(seconds):g} s horizon at {fps:g} frames/s is {frames} frames; at most {MAX_FORECAST_FRAMES} "
-                f"({MAX_FORECAST_FRAMES / fps:g} s at this rate): ask for less, or resample the motion to a lower rate"
-            )
         raise ValueRangeError(f"impossible horizon {frames!r} frames (must be 1..{MAX_FORECAST_FRAMES})")
     return int(frames)
