@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import json
 import re
 import socket
 import time
@@ -323,3 +324,63 @@ def test_a_server_with_a_self_signed_certificate_is_reached_with_cafile(serving,
         Client("https://127.0.0.1:1", cafile=tmp_path / "missing.pem")
     with pytest.raises(ValueRangeError, match="cafile applies to https:// servers"):
         Client("http://127.0.0.1:1", cafile=cert)
+
+
+def _raw_stream_socket(url: str, rcvbuf: int) -> socket.socket:
+    """A client socket on ``/v1/stream`` after the WebSocket handshake, with a tiny receive buffer (reads nothing)."""
+    import base64
+    import os
+
+    host, port = url.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(
+        f"GET /v1/stream HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0]
+    return s
+
+
+def _masked(text: str) -> bytes:
+    """A masked client text frame."""
+    import os
+    import struct
+
+    payload, mask = text.encode(), os.urandom(4)
+    n = len(payload)
+    head = struct.pack("!BB", 0x81, 0x80 | n) if n < 126 else (
+        struct.pack("!BBH", 0x81, 0x80 | 126, n) if n < 65536 else struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+    )  # fmt: skip
+    return head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+
+
+def test_a_client_that_stops_reading_gives_its_session_slot_back_after_idle(serving):
+    """A client that never reads its (large) replies and then goes silent, socket open: the server's close would wait
+    for it to read; bounded, the session's slot is free again shortly after the idle time (it had been held for as
+    long as the client stayed connected, while /health said 0 sessions)."""
+    from posecast.serve.engine import Limits
+
+    walk = synthetic_walk(seconds=2.0, fps=120.0)
+    with serving(warm=False, limits=Limits(sessions=1, idle_seconds=1.0)) as url:
+        stuck = _raw_stream_socket(url, 4096)
+        try:
+            stuck.sendall(_masked(json.dumps({"skeleton": "cmu-bvh-31", "fps": 120, "seconds": 30.0})))
+            for i in range(240):  # replies of 3600 frames each pile up in the server's send buffer
+                stuck.sendall(_masked(json.dumps({"t": i / 120, "positions": walk.positions[i].tolist()})))
+                time.sleep(1 / 120)
+            deadline = time.monotonic() + 20.0
+            while True:  # idle after 1 s, the close given up 2 s later: a new session opens
+                try:
+                    with Client(url, timeout=5).stream(walk.skeleton, fps=30.0, seconds=0.4):
+                        break
+                except ServiceError as exc:
+                    assert "sessions already" in str(exc)
+                    assert time.monotonic() < deadline, "the stuck client's slot was never given back"
+                    time.sleep(0.5)
+        finally:
+            stuck.close()

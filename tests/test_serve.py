@@ -814,3 +814,21 @@ def test_a_stream_frame_with_a_boolean_among_numbers_is_refused(client, walk):
         ws.receive_json()
         ws.send_text(json.dumps({"t": 0.0, "positions": frame}))
         assert "booleans" in ws.receive_json()["error"]
+
+
+def test_one_stray_joint_metres_away_is_carried_not_taken_for_centimetres(client, walk):
+    """A depth sensor's outlier 50 m away in the last frames: the body is person-sized (the farthest tenth of the
+    joints left out of the span), so the frame is taken and the joint carried with the body, with a note."""
+    pos = walk.positions[:40].copy()
+    hand = skeletons.get(SKEL).index("LeftHand")
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ws.receive_json()
+        for i, frame in enumerate(pos):
+            if i >= 36:
+                frame = frame.copy()
+                frame[hand] += [50.0, 0.0, 0.0]
+            ws.send_text(json.dumps({"t": i / 30, "positions": frame.tolist()}))
+            reply = ws.receive_json()
+            assert "error" not in reply, reply
+        assert "LeftHand" in reply["note"] and reply["type"] == "forecast"

@@ -536,8 +536,13 @@ class _Socket(Generic[R]):
         self._pending: R | None = None
         #: the newest reply received so far (kept: `latest` answers None when nothing new came)
         self.last: R | None = None
+        from websockets.exceptions import ConnectionClosed
+
         try:
-            ws.send(json.dumps(opening))
+            try:
+                ws.send(json.dumps(opening))
+            except ConnectionClosed:  # refused before the opening was read (a full server): its reason is queued
+                pass
             first = self._read(timeout)
         except BaseException:
             self.close()

@@ -65,6 +65,9 @@ def upload_name(filename: str | None, default: str) -> str:
 
 #: frames of the video sessions' pose backend and model run on this many threads
 POSE_THREADS = 2
+#: seconds a session's close may take: a client that stopped reading (a stalled robot process, a background tab)
+#: keeps the send buffer full and would hold the close, and its session slot, for as long as it stays connected
+CLOSE_TIMEOUT_S = 2.0
 
 
 def _validation_message(exc: ValidationError | RequestValidationError) -> str:
@@ -515,8 +518,8 @@ def create_app(
         except BaseException:  # noqa: BLE001 - the client left, or sending hung: give up on it
             sender.cancel()
         if ws.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await ws.close(code=1000)
+            with contextlib.suppress(Exception):  # a client that does not read would hold the close (and its slot)
+                await asyncio.wait_for(ws.close(code=1000), timeout=CLOSE_TIMEOUT_S)
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket) -> None:
