@@ -364,3 +364,33 @@ def test_csv_with_quoted_cells_reads_as_the_plain_table(tmp_path):
     assert '"' in (tmp_path / "quoted.csv").read_text()
     np.testing.assert_array_equal(a.positions, b.positions)
     assert a.fps == b.fps == 30.0
+
+
+def test_csv_times_rounded_or_jittered_read_at_their_rate_and_rows_stay_as_recorded(tmp_path):
+    """Stamps written to the millisecond (0.033, 0.067, ...) are 30 fps, not 30.3 (a median of rounded steps); with
+    2 ms of jitter and a dropped row too, each row near its frame is that frame as recorded (not blended with its
+    neighbours), so a joint a tracker put at the origin in one row is still found lost."""
+    from posecast.motion import tracking_glitches
+
+    walk = synthetic_walk(seconds=7.0, fps=30.0)
+    n = walk.num_frames
+    rng = np.random.default_rng(5)
+
+    def write(name: str, times: np.ndarray, pos: np.ndarray) -> posecast.Motion:
+        cols = [f"{j}_{a}" for j in walk.skeleton.joint_names for a in "xyz"]
+        rows = [f"{t:.3f}," + ",".join(f"{v:.6f}" for v in p.ravel()) for t, p in zip(times, pos, strict=True)]
+        (tmp_path / name).write_text(f"# skeleton={walk.skeleton.name}\ntime,{','.join(cols)}\n" + "\n".join(rows))
+        return posecast.load(tmp_path / name)
+
+    exact = write("ms.csv", np.arange(n) / 30.0, walk.positions)
+    assert exact.fps == 30.0 and exact.num_frames == n
+    pos = walk.positions.copy()
+    hand = walk.skeleton.index("LeftHand")
+    pos[100, hand] = 0.0  # one row with the hand at the origin
+    keep = np.delete(np.arange(n), 150)  # a dropped row
+    times = keep / 30.0 + rng.uniform(-0.002, 0.002, size=keep.size)
+    jittered = write("jitter.csv", times, pos[keep])
+    assert jittered.fps == 30.0 and jittered.num_frames == n
+    np.testing.assert_array_equal(jittered.positions[100, hand], 0.0)  # the row as recorded
+    lost = tracking_glitches(jittered.positions, jittered.fps, walk.skeleton.parents)
+    assert [(g.joint, g.first, g.last) for g in lost] == [(hand, 100, 100)]

@@ -413,8 +413,7 @@ def _on_frame_grid(
                 "'# fps=...')",
                 path,
             )
-        span = float(times[-1] - times[0])
-        fps = (round(span / float(np.median(steps))) or 1) / span
+        fps = _rate_of(steps)
     else:
         raise FormatError("one frame and no fps: add a '# fps=...' line or pass fps= (CLI: --fps)", path)
     if steps.size and steps.max() > CSV_MAX_GAP_S:
@@ -426,12 +425,35 @@ def _on_frame_grid(
         )
     n = int(np.floor((times[-1] - times[0]) * fps + 0.5)) + 1
     grid = times[0] + np.arange(n) / fps
-    if n == len(times) and np.abs(grid - times).max() <= 1e-6 * max(1.0, abs(times[-1])):
-        return fps, positions, {}
+    if n == len(times) and np.abs(grid - times).max() <= CSV_ON_GRID_FRAMES / fps:
+        return fps, positions, {}  # every row at its frame (stamps rounded or jittered): taken as it is
     flat = positions.reshape(len(times), -1)
     out = np.stack([np.interp(grid, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    # a row near its grid point is that frame as recorded, not a blend with its neighbours (a blend would hide a
+    # joint the tracker dropped to the origin in it from the loss checks)
+    nearest = np.clip(np.rint((times - times[0]) * fps).astype(np.int64), 0, n - 1)
+    close = np.abs(grid[nearest] - times) <= CSV_ON_GRID_FRAMES / fps
+    out[nearest[close]] = flat[close]
     gaps = [round(float(s), 6) for s in steps if s > 1.5 / fps]
     return fps, out.reshape((n,) + positions.shape[1:]), {"bridged_gaps_s": gaps} if gaps else {}
+
+
+#: frames: a CSV row whose time is within this of a frame of the grid is taken as that frame (`_on_frame_grid`)
+CSV_ON_GRID_FRAMES = 0.25
+#: a rate this close to a whole number of frames per second (relative) is that number (`_rate_of`)
+CSV_WHOLE_RATE = 5e-4
+
+
+def _rate_of(steps: np.ndarray) -> float:
+    """The frame rate of a CSV's time steps (seconds): one over their mean, taken over the steps within half and one
+    and a half times the median (dropped rows and gaps left out; a rounded or jittered stamp's error cancels in the
+    mean, where a median of stamps rounded to the millisecond reads 30 fps as 30.3), a whole number when that close
+    (`CSV_WHOLE_RATE`)."""
+    median = float(np.median(steps))
+    usual = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
+    fps = 1.0 / float(np.mean(usual))
+    whole = round(fps)
+    return float(whole) if whole and abs(fps - whole) <= CSV_WHOLE_RATE * whole else fps
 
 
 def _missing(what: str, path: Path) -> str:
