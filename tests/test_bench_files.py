@@ -402,3 +402,10 @@ def test_long_horizon_leaves_out_groups_without_a_seed(tmp_path):
     assert [t.name for t in kept] == ["files:rig-3"] and "files:rig-2: left out" in said[0]
     with pytest.raises(DataNotFoundError):
         long_horizon.with_seeds(corpus.load_files([tmp_path / "short.npz"]), said.append)
+
+
+def test_the_protocol_describes_the_nearest_neighbour_baseline_only_when_it_runs(tmp_path):
+    write(tmp_path / "a.npz", glide(100))
+    sets = corpus.load_files([tmp_path])
+    assert "nearest_neighbour" not in corpus.files_protocol_description(sets, [tmp_path], ["zero-velocity"])
+    assert "nearest_neighbour" in corpus.files_protocol_description(sets, [tmp_path], ["nearest-neighbour"])

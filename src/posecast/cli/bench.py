@@ -214,7 +214,7 @@ def bench_files(
     with progress:
         test_sets = corpus.load_files(paths, name, max_files, up, read=read, progress=tick, mapping=joint_map)
         forecasters = corpus.prepare_models(forecasters)
-        protocol = corpus.files_protocol_description(test_sets, paths)
+        protocol = corpus.files_protocol_description(test_sets, paths, list(forecasters))
         result = corpus.evaluate(forecasters, test_sets, progress=tick, protocol=protocol)
     corpus.print_result(result, console)
     write_json(with_weights(result, weights, *run_models(entries, weights)), json_path)

@@ -87,6 +87,10 @@ def keyposes(
             ", ".join(k.joint_names),
         )
     console.print(table)
+    if not found and preset == "default":  # short acted gestures often miss the default criterion's prominence
+        others = mine_keyposes(upright(clip), **(presets["corpus"] | options))  # what --preset corpus would read
+        if others:
+            console.print(f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}")
     for path in outs:
         _write(path, file, motion, clip, found, skip_frames, options)
 

@@ -113,7 +113,7 @@ def render_keyposes(
     source = str(motion.metadata.get("source") or "motion").replace("\\", "/").rsplit("/", 1)[-1]
     times = ", ".join(f"{f / motion.fps:.2f}" for f in frames) or "none"
     if suffix == ".html":
-        head = title or f"{source}: {len(frames)} key poses at t = {times} s"
+        head = title or (f"{source}: {len(frames)} key poses at t = {times} s" if frames else f"{source}: no key pose")
         return render(motion, p, title=head)
     hold = int(round(hold_s * motion.fps))
     timeline, key_index = keypose_timeline(motion.num_frames, frames, hold)

@@ -381,7 +381,8 @@ class _Figure:
             )
             self._pose(lines, lay.pose(i, lay.frames - 1))
         self.clock = fig.text(0.01, 6 / h, "", ha="left", va="bottom", fontsize=11 * scale, family="monospace")
-        fig.text(0.99, 6 / h, f"grid {step:g} m · y up", ha="right", va="bottom", fontsize=10 * scale, color="#777")
+        footer = f"grid {step:g} m · drawn upright"
+        fig.text(0.99, 6 / h, footer, ha="right", va="bottom", fontsize=10 * scale, color="#777")
         self._fit()
 
     def _pose(self, lines: list[tuple[Any, np.ndarray]], pose: np.ndarray) -> None:

@@ -150,10 +150,15 @@ def protocol_description() -> dict[str, Any]:
     }
 
 
-def files_protocol_description(test_sets: Sequence[TestSet], given: Sequence[str | Path]) -> dict[str, Any]:
+def files_protocol_description(
+    test_sets: Sequence[TestSet], given: Sequence[str | Path], models: Sequence[str] | None = None
+) -> dict[str, Any]:
     """`protocol_description` for files of your own (`load_files`): the same windows, horizons, joints,
-    units, interval and goals; the files, their first frames and up axes as they were found."""
+    units, interval and goals; the files, their first frames and up axes as they were found (``models``: the models
+    run, when known: the nearest-neighbour baseline is described only when it is one of them)."""
     d = protocol_description()
+    if models is not None and "nearest-neighbour" not in models:
+        del d["nearest_neighbour"]
     files = sum(len(t.sequences) for t in test_sets)
     d.update(
         benchmark="files",
