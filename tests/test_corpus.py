@@ -202,3 +202,18 @@ def test_the_packer_planes_by_hand():
     want = np.concatenate([diffs & 0xFF, diffs >> 8]).astype(np.uint8)
     np.testing.assert_array_equal(_planes(v), want)
     np.testing.assert_array_equal(_unplanes(_planes(v), 3, np.uint16), v)
+
+
+def test_without_the_data_sets_the_refusal_names_the_data_set_and_the_way_on(monkeypatch, tmp_path):
+    from posecast.datasets.paths import ENV_VAR, dataset_dir
+    from posecast.errors import DataNotFoundError
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with pytest.raises(DataNotFoundError) as err:
+        dataset_dir("cmu_bvh")
+    text = str(err.value)
+    assert "the data set 'cmu_bvh'" in text and "POSECAST_DATA is not set" in text
+    assert "posecast bench files DIR" in text and "posecast train --data FOLDER" in text
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(DataNotFoundError, match="which is not a directory"):
+        dataset_dir("bandai_namco")
