@@ -394,3 +394,22 @@ def test_csv_times_rounded_or_jittered_read_at_their_rate_and_rows_stay_as_recor
     np.testing.assert_array_equal(jittered.positions[100, hand], 0.0)  # the row as recorded
     lost = tracking_glitches(jittered.positions, jittered.fps, walk.skeleton.parents)
     assert [(g.joint, g.first, g.last) for g in lost] == [(hand, 100, 100)]
+
+
+def test_a_csv_rig_listed_in_any_joint_order_is_read(tmp_path):
+    """A '# skeleton-json' rig with a joint before its parent (a Kinect SDK's order, as `posecast serve` takes it):
+    its columns are read in that order and the motion comes back parents first, every joint's track by name."""
+    names = ["Head", "Neck", "SpineBase", "HandLeft", "ShoulderLeft"]  # Head before Neck before SpineBase ...
+    parents = [1, 2, -1, 4, 1]
+    rng = np.random.default_rng(2)
+    pos = rng.normal(size=(5, 5, 3)) * 0.05 + np.array([[0, 1.7, 0], [0, 1.5, 0], [0, 1.0, 0], [0.5, 1.2, 0],
+                                                        [0.2, 1.45, 0]])  # fmt: skip
+    skel_json = json.dumps({"name": "kinect-like", "joint_names": names, "parents": parents})
+    cols = ",".join(f"{n}_{a}" for n in names for a in "xyz")
+    rows = "\n".join(",".join(f"{v:.6f}" for v in p.ravel()) for p in pos)
+    path = tmp_path / "k.csv"
+    path.write_text(f"# fps=30\n# skeleton-json {skel_json}\n{cols}\n{rows}\n")
+    m = posecast.load(path)
+    assert m.skeleton.joint_names[0] == "SpineBase" and set(m.skeleton.joint_names) == set(names)
+    for j, n in enumerate(names):
+        np.testing.assert_allclose(m.positions[:, m.skeleton.index(n)], pos[:, j], atol=1e-6)

@@ -297,20 +297,22 @@ def read_csv(path: Path, **options: Any) -> Motion:
     if not lines:
         raise FormatError("no header and no frames", path)
     header, body_lines = next(csv.reader([lines[0]])), lines[1:]
+    order = None  # a described skeleton with its joints in any order (a Kinect SDK's): where each joint's columns are
     if options.get("skeleton") or described is None:
         skel = skeletons.get(options.get("skeleton") or meta.get("skeleton") or _missing("skeleton", path))
     else:
         try:
-            skel = skeleton_from_field(described)
+            skel, order = _described_skeleton(described)
         except (FormatError, SkeletonError, ValueError, TypeError) as exc:
             raise FormatError(f"bad '{CSV_SKELETON_LINE.strip()}' line: {exc}", path) from None
+    listed = list(skel.joint_names) if order is None else [skel.joint_names[k] for k in np.argsort(order)]
     time_col = next((i for i, h in enumerate(header) if h.strip().lower() in ("time", "t")), None)
     given_fps = options.get("fps") or meta.get("fps")
     if given_fps is None and time_col is None:
         _missing("fps", path)
     cols = [i for i, h in enumerate(header) if h[-2:] in ("_x", "_y", "_z")]
     names = [header[i][:-2] for i in cols[::3]]
-    if names != list(skel.joint_names) or len(cols) != 3 * skel.num_joints:
+    if names != listed or len(cols) != 3 * skel.num_joints:
         raise FormatError(
             f"header does not list <joint>_x,_y,_z for the {skel.num_joints} joints of {skel.name!r} in order", path
         )
@@ -335,6 +337,8 @@ def read_csv(path: Path, **options: Any) -> Motion:
     if scale is None:
         raise FormatError(f"unknown units {meta.get('units')!r} (use m, cm or mm)", path)
     positions = data.reshape(data.shape[0], skel.num_joints, 3) * scale
+    if order is not None:  # columns in the described order -> the skeleton's (parents first)
+        positions = positions[:, order]
     extra: dict[str, Any] = {}
     if times is not None:
         fps, positions, extra = _on_frame_grid(times, positions, given_fps, path)
@@ -345,6 +349,20 @@ def read_csv(path: Path, **options: Any) -> Motion:
 
 #: seconds: the longest gap between a CSV's timed rows that is bridged (linear interpolation); a longer one is an error
 CSV_MAX_GAP_S = 1.0
+
+
+def _described_skeleton(described: str) -> tuple[Skeleton, np.ndarray | None]:
+    """A CSV's ``# skeleton-json`` skeleton and, when its joints are listed in another order than parents first (a
+    Kinect SDK's), where each of the skeleton's joints is among them (`posecast.skeletons.base.in_any_order`)."""
+    try:
+        return skeleton_from_field(described), None
+    except SkeletonError:
+        data = json.loads(described)
+        if not isinstance(data, dict) or "joint_names" not in data or "parents" not in data:
+            raise
+        from posecast.skeletons.base import in_any_order
+
+        return in_any_order(str(data.get("name", "csv")), data["joint_names"], data["parents"], data.get("offsets"))
 
 
 def _is_float(text: str) -> bool:
@@ -457,7 +475,8 @@ def _rate_of(steps: np.ndarray) -> float:
 
 
 def _missing(what: str, path: Path) -> str:
-    raise FormatError(f"no {what}: add a '# {what}=...' line or pass {what}= (CLI: --{what})", path)
+    also = " (or a '# skeleton-json {...}' line for a rig no registry knows)" if what == "skeleton" else ""
+    raise FormatError(f"no {what}: add a '# {what}=...' line{also} or pass {what}= (CLI: --{what})", path)
 
 
 #: the comment line that holds a skeleton no registry knows (JSON, `Skeleton.to_dict`) in a .csv file
