@@ -27,8 +27,10 @@ def train(
             help="Training data: motion models cmu-mocap, cmu-mocap+bvh (benchmark files + CMU BVH subjects "
             "01, 05, 07), cmu-bvh, cmu-bvh:LAYOUT, corpus (the training corpus on smplh-22; corpus:LAYOUT maps it "
             "to another layout, e.g. corpus:body-17; corpus:-PREFIX leaves files out) or a folder of motions; "
-            "st-transformer-rot cmu-mocap or a benchmark folder; video, key-pose and classifier models cmu-bvh or "
-            "a folder."
+            "st-transformer-rot cmu-mocap or a benchmark folder; video models cmu-bvh, corpus (their corpus "
+            "configs) or a folder; key-pose and classifier models cmu-bvh, corpus (their corpus configs) or a folder "
+            "of motions on the network's own skeleton (cmu-bvh-31, or smplh-22 for the corpus configs: a folder is "
+            "not mapped for them)."
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (motion, rotation, key-pose, classifier).")] = None,

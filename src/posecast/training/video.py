@@ -177,7 +177,11 @@ class VideoData:
         parts = [slice_windows(seq, window_starts(len(seq), length, stride), length) for seq in self.val]
         parts = [p for p in parts if len(p)]
         if not parts:
-            raise ValueRangeError(f"no validation sequence has {length} frames")
+            raise ValueRangeError(
+                f"no validation sequence has {length} frames ({length / self.fps:g} s): the held-out end of every "
+                f"file is shorter (for a folder of motions, a tenth of each file: files of about "
+                f"{10 * length / self.fps:.0f} s or more)"
+            )
         windows = np.concatenate(parts)
         batch = film(windows, self.skeleton, self.fps, np.random.default_rng(seed), camera)
         batch.metadata.update({"stride": stride, "seed": seed, "windows": len(windows)})
