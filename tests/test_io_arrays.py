@@ -413,3 +413,31 @@ def test_a_csv_rig_listed_in_any_joint_order_is_read(tmp_path):
     assert m.skeleton.joint_names[0] == "SpineBase" and set(m.skeleton.joint_names) == set(names)
     for j, n in enumerate(names):
         np.testing.assert_allclose(m.positions[:, m.skeleton.index(n)], pos[:, j], atol=1e-6)
+
+
+def test_csv_time_columns_of_two_rates_a_doubled_row_a_bom_and_spaced_headers(tmp_path):
+    """Steps of two rates (60 and 10 Hz) give a rate and a grid instead of a crash (no step was near the median);
+    of two rows near one frame the nearer is that frame; a byte-order mark and spaces after the header's commas are
+    read."""
+    names = ["root", "tip"]
+
+    def csv(times, values, head="time,root_x,root_y,root_z,tip_x,tip_y,tip_z", bom=""):
+        skel = json.dumps({"name": "stick", "joint_names": names, "parents": [-1, 0]})
+        rows = "\n".join(f"{t:.4f}," + ",".join(f"{v:.4f}" for v in (0, 1, 0, 0, 1.5 + x, 0))
+                         for t, x in zip(times, values, strict=True))  # fmt: skip
+        path = tmp_path / f"c{len(list(tmp_path.iterdir()))}.csv"
+        path.write_text(f"{bom}# skeleton-json {skel}\n{head}\n{rows}\n", encoding="utf-8")
+        return posecast.load(path)
+
+    two = csv([0, 1 / 60, 2 / 60, 2 / 60 + 0.1, 2 / 60 + 0.2], [0, 0.1, 0.2, 0.3, 0.4])
+    assert np.isfinite(two.fps) and two.num_frames >= 5
+    times = list(np.arange(10) / 30.0)
+    times.insert(2, 1 / 30 + 0.004)  # a second row 4 ms after frame 1
+    values = list(np.arange(10) * 0.01)
+    values.insert(2, 0.5)
+    doubled = csv(times, values)
+    assert doubled.fps == 30.0 and doubled.num_frames == 10
+    assert doubled.positions[1, 1, 1] == pytest.approx(1.51)  # the row on frame 1, not the one 4 ms after it
+    head = "time, root_x, root_y, root_z, tip_x, tip_y, tip_z"
+    spaced = csv(np.arange(5) / 30.0, np.zeros(5), head=head, bom="\ufeff")
+    assert spaced.skeleton.joint_names == ("root", "tip") and spaced.fps == 30.0

@@ -280,7 +280,7 @@ def write_npy(obj: Motion, path: Path, **_: Any) -> None:
 
 # ------------------------------------------------------------------------------------------ csv
 def read_csv(path: Path, **options: Any) -> Motion:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # (a spreadsheet's byte-order mark is not part of the first line)
     meta: dict[str, str] = {}
     lines = []
     described: str | None = None  # a skeleton no registry knows, stored by `write_csv`
@@ -296,7 +296,7 @@ def read_csv(path: Path, **options: Any) -> Motion:
             lines.append(line)
     if not lines:
         raise FormatError("no header and no frames", path)
-    header, body_lines = next(csv.reader([lines[0]])), lines[1:]
+    header, body_lines = [h.strip() for h in next(csv.reader([lines[0]]))], lines[1:]
     order = None  # a described skeleton with its joints in any order (a Kinect SDK's): where each joint's columns are
     if options.get("skeleton") or described is None:
         skel = skeletons.get(options.get("skeleton") or meta.get("skeleton") or _missing("skeleton", path))
@@ -450,7 +450,9 @@ def _on_frame_grid(
     # a row near its grid point is that frame as recorded, not a blend with its neighbours (a blend would hide a
     # joint the tracker dropped to the origin in it from the loss checks)
     nearest = np.clip(np.rint((times - times[0]) * fps).astype(np.int64), 0, n - 1)
-    close = np.abs(grid[nearest] - times) <= CSV_ON_GRID_FRAMES / fps
+    off = np.abs(grid[nearest] - times)
+    by_distance = np.argsort(-off, kind="stable")  # farthest first: of two rows near one frame, the nearer is kept
+    close = by_distance[off[by_distance] <= CSV_ON_GRID_FRAMES / fps]
     out[nearest[close]] = flat[close]
     gaps = [round(float(s), 6) for s in steps if s > 1.5 / fps]
     return fps, out.reshape((n,) + positions.shape[1:]), {"bridged_gaps_s": gaps} if gaps else {}
@@ -463,15 +465,21 @@ CSV_WHOLE_RATE = 5e-4
 
 
 def _rate_of(steps: np.ndarray) -> float:
-    """The frame rate of a CSV's time steps (seconds): one over their mean, taken over the steps within half and one
-    and a half times the median (dropped rows and gaps left out; a rounded or jittered stamp's error cancels in the
-    mean, where a median of stamps rounded to the millisecond reads 30 fps as 30.3), a whole number when that close
-    (`CSV_WHOLE_RATE`)."""
+    """The frame rate of a CSV's time steps (seconds, increasing): each step counted as the whole number of frames of
+    the median step it is nearest (dropped rows two or more, a row right after another none), the frame period
+    fitted by least squares to the times against those frame counts (a rounded or jittered stamp's error averages
+    out, where a median of stamps rounded to the millisecond reads 30 fps as 30.3), and a whole number of frames per
+    second when it lies within what the stamps' scatter allows (`CSV_WHOLE_RATE` at least)."""
     median = float(np.median(steps))
-    usual = steps[(steps >= 0.5 * median) & (steps <= 1.5 * median)]
-    fps = 1.0 / float(np.mean(usual))
+    frames = np.concatenate([[0.0], np.cumsum(np.rint(steps / median))])  # (T,) a row close after another: its frame
+    times = np.concatenate([[0.0], np.cumsum(steps)])
+    k, t = frames - frames.mean(), times - times.mean()
+    period = float((k * t).sum() / (k * k).sum())
+    fps = 1.0 / period
+    scatter = float(np.abs(t - k * period).max())  # seconds: how far the stamps stray from the fitted grid
     whole = round(fps)
-    return float(whole) if whole and abs(fps - whole) <= CSV_WHOLE_RATE * whole else fps
+    tolerance = max(CSV_WHOLE_RATE, 2.0 * scatter / max(float(times[-1]), period))
+    return float(whole) if whole and abs(fps - whole) <= tolerance * whole else fps
 
 
 def _missing(what: str, path: Path) -> str:

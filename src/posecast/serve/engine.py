@@ -151,6 +151,8 @@ def _any_bool(value: Any) -> bool:
 
 #: share of a frame's joints left out of its body span (`check_body_span`): the farthest from its median joint
 SPAN_OUTLIER_SHARE = 0.1
+#: rigs with fewer body joints than this keep all of them in the span (at least one is left out from here on)
+SPAN_MIN_JOINTS = 6
 
 
 def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "positions") -> None:
@@ -158,14 +160,15 @@ def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "posi
     person-sized in metres: the median over frames of each frame's bounding-box longest side outside
     `posecast.api.BODY_SPAN_M` (millimetres or centimetres, or every joint at one point). Root joints are left
     out (a world root on the floor's origin may be far from the person), and so are the tenth of the joints
-    farthest from the frame's median joint (`SPAN_OUTLIER_SHARE`: a tracker's stray joint metres away is a lost
-    joint, carried with the body, not a sign of centimetres)."""
+    farthest from the frame's median joint, at least one from `SPAN_MIN_JOINTS` joints (`SPAN_OUTLIER_SHARE`: a
+    tracker's stray joint metres away is a lost joint, carried with the body, not a sign of centimetres)."""
     from posecast.api import BODY_SPAN_M
 
     body = [j for j, p in enumerate(skeleton.parents) if p >= 0]
     frames = positions.reshape(-1, *positions.shape[-2:])
     frames = frames[:: max(1, len(frames) // 50), body if len(body) >= 2 else slice(None)]
-    keep = max(2, math.ceil((1.0 - SPAN_OUTLIER_SHARE) * frames.shape[-2]))
+    joints = frames.shape[-2]
+    keep = joints - (max(1, math.floor(SPAN_OUTLIER_SHARE * joints)) if joints >= SPAN_MIN_JOINTS else 0)
     far = np.linalg.norm(frames - np.median(frames, axis=-2, keepdims=True), axis=-1)  # (N, J)
     kept = np.take_along_axis(frames, np.argsort(far, axis=-1)[:, :keep, None], axis=-2)
     span = float(np.median(np.ptp(kept, axis=-2).max(axis=-1)))
