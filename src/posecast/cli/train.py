@@ -30,7 +30,8 @@ def train(
             "st-transformer-rot cmu-mocap or a benchmark folder; video models cmu-bvh, corpus (their corpus "
             "configs) or a folder; key-pose and classifier models cmu-bvh, corpus (their corpus configs) or a folder "
             "of motions on the network's own skeleton (cmu-bvh-31, or smplh-22 for the corpus configs: a folder is "
-            "not mapped for them)."
+            "not mapped for them). Default: the kind's (motion models cmu-mocap, the others cmu-bvh); the shipped "
+            "models' own runs name corpus configs (their model cards)."
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (motion, rotation, key-pose, classifier).")] = None,
