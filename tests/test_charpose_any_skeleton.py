@@ -421,3 +421,34 @@ def test_a_rest_pose_before_the_motion_is_left_out_for_key_poses_too(weights, wa
     np.testing.assert_allclose(fc.samples, same.samples, atol=EXACT_M)
     with pytest.raises(ValueRangeError, match="rest pose"):
         forecast_motion(model, shown, samples=4, at=0.5 / walk.fps)
+
+
+def test_charpose_trains_on_a_folder_of_another_rig_without_the_data_sets(tmp_path, monkeypatch):
+    """`posecast train --model charpose --config .../corpus.yaml --data FOLDER` on files of another rig (CMU names
+    here) with no POSECAST_DATA: the files are mapped onto the canonical body, the timing proposals are fitted on
+    them (not on the corpus), and the weights forecast; the CMU-skeleton config names the corpus config instead."""
+    from pathlib import Path
+
+    from posecast.synthetic import synthetic_walk
+    from posecast.training.entry import run
+
+    monkeypatch.delenv("POSECAST_DATA", raising=False)
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    posecast.save(synthetic_walk(seconds=8.0, fps=30.0), folder / "a.npz")
+    posecast.save(synthetic_walk(seconds=8.0, fps=30.0, speed=1.0, cadence=0.7), folder / "b.npz")
+    config = Path(posecast.__file__).parent / "configs" / "charpose" / "corpus.yaml"
+    out = run("charpose", tmp_path / "run", config, data=str(folder), epochs=1, max_steps_per_epoch=2)
+    info = json.loads((Path(out) / "run.json").read_text())
+    assert info["proposals"]["pairs"] > 0 and (Path(out) / "best" / "proposals.safetensors").is_file()
+    fc = posecast.forecast(folder / "a.npz", model="charpose", weights=str(out))
+    assert fc.num_samples == 10 and np.isfinite(fc.samples).all()
+    from posecast.skeletons.canonical import retarget
+
+    other = tmp_path / "canonical"
+    other.mkdir()
+    walk = synthetic_walk(seconds=8.0, fps=30.0)
+    canonical = retarget(walk.skeleton).to_canonical(walk.positions)
+    posecast.save(posecast.Motion(canonical, 30.0, "smplh-22"), other / "c.npz")
+    with pytest.raises(SkeletonError, match="trains with a corpus config"):  # the CMU-skeleton network's config
+        run("charpose", tmp_path / "run2", None, data=str(other), epochs=1, max_steps_per_epoch=2)

@@ -28,9 +28,10 @@ def train(
             "01, 05, 07), cmu-bvh, cmu-bvh:LAYOUT, corpus (the training corpus on smplh-22; corpus:LAYOUT maps it "
             "to another layout, e.g. corpus:body-17; corpus:-PREFIX leaves files out) or a folder of motions; "
             "st-transformer-rot cmu-mocap or a benchmark folder; video models cmu-bvh, corpus (their corpus "
-            "configs) or a folder; key-pose and classifier models cmu-bvh, corpus (their corpus configs) or a folder "
-            "of motions on the network's own skeleton (cmu-bvh-31, or smplh-22 for the corpus configs: a folder is "
-            "not mapped for them). Default: the kind's (motion models cmu-mocap, the others cmu-bvh); the shipped "
+            "configs) or a folder; key-pose models cmu-bvh, corpus or a folder (with the corpus config, files of any "
+            "mappable rig are mapped onto the canonical body and the timing proposals fitted on them; with the "
+            "cmu-bvh config the files must be on cmu-bvh-31); classifier models cmu-bvh, corpus or a folder on the "
+            "network's own skeleton. Default: the kind's (motion models cmu-mocap, the others cmu-bvh); the shipped "
             "models' own runs name corpus configs (their model cards)."
         ),
     ] = None,

@@ -427,13 +427,16 @@ def load_proposals(directory: Path, meta: dict[str, Any], num_joints: int) -> Ti
     return TimingProposals(settings, selector, entry.get("training"))
 
 
-def training_pairs(settings: ProposalSettings, fps: float, observed: int, history: int) -> tuple[Any, np.ndarray]:
-    """``(pairs, histories (N, history, J, 3))``: ``settings.selector_pairs`` corpus TRAINING pairs (evenly
-    spread over ``settings.starts_per_key`` random windows per key pose, `CORPUS_MINING`) with their world
-    histories; the validation and test splits are not read."""
+def training_pairs(
+    settings: ProposalSettings, fps: float, observed: int, history: int, motions: Any = None
+) -> tuple[Any, np.ndarray]:
+    """``(pairs, histories (N, history, J, 3))``: ``settings.selector_pairs`` TRAINING pairs (evenly spread over
+    ``settings.starts_per_key`` random windows per key pose, `CORPUS_MINING`) with their world histories, from
+    ``motions`` (canonical-body motions at ``fps``: a training folder of one's own) or the corpus's training split
+    (its validation and test splits are not read)."""
     from posecast.keyposes.dataset import CORPUS_MINING, build_pairs, canonical_motions, pair_history, spread_pick
 
-    motions = canonical_motions("train", fps=fps)
+    motions = canonical_motions("train", fps=fps) if motions is None else list(motions)
     pairs = build_pairs(
         motions,
         fps=fps,

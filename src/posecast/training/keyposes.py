@@ -219,9 +219,22 @@ class CharPoseTask(TrainingTask):
             )
         if config.subjects is not None:
             raise ValueRangeError("subjects: only for the cmu-bvh data")
-        from posecast.datasets.training_data import folder_motions
+        from posecast.datasets.training_data import canonical_upright, folder_motions
+        from posecast.motion import Motion
+        from posecast.skeletons.canonical import CANONICAL
 
-        motions, _ = folder_motions(Path(config.data), None)
+        motions, paths = folder_motions(Path(config.data), None)
+        if net_cfg.skeleton == CANONICAL and any(m.skeleton.name != CANONICAL for m in motions):
+            # users' own rigs (or several): every file on the canonical body, upright, as the corpus is
+            motions = [Motion(canonical_upright(m, p), m.fps, CANONICAL) for m, p in zip(motions, paths, strict=True)]
+        elif any(m.skeleton.name != net_cfg.skeleton for m in motions):
+            first = next(p for m, p in zip(motions, paths, strict=True) if m.skeleton.name != net_cfg.skeleton)
+            raise SkeletonError(
+                f"not on the network's {net_cfg.skeleton!r}: a folder of other rigs trains with a corpus config, "
+                "which maps them onto the canonical body (--config src/posecast/configs/charpose/corpus.yaml)",
+                first,
+            )
+        self.folder_motions = [m.resample(net_cfg.fps) for m in motions]  # (the timing proposals are fitted on them)
         return build_pairs(
             motions, fps=net_cfg.fps, observed=net_cfg.observed, starts_per_key=config.starts_per_key, seed=config.seed
         )
@@ -242,8 +255,14 @@ class CharPoseTask(TrainingTask):
         if self.train_pairs is None:
             pairs = self._pairs()
             if pairs.skeleton.name != net_cfg.skeleton:
+                hint = (
+                    "; a folder of another rig trains with a corpus config, which maps it onto the canonical body "
+                    "(--config src/posecast/configs/charpose/corpus.yaml)"
+                    if Path(str(config.data)).is_dir()
+                    else ""
+                )
                 raise SkeletonError(
-                    f"data skeleton {pairs.skeleton.name!r} differs from the network's {net_cfg.skeleton!r}"
+                    f"data skeleton {pairs.skeleton.name!r} differs from the network's {net_cfg.skeleton!r}{hint}"
                 )
             if config.data == "corpus":
                 from posecast.keyposes.dataset import corpus_pairs
@@ -350,7 +369,16 @@ class CharPoseTask(TrainingTask):
             from posecast.keyposes.proposals import attach, fit_proposals
 
             net_cfg = self.config.network
-            proposals = fit_proposals(self.config.proposals, self.network.skeleton, net_cfg.fps, net_cfg.observed)
+            own = getattr(self, "folder_motions", None)  # a training folder of one's own: its motions, not the corpus
+            pairs = histories = None
+            if own is not None:
+                from posecast.keyposes.proposals import FrameSelector, TimingProposals, training_pairs
+
+                length = TimingProposals(self.config.proposals, FrameSelector(1)).history
+                pairs, histories = training_pairs(self.config.proposals, net_cfg.fps, net_cfg.observed, length, own)
+            proposals = fit_proposals(
+                self.config.proposals, self.network.skeleton, net_cfg.fps, net_cfg.observed, pairs, histories
+            )
             for sub in ("last", "best"):
                 if (out / sub / "model.safetensors").is_file():
                     attach(out / sub, proposals)
