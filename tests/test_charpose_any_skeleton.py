@@ -441,6 +441,8 @@ def test_charpose_trains_on_a_folder_of_another_rig_without_the_data_sets(tmp_pa
     out = run("charpose", tmp_path / "run", config, data=str(folder), epochs=1, max_steps_per_epoch=2)
     info = json.loads((Path(out) / "run.json").read_text())
     assert info["proposals"]["pairs"] > 0 and (Path(out) / "best" / "proposals.safetensors").is_file()
+    assert sorted(Path(f).name for f in info["data"]["files"]) == ["a.npz", "b.npz"]  # the files, hashed, named
+    assert [Path(f).name for f in info["data"]["val_files"]] in (["a.npz"], ["b.npz"])
     fc = posecast.forecast(folder / "a.npz", model="charpose", weights=str(out))
     assert fc.num_samples == 10 and np.isfinite(fc.samples).all()
     from posecast.skeletons.canonical import retarget

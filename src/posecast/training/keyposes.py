@@ -226,7 +226,10 @@ class CharPoseTask(TrainingTask):
         motions, paths = folder_motions(Path(config.data), None)
         if net_cfg.skeleton == CANONICAL and any(m.skeleton.name != CANONICAL for m in motions):
             # users' own rigs (or several): every file on the canonical body, upright, as the corpus is
-            motions = [Motion(canonical_upright(m, p), m.fps, CANONICAL) for m, p in zip(motions, paths, strict=True)]
+            motions = [
+                Motion(canonical_upright(m, p), m.fps, CANONICAL, metadata=m.metadata)
+                for m, p in zip(motions, paths, strict=True)
+            ]
         elif any(m.skeleton.name != net_cfg.skeleton for m in motions):
             first = next(p for m, p in zip(motions, paths, strict=True) if m.skeleton.name != net_cfg.skeleton)
             raise SkeletonError(
@@ -234,9 +237,17 @@ class CharPoseTask(TrainingTask):
                 "which maps them onto the canonical body (--config src/posecast/configs/charpose/corpus.yaml)",
                 first,
             )
-        self.folder_motions = [m.resample(net_cfg.fps) for m in motions]  # (the timing proposals are fitted on them)
+        self.folder_motions = [m.resample(net_cfg.fps) for m in motions]  # (the timing proposals: training files)
+        from posecast.keyposes.dataset import CORPUS_MINING
+
+        mining = dict(CORPUS_MINING) if net_cfg.skeleton == CANONICAL else {}  # the criterion of the config's data
         return build_pairs(
-            motions, fps=net_cfg.fps, observed=net_cfg.observed, starts_per_key=config.starts_per_key, seed=config.seed
+            motions,
+            fps=net_cfg.fps,
+            observed=net_cfg.observed,
+            starts_per_key=config.starts_per_key,
+            seed=config.seed,
+            mining=mining,
         )
 
     def prepare(self, dist: Any) -> None:
@@ -280,6 +291,14 @@ class CharPoseTask(TrainingTask):
                 }
             else:
                 tr, va = split_by_motion(pairs, config.val_fraction, config.seed)
+                if not len(tr):
+                    raise ValueRangeError(
+                        f"no key pose in the training files of {config.data} (a key pose is the moment of most "
+                        "articulation before returning; `posecast keyposes FILE --preset corpus` shows what is found)"
+                    )
+                if getattr(self, "folder_motions", None) is not None:  # the proposals: training files only
+                    held = {int(i) for i in pairs.motion_index[va]}
+                    self.folder_motions = [m for i, m in enumerate(self.folder_motions) if i not in held]
                 obs_all, tgt_all = _arrays(pairs)
                 self.train_obs, self.train_tgt = obs_all[tr], tgt_all[tr]
                 self.val = (obs_all[va], tgt_all[va]) if len(va) else None
