@@ -419,7 +419,8 @@ def forecast_tail(forecaster: Any, history: Motion, frames: int, samples: int, t
     if not hasattr(bound, "reading"):  # no up axis to judge: the model reads the tail only
         fc = forecaster.forecast(tail, frames=frames, samples=samples, ground_truth=truth)
     else:
-        axis = bound.reading(history.positions[None], None)[0][0]  # judged over the whole history
+        axis = bound.reading(history.positions[None], history.fps)[0][0]  # judged over the whole history (the
+        # floor, which it also gives, over the frames read only)
         with world_up(axis):
             fc = forecaster.forecast(tail, frames=frames, samples=samples, ground_truth=truth)
     return replace(fc, history=history)

@@ -39,3 +39,14 @@ class ModelError(PosecastError):
 
 class DataNotFoundError(PosecastError):
     """A data set is not where ``POSECAST_DATA`` says it should be."""
+
+
+#: items a message names one by one (`listed`); the rest are counted
+LISTED = 5
+
+
+def listed(items: list[str], sep: str = "; ", most: int = LISTED) -> str:
+    """``items`` for a message: the first ``most`` joined by ``sep``, then how many more there are."""
+    more = f"{sep}and {len(items) - most} more" if len(items) > most else ""
+    return sep.join(items[:most]) + more
+

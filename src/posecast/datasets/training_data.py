@@ -19,7 +19,7 @@ import numpy as np
 from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, TRAIN_SUBJECTS, cmu_bvh_as_benchmark, cmu_bvh_motions
 from posecast.datasets.cmu_mocap import cmu_mocap_sequences
 from posecast.datasets.windows import split_sequences
-from posecast.errors import DataNotFoundError, SkeletonError, ValueRangeError
+from posecast.errors import DataNotFoundError, SkeletonError, ValueRangeError, listed
 from posecast.motion import GLITCH_SPEED, step_speeds
 from posecast.skeletons.base import Skeleton
 
@@ -52,10 +52,6 @@ def describe(source: str, paths: list[Path], root: Path | None, **extra: Any) ->
     return {"source": source, "files": dict(zip(rel, (sha256(p) for p in paths), strict=True)), **extra}
 
 
-#: unreadable files named one by one in `folder_motions`' error (the rest counted)
-MAX_NAMED_BAD = 5
-
-
 def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
     """Every motion file under ``folder`` (any format `posecast.io` reads), resampled to ``fps`` (default:
     the first file's rate): ``(motions, files)``. Files that cannot be read are all named in one error (each
@@ -74,9 +70,7 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
         except PosecastError as exc:
             bad.append(str(exc))
     if bad:
-        more = f"; and {len(bad) - MAX_NAMED_BAD} more" if len(bad) > MAX_NAMED_BAD else ""
-        shown = "; ".join(bad[:MAX_NAMED_BAD]) + more
-        why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {shown}"
+        why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {listed(bad)}"
         raise DataNotFoundError(why, folder)
     fps = fps or motions[0].fps
     return [m.resample(fps) for m in motions], paths

@@ -51,7 +51,7 @@ import numpy as np
 from posecast.datasets import splits
 from posecast.datasets.cmu_bvh import TEST_SUBJECTS
 from posecast.datasets.windows import WindowSet, window_starts
-from posecast.errors import DataNotFoundError, PosecastError, SkeletonError, ValueRangeError
+from posecast.errors import DataNotFoundError, PosecastError, SkeletonError, ValueRangeError, listed
 from posecast.evaluation.metrics import mpjpe
 from posecast.evaluation.protocols.cmu_bvh import TestSequence, predict_batches
 from posecast.models.base import Forecaster
@@ -307,8 +307,6 @@ def load_test_set(
     return TestSet(dataset, skeleton, sequences, tuple(sorted(set(rates))), note)
 
 
-#: files named one by one in `load_files`' errors (the rest counted)
-MAX_NAMED_FILES = 5
 #: suffixes that other files share with motion formats (notes, settings, earlier results): found in a folder and
 #: unreadable as motion, they are skipped and listed instead of refused (`load_files`)
 LOOSE_SUFFIXES = (".txt", ".json")
@@ -446,14 +444,11 @@ def load_files(
         if progress:
             progress(f"loading {name}", i + 1, len(chosen))
     if bad:
-        more = f"; and {len(bad) - MAX_NAMED_FILES} more" if len(bad) > MAX_NAMED_FILES else ""
         raise DataNotFoundError(
-            f"{len(bad)} of {len(chosen)} files cannot be scored (fix or leave them out): "
-            + "; ".join(bad[:MAX_NAMED_FILES])
-            + more
+            f"{len(bad)} of {len(chosen)} files cannot be scored (fix or leave them out): {listed(bad)}"
         )
     if not loaded:
-        raise DataNotFoundError("no motion among the files: " + "; ".join(skipped[:MAX_NAMED_FILES]))
+        raise DataNotFoundError(f"no motion among the files: {listed(skipped)}")
     groups: list[list[tuple[Any, dict[str, Any]]]] = []
     for motion, facts in loaded:
         for g in groups:
@@ -503,9 +498,8 @@ def load_files(
         try:
             ts = TestSet(set_name, skeleton, seqs, rates, note, recorded, first, facts_list, gmap, mapping_note)
         except SkeletonError as exc:  # nothing moves: no joint to score
-            shown = ", ".join(f["file"] for f in facts_list[:MAX_NAMED_FILES])
-            more = f" and {len(facts_list) - MAX_NAMED_FILES} more" if len(facts_list) > MAX_NAMED_FILES else ""
-            raise DataNotFoundError(f"{exc} ({shown}{more}): nothing in them moves, leave them out") from None
+            shown = listed([f["file"] for f in facts_list], ", ")
+            raise DataNotFoundError(f"{exc} ({shown}): nothing in them moves, leave them out") from None
         if k == 0:
             ts.skipped = skipped
         sets.append(ts)
@@ -945,13 +939,13 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
                 "" if info["recorded_up_axis"] == "+y" else " (each file turned to +y)"
             )
             facts["files with tracking losses (scored as recorded)"] = (
-                ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "") or "none"
+                listed(lost, ", ") or "none"
             )
             if info.get("mapping"):
                 facts["mapping"] = info["mapping"]
             if info.get("skipped_files"):
                 sk = info["skipped_files"]
-                facts["skipped (not motion)"] = "; ".join(sk[:5]) + (f"; and {len(sk) - 5} more" if len(sk) > 5 else "")
+                facts["skipped (not motion)"] = listed(sk)
         for line in protocol_lines(facts):
             console.print(f"  {line}", highlight=False)
         for title, key in (("MPJPE, global", "global"), ("MPJPE, root-relative (pose only)", "root_relative")):
