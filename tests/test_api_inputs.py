@@ -3,6 +3,8 @@ bounded, positions far from the origin, and bad arguments as PoseCast errors."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,43 @@ def test_charpose_at_hints_and_the_true_key_pose_right_after_the_window():
     at = (first.frame - 1) / 120.0  # the key pose is the frame right after the last observed one
     fc = posecast.forecast(walk, model="charpose", at=at)
     assert fc.metadata["true_keypose"]["frame"] == first.frame
+
+
+def test_a_trace_cache_called_from_several_threads_traces_a_shape_once(monkeypatch):
+    """The server's stream lanes and REST thread share a model: a new shape is traced by one thread only,
+    the others run it eagerly meanwhile, and every answer is the module's."""
+    import threading
+
+    import torch
+
+    traces = []
+    real = torch.jit.trace
+
+    def counting(*args, **kwargs):
+        traces.append(threading.current_thread().name)
+        time.sleep(0.05)  # let the other threads arrive while this one traces
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.jit, "trace", counting)
+    cache = TraceCache(size=4)
+    net = torch.nn.Linear(3, 2).eval()
+    x = torch.arange(6.0).reshape(2, 3)
+    start = threading.Barrier(6)
+    out = []
+
+    def call():
+        start.wait()
+        with torch.no_grad():
+            for _ in range(5):
+                out.append(cache(("lin", 2), lambda: net, x).numpy())
+
+    workers = [threading.Thread(target=call) for _ in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(traces) == 1 and len(cache) == 1 and len(out) == 30
+    with torch.no_grad():
+        want = net(x).numpy()
+    for o in out:
+        np.testing.assert_allclose(o, want, atol=1e-6)

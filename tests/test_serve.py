@@ -832,3 +832,48 @@ def test_one_stray_joint_metres_away_is_carried_not_taken_for_centimetres(client
             reply = ws.receive_json()
             assert "error" not in reply, reply
         assert "LeftHand" in reply["note"] and reply["type"] == "forecast"
+
+
+def test_a_long_horizon_stream_does_not_hold_up_the_others(walk, monkeypatch):
+    """Streams asking for long horizons (or huge rigs) are forecast on a lane of their own: while such a
+    stream's forecast is held up for seconds, a 0.5 s stream beside it is still answered at once (with one
+    lane, each of its replies waited for the long one)."""
+    import threading
+
+    from posecast.serve import engine
+
+    assert not engine.is_heavy(engine.StreamSession("a", "m", None, skeletons.get(SKEL), 30.0, 1.0, 30, 60, "y", 1))
+    assert engine.is_heavy(engine.StreamSession("b", "m", None, skeletons.get(SKEL), 120.0, 30.0, 3600, 60, "y", 1))
+    assert engine.is_heavy(engine.StreamSession("c", "m", None, skeletons.get(SKEL), 120.0, 2.0, 400, 60, "y", 1))
+    release = threading.Event()
+    threads: dict[bool, set[str]] = {False: set(), True: set()}
+    real = Batcher._predict_group
+
+    def slow_heavy(jobs):
+        heavy = jobs[0].session.heavy
+        threads[heavy].add(threading.current_thread().name)
+        if heavy:
+            release.wait(timeout=10)
+        return real(jobs)
+
+    monkeypatch.setattr(Batcher, "_predict_group", staticmethod(slow_heavy))
+    with TestClient(create_app(warm=False)) as c:
+        with c.websocket_connect("/v1/stream") as long, c.websocket_connect("/v1/stream") as short:
+            long.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 5}))
+            short.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+            assert long.receive_json()["type"] == short.receive_json()["type"] == "ready"
+            for i in range(40):
+                long.send_text(_frame(walk, i))
+            time.sleep(0.2)  # the long stream's forecast is now waiting on its lane
+            t0 = time.perf_counter()
+            for i in range(40):
+                short.send_text(_frame(walk, i))
+                _until_forecast(short, i / 30) if i >= 30 else None
+            took = time.perf_counter() - t0
+            release.set()
+            reply = _until_forecast(long, 39 / 30)
+            assert np.asarray(reply["forecast"]).shape == (150, 31, 3)
+            stats = c.get("/v1/stats").json()
+    assert took < 5.0  # the long lane was held for 10 s
+    assert threads[False] == {"posecast-compute_0"} and threads[True] == {"posecast-heavy_0"}
+    assert stats["heavy_forecasts"] >= 1 and stats["forecasts"] > stats["heavy_forecasts"]

@@ -9,6 +9,7 @@ eager result before it is used.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,10 @@ class TraceCache:
         self.size, self.atol = size, atol
         self._traced: dict[Any, Any] = {}
         self._seen: dict[Any, int] = {}
+        # the server's stream lanes and its REST thread call one model from several threads: the lookup and the
+        # tracing of a new shape hold this lock (a lookup that popped a copy had made another thread trace it again)
+        self._lock = threading.Lock()
+        self._tracing: set[Any] = set()  # keys a thread is tracing now (others run them eagerly meanwhile)
 
     def __len__(self) -> int:
         return len(self._traced)
@@ -36,46 +41,59 @@ class TraceCache:
         return key in self._traced
 
     def clear(self) -> None:
-        self._traced.clear()
-        self._seen.clear()
+        with self._lock:
+            self._traced.clear()
+            self._seen.clear()
 
     def items(self) -> list[tuple[Any, Any]]:
         """``(key, traced module or the eager one kept)`` pairs, least recently used first."""
-        return list(self._traced.items())
+        with self._lock:
+            return list(self._traced.items())
 
     def __call__(self, key: Any, build: Callable[[], Any], *inputs: Any, after: int = 1) -> Any:
         """``build()(*inputs)`` (see the class doc); outputs may be a tensor or a tuple of tensors."""
         import torch
 
-        fast = self._traced.pop(key, None)
-        if fast is not None:
-            self._traced[key] = fast  # most recently used last
-            return fast(*inputs)
-        module = build()
-        if after > 1:
-            seen = self._seen.get(key, 0) + 1
-            if seen < after:  # one-off shapes (a benchmark batch) are not worth a trace
+        with self._lock:  # decide under the lock; run, and trace, outside it
+            fast = self._traced.pop(key, None)
+            if fast is not None:
+                self._traced[key] = fast  # most recently used last
+                trace = False
+            elif key in self._tracing or len(self._traced) + len(self._tracing) >= self.size:
+                trace = False  # being traced by another thread, or full: this shape stays eager (class doc)
+            elif after > 1 and self._seen.get(key, 0) + 1 < after:  # one-off shapes are not worth a trace
                 if len(self._seen) >= 256:
                     self._seen.clear()
-                self._seen[key] = seen
-                return module(*inputs)
-            self._seen.pop(key, None)
-        eager = module(*inputs)
-        if len(self._traced) >= self.size:  # full: this shape stays eager (see the class doc)
-            return eager
+                self._seen[key] = self._seen.get(key, 0) + 1
+                trace = False
+            else:
+                self._seen.pop(key, None)
+                self._tracing.add(key)
+                trace = True
+        if fast is not None:
+            return fast(*inputs)
+        module = build()
+        if not trace:
+            return module(*inputs)
         try:
-            with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                traced = torch.jit.freeze(torch.jit.trace(module, inputs, check_trace=False).eval())
-            again = traced(*inputs)
-            pairs = zip(
-                again if isinstance(again, tuple) else (again,),
-                eager if isinstance(eager, tuple) else (eager,),
-                strict=True,
-            )
-            ok = all(torch.allclose(t, e, atol=self.atol, rtol=0) for t, e in pairs)
-        except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
-            ok = False
-        self._traced[key] = traced if ok else module
-        return eager
+            eager = module(*inputs)
+            try:
+                with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
+                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    traced = torch.jit.freeze(torch.jit.trace(module, inputs, check_trace=False).eval())
+                again = traced(*inputs)
+                pairs = zip(
+                    again if isinstance(again, tuple) else (again,),
+                    eager if isinstance(eager, tuple) else (eager,),
+                    strict=True,
+                )
+                ok = all(torch.allclose(t, e, atol=self.atol, rtol=0) for t, e in pairs)
+            except Exception:  # noqa: BLE001 - any tracing failure means: stay eager
+                ok = False
+            with self._lock:
+                self._traced[key] = traced if ok else module
+            return eager
+        finally:
+            with self._lock:
+                self._tracing.discard(key)
