@@ -411,3 +411,35 @@ def test_bench_long_horizon_cli_on_cmu_bvh(cmu_bvh_dir, tmp_path, monkeypatch, c
     assert "train_data" not in r and r["test_data"]["speed_m_s"] > 0.1
     text = " ".join(stdout.split())
     assert "seeds: 12 from" in text and "at most 12 per data set" in text and "goals" in text
+
+
+def test_the_test_data_reference_is_the_files_that_give_seeds():
+    """Speed and spectrum references come from the files long enough for a seed (3 s): a short, faster clip
+    beside them no longer makes the seeds' own recorded continuation look slow (CMU BVH: 0.76 of the reference
+    with every file). Every file's speed is kept beside it."""
+    fast = synthetic_walk(seconds=2.0, fps=25.0, speed=1.0, cadence=2.0).positions  # 50 frames: no seed
+    long = walk_set(4.0)
+    ts = corpus.TestSet("cmu_bvh", CMU, [*long.sequences, Sequence_("fast", fast, ("cmu_bvh",))], (25.0,))
+    scorer, td = lh.make_scorer(ts)
+    alone, td_alone = lh.make_scorer(long)
+    assert td["speed_m_s"] == pytest.approx(td_alone["speed_m_s"], rel=1e-12)
+    np.testing.assert_allclose(scorer.reference_spectrum, alone.reference_spectrum, rtol=1e-12)
+    assert td["windows"] == td_alone["windows"] == 77 and td["files"] == 1
+    assert td["all_files"]["files"] == 2 and td["all_files"]["speed_m_s"] > 1.2 * td["speed_m_s"]
+    # with no file long enough for a seed, every file is the reference
+    _, short = lh.make_scorer(walk_set(2.0, 2.0))
+    assert short["files"] == short["all_files"]["files"] == 2
+    assert short["speed_m_s"] == pytest.approx(short["all_files"]["speed_m_s"])
+    line = lh._facts(
+        "cmu_bvh",
+        {
+            "info": {
+                **dict.fromkeys(("seeds", "seed_files", "files", "skeleton"), 1),
+                "bones_scored": 1,
+                "feet": ["a", "b"],
+                "reference_windows": 77,
+            },
+            "test_data": td,
+        },
+    )[2]
+    assert line.startswith("test data: the 1 of 2 files that give seeds (all 2: ")
