@@ -172,6 +172,14 @@ def test_pck_at_both_thresholds_by_hand() -> None:
     vis[0, 1] = 0.3  # below 0.5: not scored (the box is still the visible joints': 100 x 50, so 5 px / 10 px)
     assert bench.pck_2d(gt + off, gt, vis, 0.05)[0] == pytest.approx(1 / 3)
     assert bench.pck_2d(gt + off, gt, vis, 0.1)[0] == pytest.approx(1 / 3)
+    # a joint the prediction lacks counts as wrong, and the box stays the truth's (a NaN had been left out of
+    # both: the prediction with its one wrong joint dropped scored 1.0 instead of 0.75)
+    vis[0, 1] = 1.0
+    missing = gt + off
+    missing[0, 3] = np.nan
+    assert bench.pck_2d(missing, gt, vis, 0.05)[0] == pytest.approx(2 / 4)
+    missing[0, 1] = np.nan  # the joint that spans the true box: the threshold is still 10 px
+    assert bench.pck_2d(missing, gt, vis, 0.05)[0] == pytest.approx(1 / 4)
 
 
 def test_2d_hold_and_constant_velocity_use_the_last_two_detected_frames_and_real_times() -> None:
@@ -184,7 +192,11 @@ def test_2d_hold_and_constant_velocity_use_the_last_two_detected_frames_and_real
     cv = bench.constant_velocity_2d(track, at)
     # joint 0: velocity (2, 1) / 0.1 s = (20, 10) px/s from frame 1 at t = 0.1
     np.testing.assert_allclose(cv[:, 0], [[2.0 + 20 * 0.2, 1.0 + 10 * 0.2], [2.0 + 20 * 0.5, 1.0 + 10 * 0.5]])
-    assert np.isnan(cv[:, 1]).all()  # missing in the last detected frame: held (missing)
+    # joint 1, missing in the last detected frame: held where it was last seen (frame 0), by both
+    np.testing.assert_allclose(hold[:, 1], [[10.0, 10.0], [10.0, 10.0]])
+    np.testing.assert_allclose(cv[:, 1], hold[:, 1])
+    never = PoseTrack(kp[1:2], np.ones((1, 2)), times[:1], (64, 64), "k2")
+    assert np.isnan(bench.zero_velocity_2d(never, at)[:, 1]).all()  # never seen: missing (scored wrong)
     one = PoseTrack(kp[:1], np.ones((1, 2)), times[:1], (64, 64), "k2")
     np.testing.assert_allclose(bench.constant_velocity_2d(one, at), bench.zero_velocity_2d(one, at))
 

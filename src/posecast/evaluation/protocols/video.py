@@ -314,11 +314,16 @@ def interp_pixels(src_times: np.ndarray, pixels: np.ndarray, times: np.ndarray) 
 
 def pck_2d(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray, alpha: float = PCK_ALPHA) -> np.ndarray:
     """``(F,)`` PCK of ``pred (F, J, 2)`` against ``gt`` for joints with ``vis (F, J)`` ≥ 0.5, threshold
-    ``alpha ×`` the longer side of the visible true keypoints' box (NaN for frames with none)."""
+    ``alpha ×`` the longer side of the visible true keypoints' box (NaN for frames with none). A joint the
+    prediction lacks (NaN) counts as wrong; which joints are scored, and the box, depend on the truth alone
+    (a prediction that left out its unsure joints had been scored on the others only, with a smaller box)."""
     from posecast.evaluation.metrics import pck
 
-    mask = (vis >= MIN_VISIBILITY) & np.isfinite(gt).all(-1) & np.isfinite(pred).all(-1)
-    g, p = np.nan_to_num(gt), np.nan_to_num(pred)
+    mask = (vis >= MIN_VISIBILITY) & np.isfinite(gt).all(-1)
+    g = np.nan_to_num(gt)
+    # a missing predicted joint: placed beyond any threshold (twice the frame's whole extent away)
+    far = g + 2.0 * (np.abs(g).max(axis=(-2, -1), keepdims=True) + 1.0)
+    p = np.where(np.isfinite(pred), pred, far)
     return np.asarray(pck(p, g, alpha, relative_to="bbox_max_side", visibility=mask.astype(np.float64)))
 
 
@@ -330,9 +335,15 @@ def clip_seconds(track: Any) -> float:
 
 def zero_velocity_2d(observed: Any, times: np.ndarray) -> np.ndarray:
     """``(F, J, 2)``: the keypoints of the last **detected** frame of ``observed`` (a `PoseTrack`) held at
-    every time of ``times (F,)``."""
+    every time of ``times (F,)``; a joint missing (NaN) there is held where it was last seen (NaN, so scored
+    wrong, if never)."""
     det = np.flatnonzero(observed.detected)
-    last = observed.keypoints[det[-1] if len(det) else -1]
+    frames = observed.keypoints[det] if len(det) else observed.keypoints[-1:]
+    last = frames[-1].copy()
+    for j in np.flatnonzero(~np.isfinite(last).all(-1)):
+        seen = np.flatnonzero(np.isfinite(frames[:, j]).all(-1))
+        if len(seen):
+            last[j] = frames[seen[-1], j]
     return np.repeat(last[None], len(times), axis=0)
 
 
