@@ -372,6 +372,21 @@ def test_dtw_backends_agree():
     np.testing.assert_allclose(dtw_mpjpe(a, b, backend="numpy"), dtw_mpjpe(a, b, backend="dtaidistance"))
 
 
+def test_dtw_backends_break_ties_alike():
+    """Integer keypoints tie often: both back ends take the path dtaidistance's C code takes (the numpy
+    back-tracking had preferred (i-1, j) to (i, j-1), as dtaidistance's pure-Python code does: another path
+    of the same cost, and other per-frame errors)."""
+    pred = np.array([[1, 0], [0, 0], [1, 0], [0, 1]], dtype=float).reshape(4, 1, 2)
+    gt = np.array([[1, 1], [1, 1], [0, 1], [0, 0]], dtype=float).reshape(4, 1, 2)
+    for backend in ("numpy", "dtaidistance"):  # by hand: at (3, 3) the cells left of it and above it tie
+        np.testing.assert_array_equal(dtw_path(pred, gt, backend=backend), [[0, 0], [1, 0], [2, 1], [3, 2], [3, 3]])
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        a = rng.integers(0, 3, size=(int(rng.integers(3, 25)), 1, 2)).astype(float)
+        b = rng.integers(0, 3, size=(int(rng.integers(3, 25)), 1, 2)).astype(float)
+        np.testing.assert_array_equal(dtw_path(a, b, backend="numpy"), dtw_path(a, b, backend="dtaidistance"))
+
+
 def _time_shift_pair():
     t = np.linspace(0, 2 * np.pi, 30)
     joints = np.stack([np.sin(t + k) for k in range(5)], axis=1)  # (30, 5)
