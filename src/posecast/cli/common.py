@@ -388,9 +388,18 @@ def check_media(file: Path, at: float | None) -> None:
 
 
 def print_track_notes(track: Any, file: Path) -> None:
-    """What a user should know about an extracted track: a file that decoded short, the person changing."""
+    """What a user should know about an extracted track: a file that decoded short, a body going out of the frame,
+    the person changing."""
     if track.metadata.get("note"):
         console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
+    left = track.metadata.get("left_out_s")
+    if left:
+        console.print(
+            f"note: {file.name}: the person goes out through the edge of the frame at {left[0]:.2f} s: "
+            f"{len(left)} detection{'s' * (len(left) != 1)} of a body mostly out of the frame left out (counted as "
+            "not detected, not as another person)",
+            highlight=False,
+        )
     changes = track.metadata.get("person_changes_s")
     if changes:
         at = ", ".join(f"{c:.2f}" for c in changes)

@@ -396,6 +396,7 @@ class VideoForecaster(ABC):
             resolve_frames(1.0, None, seconds)
             seconds = float(seconds)
         track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
+        track = track.without_leaving()  # (a track extracted here is so already; one made elsewhere may not be)
         read = track
         changes = track.person_changes()
         if len(changes):  # another person (or shot) since some frame: the forecast reads the last one only
