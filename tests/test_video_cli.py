@@ -295,3 +295,51 @@ def test_overlay_label_rows_do_not_overlap_on_a_portrait_clip():
     second = rows_drawn("last keypoints seen, moved as the 3D forecast moves", 2)
     zeroth = rows_drawn("forecast (lift+forecast)  +0.84 s", 0)
     assert zeroth.max() < first.min() and first.max() < second.min()
+
+
+class _Still(VideoForecaster):
+    """A video model that estimates every frame as the origin (the pipeline around ``predict`` is what is tested)."""
+
+    name = "still"
+
+    def predict(self, keypoints, visibility, frames, world=None):
+        from posecast.video.models.base import VideoPrediction
+
+        b, t = keypoints.shape[:2]
+        camera = np.tile([100.0, 50.0, 50.0], (b, t + frames, 1))
+        return VideoPrediction(np.zeros((b, t, 17, 3)), np.zeros((b, frames, 17, 3)), camera)
+
+
+def _gappy_track() -> PoseTrack:
+    """4 s at 30 fps, the person seen from 1.0 s to 2.0 s only (nobody before, gone after)."""
+    times = np.arange(120) / 30.0
+    detected = (times >= 1.0 - 1e-9) & (times <= 2.0 + 1e-9)
+    kp = np.random.default_rng(0).uniform(100, 300, (120, 17, 2))
+    return PoseTrack(kp, np.ones((120, 17)), times, (640, 480), "body-17", detected=detected).bridged()
+
+
+def test_a_late_entry_and_an_early_exit_get_notes_and_the_outputs_mark_the_frames_seen(tmp_path, capsys):
+    import posecast
+    from posecast.cli.forecast import write_video_forecast
+
+    fc = _Still().forecast(_gappy_track(), seconds=0.4)
+    npz, js = tmp_path / "f.npz", tmp_path / "f.json"
+    write_video_forecast(fc, Path("gappy.mp4"), [npz, js])
+    out = capsys.readouterr().out
+    assert "note: no person in the first 1.00 s of gappy.mp4 (first seen at 1.00 s)" in out, out
+    assert "holds the first pose seen" in out and "history_detected" in out
+    assert "no person was detected in the last 1.97 s of gappy.mp4 (last seen at 2.00 s)" in out
+    assert "the forecast starts at the clip's end (3.97 s)" in out and "use --at 2.00" in out, out
+    for saved in (posecast.load(npz), posecast.load(js)):
+        det = saved.metadata["detection"]
+        np.testing.assert_allclose(det["frame_times_s"], np.arange(120) / 30.0, atol=1e-6)
+        assert det["frame_detected"] == [bool(1.0 - 1e-9 <= t <= 2.0 + 1e-9) for t in np.arange(120) / 30.0]
+        hist = np.asarray(saved.metadata["history_detected"])  # per written history frame (25 fps)
+        assert hist.shape == (saved.history.num_frames,) and 20 <= hist.sum() <= 26 and not hist[:20].any()
+        assert not hist[-40:].any()
+
+
+def test_the_at_hint_keeps_the_last_detected_frame():
+    from posecast.cli.forecast import at_hint
+
+    assert at_hint(1.9333) == 1.94 and at_hint(2.0) == 2.0 and at_hint(0.0) == 0.01

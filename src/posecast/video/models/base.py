@@ -181,6 +181,13 @@ class VideoForecast:
                 "frame": "camera-aligned (x right in the image, y up, z toward the camera), pelvis-centred",
                 "up_axis": "+y",  # the image's up, whatever the person does (renderings take it as it is)
                 "start_time": float(self.times[0]),
+                # per past frame: the person was detected at (the clip frame nearest) it; elsewhere the past is
+                # estimated from keypoints bridged or held from the detections
+                **(
+                    {"history_detected": np.asarray(self.metadata["detected"], dtype=bool).tolist()}
+                    if self.metadata.get("detected") is not None and len(self.metadata["detected"]) == len(self.past)
+                    else {}
+                ),
             },
         )
 
@@ -445,7 +452,7 @@ class VideoForecaster(ABC):
             camera=pred.camera[0],
             skeleton=self.skeleton,
             model=self.name,
-            metadata={"source": track.metadata.get("source")},
+            metadata={"source": track.metadata.get("source"), "detected": rs.detected.copy()},
         )
         return self.anchored(video, rs.keypoints[-1], rs.visibility[-1])
 
