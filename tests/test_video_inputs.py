@@ -107,3 +107,37 @@ def test_a_trimmed_clip_with_pre_roll_is_not_called_truncated(tmp_path):
     info = probe_video(trim)
     assert info.declared_frames == info.num_frames == 27  # the header says 40, 13 of them pre-roll
     assert "note" not in extract_poses(trim, backend=_ScriptedBackend(frozenset())).metadata
+
+
+def test_shared_timestamps_are_spread_and_the_frame_rate_stays_finite(tmp_path):
+    import warnings
+
+    import imageio_ffmpeg
+
+    from posecast.video.decode import iter_frames, probe_video, spread_duplicates
+    from posecast.video.extract import extract_poses
+    from posecast.video.track import frame_rate
+    from test_video_backend import _ScriptedBackend, write_clip
+
+    times, shared = spread_duplicates(np.array([0.0, 0.0, 0.2, 0.2, 0.4, 0.4]))
+    np.testing.assert_allclose(times, [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert shared == 3
+    assert frame_rate(np.array([0.0, 0.2, 0.200001, 0.4, 0.400001])) == pytest.approx(5.0, rel=1e-4)  # not 1e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero
+        assert VideoInfo(Path("x.mkv"), 64, 64, np.zeros(3), "h264", "matroska").fps == 30.0
+
+    clip = write_clip(tmp_path / "c.mp4", n=12, fps=10.0)
+    dup = tmp_path / "dup.mkv"  # every second frame stamped as the one before (QA's dup_ts.mkv)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(clip), "-vf",
+                    "setpts='floor(N/2)*2/10/TB'", "-fps_mode", "passthrough", "-c:v", "libx264", "-bf", "0",
+                    str(dup)], check=True)  # fmt: skip
+    info = probe_video(dup)
+    assert info.num_frames == 12 and info.shared_stamps == 6
+    np.testing.assert_allclose(info.times, np.arange(12) / 10.0, atol=1e-3)
+    assert info.fps == pytest.approx(10.0, rel=1e-3)
+    got = [t for t, _ in iter_frames(dup, info=info)]
+    np.testing.assert_allclose(got, info.times)
+    track = extract_poses(dup, backend=_ScriptedBackend(frozenset()))
+    assert track.fps == pytest.approx(10.0, rel=1e-3)
+    assert "6 frames share a timestamp with the frame before" in track.metadata["timestamps_note"]

@@ -390,8 +390,9 @@ def check_media(file: Path, at: float | None) -> None:
 def print_track_notes(track: Any, file: Path) -> None:
     """What a user should know about an extracted track: a file that decoded short, a body going out of the frame,
     the person changing."""
-    if track.metadata.get("note"):
-        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
+    for key in ("note", "timestamps_note"):
+        if track.metadata.get(key):
+            console.print(f"note: {file.name}: {track.metadata[key]}", highlight=False)
     left = track.metadata.get("left_out_s")
     if left:
         console.print(

@@ -19,7 +19,9 @@ presentation stamps of their own (H.264 with B-frames inside AVI, where the per-
 FFmpeg guesses come out in decoding order). Measured on the shared clips: for every mp4 the sorted
 packet stamps equal the decoded frames' ``pts`` exactly; for the AVI they are 1/30 s apart while the
 frames' own ``pts`` jump back and forth. OpenCV's ``CAP_PROP_POS_MSEC`` was tried and rejected: on
-the AVI it lags two frames and reads 0 for the last two.
+the AVI it lags two frames and reads 0 for the last two. A file whose muxer gave several frames the same
+stamp (``0, 0, 0.067, 0.067, ...``: broken timestamps) has each run of them spread evenly over the gap to the
+next stamp (`spread_duplicates`; ``VideoInfo.shared_stamps`` counts them, and the track says so in a note).
 
 Packets the container marks as discarded (the pre-roll before an edit list's start: what ``ffmpeg -ss X -c
 copy`` and phone trims leave in an mp4) are decoded, as later frames need them, but give no frame and no
@@ -40,6 +42,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from posecast.errors import FormatError
+from posecast.video.track import frame_rate
 
 T = TypeVar("T")
 
@@ -57,6 +60,7 @@ class VideoInfo:
     container: str
     rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be displayed: 0, 90, 180, 270
     declared_frames: int | None = None  # the frame count the container's header states (None: it states none)
+    shared_stamps: int = 0  # frames whose stamp the container gave the frame before too (`spread_duplicates`)
 
     @property
     def num_frames(self) -> int:
@@ -64,15 +68,10 @@ class VideoInfo:
 
     @property
     def fps(self) -> float:
-        """The frame rate from the timestamps (frames per second): frames per second over the clip when its
-        frame gaps are nearly even (Matroska stores milliseconds, so a 30 fps clip's gaps alternate 33 / 34 ms,
-        whose median would read 30.3), the median gap's rate otherwise (variable frame rate)."""
-        if self.num_frames < 2:
-            return 30.0
-        gaps = np.diff(self.times)
-        if gaps.min() > 0 and gaps.max() <= 1.5 * gaps.min():
-            return float((self.num_frames - 1) / (self.times[-1] - self.times[0]))
-        return float(1.0 / np.median(gaps))
+        """The frame rate from the timestamps (frames per second, `posecast.video.track.frame_rate`): frames per
+        second over the clip when its frame gaps are nearly even, the median gap's rate otherwise (variable frame
+        rate)."""
+        return frame_rate(self.times)
 
     @property
     def duration(self) -> float:
@@ -134,6 +133,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         times = np.arange(len(stamps), dtype=np.float64) / rate
     else:
         times = np.sort(np.asarray([float(s * base) for s in stamps], dtype=np.float64))
+    times, shared = spread_duplicates(times)
     if width <= 0 or height <= 0:
         raise FormatError(f"impossible frame size {width}x{height}", path)
     rotation = _display_rotation(path)
@@ -148,7 +148,33 @@ def probe_video(path: str | Path) -> VideoInfo:
         container=fmt,
         rotation=rotation,
         declared_frames=declared,
+        shared_stamps=shared,
     )
+
+
+def spread_duplicates(times: np.ndarray) -> tuple[np.ndarray, int]:
+    """Sorted presentation stamps ``times`` (s) made strictly increasing, and how many frames shared a stamp with
+    the frame before: each run of ``k`` equal stamps is spread evenly over the gap to the next stamp (the last
+    run over the clip's median gap), so that a file whose muxer wrote every stamp twice (``0, 0, 0.067, 0.067,
+    ...``) plays at its real rate instead of two frames a microsecond apart."""
+    times = np.asarray(times, dtype=np.float64)
+    same = np.flatnonzero(np.diff(times) <= 1e-9) + 1  # frames stamped as the one before
+    if not len(same):
+        return times, 0
+    distinct = np.unique(times)
+    gaps = np.diff(distinct)
+    step = float(np.median(gaps)) if len(gaps) else 1.0 / 30.0
+    out = times.copy()
+    i = 0
+    while i < len(times):
+        j = i
+        while j + 1 < len(times) and times[j + 1] - times[i] <= 1e-9:
+            j += 1
+        if j > i:  # frames i..j share a stamp
+            after = times[j + 1] if j + 1 < len(times) else times[i] + step
+            out[i : j + 1] = times[i] + (after - times[i]) * np.arange(j - i + 1) / (j - i + 1)
+        i = j + 1
+    return out, int(len(same))
 
 
 def _quarter_turns(degrees: float | None) -> int:
@@ -204,7 +230,8 @@ def iter_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         base = stream.time_base
-        last = None
+        last = None  # the time handed out last
+        last_own = None  # the frame's own stamp behind it
         packets = container.demux(stream)
         while True:
             try:
@@ -228,10 +255,10 @@ def iter_frames(
                 continue
             for frame in frames:
                 own = float(frame.pts * base) if trust_own and frame.pts is not None and base is not None else None
-                if own is not None and (last is None or own > last):
+                if own is not None and (last_own is None or own > last_own + 1e-9) and (last is None or own > last):
                     t = own
                     k = int(np.searchsorted(times, own + 1e-9))  # stamps up to it are used (or lost)
-                elif k < len(times):
+                elif k < len(times):  # no stamp of its own, or the one before's (shared: spread in ``times``)
                     t = float(times[k])
                     k += 1
                 else:  # more frames than packets (should not happen): continue at the median rate
@@ -241,6 +268,7 @@ def iter_frames(
                 if max_time is not None and t > info.times[0] + max_time + 1e-9:
                     return
                 last = t
+                last_own = own if own is not None else last_own
                 n += 1
                 yield t, upright(_rgb(frame, max_side), info.rotation)
     finally:

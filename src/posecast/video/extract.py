@@ -159,6 +159,11 @@ def extract_poses(
         metadata["note"] = (
             f"decoded {len(poses)} of the {declared} frames its header lists: the file looks truncated or damaged"
         )
+    if info.shared_stamps:
+        metadata["timestamps_note"] = (
+            f"{info.shared_stamps} frame{'s' * (info.shared_stamps != 1)} share a timestamp with the frame before "
+            "(the file's timestamps are broken): their times are spread evenly up to the next frame's"
+        )
     if track.metadata.get("left_out_s"):
         metadata["left_out_s"] = track.metadata["left_out_s"]
     changes = track.person_changes()

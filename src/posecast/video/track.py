@@ -50,6 +50,29 @@ def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) 
     return out.reshape(values.shape)
 
 
+MIN_FRAME_GAP_S = 1e-4
+"""Seconds: gaps between timestamps below this are not frame intervals (duplicated stamps made unique) and are
+left out of a frame rate (`frame_rate`)."""
+
+
+def frame_rate(times: np.ndarray, default: float = 30.0) -> float:
+    """Frames per second from increasing timestamps ``times`` (s): frames per second over the clip when its gaps
+    are nearly even (Matroska stores milliseconds, so a 30 fps clip's gaps alternate 33 / 34 ms, whose median
+    would read 30.3), else the rate of the median gap (variable frame rate), gaps under `MIN_FRAME_GAP_S` left
+    out (a file whose frames share timestamps had read 1,000,000 frames/s, or infinity); ``default`` with fewer
+    than two frames or no real gap."""
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) < 2:
+        return float(default)
+    gaps = np.diff(times)
+    real = gaps[gaps > MIN_FRAME_GAP_S]
+    if not len(real):
+        return float(default)
+    if len(real) == len(gaps) and gaps.max() <= 1.5 * gaps.min():
+        return float((len(times) - 1) / (times[-1] - times[0]))
+    return float(1.0 / np.median(real))
+
+
 PERSON_JUMP = 0.5
 """Body sizes the body's centre may move between two detected frames (plus `PERSON_SPEED` per second between
 them) before the track is taken to have changed person (`PoseTrack.person_changes`)."""
@@ -121,10 +144,9 @@ class PoseTrack:
 
     @property
     def fps(self) -> float:
-        """The median frame rate (frames per second) from the timestamps."""
-        if self.num_frames < 2:
-            return float(self.metadata.get("fps", 30.0))
-        return float(1.0 / np.median(np.diff(self.times)))
+        """The frame rate (frames per second) from the timestamps (`frame_rate`; a single frame: its metadata's
+        ``fps``, else 30)."""
+        return frame_rate(self.times, float(self.metadata.get("fps", 30.0)))
 
     @property
     def duration(self) -> float:
