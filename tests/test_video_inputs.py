@@ -141,3 +141,27 @@ def test_shared_timestamps_are_spread_and_the_frame_rate_stays_finite(tmp_path):
     track = extract_poses(dup, backend=_ScriptedBackend(frozenset()))
     assert track.fps == pytest.approx(10.0, rel=1e-3)
     assert "6 frames share a timestamp with the frame before" in track.metadata["timestamps_note"]
+
+
+def test_a_frame_whose_own_stamp_goes_back_is_dropped_not_relabelled(monkeypatch):
+    """A damaged stream can decode a garbage frame stamped 0.000 after the frame at 1.033 s (QA: an mp4 with 15 kB
+    zeroed); taking it for the next frame had moved every later frame one stamp late."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from posecast.video import decode
+
+    def frame(k):
+        return SimpleNamespace(pts=k, width=4, height=4, rotation=0,
+                               to_ndarray=lambda **_: np.full((4, 4, 3), k, np.uint8))  # fmt: skip
+
+    decoded = [[frame(0)], [frame(1)], [frame(2), frame(0)], [frame(3)], [frame(4)], [frame(5)], [frame(6)]]
+    packets = [SimpleNamespace(pts=k, is_discard=False, decode=lambda fs=fs: fs) for k, fs in enumerate(decoded)]
+    stream = SimpleNamespace(time_base=Fraction(1, 30), thread_type=None)
+    container = SimpleNamespace(streams=SimpleNamespace(video=[stream]), demux=lambda s: iter(packets),
+                                close=lambda: None)  # fmt: skip
+    monkeypatch.setattr(decode, "_open", lambda path: container)
+    info = VideoInfo(Path("damaged.mp4"), 4, 4, np.arange(7) / 30.0, "h264", "mov,mp4,m4a,3gp,3g2,mj2")
+    got = list(decode.iter_frames("damaged.mp4", info=info))
+    np.testing.assert_allclose([t for t, _ in got], np.arange(7) / 30.0)
+    assert [int(rgb[0, 0, 0]) for _, rgb in got] == list(range(7))  # each frame with its own time
