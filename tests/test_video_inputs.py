@@ -165,3 +165,32 @@ def test_a_frame_whose_own_stamp_goes_back_is_dropped_not_relabelled(monkeypatch
     got = list(decode.iter_frames("damaged.mp4", info=info))
     np.testing.assert_allclose([t for t, _ in got], np.arange(7) / 30.0)
     assert [int(rgb[0, 0, 0]) for _, rgb in got] == list(range(7))  # each frame with its own time
+
+
+def test_avif_photos_are_decoded_and_heic_without_its_plugin_says_what_to_do(tmp_path):
+    from PIL import Image, features
+
+    from posecast.cli.common import media_kind
+    from posecast.errors import FormatError
+    from posecast.video.decode import decode_image, read_image
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF codec")
+    rgb = np.zeros((64, 96, 3), np.uint8)
+    rgb[:, :48] = (200, 30, 30)
+    photo = tmp_path / "photo.avif"
+    Image.fromarray(rgb).save(photo, quality=95)
+    assert media_kind(photo) == "image"  # had been: 'holds an image but is named .avif ... rename it'
+    got = read_image(photo)
+    assert got.shape == (64, 96, 3) and abs(int(got[32, 10, 0]) - 200) < 20 and got[32, 80].max() < 20
+    renamed = tmp_path / "photo.jpg"  # an AVIF named .jpg: OpenCV cannot, Pillow can
+    renamed.write_bytes(photo.read_bytes())
+    assert read_image(renamed).shape == (64, 96, 3)
+    heic = bytes([0, 0, 0, 24]) + b"ftypheic" + bytes(4) + b"mif1heic" + bytes(40)
+    try:
+        import pillow_heif  # noqa: F401
+    except ImportError:
+        with pytest.raises(FormatError, match="HEIC / HEIF photo: reading it needs the pillow-heif package"):
+            decode_image(heic, "IMG_0001.HEIC")
+    with pytest.raises(FormatError, match="cannot read as an image"):
+        decode_image(b"not an image at all", "x.png")

@@ -388,12 +388,13 @@ def decode_image(
     max_pixels: int = MAX_IMAGE_PIXELS,
     known_size: bool = False,
 ) -> np.ndarray:
-    """The bytes of one JPEG/PNG (any format OpenCV reads) as RGB ``(H, W, 3)`` ``uint8``; a `FormatError`
-    naming ``source`` when they are not an image, or when its header says it has more than ``max_pixels``
-    (``known_size``: also when Pillow cannot read its size from the header, as for Radiance HDR, whose size
-    OpenCV would only learn by decoding it)."""
+    """The bytes of one JPEG/PNG (any format OpenCV reads, and AVIF / HEIC through Pillow: `pillow_image`) as RGB
+    ``(H, W, 3)`` ``uint8``; a `FormatError` naming ``source`` when they are not an image, or when its header says
+    it has more than ``max_pixels`` (``known_size``: also when Pillow cannot read its size from the header, as
+    for Radiance HDR, whose size OpenCV would only learn by decoding it)."""
     import cv2
 
+    _heif_opener()
     size = image_size(data)
     if size is None and known_size:
         raise FormatError("cannot read as an image whose size its header gives (send JPEG or PNG)", source)
@@ -404,5 +405,45 @@ def decode_image(
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray | memoryview) else data
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if bgr is None or bgr.size == 0:
-        raise FormatError("cannot read as an image", source)
+        rgb = pillow_image(buf.tobytes(), source) if buf.size else None  # AVIF, HEIC: not OpenCV's
+        if rgb is None:
+            raise FormatError("cannot read as an image", source)
+        return rgb
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+#: the brands of an ISO (HEIF) image file's ``ftyp`` box that mean HEIC / HEIF (an iPhone's photos)
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
+def _heif_opener() -> bool:
+    """Register ``pillow-heif``'s HEIC opener with Pillow when it is installed (once); whether it is."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    if not getattr(pillow_heif, "_posecast_registered", False):
+        pillow_heif.register_heif_opener()
+        pillow_heif._posecast_registered = True
+    return True
+
+
+def pillow_image(raw: bytes, source: str | Path = "image") -> np.ndarray | None:
+    """An image OpenCV does not read (AVIF, and HEIC with ``pillow-heif``) decoded by Pillow as RGB ``(H, W, 3)``
+    ``uint8``, turned upright by its EXIF orientation; None when Pillow cannot read it either. A HEIC / HEIF photo
+    without ``pillow-heif`` is a `FormatError` naming ``source`` that says so."""
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        if raw[4:8] == b"ftyp" and raw[8:12] in HEIF_BRANDS and not _heif_opener():
+            raise FormatError(
+                "a HEIC / HEIF photo: reading it needs the pillow-heif package (pip install pillow-heif); or "
+                "convert it to JPEG or PNG",
+                source,
+            ) from None
+        return None
