@@ -194,3 +194,26 @@ def test_avif_photos_are_decoded_and_heic_without_its_plugin_says_what_to_do(tmp
             decode_image(heic, "IMG_0001.HEIC")
     with pytest.raises(FormatError, match="cannot read as an image"):
         decode_image(b"not an image at all", "x.png")
+
+
+def test_a_folder_of_frames_is_one_line_that_says_how_to_make_a_video_of_it(tmp_path):
+    import cv2
+
+    from posecast.api import input_kind
+    from posecast.errors import FormatError
+
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for k in range(1, 4):
+        cv2.imwrite(str(seq / f"frame_{k:03d}.jpg"), np.zeros((80, 80, 3), np.uint8))
+    with pytest.raises(FormatError, match="is a folder of 3 images") as exc:
+        input_kind(seq)
+    assert f"-start_number 1 -i {seq}/frame_%03d.jpg" in str(exc.value)
+    out = tmp_path / "f.npz"
+    for extra in ([], ["--model", "lift+forecast"]):  # had been: 'not a motion file' / 'a video model ... motion'
+        r = run("forecast", str(seq), *extra, "--out", str(out))
+        assert r.returncode == 2 and len(errors(r)) == 1 and "is a folder of 3 images" in errors(r)[0], r.stderr
+        assert "motion" not in errors(r)[0] and "Traceback" not in r.stderr and not out.exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FormatError, match="is a folder: give one motion, video or image file"):
+        input_kind(tmp_path / "empty")

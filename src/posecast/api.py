@@ -71,9 +71,38 @@ def sniff_kind(path: str | Path) -> str | None:
     return None
 
 
+def folder_error(folder: Path) -> PosecastError:
+    """The one-line error for a folder given where one file is read: a folder of images (a frame sequence) gets
+    the ``ffmpeg`` line that makes a video of it."""
+    import re
+
+    from posecast.errors import FormatError
+    from posecast.video import IMAGE_SUFFIXES
+
+    try:
+        images = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except OSError:
+        images = []
+    if not images:
+        return FormatError("is a folder: give one motion, video or image file", folder)
+    parts = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", n) for n in images]
+    shared = {(m.group(1), len(m.group(2)), m.group(3)) for m in parts if m}
+    if len(shared) == 1 and all(parts):
+        prefix, digits, suffix = shared.pop()
+        start = min(int(m.group(2)) for m in parts if m)
+        source = f"-start_number {start} -i {folder / f'{prefix}%0{digits}d{suffix}'}"
+    else:
+        source = f"-pattern_type glob -i '{folder / ('*' + Path(images[0]).suffix)}'"
+    return FormatError(
+        f"is a folder of {len(images)} image{'s' * (len(images) != 1)}: give one video or image file (make a video "
+        f"of the frames first: ffmpeg -framerate FPS {source} -pix_fmt yuv420p clip.mp4, FPS their frame rate)",
+        folder,
+    )
+
+
 def input_kind(source: Any) -> str:
     """``"motion"``, ``"video"`` or ``"image"``: what ``source`` is (a path by its content first, `sniff_kind`,
-    then by its suffix)."""
+    then by its suffix). A folder is a `FormatError` (`folder_error`): one file is read."""
     from posecast.video.track import PoseTrack
 
     if isinstance(source, Motion):
@@ -83,6 +112,8 @@ def input_kind(source: Any) -> str:
     if isinstance(source, str | Path):
         from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
+        if Path(source).is_dir():
+            raise folder_error(Path(source))
         sniffed = sniff_kind(source)
         if sniffed is not None:
             return sniffed

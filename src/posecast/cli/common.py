@@ -281,7 +281,9 @@ def media_kind(file: Path) -> str:
 
     suffix = file.suffix.lower()
     if file.is_dir():
-        raise FormatError("is a folder: give one video or image file", file)
+        from posecast.api import folder_error
+
+        raise folder_error(file)
     if suffix not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
         from posecast.api import sniff_kind
 
