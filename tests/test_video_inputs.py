@@ -217,3 +217,29 @@ def test_a_folder_of_frames_is_one_line_that_says_how_to_make_a_video_of_it(tmp_
     (tmp_path / "empty").mkdir()
     with pytest.raises(FormatError, match="is a folder: give one motion, video or image file"):
         input_kind(tmp_path / "empty")
+
+
+def test_unreadable_videos_say_what_is_wrong_without_ffmpegs_error_number(tmp_path):
+    from posecast.errors import FormatError
+    from posecast.video.decode import probe_video
+    from test_video_backend import write_clip
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "text_renamed.mp4"
+    text.write_text("this is not a video\n" * 10)
+    whole = write_clip(tmp_path / "whole.mp4", n=20)  # ffmpeg writes the index (moov) after the frames
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(bytes(range(256)) * 8)
+    for path, why in (
+        (empty, "cannot read as a video: the file is empty (0 bytes)"),
+        (text, "cannot read as a video: the file holds text, not a video"),
+        (cut, "cannot read as a video: the file is truncated: the mp4's index (its moov box) is missing"),
+        (noise, "cannot read as a video: FFmpeg: Invalid data found when processing input"),
+    ):
+        with pytest.raises(FormatError) as exc:
+            probe_video(path)
+        message = str(exc.value)
+        assert why in message and message.count(path.name) == 1 and "Errno" not in message, message

@@ -96,11 +96,70 @@ def _open(path: Path):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise FormatError(f"cannot read as a video ({type(exc).__name__}: {exc})", path) from exc
+        raise FormatError(f"cannot read as a video: {unreadable_why(path, exc)}", path) from None
     if not container.streams.video:
         container.close()
         raise FormatError("holds no video stream", path)
     return container
+
+
+def unreadable_why(path: Path, exc: BaseException | None = None) -> str:
+    """Why FFmpeg could not open ``path``, in words: empty, text, an mp4 without its index (cut off before the
+    recording was finished), else FFmpeg's own reason (without its error number and the path again)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as err:
+        return f"cannot open it ({err.strerror or err})"
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if _is_text(head):
+        return "the file holds text, not a video"
+    if head[4:8] == b"ftyp":
+        boxes, cut = _top_boxes(path, size)
+        if b"moov" not in boxes:
+            return (
+                "the file is truncated: the mp4's index (its moov box) is missing, as in a recording cut off "
+                "before it was finished"
+                if cut
+                else "the mp4 has no index (moov box)"
+            )
+    reason = getattr(exc, "strerror", None) or (str(exc) if exc is not None else "")
+    return f"FFmpeg: {reason}" if reason else "FFmpeg cannot open it"
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a file's first bytes are text (UTF-8 without control bytes other than tab and line breaks)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not a character cut by the end of the bytes read
+            return False
+        text = head[: err.start].decode("utf-8")
+    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def _top_boxes(path: Path, size: int) -> tuple[list[bytes], bool]:
+    """The types of an ISO media file's top-level boxes, and whether the last one runs past the end of the file."""
+    types: list[bytes] = []
+    pos = 0
+    with open(path, "rb") as fh:
+        while pos + 8 <= size and len(types) < 10_000:
+            fh.seek(pos)
+            head = fh.read(16)
+            length = int.from_bytes(head[:4], "big")
+            if length == 1 and len(head) >= 16:
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:  # runs to the end of the file
+                length = size - pos
+            if length < 8:
+                return types, True
+            types.append(head[4:8])
+            if pos + length > size:
+                return types, True
+            pos += length
+    return types, pos < size
 
 
 def probe_video(path: str | Path) -> VideoInfo:
