@@ -343,3 +343,23 @@ def test_the_at_hint_keeps_the_last_detected_frame():
     from posecast.cli.forecast import at_hint
 
     assert at_hint(1.9333) == 1.94 and at_hint(2.0) == 2.0 and at_hint(0.0) == 0.01
+
+
+def test_a_one_frame_video_is_an_image_and_a_short_past_gets_a_note(tmp_path, capsys):
+    from posecast.api import input_kind, resolve_model
+    from posecast.cli.forecast import write_video_forecast
+
+    one = write_clip(tmp_path / "one.mp4", 1, (64, 48), 10.0)
+    two = write_clip(tmp_path / "two.mp4", 2, (64, 48), 10.0)
+    assert input_kind(one) == "image" and input_kind(two) == "video"
+    assert resolve_model("image", None) == "hmmr"  # the image default, as for the same frame as a .jpg
+    times = np.arange(4) / 30.0  # 0.1 s observed (QA: --at 0.1)
+    short = PoseTrack(np.random.default_rng(1).uniform(100, 300, (4, 17, 2)), np.ones((4, 17)), times, (640, 480),
+                      "body-17")  # fmt: skip
+    fc = _Still().forecast(short, seconds=0.2)
+    assert fc.metadata["observed_s"] == pytest.approx(0.1, abs=1e-4)
+    write_video_forecast(fc, Path("short.mp4"), [tmp_path / "s.npz"])
+    assert "the person was observed for 0.10 s only" in capsys.readouterr().out
+    fc = _Still().forecast(_gappy_track(), seconds=0.2)  # seen for 1 s: no such note
+    write_video_forecast(fc, Path("gappy.mp4"), [tmp_path / "g.npz"])
+    assert "observed for" not in capsys.readouterr().out

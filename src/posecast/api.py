@@ -102,7 +102,8 @@ def folder_error(folder: Path) -> PosecastError:
 
 def input_kind(source: Any) -> str:
     """``"motion"``, ``"video"`` or ``"image"``: what ``source`` is (a path by its content first, `sniff_kind`,
-    then by its suffix). A folder is a `FormatError` (`folder_error`): one file is read."""
+    then by its suffix; a video of a single frame is an image, and so is a one-frame `PoseTrack`). A folder is a
+    `FormatError` (`folder_error`): one file is read."""
     from posecast.video.track import PoseTrack
 
     if isinstance(source, Motion):
@@ -114,15 +115,16 @@ def input_kind(source: Any) -> str:
 
         if Path(source).is_dir():
             raise folder_error(Path(source))
-        sniffed = sniff_kind(source)
-        if sniffed is not None:
-            return sniffed
         suffix = Path(source).suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            return "video"
-        if suffix in IMAGE_SUFFIXES:
-            return "image"
-        return "motion"
+        kind = sniff_kind(source)
+        if kind is None:
+            kind = "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else "motion"
+        if kind == "video" and suffix in VIDEO_SUFFIXES and Path(source).is_file():
+            from posecast.video.decode import single_frame
+
+            if single_frame(source):  # one frame is a picture: the image default reads it (no motion to see)
+                return "image"
+        return kind
     raise ValueRangeError(f"cannot forecast from a {type(source).__name__}: give a path, a Motion or a PoseTrack")
 
 

@@ -295,6 +295,18 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
     coverage = detection_coverage(track)
     for note in coverage_notes(coverage, file.name, track.duration):
         console.print(f"note: {note}", highlight=False)
+    from posecast.video import VIDEO_SUFFIXES
+    from posecast.video.models.base import SHORT_PAST_S
+
+    observed = fc.metadata.get("observed_s")
+    if track.num_frames == 1 and file.suffix.lower() in VIDEO_SUFFIXES:
+        console.print(f"note: {file.name} holds a single frame: forecast as an image", highlight=False)
+    elif track.num_frames > 1 and observed is not None and observed < SHORT_PAST_S:
+        console.print(
+            f"note: {file.name}: the person was observed for {observed:.2f} s only; the video models learned from "
+            "1-2 s of past, so this forecast rests on little of the person's motion",
+            highlight=False,
+        )
     print_track_notes(track, file)
     meta = {k: v for k, v in fc.metadata.items() if k not in ("track", "video")}
     plain = dataclasses.replace(fc, metadata={**meta, "detection": coverage})

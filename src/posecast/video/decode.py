@@ -162,6 +162,31 @@ def _top_boxes(path: Path, size: int) -> tuple[list[bytes], bool]:
     return types, pos < size
 
 
+def single_frame(path: str | Path) -> bool:
+    """Whether the video ``path`` holds exactly one frame (from its first packets, no decoding; False when it cannot
+    be opened: reading it says why)."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+    try:
+        if not container.streams.video:
+            return False
+        count = 0
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size > 0 and not packet.is_discard:
+                count += 1
+                if count > 1:
+                    return False
+        return count == 1
+    except av.error.FFmpegError:
+        return False
+    finally:
+        container.close()
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     """Size, frame count and the presentation time of every frame, from the packets (fast: no decoding)."""
     import av

@@ -53,6 +53,9 @@ from posecast.motion import Forecast, Motion
 from posecast.video.track import PoseTrack
 
 LAYOUT = "body-17"
+#: seconds: a video forecast whose person was seen for less than this (``metadata["observed_s"]``) gets a note: the
+#: shipped video models learned from 1 s (``phd``, ``posemonet``) or 2 s (``lift+forecast``) of past
+SHORT_PAST_S = 0.5
 #: anchored forecasts: factor on the predicted pelvis (camera translation) motion in the image
 ANCHOR_TRANSLATION_SCALE = 1.0
 #: anchored forecasts: factor on the predicted motion of the joints about the pelvis in the image
@@ -413,6 +416,8 @@ class VideoForecaster(ABC):
         duration = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
         video = self.forecast_track(read, duration)
         fc = video.to_forecast()
+        seen = read.times[read.detected] if read.detected.any() else read.times[-1:]
+        fc.metadata["observed_s"] = round(float(seen[-1] - seen[0]), 4)  # how long the person read was seen
         fc.metadata.update(track=track, video=video)  # the track as observed (who was seen, where)
         return fc
 
