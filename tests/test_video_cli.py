@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ class FakeVideoForecast:
     camera: np.ndarray
     skeleton: str = "body-17"
     model: str = "fake-walk"
+    metadata: dict = field(default_factory=dict)
 
     def to_forecast(self):
         from posecast.motion import Forecast, Motion
@@ -363,3 +364,20 @@ def test_a_one_frame_video_is_an_image_and_a_short_past_gets_a_note(tmp_path, ca
     fc = _Still().forecast(_gappy_track(), seconds=0.2)  # seen for 1 s: no such note
     write_video_forecast(fc, Path("gappy.mp4"), [tmp_path / "g.npz"])
     assert "observed for" not in capsys.readouterr().out
+
+
+def test_forecast_times_count_from_the_clips_first_frame_and_keep_the_container_offset(tmp_path):
+    import posecast
+    from posecast.cli.forecast import write_video_forecast
+
+    track = _gappy_track()
+    ts = PoseTrack(track.keypoints, track.visibility, track.times + 1.4667, track.image_size, track.skeleton,
+                   detected=track.detected)  # fmt: skip  # an MPEG-TS clock starts at 1.4667 s
+    fc = _Still().forecast(ts, seconds=0.2)
+    assert fc.metadata["clip_start_s"] == pytest.approx(1.4667)
+    expected = track.times[-1] - 99 / 25.0  # the 25 fps history ends at the last frame
+    assert fc.metadata["start_time"] == pytest.approx(expected, abs=1e-6)  # had been 1.4667 + that
+    write_video_forecast(fc, Path("dance.ts"), [tmp_path / "f.json"])
+    saved = posecast.load(tmp_path / "f.json").metadata
+    assert saved["start_time"] == pytest.approx(expected, abs=1e-6)
+    assert saved["detection"]["last_detection_s"] == pytest.approx(2.0, abs=1e-4)  # the same clock

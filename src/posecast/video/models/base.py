@@ -171,8 +171,12 @@ class VideoForecast:
         )
 
     def to_forecast(self) -> Forecast:
-        """A `posecast.motion.Forecast` (one sample) with the past as its history, for the writers."""
+        """A `posecast.motion.Forecast` (one sample) with the past as its history, for the writers: its metadata's
+        ``start_time`` is the first history frame's time in seconds from the clip's first frame (the clock of
+        ``--at`` and of the detection times), ``clip_start_s`` the container's time of that first frame
+        (``metadata["clip_start_s"]`` here, 0 when not given; an MPEG-TS starts at 1.4 s or so)."""
         history = Motion(self.past, self.fps, self.skeleton, metadata={"source": self.metadata.get("source")})
+        clip_start = float(self.metadata.get("clip_start_s", 0.0))
         return Forecast(
             samples=self.future[None],
             fps=self.fps,
@@ -183,7 +187,8 @@ class VideoForecast:
                 "source": self.metadata.get("source"),
                 "frame": "camera-aligned (x right in the image, y up, z toward the camera), pelvis-centred",
                 "up_axis": "+y",  # the image's up, whatever the person does (renderings take it as it is)
-                "start_time": float(self.times[0]),
+                "start_time": round(float(self.times[0]) - clip_start, 9),
+                "clip_start_s": clip_start,
                 # per past frame: the person was detected at (the clip frame nearest) it; elsewhere the past is
                 # estimated from keypoints bridged or held from the detections
                 **(
@@ -415,6 +420,7 @@ class VideoForecaster(ABC):
                 track.times[changes[-1]] - track.times[0])})  # fmt: skip
         duration = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
         video = self.forecast_track(read, duration)
+        video.metadata["clip_start_s"] = float(track.times[0])  # the clock `start_time` and --at count from
         fc = video.to_forecast()
         seen = read.times[read.detected] if read.detected.any() else read.times[-1:]
         fc.metadata["observed_s"] = round(float(seen[-1] - seen[0]), 4)  # how long the person read was seen
