@@ -381,3 +381,28 @@ def test_forecast_times_count_from_the_clips_first_frame_and_keep_the_container_
     saved = posecast.load(tmp_path / "f.json").metadata
     assert saved["start_time"] == pytest.approx(expected, abs=1e-6)
     assert saved["detection"]["last_detection_s"] == pytest.approx(2.0, abs=1e-4)  # the same clock
+
+
+def test_a_narrow_clip_is_shown_between_bars_so_that_its_labels_stay_readable(tmp_path):
+    """A 200 x 576 crop (QA's leave_slow.mp4) was 250 pixels wide in a 720-pixel-high overlay, its longest label
+    about 6 pixels high; it is now centred in a video side `MIN_VIDEO_WIDTH` of the height wide, the skeleton on
+    it where the clip's keypoints are."""
+    from posecast.video.overlay import MIN_VIDEO_WIDTH
+
+    clip = write_clip(tmp_path / "narrow.mp4", n=4, size=(100, 288), fps=10.0)  # frame k: grey level 20 k
+    rng = np.random.default_rng(2)
+    pose = rng.uniform(-0.2, 0.2, size=(17, 3))
+    past, future = np.repeat(pose[None], 4, axis=0), np.repeat(pose[None], 2, axis=0)
+    camera = np.tile([150.0, 50.0, 200.0], (6, 1))
+    times = np.arange(6) / 10.0
+    fc = FakeVideoForecast(past, future, 10.0, times, camera)
+    track = PoseTrack(project(past, camera[:4]), np.ones((4, 17)), times[:4], (100, 288), "body-17")
+    out = render_forecast_video(tmp_path / "o.mp4", clip, track, fc, height=720, panel=False)
+    info = probe_video(out)
+    assert info.width == round(MIN_VIDEO_WIDTH * 720) and info.height == 720  # was 250
+    _, frames = read_video(out)
+    left = (396 - 250) // 2
+    assert frames[3][700, 5].max() < 12 and frames[3][700, left + 125].mean() > 40  # bars, then the clip
+    u, v = track.keypoints[3, 0] * 2.5 + (left, 0)  # the observed keypoint, moved with the clip
+    u, v = int(round(u)), int(round(v))
+    np.testing.assert_allclose(frames[3][v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3).mean(0), OBSERVED_RGB, atol=40)
