@@ -201,6 +201,26 @@ def test_2d_hold_and_constant_velocity_use_the_last_two_detected_frames_and_real
     np.testing.assert_allclose(bench.constant_velocity_2d(one, at), bench.zero_velocity_2d(one, at))
 
 
+def test_constant_velocity_is_fitted_over_the_last_tenth_of_a_second() -> None:
+    n = 240  # 1 s at 240 fps, moving right at 100 px/s with +-1 px of detector jitter
+    times = np.arange(n) / 240.0
+    x = 100.0 * times + np.where(np.arange(n) % 2, 1.0, -1.0)
+    kp = np.stack([np.stack([x, np.full(n, 50.0)], -1)] * 2, axis=1)
+    kp[-1, 1] = np.nan  # a joint missing in the last frame: held
+    track = PoseTrack(kp, np.ones((n, 2)), times, (640, 480), "k2")
+    at = np.array([times[-1] + 1.0])
+    cv = bench.constant_velocity_2d(track, at)
+    speed = cv[0, 0, 0] - kp[-1, 0, 0]  # px moved in 1 s from the last frame
+    assert abs(speed - 100.0) < 15.0  # the last two frames alone: 580 px/s
+    assert abs(bench.constant_velocity_2d(track, at, span=0.0)[0, 0, 0] - kp[-1, 0, 0] - 100.0) > 400.0
+    np.testing.assert_allclose(cv[0, 1], bench.zero_velocity_2d(track, at)[0, 1])
+    dup = PoseTrack(kp[::8], np.ones((30, 2)), np.sort(np.r_[times[::16], times[::16] + 1e-6]), (640, 480), "k2")
+    assert abs(bench.constant_velocity_2d(dup, at)[0, 0, 0] - kp[::8][-1, 0, 0] - 100.0) < 30.0  # stamps 1 us apart
+    slow = PoseTrack(kp[::48], np.ones((5, 2)), times[::48], (640, 480), "k2")  # 5 fps: the last two frames
+    v = (kp[::48][-1, 0] - kp[::48][-2, 0]) / 0.2
+    np.testing.assert_allclose(bench.constant_velocity_2d(slow, at)[0, 0], kp[::48][-1, 0] + v * (at[0] - times[192]))
+
+
 def test_bootstrap_interval() -> None:
     assert bench.bootstrap_interval(np.full(7, 0.4)) == pytest.approx([0.4, 0.4])
     lo, hi = bench.bootstrap_interval(np.array([0.0, 1.0, 0.0, 1.0, np.nan]))

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ class FakeVideoForecast:
     camera: np.ndarray
     skeleton: str = "body-17"
     model: str = "fake-walk"
+    metadata: dict = field(default_factory=dict)
 
     def to_forecast(self):
         from posecast.motion import Forecast, Motion
@@ -295,3 +296,113 @@ def test_overlay_label_rows_do_not_overlap_on_a_portrait_clip():
     second = rows_drawn("last keypoints seen, moved as the 3D forecast moves", 2)
     zeroth = rows_drawn("forecast (lift+forecast)  +0.84 s", 0)
     assert zeroth.max() < first.min() and first.max() < second.min()
+
+
+class _Still(VideoForecaster):
+    """A video model that estimates every frame as the origin (the pipeline around ``predict`` is what is tested)."""
+
+    name = "still"
+
+    def predict(self, keypoints, visibility, frames, world=None):
+        from posecast.video.models.base import VideoPrediction
+
+        b, t = keypoints.shape[:2]
+        camera = np.tile([100.0, 50.0, 50.0], (b, t + frames, 1))
+        return VideoPrediction(np.zeros((b, t, 17, 3)), np.zeros((b, frames, 17, 3)), camera)
+
+
+def _gappy_track() -> PoseTrack:
+    """4 s at 30 fps, the person seen from 1.0 s to 2.0 s only (nobody before, gone after)."""
+    times = np.arange(120) / 30.0
+    detected = (times >= 1.0 - 1e-9) & (times <= 2.0 + 1e-9)
+    kp = np.random.default_rng(0).uniform(100, 300, (120, 17, 2))
+    return PoseTrack(kp, np.ones((120, 17)), times, (640, 480), "body-17", detected=detected).bridged()
+
+
+def test_a_late_entry_and_an_early_exit_get_notes_and_the_outputs_mark_the_frames_seen(tmp_path, capsys):
+    import posecast
+    from posecast.cli.forecast import write_video_forecast
+
+    fc = _Still().forecast(_gappy_track(), seconds=0.4)
+    npz, js = tmp_path / "f.npz", tmp_path / "f.json"
+    write_video_forecast(fc, Path("gappy.mp4"), [npz, js])
+    out = capsys.readouterr().out
+    assert "note: no person in the first 1.00 s of gappy.mp4 (first seen at 1.00 s)" in out, out
+    assert "holds the first pose seen" in out and "history_detected" in out
+    assert "no person was detected in the last 1.97 s of gappy.mp4 (last seen at 2.00 s)" in out
+    assert "the forecast starts at the clip's end (3.97 s)" in out and "use --at 2.00" in out, out
+    for saved in (posecast.load(npz), posecast.load(js)):
+        det = saved.metadata["detection"]
+        np.testing.assert_allclose(det["frame_times_s"], np.arange(120) / 30.0, atol=1e-6)
+        assert det["frame_detected"] == [bool(1.0 - 1e-9 <= t <= 2.0 + 1e-9) for t in np.arange(120) / 30.0]
+        hist = np.asarray(saved.metadata["history_detected"])  # per written history frame (25 fps)
+        assert hist.shape == (saved.history.num_frames,) and 20 <= hist.sum() <= 26 and not hist[:20].any()
+        assert not hist[-40:].any()
+
+
+def test_the_at_hint_keeps_the_last_detected_frame():
+    from posecast.cli.forecast import at_hint
+
+    assert at_hint(1.9333) == 1.94 and at_hint(2.0) == 2.0 and at_hint(0.0) == 0.01
+
+
+def test_a_one_frame_video_is_an_image_and_a_short_past_gets_a_note(tmp_path, capsys):
+    from posecast.api import input_kind, resolve_model
+    from posecast.cli.forecast import write_video_forecast
+
+    one = write_clip(tmp_path / "one.mp4", 1, (64, 48), 10.0)
+    two = write_clip(tmp_path / "two.mp4", 2, (64, 48), 10.0)
+    assert input_kind(one) == "image" and input_kind(two) == "video"
+    assert resolve_model("image", None) == "hmmr"  # the image default, as for the same frame as a .jpg
+    times = np.arange(4) / 30.0  # 0.1 s observed (QA: --at 0.1)
+    short = PoseTrack(np.random.default_rng(1).uniform(100, 300, (4, 17, 2)), np.ones((4, 17)), times, (640, 480),
+                      "body-17")  # fmt: skip
+    fc = _Still().forecast(short, seconds=0.2)
+    assert fc.metadata["observed_s"] == pytest.approx(0.1, abs=1e-4)
+    write_video_forecast(fc, Path("short.mp4"), [tmp_path / "s.npz"])
+    assert "the person was observed for 0.10 s only" in capsys.readouterr().out
+    fc = _Still().forecast(_gappy_track(), seconds=0.2)  # seen for 1 s: no such note
+    write_video_forecast(fc, Path("gappy.mp4"), [tmp_path / "g.npz"])
+    assert "observed for" not in capsys.readouterr().out
+
+
+def test_forecast_times_count_from_the_clips_first_frame_and_keep_the_container_offset(tmp_path):
+    import posecast
+    from posecast.cli.forecast import write_video_forecast
+
+    track = _gappy_track()
+    ts = PoseTrack(track.keypoints, track.visibility, track.times + 1.4667, track.image_size, track.skeleton,
+                   detected=track.detected)  # fmt: skip  # an MPEG-TS clock starts at 1.4667 s
+    fc = _Still().forecast(ts, seconds=0.2)
+    assert fc.metadata["clip_start_s"] == pytest.approx(1.4667)
+    expected = track.times[-1] - 99 / 25.0  # the 25 fps history ends at the last frame
+    assert fc.metadata["start_time"] == pytest.approx(expected, abs=1e-6)  # had been 1.4667 + that
+    write_video_forecast(fc, Path("dance.ts"), [tmp_path / "f.json"])
+    saved = posecast.load(tmp_path / "f.json").metadata
+    assert saved["start_time"] == pytest.approx(expected, abs=1e-6)
+    assert saved["detection"]["last_detection_s"] == pytest.approx(2.0, abs=1e-4)  # the same clock
+
+
+def test_a_narrow_clip_is_shown_between_bars_so_that_its_labels_stay_readable(tmp_path):
+    """A 200 x 576 crop (QA's leave_slow.mp4) was 250 pixels wide in a 720-pixel-high overlay, its longest label
+    about 6 pixels high; it is now centred in a video side `MIN_VIDEO_WIDTH` of the height wide, the skeleton on
+    it where the clip's keypoints are."""
+    from posecast.video.overlay import MIN_VIDEO_WIDTH
+
+    clip = write_clip(tmp_path / "narrow.mp4", n=4, size=(100, 288), fps=10.0)  # frame k: grey level 20 k
+    rng = np.random.default_rng(2)
+    pose = rng.uniform(-0.2, 0.2, size=(17, 3))
+    past, future = np.repeat(pose[None], 4, axis=0), np.repeat(pose[None], 2, axis=0)
+    camera = np.tile([150.0, 50.0, 200.0], (6, 1))
+    times = np.arange(6) / 10.0
+    fc = FakeVideoForecast(past, future, 10.0, times, camera)
+    track = PoseTrack(project(past, camera[:4]), np.ones((4, 17)), times[:4], (100, 288), "body-17")
+    out = render_forecast_video(tmp_path / "o.mp4", clip, track, fc, height=720, panel=False)
+    info = probe_video(out)
+    assert info.width == round(MIN_VIDEO_WIDTH * 720) and info.height == 720  # was 250
+    _, frames = read_video(out)
+    left = (396 - 250) // 2
+    assert frames[3][700, 5].max() < 12 and frames[3][700, left + 125].mean() > 40  # bars, then the clip
+    u, v = track.keypoints[3, 0] * 2.5 + (left, 0)  # the observed keypoint, moved with the clip
+    u, v = int(round(u)), int(round(v))
+    np.testing.assert_allclose(frames[3][v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3).mean(0), OBSERVED_RGB, atol=40)

@@ -62,3 +62,74 @@ def test_legs_hidden_for_a_few_frames_are_not_another_person():
     assert len(track.person_changes()) == 0
     shown = PoseTrack(kp, np.ones((n, 8)), np.arange(n) / 30.0, (1920, 1080), "k8")  # the same, taken as seen
     assert len(shown.person_changes()) > 0  # what the visibility-blind measure reported
+
+
+def _walk_out(junk_centre=(20.0, 160.0), junk_size=30.0, image=(200, 576)) -> PoseTrack:
+    """A body of 300 px walking out through the left edge of a 200 x 576 frame at 300 px/s (its box passes the
+    edge), then two frames where the backend returns a 30 px 'body' (what MediaPipe does for a person almost out
+    of the frame: QA's leave_midclip.mp4)."""
+    n = 12
+    centres = np.array([[100 - 10 * k, 300] for k in range(n)] + [list(junk_centre)] * 2, dtype=float)
+    sizes = np.array([300] * n + [junk_size] * 2, dtype=float)
+    body = np.random.default_rng(0).uniform(-0.5, 0.5, (17, 2))  # 17 joints in a unit box, its corners among them
+    body[:4] = [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]
+    kp = centres[:, None, :] + body[None] * sizes[:, None, None]
+    return PoseTrack(kp, np.ones((n + 2, 17)), np.arange(n + 2) / 30.0, image, "body-17")
+
+
+def test_a_body_going_out_through_the_edge_is_not_another_person():
+    track = _walk_out()
+    np.testing.assert_array_equal(track.person_changes(), [12])  # what the growth test alone makes of it
+    np.testing.assert_array_equal(track.leaving(), [12, 13])
+    kept = track.without_leaving()
+    assert len(kept.person_changes()) == 0
+    assert kept.detected[:12].all() and not kept.detected[12:].any()
+    np.testing.assert_allclose(kept.keypoints[12:], np.repeat(track.keypoints[11:12], 2, axis=0))  # the last good
+    np.testing.assert_allclose(kept.keypoints[:12], track.keypoints[:12])  # the past as it was
+    assert kept.metadata["left_out_s"] == [round(12 / 30, 4), round(13 / 30, 4)]
+    assert len(kept.without_leaving().leaving()) == 0  # once is enough
+
+
+def test_a_cut_to_a_smaller_person_away_from_the_edge_is_still_a_change():
+    track = _walk_out(junk_centre=(100.0, 300.0), junk_size=120.0)  # a smaller body in the middle of the frame
+    assert len(track.leaving()) == 0
+    np.testing.assert_array_equal(track.without_leaving().person_changes(), [12])
+
+
+def test_a_body_that_shrinks_slowly_at_the_edge_or_is_cut_by_it_all_along_is_kept():
+    n = 60  # walking away from the camera along the edge: 300 -> 100 px in 2 s
+    track = _box_track([[40, 300]] * n, np.linspace(300, 100, n))
+    track = PoseTrack(track.keypoints, track.visibility, track.times, (400, 576), "k4")
+    assert len(track.leaving()) == 0
+    first = _walk_out()  # the first detection has nothing to be compared with: kept
+    assert len(first.frames(12).leaving()) == 0
+
+
+def test_tracks_from_the_backend_and_forecasts_leave_the_vanishing_body_out():
+    from dataclasses import replace
+
+    from posecast.video.backend import FramePose
+    from posecast.video.extract import track_from_poses
+    from posecast.video.models.base import VideoForecaster
+
+    track = _walk_out()
+    poses = [FramePose(k, v) for k, v in zip(track.keypoints, track.visibility, strict=True)]
+    live = track_from_poses(poses + [None], list(track.times) + [14 / 30], track.image_size, "body-17")  # serve's path
+    assert live.detected[:12].all() and not live.detected[12:].any() and len(live.person_changes()) == 0
+
+    class Reader:
+        name = "reader"
+        forecast = VideoForecaster.forecast
+        read = None
+
+        def forecast_track(self, read, seconds):
+            Reader.read = read
+            raise StopIteration  # what it was given is all this test needs
+
+    try:
+        Reader().forecast(replace(track, metadata={}))
+    except StopIteration:
+        pass
+    assert Reader.read.detected[:12].all() and not Reader.read.detected[12:].any()
+    np.testing.assert_allclose(Reader.read.keypoints[-1], track.keypoints[11])  # read from the last good frame
+    np.testing.assert_allclose(Reader.read.keypoints[:12], track.keypoints[:12])  # not a held junk pose

@@ -71,9 +71,39 @@ def sniff_kind(path: str | Path) -> str | None:
     return None
 
 
+def folder_error(folder: Path) -> PosecastError:
+    """The one-line error for a folder given where one file is read: a folder of images (a frame sequence) gets
+    the ``ffmpeg`` line that makes a video of it."""
+    import re
+
+    from posecast.errors import FormatError
+    from posecast.video import IMAGE_SUFFIXES
+
+    try:
+        images = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except OSError:
+        images = []
+    if not images:
+        return FormatError("is a folder: give one motion, video or image file", folder)
+    parts = [re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", n) for n in images]
+    shared = {(m.group(1), len(m.group(2)), m.group(3)) for m in parts if m}
+    if len(shared) == 1 and all(parts):
+        prefix, digits, suffix = shared.pop()
+        start = min(int(m.group(2)) for m in parts if m)
+        source = f"-start_number {start} -i {folder / f'{prefix}%0{digits}d{suffix}'}"
+    else:
+        source = f"-pattern_type glob -i '{folder / ('*' + Path(images[0]).suffix)}'"
+    return FormatError(
+        f"is a folder of {len(images)} image{'s' * (len(images) != 1)}: give one video or image file (make a video "
+        f"of the frames first: ffmpeg -framerate FPS {source} -pix_fmt yuv420p clip.mp4, FPS their frame rate)",
+        folder,
+    )
+
+
 def input_kind(source: Any) -> str:
     """``"motion"``, ``"video"`` or ``"image"``: what ``source`` is (a path by its content first, `sniff_kind`,
-    then by its suffix)."""
+    then by its suffix; a video of a single frame is an image, and so is a one-frame `PoseTrack`). A folder is a
+    `FormatError` (`folder_error`): one file is read."""
     from posecast.video.track import PoseTrack
 
     if isinstance(source, Motion):
@@ -83,15 +113,18 @@ def input_kind(source: Any) -> str:
     if isinstance(source, str | Path):
         from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-        sniffed = sniff_kind(source)
-        if sniffed is not None:
-            return sniffed
+        if Path(source).is_dir():
+            raise folder_error(Path(source))
         suffix = Path(source).suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            return "video"
-        if suffix in IMAGE_SUFFIXES:
-            return "image"
-        return "motion"
+        kind = sniff_kind(source)
+        if kind is None:
+            kind = "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else "motion"
+        if kind == "video" and suffix in VIDEO_SUFFIXES and Path(source).is_file():
+            from posecast.video.decode import single_frame
+
+            if single_frame(source):  # one frame is a picture: the image default reads it (no motion to see)
+                return "image"
+        return kind
     raise ValueRangeError(f"cannot forecast from a {type(source).__name__}: give a path, a Motion or a PoseTrack")
 
 

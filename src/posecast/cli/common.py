@@ -281,7 +281,9 @@ def media_kind(file: Path) -> str:
 
     suffix = file.suffix.lower()
     if file.is_dir():
-        raise FormatError("is a folder: give one video or image file", file)
+        from posecast.api import folder_error
+
+        raise folder_error(file)
     if suffix not in VIDEO_SUFFIXES + IMAGE_SUFFIXES:
         from posecast.api import sniff_kind
 
@@ -388,9 +390,19 @@ def check_media(file: Path, at: float | None) -> None:
 
 
 def print_track_notes(track: Any, file: Path) -> None:
-    """What a user should know about an extracted track: a file that decoded short, the person changing."""
-    if track.metadata.get("note"):
-        console.print(f"note: {file.name}: {track.metadata['note']}", highlight=False)
+    """What a user should know about an extracted track: a file that decoded short, a body going out of the frame,
+    the person changing."""
+    for key in ("note", "timestamps_note"):
+        if track.metadata.get(key):
+            console.print(f"note: {file.name}: {track.metadata[key]}", highlight=False)
+    left = track.metadata.get("left_out_s")
+    if left:
+        console.print(
+            f"note: {file.name}: the person goes out through the edge of the frame at {left[0]:.2f} s: "
+            f"{len(left)} detection{'s' * (len(left) != 1)} of a body mostly out of the frame left out (counted as "
+            "not detected, not as another person)",
+            highlight=False,
+        )
     changes = track.metadata.get("person_changes_s")
     if changes:
         at = ", ".join(f"{c:.2f}" for c in changes)

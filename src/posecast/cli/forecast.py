@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -228,25 +229,63 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
 
 
 # ------------------------------------------------------------------------------------- video
-#: seconds: a clip whose last detection is this long before its end gets a note (the person may have left)
+#: seconds: a clip whose first (last) detection is this long after its start (before its end) gets a note (the
+#: person entered late, or left)
 UNSEEN_TAIL_S = 0.25
 
 
-def detection_coverage(track: Any) -> dict[str, float]:
-    """How much of a clip's track shows the person: the detected share of frames, the time of the last
-    detection and how long before the clip's end it was (seconds from the first frame)."""
+def detection_coverage(track: Any) -> dict[str, Any]:
+    """How much of a clip's track shows the person (seconds from the first frame): the detected share of frames,
+    the times of the first and last detection and how long after the clip's start and before its end they are,
+    and per frame its time and whether a person was detected there (``frame_times_s``, ``frame_detected``: the
+    frames without a detection hold or bridge the detected ones in the track, so the history written over them
+    was not observed)."""
     det = np.asarray(track.detected, dtype=bool)
     t = np.asarray(track.times, dtype=np.float64) - float(track.times[0])
-    last = float(t[np.flatnonzero(det)[-1]]) if det.any() else 0.0
+    seen = np.flatnonzero(det)
+    first = float(t[seen[0]]) if det.any() else 0.0
+    last = float(t[seen[-1]]) if det.any() else 0.0
     return {
         "detected_fraction": round(float(det.mean()), 4),
+        "first_detection_s": round(first, 4),
         "last_detection_s": round(last, 4),
+        "undetected_head_s": round(first, 4),
         "undetected_tail_s": round(float(t[-1]) - last, 4),
+        "frame_times_s": np.round(t, 6).tolist(),
+        "frame_detected": det.tolist(),
     }
 
 
+def at_hint(seconds: float) -> float:
+    """An ``--at`` that keeps the frame at ``seconds`` (from the first frame): rounded up to 0.01 s, at least 0.01."""
+    return max(math.ceil(round(seconds * 100, 6)) / 100, 0.01)
+
+
+def coverage_notes(coverage: dict[str, Any], name: str, end_s: float) -> list[str]:
+    """Notes on a clip whose person appears late or is gone before its end (``end_s``: its last frame, seconds
+    from the first): what the written history and the forecast are made of there, and the ``--at`` that forecasts
+    from the last sighting."""
+    notes = []
+    head, tail = coverage["undetected_head_s"], coverage["undetected_tail_s"]
+    if head >= UNSEEN_TAIL_S:
+        notes.append(
+            f"no person in the first {head:.2f} s of {name} (first seen at {coverage['first_detection_s']:.2f} s): "
+            "the history written there holds the first pose seen, read by the model as standing still "
+            "(history_detected in a .npz / .json marks the frames seen)"
+        )
+    if tail >= UNSEEN_TAIL_S:
+        last = coverage["last_detection_s"]
+        notes.append(
+            f"no person was detected in the last {tail:.2f} s of {name} (last seen at {last:.2f} s): the forecast "
+            f"starts at the clip's end ({end_s:.2f} s), after that last pose held for {tail:.2f} s; to forecast "
+            f"from the last sighting use --at {at_hint(last):.2f}"
+        )
+    return notes
+
+
 def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
-    """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others)."""
+    """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others), with
+    `detection_coverage` in the metadata as ``detection``."""
     track, video = fc.metadata["track"], fc.metadata["video"]
     console.print(
         f"{file.name}: observed {track.num_frames} frame{'s' * (track.num_frames != 1)} ({track.duration:.2f} s), "
@@ -254,10 +293,18 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
         highlight=False,
     )
     coverage = detection_coverage(track)
-    if coverage["undetected_tail_s"] >= UNSEEN_TAIL_S:
+    for note in coverage_notes(coverage, file.name, track.duration):
+        console.print(f"note: {note}", highlight=False)
+    from posecast.video import VIDEO_SUFFIXES
+    from posecast.video.models.base import SHORT_PAST_S
+
+    observed = fc.metadata.get("observed_s")
+    if track.num_frames == 1 and file.suffix.lower() in VIDEO_SUFFIXES:
+        console.print(f"note: {file.name} holds a single frame: forecast as an image", highlight=False)
+    elif track.num_frames > 1 and observed is not None and observed < SHORT_PAST_S:
         console.print(
-            f"note: no person was detected in the last {coverage['undetected_tail_s']:.2f} s of {file.name} (last "
-            f"seen at {coverage['last_detection_s']:.2f} s); the forecast continues from the last observed time",
+            f"note: {file.name}: the person was observed for {observed:.2f} s only; the video models learned from "
+            "1-2 s of past, so this forecast rests on little of the person's motion",
             highlight=False,
         )
     print_track_notes(track, file)

@@ -4,7 +4,9 @@ video forecasters (PHD, PoseMoNet, HMMR). `PoseTrack` is the exchange format bet
 from posecast.datasets.video import CLIP_SUFFIXES as VIDEO_SUFFIXES  # one list of video suffixes
 from posecast.video.track import PoseTrack
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif", ".heic", ".heif")
+"""Images PoseCast decodes: OpenCV's formats, and AVIF / HEIC through Pillow (HEIC with ``pillow-heif`` installed;
+without it a HEIC photo is a one-line error saying so, `posecast.video.decode.decode_image`)."""
 
 from posecast.video.extract import extract_image_pose, extract_poses  # noqa: E402
 

@@ -19,7 +19,9 @@ presentation stamps of their own (H.264 with B-frames inside AVI, where the per-
 FFmpeg guesses come out in decoding order). Measured on the shared clips: for every mp4 the sorted
 packet stamps equal the decoded frames' ``pts`` exactly; for the AVI they are 1/30 s apart while the
 frames' own ``pts`` jump back and forth. OpenCV's ``CAP_PROP_POS_MSEC`` was tried and rejected: on
-the AVI it lags two frames and reads 0 for the last two.
+the AVI it lags two frames and reads 0 for the last two. A file whose muxer gave several frames the same
+stamp (``0, 0, 0.067, 0.067, ...``: broken timestamps) has each run of them spread evenly over the gap to the
+next stamp (`spread_duplicates`; ``VideoInfo.shared_stamps`` counts them, and the track says so in a note).
 
 Packets the container marks as discarded (the pre-roll before an edit list's start: what ``ffmpeg -ss X -c
 copy`` and phone trims leave in an mp4) are decoded, as later frames need them, but give no frame and no
@@ -27,7 +29,9 @@ time: the clip starts where players start it. A packet that fails to decode (a d
 decoding goes on with the next (as the ``ffmpeg`` tool does; `iter_frames` gives up only when most packets
 fail). So that the frames after it keep their times, a decoded frame takes its own presentation stamp where
 the container stores them (equal to the sorted packet stamps on every clip above), and the k-th sorted
-stamp only in AVI, where the lost packet's stamp is dropped instead.
+stamp only in AVI, where the lost packet's stamp is dropped instead. A decoded frame whose own stamp goes back
+before the frame's before it is dropped: a damaged stream decodes such a frame (stamped 0.000 after 1.033 s
+in an mp4 with 15 kB zeroed), and taking it for the next frame had moved every later frame one stamp late.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from posecast.errors import FormatError
+from posecast.video.track import frame_rate
 
 T = TypeVar("T")
 
@@ -57,6 +62,7 @@ class VideoInfo:
     container: str
     rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be displayed: 0, 90, 180, 270
     declared_frames: int | None = None  # the frame count the container's header states (None: it states none)
+    shared_stamps: int = 0  # frames whose stamp the container gave the frame before too (`spread_duplicates`)
 
     @property
     def num_frames(self) -> int:
@@ -64,15 +70,10 @@ class VideoInfo:
 
     @property
     def fps(self) -> float:
-        """The frame rate from the timestamps (frames per second): frames per second over the clip when its
-        frame gaps are nearly even (Matroska stores milliseconds, so a 30 fps clip's gaps alternate 33 / 34 ms,
-        whose median would read 30.3), the median gap's rate otherwise (variable frame rate)."""
-        if self.num_frames < 2:
-            return 30.0
-        gaps = np.diff(self.times)
-        if gaps.min() > 0 and gaps.max() <= 1.5 * gaps.min():
-            return float((self.num_frames - 1) / (self.times[-1] - self.times[0]))
-        return float(1.0 / np.median(gaps))
+        """The frame rate from the timestamps (frames per second, `posecast.video.track.frame_rate`): frames per
+        second over the clip when its frame gaps are nearly even, the median gap's rate otherwise (variable frame
+        rate)."""
+        return frame_rate(self.times)
 
     @property
     def duration(self) -> float:
@@ -95,11 +96,95 @@ def _open(path: Path):
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise FormatError(f"cannot read as a video ({type(exc).__name__}: {exc})", path) from exc
+        raise FormatError(f"cannot read as a video: {unreadable_why(path, exc)}", path) from None
     if not container.streams.video:
         container.close()
         raise FormatError("holds no video stream", path)
     return container
+
+
+def unreadable_why(path: Path, exc: BaseException | None = None) -> str:
+    """Why FFmpeg could not open ``path``, in words: empty, text, an mp4 without its index (cut off before the
+    recording was finished), else FFmpeg's own reason (without its error number and the path again)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as err:
+        return f"cannot open it ({err.strerror or err})"
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if _is_text(head):
+        return "the file holds text, not a video"
+    if head[4:8] == b"ftyp":
+        boxes, cut = _top_boxes(path, size)
+        if b"moov" not in boxes:
+            return (
+                "the file is truncated: the mp4's index (its moov box) is missing, as in a recording cut off "
+                "before it was finished"
+                if cut
+                else "the mp4 has no index (moov box)"
+            )
+    reason = getattr(exc, "strerror", None) or (str(exc) if exc is not None else "")
+    return f"FFmpeg: {reason}" if reason else "FFmpeg cannot open it"
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a file's first bytes are text (UTF-8 without control bytes other than tab and line breaks)."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not a character cut by the end of the bytes read
+            return False
+        text = head[: err.start].decode("utf-8")
+    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def _top_boxes(path: Path, size: int) -> tuple[list[bytes], bool]:
+    """The types of an ISO media file's top-level boxes, and whether the last one runs past the end of the file."""
+    types: list[bytes] = []
+    pos = 0
+    with open(path, "rb") as fh:
+        while pos + 8 <= size and len(types) < 10_000:
+            fh.seek(pos)
+            head = fh.read(16)
+            length = int.from_bytes(head[:4], "big")
+            if length == 1 and len(head) >= 16:
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:  # runs to the end of the file
+                length = size - pos
+            if length < 8:
+                return types, True
+            types.append(head[4:8])
+            if pos + length > size:
+                return types, True
+            pos += length
+    return types, pos < size
+
+
+def single_frame(path: str | Path) -> bool:
+    """Whether the video ``path`` holds exactly one frame (from its first packets, no decoding; False when it cannot
+    be opened: reading it says why)."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+    try:
+        if not container.streams.video:
+            return False
+        count = 0
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size > 0 and not packet.is_discard:
+                count += 1
+                if count > 1:
+                    return False
+        return count == 1
+    except av.error.FFmpegError:
+        return False
+    finally:
+        container.close()
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -134,6 +219,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         times = np.arange(len(stamps), dtype=np.float64) / rate
     else:
         times = np.sort(np.asarray([float(s * base) for s in stamps], dtype=np.float64))
+    times, shared = spread_duplicates(times)
     if width <= 0 or height <= 0:
         raise FormatError(f"impossible frame size {width}x{height}", path)
     rotation = _display_rotation(path)
@@ -148,7 +234,33 @@ def probe_video(path: str | Path) -> VideoInfo:
         container=fmt,
         rotation=rotation,
         declared_frames=declared,
+        shared_stamps=shared,
     )
+
+
+def spread_duplicates(times: np.ndarray) -> tuple[np.ndarray, int]:
+    """Sorted presentation stamps ``times`` (s) made strictly increasing, and how many frames shared a stamp with
+    the frame before: each run of ``k`` equal stamps is spread evenly over the gap to the next stamp (the last
+    run over the clip's median gap), so that a file whose muxer wrote every stamp twice (``0, 0, 0.067, 0.067,
+    ...``) plays at its real rate instead of two frames a microsecond apart."""
+    times = np.asarray(times, dtype=np.float64)
+    same = np.flatnonzero(np.diff(times) <= 1e-9) + 1  # frames stamped as the one before
+    if not len(same):
+        return times, 0
+    distinct = np.unique(times)
+    gaps = np.diff(distinct)
+    step = float(np.median(gaps)) if len(gaps) else 1.0 / 30.0
+    out = times.copy()
+    i = 0
+    while i < len(times):
+        j = i
+        while j + 1 < len(times) and times[j + 1] - times[i] <= 1e-9:
+            j += 1
+        if j > i:  # frames i..j share a stamp
+            after = times[j + 1] if j + 1 < len(times) else times[i] + step
+            out[i : j + 1] = times[i] + (after - times[i]) * np.arange(j - i + 1) / (j - i + 1)
+        i = j + 1
+    return out, int(len(same))
 
 
 def _quarter_turns(degrees: float | None) -> int:
@@ -204,7 +316,8 @@ def iter_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         base = stream.time_base
-        last = None
+        last = None  # the time handed out last
+        last_own = None  # the frame's own stamp behind it
         packets = container.demux(stream)
         while True:
             try:
@@ -228,10 +341,12 @@ def iter_frames(
                 continue
             for frame in frames:
                 own = float(frame.pts * base) if trust_own and frame.pts is not None and base is not None else None
-                if own is not None and (last is None or own > last):
+                if own is not None and last_own is not None and own < last_own - 1e-9:
+                    continue  # its own stamp goes back: garbage a damaged stream decoded to, not the next frame
+                if own is not None and (last_own is None or own > last_own + 1e-9) and (last is None or own > last):
                     t = own
                     k = int(np.searchsorted(times, own + 1e-9))  # stamps up to it are used (or lost)
-                elif k < len(times):
+                elif k < len(times):  # no stamp of its own, or the one before's (shared: spread in ``times``)
                     t = float(times[k])
                     k += 1
                 else:  # more frames than packets (should not happen): continue at the median rate
@@ -241,6 +356,7 @@ def iter_frames(
                 if max_time is not None and t > info.times[0] + max_time + 1e-9:
                     return
                 last = t
+                last_own = own if own is not None else last_own
                 n += 1
                 yield t, upright(_rgb(frame, max_side), info.rotation)
     finally:
@@ -356,12 +472,13 @@ def decode_image(
     max_pixels: int = MAX_IMAGE_PIXELS,
     known_size: bool = False,
 ) -> np.ndarray:
-    """The bytes of one JPEG/PNG (any format OpenCV reads) as RGB ``(H, W, 3)`` ``uint8``; a `FormatError`
-    naming ``source`` when they are not an image, or when its header says it has more than ``max_pixels``
-    (``known_size``: also when Pillow cannot read its size from the header, as for Radiance HDR, whose size
-    OpenCV would only learn by decoding it)."""
+    """The bytes of one JPEG/PNG (any format OpenCV reads, and AVIF / HEIC through Pillow: `pillow_image`) as RGB
+    ``(H, W, 3)`` ``uint8``; a `FormatError` naming ``source`` when they are not an image, or when its header says
+    it has more than ``max_pixels`` (``known_size``: also when Pillow cannot read its size from the header, as
+    for Radiance HDR, whose size OpenCV would only learn by decoding it)."""
     import cv2
 
+    _heif_opener()
     size = image_size(data)
     if size is None and known_size:
         raise FormatError("cannot read as an image whose size its header gives (send JPEG or PNG)", source)
@@ -372,5 +489,45 @@ def decode_image(
     buf = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray | memoryview) else data
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
     if bgr is None or bgr.size == 0:
-        raise FormatError("cannot read as an image", source)
+        rgb = pillow_image(buf.tobytes(), source) if buf.size else None  # AVIF, HEIC: not OpenCV's
+        if rgb is None:
+            raise FormatError("cannot read as an image", source)
+        return rgb
     return np.ascontiguousarray(bgr[..., ::-1])
+
+
+#: the brands of an ISO (HEIF) image file's ``ftyp`` box that mean HEIC / HEIF (an iPhone's photos)
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
+def _heif_opener() -> bool:
+    """Register ``pillow-heif``'s HEIC opener with Pillow when it is installed (once); whether it is."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    if not getattr(pillow_heif, "_posecast_registered", False):
+        pillow_heif.register_heif_opener()
+        pillow_heif._posecast_registered = True
+    return True
+
+
+def pillow_image(raw: bytes, source: str | Path = "image") -> np.ndarray | None:
+    """An image OpenCV does not read (AVIF, and HEIC with ``pillow-heif``) decoded by Pillow as RGB ``(H, W, 3)``
+    ``uint8``, turned upright by its EXIF orientation; None when Pillow cannot read it either. A HEIC / HEIF photo
+    without ``pillow-heif`` is a `FormatError` naming ``source`` that says so."""
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            return np.ascontiguousarray(np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        if raw[4:8] == b"ftyp" and raw[8:12] in HEIF_BRANDS and not _heif_opener():
+            raise FormatError(
+                "a HEIC / HEIF photo: reading it needs the pillow-heif package (pip install pillow-heif); or "
+                "convert it to JPEG or PNG",
+                source,
+            ) from None
+        return None

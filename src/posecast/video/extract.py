@@ -1,6 +1,7 @@
 """From a video file (or one image) to a `PoseTrack`: decode, run the pose backend, bridge the gaps.
 
-Frames where the backend finds no person are marked ``detected[t] = False`` and filled by linear
+Frames where the backend finds no person, or only a body going out through the edge of the frame
+(`PoseTrack.leaving`), are marked ``detected[t] = False`` and filled by linear
 interpolation over time (on the real timestamps) between the nearest detected frames; frames before
 the first or after the last detection hold that detection. Keypoints, visibility and world
 landmarks are all bridged the same way.
@@ -88,13 +89,15 @@ def track_from_poses(
     metadata: dict | None = None,
 ) -> PoseTrack:
     """A `PoseTrack` from the backend's per-frame results (None: nobody found; bridged by interpolation)
-    at ``times`` (s, increasing) on images of ``image_size`` ``(W, H)`` pixels, layout ``skeleton``."""
+    at ``times`` (s, increasing) on images of ``image_size`` ``(W, H)`` pixels, layout ``skeleton``. Detections
+    of a body going out through the edge of the frame count as not detected (`PoseTrack.without_leaving`:
+    their times in ``metadata["left_out_s"]``)."""
     from posecast import skeletons
 
     if not any(p is not None for p in poses):
         raise ValueRangeError(f"no person found in any of the {len(poses)} frames")
     kp, vis, detected, world = _assemble(poses, list(times), skeletons.get(skeleton).num_joints)
-    return PoseTrack(
+    track = PoseTrack(
         keypoints=kp,
         visibility=vis,
         times=np.asarray(times, dtype=np.float64),
@@ -103,7 +106,8 @@ def track_from_poses(
         detected=detected,
         world=world,
         metadata=dict(metadata or {}),
-    ).bridged()
+    )
+    return track.bridged().without_leaving()
 
 
 def extract_poses(
@@ -155,6 +159,13 @@ def extract_poses(
         metadata["note"] = (
             f"decoded {len(poses)} of the {declared} frames its header lists: the file looks truncated or damaged"
         )
+    if info.shared_stamps:
+        metadata["timestamps_note"] = (
+            f"{info.shared_stamps} frame{'s' * (info.shared_stamps != 1)} share a timestamp with the frame before "
+            "(the file's timestamps are broken): their times are spread evenly up to the next frame's"
+        )
+    if track.metadata.get("left_out_s"):
+        metadata["left_out_s"] = track.metadata["left_out_s"]
     changes = track.person_changes()
     if len(changes):
         metadata["person_changes_s"] = [round(float(track.times[k] - track.times[0]), 4) for k in changes]

@@ -204,6 +204,12 @@ class _Panel:
         return np.ascontiguousarray(rgb)
 
 
+#: the clip's side of an overlay is at least this share of the output's height wide: a narrower clip (a 200 x 576
+#: crop) is centred between black bars, so that its labels keep the size of a 9:16 portrait clip's (about 10 pixels
+#: at 720; the crop's 250 pixels had shrunk "last keypoints seen, ..." to about 6)
+MIN_VIDEO_WIDTH = 0.55
+
+
 def _even(n: float) -> int:
     return max(2, int(round(n / 2)) * 2)
 
@@ -222,8 +228,8 @@ def render_forecast_video(
 
     ``forecast`` is a `VideoForecast` (``past (T, J, 3)``, ``future (H, J, 3)``, ``times (T + H,)``,
     ``camera (T + H, 3)``, ``fps``, ``skeleton``, ``model``). ``height`` is the output height in
-    pixels (the clip is scaled to it; the 3D panel is a square of that size next to it). The output
-    has ``T + H`` frames at ``forecast.fps``.
+    pixels (the clip is scaled to it, between black bars when it is narrower than `MIN_VIDEO_WIDTH` of it; the 3D
+    panel is a square of that size next to it). The output has ``T + H`` frames at ``forecast.fps``.
     """
     import cv2
     import imageio_ffmpeg
@@ -265,8 +271,11 @@ def render_forecast_video(
         info = probe_video(video_path)
         src_w, src_h, src_end = info.width, info.height, float(info.times[-1])
         frames = iter_frames(video_path, info=info)
-    out_h, vid_w = _even(height), _even(src_w * height / src_h)
-    sx, sy = vid_w / src_w, out_h / src_h
+    out_h, clip_w = _even(height), _even(src_w * height / src_h)
+    vid_w = max(clip_w, _even(MIN_VIDEO_WIDTH * out_h))  # a narrow clip between black bars (`MIN_VIDEO_WIDTH`)
+    ox = (vid_w - clip_w) // 2
+    sx, sy = clip_w / src_w, out_h / src_h
+    shift = np.array([ox, 0.0])  # clip pixels (scaled) -> the video side's pixels
     panel_w = out_h if panel else 0
     size = (vid_w + panel_w, out_h)
     drawer = _Panel(out_h, past, future, bones) if panel else None
@@ -297,20 +306,26 @@ def render_forecast_video(
                         t_next, img_next = next(frames)
                     except StopIteration:
                         img_next = None
-                img = cv2.resize(current, (vid_w, out_h), interpolation=cv2.INTER_AREA)
+                img = cv2.resize(current, (clip_w, out_h), interpolation=cv2.INTER_AREA)
+                if vid_w != clip_w:
+                    bars = np.zeros((out_h, vid_w, 3), dtype=img.dtype)
+                    bars[:, ox : ox + clip_w] = img
+                    img = bars
                 is_past = i < n_past
                 seen = True  # a person detected at this past frame (the 3D panel draws no held pose either)
                 if is_past and t <= t_obs_end + tol:
                     k = max(min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1), 0)
                     seen = bool(obs.detected[k])
                     if seen:
-                        draw_skeleton_2d(img, obs.keypoints[k] * (sx, sy), bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
+                        at = obs.keypoints[k] * (sx, sy) + shift
+                        draw_skeleton_2d(img, at, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
                         _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
                     else:  # the track bridges or holds these keypoints; on the picture they would float
                         _label(img, f"observed  {t - times[0]:.2f} s: no person detected", OBSERVED_RGB)
                 elif not is_past:
                     anchored = getattr(forecast, "future_pixels", None)  # VideoForecast: anchored at the keypoints
-                    pts = (anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])) * (sx, sy)
+                    pts = anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])
+                    pts = pts * (sx, sy) + shift
                     draw_skeleton_2d(img, pts, bones, FORECAST_RGB, FORECAST_LEFT_RGB)
                     _label(img, f"forecast ({forecast.model})  +{t - t_split:.2f} s", FORECAST_RGB)
                     if anchored:  # the picture's skeleton is not the 3D panel's pose projected: say what it is

@@ -50,6 +50,29 @@ def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) 
     return out.reshape(values.shape)
 
 
+MIN_FRAME_GAP_S = 1e-4
+"""Seconds: gaps between timestamps below this are not frame intervals (duplicated stamps made unique) and are
+left out of a frame rate (`frame_rate`)."""
+
+
+def frame_rate(times: np.ndarray, default: float = 30.0) -> float:
+    """Frames per second from increasing timestamps ``times`` (s): frames per second over the clip when its gaps
+    are nearly even (Matroska stores milliseconds, so a 30 fps clip's gaps alternate 33 / 34 ms, whose median
+    would read 30.3), else the rate of the median gap (variable frame rate), gaps under `MIN_FRAME_GAP_S` left
+    out (a file whose frames share timestamps had read 1,000,000 frames/s, or infinity); ``default`` with fewer
+    than two frames or no real gap."""
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) < 2:
+        return float(default)
+    gaps = np.diff(times)
+    real = gaps[gaps > MIN_FRAME_GAP_S]
+    if not len(real):
+        return float(default)
+    if len(real) == len(gaps) and gaps.max() <= 1.5 * gaps.min():
+        return float((len(times) - 1) / (times[-1] - times[0]))
+    return float(1.0 / np.median(real))
+
+
 PERSON_JUMP = 0.5
 """Body sizes the body's centre may move between two detected frames (plus `PERSON_SPEED` per second between
 them) before the track is taken to have changed person (`PoseTrack.person_changes`)."""
@@ -59,6 +82,14 @@ PERSON_GROWTH = 1.6
 """A body that grows or shrinks by more than this factor within `PERSON_GROWTH_SECONDS` is another person (or
 the camera cut to another shot)."""
 PERSON_GROWTH_SECONDS = 0.2
+LEAVING_SECONDS = 1.0
+"""Seconds: how long the last detection kept stays the reference of `PoseTrack.leaving` across frames without a
+detection."""
+PERSON_EDGE = 0.1
+"""A detection whose joints (every joint placed, seen or not) come within this share of the body's size (that of
+the last detection kept) of the image's edge, or beyond it, is at the edge of the frame (`PoseTrack.leaving`)."""
+PERSON_LOST_JOINTS = 0.5
+"""A detection that sees fewer than this share of the joints the last detection kept saw has lost most of them."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +144,9 @@ class PoseTrack:
 
     @property
     def fps(self) -> float:
-        """The median frame rate (frames per second) from the timestamps."""
-        if self.num_frames < 2:
-            return float(self.metadata.get("fps", 30.0))
-        return float(1.0 / np.median(np.diff(self.times)))
+        """The frame rate (frames per second) from the timestamps (`frame_rate`; a single frame: its metadata's
+        ``fps``, else 30)."""
+        return frame_rate(self.times, float(self.metadata.get("fps", 30.0)))
 
     @property
     def duration(self) -> float:
@@ -142,6 +172,61 @@ class PoseTrack:
         ``detected`` (the real-clip bench skips such a cut)."""
         n = int(np.searchsorted(self.times, self.times[0] + seconds + 1e-9, side="right"))
         return self.frames(0, n).bridged()
+
+    def leaving(self) -> np.ndarray:
+        """Indices of the detected frames that show a body going out through the edge of the frame rather than a
+        person: at the edge of the image (`PERSON_EDGE`), the box of the joints it sees in common with the last
+        detection kept (visibility > 0.5) shrank by more than `PERSON_GROWTH` since that detection, or it sees
+        less than `PERSON_LOST_JOINTS` of the joints that one saw (or fewer than four in common with it). What a
+        pose backend returns for a person half out of the frame: MediaPipe places a body of 31 pixels at the edge
+        the frame after one of 234 walked out of it (the test `PoseTrack.person_changes` makes of the growth would
+        take it for another person). The last detection kept is the reference while it is at most
+        `LEAVING_SECONDS` old, or for as long as each detection since has been left out (a backend may follow
+        the vanishing body for a while). The first detection is always kept; a body that shrinks away from
+        the edge, or slowly, is kept (it walks away from the camera)."""
+        kp, det = self.keypoints, np.flatnonzero(self.detected)
+        seen = (self.visibility > 0.5) & np.isfinite(kp).all(-1)
+        width, height = self.image_size
+        out: list[int] = []
+        ref, dropping = None, False
+        for b in det:
+            if ref is None or not (dropping or self.times[b] - self.times[ref] <= LEAVING_SECONDS + 1e-6):
+                ref, dropping = b, False
+                continue
+            both = seen[ref] & seen[b]
+            lost = seen[b].sum() < PERSON_LOST_JOINTS * seen[ref].sum() or both.sum() < 4
+            ref_size = float(np.ptp(kp[ref, seen[ref]], axis=0).max()) if seen[ref].any() else 0.0
+            shrunk = False
+            if both.sum() >= 4:
+                size_a = float(np.ptp(kp[ref, both], axis=0).max())
+                size_b = float(np.ptp(kp[b, both], axis=0).max())
+                shrunk = max(size_a, 1.0) / max(size_b, 1.0) > PERSON_GROWTH
+            placed = kp[b][np.isfinite(kp[b]).all(-1)]
+            margin = PERSON_EDGE * ref_size
+            at_edge = bool(len(placed)) and bool(
+                placed[:, 0].min() <= margin
+                or placed[:, 1].min() <= margin
+                or placed[:, 0].max() >= width - margin
+                or placed[:, 1].max() >= height - margin
+            )
+            if at_edge and (shrunk or lost):
+                out.append(int(b))
+                dropping = True
+            else:
+                ref, dropping = b, False
+        return np.asarray(out, dtype=int)
+
+    def without_leaving(self) -> PoseTrack:
+        """This track with the detections of a body leaving the frame (`leaving`) counted as not detected and
+        bridged again, their times in ``metadata["left_out_s"]`` (seconds from the first frame); itself when there
+        are none. `posecast.video.extract.track_from_poses` makes every track so."""
+        gone = self.leaving()
+        if not len(gone):
+            return self
+        detected = self.detected.copy()
+        detected[gone] = False
+        left = [round(float(self.times[k] - self.times[0]), 4) for k in gone]
+        return replace(self, detected=detected, metadata={**self.metadata, "left_out_s": left}).bridged()
 
     def person_changes(self) -> np.ndarray:
         """Indices of the detected frames whose person is, by all appearances, not the one of the detected

@@ -53,6 +53,9 @@ from posecast.motion import Forecast, Motion
 from posecast.video.track import PoseTrack
 
 LAYOUT = "body-17"
+#: seconds: a video forecast whose person was seen for less than this (``metadata["observed_s"]``) gets a note: the
+#: shipped video models learned from 1 s (``phd``, ``posemonet``) or 2 s (``lift+forecast``) of past
+SHORT_PAST_S = 0.5
 #: anchored forecasts: factor on the predicted pelvis (camera translation) motion in the image
 ANCHOR_TRANSLATION_SCALE = 1.0
 #: anchored forecasts: factor on the predicted motion of the joints about the pelvis in the image
@@ -168,8 +171,12 @@ class VideoForecast:
         )
 
     def to_forecast(self) -> Forecast:
-        """A `posecast.motion.Forecast` (one sample) with the past as its history, for the writers."""
+        """A `posecast.motion.Forecast` (one sample) with the past as its history, for the writers: its metadata's
+        ``start_time`` is the first history frame's time in seconds from the clip's first frame (the clock of
+        ``--at`` and of the detection times), ``clip_start_s`` the container's time of that first frame
+        (``metadata["clip_start_s"]`` here, 0 when not given; an MPEG-TS starts at 1.4 s or so)."""
         history = Motion(self.past, self.fps, self.skeleton, metadata={"source": self.metadata.get("source")})
+        clip_start = float(self.metadata.get("clip_start_s", 0.0))
         return Forecast(
             samples=self.future[None],
             fps=self.fps,
@@ -180,7 +187,15 @@ class VideoForecast:
                 "source": self.metadata.get("source"),
                 "frame": "camera-aligned (x right in the image, y up, z toward the camera), pelvis-centred",
                 "up_axis": "+y",  # the image's up, whatever the person does (renderings take it as it is)
-                "start_time": float(self.times[0]),
+                "start_time": round(float(self.times[0]) - clip_start, 9),
+                "clip_start_s": clip_start,
+                # per past frame: the person was detected at (the clip frame nearest) it; elsewhere the past is
+                # estimated from keypoints bridged or held from the detections
+                **(
+                    {"history_detected": np.asarray(self.metadata["detected"], dtype=bool).tolist()}
+                    if self.metadata.get("detected") is not None and len(self.metadata["detected"]) == len(self.past)
+                    else {}
+                ),
             },
         )
 
@@ -396,6 +411,7 @@ class VideoForecaster(ABC):
             resolve_frames(1.0, None, seconds)
             seconds = float(seconds)
         track = source if isinstance(source, PoseTrack) else extract_track(Path(source))
+        track = track.without_leaving()  # (a track extracted here is so already; one made elsewhere may not be)
         read = track
         changes = track.person_changes()
         if len(changes):  # another person (or shot) since some frame: the forecast reads the last one only
@@ -404,7 +420,10 @@ class VideoForecaster(ABC):
                 track.times[changes[-1]] - track.times[0])})  # fmt: skip
         duration = frames / self.fps if frames is not None else (1.0 if seconds is None else seconds)
         video = self.forecast_track(read, duration)
+        video.metadata["clip_start_s"] = float(track.times[0])  # the clock `start_time` and --at count from
         fc = video.to_forecast()
+        seen = read.times[read.detected] if read.detected.any() else read.times[-1:]
+        fc.metadata["observed_s"] = round(float(seen[-1] - seen[0]), 4)  # how long the person read was seen
         fc.metadata.update(track=track, video=video)  # the track as observed (who was seen, where)
         return fc
 
@@ -444,7 +463,7 @@ class VideoForecaster(ABC):
             camera=pred.camera[0],
             skeleton=self.skeleton,
             model=self.name,
-            metadata={"source": track.metadata.get("source")},
+            metadata={"source": track.metadata.get("source"), "detected": rs.detected.copy()},
         )
         return self.anchored(video, rs.keypoints[-1], rs.visibility[-1])
 
