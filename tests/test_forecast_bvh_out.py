@@ -184,6 +184,42 @@ def test_cli_writes_bvh_in_the_inputs_rotation_order(tmp_path):
     assert "Zrotation Xrotation Yrotation" in text and "Zrotation Yrotation Xrotation" not in text
 
 
+def test_cli_writes_bvh_in_each_joints_own_order_and_channels(tmp_path):
+    """A rig whose joints do not share one rotation order, with position channels on some joints (the Poser / DAZ
+    and Bandai Namco layouts): the forecast's BVH has every joint's channels as the input has them."""
+    walk = synthetic_walk(seconds=3.0, fps=25.0)
+    orders = ("ZXY", "YXZ", "XYZ", "ZYX", "XZY", "YZX")
+    layout = {}
+    for j, name in enumerate(walk.skeleton.joint_names):
+        rotations = " ".join(f"{a}rotation" for a in orders[j % len(orders)])
+        six = j == 0 or j % 3 == 1  # the root, and every third joint, with position channels too
+        layout[name] = ("Xposition Yposition Zposition " if six else "") + rotations
+    source = tmp_path / "mixed.bvh"
+    posecast.save(Motion(walk.positions, walk.fps, walk.skeleton, rotations=walk.rotations,
+                         metadata={"bvh_joint_channels": layout}), source)  # fmt: skip
+    read = posecast.load(source)
+    assert read.metadata["bvh_joint_channels"] == layout and "bvh_rotation_order" not in read.metadata
+    np.testing.assert_allclose(read.positions, walk.positions, atol=1e-9)
+    cli_round_trip(source, tmp_path)
+    assert posecast.load(tmp_path / "f.bvh").metadata["bvh_joint_channels"] == layout
+
+
+def test_cli_fps_rescues_a_bvh_with_a_bad_frame_time(tmp_path):
+    source = tmp_path / "walk.bvh"
+    posecast.save(synthetic_walk(seconds=3.0, fps=25.0), source)
+    text = source.read_text()
+    assert "Frame Time: 0.04\n" in text
+    source.write_text(text.replace("Frame Time: 0.04\n", "Frame Time: 25\n"))  # the rate where the period belongs
+    r = run("forecast", str(source), "--horizon", "0.4", "--out", "f.npz", cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "f.npz").exists()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "walk.bvh" in lines[0] and "1/25 = 0.04 s" in lines[0] and "--fps" in lines[0], r.stderr
+    r = run("forecast", str(source), "--fps", "25", "--horizon", "0.4", "--out", "f.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    fc = posecast.load(tmp_path / "f.npz")
+    assert fc.fps == 25.0 and fc.num_frames == 10
+
+
 def test_cli_writes_bvh_on_a_cmu_skeleton(cmu_bvh_dir, tmp_path):
     source = next(p for p in sorted(cmu_bvh_dir.rglob("*.bvh")))
     cli_round_trip(source, tmp_path, skip=1)

@@ -44,7 +44,10 @@ SkeletonOpt = Annotated[
 ]
 FpsOpt = Annotated[
     float | None,
-    typer.Option(help="Frame rate for files that hold only numbers (.npy, or a .csv without '# fps=' or times)."),
+    typer.Option(
+        help="Frame rate for files that hold only numbers (.npy, or a .csv without '# fps=' or times); for a BVH "
+        "instead of its Frame Time (an exporter's wrong one), for an AMC clip instead of its header or name."
+    ),
 ]
 AsfOpt = Annotated[
     Path | None,
