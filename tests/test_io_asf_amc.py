@@ -6,6 +6,7 @@ hypothesis tests on random corruptions."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -619,6 +620,13 @@ def test_cli_forecast_with_asf_option_and_a_bad_clip(tmp_path, tiny):
     )
     assert r.returncode == 2 and not (tmp_path / "g.npz").exists()
     assert "bad.amc: line 12: frame 2, 'ltibia' has 2 values" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    # `posecast info` takes --asf too (the error without it tells the user to pass one)
+    r = run("info", str(amc), "--json")
+    assert r.returncode == 2 and "--asf FILE" in r.stderr, r.stderr
+    r = run("info", str(amc), "--asf", str(tiny[1]), "--fps", "60", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["frames"] == 120 and d["fps"] == 60.0 and d["joints"] == len(TINY_NAMES)
 
 
 # ------------------------------------------------------------------------------ real HDM05 data
