@@ -143,6 +143,26 @@ def test_info_names_tracking_glitches(walk_file, tmp_path):
     ]
 
 
+def test_info_reads_units_as_forecast_does(walk_file, tmp_path):
+    """``posecast info`` checks a plain-number body's size and takes ``--units`` (it had described a 1,500 m body
+    that ``forecast`` refuses); a JSON document's ``"units"`` field is honoured."""
+    walk = posecast.load(walk_file)
+    np.save(tmp_path / "mm.npy", walk.positions * 1000.0)
+    args = ["info", str(tmp_path / "mm.npy"), "--skeleton", "cmu-bvh-31", "--fps", "25", "--json"]
+    r = run(*args)
+    assert r.returncode == 2 and "(mm?)" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run(*args, "--units", "mm")
+    assert r.returncode == 0, r.stderr
+    height = json.loads(r.stdout)["height_m"]
+    assert 1.0 < height < 2.2
+    doc = {"format": "posecast-motion", "skeleton": "cmu-bvh-31", "fps": 25, "units": "mm",
+           "positions": (walk.positions * 1000.0).round(2).tolist()}  # fmt: skip
+    (tmp_path / "mm.json").write_text(json.dumps(doc))
+    r = run("info", str(tmp_path / "mm.json"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["height_m"] == pytest.approx(height, abs=1e-3)
+
+
 def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
     out = tmp_path / "f.npz"
     r = run("forecast", str(walk_file), "--model", "constant-velocity", "--horizon", "1", "--out", str(out))

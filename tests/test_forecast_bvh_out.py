@@ -184,6 +184,76 @@ def test_cli_writes_bvh_in_the_inputs_rotation_order(tmp_path):
     assert "Zrotation Xrotation Yrotation" in text and "Zrotation Yrotation Xrotation" not in text
 
 
+def test_cli_writes_bvh_in_each_joints_own_order_and_channels(tmp_path):
+    """A rig whose joints do not share one rotation order, with position channels on some joints (the Poser / DAZ
+    and Bandai Namco layouts): the forecast's BVH has every joint's channels as the input has them."""
+    walk = synthetic_walk(seconds=3.0, fps=25.0)
+    orders = ("ZXY", "YXZ", "XYZ", "ZYX", "XZY", "YZX")
+    layout = {}
+    for j, name in enumerate(walk.skeleton.joint_names):
+        rotations = " ".join(f"{a}rotation" for a in orders[j % len(orders)])
+        six = j == 0 or j % 3 == 1  # the root, and every third joint, with position channels too
+        layout[name] = ("Xposition Yposition Zposition " if six else "") + rotations
+    source = tmp_path / "mixed.bvh"
+    posecast.save(Motion(walk.positions, walk.fps, walk.skeleton, rotations=walk.rotations,
+                         metadata={"bvh_joint_channels": layout}), source)  # fmt: skip
+    read = posecast.load(source)
+    assert read.metadata["bvh_joint_channels"] == layout and "bvh_rotation_order" not in read.metadata
+    np.testing.assert_allclose(read.positions, walk.positions, atol=1e-9)
+    cli_round_trip(source, tmp_path)
+    assert posecast.load(tmp_path / "f.bvh").metadata["bvh_joint_channels"] == layout
+
+
+def test_cli_fps_rescues_a_bvh_with_a_bad_frame_time(tmp_path):
+    source = tmp_path / "walk.bvh"
+    posecast.save(synthetic_walk(seconds=3.0, fps=25.0), source)
+    text = source.read_text()
+    assert "Frame Time: 0.04\n" in text
+    source.write_text(text.replace("Frame Time: 0.04\n", "Frame Time: 25\n"))  # the rate where the period belongs
+    r = run("forecast", str(source), "--horizon", "0.4", "--out", "f.npz", cwd=tmp_path)
+    assert r.returncode == 2 and not (tmp_path / "f.npz").exists()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "walk.bvh" in lines[0] and "1/25 = 0.04 s" in lines[0] and "--fps" in lines[0], r.stderr
+    r = run("forecast", str(source), "--fps", "25", "--horizon", "0.4", "--out", "f.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    fc = posecast.load(tmp_path / "f.npz")
+    assert fc.fps == 25.0 and fc.num_frames == 10
+
+
+def test_cli_writes_compressed_outputs_by_their_inner_suffix(tmp_path):
+    """``--out f.bvh.gz`` and ``--out f.json.gz`` are written compressed, as `posecast formats` says (they had been
+    refused as '.gz'); a compressed rendering is refused before any work."""
+    source = tmp_path / "walk.bvh"
+    posecast.save(synthetic_walk(seconds=2.0, fps=25.0), source)
+    outs = ["f.bvh", "f.bvh.gz", "f.json.gz", "f.npz.gz", "f.npz"]
+    r = run("forecast", str(source), "--horizon", "0.4", *[a for o in outs for a in ("--out", o)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "f.bvh.gz").read_bytes()[:2] == b"\x1f\x8b"
+    plain, packed = posecast.load(tmp_path / "f.bvh"), posecast.load(tmp_path / "f.bvh.gz")
+    np.testing.assert_array_equal(packed.positions, plain.positions)
+    fc = posecast.load(tmp_path / "f.npz")
+    for name in ("f.json.gz", "f.npz.gz"):
+        np.testing.assert_allclose(posecast.load(tmp_path / name).samples, fc.samples, atol=1e-6)
+    r = run("forecast", str(source), "--out", "g.npz", "--out", "g.mp4.gz", cwd=tmp_path)
+    assert r.returncode == 2 and "g.mp4.gz: cannot write .mp4 gzip-compressed" in r.stderr, r.stderr
+    assert not (tmp_path / "g.npz").exists()
+
+
+def test_cli_refuses_a_joint_name_bvh_cannot_hold_before_any_work(tmp_path):
+    """The reader takes ``LeftHand{Index1}``, the BVH writer cannot: refused before the forecast, so the .npz given
+    before the .bvh is not left behind."""
+    source = tmp_path / "brace.bvh"
+    posecast.save(synthetic_walk(seconds=2.0, fps=25.0), source)
+    text = source.read_text()
+    assert "JOINT LeftHandIndex1\n" in text
+    source.write_text(text.replace("JOINT LeftHandIndex1\n", "JOINT LeftHand{Index1}\n"))
+    r = run("forecast", str(source), "--out", "p1.npz", "--out", "p2.bvh", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "p2.bvh" in lines[0] and "'LeftHand{Index1}' cannot be written" in lines[0], r.stderr
+    assert not (tmp_path / "p1.npz").exists() and not (tmp_path / "p2.bvh").exists()
+
+
 def test_cli_writes_bvh_on_a_cmu_skeleton(cmu_bvh_dir, tmp_path):
     source = next(p for p in sorted(cmu_bvh_dir.rglob("*.bvh")))
     cli_round_trip(source, tmp_path, skip=1)

@@ -441,3 +441,74 @@ def test_csv_time_columns_of_two_rates_a_doubled_row_a_bom_and_spaced_headers(tm
     head = "time, root_x, root_y, root_z, tip_x, tip_y, tip_z"
     spaced = csv(np.arange(5) / 30.0, np.zeros(5), head=head, bom="\ufeff")
     assert spaced.skeleton.joint_names == ("root", "tip") and spaced.fps == 30.0
+
+
+# ----------------------------------------------------------------------------------- JSON units
+def _json_doc(positions: np.ndarray, **fields) -> dict:
+    return {"format": "posecast-motion", "skeleton": "h36m-17", "fps": 25, "positions": positions.tolist(), **fields}
+
+
+@pytest.mark.parametrize(
+    ("units", "factor"), [("m", 1.0), ("cm", 0.01), ("mm", 0.001), ("inch", 0.0254), (0.001, 0.001), ("0.01", 0.01)]
+)
+def test_json_units_field_is_honoured(tmp_path, units, factor):
+    pos = np.arange(2 * 17 * 3, dtype=np.float64).reshape(2, 17, 3)  # by hand: every value times the factor
+    (tmp_path / "m.json").write_text(json.dumps(_json_doc(pos, units=units, root_translation=pos[:, 0].tolist())))
+    m = posecast.load(tmp_path / "m.json")
+    np.testing.assert_allclose(m.positions, pos * factor, rtol=1e-15)
+    np.testing.assert_allclose(m.root_translation, pos[:, 0] * factor, rtol=1e-15)
+
+
+def test_json_forecast_and_described_skeleton_lengths_follow_the_units_field(tmp_path, walk):
+    fc = posecast.forecast(walk, seconds=0.2, model="constant-velocity")
+    posecast.save(fc, tmp_path / "f.json")
+    doc = json.loads((tmp_path / "f.json").read_text())
+    assert doc["units"] == "m"  # PoseCast writes metres and says so
+    doc["units"] = "cm"
+    doc["samples"] = (np.asarray(doc["samples"]) * 100).tolist()
+    doc["history"]["positions"] = (np.asarray(doc["history"]["positions"]) * 100).tolist()
+    doc["skeleton"]["offsets"] = (np.asarray(doc["skeleton"]["offsets"]) * 100).tolist()
+    (tmp_path / "cm.json").write_text(json.dumps(doc))
+    cm, metres = posecast.load(tmp_path / "cm.json"), posecast.load(tmp_path / "f.json")
+    np.testing.assert_allclose(cm.samples, metres.samples, rtol=1e-12)
+    np.testing.assert_allclose(cm.history.positions, metres.history.positions, rtol=1e-12)
+    np.testing.assert_allclose(cm.skeleton.offsets, metres.skeleton.offsets, rtol=1e-12)
+    np.testing.assert_allclose(cm.samples, fc.samples, atol=1e-6)  # (JSON keeps micrometres)
+
+
+def test_json_in_unknown_or_undeclared_millimetres_is_refused(tmp_path):
+    from posecast.api import load_motion
+    from posecast.errors import ValueRangeError as VRE
+    from posecast.synthetic import synthetic_walk
+
+    m = synthetic_walk(seconds=1.0, fps=25.0)
+    for bad in ("furlong", -1, True, "0"):
+        (tmp_path / "odd.json").write_text(json.dumps(_json_doc(np.zeros((2, 17, 3)), units=bad)))
+        with pytest.raises(FormatError, match=rf"odd\.json: unknown units {bad!r} \(use m, cm, mm, inch, cmu"):
+            posecast.load(tmp_path / "odd.json")
+    mm = posecast.Motion(m.positions * 1000.0, m.fps, m.skeleton)
+    posecast.save(mm, tmp_path / "mm.json")  # PoseCast's writer says "units": "m": a mislabelled file
+    with pytest.raises(VRE, match=r'mm\.json: a body spanning 1\d\d\d m: positions must be metres \(mm\?\); .*"units"'):
+        load_motion(tmp_path / "mm.json")
+    doc = json.loads((tmp_path / "mm.json").read_text())
+    del doc["units"]
+    (tmp_path / "bare.json").write_text(json.dumps(doc))  # no units field: --units / units= gives it
+    with pytest.raises(VRE, match=r"\(mm\?\)"):
+        load_motion(tmp_path / "bare.json")
+    np.testing.assert_allclose(load_motion(tmp_path / "bare.json", units="mm").positions, m.positions, atol=1e-9)
+    doc["units"] = "mm"
+    (tmp_path / "told.json").write_text(json.dumps(doc))
+    np.testing.assert_allclose(load_motion(tmp_path / "told.json").positions, m.positions, atol=1e-9)
+    with pytest.raises(FormatError, match='declares "units": "mm"; leave the unit option out'):
+        load_motion(tmp_path / "told.json", units="mm")
+
+
+def test_csv_header_units_take_the_same_names_and_numbers_as_json(tmp_path):
+    body = "a_x,a_y,a_z\n1,2,3\n"
+    rig = json.dumps({"name": "one", "joint_names": ["a"], "parents": [-1]})
+    for units, factor in (("cm", 0.01), ("inch", 0.0254), ("0.5", 0.5)):
+        (tmp_path / "u.csv").write_text(f"# skeleton-json {rig}\n# fps=10 units={units}\n{body}")
+        np.testing.assert_allclose(posecast.load(tmp_path / "u.csv").positions, [[[factor, 2 * factor, 3 * factor]]])
+    (tmp_path / "u.csv").write_text(f"# skeleton-json {rig}\n# fps=10 units=furlong\n{body}")
+    with pytest.raises(FormatError, match=r"u\.csv: unknown units 'furlong'"):
+        posecast.load(tmp_path / "u.csv")

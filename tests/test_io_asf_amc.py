@@ -6,6 +6,7 @@ hypothesis tests on random corruptions."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -321,7 +322,7 @@ AMC_ERRORS = [
     ("ltibia 90", "ltibia 90 1", r"line 12: frame 2, 'ltibia' has 2 values; the ASF tiny\.asf declares 1 \(rx\)"),
     ("root 0 0 0 0 90 0", "root 0 0 0 0 90", r"'root' has 5 values; .* declares 6 \(tx ty tz rx ry rz\)"),
     ("\n2\n", "\n3\n", r"line 9: frame number 3 follows frame 1 \(frame\(s\) 2-2 missing"),
-    ("\n2\n", "\n1\n", r"line 9: frame number 1 follows frame 1 \(out of order"),
+    ("\n2\n", "\n1\n", r"line 9: frame number 1 appears a second time \(first on line 4\)"),
     ("ltibia 90\n", "", r"frame 2 \(line 9\) has no line for 'ltibia'"),
     ("rfemur 30", "rfemur 30\nrfemur 30", r"line 14: frame 2 lists bone 'rfemur' twice"),
     ("lfemur 90 0 0", "lfemur 90 x 0", r"line 11: frame 2, 'lfemur' value 2: 'x' is not a number"),
@@ -339,6 +340,22 @@ def test_amc_errors_name_the_file_line_and_problem(tiny, tmp_path, old, new, pat
     with pytest.raises(FormatError, match=pattern) as err:
         posecast.load(bad, asf=tiny[1])
     assert err.value.path == str(bad)
+
+
+def test_frames_out_of_order_are_sorted_when_all_are_there(tiny, tmp_path):
+    """Frames 1 and 2 written as 2, 1: read in the order of their numbers (it had been refused as 'frame(s) 2-1
+    missing'); with a frame missing as well, the message names it."""
+    frame1 = TINY_AMC[TINY_AMC.index("1\nroot") : TINY_AMC.index("2\nroot")]
+    frame2 = TINY_AMC[TINY_AMC.index("2\nroot") :]
+    header = TINY_AMC[: TINY_AMC.index("1\nroot")]
+    swapped = _write(tmp_path, "swapped.amc", header + frame2 + frame1)
+    m = read_amc(swapped, asf=tiny[1])
+    np.testing.assert_allclose(m.positions, TINY_POSITIONS, atol=1e-12)
+    assert m.metadata["first_frame_number"] == 1
+    frame4 = frame2.replace("2\nroot", "4\nroot", 1)
+    gap = _write(tmp_path, "gap.amc", header + frame4 + frame1 + frame2.replace("2\nroot", "5\nroot", 1))
+    with pytest.raises(FormatError, match=r"frame\(s\) 2, 3 missing: the frames are numbered 1 to 5, out of order"):
+        read_amc(gap, asf=tiny[1])
 
 
 def test_truncated_and_empty_amc(tiny, tmp_path):
@@ -619,6 +636,13 @@ def test_cli_forecast_with_asf_option_and_a_bad_clip(tmp_path, tiny):
     )
     assert r.returncode == 2 and not (tmp_path / "g.npz").exists()
     assert "bad.amc: line 12: frame 2, 'ltibia' has 2 values" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    # `posecast info` takes --asf too (the error without it tells the user to pass one)
+    r = run("info", str(amc), "--json")
+    assert r.returncode == 2 and "--asf FILE" in r.stderr, r.stderr
+    r = run("info", str(amc), "--asf", str(tiny[1]), "--fps", "60", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["frames"] == 120 and d["fps"] == 60.0 and d["joints"] == len(TINY_NAMES)
 
 
 # ------------------------------------------------------------------------------ real HDM05 data

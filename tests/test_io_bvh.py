@@ -481,6 +481,14 @@ def test_random_hierarchies_read_and_round_trip(tmp_path, src):
     full, back_full = read_bvh(path, units="m", end_sites=True), read_bvh(out, units="m", end_sites=True)
     assert back_full.skeleton.same_layout(full.skeleton)
     np.testing.assert_allclose(back_full.positions, full.positions, atol=1e-6)
+    # every joint is written with the channels it was read with, unless they are no Euler order (an axis twice in
+    # a row: "XXY", "ZZ"), which are written as three rotations in the file's default order
+    written = back.metadata["bvh_joint_channels"]
+    for j in order:
+        rot = [a for a, kind in layouts[j] if kind == "rotation"]
+        if any(a == b for a, b in zip(rot, rot[1:], strict=False)):
+            continue
+        assert written[f"J{j}"] == " ".join(a + kind for a, kind in layouts[j]), (j, layouts[j])
 
 
 JUNK = ["", "nan", "inf", "-1e999", "{", "}", "JOINT", "End", "Site", "ROOT", "OFFSET", "CHANNELS", "MOTION",
@@ -562,3 +570,224 @@ def test_a_channel_with_an_absurd_value_is_refused_naming_the_frame(tmp_path):
         read_bvh(_write(tmp_path, text, "huge.bvh"))
     far = _write(tmp_path, CHAIN.replace("0 0 0 90 90 0 0 10 0", "9e6 0 0 90 90 0 0 10 0"), "far.bvh")
     assert read_bvh(far, units="cm").positions[2, 0, 0] == pytest.approx(9e4)  # 90 km: odd, but read
+
+
+# ------------------------------------------------------------------- End Sites as exporters write them
+@pytest.mark.parametrize(
+    "end_site",
+    [
+        "End Site {\n      OFFSET 0 -40 0\n    }",  # the brace on the End Site line, as on ROOT / JOINT lines
+        "End Site { OFFSET 0 -40 0 }",  # all on one line
+        "End Site Toe {\n      OFFSET 0 -40 0\n    }",  # named, brace on the line
+        "End Site\n    {\n      CHANNELS 0\n      OFFSET 0 -40 0\n    }",  # an empty CHANNELS line
+        "End Site\n    {\n      OFFSET 0 -40 0\n      CHANNELS 0\n    }",
+    ],
+)
+def test_end_site_braces_on_its_line_and_empty_channels_are_read(tmp_path, end_site):
+    block = "End Site\n    {\n      OFFSET 0 -40 0\n    }"
+    assert block in SMALL
+    reference = read_bvh(_write(tmp_path, SMALL, "ref.bvh"), end_sites=True, units="cm")
+    m = read_bvh(_write(tmp_path, SMALL.replace(block, end_site)), end_sites=True, units="cm")
+    assert m.skeleton.joint_names == ("Hips", "Leg", "Leg_end")
+    # by hand: Hips at (0, 90 + t, 0) cm, the Leg 40 cm below, its bone turned by Rz(10, 20, 30 degrees)
+    for t, angle in enumerate((10.0, 20.0, 30.0)):
+        a = np.radians(angle)
+        foot = np.array([0.0, 50.0 + t, 0.0]) + 40.0 * np.array([np.sin(a), -np.cos(a), 0.0])
+        np.testing.assert_allclose(m.positions[t] * 100, [[0, 90 + t, 0], [0, 50 + t, 0], foot], atol=1e-12)
+    np.testing.assert_array_equal(m.positions, reference.positions)
+
+
+def test_an_end_site_with_channels_is_refused_naming_the_line(tmp_path):
+    text = SMALL.replace("End Site\n    {\n", "End Site\n    {\n      CHANNELS 2 Xrotation Yrotation\n")
+    with pytest.raises(FormatError, match=r"line 12: the End Site of 'Leg' declares 2 channels; an End Site has none"):
+        read_bvh(_write(tmp_path, text))
+    text = SMALL.replace("      OFFSET 0 -40 0\n    }", "    }")
+    with pytest.raises(FormatError, match=r"line 12: the End Site of 'Leg' has no OFFSET"):
+        read_bvh(_write(tmp_path, text, "no_offset.bvh"))
+
+
+# --------------------------------------------------------------- writing back the channels as read
+def _channel_lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip().startswith("CHANNELS")]
+
+
+def test_each_joint_is_written_back_with_its_own_channels_and_order(tmp_path):
+    """CHAIN's joints have three rotation orders (ZYX, ZXY, XYZ), positions on every joint and the Head's
+    rotations before its positions: all written back as read, positions as computed by hand."""
+    p = _write(tmp_path, CHAIN)
+    m = read_bvh(p, units="cm")
+    assert "bvh_rotation_order" not in m.metadata  # no order shared by all joints
+    assert m.metadata["bvh_joint_channels"] == {
+        "Hips": "Xposition Yposition Zposition Zrotation Yrotation Xrotation",
+        "Spine": "Xposition Yposition Zposition Zrotation Xrotation Yrotation",
+        "Head": "Xrotation Yrotation Zrotation Xposition Yposition Zposition",
+    }
+    out = posecast.save(m, tmp_path / "out.bvh")
+    assert _channel_lines(out.read_text()) == _channel_lines(CHAIN)
+    back = read_bvh(out, units="cm")
+    np.testing.assert_allclose(back.positions, CHAIN_POSITIONS_CM[:, :3] * 0.01, atol=1e-12)
+    # an order= given by the caller still turns every joint's rotations into it; position channels stay
+    write_bvh(m, tmp_path / "xzy.bvh", order="XZY")
+    assert _channel_lines((tmp_path / "xzy.bvh").read_text()) == [
+        "CHANNELS 6 Xposition Yposition Zposition Xrotation Zrotation Yrotation",
+        "CHANNELS 6 Xposition Yposition Zposition Xrotation Zrotation Yrotation",
+        "CHANNELS 6 Xrotation Zrotation Yrotation Xposition Yposition Zposition",
+    ]
+    np.testing.assert_allclose(read_bvh(tmp_path / "xzy.bvh", units="cm").positions, m.positions, atol=1e-12)
+
+
+# The Bandai Namco layout (6 channels on every joint, the position channels equal to the OFFSET but for the
+# exporter's rounding), one joint in another rotation order, and a root that only rotates in place.
+SIX = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 90 0
+  CHANNELS 3 Zrotation Xrotation Yrotation
+  JOINT Spine
+  {
+    OFFSET 0 10 0
+    CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+    JOINT Head
+    {
+      OFFSET 0 20 0
+      CHANNELS 6 Xposition Yposition Zposition Yrotation Xrotation Zrotation
+      End Site
+      {
+        OFFSET 0 10 0
+      }
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0333333
+0 0 0  0 10 0 0 0 0  0 20.000001 0 0 0 0
+90 0 0  0 10 0 0 0 0  0 20 0 0 30 0
+"""
+
+
+def test_six_channel_joints_and_a_root_that_only_rotates_keep_their_layout(tmp_path):
+    m = read_bvh(_write(tmp_path, SIX), units="cm")
+    # by hand, frame 1: the Hips' Rz(90) turns +y to -x: Spine at (-10, 90, 0) cm, Head at (-30, 90, 0)
+    np.testing.assert_allclose(m.positions[1] * 100, [[0, 90, 0], [-10, 90, 0], [-30, 90, 0]], atol=1e-12)
+    out = posecast.save(m, tmp_path / "out.bvh")
+    text = out.read_text()
+    # the Head's Y position differs from its OFFSET by 1e-6 cm only (print rounding): it keeps its 6 channels
+    assert _channel_lines(text) == _channel_lines(SIX)
+    assert "OFFSET 0 90 0" in text  # the root stays where its OFFSET put it, with no position channels
+    back = read_bvh(out, units="cm")
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-12)
+    # a root that leaves its place gets position channels, put before its rotations; the rest stay
+    moved = m.positions + np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.5]])[:, None]  # frame 1 half a metre on
+    walked = Motion(moved, m.fps, m.skeleton, rotations=m.rotations, metadata=m.metadata)
+    write_bvh(walked, tmp_path / "moved.bvh")
+    lines = _channel_lines((tmp_path / "moved.bvh").read_text())
+    assert lines == ["CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"] + _channel_lines(SIX)[1:]
+    np.testing.assert_allclose(read_bvh(tmp_path / "moved.bvh", units="cm").positions, moved, atol=1e-9)
+
+
+def test_a_forecast_of_a_mixed_order_rig_is_written_in_each_joints_own_order(tmp_path):
+    """`Forecast.to_motion` keeps what the reader recorded, so a forecast written as BVH has the input's
+    channels, joint by joint (one odd joint had turned the whole file to ZYX)."""
+    m = read_bvh(_write(tmp_path, SIX), units="cm")
+    future = m.positions[-1:] + [[0.0, 0.0, 0.01]]  # the body moves 1 cm forward: the root needs positions
+    fc = posecast.Forecast(samples=future[None], fps=m.fps, skeleton=m.skeleton, history=m)
+    joined = fc.to_motion()
+    assert joined.metadata["bvh_joint_channels"] == m.metadata["bvh_joint_channels"]
+    out = posecast.save(joined, tmp_path / "f.bvh")
+    lines = _channel_lines(out.read_text())
+    assert lines[1:] == _channel_lines(SIX)[1:]
+    assert lines[0] == "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
+    np.testing.assert_allclose(read_bvh(out, units="cm").positions, joined.positions, atol=1e-9)
+
+
+def test_joints_read_with_one_or_two_rotation_channels_keep_them(tmp_path):
+    """A knee with one rotation channel, an elbow with two (one angle past 90 degrees, where scipy's Euler angles
+    take the other of the two equivalent solutions), a joint with none: written back with the same channels."""
+    text = SMALL.replace("CHANNELS 3 Zrotation Yrotation Xrotation", "CHANNELS 2 Zrotation Xrotation")
+    text = text.replace("10 0 0\n", "10 120 0\n").replace("20 0 0\n", "20 -150 0\n").replace("30 0 0\n", "30 0 0\n")
+    text = text.replace("0 90 0 0 0 0 10 120 0", "0 90 0 0 0 0 10 120").replace(" 20 -150 0\n", " 20 -150\n")
+    text = text.replace(" 30 0 0\n", " 30 0\n")
+    m = read_bvh(_write(tmp_path, text), units="cm")
+    out = posecast.save(m, tmp_path / "out.bvh")
+    assert _channel_lines(out.read_text())[1] == "CHANNELS 2 Zrotation Xrotation"
+    back = read_bvh(out, units="cm")
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-12)
+    np.testing.assert_allclose(back.rotations, m.rotations, atol=1e-12)
+    # one channel; then none (the rotation is the identity)
+    one = read_bvh(_write(tmp_path, SMALL.replace("CHANNELS 3 Zrotation Yrotation Xrotation", "CHANNELS 1 Xrotation")
+                          .replace(" 10 0 0\n", " 10\n").replace(" 20 0 0\n", " 20\n").replace(" 30 0 0\n", " 30\n"),
+                          "one.bvh"), units="cm")  # fmt: skip
+    assert _channel_lines(posecast.save(one, tmp_path / "one_out.bvh").read_text())[1] == "CHANNELS 1 Xrotation"
+    np.testing.assert_allclose(read_bvh(tmp_path / "one_out.bvh", units="cm").positions, one.positions, atol=1e-12)
+    # a joint whose rotation no longer lies about its axis (a forecast) gets all three, in an order that starts
+    # with the axis read; the positions survive
+    turned = one.rotations.copy()
+    turned[:, 1] = Rotation.from_euler("XYZ", [[5, 10, 15]] * 3, degrees=True).as_matrix()
+    pos, _ = forward_kinematics(turned, one.skeleton.offsets, one.skeleton.parents, one.positions[:, 0])
+    write_bvh(Motion(pos, one.fps, one.skeleton, rotations=turned, metadata=one.metadata), tmp_path / "t.bvh")
+    assert _channel_lines((tmp_path / "t.bvh").read_text())[1] == "CHANNELS 3 Xrotation Yrotation Zrotation"
+    np.testing.assert_allclose(read_bvh(tmp_path / "t.bvh", units="cm").positions, pos, atol=1e-12)
+
+
+def test_a_joint_named_like_an_end_site_stays_a_joint(tmp_path):
+    """A real ``JOINT Leg_end`` (rotation channels, all zero, and an End Site of its own) is written back as a
+    joint; a leaf that came from an End Site (``end_sites=True``) still becomes one."""
+    text = SMALL.replace(
+        "    End Site\n    {\n      OFFSET 0 -40 0\n    }",
+        "    JOINT Leg_end\n    {\n      OFFSET 0 -40 0\n      CHANNELS 3 Zrotation Yrotation Xrotation\n"
+        "      End Site\n      {\n        OFFSET 0 -5 0\n      }\n    }",
+    )
+    text = text.replace(" 10 0 0\n", " 10 0 0 0 0 0\n").replace(" 20 0 0\n", " 20 0 0 0 0 0\n")
+    text = text.replace(" 30 0 0\n", " 30 0 0 0 0 0\n")
+    m = read_bvh(_write(tmp_path, text), units="cm")
+    assert m.skeleton.joint_names == ("Hips", "Leg", "Leg_end")
+    out = posecast.save(m, tmp_path / "out.bvh")
+    assert "JOINT Leg_end" in out.read_text() and out.read_text().count("End Site") == 1
+    back = read_bvh(out, units="cm")
+    assert back.skeleton.joint_names == m.skeleton.joint_names
+    np.testing.assert_allclose(back.positions, m.positions, atol=1e-12)
+    ends = read_bvh(_write(tmp_path, SMALL, "small.bvh"), units="cm", end_sites=True)
+    assert ends.skeleton.joint_names[-1] == "Leg_end"
+    assert "JOINT Leg_end" not in posecast.save(ends, tmp_path / "ends.bvh").read_text()
+
+
+# ------------------------------------------------------------------------------------- frame rates
+def test_a_frame_time_that_is_really_a_rate_is_refused_with_the_hint(tmp_path):
+    p = _write(tmp_path, SMALL.replace("Frame Time: 0.01", "Frame Time: 120"))
+    with pytest.raises(FormatError, match=r"line 18: Frame Time 120 s is under one frame per second") as err:
+        read_bvh(p)
+    assert "1/120 = 0.00833333 s" in str(err.value) and "fps= (CLI: --fps)" in str(err.value)
+    # one frame a second is the slowest rate read (stop motion); 1.5 s is refused
+    assert read_bvh(_write(tmp_path, SMALL.replace("Frame Time: 0.01", "Frame Time: 1"), "one.bvh")).fps == 1.0
+    with pytest.raises(FormatError, match="under one frame per second"):
+        read_bvh(_write(tmp_path, SMALL.replace("Frame Time: 0.01", "Frame Time: 1.5"), "slow.bvh"))
+
+
+@pytest.mark.parametrize("frame_time", ["Frame Time: 120", "Frame Time: 0", "Frame Time: 0,01", "Frame Time:", ""])
+def test_fps_overrides_a_bad_or_missing_frame_time(tmp_path, frame_time):
+    p = _write(tmp_path, SMALL.replace("Frame Time: 0.01\n", frame_time + "\n" if frame_time else ""))
+    with pytest.raises(FormatError, match=r"fps= \(CLI: --fps\)"):
+        posecast.load(p)
+    m = posecast.load(p, fps=100)
+    assert m.fps == 100.0 and m.num_frames == 3 and m.metadata["fps_source"] == "option"
+    np.testing.assert_allclose(m.positions, read_bvh(_write(tmp_path, SMALL, "good.bvh")).positions)
+    with pytest.raises(ValueRangeError, match="impossible frame rate"):
+        posecast.load(p, fps=0)
+
+
+def test_fps_also_overrides_a_good_frame_time(tmp_path):
+    m = read_bvh(_write(tmp_path, SMALL), fps=60.0)
+    assert m.fps == 60.0 and m.metadata["frame_time"] == 0.01 and m.metadata["fps_source"] == "option"
+    assert "fps_source" not in read_bvh(tmp_path / "t.bvh").metadata
+
+
+# ------------------------------------------------------------------------------------ encodings
+def test_shift_jis_joint_names_are_read_as_japanese_and_latin1_stays_latin1(tmp_path):
+    text = SMALL.replace("Hips", "腰").replace("Leg", "左足")
+    m = read_bvh(_write(tmp_path, text.encode("cp932")))
+    assert m.skeleton.joint_names == ("腰", "左足") and m.metadata["encoding"] == "cp932"
+    np.testing.assert_allclose(m.positions, read_bvh(_write(tmp_path, SMALL, "ascii.bvh")).positions)
+    latin = read_bvh(_write(tmp_path, SMALL.replace("Leg", "Épaule").encode("latin-1"), "latin.bvh"))
+    assert latin.skeleton.joint_names == ("Hips", "Épaule") and latin.metadata["encoding"] == "latin-1"
+    assert "encoding" not in read_bvh(_write(tmp_path, text, "utf8.bvh")).metadata  # UTF-8: as before

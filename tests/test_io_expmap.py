@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import posecast
 from posecast.errors import FormatError, PosecastError
-from posecast.io.expmap_txt import CMU_COLUMNS, H36M_COLUMNS
+from posecast.io.expmap_txt import CMU_COLUMNS, H36M_COLUMNS, integrate_root_increments, root_increments
 from posecast.skeletons.cmu import ASF_UNIT_M, CMU_BENCHMARK_OFFSETS_ASF
 
 
@@ -93,7 +93,11 @@ def test_h36m_file_reads_on_its_skeleton(tmp_path):
         (",".join(["0"] * CMU_COLUMNS) + "\n" + ",".join(["0"] * 50) + "\n", "line 2 has 50 values"),
         ("1,2,3\n" * 2, r"expected 117 \(the CMU-Mocap benchmark's layout; Human3.6M's has 99\)"),
         (",".join(["0"] * (CMU_COLUMNS - 1) + ["nan"]) + "\n", "NaN or inf at line 1"),
-        (",".join(["0"] * (CMU_COLUMNS - 1) + ["abc"]) + "\n", "non-numeric"),
+        (",".join(["0"] * (CMU_COLUMNS - 1) + ["abc"]) + "\n", r"line 1, column 117: non-numeric value 'abc'"),
+        ("# a comment\n" + ",".join(["0"] * CMU_COLUMNS) + "\n" + ",".join(["0"] * 116 + ["x"]) + "\n", "line 3, col"),
+        (",".join(["0"] * CMU_COLUMNS) + "\n" + " ".join(["0"] * CMU_COLUMNS) + "\n", r"line 2 has 1 values.*commas"),
+        (";".join(["0"] * CMU_COLUMNS) + "\n", "separated by semicolons"),
+        ("root_x,root_y\n", "no frames"),
         ("\n\n", "no frames"),
     ],
 )
@@ -114,3 +118,94 @@ def test_garbage_never_escapes_as_another_exception(tmp_path, blob, fmt):
         posecast.load(path, format=fmt)
     except PosecastError:
         pass
+
+
+# --------------------------------------------------------------------- comments, headers, separators
+def _h36m_rows(frames: int = 6, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = rng.uniform(-0.5, 0.5, size=(frames, H36M_COLUMNS))
+    rows[:, :3] = rng.normal(scale=50.0, size=(frames, 3))  # millimetres per frame
+    return rows
+
+
+@pytest.mark.parametrize("layout", ["comment", "header", "spaces", "tabs", "comment+header+spaces"])
+@pytest.mark.parametrize("columns", [CMU_COLUMNS, H36M_COLUMNS])
+def test_comment_and_header_lines_and_blank_separated_values_are_read(tmp_path, layout, columns):
+    rows = _h36m_rows(5) if columns == H36M_COLUMNS else np.random.default_rng(1).uniform(-1, 1, (5, CMU_COLUMNS))
+    reference = posecast.load(_write_rows(tmp_path / "plain.txt", rows), global_motion=True)
+    sep = "\t" if layout == "tabs" else " " if "spaces" in layout else ","
+    lines = [sep.join(f"{v:.9g}" for v in r) for r in rows]
+    if "header" in layout:
+        lines.insert(0, sep.join(f"c{k}" for k in range(columns)))
+    if "comment" in layout:
+        lines.insert(0, "# exported by a mocap tool, 2024")
+    path = tmp_path / "variant.txt"
+    path.write_text("\n".join(lines) + "\n")
+    m = posecast.load(path, global_motion=True)  # the layout found by its column count, header or not
+    assert m.skeleton.name == reference.skeleton.name and m.num_frames == 5
+    np.testing.assert_array_equal(m.positions, reference.positions)
+
+
+def test_a_second_header_line_is_a_number_error_with_its_line(tmp_path):
+    path = tmp_path / "two.txt"
+    path.write_text("# made by hand\n" + "\n".join([",".join(f"c{k}" for k in range(99))] * 2) + "\n")
+    with pytest.raises(FormatError, match=r"line 3, column 1: non-numeric value 'c0'"):
+        posecast.load(path, format="h36m-expmap")
+
+
+# ------------------------------------------------------------------------------ writing .txt back
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 8), st.integers(0, 2**31 - 1))
+def test_root_increments_invert_their_integration(frames, seed):
+    rows = _h36m_rows(frames, seed)
+    absolute = integrate_root_increments(rows)
+    np.testing.assert_allclose(root_increments(absolute), rows, atol=1e-9)
+    np.testing.assert_allclose(integrate_root_increments(root_increments(absolute)), absolute, atol=1e-9)
+
+
+def test_root_increments_by_hand():
+    """Frame 0 turns the body 90 degrees about y and moves it 10 mm along x; frame 1 moves it 10 mm along its own
+    x, which the turn has made the world's -z; the increments of that path are the file's columns."""
+    absolute = np.zeros((2, H36M_COLUMNS))
+    turn = np.pi / 2
+    absolute[:, 3:6] = [0.0, -turn, 0.0]  # row-vector exp-map: the PoseCast rotation is Ry(+90 degrees)
+    absolute[0, :3] = [10.0, 0.0, 0.0]
+    absolute[1, :3] = [10.0, 0.0, -10.0]
+    inc = root_increments(absolute)
+    np.testing.assert_allclose(inc[:, :3], [[10.0, 0.0, 0.0], [10.0, 0.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(inc[:, 3:6], [[0.0, -turn, 0.0], [0.0, 0.0, 0.0]], atol=1e-12)
+
+
+def test_h36m_global_motion_survives_a_save_and_load(tmp_path):
+    """The writer stores the root as per-frame increments, as the reader and Martinez et al.'s files expect (it
+    had written the absolute root there: 75 times the distance after a round trip)."""
+    h = np.zeros((150, H36M_COLUMNS))
+    h[:, 0] = 5.0  # 5 mm along x every frame: 0.75 m after 150 frames
+    h[:, 6:] = 0.1 * np.sin(np.arange(150)[:, None] / 10 + np.arange(93))
+    g = posecast.load(_write_rows(tmp_path / "h.txt", h), global_motion=True)
+    np.testing.assert_allclose(g.positions[-1, 0], [0.75, 0.0, 0.0], atol=1e-9)
+    out = posecast.save(g, tmp_path / "h2.txt", format="h36m-expmap")
+    np.testing.assert_allclose(np.loadtxt(out, delimiter=","), h, atol=1e-7)  # the same columns
+    np.testing.assert_allclose(posecast.load(out, global_motion=True).positions, g.positions, atol=1e-7)
+    rows = _h36m_rows(20, 5)
+    turning = posecast.load(_write_rows(tmp_path / "t.txt", rows), global_motion=True)
+    back = posecast.load(posecast.save(turning, tmp_path / "t2.txt", format="h36m-expmap"), global_motion=True)
+    np.testing.assert_allclose(back.positions, turning.positions, atol=1e-6)
+    # a motion read in the body frame keeps the increments it was read with
+    body = posecast.load(tmp_path / "t.txt")
+    np.testing.assert_allclose(np.loadtxt(posecast.save(body, tmp_path / "b.txt"), delimiter=","), rows, atol=1e-8)
+
+
+def test_save_as_txt_picks_the_writer_by_the_skeleton(tmp_path):
+    h36m = posecast.load(_write_rows(tmp_path / "h.txt", _h36m_rows(4)), global_motion=True)
+    out = posecast.save(h36m, tmp_path / "h3.txt")  # no format=: the skeleton says which layout
+    assert np.loadtxt(out, delimiter=",").shape == (4, H36M_COLUMNS)
+    assert posecast.load(out).skeleton.name == "h36m-32"
+    cmu = posecast.load(_write_rows(tmp_path / "c.txt", np.zeros((2, CMU_COLUMNS))))
+    assert np.loadtxt(posecast.save(cmu, tmp_path / "c2.txt"), delimiter=",").shape == (2, CMU_COLUMNS)
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=0.5, fps=10.0)
+    with pytest.raises(FormatError, match=r"\.txt holds cmu-mocap-38 \(format='cmu-expmap'\) or h36m-32"):
+        posecast.save(walk, tmp_path / "walk.txt")
+    assert not (tmp_path / "walk.txt").exists()

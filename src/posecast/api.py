@@ -146,24 +146,26 @@ def resolve_model(kind: str, model: str | None) -> str:
     return model
 
 
-def load_motion(
+def load_file(
     path: str | Path,
     skeleton: str | None = None,
     fps: float | None = None,
     asf: str | Path | None = None,
     units: str | float | None = None,
-) -> Motion:
-    """A motion file (``skeleton`` / ``fps`` for files that hold only numbers, ``asf`` for an AMC clip's
-    skeleton, ``units`` for the length unit of a BVH or AMC file instead of the reader's default, or of a file of
-    plain numbers (``.npy``, ``.csv``), read as metres otherwise and refused when its body cannot be in metres,
-    `check_body_size`); a forecast file is refused."""
+) -> Motion | Forecast:
+    """A motion or forecast file as `load_motion` reads it (the same options and checks on a motion), a forecast
+    as it is: what ``posecast info`` describes."""
     from posecast.io import detect_format, load
+    from posecast.io.registry import format_suffix
 
-    suffix = Path(path).suffix.lower()
-    name = detect_format(path).name if units is not None or suffix in (".npy", ".csv") else None
-    if units is not None and name not in UNIT_FORMATS + PLAIN_FORMATS:
+    where = Path(path)
+    checked = units is not None or format_suffix(where) in tuple(f".{n}" for n in SIZE_CHECKED)
+    name = detect_format(path).name if checked else None
+    if units is not None and name not in UNIT_FORMATS + SIZE_CHECKED:
         raise ValueRangeError(
-            f"units apply to BVH, AMC and plain-number (.npy, .csv) files; a {name} file is read as it is", Path(path)
+            f"units apply to BVH, AMC and plain-number (.npy, .csv) files and to JSON documents; a {name} file is read "
+            "as it is",
+            where,
         )
     options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None}
     if units is not None:
@@ -172,31 +174,52 @@ def load_motion(
         else:
             from posecast.io.bvh import metres_per_unit
 
-            options["scale"] = metres_per_unit(units, Path(path))[1]  # applied by the reader, before any check
+            options["scale"] = metres_per_unit(units, where)[1]  # applied by the reader, before any check
     obj = load(path, **options)
+    if isinstance(obj, Motion) and name in SIZE_CHECKED:  # metres unless told otherwise: a body must look like one
+        give = 'give their unit (a "units" field in the file, or --units / units= when it has none)'
+        check_body_size(obj, where, give if name == "json" else None)
+    return obj
+
+
+def load_motion(
+    path: str | Path,
+    skeleton: str | None = None,
+    fps: float | None = None,
+    asf: str | Path | None = None,
+    units: str | float | None = None,
+) -> Motion:
+    """A motion file (``skeleton`` / ``fps`` for files that hold only numbers, ``fps`` also instead of a BVH's
+    Frame Time or an AMC clip's rate, ``asf`` for an AMC clip's skeleton, ``units`` for the length unit of a BVH or
+    AMC file instead of the reader's default, or of a file of plain numbers (``.npy``, ``.csv``) or a JSON
+    document without a ``"units"`` field, read as metres otherwise and refused when its body cannot be in metres,
+    `check_body_size`); a forecast file is refused."""
+    obj = load_file(path, skeleton, fps, asf, units)
     if not isinstance(obj, Motion):
         raise PosecastError("holds a forecast, not a motion; use `posecast render` to look at it", Path(path))
-    if name in PLAIN_FORMATS:  # plain numbers: metres unless told otherwise, and a body must look like one
-        check_body_size(obj, Path(path))
     return obj
 
 
 #: files of plain numbers: positions in metres unless ``units`` says otherwise (`load_motion`); PoseCast's own
-#: ``.npz`` / ``.json`` store metres by definition
+#: ``.npz`` stores metres by definition
 PLAIN_FORMATS = ("npy", "csv")
+#: formats whose motions must have a body's size in metres (`check_body_size`) and take ``units`` as a scale: the
+#: plain numbers, and JSON, which is also written by hand (its ``"units"`` field, else metres)
+SIZE_CHECKED = PLAIN_FORMATS + ("json",)
 #: metres: the largest distance between two joints of a frame (median over the frames that are not all zeros:
 #: missed detections) of a plain-number motion must lie in this range, else its units are wrong (an adult spans
 #: about 1.6-2 m; in mm, 1,700)
 BODY_SPAN_M = (0.2, 10.0)
 
 
-def check_body_size(motion: Motion, where: Path) -> None:
-    """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres."""
+def check_body_size(motion: Motion, where: Path, give: str | None = None) -> None:
+    """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres (``give``:
+    how to give the unit, for the message)."""
     pos = motion.positions[:: max(1, motion.num_frames // 50)]  # up to about 50 frames
     pos = pos[np.abs(pos).reshape(len(pos), -1).max(axis=1) > 0] if np.abs(pos).max() > 0 else pos
     span = float(np.median(np.ptp(pos, axis=1).max(axis=-1)))  # per frame: the bounding box's longest side
     lo, hi = BODY_SPAN_M
-    give = "give their unit (--units on the command line, units= in Python)"
+    give = give or "give their unit (--units on the command line, units= in Python)"
     if span > hi:
         guess = "mm" if span > 300 else "cm" if span > 100 else "cm or inch"
         raise ValueRangeError(f"a body spanning {span:.4g} m: positions must be metres ({guess}?); {give}", where)

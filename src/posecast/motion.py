@@ -884,8 +884,8 @@ class Forecast:
         directions from the forecast, bone lengths from the skeleton, twists carried on from the last
         observed frame, the root at the forecast's root. A history at another frame rate is resampled
         to the forecast's first (`Motion.resample`, positions recomputed from the slerped rotations).
-        The history's BVH facts (``metres_per_unit``, ``bvh_end_sites``, ``units``, ``source``) are
-        kept so that a written file looks like the input; ``metadata["observed_frames"]`` and
+        The history's BVH facts (``metres_per_unit``, ``bvh_end_sites``, ``bvh_joint_channels``, ``units``,
+        ``source``) are kept so that a written file looks like the input; ``metadata["observed_frames"]`` and
         ``["forecast_frames"]`` say where the forecast starts (``observed_frames`` is 0 and only the
         forecast frames are returned with ``include_history=False``).
 
@@ -917,6 +917,7 @@ class Forecast:
             "bvh_end_sites",
             "bvh_translated_joints",
             "bvh_rotation_order",
+            "bvh_joint_channels",
         )
         return Motion(
             positions=positions,

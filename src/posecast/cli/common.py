@@ -44,7 +44,10 @@ SkeletonOpt = Annotated[
 ]
 FpsOpt = Annotated[
     float | None,
-    typer.Option(help="Frame rate for files that hold only numbers (.npy, or a .csv without '# fps=' or times)."),
+    typer.Option(
+        help="Frame rate for files that hold only numbers (.npy, or a .csv without '# fps=' or times); for a BVH "
+        "instead of its Frame Time (an exporter's wrong one), for an AMC clip instead of its header or name."
+    ),
 ]
 AsfOpt = Annotated[
     Path | None,
@@ -76,10 +79,18 @@ ModelsOpt = Annotated[str | None, typer.Option("--models", help="Several models,
 
 # ------------------------------------------------------------------------------------ outputs
 def check_outputs(
-    outs: list[Path], allowed: tuple[str, ...], required: bool = True, inputs: tuple[Path, ...] = ()
+    outs: list[Path],
+    allowed: tuple[str, ...],
+    required: bool = True,
+    inputs: tuple[Path, ...] = (),
+    compressible: tuple[str, ...] = (),
 ) -> None:
     """Fail before any work when an output cannot be written (suffix, missing directory, a directory), would overwrite
-    one of the ``inputs`` or another output, or, when ``required``, when there is none."""
+    one of the ``inputs`` or another output, or, when ``required``, when there is none. ``compressible``: the
+    suffixes of ``allowed`` that may also be written gzip-compressed (``f.bvh.gz``: those `posecast.io.save`
+    writes), judged by their inner suffix (`posecast.io.registry.format_suffix`)."""
+    from posecast.io.registry import format_suffix, inner_name
+
     if not outs and required:
         raise ValueRangeError("give at least one --out PATH")
     seen: dict[Path, Path] = {}
@@ -91,9 +102,14 @@ def check_outputs(
         if where in seen:
             raise ValueRangeError(f"{out}: given twice as --out (as {seen[where]} before)")
         seen[where] = out
-        suffix = out.suffix.lower()
+        suffix = format_suffix(out)
+        compressed = inner_name(out) != out.name
+        if compressed and suffix in allowed and suffix not in compressible:
+            also = f" ({', '.join(s + '.gz' for s in compressible)} can be)" if compressible else ""
+            raise ValueRangeError(f"{out}: cannot write {suffix} gzip-compressed{also}; use {', '.join(allowed)}")
         if suffix not in allowed:
-            raise ValueRangeError(f"{out}: cannot write {suffix or 'a file without suffix'}; use {', '.join(allowed)}")
+            shown = suffix + ".gz" if compressed and suffix else suffix
+            raise ValueRangeError(f"{out}: cannot write {shown or 'a file without suffix'}; use {', '.join(allowed)}")
         if not out.parent.exists():
             raise ValueRangeError(f"{out}: output directory {out.parent} does not exist")
         if out.is_dir():

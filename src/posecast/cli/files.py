@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from posecast.cli.common import RENDER_OUTPUTS, FpsOpt, SkeletonOpt, check_outputs, console, write
+from posecast.cli.common import (
+    RENDER_OUTPUTS,
+    AsfOpt,
+    FpsOpt,
+    SkeletonOpt,
+    UnitsOpt,
+    check_outputs,
+    console,
+    parse_units,
+    write,
+)
 from posecast.errors import ValueRangeError
 
 
@@ -17,11 +27,13 @@ def info(
     file: Annotated[Path, typer.Argument(help="A motion or forecast file.")],
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
+    asf: AsfOpt = None,
+    units: UnitsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Describe a motion file: format, frames, rate, skeleton, extent."""
-    from posecast.api import sniff_kind
-    from posecast.io import detect_format, load
+    """Describe a motion file: format, frames, rate, skeleton, extent (read as `posecast forecast` reads it)."""
+    from posecast.api import load_file, sniff_kind
+    from posecast.io import detect_format
     from posecast.motion import Forecast
 
     kind = sniff_kind(file)
@@ -31,8 +43,7 @@ def info(
             "`posecast forecast` forecasts from it"
         )
     fmt = detect_format(file)
-    options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
-    obj = load(file, **options)
+    obj = load_file(file, skeleton, fps, asf=asf, units=parse_units(units))
     d: dict[str, Any] = {
         "file": str(file),
         "format": fmt.name,

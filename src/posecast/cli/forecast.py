@@ -50,12 +50,20 @@ from posecast.cli.common import (
     write,
 )
 from posecast.errors import ValueRangeError
+from posecast.io.registry import format_suffix
 
 #: registry kind -> (outputs it can write, whether at least one --out is required)
 OUTPUTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "motion": (MOTION_OUTPUTS + (".bvh",) + RENDER_OUTPUTS, True),
     "video": ((".mp4", ".npz", ".json", ".html", ".gif"), True),
     "keypose": ((".json", ".npz", ".bvh", ".html", ".mp4", ".gif", ".png"), False),
+}
+#: registry kind -> the outputs that may also be written gzip-compressed (``f.bvh.gz``): those `posecast.io.save`
+#: writes, which compresses by the inner suffix (the key-pose documents and the renderings are written otherwise)
+COMPRESSIBLE: dict[str, tuple[str, ...]] = {
+    "motion": MOTION_OUTPUTS + (".bvh",),
+    "video": (".npz", ".json"),
+    "keypose": (".bvh",),
 }
 
 
@@ -125,7 +133,7 @@ def forecast(
     name = resolve_model(kind, model)
     entry = info(name)
     allowed, required = OUTPUTS[entry.kind]
-    check_outputs(outs, allowed, required=required, inputs=(file,))
+    check_outputs(outs, allowed, required=required, inputs=(file,), compressible=COMPRESSIBLE[entry.kind])
     check_horizon(seconds, frames, samples)
     if kind != "motion":
         if up is not None:
@@ -167,9 +175,9 @@ def forecast(
         return
     for note in tracking_notes(fc.metadata):
         console.print(f"note: {file.name}: {note}", highlight=False)
-    as_bvh = fc.to_motion(sample=0) if any(o.suffix.lower() == ".bvh" for o in outs) else None
+    as_bvh = fc.to_motion(sample=0) if any(format_suffix(o) == ".bvh" for o in outs) else None
     for o in outs:
-        write(as_bvh if as_bvh is not None and o.suffix.lower() == ".bvh" else fc, o, up=up)
+        write(as_bvh if as_bvh is not None and format_suffix(o) == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
 
 
@@ -204,14 +212,23 @@ def _first_few(items: list[str], most: int = 4) -> str:
 
 
 def check_bvh_outputs(outs: list[Path], motion: Any, file: Path) -> None:
-    """A one-line error, before the forecast, for a .bvh output of an input without a hierarchy."""
+    """A one-line error, before the forecast, for a .bvh output of an input without a hierarchy or with a joint name
+    a BVH file cannot hold (`posecast.io.bvh.bvh_name_problem`: the writer would refuse it after the forecast, with
+    the outputs before it written)."""
+    from posecast.io.bvh import bvh_name_problem
+
     for o in outs:
-        if o.suffix.lower() == ".bvh" and motion.skeleton.offsets is None:
+        if format_suffix(o) != ".bvh":
+            continue
+        if motion.skeleton.offsets is None:
             raise ValueRangeError(
                 f"cannot write BVH: the input {file.name} has no hierarchy (skeleton {motion.skeleton.name!r} has "
                 "no rest offsets); .bvh needs an input with a skeleton (BVH, ASF/AMC), or use .npz / .json",
                 o,
             )
+        problem = next((q for q in map(bvh_name_problem, motion.skeleton.joint_names) if q is not None), None)
+        if problem is not None:
+            raise ValueRangeError(f"cannot write BVH: {problem} (in {file.name}); use .npz / .json", o)
 
 
 def check_horizon(seconds: float | None, frames: int | None, samples: int | None) -> None:
@@ -311,7 +328,7 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
     meta = {k: v for k, v in fc.metadata.items() if k not in ("track", "video")}
     plain = dataclasses.replace(fc, metadata={**meta, "detection": coverage})
     for o in outs:
-        if o.suffix.lower() == ".mp4":
+        if format_suffix(o) == ".mp4":
             from posecast.video.overlay import render_forecast_video
 
             render_forecast_video(o, file, track, video)
@@ -434,7 +451,7 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
 def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | None, out: Path) -> None:
     from posecast.io import atomic_output
 
-    suffix = out.suffix.lower()
+    suffix = format_suffix(out)  # (.bvh.gz: saved compressed; the others are refused compressed by check_outputs)
     if suffix == ".json":
         with atomic_output(out) as tmp:
             tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")

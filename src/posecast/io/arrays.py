@@ -241,6 +241,26 @@ def write_npz(obj: Motion | Forecast, path: Path, **_: Any) -> None:
         np.savez_compressed(fh, **arrays)
 
 
+# ---------------------------------------------------------------------------------------- units
+def declared_units(value: Any, path: Path) -> float:
+    """Metres per unit of the units a file declares (a CSV's ``# units=``, a JSON document's ``"units"``): a name of
+    `posecast.io.bvh.UNITS` (m, cm, mm, inch, cmu) or a positive number of metres per unit (what ``--units``
+    takes); another value is a `FormatError` naming the file."""
+    from posecast.io.bvh import UNITS
+
+    if isinstance(value, str) and value.strip() in UNITS:
+        return UNITS[value.strip()]
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    if isinstance(number, int | float) and not isinstance(number, bool) and np.isfinite(number) and number > 0:
+        return float(number)
+    raise FormatError(f"unknown units {value!r} (use {', '.join(UNITS)}, or metres per unit)", path)
+
+
 # ------------------------------------------------------------------------------------------ npy
 def _need(options: dict[str, Any], path: Path, fmt: str) -> tuple[Skeleton, float]:
     if options.get("skeleton") is None or options.get("fps") is None:
@@ -329,13 +349,7 @@ def read_csv(path: Path, **options: Any) -> Motion:
         data, times = _csv_rows(body_lines, header, cols, time_col, path)
     if "scale" in options and "units" in meta:
         raise FormatError(f"the header declares units={meta['units']}; leave the unit option out", path)
-    scale = (
-        float(options["scale"])
-        if "scale" in options
-        else {"m": 1.0, "cm": 0.01, "mm": 0.001}.get(meta.get("units", "m"))
-    )
-    if scale is None:
-        raise FormatError(f"unknown units {meta.get('units')!r} (use m, cm or mm)", path)
+    scale = float(options["scale"]) if "scale" in options else declared_units(meta.get("units", "m"), path)
     positions = data.reshape(data.shape[0], skel.num_joints, 3) * scale
     if order is not None:  # columns in the described order -> the skeleton's (parents first)
         positions = positions[:, order]
@@ -528,7 +542,14 @@ def _json_fps(d: dict[str, Any], what: str, path: Path, default: float | None = 
     return float(fps)
 
 
-def read_json(path: Path, **_: Any) -> Motion | Forecast:
+def read_json(path: Path, **options: Any) -> Motion | Forecast:
+    """A PoseCast JSON document (`write_json`) or a key-pose forecast (``posecast forecast --model charpose``).
+
+    Lengths are metres unless the document says otherwise in ``"units"`` (`declared_units`: m, cm, mm, inch, cmu
+    or metres per unit), which applies to every length in it: positions, root translations, samples, ground
+    truth, the history, and the offsets of a skeleton described in the document. ``scale=`` (metres per unit,
+    what ``posecast.api.load_motion`` passes for ``units=``) does the same for a document without ``"units"``.
+    """
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -545,28 +566,39 @@ def read_json(path: Path, **_: Any) -> Motion | Forecast:
         skel = skeleton_from_field(d["skeleton"])
     except SkeletonError as exc:
         raise SkeletonError(exc.problem, path) from None
+    declared = d.get("units")
+    if declared is not None and "scale" in options:
+        raise FormatError(f'the file declares "units": {json.dumps(declared)}; leave the unit option out', path)
+    scale = declared_units(declared, path) if declared is not None else float(options.get("scale", 1.0))
+    described = isinstance(d["skeleton"], dict) and set(d["skeleton"]) != {"name"}
+    if scale != 1.0 and skel.offsets is not None and described:  # offsets written in the document's units too
+        skel = skel.with_offsets(skel.offsets * scale)
+
+    def lengths(a: np.ndarray | None) -> np.ndarray | None:
+        return a if a is None or scale == 1.0 else a * scale
+
     fps = _json_fps(d, "fps", path)
     meta = d.get("metadata") or {}
     if d["format"] == "posecast-forecast":
         hist = d.get("history")
         return Forecast(
-            samples=_arr(d, "samples", path),
+            samples=lengths(_arr(d, "samples", path)),
             fps=fps,
             skeleton=skel,
             probabilities=_arr(d, "probabilities", path, optional=True),
             history=None
             if not hist
-            else Motion(_arr(hist, "positions", path), _json_fps(hist, "history fps", path, fps), skel),
-            ground_truth=_arr(d, "ground_truth", path, optional=True),
+            else Motion(lengths(_arr(hist, "positions", path)), _json_fps(hist, "history fps", path, fps), skel),
+            ground_truth=lengths(_arr(d, "ground_truth", path, optional=True)),
             model=str(d.get("model", "")),
             metadata=meta,
         )
     return Motion(
-        positions=_arr(d, "positions", path),
+        positions=lengths(_arr(d, "positions", path)),
         fps=fps,
         skeleton=skel,
         rotations=_arr(d, "rotations", path, optional=True),
-        root_translation=_arr(d, "root_translation", path, optional=True),
+        root_translation=lengths(_arr(d, "root_translation", path, optional=True)),
         metadata=_sourced(meta, path),
     )
 

@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import FormatError, PosecastError, ValueRangeError
+from posecast.errors import FormatError, PosecastError, ValueRangeError, listed
 from posecast.io.bvh import UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
 from posecast.io.registry import Format, inner_name, read_bytes, register_format
 from posecast.motion import MAX_FPS, Motion, check_magnitude
@@ -686,14 +686,19 @@ def _split_header(text: bytes, path: Path) -> tuple[_AmcHeader, int]:
     return head, pos
 
 
-def _diagnose(body: bytes, first_line: int, asf: AsfSkeleton, plan: _Plan, path: Path, asf_label: str) -> np.ndarray:
-    """Line-by-line reader of the frames: returns ``(T, V)`` rows or raises a `FormatError` with the line.
+def _diagnose(
+    body: bytes, first_line: int, asf: AsfSkeleton, plan: _Plan, path: Path, asf_label: str
+) -> tuple[np.ndarray, int]:
+    """Line-by-line reader of the frames: returns ``(T, V)`` rows and the first frame number, or raises a
+    `FormatError` with the line.
 
     Handles what the fast path does not: blank lines and comments between frames, leading blanks,
-    tabs, and bones listed in another order in different frames.
+    tabs, bones listed in another order in different frames, and frames out of order (sorted by their
+    numbers when every number from the lowest to the highest is there once; `_frame_order`).
     """
     text = _decode(body)
     rows: list[np.ndarray] = []
+    numbers: list[tuple[int, int]] = []  # (frame number, its line) of each row
     row: np.ndarray | None = None
     got: set[str] = set()
     number = None
@@ -720,14 +725,8 @@ def _diagnose(body: bytes, first_line: int, asf: AsfSkeleton, plan: _Plan, path:
         if len(toks) == 1 and re.fullmatch(r"[+-]?\d+", toks[0]):
             close()
             n = int(toks[0])
-            if number is not None and n != number + 1:
-                why = "out of order" if n <= number else f"frame(s) {number + 1}-{n - 1} missing"
-                raise FormatError(
-                    f"line {lineno}: frame number {n} follows frame {number} ({why}; frames must be numbered "
-                    "consecutively)",
-                    path,
-                )
             number, frame_line = n, lineno
+            numbers.append((n, lineno))
             row = np.empty(plan.n_values)
             got = set()
             continue
@@ -770,7 +769,41 @@ def _diagnose(body: bytes, first_line: int, asf: AsfSkeleton, plan: _Plan, path:
     close()
     if not rows:
         raise FormatError("no frames: the file has a header but no frame lines", path)
-    return np.stack(rows)
+    order = _frame_order(numbers, path)
+    return np.stack(rows)[order], numbers[order[0]][0]
+
+
+def _frame_order(numbers: list[tuple[int, int]], path: Path) -> np.ndarray:
+    """The order of an AMC file's frames by their numbers (``(number, line)`` in file order): the file's own
+    when the numbers count up by one; sorted when they are out of order but every number from the lowest to the
+    highest is there once; else a `FormatError` naming the line of a repeated number or the missing ones."""
+    values = np.array([n for n, _ in numbers])
+    if (np.diff(values) == 1).all():
+        return np.arange(len(values))
+    first_line: dict[int, int] = {}
+    for n, line in numbers:
+        if n in first_line:
+            raise FormatError(
+                f"line {line}: frame number {n} appears a second time (first on line {first_line[n]})", path
+            )
+        first_line[n] = line
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo + 1 == len(values):  # every frame there, in another order: sorted by number
+        return np.argsort(values, kind="stable")
+    if (np.diff(values) > 0).all():  # in order, with a gap
+        k = int(np.flatnonzero(np.diff(values) != 1)[0]) + 1
+        n, line, before = int(values[k]), numbers[k][1], int(values[k - 1])
+        raise FormatError(
+            f"line {line}: frame number {n} follows frame {before} (frame(s) {before + 1}-{n - 1} missing; frames "
+            "must be numbered consecutively)",
+            path,
+        )
+    missing = sorted(set(range(lo, hi + 1)) - set(first_line))
+    raise FormatError(
+        f"frame(s) {listed([str(n) for n in missing], ', ')} missing: the frames are numbered {lo} to {hi}, out of "
+        "order and with gaps (frames must be numbered consecutively)",
+        path,
+    )
 
 
 def _loadtxt(blob: bytes, usecols: np.ndarray) -> np.ndarray | None:
@@ -802,7 +835,7 @@ def _read_frames(
     """
 
     def slow() -> tuple[np.ndarray, int]:
-        return _diagnose(body, first_line, asf, plan, path, label), _first_number(body)
+        return _diagnose(body, first_line, asf, plan, path, label)
 
     body = body.rstrip(b"\r\n")
     if not body.strip():
@@ -913,14 +946,6 @@ def _layout(plan: _Plan, names: tuple[bytes, ...]) -> _FrameLayout:
         value_tokens=np.asarray(tokens, dtype=np.int64),
         columns=np.asarray(columns, dtype=np.int64),
     )
-
-
-def _first_number(body: bytes) -> int:
-    for raw in body.split(b"\n"):
-        s = raw.strip()
-        if s and not s.startswith(b"#"):
-            return int(s) if re.fullmatch(rb"[+-]?\d+", s) else 0
-    return 0
 
 
 # ================================================================================= finding the ASF

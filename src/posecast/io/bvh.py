@@ -42,7 +42,7 @@ from posecast import skeletons
 from posecast.errors import FormatError, PosecastError, ValueRangeError
 from posecast.io.registry import Format, formats, register_format
 from posecast.kinematics.fk import forward_kinematics
-from posecast.motion import MAX_FPS, Motion, check_magnitude
+from posecast.motion import MAX_FPS, Motion, check_fps, check_magnitude
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.cmu import ASF_UNIT_M
 
@@ -97,12 +97,17 @@ class _Tokens:
         self.pos += 1
         return item
 
-    def rest_of_line(self, line: int) -> list[str]:
+    def words_to_brace(self, line: int) -> tuple[list[str], bool]:
+        """The tokens left on ``line`` up to an opening ``{`` (consumed too; what follows it on the line is left
+        for the caller), and whether the ``{`` was there: ``JOINT Left Up Leg {``, ``End Site { OFFSET 0 0 1 }``."""
         out = []
         while self.pos < len(self.items) and self.items[self.pos][1] == line:
-            out.append(self.items[self.pos][0])
+            tok = self.items[self.pos][0]
             self.pos += 1
-        return out
+            if tok == "{":
+                return out, True
+            out.append(tok)
+        return out, False
 
 
 def _number(tok: str, line: int, what: str, path: Path | None) -> float:
@@ -151,6 +156,29 @@ def _read_channels(toks: _Tokens, line: int, node: _Node, path: Path | None) -> 
     node.channels = chans
 
 
+def _read_end_site(toks: _Tokens, owner: str, parent: int, line: int, path: Path | None) -> _Node:
+    """The body of an End Site after its ``{``, up to and including its ``}``: an OFFSET and, as some exporters
+    write, an empty ``CHANNELS 0`` line (an End Site has no channels)."""
+    end = _Node(owner, parent, line, is_end=True, channels=[])
+    while True:
+        tok, tline = toks.next(f"'}}' closing the End Site of {owner!r}", path)
+        key = tok.upper()
+        if key == "OFFSET":
+            _read_offset(toks, tline, end, path)
+        elif key == "CHANNELS":
+            ntok, _ = toks.next("the number of channels", path)
+            if ntok != "0":
+                raise FormatError(
+                    f"line {tline}: the End Site of {owner!r} declares {ntok} channels; an End Site has none", path
+                )
+        elif tok == "}":
+            if end.offset is None:
+                raise FormatError(f"line {tline}: the End Site of {owner!r} has no OFFSET", path)
+            return end
+        else:
+            raise FormatError(f"line {tline}: expected OFFSET in the End Site of {owner!r}, not {tok!r}", path)
+
+
 def _parse_hierarchy(text: str, path: Path | None) -> list[_Node]:
     """Nodes of the hierarchy in file (depth-first) order, End Sites included."""
     toks = _Tokens(text)
@@ -164,9 +192,8 @@ def _parse_hierarchy(text: str, path: Path | None) -> list[_Node]:
     stack: list[int] = []  # open ROOT/JOINT blocks
 
     def open_joint(kind: str, line: int, parent: int) -> None:
-        words = toks.rest_of_line(line)
-        brace = bool(words) and words[-1] == "{"
-        name = " ".join(words[:-1] if brace else words)
+        words, brace = toks.words_to_brace(line)
+        name = " ".join(words)
         if not name:
             raise FormatError(f"line {line}: {kind} without a name", path)
         if not brace:
@@ -207,18 +234,12 @@ def _parse_hierarchy(text: str, path: Path | None) -> list[_Node]:
             open_joint("JOINT", line, stack[-1])
         elif key == "END":
             check_ready(node, line, "its End Site")
-            toks.rest_of_line(line)  # "Site"
-            btok, bline = toks.next("'{' of an End Site", path)
-            if btok != "{":
-                raise FormatError(f"line {bline}: expected '{{' after End Site, found {btok!r}", path)
-            end = _Node(node.name, stack[-1], line, is_end=True, channels=[])
-            otok, oline = toks.next("the OFFSET of an End Site", path)
-            if otok.upper() != "OFFSET":
-                raise FormatError(f"line {oline}: expected OFFSET in the End Site of {node.name!r}, not {otok!r}", path)
-            _read_offset(toks, oline, end, path)
-            ctok, cline = toks.next("'}' closing an End Site", path)
-            if ctok != "}":
-                raise FormatError(f"line {cline}: expected '}}' to close the End Site of {node.name!r}: {ctok!r}", path)
+            _, brace = toks.words_to_brace(line)  # "Site" (and a name some exporters add), then maybe "{"
+            if not brace:
+                btok, bline = toks.next("'{' of an End Site", path)
+                if btok != "{":
+                    raise FormatError(f"line {bline}: expected '{{' after End Site, found {btok!r}", path)
+            end = _read_end_site(toks, node.name, stack[-1], line, path)
             nodes.append(end)
             node.children.append(len(nodes) - 1)
         elif tok == "}":
@@ -282,8 +303,21 @@ def _snap_frame_time(literal: str, value: float) -> tuple[float, bool]:
     return (float(rate), snapped != value) if close else (1.0 / value, False)
 
 
-def _frame_header(text: bytes, start: int, line: int, path: Path) -> tuple[int, int, float, str, int, int]:
+#: seconds: the longest ``Frame Time`` read as a frame period. Motion capture records at 24 frames/s or more
+#: (stop-motion keyframes at a few), so a period over a second -- under one frame per second -- is not one; in
+#: practice it is the rate written where the period belongs (``Frame Time: 120``), which read as a period makes a
+#: 3 s take last 11 hours and every step between frames 120 times too slow.
+MAX_FRAME_TIME_S = 1.0
+_FPS_HINT = "pass fps= (CLI: --fps) to read the file at its real rate"
+
+
+def _frame_header(
+    text: bytes, start: int, line: int, path: Path, need_time: bool = True
+) -> tuple[int, int, float | None, str, int, int]:
     """Parse ``Frames:`` and ``Frame Time:`` after the MOTION line.
+
+    With ``need_time`` False (the caller has the rate from ``fps=``) the Frame Time line may be missing and its
+    value is not checked (``frame_time`` is then the value when it is a positive number, else None).
 
     Returns ``(frames, frames_line, frame_time, frame_time_literal, data_start, data_first_line)``.
     """
@@ -291,26 +325,34 @@ def _frame_header(text: bytes, start: int, line: int, path: Path) -> tuple[int, 
     pos = start
     while len(found) < 2:
         if pos >= len(text):
+            if not need_time and "Frames" in found:
+                break
             missing = " and ".join(k for k in ("'Frames:'", "'Frame Time:'") if k.strip("':") not in found)
             raise FormatError(f"the MOTION section (line {line}) ends before {missing} (truncated file?)", path)
         end = text.find(b"\n", pos)
         end = len(text) if end < 0 else end
         raw = text[pos:end].decode("latin-1")
-        line += 1
-        pos = end + 1
         if not raw.strip():
+            line += 1
+            pos = end + 1
             continue
         m = _FRAMES_RE.match(raw)
         key = "Frames" if m else None
         if m is None:
             m = _FRAME_TIME_RE.match(raw)
             key = "Frame Time" if m else None
+        if (m is None or key is None) and not need_time and "Frames" in found:
+            break  # no Frame Time line, and the rate is given: the frames start here
+        line += 1
+        pos = end + 1
         if m is None or key is None or key in found:
             wanted = ("'Frames: N'", "'Frame Time: seconds'")
             want = " and ".join(k for k in wanted if k[1:-1].split(":")[0] not in found)
-            raise FormatError(f"line {line}: expected {want} after MOTION, found {raw.strip()[:60]!r}", path)
+            hint = f" ({_FPS_HINT} when the file has no Frame Time)" if "Frame Time" in want else ""
+            raise FormatError(f"line {line}: expected {want} after MOTION, found {raw.strip()[:60]!r}{hint}", path)
         found[key] = (m.group(1), line)
-    (frames_tok, frames_line), (ft_tok, ft_line) = found["Frames"], found["Frame Time"]
+    frames_tok, frames_line = found["Frames"]
+    ft_tok, ft_line = found.get("Frame Time", ("", 0))
     try:
         frames = int(frames_tok)
     except ValueError:
@@ -318,13 +360,29 @@ def _frame_header(text: bytes, start: int, line: int, path: Path) -> tuple[int, 
     if frames <= 0:
         raise FormatError(f"line {frames_line}: the file declares {frames} frames; a motion needs at least one", path)
     try:
-        frame_time = float(ft_tok)
+        frame_time: float | None = float(ft_tok)
     except ValueError:
-        raise FormatError(f"line {ft_line}: frame time {ft_tok!r} is not a number", path) from None
-    if not math.isfinite(frame_time) or frame_time <= 0:
-        raise FormatError(f"line {ft_line}: frame time {ft_tok!r} must be a positive number of seconds", path)
-    if 1.0 / frame_time > MAX_FPS:
-        raise FormatError(f"line {ft_line}: frame time {ft_tok!r} s means more than {MAX_FPS:g} frames/s", path)
+        if need_time:
+            raise FormatError(f"line {ft_line}: frame time {ft_tok!r} is not a number; {_FPS_HINT}", path) from None
+        frame_time = None
+    if frame_time is not None and not (math.isfinite(frame_time) and frame_time > 0):
+        if need_time:
+            raise FormatError(
+                f"line {ft_line}: frame time {ft_tok!r} must be a positive number of seconds; {_FPS_HINT}", path
+            )
+        frame_time = None
+    if need_time and frame_time is not None:
+        if frame_time > MAX_FRAME_TIME_S:
+            raise FormatError(
+                f"line {ft_line}: Frame Time {ft_tok} s is under one frame per second, which is not motion capture: "
+                f"did the exporter write the rate instead of the frame period (1/{ft_tok} = {1.0 / frame_time:.6g} s)?"
+                f" {_FPS_HINT}",
+                path,
+            )
+        if 1.0 / frame_time > MAX_FPS:
+            raise FormatError(
+                f"line {ft_line}: frame time {ft_tok!r} s means more than {MAX_FPS:g} frames/s; {_FPS_HINT}", path
+            )
     return frames, frames_line, frame_time, ft_tok, pos, line + 1
 
 
@@ -728,6 +786,7 @@ class _Layout:
     left_right: tuple[tuple[int, int], ...]
     registered: Skeleton | None  # the registered skeleton with this exact layout, if any
     rotation_order: str | None  # the Euler order every joint's rotation channels share ("ZXY"), else None
+    joint_channels: tuple[tuple[str, tuple[str, ...]], ...]  # (name, channel names in file order) per joint
 
 
 @lru_cache(maxsize=32)
@@ -773,7 +832,16 @@ def _layout(header: str, end_sites: bool) -> _Layout:
         left_right=left_right_pairs(names_t),
         registered=_registered_layout(names_t, parents_t),
         rotation_order=_common_order(nodes),
+        joint_channels=tuple(
+            (n.name, tuple(_channel_name(c) for c in n.channels or ())) for n in nodes if not n.is_end
+        ),
     )
+
+
+def _channel_name(channel: tuple[str, int]) -> str:
+    """``("r", 2)`` → ``"Zrotation"``."""
+    kind, axis = channel
+    return f"{_AXES[axis]}{'position' if kind == 'p' else 'rotation'}"
 
 
 def _common_order(nodes: list[_Node]) -> str | None:
@@ -784,13 +852,38 @@ def _common_order(nodes: list[_Node]) -> str | None:
     return orders.pop() if len(orders) == 1 else None
 
 
+#: bytes that no Latin-1 text holds (C1 control codes) but that start most Shift-JIS characters (kana, level-1 kanji)
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
+
+
+def _decode_header(raw: bytes) -> tuple[str, str]:
+    """``(text, encoding)`` of a hierarchy's bytes: UTF-8; else Shift-JIS (``cp932``: MikuMikuDance and other Japanese
+    exporters' joint names) when it decodes and holds bytes that Latin-1 text never has (0x80-0x9F, which start
+    kana and most kanji in Shift-JIS); else Latin-1 (every byte a character, so names always read)."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _C1_BYTES.search(raw):
+        try:
+            return raw.decode("cp932"), "cp932"
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1"), "latin-1"
+
+
 def _no_options(options: dict[str, Any], doing: str, where: Path) -> None:
     if options:
         raise ValueRangeError(f"unknown option(s) for {doing} BVH: {', '.join(sorted(options))}", where)
 
 
 def read_bvh(
-    path: str | os.PathLike[str], *, units: str | float = "auto", end_sites: bool = False, **options: Any
+    path: str | os.PathLike[str],
+    *,
+    units: str | float = "auto",
+    end_sites: bool = False,
+    fps: float | None = None,
+    **options: Any,
 ) -> Motion:
     """Read a BVH file into a `Motion` with positions, local rotations and root translation.
 
@@ -809,6 +902,10 @@ def read_bvh(
         end_sites: also return the End Sites as joints named ``<parent>_end``, each right after
             its parent's chain (the file's depth-first order). For CMU files this is the 38-joint
             ``cmu-mocap-38`` layout of the prediction benchmark.
+        fps: frames per second instead of the file's ``Frame Time`` (which is then not checked and may be
+            missing): for files whose exporter wrote a wrong one. ``metadata["fps_source"]`` is then ``"option"``.
+            Without it a Frame Time that is not a positive number, or over `MAX_FRAME_TIME_S` (a rate written as
+            the period, ``Frame Time: 120``), is an error that says so.
 
     Returns:
         a `Motion`: ``positions (T, J, 3)`` metres, ``rotations (T, J, 3, 3)`` local (identity for
@@ -832,6 +929,7 @@ def read_bvh(
     """
     p = Path(path)
     _no_options(options, "reading", p)
+    given_fps = None if fps is None else check_fps(fps, p)
     try:
         text = p.read_bytes()
     except OSError as exc:
@@ -846,20 +944,21 @@ def read_bvh(
             raise FormatError("not a BVH file: it does not start with HIERARCHY", p)
         raise FormatError("no MOTION section (is the file truncated after the hierarchy?)", p)
     header_bytes = text[: m.start()]
-    try:
-        header = header_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        header = header_bytes.decode("latin-1")
+    header, encoding = _decode_header(header_bytes)
     try:
         layout = _layout(header, end_sites)
     except PosecastError as exc:  # the cached parser does not know the path
         raise type(exc)(exc.problem, p) from None
     motion_line = header_bytes.count(b"\n") + 1
     frames, frames_line, frame_time, ft_literal, data_start, first_line = _frame_header(
-        text, m.end() + 1, motion_line, p
+        text, m.end() + 1, motion_line, p, need_time=given_fps is None
     )
     data = _read_frames(text[data_start:], layout.n_channels, frames, frames_line, first_line, p)
-    fps, snapped = _snap_frame_time(ft_literal, frame_time)
+    if given_fps is not None:
+        rate, snapped = given_fps, False
+    else:
+        assert frame_time is not None
+        rate, snapped = _snap_frame_time(ft_literal, frame_time)
 
     if isinstance(units, str) and units == "auto":
         unit_name, guessed, extent = _guess_units(layout.rest_extent), True, layout.rest_extent
@@ -897,10 +996,16 @@ def read_bvh(
         "frame_time_snapped": snapped,
         "bvh_channels": layout.n_channels,
     }
+    if encoding != "utf-8":  # joint names read from a legacy 8-bit encoding
+        metadata["encoding"] = encoding
+    if given_fps is not None:  # the Frame Time line (kept above when it is a number) was not used
+        metadata["fps_source"] = "option"
     if extent is not None:
         metadata["rest_pose_extent"] = extent
     if layout.rotation_order is not None:  # `write_bvh` writes forecasts on this rig in the same order
         metadata["bvh_rotation_order"] = layout.rotation_order
+    # each joint's channels as read: `write_bvh` writes the joints of this rig with them again
+    metadata["bvh_joint_channels"] = {name: " ".join(chans) for name, chans in layout.joint_channels}
     if layout.translated:  # their bones follow the position channels, not the skeleton's rest offsets
         metadata["bvh_translated_joints"] = list(layout.translated)
     if not end_sites:
@@ -910,7 +1015,7 @@ def read_bvh(
     try:
         return Motion(
             positions=positions,
-            fps=fps,
+            fps=rate,
             skeleton=skeleton,
             rotations=rotations,
             root_translation=root,
@@ -936,6 +1041,162 @@ def _check_order(order: str, where: Path) -> tuple[int, ...]:
     return tuple(_AXES.index(a) for a in up)
 
 
+def bvh_name_problem(name: str) -> str | None:
+    """Why joint ``name`` cannot be written to a BVH file (braces, tabs, line breaks, runs of spaces, empty), else
+    None."""
+    if not name or " ".join(name.split()) != name or "{" in name or "}" in name:
+        return f"joint name {name!r} cannot be written to a BVH file"
+    return None
+
+
+#: degrees: a rotation angle this small counts as zero when a joint read with fewer than three rotation channels is
+#: written with the same ones (its rotation must lie about those axes)
+_ZERO_ANGLE_DEG = 1e-7
+
+_Channel = tuple[str, int]  # ("p" | "r", axis), as `_Node.channels`
+
+
+def _stored_channels(value: Any) -> list[_Channel] | None:
+    """A joint's channels from ``metadata["bvh_joint_channels"]`` (``"Xposition ... Zrotation"``), or None when the
+    value is not a channel list the reader could have read."""
+    if not isinstance(value, str):
+        return None
+    chans = [_CHANNELS.get(tok.lower()) for tok in value.split()]
+    if any(c is None for c in chans) or len(chans) > 6:
+        return None
+    out = [c for c in chans if c is not None]
+    pos_axes = [a for k, a in out if k == "p"]
+    if len(set(pos_axes)) != len(pos_axes) or len(out) - len(pos_axes) > _MAX_ROT_CHANNELS:
+        return None
+    return out
+
+
+def _euler_order_ok(axes: tuple[int, ...]) -> bool:
+    return len(axes) == 3 and axes[0] != axes[1] and axes[1] != axes[2]
+
+
+def _completed(axes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """A three-axis Euler order that starts with the one or two (different) ``axes``, or None."""
+    if len(axes) == 1:
+        return (axes[0], (axes[0] + 1) % 3, (axes[0] + 2) % 3)
+    if len(axes) == 2 and axes[0] != axes[1]:
+        return (axes[0], axes[1], 3 - axes[0] - axes[1])
+    return None
+
+
+@dataclass
+class _JointOut:
+    """How one joint is written: its channels in file order and the columns they take from."""
+
+    channels: list[_Channel]
+    euler: tuple[int, ...]  # the Euler order its rotation channels are computed in (3 axes)
+    offset: np.ndarray  # (3,) metres, the OFFSET line
+    angles: np.ndarray | None = None  # (T, 3) degrees in ``euler`` when already computed (else by `write_bvh`)
+
+
+def _merge(base: list[_Channel], kind: str, group: list[_Channel]) -> list[_Channel]:
+    """``base`` with its channels of ``kind`` replaced by ``group``, placed where the first of them was (positions
+    first and rotations last when ``base`` had none)."""
+    if [c for c in base if c[0] == kind] == group:
+        return base
+    out: list[_Channel] = []
+    placed = False
+    for c in base:
+        if c[0] != kind:
+            out.append(c)
+        elif not placed:
+            out += group
+            placed = True
+    if not placed:
+        out = group + out if kind == "p" else out + group
+    return out
+
+
+def _joint_out(
+    base: list[_Channel] | None,
+    default_axes: tuple[int, ...],
+    forced_axes: tuple[int, ...] | None,
+    rest: np.ndarray,
+    translation: np.ndarray,
+    rot: np.ndarray,
+    identity: bool,
+    is_root: bool,
+) -> _JointOut:
+    """The channels one joint is written with.
+
+    Args:
+        base: the channels it was read with (``metadata["bvh_joint_channels"]``), or None.
+        default_axes: the rotation order of joints written without ``base``.
+        forced_axes: the ``order=`` the caller gave (every joint's rotations in it), or None.
+        rest: ``(3,)`` its rest offset (metres; zeros for the root).
+        translation: ``(T, 3)`` its translation in its parent's frame (the root: its position).
+        rot: ``(T, 3, 3)`` its local rotations.
+        identity: whether ``rot`` is the identity in every frame.
+        is_root: the root joint.
+
+    Without ``base`` (a motion that did not come from a BVH file): the root gets ``X/Y/Zposition`` then three
+    rotation channels, another joint three rotation channels, and position channels too when its translation
+    leaves its rest offset by more than `_TRANSLATION_TOL_M`. With ``base``, the channels read are kept where they
+    hold the motion: position channels are added (all three) when an axis without one does not stay at the OFFSET
+    (the root's OFFSET then holds its constant position on the axes without channels); rotation channels in the
+    order read, completed to three (or three added) when the rotation does not lie about the axes read.
+    """
+    moving_axes = np.abs(translation - rest).max(axis=0) > _TRANSLATION_TOL_M  # (3,)
+    if base is None:
+        axes = forced_axes or default_axes
+        pos = [("p", a) for a in range(3)] if is_root or moving_axes.any() else []
+        return _JointOut(pos + [("r", a) for a in axes], axes, rest.copy())
+    offset = rest.copy()
+    pos_axes = [a for k, a in base if k == "p"]
+    free = [a for a in range(3) if a not in pos_axes]  # axes the OFFSET gives
+    if is_root:
+        constant = np.ptp(translation, axis=0) <= _TRANSLATION_TOL_M
+        offset[free] = translation[0, free]
+        ok = bool(constant[free].all())
+    else:
+        ok = not moving_axes[free].any()
+    channels = base if ok else _merge(base, "p", [("p", a) for a in range(3)])
+    if not ok:
+        offset = rest.copy()
+    read = tuple(a for k, a in base if k == "r")
+    if forced_axes is not None:
+        axes = forced_axes
+        group = list(forced_axes)
+    elif _euler_order_ok(read):
+        axes = read
+        group = list(read)
+    elif not read:
+        axes = default_axes
+        group = [] if identity else list(default_axes)
+    else:
+        completed = _completed(read)
+        if completed is None:  # repeated axes ("ZZX"): not an Euler order this writer can fill in
+            axes, group = default_axes, list(default_axes)
+        else:
+            axes = completed
+            angles = _partial_angles(rot, axes, len(read))
+            lies_about_read = np.abs(angles[:, len(read) :]).max() <= _ZERO_ANGLE_DEG
+            group = list(read) if lies_about_read else list(completed)
+            return _JointOut(_merge(channels, "r", [("r", a) for a in group]), axes, offset, angles)
+    return _JointOut(_merge(channels, "r", [("r", a) for a in group]), axes, offset)
+
+
+def _partial_angles(rot: np.ndarray, axes: tuple[int, ...], used: int) -> np.ndarray:
+    """``(T, 3)`` Euler angles (degrees, order ``axes`` of three different axes) of ``rot (T, 3, 3)``, each frame in
+    whichever of the two equivalent solutions puts the least on the angles after the first ``used``: ``(a, b, c)``
+    and ``(a + 180, 180 - b, c + 180)`` give the same rotation, and scipy returns the one with ``|b| <= 90``, so
+    ``Rz(30) @ Rx(120)`` read from a two-channel joint comes back as ``(-150, 60, 180)`` unless turned back."""
+    with warnings.catch_warnings():  # gimbal lock: scipy warns and sets the third angle to zero
+        warnings.simplefilter("ignore", UserWarning)
+        angles = Rotation.from_matrix(rot).as_euler("".join(_AXES[a] for a in axes), degrees=True)
+    other = angles + [180.0, 0.0, 180.0]
+    other[:, 1] = 180.0 - angles[:, 1]
+    other = (other + 180.0) % 360.0 - 180.0
+    better = np.abs(other[:, used:]).max(axis=1) < np.abs(angles[:, used:]).max(axis=1)
+    angles[better] = other[better]
+    return angles
+
+
 def write_bvh(
     motion: Motion,
     path: str | os.PathLike[str],
@@ -951,21 +1212,26 @@ def write_bvh(
     Args:
         motion: a motion with ``rotations (T, J, 3, 3)`` on a skeleton with rest offsets.
         path: output file.
-        order: Euler order of the rotation channels, intrinsic (``"ZYX"`` writes ``Zrotation
-            Yrotation Xrotation``, ``R = Rz @ Ry @ Rx``). ``None``: the order of the BVH file the
-            motion came from (``metadata["bvh_rotation_order"]``, when all its joints shared one),
-            else ``"ZYX"``.
+        order: Euler order of every joint's rotation channels, intrinsic (``"ZYX"`` writes ``Zrotation
+            Yrotation Xrotation``, ``R = Rz @ Ry @ Rx``). ``None``: each joint in the order it was read with
+            (``metadata["bvh_joint_channels"]``); joints without one in ``metadata["bvh_rotation_order"]`` (when
+            all the joints of the file shared one), else ``"ZYX"``.
         units: length unit of the file (names as in `read_bvh` or metres per unit). ``None``:
             ``metadata["metres_per_unit"]`` when the motion came from a BVH file, else ``"cm"``,
             the most common BVH unit.
 
-    The root gets 6 channels (``X/Y/Zposition`` from ``positions[:, 0]`` then the rotation), the
-    other joints 3 rotation channels. A joint whose bone vector in ``positions`` differs from its
-    rest offset (bones that stretch, or positions edited apart from the rotations) gets 3 position
-    channels as well, so the positions survive a round trip. Leaves named ``*_end`` with identity
-    rotations become End Sites; End Sites recorded by `read_bvh` in ``metadata["bvh_end_sites"]``
-    are restored. Joints are written depth-first, children in index order, with 12 significant
-    digits. Joint names must not contain braces, tabs, line breaks or runs of spaces.
+    A motion read from a BVH file (``metadata["bvh_joint_channels"]``, kept by `Forecast.to_motion`) is written
+    with each joint's channels as read (which ones, in which order), except where they cannot hold the motion:
+    a joint whose translation leaves its rest offset on an axis without a position channel gets all three, and
+    one whose rotation does not lie about the one or two axes it was read with gets three rotation channels
+    (see `_joint_out`); the positions always survive a round trip. Other motions: the root gets 6 channels
+    (``X/Y/Zposition`` from ``positions[:, 0]`` then the rotation), the other joints 3 rotation channels, and a
+    joint whose bone vector in ``positions`` differs from its rest offset (bones that stretch, or positions
+    edited apart from the rotations) 3 position channels as well. Leaves named ``*_end`` with identity
+    rotations that do not move become End Sites, unless they were joints of the BVH file the motion was read
+    from; End Sites recorded by `read_bvh` in ``metadata["bvh_end_sites"]`` are restored. Joints are written
+    depth-first, children in index order, with 12 significant digits. Joint names must not contain braces,
+    tabs, line breaks or runs of spaces (`bvh_name_problem`).
 
     Raises:
         FormatError: the motion has no rotations or the skeleton no offsets (positions-only motions
@@ -991,22 +1257,23 @@ def write_bvh(
         raise FormatError(
             f"cannot write BVH: skeleton {skel.name!r} has no rest offsets; save as {_writable_elsewhere()}", p
         )
-    if order is None:
-        stored_order = motion.metadata.get("bvh_rotation_order")
-        order = (
-            stored_order
-            if isinstance(stored_order, str) and len(set(stored_order)) == len(stored_order) == 3
-            else "ZYX"
-        )
-    axes = _check_order(order, p)
+    forced = None if order is None else _check_order(order, p)
+    stored_order = motion.metadata.get("bvh_rotation_order")
+    default_axes = forced or _check_order(
+        stored_order if isinstance(stored_order, str) and len(set(stored_order)) == len(stored_order) == 3 else "ZYX",
+        p,
+    )
     if units is None:
         stored = motion.metadata.get("metres_per_unit")
         ok = isinstance(stored, int | float) and not isinstance(stored, bool) and math.isfinite(stored) and stored > 0
         units = float(stored) if ok else "cm"
     _, scale = metres_per_unit(units, p)
     for name in skel.joint_names:
-        if not name or " ".join(name.split()) != name or "{" in name or "}" in name:
-            raise FormatError(f"joint name {name!r} cannot be written to a BVH file", p)
+        problem = bvh_name_problem(name)
+        if problem is not None:
+            raise FormatError(problem, p)
+    read_channels = motion.metadata.get("bvh_joint_channels")
+    read_channels = read_channels if isinstance(read_channels, dict) else {}
 
     rot, pos = motion.rotations, motion.positions
     n_frames, n_joints = pos.shape[:2]
@@ -1014,14 +1281,16 @@ def write_bvh(
     children: list[list[int]] = [[] for _ in range(n_joints)]
     for j in range(1, n_joints):
         children[parents[j]].append(j)
-    # translation of each joint in its parent's frame, from the positions
+    # translation of each joint in its parent's frame, from the positions (the root: its position)
     _, glob = forward_kinematics(rot, skel.offsets, skel.parents, pos[:, 0])
-    moving = np.zeros(n_joints, dtype=bool)
     local = np.zeros((n_frames, n_joints, 3))
+    local[:, 0] = pos[:, 0]
     if n_joints > 1:
         d = pos[:, 1:] - pos[:, parents[1:]]
         local[:, 1:] = np.einsum("tjki,tjk->tji", glob[:, parents[1:]], d)
-        moving[1:] = np.abs(local[:, 1:] - skel.offsets[1:]).max(axis=(0, 2)) > _TRANSLATION_TOL_M
+    rest = np.array(skel.offsets, dtype=np.float64)
+    rest[0] = 0.0
+    moving = np.abs(local - rest).max(axis=(0, 2)) > _TRANSLATION_TOL_M
     identity = np.abs(rot - np.eye(3)).max(axis=(0, 2, 3)) < 1e-12
     end_site = [
         j > 0
@@ -1029,20 +1298,40 @@ def write_bvh(
         and _END_NAME.search(skel.joint_names[j]) is not None
         and bool(identity[j])
         and not moving[j]
+        and skel.joint_names[j] not in read_channels  # a JOINT of the file it was read from stays one
         for j in range(n_joints)
     ]
     stored_ends = motion.metadata.get("bvh_end_sites")
     stored_ends = stored_ends if isinstance(stored_ends, dict) else {}
 
     joints = [j for j in range(n_joints) if not end_site[j]]
-    euler = Rotation.from_matrix(rot[:, joints].reshape(-1, 3, 3))
-    with warnings.catch_warnings():  # gimbal lock: scipy warns, the angles still give the same matrix
-        warnings.simplefilter("ignore", UserWarning)
-        angles = euler.as_euler("".join(_AXES[a] for a in axes), degrees=True).reshape(n_frames, len(joints), 3)
-    angle_of = {j: k for k, j in enumerate(joints)}
+    out = {
+        j: _joint_out(
+            _stored_channels(read_channels.get(skel.joint_names[j])),
+            default_axes,
+            forced,
+            rest[j],
+            local[:, j],
+            rot[:, j],
+            bool(identity[j]),
+            j == 0,
+        )
+        for j in joints
+    }
+    angles = np.zeros((n_frames, n_joints, 3))
+    for j in joints:
+        if out[j].angles is not None:
+            angles[:, j] = out[j].angles
+    for axes in {out[j].euler for j in joints if out[j].angles is None}:  # one scipy call per rotation order
+        group = [j for j in joints if out[j].euler == axes and out[j].angles is None]
+        with warnings.catch_warnings():  # gimbal lock: scipy warns, the angles still give the same matrix
+            warnings.simplefilter("ignore", UserWarning)
+            euler = Rotation.from_matrix(rot[:, group].reshape(-1, 3, 3))
+            angles[:, group] = euler.as_euler("".join(_AXES[a] for a in axes), degrees=True).reshape(
+                n_frames, len(group), 3
+            )
 
     fmt = _WRITE_DIGITS
-    rot_names = " ".join(f"{_AXES[a]}rotation" for a in axes)
     lines = ["HIERARCHY"]
     columns: list[np.ndarray] = []
 
@@ -1061,14 +1350,18 @@ def write_bvh(
             vec = restored[-1 - j] if j < 0 else skel.offsets[j]
             lines += [tab + "End Site", tab + "{", offset_line(vec, depth + 1), tab + "}"]
             continue
+        spec = out[j]
         lines += [tab + ("ROOT " if j == 0 else "JOINT ") + skel.joint_names[j], tab + "{"]
-        lines.append(offset_line(np.zeros(3) if j == 0 else skel.offsets[j], depth + 1))
-        if j == 0 or moving[j]:
-            lines.append(tab + f"\tCHANNELS 6 Xposition Yposition Zposition {rot_names}")
-            columns.append((pos[:, 0] if j == 0 else local[:, j]) / scale)
-        else:
-            lines.append(tab + f"\tCHANNELS 3 {rot_names}")
-        columns.append(angles[:, angle_of[j]])
+        lines.append(offset_line(spec.offset, depth + 1))
+        names = " ".join(_channel_name(c) for c in spec.channels)
+        lines.append(tab + f"\tCHANNELS {len(spec.channels)}" + (f" {names}" if names else ""))
+        rotations_done = 0
+        for kind, axis in spec.channels:
+            if kind == "p":
+                columns.append(local[:, j, axis : axis + 1] / scale)
+            else:  # the rotation channels are the first angles of the joint's Euler order
+                columns.append(angles[:, j, rotations_done : rotations_done + 1])
+                rotations_done += 1
         stack.append((j, depth, True))
         extra = stored_ends.get(skel.joint_names[j], [])  # End Sites dropped by read_bvh, after the children
         for vec in reversed(extra) if isinstance(extra, list) else []:
@@ -1077,7 +1370,7 @@ def write_bvh(
                 restored.append(np.asarray(vec, dtype=np.float64))
         for c in reversed(children[j]):
             stack.append((c, depth + 1, False))
-    table = np.concatenate(columns, axis=1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    table = np.concatenate(columns, axis=1) + 0.0 if columns else np.zeros((n_frames, 0))  # + 0.0: -0.0 -> 0.0
     lines += ["MOTION", f"Frames: {n_frames}", f"Frame Time: {1.0 / motion.fps:.10g}"]
     row = " ".join([fmt] * table.shape[1])
     body = "\n".join(row % tuple(r) for r in table.tolist())

@@ -25,7 +25,7 @@ import numpy as np
 
 from posecast import skeletons
 from posecast.errors import FormatError, ValueRangeError
-from posecast.io.registry import Format, register_format
+from posecast.io.registry import SNIFF_BYTES, Format, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from posecast.motion import Motion
@@ -38,31 +38,67 @@ CMU_FPS = 120.0
 H36M_FPS = 50.0
 
 
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_header(row: str) -> bool:
+    """Whether a file's first line is a header of column names: its first value is not a number, nor starts
+    like one (a row of numbers with another separator is not a header)."""
+    first = _split(row, "," in row)[0]
+    return not _is_number(first) and first[:1] not in "-+.0123456789"
+
+
+def _split(row: str, comma: bool) -> list[str]:
+    return [v.strip() for v in row.split(",")] if comma else row.split()
+
+
 def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
-    """``(T, C)`` float64 values of an exp-map text file; checks the column count and finiteness."""
+    """``(T, C)`` float64 values of an exp-map text file; checks the column count and finiteness.
+
+    Values are separated by commas (as the benchmark files are) or, in a file whose first frame line has no
+    comma, by blanks (``np.savetxt``'s default). Blank lines, ``#`` comment lines and one header line before the
+    first frame (a first value that is not a number: column names) are skipped; errors give the file's 1-based
+    line numbers.
+    """
     text = path.read_text(encoding="utf-8", errors="strict")
-    rows = [ln.strip().rstrip(",") for ln in text.splitlines()]
-    rows = [r for r in rows if r]
-    if not rows:
+    numbered = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), 1)]
+    numbered = [(n, r) for n, r in numbered if r and not r.startswith("#")]
+    if numbered and _is_header(numbered[0][1]):
+        numbered = numbered[1:]
+    if not numbered:
         raise FormatError("no frames in the file", path)
-    counts = np.array([r.count(",") + 1 for r in rows])
+    comma = "," in numbered[0][1]
+    lines = [n for n, _ in numbered]
+    rows = [r.rstrip(",").rstrip() if comma else r for _, r in numbered]
+    counts = np.array([r.count(",") + 1 for r in rows] if comma else [len(r.split()) for r in rows])
     want = columns or int(counts[0])
     bad = np.flatnonzero(counts != want)
     if bad.size:
         i = int(bad[0])
-        hint = " (values are separated by commas)" if counts[i] == 1 and len(rows[i].split()) > 1 else ""
+        separator = "commas" if comma else "blanks"
+        hint = f" (values are separated by {separator}, as on line {lines[0]})" if comma != ("," in rows[i]) else ""
+        if counts[i] == 1 and ";" in rows[i]:
+            hint = " (values are separated by semicolons; use commas or blanks)"
         layouts = {CMU_COLUMNS: "the CMU-Mocap benchmark's", H36M_COLUMNS: "Human3.6M's"}
         if not hint and want in layouts:  # say which exp-map layout the file was read as, and the other one
             other = H36M_COLUMNS if want == CMU_COLUMNS else CMU_COLUMNS
             hint = f" ({layouts[want]} layout; {layouts[other]} has {other})"
-        raise FormatError(f"line {i + 1} has {counts[i]} values, expected {want}{hint}", path)
+        raise FormatError(f"line {lines[i]} has {counts[i]} values, expected {want}{hint}", path)
     try:
-        data = np.loadtxt(io.StringIO("\n".join(rows)), delimiter=",", dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        raise FormatError(f"non-numeric value ({exc})", path) from None
+        data = np.loadtxt(io.StringIO("\n".join(rows)), delimiter="," if comma else None, dtype=np.float64, ndmin=2)
+    except ValueError:
+        i, k, value = next(
+            (i, k, v) for i, r in enumerate(rows) for k, v in enumerate(_split(r, comma)) if not _is_number(v)
+        )
+        raise FormatError(f"line {lines[i]}, column {k + 1}: non-numeric value {value!r}", path) from None
     if not np.isfinite(data).all():
         r, c = np.argwhere(~np.isfinite(data))[0]
-        raise FormatError(f"NaN or inf at line {r + 1}, column {c + 1}", path)
+        raise FormatError(f"NaN or inf at line {lines[r]}, column {c + 1}", path)
     return data
 
 
@@ -188,36 +224,95 @@ def read_h36m_expmap(path: Path, global_motion: bool = False, **_: Any) -> Motio
     return _expmap_motion(Path(path), values, "h36m-32", H36M_UNIT_M, H36M_FPS, global_motion, "h36m-expmap")
 
 
+def root_increments(values: np.ndarray) -> np.ndarray:
+    """Inverse of `integrate_root_increments`: ``(T, 99)`` rows with an absolute root (position in file units,
+    row-vector exp-map) → the same rows with columns 0-5 as per-frame increments, as Martinez et al.'s files
+    store them: ``r_t`` the exp-map of ``G_{t-1}^T @ G_t`` and ``d_t = G_{t-1}^T @ (T_t - T_{t-1})``, starting
+    from the identity at the origin (``G_{-1} = I``, ``T_{-1} = 0``)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != H36M_COLUMNS:
+        raise FormatError(f"expected (T, {H36M_COLUMNS}) exp-map rows, got shape {values.shape}")
+    g = expmap_to_local_rotations(values[:, 3:6])  # (T, 3, 3) absolute root rotations
+    before = np.concatenate([np.eye(3)[None], g[:-1]])  # G_{t-1}
+    moved = np.diff(values[:, :3], axis=0, prepend=np.zeros((1, 3)))  # T_t - T_{t-1}
+    out = values.copy()
+    out[:, :3] = np.einsum("tji,tj->ti", before, moved)
+    out[:, 3:6] = local_rotations_to_expmap(np.einsum("tji,tjk->tik", before, g))
+    return out
+
+
+def _stores_increments(motion: Motion) -> bool:
+    """Whether ``motion`` was read from a Human3.6M file in the body frame: its root rotation and translation are
+    then the file's per-frame increments as they were (`read_h36m_expmap` without ``global_motion``)."""
+    meta = motion.metadata
+    return meta.get("format") == "h36m-expmap" and str(meta.get("frame", "")).startswith("body")
+
+
+#: which `.txt` writer holds which skeleton (`posecast.save` picks by the motion's skeleton)
+_TXT_WRITERS = {"cmu-mocap-38": "cmu-expmap", "h36m-32": "h36m-expmap"}
+
+
 def _write_expmap(motion: Motion, path: Path, skel_name: str, unit_m: float) -> None:
     skel = skeletons.get(skel_name)
-    if not motion.skeleton.same_layout(skel):
-        raise FormatError(f"only {skel_name} motions can be written in this format (got {motion.skeleton.name})", path)
+    if not isinstance(motion, Motion) or not motion.skeleton.same_layout(skel):
+        got = motion.skeleton.name if isinstance(motion, Motion) else f"a {type(motion).__name__}"
+        holds = " or ".join(f"{s} (format={f!r})" for s, f in _TXT_WRITERS.items())
+        raise FormatError(
+            f"only {skel_name} motions can be written in this format (got {got}); .txt holds {holds}", path
+        )
     if motion.rotations is None:
         raise FormatError("the motion has no joint rotations; exp-map files store rotations", path)
     trans = motion.root_translation if motion.root_translation is not None else motion.positions[:, 0]
     values = np.concatenate(
         [trans / unit_m, local_rotations_to_expmap(motion.rotations).reshape(motion.num_frames, -1)], axis=1
     )
+    if skel_name == "h36m-32" and not _stores_increments(motion):  # the file's root columns are increments
+        values = root_increments(values)
     np.savetxt(path, values, fmt="%.9g", delimiter=",")
 
 
 def write_cmu_expmap(motion: Motion, path: Path, **_: Any) -> None:
+    """A ``cmu-mocap-38`` motion as a benchmark file: the absolute root position (ASF units) and root exp-map,
+    then one exp-map per joint, as `read_cmu_expmap` reads them."""
     _write_expmap(motion, path, "cmu-mocap-38", ASF_UNIT_M)
 
 
 def write_h36m_expmap(motion: Motion, path: Path, **_: Any) -> None:
+    """An ``h36m-32`` motion as a Martinez et al. file: columns 0-5 are per-frame root increments
+    (`root_increments` of the motion's root), so that ``global_motion=True`` reads the same root path back; a
+    motion read in the body frame keeps the increments it was read with."""
     _write_expmap(motion, path, "h36m-32", H36M_UNIT_M)
 
 
 def _column_count(head: bytes) -> int | None:
-    line = head.split(b"\n", 1)[0].strip().rstrip(b",")
-    if not line or line[:1] not in b"-+.0123456789":
-        return None
-    return line.count(b",") + 1
+    """The number of values on the first frame line of a file's first bytes, after blank and ``#`` lines and a
+    header (as `read_expmap_array` reads them); None when there is no complete numeric line to count."""
+    lines = head.split(b"\n")
+    if len(head) >= SNIFF_BYTES:
+        lines = lines[:-1]  # the last one may be cut short
+    header_allowed = True
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        comma = b"," in line
+        first = (line.split(b",")[0] if comma else line.split()[0]).strip()
+        if not first or first[:1] not in b"-+.0123456789":  # `_is_header`
+            if header_allowed:
+                header_allowed = False
+                continue
+            return None
+        line = line.rstrip(b",").rstrip()
+        return line.count(b",") + 1 if comma else len(line.split())
+    return None
 
 
 def _sniff(columns: int):
     return lambda head, path: path.suffix.lower() == ".txt" and _column_count(head) == columns
+
+
+def _writes(skel_name: str):
+    return lambda obj: isinstance(obj, Motion) and obj.skeleton.same_layout(skeletons.get(skel_name))
 
 
 register_format(
@@ -228,6 +323,7 @@ register_format(
         write_cmu_expmap,
         _sniff(CMU_COLUMNS),
         "CMU-Mocap benchmark exp-map text (117 columns, 120 Hz)",
+        writes=_writes("cmu-mocap-38"),
     )
 )
 register_format(
@@ -238,5 +334,6 @@ register_format(
         write_h36m_expmap,
         _sniff(H36M_COLUMNS),
         "Human3.6M exp-map text, Martinez et al. (99 columns, 50 Hz)",
+        writes=_writes("h36m-32"),
     )
 )

@@ -77,6 +77,9 @@ class Format:
         gzip_aware: the reader reads ``X.gz`` itself (through `read_bytes`); `load` then passes the
             compressed file's own path instead of a decompressed temporary copy (readers that look
             for companion files next to the input need the real location).
+        writes: ``writes(obj) -> bool`` for formats that share a suffix with another writable one: whether
+            this writer holds ``obj`` (`save` by suffix picks the first that does: ``.txt`` is the CMU or the
+            Human3.6M exp-map layout by the motion's skeleton); ``None``: any object the writer takes.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Format:
     sniff: Callable[[bytes, Path], bool] | None = None
     description: str = ""
     gzip_aware: bool = False
+    writes: Callable[[Any], bool] | None = None
 
 
 _FORMATS: dict[str, Format] = {}
@@ -387,7 +391,8 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
         if not candidates:
             writable = sorted({s for f in _FORMATS.values() if f.write for s in f.suffixes})
             raise FormatError(f"cannot write {suffix or 'files without a suffix'}; writable: {', '.join(writable)}", p)
-        fmt = candidates[0]
+        # several writers for one suffix: the first that holds this object (its own error explains otherwise)
+        fmt = next((f for f in candidates if f.writes is None or f.writes(obj)), candidates[0])
     if fmt.write is None:
         raise FormatError(f"format {fmt.name} is read-only", p)
     try:
