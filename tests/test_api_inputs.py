@@ -275,3 +275,16 @@ def test_a_trace_cache_called_from_several_threads_traces_a_shape_once(monkeypat
         want = net(x).numpy()
     for o in out:
         np.testing.assert_allclose(o, want, atol=1e-6)
+
+
+def test_positions_as_an_array_must_be_metres_or_say_their_unit(walk):
+    """An array in centimetres is refused as a .npy file of them is (it had been forecast as a body 133 m tall);
+    units= scales it, and the forecast is the metres array's, in metres."""
+    cm = walk.positions * 100.0
+    with pytest.raises(ValueRangeError, match=r"a body spanning .* m: positions must be metres \(cm"):
+        posecast.forecast(cm, skeleton=walk.skeleton.name, fps=walk.fps, seconds=0.4)
+    got = posecast.forecast(cm, skeleton=walk.skeleton.name, fps=walk.fps, seconds=0.4, units="cm").samples
+    want = posecast.forecast(walk.positions, skeleton=walk.skeleton.name, fps=walk.fps, seconds=0.4).samples
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueRangeError, match="a Motion is in metres already"):
+        posecast.forecast(walk, seconds=0.4, units="cm")

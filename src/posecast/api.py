@@ -212,7 +212,7 @@ SIZE_CHECKED = PLAIN_FORMATS + ("json",)
 BODY_SPAN_M = (0.2, 10.0)
 
 
-def check_body_size(motion: Motion, where: Path, give: str | None = None) -> None:
+def check_body_size(motion: Motion, where: Path | None, give: str | None = None) -> None:
     """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres (``give``:
     how to give the unit, for the message)."""
     pos = motion.positions[:: max(1, motion.num_frames // 50)]  # up to about 50 frames
@@ -302,9 +302,11 @@ def forecast(
             the joint names and topology, `posecast.skeletons.canonical.retarget`). Models on the canonical body.
         up: which axis points up in the motion's world (``"z"``, ``"-y"``...; default: found from the motion,
             `posecast.skeletons.canonical.up_axes`). Models on the canonical body.
-        units: a BVH or AMC file's length unit (``"m"``, ``"cm"``, ``"mm"``, ``"inch"``, ``"cmu"`` or metres per
-            unit) instead of the reader's default (BVH: guessed from the rest pose's size, which takes a body
-            45-95 units tall for one in inches: name ``"cm"`` for a small child recorded in centimetres).
+        units: the length unit (``"m"``, ``"cm"``, ``"mm"``, ``"inch"``, ``"cmu"`` or metres per unit) of
+            positions given as an array (default metres; an array whose body cannot be in metres is refused, as a
+            ``.npy`` file is), or of a BVH or AMC file instead of the reader's default (BVH: guessed from the rest
+            pose's size, which takes a body 45-95 units tall for one in inches: name ``"cm"`` for a small child
+            recorded in centimetres).
         smooth: seconds: smooth a tracker's jitter out of the history before a motion model reads it
             (`posecast.motion.smoothed`, e.g. 0.2; default: read as given). Clean motion capture needs none.
     """
@@ -320,7 +322,15 @@ def forecast(
                 "positions given as an array need skeleton= and fps= (or wrap them: posecast.Motion(positions, "
                 "fps, skeleton))"
             )
-        source, skeleton, fps = Motion(source, fps, skeleton), None, None
+        source = Motion(source, fps, skeleton)
+        if units is not None:  # an array's unit: scaled here, like a file of plain numbers
+            from posecast.io.bvh import metres_per_unit
+
+            source = Motion(source.positions * metres_per_unit(units)[1], source.fps, source.skeleton)
+        skeleton, fps, units = None, None, None
+        # metres unless units= says otherwise, as for .npy / .csv files: an array in cm had been forecast as a body
+        # 133 m tall (QA)
+        check_body_size(source, None, "give their unit (units='cm', 'mm', ... or metres per unit)")
     if isinstance(source, Motion) and (skeleton is not None or fps is not None or asf is not None):
         given = ", ".join(n for n, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None)
         raise ValueRangeError(f"{given} apply to files; a Motion has its own (make a new Motion to change them)")
