@@ -454,3 +454,86 @@ def test_charpose_trains_on_a_folder_of_another_rig_without_the_data_sets(tmp_pa
     posecast.save(posecast.Motion(canonical, 30.0, "smplh-22"), other / "c.npz")
     with pytest.raises(SkeletonError, match="trains with a corpus config"):  # the CMU-skeleton network's config
         run("charpose", tmp_path / "run2", None, data=str(other), epochs=1, max_steps_per_epoch=2)
+
+
+# ------------------------------------------------------------------- the true key pose on any rig
+Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y-up world -> z-up world
+
+
+def fingered(motion: Motion, curl_at: float = 2.5) -> Motion:
+    """``motion`` (on ``cmu-bvh-31``) on a rig with five fingertip leaves per hand (no declared end effectors, as a
+    BVH's rig has none), the fingers 8 cm past the hand along the forearm and curling 15 cm up and back around
+    ``curl_at`` s: leaves that move while the body does not."""
+    skel = motion.skeleton
+    names, parents, offsets = list(skel.joint_names), list(skel.parents), [*skel.offsets]
+    pos = [motion.positions]
+    bump = 0.15 * np.exp(-0.5 * ((motion.times - curl_at) / 0.1) ** 2)
+    for side in ("Left", "Right"):
+        hand, fore = skel.index(f"{side}Hand"), skel.index(f"{side}ForeArm")
+        along = motion.positions[:, hand] - motion.positions[:, fore]
+        along /= np.linalg.norm(along, axis=-1, keepdims=True)
+        for i, finger in enumerate(("Thumb", "Index", "Middle", "Ring", "Pinky")):
+            names.append(f"{side}Hand{finger}4")
+            parents.append(hand)
+            offsets.append(np.array([0.0, -0.08, 0.01 * i]))
+            tip = motion.positions[:, hand] + 0.08 * along + [0.0, 0.0, 0.01 * i]
+            pos.append((tip + bump[:, None] * [0.0, 1.0, -0.5])[:, None])
+    rig = Skeleton(f"{skel.name}-fingers", tuple(names), tuple(parents), np.array(offsets), skel.left_right)
+    return Motion(np.concatenate(pos, axis=1), motion.fps, rig, metadata={"source": "fingers.bvh"})
+
+
+def raise_hand(seconds: float = 4.0, fps: float = 30.0, peak: float = 2.5) -> Motion:
+    """Standing still (the walk's first pose) while the right arm swings up 100 degrees about the shoulder and
+    back down, highest at ``peak`` s: one key pose, driven by the right hand."""
+    walk = synthetic_walk(seconds=seconds, fps=fps)
+    pos = np.repeat(walk.positions[:1], walk.num_frames, axis=0)
+    angle = np.radians(100.0) * np.exp(-0.5 * ((walk.times - peak) / 0.35) ** 2)
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    arm = [j for j in range(CMU.num_joints) if CMU.index("RightArm") in (j, *_ancestors(j))]
+    rel = pos[:, arm] - pos[:, CMU.index("RightArm")][:, None]  # about the x axis: down (-y) turns forward (+z)
+    y, z = rel[..., 1].copy(), rel[..., 2].copy()
+    rel[..., 1], rel[..., 2] = c * y + s * z, c * z - s * y
+    pos[:, arm] = pos[:, CMU.index("RightArm")][:, None] + rel
+    return Motion(pos, fps, CMU, metadata={"source": "raise.bvh"})
+
+
+def _ancestors(j: int) -> list[int]:
+    out = []
+    while CMU.parents[j] >= 0:
+        j = CMU.parents[j]
+        out.append(j)
+    return out
+
+
+def test_the_true_next_key_pose_is_the_same_on_every_rig_of_a_motion(weights):
+    """Mined as the corpus is (the canonical body, upright): a rig whose fingertips curl while the body stands, and
+    the same motion in a z-up world, have the motion's true next key pose (the raised hand) and the same MPJPEs
+    (scored on the 22 canonical joints). It had been mined on each rig's leaves in its own world: the fingertips'
+    curl was the true key pose, and the z-up world was mined lying down."""
+    from posecast.keyposes.dataset import CORPUS_MINING
+    from posecast.keyposes.mining import mine_keyposes, mine_motion
+
+    raised = raise_hand()
+    rigs = {
+        "cmu": raised,
+        "fingers": fingered(raised, curl_at=1.2),
+        "z-up": Motion(raised.positions @ Z_UP.T, raised.fps, raised.skeleton),
+    }
+    at = 0.8
+    mined = mine_motion(raised, **CORPUS_MINING)
+    assert mined.body == "smplh-22" and mined.up_axis == "+y" and mined.skipped_frames == 0
+    assert [k.frame for k in mined.keyposes] == [75] and mined.keyposes[0].joint_names == ("RightHand",)
+    own = mine_keyposes(rigs["fingers"], **CORPUS_MINING)  # on the rig's leaves, the fingertips among them, ...
+    assert [k.frame for k in own][:1] == [36]  # ... the curl at 1.2 s had been the next key pose
+    errors = {}
+    for name, motion in rigs.items():
+        assert [k.frame for k in mine_motion(motion, **CORPUS_MINING).keyposes] == [75], name
+        fc = posecast.forecast(motion, model="charpose", weights=weights, samples=3, at=at)
+        truth = fc.metadata["true_keypose"]
+        assert truth["frame"] == 75 and truth["time_s"] == pytest.approx(2.5), name
+        assert "canonical body smplh-22" in truth["mined_on"] and truth["scored_on"].startswith("the 22 joints")
+        np.testing.assert_allclose(fc.ground_truth[0], motion.positions[75])  # the pose on the rig's own joints
+        errors[name] = truth["mpjpe_m"]
+    assert "z up turned upright" in mine_motion(rigs["z-up"], **CORPUS_MINING).description()
+    np.testing.assert_allclose(errors["fingers"], errors["cmu"], atol=1e-5)
+    np.testing.assert_allclose(errors["z-up"], errors["cmu"], atol=1e-5)

@@ -339,6 +339,8 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
             "positions": np.round(truth["positions"], 6).tolist(),
             "root_relative": np.round(truth["root_relative"], 6).tolist(),
             "best_of_k_mpjpe_m": float(truth["mpjpe_m"].min()),
+            "mined_on": truth.get("mined_on"),
+            "mpjpe_scored_on": truth.get("scored_on"),
         },
     }
 
@@ -378,6 +380,10 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
             f"{doc['true_keypose']['best_of_k_mpjpe_m']:.3f} m",
             highlight=False,
         )
+        if truth.get("mined_on"):
+            console.print(
+                f"  mined on {truth['mined_on']}; MPJPE over {truth['scored_on']}", highlight=False, soft_wrap=True
+            )
     for out in outs:
         write_keypose_output(doc, fc, truth, out)
         console.print(f"wrote {out}", highlight=False)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from posecast.cli.common import FpsOpt, SkeletonOpt, check_outputs, console, load_motion
+from posecast.cli.common import FpsOpt, SkeletonOpt, check_outputs, console, load_motion, naming
 from posecast.errors import ValueRangeError
 
 KEYPOSE_OUTPUTS = (".json", ".html", ".mp4", ".gif")
@@ -49,11 +49,12 @@ def keyposes(
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
 ) -> None:
-    """Mine the characteristic key poses of a motion (moments of most articulation before returning)."""
+    """Mine the characteristic key poses of a motion (moments of most articulation before returning), on the
+    canonical body turned upright, as the corpus charpose learnt from (the same key poses on every rig)."""
     from rich.table import Table
 
-    from posecast.keyposes import mine_keyposes
     from posecast.keyposes.dataset import CORPUS_MINING
+    from posecast.keyposes.mining import mine_motion
 
     presets = {"default": {}, "corpus": dict(CORPUS_MINING)}
     if preset not in presets:
@@ -74,29 +75,28 @@ def keyposes(
         )
         if v is not None
     }
-    clip = motion.frames(skip_frames)
-    found = mine_keyposes(upright(clip), **options)
-    table = Table(title=f"{file.name}: {len(found)} key poses", title_justify="left")
+    with naming(file):
+        mined = mine_motion(motion, skip_frames=skip_frames, **options)
+    found = mined.keyposes
+    count = f"{len(found)} key pose{'s' * (len(found) != 1)}"
+    table = Table(title=f"{file.name}: {count}", title_justify="left")
     for col in ("frame", "time (s)", "score (m)", "driven by"):
         table.add_column(col, justify="left" if col == "driven by" else "right")
     for k in found:
-        table.add_row(
-            str(k.frame + skip_frames),
-            f"{(k.frame + skip_frames) / motion.fps:.3f}",
-            f"{k.score:.3f}",
-            ", ".join(k.joint_names),
-        )
+        table.add_row(str(k.frame), f"{k.time:.3f}", f"{k.score:.3f}", ", ".join(k.joint_names))
     console.print(table)
+    console.print(f"mined on {mined.description()}", highlight=False, soft_wrap=True)
     if not found and preset == "default":  # short acted gestures often miss the default criterion's prominence
-        others = mine_keyposes(upright(clip), **(presets["corpus"] | options))  # what --preset corpus would read
+        others = mine_motion(motion, skip_frames=skip_frames, **(presets["corpus"] | options)).keyposes
         if others:
             console.print(f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}")
     for path in outs:
-        _write(path, file, motion, clip, found, skip_frames, options)
+        _write(path, file, motion, mined)
 
 
-def _write(out: Path, file: Path, motion: Any, clip: Any, found: list, skip_frames: int, options: dict) -> None:
+def _write(out: Path, file: Path, motion: Any, mined: Any) -> None:
     """One ``--out`` of `keyposes`: the key poses as JSON, or rendered by `posecast.keyposes.render`."""
+    found = mined.keyposes
     if out.suffix.lower() == ".json":
         from posecast.io import atomic_output
 
@@ -105,39 +105,25 @@ def _write(out: Path, file: Path, motion: Any, clip: Any, found: list, skip_fram
             "fps": motion.fps,
             "skeleton": motion.skeleton.name,
             "joint_names": list(motion.skeleton.joint_names),
-            "skipped_frames": skip_frames,
-            "options": options,
+            "skipped_frames": mined.skipped_frames,
+            "options": mined.options,
+            "mined_on": mined.body,
+            "up_axis": mined.up_axis,
             "keyposes": [
-                {
-                    **k.to_dict(),
-                    "frame": k.frame + skip_frames,
-                    "time_s": (k.frame + skip_frames) / motion.fps,
-                    "positions": np.round(clip.positions[k.frame], 6).tolist(),
-                }
-                for k in found
+                {**k.to_dict(), "positions": np.round(motion.positions[k.frame], 6).tolist()} for k in found
             ],
         }
         with atomic_output(out) as tmp:
             tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     else:
+        import dataclasses
+
         from posecast.keyposes.render import render_keyposes
 
-        render_keyposes(clip, found, out)
+        skip = mined.skipped_frames
+        clip = motion.frames(skip) if skip else motion
+        render_keyposes(clip, [dataclasses.replace(k, frame=k.frame - skip) for k in found], out)
     console.print(f"wrote {out}", highlight=False)
-
-
-def upright(motion: Any) -> Any:
-    """``motion`` with its world turned so that up is +y, as key-pose mining measures heights and headings
-    (`posecast.skeletons.canonical.motion_up_axis`; rigs that do not map are taken as they are)."""
-    import dataclasses
-
-    from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
-
-    axis = motion_up_axis(motion.positions, motion.skeleton)
-    if axis in (None, "+y"):
-        return motion
-    turned = motion.positions @ UP_ROTATIONS[axis].T
-    return dataclasses.replace(motion, positions=turned, rotations=None, root_translation=None)
 
 
 def register(app: typer.Typer) -> None:

@@ -471,33 +471,67 @@ def stored_true_keypose(fc: Any) -> dict[str, Any] | None:
         "positions": pose,
         "root_relative": pose - root_weights(fc) @ pose,
         "mpjpe_m": np.asarray(stored["mpjpe_m"], dtype=np.float64),
+        **{k: stored[k] for k in ("mined_on", "scored_on") if k in stored},
     }
 
 
-def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
-    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, with the
-    criterion of the key poses the model was trained on, ``fc.metadata["mining"]``) after the last
-    observed frame of ``fc``, with each hypothesis' MPJPE to it
-    (root-relative, as scored: both made relative to their root the same way, ``root_weights``, on the
-    motion's own joints but static ones); None when the motion has none after it."""
-    from posecast.keyposes.mining import mine_keyposes
+def true_next_keypose(motion: Any, fc: Any, mapping: Any = None) -> dict[str, Any] | None:
+    """The first key pose of the whole ``motion`` after the last observed frame of ``fc``, with each hypothesis'
+    MPJPE to it; None when the motion has none after it (`search_true_keypose` also says what was searched).
+    """
+    return search_true_keypose(motion, fc, mapping)[0]
 
-    t_last = fc.metadata["last_observed_time_s"]
-    mining = fc.metadata.get("mining") or {}
-    last_frame = round(t_last * motion.fps)  # the last observed frame of the motion (a frame of it: `Motion.until`)
-    after = [k for k in mine_keyposes(motion, **mining) if k.frame > last_frame]
+
+def search_true_keypose(motion: Any, fc: Any, mapping: Any = None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """``(true next key pose or None, search)``: `true_next_keypose`, and what was searched (``after_s``: the last
+    observed time, ``mined_on``, ``criterion``: for a note when nothing follows).
+
+    Mined as the key poses the model was trained on: with the weights' criterion (``fc.metadata["mining"]``), and,
+    for weights on the canonical body, on the canonical body turned upright (`posecast.keyposes.mining.mine_motion`,
+    ``mapping`` as the forecast's: its ``up:`` included), the leading frames the forecast left out
+    (``history_starts_at_frame``) left out too; so every rig of the same motion has the same true key pose (the
+    rig's own leaf joints, fingertips and twist bones among them, had decided it, and a z-up world had been mined
+    lying down). Scored root-relative, both made relative to their root the same way (``root_weights``): on the 22
+    joints of the canonical body through the rig's mapping for weights on it (``scored_on``: a fixed joint set, not
+    the rig's 40 finger joints), else on the motion's own joints but static ones."""
+    from posecast.keyposes.mining import criterion_text, mine_motion
+
+    meta = fc.metadata
+    t_last = meta["last_observed_time_s"]
+    mining = meta.get("mining") or {}
+    canonical = meta.get("network_skeleton") == CANONICAL
+    mined = mine_motion(
+        motion, mapping=mapping, skip_frames=int(meta.get("history_starts_at_frame") or 0), canonical=canonical,
+        **mining,
+    )  # fmt: skip
+    last_frame = round(t_last * motion.fps)  # the last observed frame of the motion (a frame of it)
+    after = [k for k in mined.keyposes if k.frame > last_frame]
+    search = {"after_s": float(t_last), "mined_on": mined.description(), "criterion": criterion_text(mining)}
     if not after:
-        return None
+        return None, search
     k = after[0]
     pose = motion.positions[k.frame].astype(np.float64)
     true_rel = pose - root_weights(fc) @ pose
-    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
-    scored = scored_joints(fc)
-    return {
+    rel = np.asarray(meta["root_relative"], dtype=np.float64)
+    if mined.canonical and motion.skeleton.name != CANONICAL:
+        from posecast.skeletons.canonical import retarget
+
+        matrix = retarget(motion.skeleton, mapping).matrix  # (22, J): both through the same mapping
+        hyp = np.einsum("cj,kjd->kcd", matrix, rel)
+        truth = matrix @ true_rel
+        scored_on = f"the {len(matrix)} joints of the canonical body {CANONICAL}, relative to its pelvis"
+    else:
+        scored = scored_joints(fc)
+        hyp, truth = rel[:, scored], true_rel[scored]
+        scored_on = f"{len(scored)} joints of {motion.skeleton.name}, relative to its root"
+    found = {
         "frame": int(k.frame),
         "time_s": float(k.time),
         "seconds_after_last_observed": float(k.time - t_last),
         "positions": pose,
         "root_relative": true_rel,
-        "mpjpe_m": np.linalg.norm(rel[:, scored] - true_rel[scored], axis=-1).mean(-1),
+        "mpjpe_m": np.linalg.norm(hyp - truth, axis=-1).mean(-1),
+        "mined_on": mined.description(),
+        "scored_on": scored_on,
     }
+    return found, search
