@@ -401,6 +401,27 @@ def _rows(s: Skeleton) -> list[tuple]:
     return [(n, None if p < 0 else s.joint_names[p], tuple(o)) for n, p, o in rows]
 
 
+def test_a_reference_root_just_under_the_hips_is_a_part_of_the_body() -> None:
+    """Mixamo under a ``Reference`` root 9.4 cm below the hips (a COM or reference bone that carries the motion):
+    not a world root. It follows the pelvis rigidly, so a forecast lifted 4 cm (a key pose stood on the floor) and
+    turned keeps the Reference -> Hips bone at 9.4 cm; it had stayed where observed and the bone had stretched."""
+    rows = [("Reference", None, Z)] + [(n, p or "Reference", (0, 0.094, 0) if p is None else o)
+                                       for n, p, o in _rows(mixamo())]  # fmt: skip
+    r = retarget(build("mixamo-reference", rows))
+    assert r.static == () and r.followers["Reference"] == "pelvis"
+    obs = posed(r.source, np.random.default_rng(7))
+    ref, hips = r.source.index("Reference"), r.source.index("mixamorig:Hips")
+    gap = np.linalg.norm(obs[ref] - obs[hips])
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # 90 degrees about y
+    can = r.to_canonical(obs)
+    moved = (can - can[0]) @ turn.T + can[0] + [0.0, 0.04, 0.0]
+    back = r.from_canonical(moved[None], obs, travel=np.zeros(r.source.num_joints))[0]
+    assert np.linalg.norm(back[ref] - back[hips]) == pytest.approx(gap, abs=1e-9)
+    np.testing.assert_allclose(back[ref], (obs[ref] - can[0]) @ turn.T + can[0] + [0.0, 0.04, 0.0], atol=1e-9)
+    # a root 0.95 m under the pelvis at rest (Unreal's, on the floor) is still a world root
+    assert retarget(unreal()).static == ("root",)
+
+
 def test_unreal_helpers_and_ue5_spine() -> None:
     r = retarget(unreal())
     assert r.followers["upperarm_twist_01_l"] == "left_shoulder"

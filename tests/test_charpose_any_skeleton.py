@@ -537,3 +537,25 @@ def test_the_true_next_key_pose_is_the_same_on_every_rig_of_a_motion(weights):
     assert "z up turned upright" in mine_motion(rigs["z-up"], **CORPUS_MINING).description()
     np.testing.assert_allclose(errors["fingers"], errors["cmu"], atol=1e-5)
     np.testing.assert_allclose(errors["z-up"], errors["cmu"], atol=1e-5)
+
+
+def test_a_reference_root_under_the_hips_moves_with_the_grounded_hypotheses(weights):
+    """A rig with a ``Reference`` root 9.4 cm under the hips (a COM / reference bone moving with the body), the person
+    standing: each hypothesis is moved along up to stand on the floor, and the Reference moves with it, every bone
+    at its observed length. It had been taken for a world root, left where observed: Reference -> Hips stretched by
+    each hypothesis' move (up to 3 cm on the QA's Mixamo files)."""
+    raised = raise_hand()
+    names = ("Reference", *CMU.joint_names)
+    parents = (-1, 0, *(p + 1 for p in CMU.parents[1:]))
+    offsets = np.vstack([np.zeros((1, 3)), CMU.offsets])
+    offsets[1] = [0.0, 0.094, 0.0]
+    rig = Skeleton("reference-rig", names, parents, offsets, tuple((a + 1, b + 1) for a, b in CMU.left_right))
+    pos = np.concatenate([raised.positions[:, :1] - [0.0, 0.094, 0.0], raised.positions], axis=1)
+    motion = Motion(pos, raised.fps, rig, metadata={"source": "reference.bvh"})
+    fc = posecast.forecast(motion, model="charpose", weights=weights, samples=K, at=1.0)
+    meta = fc.metadata
+    assert meta["static_joints"] == [] and np.abs(meta["grounded_m"]).max() > 0.01
+    last = fc.history.positions[-1]
+    np.testing.assert_allclose(bones(fc.samples[:, 0], rig), np.broadcast_to(bones(last, rig), (K, 31)), atol=EXACT_M)
+    gap = fc.samples[:, 0, 1] - fc.samples[:, 0, 0]  # Hips - Reference: 9.4 cm, however each was moved
+    np.testing.assert_allclose(np.linalg.norm(gap, axis=-1), 0.094, atol=EXACT_M)

@@ -56,12 +56,13 @@ joint above the arm branch).
 Back to the user's skeleton (`Retarget.from_canonical`)
 -------------------------------------------------------
 A source joint that is the only source of a canonical joint takes its forecast position. Unmapped
-joints above the pelvis and away from it (Bandai's ``joint_Root``, Unreal's ``root``: a world root, not
-a body part; Bandai's sits at the origin in every frame, metres from the actor, and turning it with
-the pelvis would swing it by metres) stay where they were in the last observed frame; so does one above
-the pelvis at its rest point (a root bone at the origin, the pelvis translating under it) that did not move
+joints above the pelvis and more than `DETACHED_M` from it at rest (Bandai's ``joint_Root``, Unreal's ``root``:
+a world root, not a body part; Bandai's sits at the origin in every frame, metres from the actor, and turning it
+with the pelvis would swing it by metres) stay where they were in the last observed frame; so does one above
+the pelvis and near it at rest (a root bone at the origin, the pelvis translating under it) that did not move
 while the pelvis was more than `DETACHED_M` from it (a root bone that moves with the body, root motion,
-follows it). Every other one
+follows it). One near the pelvis at rest and in the observed frame (a Reference or COM bone a few centimetres
+above or below the hips, moving with them) is a part of the body and follows it as below. Every other one
 (fingers, toe and head ends, zero-length helpers, twist bones, unused spine joints) follows its
 *anchor* - the 1:1 joint at the same rest point, else the nearest along the tree - rigidly: its
 offset from the anchor in the last observed frame is turned by the rotation of the anchor's frame
@@ -482,7 +483,7 @@ class _Plan:
     fol_src: np.ndarray  # (N,) every other source joint that is not the only source of a canonical joint
     fol_can: np.ndarray  # (N,) its anchor (canonical index)
     fol_k: np.ndarray  # (N,) its anchor's index among the K anchors
-    fol_above: np.ndarray  # (A,) positions in fol_src of the followers above the pelvis (at its rest point)
+    fol_above: np.ndarray  # (A,) positions in fol_src of the followers above the pelvis (near it at rest)
     axes: np.ndarray  # (66, 6K) flat canonical -> (2, 3, K): per anchor the first-axis vector, and the
     #                   weighted sum of the other neighbours' vectors (1/hops**2 within 3 hops)
     axes32: np.ndarray
@@ -514,7 +515,8 @@ def _frames(flat: np.ndarray, axes: np.ndarray) -> np.ndarray:
 
 _ROLL1, _ROLL2 = np.array([1, 2, 0]), np.array([2, 0, 1])
 
-#: metres: a joint above the pelvis that sits at the pelvis' rest point but this far from it in the last
+#: metres: a joint above the pelvis further than this from it at rest is a world root (`Retarget.static`); one
+#: nearer (at the pelvis' rest point, or a Reference bone just under the hips) but this far from it in the last
 #: observed frame does not move with the body (`Retarget.from_canonical` keeps it where it was observed)
 DETACHED_M = 0.25
 #: metres: ... and moved less than this over the observed history (`history_travel`: a tracker's jitter of 1 cm
@@ -581,7 +583,18 @@ def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[st
         if len(nz) == 1 and abs(matrix[c, nz[0]] - 1.0) < 1e-9 and nz[0] not in direct:
             direct[int(nz[0])] = c
     pelvis = next((j for j, c in direct.items() if c == 0), None)
-    world = [] if pelvis is None else [j for j in t.up[pelvis][1:] if j not in direct and not t.near[j, pelvis]]
+    # unmapped joints above the pelvis and far from it at rest are world roots (Bandai's joint_Root, Unreal's root
+    # on the floor); one near it at rest (within DETACHED_M: a Reference or COM bone beside the hips) is a part
+    # of the body that follows the pelvis, unless the observed frame finds it left behind (`Retarget.from_canonical`)
+    world = (
+        []
+        if pelvis is None
+        else [
+            j
+            for j in t.up[pelvis][1:]
+            if j not in direct and float(np.linalg.norm(t.rest[j] - t.rest[pelvis])) > DETACHED_M
+        ]
+    )
     followers: dict[int, int] = {}
     for j in range(j_src):
         if j in direct or j in world:
@@ -650,8 +663,9 @@ class Retarget:
         interpolated: canonical joints made by interpolation (`INTERPOLATED` ones the skeleton lacks).
         followers: source joint -> the canonical joint it follows rigidly in `from_canonical` (every
             source joint that is not the only source of a canonical joint, except ``static`` ones).
-        static: unmapped joints above the pelvis, away from it (a world root: Bandai's ``joint_Root``,
-            Unreal's ``root``); `from_canonical` leaves them where they were in the last observed frame.
+        static: unmapped joints above the pelvis, more than `DETACHED_M` from it at rest (a world root: Bandai's
+            ``joint_Root``, Unreal's ``root``); `from_canonical` leaves them where they were in the last observed
+            frame.
         up: the up axis of the data's world given in the mapping (``up: z``; a key of `UP_ROTATIONS`), or
             None: `up_axes` finds it from each history.
     """
@@ -684,7 +698,7 @@ class Retarget:
             canonical: ``(..., F, 22, 3)`` forecast positions on the canonical body (metres).
             observed: ``(..., J, 3)`` the last observed frame on the source skeleton (same leading dims).
             travel: optional ``(..., J)``: how far each joint moved over the observed history (metres,
-                `history_travel`); a joint above the pelvis at its rest point that stayed within `STILL_M`
+                `history_travel`); a joint above the pelvis near it at rest that stayed within `STILL_M`
                 while the pelvis was more than `DETACHED_M` from it is a world root and stays put; one that
                 moved with the body at that distance (a root bone under the pelvis carrying root motion), and
                 a world root (`static`: Unreal's ``root`` on the floor) that moved `STILL_M` or more, follow
@@ -729,7 +743,7 @@ class Retarget:
         local = np.einsum("...ecn,...cn->...en", frames[..., 0, :, :, :], off)  # offsets in the observed frames
         moved = np.einsum("...fecn,...en->...fcn", frames[..., 1:, :, :, :], local)  # (..., F, 3, N)
         fol = np.swapaxes(moved, -1, -2) + can[..., p.fol_can, :]  # (..., F, N, 3)
-        if p.fol_above.size and travel is not None:  # a still joint above the pelvis at its rest point that
+        if p.fol_above.size and travel is not None:  # a still joint above the pelvis, near it at rest, that
             # the pelvis has left (a root bone at the origin, the pelvis translating under it): a world root
             src = p.fol_src[p.fol_above]
             gap = np.linalg.norm(off[..., :, p.fol_above], axis=-2)  # (..., A)
