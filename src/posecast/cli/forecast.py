@@ -72,7 +72,11 @@ def forecast(
         int | None, typer.Option(help="Frames to forecast (instead of --horizon; video models: at their rate).")
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(help="Hypotheses to draw (default: 1; key-pose models: 10; at most 1000).")
+        int | None,
+        typer.Option(
+            help="Hypotheses to draw (default: 1; key-pose models: 10; at most 1000), for models whose samples differ "
+            "(charpose, nearest-neighbour: `posecast models --json`, distinct_samples)."
+        ),
     ] = None,
     at: Annotated[
         float | None, typer.Option(help="Forecast from this time (s); later frames become ground truth.")
@@ -126,6 +130,7 @@ def forecast(
     allowed, required = OUTPUTS[entry.kind]
     check_outputs(outs, allowed, required=required, inputs=(file,))
     check_horizon(seconds, frames, samples)
+    check_samples(entry, samples)
     if kind != "motion":
         if up is not None:
             raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
@@ -225,6 +230,21 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
 
     if samples is not None and not 1 <= samples <= MAX_SAMPLES:
         raise ValueRangeError(f"--samples must be 1 to {MAX_SAMPLES}, got {samples}")
+
+
+def check_samples(entry: Any, samples: int | None) -> None:
+    """A one-line error, before any work, for ``--samples K > 1`` on a motion model whose K samples would all be the
+    same forecast (`posecast.models.registry.ModelInfo.distinct_samples`; ``posecast models --json`` lists it): K
+    identical copies had been written without a word (the server refuses them too)."""
+    if samples is None or samples <= 1 or entry.kind != "motion" or entry.gives_distinct_samples:
+        return
+    from posecast.models import available
+
+    several = [m.name for m in available() if m.gives_distinct_samples]
+    raise ValueRangeError(
+        f"model {entry.name!r} is deterministic: its {samples} samples would be one forecast {samples} times; "
+        f"--samples is for models that give several ({', '.join(several)}; `posecast models`)"
+    )
 
 
 # ------------------------------------------------------------------------------------- video
