@@ -650,3 +650,69 @@ def test_a_rig_that_does_not_map_is_mined_on_its_own_joints_and_says_so():
     # told the world is z up, the rig's own joints are turned upright too (y becomes -z)
     lying = motion.with_positions(motion.positions @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T)
     assert [k.frame for k in mine_motion(lying, up="z").keyposes] == [250]
+
+
+def test_cli_leaves_a_rest_pose_out_by_itself_as_forecast_does(cli, tmp_path):
+    """A rest pose written before the motion (CMU BVH's T-pose frame 0) is left out without --skip-frames, said
+    so, and recorded in the JSON; it had made a key pose of its own at 0.1 s. --skip-frames 0 keeps it."""
+    walk = synthetic_walk(seconds=3.0, fps=30.0)
+    posed = walk.positions.copy()
+    posed[0, 18:21] += [0.0, 0.8, 0.0]  # frame 0: the left arm 0.8 m up, 24 m/s to frame 1
+    path = tmp_path / "rest.npz"
+    posecast.save(Motion(posed, walk.fps, walk.skeleton), path)
+    out = tmp_path / "k.json"
+    code, stdout, err = cli("keyposes", str(path), "--out", str(out))
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["skipped_frames"] == 1
+    assert [k["frame"] for k in d["keyposes"]] == [k.frame + 1 for k in mine_motion(walk[1:], skip_frames=0).keyposes]
+    text = " ".join(stdout.split())
+    assert "the first frame left out" in text and "rest pose written before the motion" in text
+    code, stdout, err = cli("keyposes", str(path), "--skip-frames", "0", "--out", str(out))
+    assert code == 0 and json.loads(out.read_text())["skipped_frames"] == 0 and "rest pose" not in stdout
+
+
+def test_cli_takes_up_mapping_and_units_as_forecast_does(cli, tmp_path):
+    """--up and --mapping (with an up: entry) say which way is up; --units reads the file's length unit; a bad
+    mapping file is one line naming it."""
+    walk = synthetic_walk(seconds=4.0, fps=30.0)
+    z_up = Motion(walk.positions @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T, walk.fps, walk.skeleton)
+    path = tmp_path / "z.npz"
+    posecast.save(z_up, path)
+    want = [k.frame for k in mine_motion(walk).keyposes]
+    (tmp_path / "up.yaml").write_text("up: z\n")
+    (tmp_path / "bad.yaml").write_text("head: [1, 2\n")
+    found = {}
+    for name, args in {"up": ["--up", "z"], "mapping": ["--mapping", str(tmp_path / "up.yaml")],
+                       "wrong": ["--up", "y"]}.items():  # fmt: skip
+        out = tmp_path / f"{name}.json"
+        code, _, err = cli("keyposes", str(path), *args, "--out", str(out))
+        assert code == 0, err
+        d = json.loads(out.read_text())
+        found[name] = ([k["frame"] for k in d["keyposes"]], d["up_axis"])
+    assert found["up"] == found["mapping"] == (want, "+z") and found["wrong"][1] == "+y"  # (told: not turned)
+    code, _, err = cli("keyposes", str(path), "--mapping", str(tmp_path / "bad.yaml"))
+    assert code == 2 and "bad.yaml" in err and "not valid YAML" in err and len(err.strip().splitlines()) == 1
+    bvh = tmp_path / "walk.bvh"
+    posecast.save(walk, bvh)
+    code, out_m, _ = cli("keyposes", str(bvh))
+    code_mm, out_mm, err = cli("keyposes", str(bvh), "--units", "mm")  # a body 1.7 mm tall never moves 5 cm
+    assert code == code_mm == 0, err
+    assert f"{len(want)} key poses" in out_m and "walk.bvh: 0 key poses" in out_mm
+
+
+def test_cli_amc_clip_with_its_asf_given(cli, posecast_data, tmp_path):
+    """An AMC clip away from its ASF is refused pointing at --asf, which keyposes now takes."""
+    import shutil
+
+    amc = next((posecast_data / "hdm05_cuts").rglob("HDM_bd_squat1Reps_001_120.amc*"))
+    clip = tmp_path / amc.name
+    shutil.copy(amc, clip)
+    code, _, err = cli("keyposes", str(clip))
+    assert code == 2 and "--asf FILE" in err
+    asf = posecast_data / "hdm05_cuts" / "asf" / "HDM_bd.asf"
+    out = tmp_path / "k.json"
+    code, stdout, err = cli("keyposes", str(clip), "--asf", str(asf), "--out", str(out))
+    assert code == 0, err
+    expected = mine_motion(posecast.load(amc)).keyposes
+    assert [k["frame"] for k in json.loads(out.read_text())["keyposes"]] == [k.frame for k in expected] != []

@@ -62,6 +62,22 @@ UnitsOpt = Annotated[
         "from its ASF; .npy/.csv metres, refused when the body spans over 10 m or under 0.2 m)."
     ),
 ]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="YAML/JSON joint mapping onto the canonical body (smplh-22), {canonical joint: your joint | "
+        "{your joint: weight}}, for skeletons the automatic mapping gets wrong or cannot map; joints left "
+        "out are mapped automatically."
+    ),
+]
+UpOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Which axis points up in the input's world: x, y, z, or -x, -y, -z (default: found from the "
+        "motion, PoseCast's own is y; models on the canonical body and key-pose mining turn other worlds upright, "
+        "and forecasts back)."
+    ),
+]
 WeightsOpt = Annotated[
     str | None,
     typer.Option(

@@ -37,8 +37,10 @@ from posecast.cli.common import (
     RENDER_OUTPUTS,
     AsfOpt,
     FpsOpt,
+    MappingOpt,
     SkeletonOpt,
     UnitsOpt,
+    UpOpt,
     WeightsOpt,
     check_media,
     check_outputs,
@@ -95,21 +97,8 @@ def forecast(
     fps: FpsOpt = None,
     asf: AsfOpt = None,
     units: UnitsOpt = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option(
-            help="YAML/JSON joint mapping onto the canonical body (smplh-22), {canonical joint: your joint | "
-            "{your joint: weight}}, for skeletons the automatic mapping gets wrong or cannot map; joints left "
-            "out are mapped automatically."
-        ),
-    ] = None,
-    up: Annotated[
-        str | None,
-        typer.Option(
-            help="Which axis points up in the input's world: x, y, z, or -x, -y, -z (default: found from the "
-            "motion, PoseCast's own is y; models on the canonical body turn other worlds upright and back)."
-        ),
-    ] = None,
+    mapping: MappingOpt = None,
+    up: UpOpt = None,
     smooth: Annotated[
         float | None,
         typer.Option(

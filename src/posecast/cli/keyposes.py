@@ -13,7 +13,18 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from posecast.cli.common import FpsOpt, SkeletonOpt, check_outputs, console, load_motion, naming
+from posecast.cli.common import (
+    AsfOpt,
+    FpsOpt,
+    MappingOpt,
+    SkeletonOpt,
+    UnitsOpt,
+    UpOpt,
+    check_outputs,
+    console,
+    load_motion,
+    naming,
+)
 from posecast.errors import ValueRangeError
 
 KEYPOSE_OUTPUTS = (".json", ".html", ".mp4", ".gif")
@@ -26,8 +37,12 @@ def keyposes(
         typer.Option(help="Write .json (key poses with positions), or .html / .mp4 / .gif (rendered); repeatable."),
     ] = None,
     skip_frames: Annotated[
-        int, typer.Option(help="Ignore this many frames at the start (1 for CMU BVH files: frame 0 is a T-pose).")
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="Ignore this many frames at the start (default: a rest pose written before the motion, found by "
+            "its speed as `posecast forecast` finds it: frame 0 of CMU BVH files, a T-pose; 0 keeps every frame)."
+        ),
+    ] = None,
     smoothing: Annotated[float | None, typer.Option(help="Trajectory smoothing in seconds (default 0.05).")] = None,
     min_separation: Annotated[
         float | None, typer.Option(help="Minimum seconds between key poses (default 0.3).")
@@ -48,6 +63,10 @@ def keyposes(
     ] = "default",
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
+    asf: AsfOpt = None,
+    units: UnitsOpt = None,
+    mapping: MappingOpt = None,
+    up: UpOpt = None,
 ) -> None:
     """Mine the characteristic key poses of a motion (moments of most articulation before returning), on the
     canonical body turned upright, as the corpus charpose learnt from (the same key poses on every rig)."""
@@ -62,8 +81,13 @@ def keyposes(
     outs = list(out or [])
     if outs:
         check_outputs(outs, KEYPOSE_OUTPUTS, inputs=(file,))
-    motion = load_motion(file, skeleton, fps)
-    if not 0 <= skip_frames < motion.num_frames:
+    joint_map = None
+    if mapping is not None:
+        from posecast.skeletons.canonical import load_mapping_file
+
+        joint_map = load_mapping_file(mapping)  # an unreadable or bad file: one line naming it
+    motion = load_motion(file, skeleton, fps, asf, units)
+    if skip_frames is not None and not 0 <= skip_frames < motion.num_frames:
         raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
     options = presets[preset] | {
         k: v
@@ -75,8 +99,9 @@ def keyposes(
         )
         if v is not None
     }
+    where = {"mapping": joint_map, "up": up, "skip_frames": skip_frames}
     with naming(file):
-        mined = mine_motion(motion, skip_frames=skip_frames, **options)
+        mined = mine_motion(motion, **where, **options)
     found = mined.keyposes
     count = f"{len(found)} key pose{'s' * (len(found) != 1)}"
     table = Table(title=f"{file.name}: {count}", title_justify="left")
@@ -86,8 +111,17 @@ def keyposes(
         table.add_row(str(k.frame), f"{k.time:.3f}", f"{k.score:.3f}", ", ".join(k.joint_names))
     console.print(table)
     console.print(f"mined on {mined.description()}", highlight=False, soft_wrap=True)
+    if skip_frames is None and mined.skipped_frames:
+        n = mined.skipped_frames
+        console.print(
+            f"note: {file.name}: the frame{'s' * (n != 1)} left out {'are' if n != 1 else 'is'} a rest pose written "
+            f"before the motion (found by {'their' if n != 1 else 'its'} speed); --skip-frames 0 keeps "
+            f"{'them' if n != 1 else 'it'}",
+            highlight=False,
+        )
     if not found and preset == "default":  # short acted gestures often miss the default criterion's prominence
-        others = mine_motion(motion, skip_frames=skip_frames, **(presets["corpus"] | options)).keyposes
+        with naming(file):
+            others = mine_motion(motion, **where, **(presets["corpus"] | options)).keyposes
         if others:
             console.print(f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}")
     for path in outs:
@@ -109,9 +143,7 @@ def _write(out: Path, file: Path, motion: Any, mined: Any) -> None:
             "options": mined.options,
             "mined_on": mined.body,
             "up_axis": mined.up_axis,
-            "keyposes": [
-                {**k.to_dict(), "positions": np.round(motion.positions[k.frame], 6).tolist()} for k in found
-            ],
+            "keyposes": [{**k.to_dict(), "positions": np.round(motion.positions[k.frame], 6).tolist()} for k in found],
         }
         with atomic_output(out) as tmp:
             tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")

@@ -278,7 +278,7 @@ class MinedKeyPoses:
 
     def description(self) -> str:
         """What they were mined on, for a printout: ``the canonical body smplh-22 (head, wrists, feet and pelvis
-        height), z up turned upright, rest frame 0 left out``."""
+        height), z up turned upright, the first frame left out``."""
         what = (
             f"the canonical body {BODY} (head, wrists, feet and pelvis height)"
             if self.canonical
@@ -287,7 +287,8 @@ class MinedKeyPoses:
         if self.up_axis != "+y":
             what += f", {self.up_axis.lstrip('+')} up turned upright"
         if self.skipped_frames:
-            what += f", the first {self.skipped_frames} frame{'s' * (self.skipped_frames != 1)} left out"
+            what += ", the first " + ("frame" if self.skipped_frames == 1 else f"{self.skipped_frames} frames")
+            what += " left out"
         return what
 
 
