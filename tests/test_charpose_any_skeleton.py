@@ -389,19 +389,39 @@ def test_panels_share_one_box_hide_world_roots_and_play_then_hold(walk, tmp_path
         vp.layout([vp.Panel("bad", pos[:2, :5])], rooted.skeleton)
 
 
-def test_header_lines_shrink_to_the_figure_width(walk):
-    """A long file or skeleton name in the header is drawn smaller rather than cut off at the edges."""
+def test_header_lines_wrap_to_the_figure_width_at_a_readable_size(walk):
+    """The subtitle wraps between its facts onto rows that fit the width, at its own size; a fact too wide for a
+    row of its own is drawn smaller, to 80 % at most, then shortened in the middle. It had been shrunk by a
+    linear estimate that left the QA's 1280 px subtitle 1303 px wide (cut at both edges in the mp4), and a long
+    file name about 7 px high."""
     from posecast.viz import poses as vp
 
     panels = [vp.Panel("observed", walk.positions[:10]), vp.Panel("#1", walk.positions[9])]
     lay = vp.layout(panels, walk.skeleton)
-    long_line = " · ".join(["bvh-dataset-2_wave-both-hands_feminine_001 (22 joints)"] * 4)
-    fig = vp._Figure(lay, (800, 450), "short title", long_line, elev=10.0)
-    renderer = fig.fig.canvas.get_renderer()
-    title, subtitle = fig.fig.texts[:2]
-    assert subtitle.get_text() == long_line and subtitle.get_fontsize() < 11 * 800 / 1280
-    assert subtitle.get_window_extent(renderer=renderer).width <= 0.97 * 800 + 1
-    assert title.get_fontsize() == pytest.approx(15 * 800 / 1280)  # a short line keeps its size
+    facts = [
+        "bvh-cmu_punch_mixamo (65 joints)", "forecast on smplh-22, mapped back", "most probable first",
+        "grey: last observed pose", "green, dashed: true next key pose at t = 3.69 s",
+    ]  # fmt: skip
+    for size in ((1280, 720), (960, 540)):
+        fig = vp._Figure(lay, size, "short title", " · ".join(facts), elev=10.0)
+        renderer = fig.fig.canvas.get_renderer()
+        title, subtitle = fig.fig.texts[:2]
+        rows = subtitle.get_text().split("\n")
+        assert len(rows) == 2 and " · ".join(rows) == " · ".join(facts)  # wrapped between facts, nothing lost
+        scale = min(size[0] / 1280, size[1] / 720)
+        assert subtitle.get_fontsize() == pytest.approx(11 * scale) and title.get_fontsize() == pytest.approx(
+            15 * scale
+        )
+        for row in rows:
+            subtitle.set_text(row)
+            assert subtitle.get_window_extent(renderer=renderer).width <= 0.96 * size[0]
+    one = "bvh-" + "x" * 300 + " (22 joints)"  # no room even alone: smaller, then shortened in the middle
+    fig = vp._Figure(lay, (800, 450), "short title", one, elev=10.0)
+    subtitle = fig.fig.texts[1]
+    text = subtitle.get_text()
+    assert subtitle.get_fontsize() == pytest.approx(0.8 * 11 * 800 / 1280)
+    assert text.startswith("bvh-xxx") and text.endswith("x (22 joints)") and "…" in text and "\n" not in text
+    assert subtitle.get_window_extent(renderer=fig.fig.canvas.get_renderer()).width <= 0.96 * 800
 
 
 def test_a_rest_pose_before_the_motion_is_left_out_for_key_poses_too(weights, walk):
