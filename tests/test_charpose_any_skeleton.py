@@ -579,3 +579,32 @@ def test_a_reference_root_under_the_hips_moves_with_the_grounded_hypotheses(weig
     np.testing.assert_allclose(bones(fc.samples[:, 0], rig), np.broadcast_to(bones(last, rig), (K, 31)), atol=EXACT_M)
     gap = fc.samples[:, 0, 1] - fc.samples[:, 0, 0]  # Hips - Reference: 9.4 cm, however each was moved
     np.testing.assert_allclose(np.linalg.norm(gap, axis=-1), 0.094, atol=EXACT_M)
+
+
+def test_no_key_pose_after_at_is_said_not_left_out(cli, weights, tmp_path, monkeypatch):
+    """--at after the motion's last key pose: a note says none follows, what was mined and with which criterion; the
+    JSON records the search and the picture says it. Nothing had been said: no truth panel, no note."""
+    from posecast.keyposes import render as kr
+
+    drawn = {}
+    monkeypatch.setattr(kr, "render_panels", lambda panels, skel, path, **kw: drawn.update(kw))
+    clip = tmp_path / "raise.npz"
+    posecast.save(raise_hand(), clip)  # one key pose, at 2.5 s
+    out = tmp_path / "f.json"
+    code, stdout, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "2", "--at", "3.0",
+        "--out", str(out), "--out", str(tmp_path / "f.png"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert drawn["subtitle"].endswith(" · no key pose after t = 3.00 s in the file")
+    text = " ".join(stdout.split())
+    assert "note: raise.npz: no key pose after t = 3.00 s in this file (mined on the canonical body smplh-22" in text
+    assert "criterion: reference 1.5 s, prominence 0.03 m" in text
+    d = json.loads(out.read_text())
+    assert d["true_keypose"] is None and d["true_keypose_search"]["after_s"] == pytest.approx(3.0)
+    fc = posecast.forecast(raise_hand(), model="charpose", weights=weights, samples=2, at=3.0)
+    assert fc.ground_truth is None and fc.metadata["true_keypose_search"]["criterion"].startswith("reference 1.5 s")
+    code, stdout, _ = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "2", "--at", "1.0"
+    )  # fmt: skip
+    assert code == 0 and "true next key pose: frame 75" in stdout and "no key pose after" not in stdout

@@ -339,6 +339,8 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
             }
             for i, (p, w, r) in enumerate(zip(fc.probabilities, world, rel, strict=True))
         ],
+        # with --at and no key pose after it: what was searched (mined on, criterion), said rather than left out
+        "true_keypose_search": meta.get("true_keypose_search") if truth is None else None,
         "true_keypose": None
         if truth is None
         else {
@@ -393,10 +395,22 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
             console.print(
                 f"  mined on {truth['mined_on']}; MPJPE over {truth['scored_on']}", highlight=False, soft_wrap=True
             )
+    elif at is not None and doc.get("true_keypose_search"):  # asked for a truth and the file has none after --at
+        console.print(
+            f"note: {file.name}: {no_truth_text(doc['true_keypose_search'])}", highlight=False, soft_wrap=True
+        )
     for out in outs:
         write_keypose_output(doc, fc, truth, out)
         console.print(f"wrote {out}", highlight=False)
     return doc
+
+
+def no_truth_text(search: dict[str, Any]) -> str:
+    """``no key pose after t = 2.00 s in this file (mined on ...; criterion: ...): nothing to score against``."""
+    return (
+        f"no key pose after t = {search['after_s']:.2f} s in this file (mined on {search['mined_on']}; criterion: "
+        f"{search['criterion']}): the hypotheses have no true key pose to be scored against"
+    )
 
 
 def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | None, out: Path) -> None:
@@ -454,12 +468,16 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
 
         fixed = [doc["joint_names"].index(n) for n in doc.get("static_joints") or []]  # a world root stays put
         shown = truth_as_shown(truth["root_relative"], doc["anchor"], doc["floor_m"], doc["up_vector"], fixed)
+    search = doc.get("true_keypose_search") if doc.get("at_s") is not None else None
     render_keypose_forecast(
         fc,
         out,
         truth=shown,
         truth_time_s=None if truth is None else truth["time_s"],
         errors=None if truth is None else truth["mpjpe_m"],
+        note=None
+        if truth is not None or not search
+        else f"no key pose after t = {search['after_s']:.2f} s in the file",
     )
 
 

@@ -159,6 +159,7 @@ def render_keypose_forecast(
     size: tuple[int, int] | None = None,
     azim: float | None = None,
     elev: float = 12.0,
+    note: str | None = None,
 ) -> Path:
     """Draw a key-pose forecast side by side to ``.mp4``, ``.gif``, ``.png`` or ``.html`` (atomically).
 
@@ -173,6 +174,7 @@ def render_keypose_forecast(
         title: first header line (default: the clip, K, the last observed time and the model).
         max_hypotheses: draw at most this many (the most probable).
         hold_s, size, azim, elev: as in `posecast.viz.poses.render_panels`.
+        note: a last fact for the header (``no key pose after t = 2.00 s in the file`` when one was looked for).
 
     Raises:
         FormatError: an unknown suffix or a missing output folder.
@@ -232,6 +234,8 @@ def render_keypose_forecast(
         facts.append(sc.up_note(up))
     if truth is not None:
         facts.append(f"green, dashed: true next key pose{when}")
+    if note:
+        facts.append(note)
     labels = [f"t = {t_last - (obs.shape[0] - 1 - f) / forecast.fps:5.2f} s  observed" for f in range(obs.shape[0])]
     return render_panels(
         panels, skel, p, fps=forecast.fps, title=head, subtitle=" · ".join(facts), frame_labels=labels,
