@@ -608,3 +608,21 @@ def test_no_key_pose_after_at_is_said_not_left_out(cli, weights, tmp_path, monke
         "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "2", "--at", "1.0"
     )  # fmt: skip
     assert code == 0 and "true next key pose: frame 75" in stdout and "no key pose after" not in stdout
+
+
+def test_model_forecast_checks_its_arguments_as_posecast_forecast_does(weights, walk):
+    """``model.forecast`` refuses what ``posecast.forecast`` refuses, with a PosecastError: ``samples=True`` had been
+    one hypothesis, a list of positions an AttributeError."""
+    model = models.get("charpose", weights=weights)
+    for bad in (True, 0, 2.0, "3", np.bool_(True)):
+        with pytest.raises(ValueRangeError, match="samples must be a positive integer"):
+            model.forecast(walk, samples=bad)
+    with pytest.raises(ValueRangeError, match=r"takes a Motion, not a list: wrap positions as posecast.Motion"):
+        model.forecast(walk.positions.tolist(), samples=2)
+    for bad in ("1.0", float("nan"), True):
+        with pytest.raises(ValueRangeError, match="at must be a number of seconds"):
+            model.forecast(walk, samples=2, at=bad)
+    with pytest.raises(ValueRangeError, match="seed must be a whole number"):
+        model.forecast(walk, samples=2, seed=1.5)
+    fc = model.forecast(walk, samples=np.int64(2), at=np.float64(1.5), seed=np.int64(3))
+    assert fc.num_samples == 2

@@ -54,7 +54,7 @@ import numpy as np
 
 from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
-from posecast.motion import Forecast, Motion, check_at
+from posecast.motion import Forecast, Motion, check_at, is_number
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.canonical import UP_ROTATIONS, floor_offsets, history_travel, up_axes
 
@@ -216,14 +216,27 @@ class KeyPoseForecaster:
         the messages.
 
         Raises:
-            ValueRangeError: a horizon, a bad ``samples``, too few observed frames before ``at``.
+            ValueRangeError: a history that is not a `Motion`, a horizon, a bad ``samples`` (a positive whole number,
+                not True), ``at`` or ``seed``, too few observed frames before ``at``.
             SkeletonError: a skeleton the network cannot take (own-skeleton network) or cannot map.
         """
+        if not isinstance(history, Motion):  # the same checks as every other model's forecast (`Forecaster`)
+            raise ValueRangeError(
+                f"{type(self).__name__}.forecast takes a Motion, not a {type(history).__name__}: wrap positions as "
+                "posecast.Motion(positions, fps, skeleton), or call posecast.forecast(...) with a file"
+            )
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {self.name!r} forecasts the next key pose, not a number of frames or seconds")
-        if not isinstance(samples, int | np.integer) or samples < 1:
+        if isinstance(samples, bool | np.bool_) or not isinstance(samples, int | np.integer) or samples < 1:
             raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
-        return self.on_skeleton(history.skeleton)._forecast(history, int(samples), at, seed, float(clock_offset_s))
+        for name, value in (("at", at), ("clock_offset_s", clock_offset_s)):
+            if value is not None and not (is_number(value) and math.isfinite(value)):
+                raise ValueRangeError(f"{name} must be a number of seconds, got {value!r}")
+        if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer):
+            raise ValueRangeError(f"seed must be a whole number, got {seed!r}")
+        return self.on_skeleton(history.skeleton)._forecast(
+            history, int(samples), None if at is None else float(at), int(seed), float(clock_offset_s)
+        )
 
     def _forecast(self, history: Motion, samples: int, at: float | None, seed: int, offset: float = 0.0) -> Forecast:
         window, last, clip, upto = self.observed_window(history, at, offset)
