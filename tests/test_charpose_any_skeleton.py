@@ -626,3 +626,16 @@ def test_model_forecast_checks_its_arguments_as_posecast_forecast_does(weights, 
         model.forecast(walk, samples=2, seed=1.5)
     fc = model.forecast(walk, samples=np.int64(2), at=np.float64(1.5), seed=np.int64(3))
     assert fc.num_samples == 2
+
+
+def test_at_observes_up_to_the_last_frame_at_or_before_it(weights, walk):
+    """--at 0.39 on a 30 fps motion observes frames 0-11 (0.367 s), not frame 12 at 0.4 s, 10 ms past it (the
+    nearest frame had been taken); a time on a frame observes that frame. --at 0.36 leaves 0.333 s: too few."""
+    model = models.get("charpose", weights=weights)
+    with pytest.raises(ValueRangeError, match=r"use --at 0\.37 or later"):
+        model.forecast(walk, samples=2, at=0.36)
+    for at, last in ((0.39, 11), (0.46, 13), (11 / 30, 11), (0.7, 21), (1.0, 30)):
+        fc = model.forecast(walk, samples=2, at=at)
+        assert fc.metadata["last_observed_time_s"] == pytest.approx(last / 30), at
+        assert fc.metadata["last_observed_time_s"] <= at + 1e-9
+        np.testing.assert_allclose(fc.history.positions[-1], walk.positions[last], atol=1e-9)

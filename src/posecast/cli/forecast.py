@@ -81,7 +81,11 @@ def forecast(
         ),
     ] = None,
     at: Annotated[
-        float | None, typer.Option(help="Forecast from this time (s); later frames become ground truth.")
+        float | None,
+        typer.Option(
+            help="Forecast from this time (s); later frames become ground truth (key-pose models observe up to the "
+            "last frame at or before it)."
+        ),
     ] = None,
     out: Annotated[
         list[Path] | None,
