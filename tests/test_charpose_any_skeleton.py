@@ -639,3 +639,51 @@ def test_at_observes_up_to_the_last_frame_at_or_before_it(weights, walk):
         assert fc.metadata["last_observed_time_s"] == pytest.approx(last / 30), at
         assert fc.metadata["last_observed_time_s"] <= at + 1e-9
         np.testing.assert_allclose(fc.history.positions[-1], walk.positions[last], atol=1e-9)
+
+
+def test_saved_key_pose_forecasts_render_to_png_and_info_says_where_the_truth_is(cli, weights, tmp_path):
+    """`posecast render k.npz --out k.png` draws a saved key-pose forecast as `forecast --out k.png` does (it had said
+    'cannot write .png'); a motion is refused one line before anything is written. `posecast info` says the truth
+    is in the metadata (has_true_keypose), not in ground_truth, which posecast.load leaves None."""
+    clip = tmp_path / "raise.npz"
+    posecast.save(raise_hand(), clip)
+    saved = tmp_path / "k.npz"
+    code, _, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "3", "--at", "1.0",
+        "--out", str(saved),
+    )  # fmt: skip
+    assert code == 0, err
+    code, stdout, err = cli("render", str(saved), "--out", str(tmp_path / "k.png"))
+    assert code == 0, err
+    from PIL import Image
+
+    with Image.open(tmp_path / "k.png") as im:
+        assert im.size == (1600, 900)
+    code, _, err = cli("render", str(clip), "--out", str(tmp_path / "m.png"), "--out", str(tmp_path / "m.gif"))
+    assert code == 2 and "cannot write .png of a motion" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.png").exists() and not (tmp_path / "m.gif").exists()
+    code, stdout, err = cli("info", str(saved), "--json")
+    d = json.loads(stdout)
+    assert code == 0 and d["has_ground_truth"] is False and d["has_true_keypose"] is True
+    assert posecast.load(saved).ground_truth is None and "true_keypose_root_relative" in d["true_keypose"]
+
+
+def test_the_table_lists_the_most_probable_and_counts_the_rest(cli, weights, tmp_path):
+    """25 hypotheses: the 20 most probable in the table, then how many more and their probabilities (K = 1000 had
+    printed 1000 rows of 0.001 and 0.000); one hypothesis is 'hypothesis'; small probabilities keep 2 digits."""
+    from posecast.cli.forecast import probability_cell
+
+    clip = tmp_path / "raise.npz"
+    posecast.save(raise_hand(), clip)
+    code, stdout, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "25", "--at", "1.0"
+    )  # fmt: skip
+    assert code == 0, err
+    rows = [line for line in stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 20 and rows[-1].split("│")[1].strip() == "20"
+    assert "... and 5 more, probabilities " in stdout and "best of 25:" in stdout
+    code, stdout, err = cli("forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "1")
+    assert code == 0 and "1 key-pose hypothesis after" in " ".join(stdout.split())
+    code, stdout, err = cli("keyposes", str(clip), "--preset", "corpus")
+    assert code == 0 and "raise.npz: 1 key pose " in " ".join(stdout.split()) + " "
+    assert [probability_cell(p) for p in (0.25, 0.001, 0.00042, 0.0)] == ["0.250", "0.001", "0.00042", "0.000"]

@@ -178,7 +178,7 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
     """Write a motion or forecast: rendered for .mp4 / .gif / .html, saved otherwise (atomically)."""
     from posecast.io import save
 
-    if out.suffix.lower() in RENDER_OUTPUTS:
+    if out.suffix.lower() in RENDER_OUTPUTS + (".png",):  # (.png: key-pose forecasts only, `posecast render`)
         from posecast.motion import Forecast
         from posecast.viz import render
 

@@ -373,26 +373,35 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
     k = fc.num_samples
     t_last = doc["last_observed_time_s"]
     via = f", via {doc['canonical_body']}" if doc["canonical_body"] else ""
+    what = "key-pose hypothesis" if k == 1 else "key-pose hypotheses"
     console.print(
-        f"{file.name}: {k} key-pose hypotheses after t = {t_last:.2f} s ({fc.model} on {fc.skeleton.name}{via})",
+        f"{file.name}: {k} {what} after t = {t_last:.2f} s ({fc.model} on {fc.skeleton.name}{via})",
         highlight=False,
     )
     table = Table()
     sourced = any(h["source"] is not None for h in doc["hypotheses"])
     for col in ("#", "probability", *(["from"] if sourced else []), *(["MPJPE to true key pose (m)"] if truth else [])):
         table.add_column(col, justify="right")
-    for i, h in enumerate(doc["hypotheses"]):
+    for i, h in enumerate(doc["hypotheses"][:TABLE_ROWS]):
         table.add_row(
             str(i + 1),
-            f"{h['probability']:.3f}",
+            probability_cell(h["probability"]),
             *([h["source"] or "-"] if sourced else []),
             *([f"{h['mpjpe_m']:.3f}"] if truth else []),
         )
     console.print(table)
+    if k > TABLE_ROWS:  # K = 1000 had printed a 1000-row table of 0.001s and 0.000s
+        rest = [h["probability"] for h in doc["hypotheses"][TABLE_ROWS:]]
+        lo, hi = probability_cell(min(rest)), probability_cell(max(rest))
+        console.print(
+            f"... and {k - TABLE_ROWS} more, probabilities {hi} to {lo} (every hypothesis is in the .json / .npz)",
+            highlight=False,
+        )
     if truth is not None:
+        best = int(np.argmin(truth["mpjpe_m"]))
         console.print(
             f"true next key pose: frame {truth['frame']} (t = {truth['time_s']:.2f} s); best of {k}: "
-            f"{doc['true_keypose']['best_of_k_mpjpe_m']:.3f} m",
+            f"{doc['true_keypose']['best_of_k_mpjpe_m']:.3f} m" + (f" (#{best + 1})" if k > 1 else ""),
             highlight=False,
         )
         if truth.get("mined_on"):
@@ -407,6 +416,15 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
         write_keypose_output(doc, fc, truth, out)
         console.print(f"wrote {out}", highlight=False)
     return doc
+
+
+#: hypotheses the printed table lists (the most probable; the .json / .npz hold them all)
+TABLE_ROWS = 20
+
+
+def probability_cell(p: float) -> str:
+    """A probability for the table: 3 decimals, or 2 significant digits below 0.001 (0.00042, not 0.000)."""
+    return f"{p:.3f}" if p >= 0.001 or p == 0 else f"{p:.2g}"
 
 
 def no_truth_text(search: dict[str, Any]) -> str:

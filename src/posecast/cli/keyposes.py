@@ -123,7 +123,9 @@ def keyposes(
         with naming(file):
             others = mine_motion(motion, **where, **(presets["corpus"] | options)).keyposes
         if others:
-            console.print(f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}")
+            console.print(
+                f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}", highlight=False
+            )
     for path in outs:
         _write(path, file, motion, mined)
 
