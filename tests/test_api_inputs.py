@@ -228,10 +228,10 @@ def test_charpose_at_hints_and_the_true_key_pose_right_after_the_window():
     assert posecast.forecast(walk, model="charpose", at=0.37).metadata["last_observed_time_s"] == pytest.approx(
         44 / 120.0
     )
-    from posecast.keyposes.mining import mine_keyposes
+    from posecast.keyposes.mining import mine_motion
 
     fc0 = posecast.forecast(walk, model="charpose", at=1.0)
-    first = next(k for k in mine_keyposes(walk, **fc0.metadata["mining"]) if k.frame > 120)
+    first = next(k for k in mine_motion(walk, **fc0.metadata["mining"]).keyposes if k.frame > 120)
     at = (first.frame - 1) / 120.0  # the key pose is the frame right after the last observed one
     fc = posecast.forecast(walk, model="charpose", at=at)
     assert fc.metadata["true_keypose"]["frame"] == first.frame

@@ -202,6 +202,24 @@ def biped(sides: tuple[dict, dict] = LR) -> Skeleton:  # 3ds Max Biped: thighs h
     ], sides)  # fmt: skip
 
 
+def genesis8(twist: str = "Twist", sides: tuple[dict, dict] = LR) -> Skeleton:
+    """DAZ Genesis 8: Bend -> Twist -> Bend -> Twist -> Hand *inside* the arm and leg chains (``twist="Roll"``: the
+    same rig with HumanIK's word for them); the thighs hang from ``pelvis``, a side branch of ``hip`` beside
+    ``abdomenLower``, its point between the hips, 5 cm below ``hip``."""
+    return build(f"gen-genesis8-{twist}", [
+        ("hip", None, Z), ("pelvis", "hip", (0, -0.05, 0)), ("abdomenLower", "hip", (0, 0.06, 0)),
+        ("abdomenUpper", "abdomenLower", (0, 0.08, 0)), ("chestLower", "abdomenUpper", (0, 0.1, 0)),
+        ("chestUpper", "chestLower", (0, 0.1, 0)), ("neckLower", "chestUpper", (0, 0.12, 0)),
+        ("neckUpper", "neckLower", (0, 0.05, 0)), ("head", "neckUpper", (0, 0.05, 0)),
+        ("{l}Collar", "chestUpper", COLLAR), ("{l}ShldrBend", "{l}Collar", SHOULDER),
+        (f"{{l}}Shldr{twist}", "{l}ShldrBend", (0.13, 0, 0)), ("{l}ForearmBend", f"{{l}}Shldr{twist}", (0.13, 0, 0)),
+        (f"{{l}}Forearm{twist}", "{l}ForearmBend", (0.12, 0, 0)), ("{l}Hand", f"{{l}}Forearm{twist}", (0.13, 0, 0)),
+        ("{l}Index1", "{l}Hand", FINGER), ("{l}ThighBend", "pelvis", (0.09, -0.03, 0)),
+        (f"{{l}}Thigh{twist}", "{l}ThighBend", (0, -0.2, 0)), ("{l}Shin", f"{{l}}Thigh{twist}", (0, -0.22, 0)),
+        ("{l}Foot", "{l}Shin", ANKLE), ("{l}Toe", "{l}Foot", TOE),
+    ], sides)  # fmt: skip
+
+
 def xsens(sides: tuple[dict, dict] = LR) -> Skeleton:  # Xsens MVN segments (MVNX, live stream): vertebrae L5...T8
     return build("gen-xsens", [
         ("Pelvis", None, (0, 0.95, 0)), ("L5", "Pelvis", (0, 0.1, 0)), ("L3", "L5", (0, 0.1, 0)),
@@ -294,6 +312,22 @@ CONVENTIONS = {
                                     "{c} Hand", collar="{c} Clavicle")}.items()},
         set(),
     ),
+    "genesis8": (
+        genesis8,
+        {"pelvis": "hip", "spine1": "abdomenUpper", "spine2": "chestLower", "spine3": "chestUpper",
+         "neck": "neckLower", "head": "head",
+         **limbs("{l}ThighBend", "{l}Shin", "{l}Foot", "{l}Toe", "{l}ShldrBend", "{l}ForearmBend", "{l}Hand",
+                 collar="{l}Collar")},
+        set(),
+    ),
+    "genesis8-roll": (
+        lambda sides=LR: genesis8("Roll", sides),
+        {"pelvis": "hip", "spine1": "abdomenUpper", "spine2": "chestLower", "spine3": "chestUpper",
+         "neck": "neckLower", "head": "head",
+         **limbs("{l}ThighBend", "{l}Shin", "{l}Foot", "{l}Toe", "{l}ShldrBend", "{l}ForearmBend", "{l}Hand",
+                 collar="{l}Collar")},
+        set(),
+    ),
     "xsens": (
         xsens,
         {"pelvis": "Pelvis", "neck": "Neck", "head": "Head",
@@ -365,6 +399,27 @@ def _rows(s: Skeleton) -> list[tuple]:
     """Rows for `build` that rebuild ``s`` (no side templates)."""
     rows = zip(s.joint_names, s.parents, s.offsets, strict=True)
     return [(n, None if p < 0 else s.joint_names[p], tuple(o)) for n, p, o in rows]
+
+
+def test_a_reference_root_just_under_the_hips_is_a_part_of_the_body() -> None:
+    """Mixamo under a ``Reference`` root 9.4 cm below the hips (a COM or reference bone that carries the motion):
+    not a world root. It follows the pelvis rigidly, so a forecast lifted 4 cm (a key pose stood on the floor) and
+    turned keeps the Reference -> Hips bone at 9.4 cm; it had stayed where observed and the bone had stretched."""
+    rows = [("Reference", None, Z)] + [(n, p or "Reference", (0, 0.094, 0) if p is None else o)
+                                       for n, p, o in _rows(mixamo())]  # fmt: skip
+    r = retarget(build("mixamo-reference", rows))
+    assert r.static == () and r.followers["Reference"] == "pelvis"
+    obs = posed(r.source, np.random.default_rng(7))
+    ref, hips = r.source.index("Reference"), r.source.index("mixamorig:Hips")
+    gap = np.linalg.norm(obs[ref] - obs[hips])
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # 90 degrees about y
+    can = r.to_canonical(obs)
+    moved = (can - can[0]) @ turn.T + can[0] + [0.0, 0.04, 0.0]
+    back = r.from_canonical(moved[None], obs, travel=np.zeros(r.source.num_joints))[0]
+    assert np.linalg.norm(back[ref] - back[hips]) == pytest.approx(gap, abs=1e-9)
+    np.testing.assert_allclose(back[ref], (obs[ref] - can[0]) @ turn.T + can[0] + [0.0, 0.04, 0.0], atol=1e-9)
+    # a root 0.95 m under the pelvis at rest (Unreal's, on the floor) is still a world root
+    assert retarget(unreal()).static == ("root",)
 
 
 def test_unreal_helpers_and_ue5_spine() -> None:
@@ -603,6 +658,25 @@ def test_mirrored_skeleton_maps_the_same_joints(convention: str) -> None:
         assert m.assignment[c] == pytest.approx(r.assignment[c])
 
 
+def test_twist_joints_inside_a_limb_stay_on_the_bone_they_lie_on() -> None:
+    """Genesis 8's lShldrTwist lies half-way along the upper arm, lForearmTwist along the forearm: they follow the
+    shoulder and the elbow (the joint above them), so an elbow bent by 90 degrees in the forecast leaves each on its
+    own bone, at its own distance from the joint above (had one followed the joint below it, the upper-arm twist
+    would have swung round with the forearm)."""
+    r = retarget(genesis8())
+    assert r.followers["lShldrTwist"] == "left_shoulder" and r.followers["lForearmTwist"] == "left_elbow"
+    assert r.followers["lThighTwist"] == "left_hip" and r.followers["pelvis"] == "pelvis"
+    obs = r.source.rest_positions()
+    can = r.to_canonical(obs)
+    bent = can.copy()  # the left forearm turned 90 degrees about the elbow, from along +x to along -z
+    elbow, wrist = NAMES.index("left_elbow"), NAMES.index("left_wrist")
+    bent[wrist] = bent[elbow] + [0.0, 0.0, -np.linalg.norm(can[wrist] - can[elbow])]
+    back = r.from_canonical(bent[None], obs)[0]
+    j = r.source.index
+    np.testing.assert_allclose(back[j("lShldrTwist")], 0.5 * (back[j("lShldrBend")] + back[j("lForearmBend")]))
+    np.testing.assert_allclose(back[j("lForearmTwist")], back[j("lForearmBend")] + [0.0, 0.0, -0.12], atol=1e-12)
+
+
 # ----------------------------------------------------------------------------------------- errors
 def test_unmappable_skeleton_names_what_is_missing_and_what_was_found() -> None:
     s = build("armless", [
@@ -617,6 +691,14 @@ def test_unmappable_skeleton_names_what_is_missing_and_what_was_found() -> None:
     assert "left_knee," not in msg.split("found")[0]  # found joints are not listed as missing
     with pytest.raises(SkeletonError, match="unknown skeleton"):
         retarget("no-such-skeleton")
+    # nothing found by topology: the joints that look like body parts by name are named, not "found nothing"
+    torso = build("torso", [("pelvis", None, Z), ("spine", "pelvis", (0, 0.3, 0)), ("neck", "spine", (0, 0.3, 0)),
+                            ("head", "neck", (0, 0.1, 0)), ("{l}Hand", "neck", (0.3, 0, 0))])  # fmt: skip
+    with pytest.raises(SkeletonError) as err:
+        retarget(torso)
+    msg = str(err.value)
+    assert "found nothing: no left/right pair of leg and arm chains of 3 joints or more" in msg
+    assert "named like body parts (pelvis, spine, neck, head, lHand, and 1 more)" in msg
 
 
 def test_keypoint_layouts_map_through_their_body17_table_and_others_fail_cleanly() -> None:

@@ -546,6 +546,46 @@ def test_predict_keyposes_refines_in_the_canonical_frame():
         sample_hypotheses(net, obs[:, :5])
 
 
+def test_many_hypotheses_are_drawn_and_refined_in_chunks_with_the_same_result(monkeypatch):
+    """K hypotheses are decoded at most `CHUNK_VOLUMES` heatmap volumes at a time and refined `REFINE_CHUNK` at a
+    time (1,000 in one batch had needed 8.7 GB), and the chunks draw the voxels one batch draws for the same
+    generator (`torch.multinomial` fills its random numbers row by row; positions to float rounding: the decoder
+    in another batch size) and refine exactly as one batch (Adam moves each pose by its own terms); the timing
+    proposals' belief of each picked candidate is the same computed 64 at a time."""
+    from posecast.keyposes import sampling
+    from posecast.keyposes.proposals import hypothesis_belief
+
+    torch.manual_seed(0)
+    net = CharPoseNet(tiny(refinement=RefineConfig(steps=5))).eval()
+    obs = torch.as_tensor(synthetic_pairs(2)[0])
+    decoded = []
+    decode = net.decode
+    monkeypatch.setattr(net, "decode", lambda feats: decoded.append(feats.shape[0] * feats.shape[1]) or decode(feats))
+    whole = sampling.sample_hypotheses(net, obs, samples=70, generator=torch.Generator().manual_seed(3), chunk=None)
+    assert max(decoded) == 2 * 70 * max(len(g) for g in net.groups)  # every chain of a group at once
+    decoded.clear()
+    parts = sampling.sample_hypotheses(net, obs, samples=70, generator=torch.Generator().manual_seed(3), chunk=40)
+    assert max(decoded) <= 40 and len(decoded) > 2 * len(net.groups)
+    decoded.clear()
+    sampling.predict_keyposes(net, obs, samples=70, generator=torch.Generator().manual_seed(3))  # (forecasts)
+    assert max(decoded) <= sampling.CHUNK_VOLUMES
+    assert torch.equal(whole.voxels, parts.voxels)  # the same draws; the decoder's floats may round otherwise
+    for name in ("poses", "probabilities", "log_likelihood", "levels"):  # in another batch size: a few 1e-7
+        torch.testing.assert_close(getattr(whole, name), getattr(parts, name), rtol=1e-6, atol=1e-5, msg=name)
+    monkeypatch.setattr(sampling, "REFINE_CHUNK", 16)  # 140 hypotheses: 9 chunks
+    refined = sampling.refine_hypotheses(net, parts)
+    obs_c = parts.observed_canonical[:, None].expand(2, 70, *parts.observed_canonical.shape[1:])
+    at_once = refine_poses(
+        parts.canonical, obs_c, net.skeleton, parts.levels, net.config.cube_size, net.config.refinement
+    )
+    assert torch.equal(refined.canonical, at_once.poses) and not torch.equal(refined.canonical, parts.canonical)
+    cands = torch.randn(1, 150, J, 3, dtype=torch.float64)
+    belief = torch.rand(1, 150, dtype=torch.float64)
+    pick = torch.randperm(150)[None, :100]
+    d = (cands[0, pick[0], None] - cands[0, None]).norm(dim=-1).mean(-1)  # (100, 150) by hand
+    np.testing.assert_allclose(hypothesis_belief(cands, belief, pick, 0.05)[0], (belief * torch.exp(-d / 0.05)).sum(-1))
+
+
 # ------------------------------------------------------------------------------------- real data
 def test_real_cmu_bvh_pairs_train_sample_and_rotate_with_the_input(cmu_bvh_dir):
     import posecast

@@ -389,19 +389,39 @@ def test_panels_share_one_box_hide_world_roots_and_play_then_hold(walk, tmp_path
         vp.layout([vp.Panel("bad", pos[:2, :5])], rooted.skeleton)
 
 
-def test_header_lines_shrink_to_the_figure_width(walk):
-    """A long file or skeleton name in the header is drawn smaller rather than cut off at the edges."""
+def test_header_lines_wrap_to_the_figure_width_at_a_readable_size(walk):
+    """The subtitle wraps between its facts onto rows that fit the width, at its own size; a fact too wide for a
+    row of its own is drawn smaller, to 80 % at most, then shortened in the middle. It had been shrunk by a
+    linear estimate that left the QA's 1280 px subtitle 1303 px wide (cut at both edges in the mp4), and a long
+    file name about 7 px high."""
     from posecast.viz import poses as vp
 
     panels = [vp.Panel("observed", walk.positions[:10]), vp.Panel("#1", walk.positions[9])]
     lay = vp.layout(panels, walk.skeleton)
-    long_line = " · ".join(["bvh-dataset-2_wave-both-hands_feminine_001 (22 joints)"] * 4)
-    fig = vp._Figure(lay, (800, 450), "short title", long_line, elev=10.0)
-    renderer = fig.fig.canvas.get_renderer()
-    title, subtitle = fig.fig.texts[:2]
-    assert subtitle.get_text() == long_line and subtitle.get_fontsize() < 11 * 800 / 1280
-    assert subtitle.get_window_extent(renderer=renderer).width <= 0.97 * 800 + 1
-    assert title.get_fontsize() == pytest.approx(15 * 800 / 1280)  # a short line keeps its size
+    facts = [
+        "bvh-cmu_punch_mixamo (65 joints)", "forecast on smplh-22, mapped back", "most probable first",
+        "grey: last observed pose", "green, dashed: true next key pose at t = 3.69 s",
+    ]  # fmt: skip
+    for size in ((1280, 720), (960, 540)):
+        fig = vp._Figure(lay, size, "short title", " · ".join(facts), elev=10.0)
+        renderer = fig.fig.canvas.get_renderer()
+        title, subtitle = fig.fig.texts[:2]
+        rows = subtitle.get_text().split("\n")
+        assert len(rows) == 2 and " · ".join(rows) == " · ".join(facts)  # wrapped between facts, nothing lost
+        scale = min(size[0] / 1280, size[1] / 720)
+        assert subtitle.get_fontsize() == pytest.approx(11 * scale) and title.get_fontsize() == pytest.approx(
+            15 * scale
+        )
+        for row in rows:
+            subtitle.set_text(row)
+            assert subtitle.get_window_extent(renderer=renderer).width <= 0.96 * size[0]
+    one = "bvh-" + "x" * 300 + " (22 joints)"  # no room even alone: smaller, then shortened in the middle
+    fig = vp._Figure(lay, (800, 450), "short title", one, elev=10.0)
+    subtitle = fig.fig.texts[1]
+    text = subtitle.get_text()
+    assert subtitle.get_fontsize() == pytest.approx(0.8 * 11 * 800 / 1280)
+    assert text.startswith("bvh-xxx") and text.endswith("x (22 joints)") and "…" in text and "\n" not in text
+    assert subtitle.get_window_extent(renderer=fig.fig.canvas.get_renderer()).width <= 0.96 * 800
 
 
 def test_a_rest_pose_before_the_motion_is_left_out_for_key_poses_too(weights, walk):
@@ -454,3 +474,216 @@ def test_charpose_trains_on_a_folder_of_another_rig_without_the_data_sets(tmp_pa
     posecast.save(posecast.Motion(canonical, 30.0, "smplh-22"), other / "c.npz")
     with pytest.raises(SkeletonError, match="trains with a corpus config"):  # the CMU-skeleton network's config
         run("charpose", tmp_path / "run2", None, data=str(other), epochs=1, max_steps_per_epoch=2)
+
+
+# ------------------------------------------------------------------- the true key pose on any rig
+Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y-up world -> z-up world
+
+
+def fingered(motion: Motion, curl_at: float = 2.5) -> Motion:
+    """``motion`` (on ``cmu-bvh-31``) on a rig with five fingertip leaves per hand (no declared end effectors, as a
+    BVH's rig has none), the fingers 8 cm past the hand along the forearm and curling 15 cm up and back around
+    ``curl_at`` s: leaves that move while the body does not."""
+    skel = motion.skeleton
+    names, parents, offsets = list(skel.joint_names), list(skel.parents), [*skel.offsets]
+    pos = [motion.positions]
+    bump = 0.15 * np.exp(-0.5 * ((motion.times - curl_at) / 0.1) ** 2)
+    for side in ("Left", "Right"):
+        hand, fore = skel.index(f"{side}Hand"), skel.index(f"{side}ForeArm")
+        along = motion.positions[:, hand] - motion.positions[:, fore]
+        along /= np.linalg.norm(along, axis=-1, keepdims=True)
+        for i, finger in enumerate(("Thumb", "Index", "Middle", "Ring", "Pinky")):
+            names.append(f"{side}Hand{finger}4")
+            parents.append(hand)
+            offsets.append(np.array([0.0, -0.08, 0.01 * i]))
+            tip = motion.positions[:, hand] + 0.08 * along + [0.0, 0.0, 0.01 * i]
+            pos.append((tip + bump[:, None] * [0.0, 1.0, -0.5])[:, None])
+    rig = Skeleton(f"{skel.name}-fingers", tuple(names), tuple(parents), np.array(offsets), skel.left_right)
+    return Motion(np.concatenate(pos, axis=1), motion.fps, rig, metadata={"source": "fingers.bvh"})
+
+
+def raise_hand(seconds: float = 4.0, fps: float = 30.0, peak: float = 2.5) -> Motion:
+    """Standing still (the walk's first pose) while the right arm swings up 100 degrees about the shoulder and
+    back down, highest at ``peak`` s: one key pose, driven by the right hand."""
+    walk = synthetic_walk(seconds=seconds, fps=fps)
+    pos = np.repeat(walk.positions[:1], walk.num_frames, axis=0)
+    angle = np.radians(100.0) * np.exp(-0.5 * ((walk.times - peak) / 0.35) ** 2)
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    arm = [j for j in range(CMU.num_joints) if CMU.index("RightArm") in (j, *_ancestors(j))]
+    rel = pos[:, arm] - pos[:, CMU.index("RightArm")][:, None]  # about the x axis: down (-y) turns forward (+z)
+    y, z = rel[..., 1].copy(), rel[..., 2].copy()
+    rel[..., 1], rel[..., 2] = c * y + s * z, c * z - s * y
+    pos[:, arm] = pos[:, CMU.index("RightArm")][:, None] + rel
+    return Motion(pos, fps, CMU, metadata={"source": "raise.bvh"})
+
+
+def _ancestors(j: int) -> list[int]:
+    out = []
+    while CMU.parents[j] >= 0:
+        j = CMU.parents[j]
+        out.append(j)
+    return out
+
+
+def test_the_true_next_key_pose_is_the_same_on_every_rig_of_a_motion(weights):
+    """Mined as the corpus is (the canonical body, upright): a rig whose fingertips curl while the body stands, and
+    the same motion in a z-up world, have the motion's true next key pose (the raised hand) and the same MPJPEs
+    (scored on the 22 canonical joints). It had been mined on each rig's leaves in its own world: the fingertips'
+    curl was the true key pose, and the z-up world was mined lying down."""
+    from posecast.keyposes.dataset import CORPUS_MINING
+    from posecast.keyposes.mining import mine_keyposes, mine_motion
+
+    raised = raise_hand()
+    rigs = {
+        "cmu": raised,
+        "fingers": fingered(raised, curl_at=1.2),
+        "z-up": Motion(raised.positions @ Z_UP.T, raised.fps, raised.skeleton),
+    }
+    at = 0.8
+    mined = mine_motion(raised, **CORPUS_MINING)
+    assert mined.body == "smplh-22" and mined.up_axis == "+y" and mined.skipped_frames == 0
+    assert [k.frame for k in mined.keyposes] == [75] and mined.keyposes[0].joint_names == ("RightHand",)
+    own = mine_keyposes(rigs["fingers"], **CORPUS_MINING)  # on the rig's leaves, the fingertips among them, ...
+    assert [k.frame for k in own][:1] == [36]  # ... the curl at 1.2 s had been the next key pose
+    errors = {}
+    for name, motion in rigs.items():
+        assert [k.frame for k in mine_motion(motion, **CORPUS_MINING).keyposes] == [75], name
+        fc = posecast.forecast(motion, model="charpose", weights=weights, samples=3, at=at)
+        truth = fc.metadata["true_keypose"]
+        assert truth["frame"] == 75 and truth["time_s"] == pytest.approx(2.5), name
+        assert "canonical body smplh-22" in truth["mined_on"] and truth["scored_on"].startswith("the 22 joints")
+        np.testing.assert_allclose(fc.ground_truth[0], motion.positions[75])  # the pose on the rig's own joints
+        errors[name] = truth["mpjpe_m"]
+    assert "z up turned upright" in mine_motion(rigs["z-up"], **CORPUS_MINING).description()
+    np.testing.assert_allclose(errors["fingers"], errors["cmu"], atol=1e-5)
+    np.testing.assert_allclose(errors["z-up"], errors["cmu"], atol=1e-5)
+
+
+def test_a_reference_root_under_the_hips_moves_with_the_grounded_hypotheses(weights):
+    """A rig with a ``Reference`` root 9.4 cm under the hips (a COM / reference bone moving with the body), the person
+    standing: each hypothesis is moved along up to stand on the floor, and the Reference moves with it, every bone
+    at its observed length. It had been taken for a world root, left where observed: Reference -> Hips stretched by
+    each hypothesis' move (up to 3 cm on the QA's Mixamo files)."""
+    raised = raise_hand()
+    names = ("Reference", *CMU.joint_names)
+    parents = (-1, 0, *(p + 1 for p in CMU.parents[1:]))
+    offsets = np.vstack([np.zeros((1, 3)), CMU.offsets])
+    offsets[1] = [0.0, 0.094, 0.0]
+    rig = Skeleton("reference-rig", names, parents, offsets, tuple((a + 1, b + 1) for a, b in CMU.left_right))
+    pos = np.concatenate([raised.positions[:, :1] - [0.0, 0.094, 0.0], raised.positions], axis=1)
+    motion = Motion(pos, raised.fps, rig, metadata={"source": "reference.bvh"})
+    fc = posecast.forecast(motion, model="charpose", weights=weights, samples=K, at=1.0)
+    meta = fc.metadata
+    assert meta["static_joints"] == [] and np.abs(meta["grounded_m"]).max() > 0.01
+    last = fc.history.positions[-1]
+    np.testing.assert_allclose(bones(fc.samples[:, 0], rig), np.broadcast_to(bones(last, rig), (K, 31)), atol=EXACT_M)
+    gap = fc.samples[:, 0, 1] - fc.samples[:, 0, 0]  # Hips - Reference: 9.4 cm, however each was moved
+    np.testing.assert_allclose(np.linalg.norm(gap, axis=-1), 0.094, atol=EXACT_M)
+
+
+def test_no_key_pose_after_at_is_said_not_left_out(cli, weights, tmp_path, monkeypatch):
+    """--at after the motion's last key pose: a note says none follows, what was mined and with which criterion; the
+    JSON records the search and the picture says it. Nothing had been said: no truth panel, no note."""
+    from posecast.keyposes import render as kr
+
+    drawn = {}
+    monkeypatch.setattr(kr, "render_panels", lambda panels, skel, path, **kw: drawn.update(kw))
+    clip = tmp_path / "raise.npz"
+    posecast.save(raise_hand(), clip)  # one key pose, at 2.5 s
+    out = tmp_path / "f.json"
+    code, stdout, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "2", "--at", "3.0",
+        "--out", str(out), "--out", str(tmp_path / "f.png"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert drawn["subtitle"].endswith(" · no key pose after t = 3.00 s in the file")
+    text = " ".join(stdout.split())
+    assert "note: raise.npz: no key pose after t = 3.00 s in this file (mined on the canonical body smplh-22" in text
+    assert "criterion: reference 1.5 s, prominence 0.03 m" in text
+    d = json.loads(out.read_text())
+    assert d["true_keypose"] is None and d["true_keypose_search"]["after_s"] == pytest.approx(3.0)
+    fc = posecast.forecast(raise_hand(), model="charpose", weights=weights, samples=2, at=3.0)
+    assert fc.ground_truth is None and fc.metadata["true_keypose_search"]["criterion"].startswith("reference 1.5 s")
+    code, stdout, _ = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "2", "--at", "1.0"
+    )  # fmt: skip
+    assert code == 0 and "true next key pose: frame 75" in stdout and "no key pose after" not in stdout
+
+
+def test_model_forecast_checks_its_arguments_as_posecast_forecast_does(weights, walk):
+    """``model.forecast`` refuses what ``posecast.forecast`` refuses, with a PosecastError: ``samples=True`` had been
+    one hypothesis, a list of positions an AttributeError."""
+    model = models.get("charpose", weights=weights)
+    for bad in (True, 0, 2.0, "3", np.bool_(True)):
+        with pytest.raises(ValueRangeError, match="samples must be a positive integer"):
+            model.forecast(walk, samples=bad)
+    with pytest.raises(ValueRangeError, match=r"takes a Motion, not a list: wrap positions as posecast.Motion"):
+        model.forecast(walk.positions.tolist(), samples=2)
+    for bad in ("1.0", float("nan"), True):
+        with pytest.raises(ValueRangeError, match="at must be a number of seconds"):
+            model.forecast(walk, samples=2, at=bad)
+    with pytest.raises(ValueRangeError, match="seed must be a whole number"):
+        model.forecast(walk, samples=2, seed=1.5)
+    fc = model.forecast(walk, samples=np.int64(2), at=np.float64(1.5), seed=np.int64(3))
+    assert fc.num_samples == 2
+
+
+def test_at_observes_up_to_the_last_frame_at_or_before_it(weights, walk):
+    """--at 0.39 on a 30 fps motion observes frames 0-11 (0.367 s), not frame 12 at 0.4 s, 10 ms past it (the
+    nearest frame had been taken); a time on a frame observes that frame. --at 0.36 leaves 0.333 s: too few."""
+    model = models.get("charpose", weights=weights)
+    with pytest.raises(ValueRangeError, match=r"use --at 0\.37 or later"):
+        model.forecast(walk, samples=2, at=0.36)
+    for at, last in ((0.39, 11), (0.46, 13), (11 / 30, 11), (0.7, 21), (1.0, 30)):
+        fc = model.forecast(walk, samples=2, at=at)
+        assert fc.metadata["last_observed_time_s"] == pytest.approx(last / 30), at
+        assert fc.metadata["last_observed_time_s"] <= at + 1e-9
+        np.testing.assert_allclose(fc.history.positions[-1], walk.positions[last], atol=1e-9)
+
+
+def test_saved_key_pose_forecasts_render_to_png_and_info_says_where_the_truth_is(cli, weights, tmp_path):
+    """`posecast render k.npz --out k.png` draws a saved key-pose forecast as `forecast --out k.png` does (it had said
+    'cannot write .png'); a motion is refused one line before anything is written. `posecast info` says the truth
+    is in the metadata (has_true_keypose), not in ground_truth, which posecast.load leaves None."""
+    clip = tmp_path / "raise.npz"
+    posecast.save(raise_hand(), clip)
+    saved = tmp_path / "k.npz"
+    code, _, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "3", "--at", "1.0",
+        "--out", str(saved),
+    )  # fmt: skip
+    assert code == 0, err
+    code, stdout, err = cli("render", str(saved), "--out", str(tmp_path / "k.png"))
+    assert code == 0, err
+    from PIL import Image
+
+    with Image.open(tmp_path / "k.png") as im:
+        assert im.size == (1600, 900)
+    code, _, err = cli("render", str(clip), "--out", str(tmp_path / "m.png"), "--out", str(tmp_path / "m.gif"))
+    assert code == 2 and "cannot write .png of a motion" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.png").exists() and not (tmp_path / "m.gif").exists()
+    code, stdout, err = cli("info", str(saved), "--json")
+    d = json.loads(stdout)
+    assert code == 0 and d["has_ground_truth"] is False and d["has_true_keypose"] is True
+    assert posecast.load(saved).ground_truth is None and "true_keypose_root_relative" in d["true_keypose"]
+
+
+def test_the_table_lists_the_most_probable_and_counts_the_rest(cli, weights, tmp_path):
+    """25 hypotheses: the 20 most probable in the table, then how many more and their probabilities (K = 1000 had
+    printed 1000 rows of 0.001 and 0.000); one hypothesis is 'hypothesis'; small probabilities keep 2 digits."""
+    from posecast.cli.forecast import probability_cell
+
+    clip = tmp_path / "raise.npz"
+    posecast.save(raise_hand(), clip)
+    code, stdout, err = cli(
+        "forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "25", "--at", "1.0"
+    )  # fmt: skip
+    assert code == 0, err
+    rows = [line for line in stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 20 and rows[-1].split("│")[1].strip() == "20"
+    assert "... and 5 more, probabilities " in stdout and "best of 25:" in stdout
+    code, stdout, err = cli("forecast", str(clip), "--model", "charpose", "--weights", str(weights), "--samples", "1")
+    assert code == 0 and "1 key-pose hypothesis after" in " ".join(stdout.split())
+    code, stdout, err = cli("keyposes", str(clip), "--preset", "corpus")
+    assert code == 0 and "raise.npz: 1 key pose " in " ".join(stdout.split()) + " "
+    assert [probability_cell(p) for p in (0.25, 0.001, 0.00042, 0.0)] == ["0.250", "0.001", "0.00042", "0.000"]

@@ -37,6 +37,8 @@ MODEL_KEYS = [
     "outputs",
     "needs_fit",
     "learned",
+    "stochastic",
+    "distinct_samples",
     "variants",
     "default_for",
     "default",
@@ -62,6 +64,9 @@ def test_help_and_models():
     infos = {m["name"]: m for m in listed}
     assert {"zero-velocity", "constant-velocity", "nearest-neighbour"} <= set(infos)
     assert infos["nearest-neighbour"]["needs_fit"] and not infos["zero-velocity"]["learned"]
+    # which models draw their samples at random, and which give K different ones at all
+    assert [n for n, m in infos.items() if m["stochastic"]] == ["charpose"]
+    assert [n for n, m in infos.items() if m["distinct_samples"]] == ["nearest-neighbour", "charpose"]
     assert infos["dct-mlp"]["kind"] == "motion" and infos["dct-mlp"]["learned"] and infos["dct-mlp"]["variants"]
     assert infos["phd"]["kind"] == "video" and infos["charpose"]["kind"] == "keypose"
     assert {"phd", "posemonet", "hmmr"} <= {n for n, m in infos.items() if m["kind"] == "video"}
@@ -193,6 +198,12 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
         (["fourcast", "{walk}"], "Did you mean 'forecast'"),
         (["forecast", "{walk}", "--horizon", "abc", "--out", "{out}"], "Invalid value for '--horizon'"),
         (["forecast", "{walk}", "--model", "charpose", "--samples", "100000", "--out", "{out}"], "1 to 1000"),
+        # K samples of a deterministic model would be one forecast K times (they had been written so, silently)
+        (["forecast", "{walk}", "--samples", "3", "--out", "{out}"], "is deterministic: its 3 samples would be"),
+        (
+            ["forecast", "{walk}", "--model", "zero-velocity", "--samples", "2", "--out", "{out}"],
+            "--samples is for models that give several (nearest-neighbour, charpose;",
+        ),
         (["forecast", "{walk}", "--out", "{out}", "--out", "/proc/x.json"], "cannot write in /proc"),
     ],
 )

@@ -32,6 +32,7 @@ from posecast.keyposes import (
     write_grab_annotations,
     write_h36m_annotations,
 )
+from posecast.keyposes.mining import mine_motion
 from posecast.motion import Motion
 from posecast.skeletons.base import Skeleton
 from posecast.synthetic import synthetic_walk
@@ -498,10 +499,12 @@ def test_cli_table_and_json(cli, walk_file, tmp_path):
     code, stdout, err = cli("keyposes", str(walk_file), "--skip-frames", "3", "--prominence", "0.04", "--out", str(out))
     assert code == 0, err
     motion = posecast.load(walk_file)
-    expected = mine_keyposes(motion[3:], prominence=0.04)
+    expected = mine_motion(motion, skip_frames=3, prominence=0.04).keyposes  # on the canonical body, upright
+    assert [k.frame for k in expected] == [k.frame + 3 for k in mine_motion(motion[3:], prominence=0.04).keyposes]
     d = json.loads(out.read_text())
     assert d["skipped_frames"] == 3 and d["options"] == {"prominence": 0.04} and d["fps"] == 30.0
-    assert [k["frame"] for k in d["keyposes"]] == [k.frame + 3 for k in expected]
+    assert d["mined_on"] == "smplh-22" and d["up_axis"] == "+y"
+    assert [k["frame"] for k in d["keyposes"]] == [k.frame for k in expected]
     first = d["keyposes"][0]
     assert first["time_s"] == pytest.approx(first["frame"] / 30.0)
     assert first["score_m"] == pytest.approx(expected[0].score) and first["joints"] == list(expected[0].joint_names)
@@ -528,13 +531,14 @@ def test_cli_corpus_preset_under_explicit_options(cli, walk_file, tmp_path):
     assert code == 0, err
     d = json.loads(out.read_text())
     assert d["options"] == {"reference_s": 1.5, "prominence": 0.04}
-    expected = mine_keyposes(posecast.load(walk_file), reference_s=1.5, prominence=0.04)
+    expected = mine_motion(posecast.load(walk_file), skip_frames=0, reference_s=1.5, prominence=0.04).keyposes
     assert [k["frame"] for k in d["keyposes"]] == [k.frame for k in expected]
 
 
 def test_cli_corpus_preset_finds_the_bow_of_a_short_bandai_clip(cli, posecast_data, tmp_path):
     """A Bandai bow starts and ends at rest: the default criterion (tuned on long CMU clips) finds nothing,
-    the corpus criterion the deepest point of the bow (frame 66 of 30 fps, checked by eye)."""
+    the corpus criterion the deepest point of the bow (frame 68 of 30 fps on the canonical body; 66 on the rig's own
+    leaves, checked by eye: the head is within 1 cm of its lowest over frames 64-70)."""
     clip = posecast_data / "bandai_namco" / "dataset-1" / "dataset-1_bow_giant_001.bvh.gz"
     found = {}
     for preset in ("default", "corpus"):
@@ -542,7 +546,7 @@ def test_cli_corpus_preset_finds_the_bow_of_a_short_bandai_clip(cli, posecast_da
         code, _, err = cli("keyposes", str(clip), "--preset", preset, "--out", str(out))
         assert code == 0, err
         found[preset] = [k["frame"] for k in json.loads(out.read_text())["keyposes"]]
-    assert found == {"default": [], "corpus": [66]}
+    assert found == {"default": [], "corpus": [68]}
 
 
 def test_cli_renders_mp4_and_html(cli, tmp_path):
@@ -553,7 +557,7 @@ def test_cli_renders_mp4_and_html(cli, tmp_path):
     assert (tmp_path / "keys.mp4").read_bytes()[4:8] == b"ftyp"
     code, _, err = cli("keyposes", str(short), "--out", str(tmp_path / "keys.html"))
     assert code == 0, err
-    times = ", ".join(f"{k.time:.2f}" for k in mine_keyposes(posecast.load(short)))
+    times = ", ".join(f"{k.time:.2f}" for k in mine_motion(posecast.load(short), skip_frames=0).keyposes)
     assert times.count(",") >= 1
     assert f"key poses at t = {times} s" in (tmp_path / "keys.html").read_text()
 
@@ -613,18 +617,102 @@ def test_video_timeline_holds_key_poses_with_the_clip_clock():
 
 
 def test_the_cli_mines_a_z_up_recording_as_its_y_up_twin():
-    """Mining measures heights and headings along +y; `posecast keyposes` turns a z-up world upright first, so
-    the same motion recorded z-up gives the same key poses (frames and scores)."""
+    """Mining measures heights and headings along +y; `mine_motion` (what ``posecast keyposes`` runs) turns a z-up
+    world upright first, so the same motion recorded z-up gives the same key poses (frames and scores)."""
     import dataclasses
 
-    from posecast.cli.keyposes import upright
     from posecast.synthetic import synthetic_walk
 
     walk = synthetic_walk(seconds=6.0, fps=30.0)
     to_z_up = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     z_up = dataclasses.replace(walk, positions=walk.positions @ to_z_up.T, rotations=None, root_translation=None)
-    want = mine_keyposes(walk)
-    got = mine_keyposes(upright(z_up))
-    assert [k.frame for k in got] == [k.frame for k in want] and len(want) > 5
-    np.testing.assert_allclose([k.score for k in got], [k.score for k in want], atol=1e-9)
-    assert upright(walk) is walk  # y up already: untouched
+    want = mine_motion(walk)
+    got = mine_motion(z_up)
+    assert got.up_axis == "+z" and want.up_axis == "+y"
+    assert [k.frame for k in got.keyposes] == [k.frame for k in want.keyposes] and len(want.keyposes) > 5
+    np.testing.assert_allclose([k.score for k in got.keyposes], [k.score for k in want.keyposes], atol=1e-9)
+    # told which axis is up, the same; told wrongly (y), the walk is mined lying down and differs
+    assert [k.frame for k in mine_motion(z_up, up="z").keyposes] == [k.frame for k in want.keyposes]
+    assert [k.frame for k in mine_motion(z_up, up="y").keyposes] != [k.frame for k in want.keyposes]
+
+
+def test_a_rig_that_does_not_map_is_mined_on_its_own_joints_and_says_so():
+    """The toy has no knees: not the canonical body's, so its own end effectors are mined (as before), and the
+    description says why; a joint mapping that cannot map it is an error, not a silent fallback."""
+    motion = reach()
+    mined = mine_motion(motion)
+    assert mined.body == "toy-keyposes" and not mined.canonical
+    assert [k.frame for k in mined.keyposes] == [k.frame for k in mine_keyposes(motion)] == [250]
+    assert mined.keyposes[0].joint_names == ("RightHand",)
+    assert "rig's own joints" in mined.description() and "does not map" in mined.description()
+    with pytest.raises(SkeletonError, match="cannot be mapped"):
+        mine_motion(motion, mapping={"head": "Head"})
+    # told the world is z up, the rig's own joints are turned upright too (y becomes -z)
+    lying = motion.with_positions(motion.positions @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T)
+    assert [k.frame for k in mine_motion(lying, up="z").keyposes] == [250]
+
+
+def test_cli_leaves_a_rest_pose_out_by_itself_as_forecast_does(cli, tmp_path):
+    """A rest pose written before the motion (CMU BVH's T-pose frame 0) is left out without --skip-frames, said
+    so, and recorded in the JSON; it had made a key pose of its own at 0.1 s. --skip-frames 0 keeps it."""
+    walk = synthetic_walk(seconds=3.0, fps=30.0)
+    posed = walk.positions.copy()
+    posed[0, 18:21] += [0.0, 0.8, 0.0]  # frame 0: the left arm 0.8 m up, 24 m/s to frame 1
+    path = tmp_path / "rest.npz"
+    posecast.save(Motion(posed, walk.fps, walk.skeleton), path)
+    out = tmp_path / "k.json"
+    code, stdout, err = cli("keyposes", str(path), "--out", str(out))
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    assert d["skipped_frames"] == 1
+    assert [k["frame"] for k in d["keyposes"]] == [k.frame + 1 for k in mine_motion(walk[1:], skip_frames=0).keyposes]
+    text = " ".join(stdout.split())
+    assert "the first frame left out" in text and "rest pose written before the motion" in text
+    code, stdout, err = cli("keyposes", str(path), "--skip-frames", "0", "--out", str(out))
+    assert code == 0 and json.loads(out.read_text())["skipped_frames"] == 0 and "rest pose" not in stdout
+
+
+def test_cli_takes_up_mapping_and_units_as_forecast_does(cli, tmp_path):
+    """--up and --mapping (with an up: entry) say which way is up; --units reads the file's length unit; a bad
+    mapping file is one line naming it."""
+    walk = synthetic_walk(seconds=4.0, fps=30.0)
+    z_up = Motion(walk.positions @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]]).T, walk.fps, walk.skeleton)
+    path = tmp_path / "z.npz"
+    posecast.save(z_up, path)
+    want = [k.frame for k in mine_motion(walk).keyposes]
+    (tmp_path / "up.yaml").write_text("up: z\n")
+    (tmp_path / "bad.yaml").write_text("head: [1, 2\n")
+    found = {}
+    for name, args in {"up": ["--up", "z"], "mapping": ["--mapping", str(tmp_path / "up.yaml")],
+                       "wrong": ["--up", "y"]}.items():  # fmt: skip
+        out = tmp_path / f"{name}.json"
+        code, _, err = cli("keyposes", str(path), *args, "--out", str(out))
+        assert code == 0, err
+        d = json.loads(out.read_text())
+        found[name] = ([k["frame"] for k in d["keyposes"]], d["up_axis"])
+    assert found["up"] == found["mapping"] == (want, "+z") and found["wrong"][1] == "+y"  # (told: not turned)
+    code, _, err = cli("keyposes", str(path), "--mapping", str(tmp_path / "bad.yaml"))
+    assert code == 2 and "bad.yaml" in err and "not valid YAML" in err and len(err.strip().splitlines()) == 1
+    bvh = tmp_path / "walk.bvh"
+    posecast.save(walk, bvh)
+    code, out_m, _ = cli("keyposes", str(bvh))
+    code_mm, out_mm, err = cli("keyposes", str(bvh), "--units", "mm")  # a body 1.7 mm tall never moves 5 cm
+    assert code == code_mm == 0, err
+    assert f"{len(want)} key poses" in out_m and "walk.bvh: 0 key poses" in out_mm
+
+
+def test_cli_amc_clip_with_its_asf_given(cli, posecast_data, tmp_path):
+    """An AMC clip away from its ASF is refused pointing at --asf, which keyposes now takes."""
+    import shutil
+
+    amc = next((posecast_data / "hdm05_cuts").rglob("HDM_bd_squat1Reps_001_120.amc*"))
+    clip = tmp_path / amc.name
+    shutil.copy(amc, clip)
+    code, _, err = cli("keyposes", str(clip))
+    assert code == 2 and "--asf FILE" in err
+    asf = posecast_data / "hdm05_cuts" / "asf" / "HDM_bd.asf"
+    out = tmp_path / "k.json"
+    code, stdout, err = cli("keyposes", str(clip), "--asf", str(asf), "--out", str(out))
+    assert code == 0, err
+    expected = mine_motion(posecast.load(amc)).keyposes
+    assert [k["frame"] for k in json.loads(out.read_text())["keyposes"]] == [k.frame for k in expected] != []

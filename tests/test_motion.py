@@ -83,6 +83,32 @@ def test_resample_rigid_keeps_bones_and_agrees_with_forward_kinematics():
     np.testing.assert_allclose(line.resample_rigid(40.0).positions, line.resample(40.0).positions)
 
 
+def test_resample_rigid_takes_linear_positions_where_rotations_flip_between_frames():
+    """An exporter's joint rotation flipped by 180 degrees about z on every other frame (its child's offset, in the
+    flipped frame, flips too, so the recorded positions stay smooth): slerping across the flip swung the chain
+    tens of centimetres off, so those frames take the linear positions (exact interpolation of what was
+    recorded) and say how many; the walk's consistent rotations keep their rigid positions."""
+    from posecast.kinematics.rotations import axis_angle_to_matrix as aa
+
+    skel = Skeleton("flip", ("root", "A", "B", "C"), (-1, 0, 1, 2), np.array(
+        [[0, 0, 0], [0.1, 0, 0], [0.3, 0, 0], [0, -0.4, 0]], dtype=float))  # fmt: skip
+    t = np.arange(31) / 30.0
+    local = np.broadcast_to(np.eye(3), (31, 4, 3, 3)).copy()
+    local[:, 1] = aa(torch.as_tensor(np.outer(0.3 * t, [0.0, 1.0, 0.0]))).numpy()  # A turns slowly about y
+    local[:, 2] = aa(torch.as_tensor(np.outer(1.0 * t, [0.0, 0.0, 1.0]))).numpy()  # B about z
+    root = np.column_stack([np.zeros(31), np.ones(31), 0.3 * t])
+    positions, _ = forward_kinematics(local, skel.offsets, skel.parents, root)
+    flipped = local.copy()
+    flipped[1::2, 1] = local[1::2, 1] @ np.diag([-1.0, -1.0, 1.0])  # A's rotation, and so B's offset, flipped
+    motion = posecast.Motion(np.asarray(positions), 30.0, skel, rotations=flipped, root_translation=root)
+    linear, rigid = motion.resample(25.0, anchor="end"), motion.resample_rigid(25.0, anchor="end")
+    np.testing.assert_allclose(rigid.positions, linear.positions, atol=1e-12)
+    assert rigid.metadata["linear_frames"] == 20  # every new frame between a flipped and an unflipped one
+    np.testing.assert_allclose(rigid.rotations, linear.rotations)  # (the rotations are the slerped ones still)
+    walk = synthetic_walk(seconds=1.0, fps=30.0)
+    assert "linear_frames" not in walk.resample_rigid(25.0, anchor="end").metadata
+
+
 def test_root_relative_and_mirror():
     walk = synthetic_walk(seconds=1.0, fps=10.0)
     rr = walk.root_relative()

@@ -406,15 +406,20 @@ def forecast_motion(
         meta = {**fc.metadata, "history_starts_at_frame": skip}
         fc = replace(fc, metadata=meta)
         if at is not None and "last_observed_time_s" in meta:  # the true next key pose of the given motion
-            from posecast.keyposes.forecaster import true_next_keypose
+            from posecast.keyposes.forecaster import search_true_keypose
 
-            truth = true_next_keypose(given, fc)
-            if truth is not None:
+            # mined as the weights' key poses were: on the canonical body through the same mapping, upright
+            truth, search = search_true_keypose(given, fc, mapping)
+            if truth is None:  # what was searched, for a note ("no key pose after t = ...")
+                meta["true_keypose_search"] = search
+            else:
                 meta["true_keypose"] = {
                     "frame": truth["frame"],
                     "time_s": truth["time_s"],
                     "seconds_after_last_observed": truth["seconds_after_last_observed"],
                     "mpjpe_m": [float(v) for v in truth["mpjpe_m"]],
+                    "mined_on": truth["mined_on"],
+                    "scored_on": truth["scored_on"],
                 }
                 fc = replace(fc, ground_truth=truth["positions"][None], metadata=meta)
         return fc

@@ -508,6 +508,11 @@ def check_magnitude(positions: np.ndarray, where: Any = None, error: type[Poseca
         )
 
 
+#: metres: `Motion.resample_rigid` takes the linear positions of a new frame where a joint lands further than this
+#: (plus half the joint's step between the source frames) from them: its rotations disagree with its positions
+RIGID_CHECK_M = 0.01
+
+
 def resample_indices(
     num_frames: int, fps_in: float, fps_out: float, anchor: str = "start"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -712,7 +717,14 @@ class Motion:
         rotations and the linearly resampled bone vectors (each joint's offset from its parent, in the parent's
         frame: the rest offsets for rigid bones), so rotations and positions stay consistent and rigid bones
         keep their lengths exactly (`resample`'s linear positions shorten a bone a little between frames, which
-        a BVH writer then has to store as position channels). Without rotations: `resample`."""
+        a BVH writer then has to store as position channels). Without rotations: `resample`.
+
+        The rotations are checked against the recorded positions: a new frame where some joint lands further than
+        `RIGID_CHECK_M` plus half its own step between the two source frames from where linear resampling puts
+        it (rotations that flip between frames while the positions are smooth: an exporter's 180-degree twist
+        flip swung a toe 1.22 m off) takes the linear positions instead (``metadata["linear_frames"]``: how many);
+        consistent rotations stay well within it (a bone turning by an angle a between frames departs from the
+        chord by at most a / 8 of the joint's step)."""
         if self.rotations is None or self.skeleton.offsets is None or abs(check_fps(fps) - self.fps) < 1e-9:
             return self.resample(fps, anchor)
         from posecast.kinematics.fk import forward_kinematics
@@ -723,7 +735,15 @@ class Motion:
         moves = resample_positions(local_translations(self.positions, glob, parents), self.fps, fps, anchor=anchor)
         out = self.resample(fps, anchor)
         positions, _ = forward_kinematics(out.rotations, moves, parents, moves[:, 0])
-        return replace(out, positions=positions, root_translation=positions[:, 0])
+        i0, i1, _ = resample_indices(self.num_frames, self.fps, fps, anchor)
+        step = np.linalg.norm(self.positions[i1] - self.positions[i0], axis=-1)  # (N, J) each joint's source step
+        off = np.linalg.norm(positions - out.positions, axis=-1)
+        bad = (off > RIGID_CHECK_M + 0.5 * step).any(axis=-1)  # (N,) frames the rotations disagree with
+        meta = out.metadata
+        if bad.any():
+            positions = np.where(bad[:, None, None], out.positions, positions)
+            meta = {**meta, "linear_frames": int(bad.sum())}
+        return replace(out, positions=positions, root_translation=positions[:, 0], metadata=meta)
 
     # ------------------------------------------------------------------------------ transforms
     def root_relative(self) -> Motion:

@@ -65,6 +65,22 @@ UnitsOpt = Annotated[
         "from its ASF; .npy/.csv metres, refused when the body spans over 10 m or under 0.2 m)."
     ),
 ]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="YAML/JSON joint mapping onto the canonical body (smplh-22), {canonical joint: your joint | "
+        "{your joint: weight}}, for skeletons the automatic mapping gets wrong or cannot map; joints left "
+        "out are mapped automatically."
+    ),
+]
+UpOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Which axis points up in the input's world: x, y, z, or -x, -y, -z (default: found from the "
+        "motion, PoseCast's own is y; models on the canonical body and key-pose mining turn other worlds upright, "
+        "and forecasts back)."
+    ),
+]
 WeightsOpt = Annotated[
     str | None,
     typer.Option(
@@ -178,7 +194,7 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
     """Write a motion or forecast: rendered for .mp4 / .gif / .html, saved otherwise (atomically)."""
     from posecast.io import save
 
-    if out.suffix.lower() in RENDER_OUTPUTS:
+    if out.suffix.lower() in RENDER_OUTPUTS + (".png",):  # (.png: key-pose forecasts only, `posecast render`)
         from posecast.motion import Forecast
         from posecast.viz import render
 

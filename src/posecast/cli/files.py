@@ -59,8 +59,15 @@ def info(
             frames=obj.num_frames,
             horizon_s=obj.horizon,
             has_history=obj.history is not None,
-            has_ground_truth=obj.ground_truth is not None or obj.metadata.get("true_keypose_root_relative") is not None,
+            has_ground_truth=obj.ground_truth is not None,  # what posecast.load(file).ground_truth holds
         )
+        if obj.metadata.get("kind") == "keyposes":  # a key-pose forecast keeps its truth in the metadata
+            d["has_true_keypose"] = obj.metadata.get("true_keypose_root_relative") is not None
+            if d["has_true_keypose"]:
+                d["true_keypose"] = (
+                    f"at {obj.metadata.get('true_keypose_time_s', float('nan')):.3f} s: metadata "
+                    "true_keypose_root_relative (placed as drawn: posecast.keyposes.forecaster.shown_truth)"
+                )
     else:
         from posecast.motion import detached_start, jitter, tracking_glitches
         from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
@@ -110,7 +117,10 @@ def formats() -> None:
 
 def render(
     file: Annotated[Path, typer.Argument(help="A motion or forecast file.")],
-    out: Annotated[list[Path] | None, typer.Option(help="Output: .mp4 .gif .html (repeatable).")] = None,
+    out: Annotated[
+        list[Path] | None,
+        typer.Option(help="Output: .mp4 .gif .html, and .png for key-pose forecasts (repeatable)."),
+    ] = None,
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
     up: Annotated[
@@ -126,11 +136,18 @@ def render(
     from posecast.viz.scene import given_up_axis
 
     outs = out or []
-    check_outputs(outs, RENDER_OUTPUTS, inputs=(file,))
+    check_outputs(outs, RENDER_OUTPUTS + (".png",), inputs=(file,))
     if up is not None:
         given_up_axis(up)  # a bad value fails before the file is read
     options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
     obj = load(file, **options)
+    pictures = [o for o in outs if o.suffix.lower() == ".png"]
+    if pictures and getattr(obj, "metadata", {}).get("kind") != "keyposes":  # before anything is written
+        raise ValueRangeError(
+            "cannot write .png of a motion or a motion forecast (a .png draws key-pose hypotheses side by side); use "
+            ".mp4, .gif or .html",
+            pictures[0],
+        )
     for o in outs:
         write(obj, o, up=up)
         console.print(f"wrote {o}", highlight=False)

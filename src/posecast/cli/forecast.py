@@ -38,8 +38,10 @@ from posecast.cli.common import (
     RENDER_OUTPUTS,
     AsfOpt,
     FpsOpt,
+    MappingOpt,
     SkeletonOpt,
     UnitsOpt,
+    UpOpt,
     WeightsOpt,
     check_media,
     check_outputs,
@@ -81,10 +83,18 @@ def forecast(
         int | None, typer.Option(help="Frames to forecast (instead of --horizon; video models: at their rate).")
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(help="Hypotheses to draw (default: 1; key-pose models: 10; at most 1000).")
+        int | None,
+        typer.Option(
+            help="Hypotheses to draw (default: 1; key-pose models: 10; at most 1000), for models whose samples differ "
+            "(charpose, nearest-neighbour: `posecast models --json`, distinct_samples)."
+        ),
     ] = None,
     at: Annotated[
-        float | None, typer.Option(help="Forecast from this time (s); later frames become ground truth.")
+        float | None,
+        typer.Option(
+            help="Forecast from this time (s); later frames become ground truth (key-pose models observe up to the "
+            "last frame at or before it)."
+        ),
     ] = None,
     out: Annotated[
         list[Path] | None,
@@ -100,21 +110,8 @@ def forecast(
     fps: FpsOpt = None,
     asf: AsfOpt = None,
     units: UnitsOpt = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option(
-            help="YAML/JSON joint mapping onto the canonical body (smplh-22), {canonical joint: your joint | "
-            "{your joint: weight}}, for skeletons the automatic mapping gets wrong or cannot map; joints left "
-            "out are mapped automatically."
-        ),
-    ] = None,
-    up: Annotated[
-        str | None,
-        typer.Option(
-            help="Which axis points up in the input's world: x, y, z, or -x, -y, -z (default: found from the "
-            "motion, PoseCast's own is y; models on the canonical body turn other worlds upright and back)."
-        ),
-    ] = None,
+    mapping: MappingOpt = None,
+    up: UpOpt = None,
     smooth: Annotated[
         float | None,
         typer.Option(
@@ -135,6 +132,7 @@ def forecast(
     allowed, required = OUTPUTS[entry.kind]
     check_outputs(outs, allowed, required=required, inputs=(file,), compressible=COMPRESSIBLE[entry.kind])
     check_horizon(seconds, frames, samples)
+    check_samples(entry, samples)
     if kind != "motion":
         if up is not None:
             raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
@@ -243,6 +241,21 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
 
     if samples is not None and not 1 <= samples <= MAX_SAMPLES:
         raise ValueRangeError(f"--samples must be 1 to {MAX_SAMPLES}, got {samples}")
+
+
+def check_samples(entry: Any, samples: int | None) -> None:
+    """A one-line error, before any work, for ``--samples K > 1`` on a motion model whose K samples would all be the
+    same forecast (`posecast.models.registry.ModelInfo.distinct_samples`; ``posecast models --json`` lists it): K
+    identical copies had been written without a word (the server refuses them too)."""
+    if samples is None or samples <= 1 or entry.kind != "motion" or entry.gives_distinct_samples:
+        return
+    from posecast.models import available
+
+    several = [m.name for m in available() if m.gives_distinct_samples]
+    raise ValueRangeError(
+        f"model {entry.name!r} is deterministic: its {samples} samples would be one forecast {samples} times; "
+        f"--samples is for models that give several ({', '.join(several)}; `posecast models`)"
+    )
 
 
 # ------------------------------------------------------------------------------------- video
@@ -394,6 +407,8 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
             }
             for i, (p, w, r) in enumerate(zip(fc.probabilities, world, rel, strict=True))
         ],
+        # with --at and no key pose after it: what was searched (mined on, criterion), said rather than left out
+        "true_keypose_search": meta.get("true_keypose_search") if truth is None else None,
         "true_keypose": None
         if truth is None
         else {
@@ -403,6 +418,8 @@ def keypose_document(fc: Any, file: Path, at: float | None, truth: dict[str, Any
             "positions": np.round(truth["positions"], 6).tolist(),
             "root_relative": np.round(truth["root_relative"], 6).tolist(),
             "best_of_k_mpjpe_m": float(truth["mpjpe_m"].min()),
+            "mined_on": truth.get("mined_on"),
+            "mpjpe_scored_on": truth.get("scored_on"),
         },
     }
 
@@ -420,32 +437,66 @@ def write_keypose_forecast(fc: Any, file: Path, motion: Any, at: float | None, o
     k = fc.num_samples
     t_last = doc["last_observed_time_s"]
     via = f", via {doc['canonical_body']}" if doc["canonical_body"] else ""
+    what = "key-pose hypothesis" if k == 1 else "key-pose hypotheses"
     console.print(
-        f"{file.name}: {k} key-pose hypotheses after t = {t_last:.2f} s ({fc.model} on {fc.skeleton.name}{via})",
+        f"{file.name}: {k} {what} after t = {t_last:.2f} s ({fc.model} on {fc.skeleton.name}{via})",
         highlight=False,
     )
     table = Table()
     sourced = any(h["source"] is not None for h in doc["hypotheses"])
     for col in ("#", "probability", *(["from"] if sourced else []), *(["MPJPE to true key pose (m)"] if truth else [])):
         table.add_column(col, justify="right")
-    for i, h in enumerate(doc["hypotheses"]):
+    for i, h in enumerate(doc["hypotheses"][:TABLE_ROWS]):
         table.add_row(
             str(i + 1),
-            f"{h['probability']:.3f}",
+            probability_cell(h["probability"]),
             *([h["source"] or "-"] if sourced else []),
             *([f"{h['mpjpe_m']:.3f}"] if truth else []),
         )
     console.print(table)
+    if k > TABLE_ROWS:  # K = 1000 had printed a 1000-row table of 0.001s and 0.000s
+        rest = [h["probability"] for h in doc["hypotheses"][TABLE_ROWS:]]
+        lo, hi = probability_cell(min(rest)), probability_cell(max(rest))
+        console.print(
+            f"... and {k - TABLE_ROWS} more, probabilities {hi} to {lo} (every hypothesis is in the .json / .npz)",
+            highlight=False,
+        )
     if truth is not None:
+        best = int(np.argmin(truth["mpjpe_m"]))
         console.print(
             f"true next key pose: frame {truth['frame']} (t = {truth['time_s']:.2f} s); best of {k}: "
-            f"{doc['true_keypose']['best_of_k_mpjpe_m']:.3f} m",
+            f"{doc['true_keypose']['best_of_k_mpjpe_m']:.3f} m" + (f" (#{best + 1})" if k > 1 else ""),
             highlight=False,
+        )
+        if truth.get("mined_on"):
+            console.print(
+                f"  mined on {truth['mined_on']}; MPJPE over {truth['scored_on']}", highlight=False, soft_wrap=True
+            )
+    elif at is not None and doc.get("true_keypose_search"):  # asked for a truth and the file has none after --at
+        console.print(
+            f"note: {file.name}: {no_truth_text(doc['true_keypose_search'])}", highlight=False, soft_wrap=True
         )
     for out in outs:
         write_keypose_output(doc, fc, truth, out)
         console.print(f"wrote {out}", highlight=False)
     return doc
+
+
+#: hypotheses the printed table lists (the most probable; the .json / .npz hold them all)
+TABLE_ROWS = 20
+
+
+def probability_cell(p: float) -> str:
+    """A probability for the table: 3 decimals, or 2 significant digits below 0.001 (0.00042, not 0.000)."""
+    return f"{p:.3f}" if p >= 0.001 or p == 0 else f"{p:.2g}"
+
+
+def no_truth_text(search: dict[str, Any]) -> str:
+    """``no key pose after t = 2.00 s in this file (mined on ...; criterion: ...): nothing to score against``."""
+    return (
+        f"no key pose after t = {search['after_s']:.2f} s in this file (mined on {search['mined_on']}; criterion: "
+        f"{search['criterion']}): the hypotheses have no true key pose to be scored against"
+    )
 
 
 def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | None, out: Path) -> None:
@@ -503,12 +554,16 @@ def write_keypose_output(doc: dict[str, Any], fc: Any, truth: dict[str, Any] | N
 
         fixed = [doc["joint_names"].index(n) for n in doc.get("static_joints") or []]  # a world root stays put
         shown = truth_as_shown(truth["root_relative"], doc["anchor"], doc["floor_m"], doc["up_vector"], fixed)
+    search = doc.get("true_keypose_search") if doc.get("at_s") is not None else None
     render_keypose_forecast(
         fc,
         out,
         truth=shown,
         truth_time_s=None if truth is None else truth["time_s"],
         errors=None if truth is None else truth["mpjpe_m"],
+        note=None
+        if truth is not None or not search
+        else f"no key pose after t = {search['after_s']:.2f} s in the file",
     )
 
 

@@ -13,7 +13,18 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from posecast.cli.common import FpsOpt, SkeletonOpt, check_outputs, console, load_motion
+from posecast.cli.common import (
+    AsfOpt,
+    FpsOpt,
+    MappingOpt,
+    SkeletonOpt,
+    UnitsOpt,
+    UpOpt,
+    check_outputs,
+    console,
+    load_motion,
+    naming,
+)
 from posecast.errors import ValueRangeError
 
 KEYPOSE_OUTPUTS = (".json", ".html", ".mp4", ".gif")
@@ -26,8 +37,12 @@ def keyposes(
         typer.Option(help="Write .json (key poses with positions), or .html / .mp4 / .gif (rendered); repeatable."),
     ] = None,
     skip_frames: Annotated[
-        int, typer.Option(help="Ignore this many frames at the start (1 for CMU BVH files: frame 0 is a T-pose).")
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="Ignore this many frames at the start (default: a rest pose written before the motion, found by "
+            "its speed as `posecast forecast` finds it: frame 0 of CMU BVH files, a T-pose; 0 keeps every frame)."
+        ),
+    ] = None,
     smoothing: Annotated[float | None, typer.Option(help="Trajectory smoothing in seconds (default 0.05).")] = None,
     min_separation: Annotated[
         float | None, typer.Option(help="Minimum seconds between key poses (default 0.3).")
@@ -48,12 +63,17 @@ def keyposes(
     ] = "default",
     skeleton: SkeletonOpt = None,
     fps: FpsOpt = None,
+    asf: AsfOpt = None,
+    units: UnitsOpt = None,
+    mapping: MappingOpt = None,
+    up: UpOpt = None,
 ) -> None:
-    """Mine the characteristic key poses of a motion (moments of most articulation before returning)."""
+    """Mine the characteristic key poses of a motion (moments of most articulation before returning), on the
+    canonical body turned upright, as the corpus charpose learnt from (the same key poses on every rig)."""
     from rich.table import Table
 
-    from posecast.keyposes import mine_keyposes
     from posecast.keyposes.dataset import CORPUS_MINING
+    from posecast.keyposes.mining import mine_motion
 
     presets = {"default": {}, "corpus": dict(CORPUS_MINING)}
     if preset not in presets:
@@ -61,8 +81,13 @@ def keyposes(
     outs = list(out or [])
     if outs:
         check_outputs(outs, KEYPOSE_OUTPUTS, inputs=(file,))
-    motion = load_motion(file, skeleton, fps)
-    if not 0 <= skip_frames < motion.num_frames:
+    joint_map = None
+    if mapping is not None:
+        from posecast.skeletons.canonical import load_mapping_file
+
+        joint_map = load_mapping_file(mapping)  # an unreadable or bad file: one line naming it
+    motion = load_motion(file, skeleton, fps, asf, units)
+    if skip_frames is not None and not 0 <= skip_frames < motion.num_frames:
         raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
     options = presets[preset] | {
         k: v
@@ -74,29 +99,40 @@ def keyposes(
         )
         if v is not None
     }
-    clip = motion.frames(skip_frames)
-    found = mine_keyposes(upright(clip), **options)
-    table = Table(title=f"{file.name}: {len(found)} key poses", title_justify="left")
+    where = {"mapping": joint_map, "up": up, "skip_frames": skip_frames}
+    with naming(file):
+        mined = mine_motion(motion, **where, **options)
+    found = mined.keyposes
+    count = f"{len(found)} key pose{'s' * (len(found) != 1)}"
+    table = Table(title=f"{file.name}: {count}", title_justify="left")
     for col in ("frame", "time (s)", "score (m)", "driven by"):
         table.add_column(col, justify="left" if col == "driven by" else "right")
     for k in found:
-        table.add_row(
-            str(k.frame + skip_frames),
-            f"{(k.frame + skip_frames) / motion.fps:.3f}",
-            f"{k.score:.3f}",
-            ", ".join(k.joint_names),
-        )
+        table.add_row(str(k.frame), f"{k.time:.3f}", f"{k.score:.3f}", ", ".join(k.joint_names))
     console.print(table)
+    console.print(f"mined on {mined.description()}", highlight=False, soft_wrap=True)
+    if skip_frames is None and mined.skipped_frames:
+        n = mined.skipped_frames
+        console.print(
+            f"note: {file.name}: the frame{'s' * (n != 1)} left out {'are' if n != 1 else 'is'} a rest pose written "
+            f"before the motion (found by {'their' if n != 1 else 'its'} speed); --skip-frames 0 keeps "
+            f"{'them' if n != 1 else 'it'}",
+            highlight=False,
+        )
     if not found and preset == "default":  # short acted gestures often miss the default criterion's prominence
-        others = mine_keyposes(upright(clip), **(presets["corpus"] | options))  # what --preset corpus would read
+        with naming(file):
+            others = mine_motion(motion, **where, **(presets["corpus"] | options)).keyposes
         if others:
-            console.print(f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}")
+            console.print(
+                f"note: --preset corpus (the criterion the corpus key poses use) finds {len(others)}", highlight=False
+            )
     for path in outs:
-        _write(path, file, motion, clip, found, skip_frames, options)
+        _write(path, file, motion, mined)
 
 
-def _write(out: Path, file: Path, motion: Any, clip: Any, found: list, skip_frames: int, options: dict) -> None:
+def _write(out: Path, file: Path, motion: Any, mined: Any) -> None:
     """One ``--out`` of `keyposes`: the key poses as JSON, or rendered by `posecast.keyposes.render`."""
+    found = mined.keyposes
     if out.suffix.lower() == ".json":
         from posecast.io import atomic_output
 
@@ -105,39 +141,23 @@ def _write(out: Path, file: Path, motion: Any, clip: Any, found: list, skip_fram
             "fps": motion.fps,
             "skeleton": motion.skeleton.name,
             "joint_names": list(motion.skeleton.joint_names),
-            "skipped_frames": skip_frames,
-            "options": options,
-            "keyposes": [
-                {
-                    **k.to_dict(),
-                    "frame": k.frame + skip_frames,
-                    "time_s": (k.frame + skip_frames) / motion.fps,
-                    "positions": np.round(clip.positions[k.frame], 6).tolist(),
-                }
-                for k in found
-            ],
+            "skipped_frames": mined.skipped_frames,
+            "options": mined.options,
+            "mined_on": mined.body,
+            "up_axis": mined.up_axis,
+            "keyposes": [{**k.to_dict(), "positions": np.round(motion.positions[k.frame], 6).tolist()} for k in found],
         }
         with atomic_output(out) as tmp:
             tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     else:
+        import dataclasses
+
         from posecast.keyposes.render import render_keyposes
 
-        render_keyposes(clip, found, out)
+        skip = mined.skipped_frames
+        clip = motion.frames(skip) if skip else motion
+        render_keyposes(clip, [dataclasses.replace(k, frame=k.frame - skip) for k in found], out)
     console.print(f"wrote {out}", highlight=False)
-
-
-def upright(motion: Any) -> Any:
-    """``motion`` with its world turned so that up is +y, as key-pose mining measures heights and headings
-    (`posecast.skeletons.canonical.motion_up_axis`; rigs that do not map are taken as they are)."""
-    import dataclasses
-
-    from posecast.skeletons.canonical import UP_ROTATIONS, motion_up_axis
-
-    axis = motion_up_axis(motion.positions, motion.skeleton)
-    if axis in (None, "+y"):
-        return motion
-    turned = motion.positions @ UP_ROTATIONS[axis].T
-    return dataclasses.replace(motion, positions=turned, rotations=None, root_translation=None)
 
 
 def register(app: typer.Typer) -> None:

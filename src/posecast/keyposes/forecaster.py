@@ -54,7 +54,7 @@ import numpy as np
 
 from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
-from posecast.motion import Forecast, Motion, check_at
+from posecast.motion import Forecast, Motion, check_at, is_number
 from posecast.skeletons.base import Skeleton
 from posecast.skeletons.canonical import UP_ROTATIONS, floor_offsets, history_travel, up_axes
 
@@ -62,6 +62,8 @@ DEFAULT_SAMPLES = 10
 CANONICAL = "smplh-22"
 #: bound copies kept per forecaster (skeletons with their mappings), like `posecast.models.canonical`
 _MAX_BOUND = 64
+#: frames: a frame this little after ``at`` (float rounding of ``at * fps``) counts as at it
+AT_TOLERANCE = 1e-6
 
 
 class KeyPoseForecaster:
@@ -142,16 +144,17 @@ class KeyPoseForecaster:
     def observed_window(
         self, motion: Motion, at: float | None = None, offset: float = 0.0
     ) -> tuple[np.ndarray, int, Motion, Motion]:
-        """``(window (O, J, 3) float32, index of its last frame at the network's rate, the newest part of the motion
-        at that rate, the motion up to time at)``: the ``O`` frames ending at the frame nearest time ``at`` (default:
-        the end of ``motion``; `Motion.until`, as the motion models read their history: later frames are never
-        observed), on the motion's own joints (a motion with rotations resampled rigidly, `Motion.resample_rigid`,
-        from its last frame back). Only the newest seconds are resampled (what the window, the proposals' history
-        and the floor read), so that a long take costs what its end costs. ``offset``: the time of ``motion``'s
-        first frame on the caller's clock (messages)."""
+        """``(window (O, J, 3) float32, index of its last frame at the network's rate, the newest part of the motion at
+        that rate, the motion up to time at)``: the ``O`` frames ending at the last frame at or before time ``at``
+        (default: the end of ``motion``; later frames are never observed), on the motion's own joints (a motion with
+        rotations resampled rigidly, `Motion.resample_rigid`, from its last frame back). Only the newest seconds are
+        resampled (what the window, the proposals' history and the floor read), so that a long take costs what its
+        end costs. ``offset``: the time of ``motion``'s first frame on the caller's clock (messages)."""
         if at is not None:
             check_at(at, motion.duration, motion.fps, start_ok=True)
-            motion = motion.until(at)
+            # the frames up to the last one at or before ``at``: none after it is observed (the nearest frame, as
+            # `Motion.until` takes, had let the model see 6.7 ms past --at 0.36 at 30 fps)
+            motion = motion.frames(0, min(motion.num_frames, math.floor(at * motion.fps + AT_TOLERANCE) + 1))
         floor = round(FLOOR_SECONDS * self.fps)
         read = max(self.observed, self.proposals.history if self.proposals is not None else 0, floor)
         source = math.ceil(read / self.fps * motion.fps) + 2  # source frames that cover them (and the resampling)
@@ -216,14 +219,27 @@ class KeyPoseForecaster:
         the messages.
 
         Raises:
-            ValueRangeError: a horizon, a bad ``samples``, too few observed frames before ``at``.
+            ValueRangeError: a history that is not a `Motion`, a horizon, a bad ``samples`` (a positive whole number,
+                not True), ``at`` or ``seed``, too few observed frames before ``at``.
             SkeletonError: a skeleton the network cannot take (own-skeleton network) or cannot map.
         """
+        if not isinstance(history, Motion):  # the same checks as every other model's forecast (`Forecaster`)
+            raise ValueRangeError(
+                f"{type(self).__name__}.forecast takes a Motion, not a {type(history).__name__}: wrap positions as "
+                "posecast.Motion(positions, fps, skeleton), or call posecast.forecast(...) with a file"
+            )
         if frames is not None or seconds is not None:
             raise ValueRangeError(f"model {self.name!r} forecasts the next key pose, not a number of frames or seconds")
-        if not isinstance(samples, int | np.integer) or samples < 1:
+        if isinstance(samples, bool | np.bool_) or not isinstance(samples, int | np.integer) or samples < 1:
             raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
-        return self.on_skeleton(history.skeleton)._forecast(history, int(samples), at, seed, float(clock_offset_s))
+        for name, value in (("at", at), ("clock_offset_s", clock_offset_s)):
+            if value is not None and not (is_number(value) and math.isfinite(value)):
+                raise ValueRangeError(f"{name} must be a number of seconds, got {value!r}")
+        if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer):
+            raise ValueRangeError(f"seed must be a whole number, got {seed!r}")
+        return self.on_skeleton(history.skeleton)._forecast(
+            history, int(samples), None if at is None else float(at), int(seed), float(clock_offset_s)
+        )
 
     def _forecast(self, history: Motion, samples: int, at: float | None, seed: int, offset: float = 0.0) -> Forecast:
         window, last, clip, upto = self.observed_window(history, at, offset)
@@ -471,33 +487,67 @@ def stored_true_keypose(fc: Any) -> dict[str, Any] | None:
         "positions": pose,
         "root_relative": pose - root_weights(fc) @ pose,
         "mpjpe_m": np.asarray(stored["mpjpe_m"], dtype=np.float64),
+        **{k: stored[k] for k in ("mined_on", "scored_on") if k in stored},
     }
 
 
-def true_next_keypose(motion: Any, fc: Any) -> dict[str, Any] | None:
-    """The first key pose mined from the whole ``motion`` (`posecast.keyposes.mine_keyposes`, with the
-    criterion of the key poses the model was trained on, ``fc.metadata["mining"]``) after the last
-    observed frame of ``fc``, with each hypothesis' MPJPE to it
-    (root-relative, as scored: both made relative to their root the same way, ``root_weights``, on the
-    motion's own joints but static ones); None when the motion has none after it."""
-    from posecast.keyposes.mining import mine_keyposes
+def true_next_keypose(motion: Any, fc: Any, mapping: Any = None) -> dict[str, Any] | None:
+    """The first key pose of the whole ``motion`` after the last observed frame of ``fc``, with each hypothesis'
+    MPJPE to it; None when the motion has none after it (`search_true_keypose` also says what was searched).
+    """
+    return search_true_keypose(motion, fc, mapping)[0]
 
-    t_last = fc.metadata["last_observed_time_s"]
-    mining = fc.metadata.get("mining") or {}
-    last_frame = round(t_last * motion.fps)  # the last observed frame of the motion (a frame of it: `Motion.until`)
-    after = [k for k in mine_keyposes(motion, **mining) if k.frame > last_frame]
+
+def search_true_keypose(motion: Any, fc: Any, mapping: Any = None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """``(true next key pose or None, search)``: `true_next_keypose`, and what was searched (``after_s``: the last
+    observed time, ``mined_on``, ``criterion``: for a note when nothing follows).
+
+    Mined as the key poses the model was trained on: with the weights' criterion (``fc.metadata["mining"]``), and,
+    for weights on the canonical body, on the canonical body turned upright (`posecast.keyposes.mining.mine_motion`,
+    ``mapping`` as the forecast's: its ``up:`` included), the leading frames the forecast left out
+    (``history_starts_at_frame``) left out too; so every rig of the same motion has the same true key pose (the
+    rig's own leaf joints, fingertips and twist bones among them, had decided it, and a z-up world had been mined
+    lying down). Scored root-relative, both made relative to their root the same way (``root_weights``): on the 22
+    joints of the canonical body through the rig's mapping for weights on it (``scored_on``: a fixed joint set, not
+    the rig's 40 finger joints), else on the motion's own joints but static ones."""
+    from posecast.keyposes.mining import criterion_text, mine_motion
+
+    meta = fc.metadata
+    t_last = meta["last_observed_time_s"]
+    mining = meta.get("mining") or {}
+    canonical = meta.get("network_skeleton") == CANONICAL
+    mined = mine_motion(
+        motion, mapping=mapping, skip_frames=int(meta.get("history_starts_at_frame") or 0), canonical=canonical,
+        **mining,
+    )  # fmt: skip
+    last_frame = round(t_last * motion.fps)  # the last observed frame of the motion (a frame of it)
+    after = [k for k in mined.keyposes if k.frame > last_frame]
+    search = {"after_s": float(t_last), "mined_on": mined.description(), "criterion": criterion_text(mining)}
     if not after:
-        return None
+        return None, search
     k = after[0]
     pose = motion.positions[k.frame].astype(np.float64)
     true_rel = pose - root_weights(fc) @ pose
-    rel = np.asarray(fc.metadata["root_relative"], dtype=np.float64)
-    scored = scored_joints(fc)
-    return {
+    rel = np.asarray(meta["root_relative"], dtype=np.float64)
+    if mined.canonical and motion.skeleton.name != CANONICAL:
+        from posecast.skeletons.canonical import retarget
+
+        matrix = retarget(motion.skeleton, mapping).matrix  # (22, J): both through the same mapping
+        hyp = np.einsum("cj,kjd->kcd", matrix, rel)
+        truth = matrix @ true_rel
+        scored_on = f"the {len(matrix)} joints of the canonical body {CANONICAL}, relative to its pelvis"
+    else:
+        scored = scored_joints(fc)
+        hyp, truth = rel[:, scored], true_rel[scored]
+        scored_on = f"{len(scored)} joints of {motion.skeleton.name}, relative to its root"
+    found = {
         "frame": int(k.frame),
         "time_s": float(k.time),
         "seconds_after_last_observed": float(k.time - t_last),
         "positions": pose,
         "root_relative": true_rel,
-        "mpjpe_m": np.linalg.norm(rel[:, scored] - true_rel[scored], axis=-1).mean(-1),
+        "mpjpe_m": np.linalg.norm(hyp - truth, axis=-1).mean(-1),
+        "mined_on": mined.description(),
+        "scored_on": scored_on,
     }
+    return found, search

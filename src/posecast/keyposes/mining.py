@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -202,9 +203,10 @@ def mine_keyposes(
     """Characteristic key poses of ``motion``, by the criterion of the module docstring.
 
     Args:
-        motion: ``(T, J, 3)`` positions in metres, y up (turn other worlds upright first, as ``posecast
-            keyposes`` does: `posecast.cli.keyposes.upright`), any skeleton and frame rate. Drop
-            synthetic rest frames first (frame 0 of CMU BVH files: ``motion[1:]``).
+        motion: ``(T, J, 3)`` positions in metres, y up, any skeleton and frame rate, mined on its own joints
+            (`mine_motion` mines a user's motion as ``posecast keyposes`` does: on the canonical body, turned
+            upright, a rest frame left out). Drop synthetic rest frames first (frame 0 of CMU BVH files:
+            ``motion[1:]``).
         smoothing_s: Gaussian smoothing of the trajectories (s); 0 switches it off.
         min_separation_s: of two key poses closer than this (s), only the more prominent is kept.
         prominence: how far (m) the articulation must fall after a key pose (and have risen
@@ -240,3 +242,126 @@ def mine_keyposes(
         js = tuple(dict.fromkeys(channels[c] for c in drivers))
         out.append(KeyPose(f, f / motion.fps, float(proms[i]), js, tuple(names[j] for j in js)))
     return out
+
+
+# ------------------------------------------------------------------------- a user's motion, on the body
+#: the body key poses of a user's motion are mined on (`mine_motion`): the corpus' and the benchmark's
+BODY = "smplh-22"
+
+
+@dataclass(frozen=True)
+class MinedKeyPoses:
+    """The key poses of a user's motion as `mine_motion` found them, and what they were mined on.
+
+    Attributes:
+        keyposes: frames and times on the given motion's clock (the skipped leading frames counted); ``joints``
+            index the skeleton mined on (``body``); ``joint_names`` are the motion's own joints where a body joint
+            is one of them, else the body's joint (an interpolated collar, a foot below a rig without toes).
+        body: the skeleton mined on: the canonical body `BODY`, or the motion's own skeleton when it does not map
+            onto it.
+        up_axis: the axis of the motion's world that was turned to +y before mining (``"+y"``: none turned).
+        skipped_frames: leading frames left out (a rest pose written before the motion,
+            `posecast.motion.detached_start`, or as many as asked).
+        options: the `mine_keyposes` options used.
+    """
+
+    keyposes: list[KeyPose]
+    body: str
+    up_axis: str
+    skipped_frames: int
+    options: dict[str, Any]
+
+    @property
+    def canonical(self) -> bool:
+        """Whether the key poses were mined on the canonical body."""
+        return self.body == BODY
+
+    def description(self) -> str:
+        """What they were mined on, for a printout: ``the canonical body smplh-22 (head, wrists, feet and pelvis
+        height), z up turned upright, the first frame left out``."""
+        what = (
+            f"the canonical body {BODY} (head, wrists, feet and pelvis height)"
+            if self.canonical
+            else f"the rig's own joints ({self.body}: it does not map onto the canonical body {BODY})"
+        )
+        if self.up_axis != "+y":
+            what += f", {self.up_axis.lstrip('+')} up turned upright"
+        if self.skipped_frames:
+            what += ", the first " + ("frame" if self.skipped_frames == 1 else f"{self.skipped_frames} frames")
+            what += " left out"
+        return what
+
+
+def criterion_text(options: dict[str, Any]) -> str:
+    """``reference 1.5 s, prominence 0.03 m`` (the defaults filled in): a mining criterion as a note names it."""
+    o = {"reference_s": DEFAULT_REFERENCE_S, "prominence": DEFAULT_PROMINENCE_M} | dict(options)
+    return f"reference {o['reference_s']:g} s, prominence {o['prominence']:g} m"
+
+
+def mine_motion(
+    motion: Motion,
+    *,
+    mapping: Any = None,
+    up: str | None = None,
+    skip_frames: int | None = None,
+    canonical: bool = True,
+    **options: Any,
+) -> MinedKeyPoses:
+    """The key poses of a user's ``motion`` (any rig, any up axis), mined as the corpus and the key-pose benchmark
+    mine theirs: on the canonical body ``smplh-22`` (`posecast.skeletons.canonical.retarget`, ``mapping`` as
+    there), turned upright, so that every rig of the same motion - with fingers, twist bones, or none - gives the
+    same key poses (the rig's leaf joints had been the channels: fingertips and twist leaves drove them).
+
+    Args:
+        motion: positions in metres, in any world (the up axis is found as the canonical-body models find it,
+            `posecast.skeletons.canonical.up_axes`, over the whole motion).
+        mapping: explicit entries for `retarget` (may hold ``up:``).
+        up: the up axis of the motion's world (``"z"``, ``"-y"``...; wins over the mapping's and the found one).
+        skip_frames: leading frames to leave out; None: the rest pose some exporters write before the motion
+            (`posecast.motion.detached_start`, CMU BVH's T-pose frame), as ``posecast forecast`` leaves it out.
+        canonical: False mines on the motion's own joints (the criterion of networks trained on their own skeleton).
+        options: `mine_keyposes` options.
+
+    A rig that does not map (and no joint ``mapping`` was given) is mined on its own joints (``body`` says so).
+
+    Raises:
+        SkeletonError: a ``mapping`` with joint entries that cannot map the skeleton.
+        ValueRangeError: bad options, or ``skip_frames`` that leave no frame.
+    """
+    from posecast import skeletons
+    from posecast.motion import detached_start
+    from posecast.skeletons.canonical import UP_KEY, UP_ROTATIONS, mapping_with_up, parse_up, retarget, up_axes
+
+    skip = detached_start(motion.positions, motion.fps) if skip_frames is None else int(skip_frames)
+    if not 0 <= skip < motion.num_frames:
+        raise ValueRangeError(f"skip_frames {skip} must be in [0, {motion.num_frames}) for this motion")
+    clip = motion.frames(skip) if skip else motion
+    table = mapping_with_up(mapping, up) if up is not None else mapping
+    rt = None
+    if canonical:
+        try:
+            rt = retarget(motion.skeleton, table)
+        except SkeletonError:
+            joints_given = isinstance(mapping, str | Path) or bool({k for k in (mapping or {}) if k != UP_KEY})
+            if joints_given:
+                raise
+    if rt is not None:
+        positions = rt.to_canonical(clip.positions.astype(np.float64))
+        axis = up_axes(positions[None], rt.up)[0]
+        skel = skeletons.get(BODY)
+    else:
+        positions = clip.positions
+        axis = parse_up(up) if up is not None else "+y"
+        skel = motion.skeleton
+    if axis != "+y":
+        positions = positions @ UP_ROTATIONS[axis].T
+    found = mine_keyposes(Motion(positions, motion.fps, skel), **options)
+    names = skel.joint_names
+    if rt is not None:  # a body joint that is one of the rig's joints goes by the rig's name
+        own = {c: next(iter(w)) for c, w in rt.assignment.items() if len(w) == 1}
+        names = tuple(own.get(n, n) for n in names)
+    out = [
+        KeyPose(k.frame + skip, (k.frame + skip) / motion.fps, k.score, k.joints, tuple(names[j] for j in k.joints))
+        for k in found
+    ]
+    return MinedKeyPoses(out, skel.name, axis, skip, dict(options))

@@ -113,7 +113,8 @@ def render_keyposes(
     source = str(motion.metadata.get("source") or "motion").replace("\\", "/").rsplit("/", 1)[-1]
     times = ", ".join(f"{f / motion.fps:.2f}" for f in frames) or "none"
     if suffix == ".html":
-        head = title or (f"{source}: {len(frames)} key poses at t = {times} s" if frames else f"{source}: no key pose")
+        count = f"{len(frames)} key pose{'s' * (len(frames) != 1)}"
+        head = title or (f"{source}: {count} at t = {times} s" if frames else f"{source}: no key pose")
         return render(motion, p, title=head)
     hold = int(round(hold_s * motion.fps))
     timeline, key_index = keypose_timeline(motion.num_frames, frames, hold)
@@ -124,7 +125,8 @@ def render_keyposes(
         key_index=key_index,
         num_keys=len(frames),
     )
-    head = title or f"{source} ({motion.duration:.2f} s): {len(frames)} key poses, each held {hold_s:g} s"
+    count = f"{len(frames)} key pose{'s' * (len(frames) != 1)}"
+    head = title or f"{source} ({motion.duration:.2f} s): {count}, each held {hold_s:g} s"
     return render_video(scene, p, title=head)
 
 
@@ -159,6 +161,7 @@ def render_keypose_forecast(
     size: tuple[int, int] | None = None,
     azim: float | None = None,
     elev: float = 12.0,
+    note: str | None = None,
 ) -> Path:
     """Draw a key-pose forecast side by side to ``.mp4``, ``.gif``, ``.png`` or ``.html`` (atomically).
 
@@ -173,6 +176,7 @@ def render_keypose_forecast(
         title: first header line (default: the clip, K, the last observed time and the model).
         max_hypotheses: draw at most this many (the most probable).
         hold_s, size, azim, elev: as in `posecast.viz.poses.render_panels`.
+        note: a last fact for the header (``no key pose after t = 2.00 s in the file`` when one was looked for).
 
     Raises:
         FormatError: an unknown suffix or a missing output folder.
@@ -221,7 +225,8 @@ def render_keypose_forecast(
     static = [forecast.skeleton.index(n) for n in meta.get("static_joints") or () if n in forecast.skeleton.joint_names]
     source = str(meta.get("source") or forecast.history.metadata.get("source") or "motion")
     source = source.replace("\\", "/").rsplit("/", 1)[-1]
-    head = title or f"{source}: {k} key-pose hypotheses after t = {t_last:.2f} s ({forecast.model or 'model'})"
+    what = "key-pose hypothesis" if k == 1 else "key-pose hypotheses"
+    head = title or f"{source}: {k} {what} after t = {t_last:.2f} s ({forecast.model or 'model'})"
     skel = forecast.skeleton
     facts = [f"{skel.name} ({skel.num_joints} joints)"]
     if meta.get("canonical_body"):
@@ -232,6 +237,8 @@ def render_keypose_forecast(
         facts.append(sc.up_note(up))
     if truth is not None:
         facts.append(f"green, dashed: true next key pose{when}")
+    if note:
+        facts.append(note)
     labels = [f"t = {t_last - (obs.shape[0] - 1 - f) / forecast.fps:5.2f} s  observed" for f in range(obs.shape[0])]
     return render_panels(
         panels, skel, p, fps=forecast.fps, title=head, subtitle=" · ".join(facts), frame_labels=labels,

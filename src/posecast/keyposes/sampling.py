@@ -5,7 +5,9 @@ sampled in order (right hand, left hand, then the rest): the network predicts th
 heatmaps given the positions already sampled, a voxel is drawn per joint from
 ``softmax(h / T)`` over the ``G^3`` voxel heatmap values ``h`` in ``[0, 1]`` (temperature ``T``; the
 paper uses 0.025; ``T = 0`` takes the arg-max voxel), and the joint is placed at the voxel centre
-plus the predicted offset there. The ``K`` chains run as one batch.
+plus the predicted offset there. The ``K`` chains run group by group as one batch or, in `predict_keyposes` (what
+forecasts call), a chunk of chains at a time (`CHUNK_VOLUMES`: memory flat in K; the same voxels drawn) and
+refined a chunk at a time (`REFINE_CHUNK`: the same poses).
 
 A hypothesis' probability is the product over joints of the probabilities of the voxels it drew
 (under the temperature-scaled distributions it was drawn from), normalised over the ``K``
@@ -28,6 +30,12 @@ import torch
 
 from posecast.keyposes.model import CharPoseNet, canonicalise, check_window, flat_index, heatmap_levels, voxel_index
 from posecast.keyposes.refine import RefineConfig, refine_poses
+
+#: heatmap volumes (chains x joints of a group) `predict_keyposes` decodes at once, about 0.55 MB each at G = 16:
+#: memory stays flat in K (K = 1000 chains had needed 8.7 GB decoded in one batch)
+CHUNK_VOLUMES = 256
+#: hypotheses `refine_hypotheses` refines at once (Adam: each pose by its own terms, so the result is the same)
+REFINE_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ def sample_hypotheses(
     temperature: float | None = None,
     generator: torch.Generator | None = None,
     keep_levels: bool = True,
+    chunk: int | None = None,
 ) -> Hypotheses:
     """Sample ``K`` key poses for each observed window (module docstring), without refinement.
 
@@ -102,6 +111,9 @@ def sample_hypotheses(
         temperature: sampling temperature (default: the config's).
         generator: random generator for reproducible draws.
         keep_levels: keep every joint's heatmap (needed by refinement; ``B*K*J*G^3`` floats).
+        chunk: decode at most this many heatmap volumes (chains x joints of a group) at once, at least one chain
+            (None: all ``B*K`` chains at once; `predict_keyposes` gives `CHUNK_VOLUMES`); the draws do not depend on
+            it (the same voxels for a given generator; positions to float rounding), the memory does.
 
     Returns:
         `Hypotheses`.
@@ -142,20 +154,31 @@ def sample_hypotheses(
         for members in net.groups:
             queries = torch.as_tensor(members, dtype=torch.long, device=obs_c.device)
             tokens = torch.as_tensor(sampled, dtype=torch.long, device=obs_c.device)
-            feats = net.attend(memory, queries, pos[:, tokens] if sampled else None, tokens if sampled else None)
-            logits, offsets = net.decode(feats)  # (N, q, G, G, G, bins), (N, q, G, G, G, 3)
-            lv = heatmap_levels(logits)  # (N, q, G, G, G)
-            idx, lp = sample_voxels(lv.reshape(n * len(members), -1), t, generator)
-            idx = idx.reshape(n, len(members))
-            place = net.centres[idx]  # (N, q, 3)
-            if offsets is not None:
-                off = offsets.flatten(-4, -2)  # (N, q, V, 3)
-                place = place + off.gather(2, idx[:, :, None, None].expand(-1, -1, 1, 3))[:, :, 0]
-            pos[:, queries] = place
-            vox[:, queries] = idx
-            loglik = loglik + lp.reshape(n, len(members)).sum(-1)
-            if levels_all is not None:
-                levels_all[:, queries] = lv
+            q = len(members)
+            step = n if chunk is None else max(1, int(chunk) // q)
+            # the chains of this group a chunk at a time, in order: the decoder's volumes are (chains, q, G^3,
+            # channels) and 1,000 chains at once took 8.7 GB; the draws consume the generator row by row as one
+            # call over all chains does (`torch.multinomial` fills its exponentials in row order), so the chunks
+            # draw the very voxels the whole batch would
+            for a in range(0, n, step):
+                e = min(n, a + step)
+                feats = net.attend(
+                    memory[a:e], queries, pos[a:e][:, tokens] if sampled else None, tokens if sampled else None
+                )
+                logits, offsets = net.decode(feats)  # (C, q, G, G, G, bins), (C, q, G, G, G, 3)
+                lv = heatmap_levels(logits)  # (C, q, G, G, G)
+                del logits
+                idx, lp = sample_voxels(lv.reshape((e - a) * q, -1), t, generator)
+                idx = idx.reshape(e - a, q)
+                place = net.centres[idx]  # (C, q, 3)
+                if offsets is not None:
+                    off = offsets.flatten(-4, -2)  # (C, q, V, 3)
+                    place = place + off.gather(2, idx[:, :, None, None].expand(-1, -1, 1, 3))[:, :, 0]
+                pos[a:e, queries] = place
+                vox[a:e, queries] = idx
+                loglik[a:e] += lp.reshape(e - a, q).sum(-1)
+                if levels_all is not None:
+                    levels_all[a:e, queries] = lv
             sampled.extend(members)
         canon = pos.reshape(b, k, j, 3)
         ll = loglik.reshape(b, k)
@@ -179,8 +202,28 @@ def refine_hypotheses(net: CharPoseNet, hypotheses: Hypotheses, config: RefineCo
     h = hypotheses
     b, k = h.canonical.shape[:2]
     obs = h.observed_canonical[:, None].expand(b, k, *h.observed_canonical.shape[1:])
-    result = refine_poses(h.canonical, obs, net.skeleton, h.levels, net.config.cube_size, cfg)
-    return replace(h, canonical=result.poses, poses=_to_input(result.poses, h.rotation), refined=True)
+    if cfg.optimizer != "adam":  # L-BFGS couples the poses through its line search: all at once
+        poses = refine_poses(h.canonical, obs, net.skeleton, h.levels, net.config.cube_size, cfg).poses
+        return replace(h, canonical=poses, poses=_to_input(poses, h.rotation), refined=True)
+    # Adam moves each pose by its own terms (the objective is a sum over poses): refined a chunk at a time, the
+    # same poses, without the whole batch's temporaries (1,000 hypotheses had added 600 MB)
+    j = h.canonical.shape[-2]
+    flat = h.canonical.reshape(b * k, j, 3)
+    flat_obs = obs.reshape(b * k, *obs.shape[2:])
+    flat_lv = None if h.levels is None else h.levels.reshape(b * k, *h.levels.shape[2:])
+    parts = [
+        refine_poses(
+            flat[a : a + REFINE_CHUNK],
+            flat_obs[a : a + REFINE_CHUNK],
+            net.skeleton,
+            None if flat_lv is None else flat_lv[a : a + REFINE_CHUNK],
+            net.config.cube_size,
+            cfg,
+        ).poses
+        for a in range(0, b * k, REFINE_CHUNK)
+    ]
+    poses = torch.cat(parts).reshape(h.canonical.shape)
+    return replace(h, canonical=poses, poses=_to_input(poses, h.rotation), refined=True)
 
 
 def predict_keyposes(
@@ -190,20 +233,22 @@ def predict_keyposes(
     temperature: float | None = None,
     refine: bool | None = None,
     generator: torch.Generator | None = None,
+    chunk: int | None = CHUNK_VOLUMES,
 ) -> Hypotheses:
     """Sample ``K`` hypotheses and refine them (``refine`` defaults to the config's flag).
 
     Args:
         net: trained network.
         observed: ``(B, O, J, 3)`` observed frames.
-        samples, temperature, generator: as in `sample_hypotheses`.
+        samples, temperature, generator, chunk: as in `sample_hypotheses` (here `CHUNK_VOLUMES` heatmap volumes
+            at once by default: memory flat in K).
         refine: run the pose refinement (the paper's full method); False is its "not refined" ablation.
 
     Returns:
         `Hypotheses` with ``poses (B, K, J, 3)`` and ``probabilities (B, K)``.
     """
     do_refine = net.config.refine if refine is None else refine
-    hyps = sample_hypotheses(net, observed, samples, temperature, generator, keep_levels=do_refine)
+    hyps = sample_hypotheses(net, observed, samples, temperature, generator, keep_levels=do_refine, chunk=chunk)
     if do_refine and net.regressor is None:
         hyps = refine_hypotheses(net, hyps)
     return hyps

@@ -38,6 +38,7 @@ register_model(
         baselines.NearestNeighbour,
         needs_fit=True,
         learned=False,
+        distinct_samples=True,  # samples=K: the K nearest training windows
     )
 )
 for _name, _summary in learned.LEARNED.items():
@@ -122,6 +123,7 @@ register_model(
         "heatmap draws merged with timing proposals from dct-mlp's rollout)",
         "posecast.keyposes.forecaster:build",
         outputs=("key-pose", "hypotheses"),
+        stochastic=True,
     )
 )
 register_model(

@@ -5,8 +5,9 @@ of 3D joint positions, ``video`` forecasters that read 2D keypoints from a clip 
 ``keypose`` forecasters of the next characteristic pose, the ``classifier`` behind the key-pose
 quality score), what it reads (``positions``, ``rotations``, ``keypoints-2d``, ``image``), what it
 gives (``trajectory``, ``hypotheses``, ``key-pose``, ``action-class``), whether it must be fitted on
-training motions first (`needs_fit`), whether it learns (`learned`), the input kinds it is the default
-model for, and its shipped weight variants (read from the weights store, `posecast.models.store`).
+training motions first (`needs_fit`), whether it learns (`learned`), whether it draws its samples at random
+(`stochastic`) and whether ``samples=K`` gives K different forecasts at all (`distinct_samples`), the input kinds it
+is the default model for, and its shipped weight variants (read from the weights store, `posecast.models.store`).
 
 `get(name, variant=None, pretrained=True, **options)` builds any of them. Entries of the upper layers
 (video, key poses) name their builder as ``"module:function"`` and are imported only when asked for,
@@ -50,6 +51,11 @@ class ModelInfo:
     needs_fit: bool = False
     learned: bool = True
     default_for: tuple[str, ...] = ()
+    #: draws its samples at random (another seed, other samples): charpose's hypotheses
+    stochastic: bool = False
+    #: ``samples=K`` gives K different forecasts (drawn, or ranked: the nearest-neighbour baseline's K nearest
+    #: windows); False: every sample is the same forecast (None: as ``stochastic``)
+    distinct_samples: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -57,6 +63,11 @@ class ModelInfo:
         bad = set(self.default_for) - set(INPUT_KINDS)
         if bad:
             raise ValueError(f"default_for takes {INPUT_KINDS}, got {sorted(bad)}")
+
+    @property
+    def gives_distinct_samples(self) -> bool:
+        """Whether ``samples=K`` gives K different forecasts (`distinct_samples`, else `stochastic`)."""
+        return self.stochastic if self.distinct_samples is None else self.distinct_samples
 
     def variants(self) -> list[dict[str, Any]]:
         """The shipped weight variants (``name``, ``skeleton``, ``fps``, ``default``, ``card``)."""
@@ -81,6 +92,8 @@ class ModelInfo:
             "outputs": list(self.outputs),
             "needs_fit": self.needs_fit,
             "learned": self.learned,
+            "stochastic": self.stochastic,
+            "distinct_samples": self.gives_distinct_samples,
             "variants": self.variants(),
             "default_for": list(self.default_for),
             "default": bool(self.default_for),

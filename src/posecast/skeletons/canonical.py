@@ -32,32 +32,37 @@ Names: namespaces and rig prefixes are dropped (``mixamorig:``, ``Armature|``, `
 ``Character1_``, ``DEF-``); names split into words at separators and camel case; a side is a word
 ``left``/``l``/``right``/``r`` (``LeftArm``, ``L_Hip``, ``thigh_l``, ``UpperArm.L``, ``LHipJoint``,
 ``lShldr``) or a lower-case ``l``/``r`` glued to a body word (``lfemur``, ``rhumerus``). Joints below
-a sided joint inherit its side. Twist/IK/helper bones (``upperarm_twist_01_l``, ``ik_foot_l``) are ignored.
+a sided joint inherit its side. Twist/roll/IK/helper bones (``upperarm_twist_01_l``, ``ik_foot_l``) are ignored;
+one inside a limb chain (DAZ Genesis 8's ``lShldrBend -> lShldrTwist -> lForearmBend``, HumanIK's ``...Roll``) is
+passed through: its children stay in the chain, it is never a hip, knee, shoulder or elbow, and it follows the joint
+above it (the bone it lies on).
 
-Topology: a *limb pair* is a left and a right child of one unsided joint (matched by their side-free
-names). The legs are the pair with leg words (leg, thigh, femur, foot, toe, ...), the arms the pair
-with arm words; without such words, the legs are the pair nearest the root and the arms the other one.
-The **pelvis** is the joint where the legs branch (so Bandai's ``joint_Root`` and Unreal's ``root``
-above it are not), the trunk runs from it to the joint where the arms branch, and on to the head
-through that joint's unsided child. Each limb's chain follows the child with the longest reach;
-joints at the rest position of the joint before them or of a trunk joint (zero-length bones: CMU
-``LHipJoint``, ASF ``lhipjoint``, End Sites) are dropped. On the remaining chain the ankle/wrist is
-the first joint named foot/ankle or hand/wrist (else the end of the two longest consecutive bones),
-the two joints before it are hip, knee / shoulder, elbow, the joint after the ankle is the foot,
-and a joint before the shoulder is the clavicle. So ``Shoulder_L`` (Bandai: a clavicle) and H3.6M's
-``LShoulder`` (a shoulder) are told apart by chain position, not by name. The head is the first
-``head`` on the neck chain that is not an end site (``HeadTop_End``, ``Head_end``); the neck the
-lowest joint named ``neck`` on the trunk (else the first joint above the arm branch).
+Topology: a *limb pair* is a left and a right child of one unsided joint (matched by their side-free names).
+The legs are the pair with leg words (leg, thigh, femur, foot, toe, ...), the arms the pair with arm words;
+without such words, the legs are the pair nearest the root and the arms the other one. The **pelvis** is the
+joint where the legs branch (so Bandai's ``joint_Root`` and Unreal's ``root`` above it are not; when the legs
+hang from a side branch of the joint the trunk leaves from, as Genesis 8's ``hip -> pelvis -> lThighBend``
+beside ``hip -> abdomenLower``, it is that joint), the trunk runs from it to the joint where the arms branch,
+and on to the head through that joint's unsided child. Each limb's chain follows the child with the longest
+reach; joints at the rest position of the joint before them or of a trunk joint (zero-length bones: CMU
+``LHipJoint``, ASF ``lhipjoint``, End Sites) are dropped. On the remaining chain the ankle/wrist is the first
+joint named foot/ankle or hand/wrist (else the end of the two longest consecutive bones), the two joints
+before it are hip, knee / shoulder, elbow, the joint after the ankle is the foot, and a joint before the
+shoulder is the clavicle. So ``Shoulder_L`` (Bandai: a clavicle) and H3.6M's ``LShoulder`` (a shoulder) are
+told apart by chain position, not by name. The head is the first ``head`` on the neck chain that is not an end
+site (``HeadTop_End``, ``Head_end``); the neck the lowest joint named ``neck`` on the trunk (else the first
+joint above the arm branch).
 
 Back to the user's skeleton (`Retarget.from_canonical`)
 -------------------------------------------------------
 A source joint that is the only source of a canonical joint takes its forecast position. Unmapped
-joints above the pelvis and away from it (Bandai's ``joint_Root``, Unreal's ``root``: a world root, not
-a body part; Bandai's sits at the origin in every frame, metres from the actor, and turning it with
-the pelvis would swing it by metres) stay where they were in the last observed frame; so does one above
-the pelvis at its rest point (a root bone at the origin, the pelvis translating under it) that did not move
+joints above the pelvis and more than `DETACHED_M` from it at rest (Bandai's ``joint_Root``, Unreal's ``root``:
+a world root, not a body part; Bandai's sits at the origin in every frame, metres from the actor, and turning it
+with the pelvis would swing it by metres) stay where they were in the last observed frame; so does one above
+the pelvis and near it at rest (a root bone at the origin, the pelvis translating under it) that did not move
 while the pelvis was more than `DETACHED_M` from it (a root bone that moves with the body, root motion,
-follows it). Every other one
+follows it). One near the pelvis at rest and in the observed frame (a Reference or COM bone a few centimetres
+above or below the hips, moving with them) is a part of the body and follows it as below. Every other one
 (fingers, toe and head ends, zero-length helpers, twist bones, unused spine joints) follows its
 *anchor* - the 1:1 joint at the same rest point, else the nearest along the tree - rigidly: its
 offset from the anchor in the last observed frame is turned by the rotation of the anchor's frame
@@ -87,7 +92,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import PosecastError, SkeletonError
+from posecast.errors import PosecastError, SkeletonError, listed
 from posecast.skeletons.base import Skeleton, get
 from posecast.skeletons.smpl import SMPL_MEAN_OFFSETS_M, SMPL_NAMES, SMPL_PARENTS, SMPLH_BODY_JOINTS
 
@@ -134,8 +139,9 @@ _BODY = ("femur", "tibia", "foot", "toe", "hip", "clav", "humerus", "radius", "w
          "upleg", "uparm", "forearm", "eye", "index", "pinky", "ring", "middle", "calf", "ball")  # fmt: skip
 _LEG_WORDS = ("leg", "thigh", "femur", "knee", "calf", "shin", "tibia", "foot", "ankle", "toe", "hip", "ball")
 _ARM_WORDS = ("arm", "shoulder", "shldr", "clav", "collar", "elbow", "hand", "wrist", "humerus", "radius", "finger")
+_TRUNK_WORDS = ("pelvis", "hips", "spine", "abdomen", "chest", "neck", "head")
 _END = {"end", "site", "nub", "top", "tip", "endsite"}
-_HELPER = ("twist", "corrective", "helper", "ctrl", "socket", "weapon", "attach")
+_HELPER = ("twist", "roll", "corrective", "helper", "ctrl", "socket", "weapon", "attach")
 
 
 def _clean(name: str) -> str:
@@ -209,9 +215,17 @@ class _Tree:
         for j in range(1, n):
             self.depth[j] = self.depth[self.parents[j]] + 1
             self.cum[j] = self.cum[self.parents[j]] + self.length[j]
+        # a helper with a body joint below it sits inside a chain (DAZ Genesis 8's lShldrTwist between lShldrBend
+        # and lForearmBend): it is passed through (kept as a child, left out of the chains); helper leaves and
+        # helper-only branches (twist leaves, IK targets) are ignored
+        body_below = [False] * n
+        for j in range(n - 1, 0, -1):
+            if not self.helper[j] or body_below[j]:
+                body_below[self.parents[j]] = True
+        self.inline = [self.helper[j] and body_below[j] for j in range(n)]
         self.children: list[list[int]] = [[] for _ in range(n)]
         for j in range(1, n):
-            if not self.helper[j]:
+            if not self.helper[j] or self.inline[j]:
                 self.children[self.parents[j]].append(j)
         self.up = [[j] for j in range(n)]
         for j in range(1, n):
@@ -267,9 +281,12 @@ def _limb_pairs(t: _Tree) -> list[tuple[int, int, int]]:
 
 
 def _chain(t: _Tree, start: int, trunk: set[int]) -> list[int]:
-    """The main path from ``start`` without joints at the rest point of the joint before or of the trunk."""
+    """The main path from ``start`` without joints at the rest point of the joint before or of the trunk, and
+    without helpers inside it (a twist joint between hip and knee is passed through, not a knee)."""
     out: list[int] = []
     for j in t.main_path(start):
+        if t.helper[j]:
+            continue
         if out and t.same_point(j, out[-1]):
             continue
         if not out and any(t.same_point(j, k) for k in trunk):
@@ -306,8 +323,11 @@ def _detect(t: _Tree) -> dict[str, Any]:
     rest = [p for p in pairs if p is not legs and (legs is None or p[0] not in _chain(t, legs[1], unsided))]
     arms = max(rest, key=lambda p: (score(p, _ARM_WORDS, _LEG_WORDS), t.reach[p[1]]), default=None)
     if legs is not None:  # the branch joint, or a joint named pelvis/hips just above it (3ds Max Biped)
-        named = [j for j in t.path_to_root(legs[0])[:3] if {"pelvis", "hips"} & set(t.words[j])]
-        found["pelvis"] = named[0] if named else legs[0]
+        base = legs[0]
+        if arms is not None and t.parents[base] >= 0 and t.lca(base, arms[0]) == t.parents[base]:
+            base = t.parents[base]  # legs on a side branch of the trunk's first joint (DAZ Genesis 8: hip -> pelvis)
+        named = [j for j in t.path_to_root(base)[:3] if {"pelvis", "hips"} & set(t.words[j])]
+        found["pelvis"] = named[0] if named else base
         for side, start in zip(_SIDES, legs[1:], strict=True):
             chain = _chain(t, start, unsided)
             a = _pick_end(t, chain, ("foot", "ankle"), None)
@@ -346,7 +366,9 @@ def _detect(t: _Tree) -> dict[str, Any]:
         found["neck"] = end
     kept: list[int] = []
     for j in trunk[1 : neck_at if neck_at is not None else head_at]:
-        if t.same_point(j, found["pelvis"]) or t.same_point(j, end) or (kept and t.same_point(j, kept[-1])):
+        if t.helper[j] or t.same_point(j, found["pelvis"]) or t.same_point(j, end):
+            continue
+        if kept and t.same_point(j, kept[-1]):
             continue
         kept.append(j)
     total = t.arc(found["pelvis"], end)
@@ -461,7 +483,7 @@ class _Plan:
     fol_src: np.ndarray  # (N,) every other source joint that is not the only source of a canonical joint
     fol_can: np.ndarray  # (N,) its anchor (canonical index)
     fol_k: np.ndarray  # (N,) its anchor's index among the K anchors
-    fol_above: np.ndarray  # (A,) positions in fol_src of the followers above the pelvis (at its rest point)
+    fol_above: np.ndarray  # (A,) positions in fol_src of the followers above the pelvis (near it at rest)
     axes: np.ndarray  # (66, 6K) flat canonical -> (2, 3, K): per anchor the first-axis vector, and the
     #                   weighted sum of the other neighbours' vectors (1/hops**2 within 3 hops)
     axes32: np.ndarray
@@ -493,7 +515,8 @@ def _frames(flat: np.ndarray, axes: np.ndarray) -> np.ndarray:
 
 _ROLL1, _ROLL2 = np.array([1, 2, 0]), np.array([2, 0, 1])
 
-#: metres: a joint above the pelvis that sits at the pelvis' rest point but this far from it in the last
+#: metres: a joint above the pelvis further than this from it at rest is a world root (`Retarget.static`); one
+#: nearer (at the pelvis' rest point, or a Reference bone just under the hips) but this far from it in the last
 #: observed frame does not move with the body (`Retarget.from_canonical` keeps it where it was observed)
 DETACHED_M = 0.25
 #: metres: ... and moved less than this over the observed history (`history_travel`: a tracker's jitter of 1 cm
@@ -560,14 +583,28 @@ def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[st
         if len(nz) == 1 and abs(matrix[c, nz[0]] - 1.0) < 1e-9 and nz[0] not in direct:
             direct[int(nz[0])] = c
     pelvis = next((j for j, c in direct.items() if c == 0), None)
-    world = [] if pelvis is None else [j for j in t.up[pelvis][1:] if j not in direct and not t.near[j, pelvis]]
+    # unmapped joints above the pelvis and far from it at rest are world roots (Bandai's joint_Root, Unreal's root
+    # on the floor); one near it at rest (within DETACHED_M: a Reference or COM bone beside the hips) is a part
+    # of the body that follows the pelvis, unless the observed frame finds it left behind (`Retarget.from_canonical`)
+    world = (
+        []
+        if pelvis is None
+        else [
+            j
+            for j in t.up[pelvis][1:]
+            if j not in direct and float(np.linalg.norm(t.rest[j] - t.rest[pelvis])) > DETACHED_M
+        ]
+    )
     followers: dict[int, int] = {}
     for j in range(j_src):
         if j in direct or j in world:
             continue
         if direct:
             same = [d for d in direct if t.same_point(j, d)]
-            best = min(same or list(direct), key=lambda d: (t.arc(j, d), t.hops(j, d)))
+            above = [d for d in t.up[j][1:] if d in direct][:1] if t.inline[j] else []
+            # a twist joint inside a limb lies on the bone from the joint above it: it turns with that bone (the
+            # joint below it, nearer perhaps, would swing it with the next bone when the elbow or knee bends)
+            best = min(same or above or list(direct), key=lambda d: (t.arc(j, d), t.hops(j, d)))
             followers[j] = direct[best]
         else:  # nothing is 1:1: the canonical joint whose rest point is nearest
             rest = matrix @ t.rest
@@ -626,8 +663,9 @@ class Retarget:
         interpolated: canonical joints made by interpolation (`INTERPOLATED` ones the skeleton lacks).
         followers: source joint -> the canonical joint it follows rigidly in `from_canonical` (every
             source joint that is not the only source of a canonical joint, except ``static`` ones).
-        static: unmapped joints above the pelvis, away from it (a world root: Bandai's ``joint_Root``,
-            Unreal's ``root``); `from_canonical` leaves them where they were in the last observed frame.
+        static: unmapped joints above the pelvis, more than `DETACHED_M` from it at rest (a world root: Bandai's
+            ``joint_Root``, Unreal's ``root``); `from_canonical` leaves them where they were in the last observed
+            frame.
         up: the up axis of the data's world given in the mapping (``up: z``; a key of `UP_ROTATIONS`), or
             None: `up_axes` finds it from each history.
     """
@@ -660,7 +698,7 @@ class Retarget:
             canonical: ``(..., F, 22, 3)`` forecast positions on the canonical body (metres).
             observed: ``(..., J, 3)`` the last observed frame on the source skeleton (same leading dims).
             travel: optional ``(..., J)``: how far each joint moved over the observed history (metres,
-                `history_travel`); a joint above the pelvis at its rest point that stayed within `STILL_M`
+                `history_travel`); a joint above the pelvis near it at rest that stayed within `STILL_M`
                 while the pelvis was more than `DETACHED_M` from it is a world root and stays put; one that
                 moved with the body at that distance (a root bone under the pelvis carrying root motion), and
                 a world root (`static`: Unreal's ``root`` on the floor) that moved `STILL_M` or more, follow
@@ -705,7 +743,7 @@ class Retarget:
         local = np.einsum("...ecn,...cn->...en", frames[..., 0, :, :, :], off)  # offsets in the observed frames
         moved = np.einsum("...fecn,...en->...fcn", frames[..., 1:, :, :, :], local)  # (..., F, 3, N)
         fol = np.swapaxes(moved, -1, -2) + can[..., p.fol_can, :]  # (..., F, N, 3)
-        if p.fol_above.size and travel is not None:  # a still joint above the pelvis at its rest point that
+        if p.fol_above.size and travel is not None:  # a still joint above the pelvis, near it at rest, that
             # the pelvis has left (a root bone at the origin, the pelvis translating under it): a world root
             src = p.fol_src[p.fol_above]
             gap = np.linalg.norm(off[..., :, p.fol_above], axis=-2)  # (..., A)
@@ -835,7 +873,11 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
             [f"{c} <- {skel.joint_names[j]}" for c, j in det["found"].items() if c not in rows_explicit]
             + [f"{c} <- {' + '.join(skel.joint_names[j] for j in w)} (mapping)" for c, w in rows_explicit.items()]
         )
-        found = found or "nothing"
+        if not found:  # say what the names offered: the topology found no legs and arms among them
+            named = [n for n in skel.joint_names if _has(n, _TRUNK_WORDS + _LEG_WORDS + _ARM_WORDS)]
+            found = "nothing: no left/right pair of leg and arm chains of 3 joints or more" + (
+                f" among the joints named like body parts ({listed(named, ', ')})" if named else ""
+            )
         raise SkeletonError(
             f"skeleton {skel.name!r} cannot be mapped onto the canonical body {CANONICAL}: missing "
             f"{', '.join(missing)}; found {found}. Name the missing joints in a mapping file "

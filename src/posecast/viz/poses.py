@@ -294,6 +294,46 @@ def _labels(lay: Layout, frame_labels: Sequence[str] | None) -> list[str]:
     return labels
 
 
+#: share of the figure's width a header line may take
+HEADER_WIDTH = 0.96
+#: a header line too wide even on rows of its own is drawn smaller, down to this share of its size (smaller cannot
+#: be read in a 960 x 540 gif), then shortened in the middle with an ellipsis
+HEADER_MIN_SHRINK = 0.8
+
+
+def _fit_header(item: Any, text: str, sep: str, limit: float, renderer: Any) -> list[str]:
+    """Set ``text`` on the matplotlib ``item`` as rows no wider than ``limit`` pixels: its ``sep``-separated parts
+    joined greedily; a part wider than ``limit`` alone makes the font smaller (to `HEADER_MIN_SHRINK`), then loses
+    characters from its middle (``…``). Returns the rows."""
+
+    def width(line: str) -> float:
+        item.set_text(line)
+        return float(item.get_window_extent(renderer=renderer).width)
+
+    rows: list[str] = []
+    for part in text.split(sep):
+        if rows and width(rows[-1] + sep + part) <= limit:
+            rows[-1] += sep + part
+        else:
+            rows.append(part)
+    smallest = item.get_fontsize() * HEADER_MIN_SHRINK
+    for _ in range(8):  # text width is not linear in the font size (hinting): shrink until it fits
+        widest = max(width(r) for r in rows)
+        size = item.get_fontsize()
+        if widest <= limit or size <= smallest:
+            break
+        item.set_fontsize(max(smallest, size * limit / widest * 0.99))
+    for i, row in enumerate(rows):
+        while width(row) > limit and len(row) > 12:
+            cut = max(1, int(len(row) * (1 - limit / width(row)))) + 1
+            mid = len(row) // 2
+            row = row[: mid - (cut + 1) // 2] + "…" + row[mid + cut // 2 + 1 :]
+            row = row.replace("……", "…")
+        rows[i] = row
+    item.set_text("\n".join(rows))
+    return rows
+
+
 class _Figure:
     """The matplotlib figure: header, one orthographic 3D axes per panel, the clock."""
 
@@ -306,13 +346,18 @@ class _Figure:
         scale = min(w / 1280, h / 720)
         self.scale = scale
         fig = self.fig
-        # header lines shrink to the figure's width (a long file or skeleton name would run off the edges)
-        for text, y, points, color in ((title, 10 / h, 15, "#222"), (subtitle, (14 + 24 * scale) / h, 11, "#555")):
-            item = fig.text(0.5, 1 - y, text, ha="center", va="top", fontsize=points * scale, color=color)
-            width = item.get_window_extent(renderer=fig.canvas.get_renderer()).width
-            if width > 0.97 * w:
-                item.set_fontsize(points * scale * 0.97 * w / width)
-        top = 1 - (22 + 48 * scale) / h
+        # the header wraps to the figure's width (the subtitle between its facts, the title between words), so
+        # that a long file or skeleton name neither runs off the edges nor shrinks out of reading
+        renderer = fig.canvas.get_renderer()
+        y = 10.0  # pixels from the top
+        for text, points, color, sep, gap in (
+            (title, 15, "#222", " ", 14 + 24 * scale),
+            (subtitle, 11, "#555", " · ", 0),
+        ):
+            item = fig.text(0.5, 1 - y / h, "", ha="center", va="top", fontsize=points * scale, color=color)
+            _fit_header(item, text, sep, HEADER_WIDTH * w, renderer)
+            y = max(gap, h - item.get_window_extent(renderer=renderer).y0 + 2 * scale)
+        top = 1 - max(22 + 48 * scale, y + 8 * scale) / h
         bottom = (40 * scale) / h  # room for the clock
         azim = math.degrees(math.atan2(lay.view[0], lay.view[1]))
         box = tuple(sc.to_mpl(lay.hi - lay.lo))
