@@ -288,3 +288,13 @@ def test_positions_as_an_array_must_be_metres_or_say_their_unit(walk):
     np.testing.assert_allclose(got, want, atol=1e-6)
     with pytest.raises(ValueRangeError, match="a Motion is in metres already"):
         posecast.forecast(walk, seconds=0.4, units="cm")
+
+
+def test_several_samples_of_a_deterministic_model_are_refused_in_the_api(walk):
+    """posecast.forecast refuses samples > 1 on a model whose samples would all be one forecast, as the CLI and
+    the server do (one check, `api.check_samples`); a model that gives several takes them."""
+    with pytest.raises(ValueRangeError, match="'dct-mlp' is deterministic: its 3 samples would be one forecast"):
+        posecast.forecast(walk, seconds=0.4, samples=3)
+    assert posecast.forecast(walk, seconds=0.4, samples=1).samples.shape[0] == 1
+    nn = posecast.forecast(walk, model="nearest-neighbour", seconds=0.4, samples=2, fit_data=[walk])
+    assert nn.samples.shape[0] == 2

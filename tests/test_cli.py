@@ -202,7 +202,7 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
         (["forecast", "{walk}", "--samples", "3", "--out", "{out}"], "is deterministic: its 3 samples would be"),
         (
             ["forecast", "{walk}", "--model", "zero-velocity", "--samples", "2", "--out", "{out}"],
-            "--samples is for models that give several (nearest-neighbour, charpose;",
+            "samples > 1 is for models that give several (nearest-neighbour, charpose;",
         ),
         (["forecast", "{walk}", "--out", "{out}", "--out", "/proc/x.json"], "cannot write in /proc"),
     ],

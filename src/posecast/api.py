@@ -366,6 +366,21 @@ def forecast(
     return fc
 
 
+def check_samples(entry: Any, samples: int | None) -> None:
+    """A `ValueRangeError` for ``samples K > 1`` on a motion model whose K samples would all be the same forecast
+    (`posecast.models.registry.ModelInfo.distinct_samples`; ``posecast models --json`` lists it): K identical copies
+    had been written without a word. ``entry``: the model's registry entry (`posecast.models.info`)."""
+    if samples is None or samples <= 1 or entry.kind != "motion" or entry.gives_distinct_samples:
+        return
+    from posecast.models import available
+
+    several = [m.name for m in available() if m.gives_distinct_samples]
+    raise ValueRangeError(
+        f"model {entry.name!r} is deterministic: its {samples} samples would be one forecast {samples} times; "
+        f"samples > 1 is for models that give several ({', '.join(several)}; `posecast models`)"
+    )
+
+
 def forecast_motion(
     forecaster: Any,
     motion: Motion,
@@ -386,6 +401,7 @@ def forecast_motion(
 
     name = forecaster.name
     entry = info(name)
+    check_samples(entry, samples)
     if smooth is not None and (not is_number(smooth) or not 0 < smooth <= MAX_SMOOTH_S):
         raise ValueRangeError(f"smooth must be a number of seconds in (0, {MAX_SMOOTH_S:g}], got {smooth!r}")
     if smooth is not None and entry.kind == "keypose":

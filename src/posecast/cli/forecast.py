@@ -122,7 +122,7 @@ def forecast(
 ) -> None:
     """Forecast the future of a motion (or of the person in a video or image) and write it."""
     import posecast
-    from posecast.api import input_kind, resolve_model
+    from posecast.api import check_samples, input_kind, resolve_model
     from posecast.models import info
 
     outs = out or []
@@ -132,7 +132,7 @@ def forecast(
     allowed, required = OUTPUTS[entry.kind]
     check_outputs(outs, allowed, required=required, inputs=(file,), compressible=COMPRESSIBLE[entry.kind])
     check_horizon(seconds, frames, samples)
-    check_samples(entry, samples)
+    check_samples(entry, samples)  # before any work
     if kind != "motion":
         if up is not None:
             raise ValueRangeError("--up applies to motion files, not to videos or images (the image's own up is used)")
@@ -241,21 +241,6 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
 
     if samples is not None and not 1 <= samples <= MAX_SAMPLES:
         raise ValueRangeError(f"--samples must be 1 to {MAX_SAMPLES}, got {samples}")
-
-
-def check_samples(entry: Any, samples: int | None) -> None:
-    """A one-line error, before any work, for ``--samples K > 1`` on a motion model whose K samples would all be the
-    same forecast (`posecast.models.registry.ModelInfo.distinct_samples`; ``posecast models --json`` lists it): K
-    identical copies had been written without a word (the server refuses them too)."""
-    if samples is None or samples <= 1 or entry.kind != "motion" or entry.gives_distinct_samples:
-        return
-    from posecast.models import available
-
-    several = [m.name for m in available() if m.gives_distinct_samples]
-    raise ValueRangeError(
-        f"model {entry.name!r} is deterministic: its {samples} samples would be one forecast {samples} times; "
-        f"--samples is for models that give several ({', '.join(several)}; `posecast models`)"
-    )
 
 
 # ------------------------------------------------------------------------------------- video

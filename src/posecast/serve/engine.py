@@ -853,11 +853,6 @@ def forecast_once(
     check_body_span(ordered, skeleton)
     motion = Motion(to_y_up(ordered, up), fps, skeleton, metadata={"source": "request"})
     keypose = info(name).kind == "keypose"
-    if samples is not None and samples > 1 and not keypose and getattr(models.get(name), "deterministic", True):
-        raise ValueRangeError(
-            f"model {name!r} is deterministic (every sample would be the same): samples > 1 is for key-pose "
-            "models such as charpose"
-        )
     fc = forecast_motion(
         models.get(name), motion, seconds=None if keypose else seconds, samples=samples, mapping=mapping, smooth=smooth
     )
