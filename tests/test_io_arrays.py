@@ -512,3 +512,29 @@ def test_csv_header_units_take_the_same_names_and_numbers_as_json(tmp_path):
     (tmp_path / "u.csv").write_text(f"# skeleton-json {rig}\n# fps=10 units=furlong\n{body}")
     with pytest.raises(FormatError, match=r"u\.csv: unknown units 'furlong'"):
         posecast.load(tmp_path / "u.csv")
+
+
+def test_a_small_body_written_by_posecast_loads_again(tmp_path):
+    """PoseCast's .json and .csv declare their unit ("m"): a body 13 cm tall written by PoseCast is read back (it had
+    been refused, with no way to load it: the file declares its unit, so units= is refused too); a file in mm that
+    says "m" is still refused (test above)."""
+    from posecast.api import load_motion
+    from posecast.synthetic import synthetic_walk
+
+    m = synthetic_walk(seconds=1.0, fps=25.0)
+    small = posecast.Motion(m.positions * 0.1, m.fps, m.skeleton)
+    for suffix in (".json", ".csv"):
+        posecast.save(small, tmp_path / f"small{suffix}")
+        np.testing.assert_allclose(load_motion(tmp_path / f"small{suffix}").positions, small.positions, atol=1e-6)
+    np.save(tmp_path / "small.npy", small.positions)  # plain numbers declare nothing: still checked
+    with pytest.raises(posecast.errors.ValueRangeError, match="positions must be metres"):
+        load_motion(tmp_path / "small.npy", skeleton=m.skeleton.name, fps=25.0)
+
+
+def test_a_key_pose_json_takes_no_unit_option(tmp_path):
+    """A key-pose forecast's JSON is metres as written: a unit option is refused, not silently ignored."""
+    from posecast.io.arrays import KEYPOSE_FIELDS, read_json
+
+    (tmp_path / "k.json").write_text(json.dumps(dict.fromkeys(KEYPOSE_FIELDS, [])))
+    with pytest.raises(FormatError, match="key-pose forecast is in metres, as written; leave the unit option out"):
+        read_json(tmp_path / "k.json", scale=0.01)

@@ -196,6 +196,20 @@ def test_h36m_global_motion_survives_a_save_and_load(tmp_path):
     np.testing.assert_allclose(np.loadtxt(posecast.save(body, tmp_path / "b.txt"), delimiter=","), rows, atol=1e-8)
 
 
+def test_a_forecast_of_a_body_frame_motion_writes_its_root_as_read(tmp_path):
+    """`Forecast.to_motion` keeps the exp-map reading's ``frame``: a forecast of a motion read in the body frame
+    (root translation ignored, so the root stays put) is written with zero root increments and the root rotations
+    as read (the root's path had been differenced once more as if it were world positions)."""
+    rows = _h36m_rows(20, 5)
+    body = posecast.load(_write_rows(tmp_path / "t.txt", rows))
+    fc = posecast.models.get("zero-velocity").forecast(body, frames=3)
+    motion = fc.to_motion(include_history=True)
+    assert motion.metadata.get("frame") == body.metadata.get("frame")
+    out = np.loadtxt(posecast.save(motion, tmp_path / "f.txt", format="h36m-expmap"), delimiter=",")
+    np.testing.assert_allclose(out[: len(rows), :3], 0.0, atol=1e-6)
+    np.testing.assert_allclose(out[: len(rows), 3:6], rows[:, 3:6], atol=1e-6)
+
+
 def test_save_as_txt_picks_the_writer_by_the_skeleton(tmp_path):
     h36m = posecast.load(_write_rows(tmp_path / "h.txt", _h36m_rows(4)), global_motion=True)
     out = posecast.save(h36m, tmp_path / "h3.txt")  # no format=: the skeleton says which layout

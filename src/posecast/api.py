@@ -178,7 +178,11 @@ def load_file(
     obj = load(path, **options)
     if isinstance(obj, Motion) and name in SIZE_CHECKED:  # metres unless told otherwise: a body must look like one
         give = 'give their unit (a "units" field in the file, or --units / units= when it has none)'
-        check_body_size(obj, where, give if name == "json" else None)
+        # a unit the file declares (PoseCast's own .json and .csv say "m") is trusted for small bodies (a toy or a
+        # small robot written by PoseCast had been refused, with no way to load it), not for one over 10 m (a file
+        # in mm that says "m")
+        declared = obj.metadata.get("units_declared") is not None
+        check_body_size(obj, where, give if name == "json" else None, smallest=not declared)
     return obj
 
 
@@ -212,9 +216,9 @@ SIZE_CHECKED = PLAIN_FORMATS + ("json",)
 BODY_SPAN_M = (0.2, 10.0)
 
 
-def check_body_size(motion: Motion, where: Path | None, give: str | None = None) -> None:
+def check_body_size(motion: Motion, where: Path | None, give: str | None = None, smallest: bool = True) -> None:
     """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres (``give``:
-    how to give the unit, for the message)."""
+    how to give the unit, for the message; ``smallest=False``: only a body too large is refused)."""
     pos = motion.positions[:: max(1, motion.num_frames // 50)]  # up to about 50 frames
     pos = pos[np.abs(pos).reshape(len(pos), -1).max(axis=1) > 0] if np.abs(pos).max() > 0 else pos
     span = float(np.median(np.ptp(pos, axis=1).max(axis=-1)))  # per frame: the bounding box's longest side
@@ -223,7 +227,7 @@ def check_body_size(motion: Motion, where: Path | None, give: str | None = None)
     if span > hi:
         guess = "mm" if span > 300 else "cm" if span > 100 else "cm or inch"
         raise ValueRangeError(f"a body spanning {span:.4g} m: positions must be metres ({guess}?); {give}", where)
-    if span < lo:
+    if span < lo and smallest:
         raise ValueRangeError(f"a body spanning {span:.3g} m: positions must be metres; {give}", where)
 
 

@@ -938,6 +938,7 @@ class Forecast:
             "bvh_translated_joints",
             "bvh_rotation_order",
             "bvh_joint_channels",
+            "frame",  # an exp-map file's root columns: body-frame increments or world positions (`io.expmap_txt`)
         )
         return Motion(
             positions=positions,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from posecast import skeletons
-from posecast.errors import FormatError, SkeletonError
+from posecast.errors import FormatError, SkeletonError, ValueRangeError
 from posecast.io.registry import Format, register_format
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
@@ -244,21 +244,24 @@ def write_npz(obj: Motion | Forecast, path: Path, **_: Any) -> None:
 # ---------------------------------------------------------------------------------------- units
 def declared_units(value: Any, path: Path) -> float:
     """Metres per unit of the units a file declares (a CSV's ``# units=``, a JSON document's ``"units"``): a name of
-    `posecast.io.bvh.UNITS` (m, cm, mm, inch, cmu) or a positive number of metres per unit (what ``--units``
-    takes); another value is a `FormatError` naming the file."""
-    from posecast.io.bvh import UNITS
+    `posecast.io.bvh.UNITS` (m, cm, mm, inch, cmu) or a positive number of metres per unit, also written as text
+    (what ``--units`` takes, `posecast.io.bvh.metres_per_unit`); another value is a `FormatError` naming the file."""
+    from posecast.io.bvh import metres_per_unit
 
-    if isinstance(value, str) and value.strip() in UNITS:
-        return UNITS[value.strip()]
-    number = value
-    if isinstance(value, str):
+    units = value.strip() if isinstance(value, str) else value
+    if isinstance(units, str):
         try:
-            number = float(value)
+            units = float(units)
         except ValueError:
             pass
-    if isinstance(number, int | float) and not isinstance(number, bool) and np.isfinite(number) and number > 0:
-        return float(number)
-    raise FormatError(f"unknown units {value!r} (use {', '.join(UNITS)}, or metres per unit)", path)
+    try:
+        if units == "auto":  # a file states its unit; "auto" is the readers' guess, not one
+            raise ValueRangeError("auto")
+        return metres_per_unit(units, path)[1]
+    except ValueRangeError:
+        from posecast.io.bvh import UNITS
+
+        raise FormatError(f"unknown units {value!r} (use {', '.join(UNITS)}, or metres per unit)", path) from None
 
 
 # ------------------------------------------------------------------------------------------ npy
@@ -358,7 +361,8 @@ def read_csv(path: Path, **options: Any) -> Motion:
         fps, positions, extra = _on_frame_grid(times, positions, given_fps, path)
     else:
         fps = float(given_fps)
-    return Motion(positions, fps, skel, metadata={"source": str(path), **extra})
+    declared = {"units_declared": meta["units"]} if "units" in meta else {}  # trusted: no body-size check
+    return Motion(positions, fps, skel, metadata={"source": str(path), **extra, **declared})
 
 
 #: seconds: the longest gap between a CSV's timed rows that is bridged (linear interpolation); a longer one is an error
@@ -555,6 +559,8 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
     except json.JSONDecodeError as exc:
         raise FormatError(f"invalid JSON at line {exc.lineno}: {exc.msg}", path) from None
     if isinstance(d, dict) and "format" not in d and KEYPOSE_FIELDS <= set(d):  # `posecast forecast --model charpose`
+        if "scale" in options:
+            raise FormatError("a key-pose forecast is in metres, as written; leave the unit option out", path)
         return keypose_forecast(d, path)
     if not isinstance(d, dict) or d.get("format") not in ("posecast-motion", "posecast-forecast"):
         raise FormatError(
@@ -599,7 +605,8 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
         skeleton=skel,
         rotations=_arr(d, "rotations", path, optional=True),
         root_translation=lengths(_arr(d, "root_translation", path, optional=True)),
-        metadata=_sourced(meta, path),
+        # a declared unit is trusted (`posecast.api.load_file` checks the body's size only without one)
+        metadata=_sourced(meta if declared is None else {**meta, "units_declared": declared}, path),
     )
 
 
