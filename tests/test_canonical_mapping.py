@@ -858,3 +858,19 @@ def test_a_registered_layout_with_a_body17_table_reaches_the_canonical_body_too(
     moved = Motion(rest, 30.0, skel).to_layout(CANONICAL)
     assert moved.skeleton.name == CANONICAL and "automatic" in moved.metadata["layout_mapping"]["route"]
     np.testing.assert_allclose(moved.positions, retarget(skel).to_canonical(rest), atol=1e-12)
+
+
+def test_legs_on_a_branch_of_a_floor_root_keep_their_hips_as_pelvis():
+    """The pelvis moves up to the trunk's first joint when the legs hang off a side branch of it (DAZ Genesis 8: hip
+    -> pelvis -> thighs), but not onto a floor-level root that carries both the hips and the spine (it had been put
+    0.95 m below the body, on the floor)."""
+    rows = []
+    for n, p, o in _rows(mixamo()):
+        parent = p if p else "root"
+        if p is None:
+            o = (0, 0.95, 0)
+        if n == "mixamorig:Spine":
+            parent, o = "root", (0, 1.05, 0)
+        rows.append((n, parent, o))
+    rt = retarget(build("floorroot", [("root", None, (0, 0, 0)), *rows]))
+    assert rt.assignment["pelvis"] == {"mixamorig:Hips": 1.0}

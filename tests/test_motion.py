@@ -83,11 +83,12 @@ def test_resample_rigid_keeps_bones_and_agrees_with_forward_kinematics():
     np.testing.assert_allclose(line.resample_rigid(40.0).positions, line.resample(40.0).positions)
 
 
-def test_resample_rigid_takes_linear_positions_where_rotations_flip_between_frames():
+def test_resample_rigid_takes_the_nearer_frame_where_rotations_flip_between_frames():
     """An exporter's joint rotation flipped by 180 degrees about z on every other frame (its child's offset, in the
     flipped frame, flips too, so the recorded positions stay smooth): slerping across the flip swung the chain
-    tens of centimetres off, so those frames take the linear positions (exact interpolation of what was
-    recorded) and say how many; the walk's consistent rotations keep their rigid positions."""
+    tens of centimetres off, so those frames take the nearer source frame, positions and rotations together (a
+    BVH written from linear positions and slerped rotations still swung), and say how many; the walk's consistent
+    rotations keep their rigid positions."""
     from posecast.kinematics.rotations import axis_angle_to_matrix as aa
 
     skel = Skeleton("flip", ("root", "A", "B", "C"), (-1, 0, 1, 2), np.array(
@@ -101,12 +102,15 @@ def test_resample_rigid_takes_linear_positions_where_rotations_flip_between_fram
     flipped = local.copy()
     flipped[1::2, 1] = local[1::2, 1] @ np.diag([-1.0, -1.0, 1.0])  # A's rotation, and so B's offset, flipped
     motion = posecast.Motion(np.asarray(positions), 30.0, skel, rotations=flipped, root_translation=root)
-    linear, rigid = motion.resample(25.0, anchor="end"), motion.resample_rigid(25.0, anchor="end")
-    np.testing.assert_allclose(rigid.positions, linear.positions, atol=1e-12)
-    assert rigid.metadata["linear_frames"] == 20  # every new frame between a flipped and an unflipped one
-    np.testing.assert_allclose(rigid.rotations, linear.rotations)  # (the rotations are the slerped ones still)
+    rigid = motion.resample_rigid(25.0, anchor="end")
+    assert rigid.metadata["nearest_frames"] == 20  # every new frame between a flipped and an unflipped one
+    # each such frame is its nearer source frame, positions and rotations together (the chain had swung 0.5 m)
+    pos_d = np.abs(rigid.positions[:, None] - motion.positions[None]).max(axis=(2, 3))  # (new, source)
+    rot_d = np.abs(rigid.rotations[:, None] - motion.rotations[None]).max(axis=(2, 3, 4))
+    copies = ((pos_d < 1e-12) & (rot_d < 1e-12)).any(axis=1)
+    assert copies.all()  # the 20 repaired, and the 6 new frames that fall on a source frame (30 -> 25 fps)
     walk = synthetic_walk(seconds=1.0, fps=30.0)
-    assert "linear_frames" not in walk.resample_rigid(25.0, anchor="end").metadata
+    assert "nearest_frames" not in walk.resample_rigid(25.0, anchor="end").metadata
 
 
 def test_root_relative_and_mirror():

@@ -133,3 +133,24 @@ def test_tracks_from_the_backend_and_forecasts_leave_the_vanishing_body_out():
     assert Reader.read.detected[:12].all() and not Reader.read.detected[12:].any()
     np.testing.assert_allclose(Reader.read.keypoints[-1], track.keypoints[11])  # read from the last good frame
     np.testing.assert_allclose(Reader.read.keypoints[:12], track.keypoints[:12])  # not a held junk pose
+
+
+def test_a_person_crouching_at_the_border_is_kept():
+    """A person whose feet touch the bottom of the image crouches (the box halves) after 0.2 s without a detection,
+    or between two frames of a 5 fps clip: a crouch, not a body leaving the frame (it had been left out for the
+    whole crouch, the forecast reading the held standing pose)."""
+    body = np.random.default_rng(1).uniform(-0.5, 0.5, (17, 2))
+    body[:4] = [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]
+
+    def track(fps: float, gap: int) -> PoseTrack:
+        n = 90
+        height = np.where(np.arange(n) < 30, 400.0, 200.0)  # stands, then crouches to half its height
+        kp = np.empty((n, 17, 2))
+        kp[..., 0] = 320 + body[None, :, 0] * 0.4 * height[:, None]
+        kp[..., 1] = 478 - (0.5 - body[None, :, 1]) * height[:, None]  # the feet 2 px above the bottom edge
+        detected = np.ones(n, bool)
+        detected[30 - gap : 30] = False
+        return PoseTrack(kp, np.ones((n, 17)), np.arange(n) / fps, (640, 480), "body-17", detected=detected)
+
+    assert len(track(30.0, 6).leaving()) == 0  # 0.2 s without a detection, then the crouch
+    assert len(track(5.0, 0).leaving()) == 0  # 5 fps: the squat between two frames

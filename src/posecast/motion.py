@@ -722,7 +722,9 @@ class Motion:
         The rotations are checked against the recorded positions: a new frame where some joint lands further than
         `RIGID_CHECK_M` plus half its own step between the two source frames from where linear resampling puts
         it (rotations that flip between frames while the positions are smooth: an exporter's 180-degree twist
-        flip swung a toe 1.22 m off) takes the linear positions instead (``metadata["linear_frames"]``: how many);
+        flip swung a toe 1.22 m off) takes the positions and rotations of the nearer source frame instead, which
+        agree with each other (``metadata["nearest_frames"]``: how many; linear positions with the slerped
+        rotations had left a BVH written from them swinging the chain by up to 1.27 m);
         consistent rotations stay well within it (a bone turning by an angle a between frames departs from the
         chord by at most a / 8 of the joint's step)."""
         if self.rotations is None or self.skeleton.offsets is None or abs(check_fps(fps) - self.fps) < 1e-9:
@@ -735,15 +737,17 @@ class Motion:
         moves = resample_positions(local_translations(self.positions, glob, parents), self.fps, fps, anchor=anchor)
         out = self.resample(fps, anchor)
         positions, _ = forward_kinematics(out.rotations, moves, parents, moves[:, 0])
-        i0, i1, _ = resample_indices(self.num_frames, self.fps, fps, anchor)
+        i0, i1, frac = resample_indices(self.num_frames, self.fps, fps, anchor)
         step = np.linalg.norm(self.positions[i1] - self.positions[i0], axis=-1)  # (N, J) each joint's source step
         off = np.linalg.norm(positions - out.positions, axis=-1)
         bad = (off > RIGID_CHECK_M + 0.5 * step).any(axis=-1)  # (N,) frames the rotations disagree with
-        meta = out.metadata
-        if bad.any():
-            positions = np.where(bad[:, None, None], out.positions, positions)
-            meta = {**meta, "linear_frames": int(bad.sum())}
-        return replace(out, positions=positions, root_translation=positions[:, 0], metadata=meta)
+        meta, rotations = out.metadata, out.rotations
+        if bad.any():  # the nearer source frame, positions and rotations together (they agree with each other)
+            near = np.where(frac < 0.5, i0, i1)[bad]
+            positions, rotations = positions.copy(), rotations.copy()
+            positions[bad], rotations[bad] = self.positions[near], self.rotations[near]
+            meta = {**meta, "nearest_frames": int(bad.sum())}
+        return replace(out, positions=positions, rotations=rotations, root_translation=positions[:, 0], metadata=meta)
 
     # ------------------------------------------------------------------------------ transforms
     def root_relative(self) -> Motion:

@@ -324,8 +324,14 @@ def _detect(t: _Tree) -> dict[str, Any]:
     arms = max(rest, key=lambda p: (score(p, _ARM_WORDS, _LEG_WORDS), t.reach[p[1]]), default=None)
     if legs is not None:  # the branch joint, or a joint named pelvis/hips just above it (3ds Max Biped)
         base = legs[0]
-        if arms is not None and t.parents[base] >= 0 and t.lca(base, arms[0]) == t.parents[base]:
-            base = t.parents[base]  # legs on a side branch of the trunk's first joint (DAZ Genesis 8: hip -> pelvis)
+        up = int(t.parents[base])
+        if (
+            arms is not None
+            and up >= 0
+            and t.lca(base, arms[0]) == up
+            and np.linalg.norm(t.rest[up] - t.rest[base]) <= DETACHED_M  # not a floor root carrying hips and spine
+        ):
+            base = up  # legs on a side branch of the trunk's first joint (DAZ Genesis 8: hip -> pelvis)
         named = [j for j in t.path_to_root(base)[:3] if {"pelvis", "hips"} & set(t.words[j])]
         found["pelvis"] = named[0] if named else base
         for side, start in zip(_SIDES, legs[1:], strict=True):

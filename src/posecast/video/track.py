@@ -90,6 +90,10 @@ PERSON_EDGE = 0.1
 the last detection kept) of the image's edge, or beyond it, is at the edge of the frame (`PoseTrack.leaving`)."""
 PERSON_LOST_JOINTS = 0.5
 """A detection that sees fewer than this share of the joints the last detection kept saw has lost most of them."""
+PERSON_LEAVING_SHRINK = 3.0
+"""A body at the edge whose box shrank by more than this factor since the last detection kept is what a backend
+returns for a person almost out of the frame (MediaPipe: 234 -> 31 px); a person crouching or squatting at the
+edge shrinks by about 2 (kept)."""
 
 
 @dataclass(frozen=True)
@@ -175,33 +179,33 @@ class PoseTrack:
 
     def leaving(self) -> np.ndarray:
         """Indices of the detected frames that show a body going out through the edge of the frame rather than a
-        person: at the edge of the image (`PERSON_EDGE`), the box of the joints it sees in common with the last
-        detection kept (visibility > 0.5) shrank by more than `PERSON_GROWTH` since that detection, or it sees
-        less than `PERSON_LOST_JOINTS` of the joints that one saw (or fewer than four in common with it). What a
-        pose backend returns for a person half out of the frame: MediaPipe places a body of 31 pixels at the edge
+        person: at the edge of the image (`PERSON_EDGE`), the box of the joints it sees (visibility > 0.5) shrank
+        by more than `PERSON_LEAVING_SHRINK` since the last detection kept, or it sees less than
+        `PERSON_LOST_JOINTS` of the joints that one saw (or fewer than four in common with it). What
+        a pose backend returns for a person half out of the frame: MediaPipe places a body of 31 pixels at the edge
         the frame after one of 234 walked out of it (the test `PoseTrack.person_changes` makes of the growth would
-        take it for another person). The last detection kept is the reference while it is at most
-        `LEAVING_SECONDS` old, or for as long as each detection since has been left out (a backend may follow
-        the vanishing body for a while). The first detection is always kept; a body that shrinks away from
-        the edge, or slowly, is kept (it walks away from the camera)."""
+        take it for another person). "At the edge" is judged on every joint placed. The last detection kept is the
+        reference for at most `LEAVING_SECONDS`; a detection later than that is kept and becomes the reference
+        (a run of left-out detections ends there). The first detection is always kept; a body that shrinks away
+        from the edge, slowly, or by a crouch's factor of about 2 is kept (a person crouching at the border of
+        the image after a gap in the detections had been left out for the whole crouch)."""
         kp, det = self.keypoints, np.flatnonzero(self.detected)
         seen = (self.visibility > 0.5) & np.isfinite(kp).all(-1)
         width, height = self.image_size
         out: list[int] = []
-        ref, dropping = None, False
+        ref = None
         for b in det:
-            if ref is None or not (dropping or self.times[b] - self.times[ref] <= LEAVING_SECONDS + 1e-6):
-                ref, dropping = b, False
+            if ref is None or self.times[b] - self.times[ref] > LEAVING_SECONDS + 1e-6:
+                ref = b  # (also ends a run of dropped detections: what stays is a body)
                 continue
             both = seen[ref] & seen[b]
             lost = seen[b].sum() < PERSON_LOST_JOINTS * seen[ref].sum() or both.sum() < 4
             ref_size = float(np.ptp(kp[ref, seen[ref]], axis=0).max()) if seen[ref].any() else 0.0
-            shrunk = False
-            if both.sum() >= 4:
-                size_a = float(np.ptp(kp[ref, both], axis=0).max())
-                size_b = float(np.ptp(kp[b, both], axis=0).max())
-                shrunk = max(size_a, 1.0) / max(size_b, 1.0) > PERSON_GROWTH
-            placed = kp[b][np.isfinite(kp[b]).all(-1)]
+            # the boxes of all the joints each sees (MediaPipe's vanishing body: 234 -> 31 px, 7.5x; on the joints
+            # both see only 1.7x, as little as a crouch's 2x)
+            size_b = float(np.ptp(kp[b, seen[b]], axis=0).max()) if seen[b].any() else 0.0
+            shrunk = max(ref_size, 1.0) / max(size_b, 1.0) > PERSON_LEAVING_SHRINK
+            placed = kp[b][np.isfinite(kp[b]).all(-1)]  # every joint placed (a vanishing body's seen ones may not be)
             margin = PERSON_EDGE * ref_size
             at_edge = bool(len(placed)) and bool(
                 placed[:, 0].min() <= margin
@@ -211,9 +215,8 @@ class PoseTrack:
             )
             if at_edge and (shrunk or lost):
                 out.append(int(b))
-                dropping = True
             else:
-                ref, dropping = b, False
+                ref = b
         return np.asarray(out, dtype=int)
 
     def without_leaving(self) -> PoseTrack:
