@@ -112,8 +112,8 @@ def render_keyposes(
         raise ValueRangeError(f"key frame {bad[0]} is outside the motion's {motion.num_frames} frames")
     source = str(motion.metadata.get("source") or "motion").replace("\\", "/").rsplit("/", 1)[-1]
     times = ", ".join(f"{f / motion.fps:.2f}" for f in frames) or "none"
+    count = f"{len(frames)} key pose{'s' * (len(frames) != 1)}"
     if suffix == ".html":
-        count = f"{len(frames)} key pose{'s' * (len(frames) != 1)}"
         head = title or (f"{source}: {count} at t = {times} s" if frames else f"{source}: no key pose")
         return render(motion, p, title=head)
     hold = int(round(hold_s * motion.fps))
@@ -125,7 +125,6 @@ def render_keyposes(
         key_index=key_index,
         num_keys=len(frames),
     )
-    count = f"{len(frames)} key pose{'s' * (len(frames) != 1)}"
     head = title or f"{source} ({motion.duration:.2f} s): {count}, each held {hold_s:g} s"
     return render_video(scene, p, title=head)
 
