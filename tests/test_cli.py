@@ -350,3 +350,18 @@ def test_run_and_output_directories_are_checked_before_any_work(tmp_path, monkey
         r = subprocess.run([sys.executable, "-m", "posecast", *args], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     assert not (data / "run").exists() and not (tmp_path / "r").exists()
+
+
+def test_render_reads_files_as_forecast_does(tmp_path):
+    """`posecast render` takes --units (and --asf) and checks a plain-number file's body size, as `forecast` and
+    `info` do: a .npy in millimetres is refused asking for the unit, then drawn with --units mm."""
+    walk = synthetic_walk(seconds=1.0, fps=25.0)
+    np.save(tmp_path / "mm.npy", walk.positions * 1000.0)
+    out = tmp_path / "mm.html"
+    base = ["render", str(tmp_path / "mm.npy"), "--skeleton", walk.skeleton.name, "--fps", "25", "--out", str(out)]
+    refused = run(*base)
+    assert refused.returncode == 2 and "positions must be metres (mm?)" in refused.stderr and not out.exists()
+    assert "Traceback" not in refused.stderr
+    done = run(*base, "--units", "mm")
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and out.stat().st_size > 1000

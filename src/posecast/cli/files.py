@@ -130,17 +130,19 @@ def render(
             "forecast's own, else found from the motion, which a person lying down all along can fool)."
         ),
     ] = None,
+    asf: AsfOpt = None,
+    units: UnitsOpt = None,
 ) -> None:
-    """Render a motion or a saved forecast to video, GIF or an interactive HTML viewer."""
-    from posecast.io import load
+    """Render a motion or a saved forecast to video, GIF or an interactive HTML viewer (files read as
+    `posecast forecast` reads them: the same --skeleton, --fps, --asf and --units)."""
+    from posecast.api import load_file
     from posecast.viz.scene import given_up_axis
 
     outs = out or []
     check_outputs(outs, RENDER_OUTPUTS + (".png",), inputs=(file,))
     if up is not None:
         given_up_axis(up)  # a bad value fails before the file is read
-    options = {k: v for k, v in (("skeleton", skeleton), ("fps", fps)) if v}
-    obj = load(file, **options)
+    obj = load_file(file, skeleton, fps, asf=asf, units=parse_units(units))
     pictures = [o for o in outs if o.suffix.lower() == ".png"]
     if pictures and getattr(obj, "metadata", {}).get("kind") != "keyposes":  # before anything is written
         raise ValueRangeError(
