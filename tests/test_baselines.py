@@ -103,3 +103,34 @@ def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
     shift = query.positions[-1, 0] - walk.positions[49, 0]
     shift[1] = 0.0
     np.testing.assert_allclose(lit.samples[0], walk.positions[50:55] + shift, atol=1e-5)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_the_registry_alone_says_which_models_give_distinct_samples(walk):
+    """Whether ``samples=K`` gives K different forecasts has one source, the registry's ``distinct_samples``
+    (read by `posecast.api.check_samples`, the CLI, the server and ``posecast models --json``). The
+    forecasters had carried a second one, a ``deterministic`` attribute no code read, and it had drifted:
+    nearest-neighbour said ``deterministic = True`` while its K samples are its K nearest windows."""
+    import posecast.keyposes.forecaster  # noqa: F401  (the key-pose forecaster, so its class is seen too)
+    import posecast.models.neural  # noqa: F401
+    import posecast.models.st_transformer  # noqa: F401
+    from posecast.keyposes.forecaster import KeyPoseForecaster
+    from posecast.models.base import Forecaster
+    from posecast.models.canonical import CanonicalForecaster
+
+    classes = [Forecaster, KeyPoseForecaster, *_subclasses(Forecaster)]
+    assert CanonicalForecaster in classes and NearestNeighbour in classes
+    assert [c.__name__ for c in classes if hasattr(c, "deterministic")] == []
+    # the registry's word matches what the models do
+    info = posecast.models.registry.info
+    assert info("nearest-neighbour").gives_distinct_samples and not info("zero-velocity").gives_distinct_samples
+    query = posecast.Motion(walk.positions[40:50], 25.0, walk.skeleton)
+    nn = NearestNeighbour(window=10, frames=25).fit([walk.frames(0, 100)]).forecast(query, frames=5, samples=2)
+    assert np.abs(nn.samples[0] - nn.samples[1]).max() > 1e-3
+    zv = posecast.models.get("zero-velocity").forecast(query, frames=5, samples=2)
+    np.testing.assert_array_equal(zv.samples[0], zv.samples[1])

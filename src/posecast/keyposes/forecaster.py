@@ -76,8 +76,6 @@ class KeyPoseForecaster:
             the canonical body and ``skeleton`` is another layout (or a mapping was given), else None.
     """
 
-    deterministic = False
-
     def __init__(
         self,
         net: Any,

@@ -26,12 +26,13 @@ class Forecaster(ABC):
 
     Class attributes:
         name: registry name.
-        deterministic: True when every sample is the same.
         min_history: fewest observed frames the model needs.
+
+    Whether ``samples=K`` gives K different forecasts is the registry's to say
+    (`posecast.models.registry.ModelInfo.distinct_samples`), not the forecaster's.
     """
 
     name: str = ""
-    deterministic: bool = True
     min_history: int = 1
 
     @abstractmethod

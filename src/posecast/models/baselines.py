@@ -61,7 +61,6 @@ class NearestNeighbour(Forecaster):
     """
 
     name = "nearest-neighbour"
-    deterministic = True
 
     def __init__(
         self, window: int = 10, frames: int = 25, stride: int = 1, residual: bool = True, canonical: str = "heading"

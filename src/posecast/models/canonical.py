@@ -38,7 +38,6 @@ class CanonicalForecaster(Forecaster):
     def __init__(self, inner: Forecaster, skeleton: Skeleton | str | None = None, mapping: Any = None) -> None:
         self.inner = inner
         self.name = inner.name
-        self.deterministic = inner.deterministic
         self.min_history = inner.min_history
         self.skeleton = None if skeleton is None else skeletons.get(skeleton)
         self._canonical = skeletons.get(CANONICAL)

@@ -242,8 +242,6 @@ def _rollout_module(forecaster: NeuralForecaster, frames: int):
 class NeuralForecaster(Forecaster):
     """A trained network behind the `Forecaster` interface."""
 
-    deterministic = True
-
     def __init__(self, config: NeuralConfig, net: Any = None, name: str | None = None) -> None:
         import torch
 
@@ -463,8 +461,6 @@ class PretrainedModel(Forecaster):
     the canonical body and the forecast back (`on_skeleton`). Plain arrays passed to `predict` are
     matched by their joint count only; bind to a skeleton with `on_skeleton` first.
     """
-
-    deterministic = True
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -940,7 +940,6 @@ class STTransformerRot(Forecaster):
     rotation set to identity (body frame) unless `forecast` places them.
     """
 
-    deterministic = True
     min_history = 1
 
     def __init__(self, config: NeuralConfig, net: STTransformer | None = None, name: str = "st-transformer-rot"):
