@@ -154,3 +154,41 @@ def test_a_person_crouching_at_the_border_is_kept():
 
     assert len(track(30.0, 6).leaving()) == 0  # 0.2 s without a detection, then the crouch
     assert len(track(5.0, 0).leaving()) == 0  # 5 fps: the squat between two frames
+
+
+def test_leaving_and_person_changes_on_a_hand_made_track():
+    """Both methods measure a body on the joints seen (visibility > 0.5, placed) and the box around them
+    (`PoseTrack.seen`, `box_size`, shared); their outputs pinned on eight hand-made frames at 10 fps, 1920 x 1080.
+    Joints: the corners of a square of side ``s`` around a centre, the centre, and one more at (0, s / 4)."""
+    from posecast.video.track import box_size
+
+    frames = [  # centre, side
+        ((500, 500), 200),  # 0: the first detection, kept
+        ((520, 500), 200),  # 1: moved 0.1 side; joint 5 guessed at (0, 0) with visibility 0.1
+        ((1400, 500), 200),  # 2: 4.4 sides away in 0.1 s: another person (not at the edge: kept)
+        ((1890, 500), 50),  # 3: at the right edge (x 1915 >= 1920 - 0.1 * 200), box 200 -> 50 (4x): leaving
+        ((1890, 500), 50),  # 4: not detected
+        ((1400, 500), 200),  # 5: back, joint 5 not placed (NaN)
+        ((110, 500), 200),  # 6: at the left edge (x 10 <= 20), sees 2 joints of the 5 frame 5 saw: leaving
+        ((1400, 500), 200),  # 7: back
+    ]
+    offsets = np.array([[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5], [0.0, 0.0], [0.0, 0.25]])
+    kp = np.array([np.add(c, offsets * s) for c, s in frames])
+    vis = np.ones((8, 6))
+    kp[1, 5], vis[1, 5] = (0.0, 0.0), 0.1
+    kp[5, 5], vis[5, 5] = np.nan, 0.0
+    vis[6, 2:] = 0.2
+    detected = np.array([True, True, True, True, False, True, True, True])
+    track = PoseTrack(kp, vis, np.arange(8) / 10.0, (1920, 1080), "k6", detected=detected)
+
+    seen = np.ones((8, 6), bool)
+    seen[1, 5] = seen[5, 5] = False
+    seen[6, 2:] = False
+    np.testing.assert_array_equal(track.seen(), seen)
+    assert box_size(kp[3, seen[3]]) == 50.0 and box_size(kp[1, seen[1]]) == 200.0 and box_size(kp[0, :0]) == 0.0
+    # leaving: 3 (shrank 4x > 3x at the edge), 6 (lost most joints at the edge); 1 is placed at the edge through
+    # its unseen joint but neither shrank nor lost joints; 5's reference is 2 (3 was left out), 7's is 5
+    np.testing.assert_array_equal(track.leaving(), [3, 6])
+    # person changes between consecutive detections on the joints both see: 1 -> 2 jumped 4.4 sides; 2 -> 3
+    # jumped and shrank 4x in 0.1 s; 3 -> 5 grew 4x in 0.2 s; 5 -> 6 and 6 -> 7 share 2 joints (say nothing)
+    np.testing.assert_array_equal(track.person_changes(), [2, 3, 5])

@@ -73,6 +73,11 @@ def frame_rate(times: np.ndarray, default: float = 30.0) -> float:
     return float(1.0 / np.median(real))
 
 
+def box_size(points: np.ndarray) -> float:
+    """The longer side (pixels) of the axis-aligned box around ``(N, 2)`` points; 0 with no point."""
+    return float(np.ptp(points, axis=0).max()) if len(points) else 0.0
+
+
 PERSON_JUMP = 0.5
 """Body sizes the body's centre may move between two detected frames (plus `PERSON_SPEED` per second between
 them) before the track is taken to have changed person (`PoseTrack.person_changes`)."""
@@ -168,6 +173,11 @@ class PoseTrack:
             world=None if self.world is None else self.world[sl],
         )
 
+    def seen(self) -> np.ndarray:
+        """``(T, J)`` bool: the joints the backend saw in each frame (visibility > 0.5 and placed), those `leaving`
+        and `person_changes` measure a body on."""
+        return (self.visibility > 0.5) & np.isfinite(self.keypoints).all(-1)
+
     def until(self, seconds: float) -> PoseTrack:
         """The track as it was known ``seconds`` after its first frame: the frames with ``times <= times[0] +
         seconds``, their undetected frames bridged again from the detected frames among them (`bridged`), so
@@ -190,7 +200,7 @@ class PoseTrack:
         from the edge, slowly, or by a crouch's factor of about 2 is kept (a person crouching at the border of
         the image after a gap in the detections had been left out for the whole crouch)."""
         kp, det = self.keypoints, np.flatnonzero(self.detected)
-        seen = (self.visibility > 0.5) & np.isfinite(kp).all(-1)
+        seen = self.seen()
         width, height = self.image_size
         out: list[int] = []
         ref = None
@@ -200,10 +210,10 @@ class PoseTrack:
                 continue
             both = seen[ref] & seen[b]
             lost = seen[b].sum() < PERSON_LOST_JOINTS * seen[ref].sum() or both.sum() < 4
-            ref_size = float(np.ptp(kp[ref, seen[ref]], axis=0).max()) if seen[ref].any() else 0.0
+            ref_size = box_size(kp[ref, seen[ref]])
             # the boxes of all the joints each sees (MediaPipe's vanishing body: 234 -> 31 px, 7.5x; on the joints
             # both see only 1.7x, as little as a crouch's 2x)
-            size_b = float(np.ptp(kp[b, seen[b]], axis=0).max()) if seen[b].any() else 0.0
+            size_b = box_size(kp[b, seen[b]])
             shrunk = max(ref_size, 1.0) / max(size_b, 1.0) > PERSON_LEAVING_SHRINK
             placed = kp[b][np.isfinite(kp[b]).all(-1)]  # every joint placed (a vanishing body's seen ones may not be)
             margin = PERSON_EDGE * ref_size
@@ -243,13 +253,13 @@ class PoseTrack:
         idx = np.flatnonzero(self.detected)
         out = []
         kp = self.keypoints
-        seen = (self.visibility > 0.5) & np.isfinite(kp).all(-1)
+        seen = self.seen()
         for a, b in zip(idx[:-1], idx[1:], strict=True):
             both = seen[a] & seen[b]
             if both.sum() < 4:
                 continue
             pa, pb = kp[a, both], kp[b, both]
-            size_a, size_b = np.ptp(pa, axis=0).max(), np.ptp(pb, axis=0).max()
+            size_a, size_b = box_size(pa), box_size(pb)
             ref = max(size_a, size_b, 1.0)
             dt = float(self.times[b] - self.times[a])
             jump = float(np.linalg.norm(pb.mean(0) - pa.mean(0))) / ref
