@@ -328,7 +328,7 @@ def test_a_late_entry_and_an_early_exit_get_notes_and_the_outputs_mark_the_frame
     write_video_forecast(fc, Path("gappy.mp4"), [npz, js])
     out = capsys.readouterr().out
     assert "note: no person in the first 1.00 s of gappy.mp4 (first seen at 1.00 s)" in out, out
-    assert "holds the first pose seen" in out and "history_detected" in out
+    assert "the model reads the clip from there, and the history written starts there" in out, out
     assert "no person was detected in the last 1.97 s of gappy.mp4 (last seen at 2.00 s)" in out
     assert "the forecast starts at the clip's end (3.97 s)" in out and "use --at 2.00" in out, out
     for saved in (posecast.load(npz), posecast.load(js)):
@@ -336,8 +336,54 @@ def test_a_late_entry_and_an_early_exit_get_notes_and_the_outputs_mark_the_frame
         np.testing.assert_allclose(det["frame_times_s"], np.arange(120) / 30.0, atol=1e-6)
         assert det["frame_detected"] == [bool(1.0 - 1e-9 <= t <= 2.0 + 1e-9) for t in np.arange(120) / 30.0]
         hist = np.asarray(saved.metadata["history_detected"])  # per written history frame (25 fps)
-        assert hist.shape == (saved.history.num_frames,) and 20 <= hist.sum() <= 26 and not hist[:20].any()
-        assert not hist[-40:].any()
+        # the history starts at the first detection (1.0 s; the frames before it are not the model's either)
+        assert hist.shape == (saved.history.num_frames,) and 24 <= hist.sum() <= 26 and hist[:24].all()
+        assert not hist[-40:].any() and 1.0 - 1e-6 <= saved.metadata["start_time"] < 1.0 + 1 / 25
+
+
+class _Recorder(_Still):
+    """`_Still` keeping the keypoints it was handed."""
+
+    def predict(self, keypoints, visibility, frames, world=None):
+        self.read = keypoints.copy()
+        return super().predict(keypoints, visibility, frames, world)
+
+
+def _walker(first_seen: int, frames: int = 60) -> PoseTrack:
+    """2 s at 30 fps of one body moving 3 px a frame to the right, detected from frame ``first_seen`` on (the frames
+    before it bridged, as a track is extracted: they hold the first detection)."""
+    body = np.random.default_rng(2).uniform(-100, 100, (17, 2)) + [320.0, 240.0]
+    kp = body + np.arange(frames)[:, None, None] * [3.0, 0.0]
+    detected = np.arange(frames) >= first_seen
+    return PoseTrack(kp, np.ones((frames, 17)), np.arange(frames) / 30.0, (640, 480), "body-17", detected=detected)
+
+
+def test_the_models_read_a_clip_from_its_first_detection():
+    """Nobody in a clip's first 0.8 s: a video model is handed the frames from the first detection on, not the
+    first pose seen held before it (a person standing still to the model), and the forecast's past, times and
+    per-frame ``detected`` start there. The same for the frames before a change of person."""
+    model = _Recorder()
+    track = _walker(24).bridged()  # first seen at 0.8 s
+    fc = model.forecast(track, seconds=0.4)
+    video = fc.metadata["video"]
+    t = len(video.past)
+    assert model.read.shape[1] == t == 30  # 1.2 s at 25 fps, the last frame at 1.967 s: 0.807 s .. 1.967 s
+    assert 0.8 - 1e-9 <= video.times[0] < 0.8 + 1 / 25
+    np.testing.assert_allclose(np.diff(model.read[0, :, 0, 0]), 3.0 * 30 / 25)  # moving in every frame read
+    assert video.metadata["detected"].all() and fc.metadata["history_detected"] == [True] * t
+    assert fc.metadata["start_time"] == pytest.approx(video.times[0]) and fc.history.num_frames == t
+    assert fc.metadata["observed_s"] == pytest.approx(59 / 30 - 0.8, abs=1e-4)
+    # a track seen from its first frame is read whole
+    whole = model.forecast(_walker(0), seconds=0.4).metadata["video"]
+    assert whole.times[0] < 1 / 25 and len(whole.past) == 50
+    # another person from 1.0 s on (far away, half the size): the frames before it are not read either
+    other = _walker(0)
+    kp = other.keypoints.copy()
+    kp[30:] = (kp[30:] - kp[30:].mean(axis=1, keepdims=True)) * 0.5 + kp[30:].mean(axis=1, keepdims=True) + [200, 0]
+    changed = PoseTrack(kp, other.visibility, other.times, other.image_size, "body-17")
+    np.testing.assert_array_equal(changed.person_changes(), [30])
+    video = model.forecast(changed, seconds=0.4).metadata["video"]
+    assert 1.0 - 1e-9 <= video.times[0] < 1.0 + 1 / 25 and model.read.shape[1] == len(video.past) == 25
 
 
 def test_the_at_hint_keeps_the_last_detected_frame():
@@ -375,7 +421,7 @@ def test_forecast_times_count_from_the_clips_first_frame_and_keep_the_container_
                    detected=track.detected)  # fmt: skip  # an MPEG-TS clock starts at 1.4667 s
     fc = _Still().forecast(ts, seconds=0.2)
     assert fc.metadata["clip_start_s"] == pytest.approx(1.4667)
-    expected = track.times[-1] - 99 / 25.0  # the 25 fps history ends at the last frame
+    expected = track.times[-1] - 74 / 25.0  # the 25 fps history from the first detection (1.0 s) ends at the last frame
     assert fc.metadata["start_time"] == pytest.approx(expected, abs=1e-6)  # had been 1.4667 + that
     write_video_forecast(fc, Path("dance.ts"), [tmp_path / "f.json"])
     saved = posecast.load(tmp_path / "f.json").metadata

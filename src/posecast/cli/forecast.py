@@ -254,7 +254,7 @@ def detection_coverage(track: Any) -> dict[str, Any]:
     the times of the first and last detection and how long after the clip's start and before its end they are,
     and per frame its time and whether a person was detected there (``frame_times_s``, ``frame_detected``: the
     frames without a detection hold or bridge the detected ones in the track, so the history written over them
-    was not observed)."""
+    was not observed; the history starts at the first detection)."""
     det = np.asarray(track.detected, dtype=bool)
     t = np.asarray(track.times, dtype=np.float64) - float(track.times[0])
     seen = np.flatnonzero(det)
@@ -285,8 +285,7 @@ def coverage_notes(coverage: dict[str, Any], name: str, end_s: float) -> list[st
     if head >= UNSEEN_TAIL_S:
         notes.append(
             f"no person in the first {head:.2f} s of {name} (first seen at {coverage['first_detection_s']:.2f} s): "
-            "the history written there holds the first pose seen, read by the model as standing still "
-            "(history_detected in a .npz / .json marks the frames seen)"
+            "the model reads the clip from there, and the history written starts there (start_time)"
         )
     if tail >= UNSEEN_TAIL_S:
         last = coverage["last_detection_s"]

@@ -178,6 +178,16 @@ class PoseTrack:
         and `person_changes` measure a body on."""
         return (self.visibility > 0.5) & np.isfinite(self.keypoints).all(-1)
 
+    def from_first_detection(self) -> PoseTrack:
+        """The frames from the first detected one on; itself when the first frame is detected or none is. The frames
+        before the first detection show no one: bridged, they hold the first pose seen, which a model would read
+        as a person standing still (`posecast.video.models.base.VideoForecaster.forecast_track` cuts them off).
+        The frames kept are the same as in this track (bridging holds the first detection before it and uses only
+        detections after it)."""
+        if self.num_frames == 0 or self.detected[0] or not self.detected.any():
+            return self
+        return self.frames(int(np.argmax(self.detected)))
+
     def until(self, seconds: float) -> PoseTrack:
         """The track as it was known ``seconds`` after its first frame: the frames with ``times <= times[0] +
         seconds``, their undetected frames bridged again from the detected frames among them (`bridged`), so

@@ -435,8 +435,12 @@ class VideoForecaster(ABC):
     def forecast_track(self, track: PoseTrack, seconds: float) -> VideoForecast:
         """Estimate the past of ``track`` in 3D and forecast ``seconds`` beyond its last frame.
 
-        The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps`` using
-        ``track.times`` on a clock that ends at its last frame (`resample_track`, ``align="end"``). Returned
+        The model reads the track from its first detected frame on (`PoseTrack.from_first_detection`): the frames
+        before it would hold the first pose seen, a person standing still to the model, so the estimated past, its
+        times and its per-frame ``detected`` start there; a model that needs more frames than that pads them its own
+        way (``posemonet`` and the motion forecaster of ``lift+forecast`` repeat the first frame, the convolutions
+        pad at the edge). The track may be on any layout that maps to ``body-17``; it is resampled to ``self.fps``
+        using ``track.times`` on a clock that ends at its last frame (`resample_track`, ``align="end"``). Returned
         times continue that clock by ``1 / fps`` per future frame; the network reads it as `model_input` makes
         it and its estimates come back through `model_output` (body-17 as documented); the forecast is anchored
         (`anchored`) at the track's last keypoints (as given).
@@ -445,7 +449,7 @@ class VideoForecaster(ABC):
         seconds = float(seconds)
         if track.num_frames == 0:
             raise ValueRangeError("the pose track has no frames")
-        body = track.to_layout(self.skeleton)
+        body = track.from_first_detection().to_layout(self.skeleton)
         rs, times = resample_track(body, self.fps, align="end")
         f = max(1, round(seconds * self.fps))
         seen = self.model_input(rs)

@@ -286,7 +286,9 @@ class HMMRForecaster(VideoForecaster):
     def forecast_track(self, track: PoseTrack, seconds: float) -> VideoForecast:
         """A video track goes through `VideoForecaster.forecast_track`; a single frame (an image) returns the
         hallucinated past ``t - K … t`` (``K + 1`` frames) and ``round(seconds · fps)`` future frames
-        (the first ``K`` predicted, then held), on times ``t ± k / fps``, anchored at the frame's keypoints."""
+        (the first ``K`` predicted, then held), on times ``t ± k / fps``, anchored at the frame's keypoints. A
+        track whose person is seen in its last frame only is that frame (`PoseTrack.from_first_detection`)."""
+        track = track.from_first_detection()
         if track.num_frames != 1:
             return super().forecast_track(track, seconds)
         resolve_frames(1.0, None, seconds)  # a positive number of seconds, as every model checks it
