@@ -369,6 +369,7 @@ def test_cli_bench_corpus_quick(tmp_path):
     assert r.exit_code == 0, r.output
     d = json.loads(out.read_text())
     assert list(d["datasets"]) == ["cmu_bvh"] and d["protocol"]["benchmark"] == "corpus"
+    assert d["protocol"]["datasets"] == ["cmu_bvh"]  # the protocol names the data sets run, not all three
     cell = d["datasets"]["cmu_bvh"]["models"]["constant-velocity"]["root_relative"]["80"]
     assert set(cell) == {"mean", "low", "high", "windows"}
     assert "cmu_bvh: goals" in r.output and "1 of 21 files" in r.output

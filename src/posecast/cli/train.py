@@ -19,7 +19,11 @@ def train(
         Path | None, typer.Option(help="Run directory (weights, config, metrics); default runs/MODEL.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="YAML training config (default: the shipped configs/MODEL/DATA.yaml).")
+        Path | None,
+        typer.Option(
+            help="YAML training config (default: the shipped configs/MODEL/DATA.yaml); a shipped config also by its "
+            "name (corpus-stage2) or its src/posecast/configs/MODEL/NAME.yaml path from any folder or install."
+        ),
     ] = None,
     data: Annotated[
         str | None,

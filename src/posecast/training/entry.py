@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from posecast.errors import ModelError, ValueRangeError
 from posecast.models.learned import CONFIG_DIR
@@ -81,6 +81,21 @@ def config_files(model: str) -> list[Path]:
     """The shipped training configs of ``model`` (``configs/<model>/*.yaml``)."""
     folder = CONFIG_DIR / model
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def shipped_config(model: str, config: str | Path) -> Path:
+    """The config file ``config`` names: itself when it exists; else, when it names a shipped config of ``model`` by
+    its name (``corpus-stage2``) or by its path in a source checkout (``src/posecast/configs/<model>/<name>.yaml``,
+    as run records and model cards write it), that file in the installed package, so the commands they record
+    work from any folder and from an installed wheel; else ``config`` as given (read errors name it)."""
+    path = Path(config)
+    if path.is_file():
+        return path
+    name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
+    parts = path.parts
+    by_name = len(parts) == 1 or (len(parts) >= 3 and parts[-3:-1] == ("configs", model))
+    candidate = CONFIG_DIR / model / name
+    return candidate if by_name and candidate.is_file() else path
 
 
 def default_config(model: str, plugin: Plugin, data: str | None = None) -> Path:
@@ -166,7 +181,7 @@ def run(
     check_options(model, plugin, options)
     if world_size() > 1 and not plugin.distributed:
         raise ValueRangeError(f"{model}: {plugin.kind} training runs in one process (no torchrun)")
-    path = Path(config) if config is not None else default_config(model, plugin, options.get("data"))
+    path = shipped_config(model, config) if config is not None else default_config(model, plugin, options.get("data"))
     cfg = load(model, plugin, path, settings, options)
     out = Path(out) if out is not None else Path("runs") / model
     fit(plugin.make_task(cfg), out, resume=resume, progress=progress, command=reproduce_command(model, cfg))
@@ -214,7 +229,10 @@ def reproduce_command(model: str, config: BaseModel | dict[str, Any]) -> str:
         args = differences(base)
         if best is None or len(args) < best[0]:
             best = (len(args), f"src/posecast/configs/{model}/{path.name}", args)
-    if best is None:
-        args = differences(plugin.schema(**({"model": model} if "model" in fields else {})).model_dump())
-        return " ".join(["posecast train --model", model, "--out RUN", *args])
+    if best is None:  # no shipped config: the differences from the schema's defaults, where it has them all
+        try:
+            base = plugin.schema(**({"model": model} if "model" in fields else {})).model_dump()
+        except ValidationError:  # required fields: the run's own config file holds every setting
+            return " ".join(["posecast train --model", model, "--config CONFIG --out RUN"])
+        return " ".join(["posecast train --model", model, "--out RUN", *differences(base)])
     return " ".join(["posecast train --model", model, "--config", best[1], "--out RUN", *best[2]])

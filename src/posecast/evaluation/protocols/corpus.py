@@ -889,7 +889,9 @@ def evaluate(
         goal_model = default.name if default is not None else None
     if test_sets is None:
         test_sets = [load_test_set(d, progress=progress) for d in DATASETS]
-    protocol = dict(protocol) if protocol is not None else protocol_description()
+    if protocol is None:  # the data sets run (a bench of some of them printed all three)
+        protocol = {**protocol_description(), "datasets": [ts.name for ts in test_sets]}
+    protocol = dict(protocol)
     protocol["goal_model"] = goal_model
     protocol["bootstrap"] = {"resamples": resamples, "seed": seed}
     result: dict[str, Any] = {"protocol": protocol, "datasets": {}}
