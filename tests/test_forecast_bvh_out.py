@@ -311,3 +311,26 @@ def test_to_motion_positions_only_history_keeps_the_persons_proportions():
     np.testing.assert_allclose(fit_offsets(pos, skel), joined.skeleton.offsets, atol=1e-9)
     with pytest.raises(SkeletonError, match=r"do not fit \(T, \d+, 3\)"):
         fit_offsets(pos[:, :3], skel)
+
+
+def test_json_and_npz_copies_of_a_bvh_motion_write_the_same_bvh(cmu_bvh_dir, tmp_path):
+    """A motion read from a BVH file, saved by PoseCast as .json and as .npz, forecasts to the same BVH: only the
+    root translates (the JSON used to hold positions rounded to the micrometre, off their rotations by more than
+    the writer's and `extend_rotations`' tolerances: 21 joints got position channels and followed the forecast)."""
+    motion = posecast.load(cmu_bvh_dir / "02" / "02_01.bvh")[1:61]
+    texts, written = {}, {}
+    for suffix in (".npz", ".json"):
+        copy = posecast.load(posecast.save(motion, tmp_path / f"m{suffix}"))
+        np.testing.assert_array_equal(copy.positions, motion.positions)  # exact, both
+        np.testing.assert_array_equal(copy.rotations, motion.rotations)
+        fc = posecast.forecast(copy, model="constant-velocity", seconds=0.5)
+        path = posecast.save(fc.to_motion(), tmp_path / f"f{suffix}.bvh")
+        texts[suffix], written[suffix] = path.read_text(), posecast.load(path)
+    channel_lines = {s: [ln.strip() for ln in t.splitlines() if "CHANNELS" in ln] for s, t in texts.items()}
+    assert channel_lines[".json"] == channel_lines[".npz"]
+    assert sum(line.startswith("CHANNELS 6") for line in channel_lines[".npz"]) == 1  # the root's, as read
+    assert channel_lines[".npz"][0] == "CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation"
+    np.testing.assert_allclose(written[".json"].positions, written[".npz"].positions, atol=1e-9)
+    parents = np.array(motion.skeleton.parents)
+    lengths = np.linalg.norm(written[".json"].positions[:, 1:] - written[".json"].positions[:, parents[1:]], axis=-1)
+    assert np.ptp(lengths, axis=0).max() < 1e-9  # no bone stretches

@@ -163,7 +163,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, walk):
 )
 def test_npz_json_csv_round_trip_property(tmp_path, positions, fps):
     m = posecast.Motion(positions, fps, "cmu-bvh-31")
-    for suffix, tol in ((".npz", 0.0), (".json", 1e-6), (".csv", 1e-6)):
+    for suffix, tol in ((".npz", 0.0), (".json", 0.0), (".csv", 1e-6)):  # a motion's JSON is exact
         back = posecast.load(posecast.save(m, tmp_path / f"p{suffix}"))
         np.testing.assert_allclose(back.positions, positions, atol=tol)
         assert back.fps == pytest.approx(fps, rel=1e-9)

@@ -614,6 +614,11 @@ def _round(a: np.ndarray | None, digits: int = 6) -> Any:
     return None if a is None else np.round(a, digits).tolist()
 
 
+def _exact(a: np.ndarray | None) -> Any:
+    """Every float64 as its shortest exact decimal (``json.dumps`` of a Python float reads back bit for bit)."""
+    return None if a is None else np.asarray(a, dtype=np.float64).tolist()
+
+
 def write_json(obj: Motion | Forecast, path: Path, **_: Any) -> None:
     base = {"version": JSON_VERSION, "skeleton": obj.skeleton.to_dict(), "fps": obj.fps, "units": "m"}
     if isinstance(obj, Forecast):
@@ -630,12 +635,15 @@ def write_json(obj: Motion | Forecast, path: Path, **_: Any) -> None:
             else {"fps": obj.history.fps, "positions": _round(obj.history.positions)},
         }
     elif isinstance(obj, Motion):
+        # exact, not rounded: a motion's positions are tied to its rotations and offsets (forward kinematics), and
+        # rounding them to the micrometre broke that tie by more than the BVH writer and `Forecast.to_motion`
+        # tell apart from a joint that translates (position channels on every joint, bones following the forecast)
         d = {
             "format": "posecast-motion",
             **base,
-            "positions": _round(obj.positions),
-            "rotations": _round(obj.rotations, 9),
-            "root_translation": _round(obj.root_translation),
+            "positions": _exact(obj.positions),
+            "rotations": _exact(obj.rotations),
+            "root_translation": _exact(obj.root_translation),
         }
     else:
         raise FormatError(f"cannot save a {type(obj).__name__} as .json", path)
