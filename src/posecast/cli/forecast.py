@@ -177,6 +177,23 @@ def forecast(
     for o in outs:
         write(as_bvh if as_bvh is not None and format_suffix(o) == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
+        if as_bvh is not None and format_suffix(o) == ".bvh" and (note := departure_note(as_bvh.metadata)):
+            console.print(f"note: {o.name}: {note}", highlight=False)
+
+
+def departure_note(meta: dict[str, Any]) -> str | None:
+    """One line when a BVH written from a forecast (`Forecast.to_motion`'s ``departure_m``) puts joints further
+    from the forecast's positions than `posecast.motion.BVH_DEPARTURE_NOTE_M`: the rig keeps its bone lengths, the
+    forecast did not."""
+    from posecast.motion import BVH_DEPARTURE_NOTE_M
+
+    worst = meta.get("departure_m")
+    if worst is None or worst <= BVH_DEPARTURE_NOTE_M:
+        return None
+    return (
+        f"joints up to {100 * worst:.0f} cm (mean {100 * meta['departure_mean_m']:.1f} cm) off the forecast: it does "
+        "not keep bone lengths, a BVH keeps the rig's; .npz / .json hold the model's positions"
+    )
 
 
 def tracking_notes(meta: dict[str, Any]) -> list[str]:
