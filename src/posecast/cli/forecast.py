@@ -177,8 +177,24 @@ def forecast(
     for o in outs:
         write(as_bvh if as_bvh is not None and format_suffix(o) == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
-        if as_bvh is not None and format_suffix(o) == ".bvh" and (note := departure_note(as_bvh.metadata)):
-            console.print(f"note: {o.name}: {note}", highlight=False)
+        if as_bvh is not None and format_suffix(o) == ".bvh":
+            for note in (departure_note(as_bvh.metadata), end_sites_note(as_bvh)):
+                if note:
+                    console.print(f"note: {o.name}: {note}", highlight=False)
+
+
+def end_sites_note(motion: Any) -> str | None:
+    """One line naming the input's ``*_end`` joints (an ASF/AMC bone's end) that a BVH holds as End Sites, which a
+    plain load of it leaves out (`posecast.io.bvh.written_as_end_sites`)."""
+    from posecast.io.bvh import written_as_end_sites
+
+    ends = written_as_end_sites(motion)
+    if not ends:
+        return None
+    return (
+        f"{_first_few(list(ends))} ({len(ends)} bone ends) are End Sites, as BVH writes the ends of bones: "
+        "posecast.load(..., end_sites=True) reads them back as joints"
+    )
 
 
 def departure_note(meta: dict[str, Any]) -> str | None:
