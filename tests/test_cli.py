@@ -182,6 +182,38 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("seconds", "frames", "fps", "note"),
+    [
+        (0.01, 1, 25.0, "--horizon 0.01 s rounded to 1 frame = 0.04 s at 25 fps (forecasts come in whole frames)"),
+        (
+            0.001,
+            1,
+            120.0,
+            "--horizon 0.001 s rounded to 1 frame = 0.008333 s at 120 fps (forecasts come in whole frames)",
+        ),
+        (0.1, 2, 25.0, "--horizon 0.1 s rounded to 2 frames = 0.08 s at 25 fps (forecasts come in whole frames)"),
+        (0.3, 8, 25.0, None),  # 0.32 s: half a frame and 6.7 % off
+        (0.5, 13, 25.0, None),  # 0.52 s
+        (1.0, 25, 25.0, None),
+        (None, 25, 25.0, None),  # --frames: nothing was rounded
+    ],
+)
+def test_horizon_note_when_whole_frames_change_the_horizon(seconds, frames, fps, note):
+    from posecast.cli.forecast import horizon_note
+
+    assert horizon_note(seconds, frames, fps) == note
+
+
+def test_forecast_says_a_horizon_under_a_frame_was_rounded_up(walk_file, tmp_path):
+    r = run("forecast", str(walk_file), "--model", "zero-velocity", "--horizon", "0.01", "--out", "f.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: --horizon 0.01 s rounded to 1 frame = 0.04 s at 25 fps" in r.stdout, r.stdout
+    assert posecast.load(tmp_path / "f.npz").num_frames == 1
+    r = run("forecast", str(walk_file), "--model", "zero-velocity", "--horizon", "1", "--out", "g.npz", cwd=tmp_path)
+    assert r.returncode == 0 and "note:" not in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["forecast", "{missing}", "--horizon", "1", "--out", "{out}"], "no such file"),
