@@ -397,3 +397,19 @@ def test_render_reads_files_as_forecast_does(tmp_path):
     done = run(*base, "--units", "mm")
     assert done.returncode == 0, done.stderr
     assert out.exists() and out.stat().st_size > 1000
+
+
+def test_forecast_help_for_out_names_every_output_and_the_compressed_ones():
+    """QA: the --out help listed neither .npz.gz / .json.gz / .bvh.gz (which work) nor that .png is for key-pose
+    models only. Every suffix `check_outputs` takes is in the help, each compressible one with .gz."""
+    from posecast.cli.forecast import COMPRESSIBLE, OUTPUTS
+
+    r = run("forecast", "--help", env_extra={"COLUMNS": "2000"})
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if "--out" in ln)
+    for kind, (outputs, _) in OUTPUTS.items():
+        for suffix in outputs:
+            assert f"{suffix} " in line or f"{suffix})" in line or f"{suffix};" in line, (kind, suffix, line)
+        for suffix in COMPRESSIBLE[kind]:
+            assert f"{suffix}.gz" in line, (kind, suffix, line)
+    assert ".png only for them" in line

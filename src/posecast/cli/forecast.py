@@ -100,8 +100,10 @@ def forecast(
         list[Path] | None,
         typer.Option(
             help="Output (repeatable): .npz .json .mp4 .gif .html, and .bvh for inputs with a skeleton (observed + "
-            "forecast sample 0 on the input's own skeleton); key-pose models: .json .npz .html .mp4 .gif .png (the "
-            "hypotheses side by side) and .bvh (observed, then one frame per hypothesis, at the network's frame rate)."
+            "forecast sample 0 on the input's own skeleton); .npz.gz .json.gz .bvh.gz write them gzip-compressed; "
+            "video models: .mp4 (the clip with the skeletons drawn) .npz .json .html .gif (.npz.gz .json.gz); "
+            "key-pose models: .json .npz .html .mp4 .gif .png (the hypotheses side by side; .png only for them) and "
+            ".bvh (observed, then one frame per hypothesis, at the network's frame rate; .bvh.gz)."
         ),
     ] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
