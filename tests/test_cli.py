@@ -182,6 +182,38 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("seconds", "frames", "fps", "note"),
+    [
+        (0.01, 1, 25.0, "--horizon 0.01 s rounded to 1 frame = 0.04 s at 25 fps (forecasts come in whole frames)"),
+        (
+            0.001,
+            1,
+            120.0,
+            "--horizon 0.001 s rounded to 1 frame = 0.008333 s at 120 fps (forecasts come in whole frames)",
+        ),
+        (0.1, 2, 25.0, "--horizon 0.1 s rounded to 2 frames = 0.08 s at 25 fps (forecasts come in whole frames)"),
+        (0.3, 8, 25.0, None),  # 0.32 s: half a frame and 6.7 % off
+        (0.5, 13, 25.0, None),  # 0.52 s
+        (1.0, 25, 25.0, None),
+        (None, 25, 25.0, None),  # --frames: nothing was rounded
+    ],
+)
+def test_horizon_note_when_whole_frames_change_the_horizon(seconds, frames, fps, note):
+    from posecast.cli.forecast import horizon_note
+
+    assert horizon_note(seconds, frames, fps) == note
+
+
+def test_forecast_says_a_horizon_under_a_frame_was_rounded_up(walk_file, tmp_path):
+    r = run("forecast", str(walk_file), "--model", "zero-velocity", "--horizon", "0.01", "--out", "f.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: --horizon 0.01 s rounded to 1 frame = 0.04 s at 25 fps" in r.stdout, r.stdout
+    assert posecast.load(tmp_path / "f.npz").num_frames == 1
+    r = run("forecast", str(walk_file), "--model", "zero-velocity", "--horizon", "1", "--out", "g.npz", cwd=tmp_path)
+    assert r.returncode == 0 and "note:" not in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["forecast", "{missing}", "--horizon", "1", "--out", "{out}"], "no such file"),
@@ -365,3 +397,19 @@ def test_render_reads_files_as_forecast_does(tmp_path):
     done = run(*base, "--units", "mm")
     assert done.returncode == 0, done.stderr
     assert out.exists() and out.stat().st_size > 1000
+
+
+def test_forecast_help_for_out_names_every_output_and_the_compressed_ones():
+    """QA: the --out help listed neither .npz.gz / .json.gz / .bvh.gz (which work) nor that .png is for key-pose
+    models only. Every suffix `check_outputs` takes is in the help, each compressible one with .gz."""
+    from posecast.cli.forecast import COMPRESSIBLE, OUTPUTS
+
+    r = run("forecast", "--help", env_extra={"COLUMNS": "2000"})
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if "--out" in ln)
+    for kind, (outputs, _) in OUTPUTS.items():
+        for suffix in outputs:
+            assert f"{suffix} " in line or f"{suffix})" in line or f"{suffix};" in line, (kind, suffix, line)
+        for suffix in COMPRESSIBLE[kind]:
+            assert f"{suffix}.gz" in line, (kind, suffix, line)
+    assert ".png only for them" in line

@@ -311,3 +311,61 @@ def test_to_motion_positions_only_history_keeps_the_persons_proportions():
     np.testing.assert_allclose(fit_offsets(pos, skel), joined.skeleton.offsets, atol=1e-9)
     with pytest.raises(SkeletonError, match=r"do not fit \(T, \d+, 3\)"):
         fit_offsets(pos[:, :3], skel)
+
+
+def test_json_and_npz_copies_of_a_bvh_motion_write_the_same_bvh(cmu_bvh_dir, tmp_path):
+    """A motion read from a BVH file, saved by PoseCast as .json and as .npz, forecasts to the same BVH: only the
+    root translates (the JSON used to hold positions rounded to the micrometre, off their rotations by more than
+    the writer's and `extend_rotations`' tolerances: 21 joints got position channels and followed the forecast)."""
+    motion = posecast.load(cmu_bvh_dir / "02" / "02_01.bvh")[1:61]
+    texts, written = {}, {}
+    for suffix in (".npz", ".json"):
+        copy = posecast.load(posecast.save(motion, tmp_path / f"m{suffix}"))
+        np.testing.assert_array_equal(copy.positions, motion.positions)  # exact, both
+        np.testing.assert_array_equal(copy.rotations, motion.rotations)
+        fc = posecast.forecast(copy, model="constant-velocity", seconds=0.5)
+        path = posecast.save(fc.to_motion(), tmp_path / f"f{suffix}.bvh")
+        texts[suffix], written[suffix] = path.read_text(), posecast.load(path)
+    channel_lines = {s: [ln.strip() for ln in t.splitlines() if "CHANNELS" in ln] for s, t in texts.items()}
+    assert channel_lines[".json"] == channel_lines[".npz"]
+    assert sum(line.startswith("CHANNELS 6") for line in channel_lines[".npz"]) == 1  # the root's, as read
+    assert channel_lines[".npz"][0] == "CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation"
+    np.testing.assert_allclose(written[".json"].positions, written[".npz"].positions, atol=1e-9)
+    parents = np.array(motion.skeleton.parents)
+    lengths = np.linalg.norm(written[".json"].positions[:, 1:] - written[".json"].positions[:, parents[1:]], axis=-1)
+    assert np.ptp(lengths, axis=0).max() < 1e-9  # no bone stretches
+
+
+def test_to_motion_says_how_far_the_bvh_departs_from_a_forecast_that_stretches_bones():
+    """A two-joint rig (a 1 m bone up from the root): a forecast that doubles the bone is written with the rig's
+    1 m, so the child is 1 m off the forecast in each of the 4 frames and the root 0 m: largest 1 m, mean 0.5 m."""
+    skel = Skeleton(
+        name="stick", joint_names=("root", "tip"), parents=(-1, 0), offsets=np.array([[0, 0, 0], [0, 1.0, 0]])
+    )
+    rest = np.array([[0.0, 0, 0], [0, 1, 0]])
+    history = Motion(
+        positions=np.repeat(rest[None], 3, axis=0), fps=10.0, skeleton=skel, rotations=np.tile(np.eye(3), (3, 2, 1, 1))
+    )
+    stretched = np.array([[0.0, 0, 0], [0, 2, 0]])
+    fc = Forecast(samples=np.repeat(stretched[None, None], 4, axis=1), fps=10.0, skeleton=skel, history=history)
+    joined = fc.to_motion()
+    np.testing.assert_allclose(joined.positions[3:, 1], np.broadcast_to([0.0, 1.0, 0.0], (4, 3)), atol=1e-12)
+    assert joined.metadata["departure_m"] == pytest.approx(1.0, abs=1e-12)
+    assert joined.metadata["departure_mean_m"] == pytest.approx(0.5, abs=1e-12)
+    rigid = Forecast(samples=np.repeat(rest[None, None], 4, axis=1), fps=10.0, skeleton=skel, history=history)
+    assert rigid.to_motion().metadata["departure_m"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cli_notes_a_bvh_that_departs_from_the_forecast(tmp_path):
+    """constant-velocity extrapolates every joint on its own: its BVH (rig's bone lengths) departs from the forecast
+    by far more than 5 cm, in one note line with the largest distance; zero-velocity keeps the bones: no note."""
+    posecast.save(synthetic_walk(seconds=3.0, fps=25.0), tmp_path / "walk.bvh")
+    r = run("forecast", "walk.bvh", "--model", "constant-velocity", "--out", "f.npz", "--out", "f.bvh", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    notes = [ln for ln in r.stdout.splitlines() if ln.startswith("note: f.bvh:")]
+    assert len(notes) == 1 and "does not keep bone lengths" in notes[0] and ".npz / .json hold" in notes[0], r.stdout
+    fc, written = posecast.load(tmp_path / "f.npz"), posecast.load(tmp_path / "f.bvh")
+    gap = np.linalg.norm(written.positions[fc.history.num_frames :] - fc.samples[0], axis=-1).max()
+    assert gap > 0.05 and f"joints up to {100 * gap:.0f} cm" in notes[0]
+    r = run("forecast", "walk.bvh", "--model", "zero-velocity", "--out", "g.bvh", cwd=tmp_path)
+    assert r.returncode == 0 and "note:" not in r.stdout, r.stdout

@@ -93,7 +93,15 @@ def test_npz_files_with_pickles_are_refused(tmp_path):
     ("name", "content", "message"),
     [
         ("x.json", "{not json", "invalid JSON"),
-        ("x.json", json.dumps({"format": "other"}), "not a PoseCast JSON"),
+        ("x.json", json.dumps({"format": "other"}), "not a motion or forecast"),
+        ("x.json", json.dumps({"format": "other", "positions": [[[0, 0, 0]]]}), "not a motion or forecast"),
+        ("x.json", json.dumps({"skeleton": "cmu-bvh-31", "fps": 30}), "not a motion or forecast"),  # no positions
+        ("x.json", json.dumps([[[0, 0, 0]]]), "not a motion or forecast"),
+        ("x.json", json.dumps({"fps": 30, "positions": np.zeros((2, 31, 3)).tolist()}), 'no skeleton: add a "skel'),
+        ("x.json", json.dumps({"skeleton": "cmu-bvh-31", "positions": np.zeros((2, 31, 3)).tolist()}), "no fps"),
+        ("x.json", json.dumps({"skeleton": "nope", "fps": 3, "positions": [[[0, 0, 0]]]}), "unknown skeleton"),
+        ("x.json", json.dumps({"skeleton": "h36m-17", "fps": 3, "positions": "abc"}), "not a regular array"),
+        ("x.json", json.dumps({"skeleton": "h36m-17", "fps": 3, "positions": np.zeros((2, 31, 3)).tolist()}), "17"),
         (
             "x.json",
             json.dumps({"format": "posecast-motion", "skeleton": "nope", "fps": 3, "positions": [[[0, 0, 0]]]}),
@@ -163,7 +171,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, walk):
 )
 def test_npz_json_csv_round_trip_property(tmp_path, positions, fps):
     m = posecast.Motion(positions, fps, "cmu-bvh-31")
-    for suffix, tol in ((".npz", 0.0), (".json", 1e-6), (".csv", 1e-6)):
+    for suffix, tol in ((".npz", 0.0), (".json", 0.0), (".csv", 1e-6)):  # a motion's JSON is exact
         back = posecast.load(posecast.save(m, tmp_path / f"p{suffix}"))
         np.testing.assert_allclose(back.positions, positions, atol=tol)
         assert back.fps == pytest.approx(fps, rel=1e-9)
@@ -538,3 +546,51 @@ def test_a_key_pose_json_takes_no_unit_option(tmp_path):
     (tmp_path / "k.json").write_text(json.dumps(dict.fromkeys(KEYPOSE_FIELDS, [])))
     with pytest.raises(FormatError, match="key-pose forecast is in metres, as written; leave the unit option out"):
         read_json(tmp_path / "k.json", scale=0.01)
+
+
+WALK_POSITIONS = synthetic_walk(seconds=0.5, fps=20.0).positions  # (10, 31, 3) metres on cmu-bvh-31
+
+
+@pytest.mark.parametrize(
+    ("document", "options", "fps", "scale"),
+    [
+        ({"skeleton": "cmu-bvh-31", "fps": 25, "positions": WALK_POSITIONS.tolist()}, {}, 25.0, 1.0),
+        ({"skeleton": "cmu-bvh-31", "positions": WALK_POSITIONS.tolist()}, {"fps": 30}, 30.0, 1.0),
+        ({"fps": 25, "positions": WALK_POSITIONS.tolist()}, {"skeleton": "cmu-bvh-31"}, 25.0, 1.0),
+        ({"skeleton": "h36m-17", "fps": 50, "positions": WALK_POSITIONS.tolist()}, {"skeleton": "cmu-bvh-31"}, 50, 1),
+        ({"skeleton": "cmu-bvh-31", "fps": 25, "positions": (WALK_POSITIONS * 100).tolist(), "units": "cm"}, {}, 25, 1),
+        ({"skeleton": "cmu-bvh-31", "fps": 25, "positions": (WALK_POSITIONS * 1000).tolist()}, {"scale": 1e-3}, 25, 1),
+    ],
+)
+def test_json_written_by_hand_without_format_is_a_motion(tmp_path, document, options, fps, scale):
+    """The guide's minimal JSON: "positions" with "skeleton" and "fps" (or skeleton= / fps=, which win as for a CSV;
+    "units" or scale= as for a PoseCast document), no "format"."""
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(document))
+    m = posecast.load(path, **options)
+    assert isinstance(m, posecast.Motion) and m.skeleton.name == "cmu-bvh-31" and m.fps == fps
+    np.testing.assert_allclose(m.positions, WALK_POSITIONS * scale, rtol=1e-12, atol=1e-15)
+    assert m.rotations is None and m.metadata["source"] == str(path)
+    assert m.metadata.get("units_declared") == document.get("units")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 6), st.just(17), st.just(3)), elements=st.floats(-50, 50)),
+    st.floats(1.0, 240.0),
+)
+def test_json_by_hand_reads_its_numbers_property(tmp_path, positions, fps):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"skeleton": "h36m-17", "fps": fps, "positions": positions.tolist()}))
+    m = posecast.load(path)
+    np.testing.assert_array_equal(m.positions, positions)
+    assert m.fps == fps and m.skeleton.name == "h36m-17"
+
+
+def test_hand_written_json_forecasts_and_a_forecast_json_stays_a_forecast(tmp_path, walk):
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps({"skeleton": "cmu-bvh-31", "fps": 20, "positions": walk.positions.tolist()}))
+    fc = posecast.forecast(path, model="zero-velocity", frames=3)
+    np.testing.assert_array_equal(fc.samples[0], np.repeat(walk.positions[-1:], 3, axis=0))
+    back = posecast.load(posecast.save(fc, tmp_path / "f.json"))
+    assert isinstance(back, posecast.Forecast) and back.samples.shape == (1, 3, 31, 3)

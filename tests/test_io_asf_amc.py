@@ -167,6 +167,40 @@ def test_written_to_bvh_and_read_back(tiny, tmp_path):
     np.testing.assert_allclose(back.rotations, m.rotations, atol=1e-9)
 
 
+def test_bvh_of_an_amc_holds_its_bone_ends_as_end_sites(tiny, tmp_path):
+    """An AMC's ``<bone>_end`` joints are the tips of leaf bones: a BVH writes them as End Sites (as CMU's own BVH
+    conversions do, and as DCC tools read a bone's tip), which a plain load leaves out and ``end_sites=True`` reads
+    back as the same joints; ``posecast forecast --out f.bvh`` says so in one line."""
+    from posecast.io.bvh import written_as_end_sites
+
+    m = posecast.load(tiny[0], asf=tiny[1])
+    assert written_as_end_sites(m) == ("ltibia_end", "spine_end", "rfemur_end")
+    text = posecast.save(m, tmp_path / "tiny.bvh").read_text()
+    assert text.count("End Site") == 3 and "_end" not in text
+    plain = read_bvh(tmp_path / "tiny.bvh", units="m")
+    assert plain.skeleton.joint_names == ("root", "lfemur", "ltibia", "spine", "rfemur")
+    assert read_bvh(tmp_path / "tiny.bvh", units="m", end_sites=True).skeleton.joint_names == TINY_NAMES
+    amc = _write(tmp_path / "clips", "walk.amc", "\n".join(
+        f"{i}\nroot {0.01 * i} 1 0 0 {i} 0\nlfemur {i} 0 0\nltibia {i}\nrfemur 0" for i in range(1, 121)
+    ) + "\n")  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "posecast", "forecast", str(amc), "--asf", str(tiny[1]), "--model", "zero-velocity"]
+        + ["--out", str(tmp_path / "f.bvh"), "--out", str(tmp_path / "f.npz")],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    assert r.returncode == 0, r.stderr
+    notes = [ln for ln in r.stdout.splitlines() if ln.startswith("note:")]
+    assert notes == [
+        "note: f.bvh: ltibia_end, spine_end, rfemur_end (3 bone ends) are End Sites, as BVH writes the ends of bones: "
+        "posecast.load(..., end_sites=True) reads them back as joints"
+    ], r.stdout
+    back, fc = posecast.load(tmp_path / "f.bvh", units="m", end_sites=True), posecast.load(tmp_path / "f.npz")
+    assert back.skeleton.joint_names == TINY_NAMES
+    np.testing.assert_allclose(back.positions[120:], fc.samples[0], atol=1e-6)  # zero-velocity keeps every bone
+
+
 def test_root_order_units_radians_and_root_presets(tmp_path):
     # order RZ..RX: Z applied first, R = Rx @ Ry @ Rz; :units length 0.45 (CMU): 1 unit = 0.0254/0.45 m
     asf = (

@@ -452,3 +452,34 @@ def test_a_narrow_clip_is_shown_between_bars_so_that_its_labels_stay_readable(tm
     u, v = track.keypoints[3, 0] * 2.5 + (left, 0)  # the observed keypoint, moved with the clip
     u, v = int(round(u)), int(round(v))
     np.testing.assert_allclose(frames[3][v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3).mean(0), OBSERVED_RGB, atol=40)
+
+
+def test_samples_on_a_video_model_are_refused_before_any_work(tmp_path, monkeypatch, cli):
+    """QA: ``--samples 3`` with a video model was refused only after the poses were extracted (about 10 s); now, as
+    for the motion models, before the model is built or the clip read."""
+    import posecast
+    import posecast.api
+
+    def no_work(*_, **__):
+        raise AssertionError("work was done before --samples was refused")
+
+    monkeypatch.setattr(posecast.api, "built_model", no_work)
+    monkeypatch.setattr(posecast.models, "get", no_work)
+    clip = write_clip(tmp_path / "c.mp4", 12, (64, 48), 10.0)
+    code, _, err = cli("forecast", str(clip), "--samples", "3", "--out", str(tmp_path / "f.npz"))
+    assert code == 2 and error_lines(err) == ["error: video model 'lift+forecast' gives one forecast, not 3 samples"], (
+        err
+    )
+    for model in ("phd", "hmmr"):
+        with pytest.raises(posecast.errors.ValueRangeError, match=f"video model '{model}' gives one forecast, not 2"):
+            posecast.forecast(clip, model=model, samples=2, at=0.5)
+    assert not (tmp_path / "f.npz").exists()
+
+
+def test_at_outside_a_clip_names_its_last_frames_time(tmp_path, cli):
+    """24 frames at 10 fps: the last frame is at 2.3 s (the clip lasts 2.4 s), which the message says as such."""
+    clip = write_clip(tmp_path / "c.mp4", 24, (64, 48), 10.0)
+    code, _, err = cli("forecast", str(clip), "--at", "5", "--out", str(tmp_path / "f.npz"))
+    assert code == 2 and error_lines(err) == [
+        f"error: {clip}: --at 5 s is outside the clip (first frame at 0 s, last frame at 2.30 s)"
+    ], err

@@ -340,6 +340,9 @@ def forecast(
         raise ValueRangeError(f"{given} apply to files; a Motion has its own (make a new Motion to change them)")
     kind = input_kind(source)
     name = resolve_model(kind, model)
+    from posecast.models import info
+
+    check_samples(info(name), samples)  # before the model is built and a video's poses are extracted
     forecaster = built_model(name) if weights is None else get(name, weights=weights)
     if kind != "motion":
         if smooth is not None:
@@ -373,8 +376,13 @@ def forecast(
 def check_samples(entry: Any, samples: int | None) -> None:
     """A `ValueRangeError` for ``samples K > 1`` on a motion model whose K samples would all be the same forecast
     (`posecast.models.registry.ModelInfo.distinct_samples`; ``posecast models --json`` lists it): K identical copies
-    had been written without a word. ``entry``: the model's registry entry (`posecast.models.info`)."""
-    if samples is None or samples <= 1 or entry.kind != "motion" or entry.gives_distinct_samples:
+    had been written without a word; and on a video model, which gives one forecast (refused before the poses are
+    extracted, not after). ``entry``: the model's registry entry (`posecast.models.info`)."""
+    if samples is None or samples <= 1 or entry.gives_distinct_samples:
+        return
+    if entry.kind == "video":  # the video forecasters give one forecast (`VideoForecaster.forecast`)
+        raise ValueRangeError(f"video model {entry.name!r} gives one forecast, not {samples} samples")
+    if entry.kind != "motion":
         return
     from posecast.models import available
 

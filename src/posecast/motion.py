@@ -62,6 +62,12 @@ def detached_start(positions: np.ndarray, fps: float, limit: float = GLITCH_SPEE
 #: its length) and by more than `BROKEN_BONE_SHARE` of it is broken: its joint is not where the body is
 BROKEN_BONE_M = 0.05
 BROKEN_BONE_SHARE = 0.25
+#: metres: a BVH written from a forecast (`Forecast.to_motion`) whose joints depart from the forecast's positions by
+#: more than this is a visibly different motion, and ``posecast forecast`` says so. The shipped networks' forecasts
+#: change bone lengths by millimetres and their BVHs depart by 8-20 mm (dct-mlp on CMU, Bandai and AMASS); a baseline
+#: extrapolating each joint on its own (constant-velocity) departs by 1-2 m within 1 s. 5 cm lies above the first
+#: (no note on every network forecast) and is about a joint's own size: a shift a viewer sees
+BVH_DEPARTURE_NOTE_M = 0.05
 #: bones shorter than this (metres) are helpers (CMU's hip joints): not judged
 MIN_BONE_M = 0.01
 #: metres: a joint this close to the origin is where trackers put what they lost (unless it usually is there)
@@ -911,7 +917,10 @@ class Forecast:
         The history's BVH facts (``metres_per_unit``, ``bvh_end_sites``, ``bvh_joint_channels``, ``units``,
         ``source``) are kept so that a written file looks like the input; ``metadata["observed_frames"]`` and
         ``["forecast_frames"]`` say where the forecast starts (``observed_frames`` is 0 and only the
-        forecast frames are returned with ``include_history=False``).
+        forecast frames are returned with ``include_history=False``). The rig keeps its bone lengths and a forecast
+        need not (each joint extrapolated on its own, a network's few millimetres): ``["departure_m"]`` and
+        ``["departure_mean_m"]`` are the largest and the mean distance of a forecast frame's joint from hypothesis
+        ``sample``'s position (`BVH_DEPARTURE_NOTE_M`: where ``posecast forecast`` says so).
 
         Raises:
             SkeletonError: no history, or its skeleton has no rest offsets.
@@ -931,6 +940,7 @@ class Forecast:
             skel = replace(skel, offsets=fit_offsets(history.positions, skel))
         rotations, positions = extend_rotations(history.positions, history.rotations, self.samples[sample], skel)
         t = 0 if not include_history else history.num_frames
+        gap = np.linalg.norm(positions[history.num_frames :] - self.samples[sample], axis=-1)  # (F, J) metres
         if not include_history:
             rotations, positions = rotations[history.num_frames :], positions[history.num_frames :]
         kept = (
@@ -956,6 +966,8 @@ class Forecast:
                 "forecast_sample": sample,
                 "observed_frames": t,
                 "forecast_frames": self.num_frames,
+                "departure_m": float(gap.max()),
+                "departure_mean_m": float(gap.mean()),
             },
         )
 

@@ -418,7 +418,10 @@ def check_media(file: Path, at: float | None) -> None:
 
         duration = probe_video(file).duration
         if not 0 < at <= duration:
-            raise ValueRangeError(f"--at {at} s is outside the clip (0 to {duration:.2f} s)", file)
+            # the time of its last frame from its first, not the clip's length (which adds the last frame's own time)
+            raise ValueRangeError(
+                f"--at {at:g} s is outside the clip (first frame at 0 s, last frame at {duration:.2f} s)", file
+            )
 
 
 def print_track_notes(track: Any, file: Path) -> None:

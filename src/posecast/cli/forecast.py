@@ -100,8 +100,10 @@ def forecast(
         list[Path] | None,
         typer.Option(
             help="Output (repeatable): .npz .json .mp4 .gif .html, and .bvh for inputs with a skeleton (observed + "
-            "forecast sample 0 on the input's own skeleton); key-pose models: .json .npz .html .mp4 .gif .png (the "
-            "hypotheses side by side) and .bvh (observed, then one frame per hypothesis, at the network's frame rate)."
+            "forecast sample 0 on the input's own skeleton); .npz.gz .json.gz .bvh.gz write them gzip-compressed; "
+            "video models: .mp4 (the clip with the skeletons drawn) .npz .json .html .gif (.npz.gz .json.gz); "
+            "key-pose models: .json .npz .html .mp4 .gif .png (the hypotheses side by side; .png only for them) and "
+            ".bvh (observed, then one frame per hypothesis, at the network's frame rate; .bvh.gz)."
         ),
     ] = None,
     train_data: Annotated[Path | None, typer.Option(help="Training motions for models that need them.")] = None,
@@ -145,7 +147,7 @@ def forecast(
             fc = posecast.forecast(
                 file, model=name, seconds=seconds, frames=frames, samples=samples, at=at, weights=weights
             )
-        write_video_forecast(fc, file, outs)
+        write_video_forecast(fc, file, outs, seconds)
         return
     joint_map = None
     if mapping is not None:
@@ -173,10 +175,66 @@ def forecast(
         return
     for note in tracking_notes(fc.metadata):
         console.print(f"note: {file.name}: {note}", highlight=False)
+    if (note := horizon_note(seconds, fc.num_frames, fc.fps)) is not None:
+        console.print(f"note: {note}", highlight=False)
     as_bvh = fc.to_motion(sample=0) if any(format_suffix(o) == ".bvh" for o in outs) else None
     for o in outs:
         write(as_bvh if as_bvh is not None and format_suffix(o) == ".bvh" else fc, o, up=up)
         console.print(f"wrote {o}", highlight=False)
+        if as_bvh is not None and format_suffix(o) == ".bvh":
+            for note in (departure_note(as_bvh.metadata), end_sites_note(as_bvh)):
+                if note:
+                    console.print(f"note: {o.name}: {note}", highlight=False)
+
+
+def end_sites_note(motion: Any) -> str | None:
+    """One line naming the input's ``*_end`` joints (an ASF/AMC bone's end) that a BVH holds as End Sites, which a
+    plain load of it leaves out (`posecast.io.bvh.written_as_end_sites`)."""
+    from posecast.io.bvh import written_as_end_sites
+
+    ends = written_as_end_sites(motion)
+    if not ends:
+        return None
+    return (
+        f"{_first_few(list(ends))} ({len(ends)} bone ends) are End Sites, as BVH writes the ends of bones: "
+        "posecast.load(..., end_sites=True) reads them back as joints"
+    )
+
+
+#: `horizon_note`: a horizon the frames change by more than this share of it gets a note
+HORIZON_NOTE_SHARE = 0.1
+
+
+def horizon_note(seconds: float | None, frames: int, fps: float) -> str | None:
+    """One line when ``--horizon SECONDS`` became a number of frames (the nearest, at least one) whose duration is
+    noticeably not what was asked: more than half a frame off (a horizon under half a frame, raised to one) or more
+    than `HORIZON_NOTE_SHARE` of it (a few frames at a low rate: 0.1 s at 25 fps is 2 frames, 0.08 s). A second at
+    any rate, or 0.5 s at 25 fps (13 frames, 0.52 s), gets none."""
+    if seconds is None:
+        return None
+    got = frames / fps
+    off = abs(got - seconds)
+    if off <= 0.5 / fps + 1e-9 and off <= HORIZON_NOTE_SHARE * seconds:
+        return None
+    return (
+        f"--horizon {seconds:g} s rounded to {frames} frame{'s' * (frames != 1)} = {got:.4g} s at {fps:g} fps "
+        "(forecasts come in whole frames)"
+    )
+
+
+def departure_note(meta: dict[str, Any]) -> str | None:
+    """One line when a BVH written from a forecast (`Forecast.to_motion`'s ``departure_m``) puts joints further
+    from the forecast's positions than `posecast.motion.BVH_DEPARTURE_NOTE_M`: the rig keeps its bone lengths, the
+    forecast did not."""
+    from posecast.motion import BVH_DEPARTURE_NOTE_M
+
+    worst = meta.get("departure_m")
+    if worst is None or worst <= BVH_DEPARTURE_NOTE_M:
+        return None
+    return (
+        f"joints up to {100 * worst:.0f} cm (mean {100 * meta['departure_mean_m']:.1f} cm) off the forecast: it does "
+        "not keep bone lengths, a BVH keeps the rig's; .npz / .json hold the model's positions"
+    )
 
 
 def tracking_notes(meta: dict[str, Any]) -> list[str]:
@@ -297,15 +355,17 @@ def coverage_notes(coverage: dict[str, Any], name: str, end_s: float) -> list[st
     return notes
 
 
-def write_video_forecast(fc: Any, file: Path, outs: list[Path]) -> None:
+def write_video_forecast(fc: Any, file: Path, outs: list[Path], seconds: float | None = None) -> None:
     """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others), with
-    `detection_coverage` in the metadata as ``detection``."""
+    `detection_coverage` in the metadata as ``detection`` (``seconds``: the ``--horizon`` asked, for `horizon_note`)."""
     track, video = fc.metadata["track"], fc.metadata["video"]
     console.print(
         f"{file.name}: observed {track.num_frames} frame{'s' * (track.num_frames != 1)} ({track.duration:.2f} s), "
         f"forecast {fc.num_frames} frames ({fc.horizon:.2f} s) with {fc.model}",
         highlight=False,
     )
+    if (note := horizon_note(seconds, fc.num_frames, fc.fps)) is not None:
+        console.print(f"note: {note}", highlight=False)
     coverage = detection_coverage(track)
     for note in coverage_notes(coverage, file.name, track.duration):
         console.print(f"note: {note}", highlight=False)

@@ -547,7 +547,10 @@ def _json_fps(d: dict[str, Any], what: str, path: Path, default: float | None = 
 
 
 def read_json(path: Path, **options: Any) -> Motion | Forecast:
-    """A PoseCast JSON document (`write_json`) or a key-pose forecast (``posecast forecast --model charpose``).
+    """A PoseCast JSON document (`write_json`), a key-pose forecast (``posecast forecast --model charpose``), or a
+    motion written by hand: an object without ``"format"`` that has ``"positions"`` (frames x joints x 3), with
+    ``"skeleton"`` (a registered name or a description) and ``"fps"`` unless ``skeleton=`` / ``fps=`` give them
+    (which win, as for a CSV), and optionally ``"units"`` and ``"rotations"`` as in a PoseCast motion.
 
     Lengths are metres unless the document says otherwise in ``"units"`` (`declared_units`: m, cm, mm, inch, cmu
     or metres per unit), which applies to every length in it: positions, root translations, samples, ground
@@ -562,10 +565,20 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
         if "scale" in options:
             raise FormatError("a key-pose forecast is in metres, as written; leave the unit option out", path)
         return keypose_forecast(d, path)
-    if not isinstance(d, dict) or d.get("format") not in ("posecast-motion", "posecast-forecast"):
+    by_hand = isinstance(d, dict) and "format" not in d and "positions" in d  # a motion written by hand
+    if not by_hand and (not isinstance(d, dict) or d.get("format") not in ("posecast-motion", "posecast-forecast")):
         raise FormatError(
-            'not a PoseCast JSON file (expected "format": "posecast-motion" or "posecast-forecast")', path
+            'not a motion or forecast: expected "format": "posecast-motion" or "posecast-forecast" (PoseCast\'s '
+            'documents), or a motion\'s "positions" (frames x joints x 3) with "skeleton" and "fps"',
+            path,
         )
+    if by_hand:  # the CSV's rules: skeleton= / fps= (CLI --skeleton, --fps) win over the document's
+        d = {**d, "format": "posecast-motion"}
+        for key in ("skeleton", "fps"):
+            if options.get(key) is not None:
+                d[key] = options[key]
+            elif d.get(key) is None:
+                raise FormatError(f'no {key}: add a "{key}" field or pass {key}= (CLI: --{key})', path)
     if "skeleton" not in d:
         raise FormatError("missing field 'skeleton'", path)
     try:
@@ -614,6 +627,11 @@ def _round(a: np.ndarray | None, digits: int = 6) -> Any:
     return None if a is None else np.round(a, digits).tolist()
 
 
+def _exact(a: np.ndarray | None) -> Any:
+    """Every float64 as its shortest exact decimal (``json.dumps`` of a Python float reads back bit for bit)."""
+    return None if a is None else np.asarray(a, dtype=np.float64).tolist()
+
+
 def write_json(obj: Motion | Forecast, path: Path, **_: Any) -> None:
     base = {"version": JSON_VERSION, "skeleton": obj.skeleton.to_dict(), "fps": obj.fps, "units": "m"}
     if isinstance(obj, Forecast):
@@ -630,12 +648,15 @@ def write_json(obj: Motion | Forecast, path: Path, **_: Any) -> None:
             else {"fps": obj.history.fps, "positions": _round(obj.history.positions)},
         }
     elif isinstance(obj, Motion):
+        # exact, not rounded: a motion's positions are tied to its rotations and offsets (forward kinematics), and
+        # rounding them to the micrometre broke that tie by more than the BVH writer and `Forecast.to_motion`
+        # tell apart from a joint that translates (position channels on every joint, bones following the forecast)
         d = {
             "format": "posecast-motion",
             **base,
-            "positions": _round(obj.positions),
-            "rotations": _round(obj.rotations, 9),
-            "root_translation": _round(obj.root_translation),
+            "positions": _exact(obj.positions),
+            "rotations": _exact(obj.rotations),
+            "root_translation": _exact(obj.root_translation),
         }
     else:
         raise FormatError(f"cannot save a {type(obj).__name__} as .json", path)

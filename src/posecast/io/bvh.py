@@ -1197,6 +1197,54 @@ def _partial_angles(rot: np.ndarray, axes: tuple[int, ...], used: int) -> np.nda
     return angles
 
 
+def _layout_out(motion: Motion, read_channels: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[bool]]:
+    """For `write_bvh`: each joint's translation in its parent's frame from the positions ``(T, J, 3)`` (the root:
+    its position), the rest offsets ``(J, 3)`` (the root's zero), whether each joint's rotation is the identity in
+    every frame ``(J,)``, and whether it is written as an End Site: a leaf named ``*_end`` (an ASF/AMC bone's end,
+    or an End Site read as a joint with ``end_sites=True``) that neither turns nor moves, unless it was a JOINT of
+    the BVH file the motion was read from. A BVH marks the end of a bone with an End Site (CMU's own BVH
+    conversions of their ASF/AMC takes do; DCC tools take it for the tip of the last bone), where a JOINT would be
+    one more bone with three channels that never change."""
+    skel = motion.skeleton
+    rot, pos = motion.rotations, motion.positions
+    assert rot is not None and skel.offsets is not None
+    n_frames, n_joints = pos.shape[:2]
+    parents = skel.parent_array
+    children: list[list[int]] = [[] for _ in range(n_joints)]
+    for j in range(1, n_joints):
+        children[parents[j]].append(j)
+    _, glob = forward_kinematics(rot, skel.offsets, skel.parents, pos[:, 0])
+    local = np.zeros((n_frames, n_joints, 3))
+    local[:, 0] = pos[:, 0]
+    if n_joints > 1:
+        d = pos[:, 1:] - pos[:, parents[1:]]
+        local[:, 1:] = np.einsum("tjki,tjk->tji", glob[:, parents[1:]], d)
+    rest = np.array(skel.offsets, dtype=np.float64)
+    rest[0] = 0.0
+    moving = np.abs(local - rest).max(axis=(0, 2)) > _TRANSLATION_TOL_M
+    identity = np.abs(rot - np.eye(3)).max(axis=(0, 2, 3)) < 1e-12
+    end_site = [
+        j > 0
+        and not children[j]
+        and _END_NAME.search(skel.joint_names[j]) is not None
+        and bool(identity[j])
+        and not moving[j]
+        and skel.joint_names[j] not in read_channels  # a JOINT of the file it was read from stays one
+        for j in range(n_joints)
+    ]
+    return local, rest, identity, end_site
+
+
+def written_as_end_sites(motion: Motion) -> tuple[str, ...]:
+    """The joints of ``motion`` that `write_bvh` writes as End Sites (`_layout_out`), which a plain `read_bvh` of
+    the file does not return as joints (``end_sites=True`` does, under the same ``<parent>_end`` names)."""
+    if motion.rotations is None or motion.skeleton.offsets is None:
+        return ()
+    read_channels = motion.metadata.get("bvh_joint_channels")
+    _, _, _, end_site = _layout_out(motion, read_channels if isinstance(read_channels, dict) else {})
+    return tuple(n for n, e in zip(motion.skeleton.joint_names, end_site, strict=True) if e)
+
+
 def write_bvh(
     motion: Motion,
     path: str | os.PathLike[str],
@@ -1229,9 +1277,10 @@ def write_bvh(
     joint whose bone vector in ``positions`` differs from its rest offset (bones that stretch, or positions
     edited apart from the rotations) 3 position channels as well. Leaves named ``*_end`` with identity
     rotations that do not move become End Sites, unless they were joints of the BVH file the motion was read
-    from; End Sites recorded by `read_bvh` in ``metadata["bvh_end_sites"]`` are restored. Joints are written
-    depth-first, children in index order, with 12 significant digits. Joint names must not contain braces,
-    tabs, line breaks or runs of spaces (`bvh_name_problem`).
+    from (`written_as_end_sites` names them; ``read_bvh(..., end_sites=True)`` reads them back as joints); End
+    Sites recorded by `read_bvh` in ``metadata["bvh_end_sites"]`` are restored. Joints are written depth-first,
+    children in index order, with 12 significant digits. Joint names must not contain braces, tabs, line breaks
+    or runs of spaces (`bvh_name_problem`).
 
     Raises:
         FormatError: the motion has no rotations or the skeleton no offsets (positions-only motions
@@ -1277,30 +1326,10 @@ def write_bvh(
 
     rot, pos = motion.rotations, motion.positions
     n_frames, n_joints = pos.shape[:2]
-    parents = skel.parent_array
+    local, rest, identity, end_site = _layout_out(motion, read_channels)
     children: list[list[int]] = [[] for _ in range(n_joints)]
     for j in range(1, n_joints):
-        children[parents[j]].append(j)
-    # translation of each joint in its parent's frame, from the positions (the root: its position)
-    _, glob = forward_kinematics(rot, skel.offsets, skel.parents, pos[:, 0])
-    local = np.zeros((n_frames, n_joints, 3))
-    local[:, 0] = pos[:, 0]
-    if n_joints > 1:
-        d = pos[:, 1:] - pos[:, parents[1:]]
-        local[:, 1:] = np.einsum("tjki,tjk->tji", glob[:, parents[1:]], d)
-    rest = np.array(skel.offsets, dtype=np.float64)
-    rest[0] = 0.0
-    moving = np.abs(local - rest).max(axis=(0, 2)) > _TRANSLATION_TOL_M
-    identity = np.abs(rot - np.eye(3)).max(axis=(0, 2, 3)) < 1e-12
-    end_site = [
-        j > 0
-        and not children[j]
-        and _END_NAME.search(skel.joint_names[j]) is not None
-        and bool(identity[j])
-        and not moving[j]
-        and skel.joint_names[j] not in read_channels  # a JOINT of the file it was read from stays one
-        for j in range(n_joints)
-    ]
+        children[skel.parents[j]].append(j)
     stored_ends = motion.metadata.get("bvh_end_sites")
     stored_ends = stored_ends if isinstance(stored_ends, dict) else {}
 
