@@ -243,7 +243,8 @@ def fit_motions(folder: str | Path) -> list[Motion]:
 
 
 _BUILT: dict[str, Any] = {}
-_BUILT_LOCK = threading.Lock()
+_BUILT_LOCK = threading.Lock()  # held only to look up and store, never while a model is built
+_BUILDING: dict[str, threading.Lock] = {}  # one lock per model name, held while it is built
 BUILT_MODELS = 4
 """`forecast` keeps this many models it built with their shipped weights (the most recently used): a model is
 built, loaded and traced once, not at every call (each call had built and traced it anew: 145 ms and 7 MB
@@ -254,17 +255,37 @@ def built_model(name: str) -> Any:
     """The model ``name`` with its shipped weights, built once per process (`BUILT_MODELS` kept; models that
     are fitted on the caller's motions are built afresh every time)."""
     from posecast.models import get, info
+    from posecast.models.store import keeps_rng
 
     if info(name).needs_fit:
-        return get(name)
-    with _BUILT_LOCK:
-        model = _BUILT.pop(name, None)
-        if model is None:
-            model = get(name)
-            while len(_BUILT) >= BUILT_MODELS:
-                _BUILT.pop(next(iter(_BUILT)))
-        _BUILT[name] = model  # most recently used last
+        with keeps_rng():
+            return get(name)
+
+    def kept() -> Any:
+        with _BUILT_LOCK:
+            model = _BUILT.pop(name, None)
+            if model is not None:
+                _BUILT[name] = model  # most recently used last
+            return model
+
+    model = kept()
+    if model is not None:
         return model
+    with _BUILT_LOCK:
+        building = _BUILDING.setdefault(name, threading.Lock())
+    # one thread builds a model while the others' forecasts with models already built go on (the global lock
+    # had been held through a build: a thread forecasting every frame stalled 0.7-0.9 s while another built
+    # charpose; threads QA); a second thread asking for the same model waits for the first one's
+    with building:
+        model = kept()
+        if model is None:
+            with keeps_rng():
+                model = get(name)
+            with _BUILT_LOCK:
+                while len(_BUILT) >= BUILT_MODELS:
+                    _BUILT.pop(next(iter(_BUILT)))
+                _BUILT[name] = model
+    return model
 
 
 def forecast(

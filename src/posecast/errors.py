@@ -1,4 +1,5 @@
-"""One error family for everything that can go wrong with user input.
+"""One error family for everything that can go wrong with user input, and `quiet` for the warnings PoseCast
+expects and leaves out.
 
 Every error names the file (when there is one) and the problem, so that the CLI can print a single
 line and exit with code 2.
@@ -6,7 +7,29 @@ line and exit with code 2.
 
 from __future__ import annotations
 
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
+
+_QUIET = threading.RLock()
+
+
+@contextmanager
+def quiet(*categories: type[Warning]) -> Iterator[None]:
+    """Leave out warnings of ``categories`` (every warning when none is given) inside the block.
+
+    ``warnings.catch_warnings`` saves the process-wide filter list on entry and puts it back on exit, which is not
+    thread-safe before Python 3.14: two threads' blocks interleaved leave one block's "ignore" in place for the whole
+    process (four threads loading BVH files had silenced every later warning of the user's; found by a threads QA).
+    Every such block of PoseCast's takes this one lock, so they never interleave."""
+    with _QUIET, warnings.catch_warnings():
+        if not categories:
+            warnings.simplefilter("ignore")
+        for category in categories:
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 class PosecastError(Exception):
@@ -49,4 +72,3 @@ def listed(items: list[str], sep: str = "; ", most: int = LISTED) -> str:
     """``items`` for a message: the first ``most`` joined by ``sep``, then how many more there are."""
     more = f"{sep}and {len(items) - most} more" if len(items) > most else ""
     return sep.join(items[:most]) + more
-

@@ -61,7 +61,6 @@ import math
 import numbers
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import FormatError, PosecastError, ValueRangeError, listed
+from posecast.errors import FormatError, PosecastError, ValueRangeError, listed, quiet
 from posecast.io.bvh import UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
 from posecast.io.registry import Format, inner_name, read_bytes, register_format
 from posecast.motion import MAX_FPS, Motion, check_magnitude
@@ -808,8 +807,7 @@ def _frame_order(numbers: list[tuple[int, int]], path: Path) -> np.ndarray:
 
 def _loadtxt(blob: bytes, usecols: np.ndarray) -> np.ndarray | None:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             return np.loadtxt(io.BytesIO(blob), dtype=np.float64, comments=None, ndmin=2, usecols=usecols)
     except Exception:
         return None

@@ -29,7 +29,6 @@ import math
 import numbers
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +38,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from posecast import skeletons
-from posecast.errors import FormatError, PosecastError, ValueRangeError
+from posecast.errors import FormatError, PosecastError, ValueRangeError, quiet
 from posecast.io.registry import Format, formats, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.motion import MAX_FPS, Motion, check_fps, check_magnitude
@@ -449,8 +448,7 @@ def _read_frames(data: bytes, channels: int, frames: int, frames_line: int, firs
             path,
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             arr = np.loadtxt(io.BytesIO(data), dtype=np.float64, comments=None, ndmin=2)
     except Exception:  # any failure is explained, with its line, by the slow check below
         arr = None
@@ -1186,8 +1184,7 @@ def _partial_angles(rot: np.ndarray, axes: tuple[int, ...], used: int) -> np.nda
     whichever of the two equivalent solutions puts the least on the angles after the first ``used``: ``(a, b, c)``
     and ``(a + 180, 180 - b, c + 180)`` give the same rotation, and scipy returns the one with ``|b| <= 90``, so
     ``Rz(30) @ Rx(120)`` read from a two-channel joint comes back as ``(-150, 60, 180)`` unless turned back."""
-    with warnings.catch_warnings():  # gimbal lock: scipy warns and sets the third angle to zero
-        warnings.simplefilter("ignore", UserWarning)
+    with quiet(UserWarning):  # gimbal lock: scipy warns and sets the third angle to zero
         angles = Rotation.from_matrix(rot).as_euler("".join(_AXES[a] for a in axes), degrees=True)
     other = angles + [180.0, 0.0, 180.0]
     other[:, 1] = 180.0 - angles[:, 1]
@@ -1353,8 +1350,7 @@ def write_bvh(
             angles[:, j] = out[j].angles
     for axes in {out[j].euler for j in joints if out[j].angles is None}:  # one scipy call per rotation order
         group = [j for j in joints if out[j].euler == axes and out[j].angles is None]
-        with warnings.catch_warnings():  # gimbal lock: scipy warns, the angles still give the same matrix
-            warnings.simplefilter("ignore", UserWarning)
+        with quiet(UserWarning):  # gimbal lock: scipy warns, the angles still give the same matrix
             euler = Rotation.from_matrix(rot[:, group].reshape(-1, 3, 3))
             angles[:, group] = euler.as_euler("".join(_AXES[a] for a in axes), degrees=True).reshape(
                 n_frames, len(group), 3

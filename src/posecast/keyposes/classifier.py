@@ -250,7 +250,10 @@ def load_classifier(directory: Path | None = None, variant: str | None = None) -
     directory = Path(directory) if directory is not None else store.shipped(NAME, variant)
     state, cfg = store.load_folder(directory)
     try:
-        net = PoseClassifier(skeletons.get(cfg["skeleton"]), cfg["classes"], int(cfg["hidden"]), float(cfg["dropout"]))
+        with store.keeps_rng():
+            net = PoseClassifier(
+                skeletons.get(cfg["skeleton"]), cfg["classes"], int(cfg["hidden"]), float(cfg["dropout"])
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"invalid keypose classifier: {exc}".replace("\n", "; "), directory) from None
     store.load_state(net, state, directory)

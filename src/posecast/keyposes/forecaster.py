@@ -129,11 +129,13 @@ class KeyPoseForecaster:
             return self  # already bound (perhaps with an explicit mapping): keep it
         offsets = None if skel.offsets is None else skel.offsets.tobytes()
         key = (skel.joint_names, skel.parents, offsets, repr(mapping))
-        if key not in self._bound:
+        bound = self._bound.get(key)  # one lookup: another thread may clear the dict between two
+        if bound is None:
+            bound = KeyPoseForecaster(self.net, self.name, self.weights, skel, mapping, self.proposals)
             if len(self._bound) >= _MAX_BOUND:
                 self._bound.clear()
-            self._bound[key] = KeyPoseForecaster(self.net, self.name, self.weights, skel, mapping, self.proposals)
-        return self._bound[key]
+            self._bound[key] = bound
+        return bound
 
     def without_proposals(self) -> KeyPoseForecaster:
         """A copy of this model that returns the heatmap draws alone (the paper's design), no timing proposals."""

@@ -540,7 +540,8 @@ def load_charpose(directory: Path) -> CharPoseNet:
     directory = Path(directory)
     state, meta = store.load_folder(directory)
     config, skel = parse_config(meta, directory / store.CONFIG_FILE)
-    net = CharPoseNet(config, skel)
+    with store.keeps_rng():
+        net = CharPoseNet(config, skel)
     store.load_state(net, state, directory)
     return net.eval()
 

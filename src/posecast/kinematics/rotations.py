@@ -122,10 +122,9 @@ def matrix_to_euler(matrix: Array, order: str, degrees: bool = False) -> Array:
         out = _roma().rotmat_to_euler(order, matrix, degrees=degrees)
         return out
     flat, lead = _flat(matrix, 2)
-    import warnings
+    from posecast.errors import quiet
 
-    with warnings.catch_warnings():  # gimbal lock: scipy warns and sets the third angle to zero
-        warnings.simplefilter("ignore", UserWarning)
+    with quiet(UserWarning):  # gimbal lock: scipy warns and sets the third angle to zero
         out = Rotation.from_matrix(flat).as_euler(order, degrees=degrees)
     return out.reshape(lead + (3,))
 

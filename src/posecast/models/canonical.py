@@ -62,11 +62,13 @@ class CanonicalForecaster(Forecaster):
         # rest offsets are part of the key: the mapping measures bone lengths on them
         offsets = None if skel.offsets is None else skel.offsets.tobytes()
         key = (skel.joint_names, skel.parents, offsets, repr(mapping))
-        if key not in self._bound:
+        bound = self._bound.get(key)  # one lookup: another thread may clear the dict between two
+        if bound is None:
+            bound = CanonicalForecaster(self.inner, skel, mapping)
             if len(self._bound) >= 64:
                 self._bound.clear()
-            self._bound[key] = CanonicalForecaster(self.inner, skel, mapping)
-        return self._bound[key]
+            self._bound[key] = bound
+        return bound
 
     def history_frames(self, fps: float) -> int | None:
         return self.inner.history_frames(fps)

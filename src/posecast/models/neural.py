@@ -438,6 +438,7 @@ class NeuralForecaster(Forecaster):
         store.save_folder(directory, self.net.state_dict(), cfg, half=half, tensor_metadata={"net": self.config.net})
 
     @classmethod
+    @store.keeps_rng()
     def load(cls, directory: Path) -> NeuralForecaster:
         """Rebuild a forecaster from a weights folder written by `save` (no pickles involved)."""
         state, meta = store.load_folder(directory)

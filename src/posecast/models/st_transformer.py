@@ -1073,6 +1073,7 @@ class STTransformerRot(Forecaster):
         store.save_folder(directory, self.net.state_dict(), cfg, half=half, tensor_metadata={"net": self.config.net})
 
     @classmethod
+    @store.keeps_rng()
     def load(cls, directory: Path) -> STTransformerRot:
         """Rebuild from a weights folder written by `save` (no pickles)."""
         state, meta = store.load_folder(directory)

@@ -25,6 +25,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,17 @@ WEIGHTS_FILE = "model.safetensors"
 FULL_PRECISION = ("pose_prior.",)
 CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
+
+
+@contextmanager
+def keeps_rng() -> Iterator[None]:
+    """Build and load networks inside: their random initialisation, which the loaded weights overwrite, leaves the
+    caller's global torch random stream where it was (a user's seeded stream had moved on at each model's first
+    forecast; threads QA). Also a decorator."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        yield
 
 
 def is_folder(path: Path) -> bool:

@@ -10,9 +10,10 @@ eager result before it is used.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable
 from typing import Any
+
+from posecast.errors import quiet
 
 
 class TraceCache:
@@ -78,9 +79,7 @@ class TraceCache:
         try:
             eager = module(*inputs)
             try:
-                with warnings.catch_warnings():  # shape-specialisation warnings: the cache is per shape
-                    warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                    warnings.simplefilter("ignore", DeprecationWarning)
+                with quiet(torch.jit.TracerWarning, DeprecationWarning):  # shape-specialisation: the cache is per shape
                     traced = torch.jit.freeze(torch.jit.trace(module, inputs, check_trace=False).eval())
                 again = traced(*inputs)
                 pairs = zip(

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from posecast.errors import FormatError
+from posecast.errors import FormatError, quiet
 from posecast.video.track import frame_rate
 
 T = TypeVar("T")
@@ -450,13 +450,11 @@ def image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
     """``(width, height)`` from an image's header, without decoding it (Pillow reads the header only); None when
     Pillow does not know the format (OpenCV may still)."""
     import io
-    import warnings
 
     from PIL import Image, UnidentifiedImageError
 
     raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with quiet(Image.DecompressionBombWarning):
         try:
             with Image.open(io.BytesIO(raw)) as im:
                 return int(im.size[0]), int(im.size[1])

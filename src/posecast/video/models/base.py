@@ -270,7 +270,8 @@ def load_network(name: str, weights: Path | None, config_class: type, net_class:
     directory = Path(weights) if weights is not None else store.shipped(name)
     state, meta = store.load_folder(directory)
     try:
-        net = net_class(config_class(**meta["config"]))
+        with store.keeps_rng():
+            net = net_class(config_class(**meta["config"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"invalid {name} config: {exc}".replace("\n", "; "), directory) from None
     store.load_state(net, state, directory, f"the {name}")
