@@ -42,30 +42,34 @@ def test_quiet_blocks_from_many_threads_leave_the_warning_filters_as_they_were()
         warnings.warn("still shown", UserWarning, stacklevel=1)
 
 
-def test_the_same_blocks_with_catch_warnings_leak_a_filter():
-    """The control for the test above (so it can fail): plain ``catch_warnings`` blocks, interleaved the same way,
-    leave filters behind on this Python (3.11)."""
-    before = list(warnings.filters)
-    start = threading.Barrier(8)
+def test_quiet_blocks_never_interleave():
+    """What keeps the filters intact: a thread's `quiet` block waits until another thread's has ended (plain
+    ``catch_warnings`` blocks interleave, and whichever ends last restores the list it saw on entry, which can hold
+    the other's 'ignore')."""
+    inside, leave = threading.Event(), threading.Event()
+    order: list[str] = []
 
-    def work() -> None:
-        start.wait()
-        for _ in range(300):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                time.sleep(0)
+    def first() -> None:
+        with quiet():
+            inside.set()
+            leave.wait(30)
+            order.append("first leaves")
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        leaked = warnings.filters != before
-    finally:
-        warnings.filters[:] = before
-        warnings._filters_mutated()
-    assert leaked
+    def second() -> None:
+        with quiet(UserWarning):
+            order.append("second enters")
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert inside.wait(10)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.5)
+    blocked = b.is_alive()
+    leave.set()
+    a.join()
+    b.join()
+    assert blocked and order == ["first leaves", "second enters"]
 
 
 def test_a_first_forecast_leaves_the_callers_torch_random_stream_where_it_was(monkeypatch):
