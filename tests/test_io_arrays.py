@@ -594,3 +594,41 @@ def test_hand_written_json_forecasts_and_a_forecast_json_stays_a_forecast(tmp_pa
     np.testing.assert_array_equal(fc.samples[0], np.repeat(walk.positions[-1:], 3, axis=0))
     back = posecast.load(posecast.save(fc, tmp_path / "f.json"))
     assert isinstance(back, posecast.Forecast) and back.samples.shape == (1, 3, 31, 3)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"samples": [WALK_POSITIONS.tolist()]}, r'looks like a forecast \(samples\) without "format"'),
+        ({"history": {}, "horizon": 1.0}, r'looks like a forecast \(history, horizon\) without "format"'),
+        ({"rotations": np.tile(np.eye(3), (10, 31, 1, 1)).tolist()}, "rotations are read only from PoseCast's motion"),
+    ],
+)
+def test_a_hand_written_json_with_a_forecasts_fields_or_rotations_is_refused(tmp_path, extra, message):
+    """From a review: a format-less document with "samples" had been read as a motion, its samples dropped; one
+    with identity "rotations" beside real positions had been trusted, and its BVH translated 21 joints."""
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps({"skeleton": "cmu-bvh-31", "fps": 25, "positions": WALK_POSITIONS.tolist(), **extra}))
+    with pytest.raises(FormatError, match=message) as err:
+        posecast.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_frame_rate_and_skeleton_options_on_json_documents(tmp_path):
+    """fps= as any real number (numpy's had been refused as a 'field'); on PoseCast's documents fps= overrides a
+    motion's rate as --fps does a BVH's, and is refused on a forecast; skeleton= is refused on both (they had been
+    ignored without a word)."""
+    hand = tmp_path / "h.json"
+    hand.write_text(json.dumps({"skeleton": "cmu-bvh-31", "positions": WALK_POSITIONS.tolist()}))
+    assert posecast.load(hand, fps=np.float32(25)).fps == 25.0
+    with pytest.raises(FormatError, match="fps= must be a positive number"):
+        posecast.load(hand, fps=-3)
+    walk = posecast.Motion(WALK_POSITIONS, 20.0, "cmu-bvh-31")
+    doc = posecast.save(walk, tmp_path / "m.json")
+    assert posecast.load(doc).fps == 20.0 and posecast.load(doc, fps=50).fps == 50.0
+    np.testing.assert_array_equal(posecast.load(doc, fps=50).positions, WALK_POSITIONS)
+    with pytest.raises(FormatError, match="describes its skeleton; leave the skeleton option"):
+        posecast.load(doc, skeleton="h36m-17")
+    fc = posecast.save(posecast.forecast(walk, model="zero-velocity", frames=2), tmp_path / "f.json")
+    with pytest.raises(FormatError, match="a forecast keeps its frame rate"):
+        posecast.load(fc, fps=50)

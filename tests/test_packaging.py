@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from posecast.errors import ValueRangeError
 from posecast.models.learned import CONFIG_DIR
 from posecast.training.entry import plugin_for, reproduce_command, shipped_config
 
@@ -49,14 +50,21 @@ def test_a_shipped_config_is_found_by_name_or_by_its_source_path_from_any_folder
     assert shipped_config("st-transformer", "src/posecast/configs/st-transformer/corpus-stage2.yaml") == stage2
     assert shipped_config("st-transformer", "corpus-stage2") == stage2
     assert shipped_config("st-transformer", "corpus-stage2.yaml") == stage2
-    # another model's config, or a path that only shares the file name, is not redirected
-    assert shipped_config("dct-mlp", "src/posecast/configs/st-transformer/corpus-stage2.yaml") == Path(
-        "src/posecast/configs/st-transformer/corpus-stage2.yaml"
-    )
-    assert shipped_config("st-transformer", "mine/corpus-stage2.yaml") == Path("mine/corpus-stage2.yaml")
-    # a file that exists is read as given, even when a shipped config has its name
+    # a missing path of the user's is refused, never replaced by the shipped file of that name (a review found
+    # /etc/configs/..., mine/configs/<model>/... and another model's checkout path redirected)
+    for missing in (
+        "src/posecast/configs/dct-mlp/corpus-stage2.yaml",
+        "mine/corpus-stage2.yaml",
+        "mine/configs/st-transformer/corpus-stage2.yaml",
+        str(tmp_path / "configs" / "st-transformer" / "corpus-stage2.yaml"),
+        "corpus-stage9",
+    ):
+        with pytest.raises(ValueRangeError, match="no such file, and st-transformer ships no config of that name"):
+            shipped_config("st-transformer", missing)
+    # a file of the user's wins: as given, and a bare name finds ./NAME.yaml before the shipped NAME
     (tmp_path / "corpus.yaml").write_text("model: st-transformer\n")
     assert shipped_config("st-transformer", "corpus.yaml") == Path("corpus.yaml")
+    assert shipped_config("st-transformer", "corpus") == Path("corpus.yaml")
 
 
 def test_the_reproduce_command_without_a_shipped_config_is_a_command(monkeypatch, tmp_path):

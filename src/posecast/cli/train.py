@@ -90,6 +90,13 @@ def train(
 
     if out is not None:
         check_out_dir(out)
+    if config is not None and not config.is_file():  # a shipped config by name or by its checkout path
+        from posecast.training.entry import shipped_config
+
+        found = shipped_config(model, config)
+        if found != config:
+            err_console.print(f"config: {config} -> {found}", highlight=False)
+        config = found
     options: dict[str, Any] = {
         "data": data,
         "epochs": epochs,

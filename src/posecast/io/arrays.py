@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -546,11 +547,25 @@ def _json_fps(d: dict[str, Any], what: str, path: Path, default: float | None = 
     return float(fps)
 
 
+def _option_fps(value: Any, path: Path) -> float:
+    """The ``fps=`` option (any real number, numpy's included) as a float."""
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise FormatError(f"fps= must be a number, got {value!r}", path) from None
+    if isinstance(value, bool) or not math.isfinite(fps) or fps <= 0:
+        raise FormatError(f"fps= must be a positive number, got {value!r}", path)
+    return fps
+
+
 def read_json(path: Path, **options: Any) -> Motion | Forecast:
     """A PoseCast JSON document (`write_json`), a key-pose forecast (``posecast forecast --model charpose``), or a
     motion written by hand: an object without ``"format"`` that has ``"positions"`` (frames x joints x 3), with
     ``"skeleton"`` (a registered name or a description) and ``"fps"`` unless ``skeleton=`` / ``fps=`` give them
-    (which win, as for a CSV), and optionally ``"units"`` and ``"rotations"`` as in a PoseCast motion.
+    (which win, as for a CSV), and optionally ``"units"``; its rotations PoseCast finds from the positions (a
+    ``"rotations"`` field is refused there: only PoseCast's own motion documents carry them, tied to the positions).
+    ``fps=`` overrides a PoseCast motion document's frame rate (as ``--fps`` does a BVH's Frame Time); a forecast
+    document and ``skeleton=`` on PoseCast's documents are refused.
 
     Lengths are metres unless the document says otherwise in ``"units"`` (`declared_units`: m, cm, mm, inch, cmu
     or metres per unit), which applies to every length in it: positions, root translations, samples, ground
@@ -573,12 +588,30 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
             path,
         )
     if by_hand:  # the CSV's rules: skeleton= / fps= (CLI --skeleton, --fps) win over the document's
+        forecast_fields = sorted({"samples", "history", "horizon", "probabilities"} & set(d))
+        if forecast_fields:  # its samples would have been dropped without a word
+            raise FormatError(
+                f'looks like a forecast ({", ".join(forecast_fields)}) without "format": "posecast-forecast"', path
+            )
+        if "rotations" in d:  # unchecked rotations that disagree with the positions make a written BVH translate
+            raise FormatError(  # every joint (position channels), so only PoseCast's own documents carry them
+                'rotations are read only from PoseCast\'s motion documents ("format": "posecast-motion", written by '
+                "posecast.save); leave them out: PoseCast finds the rotations from the positions",
+                path,
+            )
         d = {**d, "format": "posecast-motion"}
         for key in ("skeleton", "fps"):
             if options.get(key) is not None:
-                d[key] = options[key]
+                d[key] = _option_fps(options[key], path) if key == "fps" else options[key]
             elif d.get(key) is None:
                 raise FormatError(f'no {key}: add a "{key}" field or pass {key}= (CLI: --{key})', path)
+    else:  # PoseCast's documents describe their skeleton; a motion's frame rate may be overridden, as a BVH's
+        if options.get("skeleton") is not None:
+            raise FormatError("the document describes its skeleton; leave the skeleton option (--skeleton) out", path)
+        if options.get("fps") is not None:
+            if d.get("format") != "posecast-motion":
+                raise FormatError("a forecast keeps its frame rate; leave the fps option (--fps) out", path)
+            d = {**d, "fps": _option_fps(options["fps"], path)}
     if "skeleton" not in d:
         raise FormatError("missing field 'skeleton'", path)
     try:

@@ -84,18 +84,25 @@ def config_files(model: str) -> list[Path]:
 
 
 def shipped_config(model: str, config: str | Path) -> Path:
-    """The config file ``config`` names: itself when it exists; else, when it names a shipped config of ``model`` by
-    its name (``corpus-stage2``) or by its path in a source checkout (``src/posecast/configs/<model>/<name>.yaml``,
-    as run records and model cards write it), that file in the installed package, so the commands they record
-    work from any folder and from an installed wheel; else ``config`` as given (read errors name it)."""
+    """The config file ``config`` names: itself when it exists; else a shipped config of ``model`` named by its name
+    (``corpus-stage2``; ``./corpus-stage2.yaml`` first when it exists) or by its relative path in a source checkout
+    (``src/posecast/configs/<model>/<name>.yaml``, as run records and model cards write it), from the installed
+    package, so the commands they record work from any folder and from a wheel. Any other missing path is refused
+    (a user's own copy missing from the folder must not be replaced by the shipped file)."""
     path = Path(config)
     if path.is_file():
         return path
-    name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
     parts = path.parts
-    by_name = len(parts) == 1 or (len(parts) >= 3 and parts[-3:-1] == ("configs", model))
+    bare = len(parts) == 1 and path.suffix in ("", ".yaml", ".yml")
+    if bare and path.suffix == "" and path.with_suffix(".yaml").is_file():
+        return path.with_suffix(".yaml")
+    name = path.name if path.suffix else f"{path.name}.yaml"
+    in_checkout = not path.is_absolute() and len(parts) == 5 and parts[:4] == ("src", "posecast", "configs", model)
     candidate = CONFIG_DIR / model / name
-    return candidate if by_name and candidate.is_file() else path
+    if (bare or in_checkout) and candidate.is_file():
+        return candidate
+    have = ", ".join(p.stem for p in config_files(model)) or "none"
+    raise ValueRangeError(f"no such file, and {model} ships no config of that name (shipped: {have})", config)
 
 
 def default_config(model: str, plugin: Plugin, data: str | None = None) -> Path:
