@@ -40,12 +40,16 @@ RENDER_OUTPUTS = (".mp4", ".gif", ".html")
 # ------------------------------------------------------------------------------- option types
 SkeletonOpt = Annotated[
     str | None,
-    typer.Option(help="Skeleton name for files that hold only numbers (.npy, or a .csv without a '# skeleton=' line)."),
+    typer.Option(
+        help="Skeleton name for files that hold only numbers (.npy, or a .csv without a '# skeleton=' line, or a "
+        "hand-written .json); PoseCast's own .npz/.json keep theirs."
+    ),
 ]
 FpsOpt = Annotated[
     float | None,
     typer.Option(
-        help="Frame rate for files that hold only numbers (.npy, or a .csv without '# fps=' or times); for a BVH "
+        help="Frame rate for files that hold only numbers (.npy, a .csv without '# fps=' or times, a hand-written "
+        ".json; PoseCast's own .npz/.json keep theirs); for a BVH "
         "instead of its Frame Time (an exporter's wrong one), for an AMC clip instead of its header or name."
     ),
 ]

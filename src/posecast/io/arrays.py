@@ -564,8 +564,7 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
     ``"skeleton"`` (a registered name or a description) and ``"fps"`` unless ``skeleton=`` / ``fps=`` give them
     (which win, as for a CSV), and optionally ``"units"``; its rotations PoseCast finds from the positions (a
     ``"rotations"`` field is refused there: only PoseCast's own motion documents carry them, tied to the positions).
-    ``fps=`` overrides a PoseCast motion document's frame rate (as ``--fps`` does a BVH's Frame Time); a forecast
-    document and ``skeleton=`` on PoseCast's documents are refused.
+    PoseCast's own documents keep their skeleton and frame rate: ``skeleton=`` / ``fps=`` apply to hand-written ones.
 
     Lengths are metres unless the document says otherwise in ``"units"`` (`declared_units`: m, cm, mm, inch, cmu
     or metres per unit), which applies to every length in it: positions, root translations, samples, ground
@@ -605,13 +604,9 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
                 d[key] = _option_fps(options[key], path) if key == "fps" else options[key]
             elif d.get(key) is None:
                 raise FormatError(f'no {key}: add a "{key}" field or pass {key}= (CLI: --{key})', path)
-    else:  # PoseCast's documents describe their skeleton; a motion's frame rate may be overridden, as a BVH's
-        if options.get("skeleton") is not None:
-            raise FormatError("the document describes its skeleton; leave the skeleton option (--skeleton) out", path)
-        if options.get("fps") is not None:
-            if d.get("format") != "posecast-motion":
-                raise FormatError("a forecast keeps its frame rate; leave the fps option (--fps) out", path)
-            d = {**d, "fps": _option_fps(options["fps"], path)}
+    # PoseCast's own documents describe their skeleton and frame rate: skeleton= / fps= (--skeleton / --fps, for
+    # files that hold only numbers) do not apply to them, so a folder of .npy files and PoseCast documents reads
+    # with one set of options
     if "skeleton" not in d:
         raise FormatError("missing field 'skeleton'", path)
     try:
