@@ -223,18 +223,38 @@ def horizon_note(seconds: float | None, frames: int, fps: float) -> str | None:
 
 
 def departure_note(meta: dict[str, Any]) -> str | None:
-    """One line when a BVH written from a forecast (`Forecast.to_motion`'s ``departure_m``) puts joints further
-    from the forecast's positions than `posecast.motion.BVH_DEPARTURE_NOTE_M`: the rig keeps its bone lengths, the
-    forecast did not."""
+    """One line when a BVH written from a forecast (`Forecast.to_motion`'s ``departure_m`` on the forecast frames,
+    ``departure_observed_m`` on the observed ones) puts joints further from the positions than
+    `posecast.motion.BVH_DEPARTURE_NOTE_M`: where and by how much, and the cause only where one is measured (a joint
+    whose distance from its parent varies in the observed frames, which a BVH bone of one length cannot follow; the
+    forecast changing bone lengths by more than that, while the BVH keeps the rig's)."""
     from posecast.motion import BVH_DEPARTURE_NOTE_M
 
     worst = meta.get("departure_m")
-    if worst is None or worst <= BVH_DEPARTURE_NOTE_M:
+    observed = meta.get("departure_observed_m") or 0.0
+    if worst is None or max(worst, observed) <= BVH_DEPARTURE_NOTE_M:
         return None
-    return (
-        f"joints up to {100 * worst:.0f} cm (mean {100 * meta['departure_mean_m']:.1f} cm) off the forecast: it does "
-        "not keep bone lengths, a BVH keeps the rig's; .npz / .json hold the model's positions"
-    )
+    where = [
+        f"up to {100 * worst:.0f} cm (mean {100 * meta['departure_mean_m']:.1f} cm) from the forecast's positions in "
+        "the forecast frames"
+    ]
+    if observed > BVH_DEPARTURE_NOTE_M:
+        mean = 100 * meta.get("departure_observed_mean_m", 0.0)
+        where.append(f"up to {100 * observed:.0f} cm (mean {mean:.1f} cm) from the input's in the observed frames")
+    causes = []
+    if observed > BVH_DEPARTURE_NOTE_M and meta.get("observed_bone_range_joint"):
+        causes.append(
+            f"the distance from {meta['observed_bone_range_parent']} to {meta['observed_bone_range_joint']} varies "
+            f"by {100 * meta['observed_bone_range_m']:.0f} cm in the observed frames, and a BVH joint keeps one "
+            "offset from its parent"
+        )
+    if (meta.get("bone_change_m") or 0.0) > BVH_DEPARTURE_NOTE_M:
+        causes.append(
+            f"the forecast changes bone lengths by up to {100 * meta['bone_change_m']:.0f} cm "
+            f"({meta['bone_change_joint']}), and a BVH keeps the rig's"
+        )
+    because = "".join(f"; {c}" for c in causes)
+    return f"the BVH's joints are {' and '.join(where)}{because}; .npz / .json hold the model's positions"
 
 
 def tracking_notes(meta: dict[str, Any]) -> list[str]:
