@@ -354,17 +354,23 @@ def at_hint(seconds: float) -> float:
     return max(math.ceil(round(seconds * 100, 6)) / 100, 0.01)
 
 
-def coverage_notes(coverage: dict[str, Any], name: str, end_s: float) -> list[str]:
+def coverage_notes(coverage: dict[str, Any], name: str, end_s: float, hallucinated_s: float | None = None) -> list[str]:
     """Notes on a clip whose person appears late or is gone before its end (``end_s``: its last frame, seconds
     from the first): what the written history and the forecast are made of there, and the ``--at`` that forecasts
-    from the last sighting."""
+    from the last sighting. ``hallucinated_s``: a model (hmmr) that read the first detection as a single frame and
+    made up that many seconds of past before it, where the history written starts."""
     notes = []
     head, tail = coverage["undetected_head_s"], coverage["undetected_tail_s"]
     if head >= UNSEEN_TAIL_S:
-        notes.append(
-            f"no person in the first {head:.2f} s of {name} (first seen at {coverage['first_detection_s']:.2f} s): "
-            "the model reads the clip from there, and the history written starts there (start_time)"
-        )
+        first = coverage["first_detection_s"]
+        if hallucinated_s is None:
+            read = "the model reads the clip from there, and the history written starts there (start_time)"
+        else:  # hmmr on a person seen in the last frame only
+            read = (
+                f"the model reads that frame alone and hallucinates {hallucinated_s:.2f} s of past before it, where "
+                "the history written starts (start_time; history_detected: its last frame only)"
+            )
+        notes.append(f"no person in the first {head:.2f} s of {name} (first seen at {first:.2f} s): {read}")
     if tail >= UNSEEN_TAIL_S:
         last = coverage["last_detection_s"]
         notes.append(
@@ -387,7 +393,7 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path], seconds: float |
     if (note := horizon_note(seconds, fc.num_frames, fc.fps)) is not None:
         console.print(f"note: {note}", highlight=False)
     coverage = detection_coverage(track)
-    for note in coverage_notes(coverage, file.name, track.duration):
+    for note in coverage_notes(coverage, file.name, track.duration, video.metadata.get("hallucinated_s")):
         console.print(f"note: {note}", highlight=False)
     from posecast.video import VIDEO_SUFFIXES
     from posecast.video.models.base import SHORT_PAST_S

@@ -284,6 +284,7 @@ def render_forecast_video(
     drawer = _Panel(out_h, past, future, bones) if panel else None
 
     tol = 0.5 / fps
+    single = bool((getattr(forecast, "metadata", None) or {}).get("single_frame"))  # hmmr on one frame
     # the clip's clock (that of --at, the notes and start_time) starts at its first frame; a model reads a clip from
     # its first detection (or the last change of person), so the frames before that are shown too, on the
     # forecast's grid, with the keypoints seen there but no 3D pose
@@ -321,6 +322,7 @@ def render_forecast_video(
                     bars[:, ox : ox + clip_w] = img
                     img = bars
                 is_past = i < n_past
+                made_up = single and 0 <= i < n_past - 1  # hmmr's past before its one frame
                 seen = True  # a person detected at this past frame (the 3D panel draws no held pose either)
                 if is_past and t <= t_obs_end + tol:
                     k = max(min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1), 0)
@@ -328,6 +330,9 @@ def render_forecast_video(
                     if seen:
                         at = obs.keypoints[k] * (sx, sy) + shift
                         draw_skeleton_2d(img, at, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
+                    if made_up:
+                        _label(img, f"hallucinated past  {t - t_clip:.2f} s", OBSERVED_RGB)
+                    elif seen:
                         _label(img, f"observed  {t - t_clip:.2f} s", OBSERVED_RGB)
                     else:  # the track bridges or holds these keypoints; on the picture they would float
                         _label(img, f"observed  {t - t_clip:.2f} s: no person detected", OBSERVED_RGB)
@@ -343,7 +348,9 @@ def render_forecast_video(
                         _label(img, "clip ended: last frame", (230, 230, 230), row=1)
                 if drawer is not None:
                     name = title or f"{video_path.name}: {forecast.model}"
-                    if is_past:
+                    if made_up:
+                        side = drawer.draw(past[i], None, None, f"{name}\nhallucinated past {t - t_clip:.2f} s")
+                    elif is_past:
                         note = ": no person detected" if not seen else ": not read by the model" if i < 0 else ""
                         side = drawer.draw(
                             past[i] if seen and i >= 0 else None,
