@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -505,6 +505,10 @@ def test_the_overlay_of_a_late_entry_shows_the_whole_clip_on_the_clips_clock(tmp
     observed = [s for s in labels if s.startswith("observed")]
     assert len(observed) == n_pre + len(video.past)
     assert observed[0] == "observed  0.01 s: no person detected"  # (had been "observed  0.00 s" at 1.0067 s)
+    labels.clear()  # a grid that starts on the first frame, give or take rounding, reads 0.00 s there (not -0.00)
+    shifted = replace(video, times=video.times - (video.times[0] - 1.0) - 1e-12)
+    render_forecast_video(tmp_path / "o2.mp4", clip, fc.metadata["track"], shifted, height=64, panel=False)
+    assert labels[0] == "observed  0.00 s: no person detected"
     assert all(s.endswith("no person detected") for s in observed[:n_pre])
     assert observed[n_pre] == "observed  1.01 s"  # the first frame read, at the first detection
     assert observed[-1] == "observed  3.97 s: no person detected"  # the last frame, as --at counts (3.967 s)

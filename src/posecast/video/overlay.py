@@ -321,6 +321,7 @@ def render_forecast_video(
                     bars = np.zeros((out_h, vid_w, 3), dtype=img.dtype)
                     bars[:, ox : ox + clip_w] = img
                     img = bars
+                clock = round(float(t) - t_clip, 6) + 0.0  # seconds from the clip's first frame (+0.0: no "-0.00")
                 is_past = i < n_past
                 made_up = single and 0 <= i < n_past - 1  # hmmr's past before its one frame
                 seen = True  # a person detected at this past frame (the 3D panel draws no held pose either)
@@ -331,11 +332,11 @@ def render_forecast_video(
                         at = obs.keypoints[k] * (sx, sy) + shift
                         draw_skeleton_2d(img, at, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
                     if made_up:
-                        _label(img, f"hallucinated past  {t - t_clip:.2f} s", OBSERVED_RGB)
+                        _label(img, f"hallucinated past  {clock:.2f} s", OBSERVED_RGB)
                     elif seen:
-                        _label(img, f"observed  {t - t_clip:.2f} s", OBSERVED_RGB)
+                        _label(img, f"observed  {clock:.2f} s", OBSERVED_RGB)
                     else:  # the track bridges or holds these keypoints; on the picture they would float
-                        _label(img, f"observed  {t - t_clip:.2f} s: no person detected", OBSERVED_RGB)
+                        _label(img, f"observed  {clock:.2f} s: no person detected", OBSERVED_RGB)
                 elif not is_past:
                     anchored = getattr(forecast, "future_pixels", None)  # VideoForecast: anchored at the keypoints
                     pts = anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])
@@ -349,14 +350,14 @@ def render_forecast_video(
                 if drawer is not None:
                     name = title or f"{video_path.name}: {forecast.model}"
                     if made_up:
-                        side = drawer.draw(past[i], None, None, f"{name}\nhallucinated past {t - t_clip:.2f} s")
+                        side = drawer.draw(past[i], None, None, f"{name}\nhallucinated past {clock:.2f} s")
                     elif is_past:
                         note = ": no person detected" if not seen else ": not read by the model" if i < 0 else ""
                         side = drawer.draw(
                             past[i] if seen and i >= 0 else None,
                             None,
                             None,
-                            f"{name}\nobserved {t - t_clip:.2f} s{note}",
+                            f"{name}\nobserved {clock:.2f} s{note}",
                         )
                     else:
                         side = drawer.draw(
