@@ -206,10 +206,11 @@ HORIZON_NOTE_SHARE = 0.1
 
 
 def horizon_note(seconds: float | None, frames: int, fps: float) -> str | None:
-    """One line when ``--horizon SECONDS`` became a number of frames (the nearest, at least one) whose duration is
-    noticeably not what was asked: more than half a frame off (a horizon under half a frame, raised to one) or more
-    than `HORIZON_NOTE_SHARE` of it (a few frames at a low rate: 0.1 s at 25 fps is 2 frames, 0.08 s). A second at
-    any rate, or 0.5 s at 25 fps (13 frames, 0.52 s), gets none."""
+    """One line when ``--horizon SECONDS`` became a number of frames (`posecast.models.base.resolve_frames`: the
+    nearest, Python's ``round``, so a tie goes to the even number; at least one) whose duration is noticeably not
+    what was asked: more than half a frame off (a horizon under half a frame, raised to one) or more than
+    `HORIZON_NOTE_SHARE` of it (a few frames at a low rate: 0.1 s at 25 fps, 2.5 frames, is 2 frames, 0.08 s). A
+    second at any rate, or 0.5 s at 25 fps (12.5 frames: 12, 0.48 s), gets none."""
     if seconds is None:
         return None
     got = frames / fps
