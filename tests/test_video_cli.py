@@ -483,6 +483,11 @@ def test_at_outside_a_clip_names_its_last_frames_time(tmp_path, cli):
     assert code == 2 and error_lines(err) == [
         f"error: {clip}: --at 5 s is outside the clip (first frame at 0 s, last frame at 2.30 s)"
     ], err
+    for at in ("0", "-1"):  # 0 s is the first frame: not "outside the clip" (review), but nothing to read before it
+        code, _, err = cli("forecast", str(clip), "--at", at, "--out", str(tmp_path / "f.npz"))
+        assert code == 2 and error_lines(err) == [
+            f"error: {clip}: --at {at} s: give a time after the first frame (0 s), at most the last frame's (2.30 s)"
+        ], err
 
 
 def test_the_overlay_of_a_late_entry_shows_the_whole_clip_on_the_clips_clock(tmp_path, monkeypatch):
