@@ -64,9 +64,11 @@ BROKEN_BONE_M = 0.05
 BROKEN_BONE_SHARE = 0.25
 #: metres: a BVH written from a forecast (`Forecast.to_motion`) whose joints depart from the forecast's positions by
 #: more than this is a visibly different motion, and ``posecast forecast`` says so. The shipped networks' forecasts
-#: change bone lengths by millimetres and their BVHs depart by 8-20 mm (dct-mlp on CMU, Bandai and AMASS); a baseline
-#: extrapolating each joint on its own (constant-velocity) departs by 1-2 m within 1 s. 5 cm lies above the first
-#: (no note on every network forecast) and is about a joint's own size: a shift a viewer sees
+#: change bone lengths by millimetres to centimetres: at 1 s, dct-mlp's BVHs depart by 8-31 mm (CMU 02_01 8 mm, Bandai
+#: walk 11 mm, HDM05 depositFloorR 31 mm, an AMASS take 20 mm) and st-transformer's by 11-21 mm on the first three in a
+#: review but 21-70 mm in a QA (the guide's figures): 5 cm lies above dct-mlp's and most of st-transformer's, so some
+#: st-transformer forecasts do get the note; a baseline extrapolating each joint on its own (constant-velocity)
+#: departs by 0.9-2 m within 1 s. 5 cm is about a joint's own size: a shift a viewer sees
 BVH_DEPARTURE_NOTE_M = 0.05
 #: bones shorter than this (metres) are helpers (CMU's hip joints): not judged
 MIN_BONE_M = 0.01
