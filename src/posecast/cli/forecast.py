@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,20 +180,24 @@ def forecast(
         console.print(f"note: {note}", highlight=False)
     as_bvh = fc.to_motion(sample=0) if any(format_suffix(o) == ".bvh" for o in outs) else None
     for o in outs:
-        write(as_bvh if as_bvh is not None and format_suffix(o) == ".bvh" else fc, o, up=up)
-        console.print(f"wrote {o}", highlight=False)
         if as_bvh is not None and format_suffix(o) == ".bvh":
-            for note in (departure_note(as_bvh.metadata), end_sites_note(as_bvh)):
+            from posecast.io.bvh import recording_end_sites
+
+            with recording_end_sites() as written:  # the End Sites the writer made (no second forward kinematics)
+                write(as_bvh, o, up=up)
+            console.print(f"wrote {o}", highlight=False)
+            for note in (departure_note(as_bvh.metadata), end_sites_note(written[-1] if written else ())):
                 if note:
                     console.print(f"note: {o.name}: {note}", highlight=False)
+        else:
+            write(fc, o, up=up)
+            console.print(f"wrote {o}", highlight=False)
 
 
-def end_sites_note(motion: Any) -> str | None:
+def end_sites_note(ends: Sequence[str]) -> str | None:
     """One line naming the input's ``*_end`` joints (an ASF/AMC bone's end) that a BVH holds as End Sites, which a
-    plain load of it leaves out (`posecast.io.bvh.written_as_end_sites`)."""
-    from posecast.io.bvh import written_as_end_sites
-
-    ends = written_as_end_sites(motion)
+    plain load of it leaves out (``ends``: as `posecast.io.bvh.written_as_end_sites` names them, or as
+    `posecast.io.bvh.recording_end_sites` records them while writing)."""
     if not ends:
         return None
     return (
