@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,6 +295,24 @@ def test_evaluate_and_print(tmp_path):
     assert "joints: every joint except" in text and "excluded joints: floor, helper" in text
     assert "root: hips" in text and "windows: 80 ms 4" in text and "cmu_bvh: goals missed" in text
     assert "250.0" not in text and f"{zv_expected(25)[0]:.1f}" in text
+
+
+def test_the_protocol_describes_only_the_data_sets_run():
+    """Review: ``bench corpus --datasets cmu_bvh`` named the data set run in ``datasets`` but its ``files`` and
+    ``first_frame`` lines still described all three. All three run: the description the committed results hold."""
+    stored = json.loads((Path(__file__).parents[1] / "benchmarks" / "results" / "corpus.json").read_text())
+    full = corpus.protocol_description()
+    assert {k: full[k] for k in ("datasets", "files", "first_frame")} == {
+        k: stored["protocol"][k] for k in ("datasets", "files", "first_frame")
+    }
+    one = corpus.protocol_description(["hdm05_cuts"])
+    assert one["datasets"] == ["hdm05_cuts"]
+    assert one["files"] == "the test split of each data set (posecast.datasets.splits): hdm05_cuts actor bd"
+    assert one["first_frame"] == "dropped where it is a synthetic rest pose: hdm05_cuts kept (real motion)"
+    result = corpus.evaluate({"zero-velocity": ZeroVelocity()}, [toy_set(85)], resamples=10)  # the toy is "cmu_bvh"
+    protocol = result["protocol"]
+    assert protocol["datasets"] == ["cmu_bvh"] and "bandai" not in protocol["files"] + protocol["first_frame"]
+    assert "hdm05" not in protocol["files"] + protocol["first_frame"] and "subjects 02, 08" in protocol["files"]
 
 
 def test_check_datasets_and_pick_files(tmp_path):

@@ -192,15 +192,21 @@ def test_forecast_writes_npz_that_round_trips(walk_file, tmp_path):
             "--horizon 0.001 s rounded to 1 frame = 0.008333 s at 120 fps (forecasts come in whole frames)",
         ),
         (0.1, 2, 25.0, "--horizon 0.1 s rounded to 2 frames = 0.08 s at 25 fps (forecasts come in whole frames)"),
-        (0.3, 8, 25.0, None),  # 0.32 s: half a frame and 6.7 % off
-        (0.5, 13, 25.0, None),  # 0.52 s
+        (0.3, 8, 25.0, None),  # 7.5 frames -> 8 (the even one), 0.32 s: half a frame and 6.7 % off
+        (0.5, 12, 25.0, None),  # 12.5 frames -> 12 (the even one), 0.48 s: half a frame and 4 % off
+        (0.7, 18, 25.0, None),  # 17.5 frames -> 18 (the even one), 0.72 s
         (1.0, 25, 25.0, None),
         (None, 25, 25.0, None),  # --frames: nothing was rounded
     ],
 )
 def test_horizon_note_when_whole_frames_change_the_horizon(seconds, frames, fps, note):
+    """``frames`` is what `resolve_frames` makes of ``seconds`` (Python's round: a tie to the even number), checked
+    here, so that the table holds only inputs the CLI gives `horizon_note`."""
     from posecast.cli.forecast import horizon_note
+    from posecast.models.base import resolve_frames
 
+    if seconds is not None:
+        assert resolve_frames(fps, None, seconds) == frames
     assert horizon_note(seconds, frames, fps) == note
 
 

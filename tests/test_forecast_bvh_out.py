@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import posecast
+from posecast.cli.forecast import departure_note
 from posecast.datasets.paths import dataset_dir
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.kinematics.fk import forward_kinematics
@@ -352,8 +353,47 @@ def test_to_motion_says_how_far_the_bvh_departs_from_a_forecast_that_stretches_b
     np.testing.assert_allclose(joined.positions[3:, 1], np.broadcast_to([0.0, 1.0, 0.0], (4, 3)), atol=1e-12)
     assert joined.metadata["departure_m"] == pytest.approx(1.0, abs=1e-12)
     assert joined.metadata["departure_mean_m"] == pytest.approx(0.5, abs=1e-12)
+    assert joined.metadata["departure_observed_m"] == pytest.approx(0.0, abs=1e-12)  # the history is written as read
+    assert joined.metadata["bone_change_m"] == pytest.approx(1.0, abs=1e-12)  # the cause: the bone, 1 m -> 2 m
+    assert joined.metadata["bone_change_joint"] == "tip" and "observed_bone_range_m" not in joined.metadata
+    note = departure_note(joined.metadata)
+    assert note == (
+        "the BVH's joints are up to 100 cm (mean 50.0 cm) from the forecast's positions in the forecast frames; the "
+        "forecast changes bone lengths by up to 100 cm (tip), and a BVH keeps the rig's; .npz / .json hold the "
+        "model's positions"
+    )
     rigid = Forecast(samples=np.repeat(rest[None, None], 4, axis=1), fps=10.0, skeleton=skel, history=history)
     assert rigid.to_motion().metadata["departure_m"] == pytest.approx(0.0, abs=1e-12)
+    assert departure_note(rigid.to_motion().metadata) is None
+
+
+def test_the_departure_note_measures_the_observed_frames_and_blames_no_bone_that_holds():
+    """Review: a positions-only rig whose root stays at the origin while its hips carry the translation (a Bandai
+    take's joint_Root and Hips copied as positions) gives a BVH off in the observed frames too, as a BVH joint keeps
+    one offset from its parent; the note had said only the forecast frames and blamed bone lengths, which the
+    forecast keeps here (the leg bone holds its 0.5 m). The hips walk 0.2 m a frame along x, 1 m up."""
+    skel = Skeleton(
+        name="walker",
+        joint_names=("root", "hips", "foot"),
+        parents=(-1, 0, 1),
+        offsets=np.array([[0, 0, 0], [0, 1.0, 0], [0, -0.5, 0]]),
+    )
+
+    def frames(start: int, n: int) -> np.ndarray:
+        hips = np.stack([0.2 * np.arange(start, start + n), np.ones(n), np.zeros(n)], axis=-1)
+        return np.stack([np.zeros((n, 3)), hips, hips - [0.0, 0.5, 0.0]], axis=1)
+
+    history = Motion(positions=frames(0, 10), fps=10.0, skeleton=skel)  # positions only
+    fc = Forecast(samples=frames(10, 5)[None], fps=10.0, skeleton=skel, history=history)
+    meta = fc.to_motion().metadata
+    assert meta["departure_observed_m"] > 0.5 and meta["departure_m"] > 0.5
+    assert meta["bone_change_m"] == pytest.approx(0.0, abs=1e-9)  # the leg keeps its length
+    assert meta["observed_bone_range_joint"] == "hips" and meta["observed_bone_range_parent"] == "root"
+    assert meta["observed_bone_range_m"] == pytest.approx(np.hypot(1.8, 1.0) - 1.0)  # |(x, 1, 0)|, x 0 .. 1.8 m
+    note = departure_note(meta)
+    assert "in the forecast frames and up to" in note and "from the input's in the observed frames" in note
+    assert "the distance from root to hips varies by 106 cm in the observed frames" in note
+    assert "bone lengths" not in note and note.endswith(".npz / .json hold the model's positions")
 
 
 def test_cli_notes_a_bvh_that_departs_from_the_forecast(tmp_path):
@@ -363,9 +403,11 @@ def test_cli_notes_a_bvh_that_departs_from_the_forecast(tmp_path):
     r = run("forecast", "walk.bvh", "--model", "constant-velocity", "--out", "f.npz", "--out", "f.bvh", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     notes = [ln for ln in r.stdout.splitlines() if ln.startswith("note: f.bvh:")]
-    assert len(notes) == 1 and "does not keep bone lengths" in notes[0] and ".npz / .json hold" in notes[0], r.stdout
+    note = " ".join(r.stdout[r.stdout.index("note: f.bvh:") :].split())  # (the console wraps long lines)
+    assert len(notes) == 1 and "the forecast changes bone lengths by up to" in note, r.stdout
+    assert ".npz / .json hold the model's positions" in note and "observed frames" not in note, r.stdout
     fc, written = posecast.load(tmp_path / "f.npz"), posecast.load(tmp_path / "f.bvh")
     gap = np.linalg.norm(written.positions[fc.history.num_frames :] - fc.samples[0], axis=-1).max()
-    assert gap > 0.05 and f"joints up to {100 * gap:.0f} cm" in notes[0]
+    assert gap > 0.05 and f"joints are up to {100 * gap:.0f} cm" in notes[0]
     r = run("forecast", "walk.bvh", "--model", "zero-velocity", "--out", "g.bvh", cwd=tmp_path)
     assert r.returncode == 0 and "note:" not in r.stdout, r.stdout

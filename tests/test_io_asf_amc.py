@@ -201,6 +201,34 @@ def test_bvh_of_an_amc_holds_its_bone_ends_as_end_sites(tiny, tmp_path):
     np.testing.assert_allclose(back.positions[120:], fc.samples[0], atol=1e-6)  # zero-velocity keeps every bone
 
 
+def test_the_cli_takes_the_end_sites_from_the_writer(tiny, tmp_path, monkeypatch, capsys):
+    """Review: the End Site note ran the writer's layout (its forward kinematics) a second time per BVH output; the
+    writer now records what it wrote (`recording_end_sites`), and the CLI prints the same note from one layout."""
+    import posecast.io.bvh as bvh
+    from posecast.cli.app import main
+
+    m = posecast.load(tiny[0], asf=tiny[1])
+    with bvh.recording_end_sites() as written:
+        posecast.save(m, tmp_path / "a.bvh")
+        posecast.save(m, tmp_path / "b.bvh.gz")
+    assert written == [("ltibia_end", "spine_end", "rfemur_end")] * 2 == [bvh.written_as_end_sites(m)] * 2
+    posecast.save(m, tmp_path / "c.bvh")  # outside the block: nothing recorded
+    assert len(written) == 2
+    calls = []
+    layout = bvh._layout_out
+    monkeypatch.setattr(bvh, "_layout_out", lambda *a: (calls.append(1), layout(*a))[1])
+    amc = _write(tmp_path / "clips", "walk.amc", "\n".join(
+        f"{i}\nroot {0.01 * i} 1 0 0 {i} 0\nlfemur {i} 0 0\nltibia {i}\nrfemur 0" for i in range(1, 61)
+    ) + "\n")  # fmt: skip
+    out = tmp_path / "f.bvh"
+    monkeypatch.setattr(sys, "argv", ["posecast", "forecast", str(amc), "--asf", str(tiny[1]), "--model",
+                                      "zero-velocity", "--out", str(out)])  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert not exc.value.code and len(calls) == 1  # the writer's layout only (had been 2)
+    assert "note: f.bvh: ltibia_end, spine_end, rfemur_end (3 bone ends) are End Sites" in capsys.readouterr().out
+
+
 def test_root_order_units_radians_and_root_presets(tmp_path):
     # order RZ..RX: Z applied first, R = Rx @ Ry @ Rz; :units length 0.45 (CMU): 1 unit = 0.0254/0.45 m
     asf = (

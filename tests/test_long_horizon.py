@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +52,22 @@ def test_protocol_constants():
     d = lh.protocol_description(20, 64, train_reference=True)
     assert d["seconds"] == 20 and "at most 64 per data set" in d["seeds"] and "train_reference" in d
     assert "plausibility" in d and "plausibility" not in lh.protocol_description(2, plausibility=False)
+
+
+def test_the_protocol_describes_only_the_data_sets_run():
+    """Review: ``bench long-horizon --datasets cmu_bvh`` described all three data sets in its protocol. All three run:
+    the line the committed results hold."""
+    results = Path(__file__).parents[1] / "benchmarks" / "results"
+    for name in ("long-horizon_models.json", "long-horizon_st-transformer.json"):
+        stored = json.loads((results / name).read_text())["protocol"]
+        assert lh.protocol_description(stored["seconds"])["datasets"] == stored["datasets"]
+    line = lh.protocol_description(2, datasets=["cmu_bvh"])["datasets"]
+    assert (
+        line
+        == "the test split of each data set (bench corpus): cmu_bvh (frame 0 dropped); resampled linearly to 25 fps"
+    )
+    result = lh.evaluate({"zero-velocity": posecast.models.get("zero-velocity")}, 2, [walk_set(4.0)])
+    assert result["protocol"]["datasets"] == line
 
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, True, "3"])

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -483,3 +483,38 @@ def test_at_outside_a_clip_names_its_last_frames_time(tmp_path, cli):
     assert code == 2 and error_lines(err) == [
         f"error: {clip}: --at 5 s is outside the clip (first frame at 0 s, last frame at 2.30 s)"
     ], err
+    for at in ("0", "-1"):  # 0 s is the first frame: not "outside the clip" (review), but nothing to read before it
+        code, _, err = cli("forecast", str(clip), "--at", at, "--out", str(tmp_path / "f.npz"))
+        assert code == 2 and error_lines(err) == [
+            f"error: {clip}: --at {at} s: give a time after the first frame (0 s), at most the last frame's (2.30 s)"
+        ], err
+
+
+def test_the_overlay_of_a_late_entry_shows_the_whole_clip_on_the_clips_clock(tmp_path, monkeypatch):
+    """Review: the model reads a late-entry clip from its first detection (1.0 s here), but the overlay shows the clip
+    from its first frame, the frames before the detection marked "no person detected", and its labels count from
+    the clip's first frame, as the notes, start_time and --at do (it had started at 1.0 s, labelled 0.00 s there)."""
+    import posecast.video.overlay as overlay
+
+    labels: list[str] = []
+    drawn = overlay._label
+    monkeypatch.setattr(overlay, "_label", lambda img, text, *a, **k: (labels.append(text), drawn(img, text, *a, **k)))
+    clip = write_clip(tmp_path / "c.mp4", 120, (64, 48), 30.0)  # 4 s, the last frame at 3.967 s
+    fc = _Still().forecast(_gappy_track(), seconds=0.4)
+    video = fc.metadata["video"]
+    assert 1.0 <= video.times[0] < 1.0 + 1 / 25  # the model still reads from the first detection
+    out = render_forecast_video(tmp_path / "o.mp4", clip, fc.metadata["track"], video, height=64, panel=False)
+    info = probe_video(out)
+    n_pre = 25  # 25 fps frames before the first one read, back to the clip's first frame (0.0067 s .. 0.9667 s)
+    assert info.num_frames == n_pre + len(video.times)  # 110 (had been 85, from 1.0 s)
+    observed = [s for s in labels if s.startswith("observed")]
+    assert len(observed) == n_pre + len(video.past)
+    assert observed[0] == "observed  0.01 s: no person detected"  # (had been "observed  0.00 s" at 1.0067 s)
+    labels.clear()  # a grid that starts on the first frame, give or take rounding, reads 0.00 s there (not -0.00)
+    shifted = replace(video, times=video.times - (video.times[0] - 1.0) - 1e-12)
+    render_forecast_video(tmp_path / "o2.mp4", clip, fc.metadata["track"], shifted, height=64, panel=False)
+    assert labels[0] == "observed  0.00 s: no person detected"
+    assert all(s.endswith("no person detected") for s in observed[:n_pre])
+    assert observed[n_pre] == "observed  1.01 s"  # the first frame read, at the first detection
+    assert observed[-1] == "observed  3.97 s: no person detected"  # the last frame, as --at counts (3.967 s)
+    assert [s for s in labels if s.startswith("forecast")][0] == "forecast (still)  +0.04 s"

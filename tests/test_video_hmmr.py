@@ -89,6 +89,32 @@ def test_single_frame_forecast_lengths_and_times():
     np.testing.assert_allclose(short.past, fc.past)
 
 
+def test_a_person_seen_in_the_last_frame_only_gets_a_hallucinated_past_marked_so(tmp_path, capsys):
+    """Review: hmmr reads a 60-frame track detected only at frame 59 as that one frame and hallucinates 0.2 s before
+    it; the written forecast had no history_detected, and the note said the history starts at the first detection,
+    though start_time lies 0.2 s before it. Now history_detected marks only the frame seen, and the note says so."""
+    import dataclasses
+    from pathlib import Path
+
+    import posecast
+    from posecast.cli.forecast import write_video_forecast
+
+    torch.manual_seed(0)
+    model = H.HMMRForecaster(H.HMMR(tiny()))
+    track = synthetic_batch(1, 60).track(0)
+    detected = np.arange(60) == 59
+    track = dataclasses.replace(track, detected=detected).bridged()
+    fc = model.forecast(track, seconds=0.2)
+    assert len(fc.metadata["video"].past) == 6  # the frame and the 5 hallucinated before it
+    assert fc.metadata["history_detected"] == [False] * 5 + [True]  # (had been left out)
+    assert fc.metadata["start_time"] == pytest.approx(59 / 25 - 0.2, abs=1e-9)
+    write_video_forecast(fc, Path("late.mp4"), [tmp_path / "f.json"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "first seen at 2.36 s): the model reads that frame alone and hallucinates 0.20 s of past before it" in out
+    assert "history_detected: its last frame only" in out and "the history written starts there" not in out
+    assert posecast.load(tmp_path / "f.json").metadata["history_detected"] == [False] * 5 + [True]
+
+
 def test_video_forecast_shapes():
     torch.manual_seed(0)
     model = H.HMMRForecaster(H.HMMR(tiny()))

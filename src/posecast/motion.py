@@ -64,9 +64,11 @@ BROKEN_BONE_M = 0.05
 BROKEN_BONE_SHARE = 0.25
 #: metres: a BVH written from a forecast (`Forecast.to_motion`) whose joints depart from the forecast's positions by
 #: more than this is a visibly different motion, and ``posecast forecast`` says so. The shipped networks' forecasts
-#: change bone lengths by millimetres and their BVHs depart by 8-20 mm (dct-mlp on CMU, Bandai and AMASS); a baseline
-#: extrapolating each joint on its own (constant-velocity) departs by 1-2 m within 1 s. 5 cm lies above the first
-#: (no note on every network forecast) and is about a joint's own size: a shift a viewer sees
+#: change bone lengths by millimetres to centimetres: at 1 s, dct-mlp's BVHs depart by 8-31 mm (CMU 02_01 8 mm, Bandai
+#: walk 11 mm, HDM05 depositFloorR 31 mm, an AMASS take 20 mm) and st-transformer's by 11-21 mm on the first three in a
+#: review but 21-70 mm in a QA (the guide's figures): 5 cm lies above dct-mlp's and most of st-transformer's, so some
+#: st-transformer forecasts do get the note; a baseline extrapolating each joint on its own (constant-velocity)
+#: departs by 0.9-2 m within 1 s. 5 cm is about a joint's own size: a shift a viewer sees
 BVH_DEPARTURE_NOTE_M = 0.05
 #: bones shorter than this (metres) are helpers (CMU's hip joints): not judged
 MIN_BONE_M = 0.01
@@ -920,7 +922,14 @@ class Forecast:
         forecast frames are returned with ``include_history=False``). The rig keeps its bone lengths and a forecast
         need not (each joint extrapolated on its own, a network's few millimetres): ``["departure_m"]`` and
         ``["departure_mean_m"]`` are the largest and the mean distance of a forecast frame's joint from hypothesis
-        ``sample``'s position (`BVH_DEPARTURE_NOTE_M`: where ``posecast forecast`` says so).
+        ``sample``'s position, ``["departure_observed_m"]`` and ``["departure_observed_mean_m"]`` the same for the
+        observed frames against the history's positions (a rig whose fixed offsets cannot follow the history departs
+        there too); `BVH_DEPARTURE_NOTE_M`: where ``posecast forecast`` says so. What the departure comes from, as
+        far as it is measured (`_departure_causes`): ``["bone_change_m"]`` / ``["bone_change_joint"]``, the largest
+        change of a bone's length in the forecast from its observed length, over the bones whose length holds
+        (within `BVH_DEPARTURE_NOTE_M`) in the observed frames, and ``["observed_bone_range_m"]`` /
+        ``["observed_bone_range_joint"]``, the joint whose distance from its parent varies most in the observed
+        frames by more than that (a ``Hips`` carrying the translation under a root that stays put).
 
         Raises:
             SkeletonError: no history, or its skeleton has no rest offsets.
@@ -940,7 +949,10 @@ class Forecast:
             skel = replace(skel, offsets=fit_offsets(history.positions, skel))
         rotations, positions = extend_rotations(history.positions, history.rotations, self.samples[sample], skel)
         t = 0 if not include_history else history.num_frames
-        gap = np.linalg.norm(positions[history.num_frames :] - self.samples[sample], axis=-1)  # (F, J) metres
+        n = history.num_frames
+        gap = np.linalg.norm(positions[n:] - self.samples[sample], axis=-1)  # (F, J) metres
+        gap_observed = np.linalg.norm(positions[:n] - history.positions, axis=-1)  # (T, J): the frames read
+        why = _departure_causes(history.positions, self.samples[sample], skel)
         if not include_history:
             rotations, positions = rotations[history.num_frames :], positions[history.num_frames :]
         kept = (
@@ -968,6 +980,9 @@ class Forecast:
                 "forecast_frames": self.num_frames,
                 "departure_m": float(gap.max()),
                 "departure_mean_m": float(gap.mean()),
+                "departure_observed_m": float(gap_observed.max()),
+                "departure_observed_mean_m": float(gap_observed.mean()),
+                **why,
             },
         )
 
@@ -976,3 +991,34 @@ class Forecast:
             f"Forecast({self.num_samples} sample(s) x {self.num_frames} frames @ {self.fps:g} fps = "
             f"{self.horizon:.2f} s, skeleton {self.skeleton.name!r}, model {self.model!r})"
         )
+
+
+def _departure_causes(observed: np.ndarray, future: np.ndarray, skeleton: Skeleton) -> dict[str, Any]:
+    """What can make a BVH written by `Forecast.to_motion` depart from the positions (metres, ``(T, J, 3)`` observed
+    and ``(F, J, 3)`` forecast, on ``skeleton``): ``bone_change_m`` / ``bone_change_joint``, the largest change of a
+    bone's length (named by its child joint) in the forecast from its mean observed length, over the bones whose
+    length holds within `BVH_DEPARTURE_NOTE_M` in the observed frames; ``observed_bone_range_m`` /
+    ``observed_bone_range_joint`` (and ``_parent``), the joint whose distance from its parent varies most in the
+    observed frames, present only when that is more than `BVH_DEPARTURE_NOTE_M` (a joint that moves against its
+    parent, which a BVH bone of one length does not). Bones under `MIN_BONE_M` in the observed frames are left out."""
+    parents = np.asarray(skeleton.parents[1:], dtype=np.int64)
+    out: dict[str, Any] = {"bone_change_m": 0.0, "bone_change_joint": None}
+    if parents.size == 0 or observed.shape[0] == 0:
+        return out
+    seen = np.linalg.norm(observed[:, 1:] - observed[:, parents], axis=-1)  # (T, J - 1)
+    ahead = np.linalg.norm(future[:, 1:] - future[:, parents], axis=-1)  # (F, J - 1)
+    judged = seen.mean(axis=0) >= MIN_BONE_M
+    spread = np.where(judged, np.ptp(seen, axis=0), 0.0)
+    rigid = judged & (spread <= BVH_DEPARTURE_NOTE_M)
+    change = np.where(rigid, np.abs(ahead - seen.mean(axis=0)).max(axis=0, initial=0.0), 0.0)
+    if change.max() > 0:
+        b = int(np.argmax(change))
+        out.update(bone_change_m=float(change[b]), bone_change_joint=skeleton.joint_names[b + 1])
+    if spread.max() > BVH_DEPARTURE_NOTE_M:
+        b = int(np.argmax(spread))
+        out.update(
+            observed_bone_range_m=float(spread[b]),
+            observed_bone_range_joint=skeleton.joint_names[b + 1],
+            observed_bone_range_parent=skeleton.joint_names[int(parents[b])],
+        )
+    return out

@@ -421,8 +421,13 @@ def check_media(file: Path, at: float | None) -> None:
         from posecast.video.decode import probe_video
 
         duration = probe_video(file).duration
-        if not 0 < at <= duration:
-            # the time of its last frame from its first, not the clip's length (which adds the last frame's own time)
+        # the time of its last frame from its first, not the clip's length (which adds the last frame's own time)
+        if not 0 < at:  # (0 s is the first frame: inside the clip, but no past to read)
+            raise ValueRangeError(
+                f"--at {at:g} s: give a time after the first frame (0 s), at most the last frame's ({duration:.2f} s)",
+                file,
+            )
+        if at > duration:
             raise ValueRangeError(
                 f"--at {at:g} s is outside the clip (first frame at 0 s, last frame at {duration:.2f} s)", file
             )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,20 +180,24 @@ def forecast(
         console.print(f"note: {note}", highlight=False)
     as_bvh = fc.to_motion(sample=0) if any(format_suffix(o) == ".bvh" for o in outs) else None
     for o in outs:
-        write(as_bvh if as_bvh is not None and format_suffix(o) == ".bvh" else fc, o, up=up)
-        console.print(f"wrote {o}", highlight=False)
         if as_bvh is not None and format_suffix(o) == ".bvh":
-            for note in (departure_note(as_bvh.metadata), end_sites_note(as_bvh)):
+            from posecast.io.bvh import recording_end_sites
+
+            with recording_end_sites() as written:  # the End Sites the writer made (no second forward kinematics)
+                write(as_bvh, o, up=up)
+            console.print(f"wrote {o}", highlight=False)
+            for note in (departure_note(as_bvh.metadata), end_sites_note(written[-1] if written else ())):
                 if note:
                     console.print(f"note: {o.name}: {note}", highlight=False)
+        else:
+            write(fc, o, up=up)
+            console.print(f"wrote {o}", highlight=False)
 
 
-def end_sites_note(motion: Any) -> str | None:
+def end_sites_note(ends: Sequence[str]) -> str | None:
     """One line naming the input's ``*_end`` joints (an ASF/AMC bone's end) that a BVH holds as End Sites, which a
-    plain load of it leaves out (`posecast.io.bvh.written_as_end_sites`)."""
-    from posecast.io.bvh import written_as_end_sites
-
-    ends = written_as_end_sites(motion)
+    plain load of it leaves out (``ends``: as `posecast.io.bvh.written_as_end_sites` names them, or as
+    `posecast.io.bvh.recording_end_sites` records them while writing)."""
     if not ends:
         return None
     return (
@@ -206,10 +211,11 @@ HORIZON_NOTE_SHARE = 0.1
 
 
 def horizon_note(seconds: float | None, frames: int, fps: float) -> str | None:
-    """One line when ``--horizon SECONDS`` became a number of frames (the nearest, at least one) whose duration is
-    noticeably not what was asked: more than half a frame off (a horizon under half a frame, raised to one) or more
-    than `HORIZON_NOTE_SHARE` of it (a few frames at a low rate: 0.1 s at 25 fps is 2 frames, 0.08 s). A second at
-    any rate, or 0.5 s at 25 fps (13 frames, 0.52 s), gets none."""
+    """One line when ``--horizon SECONDS`` became a number of frames (`posecast.models.base.resolve_frames`: the
+    nearest, Python's ``round``, so a tie goes to the even number; at least one) whose duration is noticeably not
+    what was asked: more than half a frame off (a horizon under half a frame, raised to one) or more than
+    `HORIZON_NOTE_SHARE` of it (a few frames at a low rate: 0.1 s at 25 fps, 2.5 frames, is 2 frames, 0.08 s). A
+    second at any rate, or 0.5 s at 25 fps (12.5 frames: 12, 0.48 s), gets none."""
     if seconds is None:
         return None
     got = frames / fps
@@ -223,18 +229,38 @@ def horizon_note(seconds: float | None, frames: int, fps: float) -> str | None:
 
 
 def departure_note(meta: dict[str, Any]) -> str | None:
-    """One line when a BVH written from a forecast (`Forecast.to_motion`'s ``departure_m``) puts joints further
-    from the forecast's positions than `posecast.motion.BVH_DEPARTURE_NOTE_M`: the rig keeps its bone lengths, the
-    forecast did not."""
+    """One line when a BVH written from a forecast (`Forecast.to_motion`'s ``departure_m`` on the forecast frames,
+    ``departure_observed_m`` on the observed ones) puts joints further from the positions than
+    `posecast.motion.BVH_DEPARTURE_NOTE_M`: where and by how much, and the cause only where one is measured (a joint
+    whose distance from its parent varies in the observed frames, which a BVH bone of one length cannot follow; the
+    forecast changing bone lengths by more than that, while the BVH keeps the rig's)."""
     from posecast.motion import BVH_DEPARTURE_NOTE_M
 
     worst = meta.get("departure_m")
-    if worst is None or worst <= BVH_DEPARTURE_NOTE_M:
+    observed = meta.get("departure_observed_m") or 0.0
+    if worst is None or max(worst, observed) <= BVH_DEPARTURE_NOTE_M:
         return None
-    return (
-        f"joints up to {100 * worst:.0f} cm (mean {100 * meta['departure_mean_m']:.1f} cm) off the forecast: it does "
-        "not keep bone lengths, a BVH keeps the rig's; .npz / .json hold the model's positions"
-    )
+    where = [
+        f"up to {100 * worst:.0f} cm (mean {100 * meta['departure_mean_m']:.1f} cm) from the forecast's positions in "
+        "the forecast frames"
+    ]
+    if observed > BVH_DEPARTURE_NOTE_M:
+        mean = 100 * meta.get("departure_observed_mean_m", 0.0)
+        where.append(f"up to {100 * observed:.0f} cm (mean {mean:.1f} cm) from the input's in the observed frames")
+    causes = []
+    if observed > BVH_DEPARTURE_NOTE_M and meta.get("observed_bone_range_joint"):
+        causes.append(
+            f"the distance from {meta['observed_bone_range_parent']} to {meta['observed_bone_range_joint']} varies "
+            f"by {100 * meta['observed_bone_range_m']:.0f} cm in the observed frames, and a BVH joint keeps one "
+            "offset from its parent"
+        )
+    if (meta.get("bone_change_m") or 0.0) > BVH_DEPARTURE_NOTE_M:
+        causes.append(
+            f"the forecast changes bone lengths by up to {100 * meta['bone_change_m']:.0f} cm "
+            f"({meta['bone_change_joint']}), and a BVH keeps the rig's"
+        )
+    because = "".join(f"; {c}" for c in causes)
+    return f"the BVH's joints are {' and '.join(where)}{because}; .npz / .json hold the model's positions"
 
 
 def tracking_notes(meta: dict[str, Any]) -> list[str]:
@@ -334,17 +360,23 @@ def at_hint(seconds: float) -> float:
     return max(math.ceil(round(seconds * 100, 6)) / 100, 0.01)
 
 
-def coverage_notes(coverage: dict[str, Any], name: str, end_s: float) -> list[str]:
+def coverage_notes(coverage: dict[str, Any], name: str, end_s: float, hallucinated_s: float | None = None) -> list[str]:
     """Notes on a clip whose person appears late or is gone before its end (``end_s``: its last frame, seconds
     from the first): what the written history and the forecast are made of there, and the ``--at`` that forecasts
-    from the last sighting."""
+    from the last sighting. ``hallucinated_s``: a model (hmmr) that read the first detection as a single frame and
+    made up that many seconds of past before it, where the history written starts."""
     notes = []
     head, tail = coverage["undetected_head_s"], coverage["undetected_tail_s"]
     if head >= UNSEEN_TAIL_S:
-        notes.append(
-            f"no person in the first {head:.2f} s of {name} (first seen at {coverage['first_detection_s']:.2f} s): "
-            "the model reads the clip from there, and the history written starts there (start_time)"
-        )
+        first = coverage["first_detection_s"]
+        if hallucinated_s is None:
+            read = "the model reads the clip from there, and the history written starts there (start_time)"
+        else:  # hmmr on a person seen in the last frame only
+            read = (
+                f"the model reads that frame alone and hallucinates {hallucinated_s:.2f} s of past before it, where "
+                "the history written starts (start_time; history_detected: its last frame only)"
+            )
+        notes.append(f"no person in the first {head:.2f} s of {name} (first seen at {first:.2f} s): {read}")
     if tail >= UNSEEN_TAIL_S:
         last = coverage["last_detection_s"]
         notes.append(
@@ -367,7 +399,7 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path], seconds: float |
     if (note := horizon_note(seconds, fc.num_frames, fc.fps)) is not None:
         console.print(f"note: {note}", highlight=False)
     coverage = detection_coverage(track)
-    for note in coverage_notes(coverage, file.name, track.duration):
+    for note in coverage_notes(coverage, file.name, track.duration, video.metadata.get("hallucinated_s")):
         console.print(f"note: {note}", highlight=False)
     from posecast.video import VIDEO_SUFFIXES
     from posecast.video.models.base import SHORT_PAST_S

@@ -29,6 +29,9 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -1194,14 +1197,16 @@ def _partial_angles(rot: np.ndarray, axes: tuple[int, ...], used: int) -> np.nda
     return angles
 
 
-def _layout_out(motion: Motion, read_channels: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[bool]]:
+def _layout_out(
+    motion: Motion, read_channels: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[bool], list[list[int]]]:
     """For `write_bvh`: each joint's translation in its parent's frame from the positions ``(T, J, 3)`` (the root:
     its position), the rest offsets ``(J, 3)`` (the root's zero), whether each joint's rotation is the identity in
-    every frame ``(J,)``, and whether it is written as an End Site: a leaf named ``*_end`` (an ASF/AMC bone's end,
-    or an End Site read as a joint with ``end_sites=True``) that neither turns nor moves, unless it was a JOINT of
-    the BVH file the motion was read from. A BVH marks the end of a bone with an End Site (CMU's own BVH
-    conversions of their ASF/AMC takes do; DCC tools take it for the tip of the last bone), where a JOINT would be
-    one more bone with three channels that never change."""
+    every frame ``(J,)``, whether it is written as an End Site, and each joint's children (index order). An End
+    Site is a leaf named ``*_end`` (an ASF/AMC bone's end, or an End Site read as a joint with ``end_sites=True``)
+    that neither turns nor moves, unless it was a JOINT of the BVH file the motion was read from. A BVH marks the
+    end of a bone with an End Site (CMU's own BVH conversions of their ASF/AMC takes do; DCC tools take it for the
+    tip of the last bone), where a JOINT would be one more bone with three channels that never change."""
     skel = motion.skeleton
     rot, pos = motion.rotations, motion.positions
     assert rot is not None and skel.offsets is not None
@@ -1229,16 +1234,35 @@ def _layout_out(motion: Motion, read_channels: dict[str, Any]) -> tuple[np.ndarr
         and skel.joint_names[j] not in read_channels  # a JOINT of the file it was read from stays one
         for j in range(n_joints)
     ]
-    return local, rest, identity, end_site
+    return local, rest, identity, end_site, children
+
+
+#: `recording_end_sites`: where `write_bvh` puts the End Site names it wrote (None: nowhere)
+_END_SITES_WRITTEN: ContextVar[list[tuple[str, ...]] | None] = ContextVar("posecast_bvh_end_sites", default=None)
+
+
+@contextmanager
+def recording_end_sites() -> Iterator[list[tuple[str, ...]]]:
+    """Inside the block, every `write_bvh` call (``posecast.save(motion, "x.bvh")`` too) appends to the list yielded
+    the names of the joints it wrote as End Sites (`written_as_end_sites`), from its own layout, so that a caller
+    that writes and then tells the user (``posecast forecast``) need not run the forward kinematics again. Per
+    thread / context (a `ContextVar`)."""
+    got: list[tuple[str, ...]] = []
+    token = _END_SITES_WRITTEN.set(got)
+    try:
+        yield got
+    finally:
+        _END_SITES_WRITTEN.reset(token)
 
 
 def written_as_end_sites(motion: Motion) -> tuple[str, ...]:
     """The joints of ``motion`` that `write_bvh` writes as End Sites (`_layout_out`), which a plain `read_bvh` of
-    the file does not return as joints (``end_sites=True`` does, under the same ``<parent>_end`` names)."""
+    the file does not return as joints (``end_sites=True`` does, under the same ``<parent>_end`` names). It runs
+    the writer's forward kinematics again; to learn them while writing, wrap the write in `recording_end_sites`."""
     if motion.rotations is None or motion.skeleton.offsets is None:
         return ()
     read_channels = motion.metadata.get("bvh_joint_channels")
-    _, _, _, end_site = _layout_out(motion, read_channels if isinstance(read_channels, dict) else {})
+    _, _, _, end_site, _ = _layout_out(motion, read_channels if isinstance(read_channels, dict) else {})
     return tuple(n for n, e in zip(motion.skeleton.joint_names, end_site, strict=True) if e)
 
 
@@ -1323,10 +1347,7 @@ def write_bvh(
 
     rot, pos = motion.rotations, motion.positions
     n_frames, n_joints = pos.shape[:2]
-    local, rest, identity, end_site = _layout_out(motion, read_channels)
-    children: list[list[int]] = [[] for _ in range(n_joints)]
-    for j in range(1, n_joints):
-        children[skel.parents[j]].append(j)
+    local, rest, identity, end_site, children = _layout_out(motion, read_channels)
     stored_ends = motion.metadata.get("bvh_end_sites")
     stored_ends = stored_ends if isinstance(stored_ends, dict) else {}
 
@@ -1404,6 +1425,8 @@ def write_bvh(
         fh.write("\n")
         fh.write(body)
         fh.write("\n")
+    if (record := _END_SITES_WRITTEN.get()) is not None:
+        record.append(tuple(n for n, e in zip(skel.joint_names, end_site, strict=True) if e))
 
 
 # ===================================================================================== register

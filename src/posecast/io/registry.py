@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posecast.errors import FormatError, PosecastError
+from posecast.errors import FormatError, PosecastError, ValueRangeError
 
 #: Modules that register formats, imported on first use (keeps ``import posecast`` fast).
 FORMAT_MODULES = (
@@ -282,7 +282,7 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
             the module notes).
         format: force a format by name instead of detecting it.
         **options: passed to the reader (e.g. ``skeleton=``, ``fps=`` for plain arrays, ``asf=`` for
-            ASF/AMC).
+            ASF/AMC); ``fps=`` is a number (Python's or numpy's, handed on as a float).
 
     Returns:
         a `posecast.Motion` (or `posecast.Forecast` for saved forecasts), positions in metres.
@@ -292,6 +292,12 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
             corrupt or truncated gzip stream is a `FormatError`).
     """
     p = Path(path)
+    if options.get("fps") is not None:  # a numpy number as a float (a JSON reader takes Python's int and float only)
+        from posecast.motion import is_number
+
+        if not is_number(options["fps"]):
+            raise ValueRangeError(f"fps= must be a number, got {options['fps']!r}", p)
+        options = {**options, "fps": float(options["fps"])}
     if format:
         fmt = get_format(format)
         if not p.is_file():

@@ -229,7 +229,10 @@ def render_forecast_video(
     ``forecast`` is a `VideoForecast` (``past (T, J, 3)``, ``future (H, J, 3)``, ``times (T + H,)``,
     ``camera (T + H, 3)``, ``fps``, ``skeleton``, ``model``). ``height`` is the output height in
     pixels (the clip is scaled to it, between black bars when it is narrower than `MIN_VIDEO_WIDTH` of it; the 3D
-    panel is a square of that size next to it). The output has ``T + H`` frames at ``forecast.fps``.
+    panel is a square of that size next to it). The output has ``T + H`` frames at ``forecast.fps``, and before
+    them, on the same grid, the frames of the clip from ``track.times[0]`` (its first frame) that the model did not
+    read (a late entry: it reads from the first detection): the keypoints seen there, no 3D pose. Its labels count
+    from the clip's first frame, as ``--at``, the notes and ``start_time`` do.
     """
     import cv2
     import imageio_ffmpeg
@@ -280,11 +283,18 @@ def render_forecast_video(
     size = (vid_w + panel_w, out_h)
     drawer = _Panel(out_h, past, future, bones) if panel else None
 
+    tol = 0.5 / fps
+    single = bool((getattr(forecast, "metadata", None) or {}).get("single_frame"))  # hmmr on one frame
+    # the clip's clock (that of --at, the notes and start_time) starts at its first frame; a model reads a clip from
+    # its first detection (or the last change of person), so the frames before that are shown too, on the
+    # forecast's grid, with the keypoints seen there but no 3D pose
+    t_clip = float(track.times[0]) if track.num_frames else float(times[0])
+    n_pre = max(0, int(np.floor((float(times[0]) - t_clip) * fps + 0.5 - 1e-6))) if n_past else 0
+    times = np.concatenate([float(times[0]) - np.arange(n_pre, 0, -1) / fps, times])
     t_next, img_next = next(frames)
     current = img_next
     t_obs_end = float(track.times[-1])
-    t_split = float(times[n_past - 1]) if n_past else float(times[0])
-    tol = 0.5 / fps
+    t_split = float(times[n_pre + n_past - 1]) if n_past else float(times[0])
 
     with atomic_output(path_out) as tmp:
         writer = imageio_ffmpeg.write_frames(
@@ -299,7 +309,7 @@ def render_forecast_video(
         )
         writer.send(None)
         try:
-            for i, t in enumerate(times):
+            for i, t in enumerate(times, start=-n_pre):  # i < 0: before the frames the model read
                 while img_next is not None and t_next <= t + tol:  # the frame on screen at time t
                     current = img_next
                     try:
@@ -311,7 +321,9 @@ def render_forecast_video(
                     bars = np.zeros((out_h, vid_w, 3), dtype=img.dtype)
                     bars[:, ox : ox + clip_w] = img
                     img = bars
+                clock = round(float(t) - t_clip, 6) + 0.0  # seconds from the clip's first frame (+0.0: no "-0.00")
                 is_past = i < n_past
+                made_up = single and 0 <= i < n_past - 1  # hmmr's past before its one frame
                 seen = True  # a person detected at this past frame (the 3D panel draws no held pose either)
                 if is_past and t <= t_obs_end + tol:
                     k = max(min(int(np.searchsorted(obs.times, t + tol, side="right")) - 1, obs.num_frames - 1), 0)
@@ -319,9 +331,12 @@ def render_forecast_video(
                     if seen:
                         at = obs.keypoints[k] * (sx, sy) + shift
                         draw_skeleton_2d(img, at, bones, OBSERVED_RGB, OBSERVED_LEFT_RGB)
-                        _label(img, f"observed  {t - times[0]:.2f} s", OBSERVED_RGB)
+                    if made_up:
+                        _label(img, f"hallucinated past  {clock:.2f} s", OBSERVED_RGB)
+                    elif seen:
+                        _label(img, f"observed  {clock:.2f} s", OBSERVED_RGB)
                     else:  # the track bridges or holds these keypoints; on the picture they would float
-                        _label(img, f"observed  {t - times[0]:.2f} s: no person detected", OBSERVED_RGB)
+                        _label(img, f"observed  {clock:.2f} s: no person detected", OBSERVED_RGB)
                 elif not is_past:
                     anchored = getattr(forecast, "future_pixels", None)  # VideoForecast: anchored at the keypoints
                     pts = anchored()[i - n_past] if anchored else project(future[i - n_past], camera[i])
@@ -334,10 +349,15 @@ def render_forecast_video(
                         _label(img, "clip ended: last frame", (230, 230, 230), row=1)
                 if drawer is not None:
                     name = title or f"{video_path.name}: {forecast.model}"
-                    if is_past:
-                        note = "" if seen else ": no person detected"
+                    if made_up:
+                        side = drawer.draw(past[i], None, None, f"{name}\nhallucinated past {clock:.2f} s")
+                    elif is_past:
+                        note = ": no person detected" if not seen else ": not read by the model" if i < 0 else ""
                         side = drawer.draw(
-                            past[i] if seen else None, None, None, f"{name}\nobserved {t - times[0]:.2f} s{note}"
+                            past[i] if seen and i >= 0 else None,
+                            None,
+                            None,
+                            f"{name}\nobserved {clock:.2f} s{note}",
                         )
                     else:
                         side = drawer.draw(

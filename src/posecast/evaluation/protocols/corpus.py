@@ -115,17 +115,25 @@ def nearest_neighbour_source() -> str:
     return f"fitted on the training split of the corpus (canonical body) at {FPS:g} fps, {opts}"
 
 
-def protocol_description() -> dict[str, Any]:
-    """The protocol as data, printed with every table and stored in every JSON."""
+def protocol_description(datasets: Sequence[str] | None = None) -> dict[str, Any]:
+    """The protocol as data, printed with every table and stored in every JSON: of the data sets ``datasets`` (of
+    `DATASETS`, in the order given; default all of them), which its ``datasets``, ``files`` and ``first_frame``
+    name (a bench of some of them had described all three)."""
+    names = list(DATASETS) if datasets is None else list(datasets)
+    test_files = {
+        "cmu_bvh": f"cmu_bvh subjects {', '.join(TEST_SUBJECTS)}",
+        "bandai_namco": "bandai_namco "
+        + "; ".join(f"dataset-{k} {', '.join(v)}" for k, v in splits.BANDAI_TEST_STYLES.items()),
+        "hdm05_cuts": f"hdm05_cuts actor {', '.join(splits.HDM05_ACTORS)}",
+    }
+    known = [d for d in names if d in DROP_FIRST_FRAME]
     return {
         "benchmark": "corpus",
-        "datasets": list(DATASETS),
-        "files": "the test split of each data set (posecast.datasets.splits): cmu_bvh subjects "
-        f"{', '.join(TEST_SUBJECTS)}; bandai_namco "
-        + "; ".join(f"dataset-{k} {', '.join(v)}" for k, v in splits.BANDAI_TEST_STYLES.items())
-        + f"; hdm05_cuts actor {', '.join(splits.HDM05_ACTORS)}",
+        "datasets": names,
+        "files": "the test split of each data set (posecast.datasets.splits): "
+        + "; ".join(test_files[d] for d in known if d in test_files),
         "first_frame": "dropped where it is a synthetic rest pose: "
-        + ", ".join(f"{d} {'dropped' if v else 'kept (real motion)'}" for d, v in DROP_FIRST_FRAME.items()),
+        + ", ".join(f"{d} {'dropped' if DROP_FIRST_FRAME[d] else 'kept (real motion)'}" for d in known),
         "frame_rate": f"every file resampled linearly to {FPS:g} fps",
         "skeleton": "each data set's own skeleton and joints (models map to their own body and back themselves)",
         "windows": f"per file: {LONG.describe()}; a file too short for one gives {SHORT.describe()}; "
@@ -889,8 +897,8 @@ def evaluate(
         goal_model = default.name if default is not None else None
     if test_sets is None:
         test_sets = [load_test_set(d, progress=progress) for d in DATASETS]
-    if protocol is None:  # the data sets run (a bench of some of them printed all three)
-        protocol = {**protocol_description(), "datasets": [ts.name for ts in test_sets]}
+    if protocol is None:  # the data sets run (a bench of some of them had described all three)
+        protocol = protocol_description([ts.name for ts in test_sets])
     protocol = dict(protocol)
     protocol["goal_model"] = goal_model
     protocol["bootstrap"] = {"resamples": resamples, "seed": seed}

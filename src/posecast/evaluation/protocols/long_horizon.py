@@ -185,18 +185,22 @@ def check_max_seeds(max_seeds: int | None) -> int | None:
 
 
 def protocol_description(
-    seconds: int, max_seeds: int | None = None, train_reference: bool = False, plausibility: bool = True
+    seconds: int,
+    max_seeds: int | None = None,
+    train_reference: bool = False,
+    plausibility: bool = True,
+    datasets: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The protocol as data, printed with every table and stored in every JSON (module docstring)."""
+    """The protocol as data, printed with every table and stored in every JSON (module docstring); ``datasets``: the
+    data sets run, of `corpus.DATASETS` (default all of them), the only ones its ``datasets`` line names."""
+    names = [d for d in (corpus.DATASETS if datasets is None else datasets) if d in corpus.DROP_FIRST_FRAME]
     canonical, _, _ = _canonical()
     out: dict[str, Any] = {
         "benchmark": "long-horizon",
         "style": "ST-Transformer supplement H (Aksan et al. 2021): every second of prediction vs real 1-s clips, "
         "per data set against its own test data",
         "datasets": "the test split of each data set (bench corpus): "
-        + "; ".join(
-            f"{d} ({'frame 0 dropped' if corpus.DROP_FIRST_FRAME[d] else 'frame 0 kept'})" for d in corpus.DATASETS
-        )
+        + "; ".join(f"{d} ({'frame 0 dropped' if corpus.DROP_FIRST_FRAME[d] else 'frame 0 kept'})" for d in names)
         + f"; resampled linearly to {FPS:g} fps",
         "seeds": f"{SEED_FRAMES} observed frames ({SEED_FRAMES / FPS:g} s): the first {SEED_FRAMES} of every "
         f"{corpus.LONG.span}-frame window (a start every {SEED_STRIDE} frames, so >= 1 s of real continuation); "
@@ -960,7 +964,8 @@ def evaluate(
     max_seeds = check_max_seeds(max_seeds)
     if test_sets is None:
         test_sets = [corpus.load_test_set(d) for d in corpus.DATASETS]
-    protocol = protocol_description(seconds, max_seeds, bool(train_sequences), pose_index is not None)
+    names = [ts.name for ts in test_sets]
+    protocol = protocol_description(seconds, max_seeds, bool(train_sequences), pose_index is not None, names)
     if datasets_line is not None:  # files of your own (`corpus.files_protocol_description`)
         protocol["datasets"] = datasets_line
     if pose_index is not None and pose_index.source:
@@ -1151,7 +1156,7 @@ def goal_table(d: Mapping[str, Any]) -> tuple[list[str], list[list[str]], str]:
 
 
 def _reference_files(test_data: Mapping[str, Any]) -> str:
-    """"the 9 of 21 files that give seeds (all 21: 0.361 m/s); " for the facts line (results before 2026-12-07,
+    """ "the 9 of 21 files that give seeds (all 21: 0.361 m/s); " for the facts line (results before 2026-12-07,
     whose reference was every file, say nothing)."""
     every = test_data.get("all_files")
     if not every or "files" not in test_data:

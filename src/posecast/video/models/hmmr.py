@@ -287,7 +287,10 @@ class HMMRForecaster(VideoForecaster):
         """A video track goes through `VideoForecaster.forecast_track`; a single frame (an image) returns the
         hallucinated past ``t - K … t`` (``K + 1`` frames) and ``round(seconds · fps)`` future frames
         (the first ``K`` predicted, then held), on times ``t ± k / fps``, anchored at the frame's keypoints. A
-        track whose person is seen in its last frame only is that frame (`PoseTrack.from_first_detection`)."""
+        track whose person is seen in its last frame only is that frame (`PoseTrack.from_first_detection`). Its
+        ``metadata["detected"]`` (the written ``history_detected``) is False for the ``K`` hallucinated frames
+        before it and the frame's own detection for it; ``metadata["hallucinated_s"]`` is ``K / fps``, the past
+        before the frame (``start_time`` lies that much before it)."""
         track = track.from_first_detection()
         if track.num_frames != 1:
             return super().forecast_track(track, seconds)
@@ -307,7 +310,12 @@ class HMMRForecaster(VideoForecaster):
             camera=pred.camera[0],
             skeleton=self.skeleton,
             model=self.name,
-            metadata={"source": track.metadata.get("source"), "single_frame": True},
+            metadata={
+                "source": track.metadata.get("source"),
+                "single_frame": True,
+                "detected": np.append(np.zeros(k, dtype=bool), bool(track.detected[-1])),  # the past: t - K .. t
+                "hallucinated_s": k / self.fps,
+            },
         )
         return self.anchored(video, body.keypoints[-1], body.visibility[-1])
 
