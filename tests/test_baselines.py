@@ -134,3 +134,65 @@ def test_the_registry_alone_says_which_models_give_distinct_samples(walk):
     assert np.abs(nn.samples[0] - nn.samples[1]).max() > 1e-3
     zv = posecast.models.get("zero-velocity").forecast(query, frames=5, samples=2)
     np.testing.assert_array_equal(zv.samples[0], zv.samples[1])
+
+
+def _world_root_rig():
+    """A Bandai-like rig: a world root on the floor at the origin (``joint_Root``), the body under ``Hips``."""
+    from posecast.skeletons.base import Skeleton
+
+    names = (
+        "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
+        "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
+        "UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R",
+    )  # fmt: skip
+    parents = (-1, 0, 1, 2, 3, 4, 3, 6, 7, 8, 3, 10, 11, 12, 1, 14, 15, 16, 1, 18, 19, 20)
+    off = np.array([
+        [0, 0, 0], [0, 0.94, 0], [0, 0.1, 0], [0, 0.12, 0], [0, 0.2, 0], [0, 0.1, 0],
+        [0.05, 0.15, 0], [0.12, 0, 0], [0.26, 0, 0], [0.24, 0, 0],
+        [-0.05, 0.15, 0], [-0.12, 0, 0], [-0.26, 0, 0], [-0.24, 0, 0],
+        [0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
+        [-0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
+    ], dtype=float)  # fmt: skip
+    pairs = [(names.index(n), names.index(n[:-1] + "R")) for n in names if n.endswith("_L")]
+    return Skeleton("world-root-rig", names, parents, off, left_right=pairs)
+
+
+def _walk_away(skel, seconds: float, fps: float, start, yaw: float, phase: float = 0.0) -> np.ndarray:
+    """``(T, J, 3)``: the body walking at 1.2 m/s from ``start`` with heading ``yaw`` (rad about +y), its legs
+    swinging rigidly about the hips (every bone keeps its length), its feet on y = 0; ``joint_Root`` stays at 0."""
+    rest = skel.rest_positions()
+    rest[1:, 1] -= rest[1:, 1].min()  # soles on the floor
+    t = np.arange(round(seconds * fps)) / fps
+    out = np.empty((t.size,) + rest.shape)
+    for i, ti in enumerate(t):
+        pos = rest.copy()
+        for hip, sign in ((14, 1.0), (18, -1.0)):  # UpperLeg_L, UpperLeg_R and the three joints below each
+            a = sign * 0.35 * np.sin(2 * np.pi * ti + phase)
+            c, s = np.cos(a), np.sin(a)
+            rel = pos[hip + 1 : hip + 4] - pos[hip]
+            turned = [rel[:, 0], c * rel[:, 1] - s * rel[:, 2], s * rel[:, 1] + c * rel[:, 2]]
+            pos[hip + 1 : hip + 4] = pos[hip] + np.stack(turned, -1)
+        pos[1:, 2] += 1.2 * ti
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        body = pos[1:] @ np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]]).T + np.asarray(start, dtype=float)
+        out[i, 1:], out[i, 0] = body, 0.0
+    return out
+
+
+def test_nearest_neighbour_at_120_fps_on_a_world_root_rig_keeps_the_body():
+    """At 120 fps, with a floor-level world root the walking body has left: searched once a second (not every
+    25 frames) in a frame about the hips (not the world root), the body keeps its bones and its floor, and the
+    world root stays put (session 26 QA, finding 3: bones stretched 6-13x, the body sank a metre)."""
+    skel, fps = _world_root_rig(), 120.0
+    train = [_walk_away(skel, 4.0, fps, (x, 0.0, z), yaw) for x, z, yaw in ((0, 1, 0.0), (3, -2, 1.2), (-4, 2, -2.0))]
+    nn = NearestNeighbour().fit(train, fps=fps, skeleton=skel)
+    assert nn._every == 120  # 25 frames at 25 fps: one search a second at 120 fps too
+    query = _walk_away(skel, 0.5, fps, (6.0, 0.0, -5.0), 2.5, phase=1.0)
+    out = nn.predict(query[None], 6 * 120, fps=fps)[0, 0]  # 6 s
+    bones = [(p, c) for c, p in enumerate(skel.parents) if p > 0]
+    length = lambda x: np.stack([np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1) for p, c in bones], -1)  # noqa: E731
+    change = np.abs(length(out) / length(query[-1]) - 1)
+    assert np.median(change) < 0.02 and change.max() < 0.15
+    low = out[:, 1:, 1].min(axis=1)  # the lowest body joint per frame; the observed floor is y = 0
+    assert np.abs(low).max() < 0.05
+    np.testing.assert_array_equal(out[:, 0], 0.0)  # joint_Root where it was observed

@@ -45,6 +45,10 @@ class ConstantVelocity(Forecaster):
         return np.repeat(out[:, None], samples, axis=1)
 
 
+#: frames per second at which `NearestNeighbour`'s ``frames`` define its default search interval (``frames / 25`` s)
+REFERENCE_FPS = 25.0
+
+
 class NearestNeighbour(Forecaster):
     """PHD's nearest-neighbour baseline: find the training window closest to the observed frames and
     return its continuation.
@@ -57,26 +61,71 @@ class NearestNeighbour(Forecaster):
     observation ends; with ``residual=False`` it is the neighbour's continuation itself (PHD's literal
     baseline, which jumps to the neighbour's pose at the first frame). Each indexed window carries a
     continuation of ``frames`` frames; longer forecasts are rolled out by searching again from the end
-    of the forecast. With ``samples=K`` the K nearest windows give K hypotheses.
+    of the forecast, every ``search_s`` seconds (default ``frames / 25``: every ``frames`` frames at
+    `REFERENCE_FPS` = 25 fps, as the benchmarks run it; at 120 fps still once a second, each neighbour's
+    continuation read on from its training motion as far as that goes, not every ``frames`` frames, where
+    every search adds its per-joint displacements to the errors before). With ``samples=K`` the K nearest
+    windows give K hypotheses.
+
+    The canonical frame is centred on the skeleton's root, or on the body's pelvis when the root is a world
+    root (Bandai's floor-level ``joint_Root``, `posecast.skeletons.canonical.Retarget.static`), which does not
+    travel with the body: turning about it would swing the body about a point metres away. Such a root stays
+    where it was observed unless it travelled with the body over the window read.
     """
 
     name = "nearest-neighbour"
 
     def __init__(
-        self, window: int = 10, frames: int = 25, stride: int = 1, residual: bool = True, canonical: str = "heading"
+        self,
+        window: int = 10,
+        frames: int = 25,
+        stride: int = 1,
+        residual: bool = True,
+        canonical: str = "heading",
+        search_s: float | None = None,
     ) -> None:
         if window < 1 or frames < 1 or stride < 1:
             raise ValueRangeError("window, frames and stride must be positive")
         if canonical not in ("translation", "heading"):
             raise ValueRangeError(f"canonical must be 'translation' or 'heading', not {canonical!r}")
+        if search_s is not None and not search_s > 0:
+            raise ValueRangeError(f"search_s must be positive, not {search_s!r}")
         self.window, self.frames, self.stride, self.residual = window, frames, stride, residual
         self.canonical = canonical
+        self.search_s = frames / REFERENCE_FPS if search_s is None else float(search_s)
         self.min_history = window
         self._keys: np.ndarray | None = None  # (N, window*J*3) float32
         self._futures: np.ndarray | None = None  # (N, frames, J, 3) in the canonical frame
         self._key_sq: np.ndarray | None = None
+        self._every = frames  # frames between searches at the fitted rate (`fit`)
+        # only where _every > frames: the training positions (float32), and per window its first frame in them,
+        # the frames left after it in its motion and its canonical (origin, rot), to read continuations on
+        self._data: np.ndarray | None = None
+        self._start: np.ndarray | None = None
+        self._left: np.ndarray | None = None
+        self._origin: np.ndarray | None = None  # (N, 3)
+        self._rot: np.ndarray | None = None  # (N, 3, 3)
+        self._centre = 0  # the joint the canonical frame is centred on (`_centre_joint`)
+        self._world: list[int] = []  # world roots (kept where observed unless they travel)
         self.fps: float | None = None
         self.skeleton: Skeleton | None = None
+
+    def _centre_joint(self) -> tuple[int, list[int]]:
+        """The joint the canonical frame is centred on and the skeleton's world roots: the root and none, but
+        the body's pelvis and the world roots (`Retarget.static`) when the root is one."""
+        from posecast.skeletons.canonical import retarget
+
+        if self.skeleton is None:
+            return 0, []
+        try:
+            r = retarget(self.skeleton)
+        except SkeletonError:  # not a body the canonical mapping reads: the root, as before
+            return 0, []
+        names = self.skeleton.joint_names
+        pelvis = [n for n, w in r.assignment.get("pelvis", {}).items() if w == 1.0]
+        if names[0] not in r.static or len(pelvis) != 1:
+            return 0, []
+        return names.index(pelvis[0]), [names.index(n) for n in r.static]
 
     def _frame(self, windows: np.ndarray):
         """Canonical coordinates of ``(n, L, J, 3)`` windows and the ``(origin, rot)`` to undo them."""
@@ -87,7 +136,19 @@ class NearestNeighbour(Forecaster):
         mode = self.canonical if self.skeleton is not None and self.skeleton.left_right else "translation"
         w = torch.as_tensor(windows, dtype=torch.float64)
         origin, rot = canonical_frame(w[:, : self.window], self.skeleton, mode)
+        if self._centre:  # about the pelvis, not a world root (the heading is the hips' either way)
+            origin[..., 0] = w[:, self.window - 1, self._centre, 0][:, None, None]
+            origin[..., 2] = w[:, self.window - 1, self._centre, 2][:, None, None]
         return to_canonical(w, origin, rot).numpy(), (origin, rot)
+
+    def _key(self, win: np.ndarray) -> np.ndarray:
+        """``(n, window*J*3)`` float32 search keys of canonical windows; world roots count not (their place says
+        where the body stands on the floor, metres, not its pose)."""
+        w = win[:, : self.window]
+        if self._world:
+            w = w.copy()
+            w[:, :, self._world] = 0.0
+        return w.reshape(w.shape[0], -1).astype(np.float32)
 
     def fit(
         self,
@@ -102,13 +163,16 @@ class NearestNeighbour(Forecaster):
         """
         from posecast import skeletons
 
-        keys, futures = [], []
+        keys, futures, seqs, starts_all, left, origins, rots = [], [], [], [], [], [], []
         span = self.window + self.frames
         self.skeleton = None if skeleton is None else skeletons.get(skeleton)
+        self._centre, self._world = self._centre_joint()
+        offset = 0
         for m in motions:
             if isinstance(m, Motion):
                 if self.skeleton is None:
                     self.skeleton = m.skeleton
+                    self._centre, self._world = self._centre_joint()
                     fps = fps or m.fps
                 elif not m.skeleton.same_layout(self.skeleton):
                     raise SkeletonError(
@@ -120,40 +184,68 @@ class NearestNeighbour(Forecaster):
             if pos.shape[0] < span:
                 continue
             starts = window_starts(pos.shape[0], span, self.stride)
-            win, _ = self._frame(slice_windows(pos, starts, span))  # (n, span, J, 3)
-            keys.append(win[:, : self.window].reshape(len(starts), -1).astype(np.float32))
+            win, (origin, rot) = self._frame(slice_windows(pos, starts, span))  # (n, span, J, 3)
+            keys.append(self._key(win))
             future = win[:, self.window :]
             if self.residual:  # displacement of every joint from the neighbour's last observed pose
                 future = future - win[:, self.window - 1 : self.window]
             futures.append(future.astype(np.float32))
+            seqs.append(pos.astype(np.float32))
+            starts_all.append(offset + starts)
+            left.append(pos.shape[0] - starts - self.window)
+            origins.append(origin.numpy().reshape(-1, 3))
+            rots.append(rot.numpy())
+            offset += pos.shape[0]
         if not keys:
             raise ValueRangeError(f"no training motion has the {span} frames a window needs")
         self._keys = np.concatenate(keys)
         self._futures = np.concatenate(futures)
         self._key_sq = np.einsum("nd,nd->n", self._keys, self._keys)
         self.fps = fps
+        self._every = max(1, round(self.search_s * fps)) if fps else self.frames
+        if self._every > self.frames:  # continuations are read on from the training motions
+            self._data, self._start, self._left = np.concatenate(seqs), np.concatenate(starts_all), np.concatenate(left)
+            self._origin, self._rot = np.concatenate(origins), np.concatenate(rots)
+        else:
+            self._data = self._start = self._left = self._origin = self._rot = None
         return self
 
     @property
     def num_windows(self) -> int:
         return 0 if self._keys is None else self._keys.shape[0]
 
-    def _search(self, q: np.ndarray, k: int) -> np.ndarray:
-        """``(B, k, frames, J, 3)`` world-frame continuations of the ``k`` nearest windows to ``q``."""
+    def _search(self, q: np.ndarray, k: int, need: int | None = None) -> np.ndarray:
+        """``(B, k, F, J, 3)`` world-frame continuations of the ``k`` nearest windows to ``q``: ``F`` = ``frames``,
+        or, where searches are more than ``frames`` apart and ``need`` frames are wanted, up to the search
+        interval, as far as every chosen neighbour's training motion goes."""
         import torch
 
         from posecast.models.neural import from_canonical
 
         assert self._keys is not None and self._futures is not None and self._key_sq is not None
         qc, (origin, rot) = self._frame(q)
-        qk = qc.reshape(q.shape[0], -1).astype(np.float32)
+        qk = self._key(qc)
         d2 = self._key_sq[None] - 2.0 * qk @ self._keys.T  # + |q|² is constant per row
         if k < d2.shape[1]:
             nn = np.argpartition(d2, k - 1, axis=1)[:, :k]
         else:
             nn = np.tile(np.arange(d2.shape[1]), (d2.shape[0], 1))
         nn = np.take_along_axis(nn, np.take_along_axis(d2, nn, axis=1).argsort(axis=1), axis=1)  # nearest first
-        fut = self._futures[nn].astype(np.float64)  # (B, k, frames, J, 3) canonical
+        n = min(self._every, need or self.frames)
+        if n > self.frames and self._data is not None:  # read the neighbours' continuations on
+            assert self._start is not None and self._left is not None
+            assert self._origin is not None and self._rot is not None
+            n = max(self.frames, min(n, int(self._left[nn].min())))
+            pre = 1 if self.residual else 0
+            idx = self._start[nn][..., None] + self.window - pre + np.arange(n + pre)  # (B, k, n + pre)
+            w = self._data[idx].astype(np.float64) - self._origin[nn][:, :, None, None]
+            fut = np.einsum("bktjc,bkdc->bktjd", w, self._rot[nn])  # (B, k, n + pre, J, 3) canonical
+            if self.residual:
+                fut = fut[:, :, 1:] - fut[:, :, :1]
+        else:
+            fut = self._futures[nn].astype(np.float64)  # (B, k, frames, J, 3) canonical
+            if self._every < self.frames:
+                fut = fut[:, :, : self._every]
         if self.residual:
             fut = fut + qc[:, None, -1:]
         b = q.shape[0]
@@ -176,12 +268,20 @@ class NearestNeighbour(Forecaster):
         if samples > self.num_windows:
             raise ValueRangeError(f"asked for {samples} neighbours but only {self.num_windows} windows are indexed")
         b = h.shape[0]
-        out = self._search(h[:, -self.window :], samples)  # (B, S, self.frames, J, 3)
+        out = self._search(h[:, -self.window :], samples, frames)  # (B, S, F, J, 3)
         while out.shape[2] < frames:  # roll out: search again from the end of each hypothesis
             ctx = np.concatenate([np.repeat(h[:, None], samples, axis=1), out], axis=2)[:, :, -self.window :]
-            more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1)[:, 0]
+            more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1, frames - out.shape[2])[:, 0]
             out = np.concatenate([out, more.reshape((b, samples) + more.shape[1:])], axis=2)
-        return out[:, :, :frames]
+        out = out[:, :, :frames]
+        if self._world:  # world roots that stayed put over the window read stay where they were observed
+            from posecast.skeletons.canonical import STILL_M, history_travel
+
+            travel = history_travel(h[:, :, self._world], self.window)  # (B, W)
+            for i, j in enumerate(self._world):
+                still = travel[:, i] < STILL_M
+                out[still, :, :, j] = h[still, -1, j][:, None, None]
+        return out
 
 
 def corpus_nearest_neighbour(window: int = 25, frames: int = 25, stride: int = 4, residual: bool = True) -> Forecaster:
