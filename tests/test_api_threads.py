@@ -84,6 +84,9 @@ def test_a_first_forecast_leaves_the_callers_torch_random_stream_where_it_was(mo
         return float(torch.rand(1))
 
     untouched = draw_after(lambda: None)
+    from posecast import models
+
+    assert draw_after(lambda: models.get("charpose")) == untouched  # its timing proposals' selector too (review B)
     for name in ("dct-mlp", "st-transformer", "charpose"):
         kw = {"samples": 2} if name == "charpose" else {"seconds": 0.4}
         assert draw_after(lambda n=name, k=kw: posecast.forecast(motion, model=n, **k)) == untouched, name
@@ -110,19 +113,18 @@ def test_a_model_being_built_does_not_hold_up_forecasts_with_a_built_one(monkeyp
     monkeypatch.setattr(models, "get", held_get)
     slow = threading.Thread(target=lambda: posecast.forecast(motion, model="constant-velocity", seconds=0.2))
     slow.start()
+    done: list = []
+    other = threading.Thread(target=lambda: done.append(posecast.forecast(motion, model="zero-velocity", seconds=0.2)))
     try:
         assert building.wait(10)
-        done: list = []
-        other = threading.Thread(
-            target=lambda: done.append(posecast.forecast(motion, model="zero-velocity", seconds=0.2))
-        )
         other.start()
         other.join(20)  # without the fix it waits for `release`, which comes only after this join
         finished = not other.is_alive()
     finally:
         release.set()
         slow.join()
-        other.join()
+        if other.ident is not None:
+            other.join()
     assert finished, "a forecast with a built model waited for another model's build"
     np.testing.assert_allclose(done[0].samples[0][-1], motion.positions[-1], atol=1e-9)
     assert set(api._BUILT) == {"zero-velocity", "constant-velocity"}

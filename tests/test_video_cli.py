@@ -514,6 +514,10 @@ def test_the_overlay_of_a_late_entry_shows_the_whole_clip_on_the_clips_clock(tmp
     shifted = replace(video, times=video.times - (video.times[0] - 1.0) - 1e-12)
     render_forecast_video(tmp_path / "o2.mp4", clip, fc.metadata["track"], shifted, height=64, panel=False)
     assert labels[0] == "observed  0.00 s: no person detected"
+    labels.clear()  # a grid 0.4 frame off the clip's: its first frame added after the clip's first (review B: -0.01 s)
+    shifted = replace(video, times=video.times - (video.times[0] - 1.0) - 0.4 / 25)
+    render_forecast_video(tmp_path / "o3.mp4", clip, fc.metadata["track"], shifted, height=64, panel=False)
+    assert labels[0] == "observed  0.02 s: no person detected"  # 0.984 - 24 / 25 (had been -0.02 s, 25 frames back)
     assert all(s.endswith("no person detected") for s in observed[:n_pre])
     assert observed[n_pre] == "observed  1.01 s"  # the first frame read, at the first detection
     assert observed[-1] == "observed  3.97 s: no person detected"  # the last frame, as --at counts (3.967 s)

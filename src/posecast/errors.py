@@ -17,19 +17,29 @@ _QUIET = threading.RLock()
 
 
 @contextmanager
-def quiet(*categories: type[Warning]) -> Iterator[None]:
+def quiet(*categories: type[Warning], wait: bool = True) -> Iterator[None]:
     """Leave out warnings of ``categories`` (every warning when none is given) inside the block.
 
     ``warnings.catch_warnings`` saves the process-wide filter list on entry and puts it back on exit, which is not
-    thread-safe before Python 3.14: two threads' blocks interleaved leave one block's "ignore" in place for the whole
-    process (four threads loading BVH files had silenced every later warning of the user's; found by a threads QA).
-    Every such block of PoseCast's takes this one lock, so they never interleave."""
-    with _QUIET, warnings.catch_warnings():
-        if not categories:
-            warnings.simplefilter("ignore")
-        for category in categories:
-            warnings.simplefilter("ignore", category)
+    thread-safe (Python 3.14's free-threaded build aside): two threads' blocks interleaved leave one block's "ignore"
+    in place for the whole process (four threads loading BVH files had silenced every later warning of the user's;
+    found by a threads QA). Every such block of PoseCast's takes this one lock, so they never interleave with each
+    other (a user's own ``catch_warnings`` blocks in other threads are not ordered by it, and while a block runs other
+    threads' warnings of those categories are left out too). ``wait=False``, for cheap blocks on paths that run per
+    frame or per file: when another thread holds the lock (a model being traced holds it for up to a few seconds), the
+    block runs at once without leaving anything out, so a rare warning may show instead of the thread stalling."""
+    if not _QUIET.acquire(blocking=wait):
         yield
+        return
+    try:
+        with warnings.catch_warnings():
+            if not categories:
+                warnings.simplefilter("ignore")
+            for category in categories:
+                warnings.simplefilter("ignore", category)
+            yield
+    finally:
+        _QUIET.release()
 
 
 class PosecastError(Exception):

@@ -807,7 +807,7 @@ def _frame_order(numbers: list[tuple[int, int]], path: Path) -> np.ndarray:
 
 def _loadtxt(blob: bytes, usecols: np.ndarray) -> np.ndarray | None:
     try:
-        with quiet():
+        with quiet(wait=False):
             return np.loadtxt(io.BytesIO(blob), dtype=np.float64, comments=None, ndmin=2, usecols=usecols)
     except Exception:
         return None

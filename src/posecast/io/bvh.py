@@ -451,7 +451,7 @@ def _read_frames(data: bytes, channels: int, frames: int, frames_line: int, firs
             path,
         )
     try:
-        with quiet():
+        with quiet(wait=False):
             arr = np.loadtxt(io.BytesIO(data), dtype=np.float64, comments=None, ndmin=2)
     except Exception:  # any failure is explained, with its line, by the slow check below
         arr = None
@@ -1187,7 +1187,7 @@ def _partial_angles(rot: np.ndarray, axes: tuple[int, ...], used: int) -> np.nda
     whichever of the two equivalent solutions puts the least on the angles after the first ``used``: ``(a, b, c)``
     and ``(a + 180, 180 - b, c + 180)`` give the same rotation, and scipy returns the one with ``|b| <= 90``, so
     ``Rz(30) @ Rx(120)`` read from a two-channel joint comes back as ``(-150, 60, 180)`` unless turned back."""
-    with quiet(UserWarning):  # gimbal lock: scipy warns and sets the third angle to zero
+    with quiet(UserWarning, wait=False):  # gimbal lock: scipy warns and sets the third angle to zero
         angles = Rotation.from_matrix(rot).as_euler("".join(_AXES[a] for a in axes), degrees=True)
     other = angles + [180.0, 0.0, 180.0]
     other[:, 1] = 180.0 - angles[:, 1]
@@ -1371,7 +1371,7 @@ def write_bvh(
             angles[:, j] = out[j].angles
     for axes in {out[j].euler for j in joints if out[j].angles is None}:  # one scipy call per rotation order
         group = [j for j in joints if out[j].euler == axes and out[j].angles is None]
-        with quiet(UserWarning):  # gimbal lock: scipy warns, the angles still give the same matrix
+        with quiet(UserWarning, wait=False):  # gimbal lock: scipy warns, the angles still give the same matrix
             euler = Rotation.from_matrix(rot[:, group].reshape(-1, 3, 3))
             angles[:, group] = euler.as_euler("".join(_AXES[a] for a in axes), degrees=True).reshape(
                 n_frames, len(group), 3

@@ -124,7 +124,7 @@ def matrix_to_euler(matrix: Array, order: str, degrees: bool = False) -> Array:
     flat, lead = _flat(matrix, 2)
     from posecast.errors import quiet
 
-    with quiet(UserWarning):  # gimbal lock: scipy warns and sets the third angle to zero
+    with quiet(UserWarning, wait=False):  # gimbal lock: scipy warns and sets the third angle to zero
         out = Rotation.from_matrix(flat).as_euler(order, degrees=degrees)
     return out.reshape(lead + (3,))
 

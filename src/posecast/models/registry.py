@@ -154,4 +154,5 @@ def get(
             raise ModelError(f"model {name!r} has no weights (it is a baseline)")
         return build(**options)
     folder = store.resolve(weights) if weights is not None else None
-    return build(name=name, variant=variant, pretrained=pretrained, weights=folder, **options)
+    with store.keeps_rng():  # networks are built with random weights, then loaded: the caller's stream stays put
+        return build(name=name, variant=variant, pretrained=pretrained, weights=folder, **options)

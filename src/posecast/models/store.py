@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,14 +43,19 @@ CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
 
 
+_RNG = threading.RLock()
+
+
 @contextmanager
 def keeps_rng() -> Iterator[None]:
     """Build and load networks inside: their random initialisation, which the loaded weights overwrite, leaves the
     caller's global torch random stream where it was (a user's seeded stream had moved on at each model's first
-    forecast; threads QA). Also a decorator."""
+    forecast; threads QA). Also a decorator. The stream is process-wide: blocks of PoseCast's take one lock (two
+    builds at once had left it moved), and a number another thread draws from it while a model is built is drawn
+    again after the build (seed per thread with a ``torch.Generator`` when threads draw while models are built)."""
     import torch
 
-    with torch.random.fork_rng(devices=[]):
+    with _RNG, torch.random.fork_rng(devices=[]):
         yield
 
 

@@ -89,6 +89,8 @@ def shipped_config(model: str, config: str | Path) -> Path:
     (``src/posecast/configs/<model>/<name>.yaml``, as run records and model cards write it), from the installed
     package, so the commands they record work from any folder and from a wheel. Any other missing path is refused
     (a user's own copy missing from the folder must not be replaced by the shipped file)."""
+    if not str(config).strip():
+        raise ValueRangeError("--config names no file")
     path = Path(config)
     if path.is_file():
         return path
@@ -101,7 +103,7 @@ def shipped_config(model: str, config: str | Path) -> Path:
     candidate = CONFIG_DIR / model / name
     if (bare or in_checkout) and candidate.is_file():
         return candidate
-    have = ", ".join(p.stem for p in config_files(model)) or "none"
+    have = ", ".join(sorted(p.stem for p in config_files(model))) or "none"
     raise ValueRangeError(f"no such file, and {model} ships no config of that name (shipped: {have})", config)
 
 

@@ -454,7 +454,7 @@ def image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
     from PIL import Image, UnidentifiedImageError
 
     raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
-    with quiet(Image.DecompressionBombWarning):
+    with quiet(Image.DecompressionBombWarning, wait=False):
         try:
             with Image.open(io.BytesIO(raw)) as im:
                 return int(im.size[0]), int(im.size[1])

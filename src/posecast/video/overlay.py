@@ -289,7 +289,7 @@ def render_forecast_video(
     # its first detection (or the last change of person), so the frames before that are shown too, on the
     # forecast's grid, with the keypoints seen there but no 3D pose
     t_clip = float(track.times[0]) if track.num_frames else float(times[0])
-    n_pre = max(0, int(np.floor((float(times[0]) - t_clip) * fps + 0.5 - 1e-6))) if n_past else 0
+    n_pre = max(0, int(np.floor((float(times[0]) - t_clip) * fps + 1e-6))) if n_past else 0  # none before t_clip
     times = np.concatenate([float(times[0]) - np.arange(n_pre, 0, -1) / fps, times])
     t_next, img_next = next(frames)
     current = img_next
