@@ -93,3 +93,27 @@ def serving():
     """``with serving(**create_app options) as url``: a live `posecast serve` for the test (needs the serve extra)."""
     pytest.importorskip("uvicorn", reason="the serve extra is not installed")
     return _serving
+
+
+@pytest.fixture(scope="session")
+def bandai_like_rig():
+    """A Bandai-like rig: a world root on the floor at the origin (``joint_Root``), the body under ``Hips``."""
+    import numpy as np
+
+    from posecast.skeletons.base import Skeleton
+
+    names = (
+        "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
+        "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
+        "UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R",
+    )  # fmt: skip
+    parents = (-1, 0, 1, 2, 3, 4, 3, 6, 7, 8, 3, 10, 11, 12, 1, 14, 15, 16, 1, 18, 19, 20)
+    off = np.array([
+        [0, 0, 0], [0, 0.94, 0], [0, 0.1, 0], [0, 0.12, 0], [0, 0.2, 0], [0, 0.1, 0],
+        [0.05, 0.15, 0], [0.12, 0, 0], [0.26, 0, 0], [0.24, 0, 0],
+        [-0.05, 0.15, 0], [-0.12, 0, 0], [-0.26, 0, 0], [-0.24, 0, 0],
+        [0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
+        [-0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
+    ], dtype=float)  # fmt: skip
+    pairs = [(names.index(n), names.index(n[:-1] + "R")) for n in names if n.endswith("_L")]
+    return Skeleton("bandai-like", names, parents, off, left_right=pairs)

@@ -136,27 +136,6 @@ def test_the_registry_alone_says_which_models_give_distinct_samples(walk):
     np.testing.assert_array_equal(zv.samples[0], zv.samples[1])
 
 
-def _world_root_rig():
-    """A Bandai-like rig: a world root on the floor at the origin (``joint_Root``), the body under ``Hips``."""
-    from posecast.skeletons.base import Skeleton
-
-    names = (
-        "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
-        "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
-        "UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R",
-    )  # fmt: skip
-    parents = (-1, 0, 1, 2, 3, 4, 3, 6, 7, 8, 3, 10, 11, 12, 1, 14, 15, 16, 1, 18, 19, 20)
-    off = np.array([
-        [0, 0, 0], [0, 0.94, 0], [0, 0.1, 0], [0, 0.12, 0], [0, 0.2, 0], [0, 0.1, 0],
-        [0.05, 0.15, 0], [0.12, 0, 0], [0.26, 0, 0], [0.24, 0, 0],
-        [-0.05, 0.15, 0], [-0.12, 0, 0], [-0.26, 0, 0], [-0.24, 0, 0],
-        [0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
-        [-0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
-    ], dtype=float)  # fmt: skip
-    pairs = [(names.index(n), names.index(n[:-1] + "R")) for n in names if n.endswith("_L")]
-    return Skeleton("world-root-rig", names, parents, off, left_right=pairs)
-
-
 def _walk_away(skel, seconds: float, fps: float, start, yaw: float, phase: float = 0.0) -> np.ndarray:
     """``(T, J, 3)``: the body walking at 1.2 m/s from ``start`` with heading ``yaw`` (rad about +y), its legs
     swinging rigidly about the hips (every bone keeps its length), its feet on y = 0; ``joint_Root`` stays at 0."""
@@ -179,11 +158,11 @@ def _walk_away(skel, seconds: float, fps: float, start, yaw: float, phase: float
     return out
 
 
-def test_nearest_neighbour_at_120_fps_on_a_world_root_rig_keeps_the_body():
+def test_nearest_neighbour_at_120_fps_on_a_world_root_rig_keeps_the_body(bandai_like_rig):
     """At 120 fps, with a floor-level world root the walking body has left: searched once a second (not every
     25 frames) in a frame about the hips (not the world root), the body keeps its bones and its floor, and the
     world root stays put (session 26 QA, finding 3: bones stretched 6-13x, the body sank a metre)."""
-    skel, fps = _world_root_rig(), 120.0
+    skel, fps = bandai_like_rig, 120.0
     train = [_walk_away(skel, 4.0, fps, (x, 0.0, z), yaw) for x, z, yaw in ((0, 1, 0.0), (3, -2, 1.2), (-4, 2, -2.0))]
     nn = NearestNeighbour().fit(train, fps=fps, skeleton=skel)
     assert nn._every == 120  # 25 frames at 25 fps: one search a second at 120 fps too

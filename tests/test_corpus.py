@@ -52,24 +52,6 @@ def test_unknown_split_and_data_set_are_refused():
 
 
 # ------------------------------------------------------------------------ canonical forecaster
-def _bandai_like() -> Skeleton:
-    names = (
-        "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
-        "Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L", "Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R",
-        "UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L", "UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R",
-    )  # fmt: skip
-    parents = (-1, 0, 1, 2, 3, 4, 3, 6, 7, 8, 3, 10, 11, 12, 1, 14, 15, 16, 1, 18, 19, 20)
-    off = np.array([
-        [0, 0, 0], [0, 0.94, 0], [0, 0.1, 0], [0, 0.12, 0], [0, 0.2, 0], [0, 0.1, 0],
-        [0.05, 0.15, 0], [0.12, 0, 0], [0.26, 0, 0], [0.24, 0, 0],
-        [-0.05, 0.15, 0], [-0.12, 0, 0], [-0.26, 0, 0], [-0.24, 0, 0],
-        [0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
-        [-0.09, -0.06, 0], [0, -0.41, 0], [0, -0.42, 0], [0, -0.05, 0.12],
-    ], dtype=float)  # fmt: skip
-    pairs = [(names.index(n), names.index(n[:-1] + "R")) for n in names if n.endswith("_L")]
-    return Skeleton("bandai-like", names, parents, off, left_right=pairs)
-
-
 def _walk(skel: Skeleton, frames: int = 40, fps: float = 25.0) -> np.ndarray:
     """``(frames, J, 3)``: the rest pose moving forward at 1.2 m/s with swinging limbs (deterministic)."""
     rest = skel.rest_positions()
@@ -79,8 +61,8 @@ def _walk(skel: Skeleton, frames: int = 40, fps: float = 25.0) -> np.ndarray:
     return pos + np.concatenate([np.zeros_like(swing), np.zeros_like(swing), swing], axis=-1)
 
 
-def test_canonical_wrapper_with_zero_velocity_returns_the_last_pose_on_the_own_skeleton():
-    skel = _bandai_like()
+def test_canonical_wrapper_with_zero_velocity_returns_the_last_pose_on_the_own_skeleton(bandai_like_rig):
+    skel = bandai_like_rig
     hist = _walk(skel)[None]
     model = CanonicalForecaster(ZeroVelocity()).on_skeleton(skel)
     out = model.predict(hist, 5, 2, fps=25.0)
@@ -88,8 +70,8 @@ def test_canonical_wrapper_with_zero_velocity_returns_the_last_pose_on_the_own_s
     np.testing.assert_allclose(out, np.broadcast_to(hist[:, None, None, -1], out.shape), atol=1e-6)
 
 
-def test_canonical_wrapper_with_constant_velocity_moves_mapped_joints_like_constant_velocity():
-    skel = _bandai_like()
+def test_canonical_wrapper_with_constant_velocity_moves_mapped_joints_like_constant_velocity(bandai_like_rig):
+    skel = bandai_like_rig
     hist = _walk(skel)[None]
     direct = ConstantVelocity().predict(hist, 4)[0, 0]
     mapped = CanonicalForecaster(ConstantVelocity()).on_skeleton(skel).predict(hist, 4)[0, 0]
