@@ -552,9 +552,9 @@ def _option_fps(value: Any, path: Path) -> float:
     try:
         fps = float(value)
     except (TypeError, ValueError):
-        raise FormatError(f"fps= must be a number, got {value!r}", path) from None
+        raise ValueRangeError(f"fps= must be a number, got {value!r}", path) from None
     if isinstance(value, bool) or not math.isfinite(fps) or fps <= 0:
-        raise FormatError(f"fps= must be a positive number, got {value!r}", path)
+        raise ValueRangeError(f"fps= must be a positive number, got {value!r}", path)
     return fps
 
 
