@@ -304,6 +304,7 @@ def forecast(
     up: str | None = None,
     units: str | float | None = None,
     smooth: float | None = None,
+    history: float | None = None,
 ) -> Forecast:
     """Forecast the future of ``source`` and return it as a `Forecast`.
 
@@ -334,8 +335,13 @@ def forecast(
             recorded in centimetres).
         smooth: seconds: smooth a tracker's jitter out of the history before a motion model reads it
             (`posecast.motion.smoothed`, e.g. 0.2; default: read as given). Clean motion capture needs none.
+        history: seconds: observe only the newest ``history`` seconds of the motion before the forecast point
+            (before ``at`` when given, else before the end): the forecast's ``history``, and so every file written
+            from it, holds only those (`history_window`). Motions and motion models only.
     """
     from posecast.models import get
+
+    check_history(history)
 
     if samples is not None and (
         isinstance(samples, bool) or not isinstance(samples, int | np.integer) or not 1 <= samples <= MAX_SAMPLES
@@ -366,6 +372,8 @@ def forecast(
     check_samples(info(name), samples)  # before the model is built and a video's poses are extracted
     forecaster = built_model(name) if weights is None else get(name, weights=weights)
     if kind != "motion":
+        if history is not None:
+            raise ValueRangeError(f"history applies to motions, not to a {kind}: the video models read their own past")
         if smooth is not None:
             raise ValueRangeError(f"smooth applies to motions, not to a {kind}: the video models smooth their own")
         if up is not None:
@@ -388,7 +396,7 @@ def forecast(
         from posecast.skeletons.canonical import load_mapping_file
 
         mapping = load_mapping_file(mapping)
-    fc = forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping, smooth)
+    fc = forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping, smooth, history)
     if weights is not None:  # which weights made it: a training run's forecast is not the shipped model's
         fc.metadata.setdefault("weights", str(weights))
     return fc
@@ -424,17 +432,24 @@ def forecast_motion(
     fit_data: str | Path | Sequence[Motion] | None = None,
     mapping: str | Path | dict[str, Any] | None = None,
     smooth: float | None = None,
+    history_s: float | None = None,
 ) -> Forecast:
     """`forecast` of a `Motion` with a model already built (``posecast.models.get``: a motion or key-pose
     model); a server keeps its models and calls this. Leading frames that are not part of the motion (a rest pose
-    written before it, `posecast.motion.detached_start`) are left out of the history."""
+    written before it, `posecast.motion.detached_start`) are left out of the history; ``history_s``: only the
+    newest seconds are kept (`history_window`)."""
     if at is not None and not is_number(at):
         raise ValueRangeError(f"at must be a number of seconds, got {at!r}")
+    check_history(history_s)
     from posecast.models import info, resolve_frames
 
     name = forecaster.name
     entry = info(name)
     check_samples(entry, samples)
+    if history_s is not None and entry.kind != "motion":
+        raise ValueRangeError(
+            f"history applies to motion models; {name!r} reads its own window of the motion (the last 10 frames)"
+        )
     if smooth is not None and (not is_number(smooth) or not 0 < smooth <= MAX_SMOOTH_S):
         raise ValueRangeError(f"smooth must be a number of seconds in (0, {MAX_SMOOTH_S:g}], got {smooth!r}")
     if smooth is not None and entry.kind == "keypose":
@@ -506,9 +521,36 @@ def forecast_motion(
     )
     if stretched:
         repaired = {**repaired, "stretched_bones": stretched}
-    fc = forecast_tail(forecaster, history, n, 1 if samples is None else samples, truth)
+    keep, first = None, skip
+    if history_s is not None:
+        keep = history_window(history_s, history.fps)
+        need = max(1, int(getattr(forecaster, "min_history", 1)))
+        if keep < need:
+            raise ValueRangeError(
+                f"history {history_s:g} s keeps {keep} frame{'s' * (keep != 1)} at {history.fps:g} fps; model "
+                f"{name!r} needs at least {need} ({(need - 1) / history.fps:.3g} s)"
+            )
+        first = skip + max(0, history.num_frames - keep)
+        repaired = {**repaired, "history_seconds": float(history_s), "start_time": round(first / history.fps, 9)}
+        read = getattr(forecaster.on_skeleton(history.skeleton), "history_frames", lambda fps: None)(history.fps)
+        if read and keep < read:  # the model reads what was kept, padded as it pads a short file
+            repaired["history_model_reads_s"] = round((read - 1) / history.fps, 6)
+    fc = forecast_tail(forecaster, history, n, 1 if samples is None else samples, truth, keep)
     # written with the forecast (JSON, npz): the frame of the source the history starts at, glitches filled in
-    return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": skip, **repaired})
+    return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": first, **repaired})
+
+
+def check_history(history: Any) -> None:
+    """A `ValueRangeError` unless ``history`` is None or a positive, finite number of seconds."""
+    if history is not None and (not is_number(history) or not math.isfinite(history) or history <= 0):
+        raise ValueRangeError(f"history must be a positive number of seconds, got {history!r}")
+
+
+def history_window(seconds: float, fps: float) -> int:
+    """The frames that ``history=seconds`` keeps at ``fps``: the last observed frame and those up to ``seconds``
+    before it, ``round(seconds * fps) + 1`` (a span of ``seconds``, as `Motion.duration` counts: 3 s at 120 fps is
+    361 frames, as the renderings' newest 10 s are counted)."""
+    return int(round(seconds * fps)) + 1
 
 
 #: frames kept beyond those a model reads when `forecast_tail` hands it the newest part of a long history
@@ -523,13 +565,21 @@ def frames_read(forecaster: Any, history: Motion) -> int:
     return max(int(read), round(GLITCH_CHECK_S * history.fps)) + 1
 
 
-def forecast_tail(forecaster: Any, history: Motion, frames: int, samples: int, truth: Any) -> Forecast:
+def forecast_tail(
+    forecaster: Any, history: Motion, frames: int, samples: int, truth: Any, observe: int | None = None
+) -> Forecast:
     """``forecaster.forecast(history, ...)``, handing the model only the newest frames it reads (`frames_read`,
     plus `TAIL_MARGIN_FRAMES`) with the up axis of the whole history judged once
     (`posecast.skeletons.canonical.world_up`, as the bound model would judge it), so that a long take costs little
     more than its last seconds (a 25-minute take had been mapped onto the canonical body four times per call); the
-    forecast is the same, and it keeps the whole history."""
+    forecast is the same, and it keeps the whole history. ``observe``: only the newest ``observe`` frames are kept
+    as the forecast's history, and the model reads no more than those (the up axis is still judged on the whole
+    ``history``)."""
     keep = frames_read(forecaster, history) + TAIL_MARGIN_FRAMES
+    kept = history
+    if observe is not None:
+        keep = min(keep, observe)
+        kept = history.frames(max(0, history.num_frames - observe))
     if history.num_frames <= keep:
         return forecaster.forecast(history, frames=frames, samples=samples, ground_truth=truth)
     from posecast.skeletons.canonical import world_up
@@ -543,7 +593,7 @@ def forecast_tail(forecaster: Any, history: Motion, frames: int, samples: int, t
         # floor, which it also gives, over the frames read only)
         with world_up(axis):
             fc = forecaster.forecast(tail, frames=frames, samples=samples, ground_truth=truth)
-    return replace(fc, history=history)
+    return replace(fc, history=kept)
 
 
 #: metres: a history whose median joint jitter (`posecast.motion.jitter`, last 2 s) is above this is noted

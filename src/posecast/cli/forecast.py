@@ -122,16 +122,32 @@ def forecast(
             "0.2; a quadratic Savitzky-Golay fit). Clean motion capture needs none."
         ),
     ] = None,
+    history: Annotated[
+        float | None,
+        typer.Option(
+            "--history",
+            help="Seconds: observe only the last SECONDS of the motion before the forecast point (before --at, else "
+            "the end), so the forecast's history and every output (.npz .json .bvh, renders) hold only those; a "
+            "model that reads more pads them as it does a short file. Motion files and motion models only.",
+        ),
+    ] = None,
 ) -> None:
     """Forecast the future of a motion (or of the person in a video or image) and write it."""
     import posecast
-    from posecast.api import check_samples, input_kind, resolve_model
+    from posecast.api import check_history, check_samples, input_kind, resolve_model
     from posecast.models import info
 
     outs = out or []
     kind = input_kind(file)
+    check_history(history)
+    if history is not None and kind != "motion":
+        raise ValueRangeError(
+            f"--history applies to motion files, not to a {kind} (the video models read their own past)"
+        )
     name = resolve_model(kind, model)
     entry = info(name)
+    if history is not None and entry.kind != "motion":
+        raise ValueRangeError(f"--history applies to motion models; {name!r} reads its own 10-frame window")
     allowed, required = OUTPUTS[entry.kind]
     check_outputs(outs, allowed, required=required, inputs=(file,), compressible=COMPRESSIBLE[entry.kind])
     check_horizon(seconds, frames, samples)
@@ -170,6 +186,7 @@ def forecast(
             mapping=joint_map,
             up=up,
             smooth=smooth,
+            history=history,
         )
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
@@ -178,6 +195,8 @@ def forecast(
         console.print(f"note: {file.name}: {note}", highlight=False)
     if (note := horizon_note(seconds, fc.num_frames, fc.fps)) is not None:
         console.print(f"note: {note}", highlight=False)
+    if (note := history_note(history, fc)) is not None:
+        console.print(f"note: {file.name}: {note}", highlight=False)
     as_bvh = fc.to_motion(sample=0) if any(format_suffix(o) == ".bvh" for o in outs) else None
     for o in outs:
         if as_bvh is not None and format_suffix(o) == ".bvh":
@@ -192,6 +211,22 @@ def forecast(
         else:
             write(fc, o, up=up)
             console.print(f"wrote {o}", highlight=False)
+
+
+def history_note(history: float | None, fc: Any) -> str | None:
+    """One line when ``--history SECONDS`` kept less than the model reads (``metadata["history_model_reads_s"]``: it
+    reads what was kept, as it does a short file), or when the motion before the forecast point held less."""
+    if history is None or fc.history is None:
+        return None
+    reads = fc.metadata.get("history_model_reads_s")
+    if fc.history.duration < history - 0.5 / fc.history.fps:
+        return f"--history {history:g} s: the motion before the forecast point holds only {fc.history.duration:.3g} s"
+    if reads is not None:
+        return (
+            f"--history {history:g} s is less than the {reads:.3g} s {fc.model} reads: it reads the {history:g} s "
+            "kept, as it does a short file"
+        )
+    return None
 
 
 def end_sites_note(ends: Sequence[str]) -> str | None:
