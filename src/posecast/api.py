@@ -255,11 +255,9 @@ def built_model(name: str) -> Any:
     """The model ``name`` with its shipped weights, built once per process (`BUILT_MODELS` kept; models that
     are fitted on the caller's motions are built afresh every time)."""
     from posecast.models import get, info
-    from posecast.models.store import keeps_rng
 
     if info(name).needs_fit:
-        with keeps_rng():
-            return get(name)
+        return get(name)
 
     def kept() -> Any:
         with _BUILT_LOCK:
@@ -279,8 +277,7 @@ def built_model(name: str) -> Any:
     with building:
         model = kept()
         if model is None:
-            with keeps_rng():
-                model = get(name)
+            model = get(name)  # keeps the caller's torch random stream (`posecast.models.store.keeps_rng`)
             with _BUILT_LOCK:
                 while len(_BUILT) >= BUILT_MODELS:
                     _BUILT.pop(next(iter(_BUILT)))
