@@ -58,14 +58,28 @@ class NearestNeighbour(Forecaster):
     learned models see them), so global position and heading do not matter, pose and recent motion
     do. With ``residual=True`` (the default) the forecast is the observed last pose plus the
     neighbour's per-joint displacement from its own last observed pose, so it starts where the
-    observation ends; with ``residual=False`` it is the neighbour's continuation itself (PHD's literal
-    baseline, which jumps to the neighbour's pose at the first frame). Each indexed window carries a
-    continuation of ``frames`` frames; longer forecasts are rolled out by searching again from the end
-    of the forecast, every ``search_s`` seconds (default ``frames / 25``: every ``frames`` frames at
+    observation ends, with the bone lengths of the last observed frame (the displaced bones' directions
+    kept, rebuilt from the root: `posecast.kinematics.fk.set_bone_lengths`; on a skeleton, so not for raw
+    arrays fitted without one); with ``residual=False`` it is the neighbour's continuation itself (PHD's
+    literal baseline, which jumps to the neighbour's pose and body at the first frame). Each indexed window
+    carries a continuation of ``frames`` frames; longer forecasts are rolled out by searching again from the
+    end of the forecast, every ``search_s`` seconds (default ``frames / 25``: every ``frames`` frames at
     `REFERENCE_FPS` = 25 fps, as the benchmarks run it; at 120 fps still once a second, each neighbour's
-    continuation read on from its training motion as far as that goes, not every ``frames`` frames, where
-    every search adds its per-joint displacements to the errors before). With ``samples=K`` the K nearest
+    continuation read on from its training motion as far as that goes). With ``samples=K`` the K nearest
     windows give K hypotheses.
+
+    A later search's continuation (residual) starts from the forecast's last frame but fades over, by its own
+    last frame (smoothstep), to the neighbour's own frames, moved and turned to where the forecast stands, its
+    lowest body joint at the height of the neighbour's (so a body larger or smaller than the neighbour's stands
+    on the floor as it does); then the observed bone lengths. Each search had instead carried the forecast's
+    offset from its neighbour along the whole continuation: what one continuation's end and the next
+    neighbour's window did not share stayed in for good, and over repeated searches the offsets added up —
+    bones drifting, poses bending beyond the training poses, and heights integrated like the travel along the
+    floor, so that a body sank (an HDM05 jog on ten other HDM05 clips: each search found the same 2-s jog
+    clip near its middle and added its displacements up to the clip's end, which close no gait cycle: the
+    pelvis 1.5 cm and the lowest foot about 7 cm lower, search after search; once sunk, the low pose matched
+    a lie-down). The first continuation is the residual as it was but for the bone lengths, so forecasts up
+    to ``search_s`` change only by those.
 
     The canonical frame is centred on the skeleton's root, or on the body's pelvis when the root is a world
     root (Bandai's floor-level ``joint_Root``, `posecast.skeletons.canonical.Retarget.static`), which does not
@@ -96,6 +110,7 @@ class NearestNeighbour(Forecaster):
         self.min_history = window
         self._keys: np.ndarray | None = None  # (N, window*J*3) float32
         self._futures: np.ndarray | None = None  # (N, frames, J, 3) in the canonical frame
+        self._last: np.ndarray | None = None  # residual: (N, J, 3) float32, each window's last frame, canonical
         self._key_sq: np.ndarray | None = None
         self._every = frames  # frames between searches at the fitted rate (`fit`)
         # only where _every > frames: the training positions (float32), and per window its first frame in them,
@@ -163,7 +178,7 @@ class NearestNeighbour(Forecaster):
         """
         from posecast import skeletons
 
-        keys, futures, seqs, starts_all, left, origins, rots = [], [], [], [], [], [], []
+        keys, futures, lasts, seqs, starts_all, left, origins, rots = [], [], [], [], [], [], [], []
         span = self.window + self.frames
         self.skeleton = None if skeleton is None else skeletons.get(skeleton)
         self._centre, self._world = self._centre_joint()
@@ -189,6 +204,7 @@ class NearestNeighbour(Forecaster):
             future = win[:, self.window :]
             if self.residual:  # displacement of every joint from the neighbour's last observed pose
                 future = future - win[:, self.window - 1 : self.window]
+                lasts.append(win[:, self.window - 1].astype(np.float32))
             futures.append(future.astype(np.float32))
             seqs.append(pos.astype(np.float32))
             starts_all.append(offset + starts)
@@ -200,6 +216,7 @@ class NearestNeighbour(Forecaster):
             raise ValueRangeError(f"no training motion has the {span} frames a window needs")
         self._keys = np.concatenate(keys)
         self._futures = np.concatenate(futures)
+        self._last = np.concatenate(lasts) if self.residual else None
         self._key_sq = np.einsum("nd,nd->n", self._keys, self._keys)
         self.fps = fps
         self._every = max(1, round(self.search_s * fps)) if fps else self.frames
@@ -214,10 +231,19 @@ class NearestNeighbour(Forecaster):
     def num_windows(self) -> int:
         return 0 if self._keys is None else self._keys.shape[0]
 
-    def _search(self, q: np.ndarray, k: int, need: int | None = None) -> np.ndarray:
+    def _search(
+        self, q: np.ndarray, k: int, need: int | None = None, fade: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(B, k, F, J, 3)`` world-frame continuations of the ``k`` nearest windows to ``q``: ``F`` = ``frames``,
         or, where searches are more than ``frames`` apart and ``need`` frames are wanted, up to the search
-        interval, as far as every chosen neighbour's training motion goes."""
+        interval, as far as every chosen neighbour's training motion goes; and ``(B, k, F)`` the height of the
+        lowest body joint (world roots left out) in each neighbour's own frames.
+
+        With ``residual``, a continuation is ``q``'s last frame plus the neighbour's per-joint displacements from its
+        own last observed frame, that is the neighbour's frames plus the offset ``q``'s last frame has from them
+        there. ``fade`` (a rollout's later searches): that offset goes over to 0 by the continuation's last frame
+        (`_fade`), so that the continuation starts where ``q`` ends and ends on the neighbour's own frames; the
+        offsets of successive searches then never add up."""
         import torch
 
         from posecast.models.neural import from_canonical
@@ -232,6 +258,7 @@ class NearestNeighbour(Forecaster):
             nn = np.tile(np.arange(d2.shape[1]), (d2.shape[0], 1))
         nn = np.take_along_axis(nn, np.take_along_axis(d2, nn, axis=1).argsort(axis=1), axis=1)  # nearest first
         n = min(self._every, need or self.frames)
+        last = None  # residual: each neighbour's last observed frame, canonical (B, k, J, 3)
         if n > self.frames and self._data is not None:  # read the neighbours' continuations on
             assert self._start is not None and self._left is not None
             assert self._origin is not None and self._rot is not None
@@ -241,16 +268,67 @@ class NearestNeighbour(Forecaster):
             w = self._data[idx].astype(np.float64) - self._origin[nn][:, :, None, None]
             fut = np.einsum("bktjc,bkdc->bktjd", w, self._rot[nn])  # (B, k, n + pre, J, 3) canonical
             if self.residual:
+                last = fut[:, :, 0]
                 fut = fut[:, :, 1:] - fut[:, :, :1]
         else:
             fut = self._futures[nn].astype(np.float64)  # (B, k, frames, J, 3) canonical
             if self._every < self.frames:
                 fut = fut[:, :, : self._every]
+            if self.residual:
+                assert self._last is not None
+                last = self._last[nn].astype(np.float64)
+        body = [j for j in range(fut.shape[-2]) if j not in self._world]
         if self.residual:
+            assert last is not None
+            low = (fut[..., body, 1] + last[:, :, None, body, 1]).min(-1)  # heights are not turned nor moved
             fut = fut + qc[:, None, -1:]
+            if fade:  # minus the offset (B, k, J, 3) of q's last frame from the neighbour's, fully by the last frame
+                fut = fut - (1.0 - self._fade(fut.shape[2]))[:, None, None] * (qc[:, None, -1] - last)[:, :, None]
+        else:
+            low = fut[..., body, 1].min(-1)
         b = q.shape[0]
         flat = torch.as_tensor(fut.reshape(b, -1, fut.shape[-2], 3))
-        return from_canonical(flat, origin, rot).numpy().reshape(fut.shape)
+        return from_canonical(flat, origin, rot).numpy().reshape(fut.shape), low
+
+    @staticmethod
+    def _fade(n: int) -> np.ndarray:
+        """``(n,)`` weights of the offset at frames ``1..n`` of a continuation, from near 1 down to 0 at the last:
+        smoothstep, ``1 - u^2 (3 - 2u)`` with ``u = t / n``."""
+        u = np.arange(1, n + 1, dtype=np.float64) / n
+        return 1.0 - u * u * (3.0 - 2.0 * u)
+
+    def _bones(self, frames: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """``(B, S, F, J, 3)`` forecast frames with the bone lengths of ``observed`` ``(B, J, 3)`` (the last
+        observed frame; `posecast.kinematics.fk.set_bone_lengths`, bone directions kept), residual forecasts on
+        a skeleton only. Bones out of a world root (Bandai's floor-level ``joint_Root`` -> ``Hips``) keep the
+        forecast's own length: it is where the body stands, not a bone."""
+        if not self.residual or self.skeleton is None:
+            return frames
+        import torch
+
+        from posecast.kinematics.fk import bone_lengths, set_bone_lengths
+
+        y = torch.as_tensor(frames, dtype=torch.float64)
+        lengths = bone_lengths(torch.as_tensor(observed, dtype=torch.float64), self.skeleton)[:, None, None]
+        if self._world:  # (B, 1, 1, bones) -> (B, S, F, bones), the free ones the forecast's
+            parents = [int(p) for p in self.skeleton.parents]
+            free = [i for i, j in enumerate(j for j, p in enumerate(parents) if p >= 0) if parents[j] in self._world]
+            lengths = lengths.expand(*y.shape[:3], -1).clone()
+            lengths[..., free] = bone_lengths(y, self.skeleton)[..., free]
+        return set_bone_lengths(y, lengths, self.skeleton).numpy()
+
+    def _floor(self, frames: np.ndarray, low: np.ndarray) -> np.ndarray:
+        """A later search's ``(B, S, F, J, 3)`` frames (`_search` with ``fade``, then `_bones`) moved up or down so
+        that, as the offset fades, their lowest body joint goes over to the height of the lowest joint in the
+        neighbour's own frame (``low`` ``(B, S, F)``): the body stands on the floor as the neighbour does, whatever
+        its own size (a larger body on a neighbour's pelvis height would reach under the floor). World roots stay."""
+        if not self.residual:
+            return frames
+        body = [j for j in range(frames.shape[-2]) if j not in self._world]
+        lift = (1.0 - self._fade(frames.shape[2])) * (low - frames[..., body, 1].min(-1))  # (B, S, F)
+        out = frames.copy()
+        out[..., body, 1] += lift[..., None]
+        return out
 
     def history_frames(self, fps: float) -> int:
         return self.window
@@ -268,11 +346,12 @@ class NearestNeighbour(Forecaster):
         if samples > self.num_windows:
             raise ValueRangeError(f"asked for {samples} neighbours but only {self.num_windows} windows are indexed")
         b = h.shape[0]
-        out = self._search(h[:, -self.window :], samples, frames)  # (B, S, F, J, 3)
+        out = self._bones(self._search(h[:, -self.window :], samples, frames)[0], h[:, -1])  # (B, S, F, J, 3)
         while out.shape[2] < frames:  # roll out: search again from the end of each hypothesis
             ctx = np.concatenate([np.repeat(h[:, None], samples, axis=1), out], axis=2)[:, :, -self.window :]
-            more = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1, frames - out.shape[2])[:, 0]
-            out = np.concatenate([out, more.reshape((b, samples) + more.shape[1:])], axis=2)
+            more, low = self._search(ctx.reshape((b * samples,) + ctx.shape[2:]), 1, frames - out.shape[2], fade=True)
+            more = self._bones(more.reshape((b, samples) + more.shape[2:]), h[:, -1])
+            out = np.concatenate([out, self._floor(more, low.reshape(more.shape[:3]))], axis=2)
         out = out[:, :, :frames]
         if self._world:  # world roots that stayed put over the window read stay where they were observed
             from posecast.skeletons.canonical import STILL_M, history_travel

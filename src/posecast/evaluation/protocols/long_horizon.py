@@ -23,7 +23,7 @@ Models
     one ``predict`` call per batch of seeds: ``model.on_skeleton(skeleton)`` as in ``bench corpus``, so
     canonical-body models map in and out themselves and skeleton-specific weights run where they fit (a
     model that cannot is listed as unavailable). This is the model's own long-horizon behaviour (learned
-    models roll out autoregressively; nearest-neighbour holds its last continuation frame after its 1 s).
+    models roll out autoregressively; nearest-neighbour searches again once a second from its forecast).
 
 Scoring: on the canonical body, the same way for every model and data set
     Every forecast, seed and test file is mapped by the one fixed affine map of its skeleton onto the
