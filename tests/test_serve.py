@@ -44,6 +44,7 @@ def test_health_models_and_openapi(client):
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["model"] == models.default_model("motion").name
     assert h["limits"]["ws_message_bytes"] == 1 << 20 and h["limits"]["sessions"] == 256
+    assert type(h["limits"]["joints"]) is int and type(h["limits"]["fps"]) is float  # counts as JSON integers
     listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert listed["dct-mlp"]["served"] == {"stream": True, "forecast": True, "video": False}
     assert listed["phd"]["served"]["video"] and not listed["nearest-neighbour"]["served"]["forecast"]

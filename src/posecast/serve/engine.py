@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -86,8 +86,9 @@ class Limits:
     seconds: float = 30.0  # longest forecast horizon
     frames: int = 20_000  # longest REST history
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.__dict__.items()}
+    def as_dict(self) -> dict[str, int | float]:
+        """The bounds by name, counts as integers (JSON ``256``, not ``256.0``), rates and times as floats."""
+        return {f.name: (float if f.type in (float, "float") else int)(getattr(self, f.name)) for f in fields(self)}
 
 
 def to_y_up(positions: np.ndarray, up: str) -> np.ndarray:

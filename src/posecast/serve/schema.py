@@ -231,7 +231,7 @@ class Health(_Model):
     mirror_average: bool
     sessions: int
     video_sessions: int
-    limits: dict[str, float]
+    limits: dict[str, int | float]  # counts as integers, rates and times as floats (`engine.Limits.as_dict`)
 
 
 class MotionUpload(_Model):
