@@ -50,6 +50,27 @@ def posecast_data() -> Path:
     return path.parent
 
 
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``posecast ARGS`` in this process through the console entry point (errors become one line on stderr and
+    exit code 2, as for a user): ``(exit code, stdout, stderr)``. Some test modules define their own."""
+    import sys
+
+    from posecast.cli.app import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["posecast", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
 @contextlib.contextmanager
 def _serving(**app_options: Any) -> Iterator[str]:
     """`posecast.serve.app.create_app(**app_options)` under uvicorn in a thread on a free loopback port, as

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,7 +244,10 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
     (folder / "x.bvh").write_text("nonsense")
     r = _bench_files_cli(folder, tmp_path)
     assert r.returncode == 2 and "x.bvh" in r.stderr and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.json").exists()
+    assert len(r.stderr.strip().splitlines()) == 1  # the JSON records the refusal, no results (as `bench video`)
+    d = json.loads((tmp_path / "x.json").read_text())
+    assert "datasets" not in d and d["not_scored"].startswith("1 of 1 files cannot be scored")
+    assert list(d["unreadable_files"]) == [str(folder / "x.bvh")]
 
 
 def test_cli_long_horizon_on_files(tmp_path):
@@ -397,11 +401,12 @@ def test_long_horizon_leaves_out_groups_without_a_seed(tmp_path):
     two[:, 0, 1], two[:, 1, 1] = 1.0, 1.5
     two[:, 1, 0] = np.linspace(0.0, 0.3, 60)
     write(tmp_path / "short.npz", two, OTHER)  # 1.2 s
-    said = []
-    kept = long_horizon.with_seeds(corpus.load_files([tmp_path]), said.append)
-    assert [t.name for t in kept] == ["files:rig-3"] and "files:rig-2: left out" in said[0]
+    kept, left_out = long_horizon.with_seeds(corpus.load_files([tmp_path]))
+    assert [t.name for t in kept] == ["files:rig-3"] and list(left_out) == ["files:rig-2"]
+    assert left_out["files:rig-2"].startswith("no file has the 75 frames (3 s at 25 fps) of a seed")
+    assert "short.npz 30" in left_out["files:rig-2"]  # 1.2 s: 30 frames at 25 fps
     with pytest.raises(DataNotFoundError):
-        long_horizon.with_seeds(corpus.load_files([tmp_path / "short.npz"]), said.append)
+        long_horizon.with_seeds(corpus.load_files([tmp_path / "short.npz"]))
 
 
 def test_the_protocol_describes_the_nearest_neighbour_baseline_only_when_it_runs(tmp_path):
@@ -409,3 +414,188 @@ def test_the_protocol_describes_the_nearest_neighbour_baseline_only_when_it_runs
     sets = corpus.load_files([tmp_path])
     assert "nearest_neighbour" not in corpus.files_protocol_description(sets, [tmp_path], ["zero-velocity"])
     assert "nearest_neighbour" in corpus.files_protocol_description(sets, [tmp_path], ["nearest-neighbour"])
+
+
+# ------------------------------------------------------------------ reporting at the edges (QA of 2026-12-07)
+def test_nothing_scored_exits_2_with_the_reason_and_the_json_says_so(tmp_path, cli):
+    """Every file too short for a window: exit 2 with one line naming why (as `bench video` when no clip is scored),
+    and the JSON, written, says so (``not_scored``) instead of looking like a run with empty tables."""
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    write(folder / "a.npz", glide(30))  # 0.6 s: 15 frames at 25 fps
+    write(folder / "b.npz", glide(60))  # 1.2 s: 30 frames, still under the 35 of a short window
+    out = tmp_path / "r.json"
+    code, stdout, err = cli("bench", "files", str(folder), "--models", "zero-velocity", "--json", str(out))
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "no file could be scored" in err and "a.npz 15 frames, b.npz 30 frames" in err and str(out) in err
+    d = json.loads(out.read_text())
+    assert "no file has the 35 frames (1.4 s at 25 fps) of a window" in d["not_scored"]
+    assert d["datasets"]["files"]["models"] == {}
+    write(folder / "c.npz", glide(200))  # one file long enough: scored, exit 0
+    code, _, err = cli("bench", "files", str(folder), "--models", "zero-velocity", "--json", str(out))
+    assert code == 0, err
+    assert "not_scored" not in json.loads(out.read_text())
+
+
+def test_every_unreadable_file_is_named_in_the_json_and_the_message_says_where(tmp_path, cli):
+    """Seven broken files: the message names the first five and where all seven are (the JSON), the JSON names every
+    one with its problem; without --json the message names all seven."""
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    write(folder / "ok.npz", glide(100))
+    bad = [f"broken{i}.bvh" for i in range(7)]
+    for name in bad:
+        (folder / name).write_text("not a bvh")
+    (folder / "notes.txt").write_text("takes of monday")  # skipped (not motion), named too
+    out = tmp_path / "r.json"
+    code, _, err = cli("bench", "files", str(folder), "--models", "zero-velocity", "--json", str(out))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "7 of 9 files cannot be scored" in err and f"and 2 more (all 7 with their reasons in {out})" in err
+    d = json.loads(out.read_text())
+    assert sorted(Path(f).name for f in d["unreadable_files"]) == bad
+    assert all("HIERARCHY" in why for why in d["unreadable_files"].values())
+    assert [x.split(" ")[0] for x in d["skipped_files"]] == ["notes.txt"]
+    code, _, err = cli("bench", "files", str(folder), "--models", "zero-velocity")
+    assert code == 2 and all(name in err for name in bad) and "more" not in err
+    with pytest.raises(corpus.UnreadableFiles) as info:  # the library: every file on the error
+        corpus.load_files([folder])
+    assert len(info.value.files) == 7 and "and 2 more" in str(info.value)
+
+
+def test_long_horizon_records_left_out_groups_and_counts_the_files_used(tmp_path, cli):
+    """A rig whose only file is shorter than a seed: left out, with the reason, in the JSON (``left_out``) and the
+    printed output, not only on stderr; the protocol counts the file used, not both."""
+    from posecast.synthetic import synthetic_walk
+
+    posecast.save(synthetic_walk(seconds=4.0, fps=25.0), tmp_path / "walk.npz")
+    two = np.zeros((60, 2, 3))
+    two[:, 0, 1], two[:, 1, 1] = 1.0, 1.5
+    two[:, 1, 0] = np.linspace(0.0, 0.3, 60)
+    write(tmp_path / "short.npz", two, OTHER)  # 1.2 s
+    out = tmp_path / "lh.json"
+    args = ["--files", str(tmp_path), "--models", "zero-velocity", "--seconds", "1", "--no-plausibility"]
+    code, stdout, err = cli("bench", "long-horizon", *args, "--json", str(out))
+    assert code == 0, err
+    d = json.loads(out.read_text())
+    (kept,) = d["datasets"]
+    assert list(d["left_out"]) == ["files:rig-2"] and "short.npz 30" in d["left_out"]["files:rig-2"]
+    assert d["protocol"]["datasets"].startswith("1 motion files from") and "files:rig-2" in d["protocol"]["datasets"]
+    assert "files:rig-2: left out, no file has the 75 frames" in stdout
+
+
+def test_other_files_in_a_motion_folder_are_skipped_and_named(tmp_path, cli):
+    """Images, videos and other files beside the motion files (at any depth) are named with why they are skipped, in
+    the printed output and the JSON; hidden files and ASF skeletons are not motion and not listed."""
+    write(tmp_path / "take.npz", glide(100))
+    (tmp_path / "sub").mkdir()
+    for name in ("frame.png", "clip.mp4", "sub/notes.md", ".DS_Store", "sub/skel.asf"):
+        (tmp_path / name).write_bytes(b"x")
+    out = tmp_path / "r.json"
+    code, stdout, err = cli("bench", "files", str(tmp_path), "--models", "zero-velocity", "--json", str(out))
+    assert code == 0, err
+    info = json.loads(out.read_text())["datasets"]["files"]["info"]
+    assert sorted(x.split(" ")[0] for x in info.get("skipped_files", [])) == ["clip.mp4", "frame.png", "sub/notes.md"]
+    assert "clip.mp4 (a video, not motion" in stdout and "frame.png (an image, not motion)" in stdout
+    named = {x.split(" ")[0]: x for x in corpus.other_files([tmp_path])}
+    assert "not a motion format (.md" in named["sub/notes.md"]
+
+
+def test_corpus_members_by_content_not_by_name(tmp_path):
+    """`corpus_members.find` against an index of hashes (the data sets' own): a copy under another name is found,
+    gzipped too (the indexes hash Bandai's decompressed BVH); a file of the same name and other content is not."""
+    import gzip
+    import hashlib
+
+    from posecast.datasets import corpus_members
+
+    content = b"HIERARCHY\nROOT Hips\n" * 50
+    known = {hashlib.sha256(content).hexdigest(): ("train", "cmu_bvh/01/01_01.bvh", len(content))}
+    (tmp_path / "renamed.bvh").write_bytes(content)
+    (tmp_path / "copy.bvh.gz").write_bytes(gzip.compress(content))
+    (tmp_path / "01_01.bvh").write_bytes(content[:-1] + b"!")
+    found = corpus_members.find(sorted(tmp_path.iterdir()), known)
+    assert {p.name: v for p, v in found.items()} == {
+        "copy.bvh.gz": ("train", "cmu_bvh/01/01_01.bvh"),
+        "renamed.bvh": ("train", "cmu_bvh/01/01_01.bvh"),
+    }
+    assert corpus_members.find(sorted(tmp_path.iterdir()), {}) == {}
+
+
+def test_files_of_the_corpus_training_split_are_named(posecast_data, tmp_path, monkeypatch, capsys):
+    """Copies of a CMU BVH and a Bandai training file (renamed; the Bandai one decompressed) and of a Bandai
+    validation file beside a test-split file: the training and validation files are named in the JSON and the
+    printed output (the learned models and nearest-neighbour were fitted on them), per file in ``file_facts``; the
+    test file is not. The same note in ``bench long-horizon --files``."""
+    import gzip
+    import shutil
+
+    from rich.console import Console
+
+    from posecast.evaluation.protocols import long_horizon
+
+    monkeypatch.setenv("POSECAST_DATA", str(posecast_data))
+    bandai = posecast_data / "bandai_namco" / "dataset-1"
+    shutil.copy(posecast_data / "cmu_bvh" / "01" / "01_02.bvh", tmp_path / "mine_a.bvh")
+    (tmp_path / "mine_b.bvh").write_bytes(gzip.decompress((bandai / "dataset-1_bow_active_001.bvh.gz").read_bytes()))
+    shutil.copy(bandai / "dataset-1_bow_proud_001.bvh.gz", tmp_path / "mine_c.bvh.gz")  # validation style
+    shutil.copy(bandai / "dataset-1_bow_sad_001.bvh.gz", tmp_path / "mine_d.bvh.gz")  # test style
+    sets = corpus.load_files([tmp_path])
+    result = corpus.evaluate({"zero-velocity": ZeroVelocity()}, sets, resamples=10)
+    train = result["in_corpus"]["train"]
+    assert train["note"] == (
+        "2 files are in the training split of the corpus: the learned models and nearest-neighbour were fitted on them"
+    )
+    assert train["files"] == {
+        "mine_a.bvh": "cmu_bvh/01/01_02.bvh",
+        "mine_b.bvh": "bandai_namco/dataset-1/dataset-1_bow_active_001.bvh.gz",
+    }
+    assert result["in_corpus"]["validation"]["files"] == {
+        "mine_c.bvh.gz": "bandai_namco/dataset-1/dataset-1_bow_proud_001.bvh.gz"
+    }
+    facts = {f["file"]: f for t in sets for f in t.file_facts}
+    assert facts["mine_a.bvh"]["corpus_split"] == "train" and "corpus_split" not in facts["mine_d.bvh.gz"]
+    corpus.print_result(result, Console(width=250))
+    assert "note: 2 files are in the training split of the corpus" in capsys.readouterr().out
+    kept, _ = long_horizon.with_seeds(sets)
+    lh = long_horizon.evaluate({"zero-velocity": ZeroVelocity()}, 1, kept, max_seeds=2)
+    assert lh["in_corpus"]["train"]["note"] == train["note"]
+
+
+def test_a_npz_of_bare_positions_reads_as_the_npy_with_skeleton_and_fps(tmp_path, cli):
+    """A .npz holding one array of positions (no skeleton: not written by PoseCast) with --skeleton/--fps: the same
+    numbers as the .npy of the same array, in ``bench files`` as in `posecast.api.load_motion` (units included);
+    without them the error says what to pass."""
+    from posecast.api import load_motion
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=4.0, fps=30.0)
+    (tmp_path / "npy").mkdir()
+    (tmp_path / "npz").mkdir()
+    np.save(tmp_path / "npy" / "walk.npy", walk.positions)
+    np.savez(tmp_path / "npz" / "walk.npz", positions=walk.positions)
+    np.savez(tmp_path / "unnamed_mm.npz", walk.positions * 1000.0)  # one array under numpy's own name, in mm
+    a = load_motion(tmp_path / "npz" / "walk.npz", walk.skeleton.name, 30.0)
+    b = load_motion(tmp_path / "npy" / "walk.npy", walk.skeleton.name, 30.0)
+    np.testing.assert_array_equal(a.positions, b.positions)
+    c = load_motion(tmp_path / "unnamed_mm.npz", walk.skeleton.name, 30.0, units="mm")
+    np.testing.assert_allclose(c.positions, b.positions, atol=1e-12)
+    with pytest.raises(posecast.PosecastError, match=r"a body spanning .* \(mm\?\)"):
+        load_motion(tmp_path / "unnamed_mm.npz", walk.skeleton.name, 30.0)
+    with pytest.raises(posecast.PosecastError, match="without 'skeleton' holds only numbers: pass skeleton= and fps="):
+        load_motion(tmp_path / "npz" / "walk.npz")
+    rows = []
+    for sub in ("npy", "npz"):
+        out = tmp_path / f"{sub}.json"
+        args = ["--skeleton", walk.skeleton.name, "--fps", "30", "--models", "zero-velocity", "--json", str(out)]
+        code, _, err = cli("bench", "files", str(tmp_path / sub), *args)
+        assert code == 0, err
+        rows.append(json.loads(out.read_text())["datasets"]["files"]["models"]["zero-velocity"]["root_relative"])
+    assert rows[0] == rows[1]
+    forecasts = []  # `posecast forecast` reads it with the same reader
+    for src in (tmp_path / "npy" / "walk.npy", tmp_path / "npz" / "walk.npz"):
+        out = tmp_path / f"f_{src.suffix[1:]}.npz"
+        args = ["--skeleton", walk.skeleton.name, "--fps", "30", "--model", "constant-velocity", "--out", str(out)]
+        code, _, err = cli("forecast", str(src), *args)
+        assert code == 0, err
+        forecasts.append(posecast.load(out).samples)
+    np.testing.assert_array_equal(*forecasts)

@@ -460,3 +460,27 @@ def test_the_test_data_reference_is_the_files_that_give_seeds():
         },
     )[2]
     assert line.startswith("test data: the 1 of 2 files that give seeds (all 2: ")
+
+
+def test_the_default_run_checks_the_goals_of_a_model_it_runs(tmp_path, monkeypatch, capsys):
+    """Without --goal-model, the "better than the others" goal is checked for st-transformer when it runs, else for
+    the default motion model: the default models (which do not include st-transformer) no longer report the goal
+    "not checked (st-transformer not run here)"; a goal model named is kept."""
+    from posecast.models import default_model
+
+    default = default_model("motion").name
+    posecast.save(synthetic_walk(seconds=4.0, fps=25.0), tmp_path / "walk.npz")
+    out = tmp_path / "lh.json"
+    args = ["bench", "long-horizon", "--files", str(tmp_path / "walk.npz"), "--seconds", "1", "--no-plausibility"]
+    code, stdout, err = cli(monkeypatch, capsys, *args, "--json", str(out))
+    assert code in (0, None), err
+    d = json.loads(out.read_text())
+    assert d["protocol"]["goal_model"] == default and default in d["datasets"]["files"]["models"]
+    better = d["datasets"]["files"]["goals"]["better"]
+    assert better["met"] is not None and "not run here" not in better.get("reason", "")
+    named = ["--models", "zero-velocity", "--goal-model", "zero-velocity", "--json", str(out)]
+    code, _, err = cli(monkeypatch, capsys, *args, *named)
+    assert code in (0, None), err
+    assert json.loads(out.read_text())["protocol"]["goal_model"] == "zero-velocity"
+    assert lh.pick_goal_model([default, "zero-velocity", "constant-velocity"]) == default
+    assert lh.pick_goal_model(["st-transformer", default, "zero-velocity"]) == lh.GOAL_MODEL

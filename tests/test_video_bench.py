@@ -187,6 +187,35 @@ def test_clip_folders_skip_hidden_files_and_second_links(tmp_path) -> None:
     assert sorted(ignored) == sorted(["._a.mp4", ".DS_Store", "notes.txt", "z_link.mp4 (the same file as a.mp4)"])
 
 
+def test_subfolders_are_listed_as_ignored_and_every_ignored_entry_is_printed(tmp_path) -> None:
+    """Subfolders are not searched, and say so (whatever their name, ``folder_named.mp4/`` too); the markdown the
+    command prints has one "Ignored:" line naming every ignored entry."""
+    from posecast.evaluation.protocols.video import folder_clips
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inside.mp4").write_bytes(b"x")
+    (tmp_path / "folder_named.mp4").mkdir()
+    for name in ("a.mp4", "frame.png"):
+        (tmp_path / name).write_bytes(b"x")
+    clips, ignored = folder_clips(tmp_path)
+    assert [p.name for p in clips] == ["a.mp4"]
+    assert ignored == ["folder_named.mp4/ (a folder: not searched)", "frame.png", "sub/ (a folder: not searched)"]
+    md = bench.markdown({"protocol": {}, "ignored_files": ignored, "clips_skipped": "no clip"})
+    assert "Ignored: folder_named.mp4/ (a folder: not searched); frame.png; sub/ (a folder: not searched)." in md
+
+
+def test_a_single_frame_is_reported_as_an_image_not_a_short_video() -> None:
+    """A JPEG named .mp4 or a one-frame GIF decodes to one frame: "a single frame (an image, not a video)", not
+    "shorter than 1 s (0.00 s)"; two frames 0.4 s apart are a (short) video."""
+    from posecast.video.track import PoseTrack
+
+    kp = np.full((2, 17, 2), 100.0)
+    one = PoseTrack(kp[:1], np.ones((1, 17)), np.zeros(1), (640, 480), "body-17")
+    assert bench.score_track({}, one)["skipped"] == "a single frame (an image, not a video)"
+    two = PoseTrack(kp, np.ones((2, 17)), np.array([0.0, 0.4]), (640, 480), "body-17")
+    assert bench.score_track({}, two)["skipped"] == "shorter than 1 s (0.80 s)"
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")
 def test_the_default_models_include_the_default_video_model_and_it_gives_the_headline_speed(
     video_dir, tmp_path, cli

@@ -156,15 +156,19 @@ def load_file(
     """A motion or forecast file as `load_motion` reads it (the same options and checks on a motion), a forecast
     as it is: what ``posecast info`` describes."""
     from posecast.io import detect_format, load
+    from posecast.io.arrays import holds_bare_positions
     from posecast.io.registry import format_suffix
 
     where = Path(path)
-    checked = units is not None or format_suffix(where) in tuple(f".{n}" for n in SIZE_CHECKED)
+    suffix = format_suffix(where)
+    checked = units is not None or suffix in tuple(f".{n}" for n in SIZE_CHECKED) or suffix == ".npz"
     name = detect_format(path).name if checked else None
+    if name == "npz" and holds_bare_positions(where):  # not PoseCast's own .npz: plain numbers, read as a .npy is
+        name = "npy"
     if units is not None and name not in UNIT_FORMATS + SIZE_CHECKED:
         raise ValueRangeError(
-            f"units apply to BVH, AMC and plain-number (.npy, .csv) files and to JSON documents; a {name} file is read "
-            "as it is",
+            f"units apply to BVH, AMC and plain-number (.npy, .csv, a .npz without 'skeleton') files and to JSON "
+            f"documents; a {name} file is read as it is",
             where,
         )
     options: dict[str, Any] = {k: v for k, v in (("skeleton", skeleton), ("fps", fps), ("asf", asf)) if v is not None}

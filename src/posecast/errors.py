@@ -78,7 +78,9 @@ class DataNotFoundError(PosecastError):
 LISTED = 5
 
 
-def listed(items: list[str], sep: str = "; ", most: int = LISTED) -> str:
-    """``items`` for a message: the first ``most`` joined by ``sep``, then how many more there are."""
-    more = f"{sep}and {len(items) - most} more" if len(items) > most else ""
+def listed(items: list[str], sep: str = "; ", most: int = LISTED, rest: str = "") -> str:
+    """``items`` for a message: the first ``most`` joined by ``sep``, then how many more there are (and ``rest``,
+    where the whole list is, when some were left out: ``"all of them in the JSON: skipped_files"``)."""
+    where = f" ({rest})" if rest else ""
+    more = f"{sep}and {len(items) - most} more{where}" if len(items) > most else ""
     return sep.join(items[:most]) + more

@@ -62,6 +62,25 @@ def file_reader(units: str | None, skeleton: str | None, fps: float | None, asf:
     return read
 
 
+def load_own_files(json_path: Path | None, benchmark: str, paths: list[Path], name: str, **options: Any) -> Any:
+    """`corpus.load_files` for ``bench files`` and ``bench long-horizon --files``. Files that cannot be scored refuse
+    the run (exit 2) naming every one with its problem: with ``--json``, the JSON records the refusal
+    (``not_scored``, ``unreadable_files`` and ``skipped_files``, all of them) and the message names the first few and
+    where the rest are; without, the message names them all."""
+    from posecast.errors import listed
+    from posecast.evaluation.protocols import corpus
+
+    try:
+        return corpus.load_files(paths, name, **options)
+    except corpus.UnreadableFiles as exc:
+        if json_path is None:
+            raise DataNotFoundError(f"{exc.head}: {listed(exc.items, most=len(exc.items))}") from None
+        record = {"unreadable_files": exc.files, "skipped_files": exc.skipped}
+        write_json({"protocol": {"benchmark": benchmark}, "not_scored": exc.head, **record}, json_path)
+        rest = f"all {len(exc.items)} with their reasons in {json_path}"
+        raise DataNotFoundError(f"{exc.head}: {listed(exc.items, rest=rest)}") from None
+
+
 def load_mapping(path: Path | None) -> dict[str, Any] | None:
     """``--mapping``: the checked mapping file (`load_mapping_file`), or None."""
     if path is None:
@@ -191,7 +210,10 @@ def bench_files(
     """Your own motion files under the corpus protocol: 2 s + 1 s windows (1 s + 0.4 s for short files), real
     mm, global and root-relative, bootstrap 95 % intervals over files, per file in the JSON; files grouped by
     skeleton; default models: the default motion model, zero-velocity, constant-velocity (and nearest-neighbour
-    when POSECAST_DATA holds the corpus)."""
+    when POSECAST_DATA holds the corpus). Files that cannot be read stop the run (exit 2), every one named with its
+    problem (with --json, in the JSON); other files in the folders are skipped and named; no file long enough for a
+    window exits 2 (the JSON says so: not_scored); with POSECAST_DATA, files of the corpus's training or validation
+    split are named (in_corpus)."""
     from posecast.datasets.paths import data_root
     from posecast.evaluation.protocols import corpus
 
@@ -212,12 +234,19 @@ def bench_files(
     forecasters, entries = bench_models(model, models, weights, json_path)
     progress, _, tick = progress_bar("loading")
     with progress:
-        test_sets = corpus.load_files(paths, name, max_files, up, read=read, progress=tick, mapping=joint_map)
+        options = {"max_files": max_files, "up": up, "read": read, "progress": tick, "mapping": joint_map}
+        test_sets = load_own_files(json_path, "files", paths, name, **options)
         forecasters = corpus.prepare_models(forecasters)
         protocol = corpus.files_protocol_description(test_sets, paths, list(forecasters))
         result = corpus.evaluate(forecasters, test_sets, progress=tick, protocol=protocol)
     corpus.print_result(result, console)
+    why = corpus.nothing_scored(result)
+    if why:  # as `bench video`: the JSON is written and says so, the exit code is 2
+        result["not_scored"] = why
     write_json(with_weights(result, weights, *run_models(entries, weights)), json_path)
+    if why:
+        written = f"; {json_path} records it (not_scored)" if json_path is not None else ""
+        raise DataNotFoundError(f"no file could be scored ({why}){written}")
 
 
 @app.command("long-horizon")
@@ -239,7 +268,13 @@ def bench_long_horizon(
     plausibility: Annotated[
         bool, typer.Option(help="Distance of predicted poses to the nearest corpus training pose (needs the corpus).")
     ] = True,
-    goal_model: Annotated[str, typer.Option(help="The model that should beat the others (goals).")] = "st-transformer",
+    goal_model: Annotated[
+        str | None,
+        typer.Option(
+            help="The model that should beat the others (goals; default: st-transformer when it runs, else the "
+            "default motion model)."
+        ),
+    ] = None,
     files: Annotated[
         list[Path] | None,
         typer.Option(
@@ -262,7 +297,7 @@ def bench_long_horizon(
     """Long rollouts on every data set's test part (ST-Transformer supplement H and more): per second, PS entropy /
     KLD, joint speed, bone-length error, foot skating, ground penetration, nearest-training-pose distance, goals.
     Default models: the default motion model, zero-velocity, constant-velocity. `--files` rolls out from your own
-    files instead."""
+    files instead (groups without a file long enough for a seed are left out and listed: left_out in the JSON)."""
     from posecast.datasets.paths import data_root
     from posecast.evaluation.protocols import corpus, long_horizon
 
@@ -284,20 +319,34 @@ def bench_long_horizon(
     forecasters, entries = bench_models(model, models, weights, json_path)
     progress, _, tick = progress_bar("loading")
     with progress:
+        left_out: dict[str, str] = {}
         if files:
             read = file_reader(units, skeleton, fps, asf)
-            test_sets = corpus.load_files(files, name, up=up, read=read, progress=tick, mapping=joint_map)
-            line = corpus.files_protocol_description(test_sets, files)["files"]
+            options = {"up": up, "read": read, "progress": tick, "mapping": joint_map}
+            test_sets = load_own_files(json_path, "long-horizon", files, name, **options)
+            test_sets, left_out = long_horizon.with_seeds(test_sets)  # recorded in the JSON: left_out
+            line = corpus.files_protocol_description(test_sets, files)["files"]  # the files of the groups kept
+            if left_out:
+                line += f"; left out, no file long enough for a seed: {', '.join(left_out)} (JSON: left_out)"
             train = None  # your files have no training split of their own
-            test_sets = long_horizon.with_seeds(test_sets, err_console.print)
         else:
             test_sets = [corpus.load_test_set(d, progress=tick) for d in names]
             line = None
             train = {d: long_horizon.train_reference_sequences(d) for d in names} if train_reference else None
         forecasters = corpus.prepare_models(forecasters)
         index = long_horizon.PoseIndex.from_corpus() if plausibility else None
+        goal = goal_model or long_horizon.pick_goal_model(forecasters)
         result = long_horizon.evaluate(
-            forecasters, n_seconds, test_sets, index, train, n_seeds, goal_model, progress=tick, datasets_line=line
+            forecasters,
+            n_seconds,
+            test_sets,
+            index,
+            train,
+            n_seeds,
+            goal,
+            progress=tick,
+            datasets_line=line,
+            left_out=left_out,
         )
     long_horizon.print_result(result, console)
     write_json(with_weights(result, weights, *run_models(entries, weights)), json_path)
@@ -397,7 +446,9 @@ def bench_video(
     clips: Annotated[
         Path | None,
         typer.Option(
-            "--clips", help="Folder of clips to score (every file with a video suffix; default $POSECAST_DATA/video)."
+            "--clips",
+            help="Folder of clips to score (every file with a video suffix, subfolders not searched; every other "
+            "entry is listed as ignored; default $POSECAST_DATA/video).",
         ),
     ] = None,
     cmu: Annotated[

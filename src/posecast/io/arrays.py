@@ -7,7 +7,9 @@ Schemas (all lengths in metres, times in seconds):
 * ``.npz`` forecast: ``kind="forecast"``, ``samples (S, F, J, 3)``, ``fps``, ``horizon`` (s),
   ``skeleton``, ``model``, optional ``probabilities (S,)``, ``ground_truth (F, J, 3)``,
   ``history (T, J, 3)`` with ``history_fps``, ``metadata``.
-* ``.npy``: only numbers, ``(T, J, 3)`` or ``(T, 3J)``; pass ``skeleton=`` and ``fps=`` to `load`.
+* ``.npy``: only numbers, ``(T, J, 3)`` or ``(T, 3J)``; pass ``skeleton=`` and ``fps=`` to `load`. A ``.npz``
+  without ``skeleton`` that holds one array (or one named ``positions``, and perhaps ``fps``) is read the same way
+  (`bare_positions_key`).
 * ``.csv``: ``# key=value`` comment lines (``skeleton``, ``fps``, ``units``; a skeleton that is not
   registered, such as a BVH file's own rig, also as ``# skeleton-json {...}``), a header
   ``<joint>_x,<joint>_y,<joint>_z,...`` and one row per frame.
@@ -161,7 +163,30 @@ def keypose_forecast(d: Any, path: Path) -> Forecast:
     )
 
 
-def read_npz(path: Path, **_: Any) -> Motion | Forecast:
+def bare_positions_key(names: Any) -> str | None:
+    """The array of a ``.npz`` that holds bare positions (no ``skeleton``: not written by PoseCast), given its array
+    ``names``: ``positions``, else its only array besides an optional ``fps``; None for other archives (PoseCast's own
+    motions and forecasts, AMASS's, key-pose forecasts, several unnamed arrays)."""
+    names = set(names)
+    if "skeleton" in names or {"poses", "pose_body", "samples", "kind"} & names or KEYPOSE_FIELDS <= names:
+        return None
+    if "positions" in names:
+        return "positions"
+    rest = sorted(names - {"fps"})
+    return rest[0] if len(rest) == 1 else None
+
+
+def holds_bare_positions(path: str | Path) -> bool:
+    """Whether the ``.npz`` at ``path`` holds bare positions (`bare_positions_key`): read as a ``.npy`` is, with
+    ``skeleton=`` and ``fps=``, units and the body-size check (`posecast.api.load_file`)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return bare_positions_key(z.files) is not None
+    except (OSError, ValueError, EOFError):
+        return False
+
+
+def read_npz(path: Path, **options: Any) -> Motion | Forecast:
     try:
         z = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -177,7 +202,21 @@ def read_npz(path: Path, **_: Any) -> Motion | Forecast:
         if "skeleton" not in z:
             if "poses" in z.files or "pose_body" in z.files:  # AMASS's arrays, but not all of them
                 raise FormatError("an AMASS file needs 'poses' (or 'root_orient' + 'pose_body') and 'trans'", path)
-            raise FormatError("missing 'skeleton' (name or JSON); was it written by posecast?", path)
+            key = bare_positions_key(z.files)
+            if key is None:
+                raise FormatError(
+                    f"missing 'skeleton' (name or JSON) among its arrays ({', '.join(z.files) or 'none'}); was it "
+                    "written by posecast? A .npz of bare positions holds one array (or one named 'positions') and is "
+                    "read with skeleton= and fps= (CLI: --skeleton, --fps), as a .npy",
+                    path,
+                )
+            if "fps" in z.files and options.get("fps") is None:  # the file's own rate, when it has one
+                options = {**options, "fps": float(_scalar(z, "fps", path))}
+            try:
+                arr = z[key]
+            except ValueError as exc:  # an object array would need unpickling: never
+                raise FormatError(f"not a readable .npz file without pickles ({exc})", path) from None
+            return plain_positions(arr, options, path, "a .npz file without 'skeleton'")
         skel = skeleton_from_field(z["skeleton"])
         meta = json.loads(str(_scalar(z, "metadata", path))) if "metadata" in z else {}
         fps = float(_scalar(z, "fps", path))
@@ -266,9 +305,9 @@ def declared_units(value: Any, path: Path) -> float:
 
 
 # ------------------------------------------------------------------------------------------ npy
-def _need(options: dict[str, Any], path: Path, fmt: str) -> tuple[Skeleton, float]:
+def _need(options: dict[str, Any], path: Path, what: str) -> tuple[Skeleton, float]:
     if options.get("skeleton") is None or options.get("fps") is None:
-        raise FormatError(f"a {fmt} file holds only numbers: pass skeleton= and fps= (CLI: --skeleton, --fps)", path)
+        raise FormatError(f"{what} holds only numbers: pass skeleton= and fps= (CLI: --skeleton, --fps)", path)
     return skeletons.get(options["skeleton"]), float(options["fps"])
 
 
@@ -283,16 +322,24 @@ def _reshape_positions(arr: np.ndarray, skel: Skeleton, path: Path) -> np.ndarra
     )
 
 
-def read_npy(path: Path, **options: Any) -> Motion:
-    skel, fps = _need(options, path, ".npy")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise FormatError(f"not a readable .npy file without pickles ({exc})", path) from None
+def plain_positions(arr: np.ndarray, options: dict[str, Any], path: Path, what: str = "a .npy file") -> Motion:
+    """A motion from an array of bare positions (a ``.npy``, a ``.npz`` without a skeleton): ``skeleton=`` and ``fps=``
+    from ``options`` (without them a `FormatError` saying that ``what`` holds only numbers), ``scale=`` (metres per
+    unit) applied."""
+    skel, fps = _need(options, path, what)
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise FormatError(f"array has dtype {arr.dtype}; positions are real numbers", path)
     pos = _reshape_positions(arr.astype(np.float64), skel, path) * float(options.get("scale", 1.0))
     return Motion(pos, fps, skel, metadata={"source": str(path)})
+
+
+def read_npy(path: Path, **options: Any) -> Motion:
+    _need(options, path, "a .npy file")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise FormatError(f"not a readable .npy file without pickles ({exc})", path) from None
+    return plain_positions(arr, options, path)
 
 
 def write_npy(obj: Motion, path: Path, **_: Any) -> None:

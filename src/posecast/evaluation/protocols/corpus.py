@@ -174,8 +174,8 @@ def files_protocol_description(
         files=f"{files} motion files from {', '.join(str(g) for g in given)}, grouped by skeleton layout "
         "(joint names and hierarchy)"
         + (
-            "; folders searched at every depth (hidden files and ASF skeletons left out; .txt and .json files that "
-            "are not motion skipped)"
+            "; folders searched at every depth (hidden files and ASF skeletons left out; other files, and .txt and "
+            ".json files that are not motion, skipped and named)"
             if any(Path(g).is_dir() for g in given)
             else ""
         ),
@@ -347,6 +347,46 @@ def gather_files(paths: Sequence[str | Path]) -> list[Path]:
     return list(out.values())
 
 
+def other_files(paths: Sequence[str | Path]) -> list[str]:
+    """The files under the folders of ``paths`` that are not motion files (`posecast.io.registry.motion_files`), each
+    ``"name (why it is skipped)"``, named relative to its folder: images, videos and other files; hidden files and
+    ASF skeletons (an AMC clip's, read with it) are left out as `motion_files` leaves them out."""
+    from posecast.io.registry import format_suffix, motion_files
+    from posecast.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    out: list[str] = []
+    for given in paths:
+        folder = Path(given)
+        if not folder.is_dir():
+            continue
+        motion = set(motion_files(folder))
+        for p in sorted(folder.rglob("*")):
+            rel = p.relative_to(folder)
+            if p in motion or not p.is_file() or any(part.startswith(".") for part in rel.parts):
+                continue
+            suffix = format_suffix(p)
+            if suffix == ".asf":
+                continue
+            if suffix in VIDEO_SUFFIXES:
+                why = "a video, not motion: `posecast bench video --clips` scores videos"
+            elif suffix in IMAGE_SUFFIXES:
+                why = "an image, not motion"
+            else:
+                why = f"not a motion format ({suffix or 'no suffix'}; `posecast formats` lists them)"
+            out.append(f"{rel.as_posix()} ({why})")
+    return out
+
+
+class UnreadableFiles(DataNotFoundError):
+    """`load_files`: files that cannot be scored. ``head`` says how many; ``items`` names every one with its problem
+    (``"file: problem"``), ``files`` the same as ``{file: problem}``; ``skipped``: the files skipped (not motion,
+    `TestSet.skipped`). The message names the first `posecast.errors.LISTED` of them."""
+
+    def __init__(self, head: str, items: list[str], files: dict[str, str], skipped: list[str]) -> None:
+        super().__init__(f"{head}: {listed(items)}")
+        self.head, self.items, self.files, self.skipped = head, items, files, skipped
+
+
 def file_names(paths: Sequence[Path]) -> list[str]:
     """Short unique names for ``paths`` (distinct files): relative to their common folder, links not followed (the
     file name for one file)."""
@@ -407,13 +447,18 @@ def load_files(
     and given to the models); its ``up:`` entry stands for ``up``. Tracking losses
     (`posecast.motion.tracking_glitches`) are counted per file and scored as recorded.
 
-    Files that cannot be read, or that hold a saved forecast, are all named in one `DataNotFoundError`, except
-    ``.txt`` / ``.json`` files found in a folder (`LOOSE_SUFFIXES`: notes, settings, earlier results), which are
-    skipped and listed in the first test set's ``skipped``. A mapping that fits no group, or an ``up`` that
-    contradicts the mapping's ``up:``, is a `SkeletonError`.
+    Files that cannot be read, or that hold a saved forecast, are all named in one `UnreadableFiles` error (a
+    `DataNotFoundError`), except ``.txt`` / ``.json`` files found in a folder (`LOOSE_SUFFIXES`: notes, settings,
+    earlier results), which are skipped and listed in the first test set's ``skipped``, as are the folders' other
+    files that are not motion (`other_files`: images, videos, ...). A mapping that fits no group, or an ``up`` that
+    contradicts the mapping's ``up:``, is a `SkeletonError`. With ``POSECAST_DATA`` set, a file whose content is a
+    file of the training corpus (`posecast.datasets.corpus_members`) has ``corpus_split`` and ``corpus_file`` in its
+    facts (`corpus_notes`).
     """
     from collections import Counter
 
+    from posecast.datasets import corpus_members
+    from posecast.datasets.paths import data_root
     from posecast.io.registry import format_suffix
     from posecast.motion import detached_start, tracking_glitches
     from posecast.skeletons.canonical import UP_KEY, UP_ROTATIONS, motion_up_axis, parse_up, retarget
@@ -430,13 +475,16 @@ def load_files(
     every = gather_files(paths)
     chosen = pick_files(every, max_files)
     names = file_names(chosen)
-    loaded, bad, skipped = [], [], []
+    members = corpus_members.find(chosen) if data_root(required=False) is not None else {}
+    loaded, bad, skipped = [], {}, []
     for i, (p, short) in enumerate(zip(chosen, names, strict=True)):
         try:
             motion = read(p)
         except PosecastError as exc:
-            loose = format_suffix(p) in LOOSE_SUFFIXES and p.resolve() not in explicit
-            (skipped if loose else bad).append(f"{short} ({exc.problem})" if loose else str(exc))
+            if format_suffix(p) in LOOSE_SUFFIXES and p.resolve() not in explicit:
+                skipped.append(f"{short} ({exc.problem})")
+            else:
+                bad[str(p)] = exc.problem if exc.path in (None, str(p)) else str(exc)
             continue
         rest = detached_start(np.asarray(motion.positions, dtype=np.float64), motion.fps)
         if rest and rest < motion.num_frames:
@@ -448,15 +496,19 @@ def load_files(
             "rest_pose_frames_dropped": int(rest),
             "tracking_losses": len(losses),
         }
+        if p in members:  # a file of the training corpus (`corpus_notes`)
+            facts["corpus_split"], facts["corpus_file"] = members[p]
         loaded.append((motion, facts))
         if progress:
             progress(f"loading {name}", i + 1, len(chosen))
+    skipped += other_files(paths)
     if bad:
-        raise DataNotFoundError(
-            f"{len(bad)} of {len(chosen)} files cannot be scored (fix or leave them out): {listed(bad)}"
+        items = [f"{f}: {why}" for f, why in bad.items()]
+        raise UnreadableFiles(
+            f"{len(bad)} of {len(chosen)} files cannot be scored (fix or leave them out)", items, bad, skipped
         )
     if not loaded:
-        raise DataNotFoundError(f"no motion among the files: {listed(skipped)}")
+        raise UnreadableFiles("no motion among the files", skipped, {}, skipped)
     groups: list[list[tuple[Any, dict[str, Any]]]] = []
     for motion, facts in loaded:
         for g in groups:
@@ -864,6 +916,58 @@ def goal_line(dataset: str, goals: Mapping[str, Any]) -> str:
     return f"{dataset}: goals missed by {goals['model']}: {'; '.join(missed)}{note}"
 
 
+#: what it means for the numbers of a file of one's own that it is a file of the corpus's split (`corpus_notes`)
+CORPUS_SPLIT_NOTES = {
+    "train": ("training", "the learned models and nearest-neighbour were fitted on"),
+    "validation": ("validation", "the learned models were chosen (not fitted) on"),
+}
+
+
+def corpus_notes(test_sets: Sequence[TestSet]) -> dict[str, Any]:
+    """The files of your own (`load_files`) that are files of the training corpus, per split: ``{split: {"note":
+    "N files are in the training split of the corpus: ...", "files": {file: corpus file}}}`` (`CORPUS_SPLIT_NOTES`);
+    empty when there are none (always for the data sets' test splits, and without ``POSECAST_DATA``)."""
+    out: dict[str, Any] = {}
+    for split, (called, what) in CORPUS_SPLIT_NOTES.items():
+        files = {f["file"]: f["corpus_file"] for t in test_sets for f in t.file_facts if f.get("corpus_split") == split}
+        if files:
+            one = len(files) == 1
+            note = (
+                f"{len(files)} file{'' if one else 's'} {'is' if one else 'are'} in the {called} split of the corpus: "
+                f"{what} {'it' if one else 'them'}"
+            )
+            out[split] = {"note": note, "files": files}
+    return out
+
+
+def corpus_note_lines(notes: Mapping[str, Any], key: str = "in_corpus") -> list[str]:
+    """`corpus_notes` as printed lines (the files named, the rest counted with where the JSON holds them)."""
+    return [
+        f"note: {n['note']}: "
+        + listed([f"{f} ({src})" for f, src in n["files"].items()], ", ", rest=f"all in the JSON: {key}.{split}")
+        for split, n in notes.items()
+    ]
+
+
+def nothing_scored(result: Mapping[str, Any]) -> str | None:
+    """Why no model has a number on any data set of ``result`` (`evaluate`); None when something was scored."""
+    if any(d["models"] for d in result["datasets"].values()):
+        return None
+    why = []
+    for name, d in result["datasets"].items():
+        info = d["info"]
+        if not sum(info["windows_by_kind"].values()):
+            frames = {f["file"]: f["frames"] for f in info.get("file_facts", [])}
+            short = [f"{f} {frames[f]} frames" if f in frames else f for f in info["files_without_windows"]]
+            why.append(
+                f"{name}: no file has the {SHORT.span} frames ({SHORT.span / FPS:g} s at {FPS:g} fps) of a window "
+                f"({listed(short, ', ')})"
+            )
+        else:
+            why.append(f"{name}: " + "; ".join(f"{m} {r}" for m, r in d["unavailable"].items()))
+    return "; ".join(why)
+
+
 def evaluate(
     models: Mapping[str, Forecaster],
     test_sets: Sequence[TestSet] | None = None,
@@ -888,7 +992,8 @@ def evaluate(
 
     Returns:
         ``{"protocol": {...}, "datasets": {name: {"info", "models", "unavailable", "goals"}}}`` (see
-        `evaluate_test_set` and `check_goals`).
+        `evaluate_test_set` and `check_goals`), and ``in_corpus`` (`corpus_notes`) when files of your own are files
+        of the training corpus.
     """
     if goal_model is None:
         from posecast.models import default_model
@@ -907,6 +1012,9 @@ def evaluate(
         r = evaluate_test_set(models, ts, batch_size, resamples, seed, progress)
         r["goals"] = check_goals(r, goal_model)
         result["datasets"][ts.name] = r
+    notes = corpus_notes(test_sets)
+    if notes:
+        result["in_corpus"] = notes
     return result
 
 
@@ -948,14 +1056,12 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
             facts["up axis as recorded"] = info["recorded_up_axis"] + (
                 "" if info["recorded_up_axis"] == "+y" else " (each file turned to +y)"
             )
-            facts["files with tracking losses (scored as recorded)"] = (
-                listed(lost, ", ") or "none"
-            )
+            facts["files with tracking losses (scored as recorded)"] = listed(lost, ", ") or "none"
             if info.get("mapping"):
                 facts["mapping"] = info["mapping"]
             if info.get("skipped_files"):
-                sk = info["skipped_files"]
-                facts["skipped (not motion)"] = listed(sk)
+                rest = f"all in the JSON: datasets.{name}.info.skipped_files"
+                facts["skipped (not motion)"] = listed(info["skipped_files"], rest=rest)
         for line in protocol_lines(facts):
             console.print(f"  {line}", highlight=False)
         for title, key in (("MPJPE, global", "global"), ("MPJPE, root-relative (pose only)", "root_relative")):
@@ -976,6 +1082,8 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
         for m, why in d["unavailable"].items():
             console.print(f"[yellow]{m} not available on {name}: {why}[/yellow]", highlight=False)
         console.print(goal_line(name, d["goals"]), highlight=False)
+    for line in corpus_note_lines(result.get("in_corpus", {})):
+        console.print(f"\n{line}", style="yellow", highlight=False, markup=False)
 
 
 #: files listed by `worst_files`

@@ -107,7 +107,7 @@ from typing import Any
 import numpy as np
 
 from posecast.datasets import windows as windowing
-from posecast.errors import DataNotFoundError, PosecastError, ValueRangeError
+from posecast.errors import DataNotFoundError, PosecastError, ValueRangeError, listed
 from posecast.evaluation.metrics import power_spectrum
 from posecast.evaluation.protocols import corpus
 from posecast.evaluation.protocols.cmu_bvh import predict_batches
@@ -707,19 +707,28 @@ def make_seeds(
     return wins[:, :SEED_FRAMES], wins[:, SEED_FRAMES:], [(test_set.sequences[i].name, s) for i, s in where]
 
 
-def with_seeds(test_sets: Sequence[corpus.TestSet], say: Callable[[str], Any] = print) -> list[corpus.TestSet]:
-    """The test sets with at least one file long enough for a seed and its second of continuation; the others are
-    named through ``say`` and left out (files of your own: one group of short clips does not stop the rest). None
-    left is a `DataNotFoundError`."""
+def with_seeds(test_sets: Sequence[corpus.TestSet]) -> tuple[list[corpus.TestSet], dict[str, str]]:
+    """The test sets with at least one file long enough for a seed and its second of continuation, and the others,
+    left out, with the reason: ``{name: reason}`` (files of your own: one group of short clips does not stop the rest;
+    `evaluate` records them as ``left_out``). The files skipped as not motion (`corpus.TestSet.skipped`, held by the
+    first set) move to the first set kept. None left is a `DataNotFoundError`."""
     span = SEED_FRAMES + SECOND
-    long_enough = [any(s.positions.shape[0] >= span for s in t.sequences) for t in test_sets]
-    kept = [t for t, ok in zip(test_sets, long_enough, strict=True) if ok]
-    for t, ok in zip(test_sets, long_enough, strict=True):
-        if not ok:
-            say(f"{t.name}: left out, no file has the {span} frames ({span / FPS:g} s) of a seed and its next second")
+    kept, left_out = [], {}
+    for t in test_sets:
+        if any(s.positions.shape[0] >= span for s in t.sequences):
+            kept.append(t)
+        else:
+            frames = ", ".join(f"{s.name} {s.positions.shape[0]}" for s in t.sequences)
+            left_out[t.name] = (
+                f"no file has the {span} frames ({span / FPS:g} s at {FPS:g} fps) of a seed and its next second "
+                f"({len(t.sequences)} files, frames at {FPS:g} fps: {frames})"
+            )
     if not kept:
         raise DataNotFoundError(f"no file has the {span} frames ({span / FPS:g} s) of a long-horizon seed")
-    return kept
+    skipped = [x for t in test_sets for x in t.skipped]
+    for t in test_sets:
+        t.skipped = skipped if t is kept[0] else []
+    return kept, left_out
 
 
 def make_scorer(test_set: corpus.TestSet, pose_index: PoseIndex | None = None) -> tuple[Scorer, dict[str, Any]]:
@@ -898,6 +907,8 @@ def evaluate_test_set(
     }
     if test_set.note:
         info["note"] = test_set.note
+    if test_set.skipped:
+        info["skipped_files"] = test_set.skipped
     if pose_index is not None:
         info["training_poses"] = len(pose_index)
     cont = Sums(1)
@@ -943,6 +954,7 @@ def evaluate(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[str, int, int], None] | None = None,
     datasets_line: str | None = None,
+    left_out: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Roll every model out for ``seconds`` on every data set and score every second (`evaluate_test_set`).
 
@@ -956,9 +968,11 @@ def evaluate(
             rows (`train_reference_sequences`); data sets left out get no such row.
         max_seeds, goal_model, batch_size, progress: see `evaluate_test_set`.
         datasets_line: the protocol's ``datasets`` entry when ``test_sets`` are not the data sets' test splits.
+        left_out: groups left out before (`with_seeds`), ``{name: reason}``: recorded as ``left_out``.
 
     Returns:
-        ``{"protocol": {...}, "datasets": {name: ...}}`` (`evaluate_test_set` for each data set).
+        ``{"protocol": {...}, "datasets": {name: ...}}`` (`evaluate_test_set` for each data set), ``left_out`` when
+        given, and ``in_corpus`` (`corpus.corpus_notes`) when files of your own are files of the training corpus.
     """
     seconds = check_seconds(seconds)
     max_seeds = check_max_seeds(max_seeds)
@@ -977,7 +991,24 @@ def evaluate(
         result["datasets"][ts.name] = evaluate_test_set(
             models, ts, seconds, pose_index, train, source, max_seeds, goal_model, batch_size, progress
         )
+    if left_out:
+        result["left_out"] = dict(left_out)
+    notes = corpus.corpus_notes(test_sets)
+    if notes:
+        result["in_corpus"] = notes
     return result
+
+
+def pick_goal_model(models: Iterable[str]) -> str | None:
+    """The goal model of a run of ``models`` when none is named: `GOAL_MODEL` when it runs, else the registry's
+    default motion model (the one the default models are built around), so that a run of the default models checks
+    the "better than the others" goal instead of reporting it not checked."""
+    from posecast.models import default_model
+
+    if GOAL_MODEL in set(models):
+        return GOAL_MODEL
+    default = default_model("motion")
+    return default.name if default is not None else GOAL_MODEL
 
 
 # ----------------------------------------------------------------------------------------- goals
@@ -1188,6 +1219,9 @@ def _facts(name: str, d: Mapping[str, Any]) -> list[str]:
     if "train_data" in d:
         tr = d["train_data"]
         facts.append(f"training data: {tr.get('source', '')}, {tr['windows']} 1-s windows")
+    if info.get("skipped_files"):
+        rest = f"all in the JSON: datasets.{name}.info.skipped_files"
+        facts.append(f"skipped (not motion): {listed(info['skipped_files'], rest=rest)}")
     return facts
 
 
@@ -1227,6 +1261,10 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
             goals.add_row(*cells)
         console.print(goals)
         console.print(line, highlight=False)
+    for name, why in result.get("left_out", {}).items():
+        console.print(f"\n{name}: left out, {why}", style="yellow", highlight=False, markup=False)
+    for line in corpus.corpus_note_lines(result.get("in_corpus", {})):
+        console.print(f"\n{line}", style="yellow", highlight=False, markup=False)
 
 
 def markdown(result: Mapping[str, Any], title: str = "### Long horizons (`posecast bench long-horizon`)") -> list[str]:

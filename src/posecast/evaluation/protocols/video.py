@@ -69,7 +69,7 @@ JSON layout (``--json``)
                    or {"skipped": reason}
     cmu_2d         {method: {future_pck, future_pck_10}}   (methods: model, model+anchored, zero-velocity-2d,
                     constant-velocity-2d)
-    ignored_files  [names in --clips DIR without a video suffix]
+    ignored_files  [every other entry of --clips DIR: files without a video suffix, subfolders (not searched)]
     clips_skipped  why no clip was scored (the folder holds none), when so
     video.clips    {clip file name: {frames, seconds, detected (fraction), observed_s, forecast_s, scored_frames,
                     scored_joints, <method>: ROW, ...}} or {clip: {"error": reason}} / {"skipped": reason}
@@ -252,10 +252,11 @@ def clips(data_root: Path | None = None) -> list[Path]:
 
 
 def folder_clips(folder: Path) -> tuple[list[Path], list[str]]:
-    """The files of ``folder`` (not its subfolders) with a video suffix (`CLIP_SUFFIXES`), sorted, and the
-    names of the other files (ignored: provenance notes, reference outputs, hidden files such as macOS's
-    ``._name`` resource forks, a second link to a clip already listed). A `DataNotFoundError` when ``folder``
-    is not a folder."""
+    """The files of ``folder`` (not its subfolders) with a video suffix (`CLIP_SUFFIXES`), sorted, and every other
+    entry, ignored, with why where the name does not say it: other files (provenance notes, reference outputs,
+    images, hidden files such as macOS's ``._name`` resource forks), a second link to a clip already listed, and
+    subfolders (``"name/ (a folder: not searched)"``, whatever their name). A `DataNotFoundError` when ``folder`` is
+    not a folder."""
     from posecast.errors import DataNotFoundError
 
     folder = Path(folder)
@@ -266,9 +267,11 @@ def folder_clips(folder: Path) -> tuple[list[Path], list[str]]:
     clips_found: list[Path] = []
     ignored: list[str] = []
     seen: dict[Path, str] = {}
-    for p in sorted(p for p in folder.iterdir() if p.is_file()):
+    for p in sorted(folder.iterdir()):
         real = p.resolve()
-        if p.name.startswith(".") or p.suffix.lower() not in CLIP_SUFFIXES:
+        if not p.is_file():
+            ignored.append(f"{p.name}/ (a folder: not searched)" if p.is_dir() else f"{p.name} (not a file)")
+        elif p.name.startswith(".") or p.suffix.lower() not in CLIP_SUFFIXES:
             ignored.append(p.name)
         elif real in seen:  # a symbolic link to a clip already listed: scored once
             ignored.append(f"{p.name} (the same file as {seen[real]})")
@@ -420,6 +423,8 @@ def score_track(models: dict[str, Any], track: Any, seconds: float = 1.0) -> dic
     length = clip_seconds(body)
     res: dict[str, Any] = {"frames": int(body.num_frames), "seconds": round(length, 3)}
     res["detected"] = float(body.detected.mean())
+    if body.num_frames == 1:
+        return {**res, "skipped": "a single frame (an image, not a video)"}
     if length < MIN_CLIP_SECONDS - 1e-9:
         return {**res, "skipped": f"shorter than {MIN_CLIP_SECONDS:g} s ({length:.2f} s)"}
     observed = body.until(length / 2)
@@ -978,6 +983,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", *_clip_tables(result)]
     elif "clips_skipped" in result:
         lines += ["", f"Real clips: {result['clips_skipped']}."]
+    if result.get("ignored_files"):
+        lines += ["", "Ignored: " + "; ".join(result["ignored_files"]) + "."]
     return "\n".join(lines) + "\n"
 
 
