@@ -484,3 +484,5 @@ def test_the_default_run_checks_the_goals_of_a_model_it_runs(tmp_path, monkeypat
     assert json.loads(out.read_text())["protocol"]["goal_model"] == "zero-velocity"
     assert lh.pick_goal_model([default, "zero-velocity", "constant-velocity"]) == default
     assert lh.pick_goal_model(["st-transformer", default, "zero-velocity"]) == lh.GOAL_MODEL
+    assert lh.pick_goal_model(["nearest-neighbour", "zero-velocity", "constant-velocity"]) == "zero-velocity"
+    assert lh.pick_goal_model(["nearest-neighbour"]) is None  # a retrieval baseline is not the bar

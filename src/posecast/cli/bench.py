@@ -62,23 +62,17 @@ def file_reader(units: str | None, skeleton: str | None, fps: float | None, asf:
     return read
 
 
-def load_own_files(json_path: Path | None, benchmark: str, paths: list[Path], name: str, **options: Any) -> Any:
+def load_own_files(paths: list[Path], name: str, **options: Any) -> Any:
     """`corpus.load_files` for ``bench files`` and ``bench long-horizon --files``. Files that cannot be scored refuse
-    the run (exit 2) naming every one with its problem: with ``--json``, the JSON records the refusal
-    (``not_scored``, ``unreadable_files`` and ``skipped_files``, all of them) and the message names the first few and
-    where the rest are; without, the message names them all."""
+    the run (exit 2) with one message naming every one with its problem; nothing is written (an earlier result at
+    the ``--json`` path stays as it was)."""
     from posecast.errors import listed
     from posecast.evaluation.protocols import corpus
 
     try:
         return corpus.load_files(paths, name, **options)
     except corpus.UnreadableFiles as exc:
-        if json_path is None:
-            raise DataNotFoundError(f"{exc.head}: {listed(exc.items, most=len(exc.items))}") from None
-        record = {"unreadable_files": exc.files, "skipped_files": exc.skipped}
-        write_json({"protocol": {"benchmark": benchmark}, "not_scored": exc.head, **record}, json_path)
-        rest = f"all {len(exc.items)} with their reasons in {json_path}"
-        raise DataNotFoundError(f"{exc.head}: {listed(exc.items, rest=rest)}") from None
+        raise DataNotFoundError(f"{exc.head}: {listed(exc.items, most=len(exc.items))}") from None
 
 
 def load_mapping(path: Path | None) -> dict[str, Any] | None:
@@ -211,7 +205,7 @@ def bench_files(
     mm, global and root-relative, bootstrap 95 % intervals over files, per file in the JSON; files grouped by
     skeleton; default models: the default motion model, zero-velocity, constant-velocity (and nearest-neighbour
     when POSECAST_DATA holds the corpus). Files that cannot be read stop the run (exit 2), every one named with its
-    problem (with --json, in the JSON); other files in the folders are skipped and named; no file long enough for a
+    problem, nothing written; other files in the folders are skipped and named; no file long enough for a
     window exits 2 (the JSON says so: not_scored); with POSECAST_DATA, files of the corpus's training or validation
     split are named (in_corpus)."""
     from posecast.datasets.paths import data_root
@@ -235,7 +229,7 @@ def bench_files(
     progress, _, tick = progress_bar("loading")
     with progress:
         options = {"max_files": max_files, "up": up, "read": read, "progress": tick, "mapping": joint_map}
-        test_sets = load_own_files(json_path, "files", paths, name, **options)
+        test_sets = load_own_files(paths, name, **options)
         forecasters = corpus.prepare_models(forecasters)
         protocol = corpus.files_protocol_description(test_sets, paths, list(forecasters))
         result = corpus.evaluate(forecasters, test_sets, progress=tick, protocol=protocol)
@@ -323,7 +317,7 @@ def bench_long_horizon(
         if files:
             read = file_reader(units, skeleton, fps, asf)
             options = {"up": up, "read": read, "progress": tick, "mapping": joint_map}
-            test_sets = load_own_files(json_path, "long-horizon", files, name, **options)
+            test_sets = load_own_files(files, name, **options)
             test_sets, left_out = long_horizon.with_seeds(test_sets)  # recorded in the JSON: left_out
             line = corpus.files_protocol_description(test_sets, files)["files"]  # the files of the groups kept
             if left_out:

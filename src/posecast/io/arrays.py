@@ -8,7 +8,7 @@ Schemas (all lengths in metres, times in seconds):
   ``skeleton``, ``model``, optional ``probabilities (S,)``, ``ground_truth (F, J, 3)``,
   ``history (T, J, 3)`` with ``history_fps``, ``metadata``.
 * ``.npy``: only numbers, ``(T, J, 3)`` or ``(T, 3J)``; pass ``skeleton=`` and ``fps=`` to `load`. A ``.npz``
-  without ``skeleton`` that holds one array (or one named ``positions``, and perhaps ``fps``) is read the same way
+  without ``skeleton`` that holds one array (and perhaps ``fps``, then used as its rate) is read the same way
   (`bare_positions_key`).
 * ``.csv``: ``# key=value`` comment lines (``skeleton``, ``fps``, ``units``; a skeleton that is not
   registered, such as a BVH file's own rig, also as ``# skeleton-json {...}``), a header
@@ -165,14 +165,13 @@ def keypose_forecast(d: Any, path: Path) -> Forecast:
 
 def bare_positions_key(names: Any) -> str | None:
     """The array of a ``.npz`` that holds bare positions (no ``skeleton``: not written by PoseCast), given its array
-    ``names``: ``positions``, else its only array besides an optional ``fps``; None for other archives (PoseCast's own
-    motions and forecasts, AMASS's, key-pose forecasts, several unnamed arrays)."""
+    ``names``: its only array besides an optional ``fps`` (whatever its name, ``positions`` say); None for other
+    archives (PoseCast's own motions and forecasts, AMASS's, key-pose forecasts, several arrays: a second one such as
+    ``rotations`` would otherwise be dropped unread)."""
     names = set(names)
     if "skeleton" in names or {"poses", "pose_body", "samples", "kind"} & names or KEYPOSE_FIELDS <= names:
         return None
-    if "positions" in names:
-        return "positions"
-    rest = sorted(names - {"fps"})
+    rest = sorted(names - {"fps"})  # one array and nothing else: other arrays (rotations...) would be dropped unread
     return rest[0] if len(rest) == 1 else None
 
 

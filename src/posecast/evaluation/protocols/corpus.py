@@ -958,7 +958,10 @@ def nothing_scored(result: Mapping[str, Any]) -> str | None:
         info = d["info"]
         if not sum(info["windows_by_kind"].values()):
             frames = {f["file"]: f["frames"] for f in info.get("file_facts", [])}
-            short = [f"{f} {frames[f]} frames" if f in frames else f for f in info["files_without_windows"]]
+            short = [
+                f"{f} {frames[f]} frame{'s' if frames[f] != 1 else ''}" if f in frames else f  # at FPS, as said
+                for f in info["files_without_windows"]
+            ]
             why.append(
                 f"{name}: no file has the {SHORT.span} frames ({SHORT.span / FPS:g} s at {FPS:g} fps) of a window "
                 f"({listed(short, ', ')})"

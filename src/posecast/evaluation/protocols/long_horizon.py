@@ -1001,14 +1001,18 @@ def evaluate(
 
 def pick_goal_model(models: Iterable[str]) -> str | None:
     """The goal model of a run of ``models`` when none is named: `GOAL_MODEL` when it runs, else the registry's
-    default motion model (the one the default models are built around), so that a run of the default models checks
-    the "better than the others" goal instead of reporting it not checked."""
+    default motion model when it runs (the one the default models are built around), else the first model run that
+    is not a retrieval baseline (`RETRIEVAL`), so that the "better than the others" goal is checked for a model of
+    the run instead of reported not checked; None when only retrieval baselines run."""
     from posecast.models import default_model
 
-    if GOAL_MODEL in set(models):
+    run = [m for m in models if m not in RETRIEVAL]
+    if GOAL_MODEL in run:
         return GOAL_MODEL
     default = default_model("motion")
-    return default.name if default is not None else GOAL_MODEL
+    if default is not None and default.name in run:
+        return default.name
+    return run[0] if run else None  # the first model run (retrieval baselines are not the bar); none: not checked
 
 
 # ----------------------------------------------------------------------------------------- goals
