@@ -53,7 +53,7 @@ def posecast_data() -> Path:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run ``posecast ARGS`` in this process through the console entry point (errors become one line on stderr and
-    exit code 2, as for a user): ``(exit code, stdout, stderr)``. Some test modules define their own."""
+    exit code 2, as for a user): ``(exit code, stdout, stderr)``."""
     import sys
 
     from posecast.cli.app import main

@@ -7,7 +7,6 @@ one line. Tiny untrained networks (no training) keep every test fast."""
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -233,23 +232,6 @@ def test_bvh_of_hypotheses_moves_only_the_root_and_times_the_last_frame(weights,
 
 
 # ------------------------------------------------------------------------------------------ the CLI
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    from posecast.cli.app import main
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["posecast", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
-
 def test_cli_writes_probabilities_pictures_and_bvh_on_the_users_skeleton(cli, weights, walk, tmp_path):
     clip = tmp_path / "walk.bvh"
     posecast.save(walk, clip)

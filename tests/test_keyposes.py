@@ -469,24 +469,6 @@ def test_cmu_bvh_test_split_pairs(cmu_bvh_dir):
 
 
 # ------------------------------------------------------------------------------------------ CLI
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run ``posecast ARGS`` in this process through the console entry point: ``(exit code, stdout, stderr)``."""
-    from posecast.cli.app import main
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["posecast", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
-
 @pytest.fixture(scope="module")
 def walk_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("keyposes") / "walk.npz"

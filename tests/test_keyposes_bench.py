@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -56,23 +55,6 @@ def tiny(**kw) -> CharPoseConfig:
     )
     base.update(kw)
     return CharPoseConfig(**base)
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    from posecast.cli.app import main
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["posecast", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 # ------------------------------------------------------------------------------------- classifier

@@ -105,26 +105,6 @@ def test_tiny_bench_with_a_clip(tiny, video_dir, tmp_path) -> None:
     assert "frames/s" in bench.markdown(r) and "future PCK" in bench.markdown(r)
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run ``posecast ARGS`` in this process through the console entry point: ``(exit code, stdout, stderr)``."""
-    import sys
-
-    from posecast.cli.app import main
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["posecast", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
-
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe (the pose backend) not installed")
 def test_cli_on_a_folder_with_a_clip_and_a_broken_file(video_dir, tmp_path, cli) -> None:
     """``posecast bench video --clips DIR``: the clip is scored (raw and anchored rows, the four keys other tools

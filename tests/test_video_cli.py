@@ -176,24 +176,6 @@ def test_poses_cli_bad_inputs_one_line_exit_2(tmp_path):
     assert r.returncode == 2 and len(error_lines(r)) == 1
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run ``posecast ARGS`` in this process through the console entry point: ``(exit code, stdout, stderr)``."""
-    from posecast.cli.app import main
-
-    def call(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["posecast", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
-
 def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeypatch, cli):
     pytest.importorskip("mediapipe")
     import posecast
