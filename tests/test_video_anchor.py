@@ -297,3 +297,33 @@ def test_overlay_draws_the_anchored_forecast(tmp_path) -> None:
     for j in left:
         np.testing.assert_allclose(around(frames[8], moved[j]), FORECAST_RGB, atol=40)
         assert around(frames[8], est[j]).max() < 40
+
+
+def test_a_body_cut_off_by_the_frame_for_the_whole_clip_is_noted(monkeypatch):
+    """QA (unseen clips): a person filmed from the waist up for the whole clip passed every check (`leaving` looks for
+    a body that shrinks), and its folded 3D legs were forecast without a word. `PoseTrack.lower_body_out` counts the
+    frames whose hips, knees and ankles are mostly unseen or outside the image; the CLI notes it above one half."""
+    from pathlib import Path
+
+    from posecast import skeletons
+    from posecast.cli import common
+
+    track = _track()
+    assert track.lower_body_out() == 0.0
+    names = skeletons.get("body-17").joint_names
+    legs = [j for j, n in enumerate(names) if any(w in n for w in ("hip", "knee", "ankle"))]
+    assert len(legs) == 6
+    below = track.keypoints.copy()
+    below[:30, legs, 1] = 500.0  # under the 480-pixel frame in 30 of 50 frames
+    cut = PoseTrack(below, track.visibility, track.times, track.image_size, "body-17")
+    assert cut.lower_body_out() == pytest.approx(0.6)
+    hidden = track.visibility.copy()
+    hidden[:, legs[:4]] = 0.1  # four of six unseen in every frame, inside the image
+    assert PoseTrack(track.keypoints, hidden, track.times, track.image_size, "body-17").lower_body_out() == 1.0
+    printed: list[str] = []
+    monkeypatch.setattr(common.console, "print", lambda text, **_: printed.append(text))
+    common.print_track_notes(cut, Path("waist_up.mp4"))
+    assert len(printed) == 1 and "waist_up.mp4" in printed[0] and "60% of the frames" in printed[0]
+    printed.clear()
+    common.print_track_notes(track, Path("whole.mp4"))
+    assert printed == []

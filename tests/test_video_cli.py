@@ -504,3 +504,30 @@ def test_the_overlay_of_a_late_entry_shows_the_whole_clip_on_the_clips_clock(tmp
     assert observed[n_pre] == "observed  1.01 s"  # the first frame read, at the first detection
     assert observed[-1] == "observed  3.97 s: no person detected"  # the last frame, as --at counts (3.967 s)
     assert [s for s in labels if s.startswith("forecast")][0] == "forecast (still)  +0.04 s"
+
+
+def test_a_sparsely_seen_person_is_noted():
+    """QA (unseen clips): a 2 fps clip, a second without frames and a person detected in every other frame were
+    forecast without a word; `coverage_notes` now says when sightings lie more than `SPARSE_GAP_S` apart or fewer
+    than `SPARSE_SHARE` of the frames between the first and last sighting show the person."""
+    from posecast.cli.forecast import coverage_notes
+
+    def cov(times, detected):
+        return {
+            "undetected_head_s": 0.0,
+            "undetected_tail_s": 0.0,
+            "first_detection_s": 0.0,
+            "last_detection_s": 0.0,
+            "frame_times_s": list(times),
+            "frame_detected": list(detected),
+        }
+
+    t25 = np.arange(100) / 25.0
+    assert coverage_notes(cov(t25, [True] * 100), "c.mp4", 3.96) == []  # 25 fps, seen throughout
+    assert coverage_notes(cov(np.arange(20) / 5.0, [True] * 20), "c.mp4", 3.8) == []  # 5 fps: 0.2 s apart, fine
+    two_fps = coverage_notes(cov(np.arange(8) / 2.0, [True] * 8), "c.mp4", 3.5)
+    assert len(two_fps) == 1 and "100% of the frames of c.mp4" in two_fps[0] and "at most 0.50 s apart" in two_fps[0]
+    flicker = coverage_notes(cov(t25, [i % 2 == 0 for i in range(100)]), "c.mp4", 3.96)
+    assert len(flicker) == 1 and "51% of the frames" in flicker[0]  # 50 of the 99 frames from first to last sighting
+    hole = np.r_[t25[:40], t25[66:] + 0.0]  # 1.04 s without frames
+    assert "at most 1.08 s apart" in coverage_notes(cov(hole, [True] * len(hole)), "c.mp4", 3.96)[0]

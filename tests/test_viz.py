@@ -576,3 +576,20 @@ def test_a_gif_of_a_long_motion_is_capped_and_the_cli_says_so(tmp_path, monkeypa
         assert gif.n_frames == 12
     gif_note(walk, out)
     assert "a GIF holds at most 12 frames: these 3 s play at 3.7 frames/s" in capsys.readouterr().out
+
+
+def test_a_video_forecast_from_a_late_detection_draws_on_the_clips_clock() -> None:
+    """QA (unseen clips): a video model reads a clip from its first detection; the HTML's clock had started at 0 there
+    (its slider ended 2.5 s before the clip did) while the mp4 counted from the clip's first frame. ``start_time``
+    (seconds from the clip's first frame, `VideoForecast.to_forecast`) now sets it, as for ``history=``."""
+    from posecast.motion import Forecast
+    from posecast.synthetic import synthetic_walk
+
+    past = synthetic_walk(seconds=2.0, fps=25.0)
+    future = past.positions[-10:][None]
+    meta = {"start_time": 1.5, "clip_start_s": 0.0}
+    scene = sc.build_scene(Forecast(future, 25.0, past.skeleton, history=past, model="x", metadata=meta))
+    assert scene.history_start_s == pytest.approx(1.5)
+    assert scene.frame_label(0).split() == ["t", "=", "1.50", "s", "observed"]
+    plain = sc.build_scene(Forecast(future, 25.0, past.skeleton, history=past, model="x"))
+    assert plain.history_start_s == 0.0  # a motion forecast without those keys: its history's own clock

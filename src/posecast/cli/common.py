@@ -433,9 +433,14 @@ def check_media(file: Path, at: float | None) -> None:
             )
 
 
+LOWER_BODY_NOTE = 0.5
+"""`print_track_notes` says the lower body is a guess when it is out of view in more than this share of the frames with
+a person (`posecast.video.track.PoseTrack.lower_body_out`)."""
+
+
 def print_track_notes(track: Any, file: Path) -> None:
-    """What a user should know about an extracted track: a file that decoded short, a body going out of the frame,
-    the person changing."""
+    """What a user should know about an extracted track: a file that decoded short, a body going out of the frame, a
+    lower body out of view, the person changing."""
     for key in ("note", "timestamps_note"):
         if track.metadata.get(key):
             console.print(f"note: {file.name}: {track.metadata[key]}", highlight=False)
@@ -445,6 +450,13 @@ def print_track_notes(track: Any, file: Path) -> None:
             f"note: {file.name}: the person goes out through the edge of the frame at {left[0]:.2f} s: "
             f"{len(left)} detection{'s' * (len(left) != 1)} of a body mostly out of the frame left out (counted as "
             "not detected, not as another person)",
+            highlight=False,
+        )
+    out = track.lower_body_out()
+    if out > LOWER_BODY_NOTE:
+        console.print(
+            f"note: {file.name}: the hips, knees and ankles are mostly out of the frame or unseen in {out:.0%} of the "
+            "frames with a person: the lower body's 3D pose and its forecast are guesses",
             highlight=False,
         )
     changes = track.metadata.get("person_changes_s")

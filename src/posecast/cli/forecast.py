@@ -395,11 +395,18 @@ def at_hint(seconds: float) -> float:
     return max(math.ceil(round(seconds * 100, 6)) / 100, 0.01)
 
 
+SPARSE_GAP_S = 0.25
+"""`coverage_notes` says a clip was seen sparsely when two sightings of the person lie more than this apart (a clip of
+4 fps or less, or a stretch without a detection) ..."""
+SPARSE_SHARE = 0.8
+"""... or when fewer than this share of the frames between the first and the last sighting show the person."""
+
+
 def coverage_notes(coverage: dict[str, Any], name: str, end_s: float, hallucinated_s: float | None = None) -> list[str]:
-    """Notes on a clip whose person appears late or is gone before its end (``end_s``: its last frame, seconds
-    from the first): what the written history and the forecast are made of there, and the ``--at`` that forecasts
-    from the last sighting. ``hallucinated_s``: a model (hmmr) that read the first detection as a single frame and
-    made up that many seconds of past before it, where the history written starts."""
+    """Notes on a clip whose person appears late, is seen sparsely, or is gone before its end (``end_s``: its last
+    frame, seconds from the first): what the written history and the forecast are made of there, and the ``--at``
+    that forecasts from the last sighting. ``hallucinated_s``: a model (hmmr) that read the first detection as a
+    single frame and made up that many seconds of past before it, where the history written starts."""
     notes = []
     head, tail = coverage["undetected_head_s"], coverage["undetected_tail_s"]
     if head >= UNSEEN_TAIL_S:
@@ -412,6 +419,16 @@ def coverage_notes(coverage: dict[str, Any], name: str, end_s: float, hallucinat
                 "the history written starts (start_time; history_detected: its last frame only)"
             )
         notes.append(f"no person in the first {head:.2f} s of {name} (first seen at {first:.2f} s): {read}")
+    t = np.asarray(coverage["frame_times_s"], dtype=np.float64)
+    seen = t[np.asarray(coverage["frame_detected"], dtype=bool)]
+    if len(seen) > 1:  # between the first and the last sighting: holes, or frames far apart
+        inside = (t >= seen[0]) & (t <= seen[-1])
+        share, gap = len(seen) / int(inside.sum()), float(np.diff(seen).max())
+        if gap > SPARSE_GAP_S or share < SPARSE_SHARE:
+            notes.append(
+                f"the person was seen in {share:.0%} of the frames of {name} between the first and the last sighting, "
+                f"at most {gap:.2f} s apart: the model reads keypoints bridged over those gaps, not observed motion"
+            )
     if tail >= UNSEEN_TAIL_S:
         last = coverage["last_detection_s"]
         notes.append(

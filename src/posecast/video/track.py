@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import FormatError, ValueRangeError
+from posecast.errors import FormatError, PosecastError, ValueRangeError
 
 
 def bridge_missing(values: np.ndarray, times: np.ndarray, detected: np.ndarray) -> np.ndarray:
@@ -177,6 +177,27 @@ class PoseTrack:
         """``(T, J)`` bool: the joints the backend saw in each frame (visibility > 0.5 and placed), those `leaving`
         and `person_changes` measure a body on."""
         return (self.visibility > 0.5) & np.isfinite(self.keypoints).all(-1)
+
+    def lower_body_out(self) -> float:
+        """The share of the detected frames in which fewer than half of the body's hips, knees and ankles are seen
+        inside the image (`seen`, and within ``image_size``): a person filmed from the waist up, whose lower body the
+        models can only guess (for the whole clip, a body cut off by the frame passes `leaving`, which looks for a
+        body that shrinks); 0 without detections or when the layout names no such joints."""
+        from posecast import skeletons
+
+        try:
+            names = skeletons.get(self.skeleton).joint_names
+        except PosecastError:  # a layout not registered (tests' toy tracks): nothing to judge by
+            return 0.0
+        legs = [j for j, n in enumerate(names) if any(w in n.lower() for w in ("hip", "knee", "ankle"))]
+        det = np.flatnonzero(self.detected)
+        if not legs or not len(det):
+            return 0.0
+        k = self.keypoints[det][:, legs]
+        w, h = self.image_size
+        inside = (k[..., 0] >= 0) & (k[..., 0] < w) & (k[..., 1] >= 0) & (k[..., 1] < h)
+        ok = (self.seen()[det][:, legs] & inside).sum(axis=1)
+        return float(np.mean(ok < len(legs) / 2))
 
     def from_first_detection(self) -> PoseTrack:
         """The frames from the first detected one on; itself when the first frame is detected or none is. The frames

@@ -235,8 +235,11 @@ def build_scene(
             start = max(0, history.num_frames - 1 - int(round(max_history_s * history.fps)))
             if start:
                 history, history_start_s = history.frames(start), start / history.fps
-        if forecast is not None and forecast.metadata.get("history_seconds") is not None:
-            # a forecast that kept only the newest seconds (history=): its clock is the take's (start_time)
+        if forecast is not None and (
+            forecast.metadata.get("history_seconds") is not None or "clip_start_s" in forecast.metadata
+        ):
+            # a forecast that kept only the newest seconds (history=), or a video's past from its first detection:
+            # its clock is the take's or the clip's (start_time)
             history_start_s += float(forecast.metadata.get("start_time") or 0.0)
         # A forecast made at another rate: bring the history to the forecast's rate.
         hist = (history if abs(history.fps - fps) < 1e-6 else history.resample(fps, anchor="end")).positions

@@ -187,7 +187,7 @@ class VideoForecast:
                 "source": self.metadata.get("source"),
                 "frame": "camera-aligned (x right in the image, y up, z toward the camera), pelvis-centred",
                 "up_axis": "+y",  # the image's up, whatever the person does (renderings take it as it is)
-                "start_time": round(float(self.times[0]) - clip_start, 9),
+                "start_time": round(float(self.times[0]) - clip_start, 9) + 0.0,  # + 0.0: never -0.0
                 "clip_start_s": clip_start,
                 # per past frame: the person was detected at (the clip frame nearest) it; elsewhere the past is
                 # estimated from keypoints bridged or held from the detections
