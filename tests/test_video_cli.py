@@ -278,6 +278,12 @@ def test_overlay_label_rows_do_not_overlap_on_a_portrait_clip():
     second = rows_drawn("last keypoints seen, moved as the 3D forecast moves", 2)
     zeroth = rows_drawn("forecast (lift+forecast)  +0.84 s", 0)
     assert zeroth.max() < first.min() and first.max() < second.min()
+    # ... and where it would shrink below LABEL_MIN_SHRINK, its short form is drawn at the row's full size (QA: about
+    # 6-pixel letters on a portrait clip): as tall as a short label of the row above
+    img = np.full((1280, 720, 3), 128, dtype=np.uint8)
+    _label(img, "last keypoints seen, moved as the 3D forecast moves", (255, 0, 0), row=2, short="keypoints moved")
+    tall = np.flatnonzero((img != 128).any(axis=(1, 2)))
+    assert tall.size >= first.size and tall.size > 1.3 * second.size
 
 
 class _Still(VideoForecaster):

@@ -102,12 +102,22 @@ def draw_skeleton_2d(
 LABEL_LINE = 42
 
 
-def _label(image: np.ndarray, text: str, color: tuple[int, int, int], row: int = 0) -> None:
+LABEL_MIN_SHRINK = 0.75
+"""A label with a ``short`` form that would shrink below this factor to fit the frame is drawn in that form."""
+
+
+def _label(image: np.ndarray, text: str, color: tuple[int, int, int], row: int = 0, short: str | None = None) -> None:
+    """``text`` on a dark plate in row ``row``, scaled with the frame and shrunk to fit it; ``short``: what to draw
+    instead where ``text`` would shrink below `LABEL_MIN_SHRINK` (portrait clips: the row above stays legible, the
+    long caption had shrunk to about 6-pixel letters)."""
     import cv2
 
     base_scale = max(image.shape[0] / 900.0, 0.4)
     scale = base_scale
     width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(int(2 * scale), 1))[0][0]
+    if short is not None and (image.shape[1] - 24) / width < LABEL_MIN_SHRINK:
+        text = short
+        width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(int(2 * scale), 1))[0][0]
     if width > image.shape[1] - 24:  # narrow (portrait) clips: shrink the text to fit
         scale *= (image.shape[1] - 24) / width
     thick = max(int(2 * scale), 1)
@@ -344,7 +354,13 @@ def render_forecast_video(
                     draw_skeleton_2d(img, pts, bones, FORECAST_RGB, FORECAST_LEFT_RGB)
                     _label(img, f"forecast ({forecast.model})  +{t - t_split:.2f} s", FORECAST_RGB)
                     if anchored:  # the picture's skeleton is not the 3D panel's pose projected: say what it is
-                        _label(img, "last keypoints seen, moved as the 3D forecast moves", FORECAST_RGB, row=2)
+                        _label(
+                            img,
+                            "last keypoints seen, moved as the 3D forecast moves",
+                            FORECAST_RGB,
+                            row=2,
+                            short="keypoints moved by forecast",
+                        )
                     if img_next is None and t > src_end + tol and not still:  # (a photo has no end to mark)
                         _label(img, "clip ended: last frame", (230, 230, 230), row=1)
                 if drawer is not None:
