@@ -327,3 +327,37 @@ def test_a_body_cut_off_by_the_frame_for_the_whole_clip_is_noted(monkeypatch):
     printed.clear()
     common.print_track_notes(track, Path("whole.mp4"))
     assert printed == []
+
+
+def test_a_body_lying_sideways_in_the_image_is_noted(monkeypatch):
+    """QA (unseen clips): a clip filmed turned a quarter, without a rotation tag, was forecast as a person lying on
+    their side, without a hint. `PoseTrack.sideways` is the share of frames whose trunk (hips to shoulders) points more
+    than 60 degrees from the image's up; the CLI asks about it above 0.8."""
+    from pathlib import Path
+
+    from posecast import skeletons
+    from posecast.cli import common
+
+    names = skeletons.get("body-17").joint_names
+    n = 20
+    kp = np.zeros((n, 17, 2)) + [320.0, 240.0]
+    for name, (x, y) in {"left_hip": (330, 300), "right_hip": (310, 300), "left_shoulder": (335, 180),
+                         "right_shoulder": (305, 180)}.items():  # fmt: skip
+        kp[:, names.index(name)] = (x, y)
+    upright = PoseTrack(kp, np.ones((n, 17)), np.arange(n) / 25.0, (640, 480), "body-17")
+    assert upright.sideways() == 0.0
+    turned = kp.copy()
+    turned[..., 0], turned[..., 1] = 240.0 + (kp[..., 1] - 240.0), 320.0 - (kp[..., 0] - 320.0)  # a quarter turn
+    lying = PoseTrack(turned, np.ones((n, 17)), upright.times, (480, 640), "body-17")
+    assert lying.sideways() == pytest.approx(1.0)
+    tilted = kp.copy()  # leaning 45 degrees: not sideways
+    for name in ("left_shoulder", "right_shoulder"):
+        tilted[:, names.index(name), 0] += 120.0
+    assert PoseTrack(tilted, np.ones((n, 17)), upright.times, (640, 480), "body-17").sideways() == 0.0
+    printed: list[str] = []
+    monkeypatch.setattr(common.console, "print", lambda text, **_: printed.append(text))
+    common.print_track_notes(lying, Path("turned.mp4"))
+    assert len(printed) == 1 and "turned.mp4" in printed[0] and "sideways" in printed[0]
+    printed.clear()
+    common.print_track_notes(upright, Path("upright.mp4"))
+    assert printed == []

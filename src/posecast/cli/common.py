@@ -438,9 +438,14 @@ LOWER_BODY_NOTE = 0.5
 a person (`posecast.video.track.PoseTrack.lower_body_out`)."""
 
 
+SIDEWAYS_NOTE = 0.8
+"""`print_track_notes` asks whether a clip was filmed turned when the trunk lies sideways (`PoseTrack.sideways`) in
+more than this share of the frames with a person."""
+
+
 def print_track_notes(track: Any, file: Path) -> None:
     """What a user should know about an extracted track: a file that decoded short, a body going out of the frame, a
-    lower body out of view, the person changing."""
+    lower body out of view, a body lying sideways in the image, the person changing."""
     for key in ("note", "timestamps_note"):
         if track.metadata.get(key):
             console.print(f"note: {file.name}: {track.metadata[key]}", highlight=False)
@@ -457,6 +462,13 @@ def print_track_notes(track: Any, file: Path) -> None:
         console.print(
             f"note: {file.name}: the hips, knees and ankles are mostly out of the frame or unseen in {out:.0%} of the "
             "frames with a person: the lower body's 3D pose and its forecast are guesses",
+            highlight=False,
+        )
+    if track.sideways() > SIDEWAYS_NOTE:
+        console.print(
+            f"note: {file.name}: the person's trunk lies sideways in the image in {track.sideways():.0%} of the frames "
+            "with a person: lying down, or a clip filmed turned — if so, turn it upright first (a rotation tag in the "
+            "file is honoured)",
             highlight=False,
         )
     changes = track.metadata.get("person_changes_s")

@@ -78,6 +78,8 @@ def box_size(points: np.ndarray) -> float:
     return float(np.ptp(points, axis=0).max()) if len(points) else 0.0
 
 
+SIDEWAYS_DEG = 60.0
+"""`PoseTrack.sideways`: a trunk further than this from the image's up is lying or turned."""
 PERSON_JUMP = 0.5
 """Body sizes the body's centre may move between two detected frames (plus `PERSON_SPEED` per second between
 them) before the track is taken to have changed person (`PoseTrack.person_changes`)."""
@@ -198,6 +200,30 @@ class PoseTrack:
         inside = (k[..., 0] >= 0) & (k[..., 0] < w) & (k[..., 1] >= 0) & (k[..., 1] < h)
         ok = (self.seen()[det][:, legs] & inside).sum(axis=1)
         return float(np.mean(ok < len(legs) / 2))
+
+    def sideways(self) -> float:
+        """The share of the detected frames in which the body's trunk (the hips' midpoint to the shoulders'), as seen,
+        points more than `SIDEWAYS_DEG` away from the image's up: a person lying down, or a clip turned a quarter
+        without a rotation tag to say so (players show such a clip turned; the pipeline honours the tag, but cannot
+        know an untagged clip was filmed turned). 0 without detections or when the layout names no hips and
+        shoulders."""
+        from posecast import skeletons
+
+        try:
+            names = skeletons.get(self.skeleton).joint_names
+        except PosecastError:
+            return 0.0
+        want = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")
+        det = np.flatnonzero(self.detected)
+        if not set(want) <= set(names) or not len(det):
+            return 0.0
+        k = self.keypoints[det][:, [names.index(n) for n in want]]
+        ok = self.seen()[det][:, [names.index(n) for n in want]].all(axis=1)
+        if not ok.any():
+            return 0.0
+        trunk = (k[ok, 2:] - k[ok, :2]).mean(axis=1)  # hips -> shoulders, pixels (y grows downwards)
+        up = -trunk[:, 1] / np.maximum(np.linalg.norm(trunk, axis=1), 1e-9)
+        return float(np.mean(up < np.cos(np.radians(SIDEWAYS_DEG))) * ok.mean())
 
     def from_first_detection(self) -> PoseTrack:
         """The frames from the first detected one on; itself when the first frame is detected or none is. The frames
