@@ -299,14 +299,23 @@ def test_overlay_draws_the_anchored_forecast(tmp_path) -> None:
         assert around(frames[8], est[j]).max() < 40
 
 
+def _track_notes(monkeypatch, track: PoseTrack, name: str) -> list[str]:
+    """The notes `posecast.cli.common.print_track_notes` prints for ``track`` read from a file ``name``."""
+    from pathlib import Path
+
+    from posecast.cli import common
+
+    printed: list[str] = []
+    monkeypatch.setattr(common.console, "print", lambda text, **_: printed.append(text))
+    common.print_track_notes(track, Path(name))
+    return printed
+
+
 def test_a_body_cut_off_by_the_frame_for_the_whole_clip_is_noted(monkeypatch):
     """QA (unseen clips): a person filmed from the waist up for the whole clip passed every check (`leaving` looks for
     a body that shrinks), and its folded 3D legs were forecast without a word. `PoseTrack.lower_body_out` counts the
     frames whose hips, knees and ankles are mostly unseen or outside the image; the CLI notes it above one half."""
-    from pathlib import Path
-
     from posecast import skeletons
-    from posecast.cli import common
 
     track = _track()
     assert track.lower_body_out() == 0.0
@@ -320,23 +329,16 @@ def test_a_body_cut_off_by_the_frame_for_the_whole_clip_is_noted(monkeypatch):
     hidden = track.visibility.copy()
     hidden[:, legs[:4]] = 0.1  # four of six unseen in every frame, inside the image
     assert PoseTrack(track.keypoints, hidden, track.times, track.image_size, "body-17").lower_body_out() == 1.0
-    printed: list[str] = []
-    monkeypatch.setattr(common.console, "print", lambda text, **_: printed.append(text))
-    common.print_track_notes(cut, Path("waist_up.mp4"))
+    printed = _track_notes(monkeypatch, cut, "waist_up.mp4")
     assert len(printed) == 1 and "waist_up.mp4" in printed[0] and "60% of the frames" in printed[0]
-    printed.clear()
-    common.print_track_notes(track, Path("whole.mp4"))
-    assert printed == []
+    assert _track_notes(monkeypatch, track, "whole.mp4") == []
 
 
 def test_a_body_lying_sideways_in_the_image_is_noted(monkeypatch):
     """QA (unseen clips): a clip filmed turned a quarter, without a rotation tag, was forecast as a person lying on
     their side, without a hint. `PoseTrack.sideways` is the share of frames whose trunk (hips to shoulders) points more
     than 60 degrees from the image's up; the CLI asks about it above 0.8."""
-    from pathlib import Path
-
     from posecast import skeletons
-    from posecast.cli import common
 
     names = skeletons.get("body-17").joint_names
     n = 20
@@ -354,10 +356,6 @@ def test_a_body_lying_sideways_in_the_image_is_noted(monkeypatch):
     for name in ("left_shoulder", "right_shoulder"):
         tilted[:, names.index(name), 0] += 120.0
     assert PoseTrack(tilted, np.ones((n, 17)), upright.times, (640, 480), "body-17").sideways() == 0.0
-    printed: list[str] = []
-    monkeypatch.setattr(common.console, "print", lambda text, **_: printed.append(text))
-    common.print_track_notes(lying, Path("turned.mp4"))
+    printed = _track_notes(monkeypatch, lying, "turned.mp4")
     assert len(printed) == 1 and "turned.mp4" in printed[0] and "sideways" in printed[0]
-    printed.clear()
-    common.print_track_notes(upright, Path("upright.mp4"))
-    assert printed == []
+    assert _track_notes(monkeypatch, upright, "upright.mp4") == []

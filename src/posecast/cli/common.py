@@ -464,9 +464,10 @@ def print_track_notes(track: Any, file: Path) -> None:
             "frames with a person: the lower body's 3D pose and its forecast are guesses",
             highlight=False,
         )
-    if track.sideways() > SIDEWAYS_NOTE:
+    sideways = track.sideways()
+    if sideways > SIDEWAYS_NOTE:
         console.print(
-            f"note: {file.name}: the person's trunk lies sideways in the image in {track.sideways():.0%} of the frames "
+            f"note: {file.name}: the person's trunk lies sideways in the image in {sideways:.0%} of the frames "
             "with a person: lying down, or a clip filmed turned — if so, turn it upright first (a rotation tag in the "
             "file is honoured)",
             highlight=False,

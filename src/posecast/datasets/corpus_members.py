@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,16 +61,14 @@ def index() -> dict[str, tuple[str, str, int]]:
 def content_sha256(path: Path) -> str | None:
     """The SHA-256 of a file's content, decompressed when it is gzip (as the indexes hash Bandai's files); None when
     it cannot be read."""
+    from posecast.datasets.training_data import stream_sha256
     from posecast.io.registry import is_gzip
 
-    h = hashlib.sha256()
     try:
         with gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+            return stream_sha256(fh)
     except (OSError, EOFError, zlib.error):
         return None
-    return h.hexdigest()
 
 
 def find(paths: Sequence[Path], known: dict[str, tuple[str, str, int]] | None = None) -> dict[Path, tuple[str, str]]:

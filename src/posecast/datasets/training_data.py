@@ -39,10 +39,15 @@ class TrainingData:
 
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+        return stream_sha256(fh)
+
+
+def stream_sha256(fh: Any) -> str:
+    """Hex SHA-256 of what a binary file object reads to its end, 1 MB at a time (a gzip reader: the content)."""
+    h = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 

@@ -180,17 +180,22 @@ class PoseTrack:
         and `person_changes` measure a body on."""
         return (self.visibility > 0.5) & np.isfinite(self.keypoints).all(-1)
 
+    def _joint_names(self) -> tuple[str, ...]:
+        """The joint names of the track's layout; none for a layout not registered (tests' toy tracks), which the
+        measures below then judge nothing by."""
+        from posecast import skeletons
+
+        try:
+            return tuple(skeletons.get(self.skeleton).joint_names)
+        except PosecastError:
+            return ()
+
     def lower_body_out(self) -> float:
         """The share of the detected frames in which fewer than half of the body's hips, knees and ankles are seen
         inside the image (`seen`, and within ``image_size``): a person filmed from the waist up, whose lower body the
         models can only guess (for the whole clip, a body cut off by the frame passes `leaving`, which looks for a
         body that shrinks); 0 without detections or when the layout names no such joints."""
-        from posecast import skeletons
-
-        try:
-            names = skeletons.get(self.skeleton).joint_names
-        except PosecastError:  # a layout not registered (tests' toy tracks): nothing to judge by
-            return 0.0
+        names = self._joint_names()
         legs = [j for j, n in enumerate(names) if any(w in n.lower() for w in ("hip", "knee", "ankle"))]
         det = np.flatnonzero(self.detected)
         if not legs or not len(det):
@@ -207,12 +212,7 @@ class PoseTrack:
         without a rotation tag to say so (players show such a clip turned; the pipeline honours the tag, but cannot
         know an untagged clip was filmed turned). 0 without detections or when the layout names no hips and
         shoulders."""
-        from posecast import skeletons
-
-        try:
-            names = skeletons.get(self.skeleton).joint_names
-        except PosecastError:
-            return 0.0
+        names = self._joint_names()
         want = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")
         det = np.flatnonzero(self.detected)
         if not set(want) <= set(names) or not len(det):
