@@ -878,3 +878,49 @@ def test_a_long_horizon_stream_does_not_hold_up_the_others(walk, monkeypatch):
     assert took < 5.0  # the long lane was held for 10 s
     assert threads[False] == {"posecast-compute_0"} and threads[True] == {"posecast-heavy_0"}
     assert stats["heavy_forecasts"] >= 1 and stats["forecasts"] > stats["heavy_forecasts"]
+
+
+def test_a_tick_forecasts_at_most_tick_max_sessions_the_longest_waiting_first(monkeypatch):
+    """With more sessions due than `TICK_MAX`, a tick takes those whose unanswered frame came first and the next
+    tick, started at once, the rest: a frame waits for one small tick once it is its turn, not for every
+    session's forecast (at 64 sessions a whole-batch tick made every reply about 100 ms later)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from posecast.serve import engine
+
+    ticks: list[list[str]] = []
+
+    def record(self, jobs):
+        ticks.append([job.session.id for job in jobs])
+        return ["{}"] * len(jobs)
+
+    monkeypatch.setattr(Batcher, "_forecast", record)
+    n = engine.TICK_MAX + 5
+    rng = np.random.default_rng(0)
+    order = rng.permutation(n)  # session i's frame came order[i]-th
+    walk_frame = np.zeros((31, 3))
+
+    async def main() -> None:
+        batcher = Batcher(ThreadPoolExecutor(1), engine.Limits())
+        sessions = []
+        for i in range(n):
+            s = engine.StreamSession(f"s{i:02d}", "m", None, skeletons.get(SKEL), 30.0, 1.0, 30, 60, "y", 1)
+            s.deliver = lambda text: None
+            batcher.add(s)
+            sessions.append(s)
+        for k in np.argsort(order):  # push in the order of arrival
+            sessions[k].push(0.0, walk_frame)
+        batcher.start()
+        batcher.notify()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if sum(map(len, ticks)) >= n:
+                break
+        await batcher.stop()
+
+    asyncio.run(main())
+    first_come = [f"s{k:02d}" for k in np.argsort(order)]
+    assert [len(t) for t in ticks] == [engine.TICK_MAX, 5]
+    assert ticks[0] == first_come[: engine.TICK_MAX]  # oldest first, in order of arrival
+    assert sorted(ticks[1]) == sorted(first_come[engine.TICK_MAX :])
