@@ -44,14 +44,15 @@ Conventions of this module (PoseCast works in metres, seconds, y up; CMU and HDM
 Text is decoded as UTF-8, else Latin-1 (HDM05's AMC headers name a Windows path with ``ü``), and
 gzip-compressed files (``.amc.gz``, ``.asf.gz``) are read transparently.
 
-Speed: the AMC values of a whole file are parsed by one ``np.loadtxt`` call, after checking with
-numpy on the file's bytes that every frame lists the same bones in the same order with the right
-number of values (`_read_frames`); rotations and forward kinematics run on arrays in the
-structure-of-arrays layout of the BVH reader (`posecast.io.bvh._euler_to_matrix_soa`,
-`posecast.io.bvh._fk_soa`), a few hundred frames at a time, one Euler call per rotation order.
-Files that break the regular layout (blank lines or comments between frames, bones in another
-order per frame, tabs, runs of blanks) are read by a line-by-line parser, which also explains
-every error with its line. ``benchmarks/bvh_throughput.py`` measures it next to the BVH reader.
+Speed: the AMC values of a whole file are parsed at once by vectorised numpy
+(`posecast.io._decimal`, the same values as ``np.loadtxt``, its fallback), after checking with numpy
+on the file's bytes that every frame lists the same bones in the same order with the right number of
+values (`_read_frames`); rotations and forward kinematics run on arrays in the structure-of-arrays
+layout of the BVH reader (`posecast.io.bvh._euler_to_matrix_soa`, `posecast.io.bvh._fk_soa`), a few
+hundred frames at a time, one Euler call per rotation order. Files that break the regular layout
+(blank lines or comments between frames, bones in another order per frame, tabs, runs of blanks) are
+read by a line-by-line parser, which also explains every error with its line.
+``benchmarks/bvh_throughput.py`` measures it next to the BVH reader.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import FormatError, PosecastError, ValueRangeError, listed, quiet
+from posecast.io._decimal import PAD, parse_decimals, split_tokens
 from posecast.io.bvh import UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
 from posecast.io.registry import Format, inner_name, read_bytes, register_format
 from posecast.motion import MAX_FPS, Motion, check_magnitude
@@ -813,6 +815,22 @@ def _loadtxt(blob: bytes, usecols: np.ndarray) -> np.ndarray | None:
         return None
 
 
+def _fast_values(buf: np.ndarray, size: int, frame_ends: np.ndarray, layout: _FrameLayout) -> np.ndarray | None:
+    """``(T, 1 + V)`` frame numbers and values of the joined frame lines ``buf[:size]`` (zero padded after;
+    ``frame_ends``: the LFs between them) by `posecast.io._decimal`, or ``None`` when a frame has another
+    number of tokens or a value token is not a plain decimal (then ``np.loadtxt`` reads it)."""
+    n_frames = frame_ends.size + 1
+    starts, ends = split_tokens(buf[:size])
+    per = int(layout.value_tokens[-1]) + 1  # tokens of a joined frame line
+    if starts.size != n_frames * per:
+        return None
+    if not np.array_equal(np.searchsorted(starts, frame_ends), per * np.arange(1, n_frames)):
+        return None
+    pick = (np.arange(n_frames)[:, None] * per + layout.value_tokens).ravel()
+    values = parse_decimals(buf, starts[pick], ends[pick])
+    return None if values is None else values.reshape(n_frames, -1)
+
+
 def _read_frames(
     body: bytes, first_line: int, asf: AsfSkeleton, plan: _Plan, path: Path, label: str
 ) -> tuple[np.ndarray, int]:
@@ -823,12 +841,17 @@ def _read_frames(
     It is checked on the bytes as a whole with numpy on the byte array (the number of blanks on
     every line, through the positions of blanks and line ends; the bone name at the start of every
     line, as 8-byte words gathered through a sliding-window view), each frame's lines are joined
-    into one, and every value of the file is parsed by one ``np.loadtxt`` call that skips the name
-    columns (a C parser; it fails on a frame with fewer values, which is how a line with two blanks
-    in a row shows). Anything else is read, or explained with its line, by `_diagnose`.
+    into one, and the values (frame numbers included, names skipped) are parsed by
+    `posecast.io._decimal` (`_fast_values`: vectorised, the same float64 values as ``np.loadtxt``),
+    or, when a token is not a plain decimal or a frame has another number of tokens (a line with two
+    blanks in a row), by one ``np.loadtxt`` call that skips the name columns (a C parser; it fails on
+    a frame with fewer values). Anything else is read, or explained with its line, by `_diagnose`.
 
-    Measured on the 62 HDM05 clips: ``np.loadtxt`` is about half of the reader's time; blanking
-    the names instead of skipping their columns cost 15 % more, and checking them with one
+    Measured on the 62 HDM05 clips, AMD EPYC pinned to one core: parsing their values took 185 ms
+    with ``np.loadtxt`` (about half of the reader's time), 271 ms with ``float`` over ``bytes.split()``,
+    134 ms with `posecast.io._decimal` (tokens found, value tokens picked, parsed); the whole reader
+    went from 35,400 to about 42,000 frames/s (``benchmarks/bvh_throughput.py``). Blanking the names
+    instead of skipping their columns cost ``np.loadtxt`` 15 % more, and checking them with one
     fancy-indexed byte gather 1.3 ms a clip against 0.1 ms for the word gather.
     """
 
@@ -871,7 +894,7 @@ def _read_frames(
     expected = (line // stride) * layout.spaces_per_frame + layout.cum_spaces[line % stride]
     if not np.array_equal(np.searchsorted(spaces, newlines), expected):
         return slow()
-    buf = np.zeros(arr.size + layout.window, dtype=np.uint8)  # padded for the name windows
+    buf = np.zeros(arr.size + max(layout.window, PAD), dtype=np.uint8)  # padded for the name windows, the parser
     buf[: arr.size] = arr
     if b"\r" in body:  # CRLF line ends (HDM05 mixes them with LF): every CR must end a line
         cr = np.flatnonzero(arr == 13)
@@ -887,7 +910,9 @@ def _read_frames(
     if not np.array_equal(words & layout.name_mask, np.broadcast_to(layout.name_words, words.shape)):
         return slow()
     buf[newlines[layout.join_mask(n_lines - 1)]] = 32  # one line per frame
-    values = _loadtxt(buf[: arr.size].tobytes(), layout.value_tokens)
+    values = _fast_values(buf, arr.size, newlines[layout.stride - 1 :: layout.stride], layout)
+    if values is None:
+        values = _loadtxt(buf[: arr.size].tobytes(), layout.value_tokens)
     if values is None or values.shape != (n_frames, 1 + plan.n_values) or not np.isfinite(values).all():
         return slow()
     first = values[0, 0]

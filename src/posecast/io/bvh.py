@@ -16,10 +16,11 @@ Conventions of this module (PoseCast works in metres, seconds, y up):
 * The CMU "MotionBuilder-friendly" release (cgspeed) writes a synthetic T-pose as frame 0 of every
   file. The reader keeps it, since it is in the file: drop it with ``motion[1:]`` where it matters.
 
-The parser reads the motion block in a single ``np.loadtxt`` call; Euler angles to matrices and
-forward kinematics then run on arrays in a structure-of-arrays layout, a few hundred frames at a
-time (see `_euler_to_matrix_soa`, `_fk_soa` and `_pose` for the measured reasons). Nothing is
-created per frame.
+The parser reads the motion block with vectorised numpy (`posecast.io._decimal`: the same values as
+``np.loadtxt``, about twice as fast), or, when it is not plain decimals, in a single ``np.loadtxt``
+call; Euler angles to matrices and forward kinematics then run on arrays in a structure-of-arrays
+layout, a few hundred frames at a time (see `_euler_to_matrix_soa`, `_fk_soa` and `_pose` for the
+measured reasons). Nothing is created per frame.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from scipy.spatial.transform import Rotation
 
 from posecast import skeletons
 from posecast.errors import FormatError, PosecastError, ValueRangeError, quiet
+from posecast.io._decimal import padded, parse_decimals, split_tokens
 from posecast.io.registry import Format, formats, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.motion import MAX_FPS, Motion, check_fps, check_magnitude
@@ -437,12 +439,37 @@ def _diagnose_frames(data: bytes, channels: int, frames: int, frames_line: int, 
     raise FormatError(f"the frame lines (from line {first_line}) cannot be read as numbers", path)
 
 
-def _read_frames(data: bytes, channels: int, frames: int, frames_line: int, first_line: int, path: Path) -> np.ndarray:
-    """``(frames, channels)`` float64 values of the motion block, parsed in one C call.
+def _fast_frames(data: bytes, channels: int, frames: int) -> np.ndarray | None:
+    """``(frames, channels)`` values by `posecast.io._decimal`, or ``None`` unless the block is plain: exactly
+    ``frames`` lines of ``channels`` plain decimals separated by blanks (LF or CRLF line ends, no tabs)."""
+    body = data.rstrip(b" \r\n")
+    arr = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    if newlines.size != frames - 1:
+        return None
+    if b"\r" in body:
+        cr = np.flatnonzero(arr == 13)
+        if not (arr[cr + 1] == 10).all():  # a CR must end a line (numpy also ends a line at a lone CR)
+            return None
+    if np.count_nonzero(arr < 32) != newlines.size + body.count(b"\r"):  # tabs and other controls
+        return None
+    starts, ends = split_tokens(arr)
+    if starts.size != frames * channels or not np.array_equal(
+        np.searchsorted(starts, newlines), channels * np.arange(1, frames)
+    ):
+        return None
+    values = parse_decimals(padded(arr), starts, ends)
+    return None if values is None else values.reshape(frames, channels)
 
-    ``np.loadtxt`` (numpy >= 1.23 has a C parser) was measured at 18.2 ms of CPU for the 2.07 MB
-    of ``01_01.bvh``, against 27.8 ms for ``np.fromstring(sep=" ")`` and 38 ms for ``float`` on
-    ``bytes.split()``; it also checks that every line has the same number of values.
+
+def _read_frames(data: bytes, channels: int, frames: int, frames_line: int, first_line: int, path: Path) -> np.ndarray:
+    """``(frames, channels)`` float64 values of the motion block.
+
+    A block of plain decimals (every CMU file) is parsed by `posecast.io._decimal` (vectorised, the
+    same float64 values as ``np.loadtxt``); anything else by one ``np.loadtxt`` call (numpy >= 1.23 has
+    a C parser), and a block that fails either is explained, with its line, by `_diagnose_frames`.
+    Measured on AMD EPYC pinned to one core, all 82 CMU files (81.5 MB of values): ``np.loadtxt``
+    2.10 s, ``float`` over ``bytes.split()`` 2.82 s, `posecast.io._decimal` 0.98 s.
     """
     if re.search(rb"\S", data) is None:
         raise FormatError(
@@ -450,6 +477,9 @@ def _read_frames(data: bytes, channels: int, frames: int, frames_line: int, firs
             "(truncated file?)",
             path,
         )
+    arr = _fast_frames(data, channels, frames)
+    if arr is not None:
+        return arr
     try:
         with quiet(wait=False):
             arr = np.loadtxt(io.BytesIO(data), dtype=np.float64, comments=None, ndmin=2)
