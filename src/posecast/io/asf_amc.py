@@ -45,7 +45,7 @@ Text is decoded as UTF-8, else Latin-1 (HDM05's AMC headers name a Windows path 
 gzip-compressed files (``.amc.gz``, ``.asf.gz``) are read transparently.
 
 Speed: the AMC values of a whole file are parsed at once by vectorised numpy
-(`posecast.io._decimal`, the same values as ``np.loadtxt``, its fallback), after checking with numpy
+(`posecast.io.decimals`, the same values as ``np.loadtxt``, its fallback), after checking with numpy
 on the file's bytes that every frame lists the same bones in the same order with the right number of
 values (`_read_frames`); rotations and forward kinematics run on arrays in the structure-of-arrays
 layout of the BVH reader (`posecast.io.bvh._euler_to_matrix_soa`, `posecast.io.bvh._fk_soa`), a few
@@ -70,8 +70,8 @@ from typing import Any
 import numpy as np
 
 from posecast.errors import FormatError, PosecastError, ValueRangeError, listed, quiet
-from posecast.io._decimal import PAD, parse_decimals, split_tokens
 from posecast.io.bvh import UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
+from posecast.io.decimals import PAD, parse_decimals, split_tokens
 from posecast.io.registry import Format, inner_name, read_bytes, register_format
 from posecast.motion import MAX_FPS, Motion, check_magnitude
 from posecast.skeletons.base import Skeleton
@@ -817,7 +817,7 @@ def _loadtxt(blob: bytes, usecols: np.ndarray) -> np.ndarray | None:
 
 def _fast_values(buf: np.ndarray, size: int, frame_ends: np.ndarray, layout: _FrameLayout) -> np.ndarray | None:
     """``(T, 1 + V)`` frame numbers and values of the joined frame lines ``buf[:size]`` (zero padded after;
-    ``frame_ends``: the LFs between them) by `posecast.io._decimal`, or ``None`` when a frame has another
+    ``frame_ends``: the LFs between them) by `posecast.io.decimals`, or ``None`` when a frame has another
     number of tokens or a value token is not a plain decimal (then ``np.loadtxt`` reads it)."""
     n_frames = frame_ends.size + 1
     starts, ends = split_tokens(buf[:size])
@@ -842,14 +842,14 @@ def _read_frames(
     every line, through the positions of blanks and line ends; the bone name at the start of every
     line, as 8-byte words gathered through a sliding-window view), each frame's lines are joined
     into one, and the values (frame numbers included, names skipped) are parsed by
-    `posecast.io._decimal` (`_fast_values`: vectorised, the same float64 values as ``np.loadtxt``),
+    `posecast.io.decimals` (`_fast_values`: vectorised, the same float64 values as ``np.loadtxt``),
     or, when a token is not a plain decimal or a frame has another number of tokens (a line with two
     blanks in a row), by one ``np.loadtxt`` call that skips the name columns (a C parser; it fails on
     a frame with fewer values). Anything else is read, or explained with its line, by `_diagnose`.
 
     Measured on the 62 HDM05 clips, AMD EPYC pinned to one core: parsing their values took 185 ms
     with ``np.loadtxt`` (about half of the reader's time), 271 ms with ``float`` over ``bytes.split()``,
-    134 ms with `posecast.io._decimal` (tokens found, value tokens picked, parsed); the whole reader
+    134 ms with `posecast.io.decimals` (tokens found, value tokens picked, parsed); the whole reader
     went from 35,400 to about 42,000 frames/s (``benchmarks/bvh_throughput.py``). Blanking the names
     instead of skipping their columns cost ``np.loadtxt`` 15 % more, and checking them with one
     fancy-indexed byte gather 1.3 ms a clip against 0.1 ms for the word gather.

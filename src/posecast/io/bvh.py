@@ -16,7 +16,7 @@ Conventions of this module (PoseCast works in metres, seconds, y up):
 * The CMU "MotionBuilder-friendly" release (cgspeed) writes a synthetic T-pose as frame 0 of every
   file. The reader keeps it, since it is in the file: drop it with ``motion[1:]`` where it matters.
 
-The parser reads the motion block with vectorised numpy (`posecast.io._decimal`: the same values as
+The parser reads the motion block with vectorised numpy (`posecast.io.decimals`: the same values as
 ``np.loadtxt``, about twice as fast), or, when it is not plain decimals, in a single ``np.loadtxt``
 call; Euler angles to matrices and forward kinematics then run on arrays in a structure-of-arrays
 layout, a few hundred frames at a time (see `_euler_to_matrix_soa`, `_fk_soa` and `_pose` for the
@@ -43,7 +43,7 @@ from scipy.spatial.transform import Rotation
 
 from posecast import skeletons
 from posecast.errors import FormatError, PosecastError, ValueRangeError, quiet
-from posecast.io._decimal import padded, parse_decimals, split_tokens
+from posecast.io.decimals import padded, parse_decimals, split_tokens
 from posecast.io.registry import Format, formats, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.motion import MAX_FPS, Motion, check_fps, check_magnitude
@@ -440,7 +440,7 @@ def _diagnose_frames(data: bytes, channels: int, frames: int, frames_line: int, 
 
 
 def _fast_frames(data: bytes, channels: int, frames: int) -> np.ndarray | None:
-    """``(frames, channels)`` values by `posecast.io._decimal`, or ``None`` unless the block is plain: exactly
+    """``(frames, channels)`` values by `posecast.io.decimals`, or ``None`` unless the block is plain: exactly
     ``frames`` lines of ``channels`` plain decimals separated by blanks (LF or CRLF line ends, no tabs)."""
     body = data.rstrip(b" \r\n")
     arr = np.frombuffer(body, dtype=np.uint8)
@@ -465,11 +465,11 @@ def _fast_frames(data: bytes, channels: int, frames: int) -> np.ndarray | None:
 def _read_frames(data: bytes, channels: int, frames: int, frames_line: int, first_line: int, path: Path) -> np.ndarray:
     """``(frames, channels)`` float64 values of the motion block.
 
-    A block of plain decimals (every CMU file) is parsed by `posecast.io._decimal` (vectorised, the
+    A block of plain decimals (every CMU file) is parsed by `posecast.io.decimals` (vectorised, the
     same float64 values as ``np.loadtxt``); anything else by one ``np.loadtxt`` call (numpy >= 1.23 has
     a C parser), and a block that fails either is explained, with its line, by `_diagnose_frames`.
     Measured on AMD EPYC pinned to one core, all 82 CMU files (81.5 MB of values): ``np.loadtxt``
-    2.10 s, ``float`` over ``bytes.split()`` 2.82 s, `posecast.io._decimal` 0.98 s.
+    2.10 s, ``float`` over ``bytes.split()`` 2.82 s, `posecast.io.decimals` 0.98 s.
     """
     if re.search(rb"\S", data) is None:
         raise FormatError(
