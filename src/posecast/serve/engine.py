@@ -1,15 +1,15 @@
 """The server's machinery without the web framework: limits, models kept loaded, stream sessions and the
-micro-batcher that forecasts due sessions in one network call per tick.
+micro-batcher that forecasts every due session in one network call per tick.
 
 Threads: the asyncio event loop only parses, queues and sends. Stream forecasts run on one worker thread
 (``compute``: torch is given one thread, two cores are shared with the pose backend and the clients), those
 of streams that ask for long horizons or huge rigs on a second one (``heavy``, `is_heavy`), the pose backend
-of video sessions on another pool (``pose``). A tick of the batcher takes the sessions of its lane with a
-frame that has not been answered (at most `TICK_MAX`, those waiting longest first), groups them by what can
-share a network call (the same inner model, frame rate, horizon and history length: sessions on different
-skeletons share the canonical-body call), runs the groups on the lane's thread and hands each session its
-reply; frames that arrive meanwhile wait for a later tick, and only the newest one of a session is answered
-(``skipped`` counts the rest)."""
+of video sessions on another pool (``pose``). A tick of the batcher takes every session of its lane with
+a frame that has not been answered, groups them by what can share a network call (the same inner model,
+frame rate, horizon and history length: sessions on different skeletons share the canonical-body call),
+runs the groups on the lane's thread and hands each session its reply; frames that arrive meanwhile
+wait for the next tick, and only the newest one of a session is answered (``skipped`` counts the rest).
+"""
 
 from __future__ import annotations
 
@@ -342,7 +342,6 @@ class StreamSession:
     t_last: float = -math.inf
     arrival: float = 0.0  # perf_counter of the newest frame
     pending: bool = False
-    waiting_since: float = 0.0  # perf_counter of the first frame not yet answered (`Batcher` serves the oldest first)
     unanswered: int = 0
     last_message: float = field(default_factory=time.monotonic)
     deliver: Callable[[dict[str, Any] | str], None] | None = None  # takes each reply (set by the endpoint)
@@ -523,8 +522,6 @@ class StreamSession:
             self._head_open = len(self._head) < MAX_DETACHED + 2
         self.t_last = t
         self.arrival = time.perf_counter()
-        if not self.pending:
-            self.waiting_since = self.arrival
         self.pending = self.count >= self.min_history
         if self.pending:
             self.note = None
@@ -615,16 +612,12 @@ class Batcher:
         while True:
             await wake.wait()
             wake.clear()
-            due = [s for s in list(self.sessions.values()) if s.heavy == heavy and s.pending and not s.closed]
-            if len(due) > TICK_MAX:  # the longest-waiting first; the rest in the next tick, which starts at once
-                due.sort(key=lambda s: s.waiting_since)
-                due = due[:TICK_MAX]
-                wake.set()
             jobs = []
-            for s in due:
-                jobs.append(_Job(s, s.history(), s.t_last, s.arrival, s.unanswered - 1, s.note))
-                s.pending = False
-                s.unanswered = 0
+            for s in list(self.sessions.values()):
+                if s.heavy == heavy and s.pending and not s.closed:
+                    jobs.append(_Job(s, s.history(), s.t_last, s.arrival, s.unanswered - 1, s.note))
+                    s.pending = False
+                    s.unanswered = 0
             if not jobs:
                 continue
             try:
@@ -721,14 +714,6 @@ class Batcher:
 #: the network runs on at most this many sessions at a time, padded to a power of two (`Batcher._predict_group`);
 #: `NeuralForecaster.TRACE_MAX_BATCH`: larger batches would run untraced
 PAD_LIMIT = 16
-
-
-#: the most sessions one tick of a lane forecasts (`Batcher._run`): when more are due, those waiting longest go
-#: first and the rest in the next tick. A tick of every due session made each wait for all of them: at 64
-#: sessions a tick took over 100 ms, during which every session's next frame came in, so every reply was a
-#: whole tick late (latency p50 182 ms in the load test); ticks of at most this many answer each frame within
-#: about one small tick once it is its turn, at the same throughput (the network runs 16 at a time anyway)
-TICK_MAX = 16
 
 
 def padded_batch(b: int) -> int:
