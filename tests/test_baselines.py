@@ -97,13 +97,16 @@ def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
     lit = NearestNeighbour(window=10, frames=25, residual=False).fit([train]).forecast(query, frames=5)
     # residual: last observed pose + the neighbour's displacement (frames 40..49 are the nearest window), with the
     # observed bone lengths: the root where the displacement puts it, every bone along the displacement's bone and
-    # as long as in the last observed frame
+    # as long as in the last observed frame; but thigh and shin, bent so that a foot on the floor keeps its ankle
+    # where the displacement puts it (`test_nearest_neighbour_keeps_a_planted_foot_where_the_residual_has_it`)
     raw = query.positions[-1] + (walk.positions[50:55] - walk.positions[49])
-    bones = [(p, c) for c, p in enumerate(walk.skeleton.parents) if p >= 0]
+    skel = walk.skeleton
+    bones = [(p, c) for c, p in enumerate(skel.parents) if p >= 0]
     vec = lambda x: np.stack([x[..., c, :] - x[..., p, :] for p, c in bones], -2)  # noqa: E731
     got, want = vec(res.samples[0]), vec(raw)
     np.testing.assert_allclose(res.samples[0][:, 0], raw[:, 0], atol=1e-5)
-    long = np.linalg.norm(want, axis=-1) > 1e-6  # CMU's zero-length helper bones have no direction
+    legs = [skel.joint_names[c] in ("LeftLeg", "LeftFoot", "RightLeg", "RightFoot") for p, c in bones]
+    long = (np.linalg.norm(want, axis=-1) > 1e-6) & ~np.array(legs)  # CMU's zero-length helpers have no direction
     unit = lambda v: v[long] / np.linalg.norm(v[long], axis=-1, keepdims=True)  # noqa: E731
     np.testing.assert_allclose(unit(got), unit(want), atol=1e-5)
     observed = np.broadcast_to(np.linalg.norm(vec(query.positions[-1]), axis=-1), long.shape)
@@ -112,6 +115,78 @@ def test_nearest_neighbour_residual_continues_from_the_observed_pose(walk):
     shift = query.positions[-1, 0] - walk.positions[49, 0]
     shift[1] = 0.0
     np.testing.assert_allclose(lit.samples[0], walk.positions[50:55] + shift, atol=1e-5)
+
+
+def _stance(skel, frames: int = 50) -> np.ndarray:
+    """``(frames, 22, 3)`` on ``smplh-22``: the body moves forward 0.3 m over its left foot, which stays planted on
+    the floor with its knee (ankle, toe base and knee fixed); the right leg is held 15 cm up and moves with the body.
+    Every bone but the left thigh keeps its length."""
+    rest = skel.rest_positions()
+    rest[:, 1] -= rest[:, 1].min()  # the left toe base on the floor, y = 0
+    n = skel.joint_names.index
+    fixed = [n("left_knee"), n("left_ankle"), n("left_foot")]
+    right = [n("right_knee"), n("right_ankle"), n("right_foot")]
+    out = np.repeat(rest[None], frames, axis=0)
+    out[:, :, 2] += np.linspace(-0.15, 0.15, frames)[:, None]
+    out[:, :, 1] -= 0.05  # knees bent a little: the planted leg reaches its foot throughout
+    out[:, fixed] = rest[fixed]
+    out[:, right, 1] += 0.15
+    return out
+
+
+def test_nearest_neighbour_keeps_a_planted_foot_where_the_residual_has_it():
+    """Rebuilding every bone from the root with the observed lengths (session 27) moved a planted foot: the
+    corrections add up down the leg and change from frame to frame (long horizons, first second: HDM05 foot skating
+    0.87 -> 1.24 m/s). A body 10 % larger than the training one, observed over the first 10 frames of a stance,
+    is forecast with the next 25: the planted left foot (its ankle and toe base) stays exactly where it was
+    observed, every bone keeps the observed length, and the right leg, 15 cm up, is the plain rebuild."""
+    import torch
+
+    from posecast import skeletons
+    from posecast.kinematics.fk import set_bone_lengths
+
+    skel = skeletons.get("smplh-22")
+    train = _stance(skel)
+    query = train[:10] * 1.1
+    nn = NearestNeighbour(window=10, frames=25).fit([train], fps=25.0, skeleton=skel)
+    assert [tuple(skel.joint_names[j] for j in leg) for leg in nn._legs] == [
+        ("left_hip", "left_knee", "left_ankle"), ("right_hip", "right_knee", "right_ankle")]  # fmt: skip
+    out = nn.predict(query[None], 25, fps=25.0)[0, 0]  # (25, 22, 3)
+    raw = query[-1] + (train[10:35] - train[9])  # the residual: frames 0..9 are the nearest window
+    np.testing.assert_allclose(out[:, 0], raw[:, 0], atol=1e-6)  # the pelvis where the displacement puts it
+    n = skel.joint_names.index
+    for j in ("left_ankle", "left_foot"):  # the planted foot does not move (float32 continuations: 1e-6)
+        np.testing.assert_allclose(out[:, n(j)], np.broadcast_to(query[-1, n(j)], (25, 3)), atol=1e-6)
+    parents = skel.parents
+    assert np.abs(_bone_lengths(out, parents) - _bone_lengths(query[-1], parents)).max() < 1e-6
+    lengths = torch.as_tensor(_bone_lengths(query[-1], parents))
+    rebuilt = set_bone_lengths(torch.as_tensor(raw), lengths, skel).numpy()
+    assert np.abs(rebuilt[:, n("left_ankle")] - query[-1, n("left_ankle")]).max() > 0.01  # what the rebuild alone did
+    right = [n("right_knee"), n("right_ankle"), n("right_foot")]
+    np.testing.assert_allclose(out[:, right], rebuilt[:, right], atol=1e-6)
+
+
+def test_nearest_neighbour_on_a_skeleton_without_legs_only_sets_the_bone_lengths():
+    """A skeleton the canonical mapping cannot read (a three-bone chain) has no legs to bend: the residual forecast
+    with the observed bone lengths, rebuilt from the root, as before."""
+    import torch
+
+    from posecast.kinematics.fk import set_bone_lengths
+    from posecast.skeletons.base import Skeleton
+
+    skel = Skeleton("chain-4", ("a", "b", "c", "d"), (-1, 0, 1, 2), np.array([[0, 0, 0], [0, 0.3, 0]] * 2))
+    t = np.arange(60) / 25.0
+    angle = 0.6 * np.sin(2 * np.pi * 0.7 * t)[:, None] * [[1.0, 2.0, 3.0]]  # (60, 3): each bone waves in y-z
+    steps = 0.3 * np.stack([np.zeros_like(angle), np.cos(angle), np.sin(angle)], -1)  # (60, 3 bones, 3)
+    train = np.concatenate([np.zeros((60, 1, 3)), np.cumsum(steps, axis=1)], axis=1)  # (60, 4, 3)
+    nn = NearestNeighbour(window=10, frames=25).fit([train], fps=25.0, skeleton=skel)
+    assert nn._legs == []
+    query = train[:10] * 1.1
+    out = nn.predict(query[None], 25, fps=25.0)[0, 0]
+    raw = query[-1] + (train[10:35] - train[9])
+    lengths = torch.as_tensor(_bone_lengths(query[-1], skel.parents))
+    np.testing.assert_allclose(out, set_bone_lengths(torch.as_tensor(raw), lengths, skel).numpy(), atol=1e-6)
+    assert np.abs(_bone_lengths(out, skel.parents) - _bone_lengths(query[-1], skel.parents)).max() < 1e-9
 
 
 def _subclasses(cls):

@@ -135,3 +135,46 @@ def test_procrustes_recovers_similarity():
     np.testing.assert_allclose(s, 1.7, atol=1e-10)
     aligned_rigid, *_ = K.procrustes(torch.tensor(src), torch.tensor(tgt), scale=False)
     assert aligned_rigid.shape == (3, 17, 3)
+
+
+# pelvis, hip, a helper halfway down the thigh (hangs off the hip), knee, ankle, toe
+_LIMB_PARENTS = (-1, 0, 1, 1, 3, 4)
+_LIMB = np.array([[0, 0.1, 0], [0, 0, 0], [0.15, -0.2, 0], [0.3, -0.4, 0], [0, -0.8, 0], [0.2, -0.8, 0]])
+
+
+def test_two_bone_reach_by_hand():
+    """Thigh and shin both 0.5 long (3-4-5 triangles): the ankle brought up from 0.8 to 0.6 below the hip puts the
+    knee at (0.4, -0.3) on the side it bent to; the thigh's helper turns with the thigh, the toe moves with the
+    ankle unturned, the pelvis stays. Out of reach the limb is straight along the hip -> target line; a straight
+    limb bends towards its toes; a target beside the limb turns it about the hip, the knee still in front."""
+    from posecast.kinematics.ik import two_bone_reach
+
+    out = two_bone_reach(_LIMB, _LIMB_PARENTS, 1, 3, 4, np.array([0.0, -0.6, 0.0]))
+    want = [[0, 0.1, 0], [0, 0, 0], [0.2, -0.15, 0], [0.4, -0.3, 0], [0, -0.6, 0], [0.2, -0.6, 0]]
+    np.testing.assert_allclose(out, want, atol=1e-12)
+    far = two_bone_reach(_LIMB, _LIMB_PARENTS, 1, 3, 4, np.array([0.0, -2.0, 0.0]))
+    np.testing.assert_allclose(far[3:], [[0, -0.5, 0], [0, -1.0, 0], [0.2, -1.0, 0]], atol=1e-12)
+    same = two_bone_reach(_LIMB, _LIMB_PARENTS, 1, 3, 4, _LIMB[4])  # already there: nothing moves
+    np.testing.assert_allclose(same, _LIMB, atol=1e-12)
+    straight = np.array([[0, 0.1, 0], [0, 0, 0], [0, -0.25, 0], [0, -0.5, 0], [0, -1.0, 0], [0, -1.0, 0.2]])
+    bent = two_bone_reach(straight, _LIMB_PARENTS, 1, 3, 4, np.array([0.0, -0.6, 0.0]))
+    np.testing.assert_allclose(bent[3:], [[0, -0.3, 0.4], [0, -0.6, 0], [0, -0.6, 0.2]], atol=1e-12)
+    side = two_bone_reach(_LIMB, _LIMB_PARENTS, 1, 3, 4, np.array([0.0, 0.0, 0.6]))  # the limb turned to +z
+    np.testing.assert_allclose(side[3:], [[0.4, 0, 0.3], [0, 0, 0.6], [0.2, 0, 0.6]], atol=1e-12)
+
+
+def test_two_bone_reach_batched_keeps_every_bone():
+    from posecast.kinematics.ik import two_bone_reach
+
+    rng = np.random.default_rng(3)
+    poses = _LIMB + rng.normal(scale=0.1, size=(4, 50, 6, 3))
+    target = poses[..., 1, :] + rng.normal(scale=0.5, size=(4, 50, 3))
+    out = two_bone_reach(poses, _LIMB_PARENTS, 1, 3, 4, target)
+    bone = lambda x: np.linalg.norm(x[..., 1:, :] - x[..., [0, 1, 1, 3, 4], :], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(bone(out), bone(poses), atol=1e-12)
+    l1, l2 = bone(poses)[..., 2], bone(poses)[..., 3]
+    d = np.linalg.norm(target - poses[..., 1, :], axis=-1)
+    reach = (d <= l1 + l2) & (d >= np.abs(l1 - l2))
+    assert 0 < reach.sum() < reach.size  # both kinds drawn
+    np.testing.assert_allclose(out[reach][:, 4], target[reach], atol=1e-12)
+    np.testing.assert_allclose(out[..., 0, :], poses[..., 0, :])  # above the hip nothing moves

@@ -50,6 +50,7 @@ __all__ = [
     "local_translations",
     "rotations_from_positions",
     "swing",
+    "two_bone_reach",
 ]
 
 #: Child bones whose least-squares fit has singular values ``s[1] / s[0]`` below this are treated as
@@ -57,6 +58,10 @@ __all__ = [
 COLLINEAR_RATIO = 1e-3
 #: Bones (rest offsets or target vectors) shorter than this, in metres, have no direction.
 MIN_BONE_M = 1e-9
+#: `two_bone_reach`: a knee that must bend further moves to the side of its offset from the hip -> ankle line plus
+#: this many times the further bend towards the toes (a straight or overstretched knee that must bend a good deal
+#: bends forward, not further back)
+FURTHER_BEND = 2.0
 #: ``1 + cos(angle)`` below which two directions count as opposite (`swing` turns by 180 degrees).
 _OPPOSITE = 1e-9
 #: `extend_rotations`: a joint whose translation from its parent moves by more than this (metres) over
@@ -92,6 +97,66 @@ def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         n /= np.linalg.norm(n, axis=-1, keepdims=True)
         out[opposite] = 2.0 * n[..., :, None] * n[..., None, :] - np.eye(3)
     return out
+
+
+def two_bone_reach(
+    poses: np.ndarray, parents: Sequence[int], hip: int, knee: int, ankle: int, target: np.ndarray
+) -> np.ndarray:
+    """``(..., J, 3)`` poses with the limb ``hip -> knee -> ankle`` bent so that the ankle reaches ``target``
+    ``(..., 3)`` (two-bone IK), every bone keeping its length.
+
+    The hip stays; its distance to the knee ``l1`` and the knee's to the ankle ``l2`` are those of ``poses``. The
+    limb is turned about the hip so that it points at the target (the smallest turn), then bent at the knee so
+    that the ankle is on the target, the knee on the side it bent to; a knee that must bend further goes to the side
+    of its offset plus `FURTHER_BEND` times the further bend towards the joints below the ankle (the toes), so that a
+    straight limb bends towards them and an overstretched one bends forward once it must bend a good deal (not
+    ever further back). A target out of reach (farther than
+    ``l1 + l2`` or nearer than ``|l1 - l2|``) is met as nearly as the lengths allow, on the hip -> target line.
+    The joints from the hip down to the knee (and what hangs off them) turn rigidly about the hip, those from the
+    knee to the ankle turn with the lower bone, and the ankle's subtree (the foot) is moved without turning.
+    Vectorised over the leading dimensions; ``knee`` must lie below ``hip`` and ``ankle`` below ``knee``
+    (``parents``: parents before children)."""
+    from posecast.kinematics.fk import ancestor_matrix
+
+    p = np.asarray(poses, dtype=np.float64)
+    below = ancestor_matrix(tuple(int(x) for x in parents))  # (j, k): k is j or above it
+    foot = below[:, ankle] > 0
+    shin = (below[:, knee] > 0) & ~foot
+    thigh = (below[:, hip] > 0) & ~foot & ~shin
+    h, k, a = p[..., hip, :], p[..., knee, :], p[..., ankle, :]
+    l1 = np.linalg.norm(k - h, axis=-1)
+    l2 = np.linalg.norm(a - k, axis=-1)
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), MIN_BONE_M)
+
+    def across(v: np.ndarray, axis: np.ndarray) -> np.ndarray:  # the part of v across the unit axis
+        return v - np.sum(v * axis, axis=-1, keepdims=True) * axis
+
+    w = unit(a - h)
+    line = np.asarray(target, dtype=np.float64) - h
+    d = np.linalg.norm(line, axis=-1)
+    u = np.where((d > MIN_BONE_M)[..., None], unit(line), w)
+    d = np.clip(d, np.abs(l1 - l2), l1 + l2)
+    x = (d * d + l1 * l1 - l2 * l2) / (2.0 * np.maximum(d, MIN_BONE_M))  # along the line from the hip
+    out_by = np.sqrt(np.maximum(l1 * l1 - x * x, 0.0))  # the knee's distance from the line
+    toes = unit(across(p[..., foot, :].mean(axis=-2) - a, w))  # where the foot points (0 without joints below it)
+    bend = across(k - h, w)  # the knee's offset from the limb's line
+    further = np.maximum(out_by - np.linalg.norm(bend, axis=-1), 0.0)
+    bend = bend + (FURTHER_BEND * further)[..., None] * toes
+    with np.errstate(invalid="ignore", divide="ignore"):  # zero-length bones: kept below
+        side = unit((swing(w, u) @ bend[..., None])[..., 0])  # turned with the limb
+    straight = np.linalg.norm(side, axis=-1, keepdims=True) < 0.5  # no side (nor toes) to bend to: any
+    side = np.where(straight, unit(np.cross(u, np.eye(3)[np.argmin(np.abs(u), axis=-1)])), side)
+    k2 = h + x[..., None] * u + out_by[..., None] * side
+    a2 = h + d[..., None] * u
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r1, r2 = swing(k - h, k2 - h), swing(a - k, a2 - k2)  # (..., 3, 3)
+    out = p.copy()
+    out[..., thigh, :] = h[..., None, :] + np.einsum("...ij,...nj->...ni", r1, p[..., thigh, :] - h[..., None, :])
+    out[..., shin, :] = k2[..., None, :] + np.einsum("...ij,...nj->...ni", r2, p[..., shin, :] - k[..., None, :])
+    out[..., foot, :] = p[..., foot, :] + (a2 - a)[..., None, :]
+    return np.where(((l1 > MIN_BONE_M) & (l2 > MIN_BONE_M))[..., None, None], out, p)  # a limb without a bend: kept
 
 
 def _fit(h: np.ndarray, cand: np.ndarray) -> np.ndarray:
