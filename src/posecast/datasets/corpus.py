@@ -62,6 +62,7 @@ CODE = (
     "skeletons/canonical.py",
     "skeletons/smpl.py",
     "io/bvh.py",
+    "io/decimals.py",  # the BVH reader's value parser
     "io/expmap_txt.py",
     "io/registry.py",
     "motion.py",
