@@ -166,6 +166,22 @@ def test_nearest_neighbour_keeps_a_planted_foot_where_the_residual_has_it():
     np.testing.assert_allclose(out[:, right], rebuilt[:, right], atol=1e-6)
 
 
+@pytest.mark.parametrize("layout", ["h36m-17", "coco-17", "body-17"])
+def test_nearest_neighbour_plants_no_feet_on_skeletons_whose_ankle_is_a_leaf(layout):
+    """Without a joint below the ankle nothing tells which way a knee bends (the IK would bend it towards a fixed
+    world direction, whichever way the body faces): such legs are left to the plain bone rebuild; smplh-22 and
+    cmu-bvh-31 have feet and are planted."""
+    from posecast import skeletons
+
+    def legs(name):
+        nn = NearestNeighbour()
+        nn.skeleton = skeletons.get(name)
+        return nn._body()[2]
+
+    assert legs(layout) == []
+    assert len(legs("smplh-22")) == 2 and len(legs("cmu-bvh-31")) == 2
+
+
 def test_nearest_neighbour_on_a_skeleton_without_legs_only_sets_the_bone_lengths():
     """A skeleton the canonical mapping cannot read (a three-bone chain) has no legs to bend: the residual forecast
     with the observed bone lengths, rebuilt from the root, as before."""

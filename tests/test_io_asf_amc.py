@@ -392,6 +392,10 @@ AMC_ERRORS = [
     ("\n1\nroot", "\nroot", r"line 4: expected a frame number before the values of 'root'"),
     (":DEGREES\n", ":DEGREES\n:bonedata\n", r"line 4: :bonedata belongs to an ASF skeleton file"),
     ("root 0 0 0 0 90 0", "root 1e300 0 0 0 90 0", r"frame 1: a joint lies more than 100000 m from the origin"),
+    # a control byte inside a value (the vectorised parser splits at every byte up to 32: it must not pass)
+    ("lfemur 90 0 0", "lfemur 90\x01 0 0", r"line 11: frame 2, 'lfemur' value 1: '90\\x01' is not a number"),
+    # a mistyped frame number: named, not enumerated (a set of every number up to it had exhausted the memory)
+    ("\n1\nroot", "\n99999999999\nroot", r"numbered 2 \(line 9\) to 99999999999 \(line 4\), far more numbers"),
 ]
 
 

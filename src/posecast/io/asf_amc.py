@@ -799,6 +799,12 @@ def _frame_order(numbers: list[tuple[int, int]], path: Path) -> np.ndarray:
             "must be numbered consecutively)",
             path,
         )
+    if hi - lo + 1 > 2 * len(values):  # a mistyped number (frame 41234567890): not a range to enumerate
+        raise FormatError(
+            f"the frames are numbered {lo} (line {first_line[lo]}) to {hi} (line {first_line[hi]}), far more numbers "
+            f"than the file's {len(values)} frames: a frame number is wrong (frames must be numbered consecutively)",
+            path,
+        )
     missing = sorted(set(range(lo, hi + 1)) - set(first_line))
     raise FormatError(
         f"frame(s) {listed([str(n) for n in missing], ', ')} missing: the frames are numbered {lo} to {hi}, out of "
@@ -818,9 +824,13 @@ def _loadtxt(blob: bytes, usecols: np.ndarray) -> np.ndarray | None:
 def _fast_values(buf: np.ndarray, size: int, frame_ends: np.ndarray, layout: _FrameLayout) -> np.ndarray | None:
     """``(T, 1 + V)`` frame numbers and values of the joined frame lines ``buf[:size]`` (zero padded after;
     ``frame_ends``: the LFs between them) by `posecast.io.decimals`, or ``None`` when a frame has another
-    number of tokens or a value token is not a plain decimal (then ``np.loadtxt`` reads it)."""
+    number of tokens, a value token is not a plain decimal or a control byte other than a line end is in the
+    lines (`split_tokens` would take it for a blank; then ``np.loadtxt`` reads them, or refuses)."""
     n_frames = frame_ends.size + 1
-    starts, ends = split_tokens(buf[:size])
+    body = buf[:size]
+    if np.count_nonzero((body < 32) & (body != 10) & (body != 13)):  # other control bytes: np.loadtxt refuses them
+        return None
+    starts, ends = split_tokens(body)
     per = int(layout.value_tokens[-1]) + 1  # tokens of a joined frame line
     if starts.size != n_frames * per:
         return None

@@ -151,7 +151,8 @@ class NearestNeighbour(Forecaster):
     def _body(self) -> tuple[int, list[int], list[tuple[int, int, int]]]:
         """The joint the canonical frame is centred on, the skeleton's world roots and its legs: the root and none,
         but the body's pelvis and the world roots (`Retarget.static`) when the root is one; ``(hip, knee, ankle)``
-        of each leg whose three joints the canonical mapping takes 1:1 from joints each below the one before."""
+        of each leg whose three joints the canonical mapping takes 1:1 from joints each below the one before, with
+        a joint below the ankle."""
         from posecast.kinematics.fk import ancestor_matrix
         from posecast.skeletons.canonical import retarget
 
@@ -168,7 +169,9 @@ class NearestNeighbour(Forecaster):
             one = [[n for n, w in r.assignment.get(f"{side}_{j}", {}).items() if w == 1.0] for j in _LEG]
             if all(len(o) == 1 for o in one):
                 hip, knee, ankle = (names.index(o[0]) for o in one)
-                if hip != knee != ankle and below[knee, hip] and below[ankle, knee]:
+                # a foot below the ankle too: its toes give the side a knee bends to (`two_bone_reach`); an ankle that
+                # is a leaf (h36m-17, coco-17, body-17) leaves the bend to a fixed world direction, so no planting
+                if hip != knee != ankle and below[knee, hip] and below[ankle, knee] and below[:, ankle].sum() > 1:
                     legs.append((hip, knee, ankle))
         pelvis = [n for n, w in r.assignment.get("pelvis", {}).items() if w == 1.0]
         if names[0] not in r.static or len(pelvis) != 1:
