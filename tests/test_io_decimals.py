@@ -73,8 +73,8 @@ decimal = st.builds(
 
 def takes(token: str) -> bool:
     """The documented fast-path rule: after an optional sign at most 16 bytes, 1 to 15 digits with at most one
-    dot, an optional exponent of 1 to 3 digits, and a decimal exponent (written exponent minus the fraction
-    digits) within +-22."""
+    dot, an optional exponent (sign and digits, 4 bytes at most), and a decimal exponent (written exponent minus
+    the fraction digits) within +-22."""
     body = token[1:] if token[:1] in "+-" else token
     mantissa, _, exponent = body.lower().partition("e")
     digits = mantissa.replace(".", "", 1)

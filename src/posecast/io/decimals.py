@@ -5,7 +5,7 @@ values, or ``None`` when a token is not of the plain form it handles, and the re
 ``np.loadtxt`` path unchanged (so every error message, and every unusual but valid file, stays as it was).
 
 A token is handled when it is an optional ``+``/``-``, then 1 to 15 digits with at most one ``.`` among
-them, then optionally ``e``/``E``, an optional sign and 1 to 3 digits, at most 16 bytes after the sign,
+them, then optionally ``e``/``E``, an optional sign and digits (4 bytes at most), at most 16 bytes after the sign,
 with a decimal exponent (written exponent minus fraction digits) in [-22, 22]. Its mantissa ``m`` (the
 digits as an integer, below ``10**15 < 2**53``) and ``10**|k|`` are then exact in float64, so ``m / 10**-k``
 (or ``m * 10**k``) is one correctly rounded IEEE operation: the correctly rounded value of the decimal,
@@ -183,7 +183,7 @@ def _position(flags: np.ndarray) -> np.ndarray:
 
 
 def _exponent(words: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray | None:
-    """The exponents ``buf[start:start + length]`` (after an ``e``): an optional sign, then 1 to 3 digits."""
+    """The exponents ``buf[start:start + length]`` (after an ``e``): an optional sign, then digits, 4 bytes at most."""
     if length.min() < 1 or length.max() > 4:
         return None
     x = words[start] & _LOW[length]
