@@ -26,6 +26,8 @@ from posecast.skeletons.base import Skeleton
 from posecast.skeletons.canonical import floor_offsets, history_travel, up_axes, up_rotations
 
 CANONICAL = "smplh-22"
+#: how `CanonicalForecaster.encode_reading` read histories ``(B, ...)``: their up axes and ``(B,)`` floor offsets
+Reading = tuple[list[str], np.ndarray]
 
 
 class CanonicalForecaster(Forecaster):
@@ -81,11 +83,17 @@ class CanonicalForecaster(Forecaster):
         (`up_axes`: z-up files and streams) are turned to y up here and back in `decode`, and histories whose floor
         is far from y = 0 moved to it (`floor_offsets`, judged on the frames the model reads at ``fps``; None: all
         of ``history``, as a server's window)."""
-        upright, _, floor = self._upright(history, fps)
+        return self.encode_reading(history, fps)[0]
+
+    def encode_reading(self, history: np.ndarray, fps: float | None = None) -> tuple[np.ndarray, Reading]:
+        """`encode` and how it read the histories (`reading`'s up axes and floor offsets), for `decode`'s
+        ``reading``: the mapping onto the canonical body, the up axes and the floors are then worked out once per
+        forecast, not twice (about 0.4 ms of a 4 ms batch-1 forecast)."""
+        upright, axes, floor = self._upright(history, fps)
         if floor.any():
             upright = upright.copy()
             upright[..., 1] -= floor[:, None, None]
-        return upright
+        return upright, (axes, floor)
 
     def _upright(self, history: np.ndarray, fps: float | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
         """``(B, T, 22, 3)`` canonical-body histories turned y up, their up axes and their floor offsets
@@ -128,12 +136,15 @@ class CanonicalForecaster(Forecaster):
             return ["+y"] * len(canonical)
         return up_axes(canonical, None if self.retarget is None else self.retarget.up)
 
-    def decode(self, prediction: np.ndarray, history: np.ndarray, fps: float | None = None) -> np.ndarray:
+    def decode(
+        self, prediction: np.ndarray, history: np.ndarray, fps: float | None = None, reading: Reading | None = None
+    ) -> np.ndarray:
         """The inner model's ``(B, S, F, 22, 3)`` forecast back onto the bound skeleton ``(B, S, F, J, 3)``,
-        in the history's world (``fps`` as given to `encode`)."""
+        in the history's world (``fps`` as given to `encode`; ``reading``: `encode_reading`'s, else worked out
+        again)."""
         pred = np.asarray(prediction)
         h = np.asarray(history, dtype=np.float64)
-        _, axes, floor = self._upright(h, fps)
+        axes, floor = self._upright(h, fps)[1:] if reading is None else reading
         if floor.any():
             pred = pred.copy()
             pred[..., 1] += floor.astype(pred.dtype)[:, None, None, None]
@@ -149,7 +160,8 @@ class CanonicalForecaster(Forecaster):
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         history = check_predict(history, frames, samples, fps)
-        return self.decode(self.inner.predict(self.encode(history, fps), frames, samples, fps), history, fps)
+        encoded, reading = self.encode_reading(history, fps)
+        return self.decode(self.inner.predict(encoded, frames, samples, fps), history, fps, reading)
 
 
 def _same_rig(a: Skeleton, b: Skeleton) -> bool:

@@ -306,7 +306,7 @@ class Models:
             return
         walk = synthetic_walk(seconds=2.0, fps=30.0)
         bound = model.on_skeleton(walk.skeleton)
-        net, history = _network(bound), _encode(bound, walk.positions[None])
+        net, history = _network(bound), _encode(bound, walk.positions[None])[0]
         b = 1
         while b <= PAD_LIMIT:  # the batch shapes of `Batcher._predict_group`, 1 s at 30 fps
             for _ in range(2):  # the second call traces the rollout
@@ -713,7 +713,7 @@ class Batcher:
             by_rig.setdefault(id(j.session.forecaster), []).append(i)
         histories = {k: np.stack([jobs[i].history for i in idx]) for k, idx in by_rig.items()}
         encoded = {k: _encode(jobs[idx[0]].session.forecaster, histories[k]) for k, idx in by_rig.items()}
-        batch = np.concatenate(list(encoded.values()))
+        batch = np.concatenate([e for e, _ in encoded.values()])
         chunks = []
         for lo in range(0, batch.shape[0], PAD_LIMIT):  # traced shapes only: 16 at a time
             chunk = batch[lo : lo + PAD_LIMIT]
@@ -727,7 +727,7 @@ class Batcher:
         for k, idx in by_rig.items():
             part = pred[start : start + len(idx)]
             start += len(idx)
-            decoded = _decode(jobs[idx[0]].session.forecaster, part, histories[k])
+            decoded = _decode(jobs[idx[0]].session.forecaster, part, histories[k], encoded[k][1])
             for row, i in enumerate(idx):
                 out[i] = decoded[row, 0]
         return out  # type: ignore[return-value]
@@ -748,12 +748,13 @@ def _network(forecaster: Any) -> Any:
     return forecaster.inner if hasattr(forecaster, "encode") else forecaster
 
 
-def _encode(forecaster: Any, history: np.ndarray) -> np.ndarray:
-    return forecaster.encode(history) if hasattr(forecaster, "encode") else history
+def _encode(forecaster: Any, history: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The histories as the network reads them, and how (`CanonicalForecaster.encode_reading`; None otherwise)."""
+    return forecaster.encode_reading(history) if hasattr(forecaster, "encode") else (history, None)
 
 
-def _decode(forecaster: Any, prediction: np.ndarray, history: np.ndarray) -> np.ndarray:
-    return forecaster.decode(prediction, history) if hasattr(forecaster, "encode") else prediction
+def _decode(forecaster: Any, prediction: np.ndarray, history: np.ndarray, reading: Any = None) -> np.ndarray:
+    return forecaster.decode(prediction, history, reading=reading) if hasattr(forecaster, "encode") else prediction
 
 
 #: a stream session whose forecast spans more than this many seconds, or holds more than `HEAVY_FRAME_JOINTS`
