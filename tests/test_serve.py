@@ -878,3 +878,26 @@ def test_a_long_horizon_stream_does_not_hold_up_the_others(walk, monkeypatch):
     assert took < 5.0  # the long lane was held for 10 s
     assert threads[False] == {"posecast-compute_0"} and threads[True] == {"posecast-heavy_0"}
     assert stats["heavy_forecasts"] >= 1 and stats["forecasts"] > stats["heavy_forecasts"]
+
+
+def test_a_stream_checks_the_body_size_when_it_may_have_changed_not_on_every_frame(client, walk, monkeypatch):
+    """Every frame of a stream had its body size checked on the event loop (a third of its time at 32 sessions):
+    now the first frames, every `BONES_EVERY_S` and every frame in which a joint jumped. A frame sent in
+    centimetres mid-stream moves every joint far: it is still refused, naming the units."""
+    from posecast.serve import engine
+
+    calls = []
+    real = engine.check_body_span
+    monkeypatch.setattr(engine, "check_body_span", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        ws.receive_json()
+        for i in range(60):  # 2 s of a walk
+            ws.send_text(_frame(walk, i))
+            assert "error" not in ws.receive_json()
+        assert 5 <= len(calls) <= 5 + 2 * 4 + 2  # the first frames, then about twice a second
+        ws.send_text(json.dumps({"t": 60 / 30, "positions": (walk.positions[60] * 100).tolist()}))
+        reply = ws.receive_json()
+        assert "centimetres" in reply["error"], reply
+        ws.send_text(_frame(walk, 61))  # the stream goes on
+        assert "error" not in ws.receive_json()

@@ -602,8 +602,10 @@ def create_app(
                     if pos.ndim != 2:
                         raise PosecastError(f"positions must be J×3 for one frame, got shape {list(pos.shape)}")
                     pos = engine.skeleton_order(pos, session.order)
-                    engine.check_body_span(pos, session.skeleton)
                     upright = engine.to_y_up(pos, session.up)
+                    if session.span_due(float(t), upright):
+                        engine.check_body_span(pos, session.skeleton)
+                        session.span_checked(float(t))
                     upright, carried = session.carry_lost(float(t), upright)  # (an earlier t restarts the history)
                 except PosecastError as exc:
                     outbox.error(str(exc))

@@ -376,6 +376,7 @@ class StreamSession:
     _jitter: np.ndarray | None = None
     _measure_from: int = 0  # bones are measured on the frames pushed from this count on
     _carrying_since: float | None = None  # t since which joints (not at the origin) have been carried
+    _span_checked: float = -math.inf  # t of the last frame whose body size was checked (`span_due`)
     _pace: float = 1.0  # running mean of the time between frames, in the stream's frame periods
     _paced: int = 0  # gaps in that mean
 
@@ -455,6 +456,24 @@ class StreamSession:
         self.pending = False
         self.note = f"t went back by more than {NEW_TIMELINE_SECONDS:g} s: the history started over"
         self._pace, self._paced = 1.0, 0
+
+    def span_due(self, t: float, positions: np.ndarray) -> bool:
+        """Whether frame ``positions (J, 3)`` (y up) at ``t`` gets `check_body_span` (then `span_checked`): every frame
+        until the stream's bones are measured, then every `BONES_EVERY_S` and every frame in which a joint moved
+        further from the newest kept frame than a body moves (`carry_lost`'s allowance) — a frame whose joints all
+        stay that near has the body of a frame that was checked (a frame sent in other units, or collapsed to a
+        point, moves every joint far). The check had run on every frame: a third of the event loop's time at 32
+        sessions."""
+        if self._bones is None or self._jitter is None or not t > self.t_last:
+            return True
+        if t - self._span_checked >= BONES_EVERY_S:
+            return True
+        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
+        return bool((np.linalg.norm(positions - self._last(), axis=-1) > allowed).any())
+
+    def span_checked(self, t: float) -> None:
+        """The frame at ``t`` passed `check_body_span`."""
+        self._span_checked = t
 
     def carry_lost(self, t: float, positions: np.ndarray) -> tuple[np.ndarray, str | None]:
         """Frame ``positions (J, 3)`` (y up) at ``t`` as the history should hold it when a tracker lost joints: a
