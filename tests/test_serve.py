@@ -901,3 +901,8 @@ def test_a_stream_checks_the_body_size_when_it_may_have_changed_not_on_every_fra
         assert "centimetres" in reply["error"], reply
         ws.send_text(_frame(walk, 61))  # the stream goes on
         assert "error" not in ws.receive_json()
+        # three frames dropped, then one collapsed to a point: a wide allowance, but every bone broken (review)
+        collapsed = np.repeat(np.median(walk.positions[65], axis=0)[None], walk.positions.shape[1], axis=0)
+        ws.send_text(json.dumps({"t": 65 / 30, "positions": collapsed.tolist()}))
+        reply = ws.receive_json()
+        assert "one point" in reply["error"], reply

@@ -179,6 +179,8 @@ def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "posi
     from posecast.api import BODY_SPAN_M
 
     frames = positions.reshape(-1, *positions.shape[-2:])
+    if not len(frames):  # nothing to judge
+        return
     frames = frames[:: max(1, len(frames) // 50), _body_joints(tuple(skeleton.parents))]
     joints = frames.shape[-2]
     keep = joints - (max(1, math.floor(SPAN_OUTLIER_SHARE * joints)) if joints >= SPAN_MIN_JOINTS else 0)
@@ -462,14 +464,18 @@ class StreamSession:
         until the stream's bones are measured, then every `BONES_EVERY_S` and every frame in which a joint moved
         further from the newest kept frame than a body moves (`carry_lost`'s allowance) — a frame whose joints all
         stay that near has the body of a frame that was checked (a frame sent in other units, or collapsed to a
-        point, moves every joint far). The check had run on every frame: a third of the event loop's time at 32
-        sessions."""
+        point, moves every joint far) — and every frame in which a judged bone is off its usual length. The check
+        had run on every frame: a third of the event loop's time at 32 sessions."""
         if self._bones is None or self._jitter is None or not t > self.t_last:
             return True
         if t - self._span_checked >= BONES_EVERY_S:
             return True
         allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
-        return bool((np.linalg.norm(positions - self._last(), axis=-1) > allowed).any())
+        if (np.linalg.norm(positions - self._last(), axis=-1) > allowed).any() or not len(self._bones.child):
+            return True
+        # a body collapsed to a point or rescaled breaks its bones, even where frames dropped or refused before it
+        # widened the allowance (review: three dropped frames, then a collapsed one, had been taken)
+        return bool(self._bones.bone_broken(positions).any())
 
     def span_checked(self, t: float) -> None:
         """The frame at ``t`` passed `check_body_span`."""
