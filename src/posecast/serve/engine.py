@@ -42,6 +42,7 @@ from posecast.motion import (
     detached_start,
     jitter,
     named_joints,
+    sorted_median,
     swapped_chain,
 )
 from posecast.serve.schema import MAX_SAMPLES
@@ -186,14 +187,12 @@ def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "posi
     keep = joints - (max(1, math.floor(SPAN_OUTLIER_SHARE * joints)) if joints >= SPAN_MIN_JOINTS else 0)
     # every stream frame is checked on the event loop: a few whole-array operations (medians by sorting, squared
     # distances, a partition: np.median's own checks cost 35 us a call, np.linalg.norm 10, take_along_axis 25)
-    ordered = np.sort(frames, axis=-2)
-    median = 0.5 * (ordered[:, (joints - 1) // 2] + ordered[:, joints // 2])  # (N, 3)
+    median = sorted_median(np.swapaxes(frames, 0, 1))  # (N, 3): each frame's median joint
     d = frames - median[:, None]
     far = np.einsum("njk,njk->nj", d, d)  # (N, J) squared distances from the median joint
     near = np.argpartition(far, keep - 1, axis=-1)[:, :keep] if keep < joints else slice(None)
     kept = frames[np.arange(len(frames))[:, None], near] if keep < joints else frames  # (N, keep, 3)
-    spans = np.sort((kept.max(axis=-2) - kept.min(axis=-2)).max(axis=-1))
-    span = float(0.5 * (spans[(len(spans) - 1) // 2] + spans[len(spans) // 2]))
+    span = float(sorted_median((kept.max(axis=-2) - kept.min(axis=-2)).max(axis=-1)))
     lo, hi = BODY_SPAN_M
     if span > hi:
         guess = "millimetres" if span > 300 else "centimetres"
@@ -470,12 +469,17 @@ class StreamSession:
             return True
         if t - self._span_checked >= BONES_EVERY_S:
             return True
-        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
-        if (np.linalg.norm(positions - self._last(), axis=-1) > allowed).any() or not len(self._bones.child):
+        if self._jumped(t, positions).any() or not len(self._bones.child):
             return True
         # a body collapsed to a point or rescaled breaks its bones, even where frames dropped or refused before it
         # widened the allowance (review: three dropped frames, then a collapsed one, had been taken)
         return bool(self._bones.bone_broken(positions).any())
+
+    def _jumped(self, t: float, positions: np.ndarray) -> np.ndarray:
+        """``(J,)`` joints of frame ``positions`` at ``t`` further from the newest kept frame than a body moves since
+        then (`GLITCH_SPEED`) plus `JITTER_STEPS` of their jitter (measured bones needed: `carry_lost`)."""
+        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
+        return np.linalg.norm(positions - self._last(), axis=-1) > allowed
 
     def span_checked(self, t: float) -> None:
         """The frame at ``t`` passed `check_body_span`."""
@@ -504,9 +508,8 @@ class StreamSession:
                 self.count,
             )
         bones, last = self._bones, self._last()
-        allowed = GLITCH_SPEED * (t - self.t_last) + JITTER_STEPS * self._jitter
         origin = (np.linalg.norm(positions, axis=-1) < ORIGIN_M) & bones.strays
-        jumped = np.linalg.norm(positions - last, axis=-1) > allowed
+        jumped = self._jumped(t, positions)
         if not (jumped | origin).any():  # the usual frame: a joint is only lost by a jump or at the origin (below)
             self._carrying_since = None
             return positions, None
