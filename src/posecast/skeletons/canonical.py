@@ -64,7 +64,8 @@ while the pelvis was more than `DETACHED_M` from it (a root bone that moves with
 follows it). One near the pelvis at rest and in the observed frame (a Reference or COM bone a few centimetres
 above or below the hips, moving with them) is a part of the body and follows it as below. Every other one
 (fingers, toe and head ends, zero-length helpers, twist bones, unused spine joints) follows its
-*anchor* - the 1:1 joint at the same rest point, else the nearest along the tree - rigidly: its
+*anchor* - the 1:1 joint at the same rest point, else the nearest along the tree; for face points (nose, eyes,
+ears, mouth: `_FACE_WORDS`) the head - rigidly: its
 offset from the anchor in the last observed frame is turned by the rotation of the anchor's frame
 between that frame and each forecast frame. The frame's first axis points to the canonical joint
 distal to the anchor (its parent for the head, wrists and feet), the second is the 1/hops²-weighted
@@ -581,6 +582,12 @@ def _along_floor(can: np.ndarray, obs_c: np.ndarray, joints: np.ndarray, up: Any
     return base + height + turned
 
 
+#: words of face points (`_plan`): a follower so named that is not on a 1:1 joint's point follows the head, whatever
+#: the tree says — keypoint layouts hang the shoulders from the face (COCO, BlazePose: nose -> eye -> ear ->
+#: shoulder), where the nearest 1:1 joint along the tree of the nose, the eyes and the ears is a shoulder
+_FACE_WORDS = ("nose", "eye", "ear", "mouth", "lip", "jaw", "chin", "cheek", "brow", "tongue", "teeth", "face")
+
+
 def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[str, ...]]:
     j_src = matrix.shape[1]
     direct: dict[int, int] = {}
@@ -612,6 +619,8 @@ def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[st
             # joint below it, nearer perhaps, would swing it with the next bone when the elbow or knee bends)
             best = min(same or above or list(direct), key=lambda d: (t.arc(j, d), t.hops(j, d)))
             followers[j] = direct[best]
+            if not same and any(w in _FACE_WORDS for w in t.words[j]):  # a face point: the head (_FACE_WORDS)
+                followers[j] = _IDX["head"]
         else:  # nothing is 1:1: the canonical joint whose rest point is nearest
             rest = matrix @ t.rest
             followers[j] = int(np.argmin(np.linalg.norm(rest - t.rest[j], axis=1)))
