@@ -65,6 +65,10 @@ def test_history_shorter_than_the_model_reads(walk):
     assert fc.history.num_frames == 61 and fc.metadata["history_model_reads_s"] == pytest.approx(2.0)
     short_file = posecast.forecast(walk.frames(walk.num_frames - 61), model="dct-mlp")
     assert np.abs(fc.samples - short_file.samples).max() <= 1e-5
+    # a short file says so too: what it holds and what the model reads (the CLI's note)
+    assert short_file.metadata["history_model_reads_s"] == pytest.approx(2.0)
+    assert short_file.metadata["history_held_s"] == pytest.approx(0.5)
+    assert "history_held_s" not in fc.metadata and "history_model_reads_s" not in posecast.forecast(walk).metadata
     with pytest.raises(ValueRangeError, match="needs at least 2"):
         posecast.forecast(walk, model="dct-mlp", history=0.001)
 
@@ -86,6 +90,10 @@ def test_cli_history_smaller_npz_and_refusals(walk_file, tmp_path):
     assert r.returncode == 0, r.stderr
     r = run("forecast", str(walk_file), "--model", "dct-mlp", "--history", "3", "--at", "20", "--out", str(short))
     assert r.returncode == 0, r.stderr
+    # a forecast point 2 frames into the file: a note says how little the model sees (QA: a 2-frame file's forecast
+    # stood still without a word)
+    r = run("forecast", str(walk_file), "--at", str(1 / 120), "--out", str(tmp_path / "early.npz"))
+    assert r.returncode == 0 and "holds 2 frames (0.00833 s), less than the 2 s dct-mlp reads" in r.stdout, r.stdout
     assert short.stat().st_size * 5 < whole.stat().st_size
     fc = posecast.load(short)
     assert fc.history.num_frames == 361 and fc.metadata["start_time"] == pytest.approx(17.0)

@@ -533,9 +533,12 @@ def forecast_motion(
             )
         first = skip + max(0, history.num_frames - keep)
         repaired = {**repaired, "history_seconds": float(history_s), "start_time": round(first / history.fps, 9)}
-        read = getattr(forecaster.on_skeleton(history.skeleton), "history_frames", lambda fps: None)(history.fps)
-        if read and keep < read:  # the model reads what was kept, padded as it pads a short file
-            repaired["history_model_reads_s"] = round((read - 1) / history.fps, 6)
+    read = getattr(forecaster.on_skeleton(history.skeleton), "history_frames", lambda fps: None)(history.fps)
+    held = history.num_frames - skip if keep is None else keep
+    if read and held < read:  # the model reads what was kept (or what the file holds), padded: say so
+        repaired["history_model_reads_s"] = round((read - 1) / history.fps, 6)
+        if keep is None:
+            repaired["history_held_s"] = round((held - 1) / history.fps, 6)
     fc = forecast_tail(forecaster, history, n, 1 if samples is None else samples, truth, keep)
     # written with the forecast (JSON, npz): the frame of the source the history starts at, glitches filled in
     return replace(fc, metadata={**fc.metadata, "history_starts_at_frame": first, **repaired})

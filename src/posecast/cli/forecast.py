@@ -216,9 +216,17 @@ def forecast(
 def history_note(history: float | None, fc: Any) -> str | None:
     """One line when ``--history SECONDS`` kept less than the model reads (``metadata["history_model_reads_s"]``: it
     reads what was kept, as it does a short file), or when the motion before the forecast point held less."""
+    reads = fc.metadata.get("history_model_reads_s")
+    held = fc.metadata.get("history_held_s")
+    if history is None and reads is not None and held is not None and fc.history is not None:  # a short file
+        frames = round(held * fc.history.fps) + 1
+        return (
+            f"the motion before the forecast point holds {frames} frame{'s' * (frames != 1)} ({held:.3g} s), less than "
+            f"the {reads:.3g} s {fc.model} reads: it reads them after copies of the first frame, as it was trained "
+            "for short histories, so a history this short reads as a person who stood still until then"
+        )
     if history is None or fc.history is None:
         return None
-    reads = fc.metadata.get("history_model_reads_s")
     if fc.history.duration < history - 0.5 / fc.history.fps:
         return f"--history {history:g} s: the motion before the forecast point holds only {fc.history.duration:.3g} s"
     if reads is not None:
