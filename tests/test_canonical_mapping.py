@@ -415,6 +415,78 @@ def test_face_points_of_keypoint_layouts_follow_the_head() -> None:
     np.testing.assert_allclose(fc[face], obs[face], atol=1e-9)
 
 
+def test_mikumikudance_names_map() -> None:
+    """MMD rigs name their bones in Japanese (左 left, 右 right, 足 leg, ひざ knee, 足首 ankle, 腕 arm, ひじ elbow,
+    手首 wrist, 肩 clavicle, 上半身 upper body, 首 neck, 頭 head), legs under 下半身 and arms under 上半身2, twist bones
+    between: they map by name, 肩 as the collar (QA: refused as "no left/right pair" before); a file of them is read in
+    MMD's unit (8 cm), not the CMU unit its extent would suggest."""
+    jp = ({"s": "左"}, {"s": "右"})
+    rig = build(
+        "mmd",
+        [
+            ("センター", None, (0.0, 0.9, 0.0)),
+            ("下半身", "センター", (0.0, 0.05, 0.0)),
+            ("{s}足", "下半身", HIP),
+            ("{s}ひざ", "{s}足", KNEE),
+            ("{s}足首", "{s}ひざ", ANKLE),
+            ("{s}つま先", "{s}足首", TOE),
+            ("上半身", "センター", (0.0, 0.12, 0.0)),
+            ("上半身2", "上半身", (0.0, 0.15, 0.0)),
+            ("首", "上半身2", (0.0, 0.2, 0.0)),
+            ("頭", "首", (0.0, 0.1, 0.0)),
+            ("{s}肩", "上半身2", COLLAR),
+            ("{s}腕", "{s}肩", SHOULDER),
+            ("{s}腕捩", "{s}腕", (0.13, 0.0, 0.0)),
+            ("{s}ひじ", "{s}腕捩", (0.13, 0.0, 0.0)),
+            ("{s}手首", "{s}ひじ", WRIST),
+            ("{s}人指１", "{s}手首", (0.08, 0.0, 0.0)),
+        ],
+        sides=jp,
+    )
+    r = retarget(rig)
+    one = {c: next(iter(w)) for c, w in r.assignment.items() if len(w) == 1}
+    # the legs hang from a side branch (下半身) of the joint the trunk leaves from: the pelvis (as on Genesis 8)
+    assert one["pelvis"] == "センター" and one["left_hip"] == "左足" and one["right_knee"] == "右ひざ"
+    assert one["left_ankle"] == "左足首" and one["left_foot"] == "左つま先"
+    assert one["neck"] == "首" and one["head"] == "頭"
+    assert one["left_collar"] == "左肩" and one["left_shoulder"] == "左腕" and one["left_elbow"] == "左ひじ"
+    assert one["right_wrist"] == "右手首" and one["spine3"] == "上半身2"
+    assert r.followers["左腕捩"] == "left_shoulder" and r.followers["右人指１"] == "right_wrist"
+    assert r.followers["下半身"] == "pelvis"
+
+
+def test_a_mikumikudance_bvh_is_read_in_mmd_units(tmp_path: Path) -> None:
+    from posecast.io.bvh import read_bvh
+
+    def joint(name: str, off: tuple, kids: str, depth: int) -> str:
+        pad = "  " * depth
+        body = kids or f"{pad}  End Site\n{pad}  {{\n{pad}    OFFSET 0 -1 0\n{pad}  }}\n"
+        return (
+            f"{pad}JOINT {name}\n{pad}{{\n{pad}  OFFSET {off[0]} {off[1]} {off[2]}\n"
+            f"{pad}  CHANNELS 3 Zrotation Xrotation Yrotation\n{body}{pad}}}\n"
+        )
+
+    legs = "".join(
+        joint(f"{s}足", (x, -1, 0), joint(f"{s}ひざ", (0, -5, 0), joint(f"{s}足首", (0, -5, 0), "", 4), 3), 2)
+        for s, x in (("左", 1), ("右", -1))
+    )
+    arms = "".join(
+        joint(f"{s}腕", (x, 0, 0), joint(f"{s}ひじ", (x * 3, 0, 0), joint(f"{s}手首", (x * 3, 0, 0), "", 5), 4), 3)
+        for s, x in (("左", 1), ("右", -1))
+    )
+    upper = joint("上半身", (0, 1, 0), joint("首", (0, 5, 0), joint("頭", (0, 1, 0), "", 3), 2) + arms, 1)
+    text = (
+        "HIERARCHY\nROOT センター\n{\n  OFFSET 0 11 0\n  CHANNELS 6 Xposition Yposition Zposition Zrotation "
+        "Xrotation Yrotation\n" + joint("下半身", (0, 0, 0), legs, 1) + upper + "}\nMOTION\nFrames: 1\n"
+        "Frame Time: 0.0333333\n" + " ".join(["0"] * (6 + 3 * 16)) + "\n"
+    )
+    path = tmp_path / "mmd.bvh"
+    path.write_text(text, encoding="utf-8")
+    m = read_bvh(path)
+    assert m.metadata["units"] == "mmd" and m.metadata["metres_per_unit"] == 0.08
+    assert m.positions[0, :, 1].max() - m.positions[0, :, 1].min() == pytest.approx(18 * 0.08)
+
+
 def test_a_world_root_at_the_pelvis_follows_it() -> None:
     s = build("biped-zero", [(n, p, Z if n == "Bip01 Pelvis" else o) for n, p, o in _rows(biped())])
     r = retarget(s)

@@ -53,7 +53,11 @@ from posecast.skeletons.cmu import ASF_UNIT_M
 __all__ = ["UNITS", "left_right_pairs", "read_bvh", "write_bvh"]
 
 #: Metres per file unit for the names accepted by ``units=``.
-UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": ASF_UNIT_M}
+UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": ASF_UNIT_M, "mmd": 0.08}
+
+#: bone names only MikuMikuDance rigs have (their centre, upper and lower body): with them, ``units="auto"`` reads
+#: MMD's unit (8 cm, as MMD tools convert it) where the extent would say CMU units (an MMD model is about 20 units)
+_MMD_NAMES = ("センター", "上半身", "下半身")
 
 #: ``units="auto"``: upper bounds of the rest-pose extent (file units) for each guess, see `read_bvh`.
 _AUTO_UNIT_BOUNDS = ((6.0, "m"), (45.0, "cmu"), (95.0, "inch"), (600.0, "cm"), (math.inf, "mm"))
@@ -927,7 +931,8 @@ def read_bvh(
             or arm span, so ``E < 6`` → metres (1-2.5 expected), ``6 <= E < 45`` → CMU ASF units (a
             CMU skeleton is about 25-35 units), ``45 <= E < 95`` → inches (3ds Max, Poser / DAZ rigs:
             about 60-80), ``95 <= E < 600`` → centimetres (100-250 expected), ``E >= 600`` →
-            millimetres (1000-2500 expected). The
+            millimetres (1000-2500 expected); a rig with MikuMikuDance's bone names (``センター``, ``上半身``,
+            ``下半身``) in the CMU range → ``"mmd"`` (0.08 m, MMD's unit). The
             decision is kept in ``metadata["units"]``, ``metadata["metres_per_unit"]``,
             ``metadata["units_guessed"]`` and ``metadata["rest_pose_extent"]``.
         end_sites: also return the End Sites as joints named ``<parent>_end``, each right after
@@ -993,6 +998,8 @@ def read_bvh(
 
     if isinstance(units, str) and units == "auto":
         unit_name, guessed, extent = _guess_units(layout.rest_extent), True, layout.rest_extent
+        if unit_name == "cmu" and any(n in _MMD_NAMES for n in layout.names):
+            unit_name = "mmd"
         scale = UNITS[unit_name]
     else:
         (unit_name, scale), guessed, extent = metres_per_unit(units, p), False, None

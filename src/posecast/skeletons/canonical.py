@@ -145,7 +145,25 @@ _END = {"end", "site", "nub", "top", "tip", "endsite"}
 _HELPER = ("twist", "roll", "corrective", "helper", "ctrl", "socket", "weapon", "attach")
 
 
+#: MikuMikuDance's Japanese bone names, as words the mapping knows (`_clean`; longest first, so 足首 is an ankle
+#: before 足 is a leg and 手首 a wrist before 首 is a neck). 肩 is MMD's clavicle, 腕 the upper arm
+_MMD_WORDS = {
+    "上半身2": "chest", "上半身": "spine", "下半身": "lower body", "センター": "center", "グルーブ": "groove",
+    "腰": "waist", "手首": "wrist", "足首": "ankle", "首": "neck", "頭": "head", "両目": "eyes", "目": "eye",
+    "肩": "clavicle", "腕捩": "arm twist", "手捩": "hand twist", "捩": "twist", "腕": "arm", "ひじ": "elbow",
+    "肘": "elbow", "ひざ": "knee", "膝": "knee", "つま先": "toe", "足": "leg", "親指": "thumb", "人指": "index",
+    "中指": "middle", "薬指": "ring", "小指": "pinky", "ＩＫ": "ik", "ダミー": "dummy", "先": "end", "左": "left",
+    "右": "right",
+}  # fmt: skip
+_MMD_ORDER = sorted(_MMD_WORDS, key=len, reverse=True)
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def _clean(name: str) -> str:
+    if not name.isascii():  # MikuMikuDance's names, as words
+        for jp in _MMD_ORDER:
+            name = name.replace(jp, f" {_MMD_WORDS[jp]} ")
+        name = "_".join(name.translate(_FULL_WIDTH).split())
     name = re.split(r"[:|]", name)[-1]
     while (stripped := _PREFIX.sub("", name)) != name and stripped:
         name = stripped
