@@ -487,6 +487,57 @@ def test_a_mikumikudance_bvh_is_read_in_mmd_units(tmp_path: Path) -> None:
     assert m.positions[0, :, 1].max() - m.positions[0, :, 1].min() == pytest.approx(18 * 0.08)
 
 
+def test_a_four_legged_rig_is_said_not_to_be_built_like_a_person() -> None:
+    """A quadruped with human joint names maps (hind legs as legs, front legs as arms) and is forecast, but the
+    forecast says the rig may not be a human body: its trunk is at about 90 degrees to its legs at rest and in motion.
+    A person's rig is never flagged, even one whose rest pose is not upright (Bandai Namco's holds the legs at 90
+    degrees) as long as the motion is."""
+    import posecast
+    from posecast.motion import Motion
+    from posecast.skeletons.canonical import not_built_like_a_person
+
+    dog = build(
+        "dog",
+        [
+            ("Hips", None, (0.0, 0.5, 0.0)),
+            ("{s}UpLeg", "Hips", (0.1, 0.0, 0.0)),
+            ("{s}Leg", "{s}UpLeg", (0.0, -0.22, 0.0)),
+            ("{s}Foot", "{s}Leg", (0.0, -0.22, 0.0)),
+            ("Spine", "Hips", (0.0, 0.0, 0.3)),
+            ("Spine1", "Spine", (0.0, 0.0, 0.3)),
+            ("Neck", "Spine1", (0.0, 0.05, 0.1)),
+            ("Head", "Neck", (0.0, 0.05, 0.15)),
+            ("{s}Shoulder", "Spine1", (0.08, 0.0, 0.0)),
+            ("{s}Arm", "{s}Shoulder", (0.02, -0.05, 0.0)),
+            ("{s}ForeArm", "{s}Arm", (0.0, -0.2, 0.0)),
+            ("{s}Hand", "{s}ForeArm", (0.0, -0.2, 0.0)),
+        ],
+    )
+    rt = retarget(dog)
+    assert rt.rest_trunk_to_legs == pytest.approx(90.0, abs=15.0)
+    rest = np.repeat(dog.rest_positions()[None], 30, axis=0)
+    walk = rest + np.linspace(0.0, 1.0, 30)[:, None, None] * [0.0, 0.0, 1.0]  # trotting forward
+    assert not_built_like_a_person(rt, walk) == pytest.approx(rt.rest_trunk_to_legs, abs=1e-6)
+    fc = posecast.forecast(Motion(walk, 30.0, dog), model="dct-mlp")
+    assert fc.metadata["trunk_to_legs_deg"] == pytest.approx(rt.rest_trunk_to_legs, abs=0.1)
+    # the legs in line with the trunk in motion (a person whose rest pose is not upright, as Bandai's): not flagged
+    upright = walk.copy()
+    for side in ("Left", "Right"):
+        hip, knee, ankle = (dog.index(side + n) for n in ("UpLeg", "Leg", "Foot"))
+        upright[:, knee] = upright[:, hip] - [0.0, 0.0, 0.22]
+        upright[:, ankle] = upright[:, knee] - [0.0, 0.0, 0.22]
+    assert not_built_like_a_person(rt, upright) is None
+    for name in ("cmu-bvh-31", "smpl-24", "h36m-17"):
+        assert retarget(name).rest_trunk_to_legs > 170 and not_built_like_a_person(retarget(name), rest[:, :0]) is None
+    assert "trunk_to_legs_deg" not in posecast.forecast(synthetic_walk_motion(), model="dct-mlp").metadata
+
+
+def synthetic_walk_motion():
+    from posecast.synthetic import synthetic_walk
+
+    return synthetic_walk(seconds=1.0, fps=30.0)
+
+
 def test_a_world_root_at_the_pelvis_follows_it() -> None:
     s = build("biped-zero", [(n, p, Z if n == "Bip01 Pelvis" else o) for n, p, o in _rows(biped())])
     r = retarget(s)

@@ -188,6 +188,8 @@ def forecast(
             smooth=smooth,
             history=history,
         )
+    if (note := body_note(fc.metadata)) is not None:
+        console.print(f"note: {file.name}: {note}", highlight=False)
     if entry.kind == "keypose":
         write_keypose_forecast(fc, file, motion, at, outs)
         return
@@ -304,6 +306,17 @@ def departure_note(meta: dict[str, Any]) -> str | None:
         )
     because = "".join(f"; {c}" for c in causes)
     return f"the BVH's joints are {' and '.join(where)}{because}; .npz / .json hold the model's positions"
+
+
+def body_note(meta: dict[str, Any]) -> str | None:
+    """One line when the input's rig is not built like a person (``metadata["trunk_to_legs_deg"]``: a four-legged
+    rig, mapped onto the canonical body as if it were one)."""
+    if meta.get("trunk_to_legs_deg") is None:
+        return None
+    return (
+        f"the body holds its trunk at {meta['trunk_to_legs_deg']:g} degrees to its legs, at rest and in motion (a "
+        "person standing or walking: about 180): it may not be a human body, and the models forecast people"
+    )
 
 
 def tracking_notes(meta: dict[str, Any]) -> list[str]:

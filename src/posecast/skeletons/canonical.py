@@ -711,6 +711,9 @@ class Retarget:
     static: tuple[str, ...]
     plan: _Plan = field(repr=False)
     up: str | None = None
+    #: degrees between the trunk (pelvis -> head) and the legs (hips -> ankles) in the rig's rest pose (None without
+    #: rest offsets): about 180 for a person in any rest pose, about 90 for a four-legged rig (`trunk_to_legs`)
+    rest_trunk_to_legs: float | None = None
 
     def to_canonical(self, positions: Any) -> np.ndarray:
         """Positions ``(..., J, 3)`` on the source skeleton -> ``(..., 22, 3)`` on the canonical body
@@ -925,7 +928,34 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
     assignment = {
         c: {skel.joint_names[j]: float(matrix[_IDX[c], j]) for j in np.flatnonzero(matrix[_IDX[c]])} for c in NAMES
     }
-    return Retarget(skel, plan.m64, assignment, tuple(c for c in NAMES if c in made), followers, static, plan, up)
+    trunk = trunk_to_legs(matrix @ t.rest) if skel.offsets is not None else None
+    interpolated = tuple(c for c in NAMES if c in made)
+    return Retarget(skel, plan.m64, assignment, interpolated, followers, static, plan, up, trunk)
+
+
+#: a rig whose rest pose holds its trunk at less than this many degrees to its legs is not built like a person
+#: (`Retarget.rest_trunk_to_legs`; a four-legged rig: about 90)
+UPRIGHT_REST_DEG = 135.0
+
+
+def not_built_like_a_person(rt: Retarget | None, history: np.ndarray) -> float | None:
+    """Degrees between trunk and legs (`trunk_to_legs`) when both ``rt``'s rest pose and the median frame of ``history
+    (T, J, 3)`` hold them at less than `UPRIGHT_REST_DEG` — a four-legged rig, say (a person's rest pose may be
+    anything: Bandai Namco's holds the legs at 90 degrees) —, else None (also without rest offsets)."""
+    rest = None if rt is None else rt.rest_trunk_to_legs
+    if rt is None or rest is None or rest >= UPRIGHT_REST_DEG:
+        return None
+    can = rt.to_canonical(np.asarray(history, dtype=np.float64))
+    seen = float(np.median([trunk_to_legs(f) for f in can[:: max(1, len(can) // 50)]]))
+    return seen if seen < UPRIGHT_REST_DEG else None
+
+
+def trunk_to_legs(canonical: np.ndarray) -> float:
+    """Degrees between pelvis -> head and the mean of hip -> ankle of one ``(22, 3)`` canonical pose."""
+    trunk = canonical[_IDX["head"]] - canonical[_IDX["pelvis"]]
+    legs = sum(canonical[_IDX[f"{s}_ankle"]] - canonical[_IDX[f"{s}_hip"]] for s in _SIDES)
+    norm = float(np.linalg.norm(trunk) * np.linalg.norm(legs))
+    return 180.0 if norm < 1e-12 else float(np.degrees(np.arccos(np.clip(trunk @ legs / norm, -1.0, 1.0))))
 
 
 # ------------------------------------------------------------------------------------------- up
