@@ -381,6 +381,15 @@ def test_second_root_and_bom_and_sniff(tmp_path):
     p = _write(tmp_path, b"\xef\xbb\xbf  \n" + SMALL.encode(), "bom.txt")
     assert detect_format(p).name == "bvh"  # by content, whatever the suffix
     assert posecast.load(p).num_frames == 3
+    # UTF-16 with its byte-order mark, as Windows editors save text (QA: refused as "does not start with HIERARCHY")
+    plain = read_bvh(_write(tmp_path, SMALL, "plain.bvh"))
+    for codec in ("utf-16", "utf-16-be"):
+        bom = b"\xfe\xff" if codec.endswith("be") else b""
+        m = read_bvh(_write(tmp_path, bom + SMALL.replace("\n", "\r\n").encode(codec), f"{codec}.bvh"))
+        np.testing.assert_array_equal(m.positions, plain.positions)
+        assert m.skeleton.joint_names == plain.skeleton.joint_names
+    with pytest.raises(FormatError, match="UTF-16 byte-order mark but is not UTF-16 text"):
+        read_bvh(_write(tmp_path, b"\xff\xfe" + SMALL.encode("utf-16-le")[:-1], "odd.bvh"))
 
 
 # ----------------------------------------------------------------------- hypothesis: random files

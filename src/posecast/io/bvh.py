@@ -972,6 +972,11 @@ def read_bvh(
         raise FormatError(f"cannot read: {exc.strerror or exc}", p) from None
     if text.startswith(b"\xef\xbb\xbf"):
         text = text[3:]
+    elif text[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows editors save it)
+        try:
+            text = text.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError("the file starts with a UTF-16 byte-order mark but is not UTF-16 text", p) from None
     if b"\r" in text:  # CRLF (or old Mac CR) line endings: one pass, only for such files
         text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     m = _MOTION_RE.search(text)
