@@ -201,8 +201,10 @@ def test_binding_mappings_and_own_skeleton_networks(weights, walk):
     assert own.mining() == {}  # trained on key poses of the default criterion (charpose/cmu-bvh)
     with pytest.raises(SkeletonError, match="smplh-22"):
         own.forecast(smplh)
-    with pytest.raises(ValueRangeError, match="observes 10"):
+    with pytest.raises(ValueRangeError, match="observes 10") as err:
         f.forecast(walk.frames(0, 8))
+    # the file's own frames and rate, then the model's (QA: counted at the model's 25 fps, beside a 30 fps file)
+    assert f"(8 frames at {walk.fps:g} fps); model 'charpose' observes 10 frames at 25 fps" in str(err.value)
     # an untrained network (no weights) is on the canonical body too
     assert models.get("charpose", pretrained=False).on_skeleton(CMU).retarget is not None
 

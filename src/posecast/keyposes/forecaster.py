@@ -165,11 +165,11 @@ class KeyPoseForecaster:
             span = (self.observed - 1) / self.fps  # seconds the window spans
             need = math.ceil(span * motion.fps - 1e-9) / motion.fps + offset  # the first source frame that far in
             need = math.ceil(need * 100 - 1e-6) / 100  # printed to 0.01 s: not before it
-            frames = f"{clip.num_frames} frame{'s' * (clip.num_frames != 1)}"
+            frames = f"{motion.num_frames} frame{'s' * (motion.num_frames != 1)}"
             if at is None:
                 raise ValueRangeError(
-                    f"the motion is {motion.duration:.2f} s long ({frames} at {self.fps:g} fps); model "
-                    f"{self.name!r} observes {self.observed} frames: give at least {span:.2f} s"
+                    f"the motion is {motion.duration:.2f} s long ({frames} at {motion.fps:g} fps); model "
+                    f"{self.name!r} observes {self.observed} frames at {self.fps:g} fps: give at least {span:.2f} s"
                 )
             raise ValueRangeError(
                 f"--at {at + offset:g} s leaves {last + 1} frames at {self.fps:g} fps before the forecast; the model "
