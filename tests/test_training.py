@@ -653,3 +653,25 @@ def test_a_folder_with_unreadable_files_names_them_all_at_once(walk_folder, tmp_
         folder_motions(folder, None)
     msg = str(exc.value)
     assert "2 of 5 motion files cannot be read" in msg and "broken.bvh" in msg and "empty.npz" in msg
+
+
+def test_standard_bones_trains_on_one_build_and_stores_it(walk_folder, tmp_path):
+    """``standard_bones``: the run's sequences get the training sequences' median bone lengths, which the weights'
+    config keeps (`NeuralConfig.standard_bones`), so the forecasts read that build and answer in the input's."""
+    from posecast.kinematics.proportions import bone_lengths, standard_lengths
+    from posecast.models import store
+
+    cfg = load_config(None, data=str(walk_folder), **{**TINY, "keep_bones": True, "standard_bones": True})
+    out = train(cfg, tmp_path / "std")
+    stored = store.read_config(out / "best")["config"]["standard_bones"]
+    walks = [posecast.load(p) for p in sorted(walk_folder.glob("*.npz"))]
+    parents = walks[0].skeleton.parents
+    # the three walks' bones (one body) at their medians; a 5th of the frames went to validation, same body
+    np.testing.assert_allclose(stored, standard_lengths([w.positions for w in walks], parents), atol=1e-6)
+    assert json.loads((out / "run.json").read_text())["data"]["standard_bones"].startswith("every sequence")
+    model = NeuralForecaster.load(out / "best")
+    big = walks[0].positions * 1.2  # a bigger person: forecast with the input's own bones
+    pred = model.predict(big[None], 10)[0, 0]
+    np.testing.assert_allclose(
+        bone_lengths(pred, parents), np.broadcast_to(bone_lengths(big[-1], parents), (10, len(parents) - 1)), atol=1e-5
+    )

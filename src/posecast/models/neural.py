@@ -72,6 +72,13 @@ class NeuralConfig(BaseModel):
         "network's own frames (as in training) and only the returned frames are corrected (the first pass is the "
         "same either way). `NeuralForecaster` rollouts; the ST-Transformer's cached rollout always feeds back.",
     )
+    standard_bones: list[float] | None = Field(
+        default=None,
+        description="bone lengths (one per non-root joint, joint order; metres) every history is given before the "
+        "network reads it, directions kept and the root path scaled with the body, and the forecast given the "
+        "history's own back (`posecast.kinematics.proportions`): the training data's medians, for weights trained "
+        "or fitted on data of that one build (`TrainConfig.standard_bones`); None: histories as they are",
+    )
 
 
 NetFactory = Callable[[NeuralConfig, int], Any]  # (config, num_features D) -> nn.Module
@@ -400,13 +407,23 @@ class NeuralForecaster(Forecaster):
         return torch.cat(chunks, dim=1)[:, :frames]
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
-        torch = self._torch
         h = check_predict(history, frames, samples, fps)
         if h.shape[2] != self.skeleton.num_joints:
             raise SkeletonError(
                 f"model {self.name!r} was trained on skeleton {self.skeleton.name!r} ({self.skeleton.num_joints} "
                 f"joints); the history has {h.shape[2]} joints"
             )
+        if self.config.standard_bones is not None:  # one build of body for the network, the history's own after
+            from posecast.kinematics.proportions import from_standard, to_standard
+
+            h = h[:, -self.history_frames(fps or self.config.fps) :]  # the frames the network reads are measured
+            standard, build = to_standard(h, np.asarray(self.config.standard_bones), self.skeleton.parents)
+            return from_standard(self._predict(standard, frames, samples, fps), build, self.skeleton.parents)
+        return self._predict(h, frames, samples, fps)
+
+    def _predict(self, h: np.ndarray, frames: int, samples: int, fps: float | None) -> np.ndarray:
+        """`predict` on checked histories of the network's own build."""
+        torch = self._torch
         fps = fps or self.config.fps
         h = resample_positions(h, fps, self.config.fps, axis=1, anchor="end")  # ends at the last observed frame
         need = self.config.history

@@ -118,6 +118,12 @@ class TrainConfig(LoopConfig, BodyOptions):
         "each relative to the last observed frame (`posecast.video.models.common.camera_offsets`) — so the network "
         "also forecasts where the person goes in the image (`lift+forecast` turns it back into future cameras)",
     )
+    standard_bones: bool = Field(
+        default=False,
+        description="give every training and validation sequence the training sequences' median bone lengths "
+        "(directions kept, the root path scaled with the body; `posecast.kinematics.proportions`) and store them in "
+        "the weights' config (`NeuralConfig.standard_bones`), so that inference reads every history at that build",
+    )
     max_steps_per_epoch: int | None = None
     init: str | None = Field(
         default=None,
@@ -445,6 +451,19 @@ def check_config(config: TrainConfig) -> None:
         )
 
 
+def standard_build(data: Any) -> list[float]:
+    """`TrainConfig.standard_bones`: ``data``'s training and validation sequences, in place, at the training
+    sequences' median bone lengths (`posecast.kinematics.proportions`); returns those lengths."""
+    from posecast.kinematics.proportions import standard_lengths, to_standard
+
+    parents = data.skeleton.parents
+    lengths = standard_lengths(data.train, parents)
+    for seqs in (data.train, data.val):
+        seqs[:] = [to_standard(s[None], lengths, parents)[0][0].astype(np.float32) for s in seqs]
+    data.description["standard_bones"] = "every sequence at the training sequences' median bone lengths"
+    return [round(float(x), 6) for x in lengths]
+
+
 # ------------------------------------------------------------------------------------- the task
 class LiftedHistory:
     """`TrainConfig.lifted_history`: world windows ``(B, L, J, 3)`` → the same windows as a video path sees them,
@@ -524,6 +543,7 @@ class MotionTask(TrainingTask):
             config.val_fraction,
             min_frames=config.history + max(config.frames_per_pass, config.target_frames or 0),
         )
+        standard = standard_build(data) if config.standard_bones else None
         self.frames = config.target_frames or config.frames_per_pass
         span = config.history + max(config.frames_per_pass, self.frames)
         self.span = span
@@ -553,6 +573,7 @@ class MotionTask(TrainingTask):
             canonical=config.canonical,  # type: ignore[arg-type]
             params=config.params,
             keep_bones=config.keep_bones,
+            standard_bones=standard,
         )
         if not data.skeleton.same_layout(NeuralForecaster(self.ncfg).skeleton):
             raise ValueRangeError("training data skeleton differs from its registered layout")
