@@ -19,6 +19,7 @@ Arrays are numpy, ``(..., J, 3)`` positions in metres; lengths ``(..., B)``, one
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -34,33 +35,45 @@ class Build(NamedTuple):
     scale: np.ndarray  # (B,): standard summed length / the history's (median over its frames)
 
 
-def _bones(parents: Sequence[int]) -> tuple[list[int], list[int], int]:
-    parents = [int(p) for p in parents]
+@lru_cache(maxsize=64)
+def _layout(parents: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """``(children, their parents, root, ancestor matrix)`` of a one-root skeleton (cached: every call of a model)."""
     roots = [j for j, p in enumerate(parents) if p < 0]
     if len(roots) != 1:
         raise ValueRangeError(f"standard bone lengths need a skeleton with one root (it has {len(roots)})")
-    children = [j for j, p in enumerate(parents) if p >= 0]
-    return children, [parents[j] for j in children], roots[0]
+    children = np.array([j for j, p in enumerate(parents) if p >= 0], dtype=np.int64)
+    of = np.array([parents[j] for j in children], dtype=np.int64)
+    return children, of, roots[0], ancestor_matrix(parents)
+
+
+def _bones(parents: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    return _layout(tuple(int(p) for p in parents))
 
 
 def bone_lengths(positions: np.ndarray, parents: Sequence[int]) -> np.ndarray:
     """``(..., J, 3)`` → ``(..., B)`` bone lengths (non-root joints in joint order)."""
-    children, of, _ = _bones(parents)
-    return np.linalg.norm(positions[..., children, :] - positions[..., of, :], axis=-1)
+    children, of, _, _ = _bones(parents)
+    d = positions[..., children, :] - positions[..., of, :]
+    return np.sqrt((d * d).sum(axis=-1))
 
 
 def set_lengths(positions: np.ndarray, lengths: np.ndarray, parents: Sequence[int]) -> np.ndarray:
     """``(..., J, 3)`` positions with every bone ``lengths`` long (broadcast to ``(..., B)``), directions kept, rebuilt
     from the root (root unchanged; a bone of zero length points along +y), as `posecast.kinematics.fk.set_bone_lengths`
     does for torch tensors."""
-    children, of, root = _bones(parents)
-    d = positions[..., children, :] - positions[..., of, :]
-    norm = np.linalg.norm(d, axis=-1, keepdims=True)
+    children, of, root, ancestors = _bones(parents)
+    joints = positions.shape[-2]
+    p = np.moveaxis(np.asarray(positions, dtype=np.float64), -2, 0)  # (J, ..., 3): one 2-D product below
+    d = p[children] - p[of]
+    norm = np.sqrt((d * d).sum(axis=-1, keepdims=True))
     unit = np.where(norm > 1e-9, d / np.maximum(norm, 1e-9), np.array([0.0, 1.0, 0.0]))
-    steps = np.zeros(positions.shape, dtype=np.float64)
-    steps[..., children, :] = unit * np.broadcast_to(lengths, norm.shape[:-1])[..., None]
-    steps[..., root, :] = positions[..., root, :]
-    return np.einsum("jk,...kc->...jc", ancestor_matrix(tuple(int(p) for p in parents)), steps)
+    steps = np.empty(p.shape)
+    steps[children] = unit * np.moveaxis(np.broadcast_to(lengths, positions.shape[:-2] + (len(children),)), -1, 0)[
+        ..., None
+    ]
+    steps[root] = p[root]
+    out = ancestors @ steps.reshape(joints, -1)  # each joint: its root plus the bones on its path
+    return np.moveaxis(out.reshape(p.shape), 0, -2)
 
 
 def standard_lengths(sequences: Sequence[np.ndarray], parents: Sequence[int], stride: int = 10) -> np.ndarray:
@@ -76,7 +89,7 @@ def to_standard(history: np.ndarray, standard: np.ndarray, parents: Sequence[int
     by the ratio of summed lengths (module doc), and what `from_standard` needs to give them back."""
     h = np.asarray(history, dtype=np.float64)
     standard = np.asarray(standard, dtype=np.float64)
-    _, _, root = _bones(parents)
+    root = _bones(parents)[2]
     own = bone_lengths(h, parents)  # (B, T, bones)
     if own.shape[-1] != standard.shape[-1]:
         raise ValueRangeError(f"{standard.shape[-1]} standard bone lengths for a skeleton of {own.shape[-1]} bones")
@@ -91,7 +104,7 @@ def from_standard(prediction: np.ndarray, build: Build, parents: Sequence[int]) 
     """Forecasts ``(B, ..., J, 3)`` of standard-build histories back on the histories' own build: the root path
     unscaled, every bone at its length in the history's last frame."""
     p = np.asarray(prediction, dtype=np.float64)
-    _, _, root = _bones(parents)
+    root = _bones(parents)[2]
     extra = (1,) * (p.ndim - 3)  # the axes between the batch and the joints
     out = set_lengths(p, build.lengths.reshape((build.lengths.shape[0], *extra, -1)), parents)
     out += (p[..., root, :] * (1.0 / build.scale.reshape((-1, *extra, 1)) - 1.0))[..., None, :]
