@@ -68,9 +68,9 @@ def set_lengths(positions: np.ndarray, lengths: np.ndarray, parents: Sequence[in
     norm = np.sqrt((d * d).sum(axis=-1, keepdims=True))
     unit = np.where(norm > 1e-9, d / np.maximum(norm, 1e-9), np.array([0.0, 1.0, 0.0]))
     steps = np.empty(p.shape)
-    steps[children] = unit * np.moveaxis(np.broadcast_to(lengths, positions.shape[:-2] + (len(children),)), -1, 0)[
-        ..., None
-    ]
+    steps[children] = (
+        unit * np.moveaxis(np.broadcast_to(lengths, positions.shape[:-2] + (len(children),)), -1, 0)[..., None]
+    )
     steps[root] = p[root]
     out = ancestors @ steps.reshape(joints, -1)  # each joint: its root plus the bones on its path
     return np.moveaxis(out.reshape(p.shape), 0, -2)
