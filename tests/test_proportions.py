@@ -22,6 +22,18 @@ def test_set_lengths_on_a_small_tree_by_hand():
     np.testing.assert_allclose(bone_lengths(out, PARENTS), [0.5, 2.0, 0.25], atol=1e-12)
 
 
+def test_set_lengths_matches_the_torch_rebuild_of_the_training_code():
+    import torch
+
+    from posecast.kinematics.fk import set_bone_lengths
+
+    walk = synthetic_walk(seconds=1.0, fps=25.0)
+    rng = np.random.default_rng(3)
+    lengths = rng.uniform(0.05, 0.5, size=walk.skeleton.num_joints - 1)
+    want = set_bone_lengths(torch.from_numpy(walk.positions), torch.from_numpy(lengths), walk.skeleton).numpy()
+    np.testing.assert_allclose(set_lengths(walk.positions, lengths, walk.skeleton.parents), want, atol=1e-12)
+
+
 def test_to_standard_scales_the_root_path_and_from_standard_gives_the_build_back():
     walk = synthetic_walk(seconds=2.0, fps=25.0)
     parents = walk.skeleton.parents
