@@ -626,3 +626,22 @@ def test_frame_rate_and_skeleton_options_on_json_documents(tmp_path):
     doc = posecast.save(walk, tmp_path / "m.json")
     mixed = posecast.load(doc, fps=50, skeleton="h36m-17")
     assert mixed.fps == 20.0 and mixed.skeleton.name == "cmu-bvh-31"
+
+
+def test_raw_load_of_bare_positions_honours_units(tmp_path):
+    """``posecast.load(x.npy, skeleton=, fps=, units="mm")`` reads millimetres as load_motion does (the raw loader
+    ignored ``units=`` and returned a 1.9 km body labelled metres, found while checking rollouts on arrays);
+    ``scale=`` and ``units=`` together are refused."""
+    import posecast
+    from posecast.errors import FormatError
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=0.5, fps=30.0)
+    path = tmp_path / "walk_mm.npy"
+    np.save(path, walk.positions * 1000.0)
+    m = posecast.load(path, skeleton=walk.skeleton.name, fps=30, units="mm")
+    np.testing.assert_allclose(m.positions, walk.positions, atol=1e-9)
+    np.testing.assert_allclose(posecast.load(path, skeleton=walk.skeleton.name, fps=30, units=0.001).positions,
+                               walk.positions, atol=1e-9)  # fmt: skip
+    with pytest.raises(FormatError, match="not both"):
+        posecast.load(path, skeleton=walk.skeleton.name, fps=30, units="mm", scale=0.001)

@@ -328,7 +328,14 @@ def plain_positions(arr: np.ndarray, options: dict[str, Any], path: Path, what: 
     skel, fps = _need(options, path, what)
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise FormatError(f"array has dtype {arr.dtype}; positions are real numbers", path)
-    pos = _reshape_positions(arr.astype(np.float64), skel, path) * float(options.get("scale", 1.0))
+    scale = float(options.get("scale", 1.0))
+    if options.get("units") is not None:  # posecast.load(..., units="mm") as load_motion takes it (it had been ignored)
+        if "scale" in options:
+            raise FormatError("give units= or scale= (metres per unit), not both", path)
+        from posecast.io.bvh import metres_per_unit
+
+        scale = metres_per_unit(options["units"], path)[1]
+    pos = _reshape_positions(arr.astype(np.float64), skel, path) * scale
     return Motion(pos, fps, skel, metadata={"source": str(path)})
 
 
