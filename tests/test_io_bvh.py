@@ -800,3 +800,25 @@ def test_shift_jis_joint_names_are_read_as_japanese_and_latin1_stays_latin1(tmp_
     latin = read_bvh(_write(tmp_path, SMALL.replace("Leg", "Épaule").encode("latin-1"), "latin.bvh"))
     assert latin.skeleton.joint_names == ("Hips", "Épaule") and latin.metadata["encoding"] == "latin-1"
     assert "encoding" not in read_bvh(_write(tmp_path, text, "utf8.bvh")).metadata  # UTF-8: as before
+
+
+def test_a_root_offset_beside_position_channels_is_written_back(tmp_path):
+    """A root OFFSET on axes that also have position channels is not read (the channels are the position) and is
+    written back as read, directly and through a forecast (QA: it came back as 0 0 0, the hierarchy no longer the
+    user's); a file without one writes 0 0 0 as before."""
+    text = SMALL.replace("  OFFSET 0 0 0\n  CHANNELS 6", "  OFFSET 1.5 60 0\n  CHANNELS 6", 1)
+    src = read_bvh(_write(tmp_path, text, "root_offset.bvh"))
+    plain = read_bvh(_write(tmp_path, SMALL, "plain.bvh"))
+    np.testing.assert_array_equal(src.positions, plain.positions)  # the channels are the position
+    for motion, name in (
+        (src, "a.bvh"),
+        (posecast.forecast(src, model="constant-velocity", frames=2).to_motion(), "b.bvh"),
+    ):
+        out = tmp_path / name
+        write_bvh(motion, out)  # in the unit it was read in
+        lines = out.read_text().splitlines()
+        assert lines[lines.index("ROOT Hips") + 2].strip() == "OFFSET 1.5 60 0"
+        np.testing.assert_allclose(read_bvh(out).positions[: src.num_frames], src.positions, atol=1e-9)
+    write_bvh(plain, tmp_path / "c.bvh")
+    lines = (tmp_path / "c.bvh").read_text().splitlines()
+    assert lines[lines.index("ROOT Hips") + 2].strip() == "OFFSET 0 0 0"

@@ -938,12 +938,12 @@ class Forecast:
         directions from the forecast, bone lengths from the skeleton, twists carried on from the last
         observed frame, the root at the forecast's root. A history at another frame rate is resampled
         to the forecast's first (`Motion.resample`, positions recomputed from the slerped rotations).
-        The history's BVH facts (``metres_per_unit``, ``bvh_end_sites``, ``bvh_joint_channels``, ``units``,
-        ``source``) are kept so that a written file looks like the input; ``metadata["observed_frames"]`` and
-        ``["forecast_frames"]`` say where the forecast starts (``observed_frames`` is 0 and only the
-        forecast frames are returned with ``include_history=False``). The rig keeps its bone lengths and a forecast
-        need not (each joint extrapolated on its own, a network's few millimetres): ``["departure_m"]`` and
-        ``["departure_mean_m"]`` are the largest and the mean distance of a forecast frame's joint from hypothesis
+        The history's BVH facts (``metres_per_unit``, ``bvh_end_sites``, ``bvh_joint_channels``, ``bvh_root_offset``,
+        ``units``, ``source``) are kept so that a written file looks like the input; ``metadata["observed_frames"]`` and
+        ``["forecast_frames"]`` say where the forecast starts (``observed_frames`` is 0 and only the forecast frames are
+        returned with ``include_history=False``). The rig keeps its bone lengths and a forecast need not (each joint
+        extrapolated on its own, a network's few millimetres): ``["departure_m"]`` and ``["departure_mean_m"]`` are the
+        largest and the mean distance of a forecast frame's joint from hypothesis
         ``sample``'s position, ``["departure_observed_m"]`` and ``["departure_observed_mean_m"]`` the same for the
         observed frames against the history's positions (a rig whose fixed offsets cannot follow the history departs
         there too); `BVH_DEPARTURE_NOTE_M`: where ``posecast forecast`` says so. What the departure comes from, as
@@ -986,6 +986,7 @@ class Forecast:
             "bvh_translated_joints",
             "bvh_rotation_order",
             "bvh_joint_channels",
+            "bvh_root_offset",
             "frame",  # an exp-map file's root columns: body-frame increments or world positions (`io.expmap_txt`)
         )
         return Motion(

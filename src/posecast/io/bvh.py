@@ -1049,6 +1049,9 @@ def read_bvh(
         metadata["bvh_rotation_order"] = layout.rotation_order
     # each joint's channels as read: `write_bvh` writes the joints of this rig with them again
     metadata["bvh_joint_channels"] = {name: " ".join(chans) for name, chans in layout.joint_channels}
+    moved = [axis for axis, _ in layout.plan.root_columns]  # the root's OFFSET on these axes is not read (the channels
+    if moved and np.any(layout.plan.root_offset[moved] != 0.0):  # are the position), but kept for `write_bvh`
+        metadata["bvh_root_offset"] = [float(v) * scale for v in layout.plan.root_offset]
     if layout.translated:  # their bones follow the position channels, not the skeleton's rest offsets
         metadata["bvh_translated_joints"] = list(layout.translated)
     if not end_sites:
@@ -1418,6 +1421,13 @@ def write_bvh(
             angles[:, group] = euler.as_euler("".join(_AXES[a] for a in axes), degrees=True).reshape(
                 n_frames, len(group), 3
             )
+
+    root_offset = motion.metadata.get("bvh_root_offset")  # the root's OFFSET as read, on its position axes
+    if isinstance(root_offset, list | tuple) and len(root_offset) == 3 and 0 in out:
+        if all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in root_offset):
+            for kind, axis in out[0].channels:
+                if kind == "p":  # a position channel: the reader takes the channel, the OFFSET is the file's as read
+                    out[0].offset[axis] = float(root_offset[axis])
 
     fmt = _WRITE_DIGITS
     lines = ["HIERARCHY"]
