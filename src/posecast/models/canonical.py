@@ -57,7 +57,7 @@ class CanonicalForecaster(Forecaster):
             return {}
         return {"canonical_body": CANONICAL, "mapping": self.retarget.assignment}
 
-    def trunk_to_legs(self, history: np.ndarray) -> float | None:
+    def not_built_like_a_person(self, history: np.ndarray) -> float | None:
         """`posecast.skeletons.canonical.not_built_like_a_person` of ``history (T, J, 3)`` on the bound skeleton."""
         return not_built_like_a_person(self.retarget, history)
 

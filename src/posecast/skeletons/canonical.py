@@ -946,16 +946,20 @@ def not_built_like_a_person(rt: Retarget | None, history: np.ndarray) -> float |
     if rt is None or rest is None or rest >= UPRIGHT_REST_DEG:
         return None
     can = rt.to_canonical(np.asarray(history, dtype=np.float64))
-    seen = float(np.median([trunk_to_legs(f) for f in can[:: max(1, len(can) // 50)]]))
+    seen = float(np.median(trunk_to_legs(can[:: max(1, len(can) // 50)])))
     return seen if seen < UPRIGHT_REST_DEG else None
 
 
-def trunk_to_legs(canonical: np.ndarray) -> float:
-    """Degrees between pelvis -> head and the mean of hip -> ankle of one ``(22, 3)`` canonical pose."""
-    trunk = canonical[_IDX["head"]] - canonical[_IDX["pelvis"]]
-    legs = sum(canonical[_IDX[f"{s}_ankle"]] - canonical[_IDX[f"{s}_hip"]] for s in _SIDES)
-    norm = float(np.linalg.norm(trunk) * np.linalg.norm(legs))
-    return 180.0 if norm < 1e-12 else float(np.degrees(np.arccos(np.clip(trunk @ legs / norm, -1.0, 1.0))))
+def trunk_to_legs(canonical: np.ndarray) -> Any:
+    """Degrees between pelvis -> head and the mean of hip -> ankle of ``(..., 22, 3)`` canonical poses: ``(...)``
+    (a float for one pose; 180 where a vector has no length)."""
+    c = np.asarray(canonical, dtype=np.float64)
+    trunk = c[..., _IDX["head"], :] - c[..., _IDX["pelvis"], :]
+    legs = sum(c[..., _IDX[f"{s}_ankle"], :] - c[..., _IDX[f"{s}_hip"], :] for s in _SIDES)
+    norm = np.linalg.norm(trunk, axis=-1) * np.linalg.norm(legs, axis=-1)
+    cos = np.clip((trunk * legs).sum(axis=-1) / np.maximum(norm, 1e-12), -1.0, 1.0)
+    angle = np.where(norm < 1e-12, 180.0, np.degrees(np.arccos(cos)))
+    return float(angle) if angle.ndim == 0 else angle
 
 
 # ------------------------------------------------------------------------------------------- up
