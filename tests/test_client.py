@@ -267,6 +267,22 @@ def test_token_is_required_and_accepted(walk: posecast.Motion, serving):
             assert reply.forecast.shape == (6, walk.num_joints, 3)
 
 
+def test_a_body_over_the_upload_bound_raises_the_servers_413_not_unreachable(walk: posecast.Motion, serving):
+    """QA: a request over ``--max-upload`` was reported as "cannot reach the server" (the server answers 413 at once
+    and closes the connection while the client still sends); now the 413 with both sizes, and the server serves on."""
+    from posecast.serve.engine import Limits
+
+    bound = 200_000
+    with serving(limits=Limits(rest_body_bytes=bound), warm=False) as u:
+        c = Client(u, timeout=30)
+        long = np.tile(walk.positions, (40, 1, 1))  # 3,600 frames: about 2 MB of JSON
+        for _ in range(2):
+            with pytest.raises(ServiceError) as err:
+                c.forecast(long, walk.skeleton, walk.fps, seconds=0.2)
+            assert err.value.status == 413 and f"bound of {bound} bytes" in err.value.error, err.value
+        assert c.forecast(walk, seconds=0.2).positions.shape == (1, 6, walk.num_joints, 3)
+
+
 # ---------------------------------------------------------------------------------------------- video
 def test_video_stream_of_a_real_clip(client: Client, video_dir):
     pytest.importorskip("mediapipe")

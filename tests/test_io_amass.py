@@ -239,6 +239,13 @@ def test_an_amass_file_without_trans_found_by_content_says_what_it_lacks(tmp_pat
         posecast.load(path)
 
 
+def test_an_amass_file_without_poses_says_what_it_lacks(tmp_path):
+    """QA: trans and mocap_framerate without poses were told "missing 'skeleton' ... written by posecast?"."""
+    path = _write(tmp_path / "no_poses.npz", poses=None)
+    with pytest.raises(FormatError, match=r"an AMASS file needs 'poses' .* and 'trans'"):
+        posecast.load(path)
+
+
 def test_not_an_archive(tmp_path):
     single = tmp_path / "single.npz"
     with open(single, "wb") as fh:

@@ -97,6 +97,8 @@ def test_h36m_file_reads_on_its_skeleton(tmp_path):
         ("# a comment\n" + ",".join(["0"] * CMU_COLUMNS) + "\n" + ",".join(["0"] * 116 + ["x"]) + "\n", "line 3, col"),
         (",".join(["0"] * CMU_COLUMNS) + "\n" + " ".join(["0"] * CMU_COLUMNS) + "\n", r"line 2 has 1 values.*commas"),
         (";".join(["0"] * CMU_COLUMNS) + "\n", "separated by semicolons"),
+        (";".join(["0,5"] * CMU_COLUMNS) + "\n", "semicolons, with decimal commas"),  # QA: no hint before
+        (",".join(["0"] * 30 + ["1e300"] + ["0"] * 86) + "\n", r"line 1, column 31: 1e\+300 is no rotation"),
         ("root_x,root_y\n", "no frames"),
         ("\n\n", "no frames"),
     ],
@@ -107,6 +109,19 @@ def test_bad_expmap_files_are_clear_errors(tmp_path, content, message):
     with pytest.raises(FormatError, match=message) as info:
         posecast.load(path, format="cmu-expmap")
     assert str(path) in str(info.value)
+
+
+def test_a_byte_order_mark_keeps_the_first_frame(tmp_path):
+    """QA: a UTF-8 byte-order mark made line 1 read as a header (one frame lost without a word; a one-frame file
+    was "no frames" or the wrong layout)."""
+    rows = _h36m_rows(5)
+    plain = _write_rows(tmp_path / "plain.txt", rows)
+    for name, frames in (("bom.txt", rows), ("bom_one.txt", rows[:1])):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + _write_rows(tmp_path / "x.txt", frames).read_bytes())
+        motion = posecast.load(path)
+        assert motion.skeleton.name == "h36m-32" and motion.num_frames == len(frames)
+        np.testing.assert_allclose(motion.positions, posecast.load(plain).positions[: len(frames)], atol=1e-12)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -140,7 +140,7 @@ def test_selector_learns_a_fixed_frame_and_round_trips(tmp_path):
 
     tgt = (roll[:, 3] - roll[:, 3, :1]).numpy()
     pairs = replace(pairs, target=tgt.astype(np.float32))
-    settings = _settings(steps=1500, batch_size=64, hidden=16)
+    settings = _settings(steps=800, batch_size=64, hidden=16)
     prop = P.fit_proposals(settings, pairs.skeleton, 25.0, 4, pairs, histories, forecaster=fc)
     assert prop.training["train_exact_frame_accuracy"] > 0.9
     frames, s = prop.scores(

@@ -161,6 +161,8 @@ def test_nan_and_garbage_bodies(client, walk):
     assert r.status_code == 400 and "more than 100000 m" in r.json()["error"], r.text
     r = client.post("/v1/forecast", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and "not valid JSON" in r.json()["error"]
+    r = client.post("/v1/forecast", content=b"", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "the body is empty" in r.json()["error"], r.text  # QA: was "Field required"
     assert client.get("/no/such/route").json() == {"error": "Not Found"}
 
 
@@ -527,6 +529,9 @@ def test_video_frames_give_keypoints_and_forecasts(client, video_dir):
     pytest.importorskip("mediapipe", reason="the video extra is not installed")
     frames = _jpeg_frames(video_dir / "squats_pexels_tfjs.mp4", 12)
     with client.websocket_connect("/v1/video") as ws:
+        # QA: a refused opening closed the socket here (1008) while /v1/stream lets the client try again; now both do
+        ws.send_text(json.dumps({"seconds": 0.4, "model": "dct-mlp"}))
+        assert "not a video model" in ws.receive_json()["error"]
         ws.send_text(json.dumps({"seconds": 0.4}))
         ready = ws.receive_json()
         assert ready["type"] == "ready" and ready["skeleton"] == "body-17" and len(ready["parents"]) == 17
@@ -633,6 +638,13 @@ def test_frames_faster_than_the_declared_rate_are_warned_about(client, walk):
         last = first if first.get("t") == (keep + 4) / 60 else _until_forecast(ws, (keep + 4) / 60)
         assert "warning" not in first  # too few gaps to tell at first
         assert "fps 60" in last["warning"] and "16.7 ms" in last["warning"], last.get("warning")
+    with client.websocket_connect("/v1/stream") as ws:  # QA: frames 1 ms apart were told "open ... with fps 1000"
+        ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
+        keep = ws.receive_json()["history_frames"]
+        for i in range(keep + 5):
+            ws.send_text(json.dumps({"t": i / 1000, "positions": walk.positions[i].tolist()}))
+        warning = _until_forecast(ws, (keep + 4) / 1000)["warning"]
+        assert "open the stream with fps" not in warning and "at most 120 frames/s" in warning, warning
     with client.websocket_connect("/v1/stream") as ws:  # the declared rate: no warning
         ws.send_text(json.dumps({"skeleton": SKEL, "fps": 30, "seconds": 0.5}))
         keep = ws.receive_json()["history_frames"]

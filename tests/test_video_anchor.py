@@ -359,3 +359,9 @@ def test_a_body_lying_sideways_in_the_image_is_noted(monkeypatch):
     printed = _track_notes(monkeypatch, lying, "turned.mp4")
     assert len(printed) == 1 and "turned.mp4" in printed[0] and "sideways" in printed[0]
     assert _track_notes(monkeypatch, upright, "upright.mp4") == []
+    # QA: a clip turned 180 degrees was told its trunk "lies sideways": it is upside down (and a quarter turn is not)
+    flipped = PoseTrack(np.array([640.0, 480.0]) - kp, np.ones((n, 17)), upright.times, (640, 480), "body-17")
+    assert flipped.upside_down() == pytest.approx(1.0) and flipped.sideways() == pytest.approx(1.0)
+    assert lying.upside_down() == 0.0 and upright.upside_down() == 0.0
+    printed = _track_notes(monkeypatch, flipped, "flipped.mp4")
+    assert len(printed) == 1 and "upside down" in printed[0] and "sideways" not in printed[0]

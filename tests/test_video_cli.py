@@ -211,18 +211,38 @@ def test_forecast_media_writes_overlay_and_forecast(video_dir, tmp_path, monkeyp
 
 
 def test_detection_coverage_tells_how_long_before_the_end_the_person_was_last_seen():
-    from posecast.cli.forecast import UNSEEN_TAIL_S, detection_coverage
+    from posecast.cli.forecast import UNSEEN_TAIL_S
     from posecast.video.track import PoseTrack
 
     times = 10.0 + np.arange(30) / 30.0  # 1 s of clip; the backend lost the person after frame 19
     detected = np.arange(30) < 20
     track = PoseTrack(np.zeros((30, 17, 2)), np.ones((30, 17)), times, (640, 480), "body-17", detected=detected)
-    c = detection_coverage(track)
+    c = track.coverage()
     assert c["detected_fraction"] == pytest.approx(20 / 30, abs=1e-4)
     assert c["last_detection_s"] == pytest.approx(19 / 30, abs=1e-4)
     assert c["undetected_tail_s"] == pytest.approx(10 / 30, abs=1e-4) and c["undetected_tail_s"] >= UNSEEN_TAIL_S
     full = PoseTrack(np.zeros((30, 17, 2)), np.ones((30, 17)), times, (640, 480), "body-17")
-    assert detection_coverage(full)["undetected_tail_s"] == 0.0
+    assert full.coverage()["undetected_tail_s"] == 0.0
+
+
+def test_a_video_forecast_saved_from_python_keeps_its_tracks_coverage_not_printouts(tmp_path: Path):
+    """QA: ``posecast.save`` of a video model's forecast wrote ``metadata["track"]`` / ``["video"]`` (objects for
+    overlays) as numpy printouts cut short with ``...``; a file now holds what the CLI writes: the track's coverage
+    as ``detection``, the rest of the metadata as it was."""
+    import posecast
+    from posecast.synthetic import synthetic_walk
+
+    fc = posecast.forecast(synthetic_walk(seconds=2.0, fps=25.0), model="zero-velocity", seconds=0.2)
+    times = np.arange(40) / 25.0
+    track = PoseTrack(np.zeros((40, 17, 2)), np.ones((40, 17)), times, (640, 480), "body-17",
+                      detected=np.arange(40) >= 5)  # fmt: skip
+    video_fc = replace(fc, metadata={**fc.metadata, "track": track, "video": object(), "observed_s": 1.36})
+    for suffix in (".npz", ".json"):
+        back = posecast.load(posecast.save(video_fc, tmp_path / f"f{suffix}"))
+        assert "track" not in back.metadata and "video" not in back.metadata
+        assert back.metadata["detection"] == track.coverage() and back.metadata["observed_s"] == 1.36
+        assert back.metadata["detection"]["first_detection_s"] == pytest.approx(0.2)
+    assert set(video_fc.metadata) >= {"track", "video"}  # the object in hand keeps them (overlays need them)
 
 
 def test_what_a_file_holds_decides_motion_video_or_image_before_its_suffix(tmp_path: Path):

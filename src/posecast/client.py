@@ -349,12 +349,32 @@ class Client:
                 message = raw.decode("utf-8", "replace").strip()[:500] or exc.reason
             raise ServiceError(str(message), exc.code, f"{method} {url}") from None
         except urllib.error.URLError as exc:
+            self._over_upload_bound(body, method, url)
             hint = _tls_hint(exc.reason, self._ssl is not None)
             raise ServiceUnavailable(f"cannot reach the server: {exc.reason}{hint}", url) from None
         except TimeoutError:
             raise ServiceUnavailable(f"no answer within {self.timeout:g} s", url) from None
         except OSError as exc:
+            self._over_upload_bound(body, method, url)
             raise ServiceUnavailable(f"connection failed: {exc}", url) from None
+
+    def _over_upload_bound(self, body: bytes | None, method: str, url: str) -> None:
+        """After a failed request with a body: when the server is up and the body is over its ``--max-upload``
+        bound, raise the 413 it answered (QA: a server answers an over-long body at once and closes the connection,
+        which reads here as a reset while sending -- a client told "cannot reach the server" of a server that is
+        up). Otherwise return (the caller reports the connection failure)."""
+        if body is None or len(body) <= 1 << 16:
+            return
+        try:
+            bound = int(self._request("GET", "/health")["limits"]["rest_body_bytes"])
+        except (PosecastError, KeyError, TypeError, ValueError):
+            return
+        if len(body) > bound:
+            raise ServiceError(
+                f"request body of {len(body)} bytes is over the server's bound of {bound} bytes (its --max-upload)",
+                413,
+                f"{method} {url}",
+            ) from None
 
     def _post_json(self, path: str, payload: Mapping[str, Any]) -> Any:
         try:

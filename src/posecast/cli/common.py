@@ -464,8 +464,15 @@ def print_track_notes(track: Any, file: Path) -> None:
             "frames with a person: the lower body's 3D pose and its forecast are guesses",
             highlight=False,
         )
-    sideways = track.sideways()
-    if sideways > SIDEWAYS_NOTE:
+    sideways, upside_down = track.sideways(), track.upside_down()
+    if upside_down > SIDEWAYS_NOTE:  # (QA: an upside-down clip was told its trunk "lies sideways")
+        console.print(
+            f"note: {file.name}: the person is upside down in the image in {upside_down:.0%} of the frames with a "
+            "person: a clip filmed or stored turned 180 degrees (turn it upright first; a rotation tag in the file is "
+            "honoured), or a handstand",
+            highlight=False,
+        )
+    elif sideways > SIDEWAYS_NOTE:
         console.print(
             f"note: {file.name}: the person's trunk lies sideways in the image in {sideways:.0%} of the frames "
             "with a person: lying down, or a clip filmed turned — if so, turn it upright first (a rotation tag in the "

@@ -24,7 +24,6 @@ Outputs are checked before any work and written atomically.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -389,28 +388,6 @@ def check_horizon(seconds: float | None, frames: int | None, samples: int | None
 UNSEEN_TAIL_S = 0.25
 
 
-def detection_coverage(track: Any) -> dict[str, Any]:
-    """How much of a clip's track shows the person (seconds from the first frame): the detected share of frames,
-    the times of the first and last detection and how long after the clip's start and before its end they are,
-    and per frame its time and whether a person was detected there (``frame_times_s``, ``frame_detected``: the
-    frames without a detection hold or bridge the detected ones in the track, so the history written over them
-    was not observed; the history starts at the first detection)."""
-    det = np.asarray(track.detected, dtype=bool)
-    t = np.asarray(track.times, dtype=np.float64) - float(track.times[0])
-    seen = np.flatnonzero(det)
-    first = float(t[seen[0]]) if det.any() else 0.0
-    last = float(t[seen[-1]]) if det.any() else 0.0
-    return {
-        "detected_fraction": round(float(det.mean()), 4),
-        "first_detection_s": round(first, 4),
-        "last_detection_s": round(last, 4),
-        "undetected_head_s": round(first, 4),
-        "undetected_tail_s": round(float(t[-1]) - last, 4),
-        "frame_times_s": np.round(t, 6).tolist(),
-        "frame_detected": det.tolist(),
-    }
-
-
 def at_hint(seconds: float) -> float:
     """An ``--at`` that keeps the frame at ``seconds`` (from the first frame): rounded up to 0.01 s, at least 0.01."""
     return max(math.ceil(round(seconds * 100, 6)) / 100, 0.01)
@@ -462,7 +439,7 @@ def coverage_notes(coverage: dict[str, Any], name: str, end_s: float, hallucinat
 
 def write_video_forecast(fc: Any, file: Path, outs: list[Path], seconds: float | None = None) -> None:
     """The overlay video from ``metadata["track"]`` / ``["video"]`` (.mp4) and the 3D forecast (others), with
-    `detection_coverage` in the metadata as ``detection`` (``seconds``: the ``--horizon`` asked, for `horizon_note`)."""
+    `PoseTrack.coverage` in the metadata as ``detection`` (``seconds``: the ``--horizon`` asked, for `horizon_note`)."""
     track, video = fc.metadata["track"], fc.metadata["video"]
     console.print(
         f"{file.name}: observed {track.num_frames} frame{'s' * (track.num_frames != 1)} ({track.duration:.2f} s), "
@@ -471,7 +448,7 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path], seconds: float |
     )
     if (note := horizon_note(seconds, fc.num_frames, fc.fps)) is not None:
         console.print(f"note: {note}", highlight=False)
-    coverage = detection_coverage(track)
+    coverage = track.coverage()
     for note in coverage_notes(coverage, file.name, track.duration, video.metadata.get("hallucinated_s")):
         console.print(f"note: {note}", highlight=False)
     from posecast.video import VIDEO_SUFFIXES
@@ -487,15 +464,13 @@ def write_video_forecast(fc: Any, file: Path, outs: list[Path], seconds: float |
             highlight=False,
         )
     print_track_notes(track, file)
-    meta = {k: v for k, v in fc.metadata.items() if k not in ("track", "video")}
-    plain = dataclasses.replace(fc, metadata={**meta, "detection": coverage})
     for o in outs:
         if format_suffix(o) == ".mp4":
             from posecast.video.overlay import render_forecast_video
 
             render_forecast_video(o, file, track, video)
         else:
-            write(plain, o)
+            write(fc, o)  # (the track as its coverage, `posecast.io.registry.file_ready`)
         console.print(f"wrote {o}", highlight=False)
 
 

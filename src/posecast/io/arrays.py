@@ -199,7 +199,8 @@ def read_npz(path: Path, **options: Any) -> Motion | Forecast:
             return keypose_forecast(arrays, path)
         kind = str(_scalar(z, "kind", path)) if "kind" in z else ("forecast" if "samples" in z else "motion")
         if "skeleton" not in z:
-            if "poses" in z.files or "pose_body" in z.files:  # AMASS's arrays, but not all of them
+            amass_arrays = {"poses", "pose_body", "root_orient", "trans", "mocap_framerate", "betas", "gender"}
+            if {"poses", "pose_body"} & set(z.files) or len(amass_arrays & set(z.files)) >= 2:  # AMASS's, not all
                 raise FormatError("an AMASS file needs 'poses' (or 'root_orient' + 'pose_body') and 'trans'", path)
             key = bare_positions_key(z.files)
             if key is None:

@@ -35,6 +35,10 @@ from posecast.skeletons.h36m import H36M_UNIT_M
 CMU_COLUMNS = 117
 H36M_COLUMNS = 99
 CMU_FPS = 120.0
+ROOT_COLUMNS = 3
+"""Leading columns of a row that hold the root position (file units); the rest are exp-maps."""
+MAX_ANGLE_RAD = 1000.0
+"""Largest exp-map value read (radians): a value beyond is not a rotation (real files stay within a few pi)."""
 H36M_FPS = 50.0
 
 
@@ -65,7 +69,7 @@ def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
     first frame (a first value that is not a number: column names) are skipped; errors give the file's 1-based
     line numbers.
     """
-    text = path.read_text(encoding="utf-8", errors="strict")
+    text = path.read_text(encoding="utf-8-sig", errors="strict")  # (a byte-order mark is not part of line 1)
     numbered = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), 1)]
     numbered = [(n, r) for n, r in numbered if r and not r.startswith("#")]
     if numbered and _is_header(numbered[0][1]):
@@ -82,8 +86,13 @@ def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
         i = int(bad[0])
         separator = "commas" if comma else "blanks"
         hint = f" (values are separated by {separator}, as on line {lines[0]})" if comma != ("," in rows[i]) else ""
-        if counts[i] == 1 and ";" in rows[i]:
+        if ";" in rows[i] and (counts[i] == 1 or comma):  # semicolons between values, maybe decimal commas
             hint = " (values are separated by semicolons; use commas or blanks)"
+            if comma:
+                hint = (
+                    " (values are separated by semicolons, with decimal commas; write decimal points, and commas or "
+                    "blanks between values)"
+                )
         layouts = {CMU_COLUMNS: "the CMU-Mocap benchmark's", H36M_COLUMNS: "Human3.6M's"}
         if not hint and want in layouts:  # say which exp-map layout the file was read as, and the other one
             other = H36M_COLUMNS if want == CMU_COLUMNS else CMU_COLUMNS
@@ -99,6 +108,14 @@ def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
     if not np.isfinite(data).all():
         r, c = np.argwhere(~np.isfinite(data))[0]
         raise FormatError(f"NaN or inf at line {lines[r]}, column {c + 1}", path)
+    angles = np.abs(data[:, ROOT_COLUMNS:])
+    if angles.size and angles.max() > MAX_ANGLE_RAD:  # an exp-map is an angle in radians: not a rotation
+        r, c = np.unravel_index(int(np.argmax(angles)), angles.shape)
+        raise FormatError(
+            f"line {lines[r]}, column {c + 1 + ROOT_COLUMNS}: {data[r, c + ROOT_COLUMNS]:g} is no rotation (exp-map "
+            f"values are angles in radians; this file's largest is beyond {MAX_ANGLE_RAD:g})",
+            path,
+        )
     return data
 
 
@@ -287,7 +304,7 @@ def write_h36m_expmap(motion: Motion, path: Path, **_: Any) -> None:
 def _column_count(head: bytes) -> int | None:
     """The number of values on the first frame line of a file's first bytes, after blank and ``#`` lines and a
     header (as `read_expmap_array` reads them); None when there is no complete numeric line to count."""
-    lines = head.split(b"\n")
+    lines = head.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # (a UTF-8 byte-order mark: not part of line 1)
     if len(head) >= SNIFF_BYTES:
         lines = lines[:-1]  # the last one may be cut short
     header_allowed = True

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +373,18 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def file_ready(obj: Any) -> Any:
+    """``obj`` as a file holds it: a video model's forecast carries its 2D track and its `VideoForecast` in
+    ``metadata["track"]`` / ``["video"]`` (objects for overlays, not data for a file: written, they became numpy
+    printouts cut short with ``...``); a file gets the track's coverage (``metadata["detection"]``,
+    `posecast.video.track.PoseTrack.coverage`: when the person was seen) instead, as the CLI has always written."""
+    track = obj.metadata.get("track")
+    if not callable(getattr(track, "coverage", None)):  # (duck-typed: io does not import the video stack)
+        return obj
+    meta = {k: v for k, v in obj.metadata.items() if k not in ("track", "video")}
+    return replace(obj, metadata={**meta, "detection": track.coverage()})
+
+
 def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **options: Any) -> Path:
     """Write a `Motion` or `Forecast` to ``path`` in the format given by its suffix (or ``format``).
 
@@ -388,6 +400,7 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
             "posecast.Motion(positions, fps, skeleton))",
             p,
         )
+    obj = file_ready(obj)
     compress = p.name.lower().endswith(GZIP_SUFFIX) and len(p.name) > 3
     if format:
         fmt = get_format(format)

@@ -80,6 +80,9 @@ def _validation_message(exc: ValidationError | RequestValidationError) -> str:
             parts.append("the body is not valid JSON")
             continue
         loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+        if not loc and e.get("type") == "missing":  # (QA: an empty body read "invalid request: Field required")
+            parts.append("the body is empty: send a JSON object (see /docs)")
+            continue
         parts.append(f"{loc}: {e.get('msg', 'invalid')}" if loc else str(e.get("msg", "invalid")))
     return "invalid request: " + "; ".join(parts)
 
@@ -660,12 +663,15 @@ def create_app(
                 min_side=min_side(backend),
             )
 
-        try:
-            session = await loop.run_in_executor(pose_pool, build)
-        except PosecastError as exc:
-            await ws.send_text(error_text(str(exc)))
-            await ws.close(code=1008)
-            return
+        while True:  # a refused opening is answered and the client may try again, as on /v1/stream (QA)
+            try:
+                session = await loop.run_in_executor(pose_pool, build)
+                break
+            except PosecastError as exc:
+                await ws.send_text(error_text(str(exc)))
+                opening = await _read_opening(ws, VideoOpen, "opening message")
+                if opening is None:
+                    return
         state["opened"] += 1
         state["video"][session.id] = session
         outbox = _Outbox()

@@ -356,6 +356,7 @@ class StreamSession:
     up: str
     min_history: int
     order: np.ndarray | None = None  # the skeleton's joints in the client's order (`resolve_skeleton`)
+    max_fps: float = Limits.fps  # the server's frame-rate bound (`Limits.fps`): the highest rate `warning` may advise
     buffer: np.ndarray = field(init=False)
     count: int = 0  # frames received
     t_last: float = -math.inf
@@ -430,10 +431,17 @@ class StreamSession:
         if self._paced < PACE_FRAMES or self._pace >= PACE_TOO_FAST:
             return None
         every = 1000.0 * self._pace / self.fps
+        rate = self.fps / self._pace
+        advice = (  # (QA: frames 1 us apart were told to open at 1,000,000 fps, which the server refuses)
+            f"open the stream with fps {rate:.0f}"
+            if rate <= self.max_fps
+            else f"send at most {self.max_fps:g} frames/s (the server's bound) and open the stream at that rate; "
+            "or check the frame times sent (seconds)"
+        )
         return (
             f"frames arrive every {every:.3g} ms but the stream was opened at {self.fps:g} fps "
             f"({1000.0 / self.fps:.3g} ms); each frame is taken as one frame period, so the motion is read "
-            f"{1 / self._pace:.2g}x too slow: open the stream with fps {self.fps / self._pace:.0f}"
+            f"{1 / self._pace:.2g}x too slow: {advice}"
         )
 
     def admit(self, limits: Limits) -> str | None:
@@ -852,6 +860,7 @@ def open_stream(
         up=up,
         min_history=max(1, forecaster.min_history),
         order=order,
+        max_fps=limits.fps,
     )
 
 

@@ -163,6 +163,28 @@ class PoseTrack:
     def duration(self) -> float:
         return float(self.times[-1] - self.times[0]) if self.num_frames else 0.0
 
+    def coverage(self) -> dict[str, Any]:
+        """How much of the clip shows the person (seconds from the first frame): the detected share of frames, the
+        times of the first and last detection and how long after the clip's start and before its end they are, and
+        per frame its time and whether a person was detected there (``frame_times_s``, ``frame_detected``: the
+        frames without a detection hold or bridge the detected ones in the track, so the history written over them
+        was not observed; the history starts at the first detection). JSON-ready: what a forecast file keeps of
+        its track (``metadata["detection"]``, `posecast.save`)."""
+        det = np.asarray(self.detected, dtype=bool)
+        t = np.asarray(self.times, dtype=np.float64) - float(self.times[0])
+        seen = np.flatnonzero(det)
+        first = float(t[seen[0]]) if det.any() else 0.0
+        last = float(t[seen[-1]]) if det.any() else 0.0
+        return {
+            "detected_fraction": round(float(det.mean()), 4),
+            "first_detection_s": round(first, 4),
+            "last_detection_s": round(last, 4),
+            "undetected_head_s": round(first, 4),
+            "undetected_tail_s": round(float(t[-1]) - last, 4),
+            "frame_times_s": np.round(t, 6).tolist(),
+            "frame_detected": det.tolist(),
+        }
+
     def frames(self, start: int, stop: int | None = None) -> PoseTrack:
         """Frames ``start:stop``."""
         sl = slice(start, stop)
@@ -206,24 +228,34 @@ class PoseTrack:
         ok = (self.seen()[det][:, legs] & inside).sum(axis=1)
         return float(np.mean(ok < len(legs) / 2))
 
+    def _trunk_up(self) -> tuple[np.ndarray, float]:
+        """The cosine between the body's trunk (the hips' midpoint to the shoulders'), as seen, and the image's up in
+        each detected frame where all four joints are seen ``(N,)``, and the share of detected frames those are
+        (empty, 0 without detections or when the layout names no hips and shoulders)."""
+        names = self._joint_names()
+        want = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")
+        det = np.flatnonzero(self.detected)
+        if not set(want) <= set(names) or not len(det):
+            return np.zeros(0), 0.0
+        k = self.keypoints[det][:, [names.index(n) for n in want]]
+        ok = self.seen()[det][:, [names.index(n) for n in want]].all(axis=1)
+        trunk = (k[ok, 2:] - k[ok, :2]).mean(axis=1)  # hips -> shoulders, pixels (y grows downwards)
+        return -trunk[:, 1] / np.maximum(np.linalg.norm(trunk, axis=1), 1e-9), float(ok.mean())
+
     def sideways(self) -> float:
         """The share of the detected frames in which the body's trunk (the hips' midpoint to the shoulders'), as seen,
         points more than `SIDEWAYS_DEG` away from the image's up: a person lying down, or a clip turned a quarter
         without a rotation tag to say so (players show such a clip turned; the pipeline honours the tag, but cannot
         know an untagged clip was filmed turned). 0 without detections or when the layout names no hips and
-        shoulders."""
-        names = self._joint_names()
-        want = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")
-        det = np.flatnonzero(self.detected)
-        if not set(want) <= set(names) or not len(det):
-            return 0.0
-        k = self.keypoints[det][:, [names.index(n) for n in want]]
-        ok = self.seen()[det][:, [names.index(n) for n in want]].all(axis=1)
-        if not ok.any():
-            return 0.0
-        trunk = (k[ok, 2:] - k[ok, :2]).mean(axis=1)  # hips -> shoulders, pixels (y grows downwards)
-        up = -trunk[:, 1] / np.maximum(np.linalg.norm(trunk, axis=1), 1e-9)
-        return float(np.mean(up < np.cos(np.radians(SIDEWAYS_DEG))) * ok.mean())
+        shoulders. Upside down counts too (`upside_down` tells it apart)."""
+        up, share = self._trunk_up()
+        return float(np.mean(up < np.cos(np.radians(SIDEWAYS_DEG))) * share) if len(up) else 0.0
+
+    def upside_down(self) -> float:
+        """The share of the detected frames in which the trunk, as seen, points more than 180 - `SIDEWAYS_DEG`
+        degrees from the image's up: a clip turned upside down (or a handstand). Part of `sideways`."""
+        up, share = self._trunk_up()
+        return float(np.mean(up < -np.cos(np.radians(SIDEWAYS_DEG))) * share) if len(up) else 0.0
 
     def from_first_detection(self) -> PoseTrack:
         """The frames from the first detected one on; itself when the first frame is detected or none is. The frames
