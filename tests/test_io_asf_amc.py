@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -318,6 +319,25 @@ def test_find_asf_layouts(tmp_path):
     with pytest.raises(FormatError, match="no such ASF file") as err:
         posecast.load(alone, asf=tmp_path / "missing.asf")
     assert err.value.path == str(tmp_path / "missing.asf")
+
+
+def test_find_asf_from_inside_the_clips_folder(tmp_path, monkeypatch):
+    """QA: run from the clip's own folder (``posecast info HDM_bd_x.amc``), the sibling asf/ folder was looked for
+    in ./asf (a bare name's parent's parent is "."); a relative path finds what an absolute one does."""
+    _write(tmp_path / "hdm" / "bd", "HDM_bd_kick_001_120.amc", TINY_AMC)
+    _write(tmp_path / "hdm" / "asf", "HDM_bd.asf", TINY_ASF)
+    want = tmp_path / "hdm" / "asf" / "HDM_bd.asf"
+    clip = "HDM_bd_kick_001_120.amc"
+    bd, asf = tmp_path / "hdm" / "bd", tmp_path / "hdm" / "asf"
+    for cwd, name in ((bd, clip), (bd, f"./{clip}"), (asf, f"../bd/{clip}"), (tmp_path, f"hdm/bd/{clip}")):
+        monkeypatch.chdir(cwd)
+        assert find_asf(name)[0].resolve() == want.resolve(), (cwd, name)
+        assert posecast.load(name).num_frames == posecast.load(bd / clip).num_frames
+    monkeypatch.chdir(tmp_path / "hdm")  # an asf/ folder below the working directory is not the clip's sibling
+    _write(tmp_path / "hdm" / "asf", "HDM_mm.asf", TINY_ASF)
+    alone = _write(tmp_path / "hdm", "HDM_zz_walk.amc", TINY_AMC)
+    with pytest.raises(FormatError, match=r"no \.asf next to the clip nor in " + re.escape(str(tmp_path / "asf"))):
+        find_asf(alone.name)
 
 
 def test_gzip_amc_and_asf(tmp_path):

@@ -1004,8 +1004,9 @@ def find_asf(amc: str | os.PathLike[str]) -> tuple[Path, str]:
     """
     p = Path(amc)
     clip = _stem(p, ".amc")
-    here = _asf_candidates(p.parent)
-    sibling = _asf_candidates(p.parent.parent / "asf") if p.parent.name.lower() != "asf" else []
+    clip_dir = Path(os.path.abspath(p)).parent  # (QA: a bare file name's parent's parent was ".", not the folder above)
+    here = _asf_candidates(clip_dir)
+    sibling = _asf_candidates(clip_dir.parent / "asf") if clip_dir.name.lower() != "asf" else []
     scored = []
     for rank, folder in ((0, here), (1, sibling)):
         for f in folder:
@@ -1024,7 +1025,7 @@ def find_asf(amc: str | os.PathLike[str]) -> tuple[Path, str]:
         f"considered {', '.join(considered)}: none has the clip's actor prefix "
         f"(a stem that {clip!r} starts with), and the clip's folder does not hold exactly one"
         if considered
-        else f"no .asf next to the clip nor in {p.parent.parent / 'asf'}"
+        else f"no .asf next to the clip nor in {clip_dir.parent / 'asf'}"
     )
     raise FormatError(f"cannot find the skeleton (.asf) of this AMC clip: {seen}; pass asf=FILE (CLI: --asf FILE)", p)
 
