@@ -111,3 +111,19 @@ def test_a_forecast_made_with_other_weights_says_which():
     fc = posecast.forecast(walk, model="dct-mlp", weights="dct-mlp/corpus", seconds=0.2)
     assert fc.metadata["weights"] == "dct-mlp/corpus"
     assert "weights" not in posecast.forecast(walk, model="dct-mlp", seconds=0.2).metadata
+
+
+def test_weights_of_another_network_are_refused_naming_the_model_to_use():
+    """QA: ``--model dct-mlp --weights RUN`` of an st-transformer run forecast with the st-transformer under the
+    dct-mlp label (and `bench files` printed its numbers in a dct-mlp row); ``--model charpose`` with them failed
+    with 3 KB of pydantic errors. Weights of another network family are refused, saying which model they are for."""
+    from posecast.errors import ModelError
+    from posecast.models import get
+
+    for model in ("dct-mlp", "traj-gcn", "charpose"):
+        with pytest.raises(ModelError, match=r"st-transformer weights, not weights of .*--model st-transformer"):
+            get(model, weights="st-transformer/corpus")
+    with pytest.raises(ModelError, match=r"charpose weights, not weights of st-transformer.*--model charpose"):
+        get("st-transformer", weights="charpose/corpus")
+    assert get("dct-mlp", weights="dct-mlp/cmu-bvh") is not None  # same family: as before
+    assert get("charpose", weights="charpose/corpus-regression") is not None

@@ -211,6 +211,25 @@ def test_shipped_two_stage_configs_chain():
     assert (one.history, one.frames_per_pass, one.keep_bones) == (two.history, two.frames_per_pass, two.keep_bones)
 
 
+def test_fine_tuning_keeps_the_init_weights_inference_settings(walk_folder, tmp_path):
+    """QA: fine-tuning the default model's weights (mirror-averaged, bones kept: chosen on validation for them) gave
+    weights without those settings, without a word. A run from ``init`` takes ``mirror_average`` from the init
+    weights, and ``keep_bones`` / ``bones_fed_back`` unless its config sets ``keep_bones`` itself; run.json says so."""
+    a = train(load_config(None, data=str(walk_folder), **{**TINY, "epochs": 1, "keep_bones": True}), tmp_path / "a")
+    meta_path = a / "best" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"].update(mirror_average=True, bones_fed_back=False)  # as the shipped dct-mlp/corpus weights
+    meta_path.write_text(json.dumps(meta))
+    b = train(load_config(None, data=str(walk_folder), **{**TINY, "epochs": 1, "init": str(a)}), tmp_path / "b")
+    got = NeuralForecaster.load(b / "best").config
+    assert (got.mirror_average, got.keep_bones, got.bones_fed_back) == (True, True, False)
+    run = json.loads((b / "run.json").read_text())
+    assert run["inherited_from_init"] == {"mirror_average": True, "keep_bones": True, "bones_fed_back": False}
+    own = {**TINY, "epochs": 1, "init": str(a), "keep_bones": False}  # the config's own keep_bones wins
+    c = NeuralForecaster.load(train(load_config(None, data=str(walk_folder), **own), tmp_path / "c") / "best").config
+    assert (c.mirror_average, c.keep_bones, c.bones_fed_back) == (True, False, True)
+
+
 def test_distillation_mixes_truth_and_teacher_losses(walk_folder, tmp_path):
     import torch
 
@@ -280,6 +299,27 @@ def test_schedule_is_one_function():
     assert lr_factor(5, 4, 1000, time_fraction=3.0) == pytest.approx(0.01)  # past the budget: the floor
     assert lr_factor(2, 4, 1000, time_fraction=0.9) == 0.75  # the warm-up is by steps alone
     assert lr_factor(50, 4, 10, decay="constant", time_fraction=0.9) == 1.0
+
+
+def test_a_run_is_not_resumed_on_other_data_or_another_network(walk_folder, tmp_path):
+    """QA: `posecast train --out RUN` on other data went on from RUN's checkpoint without a word (and rewrote its
+    run.json), on another rig it failed with kilobytes of tensor sizes: both refused in one line before anything
+    is written."""
+    from posecast.errors import ValueRangeError
+
+    cfg = load_config(None, data=str(walk_folder), **{**TINY, "epochs": 1})
+    run = train(cfg, tmp_path / "run", resume=False)
+    before = (run / "run.json").read_text()
+    other = tmp_path / "other"
+    other.mkdir()
+    posecast.save(synthetic_walk(seconds=4.0, fps=25.0, speed=0.7), other / "walk.npz")
+    with pytest.raises(ValueRangeError, match=r"cannot resume the run here: it was started on other data .*no-resume"):
+        train(cfg.model_copy(update={"data": str(other), "epochs": 2}), run, resume=True)
+    with pytest.raises(ValueRangeError, match=r"it trains another network \(params: .*blocks.* -> .*--no-resume"):
+        train(cfg.model_copy(update={"params": {"blocks": 3}, "epochs": 2}), run, resume=True)
+    assert (run / "run.json").read_text() == before
+    train(cfg.model_copy(update={"epochs": 2}), run, resume=True)  # the same run, longer: resumes
+    assert json.loads((run / "run.json").read_text())["resumed_at_step"] > 0
 
 
 def test_device_option(walk_folder, tmp_path, monkeypatch):
@@ -352,6 +392,33 @@ def test_train_dispatches_motion_and_rotation_models(walk_folder, tmp_path):
     assert r.exit_code == 0, r.output
     run = _check_run(out, "st-transformer-rot", "rotation")
     assert run["network"]["net"] == "st-transformer-rot" and run["network"]["params"]["d_model"] == 8
+
+
+def test_a_folder_with_notes_a_short_take_and_a_run_inside_it_trains_and_says_so(walk_folder, tmp_path):
+    """QA: a notes.txt in a folder of takes stopped `posecast train` (`bench files` skips it), a run written into its
+    own data folder broke the next run there (its config.json read as a motion), and takes too short for one
+    training window were dropped without a word. Now: .txt / .json files that are not motion are skipped and named,
+    and the takes too short are named (run.json and a note)."""
+    import shutil
+
+    takes = tmp_path / "takes"
+    shutil.copytree(walk_folder, takes)
+    (takes / "notes.txt").write_text("session 3, actor B\n")
+    posecast.save(synthetic_walk(seconds=0.4, fps=25.0), takes / "short.npz")  # 10 frames: under one window (14)
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump({**TINY, "epochs": 1}))
+    for i in range(2):  # the second run reads the first one's files (config.json...) inside the folder
+        r = _cli("--model", "dct-mlp", "--data", str(takes), "--config", str(cfg_path), "--out", str(takes / f"run{i}"))
+        assert r.exit_code == 0, r.output
+        run = json.loads((takes / f"run{i}" / "run.json").read_text())
+        assert sorted(run["data"]["frames"]) == ["short.npz", "walk0.npz", "walk1.npz", "walk2.npz"]
+        assert run["data"]["too_short"] == {"frames_needed": 14, "seconds": 0.56, "files": ["short.npz"]}
+        assert "1 of 4 files are shorter than one training window (14 frames, 0.56 s)" in r.output
+        assert "notes.txt (" in r.output and any(x.startswith("notes.txt (") for x in run["data"]["skipped"])
+    assert any(x.startswith("run0/best/config.json (") for x in run["data"]["skipped"])
+    (takes / "broken.bvh").write_text("HIERARCHY\n")  # a motion format that does not read: still an error
+    with pytest.raises(posecast.errors.DataNotFoundError, match=r"1 of \d+ motion files cannot be read.*broken\.bvh"):
+        posecast.training.run("dct-mlp", tmp_path / "x", cfg_path, data=str(takes))
 
 
 def test_train_dispatches_video_models(long_walks, tmp_path):

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from posecast.cli.common import check_out_dir, console, err_console
+from posecast.errors import listed
 
 
 def train(
@@ -126,6 +127,18 @@ def train(
     if main_rank:
         console.print(f"wrote {where}", highlight=False)
         info = json.loads((Path(where) / "run.json").read_text()) if (Path(where) / "run.json").is_file() else {}
+        data = info.get("data") if isinstance(info.get("data"), dict) else {}
+        if data.get("skipped"):
+            skipped = data["skipped"]
+            console.print(f"note: skipped {len(skipped)} file(s), not motion: {listed(skipped)}", highlight=False)
+        short = data.get("too_short") or {}
+        if short.get("files"):
+            n, total = len(short["files"]), len(data.get("frames") or {}) or "?"
+            console.print(
+                f"note: {n} of {total} files are shorter than one training window ({short['frames_needed']} frames, "
+                f"{short['seconds']:.2f} s) and were not trained on: {listed(short['files'])}",
+                highlight=False,
+            )
         if str(info.get("best_chosen_on", "")).startswith("train_loss"):
             console.print(
                 "note: no validation windows (too few or too short files): best/ was chosen on the training loss",

@@ -57,28 +57,37 @@ def describe(source: str, paths: list[Path], root: Path | None, **extra: Any) ->
     return {"source": source, "files": dict(zip(rel, (sha256(p) for p in paths), strict=True)), **extra}
 
 
-def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path]]:
+def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path], list[str]]:
     """Every motion file under ``folder`` (any format `posecast.io` reads), resampled to ``fps`` (default:
-    the first file's rate): ``(motions, files)``. Files that cannot be read are all named in one error (each
-    with its problem), so that a folder of takes is fixed in one go."""
+    the first file's rate): ``(motions, files, skipped)``. Files that cannot be read are all named in one error (each
+    with its problem), so that a folder of takes is fixed in one go; ``.txt`` / ``.json`` files that do not read as
+    motion (`posecast.io.registry.LOOSE_SUFFIXES`: notes, settings, a run's config.json) are skipped instead and
+    named in ``skipped`` (``"file (problem)"``), as `posecast bench files` treats them (QA: a notes.txt stopped
+    training on a folder that the benchmark read)."""
     from posecast.errors import PosecastError
     from posecast.io import load
-    from posecast.io.registry import motion_files
+    from posecast.io.registry import LOOSE_SUFFIXES, format_suffix, motion_files
 
     paths = motion_files(folder)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
-    motions, bad = [], []
+    motions, read, bad, skipped = [], [], [], []
     for p in paths:
         try:
             motions.append(load(p))
+            read.append(p)
         except PosecastError as exc:
-            bad.append(str(exc))
+            if format_suffix(p) in LOOSE_SUFFIXES:
+                skipped.append(f"{p.relative_to(folder).as_posix()} ({exc.problem})")
+            else:
+                bad.append(str(exc))
     if bad:
         why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {listed(bad)}"
         raise DataNotFoundError(why, folder)
+    if not motions:
+        raise DataNotFoundError(f"no motion files found ({len(skipped)} .txt / .json files are not motion)", folder)
     fps = fps or motions[0].fps
-    return [m.resample(fps) for m in motions], paths
+    return [m.resample(fps) for m in motions], read, skipped
 
 
 #: frames left out on each side of a glitch (linear resampling to 25 fps spreads one over its neighbours)
@@ -219,7 +228,7 @@ def load_training_data(
     folder = Path(source)
     if not folder.is_dir():
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
-    motions, paths = folder_motions(folder, fps)
+    motions, paths, skipped = folder_motions(folder, fps)
     skel = motions[0].skeleton
     if skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
         seqs = [m.positions for m in motions]
@@ -230,6 +239,10 @@ def load_training_data(
         seqs = [canonical_upright(m, p) for m, p in zip(motions, paths, strict=True)]
         skel = skeletons.get(CANONICAL)
         desc = {**describe(str(folder), paths, folder, fps=motions[0].fps), "mapped_to": CANONICAL}
+    # each file's frames at the training rate (a plug-in names the files too short for its window) and what was skipped
+    desc["frames"] = {str(p.relative_to(folder)): int(m.num_frames) for p, m in zip(paths, motions, strict=True)}
+    if skipped:
+        desc["skipped"] = skipped
     train, val = split_sequences(seqs, val_fraction, min_frames)
     return TrainingData(skel, motions[0].fps, train, val, desc)
 

@@ -141,6 +141,12 @@ def format_suffix(path: str | os.PathLike[str]) -> str:
     return _suffix(Path(inner_name(path)))
 
 
+LOOSE_SUFFIXES = (".txt", ".json")
+"""Suffixes of motion formats that folders of takes also hold as other things (notes, settings, earlier results, a
+run's config.json): such a file found in a folder that does not read as motion is skipped and named, not an error
+(`posecast bench files`, `posecast train --data FOLDER`); given by name, it is an error."""
+
+
 def motion_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Every file under ``folder`` (all depths, sorted) that a motion format reads by its suffix, compressed ones
     included, except ASF skeletons (an AMC clip's skeleton, not a motion) and hidden files or folders (names

@@ -130,6 +130,23 @@ def default_model(input_kind: str) -> ModelInfo | None:
     return next((m for m in _MODELS.values() if input_kind in m.default_for), None)
 
 
+def check_weights_fit(name: str, folder: Path) -> None:
+    """Refuse a weights folder whose network family is not the one model ``name`` ships (QA: ``--model dct-mlp
+    --weights RUN`` of an st-transformer run forecast with the st-transformer under the dct-mlp label, and
+    benchmark rows were labelled so). Folders or models that do not say their network pass."""
+    got = store.network_of(folder)
+    shipped = {store.network_of(store.shipped(name, v)) for v in store.variants(name)} - {None}
+    if got is None or not shipped or got in shipped:
+        return
+    trained = store.read_config(folder).get("name")
+    use = trained if isinstance(trained, str) and trained in _MODELS else got
+    raise ModelError(
+        f"these are {got} weights{f' (published as {trained})' if trained and trained != got else ''}, not weights of "
+        f"{name} (network {', '.join(sorted(shipped))}): load them with model {use!r} (CLI: --model {use})",
+        folder,
+    )
+
+
 def get(
     name: str,
     variant: str | None = None,
@@ -154,5 +171,7 @@ def get(
             raise ModelError(f"model {name!r} has no weights (it is a baseline)")
         return build(**options)
     folder = store.resolve(weights) if weights is not None else None
+    if folder is not None:
+        check_weights_fit(name, folder)
     with store.keeps_rng():  # networks are built with random weights, then loaded: the caller's stream stays put
         return build(name=name, variant=variant, pretrained=pretrained, weights=folder, **options)

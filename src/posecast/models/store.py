@@ -139,6 +139,18 @@ def read_config(directory: Path) -> dict[str, Any]:
     return data
 
 
+def network_of(directory: Path) -> str | None:
+    """The network family of a weights folder (``net`` of its config: top level for key-pose networks, inside
+    ``config`` for motion networks); None when its config does not say (video models) or cannot be read."""
+    try:
+        data = read_config(directory)
+    except ModelError:
+        return None
+    inner = data.get("config")
+    net = data.get("net") or (inner.get("net") if isinstance(inner, dict) else None)
+    return str(net) if isinstance(net, str) else None
+
+
 def current_keys(schema: Any, config: dict[str, Any]) -> dict[str, Any]:
     """``config`` (a raw ``"config"`` mapping of ``config.json``) with the old keys that pydantic ``schema``
     still accepts (the ``AliasChoices`` of a field's ``validation_alias``, e.g. ``horizon`` for

@@ -223,7 +223,7 @@ class CharPoseTask(TrainingTask):
         from posecast.motion import Motion
         from posecast.skeletons.canonical import CANONICAL
 
-        motions, paths = folder_motions(Path(config.data), None)
+        motions, paths, _ = folder_motions(Path(config.data), None)  # (notes and other loose files skipped)
         if net_cfg.skeleton == CANONICAL and any(m.skeleton.name != CANONICAL for m in motions):
             # users' own rigs (or several): every file on the canonical body, upright, as the corpus is
             motions = [

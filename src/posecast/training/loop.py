@@ -530,6 +530,13 @@ def fit(
         if resume and state_path.is_file() and (out / "last" / "model.safetensors").is_file():
             from posecast.models import store
 
+            mismatch = resume_mismatch(out / RUN_FILE, task.describe())
+            if mismatch:
+                raise ValueRangeError(
+                    f"cannot resume the run here: {mismatch}; give the run's own settings and data, or start afresh "
+                    "with --no-resume (or another --out)",
+                    out,
+                )
             state = torch.load(state_path, weights_only=True)
             weights, _ = store.load_folder(out / "last")
             store.load_state(net, weights, out / "last", "this run's")
@@ -668,6 +675,32 @@ def fit(
         _write(out / RUN_FILE, json.dumps(run_info, indent=1))
     dist.close()
     return run_info
+
+
+def resume_mismatch(run_file: Path, now: dict[str, Any]) -> str | None:
+    """Why a run directory's checkpoint cannot be resumed with the run described by ``now`` (``task.describe()``):
+    another network (its settings, the first few that differ) or other data (source or files) than the run in
+    ``run_file`` (``run.json``) was started with; None when they agree or the run file says nothing (QA: resuming
+    on other data went on silently and rewrote run.json; another rig failed with kilobytes of tensor sizes)."""
+    try:
+        before = json.loads(Path(run_file).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(before, dict):
+        return None
+    old_net, new_net = before.get("network"), json.loads(json.dumps(now.get("network"), default=str))
+    if isinstance(old_net, dict) and isinstance(new_net, dict) and old_net != new_net:
+        keys = [k for k in sorted(set(old_net) | set(new_net)) if old_net.get(k) != new_net.get(k)]
+        shown = ", ".join(f"{k}: {old_net.get(k)!r} -> {new_net.get(k)!r}" for k in keys[:3])
+        return f"it trains another network ({shown}{', ...' if len(keys) > 3 else ''})"
+    old_data, new_data = before.get("data"), json.loads(json.dumps(now.get("data"), default=str))
+    if isinstance(old_data, dict) and isinstance(new_data, dict):
+        for key in ("source", "files"):
+            if key in old_data and key in new_data and old_data[key] != new_data[key]:
+                what = "data source" if key == "source" else "data files (or their contents)"
+                then, now = old_data.get("source"), new_data.get("source")
+                return f"it was started on other {what} ({then!r} then, {now!r} now)"
+    return None
 
 
 def _write(path: Path, text: str) -> None:

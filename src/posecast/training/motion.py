@@ -367,6 +367,17 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tupl
     return state, added
 
 
+def inherited_settings(config: TrainConfig) -> dict[str, Any]:
+    """The inference settings a run fine-tuning ``config.init`` takes from those weights: ``mirror_average`` (no
+    training setting), and ``keep_bones`` with ``bones_fed_back`` unless the config sets ``keep_bones`` itself
+    (QA: a fine-tune of the default model's weights forecast without their mirror averaging and kept bones, which
+    were chosen on validation for them, without a word). Only the values that differ from the defaults."""
+    source = NeuralForecaster.load(weights_path(config.init)).config
+    keys = ["mirror_average"] + ([] if "keep_bones" in config.model_fields_set else ["keep_bones", "bones_fed_back"])
+    defaults = NeuralConfig.model_fields
+    return {k: getattr(source, k) for k in keys if getattr(source, k) != defaults[k].default}
+
+
 def load_initial(net: Any, init: str, ncfg: NeuralConfig) -> None:
     """Load ``TrainConfig.init`` into ``net`` (`initial_weights`); only the added parts may be missing."""
     state, added = initial_weights(init, ncfg)
@@ -549,6 +560,11 @@ class MotionTask(TrainingTask):
         self.span = span
         # speed augmentation reads a longer window and resamples it (`speed_resample`)
         stored = speed_window(span, config.augment_speed)
+        frames = data.description.get("frames")
+        if isinstance(frames, dict):  # a folder of files: those too short for one window (QA: dropped without a word)
+            short = sorted(name for name, n in frames.items() if n < stored)
+            if short:
+                data.description["too_short"] = {"frames_needed": stored, "seconds": stored / data.fps, "files": short}
         self.train_ws = W.WindowSet.from_sequences(data.train, stored, data.skeleton, data.fps, config.stride)
         self.window_p = None  # per-window probability with dataset_weights (else a permutation per epoch)
         if config.dataset_weights:
@@ -577,6 +593,8 @@ class MotionTask(TrainingTask):
         )
         if not data.skeleton.same_layout(NeuralForecaster(self.ncfg).skeleton):
             raise ValueRangeError("training data skeleton differs from its registered layout")
+        self.inherited = inherited_settings(config) if config.init else {}
+        self.ncfg = self.ncfg.model_copy(update=self.inherited)
         self.model = NeuralForecaster(self.ncfg, name=config.model)
         if config.init:
             load_initial(self.model.net, config.init, self.ncfg)
@@ -633,6 +651,8 @@ class MotionTask(TrainingTask):
             "data": self.data.description,
             "windows": {"train": len(self.train_ws), "val": len(self.val_ws) if self.val_ws else 0},
         }
+        if self.inherited:
+            out["inherited_from_init"] = self.inherited
         if self.short_fit is not None:
             out["short_head_fit"] = self.short_fit
         if self.window_p is not None:  # the share of the drawn windows each data set gets

@@ -71,9 +71,10 @@ def folder_sequences(folder: Path, fps: float = 25.0, layout: str = LAYOUT) -> t
     from posecast.datasets.training_data import describe, folder_motions
     from posecast.skeletons.mapping import to_layout
 
-    motions, paths = folder_motions(Path(folder), fps)
+    motions, paths, skipped = folder_motions(Path(folder), fps)
     seqs = [to_layout(m, layout).positions for m in motions]
-    return seqs, describe(str(folder), paths, Path(folder), fps=fps, layout=layout)
+    extra = {"skipped": skipped} if skipped else {}
+    return seqs, describe(str(folder), paths, Path(folder), fps=fps, layout=layout, **extra)
 
 
 @dataclass

@@ -317,7 +317,6 @@ def load_test_set(
 
 #: suffixes that other files share with motion formats (notes, settings, earlier results): found in a folder and
 #: unreadable as motion, they are skipped and listed instead of refused (`load_files`)
-LOOSE_SUFFIXES = (".txt", ".json")
 
 
 def gather_files(paths: Sequence[str | Path]) -> list[Path]:
@@ -459,7 +458,7 @@ def load_files(
 
     from posecast.datasets import corpus_members
     from posecast.datasets.paths import data_root
-    from posecast.io.registry import format_suffix
+    from posecast.io.registry import LOOSE_SUFFIXES, format_suffix
     from posecast.motion import detached_start, tracking_glitches
     from posecast.skeletons.canonical import UP_KEY, UP_ROTATIONS, motion_up_axis, parse_up, retarget
 
