@@ -720,6 +720,13 @@ def test_a_folder_with_unreadable_files_names_them_all_at_once(walk_folder, tmp_
         folder_motions(folder, None)
     msg = str(exc.value)
     assert "2 of 5 motion files cannot be read" in msg and "broken.bvh" in msg and "empty.npz" in msg
+    assert "save files that need them" not in msg  # (the advice is for files that need reading options)
+    # QA: a bare .npy take was told "pass skeleton= and fps= (CLI: --skeleton, --fps)", options train does not have
+    npy = tmp_path / "npy"
+    npy.mkdir()
+    np.save(npy / "take.npy", posecast.load(walk_folder / "walk0.npz").positions)
+    with pytest.raises(DataNotFoundError, match=r"take\.npy.*training reads every file without options: save .*\.npz"):
+        folder_motions(npy, None)
 
 
 def test_standard_bones_trains_on_one_build_and_stores_it(walk_folder, tmp_path):

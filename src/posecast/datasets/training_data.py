@@ -83,6 +83,11 @@ def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path], l
                 bad.append(str(exc))
     if bad:
         why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {listed(bad)}"
+        if any("CLI: --" in b for b in bad):  # the reading options of `posecast forecast`, which training does not take
+            why += (
+                "; training reads every file without options: save files that need them (skeleton=, fps=, units=, "
+                "asf=, up=) first as .npz, e.g. posecast.save(posecast.load(FILE, skeleton=..., fps=...), 'take.npz')"
+            )
         raise DataNotFoundError(why, folder)
     if not motions:
         raise DataNotFoundError(f"no motion files found ({len(skipped)} .txt / .json files are not motion)", folder)
