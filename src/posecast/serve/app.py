@@ -547,33 +547,38 @@ def create_app(
         async with connection():
             await _video(ws)
 
-    async def _stream(ws: WebSocket) -> None:
-        opening = await _open(ws, StreamOpen, "opening message")
-        if opening is None:
-            return
+    async def _session(ws: WebSocket, schema: type, pool: Any, build: Any) -> Any:
+        """The session ``build(opening)`` makes (in ``pool``) from the client's opening message; a refused opening
+        (a `PosecastError` of ``build``) is answered and the client may try again, on /v1/stream and /v1/video
+        alike (QA: /v1/video closed at once). None when the client left or stayed silent (`_read_opening`)."""
+        opening = await _open(ws, schema, "opening message")
         loop = asyncio.get_running_loop()
-        while True:
+        while opening is not None:
             try:
-                skel, order = engine.resolve_skeleton(opening.skeleton, limits)
-                session = await loop.run_in_executor(
-                    compute,
-                    engine.open_stream,
-                    models,
-                    limits,
-                    skel,
-                    opening.fps,
-                    opening.seconds,
-                    opening.model,
-                    opening.up,
-                    opening.mapping,
-                    order,
-                )
-                break
+                return await loop.run_in_executor(pool, build, opening)
             except PosecastError as exc:
                 await ws.send_text(error_text(str(exc)))
-                opening = await _read_opening(ws, StreamOpen, "opening message")
-                if opening is None:
-                    return
+                opening = await _read_opening(ws, schema, "opening message")
+        return None
+
+    async def _stream(ws: WebSocket) -> None:
+        def build(opening: Any) -> engine.StreamSession:
+            skel, order = engine.resolve_skeleton(opening.skeleton, limits)
+            return engine.open_stream(
+                models,
+                limits,
+                skel,
+                opening.fps,
+                opening.seconds,
+                opening.model,
+                opening.up,
+                opening.mapping,
+                order,
+            )
+
+        session = await _session(ws, StreamOpen, compute, build)
+        if session is None:
+            return
         state["opened"] += 1
         outbox = _Outbox()
         session.deliver = outbox.put
@@ -636,12 +641,9 @@ def create_app(
     async def _video(ws: WebSocket) -> None:
         from posecast.serve.video import VideoSession, split_frame
 
-        opening = await _open(ws, VideoOpen, "opening message")
-        if opening is None:
-            return
         loop = asyncio.get_running_loop()
 
-        def build() -> VideoSession:
+        def build(opening: Any) -> VideoSession:
             from posecast.models import default_model, info
             from posecast.video.backend import default_backend
             from posecast.video.extract import min_side
@@ -663,15 +665,9 @@ def create_app(
                 min_side=min_side(backend),
             )
 
-        while True:  # a refused opening is answered and the client may try again, as on /v1/stream (QA)
-            try:
-                session = await loop.run_in_executor(pose_pool, build)
-                break
-            except PosecastError as exc:
-                await ws.send_text(error_text(str(exc)))
-                opening = await _read_opening(ws, VideoOpen, "opening message")
-                if opening is None:
-                    return
+        session = await _session(ws, VideoOpen, pose_pool, build)
+        if session is None:
+            return
         state["opened"] += 1
         state["video"][session.id] = session
         outbox = _Outbox()
