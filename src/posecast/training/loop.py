@@ -698,8 +698,8 @@ def resume_mismatch(run_file: Path, now: dict[str, Any]) -> str | None:
         for key in ("source", "files"):
             if key in old_data and key in new_data and old_data[key] != new_data[key]:
                 what = "data source" if key == "source" else "data files (or their contents)"
-                then, now = old_data.get("source"), new_data.get("source")
-                return f"it was started on other {what} ({then!r} then, {now!r} now)"
+                sources = f"{old_data.get('source')!r} then, {new_data.get('source')!r} now"
+                return f"it was started on other {what} ({sources})"
     return None
 
 

@@ -341,13 +341,15 @@ PROJECTION_PARAMS = frozenset(
 )
 
 
-def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+def initial_weights(
+    init: str, ncfg: NeuralConfig, source: NeuralForecaster | None = None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The state dict named by ``TrainConfig.init``, checked against the network config ``ncfg`` (network
     ``params`` compared without `TRAINING_ONLY_PARAMS`), and the state-dict prefixes of the parts ``ncfg``
     adds to it (`ADDED_PARTS` switched on in ``ncfg`` but not in the init weights; `REFITTED_PARTS` are left out
-    of the state and count as added where ``ncfg`` has them)."""
+    of the state and count as added where ``ncfg`` has them). ``source``: those weights, when already loaded."""
     path = weights_path(init)
-    source = NeuralForecaster.load(path)
+    source = source if source is not None else NeuralForecaster.load(path)
     added = tuple(prefix for k, prefix in ADDED_PARTS.items() if ncfg.params.get(k) and not source.config.params.get(k))
     refitted = tuple(sorted(set(REFITTED_PARTS.values())))
     added += tuple(p for k, p in REFITTED_PARTS.items() if ncfg.params.get(k) and p not in added)
@@ -367,20 +369,21 @@ def initial_weights(init: str, ncfg: NeuralConfig) -> tuple[dict[str, Any], tupl
     return state, added
 
 
-def inherited_settings(config: TrainConfig) -> dict[str, Any]:
-    """The inference settings a run fine-tuning ``config.init`` takes from those weights: ``mirror_average`` (no
+def inherited_settings(config: TrainConfig, source: NeuralConfig) -> dict[str, Any]:
+    """The inference settings a run fine-tuning ``config.init`` takes from those weights (their config ``source``):
+    ``mirror_average`` (no
     training setting), and ``keep_bones`` with ``bones_fed_back`` unless the config sets ``keep_bones`` itself
     (QA: a fine-tune of the default model's weights forecast without their mirror averaging and kept bones, which
     were chosen on validation for them, without a word). Only the values that differ from the defaults."""
-    source = NeuralForecaster.load(weights_path(config.init)).config
     keys = ["mirror_average"] + ([] if "keep_bones" in config.model_fields_set else ["keep_bones", "bones_fed_back"])
     defaults = NeuralConfig.model_fields
     return {k: getattr(source, k) for k in keys if getattr(source, k) != defaults[k].default}
 
 
-def load_initial(net: Any, init: str, ncfg: NeuralConfig) -> None:
-    """Load ``TrainConfig.init`` into ``net`` (`initial_weights`); only the added parts may be missing."""
-    state, added = initial_weights(init, ncfg)
+def load_initial(net: Any, init: str, ncfg: NeuralConfig, source: NeuralForecaster | None = None) -> None:
+    """Load ``TrainConfig.init`` into ``net`` (`initial_weights`; ``source``: those weights, already loaded); only the
+    added parts may be missing."""
+    state, added = initial_weights(init, ncfg, source)
     missing, unexpected = net.load_state_dict(state, strict=not added)
     wrong = [k for k in missing if not k.startswith(added)] + list(unexpected)
     if wrong:
@@ -593,11 +596,12 @@ class MotionTask(TrainingTask):
         )
         if not data.skeleton.same_layout(NeuralForecaster(self.ncfg).skeleton):
             raise ValueRangeError("training data skeleton differs from its registered layout")
-        self.inherited = inherited_settings(config) if config.init else {}
+        init = NeuralForecaster.load(weights_path(config.init)) if config.init else None  # read once
+        self.inherited = inherited_settings(config, init.config) if init is not None else {}
         self.ncfg = self.ncfg.model_copy(update=self.inherited)
         self.model = NeuralForecaster(self.ncfg, name=config.model)
-        if config.init:
-            load_initial(self.model.net, config.init, self.ncfg)
+        if init is not None:
+            load_initial(self.model.net, config.init, self.ncfg, init)
         if float(config.params.get("prior_weight", 0.0)) > 0:
             self.model.pose_prior = fit_pose_prior(
                 data.train,
