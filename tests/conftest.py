@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -13,6 +14,12 @@ from typing import Any
 import pytest
 
 from posecast.datasets.paths import dataset_dir
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist's workers get COLUMNS=80 / LINES=24 from execnet; a user's piped `posecast` output has no
+    # COLUMNS, so the CLI writes 200 columns (`posecast.cli.common.PIPED_WIDTH`) and tests read whole lines
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 def _need(name: str) -> Path:
