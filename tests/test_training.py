@@ -720,13 +720,50 @@ def test_a_folder_with_unreadable_files_names_them_all_at_once(walk_folder, tmp_
         folder_motions(folder, None)
     msg = str(exc.value)
     assert "2 of 5 motion files cannot be read" in msg and "broken.bvh" in msg and "empty.npz" in msg
-    assert "save files that need them" not in msg  # (the advice is for files that need reading options)
-    # QA: a bare .npy take was told "pass skeleton= and fps= (CLI: --skeleton, --fps)", options train does not have
+    assert "reading options" not in msg  # (the advice is for files that need reading options)
+    # a bare .npy take is told "pass skeleton= and fps= (CLI: --skeleton, --fps)", which apply to the whole folder
     npy = tmp_path / "npy"
     npy.mkdir()
     np.save(npy / "take.npy", posecast.load(walk_folder / "walk0.npz").positions)
-    with pytest.raises(DataNotFoundError, match=r"take\.npy.*training reads every file without options: save .*\.npz"):
+    with pytest.raises(DataNotFoundError, match=r"take\.npy.*reading options .* apply to every file of the folder"):
         folder_motions(npy, None)
+
+
+def test_train_reads_a_folder_with_the_reading_options_of_forecast(cli, walk_folder, tmp_path):
+    """QA: `posecast train` had no reading options, so takes of plain numbers (or in cm, or z up) had to be saved as
+    .npz first. Now --skeleton / --fps / --units / --up read every file of the folder as `posecast forecast` reads one:
+    the run trains on the same metres and frames as the .npz takes give, and records how it read them."""
+    takes = [posecast.load(p) for p in sorted(walk_folder.glob("*.npz"))]
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    z_up = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # y up -> z up: (x, y, z) -> (x, -z, y)
+    for i, take in enumerate(takes):
+        np.save(folder / f"take{i}.npy", 100.0 * take.positions @ z_up.T)  # centimetres, z up, no header
+    code, _, err = cli("train", "--model", "dct-mlp", "--data", str(folder), "--out", str(tmp_path / "bare"))
+    assert code == 2 and "take0.npy" in err and "--skeleton" in err  # (no options: the reading options are named)
+    common = ["--model", "dct-mlp", "--data", str(folder), "--epochs", "1", "--max-steps-per-epoch", "2"]
+    common += ["--set", "history=8", "--set", "frames_per_pass=6", "--set", "params={blocks: 2}"]
+    reading = ["--skeleton", takes[0].skeleton.name, "--fps", "25", "--units", "cm", "--up", "z"]
+    out = tmp_path / "run"
+    code, stdout, err = cli("train", *common, *reading, "--out", str(out))
+    assert code == 0, err
+    run = json.loads((out / "run.json").read_text())
+    assert run["data"]["reading"] == {"skeleton": takes[0].skeleton.name, "fps": 25.0, "units": "cm", "up": "z"}
+    assert run["data"]["mapped_to"] == "smplh-22"  # an up axis given: the canonical body, turned upright
+    assert "--skeleton" in run["command"] and "--units cm" in run["command"] and "--up z" in run["command"]
+    # the same takes as .npz (y up, metres) on the canonical body: the same training sequences
+    from posecast.datasets.training_data import ReadOptions, canonical_upright, load_training_data
+
+    read = load_training_data(str(folder), 25.0, reading=ReadOptions(**run["data"]["reading"]), min_frames=14)
+    direct = [canonical_upright(t, walk_folder / "x.npz", {"up": "+y"}) for t in takes]
+    np.testing.assert_allclose(np.concatenate(read.train + read.val), np.concatenate(direct), atol=1e-6)
+    # reading options apply to folders only, and to the kinds that read folders of motions
+    code, _, err = cli("train", "--model", "dct-mlp", "--data", "cmu-bvh", "--units", "cm", "--out", str(tmp_path))
+    assert code == 2 and "reading options (units) apply to a folder of motion files, not to 'cmu-bvh'" in err
+    code, _, err = cli("train", "--model", "st-transformer-rot", "--up", "z", "--out", str(tmp_path / "y"))
+    assert code == 2 and "--skeleton/--fps/--units/--asf/--mapping/--up does not apply to st-transformer-rot" in err
+    code, _, err = cli("train", *common, "--skeleton", "no-such-rig", "--out", str(tmp_path / "z"))
+    assert code == 2 and "no-such-rig" in err
 
 
 def test_standard_bones_trains_on_one_build_and_stores_it(walk_folder, tmp_path):

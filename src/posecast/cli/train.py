@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from posecast.cli.common import check_out_dir, console, err_console
+from posecast.cli.common import (
+    AsfOpt,
+    FpsOpt,
+    MappingOpt,
+    SkeletonOpt,
+    UnitsOpt,
+    UpOpt,
+    check_out_dir,
+    console,
+    err_console,
+    parse_units,
+)
 from posecast.errors import listed
 
 
@@ -79,9 +90,16 @@ def train(
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = True,
+    skeleton: SkeletonOpt = None,
+    fps: FpsOpt = None,
+    units: UnitsOpt = None,
+    asf: AsfOpt = None,
+    mapping: MappingOpt = None,
+    up: UpOpt = None,
 ) -> None:
     """Train a learned model (motion / rotation / video / key-pose / classifier); options that do not
-    apply to the model's kind are refused. Motion models also train under
+    apply to the model's kind are refused. The reading options (--skeleton, --fps, --units, --asf, --mapping, --up)
+    read every file of a --data folder as `posecast forecast` reads one file. Motion models also train under
     `torchrun --nproc_per_node N -m posecast train ...` (DDP)."""
     import os
 
@@ -98,8 +116,12 @@ def train(
         if found != config:
             err_console.print(f"config: {config} -> {found}", highlight=False)
         config = found
+    given = {"skeleton": skeleton, "fps": fps, "units": parse_units(units), "asf": asf, "mapping": mapping, "up": up}
+    # files named by absolute path: the run (run.json, a resume) reads them from any folder
+    reading = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
     options: dict[str, Any] = {
         "data": data,
+        "reading": reading or None,
         "epochs": epochs,
         "steps": steps,
         "seed": seed,

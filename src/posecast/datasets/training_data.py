@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, TRAIN_SUBJECTS, cmu_bvh_as_benchmark, cmu_bvh_motions
 from posecast.datasets.cmu_mocap import cmu_mocap_sequences
@@ -57,36 +58,84 @@ def describe(source: str, paths: list[Path], root: Path | None, **extra: Any) ->
     return {"source": source, "files": dict(zip(rel, (sha256(p) for p in paths), strict=True)), **extra}
 
 
-def folder_motions(folder: Path, fps: float | None) -> tuple[list, list[Path], list[str]]:
-    """Every motion file under ``folder`` (any format `posecast.io` reads), resampled to ``fps`` (default:
-    the first file's rate): ``(motions, files, skipped)``. Files that cannot be read are all named in one error (each
-    with its problem), so that a folder of takes is fixed in one go; ``.txt`` / ``.json`` files that do not read as
-    motion (`posecast.io.registry.LOOSE_SUFFIXES`: notes, settings, a run's config.json) are skipped instead and
-    named in ``skipped`` (``"file (problem)"``), as `posecast bench files` treats them (QA: a notes.txt stopped
-    training on a folder that the benchmark read)."""
+class ReadOptions(BaseModel):
+    """How every file of a training folder is read: the reading options of ``posecast forecast`` (``posecast train
+    --skeleton --fps --units --asf --mapping --up``; a config's ``reading:`` mapping), for takes that need them — plain
+    numbers (.npy, a .csv without a header), a BVH with a wrong Frame Time, BVH or numbers in centimetres, AMC clips
+    whose ASF lies elsewhere, a rig the automatic mapping gets wrong, a world whose up axis the trunk does not show.
+    The same options apply to every file of the folder (`posecast.io.reading.load_motion`). ``mapping`` / ``up`` put
+    every file on the canonical body (`canonical_upright`), as files of other rigs are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skeleton: str | None = Field(default=None, description="skeleton name of files that hold only numbers")
+    fps: float | None = Field(
+        default=None, gt=0, description="frame rate of files that hold only numbers, or instead of a BVH's Frame Time"
+    )
+    units: str | float | None = Field(default=None, description="length unit (m, cm, mm, inch, cmu or metres per unit)")
+    asf: str | None = Field(default=None, description="the ASF skeleton of AMC clips")
+    mapping: str | dict[str, Any] | None = Field(
+        default=None, description="joint mapping onto the canonical body: a YAML/JSON file or a table"
+    )
+    up: str | None = Field(default=None, description="the axis that points up in the files' world (x, y, z, -z...)")
+
+    def given(self) -> dict[str, Any]:
+        """The options set (not None)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    def joint_mapping(self) -> dict[str, Any] | None:
+        """The explicit mapping with ``up`` in it (`posecast.skeletons.canonical.mapping_with_up`), None without
+        either; a bad mapping file or up axis is a `SkeletonError` naming it."""
+        from posecast.skeletons.canonical import load_mapping_file, mapping_with_up
+
+        if self.up is not None:
+            return mapping_with_up(self.mapping, self.up)
+        if isinstance(self.mapping, str):
+            return dict(load_mapping_file(self.mapping))
+        return None if self.mapping is None else dict(self.mapping)
+
+
+def folder_motions(
+    folder: Path, fps: float | None, reading: ReadOptions | None = None
+) -> tuple[list, list[Path], list[str]]:
+    """Every motion file under ``folder`` (any format `posecast.io` reads, each read with ``reading``'s options as
+    `posecast.io.reading.load_motion` reads it for a forecast), resampled to ``fps`` (default: the first file's rate):
+    ``(motions, files, skipped)``. Files that cannot be read are all named in one error (each with its problem), so
+    that a folder of takes is fixed in one go; ``.txt`` / ``.json`` files that do not read as motion
+    (`posecast.io.registry.LOOSE_SUFFIXES`: notes, settings, a run's config.json) are skipped instead and named in
+    ``skipped`` (``"file (problem)"``), as `posecast bench files` treats them (QA: a notes.txt stopped training on a
+    folder that the benchmark read)."""
     from posecast.errors import PosecastError
-    from posecast.io import load
+    from posecast.io.reading import load_motion
     from posecast.io.registry import LOOSE_SUFFIXES, format_suffix, motion_files
 
+    reading = reading or ReadOptions()
+    if reading.skeleton is not None:
+        from posecast import skeletons
+
+        skeletons.get(reading.skeleton)  # an unknown name: one error, not one per file
+    reading.joint_mapping()  # a bad mapping file or up axis: refused before any file is read
     paths = motion_files(folder)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
+    options = {k: v for k, v in reading.given().items() if k in ("skeleton", "fps", "units", "asf")}
     motions, read, bad, skipped = [], [], [], []
     for p in paths:
         try:
-            motions.append(load(p))
+            motions.append(load_motion(p, **options))
             read.append(p)
         except PosecastError as exc:
-            if format_suffix(p) in LOOSE_SUFFIXES:
+            if format_suffix(p) in LOOSE_SUFFIXES and not isinstance(exc, ValueRangeError):
                 skipped.append(f"{p.relative_to(folder).as_posix()} ({exc.problem})")
             else:
                 bad.append(str(exc))
     if bad:
         why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {listed(bad)}"
-        if any("CLI: --" in b for b in bad):  # the reading options of `posecast forecast`, which training does not take
+        if any("CLI: --" in b for b in bad):  # the reading options, which apply to every file of the folder
             why += (
-                "; training reads every file without options: save files that need them (skeleton=, fps=, units=, "
-                "asf=, up=) first as .npz, e.g. posecast.save(posecast.load(FILE, skeleton=..., fps=...), 'take.npz')"
+                "; the reading options (--skeleton, --fps, --units, --asf, --mapping, --up) apply to every file of the "
+                "folder: put files that need other options in a folder of their own, or save them as .npz first, e.g. "
+                "posecast.save(posecast.load(FILE, skeleton=..., fps=...), 'take.npz')"
             )
         raise DataNotFoundError(why, folder)
     if not motions:
@@ -191,9 +240,14 @@ def corpus_training_data(source: str, fps: float | None, min_frames: int) -> Tra
 
 
 def load_training_data(
-    source: str, fps: float | None = None, val_fraction: float = 0.1, min_frames: int = 35
+    source: str,
+    fps: float | None = None,
+    val_fraction: float = 0.1,
+    min_frames: int = 35,
+    reading: ReadOptions | None = None,
 ) -> TrainingData:
-    """Training data by name: ``"cmu-mocap"``, ``"cmu-mocap+bvh"``, ``"cmu-bvh"`` or a folder of motion files.
+    """Training data by name: ``"cmu-mocap"``, ``"cmu-mocap+bvh"``, ``"cmu-bvh"`` or a folder of motion files (each
+    read with ``reading``'s options, `ReadOptions`; refused for the named data sets, which read their own files).
 
     ``"cmu-mocap+bvh"``: the benchmark training files plus `cmu_bvh_as_benchmark` (CMU BVH subjects
     `CMU_MOCAP_EXTRA_SUBJECTS` replayed on the benchmark skeleton), all of the extra files in the
@@ -202,6 +256,10 @@ def load_training_data(
     """
     from posecast import skeletons
 
+    if reading is not None and reading.given() and not Path(source).is_dir():
+        raise ValueRangeError(
+            f"reading options ({', '.join(reading.given())}) apply to a folder of motion files, not to {source!r}"
+        )
     if source in ("cmu-mocap", "cmu-mocap+bvh"):
         if fps not in (None, 60.0):
             raise ValueRangeError("cmu-mocap training data is at 60 Hz (the benchmark's rate)")
@@ -233,17 +291,20 @@ def load_training_data(
     folder = Path(source)
     if not folder.is_dir():
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
-    motions, paths, skipped = folder_motions(folder, fps)
+    motions, paths, skipped = folder_motions(folder, fps, reading)
     skel = motions[0].skeleton
-    if skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
+    mapping = reading.joint_mapping() if reading is not None else None
+    if mapping is None and skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
         seqs = [m.positions for m in motions]
         desc = describe(str(folder), paths, folder, fps=motions[0].fps)
-    else:  # the users' own rigs (or several): every file on the canonical body, upright, as the corpus is
+    else:  # the users' own rigs (or several, or a mapping given): every file on the canonical body, upright
         from posecast.skeletons.canonical import CANONICAL
 
-        seqs = [canonical_upright(m, p) for m, p in zip(motions, paths, strict=True)]
+        seqs = [canonical_upright(m, p, mapping) for m, p in zip(motions, paths, strict=True)]
         skel = skeletons.get(CANONICAL)
         desc = {**describe(str(folder), paths, folder, fps=motions[0].fps), "mapped_to": CANONICAL}
+    if reading is not None and reading.given():
+        desc["reading"] = reading.given()
     # each file's frames at the training rate (a plug-in names the files too short for its window) and what was skipped
     desc["frames"] = {str(p.relative_to(folder)): int(m.num_frames) for p, m in zip(paths, motions, strict=True)}
     if skipped:
@@ -252,14 +313,15 @@ def load_training_data(
     return TrainingData(skel, motions[0].fps, train, val, desc)
 
 
-def canonical_upright(motion: Any, path: Path) -> np.ndarray:
-    """``(T, 22, 3)``: a motion on any mappable rig on the canonical body (`posecast.skeletons.canonical`), its
-    world turned so that the trunk stands along +y (a z-up file trains like a y-up one); a rig that cannot be
-    mapped is a `SkeletonError` naming ``path``."""
+def canonical_upright(motion: Any, path: Path, mapping: dict[str, Any] | None = None) -> np.ndarray:
+    """``(T, 22, 3)``: a motion on any mappable rig on the canonical body (`posecast.skeletons.canonical`; with the
+    explicit entries of ``mapping``, `ReadOptions.joint_mapping`), its world turned so that the trunk stands along +y
+    (a z-up file trains like a y-up one; the mapping's ``up`` when it has one); a rig that cannot be mapped is a
+    `SkeletonError` naming ``path``."""
     from posecast.skeletons.canonical import retarget, up_axes, up_rotations
 
     try:
-        rt = retarget(motion.skeleton)
+        rt = retarget(motion.skeleton, mapping)
     except SkeletonError as exc:
         raise SkeletonError(exc.problem, path) from None
     can = rt.to_canonical(np.asarray(motion.positions, dtype=np.float64))

@@ -177,7 +177,7 @@ def bare_positions_key(names: Any) -> str | None:
 
 def holds_bare_positions(path: str | Path) -> bool:
     """Whether the ``.npz`` at ``path`` holds bare positions (`bare_positions_key`): read as a ``.npy`` is, with
-    ``skeleton=`` and ``fps=``, units and the body-size check (`posecast.api.load_file`)."""
+    ``skeleton=`` and ``fps=``, units and the body-size check (`posecast.io.reading.load_file`)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return bare_positions_key(z.files) is not None
@@ -700,7 +700,7 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
         skeleton=skel,
         rotations=_arr(d, "rotations", path, optional=True),
         root_translation=lengths(_arr(d, "root_translation", path, optional=True)),
-        # a declared unit is trusted (`posecast.api.load_file` checks the body's size only without one)
+        # a declared unit is trusted (`posecast.io.reading.load_file` checks the body's size only without one)
         metadata=_sourced(meta if declared is None else {**meta, "units_declared": declared}, path),
     )
 

@@ -173,11 +173,11 @@ def _body_joints(parents: tuple[int, ...]) -> np.ndarray | slice:
 def check_body_span(positions: np.ndarray, skeleton: Skeleton, what: str = "positions") -> None:
     """A `ValueRangeError` when the body in ``positions`` ``(..., J, 3)`` (on ``skeleton``'s joints) is not
     person-sized in metres: the median over frames of each frame's bounding-box longest side outside
-    `posecast.api.BODY_SPAN_M` (millimetres or centimetres, or every joint at one point). Root joints are left
+    `posecast.io.reading.BODY_SPAN_M` (millimetres or centimetres, or every joint at one point). Root joints are left
     out (a world root on the floor's origin may be far from the person), and so are the tenth of the joints
     farthest from the frame's median joint, at least one from `SPAN_MIN_JOINTS` joints (`SPAN_OUTLIER_SHARE`: a
     tracker's stray joint metres away is a lost joint, carried with the body, not a sign of centimetres)."""
-    from posecast.api import BODY_SPAN_M
+    from posecast.io.reading import BODY_SPAN_M
 
     frames = positions.reshape(-1, *positions.shape[-2:])
     if not len(frames):  # nothing to judge

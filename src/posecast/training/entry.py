@@ -62,7 +62,13 @@ def plugin_options(plugin: Plugin) -> list[str]:
     return [o for o in RUN_OPTIONS if o in plugin.options]
 
 
+#: the run option ``reading`` (`posecast.datasets.training_data.ReadOptions`) is given as these flags
+READING_FLAGS = ("--skeleton", "--fps", "--units", "--asf", "--mapping", "--up")
+
+
 def _flag(option: str) -> str:
+    if option == "reading":
+        return "/".join(READING_FLAGS)
     return "--" + option.replace("_", "-")
 
 
@@ -221,7 +227,11 @@ def reproduce_command(model: str, config: BaseModel | dict[str, Any]) -> str:
             mine, theirs = target.get(key), base.get(key)
             if mine == theirs:
                 continue
-            if key in plugin.options and mine is not None:
+            if key == "reading" and isinstance(mine, dict):  # its own flags (a mapping given as a table: --set)
+                for k, v in mine.items():
+                    if v is not None and (not isinstance(theirs, dict) or theirs.get(k) != v):
+                        args.append(f"--set reading.{k}={_show(v)}" if isinstance(v, dict) else f"--{k} {_show(v)}")
+            elif key in plugin.options and mine is not None:
                 args.append(f"{_flag(key)} {_show(mine)}")
             elif isinstance(mine, dict) and isinstance(theirs, dict) and set(theirs) <= set(mine):
                 args += [f"--set {key}.{k}={_show(v)}" for k, v in mine.items() if theirs.get(k) != v]

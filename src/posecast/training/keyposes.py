@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
+from posecast.datasets.training_data import ReadOptions
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.keyposes.dataset import KeyPosePairs
 from posecast.keyposes.model import CharPoseConfig
@@ -49,6 +50,7 @@ class CharPoseTrainConfig(LoopConfig):
         description="corpus (the training corpus on the canonical body, its validation split validates), "
         "cmu-bvh (the training subjects) or a folder of motions",
     )
+    reading: ReadOptions | None = Field(default=None, description="how the files of a data folder are read")
     network: CharPoseConfig
     subjects: list[str] | None = Field(default=None, description="training subjects (default: the whole split)")
     starts_per_key: int = Field(default=25, ge=1, description="random observed windows per key pose")
@@ -194,6 +196,11 @@ class CharPoseTask(TrainingTask):
         from posecast.keyposes.dataset import build_pairs, cmu_bvh_pairs, corpus_pairs
 
         config, net_cfg = self.config, self.config.network
+        if config.reading is not None and config.reading.given() and not Path(config.data).is_dir():
+            raise ValueRangeError(
+                f"reading options ({', '.join(config.reading.given())}) apply to a folder of motion files, not to "
+                f"{config.data!r}"
+            )
         if config.data == "corpus":
             if config.subjects is not None:
                 raise ValueRangeError("subjects: only for the cmu-bvh data")
@@ -223,11 +230,13 @@ class CharPoseTask(TrainingTask):
         from posecast.motion import Motion
         from posecast.skeletons.canonical import CANONICAL
 
-        motions, paths, _ = folder_motions(Path(config.data), None)  # (notes and other loose files skipped)
-        if net_cfg.skeleton == CANONICAL and any(m.skeleton.name != CANONICAL for m in motions):
-            # users' own rigs (or several): every file on the canonical body, upright, as the corpus is
+        motions, paths, _ = folder_motions(Path(config.data), None, config.reading)  # (loose non-motion files skipped)
+        mapping = config.reading.joint_mapping() if config.reading is not None else None
+        other_rigs = any(m.skeleton.name != CANONICAL for m in motions)
+        if net_cfg.skeleton == CANONICAL and (mapping is not None or other_rigs):
+            # users' own rigs (or several, or a mapping given): every file on the canonical body, upright, as the corpus
             motions = [
-                Motion(canonical_upright(m, p), m.fps, CANONICAL, metadata=m.metadata)
+                Motion(canonical_upright(m, p, mapping), m.fps, CANONICAL, metadata=m.metadata)
                 for m, p in zip(motions, paths, strict=True)
             ]
         elif any(m.skeleton.name != net_cfg.skeleton for m in motions):

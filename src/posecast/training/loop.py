@@ -181,7 +181,9 @@ def read_config(
             raise ValueRangeError("a training config is a mapping of fields", path)
     for setting in settings:
         apply_setting(data, setting)
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    for k, v in overrides.items():  # a mapping given on top of one in the file adds to it (`reading`: --units cm)
+        if v is not None:
+            data[k] = {**data[k], **v} if isinstance(v, dict) and isinstance(data.get(k), dict) else v
     message = renamed_keys(schema, data)
     if message:  # the note alone, without pydantic's dump of the whole input
         raise ValueRangeError(f"invalid {what}: {message}", path)
@@ -459,6 +461,7 @@ class Plugin:
 #: option when its config schema has that field)
 RUN_OPTIONS = (
     "data",
+    "reading",
     "epochs",
     "steps",
     "seed",

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from posecast.datasets import windows as W
+from posecast.datasets.training_data import ReadOptions
 from posecast.errors import ValueRangeError
 from posecast.models.neural import NeuralConfig, NeuralForecaster
 from posecast.training.loop import BodyOptions, LoopConfig, Plugin, TrainingTask, fit, read_config
@@ -45,6 +46,7 @@ class TrainConfig(LoopConfig, BodyOptions):
     model: str = Field(description="registry name the weights are published under")
     net: str = Field(description="network family, e.g. 'dct-mlp'")
     data: str = "cmu-mocap"
+    reading: ReadOptions | None = Field(default=None, description="how the files of a data folder are read")
     fps: float | None = None
     history: int = 10
     frames_per_pass: int = Field(default=25, description="frames the network predicts per pass")
@@ -556,6 +558,7 @@ class MotionTask(TrainingTask):
             config.fps,
             config.val_fraction,
             min_frames=config.history + max(config.frames_per_pass, config.target_frames or 0),
+            reading=config.reading,
         )
         standard = standard_build(data) if config.standard_bones else None
         self.frames = config.target_frames or config.frames_per_pass

@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from posecast import skeletons
+from posecast.datasets.training_data import ReadOptions
 from posecast.errors import ModelError, ValueRangeError
 from posecast.training.loop import BodyOptions, LoopConfig, Plugin, TrainingTask, fit, read_config
 from posecast.video.cameras import CameraConfig, VirtualBatch, film
@@ -66,14 +67,27 @@ def load_sequences(
     return seqs, describe("cmu-bvh", paths, root, subjects=list(subjects), fps=fps, layout=layout)
 
 
-def folder_sequences(folder: Path, fps: float = 25.0, layout: str = LAYOUT) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Every motion file under ``folder`` at ``fps`` on ``layout``, and a description (files with sha256)."""
-    from posecast.datasets.training_data import describe, folder_motions
-    from posecast.skeletons.mapping import to_layout
+def folder_sequences(
+    folder: Path, fps: float = 25.0, layout: str = LAYOUT, reading: Any = None
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Every motion file under ``folder`` at ``fps`` on ``layout``, and a description (files with sha256). ``reading``:
+    `posecast.datasets.training_data.ReadOptions` for every file; files of rigs without a registered layout, and every
+    file when a mapping or up axis is given, go through the canonical body, upright (`canonical_upright`)."""
+    from posecast.datasets.training_data import canonical_upright, describe, folder_motions
+    from posecast.skeletons.canonical import CANONICAL
+    from posecast.skeletons.mapping import map_positions, to_layout
 
-    motions, paths, skipped = folder_motions(Path(folder), fps)
-    seqs = [to_layout(m, layout).positions for m in motions]
-    extra = {"skipped": skipped} if skipped else {}
+    motions, paths, skipped = folder_motions(Path(folder), fps, reading)
+    mapping = reading.joint_mapping() if reading is not None else None
+    seqs = [
+        to_layout(m, layout).positions
+        if mapping is None and skeletons.is_registered(m.skeleton)
+        else map_positions(canonical_upright(m, p, mapping), layout, CANONICAL)[0]
+        for m, p in zip(motions, paths, strict=True)
+    ]
+    extra: dict[str, Any] = {"skipped": skipped} if skipped else {}
+    if reading is not None and reading.given():
+        extra["reading"] = reading.given()
     return seqs, describe(str(folder), paths, Path(folder), fps=fps, layout=layout, **extra)
 
 
@@ -92,20 +106,25 @@ class VideoData:
     _probabilities: dict[Any, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def load(cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh") -> VideoData:
-        """The CMU BVH training subjects (or the motions of folder ``source``), validation carved from
+    def load(cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh", reading: Any = None) -> VideoData:
+        """The CMU BVH training subjects (or the motions of folder ``source``, each read with ``reading``,
+        `posecast.datasets.training_data.ReadOptions`), validation carved from
         the end of each sequence (`VAL_FRACTION`); or, for ``source="corpus"`` (``corpus:-PREFIX,...``
         leaves files out), the training corpus's train split with its own validation split (CMU BVH
         validation files, Bandai Namco validation styles), mapped from the canonical body to ``layout``."""
         from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS
         from posecast.datasets.windows import split_sequences
 
+        if reading is not None and reading.given() and not Path(source).is_dir():
+            raise ValueRangeError(
+                f"reading options ({', '.join(reading.given())}) apply to a folder of motion files, not to {source!r}"
+            )
         if source == "corpus" or source.startswith("corpus:"):
             return cls._corpus(fps, layout, source)
         if source == "cmu-bvh":
             sequences, desc = load_sequences(TRAIN_SUBJECTS, fps, layout)
         elif Path(source).is_dir():
-            sequences, desc = folder_sequences(Path(source), fps, layout)
+            sequences, desc = folder_sequences(Path(source), fps, layout, reading)
         else:
             raise ValueRangeError(f"video training data is cmu-bvh, corpus or a folder of motion files, not {source!r}")
         train, val = split_sequences(sequences, VAL_FRACTION, VAL_MIN_FRAMES)
@@ -211,6 +230,7 @@ class VideoTrainConfig(LoopConfig, BodyOptions):
         description="cmu-bvh (the training subjects), corpus (its train split; validation on its validation "
         "split) or a folder of motions",
     )
+    reading: ReadOptions | None = Field(default=None, description="how the files of a data folder are read")
     noise: typing.Literal["guess", "measured"] = Field(
         default="guess",
         description="detector noise of the virtual cameras: the first guess (CameraConfig defaults) or the "
@@ -312,7 +332,9 @@ class VideoTask(TrainingTask):
         # the training draws start from the seed itself, as if the network had been built beforehand
         torch.manual_seed(config.seed)
         if self.data is None:
-            self.data = VideoData.load(fps=self.ncfg.fps, layout=self.ncfg.skeleton, source=config.data)  # type: ignore[attr-defined]
+            self.data = VideoData.load(
+                fps=self.ncfg.fps, layout=self.ncfg.skeleton, source=config.data, reading=config.reading
+            )  # type: ignore[attr-defined]
         self.rng = np.random.default_rng(config.seed)
         self.body = config.body_augment(skeletons.get(self.data.skeleton), config.augment_scale)
         self.evaluate = self.evaluate or self.module_.evaluate
