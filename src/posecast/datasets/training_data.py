@@ -95,6 +95,22 @@ class ReadOptions(BaseModel):
         return None if self.mapping is None else dict(self.mapping)
 
 
+#: training data named by a word (`load_training_data`; the video and key-pose plug-ins take some of them), not a folder
+NAMED_SOURCES = ("cmu-mocap", "cmu-mocap+bvh", "cmu-bvh", "corpus")
+
+
+def check_reading(source: str, reading: ReadOptions | None) -> None:
+    """A `ValueRangeError` when reading options are given for training data that is not a folder of motion files:
+    a named data set (`NAMED_SOURCES`, ``cmu-bvh:LAYOUT``, ``corpus:...``: read by their own loaders, even where a
+    folder of that name exists) or no folder at all."""
+    if reading is None or not reading.given():
+        return
+    if source.partition(":")[0] in NAMED_SOURCES or not Path(source).is_dir():
+        raise ValueRangeError(
+            f"reading options ({', '.join(reading.given())}) apply to a folder of motion files, not to {source!r}"
+        )
+
+
 def folder_motions(
     folder: Path, fps: float | None, reading: ReadOptions | None = None
 ) -> tuple[list, list[Path], list[str]]:
@@ -256,10 +272,7 @@ def load_training_data(
     """
     from posecast import skeletons
 
-    if reading is not None and reading.given() and not Path(source).is_dir():
-        raise ValueRangeError(
-            f"reading options ({', '.join(reading.given())}) apply to a folder of motion files, not to {source!r}"
-        )
+    check_reading(source, reading)
     if source in ("cmu-mocap", "cmu-mocap+bvh"):
         if fps not in (None, 60.0):
             raise ValueRangeError("cmu-mocap training data is at 60 Hz (the benchmark's rate)")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
-from posecast.datasets.training_data import ReadOptions
+from posecast.datasets.training_data import ReadOptions, check_reading
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
 from posecast.keyposes.dataset import KeyPosePairs
 from posecast.keyposes.model import CharPoseConfig
@@ -196,11 +196,7 @@ class CharPoseTask(TrainingTask):
         from posecast.keyposes.dataset import build_pairs, cmu_bvh_pairs, corpus_pairs
 
         config, net_cfg = self.config, self.config.network
-        if config.reading is not None and config.reading.given() and not Path(config.data).is_dir():
-            raise ValueRangeError(
-                f"reading options ({', '.join(config.reading.given())}) apply to a folder of motion files, not to "
-                f"{config.data!r}"
-            )
+        check_reading(config.data, config.reading)
         if config.data == "corpus":
             if config.subjects is not None:
                 raise ValueRangeError("subjects: only for the cmu-bvh data")

@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from posecast import skeletons
-from posecast.datasets.training_data import ReadOptions
+from posecast.datasets.training_data import ReadOptions, check_reading
 from posecast.errors import ModelError, ValueRangeError
 from posecast.training.loop import BodyOptions, LoopConfig, Plugin, TrainingTask, fit, read_config
 from posecast.video.cameras import CameraConfig, VirtualBatch, film
@@ -68,7 +68,7 @@ def load_sequences(
 
 
 def folder_sequences(
-    folder: Path, fps: float = 25.0, layout: str = LAYOUT, reading: Any = None
+    folder: Path, fps: float = 25.0, layout: str = LAYOUT, reading: ReadOptions | None = None
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Every motion file under ``folder`` at ``fps`` on ``layout``, and a description (files with sha256). ``reading``:
     `posecast.datasets.training_data.ReadOptions` for every file; files of rigs without a registered layout, and every
@@ -106,7 +106,9 @@ class VideoData:
     _probabilities: dict[Any, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def load(cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh", reading: Any = None) -> VideoData:
+    def load(
+        cls, fps: float = 25.0, layout: str = LAYOUT, source: str = "cmu-bvh", reading: ReadOptions | None = None
+    ) -> VideoData:
         """The CMU BVH training subjects (or the motions of folder ``source``, each read with ``reading``,
         `posecast.datasets.training_data.ReadOptions`), validation carved from
         the end of each sequence (`VAL_FRACTION`); or, for ``source="corpus"`` (``corpus:-PREFIX,...``
@@ -115,10 +117,7 @@ class VideoData:
         from posecast.datasets.cmu_bvh import TRAIN_SUBJECTS
         from posecast.datasets.windows import split_sequences
 
-        if reading is not None and reading.given() and not Path(source).is_dir():
-            raise ValueRangeError(
-                f"reading options ({', '.join(reading.given())}) apply to a folder of motion files, not to {source!r}"
-            )
+        check_reading(source, reading)
         if source == "corpus" or source.startswith("corpus:"):
             return cls._corpus(fps, layout, source)
         if source == "cmu-bvh":
