@@ -119,6 +119,18 @@ def _wait(page: Any, condition: str, timeout_ms: int) -> dict[str, Any]:
     return page.evaluate(COUNTS_JS)
 
 
+def _drawn(page: Any, canvas: str, variable: str, tol: int, least: int, timeout_ms: int = 5_000) -> None:
+    """Wait until ``canvas`` shows more than ``least`` pixels of colour ``variable`` (a live page redraws every frame:
+    one look can fall on a frame where the forecast covers the observed pose); a failure names the last count."""
+    try:
+        page.wait_for_function(
+            f"(args) => ({PIXELS_JS})(args) > {least}", arg=[canvas, variable, tol], timeout=timeout_ms
+        )
+    except sync_api.TimeoutError:
+        seen = page.evaluate(PIXELS_JS, [canvas, variable, tol])
+        pytest.fail(f"{canvas}: {seen} pixels of {variable}, want more than {least}")
+
+
 def test_replay_page_draws_forecasts(playwright: Any, server_url: str, tmp_path: Path) -> None:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
@@ -230,10 +242,10 @@ def test_camera_page_draws_keypoints_and_forecasts(
         assert 185 <= x0 < x1 <= 455, c["box"]
         assert y1 - y0 > 200, c["box"]  # her whole body, in a 480-pixel-high frame
         # drawn: green keypoints and the orange forecast on the image, the forecast in the 3D view
-        assert page.evaluate(PIXELS_JS, ["overlay", "--green", 30]) > 100
-        assert page.evaluate(PIXELS_JS, ["overlay", "--orange", 30]) > 100
-        assert page.evaluate(PIXELS_JS, ["view3d", "--orange", 8]) > 200
-        assert page.evaluate(PIXELS_JS, ["view3d", "--blue", 8]) > 100
+        _drawn(page, "overlay", "--green", 30, 100)
+        _drawn(page, "overlay", "--orange", 30, 100)
+        _drawn(page, "view3d", "--orange", 8, 200)
+        _drawn(page, "view3d", "--blue", 8, 100)
         _screenshot(page, tmp_path / "serve_page_camera.png")
     finally:
         browser.close()
