@@ -733,6 +733,8 @@ def test_train_reads_a_folder_with_the_reading_options_of_forecast(cli, walk_fol
     """QA: `posecast train` had no reading options, so takes of plain numbers (or in cm, or z up) had to be saved as
     .npz first. Now --skeleton / --fps / --units / --up read every file of the folder as `posecast forecast` reads one:
     the run trains on the same metres and frames as the .npz takes give, and records how it read them."""
+    from posecast.datasets.training_data import ReadOptions, load_training_data
+
     takes = [posecast.load(p) for p in sorted(walk_folder.glob("*.npz"))]
     folder = tmp_path / "npy"
     folder.mkdir()
@@ -749,21 +751,51 @@ def test_train_reads_a_folder_with_the_reading_options_of_forecast(cli, walk_fol
     assert code == 0, err
     run = json.loads((out / "run.json").read_text())
     assert run["data"]["reading"] == {"skeleton": takes[0].skeleton.name, "fps": 25.0, "units": "cm", "up": "z"}
-    assert run["data"]["mapped_to"] == "smplh-22"  # an up axis given: the canonical body, turned upright
+    assert "mapped_to" not in run["data"]  # an up axis alone: the files' own (registered) layout, turned upright
     assert "--skeleton" in run["command"] and "--units cm" in run["command"] and "--up z" in run["command"]
-    # the same takes as .npz (y up, metres) on the canonical body: the same training sequences
-    from posecast.datasets.training_data import ReadOptions, canonical_upright, load_training_data
-
-    read = load_training_data(str(folder), 25.0, reading=ReadOptions(**run["data"]["reading"]), min_frames=14)
-    direct = [canonical_upright(t, walk_folder / "x.npz", {"up": "+y"}) for t in takes]
-    np.testing.assert_allclose(np.concatenate(read.train + read.val), np.concatenate(direct), atol=1e-6)
-    # reading options apply to folders only, and to the kinds that read folders of motions
+    # the same sequences as the .npz takes (y up, metres) give; the up axis is also found without --up
+    direct = np.concatenate([t.positions for t in takes])
+    for given in (run["data"]["reading"], {"skeleton": takes[0].skeleton.name, "fps": 25.0, "units": "cm"}):
+        read = load_training_data(str(folder), 25.0, reading=ReadOptions(**given), min_frames=14)
+        np.testing.assert_allclose(np.concatenate(read.train + read.val), direct, atol=1e-5)
+    # a resume that would read the files otherwise is refused, naming what differs
+    code, _, err = cli("train", *common, *reading[:2], "--fps", "50", *reading[4:], "--out", str(out))
+    assert code == 2 and "other reading options (fps: 25.0 -> 50.0)" in err
+    # reading options apply to folders only, and to the kinds that read folders of motions; checked once
     code, _, err = cli("train", "--model", "dct-mlp", "--data", "cmu-bvh", "--units", "cm", "--out", str(tmp_path))
-    assert code == 2 and "reading options (units) apply to a folder of motion files, not to 'cmu-bvh'" in err
+    assert code == 2 and "reading options (--units) apply to a folder of motion files, not to 'cmu-bvh'" in err
     code, _, err = cli("train", "--model", "st-transformer-rot", "--up", "z", "--out", str(tmp_path / "y"))
-    assert code == 2 and "--skeleton/--fps/--units/--asf/--mapping/--up does not apply to st-transformer-rot" in err
-    code, _, err = cli("train", *common, "--skeleton", "no-such-rig", "--out", str(tmp_path / "z"))
-    assert code == 2 and "no-such-rig" in err
+    assert code == 2 and "--up does not apply to st-transformer-rot" in err
+    for bad, says in [
+        (["--skeleton", "no-such-rig"], "no-such-rig"),
+        (["--fps", "-3"], "--fps -3: give a positive frame rate"),
+        (["--units", "furlong"], "unknown units 'furlong'"),
+        (["--asf", str(tmp_path / "none.asf")], "none.asf: no such ASF file"),
+    ]:
+        code, _, err = cli("train", *common, *bad, "--out", str(tmp_path / "z"))
+        assert code == 2 and says in err and err.count(says) == 1, err
+        assert not (tmp_path / "z").exists()  # nothing written
+    # a key-pose config on its own layout cannot take a joint mapping (it maps onto the canonical body)
+    table = tmp_path / "map.yaml"
+    table.write_text("pelvis: hips\n")
+    kp = ["--model", "charpose", "--data", str(folder), "--mapping", str(table)]
+    code, _, err = cli("train", *kp, "--out", str(tmp_path / "kp"))
+    assert code == 2 and "a joint mapping (--mapping) maps files onto the canonical body" in err
+    assert not (tmp_path / "kp" / "run.json").exists()
+
+
+def test_a_video_run_resumes_only_on_the_data_it_started_on(tmp_path):
+    """QA: video runs describe their data as {"train": ..., "val": ...}; a resume on another folder went on."""
+    from posecast.training.loop import resume_mismatch
+
+    before = {"data": {"train": {"source": "/a", "files": {"x.npz": "1"}, "reading": {"fps": 30.0}}, "val": "v"}}
+    (tmp_path / "run.json").write_text(json.dumps(before))
+    same = {"data": {"train": {"source": "/a", "files": {"x.npz": "1"}, "reading": {"fps": 30.0}}, "val": "v"}}
+    assert resume_mismatch(tmp_path / "run.json", same) is None
+    other = {"data": {"train": {"source": "/b", "files": {"y.npz": "2"}}, "val": "v"}}
+    assert "other data source ('/a' then, '/b' now)" in resume_mismatch(tmp_path / "run.json", other)
+    faster = {"data": {"train": {"source": "/a", "files": {"x.npz": "1"}, "reading": {"fps": 60.0}}, "val": "v"}}
+    assert "other reading options (fps: 30.0 -> 60.0)" in resume_mismatch(tmp_path / "run.json", faster)
 
 
 def test_standard_bones_trains_on_one_build_and_stores_it(walk_folder, tmp_path):

@@ -22,7 +22,7 @@ from posecast.cli.common import (
     err_console,
     parse_units,
 )
-from posecast.errors import listed
+from posecast.errors import ValueRangeError, listed
 
 
 def train(
@@ -116,6 +116,12 @@ def train(
         if found != config:
             err_console.print(f"config: {config} -> {found}", highlight=False)
         config = found
+    if fps is not None and not fps > 0:
+        raise ValueRangeError(f"--fps {fps:g}: give a positive frame rate (frames per second)")
+    from posecast.datasets.training_data import NAMED_SOURCES
+
+    if data is not None and data.partition(":")[0] not in NAMED_SOURCES and Path(data).is_dir():
+        data = str(Path(data).resolve())  # the run's record and a resume name the folder from anywhere
     given = {"skeleton": skeleton, "fps": fps, "units": parse_units(units), "asf": asf, "mapping": mapping, "up": up}
     # files named by absolute path: the run (run.json, a resume) reads them from any folder
     reading = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
@@ -150,6 +156,8 @@ def train(
         console.print(f"wrote {where}", highlight=False)
         info = json.loads((Path(where) / "run.json").read_text()) if (Path(where) / "run.json").is_file() else {}
         data = info.get("data") if isinstance(info.get("data"), dict) else {}
+        if isinstance(data.get("train"), dict):  # video runs: {"train": {...}, "val": {...}}
+            data = data["train"]
         if data.get("skipped"):
             skipped = data["skipped"]
             console.print(f"note: skipped {len(skipped)} file(s), not motion: {listed(skipped)}", highlight=False)

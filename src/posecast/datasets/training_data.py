@@ -83,6 +83,35 @@ class ReadOptions(BaseModel):
         """The options set (not None)."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
+    def record(self) -> dict[str, Any]:
+        """`given` for a run's record, with what the files named hold: the mapping's table (``mapping_table``) and
+        the ASF's SHA-256 (``asf_sha256``), so that a resume sees a changed mapping or skeleton file."""
+        out = self.given()
+        if self.mapping is not None:
+            out["mapping_table"] = self.joint_mapping()
+        if self.asf is not None and Path(self.asf).is_file():
+            out["asf_sha256"] = sha256(Path(self.asf))
+        return out
+
+    def check(self) -> None:
+        """Refuse what no file can be read with, once for the folder (not once per file): an unknown skeleton or
+        unit, a missing ASF, a bad mapping file or up axis."""
+        from posecast import skeletons
+        from posecast.io.bvh import metres_per_unit
+
+        if self.skeleton is not None:
+            skeletons.get(self.skeleton)
+        if self.units is not None and not (isinstance(self.units, str) and self.units.strip().lower() == "auto"):
+            metres_per_unit(self.units)
+        if self.asf is not None and not Path(self.asf).is_file():
+            raise DataNotFoundError("no such ASF file (given as --asf / reading.asf)", Path(self.asf))
+        self.joint_mapping()
+
+    def turns_only(self) -> bool:
+        """True when the options name an up axis but no joint mapping: the files keep their own layout, turned
+        upright (`upright`); a joint mapping puts them on the canonical body (`canonical_upright`)."""
+        return self.mapping is None
+
     def joint_mapping(self) -> dict[str, Any] | None:
         """The explicit mapping with ``up`` in it (`posecast.skeletons.canonical.mapping_with_up`), None without
         either; a bad mapping file or up axis is a `SkeletonError` naming it."""
@@ -100,15 +129,14 @@ NAMED_SOURCES = ("cmu-mocap", "cmu-mocap+bvh", "cmu-bvh", "corpus")
 
 
 def check_reading(source: str, reading: ReadOptions | None) -> None:
-    """A `ValueRangeError` when reading options are given for training data that is not a folder of motion files:
-    a named data set (`NAMED_SOURCES`, ``cmu-bvh:LAYOUT``, ``corpus:...``: read by their own loaders, even where a
-    folder of that name exists) or no folder at all."""
+    """A `ValueRangeError` when reading options are given for a named data set (`NAMED_SOURCES`, ``cmu-bvh:LAYOUT``,
+    ``corpus:...``: read by their own loaders, even where a folder of that name exists), not a folder of motion
+    files."""
     if reading is None or not reading.given():
         return
-    if source.partition(":")[0] in NAMED_SOURCES or not Path(source).is_dir():
-        raise ValueRangeError(
-            f"reading options ({', '.join(reading.given())}) apply to a folder of motion files, not to {source!r}"
-        )
+    if source.partition(":")[0] in NAMED_SOURCES:  # (no folder at all: the loader's own "no such folder" error)
+        flags = ", ".join(f"--{k}" for k in reading.given())
+        raise ValueRangeError(f"reading options ({flags}) apply to a folder of motion files, not to {source!r}")
 
 
 def folder_motions(
@@ -126,11 +154,7 @@ def folder_motions(
     from posecast.io.registry import LOOSE_SUFFIXES, format_suffix, motion_files
 
     reading = reading or ReadOptions()
-    if reading.skeleton is not None:
-        from posecast import skeletons
-
-        skeletons.get(reading.skeleton)  # an unknown name: one error, not one per file
-    reading.joint_mapping()  # a bad mapping file or up axis: refused before any file is read
+    reading.check()  # an unknown skeleton or unit, a missing ASF, a bad mapping: one error, before any file is read
     paths = motion_files(folder)
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
@@ -306,18 +330,20 @@ def load_training_data(
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
     motions, paths, skipped = folder_motions(folder, fps, reading)
     skel = motions[0].skeleton
-    mapping = reading.joint_mapping() if reading is not None else None
-    if mapping is None and skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions):
-        seqs = [m.positions for m in motions]
+    reading = reading or ReadOptions()
+    mapping = reading.joint_mapping()
+    own = reading.turns_only() and skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions)
+    if own:  # one registered layout: trained on it, each file turned upright (its up found, or --up)
+        seqs = [upright(m, p, mapping) for m, p in zip(motions, paths, strict=True)]
         desc = describe(str(folder), paths, folder, fps=motions[0].fps)
-    else:  # the users' own rigs (or several, or a mapping given): every file on the canonical body, upright
+    else:  # the users' own rigs (or several, or a joint mapping given): every file on the canonical body, upright
         from posecast.skeletons.canonical import CANONICAL
 
         seqs = [canonical_upright(m, p, mapping) for m, p in zip(motions, paths, strict=True)]
         skel = skeletons.get(CANONICAL)
         desc = {**describe(str(folder), paths, folder, fps=motions[0].fps), "mapped_to": CANONICAL}
-    if reading is not None and reading.given():
-        desc["reading"] = reading.given()
+    if reading.given():
+        desc["reading"] = reading.record()
     # each file's frames at the training rate (a plug-in names the files too short for its window) and what was skipped
     desc["frames"] = {str(p.relative_to(folder)): int(m.num_frames) for p, m in zip(paths, motions, strict=True)}
     if skipped:
@@ -331,6 +357,29 @@ def canonical_upright(motion: Any, path: Path, mapping: dict[str, Any] | None = 
     explicit entries of ``mapping``, `ReadOptions.joint_mapping`), its world turned so that the trunk stands along +y
     (a z-up file trains like a y-up one; the mapping's ``up`` when it has one); a rig that cannot be mapped is a
     `SkeletonError` naming ``path``."""
+    can, turn = _up_turn(motion, path, mapping)
+    return can @ turn.T
+
+
+def upright(motion: Any, path: Path, mapping: dict[str, Any] | None = None) -> np.ndarray:
+    """``(T, J, 3)``: a motion's positions on its own layout, its world turned as `canonical_upright` turns it (the
+    mapping's ``up`` when it has one, else the axis the trunk stands along). Why: a folder of one registered layout
+    trains on that layout, and a z-up take of it had been trained lying down (QA: a z-up cmu-bvh-31 folder trained
+    with y spanning 1.3 m, down to -3.3 m). A layout that cannot be mapped keeps its world unless ``up`` is given."""
+    from posecast.skeletons.canonical import UP_KEY, up_rotations
+
+    try:
+        turn = _up_turn(motion, path, mapping)[1]
+    except SkeletonError:
+        if not mapping or UP_KEY not in mapping:
+            return np.asarray(motion.positions)
+        turn = up_rotations([mapping[UP_KEY]])[0]
+    return np.asarray(motion.positions) @ turn.T.astype(np.asarray(motion.positions).dtype)
+
+
+def _up_turn(motion: Any, path: Path, mapping: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(canonical (T, 22, 3), rotation (3, 3))``: the motion on the canonical body and the turn that stands its trunk
+    along +y (`posecast.skeletons.canonical.up_axes` over the whole take, or the mapping's up)."""
     from posecast.skeletons.canonical import retarget, up_axes, up_rotations
 
     try:
@@ -338,4 +387,4 @@ def canonical_upright(motion: Any, path: Path, mapping: dict[str, Any] | None = 
     except SkeletonError as exc:
         raise SkeletonError(exc.problem, path) from None
     can = rt.to_canonical(np.asarray(motion.positions, dtype=np.float64))
-    return can @ up_rotations(up_axes(can[None], rt.up))[0].T
+    return can, up_rotations(up_axes(can[None], rt.up))[0]

@@ -791,11 +791,14 @@ def metres_per_unit(units: str | float, where: str | Path | None = None) -> tupl
         if not math.isfinite(value) or value <= 0:
             raise ValueRangeError(f"units {units!r}: metres per unit must be a positive number", where)
         return "custom", value
-    if units not in UNITS:
+    name = units.strip().lower()  # "CM" is cm
+    if name not in UNITS:
         raise ValueRangeError(
-            f"unknown units {units!r}; use auto, {', '.join(UNITS)} or a number of metres per unit", where
+            f"unknown units {units!r}; use {', '.join(UNITS)} or a number of metres per unit (BVH files also take "
+            "auto: the unit guessed from the rest pose's size)",
+            where,
         )
-    return units, UNITS[units]
+    return name, UNITS[name]
 
 
 def _guess_units(extent: float) -> str:
@@ -1001,7 +1004,7 @@ def read_bvh(
         assert frame_time is not None
         rate, snapped = _snap_frame_time(ft_literal, frame_time)
 
-    if isinstance(units, str) and units == "auto":
+    if isinstance(units, str) and units.strip().lower() == "auto":
         unit_name, guessed, extent = _guess_units(layout.rest_extent), True, layout.rest_extent
         if unit_name == "cmu" and any(n in _MMD_NAMES for n in layout.names):
             unit_name = "mmd"

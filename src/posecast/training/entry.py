@@ -80,7 +80,11 @@ def check_options(model: str, plugin: Plugin, options: dict[str, Any]) -> None:
     bad = [o for o in RUN_OPTIONS if options.get(o) is not None and o not in plugin.options]
     if bad:
         takes = " ".join(_flag(o) for o in plugin_options(plugin))
-        raise ValueRangeError(f"{_flag(bad[0])} does not apply to {model} ({plugin.kind} training; it takes {takes})")
+        given = _flag(bad[0])
+        if bad[0] == "reading" and isinstance(options["reading"], dict):  # the reading flags given, by name
+            given = " ".join(f"--{k}" for k in options["reading"])
+        verb = "do" if " " in given else "does"
+        raise ValueRangeError(f"{given} {verb} not apply to {model} ({plugin.kind} training; it takes {takes})")
 
 
 def config_files(model: str) -> list[Path]:

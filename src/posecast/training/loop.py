@@ -698,11 +698,19 @@ def resume_mismatch(run_file: Path, now: dict[str, Any]) -> str | None:
         return f"it trains another network ({shown}{', ...' if len(keys) > 3 else ''})"
     old_data, new_data = before.get("data"), json.loads(json.dumps(now.get("data"), default=str))
     if isinstance(old_data, dict) and isinstance(new_data, dict):
+        # video runs describe their data as {"train": {...}, "val": {...}}: their training data's description
+        if isinstance(old_data.get("train"), dict) and isinstance(new_data.get("train"), dict):
+            old_data, new_data = old_data["train"], new_data["train"]
         for key in ("source", "files"):
             if key in old_data and key in new_data and old_data[key] != new_data[key]:
                 what = "data source" if key == "source" else "data files (or their contents)"
                 sources = f"{old_data.get('source')!r} then, {new_data.get('source')!r} now"
                 return f"it was started on other {what} ({sources})"
+        old_read, new_read = old_data.get("reading") or {}, new_data.get("reading") or {}
+        if old_read != new_read:  # the same files read otherwise (another rate, unit, mapping): other data (QA)
+            keys = [k for k in sorted(set(old_read) | set(new_read)) if old_read.get(k) != new_read.get(k)]
+            shown = [f"{k}: {old_read.get(k)!r} -> {new_read.get(k)!r}" for k in keys if k != "mapping_table"]
+            return f"its files were read with other reading options ({', '.join(shown) or 'the mapping file changed'})"
     return None
 
 

@@ -71,23 +71,25 @@ def folder_sequences(
     folder: Path, fps: float = 25.0, layout: str = LAYOUT, reading: ReadOptions | None = None
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Every motion file under ``folder`` at ``fps`` on ``layout``, and a description (files with sha256). ``reading``:
-    `posecast.datasets.training_data.ReadOptions` for every file; files of rigs without a registered layout, and every
-    file when a mapping or up axis is given, go through the canonical body, upright (`canonical_upright`)."""
-    from posecast.datasets.training_data import canonical_upright, describe, folder_motions
+    `posecast.datasets.training_data.ReadOptions` for every file; every file is turned upright (`upright`); files of
+    rigs without a registered layout, and every file when a joint mapping is given, go through the canonical body
+    (`canonical_upright`)."""
+    from posecast.datasets.training_data import canonical_upright, describe, folder_motions, upright
     from posecast.skeletons.canonical import CANONICAL
     from posecast.skeletons.mapping import map_positions, to_layout
 
+    reading = reading or ReadOptions()
     motions, paths, skipped = folder_motions(Path(folder), fps, reading)
-    mapping = reading.joint_mapping() if reading is not None else None
+    mapping = reading.joint_mapping()
     seqs = [
-        to_layout(m, layout).positions
-        if mapping is None and skeletons.is_registered(m.skeleton)
+        to_layout(m.with_positions(upright(m, p, mapping)), layout).positions
+        if reading.turns_only() and skeletons.is_registered(m.skeleton)
         else map_positions(canonical_upright(m, p, mapping), layout, CANONICAL)[0]
         for m, p in zip(motions, paths, strict=True)
     ]
     extra: dict[str, Any] = {"skipped": skipped} if skipped else {}
-    if reading is not None and reading.given():
-        extra["reading"] = reading.given()
+    if reading.given():
+        extra["reading"] = reading.record()
     return seqs, describe(str(folder), paths, Path(folder), fps=fps, layout=layout, **extra)
 
 
