@@ -822,3 +822,12 @@ def test_a_root_offset_beside_position_channels_is_written_back(tmp_path):
     write_bvh(plain, tmp_path / "c.bvh")
     lines = (tmp_path / "c.bvh").read_text().splitlines()
     assert lines[lines.index("ROOT Hips") + 2].strip() == "OFFSET 0 0 0"
+
+
+def test_a_skeleton_name_for_a_bvh_file_is_refused_saying_why(tmp_path):
+    """QA: ``skeleton=`` (``--skeleton``, meant for files of plain numbers) on a BVH read "unknown option(s) for
+    reading BVH: skeleton"; it now says the file names its own joints."""
+    path = tmp_path / "walk.bvh"
+    posecast.save(synthetic_walk(seconds=1.0, fps=30.0), path)
+    with pytest.raises(ValueRangeError, match=r"walk\.bvh: skeleton= does not apply to a BVH file: it names its own"):
+        posecast.load(path, skeleton="body-17")

@@ -171,7 +171,7 @@ def folder_motions(
                 bad.append(str(exc))
     if bad:
         why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {listed(bad)}"
-        if any("CLI: --" in b for b in bad):  # the reading options, which apply to every file of the folder
+        if reading.given() or any("CLI: --" in b for b in bad):  # reading options: for every file of the folder
             why += (
                 "; the reading options (--skeleton, --fps, --units, --asf, --mapping, --up) apply to every file of the "
                 "folder: put files that need other options in a folder of their own, or save them as .npz first, e.g. "

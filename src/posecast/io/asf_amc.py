@@ -1047,6 +1047,8 @@ def _metres_per_unit(units: str | float, asf: AsfSkeleton, where: Path) -> tuple
 
 
 def _check_options(options: dict[str, Any], where: Path) -> None:
+    if "skeleton" in options:
+        raise ValueRangeError("skeleton= does not apply to an AMC clip: its ASF names the joints (asf=)", where)
     if options:
         raise ValueRangeError(f"unknown option(s) for ASF/AMC: {', '.join(sorted(options))}", where)
 

@@ -911,6 +911,8 @@ def _decode_header(raw: bytes) -> tuple[str, str]:
 
 
 def _no_options(options: dict[str, Any], doing: str, where: Path) -> None:
+    if "skeleton" in options and doing == "reading":  # (a folder read with --skeleton for its plain-number files)
+        raise ValueRangeError("skeleton= does not apply to a BVH file: it names its own joints", where)
     if options:
         raise ValueRangeError(f"unknown option(s) for {doing} BVH: {', '.join(sorted(options))}", where)
 
