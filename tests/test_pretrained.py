@@ -127,3 +127,32 @@ def test_weights_of_another_network_are_refused_naming_the_model_to_use():
         get("st-transformer", weights="charpose/corpus")
     assert get("dct-mlp", weights="dct-mlp/cmu-bvh") is not None  # same family: as before
     assert get("charpose", weights="charpose/corpus-regression") is not None
+    # QA: video weights say their network too (phd weights given to dct-mlp printed 40 lines of pydantic errors;
+    # dct-mlp weights given to phd a 2 KB line), and lift+forecast, which combines shipped models, takes none
+    with pytest.raises(ModelError, match=r"phd weights, not weights of dct-mlp.*--model phd"):
+        get("dct-mlp", weights="phd/corpus")
+    with pytest.raises(ModelError, match=r"dct-mlp weights, not weights of phd.*--model dct-mlp"):
+        get("phd", weights="dct-mlp/corpus")
+    with pytest.raises(ModelError, match=r"'lift\+forecast' takes no weights of its own \(built from shipped models"):
+        get("lift+forecast", weights="dct-mlp/corpus")
+
+
+def test_a_weights_folder_that_does_not_fit_the_network_is_one_short_line(tmp_path):
+    """Weights written before their config named the network (a video run of an older release) reach the network's
+    config check: one line with the first problems, not pydantic's dump of every field with links."""
+    import json
+    import shutil
+
+    from posecast.errors import ModelError
+    from posecast.models import get, store
+
+    old = tmp_path / "old-phd"
+    shutil.copytree(store.shipped("phd"), old)
+    meta = json.loads((old / "config.json").read_text())
+    del meta["net"]
+    (old / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError) as err:
+        get("dct-mlp", weights=old)
+    text = str(err.value)
+    assert "invalid model config: " in text and "problems: " in text and "and " in text and "more" in text
+    assert "\n" not in text and "errors.pydantic.dev" not in text and len(text) < 400, text

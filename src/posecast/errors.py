@@ -84,3 +84,19 @@ def listed(items: list[str], sep: str = "; ", most: int = LISTED, rest: str = ""
     where = f" ({rest})" if rest else ""
     more = f"{sep}and {len(items) - most} more{where}" if len(items) > most else ""
     return sep.join(items[:most]) + more
+
+
+def problems(exc: BaseException, most: int = 3) -> str:
+    """One line for a validation error: pydantic's (anything with ``errors()``) as ``"N problems: field: message;
+    ..."`` (the first ``most``; no input dumps, no links: the whole dump had been printed, 40 lines for a wrong
+    weights folder), any other exception as its text on one line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            items = [f"{'.'.join(str(p) for p in e.get('loc', ())) or 'config'}: {e.get('msg', '')}" for e in errors()]
+        except Exception:  # noqa: BLE001 (not pydantic's shape after all: its text)
+            items = []
+        if items:
+            head = f"{len(items)} problem{'s' if len(items) != 1 else ''}: " if len(items) > 1 else ""
+            return head + listed(items, most=most)
+    return " ".join(str(exc).split())

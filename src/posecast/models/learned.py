@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from posecast.errors import ModelError, ValueRangeError
+from posecast.errors import ModelError, ValueRangeError, problems
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -65,7 +65,7 @@ def network_config(name: str, data: str = "cmu-mocap"):
             skeleton=skeleton, fps=cfg.get("fps") or fps, **{k: cfg[k] for k in fields if cfg.get(k) is not None}
         )
     except (TypeError, ValueError) as exc:
-        raise ValueRangeError(f"invalid network config: {exc}".replace("\n", "; "), path) from None
+        raise ValueRangeError(f"invalid network config: {problems(exc)}", path) from None
 
 
 def build(

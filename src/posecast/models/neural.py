@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from posecast import skeletons
-from posecast.errors import ModelError, SkeletonError
+from posecast.errors import ModelError, SkeletonError, problems
 from posecast.models import store
 from posecast.models.base import Forecaster, check_predict
 from posecast.models.tracing import TraceCache
@@ -462,7 +462,7 @@ class NeuralForecaster(Forecaster):
         try:
             config = NeuralConfig(**meta["config"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"invalid model config: {exc}", Path(directory) / store.CONFIG_FILE) from None
+            raise ModelError(f"invalid model config: {problems(exc)}", Path(directory) / store.CONFIG_FILE) from None
         model = cls(config, name=meta.get("name"))
         store.load_state(model.net, state, Path(directory))
         model.net.eval()

@@ -168,7 +168,8 @@ def get(
     build = entry.builder()
     if not entry.learned:
         if variant is not None or weights is not None:
-            raise ModelError(f"model {name!r} has no weights (it is a baseline)")
+            what = "a baseline" if entry.kind != "video" else f"built from shipped models: {entry.summary}"
+            raise ModelError(f"model {name!r} takes no weights of its own ({what})")
         return build(**options)
     folder = store.resolve(weights) if weights is not None else None
     if folder is not None:

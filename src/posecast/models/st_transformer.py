@@ -145,7 +145,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posecast import skeletons
-from posecast.errors import ModelError, SkeletonError, ValueRangeError
+from posecast.errors import ModelError, SkeletonError, ValueRangeError, problems
 from posecast.kinematics.fk import keep_bone_lengths
 from posecast.models import store
 from posecast.models.base import Forecaster, resolve_frames
@@ -1080,7 +1080,7 @@ class STTransformerRot(Forecaster):
         try:
             model = cls(NeuralConfig(**meta["config"]), name=meta.get("name", "st-transformer-rot"))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"invalid rotation-model config: {exc}".replace("\n", "; "), directory) from None
+            raise ModelError(f"invalid rotation-model config: {problems(exc)}", directory) from None
         store.load_state(model.net, state, Path(directory))
         model.net.eval()
         return model

@@ -377,6 +377,7 @@ class VideoTask(TrainingTask):
         from posecast.video.models.base import data_convention
 
         meta = {
+            "net": self.config.model,  # the network family (`posecast.models.store.network_of`: --weights checks)
             "config": self.ncfg.model_dump(),
             "run": "run.json",
             "steps": record["step"],

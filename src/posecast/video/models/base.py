@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import ModelError, ValueRangeError
+from posecast.errors import ModelError, ValueRangeError, problems
 from posecast.models.base import resolve_frames
 from posecast.motion import Forecast, Motion
 from posecast.video.track import PoseTrack
@@ -273,7 +273,7 @@ def load_network(name: str, weights: Path | None, config_class: type, net_class:
         with store.keeps_rng():
             net = net_class(config_class(**meta["config"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"invalid {name} config: {exc}".replace("\n", "; "), directory) from None
+        raise ModelError(f"invalid {name} config: {problems(exc)}", directory) from None
     store.load_state(net, state, directory, f"the {name}")
     net.keypoint_convention = trained_convention(meta)
     return net
