@@ -495,6 +495,15 @@ def test_cli_table_and_json(cli, walk_file, tmp_path):
         assert f"{k['time_s']:.3f}" in stdout
 
 
+def test_cli_says_a_picture_is_not_a_motion_file(cli, tmp_path):
+    """QA: `posecast keyposes CLIP.mp4` answered "unrecognised file format (suffix '.mp4'; known: ...)"."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "frame.png")
+    code, _, err = cli("keyposes", str(tmp_path / "frame.png"))
+    assert code == 2 and "frame.png: holds an image: this command reads motion files" in err and "poses" in err
+
+
 def test_cli_writes_every_out_given(cli, walk_file, tmp_path):
     """``--out`` is repeatable (as for forecast, render, poses): each file written, none dropped."""
     outs = [tmp_path / "keys.json", tmp_path / "keys.html"]

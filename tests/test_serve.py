@@ -726,6 +726,10 @@ def test_uploads_take_a_skeleton_for_plain_numbers_and_refuse_a_bad_fps(client, 
     r = client.post("/v1/forecast/upload", files={"file": ("walk.npy", npy.read_bytes())},
                     data={"skeleton": SKEL, "fps": "-5"})  # fmt: skip
     assert r.status_code == 400 and "fps" in r.json()["error"]
+    # QA: without them, the reader's hint named command-line flags; an upload is told the form fields to send
+    r = client.post("/v1/forecast/upload", files={"file": ("walk.npy", npy.read_bytes())})
+    assert r.status_code == 400 and "(form fields 'skeleton' and 'fps')" in r.json()["error"]
+    assert "CLI" not in r.json()["error"]
 
 
 def test_rest_forecasts_do_not_run_on_the_streams_thread(walk, monkeypatch):

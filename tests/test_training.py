@@ -753,6 +753,9 @@ def test_train_reads_a_folder_with_the_reading_options_of_forecast(cli, walk_fol
     assert run["data"]["reading"] == {"skeleton": takes[0].skeleton.name, "fps": 25.0, "units": "cm", "up": "z"}
     assert "mapped_to" not in run["data"]  # an up axis alone: the files' own (registered) layout, turned upright
     assert "--skeleton" in run["command"] and "--units cm" in run["command"] and "--up z" in run["command"]
+    assert "already complete" not in stdout
+    code, stdout, err = cli("train", *common, *reading, "--out", str(out))  # again: resumed, nothing left to do
+    assert code == 0 and "was already complete: nothing was trained" in stdout, err
     # the same sequences as the .npz takes (y up, metres) give; the up axis is also found without --up
     direct = np.concatenate([t.positions for t in takes])
     for given in (run["data"]["reading"], {"skeleton": takes[0].skeleton.name, "fps": 25.0, "units": "cm"}):

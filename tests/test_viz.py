@@ -576,6 +576,17 @@ def test_a_gif_of_a_long_motion_is_capped_and_the_cli_says_so(tmp_path, monkeypa
         assert gif.n_frames == 12
     gif_note(walk, out)
     assert "a GIF holds at most 12 frames: these 3 s play at 3.7 frames/s" in capsys.readouterr().out
+    # QA: an HTML page is capped too (300 frames), and had said nothing
+    monkeypatch.setattr(importlib.import_module("posecast.viz.html"), "DEFAULT_MAX_FRAMES", 30)
+    page = render_module.render(walk, tmp_path / "w.html")
+    capped = page.read_text().count('"name":"')  # plotly frames are named (so are a few traces)
+    assert render_module.render(walk, tmp_path / "all.html", max_frames=1000).read_text().count('"name":"') >= (
+        capped + 75 - 30
+    )  # all 75 frames at 25 fps without the cap
+    gif_note(walk, page)
+    assert "an HTML page shows at most 30 frames: these 3 s play at 9.7 frames/s" in capsys.readouterr().out
+    gif_note(synthetic_walk(seconds=1.0, fps=30.0), page)  # 25 frames: under the cap, no note
+    assert capsys.readouterr().out == ""
 
 
 def test_a_video_forecast_from_a_late_detection_draws_on_the_clips_clock() -> None:

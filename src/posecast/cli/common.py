@@ -226,18 +226,22 @@ def write(obj: Any, out: Path, **render_options: Any) -> None:
 
 
 def gif_note(obj: Any, out: Path) -> None:
-    """A note when a GIF shows a motion or forecast at a lower frame rate than usual because it holds at most
-    `posecast.viz.render.GIF_MAX_FRAMES` frames."""
-    if out.suffix.lower() != ".gif":
+    """A note when a GIF or an HTML page shows a motion or forecast at a lower frame rate than usual because it holds
+    at most `posecast.viz.render.GIF_MAX_FRAMES` / `posecast.viz.html.DEFAULT_MAX_FRAMES` frames (QA: the HTML cap
+    applied without a word)."""
+    suffix = out.suffix.lower()
+    if suffix not in (".gif", ".html"):
         return
     from posecast.viz import scene as sc
+    from posecast.viz.html import DEFAULT_MAX_FRAMES
     from posecast.viz.render import DEFAULT_FPS, GIF_MAX_FRAMES
 
+    most, what = (GIF_MAX_FRAMES, "a GIF holds") if suffix == ".gif" else (DEFAULT_MAX_FRAMES, "an HTML page shows")
     shown = sc.build_scene(obj, None, None, 1)
-    if len(sc.output_frames(shown, DEFAULT_FPS[".gif"])[0]) > GIF_MAX_FRAMES:
+    if len(sc.output_frames(shown, DEFAULT_FPS[suffix])[0]) > most:
         console.print(
-            f"note: a GIF holds at most {GIF_MAX_FRAMES} frames: these {shown.duration:.0f} s play at "
-            f"{(GIF_MAX_FRAMES - 1) / shown.duration:.2g} frames/s; .mp4 shows every frame",
+            f"note: {what} at most {most} frames: these {shown.duration:.0f} s play at "
+            f"{(most - 1) / shown.duration:.2g} frames/s; .mp4 shows every frame",
             highlight=False,
         )
 
@@ -294,8 +298,20 @@ def write_json(d: Any, json_path: Path | None) -> None:
 
 # ------------------------------------------------------------------------------------- inputs
 def load_motion(path: Path, skeleton: str | None, fps: float | None, asf: Path | None = None, units: str | None = None):
-    """A motion file (a forecast file is a one-line error); see `posecast.api.load_motion`."""
+    """A motion file (a forecast file is a one-line error; so is a video or an image: QA, `posecast keyposes CLIP.mp4`
+    answered "unrecognised file format"); see `posecast.api.load_motion`."""
     from posecast.api import load_motion as api_load_motion
+    from posecast.api import sniff_kind
+
+    kind = sniff_kind(path) if Path(path).is_file() else None
+    if kind in ("video", "image"):
+        from posecast.errors import FormatError
+
+        raise FormatError(
+            f"holds {'a video' if kind == 'video' else 'an image'}: this command reads motion files (`posecast "
+            "formats` lists them); `posecast forecast` and `posecast poses` read videos and images",
+            path,
+        )
 
     return api_load_motion(path, skeleton, fps, asf=asf, units=parse_units(units))
 

@@ -146,13 +146,22 @@ def train(
     with Progress(console=err_console, transient=True, disable=not main_rank) as bar:
         task = bar.add_task(f"training {model}", total=None)
 
+        ticks = []
+
         def tick(done: int, rounds: int, record: dict[str, Any]) -> None:
+            ticks.append(done)
             bar.update(task, completed=done, total=rounds)
             if main_rank:
                 console.print(_line(done, rounds, record), highlight=False)
 
         where = run(model, out, config, resume=resume, progress=tick, settings=set_ or (), **options)
     if main_rank:
+        if not ticks and resume:  # QA: a finished run given again printed only "wrote RUN"
+            console.print(
+                f"note: the run in {where} was already complete: nothing was trained (--no-resume, or another --out, "
+                "trains anew)",
+                highlight=False,
+            )
         console.print(f"wrote {where}", highlight=False)
         info = json.loads((Path(where) / "run.json").read_text()) if (Path(where) / "run.json").is_file() else {}
         data = info.get("data") if isinstance(info.get("data"), dict) else {}

@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import re
 import sys
 import tempfile
 import time
@@ -51,6 +52,23 @@ LOG = logging.getLogger("posecast.serve")
 #: a gzip upload decompresses to at most this many request bodies (``--max-upload``): a small file that
 #: expands to gigabytes is refused while it is read, not parsed
 UPLOAD_GUNZIP_FACTOR = 4
+
+
+#: the command line's hint in a reader's error (``"(CLI: --skeleton, --fps)"``): an upload names form fields instead
+_CLI_HINT = re.compile(r" ?\(CLI: ([^)]*)\)")
+#: the form fields of the upload endpoints that a reader's hint can name
+UPLOAD_FIELDS = ("skeleton", "fps", "asf")
+
+
+def form_hint(message: str) -> str:
+    """A reader's error for an upload: its command-line hint as the form fields to send (QA: an upload of a .npy was
+    told "(CLI: --skeleton, --fps)"), or left out where the endpoint has no such field (``--units``)."""
+
+    def fields(match: re.Match[str]) -> str:
+        named = [f"'{w}'" for w in re.findall(r"--([a-z-]+)", match.group(1)) if w in UPLOAD_FIELDS]
+        return f" (form field{'s' if len(named) > 1 else ''} {' and '.join(named)})" if named else ""
+
+    return _CLI_HINT.sub(fields, message)
 
 
 def upload_name(filename: str | None, default: str) -> str:
@@ -372,7 +390,7 @@ def create_app(
             try:
                 motion = await loop.run_in_executor(rest, read)
             except PosecastError as exc:
-                raise PosecastError(str(exc).replace(str(path), name).replace(tmp + "/", "")) from None
+                raise PosecastError(form_hint(str(exc).replace(str(path), name).replace(tmp + "/", ""))) from None
         if motion.num_frames > limits.frames or motion.num_joints > limits.joints:
             raise PosecastError(
                 f"{name}: {motion.num_frames} frames of {motion.num_joints} joints; the server takes at most "
