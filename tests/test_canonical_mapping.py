@@ -655,6 +655,32 @@ def test_a_still_root_bone_the_pelvis_walked_away_from_stays_and_a_moving_one_fo
     np.testing.assert_allclose(back_z[0, root], obs[root] @ to_z.T, atol=1e-9)
 
 
+def test_bones_beside_the_body_stay_where_they_were_observed_when_still() -> None:
+    """QA (an Unreal rig): the ``ik_*`` bones hang from the world root beside the body (no body joint above or below
+    them); still in the history, they were carried rigidly with the pelvis (``ik_hand_gun`` at 19.9 m/s, the world
+    root's rotation solved up to 179 degrees to reach them). Still, they stay where observed; moving, they follow."""
+    from posecast.skeletons.canonical import history_travel
+
+    r = retarget(unreal())
+    names = r.source.joint_names
+    loose = {names[r.plan.fol_src[i]] for i in r.plan.fol_loose}
+    assert loose == {"ik_foot_root", "ik_foot_l", "ik_foot_r", "ik_hand_root", "ik_hand_gun", "ik_hand_l", "ik_hand_r"}
+    ik = [names.index(n) for n in sorted(loose)]
+    pose = posed(r.source, np.random.default_rng(3))
+    walk = np.stack([pose + [0.0, 0.0, 0.1 * t] for t in range(10)])  # (10, J, 3): the body walks 0.9 m along z
+    still = walk.copy()
+    still[:, ik] = pose[ik]  # the IK bones where they were
+    obs = still[-1]
+    step = r.to_canonical(obs) + [0.0, 0.0, 0.5]  # the forecast: half a metre on
+    back = r.from_canonical(step[None], obs, history_travel(still))[0]
+    np.testing.assert_allclose(back[ik], obs[ik], atol=1e-12)
+    body = [j for j in range(len(names)) if j not in ik and names[j] not in r.static]
+    np.testing.assert_allclose(back[body], obs[body] + [0.0, 0.0, 0.5], atol=1e-6)
+    back = r.from_canonical(step[None], walk[-1], history_travel(walk))[0]  # they walked along: they follow
+    np.testing.assert_allclose(back[ik], walk[-1, ik] + [0.0, 0.0, 0.5], atol=1e-6)
+    assert retarget(cmu_bvh()).plan.fol_loose.size == 0 and retarget(bandai()).plan.fol_loose.size == 0
+
+
 def test_a_world_root_that_carried_root_motion_follows_the_pelvis_along_the_floor() -> None:
     """Unreal's ``root`` on the floor (a world root, `static`): still, it stays where it was observed; carrying
     root motion, it follows the pelvis along the floor, its horizontal offset turned with the hips' heading."""

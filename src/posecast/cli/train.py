@@ -147,6 +147,7 @@ def train(
         task = bar.add_task(f"training {model}", total=None)
 
         ticks = []
+        started = ((out or Path("runs") / model) / "run.json").is_file()  # a run there before this command
 
         def tick(done: int, rounds: int, record: dict[str, Any]) -> None:
             ticks.append(done)
@@ -156,7 +157,7 @@ def train(
 
         where = run(model, out, config, resume=resume, progress=tick, settings=set_ or (), **options)
     if main_rank:
-        if not ticks and resume:  # QA: a finished run given again printed only "wrote RUN"
+        if not ticks and resume and started:  # QA: a finished run given again printed only "wrote RUN"
             console.print(
                 f"note: the run in {where} was already complete: nothing was trained (--no-resume, or another --out, "
                 "trains anew)",

@@ -68,7 +68,9 @@ def skeleton_from_field(value: Any) -> Skeleton:
 
 
 def _meta_json(meta: dict[str, Any]) -> str:
-    return json.dumps(meta, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o))
+    """``meta`` as JSON: arrays as lists, numpy numbers and booleans as Python's (QA: a ``np.float32`` came back as
+    the text ``"0.5"``), anything else as its text."""
+    return json.dumps(meta, default=lambda o: o.tolist() if isinstance(o, np.ndarray | np.generic) else str(o))
 
 
 # ------------------------------------------------------------------------------------------ npz

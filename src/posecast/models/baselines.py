@@ -8,7 +8,7 @@ import numpy as np
 
 from posecast.datasets.windows import slice_windows, window_starts
 from posecast.errors import ModelError, SkeletonError, ValueRangeError
-from posecast.models.base import Forecaster
+from posecast.models.base import Forecaster, check_predict
 from posecast.motion import Motion
 from posecast.skeletons.base import Skeleton
 
@@ -22,7 +22,8 @@ class ZeroVelocity(Forecaster):
         return 1
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
-        last = np.asarray(history)[:, -1]  # (B, J, 3)
+        # checked as the networks check theirs (QA: a (T, J, 3) history was read as a batch, frames=0 or 2.5 passed)
+        last = check_predict(history, frames, samples, fps, self.min_history)[:, -1]  # (B, J, 3)
         return np.broadcast_to(last[:, None, None], (last.shape[0], samples, frames) + last.shape[1:]).copy()
 
 
@@ -36,9 +37,7 @@ class ConstantVelocity(Forecaster):
         return 2
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
-        h = np.asarray(history)
-        if h.shape[1] < 2:
-            raise ValueRangeError("constant-velocity needs at least 2 observed frames")
+        h = check_predict(history, frames, samples, fps, self.min_history)
         last, vel = h[:, -1], h[:, -1] - h[:, -2]  # (B, J, 3)
         steps = np.arange(1, frames + 1, dtype=h.dtype)[None, :, None, None]
         out = last[:, None] + steps * vel[:, None]  # (B, F, J, 3)
@@ -398,7 +397,7 @@ class NearestNeighbour(Forecaster):
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         if self._keys is None or self._futures is None:
             raise ModelError("nearest-neighbour has no training windows: call fit(motions) first (CLI: --train-data)")
-        h = np.asarray(history, dtype=np.float64)
+        h = check_predict(history, frames, samples, fps)
         if h.shape[1] < self.window:
             raise ValueRangeError(f"nearest-neighbour needs {self.window} observed frames, got {h.shape[1]}")
         if h.shape[2:] != self._futures.shape[2:]:

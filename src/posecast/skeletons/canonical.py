@@ -509,6 +509,7 @@ class _Plan:
     fol_can: np.ndarray  # (N,) its anchor (canonical index)
     fol_k: np.ndarray  # (N,) its anchor's index among the K anchors
     fol_above: np.ndarray  # (A,) positions in fol_src of the followers above the pelvis (near it at rest)
+    fol_loose: np.ndarray  # (L,) positions in fol_src of followers on no body joint's branch (Unreal's ik_* bones)
     axes: np.ndarray  # (66, 6K) flat canonical -> (2, 3, K): per anchor the first-axis vector, and the
     #                   weighted sum of the other neighbours' vectors (1/hops**2 within 3 hops)
     axes32: np.ndarray
@@ -674,14 +675,28 @@ def _plan(t: _Tree, matrix: np.ndarray) -> tuple[_Plan, dict[str, str], tuple[st
         fol_above=np.array(
             [i for i, j in enumerate(fol) if pelvis is not None and j in t.up[pelvis][1:]], dtype=np.int64
         ),
+        fol_loose=np.array(_loose(t, fol, direct, pelvis), dtype=np.int64),
         axes=axes,
         axes32=axes.astype(np.float32),
         gather=gather,
     )
-    for arr in (plan.m64, plan.k64, plan.k32, plan.world, plan.fol_above, plan.axes, plan.axes32, plan.gather):
+    frozen = (plan.m64, plan.k64, plan.k32, plan.world, plan.fol_above, plan.fol_loose, plan.axes, plan.axes32)
+    for arr in (*frozen, plan.gather):
         arr.setflags(write=False)
     names = t.skel.joint_names
     return plan, {names[j]: NAMES[c] for j, c in sorted(followers.items())}, tuple(names[j] for j in world)
+
+
+def _loose(t: _Tree, fol: list[int], direct: dict[int, int], pelvis: int | None) -> list[int]:
+    """Positions in ``fol`` of the followers on no body joint's branch: neither below a joint that maps 1:1 nor above
+    one — bones hung from a world root beside the body, such as Unreal's ``ik_foot_root`` -> ``ik_foot_l`` and
+    ``ik_hand_root`` -> ``ik_hand_gun``. They follow their anchor only where the observed history moved them
+    (`Retarget.from_canonical`): QA, still IK bones of an Unreal rig swung with the pelvis in forecasts (one at
+    19.9 m/s), and the world root turned up to 179 degrees to reach them."""
+    if pelvis is None:
+        return []
+    above_body = {a for d in direct for a in t.up[d]}  # a 1:1 joint and every joint above it
+    return [i for i, j in enumerate(fol) if j not in above_body and not any(a in direct for a in t.up[j])]
 
 
 # --------------------------------------------------------------------------------------- retarget
@@ -739,7 +754,8 @@ class Retarget:
                 moved with the body at that distance (a root bone under the pelvis carrying root motion), and
                 a world root (`static`: Unreal's ``root`` on the floor) that moved `STILL_M` or more, follow
                 the pelvis along the floor: at their observed height, their horizontal offset from the pelvis
-                turned with the hips' heading (`_along_floor`). Without ``travel`` world roots stay put.
+                turned with the hips' heading (`_along_floor`). Without ``travel`` world roots stay put. A
+                bone beside the body (`_loose`: Unreal's ``ik_*`` bones) that stayed within `STILL_M` stays put.
             up: optional ``(..., 3)`` unit vector of the world's up axis (default +y), for that floor.
 
         Returns:
@@ -791,6 +807,12 @@ class Retarget:
                 floor = _along_floor(can, obs_c, obs[..., src, :], up)
                 above = np.where(moving[..., None, :, None], floor.astype(above.dtype, copy=False), above)
             fol[..., p.fol_above, :] = np.where(still[..., None, :, None], obs[..., None, src, :], above)
+        if p.fol_loose.size and travel is not None:  # bones beside the body (`_loose`): where observed, if still
+            src = p.fol_src[p.fol_loose]
+            still = np.asarray(travel)[..., src] < STILL_M  # (..., L)
+            fol[..., p.fol_loose, :] = np.where(
+                still[..., None, :, None], obs[..., None, src, :], fol[..., p.fol_loose, :]
+            )
         parts.insert(1, fol)
         return np.concatenate(parts, axis=-2)[..., p.gather, :]
 

@@ -63,7 +63,7 @@ class TrainConfig(LoopConfig, BodyOptions):
         "the weights' config, so inference applies it, and in every rollout during training (a rollout loss, "
         "validation)",
     )
-    epochs: int = 50
+    epochs: int = Field(default=50, ge=1)
     batch_size: int = Field(default=256, ge=1)
     velocity_loss: float = 0.0
     val_fraction: float = 0.1

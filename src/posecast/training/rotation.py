@@ -45,7 +45,7 @@ class RotationTrainConfig(LoopConfig):
     joints: list[int] | None = None
     canonical: Literal["none"] = "none"
     params: dict[str, Any] = Field(default_factory=dict, description="network sizes and rotation_loss")
-    epochs: int = 50
+    epochs: int = Field(default=50, ge=1)
     batch_size: int = 256
     val_fraction: float = 0.1
     stride: int = 1
