@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from posecast.motion import (
     stretched_bones,
     tracking_glitches,
 )
+
+if TYPE_CHECKING:
+    from posecast.skeletons.base import Skeleton
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
@@ -216,8 +219,8 @@ def forecast(
     samples: int | None = None,
     at: float | None = None,
     weights: str | Path | None = None,
-    fit_data: str | Path | Sequence[Motion] | None = None,
-    skeleton: str | None = None,
+    fit_data: str | Path | Motion | Sequence[Motion] | None = None,
+    skeleton: str | Skeleton | None = None,
     fps: float | None = None,
     asf: str | Path | None = None,
     mapping: str | Path | dict[str, Any] | None = None,
@@ -240,7 +243,8 @@ def forecast(
             its frame, time and each hypothesis' root-relative MPJPE to it).
         weights: a training run, a weights folder or a shipped ``NAME[/VARIANT]`` instead of the
             model's shipped weights.
-        fit_data: training motions (a folder or a list) for models that must be fitted first.
+        fit_data: training motions (a folder, a Motion or a list of them) for models that must be fitted first
+            (nearest-neighbour); refused for other models.
         skeleton / fps: for positions given as an array, and motion files that hold only numbers (``.npy``).
         asf: the ASF skeleton of an AMC clip (default: found next to the clip, see `posecast.io.asf_amc`).
         mapping: how the motion's joints map onto the canonical body of models trained on it (a YAML/JSON
@@ -273,7 +277,8 @@ def forecast(
                 "positions given as an array need skeleton= and fps= (or wrap them: posecast.Motion(positions, "
                 "fps, skeleton))"
             )
-        source = Motion(source, fps, skeleton)
+        # a copy: the forecast's history must not change when the caller refills the array (a robot's ring buffer)
+        source = Motion(np.array(source, dtype=np.float64), fps, skeleton)
         if units is not None:  # an array's unit: scaled here, like a file of plain numbers
             from posecast.io.bvh import metres_per_unit
 
@@ -349,7 +354,7 @@ def forecast_motion(
     seconds: float | None = None,
     samples: int | None = None,
     at: float | None = None,
-    fit_data: str | Path | Sequence[Motion] | None = None,
+    fit_data: str | Path | Motion | Sequence[Motion] | None = None,
     mapping: str | Path | dict[str, Any] | None = None,
     smooth: float | None = None,
     history_s: float | None = None,
@@ -374,6 +379,15 @@ def forecast_motion(
         raise ValueRangeError(f"smooth must be a number of seconds in (0, {MAX_SMOOTH_S:g}], got {smooth!r}")
     if smooth is not None and entry.kind == "keypose":
         raise ValueRangeError(f"smooth applies to motion models; {name!r} reads its 10 frames as given")
+    if fit_data is not None and not entry.needs_fit:  # (QA: ignored, a path never looked at)
+        raise ValueRangeError(f"fit_data applies to models fitted on motions (nearest-neighbour); {name!r} is not")
+    from posecast.models.base import Forecaster
+
+    if mapping is not None and type(forecaster).on_skeleton is Forecaster.on_skeleton:  # (QA: ignored)
+        raise ValueRangeError(
+            f"mapping= and up= apply to models on the canonical body; {name!r} reads the motion's own joints as they "
+            "are, in its own world"
+        )
     skip = detached_start(motion.positions, motion.fps)  # e.g. the CMU BVH release's T-pose: not motion
     if entry.kind == "keypose":
         if frames is not None or seconds is not None:
@@ -410,6 +424,8 @@ def forecast_motion(
     if entry.needs_fit:
         if fit_data is None:
             raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")
+        if isinstance(fit_data, Motion):  # one motion: a list of one (QA: list(Motion) failed with a TypeError)
+            fit_data = [fit_data]
         motions = fit_motions(fit_data) if isinstance(fit_data, str | Path) else list(fit_data)
         forecaster.fit(motions, fps=motion.fps)
     n = resolve_frames(motion.fps, frames, 1.0 if frames is None and seconds is None else seconds)

@@ -483,7 +483,7 @@ def check_at(at: float, duration: float, fps: float, start_ok: bool = False) -> 
     if (at >= 0 if start_ok else at > 0) and at <= duration + max(0.5 / fps, 0.005):
         return
     where = "from its first frame" if start_ok else "after its first frame"
-    raise ValueRangeError(f"--at {at:g} s is outside the motion: give a time {where} up to {duration:.3f} s")
+    raise ValueRangeError(f"at {at:g} s (--at) is outside the motion: give a time {where} up to {duration:.3f} s")
 
 
 def is_number(value: Any) -> bool:
@@ -691,6 +691,8 @@ class Motion:
     def until(self, at: float) -> Motion:
         """The frames up to the one nearest time ``at`` seconds, included: what a forecast "at" that time observes
         (the later frames are its future)."""
+        if is_number(at) and at < 0:
+            raise ValueRangeError(f"time {at:g} s is before the motion's start (0 s)")
         return self.seconds(0, at + 0.5 / self.fps)
 
     def seconds(self, start: float = 0.0, stop: float | None = None) -> Motion:
@@ -699,7 +701,9 @@ class Motion:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | float | np.number) or math.isnan(v)):
                 raise ValueRangeError(f"times are numbers of seconds, got {v!r}")
         if start < 0 or math.isinf(start) or (stop is not None and stop <= start):
-            raise ValueRangeError(f"invalid time range [{start}, {stop}) s")
+            raise ValueRangeError(f"invalid time range [{start:g}, {stop if stop is None else f'{stop:g}'}) s")
+        if start > self.duration:  # (QA: "frame range 250:75:None ... is empty")
+            raise ValueRangeError(f"time {start:g} s is after the motion's end ({self.duration:.3f} s)")
         if stop is not None and stop > self.duration + 1.0 / self.fps:
             stop = None  # past the end: to the end (a huge or infinite stop clamps)
         a = int(math.ceil(start * self.fps - 1e-9))
@@ -873,6 +877,10 @@ class Forecast:
     def __post_init__(self) -> None:
         if self.metadata is None:
             object.__setattr__(self, "metadata", {})
+        if not isinstance(self.metadata, dict):  # checked as Motion checks its own (QA: a list was taken)
+            raise ValueRangeError(f"metadata must be a dict, got {type(self.metadata).__name__}")
+        if self.history is not None and not isinstance(self.history, Motion):
+            raise ValueRangeError(f"history must be a Motion (its skeleton and fps), got {type(self.history).__name__}")
         object.__setattr__(self, "skeleton", skeletons.get(self.skeleton))
         object.__setattr__(self, "fps", check_fps(self.fps))
         s = _real_array("forecast samples", self.samples, None)

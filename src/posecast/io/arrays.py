@@ -187,7 +187,23 @@ def holds_bare_positions(path: str | Path) -> bool:
         return False
 
 
+#: the reading options of the array formats (.npy, .npz, .csv, .json): what `posecast.load` passes them
+ARRAY_OPTIONS = frozenset({"skeleton", "fps", "units", "scale"})
+
+
+def _known_options(options: dict[str, Any], path: Path, what: str) -> None:
+    """Refuse options the array readers do not take (QA: ``unit="cm"`` for ``units=`` read a body 146 m tall without
+    a word), as the BVH and AMC readers refuse theirs."""
+    unknown = sorted(set(options) - ARRAY_OPTIONS)
+    if unknown:
+        raise ValueRangeError(
+            f"unknown option(s) for reading {what}: {', '.join(unknown)} (it takes {', '.join(sorted(ARRAY_OPTIONS))})",
+            path,
+        )
+
+
 def read_npz(path: Path, **options: Any) -> Motion | Forecast:
+    _known_options(options, path, "a .npz file")
     try:
         z = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -343,6 +359,7 @@ def plain_positions(arr: np.ndarray, options: dict[str, Any], path: Path, what: 
 
 
 def read_npy(path: Path, **options: Any) -> Motion:
+    _known_options(options, path, "a .npy file")
     _need(options, path, "a .npy file")
     try:
         arr = np.load(path, allow_pickle=False)
@@ -360,6 +377,7 @@ def write_npy(obj: Motion, path: Path, **_: Any) -> None:
 
 # ------------------------------------------------------------------------------------------ csv
 def read_csv(path: Path, **options: Any) -> Motion:
+    _known_options(options, path, "a .csv file")
     text = path.read_text(encoding="utf-8-sig")  # (a spreadsheet's byte-order mark is not part of the first line)
     meta: dict[str, str] = {}
     lines = []
@@ -615,6 +633,7 @@ def _option_fps(value: Any, path: Path) -> float:
 
 
 def read_json(path: Path, **options: Any) -> Motion | Forecast:
+    _known_options(options, path, "a .json file")
     """A PoseCast JSON document (`write_json`), a key-pose forecast (``posecast forecast --model charpose``), or a
     motion written by hand: an object without ``"format"`` that has ``"positions"`` (frames x joints x 3), with
     ``"skeleton"`` (a registered name or a description) and ``"fps"`` unless ``skeleton=`` / ``fps=`` give them

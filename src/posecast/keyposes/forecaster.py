@@ -399,7 +399,8 @@ def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> 
 
     from posecast.kinematics.fk import keep_bone_lengths
 
-    kept = keep_bone_lengths(torch.as_tensor(poses), torch.as_tensor(reference)[None], skeleton)
+    # copies: a caller's read-only array (a memmap) made torch warn that it is not writable (QA)
+    kept = keep_bone_lengths(torch.tensor(np.array(poses)), torch.tensor(np.array(reference))[None], skeleton)
     return kept.numpy()
 
 

@@ -146,7 +146,9 @@ def check_predict(history: Any, frames: Any, samples: Any, fps: Any, min_history
 
 
 def resolve_frames(fps: float, frames: int | None, seconds: float | None) -> int:
-    """Number of future frames from exactly one of ``frames`` or ``seconds``."""
+    """Number of future frames from exactly one of ``frames`` or ``seconds`` (``seconds * fps`` rounded to the
+    nearest whole frame, at least 1; exact halves to the even number, as Python's ``round``: 0.5 s at 25 fps is 12
+    frames, 1.5 s is 38)."""
     if (frames is None) == (seconds is None):
         raise ValueRangeError("give exactly one of frames or seconds")
     if seconds is not None:

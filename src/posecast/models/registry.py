@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posecast.errors import ModelError
+from posecast.errors import ModelError, ValueRangeError
 from posecast.models import store
 
 KINDS = ("motion", "video", "keypose", "classifier")
@@ -114,14 +114,23 @@ def register_model(info: ModelInfo) -> ModelInfo:
 
 
 def available(kind: str | None = None) -> list[ModelInfo]:
-    """Every registered model (of ``kind``), in registration order."""
+    """Every registered model (of ``kind``, one of `KINDS`; another kind is a `ValueRangeError`), in registration
+    order."""
+    if kind is not None and kind not in KINDS:
+        raise ValueRangeError(f"unknown model kind {kind!r}; the kinds are {', '.join(KINDS)}")
     return [m for m in _MODELS.values() if kind is None or m.kind == kind]
 
 
 def info(name: str) -> ModelInfo:
-    """The entry of ``name``; a `ModelError` listing the known names when there is none."""
+    """The entry of ``name``; a `ModelError` listing the known names when there is none (with the nearest name when
+    one is close: ``DCT-MLP``, ``dct_mlp``, ``charpos``)."""
     if name not in _MODELS:
-        raise ModelError(f"unknown model {name!r}; available: {', '.join(_MODELS)}")
+        import difflib
+
+        key = str(name).strip().lower().replace("_", "-")
+        close = [key] if key in _MODELS else difflib.get_close_matches(key, list(_MODELS), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}? available: " if close else "; available: "
+        raise ModelError(f"unknown model {name!r}{hint}{', '.join(_MODELS)}")
     return _MODELS[name]
 
 

@@ -328,7 +328,13 @@ def get(name: str | Skeleton) -> Skeleton:
         return name
     key = _ALIASES.get(name, name)
     if key not in _FACTORIES:
-        raise SkeletonError(f"unknown skeleton {name!r}; known: {', '.join(sorted(_FACTORIES))}")
+        import difflib
+
+        names = sorted([*_FACTORIES, *_ALIASES])
+        low = str(name).strip().lower().replace("_", "-")
+        close = [low] if low in names else difflib.get_close_matches(low, names, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}? known: " if close else "; known: "
+        raise SkeletonError(f"unknown skeleton {name!r}{hint}{', '.join(sorted(_FACTORIES))}")
     if key not in _CACHE:
         _CACHE[key] = _FACTORIES[key]()
     return _CACHE[key]
