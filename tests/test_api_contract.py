@@ -125,3 +125,15 @@ def test_a_read_only_history_forecasts_without_warnings(walk):
         warnings.simplefilter("error")
         fc = posecast.forecast(Motion(frozen, 25.0, walk.skeleton), model="charpose", samples=2)
     assert fc.samples.shape[0] == 2
+
+
+def test_a_unit_given_for_a_bvh_that_makes_a_giant_is_refused(tmp_path):
+    """QA: ``--units m`` on a BVH in centimetres read a body 139 m tall (23 m for a CMU file) and benchmarked it in
+    "real mm"; a unit given for a BVH or AMC file gets the body-size check that plain numbers get (too large only)."""
+    from posecast.api import load_motion
+
+    path = posecast.save(synthetic_walk(seconds=1.0, fps=30.0), tmp_path / "walk.bvh")  # written in centimetres
+    with pytest.raises(ValueRangeError, match=r"walk\.bvh: a body spanning 138\.9 m.*unit given \(m\) is not the file"):
+        load_motion(path, units="m")
+    assert load_motion(path, units="mm").positions.ptp(axis=1).max() == pytest.approx(0.141, abs=1e-3)  # small: kept
+    assert load_motion(path, units="cm").positions.ptp(axis=1).max() == pytest.approx(1.41, abs=1e-2)

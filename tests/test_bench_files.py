@@ -349,6 +349,9 @@ def test_loose_files_in_a_folder_are_skipped_but_not_when_given(tmp_path):
     (tmp_path / "result.json").write_text('{"protocol": {}}')
     (ts,) = corpus.load_files([tmp_path])
     assert len(ts.sequences) == 1 and [x.split(" ")[0] for x in ts.skipped] == ["README.txt", "result.json"]
+    write(tmp_path / "take2.npz", glide(100))  # QA: --max-files 2 had taken README.txt as one of its two
+    (ts,) = corpus.load_files([tmp_path], max_files=2)
+    assert len(ts.sequences) == 2 and not ts.skipped
     with pytest.raises(DataNotFoundError, match="README.txt"):
         corpus.load_files([tmp_path / "take.npz", tmp_path / "README.txt"])
     with pytest.raises(DataNotFoundError, match="an ASF file is a skeleton"):
@@ -519,7 +522,7 @@ def test_files_of_the_corpus_training_split_are_named(posecast_data, tmp_path, m
     """Copies of a CMU BVH and a Bandai training file (renamed; the Bandai one decompressed) and of a Bandai
     validation file beside a test-split file: the training and validation files are named in the JSON and the
     printed output (the learned models and nearest-neighbour were fitted on them), per file in ``file_facts``; the
-    test file is not. The same note in ``bench long-horizon --files``."""
+    test file as held out. The same note in ``bench long-horizon --files``."""
     import gzip
     import shutil
 
@@ -547,7 +550,12 @@ def test_files_of_the_corpus_training_split_are_named(posecast_data, tmp_path, m
         "mine_c.bvh.gz": "bandai_namco/dataset-1/dataset-1_bow_proud_001.bvh.gz"
     }
     facts = {f["file"]: f for t in sets for f in t.file_facts}
-    assert facts["mine_a.bvh"]["corpus_split"] == "train" and "corpus_split" not in facts["mine_d.bvh.gz"]
+    assert facts["mine_a.bvh"]["corpus_split"] == "train" and facts["mine_d.bvh.gz"]["corpus_split"] == "test"
+    # QA: a test-split file was not named; its numbers are held-out ones, which a user should see too
+    assert result["in_corpus"]["test"] == {
+        "note": "1 file is in the test split of the corpus: no model was fitted or chosen on it",
+        "files": {"mine_d.bvh.gz": "bandai_namco/dataset-1/dataset-1_bow_sad_001.bvh.gz"},
+    }
     corpus.print_result(result, Console(width=250))
     assert "note: 2 files are in the training split of the corpus" in capsys.readouterr().out
     kept, _ = long_horizon.with_seeds(sets)

@@ -206,8 +206,8 @@ def bench_files(
     skeleton; default models: the default motion model, zero-velocity, constant-velocity (and nearest-neighbour
     when POSECAST_DATA holds the corpus). Files that cannot be read stop the run (exit 2), every one named with its
     problem, nothing written; other files in the folders are skipped and named; no file long enough for a
-    window exits 2 (the JSON says so: not_scored); with POSECAST_DATA, files of the corpus's training or validation
-    split are named (in_corpus)."""
+    window exits 2 (the JSON says so: not_scored); with POSECAST_DATA, files of the corpus's training, validation
+    or test split are named (in_corpus)."""
     from posecast.datasets.paths import data_root
     from posecast.evaluation.protocols import corpus
 

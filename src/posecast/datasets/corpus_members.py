@@ -35,9 +35,10 @@ INDEXES = {
 
 
 def index() -> dict[str, tuple[str, str, int]]:
-    """Every file of the corpus's splits (`CORPUS_SPLITS` of `DATASETS`) that its data set's index lists with a
-    hash: ``{sha256: (split, "dataset/file", content bytes or -1)}``. Data sets not under ``POSECAST_DATA`` (or
-    without an index) are left out; no ``POSECAST_DATA``: empty."""
+    """Every file of the corpus's splits (`CORPUS_SPLITS` of `DATASETS`, and their test splits: a score on one is on
+    held-out data, which a user should see too) that its data set's index lists with a hash: ``{sha256: (split,
+    "dataset/file", content bytes or -1)}``. Data sets not under ``POSECAST_DATA`` (or without an index) are left
+    out; no ``POSECAST_DATA``: empty."""
     out: dict[str, tuple[str, str, int]] = {}
     for dataset in DATASETS:
         root = dataset_dir(dataset, required=False)
@@ -45,7 +46,7 @@ def index() -> dict[str, tuple[str, str, int]]:
         if root is None or not (root / table).is_file():
             continue
         try:
-            split_of = {p.resolve(): s for s in CORPUS_SPLITS for p in splits.files(dataset, s)}
+            split_of = {p.resolve(): s for s in (*CORPUS_SPLITS, "test") for p in splits.files(dataset, s)}
         except PosecastError:  # a data set folder without its files: nothing of it to match
             continue
         with open(root / table, newline="", encoding="utf-8") as fh:

@@ -59,6 +59,10 @@ def load_file(
         # in mm that says "m")
         declared = obj.metadata.get("units_declared") is not None
         check_body_size(obj, where, give if name == "json" else None, smallest=not declared)
+    elif isinstance(obj, Motion) and units is not None and name in UNIT_FORMATS:
+        # a unit given for a BVH or AMC file makes a body 23 m tall as easily (QA: --units m on a CMU BVH); too
+        # large is refused, small is left alone (a toy or a robot)
+        check_body_size(obj, where, f"the unit given ({units}) is not the file's: leave --units out", smallest=False)
     return obj
 
 
