@@ -137,3 +137,15 @@ def test_a_unit_given_for_a_bvh_that_makes_a_giant_is_refused(tmp_path):
         load_motion(path, units="m")
     assert load_motion(path, units="mm").positions.ptp(axis=1).max() == pytest.approx(0.141, abs=1e-3)  # small: kept
     assert load_motion(path, units="cm").positions.ptp(axis=1).max() == pytest.approx(1.41, abs=1e-2)
+
+
+def test_a_csv_of_bare_numbers_reads_with_skeleton_and_fps_as_a_npy_does(tmp_path):
+    """QA: the help says --skeleton / --fps are for "a .csv without a '# skeleton=' line", but a .csv without a
+    header line was refused ("header does not list <joint>_x..."): its first row had been taken for the header."""
+    walk = synthetic_walk(seconds=1.0, fps=30.0)
+    np.savetxt(tmp_path / "bare.csv", walk.positions.reshape(walk.num_frames, -1), delimiter=",")
+    read = posecast.load(tmp_path / "bare.csv", skeleton=walk.skeleton.name, fps=30)
+    assert read.num_frames == walk.num_frames  # the first row is a frame
+    np.testing.assert_allclose(read.positions, walk.positions, atol=1e-12)
+    with pytest.raises(posecast.errors.FormatError, match=r"rows of 93 numbers: the 17 joints of 'body-17' need 51"):
+        posecast.load(tmp_path / "bare.csv", skeleton="body-17", fps=30)

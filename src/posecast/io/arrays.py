@@ -376,6 +376,14 @@ def write_npy(obj: Motion, path: Path, **_: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ csv
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_csv(path: Path, **options: Any) -> Motion:
     _known_options(options, path, "a .csv file")
     text = path.read_text(encoding="utf-8-sig")  # (a spreadsheet's byte-order mark is not part of the first line)
@@ -395,6 +403,7 @@ def read_csv(path: Path, **options: Any) -> Motion:
     if not lines:
         raise FormatError("no header and no frames", path)
     header, body_lines = [h.strip() for h in next(csv.reader([lines[0]]))], lines[1:]
+    bare = all(_is_float(h) for h in header)  # no header: rows of x, y, z per joint in the skeleton's order (QA)
     order = None  # a described skeleton with its joints in any order (a Kinect SDK's): where each joint's columns are
     if options.get("skeleton") or described is None:
         skel = skeletons.get(options.get("skeleton") or meta.get("skeleton") or _missing("skeleton", path))
@@ -404,6 +413,14 @@ def read_csv(path: Path, **options: Any) -> Motion:
         except (FormatError, SkeletonError, ValueError, TypeError) as exc:
             raise FormatError(f"bad '{CSV_SKELETON_LINE.strip()}' line: {exc}", path) from None
     listed = list(skel.joint_names) if order is None else [skel.joint_names[k] for k in np.argsort(order)]
+    if bare:  # plain numbers, as a .npy holds them: read with the skeleton given
+        if len(header) != 3 * skel.num_joints:
+            raise FormatError(
+                f"no header, and rows of {len(header)} numbers: the {skel.num_joints} joints of {skel.name!r} need "
+                f"{3 * skel.num_joints} (x, y, z each, in the skeleton's order)",
+                path,
+            )
+        header, body_lines = [f"{n}_{a}" for n in listed for a in "xyz"], lines
     time_col = next((i for i, h in enumerate(header) if h.strip().lower() in ("time", "t")), None)
     given_fps = options.get("fps") or meta.get("fps")
     if given_fps is None and time_col is None:
