@@ -376,14 +376,6 @@ def write_npy(obj: Motion, path: Path, **_: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ csv
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def read_csv(path: Path, **options: Any) -> Motion:
     _known_options(options, path, "a .csv file")
     text = path.read_text(encoding="utf-8-sig")  # (a spreadsheet's byte-order mark is not part of the first line)
