@@ -404,7 +404,7 @@ def test_long_horizon_leaves_out_groups_without_a_seed(tmp_path):
     assert [t.name for t in kept] == ["files:rig-3"] and list(left_out) == ["files:rig-2"]
     assert left_out["files:rig-2"].startswith("no file has the 75 frames (3 s at 25 fps) of a seed")
     assert "short.npz 30" in left_out["files:rig-2"]  # 1.2 s: 30 frames at 25 fps
-    with pytest.raises(DataNotFoundError):
+    with pytest.raises(DataNotFoundError, match=r"of a long-horizon seed and its next second; .*short\.npz 30"):
         long_horizon.with_seeds(corpus.load_files([tmp_path / "short.npz"]))
 
 

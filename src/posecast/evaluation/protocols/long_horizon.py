@@ -723,8 +723,12 @@ def with_seeds(test_sets: Sequence[corpus.TestSet]) -> tuple[list[corpus.TestSet
                 f"no file has the {span} frames ({span / FPS:g} s at {FPS:g} fps) of a seed and its next second "
                 f"({len(t.sequences)} files, frames at {FPS:g} fps: {frames})"
             )
-    if not kept:
-        raise DataNotFoundError(f"no file has the {span} frames ({span / FPS:g} s) of a long-horizon seed")
+    if not kept:  # every file named with its length (QA: the error named none of them)
+        frames = [f"{s.name} {s.positions.shape[0]}" for t in test_sets for s in t.sequences]
+        raise DataNotFoundError(
+            f"no file has the {span} frames ({span / FPS:g} s at {FPS:g} fps) of a long-horizon seed and its next "
+            f"second; frames at {FPS:g} fps: {listed(frames, ', ')}"
+        )
     skipped = [x for t in test_sets for x in t.skipped]
     for t in test_sets:
         t.skipped = skipped if t is kept[0] else []
