@@ -787,7 +787,7 @@ def test_train_reads_a_folder_with_the_reading_options_of_forecast(cli, walk_fol
     assert not (tmp_path / "kp" / "run.json").exists()
 
 
-def test_a_video_run_resumes_only_on_the_data_it_started_on(tmp_path):
+def test_a_video_run_resumes_only_on_the_data_it_started_on(tmp_path, monkeypatch):
     """QA: video runs describe their data as {"train": ..., "val": ...}; a resume on another folder went on."""
     from posecast.training.loop import resume_mismatch
 
@@ -799,6 +799,12 @@ def test_a_video_run_resumes_only_on_the_data_it_started_on(tmp_path):
     assert "other data source ('/a' then, '/b' now)" in resume_mismatch(tmp_path / "run.json", other)
     faster = {"data": {"train": {"source": "/a", "files": {"x.npz": "1"}, "reading": {"fps": 60.0}}, "val": "v"}}
     assert "other reading options (fps: 30.0 -> 60.0)" in resume_mismatch(tmp_path / "run.json", faster)
+    # a folder named relative then (older runs), absolute now (`posecast train` records it so): the same data
+    (tmp_path / "takes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"data": {"source": "takes", "files": {"x.npz": "1"}}}))
+    now = {"data": {"source": str(tmp_path / "takes"), "files": {"x.npz": "1"}}}
+    assert resume_mismatch(tmp_path / "run.json", now) is None
 
 
 def test_standard_bones_trains_on_one_build_and_stores_it(walk_folder, tmp_path):

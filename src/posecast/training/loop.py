@@ -702,6 +702,8 @@ def resume_mismatch(run_file: Path, now: dict[str, Any]) -> str | None:
         if isinstance(old_data.get("train"), dict) and isinstance(new_data.get("train"), dict):
             old_data, new_data = old_data["train"], new_data["train"]
         for key in ("source", "files"):
+            if key == "source" and _same_folder(old_data.get(key), new_data.get(key)):
+                continue  # a folder named relative then, absolute now (`posecast train` records it absolute)
             if key in old_data and key in new_data and old_data[key] != new_data[key]:
                 what = "data source" if key == "source" else "data files (or their contents)"
                 sources = f"{old_data.get('source')!r} then, {new_data.get('source')!r} now"
@@ -712,6 +714,13 @@ def resume_mismatch(run_file: Path, now: dict[str, Any]) -> str | None:
             shown = [f"{k}: {old_read.get(k)!r} -> {new_read.get(k)!r}" for k in keys if k != "mapping_table"]
             return f"its files were read with other reading options ({', '.join(shown) or 'the mapping file changed'})"
     return None
+
+
+def _same_folder(a: Any, b: Any) -> bool:
+    """Whether two data sources name one existing folder (``takes`` and ``/home/me/takes``)."""
+    if not (isinstance(a, str) and isinstance(b, str)) or a == b:
+        return False
+    return Path(a).is_dir() and Path(b).is_dir() and Path(a).resolve() == Path(b).resolve()
 
 
 def _write(path: Path, text: str) -> None:
