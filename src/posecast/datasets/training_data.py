@@ -63,8 +63,9 @@ class ReadOptions(BaseModel):
     --skeleton --fps --units --asf --mapping --up``; a config's ``reading:`` mapping), for takes that need them — plain
     numbers (.npy, a .csv without a header), a BVH with a wrong Frame Time, BVH or numbers in centimetres, AMC clips
     whose ASF lies elsewhere, a rig the automatic mapping gets wrong, a world whose up axis the trunk does not show.
-    The same options apply to every file of the folder (`posecast.io.reading.load_motion`). ``mapping`` / ``up`` put
-    every file on the canonical body (`canonical_upright`), as files of other rigs are."""
+    The same options apply to every file of the folder (`posecast.io.reading.load_motion`). ``mapping`` puts every
+    file on the canonical body (`canonical_upright`), as files of other rigs are; ``up`` turns every file upright by
+    that axis (else each file's own, `upright`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -108,8 +109,8 @@ class ReadOptions(BaseModel):
         self.joint_mapping()
 
     def turns_only(self) -> bool:
-        """True when the options name an up axis but no joint mapping: the files keep their own layout, turned
-        upright (`upright`); a joint mapping puts them on the canonical body (`canonical_upright`)."""
+        """True without a joint mapping: files of a registered layout keep it, turned upright (`upright`, by ``up``
+        when given); a joint mapping puts every file on the canonical body (`canonical_upright`)."""
         return self.mapping is None
 
     def joint_mapping(self) -> dict[str, Any] | None:
