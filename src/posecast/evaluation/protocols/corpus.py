@@ -475,7 +475,8 @@ def load_files(
     if max_files is not None:  # N motion files: notes and settings (`LOOSE_SUFFIXES`) only where too few are left
         strong = [p for p in every if format_suffix(p) not in LOOSE_SUFFIXES or p.resolve() in explicit]
         picked = set(pick_files(strong, max_files)) if strong else set()
-        loose = [p for p in every if p not in picked and p not in strong]
+        kept = set(strong)
+        loose = [p for p in every if p not in kept]
         if len(strong) < max_files and loose:  # (QA: a notes.txt had taken one of the N places)
             picked |= set(pick_files(loose, max_files - len(strong)))
         chosen = [p for p in every if p in picked]
