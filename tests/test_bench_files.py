@@ -265,6 +265,32 @@ def test_cli_long_horizon_on_files(tmp_path):
     assert [row["second"] for row in rows] == [1, 2] and rows[0]["speed_ratio"] == pytest.approx(0.0, abs=1e-9)
     r = CliRunner().invoke(app, [*args, "--datasets", "cmu_bvh"])
     assert isinstance(r.exception, ValueRangeError) and "--files or --datasets" in str(r.exception)
+    # no file long enough for a seed: exit 2 naming each file with its frames, and the JSON says so (as bench files)
+    posecast.save(synthetic_walk(seconds=2.0, fps=30.0), tmp_path / "short.npz")
+    args = ["bench", "long-horizon", "--files", str(tmp_path / "short.npz"), "--seconds", "2", "--no-plausibility"]
+    r = CliRunner().invoke(app, [*args, "--models", "zero-velocity", "--json", str(out)])
+    assert isinstance(r.exception, DataNotFoundError) and "short.npz 51" in str(r.exception)
+    assert f"{out} records it (not_scored)" in str(r.exception)
+    d = json.loads(out.read_text())
+    assert d["datasets"] == {} and "short.npz 51" in d["not_scored"] and d["files"] == [str(tmp_path / "short.npz")]
+
+
+def test_one_file_prints_no_interval(tmp_path, capsys):
+    """QA: one file's bootstrap "interval" printed as 82-82; a group of one file says so instead."""
+    from rich.console import Console
+
+    write(tmp_path / "a.npz", glide(200))
+    result = corpus.evaluate({"zero-velocity": ZeroVelocity()}, corpus.load_files([tmp_path]), resamples=10)
+    cell = result["datasets"]["files"]["models"]["zero-velocity"]["global"]["400"]
+    assert cell["low"] == cell["high"] == pytest.approx(cell["mean"])
+    corpus.print_result(result, Console(width=250))
+    out = capsys.readouterr().out
+    assert "1 file" in out and f"{cell['low']:.0f}-{cell['high']:.0f}" not in out
+    write(tmp_path / "b.npz", 2.0 * glide(200))
+    result = corpus.evaluate({"zero-velocity": ZeroVelocity()}, corpus.load_files([tmp_path]), resamples=10)
+    corpus.print_result(result, Console(width=250))
+    cell = result["datasets"]["files"]["models"]["zero-velocity"]["global"]["400"]
+    assert cell["low"] < cell["high"] and f"{cell['low']:.0f}-{cell['high']:.0f}" in capsys.readouterr().out
 
 
 def test_a_mapping_lets_an_unnamed_rig_be_scored_like_its_named_twin(tmp_path):
@@ -521,8 +547,8 @@ def test_corpus_members_by_content_not_by_name(tmp_path):
 def test_files_of_the_corpus_training_split_are_named(posecast_data, tmp_path, monkeypatch, capsys):
     """Copies of a CMU BVH and a Bandai training file (renamed; the Bandai one decompressed) and of a Bandai
     validation file beside a test-split file: the training and validation files are named in the JSON and the
-    printed output (the learned models and nearest-neighbour were fitted on them), per file in ``file_facts``; the
-    test file as held out. The same note in ``bench long-horizon --files``."""
+    printed output (PoseCast's shipped models were trained on that split), per file in ``file_facts``; the test file as
+    held out. The same note in ``bench long-horizon --files``."""
     import gzip
     import shutil
 
@@ -540,7 +566,8 @@ def test_files_of_the_corpus_training_split_are_named(posecast_data, tmp_path, m
     result = corpus.evaluate({"zero-velocity": ZeroVelocity()}, sets, resamples=10)
     train = result["in_corpus"]["train"]
     assert train["note"] == (
-        "2 files are in the training split of the corpus: the learned models and nearest-neighbour were fitted on them"
+        "2 files are in the training split of the corpus: PoseCast's shipped models were trained on it "
+        "(nearest-neighbour replays it); the numbers on them are not held out"
     )
     assert train["files"] == {
         "mine_a.bvh": "cmu_bvh/01/01_02.bvh",
@@ -553,7 +580,8 @@ def test_files_of_the_corpus_training_split_are_named(posecast_data, tmp_path, m
     assert facts["mine_a.bvh"]["corpus_split"] == "train" and facts["mine_d.bvh.gz"]["corpus_split"] == "test"
     # QA: a test-split file was not named; its numbers are held-out ones, which a user should see too
     assert result["in_corpus"]["test"] == {
-        "note": "1 file is in the test split of the corpus: no model was fitted or chosen on it",
+        "note": "1 file is in the test split of the corpus: no shipped model was trained or chosen on it; the numbers "
+        "on it are held out",
         "files": {"mine_d.bvh.gz": "bandai_namco/dataset-1/dataset-1_bow_sad_001.bvh.gz"},
     }
     corpus.print_result(result, Console(width=250))

@@ -729,6 +729,66 @@ def test_a_folder_with_unreadable_files_names_them_all_at_once(walk_folder, tmp_
         folder_motions(npy, None)
 
 
+def test_folder_takes_place_each_take_as_the_plugins_ask(walk_folder, tmp_path, monkeypatch):
+    """The one reader of training folders (`FolderTakes`: the motion, video and key-pose plug-ins): takes on their own
+    registered layout or on the canonical body, both standing along +y; what a run records; the joint mapping's file
+    read once however often the run asks for it; files that need reading options told so by the error's type."""
+    import shutil
+
+    from posecast.datasets.training_data import FolderTakes, ReadOptions
+    from posecast.errors import FormatError, NeedsReadingOptions, UnitsNeeded, ValueRangeError
+    from posecast.skeletons import canonical
+
+    folder = tmp_path / "takes"
+    shutil.copytree(walk_folder, folder)
+    (folder / "notes.txt").write_text("session notes\n")
+    takes = FolderTakes.read(folder, None)
+    assert len(takes.motions) == len(takes.paths) == 3 and takes.one_registered_layout()
+    assert takes.record() == {"skipped": ["notes.txt (" + takes.skipped[0].split(" (", 1)[1]]}
+    own, can = takes.placed(canonical=False), takes.placed(canonical=True)
+    np.testing.assert_allclose(own[0].positions, takes.motions[0].positions, atol=1e-9)  # already upright: unchanged
+    assert {m.skeleton.name for m in can} == {"smplh-22"} and can[0].num_frames == takes.motions[0].num_frames
+    names = can[0].skeleton.joint_names
+    assert (can[0].positions[:, names.index("head"), 1] > can[0].positions[:, names.index("pelvis"), 1]).all()
+    mixed = takes.placed(canonical=[True, False, True])
+    assert [m.skeleton.name for m in mixed] == ["smplh-22", takes.motions[1].skeleton.name, "smplh-22"]
+
+    table = tmp_path / "map.yaml"
+    table.write_text("up: y\n")
+    reads = []
+    real = canonical.load_mapping_file
+    monkeypatch.setattr(canonical, "load_mapping_file", lambda f: reads.append(f) or real(f))
+    mapped = FolderTakes.read(folder, None, ReadOptions(mapping=str(table)))
+    assert not mapped.one_registered_layout()  # a joint mapping puts every take on the canonical body
+    assert mapped.record()["reading"]["mapping_table"] == {"up": "+y"}
+    mapped.placed(canonical=True)
+    assert mapped.mapping == {"up": "+y"} and len(reads) == 1  # checked, recorded, used: read once
+    mapped.reading.mapping = str(tmp_path / "other.yaml")
+    (tmp_path / "other.yaml").write_text("up: z\n")
+    assert mapped.mapping == {"up": "+z"} and len(reads) == 2  # another file: read again
+
+    # the readers' errors say when a reading option would read the file (the folder's advice keys on the type)
+    bare = tmp_path / "take.npy"
+    np.save(bare, takes.motions[0].positions)
+    with pytest.raises(NeedsReadingOptions, match="--skeleton, --fps"):
+        posecast.load(bare)
+    np.save(bare, 1000.0 * takes.motions[0].positions)  # millimetres
+    with pytest.raises(UnitsNeeded) as exc:
+        posecast.io.reading.load_motion(bare, skeleton=takes.motions[0].skeleton.name, fps=25.0)
+    assert isinstance(exc.value, ValueRangeError) and "mm?" in str(exc.value)
+    bvh = tmp_path / "rate.bvh"
+    bvh.write_text(
+        "HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 3 Xposition Yposition Zposition\n"
+        " End Site\n {\n  OFFSET 0 1 0\n }\n}\nMOTION\nFrames: 2\nFrame Time: 120\n0 0 0\n0 0 0\n"
+    )
+    with pytest.raises(NeedsReadingOptions, match="--fps"):
+        posecast.load(bvh)
+    (tmp_path / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{\n")
+    with pytest.raises(FormatError) as exc:
+        posecast.load(tmp_path / "broken.bvh")
+    assert not isinstance(exc.value, NeedsReadingOptions)
+
+
 def test_train_reads_a_folder_with_the_reading_options_of_forecast(cli, walk_folder, tmp_path):
     """QA: `posecast train` had no reading options, so takes of plain numbers (or in cm, or z up) had to be saved as
     .npz first. Now --skeleton / --fps / --units / --up read every file of the folder as `posecast forecast` reads one:

@@ -70,6 +70,17 @@ class ModelError(PosecastError):
     """An unknown model name, or a checkpoint that does not match its model."""
 
 
+class NeedsReadingOptions(FormatError):
+    """A file that reads only with an option it does not carry: the skeleton and rate of plain numbers, a BVH's real
+    frame rate, an AMC clip's ASF (its message names the option: ``fps= (CLI: --fps)``). Training on a folder adds
+    that the reading options apply to every file of it (`posecast.datasets.training_data.folder_motions`)."""
+
+
+class UnitsNeeded(ValueRangeError, NeedsReadingOptions):
+    """Positions whose size says they are not metres (`posecast.io.reading.check_body_size`): the file's unit is
+    needed (``units=``, CLI ``--units``), or the one given is not the file's."""
+
+
 class DataNotFoundError(PosecastError):
     """A data set is not where ``POSECAST_DATA`` says it should be."""
 

@@ -291,7 +291,8 @@ def bench_long_horizon(
     """Long rollouts on every data set's test part (ST-Transformer supplement H and more): per second, PS entropy /
     KLD, joint speed, bone-length error, foot skating, ground penetration, nearest-training-pose distance, goals.
     Default models: the default motion model, zero-velocity, constant-velocity. `--files` rolls out from your own
-    files instead (groups without a file long enough for a seed are left out and listed: left_out in the JSON)."""
+    files instead (groups without a file long enough for a seed are left out and listed: left_out in the JSON; none
+    long enough exits 2, the JSON saying so: not_scored)."""
     from posecast.datasets.paths import data_root
     from posecast.evaluation.protocols import corpus, long_horizon
 
@@ -318,7 +319,14 @@ def bench_long_horizon(
             read = file_reader(units, skeleton, fps, asf)
             options = {"up": up, "read": read, "progress": tick, "mapping": joint_map}
             test_sets = load_own_files(files, name, **options)
-            test_sets, left_out = long_horizon.with_seeds(test_sets)  # recorded in the JSON: left_out
+            try:
+                test_sets, left_out = long_horizon.with_seeds(test_sets)  # recorded in the JSON: left_out
+            except DataNotFoundError as exc:  # no file long enough: as `bench files`, the JSON says so (not_scored)
+                if json_path is None:
+                    raise
+                shown = [str(f) for f in files]
+                write_json({"files": shown, "seconds": n_seconds, "datasets": {}, "not_scored": exc.problem}, json_path)
+                raise DataNotFoundError(f"{exc.problem}; {json_path} records it (not_scored)") from None
             line = corpus.files_protocol_description(test_sets, files)["files"]  # the files of the groups kept
             if left_out:
                 line += f"; left out, no file long enough for a seed: {', '.join(left_out)} (JSON: left_out)"

@@ -9,13 +9,14 @@ The data sets themselves (files, splits, loaders) are `posecast.datasets.cmu_moc
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from posecast.datasets.cmu_bvh import CMU_MOCAP_EXTRA_SUBJECTS, TRAIN_SUBJECTS, cmu_bvh_as_benchmark, cmu_bvh_motions
 from posecast.datasets.cmu_mocap import cmu_mocap_sequences
@@ -79,6 +80,8 @@ class ReadOptions(BaseModel):
         default=None, description="joint mapping onto the canonical body: a YAML/JSON file or a table"
     )
     up: str | None = Field(default=None, description="the axis that points up in the files' world (x, y, z, -z...)")
+    #: `joint_mapping`'s table, read once (a run checks, records and uses it; the file had been read three times)
+    _table: tuple[Any, dict[str, Any] | None] | None = PrivateAttr(default=None)
 
     def given(self) -> dict[str, Any]:
         """The options set (not None)."""
@@ -118,11 +121,16 @@ class ReadOptions(BaseModel):
         either; a bad mapping file or up axis is a `SkeletonError` naming it."""
         from posecast.skeletons.canonical import load_mapping_file, mapping_with_up
 
-        if self.up is not None:
-            return mapping_with_up(self.mapping, self.up)
-        if isinstance(self.mapping, str):
-            return dict(load_mapping_file(self.mapping))
-        return None if self.mapping is None else dict(self.mapping)
+        key = (self.mapping if isinstance(self.mapping, str) else repr(self.mapping), self.up)
+        if self._table is None or self._table[0] != key:  # (read again only when the options were changed)
+            if self.up is not None:
+                table = mapping_with_up(self.mapping, self.up)
+            elif isinstance(self.mapping, str):
+                table = dict(load_mapping_file(self.mapping))
+            else:
+                table = None if self.mapping is None else dict(self.mapping)
+            self._table = (key, table)
+        return copy.deepcopy(self._table[1])
 
 
 #: training data named by a word (`load_training_data`; the video and key-pose plug-ins take some of them), not a folder
@@ -150,7 +158,7 @@ def folder_motions(
     (`posecast.io.registry.LOOSE_SUFFIXES`: notes, settings, a run's config.json) are skipped instead and named in
     ``skipped`` (``"file (problem)"``), as `posecast bench files` treats them (QA: a notes.txt stopped training on a
     folder that the benchmark read)."""
-    from posecast.errors import PosecastError
+    from posecast.errors import NeedsReadingOptions, PosecastError
     from posecast.io.reading import load_motion
     from posecast.io.registry import LOOSE_SUFFIXES, format_suffix, motion_files
 
@@ -160,7 +168,7 @@ def folder_motions(
     if not paths:
         raise DataNotFoundError("no motion files found", folder)
     options = {k: v for k, v in reading.given().items() if k in ("skeleton", "fps", "units", "asf")}
-    motions, read, bad, skipped = [], [], [], []
+    motions, read, bad, skipped, needs_options = [], [], [], [], False
     for p in paths:
         try:
             motions.append(load_motion(p, **options))
@@ -170,9 +178,10 @@ def folder_motions(
                 skipped.append(f"{p.relative_to(folder).as_posix()} ({exc.problem})")
             else:
                 bad.append(str(exc))
+                needs_options |= isinstance(exc, NeedsReadingOptions)
     if bad:
         why = f"{len(bad)} of {len(paths)} motion files cannot be read (fix or move them): {listed(bad)}"
-        if reading.given() or any("CLI: --" in b for b in bad):  # reading options: for every file of the folder
+        if reading.given() or needs_options:  # reading options: for every file of the folder
             why += (
                 "; the reading options (--skeleton, --fps, --units, --asf, --mapping, --up) apply to every file of the "
                 "folder: put files that need other options in a folder of their own, or save them as .npz first, e.g. "
@@ -183,6 +192,66 @@ def folder_motions(
         raise DataNotFoundError(f"no motion files found ({len(skipped)} .txt / .json files are not motion)", folder)
     fps = fps or motions[0].fps
     return [m.resample(fps) for m in motions], read, skipped
+
+
+@dataclass
+class FolderTakes:
+    """The motion files of a training folder as `folder_motions` reads them (``motions`` as read, at the training
+    rate; ``paths``; ``skipped`` loose files) with the ``reading`` options they were read with, and the ways the
+    training plug-ins place them (`placed`): the motion networks (`load_training_data`), the video networks
+    (`posecast.training.video.folder_sequences`) and the key-pose networks (`posecast.training.keyposes`) read a folder
+    the same way and differ only in which takes go onto the canonical body."""
+
+    folder: Path
+    motions: list[Any]
+    paths: list[Path]
+    skipped: list[str]
+    reading: ReadOptions
+
+    @classmethod
+    def read(cls, folder: Path, fps: float | None, reading: ReadOptions | None = None) -> FolderTakes:
+        """`folder_motions` of ``folder`` at ``fps`` (default: the first file's rate) with ``reading``'s options."""
+        reading = reading or ReadOptions()
+        motions, paths, skipped = folder_motions(Path(folder), fps, reading)
+        return cls(Path(folder), motions, paths, skipped, reading)
+
+    @property
+    def mapping(self) -> dict[str, Any] | None:
+        """The explicit joint mapping (with ``up``), `ReadOptions.joint_mapping`."""
+        return self.reading.joint_mapping()
+
+    def one_registered_layout(self) -> bool:
+        """True when no joint mapping is given and every take is on the first take's layout, a registered one: the
+        folder can train on that layout (each take turned upright) instead of on the canonical body."""
+        from posecast import skeletons
+
+        first = self.motions[0].skeleton
+        return (
+            self.reading.turns_only()
+            and skeletons.is_registered(first)
+            and all(m.skeleton.same_layout(first) for m in self.motions)
+        )
+
+    def placed(self, canonical: bool | list[bool]) -> list[Any]:
+        """Every take as a `posecast.motion.Motion` standing along +y: on the canonical body where ``canonical`` (one
+        flag for all or one per take; `canonical_upright`), else on its own layout (`upright`)."""
+        from posecast.motion import Motion
+        from posecast.skeletons.canonical import CANONICAL
+
+        flags = canonical if isinstance(canonical, list) else [canonical] * len(self.motions)
+        mapping = self.mapping
+        return [
+            Motion(canonical_upright(m, p, mapping), m.fps, CANONICAL, metadata=m.metadata)
+            if to_canonical
+            else m.with_positions(upright(m, p, mapping))
+            for m, p, to_canonical in zip(self.motions, self.paths, flags, strict=True)
+        ]
+
+    def record(self) -> dict[str, Any]:
+        """What a run records of the folder's reading: ``reading`` (`ReadOptions.record`) when options were given,
+        ``skipped`` when files were."""
+        out: dict[str, Any] = {"reading": self.reading.record()} if self.reading.given() else {}
+        return {**out, "skipped": self.skipped} if self.skipped else out
 
 
 #: frames left out on each side of a glitch (linear resampling to 25 fps spreads one over its neighbours)
@@ -329,28 +398,18 @@ def load_training_data(
     folder = Path(source)
     if not folder.is_dir():
         raise DataNotFoundError(f"unknown data source {source!r}: use cmu-mocap, cmu-bvh or a folder of motions")
-    motions, paths, skipped = folder_motions(folder, fps, reading)
-    skel = motions[0].skeleton
-    reading = reading or ReadOptions()
-    mapping = reading.joint_mapping()
-    own = reading.turns_only() and skeletons.is_registered(skel) and all(m.skeleton.same_layout(skel) for m in motions)
-    if own:  # one registered layout: trained on it, each file turned upright (its up found, or --up)
-        seqs = [upright(m, p, mapping) for m, p in zip(motions, paths, strict=True)]
-        desc = describe(str(folder), paths, folder, fps=motions[0].fps)
-    else:  # the users' own rigs (or several, or a joint mapping given): every file on the canonical body, upright
-        from posecast.skeletons.canonical import CANONICAL
-
-        seqs = [canonical_upright(m, p, mapping) for m, p in zip(motions, paths, strict=True)]
-        skel = skeletons.get(CANONICAL)
-        desc = {**describe(str(folder), paths, folder, fps=motions[0].fps), "mapped_to": CANONICAL}
-    if reading.given():
-        desc["reading"] = reading.record()
-    # each file's frames at the training rate (a plug-in names the files too short for its window) and what was skipped
-    desc["frames"] = {str(p.relative_to(folder)): int(m.num_frames) for p, m in zip(paths, motions, strict=True)}
-    if skipped:
-        desc["skipped"] = skipped
+    takes = FolderTakes.read(folder, fps, reading)
+    own = takes.one_registered_layout()  # trained on that layout, each take upright (its up found, or --up); else the
+    placed = takes.placed(canonical=not own)  # users' own rigs (several, or a joint mapping given): the canonical body
+    seqs, skel = [m.positions for m in placed], placed[0].skeleton
+    desc = describe(str(folder), takes.paths, folder, fps=takes.motions[0].fps)
+    if not own:
+        desc["mapped_to"] = skel.name
+    desc.update(takes.record())
+    # each file's frames at the training rate (a plug-in names the files too short for its window)
+    desc["frames"] = {str(p.relative_to(folder)): int(m.num_frames) for p, m in zip(takes.paths, placed, strict=True)}
     train, val = split_sequences(seqs, val_fraction, min_frames)
-    return TrainingData(skel, motions[0].fps, train, val, desc)
+    return TrainingData(skel, takes.motions[0].fps, train, val, desc)
 
 
 def canonical_upright(motion: Any, path: Path, mapping: dict[str, Any] | None = None) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from posecast import skeletons
-from posecast.errors import FormatError, SkeletonError, ValueRangeError
+from posecast.errors import FormatError, NeedsReadingOptions, SkeletonError, ValueRangeError
 from posecast.io.registry import Format, register_format
 from posecast.motion import Forecast, Motion
 from posecast.skeletons.base import Skeleton
@@ -325,7 +325,7 @@ def declared_units(value: Any, path: Path) -> float:
 # ------------------------------------------------------------------------------------------ npy
 def _need(options: dict[str, Any], path: Path, what: str) -> tuple[Skeleton, float]:
     if options.get("skeleton") is None or options.get("fps") is None:
-        raise FormatError(f"{what} holds only numbers: pass skeleton= and fps= (CLI: --skeleton, --fps)", path)
+        raise NeedsReadingOptions(f"{what} holds only numbers: pass skeleton= and fps= (CLI: --skeleton, --fps)", path)
     return skeletons.get(options["skeleton"]), float(options["fps"])
 
 
@@ -535,7 +535,7 @@ def _on_frame_grid(
             )
         fps = _rate_of(steps)
     else:
-        raise FormatError("one frame and no fps: add a '# fps=...' line or pass fps= (CLI: --fps)", path)
+        raise NeedsReadingOptions("one frame and no fps: add a '# fps=...' line or pass fps= (CLI: --fps)", path)
     if steps.size and steps.max() > CSV_MAX_GAP_S:
         k = int(np.argmax(steps))
         raise FormatError(
@@ -586,7 +586,7 @@ def _rate_of(steps: np.ndarray) -> float:
 
 def _missing(what: str, path: Path) -> str:
     also = " (or a '# skeleton-json {...}' line for a rig no registry knows)" if what == "skeleton" else ""
-    raise FormatError(f"no {what}: add a '# {what}=...' line{also} or pass {what}= (CLI: --{what})", path)
+    raise NeedsReadingOptions(f"no {what}: add a '# {what}=...' line{also} or pass {what}= (CLI: --{what})", path)
 
 
 #: the comment line that holds a skeleton no registry knows (JSON, `Skeleton.to_dict`) in a .csv file
@@ -687,7 +687,7 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
             if options.get(key) is not None:
                 d[key] = _option_fps(options[key], path) if key == "fps" else options[key]
             elif d.get(key) is None:
-                raise FormatError(f'no {key}: add a "{key}" field or pass {key}= (CLI: --{key})', path)
+                raise NeedsReadingOptions(f'no {key}: add a "{key}" field or pass {key}= (CLI: --{key})', path)
     # PoseCast's own documents describe their skeleton and frame rate: skeleton= / fps= (--skeleton / --fps, for
     # files that hold only numbers) do not apply to them, so a folder of .npy files and PoseCast documents reads
     # with one set of options

@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import FormatError, PosecastError, ValueRangeError, listed, quiet
+from posecast.errors import FormatError, NeedsReadingOptions, PosecastError, ValueRangeError, listed, quiet
 from posecast.io.bvh import UNITS, _euler_to_matrix_soa, _fk_soa, _level_order, left_right_pairs
 from posecast.io.decimals import PAD, parse_decimals, split_tokens
 from posecast.io.registry import Format, inner_name, read_bytes, register_format
@@ -1027,7 +1027,9 @@ def find_asf(amc: str | os.PathLike[str]) -> tuple[Path, str]:
         if considered
         else f"no .asf next to the clip nor in {clip_dir.parent / 'asf'}"
     )
-    raise FormatError(f"cannot find the skeleton (.asf) of this AMC clip: {seen}; pass asf=FILE (CLI: --asf FILE)", p)
+    raise NeedsReadingOptions(
+        f"cannot find the skeleton (.asf) of this AMC clip: {seen}; pass asf=FILE (CLI: --asf FILE)", p
+    )
 
 
 # ==================================================================================== readers

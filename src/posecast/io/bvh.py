@@ -42,7 +42,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from posecast import skeletons
-from posecast.errors import FormatError, PosecastError, ValueRangeError, quiet
+from posecast.errors import FormatError, NeedsReadingOptions, PosecastError, ValueRangeError, quiet
 from posecast.io.decimals import padded, parse_decimals, split_tokens
 from posecast.io.registry import Format, formats, register_format
 from posecast.kinematics.fk import forward_kinematics
@@ -357,7 +357,8 @@ def _frame_header(
             wanted = ("'Frames: N'", "'Frame Time: seconds'")
             want = " and ".join(k for k in wanted if k[1:-1].split(":")[0] not in found)
             hint = f" ({_FPS_HINT} when the file has no Frame Time)" if "Frame Time" in want else ""
-            raise FormatError(f"line {line}: expected {want} after MOTION, found {raw.strip()[:60]!r}{hint}", path)
+            error = NeedsReadingOptions if hint else FormatError
+            raise error(f"line {line}: expected {want} after MOTION, found {raw.strip()[:60]!r}{hint}", path)
         found[key] = (m.group(1), line)
     frames_tok, frames_line = found["Frames"]
     ft_tok, ft_line = found.get("Frame Time", ("", 0))
@@ -371,24 +372,26 @@ def _frame_header(
         frame_time: float | None = float(ft_tok)
     except ValueError:
         if need_time:
-            raise FormatError(f"line {ft_line}: frame time {ft_tok!r} is not a number; {_FPS_HINT}", path) from None
+            raise NeedsReadingOptions(
+                f"line {ft_line}: frame time {ft_tok!r} is not a number; {_FPS_HINT}", path
+            ) from None
         frame_time = None
     if frame_time is not None and not (math.isfinite(frame_time) and frame_time > 0):
         if need_time:
-            raise FormatError(
+            raise NeedsReadingOptions(
                 f"line {ft_line}: frame time {ft_tok!r} must be a positive number of seconds; {_FPS_HINT}", path
             )
         frame_time = None
     if need_time and frame_time is not None:
         if frame_time > MAX_FRAME_TIME_S:
-            raise FormatError(
+            raise NeedsReadingOptions(
                 f"line {ft_line}: Frame Time {ft_tok} s is under one frame per second, which is not motion capture: "
                 f"did the exporter write the rate instead of the frame period (1/{ft_tok} = {1.0 / frame_time:.6g} s)?"
                 f" {_FPS_HINT}",
                 path,
             )
         if 1.0 / frame_time > MAX_FPS:
-            raise FormatError(
+            raise NeedsReadingOptions(
                 f"line {ft_line}: frame time {ft_tok!r} s means more than {MAX_FPS:g} frames/s; {_FPS_HINT}", path
             )
     return frames, frames_line, frame_time, ft_tok, pos, line + 1

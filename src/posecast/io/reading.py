@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from posecast.errors import PosecastError, ValueRangeError
+from posecast.errors import PosecastError, UnitsNeeded, ValueRangeError
 from posecast.motion import Forecast, Motion
 
 #: the motion formats whose reader takes ``units=`` (a length unit of the file)
@@ -97,8 +97,8 @@ BODY_SPAN_M = (0.2, 10.0)
 
 
 def check_body_size(motion: Motion, where: Path | None, give: str | None = None, smallest: bool = True) -> None:
-    """A `ValueRangeError` when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not metres (``give``:
-    how to give the unit, for the message; ``smallest=False``: only a body too large is refused)."""
+    """A `UnitsNeeded` (a `ValueRangeError`) when ``motion``'s body span (`BODY_SPAN_M`) says its positions are not
+    metres (``give``: how to give the unit, for the message; ``smallest=False``: only a body too large is refused)."""
     pos = motion.positions[:: max(1, motion.num_frames // 50)]  # up to about 50 frames
     pos = pos[np.abs(pos).reshape(len(pos), -1).max(axis=1) > 0] if np.abs(pos).max() > 0 else pos
     span = float(np.median(np.ptp(pos, axis=1).max(axis=-1)))  # per frame: the bounding box's longest side
@@ -106,6 +106,6 @@ def check_body_size(motion: Motion, where: Path | None, give: str | None = None,
     give = give or "give their unit (--units on the command line, units= in Python)"
     if span > hi:
         guess = "mm" if span > 300 else "cm" if span > 100 else "cm or inch"
-        raise ValueRangeError(f"a body spanning {span:.4g} m: positions must be metres ({guess}?); {give}", where)
+        raise UnitsNeeded(f"a body spanning {span:.4g} m: positions must be metres ({guess}?); {give}", where)
     if span < lo and smallest:
-        raise ValueRangeError(f"a body spanning {span:.3g} m: positions must be metres; {give}", where)
+        raise UnitsNeeded(f"a body spanning {span:.3g} m: positions must be metres; {give}", where)

@@ -222,8 +222,7 @@ class CharPoseTask(TrainingTask):
             )
         if config.subjects is not None:
             raise ValueRangeError("subjects: only for the cmu-bvh data")
-        from posecast.datasets.training_data import canonical_upright, folder_motions, upright
-        from posecast.motion import Motion
+        from posecast.datasets.training_data import FolderTakes
         from posecast.skeletons.canonical import CANONICAL
 
         reading = config.reading or ReadOptions()
@@ -232,20 +231,13 @@ class CharPoseTask(TrainingTask):
                 f"a joint mapping (--mapping) maps files onto the canonical body; this config's network is on "
                 f"{net_cfg.skeleton!r}: train with a corpus config (--config src/posecast/configs/charpose/corpus.yaml)"
             )
-        motions, paths, skipped = folder_motions(Path(config.data), None, reading)  # (loose non-motion files skipped)
-        self.folder_facts = {"skipped": skipped} if skipped else {}
-        if reading.given():
-            self.folder_facts["reading"] = reading.record()
-        mapping = reading.joint_mapping()
-        other_rigs = any(m.skeleton.name != CANONICAL for m in motions)
-        if net_cfg.skeleton == CANONICAL and (not reading.turns_only() or other_rigs):
-            # users' own rigs (or several, or a mapping given): every file on the canonical body, upright, as the corpus
-            motions = [
-                Motion(canonical_upright(m, p, mapping), m.fps, CANONICAL, metadata=m.metadata)
-                for m, p in zip(motions, paths, strict=True)
-            ]
-        else:  # the network's own layout: each file turned upright (its up found, or --up)
-            motions = [m.with_positions(upright(m, p, mapping)) for m, p in zip(motions, paths, strict=True)]
+        takes = FolderTakes.read(Path(config.data), None, reading)  # (loose non-motion files skipped)
+        self.folder_facts = takes.record()
+        paths = takes.paths
+        other_rigs = any(m.skeleton.name != CANONICAL for m in takes.motions)
+        # users' own rigs (or several, or a mapping given): every file on the canonical body, upright, as the corpus;
+        # else the network's own layout, each file turned upright (its up found, or --up)
+        motions = takes.placed(canonical=net_cfg.skeleton == CANONICAL and (not reading.turns_only() or other_rigs))
         if any(m.skeleton.name != net_cfg.skeleton for m in motions):
             first = next(p for m, p in zip(motions, paths, strict=True) if m.skeleton.name != net_cfg.skeleton)
             raise SkeletonError(

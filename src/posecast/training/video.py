@@ -74,23 +74,12 @@ def folder_sequences(
     `posecast.datasets.training_data.ReadOptions` for every file; every file is turned upright (`upright`); files of
     rigs without a registered layout, and every file when a joint mapping is given, go through the canonical body
     (`canonical_upright`)."""
-    from posecast.datasets.training_data import canonical_upright, describe, folder_motions, upright
-    from posecast.skeletons.canonical import CANONICAL
-    from posecast.skeletons.mapping import map_positions, to_layout
+    from posecast.datasets.training_data import FolderTakes, describe
 
-    reading = reading or ReadOptions()
-    motions, paths, skipped = folder_motions(Path(folder), fps, reading)
-    mapping = reading.joint_mapping()
-    seqs = [
-        to_layout(m.with_positions(upright(m, p, mapping)), layout).positions
-        if reading.turns_only() and skeletons.is_registered(m.skeleton)
-        else map_positions(canonical_upright(m, p, mapping), layout, CANONICAL)[0]
-        for m, p in zip(motions, paths, strict=True)
-    ]
-    extra: dict[str, Any] = {"skipped": skipped} if skipped else {}
-    if reading.given():
-        extra["reading"] = reading.record()
-    return seqs, describe(str(folder), paths, Path(folder), fps=fps, layout=layout, **extra)
+    takes = FolderTakes.read(Path(folder), fps, reading)
+    own = [takes.reading.turns_only() and skeletons.is_registered(m.skeleton) for m in takes.motions]
+    seqs = [m.to_layout(layout).positions for m in takes.placed(canonical=[not k for k in own])]
+    return seqs, describe(str(folder), takes.paths, Path(folder), fps=fps, layout=layout, **takes.record())
 
 
 @dataclass

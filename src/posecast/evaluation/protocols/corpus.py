@@ -926,9 +926,13 @@ def goal_line(dataset: str, goals: Mapping[str, Any]) -> str:
 
 #: what it means for the numbers of a file of one's own that it is a file of the corpus's split (`corpus_notes`)
 CORPUS_SPLIT_NOTES = {
-    "train": ("training", "the learned models and nearest-neighbour were fitted on"),
-    "validation": ("validation", "the learned models were chosen (not fitted) on"),
-    "test": ("test", "no model was fitted or chosen on"),
+    "train": (
+        "training",
+        "PoseCast's shipped models were trained on it (nearest-neighbour replays it)",
+        "not held out",
+    ),
+    "validation": ("validation", "PoseCast's shipped models were chosen (not trained) on it", "not fully held out"),
+    "test": ("test", "no shipped model was trained or chosen on it", "held out"),
 }
 
 
@@ -937,13 +941,13 @@ def corpus_notes(test_sets: Sequence[TestSet]) -> dict[str, Any]:
     "N files are in the training split of the corpus: ...", "files": {file: corpus file}}}`` (`CORPUS_SPLIT_NOTES`);
     empty when there are none (always for the data sets' test splits, and without ``POSECAST_DATA``)."""
     out: dict[str, Any] = {}
-    for split, (called, what) in CORPUS_SPLIT_NOTES.items():
+    for split, (called, what, verdict) in CORPUS_SPLIT_NOTES.items():
         files = {f["file"]: f["corpus_file"] for t in test_sets for f in t.file_facts if f.get("corpus_split") == split}
         if files:
             one = len(files) == 1
             note = (
                 f"{len(files)} file{'' if one else 's'} {'is' if one else 'are'} in the {called} split of the corpus: "
-                f"{what} {'it' if one else 'them'}"
+                f"{what}; the numbers on {'it' if one else 'them'} are {verdict}"
             )
             out[split] = {"note": note, "files": files}
     return out
@@ -1046,6 +1050,8 @@ def print_result(result: Mapping[str, Any], console: Any = None) -> None:
     def cell(v: Mapping[str, float]) -> str:
         if not np.isfinite(v["mean"]):
             return "-"
+        if v["low"] == v["high"]:  # the files resampled are one file (QA: "82-82" read as an interval)
+            return f"{v['mean']:.1f}\n1 file"
         return f"{v['mean']:.1f}\n{v['low']:.0f}-{v['high']:.0f}"
 
     for name, d in result["datasets"].items():
