@@ -222,7 +222,7 @@ def test_sniffing_reads_only_the_zip_directory(tmp_path):
         ({"mocap_framerate": np.array(0.0)}, "'mocap_framerate' is 0.0, not a frame rate"),
         ({"mocap_framerate": np.array(np.nan)}, "not a frame rate"),
         ({"mocap_framerate": np.array([120.0, 60.0])}, "expected a single number"),
-        ({"poses": np.array([["a"] * 156] * 4)}, "non-numeric dtype"),
+        ({"poses": np.array([["a"] * 156] * 4)}, "non-real dtype"),
         ({"poses": np.empty((4, 156), dtype=object)}, "cannot be read without unpickling"),
     ],
 )
@@ -268,3 +268,19 @@ def test_garbage_is_always_a_posecast_error(tmp_path, blob):
             posecast.load(path, format=fmt)
         except PosecastError:
             pass
+
+
+def test_amass_reading_options(tmp_path):
+    """QA: ``fps=`` / ``skeleton=`` / unknown options were ignored without a word, and complex arrays read with
+    their imaginary part dropped. ``fps`` now overrides ``mocap_framerate``, the others are refused."""
+    from posecast.errors import ValueRangeError
+    from posecast.io.reading import load_motion
+
+    path = _write(tmp_path / "a.npz")
+    assert posecast.load(path).fps == 120.0 and load_motion(path, fps=60).fps == 60.0
+    with pytest.raises(ValueRangeError, match="skeleton= does not apply to an AMASS file"):
+        load_motion(path, skeleton="cmu-bvh-31")
+    with pytest.raises(ValueRangeError, match="unknown option.*bogus"):
+        posecast.load(path, bogus=1)
+    with pytest.raises(FormatError, match="'poses' has non-real dtype complex"):
+        posecast.load(_write(tmp_path / "c.npz", poses=np.zeros((4, 156), dtype=complex)))

@@ -645,3 +645,83 @@ def test_raw_load_of_bare_positions_honours_units(tmp_path):
                                walk.positions, atol=1e-9)  # fmt: skip
     with pytest.raises(FormatError, match="not both"):
         posecast.load(path, skeleton=walk.skeleton.name, fps=30, units="mm", scale=0.001)
+
+
+def test_damaged_and_odd_saved_files_are_clear_errors(tmp_path, walk, cli):
+    """QA (fuzzing the readers): a .npz cut short (an interrupted copy) or with a corrupt member, JSON nested
+    thousands deep, an fps of 400 digits, metadata that is not an object and rotations that are not rotations had
+    escaped as BadZipFile / zlib.error / RecursionError / OverflowError / AttributeError tracebacks (exit 1) or been
+    read as they were. Each is now a `FormatError` naming the file (CLI: exit 2, one line)."""
+    import io
+
+    from posecast.io.reading import load_motion
+
+    whole = posecast.save(walk, tmp_path / "w.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[:-10])
+    for reader in (posecast.load, load_motion):
+        with pytest.raises(FormatError, match="cut.npz"):
+            reader(tmp_path / "cut.npz")
+    code, out, err = cli("info", str(tmp_path / "cut.npz"))
+    assert code == 2 and "cut.npz" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    buf = io.BytesIO()  # a compressed member whose deflate stream is damaged
+    np.savez_compressed(buf, positions=walk.positions, fps=np.array(walk.fps), skeleton=np.array(walk.skeleton.name))
+    raw = bytearray(buf.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z:
+        info = z.getinfo("positions.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start + 20 : start + 60] = bytes(40)
+    (tmp_path / "bad.npz").write_bytes(bytes(raw))
+    with pytest.raises(FormatError, match="bad.npz"):
+        posecast.load(tmp_path / "bad.npz")
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "posecast-motion", "positions": ' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(FormatError, match="nested too deeply"):
+        posecast.load(deep)
+    doc = {"positions": walk.positions.tolist(), "skeleton": walk.skeleton.name}
+    (tmp_path / "fps.json").write_text(json.dumps(doc)[:-1] + ', "fps": 1' + "0" * 400 + "}")
+    with pytest.raises(FormatError, match="no frame rate"):
+        posecast.load(tmp_path / "fps.json")
+    with pytest.raises(ValueRangeError, match="fps= must be a number"):
+        posecast.load(tmp_path / "fps.json", fps=10**400)
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({**doc, "fps": 20.0}).encode())
+    assert posecast.load(tmp_path / "bom.json").num_frames == walk.num_frames  # as a CSV with a BOM reads
+
+    with np.load(tmp_path / "w.npz") as z:
+        arrays = dict(z)
+    np.savez(tmp_path / "meta.npz", **{**arrays, "metadata": np.array("[1, 2]")})
+    with pytest.raises(FormatError, match="'metadata' must be a JSON object, not a list"):
+        posecast.load(tmp_path / "meta.npz")
+    saved = json.loads(posecast.save(walk, tmp_path / "w.json").read_text())
+    (tmp_path / "meta.json").write_text(json.dumps({**saved, "metadata": [1, 2]}))
+    with pytest.raises(FormatError, match="'metadata' must be a JSON object"):
+        posecast.load(tmp_path / "meta.json")
+    assert "rotations" in arrays  # (the synthetic walk has them)
+    good = arrays["rotations"]
+    for rot, name in ((3.0 * np.ones_like(good), "scaled"), (np.zeros_like(good), "zero")):
+        np.savez(tmp_path / f"{name}.npz", **{**arrays, "rotations": rot})
+        with pytest.raises(FormatError, match="frame 0, joint 0 is not a rotation matrix"):
+            posecast.load(tmp_path / f"{name}.npz")
+    mirrored = arrays["rotations"].copy()
+    mirrored[2, 1] = -mirrored[2, 1]  # orthonormal but det -1: a reflection
+    np.savez(tmp_path / "mirror.npz", **{**arrays, "rotations": mirrored})
+    with pytest.raises(FormatError, match="frame 2, joint 1 is not a rotation matrix"):
+        posecast.load(tmp_path / "mirror.npz")
+    (tmp_path / "rot.json").write_text(json.dumps({**saved, "rotations": np.zeros_like(arrays["rotations"]).tolist()}))
+    with pytest.raises(FormatError, match="not a rotation matrix"):
+        posecast.load(tmp_path / "rot.json")
+
+
+def test_a_csv_or_json_that_mentions_radians_is_not_an_amc_clip(tmp_path, walk):
+    """QA: the AMC sniffer matched ":radians" anywhere in the first bytes, so a CSV whose comment said
+    "angles:radians" (or a JSON note) was read as an AMC clip and failed on its header."""
+    csv = posecast.save(walk, tmp_path / "w.csv")
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([lines[0] + " angles:radians", *lines[1:]]) + "\n")
+    np.testing.assert_allclose(posecast.load(csv).positions, walk.positions, atol=1e-6)
+    doc = {"note": "angles:RADIANS", "positions": walk.positions.tolist(), "skeleton": walk.skeleton.name, "fps": 20}
+    (tmp_path / "w.json").write_text(json.dumps(doc))
+    assert posecast.io.detect_format(tmp_path / "w.json").name == "json"
+    amc = tmp_path / "clip.amc"
+    amc.write_text(":FULLY-SPECIFIED\n:DEGREES\n1\nroot 0 0 0 0 0 0\n")
+    assert posecast.io.detect_format(amc).name == "amc"

@@ -831,3 +831,19 @@ def test_a_skeleton_name_for_a_bvh_file_is_refused_saying_why(tmp_path):
     posecast.save(synthetic_walk(seconds=1.0, fps=30.0), path)
     with pytest.raises(ValueRangeError, match=r"walk\.bvh: skeleton= does not apply to a BVH file: it names its own"):
         posecast.load(path, skeleton="body-17")
+
+
+def test_digit_separators_in_the_motion_header_are_refused(tmp_path):
+    """QA: Python's int / float read ``Frames: 1_0`` and ``Frame Time: 0.0_333`` though the frame rows' parser
+    refuses ``1_0``; both header values are now plain decimals only."""
+    head = "HIERARCHY\nROOT Hips\n{\n OFFSET 0 0 0\n CHANNELS 3 Xposition Yposition Zposition\n End Site\n {\n"
+    head += "  OFFSET 0 1 0\n }\n}\nMOTION\n"
+    rows = "0 0 0\n" * 10
+    (tmp_path / "a.bvh").write_text(head + "Frames: 1_0\nFrame Time: 0.0333\n" + rows)
+    with pytest.raises(FormatError, match="frame count '1_0' is not an integer"):
+        posecast.load(tmp_path / "a.bvh")
+    (tmp_path / "b.bvh").write_text(head + "Frames: 10\nFrame Time: 0.0_333\n" + rows)
+    with pytest.raises(FormatError, match="frame time '0.0_333' is not a number"):
+        posecast.load(tmp_path / "b.bvh")
+    (tmp_path / "c.bvh").write_text(head + "Frames: 10\nFrame Time: 0.0333\n" + rows)
+    assert posecast.load(tmp_path / "c.bvh").num_frames == 10

@@ -238,3 +238,32 @@ def test_save_as_txt_picks_the_writer_by_the_skeleton(tmp_path):
     with pytest.raises(FormatError, match=r"\.txt holds cmu-mocap-38 \(format='cmu-expmap'\) or h36m-32"):
         posecast.save(walk, tmp_path / "walk.txt")
     assert not (tmp_path / "walk.txt").exists()
+
+
+def test_numbers_python_reads_but_numpy_does_not_are_named(tmp_path):
+    """QA: ``1_0`` or an Arabic-Indic digit passed Python's ``float`` but not ``np.loadtxt``; the search for the bad
+    value then found none and raised ``StopIteration``."""
+    for token in ("1_0", "\u0661"):
+        rows = [",".join(["0"] * (CMU_COLUMNS - 1) + [token])]
+        path = tmp_path / "r.txt"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        with pytest.raises(FormatError, match=f"line 1, column {CMU_COLUMNS}: non-numeric value"):
+            posecast.load(path)
+
+
+def test_reading_options_of_exp_map_files(tmp_path):
+    """QA: ``fps=`` and ``skeleton=`` were ignored without a word (``--fps 60`` on a benchmark file gave 120 Hz):
+    ``fps`` now reads the file at that rate (as a BVH's Frame Time is overridden), the others are refused."""
+    from posecast.errors import ValueRangeError
+    from posecast.io.reading import load_motion
+
+    path = _write_rows(tmp_path / "walking_1.txt", np.zeros((4, CMU_COLUMNS)))
+    assert posecast.load(path).fps == 120.0 and load_motion(path, fps=60).fps == 60.0
+    with pytest.raises(ValueRangeError, match="skeleton= does not apply to an exp-map file"):
+        load_motion(path, skeleton="h36m-32")
+    with pytest.raises(ValueRangeError, match="unknown option.*bogus"):
+        posecast.load(path, bogus=1)
+    with pytest.raises(ValueRangeError, match="frame rate"):
+        posecast.load(path, fps=-1)
+    h36m = _write_rows(tmp_path / "h.txt", np.zeros((4, H36M_COLUMNS)))
+    assert posecast.load(h36m).fps == 50.0 and posecast.load(h36m, fps=25.0).fps == 25.0

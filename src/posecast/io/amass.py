@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 
 from posecast import skeletons
-from posecast.errors import FormatError
+from posecast.errors import FormatError, ValueRangeError
 from posecast.io.registry import Format, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix
-from posecast.motion import MAX_FPS, Motion
+from posecast.motion import MAX_FPS, Motion, check_fps
 from posecast.skeletons.smpl import SMPLH_BODY_JOINTS
 
 SKELETON = "smplh-22"
@@ -91,8 +91,8 @@ def _array(z: Any, key: str, path: Path) -> np.ndarray:
         raise FormatError(f"array {key!r} cannot be read without unpickling ({exc})", path) from None
     if not isinstance(arr, np.ndarray):  # a member that is not in .npy format comes back as raw bytes
         raise FormatError(f"member {key!r} of the archive is not a numpy array", path)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise FormatError(f"array {key!r} has non-numeric dtype {arr.dtype}", path)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):  # (complex: its imaginary part was dropped)
+        raise FormatError(f"array {key!r} has non-real dtype {arr.dtype}", path)
     return arr.astype(np.float64)
 
 
@@ -144,13 +144,20 @@ def amass_arrays_to_motion(
     return Motion(positions=pos, fps=fps, skeleton=skel, rotations=rot, root_translation=root, metadata=meta)
 
 
-def read_amass(path: Path, **_: Any) -> Motion:
-    """An AMASS ``.npz`` as a `Motion` on ``smplh-22`` (metres, y up; see the module notes).
+def read_amass(path: Path, fps: float | None = None, **options: Any) -> Motion:
+    """An AMASS ``.npz`` as a `Motion` on ``smplh-22`` (metres, y up; see the module notes); ``fps`` instead of its
+    ``mocap_framerate`` (as a BVH's Frame Time is overridden); ``skeleton=`` and other options are refused (QA: they
+    had been ignored without a word).
 
     Raises:
         FormatError: missing arrays, wrong shapes, NaN/inf values or an impossible frame rate.
     """
     path = Path(path)
+    if "skeleton" in options:
+        raise ValueRangeError("skeleton= does not apply to an AMASS file: it is read on smplh-22", path)
+    if options:
+        raise ValueRangeError(f"unknown option(s) for reading an AMASS file: {', '.join(sorted(options))}", path)
+    given_fps = None if fps is None else check_fps(fps, str(path))
     try:
         z = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -190,7 +197,9 @@ def read_amass(path: Path, **_: Any) -> Motion:
     _finite("'poses'", poses, path)
     _finite("'trans'", trans, path)
     fps = float(fps_arr.reshape(-1)[0])
-    if not np.isfinite(fps) or fps <= 0 or fps > MAX_FPS:
+    if given_fps is not None:
+        fps = given_fps
+    elif not np.isfinite(fps) or fps <= 0 or fps > MAX_FPS:
         raise FormatError(f"{fps_key!r} is {fps!r}, not a frame rate in (0, {MAX_FPS:g}] frames/s", path)
     return amass_arrays_to_motion(
         poses,

@@ -179,11 +179,12 @@ def bare_positions_key(names: Any) -> str | None:
 
 def holds_bare_positions(path: str | Path) -> bool:
     """Whether the ``.npz`` at ``path`` holds bare positions (`bare_positions_key`): read as a ``.npy`` is, with
-    ``skeleton=`` and ``fps=``, units and the body-size check (`posecast.io.reading.load_file`)."""
+    ``skeleton=`` and ``fps=``, units and the body-size check (`posecast.io.reading.load_file`). A probe only: an
+    archive it cannot open (truncated, corrupt) is False, and the reader then names the problem."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return bare_positions_key(z.files) is not None
-    except (OSError, ValueError, EOFError):
+    except Exception:  # (QA: a truncated .npz's BadZipFile escaped from here as a traceback)
         return False
 
 
@@ -236,7 +237,7 @@ def read_npz(path: Path, **options: Any) -> Motion | Forecast:
                 raise FormatError(f"not a readable .npz file without pickles ({exc})", path) from None
             return plain_positions(arr, options, path, "a .npz file without 'skeleton'")
         skel = skeleton_from_field(z["skeleton"])
-        meta = json.loads(str(_scalar(z, "metadata", path))) if "metadata" in z else {}
+        meta = metadata_field(json.loads(str(_scalar(z, "metadata", path))) if "metadata" in z else {}, path)
         fps = float(_scalar(z, "fps", path))
         if kind == "forecast":
             history = None
@@ -261,10 +262,40 @@ def read_npz(path: Path, **options: Any) -> Motion | Forecast:
             positions=z["positions"],
             fps=fps,
             skeleton=skel,
-            rotations=z["rotations"] if "rotations" in z else None,
+            rotations=rotation_field(z["rotations"], path) if "rotations" in z else None,
             root_translation=z["root_translation"] if "root_translation" in z else None,
             metadata=meta,
         )
+
+
+#: the largest entry of ``R R^T - I`` of a saved rotation (PoseCast writes them exact; float32 ones are ~1e-7 off)
+ROTATION_TOLERANCE = 1e-4
+
+
+def rotation_field(rotations: Any, path: Path) -> Any:
+    """A saved motion's ``rotations (T, J, 3, 3)``, checked to be rotation matrices (orthonormal, determinant +1);
+    a `FormatError` naming the first frame and joint that is not (QA: zeros or 3 I were read and written back into a
+    BVH as they were). Another shape is left to `posecast.motion.Motion`'s check."""
+    if rotations is None:
+        return None
+    rot = np.asarray(rotations)
+    if rot.ndim != 4 or rot.shape[-2:] != (3, 3) or rot.dtype.kind not in "fiu" or not np.isfinite(rot).all():
+        return rotations
+    r = rot.astype(np.float64)
+    off = np.abs(r @ np.swapaxes(r, -1, -2) - np.eye(3)).max(axis=(-2, -1))
+    bad = (off > ROTATION_TOLERANCE) | (np.linalg.det(r) <= 0) if r.size else off > 0
+    if bad.any():
+        t, j = (int(x) for x in np.argwhere(bad)[0])
+        raise FormatError(f"'rotations' frame {t}, joint {j} is not a rotation matrix (orthonormal, det +1)", path)
+    return rotations
+
+
+def metadata_field(meta: Any, path: Path) -> dict[str, Any]:
+    """A saved file's ``metadata``: a JSON object, else a `FormatError` naming ``path`` (QA: a list made
+    ``AttributeError`` tracebacks)."""
+    if not isinstance(meta, dict):
+        raise FormatError(f"'metadata' must be a JSON object, not a {type(meta).__name__}", path)
+    return meta
 
 
 def _sourced(meta: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -627,22 +658,24 @@ def _json_fps(d: dict[str, Any], what: str, path: Path, default: float | None = 
     fps = d.get("fps", default)
     if isinstance(fps, bool) or not isinstance(fps, int | float):
         raise FormatError(f"missing or non-numeric field {what!r}: {fps!r}", path)
-    return float(fps)
+    try:
+        return float(fps)
+    except OverflowError:  # an integer of hundreds of digits
+        raise FormatError(f"field {what!r} is no frame rate ({len(str(fps))} digits)", path) from None
 
 
 def _option_fps(value: Any, path: Path) -> float:
     """The ``fps=`` option (any real number, numpy's included) as a float."""
     try:
         fps = float(value)
-    except (TypeError, ValueError):
-        raise ValueRangeError(f"fps= must be a number, got {value!r}", path) from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueRangeError(f"fps= must be a number, got {str(value)[:40]!r}", path) from None
     if isinstance(value, bool) or not math.isfinite(fps) or fps <= 0:
         raise ValueRangeError(f"fps= must be a positive number, got {value!r}", path)
     return fps
 
 
 def read_json(path: Path, **options: Any) -> Motion | Forecast:
-    _known_options(options, path, "a .json file")
     """A PoseCast JSON document (`write_json`), a key-pose forecast (``posecast forecast --model charpose``), or a
     motion written by hand: an object without ``"format"`` that has ``"positions"`` (frames x joints x 3), with
     ``"skeleton"`` (a registered name or a description) and ``"fps"`` unless ``skeleton=`` / ``fps=`` give them
@@ -655,10 +688,13 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
     truth, the history, and the offsets of a skeleton described in the document. ``scale=`` (metres per unit,
     what ``posecast.api.load_motion`` passes for ``units=``) does the same for a document without ``"units"``.
     """
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+    _known_options(options, path, "a .json file")
+    try:  # (a byte-order mark is not part of the document: editors on Windows write one, as for a CSV)
+        d = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise FormatError(f"invalid JSON at line {exc.lineno}: {exc.msg}", path) from None
+    except RecursionError:
+        raise FormatError("JSON nested too deeply to be a motion", path) from None
     if isinstance(d, dict) and "format" not in d and KEYPOSE_FIELDS <= set(d):  # `posecast forecast --model charpose`
         if "scale" in options:
             raise FormatError("a key-pose forecast is in metres, as written; leave the unit option out", path)
@@ -709,7 +745,7 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
         return a if a is None or scale == 1.0 else a * scale
 
     fps = _json_fps(d, "fps", path)
-    meta = d.get("metadata") or {}
+    meta = metadata_field(d.get("metadata") or {}, path)
     if d["format"] == "posecast-forecast":
         hist = d.get("history")
         return Forecast(
@@ -728,7 +764,7 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
         positions=lengths(_arr(d, "positions", path)),
         fps=fps,
         skeleton=skel,
-        rotations=_arr(d, "rotations", path, optional=True),
+        rotations=rotation_field(_arr(d, "rotations", path, optional=True), path),
         root_translation=lengths(_arr(d, "root_translation", path, optional=True)),
         # a declared unit is trusted (`posecast.io.reading.load_file` checks the body's size only without one)
         metadata=_sourced(meta if declared is None else {**meta, "units_declared": declared}, path),

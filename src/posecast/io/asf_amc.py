@@ -1202,14 +1202,14 @@ def read_asf(
 
 # ===================================================================================== register
 _ASF_SNIFF = re.compile(rb"^[ \t]*:(bonedata|hierarchy|root|version)\b", re.MULTILINE | re.IGNORECASE)
+_AMC_HEADER_SNIFF = re.compile(rb"^[ \t]*:(fully-specified|degrees|radians)\b", re.MULTILINE | re.IGNORECASE)
 
 
 def _sniff_amc(head: bytes, _: Path) -> bool:
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
-    upper = head.upper()
-    if b":FULLY-SPECIFIED" in upper or b":DEGREES" in upper or b":RADIANS" in upper:
-        return True
+    if _AMC_HEADER_SNIFF.search(head):  # at the start of a line: a CSV comment or a JSON string that says
+        return True  # "angles:radians" is no AMC clip (QA: such a .csv was read as one)
     if _ASF_SNIFF.search(head):
         return False
     lines = [ln.strip() for ln in head.replace(b"\r", b"\n").split(b"\n")]

@@ -362,13 +362,17 @@ def _frame_header(
         found[key] = (m.group(1), line)
     frames_tok, frames_line = found["Frames"]
     ft_tok, ft_line = found.get("Frame Time", ("", 0))
-    try:
+    try:  # (Python's int and float take "1_0" and non-ASCII digits; the frame rows' parser does not)
+        if "_" in frames_tok or not frames_tok.isascii():
+            raise ValueError(frames_tok)
         frames = int(frames_tok)
     except ValueError:
         raise FormatError(f"line {frames_line}: frame count {frames_tok!r} is not an integer", path) from None
     if frames <= 0:
         raise FormatError(f"line {frames_line}: the file declares {frames} frames; a motion needs at least one", path)
     try:
+        if "_" in ft_tok or not ft_tok.isascii():
+            raise ValueError(ft_tok)
         frame_time: float | None = float(ft_tok)
     except ValueError:
         if need_time:

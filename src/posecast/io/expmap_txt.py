@@ -28,7 +28,7 @@ from posecast.errors import FormatError, ValueRangeError
 from posecast.io.registry import SNIFF_BYTES, Format, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from posecast.motion import Motion
+from posecast.motion import Motion, check_fps
 from posecast.skeletons.cmu import ASF_UNIT_M
 from posecast.skeletons.h36m import H36M_UNIT_M
 
@@ -43,6 +43,10 @@ H36M_FPS = 50.0
 
 
 def _is_number(token: str) -> bool:
+    """Whether ``np.loadtxt`` reads ``token`` as a number: Python's ``float`` also takes ``1_0`` and non-ASCII
+    digits, which it does not (QA: the search for the bad value then found none and raised ``StopIteration``)."""
+    if not token.isascii() or "_" in token:
+        return False
     try:
         float(token)
     except ValueError:
@@ -101,9 +105,12 @@ def read_expmap_array(path: Path, columns: int | None = None) -> np.ndarray:
     try:
         data = np.loadtxt(io.StringIO("\n".join(rows)), delimiter="," if comma else None, dtype=np.float64, ndmin=2)
     except ValueError:
-        i, k, value = next(
-            (i, k, v) for i, r in enumerate(rows) for k, v in enumerate(_split(r, comma)) if not _is_number(v)
+        found = next(
+            ((i, k, v) for i, r in enumerate(rows) for k, v in enumerate(_split(r, comma)) if not _is_number(v)), None
         )
+        if found is None:  # (no token found: still one clear error, never a StopIteration)
+            raise FormatError("values that are not plain decimal numbers", path) from None
+        i, k, value = found
         raise FormatError(f"line {lines[i]}, column {k + 1}: non-numeric value {value!r}", path) from None
     if not np.isfinite(data).all():
         r, c = np.argwhere(~np.isfinite(data))[0]
@@ -218,27 +225,41 @@ def _expmap_motion(
     )
 
 
-def read_cmu_expmap(path: Path, global_motion: bool = False, **_: Any) -> Motion:
-    """A CMU-Mocap benchmark file as a 120 Hz `Motion` on ``cmu-mocap-38`` (metres).
+def _rate(fps: float | None, native: float, skel_name: str, options: dict[str, Any], path: Path) -> float:
+    """The frame rate to read an exp-map file at: ``fps`` when given (instead of the format's own, as a BVH's
+    Frame Time is overridden), else ``native``; ``skeleton=`` and other options are refused (QA: they had been
+    ignored without a word: ``--fps 60`` on a benchmark file gave 120 Hz)."""
+    if "skeleton" in options:
+        raise ValueRangeError(f"skeleton= does not apply to an exp-map file: its columns are {skel_name}'s", path)
+    if options:
+        raise ValueRangeError(f"unknown option(s) for reading an exp-map file: {', '.join(sorted(options))}", path)
+    return native if fps is None else check_fps(fps, path)
+
+
+def read_cmu_expmap(path: Path, global_motion: bool = False, fps: float | None = None, **options: Any) -> Motion:
+    """A CMU-Mocap benchmark file as a 120 Hz `Motion` on ``cmu-mocap-38`` (metres; ``fps``: another rate).
 
     Columns 0-5 are the absolute root position and rotation. Line 0 is the converter's synthetic
     T-pose, not motion (``metadata["first_frame_is_rest_pose"]``).
     """
+    rate = _rate(fps, CMU_FPS, "cmu-mocap-38", options, Path(path))
     values = read_expmap_array(Path(path), CMU_COLUMNS)
-    return _expmap_motion(Path(path), values, "cmu-mocap-38", ASF_UNIT_M, CMU_FPS, global_motion, "cmu-expmap")
+    return _expmap_motion(Path(path), values, "cmu-mocap-38", ASF_UNIT_M, rate, global_motion, "cmu-expmap")
 
 
-def read_h36m_expmap(path: Path, global_motion: bool = False, **_: Any) -> Motion:
-    """A Human3.6M exp-map file (Martinez et al.) as a 50 Hz `Motion` on ``h36m-32`` (metres).
+def read_h36m_expmap(path: Path, global_motion: bool = False, fps: float | None = None, **options: Any) -> Motion:
+    """A Human3.6M exp-map file (Martinez et al.) as a 50 Hz `Motion` on ``h36m-32`` (metres; ``fps``: another
+    rate).
 
     Columns 0-5 of these files are per-frame root increments; by default they are ignored, as the
     3D benchmarks do (body frame). ``global_motion=True`` integrates them (`integrate_root_increments`)
     and applies the resulting root pose.
     """
+    rate = _rate(fps, H36M_FPS, "h36m-32", options, Path(path))
     values = read_expmap_array(Path(path), H36M_COLUMNS)
     if global_motion:
         values = integrate_root_increments(values)
-    return _expmap_motion(Path(path), values, "h36m-32", H36M_UNIT_M, H36M_FPS, global_motion, "h36m-expmap")
+    return _expmap_motion(Path(path), values, "h36m-32", H36M_UNIT_M, rate, global_motion, "h36m-expmap")
 
 
 def root_increments(values: np.ndarray) -> np.ndarray:

@@ -301,9 +301,12 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
     if options.get("fps") is not None:  # a numpy number as a float (a JSON reader takes Python's int and float only)
         from posecast.motion import is_number
 
-        if not is_number(options["fps"]):
-            raise ValueRangeError(f"fps= must be a number, got {options['fps']!r}", p)
-        options = {**options, "fps": float(options["fps"])}
+        try:
+            if not is_number(options["fps"]):
+                raise ValueError
+            options = {**options, "fps": float(options["fps"])}
+        except (ValueError, OverflowError):  # (an int of 400 digits is a number, but no float)
+            raise ValueRangeError(f"fps= must be a number, got {str(options['fps'])[:40]!r}", p) from None
     if format:
         fmt = get_format(format)
         if not p.is_file():
@@ -346,9 +349,16 @@ def _read(fmt: Format, given: Path, p: Path, options: dict[str, Any]) -> Any:
         UnicodeDecodeError,
         EOFError,
         OSError,
+        OverflowError,
         zipfile.BadZipFile,
+        zlib.error,  # a corrupt member of a .npz
     ) as exc:
         raise FormatError(f"not a valid {fmt.name} file ({type(exc).__name__}: {named(str(exc))})", p) from None
+    except RecursionError:  # JSON nested thousands deep (in a .json, or a .npz's skeleton / metadata string)
+        raise FormatError(f"not a valid {fmt.name} file: nested too deeply", p) from None
+    except MemoryError:  # a small file whose header declares a huge array
+        size = p.stat().st_size if p.is_file() else 0
+        raise FormatError(f"declares more data than fits in memory (the file has {size:,} bytes)", p) from None
 
 
 @contextmanager
