@@ -86,6 +86,13 @@ def test_models_text_listing_marks_defaults_and_weights():
         assert lines[m.name].split()[1] == m.kind
     assert "no weights needed" in lines["zero-velocity"] and "needs training motions" in lines["nearest-neighbour"]
     assert "weights: cmu-bvh, cmu-bvh-regression, corpus*, corpus-regression" in lines["charpose"]
+    # QA: the lift+forecast models were listed as needing no weights; they name the shipped weights they combine,
+    # and every one of those exists
+    assert "uses lifter/corpus, dct-mlp/lifted-body-17" in lines["lift+forecast"]
+    for m in posecast.models.available():
+        for used in m.uses:
+            name, variant = used.split("/")
+            assert variant in {v["name"] for v in posecast.models.info(name).variants()}, (m.name, used)
     for input_kind in ("motion", "video", "image"):
         name = posecast.models.default_model(input_kind).name
         assert f"(default for {input_kind} inputs)" in lines[name]
@@ -419,3 +426,18 @@ def test_forecast_help_for_out_names_every_output_and_the_compressed_ones():
         for suffix in COMPRESSIBLE[kind]:
             assert f"{suffix}.gz" in line, (kind, suffix, line)
     assert ".png only for them" in line
+
+
+def test_version_option_prints_the_package_version():
+    """QA (the installed wheel): ``posecast --version`` was "No such option"."""
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == posecast.__version__, r.stderr
+
+
+def test_a_data_error_is_one_line_and_nothing_else(tmp_path):
+    """QA: a transient progress bar closing on a pipe left an empty line before the error (on stdout for
+    ``corpus build``, on stderr for the benchmarks)."""
+    for args in (("corpus", "build"), ("bench", "cmu-mocap", "--model", "zero-velocity")):
+        r = run(*args, env_extra={"POSECAST_DATA": str(tmp_path / "none")})
+        assert r.returncode == 2 and r.stdout == "", (args, r.stdout)
+        assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (args, r.stderr)

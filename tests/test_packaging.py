@@ -32,7 +32,7 @@ def test_the_wheel_ships_every_package_file(tmp_path):
     # built from a copy: setuptools reuses a stale build/lib, which could hold files the globs no longer name
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, tree / name)
     code = "import sys; from setuptools import build_meta as b; print(b.build_wheel(sys.argv[1]))"
     done = subprocess.run(
@@ -42,6 +42,8 @@ def test_the_wheel_ships_every_package_file(tmp_path):
     names = set(zipfile.ZipFile(tmp_path / "dist" / done.stdout.split()[-1]).namelist())
     missing = sorted(wanted - names)
     assert not missing, f"{len(missing)} package files not in the wheel (pyproject package-data): {missing[:10]}"
+    # the licence travels with the wheel (QA: none in the repository or the wheel)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), sorted(n for n in names if "dist-info" in n)
 
 
 def test_a_shipped_config_is_found_by_name_or_by_its_source_path_from_any_folder(tmp_path, monkeypatch):

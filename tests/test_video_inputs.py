@@ -243,3 +243,19 @@ def test_unreadable_videos_say_what_is_wrong_without_ffmpegs_error_number(tmp_pa
             probe_video(path)
         message = str(exc.value)
         assert why in message and message.count(path.name) == 1 and "Errno" not in message, message
+
+
+def test_without_the_video_extra_a_clip_says_what_to_install(tmp_path, monkeypatch, cli):
+    """QA (the wheel installed without ``[video]``): a clip answered with a ``ModuleNotFoundError: av`` traceback
+    (exit 1) from the one-frame probe; now the same one-line error as a missing MediaPipe, exit 2."""
+    import posecast
+    from posecast.errors import FormatError
+    from test_video_backend import write_clip
+
+    clip = write_clip(tmp_path / "c.mp4", n=10, fps=10.0)
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` raises ImportError, as in a base install
+    with pytest.raises(FormatError, match=r"c\.mp4: reading videos needs PyAV: pip install 'posecast\[video\]'"):
+        posecast.forecast(clip)
+    code, _, err = cli("forecast", str(clip), "--out", str(tmp_path / "f.npz"))
+    assert code == 2 and "pip install 'posecast[video]'" in err and "Traceback" not in err
+    assert not (tmp_path / "f.npz").exists()

@@ -43,6 +43,23 @@ for _module in COMMAND_MODULES:
     _module.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from posecast import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Forecast human motion in 3D: read motions, forecast, render, benchmark."""
+
+
 #: commands that may run MediaPipe, whose native code (TFLite, absl logging; partly from its own graph
 #: threads, after the calls return) writes INFO / warning lines straight to file descriptor 2
 QUIET_COMMANDS = ("forecast", "poses", "bench video", "bench detector-noise")

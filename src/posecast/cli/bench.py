@@ -88,7 +88,8 @@ def progress_bar(label: str):
     """A transient progress bar on stderr and its ``tick(description, done, total)`` callback."""
     from rich.progress import Progress
 
-    progress = Progress(console=err_console, transient=True)
+    # (off where stderr is no terminal: a transient bar there only left an empty line before an error)
+    progress = Progress(console=err_console, transient=True, disable=not err_console.is_terminal)
     task = progress.add_task(label, total=None)
 
     def tick(description: str, done: int, total: int) -> None:

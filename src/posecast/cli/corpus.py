@@ -48,7 +48,7 @@ def build(
 
     check_output_dirs(json_path)
     start = time.perf_counter()
-    with Progress(console=console, transient=True) as bar:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:  # (see bench)
         task = bar.add_task("loading motion files", total=None)
         path = corpus.build(force=force, workers=workers, progress=lambda i, n: bar.update(task, completed=i, total=n))
     info = corpus.read(path).describe()

@@ -19,6 +19,8 @@ def weights_column(d: dict[str, Any]) -> str:
         return "weights: " + ", ".join(names)
     if d["needs_fit"]:
         return "needs training motions"
+    if d.get("uses"):  # (lift+forecast: the lifter's and dct-mlp's shipped weights, not "no weights needed")
+        return "uses " + ", ".join(d["uses"])
     return "no weights shipped" if d["learned"] else "no weights needed"
 
 

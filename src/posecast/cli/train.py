@@ -143,7 +143,7 @@ def train(
         "max_minutes": max_minutes,
     }
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    with Progress(console=err_console, transient=True, disable=not main_rank) as bar:
+    with Progress(console=err_console, transient=True, disable=not main_rank or not err_console.is_terminal) as bar:
         task = bar.add_task(f"training {model}", total=None)
 
         ticks = []

@@ -101,6 +101,7 @@ register_model(
         inputs=("keypoints-2d",),
         learned=False,
         default_for=("video",),
+        uses=("lifter/corpus", "dct-mlp/lifted-body-17"),
     )
 )
 register_model(
@@ -113,6 +114,7 @@ register_model(
         "posecast.video.models.lift_forecast:build_path",
         inputs=("keypoints-2d",),
         learned=False,
+        uses=("lifter/corpus", "dct-mlp/lifted-body-17", "dct-mlp/lifted-body-17-root"),
     )
 )
 register_model(
@@ -130,7 +132,8 @@ register_model(
     ModelInfo(
         "keypose-classifier",
         "classifier",
-        "action class of a pose (bow, wave, raise a hand, run...): the key-pose quality score",
+        "action class of a pose, the key-pose quality score: 4 CMU activity groups (cmu-bvh weights: locomotion, "
+        "playground, dance, basketball) or the corpus's action labels (corpus weights: bow, wave, raise a hand...)",
         "posecast.keyposes.classifier:build",
         outputs=("action-class",),
     )

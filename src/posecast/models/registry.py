@@ -56,6 +56,8 @@ class ModelInfo:
     #: ``samples=K`` gives K different forecasts (drawn, or ranked: the nearest-neighbour baseline's K nearest
     #: windows); False: every sample is the same forecast (None: as ``stochastic``)
     distinct_samples: bool | None = None
+    #: shipped weights of other models it combines (``"NAME/VARIANT"``), for a model with none of its own
+    uses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -97,6 +99,7 @@ class ModelInfo:
             "variants": self.variants(),
             "default_for": list(self.default_for),
             "default": bool(self.default_for),
+            "uses": list(self.uses),
         }
 
 

@@ -87,11 +87,18 @@ def _check_file(path: Path) -> None:
         raise FormatError("not a file", path)
 
 
-def _open(path: Path):
+def _pyav(path: str | Path) -> Any:
+    """The ``av`` module (PyAV), or a `FormatError` naming ``path`` that says to install the video extra (QA: a base
+    install without it answered a video input with a ``ModuleNotFoundError`` traceback)."""
     try:
         import av
-    except ImportError as exc:  # pragma: no cover - the video extra installs it
-        raise FormatError("reading videos needs PyAV: pip install 'posecast[video]'", path) from exc
+    except ImportError:
+        raise FormatError("reading videos needs PyAV: pip install 'posecast[video]'", Path(path)) from None
+    return av
+
+
+def _open(path: Path):
+    av = _pyav(path)
     _check_file(path)
     try:
         container = av.open(str(path))
@@ -165,7 +172,7 @@ def _top_boxes(path: Path, size: int) -> tuple[list[bytes], bool]:
 def single_frame(path: str | Path) -> bool:
     """Whether the video ``path`` holds exactly one frame (from its first packets, no decoding; False when it cannot
     be opened: reading it says why)."""
-    import av
+    av = _pyav(path)
 
     try:
         container = av.open(str(path))
@@ -189,7 +196,7 @@ def single_frame(path: str | Path) -> bool:
 
 def probe_video(path: str | Path) -> VideoInfo:
     """Size, frame count and the presentation time of every frame, from the packets (fast: no decoding)."""
-    import av
+    av = _pyav(path)
 
     path = Path(path)
     container = _open(path)
@@ -271,7 +278,7 @@ def _quarter_turns(degrees: float | None) -> int:
 def _display_rotation(path: Path) -> int:
     """The display rotation of the first decoded frame (its display matrix; 0 when it has none or the
     frame does not decode: `iter_frames` reports that)."""
-    import av
+    av = _pyav(path)
 
     container = _open(path)
     try:
@@ -299,7 +306,7 @@ def iter_frames(
     RGB (FFmpeg's scaler, aspect kept; a 4K phone clip costs a quarter of the pixels at 1920). Raises
     `FormatError` when the file is missing, not a video, or yields no frame.
     """
-    import av
+    av = _pyav(path)
 
     path = Path(path)
     info = info or probe_video(path)
