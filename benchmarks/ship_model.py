@@ -173,6 +173,7 @@ def main() -> None:
     meta = json.loads((src / "config.json").read_text())
     from posecast.models import store
     from posecast.models.neural import NeuralConfig
+    from posecast.training.loop import shipped_data_record
 
     meta["config"] = store.current_keys(NeuralConfig, meta["config"])  # runs from before a field's rename
     meta["name"] = args.name
@@ -186,8 +187,9 @@ def main() -> None:
         "seconds": run.get("training_seconds"),
         "parameters": run.get("parameters"),
         "code_version": run.get("code_version"),
+        "data": shipped_data_record(run),
     }
-    meta.pop("run", None)
+    meta.pop("run", None)  # (run.json is not shipped: its data record is, above)
     (dst / "config.json").write_text(json.dumps(meta, indent=1))
     if args.half:
         state, _ = store.load_folder(dst)

@@ -207,6 +207,9 @@ def test_ship_run_writes_half_weights_and_a_card_with_the_train_command(walk_dat
     assert "--stop-step 3" in card and "| 2 |" in card and "| 3 |" in card  # the validation curve
     meta = json.loads((dest / "config.json").read_text())
     assert meta["training"]["steps"] == 3 and meta["training"]["train_config"]["stop_step"] == 3
+    # the data it trained on travels with the weights (run.json does not: no pointer to it is left)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["training"]["data"] == {k: v for k, v in run["data"].items() if k != "frames"} and "run" not in meta
     # a run of the former `python -m posecast.video.train` (network config beside the config, no command)
     old = {"config": {"model": "phd", "steps": 1800, "batch_size": 32, "max_minutes": 28.0, "threads": 1},
            "model_config": phd.PHDConfig().model_dump(), "steps": 1401}  # fmt: skip

@@ -716,6 +716,16 @@ def resume_mismatch(run_file: Path, now: dict[str, Any]) -> str | None:
     return None
 
 
+def shipped_data_record(run: dict[str, Any]) -> dict[str, Any]:
+    """What shipped weights record of the data a run trained on (``config.json``'s ``training.data``): the run's
+    ``data`` record — source, files with their SHA-256 or the corpus key and counts, validation, reading options —
+    without the per-file frame counts. Why: the run's ``run.json`` is not shipped, and a model card's data claims
+    had no machine record to be checked against (QA of the cards)."""
+    data = dict(run.get("data") or {})
+    data.pop("frames", None)
+    return data
+
+
 def _same_folder(a: Any, b: Any) -> bool:
     """Whether two data sources name one existing folder (``takes`` and ``/home/me/takes``)."""
     if not (isinstance(a, str) and isinstance(b, str)) or a == b:

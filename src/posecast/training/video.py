@@ -519,6 +519,7 @@ def ship_run(run_dir: Path, name: str, variant: str, extra: str = "") -> Path:
     `posecast.models.store.save_folder` (float16 tensors, training facts added to ``config.json``) with
     its ``MODEL_CARD.md`` from ``run.json`` and ``metrics.jsonl`` (``extra``: benchmark tables)."""
     from posecast.models import store
+    from posecast.training.loop import shipped_data_record
 
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
@@ -529,6 +530,8 @@ def ship_run(run_dir: Path, name: str, variant: str, extra: str = "") -> Path:
         "parameters": run.get("parameters"),
         "code_version": run.get("code_version"),
         "train_config": run_config(run, name),
+        "data": shipped_data_record(run),
     }
+    meta.pop("run", None)  # (run.json is not shipped: its data record is, above)
     card = model_card(name, run, read_curve(run_dir), extra)
     return store.save_folder(store.WEIGHTS_DIR / name / variant, state, meta, card=card, half=True)
