@@ -374,3 +374,19 @@ def posecast_save_walk(path) -> None:
     from posecast.synthetic import synthetic_walk
 
     posecast.save(synthetic_walk(seconds=1.0, fps=25.0), path)
+
+
+def test_the_timing_history_stands_on_the_floor_so_both_paths_time_one_rollout():
+    """QA: the rest pose hung with its feet 0.96 m below the floor; a canonical-body model bound to its skeleton
+    (``forecast``) lowers a history to the floor and its ``predict`` does not, so the speed benchmark's two paths
+    timed different rollouts (2.0 vs 1.0 s for 20 s). On the floor, both give the same forecast."""
+    from posecast.motion import Motion
+
+    skel = posecast.skeletons.get("smplh-22")
+    h = speed.sample_history(skel, 50, 25.0, batch=2)
+    assert h.shape == (2, 50, 22, 3) and h[..., 1].min() == pytest.approx(-0.03, abs=0.031)  # lowest joint, sway
+    assert float(np.median(h[:, :, :, 1].min(axis=-1))) == pytest.approx(0.0, abs=0.03)
+    model = posecast.models.get("dct-mlp").variant("corpus")
+    a = np.asarray(model.predict(h[:1], 10, 1, fps=25.0))[0]
+    b = model.forecast(Motion(h[0], 25.0, skel), frames=10).samples
+    np.testing.assert_allclose(a, b, atol=1e-6)
