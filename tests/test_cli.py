@@ -42,6 +42,7 @@ MODEL_KEYS = [
     "variants",
     "default_for",
     "default",
+    "uses",
 ]
 VARIANT_KEYS = ["name", "skeleton", "fps", "default", "card"]
 

@@ -309,13 +309,21 @@ def departure_note(meta: dict[str, Any]) -> str | None:
 
 def body_note(meta: dict[str, Any]) -> str | None:
     """One line when the input's rig is not built like a person (``metadata["trunk_to_legs_deg"]``: a four-legged
-    rig, mapped onto the canonical body as if it were one)."""
-    if meta.get("trunk_to_legs_deg") is None:
-        return None
-    return (
-        f"the body holds its trunk at {meta['trunk_to_legs_deg']:g} degrees to its legs, at rest and in motion (a "
-        "person standing or walking: about 180): it may not be a human body, and the models forecast people"
-    )
+    rig, mapped onto the canonical body as if it were one) or its left and right look swapped
+    (``metadata["toes_forward_cos"]``)."""
+    notes = []
+    if meta.get("trunk_to_legs_deg") is not None:
+        notes.append(
+            f"the body holds its trunk at {meta['trunk_to_legs_deg']:g} degrees to its legs, at rest and in motion (a "
+            "person standing or walking: about 180): it may not be a human body, and the models forecast people"
+        )
+    if meta.get("toes_forward_cos") is not None:
+        notes.append(
+            "the toes point backwards from the way the body faces by its left and right (median cosine "
+            f"{meta['toes_forward_cos']:g}; a person: about 1): are left and right swapped in the rig's joint names or "
+            "in the mapping? The forecast reads them as given (metadata 'mapping' shows the pairing)"
+        )
+    return "; ".join(notes) or None
 
 
 def tracking_notes(meta: dict[str, Any]) -> list[str]:

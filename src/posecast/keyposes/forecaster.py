@@ -56,7 +56,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError, ValueRangeError
 from posecast.motion import Forecast, Motion, check_at, is_number
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import UP_ROTATIONS, floor_offsets, history_travel, not_built_like_a_person, up_axes
+from posecast.skeletons.canonical import UP_ROTATIONS, body_checks, floor_offsets, history_travel, up_axes
 
 DEFAULT_SAMPLES = 10
 CANONICAL = "smplh-22"
@@ -275,8 +275,7 @@ class KeyPoseForecaster:
             up_world = np.broadcast_to(UP_ROTATIONS[axis][1], (samples, 3))  # the history's up axis, its world
             world = rt.from_canonical(world_net[:, None], last_frame, travel, up_world)[:, 0]  # (K, J, 3)
             weights = rt.matrix[0].copy()
-            if (angle := not_built_like_a_person(rt, user)) is not None:
-                extra["trunk_to_legs_deg"] = round(angle, 1)  # said as `posecast forecast` says it of motion models
+            extra |= body_checks(rt, user)  # said as `posecast forecast` says it of motion models
             extra |= {
                 "canonical_body": CANONICAL,
                 "mapping": rt.assignment,

@@ -112,9 +112,8 @@ def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
     of the history's world — also when it is y, so that a renderer does not guess again from a person lying down
     — and how far its floor was moved when it was)."""
     meta = dict(getattr(bound, "forecast_metadata", {}))
-    angle = bound.not_built_like_a_person(history.positions) if hasattr(bound, "not_built_like_a_person") else None
-    if angle is not None:
-        meta["trunk_to_legs_deg"] = round(angle, 1)  # not built like a person, at rest nor in motion: said so
+    if hasattr(bound, "body_checks"):  # not built like a person, or its left and right swapped: said so
+        meta.update(bound.body_checks(history.positions))
     if hasattr(bound, "reading"):  # one pass over the history for both
         axes, floors = bound.reading(history.positions[None], history.fps)
         meta["up_axis"] = axes[0]

@@ -23,7 +23,7 @@ from posecast import skeletons
 from posecast.errors import SkeletonError
 from posecast.models.base import Forecaster, check_predict
 from posecast.skeletons.base import Skeleton
-from posecast.skeletons.canonical import floor_offsets, history_travel, not_built_like_a_person, up_axes, up_rotations
+from posecast.skeletons.canonical import body_checks, floor_offsets, history_travel, up_axes, up_rotations
 
 CANONICAL = "smplh-22"
 #: how `CanonicalForecaster.encode_reading` read histories ``(B, ...)``: their up axes and ``(B,)`` floor offsets
@@ -57,9 +57,9 @@ class CanonicalForecaster(Forecaster):
             return {}
         return {"canonical_body": CANONICAL, "mapping": self.retarget.assignment}
 
-    def not_built_like_a_person(self, history: np.ndarray) -> float | None:
-        """`posecast.skeletons.canonical.not_built_like_a_person` of ``history (T, J, 3)`` on the bound skeleton."""
-        return not_built_like_a_person(self.retarget, history)
+    def body_checks(self, history: np.ndarray) -> dict[str, float]:
+        """`posecast.skeletons.canonical.body_checks` of ``history (T, J, 3)`` on the bound skeleton."""
+        return body_checks(self.retarget, history)
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
         skel = skeletons.get(skeleton)

@@ -917,9 +917,31 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
     t = _Tree(skel)
     unknown = sorted({n for w in explicit.values() for n in w if n not in skel._index})
     if unknown:
+        import difflib
+
+        lower = {n.lower(): n for n in skel.joint_names}
+        guesses = [  # (QA: a typo or another case was only "not found" among 31 names)
+            f"{n}: did you mean {g[0]}?"
+            for n in unknown
+            if (g := [lower[x] for x in difflib.get_close_matches(n.lower(), list(lower), n=1, cutoff=0.75)])
+        ]
+        hint = f" ({'; '.join(guesses)})" if guesses else ""
         raise SkeletonError(
-            f"mapping for skeleton {skel.name!r} names joints it does not have: {', '.join(unknown)} "
-            f"(its joints: {', '.join(skel.joint_names)})",
+            f"the joint mapping (--mapping / mapping=) for skeleton {skel.name!r} names joints it does not have: "
+            f"{', '.join(unknown)}{hint} (its joints: {', '.join(skel.joint_names)})",
+            where,
+        )
+    # one rig joint as the whole of a left joint and of its right counterpart: both sides at one point (QA: taken
+    # without a word). (A foot at its ankle's joint, for a rig without toes, is fine.)
+    twice = [
+        f"{c} and right{c[4:]} both <- {next(iter(w))}"
+        for c, w in explicit.items()
+        if c.startswith("left_") and len(w) == 1 and explicit.get("right" + c[4:]) == w
+    ]
+    if twice:
+        raise SkeletonError(
+            f"the joint mapping (--mapping / mapping=) puts one rig joint on both sides ({'; '.join(twice)}): a left "
+            "joint and its right counterpart need joints of their own",
             where,
         )
     rows_explicit = {c: {skel.index(n): float(v) for n, v in w.items()} for c, w in explicit.items()}
@@ -936,10 +958,16 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
             found = "nothing: no left/right pair of leg and arm chains of 3 joints or more" + (
                 f" among the joints named like body parts ({listed(named, ', ')})" if named else ""
             )
+        joints = list(skel.joint_names)
+        needed = [c for c in missing if c not in INTERPOLATED]
+        made = [c for c in missing if c in INTERPOLATED]
         raise SkeletonError(
             f"skeleton {skel.name!r} cannot be mapped onto the canonical body {CANONICAL}: missing "
-            f"{', '.join(missing)}; found {found}. Name the missing joints in a mapping file "
-            "(YAML/JSON {canonical joint: source joint}, --mapping)",
+            f"{', '.join(needed)}"
+            + (f" (and {', '.join(made)}, made from the others when not named)" if made else "")
+            + f"; found {found}. Name the missing joints in a mapping file (YAML/JSON, one line per canonical joint: "
+            "'canonical joint: rig joint', e.g. 'pelvis: Hips', 'left_hip: LeftUpLeg'; a spine, neck or toe joint of "
+            f"the rig named too makes a better forecast), --mapping; the rig's joints: {listed(joints, ', ', most=40)}",
             where,
         )
     matrix = np.zeros((len(NAMES), skel.num_joints))
@@ -970,6 +998,50 @@ def not_built_like_a_person(rt: Retarget | None, history: np.ndarray) -> float |
     can = rt.to_canonical(np.asarray(history, dtype=np.float64))
     seen = float(np.median(trunk_to_legs(can[:: max(1, len(can) // 50)])))
     return seen if seen < UPRIGHT_REST_DEG else None
+
+
+def toes_forward(canonical_upright: np.ndarray) -> float:
+    """Median cosine, over the frames and both feet of ``(T, 22, 3)`` canonical poses standing along +y, between a
+    foot's ankle -> toe direction and the way the body faces as its left and right say (left minus right of hips and
+    shoulders, crossed with up), both flattened onto the floor. About +1 for a person: on the three labs' takes
+    0.84-1.00, lying down, squatting and dancing included; about -1 when left and right are swapped."""
+    c = np.asarray(canonical_upright, dtype=np.float64)
+    side = sum(c[:, _IDX[f"left_{j}"]] - c[:, _IDX[f"right_{j}"]] for j in ("hip", "shoulder"))
+    facing = np.cross(side, [0.0, 1.0, 0.0])
+    cosines = []
+    for s in _SIDES:
+        toe = c[:, _IDX[f"{s}_foot"]] - c[:, _IDX[f"{s}_ankle"]]
+        toe[:, 1] = 0.0
+        norm = np.linalg.norm(toe, axis=-1) * np.linalg.norm(facing, axis=-1)
+        ok = norm > 1e-9
+        cosines.append((toe[ok] * facing[ok]).sum(axis=-1) / norm[ok])
+    both = np.concatenate(cosines)
+    return float(np.median(both)) if both.size else 1.0
+
+
+def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
+    """`toes_forward` of ``history (T, J, 3)`` on the canonical body when it is below 0 — the rig's left and right
+    are swapped, in its joint names or in an explicit mapping (QA: such a rig was forecast without a word, 7-17 cm
+    off), or its toes point backwards —, else None (also for a rig without feet of its own: made-up feet tell
+    nothing)."""
+    if rt is None or any(f"{s}_foot" in rt.interpolated or f"{s}_foot" not in rt.assignment for s in _SIDES):
+        return None
+    h = np.asarray(history, dtype=np.float64)
+    can = rt.to_canonical(h[:: max(1, len(h) // 50)])
+    can = can @ up_rotations(up_axes(can[None], rt.up))[0].T
+    cos = toes_forward(can)
+    return cos if cos < 0.0 else None
+
+
+def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, float]:
+    """What a forecast's metadata says about a rig that does not read as a person (`posecast forecast` prints a note
+    for each): ``trunk_to_legs_deg`` (`not_built_like_a_person`), ``toes_forward_cos`` (`sides_swapped`)."""
+    out = {}
+    if (angle := not_built_like_a_person(rt, history)) is not None:
+        out["trunk_to_legs_deg"] = round(angle, 1)
+    if (cos := sides_swapped(rt, history)) is not None:
+        out["toes_forward_cos"] = round(cos, 2)
+    return out
 
 
 def trunk_to_legs(canonical: np.ndarray) -> Any:
