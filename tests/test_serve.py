@@ -922,3 +922,26 @@ def test_a_stream_checks_the_body_size_when_it_may_have_changed_not_on_every_fra
         ws.send_text(json.dumps({"t": 65 / 30, "positions": collapsed.tolist()}))
         reply = ws.receive_json()
         assert "one point" in reply["error"], reply
+
+
+def test_an_upload_takes_a_joint_mapping_form_field(client, walk, tmp_path):
+    """QA: the upload had no mapping (a ``mapping`` field was ignored without a word). It now takes one as JSON or
+    YAML text, checked as a mapping file is: the same forecast as ``posecast.forecast(..., mapping=...)``."""
+    path = posecast.save(walk.frames(0, 60), tmp_path / "walk.npz")
+    table = {"head": "Neck1"}  # another head joint than the automatic mapping's, to see it used
+    direct = posecast.forecast(walk.frames(0, 60), seconds=0.5, mapping=table)
+    assert not np.allclose(direct.samples, posecast.forecast(walk.frames(0, 60), seconds=0.5).samples, atol=1e-4)
+    for text in (json.dumps(table), "head: Neck1\n"):
+        r = client.post("/v1/forecast/upload", files={"file": ("walk.npz", path.read_bytes())},
+                        data={"seconds": "0.5", "mapping": text})  # fmt: skip
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(np.asarray(r.json()["positions"]), direct.samples, atol=1e-5)
+    for text, says in (
+        ("head: [Neck1", "form field mapping: not valid JSON or YAML"),
+        ("left_toe: LeftToeBase", "unknown canonical joint 'left_toe'"),
+        ("head: Nek1", "Nek1: did you mean Neck1?"),
+        ("up: z", "give the file's up axis as the form field up"),
+    ):
+        r = client.post("/v1/forecast/upload", files={"file": ("walk.npz", path.read_bytes())},
+                        data={"seconds": "0.5", "mapping": text})  # fmt: skip
+        assert r.status_code == 400 and says in r.json()["error"], (text, r.text)

@@ -54,6 +54,26 @@ LOG = logging.getLogger("posecast.serve")
 UPLOAD_GUNZIP_FACTOR = 4
 
 
+def upload_mapping(text: str | None) -> dict[str, Any] | None:
+    """The upload's ``mapping`` form field — a joint mapping table as JSON or YAML text, what ``--mapping`` files
+    hold (``{"left_hip": "LeftUpLeg", ...}``) — as a table, checked as a mapping file is; None when not given (QA: the
+    field was ignored without a word)."""
+    if text is None or not text.strip():
+        return None
+    import yaml
+
+    from posecast.skeletons.canonical import validate_mapping_table
+
+    try:
+        table = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PosecastError(f"form field mapping: not valid JSON or YAML ({str(exc).splitlines()[0]})") from None
+    table = validate_mapping_table(table, "form field mapping")
+    if "up" in table:  # the answer comes back in the file's world, whose up axis the form field up names
+        raise PosecastError("form field mapping: give the file's up axis as the form field up, not in the mapping")
+    return table
+
+
 #: the command line's hint in a reader's error (``"(CLI: --skeleton, --fps)"``): an upload names form fields instead
 _CLI_HINT = re.compile(r" ?\(CLI: ([^)]*)\)")
 #: the form fields of the upload endpoints that a reader's hint can name
@@ -438,9 +458,11 @@ def create_app(
         fps: Annotated[float | None, Form()] = None,
         up: Annotated[str, Form()] = "y",
         skeleton: Annotated[str | None, Form()] = None,
+        mapping: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
         if up not in ("y", "z"):
             raise PosecastError(f"up must be 'y' or 'z', got {up!r}")
+        table = upload_mapping(mapping)
         motion = await _read_upload(file, asf, fps, skeleton)
         if motion.fps > limits.fps:  # a file captured faster than the server's rate (240 Hz mocap): resampled
             motion = motion.resample(limits.fps, anchor="end")
@@ -453,7 +475,7 @@ def create_app(
         return await loop.run_in_executor(
             rest,
             lambda: engine.forecast_once(
-                models, limits, motion.skeleton, motion.fps, pos, seconds, model, samples, up, None
+                models, limits, motion.skeleton, motion.fps, pos, seconds, model, samples, up, table
             ),
         )
 

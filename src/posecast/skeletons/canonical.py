@@ -1270,6 +1270,12 @@ def parse_up(value: Any, where: str | None = None) -> str:
     return axis
 
 
+def validate_mapping_table(data: Any, where: str | None = None) -> dict[str, Any]:
+    """A joint mapping given as a table (parsed JSON / YAML, e.g. a service's form field) checked as a mapping file's
+    is (`load_mapping_file`); a `SkeletonError` naming ``where`` otherwise."""
+    return _validate_table(data, where)
+
+
 def _validate_table(data: Any, where: str | None) -> dict[str, Any]:
     if not isinstance(data, Mapping) or not data:
         raise SkeletonError("a joint mapping must be a non-empty table {canonical joint: source joint}", where)
