@@ -1095,3 +1095,22 @@ def test_a_rig_whose_left_and_right_are_swapped_is_said_so() -> None:
     parents = tuple(keep.index(walk.skeleton.parents[i]) if walk.skeleton.parents[i] >= 0 else -1 for i in keep)
     no_toes = posecast.Skeleton("no-toes", tuple(swap(names[i]) for i in keep), parents)
     assert sides_swapped(retarget(no_toes), walk.positions[:, keep]) is None
+
+
+def test_a_body_of_no_person_size_is_said_so() -> None:
+    """QA: a rig written in centimetres and read as metres scaled by 0.01 (a body 0.24 m tall) forecast without a
+    word. Its legs and trunk measure outside `PERSON_SIZE_M`: a note (``body_length_m``)."""
+    import posecast
+    from posecast.cli.forecast import body_note
+    from posecast.motion import Motion
+    from posecast.skeletons.canonical import PERSON_SIZE_M, leg_and_trunk_length
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=3.0, fps=25.0)
+    size = leg_and_trunk_length(retarget(walk.skeleton).to_canonical(walk.positions))
+    assert PERSON_SIZE_M[0] < size < PERSON_SIZE_M[1]
+    assert "body_length_m" not in posecast.forecast(walk, model="dct-mlp", seconds=0.4).metadata
+    small = Motion(0.01 * walk.positions, walk.fps, walk.skeleton.with_offsets(0.01 * walk.skeleton.offsets))
+    fc = posecast.forecast(small, model="dct-mlp", seconds=0.4)
+    assert fc.metadata["body_length_m"] == pytest.approx(0.01 * size, rel=1e-3)
+    assert "give them (--units)" in body_note(fc.metadata)

@@ -323,6 +323,11 @@ def body_note(meta: dict[str, Any]) -> str | None:
             f"{meta['toes_forward_cos']:g}; a person: about 1): are left and right swapped in the rig's joint names or "
             "in the mapping? The forecast reads them as given (metadata 'mapping' shows the pairing)"
         )
+    if meta.get("body_length_m") is not None:
+        notes.append(
+            f"the body measures {meta['body_length_m']:g} m from ankle to head (a person: about 1.5): if it is a "
+            "person written in other units, give them (--units), else the models forecast it as a person of that size"
+        )
     return "; ".join(notes) or None
 
 

@@ -1033,14 +1033,40 @@ def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
     return cos if cos < 0.0 else None
 
 
+#: metres: a body whose legs and trunk (`leg_and_trunk_length`) measure outside this range is said to be of an
+#: unusual size (the three labs' adults: 1.33-1.51 m; a toddler about half that)
+PERSON_SIZE_M = (0.5, 2.6)
+
+
+def leg_and_trunk_length(canonical: np.ndarray) -> float:
+    """Metres: the median, over frames of ``(T, 22, 3)`` canonical poses, of ankle -> knee -> hip -> pelvis -> head
+    (the mean of both legs): about 1.5 m for an adult, whatever the pose."""
+    c = np.asarray(canonical, dtype=np.float64)
+
+    def bone(a: str, b: str) -> np.ndarray:
+        return np.linalg.norm(c[:, _IDX[a]] - c[:, _IDX[b]], axis=-1)
+
+    legs = sum(bone(f"{s}_ankle", f"{s}_knee") + bone(f"{s}_knee", f"{s}_hip") for s in _SIDES) / 2
+    return float(
+        np.median(legs + bone("left_hip", "pelvis") / 2 + bone("right_hip", "pelvis") / 2 + bone("pelvis", "head"))
+    )
+
+
 def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, float]:
     """What a forecast's metadata says about a rig that does not read as a person (`posecast forecast` prints a note
-    for each): ``trunk_to_legs_deg`` (`not_built_like_a_person`), ``toes_forward_cos`` (`sides_swapped`)."""
+    for each): ``trunk_to_legs_deg`` (`not_built_like_a_person`), ``toes_forward_cos`` (`sides_swapped`),
+    ``body_length_m`` (`leg_and_trunk_length` outside `PERSON_SIZE_M`: a person written in other units — centimetres
+    read as metres scaled by 0.01 made a 0.24 m body that forecast without a word, QA — or not a person)."""
     out = {}
     if (angle := not_built_like_a_person(rt, history)) is not None:
         out["trunk_to_legs_deg"] = round(angle, 1)
     if (cos := sides_swapped(rt, history)) is not None:
         out["toes_forward_cos"] = round(cos, 2)
+    h = np.asarray(history, dtype=np.float64)
+    if rt is not None and h.size:
+        size = leg_and_trunk_length(rt.to_canonical(h[:: max(1, len(h) // 50)]))
+        if not PERSON_SIZE_M[0] <= size <= PERSON_SIZE_M[1]:
+            out["body_length_m"] = round(size, 3)
     return out
 
 
