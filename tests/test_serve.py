@@ -941,6 +941,8 @@ def test_an_upload_takes_a_joint_mapping_form_field(client, walk, tmp_path):
         ("left_toe: LeftToeBase", "unknown canonical joint 'left_toe'"),
         ("head: Nek1", "Nek1: did you mean Neck1?"),
         ("up: z", "give the file's up axis as the form field up"),
+        ("a: &x [1, 2]\nb: [*x, *x]\n", "anchors and aliases are not taken"),
+        ("head: Neck1\n" + "#" * 70000, "over 65536 bytes"),
     ):
         r = client.post("/v1/forecast/upload", files={"file": ("walk.npz", path.read_bytes())},
                         data={"seconds": "0.5", "mapping": text})  # fmt: skip

@@ -54,6 +54,10 @@ LOG = logging.getLogger("posecast.serve")
 UPLOAD_GUNZIP_FACTOR = 4
 
 
+#: the largest ``mapping`` form field (a mapping of a rig's joints: a few hundred bytes to a few kilobytes)
+MAPPING_FIELD_BYTES = 65536
+
+
 def upload_mapping(text: str | None) -> dict[str, Any] | None:
     """The upload's ``mapping`` form field — a joint mapping table as JSON or YAML text, what ``--mapping`` files
     hold (``{"left_hip": "LeftUpLeg", ...}``) — as a table, checked as a mapping file is; None when not given (QA: the
@@ -64,7 +68,11 @@ def upload_mapping(text: str | None) -> dict[str, Any] | None:
 
     from posecast.skeletons.canonical import validate_mapping_table
 
-    try:
+    if len(text) > MAPPING_FIELD_BYTES:
+        raise PosecastError(f"form field mapping: over {MAPPING_FIELD_BYTES} bytes; a mapping is a few lines")
+    try:  # (YAML aliases refused: a few lines of them expand to gigabytes, "billion laughs")
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
+            raise PosecastError("form field mapping: YAML anchors and aliases are not taken; write each entry out")
         table = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PosecastError(f"form field mapping: not valid JSON or YAML ({str(exc).splitlines()[0]})") from None
