@@ -1114,3 +1114,20 @@ def test_a_body_of_no_person_size_is_said_so() -> None:
     fc = posecast.forecast(small, model="dct-mlp", seconds=0.4)
     assert fc.metadata["body_length_m"] == pytest.approx(0.01 * size, rel=1e-3)
     assert "give them (--units)" in body_note(fc.metadata)
+
+
+def test_a_mapping_entry_the_rig_lacks_names_the_mapping_file(tmp_path: Path, cli) -> None:
+    """QA: ``left_hip: LeftUpLge`` in map.yaml was reported against the motion file, by the CLI and the API."""
+    import posecast
+    from posecast.skeletons.canonical import MappingError
+    from posecast.synthetic import synthetic_walk
+
+    walk = posecast.save(synthetic_walk(seconds=2.0, fps=25.0), tmp_path / "walk.npz")
+    table = write(tmp_path, "map.yaml", "left_hip: LeftUpLge\n")
+    with pytest.raises(MappingError, match=r"map\.yaml: .*LeftUpLge: did you mean LeftUpLeg\?"):
+        posecast.forecast(walk, mapping=str(table))
+    with pytest.raises(MappingError, match=r"map\.yaml: "):
+        posecast.forecast(walk, mapping=table, up="y")
+    code, _, err = cli("forecast", str(walk), "--mapping", str(table), "--out", str(tmp_path / "f.npz"))
+    assert code == 2 and f"{table}: the joint mapping" in err and "did you mean LeftUpLeg?" in err
+    assert not (tmp_path / "f.npz").exists()

@@ -313,15 +313,15 @@ def forecast(
     if isinstance(source, Motion) and units is not None:
         raise ValueRangeError("units apply to motion files; a Motion is in metres already")
     motion = source if isinstance(source, Motion) else load_motion(source, skeleton, fps, asf, units)
+    from posecast.skeletons.canonical import load_mapping_file, mapping_file_named, mapping_with_up
+
+    mapping_file = mapping if isinstance(mapping, str | Path) else None  # (its entries' errors name it)
     if up is not None:
-        from posecast.skeletons.canonical import mapping_with_up
-
         mapping = mapping_with_up(mapping, up)
-    elif isinstance(mapping, str | Path):  # read now: a built model binds by the mapping's contents, not its path
-        from posecast.skeletons.canonical import load_mapping_file
-
-        mapping = load_mapping_file(mapping)
-    fc = forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping, smooth, history)
+    elif mapping_file is not None:  # read now: a built model binds by the mapping's contents, not its path
+        mapping = load_mapping_file(mapping_file)
+    with mapping_file_named(mapping_file):
+        fc = forecast_motion(forecaster, motion, frames, seconds, samples, at, fit_data, mapping, smooth, history)
     if weights is not None:  # which weights made it: a training run's forecast is not the shipped model's
         fc.metadata.setdefault("weights", str(weights))
     return fc

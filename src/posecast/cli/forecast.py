@@ -172,7 +172,10 @@ def forecast(
         joint_map = load_mapping_file(mapping)
     motion = load_motion(file, skeleton, fps, asf, units)
     check_bvh_outputs(outs, motion, file)
-    with naming(file):  # "needs at least 2 observed frames", "cannot be mapped": about this input
+    from posecast.skeletons.canonical import mapping_file_named
+
+    # "needs at least 2 observed frames", "cannot be mapped": about this input; a mapping entry: about the mapping
+    with naming(file), mapping_file_named(mapping):
         fc = posecast.forecast(
             motion,
             model=name,

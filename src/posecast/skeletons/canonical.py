@@ -700,6 +700,23 @@ def _loose(t: _Tree, fol: list[int], direct: dict[int, int], pelvis: int | None)
 
 
 # --------------------------------------------------------------------------------------- retarget
+class MappingError(SkeletonError):
+    """An entry of an explicit joint mapping that the rig cannot take (a joint it lacks, one joint on both sides):
+    about the mapping file, which `mapping_file_named` names, not about the motion."""
+
+
+@contextlib.contextmanager
+def mapping_file_named(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """A `MappingError` raised inside the block names ``path``, the mapping file its entries came from (QA: a typo in
+    the mapping was reported against the motion file); other errors pass unchanged."""
+    try:
+        yield
+    except MappingError as exc:
+        if path is None:
+            raise
+        raise MappingError(exc.problem, path) from None
+
+
 @dataclass(frozen=True, eq=False)
 class Retarget:
     """How a skeleton maps onto the canonical body ``smplh-22`` and back (see the module docstring).
@@ -926,7 +943,7 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
             if (g := [lower[x] for x in difflib.get_close_matches(n.lower(), list(lower), n=1, cutoff=0.75)])
         ]
         hint = f" ({'; '.join(guesses)})" if guesses else ""
-        raise SkeletonError(
+        raise MappingError(
             f"the joint mapping (--mapping / mapping=) for skeleton {skel.name!r} names joints it does not have: "
             f"{', '.join(unknown)}{hint} (its joints: {', '.join(skel.joint_names)})",
             where,
@@ -939,7 +956,7 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
         if c.startswith("left_") and len(w) == 1 and explicit.get("right" + c[4:]) == w
     ]
     if twice:
-        raise SkeletonError(
+        raise MappingError(
             f"the joint mapping (--mapping / mapping=) puts one rig joint on both sides ({'; '.join(twice)}): a left "
             "joint and its right counterpart need joints of their own",
             where,
