@@ -442,3 +442,18 @@ def test_a_data_error_is_one_line_and_nothing_else(tmp_path):
         r = run(*args, env_extra={"POSECAST_DATA": str(tmp_path / "none")})
         assert r.returncode == 2 and r.stdout == "", (args, r.stdout)
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (args, r.stderr)
+
+
+def test_info_counts_long_metadata_entries_and_json_keeps_them(tmp_path):
+    """QA: ``posecast info`` on a BVH printed 2.4 KB of per-joint channel strings; the text view counts long tables,
+    ``--json`` keeps them whole."""
+    from posecast.cli.files import short_value
+    from posecast.synthetic import synthetic_walk
+
+    assert short_value({"a": 1}) == {"a": 1} and short_value("x" * 500) == "x" * 500
+    assert short_value({f"joint{i}": "Zrotation Yrotation Xrotation" for i in range(31)}) == "<31 entries>"
+    path = posecast.save(synthetic_walk(seconds=1.0, fps=25.0), tmp_path / "walk.bvh")
+    r = run("info", str(path))
+    assert r.returncode == 0 and "'bvh_joint_channels': '<31 entries>'" in r.stdout and "--json prints them" in r.stdout
+    d = json.loads(run("info", str(path), "--json").stdout)
+    assert len(d["metadata"]["bvh_joint_channels"]) == 31

@@ -100,7 +100,23 @@ def info(
         console.print_json(json.dumps(d, default=str))
         return
     for k, v in d.items():
+        if k == "metadata" and isinstance(v, dict):
+            v = {m: short_value(x) for m, x in v.items()}
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+    if any(short_value(x) is not x for x in d.get("metadata", {}).values()):
+        console.print("(long metadata entries counted: --json prints them whole)", highlight=False)
+
+
+#: characters of a metadata entry ``posecast info`` prints as it is; longer tables and lists are counted
+INFO_VALUE_CHARS = 120
+
+
+def short_value(value: Any) -> Any:
+    """``value`` for ``posecast info``'s text view: a table or list whose text is over `INFO_VALUE_CHARS` as
+    ``"<N entries>"`` (QA: a BVH's per-joint channels filled 2.4 KB of the screen), anything else as it is."""
+    if isinstance(value, dict | list | tuple) and len(str(value)) > INFO_VALUE_CHARS:
+        return f"<{len(value)} entries>"
+    return value
 
 
 def formats() -> None:
