@@ -444,11 +444,50 @@ def _assign_spine(cands: list[tuple[int, float]], targets: list[float]) -> dict[
     return min(options, key=lambda o: sum(abs(cands[c][1] - targets[s]) for s, c in o.items()))
 
 
+def _chain_between(t: _Tree, low: Row, high: Row) -> list[tuple[int, float]]:
+    """The rig's joints strictly between the single joints ``low`` and ``high`` (``high`` below ``low`` in the tree)
+    with their arc fractions, as `_detect` lists the spine (helpers and joints at either end's point left out);
+    empty otherwise. Why: a mapping that names only the pelvis and the head of a rig the names do not explain (joints
+    j0, j1, ...) drew the spine on the straight line between them though the rig has joints there (QA: 43 mm off
+    the auto-mapped twin at 1 s; 7 mm with them)."""
+    if len(low) != 1 or len(high) != 1:
+        return []
+    a, b = next(iter(low)), next(iter(high))
+    if a == b or a not in t.upset[b]:
+        return []
+    path = t.up[b][1 : t.up[b].index(a)][::-1]  # below a, above b, top-down
+    kept: list[int] = []
+    for j in path:
+        if t.helper[j] or t.same_point(j, a) or t.same_point(j, b) or (kept and t.same_point(j, kept[-1])):
+            continue
+        kept.append(j)
+    total = t.arc(a, b)
+    return [(j, t.arc(a, j) / total) for j in kept] if total > 0 else []
+
+
+def _only_child(t: _Tree, row: Row) -> int | None:
+    """The one body joint below a single-joint ``row`` (not a helper, not at its point): the toe of an ankle the
+    mapping names (QA: feet were made up below such ankles though the rig had toes). None when there is not exactly
+    one."""
+    if len(row) != 1:
+        return None
+    kids = [c for c in t.children[next(iter(row))] if not t.helper[c] and not t.same_point(c, next(iter(row)))]
+    return kids[0] if len(kids) == 1 else None
+
+
 def _compose(t: _Tree, det: dict[str, Any], explicit: dict[str, Row]) -> tuple[dict[str, Row], set[str]]:
     """Rows of every canonical joint that can be made, and the names of those interpolated."""
     rows: dict[str, Row] = {c: {j: 1.0} for c, j in det["found"].items()}
     rows.update(explicit)
     made: set[str] = set()
+    if "pelvis" in rows and "head" in rows and "neck" not in rows and "pelvis" in explicit and "head" in explicit:
+        # a mapping that names the pelvis and the head but no neck, of a rig whose names gave none: the rig's joint
+        # between them nearest SMPL's neck place is its neck (then its spine joints are looked for below it)
+        between = _chain_between(t, rows["pelvis"], rows["head"])
+        if between:
+            j, f = min(between, key=lambda c: abs(c[1] - _NECK_SHARE))
+            if abs(f - _NECK_SHARE) < 0.1:
+                rows["neck"] = {j: 1.0}
     if "pelvis" in rows and "head" in rows:
         has_neck = "neck" in rows
         end = rows["neck"] if has_neck else rows["head"]
@@ -458,6 +497,9 @@ def _compose(t: _Tree, det: dict[str, Any], explicit: dict[str, Row]) -> tuple[d
         moved = [c for c in ("pelvis", "neck" if has_neck else "head") if rows[c] != {det["found"].get(c): 1.0}]
         if moved or any(s in explicit for s in slots):  # the detected spine joints are not to be trusted
             given = {i: explicit[s] for i, s in enumerate(slots) if s in explicit}
+            if not given:  # the rig's own joints between the pelvis and the neck (or head) the mapping names, if any
+                between = _chain_between(t, rows["pelvis"], end)
+                given = {s: {between[c][0]: 1.0} for s, c in _assign_spine(between, targets).items()}
         else:
             given = {s: {det["spine"][c][0]: 1.0} for s, c in _assign_spine(det["spine"], targets).items()}
         order = sorted(given)
@@ -477,6 +519,9 @@ def _compose(t: _Tree, det: dict[str, Any], explicit: dict[str, Row]) -> tuple[d
             made.add("neck")
     for side in _SIDES:
         foot, ankle, knee = f"{side}_foot", f"{side}_ankle", f"{side}_knee"
+        toe = _only_child(t, explicit[ankle]) if foot not in rows and ankle in explicit else None
+        if toe is not None:  # an ankle the mapping names, with one joint of the rig below it: the rig's own foot
+            rows[foot] = {toe: 1.0}
         if foot not in rows and ankle in rows and knee in rows:
             rows[foot] = _mix(rows[knee], rows[ankle], 1.0 + FOOT_DROP)
             made.add(foot)
