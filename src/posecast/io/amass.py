@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from posecast import skeletons
-from posecast.errors import FormatError, ValueRangeError
-from posecast.io.registry import Format, register_format
+from posecast.errors import FormatError
+from posecast.io.registry import Format, refuse_options, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix
 from posecast.motion import MAX_FPS, Motion, check_fps
@@ -153,10 +153,7 @@ def read_amass(path: Path, fps: float | None = None, **options: Any) -> Motion:
         FormatError: missing arrays, wrong shapes, NaN/inf values or an impossible frame rate.
     """
     path = Path(path)
-    if "skeleton" in options:
-        raise ValueRangeError("skeleton= does not apply to an AMASS file: it is read on smplh-22", path)
-    if options:
-        raise ValueRangeError(f"unknown option(s) for reading an AMASS file: {', '.join(sorted(options))}", path)
+    refuse_options(options, "an AMASS file", path, "it is read on smplh-22")
     given_fps = None if fps is None else check_fps(fps, str(path))
     try:
         z = np.load(path, allow_pickle=False)

@@ -25,7 +25,7 @@ import numpy as np
 
 from posecast import skeletons
 from posecast.errors import FormatError, ValueRangeError
-from posecast.io.registry import SNIFF_BYTES, Format, register_format
+from posecast.io.registry import SNIFF_BYTES, Format, refuse_options, register_format
 from posecast.kinematics.fk import forward_kinematics
 from posecast.kinematics.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from posecast.motion import Motion, check_fps
@@ -229,10 +229,7 @@ def _rate(fps: float | None, native: float, skel_name: str, options: dict[str, A
     """The frame rate to read an exp-map file at: ``fps`` when given (instead of the format's own, as a BVH's
     Frame Time is overridden), else ``native``; ``skeleton=`` and other options are refused (QA: they had been
     ignored without a word: ``--fps 60`` on a benchmark file gave 120 Hz)."""
-    if "skeleton" in options:
-        raise ValueRangeError(f"skeleton= does not apply to an exp-map file: its columns are {skel_name}'s", path)
-    if options:
-        raise ValueRangeError(f"unknown option(s) for reading an exp-map file: {', '.join(sorted(options))}", path)
+    refuse_options(options, "an exp-map file", path, f"its columns are {skel_name}'s")
     return native if fps is None else check_fps(fps, path)
 
 

@@ -329,6 +329,15 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
     return obj
 
 
+def refuse_options(options: dict[str, Any], what: str, path: Path, skeleton_why: str) -> None:
+    """A `ValueRangeError` naming ``path`` for reading options a reader does not take: ``skeleton=`` (``skeleton_why``
+    says why: the file names its own joints) and any other (QA: the exp-map and AMASS readers ignored them)."""
+    if "skeleton" in options:
+        raise ValueRangeError(f"skeleton= does not apply to {what}: {skeleton_why}", path)
+    if options:
+        raise ValueRangeError(f"unknown option(s) for reading {what}: {', '.join(sorted(options))}", path)
+
+
 def _read(fmt: Format, given: Path, p: Path, options: dict[str, Any]) -> Any:
     """``fmt.read(given)``, every error re-raised naming ``p`` (the file the user named)."""
 
