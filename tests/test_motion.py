@@ -353,3 +353,34 @@ def test_forecast_leaves_a_rest_pose_in_frame_0_out_of_the_history():
     for at in (0.01, 0.1):  # nothing left, or one frame where the model needs two
         with pytest.raises(ValueRangeError, match="rest pose.*needs 2"):
             posecast.forecast(posecast.Motion(pos, 10.0, "cmu-bvh-31"), model="constant-velocity", frames=3, at=at)
+
+
+def test_qa_of_the_data_api_root_relative_until_and_forecast_checks(tmp_path):
+    """QA (property tests of the data API): a root-relative motion kept its root translation (an exp-map file written
+    from it put the root back, 1.8 m off); ``until`` took "1", None and True; huge probabilities all became 0;
+    samples 1e9 m away were taken; probabilities of text raised a bare ValueError."""
+    import posecast
+    from posecast.errors import ValueRangeError
+    from posecast.kinematics.fk import forward_kinematics
+    from posecast.motion import Forecast, Motion
+
+    sk = posecast.skeletons.get("cmu-mocap-38")
+    rot = np.tile(np.eye(3), (2, 38, 1, 1))
+    root = np.array([[1.0, 0.9, 0.5], [1.1, 0.9, 0.5]])
+    pos, _ = forward_kinematics(rot, sk.offsets, sk.parents, root)
+    rr = Motion(pos, 120.0, sk, rotations=rot, root_translation=root).root_relative()
+    assert np.allclose(rr.root_translation, 0.0) and np.allclose(rr.positions[:, 0], 0.0)
+    back = posecast.load(posecast.save(rr, tmp_path / "r.txt"), global_motion=True)
+    np.testing.assert_allclose(back.positions[:, 0], 0.0, atol=1e-9)
+    walk = Motion(pos, 120.0, sk)
+    for bad in ("1", None, True, float("nan")):
+        with pytest.raises(ValueRangeError, match="times are numbers of seconds"):
+            walk.until(bad)
+    assert walk.until(0.0).num_frames == 1
+    samples = np.zeros((2, 3, 38, 3))
+    fc = Forecast(samples, 10.0, sk, probabilities=[1e308, 1e308])
+    np.testing.assert_allclose(fc.probabilities, [0.5, 0.5])
+    with pytest.raises(ValueRangeError, match="probabilities"):
+        Forecast(samples, 10.0, sk, probabilities=["a", "b"])
+    with pytest.raises(ValueRangeError, match="more than"):
+        Forecast(samples + 1e9, 10.0, sk)

@@ -691,7 +691,9 @@ class Motion:
     def until(self, at: float) -> Motion:
         """The frames up to the one nearest time ``at`` seconds, included: what a forecast "at" that time observes
         (the later frames are its future)."""
-        if is_number(at) and at < 0:
+        if isinstance(at, bool) or not isinstance(at, int | float | np.number) or math.isnan(at):
+            raise ValueRangeError(f"times are numbers of seconds, got {at!r}")  # (QA: "1", None, True had passed on)
+        if at < 0:
             raise ValueRangeError(f"time {at:g} s is before the motion's start (0 s)")
         return self.seconds(0, at + 0.5 / self.fps)
 
@@ -785,9 +787,14 @@ class Motion:
 
     # ------------------------------------------------------------------------------ transforms
     def root_relative(self) -> Motion:
-        """Positions relative to the root joint of each frame (root at the origin)."""
+        """Positions relative to the root joint of each frame (root at the origin; a root translation, when the motion
+        has one, is zero too: QA, the old one had stayed and an exp-map writer, which prefers it, put the root back)."""
+        root = None if self.root_translation is None else np.zeros_like(self.root_translation)
         return replace(
-            self, positions=self.positions - self.positions[:, :1], metadata={**self.metadata, "root_relative": True}
+            self,
+            positions=self.positions - self.positions[:, :1],
+            root_translation=root,
+            metadata={**self.metadata, "root_relative": True},
         )
 
     def mirror(self, axis: int = 0) -> Motion:
@@ -888,11 +895,13 @@ class Forecast:
         if s.ndim != 4 or s.shape[2:] != (j, 3) or s.shape[0] == 0 or s.shape[1] == 0:
             raise SkeletonError(f"forecast samples of shape {s.shape} do not match (S, F, {j}, 3)")
         _check_finite("forecast samples", s, None)
+        check_magnitude(s.reshape((-1,) + s.shape[2:]))  # as a Motion's (QA: 1e9 m passed, then fc.sample failed)
         object.__setattr__(self, "samples", s)
         if self.probabilities is not None:
-            p = np.asarray(self.probabilities, dtype=np.float64).reshape(-1)
-            if p.shape != (s.shape[0],) or (p < 0).any() or not np.isfinite(p).all() or not p.sum() > 0:
+            p = _real_array("probabilities", self.probabilities, None).reshape(-1)
+            if p.shape != (s.shape[0],) or (p < 0).any() or not np.isfinite(p).all() or not p.max() > 0:
                 raise ValueRangeError(f"probabilities must be {s.shape[0]} non-negative numbers, not all zero")
+            p = p / p.max()  # first: weights near the float limit had summed to inf, and every one became 0 (QA)
             object.__setattr__(self, "probabilities", p / p.sum())
         if self.ground_truth is not None:
             gt = np.asarray(self.ground_truth, dtype=np.float64)
