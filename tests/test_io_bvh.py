@@ -847,3 +847,22 @@ def test_digit_separators_in_the_motion_header_are_refused(tmp_path):
         posecast.load(tmp_path / "b.bvh")
     (tmp_path / "c.bvh").write_text(head + "Frames: 10\nFrame Time: 0.0333\n" + rows)
     assert posecast.load(tmp_path / "c.bvh").num_frames == 10
+
+
+@pytest.mark.parametrize("name", ["smpl-24", "smplh-22", "h36m-17", "h36m-32"])
+def test_a_registered_rig_written_as_bvh_reads_back_on_itself(tmp_path, name):
+    """QA: ``write_bvh`` writes joints depth-first, so a motion on smpl-24 came back as ``bvh-<file>`` in another
+    joint order (1.5 m off when indexed by the registered order); h36m kept its order but lost its name. The reader
+    now recognises a registered rig by its joint names and parents, in any order."""
+    from posecast.kinematics.fk import forward_kinematics
+    from posecast.kinematics.rotations import axis_angle_to_matrix
+
+    sk = posecast.skeletons.get(name)
+    rot = axis_angle_to_matrix(np.random.default_rng(0).normal(0.0, 0.3, (3, sk.num_joints, 3)))
+    root = np.array([[0.0, 1.0, 0.0], [0.1, 1.0, 0.0], [0.2, 1.0, 0.0]])
+    pos, _ = forward_kinematics(rot, sk.offsets, sk.parents, root)
+    motion = posecast.Motion(pos, 30.0, sk, rotations=rot, root_translation=root)
+    back = posecast.load(posecast.save(motion, tmp_path / "walk.bvh"))
+    assert back.skeleton.name == name and back.skeleton.same_layout(sk)
+    np.testing.assert_allclose(back.positions, motion.positions, atol=1e-9)
+    np.testing.assert_allclose(back.rotations, motion.rotations, atol=1e-9)

@@ -780,6 +780,25 @@ def left_right_pairs(names: tuple[str, ...] | list[str]) -> tuple[tuple[int, int
     return tuple(pairs)
 
 
+@lru_cache(maxsize=32)
+def _registered_by_names(names: tuple[str, ...], parents: tuple[int, ...]) -> tuple[Skeleton, np.ndarray] | None:
+    """The registered skeleton (other than the CMU ones `_registered_layout` matches as they are) with exactly these
+    joint names and parents by name, in any order, and ``order``: its joint ``i`` is the file's joint ``order[i]``;
+    None when there is none. Why: `write_bvh` writes joints depth-first, so a motion on ``smpl-24`` came back as
+    ``bvh-<file>`` in another joint order (QA: indexed by the registered order, 1.5 m off)."""
+    index = {n: i for i, n in enumerate(names)}
+    for name in skeletons.names():
+        skel = skeletons.get(name)
+        if name in ("cmu-bvh-31", "cmu-mocap-38") or skel.offsets is None or set(skel.joint_names) != set(index):
+            continue
+        file_parent = {names[i]: (names[q] if q >= 0 else None) for i, q in enumerate(parents)}
+        own = skel.joint_names
+        own_parent = {n: (own[q] if q >= 0 else None) for n, q in zip(own, skel.parents, strict=True)}
+        if len(index) == len(names) and file_parent == own_parent:
+            return skel, np.array([index[n] for n in skel.joint_names])
+    return None
+
+
 def _registered_layout(names: tuple[str, ...], parents: tuple[int, ...]) -> Skeleton | None:
     for reg in ("cmu-bvh-31", "cmu-mocap-38"):
         skel = skeletons.get(reg)
@@ -1028,8 +1047,12 @@ def read_bvh(
     check_magnitude(positions, p, FormatError)
 
     offsets_m[0] = 0.0
-    if layout.registered is not None:
-        skeleton = layout.registered.with_offsets(offsets_m)
+    registered, order = layout.registered, None
+    if registered is None and (found := _registered_by_names(layout.names, layout.parents)) is not None:
+        registered, order = found  # a registered rig written depth-first (PoseCast's smpl-24 BVH): its own order
+        positions, rotations, offsets_m = positions[:, order], rotations[:, order], offsets_m[order]
+    if registered is not None:
+        skeleton = registered.with_offsets(offsets_m)
     else:
         has_child = set(layout.parents[1:])
         skeleton = Skeleton(
