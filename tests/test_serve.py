@@ -947,3 +947,63 @@ def test_an_upload_takes_a_joint_mapping_form_field(client, walk, tmp_path):
         r = client.post("/v1/forecast/upload", files={"file": ("walk.npz", path.read_bytes())},
                         data={"seconds": "0.5", "mapping": text})  # fmt: skip
         assert r.status_code == 400 and says in r.json()["error"], (text, r.text)
+
+
+def test_a_rest_job_whose_client_left_is_skipped_not_run():
+    """Soak QA: abandoned REST requests stayed queued on the one REST thread and ran anyway, so a client that timed
+    out and retried waited behind its own abandoned work (49 ms -> 20.7 s). `run_rest` skips a job whose client has
+    gone before its turn; one whose client stays runs and answers."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from posecast.serve.app import run_rest
+
+    class Client:
+        def __init__(self, gone: bool) -> None:
+            self.gone = gone
+
+        async def is_disconnected(self) -> bool:
+            return self.gone
+
+    ran: list[str] = []
+    release = threading.Event()
+
+    async def scenario() -> tuple:
+        pool = ThreadPoolExecutor(max_workers=1)
+        blocker = asyncio.get_running_loop().run_in_executor(pool, release.wait)  # the thread is busy
+        left = asyncio.create_task(run_rest(pool, Client(gone=True), lambda: ran.append("left") or "left"))
+        stays = asyncio.create_task(run_rest(pool, Client(gone=False), lambda: ran.append("stays") or "stays"))
+        first = await left  # gives up while queued
+        release.set()
+        second = await stays
+        await blocker
+        pool.shutdown()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first.status_code == 499 and second == "stays" and ran == ["stays"]
+
+
+def test_the_page_opened_with_the_token_sets_its_cookie_and_failures_answer_500(walk, monkeypatch):
+    """The HTTP middleware is a plain ASGI wrapper now (Starlette's BaseHTTPMiddleware hid a client's disconnect
+    from `run_rest`): the page opened with ?token= still gets the cookie its scripts use, other paths do not, and an
+    unexpected failure still answers 500 {"error"} while the server goes on."""
+    from posecast.serve import engine
+
+    with TestClient(create_app(warm=False, token="s3cret")) as c:
+        page = c.get("/?token=s3cret")
+        assert page.status_code == 200 and "posecast_token=s3cret" in page.headers.get("set-cookie", "").replace(
+            '"', ""
+        )
+        assert "set-cookie" not in c.get("/health?token=s3cret").headers
+        assert c.get("/health").status_code == 200  # the client keeps the page's cookie
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "forecast_once", broken)
+    with TestClient(create_app(warm=False), raise_server_exceptions=False) as c:
+        r = c.post("/v1/forecast", json=_request(walk))
+        assert r.status_code == 500 and r.json() == {"error": "internal error: RuntimeError"}
+        assert c.get("/health").status_code == 200

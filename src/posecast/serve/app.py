@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -52,6 +52,34 @@ LOG = logging.getLogger("posecast.serve")
 #: a gzip upload decompresses to at most this many request bodies (``--max-upload``): a small file that
 #: expands to gigabytes is refused while it is read, not parsed
 UPLOAD_GUNZIP_FACTOR = 4
+
+
+#: seconds between looks at whether a waiting REST client is still connected (`run_rest`)
+REST_DISCONNECT_POLL_S = 0.2
+
+
+async def run_rest(executor: ThreadPoolExecutor, request: Request, job: Any) -> Any:
+    """``job()`` on the REST ``executor`` (one thread: forecasts take their turn), skipped when its client has gone
+    before its turn comes. Why (soak QA): a client that timed out and retried left its abandoned requests queued in
+    front of its new one (a 49 ms forecast answered after 20.7 s behind four abandoned 5 s ones). A job already
+    running finishes; its answer goes nowhere. A skipped job's answer is an empty 499 ("client closed request":
+    nobody reads it, and a response object is not validated against the endpoint's model)."""
+    import threading
+
+    gone = threading.Event()
+
+    def guarded() -> Any:
+        return None if gone.is_set() else job()
+
+    future = asyncio.get_running_loop().run_in_executor(executor, guarded)
+    while True:
+        done, _ = await asyncio.wait({future}, timeout=REST_DISCONNECT_POLL_S)
+        if done:
+            return future.result()
+        if await request.is_disconnected():
+            gone.set()
+            future.cancel()
+            return Response(status_code=499)
 
 
 #: the largest ``mapping`` form field (a mapping of a rig's joints: a few hundred bytes to a few kilobytes)
@@ -135,6 +163,19 @@ def _validation_message(exc: ValidationError | RequestValidationError) -> str:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+class _HttpOnly:
+    """ASGI middleware calling ``handler(scope, receive, send, app)`` for HTTP requests (WebSockets and lifespan pass
+    straight through)."""
+
+    def __init__(self, app: Any, handler: Any) -> None:
+        self.app, self.handler = app, handler
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        await self.handler(scope, receive, send, self.app)
 
 
 class _BodyLimit:
@@ -313,19 +354,40 @@ def create_app(
         ]
         return any(c is not None and hmac.compare_digest(c.encode(), token.encode()) for c in candidates)
 
-    @app.middleware("http")
-    async def auth_and_errors(request: Request, call_next: Any) -> Any:
+    cookie: list[tuple[bytes, bytes]] = []
+    if token is not None:  # the page opened with ?token=: its scripts and sockets then carry the cookie
+        with_cookie = Response()
+        with_cookie.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        cookie = [h for h in with_cookie.raw_headers if h[0] == b"set-cookie"]
+
+    async def auth_and_errors(scope: dict[str, Any], receive: Any, send: Any, inner: Any) -> None:
+        """401 without the token, 500 ``{"error"}`` for an unexpected failure (the server goes on), the token cookie
+        for the page. A plain ASGI wrapper, not Starlette's ``BaseHTTPMiddleware``, whose wrapped ``receive`` never
+        reported a client gone (`run_rest` needs that; soak QA)."""
+        request = Request(scope)
         if not authorised(request.headers, request.query_params, request.cookies):
-            return _error(401, "missing or wrong token: send 'Authorization: Bearer TOKEN' (or ?token=TOKEN)")
+            message = "missing or wrong token: send 'Authorization: Bearer TOKEN' (or ?token=TOKEN)"
+            return await _error(401, message)(scope, receive, send)
+        started = False
+        page = bool(cookie) and bool(request.query_params.get("token")) and request.url.path == "/"
+
+        async def sending(msg: dict[str, Any]) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+                if page:
+                    msg = {**msg, "headers": [*msg.get("headers", []), *cookie]}
+            await send(msg)
+
         try:
-            response = await call_next(request)
+            await inner(scope, receive, sending)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure answers 500 {"error"} and the server goes on
             LOG.exception("internal error on %s %s", request.method, request.url.path)  # for the operator
-            return _error(500, f"internal error: {type(exc).__name__}")
-        if token is not None and request.query_params.get("token") and request.url.path == "/":
-            # the page was opened with ?token=: its scripts and sockets then carry the cookie
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-        return response
+            if started:
+                raise
+            await _error(500, f"internal error: {type(exc).__name__}")(scope, receive, send)
+
+    app.add_middleware(_HttpOnly, handler=auth_and_errors)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -368,12 +430,12 @@ def create_app(
         return {**batcher().stats, "sessions_opened": state["opened"], "sessions": session_count()}
 
     @app.post("/v1/forecast", response_model=ForecastResponse, responses={400: {}, 413: {}, 422: {}})
-    async def forecast(req: ForecastRequest) -> dict[str, Any]:
+    async def forecast(req: ForecastRequest, request: Request) -> Any:
         skel, order = engine.resolve_skeleton(req.skeleton, limits)
         pos = engine.parse_positions(req.positions, skel.num_joints, limits)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        return await run_rest(
             rest,
+            request,
             lambda: engine.forecast_once(
                 models,
                 limits,
@@ -458,6 +520,7 @@ def create_app(
 
     @app.post("/v1/forecast/upload", response_model=ForecastResponse, responses={400: {}, 413: {}, 422: {}})
     async def forecast_upload(
+        request: Request,
         file: Annotated[UploadFile, File()],
         asf: Annotated[UploadFile | None, File()] = None,
         seconds: Annotated[float, Form()] = 1.0,
@@ -467,21 +530,21 @@ def create_app(
         up: Annotated[str, Form()] = "y",
         skeleton: Annotated[str | None, Form()] = None,
         mapping: Annotated[str | None, Form()] = None,
-    ) -> dict[str, Any]:
+    ) -> Any:
         if up not in ("y", "z"):
             raise PosecastError(f"up must be 'y' or 'z', got {up!r}")
         table = upload_mapping(mapping)
         motion = await _read_upload(file, asf, fps, skeleton)
         if motion.fps > limits.fps:  # a file captured faster than the server's rate (240 Hz mocap): resampled
             motion = motion.resample(limits.fps, anchor="end")
-        loop = asyncio.get_running_loop()
         if up == "z" and str(motion.metadata.get("up_axis", "")).startswith("converted"):
             raise PosecastError(
                 f"{file.filename}: its reader turns it y up already ({motion.metadata['up_axis']}); send up=y"
             )
         pos = motion.positions  # the file's own world, whose up axis ``up`` declares (answered in it)
-        return await loop.run_in_executor(
+        return await run_rest(
             rest,
+            request,
             lambda: engine.forecast_once(
                 models, limits, motion.skeleton, motion.fps, pos, seconds, model, samples, up, table
             ),
