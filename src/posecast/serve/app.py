@@ -17,6 +17,7 @@ import math
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -64,8 +65,6 @@ async def run_rest(executor: ThreadPoolExecutor, request: Request, job: Any) -> 
     front of its new one (a 49 ms forecast answered after 20.7 s behind four abandoned 5 s ones). A job already
     running finishes; its answer goes nowhere. A skipped job's answer is an empty 499 ("client closed request":
     nobody reads it, and a response object is not validated against the endpoint's model)."""
-    import threading
-
     gone = threading.Event()
 
     def guarded() -> Any:

@@ -1054,11 +1054,22 @@ def not_built_like_a_person(rt: Retarget | None, history: np.ndarray) -> float |
     """Degrees between trunk and legs (`trunk_to_legs`) when both ``rt``'s rest pose and the median frame of ``history
     (T, J, 3)`` hold them at less than `UPRIGHT_REST_DEG` — a four-legged rig, say (a person's rest pose may be
     anything: Bandai Namco's holds the legs at 90 degrees) —, else None (also without rest offsets)."""
-    rest = None if rt is None else rt.rest_trunk_to_legs
-    if rt is None or rest is None or rest >= UPRIGHT_REST_DEG:
+    if rt is None or rt.rest_trunk_to_legs is None or rt.rest_trunk_to_legs >= UPRIGHT_REST_DEG:
+        return None  # (before any mapping: a person's rig says so by its rest pose)
+    return _not_built_like_a_person(rt, _canonical_sample(rt, history))
+
+
+def _canonical_sample(rt: Retarget, history: np.ndarray) -> np.ndarray:
+    """Up to about 50 evenly spread frames of ``history (T, J, 3)`` on the canonical body: what the body checks read."""
+    h = np.asarray(history, dtype=np.float64)
+    return rt.to_canonical(h[:: max(1, len(h) // 50)])
+
+
+def _not_built_like_a_person(rt: Retarget, sample: np.ndarray) -> float | None:
+    rest = rt.rest_trunk_to_legs
+    if rest is None or rest >= UPRIGHT_REST_DEG or not len(sample):
         return None
-    can = rt.to_canonical(np.asarray(history, dtype=np.float64))
-    seen = float(np.median(trunk_to_legs(can[:: max(1, len(can) // 50)])))
+    seen = float(np.median(trunk_to_legs(sample)))
     return seen if seen < UPRIGHT_REST_DEG else None
 
 
@@ -1086,12 +1097,13 @@ def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
     are swapped, in its joint names or in an explicit mapping (QA: such a rig was forecast without a word, 7-17 cm
     off), or its toes point backwards —, else None (also for a rig without feet of its own: made-up feet tell
     nothing)."""
-    if rt is None or any(f"{s}_foot" in rt.interpolated or f"{s}_foot" not in rt.assignment for s in _SIDES):
+    return None if rt is None else _sides_swapped(rt, _canonical_sample(rt, history))
+
+
+def _sides_swapped(rt: Retarget, sample: np.ndarray) -> float | None:
+    if not len(sample) or any(f"{s}_foot" in rt.interpolated or f"{s}_foot" not in rt.assignment for s in _SIDES):
         return None
-    h = np.asarray(history, dtype=np.float64)
-    can = rt.to_canonical(h[:: max(1, len(h) // 50)])
-    can = can @ up_rotations(up_axes(can[None], rt.up))[0].T
-    cos = toes_forward(can)
+    cos = toes_forward(sample @ up_rotations(up_axes(sample[None], rt.up))[0].T)
     return cos if cos < 0.0 else None
 
 
@@ -1119,16 +1131,17 @@ def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, float]:
     for each): ``trunk_to_legs_deg`` (`not_built_like_a_person`), ``toes_forward_cos`` (`sides_swapped`),
     ``body_length_m`` (`leg_and_trunk_length` outside `PERSON_SIZE_M`: a person written in other units — centimetres
     read as metres scaled by 0.01 made a 0.24 m body that forecast without a word, QA — or not a person)."""
-    out = {}
-    if (angle := not_built_like_a_person(rt, history)) is not None:
+    out: dict[str, float] = {}
+    if rt is None or not np.asarray(history).size:
+        return out
+    sample = _canonical_sample(rt, history)  # (mapped once for the three checks)
+    if (angle := _not_built_like_a_person(rt, sample)) is not None:
         out["trunk_to_legs_deg"] = round(angle, 1)
-    if (cos := sides_swapped(rt, history)) is not None:
+    if (cos := _sides_swapped(rt, sample)) is not None:
         out["toes_forward_cos"] = round(cos, 2)
-    h = np.asarray(history, dtype=np.float64)
-    if rt is not None and h.size:
-        size = leg_and_trunk_length(rt.to_canonical(h[:: max(1, len(h) // 50)]))
-        if not PERSON_SIZE_M[0] <= size <= PERSON_SIZE_M[1]:
-            out["body_length_m"] = round(size, 3)
+    size = leg_and_trunk_length(sample)
+    if not PERSON_SIZE_M[0] <= size <= PERSON_SIZE_M[1]:
+        out["body_length_m"] = round(size, 3)
     return out
 
 
