@@ -1161,3 +1161,20 @@ def test_a_mapping_of_the_required_joints_uses_the_rigs_spine_and_toes() -> None
     gap = np.linalg.norm(r.to_canonical(walk.positions) - auto.to_canonical(walk.positions), axis=-1)
     # metres; with the straight spine and made-up feet: 0.030 mean, 0.146 at worst (measured)
     assert gap.mean() < 0.02 and gap.max() < 0.11
+
+
+def test_body_bones_are_the_rigs_bones_from_the_pelvis_down():
+    """`Retarget.body_bones`: every bone of a rig whose parent is the pelvis or below it; not the bone from a
+    floor-level world root to the hips (Bandai's ``joint_Root -> Hips`` is where the body stands, not a bone); none of
+    a keypoint layout without rest offsets (COCO hangs the shoulders from the ears)."""
+    rows = [("root", None, (0, 0, 0))] + [
+        (n, p if p else "root", (0, 0.95, 0) if p is None else o) for n, p, o in _rows(mixamo())
+    ]
+    skel = build("floorroot", rows)
+    bones = retarget(skel).body_bones()
+    children = [j for j, p in enumerate(skel.parents) if p >= 0]
+    named = {skel.joint_names[j]: bool(b) for j, b in zip(children, bones, strict=True)}
+    assert named.pop("mixamorig:Hips") is False
+    assert all(named.values()) and len(named) == skel.num_joints - 2
+    assert retarget(get("cmu-bvh-31")).body_bones().all()
+    assert not retarget(get("coco-17")).body_bones().any()

@@ -161,3 +161,57 @@ def test_keypoint_layouts_without_a_spine_forecast_through_their_body17_table(la
     assert fc.samples.shape == (1, 25, skel.num_joints, 3)
     assert np.linalg.norm(fc.samples[0, 0, hip] - pos[-1, hip]) < 0.1  # no jump at the seam
     assert np.linalg.norm(fc.samples[0, -1, hip] - pos[-1, hip]) > 0.5  # walking on
+
+
+@pytest.mark.parametrize("model", ["dct-mlp", "st-transformer"])
+def test_forecasts_keep_the_rigs_own_bones(model):
+    """A canonical-body model that keeps bones keeps the user's rig's body bones too: CMU's ``LeftShoulder -> LeftArm``
+    spans the canonical collar, which the mapping makes up, and had changed by up to 20-30 % within 1 s."""
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=3.0, fps=30.0)
+    fc = posecast.forecast(walk, model=model, seconds=1.0)
+    parents = walk.skeleton.parents
+    children = [j for j, p in enumerate(parents) if p >= 0]
+
+    def lengths(p):
+        return np.linalg.norm(p[..., children, :] - p[..., [parents[j] for j in children], :], axis=-1)
+
+    np.testing.assert_allclose(
+        lengths(fc.samples[0]), np.broadcast_to(lengths(walk.positions[-1]), (30, len(children))), atol=1e-5
+    )
+
+
+def test_bones_that_stretch_in_the_history_are_left_as_forecast():
+    """Only bones rigid over the history are kept: one that stretched (a tracker's positions) keeps the forecast's
+    own lengths, the others the last observed ones (`CanonicalForecaster._keep_rig_bones`)."""
+    from posecast.models import get
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=2.0, fps=25.0)
+    bound = get("dct-mlp").on_skeleton(walk.skeleton)
+    parents = walk.skeleton.parents
+    children = [j for j, p in enumerate(parents) if p >= 0]
+    hand, arm = walk.skeleton.index("LeftHand"), walk.skeleton.index("LeftForeArm")
+    seen = walk.positions[None].copy()  # (1, T, J, 3)
+    stretch = 1.0 + 0.1 * np.linspace(0.0, 1.0, seen.shape[1])[:, None]  # the forearm grows 10 % over the history
+    below = {hand}
+    for j, p in enumerate(parents):  # the hand and its fingers move out together
+        if p in below:
+            below.add(j)
+    shift = (stretch - 1.0) * (seen[0, :, hand] - seen[0, :, arm])  # (T, 3)
+    seen[0][:, sorted(below)] += shift[:, None]
+    rng = np.random.default_rng(0)
+    forecast = seen[:, None, -5:] + rng.normal(0.0, 0.02, (1, 1, 5) + seen.shape[2:])  # (1, 1, 5, J, 3)
+    kept = bound._keep_rig_bones(forecast, seen)
+
+    def lengths(p):
+        return np.linalg.norm(p[..., children, :] - p[..., [parents[j] for j in children], :], axis=-1)
+
+    k = children.index(hand)
+    np.testing.assert_allclose(lengths(kept)[..., k], lengths(forecast)[..., k], atol=1e-9)
+    others = [i for i in range(len(children)) if i != k]
+    np.testing.assert_allclose(
+        lengths(kept)[..., others], np.broadcast_to(lengths(seen[0, -1])[others], (1, 1, 5, len(others))), atol=1e-9
+    )
+    np.testing.assert_allclose(kept[..., 0, :], forecast[..., 0, :])  # the root stays where forecast

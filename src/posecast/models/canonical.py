@@ -5,7 +5,8 @@ user's skeleton through `CanonicalForecaster`: the history ``(B, T, J, 3)`` on t
 mapped onto the canonical body (`posecast.skeletons.canonical.retarget`: an affine joint mapping found
 from joint names and topology, or given explicitly), the inner model forecasts there at its own frame
 rate, and the forecast goes back onto the user's joints (mapped joints take their canonical forecast,
-the others follow their nearest mapped neighbours rigidly). Histories recorded with another up axis than
+the others follow their nearest mapped neighbours rigidly; a model that keeps bone lengths keeps the rig's own body
+bones too, those that kept their length over the history: `CanonicalForecaster._keep_rig_bones`). Histories recorded with another up axis than
 PoseCast's y (z-up BVH rigs, ROS and Human3.6M world coordinates) are turned upright for the inner model
 and the forecast turned back (`posecast.skeletons.canonical.up_axes`). Histories whose floor is clearly not at
 y = 0 (a camera-space tracker, an export with the hips at the origin: `posecast.skeletons.canonical.floor_offsets`)
@@ -28,6 +29,10 @@ from posecast.skeletons.canonical import body_checks, floor_offsets, history_tra
 CANONICAL = "smplh-22"
 #: how `CanonicalForecaster.encode_reading` read histories ``(B, ...)``: their up axes and ``(B,)`` floor offsets
 Reading = tuple[list[str], np.ndarray]
+#: a rig bone whose length spread over the history stays within this (metres) or `RIGID_SHARE` of its length is rigid:
+#: a forecast keeps it (`CanonicalForecaster._keep_rig_bones`); BVH and ASF rigs spread by float rounding only
+RIGID_M = 1e-3
+RIGID_SHARE = 0.01
 
 
 class CanonicalForecaster(Forecaster):
@@ -160,7 +165,40 @@ class CanonicalForecaster(Forecaster):
         read = None if fps is None else self.history_frames(fps)  # the frames the model reads, not a whole take
         travel = np.broadcast_to(history_travel(h, read)[:, None], last.shape[:-1])  # (B, S, J)
         up = np.broadcast_to(up_rotations(axes)[:, None, 1], last.shape[:2] + (3,))  # (B, S, 3): each world's up
-        return self.retarget.from_canonical(pred, last, travel, up)
+        out = self.retarget.from_canonical(pred, last, travel, up)
+        return self._keep_rig_bones(out, h if read is None else h[:, -read:]) if self.inner_keeps_bones else out
+
+    @property
+    def inner_keeps_bones(self) -> bool:
+        """Whether the inner model keeps the last observed frame's bone lengths (``NeuralConfig.keep_bones``); then
+        the forecast on the user's rig keeps the rig's own body bones too (`_keep_rig_bones`)."""
+        return bool(getattr(getattr(self.inner, "config", None), "keep_bones", False))
+
+    def _keep_rig_bones(self, forecast: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """``forecast (B, S, F, J, 3)`` on the bound rig with each of its body bones (`Retarget.body_bones`) that kept
+        its length over the ``seen (B, T, J, 3)`` history (within `RIGID_M`, or `RIGID_SHARE` of its length) at its
+        length in the last seen frame, directions kept, rebuilt from the root (`proportions.set_lengths`).
+
+        Why: the canonical body keeps its own bones, but a rig bone whose end maps onto a joint the mapping made up
+        (CMU's and HDM05's collars sit on the neck point, so their ``LeftShoulder -> LeftArm`` spans the canonical
+        collar, interpolated) is not one of them, and changed by up to 20-30 % within 1 s (a shoulder 20 cm long
+        changing 45 mm, CMU BVH validation). Bones that stretched in the history (positions from a tracker, a
+        joint that translates) are left as forecast."""
+        from posecast.kinematics.proportions import bone_lengths, set_lengths
+
+        body = self.retarget.body_bones()
+        if not body.any():
+            return forecast
+        parents = self.skeleton.parents
+        lengths = bone_lengths(np.asarray(seen, dtype=np.float64), parents)  # (B, T, bones)
+        last = lengths[:, -1]
+        spread = lengths.max(axis=1) - lengths.min(axis=1)
+        rigid = body & (spread <= np.maximum(RIGID_M, RIGID_SHARE * last))  # (B, bones)
+        if not rigid.any():
+            return forecast
+        now = bone_lengths(np.asarray(forecast, dtype=np.float64), parents)  # (B, S, F, bones)
+        kept = np.where(rigid[:, None, None], last[:, None, None], now)
+        return set_lengths(forecast, kept, parents).astype(forecast.dtype, copy=False)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         history = check_predict(history, frames, samples, fps)

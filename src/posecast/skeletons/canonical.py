@@ -878,6 +878,27 @@ class Retarget:
         parts.insert(1, fol)
         return np.concatenate(parts, axis=-2)[..., p.gather, :]
 
+    def body_bones(self) -> np.ndarray:
+        """``(B,)`` bool, one per non-root source joint in joint order (the bones
+        `posecast.kinematics.proportions.bone_lengths` lists): whether the bone from its parent is a bone of the body,
+        i.e. the rig has rest offsets (a kinematic rig, not a keypoint layout whose tree may hang shoulders from the
+        face) and the parent is the source joint the pelvis is mapped to or hangs below it (not a world root above the
+        pelvis, Bandai's ``joint_Root``, nor a bone beside the body, Unreal's ``ik_*``). `CanonicalForecaster` keeps
+        such bones at their observed lengths where they kept them over the history."""
+        parents = [int(q) for q in self.source.parents]
+        bones = np.zeros(sum(q >= 0 for q in parents), dtype=bool)
+        pelvis = max(self.assignment["pelvis"].items(), key=lambda kv: kv[1])[0]
+        if self.source.offsets is None or pelvis not in self.source.joint_names:
+            return bones
+        top = self.source.joint_names.index(pelvis)
+        inside = {top}
+        for j, q in enumerate(parents):  # parents come before their children
+            if q in inside:
+                inside.add(j)
+        children = [j for j, q in enumerate(parents) if q >= 0]
+        bones[:] = [parents[j] in inside for j in children]
+        return bones
+
     def describe(self) -> str:
         """A table ``canonical joint <- source joints`` and the joints that follow rigidly."""
         lines = [f"{CANONICAL} <- {self.source.name} ({self.source.num_joints} joints)"]
