@@ -66,11 +66,11 @@ BROKEN_BONE_SHARE = 0.25
 #: metres: a BVH written from a forecast (`Forecast.to_motion`) whose joints depart from the forecast's positions by
 #: more than this is a visibly different motion, and ``posecast forecast`` says so. The shipped networks keep the rig's
 #: body bones (`posecast.models.canonical.CanonicalForecaster._keep_rig_bones`), so their BVHs depart only where the
-#: bones leaving one joint change their angles to each other: at 1 s 0.001 mm on CMU 02_01 and HDM05 depositFloorR, 11 mm
-#: on a Bandai walk (its Hips carries the spine and both thighs), for dct-mlp and st-transformer alike (2026-12-07;
-#: before the rig's bones were kept, 8-31 mm for dct-mlp and 11-70 mm for st-transformer); a baseline extrapolating
-#: each joint on its own (constant-velocity) departs by 0.9-2 m within 1 s. 5 cm is about a joint's own size: a shift
-#: a viewer sees
+#: bones leaving one joint change their angles to each other: at 1 s 0.001 mm on CMU 02_01 and HDM05 depositFloorR, 11
+#: mm on a Bandai walk (its Hips carries the spine and both thighs), for dct-mlp and st-transformer alike (2026-12-07;
+#: before the rig's bones were kept, 8-31 mm for dct-mlp and 11-70 mm for st-transformer); a baseline extrapolating each
+#: joint on its own (constant-velocity) departs by 0.9-2 m within 1 s. 5 cm is about a joint's own size: a shift a
+#: viewer sees
 BVH_DEPARTURE_NOTE_M = 0.05
 #: bones shorter than this (metres) are helpers (CMU's hip joints): not judged
 MIN_BONE_M = 0.01

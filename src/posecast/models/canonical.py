@@ -1,17 +1,17 @@
 """Forecasting on any skeleton through the canonical body (``smplh-22``).
 
-A model trained on the canonical body (the training corpus, `posecast.datasets.corpus`) runs on a
-user's skeleton through `CanonicalForecaster`: the history ``(B, T, J, 3)`` on the user's joints is
-mapped onto the canonical body (`posecast.skeletons.canonical.retarget`: an affine joint mapping found
-from joint names and topology, or given explicitly), the inner model forecasts there at its own frame
-rate, and the forecast goes back onto the user's joints (mapped joints take their canonical forecast,
-the others follow their nearest mapped neighbours rigidly; a model that keeps bone lengths keeps the rig's own body
-bones too, those that kept their length over the history: `CanonicalForecaster._keep_rig_bones`). Histories recorded with another up axis than
-PoseCast's y (z-up BVH rigs, ROS and Human3.6M world coordinates) are turned upright for the inner model
-and the forecast turned back (`posecast.skeletons.canonical.up_axes`). Histories whose floor is clearly not at
-y = 0 (a camera-space tracker, an export with the hips at the origin: `posecast.skeletons.canonical.floor_offsets`)
-are moved to the training data's floor height for the inner model and the forecast moved back.
-`Forecaster.on_skeleton` binds a model to a skeleton once; `Forecaster.forecast` does it for every `Motion`.
+A model trained on the canonical body (the training corpus, `posecast.datasets.corpus`) runs on a user's skeleton
+through `CanonicalForecaster`: the history ``(B, T, J, 3)`` on the user's joints is mapped onto the canonical body
+(`posecast.skeletons.canonical.retarget`: an affine joint mapping found from joint names and topology, or given
+explicitly), the inner model forecasts there at its own frame rate, and the forecast goes back onto the user's
+joints (mapped joints take their canonical forecast, the others follow their nearest mapped neighbours rigidly; a
+model that keeps bone lengths keeps the rig's own body bones too, those that kept their length over the history:
+`CanonicalForecaster._keep_rig_bones`). Histories recorded with another up axis than PoseCast's y (z-up BVH rigs,
+ROS and Human3.6M world coordinates) are turned upright for the inner model and the forecast turned back
+(`posecast.skeletons.canonical.up_axes`). Histories whose floor is clearly not at y = 0 (a camera-space tracker, an
+export with the hips at the origin: `posecast.skeletons.canonical.floor_offsets`) are moved to the training data's
+floor height for the inner model and the forecast moved back. `Forecaster.on_skeleton` binds a model to a skeleton
+once; `Forecaster.forecast` does it for every `Motion`.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class CanonicalForecaster(Forecaster):
 
             self.retarget = retarget(self.skeleton, mapping)
         self._bound: dict[Any, CanonicalForecaster] = {}
+        self._body: tuple[np.ndarray, tuple[int, ...]] | None = None  # `_keep_rig_bones`: body bones, parents
 
     @property
     def forecast_metadata(self) -> dict[str, Any]:
@@ -186,10 +187,11 @@ class CanonicalForecaster(Forecaster):
         joint that translates) are left as forecast."""
         from posecast.kinematics.proportions import bone_lengths, set_lengths
 
-        body = self.retarget.body_bones()
+        if self._body is None:  # once per bound skeleton
+            self._body = (self.retarget.body_bones(), tuple(int(q) for q in self.skeleton.parents))
+        body, parents = self._body
         if not body.any():
             return forecast
-        parents = self.skeleton.parents
         lengths = bone_lengths(np.asarray(seen, dtype=np.float64), parents)  # (B, T, bones)
         last = lengths[:, -1]
         spread = lengths.max(axis=1) - lengths.min(axis=1)
@@ -198,6 +200,8 @@ class CanonicalForecaster(Forecaster):
             return forecast
         now = bone_lengths(np.asarray(forecast, dtype=np.float64), parents)  # (B, S, F, bones)
         kept = np.where(rigid[:, None, None], last[:, None, None], now)
+        if np.abs(kept - now).max() < 1e-7:  # the rig's bones are the canonical body's (Bandai's): nothing to do
+            return forecast
         return set_lengths(forecast, kept, parents).astype(forecast.dtype, copy=False)
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
