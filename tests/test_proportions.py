@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from posecast.errors import ValueRangeError
-from posecast.kinematics.proportions import bone_lengths, from_standard, set_lengths, standard_lengths, to_standard
+from posecast.kinematics.proportions import (
+    bone_lengths,
+    from_standard,
+    keep_rigid_bones,
+    set_lengths,
+    standard_lengths,
+    to_standard,
+)
 from posecast.synthetic import synthetic_walk
 
 #: a chain 0 -> 1 -> 2 and a branch 0 -> 3
@@ -112,3 +119,28 @@ def test_a_network_with_standard_bones_reads_the_standard_build_and_answers_in_t
     # a history already at the standard build is forecast as without the option (up to float32 rounding)
     same = NeuralForecaster(cfg.model_copy(update={"standard_bones": [float(x) for x in own]}), net=plain.net)
     np.testing.assert_allclose(same.predict(h, 15), plain.predict(h, 15), atol=2e-5)
+
+
+def test_keep_rigid_bones_by_hand():
+    """A chain root -> a -> b and a branch root -> c. Over the seen frames bone a is 1 m, b 0.5 m (rigid) and c
+    stretches from 0.30 to 0.36 m. Poses with a at 2 m (along +x), b at 0.25 m (along +y), c at 0.4 m: a and b are set
+    back to 1 and 0.5 m along their own directions (b's base moved with a), c keeps the pose's 0.4 m."""
+    parents = (-1, 0, 1, 0)
+    seen = np.zeros((1, 3, 4, 3))
+    seen[0, :, 1] = [0.0, 1.0, 0.0]
+    seen[0, :, 2] = [0.0, 1.5, 0.0]
+    seen[0, :, 3, 0] = [0.30, 0.33, 0.36]
+    poses = np.zeros((1, 2, 4, 3))
+    poses[0, :, 0] = [5.0, 0.0, 0.0]  # the root stays where it is
+    poses[0, :, 1] = [7.0, 0.0, 0.0]
+    poses[0, :, 2] = [7.0, 0.25, 0.0]
+    poses[0, :, 3] = [5.0, 0.0, 0.4]
+    kept = keep_rigid_bones(poses, seen, parents)
+    np.testing.assert_allclose(kept[0, 0], [[5, 0, 0], [6, 0, 0], [6, 0.5, 0], [5, 0, 0.4]], atol=1e-12)
+    # only the bones asked for: b alone (a keeps the pose's 2 m, b's base stays at a's end)
+    only_b = keep_rigid_bones(poses, seen, parents, np.array([False, True, False]))
+    np.testing.assert_allclose(only_b[0, 1], [[5, 0, 0], [7, 0, 0], [7, 0.5, 0], [5, 0, 0.4]], atol=1e-12)
+    # nothing to change: the very same array back
+    assert keep_rigid_bones(kept, seen, parents) is kept
+    # float32 poses stay float32
+    assert keep_rigid_bones(poses.astype(np.float32), seen, parents).dtype == np.float32

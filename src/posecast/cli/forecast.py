@@ -312,8 +312,8 @@ def departure_note(meta: dict[str, Any]) -> str | None:
 
 def body_note(meta: dict[str, Any]) -> str | None:
     """One line when the input's rig is not built like a person (``metadata["trunk_to_legs_deg"]``: a four-legged
-    rig, mapped onto the canonical body as if it were one) or its left and right look swapped
-    (``metadata["toes_forward_cos"]``)."""
+    rig, mapped onto the canonical body as if it were one), its left and right look swapped
+    (``metadata["toes_forward_cos"]``) or swapped in the legs or the arms only (``["hips_shoulders_cos"]``)."""
     notes = []
     if meta.get("trunk_to_legs_deg") is not None:
         notes.append(
@@ -325,6 +325,13 @@ def body_note(meta: dict[str, Any]) -> str | None:
             "the toes point backwards from the way the body faces by its left and right (median cosine "
             f"{meta['toes_forward_cos']:g}; a person: about 1): are left and right swapped in the rig's joint names or "
             "in the mapping? The forecast reads them as given (metadata 'mapping' shows the pairing)"
+        )
+    if meta.get("hips_shoulders_cos") is not None:
+        notes.append(
+            f"the hips and the shoulders face opposite ways (median cosine {meta['hips_shoulders_cos']:g}; a person: "
+            f"about 1): are left and right swapped in the {meta.get('swapped_limbs', 'legs or arms')} only, in the "
+            "rig's joint names or in the mapping? The forecast reads them as given (metadata 'mapping' shows the "
+            "pairing)"
         )
     if meta.get("body_length_m") is not None:
         notes.append(

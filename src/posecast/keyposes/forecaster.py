@@ -125,7 +125,7 @@ class KeyPoseForecaster:
             if not skel.same_layout(self.net.skeleton):
                 raise self._mismatch(skel)
             return self
-        if mapping is None and _same_rig(skel, self.skeleton):
+        if mapping is None and skel.same_rig(self.skeleton):
             return self  # already bound (perhaps with an explicit mapping): keep it
         offsets = None if skel.offsets is None else skel.offsets.tobytes()
         key = (skel.joint_names, skel.parents, offsets, repr(mapping))
@@ -282,10 +282,11 @@ class KeyPoseForecaster:
                 "static_joints": list(rt.static),
                 "canonical_hypotheses": world_net,
             }
-        # every bone at its observed length, on the user's rig as on the network's own body: joints placed from
-        # several canonical ones (collars, spine and neck of other rigs) would otherwise stretch with a draw's
-        # proportions (the benchmark scores the network's draws as they are: `posecast.evaluation.protocols`)
-        world = _rig_bones(world, user[-1], history.skeleton)
+        # every body bone at its observed length (those that held it over the observed frames), on the user's rig as
+        # on the network's own body: joints placed from several canonical ones (collars, spine and neck of other rigs)
+        # would otherwise stretch with a draw's proportions (the benchmark scores the network's draws as they are:
+        # `posecast.evaluation.protocols`)
+        world = _rig_bones(world, user, history.skeleton, rt)
         up_vec = UP_ROTATIONS[axis][1].astype(np.float64)  # the history's up axis, in its world
         root_rel = world - anchor
         # the floor over up to 2 s observed (the network's 10 frames can all be in the air), body joints only:
@@ -391,23 +392,15 @@ def shown_truth(forecast: Forecast) -> np.ndarray | None:
     )
 
 
-def _rig_bones(poses: np.ndarray, reference: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """``(K, J, 3)`` hypotheses on a user's rig with every bone at its length in ``reference (J, 3)`` (the last
-    observed frame), directions and roots kept (`posecast.kinematics.fk.keep_bone_lengths`)."""
-    import torch
+def _rig_bones(poses: np.ndarray, observed: np.ndarray, skeleton: Skeleton, rt: Any) -> np.ndarray:
+    """``(K, J, 3)`` hypotheses on a user's rig with every body bone (`Retarget.body_bones`; every bone on the
+    network's own rig, ``rt`` None) that kept its length over the ``observed (O, J, 3)`` frames at its length in the
+    last of them, directions and roots kept (`posecast.kinematics.proportions.keep_rigid_bones`: bones that stretched,
+    a tracker's, keep the hypotheses' own)."""
+    from posecast.kinematics.proportions import keep_rigid_bones
 
-    from posecast.kinematics.fk import keep_bone_lengths
-
-    # copies: a caller's read-only array (a memmap) made torch warn that it is not writable (QA)
-    kept = keep_bone_lengths(torch.tensor(np.array(poses)), torch.tensor(np.array(reference))[None], skeleton)
-    return kept.numpy()
-
-
-def _same_rig(a: Skeleton, b: Skeleton) -> bool:
-    """Same joints, parents and rest offsets (a retargeting made for one holds for the other)."""
-    if not a.same_layout(b) or (a.offsets is None) != (b.offsets is None):
-        return False
-    return a.offsets is None or bool(np.array_equal(a.offsets, b.offsets))
+    bones = None if rt is None else rt.body_bones()
+    return keep_rigid_bones(np.asarray(poses)[None], np.asarray(observed)[None], skeleton.parents, bones)[0]
 
 
 def hypotheses_motion(forecast: Forecast) -> Motion:

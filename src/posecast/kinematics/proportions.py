@@ -77,6 +77,35 @@ def set_lengths(positions: np.ndarray, lengths: np.ndarray, parents: Sequence[in
     return np.moveaxis(out.reshape(p.shape), 0, -2)
 
 
+#: a bone whose length spread over the observed frames stays within this (metres) or `RIGID_SHARE` of its length is
+#: rigid and `keep_rigid_bones` keeps it; BVH and ASF rigs spread by float rounding only
+RIGID_M = 1e-3
+RIGID_SHARE = 0.01
+
+
+def keep_rigid_bones(
+    poses: np.ndarray, seen: np.ndarray, parents: Sequence[int], bones: np.ndarray | None = None
+) -> np.ndarray:
+    """``poses (B, ..., J, 3)`` with each bone that kept its length over ``seen (B, T, J, 3)`` (its spread within
+    `RIGID_M` or `RIGID_SHARE` of its length) at its length in the last seen frame, directions kept, rebuilt from the
+    root (`set_lengths`); ``bones (bones,)`` bool, one per non-root joint in joint order: only those bones (default:
+    every bone). Bones that stretched over ``seen`` (a tracker's positions, a joint that translates) keep the poses'
+    own lengths; ``poses`` come back as they are where no bone changes (same array, same dtype otherwise)."""
+    lengths = bone_lengths(np.asarray(seen, dtype=np.float64), parents)  # (B, T, bones)
+    last = lengths[:, -1]
+    rigid = (lengths.max(axis=1) - lengths.min(axis=1)) <= np.maximum(RIGID_M, RIGID_SHARE * last)  # (B, bones)
+    if bones is not None:
+        rigid &= bones
+    if not rigid.any():
+        return poses
+    now = bone_lengths(np.asarray(poses, dtype=np.float64), parents)  # (B, ..., bones)
+    extra = (slice(None),) + (None,) * (now.ndim - 2)
+    kept = np.where(rigid[extra], last[extra], now)
+    if np.abs(kept - now).max() < 1e-7:  # nothing to change (a rig whose bones the model keeps already)
+        return poses
+    return set_lengths(poses, kept, parents).astype(np.asarray(poses).dtype, copy=False)
+
+
 def standard_lengths(sequences: Sequence[np.ndarray], parents: Sequence[int], stride: int = 10) -> np.ndarray:
     """``(B,)`` median bone lengths over every ``stride``-th frame of the ``(T, J, 3)`` ``sequences``."""
     frames = [np.asarray(s, dtype=np.float64)[::stride] for s in sequences]

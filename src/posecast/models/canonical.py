@@ -29,10 +29,6 @@ from posecast.skeletons.canonical import body_checks, floor_offsets, history_tra
 CANONICAL = "smplh-22"
 #: how `CanonicalForecaster.encode_reading` read histories ``(B, ...)``: their up axes and ``(B,)`` floor offsets
 Reading = tuple[list[str], np.ndarray]
-#: a rig bone whose length spread over the history stays within this (metres) or `RIGID_SHARE` of its length is rigid:
-#: a forecast keeps it (`CanonicalForecaster._keep_rig_bones`); BVH and ASF rigs spread by float rounding only
-RIGID_M = 1e-3
-RIGID_SHARE = 0.01
 
 
 class CanonicalForecaster(Forecaster):
@@ -63,13 +59,13 @@ class CanonicalForecaster(Forecaster):
             return {}
         return {"canonical_body": CANONICAL, "mapping": self.retarget.assignment}
 
-    def body_checks(self, history: np.ndarray) -> dict[str, float]:
+    def body_checks(self, history: np.ndarray) -> dict[str, Any]:
         """`posecast.skeletons.canonical.body_checks` of ``history (T, J, 3)`` on the bound skeleton."""
         return body_checks(self.retarget, history)
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
         skel = skeletons.get(skeleton)
-        if mapping is None and self.skeleton is not None and _same_rig(skel, self.skeleton):
+        if mapping is None and self.skeleton is not None and skel.same_rig(self.skeleton):
             return self  # already bound (perhaps with an explicit mapping): keep it
         # rest offsets are part of the key: the mapping measures bone lengths on them
         offsets = None if skel.offsets is None else skel.offsets.tobytes()
@@ -177,41 +173,21 @@ class CanonicalForecaster(Forecaster):
 
     def _keep_rig_bones(self, forecast: np.ndarray, seen: np.ndarray) -> np.ndarray:
         """``forecast (B, S, F, J, 3)`` on the bound rig with each of its body bones (`Retarget.body_bones`) that kept
-        its length over the ``seen (B, T, J, 3)`` history (within `RIGID_M`, or `RIGID_SHARE` of its length) at its
-        length in the last seen frame, directions kept, rebuilt from the root (`proportions.set_lengths`).
+        its length over the ``seen (B, T, J, 3)`` history at its length in the last seen frame
+        (`posecast.kinematics.proportions.keep_rigid_bones`).
 
         Why: the canonical body keeps its own bones, but a rig bone whose end maps onto a joint the mapping made up
         (CMU's and HDM05's collars sit on the neck point, so their ``LeftShoulder -> LeftArm`` spans the canonical
         collar, interpolated) is not one of them, and changed by up to 20-30 % within 1 s (a shoulder 20 cm long
-        changing 45 mm, CMU BVH validation). Bones that stretched in the history (positions from a tracker, a
-        joint that translates) are left as forecast."""
-        from posecast.kinematics.proportions import bone_lengths, set_lengths
+        changing 45 mm, CMU BVH validation)."""
+        from posecast.kinematics.proportions import keep_rigid_bones
 
         if self._body is None:  # once per bound skeleton
             self._body = (self.retarget.body_bones(), tuple(int(q) for q in self.skeleton.parents))
         body, parents = self._body
-        if not body.any():
-            return forecast
-        lengths = bone_lengths(np.asarray(seen, dtype=np.float64), parents)  # (B, T, bones)
-        last = lengths[:, -1]
-        spread = lengths.max(axis=1) - lengths.min(axis=1)
-        rigid = body & (spread <= np.maximum(RIGID_M, RIGID_SHARE * last))  # (B, bones)
-        if not rigid.any():
-            return forecast
-        now = bone_lengths(np.asarray(forecast, dtype=np.float64), parents)  # (B, S, F, bones)
-        kept = np.where(rigid[:, None, None], last[:, None, None], now)
-        if np.abs(kept - now).max() < 1e-7:  # the rig's bones are the canonical body's (Bandai's): nothing to do
-            return forecast
-        return set_lengths(forecast, kept, parents).astype(forecast.dtype, copy=False)
+        return keep_rigid_bones(forecast, seen, parents, body) if body.any() else forecast
 
     def predict(self, history: np.ndarray, frames: int, samples: int = 1, fps: float | None = None) -> np.ndarray:
         history = check_predict(history, frames, samples, fps)
         encoded, reading = self.encode_reading(history, fps)
         return self.decode(self.inner.predict(encoded, frames, samples, fps), history, fps, reading)
-
-
-def _same_rig(a: Skeleton, b: Skeleton) -> bool:
-    """Same joints, parents and rest offsets (a retargeting made for one holds for the other)."""
-    if not a.same_layout(b) or (a.offsets is None) != (b.offsets is None):
-        return False
-    return a.offsets is None or bool(np.array_equal(a.offsets, b.offsets))

@@ -223,6 +223,12 @@ class Skeleton:
         """True when both have the same joint names and parents (offsets may differ)."""
         return self.joint_names == other.joint_names and self.parents == other.parents
 
+    def same_rig(self, other: Skeleton) -> bool:
+        """Same joints, parents and rest offsets (a retargeting made for one holds for the other)."""
+        if not self.same_layout(other) or (self.offsets is None) != (other.offsets is None):
+            return False
+        return self.offsets is None or bool(np.array_equal(self.offsets, other.offsets))
+
     def __repr__(self) -> str:
         return f"Skeleton({self.name!r}, {self.num_joints} joints)"
 
