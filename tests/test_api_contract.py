@@ -95,6 +95,15 @@ def test_a_forecast_checks_its_history_and_metadata(walk):
         Forecast(samples, 25.0, walk.skeleton, history=walk.positions)
     with pytest.raises(ValueRangeError, match="metadata must be a dict"):
         Forecast(samples, 25.0, walk.skeleton, metadata=[1, 2])
+    truth = np.zeros((3, walk.num_joints, 3))
+    truth[1, 2, 0] = np.nan  # as a Motion's positions: finite, real, within reach (QA: NaN made every error NaN)
+    with pytest.raises(ValueRangeError, match=r"ground truth contain NaN or inf \(first at index \(1, 2, 0\)\)"):
+        Forecast(samples, 25.0, walk.skeleton, ground_truth=truth)
+    with pytest.raises(ValueRangeError, match="ground truth must be real numbers"):
+        Forecast(samples, 25.0, walk.skeleton, ground_truth=np.full((3, walk.num_joints, 3), "a"))
+    with pytest.raises(ValueRangeError, match="more than"):
+        Forecast(samples, 25.0, walk.skeleton, ground_truth=np.full((3, walk.num_joints, 3), 1e9))
+    np.testing.assert_array_equal(Forecast(samples, 25.0, walk.skeleton, ground_truth=samples[0]).ground_truth, 0.0)
 
 
 def test_names_close_to_right_get_a_suggestion():
