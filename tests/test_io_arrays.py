@@ -725,3 +725,22 @@ def test_a_csv_or_json_that_mentions_radians_is_not_an_amc_clip(tmp_path, walk):
     amc = tmp_path / "clip.amc"
     amc.write_text(":FULLY-SPECIFIED\n:DEGREES\n1\nroot 0 0 0 0 0 0\n")
     assert posecast.io.detect_format(amc).name == "amc"
+
+
+@pytest.mark.parametrize("ext", ["csv", "bvh"])
+def test_motions_under_one_frame_per_second_are_not_written_where_they_would_not_read_back(tmp_path, ext):
+    """QA: a 0.5 fps motion saved as CSV / BVH, which the readers then refused (rows 2 s apart read as tracking gaps; a
+    Frame Time of 2 s read as a rate written in the wrong place). Refused when writing, nothing written; 1 fps still
+    goes both ways; .npz holds any rate."""
+    import posecast
+    from posecast.errors import FormatError
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=6.0, fps=30.0)
+    with pytest.raises(FormatError, match="0.5 frames per second.*resample it first"):
+        posecast.save(walk.resample(0.5), tmp_path / f"slow.{ext}")
+    assert not list(tmp_path.iterdir())
+    posecast.save(walk.resample(1.0), tmp_path / f"one.{ext}")
+    assert posecast.load(tmp_path / f"one.{ext}").fps == pytest.approx(1.0)
+    posecast.save(walk.resample(0.5), tmp_path / "slow.npz")
+    assert posecast.load(tmp_path / "slow.npz").fps == pytest.approx(0.5)

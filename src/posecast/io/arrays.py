@@ -627,6 +627,12 @@ CSV_SKELETON_LINE = "# skeleton-json "
 def write_csv(obj: Motion, path: Path, **_: Any) -> None:
     if not isinstance(obj, Motion):
         raise FormatError(".csv holds one motion; save forecasts as .npz or .json", path)
+    if 1.0 / obj.fps > CSV_MAX_GAP_S:  # the reader would split the file at every row (a tracking gap)
+        raise FormatError(
+            f"the motion has {obj.fps:g} frames per second: rows more than {CSV_MAX_GAP_S:g} s apart read back as "
+            "tracking gaps; resample it first (motion.resample(fps)) or save it as .npz or .json",
+            path,
+        )
     header = ["time"] + [f"{n}_{a}" for n in obj.skeleton.joint_names for a in "xyz"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(f"# skeleton={obj.skeleton.name} fps={obj.fps:.10g} units=m\n")

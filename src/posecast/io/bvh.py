@@ -1396,6 +1396,13 @@ def write_bvh(
             else f"use {_writable_elsewhere()}"
         )
         raise FormatError(f"a BVH file holds one Motion, not a {type(motion).__name__}; {hint}", p)
+    if 1.0 / motion.fps > MAX_FRAME_TIME_S:  # what `read_bvh` would refuse as a rate written where the period belongs
+        raise FormatError(
+            f"the motion has {motion.fps:g} frames per second, a Frame Time over {MAX_FRAME_TIME_S:g} s, which BVH "
+            "readers (PoseCast's too) take for a mistake: resample it first (motion.resample(fps)) or save it as .npz "
+            "or .json",
+            p,
+        )
     if motion.rotations is None:
         raise FormatError(
             "cannot write BVH: the motion has only joint positions, and BVH stores joint rotations. "
