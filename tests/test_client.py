@@ -23,7 +23,7 @@ pytest.importorskip("websockets")
 
 import posecast  # noqa: E402
 from posecast import client as pc  # noqa: E402
-from posecast.client import Client, ServiceError, ServiceUnavailable  # noqa: E402
+from posecast.client import Client, ServiceBusy, ServiceError, ServiceUnavailable  # noqa: E402
 from posecast.errors import ValueRangeError  # noqa: E402
 from posecast.models import get  # noqa: E402
 from posecast.synthetic import synthetic_walk  # noqa: E402
@@ -394,9 +394,29 @@ def test_a_client_that_stops_reading_gives_its_session_slot_back_after_idle(serv
                 try:
                     with Client(url, timeout=5).stream(walk.skeleton, fps=30.0, seconds=0.4):
                         break
-                except ServiceError as exc:
-                    assert "sessions already" in str(exc)
+                except ServiceBusy as exc:  # the full server's 1013, told apart from other refusals
+                    assert "sessions already" in str(exc) and isinstance(exc, ServiceError)
                     assert time.monotonic() < deadline, "the stuck client's slot was never given back"
                     time.sleep(0.5)
         finally:
             stuck.close()
+
+
+def test_a_full_server_refuses_a_new_stream_as_busy(serving):
+    """QA: the server's "try again later" (close code 1013 at --max-sessions) reached the client as a plain
+    `ServiceError`, like any refused opening. It is `ServiceBusy` (a `ServiceError`); other refusals are not."""
+    from posecast.serve.engine import Limits
+
+    walk = synthetic_walk(seconds=1.0, fps=30.0)
+    with serving(warm=False, limits=Limits(sessions=1)) as url:
+        client = Client(url, timeout=10)
+        with client.stream(walk.skeleton, fps=30.0, seconds=0.4):
+            with pytest.raises(ServiceBusy, match="sessions already"):
+                with client.stream(walk.skeleton, fps=30.0, seconds=0.4):
+                    pass
+        with pytest.raises(ServiceError) as refused:  # a bad opening: an error, not "busy"
+            with client.stream(walk.skeleton, fps=30.0, seconds=-1.0):
+                pass
+        assert not isinstance(refused.value, ServiceBusy)
+        with client.stream(walk.skeleton, fps=30.0, seconds=0.4) as stream:  # the slot is free again
+            assert stream.info["type"] == "ready"

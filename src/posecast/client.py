@@ -69,6 +69,12 @@ class ServiceError(PosecastError):
         super().__init__(error if status is None else f"{error} (HTTP {status})", url)
 
 
+class ServiceBusy(ServiceError):
+    """The server holds as many stream and video sessions as it may (``--max-sessions``) and refused a new one: its
+    WebSocket closed with code 1013, "try again later". A `ServiceError`, so code catching that still does; catch
+    this one to wait and retry."""
+
+
 class ServiceUnavailable(PosecastError, ConnectionError):
     """The server cannot be reached, did not answer within the timeout, or closed a stream."""
 
@@ -564,6 +570,12 @@ class _Socket(Generic[R]):
             except ConnectionClosed:  # refused before the opening was read (a full server): its reason is queued
                 pass
             first = self._read(timeout)
+        except ServiceError as exc:  # refused: a full server then closes with 1013, "try again later"
+            code = self._close_code()
+            self.close()
+            if code == 1013:
+                raise ServiceBusy(exc.error, None, self.url) from None
+            raise
         except BaseException:
             self.close()
             raise
@@ -572,6 +584,18 @@ class _Socket(Generic[R]):
             raise ServiceError(f"unexpected opening reply {first!r}", None, self.url)
         #: the server's ``ready`` message: session id, model, fps, seconds, joints, parents, ...
         self.info: dict[str, Any] = first
+
+    def _close_code(self, timeout: float = 1.0) -> int | None:
+        """The close code of a server that has just refused the session (None if it does not close in ``timeout``)."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            self._ws.recv(timeout=timeout)
+        except ConnectionClosed as exc:
+            return None if exc.rcvd is None else int(exc.rcvd.code)
+        except (TimeoutError, OSError):
+            return None
+        return None
 
     def _read(self, timeout: float | None) -> dict[str, Any]:
         """The next message as a dict; `ServiceError` for an error message, `TimeoutError` when none came."""
@@ -721,6 +745,7 @@ __all__ = [
     "Client",
     "ForecastResult",
     "Reply",
+    "ServiceBusy",
     "ServiceError",
     "ServiceUnavailable",
     "Stream",
