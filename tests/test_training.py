@@ -133,6 +133,27 @@ def test_bad_training_config_is_one_clear_error(tmp_path):
         load_config(bad)
 
 
+def test_a_configs_reading_files_are_found_beside_it(tmp_path, monkeypatch):
+    """A config's ``reading: {asf, mapping}`` files named relative to the config's folder are found from any working
+    directory (they had been read relative to the working directory only); an absolute path, or a relative one not
+    found beside the config, stays as given."""
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    (folder / "rig.asf").write_text(":version 1.10\n")
+    (folder / "map.yaml").write_text("pelvis: Hips\n")
+    cfg = folder / "train.yaml"
+    cfg.write_text("model: dct-mlp\nnet: dct-mlp\nreading: {asf: rig.asf, mapping: map.yaml}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    reading = load_config(cfg).reading
+    assert Path(reading.asf) == (folder / "rig.asf").resolve()
+    assert Path(reading.mapping) == (folder / "map.yaml").resolve()
+    cfg.write_text(f"model: dct-mlp\nnet: dct-mlp\nreading: {{asf: {folder / 'rig.asf'}, mapping: other.yaml}}\n")
+    reading = load_config(cfg).reading
+    assert reading.asf == str(folder / "rig.asf") and reading.mapping == "other.yaml"
+
+
 def test_fine_tuning_starts_from_the_given_weights(walk_folder, tmp_path):
     from posecast.errors import ValueRangeError
     from posecast.training.motion import initial_weights

@@ -179,6 +179,7 @@ def read_config(
             raise ValueRangeError(f"cannot read config: {exc}", path) from None
         if not isinstance(data, dict):
             raise ValueRangeError("a training config is a mapping of fields", path)
+        _files_beside(data, Path(path).parent)
     for setting in settings:
         apply_setting(data, setting)
     for k, v in overrides.items():  # a mapping given on top of one in the file adds to it (`reading`: --units cm)
@@ -204,6 +205,19 @@ def read_config(
         raise ValueRangeError(f"invalid {what}: " + "; ".join(problems), path if from_file else None) from None
     except Exception as exc:  # anything else a validator raised: one line
         raise ValueRangeError(f"invalid {what}: {exc}".replace("\n", "; "), path) from None
+
+
+def _files_beside(data: dict[str, Any], folder: Path) -> None:
+    """A config's ``reading: {asf: ..., mapping: ...}`` files named relative to the config's own folder, where they
+    are there (a config kept beside its ASF and mapping works from any working directory); paths that are not found
+    there stay as given (relative to the working directory, as on the command line)."""
+    reading = data.get("reading")
+    if not isinstance(reading, dict):
+        return
+    for key in ("asf", "mapping"):
+        value = reading.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute() and (folder / value).is_file():
+            reading[key] = str((folder / value).resolve())
 
 
 def apply_setting(data: dict[str, Any], setting: str) -> None:
