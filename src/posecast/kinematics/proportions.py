@@ -81,18 +81,25 @@ def set_lengths(positions: np.ndarray, lengths: np.ndarray, parents: Sequence[in
 #: rigid and `keep_rigid_bones` keeps it; BVH and ASF rigs spread by float rounding only
 RIGID_M = 1e-3
 RIGID_SHARE = 0.01
+#: `keep_rigid_bones` judges a bone's spread on at most this many of the seen frames, evenly spread, the last one
+#: included (a rig's bones do not change at all; a tracker's change from frame to frame): 0.11 -> 0.03 ms for 51
+#: frames of a 31-joint rig
+RIGID_FRAMES = 10
 
 
 def keep_rigid_bones(
     poses: np.ndarray, seen: np.ndarray, parents: Sequence[int], bones: np.ndarray | None = None
 ) -> np.ndarray:
     """``poses (B, ..., J, 3)`` with each bone that kept its length over ``seen (B, T, J, 3)`` (its spread within
-    `RIGID_M` or `RIGID_SHARE` of its length) at its length in the last seen frame, directions kept, rebuilt from the
-    root (`set_lengths`); ``bones (bones,)`` bool, one per non-root joint in joint order: only those bones (default:
-    every bone). Bones that stretched over ``seen`` (a tracker's positions, a joint that translates) keep the poses'
-    own lengths; ``poses`` come back as they are where no bone changes (same array, same dtype otherwise)."""
-    lengths = bone_lengths(np.asarray(seen, dtype=np.float64), parents)  # (B, T, bones)
-    last = lengths[:, -1]
+    `RIGID_M` or `RIGID_SHARE` of its length, over `RIGID_FRAMES` of the frames) at its length in the last seen
+    frame, directions kept, rebuilt from the root (`set_lengths`); ``bones (bones,)`` bool, one per non-root joint
+    in joint order: only those bones (default: every bone). Bones that stretched over ``seen`` (a tracker's
+    positions, a joint that translates) keep the poses' own lengths; ``poses`` come back as they are where no bone
+    changes (same array, same dtype otherwise)."""
+    seen = np.asarray(seen)
+    step = max(1, -(-(seen.shape[1] - 1) // (RIGID_FRAMES - 1)))  # at most RIGID_FRAMES frames, the last included
+    lengths = bone_lengths(np.asarray(seen[:, ::-1][:, ::step], dtype=np.float64), parents)  # (B, <= 10, bones)
+    last = lengths[:, 0]
     rigid = (lengths.max(axis=1) - lengths.min(axis=1)) <= np.maximum(RIGID_M, RIGID_SHARE * last)  # (B, bones)
     if bones is not None:
         rigid &= bones
