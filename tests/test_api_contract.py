@@ -97,9 +97,9 @@ def test_a_forecast_checks_its_history_and_metadata(walk):
         Forecast(samples, 25.0, walk.skeleton, metadata=[1, 2])
     truth = np.zeros((3, walk.num_joints, 3))
     truth[1, 2, 0] = np.nan  # as a Motion's positions: finite, real, within reach (QA: NaN made every error NaN)
-    with pytest.raises(ValueRangeError, match=r"ground truth contain NaN or inf \(first at index \(1, 2, 0\)\)"):
+    with pytest.raises(ValueRangeError, match=r"ground truth positions contain NaN or inf \(first at index \(1, 2, 0"):
         Forecast(samples, 25.0, walk.skeleton, ground_truth=truth)
-    with pytest.raises(ValueRangeError, match="ground truth must be real numbers"):
+    with pytest.raises(ValueRangeError, match="ground truth positions must be real numbers"):
         Forecast(samples, 25.0, walk.skeleton, ground_truth=np.full((3, walk.num_joints, 3), "a"))
     with pytest.raises(ValueRangeError, match="more than"):
         Forecast(samples, 25.0, walk.skeleton, ground_truth=np.full((3, walk.num_joints, 3), 1e9))

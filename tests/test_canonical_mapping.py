@@ -1216,3 +1216,39 @@ def test_a_rig_with_the_legs_or_the_arms_swapped_is_said_so(part: str, words: tu
     fc = posecast.forecast(Motion(walk.positions, walk.fps, partly), model="dct-mlp", seconds=0.4)
     assert fc.metadata["swapped_limbs"] == part
     assert f"swapped in the {part} only" in body_note(fc.metadata)
+
+
+def test_body_bones_of_a_pelvis_mapped_from_several_joints_hang_from_their_common_ancestor():
+    """Review: ``pelvis: {LeftUpLeg: 0.5, RightUpLeg: 0.5}`` had made the left leg alone the body (the heavier,
+    first source's subtree), so the spine's and the shoulders' bones were not kept. The body hangs from the sources'
+    nearest common ancestor (``Hips``)."""
+    walk_skel = get("cmu-bvh-31")
+    split = retarget(walk_skel, {"pelvis": {"LeftUpLeg": 0.5, "RightUpLeg": 0.5}}).body_bones()
+    np.testing.assert_array_equal(split, retarget(walk_skel).body_bones())
+    assert split.all()
+
+
+def test_a_person_lying_on_their_side_is_not_read_as_swapped():
+    """Review: a person fallen onto their side, hips and shoulders a few degrees apart in twist, read as 'legs
+    swapped' (their left-right lines stand near vertical, and the little left on the floor points anywhere). Frames
+    whose lines are not level are not judged (`LEVEL_SHARE`); upright frames still are."""
+    from scipy.spatial.transform import Rotation
+
+    from posecast.skeletons.canonical import body_checks
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=2.0, fps=30.0)
+    s = walk.skeleton
+    upper = {s.index("Spine")}
+    for j, q in enumerate(s.parents):
+        if q in upper:
+            upper.add(j)
+    frame = walk.positions[0] - walk.positions[0, s.index("Hips")]
+    axis = np.array([0.0, 1.0, 0.0])
+    twist = {k: Rotation.from_rotvec(np.radians(a) * axis).as_matrix() for k, a in ((1, 5), (0, -5))}
+    lying = np.stack([twist[int(j in upper)] @ frame[j] for j in range(s.num_joints)])
+    lying = lying @ Rotation.from_rotvec(np.radians(90) * np.array([0.0, 0.0, 1.0])).as_matrix().T
+    lying[:, 1] -= lying[:, 1].min() - 0.05
+    fall = np.concatenate([walk.positions[:20], np.repeat(lying[None], 60, axis=0) + walk.positions[19, 0] * [1, 0, 1]])
+    assert "hips_shoulders_cos" not in body_checks(retarget(s, {"up": "+y"}), fall)
+    assert "hips_shoulders_cos" not in body_checks(retarget(s), fall)

@@ -414,9 +414,11 @@ def test_a_full_server_refuses_a_new_stream_as_busy(serving):
             with pytest.raises(ServiceBusy, match="sessions already"):
                 with client.stream(walk.skeleton, fps=30.0, seconds=0.4):
                     pass
-        with pytest.raises(ServiceError) as refused:  # a bad opening: an error, not "busy"
+        start = time.monotonic()
+        with pytest.raises(ServiceError) as refused:  # a bad opening: an error, not "busy", and at once
             with client.stream(walk.skeleton, fps=30.0, seconds=-1.0):
                 pass
         assert not isinstance(refused.value, ServiceBusy)
+        assert time.monotonic() - start < 0.8  # (a review: a wait for a close code had made it take 1 s)
         with client.stream(walk.skeleton, fps=30.0, seconds=0.4) as stream:  # the slot is free again
             assert stream.info["type"] == "ready"

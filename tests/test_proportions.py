@@ -144,3 +144,18 @@ def test_keep_rigid_bones_by_hand():
     assert keep_rigid_bones(kept, seen, parents) is kept
     # float32 poses stay float32
     assert keep_rigid_bones(poses.astype(np.float32), seen, parents).dtype == np.float32
+
+
+def test_keep_rigid_bones_per_history_of_a_batch_and_nothing_seen():
+    """Each history of a batch judges its own bones (one rigid, one stretching: only the first history's bone is
+    set, for both of its samples); an empty history keeps the poses as they are."""
+    parents = (-1, 0)
+    seen = np.zeros((2, 4, 2, 3))
+    seen[0, :, 1, 1] = 1.0  # rigid, 1 m
+    seen[1, :, 1, 1] = [1.0, 1.1, 1.2, 1.3]  # stretching
+    poses = np.zeros((2, 2, 3, 2, 3))
+    poses[..., 1, 1] = 2.0
+    kept = keep_rigid_bones(poses, seen, parents)
+    np.testing.assert_allclose(kept[0, ..., 1, 1], 1.0)
+    np.testing.assert_allclose(kept[1, ..., 1, 1], 2.0)
+    assert keep_rigid_bones(poses, seen[:, :0], parents) is poses

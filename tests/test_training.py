@@ -135,8 +135,9 @@ def test_bad_training_config_is_one_clear_error(tmp_path):
 
 def test_a_configs_reading_files_are_found_beside_it(tmp_path, monkeypatch):
     """A config's ``reading: {asf, mapping}`` files named relative to the config's folder are found from any working
-    directory (they had been read relative to the working directory only); an absolute path, or a relative one not
-    found beside the config, stays as given."""
+    directory (they had been read relative to the working directory only); an absolute path, a relative one not
+    found beside the config, and one found from the working directory (as runs before recorded it, for resumes)
+    stay as given."""
     folder = tmp_path / "cfg"
     folder.mkdir()
     (folder / "rig.asf").write_text(":version 1.10\n")
@@ -149,6 +150,8 @@ def test_a_configs_reading_files_are_found_beside_it(tmp_path, monkeypatch):
     reading = load_config(cfg).reading
     assert Path(reading.asf) == (folder / "rig.asf").resolve()
     assert Path(reading.mapping) == (folder / "map.yaml").resolve()
+    monkeypatch.chdir(folder)
+    assert load_config(cfg).reading.asf == "rig.asf"
     cfg.write_text(f"model: dct-mlp\nnet: dct-mlp\nreading: {{asf: {folder / 'rig.asf'}, mapping: other.yaml}}\n")
     reading = load_config(cfg).reading
     assert reading.asf == str(folder / "rig.asf") and reading.mapping == "other.yaml"

@@ -570,12 +570,6 @@ class _Socket(Generic[R]):
             except ConnectionClosed:  # refused before the opening was read (a full server): its reason is queued
                 pass
             first = self._read(timeout)
-        except ServiceError as exc:  # refused: a full server then closes with 1013, "try again later"
-            code = self._close_code()
-            self.close()
-            if code == 1013:
-                raise ServiceBusy(exc.error, None, self.url) from None
-            raise
         except BaseException:
             self.close()
             raise
@@ -584,18 +578,6 @@ class _Socket(Generic[R]):
             raise ServiceError(f"unexpected opening reply {first!r}", None, self.url)
         #: the server's ``ready`` message: session id, model, fps, seconds, joints, parents, ...
         self.info: dict[str, Any] = first
-
-    def _close_code(self, timeout: float = 1.0) -> int | None:
-        """The close code of a server that has just refused the session (None if it does not close in ``timeout``)."""
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            self._ws.recv(timeout=timeout)
-        except ConnectionClosed as exc:
-            return None if exc.rcvd is None else int(exc.rcvd.code)
-        except (TimeoutError, OSError):
-            return None
-        return None
 
     def _read(self, timeout: float | None) -> dict[str, Any]:
         """The next message as a dict; `ServiceError` for an error message, `TimeoutError` when none came."""
@@ -606,8 +588,8 @@ class _Socket(Generic[R]):
         except ConnectionClosed as exc:
             raise ServiceUnavailable(f"the server closed the stream ({exc})", self.url) from None
         msg = json.loads(text)
-        if "error" in msg:
-            raise ServiceError(str(msg["error"]), None, self.url)
+        if "error" in msg:  # a full server marks its refusal ("busy"), then closes with 1013, "try again later"
+            raise (ServiceBusy if msg.get("busy") is True else ServiceError)(str(msg["error"]), None, self.url)
         return msg
 
     def _reply(self, msg: dict[str, Any]) -> R:

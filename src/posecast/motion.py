@@ -905,10 +905,10 @@ class Forecast:
             p = p / p.max()  # first: weights near the float limit had summed to inf, and every one became 0 (QA)
             object.__setattr__(self, "probabilities", p / p.sum())
         if self.ground_truth is not None:
-            gt = _real_array("ground truth", self.ground_truth, None)
+            gt = _real_array("ground truth positions", self.ground_truth, None)
             if gt.shape != s.shape[1:]:
                 raise SkeletonError(f"ground truth of shape {gt.shape} does not match forecast frames {s.shape[1:]}")
-            _check_finite("ground truth", gt, None)  # as a Motion's positions (QA: NaN was taken, errors became NaN)
+            _check_finite("ground truth positions", gt, None)  # as a Motion's (QA: NaN was taken, errors became NaN)
             check_magnitude(gt)
             object.__setattr__(self, "ground_truth", gt)
         if self.history is not None and not self.history.skeleton.same_layout(self.skeleton):

@@ -396,9 +396,12 @@ def _rig_bones(poses: np.ndarray, observed: np.ndarray, skeleton: Skeleton, rt: 
     """``(K, J, 3)`` hypotheses on a user's rig with every body bone (`Retarget.body_bones`; every bone on the
     network's own rig, ``rt`` None) that kept its length over the ``observed (O, J, 3)`` frames at its length in the
     last of them, directions and roots kept (`posecast.kinematics.proportions.keep_rigid_bones`: bones that stretched,
-    a tracker's, keep the hypotheses' own)."""
+    a tracker's, keep the hypotheses' own); on a keypoint layout without rest offsets (COCO, BlazePose) every edge at
+    its last observed length, as before rigs were told apart."""
     from posecast.kinematics.proportions import keep_rigid_bones
 
+    if skeleton.offsets is None:  # a keypoint layout: no rig to tell bones by, every edge at its last length
+        return keep_rigid_bones(np.asarray(poses)[None], np.asarray(observed)[None, -1:], skeleton.parents)[0]
     bones = None if rt is None else rt.body_bones()
     return keep_rigid_bones(np.asarray(poses)[None], np.asarray(observed)[None], skeleton.parents, bones)[0]
 

@@ -81,9 +81,9 @@ def set_lengths(positions: np.ndarray, lengths: np.ndarray, parents: Sequence[in
 #: rigid and `keep_rigid_bones` keeps it; BVH and ASF rigs spread by float rounding only
 RIGID_M = 1e-3
 RIGID_SHARE = 0.01
-#: `keep_rigid_bones` judges a bone's spread on at most this many of the seen frames, evenly spread, the last one
-#: included (a rig's bones do not change at all; a tracker's change from frame to frame): 0.11 -> 0.03 ms for 51
-#: frames of a 31-joint rig
+#: `keep_rigid_bones` judges a bone's spread on at most this many of the seen frames, evenly spread back from the
+#: newest (always included; a rig's bones do not change at all, a tracker's change from frame to frame): 0.11 ->
+#: 0.03 ms for 51 frames of a 31-joint rig
 RIGID_FRAMES = 10
 
 
@@ -97,6 +97,8 @@ def keep_rigid_bones(
     positions, a joint that translates) keep the poses' own lengths; ``poses`` come back as they are where no bone
     changes (same array, same dtype otherwise)."""
     seen = np.asarray(seen)
+    if seen.ndim < 2 or not seen.shape[1]:  # nothing seen: nothing to keep
+        return poses
     step = max(1, -(-(seen.shape[1] - 1) // (RIGID_FRAMES - 1)))  # at most RIGID_FRAMES frames, the last included
     lengths = bone_lengths(np.asarray(seen[:, ::-1][:, ::step], dtype=np.float64), parents)  # (B, <= 10, bones)
     last = lengths[:, 0]

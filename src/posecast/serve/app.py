@@ -566,7 +566,7 @@ def create_app(
         else:
             opening = None
         if state["connections"] - state["pending"] > limits.sessions:
-            await ws.send_text(error_text(f"the server holds {limits.sessions} sessions already; try later"))
+            await ws.send_text(error_text(f"the server holds {limits.sessions} sessions already; try later", busy=True))
             await ws.close(code=1013)
             return None
         return opening if opening is not None else await _read_opening(ws, schema, what)

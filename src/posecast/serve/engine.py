@@ -121,8 +121,9 @@ def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
-def error_text(message: str) -> str:
-    return dumps({"error": message})
+def error_text(message: str, busy: bool = False) -> str:
+    """An error message; ``busy``: the server is full (``"busy": true``; the client raises `ServiceBusy`)."""
+    return dumps({"error": message, "busy": True} if busy else {"error": message})
 
 
 def parse_positions(value: Any, joints: int | None, limits: Limits, what: str = "positions") -> np.ndarray:

@@ -883,14 +883,24 @@ class Retarget:
         `posecast.kinematics.proportions.bone_lengths` lists): whether the bone from its parent is a bone of the body,
         i.e. the rig has rest offsets (a kinematic rig, not a keypoint layout whose tree may hang shoulders from the
         face) and the parent is the source joint the pelvis is mapped to or hangs below it (not a world root above the
-        pelvis, Bandai's ``joint_Root``, nor a bone beside the body, Unreal's ``ik_*``). `CanonicalForecaster` keeps
-        such bones at their observed lengths where they kept them over the history."""
+        pelvis, Bandai's ``joint_Root``, nor a bone beside the body, Unreal's ``ik_*``); a pelvis mapped from several
+        joints (``{LeftUpLeg: 0.5, RightUpLeg: 0.5}``) hangs from their nearest common ancestor. `CanonicalForecaster`
+        keeps such bones at their observed lengths where they kept them over the history."""
         parents = [int(q) for q in self.source.parents]
         bones = np.zeros(sum(q >= 0 for q in parents), dtype=bool)
-        pelvis = max(self.assignment["pelvis"].items(), key=lambda kv: kv[1])[0]
-        if self.source.offsets is None or pelvis not in self.source.joint_names:
+        names = self.source.joint_names
+        sources = [names.index(n) for n, w in self.assignment["pelvis"].items() if w > 0 and n in names]
+        if self.source.offsets is None or not sources:
             return bones
-        top = self.source.joint_names.index(pelvis)
+
+        def up(j: int) -> list[int]:  # j and its ancestors, nearest first
+            path = [j]
+            while parents[path[-1]] >= 0:
+                path.append(parents[path[-1]])
+            return path
+
+        common = set(up(sources[0])).intersection(*(up(j) for j in sources[1:]))
+        top = next(j for j in up(sources[0]) if j in common)  # the nearest common ancestor (one root: always one)
         inside = {top}
         for j, q in enumerate(parents):  # parents come before their children
             if q in inside:
@@ -1113,24 +1123,35 @@ def toes_forward(canonical_upright: np.ndarray) -> float:
     return float(np.median(both)) if both.size else 1.0
 
 
+#: a frame tells which way a body faces by its left and right only where the line between them lies mostly
+#: horizontal: its length on the floor at least this share of its length (a person lying on their side: about 0)
+LEVEL_SHARE = 0.5
+
+
 def _flat_facing(c: np.ndarray, joint: str) -> np.ndarray:
     """``(T, 3)`` unit directions on the floor that ``(T, 22, 3)`` upright canonical poses face by their left and
-    right ``joint`` (``hip`` or ``shoulder``): left minus right crossed with up (zero where that has no length)."""
-    facing = np.cross(c[:, _IDX[f"left_{joint}"]] - c[:, _IDX[f"right_{joint}"]], [0.0, 1.0, 0.0])
+    right ``joint`` (``hip`` or ``shoulder``): left minus right crossed with up; zero in frames where that line is
+    not level enough to say (`LEVEL_SHARE`: lying on one side, a few degrees of twist had read as facing backwards)."""
+    side = c[:, _IDX[f"left_{joint}"]] - c[:, _IDX[f"right_{joint}"]]
+    facing = np.cross(side, [0.0, 1.0, 0.0])
     facing[:, 1] = 0.0
     norm = np.linalg.norm(facing, axis=-1, keepdims=True)
-    return np.where(norm > 1e-9, facing / np.maximum(norm, 1e-9), 0.0)
+    level = norm > LEVEL_SHARE * np.maximum(np.linalg.norm(side, axis=-1, keepdims=True), 1e-9)
+    return np.where(level & (norm > 1e-9), facing / np.maximum(norm, 1e-9), 0.0)
 
 
 def hips_and_shoulders_facing(canonical_upright: np.ndarray) -> float:
     """Median cosine, over the frames of ``(T, 22, 3)`` canonical poses standing along +y, between the way the hips
     face and the way the shoulders face (each by its left and right, flattened onto the floor). About +1 for a person
     (0.90-1.00 on 63 takes of the three labs, dances, kicks and turns included: a trunk rarely twists 90 degrees);
-    about -1 when the legs' left and right are swapped and the arms' are not, or the other way round."""
+    about -1 when the legs' left and right are swapped and the arms' are not, or the other way round. Judged on the
+    frames in which both lines lie level (`LEVEL_SHARE`); 1 when under a quarter of the frames do (lying down)."""
     c = np.asarray(canonical_upright, dtype=np.float64)
-    cos = (_flat_facing(c, "hip") * _flat_facing(c, "shoulder")).sum(axis=-1)
-    cos = cos[np.abs(cos) > 0]
-    return float(np.median(cos)) if cos.size else 1.0
+    hips, shoulders = _flat_facing(c, "hip"), _flat_facing(c, "shoulder")
+    judged = (np.abs(hips).sum(axis=-1) > 0) & (np.abs(shoulders).sum(axis=-1) > 0)  # both lines level
+    if judged.sum() < max(3, len(c) // 4):  # lying down most of the time: nothing to say
+        return 1.0
+    return float(np.median((hips[judged] * shoulders[judged]).sum(axis=-1)))
 
 
 def _limbs_swapped(rt: Retarget, sample: np.ndarray) -> dict[str, Any]:

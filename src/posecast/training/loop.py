@@ -209,14 +209,15 @@ def read_config(
 
 def _files_beside(data: dict[str, Any], folder: Path) -> None:
     """A config's ``reading: {asf: ..., mapping: ...}`` files named relative to the config's own folder, where they
-    are there (a config kept beside its ASF and mapping works from any working directory); paths that are not found
-    there stay as given (relative to the working directory, as on the command line)."""
+    are there and not found from the working directory (a config kept beside its ASF and mapping works from any
+    working directory); paths found from the working directory stay as given, as on the command line (and as runs
+    started before recorded them: a resume compares the reading options as recorded)."""
     reading = data.get("reading")
     if not isinstance(reading, dict):
         return
     for key in ("asf", "mapping"):
         value = reading.get(key)
-        if isinstance(value, str) and value and not Path(value).is_absolute() and (folder / value).is_file():
+        if isinstance(value, str) and value and not Path(value).exists() and (folder / value).is_file():
             reading[key] = str((folder / value).resolve())
 
 
