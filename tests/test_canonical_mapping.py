@@ -1213,6 +1213,7 @@ def test_a_rig_with_the_legs_or_the_arms_swapped_is_said_so(part: str, words: tu
     checks = body_checks(retarget(partly), walk.positions)
     assert checks["hips_shoulders_cos"] < -0.8 and checks["swapped_limbs"] == part
     assert "toes_forward_cos" not in checks
+    assert body_checks(retarget(partly), walk.positions[-2:])["swapped_limbs"] == part  # the shortest history too
     fc = posecast.forecast(Motion(walk.positions, walk.fps, partly), model="dct-mlp", seconds=0.4)
     assert fc.metadata["swapped_limbs"] == part
     assert f"swapped in the {part} only" in body_note(fc.metadata)

@@ -1149,7 +1149,7 @@ def hips_and_shoulders_facing(canonical_upright: np.ndarray) -> float:
     c = np.asarray(canonical_upright, dtype=np.float64)
     hips, shoulders = _flat_facing(c, "hip"), _flat_facing(c, "shoulder")
     judged = (np.abs(hips).sum(axis=-1) > 0) & (np.abs(shoulders).sum(axis=-1) > 0)  # both lines level
-    if judged.sum() < max(3, len(c) // 4):  # lying down most of the time: nothing to say
+    if judged.sum() < max(1, len(c) // 4):  # lying down most of the time: nothing to say (2 frames: one will do)
         return 1.0
     return float(np.median((hips[judged] * shoulders[judged]).sum(axis=-1)))
 
@@ -1160,12 +1160,12 @@ def _limbs_swapped(rt: Retarget, sample: np.ndarray) -> dict[str, Any]:
     way the hips face, ``legs or arms`` without toes of its own; {} for a person."""
     if not len(sample):
         return {}
-    upright = sample @ up_rotations(up_axes(sample[None], rt.up))[0].T
+    upright, decided = _upright(rt, sample)
     cos = hips_and_shoulders_facing(upright)
     if cos >= 0.0:
         return {}
     which = "legs or arms"
-    if not any(f"{s}_foot" in rt.interpolated or f"{s}_foot" not in rt.assignment for s in _SIDES):
+    if decided and _own_feet(rt):  # the toes tell which part only in an upright world they stand in
         toe = sum(upright[:, _IDX[f"{s}_foot"]] - upright[:, _IDX[f"{s}_ankle"]] for s in _SIDES)
         toe[:, 1] = 0.0
         agree = float(np.median((toe * _flat_facing(upright, "shoulder")).sum(axis=-1)))
@@ -1181,11 +1181,50 @@ def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
     return None if rt is None else _sides_swapped(rt, _canonical_sample(rt, history))
 
 
+#: `toes_forward` below this says the sides are swapped (swapped rigs: mostly about -1, -0.08 to -0.48 in some short
+#: histories of pirouettes and jogs; correctly named people turning on pointed feet had given -0.01 to -0.07, QA)
+TOES_BACKWARD_COS = -0.2
+
+
+def _own_feet(rt: Retarget) -> bool:
+    """Whether both canonical feet are joints of the rig's own (each one source joint, not the ankle's): made-up feet
+    (COCO's, extended from the knee through the ankle; h36m's) tell nothing of where the toes point."""
+    for s in _SIDES:
+        foot, ankle = rt.assignment.get(f"{s}_foot", {}), rt.assignment.get(f"{s}_ankle", {})
+        if f"{s}_foot" in rt.interpolated or len(foot) != 1 or abs(next(iter(foot.values())) - 1.0) > 1e-9:
+            return False
+        if set(foot) & set(ankle):
+            return False
+    return True
+
+
+#: a history whose up axis is not found is trusted to stand along +y when its trunk's mean unit direction has at
+#: least this much +y (`_upright`)
+UPWARD_TRUNK = 0.5
+
+
+def _upright(rt: Retarget, sample: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``sample`` turned upright by its up axis (`up_axes`), and whether that axis can be trusted: given by the mapping
+    or a `world_up` block, or the trunk stands along it (`trunk_axis`), or — taken as +y for want of one, a body
+    bending through the history — the trunk still points upwards on the whole (its mean unit direction at least
+    `UPWARD_TRUNK` up: a y-up person picking something up, not a z-up or upside-down world read as y up)."""
+    axis = up_axes(sample[None], rt.up)[0]
+    upright = sample @ up_rotations([axis])[0].T
+    if rt.up is not None or _WORLD_UP.get() is not None or trunk_axis(sample[None])[0] is not None:
+        return upright, True
+    trunk = upright[:, _NECK] - upright[:, _PELVIS]
+    unit = trunk / np.maximum(np.linalg.norm(trunk, axis=-1, keepdims=True), 1e-12)
+    return upright, bool(unit.mean(axis=0)[1] >= UPWARD_TRUNK)
+
+
 def _sides_swapped(rt: Retarget, sample: np.ndarray) -> float | None:
-    if not len(sample) or any(f"{s}_foot" in rt.interpolated or f"{s}_foot" not in rt.assignment for s in _SIDES):
+    if not len(sample) or not _own_feet(rt):
         return None
-    cos = toes_forward(sample @ up_rotations(up_axes(sample[None], rt.up))[0].T)
-    return cos if cos < 0.0 else None
+    upright, decided = _upright(rt, sample)
+    if not decided:  # a body bent or turning over through the history, up taken as +y: its toes say nothing
+        return None
+    cos = toes_forward(upright)
+    return cos if cos < TOES_BACKWARD_COS else None
 
 
 #: metres: a body whose legs and trunk (`leg_and_trunk_length`) measure outside this range is said to be of an
