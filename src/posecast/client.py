@@ -22,8 +22,9 @@ One call for a whole motion::
     result.positions  # (S, F, J, 3) metres, S = 1 for motion models
 
 Errors the server answers (``{"error": ...}`` bodies, HTTP 4xx, error messages on a stream) raise
-`ServiceError` (``.status`` is the HTTP status, None on WebSockets; ``.error`` the server's message); a
-server that cannot be reached, does not answer in time or closes a stream raises `ServiceUnavailable`.
+`ServiceError` (``.status`` is the HTTP status, None on WebSockets; ``.error`` the server's message), a session
+refused by a full server `ServiceBusy` (a `ServiceError`: wait and retry); a server that cannot be reached, does not
+answer in time or closes a stream raises `ServiceUnavailable`.
 With a token, HTTP requests carry ``Authorization: Bearer TOKEN`` and WebSockets ``?token=TOKEN``.
 The wire format is `posecast.serve.schema` (docs/serve.md).
 """
@@ -71,8 +72,8 @@ class ServiceError(PosecastError):
 
 class ServiceBusy(ServiceError):
     """The server holds as many stream and video sessions as it may (``--max-sessions``) and refused a new one: its
-    WebSocket closed with code 1013, "try again later". A `ServiceError`, so code catching that still does; catch
-    this one to wait and retry."""
+    error message says ``"busy": true`` and it closes the WebSocket with code 1013, "try again later". A
+    `ServiceError`, so code catching that still does; catch this one to wait and retry."""
 
 
 class ServiceUnavailable(PosecastError, ConnectionError):
