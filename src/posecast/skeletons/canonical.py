@@ -1154,13 +1154,13 @@ def hips_and_shoulders_facing(canonical_upright: np.ndarray) -> float:
     return float(np.median((hips[judged] * shoulders[judged]).sum(axis=-1)))
 
 
-def _limbs_swapped(rt: Retarget, sample: np.ndarray) -> dict[str, Any]:
-    """``hips_shoulders_cos`` (`hips_and_shoulders_facing`) when the hips and the shoulders face opposite ways, with
-    ``swapped_limbs``: ``legs`` when the rig's own toes point the way the shoulders face, ``arms`` when they point the
-    way the hips face, ``legs or arms`` without toes of its own; {} for a person."""
-    if not len(sample):
+def _limbs_swapped(rt: Retarget, upright: np.ndarray, decided: bool) -> dict[str, Any]:
+    """``hips_shoulders_cos`` (`hips_and_shoulders_facing`) of the ``upright`` sample (`_upright`) when the hips and the
+    shoulders face opposite ways, with ``swapped_limbs``: ``legs`` when the rig's own toes point the way the shoulders
+    face, ``arms`` when they point the way the hips face, ``legs or arms`` without toes of its own or a trusted up
+    axis; {} for a person."""
+    if not len(upright):
         return {}
-    upright, decided = _upright(rt, sample)
     cos = hips_and_shoulders_facing(upright)
     if cos >= 0.0:
         return {}
@@ -1174,11 +1174,14 @@ def _limbs_swapped(rt: Retarget, sample: np.ndarray) -> dict[str, Any]:
 
 
 def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
-    """`toes_forward` of ``history (T, J, 3)`` on the canonical body when it is below 0 — the rig's left and right
-    are swapped, in its joint names or in an explicit mapping (QA: such a rig was forecast without a word, 7-17 cm
-    off), or its toes point backwards —, else None (also for a rig without feet of its own: made-up feet tell
-    nothing)."""
-    return None if rt is None else _sides_swapped(rt, _canonical_sample(rt, history))
+    """`toes_forward` of ``history (T, J, 3)`` on the canonical body when it is below `TOES_BACKWARD_COS` — the rig's
+    left and right are swapped, in its joint names or in an explicit mapping (QA: such a rig was forecast without a
+    word, 7-17 cm off), or its toes point backwards —, else None (also for a rig without feet of its own, made-up feet
+    tell nothing, and a history whose up axis cannot be trusted: `_upright`)."""
+    if rt is None:
+        return None
+    sample = _canonical_sample(rt, history)
+    return _sides_swapped(rt, *_upright(rt, sample)) if len(sample) else None
 
 
 #: `toes_forward` below this says the sides are swapped (swapped rigs: mostly about -1, -0.08 to -0.48 in some short
@@ -1217,10 +1220,9 @@ def _upright(rt: Retarget, sample: np.ndarray) -> tuple[np.ndarray, bool]:
     return upright, bool(unit.mean(axis=0)[1] >= UPWARD_TRUNK)
 
 
-def _sides_swapped(rt: Retarget, sample: np.ndarray) -> float | None:
-    if not len(sample) or not _own_feet(rt):
+def _sides_swapped(rt: Retarget, upright: np.ndarray, decided: bool) -> float | None:
+    if not len(upright) or not _own_feet(rt):
         return None
-    upright, decided = _upright(rt, sample)
     if not decided:  # a body bent or turning over through the history, up taken as +y: its toes say nothing
         return None
     cos = toes_forward(upright)
@@ -1259,8 +1261,9 @@ def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, Any]:
     sample = _canonical_sample(rt, history)  # (mapped once for the three checks)
     if (angle := _not_built_like_a_person(rt, sample)) is not None:
         out["trunk_to_legs_deg"] = round(angle, 1)
-    limbs = _limbs_swapped(rt, sample)  # the legs' or the arms' sides alone swapped: the toes check reads both
-    if not limbs and (cos := _sides_swapped(rt, sample)) is not None:
+    upright, decided = _upright(rt, sample) if len(sample) else (sample, False)  # turned once for both checks
+    limbs = _limbs_swapped(rt, upright, decided)  # the legs' or the arms' sides alone swapped: the toes read both
+    if not limbs and (cos := _sides_swapped(rt, upright, decided)) is not None:
         out["toes_forward_cos"] = round(cos, 2)
     out |= limbs
     size = leg_and_trunk_length(sample)
