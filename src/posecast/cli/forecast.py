@@ -313,7 +313,8 @@ def departure_note(meta: dict[str, Any]) -> str | None:
 def body_note(meta: dict[str, Any]) -> str | None:
     """One line when the input's rig is not built like a person (``metadata["trunk_to_legs_deg"]``: a four-legged
     rig, mapped onto the canonical body as if it were one), its left and right look swapped
-    (``metadata["toes_forward_cos"]``) or swapped in the legs or the arms only (``["hips_shoulders_cos"]``)."""
+    (``metadata["toes_forward_cos"]``), swapped in the legs or the arms only (``["hips_shoulders_cos"]``) or from a
+    limb joint down (``["crossed_at"]``), or it is of no person's size (``["body_length_m"]``)."""
     notes = []
     if meta.get("trunk_to_legs_deg") is not None:
         notes.append(
@@ -332,6 +333,12 @@ def body_note(meta: dict[str, Any]) -> str | None:
             f"about 1): are left and right swapped in the {meta.get('swapped_limbs', 'legs or arms')} only, in the "
             "rig's joint names or in the mapping? The forecast reads them as given (metadata 'mapping' shows the "
             "pairing)"
+        )
+    if meta.get("crossed_at"):
+        notes.append(
+            f"the bones into the {' and '.join(meta['crossed_at'])} change length over the history while the bones "
+            "to the other side's hold theirs: are left and right swapped from there down, in the rig's joint names or "
+            "in the mapping? The forecast reads them as given (metadata 'mapping' shows the pairing)"
         )
     if meta.get("body_length_m") is not None:
         notes.append(

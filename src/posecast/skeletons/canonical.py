@@ -1081,10 +1081,18 @@ def _build(skel: Skeleton, explicit: dict[str, dict[str, float]], where: str | N
 UPRIGHT_REST_DEG = 135.0
 
 
+#: ... and whose hands stand on the floor with its feet: the wrists, along the legs, less than this share of the legs'
+#: length above the ankles (median frame; a person bowing at 90 degrees holds them at 0.4-0.5: QA, Bandai Namco's
+#: bows, whose rig's rest pose holds the legs at 90 degrees, had been called no human body)
+HANDS_AT_FEET_SHARE = 0.25
+
+
 def not_built_like_a_person(rt: Retarget | None, history: np.ndarray) -> float | None:
     """Degrees between trunk and legs (`trunk_to_legs`) when both ``rt``'s rest pose and the median frame of ``history
-    (T, J, 3)`` hold them at less than `UPRIGHT_REST_DEG` — a four-legged rig, say (a person's rest pose may be
-    anything: Bandai Namco's holds the legs at 90 degrees) —, else None (also without rest offsets)."""
+    (T, J, 3)`` hold them at less than `UPRIGHT_REST_DEG` and the hands stand at the feet (`HANDS_AT_FEET_SHARE`) —
+    a four-legged rig, say (a person's rest pose may be anything: Bandai Namco's holds the legs at 90 degrees; a
+    person bowing holds the trunk at 90 degrees to the legs too, the hands well above the feet) —, else None (also
+    without rest offsets)."""
     if rt is None or rt.rest_trunk_to_legs is None or rt.rest_trunk_to_legs >= UPRIGHT_REST_DEG:
         return None  # (before any mapping: a person's rig says so by its rest pose)
     return _not_built_like_a_person(rt, _canonical_sample(rt, history))
@@ -1101,26 +1109,75 @@ def _not_built_like_a_person(rt: Retarget, sample: np.ndarray) -> float | None:
     if rest is None or rest >= UPRIGHT_REST_DEG or not len(sample):
         return None
     seen = float(np.median(trunk_to_legs(sample)))
-    return seen if seen < UPRIGHT_REST_DEG else None
+    return seen if seen < UPRIGHT_REST_DEG and hands_above_feet(sample) < HANDS_AT_FEET_SHARE else None
+
+
+def hands_above_feet(canonical: np.ndarray) -> float:
+    """Median, over the frames of ``(T, 22, 3)`` canonical poses, of the higher wrist's height above the mean of the
+    ankles along the legs (from the ankles' mean to the hips' mean), as a share of that length: about 0 for four legs
+    on the floor, 0.4-0.5 for a person bowing at 90 degrees with the arms hanging, about 1 standing."""
+    c = np.asarray(canonical, dtype=np.float64)
+    ankles = (c[:, _IDX["left_ankle"]] + c[:, _IDX["right_ankle"]]) / 2
+    legs = (c[:, _IDX["left_hip"]] + c[:, _IDX["right_hip"]]) / 2 - ankles  # (T, 3) ankles -> hips
+    length = np.maximum(np.linalg.norm(legs, axis=-1), 1e-9)
+    up = legs / length[:, None]
+    high = np.max([((c[:, _IDX[f"{s}_wrist"]] - ankles) * up).sum(axis=-1) for s in _SIDES], axis=0)
+    return float(np.median(high / length))
+
+
+#: a frame's toes say which way the body faces only while its trunk stands: pelvis -> neck at least this much up
+#: (cosine; 60 degrees). Lying on the front, the feet point their toes back along the legs (QA: -0.84 to -0.97, read
+#: as swapped)
+STANDING_TRUNK_COS = 0.5
+#: metres: a foot's toes are read only while its ankle is within this of the lower ankle, the foot the body stands
+#: on (a foot kicked up behind points its toes back: a Bandai child's dash, half its frames so, read as swapped, -0.46)
+PLANTED_M = 0.1
+#: ... and while its ankle -> toe line lies along the floor: its length there at least this share of the whole (toes
+#: pointed down in a hop say nothing of the facing)
+FLAT_TOE_SHARE = 0.5
+
+
+def _trunk_standing(c: np.ndarray) -> np.ndarray:
+    """``(T,)`` whether each of ``(T, 22, 3)`` upright canonical poses holds its trunk within 60 degrees of up
+    (`STANDING_TRUNK_COS`)."""
+    trunk = c[:, _IDX["neck"]] - c[:, _IDX["pelvis"]]
+    return trunk[:, 1] >= STANDING_TRUNK_COS * np.linalg.norm(trunk, axis=-1)
+
+
+def _read_toes(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each foot's ankle -> toe line of ``(T, 22, 3)`` upright canonical poses flattened onto the floor, ``(T, 2,
+    3)`` (left, right), and ``(T, 2)`` whether it is read: the trunk stands (`STANDING_TRUNK_COS`), the foot is the
+    one stood on (`PLANTED_M`) and its toe line lies along the floor (`FLAT_TOE_SHARE`)."""
+    toe = np.stack([c[:, _IDX[f"{s}_foot"]] - c[:, _IDX[f"{s}_ankle"]] for s in _SIDES], axis=1)
+    ankle_y = np.stack([c[:, _IDX[f"{s}_ankle"], 1] for s in _SIDES], axis=1)
+    flat = toe.copy()
+    flat[..., 1] = 0.0
+    flat_len = np.linalg.norm(flat, axis=-1)
+    read = (
+        _trunk_standing(c)[:, None]
+        & (ankle_y <= ankle_y.min(axis=1, keepdims=True) + PLANTED_M)
+        & (flat_len >= FLAT_TOE_SHARE * np.linalg.norm(toe, axis=-1))
+        & (flat_len > 1e-9)
+    )
+    return flat, read
 
 
 def toes_forward(canonical_upright: np.ndarray) -> float:
-    """Median cosine, over the frames and both feet of ``(T, 22, 3)`` canonical poses standing along +y, between a
-    foot's ankle -> toe direction and the way the body faces as its left and right say (left minus right of hips and
+    """Median cosine, over the frames and feet of ``(T, 22, 3)`` canonical poses standing along +y, between a foot's
+    ankle -> toe direction and the way the body faces as its left and right say (left minus right of hips and
     shoulders, crossed with up), both flattened onto the floor. About +1 for a person: on the three labs' takes
-    0.84-1.00, lying down, squatting and dancing included; about -1 when left and right are swapped."""
+    0.84-1.00, squatting and dancing included; about -1 when left and right are swapped. Judged on the feet stood on
+    while the trunk stands (`_read_toes`); 1 when fewer than a quarter of the frames give one (lying down, on the
+    front too; a hop in mid-air)."""
     c = np.asarray(canonical_upright, dtype=np.float64)
+    flat, read = _read_toes(c)
     side = sum(c[:, _IDX[f"left_{j}"]] - c[:, _IDX[f"right_{j}"]] for j in ("hip", "shoulder"))
-    facing = np.cross(side, [0.0, 1.0, 0.0])
-    cosines = []
-    for s in _SIDES:
-        toe = c[:, _IDX[f"{s}_foot"]] - c[:, _IDX[f"{s}_ankle"]]
-        toe[:, 1] = 0.0
-        norm = np.linalg.norm(toe, axis=-1) * np.linalg.norm(facing, axis=-1)
-        ok = norm > 1e-9
-        cosines.append((toe[ok] * facing[ok]).sum(axis=-1) / norm[ok])
-    both = np.concatenate(cosines)
-    return float(np.median(both)) if both.size else 1.0
+    facing = np.cross(side, [0.0, 1.0, 0.0])[:, None].repeat(2, axis=1)  # (T, 2, 3)
+    norm = np.linalg.norm(flat, axis=-1) * np.linalg.norm(facing, axis=-1)
+    read &= norm > 1e-9
+    if read.sum() < max(1, len(c) // 4):
+        return 1.0
+    return float(np.median((flat[read] * facing[read]).sum(axis=-1) / norm[read]))
 
 
 #: a frame tells which way a body faces by its left and right only where the line between them lies mostly
@@ -1166,11 +1223,57 @@ def _limbs_swapped(rt: Retarget, upright: np.ndarray, decided: bool) -> dict[str
         return {}
     which = "legs or arms"
     if decided and _own_feet(rt):  # the toes tell which part only in an upright world they stand in
-        toe = sum(upright[:, _IDX[f"{s}_foot"]] - upright[:, _IDX[f"{s}_ankle"]] for s in _SIDES)
-        toe[:, 1] = 0.0
-        agree = float(np.median((toe * _flat_facing(upright, "shoulder")).sum(axis=-1)))
-        which = "legs" if agree > 0 else "arms"
+        flat, read = _read_toes(upright)  # (lying on the front, the toes point back along the legs: not read)
+        shoulders = _flat_facing(upright, "shoulder")[:, None].repeat(2, axis=1)
+        read &= np.abs(shoulders).sum(axis=-1) > 0
+        if read.sum() >= max(1, len(upright) // 4):
+            which = "legs" if float(np.median((flat[read] * shoulders[read]).sum(axis=-1))) > 0 else "arms"
     return {"hips_shoulders_cos": round(cos, 2), "swapped_limbs": which}
+
+
+#: the limb bones whose left and right `crossed_limbs` compares: (parent, child) canonical joints of each side
+_LIMB_BONES = (("hip", "knee"), ("knee", "ankle"), ("ankle", "foot"), ("shoulder", "elbow"), ("elbow", "wrist"))
+#: metres: a limb bone is judged when its length, as mapped, varies by at least this much over the history (standard
+#: deviation; a bone of the rig's own holds its length, so only a crossed one moves)
+CROSSED_SPREAD_M = 0.005
+#: ... and the crossed pairing (left parent to right child and right parent to left child) varies by at most this
+#: share of that: the rig's true bones
+CROSSED_SHARE = 0.25
+
+
+def _own_joint(rt: Retarget, name: str) -> str | None:
+    """The rig's joint a canonical joint is, when it is one joint of the rig's own (weight 1, not made up)."""
+    row = rt.assignment.get(name, {})
+    if name in rt.interpolated or len(row) != 1 or abs(next(iter(row.values())) - 1.0) > 1e-9:
+        return None
+    return next(iter(row))
+
+
+def crossed_limbs(rt: Retarget, canonical: np.ndarray) -> list[str]:
+    """The canonical limb joints (``foot``, ``knee``, ...) at which ``rt``'s left and right cross: the bone from a
+    joint's parent on one side to it, as mapped, changes length over ``canonical (T, 22, 3)`` (`CROSSED_SPREAD_M`)
+    while the bone to the other side's joint holds its length (`CROSSED_SHARE`), on both sides — a mapping or rig
+    names that swap left and right from that joint down (the feet only, say: QA, not caught by the facing checks,
+    which read whole legs or arms). Joints the mapping makes up or blends are not judged, nor a history in which
+    the limbs do not move."""
+    c = np.asarray(canonical, dtype=np.float64)
+    out = []
+    if len(c) < 3:
+        return out
+    for parent, child in _LIMB_BONES:
+        names = [f"{s}_{j}" for j in (parent, child) for s in _SIDES]  # left_p, right_p, left_c, right_c
+        if any(_own_joint(rt, n) is None for n in names):
+            continue
+        lp, rp, lc, rc = (c[:, _IDX[n]] for n in names)
+
+        def spread(a: np.ndarray, b: np.ndarray) -> float:
+            return float(np.std(np.linalg.norm(a - b, axis=-1)))
+
+        own = min(spread(lp, lc), spread(rp, rc))
+        crossed = max(spread(lp, rc), spread(rp, lc))
+        if own >= CROSSED_SPREAD_M and crossed <= CROSSED_SHARE * own:
+            out.append(child)
+    return out
 
 
 def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
@@ -1252,7 +1355,8 @@ def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, Any]:
     """What a forecast's metadata says about a rig that does not read as a person (`posecast forecast` prints a note
     for each): ``trunk_to_legs_deg`` (`not_built_like_a_person`), ``toes_forward_cos`` (`sides_swapped`),
     ``hips_shoulders_cos`` with ``swapped_limbs`` (`_limbs_swapped`: the left and right of the legs or of the arms
-    alone swapped, in a mapping: QA, bones changing by 41 cm without a word), ``body_length_m``
+    alone swapped, in a mapping: QA, bones changing by 41 cm without a word), ``crossed_at`` (`crossed_limbs`: left
+    and right swapped from a limb joint down, the feet only, say), ``body_length_m``
     (`leg_and_trunk_length` outside `PERSON_SIZE_M`: a person written in other units — centimetres read as metres
     scaled by 0.01 made a 0.24 m body that forecast without a word, QA — or not a person)."""
     out: dict[str, Any] = {}
@@ -1266,6 +1370,8 @@ def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, Any]:
     if not limbs and (cos := _sides_swapped(rt, upright, decided)) is not None:
         out["toes_forward_cos"] = round(cos, 2)
     out |= limbs
+    if crossed := crossed_limbs(rt, sample):
+        out["crossed_at"] = crossed
     size = leg_and_trunk_length(sample)
     if not PERSON_SIZE_M[0] <= size <= PERSON_SIZE_M[1]:
         out["body_length_m"] = round(size, 3)
