@@ -81,3 +81,35 @@ def test_the_reproduce_command_without_a_shipped_config_is_a_command(monkeypatch
     monkeypatch.setattr(entry, "CONFIG_DIR", tmp_path)  # no config of any model
     assert plugin_for("dct-mlp") is not None
     assert reproduce_command("dct-mlp", cfg) == "posecast train --model dct-mlp --config CONFIG --out RUN"
+
+
+def test_the_source_distribution_holds_what_the_readme_links_to(tmp_path):
+    """The README links to docs/, benchmarks/ and their results; the source distribution (setuptools: the package,
+    README and LICENSE by itself) carries them through MANIFEST.in, with the tests and the make entry points (they
+    had been left out: every such link of an unpacked sdist was broken)."""
+    import re
+    import tarfile
+
+    tree = tmp_path / "tree"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", ".*")
+    for folder in ("src", "docs", "benchmarks", "tests"):
+        shutil.copytree(ROOT / folder, tree / folder, ignore=skip)
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "Makefile", "constraints.txt"):
+        shutil.copy(ROOT / name, tree / name)
+    code = "import sys; from setuptools import build_meta as b; print(b.build_sdist(sys.argv[1]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "dist")], cwd=tree, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with tarfile.open(tmp_path / "dist" / done.stdout.split()[-1]) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = {
+        m.split("#")[0] for m in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in m and not m.startswith("#")
+    }
+    links.discard("")
+    assert {"docs/guide.md", "docs/benchmarks.md"} <= links, sorted(links)
+    missing = sorted(link for link in links if link.rstrip("/") not in names and not any(
+        n.startswith(link.rstrip("/") + "/") for n in names))  # fmt: skip
+    assert not missing, f"README links missing from the sdist (MANIFEST.in): {missing}"
+    assert {"Makefile", "constraints.txt", "tests/test_packaging.py"} <= names
