@@ -81,10 +81,11 @@ def cli(capsys, monkeypatch):
 @contextlib.contextmanager
 def _serving(**app_options: Any) -> Iterator[str]:
     """`posecast.serve.app.create_app(**app_options)` under uvicorn in a thread on a free loopback port, as
-    `posecast serve` runs it (``ws_max_size`` from the limits): its root URL, ``http://127.0.0.1:PORT``."""
+    `posecast serve` runs it (`posecast.serve.app.uvicorn_options` of the limits): its root URL,
+    ``http://127.0.0.1:PORT``."""
     import uvicorn
 
-    from posecast.serve.app import create_app
+    from posecast.serve.app import create_app, uvicorn_options
     from posecast.serve.engine import Limits
 
     limits = app_options.setdefault("limits", Limits())
@@ -95,9 +96,8 @@ def _serving(**app_options: Any) -> Iterator[str]:
     tls = app_options.pop("tls", None)  # (certfile, keyfile): served over https, as with --ssl-certfile/--ssl-keyfile
     config = uvicorn.Config(
         create_app(**app_options),
-        ws_max_size=limits.ws_message_bytes,
         log_level="warning",
-        timeout_keep_alive=5,
+        **uvicorn_options(limits),
         **({"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}),
     )
     server = uvicorn.Server(config)

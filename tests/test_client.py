@@ -422,3 +422,58 @@ def test_a_full_server_refuses_a_new_stream_as_busy(serving):
         assert time.monotonic() - start < 0.8  # (a review: a wait for a close code had made it take 1 s)
         with client.stream(walk.skeleton, fps=30.0, seconds=0.4) as stream:  # the slot is free again
             assert stream.info["type"] == "ready"
+
+
+def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> float:
+    """Seconds until the server closes ``sock`` (reads EOF or a reset), sending ``trickle`` one byte every 0.1 s
+    meanwhile; fails after ``seconds``."""
+    sock.settimeout(0.1)
+    start = time.monotonic()
+    for i in range(int(seconds / 0.1)):
+        try:
+            if trickle:
+                sock.sendall(trickle[i % len(trickle) : i % len(trickle) + 1])
+            if sock.recv(4096) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - start
+    raise AssertionError(f"the connection was still open after {seconds} s")
+
+
+def test_half_sent_requests_are_closed_and_the_server_goes_on(serving, monkeypatch, walk):
+    """Left open by the soak test: uvicorn held a connection whose request headers never finished (or whose body
+    never came) for as long as the client kept it open, before any token check; a client trickling a byte now and
+    then also cancels its keep-alive timer. The head must arrive within `HEAD_SECONDS` of the connection (or of the
+    previous response), the body within ``Limits.request_seconds`` of the head (`posecast.serve.deadlines`); a request
+    that has arrived and a WebSocket session are not timed."""
+    from posecast.serve import deadlines
+    from posecast.serve.engine import Limits
+
+    monkeypatch.setattr(deadlines, "HEAD_SECONDS", 0.6)
+    with serving(warm=False, token=TOKEN, limits=Limits(request_seconds=1.0)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as head:  # the headers trickled, never finished
+            head.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            assert 0.4 < _closed_within(head, 5.0, trickle=b"X-Slow: y") < 3.0
+        with socket.create_connection(("127.0.0.1", port)) as body:  # 10 of 1000 bytes of a body
+            body.sendall(
+                b"POST /v1/forecast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer " + TOKEN.encode() + b'\r\nContent-Length: 1000\r\n\r\n{"skeleton"'
+            )
+            assert 0.8 < _closed_within(body, 6.0) < 4.0
+        with socket.create_connection(("127.0.0.1", port)) as idle:  # a kept-alive connection, then a trickled head
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
+            idle.settimeout(5.0)
+            assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+            assert _closed_within(idle, 5.0, trickle=b"G") < 3.0
+        client = Client(url, token=TOKEN, timeout=30)
+        assert client.health()["status"] == "ok"  # the server goes on
+        with client.stream(walk.skeleton, fps=walk.fps, seconds=0.4) as stream:  # a session outlives both deadlines
+            for i in range(60):
+                stream.send(i / walk.fps, walk.positions[i])
+                assert stream.recv(timeout=10).t == pytest.approx(i / walk.fps)
+                time.sleep(0.03)
+        result = client.forecast(walk.positions, walk.skeleton, walk.fps, seconds=0.4)  # a whole request: answered
+        assert result.positions.shape[2] == walk.num_joints

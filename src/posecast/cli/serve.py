@@ -33,6 +33,13 @@ def serve(
     max_fps: Annotated[float, typer.Option(help="Highest stream frame rate, frames/s.")] = 120.0,
     max_sessions: Annotated[int, typer.Option(help="Most concurrent WebSocket sessions.")] = 256,
     idle: Annotated[float, typer.Option(help="Seconds without a message before a session is closed.")] = 60.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds an HTTP request's body may take to arrive after its headers (which get 10 s); a connection "
+            "past either is closed."
+        ),
+    ] = 60.0,
     max_seconds: Annotated[float, typer.Option(help="Longest forecast horizon, seconds.")] = 30.0,
     threads: Annotated[int, typer.Option(help="Torch threads for the forecasts.")] = 1,
     mirror_average: Annotated[
@@ -58,11 +65,12 @@ def serve(
         ("--max-fps", max_fps),
         ("--max-sessions", max_sessions),
         ("--idle", idle),
+        ("--request-timeout", request_timeout),
         ("--max-seconds", max_seconds),
         ("--threads", threads),
         ("--port", port),
     ):
-        if value <= 0:
+        if not value > 0:  # (NaN too)
             raise PosecastError(f"{name} must be positive, got {value}")
     limits = Limits(
         ws_message_bytes=max_message,
@@ -71,6 +79,7 @@ def serve(
         fps=max_fps,
         sessions=max_sessions,
         idle_seconds=idle,
+        request_seconds=request_timeout,
         seconds=max_seconds,
     )
     run(

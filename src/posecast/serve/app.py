@@ -907,9 +907,20 @@ def run(
         app,
         host=host,
         port=port,
-        ws_max_size=limits.ws_message_bytes,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level=log_level,
-        timeout_keep_alive=5,
+        **uvicorn_options(limits),
     )
+
+
+def uvicorn_options(limits: Limits) -> dict[str, Any]:
+    """The ``uvicorn.Config`` options `run` serves with for ``limits`` (the tests' live server too): WebSocket
+    message bound, deadlines for half-sent requests (`posecast.serve.deadlines`), a 5 s keep-alive."""
+    from posecast.serve.deadlines import protocol_class
+
+    return {
+        "ws_max_size": limits.ws_message_bytes,
+        "http": protocol_class(limits.request_seconds),
+        "timeout_keep_alive": 5,
+    }

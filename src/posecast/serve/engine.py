@@ -86,6 +86,7 @@ class Limits:
     fps: float = 120.0
     sessions: int = 256
     idle_seconds: float = 60.0
+    request_seconds: float = 60.0  # an HTTP request body must arrive within this of its head (`serve.deadlines`)
     seconds: float = 30.0  # longest forecast horizon
     frames: int = 20_000  # longest REST history
 
