@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -294,3 +295,29 @@ def test_normalised_prior_judges_poses_not_bodies():
                       skel.parents)  # fmt: skip
     again.load_state_dict(norm.state_dict())
     torch.testing.assert_close(again.project_poses(odd), out, rtol=0, atol=1e-12)
+
+
+def test_a_traced_projection_holds_for_inputs_whose_other_poses_move():
+    """QA: an ST-Transformer rollout traced (`posecast.models.tracing`) on a history whose poses the projection moved
+    had baked in how many moved: every later forecast of that shape failed (and one traced where none moved would
+    have skipped the projection for good). Traced, `project_poses` takes every pose the whole way, with no branch on
+    the data: a trace made on odd poses gives the eager result on likely ones and the other way round."""
+    walk = synthetic_walk(seconds=12.0, fps=25.0)
+    prior = fit_pose_prior([walk.positions], walk.skeleton, stride=1, components=2, quantile=0.9)
+    poses = torch.as_tensor(walk.positions[::10][:5], dtype=torch.float64)
+    odd = poses.clone()
+    odd[:, 5:] += torch.tensor([0.0, 0.25, 0.1], dtype=torch.float64)
+    mixed = torch.cat([poses[:3], odd[3:]])  # two of five move
+    likely = poses[prior.nll(pose_features(poses, *prior.joints)) <= prior.threshold][:1].repeat(5, 1, 1)
+
+    class Project(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return prior.project_poses(x)
+
+    for example in (odd, likely, mixed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(Project(), (example,), check_trace=False)
+        for x in (odd, likely, mixed):
+            torch.testing.assert_close(traced(x), prior.project_poses(x), rtol=0, atol=1e-9)
+    assert not torch.equal(prior.project_poses(odd), odd)  # (the odd poses do move)

@@ -139,6 +139,8 @@ class PosePrior(torch.nn.Module):
         level set by ``iterations`` linearised steps along the NLL's gradient (each the smallest move that
         reaches the level to first order; what is then still more than `PROJECT_TOLERANCE` above it goes the
         rest of the way towards its component's mean, `_shrink`); rows at or below it are returned unchanged."""
+        if torch.jit.is_tracing():  # a traced rollout (`posecast.models.tracing`) must not bake in which rows move
+            return self._project_every_row(x, iterations)
         out = x.clone()
         over = self.nll(x) > self.threshold  # the gradient only for the rows that move
         if not bool(over.any()):
@@ -154,6 +156,21 @@ class PosePrior(torch.nn.Module):
             y[left] = self._shrink(y[left])
         out[idx] = y
         return out
+
+    def _project_every_row(self, x: torch.Tensor, iterations: int) -> torch.Tensor:
+        """`project` without branching on the data, for tracing: every row takes the steps (a row at or below the
+        threshold has no gap and stays where it is) and the `_shrink`, kept where `project` keeps them (QA: a
+        rollout traced on a history whose poses moved had baked in their count, and every later forecast of that
+        shape failed; one traced where none moved would have skipped the projection for good)."""
+        over = self.nll(x) > self.threshold
+        y = x
+        for _ in range(iterations):
+            nll, grad = self.nll_and_gradient(y)
+            gap = (nll - self.threshold).clamp_min(0.0)
+            y = y - (gap / (grad * grad).sum(1).clamp_min(1e-12))[:, None] * grad
+        left = self.nll(y) > self.threshold + PROJECT_TOLERANCE
+        y = torch.where(left[:, None], self._shrink(y), y)
+        return torch.where(over[:, None], y, x)
 
     def _shrink(self, x: torch.Tensor, steps: int = 24) -> torch.Tensor:
         """``(N, D)`` points above the threshold → the point of the segment from each to the mean of its most
@@ -183,8 +200,8 @@ class PosePrior(torch.nn.Module):
         keep = [j for j in range(shape[-2]) if j != root]
         feats = turn_about_y(rel[:, keep], c, s)
         moved = self.project(feats.flatten(1), iterations).reshape(feats.shape) - feats
-        if not bool(moved.any()):
-            return poses
+        if not torch.jit.is_tracing() and not bool(moved.any()):  # (traced: every pose goes the whole way, see
+            return poses  # `project`; a pose that did not move comes back at its own bone lengths, to float error)
         p = p.clone()
         p[:, keep] += turn_about_y(moved, c, -s)
         if self.parents is not None:  # the pose's own bone lengths back, the moved bone directions kept
