@@ -1346,3 +1346,28 @@ def test_a_rig_swapped_from_a_limb_joint_down_is_said_so(cli, tmp_path: Path) ->
     fc = posecast.forecast(Motion(walk.positions, walk.fps, walk.skeleton), model="dct-mlp", seconds=0.4, mapping=feet)
     assert fc.metadata["crossed_at"] == ["foot"]
     assert "the bones into the foot change length" in body_note(fc.metadata)
+
+
+def test_a_body_read_lying_because_its_up_was_not_told_is_said_so() -> None:
+    """QA: z-up files of a jump (CMU 02_04: the pelvis travelling up and down along the trunk vetoes the trunk's axis,
+    `TRAVEL_VETO_M`) and of a dance with a cartwheel (the trunk's mean direction too short to decide) were read y up
+    and forecast as bodies lying on the floor, without a word. When the up axis was not told and the body lies in
+    the world as read, a note says so (``trunk_up_cos``); a body standing in its world, or given its up, gets none."""
+    import posecast
+    from posecast.cli.forecast import body_note
+    from posecast.motion import Motion
+    from posecast.skeletons.canonical import UP_ROTATIONS
+    from posecast.synthetic import synthetic_walk
+
+    walk = synthetic_walk(seconds=3.0, fps=25.0)
+    t = np.arange(walk.num_frames) / walk.fps
+    jumping = walk.positions - walk.positions[:, :1] * [1.0, 0.0, 1.0]  # in place ...
+    jumping = jumping + (0.3 * np.abs(np.sin(np.pi * 2.0 * t)))[:, None, None] * [0.0, 1.0, 0.0]  # ... hopping
+    z_up = jumping @ UP_ROTATIONS["+z"]  # y-up -> z-up (the inverse of the rotation that turns +z to +y)
+    fc = posecast.forecast(Motion(z_up, walk.fps, walk.skeleton), model="dct-mlp", seconds=0.4)
+    assert fc.metadata["up_axis"] == "+y" and fc.metadata["trunk_up_cos"] < 0.2
+    assert "which way is up could not be told" in body_note(fc.metadata)
+    told = posecast.forecast(Motion(z_up, walk.fps, walk.skeleton), model="dct-mlp", seconds=0.4, up="z")
+    assert told.metadata["up_axis"] == "+z" and "trunk_up_cos" not in told.metadata
+    standing = posecast.forecast(Motion(jumping, walk.fps, walk.skeleton), model="dct-mlp", seconds=0.4)
+    assert "trunk_up_cos" not in standing.metadata

@@ -521,7 +521,7 @@ def forecast_tail(
         kept = history.frames(max(0, history.num_frames - observe))
     if history.num_frames <= keep:
         return forecaster.forecast(history, frames=frames, samples=samples, ground_truth=truth)
-    from posecast.skeletons.canonical import world_up
+    from posecast.skeletons.canonical import canonical_sample, up_told, world_up
 
     bound = forecaster.on_skeleton(history.skeleton)
     tail = history.frames(history.num_frames - keep)
@@ -530,7 +530,9 @@ def forecast_tail(
     else:
         axis = bound.reading(history.positions[None], history.fps)[0][0]  # judged over the whole history (the
         # floor, which it also gives, over the frames read only)
-        with world_up(axis):
+        rt = getattr(bound, "retarget", None)  # whether the whole history told it, for the body checks of the tail
+        told = rt is None or up_told(rt, canonical_sample(rt, history.positions), axis)
+        with world_up(axis, told=told):
             fc = forecaster.forecast(tail, frames=frames, samples=samples, ground_truth=truth)
     return replace(fc, history=kept)
 

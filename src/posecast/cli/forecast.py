@@ -314,7 +314,8 @@ def body_note(meta: dict[str, Any]) -> str | None:
     """One line when the input's rig is not built like a person (``metadata["trunk_to_legs_deg"]``: a four-legged
     rig, mapped onto the canonical body as if it were one), its left and right look swapped
     (``metadata["toes_forward_cos"]``), swapped in the legs or the arms only (``["hips_shoulders_cos"]``) or from a
-    limb joint down (``["crossed_at"]``), or it is of no person's size (``["body_length_m"]``)."""
+    limb joint down (``["crossed_at"]``), it lies while the up axis was not told (``["trunk_up_cos"]``), or it is of
+    no person's size (``["body_length_m"]``)."""
     notes = []
     if meta.get("trunk_to_legs_deg") is not None:
         notes.append(
@@ -339,6 +340,13 @@ def body_note(meta: dict[str, Any]) -> str | None:
             f"the bones into the {' and '.join(meta['crossed_at'])} change length over the history while the bones "
             "to the other side's hold theirs: are left and right swapped from there down, in the rig's joint names or "
             "in the mapping? The forecast reads them as given (metadata 'mapping' shows the pairing)"
+        )
+    if meta.get("trunk_up_cos") is not None:
+        notes.append(
+            f"the body lies along the floor through the history as read (trunk to up: mean cosine "
+            f"{meta['trunk_up_cos']:g}), and which way is up could not be told from the motion (a body bending, "
+            f"turning over or jumping): taken as {meta.get('up_axis', '+y')}. If the person stands along another axis "
+            "in the file, give it (--up, or up: in a mapping)"
         )
     if meta.get("body_length_m") is not None:
         notes.append(

@@ -275,7 +275,7 @@ class KeyPoseForecaster:
             up_world = np.broadcast_to(UP_ROTATIONS[axis][1], (samples, 3))  # the history's up axis, its world
             world = rt.from_canonical(world_net[:, None], last_frame, travel, up_world)[:, 0]  # (K, J, 3)
             weights = rt.matrix[0].copy()
-            extra |= body_checks(rt, user)  # said as `posecast forecast` says it of motion models
+            extra |= body_checks(rt, user, axis if self.canonical else None)  # as `posecast forecast` says them
             extra |= {
                 "canonical_body": CANONICAL,
                 "mapping": rt.assignment,

@@ -112,13 +112,14 @@ def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
     of the history's world — also when it is y, so that a renderer does not guess again from a person lying down
     — and how far its floor was moved when it was)."""
     meta = dict(getattr(bound, "forecast_metadata", {}))
-    if hasattr(bound, "body_checks"):  # not built like a person, or its left and right swapped: said so
-        meta.update(bound.body_checks(history.positions))
+    up = None
     if hasattr(bound, "reading"):  # one pass over the history for both
         axes, floors = bound.reading(history.positions[None], history.fps)
-        meta["up_axis"] = axes[0]
+        meta["up_axis"] = up = axes[0]
         if floors[0] != 0.0:
             meta["floor_offset_m"] = float(floors[0])  # the history was moved down by this for the model (and back)
+    if hasattr(bound, "body_checks"):  # not built like a person, its left and right swapped, lying, ...: said so
+        meta.update(bound.body_checks(history.positions, up))
     return meta
 
 

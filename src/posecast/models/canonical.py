@@ -59,9 +59,10 @@ class CanonicalForecaster(Forecaster):
             return {}
         return {"canonical_body": CANONICAL, "mapping": self.retarget.assignment}
 
-    def body_checks(self, history: np.ndarray) -> dict[str, Any]:
-        """`posecast.skeletons.canonical.body_checks` of ``history (T, J, 3)`` on the bound skeleton."""
-        return body_checks(self.retarget, history)
+    def body_checks(self, history: np.ndarray, up: str | None = None) -> dict[str, Any]:
+        """`posecast.skeletons.canonical.body_checks` of ``history (T, J, 3)`` on the bound skeleton (``up``: the axis
+        the history was read with, `reading`)."""
+        return body_checks(self.retarget, history, up)
 
     def on_skeleton(self, skeleton: Skeleton | str, mapping: Any = None) -> Forecaster:
         skel = skeletons.get(skeleton)

@@ -1095,10 +1095,10 @@ def not_built_like_a_person(rt: Retarget | None, history: np.ndarray) -> float |
     without rest offsets)."""
     if rt is None or rt.rest_trunk_to_legs is None or rt.rest_trunk_to_legs >= UPRIGHT_REST_DEG:
         return None  # (before any mapping: a person's rig says so by its rest pose)
-    return _not_built_like_a_person(rt, _canonical_sample(rt, history))
+    return _not_built_like_a_person(rt, canonical_sample(rt, history))
 
 
-def _canonical_sample(rt: Retarget, history: np.ndarray) -> np.ndarray:
+def canonical_sample(rt: Retarget, history: np.ndarray) -> np.ndarray:
     """Up to about 50 evenly spread frames of ``history (T, J, 3)`` on the canonical body: what the body checks read."""
     h = np.asarray(history, dtype=np.float64)
     return rt.to_canonical(h[:: max(1, len(h) // 50)])
@@ -1283,7 +1283,7 @@ def sides_swapped(rt: Retarget | None, history: np.ndarray) -> float | None:
     tell nothing, and a history whose up axis cannot be trusted: `_upright`)."""
     if rt is None:
         return None
-    sample = _canonical_sample(rt, history)
+    sample = canonical_sample(rt, history)
     return _sides_swapped(rt, *_upright(rt, sample)) if len(sample) else None
 
 
@@ -1351,18 +1351,40 @@ def leg_and_trunk_length(canonical: np.ndarray) -> float:
     )
 
 
-def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, Any]:
+#: a history whose trunk (pelvis -> neck, unit) points up by less than this on average, in its world as read, lies
+LYING_TRUNK_COS = 0.5
+
+
+def lying_with_up_untold(rt: Retarget, sample: np.ndarray, up: str) -> float | None:
+    """The mean cosine between the trunk of ``sample (T, 22, 3)`` (canonical body, its own world) and the ``up`` axis
+    it was read with, when that is below `LYING_TRUNK_COS` (the body lies through the history) and the axis was not
+    told by anything — no mapping's ``up:``, no `world_up`, and the trunk did not stand along it (`trunk_axis`
+    undecided: a body bending or turning over; or its travel along the trunk vetoed it: a jump), so `up_axes` took
+    +y —, else None. QA: z-up files of a jump (CMU 02_04) and of a dance with a cartwheel (05_06) were forecast as
+    bodies lying on the floor without a word. Measured on the corpus training and validation files (2 s windows every
+    0.4 s; `runs/s34/up_note.py`): it speaks for 483 of the 556 z-up copies whose up is missed (10 of 11 whole files)
+    and for 60 of 25,555 y-up windows (0.2 %: people lying or bent over; no whole file)."""
+    if not len(sample) or up_told(rt, sample, up):
+        return None
+    upright = sample @ up_rotations([up])[0].T
+    trunk = upright[:, _NECK] - upright[:, _PELVIS]
+    cos = float((trunk[:, 1] / np.maximum(np.linalg.norm(trunk, axis=-1), 1e-12)).mean())
+    return cos if cos < LYING_TRUNK_COS else None
+
+
+def body_checks(rt: Retarget | None, history: np.ndarray, up: str | None = None) -> dict[str, Any]:
     """What a forecast's metadata says about a rig that does not read as a person (`posecast forecast` prints a note
     for each): ``trunk_to_legs_deg`` (`not_built_like_a_person`), ``toes_forward_cos`` (`sides_swapped`),
     ``hips_shoulders_cos`` with ``swapped_limbs`` (`_limbs_swapped`: the left and right of the legs or of the arms
     alone swapped, in a mapping: QA, bones changing by 41 cm without a word), ``crossed_at`` (`crossed_limbs`: left
     and right swapped from a limb joint down, the feet only, say), ``body_length_m``
     (`leg_and_trunk_length` outside `PERSON_SIZE_M`: a person written in other units — centimetres read as metres
-    scaled by 0.01 made a 0.24 m body that forecast without a word, QA — or not a person)."""
+    scaled by 0.01 made a 0.24 m body that forecast without a word, QA — or not a person), and with ``up`` (the axis
+    the model read the history with) ``trunk_up_cos`` (`lying_with_up_untold`: lying, the up axis not told)."""
     out: dict[str, Any] = {}
     if rt is None or not np.asarray(history).size:
         return out
-    sample = _canonical_sample(rt, history)  # (mapped once for the three checks)
+    sample = canonical_sample(rt, history)  # (mapped once for the three checks)
     if (angle := _not_built_like_a_person(rt, sample)) is not None:
         out["trunk_to_legs_deg"] = round(angle, 1)
     upright, decided = _upright(rt, sample) if len(sample) else (sample, False)  # turned once for both checks
@@ -1375,6 +1397,8 @@ def body_checks(rt: Retarget | None, history: np.ndarray) -> dict[str, Any]:
     size = leg_and_trunk_length(sample)
     if not PERSON_SIZE_M[0] <= size <= PERSON_SIZE_M[1]:
         out["body_length_m"] = round(size, 3)
+    if up is not None and (cos := lying_with_up_untold(rt, sample, up)) is not None:
+        out["trunk_up_cos"] = round(cos, 2)
     return out
 
 
@@ -1456,19 +1480,33 @@ UP_KEY = "up"
 
 
 _WORLD_UP: contextvars.ContextVar[str | None] = contextvars.ContextVar("posecast_world_up", default=None)
+_WORLD_UP_TOLD: contextvars.ContextVar[bool] = contextvars.ContextVar("posecast_world_up_told", default=True)
 
 
 @contextlib.contextmanager
-def world_up(axis: str) -> Iterator[None]:
+def world_up(axis: str, told: bool = True) -> Iterator[None]:
     """Histories bound models see inside this block are in a world with ``axis`` up (`parse_up`: ``"y"``,
     ``"-z"``, ...; a mapping's own ``up:`` entry still wins). Also a decorator. Benchmark protocols state
     their data sets' world (y up) with it, so that their windows - 2 s of a person lying on the floor among
-    them - are scored as recorded rather than through `up_axes`' guess."""
+    them - are scored as recorded rather than through `up_axes`' guess. ``told=False``: the axis was judged from
+    the motion, not given (`posecast.api.forecast_tail` judges a long take's once for its tail), and the body
+    checks may still say that it was not told (`up_told`)."""
     token = _WORLD_UP.set(parse_up(axis))
+    told_token = _WORLD_UP_TOLD.set(bool(told))
     try:
         yield
     finally:
+        _WORLD_UP_TOLD.reset(told_token)
         _WORLD_UP.reset(token)
+
+
+def up_told(rt: Retarget, canonical: np.ndarray, up: str) -> bool:
+    """Whether the ``up`` axis a history ``canonical (T, 22, 3)`` (canonical body, its own world) is read with was
+    told rather than taken for want of one: a mapping's ``up:``, a `world_up` block given as told, or the trunk
+    standing along it (`trunk_axis`)."""
+    if rt.up is not None or (_WORLD_UP.get() is not None and _WORLD_UP_TOLD.get()):
+        return True
+    return bool(len(canonical)) and trunk_axis(np.asarray(canonical)[None])[0] == up
 
 
 def up_axes(canonical: Any, explicit: str | None = None) -> list[str]:
