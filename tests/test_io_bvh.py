@@ -190,6 +190,57 @@ def test_left_right_pairs_conventions():
     }  # fmt: skip
 
 
+def test_left_right_pairs_of_lower_case_prefixes(tmp_path: Path):
+    """QA: the ASF habit of lower-case ``l``/``r`` prefixes (``lfemur``, ``lhipjoint``, ``lthumb``) was paired when an
+    ASF was read but not in a BVH (an HDM05 take written as BVH and read back had no pairs, so `Motion.mirror`
+    reflected it without swapping its sides; all-lowercase CMU names lost two of twelve pairs)."""
+    names = ["root", "lhipjoint", "lfemur", "rhipjoint", "rfemur", "lowerback", "lthumb", "rthumb", "Lumbar", "Rumbar"]
+    pairs = {(names[a], names[b]) for a, b in left_right_pairs(names)}
+    assert pairs == {("lhipjoint", "rhipjoint"), ("lfemur", "rfemur"), ("lthumb", "rthumb")}
+    cmu = [n.lower() for n in skeletons.get("cmu-bvh-31").joint_names]
+    assert len(left_right_pairs(cmu)) == len(left_right_pairs(skeletons.get("cmu-bvh-31").joint_names)) == 12
+    # through a file: a BVH of ASF names keeps its pairs, and mirroring swaps the sides
+    text = """HIERARCHY
+ROOT root
+{
+  OFFSET 0 100 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT lfemur
+  {
+    OFFSET 10 0 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {
+      OFFSET 0 -40 0
+    }
+  }
+  JOINT rfemur
+  {
+    OFFSET -10 0 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {
+      OFFSET 0 -40 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0333333
+0 100 0 0 0 0 0 0 30 0 0 0
+0 100 0 0 0 0 0 0 30 0 0 0
+"""
+    path = tmp_path / "asf.bvh"
+    path.write_text(text)
+    motion = read_bvh(path)
+    names = motion.skeleton.joint_names
+    assert {(names[a], names[b]) for a, b in motion.skeleton.left_right} >= {("lfemur", "rfemur")}
+    mirrored = motion.mirror()
+    left, right = names.index("lfemur"), names.index("rfemur")
+    # the left hip's end swung by 30 degrees: mirrored, it is the right one that swings, x reflected
+    np.testing.assert_allclose(mirrored.positions[:, right], motion.positions[:, left] * [-1, 1, 1], atol=1e-9)
+
+
 # ------------------------------------------------------------------------- real CMU files + pybvh
 ORACLE_FILES = ["02/02_01.bvh", "05/05_03.bvh", "06/06_07.bvh", "07/07_01.bvh", "08/08_02.bvh"]
 

@@ -433,19 +433,9 @@ def parse_asf(path: str | os.PathLike[str]) -> AsfSkeleton:
 
 # ==================================================================================== skeletons
 def asf_left_right(names: tuple[str, ...] | list[str]) -> tuple[tuple[int, int], ...]:
-    """``(left, right)`` pairs: `posecast.io.bvh.left_right_pairs`, plus the ASF habit of a lower-case
-    ``l``/``r`` prefix (``lfemur``/``rfemur``, ``lhipjoint_end``/``rhipjoint_end``)."""
-    pairs = list(left_right_pairs(names))
-    used = {i for p in pairs for i in p}
-    index = {n: i for i, n in enumerate(names)}
-    for i, n in enumerate(names):
-        if i in used or len(n) < 2 or n[0] != "l":
-            continue
-        t = index.get("r" + n[1:])
-        if t is not None and t not in used and t != i:
-            pairs.append((i, t))
-            used.update((i, t))
-    return tuple(sorted(pairs))
+    """``(left, right)`` pairs, sorted: `posecast.io.bvh.left_right_pairs`, which also reads the ASF habit of a
+    lower-case ``l``/``r`` prefix (``lfemur``/``rfemur``, ``lhipjoint_end``/``rhipjoint_end``)."""
+    return tuple(sorted(left_right_pairs(names)))
 
 
 @lru_cache(maxsize=64)

@@ -764,6 +764,9 @@ def left_right_pairs(names: tuple[str, ...] | list[str]) -> tuple[tuple[int, int
     ``mixamorig:LeftArm``, ``left_arm``, ``HandLeft``), a lone ``L``/``l`` between separators
     (``L_Hip``, ``hip_l``, ``arm.L``, ``Bip01 L Thigh``) and a ``L``/``l`` prefix before a capital
     (``LHipJoint``, ``lShldr``). On the CMU names it gives the pairs of ``skeletons.cmu.cmu_left_right``.
+    Then, among the joints still unpaired, the ASF habit of a lower-case ``l``/``r`` prefix (``lfemur`` /
+    ``rfemur``, ``lhipjoint``, ``lthumb``: QA, an HDM05 take written as BVH and read back had no pairs, so
+    `posecast.motion.Motion.mirror` reflected it without swapping its sides).
     """
     index = {n: i for i, n in enumerate(names)}
     used: set[int] = set()
@@ -777,6 +780,13 @@ def left_right_pairs(names: tuple[str, ...] | list[str]) -> tuple[tuple[int, int
                 pairs.append((i, t))
                 used.update((i, t))
                 break
+    for i, n in enumerate(names):  # lower-case l/r prefixes, both present (``lfemur``/``rfemur``)
+        if i in used or len(n) < 2 or n[0] != "l" or not n[1].islower():
+            continue
+        t = index.get("r" + n[1:])
+        if t is not None and t not in used and t != i:
+            pairs.append((i, t))
+            used.update((i, t))
     return tuple(pairs)
 
 
