@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 
 import typer
+from pydantic import ValidationError
 
 from posecast.cli import bench, corpus, demo, files, forecast, keyposes, models_cmd, serve, train, video
 from posecast.cli.common import err_console
@@ -138,6 +139,13 @@ def main() -> None:
         sys.exit(getattr(exc, "exit_code", 2))
     except PosecastError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except ValidationError as exc:  # settings checked by a schema past the command's own checks (QA: `train --set
+        problems = "; ".join(  # history=0` ended in pydantic's traceback): one line per problem, joined
+            f"{'.'.join(str(p) for p in e.get('loc') or ()) or 'value'} = {e.get('input')!r}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        err_console.print(f"error: invalid settings: {problems}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     except MemoryError:  # an input far larger than this machine holds (millions of frames): one line, no traceback
         out_of_memory()

@@ -7,11 +7,13 @@ history with rotations) is read from its entry. Each command imports its protoco
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from posecast.api import MAX_SAMPLES
 from posecast.cli.common import (
     AsfOpt,
     FpsOpt,
@@ -23,6 +25,7 @@ from posecast.cli.common import (
     WeightsOpt,
     bench_models,
     check_output_dirs,
+    check_seed,
     console,
     err_console,
     load_model,
@@ -218,7 +221,7 @@ def bench_files(
         from posecast.skeletons.canonical import parse_up
 
         parse_up(up)  # a bad value fails before any file is read
-    if not model and not models:
+    if not model and models is None:
         names = corpus.default_model_names()
         if data_root(required=False) is None:  # the nearest-neighbour baseline is fitted on the corpus
             names = [n for n in names if n != "nearest-neighbour"]
@@ -226,7 +229,7 @@ def bench_files(
         models = ",".join(names)
     read = file_reader(units, skeleton, fps, asf)
     joint_map = load_mapping(mapping)
-    forecasters, entries = bench_models(model, models, weights, json_path)
+    forecasters, entries = bench_models(model, models, weights, json_path, inputs=paths)
     progress, _, tick = progress_bar("loading")
     with progress:
         options = {"max_files": max_files, "up": up, "read": read, "progress": tick, "mapping": joint_map}
@@ -310,9 +313,11 @@ def bench_long_horizon(
         if plausibility:
             err_console.print("nearest-training-pose distances left out: POSECAST_DATA is not set")
         plausibility = False
-    if not model and not models:
+    if not model and models is None:
         models = ",".join(m for m in corpus.default_model_names() if m not in long_horizon.RETRIEVAL)
-    forecasters, entries = bench_models(model, models, weights, json_path)
+    forecasters, entries = bench_models(model, models, weights, json_path, inputs=files or ())
+    if goal_model is not None and goal_model not in forecasters:
+        raise ValueRangeError(f"--goal-model {goal_model!r} is not among the models run ({', '.join(forecasters)})")
     progress, _, tick = progress_bar("loading")
     with progress:
         left_out: dict[str, str] = {}
@@ -592,7 +597,19 @@ def bench_keyposes(
     check_output_dirs(json_path, markdown_path)
     if protocol not in ("corpus", "cmu-bvh"):
         raise ValueRangeError(f"--protocol must be corpus or cmu-bvh, not {protocol!r}")
+    model_entry(model, kinds=("keypose",))  # an unknown name is said so, with the list (QA: "no shipped weights")
+    check_seed(seed)
+    if max_keys is not None and max_keys < 1:
+        raise ValueRangeError(f"--max-keys must be at least 1, got {max_keys}")
+    if samples is not None and samples > MAX_SAMPLES:
+        raise ValueRangeError(f"--samples must be at most {MAX_SAMPLES}, got {samples}")
+    if temperature is not None and not 0 < temperature < math.inf:
+        raise ValueRangeError(f"--temperature must be a positive number, got {temperature}")
     if protocol == "cmu-bvh":
+        given = {"--split": split != "test", "--temperature": temperature is not None,
+                 "--classifier": classifier is not None, "--max-keys-per-class": max_keys_per_class != 40}  # fmt: skip
+        if any(given.values()):  # (QA: accepted, and silently not used)
+            raise ValueRangeError(f"{', '.join(k for k, v in given.items() if v)}: corpus protocol options only")
         samples = 50 if samples is None else samples
         if samples < 50:
             raise ValueRangeError(f"--samples must be at least 50 (best-of-50), got {samples}")

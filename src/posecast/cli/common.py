@@ -182,16 +182,26 @@ def naming(file: Path) -> Iterator[None]:
         raise type(exc)(exc.problem, file) from None
 
 
-def check_output_dirs(*paths: Path | None) -> None:
-    """Fail before any work when the directory of an optional output (``--json``, ``--markdown``) is missing or the
-    path is a directory."""
+def check_output_dirs(*paths: Path | None, inputs: tuple[Path, ...] | list[Path] = ()) -> None:
+    """Fail before any work when the directory of an optional output (``--json``, ``--markdown``) is missing, the
+    path is a directory, one of the ``inputs`` (QA: ``bench files s.bvh --json s.bvh`` wrote the result over the
+    motion file) or another of these outputs (``--json x.md --markdown x.md`` kept only the second)."""
+    seen: dict[Path, Path] = {}
     for p in paths:
-        if p is not None and not p.parent.exists():
+        if p is None:
+            continue
+        if not p.parent.exists():
             raise ValueRangeError(f"{p}: output directory does not exist")
-        if p is not None and p.is_dir():
+        if p.is_dir():
             raise ValueRangeError(f"{p}: is a directory; give a file path")
-        if p is not None:
-            check_writable(p)
+        where = p.resolve()
+        for src in inputs:
+            if where == Path(src).resolve() or (p.exists() and Path(src).exists() and os.path.samefile(p, src)):
+                raise ValueRangeError(f"{p}: this output is an input file; give another path")
+        if where in seen:
+            raise ValueRangeError(f"{p}: given as two outputs (as {seen[where]} before)")
+        seen[where] = p
+        check_writable(p)
 
 
 def write(obj: Any, out: Path, **render_options: Any) -> None:
@@ -294,6 +304,12 @@ def write_json(d: Any, json_path: Path | None) -> None:
     """Write ``d`` as indented JSON to ``json_path`` (atomically) when one is given."""
     if json_path is not None:
         write_text(json.dumps(d, indent=1), json_path)
+
+
+def check_seed(seed: int, option: str = "--seed") -> None:
+    """A one-line error for a seed numpy cannot take (QA: ``--seed -1`` ended in a traceback)."""
+    if not 0 <= seed < 2**32:
+        raise ValueRangeError(f"{option} must be from 0 to {2**32 - 1}, got {seed}")
 
 
 # ------------------------------------------------------------------------------------- inputs
@@ -401,6 +417,7 @@ def bench_models(
     weights: str | None,
     json_path: Path | None,
     kinds: tuple[str, ...] = ("motion",),
+    inputs: tuple[Path, ...] | list[Path] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``({name: model}, {name: registry entry})`` for the bench commands that compare several models.
 
@@ -411,8 +428,10 @@ def bench_models(
     from posecast.models import available, get, info
 
     names = list(dict.fromkeys([*(model or []), *(n.strip() for n in (models or "").split(",") if n.strip())]))
+    if not names and (models is not None or model):  # QA: --models "" ran the default model without a word
+        raise ValueRangeError(f"--models {models!r} names no model")
     names = names or ["zero-velocity"]
-    check_output_dirs(json_path)
+    check_output_dirs(json_path, inputs=inputs)
     known = {m.name: m for m in available()}
     learned = [n for n in names if n not in known or known[n].learned]
     if weights is not None and len(learned) != 1:

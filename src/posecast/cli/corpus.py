@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from posecast.cli.common import JsonOpt, check_output_dirs, console, write_json
-from posecast.errors import DataNotFoundError
+from posecast.errors import DataNotFoundError, ValueRangeError
 
 corpus_app = typer.Typer(
     help="The training corpus: every data set under POSECAST_DATA with a hierarchy, on the canonical body "
@@ -47,6 +47,8 @@ def build(
     from posecast.datasets import corpus
 
     check_output_dirs(json_path)
+    if workers is not None and workers < 1:  # (QA: 0 and -1 were taken and a build ran)
+        raise ValueRangeError(f"--workers must be positive, got {workers}")
     start = time.perf_counter()
     with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:  # (see bench)
         task = bar.add_task("loading motion files", total=None)
@@ -95,6 +97,8 @@ def unpack(
     """Restore a packed corpus bit for bit; set POSECAST_CORPUS_FILE to it to train on it without the data."""
     from posecast.datasets import corpus, corpus_pack
 
+    if packed.is_dir():
+        raise ValueRangeError("is a directory; give the packed file", packed)
     if not packed.is_file():
         raise DataNotFoundError("no such file", packed)
     corpus_pack.unpack(packed, out)

@@ -158,6 +158,11 @@ def forecast(
             raise ValueRangeError("--units applies to motion files, not to videos or images")
         if smooth is not None:
             raise ValueRangeError("--smooth applies to motion files (the video models smooth their own keypoints)")
+        ignored = {"--fps": fps, "--skeleton": skeleton, "--asf": asf, "--mapping": mapping, "--train-data": train_data}
+        given = [k for k, v in ignored.items() if v is not None]
+        if given:  # (QA: --fps, --mapping and --train-data were taken for a video and not used)
+            verb = "apply" if len(given) > 1 else "applies"
+            raise ValueRangeError(f"{', '.join(given)} {verb} to motion files, not to videos or images")
         check_media(file, at)
         with naming(file):
             fc = posecast.forecast(

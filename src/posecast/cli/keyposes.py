@@ -7,6 +7,7 @@ its benchmark is ``posecast bench keyposes``: `posecast.cli.bench`.)
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,6 +90,12 @@ def keyposes(
     motion = load_motion(file, skeleton, fps, asf, units)
     if skip_frames is not None and not 0 <= skip_frames < motion.num_frames:
         raise ValueRangeError(f"--skip-frames {skip_frames} must be in [0, {motion.num_frames}) for this motion")
+    seconds = motion.num_frames / motion.fps
+    for option, value in (("--smoothing", smoothing), ("--min-separation", min_separation), ("--reference", reference)):
+        if value is not None and not 0 <= value <= seconds:  # (QA: --reference 1e5 ran for ever; the CLI's names)
+            raise ValueRangeError(f"{option} {value:g}: give seconds from 0 to the motion's length ({seconds:.2f} s)")
+    if prominence is not None and not 0 <= prominence < math.inf:
+        raise ValueRangeError(f"--prominence {prominence:g}: give metres, zero or more")
     options = presets[preset] | {
         k: v
         for k, v in (

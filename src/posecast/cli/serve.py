@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -70,8 +71,15 @@ def serve(
         ("--threads", threads),
         ("--port", port),
     ):
-        if not value > 0:  # (NaN too)
-            raise PosecastError(f"{name} must be positive, got {value}")
+        if not 0 < value < math.inf:  # (NaN too; QA: --max-seconds inf was served)
+            raise PosecastError(f"{name} must be a positive number, got {value}")
+    if port > 65535:  # (QA: --port 70000 ended in a traceback from bind)
+        raise PosecastError(f"--port must be from 1 to 65535, got {port}")
+    if token is not None and not token.strip():  # QA: --token "" let anyone in on a public address
+        raise PosecastError("--token is empty: give a secret (or leave it out to serve on loopback only)")
+    levels = ("critical", "error", "warning", "info", "debug", "trace")
+    if log_level.lower() not in levels:
+        raise PosecastError(f"--log-level must be one of {', '.join(levels)}, got {log_level!r}")
     limits = Limits(
         ws_message_bytes=max_message,
         rest_body_bytes=max_upload,
@@ -91,7 +99,7 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         threads=threads,
-        log_level=log_level,
+        log_level=log_level.lower(),
         mirror_average=mirror_average,
     )
 

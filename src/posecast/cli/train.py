@@ -5,6 +5,7 @@ layer over `posecast.training.run` (which picks the plug-in from the model's reg
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from posecast.cli.common import (
     UnitsOpt,
     UpOpt,
     check_out_dir,
+    check_seed,
     console,
     err_console,
     parse_units,
@@ -86,7 +88,7 @@ def train(
     set_: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", help="Config override KEY=VALUE (repeatable; dotted keys reach into mappings: network.hidden=64)."
+            "--set", help="Config override KEY=VALUE (repeatable; dotted keys reach into mappings: params.blocks=2)."
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = True,
@@ -118,6 +120,15 @@ def train(
         config = found
     if fps is not None and not fps > 0:
         raise ValueRangeError(f"--fps {fps:g}: give a positive frame rate (frames per second)")
+    if seed is not None:
+        check_seed(seed)
+    for option, value, least in (  # (QA: --threads -1 ended in a traceback, --max-minutes -1 and --threads 0 trained;
+        ("--threads", threads, 1),
+        ("--max-steps-per-epoch", max_steps_per_epoch, 1),
+        ("--max-minutes", max_minutes, 0),
+    ):  # the other numbers are the config schema's to check, which names the flag too)
+        if value is not None and not least <= value < math.inf:
+            raise ValueRangeError(f"{option} must be {'positive' if least else 'zero or more'}, got {value}")
     from posecast.datasets.training_data import NAMED_SOURCES
 
     if data is not None and data.partition(":")[0] not in NAMED_SOURCES and Path(data).is_dir():

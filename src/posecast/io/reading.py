@@ -32,6 +32,8 @@ def load_file(
     from posecast.io.registry import format_suffix
 
     where = Path(path)
+    if fps is not None and not 0 < fps < float("inf"):  # (QA: a forecast file read with fps -1 took no notice)
+        raise ValueRangeError(f"fps {fps:g}: give a positive frame rate (frames per second)")
     suffix = format_suffix(where)
     checked = units is not None or suffix in tuple(f".{n}" for n in SIZE_CHECKED) or suffix == ".npz"
     name = detect_format(path).name if checked else None

@@ -96,6 +96,8 @@ def shipped(name: str, variant: str | None = None) -> Path:
 def resolve(spec: str | Path) -> Path:
     """A weights folder from a run directory (its ``best/``, else ``last/``), a weights folder, or a
     shipped ``NAME`` / ``NAME/VARIANT``."""
+    if not str(spec).strip():  # (QA: "" was read as the working directory)
+        raise ModelError("no weights named (an empty name)")
     path = Path(spec)
     if path.is_dir():
         for sub in ("best", "last"):
@@ -106,8 +108,10 @@ def resolve(spec: str | Path) -> Path:
         raise ModelError("no weights here (neither model.safetensors + config.json nor a run's best/ or last/)", path)
     if path.is_file() and path.name == WEIGHTS_FILE and is_folder(path.parent):
         return path.parent
+    if path.is_file():  # (QA: ../in.bvh was read as the shipped model "..")
+        raise ModelError(f"is a file, not a weights folder ({WEIGHTS_FILE} + config.json) or a run directory", path)
     name, _, variant = str(spec).partition("/")
-    if name and "/" not in variant and (WEIGHTS_DIR / name).is_dir():
+    if name and name not in (".", "..") and "/" not in variant and (WEIGHTS_DIR / name).is_dir():
         return shipped(name, variant or None)
     raise ModelError(f"no weights {str(spec)!r}: not a run directory, a weights folder or a shipped NAME[/VARIANT]")
 

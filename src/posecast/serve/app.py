@@ -890,13 +890,27 @@ def run(
     import torch
     import uvicorn
 
+    if token is not None and not token.strip():  # QA: an empty token let anyone in on a public address
+        raise PosecastError("the token is empty: give a secret, or none to serve on loopback only")
     if token is None and not is_loopback(host):
         raise PosecastError(f"refusing to serve on {host} without --token (anyone on the network could use it)")
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise PosecastError("give both --ssl-certfile and --ssl-keyfile, or neither")
     for f in (ssl_certfile, ssl_keyfile):
+        if f is not None and Path(f).is_dir():
+            raise PosecastError("is a directory; give the PEM file", Path(f))
         if f is not None and not Path(f).is_file():
             raise PosecastError("no such file", Path(f))
+    if ssl_certfile is not None:  # QA: a file that is no certificate, or unreadable, ended in a traceback
+        import ssl
+
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(ssl_certfile, ssl_keyfile)
+        except (ssl.SSLError, OSError) as exc:
+            raise PosecastError(
+                f"cannot use --ssl-certfile {ssl_certfile} with --ssl-keyfile {ssl_keyfile}: "
+                f"{exc.strerror or getattr(exc, 'reason', None) or exc}"
+            ) from None
     limits = limits or Limits()
     torch.set_num_threads(max(1, threads))
     app = create_app(model=model, token=token, limits=limits, mirror_average=mirror_average)

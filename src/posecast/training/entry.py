@@ -163,8 +163,8 @@ def load(
         if path is not None:
             try:
                 doc = yaml.safe_load(Path(path).read_text()) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise ValueRangeError(f"cannot read config: {exc}", path) from None
+            except (OSError, ValueError, yaml.YAMLError) as exc:  # (ValueError: not UTF-8 text, QA: a PNG)
+                raise ValueRangeError(f"cannot read config: {' '.join(str(exc).split())}", path) from None
             named = doc.get("model") if isinstance(doc, dict) else None
         if named is not None and named != model:
             raise ValueRangeError(f"this config trains {named!r}, not {model!r}", path)

@@ -175,8 +175,8 @@ def read_config(
     if path is not None:
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueRangeError(f"cannot read config: {exc}", path) from None
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # (ValueError: not UTF-8 text, QA: a PNG)
+            raise ValueRangeError(f"cannot read config: {' '.join(str(exc).split())}", path) from None
         if not isinstance(data, dict):
             raise ValueRangeError("a training config is a mapping of fields", path)
         _files_beside(data, Path(path).parent)
