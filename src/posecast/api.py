@@ -27,6 +27,7 @@ from posecast.io.reading import (  # noqa: F401 (re-exported)
     load_file,
     load_motion,
 )
+from posecast.models.base import MAX_SAMPLES  # noqa: F401 (hypotheses per forecast; `forecast`, the CLI's --samples)
 from posecast.motion import (
     MAX_MEASURED_FRAMES,
     Bones,
@@ -50,11 +51,6 @@ if TYPE_CHECKING:
 
 #: model kinds that can read each input kind
 READERS = {"motion": ("motion", "keypose"), "video": ("video",), "image": ("video",)}
-
-
-#: hypotheses one forecast may draw (`forecast`; the CLI's ``--samples``): 10,000 key-pose hypotheses would need
-#: tens of GB, and no rendering shows more than 50
-MAX_SAMPLES = 1000
 
 
 def sniff_kind(path: str | Path) -> str | None:
@@ -277,7 +273,10 @@ def forecast(
                 "positions given as an array need skeleton= and fps= (or wrap them: posecast.Motion(positions, "
                 "fps, skeleton))"
             )
-        # a copy: the forecast's history must not change when the caller refills the array (a robot's ring buffer)
+        # a copy: the forecast's history must not change when the caller refills the array (a robot's ring buffer);
+        # checked as Motion checks it first (QA: complex positions lost their imaginary part, booleans were taken)
+        if source.dtype.kind not in "iuf":
+            raise ValueRangeError(f"positions must be real numbers, got an array of {source.dtype}")
         source = Motion(np.array(source, dtype=np.float64), fps, skeleton)
         if units is not None:  # an array's unit: scaled here, like a file of plain numbers
             from posecast.io.bvh import metres_per_unit
@@ -426,6 +425,10 @@ def forecast_motion(
             raise ValueRangeError(f"model {name!r} needs training motions: pass fit_data (CLI: --train-data DIR)")
         if isinstance(fit_data, Motion):  # one motion: a list of one (QA: list(Motion) failed with a TypeError)
             fit_data = [fit_data]
+        if not isinstance(fit_data, str | Path | list | tuple):  # (QA: fit_data=42 raised Python's own TypeError)
+            raise ValueRangeError(
+                f"fit_data must be a folder, a Motion or a list of Motions, not {type(fit_data).__name__}"
+            )
         motions = fit_motions(fit_data) if isinstance(fit_data, str | Path) else list(fit_data)
         forecaster.fit(motions, fps=motion.fps)
     n = resolve_frames(motion.fps, frames, 1.0 if frames is None and seconds is None else seconds)

@@ -316,16 +316,31 @@ class Client:
         timeout: float = 10.0,
         cafile: str | Path | None = None,
     ) -> None:
+        if not isinstance(url, str):  # (QA: url=42 raised an AttributeError from urllib)
+            raise ValueRangeError(f"url must be a string http://HOST:PORT or https://HOST:PORT, got {url!r}")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueRangeError(f"url must be http://HOST:PORT or https://HOST:PORT, got {url!r}")
+        try:
+            port = parts.port  # (QA: "http://h:notaport" was taken, then urllib's InvalidURL at the first request)
+        except ValueError:
+            port = -1
+        if port is not None and not 0 < port < 65536:
+            raise ValueRangeError(f"url {url!r}: the port must be a number from 1 to 65535")
+        if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()
+                                  or any(c in token for c in "\r\n")):  # fmt: skip
+            raise ValueRangeError("token must be a non-empty string without spaces at its ends or line breaks")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+            raise ValueRangeError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.url = url.rstrip("/")
         self.token = token
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self._ssl: ssl.SSLContext | None = None
         if cafile is not None:
             if parts.scheme != "https":
                 raise ValueRangeError(f"cafile applies to https:// servers, not {url!r}")
+            if Path(cafile).is_dir():
+                raise ValueRangeError(f"cafile {str(cafile)!r}: is a directory; give the PEM certificate file")
             if not Path(cafile).is_file():
                 raise ValueRangeError(f"cafile {str(cafile)!r}: no such certificate file")
             try:

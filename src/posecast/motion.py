@@ -19,6 +19,8 @@ from posecast.skeletons.base import Skeleton
 from posecast.skeletons.mapping import map_positions
 
 MAX_FPS = 10_000.0
+#: the most frames `resample_indices` makes (about 28 h at 100 fps)
+MAX_RESAMPLED_FRAMES = 10_000_000
 #: metres: a joint further than this from the origin is not a body's (corrupt channels, wrong units by 1e6...):
 #: motions, requests and files with one are refused, naming the frame (no capture volume is this large, and such
 #: values overflow in the models)
@@ -495,11 +497,12 @@ def is_number(value: Any) -> bool:
 def check_fps(fps: float, where: str | None = None) -> float:
     """``fps`` as a float, or a `ValueRangeError` if it is not a finite positive rate."""
     try:
-        if isinstance(fps, bool):  # True is not a frame rate, though Python counts it as 1
-            raise TypeError
+        if isinstance(fps, bool | str | bytes):  # True is not a frame rate, though Python counts it as 1; a string
+            raise TypeError  # is refused as the horizon's is (QA: fps="25" was taken, then failed deep in a model)
         value = float(fps)
     except (TypeError, ValueError):
-        raise ValueRangeError(f"frame rate {fps!r} is not a number", where) from None
+        kind = " (a string)" if isinstance(fps, str | bytes) else ""
+        raise ValueRangeError(f"frame rate {fps!r} is not a number{kind}", where) from None
     if not math.isfinite(value) or value <= 0 or value > MAX_FPS:
         raise ValueRangeError(f"impossible frame rate {fps!r} (must be in (0, {MAX_FPS:g}] frames/s)", where)
     return value
@@ -513,7 +516,7 @@ def _real_array(what: str, value: Any, where: str | None) -> np.ndarray:
         raw = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueRangeError(f"{what} must be a regular array of numbers (ragged lists are not)", where) from None
-    if raw.dtype.kind not in "biuf":
+    if raw.dtype.kind not in "iuf":  # (booleans too: QA, True/False taken as positions 1/0)
         raise ValueRangeError(f"{what} must be real numbers, got an array of {raw.dtype}", where)
     return np.asarray(raw, dtype=np.float64)
 
@@ -555,6 +558,11 @@ def resample_indices(
         raise ValueRangeError(f"resampling anchor must be 'start' or 'end', not {anchor!r}")
     duration = (num_frames - 1) / fps_in
     n_new = int(math.floor(duration * fps_out + 1e-9)) + 1
+    if n_new > MAX_RESAMPLED_FRAMES:  # (QA: 75 frames at 1e-9 fps resampled to 25 fps asked for 13.6 TiB)
+        raise ValueRangeError(
+            f"resampling {num_frames} frames at {fps_in:g} fps ({duration:.4g} s) to {fps_out:g} fps would make "
+            f"{n_new:.3g} frames (at most {MAX_RESAMPLED_FRAMES:g}): is the frame rate right?"
+        )
     t_new = np.arange(n_new) / fps_out * fps_in  # in source frame units
     if anchor == "end":
         t_new = (num_frames - 1) - t_new[::-1]
@@ -723,6 +731,8 @@ class Motion:
         forecast continues); ``"start"`` keeps the first one.
         """
         fps = check_fps(fps)
+        if anchor not in ("start", "end"):  # (also when nothing is resampled: QA, a bad anchor went unnoticed)
+            raise ValueRangeError(f"resampling anchor must be 'start' or 'end', not {anchor!r}")
         if abs(fps - self.fps) < 1e-9:
             return self
         i0, i1, frac = resample_indices(self.num_frames, self.fps, fps, anchor)
@@ -828,6 +838,10 @@ class Motion:
     @classmethod
     def from_torch(cls, positions: Any, fps: float, skeleton: str | Skeleton, **kwargs: Any) -> Motion:
         """A motion from a ``(T, J, 3)`` tensor of positions in metres."""
+        import torch
+
+        if not isinstance(positions, torch.Tensor):  # (QA: an array raised "has no attribute 'detach'")
+            raise ValueRangeError(f"from_torch takes a torch tensor, not {type(positions).__name__}: use Motion(...)")
         return cls(positions=positions.detach().cpu().double().numpy(), fps=fps, skeleton=skeleton, **kwargs)
 
     def to_layout(self, target: str | Skeleton, source: str | Skeleton | None = None) -> Motion:

@@ -69,8 +69,21 @@ def skeleton_from_field(value: Any) -> Skeleton:
 
 def _meta_json(meta: dict[str, Any]) -> str:
     """``meta`` as JSON: arrays as lists, numpy numbers and booleans as Python's (QA: a ``np.float32`` came back as
-    the text ``"0.5"``), anything else as its text."""
-    return json.dumps(meta, default=lambda o: o.tolist() if isinstance(o, np.ndarray | np.generic) else str(o))
+    the text ``"0.5"``), NaN and infinities as null (QA: written as bare ``NaN``, which is not JSON), anything else
+    as its text."""
+    text = json.dumps(meta, default=lambda o: o.tolist() if isinstance(o, np.ndarray | np.generic) else str(o))
+    return json.dumps(_finite_or_null(json.loads(text)), allow_nan=False)
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` (parsed JSON) with every NaN or infinite number replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 # ------------------------------------------------------------------------------------------ npz

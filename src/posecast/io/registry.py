@@ -245,13 +245,21 @@ def _decompressed(p: Path) -> Iterator[Path]:
         yield inner
 
 
+def as_path(path: Any, what: str = "path") -> Path:
+    """``path`` as a `Path`, or a `ValueRangeError` naming what was given instead (QA: ``load(42)`` raised
+    pathlib's TypeError)."""
+    if isinstance(path, bool) or not isinstance(path, str | os.PathLike):
+        raise ValueRangeError(f"{what} must be a file path (str or os.PathLike), not {type(path).__name__} {path!r}")
+    return Path(path)
+
+
 def detect_format(path: str | os.PathLike[str]) -> Format:
     """The format of an existing file: by content when a sniffer recognises it, else by suffix.
 
     A gzip-compressed file gets the format of its decompressed content and inner suffix.
     """
     _ensure_loaded()
-    p = Path(path)
+    p = as_path(path)
     head = _check_readable(p)
     if head[:2] == GZIP_MAGIC:
         with _decompressed(p) as inner:
@@ -297,7 +305,7 @@ def load(path: str | os.PathLike[str], format: str | None = None, **options: Any
         PosecastError: naming the file and the problem (the ``.gz`` file for compressed input; a
             corrupt or truncated gzip stream is a `FormatError`).
     """
-    p = Path(path)
+    p = as_path(path)
     if options.get("fps") is not None:  # a numpy number as a float (a JSON reader takes Python's int and float only)
         from posecast.motion import is_number
 
@@ -410,13 +418,27 @@ def file_ready(obj: Any) -> Any:
     return replace(obj, metadata={**meta, "detection": track.coverage()})
 
 
+def _writer_options(write: Any) -> set[str] | None:
+    """The keyword options a writer takes after the object and the path (a ``**_`` swallows, it takes nothing); None
+    when it takes any (``**options``) or its signature cannot be read."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(write).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(q.kind is q.VAR_KEYWORD and q.name != "_" for q in params):
+        return None
+    return {q.name for q in params[2:] if q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)}
+
+
 def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **options: Any) -> Path:
     """Write a `Motion` or `Forecast` to ``path`` in the format given by its suffix (or ``format``).
 
     The write is atomic: on any error no file is left at ``path``.
     """
     _ensure_loaded()
-    p = Path(path)
+    p = as_path(path)
     from posecast.motion import Forecast, Motion
 
     if not isinstance(obj, Motion | Forecast):
@@ -439,6 +461,11 @@ def save(obj: Any, path: str | os.PathLike[str], format: str | None = None, **op
         fmt = next((f for f in candidates if f.writes is None or f.writes(obj)), candidates[0])
     if fmt.write is None:
         raise FormatError(f"format {fmt.name} is read-only", p)
+    takes = _writer_options(fmt.write)
+    if takes is not None and set(options) - takes:  # (QA: unknown options were taken and ignored; `load` refuses them)
+        unknown = ", ".join(sorted(set(options) - takes))
+        raise ValueRangeError(f"unknown option(s) for writing {fmt.name}: {unknown} (it takes: "
+                              f"{', '.join(sorted(takes)) or 'none'})", p)  # fmt: skip
     try:
         with atomic_output(p) as tmp:
             if compress:  # write the inner file, then gzip it into the temporary output

@@ -82,8 +82,7 @@ class Forecaster(ABC):
                 "posecast.Motion(positions, fps, skeleton), or call posecast.forecast(...) with a file"
             )
         n = resolve_frames(history.fps, frames, seconds)
-        if isinstance(samples, bool | np.bool_) or not isinstance(samples, int | np.integer) or samples < 1:
-            raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
+        check_samples_count(samples)
         if history.num_frames < self.min_history:
             raise ValueRangeError(
                 f"model {self.name!r} needs at least {self.min_history} observed frames, got {history.num_frames}"
@@ -123,6 +122,18 @@ def _bound_metadata(bound: Any, history: Motion) -> dict[str, Any]:
     return meta
 
 
+#: the most hypotheses one forecast draws (a million had run for ever: QA; `posecast.forecast` and the CLI say so too)
+MAX_SAMPLES = 1000
+
+
+def check_samples_count(samples: Any) -> None:
+    """A `ValueRangeError` unless ``samples`` is a whole number from 1 to `MAX_SAMPLES`."""
+    if isinstance(samples, bool | np.bool_) or not isinstance(samples, int | np.integer) or not 1 <= samples:
+        raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
+    if samples > MAX_SAMPLES:
+        raise ValueRangeError(f"samples must be at most {MAX_SAMPLES}, got {samples}")
+
+
 def check_predict(history: Any, frames: Any, samples: Any, fps: Any, min_history: int = 1) -> np.ndarray:
     """The arguments of ``Forecaster.predict`` checked: ``history`` ``(B, T, J, 3)`` finite numbers with at least
     ``min_history`` frames (returned as float64), ``frames`` and ``samples`` whole numbers from 1, ``fps`` None or
@@ -140,8 +151,7 @@ def check_predict(history: Any, frames: Any, samples: Any, fps: Any, min_history
     if fps is not None:
         check_fps(fps)
     resolve_frames(1.0, frames, None)  # the horizon's own checks
-    if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or samples < 1:
-        raise ValueRangeError(f"samples must be a positive integer, got {samples!r}")
+    check_samples_count(samples)
     return h
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -213,6 +213,10 @@ class NearestNeighbour(Forecaster):
         """
         from posecast import skeletons
 
+        if isinstance(motions, str | bytes | Motion | np.ndarray) or not isinstance(motions, Sequence | Iterable):
+            raise ValueRangeError(  # (QA: a string, None or a number ended in numpy's or Python's own errors)
+                f"fit takes a list of Motions or (T, J, 3) position arrays, not {type(motions).__name__}"
+            )
         keys, futures, lasts, seqs, starts_all, left, origins, rots = [], [], [], [], [], [], [], []
         span = self.window + self.frames
         self.skeleton = None if skeleton is None else skeletons.get(skeleton)
@@ -230,7 +234,12 @@ class NearestNeighbour(Forecaster):
                     )
                 pos = m.resample(fps).positions if fps else m.positions
             else:
-                pos = np.asarray(m, dtype=np.float64)
+                try:
+                    pos = np.asarray(m, dtype=np.float64)
+                except (TypeError, ValueError):
+                    pos = np.zeros(0)
+                if pos.ndim != 3 or pos.shape[-1] != 3:
+                    raise ValueRangeError(f"a training motion must be a Motion or a (T, J, 3) array, got {m!r:.60}")
             if pos.shape[0] < span:
                 continue
             starts = window_starts(pos.shape[0], span, self.stride)

@@ -159,6 +159,19 @@ def check_weights_fit(name: str, folder: Path) -> None:
     )
 
 
+def _builder_options(build: Callable[..., Any]) -> set[str] | None:
+    """The keyword options a model builder takes beyond the registry's own (name, variant, pretrained, weights); None
+    when it cannot be told."""
+    import inspect
+
+    try:
+        params = inspect.signature(build).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    own = {"name", "variant", "pretrained", "weights"}
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in own}
+
+
 def get(
     name: str,
     variant: str | None = None,
@@ -178,6 +191,13 @@ def get(
     """
     entry = info(name)
     build = entry.builder()
+    if not isinstance(pretrained, bool):  # (QA: pretrained="no" was taken as true)
+        raise ModelError(f"pretrained must be True or False, got {pretrained!r}")
+    known = _builder_options(build)
+    unknown = sorted(set(options) - known) if known is not None else []
+    if unknown:  # (QA: unknown options were passed on and ignored, or ended in the builder's TypeError)
+        takes = f"; it takes {', '.join(sorted(known))}" if known else "; it takes none"
+        raise ModelError(f"model {name!r} has no option {', '.join(map(repr, unknown))}{takes}")
     if not entry.learned:
         if variant is not None or weights is not None:
             what = "a baseline" if entry.kind != "video" else f"built from shipped models: {entry.summary}"

@@ -96,6 +96,10 @@ def shipped(name: str, variant: str | None = None) -> Path:
 def resolve(spec: str | Path) -> Path:
     """A weights folder from a run directory (its ``best/``, else ``last/``), a weights folder, or a
     shipped ``NAME`` / ``NAME/VARIANT``."""
+    if isinstance(spec, bool) or not isinstance(spec, str | os.PathLike):  # (QA: weights=42, pathlib's TypeError)
+        raise ModelError(
+            f"weights must be a folder path or a shipped NAME[/VARIANT], not {type(spec).__name__} {spec!r}"
+        )
     if not str(spec).strip():  # (QA: "" was read as the working directory)
         raise ModelError("no weights named (an empty name)")
     path = Path(spec)

@@ -41,13 +41,20 @@ class Skeleton:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            names = tuple(str(n) for n in self.joint_names)
+        shape = f"skeleton {self.name!r}: joint_names must be a list of names and parents a list of joint indices"
+        if not isinstance(self.name, str) or not self.name:
+            raise SkeletonError(f"a skeleton's name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.joint_names, str):  # (QA: "ab" was taken as the joints 'a' and 'b')
+            raise SkeletonError(shape)
+        try:  # whole numbers only (QA: a parent 0.5 was taken as 0); names as written, numbers of names refused
+            if any(not isinstance(n, str) for n in self.joint_names):
+                raise TypeError
+            names = tuple(self.joint_names)
+            if any(isinstance(p, bool) or float(p) != int(p) for p in self.parents):
+                raise ValueError
             parents = tuple(int(p) for p in self.parents)
-        except (TypeError, ValueError):
-            raise SkeletonError(
-                f"skeleton {self.name!r}: joint_names must be a list of names and parents a list of joint indices"
-            ) from None
+        except (TypeError, ValueError, OverflowError):
+            raise SkeletonError(shape) from None
         object.__setattr__(self, "joint_names", names)
         object.__setattr__(self, "parents", parents)
         j = len(names)
@@ -81,7 +88,13 @@ class Skeleton:
             if not (0 <= a < j and 0 <= b < j) or a == b:
                 raise SkeletonError(f"skeleton {self.name!r}: bad left/right pair ({a}, {b})")
         object.__setattr__(self, "left_right", pairs)
-        object.__setattr__(self, "end_effectors", tuple(int(e) for e in self.end_effectors))
+        try:
+            ends = tuple(int(e) for e in self.end_effectors)
+        except (TypeError, ValueError):
+            raise SkeletonError(f"skeleton {self.name!r}: end_effectors must be joint indices") from None
+        if any(not 0 <= e < j for e in ends):  # (QA: an index past the joints was taken)
+            raise SkeletonError(f"skeleton {self.name!r}: end_effectors {ends} outside joints 0..{j - 1}")
+        object.__setattr__(self, "end_effectors", ends)
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
 
     # ----------------------------------------------------------------------------------- queries
@@ -111,9 +124,15 @@ class Skeleton:
             raise SkeletonError(f"skeleton {self.name!r} has no joint {name!r}") from None
 
     def indices(self, names: Iterable[str]) -> list[int]:
+        if isinstance(names, str):  # (QA: "Hips" was read letter by letter: "has no joint 'H'")
+            raise SkeletonError(
+                f"skeleton {self.name!r}: indices takes a list of joint names, not the string {names!r}"
+            )
         return [self.index(n) for n in names]
 
     def children(self, joint: int) -> list[int]:
+        if isinstance(joint, bool) or not isinstance(joint, int | np.integer) or not 0 <= joint < self.num_joints:
+            raise SkeletonError(f"skeleton {self.name!r} has no joint {joint!r} (indices 0..{self.num_joints - 1})")
         return [i for i, p in enumerate(self.parents) if p == joint]
 
     @property
@@ -221,6 +240,8 @@ class Skeleton:
 
     def same_layout(self, other: Skeleton) -> bool:
         """True when both have the same joint names and parents (offsets may differ)."""
+        if not isinstance(other, Skeleton):  # (QA: an AttributeError for a name or a number)
+            raise SkeletonError(f"compares with a Skeleton, not {type(other).__name__} {other!r}")
         return self.joint_names == other.joint_names and self.parents == other.parents
 
     def same_rig(self, other: Skeleton) -> bool:
@@ -332,6 +353,8 @@ def get(name: str | Skeleton) -> Skeleton:
     """The registered skeleton called ``name`` (a `Skeleton` is returned unchanged)."""
     if isinstance(name, Skeleton):
         return name
+    if not isinstance(name, str):  # (QA: a list raised "unhashable type")
+        raise SkeletonError(f"a skeleton is a registered name or a Skeleton, not {type(name).__name__} {name!r}")
     key = _ALIASES.get(name, name)
     if key not in _FACTORIES:
         import difflib
