@@ -27,6 +27,7 @@ CASES = [
     (["train", "--model", "dct-mlp", "--out", "{tmp}/run", "--threads", "-1"], "--threads must be positive"),
     (["train", "--model", "dct-mlp", "--out", "{tmp}/run", "--max-minutes", "-1"], "--max-minutes must be zero"),
     (["train", "--model", "dct-mlp", "--out", "{tmp}/run", "--config", "{tmp}/x.png"], "cannot read config"),
+    (["train", "--model", "dct-mlp", "--out", "{tmp}/run", "--data", ""], "--data is empty"),
     # serve: checked before anything binds
     (["serve", "--port", "70000"], "--port must be from 1 to 65535"),
     (["serve", "--host", "0.0.0.0", "--token", ""], "--token is empty"),

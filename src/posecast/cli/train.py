@@ -120,6 +120,8 @@ def train(
         config = found
     if fps is not None and not fps > 0:
         raise ValueRangeError(f"--fps {fps:g}: give a positive frame rate (frames per second)")
+    if data is not None and not data.strip():  # (QA: "" was read as the working directory)
+        raise ValueRangeError("--data is empty: give a folder of motion files or a named source (corpus, cmu-bvh, ...)")
     if seed is not None:
         check_seed(seed)
     for option, value, least in (  # (QA: --threads -1 ended in a traceback, --max-minutes -1 and --threads 0 trained;
