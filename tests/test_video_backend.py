@@ -331,3 +331,53 @@ def test_prefetch_keeps_order_reraises_and_stops_early():
     assert [next(g) for _ in range(4)] == [0, 1, 2, 3]
     g.close()  # the producer thread stops and closes its generator (its file)
     assert closed == [True]
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args], check=True, timeout=60)
+
+
+def test_anamorphic_video_is_read_at_its_display_shape(tmp_path):
+    """QA: a clip whose pixels are shown twice as wide (sample aspect ratio 2:1) was read as stored, the person
+    squeezed sideways (shoulders 0.24 of the torso instead of 0.59 in 3D, 181 mm off). Frames are scaled to the display
+    shape as they are decoded, and the track's image size is the displayed one."""
+    src = write_clip(tmp_path / "src.mp4", n=6, size=(64, 48))
+    sar = tmp_path / "sar.mp4"
+    _ffmpeg("-i", str(src), "-vf", "scale=32:48,setsar=2", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(sar))
+    info = probe_video(sar)
+    assert info.aspect == pytest.approx(2.0) and (info.width, info.height) == (64, 48)
+    frames = [rgb for _, rgb in iter_frames(sar, info=info)]
+    assert len(frames) == 6 and all(f.shape == (48, 64, 3) for f in frames)
+    assert probe_video(src).aspect == 1.0
+
+
+def test_a_cut_matroska_file_is_said_truncated(tmp_path):
+    """QA: Matroska and WebM headers list no frame count, so a file cut in half was read partly without a word (an mp4
+    got the note from its frame count). Its header's duration tells instead (`truncation_note`)."""
+    import imageio_ffmpeg
+
+    from posecast.video.extract import truncation_note
+
+    src = tmp_path / "src.mp4"  # noise: every frame's packet is about as large, so half the bytes is half the clip
+    gen = imageio_ffmpeg.write_frames(str(src), (64, 48), fps=10.0, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error", output_params=["-crf", "0"])  # fmt: skip
+    gen.send(None)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        gen.send(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    gen.close()
+    whole = tmp_path / "whole.mkv"
+    _ffmpeg("-i", str(src), "-c:v", "copy", str(whole))
+    info = probe_video(whole)
+    assert info.declared_frames is None and info.declared_end == pytest.approx(4.0, abs=0.15)
+    assert truncation_note(info, info.num_frames, info.times) is None
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    short = probe_video(cut)
+    assert short.num_frames < 30 and short.declared_end == pytest.approx(info.declared_end)
+    note = truncation_note(short, short.num_frames, short.times)
+    assert note is not None and f"of the {info.declared_end:.2f} s its header states" in note

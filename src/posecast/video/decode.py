@@ -63,6 +63,8 @@ class VideoInfo:
     rotation: int = 0  # degrees counter-clockwise the stored frames are turned to be displayed: 0, 90, 180, 270
     declared_frames: int | None = None  # the frame count the container's header states (None: it states none)
     shared_stamps: int = 0  # frames whose stamp the container gave the frame before too (`spread_duplicates`)
+    aspect: float = 1.0  # the stored pixels' width over height (anamorphic video: 2 shows each pixel twice as wide)
+    declared_end: float | None = None  # seconds: where the header says the video ends (None: it does not say)
 
     @property
     def num_frames(self) -> int:
@@ -218,6 +220,12 @@ def probe_video(path: str | Path) -> VideoInfo:
         rate = float(stream.average_rate) if stream.average_rate else 30.0
         declared = int(stream.frames) - discarded if stream.frames else None  # (the header counts the pre-roll)
         fmt = container.format.name
+        aspect = _pixel_aspect(stream)
+        end = None  # where the video ends by the header: its stream's, else the container's when nothing else plays
+        if stream.duration and base is not None:
+            end = float(((stream.start_time or 0) + stream.duration) * base)
+        elif container.duration and not container.streams.audio:  # (AV_TIME_BASE: microseconds)
+            end = float((container.start_time or 0) + container.duration) / 1e6
     finally:
         container.close()
     if not stamps:
@@ -229,7 +237,8 @@ def probe_video(path: str | Path) -> VideoInfo:
     times, shared = spread_duplicates(times)
     if width <= 0 or height <= 0:
         raise FormatError(f"impossible frame size {width}x{height}", path)
-    rotation = _display_rotation(path)
+    width = max(2, round(width * aspect))  # as displayed (QA: a 2:1 anamorphic clip was read squeezed, its people
+    rotation = _display_rotation(path)  # half as wide in 3D); the frames are scaled so as they are decoded
     if rotation in (90, 270):
         width, height = height, width
     return VideoInfo(
@@ -242,7 +251,22 @@ def probe_video(path: str | Path) -> VideoInfo:
         rotation=rotation,
         declared_frames=declared,
         shared_stamps=shared,
+        aspect=aspect,
+        declared_end=end,
     )
+
+
+def _pixel_aspect(stream: Any) -> float:
+    """The sample aspect ratio of a video stream (pixel width over height), 1 when unset or implausible."""
+    for owner in (stream, stream.codec_context):
+        sar = getattr(owner, "sample_aspect_ratio", None)
+        try:
+            value = float(sar) if sar else 0.0
+        except (TypeError, ValueError, ZeroDivisionError):
+            value = 0.0
+        if 0.2 <= value <= 5.0 and abs(value - 1.0) > 1e-3:
+            return value
+    return 1.0
 
 
 def spread_duplicates(times: np.ndarray) -> tuple[np.ndarray, int]:
@@ -365,7 +389,7 @@ def iter_frames(
                 last = t
                 last_own = own if own is not None else last_own
                 n += 1
-                yield t, upright(_rgb(frame, max_side), info.rotation)
+                yield t, upright(_rgb(frame, max_side, info.aspect), info.rotation)
     finally:
         container.close()
     if n == 0:
@@ -373,12 +397,13 @@ def iter_frames(
         raise FormatError(f"the video has no decodable frames{why}", path)
 
 
-def _rgb(frame: Any, max_side: int | None) -> np.ndarray:
-    """A decoded frame as RGB ``uint8``, scaled down to ``max_side`` when its longer side is above it."""
-    w, h = frame.width, frame.height
-    if max_side is None or max(w, h) <= max_side:
+def _rgb(frame: Any, max_side: int | None, aspect: float = 1.0) -> np.ndarray:
+    """A decoded frame as RGB ``uint8`` at its display shape (its width times the pixels' ``aspect``), scaled down to
+    ``max_side`` when its longer side is above it."""
+    w, h = max(2, round(frame.width * aspect)), frame.height
+    if (max_side is None or max(w, h) <= max_side) and w == frame.width:
         return frame.to_ndarray(format="rgb24")
-    k = max_side / max(w, h)
+    k = 1.0 if max_side is None or max(w, h) <= max_side else max_side / max(w, h)
     return frame.to_ndarray(format="rgb24", width=max(2, round(w * k)), height=max(2, round(h * k)))
 
 

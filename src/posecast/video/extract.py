@@ -10,8 +10,10 @@ landmarks are all bridged the same way.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +33,23 @@ scaled (after a first run), keypoints 0.30 / 0.34 % of the person's box from tho
 
 TRUNCATED_SHARE = 0.95
 """A clip that decodes to fewer than this share of the frames its container's header lists gets a note."""
+
+
+def truncation_note(info: Any, decoded: int, times: Sequence[float]) -> str | None:
+    """A note when a whole clip (``info``: its `posecast.video.decode.VideoInfo`) decoded to fewer frames than its
+    header lists (`TRUNCATED_SHARE`), or — a header listing no frame count, as Matroska's and WebM's — ended
+    before the time its header states (QA: such files cut in half were read partly without a word)."""
+    declared, stated = info.declared_frames, info.declared_end
+    if declared:
+        if decoded < TRUNCATED_SHARE * declared:
+            return f"decoded {decoded} of the {declared} frames its header lists: the file looks truncated or damaged"
+        return None
+    ends = float(times[-1]) + (1.0 / info.fps if info.fps > 0 else 0.0) if len(times) else 0.0
+    if stated and ends < TRUNCATED_SHARE * stated:
+        return (
+            f"decoded up to {ends:.2f} s of the {stated:.2f} s its header states: the file looks truncated or damaged"
+        )
+    return None
 
 
 def min_side(backend: object) -> int:
@@ -154,11 +173,8 @@ def extract_poses(
         "pose_seconds": stats.seconds,
         "wall_seconds": wall,
     }
-    declared = info.declared_frames
-    if max_time is None and declared and len(poses) < TRUNCATED_SHARE * declared:
-        metadata["note"] = (
-            f"decoded {len(poses)} of the {declared} frames its header lists: the file looks truncated or damaged"
-        )
+    if max_time is None and (note := truncation_note(info, len(poses), times)):
+        metadata["note"] = note
     if info.shared_stamps:
         metadata["timestamps_note"] = (
             f"{info.shared_stamps} frame{'s' * (info.shared_stamps != 1)} share a timestamp with the frame before "
