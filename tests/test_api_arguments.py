@@ -120,3 +120,14 @@ def test_save_refuses_options_its_writer_does_not_take(walk, tmp_path):
     is written. The BVH writer's own options stay."""
     _refused(lambda: posecast.save(walk, tmp_path / "x.npz", foo=1), "unknown option\\(s\\) for writing npz: foo")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_bvh_of_rotations_that_are_no_rotation_matrices_is_refused_naming_frame_and_joint(tmp_path):
+    """QA: zeros as rotations ended in scipy's multi-line "Non-positive determinant ..." from the BVH writer (the JSON
+    and npz writers named the frame and joint already)."""
+    m = synthetic_walk(seconds=0.4, fps=25.0)  # (with rotations)
+    rot = m.rotations.copy()
+    rot[2, 3] = 0.0
+    bad = posecast.Motion(m.positions, m.fps, m.skeleton, rotations=rot, root_translation=m.root_translation)
+    _refused(lambda: posecast.save(bad, tmp_path / "x.bvh"), "'rotations' frame 2, joint 3 is not a rotation matrix")
+    assert not (tmp_path / "x.bvh").exists()

@@ -1419,6 +1419,9 @@ def write_bvh(
             f"Save positions-only motions as {_writable_elsewhere()}",
             p,
         )
+    from posecast.io.arrays import rotation_field
+
+    rotation_field(motion.rotations, p)  # rotation matrices, else the first frame and joint that is not (QA: scipy's)
     skel = motion.skeleton
     if skel.offsets is None:
         raise FormatError(
