@@ -111,6 +111,8 @@ def test_smaller_api_misuses_are_named(walk):
     _refused(lambda: walk.skeleton.indices("Hips"), "takes a list of joint names")
     _refused(lambda: walk.skeleton.children(99), "has no joint 99")
     _refused(lambda: walk.skeleton.same_layout(42), "compares with a Skeleton")
+    _refused(lambda: walk.skeleton.subset([99]), "no joint 99")
+    _refused(lambda: posecast.Skeleton.from_dict({}), "a mapping with 'name', 'joint_names' and 'parents'")
     _refused(lambda: posecast.skeletons.get(["h36m-17"]), "a registered name or a Skeleton")
     _refused(lambda: posecast.forecast(walk.positions, skeleton=walk.skeleton, fps="25"), "is not a number")
 

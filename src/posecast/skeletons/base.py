@@ -184,6 +184,9 @@ class Skeleton:
         The root must be kept.
         """
         keep = sorted({j if isinstance(j, int) else self.index(j) for j in joints})
+        outside = [j for j in keep if not 0 <= j < self.num_joints]
+        if outside:  # (QA: said "must keep the root joint")
+            raise SkeletonError(f"subset of {self.name!r}: no joint {outside[0]} (indices 0..{self.num_joints - 1})")
         if not keep or keep[0] != 0:
             raise SkeletonError(f"subset of {self.name!r} must keep the root joint")
         new_index = {old: new for new, old in enumerate(keep)}
@@ -225,6 +228,11 @@ class Skeleton:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Skeleton:
+        if not isinstance(data, dict) or not {"name", "joint_names", "parents"} <= set(data):
+            raise SkeletonError(  # (QA: "invalid skeleton description: 'name'")
+                "a skeleton description is a mapping with 'name', 'joint_names' and 'parents' (and optionally "
+                f"'offsets', 'left_right', 'end_effectors', 'description'), got {str(data)[:80]}"
+            )
         try:
             return cls(
                 name=str(data["name"]),
