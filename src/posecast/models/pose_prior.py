@@ -146,16 +146,21 @@ class PosePrior(torch.nn.Module):
         if not bool(over.any()):
             return out
         idx = torch.nonzero(over)[:, 0]
-        y = x[idx]
-        for _ in range(iterations):
-            nll, grad = self.nll_and_gradient(y)
-            gap = (nll - self.threshold).clamp_min(0.0)
-            y = y - (gap / (grad * grad).sum(1).clamp_min(1e-12))[:, None] * grad
+        y = self._steps(x[idx], iterations)
         left = torch.nonzero(self.nll(y) > self.threshold + PROJECT_TOLERANCE)[:, 0]
         if len(left):  # far out or in a very narrow mixture: the rest of the way towards the nearest mean
             y[left] = self._shrink(y[left])
         out[idx] = y
         return out
+
+    def _steps(self, y: torch.Tensor, iterations: int) -> torch.Tensor:
+        """``iterations`` linearised steps of ``(N, D)`` rows along the NLL's gradient, each the smallest move that
+        reaches the threshold's level to first order (a row at or below it has no gap and does not move)."""
+        for _ in range(iterations):
+            nll, grad = self.nll_and_gradient(y)
+            gap = (nll - self.threshold).clamp_min(0.0)
+            y = y - (gap / (grad * grad).sum(1).clamp_min(1e-12))[:, None] * grad
+        return y
 
     def _project_every_row(self, x: torch.Tensor, iterations: int) -> torch.Tensor:
         """`project` without branching on the data, for tracing: every row takes the steps (a row at or below the
@@ -163,11 +168,7 @@ class PosePrior(torch.nn.Module):
         rollout traced on a history whose poses moved had baked in their count, and every later forecast of that
         shape failed; one traced where none moved would have skipped the projection for good)."""
         over = self.nll(x) > self.threshold
-        y = x
-        for _ in range(iterations):
-            nll, grad = self.nll_and_gradient(y)
-            gap = (nll - self.threshold).clamp_min(0.0)
-            y = y - (gap / (grad * grad).sum(1).clamp_min(1e-12))[:, None] * grad
+        y = self._steps(x, iterations)
         left = self.nll(y) > self.threshold + PROJECT_TOLERANCE
         y = torch.where(left[:, None], self._shrink(y), y)
         return torch.where(over[:, None], y, x)
