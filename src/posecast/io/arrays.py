@@ -275,32 +275,10 @@ def read_npz(path: Path, **options: Any) -> Motion | Forecast:
             positions=z["positions"],
             fps=fps,
             skeleton=skel,
-            rotations=rotation_field(z["rotations"], path) if "rotations" in z else None,
+            rotations=_rotation_field(z["rotations"], path) if "rotations" in z else None,
             root_translation=z["root_translation"] if "root_translation" in z else None,
             metadata=meta,
         )
-
-
-#: the largest entry of ``R R^T - I`` of a saved rotation (PoseCast writes them exact; float32 ones are ~1e-7 off)
-ROTATION_TOLERANCE = 1e-4
-
-
-def rotation_field(rotations: Any, path: Path) -> Any:
-    """A saved motion's ``rotations (T, J, 3, 3)``, checked to be rotation matrices (orthonormal, determinant +1);
-    a `FormatError` naming the first frame and joint that is not (QA: zeros or 3 I were read and written back into a
-    BVH as they were). Another shape is left to `posecast.motion.Motion`'s check."""
-    if rotations is None:
-        return None
-    rot = np.asarray(rotations)
-    if rot.ndim != 4 or rot.shape[-2:] != (3, 3) or rot.dtype.kind not in "fiu" or not np.isfinite(rot).all():
-        return rotations
-    r = rot.astype(np.float64)
-    off = np.abs(r @ np.swapaxes(r, -1, -2) - np.eye(3)).max(axis=(-2, -1))
-    bad = (off > ROTATION_TOLERANCE) | (np.linalg.det(r) <= 0) if r.size else off > 0
-    if bad.any():
-        t, j = (int(x) for x in np.argwhere(bad)[0])
-        raise FormatError(f"'rotations' frame {t}, joint {j} is not a rotation matrix (orthonormal, det +1)", path)
-    return rotations
 
 
 def metadata_field(meta: Any, path: Path) -> dict[str, Any]:
@@ -783,7 +761,7 @@ def read_json(path: Path, **options: Any) -> Motion | Forecast:
         positions=lengths(_arr(d, "positions", path)),
         fps=fps,
         skeleton=skel,
-        rotations=rotation_field(_arr(d, "rotations", path, optional=True), path),
+        rotations=_rotation_field(_arr(d, "rotations", path, optional=True), path),
         root_translation=lengths(_arr(d, "root_translation", path, optional=True)),
         # a declared unit is trusted (`posecast.io.reading.load_file` checks the body's size only without one)
         metadata=_sourced(meta if declared is None else {**meta, "units_declared": declared}, path),
@@ -868,3 +846,10 @@ register_format(Format("csv", (".csv",), read_csv, write_csv, None, "joint posit
 register_format(
     Format("json", (".json",), read_json, write_json, _sniff_json, "PoseCast motions and forecasts as JSON")
 )
+
+
+def _rotation_field(rotations: Any, path: Path) -> Any:
+    """`posecast.io.bvh.rotation_field` (one check for every writer and reader of rotations)."""
+    from posecast.io.bvh import rotation_field
+
+    return rotation_field(rotations, path)

@@ -1419,8 +1419,6 @@ def write_bvh(
             f"Save positions-only motions as {_writable_elsewhere()}",
             p,
         )
-    from posecast.io.arrays import rotation_field
-
     rotation_field(motion.rotations, p)  # rotation matrices, else the first frame and joint that is not (QA: scipy's)
     skel = motion.skeleton
     if skel.offsets is None:
@@ -1553,3 +1551,25 @@ register_format(
         "Biovision hierarchy motion capture: joint rotations on a skeleton (read and write)",
     )
 )
+
+
+#: the largest entry of ``R R^T - I`` of a saved rotation (PoseCast writes them exact; float32 ones are ~1e-7 off)
+ROTATION_TOLERANCE = 1e-4
+
+
+def rotation_field(rotations: Any, path: Path) -> Any:
+    """A saved motion's ``rotations (T, J, 3, 3)``, checked to be rotation matrices (orthonormal, determinant +1);
+    a `FormatError` naming the first frame and joint that is not (QA: zeros or 3 I were read and written back into a
+    BVH as they were). Another shape is left to `posecast.motion.Motion`'s check."""
+    if rotations is None:
+        return None
+    rot = np.asarray(rotations)
+    if rot.ndim != 4 or rot.shape[-2:] != (3, 3) or rot.dtype.kind not in "fiu" or not np.isfinite(rot).all():
+        return rotations
+    r = rot.astype(np.float64)
+    off = np.abs(r @ np.swapaxes(r, -1, -2) - np.eye(3)).max(axis=(-2, -1))
+    bad = (off > ROTATION_TOLERANCE) | (np.linalg.det(r) <= 0) if r.size else off > 0
+    if bad.any():
+        t, j = (int(x) for x in np.argwhere(bad)[0])
+        raise FormatError(f"'rotations' frame {t}, joint {j} is not a rotation matrix (orthonormal, det +1)", path)
+    return rotations
