@@ -27,7 +27,7 @@ from posecast.io.reading import (  # noqa: F401 (re-exported)
     load_file,
     load_motion,
 )
-from posecast.models.base import MAX_SAMPLES  # noqa: F401 (hypotheses per forecast; `forecast`, the CLI's --samples)
+from posecast.models.base import MAX_SAMPLES, check_samples_count  # noqa: F401 (MAX_SAMPLES: the CLI's --samples)
 from posecast.motion import (
     MAX_MEASURED_FRAMES,
     Bones,
@@ -263,10 +263,8 @@ def forecast(
 
     check_history(history)
 
-    if samples is not None and (
-        isinstance(samples, bool) or not isinstance(samples, int | np.integer) or not 1 <= samples <= MAX_SAMPLES
-    ):
-        raise ValueRangeError(f"samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}")
+    if samples is not None:
+        check_samples_count(samples)  # (the one check a model's own forecast and predict make)
     if isinstance(source, np.ndarray):  # positions (T, J, 3) with what they are on
         if skeleton is None or fps is None:
             raise ValueRangeError(
